@@ -1,0 +1,358 @@
+//! AEAD transforms behind one trait, so that IKE (RFC 5282) and ESP (RFC 4106, RFC 7634) share
+//! them and the implementation behind them can be swapped and measured.
+//!
+//! Every AEAD used by IPsec has a 12-byte nonce made of a 4-byte salt from the key schedule and
+//! an 8-byte IV carried in the packet; [`SaltedAead`] does that split once.
+
+use core::fmt;
+
+use aes_gcm::aead::{AeadInOut, KeyInit, array::Array, consts};
+
+use crate::{CryptoError, SecretBytes};
+
+/// An AEAD algorithm with its key and ICV sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AeadAlgorithm {
+    /// ENCR_AES_GCM_8 / _12 / _16 (18, 19, 20): AES-GCM with an 8, 12 or 16-byte ICV.
+    AesGcm { key_bits: u16, icv_len: u8 },
+    /// ENCR_CHACHA20_POLY1305 (28), RFC 7634.
+    ChaCha20Poly1305,
+}
+
+impl AeadAlgorithm {
+    pub const AES128_GCM16: Self = Self::AesGcm { key_bits: 128, icv_len: 16 };
+    pub const AES256_GCM16: Self = Self::AesGcm { key_bits: 256, icv_len: 16 };
+
+    /// Builds from an IANA encryption ID and its Key Length attribute (bits).
+    pub fn from_iana(id: u16, key_bits: Option<u16>) -> Option<Self> {
+        let icv_len = match id {
+            18 => 8,
+            19 => 12,
+            20 => 16,
+            // RFC 7634 §2: no Key Length attribute, or 256.
+            28 if key_bits.is_none() || key_bits == Some(256) => {
+                return Some(Self::ChaCha20Poly1305);
+            }
+            _ => return None,
+        };
+        match key_bits {
+            Some(key_bits @ (128 | 192 | 256)) => Some(Self::AesGcm { key_bits, icv_len }),
+            _ => None,
+        }
+    }
+
+    pub fn iana_id(self) -> u16 {
+        match self {
+            Self::AesGcm { icv_len: 8, .. } => 18,
+            Self::AesGcm { icv_len: 12, .. } => 19,
+            Self::AesGcm { .. } => 20,
+            Self::ChaCha20Poly1305 => 28,
+        }
+    }
+
+    /// Key Length attribute value in bits for the SA payload (none for ChaCha20-Poly1305).
+    pub fn key_bits_attribute(self) -> Option<u16> {
+        match self {
+            Self::AesGcm { key_bits, .. } => Some(key_bits),
+            Self::ChaCha20Poly1305 => None,
+        }
+    }
+
+    /// Length of the cipher key alone.
+    pub fn key_len(self) -> usize {
+        match self {
+            Self::AesGcm { key_bits, .. } => usize::from(key_bits) / 8,
+            Self::ChaCha20Poly1305 => 32,
+        }
+    }
+
+    /// Keying material taken from the key schedule: the key and a 4-byte salt
+    /// (RFC 4106 §8.1, RFC 5282 §7.1, RFC 7634 §2).
+    pub fn keymat_len(self) -> usize {
+        self.key_len() + 4
+    }
+
+    pub fn icv_len(self) -> usize {
+        match self {
+            Self::AesGcm { icv_len, .. } => usize::from(icv_len),
+            Self::ChaCha20Poly1305 => 16,
+        }
+    }
+
+    /// Every IPsec AEAD carries an 8-byte explicit IV.
+    pub const fn iv_len(self) -> usize {
+        8
+    }
+}
+
+/// A keyed AEAD. Implementations must be usable from several threads at once (`&self`).
+pub trait Aead: Send + Sync + fmt::Debug {
+    fn algorithm(&self) -> AeadAlgorithm;
+
+    /// Encrypts `data` in place and writes the tag (`icv_len` bytes) into `tag`.
+    fn seal(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), CryptoError>;
+
+    /// Verifies `tag` and decrypts `data` in place. On failure `data` is left unspecified and
+    /// must not be used.
+    fn open(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), CryptoError>;
+}
+
+/// Which implementation backs [`Aead`]: the seam that lets the fast path pick by measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AeadBackend {
+    /// RustCrypto's `aes-gcm` and `chacha20poly1305`: pure Rust with runtime CPU detection.
+    #[default]
+    RustCrypto,
+}
+
+impl AeadBackend {
+    /// Creates a keyed AEAD (`key` without the salt).
+    pub fn new_aead(
+        self,
+        algorithm: AeadAlgorithm,
+        key: &[u8],
+    ) -> Result<Box<dyn Aead>, CryptoError> {
+        if key.len() != algorithm.key_len() {
+            return Err(CryptoError::KeyLength { expected: algorithm.key_len(), got: key.len() });
+        }
+        match self {
+            Self::RustCrypto => rust_crypto(algorithm, key),
+        }
+    }
+}
+
+fn rust_crypto(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, CryptoError> {
+    use aes_gcm::AesGcm;
+    use consts::{U8, U12, U16};
+    type Gcm<A, T> = AesGcm<A, U12, T>;
+    fn boxed<A>(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, CryptoError>
+    where
+        A: AeadInOut<NonceSize = U12> + KeyInit + Send + Sync + 'static,
+    {
+        let inner = A::new_from_slice(key).map_err(|_| CryptoError::KeyLength {
+            expected: algorithm.key_len(),
+            got: key.len(),
+        })?;
+        Ok(Box::new(RustCryptoAead { algorithm, inner }))
+    }
+    match algorithm {
+        AeadAlgorithm::AesGcm { key_bits, icv_len } => match (key_bits, icv_len) {
+            (128, 8) => boxed::<Gcm<aes::Aes128, U8>>(algorithm, key),
+            (128, 12) => boxed::<Gcm<aes::Aes128, U12>>(algorithm, key),
+            (128, 16) => boxed::<Gcm<aes::Aes128, U16>>(algorithm, key),
+            (192, 8) => boxed::<Gcm<aes::Aes192, U8>>(algorithm, key),
+            (192, 12) => boxed::<Gcm<aes::Aes192, U12>>(algorithm, key),
+            (192, 16) => boxed::<Gcm<aes::Aes192, U16>>(algorithm, key),
+            (256, 8) => boxed::<Gcm<aes::Aes256, U8>>(algorithm, key),
+            (256, 12) => boxed::<Gcm<aes::Aes256, U12>>(algorithm, key),
+            (256, 16) => boxed::<Gcm<aes::Aes256, U16>>(algorithm, key),
+            _ => Err(CryptoError::Unsupported),
+        },
+        AeadAlgorithm::ChaCha20Poly1305 => {
+            boxed::<chacha20poly1305::ChaCha20Poly1305>(algorithm, key)
+        }
+    }
+}
+
+struct RustCryptoAead<A> {
+    algorithm: AeadAlgorithm,
+    inner: A,
+}
+
+impl<A> fmt::Debug for RustCryptoAead<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RustCryptoAead").field("algorithm", &self.algorithm).finish_non_exhaustive()
+    }
+}
+
+impl<A> Aead for RustCryptoAead<A>
+where
+    A: AeadInOut<NonceSize = consts::U12> + Send + Sync,
+{
+    fn algorithm(&self) -> AeadAlgorithm {
+        self.algorithm
+    }
+
+    fn seal(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        if tag.len() != self.algorithm.icv_len() {
+            return Err(CryptoError::IcvLength {
+                expected: self.algorithm.icv_len(),
+                got: tag.len(),
+            });
+        }
+        let computed = self
+            .inner
+            .encrypt_inout_detached(&Array::from(*nonce), aad, data.into())
+            .map_err(|_| CryptoError::Unsupported)?;
+        tag.copy_from_slice(&computed);
+        Ok(())
+    }
+
+    fn open(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), CryptoError> {
+        let tag = Array::try_from(tag).map_err(|_| CryptoError::IcvLength {
+            expected: self.algorithm.icv_len(),
+            got: tag.len(),
+        })?;
+        self.inner
+            .decrypt_inout_detached(&Array::from(*nonce), aad, data.into(), &tag)
+            .map_err(|_| CryptoError::Authentication)
+    }
+}
+
+/// An AEAD with its 4-byte salt: the form IKE and ESP use, where the nonce is
+/// `salt | IV` and the 8-byte IV travels in each packet.
+#[derive(Debug)]
+pub struct SaltedAead {
+    aead: Box<dyn Aead>,
+    salt: SecretBytes,
+}
+
+impl SaltedAead {
+    /// Splits `keymat` (key then salt) and keys the AEAD with `backend`.
+    pub fn new(
+        backend: AeadBackend,
+        algorithm: AeadAlgorithm,
+        keymat: &[u8],
+    ) -> Result<Self, CryptoError> {
+        if keymat.len() != algorithm.keymat_len() {
+            return Err(CryptoError::KeyLength {
+                expected: algorithm.keymat_len(),
+                got: keymat.len(),
+            });
+        }
+        let (key, salt) = keymat.split_at(algorithm.key_len());
+        Ok(Self { aead: backend.new_aead(algorithm, key)?, salt: SecretBytes::from_slice(salt) })
+    }
+
+    pub fn algorithm(&self) -> AeadAlgorithm {
+        self.aead.algorithm()
+    }
+
+    fn nonce(&self, iv: &[u8]) -> Result<[u8; 12], CryptoError> {
+        if iv.len() != 8 {
+            return Err(CryptoError::IvLength { expected: 8, got: iv.len() });
+        }
+        let mut nonce = [0u8; 12];
+        nonce[..4].copy_from_slice(self.salt.expose());
+        nonce[4..].copy_from_slice(iv);
+        Ok(nonce)
+    }
+
+    pub fn seal(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        let nonce = self.nonce(iv)?;
+        self.aead.seal(&nonce, aad, data, tag)
+    }
+
+    pub fn open(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), CryptoError> {
+        let nonce = self.nonce(iv)?;
+        self.aead.open(&nonce, aad, data, tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_round_trips_and_detects_forgery() {
+        let algs = [
+            AeadAlgorithm::AesGcm { key_bits: 128, icv_len: 8 },
+            AeadAlgorithm::AesGcm { key_bits: 192, icv_len: 12 },
+            AeadAlgorithm::AES256_GCM16,
+            AeadAlgorithm::ChaCha20Poly1305,
+        ];
+        for alg in algs {
+            let aead =
+                SaltedAead::new(AeadBackend::RustCrypto, alg, &vec![3; alg.keymat_len()]).unwrap();
+            let mut data = b"attack at dawn".to_vec();
+            let mut tag = vec![0; alg.icv_len()];
+            aead.seal(&[1; 8], b"hdr", &mut data, &mut tag).unwrap();
+            let sealed = data.clone();
+            aead.open(&[1; 8], b"hdr", &mut data, &tag).unwrap();
+            assert_eq!(data, b"attack at dawn");
+            let mut data = sealed.clone();
+            assert_eq!(
+                aead.open(&[1; 8], b"hdX", &mut data, &tag),
+                Err(CryptoError::Authentication),
+                "{alg:?}"
+            );
+            let mut data = sealed;
+            tag[0] ^= 0x80;
+            assert_eq!(
+                aead.open(&[1; 8], b"hdr", &mut data, &tag),
+                Err(CryptoError::Authentication),
+                "{alg:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_gcm_tag_is_prefix_of_full_tag() {
+        // RFC 5282 §7 / NIST SP 800-38D: a t-byte tag is the leftmost t bytes of the full tag.
+        let keymat = [5u8; 20];
+        let full =
+            SaltedAead::new(AeadBackend::RustCrypto, AeadAlgorithm::AES128_GCM16, &keymat).unwrap();
+        let short = AeadAlgorithm::AesGcm { key_bits: 128, icv_len: 8 };
+        let short = SaltedAead::new(AeadBackend::RustCrypto, short, &keymat).unwrap();
+        let (mut a, mut b) = (vec![7u8; 33], vec![7u8; 33]);
+        let (mut ta, mut tb) = ([0u8; 16], [0u8; 8]);
+        full.seal(&[2; 8], b"aad", &mut a, &mut ta).unwrap();
+        short.seal(&[2; 8], b"aad", &mut b, &mut tb).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(&ta[..8], &tb);
+    }
+
+    #[test]
+    fn from_iana_maps_icv_lengths() {
+        assert_eq!(AeadAlgorithm::from_iana(20, Some(256)), Some(AeadAlgorithm::AES256_GCM16));
+        assert_eq!(
+            AeadAlgorithm::from_iana(18, Some(128)),
+            Some(AeadAlgorithm::AesGcm { key_bits: 128, icv_len: 8 })
+        );
+        assert_eq!(AeadAlgorithm::from_iana(20, None), None);
+        assert_eq!(AeadAlgorithm::from_iana(28, None), Some(AeadAlgorithm::ChaCha20Poly1305));
+        for alg in [AeadAlgorithm::AES128_GCM16, AeadAlgorithm::ChaCha20Poly1305] {
+            assert_eq!(
+                AeadAlgorithm::from_iana(alg.iana_id(), alg.key_bits_attribute()),
+                Some(alg)
+            );
+        }
+    }
+}

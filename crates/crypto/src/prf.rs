@@ -1,0 +1,133 @@
+//! Pseudorandom functions and prf+ (RFC 7296 §2.13, RFC 4868 §2.1.2).
+
+use hmac::{Hmac, KeyInit, Mac};
+
+use crate::{CryptoError, SecretBytes};
+
+/// An IKEv2 PRF transform (IANA "Transform Type 2").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prf {
+    /// PRF_HMAC_SHA1 (2), RFC 2104. Kept for peers and captures that still use it.
+    HmacSha1,
+    /// PRF_HMAC_SHA2_256 (5), RFC 4868.
+    HmacSha256,
+    /// PRF_HMAC_SHA2_384 (6), RFC 4868.
+    HmacSha384,
+    /// PRF_HMAC_SHA2_512 (7), RFC 4868.
+    HmacSha512,
+}
+
+impl Prf {
+    pub const ALL: [Prf; 4] =
+        [Self::HmacSha1, Self::HmacSha256, Self::HmacSha384, Self::HmacSha512];
+
+    /// The IANA transform ID.
+    pub fn iana_id(self) -> u16 {
+        match self {
+            Self::HmacSha1 => 2,
+            Self::HmacSha256 => 5,
+            Self::HmacSha384 => 6,
+            Self::HmacSha512 => 7,
+        }
+    }
+
+    pub fn from_iana_id(id: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.iana_id() == id)
+    }
+
+    /// Output length in bytes; also the preferred key length (RFC 7296 §2.13).
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::HmacSha1 => 20,
+            Self::HmacSha256 => 32,
+            Self::HmacSha384 => 48,
+            Self::HmacSha512 => 64,
+        }
+    }
+
+    /// `prf(key, parts[0] | parts[1] | ...)`.
+    pub fn compute(self, key: &[u8], parts: &[&[u8]]) -> SecretBytes {
+        fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> SecretBytes {
+            // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
+            let mut mac = <M as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+            for part in parts {
+                mac.update(part);
+            }
+            SecretBytes::from_slice(&mac.finalize().into_bytes())
+        }
+        match self {
+            Self::HmacSha1 => run::<Hmac<sha1::Sha1>>(key, parts),
+            Self::HmacSha256 => run::<Hmac<sha2::Sha256>>(key, parts),
+            Self::HmacSha384 => run::<Hmac<sha2::Sha384>>(key, parts),
+            Self::HmacSha512 => run::<Hmac<sha2::Sha512>>(key, parts),
+        }
+    }
+
+    /// The most prf+ can produce: 255 iterations of the PRF (RFC 7296 §2.13).
+    pub fn prf_plus_max(self) -> usize {
+        255 * self.output_len()
+    }
+
+    /// `prf+(key, seed)` truncated to `len` bytes (RFC 7296 §2.13):
+    /// `T1 = prf(K, S | 0x01)`, `Tn = prf(K, Tn-1 | S | n)`.
+    pub fn prf_plus(
+        self,
+        key: &[u8],
+        seed: &[&[u8]],
+        len: usize,
+    ) -> Result<SecretBytes, CryptoError> {
+        let max = self.prf_plus_max();
+        if len > max {
+            return Err(CryptoError::PrfPlusTooLong { requested: len, max });
+        }
+        let mut out = SecretBytes::zeroed(len);
+        let mut previous = SecretBytes::default();
+        let mut filled = 0;
+        let mut counter: u8 = 1;
+        while filled < len {
+            let counter_byte = [counter];
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(seed.len() + 2);
+            parts.push(previous.expose());
+            parts.extend_from_slice(seed);
+            parts.push(&counter_byte);
+            let block = self.compute(key, &parts);
+            let take = block.len().min(len - filled);
+            out.expose_mut()[filled..filled + take].copy_from_slice(&block.expose()[..take]);
+            filled += take;
+            previous = block;
+            // At most 255 iterations run (checked above), so the counter never wraps.
+            counter = counter.wrapping_add(1);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prf_plus_rejects_more_than_255_blocks() {
+        let err = Prf::HmacSha256.prf_plus(b"k", &[b"s"], 255 * 32 + 1).unwrap_err();
+        assert_eq!(err, CryptoError::PrfPlusTooLong { requested: 8161, max: 8160 });
+        assert_eq!(Prf::HmacSha256.prf_plus(b"k", &[b"s"], 8160).unwrap().len(), 8160);
+    }
+
+    #[test]
+    fn prf_plus_first_block_is_prf_of_seed_and_one() {
+        let key = b"key";
+        let t1 = Prf::HmacSha256.compute(key, &[b"seed", &[1]]);
+        let t2 = Prf::HmacSha256.compute(key, &[t1.expose(), b"seed", &[2]]);
+        let out = Prf::HmacSha256.prf_plus(key, &[b"se", b"ed"], 40).unwrap();
+        assert_eq!(&out.expose()[..32], t1.expose());
+        assert_eq!(&out.expose()[32..], &t2.expose()[..8]);
+    }
+
+    #[test]
+    fn iana_ids_round_trip() {
+        for prf in Prf::ALL {
+            assert_eq!(Prf::from_iana_id(prf.iana_id()), Some(prf));
+        }
+        assert_eq!(Prf::from_iana_id(4), None, "AES128_XCBC is not implemented");
+    }
+}

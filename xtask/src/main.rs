@@ -1,0 +1,145 @@
+//! Project tasks: `cargo xtask <command>`. The one entry point for tests, fuzzing and benches,
+//! so that CI and developers run exactly the same steps.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+cargo xtask <command>
+
+commands:
+  test                         everything CI runs: fmt, clippy, unit/integration tests, a short
+                               run of every fuzz target, tshark cross-checks (skipped loudly if
+                               tshark is missing)
+  fuzz <target> [--seconds N]  run one fuzz target (default 60 s); `fuzz list` names them
+  fuzz-all [--seconds N]       build every fuzz target and run each for N seconds (default 5)
+  tshark-expect                regenerate tshark's view of the test captures
+                               (crates/ikeway/tests/data/*/tshark.json)
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("test") => test(&root),
+        Some("fuzz") => match args.get(1).map(String::as_str) {
+            Some("list") | None => {
+                for t in fuzz_targets(&root)? {
+                    say(&t);
+                }
+                Ok(())
+            }
+            Some(target) => fuzz_run(target, seconds(&args, 60)?),
+        },
+        Some("fuzz-all") => fuzz_all(&root, seconds(&args, 5)?),
+        Some("tshark-expect") => run(Command::new("python3").arg("testbeds/tshark_expect.py")),
+        _ => {
+            say(USAGE);
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn say(line: &str) {
+    println!("{line}");
+}
+
+/// A loud banner for steps that did not run, so a skip can never pass unnoticed.
+#[allow(clippy::print_stderr)]
+fn warn_skipped(what: &str, why: &str) {
+    eprintln!("\n*** SKIPPED: {what}\n*** reason: {why}\n");
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").into()
+}
+
+fn seconds(args: &[String], default: u64) -> Result<u64> {
+    match args.iter().position(|a| a == "--seconds") {
+        Some(i) => args.get(i + 1).context("--seconds needs a value")?.parse().context("--seconds"),
+        None => Ok(default),
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    say(&format!("$ {cmd:?}"));
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn test(root: &Path) -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args(["fmt", "--all", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    if !have("tshark") {
+        warn_skipped(
+            "tshark cross-checks (tests that dissect our bytes with Wireshark)",
+            "tshark is not installed; .ci/run installs it (apt-get install tshark)",
+        );
+    }
+    run(cargo().args(["test", "--workspace"]))?;
+    fuzz_all(root, 5)
+}
+
+fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("fuzz/fuzz_targets");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("{}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            names.push(path.file_stem().expect("file has a stem").to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn ensure_cargo_fuzz() -> Result<()> {
+    let installed = cargo().args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    Ok(())
+}
+
+/// cargo-fuzz needs nightly-only compiler flags; the stable toolchain accepts them with
+/// RUSTC_BOOTSTRAP, which is the documented way to fuzz on a machine with one toolchain.
+fn fuzz_command(args: &[&str]) -> Command {
+    let mut cmd = cargo();
+    cmd.arg("fuzz").args(args).env("RUSTC_BOOTSTRAP", "1");
+    cmd
+}
+
+fn fuzz_run(target: &str, seconds: u64) -> Result<()> {
+    ensure_cargo_fuzz()?;
+    let corpus = format!("fuzz/corpus/{target}");
+    std::fs::create_dir_all(&corpus)?;
+    run(&mut fuzz_command(&["run", target, &corpus, "--", &format!("-max_total_time={seconds}")]))
+}
+
+fn fuzz_all(root: &Path, seconds: u64) -> Result<()> {
+    ensure_cargo_fuzz()?;
+    run(&mut fuzz_command(&["build"]))?;
+    for target in fuzz_targets(root)? {
+        fuzz_run(&target, seconds)?;
+    }
+    Ok(())
+}
