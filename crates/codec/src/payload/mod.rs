@@ -1,0 +1,396 @@
+//! IKEv2 payloads: the generic header, one owned `*Repr` per payload type,
+//! and the payload chain (RFC 7296 §3.2 - §3.16, RFC 7383 §2.5).
+//!
+//! Each body type offers `parse(body) -> Result<Self, DecodeError>`,
+//! `buffer_len()` and `emit(buf) -> Result<usize, EmitError>` over the
+//! payload *body*, i.e. without the 4-octet generic header. [`Payload`]
+//! adds the header's critical bit, and [`parse_chain`] / [`emit_chain`]
+//! walk a whole chain linked by Next Payload fields.
+
+mod auth;
+mod cert;
+mod cp;
+mod delete;
+mod eap;
+mod encrypted;
+pub mod generic;
+mod id;
+mod ke;
+mod nonce;
+mod notify;
+mod sa;
+mod ts;
+mod vendor;
+
+pub use auth::AuthRepr;
+pub use cert::CertRepr;
+pub use cp::{ConfigAttribute, ConfigRepr};
+pub use delete::DeleteRepr;
+pub use eap::{EapCode, EapRepr};
+pub use encrypted::{EncryptedFragmentRepr, EncryptedRepr};
+pub use generic::{GENERIC_HEADER_LEN, Packet};
+pub use id::{IdRepr, IdValue};
+pub use ke::KeRepr;
+pub use nonce::NonceRepr;
+pub use notify::NotifyRepr;
+pub use sa::{ProposalRepr, SaRepr, TransformAttribute, TransformRepr};
+pub use ts::{AddrRange, TrafficSelector, TsRepr};
+pub use vendor::VendorIdRepr;
+
+use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room, len_u16};
+use crate::reader::{Reader, Writer};
+use crate::registry::PayloadType;
+
+/// A payload body codec. Bodies are parsed from a reader positioned over
+/// exactly the body, and must consume all of it.
+pub(crate) trait Body: Sized {
+    /// Decode the body; offsets come from the reader.
+    fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+    /// Encoded body length.
+    fn body_len(&self) -> usize;
+    /// Write the body; the writer has exactly `body_len()` bytes of room.
+    fn emit_body(&self, w: &mut Writer<'_>) -> Result<(), EmitError>;
+}
+
+/// Gives a [`Body`] type its public `parse` / `buffer_len` / `emit`.
+macro_rules! body_api {
+    ($ty:ty) => {
+        impl $ty {
+            /// Decode a payload body (without the generic header). Offsets
+            /// in errors are relative to the start of `body`.
+            pub fn parse(body: &[u8]) -> Result<Self, $crate::error::DecodeError> {
+                let mut r = $crate::reader::Reader::new(body);
+                let v = <Self as $crate::payload::Body>::parse_body(&mut r)?;
+                r.expect_empty()?;
+                Ok(v)
+            }
+
+            /// Length of the encoded body (without the generic header).
+            pub fn buffer_len(&self) -> usize {
+                <Self as $crate::payload::Body>::body_len(self)
+            }
+
+            /// Encode the body (without the generic header) into the front
+            /// of `buf`, returning the number of bytes written.
+            pub fn emit(&self, buf: &mut [u8]) -> Result<usize, $crate::error::EmitError> {
+                let n = self.buffer_len();
+                $crate::error::check_room(buf, n)?;
+                let mut w = $crate::reader::Writer::new(&mut buf[..n]);
+                <Self as $crate::payload::Body>::emit_body(self, &mut w)?;
+                Ok(w.position())
+            }
+        }
+    };
+}
+pub(crate) use body_api;
+
+/// One payload: its body and the header's critical bit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// The critical bit (RFC 7296 §2.5). Receivers of a payload type they
+    /// do not know must reject the message if it is set.
+    pub critical: bool,
+    /// The decoded body.
+    pub body: PayloadRepr,
+}
+
+impl Payload {
+    /// A non-critical payload (the usual case: RFC 7296 payloads are
+    /// understood by every implementation, so senders leave C clear).
+    pub fn new(body: PayloadRepr) -> Self {
+        Self { critical: false, body }
+    }
+
+    /// The payload type.
+    pub fn kind(&self) -> PayloadType {
+        self.body.kind()
+    }
+
+    /// Encoded length including the generic header.
+    pub fn buffer_len(&self) -> usize {
+        GENERIC_HEADER_LEN + self.body.body_len()
+    }
+}
+
+impl From<PayloadRepr> for Payload {
+    fn from(body: PayloadRepr) -> Self {
+        Self::new(body)
+    }
+}
+
+/// The body of a payload, by type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PayloadRepr {
+    /// Security Association (33).
+    Sa(SaRepr),
+    /// Key Exchange (34).
+    Ke(KeRepr),
+    /// Identification - Initiator (35).
+    IdI(IdRepr),
+    /// Identification - Responder (36).
+    IdR(IdRepr),
+    /// Certificate (37).
+    Cert(CertRepr),
+    /// Certificate Request (38).
+    CertReq(CertRepr),
+    /// Authentication (39).
+    Auth(AuthRepr),
+    /// Nonce (40).
+    Nonce(NonceRepr),
+    /// Notify (41).
+    Notify(NotifyRepr),
+    /// Delete (42).
+    Delete(DeleteRepr),
+    /// Vendor ID (43).
+    VendorId(VendorIdRepr),
+    /// Traffic Selector - Initiator (44).
+    TsI(TsRepr),
+    /// Traffic Selector - Responder (45).
+    TsR(TsRepr),
+    /// Encrypted and Authenticated (46).
+    Encrypted(EncryptedRepr),
+    /// Configuration (47).
+    Config(ConfigRepr),
+    /// Extensible Authentication (48).
+    Eap(EapRepr),
+    /// Encrypted and Authenticated Fragment (53, RFC 7383).
+    EncryptedFragment(EncryptedFragmentRepr),
+    /// A payload type this crate does not decode, kept verbatim so it can
+    /// be skipped or re-emitted (RFC 7296 §2.5).
+    Unknown {
+        /// Its payload type.
+        kind: PayloadType,
+        /// Its body.
+        data: Vec<u8>,
+    },
+}
+
+impl PayloadRepr {
+    /// The payload type.
+    pub fn kind(&self) -> PayloadType {
+        match self {
+            Self::Sa(_) => PayloadType::SA,
+            Self::Ke(_) => PayloadType::KE,
+            Self::IdI(_) => PayloadType::IDI,
+            Self::IdR(_) => PayloadType::IDR,
+            Self::Cert(_) => PayloadType::CERT,
+            Self::CertReq(_) => PayloadType::CERTREQ,
+            Self::Auth(_) => PayloadType::AUTH,
+            Self::Nonce(_) => PayloadType::NONCE,
+            Self::Notify(_) => PayloadType::NOTIFY,
+            Self::Delete(_) => PayloadType::DELETE,
+            Self::VendorId(_) => PayloadType::VENDOR_ID,
+            Self::TsI(_) => PayloadType::TSI,
+            Self::TsR(_) => PayloadType::TSR,
+            Self::Encrypted(_) => PayloadType::SK,
+            Self::Config(_) => PayloadType::CP,
+            Self::Eap(_) => PayloadType::EAP,
+            Self::EncryptedFragment(_) => PayloadType::SKF,
+            Self::Unknown { kind, .. } => *kind,
+        }
+    }
+
+    /// Whether `kind` is a payload type this crate decodes. Unknown types
+    /// with the critical bit set are rejected (RFC 7296 §2.5).
+    pub fn is_supported(kind: PayloadType) -> bool {
+        matches!(kind.0, 33..=48 | 53)
+    }
+
+    /// For SK and SKF payloads, the Next Payload value they carry: the type
+    /// of the first inner payload (RFC 7296 §3.14, RFC 7383 §2.5).
+    pub fn first_inner(&self) -> Option<PayloadType> {
+        match self {
+            Self::Encrypted(sk) => Some(sk.first_inner),
+            Self::EncryptedFragment(skf) => Some(skf.first_inner),
+            _ => None,
+        }
+    }
+
+    /// Decode a body of type `kind`. `next` is the Next Payload field of
+    /// this payload's header, which SK and SKF keep as their first inner
+    /// type.
+    fn parse_typed(
+        kind: PayloadType,
+        next: PayloadType,
+        r: &mut Reader<'_>,
+    ) -> Result<Self, DecodeError> {
+        let body = match kind {
+            PayloadType::SA => Self::Sa(SaRepr::parse_body(r)?),
+            PayloadType::KE => Self::Ke(KeRepr::parse_body(r)?),
+            PayloadType::IDI => Self::IdI(IdRepr::parse_body(r)?),
+            PayloadType::IDR => Self::IdR(IdRepr::parse_body(r)?),
+            PayloadType::CERT => Self::Cert(CertRepr::parse_body(r)?),
+            PayloadType::CERTREQ => Self::CertReq(CertRepr::parse_body(r)?),
+            PayloadType::AUTH => Self::Auth(AuthRepr::parse_body(r)?),
+            PayloadType::NONCE => Self::Nonce(NonceRepr::parse_body(r)?),
+            PayloadType::NOTIFY => Self::Notify(NotifyRepr::parse_body(r)?),
+            PayloadType::DELETE => Self::Delete(DeleteRepr::parse_body(r)?),
+            PayloadType::VENDOR_ID => Self::VendorId(VendorIdRepr::parse_body(r)?),
+            PayloadType::TSI => Self::TsI(TsRepr::parse_body(r)?),
+            PayloadType::TSR => Self::TsR(TsRepr::parse_body(r)?),
+            PayloadType::SK => Self::Encrypted(EncryptedRepr::parse_with_next(next, r)?),
+            PayloadType::CP => Self::Config(ConfigRepr::parse_body(r)?),
+            PayloadType::EAP => Self::Eap(EapRepr::parse_body(r)?),
+            PayloadType::SKF => {
+                Self::EncryptedFragment(EncryptedFragmentRepr::parse_with_next(next, r)?)
+            }
+            _ => Self::Unknown { kind, data: r.rest().to_vec() },
+        };
+        r.expect_empty()?;
+        Ok(body)
+    }
+
+    fn body_len(&self) -> usize {
+        match self {
+            Self::Sa(p) => p.body_len(),
+            Self::Ke(p) => p.body_len(),
+            Self::IdI(p) | Self::IdR(p) => p.body_len(),
+            Self::Cert(p) | Self::CertReq(p) => p.body_len(),
+            Self::Auth(p) => p.body_len(),
+            Self::Nonce(p) => p.body_len(),
+            Self::Notify(p) => p.body_len(),
+            Self::Delete(p) => p.body_len(),
+            Self::VendorId(p) => p.body_len(),
+            Self::TsI(p) | Self::TsR(p) => p.body_len(),
+            Self::Encrypted(p) => p.body_len(),
+            Self::Config(p) => p.body_len(),
+            Self::Eap(p) => p.body_len(),
+            Self::EncryptedFragment(p) => p.body_len(),
+            Self::Unknown { data, .. } => data.len(),
+        }
+    }
+
+    fn emit_body(&self, w: &mut Writer<'_>) -> Result<(), EmitError> {
+        match self {
+            Self::Sa(p) => p.emit_body(w),
+            Self::Ke(p) => p.emit_body(w),
+            Self::IdI(p) | Self::IdR(p) => p.emit_body(w),
+            Self::Cert(p) | Self::CertReq(p) => p.emit_body(w),
+            Self::Auth(p) => p.emit_body(w),
+            Self::Nonce(p) => p.emit_body(w),
+            Self::Notify(p) => p.emit_body(w),
+            Self::Delete(p) => p.emit_body(w),
+            Self::VendorId(p) => p.emit_body(w),
+            Self::TsI(p) | Self::TsR(p) => p.emit_body(w),
+            Self::Encrypted(p) => p.emit_body(w),
+            Self::Config(p) => p.emit_body(w),
+            Self::Eap(p) => p.emit_body(w),
+            Self::EncryptedFragment(p) => p.emit_body(w),
+            Self::Unknown { data, .. } => w.put(data),
+        }
+    }
+}
+
+/// Decode a payload chain starting with type `first`; offsets in errors
+/// count from the start of `bytes`.
+pub fn parse_chain(first: PayloadType, bytes: &[u8]) -> Result<Vec<Payload>, DecodeError> {
+    parse_chain_at(first, bytes, 0)
+}
+
+/// Decode a payload chain starting with type `first`, reporting error
+/// offsets as `base + position in bytes`.
+///
+/// The chain must fill `bytes` exactly. An SK or SKF payload ends the chain
+/// and must be the last payload (RFC 7296 §3.14, RFC 7383 §2.5); its Next
+/// Payload field is kept as its `first_inner`. An unknown payload type with
+/// the critical bit set is rejected with
+/// [`DecodeErrorKind::UnsupportedCriticalPayload`]; without it, the payload
+/// is kept as [`PayloadRepr::Unknown`] (RFC 7296 §2.5).
+pub fn parse_chain_at(
+    first: PayloadType,
+    bytes: &[u8],
+    base: usize,
+) -> Result<Vec<Payload>, DecodeError> {
+    let mut r = Reader::with_base(bytes, base);
+    let mut out = Vec::new();
+    let mut kind = first;
+    while kind != PayloadType::NONE {
+        let start = r.offset();
+        let at = |e: DecodeError| e.in_payload(kind);
+        if r.remaining() < GENERIC_HEADER_LEN {
+            return Err(at(r.error(DecodeErrorKind::Truncated)));
+        }
+        let next = PayloadType(r.u8()?);
+        let flags = r.u8()?;
+        let length = usize::from(r.u16()?);
+        let length_at = start + generic::LENGTH_OFFSET;
+        if length < GENERIC_HEADER_LEN {
+            return Err(at(DecodeError::new(DecodeErrorKind::LengthTooSmall, length_at)));
+        }
+        if length - GENERIC_HEADER_LEN > r.remaining() {
+            return Err(at(DecodeError::new(DecodeErrorKind::LengthPastEnd, length_at)));
+        }
+        // §3.2: the seven reserved bits are ignored on receipt.
+        let critical = flags & 0x80 != 0;
+        if critical && !PayloadRepr::is_supported(kind) {
+            return Err(at(DecodeError::new(DecodeErrorKind::UnsupportedCriticalPayload, start)));
+        }
+        let mut body_reader = r.sub(length - GENERIC_HEADER_LEN)?;
+        let body = PayloadRepr::parse_typed(kind, next, &mut body_reader).map_err(at)?;
+        let encrypted = body.first_inner().is_some();
+        out.push(Payload { critical, body });
+        if encrypted {
+            // What follows an SK/SKF payload's header is the type of the
+            // first *inner* payload; nothing may follow it in the clear.
+            if !r.is_empty() {
+                return Err(at(r.error(DecodeErrorKind::EncryptedNotLast)));
+            }
+            break;
+        }
+        kind = next;
+    }
+    r.expect_empty()?;
+    Ok(out)
+}
+
+/// Encoded length of a chain, generic headers included.
+pub fn chain_len(payloads: &[Payload]) -> usize {
+    payloads.iter().map(Payload::buffer_len).sum()
+}
+
+/// The type to put in the Next Payload field that precedes `payloads`
+/// (the IKE header's, or an SK payload's): the first payload's type, or
+/// NONE for an empty chain.
+pub fn first_type(payloads: &[Payload]) -> PayloadType {
+    payloads.first().map_or(PayloadType::NONE, Payload::kind)
+}
+
+/// Encode a chain, filling each Next Payload field from the following
+/// payload (an SK/SKF payload's from its `first_inner`). Returns the bytes
+/// written.
+///
+/// Fails if an SK or SKF payload is not last, if a payload body exceeds the
+/// 16-bit length field, or if `buf` is shorter than [`chain_len`].
+pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> Result<usize, EmitError> {
+    let needed = chain_len(payloads);
+    check_room(buf, needed)?;
+    let mut w = Writer::new(&mut buf[..needed]);
+    for (i, p) in payloads.iter().enumerate() {
+        let is_last = i + 1 == payloads.len();
+        let next = match p.body.first_inner() {
+            Some(_) if !is_last => {
+                return Err(EmitError::Inconsistent(
+                    "an SK or SKF payload must be the last payload",
+                ));
+            }
+            Some(inner) => inner,
+            None => payloads.get(i + 1).map_or(PayloadType::NONE, Payload::kind),
+        };
+        w.u8(next.0)?;
+        w.u8(if p.critical { 0x80 } else { 0 })?;
+        w.u16(len_u16("payload length", p.buffer_len())?)?;
+        let before = w.position();
+        p.body.emit_body(&mut w)?;
+        debug_assert_eq!(w.position() - before, p.body.body_len());
+    }
+    Ok(w.position())
+}
+
+/// Encode a chain into a new vector.
+pub fn chain_to_vec(payloads: &[Payload]) -> Result<Vec<u8>, EmitError> {
+    let mut buf = vec![0u8; chain_len(payloads)];
+    let n = emit_chain(payloads, &mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
+}

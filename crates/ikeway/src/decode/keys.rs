@@ -1,0 +1,209 @@
+//! Wireshark's `ikev2_decryption_table` (a UAT file): the per-IKE-SA keys that let `decode`
+//! open Encrypted payloads. One row per SA:
+//! `SPIi,SPIr,SK_ei,SK_er,"encryption name",SK_ai,SK_ar,"integrity name"`.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result, bail};
+use ikeway_crypto::{
+    AeadAlgorithm, AeadBackend, BlockCipher, Encryption, Integrity, Protector, SecretBytes, Suite,
+};
+
+/// Keys of one IKE SA, as Wireshark names them.
+#[derive(Debug)]
+pub(crate) struct SaKeys {
+    suite: Suite,
+    sk_ei: SecretBytes,
+    sk_er: SecretBytes,
+    sk_ai: SecretBytes,
+    sk_ar: SecretBytes,
+}
+
+impl SaKeys {
+    /// The keys that protect messages sent by the original initiator (SK_ei/SK_ai) or by the
+    /// original responder (SK_er/SK_ar), RFC 7296 §2.14.
+    pub(crate) fn protector(&self, sent_by_initiator: bool) -> Result<Protector> {
+        let (e, a) =
+            if sent_by_initiator { (&self.sk_ei, &self.sk_ai) } else { (&self.sk_er, &self.sk_ar) };
+        Ok(self.suite.key(AeadBackend::default(), e.expose(), a.expose())?)
+    }
+}
+
+/// A row's keys, or why they cannot be used (an algorithm `decode` does not implement). Such
+/// rows are kept so that the messages they cover say so, instead of failing the whole table.
+type Row<T = SaKeys> = Result<T, String>;
+
+#[derive(Debug, Default)]
+pub(crate) struct KeyTable {
+    rows: HashMap<(u64, u64), Row>,
+}
+
+impl KeyTable {
+    pub(crate) fn get(&self, spi_i: u64, spi_r: u64) -> Option<&Row> {
+        self.rows.get(&(spi_i, spi_r))
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self> {
+        let mut table = Self::default();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (spis, row) =
+                parse_row(line).with_context(|| format!("key table line {}", index + 1))?;
+            table.rows.insert(spis, row);
+        }
+        Ok(table)
+    }
+}
+
+fn parse_row(line: &str) -> Result<((u64, u64), Row)> {
+    let fields = split_uat(line)?;
+    let [spi_i, spi_r, sk_ei, sk_er, encr, sk_ai, sk_ar, integ] = fields.as_slice() else {
+        bail!("expected 8 comma-separated fields, found {}", fields.len());
+    };
+    let spi = |s: &str| u64::from_str_radix(s, 16).with_context(|| format!("SPI {s:?} is not hex"));
+    let spis = (spi(spi_i)?, spi(spi_r)?);
+    let key = |s: &str| -> Result<SecretBytes> {
+        Ok(SecretBytes::new(hex::decode(s).context("key is not hex")?))
+    };
+    let (sk_ei, sk_er, sk_ai, sk_ar) = (key(sk_ei)?, key(sk_er)?, key(sk_ai)?, key(sk_ar)?);
+    let suite = suite_named(encr, integ);
+    Ok((spis, suite.map(|suite| SaKeys { suite, sk_ei, sk_er, sk_ai, sk_ar })))
+}
+
+fn suite_named(encr: &str, integ: &str) -> Row<Suite> {
+    let encryption = encryption_named(encr)?;
+    let integrity = integrity_named(integ)?;
+    Suite::new(encryption, integrity).map_err(|_| format!("{encr:?} cannot be combined with {integ:?}"))
+}
+
+/// Splits a UAT line: comma-separated, strings in double quotes with `\xNN` escapes.
+fn split_uat(line: &str) -> Result<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => match (chars.next(), chars.next(), chars.next()) {
+                        (Some('x'), Some(h), Some(l)) => {
+                            let byte = u8::from_str_radix(&format!("{h}{l}"), 16)
+                                .context("bad \\x escape")?;
+                            field.push(char::from(byte));
+                        }
+                        _ => bail!("bad escape in quoted field"),
+                    },
+                    Some(c) => field.push(c),
+                    None => bail!("unterminated quoted field"),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                field.push(c);
+                chars.next();
+            }
+        }
+        fields.push(field.trim().to_owned());
+        match chars.next() {
+            Some(',') => continue,
+            None => return Ok(fields),
+            Some(c) => bail!("unexpected {c:?} after a field"),
+        }
+    }
+}
+
+/// Wireshark's encryption names (its `ikev2_encr_algs` table, v4.0).
+fn encryption_named(name: &str) -> Row<Encryption> {
+    let cbc = |key_bits| Encryption::Cipher(BlockCipher::AesCbc { key_bits });
+    let ctr = |key_bits| Encryption::Cipher(BlockCipher::AesCtr { key_bits });
+    let known = match name {
+        "3DES [RFC2451]" => Encryption::Cipher(BlockCipher::TripleDesCbc),
+        "AES-CBC-128 [RFC3602]" => cbc(128),
+        "AES-CBC-192 [RFC3602]" => cbc(192),
+        "AES-CBC-256 [RFC3602]" => cbc(256),
+        "AES-CTR-128 [RFC5930]" => ctr(128),
+        "AES-CTR-192 [RFC5930]" => ctr(192),
+        "AES-CTR-256 [RFC5930]" => ctr(256),
+        _ => {
+            // "AES-GCM-256 with 16 octet ICV [RFC5282]"
+            let gcm = name
+                .strip_prefix("AES-GCM-")
+                .and_then(|rest| rest.strip_suffix(" octet ICV [RFC5282]"))
+                .and_then(|rest| rest.split_once(" with "))
+                .and_then(|(bits, icv)| Some((bits.parse().ok()?, icv.parse().ok()?)));
+            match gcm {
+                Some((key_bits, icv_len)) => Encryption::Aead(AeadAlgorithm::AesGcm { key_bits, icv_len }),
+                None => {
+                    return Err(format!(
+                        "encryption algorithm {name:?} is not supported by ikeway decode"
+                    ));
+                }
+            }
+        }
+    };
+    Ok(known)
+}
+
+/// Wireshark's integrity names (its `ikev2_auth_algs` table, v4.0).
+fn integrity_named(name: &str) -> Row<Option<Integrity>> {
+    Ok(Some(match name {
+        "NONE [RFC4306]" | "" => return Ok(None),
+        "HMAC_SHA1_96 [RFC2404]" => Integrity::HmacSha1_96,
+        "HMAC_SHA1_160 [RFC4595]" => Integrity::HmacSha1_160,
+        "HMAC_SHA2_256_128 [RFC4868]" => Integrity::HmacSha256_128,
+        "HMAC_SHA2_384_192 [RFC4868]" => Integrity::HmacSha384_192,
+        "HMAC_SHA2_512_256 [RFC4868]" => Integrity::HmacSha512_256,
+        other => {
+            return Err(format!("integrity algorithm {other:?} is not supported by ikeway decode"));
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wireshark_rows() {
+        let table = KeyTable::parse(
+            "# comment\n\
+             1234567890123456,0987654321098765,,,\"NULL [RFC2410]\",,,\"NONE [RFC4306]\"\n\
+             0158b8fb90b7623d,13514610cea16160,647075bf167447a1c8683e8dbe4794b4cfe73799cc6bec34905441159ce13705c8dfb3a9,15c9eae6f94631d63068bf44bb69999abc07b3d15e915fd8f0ed99ad481efd75deb02a5e,\"AES-GCM-256 with 16 octet ICV [RFC5282]\",,,\"NONE [RFC4306]\"\n",
+        )
+        .unwrap();
+        let null = table.get(0x1234567890123456, 0x0987654321098765).unwrap();
+        assert_eq!(null.as_ref().unwrap_err(), "encryption algorithm \"NULL [RFC2410]\" is not supported by ikeway decode");
+        let keys = table.get(0x0158b8fb90b7623d, 0x13514610cea16160).unwrap().as_ref().unwrap();
+        assert_eq!(keys.protector(true).unwrap().icv_len(), 16);
+    }
+
+    #[test]
+    fn rejects_rows_with_wrong_field_count() {
+        let err = KeyTable::parse("aa,bb,\"x\"").unwrap_err();
+        assert_eq!(format!("{err:#}"), "key table line 1: expected 8 comma-separated fields, found 3");
+    }
+
+    #[test]
+    fn keeps_rows_with_unknown_algorithms_as_reasons() {
+        let table =
+            KeyTable::parse("01,02,00,00,\"BLOWFISH-CBC [RFC2451]\",,,\"NONE [RFC4306]\"").unwrap();
+        let row = table.get(1, 2).unwrap();
+        assert_eq!(
+            row.as_ref().unwrap_err(),
+            "encryption algorithm \"BLOWFISH-CBC [RFC2451]\" is not supported by ikeway decode"
+        );
+    }
+
+    #[test]
+    fn splits_quoted_fields_with_escapes() {
+        assert_eq!(split_uat(r#"a,"b\x2cc",d"#).unwrap(), ["a", "b,c", "d"]);
+    }
+}

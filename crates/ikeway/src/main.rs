@@ -1,0 +1,95 @@
+//! `ikeway`: the command-line face of the ikeway crates.
+
+mod decode;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "ikeway", version, about = "IKEv2 Personal VPN client, responder and protocol toolbox")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Decode the IKE messages of a capture as JSON, one object per line.
+    ///
+    /// FILE is a pcap or pcapng capture (UDP ports 500 and 4500; the non-ESP marker is
+    /// removed, NAT keepalives and ESP are skipped) or a text file with one IKE message in hex
+    /// per line (`#` starts a comment).
+    ///
+    /// Each object has `frame`, `exchange`, `message_id`, `initiator_spi`, `responder_spi`,
+    /// `flags` and `payloads` (each with its `type` and decoded fields). A malformed message
+    /// gives an object with `error` (what and at which byte offset) and decoding continues.
+    #[command(after_help = DECODE_EXAMPLES)]
+    Decode {
+        /// Capture or hex file.
+        file: PathBuf,
+        /// Wireshark `ikev2_decryption_table` file: one row per IKE SA,
+        /// `SPIi,SPIr,SK_ei,SK_er,"encryption",SK_ai,SK_ar,"integrity"`, hex without `0x`,
+        /// algorithm names as Wireshark writes them (e.g. "AES-GCM-256 with 16 octet ICV
+        /// [RFC5282]", "AES-CBC-256 [RFC3602]" with "HMAC_SHA2_256_128 [RFC4868]").
+        /// With it, SK and SKF payloads are verified, decrypted and reassembled, and their
+        /// inner payloads follow the SK entry in `payloads`, marked `"encrypted": true`.
+        #[arg(long, value_name = "TABLE")]
+        keys: Option<PathBuf>,
+    },
+}
+
+const DECODE_EXAMPLES: &str = "\
+Examples:
+  ikeway decode capture.pcapng
+  ikeway decode capture.pcap --keys ~/.config/wireshark/ikev2_decryption_table | jq .payloads
+  ikeway decode messages.hex";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("ikeway: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Decode { file, keys } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let keys = match keys {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    Some(
+                        decode::KeyTable::parse(&text)
+                            .with_context(|| format!("in {}", path.display()))?,
+                    )
+                }
+                None => None,
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let summary = decode::run(&bytes, keys.as_ref(), &mut out)
+                .with_context(|| format!("decoding {}", file.display()))?;
+            out.flush()?;
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "ikeway decode: {} IKE messages ({} malformed), {} other frames skipped",
+                    summary.messages, summary.malformed, summary.skipped_frames
+                );
+            }
+            Ok(())
+        }
+    }
+}
