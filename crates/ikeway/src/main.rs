@@ -10,7 +10,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "ikeway", version, about = "IKEv2 Personal VPN client, responder and protocol toolbox")]
+#[command(
+    name = "ikeway",
+    version,
+    about = "IKEv2 Personal VPN client, responder and protocol toolbox"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +69,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Decode { file, keys } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let keys = match keys {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)

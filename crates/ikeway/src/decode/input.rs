@@ -40,8 +40,12 @@ pub(crate) struct Input {
 
 /// Decodes `bytes` as pcap or pcapng (by magic number), else as hex text.
 pub(crate) fn read(bytes: &[u8]) -> Result<Input> {
-    const PCAP_MAGICS: [[u8; 4]; 4] =
-        [[0xd4, 0xc3, 0xb2, 0xa1], [0xa1, 0xb2, 0xc3, 0xd4], [0x4d, 0x3c, 0xb2, 0xa1], [0xa1, 0xb2, 0x3c, 0x4d]];
+    const PCAP_MAGICS: [[u8; 4]; 4] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+    ];
     const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
     match bytes.get(..4) {
         Some(m) if PCAP_MAGICS.iter().any(|p| p == m) => read_pcap(bytes),
@@ -84,7 +88,7 @@ fn read_pcapng(bytes: &[u8]) -> Result<Input> {
         };
         frame += 1;
         match link {
-            Some(link) => input.add_frame(frame, link, &data),
+            Some(link) => input.add_frame(frame, link, data),
             None => input.skip(frame, "packet names an interface the file does not describe"),
         }
     }

@@ -4,9 +4,9 @@
 use std::fmt::Display;
 
 use ikeway_codec::{
-    AuthMethod, CertEncoding, ConfigAttribute, ConfigAttributeType, DhGroup, EncrAlg, EsnMode, HeaderRepr, IdValue,
-    IntegAlg, Payload, PayloadRepr, PrfAlg, TransformAttribute, TransformRepr, TransformType,
-    TrafficSelector,
+    AuthMethod, CertEncoding, ConfigAttribute, ConfigAttributeType, DhGroup, EncrAlg, EsnMode,
+    HeaderRepr, IdValue, IntegAlg, Payload, PayloadRepr, PrfAlg, TrafficSelector,
+    TransformAttribute, TransformRepr, TransformType,
 };
 use serde_json::{Map, Value, json};
 
@@ -101,7 +101,7 @@ fn fields(body: &PayloadRepr, m: &mut Map<String, Value>) {
         }
         PayloadRepr::Delete(d) => {
             put("protocol", named(d.protocol, d.protocol.is_known(), d.protocol.0));
-            put("spis", json!(d.spis.iter().map(|s| hex::encode(s)).collect::<Vec<_>>()));
+            put("spis", json!(d.spis.iter().map(hex::encode).collect::<Vec<_>>()));
         }
         PayloadRepr::VendorId(v) => put("data", hex(&v.data)),
         PayloadRepr::TsI(ts) | PayloadRepr::TsR(ts) => {
@@ -156,7 +156,9 @@ fn transform(t: &TransformRepr) -> Value {
         .filter(|a| a.kind() != TransformAttribute::key_length(0).kind())
         .map(|a| match a {
             TransformAttribute::Tv { kind, value } => json!({"attribute": kind.0, "value": value}),
-            TransformAttribute::Tlv { kind, value } => json!({"attribute": kind.0, "value": hex::encode(value)}),
+            TransformAttribute::Tlv { kind, value } => {
+                json!({"attribute": kind.0, "value": hex::encode(value)})
+            }
         })
         .collect();
     if !others.is_empty() {
@@ -207,7 +209,9 @@ fn config_attribute(a: &ConfigAttribute) -> Value {
             | T::INTERNAL_IP4_NBNS
             | T::INTERNAL_IP4_DHCP
             | T::P_CSCF_IP4_ADDRESS => a.as_ipv4().map(|v| json!(v.to_string())),
-            T::INTERNAL_IP4_SUBNET => a.as_ipv4_subnet().map(|(v, mask)| json!(format!("{v}/{mask}"))),
+            T::INTERNAL_IP4_SUBNET => {
+                a.as_ipv4_subnet().map(|(v, mask)| json!(format!("{v}/{mask}")))
+            }
             T::INTERNAL_IP6_ADDRESS | T::INTERNAL_IP6_SUBNET => {
                 a.as_ipv6_prefix().map(|(v, len)| json!(format!("{v}/{len}")))
             }

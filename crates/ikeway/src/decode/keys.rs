@@ -76,7 +76,8 @@ fn parse_row(line: &str) -> Result<((u64, u64), Row)> {
 fn suite_named(encr: &str, integ: &str) -> Row<Suite> {
     let encryption = encryption_named(encr)?;
     let integrity = integrity_named(integ)?;
-    Suite::new(encryption, integrity).map_err(|_| format!("{encr:?} cannot be combined with {integ:?}"))
+    Suite::new(encryption, integrity)
+        .map_err(|_| format!("{encr:?} cannot be combined with {integ:?}"))
 }
 
 /// Splits a UAT line: comma-separated, strings in double quotes with `\xNN` escapes.
@@ -140,7 +141,9 @@ fn encryption_named(name: &str) -> Row<Encryption> {
                 .and_then(|rest| rest.split_once(" with "))
                 .and_then(|(bits, icv)| Some((bits.parse().ok()?, icv.parse().ok()?)));
             match gcm {
-                Some((key_bits, icv_len)) => Encryption::Aead(AeadAlgorithm::AesGcm { key_bits, icv_len }),
+                Some((key_bits, icv_len)) => {
+                    Encryption::Aead(AeadAlgorithm::AesGcm { key_bits, icv_len })
+                }
                 None => {
                     return Err(format!(
                         "encryption algorithm {name:?} is not supported by ikeway decode"
@@ -180,7 +183,10 @@ mod tests {
         )
         .unwrap();
         let null = table.get(0x1234567890123456, 0x0987654321098765).unwrap();
-        assert_eq!(null.as_ref().unwrap_err(), "encryption algorithm \"NULL [RFC2410]\" is not supported by ikeway decode");
+        assert_eq!(
+            null.as_ref().unwrap_err(),
+            "encryption algorithm \"NULL [RFC2410]\" is not supported by ikeway decode"
+        );
         let keys = table.get(0x0158b8fb90b7623d, 0x13514610cea16160).unwrap().as_ref().unwrap();
         assert_eq!(keys.protector(true).unwrap().icv_len(), 16);
     }
@@ -188,7 +194,10 @@ mod tests {
     #[test]
     fn rejects_rows_with_wrong_field_count() {
         let err = KeyTable::parse("aa,bb,\"x\"").unwrap_err();
-        assert_eq!(format!("{err:#}"), "key table line 1: expected 8 comma-separated fields, found 3");
+        assert_eq!(
+            format!("{err:#}"),
+            "key table line 1: expected 8 comma-separated fields, found 3"
+        );
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub(crate) fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) ->
                         Some(Value::Object(m)) => m,
                         _ => unreachable!("json::payload renders objects"),
                     };
-                    let inner = decrypt(&datagram.ike, &message, keys, &mut reassembly, &mut sk_entry);
+                    let inner =
+                        decrypt(&datagram.ike, &message, keys, &mut reassembly, &mut sk_entry);
                     payloads.push(Value::Object(sk_entry));
                     payloads.extend(inner);
                 }
@@ -111,9 +112,8 @@ fn decrypt(
     sk_entry.insert("decrypted".into(), json!(true));
     let whole = if opened.fragment.is_some() {
         let key = (h.spi_i, h.spi_r, h.flags.initiator);
-        let r = reassembly
-            .entry(key)
-            .or_insert_with(|| Reassembler::new(ReassemblyLimits::default()));
+        let r =
+            reassembly.entry(key).or_insert_with(|| Reassembler::new(ReassemblyLimits::default()));
         match r.push(h.message_id, opened) {
             Ok(Reassembly::Complete(whole)) => whole,
             Ok(Reassembly::Pending) => {
