@@ -1,0 +1,213 @@
+//! What an IKE SA is configured with: identities, the pre-shared key, proposals, traffic
+//! selectors, lifetimes and timer policy.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, TrafficSelector};
+use ikeway_crypto::{Encryption, Integrity, Prf, SecretBytes};
+
+/// One IKE SA proposal: an encryption transform, integrity unless it is an AEAD, a PRF, and
+/// the key-exchange groups acceptable with them (the first is used for the initial KE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IkeProposal {
+    pub encryption: Encryption,
+    pub integrity: Option<Integrity>,
+    pub prf: Prf,
+    pub groups: Vec<DhGroup>,
+}
+
+/// Whether a child SA uses 64-bit extended sequence numbers (RFC 4303 §2.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EsnPolicy {
+    No,
+    Yes,
+    /// Offer both, preferring ESN; a responder picks ESN when the initiator offers it.
+    Either,
+}
+
+/// One ESP proposal for child SAs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EspProposal {
+    pub encryption: Encryption,
+    pub integrity: Option<Integrity>,
+    pub esn: EsnPolicy,
+    /// Groups for perfect forward secrecy on CREATE_CHILD_SA (empty: no PFS). The first
+    /// IKE_AUTH child never uses a KE (RFC 7296 §1.2).
+    pub pfs_groups: Vec<DhGroup>,
+}
+
+/// Lifetimes and when to rekey before they end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Hard lifetime of the IKE SA.
+    pub ike: Duration,
+    /// Hard lifetime of each child SA.
+    pub child: Duration,
+    /// Rekey this long before the hard lifetime.
+    pub rekey_margin: Duration,
+    /// Up to this much is subtracted at random from each rekey time, so that two peers with
+    /// the same configuration rarely start the same rekey at once (RFC 7296 §2.8).
+    pub jitter: Duration,
+}
+
+impl Default for Lifetimes {
+    /// Apple's IKEv2 defaults: IKE SA 1440 minutes, child SA 1440 minutes.
+    fn default() -> Self {
+        Self {
+            ike: Duration::from_secs(1440 * 60),
+            child: Duration::from_secs(1440 * 60),
+            rekey_margin: Duration::from_secs(9 * 60),
+            jitter: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Retransmission of requests (RFC 7296 §2.1): exponential back-off, bounded tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retransmit {
+    pub initial: Duration,
+    /// Each retry waits this many times longer than the previous one.
+    pub factor: u32,
+    /// Sends in total before the peer is declared unreachable.
+    pub tries: u32,
+}
+
+impl Default for Retransmit {
+    /// 1, 2, 4, 8, 16 s then 32 s more: about a minute before giving up.
+    fn default() -> Self {
+        Self { initial: Duration::from_secs(1), factor: 2, tries: 6 }
+    }
+}
+
+impl Retransmit {
+    /// How long to wait after the `attempt`-th send (0-based).
+    pub fn timeout(&self, attempt: u32) -> Duration {
+        self.initial.saturating_mul(self.factor.saturating_pow(attempt))
+    }
+}
+
+/// Configuration shared by initiators and responders.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub local_id: IdRepr,
+    /// The identity the peer must prove; `None` accepts any identity that knows the key.
+    pub remote_id: Option<IdRepr>,
+    /// Pre-shared key (RFC 7296 §2.15). Wiped on drop.
+    pub psk: SecretBytes,
+    pub ike_proposals: Vec<IkeProposal>,
+    pub esp_proposals: Vec<EspProposal>,
+    /// Traffic selectors for our side and the peer's side of the first child SA.
+    pub local_ts: Vec<TrafficSelector>,
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Attributes an initiator asks for in a CFG_REQUEST (empty: no CP payload).
+    pub config_request: Vec<ConfigAttributeType>,
+    pub lifetimes: Lifetimes,
+    pub retransmit: Retransmit,
+    /// Send a liveness check after this long without hearing from the peer (RFC 7296 §1.4.1).
+    pub dpd_interval: Option<Duration>,
+    /// Largest IKE message to send before fragmenting (RFC 7383), counted without the
+    /// non-ESP marker.
+    pub max_message_len: usize,
+    /// Interval of NAT keepalives when we are behind a NAT (RFC 3948 §4).
+    pub nat_keepalive: Duration,
+    /// How many half-open IKE SAs a responder keeps before demanding cookies (RFC 7296 §2.6).
+    pub cookie_threshold: usize,
+    /// How many half-open IKE SAs a responder keeps at most; beyond that it drops new requests.
+    pub half_open_limit: usize,
+}
+
+impl Config {
+    /// A configuration with our defaults: AES-GCM-16-256 / AES-GCM-16-128 / AES-CBC-256 with
+    /// HMAC-SHA2-256, X25519, P-256, MODP-2048; ESP AES-GCM-16 and ChaCha20-Poly1305.
+    pub fn new(local_id: IdRepr, psk: SecretBytes) -> Self {
+        use ikeway_crypto::{AeadAlgorithm, BlockCipher};
+        let groups =
+            vec![DhGroup::CURVE25519, DhGroup::ECP_256, DhGroup::ECP_384, DhGroup::MODP_2048];
+        let aead = |a| Encryption::Aead(a);
+        Self {
+            local_id,
+            remote_id: None,
+            psk,
+            ike_proposals: vec![
+                IkeProposal {
+                    encryption: aead(AeadAlgorithm::AES256_GCM16),
+                    integrity: None,
+                    prf: Prf::HmacSha256,
+                    groups: groups.clone(),
+                },
+                IkeProposal {
+                    encryption: aead(AeadAlgorithm::AES128_GCM16),
+                    integrity: None,
+                    prf: Prf::HmacSha256,
+                    groups: groups.clone(),
+                },
+                IkeProposal {
+                    encryption: Encryption::Cipher(BlockCipher::AesCbc { key_bits: 256 }),
+                    integrity: Some(Integrity::HmacSha256_128),
+                    prf: Prf::HmacSha256,
+                    groups,
+                },
+            ],
+            esp_proposals: vec![
+                EspProposal {
+                    encryption: aead(AeadAlgorithm::AES256_GCM16),
+                    integrity: None,
+                    esn: EsnPolicy::Either,
+                    pfs_groups: Vec::new(),
+                },
+                EspProposal {
+                    encryption: aead(AeadAlgorithm::AES128_GCM16),
+                    integrity: None,
+                    esn: EsnPolicy::Either,
+                    pfs_groups: Vec::new(),
+                },
+                EspProposal {
+                    encryption: aead(AeadAlgorithm::ChaCha20Poly1305),
+                    integrity: None,
+                    esn: EsnPolicy::Either,
+                    pfs_groups: Vec::new(),
+                },
+            ],
+            local_ts: vec![any_v4(), any_v6()],
+            remote_ts: vec![any_v4(), any_v6()],
+            config_request: Vec::new(),
+            lifetimes: Lifetimes::default(),
+            retransmit: Retransmit::default(),
+            dpd_interval: Some(Duration::from_secs(10 * 60)),
+            max_message_len: 1280,
+            nat_keepalive: Duration::from_secs(20),
+            cookie_threshold: 64,
+            half_open_limit: 1024,
+        }
+    }
+}
+
+/// Every IPv4 address, every protocol and port.
+pub fn any_v4() -> TrafficSelector {
+    TrafficSelector::Range(ikeway_codec::AddrRange::any(
+        Ipv4Addr::UNSPECIFIED.into(),
+        Ipv4Addr::BROADCAST.into(),
+    ))
+}
+
+/// Every IPv6 address, every protocol and port.
+pub fn any_v6() -> TrafficSelector {
+    TrafficSelector::Range(ikeway_codec::AddrRange::any(
+        Ipv6Addr::UNSPECIFIED.into(),
+        Ipv6Addr::from(u128::MAX).into(),
+    ))
+}
+
+/// What a responder hands out in CFG_REPLY (RFC 7296 §3.15).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressPool {
+    /// First IPv4 address to assign and how many there are.
+    pub v4: Option<(Ipv4Addr, u32)>,
+    /// First IPv6 address to assign (a /128 each) and how many there are.
+    pub v6: Option<(Ipv6Addr, u32)>,
+    pub dns: Vec<IpAddr>,
+    pub dns_domains: Vec<String>,
+    /// Networks behind the responder (INTERNAL_IP4_SUBNET / INTERNAL_IP6_SUBNET).
+    pub subnets: Vec<(IpAddr, u8)>,
+}

@@ -1,0 +1,100 @@
+//! What an IKE SA reports to the runtime that drives it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use ikeway_codec::{NotifyType, TrafficSelector};
+use ikeway_crypto::keys::DirectionKeys;
+
+use crate::proposal::{EspSuite, IkeSuite};
+
+/// Output of [`crate::IkeSa::poll_event`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// IKE_AUTH completed: the IKE SA is authenticated.
+    IkeSaUp { spi_i: u64, spi_r: u64, suite: IkeSuite },
+    /// A child SA's keys are ready: install the inbound SA first, then the outbound one.
+    ChildSaInstalled(Box<ChildSaInfo>),
+    /// Remove this child SA from the datapath (rekeyed and replaced, deleted, or expired).
+    ChildSaRemoved { spi_in: u32, spi_out: u32 },
+    /// The peer refused a child SA with this notify; the IKE SA itself stays up.
+    ChildSaRefused { notify: NotifyType },
+    /// The responder's CFG_REPLY: addresses, DNS and networks for this client.
+    ConfigReceived(ConfigReceived),
+    /// NAT detection results (RFC 7296 §2.23); ESP must then be UDP-encapsulated.
+    NatDetected { local_behind_nat: bool, remote_behind_nat: bool },
+    /// The IKE SA was rekeyed; its SPIs changed and child SAs moved over.
+    IkeSaRekeyed { old_spis: (u64, u64), new_spis: (u64, u64) },
+    /// The IKE SA is gone, and with it all child SAs (each also reported as removed).
+    IkeSaClosed { reason: CloseReason },
+}
+
+/// Keys, algorithms and selectors of a new child SA, for the ESP datapath.
+#[derive(Debug)]
+pub struct ChildSaInfo {
+    /// SPI the peer puts on packets to us.
+    pub spi_in: u32,
+    /// SPI we put on packets to the peer.
+    pub spi_out: u32,
+    pub suite: EspSuite,
+    pub inbound: DirectionKeys,
+    pub outbound: DirectionKeys,
+    pub local_ts: Vec<TrafficSelector>,
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Hard lifetime; the negotiation rekeys before it ends.
+    pub lifetime: Duration,
+    /// The inbound SPI of the child SA this one replaces (a rekey), if any.
+    pub replaces: Option<u32>,
+    /// Where ESP goes: the peer's address (port 4500 when UDP-encapsulated).
+    pub remote: SocketAddr,
+    pub udp_encapsulation: bool,
+}
+
+/// Configuration from a CFG_REPLY (RFC 7296 §3.15).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigReceived {
+    /// Internal addresses with prefix lengths.
+    pub addresses: Vec<(IpAddr, u8)>,
+    pub dns: Vec<IpAddr>,
+    pub dns_domains: Vec<String>,
+    /// Protected networks behind the responder.
+    pub subnets: Vec<(IpAddr, u8)>,
+}
+
+/// Why an IKE SA ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// We deleted it (`delete_ike`).
+    Deleted,
+    /// The peer deleted it.
+    DeletedByPeer,
+    /// Retransmissions ran out.
+    PeerUnreachable,
+    /// The peer's AUTH did not verify, or the peer said ours did not.
+    AuthenticationFailed,
+    /// No common proposal.
+    NoProposalChosen,
+    /// The peer answered with this error notify.
+    PeerError(NotifyType),
+    /// The hard lifetime passed without a rekey.
+    Expired,
+    /// A half-open SA was never completed.
+    HandshakeTimeout,
+    /// Replaced by a rekeyed IKE SA.
+    Rekeyed,
+}
+
+/// Counters of what an IKE SA dropped and resent, for status and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub received: u64,
+    pub sent: u64,
+    pub retransmits: u64,
+    /// Requests answered from the response cache (RFC 7296 §2.1).
+    pub replayed_responses: u64,
+    pub dropped_malformed: u64,
+    pub dropped_unauthenticated: u64,
+    pub dropped_unexpected: u64,
+}

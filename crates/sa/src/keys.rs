@@ -1,0 +1,75 @@
+//! Keys of an established IKE SA and the PSK AUTH computation (RFC 7296 §2.14, §2.15).
+
+use ikeway_codec::{EmitError, IdRepr};
+use ikeway_crypto::keys::{self, IkeKeyLengths, IkeSaKeys};
+use ikeway_crypto::{AeadBackend, CryptoError, Prf, Protector, SecretBytes};
+
+use crate::Side;
+use crate::proposal::IkeSuite;
+
+/// RFC 7296 §2.15: the PSK is first keyed with this pad so that it is never used directly.
+const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
+
+/// The keyed state of an IKE SA: both directions' protectors and the keys AUTH and child SAs
+/// need. Everything secret is wiped on drop.
+#[derive(Debug)]
+pub(crate) struct IkeCrypto {
+    pub(crate) suite: IkeSuite,
+    pub(crate) keys: IkeSaKeys,
+    pub(crate) outbound: Protector,
+    pub(crate) inbound: Protector,
+}
+
+impl IkeCrypto {
+    /// Derives the seven keys from SKEYSEED and keys both directions for `side`.
+    pub(crate) fn derive(
+        side: Side,
+        suite: IkeSuite,
+        skeyseed: &SecretBytes,
+        ni: &[u8],
+        nr: &[u8],
+        spi_i: u64,
+        spi_r: u64,
+    ) -> Result<Self, CryptoError> {
+        let lengths = IkeKeyLengths {
+            integrity: suite.suite.integrity_key_len(),
+            encryption: suite.suite.encryption_key_len(),
+        };
+        let keys =
+            keys::derive_ike_keys(suite.prf, skeyseed.expose(), ni, nr, spi_i, spi_r, lengths)?;
+        let backend = AeadBackend::default();
+        let by_initiator = suite.suite.key(backend, keys.sk_ei.expose(), keys.sk_ai.expose())?;
+        let by_responder = suite.suite.key(backend, keys.sk_er.expose(), keys.sk_ar.expose())?;
+        let (outbound, inbound) = match side {
+            Side::Initiator => (by_initiator, by_responder),
+            Side::Responder => (by_responder, by_initiator),
+        };
+        Ok(Self { suite, keys, outbound, inbound })
+    }
+
+    /// SK_p of the sender of an AUTH payload (SK_pi for the initiator's).
+    fn sk_p(&self, signer: Side) -> &SecretBytes {
+        match signer {
+            Side::Initiator => &self.keys.sk_pi,
+            Side::Responder => &self.keys.sk_pr,
+        }
+    }
+
+    /// The PSK AUTH value of `signer` (RFC 7296 §2.15):
+    /// `prf(prf(PSK, "Key Pad for IKEv2"), RealMessage | Nonce of the peer | prf(SK_p, ID body))`.
+    pub(crate) fn psk_auth(
+        &self,
+        signer: Side,
+        psk: &SecretBytes,
+        real_message: &[u8],
+        peer_nonce: &[u8],
+        id: &IdRepr,
+    ) -> Result<SecretBytes, EmitError> {
+        let prf: Prf = self.suite.prf;
+        let mut id_body = vec![0u8; id.buffer_len()];
+        id.emit(&mut id_body)?;
+        let maced_id = prf.compute(self.sk_p(signer).expose(), &[&id_body]);
+        let padded_key = prf.compute(psk.expose(), &[KEY_PAD]);
+        Ok(prf.compute(padded_key.expose(), &[real_message, peer_nonce, maced_id.expose()]))
+    }
+}

@@ -1,0 +1,130 @@
+//! Sans-IO IKEv2 negotiation (RFC 7296): an initiator and a responder as deterministic state
+//! machines with no I/O and no clock.
+//!
+//! An [`IkeSa`] takes datagrams, timeouts and commands, and gives back datagrams, the time it
+//! next needs to be woken, and [`Event`]s (IKE SA up, child SA keys to install, configuration
+//! received, closed...). Time and randomness are inputs: every random choice of an SA comes
+//! from the seed it was created with, so a seeded run is reproducible byte for byte.
+//!
+//! The driving loop, after any input:
+//!
+//! ```text
+//! loop {
+//!     while let Some(Ok(t)) = sa.poll_transmit(&mut buf) { socket.send_to(&buf[..t.len], t.remote) }
+//!     while let Some(event) = sa.poll_event() { ... }
+//!     wait for a datagram or until sa.poll_timeout(); then sa.handle_datagram / sa.handle_timeout
+//! }
+//! ```
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use ikeway_codec::{IdRepr, IdValue};
+//! use ikeway_sa::{Config, Event, IkeSa, InsecureKexForFuzzing, Responder};
+//!
+//! let psk = ikeway_crypto::SecretBytes::from_slice(b"correct horse battery staple");
+//! let client = Arc::new(Config::new(IdRepr::from_value(IdValue::Fqdn("client")), psk.clone()));
+//! let server = Arc::new(Config::new(IdRepr::from_value(IdValue::Fqdn("server")), psk));
+//! // The insecure key exchange keeps this example fast; real code uses `DefaultKex`.
+//! let kex = Arc::new(InsecureKexForFuzzing);
+//! let (a, b) = ("127.0.0.1:500".parse().unwrap(), "127.0.0.2:500".parse().unwrap());
+//! let now = Instant::now();
+//! let mut init = IkeSa::initiate(client, kex.clone(), [1; 32], now, a, b).unwrap();
+//! let mut resp = Responder::new(server, kex, None, [2; 32]);
+//! let mut buf = vec![0u8; 65536];
+//! let mut up = false;
+//! for _ in 0..4 {
+//!     while let Some(Ok(t)) = init.poll_transmit(&mut buf) { resp.handle_datagram(now, t.local, t.remote, &buf[..t.len]) }
+//!     while let Some(Ok(t)) = resp.poll_transmit(&mut buf) { init.handle_datagram(now, t.local, t.remote, &buf[..t.len]) }
+//!     while let Some(e) = init.poll_event() { up |= matches!(e, Event::ChildSaInstalled(_)) }
+//! }
+//! assert!(up && init.is_established());
+//! ```
+
+mod config;
+mod event;
+mod ike_sa;
+mod keys;
+mod nat;
+mod pool;
+mod proposal;
+mod provider;
+mod responder;
+mod ts;
+
+use std::net::SocketAddr;
+
+pub use config::{
+    AddressPool, Config, EsnPolicy, EspProposal, IkeProposal, Lifetimes, Retransmit, any_v4, any_v6,
+};
+pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
+pub use ike_sa::IkeSa;
+pub use pool::AddressAllocator;
+pub use proposal::{EspSuite, IkeSuite};
+pub use provider::{
+    ActiveKeyExchange, InsecureKexForFuzzing, KexError, KeyExchangeProvider, Random,
+};
+pub use responder::{EndpointStats, Responder};
+
+/// Which end of an IKE SA we are: the original initiator or the original responder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Initiator,
+    Responder,
+}
+
+/// A datagram written by `poll_transmit`: send `len` bytes from `local` to `remote`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub len: usize,
+}
+
+/// Errors from commands and construction. Bad input from the network never produces one:
+/// it is dropped and counted in [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// No configured key-exchange group is supported by the provider.
+    NoUsableGroup,
+    Kex(KexError),
+    /// An operation that needs IKE SA keys ran before IKE_SA_INIT completed.
+    NotKeyed,
+    Emit(ikeway_codec::EmitError),
+    Sk(ikeway_codec::sk::SkError),
+    Crypto(ikeway_crypto::CryptoError),
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoUsableGroup => f.write_str("no configured key exchange group is supported"),
+            Self::Kex(e) => write!(f, "{e}"),
+            Self::NotKeyed => f.write_str("IKE SA has no keys yet"),
+            Self::Emit(e) => write!(f, "{e}"),
+            Self::Sk(e) => write!(f, "{e}"),
+            Self::Crypto(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ikeway_codec::EmitError> for Error {
+    fn from(e: ikeway_codec::EmitError) -> Self {
+        Self::Emit(e)
+    }
+}
+
+impl From<ikeway_codec::sk::SkError> for Error {
+    fn from(e: ikeway_codec::sk::SkError) -> Self {
+        Self::Sk(e)
+    }
+}
+
+impl From<ikeway_crypto::CryptoError> for Error {
+    fn from(e: ikeway_crypto::CryptoError) -> Self {
+        Self::Crypto(e)
+    }
+}
