@@ -36,6 +36,7 @@ fn main() -> Result<()> {
         },
         Some("fuzz-all") => fuzz_all(&root, seconds(&args, 5)?),
         Some("tshark-expect") => run(Command::new("python3").arg("testbeds/tshark_expect.py")),
+        Some("bench") => bench(&args[1..]),
         _ => {
             say(USAGE);
             bail!("unknown or missing command")
@@ -142,4 +143,19 @@ fn fuzz_all(root: &Path, seconds: u64) -> Result<()> {
         fuzz_run(&target, seconds)?;
     }
     Ok(())
+}
+
+/// `bench esp [--quick]`: the short timing run of `benches/src/bin/esp_quick.rs`, in release.
+fn bench(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("esp") => {
+            let mut cmd = cargo();
+            cmd.args(["run", "--release", "-q", "-p", "ikeway-benches", "--bin", "esp-quick"]);
+            if args.iter().any(|a| a == "--quick") {
+                cmd.args(["--", "--quick"]);
+            }
+            run(&mut cmd)
+        }
+        _ => bail!("usage: cargo xtask bench esp [--quick]"),
+    }
 }

@@ -150,9 +150,8 @@ fn ring_aead(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, Cryp
         AeadAlgorithm::ChaCha20Poly1305 => &CHACHA20_POLY1305,
         AeadAlgorithm::AesGcm { .. } => return Err(CryptoError::Unsupported),
     };
-    let unbound = ring::aead::UnboundKey::new(ring_alg, key).map_err(|_| {
-        CryptoError::KeyLength { expected: algorithm.key_len(), got: key.len() }
-    })?;
+    let unbound = ring::aead::UnboundKey::new(ring_alg, key)
+        .map_err(|_| CryptoError::KeyLength { expected: algorithm.key_len(), got: key.len() })?;
     Ok(Box::new(RingAead { algorithm, key: ring::aead::LessSafeKey::new(unbound) }))
 }
 
@@ -401,8 +400,11 @@ mod tests {
 
     #[test]
     fn ring_matches_rust_crypto_and_detects_forgery() {
-        let algs =
-            [AeadAlgorithm::AES128_GCM16, AeadAlgorithm::AES256_GCM16, AeadAlgorithm::ChaCha20Poly1305];
+        let algs = [
+            AeadAlgorithm::AES128_GCM16,
+            AeadAlgorithm::AES256_GCM16,
+            AeadAlgorithm::ChaCha20Poly1305,
+        ];
         for alg in algs {
             let keymat: Vec<u8> = (0..alg.keymat_len() as u8).collect();
             let ours = SaltedAead::new(AeadBackend::Ring, alg, &keymat).unwrap();

@@ -281,7 +281,8 @@ mod tests {
                 /* 4 */ Recv(u32::MAX - 11, Ok(HI - 12)),
                 /* 5 */ Recv(5, Ok(HI + 5)),
                 // Now top = 2^32 + 5 and the window spans 2^32 - 58 ..= 2^32 + 5 (case B).
-                /* 6 */ Recv(u32::MAX - 57, Ok(HI - 58)),
+                /* 6 */
+                Recv(u32::MAX - 57, Ok(HI - 58)),
                 /* 7 */ Guess(u32::MAX - 58, Ok(2 * HI - 59)),
                 /* 8 */ Recv(u32::MAX, Ok(HI - 1)),
                 /* 9 */ Recv(3, Ok(HI + 3)),
@@ -289,7 +290,8 @@ mod tests {
                 /* 11 */ Forged(70),
                 /* 12 */ Recv(70, Ok(HI + 70)),
                 // Case A again: a low value below the bottom is from the next subspace.
-                /* 13 */ Recv(6, Ok(2 * HI + 6)),
+                /* 13 */
+                Recv(6, Ok(2 * HI + 6)),
                 /* 14 */ Guess(70, Ok(2 * HI + 70)),
                 /* 15 */ Recv(u32::MAX - 40, Ok(2 * HI - 41)),
                 /* 16 */ Recv(u32::MAX - 40, Err(Replay)),

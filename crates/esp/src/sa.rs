@@ -162,11 +162,18 @@ impl Counters {
     }
 }
 
-/// The keyed transform of one SA.
+/// The keyed transform of one SA. The cipher-plus-MAC keys (expanded AES schedules and HMAC
+/// states, ~800 bytes) are boxed so that the AEAD fast path stays small.
 #[derive(Debug)]
 enum Engine {
     Aead(SaltedAead),
-    EncryptThenMac { cipher: CipherKey, integrity: IntegrityKey },
+    EncryptThenMac(Box<EncryptThenMac>),
+}
+
+#[derive(Debug)]
+struct EncryptThenMac {
+    cipher: CipherKey,
+    integrity: IntegrityKey,
 }
 
 impl Engine {
@@ -181,10 +188,10 @@ impl Engine {
             (
                 Encryption::Cipher(c @ (BlockCipher::AesCbc { .. } | BlockCipher::AesCtr { .. })),
                 Some(integrity),
-            ) => Ok(Self::EncryptThenMac {
+            ) => Ok(Self::EncryptThenMac(Box::new(EncryptThenMac {
                 cipher: c.key(config.encryption_key.expose())?,
                 integrity: integrity.key(config.integrity_key.expose())?,
-            }),
+            }))),
             _ => Err(EspError::UnsupportedSuite),
         }
     }
@@ -192,14 +199,14 @@ impl Engine {
     fn iv_len(&self) -> usize {
         match self {
             Self::Aead(a) => a.algorithm().iv_len(),
-            Self::EncryptThenMac { cipher, .. } => cipher.algorithm().iv_len(),
+            Self::EncryptThenMac(etm) => etm.cipher.algorithm().iv_len(),
         }
     }
 
     fn icv_len(&self) -> usize {
         match self {
             Self::Aead(a) => a.algorithm().icv_len(),
-            Self::EncryptThenMac { integrity, .. } => integrity.icv_len(),
+            Self::EncryptThenMac(etm) => etm.integrity.icv_len(),
         }
     }
 
@@ -207,7 +214,7 @@ impl Engine {
     fn align(&self) -> usize {
         match self {
             Self::Aead(_) => MIN_ALIGN,
-            Self::EncryptThenMac { cipher, .. } => cipher.algorithm().block_len().max(MIN_ALIGN),
+            Self::EncryptThenMac(etm) => etm.cipher.algorithm().block_len().max(MIN_ALIGN),
         }
     }
 
@@ -215,7 +222,7 @@ impl Engine {
     fn block_len(&self) -> usize {
         match self {
             Self::Aead(_) => 1,
-            Self::EncryptThenMac { cipher, .. } => cipher.algorithm().block_len(),
+            Self::EncryptThenMac(etm) => etm.cipher.algorithm().block_len(),
         }
     }
 }
@@ -245,7 +252,6 @@ pub struct OutboundSa {
     spi: u32,
     engine: Engine,
     esn: bool,
-    mode: Mode,
     lifetime: Lifetime,
     tfc_pad_to: usize,
     /// The next sequence number to send; 1 first (RFC 4303 §3.3.3).
@@ -273,7 +279,6 @@ impl OutboundSa {
             spi: config.spi,
             engine: Engine::new(config)?,
             esn: config.esn,
-            mode: config.mode,
             lifetime: config.lifetime,
             tfc_pad_to: match config.mode {
                 Mode::Tunnel => config.tfc_pad_to.map_or(0, usize::from),
@@ -378,8 +383,9 @@ impl OutboundSa {
     ) -> Result<&'a mut [u8], EspError> {
         let iv_len = self.engine.iv_len();
         if iv.len() != iv_len {
-            return Err(ikeway_crypto::CryptoError::IvLength { expected: iv_len, got: iv.len() }
-                .into());
+            return Err(
+                ikeway_crypto::CryptoError::IvLength { expected: iv_len, got: iv.len() }.into()
+            );
         }
         self.seal(buf, inner_len, next_header, Some(iv))
     }
@@ -421,13 +427,13 @@ impl OutboundSa {
         let (_, iv) = header.split_at_mut(ESP_HEADER_LEN);
         match (iv_override, &self.engine) {
             (Some(chosen), _) => iv.copy_from_slice(chosen),
-            (None, Engine::EncryptThenMac { cipher, .. })
-                if matches!(cipher.algorithm(), BlockCipher::AesCbc { .. }) =>
+            (None, Engine::EncryptThenMac(etm))
+                if matches!(etm.cipher.algorithm(), BlockCipher::AesCbc { .. }) =>
             {
                 // E_K(seq): one CBC block under a zero IV is the raw block cipher.
                 iv.fill(0);
                 iv[8..].copy_from_slice(&seq.to_be_bytes());
-                cipher.encrypt(&[0; 16], iv)?;
+                etm.cipher.encrypt(&[0; 16], iv)?;
             }
             (None, _) => iv.copy_from_slice(&seq.to_be_bytes()),
         }
@@ -448,10 +454,11 @@ impl OutboundSa {
                 let mut aad = [0; 12];
                 aead.seal(iv, aead_aad(self.spi, seq, self.esn, &mut aad), body, icv)?;
             }
-            Engine::EncryptThenMac { cipher, integrity } => {
-                cipher.encrypt(iv, body)?;
+            Engine::EncryptThenMac(etm) => {
+                etm.cipher.encrypt(iv, body)?;
                 let mut hi = [0; 4];
-                integrity.compute(&[header, body, esn_mac_suffix(seq, self.esn, &mut hi)], icv)?;
+                etm.integrity
+                    .compute(&[&*header, &*body, esn_mac_suffix(seq, self.esn, &mut hi)], icv)?;
             }
         }
 
@@ -608,11 +615,11 @@ impl InboundSa {
                 let mut aad = [0; 12];
                 aead.open(iv, aead_aad(self.spi, seq, self.esn, &mut aad), body, icv)
             }
-            Engine::EncryptThenMac { cipher, integrity } => {
+            Engine::EncryptThenMac(etm) => {
                 let mut hi = [0; 4];
-                integrity
-                    .verify(&[header, body, esn_mac_suffix(seq, self.esn, &mut hi)], icv)
-                    .and_then(|()| cipher.decrypt(iv, body))
+                etm.integrity
+                    .verify(&[&*header, &*body, esn_mac_suffix(seq, self.esn, &mut hi)], icv)
+                    .and_then(|()| etm.cipher.decrypt(iv, body))
             }
         };
         verified.map_err(|_| DropReason::BadIcv)?;
@@ -647,7 +654,9 @@ impl InboundSa {
 /// leaves the payload as it is, for the IP layer to judge.
 fn inner_ip_len(payload: &[u8], next_header: NextHeader) -> Option<usize> {
     let claimed = match next_header {
-        NextHeader::IPV4 => payload.get(2..4).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))),
+        NextHeader::IPV4 => {
+            payload.get(2..4).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        }
         NextHeader::IPV6 => {
             payload.get(4..6).map(|b| 40 + usize::from(u16::from_be_bytes([b[0], b[1]])))
         }
