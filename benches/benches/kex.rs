@@ -38,14 +38,20 @@ fn kex(c: &mut Criterion) {
             g.sample_size(10);
         }
         for &backend in backends(group) {
-            let name = if group.modp_prime().is_some() { "num-bigint" } else { backend_name(backend) };
+            let name =
+                if group.modp_prime().is_some() { "num-bigint" } else { backend_name(backend) };
             let private = {
                 let mut bytes = vec![0u8; group.private_len()];
                 seeded(1)(&mut bytes);
                 bytes
             };
             g.bench_function(format!("keygen/{name}"), |b| {
-                b.iter(|| black_box(KeyExchange::from_private_bytes(group, backend, black_box(&private)).unwrap()))
+                b.iter(|| {
+                    black_box(
+                        KeyExchange::from_private_bytes(group, backend, black_box(&private))
+                            .unwrap(),
+                    )
+                })
             });
             let mine = KeyExchange::generate(group, backend, &mut seeded(1)).unwrap();
             let peer = KeyExchange::generate(group, backend, &mut seeded(2)).unwrap();

@@ -21,6 +21,14 @@ pub enum CryptoError {
     PrfPlusTooLong { requested: usize, max: usize },
     /// The algorithm or key size is not implemented.
     Unsupported,
+    /// A peer's Key Exchange Data had the wrong length for the group (RFC 7296 §3.4).
+    PublicValueLength { expected: usize, got: usize },
+    /// A peer's Key Exchange Data failed validation (RFC 6989): a MODP value outside
+    /// 1 < y < p - 1, an ECP point not on the curve, or a Curve25519 value that gives an
+    /// all-zero shared secret (RFC 8031 §2.1).
+    InvalidPublicValue,
+    /// A Diffie-Hellman private key (or the random bytes for one) was out of range for the group.
+    InvalidPrivateKey,
 }
 
 impl fmt::Display for CryptoError {
@@ -43,6 +51,11 @@ impl fmt::Display for CryptoError {
                 write!(f, "prf+ asked for {requested} bytes, at most {max} possible")
             }
             Self::Unsupported => f.write_str("algorithm not supported"),
+            Self::PublicValueLength { expected, got } => {
+                write!(f, "key exchange value is {got} bytes, group needs {expected}")
+            }
+            Self::InvalidPublicValue => f.write_str("invalid key exchange public value"),
+            Self::InvalidPrivateKey => f.write_str("invalid key exchange private key"),
         }
     }
 }

@@ -6,7 +6,9 @@
 //!   per message;
 //! - [`Suite`] / [`Protector`]: "encrypt and authenticate" as one call, whether the suite is an
 //!   AEAD or a cipher plus a MAC. Both the IKE Encrypted payload and ESP use it;
-//! - [`AeadBackend`]: the seam that chooses which library implements the AEADs.
+//! - [`AeadBackend`]: the seam that chooses which library implements the AEADs;
+//! - [`KeyExchange`] / [`KexGroup`] / [`KexBackend`]: the IKEv2 Diffie-Hellman groups (KE
+//!   payload), keyed from caller-supplied random bytes.
 //!
 //! No I/O and no clock. Secrets are held in [`SecretBytes`], which is wiped on drop and prints
 //! as `SecretBytes(N bytes, redacted)`.
@@ -33,6 +35,7 @@ mod aead;
 mod cipher;
 mod error;
 mod integrity;
+pub mod kex;
 pub mod keys;
 mod prf;
 mod protector;
@@ -42,6 +45,7 @@ pub use aead::{Aead, AeadAlgorithm, AeadBackend, SaltedAead};
 pub use cipher::{BlockCipher, CipherKey};
 pub use error::CryptoError;
 pub use integrity::{Integrity, IntegrityKey};
+pub use kex::{KexBackend, KexGroup, KeyExchange};
 pub use prf::Prf;
 pub use protector::{Encryption, Protector, Suite};
 pub use secret::SecretBytes;

@@ -1,0 +1,173 @@
+//! Finite-field Diffie-Hellman over the RFC 3526 MODP groups, with `num-bigint`.
+//!
+//! `num-bigint` is not constant time: `modpow` leaks the exponent's length and, through cache
+//! timing, possibly more. The exponents are ephemeral (one per IKE SA or rekey), which limits
+//! what an attacker can gather; the elliptic-curve groups are the ones to prefer.
+
+use std::sync::OnceLock;
+
+use num_bigint::BigUint;
+use zeroize::Zeroize;
+
+use crate::error::CryptoError;
+use crate::secret::SecretBytes;
+
+/// Generator of every RFC 3526 group (RFC 3526 §2-§5: "The generator is: 2.").
+const GENERATOR: u32 = 2;
+
+/// The 2048-bit MODP prime, RFC 3526 §3: `2^2048 - 2^1984 - 1 + 2^64 * { [2^1918 pi] + 124476 }`.
+const MODP_2048_HEX: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
+    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
+    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05",
+    "98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB",
+    "9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B",
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF695581718",
+    "3995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF",
+);
+
+/// The 3072-bit MODP prime, RFC 3526 §4: `2^3072 - 2^3008 - 1 + 2^64 * { [2^2942 pi] + 1690314 }`.
+const MODP_3072_HEX: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
+    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
+    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05",
+    "98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB",
+    "9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B",
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF695581718",
+    "3995497CEA956AE515D2261898FA051015728E5A8AAAC42DAD33170D04507A33",
+    "A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7",
+    "ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864",
+    "D87602733EC86A64521F2B18177B200CBBE117577A615D6C770988C0BAD946E2",
+    "08E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF",
+);
+
+/// The 4096-bit MODP prime, RFC 3526 §5: `2^4096 - 2^4032 - 1 + 2^64 * { [2^3966 pi] + 240904 }`.
+const MODP_4096_HEX: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
+    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
+    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05",
+    "98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB",
+    "9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B",
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF695581718",
+    "3995497CEA956AE515D2261898FA051015728E5A8AAAC42DAD33170D04507A33",
+    "A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7",
+    "ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864",
+    "D87602733EC86A64521F2B18177B200CBBE117577A615D6C770988C0BAD946E2",
+    "08E24FA074E5AB3143DB5BFCE0FD108E4B82D120A92108011A723C12A787E6D7",
+    "88719A10BDBA5B2699C327186AF4E23C1A946834B6150BDA2583E9CA2AD44CE8",
+    "DBBBC2DB04DE8EF92E8EFC141FBECAA6287C59474E6BC05D99B2964FA090C3A2",
+    "233BA186515BE7ED1F612970CEE2D7AFB81BDD762170481CD0069127D5B05AA9",
+    "93B4EA988D8FDDC186FFB7DC90A6C08F4DF435C934063199FFFFFFFFFFFFFFFF",
+);
+
+/// One MODP group: its prime and the private exponent length used when generating keys.
+#[derive(Debug)]
+pub(crate) struct ModpGroup {
+    hex: &'static str,
+    prime: OnceLock<BigUint>,
+    /// Bytes of the prime, which is also the length of the public value and of g^ir
+    /// (RFC 7296 §3.4, §2.14).
+    pub(crate) prime_len: usize,
+    /// Private exponent length in bytes for generated keys.
+    ///
+    /// RFC 3526 §8 asks for an exponent of at least twice the group's strength, and NIST
+    /// SP 800-57 Part 1 Table 2 puts 2048-bit groups at 112 bits and 3072-bit at 128. We use
+    /// 256 bits for 2048-bit, 384 for 3072-bit and 512 for 4096-bit: inside or above the RFC 3526
+    /// §8 ranges (220-320, 260-420, 300-480 bits) and far cheaper than a full-length exponent
+    /// (about 0.5 ms instead of 7-13 ms per MODP-2048 operation here, `docs/PERFORMANCE.md`).
+    pub(crate) exponent_len: usize,
+}
+
+impl ModpGroup {
+    const fn new(hex: &'static str, bits: usize, exponent_bits: usize) -> Self {
+        Self { hex, prime: OnceLock::new(), prime_len: bits / 8, exponent_len: exponent_bits / 8 }
+    }
+
+    pub(crate) fn prime(&self) -> &BigUint {
+        self.prime.get_or_init(|| {
+            BigUint::parse_bytes(self.hex.as_bytes(), 16)
+                .expect("the prime constants are valid hexadecimal, checked by a test")
+        })
+    }
+}
+
+/// MODP group 14 (RFC 3526 §3).
+pub(crate) static MODP_2048: ModpGroup = ModpGroup::new(MODP_2048_HEX, 2048, 256);
+/// MODP group 15 (RFC 3526 §4).
+pub(crate) static MODP_3072: ModpGroup = ModpGroup::new(MODP_3072_HEX, 3072, 384);
+/// MODP group 16 (RFC 3526 §5).
+pub(crate) static MODP_4096: ModpGroup = ModpGroup::new(MODP_4096_HEX, 4096, 512);
+
+/// A MODP private exponent and its public value g^x mod p.
+pub(crate) struct ModpKey {
+    group: &'static ModpGroup,
+    /// The exponent, big-endian. Kept as bytes so that it is wiped on drop; the `BigUint`
+    /// made from it for each operation is not (num-bigint has no zeroize support).
+    exponent: SecretBytes,
+    public: Vec<u8>,
+}
+
+impl ModpKey {
+    /// Takes a big-endian exponent of 1 to `prime_len` bytes; it must lie in `[2, p - 2]`.
+    pub(crate) fn from_exponent(
+        group: &'static ModpGroup,
+        exponent: &[u8],
+    ) -> Result<Self, CryptoError> {
+        let p = group.prime();
+        if exponent.is_empty() || exponent.len() > group.prime_len {
+            return Err(CryptoError::InvalidPrivateKey);
+        }
+        let x = BigUint::from_bytes_be(exponent);
+        if x < BigUint::from(2u32) || x > p - 2u32 {
+            return Err(CryptoError::InvalidPrivateKey);
+        }
+        let y = BigUint::from(GENERATOR).modpow(&x, p);
+        Ok(Self {
+            group,
+            exponent: SecretBytes::from_slice(exponent),
+            public: left_pad(&y, group.prime_len),
+        })
+    }
+
+    pub(crate) fn public(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// g^ir as a fixed-length big-endian number the length of the prime (RFC 7296 §2.14).
+    pub(crate) fn shared_secret(&self, peer: &[u8]) -> Result<SecretBytes, CryptoError> {
+        let y = validate_public(self.group, peer)?;
+        let x = BigUint::from_bytes_be(self.exponent.expose());
+        let z = y.modpow(&x, self.group.prime());
+        Ok(SecretBytes::new(left_pad(&z, self.group.prime_len)))
+    }
+}
+
+/// RFC 6989 §2.1: the peer's value must be exactly the prime's length (RFC 7296 §3.4) and
+/// satisfy 1 < y < p - 1, which rejects 0, 1, p - 1 and anything at or above p.
+///
+/// RFC 6989 §2.2's subgroup check (y^q = 1) is not needed: the RFC 3526 primes are safe primes,
+/// so once 1 and p - 1 are excluded every remaining y has order q or 2q.
+pub(crate) fn validate_public(group: &ModpGroup, peer: &[u8]) -> Result<BigUint, CryptoError> {
+    if peer.len() != group.prime_len {
+        return Err(CryptoError::PublicValueLength { expected: group.prime_len, got: peer.len() });
+    }
+    let y = BigUint::from_bytes_be(peer);
+    let p = group.prime();
+    if y <= BigUint::from(1u32) || y >= p - 1u32 {
+        return Err(CryptoError::InvalidPublicValue);
+    }
+    Ok(y)
+}
+
+fn left_pad(n: &BigUint, len: usize) -> Vec<u8> {
+    let mut bytes = n.to_bytes_be();
+    // Every value here is reduced mod p, so it fits in `len` bytes.
+    let mut out = vec![0u8; len - bytes.len()];
+    out.extend_from_slice(&bytes);
+    // The unpadded copy may be g^ir: wipe it rather than leave it to the allocator.
+    bytes.zeroize();
+    out
+}
