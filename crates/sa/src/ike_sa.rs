@@ -176,6 +176,8 @@ pub struct IkeSa {
     /// Next message ID on the IKE SA replaced by a rekey, for its DELETE.
     old_send_mid: u32,
     rekey_started_by_us: bool,
+    /// Set once by `close`; the state may be `Closed` earlier, while a handler holds it.
+    closed: bool,
     stats: Stats,
 }
 
@@ -262,6 +264,7 @@ impl IkeSa {
             collided_with: Vec::new(),
             old_send_mid: 0,
             rekey_started_by_us: false,
+            closed: false,
             stats: Stats::default(),
         }
     }
@@ -288,7 +291,7 @@ impl IkeSa {
             .copied()
             .find(|g| sa.kex_provider.supports(*g))
             .ok_or(crate::Error::NoUsableGroup)?;
-        sa.send_init(now, group, None)?;
+        sa.send_init(now, group, None, None)?;
         Ok(sa)
     }
 
@@ -312,7 +315,7 @@ impl IkeSa {
     }
 
     pub fn is_closed(&self) -> bool {
-        matches!(self.state, State::Closed)
+        self.closed
     }
 
     /// Half-open: a responder that answered IKE_SA_INIT and awaits IKE_AUTH.
@@ -396,33 +399,44 @@ impl IkeSa {
     // ----- commands -----
 
     /// Negotiates another child SA with the configured selectors (CREATE_CHILD_SA).
-    pub fn create_child(&mut self) {
-        self.queue(Command::CreateChild);
+    pub fn create_child(&mut self, now: Instant) {
+        self.command(now, Command::CreateChild);
     }
 
     /// Rekeys the child SA with inbound SPI `spi_in` (§1.3.3), make-before-break: the old SA
     /// stays installed until the new one is, then is deleted.
-    pub fn rekey_child(&mut self, spi_in: u32) {
-        self.queue(Command::RekeyChild(spi_in));
+    pub fn rekey_child(&mut self, now: Instant, spi_in: u32) {
+        self.command(now, Command::RekeyChild(spi_in));
     }
 
     /// Rekeys the IKE SA itself (§1.3.2); child SAs move to the new one.
-    pub fn rekey_ike(&mut self) {
-        self.queue(Command::RekeyIke);
+    pub fn rekey_ike(&mut self, now: Instant) {
+        self.command(now, Command::RekeyIke);
     }
 
-    pub fn delete_child(&mut self, spi_in: u32) {
-        self.queue(Command::DeleteChild(spi_in));
+    pub fn delete_child(&mut self, now: Instant, spi_in: u32) {
+        self.command(now, Command::DeleteChild(spi_in));
     }
 
     /// Deletes the IKE SA and all its child SAs.
-    pub fn delete_ike(&mut self) {
-        self.queue(Command::DeleteIke);
+    pub fn delete_ike(&mut self, now: Instant) {
+        self.command(now, Command::DeleteIke);
     }
 
     /// Sends a liveness check now (an empty INFORMATIONAL request, §1.4.1).
-    pub fn dpd(&mut self) {
-        self.queue(Command::Dpd);
+    pub fn dpd(&mut self, now: Instant) {
+        self.command(now, Command::Dpd);
+    }
+
+    /// Queues a command and starts it at once if no exchange is in flight.
+    fn command(&mut self, now: Instant, command: Command) {
+        if matches!(command, Command::RekeyIke) {
+            self.rekey_started_by_us = true;
+        }
+        self.queue(command);
+        if self.start_next(now).is_err() {
+            self.stats.dropped_malformed += 1;
+        }
     }
 
     fn queue(&mut self, command: Command) {
@@ -572,14 +586,26 @@ impl IkeSa {
         ]
     }
 
+    /// Sends (or re-sends) IKE_SA_INIT. A COOKIE retry must repeat the request unchanged
+    /// but for the cookie (§2.6), so the key exchange and nonce can be passed back in.
     fn send_init(
         &mut self,
         now: Instant,
         group: DhGroup,
         cookie: Option<Vec<u8>>,
+        reuse: Option<(Box<dyn ActiveKeyExchange>, Vec<u8>)>,
     ) -> Result<(), crate::Error> {
-        let kex = self.kex_provider.start(group, &mut self.rng).map_err(crate::Error::Kex)?;
-        let ni = self.random_bytes(NONCE_LEN);
+        let (kex, ni) = match reuse {
+            Some((kex, ni)) if kex.group() == group => (kex, ni),
+            Some((_, ni)) => {
+                (self.kex_provider.start(group, &mut self.rng).map_err(crate::Error::Kex)?, ni)
+            }
+            None => {
+                let kex =
+                    self.kex_provider.start(group, &mut self.rng).map_err(crate::Error::Kex)?;
+                (kex, self.random_bytes(NONCE_LEN))
+            }
+        };
         let mut payloads = Vec::new();
         if let Some(c) = &cookie {
             // §2.6: the COOKIE notify comes first.
@@ -758,7 +784,8 @@ impl IkeSa {
             // §2.6: retry with the cookie; only once per distinct cookie to avoid loops.
             if cookie.as_deref() != Some(c.data.as_slice()) {
                 self.outstanding = None;
-                return self.send_init(now, kex.group(), Some(c.data.clone()));
+                let group = kex.group();
+                return self.send_init(now, group, Some(c.data.clone()), Some((kex, ni)));
             }
         }
         if let Some(n) = find_notify(payloads, NotifyType::INVALID_KE_PAYLOAD) {
@@ -771,7 +798,7 @@ impl IkeSa {
             return match acceptable {
                 Some(group) => {
                     self.outstanding = None;
-                    self.send_init(now, group, cookie)
+                    self.send_init(now, group, cookie, Some((kex, ni)))
                 }
                 None => {
                     self.close(CloseReason::PeerError(NotifyType::INVALID_KE_PAYLOAD));
@@ -1780,6 +1807,10 @@ impl IkeSa {
             .and_then(|their_old_in| {
                 self.children.iter().find(|c| c.spi_out == their_old_in).map(|c| c.spi_in)
             });
+        if let Some(old) = rekey_of {
+            // The peer rekeys it: a rekey of ours not yet sent would only collide (§2.8).
+            self.queued.retain(|c| *c != Command::RekeyChild(old));
+        }
         if find_notify(payloads, NotifyType::REKEY_SA).is_some() && rekey_of.is_none() {
             return self.send_response(
                 mid,
@@ -1981,9 +2012,10 @@ impl IkeSa {
 
     /// Ends the SA: every child is reported removed, leases are returned, timers stop.
     fn close(&mut self, reason: CloseReason) {
-        if self.is_closed() {
+        if self.closed {
             return;
         }
+        self.closed = true;
         for c in std::mem::take(&mut self.children) {
             self.events.push_back(Event::ChildSaRemoved { spi_in: c.spi_in, spi_out: c.spi_out });
         }
