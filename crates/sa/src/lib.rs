@@ -62,7 +62,7 @@ pub use ike_sa::IkeSa;
 pub use pool::AddressAllocator;
 pub use proposal::{EspSuite, IkeSuite};
 pub use provider::{
-    ActiveKeyExchange, InsecureKexForFuzzing, KexError, KeyExchangeProvider, Random,
+    ActiveKeyExchange, DefaultKex, InsecureKexForFuzzing, KexError, KeyExchangeProvider, Random,
 };
 pub use responder::{EndpointStats, Responder};
 

@@ -59,6 +59,51 @@ pub trait ActiveKeyExchange: Send + fmt::Debug {
     fn complete(&self, peer_public: &[u8]) -> Result<SecretBytes, KexError>;
 }
 
+/// The real key exchange: the groups of [`ikeway_crypto::KexGroup`] (31, 19, 20, 14, 15, 16)
+/// with the measured-fastest backend by default.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DefaultKex {
+    pub backend: ikeway_crypto::KexBackend,
+}
+
+#[derive(Debug)]
+struct DefaultActive {
+    group: DhGroup,
+    kex: ikeway_crypto::KeyExchange,
+}
+
+impl KeyExchangeProvider for DefaultKex {
+    fn supports(&self, group: DhGroup) -> bool {
+        ikeway_crypto::KexGroup::from_iana_id(group.0).is_some()
+    }
+
+    fn start(
+        &self,
+        group: DhGroup,
+        rng: &mut dyn Random,
+    ) -> Result<Box<dyn ActiveKeyExchange>, KexError> {
+        let g = ikeway_crypto::KexGroup::from_iana_id(group.0)
+            .ok_or(KexError::UnsupportedGroup(group))?;
+        let kex = ikeway_crypto::KeyExchange::generate(g, self.backend, &mut |buf| rng.fill(buf))
+            .map_err(|_| KexError::UnsupportedGroup(group))?;
+        Ok(Box::new(DefaultActive { group, kex }))
+    }
+}
+
+impl ActiveKeyExchange for DefaultActive {
+    fn group(&self) -> DhGroup {
+        self.group
+    }
+
+    fn public_value(&self) -> &[u8] {
+        self.kex.public_value()
+    }
+
+    fn complete(&self, peer_public: &[u8]) -> Result<SecretBytes, KexError> {
+        self.kex.shared_secret(peer_public).map_err(|_| KexError::InvalidPublicValue)
+    }
+}
+
 /// A key exchange with no security at all, for fuzzing and for tests that measure everything
 /// but the key exchange: the "public value" is random, and the shared secret is a hash of both
 /// public values, so anyone who sees the exchange knows it.

@@ -1,0 +1,66 @@
+//! Full handshakes with the real key exchange for every group, and a CREATE_CHILD_SA with PFS.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Pair, To, client_config, server_config};
+use ikeway_codec::DhGroup;
+use ikeway_sa::{DefaultKex, Event};
+
+#[test]
+fn handshake_with_each_real_group() {
+    for (i, group) in [
+        DhGroup::CURVE25519,
+        DhGroup::ECP_256,
+        DhGroup::ECP_384,
+        DhGroup::MODP_2048,
+        DhGroup::MODP_3072,
+        DhGroup::MODP_4096,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut client = client_config();
+        for p in &mut client.ike_proposals {
+            p.groups = vec![group];
+        }
+        let mut server = server_config();
+        for p in &mut server.ike_proposals {
+            p.groups.extend([DhGroup::MODP_3072, DhGroup::MODP_4096]);
+        }
+        let mut pair = Pair::new(client, server, Arc::new(DefaultKex::default()), 200 + i as u64);
+        pair.establish();
+        let used = pair.initiator_events.iter().find_map(|e| match e {
+            Event::IkeSaUp { suite, .. } => Some(suite.group),
+            _ => None,
+        });
+        assert_eq!(used, Some(group));
+        pair.assert_children_agree();
+    }
+}
+
+#[test]
+fn child_with_pfs_uses_a_fresh_key_exchange() {
+    let mut client = client_config();
+    let mut server = server_config();
+    for p in client.esp_proposals.iter_mut().chain(server.esp_proposals.iter_mut()) {
+        p.pfs_groups = vec![DhGroup::ECP_256];
+    }
+    let mut pair = Pair::new(client, server, Arc::new(DefaultKex::default()), 210);
+    pair.establish();
+    pair.initiator.create_child(pair.now);
+    assert!(
+        pair.run_until(std::time::Duration::from_secs(10), |p| p.children_up(To::Initiator) == 2)
+    );
+    let pfs = pair
+        .initiator_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ChildSaInstalled(c) => Some(c.suite.group),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(pfs, vec![None, Some(DhGroup::ECP_256)]);
+    pair.assert_children_agree();
+}
