@@ -1,6 +1,8 @@
 //! `ikeway`: the command-line face of the ikeway crates.
 
 mod decode;
+mod ike;
+mod wireshark;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +46,20 @@ enum Command {
         #[arg(long, value_name = "TABLE")]
         keys: Option<PathBuf>,
     },
+    /// Negotiate an IKE SA and child SA with a responder and report each step as JSON.
+    ///
+    /// Runs our sans-IO initiator over UDP 500/4500 (floating to 4500 when a NAT is detected)
+    /// and prints one JSON object per event: IKE SA up, child SA installed (SPIs, algorithms,
+    /// selectors), configuration received, rekeys, closure. The ESP datapath is not attached.
+    #[command(
+        after_help = "Example:\n  ikeway initiate --local 10.99.0.1 --remote 10.99.0.2 --id client@example.org \\\n    --remote-id vpn.example.org --psk-file psk.txt --ike aes256gcm16-prfsha256-x25519 \\\n    --esp aes128gcm16-noesn --request-config --then rekey-child@2 --then delete@4"
+    )]
+    Initiate(ike::InitiateArgs),
+    /// Answer IKE SAs as a responder: PSK, address pool, DNS (a small server for tests).
+    #[command(
+        after_help = "Example:\n  ikeway serve --local 10.99.0.2 --id vpn.example.org --psk-file psk.txt \\\n    --pool 10.88.0.10/100 --dns 10.88.0.1 --domain corp.example.org --duration 600"
+    )]
+    Serve(ike::ServeArgs),
 }
 
 const DECODE_EXAMPLES: &str = "\
@@ -68,6 +84,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Initiate(args) => ike::initiate(args),
+        Command::Serve(args) => ike::serve(args),
         Command::Decode { file, keys } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;

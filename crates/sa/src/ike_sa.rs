@@ -181,6 +181,18 @@ pub struct IkeSa {
     stats: Stats,
 }
 
+/// Keys of an IKE SA as Wireshark's `ikev2_decryption_table` needs them.
+#[derive(Debug)]
+pub struct KeyExport<'a> {
+    pub spi_i: u64,
+    pub spi_r: u64,
+    pub suite: crate::proposal::IkeSuite,
+    pub sk_ei: &'a SecretBytes,
+    pub sk_er: &'a SecretBytes,
+    pub sk_ai: &'a SecretBytes,
+    pub sk_ar: &'a SecretBytes,
+}
+
 /// What the responder endpoint does with an IKE_SA_INIT request that creates no state.
 #[derive(Debug)]
 pub(crate) enum InitReply {
@@ -325,6 +337,23 @@ impl IkeSa {
 
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// The IKE SA's encryption and integrity keys, for a Wireshark key table.
+    ///
+    /// This hands out secrets: call it only when the user explicitly asked for a key log
+    /// (`ikeway ... --keylog FILE`), never for ordinary logging.
+    pub fn export_keys_for_debugging(&self) -> Option<KeyExport<'_>> {
+        let c = self.crypto.as_ref()?;
+        Some(KeyExport {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            suite: c.suite,
+            sk_ei: &c.keys.sk_ei,
+            sk_er: &c.keys.sk_er,
+            sk_ai: &c.keys.sk_ai,
+            sk_ar: &c.keys.sk_ar,
+        })
     }
 
     /// Whether datagrams or events are waiting to be polled.
@@ -1046,17 +1075,24 @@ impl IkeSa {
         let pool = self.pool.clone()?;
         let mut pool = pool.lock().ok()?;
         let mut attributes = Vec::new();
+        let mut asked_address = false;
         for a in &request.attributes {
             match a.kind {
+                // An address family without a pool is left out; only a request that gets no
+                // address at all fails (RFC 7296 §3.15.4).
                 ConfigAttributeType::INTERNAL_IP4_ADDRESS => {
-                    let addr = pool.lease_v4()?;
-                    self.leases.push(addr.into());
-                    attributes.push(ConfigAttribute::ipv4(a.kind, addr));
+                    asked_address = true;
+                    if let Some(addr) = pool.lease_v4() {
+                        self.leases.push(addr.into());
+                        attributes.push(ConfigAttribute::ipv4(a.kind, addr));
+                    }
                 }
                 ConfigAttributeType::INTERNAL_IP6_ADDRESS => {
-                    let addr = pool.lease_v6()?;
-                    self.leases.push(addr.into());
-                    attributes.push(ConfigAttribute::ipv6_prefix(a.kind, addr, 128));
+                    asked_address = true;
+                    if let Some(addr) = pool.lease_v6() {
+                        self.leases.push(addr.into());
+                        attributes.push(ConfigAttribute::ipv6_prefix(a.kind, addr, 128));
+                    }
                 }
                 ConfigAttributeType::INTERNAL_IP4_DNS => {
                     for d in pool.pool().dns.iter().filter_map(|d| match d {
@@ -1093,6 +1129,9 @@ impl IkeSa {
                     *len,
                 ),
             });
+        }
+        if asked_address && self.leases.is_empty() {
+            return None;
         }
         Some(ConfigRepr { kind: ConfigType::CFG_REPLY, attributes })
     }

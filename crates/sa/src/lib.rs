@@ -58,7 +58,7 @@ pub use config::{
     AddressPool, Config, EsnPolicy, EspProposal, IkeProposal, Lifetimes, Retransmit, any_v4, any_v6,
 };
 pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
-pub use ike_sa::IkeSa;
+pub use ike_sa::{IkeSa, KeyExport};
 pub use pool::AddressAllocator;
 pub use proposal::{EspSuite, IkeSuite};
 pub use provider::{

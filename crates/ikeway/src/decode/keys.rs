@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, Result, bail};
-use ikeway_crypto::{
-    AeadAlgorithm, AeadBackend, BlockCipher, Encryption, Integrity, Protector, SecretBytes, Suite,
-};
+use ikeway_crypto::{AeadBackend, Protector, SecretBytes, Suite};
+
+use crate::wireshark::{encryption_named, integrity_named};
 
 /// Keys of one IKE SA, as Wireshark names them.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ impl SaKeys {
 
 /// A row's keys, or why they cannot be used (an algorithm `decode` does not implement). Such
 /// rows are kept so that the messages they cover say so, instead of failing the whole table.
-type Row<T = SaKeys> = Result<T, String>;
+pub(crate) type Row<T = SaKeys> = Result<T, String>;
 
 #[derive(Debug, Default)]
 pub(crate) struct KeyTable {
@@ -119,55 +119,6 @@ fn split_uat(line: &str) -> Result<Vec<String>> {
             Some(c) => bail!("unexpected {c:?} after a field"),
         }
     }
-}
-
-/// Wireshark's encryption names (its `ikev2_encr_algs` table, v4.0).
-fn encryption_named(name: &str) -> Row<Encryption> {
-    let cbc = |key_bits| Encryption::Cipher(BlockCipher::AesCbc { key_bits });
-    let ctr = |key_bits| Encryption::Cipher(BlockCipher::AesCtr { key_bits });
-    let known = match name {
-        "3DES [RFC2451]" => Encryption::Cipher(BlockCipher::TripleDesCbc),
-        "AES-CBC-128 [RFC3602]" => cbc(128),
-        "AES-CBC-192 [RFC3602]" => cbc(192),
-        "AES-CBC-256 [RFC3602]" => cbc(256),
-        "AES-CTR-128 [RFC5930]" => ctr(128),
-        "AES-CTR-192 [RFC5930]" => ctr(192),
-        "AES-CTR-256 [RFC5930]" => ctr(256),
-        _ => {
-            // "AES-GCM-256 with 16 octet ICV [RFC5282]"
-            let gcm = name
-                .strip_prefix("AES-GCM-")
-                .and_then(|rest| rest.strip_suffix(" octet ICV [RFC5282]"))
-                .and_then(|rest| rest.split_once(" with "))
-                .and_then(|(bits, icv)| Some((bits.parse().ok()?, icv.parse().ok()?)));
-            match gcm {
-                Some((key_bits, icv_len)) => {
-                    Encryption::Aead(AeadAlgorithm::AesGcm { key_bits, icv_len })
-                }
-                None => {
-                    return Err(format!(
-                        "encryption algorithm {name:?} is not supported by ikeway decode"
-                    ));
-                }
-            }
-        }
-    };
-    Ok(known)
-}
-
-/// Wireshark's integrity names (its `ikev2_auth_algs` table, v4.0).
-fn integrity_named(name: &str) -> Row<Option<Integrity>> {
-    Ok(Some(match name {
-        "NONE [RFC4306]" | "" => return Ok(None),
-        "HMAC_SHA1_96 [RFC2404]" => Integrity::HmacSha1_96,
-        "HMAC_SHA1_160 [RFC4595]" => Integrity::HmacSha1_160,
-        "HMAC_SHA2_256_128 [RFC4868]" => Integrity::HmacSha256_128,
-        "HMAC_SHA2_384_192 [RFC4868]" => Integrity::HmacSha384_192,
-        "HMAC_SHA2_512_256 [RFC4868]" => Integrity::HmacSha512_256,
-        other => {
-            return Err(format!("integrity algorithm {other:?} is not supported by ikeway decode"));
-        }
-    }))
 }
 
 #[cfg(test)]

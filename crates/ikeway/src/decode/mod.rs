@@ -12,7 +12,7 @@ use ikeway_codec::sk::{self, Reassembler, Reassembly, ReassemblyLimits};
 use ikeway_codec::{DecodeError, MessageRepr, PayloadRepr};
 use serde_json::{Map, Value, json};
 
-pub(crate) use keys::KeyTable;
+pub(crate) use keys::{KeyTable, Row};
 
 /// What a decode run saw, for the summary line.
 #[derive(Debug, Default, PartialEq, Eq)]
