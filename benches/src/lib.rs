@@ -2,6 +2,8 @@
 //! workloads over the same keys, so both sides of each ratio use the same library in the same
 //! run.
 
+pub mod handshake;
+
 use ikeway_crypto::{AeadAlgorithm, AeadBackend, Encryption, SaltedAead, SecretBytes, Suite};
 use ikeway_esp::{InboundSa, NextHeader, OutboundSa, SaConfig};
 

@@ -15,6 +15,8 @@ commands:
                                tshark is missing)
   fuzz <target> [--seconds N]  run one fuzz target (default 60 s); `fuzz list` names them
   fuzz-all [--seconds N]       build every fuzz target and run each for N seconds (default 5)
+  bench esp [--quick]          ESP encap/decap vs raw AEAD, one line per size
+  bench handshake              complete in-process IKE handshakes per group
   tshark-expect                regenerate tshark's view of the test captures
                                (crates/ikeway/tests/data/*/tshark.json)
 ";
@@ -156,6 +158,15 @@ fn bench(args: &[String]) -> Result<()> {
             }
             run(&mut cmd)
         }
-        _ => bail!("usage: cargo xtask bench esp [--quick]"),
+        Some("handshake") => run(cargo().args([
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "ikeway-benches",
+            "--bin",
+            "handshake-quick",
+        ])),
+        _ => bail!("usage: cargo xtask bench esp [--quick] | handshake"),
     }
 }

@@ -1,0 +1,97 @@
+//! In-process IKE handshakes for the negotiation benches: our initiator and our responder
+//! exchange datagrams in memory, so the measured time is both sides' CPU and nothing else.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, IdValue};
+use ikeway_crypto::SecretBytes;
+use ikeway_sa::{AddressPool, Config, DefaultKex, Event, IkeSa, Responder};
+
+/// An initiator and a responder joined by an in-memory wire.
+#[derive(Debug)]
+pub struct InProcess {
+    pub initiator: IkeSa,
+    pub responder: Responder,
+    buf: Vec<u8>,
+    now: Instant,
+}
+
+fn config(id: &str, group: DhGroup) -> Config {
+    let mut c = Config::new(
+        IdRepr::from_value(IdValue::Fqdn(id)),
+        SecretBytes::from_slice(b"bench pre-shared key"),
+    );
+    for p in &mut c.ike_proposals {
+        p.groups = vec![group];
+    }
+    c
+}
+
+impl InProcess {
+    /// Starts a handshake with PSK and a CFG_REQUEST for an IPv4 address and DNS.
+    pub fn start(group: DhGroup, seed: u64) -> Self {
+        let mut client = config("client.example.org", group);
+        client.config_request =
+            vec![ConfigAttributeType::INTERNAL_IP4_ADDRESS, ConfigAttributeType::INTERNAL_IP4_DNS];
+        let server = config("vpn.example.org", group);
+        let pool = AddressPool {
+            v4: Some(("10.88.0.10".parse().expect("literal"), 1 << 16)),
+            dns: vec!["10.88.0.1".parse().expect("literal")],
+            ..AddressPool::default()
+        };
+        let (a, b): (SocketAddr, SocketAddr) =
+            ("10.0.0.1:500".parse().expect("literal"), "10.0.0.2:500".parse().expect("literal"));
+        let now = Instant::now();
+        let mut s1 = [0u8; 32];
+        s1[..8].copy_from_slice(&seed.to_le_bytes());
+        let mut s2 = s1;
+        s2[31] = 1;
+        let kex = Arc::new(DefaultKex::default());
+        let initiator =
+            IkeSa::initiate(Arc::new(client), kex.clone(), s1, now, a, b).expect("initiate");
+        let responder = Responder::new(Arc::new(server), kex, Some(pool), s2);
+        Self { initiator, responder, buf: vec![0u8; 65536], now }
+    }
+
+    /// Moves datagrams both ways until neither side has anything to send; returns how many
+    /// child SAs the initiator installed meanwhile.
+    pub fn pump(&mut self) -> usize {
+        let mut children = 0;
+        loop {
+            let mut moved = false;
+            while let Some(Ok(t)) = self.initiator.poll_transmit(&mut self.buf) {
+                self.responder.handle_datagram(self.now, t.local, t.remote, &self.buf[..t.len]);
+                moved = true;
+            }
+            while let Some(Ok(t)) = self.responder.poll_transmit(&mut self.buf) {
+                self.initiator.handle_datagram(self.now, t.local, t.remote, &self.buf[..t.len]);
+                moved = true;
+            }
+            while let Some(e) = self.initiator.poll_event() {
+                children += usize::from(matches!(e, Event::ChildSaInstalled(_)));
+            }
+            while self.responder.poll_event().is_some() {}
+            if !moved {
+                return children;
+            }
+        }
+    }
+
+    /// A complete IKE_SA_INIT + IKE_AUTH (PSK, CP, first child SA).
+    pub fn handshake(group: DhGroup, seed: u64) -> Self {
+        let mut p = Self::start(group, seed);
+        let children = p.pump();
+        assert!(p.initiator.is_established() && children == 1, "handshake failed");
+        p
+    }
+
+    /// One CREATE_CHILD_SA rekey of the first child (without PFS), old one deleted.
+    pub fn rekey_child(&mut self) {
+        let (spi, _) = self.initiator.child_spis()[0];
+        self.initiator.rekey_child(self.now, spi);
+        let children = self.pump();
+        assert_eq!(children, 1, "rekey failed");
+    }
+}
