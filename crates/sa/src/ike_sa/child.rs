@@ -1,0 +1,357 @@
+//! Child SAs: choosing, checking and installing them, and CREATE_CHILD_SA for new and
+//! rekeyed children (RFC 7296 §1.3, §2.8, §2.9, §2.17).
+
+use super::*;
+
+impl IkeSa {
+    /// Responder: chooses a child proposal and selectors and installs the child. Returns the
+    /// payloads for the response, or the notify that refuses the child.
+    pub(super) fn respond_child(
+        &mut self,
+        now: Instant,
+        payloads: &[Payload],
+        ni: &[u8],
+        nr: &[u8],
+        kex: Option<Box<dyn ActiveKeyExchange>>,
+        rekey_of: Option<u32>,
+    ) -> Result<Vec<Payload>, NotifyType> {
+        let config = Arc::clone(&self.config);
+        let offer = find_payload!(payloads, Sa).ok_or(NotifyType::INVALID_SYNTAX)?;
+        let tsi = find_payload!(payloads, TsI).ok_or(NotifyType::INVALID_SYNTAX)?;
+        let tsr = find_payload!(payloads, TsR).ok_or(NotifyType::INVALID_SYNTAX)?;
+        let spi_in = self.random_spi32();
+        let want_pfs = kex.is_some();
+        let (suite, spi_out, sa_reply) =
+            proposal::choose_esp(offer, &config.esp_proposals, spi_in, want_pfs)
+                .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
+        // Our local side is the responder's (TSr) selectors, narrowed to what we allow (§2.9).
+        let remote_ts =
+            ts::narrow(&tsi.selectors, &config.remote_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
+        let remote_ts = self.narrow_to_leases(remote_ts);
+        let local_ts =
+            ts::narrow(&tsr.selectors, &config.local_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
+        let mut reply = vec![Payload::new(PayloadRepr::Sa(sa_reply))];
+        let mut shared = None;
+        if let Some(kex) = kex {
+            let ke = find_payload!(payloads, Ke).ok_or(NotifyType::INVALID_SYNTAX)?;
+            shared = Some(kex.complete(&ke.data).map_err(|_| NotifyType::INVALID_SYNTAX)?);
+            reply.push(Payload::new(PayloadRepr::Ke(KeRepr {
+                group: kex.group(),
+                data: kex.public_value().to_vec(),
+            })));
+        }
+        let _ = suite;
+        self.install_child(
+            now,
+            suite,
+            spi_in,
+            spi_out,
+            ni,
+            nr,
+            shared.as_ref(),
+            local_ts.clone(),
+            remote_ts.clone(),
+            rekey_of,
+            false,
+        )
+        .map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)?;
+        reply.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: remote_ts })));
+        reply.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: local_ts })));
+        Ok(reply)
+    }
+
+    /// A client with a leased address gets selectors narrowed to that address (RFC 7296 §2.9).
+    pub(super) fn narrow_to_leases(
+        &self,
+        selectors: Vec<ikeway_codec::TrafficSelector>,
+    ) -> Vec<ikeway_codec::TrafficSelector> {
+        if self.leases.is_empty() {
+            return selectors;
+        }
+        let leased: Vec<_> = self
+            .leases
+            .iter()
+            .map(|a| ikeway_codec::TrafficSelector::Range(ikeway_codec::AddrRange::any(*a, *a)))
+            .collect();
+        ts::narrow(&selectors, &leased).unwrap_or(selectors)
+    }
+
+    /// Initiator: checks the responder's child reply and installs the child.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn accept_child(
+        &mut self,
+        now: Instant,
+        payloads: &[Payload],
+        spi_in: u32,
+        ni: &[u8],
+        nr: &[u8],
+        kex: Option<Box<dyn ActiveKeyExchange>>,
+        rekey_of: Option<u32>,
+    ) -> Result<(), NotifyType> {
+        let config = Arc::clone(&self.config);
+        let reply = find_payload!(payloads, Sa).ok_or(NotifyType::INVALID_SYNTAX)?;
+        let (suite, spi_out) = proposal::accept_esp(reply, &config.esp_proposals, kex.is_some())
+            .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
+        let tsi = find_payload!(payloads, TsI).ok_or(NotifyType::INVALID_SYNTAX)?;
+        let tsr = find_payload!(payloads, TsR).ok_or(NotifyType::INVALID_SYNTAX)?;
+        // The responder may only narrow what we asked for.
+        let local_ts =
+            ts::narrow(&tsi.selectors, &config.local_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
+        let remote_ts =
+            ts::narrow(&tsr.selectors, &config.remote_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
+        let shared = match kex {
+            Some(kex) => {
+                let ke = find_payload!(payloads, Ke).ok_or(NotifyType::INVALID_SYNTAX)?;
+                if Some(kex.group()) != suite.group {
+                    return Err(NotifyType::INVALID_KE_PAYLOAD);
+                }
+                Some(kex.complete(&ke.data).map_err(|_| NotifyType::INVALID_SYNTAX)?)
+            }
+            None => None,
+        };
+        self.install_child(
+            now,
+            suite,
+            spi_in,
+            spi_out,
+            ni,
+            nr,
+            shared.as_ref(),
+            local_ts,
+            remote_ts,
+            rekey_of,
+            true,
+        )
+        .map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn install_child(
+        &mut self,
+        now: Instant,
+        suite: EspSuite,
+        spi_in: u32,
+        spi_out: u32,
+        ni: &[u8],
+        nr: &[u8],
+        shared: Option<&SecretBytes>,
+        local_ts: Vec<ikeway_codec::TrafficSelector>,
+        remote_ts: Vec<ikeway_codec::TrafficSelector>,
+        rekey_of: Option<u32>,
+        created_by_us: bool,
+    ) -> Result<(), crate::Error> {
+        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
+        let (e, i) = (suite.suite.encryption_key_len(), suite.suite.integrity_key_len());
+        let keymat = keys::child_keymat(
+            crypto.suite.prf,
+            crypto.keys.sk_d.expose(),
+            shared.map(SecretBytes::expose),
+            ni,
+            nr,
+            ChildKeys::keymat_len(e, i),
+        )?;
+        let keys = ChildKeys::split(keymat, e, i);
+        let (outbound, inbound) = match self.side {
+            Side::Initiator => (keys.initiator_to_responder, keys.responder_to_initiator),
+            Side::Responder => (keys.responder_to_initiator, keys.initiator_to_responder),
+        };
+        let lifetime = self.config.lifetimes.child;
+        let (rekey_at, expire_at) = self.jittered(now, lifetime);
+        let lowest_nonce = if ni <= nr { ni.to_vec() } else { nr.to_vec() };
+        self.children.push(Child {
+            spi_in,
+            spi_out,
+            rekey_at,
+            expire_at,
+            rekeying: false,
+            lowest_nonce,
+            created_by_us,
+        });
+        self.events.push_back(Event::ChildSaInstalled(Box::new(ChildSaInfo {
+            spi_in,
+            spi_out,
+            suite,
+            inbound,
+            outbound,
+            local_ts,
+            remote_ts,
+            lifetime,
+            replaces: rekey_of,
+            remote: self.remote,
+            udp_encapsulation: self.nat_t,
+        })));
+        Ok(())
+    }
+
+    pub(super) fn remove_child(&mut self, spi_in: u32) -> Option<u32> {
+        let index = self.children.iter().position(|c| c.spi_in == spi_in)?;
+        let child = self.children.remove(index);
+        self.events
+            .push_back(Event::ChildSaRemoved { spi_in: child.spi_in, spi_out: child.spi_out });
+        Some(child.spi_out)
+    }
+
+    pub(super) fn pfs_kex(&mut self) -> Result<Option<Box<dyn ActiveKeyExchange>>, crate::Error> {
+        let group = self
+            .config
+            .esp_proposals
+            .iter()
+            .flat_map(|p| p.pfs_groups.iter())
+            .copied()
+            .find(|g| self.kex_provider.supports(*g));
+        group
+            .map(|g| self.kex_provider.start(g, &mut self.rng).map_err(crate::Error::Kex))
+            .transpose()
+    }
+
+    pub(super) fn start_create_child(
+        &mut self,
+        now: Instant,
+        rekey_of: Option<u32>,
+    ) -> Result<(), crate::Error> {
+        let config = Arc::clone(&self.config);
+        let spi_in = self.random_spi32();
+        let ni = self.random_bytes(NONCE_LEN);
+        let kex = self.pfs_kex()?;
+        let mut inner = Vec::new();
+        if let Some(old) = rekey_of {
+            inner.push(Payload::new(PayloadRepr::Notify(NotifyRepr {
+                protocol: ProtocolId::ESP,
+                spi: old.to_be_bytes().to_vec(),
+                kind: NotifyType::REKEY_SA,
+                data: Vec::new(),
+            })));
+        }
+        inner.push(Payload::new(PayloadRepr::Sa(proposal::esp_offer(
+            &config.esp_proposals,
+            spi_in,
+            kex.is_some(),
+        ))));
+        inner.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })));
+        if let Some(k) = &kex {
+            inner.push(Payload::new(PayloadRepr::Ke(KeRepr {
+                group: k.group(),
+                data: k.public_value().to_vec(),
+            })));
+        }
+        inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: config.local_ts.clone() })));
+        inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: config.remote_ts.clone() })));
+        let kind = Request::CreateChild { spi_in, ni, kex, rekey_of };
+        self.send_encrypted_request(now, ExchangeType::CREATE_CHILD_SA, &inner, kind)
+    }
+
+    pub(super) fn finish_create_child(
+        &mut self,
+        now: Instant,
+        payloads: &[Payload],
+        spi_in: u32,
+        ni: &[u8],
+        kex: Option<Box<dyn ActiveKeyExchange>>,
+        rekey_of: Option<u32>,
+    ) {
+        if let Some(error) = first_error(payloads) {
+            if let Some(old) =
+                rekey_of.and_then(|s| self.children.iter_mut().find(|c| c.spi_in == s))
+            {
+                // Try again later; TEMPORARY_FAILURE means a collision on the peer (§2.25).
+                old.rekeying = false;
+                old.rekey_at = now + Duration::from_secs(2);
+            }
+            self.events.push_back(Event::ChildSaRefused { notify: error });
+            return;
+        }
+        let Some(nr) = find_payload!(payloads, Nonce).map(|n| n.data.clone()) else {
+            self.events.push_back(Event::ChildSaRefused { notify: NotifyType::INVALID_SYNTAX });
+            return;
+        };
+        if let Err(n) = self.accept_child(now, payloads, spi_in, ni, &nr, kex, rekey_of) {
+            self.events.push_back(Event::ChildSaRefused { notify: n });
+            return;
+        }
+        let Some(old) = rekey_of else { return };
+        // §2.8.1: if the peer rekeyed the same SA at the same time, the new SA made with the
+        // lowest of the four nonces is redundant, and its creator deletes it.
+        let ours_lowest = if ni <= nr.as_slice() { ni.to_vec() } else { nr };
+        let theirs = self
+            .children
+            .iter()
+            .find(|c| {
+                !c.created_by_us
+                    && c.spi_in != spi_in
+                    && self.collided_with.contains(&(old, c.spi_in))
+            })
+            .map(|c| (c.spi_in, c.lowest_nonce.clone()));
+        match theirs {
+            Some((_, their_lowest)) if ours_lowest < their_lowest => {
+                // Our new SA is redundant: delete it; the peer deletes the old one.
+                self.queue(Command::DeleteChild(spi_in));
+            }
+            _ => self.queue(Command::DeleteChild(old)),
+        }
+        self.collided_with.retain(|(o, _)| *o != old);
+    }
+
+    pub(super) fn handle_create_child_request(
+        &mut self,
+        now: Instant,
+        mid: u32,
+        payloads: &[Payload],
+    ) -> Result<(), crate::Error> {
+        let Some(ni) = find_payload!(payloads, Nonce).map(|n| n.data.clone()) else {
+            return self.send_response(
+                mid,
+                ExchangeType::CREATE_CHILD_SA,
+                &[notify(NotifyType::INVALID_SYNTAX, Vec::new())],
+            );
+        };
+        let nr = self.random_bytes(NONCE_LEN);
+        let offer = find_payload!(payloads, Sa);
+        let is_ike_rekey =
+            offer.is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE));
+        if is_ike_rekey {
+            return self.respond_rekey_ike(now, mid, payloads, &ni, nr);
+        }
+        let rekey_of = find_notify(payloads, NotifyType::REKEY_SA)
+            .and_then(|n| <[u8; 4]>::try_from(n.spi.as_slice()).ok())
+            .map(u32::from_be_bytes)
+            .and_then(|their_old_in| {
+                self.children.iter().find(|c| c.spi_out == their_old_in).map(|c| c.spi_in)
+            });
+        if let Some(old) = rekey_of {
+            // The peer rekeys it: a rekey of ours not yet sent would only collide (§2.8).
+            self.queued.retain(|c| *c != Command::RekeyChild(old));
+        }
+        if find_notify(payloads, NotifyType::REKEY_SA).is_some() && rekey_of.is_none() {
+            return self.send_response(
+                mid,
+                ExchangeType::CREATE_CHILD_SA,
+                &[notify(NotifyType::CHILD_SA_NOT_FOUND, Vec::new())],
+            );
+        }
+        let kex = match find_payload!(payloads, Ke) {
+            Some(ke) => {
+                Some(self.kex_provider.start(ke.group, &mut self.rng).map_err(crate::Error::Kex)?)
+            }
+            None => None,
+        };
+        let mut reply = vec![];
+        match self.respond_child(now, payloads, &ni, &nr, kex, rekey_of) {
+            Ok(child) => {
+                reply.extend(child.iter().take(1).cloned());
+                reply.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr })));
+                reply.extend(child.into_iter().skip(1));
+                if let Some(old) = rekey_of {
+                    let new_in = self.children.last().map(|c| c.spi_in).expect("just installed");
+                    if let Some(c) = self.children.iter().find(|c| c.spi_in == old)
+                        && c.rekeying
+                    {
+                        // We are rekeying the same SA: remember the collision (§2.8.1).
+                        self.collided_with.push((old, new_in));
+                    }
+                }
+            }
+            Err(n) => reply.push(notify(n, Vec::new())),
+        }
+        self.send_response(mid, ExchangeType::CREATE_CHILD_SA, &reply)
+    }
+}

@@ -1,0 +1,537 @@
+//! IKE_SA_INIT and IKE_AUTH, both sides (RFC 7296 §1.2, §2.15, §2.23).
+
+use super::*;
+
+impl IkeSa {
+    pub(super) fn nat_payloads(&self, spi_r: u64) -> [Payload; 2] {
+        [
+            notify(
+                NotifyType::NAT_DETECTION_SOURCE_IP,
+                nat::hash(self.spi_i, spi_r, self.local).to_vec(),
+            ),
+            notify(
+                NotifyType::NAT_DETECTION_DESTINATION_IP,
+                nat::hash(self.spi_i, spi_r, self.remote).to_vec(),
+            ),
+        ]
+    }
+
+    /// Sends (or re-sends) IKE_SA_INIT. A COOKIE retry must repeat the request unchanged
+    /// but for the cookie (§2.6), so the key exchange and nonce can be passed back in.
+    pub(super) fn send_init(
+        &mut self,
+        now: Instant,
+        group: DhGroup,
+        cookie: Option<Vec<u8>>,
+        reuse: Option<(Box<dyn ActiveKeyExchange>, Vec<u8>)>,
+    ) -> Result<(), crate::Error> {
+        let (kex, ni) = match reuse {
+            Some((kex, ni)) if kex.group() == group => (kex, ni),
+            Some((_, ni)) => {
+                (self.kex_provider.start(group, &mut self.rng).map_err(crate::Error::Kex)?, ni)
+            }
+            None => {
+                let kex =
+                    self.kex_provider.start(group, &mut self.rng).map_err(crate::Error::Kex)?;
+                (kex, self.random_bytes(NONCE_LEN))
+            }
+        };
+        let mut payloads = Vec::new();
+        if let Some(c) = &cookie {
+            // §2.6: the COOKIE notify comes first.
+            payloads.push(notify(NotifyType::COOKIE, c.clone()));
+        }
+        payloads.push(Payload::new(PayloadRepr::Sa(proposal::ike_offer(
+            &self.config.ike_proposals,
+            &[],
+        ))));
+        payloads.push(Payload::new(PayloadRepr::Ke(KeRepr {
+            group,
+            data: kex.public_value().to_vec(),
+        })));
+        payloads.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })));
+        payloads.extend(self.nat_payloads(0));
+        payloads.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
+        // RFC 7427 §4: SHA2-256, SHA2-384, SHA2-512.
+        payloads.push(notify(NotifyType::SIGNATURE_HASH_ALGORITHMS, vec![0, 2, 0, 3, 0, 4]));
+        let header = self.header(ExchangeType::IKE_SA_INIT, false, 0);
+        let request = MessageRepr { header, payloads }.to_vec()?;
+        self.send_mid = 0;
+        self.state = State::InitSent { kex, ni, cookie, request: request.clone() };
+        let framed = self.frame(request);
+        self.send_request(now, Request::Init, vec![framed]);
+        Ok(())
+    }
+
+    /// Responder side of IKE_SA_INIT, run by the endpoint for a request without state.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn respond_init(
+        config: Arc<Config>,
+        kex_provider: Arc<dyn KeyExchangeProvider>,
+        pool: Option<Arc<Mutex<AddressAllocator>>>,
+        seed: [u8; 32],
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        request: &[u8],
+        message: &MessageRepr,
+        cookie_required: Option<Vec<u8>>,
+    ) -> Result<InitReply, crate::Error> {
+        let mut sa = Self::new(Side::Responder, config, kex_provider, seed, now, local, remote);
+        sa.pool = pool;
+        sa.spi_i = message.header.spi_i;
+        let payloads = &message.payloads;
+        let stateless =
+            |sa: &Self, kind: NotifyType, data: Vec<u8>| -> Result<InitReply, crate::Error> {
+                let mut header = sa.header(ExchangeType::IKE_SA_INIT, true, 0);
+                header.spi_r = 0;
+                let reply = MessageRepr { header, payloads: vec![notify(kind, data)] }.to_vec()?;
+                Ok(InitReply::Stateless(sa.frame(reply)))
+            };
+        if let Some(cookie) = cookie_required {
+            let presented = find_notify(payloads, NotifyType::COOKIE).map(|n| n.data.as_slice());
+            if presented != Some(cookie.as_slice()) {
+                return stateless(&sa, NotifyType::COOKIE, cookie);
+            }
+        }
+        let (Some(offer), Some(ke), Some(nonce)) = (
+            find_payload!(payloads, Sa),
+            find_payload!(payloads, Ke),
+            find_payload!(payloads, Nonce),
+        ) else {
+            return stateless(&sa, NotifyType::INVALID_SYNTAX, Vec::new());
+        };
+        if !(16..=256).contains(&nonce.data.len()) {
+            return stateless(&sa, NotifyType::INVALID_SYNTAX, Vec::new());
+        }
+        let supported: Vec<_> = sa
+            .config
+            .ike_proposals
+            .iter()
+            .cloned()
+            .map(|mut p| {
+                p.groups.retain(|g| sa.kex_provider.supports(*g));
+                p
+            })
+            .collect();
+        let Some((suite, _)) = proposal::choose_ike(offer, &supported, &[]) else {
+            return stateless(&sa, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+        };
+        // §1.2: if the KE is not for the group we would pick but one we accept, ask for ours.
+        let offered_groups_ok = supported.iter().any(|p| p.groups.contains(&ke.group));
+        let group = if offered_groups_ok
+            && proposal::choose_ike(offer, &restrict(&supported, ke.group), &[]).is_some()
+        {
+            ke.group
+        } else {
+            return stateless(
+                &sa,
+                NotifyType::INVALID_KE_PAYLOAD,
+                suite.group.0.to_be_bytes().to_vec(),
+            );
+        };
+        let (suite, sa_reply) = proposal::choose_ike(offer, &restrict(&supported, group), &[])
+            .expect("checked just above");
+        let kex = sa.kex_provider.start(group, &mut sa.rng).map_err(crate::Error::Kex)?;
+        let Ok(shared) = kex.complete(&ke.data) else {
+            return stateless(&sa, NotifyType::INVALID_SYNTAX, Vec::new());
+        };
+        sa.spi_r = sa.random_spi64();
+        let nr = sa.random_bytes(NONCE_LEN);
+        sa.peer_fragmentation =
+            find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+        sa.detect_nat(payloads, message.header.spi_r);
+
+        let mut reply = vec![
+            Payload::new(PayloadRepr::Sa(sa_reply)),
+            Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().to_vec() })),
+            Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
+        ];
+        reply.extend(sa.nat_payloads(sa.spi_r));
+        reply.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
+        let header = sa.header(ExchangeType::IKE_SA_INIT, true, 0);
+        let response = MessageRepr { header, payloads: reply }.to_vec()?;
+
+        let seed_key = keys::skeyseed(suite.prf, &nonce.data, &nr, shared.expose());
+        sa.crypto = Some(IkeCrypto::derive(
+            Side::Responder,
+            suite,
+            &seed_key,
+            &nonce.data,
+            &nr,
+            sa.spi_i,
+            sa.spi_r,
+        )?);
+        sa.ni = nonce.data.clone();
+        sa.nr = nr.clone();
+        sa.recv_mid = 1;
+        let framed = sa.frame(response.clone());
+        sa.transmit_all(std::slice::from_ref(&framed));
+        sa.response_cache = Some((0, vec![framed]));
+        sa.half_open_until = Some(now + HALF_OPEN_TIMEOUT);
+        sa.state = State::InitReplied {
+            ni: nonce.data.clone(),
+            nr,
+            init_request: request.to_vec(),
+            init_response: response,
+        };
+        Ok(InitReply::Accepted(Box::new(sa)))
+    }
+
+    /// Compares the peer's NAT_DETECTION hashes with what we see (§2.23).
+    pub(super) fn detect_nat(&mut self, payloads: &[Payload], spi_r_in_message: u64) {
+        let source = find_notify(payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
+        let destination = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
+        let (Some(source), Some(destination)) = (source, destination) else { return };
+        let remote_behind_nat =
+            source.data != nat::hash(self.spi_i, spi_r_in_message, self.remote).as_slice();
+        let local_behind_nat =
+            destination.data != nat::hash(self.spi_i, spi_r_in_message, self.local).as_slice();
+        if remote_behind_nat || local_behind_nat {
+            self.local_behind_nat = local_behind_nat;
+            self.events.push_back(Event::NatDetected { local_behind_nat, remote_behind_nat });
+            if self.side == Side::Initiator && !self.nat_t {
+                // §2.23: float to port 4500 from IKE_AUTH on.
+                self.nat_t = true;
+                self.local.set_port(NAT_T_PORT);
+                self.remote.set_port(NAT_T_PORT);
+            }
+        }
+    }
+
+    pub(super) fn handle_init_response(
+        &mut self,
+        now: Instant,
+        message: &MessageRepr,
+    ) -> Result<(), crate::Error> {
+        let State::InitSent { kex, ni, cookie, request } =
+            std::mem::replace(&mut self.state, State::Closed)
+        else {
+            unreachable!("checked by the caller");
+        };
+        let payloads = &message.payloads;
+        if let Some(c) = find_notify(payloads, NotifyType::COOKIE) {
+            // §2.6: retry with the cookie; only once per distinct cookie to avoid loops.
+            if cookie.as_deref() != Some(c.data.as_slice()) {
+                self.outstanding = None;
+                let group = kex.group();
+                return self.send_init(now, group, Some(c.data.clone()), Some((kex, ni)));
+            }
+        }
+        if let Some(n) = find_notify(payloads, NotifyType::INVALID_KE_PAYLOAD) {
+            let asked = n.data.get(..2).map(|b| DhGroup(u16::from_be_bytes([b[0], b[1]])));
+            let acceptable = asked.filter(|g| {
+                *g != kex.group()
+                    && self.kex_provider.supports(*g)
+                    && self.config.ike_proposals.iter().any(|p| p.groups.contains(g))
+            });
+            return match acceptable {
+                Some(group) => {
+                    self.outstanding = None;
+                    self.send_init(now, group, cookie, Some((kex, ni)))
+                }
+                None => {
+                    self.close(CloseReason::PeerError(NotifyType::INVALID_KE_PAYLOAD));
+                    Ok(())
+                }
+            };
+        }
+        if let Some(error) = first_error(payloads) {
+            let reason = if error == NotifyType::NO_PROPOSAL_CHOSEN {
+                CloseReason::NoProposalChosen
+            } else {
+                CloseReason::PeerError(error)
+            };
+            self.close(reason);
+            return Ok(());
+        }
+        let accepted = find_payload!(payloads, Sa)
+            .and_then(|sa| proposal::accept_ike(sa, &self.config.ike_proposals));
+        let (Some((suite, _)), Some(ke), Some(nonce)) =
+            (accepted, find_payload!(payloads, Ke), find_payload!(payloads, Nonce))
+        else {
+            self.stats.dropped_malformed += 1;
+            self.state = State::InitSent { kex, ni, cookie, request };
+            return Ok(());
+        };
+        if ke.group != kex.group()
+            || suite.group != kex.group()
+            || !(16..=256).contains(&nonce.data.len())
+        {
+            self.stats.dropped_malformed += 1;
+            self.state = State::InitSent { kex, ni, cookie, request };
+            return Ok(());
+        }
+        let Ok(shared) = kex.complete(&ke.data) else {
+            self.stats.dropped_malformed += 1;
+            self.state = State::InitSent { kex, ni, cookie, request };
+            return Ok(());
+        };
+        self.outstanding = None;
+        self.spi_r = message.header.spi_r;
+        let nr = nonce.data.clone();
+        let seed_key = keys::skeyseed(suite.prf, &ni, &nr, shared.expose());
+        self.crypto = Some(IkeCrypto::derive(
+            Side::Initiator,
+            suite,
+            &seed_key,
+            &ni,
+            &nr,
+            self.spi_i,
+            self.spi_r,
+        )?);
+        self.peer_fragmentation =
+            find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+        self.detect_nat(payloads, self.spi_r);
+        self.ni = ni.clone();
+        self.nr = nr.clone();
+        self.send_auth(now, ni, nr, request)
+    }
+
+    pub(super) fn send_auth(
+        &mut self,
+        now: Instant,
+        ni: Vec<u8>,
+        nr: Vec<u8>,
+        init_request: Vec<u8>,
+    ) -> Result<(), crate::Error> {
+        let config = Arc::clone(&self.config);
+        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
+        let auth =
+            crypto.psk_auth(Side::Initiator, &config.psk, &init_request, &nr, &config.local_id)?;
+        let child_spi = self.random_spi32();
+        let mut inner = vec![Payload::new(PayloadRepr::IdI(config.local_id.clone()))];
+        inner.push(notify(NotifyType::INITIAL_CONTACT, Vec::new()));
+        if let Some(id) = &config.remote_id {
+            inner.push(Payload::new(PayloadRepr::IdR(id.clone())));
+        }
+        inner.push(Payload::new(PayloadRepr::Auth(AuthRepr {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: auth.expose().to_vec(),
+        })));
+        if !config.config_request.is_empty() {
+            let attributes =
+                config.config_request.iter().map(|k| ConfigAttribute::request(*k)).collect();
+            inner.push(Payload::new(PayloadRepr::Config(ConfigRepr {
+                kind: ConfigType::CFG_REQUEST,
+                attributes,
+            })));
+        }
+        inner.push(Payload::new(PayloadRepr::Sa(proposal::esp_offer(
+            &config.esp_proposals,
+            child_spi,
+            false,
+        ))));
+        inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: config.local_ts.clone() })));
+        inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: config.remote_ts.clone() })));
+        self.send_mid = 1;
+        self.state = State::AuthSent { ni, nr, child_spi };
+        self.send_encrypted_request(now, ExchangeType::IKE_AUTH, &inner, Request::Auth)
+    }
+
+    pub(super) fn verify_peer_auth(
+        &self,
+        payloads: &[Payload],
+        id_is_initiator: bool,
+        real_message: &[u8],
+        our_nonce: &[u8],
+    ) -> Result<IdRepr, NotifyType> {
+        let id = if id_is_initiator {
+            find_payload!(payloads, IdI)
+        } else {
+            find_payload!(payloads, IdR)
+        };
+        let (Some(id), Some(auth)) = (id, find_payload!(payloads, Auth)) else {
+            return Err(NotifyType::INVALID_SYNTAX);
+        };
+        if auth.method != AuthMethod::SHARED_KEY_MIC {
+            return Err(NotifyType::AUTHENTICATION_FAILED);
+        }
+        if let Some(expected) = &self.config.remote_id
+            && expected != id
+        {
+            return Err(NotifyType::AUTHENTICATION_FAILED);
+        }
+        let crypto = self.crypto.as_ref().ok_or(NotifyType::INVALID_SYNTAX)?;
+        let signer = if id_is_initiator { Side::Initiator } else { Side::Responder };
+        let expected = crypto
+            .psk_auth(signer, &self.config.psk, real_message, our_nonce, id)
+            .map_err(|_| NotifyType::INVALID_SYNTAX)?;
+        if bool::from(expected.expose().ct_eq(&auth.data)) {
+            Ok(id.clone())
+        } else {
+            Err(NotifyType::AUTHENTICATION_FAILED)
+        }
+    }
+
+    pub(super) fn handle_auth_request(
+        &mut self,
+        now: Instant,
+        message_id: u32,
+        payloads: &[Payload],
+    ) -> Result<(), crate::Error> {
+        let State::InitReplied { ni, nr, init_request, init_response } =
+            std::mem::replace(&mut self.state, State::Closed)
+        else {
+            unreachable!("checked by the caller");
+        };
+        if let Err(notify_type) = self.verify_peer_auth(payloads, true, &init_request, &nr) {
+            // §2.21.2: answer AUTHENTICATION_FAILED, then forget everything.
+            self.send_response(
+                message_id,
+                ExchangeType::IKE_AUTH,
+                &[notify(notify_type, Vec::new())],
+            )?;
+            self.close(CloseReason::AuthenticationFailed);
+            return Ok(());
+        }
+        let config = Arc::clone(&self.config);
+        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
+        let auth =
+            crypto.psk_auth(Side::Responder, &config.psk, &init_response, &ni, &config.local_id)?;
+        let mut reply = vec![
+            Payload::new(PayloadRepr::IdR(config.local_id.clone())),
+            Payload::new(PayloadRepr::Auth(AuthRepr {
+                method: AuthMethod::SHARED_KEY_MIC,
+                data: auth.expose().to_vec(),
+            })),
+        ];
+        self.half_open_until = None;
+        self.state = State::Established;
+        self.established(now);
+        if let Some(cp) =
+            find_payload!(payloads, Config).filter(|c| c.kind == ConfigType::CFG_REQUEST)
+        {
+            match self.config_reply(cp) {
+                Some(reply_cp) => reply.push(Payload::new(PayloadRepr::Config(reply_cp))),
+                None => {
+                    // §3.15.4: no address to give: the IKE SA stays, the child is refused.
+                    reply.push(notify(NotifyType::INTERNAL_ADDRESS_FAILURE, Vec::new()));
+                    self.send_response(message_id, ExchangeType::IKE_AUTH, &reply)?;
+                    return Ok(());
+                }
+            }
+        }
+        let child = self.respond_child(now, payloads, &ni, &nr, None, None);
+        match child {
+            Ok(child_payloads) => reply.extend(child_payloads),
+            Err(n) => reply.push(notify(n, Vec::new())),
+        }
+        self.send_response(message_id, ExchangeType::IKE_AUTH, &reply)
+    }
+
+    pub(super) fn handle_auth_response(
+        &mut self,
+        now: Instant,
+        payloads: &[Payload],
+    ) -> Result<(), crate::Error> {
+        let State::AuthSent { ni, nr, child_spi } =
+            std::mem::replace(&mut self.state, State::Closed)
+        else {
+            unreachable!("checked by the caller");
+        };
+        if let Some(NotifyType::AUTHENTICATION_FAILED) = first_error(payloads) {
+            self.close(CloseReason::AuthenticationFailed);
+            return Ok(());
+        }
+        // The responder's AUTH covers its IKE_SA_INIT response, kept by the outstanding init.
+        let init_response = self.init_response.take().unwrap_or_default();
+        if let Err(n) = self.verify_peer_auth(payloads, false, &init_response, &ni) {
+            let _ = n;
+            self.close(CloseReason::AuthenticationFailed);
+            return Ok(());
+        }
+        self.state = State::Established;
+        self.established(now);
+        if let Some(cp) =
+            find_payload!(payloads, Config).filter(|c| c.kind == ConfigType::CFG_REPLY)
+        {
+            self.events.push_back(Event::ConfigReceived(config_received(cp)));
+        }
+        match first_error(payloads) {
+            Some(error) => self.events.push_back(Event::ChildSaRefused { notify: error }),
+            None => {
+                if let Err(n) = self.accept_child(now, payloads, child_spi, &ni, &nr, None, None) {
+                    self.events.push_back(Event::ChildSaRefused { notify: n });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn established(&mut self, now: Instant) {
+        let suite = self.crypto.as_ref().map(|c| c.suite).expect("keyed before established");
+        self.events.push_back(Event::IkeSaUp { spi_i: self.spi_i, spi_r: self.spi_r, suite });
+        let (rekey, expire) = self.jittered(now, self.config.lifetimes.ike);
+        self.ike_rekey_at = Some(rekey);
+        self.ike_expire_at = Some(expire);
+        if self.local_behind_nat {
+            self.next_keepalive = Some(now + self.config.nat_keepalive);
+        }
+    }
+
+    pub(super) fn config_reply(&mut self, request: &ConfigRepr) -> Option<ConfigRepr> {
+        let pool = self.pool.clone()?;
+        let mut pool = pool.lock().ok()?;
+        let mut attributes = Vec::new();
+        let mut asked_address = false;
+        for a in &request.attributes {
+            match a.kind {
+                // An address family without a pool is left out; only a request that gets no
+                // address at all fails (RFC 7296 §3.15.4).
+                ConfigAttributeType::INTERNAL_IP4_ADDRESS => {
+                    asked_address = true;
+                    if let Some(addr) = pool.lease_v4() {
+                        self.leases.push(addr.into());
+                        attributes.push(ConfigAttribute::ipv4(a.kind, addr));
+                    }
+                }
+                ConfigAttributeType::INTERNAL_IP6_ADDRESS => {
+                    asked_address = true;
+                    if let Some(addr) = pool.lease_v6() {
+                        self.leases.push(addr.into());
+                        attributes.push(ConfigAttribute::ipv6_prefix(a.kind, addr, 128));
+                    }
+                }
+                ConfigAttributeType::INTERNAL_IP4_DNS => {
+                    for d in pool.pool().dns.iter().filter_map(|d| match d {
+                        std::net::IpAddr::V4(v4) => Some(*v4),
+                        _ => None,
+                    }) {
+                        attributes.push(ConfigAttribute::ipv4(a.kind, d));
+                    }
+                }
+                ConfigAttributeType::INTERNAL_IP6_DNS => {
+                    for d in pool.pool().dns.iter().filter_map(|d| match d {
+                        std::net::IpAddr::V6(v6) => Some(*v6),
+                        _ => None,
+                    }) {
+                        attributes.push(ConfigAttribute::ipv6(a.kind, d));
+                    }
+                }
+                ConfigAttributeType::INTERNAL_DNS_DOMAIN => {
+                    for d in &pool.pool().dns_domains {
+                        attributes.push(ConfigAttribute::dns_domain(d));
+                    }
+                }
+                ConfigAttributeType::INTERNAL_IP4_SUBNET
+                | ConfigAttributeType::INTERNAL_IP6_SUBNET => {}
+                _ => {}
+            }
+        }
+        for (net, len) in &pool.pool().subnets {
+            attributes.push(match net {
+                std::net::IpAddr::V4(v4) => ConfigAttribute::ipv4_subnet(*v4, prefix_to_mask(*len)),
+                std::net::IpAddr::V6(v6) => ConfigAttribute::ipv6_prefix(
+                    ConfigAttributeType::INTERNAL_IP6_SUBNET,
+                    *v6,
+                    *len,
+                ),
+            });
+        }
+        if asked_address && self.leases.is_empty() {
+            return None;
+        }
+        Some(ConfigRepr { kind: ConfigType::CFG_REPLY, attributes })
+    }
+}

@@ -1,0 +1,1070 @@
+//! One IKE SA and its child SAs: the state machine both sides run (RFC 7296).
+//!
+//! Inputs are datagrams, timeouts and commands; outputs are datagrams, the next timeout and
+//! events. After any input, drain [`IkeSa::poll_transmit`], [`IkeSa::poll_event`] and read
+//! [`IkeSa::poll_timeout`] before waiting again.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ikeway_codec::sk::{self, Reassembler, Reassembly, ReassemblyLimits};
+use ikeway_codec::{
+    AuthMethod, AuthRepr, ConfigAttribute, ConfigAttributeType, ConfigRepr, ConfigType, DeleteRepr,
+    DhGroup, ExchangeType, Flags, HeaderRepr, IdRepr, KeRepr, MessageRepr, NonceRepr, NotifyRepr,
+    NotifyType, Payload, PayloadRepr, PayloadType, ProtocolId, TsRepr,
+};
+use ikeway_crypto::SecretBytes;
+use ikeway_crypto::keys::{self, ChildKeys};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use subtle::ConstantTimeEq;
+
+use crate::Side;
+use crate::config::Config;
+use crate::event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
+use crate::keys::IkeCrypto;
+use crate::nat;
+use crate::pool::AddressAllocator;
+use crate::proposal::{self, EspSuite};
+use crate::provider::{ActiveKeyExchange, KeyExchangeProvider};
+use crate::ts;
+
+/// Nonce length we send: the PRF output size of SHA-512 covers every PRF we offer
+/// (RFC 7296 §2.10: at least half the PRF key size, at least 128 bits).
+const NONCE_LEN: usize = 32;
+/// How long a responder keeps a half-open SA waiting for IKE_AUTH.
+const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the keys of a rekeyed IKE SA stay to answer its DELETE (make before break).
+const OLD_SA_GRACE: Duration = Duration::from_secs(10);
+/// The non-ESP marker that precedes IKE on port 4500 (RFC 3948 §2.2).
+const NON_ESP_MARKER: [u8; 4] = [0; 4];
+pub(crate) const NAT_T_PORT: u16 = 4500;
+
+/// Where a handshake stands. Established SAs run exchanges through [`Outstanding`].
+#[derive(Debug)]
+enum State {
+    /// Initiator: IKE_SA_INIT sent.
+    InitSent {
+        kex: Box<dyn ActiveKeyExchange>,
+        ni: Vec<u8>,
+        cookie: Option<Vec<u8>>,
+        request: Vec<u8>,
+    },
+    /// Initiator: IKE_AUTH sent.
+    AuthSent {
+        ni: Vec<u8>,
+        nr: Vec<u8>,
+        child_spi: u32,
+    },
+    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
+    InitReplied {
+        ni: Vec<u8>,
+        nr: Vec<u8>,
+        init_request: Vec<u8>,
+        init_response: Vec<u8>,
+    },
+    Established,
+    Closed,
+}
+
+/// A request of ours waiting for its response (the window is one message, §2.3).
+#[derive(Debug)]
+struct Outstanding {
+    message_id: u32,
+    datagrams: Vec<Vec<u8>>,
+    attempts: u32,
+    deadline: Instant,
+    kind: Request,
+}
+
+#[derive(Debug)]
+enum Request {
+    Init,
+    Auth,
+    CreateChild {
+        spi_in: u32,
+        ni: Vec<u8>,
+        kex: Option<Box<dyn ActiveKeyExchange>>,
+        rekey_of: Option<u32>,
+    },
+    RekeyIke {
+        spi: u64,
+        ni: Vec<u8>,
+        kex: Box<dyn ActiveKeyExchange>,
+    },
+    Dpd,
+    DeleteChildren(Vec<u32>),
+    DeleteIke,
+}
+
+/// Commands waiting for the window to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Command {
+    CreateChild,
+    RekeyChild(u32),
+    RekeyIke,
+    DeleteChild(u32),
+    DeleteIke,
+    Dpd,
+}
+
+#[derive(Debug)]
+struct Child {
+    spi_in: u32,
+    spi_out: u32,
+    rekey_at: Instant,
+    expire_at: Instant,
+    /// Set once a rekey of this child started, so it is not started twice.
+    rekeying: bool,
+    /// The nonces of the exchange that created it, for the collision rule (§2.8.1).
+    lowest_nonce: Vec<u8>,
+    created_by_us: bool,
+}
+
+/// The keys of the IKE SA before the last IKE rekey, kept briefly to answer its DELETE.
+#[derive(Debug)]
+struct OldSa {
+    spi_i: u64,
+    spi_r: u64,
+    crypto: IkeCrypto,
+    recv_mid: u32,
+    until: Instant,
+}
+
+/// One IKE SA, initiator or responder. See the module documentation for the driving loop.
+#[derive(Debug)]
+pub struct IkeSa {
+    side: Side,
+    config: Arc<Config>,
+    kex_provider: Arc<dyn KeyExchangeProvider>,
+    pool: Option<Arc<Mutex<AddressAllocator>>>,
+    rng: ChaCha20Rng,
+    spi_i: u64,
+    spi_r: u64,
+    local: SocketAddr,
+    remote: SocketAddr,
+    /// IKE and ESP go over port 4500 with the non-ESP marker (RFC 3948).
+    nat_t: bool,
+    local_behind_nat: bool,
+    peer_fragmentation: bool,
+    state: State,
+    crypto: Option<IkeCrypto>,
+    ni: Vec<u8>,
+    nr: Vec<u8>,
+    send_mid: u32,
+    recv_mid: u32,
+    outstanding: Option<Outstanding>,
+    response_cache: Option<(u32, Vec<Vec<u8>>)>,
+    queued: VecDeque<Command>,
+    children: Vec<Child>,
+    transmits: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    events: VecDeque<Event>,
+    reassembler: Reassembler,
+    last_heard: Instant,
+    next_keepalive: Option<Instant>,
+    ike_rekey_at: Option<Instant>,
+    ike_expire_at: Option<Instant>,
+    half_open_until: Option<Instant>,
+    old_sa: Option<OldSa>,
+    leases: Vec<std::net::IpAddr>,
+    /// The responder's IKE_SA_INIT response, which the responder's AUTH signs.
+    init_response: Option<Vec<u8>>,
+    /// Child rekeys that collided with ours: (old inbound SPI, the peer's new inbound SPI).
+    collided_with: Vec<(u32, u32)>,
+    /// Next message ID on the IKE SA replaced by a rekey, for its DELETE.
+    old_send_mid: u32,
+    rekey_started_by_us: bool,
+    /// Set once by `close`; the state may be `Closed` earlier, while a handler holds it.
+    closed: bool,
+    stats: Stats,
+}
+
+/// Keys of an IKE SA as Wireshark's `ikev2_decryption_table` needs them.
+#[derive(Debug)]
+pub struct KeyExport<'a> {
+    pub spi_i: u64,
+    pub spi_r: u64,
+    pub suite: crate::proposal::IkeSuite,
+    pub sk_ei: &'a SecretBytes,
+    pub sk_er: &'a SecretBytes,
+    pub sk_ai: &'a SecretBytes,
+    pub sk_ar: &'a SecretBytes,
+}
+
+/// What the responder endpoint does with an IKE_SA_INIT request that creates no state.
+#[derive(Debug)]
+pub(crate) enum InitReply {
+    /// A new half-open SA.
+    Accepted(Box<IkeSa>),
+    /// A stateless answer (COOKIE, INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN) to send back.
+    Stateless(Vec<u8>),
+}
+
+fn notify(kind: NotifyType, data: Vec<u8>) -> Payload {
+    Payload::new(PayloadRepr::Notify(NotifyRepr::new(kind, data)))
+}
+
+fn find_notify(payloads: &[Payload], kind: NotifyType) -> Option<&NotifyRepr> {
+    payloads.iter().find_map(|p| match &p.body {
+        PayloadRepr::Notify(n) if n.kind == kind => Some(n),
+        _ => None,
+    })
+}
+
+fn first_error(payloads: &[Payload]) -> Option<NotifyType> {
+    payloads.iter().find_map(|p| match &p.body {
+        PayloadRepr::Notify(n) if n.kind.is_error() => Some(n.kind),
+        _ => None,
+    })
+}
+
+macro_rules! find_payload {
+    ($payloads:expr, $variant:ident) => {
+        $payloads.iter().find_map(|p| match &p.body {
+            PayloadRepr::$variant(x) => Some(x),
+            _ => None,
+        })
+    };
+}
+
+// After the macro, so the submodules can use it.
+mod child;
+mod handshake;
+mod rekey_ike;
+
+impl IkeSa {
+    fn new(
+        side: Side,
+        config: Arc<Config>,
+        kex_provider: Arc<dyn KeyExchangeProvider>,
+        seed: [u8; 32],
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Self {
+        Self {
+            side,
+            config,
+            kex_provider,
+            pool: None,
+            rng: ChaCha20Rng::from_seed(seed),
+            spi_i: 0,
+            spi_r: 0,
+            local,
+            remote,
+            nat_t: local.port() == NAT_T_PORT || remote.port() == NAT_T_PORT,
+            local_behind_nat: false,
+            peer_fragmentation: false,
+            state: State::Closed,
+            crypto: None,
+            ni: Vec::new(),
+            nr: Vec::new(),
+            send_mid: 0,
+            recv_mid: 0,
+            outstanding: None,
+            response_cache: None,
+            queued: VecDeque::new(),
+            children: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            reassembler: Reassembler::new(ReassemblyLimits::default()),
+            last_heard: now,
+            next_keepalive: None,
+            ike_rekey_at: None,
+            ike_expire_at: None,
+            half_open_until: None,
+            old_sa: None,
+            leases: Vec::new(),
+            init_response: None,
+            collided_with: Vec::new(),
+            old_send_mid: 0,
+            rekey_started_by_us: false,
+            closed: false,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Starts an IKE SA as initiator: the IKE_SA_INIT request is ready in `poll_transmit`.
+    ///
+    /// `seed` seeds every random choice of this SA (SPIs, nonces, private keys, IVs, jitter),
+    /// so the same seed, inputs and times give the same bytes.
+    pub fn initiate(
+        config: Arc<Config>,
+        kex_provider: Arc<dyn KeyExchangeProvider>,
+        seed: [u8; 32],
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Self, crate::Error> {
+        let mut sa = Self::new(Side::Initiator, config, kex_provider, seed, now, local, remote);
+        sa.spi_i = sa.random_spi64();
+        let group = sa
+            .config
+            .ike_proposals
+            .iter()
+            .flat_map(|p| p.groups.iter())
+            .copied()
+            .find(|g| sa.kex_provider.supports(*g))
+            .ok_or(crate::Error::NoUsableGroup)?;
+        sa.send_init(now, group, None, None)?;
+        Ok(sa)
+    }
+
+    // ----- accessors -----
+
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    pub fn spis(&self) -> (u64, u64) {
+        (self.spi_i, self.spi_r)
+    }
+
+    /// The SPIs of the previous IKE SA while it is still kept after a rekey.
+    pub fn old_spis(&self) -> Option<(u64, u64)> {
+        self.old_sa.as_ref().map(|o| (o.spi_i, o.spi_r))
+    }
+
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Established)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Half-open: a responder that answered IKE_SA_INIT and awaits IKE_AUTH.
+    pub fn is_half_open(&self) -> bool {
+        matches!(self.state, State::InitReplied { .. })
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The IKE SA's encryption and integrity keys, for a Wireshark key table.
+    ///
+    /// This hands out secrets: call it only when the user explicitly asked for a key log
+    /// (`ikeway ... --keylog FILE`), never for ordinary logging.
+    pub fn export_keys_for_debugging(&self) -> Option<KeyExport<'_>> {
+        let c = self.crypto.as_ref()?;
+        Some(KeyExport {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            suite: c.suite,
+            sk_ei: &c.keys.sk_ei,
+            sk_er: &c.keys.sk_er,
+            sk_ai: &c.keys.sk_ai,
+            sk_ar: &c.keys.sk_ar,
+        })
+    }
+
+    /// Whether datagrams or events are waiting to be polled.
+    pub fn has_output(&self) -> bool {
+        !self.transmits.is_empty() || !self.events.is_empty()
+    }
+
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Inbound SPIs of the installed child SAs.
+    pub fn child_spis(&self) -> Vec<(u32, u32)> {
+        self.children.iter().map(|c| (c.spi_in, c.spi_out)).collect()
+    }
+
+    // ----- outputs -----
+
+    /// The next datagram to send: copies its UDP payload into `buf` and returns its length and
+    /// addresses. `buf` should hold 64 KiB; a shorter one that cannot take the datagram gets
+    /// `Err` with the size needed, and the datagram stays queued.
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<crate::Transmit, usize>> {
+        let (local, remote, bytes) = self.transmits.front()?;
+        if bytes.len() > buf.len() {
+            return Some(Err(bytes.len()));
+        }
+        let t = crate::Transmit { local: *local, remote: *remote, len: bytes.len() };
+        buf[..bytes.len()].copy_from_slice(bytes);
+        self.transmits.pop_front();
+        self.stats.sent += 1;
+        Some(Ok(t))
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`IkeSa::handle_timeout`] must next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_closed() {
+            return None;
+        }
+        let dpd = match (self.config.dpd_interval, &self.state) {
+            (Some(i), State::Established) if self.outstanding.is_none() => {
+                Some(self.last_heard + i)
+            }
+            _ => None,
+        };
+        let child_timers = self.children.iter().flat_map(|c| {
+            let rekey = (!c.rekeying).then_some(c.rekey_at);
+            rekey.into_iter().chain([c.expire_at])
+        });
+        [
+            self.outstanding.as_ref().map(|o| o.deadline),
+            dpd,
+            self.next_keepalive,
+            self.ike_rekey_at,
+            self.ike_expire_at,
+            self.half_open_until,
+            self.old_sa.as_ref().map(|o| o.until),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(child_timers)
+        .min()
+    }
+
+    // ----- commands -----
+
+    /// Negotiates another child SA with the configured selectors (CREATE_CHILD_SA).
+    pub fn create_child(&mut self, now: Instant) {
+        self.command(now, Command::CreateChild);
+    }
+
+    /// Rekeys the child SA with inbound SPI `spi_in` (§1.3.3), make-before-break: the old SA
+    /// stays installed until the new one is, then is deleted.
+    pub fn rekey_child(&mut self, now: Instant, spi_in: u32) {
+        self.command(now, Command::RekeyChild(spi_in));
+    }
+
+    /// Rekeys the IKE SA itself (§1.3.2); child SAs move to the new one.
+    pub fn rekey_ike(&mut self, now: Instant) {
+        self.command(now, Command::RekeyIke);
+    }
+
+    pub fn delete_child(&mut self, now: Instant, spi_in: u32) {
+        self.command(now, Command::DeleteChild(spi_in));
+    }
+
+    /// Deletes the IKE SA and all its child SAs.
+    pub fn delete_ike(&mut self, now: Instant) {
+        self.command(now, Command::DeleteIke);
+    }
+
+    /// Sends a liveness check now (an empty INFORMATIONAL request, §1.4.1).
+    pub fn dpd(&mut self, now: Instant) {
+        self.command(now, Command::Dpd);
+    }
+
+    /// Queues a command and starts it at once if no exchange is in flight.
+    fn command(&mut self, now: Instant, command: Command) {
+        if matches!(command, Command::RekeyIke) {
+            self.rekey_started_by_us = true;
+        }
+        self.queue(command);
+        if self.start_next(now).is_err() {
+            self.stats.dropped_malformed += 1;
+        }
+    }
+
+    fn queue(&mut self, command: Command) {
+        if !self.queued.contains(&command) {
+            self.queued.push_back(command);
+        }
+    }
+
+    // ----- randomness -----
+
+    fn random_spi64(&mut self) -> u64 {
+        loop {
+            let v = self.rng.next_u64();
+            if v != 0 {
+                return v;
+            }
+        }
+    }
+
+    fn random_spi32(&mut self) -> u32 {
+        loop {
+            // SPIs 1-255 are reserved by IANA (RFC 4303 §2.1).
+            let v = self.rng.next_u32();
+            if v > 255 {
+                return v;
+            }
+        }
+    }
+
+    fn random_bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut v = vec![0u8; len];
+        self.rng.fill_bytes(&mut v);
+        v
+    }
+
+    fn jittered(&mut self, now: Instant, lifetime: Duration) -> (Instant, Instant) {
+        let l = self.config.lifetimes;
+        let jitter_ms = u64::try_from(l.jitter.as_millis()).unwrap_or(u64::MAX);
+        let jitter =
+            Duration::from_millis(if jitter_ms == 0 { 0 } else { self.rng.next_u64() % jitter_ms });
+        let soft = lifetime.saturating_sub(l.rekey_margin).saturating_sub(jitter);
+        (now + soft, now + lifetime)
+    }
+
+    // ----- sending -----
+
+    fn header(&self, exchange: ExchangeType, response: bool, message_id: u32) -> HeaderRepr {
+        let flags = Flags { initiator: self.side == Side::Initiator, response, ..Flags::default() };
+        HeaderRepr {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            next_payload: PayloadType::NONE,
+            version: 0x20,
+            exchange,
+            flags,
+            message_id,
+            length: 0,
+        }
+    }
+
+    fn frame(&self, message: Vec<u8>) -> Vec<u8> {
+        if self.nat_t {
+            let mut framed = NON_ESP_MARKER.to_vec();
+            framed.extend_from_slice(&message);
+            framed
+        } else {
+            message
+        }
+    }
+
+    /// Seals `inner` into one message, or into fragments when it is too large and the peer
+    /// supports RFC 7383. Returns datagrams ready to send.
+    fn seal(
+        &mut self,
+        header: &HeaderRepr,
+        inner: &[Payload],
+    ) -> Result<Vec<Vec<u8>>, crate::Error> {
+        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
+        let mut iv = vec![0u8; crypto.outbound.iv_len()];
+        self.rng.fill_bytes(&mut iv);
+        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
+        let whole = sk::seal(header, &[], inner, &crypto.outbound, &iv)?;
+        let limit = self.config.max_message_len;
+        let messages = if whole.len() > limit && self.peer_fragmentation {
+            let rng = &mut self.rng;
+            sk::seal_fragments(header, inner, &crypto.outbound, limit, &mut |iv| {
+                rng.fill_bytes(iv)
+            })?
+        } else {
+            vec![whole]
+        };
+        Ok(messages.into_iter().map(|m| self.frame(m)).collect())
+    }
+
+    fn transmit_all(&mut self, datagrams: &[Vec<u8>]) {
+        for d in datagrams {
+            self.transmits.push_back((self.local, self.remote, d.clone()));
+        }
+    }
+
+    fn send_request(&mut self, now: Instant, kind: Request, datagrams: Vec<Vec<u8>>) {
+        let message_id = self.send_mid;
+        self.send_mid = self.send_mid.wrapping_add(1);
+        self.transmit_all(&datagrams);
+        let deadline = now + self.config.retransmit.timeout(0);
+        self.outstanding = Some(Outstanding { message_id, datagrams, attempts: 1, deadline, kind });
+    }
+
+    fn send_encrypted_request(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeType,
+        inner: &[Payload],
+        kind: Request,
+    ) -> Result<(), crate::Error> {
+        let header = self.header(exchange, false, self.send_mid);
+        let datagrams = self.seal(&header, inner)?;
+        self.send_request(now, kind, datagrams);
+        Ok(())
+    }
+
+    fn send_response(
+        &mut self,
+        message_id: u32,
+        exchange: ExchangeType,
+        inner: &[Payload],
+    ) -> Result<(), crate::Error> {
+        let header = self.header(exchange, true, message_id);
+        let datagrams = self.seal(&header, inner)?;
+        self.transmit_all(&datagrams);
+        self.response_cache = Some((message_id, datagrams));
+        Ok(())
+    }
+
+    // ----- starting exchanges -----
+
+    fn start_next(&mut self, now: Instant) -> Result<(), crate::Error> {
+        while self.outstanding.is_none() && self.is_established() {
+            let Some(command) = self.queued.pop_front() else { return Ok(()) };
+            match command {
+                Command::CreateChild => self.start_create_child(now, None)?,
+                Command::RekeyChild(spi) => {
+                    if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi) {
+                        c.rekeying = true;
+                        self.start_create_child(now, Some(spi))?;
+                    }
+                }
+                Command::RekeyIke => self.start_rekey_ike(now)?,
+                Command::DeleteChild(spi) => {
+                    if self.children.iter().any(|c| c.spi_in == spi) {
+                        let d = DeleteRepr::esp([spi]);
+                        let inner = [Payload::new(PayloadRepr::Delete(d))];
+                        self.send_encrypted_request(
+                            now,
+                            ExchangeType::INFORMATIONAL,
+                            &inner,
+                            Request::DeleteChildren(vec![spi]),
+                        )?;
+                    }
+                }
+                Command::DeleteIke => {
+                    let inner = [Payload::new(PayloadRepr::Delete(DeleteRepr::ike()))];
+                    self.send_encrypted_request(
+                        now,
+                        ExchangeType::INFORMATIONAL,
+                        &inner,
+                        Request::DeleteIke,
+                    )?;
+                }
+                Command::Dpd => {
+                    self.send_encrypted_request(
+                        now,
+                        ExchangeType::INFORMATIONAL,
+                        &[],
+                        Request::Dpd,
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- receiving -----
+
+    /// Handles one UDP payload from `remote` that arrived on `local`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        datagram: &[u8],
+    ) {
+        self.stats.received += 1;
+        let on_nat_t = local.port() == NAT_T_PORT || remote.port() == NAT_T_PORT;
+        let bytes = if on_nat_t {
+            match datagram.strip_prefix(&NON_ESP_MARKER) {
+                Some(ike) => ike,
+                None => {
+                    // ESP or a keepalive: not ours to handle.
+                    self.stats.dropped_unexpected += 1;
+                    return;
+                }
+            }
+        } else {
+            datagram
+        };
+        let Ok(message) = MessageRepr::parse(bytes) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let h = message.header;
+        if self.is_closed() || h.spi_i != self.spi_i {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        if self.old_sa.as_ref().is_some_and(|o| o.spi_r == h.spi_r && o.spi_i == h.spi_i) {
+            self.handle_old_sa(now, bytes, &message);
+            return;
+        }
+        let init_response = matches!(self.state, State::InitSent { .. }) && h.flags.response;
+        if !init_response && h.spi_r != self.spi_r {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        // The sender's role flag must match the other side's role (§3.1).
+        if h.flags.initiator == (self.side == Side::Initiator) {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        let result = if h.flags.response {
+            self.handle_response(now, bytes, &message)
+        } else {
+            self.handle_request(now, remote, local, on_nat_t, bytes, &message)
+        };
+        if result.is_err() {
+            self.stats.dropped_malformed += 1;
+        }
+        if let Err(_e) = self.start_next(now) {
+            self.stats.dropped_malformed += 1;
+        }
+    }
+
+    /// Decrypts an SK/SKF message; fragments are held until complete (`Ok(None)`).
+    fn open(&mut self, bytes: &[u8], message: &MessageRepr) -> Result<Option<Vec<Payload>>, ()> {
+        let Some(crypto) = self.crypto.as_ref() else {
+            self.stats.dropped_unexpected += 1;
+            return Err(());
+        };
+        let opened = match sk::open(bytes, &crypto.inbound) {
+            Ok(o) => o,
+            Err(sk::SkError::Authentication) => {
+                self.stats.dropped_unauthenticated += 1;
+                return Err(());
+            }
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return Err(());
+            }
+        };
+        let whole = match self.reassembler.push(message.header.message_id, opened) {
+            Ok(Reassembly::Complete(o)) => o,
+            Ok(Reassembly::Pending | Reassembly::Ignored) => return Ok(None),
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return Err(());
+            }
+        };
+        match whole.payloads() {
+            Ok(p) => Ok(Some(p)),
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                Err(())
+            }
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        message: &MessageRepr,
+    ) -> Result<(), crate::Error> {
+        let Some(out) = &self.outstanding else {
+            self.stats.dropped_unexpected += 1;
+            return Ok(());
+        };
+        if out.message_id != message.header.message_id
+            || out_exchange(&out.kind) != message.header.exchange
+        {
+            self.stats.dropped_unexpected += 1;
+            return Ok(());
+        }
+        if matches!(out.kind, Request::Init) {
+            self.init_response = Some(bytes.to_vec());
+            self.last_heard = now;
+            return self.handle_init_response(now, message);
+        }
+        let Ok(Some(payloads)) = self.open(bytes, message) else { return Ok(()) };
+        self.last_heard = now;
+        let Some(out) = self.outstanding.take() else { return Ok(()) };
+        match out.kind {
+            Request::Init => unreachable!("handled above"),
+            Request::Auth => self.handle_auth_response(now, &payloads)?,
+            Request::CreateChild { spi_in, ni, kex, rekey_of } => {
+                self.finish_create_child(now, &payloads, spi_in, &ni, kex, rekey_of);
+            }
+            Request::RekeyIke { spi, ni, kex } => {
+                self.finish_rekey_ike(now, &payloads, spi, &ni, kex)?
+            }
+            Request::Dpd => {}
+            Request::DeleteChildren(spis) => {
+                for spi in spis {
+                    self.remove_child(spi);
+                }
+            }
+            Request::DeleteIke => self.close(CloseReason::Deleted),
+        }
+        Ok(())
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        on_nat_t: bool,
+        bytes: &[u8],
+        message: &MessageRepr,
+    ) -> Result<(), crate::Error> {
+        let mid = message.header.message_id;
+        if message.header.exchange == ExchangeType::IKE_SA_INIT {
+            // A retransmitted IKE_SA_INIT: answer again from the cache (§2.1).
+            if let (0, Some((0, cached))) = (mid, &self.response_cache) {
+                let cached = cached.clone();
+                self.stats.replayed_responses += 1;
+                self.transmit_all(&cached);
+            } else {
+                self.stats.dropped_unexpected += 1;
+            }
+            return Ok(());
+        }
+        if mid.wrapping_add(1) == self.recv_mid
+            && let Some((cached_mid, cached)) = &self.response_cache
+            && *cached_mid == mid
+        {
+            // Authenticate before answering, so spoofed copies cannot trigger replies.
+            let cached = cached.clone();
+            if sk::open(bytes, &self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?.inbound).is_ok()
+                || message.encrypted_fragment().is_some()
+            {
+                self.stats.replayed_responses += 1;
+                self.transmit_all(&cached);
+            }
+            return Ok(());
+        }
+        if mid != self.recv_mid {
+            self.stats.dropped_unexpected += 1;
+            return Ok(());
+        }
+        let Ok(Some(payloads)) = self.open(bytes, message) else { return Ok(()) };
+        self.last_heard = now;
+        if on_nat_t && self.side == Side::Responder {
+            // The initiator floated to 4500, possibly through a NAT: answer where it came from.
+            self.remote = remote;
+            self.local = local;
+            self.nat_t = true;
+        }
+        self.recv_mid = self.recv_mid.wrapping_add(1);
+        match (message.header.exchange, &self.state) {
+            (ExchangeType::IKE_AUTH, State::InitReplied { .. }) => {
+                self.handle_auth_request(now, mid, &payloads)
+            }
+            (ExchangeType::CREATE_CHILD_SA, State::Established) => {
+                self.handle_create_child_request(now, mid, &payloads)
+            }
+            (ExchangeType::INFORMATIONAL, State::Established) => {
+                self.handle_informational_request(mid, &payloads)
+            }
+            _ => {
+                self.stats.dropped_unexpected += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn handle_informational_request(
+        &mut self,
+        mid: u32,
+        payloads: &[Payload],
+    ) -> Result<(), crate::Error> {
+        let mut reply = Vec::new();
+        let mut close = false;
+        for p in payloads {
+            let PayloadRepr::Delete(d) = &p.body else { continue };
+            if d.protocol == ProtocolId::IKE {
+                close = true;
+                continue;
+            }
+            // §1.4.1: answer with the SPIs of our halves of the deleted pairs.
+            let mut ours = Vec::new();
+            for spi in &d.spis {
+                let Ok(their_in) = <[u8; 4]>::try_from(spi.as_slice()).map(u32::from_be_bytes)
+                else {
+                    continue;
+                };
+                if let Some(spi_in) =
+                    self.children.iter().find(|c| c.spi_out == their_in).map(|c| c.spi_in)
+                {
+                    self.remove_child(spi_in);
+                    ours.push(spi_in);
+                }
+            }
+            if !ours.is_empty() {
+                reply.push(Payload::new(PayloadRepr::Delete(DeleteRepr::esp(ours))));
+            }
+        }
+        self.send_response(mid, ExchangeType::INFORMATIONAL, &reply)?;
+        if close {
+            self.close(CloseReason::DeletedByPeer);
+        }
+        Ok(())
+    }
+
+    // ----- time -----
+
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        if let Some(out) = &mut self.outstanding
+            && now >= out.deadline
+        {
+            if out.attempts >= self.config.retransmit.tries {
+                self.close(CloseReason::PeerUnreachable);
+                return;
+            }
+            let wait = self.config.retransmit.timeout(out.attempts);
+            out.attempts += 1;
+            out.deadline = now + wait;
+            let datagrams = out.datagrams.clone();
+            self.stats.retransmits += 1;
+            self.transmit_all(&datagrams);
+        }
+        if self.half_open_until.is_some_and(|t| now >= t) {
+            self.close(CloseReason::HandshakeTimeout);
+            return;
+        }
+        if self.ike_expire_at.is_some_and(|t| now >= t) {
+            self.close(CloseReason::Expired);
+            return;
+        }
+        if self.old_sa.as_ref().is_some_and(|o| now >= o.until) {
+            self.old_sa = None;
+        }
+        if self.next_keepalive.is_some_and(|t| now >= t) {
+            // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
+            self.transmits.push_back((self.local, self.remote, vec![0xff]));
+            self.next_keepalive = Some(now + self.config.nat_keepalive);
+        }
+        if self.is_established() {
+            if let Some(i) = self.config.dpd_interval
+                && self.outstanding.is_none()
+                && now >= self.last_heard + i
+            {
+                self.queue(Command::Dpd);
+                self.last_heard = now;
+            }
+            if self.ike_rekey_at.is_some_and(|t| now >= t) {
+                self.ike_rekey_at = None;
+                self.rekey_started_by_us = true;
+                self.queue(Command::RekeyIke);
+            }
+            let expired: Vec<u32> =
+                self.children.iter().filter(|c| now >= c.expire_at).map(|c| c.spi_in).collect();
+            for spi in expired {
+                self.queue(Command::DeleteChild(spi));
+                if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi) {
+                    c.expire_at = now + Duration::from_secs(3600);
+                }
+            }
+            let due: Vec<u32> = self
+                .children
+                .iter()
+                .filter(|c| !c.rekeying && now >= c.rekey_at)
+                .map(|c| c.spi_in)
+                .collect();
+            for spi in due {
+                if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi) {
+                    c.rekeying = true;
+                }
+                self.queued.push_back(Command::RekeyChild(spi));
+            }
+        }
+        let _ = self.start_next(now);
+    }
+
+    /// Ends the SA: every child is reported removed, leases are returned, timers stop.
+    fn close(&mut self, reason: CloseReason) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        for c in std::mem::take(&mut self.children) {
+            self.events.push_back(Event::ChildSaRemoved { spi_in: c.spi_in, spi_out: c.spi_out });
+        }
+        if let Some(pool) = &self.pool
+            && let Ok(mut pool) = pool.lock()
+        {
+            for a in self.leases.drain(..) {
+                pool.release(a);
+            }
+        }
+        self.state = State::Closed;
+        self.outstanding = None;
+        self.queued.clear();
+        self.old_sa = None;
+        self.events.push_back(Event::IkeSaClosed { reason });
+    }
+}
+
+fn out_exchange(kind: &Request) -> ExchangeType {
+    match kind {
+        Request::Init => ExchangeType::IKE_SA_INIT,
+        Request::Auth => ExchangeType::IKE_AUTH,
+        Request::CreateChild { .. } | Request::RekeyIke { .. } => ExchangeType::CREATE_CHILD_SA,
+        Request::Dpd | Request::DeleteChildren(_) | Request::DeleteIke => {
+            ExchangeType::INFORMATIONAL
+        }
+    }
+}
+
+/// Our proposals limited to one key-exchange group.
+fn restrict(
+    proposals: &[crate::config::IkeProposal],
+    group: DhGroup,
+) -> Vec<crate::config::IkeProposal> {
+    proposals
+        .iter()
+        .filter(|p| p.groups.contains(&group))
+        .cloned()
+        .map(|mut p| {
+            p.groups = vec![group];
+            p
+        })
+        .collect()
+}
+
+fn prefix_to_mask(len: u8) -> std::net::Ipv4Addr {
+    let bits = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+    bits.into()
+}
+
+fn config_received(cp: &ConfigRepr) -> ConfigReceived {
+    let mut out = ConfigReceived::default();
+    for a in &cp.attributes {
+        match a.kind {
+            ConfigAttributeType::INTERNAL_IP4_ADDRESS => {
+                if let Some(v) = a.as_ipv4() {
+                    out.addresses.push((v.into(), 32));
+                }
+            }
+            ConfigAttributeType::INTERNAL_IP6_ADDRESS => {
+                if let Some((v, len)) = a.as_ipv6_prefix() {
+                    out.addresses.push((v.into(), len));
+                }
+            }
+            ConfigAttributeType::INTERNAL_IP4_DNS => {
+                if let Some(v) = a.as_ipv4() {
+                    out.dns.push(v.into());
+                }
+            }
+            ConfigAttributeType::INTERNAL_IP6_DNS => {
+                if let Some(v) = a.as_ipv6() {
+                    out.dns.push(v.into());
+                }
+            }
+            ConfigAttributeType::INTERNAL_DNS_DOMAIN => {
+                if let Some(v) = a.as_str().filter(|s| !s.is_empty()) {
+                    out.dns_domains.push(v.to_owned());
+                }
+            }
+            ConfigAttributeType::INTERNAL_IP4_SUBNET => {
+                if let Some((net, mask)) = a.as_ipv4_subnet() {
+                    out.subnets.push((net.into(), u32::from(mask).count_ones() as u8));
+                }
+            }
+            ConfigAttributeType::INTERNAL_IP6_SUBNET => {
+                if let Some((net, len)) = a.as_ipv6_prefix() {
+                    out.subnets.push((net.into(), len));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,202 @@
+//! Rekeying the IKE SA itself (RFC 7296 §1.3.2, §2.18).
+
+use super::*;
+
+impl IkeSa {
+    pub(super) fn start_rekey_ike(&mut self, now: Instant) -> Result<(), crate::Error> {
+        let config = Arc::clone(&self.config);
+        let group = self.crypto.as_ref().map(|c| c.suite.group).ok_or(crate::Error::NotKeyed)?;
+        let kex = self.kex_provider.start(group, &mut self.rng).map_err(crate::Error::Kex)?;
+        let spi = self.random_spi64();
+        let ni = self.random_bytes(NONCE_LEN);
+        let inner = [
+            Payload::new(PayloadRepr::Sa(proposal::ike_offer(
+                &config.ike_proposals,
+                &spi.to_be_bytes(),
+            ))),
+            Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })),
+            Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().to_vec() })),
+        ];
+        self.send_encrypted_request(
+            now,
+            ExchangeType::CREATE_CHILD_SA,
+            &inner,
+            Request::RekeyIke { spi, ni, kex },
+        )
+    }
+
+    pub(super) fn finish_rekey_ike(
+        &mut self,
+        now: Instant,
+        payloads: &[Payload],
+        new_spi_i: u64,
+        ni: &[u8],
+        kex: Box<dyn ActiveKeyExchange>,
+    ) -> Result<(), crate::Error> {
+        if let Some(error) = first_error(payloads) {
+            self.ike_rekey_at = Some(now + Duration::from_secs(2));
+            let _ = error;
+            return Ok(());
+        }
+        let accepted = find_payload!(payloads, Sa)
+            .and_then(|sa| proposal::accept_ike(sa, &self.config.ike_proposals));
+        let (Some((suite, spi_r)), Some(ke), Some(nonce)) =
+            (accepted, find_payload!(payloads, Ke), find_payload!(payloads, Nonce))
+        else {
+            return Ok(());
+        };
+        let Ok(spi_r) = <[u8; 8]>::try_from(spi_r.as_slice()).map(u64::from_be_bytes) else {
+            return Ok(());
+        };
+        let Ok(shared) = kex.complete(&ke.data) else { return Ok(()) };
+        let nr = nonce.data.clone();
+        self.switch_ike(now, suite, &shared, ni, &nr, new_spi_i, spi_r)?;
+        // The rekey initiator deletes the old IKE SA (§2.18), sent once with the old keys.
+        if let Some(old) = &self.old_sa {
+            let mut header = self.header(ExchangeType::INFORMATIONAL, false, self.old_send_mid);
+            header.spi_i = old.spi_i;
+            header.spi_r = old.spi_r;
+            let mut iv = vec![0u8; old.crypto.outbound.iv_len()];
+            self.rng.fill_bytes(&mut iv);
+            let inner = [Payload::new(PayloadRepr::Delete(DeleteRepr::ike()))];
+            let message = sk::seal(&header, &[], &inner, &old.crypto.outbound, &iv)?;
+            let framed = self.frame(message);
+            self.transmit_all(&[framed]);
+        }
+        Ok(())
+    }
+
+    /// Moves to the new IKE SA after a rekey: new SPIs and keys, message IDs from zero.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn switch_ike(
+        &mut self,
+        now: Instant,
+        suite: crate::proposal::IkeSuite,
+        shared: &SecretBytes,
+        ni: &[u8],
+        nr: &[u8],
+        spi_i: u64,
+        spi_r: u64,
+    ) -> Result<(), crate::Error> {
+        let old_crypto = self.crypto.take().ok_or(crate::Error::NotKeyed)?;
+        let seed = keys::rekey_skeyseed(
+            old_crypto.suite.prf,
+            old_crypto.keys.sk_d.expose(),
+            shared.expose(),
+            ni,
+            nr,
+        );
+        let crypto = IkeCrypto::derive(self.side, suite, &seed, ni, nr, spi_i, spi_r)?;
+        let old_spis = (self.spi_i, self.spi_r);
+        self.old_send_mid = self.send_mid;
+        self.old_sa = Some(OldSa {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            crypto: old_crypto,
+            recv_mid: self.recv_mid,
+            until: now + OLD_SA_GRACE,
+        });
+        // §2.18: the new SA's initiator is whoever started the rekey; keep our role name
+        // for flags only through `side`, which the rekey may swap.
+        self.side = if self.rekey_started_by_us { Side::Initiator } else { Side::Responder };
+        self.spi_i = spi_i;
+        self.spi_r = spi_r;
+        self.crypto = Some(crypto);
+        self.ni = ni.to_vec();
+        self.nr = nr.to_vec();
+        self.send_mid = 0;
+        self.recv_mid = 0;
+        self.response_cache = None;
+        let (rekey, expire) = self.jittered(now, self.config.lifetimes.ike);
+        self.ike_rekey_at = Some(rekey);
+        self.ike_expire_at = Some(expire);
+        self.events.push_back(Event::IkeSaRekeyed { old_spis, new_spis: (spi_i, spi_r) });
+        Ok(())
+    }
+
+    pub(super) fn handle_old_sa(&mut self, now: Instant, bytes: &[u8], message: &MessageRepr) {
+        let Some(old) = &self.old_sa else { return };
+        if message.header.flags.response || message.header.message_id != old.recv_mid {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        let Ok(opened) = sk::open(bytes, &old.crypto.inbound) else {
+            self.stats.dropped_unauthenticated += 1;
+            return;
+        };
+        let Ok(payloads) = opened.payloads() else { return };
+        let deletes_ike = payloads
+            .iter()
+            .any(|p| matches!(&p.body, PayloadRepr::Delete(d) if d.protocol == ProtocolId::IKE));
+        if !deletes_ike {
+            return;
+        }
+        let mut header = self.header(ExchangeType::INFORMATIONAL, true, message.header.message_id);
+        header.spi_i = old.spi_i;
+        header.spi_r = old.spi_r;
+        // Flags describe the old SA's roles, which `side` may no longer match.
+        header.flags.initiator = !message.header.flags.initiator;
+        let mut iv = vec![0u8; old.crypto.outbound.iv_len()];
+        self.rng.fill_bytes(&mut iv);
+        let Some(old) = &self.old_sa else { return };
+        if let Ok(reply) = sk::seal(&header, &[], &[], &old.crypto.outbound, &iv) {
+            let framed = self.frame(reply);
+            self.transmit_all(&[framed]);
+        }
+        self.old_sa = None;
+        let _ = now;
+    }
+
+    pub(super) fn respond_rekey_ike(
+        &mut self,
+        now: Instant,
+        mid: u32,
+        payloads: &[Payload],
+        ni: &[u8],
+        nr: Vec<u8>,
+    ) -> Result<(), crate::Error> {
+        let refuse = |sa: &mut Self, n: NotifyType| {
+            sa.send_response(mid, ExchangeType::CREATE_CHILD_SA, &[notify(n, Vec::new())])
+        };
+        if matches!(self.outstanding.as_ref().map(|o| &o.kind), Some(Request::RekeyIke { .. })) {
+            // A simultaneous IKE rekey: let the peer retry after ours (§2.25.2).
+            return refuse(self, NotifyType::TEMPORARY_FAILURE);
+        }
+        let (Some(offer), Some(ke)) = (find_payload!(payloads, Sa), find_payload!(payloads, Ke))
+        else {
+            return refuse(self, NotifyType::INVALID_SYNTAX);
+        };
+        let spi_r = self.random_spi64();
+        let Some((suite, sa_reply)) = proposal::choose_ike(
+            offer,
+            &restrict(&self.config.ike_proposals, ke.group),
+            &spi_r.to_be_bytes(),
+        ) else {
+            return refuse(self, NotifyType::NO_PROPOSAL_CHOSEN);
+        };
+        let Some(spi_i) = offer
+            .proposals
+            .iter()
+            .find(|p| p.protocol == ProtocolId::IKE)
+            .and_then(|p| <[u8; 8]>::try_from(p.spi.as_slice()).ok())
+            .map(u64::from_be_bytes)
+        else {
+            return refuse(self, NotifyType::INVALID_SYNTAX);
+        };
+        let kex = self.kex_provider.start(ke.group, &mut self.rng).map_err(crate::Error::Kex)?;
+        let Ok(shared) = kex.complete(&ke.data) else {
+            return refuse(self, NotifyType::INVALID_SYNTAX);
+        };
+        let reply = [
+            Payload::new(PayloadRepr::Sa(sa_reply)),
+            Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
+            Payload::new(PayloadRepr::Ke(KeRepr {
+                group: ke.group,
+                data: kex.public_value().to_vec(),
+            })),
+        ];
+        self.send_response(mid, ExchangeType::CREATE_CHILD_SA, &reply)?;
+        self.rekey_started_by_us = false;
+        self.switch_ike(now, suite, &shared, ni, &nr, spi_i, spi_r)
+    }
+}
