@@ -1,0 +1,341 @@
+# shellcheck shell=bash
+# strongSwan (charon-systemd 5.9.8 + swanctl) as an interop peer inside a namespace.
+# Source lib/netns.sh first, then this file.
+#
+# Each instance lives in its own directory DIR (the handle passed to every function):
+#   DIR/strongswan.conf   written by ikw_sw_start unless it already exists
+#   DIR/swanctl.conf      written by ikw_sw_conf_responder / ikw_sw_conf_initiator (or by you)
+#   DIR/charon.vici       the instance's own vici socket
+#   DIR/charon.log        charon's filelog (IKE level 2, ms timestamps); DIR/charon.out stdout/err
+#   DIR/charon.pid DIR/ns PID and namespace of the running charon
+#   DIR/x509 DIR/x509ca DIR/private ...  swanctl credential folders (SWANCTL_DIR=DIR)
+#
+# Functions:
+#   ikw_sw_start ROLE DIR [TIMEOUT_S=10]  start charon-systemd in ROLE's namespace (cli|srv|nat|
+#                                 prot or a namespace name), wait until vici answers
+#   ikw_sw_conf_responder DIR     write DIR/swanctl.conf: PSK responder (env below)
+#   ikw_sw_conf_initiator DIR     write DIR/swanctl.conf: PSK initiator (env below)
+#   ikw_sw_load DIR [FILE]        swanctl --load-all --file FILE (default DIR/swanctl.conf)
+#   ikw_swanctl DIR ARGS...       swanctl ARGS... against this instance (SUBCOMMAND first)
+#   ikw_sw_initiate DIR [CHILD=net] [IKE=ikw] [TIMEOUT_S=15]
+#                                 swanctl --initiate; sets IKW_SW_INITIATE_MS (wall time of the
+#                                 call, i.e. until the child is up or failed); returns its status
+#   ikw_sw_list_sas DIR [ARGS...] swanctl --list-sas ARGS (e.g. --raw, --ike ikw)
+#   ikw_sw_established DIR [IKE=ikw] [CHILD=net]
+#                                 0 if the IKE SA is ESTABLISHED and (unless CHILD is "-") the
+#                                 child SA INSTALLED
+#   ikw_sw_wait_established DIR TIMEOUT_S [IKE] [CHILD]   poll ikw_sw_established
+#   ikw_sw_stop DIR               SIGTERM charon (KILL after 3 s)
+#
+# Environment for strongswan.conf (read by ikw_sw_start):
+#   IKW_SW_PLUGINS      the explicit `load` list (default IKW_SW_DEFAULT_PLUGINS below)
+#   IKW_SW_EXTRA_CONF   text appended inside the `charon { }` section
+#   IKW_SW_LOGLEVEL     filelog level for ike/cfg/net/enc... (default 2; "default" stays 1)
+#
+# Environment for the swanctl.conf templates (defaults in brackets):
+#   IKW_SW_CONN [ikw]  IKW_SW_CHILD [net]
+#   IKW_SW_LOCAL_ADDRS [%any]  IKW_SW_REMOTE_ADDRS [responder: %any; initiator: $IKW_SRV_ADDR]
+#   IKW_SW_LOCAL_ID / IKW_SW_REMOTE_ID [responder: srv.ikeway.test / %any;
+#                                       initiator: cli.ikeway.test / srv.ikeway.test]
+#   IKW_SW_PSK [ikeway-testbed-psk-0123456789]
+#   IKW_SW_IKE_PROPOSALS  [IKW_SW_DEFAULT_IKE_PROPOSALS]
+#   IKW_SW_ESP_PROPOSALS  [IKW_SW_DEFAULT_ESP_PROPOSALS]
+#   IKW_SW_LOCAL_TS  [responder: $IKW_PROT_NET,$IKW_PROT_NET6; initiator: dynamic]
+#   IKW_SW_REMOTE_TS [responder: dynamic; initiator: $IKW_PROT_NET,$IKW_PROT_NET6]
+#   IKW_SW_POOL4 [10.88.0.0/24]  IKW_SW_POOL6 [fd88::/120]  IKW_SW_DNS [10.77.0.53,fd77::53]
+#                                (responder; IKW_SW_POOL4/6="" drops that pool)
+#   IKW_SW_VIPS [0.0.0.0,::]     (initiator: virtual IPs requested; "" requests none)
+#   IKW_SW_DPD_DELAY [30s]  IKW_SW_DPD_ACTION [clear]
+#   IKW_SW_IKE_REKEY [4h]  IKW_SW_CHILD_REKEY [1h]  IKW_SW_MOBIKE [no]  IKW_SW_ENCAP [no]
+#   IKW_SW_VERSION [2]  IKW_SW_START_ACTION [none] (initiator)
+
+# Loaded in this order. kernel-libipsec must precede kernel-netlink: the first IPsec backend
+# wins, and the kernel here has no ESP. kernel-netlink must not be critical ("!"): its
+# kernel-ipsec feature fails to load once libipsec has claimed it (it still does routes,
+# addresses and interfaces), and a critical failure makes charon exit. Never load resolve (it would rewrite the host's
+# /etc/resolv.conf from inside the namespace), farp or dhcp.
+IKW_SW_DEFAULT_PLUGINS="random nonce openssl gcm aes sha1 sha2 hmac md5 xcbc cmac ctr ccm curve25519 gmp chapoly x509 pubkey pkcs1 pkcs7 pkcs8 pkcs12 pem revocation constraints kdf eap-identity eap-mschapv2 eap-md5 eap-tls xauth-generic kernel-libipsec! kernel-netlink socket-default! vici! counters"
+
+IKW_SW_DEFAULT_IKE_PROPOSALS="aes128gcm16-aes256gcm16-prfsha256-prfsha384-prfsha512-x25519-ecp256-ecp384-modp2048-modp3072-modp4096,aes256-sha256-prfsha256-prfsha384-prfsha512-x25519-ecp256-ecp384-modp2048-modp3072-modp4096"
+IKW_SW_DEFAULT_ESP_PROPOSALS="aes128gcm16-aes256gcm16-chacha20poly1305-noesn-esn"
+
+IKW_SW_DEFAULT_PSK="ikeway-testbed-psk-0123456789"
+
+_ikw_sw_uri() { echo "unix://$1/charon.vici"; }
+
+ikw_swanctl() { # DIR ARGS...  (swanctl talks to the unix socket; no namespace needed)
+    local dir="$1"; shift
+    local sub="$1"; shift
+    SWANCTL_DIR="$dir" STRONGSWAN_CONF="$dir/strongswan.conf" \
+        swanctl "$sub" "$@" --uri "$(_ikw_sw_uri "$dir")"
+}
+
+_ikw_sw_write_strongswan_conf() { # DIR
+    local dir="$1"
+    local lvl="${IKW_SW_LOGLEVEL:-2}"
+    cat >"$dir/strongswan.conf" <<EOF
+# Written by testbeds/lib/strongswan.sh. charon-systemd reads "charon-systemd", falling back
+# to "charon".
+charon {
+    load = ${IKW_SW_PLUGINS:-$IKW_SW_DEFAULT_PLUGINS}
+    load_modular = no
+    port = 500
+    port_nat_t = 4500
+    install_routes = yes
+    install_virtual_ip = yes
+    retransmit_timeout = 2.0
+    retransmit_tries = 3
+    plugins {
+        vici {
+            socket = $(_ikw_sw_uri "$dir")
+        }
+    }
+    journal {
+        default = -1
+    }
+    syslog {
+        daemon {
+            default = -1
+        }
+        auth {
+            default = -1
+        }
+    }
+    filelog {
+        ikw {
+            path = $dir/charon.log
+            append = no
+            flush_line = yes
+            time_format = %H:%M:%S
+            time_add_ms = yes
+            ike_name = yes
+            default = 1
+            ike = $lvl
+            cfg = $lvl
+            chd = $lvl
+            net = $lvl
+            enc = 1
+            esp = $lvl
+            knl = $lvl
+        }
+    }
+${IKW_SW_EXTRA_CONF:-}
+}
+swanctl {
+    load = pem pkcs1 pkcs8 pkcs12 x509 openssl random nonce pubkey revocation constraints sha1 sha2 hmac aes gcm curve25519 gmp
+}
+EOF
+}
+
+ikw_sw_start() { # ROLE DIR [TIMEOUT_S]
+    local role="$1" dir="$2" timeout="${3:-10}" ns
+    ns="$(ikw_ns "$role")"
+    mkdir -p "$dir"
+    dir="$(cd "$dir" && pwd)"
+    local d
+    for d in x509 x509ca x509aa x509ocsp x509crl x509ac private rsa ecdsa bliss pkcs8 pkcs12 pubkey; do
+        mkdir -p "$dir/$d"
+    done
+    [ -f "$dir/strongswan.conf" ] || _ikw_sw_write_strongswan_conf "$dir"
+    rm -f "$dir/charon.vici"
+    echo "$ns" >"$dir/ns"
+    ip netns exec "$ns" env STRONGSWAN_CONF="$dir/strongswan.conf" charon-systemd \
+        </dev/null >"$dir/charon.out" 2>&1 &
+    echo $! >"$dir/charon.pid"
+    [ -n "${IKW_WORKDIR:-}" ] && echo "$! $ns charon-systemd $dir" >>"$IKW_WORKDIR/pids"
+    if ! ikw_wait_for "$timeout" _ikw_sw_ready "$dir"; then
+        ikw_log "charon in $ns did not answer on $(_ikw_sw_uri "$dir") within ${timeout}s"
+        tail -n 20 "$dir/charon.out" "$dir/charon.log" >&2 2>/dev/null
+        return 1
+    fi
+    if ! kill -0 "$(cat "$dir/charon.pid")" 2>/dev/null; then
+        ikw_log "charon in $ns exited"; return 1
+    fi
+    ikw_log "charon-systemd up in $ns (pid $(cat "$dir/charon.pid"), $dir)"
+}
+
+_ikw_sw_ready() { # DIR: 0 when vici answers; 255 (stop polling) if charon died
+    kill -0 "$(cat "$1/charon.pid")" 2>/dev/null || return 255
+    ikw_swanctl "$1" --stats
+}
+
+ikw_sw_load() { # DIR [FILE]
+    local dir="$1" file="${2:-$1/swanctl.conf}"
+    ikw_swanctl "$dir" --load-all --noprompt --file "$file"
+}
+
+ikw_sw_initiate() { # DIR [CHILD] [IKE] [TIMEOUT_S]
+    local dir="$1" child="${2:-net}" ike="${3:-ikw}" timeout="${4:-15}" t0 rc=0
+    t0="$(ikw_now_ms)"
+    if [ "$child" = - ]; then
+        ikw_swanctl "$dir" --initiate --ike "$ike" --timeout "$timeout" || rc=$?
+    else
+        ikw_swanctl "$dir" --initiate --child "$child" --ike "$ike" --timeout "$timeout" || rc=$?
+    fi
+    IKW_SW_INITIATE_MS=$(( $(ikw_now_ms) - t0 ))
+    export IKW_SW_INITIATE_MS
+    return "$rc"
+}
+
+ikw_sw_list_sas() { # DIR [ARGS...]
+    local dir="$1"; shift
+    ikw_swanctl "$dir" --list-sas "$@"
+}
+
+ikw_sw_established() { # DIR [IKE] [CHILD]
+    local dir="$1" ike="${2:-ikw}" child="${3:-net}" out
+    out="$(ikw_swanctl "$dir" --list-sas --ike "$ike" --raw 2>/dev/null)" || return 1
+    echo "$out" | grep -q 'state=ESTABLISHED' || return 1
+    [ "$child" = - ] && return 0
+    echo "$out" | grep -qE "name=${child} [^}]*state=INSTALLED"
+}
+
+ikw_sw_wait_established() { # DIR TIMEOUT_S [IKE] [CHILD]
+    ikw_wait_for "$2" ikw_sw_established "$1" "${3:-ikw}" "${4:-net}"
+}
+
+ikw_sw_stop() { # DIR
+    local dir="$1" pid
+    [ -f "$dir/charon.pid" ] || return 0
+    pid="$(cat "$dir/charon.pid")"
+    kill -TERM "$pid" 2>/dev/null || { rm -f "$dir/charon.pid"; return 0; }
+    for _ in $(seq 30); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$dir/charon.pid"
+}
+
+# ---- swanctl.conf templates ------------------------------------------------------------
+
+_ikw_sw_secrets() { # LOCAL_ID REMOTE_ID PSK
+    echo "secrets {"
+    echo "    ike-ikw {"
+    echo "        id-1 = $1"
+    [ "$2" != "%any" ] && echo "        id-2 = $2"
+    echo "        secret = \"$3\""
+    echo "    }"
+    echo "}"
+}
+
+ikw_sw_conf_responder() { # DIR
+    local dir="$1"
+    local conn="${IKW_SW_CONN:-ikw}" child="${IKW_SW_CHILD:-net}"
+    local lid="${IKW_SW_LOCAL_ID:-srv.ikeway.test}" rid="${IKW_SW_REMOTE_ID:-%any}"
+    local psk="${IKW_SW_PSK:-$IKW_SW_DEFAULT_PSK}"
+    local pool4="${IKW_SW_POOL4-10.88.0.0/24}" pool6="${IKW_SW_POOL6-fd88::/120}"
+    local dns="${IKW_SW_DNS-10.77.0.53,fd77::53}"
+    local pools="" p4dns="" p6dns="" d
+    for d in ${dns//,/ }; do
+        case "$d" in *:*) p6dns="${p6dns:+$p6dns,}$d" ;; *) p4dns="${p4dns:+$p4dns,}$d" ;; esac
+    done
+    [ -n "$pool4" ] && pools="pool4"
+    [ -n "$pool6" ] && pools="${pools:+$pools,}pool6"
+    mkdir -p "$dir"
+    {
+        cat <<EOF
+# PSK responder, written by testbeds/lib/strongswan.sh (ikw_sw_conf_responder)
+connections {
+    $conn {
+        version = ${IKW_SW_VERSION:-2}
+        local_addrs = ${IKW_SW_LOCAL_ADDRS:-%any}
+        remote_addrs = ${IKW_SW_REMOTE_ADDRS:-%any}
+        proposals = ${IKW_SW_IKE_PROPOSALS:-$IKW_SW_DEFAULT_IKE_PROPOSALS}
+        mobike = ${IKW_SW_MOBIKE:-no}
+        encap = ${IKW_SW_ENCAP:-no}
+        fragmentation = yes
+        send_certreq = no
+        dpd_delay = ${IKW_SW_DPD_DELAY:-30s}
+        rekey_time = ${IKW_SW_IKE_REKEY:-4h}
+EOF
+        [ -n "$pools" ] && echo "        pools = $pools"
+        cat <<EOF
+        local {
+            auth = psk
+            id = $lid
+        }
+        remote {
+            auth = psk
+            id = $rid
+        }
+        children {
+            $child {
+                local_ts = ${IKW_SW_LOCAL_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}
+                remote_ts = ${IKW_SW_REMOTE_TS:-dynamic}
+                esp_proposals = ${IKW_SW_ESP_PROPOSALS:-$IKW_SW_DEFAULT_ESP_PROPOSALS}
+                rekey_time = ${IKW_SW_CHILD_REKEY:-1h}
+                dpd_action = ${IKW_SW_DPD_ACTION:-clear}
+            }
+        }
+    }
+}
+EOF
+        echo "pools {"
+        if [ -n "$pool4" ]; then
+            echo "    pool4 {"
+            echo "        addrs = $pool4"
+            [ -n "$p4dns" ] && echo "        dns = $p4dns"
+            echo "    }"
+        fi
+        if [ -n "$pool6" ]; then
+            echo "    pool6 {"
+            echo "        addrs = $pool6"
+            [ -n "$p6dns" ] && echo "        dns = $p6dns"
+            echo "    }"
+        fi
+        echo "}"
+        _ikw_sw_secrets "$lid" "$rid" "$psk"
+    } >"$dir/swanctl.conf"
+}
+
+ikw_sw_conf_initiator() { # DIR
+    local dir="$1"
+    local conn="${IKW_SW_CONN:-ikw}" child="${IKW_SW_CHILD:-net}"
+    local lid="${IKW_SW_LOCAL_ID:-cli.ikeway.test}" rid="${IKW_SW_REMOTE_ID:-srv.ikeway.test}"
+    local psk="${IKW_SW_PSK:-$IKW_SW_DEFAULT_PSK}"
+    local vips="${IKW_SW_VIPS-0.0.0.0,::}"
+    mkdir -p "$dir"
+    {
+        cat <<EOF
+# PSK initiator, written by testbeds/lib/strongswan.sh (ikw_sw_conf_initiator)
+connections {
+    $conn {
+        version = ${IKW_SW_VERSION:-2}
+        local_addrs = ${IKW_SW_LOCAL_ADDRS:-%any}
+        remote_addrs = ${IKW_SW_REMOTE_ADDRS:-$IKW_SRV_ADDR}
+        proposals = ${IKW_SW_IKE_PROPOSALS:-$IKW_SW_DEFAULT_IKE_PROPOSALS}
+        mobike = ${IKW_SW_MOBIKE:-no}
+        encap = ${IKW_SW_ENCAP:-no}
+        fragmentation = yes
+        send_certreq = no
+        dpd_delay = ${IKW_SW_DPD_DELAY:-30s}
+        rekey_time = ${IKW_SW_IKE_REKEY:-4h}
+EOF
+        [ -n "$vips" ] && echo "        vips = $vips"
+        cat <<EOF
+        local {
+            auth = psk
+            id = $lid
+        }
+        remote {
+            auth = psk
+            id = $rid
+        }
+        children {
+            $child {
+                local_ts = ${IKW_SW_LOCAL_TS:-dynamic}
+                remote_ts = ${IKW_SW_REMOTE_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}
+                esp_proposals = ${IKW_SW_ESP_PROPOSALS:-$IKW_SW_DEFAULT_ESP_PROPOSALS}
+                rekey_time = ${IKW_SW_CHILD_REKEY:-1h}
+                dpd_action = ${IKW_SW_DPD_ACTION:-clear}
+                start_action = ${IKW_SW_START_ACTION:-none}
+            }
+        }
+    }
+}
+EOF
+        _ikw_sw_secrets "$lid" "$rid" "$psk"
+    } >"$dir/swanctl.conf"
+}
