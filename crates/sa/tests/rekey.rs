@@ -91,9 +91,14 @@ fn ike_rekey_moves_children_and_keeps_working() {
     assert!(pair.run_until(Duration::from_secs(10), |p| p.children_up(To::Initiator) == 2
         && p.initiator.child_spis().len() == 1));
     pair.assert_children_agree();
-    // The old IKE SA's DELETE was answered and its keys dropped after the grace period.
-    pair.run_until(Duration::from_secs(15), |_| false);
-    assert!(pair.initiator.old_spis().is_none());
+    // The old IKE SA's DELETE was answered at once, long before the grace period ends.
+    assert!(
+        pair.run_until(Duration::from_secs(2), |p| p
+            .responder
+            .sas()
+            .all(|s| s.old_spis().is_none()))
+    );
+    assert_eq!(pair.responder_sa().stats().dropped_unexpected, 0);
     assert!(pair.initiator.is_established());
 }
 
@@ -127,4 +132,39 @@ fn lifetimes_trigger_rekey_before_expiry() {
         elapsed >= Duration::from_secs(85) && elapsed <= Duration::from_secs(91),
         "rekeyed after {elapsed:?}"
     );
+}
+
+#[test]
+fn responder_rekeys_the_ike_sa_and_the_new_sa_carries_traffic_and_delete() {
+    let mut pair = Pair::new(client_config(), server_config(), Arc::new(InsecureKexForFuzzing), 56);
+    pair.establish();
+    let old = pair.initiator.spis();
+    let now = pair.now;
+    pair.responder_sa().rekey_ike(now);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.initiator.spis() != old));
+    // The old IKE SA's DELETE (sent by the responder, which started the rekey) was answered.
+    assert!(
+        pair.run_until(Duration::from_secs(5), |p| p
+            .responder
+            .sas()
+            .all(|s| s.old_spis().is_none())
+            && p.initiator.old_spis().is_none())
+    );
+    assert!(
+        pair.initiator.stats().dropped_unauthenticated == 0
+            && pair.initiator.stats().dropped_unexpected == 0,
+        "{:?}",
+        pair.initiator.stats()
+    );
+    // Both directions work on the new SA: a child rekey by the initiator, then a delete.
+    let (spi, _) = pair.initiator.child_spis()[0];
+    pair.initiator.rekey_child(pair.now, spi);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.children_up(To::Initiator) == 2
+        && p.initiator.child_spis().len() == 1));
+    pair.initiator.delete_ike(pair.now);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.initiator.is_closed()));
+    assert!(pair.responder_events.iter().any(|(_, e)| matches!(
+        e,
+        Event::IkeSaClosed { reason: ikeway_sa::CloseReason::DeletedByPeer }
+    )));
 }

@@ -128,6 +128,8 @@ struct Child {
 struct OldSa {
     spi_i: u64,
     spi_r: u64,
+    /// Our role on the old SA, for the flags of its DELETE.
+    side: Side,
     crypto: IkeCrypto,
     recv_mid: u32,
     until: Instant,
@@ -682,12 +684,12 @@ impl IkeSa {
             return;
         };
         let h = message.header;
-        if self.is_closed() || h.spi_i != self.spi_i {
-            self.stats.dropped_unexpected += 1;
-            return;
-        }
         if self.old_sa.as_ref().is_some_and(|o| o.spi_r == h.spi_r && o.spi_i == h.spi_i) {
             self.handle_old_sa(now, bytes, &message);
+            return;
+        }
+        if self.is_closed() || h.spi_i != self.spi_i {
+            self.stats.dropped_unexpected += 1;
             return;
         }
         let init_response = matches!(self.state, State::InitSent { .. }) && h.flags.response;

@@ -56,6 +56,7 @@ impl IkeSa {
             let mut header = self.header(ExchangeType::INFORMATIONAL, false, self.old_send_mid);
             header.spi_i = old.spi_i;
             header.spi_r = old.spi_r;
+            header.flags.initiator = old.side == Side::Initiator;
             let mut iv = vec![0u8; old.crypto.outbound.iv_len()];
             self.rng.fill_bytes(&mut iv);
             let inner = [Payload::new(PayloadRepr::Delete(DeleteRepr::ike()))];
@@ -86,19 +87,20 @@ impl IkeSa {
             ni,
             nr,
         );
-        let crypto = IkeCrypto::derive(self.side, suite, &seed, ni, nr, spi_i, spi_r)?;
+        // §2.18: whoever started the rekey is the new SA's initiator, whatever the old roles.
+        let new_side = if self.rekey_started_by_us { Side::Initiator } else { Side::Responder };
+        let crypto = IkeCrypto::derive(new_side, suite, &seed, ni, nr, spi_i, spi_r)?;
         let old_spis = (self.spi_i, self.spi_r);
         self.old_send_mid = self.send_mid;
         self.old_sa = Some(OldSa {
             spi_i: self.spi_i,
             spi_r: self.spi_r,
+            side: self.side,
             crypto: old_crypto,
             recv_mid: self.recv_mid,
             until: now + OLD_SA_GRACE,
         });
-        // §2.18: the new SA's initiator is whoever started the rekey; keep our role name
-        // for flags only through `side`, which the rekey may swap.
-        self.side = if self.rekey_started_by_us { Side::Initiator } else { Side::Responder };
+        self.side = new_side;
         self.spi_i = spi_i;
         self.spi_r = spi_r;
         self.crypto = Some(crypto);
@@ -116,7 +118,18 @@ impl IkeSa {
 
     pub(super) fn handle_old_sa(&mut self, now: Instant, bytes: &[u8], message: &MessageRepr) {
         let Some(old) = &self.old_sa else { return };
-        if message.header.flags.response || message.header.message_id != old.recv_mid {
+        if message.header.flags.response {
+            // The answer to the DELETE we sent on the old SA: it is gone on both sides.
+            if message.header.message_id == self.old_send_mid
+                && sk::open(bytes, &old.crypto.inbound).is_ok()
+            {
+                self.old_sa = None;
+            } else {
+                self.stats.dropped_unexpected += 1;
+            }
+            return;
+        }
+        if message.header.message_id != old.recv_mid {
             self.stats.dropped_unexpected += 1;
             return;
         }
