@@ -63,9 +63,24 @@ start_strongswan_responder() {
     ikw_sw_load "$SRV" >"$OUT/srv-load.out"
 }
 
+# Captures IKE and ESP on the responder's link, for tshark to dissect with our key log.
+start_capture() { # NAME
+    ikw_spawn srv "$OUT/$1.tshark.out" tshark -q -i ike0 -w "$OUT/$1.pcapng" -f "udp port 500 or udp port 4500"
+    CAPTURE_PID=$IKW_LAST_PID
+    ikw_wait_for 10 test -s "$OUT/$1.pcapng" || true
+    sleep 0.5
+}
+
+stop_capture() {
+    sleep 0.5
+    kill -INT "$CAPTURE_PID" 2>/dev/null || true
+    wait "$CAPTURE_PID" 2>/dev/null || true
+}
+
 case "$SCENARIO" in
 suites)
     start_strongswan_responder
+    start_capture suites
     i=0
     while read -r ike esp; do
         [ -n "$ike" ] || continue
@@ -82,6 +97,8 @@ aes128gcm16-prfsha256-modp3072 aes256gcm16-noesn
 aes256gcm16-prfsha256-modp4096 aes128gcm16-noesn
 aes256-sha256-prfsha256-x25519 aes256gcm16-noesn
 EOF
+    stop_capture
+    cat "$OUT"/suite-*.keys >"$OUT/suites.keys"
     cp "$SRV/charon.log" "$OUT/charon.log"
     ;;
 lifecycle)
@@ -178,6 +195,7 @@ timing)
         ikw_swanctl "$CLI" --terminate --ike ikw --timeout 5 >/dev/null 2>&1 || true
         sleep 0.2
     done
+    cp "$CLI/charon.log" "$OUT/cli-charon.log"
     ;;
 *)
     echo "unknown scenario $SCENARIO" >&2

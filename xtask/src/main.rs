@@ -13,10 +13,14 @@ commands:
   test                         everything CI runs: fmt, clippy, unit/integration tests, a short
                                run of every fuzz target, tshark cross-checks (skipped loudly if
                                tshark is missing)
+  interop                      interop with strongSwan and libreswan in network namespaces
+                               (root; peers from testbeds/install-peers.sh); also part of test
   fuzz <target> [--seconds N]  run one fuzz target (default 60 s); `fuzz list` names them
   fuzz-all [--seconds N]       build every fuzz target and run each for N seconds (default 5)
   bench esp [--quick]          ESP encap/decap vs raw AEAD, one line per size
   bench handshake              complete in-process IKE handshakes per group
+  bench testbed-timing         time from initiate to child SA: ours vs strongSwan's initiator,
+                               same strongSwan responder, same run (root)
   tshark-expect                regenerate tshark's view of the test captures
                                (crates/ikeway/tests/data/*/tshark.json)
 ";
@@ -37,6 +41,7 @@ fn main() -> Result<()> {
             Some(target) => fuzz_run(target, seconds(&args, 60)?),
         },
         Some("fuzz-all") => fuzz_all(&root, seconds(&args, 5)?),
+        Some("interop") => interop(),
         Some("tshark-expect") => run(Command::new("python3").arg("testbeds/tshark_expect.py")),
         Some("bench") => bench(&args[1..]),
         _ => {
@@ -158,6 +163,7 @@ fn bench(args: &[String]) -> Result<()> {
             }
             run(&mut cmd)
         }
+        Some("testbed-timing") => testbed_timing(),
         Some("handshake") => run(cargo().args([
             "run",
             "--release",
@@ -167,6 +173,90 @@ fn bench(args: &[String]) -> Result<()> {
             "--bin",
             "handshake-quick",
         ])),
-        _ => bail!("usage: cargo xtask bench esp [--quick] | handshake"),
+        _ => bail!("usage: cargo xtask bench esp [--quick] | handshake | testbed-timing"),
     }
+}
+
+/// The interop suites: part of `cargo test` (they announce themselves skipped without root or
+/// peers); this runs them alone.
+fn interop() -> Result<()> {
+    run(cargo().args(["test", "-p", "ikeway", "--test", "interop", "--", "--nocapture"]))
+}
+
+/// Runs `testbeds/interop.sh timing` with a release build and prints both initiators' times.
+fn testbed_timing() -> Result<()> {
+    run(cargo().args(["build", "--release", "-q", "-p", "ikeway"]))?;
+    let out = std::env::temp_dir().join(format!("ikeway-timing-{}", std::process::id()));
+    run(Command::new("bash")
+        .arg("testbeds/interop.sh")
+        .arg("timing")
+        .arg(&out)
+        .arg("target/release/ikeway"))?;
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 1..=6 {
+        let events = std::fs::read_to_string(out.join(format!("ours-{i}.jsonl")))?;
+        let ms = events
+            .lines()
+            .find_map(|l| l.split("\"initiate_to_child_ms\":").nth(1))
+            .and_then(|v| v.trim_end_matches('}').parse::<f64>().ok())
+            .context("our timing line")?;
+        ours.push(ms);
+        let sw = std::fs::read_to_string(out.join(format!("sw-{i}.ms")))?;
+        theirs.push(sw.trim().parse::<f64>().context("strongSwan timing")?);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[2] + v[3]) / 2.0
+    };
+    say(&format!(
+        "ikeway initiator:     initiate -> child SA installed, median of 6: {:.1} ms {ours:?}",
+        median(&mut ours)
+    ));
+    say(&format!(
+        "strongSwan initiator: swanctl --initiate -> child up, median of 6: {:.1} ms {theirs:?}",
+        median(&mut theirs)
+    ));
+    let log = std::fs::read_to_string(out.join("cli-charon.log"))?;
+    let mut internal = charon_setup_times(&log);
+    if internal.len() >= 2 {
+        say(&format!(
+            "strongSwan initiator, its own log (initiating IKE_SA -> CHILD_SA established), median: {:.1} ms {internal:?}",
+            median(&mut internal)
+        ));
+    }
+    say(
+        "(same strongSwan responder with kernel-libipsec, same run; swanctl adds a vici round trip)",
+    );
+    Ok(())
+}
+
+/// Milliseconds from "initiating IKE_SA ikw[N]" to the first "CHILD_SA ... established" of the
+/// same IKE SA, per IKE SA, from charon's file log (`HH:MM:SS.mmm` timestamps).
+fn charon_setup_times(log: &str) -> Vec<f64> {
+    let ms = |line: &str| -> Option<f64> {
+        let mut parts = line.split_whitespace().next()?.split(':');
+        let h = parts.next()?.parse::<f64>().ok()?;
+        let m = parts.next()?.parse::<f64>().ok()?;
+        let s = parts.next()?.parse::<f64>().ok()?;
+        Some(((h * 60.0 + m) * 60.0 + s) * 1000.0)
+    };
+    let mut started = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for line in log.lines() {
+        let Some(tag) = line.split_whitespace().nth(2).filter(|t| t.starts_with("<ikw|")) else {
+            continue;
+        };
+        if line.contains("initiating IKE_SA") {
+            if let Some(t) = ms(line) {
+                started.insert(tag.to_owned(), t);
+            }
+        } else if line.contains("CHILD_SA")
+            && line.contains("established")
+            && let (Some(t0), Some(t1)) = (started.remove(tag), ms(line))
+        {
+            out.push(t1 - t0);
+        }
+    }
+    out
 }
