@@ -17,6 +17,17 @@ pub enum Prf {
     HmacSha512,
 }
 
+impl core::fmt::Display for Prf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::HmacSha1 => "PRF-HMAC-SHA1",
+            Self::HmacSha256 => "PRF-HMAC-SHA2-256",
+            Self::HmacSha384 => "PRF-HMAC-SHA2-384",
+            Self::HmacSha512 => "PRF-HMAC-SHA2-512",
+        })
+    }
+}
+
 impl Prf {
     pub const ALL: [Prf; 4] =
         [Self::HmacSha1, Self::HmacSha256, Self::HmacSha384, Self::HmacSha512];

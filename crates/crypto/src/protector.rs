@@ -13,6 +13,21 @@ pub enum Encryption {
     Cipher(BlockCipher),
 }
 
+/// Names as administrators write them: `AES-GCM-16-256`, `AES-CBC-256`, `CHACHA20-POLY1305`.
+impl core::fmt::Display for Encryption {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Aead(AeadAlgorithm::AesGcm { key_bits, icv_len }) => {
+                write!(f, "AES-GCM-{icv_len}-{key_bits}")
+            }
+            Self::Aead(AeadAlgorithm::ChaCha20Poly1305) => f.write_str("CHACHA20-POLY1305"),
+            Self::Cipher(BlockCipher::AesCbc { key_bits }) => write!(f, "AES-CBC-{key_bits}"),
+            Self::Cipher(BlockCipher::AesCtr { key_bits }) => write!(f, "AES-CTR-{key_bits}"),
+            Self::Cipher(BlockCipher::TripleDesCbc) => f.write_str("3DES-CBC"),
+        }
+    }
+}
+
 impl Encryption {
     /// Builds from an IANA encryption ID and its Key Length attribute (bits).
     pub fn from_iana(id: u16, key_bits: Option<u16>) -> Option<Self> {

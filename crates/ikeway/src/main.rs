@@ -1,6 +1,7 @@
 //! `ikeway`: the command-line face of the ikeway crates.
 
 mod decode;
+mod demo;
 mod ike;
 mod wireshark;
 
@@ -24,6 +25,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run both ends of an IKEv2 VPN in this process (no root, no server) and push a TCP
+    /// transfer through the tunnel: negotiation step by step, then throughput and status.
+    Demo(demo::DemoArgs),
     /// Decode the IKE messages of a capture as JSON, one object per line.
     ///
     /// FILE is a pcap or pcapng capture (UDP ports 500 and 4500; the non-ESP marker is
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Initiate(args) => ike::initiate(args),
         Command::Serve(args) => ike::serve(args),
         Command::Decode { file, keys } => {
