@@ -1,0 +1,617 @@
+//! From Apple's model to what the protocol crates run: [`Ikev2Protocol::to_sa_config`].
+//!
+//! Two kinds of gaps are reported, never ignored:
+//! - a setting without which the tunnel cannot work as configured (certificate or EAP-only
+//!   authentication, a DH group we do not implement, a lifetime Apple would reject) is a
+//!   [`ConfigError`];
+//! - a setting that changes behaviour we do not implement but whose absence still leaves a
+//!   working tunnel (MOBIKE, redirect, routing policy, PPK...) is an [`Unsupported`] entry the
+//!   caller shows to the user.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, IdValue};
+use ikeway_crypto::{AeadAlgorithm, BlockCipher, Encryption, Integrity, Prf, SecretBytes};
+use ikeway_sa::{Config, EsnPolicy, EspProposal, IkeProposal};
+
+use crate::model::{
+    AuthenticationMethod, CertificateType, DiffieHellmanGroup, EncryptionAlgorithm, Ikev2Protocol,
+    IntegrityAlgorithm, SaParameters, TlsVersion,
+};
+use crate::secrets::{PersistentRef, SecretError, SecretSource};
+
+/// A field that is set but whose behaviour the protocol crates do not implement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The field, as named in [`Ikev2Protocol`].
+    pub field: &'static str,
+    /// What is not done.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+/// Why a configuration cannot be turned into an IKE configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{field} is required")]
+    Missing { field: &'static str },
+    #[error("{field} = {value} is not supported: {reason}")]
+    Unsupported { field: &'static str, value: String, reason: &'static str },
+    #[error("{field} = {value} is out of range {range}")]
+    OutOfRange { field: &'static str, value: u64, range: &'static str },
+    #[error("{field}: the secret store has no secret {reference}")]
+    MissingSecret { field: &'static str, reference: PersistentRef },
+    #[error("{field}: {source}")]
+    Secret { field: &'static str, source: SecretError },
+    #[error("{field} = {value:?}: {reason}")]
+    Invalid { field: &'static str, value: String, reason: &'static str },
+}
+
+/// DH groups the crypto crate implements (ikeway_crypto::KexGroup).
+const SUPPORTED_GROUPS: [u16; 6] = [14, 15, 16, 19, 20, 31];
+
+/// Apple's accepted SA lifetime range, in minutes.
+const LIFETIME_RANGE: std::ops::RangeInclusive<u32> = 10..=1440;
+
+/// Bytes of an IKE datagram that are not the IKE message: IPv6 header (40), UDP (8) and the
+/// non-ESP marker on port 4500 (RFC 3948 §2.2), counted for the worst case.
+const IKE_OVERHEAD: u32 = 40 + 8 + 4;
+
+/// The smallest MTU we accept: IPv6's minimum link MTU (RFC 8200 §5).
+const MIN_MTU: u32 = 1280;
+
+impl Ikev2Protocol {
+    /// The IKE configuration for this protocol, and the set fields we do not implement.
+    ///
+    /// `secrets` resolves `shared_secret_reference` (and `ppk_configuration`).
+    pub fn to_sa_config(
+        &self,
+        secrets: &dyn SecretSource,
+    ) -> Result<(Config, Vec<Unsupported>), ConfigError> {
+        let mut unsupported = Vec::new();
+        let mut note = |field, reason| unsupported.push(Unsupported { field, reason });
+
+        if self.server_address.trim().is_empty() {
+            return Err(ConfigError::Missing { field: "server_address" });
+        }
+        let psk = match self.authentication_method {
+            AuthenticationMethod::SharedSecret => {
+                let reference = self
+                    .shared_secret_reference
+                    .as_ref()
+                    .ok_or(ConfigError::Missing { field: "shared_secret_reference" })?;
+                let secret = secrets
+                    .secret(reference)
+                    .map_err(|source| ConfigError::Secret {
+                        field: "shared_secret_reference",
+                        source,
+                    })?
+                    .ok_or_else(|| ConfigError::MissingSecret {
+                        field: "shared_secret_reference",
+                        reference: reference.clone(),
+                    })?;
+                if secret.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        field: "shared_secret_reference",
+                        value: reference.to_string(),
+                        reason: "the shared secret is empty",
+                    });
+                }
+                secret
+            }
+            AuthenticationMethod::Certificate => {
+                return Err(ConfigError::Unsupported {
+                    field: "authentication_method",
+                    value: "Certificate".into(),
+                    reason: "certificate authentication is not implemented; use SharedSecret",
+                });
+            }
+            AuthenticationMethod::None => {
+                return Err(ConfigError::Unsupported {
+                    field: "authentication_method",
+                    value: "None".into(),
+                    reason: "EAP-only authentication is not implemented; use SharedSecret",
+                });
+            }
+        };
+
+        let local_id = self
+            .local_identifier
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or(ConfigError::Missing { field: "local_identifier" })
+            .map(identity)?;
+        // Apple authenticates the server as its address when no remote identifier is set.
+        let remote_id = identity(
+            self.remote_identifier
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .unwrap_or(&self.server_address),
+        );
+
+        if self.enforce_strict_algorithm_selection {
+            check_strict(self)?;
+        }
+        let ike = &self.ike_sa_parameters;
+        let child = &self.child_sa_parameters;
+        let ike_group = group("ike_sa_parameters.diffie_hellman_group", ike.diffie_hellman_group)?;
+        let child_group =
+            group("child_sa_parameters.diffie_hellman_group", child.diffie_hellman_group)?;
+        let (ike_enc, ike_integ, prf) = algorithms("ike_sa_parameters", ike)?;
+        let (esp_enc, esp_integ, _) = algorithms("child_sa_parameters", child)?;
+        let ike_lifetime = lifetime("ike_sa_parameters.lifetime_minutes", ike)?;
+        let child_lifetime = lifetime("child_sa_parameters.lifetime_minutes", child)?;
+
+        let mut config = Config::new(local_id, psk);
+        config.remote_id = Some(remote_id);
+        config.ike_proposals = vec![IkeProposal {
+            encryption: ike_enc,
+            integrity: ike_integ,
+            prf,
+            groups: vec![ike_group],
+        }];
+        // Apple uses the child SA parameters' group for PFS on CREATE_CHILD_SA.
+        let pfs_groups = if self.enable_pfs { vec![child_group] } else { Vec::new() };
+        config.esp_proposals = vec![EspProposal {
+            encryption: esp_enc,
+            integrity: esp_integ,
+            esn: EsnPolicy::Either,
+            pfs_groups,
+        }];
+        config.lifetimes.ike = ike_lifetime;
+        config.lifetimes.child = child_lifetime;
+        // Rekey well before the shorter lifetime ends, even at Apple's 10-minute minimum.
+        let shortest = ike_lifetime.min(child_lifetime);
+        config.lifetimes.rekey_margin = config.lifetimes.rekey_margin.min(shortest / 4);
+        config.lifetimes.jitter = config.lifetimes.jitter.min(config.lifetimes.rekey_margin / 4);
+        config.dpd_interval = self.dead_peer_detection_rate.interval();
+
+        config.config_request = vec![
+            ConfigAttributeType::INTERNAL_IP4_ADDRESS,
+            ConfigAttributeType::INTERNAL_IP4_DNS,
+            ConfigAttributeType::INTERNAL_IP6_ADDRESS,
+            ConfigAttributeType::INTERNAL_IP6_DNS,
+            ConfigAttributeType::INTERNAL_DNS_DOMAIN,
+        ];
+        if self.use_configuration_attribute_internal_ip_subnet {
+            config.config_request.push(ConfigAttributeType::INTERNAL_IP4_SUBNET);
+            config.config_request.push(ConfigAttributeType::INTERNAL_IP6_SUBNET);
+        }
+
+        if let Some(mtu) = self.mtu {
+            if mtu < MIN_MTU {
+                return Err(ConfigError::OutOfRange {
+                    field: "mtu",
+                    value: mtu.into(),
+                    range: "1280..",
+                });
+            }
+            config.max_message_len = (mtu - IKE_OVERHEAD) as usize;
+        }
+        if let Some(secs) = self.nat_keep_alive_interval {
+            // Apple's minimum is 20 s (com.apple.vpn.managed NATKeepAliveInterval).
+            if secs < 20 {
+                return Err(ConfigError::OutOfRange {
+                    field: "nat_keep_alive_interval",
+                    value: secs.into(),
+                    range: "20..",
+                });
+            }
+            config.nat_keepalive = Duration::from_secs(secs.into());
+        }
+
+        if self.use_extended_authentication {
+            note("use_extended_authentication", "EAP is not implemented; only the PSK is used");
+        }
+        if self.username.is_some() || self.password_reference.is_some() {
+            note("username", "EAP is not implemented; username and password are not sent");
+        }
+        if self.identity_reference.is_some() || self.payload_certificate_uuid.is_some() {
+            note("identity_reference", "client certificates are not implemented");
+        }
+        if !self.disable_mobike {
+            note(
+                "disable_mobike",
+                "MOBIKE (RFC 4555) is not implemented; a network change drops the tunnel",
+            );
+        }
+        if !self.disable_redirect {
+            note("disable_redirect", "IKEv2 redirect (RFC 5685) is not implemented");
+        }
+        if self.include_all_networks {
+            note(
+                "include_all_networks",
+                "routing all traffic is the binary's job; the protocol crates do not enforce it",
+            );
+        }
+        if self.enforce_routes {
+            note("enforce_routes", "route scoping is not implemented");
+        }
+        if self.exclude_local_networks && (self.include_all_networks || self.enforce_routes) {
+            note("exclude_local_networks", "local-network exclusion is not implemented");
+        }
+        if self.disconnect_on_sleep {
+            note("disconnect_on_sleep", "sleep is not observed");
+        }
+        if self.disconnect_on_idle || self.disconnect_on_idle_timer.is_some() {
+            note("disconnect_on_idle", "idle disconnection is not implemented");
+        }
+        if self.ppk_configuration.is_some() {
+            note("ppk_configuration", "post-quantum preshared keys (RFC 8784) are not implemented");
+        }
+        if !ike.post_quantum_key_exchange_methods.is_empty()
+            || !child.post_quantum_key_exchange_methods.is_empty()
+        {
+            note(
+                "post_quantum_key_exchange_methods",
+                "additional key exchanges (RFC 9370) are not implemented",
+            );
+        }
+        if self.allow_post_quantum_key_exchange_fallback {
+            note(
+                "allow_post_quantum_key_exchange_fallback",
+                "no post-quantum exchange to fall back from",
+            );
+        }
+        if self.enable_fallback {
+            note("enable_fallback", "Wi-Fi Assist fallback is iOS-only");
+        }
+        if self.server_certificate_common_name.is_some()
+            || self.server_certificate_issuer_common_name.is_some()
+        {
+            note("server_certificate_common_name", "certificate authentication is not implemented");
+        }
+        if self.enable_revocation_check || self.strict_revocation_check {
+            note("enable_revocation_check", "certificate authentication is not implemented");
+        }
+        if self.certificate_type != CertificateType::Rsa {
+            note("certificate_type", "certificate authentication is not implemented");
+        }
+        if self.minimum_tls_version != TlsVersion::Default
+            || self.maximum_tls_version != TlsVersion::Default
+        {
+            note("minimum_tls_version", "EAP-TLS is not implemented");
+        }
+        if self.nat_keep_alive_offload_enable == Some(true) {
+            note(
+                "nat_keep_alive_offload_enable",
+                "keepalive offload is a hardware feature we lack",
+            );
+        }
+        if self.provider_bundle_identifier.is_some()
+            || self.provider_designated_requirement.is_some()
+            || self.provider_type.is_some()
+        {
+            note("provider_bundle_identifier", "VPN provider extensions do not apply to IKEv2");
+        }
+        Ok((config, unsupported))
+    }
+}
+
+/// An identity by its form: IPv4 or IPv6 address, `user@domain` (RFC 822), else an FQDN
+/// (RFC 7296 §3.5). This is how Apple types `localIdentifier` / `remoteIdentifier`.
+pub fn identity(s: &str) -> IdRepr {
+    if let Ok(a) = s.parse::<Ipv4Addr>() {
+        IdRepr::from_value(IdValue::Ipv4(a))
+    } else if let Ok(a) = s.parse::<Ipv6Addr>() {
+        IdRepr::from_value(IdValue::Ipv6(a))
+    } else if s.contains('@') {
+        IdRepr::from_value(IdValue::Rfc822(s))
+    } else {
+        IdRepr::from_value(IdValue::Fqdn(s))
+    }
+}
+
+fn group(field: &'static str, g: DiffieHellmanGroup) -> Result<DhGroup, ConfigError> {
+    let raw = g.raw() as u16;
+    if SUPPORTED_GROUPS.contains(&raw) {
+        Ok(DhGroup(raw))
+    } else {
+        Err(ConfigError::Unsupported {
+            field,
+            value: raw.to_string(),
+            reason: "supported groups are 14, 15, 16, 19, 20 and 31",
+        })
+    }
+}
+
+fn algorithms(
+    field: &'static str,
+    p: &SaParameters,
+) -> Result<(Encryption, Option<Integrity>, Prf), ConfigError> {
+    let encryption = match p.encryption_algorithm {
+        EncryptionAlgorithm::Des => {
+            return Err(ConfigError::Unsupported {
+                field: if field == "ike_sa_parameters" {
+                    "ike_sa_parameters.encryption_algorithm"
+                } else {
+                    "child_sa_parameters.encryption_algorithm"
+                },
+                value: "DES".into(),
+                reason: "single DES is broken and not implemented",
+            });
+        }
+        EncryptionAlgorithm::TripleDes => Encryption::Cipher(BlockCipher::TripleDesCbc),
+        EncryptionAlgorithm::Aes128 => Encryption::Cipher(BlockCipher::AesCbc { key_bits: 128 }),
+        EncryptionAlgorithm::Aes256 => Encryption::Cipher(BlockCipher::AesCbc { key_bits: 256 }),
+        EncryptionAlgorithm::Aes128Gcm => Encryption::Aead(AeadAlgorithm::AES128_GCM16),
+        EncryptionAlgorithm::Aes256Gcm => Encryption::Aead(AeadAlgorithm::AES256_GCM16),
+        EncryptionAlgorithm::ChaCha20Poly1305 => Encryption::Aead(AeadAlgorithm::ChaCha20Poly1305),
+    };
+    let (integrity, prf) = match p.integrity_algorithm {
+        IntegrityAlgorithm::Sha96 => (Integrity::HmacSha1_96, Prf::HmacSha1),
+        IntegrityAlgorithm::Sha160 => (Integrity::HmacSha1_160, Prf::HmacSha1),
+        IntegrityAlgorithm::Sha256 => (Integrity::HmacSha256_128, Prf::HmacSha256),
+        IntegrityAlgorithm::Sha384 => (Integrity::HmacSha384_192, Prf::HmacSha384),
+        IntegrityAlgorithm::Sha512 => (Integrity::HmacSha512_256, Prf::HmacSha512),
+    };
+    // An AEAD has no integrity transform (RFC 5282 §8); the PRF still follows the integrity
+    // algorithm, as Apple infers it.
+    let integrity = (!encryption.is_aead()).then_some(integrity);
+    Ok((encryption, integrity, prf))
+}
+
+fn lifetime(field: &'static str, p: &SaParameters) -> Result<Duration, ConfigError> {
+    if !LIFETIME_RANGE.contains(&p.lifetime_minutes) {
+        return Err(ConfigError::OutOfRange {
+            field,
+            value: p.lifetime_minutes.into(),
+            range: "10..=1440 minutes",
+        });
+    }
+    Ok(Duration::from_secs(u64::from(p.lifetime_minutes) * 60))
+}
+
+/// `EnforceStrictAlgorithmSelection`: no DES/3DES, no group below 14, and the IKE SA cipher at
+/// least as strong as the child SA's.
+fn check_strict(p: &Ikev2Protocol) -> Result<(), ConfigError> {
+    let strength = |e: EncryptionAlgorithm| match e {
+        EncryptionAlgorithm::Des | EncryptionAlgorithm::TripleDes => 0,
+        EncryptionAlgorithm::Aes128 | EncryptionAlgorithm::Aes128Gcm => 128,
+        EncryptionAlgorithm::Aes256
+        | EncryptionAlgorithm::Aes256Gcm
+        | EncryptionAlgorithm::ChaCha20Poly1305 => 256,
+    };
+    for (field, sa) in [
+        ("ike_sa_parameters", &p.ike_sa_parameters),
+        ("child_sa_parameters", &p.child_sa_parameters),
+    ] {
+        if strength(sa.encryption_algorithm) == 0 {
+            return Err(ConfigError::Invalid {
+                field,
+                value: format!("{:?}", sa.encryption_algorithm),
+                reason: "enforce_strict_algorithm_selection forbids DES and 3DES",
+            });
+        }
+        if sa.diffie_hellman_group.raw() < 14 {
+            return Err(ConfigError::Invalid {
+                field,
+                value: sa.diffie_hellman_group.raw().to_string(),
+                reason: "enforce_strict_algorithm_selection forbids groups below 14",
+            });
+        }
+    }
+    if strength(p.ike_sa_parameters.encryption_algorithm)
+        < strength(p.child_sa_parameters.encryption_algorithm)
+    {
+        return Err(ConfigError::Invalid {
+            field: "ike_sa_parameters.encryption_algorithm",
+            value: format!("{:?}", p.ike_sa_parameters.encryption_algorithm),
+            reason: "enforce_strict_algorithm_selection: the IKE SA cipher must be at least as strong as the child SA's",
+        });
+    }
+    Ok(())
+}
+
+/// A secret map for tests and examples.
+pub fn secrets_from<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> std::collections::BTreeMap<PersistentRef, SecretBytes> {
+    entries.into_iter().map(|(r, s)| (PersistentRef::from(r), SecretBytes::from_slice(s))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DeadPeerDetectionRate;
+
+    fn psk_protocol() -> Ikev2Protocol {
+        Ikev2Protocol {
+            authentication_method: AuthenticationMethod::SharedSecret,
+            shared_secret_reference: Some("s1".into()),
+            local_identifier: Some("client.example.com".into()),
+            remote_identifier: Some("vpn.example.com".into()),
+            disable_mobike: true,
+            disable_redirect: true,
+            ..Ikev2Protocol::new("192.0.2.1")
+        }
+    }
+
+    fn secrets() -> std::collections::BTreeMap<PersistentRef, SecretBytes> {
+        secrets_from([("s1", &b"shared secret"[..])])
+    }
+
+    #[test]
+    fn defaults_map_to_aes256_cbc_sha256_group14() {
+        let (c, unsupported) = psk_protocol().to_sa_config(&secrets()).unwrap();
+        assert!(unsupported.is_empty(), "{unsupported:?}");
+        assert_eq!(c.psk.expose(), b"shared secret");
+        assert_eq!(c.local_id.value(), IdValue::Fqdn("client.example.com"));
+        assert_eq!(c.remote_id.as_ref().unwrap().value(), IdValue::Fqdn("vpn.example.com"));
+        assert_eq!(
+            c.ike_proposals,
+            vec![IkeProposal {
+                encryption: Encryption::Cipher(BlockCipher::AesCbc { key_bits: 256 }),
+                integrity: Some(Integrity::HmacSha256_128),
+                prf: Prf::HmacSha256,
+                groups: vec![DhGroup::MODP_2048],
+            }]
+        );
+        assert_eq!(c.esp_proposals.len(), 1);
+        assert!(c.esp_proposals[0].pfs_groups.is_empty());
+        assert_eq!(c.lifetimes.ike, Duration::from_secs(3600));
+        assert_eq!(c.lifetimes.child, Duration::from_secs(1800));
+        assert!(c.lifetimes.rekey_margin < c.lifetimes.child);
+        assert_eq!(c.dpd_interval, Some(Duration::from_secs(600)));
+        assert!(c.config_request.contains(&ConfigAttributeType::INTERNAL_IP4_ADDRESS));
+        assert!(!c.config_request.contains(&ConfigAttributeType::INTERNAL_IP4_SUBNET));
+    }
+
+    #[test]
+    fn aead_choices_have_no_integrity_and_keep_the_prf() {
+        let mut p = psk_protocol();
+        p.ike_sa_parameters.encryption_algorithm = EncryptionAlgorithm::Aes256Gcm;
+        p.ike_sa_parameters.integrity_algorithm = IntegrityAlgorithm::Sha384;
+        p.ike_sa_parameters.diffie_hellman_group = DiffieHellmanGroup::Group31;
+        p.child_sa_parameters.encryption_algorithm = EncryptionAlgorithm::ChaCha20Poly1305;
+        p.child_sa_parameters.diffie_hellman_group = DiffieHellmanGroup::Group20;
+        p.enable_pfs = true;
+        let (c, _) = p.to_sa_config(&secrets()).unwrap();
+        let ike = &c.ike_proposals[0];
+        assert_eq!(ike.encryption, Encryption::Aead(AeadAlgorithm::AES256_GCM16));
+        assert_eq!((ike.integrity, ike.prf), (None, Prf::HmacSha384));
+        assert_eq!(ike.groups, vec![DhGroup::CURVE25519]);
+        let esp = &c.esp_proposals[0];
+        assert_eq!(esp.encryption, Encryption::Aead(AeadAlgorithm::ChaCha20Poly1305));
+        assert_eq!(esp.integrity, None);
+        assert_eq!(esp.pfs_groups, vec![DhGroup::ECP_384]);
+    }
+
+    #[test]
+    fn every_encryption_and_integrity_maps_or_errors() {
+        for &e in EncryptionAlgorithm::ALL {
+            for &i in IntegrityAlgorithm::ALL {
+                let mut p = psk_protocol();
+                p.child_sa_parameters.encryption_algorithm = e;
+                p.child_sa_parameters.integrity_algorithm = i;
+                let r = p.to_sa_config(&secrets());
+                if e == EncryptionAlgorithm::Des {
+                    let msg = r.unwrap_err().to_string();
+                    assert!(msg.contains("child_sa_parameters.encryption_algorithm"), "{msg}");
+                } else {
+                    assert!(r.is_ok(), "{e:?} {i:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unsupported_groups_name_the_field() {
+        for &g in DiffieHellmanGroup::ALL {
+            let mut p = psk_protocol();
+            p.child_sa_parameters.diffie_hellman_group = g;
+            let r = p.to_sa_config(&secrets());
+            if SUPPORTED_GROUPS.contains(&(g.raw() as u16)) {
+                assert!(r.is_ok(), "{g:?}");
+            } else {
+                let msg = r.unwrap_err().to_string();
+                assert!(msg.contains("child_sa_parameters.diffie_hellman_group"), "{msg}");
+                assert!(msg.contains(&g.raw().to_string()), "{msg}");
+            }
+        }
+    }
+
+    #[test]
+    fn lifetimes_outside_apples_range_are_rejected() {
+        for (minutes, ok) in [(9, false), (10, true), (1440, true), (1441, false)] {
+            let mut p = psk_protocol();
+            p.ike_sa_parameters.lifetime_minutes = minutes;
+            let r = p.to_sa_config(&secrets());
+            assert_eq!(r.is_ok(), ok, "{minutes}");
+            if let Ok((c, _)) = r {
+                assert!(c.lifetimes.rekey_margin < c.lifetimes.ike);
+                assert!(c.lifetimes.jitter < c.lifetimes.rekey_margin);
+            }
+        }
+    }
+
+    #[test]
+    fn dpd_mtu_subnet_and_keepalive() {
+        let mut p = psk_protocol();
+        p.dead_peer_detection_rate = DeadPeerDetectionRate::None;
+        p.mtu = Some(1400);
+        p.use_configuration_attribute_internal_ip_subnet = true;
+        p.nat_keep_alive_interval = Some(110);
+        let (c, _) = p.to_sa_config(&secrets()).unwrap();
+        assert_eq!(c.dpd_interval, None);
+        assert_eq!(c.max_message_len, 1400 - 52);
+        assert!(c.config_request.contains(&ConfigAttributeType::INTERNAL_IP6_SUBNET));
+        assert_eq!(c.nat_keepalive, Duration::from_secs(110));
+        p.mtu = Some(1000);
+        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("mtu"));
+    }
+
+    #[test]
+    fn identities_by_form() {
+        assert_eq!(identity("192.0.2.7").value(), IdValue::Ipv4("192.0.2.7".parse().unwrap()));
+        assert_eq!(identity("2001:db8::1").value(), IdValue::Ipv6("2001:db8::1".parse().unwrap()));
+        assert_eq!(identity("alice@example.com").value(), IdValue::Rfc822("alice@example.com"));
+        assert_eq!(identity("vpn.example.com").value(), IdValue::Fqdn("vpn.example.com"));
+        // No remote identifier: the server address, typed by its form.
+        let mut p = psk_protocol();
+        p.remote_identifier = None;
+        let (c, _) = p.to_sa_config(&secrets()).unwrap();
+        assert_eq!(c.remote_id.unwrap().value(), IdValue::Ipv4("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn authentication_errors() {
+        let mut p = psk_protocol();
+        p.authentication_method = AuthenticationMethod::Certificate;
+        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("Certificate"));
+        p.authentication_method = AuthenticationMethod::None;
+        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("EAP"));
+        let p = psk_protocol();
+        let empty = secrets_from([]);
+        let msg = p.to_sa_config(&empty).unwrap_err().to_string();
+        assert!(msg.contains("shared_secret_reference") && msg.contains("s1"), "{msg}");
+        let mut p = psk_protocol();
+        p.local_identifier = None;
+        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("local_identifier"));
+    }
+
+    #[test]
+    fn set_but_unimplemented_fields_are_reported() {
+        let mut p = psk_protocol();
+        p.disable_mobike = false;
+        p.disable_redirect = false;
+        p.use_extended_authentication = true;
+        p.include_all_networks = true;
+        p.exclude_local_networks = true;
+        p.ppk_configuration = Some(crate::model::PpkConfiguration {
+            identifier: "ppk".into(),
+            keychain_reference: "p".into(),
+            is_mandatory: true,
+        });
+        let (_, u) = p.to_sa_config(&secrets()).unwrap();
+        let fields: Vec<_> = u.iter().map(|u| u.field).collect();
+        for f in [
+            "disable_mobike",
+            "disable_redirect",
+            "use_extended_authentication",
+            "include_all_networks",
+            "exclude_local_networks",
+            "ppk_configuration",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn strict_algorithm_selection() {
+        let mut p = psk_protocol();
+        p.enforce_strict_algorithm_selection = true;
+        assert!(p.to_sa_config(&secrets()).is_ok());
+        p.ike_sa_parameters.encryption_algorithm = EncryptionAlgorithm::Aes128;
+        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("at least as strong"));
+        p.ike_sa_parameters.encryption_algorithm = EncryptionAlgorithm::TripleDes;
+        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("3DES"));
+    }
+}

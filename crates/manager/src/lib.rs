@@ -1,0 +1,78 @@
+//! A Personal VPN facade in the shape of Apple's NetworkExtension `NEVPNManager`, for products
+//! that embed ikeway.
+//!
+//! - [`VpnManager`]: one configuration per application identity, loaded from and saved to a
+//!   per-user [`PreferencesStore`] (atomic writes; consent on an application's first save;
+//!   enabling one configuration disables the other applications' ones);
+//! - [`VpnConfiguration`] / [`Ikev2Protocol`]: Apple's properties, raw values and defaults;
+//!   [`Ikev2Protocol::to_sa_config`] turns one into an [`ikeway_sa::Config`] and lists the set
+//!   fields the protocol crates do not implement ([`Unsupported`]);
+//! - [`SecretStore`]: shared secrets and passwords in a 0600 file, referred to by
+//!   [`PersistentRef`]; never in the preferences file, never printed;
+//! - [`import_profile`] / [`export_profile`]: `.mobileconfig` profiles (`com.apple.vpn.managed`);
+//! - [`evaluate`]: VPN On Demand rules against the current network;
+//! - [`VpnConnection`]: start/stop and [`VpnStatus`], driven by a [`TunnelProvider`] that the
+//!   binary implements (this crate does no networking) through the pure table [`status::next`].
+//!
+//! ```
+//! use ikeway_crypto::SecretBytes;
+//! use ikeway_manager::{AuthenticationMethod, Ikev2Protocol, PreferencesStore, VpnConfiguration, VpnManager};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = PreferencesStore::in_dir(dir.path());
+//! let psk = store.secrets().add(&SecretBytes::from_slice(b"correct horse battery staple"))?;
+//!
+//! let mut manager = VpnManager::shared("com.example.app", store.clone());
+//! manager.load_from_preferences()?; // nothing saved yet: an empty configuration
+//! assert!(manager.configuration().is_empty());
+//! *manager.configuration_mut() = VpnConfiguration {
+//!     localized_description: "Example VPN".into(),
+//!     enabled: true,
+//!     protocol: Some(Ikev2Protocol {
+//!         authentication_method: AuthenticationMethod::SharedSecret,
+//!         shared_secret_reference: Some(psk),
+//!         local_identifier: Some("client.example.com".into()),
+//!         remote_identifier: Some("vpn.example.com".into()),
+//!         ..Ikev2Protocol::new("vpn.example.com")
+//!     }),
+//!     ..Default::default()
+//! };
+//! // The first save asks the user once.
+//! manager.save_to_preferences(&mut |app: &str, _: &VpnConfiguration| app == "com.example.app")?;
+//!
+//! let mut again = VpnManager::shared("com.example.app", store.clone());
+//! again.load_from_preferences()?;
+//! assert_eq!(again.configuration(), manager.configuration());
+//! let protocol = again.configuration().protocol.as_ref().unwrap();
+//! let (config, unsupported) = protocol.to_sa_config(store.secrets())?;
+//! assert_eq!(config.psk.expose(), b"correct horse battery staple");
+//! // MOBIKE and redirect are on by Apple's defaults and not implemented: reported, not ignored.
+//! assert_eq!(unsupported.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+mod atomic;
+mod connection;
+mod convert;
+mod model;
+mod ondemand;
+mod preferences;
+mod profile;
+mod secrets;
+pub mod status;
+
+pub use connection::{
+    NoProvider, ProviderError, StartError, StartOptions, StatusChange, TunnelEvents,
+    TunnelProvider, TunnelRequest, VpnConnection,
+};
+pub use convert::{ConfigError, Unsupported, identity, secrets_from};
+pub use model::*;
+pub use ondemand::*;
+pub use preferences::{
+    Authorizer, ManagedConfiguration, ManagerError, Owner, PreferencesError, PreferencesStore,
+    VpnManager,
+};
+pub use profile::{
+    ImportedProfile, ImportedVpn, ProfileError, ProfileWarning, export_profile, import_profile,
+};
+pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore};
+pub use status::{CloseCause, DisconnectError, TunnelEvent, VpnStatus};

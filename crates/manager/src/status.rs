@@ -1,0 +1,401 @@
+//! `NEVPNStatus` and the connection's state machine as a pure table: [`next`].
+//!
+//! | from | input | to | effects |
+//! |---|---|---|---|
+//! | Invalid | Configured | Disconnected | |
+//! | any | Removed | Invalid | StopProvider if a tunnel is up or coming up |
+//! | Disconnected | Start | Connecting | ClearError, StartProvider |
+//! | Connecting | StartFailed(e) | Disconnected | SetError(e) |
+//! | Connecting | Tunnel(Up) | Connected | SetConnectedDate |
+//! | Reasserting | Tunnel(Up) | Connected | (the connected date is kept) |
+//! | Connected | Tunnel(Unresponsive) | Reasserting | |
+//! | Connecting, Connected, Reasserting | Tunnel(Closed(r)) | Disconnected | SetError(error for r in that state), ClearConnectedDate |
+//! | Connecting, Connected, Reasserting | Stop | Disconnecting | StopProvider |
+//! | Disconnecting | Tunnel(Closed(_)) | Disconnected | ClearConnectedDate (no error: the user asked) |
+//! | anything else | | unchanged | |
+//!
+//! The error for a close depends on the state: a peer that stops answering while we connect
+//! is `ServerNotResponding`; one declared dead while connected is `ServerDead`; one that does
+//! not come back while reasserting is `ServerNotResponding`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::raw_enum;
+
+raw_enum! {
+    /// `NEVPNStatus`.
+    pub enum VpnStatus {
+        /// No configuration.
+        Invalid = 0,
+        Disconnected = 1,
+        Connecting = 2,
+        Connected = 3,
+        /// Connected, but the peer stopped answering and we are trying to recover.
+        Reasserting = 4,
+        Disconnecting = 5,
+    }
+}
+
+raw_enum! {
+    /// `NEVPNConnectionError` (`NEVPNConnectionErrorDomain`): why the last connection ended.
+    pub enum DisconnectError {
+        Overslept = 1,
+        NoNetworkAvailable = 2,
+        UnrecoverableNetworkChange = 3,
+        ConfigurationFailed = 4,
+        ServerAddressResolutionFailed = 5,
+        ServerNotResponding = 6,
+        ServerDead = 7,
+        AuthenticationFailed = 8,
+        ClientCertificateInvalid = 9,
+        ClientCertificateNotYetValid = 10,
+        ClientCertificateExpired = 11,
+        PluginFailed = 12,
+        ConfigurationNotFound = 13,
+        PluginDisabled = 14,
+        NegotiationFailed = 15,
+        ServerDisconnected = 16,
+        ServerCertificateInvalid = 17,
+        ServerCertificateNotYetValid = 18,
+        ServerCertificateExpired = 19,
+    }
+}
+
+impl std::fmt::Display for DisconnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?} (NEVPNConnectionErrorDomain {})", self.raw())
+    }
+}
+
+impl std::error::Error for DisconnectError {}
+
+/// Why a tunnel closed, as the tunnel provider reports it (a reduction of
+/// [`ikeway_sa::CloseReason`] plus what happens outside the IKE SA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseCause {
+    /// We closed it because the user asked (`stop_tunnel`).
+    LocalStop,
+    /// The server deleted the IKE SA.
+    DeletedByPeer,
+    /// Retransmissions or liveness checks ran out.
+    PeerUnreachable,
+    AuthenticationFailed,
+    /// No proposal chosen, or another error notify from the peer.
+    NegotiationFailed,
+    /// The SA lifetime ended without a successful rekey.
+    Expired,
+    /// The server's name did not resolve.
+    ServerAddressResolutionFailed,
+    /// No usable network interface.
+    NoNetworkAvailable,
+    /// The network changed in a way the tunnel cannot survive (no MOBIKE).
+    NetworkChanged,
+    /// The provider could not set up the tunnel (TUN device, routes, ...).
+    ProviderFailed,
+}
+
+impl From<ikeway_sa::CloseReason> for CloseCause {
+    fn from(r: ikeway_sa::CloseReason) -> Self {
+        use ikeway_sa::CloseReason as R;
+        match r {
+            R::Deleted | R::Rekeyed => Self::LocalStop,
+            R::DeletedByPeer => Self::DeletedByPeer,
+            R::PeerUnreachable | R::HandshakeTimeout => Self::PeerUnreachable,
+            R::AuthenticationFailed => Self::AuthenticationFailed,
+            R::PeerError(n) if n == ikeway_codec::NotifyType::AUTHENTICATION_FAILED => {
+                Self::AuthenticationFailed
+            }
+            R::NoProposalChosen | R::PeerError(_) => Self::NegotiationFailed,
+            R::Expired => Self::Expired,
+            _ => Self::NegotiationFailed,
+        }
+    }
+}
+
+/// What the tunnel provider reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TunnelEvent {
+    /// The IKE SA and the first child SA are up, with the server's configuration.
+    Up(ikeway_sa::ConfigReceived),
+    /// The peer stopped answering; the provider is retrying (DPD or retransmissions failing).
+    Unresponsive,
+    /// The tunnel is gone.
+    Closed(CloseCause),
+}
+
+/// Inputs of the state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatusInput {
+    /// A configuration was saved or loaded.
+    Configured,
+    /// The configuration was removed.
+    Removed,
+    /// `start_tunnel`.
+    Start,
+    /// The tunnel could not even be started.
+    StartFailed(DisconnectError),
+    /// `stop_tunnel`.
+    Stop,
+    Tunnel(TunnelEvent),
+}
+
+/// What the connection must do after a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    StartProvider,
+    StopProvider,
+    SetConnectedDate,
+    ClearConnectedDate,
+    ClearError,
+    SetError(DisconnectError),
+}
+
+/// The error a close in state `from` leaves behind (`None` for a close the user asked for).
+pub fn close_error(from: VpnStatus, cause: CloseCause) -> Option<DisconnectError> {
+    use DisconnectError as E;
+    Some(match cause {
+        CloseCause::LocalStop => return None,
+        CloseCause::DeletedByPeer => E::ServerDisconnected,
+        CloseCause::PeerUnreachable => match from {
+            VpnStatus::Connected => E::ServerDead,
+            _ => E::ServerNotResponding,
+        },
+        CloseCause::AuthenticationFailed => E::AuthenticationFailed,
+        CloseCause::NegotiationFailed | CloseCause::Expired => E::NegotiationFailed,
+        CloseCause::ServerAddressResolutionFailed => E::ServerAddressResolutionFailed,
+        CloseCause::NoNetworkAvailable => E::NoNetworkAvailable,
+        CloseCause::NetworkChanged => E::UnrecoverableNetworkChange,
+        CloseCause::ProviderFailed => E::PluginFailed,
+    })
+}
+
+/// One transition of the table in the module documentation.
+pub fn next(from: VpnStatus, input: &StatusInput) -> (VpnStatus, Vec<Effect>) {
+    use StatusInput as I;
+    use VpnStatus as S;
+    let active = matches!(from, S::Connecting | S::Connected | S::Reasserting);
+    match (from, input) {
+        (S::Invalid, I::Configured) => (S::Disconnected, vec![]),
+        (_, I::Removed) if active => {
+            (S::Invalid, vec![Effect::StopProvider, Effect::ClearConnectedDate])
+        }
+        (_, I::Removed) => (S::Invalid, vec![Effect::ClearConnectedDate]),
+        (S::Disconnected, I::Start) => {
+            (S::Connecting, vec![Effect::ClearError, Effect::StartProvider])
+        }
+        (S::Connecting, I::StartFailed(e)) => (S::Disconnected, vec![Effect::SetError(*e)]),
+        (S::Connecting, I::Tunnel(TunnelEvent::Up(_))) => {
+            (S::Connected, vec![Effect::SetConnectedDate])
+        }
+        (S::Reasserting, I::Tunnel(TunnelEvent::Up(_))) => (S::Connected, vec![]),
+        (S::Connected, I::Tunnel(TunnelEvent::Unresponsive)) => (S::Reasserting, vec![]),
+        (_, I::Tunnel(TunnelEvent::Closed(cause))) if active => {
+            let mut effects = vec![Effect::ClearConnectedDate];
+            if let Some(e) = close_error(from, *cause) {
+                effects.push(Effect::SetError(e));
+            }
+            (S::Disconnected, effects)
+        }
+        (_, I::Stop) if active => (S::Disconnecting, vec![Effect::StopProvider]),
+        (S::Disconnecting, I::Tunnel(TunnelEvent::Closed(_))) => {
+            (S::Disconnected, vec![Effect::ClearConnectedDate])
+        }
+        _ => (from, vec![]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DisconnectError as E;
+    use StatusInput as I;
+    use VpnStatus as S;
+
+    fn up() -> I {
+        I::Tunnel(TunnelEvent::Up(Default::default()))
+    }
+    fn closed(c: CloseCause) -> I {
+        I::Tunnel(TunnelEvent::Closed(c))
+    }
+    fn unresponsive() -> I {
+        I::Tunnel(TunnelEvent::Unresponsive)
+    }
+
+    #[test]
+    fn raw_values_match_apple() {
+        assert_eq!(S::Invalid.raw(), 0);
+        assert_eq!(S::Disconnecting.raw(), 5);
+        assert_eq!(E::Overslept.raw(), 1);
+        assert_eq!(E::ServerDead.raw(), 7);
+        assert_eq!(E::AuthenticationFailed.raw(), 8);
+        assert_eq!(E::ClientCertificateExpired.raw(), 11);
+        assert_eq!(E::NegotiationFailed.raw(), 15);
+        assert_eq!(E::ServerCertificateExpired.raw(), 19);
+        assert_eq!(DisconnectError::ALL.len(), 19);
+        assert_eq!(E::ServerDead.to_string(), "ServerDead (NEVPNConnectionErrorDomain 7)");
+    }
+
+    /// Every row of the documented table, then every other pair stays put without effects.
+    #[test]
+    fn transition_table() {
+        use CloseCause as C;
+        let table: Vec<(S, I, S, Vec<Effect>)> = vec![
+            (S::Invalid, I::Configured, S::Disconnected, vec![]),
+            (S::Disconnected, I::Configured, S::Disconnected, vec![]),
+            (
+                S::Connected,
+                I::Removed,
+                S::Invalid,
+                vec![Effect::StopProvider, Effect::ClearConnectedDate],
+            ),
+            (
+                S::Connecting,
+                I::Removed,
+                S::Invalid,
+                vec![Effect::StopProvider, Effect::ClearConnectedDate],
+            ),
+            (
+                S::Reasserting,
+                I::Removed,
+                S::Invalid,
+                vec![Effect::StopProvider, Effect::ClearConnectedDate],
+            ),
+            (S::Disconnected, I::Removed, S::Invalid, vec![Effect::ClearConnectedDate]),
+            (S::Disconnecting, I::Removed, S::Invalid, vec![Effect::ClearConnectedDate]),
+            (S::Invalid, I::Start, S::Invalid, vec![]),
+            (
+                S::Disconnected,
+                I::Start,
+                S::Connecting,
+                vec![Effect::ClearError, Effect::StartProvider],
+            ),
+            (S::Connecting, I::Start, S::Connecting, vec![]),
+            (S::Connected, I::Start, S::Connected, vec![]),
+            (S::Disconnecting, I::Start, S::Disconnecting, vec![]),
+            (
+                S::Connecting,
+                I::StartFailed(E::ConfigurationFailed),
+                S::Disconnected,
+                vec![Effect::SetError(E::ConfigurationFailed)],
+            ),
+            (S::Connecting, up(), S::Connected, vec![Effect::SetConnectedDate]),
+            (S::Reasserting, up(), S::Connected, vec![]),
+            (S::Connected, up(), S::Connected, vec![]),
+            (S::Disconnected, up(), S::Disconnected, vec![]),
+            (S::Disconnecting, up(), S::Disconnecting, vec![]),
+            (S::Connected, unresponsive(), S::Reasserting, vec![]),
+            (S::Connecting, unresponsive(), S::Connecting, vec![]),
+            (S::Reasserting, unresponsive(), S::Reasserting, vec![]),
+            (
+                S::Connecting,
+                closed(C::AuthenticationFailed),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::AuthenticationFailed)],
+            ),
+            (
+                S::Connecting,
+                closed(C::PeerUnreachable),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::ServerNotResponding)],
+            ),
+            (
+                S::Connected,
+                closed(C::PeerUnreachable),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::ServerDead)],
+            ),
+            (
+                S::Reasserting,
+                closed(C::PeerUnreachable),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::ServerNotResponding)],
+            ),
+            (
+                S::Connected,
+                closed(C::DeletedByPeer),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::ServerDisconnected)],
+            ),
+            (
+                S::Connecting,
+                closed(C::NegotiationFailed),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::NegotiationFailed)],
+            ),
+            (
+                S::Connected,
+                closed(C::Expired),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::NegotiationFailed)],
+            ),
+            (
+                S::Connecting,
+                closed(C::ServerAddressResolutionFailed),
+                S::Disconnected,
+                vec![
+                    Effect::ClearConnectedDate,
+                    Effect::SetError(E::ServerAddressResolutionFailed),
+                ],
+            ),
+            (
+                S::Connecting,
+                closed(C::NoNetworkAvailable),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::NoNetworkAvailable)],
+            ),
+            (
+                S::Connected,
+                closed(C::NetworkChanged),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::UnrecoverableNetworkChange)],
+            ),
+            (
+                S::Connecting,
+                closed(C::ProviderFailed),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate, Effect::SetError(E::PluginFailed)],
+            ),
+            (S::Connected, closed(C::LocalStop), S::Disconnected, vec![Effect::ClearConnectedDate]),
+            (S::Disconnected, closed(C::AuthenticationFailed), S::Disconnected, vec![]),
+            (S::Connecting, I::Stop, S::Disconnecting, vec![Effect::StopProvider]),
+            (S::Connected, I::Stop, S::Disconnecting, vec![Effect::StopProvider]),
+            (S::Reasserting, I::Stop, S::Disconnecting, vec![Effect::StopProvider]),
+            (S::Disconnected, I::Stop, S::Disconnected, vec![]),
+            (S::Disconnecting, I::Stop, S::Disconnecting, vec![]),
+            (
+                S::Disconnecting,
+                closed(C::LocalStop),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate],
+            ),
+            // A failure racing the user's stop is not reported as an error: the user asked.
+            (
+                S::Disconnecting,
+                closed(C::PeerUnreachable),
+                S::Disconnected,
+                vec![Effect::ClearConnectedDate],
+            ),
+        ];
+        for (i, (from, input, to, effects)) in table.iter().enumerate() {
+            assert_eq!(next(*from, input), (*to, effects.clone()), "row {i}: {from:?} + {input:?}");
+        }
+    }
+
+    #[test]
+    fn close_reasons_from_the_sa() {
+        use ikeway_sa::CloseReason as R;
+        assert_eq!(CloseCause::from(R::AuthenticationFailed), CloseCause::AuthenticationFailed);
+        assert_eq!(
+            CloseCause::from(R::PeerError(ikeway_codec::NotifyType::AUTHENTICATION_FAILED)),
+            CloseCause::AuthenticationFailed
+        );
+        assert_eq!(CloseCause::from(R::NoProposalChosen), CloseCause::NegotiationFailed);
+        assert_eq!(CloseCause::from(R::PeerUnreachable), CloseCause::PeerUnreachable);
+        assert_eq!(CloseCause::from(R::HandshakeTimeout), CloseCause::PeerUnreachable);
+        assert_eq!(CloseCause::from(R::DeletedByPeer), CloseCause::DeletedByPeer);
+        assert_eq!(CloseCause::from(R::Deleted), CloseCause::LocalStop);
+    }
+}
