@@ -3,6 +3,7 @@
 mod decode;
 mod demo;
 mod ike;
+mod vpn;
 mod wireshark;
 
 use std::io::Write;
@@ -28,6 +29,12 @@ enum Command {
     /// Run both ends of an IKEv2 VPN in this process (no root, no server) and push a TCP
     /// transfer through the tunnel: negotiation step by step, then throughput and status.
     Demo(demo::DemoArgs),
+    /// Saved VPN configurations: list, show, add, edit, remove.
+    #[command(subcommand)]
+    Config(vpn::config::ConfigCmd),
+    /// Apple configuration profiles (.mobileconfig): import, export.
+    #[command(subcommand)]
+    Profile(vpn::config::ProfileCmd),
     /// Decode the IKE messages of a capture as JSON, one object per line.
     ///
     /// FILE is a pcap or pcapng capture (UDP ports 500 and 4500; the non-ESP marker is
@@ -89,6 +96,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Config(cmd) => vpn::config::config(cmd),
+        Command::Profile(cmd) => vpn::config::profile(cmd),
         Command::Initiate(args) => ike::initiate(args),
         Command::Serve(args) => ike::serve(args),
         Command::Decode { file, keys } => {

@@ -1,0 +1,452 @@
+//! `ikeway config ...` and `ikeway profile ...`: saved VPN configurations, through the manager
+//! facade. Each named configuration is one application identity (`ikeway-cli/NAME`), so
+//! enabling one disables the others, as with Apple's per-app configurations; configurations
+//! from imported profiles are managed and read-only here.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use ikeway_crypto::SecretBytes;
+use ikeway_manager::{
+    AuthenticationMethod, DeadPeerDetectionRate, DiffieHellmanGroup, EncryptionAlgorithm,
+    Ikev2Protocol, IntegrityAlgorithm, PreferencesStore, SaParameters, VpnConfiguration,
+    VpnManager, export_profile, import_profile,
+};
+use serde_json::json;
+
+pub(crate) const APP_PREFIX: &str = "ikeway-cli/";
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ConfigCmd {
+    /// List saved configurations (personal and managed).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one configuration (secrets are never shown).
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a configuration. The first save of a configuration asks for consent (or `--yes`).
+    #[command(
+        after_help = "Example:\n  ikeway config add office --server vpn.example.org --remote-id vpn.example.org \\\n    --local-id alice@example.org --psk-file ~/office.psk --enable --yes"
+    )]
+    Add {
+        name: String,
+        #[command(flatten)]
+        fields: Fields,
+        /// Consent to saving without asking (needed when there is no terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Change fields of a personal configuration.
+    Edit {
+        name: String,
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// Remove a personal configuration.
+    Remove { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ProfileCmd {
+    /// Import an Apple configuration profile (.mobileconfig, com.apple.vpn.managed, IKEv2).
+    Import {
+        file: PathBuf,
+        /// Consent to installing the profile without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Export a configuration as a .mobileconfig profile (to stdout, or --output FILE).
+    Export {
+        name: String,
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Include the shared secret in the profile.
+        #[arg(long)]
+        include_secrets: bool,
+    },
+}
+
+/// Fields of an IKEv2 configuration, with Apple's names and defaults.
+#[derive(Args, Debug, Default)]
+pub(crate) struct Fields {
+    /// Server address (name or IP).
+    #[arg(long)]
+    server: Option<String>,
+    /// Remote identifier (the server's IKE ID).
+    #[arg(long)]
+    remote_id: Option<String>,
+    /// Local identifier (our IKE ID).
+    #[arg(long)]
+    local_id: Option<String>,
+    /// File holding the shared secret (first line); stored in the 0600 secret store.
+    #[arg(long, value_name = "FILE")]
+    psk_file: Option<PathBuf>,
+    /// IKE SA encryption: aes128, aes256, aes128gcm, aes256gcm, chacha20poly1305.
+    #[arg(long)]
+    ike_encryption: Option<String>,
+    /// IKE SA integrity: sha256, sha384, sha512.
+    #[arg(long)]
+    ike_integrity: Option<String>,
+    /// IKE SA Diffie-Hellman group: 14, 15, 16, 19, 20, 31.
+    #[arg(long)]
+    ike_dh_group: Option<i64>,
+    /// IKE SA lifetime in minutes (10-1440).
+    #[arg(long)]
+    ike_lifetime: Option<u32>,
+    /// Child SA encryption.
+    #[arg(long)]
+    child_encryption: Option<String>,
+    /// Child SA integrity.
+    #[arg(long)]
+    child_integrity: Option<String>,
+    /// Child SA Diffie-Hellman group (used for PFS).
+    #[arg(long)]
+    child_dh_group: Option<i64>,
+    /// Child SA lifetime in minutes (10-1440).
+    #[arg(long)]
+    child_lifetime: Option<u32>,
+    /// Dead peer detection rate: none, low (30 min), medium (10 min), high (1 min).
+    #[arg(long)]
+    dpd: Option<String>,
+    /// Perfect forward secrecy for child SAs.
+    #[arg(long)]
+    enable_pfs: Option<bool>,
+    #[arg(long)]
+    disable_mobike: Option<bool>,
+    #[arg(long)]
+    disable_redirect: Option<bool>,
+    #[arg(long)]
+    mtu: Option<u32>,
+    /// Enable this configuration (disables the other ones).
+    #[arg(long)]
+    enable: bool,
+    /// Disable this configuration.
+    #[arg(long, conflicts_with = "enable")]
+    disable: bool,
+}
+
+fn parse_by_name<T: Copy + std::fmt::Debug>(all: &[T], what: &str, s: &str) -> Result<T> {
+    let want = s.to_ascii_lowercase().replace(['-', '_'], "");
+    all.iter().copied().find(|v| format!("{v:?}").to_ascii_lowercase() == want).with_context(|| {
+        let names: Vec<String> =
+            all.iter().map(|v| format!("{v:?}").to_ascii_lowercase()).collect();
+        format!("unknown {what} {s:?}; one of {}", names.join(", "))
+    })
+}
+
+fn dh_group(raw: i64) -> Result<DiffieHellmanGroup> {
+    DiffieHellmanGroup::from_raw(raw).with_context(|| format!("no Diffie-Hellman group {raw}"))
+}
+
+fn apply_sa(
+    p: &mut SaParameters,
+    enc: &Option<String>,
+    integ: &Option<String>,
+    group: Option<i64>,
+    life: Option<u32>,
+) -> Result<()> {
+    if let Some(e) = enc {
+        p.encryption_algorithm = parse_by_name(EncryptionAlgorithm::ALL, "encryption", e)?;
+    }
+    if let Some(i) = integ {
+        p.integrity_algorithm = parse_by_name(IntegrityAlgorithm::ALL, "integrity", i)?;
+    }
+    if let Some(g) = group {
+        p.diffie_hellman_group = dh_group(g)?;
+    }
+    if let Some(l) = life {
+        if !(10..=1440).contains(&l) {
+            bail!("lifetime {l} minutes is outside 10-1440");
+        }
+        p.lifetime_minutes = l;
+    }
+    Ok(())
+}
+
+impl Fields {
+    fn apply(&self, config: &mut VpnConfiguration, store: &PreferencesStore) -> Result<()> {
+        let protocol = match &mut config.protocol {
+            Some(p) => p,
+            None => {
+                let server =
+                    self.server.clone().context("--server is required for a new configuration")?;
+                config.protocol.insert(Ikev2Protocol::new(server))
+            }
+        };
+        if let Some(s) = &self.server {
+            protocol.server_address = s.clone();
+        }
+        if let Some(r) = &self.remote_id {
+            protocol.remote_identifier = Some(r.clone());
+        }
+        if let Some(l) = &self.local_id {
+            protocol.local_identifier = Some(l.clone());
+        }
+        if let Some(path) = &self.psk_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let secret = text.lines().next().unwrap_or_default();
+            if secret.is_empty() {
+                bail!("{} holds no secret", path.display());
+            }
+            let reference = store.secrets().add(&SecretBytes::from_slice(secret.as_bytes()))?;
+            if let Some(old) = protocol.shared_secret_reference.replace(reference) {
+                store.secrets().remove(&old)?;
+            }
+            protocol.authentication_method = AuthenticationMethod::SharedSecret;
+        }
+        apply_sa(
+            &mut protocol.ike_sa_parameters,
+            &self.ike_encryption,
+            &self.ike_integrity,
+            self.ike_dh_group,
+            self.ike_lifetime,
+        )?;
+        apply_sa(
+            &mut protocol.child_sa_parameters,
+            &self.child_encryption,
+            &self.child_integrity,
+            self.child_dh_group,
+            self.child_lifetime,
+        )?;
+        if let Some(d) = &self.dpd {
+            protocol.dead_peer_detection_rate =
+                parse_by_name(DeadPeerDetectionRate::ALL, "DPD rate", d)?;
+        }
+        if let Some(v) = self.enable_pfs {
+            protocol.enable_pfs = v;
+        }
+        if let Some(v) = self.disable_mobike {
+            protocol.disable_mobike = v;
+        }
+        if let Some(v) = self.disable_redirect {
+            protocol.disable_redirect = v;
+        }
+        if let Some(v) = self.mtu {
+            protocol.mtu = Some(v);
+        }
+        if self.enable {
+            config.enabled = true;
+        }
+        if self.disable {
+            config.enabled = false;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn store() -> Result<PreferencesStore> {
+    PreferencesStore::open_default().context("opening the preferences")
+}
+
+#[allow(clippy::print_stdout)]
+fn say(s: &str) {
+    println!("{s}");
+}
+
+/// Asks for consent on a terminal; without one, only `--yes` consents.
+pub(crate) fn consent(question: &str, yes: bool) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!("{question}: consent is needed and there is no terminal to ask; re-run with --yes");
+    }
+    let mut err = std::io::stderr();
+    write!(err, "{question} [y/N] ")?;
+    err.flush()?;
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+fn summary(name: &str, c: &VpnConfiguration, managed: bool) -> serde_json::Value {
+    let p = c.protocol.as_ref();
+    json!({
+        "name": name,
+        "description": c.localized_description,
+        "server": p.map(|p| p.server_address.clone()),
+        "enabled": c.enabled,
+        "managed": managed,
+        "on_demand": c.on_demand_enabled,
+    })
+}
+
+/// Every configuration by display name: personal ones by their CLI name, managed ones by
+/// their profile's name for them.
+pub(crate) fn all(store: &PreferencesStore) -> Result<Vec<(String, VpnConfiguration, bool)>> {
+    let mut out = Vec::new();
+    for (app, c) in store.personal_configurations()? {
+        if let Some(name) = app.strip_prefix(APP_PREFIX) {
+            out.push((name.to_owned(), c, false));
+        }
+    }
+    for m in store.managed_configurations()? {
+        let name = if m.configuration.localized_description.is_empty() {
+            m.identifier
+        } else {
+            m.configuration.localized_description.clone()
+        };
+        out.push((name, m.configuration, true));
+    }
+    Ok(out)
+}
+
+pub(crate) fn find(store: &PreferencesStore, name: &str) -> Result<(VpnConfiguration, bool)> {
+    all(store)?
+        .into_iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, c, m)| (c, m))
+        .with_context(|| format!("no configuration named {name:?} (see `ikeway config list`)"))
+}
+
+pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
+    let store = store()?;
+    match cmd {
+        ConfigCmd::List { json } => {
+            let rows = all(&store)?;
+            if json {
+                let v: Vec<_> = rows.iter().map(|(n, c, m)| summary(n, c, *m)).collect();
+                say(&serde_json::to_string_pretty(&v)?);
+            } else if rows.is_empty() {
+                say(
+                    "no configurations (add one with `ikeway config add` or `ikeway profile import`)",
+                );
+            } else {
+                for (n, c, m) in rows {
+                    let server =
+                        c.protocol.as_ref().map_or("-", |p| p.server_address.as_str()).to_owned();
+                    say(&format!(
+                        "{n:<20} {server:<30} {}{}",
+                        if c.enabled { "enabled" } else { "disabled" },
+                        if m { ", managed (read-only)" } else { "" }
+                    ));
+                }
+            }
+        }
+        ConfigCmd::Show { name, json } => {
+            let (c, managed) = find(&store, &name)?;
+            if json {
+                say(&serde_json::to_string_pretty(&c)?);
+            } else {
+                say(&format!("{name}{}", if managed { " (managed)" } else { "" }));
+                say(&format!("{c:#?}"));
+            }
+        }
+        ConfigCmd::Add { name, fields, yes } => {
+            let app = format!("{APP_PREFIX}{name}");
+            let mut manager = VpnManager::shared(app.clone(), store.clone());
+            manager.load_from_preferences()?;
+            if !manager.configuration().is_empty() {
+                bail!("a configuration named {name:?} exists; use `ikeway config edit {name}`");
+            }
+            if !store.is_authorized(&app)?
+                && !consent(&format!("Allow ikeway to add the VPN configuration {name:?}?"), yes)?
+            {
+                bail!("not saved: consent refused");
+            }
+            let mut config = VpnConfiguration {
+                localized_description: name.clone(),
+                ..VpnConfiguration::default()
+            };
+            fields.apply(&mut config, &store)?;
+            *manager.configuration_mut() = config;
+            manager.save_to_preferences(&mut |_: &str, _: &VpnConfiguration| true)?;
+            say(&format!("saved {name:?}"));
+        }
+        ConfigCmd::Edit { name, fields } => {
+            let app = format!("{APP_PREFIX}{name}");
+            let mut manager = VpnManager::shared(app, store.clone());
+            manager.load_from_preferences()?;
+            if manager.configuration().is_empty() {
+                let managed = find(&store, &name).map(|(_, m)| m).unwrap_or(false);
+                if managed {
+                    bail!(
+                        "{name:?} comes from a profile and is read-only; import a new profile to change it"
+                    );
+                }
+                bail!("no personal configuration named {name:?}");
+            }
+            fields.apply(manager.configuration_mut(), &store)?;
+            manager.save_to_preferences(&mut |_: &str, _: &VpnConfiguration| true)?;
+            say(&format!("saved {name:?}"));
+        }
+        ConfigCmd::Remove { name } => {
+            let mut manager = VpnManager::shared(format!("{APP_PREFIX}{name}"), store.clone());
+            manager.load_from_preferences()?;
+            if manager.configuration().is_empty() {
+                bail!("no personal configuration named {name:?}");
+            }
+            let secret = manager
+                .configuration()
+                .protocol
+                .as_ref()
+                .and_then(|p| p.shared_secret_reference.clone());
+            manager.remove_from_preferences()?;
+            if let Some(s) = secret {
+                store.secrets().remove(&s)?;
+            }
+            say(&format!("removed {name:?}"));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn profile(cmd: ProfileCmd) -> Result<()> {
+    let store = store()?;
+    match cmd {
+        ProfileCmd::Import { file, yes } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            if !consent(&format!("Install the VPN profile {}?", file.display()), yes)? {
+                bail!("not installed: consent refused");
+            }
+            let imported = import_profile(&bytes, store.secrets())
+                .with_context(|| format!("importing {}", file.display()))?;
+            for w in &imported.warnings {
+                say(&format!("warning: {w}"));
+            }
+            for vpn in imported.vpns {
+                let name = vpn.configuration.localized_description.clone();
+                store.install_managed(
+                    &vpn.payload_identifier,
+                    &imported.display_name,
+                    vpn.configuration,
+                )?;
+                say(&format!(
+                    "installed {name:?} from profile {:?} (managed)",
+                    imported.display_name
+                ));
+            }
+        }
+        ProfileCmd::Export { name, output, include_secrets } => {
+            let (c, _) = find(&store, &name)?;
+            let secrets: Option<&dyn ikeway_manager::SecretSource> =
+                if include_secrets { Some(store.secrets()) } else { None };
+            let (xml, warnings) =
+                export_profile(&format!("org.ikeway.export.{name}"), &name, &[&c], secrets)?;
+            for w in &warnings {
+                eprint_warning(&w.to_string());
+            }
+            match output {
+                Some(path) => std::fs::write(&path, &xml)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => std::io::stdout().write_all(&xml)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stderr)]
+fn eprint_warning(w: &str) {
+    eprintln!("warning: {w}");
+}
