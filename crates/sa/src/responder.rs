@@ -14,7 +14,7 @@ use rand_core::{RngCore, SeedableRng};
 use crate::Transmit;
 use crate::config::{AddressPool, Config};
 use crate::event::Event;
-use crate::ike_sa::{IkeSa, InitReply, NAT_T_PORT};
+use crate::ike_sa::{IkeSa, InitReply, ike_bytes};
 use crate::pool::AddressAllocator;
 use crate::provider::KeyExchangeProvider;
 
@@ -120,14 +120,8 @@ impl Responder {
         datagram: &[u8],
     ) {
         self.stats.received += 1;
-        let on_nat_t = local.port() == NAT_T_PORT || remote.port() == NAT_T_PORT;
-        let bytes = if on_nat_t {
-            match datagram.strip_prefix(&[0u8; 4]) {
-                Some(b) => b,
-                None => return, // ESP or keepalive: the datapath's business
-            }
-        } else {
-            datagram
+        let Some(bytes) = ike_bytes(local, remote, datagram) else {
+            return; // ESP or keepalive: the datapath's business
         };
         // Only the fixed header is needed to route; the SA parses the rest.
         let Ok(header) = ikeway_codec::HeaderRepr::parse(bytes) else {

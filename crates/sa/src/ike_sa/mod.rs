@@ -666,18 +666,11 @@ impl IkeSa {
         datagram: &[u8],
     ) {
         self.stats.received += 1;
-        let on_nat_t = local.port() == NAT_T_PORT || remote.port() == NAT_T_PORT;
-        let bytes = if on_nat_t {
-            match datagram.strip_prefix(&NON_ESP_MARKER) {
-                Some(ike) => ike,
-                None => {
-                    // ESP or a keepalive: not ours to handle.
-                    self.stats.dropped_unexpected += 1;
-                    return;
-                }
-            }
-        } else {
-            datagram
+        let on_nat_t = on_nat_t_port(local, remote);
+        let Some(bytes) = ike_bytes(local, remote, datagram) else {
+            // ESP or a keepalive: not ours to handle.
+            self.stats.dropped_unexpected += 1;
+            return;
         };
         let Ok(message) = MessageRepr::parse(bytes) else {
             self.stats.dropped_malformed += 1;
@@ -991,6 +984,20 @@ impl IkeSa {
         self.queued.clear();
         self.old_sa = None;
         self.events.push_back(Event::IkeSaClosed { reason });
+    }
+}
+
+fn on_nat_t_port(local: SocketAddr, remote: SocketAddr) -> bool {
+    local.port() == NAT_T_PORT || remote.port() == NAT_T_PORT
+}
+
+/// The IKE message in a UDP payload: as is on port 500; on port 4500 only after the non-ESP
+/// marker, anything else there being ESP or a keepalive (RFC 3948 §2).
+pub(crate) fn ike_bytes(local: SocketAddr, remote: SocketAddr, datagram: &[u8]) -> Option<&[u8]> {
+    if on_nat_t_port(local, remote) {
+        datagram.strip_prefix(&NON_ESP_MARKER)
+    } else {
+        Some(datagram)
     }
 }
 
