@@ -129,3 +129,20 @@ else
 fi
 say "strongSwan $(dpkg-query -W -f='${Version}' charon-systemd), libreswan $(cat "$LIBRESWAN_DIR/.version"), tshark $(dpkg-query -W -f='${Version}' tshark)"
 say "pluto: $PLUTO"
+
+# ==== datapath peers (testbeds/datapath.sh, issue 4) ==========================================
+# wireguard-go and wg from Debian; boringtun-cli built from crates.io into .peers/boringtun
+# (not committed). Only the datapath benchmark needs them; a failure here is reported, not fatal.
+install_pkgs wireguard-go wireguard-tools
+BORINGTUN_DIR="$PEERS_DIR/boringtun"
+if [ ! -x "$BORINGTUN_DIR/bin/boringtun-cli" ]; then
+    if command -v cargo >/dev/null; then
+        say "cargo install boringtun-cli --locked --root $BORINGTUN_DIR (a few minutes)"
+        cargo install boringtun-cli --locked --root "$BORINGTUN_DIR" >/tmp/ikw-boringtun.$$.log 2>&1 ||
+            { tail -n 20 /tmp/ikw-boringtun.$$.log >&2; say "WARNING: boringtun-cli not installed"; }
+        rm -f /tmp/ikw-boringtun.$$.log
+    else
+        say "WARNING: cargo missing: boringtun-cli not installed"
+    fi
+fi
+[ -x "$BORINGTUN_DIR/bin/boringtun-cli" ] && say "boringtun-cli: $BORINGTUN_DIR/bin/boringtun-cli"

@@ -21,6 +21,8 @@ commands:
   bench handshake              complete in-process IKE handshakes per group
   bench testbed-timing         time from initiate to child SA: ours vs strongSwan's initiator,
                                same strongSwan responder, same run (root)
+  bench datapath [PATH...]     iperf3 through ikeway-pump vs veth, strongSwan libipsec,
+                               boringtun, wireguard-go (root; testbeds/datapath.sh)
   tshark-expect                regenerate tshark's view of the test captures
                                (crates/ikeway/tests/data/*/tshark.json)
 ";
@@ -164,6 +166,11 @@ fn bench(args: &[String]) -> Result<()> {
             run(&mut cmd)
         }
         Some("testbed-timing") => testbed_timing(),
+        Some("datapath") => {
+            run(cargo().args(["build", "--release", "-q", "-p", "ikeway-pump", "--examples"]))?;
+            let script = project_root().join("testbeds/datapath.sh");
+            run(Command::new("bash").arg(script).args(&args[1..]))
+        }
         Some("handshake") => run(cargo().args([
             "run",
             "--release",
@@ -173,7 +180,9 @@ fn bench(args: &[String]) -> Result<()> {
             "--bin",
             "handshake-quick",
         ])),
-        _ => bail!("usage: cargo xtask bench esp [--quick] | handshake | testbed-timing"),
+        _ => bail!(
+            "usage: cargo xtask bench esp [--quick] | handshake | testbed-timing | datapath [PATH...]"
+        ),
     }
 }
 

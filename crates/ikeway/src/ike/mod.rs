@@ -1,7 +1,9 @@
 //! `ikeway initiate` and `ikeway serve`: our IKE initiator and responder over real UDP, for
-//! interop tests against strongSwan and libreswan and for products that embed us. The
-//! datapath (ESP over TUN) is not attached here; child SA keys are reported as events.
+//! interop tests against strongSwan and libreswan and for products that embed us. Child SA
+//! keys are reported as events; with `--tun NAME` they also drive the ESP datapath
+//! (`ikeway-pump`, see `datapath.rs`), which then owns UDP 4500.
 
+mod datapath;
 mod proposals;
 mod runtime;
 
@@ -60,6 +62,8 @@ pub(crate) struct Common {
     /// Seed for every random choice (hex, 64 digits); default: from the OS.
     #[arg(long)]
     seed: Option<String>,
+    #[command(flatten)]
+    tun: datapath::TunArgs,
 }
 
 #[derive(Args, Debug)]
@@ -365,7 +369,8 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
         ];
     }
     let actions = parse_actions(&args.then)?;
-    let sockets = runtime::Sockets::bind(c.local, &[500, 4500])?;
+    let pump = datapath::start(&c.tun, c.local)?;
+    let sockets = runtime::Sockets::bind(c.local, &[500, 4500], pump.clone())?;
     let start = Instant::now();
     let mut sa = IkeSa::initiate(
         Arc::new(config),
@@ -400,6 +405,11 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
                 _ => {}
             }
             print(&event_json(&e));
+            if let Some(pump) = &pump
+                && let Some(line) = datapath::on_event(pump, &e)?
+            {
+                print(&line);
+            }
         }
         if closed.is_some() {
             return Ok(ControlFlow::Break(()));
@@ -420,6 +430,9 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
         Ok(ControlFlow::Continue(()))
     })?;
     print(&json!({"event": "stats", "ike": format!("{:?}", sa.stats())}));
+    if let Some(pump) = &pump {
+        print(&datapath::stats_json(pump));
+    }
     match closed {
         Some(CloseReason::Deleted) | None if ike_up => Ok(()),
         Some(reason) => bail!("IKE SA closed: {reason:?}"),
@@ -445,7 +458,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         subnets: args.subnet.iter().map(|s| parse_cidr(s)).collect::<Result<_>>()?,
     };
     let actions = parse_actions(&args.then)?;
-    let sockets = runtime::Sockets::bind(c.local, &[500, 4500])?;
+    let pump = datapath::start(&c.tun, c.local)?;
+    let sockets = runtime::Sockets::bind(c.local, &[500, 4500], pump.clone())?;
     let mut responder =
         Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), Some(pool), seed(c)?);
     let start = Instant::now();
@@ -467,6 +481,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
             let mut v = event_json(&e);
             v["sa"] = json!(format!("{spi_r:016x}"));
             print(&v);
+            if let Some(pump) = &pump
+                && let Some(line) = datapath::on_event(pump, &e)?
+            {
+                print(&line);
+            }
         }
         if let Some((spi_r, up)) = first {
             while let Some((at, action)) = actions.get(next_action) {
@@ -482,5 +501,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         Ok(if now >= end { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
     });
     print(&json!({"event": "stats", "endpoint": format!("{:?}", responder.stats())}));
+    if let Some(pump) = &pump {
+        print(&datapath::stats_json(pump));
+    }
     result
 }

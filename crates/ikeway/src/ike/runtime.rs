@@ -54,17 +54,37 @@ engine_for!(Responder);
 
 type Received = (SocketAddr, SocketAddr, Vec<u8>);
 
-/// UDP sockets on IKE's ports of one address.
+/// UDP sockets on IKE's ports of one address. With a datapath (`pump`), port 4500 is the
+/// pump's: its IKE datagrams arrive through the pump's channel and go out through the pump.
 pub(crate) struct Sockets {
     sockets: Vec<Arc<UdpSocket>>,
     rx: Receiver<Received>,
+    pump: Option<Arc<ikeway_pump::Pump>>,
 }
 
 impl Sockets {
-    pub(crate) fn bind(ip: IpAddr, ports: &[u16]) -> Result<Self> {
+    pub(crate) fn bind(
+        ip: IpAddr,
+        ports: &[u16],
+        pump: Option<Arc<ikeway_pump::Pump>>,
+    ) -> Result<Self> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut sockets = Vec::new();
+        if let Some(pump) = &pump {
+            let up = pump.ike().clone();
+            let tx = tx.clone();
+            std::thread::Builder::new().name("pump-ike".into()).spawn(move || {
+                for d in up {
+                    if tx.send((d.local, d.remote, d.bytes)).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        }
         for &port in ports {
+            if pump.is_some() && port == 4500 {
+                continue;
+            }
             let addr = SocketAddr::new(ip, port);
             let socket =
                 Arc::new(UdpSocket::bind(addr).with_context(|| format!("binding UDP {addr}"))?);
@@ -80,10 +100,14 @@ impl Sockets {
             })?;
             sockets.push(socket);
         }
-        Ok(Self { sockets, rx })
+        Ok(Self { sockets, rx, pump })
     }
 
     fn send(&self, t: Transmit, bytes: &[u8]) -> Result<()> {
+        if let Some(pump) = self.pump.as_ref().filter(|_| t.local.port() == 4500) {
+            pump.send_ike(t.remote, bytes).with_context(|| format!("sending to {}", t.remote))?;
+            return Ok(());
+        }
         let socket = self
             .sockets
             .iter()

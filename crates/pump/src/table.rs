@@ -1,0 +1,212 @@
+//! The SA table shared by every worker, read-mostly.
+//!
+//! Workers read an immutable [`Snapshot`] through [`ArcSwap`]: one atomic load per batch of
+//! packets, no lock on the table. The control plane installs or removes SAs by building a new
+//! snapshot (copy on write, serialised by a writer mutex) and swapping it in; workers pick it
+//! up on their next load, so a rekey never stops traffic. Entries are `Arc`s shared between
+//! snapshots, so an SA keeps its sequence number and replay window across swaps.
+//!
+//! **Sequence numbers.** `OutboundSa::encapsulate` and `InboundSa::decapsulate` take
+//! `&mut self` (sequence number, replay window, counters are plain integers in `ikeway-esp`).
+//! Each SA direction therefore sits behind its own `Mutex`, held only for the seal or open of
+//! one packet. Workers are fed by a multi-queue TUN (flows hashed to queues) and
+//! `SO_REUSEPORT` sockets (peers hashed to sockets), so one flow's packets stay on one worker
+//! and the lock is uncontended in the common case; when two workers do meet on one SA, the
+//! lock is what keeps its sequence numbers unique. We chose this over an atomic sequence
+//! number because the ESP crate's per-SA state (lifetimes, counters, events) is not atomic,
+//! and over pinning SAs to workers because the kernel, not us, picks the worker of a packet.
+//!
+//! **Rekey (make before break).** A new child SA is installed inbound and outbound at once;
+//! outbound lookups try the newest SA first, so traffic moves to it at once, while the old
+//! inbound SA keeps accepting in-flight packets until [`SaTable::remove`] (the negotiation's
+//! delete) takes both halves of the old SA away.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use arc_swap::ArcSwap;
+use ikeway_esp::{Counters as SaCounters, EspError, InboundSa, OutboundSa, SaConfig};
+
+use crate::selector::Policy;
+
+/// A child SA as the control plane hands it to the datapath.
+#[derive(Debug, Clone)]
+pub struct ChildSa {
+    /// Inbound direction; its SPI identifies the child SA in [`SaTable::remove`].
+    pub inbound: SaConfig,
+    pub outbound: SaConfig,
+    pub policy: Policy,
+    /// Where ESP goes (the peer's 4500, or wherever it floated to).
+    pub remote: SocketAddr,
+}
+
+/// Locks a mutex even if a panicking worker poisoned it: SA state is consistent between
+/// packets.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug)]
+pub(crate) struct InboundEntry {
+    pub(crate) sa: Mutex<InboundSa>,
+    pub(crate) policy: Policy,
+}
+
+#[derive(Debug)]
+pub(crate) struct OutboundEntry {
+    /// Inbound SPI of the same child SA: the key for removal.
+    pub(crate) spi_in: u32,
+    pub(crate) sa: Mutex<OutboundState>,
+    pub(crate) policy: Policy,
+    pub(crate) headroom: usize,
+}
+
+/// What a worker changes when it sends: the SA (sequence number) and where it sends to.
+#[derive(Debug)]
+pub(crate) struct OutboundState {
+    pub(crate) sa: OutboundSa,
+    pub(crate) remote: SocketAddr,
+}
+
+/// What workers read: immutable, replaced whole.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) inbound: HashMap<u32, Arc<InboundEntry>>,
+    /// Newest first.
+    pub(crate) outbound: Vec<Arc<OutboundEntry>>,
+}
+
+/// Per-SA counters copied out for status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaStats {
+    pub spi_in: u32,
+    pub spi_out: Option<u32>,
+    pub inbound: SaCounters,
+    pub outbound: Option<SaCounters>,
+    pub remote: Option<SocketAddr>,
+}
+
+/// The shared SA table: cheap to clone a handle to (`Arc` inside).
+#[derive(Debug, Clone, Default)]
+pub struct SaTable {
+    inner: Arc<TableInner>,
+}
+
+#[derive(Debug, Default)]
+struct TableInner {
+    current: ArcSwap<Snapshot>,
+    writer: Mutex<()>,
+}
+
+impl SaTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.inner.current.load()
+    }
+
+    fn update(&self, f: impl FnOnce(&Snapshot) -> Snapshot) {
+        let _writer = lock(&self.inner.writer);
+        let old = self.inner.current.load_full();
+        self.inner.current.store(Arc::new(f(&old)));
+    }
+
+    /// Installs a child SA (both directions). Traffic is never stopped: workers see the new
+    /// SA from their next packet on. An SA with the same inbound SPI is replaced.
+    pub fn install(&self, child: &ChildSa) -> Result<(), EspError> {
+        let inbound = Arc::new(InboundEntry {
+            sa: Mutex::new(InboundSa::new(&child.inbound)?),
+            policy: child.policy.clone(),
+        });
+        let out_sa = OutboundSa::new(&child.outbound)?;
+        let outbound = Arc::new(OutboundEntry {
+            spi_in: child.inbound.spi,
+            headroom: out_sa.headroom(),
+            sa: Mutex::new(OutboundState { sa: out_sa, remote: child.remote }),
+            policy: child.policy.clone(),
+        });
+        let spi_in = child.inbound.spi;
+        self.update(|old| {
+            let mut inbound_map = old.inbound.clone();
+            inbound_map.insert(spi_in, inbound);
+            let mut out = Vec::with_capacity(old.outbound.len() + 1);
+            out.push(outbound);
+            out.extend(old.outbound.iter().filter(|e| e.spi_in != spi_in).cloned());
+            Snapshot { inbound: inbound_map, outbound: out }
+        });
+        Ok(())
+    }
+
+    /// Removes the child SA whose inbound SPI is `spi_in`, both directions. Returns whether it
+    /// was there.
+    pub fn remove(&self, spi_in: u32) -> bool {
+        let mut found = false;
+        self.update(|old| {
+            found = old.inbound.contains_key(&spi_in);
+            let mut inbound = old.inbound.clone();
+            inbound.remove(&spi_in);
+            let outbound =
+                old.outbound.iter().filter(|e| e.spi_in != spi_in).cloned().collect::<Vec<_>>();
+            Snapshot { inbound, outbound }
+        });
+        found
+    }
+
+    /// Sends the child SA's ESP to `remote` from now on (the peer's NAT mapping moved,
+    /// RFC 7296 §2.23). Returns whether the SA was there.
+    pub fn set_remote(&self, spi_in: u32, remote: SocketAddr) -> bool {
+        let snap = self.load();
+        let mut found = false;
+        for e in snap.outbound.iter().filter(|e| e.spi_in == spi_in) {
+            lock(&e.sa).remote = remote;
+            found = true;
+        }
+        found
+    }
+
+    pub fn len(&self) -> usize {
+        self.load().inbound.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Per-SA counters, newest outbound first, then inbound-only (rekeyed, awaiting delete).
+    pub fn stats(&self) -> Vec<SaStats> {
+        let snap = self.load();
+        let mut out: Vec<SaStats> = snap
+            .outbound
+            .iter()
+            .map(|e| {
+                let o = lock(&e.sa);
+                SaStats {
+                    spi_in: e.spi_in,
+                    spi_out: Some(o.sa.spi()),
+                    inbound: snap
+                        .inbound
+                        .get(&e.spi_in)
+                        .map(|i| lock(&i.sa).counters().clone())
+                        .unwrap_or_default(),
+                    outbound: Some(o.sa.counters().clone()),
+                    remote: Some(o.remote),
+                }
+            })
+            .collect();
+        for (spi, i) in &snap.inbound {
+            if !out.iter().any(|s| s.spi_in == *spi) {
+                out.push(SaStats {
+                    spi_in: *spi,
+                    spi_out: None,
+                    inbound: lock(&i.sa).counters().clone(),
+                    outbound: None,
+                    remote: None,
+                });
+            }
+        }
+        out
+    }
+}
