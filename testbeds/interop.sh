@@ -178,6 +178,77 @@ libreswan)
     ikw_whack "$LS" --trafficstatus >"$OUT/ls.status" 2>&1 || true
     cp "$LS"/pluto.log "$OUT/pluto.log" 2>/dev/null || true
     ;;
+connect)
+    # The Personal VPN path: import a profile naming the strongSwan responder, connect, use the
+    # tunnel, check status, disconnect; routes and DNS must come back exactly.
+    IKW_SW_POOL6="" start_strongswan_responder
+    ikw_spawn prot "$OUT/iperf3-server.out" iperf3 -s -1
+    # `ip netns exec` shows /etc/netns/NS/resolv.conf as /etc/resolv.conf inside the namespace,
+    # so the client's DNS changes stay in the client namespace.
+    mkdir -p "/etc/netns/$IKW_NS_CLI"
+    printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
+    CLIENV=(env XDG_CONFIG_HOME="$IKW_WORKDIR/xdg" XDG_RUNTIME_DIR="$IKW_WORKDIR/run")
+    mkdir -p "$IKW_WORKDIR/run"
+    cat >"$IKW_WORKDIR/corp.mobileconfig" <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.corp</string>
+<key>PayloadUUID</key><string>6E0B1B0E-5E4B-4C4B-9E0B-1B0E5E4B4C4B</string>
+<key>PayloadDisplayName</key><string>Corp profile</string>
+<key>PayloadContent</key><array><dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.corp.vpn</string>
+  <key>PayloadUUID</key><string>7F1C2C1F-6F5C-4D5C-AF1C-2C1F6F5C4D5C</string>
+  <key>UserDefinedName</key><string>Corp</string>
+  <key>VPNType</key><string>IKEv2</string>
+  <key>IKEv2</key><dict>
+    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
+    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
+    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
+    <key>AuthenticationMethod</key><string>SharedSecret</string>
+    <key>SharedSecret</key><string>$PSK</string>
+    <key>DeadPeerDetectionRate</key><string>Medium</string>
+    <key>DisableMOBIKE</key><integer>1</integer>
+    <key>DisableRedirect</key><integer>1</integer>
+    <key>IKESecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>31</integer>
+    </dict>
+    <key>ChildSecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-128-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>31</integer>
+    </dict>
+  </dict>
+</dict></array>
+</dict></plist>
+PROFILE
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
+    ikw_exec cli ip -4 route show >"$OUT/routes.before"
+    ikw_exec cli cat /etc/resolv.conf >"$OUT/resolv.before"
+    rc=0
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect Corp --wait 20 >"$OUT/connect.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/connect.rc"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/status.json" 2>&1 || true
+    ikw_exec cli ip -4 route show >"$OUT/routes.during"
+    ikw_exec cli cat /etc/resolv.conf >"$OUT/resolv.during"
+    ikw_exec cli ping -c 3 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/ping.out" 2>&1 && echo 0 >"$OUT/ping.rc" || echo 1 >"$OUT/ping.rc"
+    ikw_exec cli iperf3 -c "$IKW_PROT_ADDR" -t 2 -J >"$OUT/iperf3.json" 2>&1 || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status >"$OUT/status.txt" 2>&1 || true
+    ikw_sw_list_sas "$SRV" --raw >"$OUT/connect.sas"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/disconnect.out" 2>&1 || true
+    sleep 0.3
+    ikw_exec cli ip -4 route show >"$OUT/routes.after"
+    ikw_exec cli cat /etc/resolv.conf >"$OUT/resolv.after"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/status.after.json" 2>&1 || true
+    cp "$IKW_WORKDIR/run/ikeway/connection.log" "$OUT/connection.log" 2>/dev/null || true
+    rm -rf "/etc/netns/$IKW_NS_CLI"
+    ;;
 timing)
     start_strongswan_responder
     for i in 1 2 3 4 5 6; do

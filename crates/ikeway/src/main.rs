@@ -35,6 +35,16 @@ enum Command {
     /// Apple configuration profiles (.mobileconfig): import, export.
     #[command(subcommand)]
     Profile(vpn::config::ProfileCmd),
+    /// Connect a saved configuration: negotiate, bring up the TUN datapath, set addresses,
+    /// routes and DNS from the server (needs root for the TUN device and routes).
+    #[command(
+        after_help = "Examples:\n  sudo ikeway connect office              # returns once connected\n  sudo ikeway connect office --foreground # stays attached; Ctrl-C disconnects"
+    )]
+    Connect(vpn::connect::ConnectArgs),
+    /// Disconnect the running connection and restore routes and DNS.
+    Disconnect,
+    /// Status of the running connection: server, addresses, SAs, traffic.
+    Status(vpn::connect::StatusArgs),
     /// Decode the IKE messages of a capture as JSON, one object per line.
     ///
     /// FILE is a pcap or pcapng capture (UDP ports 500 and 4500; the non-ESP marker is
@@ -98,6 +108,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Config(cmd) => vpn::config::config(cmd),
         Command::Profile(cmd) => vpn::config::profile(cmd),
+        Command::Connect(args) => vpn::connect::connect(args),
+        Command::Disconnect => vpn::connect::disconnect(),
+        Command::Status(args) => vpn::connect::status(args),
         Command::Initiate(args) => ike::initiate(args),
         Command::Serve(args) => ike::serve(args),
         Command::Decode { file, keys } => {

@@ -398,3 +398,55 @@ fn our_initiator_against_libreswan_without_kernel_esp() {
     assert!(find(&ours, "child_sa_installed").is_empty());
     assert_eq!(find(&ours, "ike_sa_closed")[0]["reason"], "Deleted");
 }
+
+#[test]
+fn personal_vpn_connects_from_a_profile_routes_and_restores_the_host() {
+    let Some(dir) = scenario("connect", &["charon-systemd", "swanctl", "iperf3"]) else { return };
+    assert!(
+        read(&dir, "import.out").contains("installed \"Corp\""),
+        "{}",
+        read(&dir, "import.out")
+    );
+    assert_eq!(
+        read(&dir, "connect.rc").trim(),
+        "0",
+        "{}\n{}",
+        read(&dir, "connect.out"),
+        read(&dir, "connection.log")
+    );
+    let status: Value = serde_json::from_str(&read(&dir, "status.json")).unwrap();
+    assert_eq!(status["status"], "connected", "{status}");
+    assert_eq!(status["server"], "10.99.0.2:500");
+    let address = status["internal_addresses"][0].as_str().unwrap();
+    assert!(address.starts_with("10.88.0.") && address.ends_with("/32"), "{address}");
+    assert_eq!(status["dns"][0], "10.77.0.53");
+    assert_eq!(status["ike_sa"]["encryption"], "AES-GCM-16-256");
+    assert_eq!(status["child_sas"][0]["encryption"], "AES-GCM-16-128");
+    // strongSwan agrees on the child SA.
+    let sas = swanctl_sas(&read(&dir, "connect.sas"));
+    assert_eq!(
+        sas[0].children[0].get("spi-out").map(String::as_str),
+        status["child_sas"][0]["spi_in"].as_str()
+    );
+    assert_eq!(
+        sas[0].fields.get("remote-vips").map(String::as_str),
+        Some(address.trim_end_matches("/32"))
+    );
+    // Traffic through the tunnel to the protected host behind strongSwan.
+    assert_eq!(read(&dir, "ping.rc").trim(), "0", "{}", read(&dir, "ping.out"));
+    let iperf: Value = serde_json::from_str(&read(&dir, "iperf3.json")).unwrap();
+    let bits = iperf["end"]["sum_received"]["bits_per_second"].as_f64().unwrap_or(0.0);
+    assert!(bits > 1e6, "TCP through the tunnel: {bits} bit/s");
+    // Routes and DNS while connected, and exactly restored after.
+    assert!(
+        read(&dir, "routes.during").contains("10.77.0.0/24 dev ikeway0"),
+        "{}",
+        read(&dir, "routes.during")
+    );
+    assert!(read(&dir, "resolv.during").contains("nameserver 10.77.0.53"));
+    assert_eq!(read(&dir, "routes.after"), read(&dir, "routes.before"));
+    assert_eq!(read(&dir, "resolv.after"), read(&dir, "resolv.before"));
+    assert!(read(&dir, "disconnect.out").contains("disconnected"));
+    let after: Value = serde_json::from_str(&read(&dir, "status.after.json")).unwrap();
+    assert_eq!(after["status"], "disconnected");
+}

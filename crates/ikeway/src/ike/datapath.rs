@@ -38,6 +38,13 @@ pub(crate) struct TunArgs {
     pump_workers: usize,
 }
 
+impl TunArgs {
+    /// A datapath on TUN device `name` with the defaults of the flags.
+    pub(crate) fn named(name: String) -> Self {
+        Self { tun: Some(name), tun_mtu: 1400, ..Self::default() }
+    }
+}
+
 /// Starts the pump if `--tun` was given.
 pub(crate) fn start(args: &TunArgs, local: IpAddr) -> Result<Option<Arc<Pump>>> {
     let Some(name) = &args.tun else { return Ok(None) };

@@ -3,9 +3,9 @@
 //! keys are reported as events; with `--tun NAME` they also drive the ESP datapath
 //! (`ikeway-pump`, see `datapath.rs`), which then owns UDP 4500.
 
-mod datapath;
+pub(crate) mod datapath;
 mod proposals;
-mod runtime;
+pub(crate) mod runtime;
 
 use std::fs::OpenOptions;
 use std::io::Write;

@@ -308,6 +308,26 @@ pub(crate) fn find(store: &PreferencesStore, name: &str) -> Result<(VpnConfigura
         .with_context(|| format!("no configuration named {name:?} (see `ikeway config list`)"))
 }
 
+/// Enables a configuration by name, personal or managed.
+pub(crate) fn enable(store: &PreferencesStore, name: &str) -> Result<()> {
+    if let Some(m) = store
+        .managed_configurations()?
+        .into_iter()
+        .find(|m| m.configuration.localized_description == name || m.identifier == name)
+    {
+        store.set_managed_enabled(&m.identifier, true)?;
+        return Ok(());
+    }
+    let mut manager = VpnManager::shared(format!("{APP_PREFIX}{name}"), store.clone());
+    manager.load_from_preferences()?;
+    if manager.configuration().is_empty() {
+        bail!("no configuration named {name:?}");
+    }
+    manager.configuration_mut().enabled = true;
+    manager.save_to_preferences(&mut |_: &str, _: &VpnConfiguration| true)?;
+    Ok(())
+}
+
 pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
     let store = store()?;
     match cmd {

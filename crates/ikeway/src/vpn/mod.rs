@@ -1,3 +1,7 @@
-//! The Personal VPN commands: saved configurations and profiles (`config`, `profile`).
+//! The Personal VPN commands: saved configurations and profiles (`config`, `profile`), and
+//! connections (`connect`, `status`, `disconnect`).
 
 pub(crate) mod config;
+pub(crate) mod connect;
+mod control;
+mod routes;

@@ -1,0 +1,551 @@
+//! `ikeway connect`, `ikeway status`, `ikeway disconnect`: a saved configuration brought up
+//! through the manager's `VpnConnection`, with the tunnel provider implemented here: the IKE
+//! engine over UDP, the ESP datapath over a TUN device, and the host's addresses, routes and
+//! DNS set from the server's configuration and undone on disconnect.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use ikeway_codec::TrafficSelector;
+use ikeway_manager::{
+    CloseCause, DisconnectError, PreferencesStore, ProviderError, TunnelEvent, TunnelEvents,
+    TunnelProvider, TunnelRequest, VpnConnection, VpnStatus,
+};
+use ikeway_sa::{DefaultKex, Event, IkeSa};
+use serde_json::{Value, json};
+
+use super::control::{self, Request};
+use super::routes::{HostState, range_to_cidrs};
+use crate::ike::{datapath, runtime};
+
+#[derive(Args, Debug)]
+pub(crate) struct ConnectArgs {
+    /// The configuration to connect (see `ikeway config list`).
+    name: String,
+    /// Stay attached until disconnected or interrupted (SIGINT/SIGTERM disconnect cleanly).
+    #[arg(long)]
+    foreground: bool,
+    /// TUN device for the tunnel.
+    #[arg(long, default_value = "ikeway0")]
+    tun: String,
+    /// Our address for IKE (default: the source address the host uses toward the server).
+    #[arg(long)]
+    local: Option<IpAddr>,
+    /// Seconds to wait for the connection when not in the foreground.
+    #[arg(long, default_value_t = 30)]
+    wait: u64,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct StatusArgs {
+    #[arg(long)]
+    json: bool,
+    /// Print again whenever something changes (every second), until interrupted.
+    #[arg(long)]
+    watch: bool,
+}
+
+#[allow(clippy::print_stdout)]
+fn say(s: &str) {
+    println!("{s}");
+}
+
+fn unix_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// What the running tunnel knows, for `status`.
+#[derive(Debug, Default)]
+struct Live {
+    server: Option<SocketAddr>,
+    addresses: Vec<String>,
+    dns: Vec<String>,
+    domains: Vec<String>,
+    ike: Option<Value>,
+    children: Vec<Value>,
+    datapath: Option<Value>,
+}
+
+/// The tunnel: runs on its own thread from `start` until the IKE SA closes.
+struct UdpTunnel {
+    tun: String,
+    local: Option<IpAddr>,
+    dir: PathBuf,
+    live: Arc<Mutex<Live>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn close_cause(reason: ikeway_sa::CloseReason) -> CloseCause {
+    CloseCause::from(reason)
+}
+
+impl TunnelProvider for UdpTunnel {
+    fn start(&mut self, request: TunnelRequest, events: TunnelEvents) -> Result<(), ProviderError> {
+        let fail = |error, message: String| ProviderError { error, message };
+        let server_ip = (request.server_address.as_str(), 500)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip())
+            .ok_or_else(|| {
+                fail(
+                    DisconnectError::ServerAddressResolutionFailed,
+                    format!("{} does not resolve", request.server_address),
+                )
+            })?;
+        let local = match self.local {
+            Some(l) => l,
+            None => UdpSocket::bind(if server_ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+                .and_then(|s| s.connect((server_ip, 500)).map(|()| s))
+                .and_then(|s| s.local_addr())
+                .map(|a| a.ip())
+                .map_err(|e| {
+                    fail(
+                        DisconnectError::NoNetworkAvailable,
+                        format!("no route to {server_ip}: {e}"),
+                    )
+                })?,
+        };
+        self.stop.store(false, Ordering::SeqCst);
+        let (tun, dir, live, stop) =
+            (self.tun.clone(), self.dir.clone(), Arc::clone(&self.live), Arc::clone(&self.stop));
+        let configuration = request.configuration.clone();
+        let thread = std::thread::Builder::new()
+            .name("tunnel".into())
+            .spawn(move || {
+                let cause = match run_tunnel(
+                    request, &tun, &dir, local, server_ip, &live, &stop, &events,
+                ) {
+                    Ok(cause) => cause,
+                    Err(e) => {
+                        report_error(&e);
+                        CloseCause::NegotiationFailed
+                    }
+                };
+                let _ = configuration;
+                events.report(TunnelEvent::Closed(cause));
+            })
+            .map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn report_error(e: &anyhow::Error) {
+    eprintln!("ikeway: tunnel: {e:#}");
+}
+
+fn ts_routes(ts: &[TrafficSelector]) -> Vec<(IpAddr, u8)> {
+    ts.iter()
+        .filter_map(|t| match t {
+            TrafficSelector::Range(r) => Some(range_to_cidrs(r.start, r.end)),
+            TrafficSelector::Other { .. } => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// The tunnel's life: negotiate, install, route; returns why it ended. Host changes are
+/// undone on every way out.
+#[allow(clippy::too_many_arguments)]
+fn run_tunnel(
+    request: TunnelRequest,
+    tun: &str,
+    dir: &std::path::Path,
+    local: IpAddr,
+    server_ip: IpAddr,
+    live: &Mutex<Live>,
+    stop: &AtomicBool,
+    events: &TunnelEvents,
+) -> Result<CloseCause> {
+    let mut host = HostState { tun: tun.to_owned(), ..HostState::default() };
+    let result = negotiate(request, &mut host, dir, local, server_ip, live, stop, events);
+    host.undo(dir)?;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn negotiate(
+    request: TunnelRequest,
+    host: &mut HostState,
+    dir: &std::path::Path,
+    local: IpAddr,
+    server_ip: IpAddr,
+    live: &Mutex<Live>,
+    stop: &AtomicBool,
+    events: &TunnelEvents,
+) -> Result<CloseCause> {
+    let tun_args = datapath::TunArgs::named(host.tun.clone());
+    let pump = datapath::start(&tun_args, local)?;
+    let sockets = runtime::Sockets::bind(local, &[500, 4500], pump.clone())?;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
+    let start = Instant::now();
+    let mut sa = IkeSa::initiate(
+        Arc::new(request.config.clone()),
+        Arc::new(DefaultKex::default()),
+        seed,
+        start,
+        SocketAddr::new(local, 500),
+        SocketAddr::new(server_ip, 500),
+    )?;
+    if let Ok(mut l) = live.lock() {
+        l.server = Some(SocketAddr::new(server_ip, 500));
+    }
+    let protocol = request.configuration.protocol.clone();
+    let split_by_subnets =
+        protocol.as_ref().is_some_and(|p| p.use_configuration_attribute_internal_ip_subnet);
+    let all_networks = protocol.as_ref().is_some_and(|p| p.include_all_networks);
+    let mut config = None;
+    let mut up = false;
+    let mut retransmits = 0;
+    let mut closed: Option<CloseCause> = None;
+    let mut stopping_since: Option<Instant> = None;
+    let no_deadline = start + Duration::from_secs(10 * 365 * 24 * 3600);
+    runtime::run(&mut sa, &sockets, no_deadline, |sa, now| {
+        while let Some(e) = sa.poll_event() {
+            if let Some(pump) = &pump {
+                datapath::on_event(pump, &e)?;
+            }
+            match &e {
+                Event::IkeSaUp { suite, spi_i, spi_r } => {
+                    if let Ok(mut l) = live.lock() {
+                        l.ike = Some(json!({
+                            "encryption": suite.suite.encryption().to_string(),
+                            "prf": suite.prf.to_string(),
+                            "group": suite.group.to_string(),
+                            "spi_i": format!("{spi_i:016x}"),
+                            "spi_r": format!("{spi_r:016x}"),
+                            "lifetime_s": request.config.lifetimes.ike.as_secs(),
+                        }));
+                    }
+                }
+                Event::ConfigReceived(c) => {
+                    // The datapath puts the internal addresses on its TUN device (and they go
+                    // with it); routes and DNS are ours to set and undo.
+                    host.set_dns(dir, &c.dns, &c.dns_domains)?;
+                    if let Ok(mut l) = live.lock() {
+                        l.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
+                        l.dns = c.dns.iter().map(ToString::to_string).collect();
+                        l.domains = c.dns_domains.clone();
+                    }
+                    config = Some(c.clone());
+                }
+                Event::ChildSaInstalled(child) => {
+                    if child.replaces.is_none() && !up {
+                        let routes: Vec<(IpAddr, u8)> = if all_networks {
+                            vec![
+                                ("0.0.0.0".parse().expect("literal"), 1),
+                                ("128.0.0.0".parse().expect("literal"), 1),
+                            ]
+                        } else if split_by_subnets
+                            && config.as_ref().is_some_and(|c| !c.subnets.is_empty())
+                        {
+                            config.as_ref().map(|c| c.subnets.clone()).unwrap_or_default()
+                        } else {
+                            ts_routes(&child.remote_ts)
+                        };
+                        for (net, len) in routes {
+                            host.add_route(dir, net, len, server_ip)?;
+                        }
+                        up = true;
+                        events.report(TunnelEvent::Up(config.clone().unwrap_or_default()));
+                    }
+                    if let Ok(mut l) = live.lock() {
+                        l.children
+                            .retain(|c| c["spi_in"] != json!(format!("{:08x}", child.spi_in)));
+                        l.children.push(json!({
+                            "spi_in": format!("{:08x}", child.spi_in),
+                            "spi_out": format!("{:08x}", child.spi_out),
+                            "encryption": child.suite.suite.encryption().to_string(),
+                            "esn": child.suite.esn,
+                            "lifetime_s": child.lifetime.as_secs(),
+                            "udp_encapsulation": child.udp_encapsulation,
+                        }));
+                    }
+                }
+                Event::ChildSaRemoved { spi_in, .. } => {
+                    if let Ok(mut l) = live.lock() {
+                        l.children.retain(|c| c["spi_in"] != json!(format!("{spi_in:08x}")));
+                    }
+                }
+                Event::IkeSaClosed { reason } => closed = Some(close_cause(*reason)),
+                _ => {}
+            }
+        }
+        if let (Some(pump), Ok(mut l)) = (&pump, live.lock()) {
+            l.datapath = Some(datapath::stats_json(pump));
+        }
+        // A retransmission on an established SA: the server stopped answering (reasserting).
+        let r = sa.stats().retransmits;
+        if up && r > retransmits {
+            events.report(TunnelEvent::Unresponsive);
+        }
+        retransmits = r;
+        if closed.is_some() {
+            return Ok(ControlFlow::Break(()));
+        }
+        if stop.load(Ordering::SeqCst) {
+            match stopping_since {
+                None => {
+                    stopping_since = Some(now);
+                    sa.delete_ike(now);
+                }
+                // Do not wait forever for a server that is gone.
+                Some(t) if now.duration_since(t) > Duration::from_secs(3) => {
+                    closed = Some(CloseCause::LocalStop);
+                    return Ok(ControlFlow::Break(()));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    if let Some(pump) = pump
+        && let Ok(pump) = Arc::try_unwrap(pump)
+    {
+        pump.stop();
+    }
+    Ok(if stop.load(Ordering::SeqCst) {
+        CloseCause::LocalStop
+    } else {
+        closed.unwrap_or(CloseCause::LocalStop)
+    })
+}
+
+fn snapshot(connection: &VpnConnection, live: &Mutex<Live>, name: &str) -> Value {
+    let l = live.lock();
+    let l = l.as_deref();
+    json!({
+        "configuration": name,
+        "status": format!("{:?}", connection.status()).to_lowercase(),
+        "connected_since": connection.connected_date().map(unix_seconds),
+        "last_disconnect_error": connection.last_disconnect_error().map(|e| format!("{e:?}")),
+        "server": l.ok().and_then(|l| l.server).map(|s| s.to_string()),
+        "internal_addresses": l.ok().map(|l| l.addresses.clone()),
+        "dns": l.ok().map(|l| l.dns.clone()),
+        "domains": l.ok().map(|l| l.domains.clone()),
+        "ike_sa": l.ok().and_then(|l| l.ike.clone()),
+        "child_sas": l.ok().map(|l| l.children.clone()),
+        "datapath": l.ok().and_then(|l| l.datapath.clone()),
+    })
+}
+
+fn cleanup_stale(dir: &std::path::Path) -> Result<()> {
+    if control::ask(Request::Status)?.is_some() {
+        bail!("a connection is already running; `ikeway disconnect` first");
+    }
+    if let Some(stale) = HostState::stale(dir) {
+        say("cleaning up after a connection that did not end cleanly");
+        stale.undo(dir)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
+    let dir = control::runtime_dir()?;
+    if !args.foreground {
+        return connect_in_background(&args, &dir);
+    }
+    cleanup_stale(&dir)?;
+    let store = PreferencesStore::open_default()?;
+    let (mut configuration, _) = super::config::find(&store, &args.name)?;
+    if !configuration.enabled {
+        // Connecting is the user's switch: enable it, which disables the other ones.
+        super::config::enable(&store, &args.name)?;
+        configuration.enabled = true;
+        say(&format!("{}: enabled", args.name));
+    }
+    let live = Arc::new(Mutex::new(Live::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let provider = UdpTunnel {
+        tun: args.tun.clone(),
+        local: args.local,
+        dir: dir.clone(),
+        live: Arc::clone(&live),
+        stop: Arc::clone(&stop),
+        thread: None,
+    };
+    let mut connection = VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));
+    connection.set_configuration(Some(configuration));
+    let changes = connection.subscribe();
+    let snap = Arc::new(Mutex::new(snapshot(&connection, &live, &args.name)));
+    let stop_request = Arc::new(AtomicBool::new(false));
+    {
+        let s = Arc::clone(&stop_request);
+        control::serve(Arc::clone(&snap), move || s.store(true, Ordering::SeqCst))?;
+        let s = Arc::clone(&stop_request);
+        ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
+            .context("installing the signal handler")?;
+    }
+    let unsupported = connection.start_tunnel().context("starting the tunnel")?;
+    for u in &unsupported {
+        say(&format!("unsupported, not applied: {} ({})", u.field, u.reason));
+    }
+    say(&format!("{}: connecting", args.name));
+    let mut stopping = false;
+    loop {
+        if stop_request.load(Ordering::SeqCst) && !stopping {
+            stopping = true;
+            connection.stop_tunnel();
+        }
+        if let Ok(change) = changes.recv_timeout(Duration::from_millis(200)) {
+            match change.error {
+                Some(e) => {
+                    say(&format!("{}: {:?} -> {:?} ({e:?})", args.name, change.from, change.to))
+                }
+                None => say(&format!("{}: {:?} -> {:?}", args.name, change.from, change.to)),
+            }
+        }
+        if let Ok(mut s) = snap.lock() {
+            *s = snapshot(&connection, &live, &args.name);
+        }
+        if connection.status() == VpnStatus::Disconnected {
+            break;
+        }
+    }
+    let _ = std::fs::remove_file(control::socket_path()?);
+    match connection.last_disconnect_error() {
+        Some(e) if !stopping => bail!("disconnected: {e:?}"),
+        _ => Ok(()),
+    }
+}
+
+/// Starts `connect --foreground` as a detached process with its output in the runtime
+/// directory, and waits until it is connected or has failed.
+fn connect_in_background(args: &ConnectArgs, dir: &std::path::Path) -> Result<()> {
+    let log = dir.join("connection.log");
+    let out = std::fs::File::create(&log)?;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["connect", &args.name, "--foreground", "--tun", &args.tun]);
+    if let Some(l) = args.local {
+        cmd.args(["--local", &l.to_string()]);
+    }
+    let mut child =
+        cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone()?).stderr(out).spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(args.wait);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "the connection ended ({status}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default().trim()
+            );
+        }
+        if let Some(s) = control::ask(Request::Status)?
+            && s["status"] == "connected"
+        {
+            say(&format!("{}: connected (log: {})", args.name, log.display()));
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("not connected after {} s; see {}", args.wait, log.display())
+}
+
+pub(crate) fn status(args: StatusArgs) -> Result<()> {
+    let mut last = String::new();
+    loop {
+        let snap = control::ask(Request::Status)?;
+        let text = match (&snap, args.json) {
+            (Some(s), true) => serde_json::to_string_pretty(s)?,
+            (None, true) => json!({"status": "disconnected"}).to_string(),
+            (Some(s), false) => table(s),
+            (None, false) => "disconnected".to_owned(),
+        };
+        if text != last {
+            say(&text);
+            last = text;
+        }
+        if !args.watch {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn table(s: &Value) -> String {
+    let field = |v: &Value| match v {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    let mut rows = vec![
+        ("configuration", field(&s["configuration"])),
+        ("status", field(&s["status"])),
+        ("connected since", field(&s["connected_since"])),
+        ("server", field(&s["server"])),
+        ("internal address", field(&s["internal_addresses"])),
+        ("DNS", format!("{} {}", field(&s["dns"]), field(&s["domains"]))),
+    ];
+    if let Some(ike) = s["ike_sa"].as_object() {
+        rows.push((
+            "IKE SA",
+            format!(
+                "{} / {} / {}, lifetime {} s",
+                field(&ike["encryption"]),
+                field(&ike["prf"]),
+                field(&ike["group"]),
+                field(&ike["lifetime_s"])
+            ),
+        ));
+    }
+    for c in s["child_sas"].as_array().into_iter().flatten() {
+        rows.push((
+            "child SA",
+            format!(
+                "ESP {}, SPIs in {} out {}, lifetime {} s",
+                field(&c["encryption"]),
+                field(&c["spi_in"]),
+                field(&c["spi_out"]),
+                field(&c["lifetime_s"])
+            ),
+        ));
+    }
+    if !s["datapath"].is_null() {
+        rows.push(("datapath", s["datapath"].to_string()));
+    }
+    if !s["last_disconnect_error"].is_null() {
+        rows.push(("last error", field(&s["last_disconnect_error"])));
+    }
+    rows.iter().map(|(k, v)| format!("{k:<18} {v}")).collect::<Vec<_>>().join("\n")
+}
+
+pub(crate) fn disconnect() -> Result<()> {
+    if control::ask(Request::Disconnect)?.is_none() {
+        // Nothing runs; a crashed connection may still have left host changes behind.
+        let dir = control::runtime_dir()?;
+        if let Some(stale) = HostState::stale(&dir) {
+            stale.undo(&dir)?;
+            say("not connected; cleaned up what a crashed connection left behind");
+        } else {
+            say("not connected");
+        }
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if control::ask(Request::Status)?.is_none() {
+            say("disconnected");
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the connection did not end within 10 s")
+}
