@@ -77,6 +77,51 @@ stop_capture() {
     wait "$CAPTURE_PID" 2>/dev/null || true
 }
 
+# A profile naming the strongSwan responder. $1: DeadPeerDetectionRate, $2: OnDemandEnabled.
+write_profile() {
+    cat >"$IKW_WORKDIR/corp.mobileconfig" <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.corp</string>
+<key>PayloadUUID</key><string>6E0B1B0E-5E4B-4C4B-9E0B-1B0E5E4B4C4B</string>
+<key>PayloadDisplayName</key><string>Corp profile</string>
+<key>PayloadContent</key><array><dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.corp.vpn</string>
+  <key>PayloadUUID</key><string>7F1C2C1F-6F5C-4D5C-AF1C-2C1F6F5C4D5C</string>
+  <key>UserDefinedName</key><string>Corp</string>
+  <key>VPNType</key><string>IKEv2</string>
+  <key>IKEv2</key><dict>
+    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
+    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
+    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
+    <key>AuthenticationMethod</key><string>SharedSecret</string>
+    <key>SharedSecret</key><string>$PSK</string>
+    <key>DeadPeerDetectionRate</key><string>$1</string>
+    <key>OnDemandEnabled</key><integer>$2</integer>
+    <key>OnDemandRules</key><array><dict><key>Action</key><string>Connect</string></dict></array>
+    <key>DisableMOBIKE</key><integer>1</integer>
+    <key>DisableRedirect</key><integer>1</integer>
+    <key>IKESecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>31</integer>
+    </dict>
+    <key>ChildSecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-128-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>31</integer>
+    </dict>
+  </dict>
+</dict></array>
+</dict></plist>
+PROFILE
+}
+
 case "$SCENARIO" in
 suites)
     start_strongswan_responder
@@ -189,45 +234,7 @@ connect)
     printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
     CLIENV=(env XDG_CONFIG_HOME="$IKW_WORKDIR/xdg" XDG_RUNTIME_DIR="$IKW_WORKDIR/run")
     mkdir -p "$IKW_WORKDIR/run"
-    cat >"$IKW_WORKDIR/corp.mobileconfig" <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.corp</string>
-<key>PayloadUUID</key><string>6E0B1B0E-5E4B-4C4B-9E0B-1B0E5E4B4C4B</string>
-<key>PayloadDisplayName</key><string>Corp profile</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.corp.vpn</string>
-  <key>PayloadUUID</key><string>7F1C2C1F-6F5C-4D5C-AF1C-2C1F6F5C4D5C</string>
-  <key>UserDefinedName</key><string>Corp</string>
-  <key>VPNType</key><string>IKEv2</string>
-  <key>IKEv2</key><dict>
-    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
-    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
-    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>SharedSecret</key><string>$PSK</string>
-    <key>DeadPeerDetectionRate</key><string>Medium</string>
-    <key>DisableMOBIKE</key><integer>1</integer>
-    <key>DisableRedirect</key><integer>1</integer>
-    <key>IKESecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>31</integer>
-    </dict>
-    <key>ChildSecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-128-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>31</integer>
-    </dict>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+    write_profile Medium 0
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
     ikw_exec cli ip -4 route show >"$OUT/routes.before"
     ikw_exec cli cat /etc/resolv.conf >"$OUT/resolv.before"
@@ -246,6 +253,52 @@ PROFILE
     ikw_exec cli ip -4 route show >"$OUT/routes.after"
     ikw_exec cli cat /etc/resolv.conf >"$OUT/resolv.after"
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/status.after.json" 2>&1 || true
+    cp "$IKW_WORKDIR/run/ikeway/connection.log" "$OUT/connection.log" 2>/dev/null || true
+    rm -rf "/etc/netns/$IKW_NS_CLI"
+    ;;
+responder-death)
+    # The server dies: status goes reasserting, then disconnected with the documented error
+    # within the DPD bound; the server comes back and on-demand reconnects.
+    IKW_SW_POOL6="" start_strongswan_responder
+    mkdir -p "/etc/netns/$IKW_NS_CLI"
+    printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
+    CLIENV=(env XDG_CONFIG_HOME="$IKW_WORKDIR/xdg" XDG_RUNTIME_DIR="$IKW_WORKDIR/run")
+    mkdir -p "$IKW_WORKDIR/run"
+    write_profile High 1
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
+    ikw_exec cli ip -4 route show >"$OUT/routes.before"
+    rc=0
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect Corp --wait 20 >"$OUT/connect.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/connect.rc"
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >/dev/null 2>&1 && echo 0 >"$OUT/ping1.rc" || echo 1 >"$OUT/ping1.rc"
+    kill -9 "$(cat "$SRV/charon.pid")"
+    t0="$(ikw_now_ms)"
+    : >"$OUT/timeline"
+    while :; do
+        now="$(ikw_now_ms)"
+        st="$(ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json 2>/dev/null | tr -d '\n ')"
+        echo "$((now - t0)) $st" >>"$OUT/timeline"
+        case "$st" in *'"status":"disconnected"'*) case "$st" in *ServerNotResponding*) break ;; esac ;; esac
+        [ $((now - t0)) -lt 100000 ] || break
+        sleep 0.5
+    done
+    echo "$(( $(ikw_now_ms) - t0 ))" >"$OUT/dead.ms"
+    rm -f "$SRV/charon.vici" "$SRV/charon.pid"
+    ikw_sw_start srv "$SRV"
+    ikw_sw_load "$SRV" >"$OUT/srv-reload.out"
+    t1="$(ikw_now_ms)"
+    while :; do
+        st="$(ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json 2>/dev/null | tr -d '\n ')"
+        case "$st" in *'"status":"connected"'*) break ;; esac
+        [ $(( $(ikw_now_ms) - t1 )) -lt 40000 ] || break
+        sleep 0.5
+    done
+    echo "$(( $(ikw_now_ms) - t1 ))" >"$OUT/reconnect.ms"
+    echo "$st" >"$OUT/status.reconnected"
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >/dev/null 2>&1 && echo 0 >"$OUT/ping2.rc" || echo 1 >"$OUT/ping2.rc"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/disconnect.out" 2>&1 || true
+    sleep 0.3
+    ikw_exec cli ip -4 route show >"$OUT/routes.after"
     cp "$IKW_WORKDIR/run/ikeway/connection.log" "$OUT/connection.log" 2>/dev/null || true
     rm -rf "/etc/netns/$IKW_NS_CLI"
     ;;

@@ -450,3 +450,32 @@ fn personal_vpn_connects_from_a_profile_routes_and_restores_the_host() {
     let after: Value = serde_json::from_str(&read(&dir, "status.after.json")).unwrap();
     assert_eq!(after["status"], "disconnected");
 }
+
+/// Takes about 110 s: DPD "High" is Apple's one minute.
+#[test]
+fn dead_server_goes_reasserting_then_disconnected_and_on_demand_reconnects() {
+    let Some(dir) = scenario("responder-death", &["charon-systemd", "swanctl"]) else { return };
+    assert_eq!(read(&dir, "connect.rc").trim(), "0", "{}", read(&dir, "connect.out"));
+    assert_eq!(read(&dir, "ping1.rc").trim(), "0");
+    let timeline: Vec<(u64, Value)> = read(&dir, "timeline")
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(t, j)| Some((t.parse().ok()?, serde_json::from_str(j).ok()?)))
+        .collect();
+    let first =
+        |status: &str| timeline.iter().find(|(_, s)| s["status"] == status).map(|(t, _)| *t);
+    let reasserting = first("reasserting").expect("status went reasserting");
+    let (dead_at, dead) = timeline
+        .iter()
+        .find(|(_, s)| s["status"] == "disconnected")
+        .expect("status went disconnected");
+    assert!(reasserting < *dead_at, "reasserting before disconnected");
+    assert_eq!(dead["last_disconnect_error"], "ServerNotResponding");
+    // DPD High (60 s) plus Apple's 5 retries at 1 s, with polling slack.
+    assert!(*dead_at <= 75_000, "noticed after {dead_at} ms");
+    // The server came back and on-demand brought the tunnel up again.
+    let reconnected: Value = serde_json::from_str(&read(&dir, "status.reconnected")).unwrap();
+    assert_eq!(reconnected["status"], "connected", "{}", read(&dir, "connection.log"));
+    assert_eq!(read(&dir, "ping2.rc").trim(), "0");
+    assert_eq!(read(&dir, "routes.after"), read(&dir, "routes.before"));
+}

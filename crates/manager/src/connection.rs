@@ -237,6 +237,11 @@ impl VpnConnection {
         self.provider = provider;
     }
 
+    /// The configuration this connection starts from.
+    pub fn configuration(&self) -> Option<&VpnConfiguration> {
+        self.configuration.as_ref()
+    }
+
     /// The saved configuration changed (`Some`) or was removed (`None`).
     pub fn set_configuration(&mut self, configuration: Option<VpnConfiguration>) {
         let input =

@@ -172,6 +172,12 @@ impl Ikev2Protocol {
         config.lifetimes.rekey_margin = config.lifetimes.rekey_margin.min(shortest / 4);
         config.lifetimes.jitter = config.lifetimes.jitter.min(config.lifetimes.rekey_margin / 4);
         config.dpd_interval = self.dead_peer_detection_rate.interval();
+        if config.dpd_interval.is_some() {
+            // Apple's liveness check gives up after 5 retries at 1 s (APPLE-API.md §1.5), so
+            // a dead server is noticed within the DPD interval plus about 6 s.
+            config.retransmit =
+                ikeway_sa::Retransmit { initial: Duration::from_secs(1), factor: 1, tries: 6 };
+        }
 
         config.config_request = vec![
             ConfigAttributeType::INTERNAL_IP4_ADDRESS,

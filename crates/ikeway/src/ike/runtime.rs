@@ -60,6 +60,14 @@ pub(crate) struct Sockets {
     sockets: Vec<Arc<UdpSocket>>,
     rx: Receiver<Received>,
     pump: Option<Arc<ikeway_pump::Pump>>,
+    /// Tells the reader threads to let go of their sockets, so the ports can be bound again.
+    closed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Sockets {
+    fn drop(&mut self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Sockets {
@@ -70,6 +78,7 @@ impl Sockets {
     ) -> Result<Self> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut sockets = Vec::new();
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         if let Some(pump) = &pump {
             let up = pump.ike().clone();
             let tx = tx.clone();
@@ -88,19 +97,32 @@ impl Sockets {
             let addr = SocketAddr::new(ip, port);
             let socket =
                 Arc::new(UdpSocket::bind(addr).with_context(|| format!("binding UDP {addr}"))?);
+            // Wake up now and then to notice that the sockets were dropped.
+            socket.set_read_timeout(Some(std::time::Duration::from_millis(200)))?;
             let reader = Arc::clone(&socket);
             let tx = tx.clone();
+            let closed = Arc::clone(&closed);
             std::thread::Builder::new().name(format!("udp-{port}")).spawn(move || {
                 let mut buf = vec![0u8; 65536];
-                while let Ok((n, remote)) = reader.recv_from(&mut buf) {
-                    if tx.send((addr, remote, buf[..n].to_vec())).is_err() {
-                        break;
+                while !closed.load(std::sync::atomic::Ordering::SeqCst) {
+                    match reader.recv_from(&mut buf) {
+                        Ok((n, remote)) => {
+                            if tx.send((addr, remote, buf[..n].to_vec())).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) => {}
+                        Err(_) => break,
                     }
                 }
             })?;
             sockets.push(socket);
         }
-        Ok(Self { sockets, rx, pump })
+        Ok(Self { sockets, rx, pump, closed })
     }
 
     fn send(&self, t: Transmit, bytes: &[u8]) -> Result<()> {

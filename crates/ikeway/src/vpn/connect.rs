@@ -313,6 +313,8 @@ fn negotiate(
         }
         Ok(ControlFlow::Continue(()))
     })?;
+    // Let go of the ports and the TUN device, so that a reconnect can take them again.
+    drop(sockets);
     if let Some(pump) = pump
         && let Ok(pump) = Arc::try_unwrap(pump)
     {
@@ -341,6 +343,35 @@ fn snapshot(connection: &VpnConnection, live: &Mutex<Live>, name: &str) -> Value
         "child_sas": l.ok().map(|l| l.children.clone()),
         "datapath": l.ok().and_then(|l| l.datapath.clone()),
     })
+}
+
+/// The on-demand rules, when on-demand is enabled for the configuration.
+fn on_demand_rules(connection: &VpnConnection) -> Option<Vec<ikeway_manager::OnDemandRule>> {
+    let c = connection.configuration()?;
+    (c.on_demand_enabled && !c.on_demand_rules.is_empty()).then(|| c.on_demand_rules.clone())
+}
+
+/// What on-demand rules match on, read from this host: a wired interface (Linux hosts are
+/// matched as Ethernet), and the resolver's servers and search domains.
+fn network_state() -> ikeway_manager::NetworkState {
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut state = ikeway_manager::NetworkState {
+        interface_type: Some(ikeway_manager::InterfaceType::Ethernet),
+        ssid: None,
+        dns_search_domains: Vec::new(),
+        dns_servers: Vec::new(),
+    };
+    for line in resolv.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => {
+                state.dns_servers.extend(words.next().and_then(|a| a.parse::<IpAddr>().ok()))
+            }
+            Some("search" | "domain") => state.dns_search_domains.extend(words.map(str::to_owned)),
+            _ => {}
+        }
+    }
+    state
 }
 
 fn cleanup_stale(dir: &std::path::Path) -> Result<()> {
@@ -390,12 +421,14 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
             .context("installing the signal handler")?;
     }
+    let on_demand = on_demand_rules(&connection);
     let unsupported = connection.start_tunnel().context("starting the tunnel")?;
     for u in &unsupported {
         say(&format!("unsupported, not applied: {} ({})", u.field, u.reason));
     }
     say(&format!("{}: connecting", args.name));
     let mut stopping = false;
+    let mut retry_at: Option<Instant> = None;
     loop {
         if stop_request.load(Ordering::SeqCst) && !stopping {
             stopping = true;
@@ -413,7 +446,26 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
             *s = snapshot(&connection, &live, &args.name);
         }
         if connection.status() == VpnStatus::Disconnected {
-            break;
+            // VPN On Demand: a connection the user did not stop comes back when the rules
+            // for the current network say Connect.
+            let Some(rules) = on_demand.as_ref().filter(|_| !stopping) else { break };
+            let now = Instant::now();
+            match retry_at {
+                None => retry_at = Some(now + Duration::from_secs(2)),
+                Some(t) if now >= t => {
+                    retry_at = None;
+                    if matches!(
+                        ikeway_manager::evaluate(rules, &network_state(), &|_: &str| false),
+                        ikeway_manager::OnDemandDecision::Connect { .. }
+                    ) {
+                        say(&format!("{}: on demand: reconnecting", args.name));
+                        if let Err(e) = connection.start_tunnel() {
+                            say(&format!("{}: on demand: {e}", args.name));
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
         }
     }
     let _ = std::fs::remove_file(control::socket_path()?);
