@@ -190,10 +190,20 @@ nat)
 responder)
     # strongSwan initiates; ikeway answers.
     printf '%s\n' "$PSK" >"$IKW_WORKDIR/psk"
-    ikw_spawn srv "$OUT/serve.jsonl" "$IKEWAY" serve --local "$IKW_SRV_ADDR" --id srv.ikeway.test \
-        --psk-file "$IKW_WORKDIR/psk" --pool 10.88.0.10/100 --dns 10.77.0.53 \
-        --domain corp.ikeway.test --subnet "$IKW_PROT_NET" --local-ts "$IKW_PROT_NET" \
-        --ike aes128gcm16-prfsha256-x25519-ecp256 --esp aes128gcm16-noesn \
+    # The responder's options come from a file (`serve --config`), as a server would keep them.
+    cat >"$IKW_WORKDIR/serve.toml" <<TOML
+local = "$IKW_SRV_ADDR"
+id = "srv.ikeway.test"
+psk_file = "$IKW_WORKDIR/psk"
+pool = "10.88.0.10/100"
+dns = ["10.77.0.53"]
+domain = ["corp.ikeway.test"]
+subnet = ["$IKW_PROT_NET"]
+local_ts = ["$IKW_PROT_NET"]
+ike = ["aes128gcm16-prfsha256-x25519-ecp256"]
+esp = ["aes128gcm16-noesn"]
+TOML
+    ikw_spawn srv "$OUT/serve.jsonl" "$IKEWAY" serve --config "$IKW_WORKDIR/serve.toml" \
         --keylog "$OUT/serve.keys" --duration 12
     CLI="$IKW_WORKDIR/cli-strongswan"
     IKW_SW_PSK="$PSK" IKW_SW_VIPS="0.0.0.0" IKW_SW_REMOTE_TS="$IKW_PROT_NET" ikw_sw_conf_initiator "$CLI"

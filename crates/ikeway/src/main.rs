@@ -1,5 +1,6 @@
 //! `ikeway`: the command-line face of the ikeway crates.
 
+mod config_file;
 mod decode;
 mod demo;
 mod ike;
@@ -77,6 +78,10 @@ enum Command {
     )]
     Initiate(ike::InitiateArgs),
     /// Answer IKE SAs as a responder: PSK, address pool, DNS (a small server for tests).
+    ///
+    /// `--config FILE` reads the options from a TOML file instead: one key per option
+    /// (`local = "10.99.0.2"`, `pool = "10.88.0.10/100"`, `dns = ["10.88.0.1"]`, `tun = "ikw0"`);
+    /// options on the command line come after it and add to or override it.
     #[command(
         after_help = "Example:\n  ikeway serve --local 10.99.0.2 --id vpn.example.org --psk-file psk.txt \\\n    --pool 10.88.0.10/100 --dns 10.88.0.1 --domain corp.example.org --duration 600"
     )]
@@ -90,7 +95,17 @@ Examples:
   ikeway decode messages.hex";
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match config_file::expand(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("ikeway: {e:#}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
