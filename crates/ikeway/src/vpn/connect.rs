@@ -423,8 +423,21 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     }
     let on_demand = on_demand_rules(&connection);
     let unsupported = connection.start_tunnel().context("starting the tunnel")?;
-    for u in &unsupported {
+    // This binary routes all networks itself: two /1 routes into the tunnel, which leave the
+    // host's directly connected networks (more specific routes) outside it, i.e. local
+    // networks excluded. Including them is what it does not do.
+    let protocol = connection.configuration().and_then(|c| c.protocol.clone());
+    let all_networks = protocol.as_ref().is_some_and(|p| p.include_all_networks);
+    for u in unsupported
+        .iter()
+        .filter(|u| !matches!(u.field, "include_all_networks" | "exclude_local_networks"))
+    {
         say(&format!("unsupported, not applied: {} ({})", u.field, u.reason));
+    }
+    if all_networks && !protocol.as_ref().is_some_and(|p| p.exclude_local_networks) {
+        say(
+            "unsupported, not applied: exclude_local_networks = NO (local networks stay outside the tunnel)",
+        );
     }
     say(&format!("{}: connecting", args.name));
     let mut stopping = false;
