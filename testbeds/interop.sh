@@ -77,7 +77,8 @@ stop_capture() {
     wait "$CAPTURE_PID" 2>/dev/null || true
 }
 
-# A profile naming the strongSwan responder. $1: DeadPeerDetectionRate, $2: OnDemandEnabled.
+# A profile naming the strongSwan responder. $1: DeadPeerDetectionRate, $2: OnDemandEnabled,
+# $3: IncludeAllNetworks (0/1), $4: the configuration's name (default Corp).
 write_profile() {
     cat >"$IKW_WORKDIR/corp.mobileconfig" <<PROFILE
 <?xml version="1.0" encoding="UTF-8"?>
@@ -91,9 +92,9 @@ write_profile() {
 <key>PayloadContent</key><array><dict>
   <key>PayloadType</key><string>com.apple.vpn.managed</string>
   <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.corp.vpn</string>
+  <key>PayloadIdentifier</key><string>test.ikeway.corp.vpn.${4:-Corp}</string>
   <key>PayloadUUID</key><string>7F1C2C1F-6F5C-4D5C-AF1C-2C1F6F5C4D5C</string>
-  <key>UserDefinedName</key><string>Corp</string>
+  <key>UserDefinedName</key><string>${4:-Corp}</string>
   <key>VPNType</key><string>IKEv2</string>
   <key>IKEv2</key><dict>
     <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
@@ -104,6 +105,8 @@ write_profile() {
     <key>DeadPeerDetectionRate</key><string>$1</string>
     <key>OnDemandEnabled</key><integer>$2</integer>
     <key>OnDemandRules</key><array><dict><key>Action</key><string>Connect</string></dict></array>
+    <key>IncludeAllNetworks</key><integer>${3:-0}</integer>
+    <key>ExcludeLocalNetworks</key><integer>1</integer>
     <key>DisableMOBIKE</key><integer>1</integer>
     <key>DisableRedirect</key><integer>1</integer>
     <key>IKESecurityAssociationParameters</key><dict>
@@ -264,6 +267,18 @@ connect)
     ikw_exec cli cat /etc/resolv.conf >"$OUT/resolv.after"
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/status.after.json" 2>&1 || true
     cp "$IKW_WORKDIR/run/ikeway/connection.log" "$OUT/connection.log" 2>/dev/null || true
+    # All networks into the tunnel: the server's own address must stay outside it.
+    write_profile Medium 0 1 CorpAll
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/all.import.out" 2>&1
+    rc=0
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect CorpAll --wait 20 >"$OUT/all.connect.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/all.connect.rc"
+    ikw_exec cli ip -4 route show >"$OUT/all.routes.during"
+    ikw_exec cli ip -4 route get "$IKW_SRV_ADDR" >"$OUT/all.server-route" 2>&1 || true
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >/dev/null 2>&1 && echo 0 >"$OUT/all.ping.rc" || echo 1 >"$OUT/all.ping.rc"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/all.disconnect.out" 2>&1 || true
+    sleep 0.3
+    ikw_exec cli ip -4 route show >"$OUT/all.routes.after"
     rm -rf "/etc/netns/$IKW_NS_CLI"
     ;;
 responder-death)

@@ -449,6 +449,21 @@ fn personal_vpn_connects_from_a_profile_routes_and_restores_the_host() {
     assert!(read(&dir, "disconnect.out").contains("disconnected"));
     let after: Value = serde_json::from_str(&read(&dir, "status.after.json")).unwrap();
     assert_eq!(after["status"], "disconnected");
+
+    // IncludeAllNetworks: everything into the tunnel except the server itself.
+    assert_eq!(read(&dir, "all.connect.rc").trim(), "0", "{}", read(&dir, "all.connect.out"));
+    let routes = read(&dir, "all.routes.during");
+    assert!(
+        routes.contains("0.0.0.0/1 dev ikeway0") && routes.contains("128.0.0.0/1 dev ikeway0"),
+        "{routes}"
+    );
+    assert!(
+        read(&dir, "all.server-route").contains("dev ike0"),
+        "the server is routed into the tunnel: {}",
+        read(&dir, "all.server-route")
+    );
+    assert_eq!(read(&dir, "all.ping.rc").trim(), "0");
+    assert_eq!(read(&dir, "all.routes.after"), read(&dir, "routes.before"));
 }
 
 /// Takes about 110 s: DPD "High" is Apple's one minute.
