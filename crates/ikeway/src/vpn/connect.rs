@@ -244,6 +244,18 @@ fn negotiate(
                     config = Some(c.clone());
                 }
                 Event::ChildSaInstalled(child) => {
+                    if let Ok(mut l) = live.lock() {
+                        l.children
+                            .retain(|c| c["spi_in"] != json!(format!("{:08x}", child.spi_in)));
+                        l.children.push(json!({
+                            "spi_in": format!("{:08x}", child.spi_in),
+                            "spi_out": format!("{:08x}", child.spi_out),
+                            "encryption": child.suite.suite.encryption().to_string(),
+                            "esn": child.suite.esn,
+                            "lifetime_s": child.lifetime.as_secs(),
+                            "udp_encapsulation": child.udp_encapsulation,
+                        }));
+                    }
                     if child.replaces.is_none() && !up {
                         let routes: Vec<(IpAddr, u8)> = if all_networks {
                             vec![
@@ -262,18 +274,6 @@ fn negotiate(
                         }
                         up = true;
                         events.report(TunnelEvent::Up(config.clone().unwrap_or_default()));
-                    }
-                    if let Ok(mut l) = live.lock() {
-                        l.children
-                            .retain(|c| c["spi_in"] != json!(format!("{:08x}", child.spi_in)));
-                        l.children.push(json!({
-                            "spi_in": format!("{:08x}", child.spi_in),
-                            "spi_out": format!("{:08x}", child.spi_out),
-                            "encryption": child.suite.suite.encryption().to_string(),
-                            "esn": child.suite.esn,
-                            "lifetime_s": child.lifetime.as_secs(),
-                            "udp_encapsulation": child.udp_encapsulation,
-                        }));
                     }
                 }
                 Event::ChildSaRemoved { spi_in, .. } => {
@@ -593,7 +593,9 @@ fn table(s: &Value) -> String {
 }
 
 pub(crate) fn disconnect() -> Result<()> {
-    if control::ask(Request::Disconnect)?.is_none() {
+    // The connection may end before it finishes answering: a broken reply still means the
+    // request arrived, so only "nobody listens" counts as not connected.
+    if matches!(control::ask(Request::Disconnect), Ok(None)) {
         // Nothing runs; a crashed connection may still have left host changes behind.
         let dir = control::runtime_dir()?;
         if let Some(stale) = HostState::stale(&dir) {
