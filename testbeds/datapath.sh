@@ -243,7 +243,7 @@ wg_configure() {
 
 setup_wireguard-go() {
     command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
-        { echo "SKIPPED: wireguard-go/wg missing (testbeds/install-peers.sh)"; return 1; }
+        { echo "SKIPPED: wireguard-go/wg missing (testbeds/install-peers.sh --bench-peers)"; return 1; }
     wg_keys
     ikw_spawn cli "$IKW_WORKDIR/wg-cli.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgc
     ikw_spawn srv "$IKW_WORKDIR/wg-srv.log" env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgs
@@ -252,7 +252,7 @@ setup_wireguard-go() {
 
 setup_boringtun() {
     [ -x "$BORINGTUN" ] && command -v wg >/dev/null ||
-        { echo "SKIPPED: $BORINGTUN or wg missing (testbeds/install-peers.sh)"; return 1; }
+        { echo "SKIPPED: $BORINGTUN or wg missing (testbeds/install-peers.sh --bench-peers)"; return 1; }
     wg_keys
     ikw_spawn cli "$IKW_WORKDIR/bt-cli.log" "$BORINGTUN" --foreground --disable-drop-privileges wgc
     ikw_spawn srv "$IKW_WORKDIR/bt-srv.log" "$BORINGTUN" --foreground --disable-drop-privileges wgs

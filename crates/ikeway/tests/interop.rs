@@ -56,7 +56,10 @@ fn scenario(name: &str, needs: &[&str]) -> Option<PathBuf> {
         .arg(name)
         .arg(&out)
         .arg(env!("CARGO_BIN_EXE_ikeway"))
-        .env("IKW_PREFIX", format!("ikwt{}{}", &name[..3], std::process::id() % 10000))
+        .env(
+            "IKW_PREFIX",
+            format!("ikwt{}{}{}", &name[..3], name.len(), std::process::id() % 10000),
+        )
         .status()
         .expect("bash runs");
     assert!(status.success(), "testbeds/interop.sh {name} failed (output in {})", out.display());

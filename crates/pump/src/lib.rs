@@ -27,6 +27,7 @@
 mod counters;
 mod datapath;
 pub mod device;
+mod offload;
 mod poll;
 mod selector;
 #[allow(unsafe_code)]
@@ -156,9 +157,14 @@ impl Pump {
         let mut queues = Vec::with_capacity(workers);
         let mut tun_name = config.tun_name.clone();
         for _ in 0..workers {
-            let (file, name) = sys::open_tun(&tun_name, workers > 1, backend == Backend::Poll)?;
+            // The io_uring worker reads TUN with offloads (virtio_net_hdr, TSO super-packets).
+            let (file, name) =
+                sys::open_tun(&tun_name, workers > 1, true, backend == Backend::Uring)?;
             tun_name = name;
             queues.push(file);
+        }
+        if backend == Backend::Uring {
+            sys::set_tun_offload(queues[0].as_raw_fd(), sys::TUN_OFFLOAD_TSO)?;
         }
         ip(&["link", "set", "dev", &tun_name, "mtu", &config.mtu.to_string(), "up"])?;
         for (addr, len) in &config.addresses {
@@ -280,14 +286,16 @@ fn worker(
                     log(&format!(
                         "worker {i}: io_uring setup failed ({e}): FALLING BACK to the poll loop"
                     ));
-                    match sys::set_nonblocking(tun2.as_raw_fd(), true) {
-                        Ok(()) => poll::run(&dp, tun2, udp2, mtu, stop),
+                    // The queue was opened with a virtio_net_hdr: no offloads any more (for
+                    // every queue of the device), the poll loop strips and adds the header.
+                    match sys::set_tun_offload(tun2.as_raw_fd(), 0) {
+                        Ok(()) => poll::run(&dp, tun2, udp2, mtu, true, stop),
                         Err(e) => Err(e),
                     }
                 }
             }
         }
-        Backend::Poll => poll::run(&dp, tun, udp, mtu, stop),
+        Backend::Poll => poll::run(&dp, tun, udp, mtu, false, stop),
     };
     if let Err(e) = result {
         log(&format!("worker {i} stopped: {e}"));

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::datapath::{Datapath, HEADROOM, TAILROOM};
 use crate::device::{Device, RxToken, Transport, TxToken, pump};
+use crate::offload::VNET_HDR_LEN;
 use crate::sys::poll_readable;
 
 /// A non-blocking TUN queue as a [`Device`].
@@ -19,11 +20,21 @@ pub struct TunDevice {
     mtu: usize,
     rx: Vec<u8>,
     tx: Vec<u8>,
+    /// Bytes of `virtio_net_hdr` before every packet (0, or 10 with `IFF_VNET_HDR` and no
+    /// offloads on).
+    vnet: usize,
 }
 
 impl TunDevice {
     pub fn new(file: File, mtu: usize) -> Self {
-        Self { file, mtu, rx: vec![0; mtu + 64], tx: vec![0; mtu + 64] }
+        Self { file, mtu, rx: vec![0; mtu + 64], tx: vec![0; mtu + 64], vnet: 0 }
+    }
+
+    /// A queue opened with `IFF_VNET_HDR` whose offloads are off: the header is stripped on
+    /// receive and a zero one added on transmit.
+    pub(crate) fn with_vnet_hdr(file: File, mtu: usize) -> Self {
+        let v = VNET_HDR_LEN;
+        Self { file, mtu, rx: vec![0; mtu + 64 + v], tx: vec![0; mtu + 64 + v], vnet: v }
     }
 }
 
@@ -40,14 +51,17 @@ impl RxToken for TunRx<'_> {
 pub struct TunTx<'a> {
     file: &'a mut File,
     buf: &'a mut [u8],
+    vnet: usize,
 }
 
 impl TxToken for TunTx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let len = len.min(self.buf.len());
-        let r = f(&mut self.buf[..len]);
+        let v = self.vnet;
+        let len = len.min(self.buf.len() - v);
+        self.buf[..v].fill(0);
+        let r = f(&mut self.buf[v..v + len]);
         // A full device queue drops the packet, as a NIC would.
-        let _ = self.file.write(&self.buf[..len]);
+        let _ = self.file.write(&self.buf[..v + len]);
         r
     }
 }
@@ -58,13 +72,13 @@ impl Device for TunDevice {
 
     fn receive(&mut self) -> Option<TunRx<'_>> {
         match self.file.read(&mut self.rx) {
-            Ok(n) if n > 0 => Some(TunRx(&mut self.rx[..n])),
+            Ok(n) if n > self.vnet => Some(TunRx(&mut self.rx[self.vnet..n])),
             _ => None,
         }
     }
 
     fn transmit(&mut self) -> Option<TunTx<'_>> {
-        Some(TunTx { file: &mut self.file, buf: &mut self.tx })
+        Some(TunTx { file: &mut self.file, buf: &mut self.tx, vnet: self.vnet })
     }
 
     fn mtu(&self) -> usize {
@@ -92,11 +106,13 @@ pub(crate) fn run(
     tun: File,
     udp: UdpSocket,
     mtu: usize,
+    vnet_hdr: bool,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     udp.set_nonblocking(true)?;
     let fds = [tun.as_raw_fd(), udp.as_raw_fd()];
-    let mut dev = TunDevice::new(tun, mtu);
+    let mut dev =
+        if vnet_hdr { TunDevice::with_vnet_hdr(tun, mtu) } else { TunDevice::new(tun, mtu) };
     let mut net = UdpTransport(udp);
     let mut buf = vec![0u8; HEADROOM + mtu + TAILROOM + 64];
     while !stop.load(Ordering::Relaxed) {

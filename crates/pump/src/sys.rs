@@ -38,10 +38,6 @@ impl RawAddr {
         }
     }
 
-    pub(crate) fn empty() -> Self {
-        Self { bytes: [0; 28] }
-    }
-
     /// Reads a `sockaddr_in`/`sockaddr_in6` the kernel wrote.
     pub(crate) fn parse(b: &[u8]) -> Option<SocketAddr> {
         let family = i32::from(u16::from_ne_bytes([*b.first()?, *b.get(1)?]));
@@ -117,13 +113,14 @@ pub(crate) fn udp_socket(
 }
 
 /// Opens one queue of the TUN device `name` (created if missing), `IFF_TUN | IFF_NO_PI`, with
-/// `IFF_MULTI_QUEUE` when asked. Returns the file and the name the kernel chose.
-/// `nonblocking` sets `O_NONBLOCK` (the poll loop); io_uring wants a blocking descriptor, on
-/// which it waits by itself without blocking the thread.
+/// `IFF_MULTI_QUEUE` when asked and `IFF_VNET_HDR` (a `virtio_net_hdr` before every packet,
+/// needed for offloads) when `vnet_hdr`. Returns the file and the name the kernel chose.
+/// `nonblocking` sets `O_NONBLOCK`.
 pub(crate) fn open_tun(
     name: &str,
     multi_queue: bool,
     nonblocking: bool,
+    vnet_hdr: bool,
 ) -> io::Result<(File, String)> {
     if name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "interface name too long"));
@@ -142,12 +139,89 @@ pub(crate) fn open_tun(
     if multi_queue {
         flags |= libc::IFF_MULTI_QUEUE;
     }
+    if vnet_hdr {
+        flags |= libc::IFF_VNET_HDR;
+    }
     req.ifr_ifru.ifru_flags = flags as libc::c_short;
     // SAFETY: TUNSETIFF reads and writes one `ifreq`, which lives across the call; the fd is
     // the open /dev/net/tun.
     cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &raw mut req) })?;
     let chosen: Vec<u8> = req.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     Ok((file, String::from_utf8_lossy(&chosen).into_owned()))
+}
+
+/// `TUNSETOFFLOAD` flags: checksum offload and TSO for IPv4 and IPv6.
+pub(crate) const TUN_OFFLOAD_TSO: libc::c_uint =
+    libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6;
+
+/// Sets the offloads the TUN device accepts (`TUNSETOFFLOAD`; 0 turns them all off).
+pub(crate) fn set_tun_offload(fd: RawFd, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value; no memory is passed.
+    cvt(unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, libc::c_ulong::from(flags)) }).map(drop)
+}
+
+/// Turns on UDP GRO (`UDP_GRO`): the kernel may hand over several datagrams of one flow in one
+/// receive, with their size in a `UDP_GRO` control message.
+pub(crate) fn set_udp_gro(fd: RawFd) -> io::Result<()> {
+    set_int_opt(fd, libc::SOL_UDP, libc::UDP_GRO, 1)
+}
+
+/// Control message buffer for one `UDP_SEGMENT` (u16) value, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct SegmentCmsg([u8; 32]);
+
+/// Sends `payload` to `to` as one datagram, or with `segment = Some(n)` as datagrams of `n`
+/// bytes each (the last may be shorter) in one system call (UDP GSO, `UDP_SEGMENT`). Waits
+/// up to 10 ms for room in a full socket buffer before giving up.
+pub(crate) fn send_segments(
+    fd: RawFd,
+    payload: &[u8],
+    segment: Option<u16>,
+    to: SocketAddr,
+) -> io::Result<usize> {
+    let (mut addr, addr_len) = RawAddr::new(to);
+    let mut iov =
+        libc::iovec { iov_base: payload.as_ptr().cast_mut().cast(), iov_len: payload.len() };
+    let mut control = SegmentCmsg([0; 32]);
+    // SAFETY: msghdr is plain old data; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&raw mut addr).cast();
+    msg.msg_namelen = addr_len;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(n) = segment {
+        // SAFETY: CMSG_SPACE is a pure computation.
+        let space = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as usize;
+        assert!(space <= control.0.len());
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        // SAFETY: `msg` points at `control`, which is aligned for cmsghdr and holds `space`
+        // bytes: CMSG_FIRSTHDR returns its start, and CMSG_DATA a pointer with room for the u16
+        // (CMSG_SPACE above); the unaligned write does not assume alignment of the data.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&raw const msg);
+            (*c).cmsg_level = libc::SOL_UDP;
+            (*c).cmsg_type = libc::UDP_SEGMENT;
+            (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), n);
+        }
+    }
+    for attempt in 0..2 {
+        // SAFETY: `msg` and everything it points at (address, iovec over `payload`, control)
+        // live across the call; sendmsg only reads them.
+        let r = unsafe { libc::sendmsg(fd, &raw const msg, 0) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::WouldBlock || attempt == 1 {
+            return Err(e);
+        }
+        let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+        // SAFETY: one initialised pollfd that outlives the call.
+        unsafe { libc::poll(&raw mut p, 1, 10) };
+    }
+    Err(io::ErrorKind::WouldBlock.into())
 }
 
 trait NonBlock {
@@ -160,15 +234,6 @@ impl NonBlock for std::fs::OpenOptions {
         let nb = if nonblocking { libc::O_NONBLOCK } else { 0 };
         self.custom_flags(nb | libc::O_CLOEXEC)
     }
-}
-
-/// Sets or clears `O_NONBLOCK` on `fd`.
-pub(crate) fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
-    // SAFETY: F_GETFL/F_SETFL on a descriptor the caller owns; no memory is passed.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    let flags = if on { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK };
-    // SAFETY: as above.
-    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) }).map(drop)
 }
 
 /// Waits until one of `fds` is readable (or `timeout_ms` passes); returns which are.

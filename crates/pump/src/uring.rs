@@ -1,19 +1,24 @@
-//! The io_uring worker: one ring per worker thread, one TUN queue and one UDP socket per
-//! worker, both registered as fixed files.
+//! The io_uring worker: one ring per worker thread, one TUN queue (with `IFF_VNET_HDR` and
+//! TSO offloads, see [`crate::offload`]) and one UDP socket (UDP GRO on) per worker.
 //!
-//! - **Outbound.** `TUN_SLOTS` `ReadFixed`s stay queued on the TUN queue, each into its own
-//!   slot of a registered buffer area (index 0), at [`HEADROOM`]. A completion seals the
-//!   packet in place and queues a `SendMsg` from the same slot; the send's completion queues
-//!   the read again.
+//! - **Outbound.** A multishot `POLL_ADD` on the TUN queue says when it is readable; the
+//!   worker then reads it with plain non-blocking `read(2)` calls (up to `TUN_READ_BUDGET`
+//!   per round), so no read ever waits in an io-wq thread. A read is one IP packet or a TCP
+//!   super-packet of up to 64 KiB, cut into MSS-sized segments. Each packet is sealed in
+//!   place at the end of a send batch, laid out so that the ESP packets follow each other;
+//!   packets to one peer of one length (the last may be shorter) leave in one `sendmsg` with
+//!   `UDP_SEGMENT` (UDP GSO). Sends are synchronous: the batch buffer is free again at once.
 //! - **Inbound.** One multishot `RecvMsgMulti` on the UDP socket picks buffers from a provided
-//!   buffer ring (group 0) laid over a second registered area (index 1). A completion opens
-//!   the ESP packet in place and queues a `WriteFixed` of the inner packet to TUN straight
-//!   from that buffer; the write's completion gives the buffer back to the ring. The
-//!   multishot receive is re-armed when the kernel ends it (no `MORE` flag), and after running
-//!   out of buffers (`ENOBUFS`, counted as a ring stall) once one comes back.
+//!   buffer ring (group 0) laid over a registered area. With UDP GRO one completion may hold
+//!   several ESP packets of one size (`UDP_GRO` control message); each is opened in place and
+//!   written to TUN by a `WriteFixed` straight from that buffer, behind a `virtio_net_hdr`
+//!   put over the ESP header. The buffer goes back to the ring when its last write completes.
+//!   The multishot receive is re-armed when the kernel ends it (no `MORE` flag), and after
+//!   running out of buffers (`ENOBUFS`, counted as a ring stall) once one comes back.
 //! - **Batching.** Completions are handled in batches; new operations go to the submission
 //!   queue, or to a backlog when it is full (a ring stall), and one `io_uring_enter` submits
-//!   them all and waits for the next completion, with a 100 ms timeout to notice a stop.
+//!   them all and waits for the next completion (not at all while the TUN queue still has
+//!   packets), with a 100 ms timeout to notice a stop.
 //!
 //! Needs Linux 6.0 (multishot recvmsg, provided buffer rings); [`UringWorker::new`] fails on
 //! older kernels and the pump falls back to the poll loop.
@@ -21,8 +26,8 @@
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io;
-use std::net::UdpSocket;
+use std::io::{self, Read};
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::Duration;
@@ -32,16 +37,28 @@ use io_uring::{IoUring, Probe, cqueue, opcode, squeue};
 
 use crate::counters::{Drop, bump};
 use crate::datapath::{Datapath, HEADROOM, Opened, TAILROOM};
-use crate::sys::RawAddr;
+use crate::offload::{self, TunPacket, VNET_HDR_LEN, VnetHdr};
+use crate::sys::{self, RawAddr};
 
-const TUN_SLOTS: usize = 64;
-const RX_BUFFERS: u16 = 256;
+/// Provided receive buffers, each big enough for a GRO datagram of 64 KiB.
+const RX_BUFFERS: u16 = 64;
+/// `io_uring_recvmsg_out` (16) + name (28) + control (`CONTROL_LEN`) + 64 KiB, rounded up.
+const RX_BUF_LEN: usize = 65536 + 256;
+/// Room for the `UDP_GRO` control message.
+const CONTROL_LEN: u32 = 64;
 const BGID: u16 = 0;
 const TUN_FILE: Fixed = Fixed(0);
 const UDP_FILE: Fixed = Fixed(1);
+/// TUN reads per round before the ring gets a turn.
+const TUN_READ_BUDGET: usize = 32;
+/// One GSO send: at most this many UDP payload bytes (IP length field) and segments
+/// (`UDP_MAX_SEGMENTS` on older kernels).
+const GSO_MAX_BYTES: usize = 65000;
+const GSO_MAX_SEGMENTS: usize = 64;
+/// The largest read from TUN: header and a 64 KiB super-packet.
+const TUN_READ_LEN: usize = VNET_HDR_LEN + 65536;
 
-const KIND_TUN_READ: u64 = 1;
-const KIND_UDP_SEND: u64 = 2;
+const KIND_TUN_POLL: u64 = 1;
 const KIND_UDP_RECV: u64 = 3;
 const KIND_TUN_WRITE: u64 = 4;
 
@@ -91,15 +108,6 @@ impl std::ops::Drop for Area {
     }
 }
 
-/// What an outbound slot's `SendMsg` points at; boxed so the addresses stay put.
-#[derive(Debug)]
-#[repr(C)]
-struct TxSlot {
-    msg: libc::msghdr,
-    iov: libc::iovec,
-    addr: RawAddr,
-}
-
 /// Whether this kernel has what the worker needs; `Err` says what is missing.
 pub(crate) fn probe() -> io::Result<()> {
     if let Some(v) = crate::sys::io_uring_disabled()
@@ -111,9 +119,8 @@ pub(crate) fn probe() -> io::Result<()> {
     let mut probe = Probe::new();
     ring.submitter().register_probe(&mut probe)?;
     for (code, name) in [
-        (opcode::ReadFixed::CODE, "READ_FIXED"),
+        (opcode::PollAdd::CODE, "POLL_ADD"),
         (opcode::WriteFixed::CODE, "WRITE_FIXED"),
-        (opcode::SendMsg::CODE, "SENDMSG"),
         (opcode::RecvMsg::CODE, "RECVMSG"),
     ] {
         if !probe.is_supported(code) {
@@ -123,42 +130,88 @@ pub(crate) fn probe() -> io::Result<()> {
     Ok(())
 }
 
+/// The send batch: ESP packets back to back from `HEADROOM` to `end`, one GSO group (one
+/// peer, `count` packets of `seg` bytes, the last possibly shorter, then `closed`).
+#[derive(Debug)]
+struct TxBatch {
+    buf: Vec<u8>,
+    end: usize,
+    /// Expected distance between where the inner packet's `HEADROOM` slice starts and where
+    /// its ESP packet starts (`HEADROOM` minus the SA's headroom); learnt from each seal.
+    gap: usize,
+    to: Option<SocketAddr>,
+    seg: usize,
+    count: usize,
+    closed: bool,
+}
+
+impl TxBatch {
+    fn new(mtu: usize) -> Self {
+        Self {
+            buf: vec![0; HEADROOM + GSO_MAX_BYTES + HEADROOM + mtu + TAILROOM + 64],
+            end: HEADROOM,
+            gap: 0,
+            to: None,
+            seg: 0,
+            count: 0,
+            closed: false,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.end = HEADROOM;
+        self.count = 0;
+        self.to = None;
+        self.closed = false;
+    }
+}
+
 /// One io_uring datapath worker. Built on the worker's own thread.
 pub(crate) struct UringWorker {
     ring: IoUring,
     dp: Datapath,
-    buf_len: usize,
-    tx_area: Area,
-    tx_slots: Box<[TxSlot]>,
+    mtu: usize,
     rx_area: Area,
     ring_entries: Area,
     rx_msg: Box<libc::msghdr>,
     ring_tail: u16,
     recv_armed: bool,
+    poll_armed: bool,
+    /// The TUN queue may hold packets: read it before waiting.
+    tun_ready: bool,
+    /// TUN writes still running from each receive buffer.
+    writes_out: Vec<u16>,
     backlog: VecDeque<squeue::Entry>,
+    tun_buf: Vec<u8>,
+    tx: TxBatch,
+    /// Scratch: inner packets of one receive, and the TUN writes made of them.
+    inner: Vec<(usize, usize)>,
+    writes: Vec<(usize, usize)>,
+    /// UDP GSO works on this socket's route (turned off after the kernel refused it).
+    gso: bool,
     // Kept open for as long as the ring uses them as fixed files.
-    _tun: File,
-    _udp: UdpSocket,
+    tun: File,
+    udp: UdpSocket,
 }
 
 impl std::fmt::Debug for UringWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UringWorker").field("buf_len", &self.buf_len).finish_non_exhaustive()
+        f.debug_struct("UringWorker").field("mtu", &self.mtu).finish_non_exhaustive()
     }
 }
 
 impl UringWorker {
-    /// `mtu` bounds the inner packets: every buffer holds HEADROOM + mtu + TAILROOM bytes.
+    /// `tun` must be a non-blocking TUN queue opened with `IFF_VNET_HDR`; `mtu` bounds the
+    /// inner packets that are not TCP super-packets.
     pub(crate) fn new(dp: Datapath, tun: File, udp: UdpSocket, mtu: usize) -> io::Result<Self> {
-        let buf_len = (HEADROOM + mtu + TAILROOM + 64).next_multiple_of(64);
+        sys::set_udp_gro(udp.as_raw_fd())?;
         let ring = IoUring::builder().setup_single_issuer().build(1024)?;
         ring.submitter().register_files(&[tun.as_raw_fd(), udp.as_raw_fd()])?;
-        let tx_area = Area::new(buf_len * TUN_SLOTS)?;
-        let rx_area = Area::new(buf_len * usize::from(RX_BUFFERS))?;
-        // SAFETY: both areas end up in the same struct as the ring, which is declared first
+        let rx_area = Area::new(RX_BUF_LEN * usize::from(RX_BUFFERS))?;
+        // SAFETY: the area ends up in the same struct as the ring, which is declared first
         // and so dropped first (fields drop in declaration order): the kernel never sees a
         // freed registered buffer.
-        unsafe { ring.submitter().register_buffers(&[tx_area.iovec(), rx_area.iovec()])? };
+        unsafe { ring.submitter().register_buffers(&[rx_area.iovec()])? };
         let ring_entries = Area::new(usize::from(RX_BUFFERS) * size_of::<BufRingEntry>())?;
         // SAFETY: `ring_entries` holds RX_BUFFERS entries, is page aligned and outlives the ring
         // (dropped after it, see above).
@@ -170,50 +223,47 @@ impl UringWorker {
                 0,
             )?
         };
-        let empty_slot = || TxSlot {
-            // SAFETY: msghdr is plain old data; all-zero is valid (no name, no iovecs).
-            msg: unsafe { std::mem::zeroed() },
-            iov: libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 },
-            addr: RawAddr::empty(),
-        };
-        let tx_slots: Box<[TxSlot]> = (0..TUN_SLOTS).map(|_| empty_slot()).collect();
-        // SAFETY: as above.
+        // SAFETY: msghdr is plain old data; all-zero is valid (no name, no iovecs).
         let mut rx_msg: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
         // Multishot recvmsg reads only the name and control lengths from this header.
         rx_msg.msg_namelen = RawAddr::SIZE;
+        rx_msg.msg_controllen = CONTROL_LEN as _;
         let mut w = Self {
             ring,
             dp,
-            buf_len,
-            tx_area,
-            tx_slots,
+            mtu,
             rx_area,
             ring_entries,
             rx_msg,
             ring_tail: 0,
             recv_armed: false,
+            poll_armed: false,
+            tun_ready: true,
+            writes_out: vec![0; usize::from(RX_BUFFERS)],
             backlog: VecDeque::new(),
-            _tun: tun,
-            _udp: udp,
+            tun_buf: vec![0; TUN_READ_LEN],
+            tx: TxBatch::new(mtu),
+            inner: Vec::with_capacity(64),
+            writes: Vec::with_capacity(64),
+            gso: true,
+            tun,
+            udp,
         };
         for bid in 0..RX_BUFFERS {
             w.give_back(bid);
         }
-        for i in 0..TUN_SLOTS {
-            let e = w.tun_read(i);
-            w.push(e);
-        }
+        w.arm_poll();
         w.arm_recv();
         Ok(w)
     }
 
-    fn tun_read(&mut self, slot: usize) -> squeue::Entry {
-        let start = slot * self.buf_len + HEADROOM;
-        // In bounds of the tx area; the kernel writes through it, we do not.
-        let ptr = self.tx_area.ptr.wrapping_add(start);
-        opcode::ReadFixed::new(TUN_FILE, ptr, (self.buf_len - HEADROOM - TAILROOM) as u32, 0)
+    fn arm_poll(&mut self) {
+        let e = opcode::PollAdd::new(TUN_FILE, libc::POLLIN as u32)
+            .multi(true)
             .build()
-            .user_data(user_data(KIND_TUN_READ, slot))
+            .user_data(user_data(KIND_TUN_POLL, 0));
+        self.push(e);
+        self.poll_armed = true;
     }
 
     fn arm_recv(&mut self) {
@@ -232,8 +282,8 @@ impl UringWorker {
         // SAFETY: `index` < RX_BUFFERS, the number of entries in `ring_entries`; the kernel only
         // reads entries between its head and our published tail, and this one is past the tail.
         let entry = unsafe { &mut *base.add(index) };
-        entry.set_addr(self.rx_area.ptr.wrapping_add(usize::from(bid) * self.buf_len) as u64);
-        entry.set_len(self.buf_len as u32);
+        entry.set_addr(self.rx_area.ptr.wrapping_add(usize::from(bid) * RX_BUF_LEN) as u64);
+        entry.set_len(RX_BUF_LEN as u32);
         entry.set_bid(bid);
         self.ring_tail = self.ring_tail.wrapping_add(1);
         // SAFETY: the tail is the u16 that overlays the first entry's reserved field
@@ -248,9 +298,9 @@ impl UringWorker {
             self.backlog.push_back(e);
             return;
         }
-        // SAFETY: every entry built here points into the worker's areas, slots or header, which
-        // outlive the ring, and each buffer is used by one operation at a time (a slot cycles
-        // read -> send -> read; an rx buffer recv -> write -> ring).
+        // SAFETY: every entry built here points into the worker's receive area or header,
+        // which outlive the ring, and each receive buffer is either in the kernel's ring or
+        // ours, read by our writes only until `give_back`.
         if unsafe { self.ring.submission().push(&e) }.is_err() {
             bump(&self.dp.counters().ring_stalls, 1);
             self.backlog.push_back(e);
@@ -273,7 +323,8 @@ impl UringWorker {
         let args = SubmitArgs::new().timespec(&ts);
         let mut done: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
         while !stop.load(Ordering::Relaxed) {
-            match self.ring.submitter().submit_with_args(1, &args) {
+            let want = usize::from(!self.tun_ready);
+            match self.ring.submitter().submit_with_args(want, &args) {
                 Ok(_) => {}
                 Err(e)
                     if matches!(
@@ -289,6 +340,9 @@ impl UringWorker {
                 self.complete(ud, res, flags)?;
             }
             self.flush_backlog();
+            if self.tun_ready {
+                self.drain_tun()?;
+            }
         }
         Ok(())
     }
@@ -296,41 +350,15 @@ impl UringWorker {
     fn complete(&mut self, ud: u64, res: i32, flags: u32) -> io::Result<()> {
         let index = (ud & ((1 << 56) - 1)) as usize;
         match ud >> 56 {
-            KIND_TUN_READ => {
-                if res < 0 {
-                    if res != -libc::EAGAIN && res != -libc::EINTR {
-                        return Err(io::Error::from_raw_os_error(-res));
-                    }
-                } else {
-                    let start = index * self.buf_len;
-                    // SAFETY: this slot's read completed and no other operation uses the slot.
-                    let buf = unsafe { self.tx_area.slice_mut(start, self.buf_len) };
-                    if let Ok((at, len, to)) = self.dp.seal(buf, res as usize) {
-                        let ptr = buf[at..].as_mut_ptr();
-                        let slot = &mut self.tx_slots[index];
-                        let (addr, addr_len) = RawAddr::new(to);
-                        slot.addr = addr;
-                        slot.iov = libc::iovec { iov_base: ptr.cast(), iov_len: len };
-                        slot.msg.msg_name = (&raw mut slot.addr).cast();
-                        slot.msg.msg_namelen = addr_len;
-                        slot.msg.msg_iov = &raw mut slot.iov;
-                        slot.msg.msg_iovlen = 1;
-                        let e = opcode::SendMsg::new(UDP_FILE, &raw const slot.msg)
-                            .build()
-                            .user_data(user_data(KIND_UDP_SEND, index));
-                        self.push(e);
-                        return Ok(());
-                    }
+            KIND_TUN_POLL => {
+                if res < 0 && res != -libc::EINTR && res != -libc::ECANCELED {
+                    return Err(io::Error::from_raw_os_error(-res));
                 }
-                let e = self.tun_read(index);
-                self.push(e);
-            }
-            KIND_UDP_SEND => {
-                if res < 0 {
-                    self.dp.counters().drop(Drop::Io);
+                self.tun_ready = true;
+                if !cqueue::more(flags) {
+                    self.poll_armed = false;
+                    self.arm_poll();
                 }
-                let e = self.tun_read(index);
-                self.push(e);
             }
             KIND_UDP_RECV => {
                 if !cqueue::more(flags) {
@@ -354,9 +382,13 @@ impl UringWorker {
                 if res < 0 {
                     self.dp.counters().drop(Drop::Io);
                 }
-                self.give_back(index as u16);
-                if !self.recv_armed {
-                    self.arm_recv();
+                let out = &mut self.writes_out[index];
+                *out = out.saturating_sub(1);
+                if *out == 0 {
+                    self.give_back(index as u16);
+                    if !self.recv_armed {
+                        self.arm_recv();
+                    }
                 }
             }
             _ => {}
@@ -364,16 +396,151 @@ impl UringWorker {
         Ok(())
     }
 
+    /// Reads the TUN queue until it is empty or the budget is spent, seals what it read and
+    /// sends it.
+    fn drain_tun(&mut self) -> io::Result<()> {
+        for _ in 0..TUN_READ_BUDGET {
+            match (&self.tun).read(&mut self.tun_buf) {
+                Ok(n) => self.take_tun_read(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.tun_ready = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.send_batch();
+        Ok(())
+    }
+
+    /// One TUN read of `n` bytes (header included) into the send batch.
+    fn take_tun_read(&mut self, n: usize) {
+        let Some(hdr) = VnetHdr::parse(&self.tun_buf[..n]) else {
+            self.dp.counters().drop(Drop::NotIp);
+            return;
+        };
+        match offload::classify(&hdr, &mut self.tun_buf[VNET_HDR_LEN..n]) {
+            Ok(TunPacket::Single) => {
+                let len = n - VNET_HDR_LEN;
+                if len > self.mtu + 64 {
+                    self.dp.counters().drop(Drop::SealFailed);
+                    return;
+                }
+                let at = self.place(len);
+                self.tx.buf[at..at + len].copy_from_slice(&self.tun_buf[VNET_HDR_LEN..n]);
+                self.seal(len);
+            }
+            Ok(TunPacket::Tcp(seg)) => {
+                for i in 0..seg.count() {
+                    let len = seg.segment_len(i);
+                    let at = self.place(len);
+                    seg.write(&self.tun_buf[VNET_HDR_LEN..n], i, &mut self.tx.buf[at..]);
+                    self.seal(len);
+                }
+            }
+            Err(_) => self.dp.counters().drop(Drop::SealFailed),
+        }
+    }
+
+    /// Where the next inner packet of `len` bytes goes in the batch (sending the batch first
+    /// if it is full).
+    fn place(&mut self, len: usize) -> usize {
+        if self.tx.end + HEADROOM + len + TAILROOM > self.tx.buf.len() {
+            self.send_batch();
+        }
+        self.tx.end - self.tx.gap + HEADROOM
+    }
+
+    /// Seals the inner packet of `len` bytes put at [`Self::place`] and adds its ESP packet to
+    /// the batch, sending the batch first if the packet cannot join its GSO group.
+    fn seal(&mut self, len: usize) {
+        let t = &mut self.tx;
+        let base = t.end - t.gap;
+        // The seal writes its ESP header before `end` if the SA's headroom is larger than the
+        // last one: keep the bytes it could overwrite.
+        let keep_from = t.end.saturating_sub(HEADROOM).max(HEADROOM);
+        let mut kept = [0u8; HEADROOM];
+        let kept_len = t.end - keep_from;
+        kept[..kept_len].copy_from_slice(&t.buf[keep_from..t.end]);
+        let Ok((start, esp_len, to)) = self.dp.seal(&mut t.buf[base..], len) else {
+            return;
+        };
+        let mut at = base + start;
+        if at != t.end {
+            t.buf.copy_within(at..at + esp_len, t.end);
+            t.buf[keep_from..t.end].copy_from_slice(&kept[..kept_len]);
+            t.gap = start;
+            at = t.end;
+        }
+        let joins = t.count > 0
+            && self.gso
+            && t.to == Some(to)
+            && !t.closed
+            && esp_len <= t.seg
+            && t.count < GSO_MAX_SEGMENTS
+            && at + esp_len - HEADROOM <= GSO_MAX_BYTES;
+        if t.count > 0 && !joins {
+            t.end = at;
+            self.send_batch();
+            let t = &mut self.tx;
+            t.buf.copy_within(at..at + esp_len, HEADROOM);
+            at = HEADROOM;
+        }
+        let t = &mut self.tx;
+        if t.count == 0 {
+            t.to = Some(to);
+            t.seg = esp_len;
+        } else if esp_len < t.seg {
+            t.closed = true;
+        }
+        t.count += 1;
+        t.end = at + esp_len;
+    }
+
+    /// Sends the batch: one `sendmsg`, with `UDP_SEGMENT` when it holds several packets.
+    fn send_batch(&mut self) {
+        let t = &self.tx;
+        let Some(to) = t.to.filter(|_| t.count > 0) else {
+            self.tx.reset();
+            return;
+        };
+        let fd = self.udp.as_raw_fd();
+        let payload = &t.buf[HEADROOM..t.end];
+        let segment = (t.count > 1).then_some(t.seg as u16);
+        let mut lost = 0;
+        match sys::send_segments(fd, payload, segment, to) {
+            Ok(_) => {}
+            Err(e) if segment.is_some() && e.kind() != io::ErrorKind::WouldBlock => {
+                // GSO refused on this route (no checksum offload, segment over the MTU): one
+                // datagram per packet from now on.
+                crate::log(&format!("UDP GSO to {to} failed ({e}): sending packet by packet"));
+                self.gso = false;
+                for p in payload.chunks(t.seg) {
+                    if sys::send_segments(fd, p, None, to).is_err() {
+                        lost += 1;
+                    }
+                }
+            }
+            Err(_) => lost = t.count,
+        }
+        for _ in 0..lost {
+            self.dp.counters().drop(Drop::Io);
+        }
+        self.tx.reset();
+    }
+
     fn received(&mut self, bid: u16, len: usize) {
-        let start = usize::from(bid) * self.buf_len;
+        let start = usize::from(bid) * RX_BUF_LEN;
         // SAFETY: the kernel completed this buffer and gave it to us (buffer_select); it is not
-        // in the ring until `give_back`.
-        let buf = unsafe { self.rx_area.slice_mut(start, len.min(self.buf_len)) };
-        let (payload_at, payload_len, from) = match RecvMsgOut::parse(buf, &self.rx_msg) {
+        // in the ring until `give_back`, and no write from it runs yet.
+        let buf = unsafe { self.rx_area.slice_mut(start, len.min(RX_BUF_LEN)) };
+        let (payload_at, payload_len, from, gro) = match RecvMsgOut::parse(buf, &self.rx_msg) {
             Ok(out) if !out.is_payload_truncated() => (
                 out.payload_data().as_ptr() as usize - buf.as_ptr() as usize,
                 out.payload_data().len(),
                 RawAddr::parse(out.name_data()),
+                gro_segment(out.control_data()),
             ),
             _ => {
                 self.dp.counters().drop(Drop::Invalid);
@@ -386,16 +553,58 @@ impl UringWorker {
             self.give_back(bid);
             return;
         };
-        let payload = &mut buf[payload_at..];
-        match self.dp.open(payload, payload_len, from) {
-            Opened::Inner { start: at, len } => {
-                let ptr = payload[at..].as_ptr();
-                let e = opcode::WriteFixed::new(TUN_FILE, ptr, len as u32, 1)
-                    .build()
-                    .user_data(user_data(KIND_TUN_WRITE, usize::from(bid)));
-                self.push(e);
+        let seg = gro.filter(|&s| s > 0).unwrap_or(payload_len).max(1);
+        self.inner.clear();
+        let mut off = payload_at;
+        let end = payload_at + payload_len;
+        while off < end {
+            let n = seg.min(end - off);
+            if let Opened::Inner { start: at, len } = self.dp.open(&mut buf[off..off + n], n, from)
+            {
+                // There are always at least the recvmsg header's bytes before the payload, and
+                // an ESP header before each later packet, for the virtio_net_hdr.
+                self.inner.push((off + at, len));
             }
-            Opened::Consumed | Opened::Dropped(_) => self.give_back(bid),
+            off += n;
+        }
+        self.writes.clear();
+        offload::coalesce(buf, &self.inner, &mut self.writes);
+        let base = buf.as_ptr();
+        self.writes_out[usize::from(bid)] = self.writes.len() as u16;
+        if self.writes.is_empty() {
+            self.give_back(bid);
+        }
+        for i in 0..self.writes.len() {
+            let (at, len) = self.writes[i];
+            // In bounds of this receive buffer (`coalesce` stays inside it).
+            let e = opcode::WriteFixed::new(TUN_FILE, base.wrapping_add(at), len as u32, 0)
+                .build()
+                .user_data(user_data(KIND_TUN_WRITE, usize::from(bid)));
+            self.push(e);
         }
     }
+}
+
+/// The segment size in a `UDP_GRO` control message, if there is one.
+fn gro_segment(control: &[u8]) -> Option<usize> {
+    const HDR: usize = size_of::<libc::cmsghdr>();
+    let mut rest = control;
+    while rest.len() >= HDR {
+        let len = usize::from_ne_bytes(rest[..8].try_into().ok()?);
+        let level = i32::from_ne_bytes(rest[8..12].try_into().ok()?);
+        let kind = i32::from_ne_bytes(rest[12..16].try_into().ok()?);
+        if len < HDR || len > rest.len() {
+            return None;
+        }
+        if level == libc::SOL_UDP && kind == libc::UDP_GRO && len >= HDR + 2 {
+            let v = &rest[HDR..len];
+            return Some(if v.len() >= 4 {
+                i32::from_ne_bytes(v[..4].try_into().ok()?) as usize
+            } else {
+                usize::from(u16::from_ne_bytes(v[..2].try_into().ok()?))
+            });
+        }
+        rest = rest.get(len.next_multiple_of(8)..)?;
+    }
+    None
 }
