@@ -308,6 +308,9 @@ pub fn identity(s: &str) -> IdRepr {
         IdRepr::from_value(IdValue::Ipv4(a))
     } else if let Ok(a) = s.parse::<Ipv6Addr>() {
         IdRepr::from_value(IdValue::Ipv6(a))
+    } else if let Some(fqdn) = s.strip_prefix('@') {
+        // strongSwan's notation for "a name, not an address": `@vpn.example.org`.
+        IdRepr::from_value(IdValue::Fqdn(fqdn))
     } else if s.contains('@') {
         IdRepr::from_value(IdValue::Rfc822(s))
     } else {

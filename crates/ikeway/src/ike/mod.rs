@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ikeway_codec::{ConfigAttributeType, DhGroup, EncrAlg, IdRepr, IdValue, TrafficSelector};
+use ikeway_codec::{ConfigAttributeType, DhGroup, EncrAlg, TrafficSelector};
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::{AddressPool, CloseReason, Config, DefaultKex, Event, IkeSa, Responder};
 use serde_json::{Value, json};
@@ -112,20 +112,6 @@ pub(crate) struct ServeArgs {
     duration: u64,
 }
 
-pub(crate) fn parse_id(s: &str) -> IdRepr {
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return IdRepr::from_value(match ip {
-            IpAddr::V4(v4) => IdValue::Ipv4(v4),
-            IpAddr::V6(v6) => IdValue::Ipv6(v6),
-        });
-    }
-    match s.strip_prefix('@') {
-        Some(fqdn) => IdRepr::from_value(IdValue::Fqdn(fqdn)),
-        None if s.contains('@') => IdRepr::from_value(IdValue::Rfc822(s)),
-        None => IdRepr::from_value(IdValue::Fqdn(s)),
-    }
-}
-
 pub(crate) fn parse_cidr(s: &str) -> Result<(IpAddr, u8)> {
     let (addr, len) = s.split_once('/').unwrap_or((s, ""));
     let addr: IpAddr = addr.parse().with_context(|| format!("{s:?} is not an address"))?;
@@ -171,8 +157,8 @@ fn config(c: &Common) -> Result<Config> {
     if psk.is_empty() {
         bail!("{} holds no key", c.psk_file.display());
     }
-    let mut config = Config::new(parse_id(&c.id), psk);
-    config.remote_id = c.remote_id.as_deref().map(parse_id);
+    let mut config = Config::new(ikeway_manager::identity(&c.id), psk);
+    config.remote_id = c.remote_id.as_deref().map(ikeway_manager::identity);
     if !c.ike.is_empty() {
         config.ike_proposals = c.ike.iter().map(|p| proposals::ike(p)).collect::<Result<_>>()?;
     }
