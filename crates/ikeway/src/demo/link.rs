@@ -6,34 +6,13 @@ use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 
 use anyhow::{Context, Result};
-use ikeway_esp::{InboundSa, NextHeader, OutboundSa, SaConfig};
+use ikeway_esp::{InboundSa, NextHeader, OutboundSa};
 use ikeway_sa::ChildSaInfo;
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant as SmolInstant;
 
 /// Inner MTU: what fits a 1500-byte path after IPv4, UDP and the largest ESP overhead.
 pub(crate) const INNER_MTU: usize = 1400;
-
-/// The ESP SA configurations of a child SA, inbound and outbound (RFC 7296 §2.17 key order is
-/// already applied by the negotiation).
-pub(crate) fn esp_configs(child: &ChildSaInfo) -> (SaConfig, SaConfig) {
-    let suite = child.suite.suite;
-    let mut inbound = SaConfig::new(
-        child.spi_in,
-        suite,
-        child.inbound.encryption.clone(),
-        child.inbound.integrity.clone(),
-    );
-    inbound.esn = child.suite.esn;
-    let mut outbound = SaConfig::new(
-        child.spi_out,
-        suite,
-        child.outbound.encryption.clone(),
-        child.outbound.integrity.clone(),
-    );
-    outbound.esn = child.suite.esn;
-    (inbound, outbound)
-}
 
 /// An ESP-in-UDP link to the peer, with the decrypted packets waiting for smoltcp.
 #[derive(Debug)]
@@ -51,7 +30,7 @@ pub(crate) struct EspLink {
 impl EspLink {
     pub(crate) fn new(socket: UdpSocket, peer: SocketAddr, child: &ChildSaInfo) -> Result<Self> {
         socket.set_nonblocking(true)?;
-        let (inbound, outbound) = esp_configs(child);
+        let (inbound, outbound) = crate::ike::datapath::esp_configs(child);
         let outbound = OutboundSa::new(&outbound).context("outbound ESP SA")?;
         let inbound = InboundSa::new(&inbound).context("inbound ESP SA")?;
         let tx = vec![0u8; outbound.buffer_len(INNER_MTU) + outbound.headroom()];

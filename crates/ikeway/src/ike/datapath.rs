@@ -72,16 +72,23 @@ fn selectors(ts: &[TrafficSelector]) -> Vec<Selector> {
         .collect()
 }
 
-fn child(c: &ChildSaInfo) -> ChildSa {
+/// The ESP SAs of a child SA, inbound and outbound, as the negotiation emitted it (keys
+/// already cut from KEYMAT in RFC 7296 §2.17 order). One mapping for every datapath.
+pub(crate) fn esp_configs(c: &ChildSaInfo) -> (SaConfig, SaConfig) {
     let sa = |spi, keys: &ikeway_crypto::keys::DirectionKeys| {
         let mut config =
             SaConfig::new(spi, c.suite.suite, keys.encryption.clone(), keys.integrity.clone());
         config.esn = c.suite.esn;
         config
     };
+    (sa(c.spi_in, &c.inbound), sa(c.spi_out, &c.outbound))
+}
+
+fn child(c: &ChildSaInfo) -> ChildSa {
+    let (inbound, outbound) = esp_configs(c);
     ChildSa {
-        inbound: sa(c.spi_in, &c.inbound),
-        outbound: sa(c.spi_out, &c.outbound),
+        inbound,
+        outbound,
         policy: Policy { local: selectors(&c.local_ts), remote: selectors(&c.remote_ts) },
         remote: c.remote,
     }
