@@ -179,13 +179,7 @@ impl Ikev2Protocol {
                 ikeway_sa::Retransmit { initial: Duration::from_secs(1), factor: 1, tries: 6 };
         }
 
-        config.config_request = vec![
-            ConfigAttributeType::INTERNAL_IP4_ADDRESS,
-            ConfigAttributeType::INTERNAL_IP4_DNS,
-            ConfigAttributeType::INTERNAL_IP6_ADDRESS,
-            ConfigAttributeType::INTERNAL_IP6_DNS,
-            ConfigAttributeType::INTERNAL_DNS_DOMAIN,
-        ];
+        config.config_request = ikeway_sa::CLIENT_CONFIG_REQUEST.to_vec();
         if self.use_configuration_attribute_internal_ip_subnet {
             config.config_request.push(ConfigAttributeType::INTERNAL_IP4_SUBNET);
             config.config_request.push(ConfigAttributeType::INTERNAL_IP6_SUBNET);

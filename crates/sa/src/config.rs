@@ -183,6 +183,16 @@ impl Config {
     }
 }
 
+/// What a remote-access client asks for in its CFG_REQUEST (RFC 7296 §3.15): an address and
+/// DNS servers of both families, and the DNS domain.
+pub const CLIENT_CONFIG_REQUEST: [ConfigAttributeType; 5] = [
+    ConfigAttributeType::INTERNAL_IP4_ADDRESS,
+    ConfigAttributeType::INTERNAL_IP4_DNS,
+    ConfigAttributeType::INTERNAL_IP6_ADDRESS,
+    ConfigAttributeType::INTERNAL_IP6_DNS,
+    ConfigAttributeType::INTERNAL_DNS_DOMAIN,
+];
+
 /// Every IPv4 address, every protocol and port.
 pub fn any_v4() -> TrafficSelector {
     TrafficSelector::Range(ikeway_codec::AddrRange::any(

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ikeway_codec::{ConfigAttributeType, DhGroup, EncrAlg, TrafficSelector};
+use ikeway_codec::{DhGroup, EncrAlg, TrafficSelector};
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::{AddressPool, CloseReason, Config, DefaultKex, Event, IkeSa, Responder};
 use serde_json::{Value, json};
@@ -346,13 +346,7 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
     let c = &args.common;
     let mut config = config(c)?;
     if args.request_config {
-        config.config_request = vec![
-            ConfigAttributeType::INTERNAL_IP4_ADDRESS,
-            ConfigAttributeType::INTERNAL_IP4_DNS,
-            ConfigAttributeType::INTERNAL_IP6_ADDRESS,
-            ConfigAttributeType::INTERNAL_IP6_DNS,
-            ConfigAttributeType::INTERNAL_DNS_DOMAIN,
-        ];
+        config.config_request = ikeway_sa::CLIENT_CONFIG_REQUEST.to_vec();
     }
     let actions = parse_actions(&args.then)?;
     let pump = datapath::start(&c.tun, c.local)?;
