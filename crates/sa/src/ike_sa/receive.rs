@@ -1,0 +1,242 @@
+//! Receiving: datagrams in, demultiplexed to requests and responses, replays answered from
+//! the response cache (RFC 7296 §2.1), informational requests handled.
+
+use super::*;
+
+impl IkeSa {
+    /// Handles one UDP payload from `remote` that arrived on `local`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        datagram: &[u8],
+    ) {
+        self.stats.received += 1;
+        let on_nat_t = on_nat_t_port(local, remote);
+        let Some(bytes) = ike_bytes(local, remote, datagram) else {
+            // ESP or a keepalive: not ours to handle.
+            self.stats.dropped_unexpected += 1;
+            return;
+        };
+        let Ok(message) = MessageRepr::parse(bytes) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let h = message.header;
+        if self.old_sa.as_ref().is_some_and(|o| o.spi_r == h.spi_r && o.spi_i == h.spi_i) {
+            self.handle_old_sa(now, bytes, &message);
+            return;
+        }
+        if self.is_closed() || h.spi_i != self.spi_i {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        let init_response = matches!(self.state, State::InitSent { .. }) && h.flags.response;
+        if !init_response && h.spi_r != self.spi_r {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        // The sender's role flag must match the other side's role (§3.1).
+        if h.flags.initiator == (self.side == Side::Initiator) {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        let result = if h.flags.response {
+            self.handle_response(now, bytes, &message)
+        } else {
+            self.handle_request(now, remote, local, on_nat_t, bytes, &message)
+        };
+        if result.is_err() {
+            self.stats.dropped_malformed += 1;
+        }
+        if let Err(_e) = self.start_next(now) {
+            self.stats.dropped_malformed += 1;
+        }
+    }
+
+    /// Decrypts an SK/SKF message; fragments are held until complete (`Ok(None)`).
+    pub(super) fn open(
+        &mut self,
+        bytes: &[u8],
+        message: &MessageRepr,
+    ) -> Result<Option<Vec<Payload>>, ()> {
+        let Some(crypto) = self.crypto.as_ref() else {
+            self.stats.dropped_unexpected += 1;
+            return Err(());
+        };
+        let opened = match sk::open(bytes, &crypto.inbound) {
+            Ok(o) => o,
+            Err(sk::SkError::Authentication) => {
+                self.stats.dropped_unauthenticated += 1;
+                return Err(());
+            }
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return Err(());
+            }
+        };
+        let whole = match self.reassembler.push(message.header.message_id, opened) {
+            Ok(Reassembly::Complete(o)) => o,
+            Ok(Reassembly::Pending | Reassembly::Ignored) => return Ok(None),
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return Err(());
+            }
+        };
+        match whole.payloads() {
+            Ok(p) => Ok(Some(p)),
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                Err(())
+            }
+        }
+    }
+
+    pub(super) fn handle_response(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        message: &MessageRepr,
+    ) -> Result<(), crate::Error> {
+        let Some(out) = &self.outstanding else {
+            self.stats.dropped_unexpected += 1;
+            return Ok(());
+        };
+        if out.message_id != message.header.message_id
+            || out_exchange(&out.kind) != message.header.exchange
+        {
+            self.stats.dropped_unexpected += 1;
+            return Ok(());
+        }
+        if matches!(out.kind, Request::Init) {
+            self.init_response = Some(bytes.to_vec());
+            self.last_heard = now;
+            return self.handle_init_response(now, message);
+        }
+        let Ok(Some(payloads)) = self.open(bytes, message) else { return Ok(()) };
+        self.last_heard = now;
+        let Some(out) = self.outstanding.take() else { return Ok(()) };
+        match out.kind {
+            Request::Init => unreachable!("handled above"),
+            Request::Auth => self.handle_auth_response(now, &payloads)?,
+            Request::CreateChild { spi_in, ni, kex, rekey_of } => {
+                self.finish_create_child(now, &payloads, spi_in, &ni, kex, rekey_of);
+            }
+            Request::RekeyIke { spi, ni, kex } => {
+                self.finish_rekey_ike(now, &payloads, spi, &ni, kex)?
+            }
+            Request::Dpd => {}
+            Request::DeleteChildren(spis) => {
+                for spi in spis {
+                    self.remove_child(spi);
+                }
+            }
+            Request::DeleteIke => self.close(CloseReason::Deleted),
+        }
+        Ok(())
+    }
+
+    pub(super) fn handle_request(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        on_nat_t: bool,
+        bytes: &[u8],
+        message: &MessageRepr,
+    ) -> Result<(), crate::Error> {
+        let mid = message.header.message_id;
+        if message.header.exchange == ExchangeType::IKE_SA_INIT {
+            // A retransmitted IKE_SA_INIT: answer again from the cache (§2.1).
+            if let (0, Some((0, cached))) = (mid, &self.response_cache) {
+                let cached = cached.clone();
+                self.stats.replayed_responses += 1;
+                self.transmit_all(&cached);
+            } else {
+                self.stats.dropped_unexpected += 1;
+            }
+            return Ok(());
+        }
+        if mid.wrapping_add(1) == self.recv_mid
+            && let Some((cached_mid, cached)) = &self.response_cache
+            && *cached_mid == mid
+        {
+            // Authenticate before answering, so spoofed copies cannot trigger replies.
+            let cached = cached.clone();
+            if sk::open(bytes, &self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?.inbound).is_ok()
+                || message.encrypted_fragment().is_some()
+            {
+                self.stats.replayed_responses += 1;
+                self.transmit_all(&cached);
+            }
+            return Ok(());
+        }
+        if mid != self.recv_mid {
+            self.stats.dropped_unexpected += 1;
+            return Ok(());
+        }
+        let Ok(Some(payloads)) = self.open(bytes, message) else { return Ok(()) };
+        self.last_heard = now;
+        if on_nat_t && self.side == Side::Responder {
+            // The initiator floated to 4500, possibly through a NAT: answer where it came from.
+            self.remote = remote;
+            self.local = local;
+            self.nat_t = true;
+        }
+        self.recv_mid = self.recv_mid.wrapping_add(1);
+        match (message.header.exchange, &self.state) {
+            (ExchangeType::IKE_AUTH, State::InitReplied { .. }) => {
+                self.handle_auth_request(now, mid, &payloads)
+            }
+            (ExchangeType::CREATE_CHILD_SA, State::Established) => {
+                self.handle_create_child_request(now, mid, &payloads)
+            }
+            (ExchangeType::INFORMATIONAL, State::Established) => {
+                self.handle_informational_request(mid, &payloads)
+            }
+            _ => {
+                self.stats.dropped_unexpected += 1;
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn handle_informational_request(
+        &mut self,
+        mid: u32,
+        payloads: &[Payload],
+    ) -> Result<(), crate::Error> {
+        let mut reply = Vec::new();
+        let mut close = false;
+        for p in payloads {
+            let PayloadRepr::Delete(d) = &p.body else { continue };
+            if d.protocol == ProtocolId::IKE {
+                close = true;
+                continue;
+            }
+            // §1.4.1: answer with the SPIs of our halves of the deleted pairs.
+            let mut ours = Vec::new();
+            for spi in &d.spis {
+                let Ok(their_in) = <[u8; 4]>::try_from(spi.as_slice()).map(u32::from_be_bytes)
+                else {
+                    continue;
+                };
+                if let Some(spi_in) =
+                    self.children.iter().find(|c| c.spi_out == their_in).map(|c| c.spi_in)
+                {
+                    self.remove_child(spi_in);
+                    ours.push(spi_in);
+                }
+            }
+            if !ours.is_empty() {
+                reply.push(Payload::new(PayloadRepr::Delete(DeleteRepr::esp(ours))));
+            }
+        }
+        self.send_response(mid, ExchangeType::INFORMATIONAL, &reply)?;
+        if close {
+            self.close(CloseReason::DeletedByPeer);
+        }
+        Ok(())
+    }
+}
