@@ -168,3 +168,33 @@ fn responder_rekeys_the_ike_sa_and_the_new_sa_carries_traffic_and_delete() {
         Event::IkeSaClosed { reason: ikeway_sa::CloseReason::DeletedByPeer }
     )));
 }
+
+#[test]
+fn simultaneous_ike_rekeys_converge_on_one_new_ike_sa() {
+    for seed in 57..63 {
+        let mut pair =
+            Pair::new(client_config(), server_config(), Arc::new(InsecureKexForFuzzing), seed);
+        pair.establish();
+        let old = pair.initiator.spis();
+        let now = pair.now;
+        pair.initiator.rekey_ike(now);
+        pair.responder_sa().rekey_ike(now);
+        // Both answer the other's request with TEMPORARY_FAILURE, then retry at random.
+        assert!(
+            pair.run_until(Duration::from_secs(30), |p| {
+                p.initiator.spis() != old && p.initiator.old_spis().is_none()
+            }),
+            "seed {seed}: no rekey completed"
+        );
+        pair.run_until(Duration::from_secs(15), |_| false);
+        let new = pair.initiator.spis();
+        let resp = pair.responder.sas().find(|s| s.spis() == new).map(ikeway_sa::IkeSa::spis);
+        assert_eq!(resp, Some(new), "seed {seed}: both sides on the same IKE SA");
+        assert!(pair.initiator.is_established());
+        assert_eq!(pair.initiator.child_spis().len(), 1, "seed {seed}: the child moved over");
+        // And the new SA works.
+        pair.initiator.dpd(pair.now);
+        let before = pair.initiator.stats().received;
+        assert!(pair.run_until(Duration::from_secs(5), |p| p.initiator.stats().received > before));
+    }
+}

@@ -250,12 +250,13 @@ impl IkeSa {
         rekey_of: Option<u32>,
     ) {
         if let Some(error) = first_error(payloads) {
+            let delay = self.retry_delay();
             if let Some(old) =
                 rekey_of.and_then(|s| self.children.iter_mut().find(|c| c.spi_in == s))
             {
                 // Try again later; TEMPORARY_FAILURE means a collision on the peer (§2.25).
                 old.rekeying = false;
-                old.rekey_at = now + Duration::from_secs(2);
+                old.rekey_at = now + delay;
             }
             self.events.push_back(Event::ChildSaRefused { notify: error });
             return;

@@ -509,6 +509,11 @@ impl IkeSa {
         v
     }
 
+    /// 1 to 3 seconds, at random: how long to wait before retrying a refused rekey.
+    fn retry_delay(&mut self) -> Duration {
+        Duration::from_millis(1000 + self.rng.next_u64() % 2000)
+    }
+
     fn jittered(&mut self, now: Instant, lifetime: Duration) -> (Instant, Instant) {
         let l = self.config.lifetimes;
         let jitter_ms = u64::try_from(l.jitter.as_millis()).unwrap_or(u64::MAX);

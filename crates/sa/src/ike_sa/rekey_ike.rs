@@ -34,7 +34,9 @@ impl IkeSa {
         kex: Box<dyn ActiveKeyExchange>,
     ) -> Result<(), crate::Error> {
         if let Some(error) = first_error(payloads) {
-            self.ike_rekey_at = Some(now + Duration::from_secs(2));
+            // A collision answered TEMPORARY_FAILURE (§2.25): retry after a random 1-3 s, so
+            // two peers that collided do not collide again in lockstep.
+            self.ike_rekey_at = Some(now + self.retry_delay());
             let _ = error;
             return Ok(());
         }
