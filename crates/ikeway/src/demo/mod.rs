@@ -151,7 +151,8 @@ fn ts_text(ts: &[TrafficSelector]) -> String {
 }
 
 fn interface(link: &mut EspLink, addr: Ipv4Addr) -> Interface {
-    let mut iface = Interface::new(IfaceConfig::new(HardwareAddress::Ip), link, SmolInstant::now());
+    let mut iface =
+        Interface::new(IfaceConfig::new(HardwareAddress::Ip), &mut link.queues, SmolInstant::now());
     iface.update_ip_addrs(|a| {
         // Everything in 10/8 is "on the link", which for a point-to-point IP device means:
         // into the tunnel. The child SA's selectors decide what may actually pass.
@@ -263,8 +264,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
     )?;
 
     println!("\n3. Status");
-    let out = client_link.outbound().counters();
-    let inn = client_link.inbound().counters();
+    let (out, inn, drops) = client_link.traffic();
     let rows = [
         ("status", "connected".to_owned()),
         ("server", format!("{} (vpn.demo.ikeway)", ends.server_sock.local_addr()?)),
@@ -281,12 +281,9 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
             ),
         ),
         ("child SA lifetime", format!("{} min", client_child.lifetime.as_secs() / 60)),
-        ("sent", format!("{} bytes in {} ESP packets", out.bytes, out.packets)),
-        ("received", format!("{} bytes in {} ESP packets", inn.bytes, inn.packets)),
-        (
-            "drops",
-            format!("{} inbound, {} send errors", inn.total_drops(), client_link.send_errors),
-        ),
+        ("sent", format!("{} bytes in {} ESP packets", out.1, out.0)),
+        ("received", format!("{} bytes in {} ESP packets", inn.1, inn.0)),
+        ("drops", format!("{drops}")),
         ("handshake time", format!("{:.2} ms", handshake.as_secs_f64() * 1e3)),
         (
             "throughput",
@@ -378,10 +375,12 @@ fn transfer(
             bail!("transfer stalled at {received} of {total} bytes");
         }
         let now = SmolInstant::now();
-        client_link.receive_all()?;
-        server_link.receive_all()?;
-        client_iface.poll(now, client_link, &mut client_sockets);
-        server_iface.poll(now, server_link, &mut server_sockets);
+        client_link.pump();
+        server_link.pump();
+        client_iface.poll(now, &mut client_link.queues, &mut client_sockets);
+        server_iface.poll(now, &mut server_link.queues, &mut server_sockets);
+        client_link.pump();
+        server_link.pump();
         let c = client_sockets.get_mut::<tcp::Socket<'_>>(client_handle);
         while sent < total && c.can_send() {
             let n = chunk.len().min((total - sent) as usize);

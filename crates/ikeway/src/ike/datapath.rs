@@ -84,7 +84,8 @@ pub(crate) fn esp_configs(c: &ChildSaInfo) -> (SaConfig, SaConfig) {
     (sa(c.spi_in, &c.inbound), sa(c.spi_out, &c.outbound))
 }
 
-fn child(c: &ChildSaInfo) -> ChildSa {
+/// The datapath's form of a child SA: both ESP directions, the selectors, the peer.
+pub(crate) fn child(c: &ChildSaInfo) -> ChildSa {
     let (inbound, outbound) = esp_configs(c);
     ChildSa {
         inbound,
