@@ -220,9 +220,57 @@ _ikw_sw_secrets() { # LOCAL_ID REMOTE_ID PSK
     echo "}"
 }
 
+# One `connections` block, shared by both templates:
+# TITLE REMOTE_ADDRS CONN_EXTRA LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS CHILD_EXTRA
+# (the *_EXTRA lines are written only when non-empty).
+_ikw_sw_connection() {
+    local title="$1" remote_addrs="$2" conn_extra="$3" lid="$4" rid="$5"
+    local local_ts="$6" remote_ts="$7" child_extra="$8"
+    local conn="${IKW_SW_CONN:-ikw}" child="${IKW_SW_CHILD:-net}"
+    cat <<EOF
+# $title, written by testbeds/lib/strongswan.sh
+connections {
+    $conn {
+        version = ${IKW_SW_VERSION:-2}
+        local_addrs = ${IKW_SW_LOCAL_ADDRS:-%any}
+        remote_addrs = $remote_addrs
+        proposals = ${IKW_SW_IKE_PROPOSALS:-$IKW_SW_DEFAULT_IKE_PROPOSALS}
+        mobike = ${IKW_SW_MOBIKE:-no}
+        encap = ${IKW_SW_ENCAP:-no}
+        fragmentation = yes
+        send_certreq = no
+        dpd_delay = ${IKW_SW_DPD_DELAY:-30s}
+        rekey_time = ${IKW_SW_IKE_REKEY:-4h}
+EOF
+    if [ -n "$conn_extra" ]; then echo "        $conn_extra"; fi
+    cat <<EOF
+        local {
+            auth = psk
+            id = $lid
+        }
+        remote {
+            auth = psk
+            id = $rid
+        }
+        children {
+            $child {
+                local_ts = $local_ts
+                remote_ts = $remote_ts
+                esp_proposals = ${IKW_SW_ESP_PROPOSALS:-$IKW_SW_DEFAULT_ESP_PROPOSALS}
+                rekey_time = ${IKW_SW_CHILD_REKEY:-1h}
+                dpd_action = ${IKW_SW_DPD_ACTION:-clear}
+EOF
+    if [ -n "$child_extra" ]; then echo "                $child_extra"; fi
+    cat <<EOF
+            }
+        }
+    }
+}
+EOF
+}
+
 ikw_sw_conf_responder() { # DIR
     local dir="$1"
-    local conn="${IKW_SW_CONN:-ikw}" child="${IKW_SW_CHILD:-net}"
     local lid="${IKW_SW_LOCAL_ID:-srv.ikeway.test}" rid="${IKW_SW_REMOTE_ID:-%any}"
     local psk="${IKW_SW_PSK:-$IKW_SW_DEFAULT_PSK}"
     local pool4="${IKW_SW_POOL4-10.88.0.0/24}" pool6="${IKW_SW_POOL6-fd88::/120}"
@@ -235,43 +283,9 @@ ikw_sw_conf_responder() { # DIR
     [ -n "$pool6" ] && pools="${pools:+$pools,}pool6"
     mkdir -p "$dir"
     {
-        cat <<EOF
-# PSK responder, written by testbeds/lib/strongswan.sh (ikw_sw_conf_responder)
-connections {
-    $conn {
-        version = ${IKW_SW_VERSION:-2}
-        local_addrs = ${IKW_SW_LOCAL_ADDRS:-%any}
-        remote_addrs = ${IKW_SW_REMOTE_ADDRS:-%any}
-        proposals = ${IKW_SW_IKE_PROPOSALS:-$IKW_SW_DEFAULT_IKE_PROPOSALS}
-        mobike = ${IKW_SW_MOBIKE:-no}
-        encap = ${IKW_SW_ENCAP:-no}
-        fragmentation = yes
-        send_certreq = no
-        dpd_delay = ${IKW_SW_DPD_DELAY:-30s}
-        rekey_time = ${IKW_SW_IKE_REKEY:-4h}
-EOF
-        [ -n "$pools" ] && echo "        pools = $pools"
-        cat <<EOF
-        local {
-            auth = psk
-            id = $lid
-        }
-        remote {
-            auth = psk
-            id = $rid
-        }
-        children {
-            $child {
-                local_ts = ${IKW_SW_LOCAL_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}
-                remote_ts = ${IKW_SW_REMOTE_TS:-dynamic}
-                esp_proposals = ${IKW_SW_ESP_PROPOSALS:-$IKW_SW_DEFAULT_ESP_PROPOSALS}
-                rekey_time = ${IKW_SW_CHILD_REKEY:-1h}
-                dpd_action = ${IKW_SW_DPD_ACTION:-clear}
-            }
-        }
-    }
-}
-EOF
+        _ikw_sw_connection "PSK responder (ikw_sw_conf_responder)" "${IKW_SW_REMOTE_ADDRS:-%any}" \
+            "${pools:+pools = $pools}" "$lid" "$rid" \
+            "${IKW_SW_LOCAL_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}" "${IKW_SW_REMOTE_TS:-dynamic}" ""
         echo "pools {"
         if [ -n "$pool4" ]; then
             echo "    pool4 {"
@@ -292,50 +306,15 @@ EOF
 
 ikw_sw_conf_initiator() { # DIR
     local dir="$1"
-    local conn="${IKW_SW_CONN:-ikw}" child="${IKW_SW_CHILD:-net}"
     local lid="${IKW_SW_LOCAL_ID:-cli.ikeway.test}" rid="${IKW_SW_REMOTE_ID:-srv.ikeway.test}"
     local psk="${IKW_SW_PSK:-$IKW_SW_DEFAULT_PSK}"
     local vips="${IKW_SW_VIPS-0.0.0.0,::}"
     mkdir -p "$dir"
     {
-        cat <<EOF
-# PSK initiator, written by testbeds/lib/strongswan.sh (ikw_sw_conf_initiator)
-connections {
-    $conn {
-        version = ${IKW_SW_VERSION:-2}
-        local_addrs = ${IKW_SW_LOCAL_ADDRS:-%any}
-        remote_addrs = ${IKW_SW_REMOTE_ADDRS:-$IKW_SRV_ADDR}
-        proposals = ${IKW_SW_IKE_PROPOSALS:-$IKW_SW_DEFAULT_IKE_PROPOSALS}
-        mobike = ${IKW_SW_MOBIKE:-no}
-        encap = ${IKW_SW_ENCAP:-no}
-        fragmentation = yes
-        send_certreq = no
-        dpd_delay = ${IKW_SW_DPD_DELAY:-30s}
-        rekey_time = ${IKW_SW_IKE_REKEY:-4h}
-EOF
-        [ -n "$vips" ] && echo "        vips = $vips"
-        cat <<EOF
-        local {
-            auth = psk
-            id = $lid
-        }
-        remote {
-            auth = psk
-            id = $rid
-        }
-        children {
-            $child {
-                local_ts = ${IKW_SW_LOCAL_TS:-dynamic}
-                remote_ts = ${IKW_SW_REMOTE_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}
-                esp_proposals = ${IKW_SW_ESP_PROPOSALS:-$IKW_SW_DEFAULT_ESP_PROPOSALS}
-                rekey_time = ${IKW_SW_CHILD_REKEY:-1h}
-                dpd_action = ${IKW_SW_DPD_ACTION:-clear}
-                start_action = ${IKW_SW_START_ACTION:-none}
-            }
-        }
-    }
-}
-EOF
+        _ikw_sw_connection "PSK initiator (ikw_sw_conf_initiator)" "${IKW_SW_REMOTE_ADDRS:-$IKW_SRV_ADDR}" \
+            "${vips:+vips = $vips}" "$lid" "$rid" \
+            "${IKW_SW_LOCAL_TS:-dynamic}" "${IKW_SW_REMOTE_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}" \
+            "start_action = ${IKW_SW_START_ACTION:-none}"
         _ikw_sw_secrets "$lid" "$rid" "$psk"
     } >"$dir/swanctl.conf"
 }
