@@ -13,10 +13,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/libreswan.sh"
 
 TOPO="${1:-direct}"
-pass=0 fail=0
-ok() { echo "PASS: $*"; pass=$((pass + 1)); }
-ko() { echo "FAIL: $*"; fail=$((fail + 1)); }
-check() { local what="$1"; shift; if "$@"; then ok "$what"; else ko "$what"; fi; }
+. "$HERE/lib/check.sh"
 
 ikw_topo_trap
 T0="$(ikw_now_ms)"
