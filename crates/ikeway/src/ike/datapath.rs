@@ -111,10 +111,9 @@ pub(crate) fn on_event(pump: &Pump, e: &Event) -> Result<Option<Value>> {
             ))
         }
         Event::ConfigReceived(cfg) => {
-            for (addr, len) in &cfg.addresses {
+            for (addr, _) in &cfg.addresses {
                 // A /32 or /128 host address: routes come from --tun-route.
                 let host = if addr.is_ipv4() { 32 } else { 128 };
-                let _ = len;
                 let status = std::process::Command::new("ip")
                     .args(["addr", "replace", &format!("{addr}/{host}"), "dev", pump.tun_name()])
                     .status()?;

@@ -116,7 +116,6 @@ impl TunnelProvider for UdpTunnel {
         self.stop.store(false, Ordering::SeqCst);
         let (tun, dir, live, stop) =
             (self.tun.clone(), self.dir.clone(), Arc::clone(&self.live), Arc::clone(&self.stop));
-        let configuration = request.configuration.clone();
         let thread = std::thread::Builder::new()
             .name("tunnel".into())
             .spawn(move || {
@@ -129,7 +128,6 @@ impl TunnelProvider for UdpTunnel {
                         CloseCause::NegotiationFailed
                     }
                 };
-                let _ = configuration;
                 events.report(TunnelEvent::Closed(cause));
             })
             .map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;

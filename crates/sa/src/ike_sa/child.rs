@@ -40,7 +40,6 @@ impl IkeSa {
                 data: kex.public_value().to_vec(),
             })));
         }
-        let _ = suite;
         self.install_child(
             now,
             suite,

@@ -436,8 +436,7 @@ impl IkeSa {
         }
         // The responder's AUTH covers its IKE_SA_INIT response, kept by the outstanding init.
         let init_response = self.init_response.take().unwrap_or_default();
-        if let Err(n) = self.verify_peer_auth(payloads, false, &init_response, &ni) {
-            let _ = n;
+        if self.verify_peer_auth(payloads, false, &init_response, &ni).is_err() {
             self.close(CloseReason::AuthenticationFailed);
             return Ok(());
         }

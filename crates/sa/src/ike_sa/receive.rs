@@ -25,7 +25,7 @@ impl IkeSa {
         };
         let h = message.header;
         if self.old_sa.as_ref().is_some_and(|o| o.spi_r == h.spi_r && o.spi_i == h.spi_i) {
-            self.handle_old_sa(now, bytes, &message);
+            self.handle_old_sa(bytes, &message);
             return;
         }
         if self.is_closed() || h.spi_i != self.spi_i {

@@ -33,11 +33,10 @@ impl IkeSa {
         ni: &[u8],
         kex: Box<dyn ActiveKeyExchange>,
     ) -> Result<(), crate::Error> {
-        if let Some(error) = first_error(payloads) {
+        if first_error(payloads).is_some() {
             // A collision answered TEMPORARY_FAILURE (§2.25): retry after a random 1-3 s, so
             // two peers that collided do not collide again in lockstep.
             self.ike_rekey_at = Some(now + self.retry_delay());
-            let _ = error;
             return Ok(());
         }
         let accepted = find_payload!(payloads, Sa)
@@ -118,7 +117,7 @@ impl IkeSa {
         Ok(())
     }
 
-    pub(super) fn handle_old_sa(&mut self, now: Instant, bytes: &[u8], message: &MessageRepr) {
+    pub(super) fn handle_old_sa(&mut self, bytes: &[u8], message: &MessageRepr) {
         let Some(old) = &self.old_sa else { return };
         if message.header.flags.response {
             // The answer to the DELETE we sent on the old SA: it is gone on both sides.
@@ -159,7 +158,6 @@ impl IkeSa {
             self.transmit_all(&[framed]);
         }
         self.old_sa = None;
-        let _ = now;
     }
 
     pub(super) fn respond_rekey_ike(
