@@ -133,12 +133,6 @@ fn configs() -> (Config, Config, AddressPool) {
     (client, server, pool)
 }
 
-fn seed() -> Result<[u8; 32]> {
-    let mut s = [0u8; 32];
-    getrandom::fill(&mut s).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
-    Ok(s)
-}
-
 fn ts_text(ts: &[TrafficSelector]) -> String {
     ts.iter()
         .map(|t| match t {
@@ -170,12 +164,13 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
     let client = IkeSa::initiate(
         Arc::new(client_cfg),
         kex.clone(),
-        seed()?,
+        crate::ike::runtime::os_seed()?,
         start,
         client_ike.local_addr()?,
         server_ike.local_addr()?,
     )?;
-    let server = Responder::new(Arc::new(server_cfg), kex, Some(pool), seed()?);
+    let server =
+        Responder::new(Arc::new(server_cfg), kex, Some(pool), crate::ike::runtime::os_seed()?);
     let mut ends = Ends {
         client,
         server,

@@ -182,7 +182,7 @@ fn seed(c: &Common) -> Result<[u8; 32]> {
             let n = bytes.len().min(32);
             seed[..n].copy_from_slice(&bytes[..n]);
         }
-        None => getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?,
+        None => seed = runtime::os_seed()?,
     }
     Ok(seed)
 }
@@ -349,8 +349,7 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
         config.config_request = ikeway_sa::CLIENT_CONFIG_REQUEST.to_vec();
     }
     let actions = parse_actions(&args.then)?;
-    let pump = datapath::start(&c.tun, c.local)?;
-    let sockets = runtime::Sockets::bind(c.local, &[500, 4500], pump.clone())?;
+    let (sockets, pump) = runtime::endpoint(c.local, &c.tun)?;
     let start = Instant::now();
     let mut sa = IkeSa::initiate(
         Arc::new(config),
@@ -438,8 +437,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         subnets: args.subnet.iter().map(|s| parse_cidr(s)).collect::<Result<_>>()?,
     };
     let actions = parse_actions(&args.then)?;
-    let pump = datapath::start(&c.tun, c.local)?;
-    let sockets = runtime::Sockets::bind(c.local, &[500, 4500], pump.clone())?;
+    let (sockets, pump) = runtime::endpoint(c.local, &c.tun)?;
     let mut responder =
         Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), Some(pool), seed(c)?);
     let start = Instant::now();

@@ -54,6 +54,24 @@ engine_for!(Responder);
 
 type Received = (SocketAddr, SocketAddr, Vec<u8>);
 
+/// 32 bytes from the operating system: the seed of an IKE SA's or a responder's randomness.
+pub(crate) fn os_seed() -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
+    Ok(seed)
+}
+
+/// IKE's sockets on `local` (UDP 500 and 4500), with the datapath on a TUN device when `tun`
+/// names one; the datapath then owns 4500 and passes IKE up.
+pub(crate) fn endpoint(
+    local: std::net::IpAddr,
+    tun: &super::datapath::TunArgs,
+) -> Result<(Sockets, Option<Arc<ikeway_pump::Pump>>)> {
+    let pump = super::datapath::start(tun, local)?;
+    let sockets = Sockets::bind(local, &[500, 4500], pump.clone())?;
+    Ok((sockets, pump))
+}
+
 /// UDP sockets on IKE's ports of one address. With a datapath (`pump`), port 4500 is the
 /// pump's: its IKE datagrams arrive through the pump's channel and go out through the pump.
 pub(crate) struct Sockets {

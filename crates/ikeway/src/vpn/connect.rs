@@ -186,15 +186,12 @@ fn negotiate(
     events: &TunnelEvents,
 ) -> Result<CloseCause> {
     let tun_args = datapath::TunArgs::named(host.tun.clone());
-    let pump = datapath::start(&tun_args, local)?;
-    let sockets = runtime::Sockets::bind(local, &[500, 4500], pump.clone())?;
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
+    let (sockets, pump) = runtime::endpoint(local, &tun_args)?;
     let start = Instant::now();
     let mut sa = IkeSa::initiate(
         Arc::new(request.config.clone()),
         Arc::new(DefaultKex::default()),
-        seed,
+        runtime::os_seed()?,
         start,
         SocketAddr::new(local, 500),
         SocketAddr::new(server_ip, 500),
