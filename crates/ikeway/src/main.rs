@@ -1,11 +1,9 @@
 //! `ikeway`: the command-line face of the ikeway crates.
 
 mod config_file;
-mod decode;
 mod demo;
 mod ike;
 mod vpn;
-mod wireshark;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,6 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use ikeway::decode;
 
 #[derive(Parser, Debug)]
 #[command(

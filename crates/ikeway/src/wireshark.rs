@@ -55,7 +55,7 @@ pub(crate) fn integrity_named(name: &str) -> Row<Option<Integrity>> {
 }
 
 /// The name Wireshark expects for `e`, if its table has one.
-pub(crate) fn encryption_name(e: Encryption) -> Option<String> {
+pub fn encryption_name(e: Encryption) -> Option<String> {
     Some(match e {
         Encryption::Cipher(BlockCipher::TripleDesCbc) => "3DES [RFC2451]".into(),
         Encryption::Cipher(BlockCipher::AesCbc { key_bits }) => {
@@ -72,7 +72,8 @@ pub(crate) fn encryption_name(e: Encryption) -> Option<String> {
     })
 }
 
-pub(crate) fn integrity_name(i: Option<Integrity>) -> &'static str {
+/// The name Wireshark expects for `i` (`None`: an AEAD, no separate integrity).
+pub fn integrity_name(i: Option<Integrity>) -> &'static str {
     match i {
         None => "NONE [RFC4306]",
         Some(Integrity::HmacSha1_96) => "HMAC_SHA1_96 [RFC2404]",

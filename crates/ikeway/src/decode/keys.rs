@@ -33,8 +33,9 @@ impl SaKeys {
 /// rows are kept so that the messages they cover say so, instead of failing the whole table.
 pub(crate) type Row<T = SaKeys> = Result<T, String>;
 
+/// Keys per IKE SA (SPIi, SPIr), as read from Wireshark's `ikev2_decryption_table`.
 #[derive(Debug, Default)]
-pub(crate) struct KeyTable {
+pub struct KeyTable {
     rows: HashMap<(u64, u64), Row>,
 }
 
@@ -43,7 +44,8 @@ impl KeyTable {
         self.rows.get(&(spi_i, spi_r))
     }
 
-    pub(crate) fn parse(text: &str) -> Result<Self> {
+    /// Reads a table; a row naming an algorithm `decode` lacks is kept as that reason.
+    pub fn parse(text: &str) -> Result<Self> {
         let mut table = Self::default();
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();

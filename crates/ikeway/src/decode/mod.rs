@@ -12,20 +12,21 @@ use ikeway_codec::sk::{self, Reassembler, Reassembly, ReassemblyLimits};
 use ikeway_codec::{DecodeError, MessageRepr, PayloadRepr};
 use serde_json::{Map, Value, json};
 
-pub(crate) use keys::{KeyTable, Row};
+pub use keys::KeyTable;
+pub(crate) use keys::Row;
 
 /// What a decode run saw, for the summary line.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Summary {
-    pub(crate) messages: usize,
-    pub(crate) malformed: usize,
-    pub(crate) skipped_frames: usize,
+pub struct Summary {
+    pub messages: usize,
+    pub malformed: usize,
+    pub skipped_frames: usize,
 }
 
 /// Decodes every IKE message in `bytes` (pcap, pcapng or hex) and writes one JSON object per
 /// message to `out`. Malformed messages produce an object with an `error` field and decoding
 /// goes on.
-pub(crate) fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) -> Result<Summary> {
+pub fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) -> Result<Summary> {
     let input = input::read(bytes)?;
     let mut summary = Summary { skipped_frames: input.skipped.len(), ..Summary::default() };
     // One reassembly per IKE SA and direction (RFC 7383 §2.6).

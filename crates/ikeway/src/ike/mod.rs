@@ -17,12 +17,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use ikeway::wireshark;
 use ikeway_codec::{DhGroup, EncrAlg, TrafficSelector};
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::{AddressPool, CloseReason, Config, DefaultKex, Event, IkeSa, Responder};
 use serde_json::{Value, json};
-
-use crate::wireshark;
 
 /// Options both ends share.
 #[derive(Args, Debug)]
