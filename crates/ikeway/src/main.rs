@@ -3,6 +3,7 @@
 mod config_file;
 mod demo;
 mod ike;
+mod secret_file;
 mod vpn;
 
 use std::io::Write;

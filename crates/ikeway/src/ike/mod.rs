@@ -7,7 +7,7 @@ pub(crate) mod datapath;
 mod proposals;
 pub(crate) mod runtime;
 
-use std::fs::OpenOptions;
+use std::fs::File;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
@@ -22,6 +22,8 @@ use ikeway_codec::{DhGroup, EncrAlg, TrafficSelector};
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::{AddressPool, CloseReason, Config, DefaultKex, Event, IkeSa, Responder};
 use serde_json::{Value, json};
+
+use crate::secret_file;
 
 /// Options both ends share.
 #[derive(Args, Debug)]
@@ -51,15 +53,16 @@ pub(crate) struct Common {
     /// The peer's traffic selectors (CIDR; default: everything).
     #[arg(long = "remote-ts", value_name = "CIDR")]
     remote_ts: Vec<String>,
-    /// Append the IKE SA keys to FILE as Wireshark `ikev2_decryption_table` rows. This writes
-    /// secrets: use it only to debug with tshark.
+    /// Write the IKE SA keys to FILE as Wireshark `ikev2_decryption_table` rows. This writes
+    /// secrets: use it only to debug with tshark. FILE must not exist; it is created 0600.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
-    /// Seed for every random choice (hex, 64 digits); default: from the OS.
-    #[arg(long)]
+    /// Seed for every random choice (hex, 64 digits); default: from the OS. Makes every key
+    /// predictable: only builds with the `insecure-seed` feature (tests, benches) accept it.
+    #[arg(long, hide = !cfg!(feature = "insecure-seed"))]
     seed: Option<String>,
     #[command(flatten)]
     tun: datapath::TunArgs,
@@ -174,16 +177,28 @@ fn config(c: &Common) -> Result<Config> {
 }
 
 fn seed(c: &Common) -> Result<[u8; 32]> {
-    let mut seed = [0u8; 32];
     match &c.seed {
         Some(hex_seed) => {
-            let bytes = hex::decode(hex_seed).context("--seed is not hex")?;
-            let n = bytes.len().min(32);
-            seed[..n].copy_from_slice(&bytes[..n]);
+            let seed = parse_seed(hex_seed)?;
+            if !cfg!(feature = "insecure-seed") {
+                bail!(
+                    "--seed makes every key, nonce and SPI predictable; only a test build \
+                     (cargo feature insecure-seed) accepts it"
+                );
+            }
+            Ok(seed)
         }
-        None => seed = runtime::os_seed()?,
+        None => runtime::os_seed(),
     }
-    Ok(seed)
+}
+
+/// Exactly 32 bytes: a shorter seed padded with zeros or a longer one cut would look accepted
+/// while giving another seed than the one written.
+fn parse_seed(hex_seed: &str) -> Result<[u8; 32]> {
+    let bytes = hex::decode(hex_seed).context("--seed is not hex")?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        anyhow::anyhow!("--seed must be 64 hex digits (32 bytes), not {}", hex_seed.len())
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,8 +333,14 @@ fn print(v: &Value) {
     println!("{v}");
 }
 
-fn write_keylog(path: &Option<PathBuf>, sa: &IkeSa) -> Result<()> {
-    let (Some(path), Some(k)) = (path, sa.export_keys_for_debugging()) else { return Ok(()) };
+/// The `--keylog` file, created before anything is negotiated so that a refused path fails
+/// early.
+fn open_keylog(path: &Option<PathBuf>) -> Result<Option<File>> {
+    path.as_deref().map(secret_file::create).transpose()
+}
+
+fn write_keylog(file: Option<&mut File>, sa: &IkeSa) -> Result<()> {
+    let (Some(f), Some(k)) = (file, sa.export_keys_for_debugging()) else { return Ok(()) };
     let Some(encr) = wireshark::encryption_name(k.suite.suite.encryption()) else { return Ok(()) };
     let row = format!(
         "{:016x},{:016x},{},{},\"{}\",{},{},\"{}\"\n",
@@ -332,11 +353,6 @@ fn write_keylog(path: &Option<PathBuf>, sa: &IkeSa) -> Result<()> {
         hex::encode(k.sk_ar.expose()),
         wireshark::integrity_name(k.suite.suite.integrity()),
     );
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
     f.write_all(row.as_bytes())?;
     Ok(())
 }
@@ -348,12 +364,14 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
         config.config_request = ikeway_sa::CLIENT_CONFIG_REQUEST.to_vec();
     }
     let actions = parse_actions(&args.then)?;
+    let seed = seed(c)?;
+    let mut keylog = open_keylog(&c.keylog)?;
     let (sockets, pump) = runtime::endpoint(c.local, &c.tun)?;
     let start = Instant::now();
     let mut sa = IkeSa::initiate(
         Arc::new(config),
         Arc::new(DefaultKex::default()),
-        seed(c)?,
+        seed,
         start,
         SocketAddr::new(c.local, 500),
         SocketAddr::new(args.remote, 500),
@@ -369,7 +387,7 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
             match &e {
                 Event::IkeSaUp { .. } | Event::IkeSaRekeyed { .. } => {
                     ike_up = true;
-                    write_keylog(&c.keylog, sa)?;
+                    write_keylog(keylog.as_mut(), sa)?;
                 }
                 Event::ChildSaInstalled(_) if child_up_at.is_none() => {
                     child_up_at = Some(now);
@@ -436,9 +454,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         subnets: args.subnet.iter().map(|s| parse_cidr(s)).collect::<Result<_>>()?,
     };
     let actions = parse_actions(&args.then)?;
+    let seed = seed(c)?;
+    let mut keylog = open_keylog(&c.keylog)?;
     let (sockets, pump) = runtime::endpoint(c.local, &c.tun)?;
     let mut responder =
-        Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), Some(pool), seed(c)?);
+        Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), Some(pool), seed);
     let start = Instant::now();
     let end = start + Duration::from_secs(args.duration);
     let mut first: Option<(u64, Instant)> = None;
@@ -453,7 +473,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
             if matches!(e, Event::IkeSaUp { .. } | Event::IkeSaRekeyed { .. })
                 && let Some(sa) = r.sa_mut(spi_r)
             {
-                write_keylog(&c.keylog, sa)?;
+                write_keylog(keylog.as_mut(), sa)?;
             }
             let mut v = event_json(&e);
             v["sa"] = json!(format!("{spi_r:016x}"));
@@ -482,4 +502,26 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         print(&datapath::stats_json(pump));
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 9 finding 5: a seed is exactly 32 bytes; a short or long one is refused instead of
+    /// being padded or cut.
+    #[test]
+    fn seed_of_the_wrong_length_is_refused() {
+        let good = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        assert_eq!(parse_seed(good).unwrap()[31], 0xff);
+        for bad in ["", "00", &good[..62], &format!("{good}00")] {
+            let err = parse_seed(bad).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("--seed must be 64 hex digits (32 bytes), not {}", bad.len()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse_seed("zz").unwrap_err().to_string(), "--seed is not hex");
+    }
 }

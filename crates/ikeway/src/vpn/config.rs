@@ -67,7 +67,8 @@ pub(crate) enum ProfileCmd {
         name: String,
         #[arg(long)]
         output: Option<PathBuf>,
-        /// Include the shared secret in the profile.
+        /// Include the shared secret in the profile; with --output, FILE must not exist and is
+        /// created 0600.
         #[arg(long)]
         include_secrets: bool,
     },
@@ -457,6 +458,9 @@ pub(crate) fn profile(cmd: ProfileCmd) -> Result<()> {
                 eprint_warning(&w.to_string());
             }
             match output {
+                Some(path) if include_secrets => crate::secret_file::create(&path)?
+                    .write_all(&xml)
+                    .with_context(|| format!("writing {}", path.display()))?,
                 Some(path) => std::fs::write(&path, &xml)
                     .with_context(|| format!("writing {}", path.display()))?,
                 None => std::io::stdout().write_all(&xml)?,
