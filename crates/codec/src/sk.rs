@@ -14,6 +14,7 @@
 //! header and the cleartext payloads cannot be altered either.
 
 use core::fmt;
+use std::time::{Duration, Instant};
 
 use ikeway_crypto::{CryptoError, Protector};
 
@@ -368,24 +369,58 @@ pub struct ReassemblyLimits {
     pub max_fragments: u16,
     /// Total decrypted bytes across all fragments.
     pub max_len: usize,
+    /// How long an incomplete message is kept, counted from its first fragment, so that lost
+    /// fragments do not pin memory (RFC 7383 §2.6 leaves the value to us).
+    pub timeout: Duration,
 }
 
 impl Default for ReassemblyLimits {
     /// 64 fragments and 64 KiB: above anything a certificate chain needs at a 576-byte MTU.
+    /// 30 seconds: a peer retransmits within that, and restarts the reassembly if it must.
     fn default() -> Self {
-        Self { max_fragments: 64, max_len: 64 * 1024 }
+        Self { max_fragments: 64, max_len: 64 * 1024, timeout: Duration::from_secs(30) }
     }
 }
 
-/// Collects the authenticated fragments of one message (RFC 7383 §2.6).
+/// Which way a fragmented message travels: requests and responses may carry the same message
+/// ID (each side numbers its own requests), so they are reassembled apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Request,
+    Response,
+}
+
+impl Direction {
+    /// The direction of a message with this header's Response flag.
+    pub fn of_response_flag(response: bool) -> Self {
+        if response { Self::Response } else { Self::Request }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Request => 0,
+            Self::Response => 1,
+        }
+    }
+}
+
+/// Collects the authenticated fragments of at most one message per [`Direction`]
+/// (RFC 7383 §2.6).
 #[derive(Debug)]
 pub struct Reassembler {
     limits: ReassemblyLimits,
-    message_id: Option<u32>,
+    partial: [Option<Partial>; 2],
+}
+
+/// One message being reassembled.
+#[derive(Debug)]
+struct Partial {
+    message_id: u32,
     total: u16,
     first_inner: PayloadType,
     parts: Vec<Option<Vec<u8>>>,
     received_len: usize,
+    expires_at: Instant,
 }
 
 /// What [`Reassembler::push`] did with a fragment.
@@ -402,65 +437,104 @@ pub enum Reassembly {
 
 impl Reassembler {
     pub fn new(limits: ReassemblyLimits) -> Self {
-        Self {
-            limits,
-            message_id: None,
-            total: 0,
-            first_inner: PayloadType::NONE,
-            parts: Vec::new(),
-            received_len: 0,
+        Self { limits, partial: [None, None] }
+    }
+
+    pub fn limits(&self) -> ReassemblyLimits {
+        self.limits
+    }
+
+    /// Changes the bounds for fragments pushed from now on (a half-open IKE SA gets a smaller
+    /// budget than an authenticated one).
+    pub fn set_limits(&mut self, limits: ReassemblyLimits) {
+        self.limits = limits;
+    }
+
+    /// Decrypted bytes held in incomplete messages.
+    pub fn held_bytes(&self) -> usize {
+        self.partial.iter().flatten().map(|p| p.received_len).sum()
+    }
+
+    /// When the oldest incomplete message expires, if any is held.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.partial.iter().flatten().map(|p| p.expires_at).min()
+    }
+
+    /// Drops the incomplete messages whose time ran out; returns how many.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let mut dropped = 0;
+        for slot in &mut self.partial {
+            if slot.as_ref().is_some_and(|p| now >= p.expires_at) {
+                *slot = None;
+                dropped += 1;
+            }
         }
+        dropped
     }
 
-    fn reset(&mut self, message_id: u32, total: u16) {
-        self.message_id = Some(message_id);
-        self.total = total;
-        self.first_inner = PayloadType::NONE;
-        self.parts.clear();
-        self.parts.resize(usize::from(total), None);
-        self.received_len = 0;
-    }
-
-    /// Adds an opened (so already authenticated) fragment of message `message_id`.
+    /// Adds an opened (so already authenticated) fragment of the message `message_id` that
+    /// travels in `direction`, received at `now`.
     ///
     /// A fragment of another message ID, or one announcing more fragments than held so far,
     /// starts over (the peer re-fragmented for a smaller MTU, §2.6.1); one announcing fewer is
-    /// ignored.
-    pub fn push(&mut self, message_id: u32, opened: Opened) -> Result<Reassembly, SkError> {
+    /// ignored. An incomplete message older than the timeout is dropped first.
+    pub fn push(
+        &mut self,
+        now: Instant,
+        direction: Direction,
+        message_id: u32,
+        opened: Opened,
+    ) -> Result<Reassembly, SkError> {
         let Some(FragmentInfo { number, total }) = opened.fragment else {
             return Ok(Reassembly::Complete(opened));
         };
         if total > self.limits.max_fragments {
             return Err(SkError::TooManyFragments { total, limit: self.limits.max_fragments });
         }
-        if self.message_id != Some(message_id) || total > self.total {
-            self.reset(message_id, total);
-        } else if total < self.total {
+        self.expire(now);
+        let limits = self.limits;
+        let slot = &mut self.partial[direction.index()];
+        let restart = match slot {
+            Some(p) if p.message_id == message_id && total < p.total => {
+                return Ok(Reassembly::Ignored);
+            }
+            Some(p) => p.message_id != message_id || total > p.total,
+            None => true,
+        };
+        if restart {
+            *slot = None;
+        }
+        let partial = slot.get_or_insert_with(|| Partial {
+            message_id,
+            total,
+            first_inner: PayloadType::NONE,
+            parts: vec![None; usize::from(total)],
+            received_len: 0,
+            expires_at: now + limits.timeout,
+        });
+        let index = usize::from(number - 1);
+        if partial.parts[index].is_some() {
             return Ok(Reassembly::Ignored);
         }
-        let slot = usize::from(number - 1);
-        if self.parts[slot].is_some() {
-            return Ok(Reassembly::Ignored);
-        }
-        let len = self.received_len + opened.plaintext.len();
-        if len > self.limits.max_len {
-            self.message_id = None;
-            self.parts.clear();
-            return Err(SkError::ReassembledTooLong { len, limit: self.limits.max_len });
+        let len = partial.received_len + opened.plaintext.len();
+        if len > limits.max_len {
+            *slot = None;
+            return Err(SkError::ReassembledTooLong { len, limit: limits.max_len });
         }
         if number == 1 {
-            self.first_inner = opened.first_inner;
+            partial.first_inner = opened.first_inner;
         }
-        self.received_len = len;
-        self.parts[slot] = Some(opened.plaintext);
-        if self.parts.iter().any(Option::is_none) {
+        partial.received_len = len;
+        partial.parts[index] = Some(opened.plaintext);
+        if partial.parts.iter().any(Option::is_none) {
             return Ok(Reassembly::Pending);
         }
-        let plaintext: Vec<u8> = self.parts.drain(..).flatten().flatten().collect();
-        let first_inner = self.first_inner;
-        self.message_id = None;
-        self.total = 0;
-        self.received_len = 0;
-        Ok(Reassembly::Complete(Opened { first_inner, plaintext, fragment: None }))
+        let Some(done) = slot.take() else { return Ok(Reassembly::Pending) };
+        let plaintext: Vec<u8> = done.parts.into_iter().flatten().flatten().collect();
+        Ok(Reassembly::Complete(Opened {
+            first_inner: done.first_inner,
+            plaintext,
+            fragment: None,
+        }))
     }
 }

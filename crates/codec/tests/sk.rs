@@ -1,7 +1,11 @@
 //! The Encrypted payload against messages other stacks encrypted (Wireshark's test captures,
 //! decrypted by tshark), and our own seal / fragment / reassemble round trips.
 
-use ikeway_codec::sk::{self, FragmentInfo, Reassembler, Reassembly, ReassemblyLimits, SkError};
+use std::time::{Duration, Instant};
+
+use ikeway_codec::sk::{
+    self, Direction, FragmentInfo, Reassembler, Reassembly, ReassemblyLimits, SkError,
+};
 use ikeway_codec::{
     ExchangeType, Flags, HeaderRepr, NotifyRepr, NotifyType, Payload, PayloadRepr, PayloadType,
     ProtocolId, VendorIdRepr,
@@ -231,7 +235,7 @@ fn fragments_fit_the_limit_and_reassemble() {
                 opened.fragment,
                 Some(FragmentInfo { number: i as u16 + 1, total: fragments.len() as u16 })
             );
-            match r.push(1, opened).unwrap() {
+            match r.push(Instant::now(), Direction::Request, 1, opened).unwrap() {
                 Reassembly::Complete(o) => complete = Some(o),
                 Reassembly::Pending | Reassembly::Ignored => {}
             }
@@ -248,16 +252,24 @@ fn rejects_fragment_counts_and_sizes_beyond_limits() {
         sk::seal_fragments(&header(), &inner_payloads(3000), &p, 300, &mut |iv| iv.fill(1))
             .unwrap();
     let total = fragments.len() as u16;
-    let mut r = Reassembler::new(ReassemblyLimits { max_fragments: total - 1, max_len: 1 << 20 });
+    let mut r = Reassembler::new(ReassemblyLimits {
+        max_fragments: total - 1,
+        max_len: 1 << 20,
+        ..Default::default()
+    });
     let first = sk::open(&fragments[0], &p).unwrap();
     assert_eq!(
-        r.push(1, first.clone()).unwrap_err(),
+        r.push(Instant::now(), Direction::Request, 1, first.clone()).unwrap_err(),
         SkError::TooManyFragments { total, limit: total - 1 }
     );
-    let mut r = Reassembler::new(ReassemblyLimits { max_fragments: 64, max_len: 500 });
+    let mut r = Reassembler::new(ReassemblyLimits {
+        max_fragments: 64,
+        max_len: 500,
+        ..Default::default()
+    });
     let mut result = Ok(Reassembly::Pending);
     for f in &fragments {
-        result = r.push(1, sk::open(f, &p).unwrap());
+        result = r.push(Instant::now(), Direction::Request, 1, sk::open(f, &p).unwrap());
         if result.is_err() {
             break;
         }
@@ -270,4 +282,64 @@ fn rejects_mtu_too_small_for_any_fragment() {
     let p = keyed(&suites()[0]);
     let err = sk::seal_fragments(&header(), &inner_payloads(10), &p, 61, &mut |_| {}).unwrap_err();
     assert_eq!(err, SkError::MtuTooSmall { max_message_len: 61, overhead: 28 + 8 + 8 + 16 });
+}
+
+/// Issue 9 finding 11: a request and a response with the same message ID (each side numbers
+/// its own requests) are reassembled apart; before, the second reset or joined the first.
+#[test]
+fn request_and_response_with_one_message_id_do_not_mix() {
+    let p = keyed(&suites()[0]);
+    let request_inner = inner_payloads(1000);
+    let response_inner = inner_payloads(1400);
+    let seal = |inner| sk::seal_fragments(&header(), inner, &p, 300, &mut |iv| iv.fill(3));
+    let request = seal(&request_inner).unwrap();
+    let response = seal(&response_inner).unwrap();
+    assert!(request.len() >= 3 && response.len() >= 3);
+    let now = Instant::now();
+    let mut r = Reassembler::new(ReassemblyLimits::default());
+    let mut done = Vec::new();
+    // Interleave: request fragment, response fragment, ... all with message ID 7.
+    for i in 0..request.len().max(response.len()) {
+        for (dir, frags) in [(Direction::Request, &request), (Direction::Response, &response)] {
+            let Some(f) = frags.get(i) else { continue };
+            match r.push(now, dir, 7, sk::open(f, &p).unwrap()).unwrap() {
+                Reassembly::Complete(o) => done.push((dir, o.payloads().unwrap())),
+                Reassembly::Pending => {}
+                Reassembly::Ignored => panic!("fragment {i} of {dir:?} ignored"),
+            }
+        }
+    }
+    done.sort_by_key(|(d, _)| *d == Direction::Response);
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0], (Direction::Request, request_inner));
+    assert_eq!(done[1], (Direction::Response, response_inner));
+    assert_eq!(r.held_bytes(), 0);
+}
+
+/// Issue 9 finding 11: an incomplete reassembly is dropped once its timeout passed, and its
+/// memory released; before, it was held until another message replaced it.
+#[test]
+fn incomplete_reassembly_expires_and_releases_its_memory() {
+    let p = keyed(&suites()[0]);
+    let fragments =
+        sk::seal_fragments(&header(), &inner_payloads(1000), &p, 300, &mut |iv| iv.fill(5))
+            .unwrap();
+    let start = Instant::now();
+    let limits = ReassemblyLimits { timeout: Duration::from_secs(10), ..Default::default() };
+    let mut r = Reassembler::new(limits);
+    for f in &fragments[..fragments.len() - 1] {
+        let pushed = r.push(start, Direction::Request, 2, sk::open(f, &p).unwrap()).unwrap();
+        assert_eq!(pushed, Reassembly::Pending);
+    }
+    let held = r.held_bytes();
+    assert!(held > 0);
+    assert_eq!(r.deadline(), Some(start + Duration::from_secs(10)));
+    assert_eq!(r.expire(start + Duration::from_secs(9)), 0);
+    assert_eq!(r.held_bytes(), held);
+    assert_eq!(r.expire(start + Duration::from_secs(10)), 1);
+    assert_eq!((r.held_bytes(), r.deadline()), (0, None));
+    // The last fragment alone, arriving late, starts a new reassembly instead of completing.
+    let last = sk::open(fragments.last().unwrap(), &p).unwrap();
+    let late = start + Duration::from_secs(11);
+    assert_eq!(r.push(late, Direction::Request, 2, last).unwrap(), Reassembly::Pending);
 }

@@ -97,4 +97,9 @@ pub struct Stats {
     pub dropped_malformed: u64,
     pub dropped_unauthenticated: u64,
     pub dropped_unexpected: u64,
+    /// Authenticated fragments of an answered request other than the first: retransmitted
+    /// fragments answer nothing (RFC 7383 §2.6.1).
+    pub ignored_fragments: u64,
+    /// Incomplete fragmented messages dropped when their reassembly timed out.
+    pub reassemblies_expired: u64,
 }

@@ -115,7 +115,9 @@ fn decrypt(
         let key = (h.spi_i, h.spi_r, h.flags.initiator);
         let r =
             reassembly.entry(key).or_insert_with(|| Reassembler::new(ReassemblyLimits::default()));
-        match r.push(h.message_id, opened) {
+        // Decoding a capture takes far less than the reassembly timeout: nothing expires here.
+        let direction = sk::Direction::of_response_flag(h.flags.response);
+        match r.push(std::time::Instant::now(), direction, h.message_id, opened) {
             Ok(Reassembly::Complete(whole)) => whole,
             Ok(Reassembly::Pending) => {
                 sk_entry.insert("reassembly".into(), json!("pending"));

@@ -364,6 +364,11 @@ impl IkeSa {
         })
     }
 
+    /// Bytes of decrypted fragments held in incomplete reassemblies.
+    pub fn reassembly_bytes(&self) -> usize {
+        self.reassembler.held_bytes()
+    }
+
     /// Whether datagrams or events are waiting to be polled.
     pub fn has_output(&self) -> bool {
         !self.transmits.is_empty() || !self.events.is_empty()
@@ -426,6 +431,7 @@ impl IkeSa {
             self.ike_expire_at,
             self.half_open_until,
             self.old_sa.as_ref().map(|o| o.until),
+            self.reassembler.deadline(),
         ]
         .into_iter()
         .flatten()
@@ -693,6 +699,7 @@ impl IkeSa {
         if self.old_sa.as_ref().is_some_and(|o| now >= o.until) {
             self.old_sa = None;
         }
+        self.stats.reassemblies_expired += self.reassembler.expire(now) as u64;
         if self.next_keepalive.is_some_and(|t| now >= t) {
             // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
             self.transmits.push_back((self.local, self.remote, vec![0xff]));

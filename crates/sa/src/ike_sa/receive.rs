@@ -58,6 +58,7 @@ impl IkeSa {
     /// Decrypts an SK/SKF message; fragments are held until complete (`Ok(None)`).
     pub(super) fn open(
         &mut self,
+        now: Instant,
         bytes: &[u8],
         message: &MessageRepr,
     ) -> Result<Option<Vec<Payload>>, ()> {
@@ -76,7 +77,8 @@ impl IkeSa {
                 return Err(());
             }
         };
-        let whole = match self.reassembler.push(message.header.message_id, opened) {
+        let direction = sk::Direction::of_response_flag(message.header.flags.response);
+        let whole = match self.reassembler.push(now, direction, message.header.message_id, opened) {
             Ok(Reassembly::Complete(o)) => o,
             Ok(Reassembly::Pending | Reassembly::Ignored) => return Ok(None),
             Err(_) => {
@@ -114,7 +116,7 @@ impl IkeSa {
             self.last_heard = now;
             return self.handle_init_response(now, message);
         }
-        let Ok(Some(payloads)) = self.open(bytes, message) else { return Ok(()) };
+        let Ok(Some(payloads)) = self.open(now, bytes, message) else { return Ok(()) };
         self.last_heard = now;
         let Some(out) = self.outstanding.take() else { return Ok(()) };
         match out.kind {
@@ -162,13 +164,19 @@ impl IkeSa {
             && let Some((cached_mid, cached)) = &self.response_cache
             && *cached_mid == mid
         {
-            // Authenticate before answering, so spoofed copies cannot trigger replies.
-            let cached = cached.clone();
-            if sk::open(bytes, &self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?.inbound).is_ok()
-                || message.encrypted_fragment().is_some()
-            {
-                self.stats.replayed_responses += 1;
-                self.transmit_all(&cached);
+            // Authenticate before answering, so spoofed copies cannot trigger replies; of a
+            // fragmented request only the first fragment does (RFC 7383 §2.6.1), so one
+            // retransmission is answered once, not once per fragment.
+            let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
+            match sk::open(bytes, &crypto.inbound) {
+                Ok(o) if o.fragment.is_none_or(|f| f.number == 1) => {
+                    let cached = cached.clone();
+                    self.stats.replayed_responses += 1;
+                    self.transmit_all(&cached);
+                }
+                Ok(_) => self.stats.ignored_fragments += 1,
+                Err(sk::SkError::Authentication) => self.stats.dropped_unauthenticated += 1,
+                Err(_) => self.stats.dropped_malformed += 1,
             }
             return Ok(());
         }
@@ -176,7 +184,7 @@ impl IkeSa {
             self.stats.dropped_unexpected += 1;
             return Ok(());
         }
-        let Ok(Some(payloads)) = self.open(bytes, message) else { return Ok(()) };
+        let Ok(Some(payloads)) = self.open(now, bytes, message) else { return Ok(()) };
         self.last_heard = now;
         if on_nat_t && self.side == Side::Responder {
             // The initiator floated to 4500, possibly through a NAT: answer where it came from.
