@@ -31,6 +31,17 @@ pub struct EndpointStats {
     pub stateless_replies: u64,
 }
 
+/// The key of the cookie MAC (RFC 7296 §2.6): whoever learns it can forge cookies, so it is
+/// wiped on drop and never printed.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+struct CookieSecret([u8; 32]);
+
+impl std::fmt::Debug for CookieSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CookieSecret(redacted)")
+    }
+}
+
 /// A responder serving many initiators. Drive it like an [`IkeSa`]; events come tagged with
 /// the responder SPI of the IKE SA they concern.
 #[derive(Debug)]
@@ -39,7 +50,7 @@ pub struct Responder {
     kex: Arc<dyn KeyExchangeProvider>,
     pool: Option<Arc<Mutex<AddressAllocator>>>,
     rng: ChaCha20Rng,
-    cookie_secret: [u8; 32],
+    cookie_secret: CookieSecret,
     sas: BTreeMap<u64, IkeSa>,
     /// Responder SPIs of rekeyed IKE SAs, still answering their DELETE, to their new SPI.
     aliases: HashMap<u64, u64>,
@@ -57,8 +68,8 @@ impl Responder {
         seed: [u8; 32],
     ) -> Self {
         let mut rng = ChaCha20Rng::from_seed(seed);
-        let mut cookie_secret = [0u8; 32];
-        rng.fill_bytes(&mut cookie_secret);
+        let mut cookie_secret = CookieSecret([0u8; 32]);
+        rng.fill_bytes(&mut cookie_secret.0);
         Self {
             config,
             kex,
@@ -106,7 +117,7 @@ impl Responder {
             std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
             std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
         };
-        let mac = Prf::HmacSha256.compute(&self.cookie_secret, &[ni, &ip, &spi_i.to_be_bytes()]);
+        let mac = Prf::HmacSha256.compute(&self.cookie_secret.0, &[ni, &ip, &spi_i.to_be_bytes()]);
         let mut cookie = vec![0u8];
         cookie.extend_from_slice(&mac.expose()[..16]);
         cookie
@@ -274,5 +285,32 @@ impl Responder {
             }
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use crate::DefaultKex;
+
+    /// Issue 9 finding 14: the responder's `Debug` printed its cookie secret (the derived impl
+    /// showed the 32 bytes), so a debug log line was enough to forge cookies.
+    #[test]
+    fn debug_does_not_print_the_cookie_secret() {
+        let config = Config::new(
+            ikeway_codec::IdRepr::from_value(ikeway_codec::IdValue::Fqdn("responder.example")),
+            ikeway_crypto::SecretBytes::from_slice(b"a pre-shared key"),
+        );
+        let r = Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), None, [7; 32]);
+        let secret = r.cookie_secret.0;
+        assert_ne!(secret, [0; 32], "the secret was drawn from the seeded generator");
+        let shown = format!("{r:?}");
+        assert!(shown.contains("CookieSecret(redacted)"), "{shown}");
+        let decimal = format!("{secret:?}");
+        let decimal_inner = &decimal[1..decimal.len() - 1];
+        let hex_lower: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        for needle in [decimal_inner, &hex_lower, &hex_lower.to_uppercase()] {
+            assert!(!shown.contains(needle), "Debug shows the secret as {needle}");
+        }
     }
 }

@@ -260,7 +260,10 @@ impl IkeSa {
             self.events.push_back(Event::ChildSaRefused { notify: error });
             return;
         }
-        let Some(nr) = find_payload!(payloads, Nonce).map(|n| n.data.clone()) else {
+        let Some(nr) = find_payload!(payloads, Nonce)
+            .filter(|n| NONCE_RANGE.contains(&n.data.len()))
+            .map(|n| n.data.clone())
+        else {
             self.events.push_back(Event::ChildSaRefused { notify: NotifyType::INVALID_SYNTAX });
             return;
         };
@@ -297,7 +300,10 @@ impl IkeSa {
         mid: u32,
         payloads: &[Payload],
     ) -> Result<(), crate::Error> {
-        let Some(ni) = find_payload!(payloads, Nonce).map(|n| n.data.clone()) else {
+        let Some(ni) = find_payload!(payloads, Nonce)
+            .filter(|n| NONCE_RANGE.contains(&n.data.len()))
+            .map(|n| n.data.clone())
+        else {
             return self.send_response(
                 mid,
                 ExchangeType::CREATE_CHILD_SA,

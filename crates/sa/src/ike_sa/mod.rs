@@ -34,6 +34,8 @@ use crate::ts;
 /// Nonce length we send: the PRF output size of SHA-512 covers every PRF we offer
 /// (RFC 7296 §2.10: at least half the PRF key size, at least 128 bits).
 const NONCE_LEN: usize = 32;
+/// Nonce Data is 16 to 256 octets (RFC 7296 §3.9); anything else is INVALID_SYNTAX.
+const NONCE_RANGE: std::ops::RangeInclusive<usize> = 16..=256;
 /// How long a responder keeps a half-open SA waiting for IKE_AUTH.
 const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the keys of a rekeyed IKE SA stay to answer its DELETE (make before break).

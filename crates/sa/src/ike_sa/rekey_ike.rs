@@ -41,8 +41,9 @@ impl IkeSa {
         }
         let accepted = find_payload!(payloads, Sa)
             .and_then(|sa| proposal::accept_ike(sa, &self.config.ike_proposals));
+        let nonce = find_payload!(payloads, Nonce).filter(|n| NONCE_RANGE.contains(&n.data.len()));
         let (Some((suite, spi_r)), Some(ke), Some(nonce)) =
-            (accepted, find_payload!(payloads, Ke), find_payload!(payloads, Nonce))
+            (accepted, find_payload!(payloads, Ke), nonce)
         else {
             return Ok(());
         };
