@@ -74,5 +74,5 @@ pub use preferences::{
 pub use profile::{
     ImportedProfile, ImportedVpn, ProfileError, ProfileWarning, export_profile, import_profile,
 };
-pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore};
+pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore, read_secret_file};
 pub use status::{CloseCause, DisconnectError, TunnelEvent, VpnStatus};

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -70,6 +70,35 @@ pub enum SecretError {
     Corrupt { path: PathBuf, line: usize, column: usize, message: String },
     #[error("secret store {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{path} holds no secret on its first line")]
+    Empty { path: PathBuf },
+    #[error("{path} is larger than {max} bytes: not a secret file")]
+    TooLarge { path: PathBuf, max: usize },
+}
+
+/// The largest secret file [`read_secret_file`] reads.
+const SECRET_FILE_MAX: usize = 64 * 1024;
+
+/// Reads a pre-shared key file (`--psk-file`): its first line, without the line ending, as
+/// bytes (any bytes, not only UTF-8). The file is read into one buffer allocated up front (so
+/// no reallocation leaves a copy behind) that is wiped once the key is copied out: the key
+/// never sits in a `String`.
+pub fn read_secret_file(path: &Path) -> Result<SecretBytes, SecretError> {
+    let io = |source| SecretError::Read { path: path.to_owned(), source };
+    let file = fs::File::open(path).map_err(io)?;
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(SECRET_FILE_MAX + 1));
+    file.take(SECRET_FILE_MAX as u64 + 1).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() > SECRET_FILE_MAX {
+        return Err(SecretError::TooLarge { path: path.to_owned(), max: SECRET_FILE_MAX });
+    }
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return Err(SecretError::Empty { path: path.to_owned() });
+    }
+    Ok(SecretBytes::from_slice(line))
 }
 
 /// The file format. Values are hex so that the file stays text.
@@ -271,6 +300,34 @@ mod tests {
         s.fail_at(Some(Step::Write));
         let err = s.add(&SecretBytes::from_slice(b"anothersecret")).unwrap_err().to_string();
         assert!(!err.contains("anothersecret") && !err.contains(&hex::encode("anothersecret")));
+    }
+
+    /// Issue 9 finding 14: PSK files were read into a plain `String` (never wiped, and a key
+    /// that is not UTF-8 could not be read at all); now they go straight into `SecretBytes`.
+    #[test]
+    fn secret_file_first_line_as_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("psk");
+        for (content, key) in [
+            (&b"hunter2\nsecond line\n"[..], &b"hunter2"[..]),
+            (b"crlf key\r\nrest", b"crlf key"),
+            (b"no newline", b"no newline"),
+            (b"\xff\xfe binary \x80\n", b"\xff\xfe binary \x80"),
+        ] {
+            fs::write(&path, content).unwrap();
+            let secret: SecretBytes = read_secret_file(&path).unwrap();
+            assert_eq!(secret.expose(), key);
+        }
+        for empty in [&b""[..], b"\n", b"\r\nkey on the second line"] {
+            fs::write(&path, empty).unwrap();
+            let err = read_secret_file(&path).unwrap_err();
+            assert!(matches!(err, SecretError::Empty { .. }), "{err}");
+        }
+        fs::write(&path, vec![b'k'; SECRET_FILE_MAX + 1]).unwrap();
+        let err = read_secret_file(&path).unwrap_err();
+        assert!(matches!(err, SecretError::TooLarge { .. }), "{err}");
+        let err = read_secret_file(&d.path().join("missing")).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
     }
 
     #[test]

@@ -19,7 +19,6 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use ikeway::wireshark;
 use ikeway_codec::{DhGroup, EncrAlg, TrafficSelector};
-use ikeway_crypto::SecretBytes;
 use ikeway_sa::{AddressPool, CloseReason, Config, DefaultKex, Event, IkeSa, Responder};
 use serde_json::{Value, json};
 
@@ -153,12 +152,7 @@ fn cidr_selector(s: &str) -> Result<TrafficSelector> {
 }
 
 fn config(c: &Common) -> Result<Config> {
-    let psk = std::fs::read_to_string(&c.psk_file)
-        .with_context(|| format!("reading {}", c.psk_file.display()))?;
-    let psk = SecretBytes::new(psk.lines().next().unwrap_or_default().as_bytes().to_vec());
-    if psk.is_empty() {
-        bail!("{} holds no key", c.psk_file.display());
-    }
+    let psk = ikeway_manager::read_secret_file(&c.psk_file)?;
     let mut config = Config::new(ikeway_manager::identity(&c.id), psk);
     config.remote_id = c.remote_id.as_deref().map(ikeway_manager::identity);
     if !c.ike.is_empty() {

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
     AuthenticationMethod, DeadPeerDetectionRate, DiffieHellmanGroup, EncryptionAlgorithm,
     Ikev2Protocol, IntegrityAlgorithm, PreferencesStore, SaParameters, VpnConfiguration,
@@ -191,13 +190,8 @@ impl Fields {
             protocol.local_identifier = Some(l.clone());
         }
         if let Some(path) = &self.psk_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let secret = text.lines().next().unwrap_or_default();
-            if secret.is_empty() {
-                bail!("{} holds no secret", path.display());
-            }
-            let reference = store.secrets().add(&SecretBytes::from_slice(secret.as_bytes()))?;
+            let secret = ikeway_manager::read_secret_file(path)?;
+            let reference = store.secrets().add(&secret)?;
             if let Some(old) = protocol.shared_secret_reference.replace(reference) {
                 store.secrets().remove(&old)?;
             }
