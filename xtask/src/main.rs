@@ -96,6 +96,7 @@ fn have(program: &str) -> bool {
 }
 
 fn test(root: &Path) -> Result<()> {
+    shipped_builds_without_fuzzing()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["fmt", "--all", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
@@ -107,6 +108,66 @@ fn test(root: &Path) -> Result<()> {
     }
     run(cargo().args(["test", "--workspace"]))?;
     fuzz_all(root, 5)
+}
+
+/// Packages whose builds ship: the binary, and the crates an embedder links.
+const SHIPPED: &[&str] = &["ikeway", "ikeway-manager", "ikeway-pump", "ikeway-sa"];
+/// Crates whose test-only items (`InsecureKexForFuzzing`, fuzz entry points) sit behind a
+/// `fuzzing` feature.
+const GATED: &[&str] = &["ikeway-sa"];
+
+/// Issue 9 finding 5: `InsecureKexForFuzzing` and the pump's fuzz hooks exist only with a
+/// crate's `fuzzing` feature. Cargo resolves features per build, so the proof is what a
+/// shipped package's own build (`cargo build -p <package>`) turns on, as `cargo tree` prints it.
+/// The compiler does the rest: the gated items are `#[cfg(feature = "fuzzing")]`, and the
+/// crates' own tests, which use them, only build because they turn the feature on.
+fn shipped_builds_without_fuzzing() -> Result<()> {
+    for package in GATED {
+        let output = cargo()
+            .args(["tree", "-p", package, "--features", "fuzzing", "--depth", "0"])
+            .output()
+            .context("running cargo tree")?;
+        if !output.status.success() {
+            bail!(
+                "{package} has no `fuzzing` feature: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    for package in SHIPPED {
+        let output = cargo()
+            .args(["tree", "-p", package, "-e", "normal,build", "--prefix", "none"])
+            .args(["--format", "{p} [{f}]"])
+            .output()
+            .context("running cargo tree")?;
+        if !output.status.success() {
+            bail!("cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let leaks = fuzzing_enabled(&String::from_utf8_lossy(&output.stdout));
+        if !leaks.is_empty() {
+            bail!("`cargo build -p {package}` enables the fuzzing feature of: {leaks:?}");
+        }
+    }
+    say("fuzzing feature: off in every shipped build");
+    Ok(())
+}
+
+/// The packages whose `fuzzing` feature is on in a `cargo tree --format "{p} [{f}]"` listing.
+fn fuzzing_enabled(tree: &str) -> Vec<String> {
+    let mut leaks: Vec<String> = tree
+        .lines()
+        .filter_map(|line| {
+            let (package, rest) = line.split_once(" [")?;
+            let features = rest.split(']').next()?;
+            features
+                .split(',')
+                .any(|f| f == "fuzzing")
+                .then(|| package.split(' ').next().unwrap_or(package).to_owned())
+        })
+        .collect();
+    leaks.sort();
+    leaks.dedup();
+    leaks
 }
 
 fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
@@ -268,4 +329,29 @@ fn charon_setup_times(log: &str) -> Vec<f64> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 9 finding 5: the check that keeps `fuzzing` out of shipped builds sees the
+    /// feature wherever `cargo tree` lists it, and nothing else.
+    #[test]
+    fn finds_the_fuzzing_feature_in_a_tree_listing() {
+        let tree = "ikeway v0.1.0 (/w/crates/ikeway) []\n\
+                    ikeway-sa v0.1.0 (/w/crates/sa) [fuzzing]\n\
+                    ikeway-sa v0.1.0 (/w/crates/sa) [fuzzing] (*)\n\
+                    ikeway-pump v0.1.0 (/w/crates/pump) [default,fuzzing]\n\
+                    serde v1.0.0 [derive,fuzzing_like,std]\n";
+        assert_eq!(fuzzing_enabled(tree), ["ikeway-pump", "ikeway-sa"]);
+        assert!(fuzzing_enabled("ikeway-sa v0.1.0 (/w/crates/sa) []\n").is_empty());
+    }
+
+    /// Issue 9 finding 5: a default build of each shipped package leaves `fuzzing` off (this
+    /// is what `cargo xtask test` enforces before anything else).
+    #[test]
+    fn shipped_packages_build_without_fuzzing() {
+        shipped_builds_without_fuzzing().unwrap();
+    }
 }

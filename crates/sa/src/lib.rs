@@ -25,7 +25,8 @@
 //! let psk = ikeway_crypto::SecretBytes::from_slice(b"correct horse battery staple");
 //! let client = Arc::new(Config::new(IdRepr::from_value(IdValue::Fqdn("client")), psk.clone()));
 //! let server = Arc::new(Config::new(IdRepr::from_value(IdValue::Fqdn("server")), psk));
-//! // The insecure key exchange keeps this example fast; real code uses `DefaultKex`.
+//! // The insecure key exchange (feature `fuzzing`, on for this crate's tests) keeps this
+//! // example fast; real code uses `DefaultKex`.
 //! let kex = Arc::new(InsecureKexForFuzzing);
 //! let (a, b) = ("127.0.0.1:500".parse().unwrap(), "127.0.0.2:500".parse().unwrap());
 //! let now = Instant::now();
@@ -62,9 +63,9 @@ pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
 pub use ike_sa::{IkeSa, KeyExport};
 pub use pool::AddressAllocator;
 pub use proposal::{EspSuite, IkeSuite};
-pub use provider::{
-    ActiveKeyExchange, DefaultKex, InsecureKexForFuzzing, KexError, KeyExchangeProvider, Random,
-};
+#[cfg(feature = "fuzzing")]
+pub use provider::InsecureKexForFuzzing;
+pub use provider::{ActiveKeyExchange, DefaultKex, KexError, KeyExchangeProvider, Random};
 pub use responder::{EndpointStats, Responder};
 
 /// Which end of an IKE SA we are: the original initiator or the original responder.

@@ -109,15 +109,20 @@ impl ActiveKeyExchange for DefaultActive {
 /// public values, so anyone who sees the exchange knows it.
 ///
 /// Never use it with a real peer: it does not interoperate, by design, and says so in its name.
+/// It exists only with the `fuzzing` feature (off by default; this crate's own tests, the fuzz
+/// targets and benches turn it on), so no production build can pick it by mistake.
+#[cfg(feature = "fuzzing")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct InsecureKexForFuzzing;
 
+#[cfg(feature = "fuzzing")]
 #[derive(Debug)]
 struct InsecureActive {
     group: DhGroup,
     public: Vec<u8>,
 }
 
+#[cfg(feature = "fuzzing")]
 impl KeyExchangeProvider for InsecureKexForFuzzing {
     fn supports(&self, _group: DhGroup) -> bool {
         true
@@ -134,6 +139,7 @@ impl KeyExchangeProvider for InsecureKexForFuzzing {
     }
 }
 
+#[cfg(feature = "fuzzing")]
 impl ActiveKeyExchange for InsecureActive {
     fn group(&self) -> DhGroup {
         self.group
