@@ -9,6 +9,11 @@ use ikeway_crypto::{Encryption, Integrity, Prf, Suite};
 
 use crate::config::{EsnPolicy, EspProposal, IkeProposal};
 
+/// ESP SPIs 1-255 are reserved by IANA and 0 is never sent (RFC 4303 §2.1): the ESP crate
+/// refuses them, so negotiation must refuse them first, or a peer could make installing its
+/// child fail after both sides agreed.
+pub(crate) const MIN_ESP_SPI: u32 = 256;
+
 /// What an IKE SA negotiation settled on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IkeSuite {
@@ -197,6 +202,9 @@ pub(crate) fn choose_esp(
     offer.proposals.iter().find_map(|p| {
         let chosen = match_esp(p, ours, want_pfs)?;
         let peer_spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
+        if peer_spi < MIN_ESP_SPI {
+            return None;
+        }
         let mut transforms = vec![encr_transform(chosen.suite.encryption())];
         if let Some(i) = chosen.suite.integrity() {
             transforms.push(integ_transform(i));
@@ -244,7 +252,7 @@ pub(crate) fn accept_esp(
     let p = single_choice(reply)?;
     let suite = match_esp(p, ours, offered_pfs)?;
     let spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
-    Some((suite, spi))
+    (spi >= MIN_ESP_SPI).then_some((suite, spi))
 }
 
 #[cfg(test)]
@@ -272,6 +280,28 @@ mod tests {
         assert_eq!(peer_spi, 0x1234);
         assert!(esp.esn, "ESN preferred when both allow it");
         assert_eq!(accept_esp(&reply, &c.esp_proposals, false), Some((esp, 0x5678)));
+    }
+
+    /// Issue 9 finding 9: a peer SPI below 256 passed negotiation, then `OutboundSa::new`
+    /// refused it and the error ended `ikeway serve` for every client. Both directions of
+    /// the negotiation now refuse it (the caller answers NO_PROPOSAL_CHOSEN).
+    #[test]
+    fn rejects_reserved_esp_spis() {
+        let c = config();
+        for reserved in [0u32, 1, 255] {
+            let offer = esp_offer(&c.esp_proposals, reserved, false);
+            assert!(choose_esp(&offer, &c.esp_proposals, 0x5678, false).is_none(), "{reserved}");
+            let (_, _, reply) = choose_esp(
+                &esp_offer(&c.esp_proposals, 0x1234, false),
+                &c.esp_proposals,
+                reserved,
+                false,
+            )
+            .expect("our offer is acceptable");
+            assert_eq!(accept_esp(&reply, &c.esp_proposals, false), None, "{reserved}");
+        }
+        let offer = esp_offer(&c.esp_proposals, MIN_ESP_SPI, false);
+        assert_eq!(choose_esp(&offer, &c.esp_proposals, 0x5678, false).map(|c| c.1), Some(256));
     }
 
     #[test]

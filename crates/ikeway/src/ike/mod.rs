@@ -4,6 +4,7 @@
 //! (`ikeway-pump`, see `datapath.rs`), which then owns UDP 4500.
 
 pub(crate) mod datapath;
+pub(crate) mod faults;
 mod proposals;
 pub(crate) mod runtime;
 
@@ -23,6 +24,7 @@ use ikeway_sa::{AddressPool, CloseReason, Config, DefaultKex, Event, IkeSa, Resp
 use serde_json::{Value, json};
 
 use crate::secret_file;
+use faults::Fault;
 
 /// Options both ends share.
 #[derive(Args, Debug)]
@@ -323,7 +325,7 @@ fn event_json(e: &Event) -> Value {
 }
 
 #[allow(clippy::print_stdout)]
-fn print(v: &Value) {
+pub(crate) fn print(v: &Value) {
     println!("{v}");
 }
 
@@ -472,10 +474,13 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
             let mut v = event_json(&e);
             v["sa"] = json!(format!("{spi_r:016x}"));
             print(&v);
-            if let Some(pump) = &pump
-                && let Some(line) = datapath::on_event(pump, &e)?
-            {
-                print(&line);
+            if let Some(pump) = &pump {
+                // A child the datapath cannot take concerns one client: count it, serve on.
+                match datapath::on_event(pump, &e) {
+                    Ok(Some(line)) => print(&line),
+                    Ok(None) => {}
+                    Err(err) => sockets.fault(Fault::Datapath, &err),
+                }
             }
         }
         if let Some((spi_r, up)) = first {
@@ -491,7 +496,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         }
         Ok(if now >= end { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
     });
-    print(&json!({"event": "stats", "endpoint": format!("{:?}", responder.stats())}));
+    print(&json!({
+        "event": "stats",
+        "endpoint": format!("{:?}", responder.stats()),
+        "faults": sockets.faults().to_json(),
+    }));
     if let Some(pump) = &pump {
         print(&datapath::stats_json(pump));
     }

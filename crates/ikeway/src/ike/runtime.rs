@@ -11,6 +11,8 @@ use anyhow::{Context, Result, bail};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use ikeway_sa::{IkeSa, Responder, Transmit};
 
+use super::faults::{Fault, Faults};
+
 /// What the loop needs from an initiator's [`IkeSa`] or a [`Responder`].
 pub(crate) trait Engine {
     fn handle_datagram(
@@ -80,6 +82,7 @@ pub(crate) struct Sockets {
     pump: Option<Arc<ikeway_pump::Pump>>,
     /// Tells the reader threads to let go of their sockets, so the ports can be bound again.
     closed: Arc<std::sync::atomic::AtomicBool>,
+    faults: Faults,
 }
 
 impl Drop for Sockets {
@@ -140,7 +143,27 @@ impl Sockets {
             })?;
             sockets.push(socket);
         }
-        Ok(Self { sockets, rx, pump, closed })
+        Ok(Self { sockets, rx, pump, closed, faults: Faults::default() })
+    }
+
+    /// What went wrong so far without ending the loop.
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Counts and logs a failure caused by one peer; the loop carries on for the others.
+    pub(crate) fn fault(&self, fault: Fault, error: &anyhow::Error) {
+        if let Some(line) = self.faults.record(fault, error) {
+            super::print(&line);
+        }
+    }
+
+    /// Sends one datagram. A failure concerns one peer (an unreachable or invalid address),
+    /// so it is counted, never returned: one client must not end the service for all.
+    fn send_or_count(&self, t: Transmit, bytes: &[u8]) {
+        if let Err(e) = self.send(t, bytes) {
+            self.fault(Fault::Send, &e);
+        }
     }
 
     fn send(&self, t: Transmit, bytes: &[u8]) -> Result<()> {
@@ -158,6 +181,17 @@ impl Sockets {
     }
 }
 
+/// Sends everything the engine queued. A datagram larger than `buf` grows it (the engine
+/// keeps the datagram queued until taken, so skipping it would spin).
+fn flush<E: Engine>(engine: &mut E, sockets: &Sockets, buf: &mut Vec<u8>) {
+    while let Some(t) = engine.poll_transmit(buf) {
+        match t {
+            Ok(t) => sockets.send_or_count(t, &buf[..t.len]),
+            Err(needed) => buf.resize(needed, 0),
+        }
+    }
+}
+
 /// Runs `engine` until `tick` breaks or `deadline` passes. `tick` runs after every input, to
 /// drain events and issue commands.
 pub(crate) fn run<E: Engine>(
@@ -168,14 +202,9 @@ pub(crate) fn run<E: Engine>(
 ) -> Result<()> {
     let mut buf = vec![0u8; 65536];
     loop {
-        while let Some(t) = engine.poll_transmit(&mut buf) {
-            let t = t.map_err(|needed| anyhow::anyhow!("datagram of {needed} bytes"))?;
-            sockets.send(t, &buf[..t.len])?;
-        }
+        flush(engine, sockets, &mut buf);
         if tick(engine, Instant::now())?.is_break() {
-            while let Some(Ok(t)) = engine.poll_transmit(&mut buf) {
-                sockets.send(t, &buf[..t.len])?;
-            }
+            flush(engine, sockets, &mut buf);
             return Ok(());
         }
         let now = Instant::now();
@@ -199,5 +228,64 @@ pub(crate) fn run<E: Engine>(
         if engine.poll_timeout().is_some_and(|t| t <= now) {
             engine.handle_timeout(now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// An engine that only has datagrams to send.
+    struct Sender(VecDeque<(Transmit, Vec<u8>)>);
+
+    impl Engine for Sender {
+        fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, _: &[u8]) {}
+        fn handle_timeout(&mut self, _: Instant) {}
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+        fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, usize>> {
+            let (t, bytes) = self.0.front()?;
+            if bytes.len() > buf.len() {
+                return Some(Err(bytes.len()));
+            }
+            buf[..bytes.len()].copy_from_slice(bytes);
+            let t = *t;
+            self.0.pop_front();
+            Some(Ok(t))
+        }
+    }
+
+    /// Issue 9 finding 9: a `sendto` that failed for one peer ended `serve` for every
+    /// client. Now the failure is counted and the next peer still gets its datagram.
+    #[test]
+    fn a_failing_send_to_one_peer_does_not_stop_the_loop() {
+        let loopback: IpAddr = "127.0.0.1".parse().expect("literal");
+        let sockets = Sockets::bind(loopback, &[0], None).expect("bind an ephemeral port");
+        let local = sockets.sockets[0].local_addr().expect("bound");
+        let peer = UdpSocket::bind((loopback, 0)).expect("bind the peer");
+        peer.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        // An IPv6 destination from an IPv4 socket: sendto fails (EAFNOSUPPORT/EINVAL).
+        let unreachable: SocketAddr = "[::1]:500".parse().expect("literal");
+        let good = peer.local_addr().expect("bound");
+        let mut engine = Sender(VecDeque::from([
+            (Transmit { local, remote: unreachable, len: 3 }, b"bad".to_vec()),
+            (Transmit { local, remote: good, len: 4 }, b"good".to_vec()),
+        ]));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut ticks = 0;
+        let result = run(&mut engine, &sockets, deadline, |_, _| {
+            ticks += 1;
+            Ok(if ticks >= 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+        });
+        assert!(result.is_ok(), "the loop ran on: {result:?}");
+        assert_eq!(ticks, 2, "the loop went round again after the failure");
+        let mut buf = [0u8; 16];
+        let (n, from) = peer.recv_from(&mut buf).expect("the second peer got its datagram");
+        assert_eq!((&buf[..n], from), (&b"good"[..], local));
+        assert_eq!(sockets.faults().count(Fault::Send), 1);
+        assert_eq!(sockets.faults().count(Fault::Datapath), 0);
     }
 }

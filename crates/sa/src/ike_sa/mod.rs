@@ -503,9 +503,8 @@ impl IkeSa {
 
     fn random_spi32(&mut self) -> u32 {
         loop {
-            // SPIs 1-255 are reserved by IANA (RFC 4303 §2.1).
             let v = self.rng.next_u32();
-            if v > 255 {
+            if v >= proposal::MIN_ESP_SPI {
                 return v;
             }
         }
