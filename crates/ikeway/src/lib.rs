@@ -10,4 +10,5 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod host_state;
 pub mod wireshark;

@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,7 +20,8 @@ use ikeway_sa::{DefaultKex, Event, IkeSa};
 use serde_json::{Value, json};
 
 use super::control::{self, Request};
-use super::routes::{HostState, range_to_cidrs};
+use super::routes::{self, HostChanges, range_to_cidrs};
+use super::runtime_dir::{self, Dir};
 use crate::ike::{datapath, runtime};
 
 #[derive(Args, Debug)]
@@ -31,7 +31,7 @@ pub(crate) struct ConnectArgs {
     /// Stay attached until disconnected or interrupted (SIGINT/SIGTERM disconnect cleanly).
     #[arg(long)]
     foreground: bool,
-    /// TUN device for the tunnel.
+    /// TUN device for the tunnel: `ikeway` and 1-9 digits (only such links are ever undone).
     #[arg(long, default_value = "ikeway0")]
     tun: String,
     /// Our address for IKE (default: the source address the host uses toward the server).
@@ -76,7 +76,7 @@ struct Live {
 struct UdpTunnel {
     tun: String,
     local: Option<IpAddr>,
-    dir: PathBuf,
+    dir: Arc<Dir>,
     live: Arc<Mutex<Live>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -114,8 +114,12 @@ impl TunnelProvider for UdpTunnel {
                 })?,
         };
         self.stop.store(false, Ordering::SeqCst);
-        let (tun, dir, live, stop) =
-            (self.tun.clone(), self.dir.clone(), Arc::clone(&self.live), Arc::clone(&self.stop));
+        let (tun, dir, live, stop) = (
+            self.tun.clone(),
+            Arc::clone(&self.dir),
+            Arc::clone(&self.live),
+            Arc::clone(&self.stop),
+        );
         let thread = std::thread::Builder::new()
             .name("tunnel".into())
             .spawn(move || {
@@ -161,31 +165,31 @@ fn ts_routes(ts: &[TrafficSelector]) -> Vec<(IpAddr, u8)> {
 fn run_tunnel(
     request: TunnelRequest,
     tun: &str,
-    dir: &std::path::Path,
+    dir: &Dir,
     local: IpAddr,
     server_ip: IpAddr,
     live: &Mutex<Live>,
     stop: &AtomicBool,
     events: &TunnelEvents,
 ) -> Result<CloseCause> {
-    let mut host = HostState { tun: tun.to_owned(), ..HostState::default() };
-    let result = negotiate(request, &mut host, dir, local, server_ip, live, stop, events);
-    host.undo(dir)?;
+    let mut host = HostChanges::new(dir, tun)?;
+    let result = negotiate(request, &mut host, tun, local, server_ip, live, stop, events);
+    host.undo()?;
     result
 }
 
 #[allow(clippy::too_many_arguments)]
 fn negotiate(
     request: TunnelRequest,
-    host: &mut HostState,
-    dir: &std::path::Path,
+    host: &mut HostChanges<'_>,
+    tun: &str,
     local: IpAddr,
     server_ip: IpAddr,
     live: &Mutex<Live>,
     stop: &AtomicBool,
     events: &TunnelEvents,
 ) -> Result<CloseCause> {
-    let tun_args = datapath::TunArgs::named(host.tun.clone());
+    let tun_args = datapath::TunArgs::named(tun.to_owned());
     let (sockets, pump) = runtime::endpoint(local, &tun_args)?;
     let start = Instant::now();
     let mut sa = IkeSa::initiate(
@@ -230,7 +234,9 @@ fn negotiate(
                 Event::ConfigReceived(c) => {
                     // The datapath puts the internal addresses on its TUN device (and they go
                     // with it); routes and DNS are ours to set and undo.
-                    host.set_dns(dir, &c.dns, &c.dns_domains)?;
+                    for dropped in host.set_dns(&c.dns, &c.dns_domains)? {
+                        say(&format!("not used from the server's configuration: {dropped}"));
+                    }
                     if let Ok(mut l) = live.lock() {
                         l.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
                         l.dns = c.dns.iter().map(ToString::to_string).collect();
@@ -265,7 +271,7 @@ fn negotiate(
                             ts_routes(&child.remote_ts)
                         };
                         for (net, len) in routes {
-                            host.add_route(dir, net, len, server_ip)?;
+                            host.add_route(net, len, server_ip)?;
                         }
                         up = true;
                         events.report(TunnelEvent::Up(config.clone().unwrap_or_default()));
@@ -369,19 +375,22 @@ fn network_state() -> ikeway_manager::NetworkState {
     state
 }
 
-fn cleanup_stale(dir: &std::path::Path) -> Result<()> {
+fn cleanup_stale(dir: &Dir) -> Result<()> {
     if control::ask(Request::Status)?.is_some() {
         bail!("a connection is already running; `ikeway disconnect` first");
     }
-    if let Some(stale) = HostState::stale(dir) {
+    if let Some(stale) = routes::stale(dir)? {
         say("cleaning up after a connection that did not end cleanly");
-        stale.undo(dir)?;
+        routes::undo(dir, stale)?;
     }
     Ok(())
 }
 
 pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
-    let dir = control::runtime_dir()?;
+    if !ikeway::host_state::is_our_link(&args.tun) {
+        bail!("--tun {:?}: the TUN device must be named ikeway followed by 1-9 digits", args.tun);
+    }
+    let dir = Arc::new(Dir::for_connection()?);
     if !args.foreground {
         return connect_in_background(&args, &dir);
     }
@@ -399,7 +408,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     let provider = UdpTunnel {
         tun: args.tun.clone(),
         local: args.local,
-        dir: dir.clone(),
+        dir: Arc::clone(&dir),
         live: Arc::clone(&live),
         stop: Arc::clone(&stop),
         thread: None,
@@ -409,13 +418,17 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     let changes = connection.subscribe();
     let snap = Arc::new(Mutex::new(snapshot(&connection, &live, &args.name)));
     let stop_request = Arc::new(AtomicBool::new(false));
-    {
+    let _listening = {
         let s = Arc::clone(&stop_request);
-        control::serve(Arc::clone(&snap), move || s.store(true, Ordering::SeqCst))?;
+        let listening =
+            control::serve(&dir, control::starting_uid(), Arc::clone(&snap), move || {
+                s.store(true, Ordering::SeqCst)
+            })?;
         let s = Arc::clone(&stop_request);
         ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
             .context("installing the signal handler")?;
-    }
+        listening
+    };
     let on_demand = on_demand_rules(&connection);
     let unsupported = connection.start_tunnel().context("starting the tunnel")?;
     // This binary routes all networks itself: two /1 routes into the tunnel, which leave the
@@ -476,7 +489,6 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
             }
         }
     }
-    let _ = std::fs::remove_file(control::socket_path()?);
     match connection.last_disconnect_error() {
         Some(e) if !stopping => bail!("disconnected: {e:?}"),
         _ => Ok(()),
@@ -485,9 +497,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
 
 /// Starts `connect --foreground` as a detached process with its output in the runtime
 /// directory, and waits until it is connected or has failed.
-fn connect_in_background(args: &ConnectArgs, dir: &std::path::Path) -> Result<()> {
-    let log = dir.join("connection.log");
-    let out = std::fs::File::create(&log)?;
+fn connect_in_background(args: &ConnectArgs, dir: &Dir) -> Result<()> {
+    let log = dir.path().join("connection.log");
+    let out = dir.create_new("connection.log", 0o600)?;
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.args(["connect", &args.name, "--foreground", "--tun", &args.tun]);
     if let Some(l) = args.local {
@@ -498,10 +510,8 @@ fn connect_in_background(args: &ConnectArgs, dir: &std::path::Path) -> Result<()
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
-            bail!(
-                "the connection ended ({status}): {}",
-                std::fs::read_to_string(&log).unwrap_or_default().trim()
-            );
+            let text = dir.read("connection.log", 1 << 20)?.unwrap_or_default();
+            bail!("the connection ended ({status}): {}", String::from_utf8_lossy(&text).trim());
         }
         if let Some(s) = control::ask(Request::Status)?
             && s["status"] == "connected"
@@ -592,9 +602,14 @@ pub(crate) fn disconnect() -> Result<()> {
     // request arrived, so only "nobody listens" counts as not connected.
     if matches!(control::ask(Request::Disconnect), Ok(None)) {
         // Nothing runs; a crashed connection may still have left host changes behind.
-        let dir = control::runtime_dir()?;
-        if let Some(stale) = HostState::stale(&dir) {
-            stale.undo(&dir)?;
+        let stale = match runtime_dir::home_existing() {
+            Ok(Some(dir)) => routes::stale(&dir)?.map(|s| (dir, s)),
+            // No runtime directory of ours (a user without XDG_RUNTIME_DIR): nothing of ours
+            // can be left behind.
+            Ok(None) | Err(_) => None,
+        };
+        if let Some((dir, state)) = stale {
+            routes::undo(&dir, state)?;
             say("not connected; cleaned up what a crashed connection left behind");
         } else {
             say("not connected");

@@ -1,36 +1,29 @@
 //! The local control socket of a running connection: `ikeway status` and `ikeway disconnect`
-//! from other processes. A Unix socket in a directory only the owner can enter (0700) and
-//! itself 0600, so only the user who connected can ask or stop.
+//! from other processes.
+//!
+//! The socket is `control.sock` in the connection's runtime directory (`/run/ikeway` for
+//! root). Who may ask is decided per connection by the kernel's `SO_PEERCRED`, which a peer
+//! cannot forge: root and the user who started the connection (`SUDO_UID` when root was
+//! reached through sudo, else the connecting uid itself) get answers; anyone else gets one
+//! refusal line and nothing else. So the socket itself is 0666 in a directory others may only
+//! traverse (0711, see `runtime_dir.rs`): a non-root `ikeway status` finds root's connection,
+//! and the refusal can say why. Clients check the other way too: the listening process must be
+//! root or themselves.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-/// `$XDG_RUNTIME_DIR/ikeway`, else `/tmp/ikeway-UID`; created 0700.
-pub(crate) fn runtime_dir() -> Result<PathBuf> {
-    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d).join("ikeway"),
-        None => {
-            let uid = std::fs::metadata("/proc/self")
-                .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-                .unwrap_or(0);
-            std::env::temp_dir().join(format!("ikeway-{uid}"))
-        }
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-    Ok(dir)
-}
+use super::runtime_dir::{self, Dir};
 
-pub(crate) fn socket_path() -> Result<PathBuf> {
-    Ok(runtime_dir()?.join("control.sock"))
-}
+const SOCKET: &str = "control.sock";
+/// A request is one short word; a longer line is not one.
+const MAX_REQUEST: u64 = 64;
 
 /// What a request asks of the running connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,59 +32,149 @@ pub(crate) enum Request {
     Disconnect,
 }
 
-/// Serves requests until the process ends: `status` answers `snapshot()`, `disconnect` calls
-/// `on_disconnect` and answers with the snapshot at that moment.
-pub(crate) fn serve(
-    snapshot: Arc<Mutex<Value>>,
-    on_disconnect: impl Fn() + Send + 'static,
-) -> Result<PathBuf> {
-    let path = socket_path()?;
-    if UnixStream::connect(&path).is_ok() {
-        bail!(
-            "another connection is running (its control socket {} answers); `ikeway disconnect` first",
-            path.display()
-        );
+/// The user a connection started by root answers to besides root: the one sudo says ran it.
+pub(crate) fn starting_uid() -> u32 {
+    let euid = rustix::process::geteuid().as_raw();
+    if euid != 0 {
+        return euid;
     }
-    let _ = std::fs::remove_file(&path);
-    let listener =
-        UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    std::thread::Builder::new().name("control".into()).spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let _ = answer(stream, &snapshot, &on_disconnect);
-        }
-    })?;
-    Ok(path)
+    std::env::var("SUDO_UID").ok().and_then(|u| u.parse().ok()).unwrap_or(0)
 }
 
-fn answer(stream: UnixStream, snapshot: &Mutex<Value>, on_disconnect: &dyn Fn()) -> Result<()> {
+/// Whether a peer of uid `peer` may ask a connection started by `owner`.
+pub(crate) fn allowed(peer: u32, owner: u32) -> bool {
+    peer == 0 || peer == owner
+}
+
+/// Serves requests until the process ends: `status` answers `snapshot()`, `disconnect` calls
+/// `on_disconnect` and answers with the snapshot at that moment. Only root and `owner` are
+/// answered.
+pub(crate) fn serve(
+    dir: &Arc<Dir>,
+    owner: u32,
+    snapshot: Arc<Mutex<Value>>,
+    on_disconnect: impl Fn() + Send + 'static,
+) -> Result<Listening> {
+    if ask(Request::Status)?.is_some() {
+        bail!(
+            "another connection is running (its control socket answers); `ikeway disconnect` first"
+        );
+    }
+    dir.remove(SOCKET)?;
+    let path = dir.path().join(SOCKET);
+    let listener =
+        UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+    // The directory is ours and writable by us alone, so the name still is the socket.
+    rustix::fs::chmodat(
+        dir.fd(),
+        SOCKET,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        rustix::fs::AtFlags::empty(),
+    )?;
+    std::thread::Builder::new().name("control".into()).spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = answer(stream, owner, &snapshot, &on_disconnect);
+        }
+    })?;
+    Ok(Listening { dir: Arc::clone(dir) })
+}
+
+/// The socket's name, removed when the connection ends, on every way out.
+#[derive(Debug)]
+pub(crate) struct Listening {
+    dir: Arc<Dir>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.dir.remove(SOCKET);
+    }
+}
+
+fn answer(
+    stream: UnixStream,
+    owner: u32,
+    snapshot: &Mutex<Value>,
+    on_disconnect: &dyn Fn(),
+) -> Result<()> {
+    // Decided before reading anything, so a refused peer cannot hold the thread either.
+    let peer = rustix::net::sockopt::socket_peercred(&stream)?.uid.as_raw();
+    let mut w = &stream;
+    if !allowed(peer, owner) {
+        let refusal = format!(
+            "refused: uid {peer} is neither root nor uid {owner}, who started this connection"
+        );
+        writeln!(w, "{}", json!({ "error": refusal }))?;
+        return Ok(());
+    }
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
+    BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
     if line.trim() == "disconnect" {
         on_disconnect();
     }
     let reply = snapshot.lock().map(|v| v.clone()).unwrap_or(Value::Null);
-    let mut w = &stream;
     writeln!(w, "{reply}")?;
     Ok(())
 }
 
-/// Sends one request to the running connection; `None` when no connection is running.
+/// The runtime directories a client looks in, first root's, then this user's own.
+fn candidates() -> Vec<(PathBuf, u32)> {
+    let euid = rustix::process::geteuid().as_raw();
+    let mut dirs = vec![(PathBuf::from(runtime_dir::ROOT_DIR), 0)];
+    if euid != 0
+        && let Ok((parent, _)) = runtime_dir::home_parent()
+    {
+        dirs.push((parent.join("ikeway"), euid));
+    }
+    dirs
+}
+
+/// Sends one request to the running connection; `None` when no connection is running. A
+/// refusal by the connection is an error with its reason.
 pub(crate) fn ask(request: Request) -> Result<Option<Value>> {
-    let path = socket_path()?;
-    let Ok(stream) = UnixStream::connect(&path) else { return Ok(None) };
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut w = &stream;
-    writeln!(
-        w,
-        "{}",
-        match request {
+    let euid = rustix::process::geteuid().as_raw();
+    for (path, owner) in candidates() {
+        let Some(dir) = Dir::existing(&path, owner)? else { continue };
+        let Ok(stream) = UnixStream::connect(dir.path().join(SOCKET)) else { continue };
+        let server = rustix::net::sockopt::socket_peercred(&stream)?.uid.as_raw();
+        if server != 0 && server != euid {
+            bail!(
+                "{} is served by uid {server}, neither root nor us: not talking to it",
+                dir.path().join(SOCKET).display()
+            );
+        }
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut w = &stream;
+        let word = match request {
             Request::Status => "status",
             Request::Disconnect => "disconnect",
+        };
+        // A refusing server has closed its end already; its reason is still to be read.
+        let _ = writeln!(w, "{word}");
+        let mut line = String::new();
+        BufReader::new((&stream).take(1 << 20)).read_line(&mut line)?;
+        let reply: Value =
+            serde_json::from_str(&line).context("reading the connection's answer")?;
+        if let Some(e) = reply.get("error").and_then(Value::as_str) {
+            bail!("the running connection ({}) {e}", dir.path().display());
         }
-    )?;
-    let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
-    Ok(Some(serde_json::from_str(&line).context("reading the connection's answer")?))
+        return Ok(Some(reply));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 9 finding 2: root and the starting user are answered, nobody else.
+    #[test]
+    fn only_root_and_the_starting_user_are_allowed() {
+        assert!(allowed(0, 1000));
+        assert!(allowed(1000, 1000));
+        assert!(!allowed(1001, 1000));
+        assert!(!allowed(65534, 0));
+        assert!(allowed(0, 0));
+    }
 }

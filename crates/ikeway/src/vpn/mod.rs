@@ -4,4 +4,6 @@
 pub(crate) mod config;
 pub(crate) mod connect;
 mod control;
+mod dns;
 mod routes;
+mod runtime_dir;

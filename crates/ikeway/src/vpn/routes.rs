@@ -1,34 +1,146 @@
-//! Host changes a connection makes and must undo: the internal address on the TUN device,
-//! routes into the tunnel, the server's own route kept outside it, and DNS. Every change is
-//! recorded in a state file before it is made, so a crashed connection is cleaned up by the
-//! next one (or by `ikeway disconnect`).
+//! Host changes a connection makes and must undo: routes into the tunnel, the server's own
+//! route kept outside it, and DNS (the internal addresses live on the TUN device and go with
+//! it). Every change is recorded in `host-state.json` in the runtime directory before it is
+//! made, so a crashed connection is cleaned up by the next one (or by `ikeway disconnect`);
+//! the record is parsed and validated by `ikeway::host_state` before any of it is undone.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use ikeway::host_state::{
+    self, HostState, MAX_STATE_BYTES, ROUTE_PROTO, Route, ServerRoute, is_interface_name,
+};
 
-const RESOLV_CONF: &str = "/etc/resolv.conf";
+use super::dns::{self, Resolver};
+use super::runtime_dir::Dir;
 
-/// Everything to undo, in the order it was done.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct HostState {
-    pub(crate) tun: String,
-    pub(crate) routes: Vec<String>,
-    /// `ip route` arguments of the host route that keeps the server outside the tunnel.
-    pub(crate) server_route: Option<Vec<String>>,
-    /// The resolv.conf we replaced, byte for byte.
-    pub(crate) resolv_conf: Option<String>,
-}
+const STATE_FILE: &str = "host-state.json";
 
-fn ip(args: &[&str]) -> Result<String> {
+fn ip(args: &[String]) -> Result<String> {
     let out = Command::new("ip").args(args).output().context("running ip (iproute2)")?;
     if !out.status.success() {
         bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn words(list: &[&str]) -> Vec<String> {
+    list.iter().map(|w| (*w).to_owned()).collect()
+}
+
+/// `ip route add|del` arguments of a route into the tunnel: main table, our protocol, so that
+/// deleting matches only the route we added.
+fn tunnel_route(verb: &str, route: &Route, tun: &str) -> Vec<String> {
+    let proto = ROUTE_PROTO.to_string();
+    let cidr = route.to_string();
+    words(&["route", verb, &cidr, "dev", tun, "table", "main", "proto", &proto])
+}
+
+fn server_route(verb: &str, r: &ServerRoute) -> Vec<String> {
+    let len = if r.dest.is_ipv4() { 32 } else { 128 };
+    let mut args = words(&["route", verb, &format!("{}/{len}", r.dest)]);
+    if let Some(via) = r.via {
+        args.extend(words(&["via", &via.to_string()]));
+    }
+    args.extend(words(&["dev", &r.dev, "table", "main", "proto", &ROUTE_PROTO.to_string()]));
+    args
+}
+
+/// The recorded changes of the running connection, kept on disk as they are made.
+#[derive(Debug)]
+pub(crate) struct HostChanges<'a> {
+    dir: &'a Dir,
+    state: HostState,
+}
+
+impl<'a> HostChanges<'a> {
+    pub(crate) fn new(dir: &'a Dir, tun: &str) -> Result<Self> {
+        Ok(Self { dir, state: HostState::new(tun)? })
+    }
+
+    fn save(&self) -> Result<()> {
+        self.dir.write_atomic(STATE_FILE, &self.state.to_json(), 0o600)
+    }
+
+    /// Routes `net/len` into the tunnel; first pins the server's own address to the path it
+    /// uses now if the new route would cover it (the server must never be routed into the
+    /// tunnel that is carried to it).
+    pub(crate) fn add_route(&mut self, net: IpAddr, len: u8, server: IpAddr) -> Result<()> {
+        let route =
+            Route::masked(net, len).with_context(|| format!("{net}/{len} is not a prefix"))?;
+        if covers(net, len, server) && self.state.server_route.is_none() {
+            let current = ip(&words(&["route", "get", &server.to_string()]))?;
+            // "10.99.0.2 via 10.98.0.1 dev ike0 src ..." or "10.99.0.2 dev ike0 src ...".
+            let w: Vec<&str> = current.split_whitespace().collect();
+            let after = |key: &str| w.iter().position(|x| *x == key).and_then(|i| w.get(i + 1));
+            let dev = after("dev")
+                .filter(|d| is_interface_name(d))
+                .with_context(|| format!("no device in `ip route get {server}`: {current}"))?;
+            let pinned = ServerRoute {
+                dest: server,
+                via: after("via").and_then(|v| v.parse().ok()),
+                dev: (*dev).to_owned(),
+            };
+            self.state.server_route = Some(pinned.clone());
+            self.save()?;
+            ip(&server_route("add", &pinned))?;
+        }
+        self.state.routes.push(route);
+        self.save()?;
+        ip(&tunnel_route("add", &route, self.state.tun()))?;
+        Ok(())
+    }
+
+    /// Points the resolver at the tunnel's DNS servers and search domains, as far as they are
+    /// valid; returns what was dropped.
+    pub(crate) fn set_dns(
+        &mut self,
+        servers: &[IpAddr],
+        domains: &[String],
+    ) -> Result<Vec<String>> {
+        let checked = dns::check(servers, domains);
+        if checked.servers.is_empty() {
+            return Ok(checked.dropped);
+        }
+        let resolver = Resolver::system()?;
+        self.state.dns = Some(resolver.backup()?);
+        self.save()?;
+        resolver.apply(self.state.tun(), &checked)?;
+        Ok(checked.dropped)
+    }
+
+    pub(crate) fn undo(self) -> Result<()> {
+        undo(self.dir, self.state)
+    }
+}
+
+/// Undoes everything recorded, newest first, and forgets the record. Steps whose object is
+/// already gone (the TUN device took its routes with it) are not errors.
+pub(crate) fn undo(dir: &Dir, state: HostState) -> Result<()> {
+    if let Some(change) = &state.dns {
+        Resolver::system()?.restore(state.tun(), change)?;
+    }
+    for r in state.routes.iter().rev() {
+        let _ = ip(&tunnel_route("del", r, state.tun()));
+    }
+    if let Some(r) = &state.server_route {
+        let _ = ip(&server_route("del", r));
+    }
+    dir.remove(STATE_FILE)
+}
+
+/// The record left by a connection that did not clean up (it crashed or was killed). A record
+/// that does not validate is an error: nothing of it is undone.
+pub(crate) fn stale(dir: &Dir) -> Result<Option<HostState>> {
+    let Some(bytes) = dir.read(STATE_FILE, MAX_STATE_BYTES)? else { return Ok(None) };
+    let state = host_state::parse(&bytes).with_context(|| {
+        format!(
+            "refusing to undo {}: check it and remove it by hand",
+            dir.path().join(STATE_FILE).display()
+        )
+    })?;
+    Ok(Some(state))
 }
 
 /// The smallest set of CIDR blocks that covers `start..=end` exactly.
@@ -87,101 +199,6 @@ fn covers(net: IpAddr, len: u8, addr: IpAddr) -> bool {
             u128::from(n) & mask == u128::from(a) & mask
         }
         _ => false,
-    }
-}
-
-impl HostState {
-    pub(crate) fn path(dir: &Path) -> PathBuf {
-        dir.join("host-state.json")
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        let path = Self::path(dir);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
-        std::fs::rename(&tmp, &path)?;
-        Ok(())
-    }
-
-    /// Routes `net/len` into the tunnel; first pins the server's own address to the path it
-    /// uses now if the new route would cover it (the server must never be routed into the
-    /// tunnel that is carried to it).
-    pub(crate) fn add_route(
-        &mut self,
-        dir: &Path,
-        net: IpAddr,
-        len: u8,
-        server: IpAddr,
-    ) -> Result<()> {
-        if covers(net, len, server) && self.server_route.is_none() {
-            let current = ip(&["route", "get", &server.to_string()])?;
-            // "10.99.0.2 via 10.98.0.1 dev ike0 src ..." or "10.99.0.2 dev ike0 src ...".
-            let words: Vec<&str> = current.split_whitespace().collect();
-            let mut args = vec!["route".to_owned(), "add".to_owned(), server.to_string()];
-            for key in ["via", "dev"] {
-                if let Some(i) = words.iter().position(|w| *w == key) {
-                    args.push(key.to_owned());
-                    args.push(words.get(i + 1).copied().unwrap_or_default().to_owned());
-                }
-            }
-            self.server_route = Some(args.clone());
-            self.save(dir)?;
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            ip(&refs)?;
-        }
-        let cidr = format!("{net}/{len}");
-        self.routes.push(cidr.clone());
-        self.save(dir)?;
-        ip(&["route", "add", &cidr, "dev", &self.tun])?;
-        Ok(())
-    }
-
-    /// Points the resolver at the tunnel's DNS servers and search domains.
-    pub(crate) fn set_dns(
-        &mut self,
-        dir: &Path,
-        servers: &[IpAddr],
-        domains: &[String],
-    ) -> Result<()> {
-        if servers.is_empty() {
-            return Ok(());
-        }
-        let old = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
-        self.resolv_conf = Some(old);
-        self.save(dir)?;
-        let mut text = String::from("# written by ikeway for the VPN; restored on disconnect\n");
-        for s in servers {
-            text.push_str(&format!("nameserver {s}\n"));
-        }
-        if !domains.is_empty() {
-            text.push_str(&format!("search {}\n", domains.join(" ")));
-        }
-        std::fs::write(RESOLV_CONF, text).context("writing /etc/resolv.conf")?;
-        Ok(())
-    }
-
-    /// Undoes everything recorded, newest first, and forgets the state file. Steps whose
-    /// object is already gone (the TUN device took its routes with it) are not errors.
-    pub(crate) fn undo(self, dir: &Path) -> Result<()> {
-        if let Some(old) = &self.resolv_conf {
-            std::fs::write(RESOLV_CONF, old).context("restoring /etc/resolv.conf")?;
-        }
-        for r in self.routes.iter().rev() {
-            let _ = ip(&["route", "del", r, "dev", &self.tun]);
-        }
-        if let Some(args) = &self.server_route {
-            let mut del: Vec<&str> = args.iter().map(String::as_str).collect();
-            del[1] = "del";
-            let _ = ip(&del);
-        }
-        let _ = std::fs::remove_file(Self::path(dir));
-        Ok(())
-    }
-
-    /// State left by a connection that did not clean up (it crashed or was killed).
-    pub(crate) fn stale(dir: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(Self::path(dir)).ok()?;
-        serde_json::from_str(&text).ok()
     }
 }
 

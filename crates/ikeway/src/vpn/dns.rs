@@ -1,0 +1,317 @@
+//! The tunnel's DNS on the host. The server's INTERNAL_IP4/6_DNS and INTERNAL_DNS_DOMAIN are
+//! untrusted: only addresses that can be name servers and RFC 1035 names are used, and they are
+//! formatted here, never copied. With systemd-resolved running they go on the TUN link
+//! (`resolvectl dns/domain`, undone by `resolvectl revert`); otherwise `/etc/resolv.conf` is
+//! replaced atomically (temporary file `O_EXCL|O_NOFOLLOW`, fsync, rename; a symlink there is
+//! replaced, not followed) and put back the same way.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use ikeway::host_state::{
+    DnsChange, MAX_RESOLV_CONF_BYTES, ResolvBackup, check_resolv_conf, check_resolv_symlink,
+};
+use rustix::fs::{AtFlags, FileType};
+use rustix::io::Errno;
+
+use super::runtime_dir::Dir;
+
+/// glibc uses the first three name servers (MAXNS).
+pub(crate) const MAX_SERVERS: usize = 3;
+/// glibc before 2.26 used at most six search domains (MAXDNSRCH); more is never needed here.
+pub(crate) const MAX_DOMAINS: usize = 6;
+const RESOLV_CONF: &str = "resolv.conf";
+/// systemd-resolved's varlink socket: present while resolved runs.
+const RESOLVED_SOCKET: &str = "/run/systemd/resolve/io.systemd.Resolve";
+
+/// A domain name as RFC 1035 §2.3.1 (with RFC 1123's leading digits) spells it: labels of
+/// 1-63 letters, digits and hyphens, not starting or ending with a hyphen, 253 characters in
+/// all; one trailing dot allowed. Anything else (spaces, newlines, non-ASCII) is refused.
+pub(crate) fn valid_domain(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// An address a resolver can send queries to.
+pub(crate) fn valid_server(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
+        // A link-local server would need the zone of an interface the server cannot name.
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast() || a.is_unicast_link_local()),
+    }
+}
+
+/// The servers and domains worth using, and what was dropped (for the log).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Checked {
+    pub(crate) servers: Vec<IpAddr>,
+    pub(crate) domains: Vec<String>,
+    pub(crate) dropped: Vec<String>,
+}
+
+pub(crate) fn check(servers: &[IpAddr], domains: &[String]) -> Checked {
+    let mut out = Checked::default();
+    for s in servers {
+        if valid_server(*s) && out.servers.len() < MAX_SERVERS && !out.servers.contains(s) {
+            out.servers.push(*s);
+        } else {
+            out.dropped.push(format!("name server {s}"));
+        }
+    }
+    for d in domains {
+        if valid_domain(d) && out.domains.len() < MAX_DOMAINS && !out.domains.contains(d) {
+            out.domains.push(d.clone());
+        } else {
+            out.dropped.push(format!("domain {:?}", d.escape_debug().to_string()));
+        }
+    }
+    out
+}
+
+/// resolv.conf text from checked values only.
+pub(crate) fn resolv_conf_text(c: &Checked) -> String {
+    let mut text = String::from("# written by ikeway for the VPN; restored on disconnect\n");
+    for s in &c.servers {
+        text.push_str(&format!("nameserver {s}\n"));
+    }
+    if !c.domains.is_empty() {
+        text.push_str(&format!("search {}\n", c.domains.join(" ")));
+    }
+    text
+}
+
+/// Where the resolver configuration lives.
+#[derive(Debug)]
+pub(crate) enum Resolver {
+    /// systemd-resolved, per link.
+    Resolved,
+    /// A resolv.conf in this directory (`/etc`; a scratch directory in tests).
+    ResolvConf(Dir),
+}
+
+impl Resolver {
+    /// systemd-resolved when `resolvectl` runs and resolved is up, else `/etc/resolv.conf`.
+    pub(crate) fn system() -> Result<Self> {
+        let resolvectl =
+            Command::new("resolvectl").arg("--version").output().is_ok_and(|o| o.status.success());
+        if resolvectl && Path::new(RESOLVED_SOCKET).exists() {
+            return Ok(Self::Resolved);
+        }
+        Ok(Self::ResolvConf(Dir::existing(Path::new("/etc"), 0)?.context("/etc does not exist")?))
+    }
+
+    /// What undoing `apply` needs, to be recorded before `apply` runs.
+    pub(crate) fn backup(&self) -> Result<DnsChange> {
+        let Self::ResolvConf(dir) = self else { return Ok(DnsChange::Resolved) };
+        let path = dir.path().join(RESOLV_CONF);
+        let st = match rustix::fs::statat(dir.fd(), RESOLV_CONF, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(DnsChange::ResolvConf(ResolvBackup::Missing)),
+            Err(e) => bail!("{}: {e}", path.display()),
+        };
+        let backup = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            let target = rustix::fs::readlinkat(dir.fd(), RESOLV_CONF, Vec::new())?;
+            let target = target.to_str().context("resolv.conf symlink is not UTF-8")?.to_owned();
+            check_resolv_symlink(&target)
+                .with_context(|| format!("not changing DNS: {}", path.display()))?;
+            ResolvBackup::Symlink(target)
+        } else {
+            let bytes = dir.read(RESOLV_CONF, MAX_RESOLV_CONF_BYTES)?.unwrap_or_default();
+            let text = String::from_utf8(bytes).context("resolv.conf is not UTF-8")?;
+            check_resolv_conf(&text)
+                .with_context(|| format!("not changing DNS: {}", path.display()))?;
+            ResolvBackup::File(text)
+        };
+        Ok(DnsChange::ResolvConf(backup))
+    }
+
+    /// Points the resolver at the tunnel's checked servers and domains.
+    pub(crate) fn apply(&self, tun: &str, c: &Checked) -> Result<()> {
+        match self {
+            Self::Resolved => {
+                let mut dns = vec!["dns".to_owned(), tun.to_owned()];
+                dns.extend(c.servers.iter().map(ToString::to_string));
+                resolvectl(&dns)?;
+                if !c.domains.is_empty() {
+                    let mut domain = vec!["domain".to_owned(), tun.to_owned()];
+                    domain.extend(c.domains.iter().cloned());
+                    resolvectl(&domain)?;
+                }
+                Ok(())
+            }
+            Self::ResolvConf(dir) => replace(dir, resolv_conf_text(c).as_bytes()),
+        }
+    }
+
+    /// Undoes `apply` from its recorded backup.
+    pub(crate) fn restore(&self, tun: &str, change: &DnsChange) -> Result<()> {
+        match (self, change) {
+            // The link may be gone already, and with it resolved's settings.
+            (_, DnsChange::Resolved) => {
+                let _ = resolvectl(&["revert".to_owned(), tun.to_owned()]);
+                Ok(())
+            }
+            (Self::Resolved, DnsChange::ResolvConf(_)) => {
+                bail!("a resolv.conf backup to restore, but systemd-resolved manages DNS now")
+            }
+            (Self::ResolvConf(dir), DnsChange::ResolvConf(backup)) => match backup {
+                ResolvBackup::Missing => dir.remove(RESOLV_CONF),
+                ResolvBackup::File(text) => replace(dir, text.as_bytes()),
+                ResolvBackup::Symlink(target) => {
+                    let tmp = ".resolv.conf.ikeway-link";
+                    dir.remove(tmp)?;
+                    rustix::fs::symlinkat(target.as_str(), dir.fd(), tmp)?;
+                    rustix::fs::renameat(dir.fd(), tmp, dir.fd(), RESOLV_CONF)
+                        .context("restoring the resolv.conf symlink")?;
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+/// Atomic replacement; where resolv.conf is a mount point (containers bind-mount it) rename
+/// cannot replace it, and the file is rewritten in place, still without following a symlink.
+fn replace(dir: &Dir, bytes: &[u8]) -> Result<()> {
+    match dir.write_atomic(RESOLV_CONF, bytes, 0o644) {
+        Err(e) if e.downcast_ref::<Errno>() == Some(&Errno::BUSY) => {
+            dir.overwrite(RESOLV_CONF, bytes)
+        }
+        other => other,
+    }
+}
+
+fn resolvectl(args: &[String]) -> Result<()> {
+    let out = Command::new("resolvectl").args(args).output().context("running resolvectl")?;
+    if !out.status.success() {
+        bail!("resolvectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// Issue 9 finding 3: hostile domain names are refused: newline injection of directives,
+    /// spaces, over-long labels and names, non-ASCII, empty labels.
+    #[test]
+    fn domain_validator_refuses_hostile_names() {
+        for good in ["corp.example.org", "corp.example.org.", "a", "1x.example", "a-b.c"] {
+            assert!(valid_domain(good), "{good:?}");
+        }
+        let long_label = format!("{}.example", "a".repeat(64));
+        let long_name = ["abcdefghi"; 26].join(".");
+        assert!(valid_domain(&"a".repeat(63)));
+        assert!(valid_domain(&["abcdefghi"; 25].join(".")));
+        for bad in [
+            "evil.example\nnameserver 6.6.6.6",
+            "evil.example nameserver 6.6.6.6",
+            "nameserver 6.6.6.6",
+            "options ndots:15",
+            "evil.example\r",
+            "evil.example\0",
+            "bücher.example",
+            "ex\u{430}mple.org",
+            "",
+            ".",
+            "a..b",
+            ".a",
+            "-a.example",
+            "a-.example",
+            "a_b.example",
+            "a/b",
+            "#comment",
+            &long_label,
+            &long_name,
+        ] {
+            assert!(!valid_domain(bad), "{bad:?}");
+        }
+    }
+
+    /// Issue 9 finding 3: what reaches resolv.conf is formatted from checked values: a hostile
+    /// domain is dropped (and reported), never written.
+    #[test]
+    fn resolv_conf_holds_only_checked_values() {
+        let servers: Vec<IpAddr> = ["10.88.0.1", "0.0.0.0", "224.0.0.1", "fe80::1", "2001:db8::53"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let domains = vec![
+            "corp.example.org".to_owned(),
+            "x\nnameserver 6.6.6.6".to_owned(),
+            "y search evil".to_owned(),
+        ];
+        let c = check(&servers, &domains);
+        assert_eq!(
+            resolv_conf_text(&c),
+            "# written by ikeway for the VPN; restored on disconnect\n\
+             nameserver 10.88.0.1\nnameserver 2001:db8::53\nsearch corp.example.org\n"
+        );
+        assert_eq!(c.dropped.len(), 5, "{:?}", c.dropped);
+        assert!(check_resolv_conf(&resolv_conf_text(&c)).is_ok());
+        let many: Vec<IpAddr> = (1..=5).map(|i| format!("10.0.0.{i}").parse().unwrap()).collect();
+        assert_eq!(check(&many, &[]).servers.len(), MAX_SERVERS);
+    }
+
+    fn scratch() -> (tempfile::TempDir, Resolver) {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let euid = rustix::process::geteuid().as_raw();
+        let dir = Dir::existing(t.path(), euid).unwrap().unwrap();
+        (t, Resolver::ResolvConf(dir))
+    }
+
+    /// Issue 9 finding 3: resolv.conf is replaced and restored without following a symlink
+    /// at its name: the link's target is never written, and the link comes back as it was.
+    #[test]
+    fn replaces_and_restores_without_following_symlinks() {
+        let (t, r) = scratch();
+        let target = t.path().join("stub-resolv.conf");
+        std::fs::write(&target, "nameserver 127.0.0.53\n").unwrap();
+        std::os::unix::fs::symlink("stub-resolv.conf", t.path().join(RESOLV_CONF)).unwrap();
+        let backup = r.backup().unwrap();
+        assert_eq!(backup, DnsChange::ResolvConf(ResolvBackup::Symlink("stub-resolv.conf".into())));
+        let c = check(&["10.88.0.1".parse().unwrap()], &["corp.example".into()]);
+        r.apply("ikeway0", &c).unwrap();
+        let path = t.path().join(RESOLV_CONF);
+        assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), resolv_conf_text(&c));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "nameserver 127.0.0.53\n");
+        r.restore("ikeway0", &backup).unwrap();
+        assert_eq!(std::fs::read_link(&path).unwrap(), Path::new("stub-resolv.conf"));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "nameserver 127.0.0.53\n");
+    }
+
+    /// Issue 9 finding 3: a regular resolv.conf is restored byte for byte, mode 0644; a missing
+    /// one is removed again; a backup that is not a resolv.conf is refused before any change.
+    #[test]
+    fn restores_files_and_refuses_foreign_backups() {
+        let (t, r) = scratch();
+        let path = t.path().join(RESOLV_CONF);
+        assert_eq!(r.backup().unwrap(), DnsChange::ResolvConf(ResolvBackup::Missing));
+        let original = "# mine\nnameserver 192.0.2.53\nsearch lan\n";
+        std::fs::write(&path, original).unwrap();
+        let backup = r.backup().unwrap();
+        r.apply("ikeway0", &check(&["10.88.0.1".parse().unwrap()], &[])).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o644);
+        r.restore("ikeway0", &backup).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+        r.restore("ikeway0", &DnsChange::ResolvConf(ResolvBackup::Missing)).unwrap();
+        assert!(!path.exists());
+        std::os::unix::fs::symlink("/etc/shadow", &path).unwrap();
+        let err = r.backup().unwrap_err();
+        assert!(format!("{err:#}").contains("not changing DNS"), "{err:#}");
+    }
+}
