@@ -113,8 +113,21 @@ pub struct Config {
     pub nat_keepalive: Duration,
     /// How many half-open IKE SAs a responder keeps before demanding cookies (RFC 7296 §2.6).
     pub cookie_threshold: usize,
-    /// How many half-open IKE SAs a responder keeps at most; beyond that it drops new requests.
+    /// How many half-open IKE SAs a responder keeps at most; beyond that it drops new requests
+    /// (those that returned a valid cookie, once over `cookie_threshold`).
     pub half_open_limit: usize,
+    /// How many half-open IKE SAs one source address may hold, so that one host returning
+    /// cookies cannot take every slot.
+    pub half_open_per_source: usize,
+    /// The most bytes of peer input one half-open IKE SA holds: its stored IKE_SA_INIT request
+    /// and response and the IKE_AUTH fragments being reassembled.
+    pub half_open_max_bytes: usize,
+    /// The most bytes all half-open IKE SAs together hold (counted as for
+    /// `half_open_max_bytes`); beyond it new IKE_SA_INIT requests and fragments are dropped.
+    pub half_open_memory_limit: usize,
+    /// How long a responder's cookie secret is used before a fresh one replaces it; cookies
+    /// made with the previous secret stay valid for one more period (RFC 7296 §2.6).
+    pub cookie_secret_period: Duration,
 }
 
 impl Config {
@@ -179,6 +192,11 @@ impl Config {
             nat_keepalive: Duration::from_secs(20),
             cookie_threshold: 64,
             half_open_limit: 1024,
+            half_open_per_source: 32,
+            // PSK-only IKE_AUTH fits in a few KiB; a half-open SA needs no more than this.
+            half_open_max_bytes: 16 * 1024,
+            half_open_memory_limit: 8 * 1024 * 1024,
+            cookie_secret_period: Duration::from_secs(120),
         }
     }
 }

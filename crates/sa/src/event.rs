@@ -100,6 +100,9 @@ pub struct Stats {
     /// Authenticated fragments of an answered request other than the first: retransmitted
     /// fragments answer nothing (RFC 7383 §2.6.1).
     pub ignored_fragments: u64,
+    /// Fragmented messages dropped for announcing more fragments or bytes than reassembly
+    /// takes (a half-open SA takes only `Config::half_open_max_bytes` in all).
+    pub dropped_over_budget: u64,
     /// Incomplete fragmented messages dropped when their reassembly timed out.
     pub reassemblies_expired: u64,
 }

@@ -43,6 +43,7 @@
 //! ```
 
 mod config;
+mod cookie;
 mod event;
 mod ike_sa;
 mod keys;

@@ -1,20 +1,26 @@
 //! The responder endpoint: many IKE SAs behind one address, demultiplexed by SPI, with the
 //! half-open state bounded and cookies demanded under load (RFC 7296 §2.6).
+//!
+//! Work per datagram does not grow with the number of SAs: the SA is found by SPI, timers sit
+//! in a heap (stale entries are skipped when they surface), and SAs with datagrams or events
+//! to give wait in queues, so `poll_*` never scan. After anything touched an SA, `refresh`
+//! brings these indexes, the half-open counts and the held bytes up to date.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use ikeway_codec::{ExchangeType, MessageRepr, PayloadRepr};
-use ikeway_crypto::Prf;
+use ikeway_codec::{ExchangeType, MessageRepr, NotifyRepr, NotifyType, Payload, PayloadRepr};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::Transmit;
 use crate::config::{AddressPool, Config};
+use crate::cookie::{CookieSecrets, Verdict};
 use crate::event::Event;
-use crate::ike_sa::{IkeSa, InitReply, ike_bytes};
+use crate::ike_sa::{IkeSa, InitReply, ike_bytes, stateless_reply};
 use crate::pool::AddressAllocator;
 use crate::provider::KeyExchangeProvider;
 
@@ -27,19 +33,34 @@ pub struct EndpointStats {
     pub dropped_unknown_spi: u64,
     /// IKE_SA_INIT requests dropped because the half-open limit was reached.
     pub dropped_half_open_limit: u64,
+    /// IKE_SA_INIT requests dropped because their source already holds
+    /// `Config::half_open_per_source` half-open SAs.
+    pub dropped_half_open_per_source: u64,
+    /// IKE_SA_INIT requests and fragments dropped because they would take a half-open SA past
+    /// `Config::half_open_max_bytes`, or all of them past `Config::half_open_memory_limit`.
+    pub dropped_half_open_memory: u64,
     pub cookies_demanded: u64,
+    /// Cookies presented that no current or previous secret made (forged, or expired).
+    pub cookies_refused: u64,
     pub stateless_replies: u64,
 }
 
-/// The key of the cookie MAC (RFC 7296 §2.6): whoever learns it can forge cookies, so it is
-/// wiped on drop and never printed.
-#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
-struct CookieSecret([u8; 32]);
-
-impl std::fmt::Debug for CookieSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CookieSecret(redacted)")
-    }
+/// The endpoint's bookkeeping for one IKE SA.
+#[derive(Debug)]
+struct Slot {
+    sa: IkeSa,
+    /// Where a retransmitted IKE_SA_INIT for this SA is looked up.
+    initiator_key: (u64, SocketAddr),
+    /// The responder SPI before the last IKE rekey, still routed here.
+    alias: Option<u64>,
+    /// The deadline this SA has in the timer heap.
+    deadline: Option<Instant>,
+    /// The source counted in `half_open_by_source` while the SA is half-open.
+    half_open_from: Option<IpAddr>,
+    /// Bytes counted in `half_open_bytes` for this SA.
+    held: usize,
+    in_transmit_queue: bool,
+    in_event_queue: bool,
 }
 
 /// A responder serving many initiators. Drive it like an [`IkeSa`]; events come tagged with
@@ -50,12 +71,21 @@ pub struct Responder {
     kex: Arc<dyn KeyExchangeProvider>,
     pool: Option<Arc<Mutex<AddressAllocator>>>,
     rng: ChaCha20Rng,
-    cookie_secret: CookieSecret,
-    sas: BTreeMap<u64, IkeSa>,
+    cookies: CookieSecrets,
+    sas: HashMap<u64, Slot>,
     /// Responder SPIs of rekeyed IKE SAs, still answering their DELETE, to their new SPI.
     aliases: HashMap<u64, u64>,
-    /// (SPIi, initiator address) of half-open SAs, to answer retransmitted IKE_SA_INIT.
+    /// (SPIi, initiator address) of SAs, to answer retransmitted IKE_SA_INIT.
     by_initiator: HashMap<(u64, SocketAddr), u64>,
+    half_open: usize,
+    half_open_by_source: HashMap<IpAddr, usize>,
+    half_open_bytes: usize,
+    /// (deadline, SPI); an entry is live only while it equals its slot's `deadline`.
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    transmit_queue: VecDeque<u64>,
+    event_queue: VecDeque<u64>,
+    /// SAs handed out by `sa_mut`, whose indexes the next call brings up to date.
+    touched: Vec<u64>,
     stateless: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
     stats: EndpointStats,
 }
@@ -68,17 +98,23 @@ impl Responder {
         seed: [u8; 32],
     ) -> Self {
         let mut rng = ChaCha20Rng::from_seed(seed);
-        let mut cookie_secret = CookieSecret([0u8; 32]);
-        rng.fill_bytes(&mut cookie_secret.0);
+        let cookies = CookieSecrets::new(&mut rng, config.cookie_secret_period);
         Self {
             config,
             kex,
             pool: pool.map(|p| Arc::new(Mutex::new(AddressAllocator::new(p)))),
             rng,
-            cookie_secret,
-            sas: BTreeMap::new(),
+            cookies,
+            sas: HashMap::new(),
             aliases: HashMap::new(),
             by_initiator: HashMap::new(),
+            half_open: 0,
+            half_open_by_source: HashMap::new(),
+            half_open_bytes: 0,
+            timers: BinaryHeap::new(),
+            transmit_queue: VecDeque::new(),
+            event_queue: VecDeque::new(),
+            touched: Vec::new(),
             stateless: VecDeque::new(),
             stats: EndpointStats::default(),
         }
@@ -98,29 +134,24 @@ impl Responder {
     }
 
     pub fn half_open(&self) -> usize {
-        self.sas.values().filter(|s| s.is_half_open()).count()
+        self.half_open
+    }
+
+    /// Bytes of peer input all half-open SAs hold (see [`IkeSa::held_bytes`]).
+    pub fn half_open_bytes(&self) -> usize {
+        self.half_open_bytes
     }
 
     /// The IKE SA with this responder SPI, to give it commands.
     pub fn sa_mut(&mut self, spi_r: u64) -> Option<&mut IkeSa> {
         let key = self.aliases.get(&spi_r).copied().unwrap_or(spi_r);
-        self.sas.get_mut(&key)
+        let slot = self.sas.get_mut(&key)?;
+        self.touched.push(key);
+        Some(&mut slot.sa)
     }
 
     pub fn sas(&self) -> impl Iterator<Item = &IkeSa> {
-        self.sas.values()
-    }
-
-    /// `Cookie = <version> | HMAC-SHA256(secret, Ni | IPi | SPIi)`, RFC 7296 §2.6.
-    fn cookie(&self, ni: &[u8], remote: SocketAddr, spi_i: u64) -> Vec<u8> {
-        let ip = match remote.ip() {
-            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
-            std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
-        };
-        let mac = Prf::HmacSha256.compute(&self.cookie_secret.0, &[ni, &ip, &spi_i.to_be_bytes()]);
-        let mut cookie = vec![0u8];
-        cookie.extend_from_slice(&mac.expose()[..16]);
-        cookie
+        self.sas.values().map(|s| &s.sa)
     }
 
     pub fn handle_datagram(
@@ -130,6 +161,7 @@ impl Responder {
         local: SocketAddr,
         datagram: &[u8],
     ) {
+        self.refresh_touched();
         self.stats.received += 1;
         let Some(bytes) = ike_bytes(local, remote, datagram) else {
             return; // ESP or keepalive: the datapath's business
@@ -147,13 +179,31 @@ impl Responder {
             return;
         }
         let key = self.aliases.get(&header.spi_r).copied().unwrap_or(header.spi_r);
-        match self.sas.get_mut(&key) {
-            Some(sa) => {
-                sa.handle_datagram(now, remote, local, datagram);
-                self.reindex(key);
-            }
-            None => self.stats.dropped_unknown_spi += 1,
+        self.deliver(now, remote, local, key, datagram);
+    }
+
+    /// Hands a datagram to the SA `key`, within the half-open memory bound.
+    fn deliver(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        key: u64,
+        datagram: &[u8],
+    ) {
+        let Some(slot) = self.sas.get_mut(&key) else {
+            self.stats.dropped_unknown_spi += 1;
+            return;
+        };
+        // A fragment may grow a half-open SA by its length; refuse before it is stored.
+        if slot.half_open_from.is_some()
+            && self.half_open_bytes + datagram.len() > self.config.half_open_memory_limit
+        {
+            self.stats.dropped_half_open_memory += 1;
+            return;
         }
+        slot.sa.handle_datagram(now, remote, local, datagram);
+        self.refresh(key);
     }
 
     fn handle_init(
@@ -165,32 +215,39 @@ impl Responder {
         spi_i: u64,
         datagram: &[u8],
     ) {
-        if let Some(key) = self.by_initiator.get(&(spi_i, remote)).copied()
-            && let Some(sa) = self.sas.get_mut(&key)
-        {
-            sa.handle_datagram(now, remote, local, datagram);
+        if let Some(key) = self.by_initiator.get(&(spi_i, remote)).copied() {
+            self.deliver(now, remote, local, key, datagram);
             return;
         }
         let Ok(message) = MessageRepr::parse(bytes) else {
             self.stats.dropped_malformed += 1;
             return;
         };
-        let half_open = self.half_open();
-        if half_open >= self.config.half_open_limit {
+        // Over the threshold the cookie comes first: only initiators that proved their address
+        // reach the limits below, so spoofed floods cost a stateless reply and nothing else.
+        if self.half_open >= self.config.cookie_threshold
+            && !self.cookie_ok(now, &message, local, remote)
+        {
+            return;
+        }
+        if self.half_open >= self.config.half_open_limit {
             self.stats.dropped_half_open_limit += 1;
             return;
         }
-        let cookie = (half_open >= self.config.cookie_threshold).then(|| {
-            let ni = message
-                .payloads
-                .iter()
-                .find_map(|p| match &p.body {
-                    PayloadRepr::Nonce(n) => Some(n.data.as_slice()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            self.cookie(ni, remote, spi_i)
-        });
+        let source = remote.ip();
+        if self.half_open_by_source.get(&source).copied().unwrap_or(0)
+            >= self.config.half_open_per_source
+        {
+            self.stats.dropped_half_open_per_source += 1;
+            return;
+        }
+        // The request is stored with the SA; a larger one is refused before any key exchange.
+        if bytes.len() > self.config.half_open_max_bytes
+            || self.half_open_bytes + bytes.len() > self.config.half_open_memory_limit
+        {
+            self.stats.dropped_half_open_memory += 1;
+            return;
+        }
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);
         let reply = IkeSa::respond_init(
@@ -203,18 +260,40 @@ impl Responder {
             remote,
             bytes,
             &message,
-            cookie,
         );
         match reply {
             Ok(InitReply::Accepted(sa)) => {
+                let held = sa.held_bytes();
+                if held > self.config.half_open_max_bytes
+                    || self.half_open_bytes + held > self.config.half_open_memory_limit
+                {
+                    self.stats.dropped_half_open_memory += 1;
+                    return;
+                }
                 let key = sa.spis().1;
+                if self.sas.contains_key(&key) {
+                    // 2^-64 per SA: not worth a retry; the initiator retransmits.
+                    self.stats.dropped_malformed += 1;
+                    return;
+                }
                 self.by_initiator.insert((spi_i, remote), key);
-                self.sas.insert(key, *sa);
+                self.half_open += 1;
+                *self.half_open_by_source.entry(source).or_default() += 1;
+                self.half_open_bytes += held;
+                let slot = Slot {
+                    sa: *sa,
+                    initiator_key: (spi_i, remote),
+                    alias: None,
+                    deadline: None,
+                    half_open_from: Some(source),
+                    held,
+                    in_transmit_queue: false,
+                    in_event_queue: false,
+                };
+                self.sas.insert(key, slot);
+                self.refresh(key);
             }
             Ok(InitReply::Stateless(reply)) => {
-                if reply.len() > 28 && self.config.cookie_threshold <= half_open {
-                    self.stats.cookies_demanded += 1;
-                }
                 self.stats.stateless_replies += 1;
                 self.stateless.push_back((local, remote, reply));
             }
@@ -222,39 +301,181 @@ impl Responder {
         }
     }
 
-    /// Keeps the SPI index right after an IKE SA was rekeyed.
-    fn reindex(&mut self, key: u64) {
-        let Some(sa) = self.sas.get(&key) else { return };
-        let current = sa.spis().1;
-        if current != key
-            && let Some(sa) = self.sas.remove(&key)
-        {
-            self.aliases.insert(key, current);
-            self.sas.insert(current, sa);
+    /// Checks the request's cookie; without a valid one, queues a COOKIE reply and says no.
+    fn cookie_ok(
+        &mut self,
+        now: Instant,
+        message: &MessageRepr,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> bool {
+        self.cookies.rotate(now, &mut self.rng);
+        let spi_i = message.header.spi_i;
+        let ni = message
+            .payloads
+            .iter()
+            .find_map(|p| match &p.body {
+                PayloadRepr::Nonce(n) => Some(n.data.as_slice()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let presented = message.payloads.iter().find_map(|p| match &p.body {
+            PayloadRepr::Notify(n) if n.kind == NotifyType::COOKIE => Some(n.data.as_slice()),
+            _ => None,
+        });
+        match self.cookies.check(presented, ni, remote, spi_i) {
+            Verdict::Valid => return true,
+            Verdict::Invalid => self.stats.cookies_refused += 1,
+            Verdict::Missing => {}
         }
+        let cookie = self.cookies.make(ni, remote, spi_i);
+        let notify = Payload::new(PayloadRepr::Notify(NotifyRepr::new(NotifyType::COOKIE, cookie)));
+        match stateless_reply(local, remote, spi_i, notify) {
+            Ok(reply) => {
+                self.stats.cookies_demanded += 1;
+                self.stats.stateless_replies += 1;
+                self.stateless.push_back((local, remote, reply));
+            }
+            Err(_) => self.stats.dropped_malformed += 1,
+        }
+        false
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
-        for sa in self.sas.values_mut() {
-            if sa.poll_timeout().is_some_and(|t| t <= now) {
-                sa.handle_timeout(now);
+    /// Brings the endpoint's indexes up to date with SA `key` after anything touched it:
+    /// its SPI (IKE rekey), its alias, half-open counts and bytes, its timer, its place in
+    /// the output queues; and forgets it once it is closed and has said everything.
+    fn refresh(&mut self, key: u64) {
+        let key = self.reindex(key);
+        let Some(slot) = self.sas.get_mut(&key) else { return };
+        if slot.half_open_from.is_some() {
+            let held = if slot.sa.is_half_open() { slot.sa.held_bytes() } else { 0 };
+            self.half_open_bytes = self.half_open_bytes - slot.held + held;
+            slot.held = held;
+        }
+        if !slot.sa.is_half_open()
+            && let Some(source) = slot.half_open_from.take()
+        {
+            self.half_open -= 1;
+            if let Some(n) = self.half_open_by_source.get_mut(&source) {
+                *n -= 1;
+                if *n == 0 {
+                    self.half_open_by_source.remove(&source);
+                }
             }
         }
-        let keys: Vec<u64> = self.sas.keys().copied().collect();
-        for k in keys {
-            self.reindex(k);
+        if let Some(old) = slot.alias
+            && slot.sa.old_spis().is_none_or(|(_, r)| r != old)
+        {
+            self.aliases.remove(&old);
+            slot.alias = None;
         }
-        let live: std::collections::HashSet<u64> = self.sas.keys().copied().collect();
-        self.aliases.retain(|old, new| {
-            live.contains(new) && self.sas[new].old_spis().is_some_and(|(_, r)| r == *old)
-        });
+        let deadline = slot.sa.poll_timeout();
+        if deadline != slot.deadline {
+            slot.deadline = deadline;
+            if let Some(t) = deadline {
+                self.timers.push(Reverse((t, key)));
+            }
+        }
+        if slot.sa.has_transmit() && !slot.in_transmit_queue {
+            slot.in_transmit_queue = true;
+            self.transmit_queue.push_back(key);
+        }
+        if slot.sa.has_event() && !slot.in_event_queue {
+            slot.in_event_queue = true;
+            self.event_queue.push_back(key);
+        }
+        if slot.sa.is_closed() && !slot.sa.has_output() {
+            self.remove(key);
+        }
+        // Stale timer entries pile up as deadlines move; rebuilding is linear, and happens
+        // only after as many pushes as there are SAs, so it costs O(1) per push.
+        if self.timers.len() > 2 * self.sas.len() + 1024 {
+            self.timers =
+                self.sas.iter().filter_map(|(k, s)| s.deadline.map(|t| Reverse((t, *k)))).collect();
+        }
     }
 
+    /// Moves an SA whose responder SPI changed (an IKE rekey) to its new key, the old SPI
+    /// staying an alias while the old SA answers its DELETE. Returns the current key.
+    fn reindex(&mut self, key: u64) -> u64 {
+        let Some(slot) = self.sas.get(&key) else { return key };
+        let current = slot.sa.spis().1;
+        if current == key {
+            return key;
+        }
+        let Some(mut slot) = self.sas.remove(&key) else { return key };
+        if let Some(older) = slot.alias.replace(key) {
+            self.aliases.remove(&older);
+        }
+        self.aliases.insert(key, current);
+        self.by_initiator.insert(slot.initiator_key, current);
+        // Entries under the old key are stale now; refresh queues the new key afresh.
+        slot.deadline = None;
+        slot.in_transmit_queue = false;
+        slot.in_event_queue = false;
+        self.sas.insert(current, slot);
+        current
+    }
+
+    fn remove(&mut self, key: u64) {
+        let Some(slot) = self.sas.remove(&key) else { return };
+        if self.by_initiator.get(&slot.initiator_key) == Some(&key) {
+            self.by_initiator.remove(&slot.initiator_key);
+        }
+        if let Some(old) = slot.alias {
+            self.aliases.remove(&old);
+        }
+        if let Some(source) = slot.half_open_from {
+            self.half_open -= 1;
+            self.half_open_bytes -= slot.held;
+            if let Some(n) = self.half_open_by_source.get_mut(&source) {
+                *n -= 1;
+                if *n == 0 {
+                    self.half_open_by_source.remove(&source);
+                }
+            }
+        }
+    }
+
+    fn refresh_touched(&mut self) {
+        for key in std::mem::take(&mut self.touched) {
+            self.refresh(key);
+        }
+    }
+
+    /// Runs the timers of every SA that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.refresh_touched();
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, key))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(slot) = self.sas.get_mut(&key)
+                && slot.deadline == Some(t)
+            {
+                slot.deadline = None;
+                due.push(key);
+            }
+        }
+        for key in due {
+            if let Some(slot) = self.sas.get_mut(&key) {
+                slot.sa.handle_timeout(now);
+                self.refresh(key);
+            }
+        }
+    }
+
+    /// When [`Responder::handle_timeout`] must next be called. May be early (a timer that
+    /// moved later since), never late.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sas.values().filter_map(IkeSa::poll_timeout).min()
+        let touched = self.touched.iter().filter_map(|k| self.sas.get(k)?.sa.poll_timeout());
+        self.timers.peek().map(|Reverse((t, _))| *t).into_iter().chain(touched).min()
     }
 
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, usize>> {
+        self.refresh_touched();
         if let Some((local, remote, bytes)) = self.stateless.front() {
             if bytes.len() > buf.len() {
                 return Some(Err(bytes.len()));
@@ -264,27 +485,44 @@ impl Responder {
             self.stateless.pop_front();
             return Some(Ok(t));
         }
-        self.sas.values_mut().find_map(|sa| sa.poll_transmit(buf))
+        while let Some(&key) = self.transmit_queue.front() {
+            let Some(slot) = self.sas.get_mut(&key) else {
+                self.transmit_queue.pop_front();
+                continue;
+            };
+            let sent = slot.sa.poll_transmit(buf);
+            if !matches!(sent, Some(Err(_))) && !slot.sa.has_transmit() {
+                slot.in_transmit_queue = false;
+                self.transmit_queue.pop_front();
+                self.refresh(key);
+            }
+            if sent.is_some() {
+                return sent;
+            }
+        }
+        None
     }
 
     /// The next event of any IKE SA, with that SA's responder SPI. Closed SAs are dropped
     /// once everything they had to say was taken.
     pub fn poll_event(&mut self) -> Option<(u64, Event)> {
-        let found = self.sas.iter_mut().find_map(|(k, sa)| sa.poll_event().map(|e| (*k, e)));
-        if found.is_none() {
-            let dead: Vec<u64> = self
-                .sas
-                .iter()
-                .filter(|(_, sa)| sa.is_closed() && !sa.has_output())
-                .map(|(k, _)| *k)
-                .collect();
-            for k in dead {
-                self.sas.remove(&k);
-                self.by_initiator.retain(|_, v| *v != k);
-                self.aliases.retain(|_, v| *v != k);
+        self.refresh_touched();
+        while let Some(&key) = self.event_queue.front() {
+            let Some(slot) = self.sas.get_mut(&key) else {
+                self.event_queue.pop_front();
+                continue;
+            };
+            let event = slot.sa.poll_event();
+            if !slot.sa.has_event() {
+                slot.in_event_queue = false;
+                self.event_queue.pop_front();
+                self.refresh(key);
+            }
+            if let Some(event) = event {
+                return Some((key, event));
             }
         }
-        found
+        None
     }
 }
 
@@ -302,7 +540,7 @@ mod secret_tests {
             ikeway_crypto::SecretBytes::from_slice(b"a pre-shared key"),
         );
         let r = Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), None, [7; 32]);
-        let secret = r.cookie_secret.0;
+        let secret = r.cookies.current_key();
         assert_ne!(secret, [0; 32], "the secret was drawn from the seeded generator");
         let shown = format!("{r:?}");
         assert!(shown.contains("CookieSecret(redacted)"), "{shown}");

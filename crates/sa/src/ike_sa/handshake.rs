@@ -63,7 +63,8 @@ impl IkeSa {
         Ok(())
     }
 
-    /// Responder side of IKE_SA_INIT, run by the endpoint for a request without state.
+    /// Responder side of IKE_SA_INIT, run by the endpoint for a request without state, once
+    /// it checked the cookie (if it wanted one) and its limits.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn respond_init(
         config: Arc<Config>,
@@ -75,25 +76,14 @@ impl IkeSa {
         remote: SocketAddr,
         request: &[u8],
         message: &MessageRepr,
-        cookie_required: Option<Vec<u8>>,
     ) -> Result<InitReply, crate::Error> {
         let mut sa = Self::new(Side::Responder, config, kex_provider, seed, now, local, remote);
         sa.pool = pool;
         sa.spi_i = message.header.spi_i;
         let payloads = &message.payloads;
-        let stateless =
-            |sa: &Self, kind: NotifyType, data: Vec<u8>| -> Result<InitReply, crate::Error> {
-                let mut header = sa.header(ExchangeType::IKE_SA_INIT, true, 0);
-                header.spi_r = 0;
-                let reply = MessageRepr { header, payloads: vec![notify(kind, data)] }.to_vec()?;
-                Ok(InitReply::Stateless(sa.frame(reply)))
-            };
-        if let Some(cookie) = cookie_required {
-            let presented = find_notify(payloads, NotifyType::COOKIE).map(|n| n.data.as_slice());
-            if presented != Some(cookie.as_slice()) {
-                return stateless(&sa, NotifyType::COOKIE, cookie);
-            }
-        }
+        let stateless = |sa: &Self, kind: NotifyType, data: Vec<u8>| {
+            stateless_reply(local, remote, sa.spi_i, notify(kind, data)).map(InitReply::Stateless)
+        };
         let (Some(offer), Some(ke), Some(nonce)) = (
             find_payload!(payloads, Sa),
             find_payload!(payloads, Ke),
@@ -169,6 +159,12 @@ impl IkeSa {
         sa.transmit_all(std::slice::from_ref(&framed));
         sa.response_cache = Some((0, vec![framed]));
         sa.half_open_until = Some(now + HALF_OPEN_TIMEOUT);
+        // Until IKE_AUTH verifies, fragments share the half-open SA's byte budget.
+        let stored = sa.held_bytes() + request.len() + response.len();
+        sa.reassembler.set_limits(ReassemblyLimits {
+            max_len: sa.config.half_open_max_bytes.saturating_sub(stored),
+            ..ReassemblyLimits::default()
+        });
         sa.state = State::InitReplied {
             ni: nonce.data.clone(),
             nr,
@@ -464,6 +460,8 @@ impl IkeSa {
         let (rekey, expire) = self.jittered(now, self.config.lifetimes.ike);
         self.ike_rekey_at = Some(rekey);
         self.ike_expire_at = Some(expire);
+        // Authenticated now: the half-open budget for fragments no longer applies.
+        self.reassembler.set_limits(ReassemblyLimits::default());
         if self.local_behind_nat {
             self.next_keepalive = Some(now + self.config.nat_keepalive);
         }
@@ -533,4 +531,32 @@ impl IkeSa {
         }
         Some(ConfigRepr { kind: ConfigType::CFG_REPLY, attributes })
     }
+}
+
+/// An IKE_SA_INIT response that creates no state (COOKIE, INVALID_KE_PAYLOAD,
+/// NO_PROPOSAL_CHOSEN...): responder SPI zero, one notify (RFC 7296 §2.6, §1.2).
+pub(crate) fn stateless_reply(
+    local: SocketAddr,
+    remote: SocketAddr,
+    spi_i: u64,
+    notify: Payload,
+) -> Result<Vec<u8>, crate::Error> {
+    let header = HeaderRepr {
+        spi_i,
+        spi_r: 0,
+        next_payload: PayloadType::NONE,
+        version: 0x20,
+        exchange: ExchangeType::IKE_SA_INIT,
+        flags: Flags { initiator: false, response: true, ..Flags::default() },
+        message_id: 0,
+        length: 0,
+    };
+    let reply = MessageRepr { header, payloads: vec![notify] }.to_vec()?;
+    Ok(if on_nat_t_port(local, remote) {
+        let mut framed = NON_ESP_MARKER.to_vec();
+        framed.extend_from_slice(&reply);
+        framed
+    } else {
+        reply
+    })
 }

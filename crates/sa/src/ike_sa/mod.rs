@@ -236,6 +236,7 @@ macro_rules! find_payload {
 // After the macro, so the submodules can use it.
 mod child;
 mod handshake;
+pub(crate) use handshake::stateless_reply;
 mod receive;
 mod rekey_ike;
 
@@ -371,9 +372,31 @@ impl IkeSa {
         self.reassembler.held_bytes()
     }
 
+    /// Bytes of peer input this SA holds while half-open: the stored IKE_SA_INIT request and
+    /// response, the cached response and the fragments being reassembled. What a responder
+    /// bounds per half-open SA and in total.
+    pub fn held_bytes(&self) -> usize {
+        let init = match &self.state {
+            State::InitReplied { init_request, init_response, .. } => {
+                init_request.len() + init_response.len()
+            }
+            _ => 0,
+        };
+        let cache = self.response_cache.as_ref().map_or(0, |(_, d)| d.iter().map(Vec::len).sum());
+        init + cache + self.reassembler.held_bytes()
+    }
+
     /// Whether datagrams or events are waiting to be polled.
     pub fn has_output(&self) -> bool {
-        !self.transmits.is_empty() || !self.events.is_empty()
+        self.has_transmit() || self.has_event()
+    }
+
+    pub(crate) fn has_transmit(&self) -> bool {
+        !self.transmits.is_empty()
+    }
+
+    pub(crate) fn has_event(&self) -> bool {
+        !self.events.is_empty()
     }
 
     pub fn remote(&self) -> SocketAddr {

@@ -81,6 +81,10 @@ impl IkeSa {
         let whole = match self.reassembler.push(now, direction, message.header.message_id, opened) {
             Ok(Reassembly::Complete(o)) => o,
             Ok(Reassembly::Pending | Reassembly::Ignored) => return Ok(None),
+            Err(sk::SkError::ReassembledTooLong { .. } | sk::SkError::TooManyFragments { .. }) => {
+                self.stats.dropped_over_budget += 1;
+                return Err(());
+            }
             Err(_) => {
                 self.stats.dropped_malformed += 1;
                 return Err(());
