@@ -6,6 +6,7 @@
 pub(crate) mod datapath;
 pub(crate) mod faults;
 mod proposals;
+mod queue;
 pub(crate) mod runtime;
 
 use std::fs::File;
@@ -421,7 +422,11 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
         }
         Ok(ControlFlow::Continue(()))
     })?;
-    print(&json!({"event": "stats", "ike": format!("{:?}", sa.stats())}));
+    print(&json!({
+        "event": "stats",
+        "ike": format!("{:?}", sa.stats()),
+        "dropped_queue_full": sockets.dropped_queue_full(),
+    }));
     if let Some(pump) = &pump {
         print(&datapath::stats_json(pump));
     }
@@ -500,6 +505,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         "event": "stats",
         "endpoint": format!("{:?}", responder.stats()),
         "faults": sockets.faults().to_json(),
+        "dropped_queue_full": sockets.dropped_queue_full(),
     }));
     if let Some(pump) = &pump {
         print(&datapath::stats_json(pump));

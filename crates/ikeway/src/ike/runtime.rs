@@ -1,6 +1,6 @@
 //! Drives a sans-IO IKE engine over real UDP sockets: one reader thread per socket feeds a
-//! channel; the loop sends what the engine queued, sleeps until the next datagram or timer,
-//! and hands both to the engine.
+//! bounded queue (`queue.rs`); the loop sends what the engine queued, sleeps until the next
+//! datagram or timer, and hands both to the engine.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::ops::ControlFlow;
@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::RecvTimeoutError;
 use ikeway_sa::{IkeSa, Responder, Transmit};
 
 use super::faults::{Fault, Faults};
+use super::queue::{self, Consumer};
 
 /// What the loop needs from an initiator's [`IkeSa`] or a [`Responder`].
 pub(crate) trait Engine {
@@ -54,8 +55,6 @@ macro_rules! engine_for {
 engine_for!(IkeSa);
 engine_for!(Responder);
 
-type Received = (SocketAddr, SocketAddr, Vec<u8>);
-
 /// 32 bytes from the operating system: the seed of an IKE SA's or a responder's randomness.
 pub(crate) fn os_seed() -> Result<[u8; 32]> {
     let mut seed = [0u8; 32];
@@ -78,7 +77,7 @@ pub(crate) fn endpoint(
 /// pump's: its IKE datagrams arrive through the pump's channel and go out through the pump.
 pub(crate) struct Sockets {
     sockets: Vec<Arc<UdpSocket>>,
-    rx: Receiver<Received>,
+    rx: Consumer,
     pump: Option<Arc<ikeway_pump::Pump>>,
     /// Tells the reader threads to let go of their sockets, so the ports can be bound again.
     closed: Arc<std::sync::atomic::AtomicBool>,
@@ -97,7 +96,16 @@ impl Sockets {
         ports: &[u16],
         pump: Option<Arc<ikeway_pump::Pump>>,
     ) -> Result<Self> {
-        let (tx, rx) = crossbeam_channel::unbounded();
+        Self::with_queue(ip, ports, pump, queue::DEPTH)
+    }
+
+    fn with_queue(
+        ip: IpAddr,
+        ports: &[u16],
+        pump: Option<Arc<ikeway_pump::Pump>>,
+        depth: usize,
+    ) -> Result<Self> {
+        let (tx, rx) = queue::queue(depth);
         let mut sockets = Vec::new();
         let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         if let Some(pump) = &pump {
@@ -105,7 +113,8 @@ impl Sockets {
             let tx = tx.clone();
             std::thread::Builder::new().name("pump-ike".into()).spawn(move || {
                 for d in up {
-                    if tx.send((d.local, d.remote, d.bytes)).is_err() {
+                    let len = d.bytes.len();
+                    if tx.push(d.local, d.remote, d.bytes, len).is_err() {
                         break;
                     }
                 }
@@ -124,14 +133,14 @@ impl Sockets {
             let tx = tx.clone();
             let closed = Arc::clone(&closed);
             std::thread::Builder::new().name(format!("udp-{port}")).spawn(move || {
-                let mut buf = vec![0u8; 65536];
+                let mut buf = tx.buffer();
                 while !closed.load(std::sync::atomic::Ordering::SeqCst) {
                     match reader.recv_from(&mut buf) {
-                        Ok((n, remote)) => {
-                            if tx.send((addr, remote, buf[..n].to_vec())).is_err() {
-                                break;
-                            }
-                        }
+                        Ok((n, remote)) => match tx.push(addr, remote, buf, n) {
+                            Ok(Some(back)) => buf = back,
+                            Ok(None) => buf = tx.buffer(),
+                            Err(queue::Closed) => break,
+                        },
                         Err(e)
                             if matches!(
                                 e.kind(),
@@ -144,6 +153,11 @@ impl Sockets {
             sockets.push(socket);
         }
         Ok(Self { sockets, rx, pump, closed, faults: Faults::default() })
+    }
+
+    /// Datagrams dropped because the engine's queue was full.
+    pub(crate) fn dropped_queue_full(&self) -> u64 {
+        self.rx.dropped()
     }
 
     /// What went wrong so far without ending the loop.
@@ -218,8 +232,9 @@ pub(crate) fn run<E: Engine>(
             .min()
             .unwrap_or(deadline);
         match sockets.rx.recv_timeout(wake.saturating_duration_since(now)) {
-            Ok((local, remote, bytes)) => {
-                engine.handle_datagram(Instant::now(), remote, local, &bytes)
+            Ok(d) => {
+                engine.handle_datagram(Instant::now(), d.remote, d.local, d.bytes());
+                sockets.rx.recycle(d);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => bail!("all sockets closed"),
@@ -287,5 +302,28 @@ mod tests {
         assert_eq!((&buf[..n], from), (&b"good"[..], local));
         assert_eq!(sockets.faults().count(Fault::Send), 1);
         assert_eq!(sockets.faults().count(Fault::Datapath), 0);
+    }
+
+    /// Issue 9 finding 10: a flood while the engine is busy was queued without bound. Now
+    /// the readers keep `depth` datagrams, drop the rest and count them.
+    #[test]
+    fn readers_drop_and_count_what_the_full_queue_cannot_take() {
+        let loopback: IpAddr = "127.0.0.1".parse().expect("literal");
+        let sockets = Sockets::with_queue(loopback, &[0], None, 4).expect("bind");
+        let local = sockets.sockets[0].local_addr().expect("bound");
+        let peer = UdpSocket::bind((loopback, 0)).expect("bind the peer");
+        for n in 0..10u8 {
+            peer.send_to(&[n], local).expect("loopback send");
+        }
+        let until = Instant::now() + Duration::from_secs(5);
+        while sockets.dropped_queue_full() < 6 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(sockets.dropped_queue_full(), 6);
+        let first: Vec<u8> = (0..4)
+            .map(|_| sockets.rx.recv_timeout(Duration::from_secs(1)).expect("queued").bytes()[0])
+            .collect();
+        assert_eq!(first, [0, 1, 2, 3]);
+        assert!(sockets.rx.recv_timeout(Duration::from_millis(50)).is_err());
     }
 }
