@@ -27,12 +27,13 @@ use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
+use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::Duration;
 
-use io_uring::types::{BufRingEntry, Fixed, RecvMsgOut, SubmitArgs, Timespec};
+use io_uring::types::{BufRingEntry, CancelBuilder, Fixed, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{IoUring, Probe, cqueue, opcode, squeue};
 
 use crate::counters::{Drop, bump};
@@ -61,6 +62,9 @@ const TUN_READ_LEN: usize = VNET_HDR_LEN + 65536;
 const KIND_TUN_POLL: u64 = 1;
 const KIND_UDP_RECV: u64 = 3;
 const KIND_TUN_WRITE: u64 = 4;
+const KIND_CANCEL: u64 = 5;
+/// How long closing waits for the kernel to give back every buffer after cancelling.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn user_data(kind: u64, index: usize) -> u64 {
     (kind << 56) | index as u64
@@ -103,8 +107,38 @@ impl Area {
 
 impl std::ops::Drop for Area {
     fn drop(&mut self) {
+        #[cfg(test)]
+        if tests::keep_freed_area(self.ptr, self.layout.size()) {
+            return;
+        }
         // SAFETY: allocated in `new` with this layout, freed once.
         unsafe { dealloc(self.ptr, self.layout) }
+    }
+}
+
+/// `struct io_uring_buf` (include/uapi/linux/io_uring.h): the kernel reads these from the
+/// provided-buffer ring; in entry 0, `resv` is the ring's tail.
+#[repr(C)]
+struct RawBufEntry {
+    addr: u64,
+    len: u32,
+    bid: u16,
+    resv: u16,
+}
+
+const _: () = assert!(size_of::<RawBufEntry>() == size_of::<BufRingEntry>());
+
+/// Fills in the entry at `entry` without touching its `resv` field.
+///
+/// # Safety
+/// `entry` is in bounds and aligned, and the kernel does not read this entry's first three
+/// fields now (it is past the published tail).
+unsafe fn write_entry(entry: *mut RawBufEntry, addr: u64, len: u32, bid: u16) {
+    // SAFETY: per the caller's contract; `&raw mut` makes field pointers without references.
+    unsafe {
+        (&raw mut (*entry).addr).write(addr);
+        (&raw mut (*entry).len).write(len);
+        (&raw mut (*entry).bid).write(bid);
     }
 }
 
@@ -171,10 +205,17 @@ pub(crate) struct UringWorker {
     ring: IoUring,
     dp: Datapath,
     mtu: usize,
-    rx_area: Area,
-    ring_entries: Area,
-    rx_msg: Box<libc::msghdr>,
+    // The kernel writes into these (receive buffers), reads them (buffer ring, receive
+    // header, TUN writes) for as long as an operation is in flight: `Drop` frees them only
+    // after `close` saw every operation complete, and leaks them otherwise.
+    rx_area: ManuallyDrop<Area>,
+    ring_entries: ManuallyDrop<Area>,
+    rx_msg: ManuallyDrop<Box<libc::msghdr>>,
     ring_tail: u16,
+    /// Buffers in the provided-buffer ring, not yet picked by a receive.
+    in_ring: u16,
+    /// [`Self::close`] completed: no operation is in flight.
+    closed: bool,
     recv_armed: bool,
     poll_armed: bool,
     /// The TUN queue may hold packets: read it before waiting.
@@ -208,13 +249,13 @@ impl UringWorker {
         let ring = IoUring::builder().setup_single_issuer().build(1024)?;
         ring.submitter().register_files(&[tun.as_raw_fd(), udp.as_raw_fd()])?;
         let rx_area = Area::new(RX_BUF_LEN * usize::from(RX_BUFFERS))?;
-        // SAFETY: the area ends up in the same struct as the ring, which is declared first
-        // and so dropped first (fields drop in declaration order): the kernel never sees a
-        // freed registered buffer.
+        // SAFETY: the area lives in the worker until `Drop` has seen every operation complete
+        // and unregistered it (`close`), or is leaked. If setup fails before the worker
+        // exists, nothing was submitted yet, so nothing reads or writes the area when it goes.
         unsafe { ring.submitter().register_buffers(&[rx_area.iovec()])? };
         let ring_entries = Area::new(usize::from(RX_BUFFERS) * size_of::<BufRingEntry>())?;
-        // SAFETY: `ring_entries` holds RX_BUFFERS entries, is page aligned and outlives the ring
-        // (dropped after it, see above).
+        // SAFETY: `ring_entries` holds RX_BUFFERS entries, is page aligned and lives until the
+        // buffer ring is unregistered (as `rx_area` above).
         unsafe {
             ring.submitter().register_buf_ring_with_flags(
                 ring_entries.ptr as u64,
@@ -232,10 +273,12 @@ impl UringWorker {
             ring,
             dp,
             mtu,
-            rx_area,
-            ring_entries,
-            rx_msg,
+            rx_area: ManuallyDrop::new(rx_area),
+            ring_entries: ManuallyDrop::new(ring_entries),
+            rx_msg: ManuallyDrop::new(rx_msg),
             ring_tail: 0,
+            in_ring: 0,
+            closed: false,
             recv_armed: false,
             poll_armed: false,
             tun_ready: true,
@@ -252,8 +295,8 @@ impl UringWorker {
         for bid in 0..RX_BUFFERS {
             w.give_back(bid);
         }
+        // The first `give_back` armed the receive.
         w.arm_poll();
-        w.arm_recv();
         Ok(w)
     }
 
@@ -267,7 +310,7 @@ impl UringWorker {
     }
 
     fn arm_recv(&mut self) {
-        let e = opcode::RecvMsgMulti::new(UDP_FILE, &raw const *self.rx_msg, BGID)
+        let e = opcode::RecvMsgMulti::new(UDP_FILE, &raw const **self.rx_msg, BGID)
             .build()
             .user_data(user_data(KIND_UDP_RECV, 0));
         self.push(e);
@@ -279,18 +322,27 @@ impl UringWorker {
         let mask = RX_BUFFERS - 1;
         let index = usize::from(self.ring_tail & mask);
         let base = self.ring_entries.ptr.cast::<BufRingEntry>();
-        // SAFETY: `index` < RX_BUFFERS, the number of entries in `ring_entries`; the kernel only
-        // reads entries between its head and our published tail, and this one is past the tail.
-        let entry = unsafe { &mut *base.add(index) };
-        entry.set_addr(self.rx_area.ptr.wrapping_add(usize::from(bid) * RX_BUF_LEN) as u64);
-        entry.set_len(RX_BUF_LEN as u32);
-        entry.set_bid(bid);
+        let addr = self.rx_area.ptr.wrapping_add(usize::from(bid) * RX_BUF_LEN) as u64;
+        // SAFETY: `index` < RX_BUFFERS, the number of entries in `ring_entries`, so the entry is
+        // in bounds and aligned. The kernel reads only entries between its head and our
+        // published tail, and this one is past the tail, so nobody reads the three fields
+        // while they are written. They are written through raw pointers, never through a
+        // `&mut` to the entry: entry 0's last field is the ring's tail, which the kernel
+        // reads at any time (see below).
+        unsafe { write_entry(base.add(index).cast::<RawBufEntry>(), addr, RX_BUF_LEN as u32, bid) };
         self.ring_tail = self.ring_tail.wrapping_add(1);
         // SAFETY: the tail is the u16 that overlays the first entry's reserved field
         // (io_uring_buf_ring), properly aligned inside `ring_entries`, and shared with the
         // kernel, which reads it; an atomic release store publishes the entry written above.
         let tail = unsafe { AtomicU16::from_ptr(BufRingEntry::tail(base).cast_mut()) };
         tail.store(self.ring_tail, Ordering::Release);
+        self.in_ring += 1;
+        // A receive that ended for want of buffers (ENOBUFS) resumes with this one. Before,
+        // only a finished TUN write re-armed it, so a flood of packets that were all dropped
+        // (no writes) stopped the receive for good.
+        if !self.recv_armed {
+            self.arm_recv();
+        }
     }
 
     fn push(&mut self, e: squeue::Entry) {
@@ -347,6 +399,87 @@ impl UringWorker {
         Ok(())
     }
 
+    /// Cancels every operation of the ring and waits until the kernel has completed them all:
+    /// the multishot receive (which writes into `rx_area` through the provided-buffer ring),
+    /// the TUN poll and the TUN writes (which read from `rx_area`). Only then may the areas be
+    /// freed: closing the ring fd alone tears the ring down later, from a kernel worker, and a
+    /// datagram arriving meanwhile would still be written into a buffer. Returns whether
+    /// everything completed within `CLOSE_TIMEOUT`; idempotent.
+    fn close(&mut self) -> bool {
+        if self.closed {
+            return true;
+        }
+        // Never submitted: nothing to wait for.
+        for e in std::mem::take(&mut self.backlog) {
+            let ud = e.get_user_data();
+            match ud >> 56 {
+                KIND_UDP_RECV => self.recv_armed = false,
+                KIND_TUN_POLL => self.poll_armed = false,
+                KIND_TUN_WRITE => {
+                    let out = &mut self.writes_out[(ud & ((1 << 56) - 1)) as usize];
+                    *out = out.saturating_sub(1);
+                }
+                _ => {}
+            }
+        }
+        let cancel = opcode::AsyncCancel2::new(CancelBuilder::any())
+            .build()
+            .user_data(user_data(KIND_CANCEL, 0));
+        let mut cancel_pending = true;
+        // SAFETY: a cancel request carries no pointer.
+        while unsafe { self.ring.submission().push(&cancel) }.is_err() {
+            // Full of entries that are not submitted yet: submit them first.
+            if self.ring.submit().is_err() {
+                return false;
+            }
+        }
+        let ts = Timespec::from(Duration::from_millis(10));
+        let args = SubmitArgs::new().timespec(&ts);
+        let deadline = std::time::Instant::now() + CLOSE_TIMEOUT;
+        loop {
+            let busy = cancel_pending
+                || self.recv_armed
+                || self.poll_armed
+                || self.writes_out.iter().any(|&n| n > 0);
+            if !busy {
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            match self.ring.submitter().submit_with_args(1, &args) {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                    ) => {}
+                Err(_) => return false,
+            }
+            for c in self.ring.completion() {
+                let (ud, flags) = (c.user_data(), c.flags());
+                let index = (ud & ((1 << 56) - 1)) as usize;
+                match ud >> 56 {
+                    KIND_CANCEL => cancel_pending = false,
+                    KIND_UDP_RECV if !cqueue::more(flags) => self.recv_armed = false,
+                    KIND_TUN_POLL if !cqueue::more(flags) => self.poll_armed = false,
+                    KIND_TUN_WRITE => {
+                        let out = &mut self.writes_out[index];
+                        *out = out.saturating_sub(1);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Nothing is in flight: let go of the buffer ring and the registered area now, while
+        // we know they are alive, rather than in the ring's deferred teardown.
+        let submitter = self.ring.submitter();
+        let released =
+            submitter.unregister_buf_ring(BGID).is_ok() & submitter.unregister_buffers().is_ok();
+        self.closed = released;
+        released
+    }
+
     fn complete(&mut self, ud: u64, res: i32, flags: u32) -> io::Result<()> {
         let index = (ud & ((1 << 56) - 1)) as usize;
         match ud >> 56 {
@@ -364,7 +497,11 @@ impl UringWorker {
                 if !cqueue::more(flags) {
                     self.recv_armed = false;
                 }
-                match cqueue::buffer_select(flags) {
+                let picked = cqueue::buffer_select(flags);
+                if picked.is_some() {
+                    self.in_ring = self.in_ring.saturating_sub(1);
+                }
+                match picked {
                     Some(bid) if res >= 0 => self.received(bid, res as usize),
                     Some(bid) => self.give_back(bid),
                     None if res == -libc::ENOBUFS => bump(&self.dp.counters().ring_stalls, 1),
@@ -373,8 +510,9 @@ impl UringWorker {
                     }
                     None => {}
                 }
-                // Re-arm unless every buffer is out (ENOBUFS): then a returned one re-arms.
-                if !self.recv_armed && res != -libc::ENOBUFS {
+                // Re-arm unless every buffer is out (ENOBUFS with none given back since): then
+                // the next `give_back` re-arms.
+                if !self.recv_armed && (res != -libc::ENOBUFS || self.in_ring > 0) {
                     self.arm_recv();
                 }
             }
@@ -386,9 +524,6 @@ impl UringWorker {
                 *out = out.saturating_sub(1);
                 if *out == 0 {
                     self.give_back(index as u16);
-                    if !self.recv_armed {
-                        self.arm_recv();
-                    }
                 }
             }
             _ => {}
@@ -585,6 +720,27 @@ impl UringWorker {
     }
 }
 
+impl std::ops::Drop for UringWorker {
+    fn drop(&mut self) {
+        if self.close() {
+            // SAFETY: `close` saw every operation complete and unregistered the buffer ring
+            // and the area, so the kernel holds no pointer into them; each is dropped once,
+            // here, and never used again.
+            unsafe {
+                ManuallyDrop::drop(&mut self.rx_area);
+                ManuallyDrop::drop(&mut self.ring_entries);
+                ManuallyDrop::drop(&mut self.rx_msg);
+            }
+        } else {
+            // The kernel may still write into the receive buffers or read the buffer ring:
+            // leaking them is the only safe choice.
+            crate::log(
+                "io_uring worker: operations still running after cancel: leaking the buffers",
+            );
+        }
+    }
+}
+
 /// The segment size in a `UDP_GRO` control message, if there is one.
 fn gro_segment(control: &[u8]) -> Option<usize> {
     const HDR: usize = size_of::<libc::cmsghdr>();
@@ -607,4 +763,139 @@ fn gro_segment(control: &[u8]) -> Option<usize> {
         rest = rest.get(len.next_multiple_of(8)..)?;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixDatagram;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Counters, SaTable};
+
+    const POISON: u8 = 0xa5;
+    const RX_AREA_LEN: usize = RX_BUF_LEN * RX_BUFFERS as usize;
+    const ROUNDS: usize = 40;
+
+    thread_local! {
+        /// While set, areas this thread frees are kept instead (receive areas filled with
+        /// `POISON`), so that a test can see whether the kernel wrote into them afterwards.
+        static KEPT: RefCell<Option<Vec<(usize, usize)>>> = const { RefCell::new(None) };
+    }
+
+    /// Called by `Area::drop`: whether the area is kept for a test rather than freed.
+    pub(super) fn keep_freed_area(ptr: *mut u8, len: usize) -> bool {
+        KEPT.with(|k| {
+            let mut k = k.borrow_mut();
+            // Only receive areas: poisoning the buffer ring would just make the kernel's writes
+            // fail.
+            let Some(list) = k.as_mut().filter(|_| len == RX_AREA_LEN) else { return false };
+            // SAFETY: the area is `len` bytes long and is not freed until the test checked it.
+            unsafe { std::ptr::write_bytes(ptr, POISON, len) };
+            list.push((ptr as usize, len));
+            true
+        })
+    }
+
+    /// Skips loudly where io_uring is unavailable; in CI that is a failure.
+    fn uring_or_skip(test: &str) -> bool {
+        match probe() {
+            Ok(()) => true,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("{test}: io_uring unavailable in CI: {e}")
+            }
+            Err(e) => {
+                crate::log(&format!("\n*** SKIPPED {test}: io_uring unavailable: {e}\n"));
+                false
+            }
+        }
+    }
+
+    /// Issue 9 finding 13: dropping the worker closed the ring without cancelling the armed
+    /// multishot receive, and the kernel tears a closed ring down later, from a worker thread:
+    /// datagrams arriving meanwhile could still be written into `rx_area` after it was freed.
+    /// Opens and closes a worker `ROUNDS` times on a loopback socket under a flood of
+    /// datagrams, the receive armed each time it closes; every freed receive area is kept,
+    /// filled with a poison byte, and must still hold only that byte once the flood is over.
+    /// (No TUN device needed: a non-blocking socket pair stands in for the TUN queue.)
+    ///
+    /// Before the fix this failed at round 0 for a second bug in the same path: a flood of
+    /// datagrams that are all dropped ends the receive with ENOBUFS, and only a finished TUN
+    /// write re-armed it, so the worker stopped receiving for good. The poison check did not
+    /// catch the old close on this machine's kernel (6.18 cancels a dying ring's pending
+    /// receive work itself); it guards older kernels, and `close` is also checked directly.
+    #[test]
+    fn close_cancels_the_armed_receive_before_buffers_are_freed() {
+        if !uring_or_skip("close_cancels_the_armed_receive_before_buffers_are_freed") {
+            return;
+        }
+        let sink = sys::udp_socket("127.0.0.1:0".parse().unwrap(), false, 1 << 20).unwrap();
+        let to = sink.local_addr().unwrap();
+        let flooding = Arc::new(AtomicBool::new(true));
+        let flood = {
+            let flooding = Arc::clone(&flooding);
+            std::thread::spawn(move || {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                // Not IKE (first four bytes non-zero): opened as ESP and dropped for its SPI.
+                let datagram = [0x11u8; 1200];
+                let mut sent = 0u64;
+                while flooding.load(Ordering::Relaxed) {
+                    sent += u64::from(s.send_to(&datagram, to).is_ok());
+                }
+                sent
+            })
+        };
+        KEPT.with(|k| *k.borrow_mut() = Some(Vec::new()));
+        let mut received = 0;
+        for round in 0..ROUNDS {
+            let (tun, _other_end) = UnixDatagram::pair().unwrap();
+            tun.set_nonblocking(true).unwrap();
+            let (ike, _ike_rx) = crossbeam_channel::bounded(16);
+            let counters = Arc::new(Counters::default());
+            let dp = Datapath::new(SaTable::new(), Arc::clone(&counters), ike, to);
+            let tun = File::from(OwnedFd::from(tun));
+            let mut w = UringWorker::new(dp, tun, sink.try_clone().unwrap(), 1400).unwrap();
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    std::thread::sleep(Duration::from_millis(3));
+                    stop.store(true, Ordering::Relaxed);
+                });
+                w.run(&stop).unwrap();
+            });
+            assert!(w.recv_armed, "round {round}: the receive is armed when the worker closes");
+            assert!(w.close(), "round {round}: every operation completed after the cancel");
+            assert!(!w.recv_armed && !w.poll_armed && w.writes_out.iter().all(|&n| n == 0));
+            drop(w);
+            received += counters.udp_rx_packets.load(Ordering::Relaxed);
+        }
+        // Datagrams keep arriving after the last close, as they did between the others.
+        std::thread::sleep(Duration::from_millis(50));
+        flooding.store(false, Ordering::Relaxed);
+        let sent = flood.join().unwrap();
+        let kept = KEPT.with(|k| k.borrow_mut().take()).unwrap();
+        assert_eq!(kept.len(), ROUNDS, "one receive area per worker");
+        assert!(
+            received > 0,
+            "the workers received nothing ({sent} sent): the test proves nothing"
+        );
+        let mut written = 0usize;
+        for &(ptr, len) in &kept {
+            let words = ptr as *const u64;
+            for i in 0..len / 8 {
+                // SAFETY: a kept area: `len` bytes, 4096-aligned, never freed; volatile because
+                // the kernel is what the test suspects of writing to it.
+                let w = unsafe { std::ptr::read_volatile(words.add(i)) };
+                written += (w ^ u64::from_ne_bytes([POISON; 8])).count_ones().min(1) as usize;
+            }
+        }
+        for &(ptr, len) in &kept {
+            // SAFETY: allocated by `Area::new` with this layout; `Area::drop` kept it instead
+            // of freeing it, and nothing uses it after the check above.
+            unsafe { dealloc(ptr as *mut u8, Layout::from_size_align(len, 4096).unwrap()) };
+        }
+        assert_eq!(written, 0, "the kernel wrote into {written} words of freed receive areas");
+    }
 }
