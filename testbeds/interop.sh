@@ -41,6 +41,23 @@ ours_initiate() { # NAME ARGS...
     echo "$rc" >"$OUT/$name.rc"
 }
 
+# Root keeps a connection's runtime files in /run/ikeway. Each Personal VPN scenario gets its
+# own: a mount namespace held by a sleeping process, with a fresh tmpfs over /run and the
+# client namespace's resolv.conf over /etc/resolv.conf, entered (after `ip netns exec`) by the
+# commands in $CLIENV. Concurrent scenarios never share one, and the host's /run is untouched.
+private_run() { # sets CLIENV and RUNPID
+    local ready="$IKW_WORKDIR/private-run.ready"
+    unshare --mount --propagation private -- bash -c '
+        mount -t tmpfs -o mode=0755 tmpfs /run &&
+        mount --bind "/etc/netns/$1/resolv.conf" /etc/resolv.conf && touch "$2" &&
+        exec sleep 3600' bash "$IKW_NS_CLI" "$ready" </dev/null >/dev/null 2>&1 &
+    RUNPID=$!
+    echo "$RUNPID private-run" >>"$IKW_WORKDIR/pids"
+    local i
+    for i in $(seq 50); do [ -e "$ready" ] && break; sleep 0.1; done
+    CLIENV=(nsenter --target "$RUNPID" --mount -- env XDG_CONFIG_HOME="$IKW_WORKDIR/xdg")
+}
+
 # Starts our initiator in the background; waits until strongSwan (DIR) shows the SAs up, then
 # snapshots them, waits for ours to finish and snapshots again.
 ours_against_strongswan() { # DIR NAME ARGS...
@@ -245,8 +262,7 @@ connect)
     # so the client's DNS changes stay in the client namespace.
     mkdir -p "/etc/netns/$IKW_NS_CLI"
     printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-    CLIENV=(env XDG_CONFIG_HOME="$IKW_WORKDIR/xdg" XDG_RUNTIME_DIR="$IKW_WORKDIR/run")
-    mkdir -p "$IKW_WORKDIR/run"
+    private_run
     write_profile Medium 0
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
     ikw_exec cli ip -4 route show >"$OUT/routes.before"
@@ -266,7 +282,7 @@ connect)
     ikw_exec cli ip -4 route show >"$OUT/routes.after"
     ikw_exec cli cat /etc/resolv.conf >"$OUT/resolv.after"
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/status.after.json" 2>&1 || true
-    cp "$IKW_WORKDIR/run/ikeway/connection.log" "$OUT/connection.log" 2>/dev/null || true
+    nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/connection.log" 2>/dev/null || true
     # All networks into the tunnel: the server's own address must stay outside it.
     write_profile Medium 0 1 CorpAll
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/all.import.out" 2>&1
@@ -287,8 +303,7 @@ responder-death)
     IKW_SW_POOL6="" start_strongswan_responder
     mkdir -p "/etc/netns/$IKW_NS_CLI"
     printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-    CLIENV=(env XDG_CONFIG_HOME="$IKW_WORKDIR/xdg" XDG_RUNTIME_DIR="$IKW_WORKDIR/run")
-    mkdir -p "$IKW_WORKDIR/run"
+    private_run
     write_profile High 1
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
     ikw_exec cli ip -4 route show >"$OUT/routes.before"
@@ -324,7 +339,7 @@ responder-death)
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/disconnect.out" 2>&1 || true
     sleep 0.3
     ikw_exec cli ip -4 route show >"$OUT/routes.after"
-    cp "$IKW_WORKDIR/run/ikeway/connection.log" "$OUT/connection.log" 2>/dev/null || true
+    nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/connection.log" 2>/dev/null || true
     rm -rf "/etc/netns/$IKW_NS_CLI"
     ;;
 timing)

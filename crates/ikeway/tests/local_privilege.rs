@@ -156,3 +156,20 @@ fn production_build_refuses_seed() {
         );
     }
 }
+
+/// Issue 9 finding 1: `connect --tun` takes only the link names whose routes a later undo may
+/// delete (`ikeway` and digits), before anything else happens.
+#[test]
+fn connect_refuses_a_tun_name_that_is_not_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    for tun in ["eth0", "ikeway", "ikeway0;x", "-ikeway0"] {
+        let out = ikeway(&["connect", "office", &format!("--tun={tun}")], dir.path());
+        assert!(!out.status.success());
+        assert_eq!(
+            stderr(&out).trim(),
+            format!(
+                "ikeway: --tun {tun:?}: the TUN device must be named ikeway followed by 1-9 digits"
+            )
+        );
+    }
+}

@@ -35,6 +35,8 @@ plant() { # DIR
 }
 plant /tmp/ikeway-0
 if [ "$SCENARIO" = attacker-run-dir ]; then plant /run/ikeway; fi
+# A copy any uid can run, wherever the build tree is.
+mkdir -m 0755 /tmp/bin && cp "$BIN" /tmp/bin/ikeway && chmod 0755 /tmp/bin/ikeway
 touch -h -d '2001-01-01 00:00:00' /tmp/canary/* /tmp/ikeway-0/* /tmp/ikeway-0 /tmp/canary
 
 snapshot() {
@@ -50,6 +52,11 @@ rc=0; "$BIN" connect vpn --wait 10 >"$OUT/connect.out" 2>"$OUT/connect.err" || r
 echo "$rc" >"$OUT/connect.rc"
 rc=0; "$BIN" disconnect >"$OUT/disconnect.out" 2>"$OUT/disconnect.err" || rc=$?
 echo "$rc" >"$OUT/disconnect.rc"
+
+# Another user without XDG_RUNTIME_DIR: refused, no fallback to /tmp.
+rc=0; setpriv --reuid 65534 --regid 65534 --clear-groups /tmp/bin/ikeway connect vpn \
+    >"$OUT/user-connect.out" 2>"$OUT/user-connect.err" || rc=$?
+echo "$rc" >"$OUT/user-connect.rc"
 
 snapshot >"$OUT/after"
 if [ -d /run/ikeway ]; then
@@ -89,7 +96,9 @@ fn run(scenario: &str) -> Option<Run> {
     std::fs::write(out.join("resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
     std::fs::write(out.join("psk"), "runtime-dir-test-psk\n").unwrap();
     let status = Command::new("unshare")
-        .args(["--mount", "--net", "--", "bash", "-c", SCRIPT, "bash"])
+        // A PID namespace too: whatever the script leaves running ends with it.
+        .args(["--mount", "--net", "--pid", "--fork", "--mount-proc", "--"])
+        .args(["bash", "-c", SCRIPT, "bash"])
         .arg(env!("CARGO_BIN_EXE_ikeway"))
         .arg(&out)
         .arg(scenario)
@@ -112,7 +121,8 @@ fn assert_untouched(r: &Run) {
 /// Issue 9 finding 1: root with XDG_RUNTIME_DIR unset ignores another user's `/tmp/ikeway-0`
 /// (symlinks to canaries, a planted host-state record that would rewrite resolv.conf and flush
 /// routes): it uses a root-owned `/run/ikeway` (0711), `connect` fails only because the server
-/// is unreachable, `disconnect` finds nothing to undo, and no file outside changes.
+/// is unreachable, `disconnect` finds nothing to undo, and no file outside changes. A non-root
+/// user without XDG_RUNTIME_DIR is refused instead of falling back to /tmp.
 #[test]
 fn root_ignores_another_users_tmp_directory() {
     let Some(r) = run("attacker-tmp") else { return };
@@ -127,6 +137,12 @@ fn root_ignores_another_users_tmp_directory() {
     assert_eq!(r.read("run-ikeway.ls"), "./connection.log f 0 600\n");
     assert_eq!(r.read("disconnect.rc").trim(), "0", "{}", r.read("disconnect.err"));
     assert_eq!(r.read("disconnect.out").trim(), "not connected");
+    assert_eq!(r.read("user-connect.rc").trim(), "1");
+    assert_eq!(
+        r.read("user-connect.err").trim(),
+        "ikeway: XDG_RUNTIME_DIR is not set: ikeway keeps its runtime files only there (or in \
+         /run/ikeway as root), never in a shared directory such as /tmp"
+    );
     assert_untouched(&r);
 }
 

@@ -71,7 +71,7 @@ pub(crate) fn check(servers: &[IpAddr], domains: &[String]) -> Checked {
         if valid_domain(d) && out.domains.len() < MAX_DOMAINS && !out.domains.contains(d) {
             out.domains.push(d.clone());
         } else {
-            out.dropped.push(format!("domain {:?}", d.escape_debug().to_string()));
+            out.dropped.push(format!("domain {d:?}"));
         }
     }
     out

@@ -57,7 +57,7 @@ impl Dir {
             Err(Errno::EXIST) => false,
             Err(e) => bail!("creating {}: {e}", path.display()),
         };
-        let fd = open_checked(&parent_fd, name, &path, owner)?;
+        let fd = open_checked(&parent_fd, name, &path, owner, OFlags::RDONLY)?;
         if created || rustix::fs::fstat(&fd)?.st_mode & 0o7777 != mode {
             // mkdir's mode went through the umask; an older ikeway made it 0700.
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
@@ -67,7 +67,7 @@ impl Dir {
     }
 
     /// An existing directory at `path`, checked as in [`Self::create_in`]; `None` when there
-    /// is none.
+    /// is none. Opened `O_PATH`: a client of root's 0711 directory may search it, not read it.
     pub(crate) fn existing(path: &Path, owner: u32) -> Result<Option<Self>> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             bail!("{} is not a directory path", path.display())
@@ -78,7 +78,7 @@ impl Dir {
                 Err(Errno::NOENT) => return Ok(None),
                 Err(e) => bail!("opening {}: {e}", parent.display()),
             };
-        match open_checked(&parent_fd, name, path, owner) {
+        match open_checked(&parent_fd, name, path, owner, OFlags::PATH) {
             Ok(fd) => Ok(Some(Self { fd, path: path.to_owned() })),
             Err(e) if e.downcast_ref::<Errno>() == Some(&Errno::NOENT) => Ok(None),
             Err(e) => Err(e),
@@ -216,8 +216,9 @@ fn open_checked(
     name: impl AsRef<Path>,
     path: &Path,
     owner: u32,
+    access: OFlags,
 ) -> Result<OwnedFd> {
-    let fd = match rustix::fs::openat(parent, name.as_ref(), open_flags(), Mode::empty()) {
+    let fd = match rustix::fs::openat(parent, name.as_ref(), open_flags() | access, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOENT) => return Err(anyhow::Error::new(Errno::NOENT)),
         Err(Errno::LOOP | Errno::NOTDIR) => bail!(

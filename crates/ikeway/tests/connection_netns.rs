@@ -1,0 +1,163 @@
+//! Issue 9 findings 2 and 3 on a live connection, as root in a new mount and network namespace
+//! (tmpfs over `/tmp` and `/run`, a scratch file bind-mounted over `/etc/resolv.conf`):
+//! `ikeway serve` on 127.0.0.2 hands out DNS with a hostile domain and an unusable server
+//! address; `sudo`-style `connect` (SUDO_UID=4242) comes up; root and uid 4242 read its status
+//! and uid 4242 disconnects it, while uid 65534 is refused both; resolv.conf holds only the
+//! checked values while connected and is restored afterwards.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const SCRIPT: &str = r#"
+set -eu
+BIN_SRC="$1"; OUT="$2"
+mount --make-rprivate /
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount --bind "$OUT/resolv.conf" /etc/resolv.conf
+ip link set lo up
+unset XDG_RUNTIME_DIR SUDO_UID
+export XDG_CONFIG_HOME="$OUT/config"
+# A copy every uid can run, wherever the build tree is.
+mkdir -m 0755 /tmp/bin
+cp "$BIN_SRC" /tmp/bin/ikeway
+chmod 0755 /tmp/bin/ikeway
+BIN=/tmp/bin/ikeway
+as() { # UID CMD...
+    local uid="$1"; shift
+    setpriv --reuid "$uid" --regid "$uid" --clear-groups "$@"
+}
+
+"$BIN" serve --local 127.0.0.2 --id srv.test --psk-file "$OUT/psk" --pool 10.88.0.10/10 \
+    --dns 10.88.0.1 --dns 0.0.0.0 --domain corp.example \
+    --domain "$(printf 'evil.example\nnameserver 6.6.6.6')" --duration 60 \
+    >"$OUT/serve.jsonl" 2>"$OUT/serve.err" &
+SERVE=$!
+trap 'kill $SERVE 2>/dev/null || true' EXIT
+sleep 0.5
+"$BIN" config add vpn --server 127.0.0.2 --remote-id srv.test --local-id cli.test \
+    --psk-file "$OUT/psk" --child-encryption aes256gcm --yes >"$OUT/add.out" 2>&1
+
+rc=0; SUDO_UID=4242 "$BIN" connect vpn --wait 20 >"$OUT/connect.out" 2>"$OUT/connect.err" || rc=$?
+echo "$rc" >"$OUT/connect.rc"
+cat /etc/resolv.conf >"$OUT/resolv.during"
+ip route show table main proto 77 >"$OUT/routes.during"
+
+run() { # NAME UID CMD...
+    local name="$1" uid="$2"; shift 2
+    local rc=0
+    as "$uid" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" || rc=$?
+    echo "$rc" >"$OUT/$name.rc"
+}
+run status-root 0 "$BIN" status --json
+run status-starter 4242 "$BIN" status --json
+run status-other 65534 "$BIN" status --json
+run disconnect-other 65534 "$BIN" disconnect
+run status-after-other 0 "$BIN" status --json
+run disconnect-starter 4242 "$BIN" disconnect
+run status-end 0 "$BIN" status
+
+cat /etc/resolv.conf >"$OUT/resolv.after"
+ip route show table main proto 77 >"$OUT/routes.after"
+cp /run/ikeway/connection.log "$OUT/connection.log"
+"#;
+
+fn read(out: &Path, file: &str) -> String {
+    std::fs::read_to_string(out.join(file))
+        .unwrap_or_else(|e| panic!("{}/{file}: {e}", out.display()))
+}
+
+fn json(out: &Path, file: &str) -> Value {
+    serde_json::from_str(&read(out, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// Issue 9 findings 2 and 3 (see the file's doc).
+#[test]
+fn status_and_disconnect_by_peer_credentials_and_checked_dns() {
+    let test = "connection_netns";
+    if !common::is_root() {
+        common::skip(test, "not root (mount and network namespaces need root)");
+        return;
+    }
+    for tool in ["unshare", "ip", "setpriv", "bash"] {
+        if !common::have(tool) {
+            common::skip(test, &format!("{tool} is not installed"));
+            return;
+        }
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        common::skip(test, "/dev/net/tun is missing");
+        return;
+    }
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("connection-netns-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let original = "# the host's\nnameserver 192.0.2.53\n";
+    std::fs::write(out.join("resolv.conf"), original).unwrap();
+    std::fs::write(out.join("psk"), "connection-netns-psk\n").unwrap();
+    let status = Command::new("unshare")
+        // A PID namespace too: whatever the script leaves running ends with it.
+        .args(["--mount", "--net", "--pid", "--fork", "--mount-proc", "--"])
+        .args(["bash", "-c", SCRIPT, "bash"])
+        .arg(env!("CARGO_BIN_EXE_ikeway"))
+        .arg(&out)
+        .status()
+        .expect("unshare runs");
+    assert!(status.success(), "the namespace script failed (output in {})", out.display());
+    let o = out.as_path();
+
+    assert_eq!(read(o, "connect.rc").trim(), "0", "connect: {}", read(o, "connect.err"));
+    assert!(read(o, "connect.out").contains("vpn: connected"), "{}", read(o, "connect.out"));
+
+    // Finding 3: only the checked values reach resolv.conf; the rest is reported.
+    assert_eq!(
+        read(o, "resolv.during"),
+        "# written by ikeway for the VPN; restored on disconnect\n\
+         nameserver 10.88.0.1\nsearch corp.example\n"
+    );
+    let log = read(o, "connection.log");
+    assert!(
+        log.contains(
+            r#"not used from the server's configuration: domain "evil.example\nnameserver 6.6.6.6""#
+        ),
+        "{log}"
+    );
+    assert!(log.contains("not used from the server's configuration: name server 0.0.0.0"), "{log}");
+    assert!(read(o, "routes.during").contains("dev ikeway0"), "{}", read(o, "routes.during"));
+
+    // Finding 2: root and the starting user read the status; anyone else is refused.
+    for who in ["status-root", "status-starter"] {
+        assert_eq!(
+            read(o, &format!("{who}.rc")).trim(),
+            "0",
+            "{who}: {}",
+            read(o, &format!("{who}.err"))
+        );
+        assert_eq!(json(o, &format!("{who}.out"))["status"], "connected", "{who}");
+    }
+    let refusal = "ikeway: the running connection (/run/ikeway) refused: uid 65534 is neither \
+                   root nor uid 4242, who started this connection";
+    for who in ["status-other", "disconnect-other"] {
+        assert_eq!(read(o, &format!("{who}.rc")).trim(), "1", "{who}");
+        assert_eq!(read(o, &format!("{who}.err")).trim(), refusal, "{who}");
+        assert_eq!(read(o, &format!("{who}.out")), "", "{who}: nothing but the refusal");
+    }
+    assert_eq!(json(o, "status-after-other.out")["status"], "connected");
+    assert_eq!(
+        read(o, "disconnect-starter.rc").trim(),
+        "0",
+        "{}",
+        read(o, "disconnect-starter.err")
+    );
+    assert_eq!(read(o, "disconnect-starter.out").trim(), "disconnected");
+    assert_eq!(read(o, "status-end.out").trim(), "disconnected");
+
+    // Undone: the host's resolv.conf byte for byte, none of our routes left.
+    assert_eq!(read(o, "resolv.after"), original);
+    assert_eq!(read(o, "routes.after"), "");
+}
