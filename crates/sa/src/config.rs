@@ -128,6 +128,15 @@ pub struct Config {
     /// How long a responder's cookie secret is used before a fresh one replaces it; cookies
     /// made with the previous secret stay valid for one more period (RFC 7296 §2.6).
     pub cookie_secret_period: Duration,
+    /// Child SAs one IKE SA may hold; a CREATE_CHILD_SA for another is answered
+    /// NO_ADDITIONAL_SAS (RFC 7296 §3.10.1). A rekey may briefly hold old and new, so rekeys
+    /// are refused only beyond twice this.
+    pub max_children: usize,
+    /// Responder: whether a client without a leased address may have remote selectors wider
+    /// than one address (a site-to-site peer with a network behind it, bounded by
+    /// `remote_ts`). Off by default: a remote-access client speaks for its own address only,
+    /// and may not claim a range that could later cover another client's (issue 9 finding 6).
+    pub wide_remote_ts: bool,
 }
 
 impl Config {
@@ -197,6 +206,8 @@ impl Config {
             half_open_max_bytes: 16 * 1024,
             half_open_memory_limit: 8 * 1024 * 1024,
             cookie_secret_period: Duration::from_secs(120),
+            max_children: 8,
+            wide_remote_ts: false,
         }
     }
 }

@@ -105,4 +105,6 @@ pub struct Stats {
     pub dropped_over_budget: u64,
     /// Incomplete fragmented messages dropped when their reassembly timed out.
     pub reassemblies_expired: u64,
+    /// CREATE_CHILD_SA requests refused because the IKE SA holds `Config::max_children`.
+    pub children_refused: u64,
 }

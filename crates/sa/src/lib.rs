@@ -19,16 +19,20 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Instant;
-//! use ikeway_codec::{IdRepr, IdValue};
+//! use ikeway_codec::{AddrRange, IdRepr, IdValue, TrafficSelector};
 //! use ikeway_sa::{Config, Event, IkeSa, InsecureKexForFuzzing, Responder};
 //!
 //! let psk = ikeway_crypto::SecretBytes::from_slice(b"correct horse battery staple");
-//! let client = Arc::new(Config::new(IdRepr::from_value(IdValue::Fqdn("client")), psk.clone()));
+//! let (a, b): (std::net::SocketAddr, std::net::SocketAddr) =
+//!     ("127.0.0.1:500".parse().unwrap(), "127.0.0.2:500".parse().unwrap());
+//! let mut client = Config::new(IdRepr::from_value(IdValue::Fqdn("client")), psk.clone());
+//! // Host to host: without a leased address a client speaks for its own address only.
+//! client.local_ts = vec![TrafficSelector::Range(AddrRange::any(a.ip(), a.ip()))];
+//! let client = Arc::new(client);
 //! let server = Arc::new(Config::new(IdRepr::from_value(IdValue::Fqdn("server")), psk));
 //! // The insecure key exchange (feature `fuzzing`, on for this crate's tests) keeps this
 //! // example fast; real code uses `DefaultKex`.
 //! let kex = Arc::new(InsecureKexForFuzzing);
-//! let (a, b) = ("127.0.0.1:500".parse().unwrap(), "127.0.0.2:500".parse().unwrap());
 //! let now = Instant::now();
 //! let mut init = IkeSa::initiate(client, kex.clone(), [1; 32], now, a, b).unwrap();
 //! let mut resp = Responder::new(server, kex, None, [2; 32]);
@@ -51,6 +55,7 @@ mod nat;
 mod pool;
 mod proposal;
 mod provider;
+mod registry;
 mod responder;
 mod ts;
 
@@ -67,6 +72,7 @@ pub use proposal::{EspSuite, IkeSuite};
 #[cfg(feature = "fuzzing")]
 pub use provider::InsecureKexForFuzzing;
 pub use provider::{ActiveKeyExchange, DefaultKex, KexError, KeyExchangeProvider, Random};
+pub use registry::Held;
 pub use responder::{EndpointStats, Responder};
 
 /// Which end of an IKE SA we are: the original initiator or the original responder.

@@ -21,8 +21,8 @@ use crate::config::{AddressPool, Config};
 use crate::cookie::{CookieSecrets, Verdict};
 use crate::event::Event;
 use crate::ike_sa::{IkeSa, InitReply, ike_bytes, stateless_reply};
-use crate::pool::AddressAllocator;
 use crate::provider::KeyExchangeProvider;
+use crate::registry::{Held, Registry};
 
 /// What the endpoint dropped before any IKE SA saw it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,7 +69,8 @@ struct Slot {
 pub struct Responder {
     config: Arc<Config>,
     kex: Arc<dyn KeyExchangeProvider>,
-    pool: Option<Arc<Mutex<AddressAllocator>>>,
+    /// What every SA shares: leases, SPIs in use, remote selectors (issue 9 findings 6-8).
+    registry: Arc<Mutex<Registry>>,
     rng: ChaCha20Rng,
     cookies: CookieSecrets,
     sas: HashMap<u64, Slot>,
@@ -102,7 +103,7 @@ impl Responder {
         Self {
             config,
             kex,
-            pool: pool.map(|p| Arc::new(Mutex::new(AddressAllocator::new(p)))),
+            registry: Arc::new(Mutex::new(Registry::new(pool))),
             rng,
             cookies,
             sas: HashMap::new(),
@@ -142,12 +143,27 @@ impl Responder {
         self.half_open_bytes
     }
 
-    /// The IKE SA with this responder SPI, to give it commands.
-    pub fn sa_mut(&mut self, spi_r: u64) -> Option<&mut IkeSa> {
-        let key = self.aliases.get(&spi_r).copied().unwrap_or(spi_r);
+    /// The IKE SA with this SPI of ours (the key events are tagged with), to give it
+    /// commands.
+    pub fn sa_mut(&mut self, spi: u64) -> Option<&mut IkeSa> {
+        let key = self.aliases.get(&spi).copied().unwrap_or(spi);
         let slot = self.sas.get_mut(&key)?;
         self.touched.push(key);
         Some(&mut slot.sa)
+    }
+
+    /// Addresses leased to clients now.
+    pub fn leased(&self) -> usize {
+        self.registry().leased()
+    }
+
+    /// Leases, SPIs and remote selectors the SAs hold between them.
+    pub fn held(&self) -> Held {
+        self.registry().held()
+    }
+
+    pub(crate) fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn sas(&self) -> impl Iterator<Item = &IkeSa> {
@@ -178,7 +194,11 @@ impl Responder {
             self.handle_init(now, remote, local, bytes, header.spi_i, datagram);
             return;
         }
-        let key = self.aliases.get(&header.spi_r).copied().unwrap_or(header.spi_r);
+        // SAs are filed under the SPI we chose: the responder's while the peer initiated the
+        // SA, the initiator's after an IKE rekey we started. The peer picks the other one,
+        // possibly equal to another client's (issue 9 finding 7).
+        let ours = if header.flags.initiator { header.spi_r } else { header.spi_i };
+        let key = self.aliases.get(&ours).copied().unwrap_or(ours);
         self.deliver(now, remote, local, key, datagram);
     }
 
@@ -253,7 +273,7 @@ impl Responder {
         let reply = IkeSa::respond_init(
             Arc::clone(&self.config),
             Arc::clone(&self.kex),
-            self.pool.clone(),
+            Arc::clone(&self.registry),
             seed,
             now,
             local,
@@ -270,7 +290,7 @@ impl Responder {
                     self.stats.dropped_half_open_memory += 1;
                     return;
                 }
-                let key = sa.spis().1;
+                let key = sa.local_spi();
                 if self.sas.contains_key(&key) {
                     // 2^-64 per SA: not worth a retry; the initiator retransmits.
                     self.stats.dropped_malformed += 1;
@@ -364,7 +384,7 @@ impl Responder {
             }
         }
         if let Some(old) = slot.alias
-            && slot.sa.old_spis().is_none_or(|(_, r)| r != old)
+            && slot.sa.old_local_spi() != Some(old)
         {
             self.aliases.remove(&old);
             slot.alias = None;
@@ -399,8 +419,10 @@ impl Responder {
     /// staying an alias while the old SA answers its DELETE. Returns the current key.
     fn reindex(&mut self, key: u64) -> u64 {
         let Some(slot) = self.sas.get(&key) else { return key };
-        let current = slot.sa.spis().1;
-        if current == key {
+        let current = slot.sa.local_spi();
+        // The registry keeps our SPIs unique, so `current` is free; were it not, another
+        // client's SA must never be replaced (issue 9 finding 7).
+        if current == key || self.sas.contains_key(&current) {
             return key;
         }
         let Some(mut slot) = self.sas.remove(&key) else { return key };

@@ -36,6 +36,15 @@ pub(crate) fn intersect(a: &AddrRange, b: &AddrRange) -> Option<AddrRange> {
     })
 }
 
+/// Most selectors one child SA may have on the peer's side: a remote-access client needs one
+/// per family; more is refused (TS_UNACCEPTABLE) rather than stored without bound.
+pub(crate) const MAX_SELECTORS: usize = 16;
+
+/// Whether the selector covers exactly one address (any protocol and ports).
+pub(crate) fn is_single_address(selector: &TrafficSelector) -> bool {
+    matches!(selector, TrafficSelector::Range(r) if r.start == r.end)
+}
+
 /// Every non-empty intersection of a proposed selector with an allowed one; `None` if there
 /// is none (the exchange then fails with TS_UNACCEPTABLE).
 pub(crate) fn narrow(

@@ -19,17 +19,41 @@ impl IkeSa {
         let offer = find_payload!(payloads, Sa).ok_or(NotifyType::INVALID_SYNTAX)?;
         let tsi = find_payload!(payloads, TsI).ok_or(NotifyType::INVALID_SYNTAX)?;
         let tsr = find_payload!(payloads, TsR).ok_or(NotifyType::INVALID_SYNTAX)?;
+        // The peer's side is the initiator's (TSi) selectors, narrowed to what it may claim;
+        // our side is TSr narrowed to what we serve (§2.9).
+        let remote_ts = self.allowed_remote_ts(&tsi.selectors)?;
+        let local_ts =
+            ts::narrow(&tsr.selectors, &config.local_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
         let spi_in = self.random_spi32();
+        let result = self.respond_child_with_spi(
+            now, payloads, offer, spi_in, ni, nr, kex, rekey_of, local_ts, remote_ts,
+        );
+        if result.is_err() {
+            self.release_child_spi(spi_in);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn respond_child_with_spi(
+        &mut self,
+        now: Instant,
+        payloads: &[Payload],
+        offer: &ikeway_codec::SaRepr,
+        spi_in: u32,
+        ni: &[u8],
+        nr: &[u8],
+        kex: Option<Box<dyn ActiveKeyExchange>>,
+        rekey_of: Option<u32>,
+        local_ts: Vec<ikeway_codec::TrafficSelector>,
+        remote_ts: Vec<ikeway_codec::TrafficSelector>,
+    ) -> Result<Vec<Payload>, NotifyType> {
+        let config = Arc::clone(&self.config);
         let want_pfs = kex.is_some();
         let (suite, spi_out, sa_reply) =
             proposal::choose_esp(offer, &config.esp_proposals, spi_in, want_pfs)
                 .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
-        // Our local side is the responder's (TSr) selectors, narrowed to what we allow (§2.9).
-        let remote_ts =
-            ts::narrow(&tsi.selectors, &config.remote_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
-        let remote_ts = self.narrow_to_leases(remote_ts);
-        let local_ts =
-            ts::narrow(&tsr.selectors, &config.local_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
+        self.claim_remote_ts(spi_in, &remote_ts)?;
         let mut reply = vec![Payload::new(PayloadRepr::Sa(sa_reply))];
         let mut shared = None;
         if let Some(kex) = kex {
@@ -59,20 +83,68 @@ impl IkeSa {
         Ok(reply)
     }
 
-    /// A client with a leased address gets selectors narrowed to that address (RFC 7296 §2.9).
-    pub(super) fn narrow_to_leases(
+    /// The peer's selectors we accept, narrowed from what it proposed or answered (RFC 7296
+    /// §2.9), or the notify that refuses them. Always within `remote_ts`. On a responder's
+    /// SA (issue 9 finding 6): a client with a leased address speaks for that address only,
+    /// and an empty intersection is TS_UNACCEPTABLE, never the unnarrowed proposal; a client
+    /// without a lease may name single addresses only, unless `wide_remote_ts`. That another
+    /// client holds them already is checked when the child is claimed (`claim_remote_ts`).
+    pub(super) fn allowed_remote_ts(
         &self,
-        selectors: Vec<ikeway_codec::TrafficSelector>,
-    ) -> Vec<ikeway_codec::TrafficSelector> {
-        if self.leases.is_empty() {
-            return selectors;
+        proposed: &[ikeway_codec::TrafficSelector],
+    ) -> Result<Vec<ikeway_codec::TrafficSelector>, NotifyType> {
+        let narrowed =
+            ts::narrow(proposed, &self.config.remote_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
+        if self.registry.is_none() {
+            return Ok(narrowed);
         }
-        let leased: Vec<_> = self
-            .leases
+        let narrowed = if !self.leases.is_empty() {
+            ts::narrow(&narrowed, &self.lease_selectors())
+        } else if self.config.wide_remote_ts {
+            Some(narrowed)
+        } else {
+            let single: Vec<_> = narrowed.into_iter().filter(ts::is_single_address).collect();
+            (!single.is_empty()).then_some(single)
+        };
+        narrowed.filter(|n| n.len() <= ts::MAX_SELECTORS).ok_or(NotifyType::TS_UNACCEPTABLE)
+    }
+
+    fn lease_selectors(&self) -> Vec<ikeway_codec::TrafficSelector> {
+        self.leases
             .iter()
             .map(|a| ikeway_codec::TrafficSelector::Range(ikeway_codec::AddrRange::any(*a, *a)))
-            .collect();
-        ts::narrow(&selectors, &leased).unwrap_or(selectors)
+            .collect()
+    }
+
+    /// Records the child's remote selectors in the responder's registry, refusing them with
+    /// TS_UNACCEPTABLE if they overlap another IKE SA's: no client may receive or send
+    /// another's traffic (issue 9 finding 6).
+    fn claim_remote_ts(
+        &mut self,
+        spi_in: u32,
+        remote_ts: &[ikeway_codec::TrafficSelector],
+    ) -> Result<(), NotifyType> {
+        let owner = self.owner;
+        match self.with_registry(|r| r.claim_remote(owner, spi_in, remote_ts)) {
+            Some(false) => Err(NotifyType::TS_UNACCEPTABLE),
+            Some(true) | None => Ok(()),
+        }
+    }
+
+    /// The selectors to propose for a new child, or again for the one we rekey.
+    fn proposed_ts(
+        &self,
+        rekey_of: Option<u32>,
+    ) -> (Vec<ikeway_codec::TrafficSelector>, Vec<ikeway_codec::TrafficSelector>) {
+        if let Some(c) = rekey_of.and_then(|s| self.children.iter().find(|c| c.spi_in == s)) {
+            return (c.local_ts.clone(), c.remote_ts.clone());
+        }
+        let remote = if self.registry.is_some() && !self.leases.is_empty() {
+            self.lease_selectors()
+        } else {
+            self.config.remote_ts.clone()
+        };
+        (self.config.local_ts.clone(), remote)
     }
 
     /// Initiator: checks the responder's child reply and installs the child.
@@ -96,8 +168,7 @@ impl IkeSa {
         // The responder may only narrow what we asked for.
         let local_ts =
             ts::narrow(&tsi.selectors, &config.local_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
-        let remote_ts =
-            ts::narrow(&tsr.selectors, &config.remote_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
+        let remote_ts = self.allowed_remote_ts(&tsr.selectors)?;
         let shared = match kex {
             Some(kex) => {
                 let ke = find_payload!(payloads, Ke).ok_or(NotifyType::INVALID_SYNTAX)?;
@@ -108,6 +179,7 @@ impl IkeSa {
             }
             None => None,
         };
+        self.claim_remote_ts(spi_in, &remote_ts)?;
         self.install_child(
             now,
             suite,
@@ -165,6 +237,8 @@ impl IkeSa {
             rekeying: false,
             lowest_nonce,
             created_by_us,
+            local_ts: local_ts.clone(),
+            remote_ts: remote_ts.clone(),
         });
         self.events.push_back(Event::ChildSaInstalled(Box::new(ChildSaInfo {
             spi_in,
@@ -185,6 +259,7 @@ impl IkeSa {
     pub(super) fn remove_child(&mut self, spi_in: u32) -> Option<u32> {
         let index = self.children.iter().position(|c| c.spi_in == spi_in)?;
         let child = self.children.remove(index);
+        self.release_child_spi(child.spi_in);
         self.events
             .push_back(Event::ChildSaRemoved { spi_in: child.spi_in, spi_out: child.spi_out });
         Some(child.spi_out)
@@ -233,8 +308,9 @@ impl IkeSa {
                 data: k.public_value().to_vec(),
             })));
         }
-        inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: config.local_ts.clone() })));
-        inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: config.remote_ts.clone() })));
+        let (local_ts, remote_ts) = self.proposed_ts(rekey_of);
+        inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: local_ts })));
+        inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: remote_ts })));
         let kind = Request::CreateChild { spi_in, ni, kex, rekey_of };
         self.send_encrypted_request(now, ExchangeType::CREATE_CHILD_SA, &inner, kind)
     }
@@ -257,6 +333,7 @@ impl IkeSa {
                 old.rekeying = false;
                 old.rekey_at = now + delay;
             }
+            self.release_child_spi(spi_in);
             self.events.push_back(Event::ChildSaRefused { notify: error });
             return;
         }
@@ -264,10 +341,12 @@ impl IkeSa {
             .filter(|n| NONCE_RANGE.contains(&n.data.len()))
             .map(|n| n.data.clone())
         else {
+            self.release_child_spi(spi_in);
             self.events.push_back(Event::ChildSaRefused { notify: NotifyType::INVALID_SYNTAX });
             return;
         };
         if let Err(n) = self.accept_child(now, payloads, spi_in, ni, &nr, kex, rekey_of) {
+            self.release_child_spi(spi_in);
             self.events.push_back(Event::ChildSaRefused { notify: n });
             return;
         }
@@ -332,6 +411,18 @@ impl IkeSa {
                 mid,
                 ExchangeType::CREATE_CHILD_SA,
                 &[notify(NotifyType::CHILD_SA_NOT_FOUND, Vec::new())],
+            );
+        }
+        // Bounded children per IKE SA (issue 9 finding 8); a rekey holds old and new at once
+        // until the old is deleted, so rekeys get twice the room.
+        let cap = self.config.max_children;
+        let room = if rekey_of.is_some() { cap.saturating_mul(2) } else { cap };
+        if self.children.len() >= room {
+            self.stats.children_refused += 1;
+            return self.send_response(
+                mid,
+                ExchangeType::CREATE_CHILD_SA,
+                &[notify(NotifyType::NO_ADDITIONAL_SAS, Vec::new())],
             );
         }
         let kex = match find_payload!(payloads, Ke) {

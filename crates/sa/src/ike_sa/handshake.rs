@@ -69,7 +69,7 @@ impl IkeSa {
     pub(crate) fn respond_init(
         config: Arc<Config>,
         kex_provider: Arc<dyn KeyExchangeProvider>,
-        pool: Option<Arc<Mutex<AddressAllocator>>>,
+        registry: Arc<Mutex<Registry>>,
         seed: [u8; 32],
         now: Instant,
         local: SocketAddr,
@@ -78,7 +78,8 @@ impl IkeSa {
         message: &MessageRepr,
     ) -> Result<InitReply, crate::Error> {
         let mut sa = Self::new(Side::Responder, config, kex_provider, seed, now, local, remote);
-        sa.pool = pool;
+        sa.owner = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).new_owner();
+        sa.registry = Some(registry);
         sa.spi_i = message.header.spi_i;
         let payloads = &message.payloads;
         let stateless = |sa: &Self, kind: NotifyType, data: Vec<u8>| {
@@ -468,11 +469,19 @@ impl IkeSa {
     }
 
     pub(super) fn config_reply(&mut self, request: &ConfigRepr) -> Option<ConfigRepr> {
-        let pool = self.pool.clone()?;
-        let mut pool = pool.lock().ok()?;
+        let registry = self.registry.clone()?;
+        let mut registry = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pool = registry.pool_mut()?;
         let mut attributes = Vec::new();
         let mut asked_address = false;
+        let mut answered = Vec::new();
         for a in &request.attributes {
+            // Each kind is answered once: one address per family per IKE SA however many
+            // times it is asked for (issue 9 finding 8), and no reply that grows with repeats.
+            if answered.contains(&a.kind) {
+                continue;
+            }
+            answered.push(a.kind);
             match a.kind {
                 // An address family without a pool is left out; only a request that gets no
                 // address at all fails (RFC 7296 §3.15.4).

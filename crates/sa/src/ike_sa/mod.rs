@@ -26,9 +26,9 @@ use crate::config::Config;
 use crate::event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
 use crate::keys::IkeCrypto;
 use crate::nat;
-use crate::pool::AddressAllocator;
 use crate::proposal::{self, EspSuite};
 use crate::provider::{ActiveKeyExchange, KeyExchangeProvider};
+use crate::registry::{Owner, Registry};
 use crate::ts;
 
 /// Nonce length we send: the PRF output size of SHA-512 covers every PRF we offer
@@ -123,6 +123,9 @@ struct Child {
     /// The nonces of the exchange that created it, for the collision rule (§2.8.1).
     lowest_nonce: Vec<u8>,
     created_by_us: bool,
+    /// Its selectors, proposed again when we rekey it (§2.8: the new SA carries the same).
+    local_ts: Vec<ikeway_codec::TrafficSelector>,
+    remote_ts: Vec<ikeway_codec::TrafficSelector>,
 }
 
 /// The keys of the IKE SA before the last IKE rekey, kept briefly to answer its DELETE.
@@ -143,7 +146,13 @@ pub struct IkeSa {
     side: Side,
     config: Arc<Config>,
     kex_provider: Arc<dyn KeyExchangeProvider>,
-    pool: Option<Arc<Mutex<AddressAllocator>>>,
+    /// Shared with the other SAs of a responder: leases, SPIs in use, remote selectors.
+    registry: Option<Arc<Mutex<Registry>>>,
+    /// This SA's name in the registry.
+    owner: Owner,
+    /// What this SA holds in the registry, released on close or drop at the latest.
+    reserved_ike_spis: Vec<u64>,
+    reserved_child_spis: Vec<u32>,
     rng: ChaCha20Rng,
     spi_i: u64,
     spi_r: u64,
@@ -235,6 +244,8 @@ macro_rules! find_payload {
 
 // After the macro, so the submodules can use it.
 mod child;
+#[cfg(test)]
+mod cross_client_tests;
 mod handshake;
 pub(crate) use handshake::stateless_reply;
 mod receive;
@@ -254,7 +265,10 @@ impl IkeSa {
             side,
             config,
             kex_provider,
-            pool: None,
+            registry: None,
+            owner: 0,
+            reserved_ike_spis: Vec::new(),
+            reserved_child_spis: Vec::new(),
             rng: ChaCha20Rng::from_seed(seed),
             spi_i: 0,
             spi_r: 0,
@@ -326,6 +340,20 @@ impl IkeSa {
 
     pub fn spis(&self) -> (u64, u64) {
         (self.spi_i, self.spi_r)
+    }
+
+    /// Our own SPI of this IKE SA: the one we chose, which a responder files it under (the
+    /// peer chooses the other, so it must never be the key: issue 9 finding 7).
+    pub fn local_spi(&self) -> u64 {
+        match self.side {
+            Side::Initiator => self.spi_i,
+            Side::Responder => self.spi_r,
+        }
+    }
+
+    /// Our own SPI of the IKE SA replaced by the last rekey, while it is still kept.
+    pub fn old_local_spi(&self) -> Option<u64> {
+        self.old_sa.as_ref().map(OldSa::local_spi)
     }
 
     /// The SPIs of the previous IKE SA while it is still kept after a rekey.
@@ -515,21 +543,101 @@ impl IkeSa {
 
     // ----- randomness -----
 
+    /// A new IKE SPI of ours, unique among every SA of a responder (the SPI it files us
+    /// under) and reserved until released.
     fn random_spi64(&mut self) -> u64 {
         loop {
             let v = self.rng.next_u64();
-            if v != 0 {
+            if v != 0 && self.reserve_ike_spi(v) {
                 return v;
             }
         }
     }
 
+    /// A new inbound ESP SPI, never reserved by IANA and unique among every child of every SA
+    /// of a responder (the datapath finds the SA by this SPI alone).
     fn random_spi32(&mut self) -> u32 {
         loop {
             let v = self.rng.next_u32();
-            if v >= proposal::MIN_ESP_SPI {
+            if v >= proposal::MIN_ESP_SPI && self.reserve_child_spi(v) {
                 return v;
             }
+        }
+    }
+
+    // ----- the responder's registry -----
+
+    fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> Option<R> {
+        let registry = self.registry.as_ref()?;
+        let mut guard = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(f(&mut guard))
+    }
+
+    fn reserve_ike_spi(&mut self, spi: u64) -> bool {
+        match self.with_registry(|r| r.reserve_ike_spi(spi)) {
+            Some(true) => {
+                self.reserved_ike_spis.push(spi);
+                true
+            }
+            Some(false) => false,
+            None => true,
+        }
+    }
+
+    fn reserve_child_spi(&mut self, spi: u32) -> bool {
+        match self.with_registry(|r| r.reserve_child_spi(spi)) {
+            Some(true) => {
+                self.reserved_child_spis.push(spi);
+                true
+            }
+            Some(false) => false,
+            None => true,
+        }
+    }
+
+    fn release_ike_spi(&mut self, spi: u64) {
+        if let Some(i) = self.reserved_ike_spis.iter().position(|s| *s == spi) {
+            self.reserved_ike_spis.swap_remove(i);
+            self.with_registry(|r| r.release_ike_spi(spi));
+        }
+    }
+
+    /// Releases an inbound child SPI and the remote selectors claimed with it.
+    fn release_child_spi(&mut self, spi: u32) {
+        if let Some(i) = self.reserved_child_spis.iter().position(|s| *s == spi) {
+            self.reserved_child_spis.swap_remove(i);
+            self.with_registry(|r| {
+                r.release_child_spi(spi);
+                r.release_remote(spi);
+            });
+        }
+    }
+
+    /// Gives back everything this SA holds in the registry: SPIs, selectors, leases.
+    fn release_all(&mut self) {
+        let ike = std::mem::take(&mut self.reserved_ike_spis);
+        let children = std::mem::take(&mut self.reserved_child_spis);
+        let leases = std::mem::take(&mut self.leases);
+        self.with_registry(|r| {
+            for spi in ike {
+                r.release_ike_spi(spi);
+            }
+            for spi in children {
+                r.release_child_spi(spi);
+                r.release_remote(spi);
+            }
+            if let Some(pool) = r.pool_mut() {
+                for a in leases {
+                    pool.release(a);
+                }
+            }
+        });
+    }
+
+    /// Drops the IKE SA a rekey replaced, and its SPI with it.
+    fn forget_old_sa(&mut self) {
+        if let Some(old) = self.old_sa.take() {
+            self.release_ike_spi(old.local_spi());
         }
     }
 
@@ -721,7 +829,7 @@ impl IkeSa {
             return;
         }
         if self.old_sa.as_ref().is_some_and(|o| now >= o.until) {
-            self.old_sa = None;
+            self.forget_old_sa();
         }
         self.stats.reassemblies_expired += self.reassembler.expire(now) as u64;
         if self.next_keepalive.is_some_and(|t| now >= t) {
@@ -775,18 +883,29 @@ impl IkeSa {
         for c in std::mem::take(&mut self.children) {
             self.events.push_back(Event::ChildSaRemoved { spi_in: c.spi_in, spi_out: c.spi_out });
         }
-        if let Some(pool) = &self.pool
-            && let Ok(mut pool) = pool.lock()
-        {
-            for a in self.leases.drain(..) {
-                pool.release(a);
-            }
-        }
+        self.release_all();
         self.state = State::Closed;
         self.outstanding = None;
         self.queued.clear();
         self.old_sa = None;
         self.events.push_back(Event::IkeSaClosed { reason });
+    }
+}
+
+impl OldSa {
+    fn local_spi(&self) -> u64 {
+        match self.side {
+            Side::Initiator => self.spi_i,
+            Side::Responder => self.spi_r,
+        }
+    }
+}
+
+impl Drop for IkeSa {
+    /// An SA the responder drops without closing (a failed IKE_SA_INIT) still gives back
+    /// what it reserved.
+    fn drop(&mut self) {
+        self.release_all();
     }
 }
 

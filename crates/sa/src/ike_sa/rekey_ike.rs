@@ -37,6 +37,7 @@ impl IkeSa {
             // A collision answered TEMPORARY_FAILURE (§2.25): retry after a random 1-3 s, so
             // two peers that collided do not collide again in lockstep.
             self.ike_rekey_at = Some(now + self.retry_delay());
+            self.release_ike_spi(new_spi_i);
             return Ok(());
         }
         let accepted = find_payload!(payloads, Sa)
@@ -45,12 +46,19 @@ impl IkeSa {
         let (Some((suite, spi_r)), Some(ke), Some(nonce)) =
             (accepted, find_payload!(payloads, Ke), nonce)
         else {
+            self.release_ike_spi(new_spi_i);
             return Ok(());
         };
+        // The peer chooses the new SA's responder SPI: any value, even another client's SPI.
+        // A responder files SAs under our own SPI (`local_spi`), so that cannot matter.
         let Ok(spi_r) = <[u8; 8]>::try_from(spi_r.as_slice()).map(u64::from_be_bytes) else {
+            self.release_ike_spi(new_spi_i);
             return Ok(());
         };
-        let Ok(shared) = kex.complete(&ke.data) else { return Ok(()) };
+        let Ok(shared) = kex.complete(&ke.data) else {
+            self.release_ike_spi(new_spi_i);
+            return Ok(());
+        };
         let nr = nonce.data.clone();
         self.switch_ike(now, suite, &shared, ni, &nr, new_spi_i, spi_r)?;
         // The rekey initiator deletes the old IKE SA (§2.18), sent once with the old keys.
@@ -94,6 +102,8 @@ impl IkeSa {
         let crypto = IkeCrypto::derive(new_side, suite, &seed, ni, nr, spi_i, spi_r)?;
         let old_spis = (self.spi_i, self.spi_r);
         self.old_send_mid = self.send_mid;
+        // A second rekey within the grace period: the SA before the last one is gone for good.
+        self.forget_old_sa();
         self.old_sa = Some(OldSa {
             spi_i: self.spi_i,
             spi_r: self.spi_r,
@@ -125,7 +135,7 @@ impl IkeSa {
             if message.header.message_id == self.old_send_mid
                 && sk::open(bytes, &old.crypto.inbound).is_ok()
             {
-                self.old_sa = None;
+                self.forget_old_sa();
             } else {
                 self.stats.dropped_unexpected += 1;
             }
@@ -158,7 +168,7 @@ impl IkeSa {
             let framed = self.frame(reply);
             self.transmit_all(&[framed]);
         }
-        self.old_sa = None;
+        self.forget_old_sa();
     }
 
     pub(super) fn respond_rekey_ike(
@@ -180,14 +190,6 @@ impl IkeSa {
         else {
             return refuse(self, NotifyType::INVALID_SYNTAX);
         };
-        let spi_r = self.random_spi64();
-        let Some((suite, sa_reply)) = proposal::choose_ike(
-            offer,
-            &restrict(&self.config.ike_proposals, ke.group),
-            &spi_r.to_be_bytes(),
-        ) else {
-            return refuse(self, NotifyType::NO_PROPOSAL_CHOSEN);
-        };
         let Some(spi_i) = offer
             .proposals
             .iter()
@@ -197,8 +199,25 @@ impl IkeSa {
         else {
             return refuse(self, NotifyType::INVALID_SYNTAX);
         };
-        let kex = self.kex_provider.start(ke.group, &mut self.rng).map_err(crate::Error::Kex)?;
+        // Ours, unique among the responder's SAs (issue 9 finding 7).
+        let spi_r = self.random_spi64();
+        let Some((suite, sa_reply)) = proposal::choose_ike(
+            offer,
+            &restrict(&self.config.ike_proposals, ke.group),
+            &spi_r.to_be_bytes(),
+        ) else {
+            self.release_ike_spi(spi_r);
+            return refuse(self, NotifyType::NO_PROPOSAL_CHOSEN);
+        };
+        let kex = match self.kex_provider.start(ke.group, &mut self.rng) {
+            Ok(kex) => kex,
+            Err(e) => {
+                self.release_ike_spi(spi_r);
+                return Err(crate::Error::Kex(e));
+            }
+        };
         let Ok(shared) = kex.complete(&ke.data) else {
+            self.release_ike_spi(spi_r);
             return refuse(self, NotifyType::INVALID_SYNTAX);
         };
         let reply = [

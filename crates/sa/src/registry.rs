@@ -1,0 +1,222 @@
+//! What the IKE SAs of one responder share, so that no client can take what another holds
+//! (issue 9 findings 6-8): the address pool, our IKE SPIs and inbound child SPIs in use, and
+//! the remote traffic selectors of every installed child SA.
+//!
+//! Every SA of a [`crate::Responder`] holds the same `Arc<Mutex<Registry>>`; an initiator has
+//! none (it has one peer and chooses nothing on another's behalf).
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+
+use ikeway_codec::{AddrRange, TrafficSelector};
+
+use crate::config::AddressPool;
+use crate::pool::AddressAllocator;
+use crate::proposal::MIN_ESP_SPI;
+
+/// Which IKE SA holds a claim: stable across IKE rekeys, unlike its SPIs.
+pub(crate) type Owner = u64;
+
+/// An address as a number with its family, so both families sort in one map.
+type Addr = (bool, u128);
+
+fn addr(ip: IpAddr) -> Addr {
+    match ip {
+        IpAddr::V4(v4) => (false, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => (true, u128::from(v6)),
+    }
+}
+
+/// A claimed range, keyed by its start, then by the child SA and the selector's position
+/// (several children and selectors may start at one address).
+type Key = (Addr, u32, u16);
+
+#[derive(Debug)]
+struct Claim {
+    end: u128,
+    owner: Owner,
+}
+
+/// What the SAs of a responder hold between them, for status and for tests that prove
+/// nothing leaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    pub leased_addresses: usize,
+    pub ike_spis: usize,
+    pub child_spis: usize,
+    pub remote_selectors: usize,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    pool: Option<AddressAllocator>,
+    ike_spis: HashSet<u64>,
+    child_spis: HashSet<u32>,
+    /// Remote selectors of installed children. Invariant: ranges of different owners never
+    /// overlap (ranges of one owner may, e.g. an old child and its rekeyed successor).
+    remote: BTreeMap<Key, Claim>,
+    next_owner: Owner,
+}
+
+impl Registry {
+    pub(crate) fn new(pool: Option<AddressPool>) -> Self {
+        Self { pool: pool.map(AddressAllocator::new), ..Self::default() }
+    }
+
+    pub(crate) fn new_owner(&mut self) -> Owner {
+        self.next_owner += 1;
+        self.next_owner
+    }
+
+    pub(crate) fn pool_mut(&mut self) -> Option<&mut AddressAllocator> {
+        self.pool.as_mut()
+    }
+
+    /// Addresses leased to clients now.
+    pub(crate) fn leased(&self) -> usize {
+        self.pool.as_ref().map_or(0, AddressAllocator::leased)
+    }
+
+    /// Takes `spi` as one of our IKE SPIs; `false` if another SA already uses it.
+    pub(crate) fn reserve_ike_spi(&mut self, spi: u64) -> bool {
+        spi != 0 && self.ike_spis.insert(spi)
+    }
+
+    pub(crate) fn release_ike_spi(&mut self, spi: u64) {
+        self.ike_spis.remove(&spi);
+    }
+
+    /// Takes `spi` as an inbound ESP SPI; `false` if reserved by IANA or already in use by any
+    /// child of any SA (the datapath demultiplexes inbound ESP by this SPI alone).
+    pub(crate) fn reserve_child_spi(&mut self, spi: u32) -> bool {
+        spi >= MIN_ESP_SPI && self.child_spis.insert(spi)
+    }
+
+    pub(crate) fn release_child_spi(&mut self, spi: u32) {
+        self.child_spis.remove(&spi);
+    }
+
+    pub(crate) fn held(&self) -> Held {
+        Held {
+            leased_addresses: self.leased(),
+            ike_spis: self.ike_spis.len(),
+            child_spis: self.child_spis.len(),
+            remote_selectors: self.remote.len(),
+        }
+    }
+
+    /// Whether `range` overlaps a remote selector another owner holds. Cost: a lookup and the
+    /// claims of one owner (bounded by the child cap), whatever the number of SAs.
+    fn taken_by_other(&self, owner: Owner, start: Addr, end: u128) -> bool {
+        let family = start.0;
+        // Claims starting inside the range overlap it.
+        let from = (start, 0, 0);
+        let to = ((family, end), u32::MAX, u16::MAX);
+        if self.remote.range(from..=to).any(|(_, c)| c.owner != owner) {
+            return true;
+        }
+        // A claim starting before the range overlaps it if it reaches the range's start. If
+        // one of owner O does, every claim between it and `start` is O's too (claims of
+        // different owners are disjoint), so the nearest run of one owner decides.
+        let mut run_owner = None;
+        for ((a, _, _), c) in self.remote.range(..from).rev() {
+            if a.0 != family || run_owner.is_some_and(|o| o != c.owner) {
+                break;
+            }
+            run_owner = Some(c.owner);
+            if c.owner != owner && c.end >= start.1 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Records the remote selectors of child `spi_in` for `owner`, unless one of them overlaps
+    /// another owner's (then nothing is recorded and `false` is returned).
+    pub(crate) fn claim_remote(
+        &mut self,
+        owner: Owner,
+        spi_in: u32,
+        selectors: &[TrafficSelector],
+    ) -> bool {
+        let ranges: Vec<&AddrRange> = selectors
+            .iter()
+            .filter_map(|s| match s {
+                TrafficSelector::Range(r) => Some(r),
+                TrafficSelector::Other { .. } => None,
+            })
+            .collect();
+        if ranges.iter().any(|r| self.taken_by_other(owner, addr(r.start), addr(r.end).1)) {
+            return false;
+        }
+        for (i, r) in ranges.iter().enumerate() {
+            let key = (addr(r.start), spi_in, u16::try_from(i).unwrap_or(u16::MAX));
+            self.remote.insert(key, Claim { end: addr(r.end).1, owner });
+        }
+        true
+    }
+
+    /// Forgets the remote selectors of child `spi_in`.
+    pub(crate) fn release_remote(&mut self, spi_in: u32) {
+        self.remote.retain(|(_, spi, _), _| *spi != spi_in);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(a: &str, b: &str) -> TrafficSelector {
+        TrafficSelector::Range(AddrRange::any(a.parse().unwrap(), b.parse().unwrap()))
+    }
+
+    #[test]
+    fn spis_are_unique_across_sas_and_reserved_ones_refused() {
+        let mut r = Registry::new(None);
+        assert!(r.reserve_ike_spi(7));
+        assert!(!r.reserve_ike_spi(7), "taken");
+        assert!(!r.reserve_ike_spi(0), "zero is no SPI");
+        r.release_ike_spi(7);
+        assert!(r.reserve_ike_spi(7));
+        assert!(r.reserve_child_spi(256));
+        assert!(!r.reserve_child_spi(256), "taken");
+        assert!(!r.reserve_child_spi(255), "reserved by IANA");
+        assert_eq!(
+            r.held(),
+            Held { leased_addresses: 0, ike_spis: 1, child_spis: 1, remote_selectors: 0 }
+        );
+    }
+
+    /// Issue 9 finding 6: claims of different owners never overlap, whatever their order.
+    #[test]
+    fn remote_claims_of_different_owners_never_overlap() {
+        let mut r = Registry::new(None);
+        let (a, b, c) = (r.new_owner(), r.new_owner(), r.new_owner());
+        assert!(r.claim_remote(a, 1000, &[range("10.0.0.10", "10.0.0.10")]));
+        // The same owner may claim it again (a rekeyed child).
+        assert!(r.claim_remote(a, 1001, &[range("10.0.0.10", "10.0.0.10")]));
+        assert!(!r.claim_remote(b, 2000, &[range("10.0.0.10", "10.0.0.10")]), "same address");
+        assert!(!r.claim_remote(b, 2000, &[range("0.0.0.0", "255.255.255.255")]), "covers it");
+        assert!(!r.claim_remote(b, 2000, &[range("10.0.0.0", "10.0.0.10")]), "ends on it");
+        assert!(!r.claim_remote(b, 2000, &[range("10.0.0.10", "10.0.0.99")]), "starts on it");
+        assert!(r.claim_remote(b, 2000, &[range("10.0.0.11", "10.0.0.20")]), "next to it");
+        assert!(r.claim_remote(b, 2001, &[range("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]));
+        assert!(r.claim_remote(a, 1002, &[range("9.0.0.0", "9.255.255.255")]));
+        assert!(!r.claim_remote(c, 3000, &[range("9.1.0.0", "9.1.0.0")]), "inside A's range");
+        assert!(!r.claim_remote(c, 3000, &[range("10.0.0.15", "10.0.0.15")]), "inside B's");
+        assert!(!r.claim_remote(c, 3000, &[range("fd00::1", "fd00::1")]), "inside B's v6 range");
+        assert!(r.claim_remote(c, 3000, &[range("10.0.0.21", "10.0.0.21")]));
+        assert!(!r.claim_remote(b, 2002, &[range("10.0.0.21", "10.0.0.21")]), "C's now");
+        // Releasing B's v6 child frees its range for C.
+        r.release_remote(2001);
+        assert!(r.claim_remote(c, 3001, &[range("fd00::1", "fd00::1")]));
+        // A refused claim records nothing.
+        let before = r.held().remote_selectors;
+        assert!(!r.claim_remote(
+            c,
+            3002,
+            &[range("172.16.0.1", "172.16.0.1"), range("10.0.0.10", "10.0.0.10")]
+        ));
+        assert_eq!(r.held().remote_selectors, before);
+    }
+}
