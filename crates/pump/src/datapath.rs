@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
-use ikeway_esp::NextHeader;
 use ikeway_esp::udp::Datagram;
+use ikeway_esp::{NextHeader, SaEvent};
 
 use crate::counters::{Counters, Drop, bump};
 use crate::selector::Flow;
@@ -95,11 +95,15 @@ impl Datapath {
             snap.outbound.iter().find(|e| e.policy.covers_outbound(&flow)).ok_or(Drop::NoPolicy)?;
         let start = HEADROOM - entry.headroom;
         let mut state = lock(&entry.sa);
-        let esp = state
-            .sa
-            .encapsulate(&mut buf[start..], len, next_header)
-            .map_err(|_| Drop::SealFailed)?;
-        Ok((start, esp.len(), state.remote))
+        let sealed = state.sa.encapsulate(&mut buf[start..], len, next_header).map(|esp| esp.len());
+        let rekey = state.sa.poll_event().is_some_and(|e| e == SaEvent::RekeyNeeded);
+        let remote = state.remote;
+        drop(state);
+        if rekey {
+            self.table.request_rekey(entry.spi_in);
+        }
+        let esp_len = sealed.map_err(|_| Drop::SealFailed)?;
+        Ok((start, esp_len, remote))
     }
 
     /// Classifies a UDP payload received at `buf[..len]` from `remote` on port 4500 (or on a
@@ -141,7 +145,13 @@ impl Datapath {
             return Opened::Dropped(reason);
         };
         let base = payload.as_ptr() as usize;
-        let opened = lock(&entry.sa).decapsulate(payload);
+        let mut sa = lock(&entry.sa);
+        let opened = sa.decapsulate(payload);
+        let rekey = sa.poll_event().is_some_and(|e| e == SaEvent::RekeyNeeded);
+        drop(sa);
+        if rekey {
+            self.table.request_rekey(spi);
+        }
         match opened {
             Ok(d) => {
                 let start = d.payload.as_ptr() as usize - base;

@@ -19,9 +19,11 @@
 //! **Rekey (make before break).** A new child SA is installed inbound and outbound at once;
 //! outbound lookups try the newest SA first, so traffic moves to it at once, while the old
 //! inbound SA keeps accepting in-flight packets until [`SaTable::remove`] (the negotiation's
-//! delete) takes both halves of the old SA away.
+//! delete) takes both halves of the old SA away. The datapath asks for that rekey itself:
+//! when an SA raises `RekeyNeeded` (a soft lifetime, or the sequence number space 15/16 used),
+//! the worker that saw it queues the SA's inbound SPI for [`SaTable::poll_rekey`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -97,6 +99,10 @@ pub struct SaTable {
 struct TableInner {
     current: ArcSwap<Snapshot>,
     writer: Mutex<()>,
+    /// Inbound SPIs of child SAs that raised [`ikeway_esp::SaEvent::RekeyNeeded`], oldest
+    /// first, for the control plane to take with [`SaTable::poll_rekey`]. Each SA raises it
+    /// once, so this holds at most one entry per SA.
+    rekeys: Mutex<VecDeque<u32>>,
 }
 
 impl SaTable {
@@ -165,6 +171,24 @@ impl SaTable {
             found = true;
         }
         found
+    }
+
+    /// Records that the child SA with inbound SPI `spi_in` reached a soft limit.
+    pub(crate) fn request_rekey(&self, spi_in: u32) {
+        let mut rekeys = lock(&self.inner.rekeys);
+        if !rekeys.contains(&spi_in) {
+            rekeys.push_back(spi_in);
+        }
+    }
+
+    /// The next child SA (by inbound SPI) that the datapath wants rekeyed: one of its
+    /// directions reached a soft lifetime, or its outbound sequence numbers are nearly used up
+    /// (RFC 4303 §3.3.3: without ESN they never wrap; the SA stops at 2^32 - 1). The control
+    /// plane starts a CREATE_CHILD_SA rekey (RFC 7296 §2.8), installs the new SA with
+    /// [`Self::install`] and removes this one when the old SA is deleted. Poll after each
+    /// batch of input, as with the IKE engine's own `poll_*` calls.
+    pub fn poll_rekey(&self) -> Option<u32> {
+        lock(&self.inner.rekeys).pop_front()
     }
 
     pub fn len(&self) -> usize {

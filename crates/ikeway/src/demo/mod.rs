@@ -108,7 +108,7 @@ fn udp_loopback() -> Result<UdpSocket> {
     Ok(s)
 }
 
-fn configs() -> (Config, Config, AddressPool) {
+pub(crate) fn configs() -> (Config, Config, AddressPool) {
     let psk = SecretBytes::from_slice(b"ikeway demo pre-shared key, not a secret");
     let mut client =
         Config::new(IdRepr::from_value(IdValue::Fqdn("client.demo.ikeway")), psk.clone());

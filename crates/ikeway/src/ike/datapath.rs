@@ -6,13 +6,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use ikeway_codec::TrafficSelector;
 use ikeway_esp::SaConfig;
-use ikeway_pump::{ChildSa, Policy, Pump, PumpConfig, Selector};
-use ikeway_sa::{ChildSaInfo, Event};
+use ikeway_pump::{ChildSa, Policy, Pump, PumpConfig, SaTable, Selector};
+use ikeway_sa::{ChildSaInfo, Event, IkeSa, Responder};
 use serde_json::{Value, json};
 
 use super::parse_cidr;
@@ -125,6 +126,59 @@ pub(crate) fn on_event(pump: &Pump, e: &Event) -> Result<Option<Value>> {
     }
 }
 
+/// Whatever owns child SAs and can rekey them: one IKE SA (initiator, `connect`), or a
+/// responder's many.
+pub(crate) trait ChildOwner {
+    /// Starts a rekey of the child SA with inbound SPI `spi_in`; `false` if it is not ours.
+    fn rekey_child(&mut self, now: Instant, spi_in: u32) -> bool;
+}
+
+impl ChildOwner for IkeSa {
+    fn rekey_child(&mut self, now: Instant, spi_in: u32) -> bool {
+        let ours = self.child_spis().iter().any(|&(spi, _)| spi == spi_in);
+        if ours {
+            IkeSa::rekey_child(self, now, spi_in);
+        }
+        ours
+    }
+}
+
+impl ChildOwner for Responder {
+    fn rekey_child(&mut self, now: Instant, spi_in: u32) -> bool {
+        // Rare (once per child SA per soft limit): a scan is fine.
+        let owner = self
+            .sas()
+            .find(|sa| sa.child_spis().iter().any(|&(spi, _)| spi == spi_in))
+            .map(|sa| sa.spis().1);
+        owner
+            .and_then(|spi_r| self.sa_mut(spi_r))
+            .is_some_and(|sa| ChildOwner::rekey_child(sa, now, spi_in))
+    }
+}
+
+/// Starts a make-before-break rekey (RFC 7296 §2.8) of every child SA the datapath asked for
+/// (`SaTable::poll_rekey`: a soft lifetime, or 15/16 of a non-ESN SA's 2^32 sequence numbers
+/// used): the engine negotiates the new SA, whose `ChildSaInstalled` puts it in the table in
+/// front of the old one, and the old SA's `ChildSaRemoved` takes it out. Without this a
+/// non-ESN child stopped sending at 2^32 packets until its lifetime ran out. Returns one JSON
+/// line per request.
+pub(crate) fn rekey_requested(
+    table: &SaTable,
+    now: Instant,
+    owner: &mut impl ChildOwner,
+) -> Vec<Value> {
+    let mut lines = Vec::new();
+    while let Some(spi_in) = table.poll_rekey() {
+        let started = owner.rekey_child(now, spi_in);
+        lines.push(json!({
+            "event": "datapath_rekey_needed",
+            "spi_in": format!("{spi_in:08x}"),
+            "rekey_started": started,
+        }));
+    }
+    lines
+}
+
 /// The datapath's counters as one JSON object, for the final stats line.
 pub(crate) fn stats_json(pump: &Pump) -> Value {
     let s = pump.stats();
@@ -140,3 +194,6 @@ pub(crate) fn stats_json(pump: &Pump) -> Value {
         })).collect::<Vec<_>>(),
     })
 }
+
+#[cfg(test)]
+mod rekey_tests;

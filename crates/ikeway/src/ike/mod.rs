@@ -404,6 +404,9 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
                 print(&line);
             }
         }
+        if let Some(pump) = &pump {
+            datapath::rekey_requested(pump.table(), now, sa).iter().for_each(print);
+        }
         if closed.is_some() {
             return Ok(ControlFlow::Break(()));
         }
@@ -487,6 +490,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
                     Err(err) => sockets.fault(Fault::Datapath, &err),
                 }
             }
+        }
+        if let Some(pump) = &pump {
+            datapath::rekey_requested(pump.table(), now, r).iter().for_each(print);
         }
         if let Some((spi_r, up)) = first {
             while let Some((at, action)) = actions.get(next_action) {

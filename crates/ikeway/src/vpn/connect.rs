@@ -214,6 +214,9 @@ fn negotiate(
     let mut stopping_since: Option<Instant> = None;
     let no_deadline = start + Duration::from_secs(10 * 365 * 24 * 3600);
     runtime::run(&mut sa, &sockets, no_deadline, |sa, now| {
+        if let Some(pump) = &pump {
+            datapath::rekey_requested(pump.table(), now, sa);
+        }
         while let Some(e) = sa.poll_event() {
             if let Some(pump) = &pump {
                 datapath::on_event(pump, &e)?;
