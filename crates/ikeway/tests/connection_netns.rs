@@ -3,7 +3,8 @@
 //! `ikeway serve` on 127.0.0.2 hands out DNS with a hostile domain and an unusable server
 //! address; `sudo`-style `connect` (SUDO_UID=4242) comes up; root and uid 4242 read its status
 //! and uid 4242 disconnects it, while uid 65534 is refused both; resolv.conf holds only the
-//! checked values while connected and is restored afterwards.
+//! checked values while connected and is restored afterwards. Then a connection killed with
+//! SIGKILL is cleaned up from its validated record by the next `disconnect`.
 
 mod common;
 
@@ -64,6 +65,21 @@ run status-end 0 "$BIN" status
 cat /etc/resolv.conf >"$OUT/resolv.after"
 ip route show table main proto 77 >"$OUT/routes.after"
 cp /run/ikeway/connection.log "$OUT/connection.log"
+
+# A connection killed without cleaning up: the next `disconnect` undoes its validated record.
+rc=0; "$BIN" connect vpn --wait 20 >"$OUT/connect2.out" 2>"$OUT/connect2.err" || rc=$?
+echo "$rc" >"$OUT/connect2.rc"
+# Only this test's processes live in this PID namespace.
+for pid in $(pgrep -x ikeway); do
+    if grep -qa -- --foreground "/proc/$pid/cmdline"; then kill -9 "$pid"; fi
+done
+sleep 0.5
+cat /etc/resolv.conf >"$OUT/resolv.crashed"
+ls /run/ikeway >"$OUT/run.crashed"
+run disconnect-crashed 0 "$BIN" disconnect
+cat /etc/resolv.conf >"$OUT/resolv.cleaned"
+ip route show table main proto 77 >"$OUT/routes.cleaned"
+ls /run/ikeway >"$OUT/run.cleaned"
 "#;
 
 fn read(out: &Path, file: &str) -> String {
@@ -160,4 +176,22 @@ fn status_and_disconnect_by_peer_credentials_and_checked_dns() {
     // Undone: the host's resolv.conf byte for byte, none of our routes left.
     assert_eq!(read(o, "resolv.after"), original);
     assert_eq!(read(o, "routes.after"), "");
+
+    // Finding 1: a crashed connection's record is validated, then undone by `disconnect`.
+    assert_eq!(read(o, "connect2.rc").trim(), "0", "{}", read(o, "connect2.err"));
+    assert_ne!(read(o, "resolv.crashed"), original, "the crash left the VPN's DNS behind");
+    assert!(read(o, "run.crashed").contains("host-state.json"), "{}", read(o, "run.crashed"));
+    assert_eq!(
+        read(o, "disconnect-crashed.rc").trim(),
+        "0",
+        "{}",
+        read(o, "disconnect-crashed.err")
+    );
+    assert_eq!(
+        read(o, "disconnect-crashed.out").trim(),
+        "not connected; cleaned up what a crashed connection left behind"
+    );
+    assert_eq!(read(o, "resolv.cleaned"), original);
+    assert_eq!(read(o, "routes.cleaned"), "");
+    assert!(!read(o, "run.cleaned").contains("host-state.json"), "{}", read(o, "run.cleaned"));
 }

@@ -116,17 +116,20 @@ impl<'a> HostChanges<'a> {
 }
 
 /// Undoes everything recorded, newest first, and forgets the record. Steps whose object is
-/// already gone (the TUN device took its routes with it) are not errors.
+/// already gone (the TUN device took its routes with it) are not errors. When DNS cannot be
+/// restored the routes are still removed, and the record stays for another try.
 pub(crate) fn undo(dir: &Dir, state: HostState) -> Result<()> {
-    if let Some(change) = &state.dns {
-        Resolver::system()?.restore(state.tun(), change)?;
-    }
+    let dns = match &state.dns {
+        Some(change) => Resolver::system().and_then(|r| r.restore(state.tun(), change)),
+        None => Ok(()),
+    };
     for r in state.routes.iter().rev() {
         let _ = ip(&tunnel_route("del", r, state.tun()));
     }
     if let Some(r) = &state.server_route {
         let _ = ip(&server_route("del", r));
     }
+    dns.context("restoring DNS")?;
     dir.remove(STATE_FILE)
 }
 
