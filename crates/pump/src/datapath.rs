@@ -68,8 +68,8 @@ impl Datapath {
         &self.table
     }
 
-    /// Encapsulates the inner packet at `buf[HEADROOM..HEADROOM + len]` for the newest SA whose
-    /// selectors cover it. Returns where the ESP packet (the UDP payload) is in `buf` and where
+    /// Encapsulates the inner packet at `buf[HEADROOM..HEADROOM + len]` for the SA whose
+    /// selectors cover it (the narrowest, then newest: see `SaTable`). Returns where the ESP packet (the UDP payload) is in `buf` and where
     /// to send it. `buf` must hold `HEADROOM + len + TAILROOM` bytes.
     pub fn seal(&self, buf: &mut [u8], len: usize) -> Result<(usize, usize, SocketAddr), Drop> {
         let c = &*self.counters;
@@ -91,8 +91,7 @@ impl Datapath {
         let next_header = NextHeader::of_ip_packet(inner).ok_or(Drop::NotIp)?;
         let flow = Flow::parse(inner).ok_or(Drop::NotIp)?;
         let snap = self.table.load();
-        let entry =
-            snap.outbound.iter().find(|e| e.policy.covers_outbound(&flow)).ok_or(Drop::NoPolicy)?;
+        let entry = snap.outbound_for(&flow).ok_or(Drop::NoPolicy)?;
         let start = HEADROOM - entry.headroom;
         let mut state = lock(&entry.sa);
         let sealed = state.sa.encapsulate(&mut buf[start..], len, next_header).map(|esp| esp.len());

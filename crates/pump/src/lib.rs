@@ -26,6 +26,7 @@
 
 mod counters;
 mod datapath;
+mod dest_index;
 pub mod device;
 mod offload;
 mod poll;

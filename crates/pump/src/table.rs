@@ -16,8 +16,14 @@
 //! number because the ESP crate's per-SA state (lifetimes, counters, events) is not atomic,
 //! and over pinning SAs to workers because the kernel, not us, picks the worker of a packet.
 //!
+//! **Outbound lookup.** A snapshot indexes its outbound SAs by the destination addresses their
+//! remote selectors cover (`dest_index`): a packet's candidates come from one binary search,
+//! narrowest selector first, so the cost does not grow with the number of clients and a
+//! client's host SA is always preferred to any wider one (issue 9 finding 6).
+//!
 //! **Rekey (make before break).** A new child SA is installed inbound and outbound at once;
-//! outbound lookups try the newest SA first, so traffic moves to it at once, while the old
+//! outbound lookups try the newest SA first (among equally narrow ones), so traffic moves to it
+//! at once, while the old
 //! inbound SA keeps accepting in-flight packets until [`SaTable::remove`] (the negotiation's
 //! delete) takes both halves of the old SA away. The datapath asks for that rekey itself:
 //! when an SA raises `RekeyNeeded` (a soft lifetime, or the sequence number space 15/16 used),
@@ -30,7 +36,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use arc_swap::ArcSwap;
 use ikeway_esp::{Counters as SaCounters, EspError, InboundSa, OutboundSa, SaConfig};
 
-use crate::selector::Policy;
+use crate::dest_index::DestIndex;
+use crate::selector::{Flow, Policy};
 
 /// A child SA as the control plane hands it to the datapath.
 #[derive(Debug, Clone)]
@@ -77,6 +84,22 @@ pub(crate) struct Snapshot {
     pub(crate) inbound: HashMap<u32, Arc<InboundEntry>>,
     /// Newest first.
     pub(crate) outbound: Vec<Arc<OutboundEntry>>,
+    /// `outbound` by the destinations each entry's remote selectors cover.
+    by_destination: DestIndex<OutboundEntry>,
+}
+
+impl Snapshot {
+    fn new(inbound: HashMap<u32, Arc<InboundEntry>>, outbound: Vec<Arc<OutboundEntry>>) -> Self {
+        let by_destination =
+            DestIndex::build(outbound.iter().map(|e| (e, e.policy.remote.as_slice())));
+        Self { inbound, outbound, by_destination }
+    }
+
+    /// The SA to seal `flow` with: among those whose remote selectors cover its destination,
+    /// the narrowest, then newest, whose whole policy covers it. Allocates nothing.
+    pub(crate) fn outbound_for(&self, flow: &Flow) -> Option<&Arc<OutboundEntry>> {
+        self.by_destination.lookup(flow.dst).iter().find(|e| e.policy.covers_outbound(flow))
+    }
 }
 
 /// Per-SA counters copied out for status.
@@ -141,7 +164,7 @@ impl SaTable {
             let mut out = Vec::with_capacity(old.outbound.len() + 1);
             out.push(outbound);
             out.extend(old.outbound.iter().filter(|e| e.spi_in != spi_in).cloned());
-            Snapshot { inbound: inbound_map, outbound: out }
+            Snapshot::new(inbound_map, out)
         });
         Ok(())
     }
@@ -156,7 +179,7 @@ impl SaTable {
             inbound.remove(&spi_in);
             let outbound =
                 old.outbound.iter().filter(|e| e.spi_in != spi_in).cloned().collect::<Vec<_>>();
-            Snapshot { inbound, outbound }
+            Snapshot::new(inbound, outbound)
         });
         found
     }

@@ -302,3 +302,45 @@ fn many_threads_share_one_sa_without_repeating_sequence_numbers() {
     assert_eq!(b.stats().total_drops(), 0);
     let _ = &mut a;
 }
+
+/// A server's child SA towards one client: its own host address behind `peer`.
+fn client_child(spi: u32, host: &str, peer: &str) -> ChildSa {
+    ChildSa {
+        inbound: sa(spi, 3),
+        outbound: sa(spi + 1, 4),
+        policy: Policy { local: vec![Selector::any_v4()], remote: vec![cidr(host)] },
+        remote: peer.parse().unwrap(),
+    }
+}
+
+/// Issue 9 finding 6: the outbound SA was the newest whose selectors covered the packet, found
+/// by trying every SA; a newer client SA with wider selectors took the traffic of an older
+/// client's address. Now each client's packets go to its own SA, whatever the order of
+/// installation, and a wider SA only gets what no narrower one covers.
+#[test]
+fn each_clients_packets_go_to_its_own_sa_never_a_newer_or_wider_one() {
+    let (tx, _ike) = unbounded();
+    let dp = Datapath::new(
+        SaTable::new(),
+        Arc::new(Counters::default()),
+        tx,
+        "192.0.2.254:4500".parse().unwrap(),
+    );
+    let table = dp.table();
+    table.install(&client_child(0x1000, "10.88.0.10/32", "192.0.2.10:4500")).unwrap();
+    table.install(&client_child(0x2000, "10.88.0.11/32", "192.0.2.11:4500")).unwrap();
+    table.install(&client_child(0x3000, "0.0.0.0/0", "192.0.2.66:4500")).unwrap();
+    let peer_of = |dst: [u8; 4]| {
+        let packet = udp4([10, 0, 0, 1], dst, 1);
+        let mut buf = vec![0u8; HEADROOM + packet.len() + TAILROOM];
+        buf[HEADROOM..HEADROOM + packet.len()].copy_from_slice(&packet);
+        dp.seal(&mut buf, packet.len()).map(|(_, _, to)| to.to_string())
+    };
+    assert_eq!(peer_of([10, 88, 0, 10]).as_deref(), Ok("192.0.2.10:4500"));
+    assert_eq!(peer_of([10, 88, 0, 11]).as_deref(), Ok("192.0.2.11:4500"));
+    assert_eq!(peer_of([10, 88, 0, 12]).as_deref(), Ok("192.0.2.66:4500"));
+    // Without the wide SA, an address no client holds goes nowhere.
+    table.remove(0x3000);
+    assert_eq!(peer_of([10, 88, 0, 12]), Err(Drop::NoPolicy));
+    assert_eq!(peer_of([10, 88, 0, 10]).as_deref(), Ok("192.0.2.10:4500"));
+}
