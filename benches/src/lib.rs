@@ -3,6 +3,8 @@
 //! run.
 
 pub mod handshake;
+#[cfg(feature = "insecure-kex")]
+pub mod responder;
 
 use ikeway_crypto::{AeadAlgorithm, AeadBackend, Encryption, SaltedAead, SecretBytes, Suite};
 use ikeway_esp::{InboundSa, NextHeader, OutboundSa, SaConfig};

@@ -20,6 +20,7 @@ commands:
   fuzz-all [--seconds N]       build every fuzz target and run each for N seconds (default 5)
   bench esp [--quick]          ESP encap/decap vs raw AEAD, one line per size
   bench handshake              complete in-process IKE handshakes per group
+  bench responder [N...]       cost of one datagram to a responder holding 1k, 10k, 100k SAs
   bench testbed-timing         time from initiate to child SA: ours vs strongSwan's initiator,
                                same strongSwan responder, same run (root)
   bench datapath [PATH...]     iperf3 through ikeway-pump vs veth, strongSwan libipsec,
@@ -264,8 +265,12 @@ fn bench(args: &[String]) -> Result<()> {
             "--bin",
             "handshake-quick",
         ])),
+        Some("responder") => run(cargo()
+            .args(["run", "--release", "-q", "-p", "ikeway-benches", "--features", "insecure-kex"])
+            .args(["--bin", "responder-quick", "--"])
+            .args(&args[1..])),
         _ => bail!(
-            "usage: cargo xtask bench esp [--quick] | handshake | testbed-timing | datapath [PATH...]"
+            "usage: cargo xtask bench esp [--quick] | handshake | responder [N...] | testbed-timing | datapath [PATH...]"
         ),
     }
 }
