@@ -82,6 +82,78 @@ ip route show table main proto 77 >"$OUT/routes.cleaned"
 ls /run/ikeway >"$OUT/run.cleaned"
 "#;
 
+/// systemd-resolved instead of resolv.conf: a stand-in `resolvectl` first on PATH records its
+/// arguments, and resolved's socket path exists. $1 binary, $2 output directory.
+const RESOLVED_SCRIPT: &str = r#"
+set -eu
+BIN_SRC="$1"; OUT="$2"
+mount --make-rprivate /
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount --bind "$OUT/resolv.conf" /etc/resolv.conf
+ip link set lo up
+unset XDG_RUNTIME_DIR SUDO_UID
+export XDG_CONFIG_HOME="$OUT/config"
+mkdir -m 0755 /tmp/bin
+cp "$BIN_SRC" /tmp/bin/ikeway
+BIN=/tmp/bin/ikeway
+printf '#!/bin/sh\necho "$*" >>/tmp/resolvectl.log\n' >/tmp/bin/resolvectl
+chmod 0755 /tmp/bin/ikeway /tmp/bin/resolvectl
+export PATH="/tmp/bin:$PATH"
+mkdir -p /run/systemd/resolve
+touch /run/systemd/resolve/io.systemd.Resolve
+
+"$BIN" serve --local 127.0.0.2 --id srv.test --psk-file "$OUT/psk" --pool 10.88.0.10/10 \
+    --dns 10.88.0.1 --domain corp.example --domain 'bad domain' --duration 60 \
+    >"$OUT/serve.jsonl" 2>"$OUT/serve.err" &
+sleep 0.5
+"$BIN" config add vpn --server 127.0.0.2 --remote-id srv.test --local-id cli.test \
+    --psk-file "$OUT/psk" --child-encryption aes256gcm --yes >"$OUT/add.out" 2>&1
+rc=0; "$BIN" connect vpn --wait 20 >"$OUT/connect.out" 2>"$OUT/connect.err" || rc=$?
+echo "$rc" >"$OUT/connect.rc"
+cp /tmp/resolvectl.log "$OUT/resolvectl.during"
+"$BIN" disconnect >"$OUT/disconnect.out" 2>&1
+cp /tmp/resolvectl.log "$OUT/resolvectl.after"
+cat /etc/resolv.conf >"$OUT/resolv.after"
+"#;
+
+fn setup(name: &str) -> Option<std::path::PathBuf> {
+    if !common::is_root() {
+        common::skip(name, "not root (mount and network namespaces need root)");
+        return None;
+    }
+    for tool in ["unshare", "ip", "setpriv", "bash"] {
+        if !common::have(tool) {
+            common::skip(name, &format!("{tool} is not installed"));
+            return None;
+        }
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        common::skip(name, "/dev/net/tun is missing");
+        return None;
+    }
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("resolv.conf"), ORIGINAL_RESOLV_CONF).unwrap();
+    std::fs::write(out.join("psk"), "connection-netns-psk\n").unwrap();
+    Some(out)
+}
+
+fn run_script(script: &str, out: &Path) {
+    let status = Command::new("unshare")
+        // A PID namespace too: whatever the script leaves running ends with it.
+        .args(["--mount", "--net", "--pid", "--fork", "--mount-proc", "--"])
+        .args(["bash", "-c", script, "bash"])
+        .arg(env!("CARGO_BIN_EXE_ikeway"))
+        .arg(out)
+        .status()
+        .expect("unshare runs");
+    assert!(status.success(), "the namespace script failed (output in {})", out.display());
+}
+
+const ORIGINAL_RESOLV_CONF: &str = "# the host's\nnameserver 192.0.2.53\n";
+
 fn read(out: &Path, file: &str) -> String {
     std::fs::read_to_string(out.join(file))
         .unwrap_or_else(|e| panic!("{}/{file}: {e}", out.display()))
@@ -94,37 +166,8 @@ fn json(out: &Path, file: &str) -> Value {
 /// Issue 9 findings 2 and 3 (see the file's doc).
 #[test]
 fn status_and_disconnect_by_peer_credentials_and_checked_dns() {
-    let test = "connection_netns";
-    if !common::is_root() {
-        common::skip(test, "not root (mount and network namespaces need root)");
-        return;
-    }
-    for tool in ["unshare", "ip", "setpriv", "bash"] {
-        if !common::have(tool) {
-            common::skip(test, &format!("{tool} is not installed"));
-            return;
-        }
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        common::skip(test, "/dev/net/tun is missing");
-        return;
-    }
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("connection-netns-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
-    let original = "# the host's\nnameserver 192.0.2.53\n";
-    std::fs::write(out.join("resolv.conf"), original).unwrap();
-    std::fs::write(out.join("psk"), "connection-netns-psk\n").unwrap();
-    let status = Command::new("unshare")
-        // A PID namespace too: whatever the script leaves running ends with it.
-        .args(["--mount", "--net", "--pid", "--fork", "--mount-proc", "--"])
-        .args(["bash", "-c", SCRIPT, "bash"])
-        .arg(env!("CARGO_BIN_EXE_ikeway"))
-        .arg(&out)
-        .status()
-        .expect("unshare runs");
-    assert!(status.success(), "the namespace script failed (output in {})", out.display());
+    let Some(out) = setup("connection_netns") else { return };
+    run_script(SCRIPT, &out);
     let o = out.as_path();
 
     assert_eq!(read(o, "connect.rc").trim(), "0", "connect: {}", read(o, "connect.err"));
@@ -174,12 +217,16 @@ fn status_and_disconnect_by_peer_credentials_and_checked_dns() {
     assert_eq!(read(o, "status-end.out").trim(), "disconnected");
 
     // Undone: the host's resolv.conf byte for byte, none of our routes left.
-    assert_eq!(read(o, "resolv.after"), original);
+    assert_eq!(read(o, "resolv.after"), ORIGINAL_RESOLV_CONF);
     assert_eq!(read(o, "routes.after"), "");
 
     // Finding 1: a crashed connection's record is validated, then undone by `disconnect`.
     assert_eq!(read(o, "connect2.rc").trim(), "0", "{}", read(o, "connect2.err"));
-    assert_ne!(read(o, "resolv.crashed"), original, "the crash left the VPN's DNS behind");
+    assert_ne!(
+        read(o, "resolv.crashed"),
+        ORIGINAL_RESOLV_CONF,
+        "the crash left the VPN's DNS behind"
+    );
     assert!(read(o, "run.crashed").contains("host-state.json"), "{}", read(o, "run.crashed"));
     assert_eq!(
         read(o, "disconnect-crashed.rc").trim(),
@@ -191,7 +238,28 @@ fn status_and_disconnect_by_peer_credentials_and_checked_dns() {
         read(o, "disconnect-crashed.out").trim(),
         "not connected; cleaned up what a crashed connection left behind"
     );
-    assert_eq!(read(o, "resolv.cleaned"), original);
+    assert_eq!(read(o, "resolv.cleaned"), ORIGINAL_RESOLV_CONF);
     assert_eq!(read(o, "routes.cleaned"), "");
     assert!(!read(o, "run.cleaned").contains("host-state.json"), "{}", read(o, "run.cleaned"));
+}
+
+/// Issue 9 finding 3: with systemd-resolved running, the checked DNS goes on the TUN link
+/// (`resolvectl dns/domain ikeway0`, the invalid domain left out), `disconnect` reverts the
+/// link, and /etc/resolv.conf is never touched.
+#[test]
+fn resolved_gets_per_link_dns_and_resolv_conf_is_untouched() {
+    let Some(out) = setup("connection_netns_resolved") else { return };
+    run_script(RESOLVED_SCRIPT, &out);
+    let o = out.as_path();
+    assert_eq!(read(o, "connect.rc").trim(), "0", "connect: {}", read(o, "connect.err"));
+    assert_eq!(
+        read(o, "resolvectl.during"),
+        "--version\ndns ikeway0 10.88.0.1\ndomain ikeway0 corp.example\n"
+    );
+    assert_eq!(read(o, "disconnect.out").trim(), "disconnected");
+    assert_eq!(
+        read(o, "resolvectl.after"),
+        "--version\ndns ikeway0 10.88.0.1\ndomain ikeway0 corp.example\n--version\nrevert ikeway0\n"
+    );
+    assert_eq!(read(o, "resolv.after"), ORIGINAL_RESOLV_CONF);
 }
