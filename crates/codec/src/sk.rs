@@ -258,8 +258,9 @@ pub fn seal(
 }
 
 /// Seals `content` (already encoded inner payloads, or a slice of them for a fragment) into one
-/// message.
-fn seal_content(
+/// message; `fragment` makes it an SKF payload. The content is not checked, so fuzz targets
+/// and tests can put arbitrary plaintext inside a valid envelope.
+pub fn seal_content(
     header: &HeaderRepr,
     cleartext: &[Payload],
     first_inner: PayloadType,

@@ -28,6 +28,8 @@ mod counters;
 mod datapath;
 mod dest_index;
 pub mod device;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod offload;
 mod poll;
 mod selector;
