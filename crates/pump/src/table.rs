@@ -146,24 +146,41 @@ impl SaTable {
     /// Installs a child SA (both directions). Traffic is never stopped: workers see the new
     /// SA from their next packet on. An SA with the same inbound SPI is replaced.
     pub fn install(&self, child: &ChildSa) -> Result<(), EspError> {
-        let inbound = Arc::new(InboundEntry {
-            sa: Mutex::new(InboundSa::new(&child.inbound)?),
-            policy: child.policy.clone(),
-        });
-        let out_sa = OutboundSa::new(&child.outbound)?;
-        let outbound = Arc::new(OutboundEntry {
-            spi_in: child.inbound.spi,
-            headroom: out_sa.headroom(),
-            sa: Mutex::new(OutboundState { sa: out_sa, remote: child.remote }),
-            policy: child.policy.clone(),
-        });
-        let spi_in = child.inbound.spi;
+        self.install_all(std::slice::from_ref(child))
+    }
+
+    /// Installs several child SAs in one snapshot swap, the last of them newest (a table
+    /// change costs a copy and an index build whatever its size, so a batch pays that once).
+    /// Nothing is installed if any of them is refused.
+    pub fn install_all(&self, children: &[ChildSa]) -> Result<(), EspError> {
+        let mut entries = Vec::with_capacity(children.len());
+        for child in children {
+            let inbound = Arc::new(InboundEntry {
+                sa: Mutex::new(InboundSa::new(&child.inbound)?),
+                policy: child.policy.clone(),
+            });
+            let out_sa = OutboundSa::new(&child.outbound)?;
+            let outbound = Arc::new(OutboundEntry {
+                spi_in: child.inbound.spi,
+                headroom: out_sa.headroom(),
+                sa: Mutex::new(OutboundState { sa: out_sa, remote: child.remote }),
+                policy: child.policy.clone(),
+            });
+            entries.push((inbound, outbound));
+        }
         self.update(|old| {
             let mut inbound_map = old.inbound.clone();
-            inbound_map.insert(spi_in, inbound);
-            let mut out = Vec::with_capacity(old.outbound.len() + 1);
-            out.push(outbound);
-            out.extend(old.outbound.iter().filter(|e| e.spi_in != spi_in).cloned());
+            let mut out = Vec::with_capacity(old.outbound.len() + entries.len());
+            let mut replaced = std::collections::HashSet::new();
+            for (inbound, outbound) in entries.into_iter().rev() {
+                // The last of one SPI in the batch wins, as if installed one by one.
+                let spi_in = outbound.spi_in;
+                if replaced.insert(spi_in) {
+                    inbound_map.insert(spi_in, inbound);
+                    out.push(outbound);
+                }
+            }
+            out.extend(old.outbound.iter().filter(|e| !replaced.contains(&e.spi_in)).cloned());
             Snapshot::new(inbound_map, out)
         });
         Ok(())

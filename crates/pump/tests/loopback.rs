@@ -327,9 +327,14 @@ fn each_clients_packets_go_to_its_own_sa_never_a_newer_or_wider_one() {
         "192.0.2.254:4500".parse().unwrap(),
     );
     let table = dp.table();
-    table.install(&client_child(0x1000, "10.88.0.10/32", "192.0.2.10:4500")).unwrap();
-    table.install(&client_child(0x2000, "10.88.0.11/32", "192.0.2.11:4500")).unwrap();
+    table
+        .install_all(&[
+            client_child(0x1000, "10.88.0.10/32", "192.0.2.10:4500"),
+            client_child(0x2000, "10.88.0.11/32", "192.0.2.11:4500"),
+        ])
+        .unwrap();
     table.install(&client_child(0x3000, "0.0.0.0/0", "192.0.2.66:4500")).unwrap();
+    assert_eq!(table.len(), 3);
     let peer_of = |dst: [u8; 4]| {
         let packet = udp4([10, 0, 0, 1], dst, 1);
         let mut buf = vec![0u8; HEADROOM + packet.len() + TAILROOM];
