@@ -206,11 +206,15 @@ impl Config {
             half_open_max_bytes: 16 * 1024,
             half_open_memory_limit: 8 * 1024 * 1024,
             cookie_secret_period: Duration::from_secs(120),
-            max_children: 8,
+            max_children: DEFAULT_MAX_CHILDREN,
             wide_remote_ts: false,
         }
     }
 }
+
+/// Child SAs per IKE SA unless configured: a remote-access client needs one or two; a few more
+/// leave room for split tunnels, while a peer cannot make the responder hold thousands.
+pub const DEFAULT_MAX_CHILDREN: usize = 8;
 
 /// What a remote-access client asks for in its CFG_REQUEST (RFC 7296 §3.15): an address and
 /// DNS servers of both families, and the DNS domain.

@@ -62,8 +62,8 @@ mod ts;
 use std::net::SocketAddr;
 
 pub use config::{
-    AddressPool, CLIENT_CONFIG_REQUEST, Config, EsnPolicy, EspProposal, IkeProposal, Lifetimes,
-    Retransmit, any_v4, any_v6,
+    AddressPool, CLIENT_CONFIG_REQUEST, Config, DEFAULT_MAX_CHILDREN, EsnPolicy, EspProposal,
+    IkeProposal, Lifetimes, Retransmit, any_v4, any_v6,
 };
 pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
 pub use ike_sa::{IkeSa, KeyExport};

@@ -108,6 +108,13 @@ pub(crate) struct ServeArgs {
     /// Protected networks announced as INTERNAL_IP4/6_SUBNET (CIDR).
     #[arg(long)]
     subnet: Vec<String>,
+    /// Child SAs one client's IKE SA may hold (more are refused with NO_ADDITIONAL_SAS).
+    #[arg(long, default_value_t = ikeway_sa::DEFAULT_MAX_CHILDREN)]
+    max_children: usize,
+    /// Accept remote selectors wider than one address from clients without a leased address
+    /// (site-to-site peers; bounded by --remote-ts). Off: a client speaks for one address.
+    #[arg(long)]
+    wide_remote_ts: bool,
     /// Actions on the first IKE SA: `rekey-child@S`, `rekey-ike@S`, `dpd@S`, `delete@S`.
     #[arg(long = "then", value_name = "ACTION@SECONDS")]
     then: Vec<String>,
@@ -449,7 +456,9 @@ fn parse_pool<T: std::str::FromStr>(s: &str) -> Result<(T, u32)> {
 
 pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     let c = &args.common;
-    let config = config(c)?;
+    let mut config = config(c)?;
+    config.max_children = args.max_children;
+    config.wide_remote_ts = args.wide_remote_ts;
     let pool = AddressPool {
         v4: args.pool.as_deref().map(parse_pool).transpose()?,
         v6: args.pool6.as_deref().map(parse_pool).transpose()?,
