@@ -5,7 +5,7 @@
 //! Every SA of a [`crate::Responder`] holds the same `Arc<Mutex<Registry>>`; an initiator has
 //! none (it has one peer and chooses nothing on another's behalf).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use ikeway_codec::{AddrRange, TrafficSelector};
@@ -55,6 +55,8 @@ pub(crate) struct Registry {
     /// Remote selectors of installed children. Invariant: ranges of different owners never
     /// overlap (ranges of one owner may, e.g. an old child and its rekeyed successor).
     remote: BTreeMap<Key, Claim>,
+    /// The keys of `remote` by child, so releasing one child costs its own claims only.
+    claims_of: HashMap<u32, Vec<Key>>,
     next_owner: Owner,
 }
 
@@ -152,13 +154,16 @@ impl Registry {
         for (i, r) in ranges.iter().enumerate() {
             let key = (addr(r.start), spi_in, u16::try_from(i).unwrap_or(u16::MAX));
             self.remote.insert(key, Claim { end: addr(r.end).1, owner });
+            self.claims_of.entry(spi_in).or_default().push(key);
         }
         true
     }
 
     /// Forgets the remote selectors of child `spi_in`.
     pub(crate) fn release_remote(&mut self, spi_in: u32) {
-        self.remote.retain(|(_, spi, _), _| *spi != spi_in);
+        for key in self.claims_of.remove(&spi_in).unwrap_or_default() {
+            self.remote.remove(&key);
+        }
     }
 }
 
