@@ -519,6 +519,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     print(&json!({
         "event": "stats",
         "endpoint": format!("{:?}", responder.stats()),
+        "held": format!("{:?}", responder.held()),
         "faults": sockets.faults().to_json(),
         "dropped_queue_full": sockets.dropped_queue_full(),
     }));
