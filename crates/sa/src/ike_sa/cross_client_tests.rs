@@ -381,3 +381,57 @@ fn inbound_child_spis_are_unique_across_sas() {
     assert!(got >= crate::proposal::MIN_ESP_SPI);
     assert_eq!(net.responder.held().child_spis, 2);
 }
+
+/// Issue 9 finding 9: a client whose IKE_AUTH offers an ESP SPI below 256 got a child the
+/// datapath then refused to install, which ended `ikeway serve`. The responder refuses it with
+/// NO_PROPOSAL_CHOSEN at negotiation time; the IKE SA stays, nothing is installed or held.
+#[test]
+fn a_reserved_child_spi_is_refused_with_no_proposal_chosen() {
+    let mut net = Net::new(server_config(), Some(pool()));
+    let now = net.now;
+    let mut c = client_config();
+    c.config_request = vec![ConfigAttributeType::INTERNAL_IP4_ADDRESS];
+    let client = IkeSa::initiate(
+        Arc::new(c),
+        Arc::new(InsecureKexForFuzzing),
+        [42; 32],
+        now,
+        Net::client_addr(0),
+        SERVER.parse().unwrap(),
+    )
+    .expect("initiate");
+    net.clients.push(client);
+    net.client_events.push(Vec::new());
+    let mut buf = vec![0u8; 65536];
+    // IKE_SA_INIT both ways, by hand, to catch the IKE_AUTH request before it leaves.
+    let t = net.clients[0].poll_transmit(&mut buf).expect("init").expect("fits");
+    net.responder.handle_datagram(now, t.local, t.remote, &buf[..t.len]);
+    let t = net.responder.poll_transmit(&mut buf).expect("init reply").expect("fits");
+    net.clients[0].handle_datagram(now, t.local, t.remote, &buf[..t.len]);
+    let t = net.clients[0].poll_transmit(&mut buf).expect("auth").expect("fits");
+    let auth = buf[..t.len].to_vec();
+    let message = MessageRepr::parse(&auth).expect("our own IKE_AUTH parses");
+    let crypto = net.clients[0].crypto.as_ref().expect("keyed");
+    let mut payloads =
+        sk::open(&auth, &crypto.outbound).expect("our keys").payloads().expect("parses");
+    for p in &mut payloads {
+        if let PayloadRepr::Sa(sa) = &mut p.body {
+            for proposal in &mut sa.proposals {
+                proposal.spi = 255u32.to_be_bytes().to_vec();
+            }
+        }
+    }
+    let mut header = message.header;
+    header.length = 0;
+    let iv = vec![3u8; crypto.outbound.iv_len()];
+    let forged = sk::seal(&header, &[], &payloads, &crypto.outbound, &iv).expect("seals");
+    net.responder.handle_datagram(now, t.local, t.remote, &forged);
+    net.run();
+
+    assert!(net.clients[0].is_established(), "AUTH does not cover the SA payload");
+    assert_eq!(net.refusals(0), [NotifyType::NO_PROPOSAL_CHOSEN]);
+    assert!(net.installed().is_empty());
+    let held = net.responder.held();
+    assert_eq!((held.child_spis, held.remote_selectors), (0, 0), "nothing held: {held:?}");
+    assert_eq!(held.leased_addresses, 1, "the IKE SA keeps its lease");
+}
