@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ikeway_codec::{IdRepr, IdValue};
+use ikeway_codec::{AddrRange, IdRepr, IdValue, TrafficSelector};
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::{Config, IkeSa, InsecureKexForFuzzing, Responder};
 
@@ -52,7 +52,6 @@ pub struct Population {
 impl Population {
     pub fn build(len: usize) -> Self {
         let kex = Arc::new(InsecureKexForFuzzing);
-        let client_config = Arc::new(config("client.example.org"));
         let mut responder =
             Responder::new(Arc::new(config("vpn.example.org")), kex.clone(), None, seed(0, 2));
         let now = Instant::now();
@@ -60,8 +59,13 @@ impl Population {
         let mut buf = vec![0u8; 65536];
         let mut last = None;
         for i in 0..len {
+            // Each client speaks for its own address: a responder refuses selectors one client
+            // cannot own alone (issue 9 finding 6), and would refuse this SA's child.
+            let mut client_config = config("client.example.org");
+            let host = client(i).ip();
+            client_config.local_ts = vec![TrafficSelector::Range(AddrRange::any(host, host))];
             let mut sa = IkeSa::initiate(
-                Arc::clone(&client_config),
+                Arc::new(client_config),
                 kex.clone(),
                 seed(i, 1),
                 now,
@@ -71,6 +75,7 @@ impl Population {
             .expect("initiate");
             exchange(&mut sa, &mut responder, &mut buf, now);
             assert!(sa.is_established(), "handshake {i} failed");
+            assert_eq!(sa.child_spis().len(), 1, "SA {i} has its child");
             last = Some(sa);
         }
         let probe = last.expect("at least one SA");
