@@ -20,7 +20,7 @@ fn seeded(seed: u8) -> impl FnMut(&mut [u8]) {
 }
 
 fn backends(group: KexGroup) -> &'static [KexBackend] {
-    // MODP groups are num-bigint whatever the backend says: measure them once.
+    // MODP groups are crypto-bigint whatever the backend says: measure them once.
     if group.modp_prime().is_some() { &[KexBackend::AwsLc] } else { &KexBackend::ALL }
 }
 
@@ -39,7 +39,7 @@ fn kex(c: &mut Criterion) {
         }
         for &backend in backends(group) {
             let name =
-                if group.modp_prime().is_some() { "num-bigint" } else { backend_name(backend) };
+                if group.modp_prime().is_some() { "crypto-bigint" } else { backend_name(backend) };
             let private = {
                 let mut bytes = vec![0u8; group.private_len()];
                 seeded(1)(&mut bytes);

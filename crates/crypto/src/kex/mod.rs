@@ -7,7 +7,7 @@
 //!
 //! The elliptic-curve groups run on a [`KexBackend`]: aws-lc-rs (the default, measured fastest
 //! here, see `docs/PERFORMANCE.md`) or pure Rust (x25519-dalek, `p256`, `p384`). Both give the
-//! same bytes for the same input. MODP groups always use `num-bigint`.
+//! same bytes for the same input. MODP groups always use `crypto-bigint` (constant time, see `modp`).
 //!
 //! Peer values are checked as RFC 6989 asks: exact length; 1 < y < p - 1 for MODP; the point on
 //! the curve for ECP; no all-zero X25519 result (RFC 8031 §2.1, RFC 7748 §6.1).
@@ -146,7 +146,7 @@ impl KexGroup {
     /// The prime of a MODP group, big-endian and `public_len()` bytes long; `None` for the
     /// elliptic-curve groups.
     pub fn modp_prime(self) -> Option<Vec<u8>> {
-        self.modp().map(|g| g.prime().to_bytes_be())
+        self.modp().map(ModpGroup::prime)
     }
 
     fn modp(self) -> Option<&'static ModpGroup> {

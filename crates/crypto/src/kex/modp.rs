@@ -1,19 +1,25 @@
-//! Finite-field Diffie-Hellman over the RFC 3526 MODP groups, with `num-bigint`.
+//! Finite-field Diffie-Hellman over the RFC 3526 MODP groups, in constant time.
 //!
-//! `num-bigint` is not constant time: `modpow` leaks the exponent's length and, through cache
-//! timing, possibly more. The exponents are ephemeral (one per IKE SA or rekey), which limits
-//! what an attacker can gather; the elliptic-curve groups are the ones to prefer.
+//! The exponentiation is `crypto-bigint`'s Montgomery-form `pow_bounded_exp`: a fixed 4-bit
+//! window, every table entry read by a constant-time select, and a sequence of squarings and
+//! multiplications that depends only on the exponent's length in bytes (public: the configured
+//! exponent length), never on its value. It replaced `num-bigint`'s `modpow`, whose time
+//! depended on the exponent's bits (issue 9 finding 14); the cost is in `docs/PERFORMANCE.md`.
+//! Our copies of the exponent are wiped: the bytes (`SecretBytes`), the padded buffer and the
+//! `Uint` made from them. `crypto-bigint` copies the exponent into its own stack frame during
+//! the exponentiation and does not wipe that copy.
 
 use std::sync::OnceLock;
 
-use num_bigint::BigUint;
-use zeroize::Zeroize;
+use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
+use crypto_bigint::{U2048, U3072, U4096, Uint, Word};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::CryptoError;
 use crate::secret::SecretBytes;
 
 /// Generator of every RFC 3526 group (RFC 3526 §2-§5: "The generator is: 2.").
-const GENERATOR: u32 = 2;
+const GENERATOR: u64 = 2;
 
 /// The 2048-bit MODP prime, RFC 3526 §3: `2^2048 - 2^1984 - 1 + 2^64 * { [2^1918 pi] + 124476 }`.
 const MODP_2048_HEX: &str = concat!(
@@ -67,7 +73,6 @@ const MODP_4096_HEX: &str = concat!(
 #[derive(Debug)]
 pub(crate) struct ModpGroup {
     hex: &'static str,
-    prime: OnceLock<BigUint>,
     /// Bytes of the prime, which is also the length of the public value and of g^ir
     /// (RFC 7296 §3.4, §2.14).
     pub(crate) prime_len: usize,
@@ -77,21 +82,75 @@ pub(crate) struct ModpGroup {
     /// SP 800-57 Part 1 Table 2 puts 2048-bit groups at 112 bits and 3072-bit at 128. We use
     /// 256 bits for 2048-bit, 384 for 3072-bit and 512 for 4096-bit: inside or above the RFC 3526
     /// §8 ranges (220-320, 260-420, 300-480 bits) and far cheaper than a full-length exponent
-    /// (about 0.5 ms instead of 7-13 ms per MODP-2048 operation here, `docs/PERFORMANCE.md`).
+    /// (the exponentiation's time grows with the exponent's length, `docs/PERFORMANCE.md`).
     pub(crate) exponent_len: usize,
 }
 
 impl ModpGroup {
     const fn new(hex: &'static str, bits: usize, exponent_bits: usize) -> Self {
-        Self { hex, prime: OnceLock::new(), prime_len: bits / 8, exponent_len: exponent_bits / 8 }
+        Self { hex, prime_len: bits / 8, exponent_len: exponent_bits / 8 }
     }
 
-    pub(crate) fn prime(&self) -> &BigUint {
-        self.prime.get_or_init(|| {
-            BigUint::parse_bytes(self.hex.as_bytes(), 16)
-                .expect("the prime constants are valid hexadecimal, checked by a test")
-        })
+    /// The prime, big-endian, `prime_len` bytes.
+    pub(crate) fn prime(&self) -> Vec<u8> {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => unreachable!("the prime constants are upper-case hexadecimal, checked by a test"),
+        };
+        self.hex.as_bytes().chunks(2).map(|d| digit(d[0]) << 4 | digit(d[1])).collect()
     }
+
+    /// `base^exponent mod p` for big-endian `base` (at most `prime_len` bytes) and `exponent`
+    /// (1 to `prime_len` bytes), big-endian and `prime_len` bytes long. Constant time in the
+    /// values of both; the time depends on `exponent.len()` only.
+    fn pow(&self, base: &[u8], exponent: &[u8]) -> Vec<u8> {
+        // Montgomery parameters (R mod p, R^2 mod p), computed once per group.
+        static P2048: OnceLock<DynResidueParams<{ U2048::LIMBS }>> = OnceLock::new();
+        static P3072: OnceLock<DynResidueParams<{ U3072::LIMBS }>> = OnceLock::new();
+        static P4096: OnceLock<DynResidueParams<{ U4096::LIMBS }>> = OnceLock::new();
+        match self.prime_len * 8 {
+            2048 => pow(P2048.get_or_init(|| self.params()), base, exponent),
+            3072 => pow(P3072.get_or_init(|| self.params()), base, exponent),
+            4096 => pow(P4096.get_or_init(|| self.params()), base, exponent),
+            bits => unreachable!("no {bits}-bit MODP group is defined"),
+        }
+    }
+
+    fn params<const L: usize>(&self) -> DynResidueParams<L> {
+        DynResidueParams::new(&Uint::from_be_slice(&self.prime()))
+    }
+
+    /// Whether `1 < y < p - 1`, for `y` big-endian and `prime_len` bytes long.
+    fn between_one_and_p_minus_one(&self, y: &[u8]) -> bool {
+        let mut p_minus_one = self.prime();
+        // p ends in 0xFF (RFC 3526): subtracting one touches only the last byte.
+        p_minus_one[self.prime_len - 1] -= 1;
+        let mut one = vec![0u8; self.prime_len];
+        one[self.prime_len - 1] = 1;
+        // Equal-length big-endian byte strings compare like the numbers they hold.
+        y > one.as_slice() && y < p_minus_one.as_slice()
+    }
+}
+
+/// `Uint<L>` from a big-endian number of at most `L` limbs' bytes, left-padded with zeros in a
+/// buffer that is wiped.
+fn uint<const L: usize>(bytes: &[u8]) -> Uint<L> {
+    let mut padded = Zeroizing::new(vec![0u8; L * Word::BITS as usize / 8]);
+    let at = padded.len() - bytes.len();
+    padded[at..].copy_from_slice(bytes);
+    Uint::from_be_slice(&padded)
+}
+
+fn pow<const L: usize>(params: &DynResidueParams<L>, base: &[u8], exponent: &[u8]) -> Vec<u8> {
+    let mut x = uint::<L>(exponent);
+    let mut z = DynResidue::new(&uint::<L>(base), *params).pow_bounded_exp(&x, exponent.len() * 8);
+    x.zeroize();
+    let mut value = z.retrieve();
+    let out = value.as_words().iter().rev().flat_map(|w| w.to_be_bytes()).collect();
+    value.zeroize();
+    z.zeroize();
+    out
 }
 
 /// MODP group 14 (RFC 3526 §3).
@@ -104,8 +163,7 @@ pub(crate) static MODP_4096: ModpGroup = ModpGroup::new(MODP_4096_HEX, 4096, 512
 /// A MODP private exponent and its public value g^x mod p.
 pub(crate) struct ModpKey {
     group: &'static ModpGroup,
-    /// The exponent, big-endian. Kept as bytes so that it is wiped on drop; the `BigUint`
-    /// made from it for each operation is not (num-bigint has no zeroize support).
+    /// The exponent, big-endian, wiped on drop.
     exponent: SecretBytes,
     public: Vec<u8>,
 }
@@ -116,20 +174,19 @@ impl ModpKey {
         group: &'static ModpGroup,
         exponent: &[u8],
     ) -> Result<Self, CryptoError> {
-        let p = group.prime();
         if exponent.is_empty() || exponent.len() > group.prime_len {
             return Err(CryptoError::InvalidPrivateKey);
         }
-        let x = BigUint::from_bytes_be(exponent);
-        if x < BigUint::from(2u32) || x > p - 2u32 {
+        let mut padded = Zeroizing::new(vec![0u8; group.prime_len]);
+        let at = group.prime_len - exponent.len();
+        padded[at..].copy_from_slice(exponent);
+        // 2 <= x <= p - 2, i.e. 1 < x < p - 1. A refused exponent is never used, so the
+        // comparison may take longer for some values than for others.
+        if !group.between_one_and_p_minus_one(&padded) {
             return Err(CryptoError::InvalidPrivateKey);
         }
-        let y = BigUint::from(GENERATOR).modpow(&x, p);
-        Ok(Self {
-            group,
-            exponent: SecretBytes::from_slice(exponent),
-            public: left_pad(&y, group.prime_len),
-        })
+        let public = group.pow(&GENERATOR.to_be_bytes(), exponent);
+        Ok(Self { group, exponent: SecretBytes::from_slice(exponent), public })
     }
 
     pub(crate) fn public(&self) -> &[u8] {
@@ -138,10 +195,8 @@ impl ModpKey {
 
     /// g^ir as a fixed-length big-endian number the length of the prime (RFC 7296 §2.14).
     pub(crate) fn shared_secret(&self, peer: &[u8]) -> Result<SecretBytes, CryptoError> {
-        let y = validate_public(self.group, peer)?;
-        let x = BigUint::from_bytes_be(self.exponent.expose());
-        let z = y.modpow(&x, self.group.prime());
-        Ok(SecretBytes::new(left_pad(&z, self.group.prime_len)))
+        validate_public(self.group, peer)?;
+        Ok(SecretBytes::new(self.group.pow(peer, self.exponent.expose())))
     }
 }
 
@@ -150,24 +205,12 @@ impl ModpKey {
 ///
 /// RFC 6989 §2.2's subgroup check (y^q = 1) is not needed: the RFC 3526 primes are safe primes,
 /// so once 1 and p - 1 are excluded every remaining y has order q or 2q.
-pub(crate) fn validate_public(group: &ModpGroup, peer: &[u8]) -> Result<BigUint, CryptoError> {
+pub(crate) fn validate_public(group: &ModpGroup, peer: &[u8]) -> Result<(), CryptoError> {
     if peer.len() != group.prime_len {
         return Err(CryptoError::PublicValueLength { expected: group.prime_len, got: peer.len() });
     }
-    let y = BigUint::from_bytes_be(peer);
-    let p = group.prime();
-    if y <= BigUint::from(1u32) || y >= p - 1u32 {
+    if !group.between_one_and_p_minus_one(peer) {
         return Err(CryptoError::InvalidPublicValue);
     }
-    Ok(y)
-}
-
-fn left_pad(n: &BigUint, len: usize) -> Vec<u8> {
-    let mut bytes = n.to_bytes_be();
-    // Every value here is reduced mod p, so it fits in `len` bytes.
-    let mut out = vec![0u8; len - bytes.len()];
-    out.extend_from_slice(&bytes);
-    // The unpadded copy may be g^ir: wipe it rather than leave it to the allocator.
-    bytes.zeroize();
-    out
+    Ok(())
 }
