@@ -83,9 +83,12 @@ def ike_messages():
 
 def sa_seeds():
     # sa_initiator: IKE_SA_INIT responses from the captures, as `[flags][len:2][datagram]`.
+    # The first byte counts edits of the real response; 1 edit of 0 at 0 sends it unchanged.
+    seed("sa_initiator", "real-response", bytes([1, 0, 0, 0]))
+    seed("sa_initiator", "real-response-then-retransmit", bytes([1, 0, 0, 0, 2]) + lp(b""))
     for name, msg in ike_messages().items():
         if name.endswith("IKE_SA_INIT-r") or name.endswith("IKE_SA_INIT-i"):
-            seed("sa_initiator", name[len("seed-"):], bytes([0]) + lp(msg))
+            seed("sa_initiator", name[len("seed-"):], bytes([0, 0]) + lp(msg))
     # sa_sealed: see the operation list in fuzz_targets/sa_sealed.rs.
     edit0 = bytes([10, 0, 0, 0, 0, 0])  # template 0, unchanged
     seeds = {

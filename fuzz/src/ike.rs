@@ -78,6 +78,14 @@ impl Pair {
     /// IKE_SA_INIT done: both ends hold the IKE SA's keys; the initiator's IKE_AUTH request
     /// waits undelivered in `to_responder`.
     pub fn after_sa_init(cbc: bool) -> Self {
+        let mut pair = Self::new(cbc);
+        pair.deliver(End::Responder); // IKE_SA_INIT request
+        pair.deliver(End::Initiator); // IKE_SA_INIT response; the IKE_AUTH request is queued
+        pair
+    }
+
+    /// Nothing delivered yet: the initiator's IKE_SA_INIT request waits in `to_responder`.
+    pub fn new(cbc: bool) -> Self {
         let (client, server) = configs(cbc);
         let kex = Arc::new(InsecureKexForFuzzing);
         let now = Instant::now();
@@ -102,8 +110,6 @@ impl Pair {
             iv_counter: 0,
         };
         pair.collect();
-        pair.deliver(End::Responder); // IKE_SA_INIT request
-        pair.deliver(End::Initiator); // IKE_SA_INIT response; the IKE_AUTH request is queued
         pair
     }
 
