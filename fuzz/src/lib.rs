@@ -4,6 +4,8 @@
 //! for ESP in front of a pump datapath whose keys it knows. So every byte the fuzzer chooses reaches
 //! the code behind the ICV.
 
+#![forbid(unsafe_code)]
+
 pub mod esp;
 pub mod ike;
 
