@@ -63,12 +63,11 @@ fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// A skip must be loud: the test still passes, so say so where a developer or CI log shows it.
-#[allow(clippy::print_stderr)]
-fn tshark_available() -> bool {
-    let found = Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success());
+/// Whether tshark can judge `test`; says so loudly (a failure in CI) when it cannot.
+fn tshark_available(test: &str) -> bool {
+    let found = ikeway_testkit::have("tshark");
     if !found {
-        eprintln!("\n*** SKIPPED: tshark not installed (apt-get install tshark); CI installs it\n");
+        ikeway_testkit::skip(test, "tshark not installed (apt-get install tshark); CI installs it");
     }
     found
 }
@@ -121,7 +120,7 @@ fn assert_clean(text: &str, what: &str) {
 
 #[test]
 fn tshark_decrypts_aes_gcm_128() {
-    if !tshark_available() {
+    if !tshark_available("tshark_decrypts_aes_gcm_128") {
         return;
     }
     let suite = Suite::new(Encryption::Aead(AeadAlgorithm::AES128_GCM16), None).unwrap();
@@ -135,7 +134,7 @@ fn tshark_decrypts_aes_gcm_128() {
 
 #[test]
 fn tshark_decrypts_aes_cbc_hmac_sha256() {
-    if !tshark_available() {
+    if !tshark_available("tshark_decrypts_aes_cbc_hmac_sha256") {
         return;
     }
     let suite = Suite::new(

@@ -6,8 +6,6 @@
 //! checked values while connected and is restored afterwards. Then a connection killed with
 //! SIGKILL is cleaned up from its validated record by the next `disconnect`.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
@@ -118,18 +116,18 @@ cat /etc/resolv.conf >"$OUT/resolv.after"
 "#;
 
 fn setup(name: &str) -> Option<std::path::PathBuf> {
-    if !common::is_root() {
-        common::skip(name, "not root (mount and network namespaces need root)");
+    if !ikeway_testkit::is_root() {
+        ikeway_testkit::skip(name, "not root (mount and network namespaces need root)");
         return None;
     }
     for tool in ["unshare", "ip", "setpriv", "bash"] {
-        if !common::have(tool) {
-            common::skip(name, &format!("{tool} is not installed"));
+        if !ikeway_testkit::have(tool) {
+            ikeway_testkit::skip(name, &format!("{tool} is not installed"));
             return None;
         }
     }
     if !Path::new("/dev/net/tun").exists() {
-        common::skip(name, "/dev/net/tun is missing");
+        ikeway_testkit::skip(name, "/dev/net/tun is missing");
         return None;
     }
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));

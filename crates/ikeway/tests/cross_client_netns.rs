@@ -10,8 +10,6 @@
 //! Needs root, network namespaces, TUN and strongSwan (`testbeds/install-peers.sh`); without
 //! them it says loudly that it was skipped, and fails when `CI=true`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,18 +39,21 @@ fn ping_counts(dir: &Path, file: &str) -> (u64, u64) {
 #[test]
 fn a_client_proposing_another_clients_address_is_refused_and_the_first_keeps_its_traffic() {
     let test = "cross_client_netns";
-    if !common::is_root() {
-        common::skip(test, "not root (network namespaces and TUN need root)");
+    if !ikeway_testkit::is_root() {
+        ikeway_testkit::skip(test, "not root (network namespaces and TUN need root)");
         return;
     }
     for tool in ["ip", "ping", "charon-systemd", "swanctl"] {
-        if !common::have(tool) {
-            common::skip(test, &format!("{tool} is not installed (run testbeds/install-peers.sh)"));
+        if !ikeway_testkit::have(tool) {
+            ikeway_testkit::skip(
+                test,
+                &format!("{tool} is not installed (run testbeds/install-peers.sh)"),
+            );
             return;
         }
     }
     if !Path::new("/dev/net/tun").exists() {
-        common::skip(test, "/dev/net/tun is missing");
+        ikeway_testkit::skip(test, "/dev/net/tun is missing");
         return;
     }
     let out =

@@ -6,6 +6,7 @@
 //! Needs root, network namespaces, strongSwan and iperf3 (`testbeds/install-peers.sh`);
 //! without them it says loudly that it was skipped.
 
+// The measured figures are printed for the log; the assertions judge.
 #![allow(clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
@@ -17,27 +18,17 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd} >/dev/null")])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn unavailable() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+    if !ikeway_testkit::is_root() {
         return Some("not root (network namespaces and TUN need root)".into());
     }
     if !Path::new("/dev/net/tun").exists() {
         return Some("/dev/net/tun missing".into());
     }
-    for tool in ["ip", "charon-systemd", "swanctl", "iperf3", "ping"] {
-        if !have(tool) {
-            return Some(format!("{tool} is not installed (run testbeds/install-peers.sh)"));
-        }
-    }
-    None
+    ["ip", "charon-systemd", "swanctl", "iperf3", "ping"]
+        .into_iter()
+        .find(|tool| !ikeway_testkit::have(tool))
+        .map(|tool| format!("{tool} is not installed (run testbeds/install-peers.sh)"))
 }
 
 fn read(dir: &Path, file: &str) -> String {
@@ -69,7 +60,7 @@ fn iperf(dir: &Path, file: &str) -> (f64, u64) {
 #[test]
 fn our_tunnel_to_strongswan_libipsec_carries_traffic_through_a_rekey() {
     if let Some(why) = unavailable() {
-        eprintln!("\n*** SKIPPED datapath interop (ikeway --tun vs strongSwan libipsec): {why}\n");
+        ikeway_testkit::skip("datapath interop (ikeway --tun vs strongSwan libipsec)", &why);
         return;
     }
     let out = std::env::temp_dir().join(format!("ikeway-datapath-interop-{}", std::process::id()));

@@ -6,9 +6,6 @@
 //! `cargo xtask tshark-expect`); when tshark is installed the test also runs it live and checks
 //! the committed view is still what tshark says.
 
-// Skips are announced on stderr on purpose: a skipped check must never pass silently.
-#![allow(clippy::print_stderr)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -186,13 +183,8 @@ fn every_encrypted_message_of_the_keyed_captures_is_decrypted() {
 
 #[test]
 fn committed_tshark_view_matches_live_tshark() {
-    let have_tshark =
-        Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !have_tshark {
-        // Loud on purpose: CI installs tshark, so this only happens on a developer machine.
-        eprintln!(
-            "\n*** SKIPPED committed_tshark_view_matches_live_tshark: tshark not installed\n"
-        );
+    if !ikeway_testkit::have("tshark") {
+        ikeway_testkit::skip("committed_tshark_view_matches_live_tshark", "tshark not installed");
         return;
     }
     let conf = tempdir();

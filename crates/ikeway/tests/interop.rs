@@ -6,9 +6,6 @@
 //! Needs root, network namespaces and the peers (`testbeds/install-peers.sh`, which `.ci/run`
 //! runs). Without them every test here says loudly that it was skipped.
 
-// Skips are announced on stderr on purpose: a skipped check must never pass silently.
-#![allow(clippy::print_stderr)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,34 +16,23 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd} >/dev/null")])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Why the testbed cannot run here, if it cannot.
 fn unavailable(needs: &[&str]) -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+    if !ikeway_testkit::is_root() {
         return Some("not root (network namespaces need root)".into());
     }
-    for tool in ["ip", "nft"].iter().chain(needs) {
-        if !have(tool) {
-            return Some(format!("{tool} is not installed (run testbeds/install-peers.sh)"));
-        }
-    }
-    if needs.contains(&"pluto") {
-        return None;
-    }
-    None
+    ["ip", "nft"]
+        .iter()
+        .chain(needs)
+        .find(|tool| !ikeway_testkit::have(tool))
+        .map(|tool| format!("{tool} is not installed (run testbeds/install-peers.sh)"))
 }
 
-/// Runs one scenario and returns its output directory, or `None` (announced) when skipped.
+/// Runs one scenario and returns its output directory, or `None` when skipped (loudly; a
+/// failure under `CI=true`).
 fn scenario(name: &str, needs: &[&str]) -> Option<PathBuf> {
     if let Some(why) = unavailable(needs) {
-        eprintln!("\n*** SKIPPED interop scenario {name}: {why}\n");
+        ikeway_testkit::skip(&format!("interop scenario {name}"), &why);
         return None;
     }
     let out = std::env::temp_dir().join(format!("ikeway-interop-{name}-{}", std::process::id()));
@@ -241,8 +227,8 @@ fn our_initiator_against_strongswan_every_suite_with_cp() {
 /// tshark, given the key log our side wrote, decrypts every IKE_AUTH and INFORMATIONAL message
 /// of the capture, and reports nothing malformed.
 fn tshark_dissects_capture(dir: &Path) {
-    if !have("tshark") {
-        eprintln!("\n*** SKIPPED tshark dissection of the interop capture: tshark not installed\n");
+    if !ikeway_testkit::have("tshark") {
+        ikeway_testkit::skip("tshark dissection of the interop capture", "tshark not installed");
         return;
     }
     let conf = dir.join("wireshark");
@@ -387,8 +373,9 @@ fn strongswan_initiator_against_our_responder() {
 fn our_initiator_against_libreswan_without_kernel_esp() {
     let root_dir = root().join("testbeds/.peers/libreswan");
     if !root_dir.exists() {
-        eprintln!(
-            "\n*** SKIPPED interop scenario libreswan: testbeds/.peers/libreswan missing (run testbeds/install-peers.sh)\n"
+        ikeway_testkit::skip(
+            "interop scenario libreswan",
+            "testbeds/.peers/libreswan missing (run testbeds/install-peers.sh)",
         );
         return;
     }

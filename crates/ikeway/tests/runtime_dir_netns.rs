@@ -4,8 +4,6 @@
 //! (`unshare --mount --net`), tmpfs over `/tmp` and `/run`, a scratch file bind-mounted over
 //! `/etc/resolv.conf`, and a server address that has no route in the empty namespace.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -78,13 +76,13 @@ impl Run {
 
 fn run(scenario: &str) -> Option<Run> {
     let test = format!("runtime_dir_netns {scenario}");
-    if !common::is_root() {
-        common::skip(&test, "not root (mount and network namespaces need root)");
+    if !ikeway_testkit::is_root() {
+        ikeway_testkit::skip(&test, "not root (mount and network namespaces need root)");
         return None;
     }
     for tool in ["unshare", "ip", "bash"] {
-        if !common::have(tool) {
-            common::skip(&test, &format!("{tool} is not installed"));
+        if !ikeway_testkit::have(tool) {
+            ikeway_testkit::skip(&test, &format!("{tool} is not installed"));
             return None;
         }
     }
