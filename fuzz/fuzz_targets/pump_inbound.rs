@@ -11,6 +11,8 @@
 //! header claims: the rest is TFC padding); a raw datagram never opens;
 //! every TUN write stays in the buffer, and our own TUN reader cuts it back into as many
 //! packets as were merged into it.
+//!
+//! Issue 9 finding 15: one of the targets that reach what the first release left unfuzzed.
 #![no_main]
 
 use ikeway_esp::NextHeader;
