@@ -11,7 +11,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const SCRIPT: &str = r#"
+/// What every script here starts with: private /tmp, /run and resolv.conf, and a copy of the
+/// binary every uid can run, wherever the build tree is. $1 binary, $2 output directory.
+const PROLOGUE: &str = r#"
 set -eu
 BIN_SRC="$1"; OUT="$2"
 mount --make-rprivate /
@@ -21,11 +23,13 @@ mount --bind "$OUT/resolv.conf" /etc/resolv.conf
 ip link set lo up
 unset XDG_RUNTIME_DIR SUDO_UID
 export XDG_CONFIG_HOME="$OUT/config"
-# A copy every uid can run, wherever the build tree is.
 mkdir -m 0755 /tmp/bin
 cp "$BIN_SRC" /tmp/bin/ikeway
 chmod 0755 /tmp/bin/ikeway
 BIN=/tmp/bin/ikeway
+"#;
+
+const SCRIPT: &str = r#"
 as() { # UID CMD...
     local uid="$1"; shift
     setpriv --reuid "$uid" --regid "$uid" --clear-groups "$@"
@@ -83,20 +87,8 @@ ls /run/ikeway >"$OUT/run.cleaned"
 /// systemd-resolved instead of resolv.conf: a stand-in `resolvectl` first on PATH records its
 /// arguments, and resolved's socket path exists. $1 binary, $2 output directory.
 const RESOLVED_SCRIPT: &str = r#"
-set -eu
-BIN_SRC="$1"; OUT="$2"
-mount --make-rprivate /
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
-mount --bind "$OUT/resolv.conf" /etc/resolv.conf
-ip link set lo up
-unset XDG_RUNTIME_DIR SUDO_UID
-export XDG_CONFIG_HOME="$OUT/config"
-mkdir -m 0755 /tmp/bin
-cp "$BIN_SRC" /tmp/bin/ikeway
-BIN=/tmp/bin/ikeway
 printf '#!/bin/sh\necho "$*" >>/tmp/resolvectl.log\n' >/tmp/bin/resolvectl
-chmod 0755 /tmp/bin/ikeway /tmp/bin/resolvectl
+chmod 0755 /tmp/bin/resolvectl
 export PATH="/tmp/bin:$PATH"
 mkdir -p /run/systemd/resolve
 touch /run/systemd/resolve/io.systemd.Resolve
@@ -142,7 +134,7 @@ fn run_script(script: &str, out: &Path) {
     let status = Command::new("unshare")
         // A PID namespace too: whatever the script leaves running ends with it.
         .args(["--mount", "--net", "--pid", "--fork", "--mount-proc", "--"])
-        .args(["bash", "-c", script, "bash"])
+        .args(["bash", "-c", &format!("{PROLOGUE}{script}"), "bash"])
         .arg(env!("CARGO_BIN_EXE_ikeway"))
         .arg(out)
         .status()

@@ -370,21 +370,27 @@ impl UringWorker {
     }
 
     /// Runs until `stop` is set or the ring fails.
+    /// Submits what is queued and waits for `want` completions or the timeout in `args`.
+    /// A timeout, a signal or a full completion queue (EBUSY: the caller drains it next) is not
+    /// an error for the loops that call this.
+    fn submit_and_wait(&mut self, want: usize, args: &SubmitArgs<'_, '_>) -> io::Result<()> {
+        match self.ring.submitter().submit_with_args(want, args) {
+            Err(e)
+                if !matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) =>
+            {
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
         let ts = Timespec::from(Duration::from_millis(100));
         let args = SubmitArgs::new().timespec(&ts);
         let mut done: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
         while !stop.load(Ordering::Relaxed) {
             let want = usize::from(!self.tun_ready);
-            match self.ring.submitter().submit_with_args(want, &args) {
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                    ) => {}
-                Err(e) => return Err(e),
-            }
+            self.submit_and_wait(want, &args)?;
             bump(&self.dp.counters().submits, 1);
             done.clear();
             done.extend(self.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
@@ -447,14 +453,8 @@ impl UringWorker {
             if std::time::Instant::now() >= deadline {
                 return false;
             }
-            match self.ring.submitter().submit_with_args(1, &args) {
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                    ) => {}
-                Err(_) => return false,
+            if self.submit_and_wait(1, &args).is_err() {
+                return false;
             }
             for c in self.ring.completion() {
                 let (ud, flags) = (c.user_data(), c.flags());

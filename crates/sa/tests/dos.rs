@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Pair, SERVER, addr, client_config, server_config};
-use ikeway_codec::{IdRepr, IdValue, MessageRepr, NotifyType, PayloadRepr};
+use common::{Pair, SERVER, addr, client_config, fragmenting_configs, server_config};
+use ikeway_codec::{MessageRepr, NotifyType, PayloadRepr};
 use ikeway_sa::{Config, IkeSa, InsecureKexForFuzzing, Responder};
 
 fn responder(server: Config) -> Responder {
@@ -134,12 +134,7 @@ fn half_open_memory_is_bounded_in_total() {
 /// take 64 KiB of fragments.
 #[test]
 fn half_open_sa_reassembles_only_within_its_budget() {
-    let mut client = client_config();
-    client.max_message_len = 200;
-    let long = format!("{}.example.org", "x".repeat(2000));
-    client.local_id = IdRepr::from_value(IdValue::Fqdn(&long));
-    let mut server = server_config();
-    server.max_message_len = 200;
+    let (client, mut server) = fragmenting_configs(2000);
     server.half_open_max_bytes = 2048;
     let mut pair = Pair::new(client, server, Arc::new(InsecureKexForFuzzing), 61);
     let refused = pair.run_until(Duration::from_secs(5), |p| {

@@ -7,8 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{CLIENT, Pair, SERVER, addr, client_config, server_config};
-use ikeway_codec::{IdRepr, IdValue};
+use common::{CLIENT, Pair, SERVER, addr, fragmenting_configs};
 use ikeway_sa::InsecureKexForFuzzing;
 
 /// Offsets in an IKE message: the first payload type, the flags, and (in an SKF payload that
@@ -20,12 +19,7 @@ const SKF: u8 = 53;
 
 /// A pair whose IKE_AUTH went both ways as fragments, established.
 fn fragmented_pair(seed: u64) -> Pair {
-    let mut client = client_config();
-    client.max_message_len = 200;
-    let long = format!("{}.example.org", "x".repeat(300));
-    client.local_id = IdRepr::from_value(IdValue::Fqdn(&long));
-    let mut server = server_config();
-    server.max_message_len = 200;
+    let (client, server) = fragmenting_configs(300);
     let mut pair = Pair::new(client, server, Arc::new(InsecureKexForFuzzing), seed);
     pair.establish();
     pair

@@ -4,19 +4,12 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Pair, client_config, server_config};
-use ikeway_codec::{IdRepr, IdValue};
+use common::{Pair, fragmenting_configs};
 use ikeway_sa::InsecureKexForFuzzing;
 
 #[test]
 fn ike_auth_is_fragmented_and_reassembled() {
-    let mut client = client_config();
-    client.max_message_len = 200;
-    // A long identity makes IKE_AUTH larger than 200 bytes.
-    let long = format!("{}.example.org", "x".repeat(300));
-    client.local_id = IdRepr::from_value(IdValue::Fqdn(&long));
-    let mut server = server_config();
-    server.max_message_len = 200;
+    let (client, server) = fragmenting_configs(300);
     let mut pair = Pair::new(client, server, Arc::new(InsecureKexForFuzzing), 41);
     pair.establish();
     pair.assert_children_agree();

@@ -348,3 +348,15 @@ impl Pair {
         }
     }
 }
+
+/// A client and server that send nothing longer than 200 bytes, and a client identity of
+/// `identity_len` characters, so that IKE_AUTH goes both ways as SKF fragments (RFC 7383).
+pub(crate) fn fragmenting_configs(identity_len: usize) -> (Config, Config) {
+    let mut client = client_config();
+    client.max_message_len = 200;
+    let long = format!("{}.example.org", "x".repeat(identity_len));
+    client.local_id = IdRepr::from_value(IdValue::Fqdn(&long));
+    let mut server = server_config();
+    server.max_message_len = 200;
+    (client, server)
+}
