@@ -801,16 +801,9 @@ mod tests {
 
     /// Skips loudly where io_uring is unavailable; in CI that is a failure.
     fn uring_or_skip(test: &str) -> bool {
-        match probe() {
-            Ok(()) => true,
-            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("{test}: io_uring unavailable in CI: {e}")
-            }
-            Err(e) => {
-                crate::log(&format!("\n*** SKIPPED {test}: io_uring unavailable: {e}\n"));
-                false
-            }
-        }
+        probe()
+            .map_err(|e| ikeway_testkit::skip(test, &format!("io_uring unavailable: {e}")))
+            .is_ok()
     }
 
     /// Issue 9 finding 13: dropping the worker closed the ring without cancelling the armed
