@@ -102,6 +102,8 @@ fn test(root: &Path) -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["fmt", "--all", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // Embedders read the rustdoc: a broken link or a malformed doc comment fails the run.
+    run(cargo().env("RUSTDOCFLAGS", "-D warnings").args(["doc", "--workspace", "--no-deps"]))?;
     if !have("tshark") {
         warn_skipped(
             "tshark cross-checks (tests that dissect our bytes with Wireshark)",
@@ -135,7 +137,7 @@ fn pump_under_sanitizers(root: &Path) -> Result<()> {
 }
 
 /// Packages whose builds ship: the binary, and the crates an embedder links.
-const SHIPPED: &[&str] = &["ikeway", "ikeway-manager", "ikeway-pump", "ikeway-sa"];
+const SHIPPED: &[&str] = &["ikeway", "ikeway-manager", "ikeway-pump", "ikeway-sa", "ikeway-tunnel"];
 /// Crates whose test-only items (`InsecureKexForFuzzing`, fuzz entry points) sit behind a
 /// `fuzzing` feature.
 const GATED: &[&str] = &["ikeway-pump", "ikeway-sa"];
@@ -329,7 +331,7 @@ fn testbed_timing() -> Result<()> {
     Ok(())
 }
 
-/// Milliseconds from "initiating IKE_SA ikw[N]" to the first "CHILD_SA ... established" of the
+/// Milliseconds from `initiating IKE_SA ikw[N]` to the first "CHILD_SA ... established" of the
 /// same IKE SA, per IKE SA, from charon's file log (`HH:MM:SS.mmm` timestamps).
 fn charon_setup_times(log: &str) -> Vec<f64> {
     let ms = |line: &str| -> Option<f64> {

@@ -14,7 +14,7 @@
 //!
 //! - [`Pump::start`] creates the TUN device (multi-queue when several workers), applies MTU,
 //!   addresses and routes with `ip`, binds one `SO_REUSEPORT` socket per worker and starts
-//!   the workers: io_uring ([`uring`]) when the kernel has it, else a `poll(2)` loop, logged.
+//!   the workers: io_uring (`uring.rs`) when the kernel has it, else a `poll(2)` loop, logged.
 //! - [`SaTable`]: SAs shared read-mostly (see its module for the locking and rekey story).
 //! - [`Datapath`]: the per-packet work, used by every worker and by the in-memory devices of
 //!   [`device`], so the ESP path is tested without root, TUN or io_uring.
