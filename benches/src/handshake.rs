@@ -70,7 +70,7 @@ impl InProcess {
                 moved = true;
             }
             while let Some(e) = self.initiator.poll_event() {
-                children += usize::from(matches!(e, Event::ChildSaInstalled(_)));
+                children += usize::from(matches!(e.event, Event::ChildSaInstalled(_)));
             }
             while self.responder.poll_event().is_some() {}
             if !moved {

@@ -204,12 +204,8 @@ impl Pair {
         match end {
             End::Initiator => Some(&mut self.initiator),
             End::Responder => {
-                let spi = self
-                    .responder
-                    .sas()
-                    .filter(|sa| !sa.is_closed())
-                    .map(|sa| sa.spis().1)
-                    .last()?;
+                let spi =
+                    self.responder.sas().filter(|sa| !sa.is_closed()).map(IkeSa::id).last()?;
                 self.responder.sa_mut(spi)
             }
         }

@@ -3,7 +3,8 @@
 //!
 //! An [`IkeSa`] takes datagrams, timeouts and commands, and gives back datagrams, the time it
 //! next needs to be woken, and [`Event`]s (IKE SA up, child SA keys to install, configuration
-//! received, closed...). Time and randomness are inputs: every random choice of an SA comes
+//! received, closed...). A [`Responder`] serves many initiators behind one address; both are
+//! driven through the one [`Engine`] interface, whose events name their IKE SA by a [`SaId`]. Time and randomness are inputs: every random choice of an SA comes
 //! from the seed it was created with, so a seeded run is reproducible byte for byte.
 //!
 //! The driving loop, after any input:
@@ -41,13 +42,14 @@
 //! for _ in 0..4 {
 //!     while let Some(Ok(t)) = init.poll_transmit(&mut buf) { resp.handle_datagram(now, t.local, t.remote, &buf[..t.len]) }
 //!     while let Some(Ok(t)) = resp.poll_transmit(&mut buf) { init.handle_datagram(now, t.local, t.remote, &buf[..t.len]) }
-//!     while let Some(e) = init.poll_event() { up |= matches!(e, Event::ChildSaInstalled(_)) }
+//!     while let Some(e) = init.poll_event() { up |= matches!(e.event, Event::ChildSaInstalled(_)) }
 //! }
 //! assert!(up && init.is_established());
 //! ```
 
 mod config;
 mod cookie;
+mod engine;
 mod event;
 mod ike_sa;
 mod keys;
@@ -65,6 +67,7 @@ pub use config::{
     AddressPool, CLIENT_CONFIG_REQUEST, Config, DEFAULT_MAX_CHILDREN, EsnPolicy, EspProposal,
     IkeProposal, Lifetimes, Retransmit, any_v4, any_v6,
 };
+pub use engine::{Engine, EngineEvent, SaId};
 pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
 pub use ike_sa::{IkeSa, KeyExport};
 pub use pool::AddressAllocator;

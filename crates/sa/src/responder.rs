@@ -19,7 +19,7 @@ use rand_core::{RngCore, SeedableRng};
 use crate::Transmit;
 use crate::config::{AddressPool, Config};
 use crate::cookie::{CookieSecrets, Verdict};
-use crate::event::Event;
+use crate::engine::{EngineEvent, SaId};
 use crate::ike_sa::{IkeSa, InitReply, ike_bytes, stateless_reply};
 use crate::provider::KeyExchangeProvider;
 use crate::registry::{Held, Registry};
@@ -63,8 +63,8 @@ struct Slot {
     in_event_queue: bool,
 }
 
-/// A responder serving many initiators. Drive it like an [`IkeSa`]; events come tagged with
-/// the responder SPI of the IKE SA they concern.
+/// A responder serving many initiators. Drive it like an [`IkeSa`], through the same
+/// [`crate::Engine`] interface; events name the IKE SA they concern.
 #[derive(Debug)]
 pub struct Responder {
     config: Arc<Config>,
@@ -143,9 +143,10 @@ impl Responder {
         self.half_open_bytes
     }
 
-    /// The IKE SA with this SPI of ours (the key events are tagged with), to give it
-    /// commands.
-    pub fn sa_mut(&mut self, spi: u64) -> Option<&mut IkeSa> {
+    /// The IKE SA an event named, to give it commands; its old SPI still finds it while the
+    /// SA it replaced in an IKE rekey answers its DELETE.
+    pub fn sa_mut(&mut self, id: SaId) -> Option<&mut IkeSa> {
+        let spi = id.spi();
         let key = self.aliases.get(&spi).copied().unwrap_or(spi);
         let slot = self.sas.get_mut(&key)?;
         self.touched.push(key);
@@ -525,23 +526,23 @@ impl Responder {
         None
     }
 
-    /// The next event of any IKE SA, with that SA's responder SPI. Closed SAs are dropped
-    /// once everything they had to say was taken.
-    pub fn poll_event(&mut self) -> Option<(u64, Event)> {
+    /// The next event of any IKE SA, with the SA it concerns. Closed SAs are dropped once
+    /// everything they had to say was taken.
+    pub fn poll_event(&mut self) -> Option<EngineEvent> {
         self.refresh_touched();
         while let Some(&key) = self.event_queue.front() {
             let Some(slot) = self.sas.get_mut(&key) else {
                 self.event_queue.pop_front();
                 continue;
             };
-            let event = slot.sa.poll_event();
+            let event = slot.sa.pop_event();
             if !slot.sa.has_event() {
                 slot.in_event_queue = false;
                 self.event_queue.pop_front();
                 self.refresh(key);
             }
             if let Some(event) = event {
-                return Some((key, event));
+                return Some(EngineEvent { sa: SaId::from_spi(key), event });
             }
         }
         None

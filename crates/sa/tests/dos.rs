@@ -190,8 +190,8 @@ fn half_open_sas_time_out_and_every_count_returns_to_zero() {
     assert_eq!(deadline, now + Duration::from_secs(30));
     r.handle_timeout(deadline);
     let mut closed = 0;
-    while let Some((_, e)) = r.poll_event() {
-        closed += usize::from(matches!(e, ikeway_sa::Event::IkeSaClosed { .. }));
+    while let Some(e) = r.poll_event() {
+        closed += usize::from(matches!(e.event, ikeway_sa::Event::IkeSaClosed { .. }));
     }
     assert_eq!(closed, 3);
     assert_eq!((r.len(), r.half_open(), r.half_open_bytes()), (0, 0, 0));

@@ -19,7 +19,9 @@ use ikeway_codec::{
     ConfigAttributeType, HeaderRepr, IdRepr, IdValue, MessageRepr, TrafficSelector,
 };
 use ikeway_crypto::SecretBytes;
-use ikeway_sa::{AddressPool, ChildSaInfo, Config, DefaultKex, Event, IkeSa, Responder};
+use ikeway_sa::{
+    AddressPool, ChildSaInfo, Config, DefaultKex, EngineEvent, Event, IkeSa, Responder,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
 use smoltcp::socket::tcp;
@@ -188,7 +190,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
             bail!("negotiation did not complete in 10 s");
         }
         let moved = ends.pump(true)?;
-        while let Some(e) = ends.client.poll_event() {
+        while let Some(EngineEvent { event: e, .. }) = ends.client.poll_event() {
             match e {
                 Event::IkeSaUp { suite, spi_i, spi_r } => println!(
                     "  IKE SA up: {} / {} / {}, SPIs {spi_i:016x} {spi_r:016x}",
@@ -223,7 +225,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
                 other => println!("  {other:?}"),
             }
         }
-        while let Some((_, e)) = ends.server.poll_event() {
+        while let Some(EngineEvent { event: e, .. }) = ends.server.poll_event() {
             if let Event::ChildSaInstalled(c) = e {
                 server_child = Some(c);
             }
@@ -302,7 +304,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
             std::thread::sleep(Duration::from_micros(200));
         }
     }
-    while let Some(e) = ends.client.poll_event() {
+    while let Some(EngineEvent { event: e, .. }) = ends.client.poll_event() {
         if let Event::IkeSaClosed { reason } = e {
             println!("  IKE SA closed: {reason:?}");
         }

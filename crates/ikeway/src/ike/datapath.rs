@@ -149,7 +149,7 @@ impl ChildOwner for Responder {
         let owner = self
             .sas()
             .find(|sa| sa.child_spis().iter().any(|&(spi, _)| spi == spi_in))
-            .map(|sa| sa.spis().1);
+            .map(IkeSa::id);
         owner
             .and_then(|spi_r| self.sa_mut(spi_r))
             .is_some_and(|sa| ChildOwner::rekey_child(sa, now, spi_in))

@@ -21,7 +21,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use ikeway::wireshark;
 use ikeway_codec::{DhGroup, EncrAlg, TrafficSelector};
-use ikeway_sa::{AddressPool, CloseReason, Config, DefaultKex, Event, IkeSa, Responder};
+use ikeway_sa::{
+    AddressPool, CloseReason, Config, DefaultKex, EngineEvent, Event, IkeSa, Responder, SaId,
+};
 use serde_json::{Value, json};
 
 use crate::secret_file;
@@ -387,7 +389,7 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
     let linger = Duration::from_secs(args.linger);
     let deadline = start + Duration::from_secs(c.timeout);
     runtime::run(&mut sa, &sockets, deadline, |sa, now| {
-        while let Some(e) = sa.poll_event() {
+        while let Some(EngineEvent { event: e, .. }) = sa.poll_event() {
             match &e {
                 Event::IkeSaUp { .. } | Event::IkeSaRekeyed { .. } => {
                     ike_up = true;
@@ -474,10 +476,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), Some(pool), seed);
     let start = Instant::now();
     let end = start + Duration::from_secs(args.duration);
-    let mut first: Option<(u64, Instant)> = None;
+    let mut first: Option<(SaId, Instant)> = None;
     let mut next_action = 0;
     let result = runtime::run(&mut responder, &sockets, end + Duration::from_secs(1), |r, now| {
-        while let Some((spi_r, e)) = r.poll_event() {
+        while let Some(EngineEvent { sa: spi_r, event: e }) = r.poll_event() {
             if let Event::ChildSaInstalled(_) = e
                 && first.is_none()
             {
@@ -489,7 +491,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
                 write_keylog(keylog.as_mut(), sa)?;
             }
             let mut v = event_json(&e);
-            v["sa"] = json!(format!("{spi_r:016x}"));
+            v["sa"] = json!(spi_r.to_string());
             print(&v);
             if let Some(pump) = &pump {
                 // A child the datapath cannot take concerns one client: count it, serve on.

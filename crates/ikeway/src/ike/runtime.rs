@@ -9,51 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use crossbeam_channel::RecvTimeoutError;
-use ikeway_sa::{IkeSa, Responder, Transmit};
+use ikeway_sa::{Engine, Transmit};
 
 use super::faults::{Fault, Faults};
 use super::queue::{self, Consumer};
-
-/// What the loop needs from an initiator's [`IkeSa`] or a [`Responder`].
-pub(crate) trait Engine {
-    fn handle_datagram(
-        &mut self,
-        now: Instant,
-        remote: SocketAddr,
-        local: SocketAddr,
-        bytes: &[u8],
-    );
-    fn handle_timeout(&mut self, now: Instant);
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, usize>>;
-}
-
-macro_rules! engine_for {
-    ($t:ty) => {
-        impl Engine for $t {
-            fn handle_datagram(
-                &mut self,
-                now: Instant,
-                remote: SocketAddr,
-                local: SocketAddr,
-                bytes: &[u8],
-            ) {
-                <$t>::handle_datagram(self, now, remote, local, bytes)
-            }
-            fn handle_timeout(&mut self, now: Instant) {
-                <$t>::handle_timeout(self, now)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$t>::poll_timeout(self)
-            }
-            fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, usize>> {
-                <$t>::poll_transmit(self, buf)
-            }
-        }
-    };
-}
-engine_for!(IkeSa);
-engine_for!(Responder);
 
 /// 32 bytes from the operating system: the seed of an IKE SA's or a responder's randomness.
 pub(crate) fn os_seed() -> Result<[u8; 32]> {
@@ -259,6 +218,12 @@ mod tests {
         fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, _: &[u8]) {}
         fn handle_timeout(&mut self, _: Instant) {}
         fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+        fn poll_event(&mut self) -> Option<ikeway_sa::EngineEvent> {
+            None
+        }
+        fn sa_mut(&mut self, _: ikeway_sa::SaId) -> Option<&mut ikeway_sa::IkeSa> {
             None
         }
         fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, usize>> {

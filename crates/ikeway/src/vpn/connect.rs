@@ -16,7 +16,7 @@ use ikeway_manager::{
     CloseCause, DisconnectError, PreferencesStore, ProviderError, TunnelEvent, TunnelEvents,
     TunnelProvider, TunnelRequest, VpnConnection, VpnStatus,
 };
-use ikeway_sa::{DefaultKex, Event, IkeSa};
+use ikeway_sa::{DefaultKex, EngineEvent, Event, IkeSa};
 use serde_json::{Value, json};
 
 use super::control::{self, Request};
@@ -217,7 +217,7 @@ fn negotiate(
         if let Some(pump) = &pump {
             datapath::rekey_requested(pump.table(), now, sa);
         }
-        while let Some(e) = sa.poll_event() {
+        while let Some(EngineEvent { event: e, .. }) = sa.poll_event() {
             if let Some(pump) = &pump {
                 datapath::on_event(pump, &e)?;
             }

@@ -11,7 +11,7 @@ use ikeway_codec::{AddrRange, IdValue, TrafficSelector};
 use super::*;
 use crate::config::{AddressPool, CLIENT_CONFIG_REQUEST};
 use crate::provider::InsecureKexForFuzzing;
-use crate::{Held, Responder};
+use crate::{Held, Responder, SaId};
 
 const SERVER: &str = "10.0.0.2:500";
 
@@ -52,7 +52,7 @@ struct Net {
     responder: Responder,
     clients: Vec<IkeSa>,
     client_events: Vec<Vec<Event>>,
-    server_events: Vec<(u64, Event)>,
+    server_events: Vec<(SaId, Event)>,
 }
 
 impl Net {
@@ -101,7 +101,7 @@ impl Net {
                     moved = true;
                 }
                 while let Some(e) = self.clients[i].poll_event() {
-                    self.client_events[i].push(e);
+                    self.client_events[i].push(e.event);
                 }
             }
             while let Some(t) = self.responder.poll_transmit(&mut buf) {
@@ -112,7 +112,7 @@ impl Net {
                 moved = true;
             }
             while let Some(e) = self.responder.poll_event() {
-                self.server_events.push(e);
+                self.server_events.push((e.sa, e.event));
             }
             if !moved {
                 return;
@@ -122,12 +122,12 @@ impl Net {
     }
 
     /// The key (our SPI) the responder files client `i`'s IKE SA under.
-    fn key_of(&self, i: usize) -> u64 {
+    fn key_of(&self, i: usize) -> SaId {
         let addr = Self::client_addr(i);
         self.responder
             .sas()
             .find(|sa| sa.remote() == addr && !sa.is_closed())
-            .map(IkeSa::local_spi)
+            .map(IkeSa::id)
             .expect("the client has an IKE SA on the responder")
     }
 
@@ -142,7 +142,7 @@ impl Net {
     }
 
     /// Remote selectors of every child the responder installed, by IKE SA key.
-    fn installed(&self) -> Vec<(u64, Vec<TrafficSelector>)> {
+    fn installed(&self) -> Vec<(SaId, Vec<TrafficSelector>)> {
         self.server_events
             .iter()
             .filter_map(|(k, e)| match e {
@@ -331,7 +331,7 @@ fn a_rekey_answer_naming_another_clients_spi_takes_nothing() {
         sk::open(&answer, &old.crypto.outbound).expect("B's keys").payloads().expect("parses");
     for p in &mut payloads {
         if let PayloadRepr::Sa(sa) = &mut p.body {
-            sa.proposals[0].spi = a_key.to_be_bytes().to_vec();
+            sa.proposals[0].spi = a_key.spi().to_be_bytes().to_vec();
         }
     }
     let mut header = message.header;
@@ -341,7 +341,9 @@ fn a_rekey_answer_naming_another_clients_spi_takes_nothing() {
     net.responder.handle_datagram(now, t.local, t.remote, &forged);
     net.run();
     assert!(
-        net.responder.sas().any(|sa| sa.spis().1 == a_key && sa.remote() == Net::client_addr(b)),
+        net.responder
+            .sas()
+            .any(|sa| sa.spis().1 == a_key.spi() && sa.remote() == Net::client_addr(b)),
         "the server took B's forged answer: B's new SA has A's SPI as its responder SPI"
     );
 

@@ -159,7 +159,7 @@ impl IkeSa {
         let framed = sa.frame(response.clone());
         sa.transmit_all(std::slice::from_ref(&framed));
         sa.response_cache = Some((0, vec![framed]));
-        sa.half_open_until = Some(now + HALF_OPEN_TIMEOUT);
+        sa.timers.set(Timer::HalfOpen, now + HALF_OPEN_TIMEOUT);
         // Until IKE_AUTH verifies, fragments share the half-open SA's byte budget.
         let stored = sa.held_bytes() + request.len() + response.len();
         sa.reassembler.set_limits(ReassemblyLimits {
@@ -210,7 +210,7 @@ impl IkeSa {
         if let Some(c) = find_notify(payloads, NotifyType::COOKIE) {
             // §2.6: retry with the cookie; only once per distinct cookie to avoid loops.
             if cookie.as_deref() != Some(c.data.as_slice()) {
-                self.outstanding = None;
+                self.take_outstanding();
                 let group = kex.group();
                 return self.send_init(now, group, Some(c.data.clone()), Some((kex, ni)));
             }
@@ -224,7 +224,7 @@ impl IkeSa {
             });
             return match acceptable {
                 Some(group) => {
-                    self.outstanding = None;
+                    self.take_outstanding();
                     self.send_init(now, group, cookie, Some((kex, ni)))
                 }
                 None => {
@@ -264,7 +264,7 @@ impl IkeSa {
             self.state = State::InitSent { kex, ni, cookie, request };
             return Ok(());
         };
-        self.outstanding = None;
+        self.take_outstanding();
         self.spi_r = message.header.spi_r;
         let nr = nonce.data.clone();
         let seed_key = keys::skeyseed(suite.prf, &ni, &nr, shared.expose());
@@ -393,7 +393,7 @@ impl IkeSa {
                 data: auth.expose().to_vec(),
             })),
         ];
-        self.half_open_until = None;
+        self.timers.stop(Timer::HalfOpen);
         self.state = State::Established;
         self.established(now);
         if let Some(cp) =
@@ -459,12 +459,12 @@ impl IkeSa {
         let suite = self.crypto.as_ref().map(|c| c.suite).expect("keyed before established");
         self.events.push_back(Event::IkeSaUp { spi_i: self.spi_i, spi_r: self.spi_r, suite });
         let (rekey, expire) = self.jittered(now, self.config.lifetimes.ike);
-        self.ike_rekey_at = Some(rekey);
-        self.ike_expire_at = Some(expire);
+        self.timers.set(Timer::IkeRekey, rekey);
+        self.timers.set(Timer::IkeExpire, expire);
         // Authenticated now: the half-open budget for fragments no longer applies.
         self.reassembler.set_limits(ReassemblyLimits::default());
         if self.local_behind_nat {
-            self.next_keepalive = Some(now + self.config.nat_keepalive);
+            self.timers.set(Timer::Keepalive, now + self.config.nat_keepalive);
         }
     }
 

@@ -77,7 +77,6 @@ struct Outstanding {
     message_id: u32,
     datagrams: Vec<Vec<u8>>,
     attempts: u32,
-    deadline: Instant,
     kind: Request,
 }
 
@@ -137,7 +136,6 @@ struct OldSa {
     side: Side,
     crypto: IkeCrypto,
     recv_mid: u32,
-    until: Instant,
 }
 
 /// One IKE SA, initiator or responder. See the module documentation for the driving loop.
@@ -176,10 +174,7 @@ pub struct IkeSa {
     events: VecDeque<Event>,
     reassembler: Reassembler,
     last_heard: Instant,
-    next_keepalive: Option<Instant>,
-    ike_rekey_at: Option<Instant>,
-    ike_expire_at: Option<Instant>,
-    half_open_until: Option<Instant>,
+    timers: TimerTable,
     old_sa: Option<OldSa>,
     leases: Vec<std::net::IpAddr>,
     /// The responder's IKE_SA_INIT response, which the responder's AUTH signs.
@@ -250,6 +245,9 @@ mod handshake;
 pub(crate) use handshake::stateless_reply;
 mod receive;
 mod rekey_ike;
+mod timer;
+
+use timer::{Timer, TimerTable};
 
 impl IkeSa {
     fn new(
@@ -291,10 +289,7 @@ impl IkeSa {
             events: VecDeque::new(),
             reassembler: Reassembler::new(ReassemblyLimits::default()),
             last_heard: now,
-            next_keepalive: None,
-            ike_rekey_at: None,
-            ike_expire_at: None,
-            half_open_until: None,
+            timers: TimerTable::default(),
             old_sa: None,
             leases: Vec::new(),
             init_response: None,
@@ -349,6 +344,11 @@ impl IkeSa {
             Side::Initiator => self.spi_i,
             Side::Responder => self.spi_r,
         }
+    }
+
+    /// How events and [`crate::Engine::sa_mut`] name this SA: [`IkeSa::local_spi`].
+    pub fn id(&self) -> crate::SaId {
+        crate::SaId::from_spi(self.local_spi())
     }
 
     /// Our own SPI of the IKE SA replaced by the last rekey, while it is still kept.
@@ -457,7 +457,16 @@ impl IkeSa {
         Some(Ok(t))
     }
 
-    pub fn poll_event(&mut self) -> Option<Event> {
+    /// The next event, named by this SA's [`IkeSa::id`] at the time it is taken (after an IKE
+    /// rekey, the new SPI), as a [`crate::Responder`] names it.
+    pub fn poll_event(&mut self) -> Option<crate::EngineEvent> {
+        let event = self.events.pop_front()?;
+        Some(crate::EngineEvent { sa: self.id(), event })
+    }
+
+    /// Takes the next event without the SA's name: what a responder that already knows which
+    /// SA it asked needs.
+    pub(crate) fn pop_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
@@ -466,30 +475,27 @@ impl IkeSa {
         if self.is_closed() {
             return None;
         }
-        let dpd = match (self.config.dpd_interval, &self.state) {
-            (Some(i), State::Established) if self.outstanding.is_none() => {
-                Some(self.last_heard + i)
-            }
-            _ => None,
-        };
         let child_timers = self.children.iter().flat_map(|c| {
             let rekey = (!c.rekeying).then_some(c.rekey_at);
             rekey.into_iter().chain([c.expire_at])
         });
-        [
-            self.outstanding.as_ref().map(|o| o.deadline),
-            dpd,
-            self.next_keepalive,
-            self.ike_rekey_at,
-            self.ike_expire_at,
-            self.half_open_until,
-            self.old_sa.as_ref().map(|o| o.until),
-            self.reassembler.deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .chain(child_timers)
-        .min()
+        [self.timers.next(), self.dpd_deadline(), self.reassembler.deadline()]
+            .into_iter()
+            .flatten()
+            .chain(child_timers)
+            .min()
+    }
+
+    /// When an idle established SA checks that the peer is alive (§1.4.1): the interval
+    /// after the last message heard, while no request of ours is waiting for an answer
+    /// (which is a liveness check of its own).
+    fn dpd_deadline(&self) -> Option<Instant> {
+        match (self.config.dpd_interval, &self.state) {
+            (Some(i), State::Established) if self.outstanding.is_none() => {
+                Some(self.last_heard + i)
+            }
+            _ => None,
+        }
     }
 
     // ----- commands -----
@@ -636,6 +642,7 @@ impl IkeSa {
 
     /// Drops the IKE SA a rekey replaced, and its SPI with it.
     fn forget_old_sa(&mut self) {
+        self.timers.stop(Timer::OldSa);
         if let Some(old) = self.old_sa.take() {
             self.release_ike_spi(old.local_spi());
         }
@@ -721,8 +728,14 @@ impl IkeSa {
         let message_id = self.send_mid;
         self.send_mid = self.send_mid.wrapping_add(1);
         self.transmit_all(&datagrams);
-        let deadline = now + self.config.retransmit.timeout(0);
-        self.outstanding = Some(Outstanding { message_id, datagrams, attempts: 1, deadline, kind });
+        self.timers.set(Timer::Retransmit, now + self.config.retransmit.timeout(0));
+        self.outstanding = Some(Outstanding { message_id, datagrams, attempts: 1, kind });
+    }
+
+    /// Ends the wait for our request's answer, and its retransmissions with it.
+    fn take_outstanding(&mut self) -> Option<Outstanding> {
+        self.timers.stop(Timer::Retransmit);
+        self.outstanding.take()
     }
 
     fn send_encrypted_request(
@@ -806,50 +819,54 @@ impl IkeSa {
         if self.is_closed() {
             return;
         }
-        if let Some(out) = &mut self.outstanding
-            && now >= out.deadline
-        {
-            if out.attempts >= self.config.retransmit.tries {
-                self.close(CloseReason::PeerUnreachable);
-                return;
+        // Queued before a rekey due at the same instant; a close below clears the queue.
+        if self.dpd_deadline().is_some_and(|t| now >= t) {
+            self.queue(Command::Dpd);
+            self.last_heard = now;
+        }
+        for timer in self.timers.expired(now) {
+            match timer {
+                Timer::Retransmit => {
+                    let Some(out) = &mut self.outstanding else {
+                        self.timers.stop(Timer::Retransmit);
+                        continue;
+                    };
+                    if out.attempts >= self.config.retransmit.tries {
+                        self.close(CloseReason::PeerUnreachable);
+                        return;
+                    }
+                    let wait = self.config.retransmit.timeout(out.attempts);
+                    out.attempts += 1;
+                    let datagrams = out.datagrams.clone();
+                    self.timers.set(Timer::Retransmit, now + wait);
+                    self.stats.retransmits += 1;
+                    self.transmit_all(&datagrams);
+                }
+                Timer::HalfOpen => {
+                    self.close(CloseReason::HandshakeTimeout);
+                    return;
+                }
+                Timer::IkeExpire => {
+                    self.close(CloseReason::Expired);
+                    return;
+                }
+                Timer::OldSa => self.forget_old_sa(),
+                Timer::Keepalive => {
+                    // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
+                    self.transmits.push_back((self.local, self.remote, vec![0xff]));
+                    self.timers.set(Timer::Keepalive, now + self.config.nat_keepalive);
+                }
+                // Not before the SA is up; the timer stays due until it is.
+                Timer::IkeRekey if self.is_established() => {
+                    self.timers.stop(Timer::IkeRekey);
+                    self.rekey_started_by_us = true;
+                    self.queue(Command::RekeyIke);
+                }
+                Timer::IkeRekey => {}
             }
-            let wait = self.config.retransmit.timeout(out.attempts);
-            out.attempts += 1;
-            out.deadline = now + wait;
-            let datagrams = out.datagrams.clone();
-            self.stats.retransmits += 1;
-            self.transmit_all(&datagrams);
-        }
-        if self.half_open_until.is_some_and(|t| now >= t) {
-            self.close(CloseReason::HandshakeTimeout);
-            return;
-        }
-        if self.ike_expire_at.is_some_and(|t| now >= t) {
-            self.close(CloseReason::Expired);
-            return;
-        }
-        if self.old_sa.as_ref().is_some_and(|o| now >= o.until) {
-            self.forget_old_sa();
         }
         self.stats.reassemblies_expired += self.reassembler.expire(now) as u64;
-        if self.next_keepalive.is_some_and(|t| now >= t) {
-            // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
-            self.transmits.push_back((self.local, self.remote, vec![0xff]));
-            self.next_keepalive = Some(now + self.config.nat_keepalive);
-        }
         if self.is_established() {
-            if let Some(i) = self.config.dpd_interval
-                && self.outstanding.is_none()
-                && now >= self.last_heard + i
-            {
-                self.queue(Command::Dpd);
-                self.last_heard = now;
-            }
-            if self.ike_rekey_at.is_some_and(|t| now >= t) {
-                self.ike_rekey_at = None;
-                self.rekey_started_by_us = true;
-                self.queue(Command::RekeyIke);
-            }
             let expired: Vec<u32> =
                 self.children.iter().filter(|c| now >= c.expire_at).map(|c| c.spi_in).collect();
             for spi in expired {
@@ -886,6 +903,7 @@ impl IkeSa {
         self.release_all();
         self.state = State::Closed;
         self.outstanding = None;
+        self.timers.stop_all();
         self.queued.clear();
         self.old_sa = None;
         self.events.push_back(Event::IkeSaClosed { reason });

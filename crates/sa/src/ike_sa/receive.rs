@@ -122,7 +122,7 @@ impl IkeSa {
         }
         let Ok(Some(payloads)) = self.open(now, bytes, message) else { return Ok(()) };
         self.last_heard = now;
-        let Some(out) = self.outstanding.take() else { return Ok(()) };
+        let Some(out) = self.take_outstanding() else { return Ok(()) };
         match out.kind {
             Request::Init => unreachable!("handled above"),
             Request::Auth => self.handle_auth_response(now, &payloads)?,

@@ -36,7 +36,8 @@ impl IkeSa {
         if first_error(payloads).is_some() {
             // A collision answered TEMPORARY_FAILURE (§2.25): retry after a random 1-3 s, so
             // two peers that collided do not collide again in lockstep.
-            self.ike_rekey_at = Some(now + self.retry_delay());
+            let retry = now + self.retry_delay();
+            self.timers.set(Timer::IkeRekey, retry);
             self.release_ike_spi(new_spi_i);
             return Ok(());
         }
@@ -110,8 +111,8 @@ impl IkeSa {
             side: self.side,
             crypto: old_crypto,
             recv_mid: self.recv_mid,
-            until: now + OLD_SA_GRACE,
         });
+        self.timers.set(Timer::OldSa, now + OLD_SA_GRACE);
         self.side = new_side;
         self.spi_i = spi_i;
         self.spi_r = spi_r;
@@ -122,8 +123,8 @@ impl IkeSa {
         self.recv_mid = 0;
         self.response_cache = None;
         let (rekey, expire) = self.jittered(now, self.config.lifetimes.ike);
-        self.ike_rekey_at = Some(rekey);
-        self.ike_expire_at = Some(expire);
+        self.timers.set(Timer::IkeRekey, rekey);
+        self.timers.set(Timer::IkeExpire, expire);
         self.events.push_back(Event::IkeSaRekeyed { old_spis, new_spis: (spi_i, spi_r) });
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ikeway_codec::{IdRepr, IdValue};
 use ikeway_crypto::SecretBytes;
-use ikeway_sa::{AddressPool, Config, Event, IkeSa, KeyExchangeProvider, Responder};
+use ikeway_sa::{AddressPool, Config, Event, IkeSa, KeyExchangeProvider, Responder, SaId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -88,7 +88,7 @@ pub(crate) struct Pair {
     pub(crate) initiator: IkeSa,
     pub(crate) responder: Responder,
     pub(crate) initiator_events: Vec<Event>,
-    pub(crate) responder_events: Vec<(u64, Event)>,
+    pub(crate) responder_events: Vec<(SaId, Event)>,
     pub(crate) impair: Impairments,
     net_rng: ChaCha20Rng,
     in_flight: Vec<Packet>,
@@ -203,10 +203,10 @@ impl Pair {
             self.send(To::Initiator, t.local, t.remote, buf[..t.len].to_vec());
         }
         while let Some(e) = self.initiator.poll_event() {
-            self.initiator_events.push(e);
+            self.initiator_events.push(e.event);
         }
         while let Some(e) = self.responder.poll_event() {
-            self.responder_events.push(e);
+            self.responder_events.push((e.sa, e.event));
         }
     }
 
@@ -311,8 +311,9 @@ impl Pair {
     }
 
     pub(crate) fn responder_sa(&mut self) -> &mut IkeSa {
-        let spi_r = self.initiator.spis().1;
-        self.responder.sa_mut(spi_r).expect("responder holds the SA")
+        // The initiator started the SA, so the responder chose (and files it under) SPIr.
+        let id = SaId::from_spi(self.initiator.spis().1);
+        self.responder.sa_mut(id).expect("responder holds the SA")
     }
 
     /// Checks that every child the initiator installed has a responder twin with mirrored

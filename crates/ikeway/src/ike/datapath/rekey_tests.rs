@@ -11,7 +11,7 @@ use ikeway_codec::TrafficSelector;
 use ikeway_esp::Lifetime;
 use ikeway_pump::device::{MemoryLink, QueueDevice, pump};
 use ikeway_pump::{Counters, Datapath, HEADROOM, SaTable, Stats, TAILROOM};
-use ikeway_sa::{DefaultKex, Event, IkeSa, Responder};
+use ikeway_sa::{DefaultKex, EngineEvent, Event, IkeSa, Responder};
 
 use super::{child, rekey_requested};
 
@@ -153,10 +153,10 @@ impl Tunnel {
                 self.client.handle_datagram(self.now, t.local, t.remote, &buf[..t.len]);
                 moved = true;
             }
-            while let Some(e) = self.client.poll_event() {
+            while let Some(EngineEvent { event: e, .. }) = self.client.poll_event() {
                 self.c.on_event(&e);
             }
-            while let Some((_, e)) = self.server.poll_event() {
+            while let Some(EngineEvent { event: e, .. }) = self.server.poll_event() {
                 self.s.on_event(&e);
             }
             if !moved {
