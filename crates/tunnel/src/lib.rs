@@ -7,3 +7,6 @@
 //! `TunnelPlan` land here; see docs/ARCHITECTURE.md.)
 
 #![forbid(unsafe_code)]
+
+pub mod child;
+pub mod netstack;

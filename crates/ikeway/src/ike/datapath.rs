@@ -10,10 +10,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use ikeway_codec::TrafficSelector;
-use ikeway_esp::SaConfig;
-use ikeway_pump::{ChildSa, Policy, Pump, PumpConfig, SaTable, Selector};
-use ikeway_sa::{ChildSaInfo, Event, IkeSa, Responder};
+use ikeway_pump::{Pump, PumpConfig, SaTable};
+use ikeway_sa::{Event, IkeSa, Responder};
+use ikeway_tunnel::child::datapath_child as child;
 use serde_json::{Value, json};
 
 use super::parse_cidr;
@@ -56,44 +55,6 @@ pub(crate) fn start(args: &TunArgs, local: IpAddr) -> Result<Option<Arc<Pump>>> 
     config.routes = args.tun_route.iter().map(|s| parse_cidr(s)).collect::<Result<_>>()?;
     let pump = Pump::start(&config).with_context(|| format!("starting the datapath on {name}"))?;
     Ok(Some(Arc::new(pump)))
-}
-
-fn selectors(ts: &[TrafficSelector]) -> Vec<Selector> {
-    ts.iter()
-        .filter_map(|t| match t {
-            TrafficSelector::Range(r) => Some(Selector {
-                start: r.start,
-                end: r.end,
-                protocol: r.ip_protocol,
-                start_port: r.start_port,
-                end_port: r.end_port,
-            }),
-            TrafficSelector::Other { .. } => None,
-        })
-        .collect()
-}
-
-/// The ESP SAs of a child SA, inbound and outbound, as the negotiation emitted it (keys
-/// already cut from KEYMAT in RFC 7296 §2.17 order). One mapping for every datapath.
-pub(crate) fn esp_configs(c: &ChildSaInfo) -> (SaConfig, SaConfig) {
-    let sa = |spi, keys: &ikeway_crypto::keys::DirectionKeys| {
-        let mut config =
-            SaConfig::new(spi, c.suite.suite, keys.encryption.clone(), keys.integrity.clone());
-        config.esn = c.suite.esn;
-        config
-    };
-    (sa(c.spi_in, &c.inbound), sa(c.spi_out, &c.outbound))
-}
-
-/// The datapath's form of a child SA: both ESP directions, the selectors, the peer.
-pub(crate) fn child(c: &ChildSaInfo) -> ChildSa {
-    let (inbound, outbound) = esp_configs(c);
-    ChildSa {
-        inbound,
-        outbound,
-        policy: Policy { local: selectors(&c.local_ts), remote: selectors(&c.remote_ts) },
-        remote: c.remote,
-    }
 }
 
 /// Applies an engine event to the datapath; returns a JSON line to print, if any.

@@ -115,7 +115,7 @@ struct Tunnel {
 
 impl Tunnel {
     fn new(inbound_limits: bool) -> Self {
-        let (client_cfg, server_cfg, pool) = crate::demo::configs();
+        let (client_cfg, server_cfg, pool) = ikeway_tunnel::netstack::demo::configs();
         let kex = Arc::new(DefaultKex::default());
         let now = Instant::now();
         let client = IkeSa::initiate(

@@ -1,0 +1,668 @@
+//! Both ends of an IKEv2/IPsec tunnel in one process, no root and no server needed: what
+//! `ikeway demo` and the C ABI's demo run.
+//!
+//! Our initiator and our responder negotiate over loopback UDP (IKE_SA_INIT, IKE_AUTH with a
+//! pre-shared key and a configuration request, the first child SA). Two [`Netstack`]s, one per
+//! end, then talk through that child SA: every packet is ESP-encrypted, carried in UDP over
+//! loopback, and decrypted on the other side. A TCP transfer measures it, and a DELETE ends it.
+//! Everything that happens is reported as a [`DemoEvent`], whose `Display` is the line to print.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ikeway_codec::{
+    ConfigAttributeType, HeaderRepr, IdRepr, IdValue, MessageRepr, TrafficSelector,
+};
+use ikeway_crypto::SecretBytes;
+use ikeway_sa::{
+    AddressPool, ChildSaInfo, CloseReason, Config, DefaultKex, EngineEvent, Event, IkeSa, Responder,
+};
+
+use super::{EspLink, Netstack, NetstackConfig, NetstackError, TcpHandle, Traffic};
+
+/// The address of the demo server inside its protected network (10.77.0.0/24).
+pub const SERVER_INNER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+/// The TCP port the demo server listens on.
+pub const PORT: u16 = 5001;
+
+/// The negotiation must finish within this.
+const NEGOTIATION_LIMIT: Duration = Duration::from_secs(10);
+/// The transfer fails when it has not finished within this.
+const TRANSFER_LIMIT: Duration = Duration::from_secs(120);
+/// The DELETE exchange must finish within this.
+const DELETE_LIMIT: Duration = Duration::from_secs(5);
+/// Sleep when a turn moved nothing (loopback answers within microseconds).
+const IDLE: Duration = Duration::from_micros(200);
+
+/// What to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Bytes to send through the tunnel from the client to the server.
+    pub bytes: u64,
+}
+
+/// Which end of the demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The initiator.
+    Client,
+    /// The responder.
+    Server,
+}
+
+/// A step of the demo, announced before its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// IKE_SA_INIT and IKE_AUTH.
+    Negotiation,
+    /// The TCP transfer from the client's assigned address to the server.
+    Traffic {
+        /// The client's internal address (from the server's CFG_REPLY).
+        client: Ipv4Addr,
+    },
+    /// The status table.
+    Status,
+    /// INFORMATIONAL with DELETE.
+    Disconnect,
+}
+
+/// The status table printed after the transfer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoStatus {
+    /// The server's IKE address.
+    pub server: SocketAddr,
+    /// The client's internal address.
+    pub client_address: Ipv4Addr,
+    /// The IKE SA's SPIs (initiator, responder).
+    pub ike_spis: (u64, u64),
+    /// The child SA's ESP transform, e.g. `AES-GCM-16-256`.
+    pub esp: String,
+    /// Whether the child SA uses extended sequence numbers.
+    pub esn: bool,
+    /// The child SA's SPIs at the client (inbound, outbound).
+    pub child_spis: (u32, u32),
+    /// The child SA's hard lifetime.
+    pub child_lifetime: Duration,
+    /// What went through the client's link.
+    pub traffic: Traffic,
+    /// From the first IKE_SA_INIT to the child SA at the client.
+    pub handshake: Duration,
+    /// Bytes received intact by the server.
+    pub transferred: u64,
+    /// How long the transfer took.
+    pub transfer_time: Duration,
+}
+
+impl DemoStatus {
+    /// Throughput of the transfer in Mbit/s.
+    pub fn mbit_per_s(&self) -> f64 {
+        self.transferred as f64 * 8.0 / self.transfer_time.as_secs_f64() / 1e6
+    }
+}
+
+/// Something the demo did; `Display` is the line (or lines) `ikeway demo` prints.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DemoEvent {
+    /// A new phase starts.
+    Phase(Phase),
+    /// An IKE datagram crossed loopback.
+    Datagram {
+        /// The end that sent it.
+        from: End,
+        /// Exchange, request or response, message ID, payloads and size.
+        description: String,
+    },
+    /// The client's negotiation reported this.
+    Client(Event),
+    /// Both ends have the child SA.
+    Handshake {
+        /// From the first IKE_SA_INIT to the child SA at the client.
+        elapsed: Duration,
+    },
+    /// The server has received this much of the transfer, intact.
+    Progress {
+        /// Bytes received so far.
+        received: u64,
+        /// Bytes the transfer sends.
+        total: u64,
+    },
+    /// The transfer completed.
+    Transferred {
+        /// Bytes received intact.
+        bytes: u64,
+        /// How long it took.
+        elapsed: Duration,
+    },
+    /// The status table.
+    Status(Box<DemoStatus>),
+    /// The client's IKE SA closed.
+    Closed(CloseReason),
+}
+
+/// Why the demo failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// A loopback socket could not be opened or used.
+    #[error("loopback socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The OS random source failed.
+    #[error("OS random source: {0}")]
+    Random(String),
+    /// The negotiation engine refused a command.
+    #[error("negotiation: {0:?}")]
+    Negotiation(ikeway_sa::Error),
+    /// An engine produced a datagram larger than any UDP datagram.
+    #[error("the engine produced a datagram of {0} bytes")]
+    Oversized(usize),
+    /// The IKE SA closed before the child SA was up.
+    #[error("the client's IKE SA closed: {0:?}")]
+    ClosedEarly(CloseReason),
+    /// A step did not finish in time.
+    #[error("{0}")]
+    Timeout(&'static str),
+    /// The server did not assign an IPv4 address inside the tunnel.
+    #[error("the demo runs IPv4 inside the tunnel, and the client got no IPv4 selector")]
+    NoAddress,
+    /// The userspace stack failed.
+    #[error(transparent)]
+    Netstack(#[from] NetstackError),
+    /// The transfer stopped making progress.
+    #[error("transfer stalled at {received} of {total} bytes")]
+    Stalled {
+        /// Bytes received intact before the limit.
+        received: u64,
+        /// Bytes the transfer sends.
+        total: u64,
+    },
+    /// A byte arrived out of order or changed.
+    #[error("data corrupted at byte {0}")]
+    Corrupted(u64),
+}
+
+/// The demo's two configurations (client, server) and the server's address pool: the server
+/// assigns 10.88.0.10 and DNS 10.77.0.53, and protects 10.77.0.0/24. The pre-shared key is
+/// public: this is a demo.
+pub fn configs() -> (Config, Config, AddressPool) {
+    let psk = SecretBytes::from_slice(b"ikeway demo pre-shared key, not a secret");
+    let mut client =
+        Config::new(IdRepr::from_value(IdValue::Fqdn("client.demo.ikeway")), psk.clone());
+    client.remote_id = Some(IdRepr::from_value(IdValue::Fqdn("vpn.demo.ikeway")));
+    client.config_request = vec![
+        ConfigAttributeType::INTERNAL_IP4_ADDRESS,
+        ConfigAttributeType::INTERNAL_IP4_DNS,
+        ConfigAttributeType::INTERNAL_DNS_DOMAIN,
+    ];
+    let mut server = Config::new(IdRepr::from_value(IdValue::Fqdn("vpn.demo.ikeway")), psk);
+    server.local_ts = vec![TrafficSelector::Range(ikeway_codec::AddrRange::any(
+        IpAddr::V4(Ipv4Addr::new(10, 77, 0, 0)),
+        IpAddr::V4(Ipv4Addr::new(10, 77, 0, 255)),
+    ))];
+    let pool = AddressPool {
+        v4: Some((Ipv4Addr::new(10, 88, 0, 10), 100)),
+        dns: vec![IpAddr::V4(Ipv4Addr::new(10, 77, 0, 53))],
+        dns_domains: vec!["demo.ikeway".into()],
+        subnets: vec![(IpAddr::V4(Ipv4Addr::new(10, 77, 0, 0)), 24)],
+        ..AddressPool::default()
+    };
+    (client, server, pool)
+}
+
+/// Runs the whole demo, reporting each step to `on_event`; returns the status table.
+pub fn run(
+    options: DemoOptions,
+    on_event: &mut dyn FnMut(&DemoEvent),
+) -> Result<DemoStatus, DemoError> {
+    let mut tunnel = DemoTunnel::establish(on_event)?;
+    on_event(&DemoEvent::Phase(Phase::Traffic { client: tunnel.client_address }));
+    let (transferred, transfer_time) =
+        transfer(&mut tunnel.client, &mut tunnel.server, options.bytes, on_event)?;
+    on_event(&DemoEvent::Transferred { bytes: transferred, elapsed: transfer_time });
+
+    on_event(&DemoEvent::Phase(Phase::Status));
+    let child = &tunnel.client_child;
+    let status = DemoStatus {
+        server: tunnel.ends.server_sock.local_addr()?,
+        client_address: tunnel.client_address,
+        ike_spis: tunnel.ends.client.spis(),
+        esp: child.suite.suite.encryption().to_string(),
+        esn: child.suite.esn,
+        child_spis: (child.spi_in, child.spi_out),
+        child_lifetime: child.lifetime,
+        traffic: tunnel.client.link().traffic(),
+        handshake: tunnel.handshake,
+        transferred,
+        transfer_time,
+    };
+    on_event(&DemoEvent::Status(Box::new(status.clone())));
+
+    on_event(&DemoEvent::Phase(Phase::Disconnect));
+    let reason = tunnel.close(on_event)?;
+    on_event(&DemoEvent::Closed(reason));
+    Ok(status)
+}
+
+/// A negotiated tunnel between two ends in this process, with a [`Netstack`] at each end:
+/// the client's has the address the server assigned, the server's has [`SERVER_INNER`].
+/// Drive it by polling both stacks; [`DemoTunnel::close`] deletes the IKE SA.
+#[derive(Debug)]
+pub struct DemoTunnel {
+    ends: Ends,
+    client_child: Box<ChildSaInfo>,
+    handshake: Duration,
+    client_address: Ipv4Addr,
+    /// The client's stack.
+    pub client: Netstack,
+    /// The server's stack.
+    pub server: Netstack,
+}
+
+impl DemoTunnel {
+    /// Negotiates over loopback UDP (reporting the [`Phase::Negotiation`] events and the
+    /// [`DemoEvent::Handshake`]) and puts a stack on each end of the child SA.
+    pub fn establish(on_event: &mut dyn FnMut(&DemoEvent)) -> Result<Self, DemoError> {
+        let (client_cfg, server_cfg, pool) = configs();
+        let (client_sock, server_sock) = (loopback()?, loopback()?);
+        let kex = Arc::new(DefaultKex::default());
+        let start = Instant::now();
+        let client = IkeSa::initiate(
+            Arc::new(client_cfg),
+            kex.clone(),
+            os_seed()?,
+            start,
+            client_sock.local_addr()?,
+            server_sock.local_addr()?,
+        )
+        .map_err(DemoError::Negotiation)?;
+        let server = Responder::new(Arc::new(server_cfg), kex, Some(pool), os_seed()?);
+        let mut ends = Ends { client, server, client_sock, server_sock, buf: vec![0; 65536] };
+
+        on_event(&DemoEvent::Phase(Phase::Negotiation));
+        let (client_child, server_child, handshake) = ends.negotiate(start, on_event)?;
+        on_event(&DemoEvent::Handshake { elapsed: handshake });
+
+        let client_address = match client_child.local_ts.first() {
+            Some(TrafficSelector::Range(r)) => match r.start {
+                IpAddr::V4(v4) => v4,
+                IpAddr::V6(_) => return Err(DemoError::NoAddress),
+            },
+            _ => return Err(DemoError::NoAddress),
+        };
+        let (esp_client, esp_server) = (loopback()?, loopback()?);
+        let (client_esp, server_esp) = (esp_client.local_addr()?, esp_server.local_addr()?);
+        let client_link = EspLink::new(esp_client, Some(server_esp))?;
+        client_link.install(&client_child)?;
+        let server_link = EspLink::new(esp_server, Some(client_esp))?;
+        server_link.install(&server_child)?;
+        // Everything in 10/8 is "on the link": the child SA's selectors decide what passes.
+        let on_link = |address: Ipv4Addr| NetstackConfig {
+            prefix_len: 8,
+            ..NetstackConfig::new(IpAddr::V4(address))
+        };
+        let client = Netstack::new(client_link, &on_link(client_address))?;
+        let server = Netstack::new(server_link, &on_link(SERVER_INNER))?;
+        Ok(Self { ends, client_child, handshake, client_address, client, server })
+    }
+
+    /// The client's internal address (from the server's CFG_REPLY).
+    pub fn client_address(&self) -> Ipv4Addr {
+        self.client_address
+    }
+
+    /// Polls both stacks once; returns whether anything moved.
+    pub fn poll(&mut self) -> bool {
+        let client = self.client.poll();
+        self.server.poll() | client
+    }
+
+    /// Deletes the client's IKE SA (INFORMATIONAL with DELETE, each datagram reported) and
+    /// returns why it closed.
+    pub fn close(mut self, on_event: &mut dyn FnMut(&DemoEvent)) -> Result<CloseReason, DemoError> {
+        self.ends.delete(on_event)
+    }
+}
+
+/// The two IKE engines and their loopback sockets.
+#[derive(Debug)]
+struct Ends {
+    client: IkeSa,
+    server: Responder,
+    client_sock: UdpSocket,
+    server_sock: UdpSocket,
+    buf: Vec<u8>,
+}
+
+impl Ends {
+    /// Moves datagrams between the two engines over loopback UDP, reporting each one, and
+    /// fires due timers. Returns whether anything moved.
+    fn pump(&mut self, on_event: &mut dyn FnMut(&DemoEvent)) -> Result<bool, DemoError> {
+        let mut moved = false;
+        let (to_server, to_client) =
+            (self.server_sock.local_addr()?, self.client_sock.local_addr()?);
+        while let Some(t) = self.client.poll_transmit(&mut self.buf) {
+            let t = t.map_err(DemoError::Oversized)?;
+            let bytes = &self.buf[..t.len];
+            on_event(&DemoEvent::Datagram { from: End::Client, description: describe(bytes) });
+            self.client_sock.send_to(bytes, to_server)?;
+            moved = true;
+        }
+        while let Some(t) = self.server.poll_transmit(&mut self.buf) {
+            let t = t.map_err(DemoError::Oversized)?;
+            let bytes = &self.buf[..t.len];
+            on_event(&DemoEvent::Datagram { from: End::Server, description: describe(bytes) });
+            self.server_sock.send_to(bytes, to_client)?;
+            moved = true;
+        }
+        let now = Instant::now();
+        while let Ok((n, from)) = self.server_sock.recv_from(&mut self.buf) {
+            self.server.handle_datagram(now, from, to_server, &self.buf[..n]);
+            moved = true;
+        }
+        while let Ok((n, from)) = self.client_sock.recv_from(&mut self.buf) {
+            self.client.handle_datagram(now, from, to_client, &self.buf[..n]);
+            moved = true;
+        }
+        if self.client.poll_timeout().is_some_and(|t| t <= now) {
+            self.client.handle_timeout(now);
+        }
+        if self.server.poll_timeout().is_some_and(|t| t <= now) {
+            self.server.handle_timeout(now);
+        }
+        Ok(moved)
+    }
+
+    /// Runs IKE_SA_INIT and IKE_AUTH until both ends have the child SA; returns the client's
+    /// and the server's child SA and how long the client waited for its own.
+    fn negotiate(
+        &mut self,
+        start: Instant,
+        on_event: &mut dyn FnMut(&DemoEvent),
+    ) -> Result<(Box<ChildSaInfo>, Box<ChildSaInfo>, Duration), DemoError> {
+        let mut client_child = None;
+        let mut server_child = None;
+        let mut handshake = Duration::ZERO;
+        loop {
+            match (client_child.take(), server_child.take()) {
+                (Some(c), Some(s)) => return Ok((c, s, handshake)),
+                (c, s) => (client_child, server_child) = (c, s),
+            }
+            if start.elapsed() > NEGOTIATION_LIMIT {
+                return Err(DemoError::Timeout("negotiation did not complete in 10 s"));
+            }
+            let moved = self.pump(on_event)?;
+            while let Some(EngineEvent { event: e, .. }) = self.client.poll_event() {
+                match e {
+                    Event::ChildSaInstalled(c) => {
+                        handshake = start.elapsed();
+                        let event = DemoEvent::Client(Event::ChildSaInstalled(c));
+                        on_event(&event);
+                        if let DemoEvent::Client(Event::ChildSaInstalled(c)) = event {
+                            client_child = Some(c);
+                        }
+                    }
+                    Event::IkeSaClosed { reason } => return Err(DemoError::ClosedEarly(reason)),
+                    other => on_event(&DemoEvent::Client(other)),
+                }
+            }
+            while let Some(EngineEvent { event: e, .. }) = self.server.poll_event() {
+                if let Event::ChildSaInstalled(c) = e {
+                    server_child = Some(c);
+                }
+            }
+            if !moved {
+                std::thread::sleep(IDLE);
+            }
+        }
+    }
+
+    /// Deletes the client's IKE SA and waits for the server's answer; returns why it closed.
+    fn delete(&mut self, on_event: &mut dyn FnMut(&DemoEvent)) -> Result<CloseReason, DemoError> {
+        self.client.delete_ike(Instant::now());
+        let deadline = Instant::now() + DELETE_LIMIT;
+        while !self.client.is_closed() && Instant::now() < deadline {
+            if !self.pump(on_event)? {
+                std::thread::sleep(IDLE);
+            }
+        }
+        let mut reason = None;
+        while let Some(EngineEvent { event: e, .. }) = self.client.poll_event() {
+            if let Event::IkeSaClosed { reason: r } = e {
+                reason = Some(r);
+            }
+        }
+        reason.ok_or(DemoError::Timeout("the IKE SA did not close in 5 s"))
+    }
+}
+
+/// Sends `total` bytes over TCP from the client stack to the server stack and checks they all
+/// arrive in order; returns the bytes received and the time taken.
+fn transfer(
+    client: &mut Netstack,
+    server: &mut Netstack,
+    total: u64,
+    on_event: &mut dyn FnMut(&DemoEvent),
+) -> Result<(u64, Duration), DemoError> {
+    let listener = server.listen(PORT)?;
+    let conn = client.connect(SocketAddr::from((SERVER_INNER, PORT)))?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut expect = vec![0u8; 64 * 1024];
+    let (mut sent, mut received) = (0u64, 0u64);
+    let start = Instant::now();
+    while received < total {
+        if start.elapsed() > TRANSFER_LIMIT {
+            return Err(DemoError::Stalled { received, total });
+        }
+        client.poll();
+        server.poll();
+        sent += send_pattern(client, conn, sent, total, &mut chunk)?;
+        let before = received;
+        received += recv_checked(server, listener, received, &mut chunk, &mut expect)?;
+        if received != before {
+            on_event(&DemoEvent::Progress { received, total });
+        }
+    }
+    Ok((received, start.elapsed()))
+}
+
+/// The byte at `offset` of the transfer: a counter pattern, so the receiver can check that
+/// every byte arrived in order.
+fn pattern(offset: u64, buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = ((offset + i as u64) % 251) as u8;
+    }
+}
+
+/// Writes the pattern from `sent` on while the connection takes it; returns the bytes written.
+fn send_pattern(
+    stack: &mut Netstack,
+    conn: TcpHandle,
+    mut sent: u64,
+    total: u64,
+    chunk: &mut [u8],
+) -> Result<u64, DemoError> {
+    let from = sent;
+    while sent < total && stack.can_send(conn)? {
+        let n = chunk.len().min((total - sent) as usize);
+        pattern(sent, &mut chunk[..n]);
+        let written = stack.send(conn, &chunk[..n])?;
+        if written == 0 {
+            break;
+        }
+        sent += written as u64;
+    }
+    Ok(sent - from)
+}
+
+/// Reads what arrived and checks it against the pattern from `received` on; returns the bytes
+/// read.
+fn recv_checked(
+    stack: &mut Netstack,
+    conn: TcpHandle,
+    mut received: u64,
+    chunk: &mut [u8],
+    expect: &mut [u8],
+) -> Result<u64, DemoError> {
+    let from = received;
+    while stack.can_recv(conn)? {
+        let n = stack.recv(conn, chunk)?;
+        if n == 0 {
+            break;
+        }
+        pattern(received, &mut expect[..n]);
+        if chunk[..n] != expect[..n] {
+            return Err(DemoError::Corrupted(received));
+        }
+        received += n as u64;
+    }
+    Ok(received - from)
+}
+
+/// One line about an IKE datagram: exchange, request or response, message ID, payloads, size.
+pub fn describe(bytes: &[u8]) -> String {
+    let Ok(h) = HeaderRepr::parse(bytes) else { return format!("{} bytes (not IKE)", bytes.len()) };
+    let kind = if h.flags.response { "response" } else { "request" };
+    let payloads = match MessageRepr::parse(bytes) {
+        Ok(m) => m.payload_types().iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        Err(e) => format!("malformed: {e}"),
+    };
+    format!("{} {kind} #{} [{payloads}] {} bytes", h.exchange, h.message_id, bytes.len())
+}
+
+fn loopback() -> Result<UdpSocket, DemoError> {
+    let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn os_seed() -> Result<[u8; 32], DemoError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| DemoError::Random(e.to_string()))?;
+    Ok(seed)
+}
+
+fn ts_text(ts: &[TrafficSelector]) -> String {
+    ts.iter()
+        .map(|t| match t {
+            TrafficSelector::Range(r) if r.start == r.end => r.start.to_string(),
+            TrafficSelector::Range(r) => format!("{}-{}", r.start, r.end),
+            TrafficSelector::Other { ts_type, .. } => format!("type {}", ts_type.0),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn esn_text(esn: bool) -> &'static str {
+    if esn { " with ESN" } else { "" }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Negotiation => write!(
+                f,
+                "1. Negotiation (RFC 7296): IKE_SA_INIT, IKE_AUTH with a pre-shared key and CP"
+            ),
+            Self::Traffic { client } => write!(
+                f,
+                "2. Traffic: TCP from {client} to {SERVER_INNER}:{PORT} through the child SA (two smoltcp stacks)"
+            ),
+            Self::Status => write!(f, "\n3. Status"),
+            Self::Disconnect => write!(f, "\n4. Disconnect: INFORMATIONAL with DELETE"),
+        }
+    }
+}
+
+impl fmt::Display for DemoStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.traffic;
+        let rows = [
+            ("status", "connected".to_owned()),
+            ("server", format!("{} (vpn.demo.ikeway)", self.server)),
+            ("internal address", format!("{}/32", self.client_address)),
+            ("IKE SA SPIs", format!("{:016x} {:016x}", self.ike_spis.0, self.ike_spis.1)),
+            (
+                "child SA",
+                format!(
+                    "ESP {}{}, SPIs in {:08x} out {:08x}",
+                    self.esp,
+                    esn_text(self.esn),
+                    self.child_spis.0,
+                    self.child_spis.1
+                ),
+            ),
+            ("child SA lifetime", format!("{} min", self.child_lifetime.as_secs() / 60)),
+            ("sent", format!("{} bytes in {} ESP packets", t.sent_bytes, t.sent_packets)),
+            (
+                "received",
+                format!("{} bytes in {} ESP packets", t.received_bytes, t.received_packets),
+            ),
+            ("drops", t.drops.to_string()),
+            ("handshake time", format!("{:.2} ms", self.handshake.as_secs_f64() * 1e3)),
+            (
+                "throughput",
+                format!(
+                    "{:.0} Mbit/s ({} MiB in {:.2} s, TCP over ESP over loopback UDP)",
+                    self.mbit_per_s(),
+                    self.transferred >> 20,
+                    self.transfer_time.as_secs_f64()
+                ),
+            ),
+        ];
+        for (i, (k, v)) in rows.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "\n" };
+            write!(f, "{sep}  {k:<18} {v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for DemoEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Phase(p) => p.fmt(f),
+            Self::Datagram { from: End::Client, description } => {
+                write!(f, "  client -> server  {description}")
+            }
+            Self::Datagram { from: End::Server, description } => {
+                write!(f, "  server -> client  {description}")
+            }
+            Self::Client(Event::IkeSaUp { suite, spi_i, spi_r }) => write!(
+                f,
+                "  IKE SA up: {} / {} / {}, SPIs {spi_i:016x} {spi_r:016x}",
+                suite.suite.encryption(),
+                suite.prf,
+                suite.group
+            ),
+            Self::Client(Event::ConfigReceived(c)) => write!(
+                f,
+                "  configuration from the server: address {}, DNS {}, domain {}",
+                c.addresses.iter().map(|(a, l)| format!("{a}/{l}")).collect::<Vec<_>>().join(" "),
+                c.dns.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+                c.dns_domains.join(" "),
+            ),
+            Self::Client(Event::ChildSaInstalled(c)) => write!(
+                f,
+                "  CHILD_SA installed: ESP {}{}, SPIs in {:08x} out {:08x}, {} <=> {}",
+                c.suite.suite.encryption(),
+                esn_text(c.suite.esn),
+                c.spi_in,
+                c.spi_out,
+                ts_text(&c.local_ts),
+                ts_text(&c.remote_ts)
+            ),
+            Self::Client(other) => write!(f, "  {other:?}"),
+            Self::Handshake { elapsed } => {
+                writeln!(f, "  handshake took {:.2} ms", elapsed.as_secs_f64() * 1e3)
+            }
+            Self::Progress { received, total } => write!(f, "  {received}/{total} bytes"),
+            Self::Transferred { bytes, elapsed } => {
+                write!(f, "  {bytes} bytes received intact in {:.2} s", elapsed.as_secs_f64())
+            }
+            Self::Status(s) => s.fmt(f),
+            Self::Closed(reason) => write!(f, "  IKE SA closed: {reason:?}"),
+        }
+    }
+}
