@@ -18,7 +18,8 @@ use ikeway::decode;
 #[command(
     name = "ikeway",
     version,
-    about = "IKEv2 Personal VPN client, responder and protocol toolbox"
+    about = "IKEv2 Personal VPN client, responder and protocol toolbox",
+    after_help = "Examples:\n  ikeway demo --megabytes 16             # both ends in this process, no root\n  ikeway config add office --server vpn.example.org --psk-file office.psk --yes\n  sudo ikeway connect office"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,12 +30,21 @@ struct Cli {
 enum Command {
     /// Run both ends of an IKEv2 VPN in this process (no root, no server) and push a TCP
     /// transfer through the tunnel: negotiation step by step, then throughput and status.
+    #[command(
+        after_help = "Examples:\n  ikeway demo\n  ikeway demo --megabytes 512 --quiet      # no progress bar, for logs"
+    )]
     Demo(demo::DemoArgs),
     /// Saved VPN configurations: list, show, add, edit, remove.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ikeway config list\n  ikeway config show office --json"
+    )]
     Config(vpn::config::ConfigCmd),
     /// Apple configuration profiles (.mobileconfig): import, export.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ikeway profile import office.mobileconfig\n  ikeway profile export office --output office.mobileconfig"
+    )]
     Profile(vpn::config::ProfileCmd),
     /// Connect a saved configuration: negotiate, bring up the TUN datapath, set addresses,
     /// routes and DNS from the server (needs root for the TUN device and routes).
@@ -43,8 +53,12 @@ enum Command {
     )]
     Connect(vpn::connect::ConnectArgs),
     /// Disconnect the running connection and restore routes and DNS.
+    #[command(after_help = "Example:\n  sudo ikeway disconnect")]
     Disconnect,
     /// Status of the running connection: server, addresses, SAs, traffic.
+    #[command(
+        after_help = "Examples:\n  ikeway status\n  ikeway status --json | jq .status\n  ikeway status --watch                   # again on every change; Ctrl-C stops"
+    )]
     Status(vpn::connect::StatusArgs),
     /// Decode the IKE messages of a capture as JSON, one object per line.
     ///
@@ -156,5 +170,67 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    /// Every command line an `after_help` shows: continuation lines joined, `sudo`, a
+    /// trailing `# comment`, a pipe and an output redirection taken off.
+    fn examples(help: &str) -> Vec<Vec<String>> {
+        let joined = help.replace("\\\n", " ");
+        joined
+            .lines()
+            .map(str::trim)
+            .filter_map(|l| l.strip_prefix("sudo ").or(Some(l)))
+            .filter(|l| l.starts_with("ikeway "))
+            .map(|l| {
+                let l = l.split(" #").next().unwrap_or(l);
+                let l = l.split(" | ").next().unwrap_or(l);
+                let l = l.split(" > ").next().unwrap_or(l);
+                l.split_whitespace().map(str::to_owned).collect()
+            })
+            .collect()
+    }
+
+    /// `--help` of every command ends with an example, and each example parses: a new
+    /// command without one, or an example that went stale, fails here.
+    #[test]
+    fn every_command_ends_its_help_with_an_example_that_parses() {
+        let mut stack = vec![(String::from("ikeway"), Cli::command())];
+        let mut checked = 0;
+        while let Some((path, mut cmd)) = stack.pop() {
+            for sub in cmd.get_subcommands() {
+                stack.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+            let after = cmd.get_after_help().map(ToString::to_string).unwrap_or_default();
+            let shown = examples(&after);
+            assert!(
+                after.starts_with("Example") && !shown.is_empty(),
+                "`{path} --help` has no example: {after:?}"
+            );
+            let help = cmd.render_long_help().to_string();
+            assert!(
+                help.trim_end().ends_with(after.trim_end()),
+                "`{path} --help` does not end with its examples:\n{help}"
+            );
+            for words in shown {
+                let parsed = Cli::try_parse_from(&words);
+                assert!(parsed.is_ok(), "{path}: example {words:?} does not parse: {parsed:?}");
+                // An example of a subcommand runs that subcommand (or one of its own).
+                assert!(
+                    words.join(" ").starts_with(&path) || path == "ikeway",
+                    "{path}: example {words:?} runs another command"
+                );
+            }
+            checked += 1;
+        }
+        // The walk reached the whole tree: ikeway, its 9 commands, 5 under config, 2 under
+        // profile (more as commands are added).
+        assert!(checked >= 17, "only {checked} commands walked");
     }
 }

@@ -20,11 +20,19 @@ pub(crate) const APP_PREFIX: &str = "ikeway-cli/";
 #[derive(Subcommand, Debug)]
 pub(crate) enum ConfigCmd {
     /// List saved configurations (personal and managed).
+    #[command(
+        after_help = "Examples:\n  ikeway config list\n  ikeway config list --json | jq '.[].name'"
+    )]
     List {
         #[arg(long)]
         json: bool,
     },
-    /// Show one configuration (secrets are never shown).
+    /// Show one configuration, grouped as on Apple's VPN settings screen: server,
+    /// identities, authentication, SA parameters, routing, DNS, on demand. Secrets are never
+    /// shown. `--json` prints every field for scripts.
+    #[command(
+        after_help = "Examples:\n  ikeway config show office\n  ikeway config show office --json | jq .protocol.server_address"
+    )]
     Show {
         name: String,
         #[arg(long)]
@@ -43,18 +51,25 @@ pub(crate) enum ConfigCmd {
         yes: bool,
     },
     /// Change fields of a personal configuration.
+    #[command(
+        after_help = "Examples:\n  ikeway config edit office --dpd high --mtu 1400\n  ikeway config edit office --ike-encryption aes256gcm --ike-dh-group 31 --enable"
+    )]
     Edit {
         name: String,
         #[command(flatten)]
         fields: Fields,
     },
-    /// Remove a personal configuration.
+    /// Remove a personal configuration (and its shared secret).
+    #[command(after_help = "Example:\n  ikeway config remove office")]
     Remove { name: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ProfileCmd {
     /// Import an Apple configuration profile (.mobileconfig, com.apple.vpn.managed, IKEv2).
+    #[command(
+        after_help = "Examples:\n  ikeway profile import office.mobileconfig\n  ikeway profile import office.mobileconfig --yes   # no question, for scripts"
+    )]
     Import {
         file: PathBuf,
         /// Consent to installing the profile without asking.
@@ -62,6 +77,9 @@ pub(crate) enum ProfileCmd {
         yes: bool,
     },
     /// Export a configuration as a .mobileconfig profile (to stdout, or --output FILE).
+    #[command(
+        after_help = "Examples:\n  ikeway profile export office > office.mobileconfig\n  ikeway profile export office --include-secrets --output office-with-psk.mobileconfig"
+    )]
     Export {
         name: String,
         #[arg(long)]
