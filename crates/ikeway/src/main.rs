@@ -109,27 +109,36 @@ Examples:
   ikeway decode messages.hex";
 
 fn main() -> ExitCode {
-    let args = match config_file::expand(std::env::args_os().collect()) {
-        Ok(args) => args,
-        Err(e) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("ikeway: {e:#}");
-            }
-            return ExitCode::FAILURE;
-        }
-    };
-    let cli = Cli::parse_from(args);
-    match run(cli) {
+    let result = config_file::expand(std::env::args_os().collect())
+        .and_then(|args| run(Cli::parse_from(args)));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("ikeway: {e:#}");
+                eprintln!("ikeway: {}", user_message(&e));
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once. Library errors often end with their cause
+/// (`reading FILE: No such file or directory`) and also return it as `source()`, which a
+/// plain `{:#}` would print a second time.
+fn user_message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -175,9 +184,29 @@ fn run(cli: Cli) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use anyhow::Context;
     use clap::{CommandFactory, Parser};
 
-    use super::Cli;
+    use super::{Cli, user_message};
+
+    #[test]
+    fn a_cause_the_message_already_names_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading psk.txt: {source}")]
+        struct Read {
+            source: std::io::Error,
+        }
+        let e = anyhow::Error::new(Read { source: io }).context("adding \"office\"");
+        assert_eq!(
+            user_message(&e),
+            "adding \"office\": reading psk.txt: No such file or directory"
+        );
+        let plain: anyhow::Result<()> =
+            Err(std::io::Error::other("disk on fire")).context("writing out.txt");
+        let plain = plain.expect_err("an error");
+        assert_eq!(user_message(&plain), "writing out.txt: disk on fire");
+    }
 
     /// Every command line an `after_help` shows: continuation lines joined, `sudo`, a
     /// trailing `# comment`, a pipe and an output redirection taken off.

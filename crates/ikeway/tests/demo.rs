@@ -22,7 +22,7 @@ fn demo_negotiates_transfers_and_disconnects() {
         "2097152 bytes received intact",
         "drops              0",
         "INFORMATIONAL request #2 [SK]",
-        "IKE SA closed: Deleted",
+        "IKE SA closed: deleted by us",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

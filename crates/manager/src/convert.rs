@@ -19,6 +19,7 @@ use crate::model::{
     AuthenticationMethod, CertificateType, DiffieHellmanGroup, EncryptionAlgorithm, Ikev2Protocol,
     IntegrityAlgorithm, SaParameters, TlsVersion,
 };
+use crate::profile::{ENCRYPTIONS, name_of};
 use crate::secrets::{PersistentRef, SecretError, SecretSource};
 
 /// A field that is set but whose behaviour the protocol crates do not implement.
@@ -75,9 +76,6 @@ impl Ikev2Protocol {
         &self,
         secrets: &dyn SecretSource,
     ) -> Result<(Config, Vec<Unsupported>), ConfigError> {
-        let mut unsupported = Vec::new();
-        let mut note = |field, reason| unsupported.push(Unsupported { field, reason });
-
         if self.server_address.trim().is_empty() {
             return Err(ConfigError::Missing { field: "server_address" });
         }
@@ -207,6 +205,16 @@ impl Ikev2Protocol {
             config.nat_keepalive = Duration::from_secs(secs.into());
         }
 
+        Ok((config, self.unsupported()))
+    }
+
+    /// The fields that are set but whose behaviour the protocol crates do not implement: what
+    /// [`Ikev2Protocol::to_sa_config`] reports, without needing the secrets.
+    pub fn unsupported(&self) -> Vec<Unsupported> {
+        let mut unsupported = Vec::new();
+        let mut note = |field, reason| unsupported.push(Unsupported { field, reason });
+        let ike = &self.ike_sa_parameters;
+        let child = &self.child_sa_parameters;
         if self.use_extended_authentication {
             note("use_extended_authentication", "EAP is not implemented; only the PSK is used");
         }
@@ -291,7 +299,7 @@ impl Ikev2Protocol {
         {
             note("provider_bundle_identifier", "VPN provider extensions do not apply to IKEv2");
         }
-        Ok((config, unsupported))
+        unsupported
     }
 }
 
@@ -389,7 +397,7 @@ fn check_strict(p: &Ikev2Protocol) -> Result<(), ConfigError> {
         if strength(sa.encryption_algorithm) == 0 {
             return Err(ConfigError::Invalid {
                 field,
-                value: format!("{:?}", sa.encryption_algorithm),
+                value: name_of(ENCRYPTIONS, sa.encryption_algorithm).to_owned(),
                 reason: "enforce_strict_algorithm_selection forbids DES and 3DES",
             });
         }
@@ -406,7 +414,7 @@ fn check_strict(p: &Ikev2Protocol) -> Result<(), ConfigError> {
     {
         return Err(ConfigError::Invalid {
             field: "ike_sa_parameters.encryption_algorithm",
-            value: format!("{:?}", p.ike_sa_parameters.encryption_algorithm),
+            value: name_of(ENCRYPTIONS, p.ike_sa_parameters.encryption_algorithm).to_owned(),
             reason: "enforce_strict_algorithm_selection: the IKE SA cipher must be at least as strong as the child SA's",
         });
     }
@@ -613,8 +621,15 @@ mod tests {
         p.enforce_strict_algorithm_selection = true;
         assert!(p.to_sa_config(&secrets()).is_ok());
         p.ike_sa_parameters.encryption_algorithm = EncryptionAlgorithm::Aes128;
-        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("at least as strong"));
+        assert_eq!(
+            p.to_sa_config(&secrets()).unwrap_err().to_string(),
+            "ike_sa_parameters.encryption_algorithm = \"AES-128\": enforce_strict_algorithm_selection: \
+             the IKE SA cipher must be at least as strong as the child SA's"
+        );
         p.ike_sa_parameters.encryption_algorithm = EncryptionAlgorithm::TripleDes;
-        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("3DES"));
+        assert_eq!(
+            p.to_sa_config(&secrets()).unwrap_err().to_string(),
+            "ike_sa_parameters = \"3DES\": enforce_strict_algorithm_selection forbids DES and 3DES"
+        );
     }
 }

@@ -11,6 +11,8 @@
 //!   [`PersistentRef`]; never in the preferences file, never printed;
 //! - [`import_profile`] / [`export_profile`]: `.mobileconfig` profiles (`com.apple.vpn.managed`);
 //! - [`evaluate`]: VPN On Demand rules against the current network;
+//! - [`Summary`] / [`summary_json`]: a configuration as a person reads it (grouped like
+//!   Apple's settings screen, secrets never shown) and as a script reads it;
 //! - [`VpnConnection`]: start/stop and [`VpnStatus`], driven by a [`TunnelProvider`] that the
 //!   binary implements (this crate does no networking) through the pure table [`status::next`].
 //!
@@ -55,10 +57,12 @@ mod connection;
 mod convert;
 mod model;
 mod ondemand;
+mod plist_error;
 mod preferences;
 mod profile;
 mod secrets;
 pub mod status;
+mod summary;
 
 pub use connection::{
     NoProvider, ProviderError, StartError, StartOptions, StatusChange, TunnelEvents,
@@ -76,3 +80,4 @@ pub use profile::{
 };
 pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore, read_secret_file};
 pub use status::{CloseCause, DisconnectError, TunnelEvent, VpnStatus};
+pub use summary::{Summary, summary_json};

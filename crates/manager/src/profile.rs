@@ -219,7 +219,7 @@ const CERT_TYPES: &[(&str, CertificateType)] = &[
 ];
 const TLS_VERSIONS: &[(&str, TlsVersion)] =
     &[("1.0", TlsVersion::Tls1_0), ("1.1", TlsVersion::Tls1_1), ("1.2", TlsVersion::Tls1_2)];
-const ENCRYPTIONS: &[(&str, EncryptionAlgorithm)] = &[
+pub(crate) const ENCRYPTIONS: &[(&str, EncryptionAlgorithm)] = &[
     ("DES", EncryptionAlgorithm::Des),
     ("3DES", EncryptionAlgorithm::TripleDes),
     ("AES-128", EncryptionAlgorithm::Aes128),
@@ -228,14 +228,14 @@ const ENCRYPTIONS: &[(&str, EncryptionAlgorithm)] = &[
     ("AES-256-GCM", EncryptionAlgorithm::Aes256Gcm),
     ("ChaCha20Poly1305", EncryptionAlgorithm::ChaCha20Poly1305),
 ];
-const INTEGRITIES: &[(&str, IntegrityAlgorithm)] = &[
+pub(crate) const INTEGRITIES: &[(&str, IntegrityAlgorithm)] = &[
     ("SHA1-96", IntegrityAlgorithm::Sha96),
     ("SHA1-160", IntegrityAlgorithm::Sha160),
     ("SHA2-256", IntegrityAlgorithm::Sha256),
     ("SHA2-384", IntegrityAlgorithm::Sha384),
     ("SHA2-512", IntegrityAlgorithm::Sha512),
 ];
-const ACTIONS: &[(&str, OnDemandAction)] = &[
+pub(crate) const ACTIONS: &[(&str, OnDemandAction)] = &[
     ("Connect", OnDemandAction::Connect),
     ("Disconnect", OnDemandAction::Disconnect),
     ("EvaluateConnection", OnDemandAction::EvaluateConnection),
@@ -248,7 +248,7 @@ const INTERFACES: &[(&str, InterfaceType)] = &[
     ("WiFi", InterfaceType::WiFi),
     ("Cellular", InterfaceType::Cellular),
 ];
-const DOMAIN_ACTIONS: &[(&str, ConnectionRuleAction)] = &[
+pub(crate) const DOMAIN_ACTIONS: &[(&str, ConnectionRuleAction)] = &[
     ("ConnectIfNeeded", ConnectionRuleAction::ConnectIfNeeded),
     ("NeverConnect", ConnectionRuleAction::NeverConnect),
 ];
@@ -346,7 +346,7 @@ pub fn import_profile(bytes: &[u8], secrets: &SecretStore) -> R<ImportedProfile>
         return Err(ProfileError::Signed);
     }
     let root = Value::from_reader(Cursor::new(bytes))
-        .map_err(|e| ProfileError::NotPlist(e.to_string()))?;
+        .map_err(|e| ProfileError::NotPlist(crate::plist_error::describe(&e, bytes.len())))?;
     let Some(root) = root.as_dictionary() else {
         return invalid("(root)".into(), "a dictionary");
     };
@@ -678,7 +678,7 @@ fn on_demand_rule(ctx: &mut Ctx, v: &Value, path: &str) -> R<OnDemandRule> {
 // ---------------------------------------------------------------------------------------------
 // Export
 
-fn name_of<T: PartialEq + Copy>(names: &[(&'static str, T)], v: T) -> &'static str {
+pub(crate) fn name_of<T: PartialEq + Copy>(names: &[(&'static str, T)], v: T) -> &'static str {
     names.iter().find(|(_, x)| *x == v).map_or("", |(n, _)| *n)
 }
 

@@ -61,9 +61,39 @@ raw_enum! {
     }
 }
 
+impl DisconnectError {
+    /// What happened, in words.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Self::Overslept => "the system slept too long for the tunnel to survive",
+            Self::NoNetworkAvailable => "no network is available",
+            Self::UnrecoverableNetworkChange => {
+                "the network changed and the tunnel could not follow"
+            }
+            Self::ConfigurationFailed => "the configuration could not be applied",
+            Self::ServerAddressResolutionFailed => "the server's name did not resolve",
+            Self::ServerNotResponding => "the server did not answer",
+            Self::ServerDead => "the server stopped answering",
+            Self::AuthenticationFailed => "authentication failed",
+            Self::ClientCertificateInvalid => "the client certificate is invalid",
+            Self::ClientCertificateNotYetValid => "the client certificate is not valid yet",
+            Self::ClientCertificateExpired => "the client certificate has expired",
+            Self::PluginFailed => "the tunnel could not be set up",
+            Self::ConfigurationNotFound => "the configuration was not found",
+            Self::PluginDisabled => "the tunnel provider is disabled",
+            Self::NegotiationFailed => "the server and this configuration could not agree",
+            Self::ServerDisconnected => "the server disconnected",
+            Self::ServerCertificateInvalid => "the server certificate is invalid",
+            Self::ServerCertificateNotYetValid => "the server certificate is not valid yet",
+            Self::ServerCertificateExpired => "the server certificate has expired",
+        }
+    }
+}
+
+/// The sentence, then Apple's error code to look up (`NEVPNConnectionErrorDomain`).
 impl std::fmt::Display for DisconnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?} (NEVPNConnectionErrorDomain {})", self.raw())
+        write!(f, "{} (NEVPNConnectionError {})", self.sentence(), self.raw())
     }
 }
 
@@ -225,6 +255,24 @@ mod tests {
     }
 
     #[test]
+    fn a_disconnect_error_reads_as_a_sentence_with_apples_code() {
+        assert_eq!(
+            E::ServerDead.to_string(),
+            "the server stopped answering (NEVPNConnectionError 7)"
+        );
+        assert_eq!(
+            E::ServerAddressResolutionFailed.to_string(),
+            "the server's name did not resolve (NEVPNConnectionError 5)"
+        );
+        // No variant shows its Rust name.
+        for e in E::ALL {
+            let shown = e.to_string();
+            assert!(!shown.contains(&format!("{e:?}")), "{shown}");
+            assert!(shown.ends_with(&format!("(NEVPNConnectionError {})", e.raw())), "{shown}");
+        }
+    }
+
+    #[test]
     fn raw_values_match_apple() {
         assert_eq!(S::Invalid.raw(), 0);
         assert_eq!(S::Disconnecting.raw(), 5);
@@ -235,7 +283,10 @@ mod tests {
         assert_eq!(E::NegotiationFailed.raw(), 15);
         assert_eq!(E::ServerCertificateExpired.raw(), 19);
         assert_eq!(DisconnectError::ALL.len(), 19);
-        assert_eq!(E::ServerDead.to_string(), "ServerDead (NEVPNConnectionErrorDomain 7)");
+        assert_eq!(
+            E::ServerDead.to_string(),
+            "the server stopped answering (NEVPNConnectionError 7)"
+        );
     }
 
     /// Every row of the documented table, then every other pair stays put without effects.

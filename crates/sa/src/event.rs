@@ -86,6 +86,23 @@ pub enum CloseReason {
     Rekeyed,
 }
 
+/// A sentence for a person: why the IKE SA ended.
+impl core::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Deleted => f.write_str("deleted by us"),
+            Self::DeletedByPeer => f.write_str("deleted by the peer"),
+            Self::PeerUnreachable => f.write_str("the peer stopped answering"),
+            Self::AuthenticationFailed => f.write_str("authentication failed"),
+            Self::NoProposalChosen => f.write_str("no proposal in common with the peer"),
+            Self::PeerError(n) => write!(f, "the peer answered with error {n}"),
+            Self::Expired => f.write_str("its lifetime ended without a rekey"),
+            Self::HandshakeTimeout => f.write_str("the handshake was never completed"),
+            Self::Rekeyed => f.write_str("replaced by a rekeyed IKE SA"),
+        }
+    }
+}
+
 /// Counters of what an IKE SA dropped and resent, for status and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -107,4 +124,22 @@ pub struct Stats {
     pub reassemblies_expired: u64,
     /// CREATE_CHILD_SA requests refused because the IKE SA holds `Config::max_children`.
     pub children_refused: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_read_as_sentences_and_name_the_peers_notify() {
+        assert_eq!(CloseReason::PeerUnreachable.to_string(), "the peer stopped answering");
+        assert_eq!(
+            CloseReason::PeerError(NotifyType::TS_UNACCEPTABLE).to_string(),
+            "the peer answered with error TS_UNACCEPTABLE"
+        );
+        assert_eq!(
+            CloseReason::PeerError(NotifyType(12345)).to_string(),
+            "the peer answered with error 12345"
+        );
+    }
 }

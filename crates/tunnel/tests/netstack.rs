@@ -48,7 +48,7 @@ fn demo_reports_every_step_in_order() {
         "\n4. Disconnect: INFORMATIONAL with DELETE",
         "  client -> server  INFORMATIONAL request #2 [SK]",
         "  server -> client  INFORMATIONAL response #2 [SK]",
-        "  IKE SA closed: Deleted",
+        "  IKE SA closed: deleted by us",
     ];
     let mut at = 0;
     for e in expected {

@@ -444,7 +444,7 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
     }
     match closed {
         Some(CloseReason::Deleted) | None if ike_up => Ok(()),
-        Some(reason) => bail!("IKE SA closed: {reason:?}"),
+        Some(reason) => bail!("IKE SA closed: {reason}"),
         None => bail!("IKE SA never came up"),
     }
 }

@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use ikeway_manager::{
     AuthenticationMethod, DeadPeerDetectionRate, DiffieHellmanGroup, EncryptionAlgorithm,
-    Ikev2Protocol, IntegrityAlgorithm, PreferencesStore, SaParameters, VpnConfiguration,
-    VpnManager, export_profile, import_profile,
+    Ikev2Protocol, IntegrityAlgorithm, PreferencesStore, SaParameters, Summary, VpnConfiguration,
+    VpnManager, export_profile, import_profile, summary_json,
 };
 use serde_json::json;
 
@@ -368,10 +368,9 @@ pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
         ConfigCmd::Show { name, json } => {
             let (c, managed) = find(&store, &name)?;
             if json {
-                say(&serde_json::to_string_pretty(&c)?);
+                say(&serde_json::to_string_pretty(&summary_json(&name, &c, managed))?);
             } else {
-                say(&format!("{name}{}", if managed { " (managed)" } else { "" }));
-                say(&format!("{c:#?}"));
+                say(Summary { name: &name, configuration: &c, managed }.to_string().trim_end());
             }
         }
         ConfigCmd::Add { name, fields, yes } => {

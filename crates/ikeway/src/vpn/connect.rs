@@ -461,7 +461,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         if let Ok(change) = changes.recv_timeout(Duration::from_millis(200)) {
             match change.error {
                 Some(e) => {
-                    say(&format!("{}: {:?} -> {:?} ({e:?})", args.name, change.from, change.to))
+                    say(&format!("{}: {:?} -> {:?} ({e})", args.name, change.from, change.to))
                 }
                 None => say(&format!("{}: {:?} -> {:?}", args.name, change.from, change.to)),
             }
@@ -493,7 +493,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         }
     }
     match connection.last_disconnect_error() {
-        Some(e) if !stopping => bail!("disconnected: {e:?}"),
+        Some(e) if !stopping => bail!("disconnected: {e}"),
         _ => Ok(()),
     }
 }

@@ -153,13 +153,13 @@ pub enum DemoError {
     #[error("OS random source: {0}")]
     Random(String),
     /// The negotiation engine refused a command.
-    #[error("negotiation: {0:?}")]
+    #[error("negotiation: {0}")]
     Negotiation(ikeway_sa::Error),
     /// An engine produced a datagram larger than any UDP datagram.
     #[error("the engine produced a datagram of {0} bytes")]
     Oversized(usize),
     /// The IKE SA closed before the child SA was up.
-    #[error("the client's IKE SA closed: {0:?}")]
+    #[error("the client's IKE SA closed: {0}")]
     ClosedEarly(CloseReason),
     /// A step did not finish in time.
     #[error("{0}")]
@@ -662,7 +662,7 @@ impl fmt::Display for DemoEvent {
                 write!(f, "  {bytes} bytes received intact in {:.2} s", elapsed.as_secs_f64())
             }
             Self::Status(s) => s.fmt(f),
-            Self::Closed(reason) => write!(f, "  IKE SA closed: {reason:?}"),
+            Self::Closed(reason) => write!(f, "  IKE SA closed: {reason}"),
         }
     }
 }

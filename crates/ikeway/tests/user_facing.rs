@@ -1,0 +1,326 @@
+//! What a person sees from the `ikeway` binary: `config show` as text and JSON, and the
+//! exact message of each bad input, none of them with Rust `Debug` text in it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `ikeway` in `dir` with its preferences under `dir/config`.
+fn ikeway(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ikeway"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("the ikeway binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Pieces of Rust `Debug` output that must never reach a person.
+const DEBUG_TEXT: &[&str] = &["{ kind:", "Error {", "Io(", "Os {", " .. }", "Some(", "None,"];
+
+/// Runs a command that must fail, and returns its one-line message.
+fn failure(dir: &Path, args: &[&str]) -> String {
+    let out = ikeway(dir, args);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{args:?} succeeded: {}", stdout(&out));
+    for d in DEBUG_TEXT {
+        assert!(!err.contains(d), "{args:?}: Debug text {d:?} in {err:?}");
+    }
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line, not {err:?}");
+    err.trim_end().to_owned()
+}
+
+/// A profile in Apple's format with one IKEv2 VPN payload whose `IKEv2` dictionary is `ikev2`.
+fn profile(ikev2: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadIdentifier</key><string>org.example.office</string>
+<key>PayloadDisplayName</key><string>Office</string>
+<key>PayloadContent</key><array><dict>
+<key>PayloadType</key><string>com.apple.vpn.managed</string>
+<key>PayloadIdentifier</key><string>org.example.office.vpn</string>
+<key>UserDefinedName</key><string>Office</string>
+<key>VPNType</key><string>IKEv2</string>
+<key>IKEv2</key><dict>{ikev2}</dict>
+</dict></array></dict></plist>
+"#
+    )
+}
+
+const GOOD_IKEV2: &str = "<key>RemoteAddress</key><string>vpn.example.org</string>\
+<key>RemoteIdentifier</key><string>vpn.example.org</string>\
+<key>LocalIdentifier</key><string>alice@example.org</string>\
+<key>AuthenticationMethod</key><string>SharedSecret</string>\
+<key>SharedSecret</key><string>correct horse battery staple</string>";
+
+#[test]
+fn a_truncated_profile_says_where_it_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let full = profile(GOOD_IKEV2);
+    std::fs::write(dir.path().join("cut.mobileconfig"), &full[..400]).expect("write");
+    assert_eq!(
+        failure(dir.path(), &["profile", "import", "cut.mobileconfig", "--yes"]),
+        "ikeway: importing cut.mobileconfig: not a property list: \
+         it ends at byte 400, in the middle (is the file truncated?)"
+    );
+    std::fs::write(dir.path().join("empty.mobileconfig"), "").expect("write");
+    assert_eq!(
+        failure(dir.path(), &["profile", "import", "empty.mobileconfig", "--yes"]),
+        "ikeway: importing empty.mobileconfig: not a property list: the file is empty"
+    );
+}
+
+#[test]
+fn a_profile_value_of_the_wrong_type_names_its_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wrong = GOOD_IKEV2.replace(
+        "<key>RemoteAddress</key><string>vpn.example.org</string>",
+        "<key>RemoteAddress</key><integer>42</integer>",
+    );
+    std::fs::write(dir.path().join("wrong.mobileconfig"), profile(&wrong)).expect("write");
+    assert_eq!(
+        failure(dir.path(), &["profile", "import", "wrong.mobileconfig", "--yes"]),
+        "ikeway: importing wrong.mobileconfig: PayloadContent[0].IKEv2.RemoteAddress: \
+         expected a string"
+    );
+}
+
+#[test]
+fn a_missing_file_is_named_once_with_the_cause_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert_eq!(
+        failure(dir.path(), &["profile", "import", "absent.mobileconfig", "--yes"]),
+        "ikeway: reading absent.mobileconfig: No such file or directory (os error 2)"
+    );
+    assert_eq!(
+        failure(
+            dir.path(),
+            &[
+                "config",
+                "add",
+                "office",
+                "--server",
+                "vpn.example.org",
+                "--psk-file",
+                "absent.psk",
+                "--yes"
+            ]
+        ),
+        "ikeway: reading absent.psk: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn a_psk_file_without_a_secret_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("empty.psk"), "\n").expect("write");
+    assert_eq!(
+        failure(
+            dir.path(),
+            &[
+                "config",
+                "add",
+                "office",
+                "--server",
+                "vpn.example.org",
+                "--psk-file",
+                "empty.psk",
+                "--yes"
+            ]
+        ),
+        "ikeway: empty.psk holds no secret on its first line"
+    );
+}
+
+#[test]
+fn unknown_names_and_values_say_what_is_known() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert_eq!(
+        failure(dir.path(), &["config", "show", "nowhere"]),
+        "ikeway: no configuration named \"nowhere\" (see `ikeway config list`)"
+    );
+    assert_eq!(
+        failure(
+            dir.path(),
+            &[
+                "config",
+                "add",
+                "office",
+                "--server",
+                "vpn.example.org",
+                "--ike-encryption",
+                "rot13",
+                "--yes"
+            ]
+        ),
+        "ikeway: unknown encryption \"rot13\"; one of des, tripledes, aes128, aes256, \
+         aes128gcm, aes256gcm, chacha20poly1305"
+    );
+    assert_eq!(
+        failure(
+            dir.path(),
+            &[
+                "config",
+                "add",
+                "office",
+                "--server",
+                "vpn.example.org",
+                "--ike-lifetime",
+                "5",
+                "--yes"
+            ]
+        ),
+        "ikeway: lifetime 5 minutes is outside 10-1440"
+    );
+    // Without a terminal to ask, consent must be given on the command line.
+    assert_eq!(
+        failure(dir.path(), &["config", "add", "office", "--server", "vpn.example.org"]),
+        "ikeway: Allow ikeway to add the VPN configuration \"office\"?: consent is needed and \
+         there is no terminal to ask; re-run with --yes"
+    );
+}
+
+#[test]
+fn corrupt_preferences_are_named_and_left_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let prefs = dir.path().join("config/ikeway");
+    std::fs::create_dir_all(&prefs).expect("mkdir");
+    std::fs::write(prefs.join("preferences.json"), "{oops").expect("write");
+    assert_eq!(
+        failure(dir.path(), &["config", "list"]),
+        format!(
+            "ikeway: preferences file {}/preferences.json is corrupt at line 1, column 2: \
+             key must be a string at line 1 column 2; it was left unchanged: fix or move it away",
+            prefs.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(prefs.join("preferences.json")).expect("kept"), "{oops");
+}
+
+/// Adds `office` with a few fields off Apple's defaults.
+fn add_office(dir: &Path) {
+    std::fs::write(dir.join("office.psk"), "correct horse battery staple\n").expect("write");
+    let out = ikeway(
+        dir,
+        &[
+            "config",
+            "add",
+            "office",
+            "--server",
+            "vpn.example.org",
+            "--remote-id",
+            "vpn.example.org",
+            "--local-id",
+            "alice@example.org",
+            "--psk-file",
+            "office.psk",
+            "--ike-encryption",
+            "aes256gcm",
+            "--ike-dh-group",
+            "31",
+            "--dpd",
+            "high",
+            "--mtu",
+            "1400",
+            "--disable-mobike",
+            "true",
+            "--enable",
+            "--yes",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn config_show_prints_the_settings_screen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    add_office(dir.path());
+    let out = ikeway(dir.path(), &["config", "show", "office"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "\
+office
+  Enabled                   yes
+  Source                    personal
+
+Server
+  Server address            vpn.example.org
+  Remote ID                 vpn.example.org
+  Local ID                  alice@example.org
+
+Authentication
+  Method                    shared secret (stored, never shown)
+  Extended authentication   off
+
+SA parameters
+  IKE SA                    AES-256-GCM, SHA2-256, group 31, 60 min
+  Child SA                  AES-256, SHA2-256, group 14, 30 min
+  Perfect forward secrecy   off
+  Dead peer detection       high (every minute)
+  MOBIKE                    off
+  Redirect                  on
+  MTU                       1400
+  NAT keepalive             every 20 s (default)
+
+Routing
+  Include all networks      off
+  Exclude local networks    off
+  Enforce routes            off
+  Included routes           the server's traffic selectors
+  Excluded routes           cellular services, APNs, device communication
+
+DNS
+  Servers and domains       from the server (configuration reply)
+
+On demand
+  Connect on demand         off
+  Rules                     none
+
+Set but without effect here
+  disable_redirect: IKEv2 redirect (RFC 5685) is not implemented
+"
+    );
+    assert!(!stdout(&out).contains("correct horse"), "the secret is never shown");
+}
+
+#[test]
+fn config_show_json_has_every_field_for_scripts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    add_office(dir.path());
+    let out = ikeway(dir.path(), &["config", "show", "office", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("correct horse"), "the secret is never shown");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("one JSON document");
+    assert_eq!(v["name"], "office");
+    assert_eq!(v["managed"], false);
+    assert_eq!(v["enabled"], true);
+    assert_eq!(v["localized_description"], "office");
+    let p = &v["protocol"];
+    assert_eq!(p["server_address"], "vpn.example.org");
+    assert_eq!(p["local_identifier"], "alice@example.org");
+    assert_eq!(p["authentication_method"], "SharedSecret");
+    assert_eq!(p["ike_sa_parameters"]["encryption_algorithm"], "Aes256Gcm");
+    assert_eq!(p["ike_sa_parameters"]["diffie_hellman_group"], "Group31");
+    assert_eq!(p["dead_peer_detection_rate"], "High");
+    assert_eq!(p["mtu"], 1400);
+    assert_eq!(
+        v["unsupported"],
+        serde_json::json!([{
+            "field": "disable_redirect",
+            "reason": "IKEv2 redirect (RFC 5685) is not implemented"
+        }])
+    );
+}

@@ -1,0 +1,445 @@
+//! A configuration as a person reads it: grouped like Apple's VPN settings screen (server,
+//! identities, authentication, SA parameters, routing, DNS, on demand), with Apple's names
+//! for algorithms, and the set fields that have no effect here listed at the end. Secrets are
+//! never shown, only whether one is stored.
+//!
+//! [`Summary`] is the text (its `Display`); [`summary_json`] is the same configuration for
+//! scripts. Both are pure, so the binary, the C ABI and tests share them.
+
+use std::fmt::{self, Display, Formatter};
+
+use serde_json::{Value, json};
+
+use crate::model::{
+    AuthenticationMethod, DeadPeerDetectionRate, Ikev2Protocol, SaParameters, VpnConfiguration,
+};
+use crate::ondemand::{EvaluateConnectionRule, InterfaceType, OnDemandRule};
+use crate::profile::{ACTIONS, DOMAIN_ACTIONS, ENCRYPTIONS, INTEGRITIES, name_of};
+
+/// Width of the label column.
+const LABEL: usize = 26;
+
+/// The readable rendering of one saved configuration.
+///
+/// ```
+/// use ikeway_manager::{Ikev2Protocol, Summary, VpnConfiguration};
+///
+/// let config = VpnConfiguration {
+///     localized_description: "Office".into(),
+///     protocol: Some(Ikev2Protocol::new("vpn.example.org")),
+///     ..Default::default()
+/// };
+/// let text = Summary { name: "office", configuration: &config, managed: false }.to_string();
+/// assert!(text.contains("  Server address            vpn.example.org\n"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Summary<'a> {
+    /// The name the user knows the configuration by.
+    pub name: &'a str,
+    pub configuration: &'a VpnConfiguration,
+    /// Installed from a profile: read-only.
+    pub managed: bool,
+}
+
+/// One `label value` line, the label padded to [`LABEL`].
+fn row(f: &mut Formatter<'_>, label: &str, value: impl Display) -> fmt::Result {
+    writeln!(f, "  {label:<LABEL$}{value}")
+}
+
+fn on_off(v: bool) -> &'static str {
+    if v { "on" } else { "off" }
+}
+
+fn or_none(v: Option<&str>) -> &str {
+    v.filter(|s| !s.is_empty()).unwrap_or("(not set)")
+}
+
+/// `AES-256, SHA2-256, group 14, 60 min`, in Apple's names.
+fn sa_line(p: &SaParameters) -> String {
+    let mut s = format!(
+        "{}, {}, group {}, {} min",
+        name_of(ENCRYPTIONS, p.encryption_algorithm),
+        name_of(INTEGRITIES, p.integrity_algorithm),
+        p.diffie_hellman_group.raw(),
+        p.lifetime_minutes
+    );
+    if !p.post_quantum_key_exchange_methods.is_empty() {
+        let methods: Vec<String> =
+            p.post_quantum_key_exchange_methods.iter().map(u16::to_string).collect();
+        s.push_str(&format!(", post-quantum {}", methods.join(" ")));
+    }
+    s
+}
+
+fn dpd(rate: DeadPeerDetectionRate) -> String {
+    let name = match rate {
+        DeadPeerDetectionRate::None => return "off".into(),
+        DeadPeerDetectionRate::Low => "low",
+        DeadPeerDetectionRate::Medium => "medium",
+        DeadPeerDetectionRate::High => "high",
+    };
+    let minutes = rate.interval().map_or(0, |d| d.as_secs() / 60);
+    let every = if minutes == 1 { "every minute".into() } else { format!("every {minutes} min") };
+    format!("{name} ({every})")
+}
+
+fn authentication(p: &Ikev2Protocol) -> String {
+    match p.authentication_method {
+        AuthenticationMethod::SharedSecret if p.shared_secret_reference.is_some() => {
+            "shared secret (stored, never shown)".into()
+        }
+        AuthenticationMethod::SharedSecret => "shared secret (none stored)".into(),
+        AuthenticationMethod::Certificate => "certificate".into(),
+        AuthenticationMethod::None if p.use_extended_authentication => "EAP only".into(),
+        AuthenticationMethod::None => "none".into(),
+    }
+}
+
+fn interface(t: InterfaceType) -> &'static str {
+    match t {
+        InterfaceType::Any => "any",
+        InterfaceType::Ethernet => "Ethernet",
+        InterfaceType::WiFi => "Wi-Fi",
+        InterfaceType::Cellular => "cellular",
+    }
+}
+
+/// What a rule matches, or `any network` when it does not care.
+fn conditions(r: &OnDemandRule) -> String {
+    let mut c = Vec::new();
+    if r.interface_type_match != InterfaceType::Any {
+        c.push(format!("interface {}", interface(r.interface_type_match)));
+    }
+    if !r.ssid_match.is_empty() {
+        c.push(format!("SSID {}", r.ssid_match.join(", ")));
+    }
+    if !r.dns_search_domain_match.is_empty() {
+        c.push(format!("DNS domain {}", r.dns_search_domain_match.join(", ")));
+    }
+    if !r.dns_server_address_match.is_empty() {
+        c.push(format!("DNS server {}", r.dns_server_address_match.join(", ")));
+    }
+    if let Some(url) = &r.probe_url {
+        c.push(format!("probe {url} answers 200"));
+    }
+    if c.is_empty() { "any network".into() } else { c.join("; ") }
+}
+
+fn connection_rule(r: &EvaluateConnectionRule) -> String {
+    let mut s = format!("{} for {}", name_of(DOMAIN_ACTIONS, r.action), r.match_domains.join(", "));
+    if !r.use_dns_servers.is_empty() {
+        s.push_str(&format!(" (unless resolved through {})", r.use_dns_servers.join(", ")));
+    }
+    if let Some(url) = &r.probe_url {
+        s.push_str(&format!(" (unless {url} answers 200)"));
+    }
+    s
+}
+
+/// What the tunnel carries: everything, or what the server announces.
+fn included_routes(p: &Ikev2Protocol) -> String {
+    if p.include_all_networks {
+        return "all traffic (0.0.0.0/0, ::/0)".into();
+    }
+    let mut s = String::from("the server's traffic selectors");
+    if p.use_configuration_attribute_internal_ip_subnet {
+        s.push_str(" and INTERNAL_IP4/6_SUBNET networks");
+    }
+    s
+}
+
+/// What stays outside the tunnel by Apple's switches.
+fn excluded_routes(p: &Ikev2Protocol) -> String {
+    let mut e = Vec::new();
+    if p.exclude_local_networks && (p.include_all_networks || p.enforce_routes) {
+        e.push("local networks");
+    }
+    if p.exclude_cellular_services {
+        e.push("cellular services");
+    }
+    if p.exclude_apns {
+        e.push("APNs");
+    }
+    if p.exclude_device_communication {
+        e.push("device communication");
+    }
+    if e.is_empty() { "none".into() } else { e.join(", ") }
+}
+
+impl Display for Summary<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let c = self.configuration;
+        writeln!(f, "{}", self.name)?;
+        if !c.localized_description.is_empty() && c.localized_description != self.name {
+            row(f, "Description", &c.localized_description)?;
+        }
+        row(f, "Enabled", if c.enabled { "yes" } else { "no" })?;
+        row(f, "Source", if self.managed { "profile (read-only)" } else { "personal" })?;
+        let Some(p) = &c.protocol else {
+            writeln!(f)?;
+            return writeln!(f, "No IKEv2 settings (add them with `ikeway config edit`).");
+        };
+
+        writeln!(f, "\nServer")?;
+        row(f, "Server address", or_none(Some(&p.server_address)))?;
+        row(f, "Remote ID", or_none(p.remote_identifier.as_deref()))?;
+        row(f, "Local ID", or_none(p.local_identifier.as_deref()))?;
+
+        writeln!(f, "\nAuthentication")?;
+        row(f, "Method", authentication(p))?;
+        row(f, "Extended authentication", on_off(p.use_extended_authentication))?;
+        if let Some(user) = &p.username {
+            row(f, "Username", user)?;
+        }
+        if p.password_reference.is_some() {
+            row(f, "Password", "stored, never shown")?;
+        }
+        if p.authentication_method == AuthenticationMethod::Certificate {
+            row(
+                f,
+                "Server certificate name",
+                or_none(p.server_certificate_common_name.as_deref()),
+            )?;
+            row(f, "Issuer name", or_none(p.server_certificate_issuer_common_name.as_deref()))?;
+        }
+
+        writeln!(f, "\nSA parameters")?;
+        row(f, "IKE SA", sa_line(&p.ike_sa_parameters))?;
+        row(f, "Child SA", sa_line(&p.child_sa_parameters))?;
+        row(f, "Perfect forward secrecy", on_off(p.enable_pfs))?;
+        row(f, "Dead peer detection", dpd(p.dead_peer_detection_rate))?;
+        row(f, "MOBIKE", on_off(!p.disable_mobike))?;
+        row(f, "Redirect", on_off(!p.disable_redirect))?;
+        match p.mtu {
+            Some(mtu) => row(f, "MTU", mtu)?,
+            None => row(f, "MTU", "system default")?,
+        }
+        match p.nat_keep_alive_interval {
+            Some(s) => row(f, "NAT keepalive", format!("every {s} s"))?,
+            None => row(f, "NAT keepalive", "every 20 s (default)")?,
+        }
+
+        writeln!(f, "\nRouting")?;
+        row(f, "Include all networks", on_off(p.include_all_networks))?;
+        row(f, "Exclude local networks", on_off(p.exclude_local_networks))?;
+        row(f, "Enforce routes", on_off(p.enforce_routes))?;
+        row(f, "Included routes", included_routes(p))?;
+        row(f, "Excluded routes", excluded_routes(p))?;
+
+        writeln!(f, "\nDNS")?;
+        row(f, "Servers and domains", "from the server (configuration reply)")?;
+
+        writeln!(f, "\nOn demand")?;
+        row(f, "Connect on demand", on_off(c.on_demand_enabled))?;
+        if c.on_demand_rules.is_empty() {
+            row(f, "Rules", "none")?;
+        }
+        for (i, r) in c.on_demand_rules.iter().enumerate() {
+            writeln!(f, "  {}. {} on {}", i + 1, name_of(ACTIONS, r.action), conditions(r))?;
+            for cr in &r.connection_rules {
+                writeln!(f, "     {}", connection_rule(cr))?;
+            }
+        }
+        if p.on_demand_user_override_disabled {
+            row(f, "User override", "disabled")?;
+        }
+
+        let unsupported = p.unsupported();
+        if !unsupported.is_empty() {
+            writeln!(f, "\nSet but without effect here")?;
+            for u in unsupported {
+                writeln!(f, "  {u}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The configuration for scripts: every stored field under Apple's names (as the preferences
+/// hold them; secrets only as references), with `name`, `managed` and the `unsupported`
+/// fields ([`Ikev2Protocol::unsupported`]) added.
+pub fn summary_json(name: &str, configuration: &VpnConfiguration, managed: bool) -> Value {
+    let mut v = serde_json::to_value(configuration).unwrap_or(Value::Null);
+    let unsupported: Vec<Value> = configuration
+        .protocol
+        .iter()
+        .flat_map(Ikev2Protocol::unsupported)
+        .map(|u| json!({"field": u.field, "reason": u.reason}))
+        .collect();
+    if let Value::Object(map) = &mut v {
+        map.insert("name".into(), json!(name));
+        map.insert("managed".into(), json!(managed));
+        map.insert("unsupported".into(), Value::Array(unsupported));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DiffieHellmanGroup, EncryptionAlgorithm, IntegrityAlgorithm};
+    use crate::ondemand::{ConnectionRuleAction, OnDemandAction};
+    use crate::secrets::PersistentRef;
+
+    fn office() -> VpnConfiguration {
+        let mut p = Ikev2Protocol::new("vpn.example.org");
+        p.remote_identifier = Some("vpn.example.org".into());
+        p.local_identifier = Some("alice@example.org".into());
+        p.authentication_method = AuthenticationMethod::SharedSecret;
+        p.shared_secret_reference = Some(PersistentRef::from("ref-1234"));
+        p.ike_sa_parameters.encryption_algorithm = EncryptionAlgorithm::Aes256Gcm;
+        p.ike_sa_parameters.diffie_hellman_group = DiffieHellmanGroup::Group31;
+        p.child_sa_parameters.integrity_algorithm = IntegrityAlgorithm::Sha384;
+        p.enable_pfs = true;
+        p.dead_peer_detection_rate = DeadPeerDetectionRate::High;
+        p.disable_redirect = true;
+        p.mtu = Some(1400);
+        p.include_all_networks = true;
+        p.exclude_local_networks = true;
+        p.exclude_apns = false;
+        let mut wifi = OnDemandRule::new(OnDemandAction::Disconnect);
+        wifi.interface_type_match = InterfaceType::WiFi;
+        wifi.ssid_match = vec!["Home".into()];
+        let mut evaluate = OnDemandRule::new(OnDemandAction::EvaluateConnection);
+        evaluate.connection_rules = vec![EvaluateConnectionRule {
+            match_domains: vec!["corp.example.org".into()],
+            action: ConnectionRuleAction::ConnectIfNeeded,
+            use_dns_servers: vec!["10.1.1.1".into()],
+            probe_url: None,
+        }];
+        VpnConfiguration {
+            localized_description: "Office VPN".into(),
+            enabled: true,
+            on_demand_enabled: true,
+            on_demand_rules: vec![wifi, evaluate, OnDemandRule::new(OnDemandAction::Connect)],
+            protocol: Some(p),
+        }
+    }
+
+    #[test]
+    fn a_representative_configuration_reads_like_the_settings_screen() {
+        let config = office();
+        let text = Summary { name: "office", configuration: &config, managed: false }.to_string();
+        assert_eq!(
+            text,
+            "\
+office
+  Description               Office VPN
+  Enabled                   yes
+  Source                    personal
+
+Server
+  Server address            vpn.example.org
+  Remote ID                 vpn.example.org
+  Local ID                  alice@example.org
+
+Authentication
+  Method                    shared secret (stored, never shown)
+  Extended authentication   off
+
+SA parameters
+  IKE SA                    AES-256-GCM, SHA2-256, group 31, 60 min
+  Child SA                  AES-256, SHA2-384, group 14, 30 min
+  Perfect forward secrecy   on
+  Dead peer detection       high (every minute)
+  MOBIKE                    on
+  Redirect                  off
+  MTU                       1400
+  NAT keepalive             every 20 s (default)
+
+Routing
+  Include all networks      on
+  Exclude local networks    on
+  Enforce routes            off
+  Included routes           all traffic (0.0.0.0/0, ::/0)
+  Excluded routes           local networks, cellular services, device communication
+
+DNS
+  Servers and domains       from the server (configuration reply)
+
+On demand
+  Connect on demand         on
+  1. Disconnect on interface Wi-Fi; SSID Home
+  2. EvaluateConnection on any network
+     ConnectIfNeeded for corp.example.org (unless resolved through 10.1.1.1)
+  3. Connect on any network
+
+Set but without effect here
+  disable_mobike: MOBIKE (RFC 4555) is not implemented; a network change drops the tunnel
+  include_all_networks: routing all traffic is the binary's job; the protocol crates do not enforce it
+  exclude_local_networks: local-network exclusion is not implemented
+"
+        );
+    }
+
+    #[test]
+    fn secrets_are_never_shown_only_whether_one_is_stored() {
+        let mut config = office();
+        let text = Summary { name: "office", configuration: &config, managed: true }.to_string();
+        assert!(!text.contains("ref-1234"), "{text}");
+        assert!(text.contains("  Source                    profile (read-only)\n"));
+        let p = config.protocol.as_mut().expect("set above");
+        p.shared_secret_reference = None;
+        p.username = Some("alice".into());
+        p.password_reference = Some(PersistentRef::from("ref-pw"));
+        let text = Summary { name: "office", configuration: &config, managed: true }.to_string();
+        assert!(text.contains("  Method                    shared secret (none stored)\n"));
+        assert!(text.contains(
+            "  Username                  alice\n  Password                  stored, never shown\n"
+        ));
+        assert!(!text.contains("ref-pw"), "{text}");
+    }
+
+    #[test]
+    fn defaults_route_what_the_server_announces() {
+        let config = VpnConfiguration {
+            protocol: Some(Ikev2Protocol::new("192.0.2.1")),
+            ..VpnConfiguration::default()
+        };
+        let text = Summary { name: "plain", configuration: &config, managed: false }.to_string();
+        for line in [
+            "  Enabled                   no\n",
+            "  Remote ID                 (not set)\n",
+            "  Method                    none\n",
+            "  IKE SA                    AES-256, SHA2-256, group 14, 60 min\n",
+            "  Dead peer detection       medium (every 10 min)\n",
+            "  MTU                       system default\n",
+            "  Included routes           the server's traffic selectors\n",
+            "  Excluded routes           cellular services, APNs, device communication\n",
+            "  Connect on demand         off\n  Rules                     none\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains("Description"), "the name is the description: {text}");
+    }
+
+    #[test]
+    fn a_configuration_without_protocol_says_so() {
+        let config = VpnConfiguration::default();
+        let text = Summary { name: "empty", configuration: &config, managed: false }.to_string();
+        assert_eq!(
+            text,
+            "empty\n  Enabled                   no\n  Source                    personal\n\n\
+             No IKEv2 settings (add them with `ikeway config edit`).\n"
+        );
+    }
+
+    #[test]
+    fn json_keeps_the_stored_field_names_and_adds_name_managed_and_unsupported() {
+        let config = office();
+        let v = summary_json("office", &config, true);
+        assert_eq!(v["name"], "office");
+        assert_eq!(v["managed"], true);
+        assert_eq!(v["localized_description"], "Office VPN");
+        assert_eq!(v["protocol"]["server_address"], "vpn.example.org");
+        assert_eq!(v["protocol"]["ike_sa_parameters"]["encryption_algorithm"], "Aes256Gcm");
+        assert_eq!(v["on_demand_rules"].as_array().map(Vec::len), Some(3));
+        let fields: Vec<&str> = v["unsupported"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u["field"].as_str())
+            .collect();
+        assert_eq!(fields, ["disable_mobike", "include_all_networks", "exclude_local_networks"]);
+    }
+}
