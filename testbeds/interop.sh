@@ -9,7 +9,9 @@
 #   (scenario "nat" puts $P-nat, an nftables masquerade, between cli and srv: see lib/netns.sh)
 #
 # Usage: interop.sh SCENARIO OUTDIR IKEWAY_BINARY
-# Scenarios: suites lifecycle peer-rekeys nat responder libreswan timing
+# Scenarios: suites lifecycle peer-rekeys nat responder libreswan timing session session-nat
+# (the session scenarios run IKEWAY_BINARY as `BINARY --client LOCAL SERVER PSK_FILE NETWORK`:
+# crates/tunnel/tests/session_strongswan.rs, a program on `ikeway_tunnel::Session` itself)
 #
 # The script only runs the peers and records what each side saw: ikeway's JSON events
 # (OUTDIR/*.jsonl), `swanctl --list-sas --raw` snapshots (OUTDIR/*.sas), exit codes (*.rc) and
@@ -28,7 +30,10 @@ mkdir -p "$OUT"
 PSK="${IKW_PSK:-ikeway-testbed-psk-0123456789}"
 
 ikw_topo_trap
-if [ "$SCENARIO" = nat ]; then ikw_topo_up nat; else ikw_topo_up direct; fi
+case "$SCENARIO" in
+nat | session-nat) ikw_topo_up nat ;;
+*) ikw_topo_up direct ;;
+esac
 printf '%s\n' "$PSK" >"$IKW_WORKDIR/psk"
 
 # Our initiator in the client namespace; remaining arguments are passed through.
@@ -360,6 +365,24 @@ timing)
         sleep 0.2
     done
     cp "$CLI/charon.log" "$OUT/cli-charon.log"
+    ;;
+session | session-nat)
+    # A client written on `ikeway_tunnel::Session` alone: connect, rekey the child SA, then
+    # disconnect with DELETE. Snapshots of strongSwan's SAs while it is up and after.
+    start_strongswan_responder
+    rc=0
+    ikw_exec cli "$IKEWAY" --client "$IKW_CLI_ADDR" "$IKW_SRV_ADDR" "$IKW_WORKDIR/psk" \
+        "$IKW_PROT_NET" >"$OUT/session.jsonl" 2>"$OUT/session.err" &
+    pid=$!
+    if ikw_sw_wait_established "$SRV" 15 ikw net; then
+        ikw_sw_list_sas "$SRV" --raw >"$OUT/session.up.sas"
+    else
+        echo "not established" >"$OUT/session.up.sas"
+    fi
+    wait "$pid" || rc=$?
+    echo "$rc" >"$OUT/session.rc"
+    ikw_sw_list_sas "$SRV" --raw >"$OUT/session.end.sas" || true
+    echo "$IKW_CLI_SEEN" >"$OUT/session.seen"
     ;;
 *)
     echo "unknown scenario $SCENARIO" >&2

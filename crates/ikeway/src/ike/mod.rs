@@ -1,33 +1,28 @@
 //! `ikeway initiate` and `ikeway serve`: our IKE initiator and responder over real UDP, for
-//! interop tests against strongSwan and libreswan and for products that embed us. Child SA
-//! keys are reported as events; with `--tun NAME` they also drive the ESP datapath
-//! (`ikeway-pump`, see `datapath.rs`), which then owns UDP 4500.
+//! interop tests against strongSwan and libreswan. Both run an `ikeway_tunnel::Session` and
+//! print its events as JSON lines; with `--tun NAME` child SAs also drive the ESP datapath
+//! (`ikeway-pump`), which then owns UDP 4500. The `--then` actions are commands sent to the
+//! session when they are due.
 
-pub(crate) mod datapath;
-pub(crate) mod faults;
 mod proposals;
-mod queue;
-pub(crate) mod runtime;
 
 use std::fs::File;
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
-use std::ops::ControlFlow;
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use crossbeam_channel::RecvTimeoutError;
 use ikeway::wireshark;
-use ikeway_codec::{DhGroup, EncrAlg, TrafficSelector};
-use ikeway_sa::{
-    AddressPool, CloseReason, Config, DefaultKex, EngineEvent, Event, IkeSa, Responder, SaId,
+use ikeway_codec::TrafficSelector;
+use ikeway_sa::{AddressPool, CloseReason, Config, KeyExport};
+use ikeway_tunnel::{
+    Action, EventKind, Session, SessionEvent, SessionOptions, Spi64, Status, TunOptions,
 };
-use serde_json::{Value, json};
 
 use crate::secret_file;
-use faults::Fault;
 
 /// Options both ends share.
 #[derive(Args, Debug)]
@@ -69,7 +64,7 @@ pub(crate) struct Common {
     #[arg(long, hide = !cfg!(feature = "insecure-seed"))]
     seed: Option<String>,
     #[command(flatten)]
-    tun: datapath::TunArgs,
+    tun: TunArgs,
 }
 
 #[derive(Args, Debug)]
@@ -182,20 +177,51 @@ fn config(c: &Common) -> Result<Config> {
     Ok(config)
 }
 
-fn seed(c: &Common) -> Result<[u8; 32]> {
-    match &c.seed {
-        Some(hex_seed) => {
-            let seed = parse_seed(hex_seed)?;
-            if !cfg!(feature = "insecure-seed") {
-                bail!(
-                    "--seed makes every key, nonce and SPI predictable; only a test build \
-                     (cargo feature insecure-seed) accepts it"
-                );
-            }
-            Ok(seed)
-        }
-        None => runtime::os_seed(),
+/// `--tun NAME` and its companions: the ESP datapath for `initiate` and `serve`.
+#[derive(Args, Debug, Default)]
+pub(crate) struct TunArgs {
+    /// Run the ESP datapath over this TUN device (created if missing); UDP 4500 then belongs to
+    /// the datapath, which passes IKE through.
+    #[arg(long, value_name = "NAME")]
+    tun: Option<String>,
+    /// Address for the TUN device (CIDR); an initiator also takes the internal addresses it
+    /// is assigned (CFG_REPLY).
+    #[arg(long = "tun-addr", value_name = "CIDR")]
+    tun_addr: Vec<String>,
+    /// Route through the TUN device (CIDR), e.g. the responder's protected network.
+    #[arg(long = "tun-route", value_name = "CIDR")]
+    tun_route: Vec<String>,
+    /// TUN MTU.
+    #[arg(long = "tun-mtu", default_value_t = 1400)]
+    tun_mtu: usize,
+    /// Datapath threads (0: one per core).
+    #[arg(long = "pump-workers", default_value_t = 0)]
+    pump_workers: usize,
+}
+
+impl TunArgs {
+    fn options(&self) -> Result<Option<TunOptions>> {
+        let Some(name) = &self.tun else { return Ok(None) };
+        let mut tun = TunOptions::new(name.clone());
+        tun.mtu = self.tun_mtu;
+        tun.workers = self.pump_workers;
+        tun.addresses = self.tun_addr.iter().map(|s| parse_cidr(s)).collect::<Result<_>>()?;
+        tun.routes = self.tun_route.iter().map(|s| parse_cidr(s)).collect::<Result<_>>()?;
+        Ok(Some(tun))
     }
+}
+
+/// `--seed`, refused unless this is a test build; `None`: the session takes one from the OS.
+fn seed(c: &Common) -> Result<Option<[u8; 32]>> {
+    let Some(hex_seed) = &c.seed else { return Ok(None) };
+    let seed = parse_seed(hex_seed)?;
+    if !cfg!(feature = "insecure-seed") {
+        bail!(
+            "--seed makes every key, nonce and SPI predictable; only a test build \
+             (cargo feature insecure-seed) accepts it"
+        );
+    }
+    Ok(Some(seed))
 }
 
 /// Exactly 32 bytes: a shorter seed padded with zeros or a longer one cut would look accepted
@@ -207,16 +233,6 @@ fn parse_seed(hex_seed: &str) -> Result<[u8; 32]> {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    RekeyChild,
-    RekeyIke,
-    Dpd,
-    CreateChild,
-    DeleteChild,
-    Delete,
-}
-
 fn parse_actions(list: &[String]) -> Result<Vec<(Duration, Action)>> {
     let mut out = Vec::new();
     for s in list {
@@ -224,12 +240,12 @@ fn parse_actions(list: &[String]) -> Result<Vec<(Duration, Action)>> {
             s.split_once('@').with_context(|| format!("{s:?}: expected ACTION@SECONDS"))?;
         let secs: f64 = secs.parse().with_context(|| format!("{s:?}: bad seconds"))?;
         let action = match name {
-            "rekey-child" => Action::RekeyChild,
+            "rekey-child" => Action::RekeyChild(None),
             "rekey-ike" => Action::RekeyIke,
             "dpd" => Action::Dpd,
             "create-child" => Action::CreateChild,
-            "delete-child" => Action::DeleteChild,
-            "delete" => Action::Delete,
+            "delete-child" => Action::DeleteChild(None),
+            "delete" => Action::DeleteIke,
             other => bail!("unknown action {other:?}"),
         };
         out.push((Duration::from_secs_f64(secs), action));
@@ -238,115 +254,22 @@ fn parse_actions(list: &[String]) -> Result<Vec<(Duration, Action)>> {
     Ok(out)
 }
 
-fn apply(sa: &mut IkeSa, now: Instant, action: Action) {
-    let first_child = sa.child_spis().first().map(|c| c.0);
-    match action {
-        Action::RekeyChild => {
-            if let Some(spi) = first_child {
-                sa.rekey_child(now, spi);
-            }
-        }
-        Action::RekeyIke => sa.rekey_ike(now),
-        Action::Dpd => sa.dpd(now),
-        Action::CreateChild => sa.create_child(now),
-        Action::DeleteChild => {
-            if let Some(spi) = first_child {
-                sa.delete_child(now, spi);
-            }
-        }
-        Action::Delete => sa.delete_ike(now),
-    }
-}
-
-fn hex32(v: u32) -> String {
-    format!("{v:08x}")
-}
-
-fn suite_name(e: ikeway_crypto::Encryption) -> String {
-    let name = EncrAlg(e.iana_id()).to_string();
-    match e.key_bits_attribute() {
-        Some(bits) => format!("{name}-{bits}"),
-        None => name,
-    }
-}
-
-fn ts_json(ts: &[TrafficSelector]) -> Value {
-    json!(
-        ts.iter()
-            .map(|t| match t {
-                TrafficSelector::Range(r) => format!("{}-{}", r.start, r.end),
-                TrafficSelector::Other { ts_type, .. } => format!("type {}", ts_type.0),
-            })
-            .collect::<Vec<_>>()
-    )
-}
-
-/// One JSON line per event, for tests and scripts to read.
-fn event_json(e: &Event) -> Value {
-    match e {
-        Event::IkeSaUp { spi_i, spi_r, suite } => json!({
-            "event": "ike_sa_up",
-            "spi_i": format!("{spi_i:016x}"),
-            "spi_r": format!("{spi_r:016x}"),
-            "encryption": suite_name(suite.suite.encryption()),
-            "integrity": suite.suite.integrity().map(|i| format!("{i:?}")),
-            "prf": format!("{:?}", suite.prf),
-            "group": suite.group.to_string(),
-        }),
-        Event::ChildSaInstalled(c) => json!({
-            "event": "child_sa_installed",
-            "spi_in": hex32(c.spi_in),
-            "spi_out": hex32(c.spi_out),
-            "encryption": suite_name(c.suite.suite.encryption()),
-            "integrity": c.suite.suite.integrity().map(|i| format!("{i:?}")),
-            "esn": c.suite.esn,
-            "pfs_group": c.suite.group.map(|g: DhGroup| g.to_string()),
-            "local_ts": ts_json(&c.local_ts),
-            "remote_ts": ts_json(&c.remote_ts),
-            "udp_encapsulation": c.udp_encapsulation,
-            "replaces": c.replaces.map(hex32),
-        }),
-        Event::ChildSaRemoved { spi_in, spi_out } => {
-            json!({"event": "child_sa_removed", "spi_in": hex32(*spi_in), "spi_out": hex32(*spi_out)})
-        }
-        Event::ChildSaRefused { notify } => {
-            json!({"event": "child_sa_refused", "notify": notify.to_string()})
-        }
-        Event::ConfigReceived(c) => json!({
-            "event": "config",
-            "addresses": c.addresses.iter().map(|(a, l)| format!("{a}/{l}")).collect::<Vec<_>>(),
-            "dns": c.dns.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "domains": c.dns_domains,
-            "subnets": c.subnets.iter().map(|(a, l)| format!("{a}/{l}")).collect::<Vec<_>>(),
-        }),
-        Event::NatDetected { local_behind_nat, remote_behind_nat } => json!({
-            "event": "nat_detected", "local_behind_nat": local_behind_nat, "remote_behind_nat": remote_behind_nat,
-        }),
-        Event::IkeSaRekeyed { old_spis, new_spis } => json!({
-            "event": "ike_sa_rekeyed",
-            "old": [format!("{:016x}", old_spis.0), format!("{:016x}", old_spis.1)],
-            "new": [format!("{:016x}", new_spis.0), format!("{:016x}", new_spis.1)],
-        }),
-        Event::IkeSaClosed { reason } => {
-            json!({"event": "ike_sa_closed", "reason": format!("{reason:?}")})
-        }
-        other => json!({"event": format!("{other:?}")}),
-    }
-}
-
 #[allow(clippy::print_stdout)]
-pub(crate) fn print(v: &Value) {
-    println!("{v}");
+fn print(e: &SessionEvent) {
+    println!("{}", e.to_json());
 }
 
 /// The `--keylog` file, created before anything is negotiated so that a refused path fails
-/// early.
-fn open_keylog(path: &Option<PathBuf>) -> Result<Option<File>> {
-    path.as_deref().map(secret_file::create).transpose()
+/// early; the session hands it each IKE SA's keys as they come up.
+fn keylog(options: &mut SessionOptions, path: &Option<PathBuf>) -> Result<()> {
+    let Some(mut file) = path.as_deref().map(secret_file::create).transpose()? else {
+        return Ok(());
+    };
+    options.keylog = Some(Box::new(move |k: &KeyExport<'_>| write_keylog(&mut file, k)));
+    Ok(())
 }
 
-fn write_keylog(file: Option<&mut File>, sa: &IkeSa) -> Result<()> {
-    let (Some(f), Some(k)) = (file, sa.export_keys_for_debugging()) else { return Ok(()) };
+fn write_keylog(f: &mut File, k: &KeyExport<'_>) -> std::io::Result<()> {
     let Some(encr) = wireshark::encryption_name(k.suite.suite.encryption()) else { return Ok(()) };
     let row = format!(
         "{:016x},{:016x},{},{},\"{}\",{},{},\"{}\"\n",
@@ -359,8 +282,49 @@ fn write_keylog(file: Option<&mut File>, sa: &IkeSa) -> Result<()> {
         hex::encode(k.sk_ar.expose()),
         wireshark::integrity_name(k.suite.suite.integrity()),
     );
-    f.write_all(row.as_bytes())?;
-    Ok(())
+    f.write_all(row.as_bytes())
+}
+
+fn options(c: &Common, mut options: SessionOptions) -> Result<SessionOptions> {
+    options.seed = seed(c)?;
+    if let Some(tun) = c.tun.options()? {
+        options = options.with_tun(tun);
+    }
+    keylog(&mut options, &c.keylog)?;
+    Ok(options)
+}
+
+/// The `--then` actions not yet sent, each due a time after the first child SA.
+struct Schedule {
+    actions: Vec<(Duration, Action)>,
+    next: usize,
+}
+
+impl Schedule {
+    fn next_due(&self, from: Instant) -> Option<Instant> {
+        self.actions.get(self.next).map(|(at, _)| from + *at)
+    }
+
+    /// The actions due at `now`.
+    fn due(&mut self, from: Instant, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        while let Some((at, action)) = self.actions.get(self.next) {
+            if now < from + *at {
+                break;
+            }
+            out.push(*action);
+            self.next += 1;
+        }
+        out
+    }
+
+    fn last(&self) -> Duration {
+        self.actions.last().map_or(Duration::ZERO, |(t, _)| *t)
+    }
+
+    fn done(&self) -> bool {
+        self.next == self.actions.len()
+    }
 }
 
 pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
@@ -369,80 +333,63 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
     if args.request_config {
         config.config_request = ikeway_sa::CLIENT_CONFIG_REQUEST.to_vec();
     }
-    let actions = parse_actions(&args.then)?;
-    let seed = seed(c)?;
-    let mut keylog = open_keylog(&c.keylog)?;
-    let (sockets, pump) = runtime::endpoint(c.local, &c.tun)?;
-    let start = Instant::now();
-    let mut sa = IkeSa::initiate(
-        Arc::new(config),
-        Arc::new(DefaultKex::default()),
-        seed,
-        start,
-        SocketAddr::new(c.local, 500),
-        SocketAddr::new(args.remote, 500),
-    )?;
+    let mut schedule = Schedule { actions: parse_actions(&args.then)?, next: 0 };
+    let session =
+        Session::start(options(c, SessionOptions::initiator(c.local, args.remote, config))?)?;
+    let handle = session.handle();
+    let deadline = Instant::now() + Duration::from_secs(c.timeout);
+    let linger = Duration::from_secs(args.linger);
     let mut child_up_at: Option<Instant> = None;
-    let mut next_action = 0;
     let mut ike_up = false;
     let mut closed: Option<CloseReason> = None;
-    let linger = Duration::from_secs(args.linger);
-    let deadline = start + Duration::from_secs(c.timeout);
-    runtime::run(&mut sa, &sockets, deadline, |sa, now| {
-        while let Some(EngineEvent { event: e, .. }) = sa.poll_event() {
-            match &e {
-                Event::IkeSaUp { .. } | Event::IkeSaRekeyed { .. } => {
-                    ike_up = true;
-                    write_keylog(keylog.as_mut(), sa)?;
-                }
-                Event::ChildSaInstalled(_) if child_up_at.is_none() => {
-                    child_up_at = Some(now);
-                    print(
-                        &json!({"event": "timing", "initiate_to_child_ms": (now - start).as_secs_f64() * 1000.0}),
-                    );
-                }
+    let mut ending = false;
+    let mut timed_out = false;
+    loop {
+        let next =
+            child_up_at.map(|up| schedule.next_due(up).unwrap_or(up + schedule.last() + linger));
+        let wake = next.map_or(deadline, |n| n.min(deadline));
+        let event = match session.events().recv_deadline(wake) {
+            Ok(e) => Some(e),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let now = Instant::now();
+        if let Some(e) = event {
+            print(&e);
+            match e.kind {
+                EventKind::IkeSaUp { .. } | EventKind::IkeSaRekeyed { .. } => ike_up = true,
                 // The IKE SA stays up without a child (e.g. libreswan without kernel ESP).
-                Event::ChildSaRefused { .. } if child_up_at.is_none() => child_up_at = Some(now),
-                Event::IkeSaClosed { reason } => closed = Some(*reason),
+                EventKind::ChildSaInstalled { .. } | EventKind::ChildSaRefused { .. }
+                    if child_up_at.is_none() =>
+                {
+                    child_up_at = Some(now);
+                }
+                EventKind::IkeSaClosed { reason } => closed = Some(reason),
+                EventKind::Status { status: Status::Disconnected } => break,
                 _ => {}
             }
-            print(&event_json(&e));
-            if let Some(pump) = &pump
-                && let Some(line) = datapath::on_event(pump, &e)?
-            {
-                print(&line);
-            }
         }
-        if let Some(pump) = &pump {
-            datapath::rekey_requested(pump.table(), now, sa).iter().for_each(print);
+        if ending {
+            continue;
         }
-        if closed.is_some() {
-            return Ok(ControlFlow::Break(()));
+        if now >= deadline {
+            timed_out = true;
+            ending = true;
+            handle.shutdown()?;
+            continue;
         }
-        if let Some(up) = child_up_at {
-            while let Some((at, action)) = actions.get(next_action) {
-                if now < up + *at {
-                    break;
-                }
-                apply(sa, now, *action);
-                next_action += 1;
-            }
-            let last = actions.last().map_or(Duration::ZERO, |(t, _)| *t);
-            if next_action == actions.len() && child_up_at.is_some() && now >= up + last + linger {
-                return Ok(ControlFlow::Break(()));
-            }
+        let Some(up) = child_up_at else { continue };
+        for action in schedule.due(up, now) {
+            let _ = handle.act(action);
         }
-        Ok(ControlFlow::Continue(()))
-    })?;
-    print(&json!({
-        "event": "stats",
-        "ike": format!("{:?}", sa.stats()),
-        "dropped_queue_full": sockets.dropped_queue_full(),
-    }));
-    if let Some(pump) = &pump {
-        print(&datapath::stats_json(pump));
+        if schedule.done() && now >= up + schedule.last() + linger {
+            ending = true;
+            handle.shutdown()?;
+        }
     }
+    session.wait()?;
     match closed {
+        _ if timed_out => bail!("timed out"),
         Some(CloseReason::Deleted) | None if ike_up => Ok(()),
         Some(reason) => bail!("IKE SA closed: {reason}"),
         None => bail!("IKE SA never came up"),
@@ -468,67 +415,42 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         dns_domains: args.domain.clone(),
         subnets: args.subnet.iter().map(|s| parse_cidr(s)).collect::<Result<_>>()?,
     };
-    let actions = parse_actions(&args.then)?;
-    let seed = seed(c)?;
-    let mut keylog = open_keylog(&c.keylog)?;
-    let (sockets, pump) = runtime::endpoint(c.local, &c.tun)?;
-    let mut responder =
-        Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), Some(pool), seed);
-    let start = Instant::now();
-    let end = start + Duration::from_secs(args.duration);
-    let mut first: Option<(SaId, Instant)> = None;
-    let mut next_action = 0;
-    let result = runtime::run(&mut responder, &sockets, end + Duration::from_secs(1), |r, now| {
-        while let Some(EngineEvent { sa: spi_r, event: e }) = r.poll_event() {
-            if let Event::ChildSaInstalled(_) = e
-                && first.is_none()
-            {
-                first = Some((spi_r, now));
-            }
-            if matches!(e, Event::IkeSaUp { .. } | Event::IkeSaRekeyed { .. })
-                && let Some(sa) = r.sa_mut(spi_r)
-            {
-                write_keylog(keylog.as_mut(), sa)?;
-            }
-            let mut v = event_json(&e);
-            v["sa"] = json!(spi_r.to_string());
-            print(&v);
-            if let Some(pump) = &pump {
-                // A child the datapath cannot take concerns one client: count it, serve on.
-                match datapath::on_event(pump, &e) {
-                    Ok(Some(line)) => print(&line),
-                    Ok(None) => {}
-                    Err(err) => sockets.fault(Fault::Datapath, &err),
+    let mut schedule = Schedule { actions: parse_actions(&args.then)?, next: 0 };
+    let session =
+        Session::start(options(c, SessionOptions::responder(c.local, config, Some(pool)))?)?;
+    let handle = session.handle();
+    let end = Instant::now() + Duration::from_secs(args.duration);
+    let mut first: Option<(Spi64, Instant)> = None;
+    let mut ending = false;
+    loop {
+        let next = first.and_then(|(_, up)| schedule.next_due(up));
+        let wake = next.map_or(end, |n| n.min(end));
+        match session.events().recv_deadline(wake) {
+            Ok(e) => {
+                print(&e);
+                if let (EventKind::ChildSaInstalled { .. }, Some(sa), None) = (&e.kind, e.sa, first)
+                {
+                    first = Some((sa, Instant::now()));
                 }
-            }
-        }
-        if let Some(pump) = &pump {
-            datapath::rekey_requested(pump.table(), now, r).iter().for_each(print);
-        }
-        if let Some((spi_r, up)) = first {
-            while let Some((at, action)) = actions.get(next_action) {
-                if now < up + *at {
+                if e.kind == (EventKind::Status { status: Status::Disconnected }) {
                     break;
                 }
-                if let Some(sa) = r.sa_mut(spi_r) {
-                    apply(sa, now, *action);
-                }
-                next_action += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        if !ending && now >= end {
+            ending = true;
+            handle.shutdown()?;
+        }
+        if let Some((sa, up)) = first.filter(|_| !ending) {
+            for action in schedule.due(up, now) {
+                let _ = handle.act_on(sa, action);
             }
         }
-        Ok(if now >= end { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
-    });
-    print(&json!({
-        "event": "stats",
-        "endpoint": format!("{:?}", responder.stats()),
-        "held": format!("{:?}", responder.held()),
-        "faults": sockets.faults().to_json(),
-        "dropped_queue_full": sockets.dropped_queue_full(),
-    }));
-    if let Some(pump) = &pump {
-        print(&datapath::stats_json(pump));
     }
-    result
+    Ok(session.wait()?)
 }
 
 #[cfg(test)]

@@ -4,25 +4,24 @@
 //! DNS set from the server's configuration and undone on disconnect.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ikeway_codec::TrafficSelector;
 use ikeway_manager::{
     CloseCause, DisconnectError, PreferencesStore, ProviderError, TunnelEvent, TunnelEvents,
     TunnelProvider, TunnelRequest, VpnConnection, VpnStatus,
 };
-use ikeway_sa::{DefaultKex, EngineEvent, Event, IkeSa};
+use ikeway_tunnel::{
+    EventKind, Selector, Session, SessionEvent, SessionHandle, SessionOptions, TunOptions,
+};
 use serde_json::{Value, json};
 
 use super::control::{self, Request};
 use super::routes::{self, HostChanges, range_to_cidrs};
 use super::runtime_dir::{self, Dir};
-use crate::ike::{datapath, runtime};
 
 #[derive(Args, Debug)]
 pub(crate) struct ConnectArgs {
@@ -69,8 +68,13 @@ struct Live {
     domains: Vec<String>,
     ike: Option<Value>,
     children: Vec<Value>,
-    datapath: Option<Value>,
+    /// The running session, for its datapath counters.
+    session: Option<SessionHandle>,
 }
+
+/// How long a disconnect waits for the server's answer to DELETE: a server that is gone must
+/// not hold the host's routes and DNS.
+const DELETE_GRACE: Duration = Duration::from_secs(3);
 
 /// The tunnel: runs on its own thread from `start` until the IKE SA closes.
 struct UdpTunnel {
@@ -80,10 +84,6 @@ struct UdpTunnel {
     live: Arc<Mutex<Live>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn close_cause(reason: ikeway_sa::CloseReason) -> CloseCause {
-    CloseCause::from(reason)
 }
 
 impl TunnelProvider for UdpTunnel {
@@ -141,6 +141,10 @@ impl TunnelProvider for UdpTunnel {
 
     fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // A session that starts after this sees `stop` itself.
+        if let Some(handle) = self.live.lock().ok().and_then(|l| l.session.clone()) {
+            let _ = handle.disconnect(DELETE_GRACE);
+        }
     }
 }
 
@@ -149,11 +153,11 @@ fn report_error(e: &anyhow::Error) {
     eprintln!("ikeway: tunnel: {e:#}");
 }
 
-fn ts_routes(ts: &[TrafficSelector]) -> Vec<(IpAddr, u8)> {
+fn ts_routes(ts: &[Selector]) -> Vec<(IpAddr, u8)> {
     ts.iter()
         .filter_map(|t| match t {
-            TrafficSelector::Range(r) => Some(range_to_cidrs(r.start, r.end)),
-            TrafficSelector::Other { .. } => None,
+            Selector::Range { start, end } => Some(range_to_cidrs(*start, *end)),
+            Selector::Other(_) => None,
         })
         .flatten()
         .collect()
@@ -174,160 +178,172 @@ fn run_tunnel(
 ) -> Result<CloseCause> {
     let mut host = HostChanges::new(dir, tun)?;
     let result = negotiate(request, &mut host, tun, local, server_ip, live, stop, events);
+    if let Ok(mut l) = live.lock() {
+        l.session = None;
+    }
     host.undo()?;
     result
 }
 
+/// What the tunnel does with the session's events: the status snapshot, the host's routes
+/// and DNS, and the connection's status.
+struct Follow<'a, 'd> {
+    host: &'a mut HostChanges<'d>,
+    live: &'a Mutex<Live>,
+    events: &'a TunnelEvents,
+    server_ip: IpAddr,
+    split_by_subnets: bool,
+    all_networks: bool,
+    ike_lifetime: u64,
+    config: Option<ikeway_sa::ConfigReceived>,
+    up: bool,
+    closed: Option<CloseCause>,
+}
+
+impl Follow<'_, '_> {
+    fn on(&mut self, e: &SessionEvent) -> Result<()> {
+        match &e.kind {
+            EventKind::IkeSaUp { cipher, prf_name, group, spi_i, spi_r, .. } => {
+                if let Ok(mut l) = self.live.lock() {
+                    l.ike = Some(json!({
+                        "encryption": cipher,
+                        "prf": prf_name,
+                        "group": group,
+                        "spi_i": spi_i,
+                        "spi_r": spi_r,
+                        "lifetime_s": self.ike_lifetime,
+                    }));
+                }
+            }
+            kind @ EventKind::ConfigReceived { .. } => {
+                let Some(c) = kind.config() else { return Ok(()) };
+                // The datapath puts the internal addresses on its TUN device (and they go
+                // with it); routes and DNS are ours to set and undo.
+                for dropped in self.host.set_dns(&c.dns, &c.dns_domains)? {
+                    say(&format!("not used from the server's configuration: {dropped}"));
+                }
+                if let Ok(mut l) = self.live.lock() {
+                    l.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
+                    l.dns = c.dns.iter().map(ToString::to_string).collect();
+                    l.domains = c.dns_domains.clone();
+                }
+                self.config = Some(c);
+            }
+            EventKind::ChildSaInstalled {
+                spi_in,
+                spi_out,
+                cipher,
+                esn,
+                lifetime_s,
+                udp_encapsulation,
+                replaces,
+                remote_ts,
+                ..
+            } => {
+                if let Ok(mut l) = self.live.lock() {
+                    l.children.retain(|c| c["spi_in"] != json!(spi_in));
+                    l.children.push(json!({
+                        "spi_in": spi_in,
+                        "spi_out": spi_out,
+                        "encryption": cipher,
+                        "esn": esn,
+                        "lifetime_s": lifetime_s,
+                        "udp_encapsulation": udp_encapsulation,
+                    }));
+                }
+                if replaces.is_none() && !self.up {
+                    self.route(remote_ts)?;
+                    self.up = true;
+                    self.events.report(TunnelEvent::Up(self.config.clone().unwrap_or_default()));
+                }
+            }
+            EventKind::ChildSaRemoved { spi_in, .. } => {
+                if let Ok(mut l) = self.live.lock() {
+                    l.children.retain(|c| c["spi_in"] != json!(spi_in));
+                }
+            }
+            // A retransmission on an established SA: the server stopped answering (reasserting).
+            EventKind::PeerUnresponsive { .. } => self.events.report(TunnelEvent::Unresponsive),
+            EventKind::IkeSaClosed { reason } => self.closed = Some(CloseCause::from(*reason)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn route(&mut self, remote_ts: &[Selector]) -> Result<()> {
+        let routes: Vec<(IpAddr, u8)> = if self.all_networks {
+            vec![
+                ("0.0.0.0".parse().expect("literal"), 1),
+                ("128.0.0.0".parse().expect("literal"), 1),
+            ]
+        } else if self.split_by_subnets
+            && self.config.as_ref().is_some_and(|c| !c.subnets.is_empty())
+        {
+            self.config.as_ref().map(|c| c.subnets.clone()).unwrap_or_default()
+        } else {
+            ts_routes(remote_ts)
+        };
+        for (net, len) in routes {
+            self.host.add_route(net, len, self.server_ip)?;
+        }
+        Ok(())
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn negotiate(
+fn negotiate<'a>(
     request: TunnelRequest,
-    host: &mut HostChanges<'_>,
+    host: &'a mut HostChanges<'_>,
     tun: &str,
     local: IpAddr,
     server_ip: IpAddr,
-    live: &Mutex<Live>,
+    live: &'a Mutex<Live>,
     stop: &AtomicBool,
-    events: &TunnelEvents,
+    events: &'a TunnelEvents,
 ) -> Result<CloseCause> {
-    let tun_args = datapath::TunArgs::named(tun.to_owned());
-    let (sockets, pump) = runtime::endpoint(local, &tun_args)?;
-    let start = Instant::now();
-    let mut sa = IkeSa::initiate(
-        Arc::new(request.config.clone()),
-        Arc::new(DefaultKex::default()),
-        runtime::os_seed()?,
-        start,
-        SocketAddr::new(local, 500),
-        SocketAddr::new(server_ip, 500),
+    let protocol = request.configuration.protocol.clone();
+    let mut tun_options = TunOptions::new(tun);
+    // The profile's MTU is the TUN device's: the largest inner packet the tunnel carries.
+    if let Some(mtu) = protocol.as_ref().and_then(|p| p.mtu) {
+        tun_options.mtu = mtu as usize;
+    }
+    let session = Session::start(
+        SessionOptions::initiator(local, server_ip, request.config.clone()).with_tun(tun_options),
     )?;
     if let Ok(mut l) = live.lock() {
         l.server = Some(SocketAddr::new(server_ip, 500));
+        l.session = Some(session.handle());
     }
-    let protocol = request.configuration.protocol.clone();
-    let split_by_subnets =
-        protocol.as_ref().is_some_and(|p| p.use_configuration_attribute_internal_ip_subnet);
-    let all_networks = protocol.as_ref().is_some_and(|p| p.include_all_networks);
-    let mut config = None;
-    let mut up = false;
-    let mut retransmits = 0;
-    let mut closed: Option<CloseCause> = None;
-    let mut stopping_since: Option<Instant> = None;
-    let no_deadline = start + Duration::from_secs(10 * 365 * 24 * 3600);
-    runtime::run(&mut sa, &sockets, no_deadline, |sa, now| {
-        if let Some(pump) = &pump {
-            datapath::rekey_requested(pump.table(), now, sa);
-        }
-        while let Some(EngineEvent { event: e, .. }) = sa.poll_event() {
-            if let Some(pump) = &pump {
-                datapath::on_event(pump, &e)?;
-            }
-            match &e {
-                Event::IkeSaUp { suite, spi_i, spi_r } => {
-                    if let Ok(mut l) = live.lock() {
-                        l.ike = Some(json!({
-                            "encryption": suite.suite.encryption().to_string(),
-                            "prf": suite.prf.to_string(),
-                            "group": suite.group.to_string(),
-                            "spi_i": format!("{spi_i:016x}"),
-                            "spi_r": format!("{spi_r:016x}"),
-                            "lifetime_s": request.config.lifetimes.ike.as_secs(),
-                        }));
-                    }
-                }
-                Event::ConfigReceived(c) => {
-                    // The datapath puts the internal addresses on its TUN device (and they go
-                    // with it); routes and DNS are ours to set and undo.
-                    for dropped in host.set_dns(&c.dns, &c.dns_domains)? {
-                        say(&format!("not used from the server's configuration: {dropped}"));
-                    }
-                    if let Ok(mut l) = live.lock() {
-                        l.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
-                        l.dns = c.dns.iter().map(ToString::to_string).collect();
-                        l.domains = c.dns_domains.clone();
-                    }
-                    config = Some(c.clone());
-                }
-                Event::ChildSaInstalled(child) => {
-                    if let Ok(mut l) = live.lock() {
-                        l.children
-                            .retain(|c| c["spi_in"] != json!(format!("{:08x}", child.spi_in)));
-                        l.children.push(json!({
-                            "spi_in": format!("{:08x}", child.spi_in),
-                            "spi_out": format!("{:08x}", child.spi_out),
-                            "encryption": child.suite.suite.encryption().to_string(),
-                            "esn": child.suite.esn,
-                            "lifetime_s": child.lifetime.as_secs(),
-                            "udp_encapsulation": child.udp_encapsulation,
-                        }));
-                    }
-                    if child.replaces.is_none() && !up {
-                        let routes: Vec<(IpAddr, u8)> = if all_networks {
-                            vec![
-                                ("0.0.0.0".parse().expect("literal"), 1),
-                                ("128.0.0.0".parse().expect("literal"), 1),
-                            ]
-                        } else if split_by_subnets
-                            && config.as_ref().is_some_and(|c| !c.subnets.is_empty())
-                        {
-                            config.as_ref().map(|c| c.subnets.clone()).unwrap_or_default()
-                        } else {
-                            ts_routes(&child.remote_ts)
-                        };
-                        for (net, len) in routes {
-                            host.add_route(net, len, server_ip)?;
-                        }
-                        up = true;
-                        events.report(TunnelEvent::Up(config.clone().unwrap_or_default()));
-                    }
-                }
-                Event::ChildSaRemoved { spi_in, .. } => {
-                    if let Ok(mut l) = live.lock() {
-                        l.children.retain(|c| c["spi_in"] != json!(format!("{spi_in:08x}")));
-                    }
-                }
-                Event::IkeSaClosed { reason } => closed = Some(close_cause(*reason)),
-                _ => {}
-            }
-        }
-        if let (Some(pump), Ok(mut l)) = (&pump, live.lock()) {
-            l.datapath = Some(datapath::stats_json(pump));
-        }
-        // A retransmission on an established SA: the server stopped answering (reasserting).
-        let r = sa.stats().retransmits;
-        if up && r > retransmits {
-            events.report(TunnelEvent::Unresponsive);
-        }
-        retransmits = r;
-        if closed.is_some() {
-            return Ok(ControlFlow::Break(()));
-        }
-        if stop.load(Ordering::SeqCst) {
-            match stopping_since {
-                None => {
-                    stopping_since = Some(now);
-                    sa.delete_ike(now);
-                }
-                // Do not wait forever for a server that is gone.
-                Some(t) if now.duration_since(t) > Duration::from_secs(3) => {
-                    closed = Some(CloseCause::LocalStop);
-                    return Ok(ControlFlow::Break(()));
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(ControlFlow::Continue(()))
-    })?;
-    // Let go of the ports and the TUN device, so that a reconnect can take them again.
-    drop(sockets);
-    if let Some(pump) = pump
-        && let Ok(pump) = Arc::try_unwrap(pump)
-    {
-        pump.stop();
+    // A stop that came before the handle was published.
+    if stop.load(Ordering::SeqCst) {
+        let _ = session.handle().disconnect(DELETE_GRACE);
     }
+    let mut follow = Follow {
+        host,
+        live,
+        events,
+        server_ip,
+        split_by_subnets: protocol
+            .as_ref()
+            .is_some_and(|p| p.use_configuration_attribute_internal_ip_subnet),
+        all_networks: protocol.as_ref().is_some_and(|p| p.include_all_networks),
+        ike_lifetime: request.config.lifetimes.ike.as_secs(),
+        config: None,
+        up: false,
+        closed: None,
+    };
+    for e in session.events() {
+        if let Err(err) = follow.on(&e) {
+            // Dropping the session shuts it down and frees the ports and the TUN device.
+            drop(session);
+            return Err(err);
+        }
+    }
+    session.wait()?;
     Ok(if stop.load(Ordering::SeqCst) {
         CloseCause::LocalStop
     } else {
-        closed.unwrap_or(CloseCause::LocalStop)
+        follow.closed.unwrap_or(CloseCause::LocalStop)
     })
 }
 
@@ -345,7 +361,9 @@ fn snapshot(connection: &VpnConnection, live: &Mutex<Live>, name: &str) -> Value
         "domains": l.ok().map(|l| l.domains.clone()),
         "ike_sa": l.ok().and_then(|l| l.ike.clone()),
         "child_sas": l.ok().map(|l| l.children.clone()),
-        "datapath": l.ok().and_then(|l| l.datapath.clone()),
+        "datapath": l.ok().and_then(|l| l.session.as_ref()?.datapath_stats()).map(|d| {
+            serde_json::to_value(SessionEvent::new(EventKind::DatapathStats(d))).unwrap_or_default()
+        }),
     })
 }
 

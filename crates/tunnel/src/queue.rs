@@ -6,9 +6,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 /// Datagrams waiting for the engine, at most: a burst of this many IKE messages is kept
 /// whole, and at 64 KiB per buffer the queue never holds more than 16 MiB.
@@ -90,7 +89,16 @@ impl Producer {
 }
 
 impl Consumer {
-    pub(crate) fn recv_timeout(&self, wait: Duration) -> Result<Datagram, RecvTimeoutError> {
+    /// The channel itself, for the session loop to wait on together with its commands.
+    pub(crate) fn receiver(&self) -> &Receiver<Datagram> {
+        &self.queue
+    }
+
+    #[cfg(test)]
+    pub(crate) fn recv_timeout(
+        &self,
+        wait: std::time::Duration,
+    ) -> Result<Datagram, crossbeam_channel::RecvTimeoutError> {
         self.queue.recv_timeout(wait)
     }
 
@@ -110,6 +118,8 @@ impl Consumer {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn addr(s: &str) -> SocketAddr {

@@ -1,7 +1,7 @@
 //! The datapath asks for child SA rekeys and the IKE engine carries them out: our initiator
 //! and responder negotiate in memory, and each end's ESP runs through the pump's own
 //! device-generic path (`ikeway_pump::device::pump`) over an in-memory link, the path the
-//! demo uses. No root, no TUN, no sockets.
+//! userspace datapath uses. No root, no TUN, no sockets.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -13,7 +13,8 @@ use ikeway_pump::device::{MemoryLink, QueueDevice, pump};
 use ikeway_pump::{Counters, Datapath, HEADROOM, SaTable, Stats, TAILROOM};
 use ikeway_sa::{DefaultKex, EngineEvent, Event, IkeSa, Responder};
 
-use super::{child, rekey_requested};
+use super::rekey_requested;
+use crate::child::datapath_child as child;
 
 /// Lowered packet lifetimes of the child SAs: the soft one raises `RekeyNeeded` exactly as
 /// 15/16 of a non-ESN SA's 2^32 sequence numbers do, and the hard one stops the SA exactly as
@@ -115,7 +116,7 @@ struct Tunnel {
 
 impl Tunnel {
     fn new(inbound_limits: bool) -> Self {
-        let (client_cfg, server_cfg, pool) = ikeway_tunnel::netstack::demo::configs();
+        let (client_cfg, server_cfg, pool) = crate::netstack::demo::configs();
         let kex = Arc::new(DefaultKex::default());
         let now = Instant::now();
         let client = IkeSa::initiate(

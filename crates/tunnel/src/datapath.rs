@@ -1,0 +1,166 @@
+//! The ESP datapath of a session on a TUN device (`ikeway-pump`). The pump owns the NAT-T
+//! port: it hands IKE datagrams (non-ESP marker) up to the engine through a channel and sends
+//! the engine's datagrams on that port; child SAs go into its table as the engine installs and
+//! removes them (make before break on rekey: the new SA is installed while the old one stays
+//! for inbound until `ChildSaRemoved`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use ikeway_pump::{Pump, PumpConfig, SaTable};
+use ikeway_sa::{Event, IkeSa, Responder};
+
+use crate::SessionError;
+use crate::child::datapath_child as child;
+use crate::event::{DatapathStats, EventKind, SaCounters, Spi32};
+
+/// A datapath on a TUN device, created if missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunOptions {
+    /// The device's name.
+    pub name: String,
+    /// Addresses put on the device (an initiator also gets the internal addresses it is
+    /// assigned, CFG_REPLY).
+    pub addresses: Vec<(IpAddr, u8)>,
+    /// Routes into the device.
+    pub routes: Vec<(IpAddr, u8)>,
+    /// The device's MTU: the largest inner packet.
+    pub mtu: usize,
+    /// Datapath threads (0: one per core).
+    pub workers: usize,
+}
+
+impl TunOptions {
+    /// Device `name`, no addresses or routes, MTU 1400, one worker per core.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), addresses: Vec::new(), routes: Vec::new(), mtu: 1400, workers: 0 }
+    }
+}
+
+/// Starts the pump on `local`'s NAT-T port.
+pub(crate) fn start(tun: &TunOptions, local: SocketAddr) -> Result<Pump, SessionError> {
+    let mut config = PumpConfig::new(&tun.name, local);
+    config.mtu = tun.mtu;
+    config.workers = tun.workers;
+    config.addresses = tun.addresses.clone();
+    config.routes = tun.routes.clone();
+    Pump::start(&config).map_err(|source| SessionError::Datapath { tun: tun.name.clone(), source })
+}
+
+/// Why the datapath could not apply an engine event.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApplyError {
+    #[error("installing child SA {spi_in} in the datapath: {source}")]
+    Install { spi_in: Spi32, source: ikeway_esp::EspError },
+    #[error("putting {addr} on {tun}: {reason}")]
+    Address { addr: IpAddr, tun: String, reason: String },
+}
+
+/// Applies an engine event to the datapath; returns the event to report, if any.
+pub(crate) fn on_event(pump: &Pump, e: &Event) -> Result<Option<EventKind>, ApplyError> {
+    match e {
+        Event::ChildSaInstalled(c) => {
+            pump.table()
+                .install(&child(c))
+                .map_err(|source| ApplyError::Install { spi_in: Spi32(c.spi_in), source })?;
+            Ok(Some(EventKind::DatapathSaInstalled {
+                spi_in: Spi32(c.spi_in),
+                tun: pump.tun_name().to_owned(),
+            }))
+        }
+        Event::ChildSaRemoved { spi_in, .. } => {
+            let found = pump.table().remove(*spi_in);
+            Ok(Some(EventKind::DatapathSaRemoved { spi_in: Spi32(*spi_in), found }))
+        }
+        Event::ConfigReceived(cfg) => {
+            for (addr, _) in &cfg.addresses {
+                add_host_address(pump.tun_name(), *addr)?;
+            }
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Puts an internal address on the TUN device as a host address (/32 or /128): routes come
+/// from the options or from the connection's plan.
+fn add_host_address(tun: &str, addr: IpAddr) -> Result<(), ApplyError> {
+    let host = if addr.is_ipv4() { 32 } else { 128 };
+    let fail = |reason: String| ApplyError::Address { addr, tun: tun.to_owned(), reason };
+    let status = std::process::Command::new("ip")
+        .args(["addr", "replace", &format!("{addr}/{host}"), "dev", tun])
+        .status()
+        .map_err(|e| fail(format!("running ip: {e}")))?;
+    if status.success() { Ok(()) } else { Err(fail(format!("ip addr replace: {status}"))) }
+}
+
+/// Whatever owns child SAs and can rekey them: one IKE SA (an initiator), or a responder's
+/// many.
+pub(crate) trait ChildOwner {
+    /// Starts a rekey of the child SA with inbound SPI `spi_in`; `false` if it is not ours.
+    fn rekey_child(&mut self, now: Instant, spi_in: u32) -> bool;
+}
+
+impl ChildOwner for IkeSa {
+    fn rekey_child(&mut self, now: Instant, spi_in: u32) -> bool {
+        let ours = self.child_spis().iter().any(|&(spi, _)| spi == spi_in);
+        if ours {
+            IkeSa::rekey_child(self, now, spi_in);
+        }
+        ours
+    }
+}
+
+impl ChildOwner for Responder {
+    fn rekey_child(&mut self, now: Instant, spi_in: u32) -> bool {
+        // Rare (once per child SA per soft limit): a scan is fine.
+        let owner = self
+            .sas()
+            .find(|sa| sa.child_spis().iter().any(|&(spi, _)| spi == spi_in))
+            .map(IkeSa::id);
+        owner
+            .and_then(|id| self.sa_mut(id))
+            .is_some_and(|sa| ChildOwner::rekey_child(sa, now, spi_in))
+    }
+}
+
+/// Starts a make-before-break rekey (RFC 7296 §2.8) of every child SA the datapath asked for
+/// (`SaTable::poll_rekey`: a soft lifetime, or 15/16 of a non-ESN SA's 2^32 sequence numbers
+/// used): the engine negotiates the new SA, whose `ChildSaInstalled` puts it in the table in
+/// front of the old one, and the old SA's `ChildSaRemoved` takes it out. Without this a
+/// non-ESN child stopped sending at 2^32 packets until its lifetime ran out. Returns one event
+/// per request.
+pub(crate) fn rekey_requested(
+    table: &SaTable,
+    now: Instant,
+    owner: &mut impl ChildOwner,
+) -> Vec<EventKind> {
+    let mut events = Vec::new();
+    while let Some(spi_in) = table.poll_rekey() {
+        let rekey_started = owner.rekey_child(now, spi_in);
+        events.push(EventKind::DatapathRekeyNeeded { spi_in: Spi32(spi_in), rekey_started });
+    }
+    events
+}
+
+/// The datapath's counters.
+pub(crate) fn stats(pump: &Pump) -> DatapathStats {
+    DatapathStats {
+        backend: format!("{:?}", pump.backend()),
+        counters: pump.stats().to_line(),
+        sas: pump
+            .table()
+            .stats()
+            .iter()
+            .map(|sa| SaCounters {
+                spi_in: Spi32(sa.spi_in),
+                in_packets: sa.inbound.packets,
+                in_drops: sa.inbound.total_drops(),
+                out_packets: sa.outbound.as_ref().map(|o| o.packets),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod rekey_tests;

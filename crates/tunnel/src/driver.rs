@@ -1,0 +1,320 @@
+//! The session's loop: after any input it sends what the engine queued, turns the engine's
+//! events into session events (installing child SAs in the datapath on the way), takes the
+//! datapath's rekey requests, then waits for the next datagram, command or timer, whichever
+//! comes first. Datagrams and commands are two channels selected together with the next timer
+//! as the deadline: a command wakes the loop at once, and nothing wakes it otherwise.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
+use ikeway_pump::Pump;
+use ikeway_sa::{CloseReason, EngineEvent, Event, IkeSa, SaId};
+
+use crate::event::{EventKind, SessionEvent, SessionStats, Spi64, Status};
+use crate::faults::Fault;
+use crate::options::KeyLogger;
+use crate::session::{Action, Parts, SessionError};
+use crate::sockets::Sockets;
+use crate::{datapath, engine::Role};
+
+/// What a [`crate::SessionHandle`] sends.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Act { sa: Option<u64>, action: Action },
+    Disconnect(Duration),
+    Shutdown,
+    Stats,
+}
+
+pub(crate) struct Driver<E> {
+    engine: E,
+    sockets: Sockets,
+    pump: Option<Arc<Pump>>,
+    commands: Receiver<Command>,
+    commands_open: bool,
+    events: Sender<SessionEvent>,
+    events_dropped: u64,
+    keylog: Option<KeyLogger>,
+    wakeups: Arc<AtomicU64>,
+    buf: Vec<u8>,
+    started: Instant,
+    /// Until the first child SA: an initiator gives up then.
+    connect_deadline: Option<Instant>,
+    child_up: bool,
+    closed: Option<CloseReason>,
+    /// Disconnecting: the end of the grace period.
+    grace_until: Option<Instant>,
+    stop: bool,
+    retransmits: u64,
+}
+
+impl<E: Role> Driver<E> {
+    pub(crate) fn new(engine: E, parts: Parts, started: Instant) -> Self {
+        Self {
+            engine,
+            sockets: parts.sockets,
+            pump: parts.pump,
+            commands: parts.commands,
+            commands_open: true,
+            events: parts.events,
+            events_dropped: 0,
+            keylog: parts.keylog,
+            wakeups: parts.wakeups,
+            buf: vec![0; 65536],
+            started,
+            connect_deadline: parts.deadline,
+            child_up: false,
+            closed: None,
+            grace_until: None,
+            stop: false,
+            retransmits: 0,
+        }
+    }
+
+    /// Runs until the end, reports the counters and the last status, and lets go of the
+    /// ports and the TUN device.
+    pub(crate) fn run(mut self) -> Result<(), SessionError> {
+        let first = if self.engine.serves_many() { Status::Connected } else { Status::Connecting };
+        self.emit(None, EventKind::Status { status: first });
+        let result = self.turns();
+        if let Err(e) = &result {
+            self.emit(None, EventKind::Error { error: e.to_string() });
+        }
+        self.emit_stats();
+        self.emit(None, EventKind::Status { status: Status::Disconnected });
+        let Self { sockets, pump, .. } = self;
+        drop(sockets);
+        if let Some(pump) = pump.and_then(|p| Arc::try_unwrap(p).ok()) {
+            pump.stop();
+        }
+        result
+    }
+
+    fn turns(&mut self) -> Result<(), SessionError> {
+        loop {
+            let now = Instant::now();
+            self.drain_events(now)?;
+            self.datapath_rekeys(now);
+            self.flush();
+            if self.finished(now)? {
+                return Ok(());
+            }
+            self.wait()?;
+        }
+    }
+
+    fn finished(&self, now: Instant) -> Result<bool, SessionError> {
+        if self.stop || self.closed.is_some() {
+            return Ok(true);
+        }
+        if let Some(until) = self.grace_until {
+            return Ok(now >= until || self.engine.all_closed());
+        }
+        match self.connect_deadline {
+            Some(d) if !self.child_up && now >= d => Err(SessionError::TimedOut),
+            _ => Ok(false),
+        }
+    }
+
+    /// Sleeps until a datagram, a command or the next timer, and handles what woke it.
+    fn wait(&mut self) -> Result<(), SessionError> {
+        let deadline = [
+            self.engine.poll_timeout(),
+            self.grace_until,
+            self.connect_deadline.filter(|_| !self.child_up),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        // Clones of the two receivers (reference counts), so that handling what arrived may
+        // borrow the loop mutably.
+        let datagrams = self.sockets.rx.receiver().clone();
+        let commands = self.commands.clone();
+        let mut select = Select::new();
+        let data_index = select.recv(&datagrams);
+        if self.commands_open {
+            select.recv(&commands);
+        }
+        let op = match deadline {
+            Some(d) => select.select_deadline(d).ok(),
+            None => Some(select.select()),
+        };
+        self.wakeups.fetch_add(1, Ordering::Relaxed);
+        match op {
+            None => {}
+            Some(op) if op.index() == data_index => {
+                let d = op.recv(&datagrams).map_err(|_| SessionError::SocketsClosed)?;
+                self.engine.handle_datagram(Instant::now(), d.remote, d.local, d.bytes());
+                self.sockets.rx.recycle(d);
+            }
+            Some(op) => match op.recv(&commands) {
+                Ok(c) => self.command(c),
+                // Every handle is gone: nobody can command us any more; run on.
+                Err(_) => self.commands_open = false,
+            },
+        }
+        let now = Instant::now();
+        if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+            self.engine.handle_timeout(now);
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, c: Command) {
+        let now = Instant::now();
+        match c {
+            Command::Act { sa, action } => {
+                let sa = match sa {
+                    Some(spi) => self.engine.sa_mut(SaId::from_spi(spi)),
+                    None => self.engine.own_sa(),
+                };
+                if let Some(sa) = sa {
+                    apply(sa, now, action);
+                }
+            }
+            Command::Disconnect(grace) => {
+                if self.grace_until.is_none() {
+                    self.grace_until = Some(now + grace);
+                    self.engine.delete_all(now);
+                    self.emit(None, EventKind::Status { status: Status::Disconnecting });
+                }
+            }
+            Command::Shutdown => self.stop = true,
+            Command::Stats => self.emit_stats(),
+        }
+    }
+
+    /// Sends everything the engine queued. A datagram larger than `buf` grows it (the engine
+    /// keeps the datagram queued until taken, so skipping it would spin).
+    fn flush(&mut self) {
+        while let Some(t) = self.engine.poll_transmit(&mut self.buf) {
+            match t {
+                Ok(t) => {
+                    if let Some(fault) = self.sockets.send_or_count(t, &self.buf[..t.len]) {
+                        self.emit(None, fault);
+                    }
+                }
+                Err(needed) => self.buf.resize(needed, 0),
+            }
+        }
+    }
+
+    fn drain_events(&mut self, now: Instant) -> Result<(), SessionError> {
+        let many = self.engine.serves_many();
+        while let Some(EngineEvent { sa: id, event: e }) = self.engine.poll_event() {
+            let sa = many.then_some(Spi64(id.spi()));
+            match &e {
+                Event::IkeSaUp { .. } | Event::IkeSaRekeyed { .. } => self.write_keylog(id)?,
+                Event::ChildSaInstalled(_) if !self.child_up && !many => {
+                    self.emit(
+                        None,
+                        EventKind::Timing {
+                            initiate_to_child_ms: (now - self.started).as_secs_f64() * 1000.0,
+                        },
+                    );
+                }
+                Event::IkeSaClosed { reason } if !many => self.closed = Some(*reason),
+                _ => {}
+            }
+            self.emit(sa, EventKind::from(&e));
+            self.apply_to_datapath(sa, &e)?;
+            if matches!(e, Event::ChildSaInstalled(_)) && !self.child_up {
+                self.child_up = true;
+                if !many {
+                    self.emit(None, EventKind::Status { status: Status::Connected });
+                }
+            }
+        }
+        let retransmits = self.engine.retransmits();
+        if self.child_up && retransmits > self.retransmits {
+            self.emit(None, EventKind::PeerUnresponsive { retransmits });
+        }
+        self.retransmits = retransmits;
+        Ok(())
+    }
+
+    /// A child SA the datapath cannot take ends an initiator's session (its one tunnel does
+    /// not work) but concerns one client of a responder: counted, and the service goes on.
+    fn apply_to_datapath(&mut self, sa: Option<Spi64>, e: &Event) -> Result<(), SessionError> {
+        let Some(pump) = &self.pump else { return Ok(()) };
+        match datapath::on_event(pump, e) {
+            Ok(Some(kind)) => self.emit(sa, kind),
+            Ok(None) => {}
+            Err(err) if self.engine.serves_many() => {
+                if let Some(kind) = self.sockets.faults().record(Fault::Datapath, &err) {
+                    self.emit(sa, kind);
+                }
+            }
+            Err(err) => return Err(SessionError::DatapathApply(err.to_string())),
+        }
+        Ok(())
+    }
+
+    fn datapath_rekeys(&mut self, now: Instant) {
+        let Some(pump) = &self.pump else { return };
+        let pump = Arc::clone(pump);
+        for kind in datapath::rekey_requested(pump.table(), now, &mut self.engine) {
+            self.emit(None, kind);
+        }
+    }
+
+    fn write_keylog(&mut self, id: SaId) -> Result<(), SessionError> {
+        let Some(log) = self.keylog.as_mut() else { return Ok(()) };
+        let Some(keys) = self.engine.sa_mut(id).and_then(|sa| sa.export_keys_for_debugging())
+        else {
+            return Ok(());
+        };
+        log(&keys).map_err(SessionError::Keylog)
+    }
+
+    fn emit_stats(&mut self) {
+        let (ike, endpoint, held) = self.engine.stats_text();
+        let stats = SessionStats {
+            ike,
+            endpoint,
+            held,
+            faults: self.sockets.faults().counts(),
+            dropped_queue_full: self.sockets.dropped_queue_full(),
+            events_dropped: self.events_dropped,
+            wakeups: self.wakeups.load(Ordering::Relaxed),
+        };
+        self.emit(None, EventKind::Stats(stats));
+        if let Some(pump) = &self.pump {
+            let d = datapath::stats(pump);
+            self.emit(None, EventKind::DatapathStats(d));
+        }
+    }
+
+    /// Events never block the loop: a reader that falls behind loses events, counted.
+    fn emit(&mut self, sa: Option<Spi64>, kind: EventKind) {
+        match self.events.try_send(SessionEvent { kind, sa }) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => self.events_dropped += 1,
+        }
+    }
+}
+
+fn apply(sa: &mut IkeSa, now: Instant, action: Action) {
+    let first_child = sa.child_spis().first().map(|c| c.0);
+    match action {
+        Action::RekeyChild(spi) => {
+            if let Some(spi) = spi.or(first_child) {
+                sa.rekey_child(now, spi);
+            }
+        }
+        Action::RekeyIke => sa.rekey_ike(now),
+        Action::Dpd => sa.dpd(now),
+        Action::CreateChild => sa.create_child(now),
+        Action::DeleteChild(spi) => {
+            if let Some(spi) = spi.or(first_child) {
+                sa.delete_child(now, spi);
+            }
+        }
+        Action::DeleteIke => sa.delete_ike(now),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,686 @@
+//! The one stream a session reports on: status changes, IKE and child SA life, the server's
+//! configuration, datapath changes, counters and faults. Each event has one text rendering
+//! (`Display`, for people) and one JSON rendering (`serde`, one object per line for scripts
+//! and tests); every command of the `ikeway` binary prints these two and nothing else.
+//!
+//! The JSON names (`"event": "child_sa_installed"`, `spi_in`, ...) are an interface: the interop
+//! tests and the testbeds parse them.
+
+use std::fmt::{self, Display, Formatter};
+use std::net::IpAddr;
+
+use ikeway_codec::{DhGroup, EncrAlg, TrafficSelector};
+use ikeway_sa::{ChildSaInfo, CloseReason, ConfigReceived, Event, IkeSuite};
+use serde::{Serialize, Serializer};
+
+use crate::faults::{Fault, FaultCounts};
+
+/// A 64-bit IKE SPI; rendered as 16 hex digits in text and JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Spi64(pub u64);
+
+/// A 32-bit ESP SPI; rendered as 8 hex digits in text and JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Spi32(pub u32);
+
+macro_rules! hex_spi {
+    ($t:ty, $width:literal) => {
+        impl Display for $t {
+            fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+                write!(f, "{:0w$x}", self.0, w = $width)
+            }
+        }
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+                Display::fmt(self, f)
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+hex_spi!(Spi64, 16);
+hex_spi!(Spi32, 8);
+
+/// An address with its prefix length; rendered `10.88.0.10/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// The address (or network).
+    pub addr: IpAddr,
+    /// The prefix length.
+    pub len: u8,
+}
+
+impl Display for Cidr {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A traffic selector as events carry it: its address range (`10.0.0.0-10.0.0.255`), or the
+/// type number of a selector type this implementation does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selector {
+    /// Addresses from `start` to `end`, inclusive.
+    Range {
+        /// First address.
+        start: IpAddr,
+        /// Last address.
+        end: IpAddr,
+    },
+    /// An unknown selector type.
+    Other(u8),
+}
+
+impl Display for Selector {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Range { start, end } => write!(f, "{start}-{end}"),
+            Self::Other(t) => write!(f, "type {t}"),
+        }
+    }
+}
+
+impl Serialize for Selector {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn cidrs(list: &[(IpAddr, u8)]) -> Vec<Cidr> {
+    list.iter().map(|&(addr, len)| Cidr { addr, len }).collect()
+}
+
+/// Where a session stands, in the order it moves through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Negotiating the IKE SA and the first child SA.
+    Connecting,
+    /// The first child SA is installed (an initiator), or the endpoint serves (a responder).
+    Connected,
+    /// DELETE sent; waiting for the answer within the grace period.
+    Disconnecting,
+    /// The loop has ended; nothing of the session is left.
+    Disconnected,
+}
+
+impl Display for Status {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+            Self::Disconnecting => "disconnecting",
+            Self::Disconnected => "disconnected",
+        })
+    }
+}
+
+/// One event of a session: what happened, and for a responder which IKE SA it concerns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionEvent {
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// The IKE SA (by responder SPI) the event concerns, on a responder's events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sa: Option<Spi64>,
+}
+
+impl SessionEvent {
+    /// An event that concerns the session as a whole (or an initiator's one IKE SA).
+    pub fn new(kind: EventKind) -> Self {
+        Self { kind, sa: None }
+    }
+
+    /// The event as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            // Only a map with non-string keys fails, and these types have none.
+            format!("{{\"event\":\"error\",\"error\":\"unrenderable event: {e}\"}}")
+        })
+    }
+}
+
+impl Display for SessionEvent {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if let Some(sa) = self.sa {
+            write!(f, "[IKE SA {sa}] ")?;
+        }
+        Display::fmt(&self.kind, f)
+    }
+}
+
+/// The counters of a session, reported when it ends and on request ([`crate::SessionHandle::request_stats`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionStats {
+    /// The initiator's IKE SA counters (the negotiation crate's `Stats`, as text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ike: Option<String>,
+    /// A responder's endpoint counters (drops before any IKE SA, cookies), as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// What a responder's IKE SAs hold (leases, SPIs, selectors), as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    /// Failures that did not end the session.
+    pub faults: FaultCounts,
+    /// Datagrams dropped because the engine's queue was full.
+    pub dropped_queue_full: u64,
+    /// Events dropped because nobody read the event stream.
+    pub events_dropped: u64,
+    /// Times the loop woke up (a datagram, a command or a timer).
+    pub wakeups: u64,
+}
+
+/// The datapath's counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatapathStats {
+    /// Which I/O backend the datapath runs on.
+    pub backend: String,
+    /// All counters, as one line of text.
+    pub counters: String,
+    /// Per child SA.
+    pub sas: Vec<SaCounters>,
+}
+
+/// One child SA's packet counters in the datapath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SaCounters {
+    /// The child SA's inbound SPI.
+    pub spi_in: Spi32,
+    /// Packets received and accepted.
+    pub in_packets: u64,
+    /// Inbound packets dropped (replay, ICV, policy).
+    pub in_drops: u64,
+    /// Packets sent, when the SA has an outbound half.
+    pub out_packets: Option<u64>,
+}
+
+fn debug_string<T: fmt::Debug, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{v:?}"))
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The session moved to another status.
+    Status {
+        /// The new status.
+        status: Status,
+    },
+    /// IKE_AUTH completed: the IKE SA is authenticated.
+    IkeSaUp {
+        /// Initiator's SPI.
+        spi_i: Spi64,
+        /// Responder's SPI.
+        spi_r: Spi64,
+        /// Encryption transform by its IANA name (`ENCR_AES_GCM_16-256`).
+        encryption: String,
+        /// Integrity transform, none with an AEAD.
+        integrity: Option<String>,
+        /// PRF (`HmacSha256`).
+        prf: String,
+        /// Key exchange group.
+        group: String,
+        /// Encryption as people write it (`AES-GCM-16-256`).
+        cipher: String,
+        /// PRF as people write it (`PRF-HMAC-SHA2-256`).
+        prf_name: String,
+    },
+    /// A child SA's keys are installed (a new child SA, or a rekey's successor).
+    ChildSaInstalled {
+        /// SPI the peer puts on packets to us.
+        spi_in: Spi32,
+        /// SPI we put on packets to the peer.
+        spi_out: Spi32,
+        /// Encryption transform by its IANA name.
+        encryption: String,
+        /// Integrity transform, none with an AEAD.
+        integrity: Option<String>,
+        /// Extended sequence numbers.
+        esn: bool,
+        /// PFS group of the exchange, if any.
+        pfs_group: Option<String>,
+        /// Our traffic selectors.
+        local_ts: Vec<Selector>,
+        /// The peer's traffic selectors.
+        remote_ts: Vec<Selector>,
+        /// ESP in UDP (RFC 3948), because of a NAT.
+        udp_encapsulation: bool,
+        /// The inbound SPI of the child SA this one replaces (a rekey).
+        replaces: Option<Spi32>,
+        /// Encryption as people write it.
+        cipher: String,
+        /// Hard lifetime, seconds.
+        lifetime_s: u64,
+    },
+    /// A child SA is gone (rekeyed and replaced, deleted or expired).
+    ChildSaRemoved {
+        /// Its inbound SPI.
+        spi_in: Spi32,
+        /// Its outbound SPI.
+        spi_out: Spi32,
+    },
+    /// The peer refused a child SA; the IKE SA stays up.
+    ChildSaRefused {
+        /// The error notify it answered with.
+        notify: String,
+    },
+    /// The server's configuration (CFG_REPLY).
+    #[serde(rename = "config")]
+    ConfigReceived {
+        /// Internal addresses.
+        addresses: Vec<Cidr>,
+        /// DNS servers.
+        dns: Vec<IpAddr>,
+        /// DNS search domains.
+        domains: Vec<String>,
+        /// Protected networks behind the server.
+        subnets: Vec<Cidr>,
+    },
+    /// NAT detection (RFC 7296 §2.23): IKE moved to port 4500, ESP goes in UDP.
+    NatDetected {
+        /// We are behind a NAT.
+        local_behind_nat: bool,
+        /// The peer is behind a NAT.
+        remote_behind_nat: bool,
+    },
+    /// The IKE SA was rekeyed; its child SAs moved over.
+    IkeSaRekeyed {
+        /// (initiator, responder) SPIs before.
+        old: [Spi64; 2],
+        /// (initiator, responder) SPIs after.
+        new: [Spi64; 2],
+    },
+    /// The IKE SA is gone, and with it its child SAs.
+    IkeSaClosed {
+        /// Why.
+        #[serde(serialize_with = "debug_string")]
+        reason: CloseReason,
+    },
+    /// How long the first child SA took from the first IKE_SA_INIT (an initiator).
+    Timing {
+        /// Milliseconds.
+        initiate_to_child_ms: f64,
+    },
+    /// A retransmission on an established IKE SA: the peer stopped answering.
+    PeerUnresponsive {
+        /// Retransmissions so far.
+        retransmits: u64,
+    },
+    /// A child SA went into the datapath.
+    DatapathSaInstalled {
+        /// Its inbound SPI.
+        spi_in: Spi32,
+        /// The TUN device.
+        tun: String,
+    },
+    /// A child SA left the datapath.
+    DatapathSaRemoved {
+        /// Its inbound SPI.
+        spi_in: Spi32,
+        /// Whether the datapath had it.
+        found: bool,
+    },
+    /// The datapath asked for a child SA rekey (soft lifetime, or sequence numbers running
+    /// out).
+    DatapathRekeyNeeded {
+        /// The child SA's inbound SPI.
+        spi_in: Spi32,
+        /// Whether one of our IKE SAs owns it and started the rekey.
+        rekey_started: bool,
+    },
+    /// A failure one peer caused; the session goes on. Reported for the 1st, 2nd, 4th, 8th
+    /// ... of a cause.
+    Fault {
+        /// The cause.
+        cause: Fault,
+        /// Faults of this cause so far.
+        count: u64,
+        /// The last one.
+        error: String,
+    },
+    /// The session's counters.
+    Stats(SessionStats),
+    /// The datapath's counters.
+    DatapathStats(DatapathStats),
+    /// The session ended on an error.
+    Error {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+impl EventKind {
+    /// The server's configuration, when this is [`EventKind::ConfigReceived`].
+    pub fn config(&self) -> Option<ConfigReceived> {
+        let Self::ConfigReceived { addresses, dns, domains, subnets } = self else { return None };
+        let pairs = |list: &[Cidr]| list.iter().map(|c| (c.addr, c.len)).collect();
+        Some(ConfigReceived {
+            addresses: pairs(addresses),
+            dns: dns.clone(),
+            dns_domains: domains.clone(),
+            subnets: pairs(subnets),
+        })
+    }
+}
+
+fn selectors(ts: &[TrafficSelector]) -> Vec<Selector> {
+    ts.iter()
+        .map(|t| match t {
+            TrafficSelector::Range(r) => Selector::Range { start: r.start, end: r.end },
+            TrafficSelector::Other { ts_type, .. } => Selector::Other(ts_type.0),
+        })
+        .collect()
+}
+
+fn suite_name(e: ikeway_crypto::Encryption) -> String {
+    let name = EncrAlg(e.iana_id()).to_string();
+    match e.key_bits_attribute() {
+        Some(bits) => format!("{name}-{bits}"),
+        None => name,
+    }
+}
+
+fn ike_up(spi_i: u64, spi_r: u64, suite: &IkeSuite) -> EventKind {
+    EventKind::IkeSaUp {
+        spi_i: Spi64(spi_i),
+        spi_r: Spi64(spi_r),
+        encryption: suite_name(suite.suite.encryption()),
+        integrity: suite.suite.integrity().map(|i| format!("{i:?}")),
+        prf: format!("{:?}", suite.prf),
+        group: suite.group.to_string(),
+        cipher: suite.suite.encryption().to_string(),
+        prf_name: suite.prf.to_string(),
+    }
+}
+
+fn child_installed(c: &ChildSaInfo) -> EventKind {
+    EventKind::ChildSaInstalled {
+        spi_in: Spi32(c.spi_in),
+        spi_out: Spi32(c.spi_out),
+        encryption: suite_name(c.suite.suite.encryption()),
+        integrity: c.suite.suite.integrity().map(|i| format!("{i:?}")),
+        esn: c.suite.esn,
+        pfs_group: c.suite.group.map(|g: DhGroup| g.to_string()),
+        local_ts: selectors(&c.local_ts),
+        remote_ts: selectors(&c.remote_ts),
+        udp_encapsulation: c.udp_encapsulation,
+        replaces: c.replaces.map(Spi32),
+        cipher: c.suite.suite.encryption().to_string(),
+        lifetime_s: c.lifetime.as_secs(),
+    }
+}
+
+fn config(c: &ConfigReceived) -> EventKind {
+    EventKind::ConfigReceived {
+        addresses: cidrs(&c.addresses),
+        dns: c.dns.clone(),
+        domains: c.dns_domains.clone(),
+        subnets: cidrs(&c.subnets),
+    }
+}
+
+impl From<&Event> for EventKind {
+    /// The negotiation's event without its secrets: child SA keys stay in the runtime.
+    fn from(e: &Event) -> Self {
+        match e {
+            Event::IkeSaUp { spi_i, spi_r, suite } => ike_up(*spi_i, *spi_r, suite),
+            Event::ChildSaInstalled(c) => child_installed(c),
+            Event::ChildSaRemoved { spi_in, spi_out } => {
+                Self::ChildSaRemoved { spi_in: Spi32(*spi_in), spi_out: Spi32(*spi_out) }
+            }
+            Event::ChildSaRefused { notify } => Self::ChildSaRefused { notify: notify.to_string() },
+            Event::ConfigReceived(c) => config(c),
+            Event::NatDetected { local_behind_nat, remote_behind_nat } => Self::NatDetected {
+                local_behind_nat: *local_behind_nat,
+                remote_behind_nat: *remote_behind_nat,
+            },
+            Event::IkeSaRekeyed { old_spis, new_spis } => Self::IkeSaRekeyed {
+                old: [Spi64(old_spis.0), Spi64(old_spis.1)],
+                new: [Spi64(new_spis.0), Spi64(new_spis.1)],
+            },
+            Event::IkeSaClosed { reason } => Self::IkeSaClosed { reason: *reason },
+            // `Event` is non-exhaustive: a new kind shows up by name until it gets a variant.
+            other => Self::Error { error: format!("unrendered negotiation event {other:?}") },
+        }
+    }
+}
+
+fn list<T: Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "-".to_owned();
+    }
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+impl Display for EventKind {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status { status } => write!(f, "status: {status}"),
+            Self::IkeSaUp { spi_i, spi_r, cipher, prf_name, group, .. } => {
+                write!(f, "IKE SA up: {spi_i}/{spi_r}, {cipher}, {prf_name}, {group}")
+            }
+            Self::ChildSaInstalled {
+                spi_in,
+                spi_out,
+                cipher,
+                local_ts,
+                remote_ts,
+                udp_encapsulation,
+                replaces,
+                ..
+            } => {
+                write!(
+                    f,
+                    "child SA installed: SPIs in {spi_in} out {spi_out}, ESP {cipher}{}, {} <=> {}",
+                    if *udp_encapsulation { " in UDP" } else { "" },
+                    list(local_ts),
+                    list(remote_ts)
+                )?;
+                match replaces {
+                    Some(old) => write!(f, ", replaces {old}"),
+                    None => Ok(()),
+                }
+            }
+            Self::ChildSaRemoved { spi_in, spi_out } => {
+                write!(f, "child SA removed: SPIs in {spi_in} out {spi_out}")
+            }
+            Self::ChildSaRefused { notify } => write!(f, "child SA refused: {notify}"),
+            Self::ConfigReceived { addresses, dns, domains, subnets } => write!(
+                f,
+                "configuration: address {}, DNS {} (search {}), networks {}",
+                list(addresses),
+                list(dns),
+                list(domains),
+                list(subnets)
+            ),
+            Self::NatDetected { local_behind_nat, remote_behind_nat } => write!(
+                f,
+                "NAT detected: {}{}; IKE and ESP move to UDP 4500",
+                if *local_behind_nat { "we are behind a NAT" } else { "we are not behind a NAT" },
+                if *remote_behind_nat { ", the peer is behind a NAT" } else { "" }
+            ),
+            Self::IkeSaRekeyed { old, new } => {
+                write!(f, "IKE SA rekeyed: {}/{} -> {}/{}", old[0], old[1], new[0], new[1])
+            }
+            Self::IkeSaClosed { reason } => write!(f, "IKE SA closed: {reason:?}"),
+            Self::Timing { initiate_to_child_ms } => {
+                write!(f, "child SA up {initiate_to_child_ms:.1} ms after the first message")
+            }
+            Self::PeerUnresponsive { retransmits } => {
+                write!(f, "the peer does not answer ({retransmits} retransmissions)")
+            }
+            Self::DatapathSaInstalled { spi_in, tun } => {
+                write!(f, "datapath: child SA {spi_in} installed on {tun}")
+            }
+            Self::DatapathSaRemoved { spi_in, found } => write!(
+                f,
+                "datapath: child SA {spi_in} removed{}",
+                if *found { "" } else { " (it was not installed)" }
+            ),
+            Self::DatapathRekeyNeeded { spi_in, rekey_started } => write!(
+                f,
+                "datapath: child SA {spi_in} needs a rekey{}",
+                if *rekey_started { ", started" } else { ", but no IKE SA owns it" }
+            ),
+            Self::Fault { cause, count, error } => write!(f, "fault {cause} #{count}: {error}"),
+            Self::Stats(s) => {
+                write!(
+                    f,
+                    "stats: {} datagrams dropped (queue full), {} events dropped, {} send \
+                     failures, {} datapath failures, {} wake-ups",
+                    s.dropped_queue_full,
+                    s.events_dropped,
+                    s.faults.send_failed,
+                    s.faults.datapath_failed,
+                    s.wakeups
+                )?;
+                for (name, v) in [("IKE SA", &s.ike), ("endpoint", &s.endpoint), ("held", &s.held)]
+                {
+                    if let Some(v) = v {
+                        write!(f, "; {name}: {v}")?;
+                    }
+                }
+                Ok(())
+            }
+            Self::DatapathStats(d) => {
+                write!(f, "datapath ({}): {}", d.backend, d.counters)?;
+                for sa in &d.sas {
+                    write!(
+                        f,
+                        "; SA {} in {} packets ({} dropped)",
+                        sa.spi_in, sa.in_packets, sa.in_drops
+                    )?;
+                    if let Some(out) = sa.out_packets {
+                        write!(f, ", out {out}")?;
+                    }
+                }
+                Ok(())
+            }
+            Self::Error { error } => write!(f, "error: {error}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("literal")
+    }
+
+    fn json(e: SessionEvent) -> serde_json::Value {
+        serde_json::from_str(&e.to_json()).expect("valid JSON")
+    }
+
+    /// The names the interop tests and testbeds parse: event names, field names, SPIs as hex
+    /// strings, the responder's `sa`, the close reason's name.
+    #[test]
+    fn json_names_are_the_ones_scripts_parse() {
+        let child = EventKind::ChildSaInstalled {
+            spi_in: Spi32(0xc1),
+            spi_out: Spi32(0xabcdef01),
+            encryption: "ENCR_AES_GCM_16-128".into(),
+            integrity: None,
+            esn: false,
+            pfs_group: None,
+            local_ts: vec![Selector::Range { start: ip("10.88.0.10"), end: ip("10.88.0.10") }],
+            remote_ts: vec![Selector::Range { start: ip("0.0.0.0"), end: ip("255.255.255.255") }],
+            udp_encapsulation: true,
+            replaces: Some(Spi32(0xb0)),
+            cipher: "AES-GCM-16-128".into(),
+            lifetime_s: 86400,
+        };
+        assert_eq!(
+            json(SessionEvent { kind: child, sa: Some(Spi64(0x1234)) }),
+            json!({
+                "event": "child_sa_installed", "spi_in": "000000c1", "spi_out": "abcdef01",
+                "encryption": "ENCR_AES_GCM_16-128", "integrity": null, "esn": false,
+                "pfs_group": null, "local_ts": ["10.88.0.10-10.88.0.10"],
+                "remote_ts": ["0.0.0.0-255.255.255.255"], "udp_encapsulation": true,
+                "replaces": "000000b0", "cipher": "AES-GCM-16-128", "lifetime_s": 86400,
+                "sa": "0000000000001234",
+            })
+        );
+        let config = EventKind::ConfigReceived {
+            addresses: vec![Cidr { addr: ip("10.88.0.10"), len: 32 }],
+            dns: vec![ip("10.77.0.53")],
+            domains: vec!["corp.example".into()],
+            subnets: vec![],
+        };
+        assert_eq!(
+            json(SessionEvent::new(config)),
+            json!({"event": "config", "addresses": ["10.88.0.10/32"], "dns": ["10.77.0.53"],
+                   "domains": ["corp.example"], "subnets": []})
+        );
+        assert_eq!(
+            json(SessionEvent::new(EventKind::IkeSaClosed { reason: CloseReason::DeletedByPeer })),
+            json!({"event": "ike_sa_closed", "reason": "DeletedByPeer"})
+        );
+        assert_eq!(
+            json(SessionEvent::new(EventKind::IkeSaRekeyed {
+                old: [Spi64(1), Spi64(2)],
+                new: [Spi64(3), Spi64(0xffff_ffff_ffff_ffff)],
+            })),
+            json!({"event": "ike_sa_rekeyed", "old": ["0000000000000001", "0000000000000002"],
+                   "new": ["0000000000000003", "ffffffffffffffff"]})
+        );
+        assert_eq!(
+            json(SessionEvent::new(EventKind::Status { status: Status::Connected })),
+            json!({"event": "status", "status": "connected"})
+        );
+        let stats = SessionStats {
+            ike: Some("Stats { retransmits: 0 }".into()),
+            endpoint: None,
+            held: None,
+            faults: FaultCounts { send_failed: 2, datapath_failed: 0 },
+            dropped_queue_full: 3,
+            events_dropped: 0,
+            wakeups: 7,
+        };
+        assert_eq!(
+            json(SessionEvent::new(EventKind::Stats(stats))),
+            json!({"event": "stats", "ike": "Stats { retransmits: 0 }",
+                   "faults": {"send_failed": 2, "datapath_failed": 0},
+                   "dropped_queue_full": 3, "events_dropped": 0, "wakeups": 7})
+        );
+        assert_eq!(
+            json(SessionEvent::new(EventKind::Fault {
+                cause: Fault::Send,
+                count: 4,
+                error: "boom".into()
+            })),
+            json!({"event": "fault", "cause": "send_failed", "count": 4, "error": "boom"})
+        );
+    }
+
+    #[test]
+    fn text_names_the_sa_and_the_change() {
+        let e = SessionEvent {
+            kind: EventKind::ChildSaRemoved { spi_in: Spi32(0xc1), spi_out: Spi32(0xd2) },
+            sa: Some(Spi64(0xab)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "[IKE SA 00000000000000ab] child SA removed: SPIs in 000000c1 out 000000d2"
+        );
+        let e = SessionEvent::new(EventKind::Status { status: Status::Disconnecting });
+        assert_eq!(e.to_string(), "status: disconnecting");
+    }
+}

@@ -1,0 +1,167 @@
+//! What a session is built from: plain values, no command-line or manager types.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ikeway_sa::{AddressPool, Config, DefaultKex, KeyExchangeProvider, KeyExport};
+
+use crate::datapath::TunOptions;
+
+/// Receives an IKE SA's keys (see [`SessionOptions::keylog`]); an error ends the session.
+pub type KeyLogger = Box<dyn FnMut(&KeyExport<'_>) -> std::io::Result<()> + Send>;
+
+/// IKE's UDP ports (RFC 7296 §2.23, RFC 3948).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// Where IKE starts: 500.
+    pub ike: u16,
+    /// Where IKE and ESP move when a NAT is detected: 4500.
+    pub natt: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self { ike: 500, natt: 4500 }
+    }
+}
+
+impl Ports {
+    /// Two ephemeral ports: for tests without root (no NAT can be crossed this way, since the
+    /// negotiation floats to port 4500 itself).
+    pub fn ephemeral() -> Self {
+        Self { ike: 0, natt: 0 }
+    }
+}
+
+/// Which end of IKE the session is.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// One IKE SA with this responder (address and IKE port).
+    Initiator {
+        /// The responder.
+        remote: SocketAddr,
+    },
+    /// An endpoint answering any number of initiators.
+    Responder {
+        /// Addresses, DNS and networks to hand out (CFG_REPLY); none: no configuration.
+        pool: Option<AddressPool>,
+    },
+}
+
+/// The datapath a session runs child SAs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DatapathOptions {
+    /// ESP over a TUN device (`ikeway-pump`; needs `CAP_NET_ADMIN`). The datapath then owns
+    /// the NAT-T port and passes IKE datagrams up.
+    Tun(TunOptions),
+}
+
+/// Everything a [`crate::Session`] is built from.
+pub struct SessionOptions {
+    /// Our address; the IKE ports are bound on it.
+    pub local: IpAddr,
+    /// The UDP ports to bind.
+    pub ports: Ports,
+    /// Initiator or responder.
+    pub role: Role,
+    /// Identities, PSK, proposals, selectors, lifetimes, DPD interval.
+    pub config: Config,
+    /// Key exchange implementation.
+    pub kex: Arc<dyn KeyExchangeProvider>,
+    /// Seed of every random choice; `None`: from the operating system. A fixed seed makes
+    /// every key predictable: tests only.
+    pub seed: Option<[u8; 32]>,
+    /// Where child SAs carry traffic; `None`: keys are reported as events only.
+    pub datapath: Option<DatapathOptions>,
+    /// Receives each IKE SA's keys when it comes up or is rekeyed. Secrets: for debugging
+    /// with tshark only (the binary's `--keylog` writes Wireshark's table with it).
+    pub keylog: Option<KeyLogger>,
+    /// Datagrams waiting for the loop, at most (more are dropped and counted).
+    pub queue_depth: usize,
+    /// Events waiting for the reader, at most (more are dropped and counted).
+    pub event_depth: usize,
+    /// How long a first child SA may take before the session gives up (an initiator).
+    pub connect_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for SessionOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionOptions")
+            .field("local", &self.local)
+            .field("ports", &self.ports)
+            .field("role", &self.role)
+            .field("seed", &self.seed.map(|_| "<set>"))
+            .field("datapath", &self.datapath)
+            .field("keylog", &self.keylog.as_ref().map(|_| "<set>"))
+            .field("queue_depth", &self.queue_depth)
+            .field("event_depth", &self.event_depth)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Datagrams the loop's queue holds (see `queue.rs`).
+pub const DEFAULT_QUEUE_DEPTH: usize = crate::queue::DEPTH;
+/// Events the stream holds for a slow reader.
+pub const DEFAULT_EVENT_DEPTH: usize = 4096;
+
+impl SessionOptions {
+    fn new(local: IpAddr, role: Role, config: Config) -> Self {
+        Self {
+            local,
+            ports: Ports::default(),
+            role,
+            config,
+            kex: Arc::new(DefaultKex::default()),
+            seed: None,
+            datapath: None,
+            keylog: None,
+            queue_depth: DEFAULT_QUEUE_DEPTH,
+            event_depth: DEFAULT_EVENT_DEPTH,
+            connect_timeout: None,
+        }
+    }
+
+    /// An initiator from `local` to the responder at `remote` (UDP 500).
+    pub fn initiator(local: IpAddr, remote: IpAddr, config: Config) -> Self {
+        Self::new(local, Role::Initiator { remote: SocketAddr::new(remote, 500) }, config)
+    }
+
+    /// A responder on `local`, handing out `pool`.
+    pub fn responder(local: IpAddr, config: Config, pool: Option<AddressPool>) -> Self {
+        Self::new(local, Role::Responder { pool }, config)
+    }
+
+    /// Other UDP ports than 500/4500.
+    pub fn with_ports(mut self, ports: Ports) -> Self {
+        self.ports = ports;
+        self
+    }
+
+    /// Child SAs into ESP on this TUN device.
+    pub fn with_tun(mut self, tun: TunOptions) -> Self {
+        self.datapath = Some(DatapathOptions::Tun(tun));
+        self
+    }
+
+    /// A fixed seed (tests only: every key becomes predictable).
+    pub fn with_seed(mut self, seed: [u8; 32]) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Hands every IKE SA's keys to `log` (secrets: debugging only).
+    pub fn with_keylog(mut self, log: KeyLogger) -> Self {
+        self.keylog = Some(log);
+        self
+    }
+
+    /// Gives up when no child SA is up after `timeout`.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+}

@@ -1,0 +1,305 @@
+//! [`Session`]: one IKE initiator or responder with its sockets, timers and datapath, running
+//! on its own thread; [`SessionHandle`]: the commands that reach it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use ikeway_pump::Pump;
+use ikeway_sa::{IkeSa, Responder};
+
+use crate::driver::{Command, Driver};
+use crate::event::{DatapathStats, SessionEvent, Spi64};
+use crate::options::{DatapathOptions, Role, SessionOptions};
+use crate::sockets::Sockets;
+
+/// Why a session could not start, or why it ended early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A UDP port could not be bound.
+    #[error("binding UDP {addr}: {source}")]
+    Bind {
+        /// The address and port.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TUN datapath could not start.
+    #[error("starting the datapath on {tun}: {source}")]
+    Datapath {
+        /// The TUN device.
+        tun: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A thread could not be started, or a socket not set up.
+    #[error("starting the session's threads: {0}")]
+    Spawn(std::io::Error),
+    /// The operating system's random source failed.
+    #[error("OS random source: {0}")]
+    Random(String),
+    /// The negotiation could not start (e.g. no usable key exchange group).
+    #[error("starting the negotiation: {0}")]
+    Negotiation(ikeway_sa::Error),
+    /// The datapath could not take a child SA of the initiator's one IKE SA.
+    #[error("{0}")]
+    DatapathApply(String),
+    /// Writing the key log failed.
+    #[error("writing the key log: {0}")]
+    Keylog(std::io::Error),
+    /// Every socket reader ended.
+    #[error("all sockets closed")]
+    SocketsClosed,
+    /// No child SA came up within the connect timeout.
+    #[error("timed out")]
+    TimedOut,
+    /// The session's thread panicked (a bug).
+    #[error("the session thread panicked")]
+    Panicked,
+}
+
+/// Something to do to an IKE SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Rekey the IKE SA (RFC 7296 §1.3.2).
+    RekeyIke,
+    /// Rekey the child SA with this inbound SPI, or the first one (§1.3.3).
+    RekeyChild(Option<u32>),
+    /// Negotiate another child SA with the configured selectors.
+    CreateChild,
+    /// Delete the child SA with this inbound SPI, or the first one.
+    DeleteChild(Option<u32>),
+    /// A liveness check now (an empty INFORMATIONAL, §1.4.1).
+    Dpd,
+    /// Delete the IKE SA and its child SAs.
+    DeleteIke,
+}
+
+/// The session went away: its loop has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the session has ended")]
+pub struct SessionGone;
+
+/// Sends commands to a running [`Session`]. Each wakes the session's loop at once: it waits
+/// on its datagrams and its commands together, with the next timer as the only deadline, so
+/// there is no polling interval. Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct SessionHandle {
+    tx: Sender<Command>,
+    /// Weak: a handle kept after the end must not keep the TUN device open.
+    pump: Weak<Pump>,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle").finish_non_exhaustive()
+    }
+}
+
+impl SessionHandle {
+    /// The datapath's counters now, read without waking the loop; `None` without a datapath
+    /// or once the session has ended.
+    pub fn datapath_stats(&self) -> Option<DatapathStats> {
+        self.pump.upgrade().map(|p| crate::datapath::stats(&p))
+    }
+
+    fn send(&self, c: Command) -> Result<(), SessionGone> {
+        self.tx.send(c).map_err(|_| SessionGone)
+    }
+
+    /// Acts on the initiator's IKE SA.
+    pub fn act(&self, action: Action) -> Result<(), SessionGone> {
+        self.send(Command::Act { sa: None, action })
+    }
+
+    /// Acts on one of a responder's IKE SAs, named as its events name it.
+    pub fn act_on(&self, sa: Spi64, action: Action) -> Result<(), SessionGone> {
+        self.send(Command::Act { sa: Some(sa.0), action })
+    }
+
+    /// Rekeys the initiator's IKE SA.
+    pub fn rekey_ike(&self) -> Result<(), SessionGone> {
+        self.act(Action::RekeyIke)
+    }
+
+    /// Rekeys the initiator's first child SA.
+    pub fn rekey_child(&self) -> Result<(), SessionGone> {
+        self.act(Action::RekeyChild(None))
+    }
+
+    /// Checks now that the peer is alive.
+    pub fn dpd(&self) -> Result<(), SessionGone> {
+        self.act(Action::Dpd)
+    }
+
+    /// Reports the counters now ([`crate::EventKind::Stats`]).
+    pub fn request_stats(&self) -> Result<(), SessionGone> {
+        self.send(Command::Stats)
+    }
+
+    /// Deletes every IKE SA and ends the session once the peer answers, or after `grace`
+    /// (a server that is gone cannot hold us).
+    pub fn disconnect(&self, grace: Duration) -> Result<(), SessionGone> {
+        self.send(Command::Disconnect(grace))
+    }
+
+    /// Ends the session now, without telling the peer.
+    pub fn shutdown(&self) -> Result<(), SessionGone> {
+        self.send(Command::Shutdown)
+    }
+}
+
+/// A running IKE initiator or responder: UDP sockets (IKE port and NAT-T port, moving to the
+/// latter when a NAT is detected), the negotiation's timers, and optionally a datapath that
+/// the child SAs go into; on its own thread from [`Session::start`] until the IKE SA closes
+/// (an initiator), a disconnect or a shutdown.
+///
+/// Dropping a session shuts it down and waits for its thread, so its ports and TUN device are
+/// free again when the drop returns.
+#[derive(Debug)]
+pub struct Session {
+    handle: SessionHandle,
+    events: Receiver<SessionEvent>,
+    local: SocketAddr,
+    wakeups: Arc<AtomicU64>,
+    thread: Option<JoinHandle<Result<(), SessionError>>>,
+}
+
+/// 32 bytes from the operating system: the seed of a negotiation's randomness.
+pub fn random_seed() -> Result<[u8; 32], SessionError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| SessionError::Random(e.to_string()))?;
+    Ok(seed)
+}
+
+impl Session {
+    /// Binds the sockets, starts the datapath and the negotiation, and runs them on a new
+    /// thread. Errors here are about this host (ports, TUN device); what happens with the
+    /// peer comes out as events.
+    pub fn start(options: SessionOptions) -> Result<Self, SessionError> {
+        let SessionOptions {
+            local,
+            ports,
+            role,
+            config,
+            kex,
+            seed,
+            datapath,
+            keylog,
+            queue_depth,
+            event_depth,
+            connect_timeout,
+        } = options;
+        let seed = match seed {
+            Some(s) => s,
+            None => random_seed()?,
+        };
+        let pump = match &datapath {
+            Some(DatapathOptions::Tun(tun)) => {
+                Some(Arc::new(crate::datapath::start(tun, SocketAddr::new(local, ports.natt))?))
+            }
+            None => None,
+        };
+        let sockets = Sockets::bind(local, &[ports.ike, ports.natt], pump.clone(), queue_depth)?;
+        let ike_local = sockets
+            .local_addrs()
+            .into_iter()
+            .next()
+            .ok_or(SessionError::Spawn(std::io::ErrorKind::AddrNotAvailable.into()))?;
+        let (tx, commands) = crossbeam_channel::unbounded();
+        let (events_tx, events) = crossbeam_channel::bounded(event_depth.max(1));
+        let wakeups = Arc::new(AtomicU64::new(0));
+        let config = Arc::new(config);
+        let now = Instant::now();
+        let handle =
+            SessionHandle { tx, pump: pump.as_ref().map_or_else(Weak::new, Arc::downgrade) };
+        let parts = Parts {
+            sockets,
+            pump,
+            commands,
+            events: events_tx,
+            keylog,
+            wakeups: Arc::clone(&wakeups),
+            deadline: connect_timeout.map(|t| now + t),
+        };
+        let thread = match role {
+            Role::Initiator { remote } => {
+                let sa = IkeSa::initiate(config, kex, seed, now, ike_local, remote)
+                    .map_err(SessionError::Negotiation)?;
+                spawn(Driver::new(sa, parts, now))?
+            }
+            Role::Responder { pool } => {
+                spawn(Driver::new(Responder::new(config, kex, pool, seed), parts, now))?
+            }
+        };
+        Ok(Self { handle, events, local: ike_local, wakeups, thread: Some(thread) })
+    }
+
+    /// A handle to send commands with.
+    pub fn handle(&self) -> SessionHandle {
+        self.handle.clone()
+    }
+
+    /// The event stream. It ends (the channel disconnects) after the last event,
+    /// [`crate::Status::Disconnected`].
+    pub fn events(&self) -> &Receiver<SessionEvent> {
+        &self.events
+    }
+
+    /// The address the IKE socket is bound to (its port is the one chosen with
+    /// [`crate::Ports::ephemeral`]).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// How many times the loop has woken up so far: for a datagram, a command or a timer.
+    /// An idle session does not wake at all.
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the session has ended; its error if it ended on one.
+    pub fn wait(mut self) -> Result<(), SessionError> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), SessionError> {
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or(Err(SessionError::Panicked)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.handle.shutdown();
+            let _ = self.join();
+        }
+    }
+}
+
+/// What the loop is given besides its engine.
+pub(crate) struct Parts {
+    pub(crate) sockets: Sockets,
+    pub(crate) pump: Option<Arc<Pump>>,
+    pub(crate) commands: Receiver<Command>,
+    pub(crate) events: Sender<SessionEvent>,
+    pub(crate) keylog: Option<crate::options::KeyLogger>,
+    pub(crate) wakeups: Arc<AtomicU64>,
+    pub(crate) deadline: Option<Instant>,
+}
+
+fn spawn<E: crate::engine::Role + 'static>(
+    driver: Driver<E>,
+) -> Result<JoinHandle<Result<(), SessionError>>, SessionError> {
+    std::thread::Builder::new()
+        .name("ikeway-session".into())
+        .spawn(move || driver.run())
+        .map_err(SessionError::Spawn)
+}
