@@ -126,6 +126,9 @@ struct TableInner {
     /// first, for the control plane to take with [`SaTable::poll_rekey`]. Each SA raises it
     /// once, so this holds at most one entry per SA.
     rekeys: Mutex<VecDeque<u32>>,
+    /// Told when a rekey is queued, so a control plane that sleeps until its next input wakes
+    /// for it instead of polling (see [`SaTable::set_rekey_waker`]).
+    rekey_waker: Mutex<Option<crossbeam_channel::Sender<()>>>,
 }
 
 impl SaTable {
@@ -218,7 +221,19 @@ impl SaTable {
         let mut rekeys = lock(&self.inner.rekeys);
         if !rekeys.contains(&spi_in) {
             rekeys.push_back(spi_in);
+            drop(rekeys);
+            // A full channel already holds a wake-up the control plane has not taken yet.
+            if let Some(waker) = lock(&self.inner.rekey_waker).as_ref() {
+                let _ = waker.try_send(());
+            }
         }
+    }
+
+    /// Sends `()` on `waker` whenever a rekey is queued for [`Self::poll_rekey`]: a control
+    /// plane that waits on its sockets and commands adds this channel to what it waits on
+    /// (a bounded channel of one is enough). Replaces an earlier waker.
+    pub fn set_rekey_waker(&self, waker: crossbeam_channel::Sender<()>) {
+        *lock(&self.inner.rekey_waker) = Some(waker);
     }
 
     /// The next child SA (by inbound SPI) that the datapath wants rekeyed: one of its

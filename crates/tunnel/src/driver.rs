@@ -2,7 +2,8 @@
 //! events into session events (installing child SAs in the datapath on the way), takes the
 //! datapath's rekey requests, then waits for the next datagram, command or timer, whichever
 //! comes first. Datagrams and commands are two channels selected together with the next timer
-//! as the deadline: a command wakes the loop at once, and nothing wakes it otherwise.
+//! as the deadline: a command wakes the loop at once, and nothing wakes it otherwise. The
+//! datapath's rekey requests wake it the same way, through a channel the SA table signals.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,8 @@ pub(crate) struct Driver<E> {
     pump: Option<Arc<Pump>>,
     commands: Receiver<Command>,
     commands_open: bool,
+    /// The datapath queued a child SA rekey (`SaTable::set_rekey_waker`).
+    rekey_wake: Option<Receiver<()>>,
     events: Sender<SessionEvent>,
     events_dropped: u64,
     keylog: Option<KeyLogger>,
@@ -58,6 +61,7 @@ impl<E: Role> Driver<E> {
             pump: parts.pump,
             commands: parts.commands,
             commands_open: true,
+            rekey_wake: parts.rekey_wake,
             events: parts.events,
             events_dropped: 0,
             keylog: parts.keylog,
@@ -132,10 +136,12 @@ impl<E: Role> Driver<E> {
         // borrow the loop mutably.
         let datagrams = self.sockets.rx.receiver().clone();
         let commands = self.commands.clone();
+        let rekey_wake = self.rekey_wake.clone();
         let mut select = Select::new();
         let data_index = select.recv(&datagrams);
-        if self.commands_open {
-            select.recv(&commands);
+        let command_index = self.commands_open.then(|| select.recv(&commands));
+        if let Some(r) = &rekey_wake {
+            select.recv(r);
         }
         let op = match deadline {
             Some(d) => select.select_deadline(d).ok(),
@@ -149,11 +155,19 @@ impl<E: Role> Driver<E> {
                 self.engine.handle_datagram(Instant::now(), d.remote, d.local, d.bytes());
                 self.sockets.rx.recycle(d);
             }
-            Some(op) => match op.recv(&commands) {
+            Some(op) if Some(op.index()) == command_index => match op.recv(&commands) {
                 Ok(c) => self.command(c),
                 // Every handle is gone: nobody can command us any more; run on.
                 Err(_) => self.commands_open = false,
             },
+            // The rekey itself starts in the next turn (`datapath_rekeys`).
+            Some(op) => {
+                if let Some(r) = &rekey_wake
+                    && op.recv(r).is_err()
+                {
+                    self.rekey_wake = None;
+                }
+            }
         }
         let now = Instant::now();
         if self.engine.poll_timeout().is_some_and(|t| t <= now) {

@@ -217,6 +217,12 @@ impl Session {
         let now = Instant::now();
         let handle =
             SessionHandle { tx, pump: pump.as_ref().map_or_else(Weak::new, Arc::downgrade) };
+        // One pending wake-up is enough: the loop takes every queued rekey when it runs.
+        let rekey_wake = pump.as_ref().map(|p| {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            p.table().set_rekey_waker(tx);
+            rx
+        });
         let parts = Parts {
             sockets,
             pump,
@@ -225,6 +231,7 @@ impl Session {
             keylog,
             wakeups: Arc::clone(&wakeups),
             deadline: connect_timeout.map(|t| now + t),
+            rekey_wake,
         };
         let thread = match role {
             Role::Initiator { remote } => {
@@ -293,6 +300,7 @@ pub(crate) struct Parts {
     pub(crate) keylog: Option<crate::options::KeyLogger>,
     pub(crate) wakeups: Arc<AtomicU64>,
     pub(crate) deadline: Option<Instant>,
+    pub(crate) rekey_wake: Option<Receiver<()>>,
 }
 
 fn spawn<E: crate::engine::Role + 'static>(

@@ -108,6 +108,9 @@ impl End {
 
 struct Tunnel {
     now: Instant,
+    /// Rekeys the client's datapath asked for, and the wake-ups its table sent for them.
+    client_requests: usize,
+    client_wakes: crossbeam_channel::Receiver<()>,
     client: IkeSa,
     server: Responder,
     c: End,
@@ -132,7 +135,9 @@ impl Tunnel {
         let (lc, ls) = MemoryLink::pair(addr(CLIENT, 4500), addr(SERVER, 4500));
         let c = End::new(addr(CLIENT, 4500), lc, inbound_limits);
         let s = End::new(addr(SERVER, 4500), ls, inbound_limits);
-        let mut t = Self { now, client, server, c, s };
+        let (waker, client_wakes) = crossbeam_channel::unbounded();
+        c.table.set_rekey_waker(waker);
+        let mut t = Self { now, client_requests: 0, client_wakes, client, server, c, s };
         t.ike();
         assert!(!t.c.installed.is_empty() && !t.s.installed.is_empty(), "the first child is up");
         t
@@ -170,7 +175,7 @@ impl Tunnel {
     fn turn(&mut self) {
         self.c.run();
         self.s.run();
-        rekey_requested(&self.c.table, self.now, &mut self.client);
+        self.client_requests += rekey_requested(&self.c.table, self.now, &mut self.client).len();
         rekey_requested(&self.s.table, self.now, &mut self.server);
         self.ike();
         self.now += Duration::from_millis(10);
@@ -238,6 +243,9 @@ fn soft_limit_rekeys_the_child_and_traffic_continues_past_the_hard_limit() {
     for pair in t.c.installed.windows(2) {
         assert_eq!(pair[1].2, Some(pair[0].0), "{:x?}", t.c.installed);
     }
+    // Each request woke the control plane once (a session sleeps until it is told).
+    assert_eq!(t.client_requests, rekeys);
+    assert_eq!(t.client_wakes.try_iter().count(), rekeys);
     let replaced: Vec<u32> = t.c.installed[..rekeys].iter().map(|c| c.0).collect();
     assert_eq!(t.c.removed, replaced);
     assert_eq!(t.c.table.len(), 1);
