@@ -7,14 +7,13 @@
 use anyhow::Result;
 use clap::Args;
 use ikeway_tunnel::netstack::demo::{self, DemoEvent, DemoOptions};
-use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
 pub(crate) struct DemoArgs {
     /// Megabytes to send through the tunnel.
     #[arg(long, default_value_t = 64)]
     megabytes: u64,
-    /// Hide the progress bar (for logs and CI).
+    /// Hide the progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long)]
     quiet: bool,
 }
@@ -22,11 +21,7 @@ pub(crate) struct DemoArgs {
 pub(crate) fn run(args: DemoArgs) -> Result<()> {
     println!("ikeway demo: an IKEv2 client and server in one process, over loopback UDP\n");
     let total = args.megabytes << 20;
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
-    bar.set_style(
-        ProgressStyle::with_template("  {bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bytes(total, args.quiet);
     demo::run(DemoOptions { bytes: total }, &mut |event| match event {
         DemoEvent::Progress { received, .. } => bar.set_position(*received),
         DemoEvent::Transferred { .. } => {

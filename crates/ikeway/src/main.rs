@@ -3,6 +3,7 @@
 mod config_file;
 mod demo;
 mod ike;
+mod progress;
 mod secret_file;
 mod vpn;
 

@@ -253,3 +253,40 @@ fn resolved_gets_per_link_dns_and_resolv_conf_is_untouched() {
     );
     assert_eq!(read(o, "resolv.after"), ORIGINAL_RESOLV_CONF);
 }
+
+/// `connect` on a terminal (a pty from `script`) shows its phases on stderr until it is up;
+/// with stderr a pipe it prints exactly what it printed before, no progress. $1 binary, $2
+/// output directory.
+const PROGRESS_SCRIPT: &str = r#"
+"$BIN" serve --local 127.0.0.2 --id srv.test --psk-file "$OUT/psk" --pool 10.88.0.10/10 \
+    --dns 10.88.0.1 --duration 60 >"$OUT/serve.jsonl" 2>"$OUT/serve.err" &
+sleep 0.5
+"$BIN" config add vpn --server 127.0.0.2 --remote-id srv.test --local-id cli.test \
+    --psk-file "$OUT/psk" --child-encryption aes256gcm --yes >"$OUT/add.out" 2>&1
+rc=0; script -qfec "$BIN connect vpn --wait 20" "$OUT/tty.typescript" >/dev/null || rc=$?
+echo "$rc" >"$OUT/tty.rc"
+"$BIN" disconnect >"$OUT/disconnect.out" 2>&1
+rc=0; "$BIN" connect vpn --wait 20 >"$OUT/pipe.out" 2>"$OUT/pipe.err" || rc=$?
+echo "$rc" >"$OUT/pipe.rc"
+"$BIN" disconnect >>"$OUT/disconnect.out" 2>&1
+"#;
+
+#[test]
+fn connect_shows_its_phases_on_a_terminal_and_nothing_in_a_pipe() {
+    if !ikeway_testkit::have("script") {
+        ikeway_testkit::skip("connection_netns_progress", "script (util-linux) is not installed");
+        return;
+    }
+    let Some(out) = setup("connection_netns_progress") else { return };
+    run_script(PROGRESS_SCRIPT, &out);
+    let o = out.as_path();
+    assert_eq!(read(o, "tty.rc").trim(), "0", "connect on a pty: {}", read(o, "tty.typescript"));
+    let tty = read(o, "tty.typescript");
+    // The first phase is always drawn; later ones may fall between two redraws.
+    assert!(tty.contains("vpn [1/4] resolving the server's address"), "{tty}");
+    assert!(tty.contains("vpn: connected (log: /run/ikeway/connection.log)"), "{tty}");
+    assert_eq!(read(o, "pipe.rc").trim(), "0", "connect in a pipe: {}", read(o, "pipe.err"));
+    assert_eq!(read(o, "pipe.out"), "vpn: connected (log: /run/ikeway/connection.log)\n");
+    assert_eq!(read(o, "pipe.err"), "", "no progress when stderr is not a terminal");
+    assert_eq!(read(o, "disconnect.out"), "disconnected\ndisconnected\n");
+}

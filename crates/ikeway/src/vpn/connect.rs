@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::control::{self, Request};
 use super::routes::{self, HostChanges, range_to_cidrs};
 use super::runtime_dir::{self, Dir};
+use crate::progress::{Phase, Phases};
 
 #[derive(Args, Debug)]
 pub(crate) struct ConnectArgs {
@@ -529,20 +530,26 @@ fn connect_in_background(args: &ConnectArgs, dir: &Dir) -> Result<()> {
     let mut child =
         cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone()?).stderr(out).spawn()?;
     let deadline = Instant::now() + Duration::from_secs(args.wait);
+    let mut phases = Phases::new(&args.name, crate::progress::wanted(false));
+    phases.set(Phase::Resolving);
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
+            drop(phases);
             let text = dir.read("connection.log", 1 << 20)?.unwrap_or_default();
             bail!("the connection ended ({status}): {}", String::from_utf8_lossy(&text).trim());
         }
-        if let Some(s) = control::ask(Request::Status)?
-            && s["status"] == "connected"
-        {
+        let snapshot = control::ask(Request::Status)?;
+        phases.set(Phase::of_snapshot(snapshot.as_ref()));
+        if phases.current() == Some(Phase::Connected) {
+            drop(phases);
             say(&format!("{}: connected (log: {})", args.name, log.display()));
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("not connected after {} s; see {}", args.wait, log.display())
+    let reached = phases.current().unwrap_or(Phase::Resolving);
+    drop(phases);
+    bail!("not connected after {} s (last: {reached}); see {}", args.wait, log.display())
 }
 
 pub(crate) fn status(args: StatusArgs) -> Result<()> {

@@ -1,0 +1,171 @@
+//! Progress of long operations, for a person watching: drawn on stderr only when stderr is a
+//! terminal and the output is not JSON, so logs, pipes and scripts never see it.
+
+use std::fmt::{self, Display, Formatter};
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+
+/// Whether to draw progress: a terminal on stderr, and neither `--quiet` nor `--json`.
+pub(crate) fn wanted(quiet_or_json: bool) -> bool {
+    !quiet_or_json && std::io::stderr().is_terminal()
+}
+
+/// A byte-count bar (the demo's transfer), hidden unless [`wanted`].
+pub(crate) fn bytes(total: u64, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), target(wanted(quiet)));
+    bar.set_style(
+        ProgressStyle::with_template("  {bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn target(shown: bool) -> ProgressDrawTarget {
+    if shown { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() }
+}
+
+/// Where a connection stands before it is up, in the order it moves through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    /// Finding the server's address (and ours toward it).
+    Resolving,
+    /// IKE_SA_INIT is out; the server has not completed the IKE SA yet.
+    InitSent,
+    /// The IKE SA is authenticated; addresses, routes and DNS are being set.
+    Configuring,
+    Connected,
+}
+
+impl Phase {
+    const COUNT: u64 = 4;
+
+    fn step(self) -> u64 {
+        match self {
+            Self::Resolving => 1,
+            Self::InitSent => 2,
+            Self::Configuring => 3,
+            Self::Connected => 4,
+        }
+    }
+
+    /// The phase a `status` snapshot (the control socket's answer) shows; `None` while the
+    /// connection has not answered yet.
+    pub(crate) fn of_snapshot(snapshot: Option<&Value>) -> Self {
+        let Some(s) = snapshot else { return Self::Resolving };
+        if s["status"] == "connected" {
+            Self::Connected
+        } else if !s["ike_sa"].is_null() {
+            Self::Configuring
+        } else if !s["server"].is_null() {
+            Self::InitSent
+        } else {
+            Self::Resolving
+        }
+    }
+}
+
+impl Display for Phase {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Resolving => "resolving the server's address",
+            Self::InitSent => "IKE_SA_INIT sent, waiting for the server",
+            Self::Configuring => "authenticated; configuring addresses, routes and DNS",
+            Self::Connected => "connected",
+        })
+    }
+}
+
+/// A connection's phases as a spinner line: `office [2/4] IKE_SA_INIT sent, ...`.
+pub(crate) struct Phases {
+    bar: ProgressBar,
+    last: Option<Phase>,
+}
+
+impl Phases {
+    /// Phases of connecting `name`; drawn only when `shown`.
+    pub(crate) fn new(name: &str, shown: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(Phase::COUNT), target(shown));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} [{pos}/{len}] {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(name.to_owned());
+        if shown {
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+        Self { bar, last: None }
+    }
+
+    /// Moves to `phase` (a repeat changes nothing).
+    pub(crate) fn set(&mut self, phase: Phase) {
+        if self.last != Some(phase) {
+            self.last = Some(phase);
+            self.bar.set_position(phase.step());
+            self.bar.set_message(phase.to_string());
+        }
+    }
+
+    /// The phase last shown.
+    pub(crate) fn current(&self) -> Option<Phase> {
+        self.last
+    }
+}
+
+impl Drop for Phases {
+    /// The line goes away: what follows (connected, or the error) is printed as usual.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_snapshot_shows_how_far_the_connection_got() {
+        let base = json!({"status": "connecting", "server": null, "ike_sa": null});
+        assert_eq!(Phase::of_snapshot(None), Phase::Resolving);
+        assert_eq!(Phase::of_snapshot(Some(&base)), Phase::Resolving);
+        let mut s = base.clone();
+        s["server"] = json!("192.0.2.1:500");
+        assert_eq!(Phase::of_snapshot(Some(&s)), Phase::InitSent);
+        s["ike_sa"] = json!({"encryption": "AES-GCM-16-256"});
+        assert_eq!(Phase::of_snapshot(Some(&s)), Phase::Configuring);
+        s["status"] = json!("connected");
+        assert_eq!(Phase::of_snapshot(Some(&s)), Phase::Connected);
+    }
+
+    #[test]
+    fn phases_are_numbered_in_order_and_read_as_words() {
+        let all = [Phase::Resolving, Phase::InitSent, Phase::Configuring, Phase::Connected];
+        let steps: Vec<u64> = all.iter().map(|p| p.step()).collect();
+        assert_eq!(steps, [1, 2, 3, 4]);
+        assert_eq!(Phase::COUNT, 4);
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(Phase::InitSent.to_string(), "IKE_SA_INIT sent, waiting for the server");
+    }
+
+    #[test]
+    fn phases_move_only_on_change_and_stay_hidden_unless_shown() {
+        let mut p = Phases::new("office", false);
+        assert!(p.bar.is_hidden(), "not drawn when not wanted");
+        assert_eq!(p.current(), None);
+        p.set(Phase::InitSent);
+        p.set(Phase::InitSent);
+        assert_eq!((p.current(), p.bar.position()), (Some(Phase::InitSent), 2));
+        assert_eq!(p.bar.message(), "IKE_SA_INIT sent, waiting for the server");
+        p.set(Phase::Connected);
+        assert_eq!(p.bar.position(), 4);
+    }
+
+    #[test]
+    fn quiet_or_json_never_draws() {
+        assert!(!wanted(true));
+        assert!(bytes(100, true).is_hidden());
+    }
+}
