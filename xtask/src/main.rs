@@ -6,6 +6,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod ffi;
+
 const USAGE: &str = "\
 cargo xtask <command>
 
@@ -25,6 +27,10 @@ commands:
                                same strongSwan responder, same run (root)
   bench datapath [PATH...]     iperf3 through ikeway-pump vs veth, strongSwan libipsec,
                                boringtun, wireguard-go (root; testbeds/datapath.sh)
+  ffi-header                   regenerate crates/ffi/include/ikeway.h (cbindgen); `test`
+                               fails when the checked-in header is stale, and compiles and
+                               runs crates/ffi/examples/demo.c against the library
+  ffi-check                    just those two C ABI steps of `test`
   tshark-expect                regenerate tshark's view of the test captures
                                (crates/ikeway/tests/data/*/tshark.json)
 ";
@@ -46,6 +52,8 @@ fn main() -> Result<()> {
         },
         Some("fuzz-all") => fuzz_all(&root, seconds(&args, 5)?),
         Some("interop") => interop(),
+        Some("ffi-header") => ffi::write_header(&root),
+        Some("ffi-check") => ffi::check_header(&root).and_then(|()| ffi::run_c_demo(&root)),
         Some("tshark-expect") => run(Command::new("python3").arg("testbeds/tshark_expect.py")),
         Some("bench") => bench(&args[1..]),
         _ => {
@@ -110,7 +118,9 @@ fn test(root: &Path) -> Result<()> {
             "tshark is not installed; .ci/run installs it (apt-get install tshark)",
         );
     }
+    ffi::check_header(root)?;
     run(cargo().args(["test", "--workspace"]))?;
+    ffi::run_c_demo(root)?;
     pump_under_sanitizers(root)?;
     fuzz_all(root, 5)
 }

@@ -1,0 +1,320 @@
+//! The C ABI from Rust: every error is an exact code and message, never a crash.
+// This file plays the C side: it reads the strings the library hands out, as C would.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ikeway_ffi::*;
+
+const PROFILE: &[u8] = include_bytes!("../../manager/tests/profiles/ikev2-psk.mobileconfig");
+
+/// This thread's last error message.
+fn message() -> String {
+    let p = ikeway_last_error_message();
+    assert!(!p.is_null(), "a failed call leaves a message");
+    // SAFETY: a non-NULL result is a NUL-terminated string the library allocated.
+    let text = unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned();
+    assert_eq!(ikeway_string_free(p), IkewayResult::Ok);
+    text
+}
+
+/// Takes an owned string from the library.
+fn take(p: *mut c_char) -> String {
+    assert!(!p.is_null());
+    // SAFETY: as above.
+    let text = unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned();
+    assert_eq!(ikeway_string_free(p), IkewayResult::Ok);
+    text
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: *mut IkewayStore,
+    manager: *mut IkewayManager,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = CString::new(dir.path().to_str().unwrap()).unwrap();
+        let mut store = std::ptr::null_mut();
+        assert_eq!(ikeway_store_open(path.as_ptr(), &mut store), IkewayResult::Ok);
+        let mut manager = std::ptr::null_mut();
+        assert_eq!(
+            ikeway_manager_new(store, c"com.example.vpn".as_ptr(), &mut manager),
+            IkewayResult::Ok
+        );
+        assert_eq!(ikeway_manager_load(manager), IkewayResult::Ok);
+        Self { _dir: dir, store, manager }
+    }
+
+    fn status(&self) -> IkewayStatus {
+        let mut s = IkewayStatus::Connected;
+        assert_eq!(ikeway_manager_status(self.manager, &mut s), IkewayResult::Ok);
+        s
+    }
+
+    /// A PSK configuration with its secret in the store, saved.
+    fn save_psk(&self, enabled: bool) {
+        let mut reference = std::ptr::null_mut();
+        let psk = b"correct horse battery staple";
+        assert_eq!(
+            ikeway_store_add_secret(self.store, psk.as_ptr(), psk.len(), &mut reference),
+            IkewayResult::Ok
+        );
+        let reference = take(reference);
+        let mut json = std::ptr::null_mut();
+        assert_eq!(ikeway_manager_configuration_json(self.manager, &mut json), IkewayResult::Ok);
+        let mut config: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+        config["localized_description"] = "Example".into();
+        config["enabled"] = enabled.into();
+        config["protocol"] = serde_json::json!({
+            "server_address": "vpn.example.com",
+            "authentication_method": "SharedSecret",
+            "shared_secret_reference": reference,
+            "local_identifier": "client.example.com",
+            "remote_identifier": "vpn.example.com",
+        });
+        let text = CString::new(config.to_string()).unwrap();
+        assert_eq!(
+            ikeway_manager_set_configuration_json(self.manager, text.as_ptr()),
+            IkewayResult::Ok,
+            "{}",
+            message()
+        );
+        assert_eq!(ikeway_manager_save(self.manager), IkewayResult::Ok, "{}", message());
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        assert_eq!(ikeway_manager_free(self.manager), IkewayResult::Ok);
+        assert_eq!(ikeway_store_free(self.store), IkewayResult::Ok);
+    }
+}
+
+#[test]
+fn null_pointers_are_named() {
+    let mut store = std::ptr::null_mut();
+    assert_eq!(ikeway_store_open(std::ptr::null(), &mut store), IkewayResult::NullPointer);
+    assert_eq!(message(), "dir is NULL");
+    assert_eq!(
+        ikeway_store_open(c"/tmp".as_ptr(), std::ptr::null_mut()),
+        IkewayResult::NullPointer
+    );
+    assert_eq!(message(), "out_store is NULL");
+    assert_eq!(ikeway_manager_load(std::ptr::null_mut()), IkewayResult::NullPointer);
+    assert_eq!(message(), "manager is NULL");
+    let f = Fixture::new();
+    assert_eq!(ikeway_manager_status(f.manager, std::ptr::null_mut()), IkewayResult::NullPointer);
+    assert_eq!(message(), "out_status is NULL");
+    assert_eq!(
+        ikeway_store_add_secret(f.store, std::ptr::null(), 4, &mut std::ptr::null_mut()),
+        IkewayResult::NullPointer
+    );
+    assert_eq!(message(), "secret is NULL");
+    // NULL is the one pointer every free accepts as "nothing".
+    assert_eq!(ikeway_string_free(std::ptr::null_mut()), IkewayResult::Ok);
+}
+
+#[test]
+fn invalid_utf8_is_refused_with_its_offset() {
+    let f = Fixture::new();
+    let bad = b"com.\xffexample\0";
+    let mut m = std::ptr::null_mut();
+    assert_eq!(ikeway_manager_new(f.store, bad.as_ptr().cast(), &mut m), IkewayResult::InvalidUtf8);
+    assert_eq!(message(), "app_id is not UTF-8 (invalid byte at offset 4)");
+    assert!(m.is_null(), "nothing is written on failure");
+}
+
+#[test]
+fn unknown_names_and_codes() {
+    let f = Fixture::new();
+    assert_eq!(
+        ikeway_store_remove_managed(f.store, c"com.example.none".as_ptr()),
+        IkewayResult::NotFound
+    );
+    assert_eq!(message(), "no managed configuration \"com.example.none\"");
+    // SAFETY: `ikeway_result_name` returns a static NUL-terminated string.
+    let name = |code| unsafe { CStr::from_ptr(ikeway_result_name(code)) }.to_str().unwrap();
+    assert_eq!(name(5), "IKEWAY_RESULT_NOT_FOUND");
+    assert_eq!(name(14), "IKEWAY_RESULT_PANIC");
+    assert_eq!(name(99), "IKEWAY_RESULT_UNKNOWN");
+    assert_eq!(name(-1), "IKEWAY_RESULT_UNKNOWN");
+}
+
+#[test]
+fn double_free_and_forged_handles_are_codes() {
+    let f = Fixture::new();
+    let mut second = std::ptr::null_mut();
+    assert_eq!(
+        ikeway_manager_new(f.store, c"com.example.other".as_ptr(), &mut second),
+        IkewayResult::Ok
+    );
+    assert_eq!(ikeway_manager_free(second), IkewayResult::Ok);
+    assert_eq!(ikeway_manager_free(second), IkewayResult::InvalidHandle);
+    assert_eq!(message(), "manager is not a live handle (never created, or already freed)");
+    assert_eq!(ikeway_manager_load(second), IkewayResult::InvalidHandle, "use after free");
+    let forged: *mut IkewayManager = std::ptr::without_provenance_mut(0xdead_beef);
+    assert_eq!(ikeway_manager_start(forged), IkewayResult::InvalidHandle);
+    // A store handle is not a manager handle.
+    assert_eq!(ikeway_manager_load(f.store.cast()), IkewayResult::InvalidHandle);
+
+    let p = ikeway_last_error_message();
+    assert_eq!(ikeway_string_free(p), IkewayResult::Ok);
+    assert_eq!(ikeway_string_free(p), IkewayResult::InvalidHandle);
+    assert_eq!(message(), "ikeway_string_free: not a string from this library, or already freed");
+    let mine = CString::new("not yours").unwrap();
+    assert_eq!(ikeway_string_free(mine.as_ptr().cast_mut()), IkewayResult::InvalidHandle);
+}
+
+#[test]
+fn success_clears_the_message() {
+    let f = Fixture::new();
+    assert_eq!(ikeway_manager_load(std::ptr::null_mut()), IkewayResult::NullPointer);
+    assert_eq!(f.status(), IkewayStatus::Invalid);
+    assert!(ikeway_last_error_message().is_null());
+}
+
+#[test]
+fn configuration_round_trip_save_load_remove() {
+    let f = Fixture::new();
+    assert_eq!(f.status(), IkewayStatus::Invalid);
+    assert_eq!(ikeway_manager_save(f.manager), IkewayResult::ConfigurationInvalid);
+    assert_eq!(message(), "the VPN configuration is invalid: the configuration has no protocol");
+    assert_eq!(
+        ikeway_manager_set_configuration_json(f.manager, c"{\"enabled\": 3}".as_ptr()),
+        IkewayResult::InvalidArgument
+    );
+    assert!(
+        message().starts_with("configuration JSON: invalid type: integer `3`, expected a boolean")
+    );
+
+    f.save_psk(true);
+    assert_eq!(f.status(), IkewayStatus::Disconnected);
+    // Another manager of the same application reads what was saved.
+    let mut again = std::ptr::null_mut();
+    assert_eq!(
+        ikeway_manager_new(f.store, c"com.example.vpn".as_ptr(), &mut again),
+        IkewayResult::Ok
+    );
+    assert_eq!(ikeway_manager_load(again), IkewayResult::Ok);
+    let mut json = std::ptr::null_mut();
+    assert_eq!(ikeway_manager_configuration_json(again, &mut json), IkewayResult::Ok);
+    let saved: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+    assert_eq!(saved["protocol"]["server_address"], "vpn.example.com");
+    assert_eq!(saved["localized_description"], "Example");
+    assert_eq!(ikeway_manager_free(again), IkewayResult::Ok);
+
+    assert_eq!(ikeway_manager_remove(f.manager), IkewayResult::Ok);
+    assert_eq!(f.status(), IkewayStatus::Invalid);
+}
+
+#[test]
+fn start_reports_why_it_cannot() {
+    let f = Fixture::new();
+    assert_eq!(ikeway_manager_start(f.manager), IkewayResult::ConfigurationInvalid);
+    assert_eq!(message(), "the VPN configuration is invalid: no configuration is saved");
+    f.save_psk(false);
+    assert_eq!(ikeway_manager_start(f.manager), IkewayResult::ConfigurationDisabled);
+    assert_eq!(message(), "the VPN configuration is not enabled");
+    assert_eq!(ikeway_manager_stop(f.manager), IkewayResult::Ok);
+}
+
+static CHANGES: Mutex<Option<mpsc::Sender<(IkewayStatus, IkewayStatus, i32)>>> = Mutex::new(None);
+
+extern "C" fn on_status(_ctx: *mut c_void, from: IkewayStatus, to: IkewayStatus, error: i32) {
+    if let Some(tx) = CHANGES.lock().unwrap().as_ref() {
+        let _ = tx.send((from, to, error));
+    }
+}
+
+#[test]
+fn status_changes_reach_the_callback() {
+    let (tx, rx) = mpsc::channel();
+    *CHANGES.lock().unwrap() = Some(tx);
+    let f = Fixture::new();
+    assert_eq!(
+        ikeway_manager_set_status_callback(f.manager, Some(on_status), std::ptr::null_mut()),
+        IkewayResult::Ok
+    );
+    f.save_psk(true);
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        (IkewayStatus::Invalid, IkewayStatus::Disconnected, 0)
+    );
+    assert_eq!(ikeway_manager_remove(f.manager), IkewayResult::Ok);
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        (IkewayStatus::Disconnected, IkewayStatus::Invalid, 0)
+    );
+    // Removed: no more calls.
+    assert_eq!(
+        ikeway_manager_set_status_callback(f.manager, None, std::ptr::null_mut()),
+        IkewayResult::Ok
+    );
+    f.save_psk(true);
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+}
+
+#[test]
+fn imports_a_profile_and_removes_it_by_identifier() {
+    let f = Fixture::new();
+    let mut ids = std::ptr::null_mut();
+    assert_eq!(
+        ikeway_store_import_profile(f.store, PROFILE.as_ptr(), PROFILE.len(), &mut ids),
+        IkewayResult::Ok,
+        "{}",
+        message()
+    );
+    let ids: Vec<String> = serde_json::from_str(&take(ids)).unwrap();
+    assert_eq!(ids.len(), 1);
+    let id = CString::new(ids[0].clone()).unwrap();
+    assert_eq!(ikeway_store_remove_managed(f.store, id.as_ptr()), IkewayResult::Ok);
+    assert_eq!(ikeway_store_remove_managed(f.store, id.as_ptr()), IkewayResult::NotFound);
+
+    let garbage = b"not a profile";
+    let mut out = std::ptr::null_mut();
+    assert_eq!(
+        ikeway_store_import_profile(f.store, garbage.as_ptr(), garbage.len(), &mut out),
+        IkewayResult::Profile
+    );
+    assert!(message().starts_with("not a property list"));
+    assert!(out.is_null());
+}
+
+extern "C" fn count_lines(ctx: *mut c_void, kind: IkewayDemoEventKind, line: *const c_char) {
+    // SAFETY: `ctx` is the `Vec` the test passed, used only on this thread during the call.
+    let lines = unsafe { &mut *ctx.cast::<Vec<(IkewayDemoEventKind, String)>>() };
+    // SAFETY: `line` is a NUL-terminated string valid for this call.
+    let text = unsafe { CStr::from_ptr(line) }.to_str().unwrap().to_owned();
+    if kind != IkewayDemoEventKind::Progress {
+        lines.push((kind, text));
+    }
+}
+
+#[test]
+fn the_demo_runs_through_the_abi() {
+    let mut result = IkewayDemoResult::default();
+    assert_eq!(
+        ikeway_demo_run(0, None, std::ptr::null_mut(), &mut result),
+        IkewayResult::InvalidArgument
+    );
+    assert_eq!(message(), "bytes must be at least 1");
+
+    let mut lines: Vec<(IkewayDemoEventKind, String)> = Vec::new();
+    let ctx = (&raw mut lines).cast::<c_void>();
+    assert_eq!(ikeway_demo_run(100_000, Some(count_lines), ctx, &mut result), IkewayResult::Ok);
+    assert_eq!(result.transferred, 100_000);
+    assert_eq!(result.drops, 0);
+    assert!(result.sent_packets > 70, "{result:?}");
+    let kinds: Vec<_> = lines.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds.first(), Some(&IkewayDemoEventKind::Phase));
+    assert_eq!(kinds.last(), Some(&IkewayDemoEventKind::Closed));
+    assert_eq!(lines.last().unwrap().1, "  IKE SA closed: Deleted");
+    assert!(lines.iter().any(|(k, l)| *k == IkewayDemoEventKind::Transferred
+        && l.starts_with("  100000 bytes received intact")));
+}
