@@ -24,7 +24,7 @@ const C_DEMO_EXPECTS: &[&str] = &[
     "2097152 bytes received intact",
     "drops              0",
     "INFORMATIONAL request #2 [SK]",
-    "IKE SA closed: Deleted",
+    "IKE SA closed: deleted by us",
     "C: 2097152 bytes through the tunnel, 0 drops",
     "C: a second free is IKEWAY_RESULT_INVALID_HANDLE",
 ];

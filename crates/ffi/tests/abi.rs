@@ -314,7 +314,7 @@ fn the_demo_runs_through_the_abi() {
     let kinds: Vec<_> = lines.iter().map(|(k, _)| *k).collect();
     assert_eq!(kinds.first(), Some(&IkewayDemoEventKind::Phase));
     assert_eq!(kinds.last(), Some(&IkewayDemoEventKind::Closed));
-    assert_eq!(lines.last().unwrap().1, "  IKE SA closed: Deleted");
+    assert_eq!(lines.last().unwrap().1, "  IKE SA closed: deleted by us");
     assert!(lines.iter().any(|(k, l)| *k == IkewayDemoEventKind::Transferred
         && l.starts_with("  100000 bytes received intact")));
 }
