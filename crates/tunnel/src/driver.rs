@@ -15,6 +15,7 @@ use ikeway_sa::{CloseReason, EngineEvent, Event, IkeSa, SaId};
 
 use crate::event::{EventKind, SessionEvent, SessionStats, Spi64, Status};
 use crate::faults::Fault;
+use crate::netstack::NetstackSas;
 use crate::options::KeyLogger;
 use crate::session::{Action, Parts, SessionError};
 use crate::sockets::Sockets;
@@ -33,6 +34,8 @@ pub(crate) struct Driver<E> {
     engine: E,
     sockets: Sockets,
     pump: Option<Arc<Pump>>,
+    /// The userspace-netstack datapath's SA table, when that is the datapath.
+    netstack: Option<NetstackSas>,
     commands: Receiver<Command>,
     commands_open: bool,
     /// The datapath queued a child SA rekey (`SaTable::set_rekey_waker`).
@@ -59,6 +62,7 @@ impl<E: Role> Driver<E> {
             engine,
             sockets: parts.sockets,
             pump: parts.pump,
+            netstack: parts.netstack,
             commands: parts.commands,
             commands_open: true,
             rekey_wake: parts.rekey_wake,
@@ -252,8 +256,12 @@ impl<E: Role> Driver<E> {
     /// A child SA the datapath cannot take ends an initiator's session (its one tunnel does
     /// not work) but concerns one client of a responder: counted, and the service goes on.
     fn apply_to_datapath(&mut self, sa: Option<Spi64>, e: &Event) -> Result<(), SessionError> {
-        let Some(pump) = &self.pump else { return Ok(()) };
-        match datapath::on_event(pump, e) {
+        let applied = match (&self.pump, &self.netstack) {
+            (Some(pump), _) => datapath::on_event(pump, e),
+            (None, Some(sas)) => sas.on_event(e),
+            (None, None) => return Ok(()),
+        };
+        match applied {
             Ok(Some(kind)) => self.emit(sa, kind),
             Ok(None) => {}
             Err(err) if self.engine.serves_many() => {
@@ -267,9 +275,12 @@ impl<E: Role> Driver<E> {
     }
 
     fn datapath_rekeys(&mut self, now: Instant) {
-        let Some(pump) = &self.pump else { return };
-        let pump = Arc::clone(pump);
-        for kind in datapath::rekey_requested(pump.table(), now, &mut self.engine) {
+        let table = match (&self.pump, &self.netstack) {
+            (Some(pump), _) => pump.table().clone(),
+            (None, Some(sas)) => sas.table().clone(),
+            (None, None) => return,
+        };
+        for kind in datapath::rekey_requested(&table, now, &mut self.engine) {
             self.emit(None, kind);
         }
     }

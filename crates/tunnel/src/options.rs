@@ -57,6 +57,10 @@ pub enum DatapathOptions {
     /// ESP over a TUN device (`ikeway-pump`; needs `CAP_NET_ADMIN`). The datapath then owns
     /// the NAT-T port and passes IKE datagrams up.
     Tun(TunOptions),
+    /// ESP between a userspace TCP/IP stack ([`crate::netstack::Netstack`]) and the link's own
+    /// UDP socket: no root, no TUN device. The session puts its child SAs into the link's
+    /// table ([`crate::netstack::EspLink::sas`]); the application polls the stack.
+    Netstack(crate::netstack::NetstackSas),
 }
 
 /// Everything a [`crate::Session`] is built from.
@@ -138,6 +142,12 @@ impl SessionOptions {
     /// Other UDP ports than 500/4500.
     pub fn with_ports(mut self, ports: Ports) -> Self {
         self.ports = ports;
+        self
+    }
+
+    /// Child SAs into an application's userspace stack (see [`DatapathOptions::Netstack`]).
+    pub fn with_netstack(mut self, sas: crate::netstack::NetstackSas) -> Self {
+        self.datapath = Some(DatapathOptions::Netstack(sas));
         self
     }
 

@@ -202,7 +202,11 @@ impl Session {
             Some(DatapathOptions::Tun(tun)) => {
                 Some(Arc::new(crate::datapath::start(tun, SocketAddr::new(local, ports.natt))?))
             }
-            None => None,
+            Some(DatapathOptions::Netstack(_)) | None => None,
+        };
+        let netstack = match datapath {
+            Some(DatapathOptions::Netstack(sas)) => Some(sas),
+            _ => None,
         };
         let sockets = Sockets::bind(local, &[ports.ike, ports.natt], pump.clone(), queue_depth)?;
         let ike_local = sockets
@@ -218,14 +222,16 @@ impl Session {
         let handle =
             SessionHandle { tx, pump: pump.as_ref().map_or_else(Weak::new, Arc::downgrade) };
         // One pending wake-up is enough: the loop takes every queued rekey when it runs.
-        let rekey_wake = pump.as_ref().map(|p| {
+        let table = pump.as_ref().map(|p| p.table()).or(netstack.as_ref().map(|n| n.table()));
+        let rekey_wake = table.map(|t| {
             let (tx, rx) = crossbeam_channel::bounded(1);
-            p.table().set_rekey_waker(tx);
+            t.set_rekey_waker(tx);
             rx
         });
         let parts = Parts {
             sockets,
             pump,
+            netstack,
             commands,
             events: events_tx,
             keylog,
@@ -295,6 +301,7 @@ impl Drop for Session {
 pub(crate) struct Parts {
     pub(crate) sockets: Sockets,
     pub(crate) pump: Option<Arc<Pump>>,
+    pub(crate) netstack: Option<crate::netstack::NetstackSas>,
     pub(crate) commands: Receiver<Command>,
     pub(crate) events: Sender<SessionEvent>,
     pub(crate) keylog: Option<crate::options::KeyLogger>,

@@ -82,6 +82,7 @@ fn a_failing_send_to_one_peer_does_not_stop_the_loop() {
     let parts = Parts {
         sockets,
         pump: None,
+        netstack: None,
         commands,
         events: events_tx,
         keylog: None,

@@ -6,15 +6,18 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ikeway_pump::device::{self, Device as PumpDevice, Transport};
 use ikeway_pump::{Counters, Datapath, HEADROOM, SaTable, TAILROOM};
-use ikeway_sa::ChildSaInfo;
+use ikeway_sa::{ChildSaInfo, Event};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant as SmolInstant;
 
 use super::NetstackError;
 use crate::child::datapath_child;
+use crate::datapath::ApplyError;
+use crate::event::{EventKind, Spi32};
 
 /// Inner MTU: what fits a 1500-byte path after IPv4, UDP and the largest ESP overhead.
 pub const INNER_MTU: usize = 1400;
@@ -54,9 +57,66 @@ pub struct Traffic {
 pub struct EspLink {
     datapath: Datapath,
     socket: UdpSocket,
-    esp_peer: Option<SocketAddr>,
+    sas: NetstackSas,
     pub(crate) queues: Queues,
     buf: Vec<u8>,
+}
+
+/// Numbers [`NetstackSas`] so that two handles compare equal only when they share a table.
+static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
+
+/// Where a [`crate::Session`] puts the child SAs it negotiates for an [`EspLink`]
+/// ([`crate::DatapathOptions::Netstack`]): a handle to the link's SA table. The session
+/// installs each child SA as it comes up and removes it when it goes (make before break on a
+/// rekey), and rekeys those whose ESP counters ask for it; the application keeps polling its
+/// [`Netstack`](super::Netstack). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct NetstackSas {
+    table: SaTable,
+    esp_peer: Option<SocketAddr>,
+    id: u64,
+}
+
+impl PartialEq for NetstackSas {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for NetstackSas {}
+
+impl NetstackSas {
+    fn install(&self, child: &ChildSaInfo) -> Result<(), ikeway_esp::EspError> {
+        self.table.install(&datapath_child(child))?;
+        if let Some(peer) = self.esp_peer {
+            self.table.set_remote(child.spi_in, peer);
+        }
+        Ok(())
+    }
+
+    /// The SA table the ESP path reads.
+    pub(crate) fn table(&self) -> &SaTable {
+        &self.table
+    }
+
+    /// Applies a negotiation event: child SAs in and out of the table.
+    pub(crate) fn on_event(&self, e: &Event) -> Result<Option<EventKind>, ApplyError> {
+        match e {
+            Event::ChildSaInstalled(c) => {
+                self.install(c)
+                    .map_err(|source| ApplyError::Install { spi_in: Spi32(c.spi_in), source })?;
+                Ok(Some(EventKind::DatapathSaInstalled {
+                    spi_in: Spi32(c.spi_in),
+                    tun: "netstack".to_owned(),
+                }))
+            }
+            Event::ChildSaRemoved { spi_in, .. } => {
+                let found = self.table.remove(*spi_in);
+                Ok(Some(EventKind::DatapathSaRemoved { spi_in: Spi32(*spi_in), found }))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 impl EspLink {
@@ -67,12 +127,21 @@ impl EspLink {
         socket.set_nonblocking(true)?;
         // IKE travels on the session's own sockets; nothing comes up this channel.
         let (ike, _) = crossbeam_channel::unbounded();
-        let datapath =
-            Datapath::new(SaTable::new(), Arc::new(Counters::default()), ike, socket.local_addr()?);
+        let sas = NetstackSas {
+            table: SaTable::new(),
+            esp_peer,
+            id: NEXT_LINK.fetch_add(1, Ordering::Relaxed),
+        };
+        let datapath = Datapath::new(
+            sas.table.clone(),
+            Arc::new(Counters::default()),
+            ike,
+            socket.local_addr()?,
+        );
         Ok(Self {
             datapath,
             socket,
-            esp_peer,
+            sas,
             queues: Queues::default(),
             buf: vec![0; HEADROOM + 65536 + TAILROOM],
         })
@@ -81,12 +150,13 @@ impl EspLink {
     /// Installs a negotiated child SA (both directions; on a rekey the new SA goes in front of
     /// the old one, which stays for inbound until [`EspLink::remove`]).
     pub fn install(&self, child: &ChildSaInfo) -> Result<(), NetstackError> {
-        let table = self.datapath.table();
-        table.install(&datapath_child(child))?;
-        if let Some(peer) = self.esp_peer {
-            table.set_remote(child.spi_in, peer);
-        }
-        Ok(())
+        Ok(self.sas.install(child)?)
+    }
+
+    /// The handle a [`crate::Session`] installs this link's child SAs through
+    /// ([`crate::DatapathOptions::Netstack`]).
+    pub fn sas(&self) -> NetstackSas {
+        self.sas.clone()
     }
 
     /// Removes the child SA with inbound SPI `spi_in`; `false` if it was not installed.

@@ -35,7 +35,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
-pub use link::{EspLink, INNER_MTU, Traffic};
+pub use link::{EspLink, INNER_MTU, NetstackSas, Traffic};
 
 /// Why a netstack call failed.
 #[derive(Debug, thiserror::Error)]
