@@ -13,8 +13,9 @@
 //! - [`evaluate`]: VPN On Demand rules against the current network;
 //! - [`Summary`] / [`summary_json`]: a configuration as a person reads it (grouped like
 //!   Apple's settings screen, secrets never shown) and as a script reads it;
-//! - [`VpnConnection`]: start/stop and [`VpnStatus`], driven by a [`TunnelProvider`] that the
-//!   binary implements (this crate does no networking) through the pure table [`status::next`].
+//! - [`VpnConnection`]: start/stop and [`VpnStatus`], driven by a [`TunnelProvider`] through
+//!   the pure table [`status::next`]; [`SessionProvider`] is the provider that runs the tunnel
+//!   on an `ikeway_tunnel::Session` (the only module here that reaches the network).
 //!
 //! ```
 //! use ikeway_crypto::SecretBytes;
@@ -60,6 +61,7 @@ mod ondemand;
 mod plist_error;
 mod preferences;
 mod profile;
+mod provider;
 mod secrets;
 pub mod status;
 mod summary;
@@ -77,6 +79,9 @@ pub use preferences::{
 };
 pub use profile::{
     ImportedProfile, ImportedVpn, ProfileError, ProfileWarning, export_profile, import_profile,
+};
+pub use provider::{
+    ChildSaStatus, DELETE_GRACE, IkeSaStatus, ProviderOptions, SessionProvider, TunnelStatus,
 };
 pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore, read_secret_file};
 pub use status::{CloseCause, DisconnectError, TunnelEvent, VpnStatus};

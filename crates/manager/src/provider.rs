@@ -1,0 +1,295 @@
+//! [`SessionProvider`]: the [`TunnelProvider`] that brings a tunnel up with an
+//! [`ikeway_tunnel::Session`]: it resolves the server, starts the session (with its TUN
+//! datapath, sized to the profile's MTU), follows the session's events to report `Up`,
+//! `Unresponsive` and `Closed` to the connection, and keeps a [`TunnelStatus`] for status
+//! displays. A stop is a [`ikeway_tunnel::SessionHandle::disconnect`]: DELETE, then at most
+//! [`DELETE_GRACE`] for the server's answer.
+//!
+//! The connection's pure parts (its status table, the on-demand rules, the conversion of a
+//! configuration) never see this module: they reach the tunnel only through the trait.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ikeway_sa::ConfigReceived;
+use ikeway_tunnel::{
+    EventKind, Ports, Role, Session, SessionEvent, SessionHandle, SessionOptions, Spi32, Spi64,
+    TunOptions,
+};
+use serde::Serialize;
+
+use crate::connection::{ProviderError, TunnelEvents, TunnelProvider, TunnelRequest};
+use crate::status::{CloseCause, DisconnectError, TunnelEvent};
+
+/// How long a stop waits for the server to answer DELETE: a server that is gone must not hold
+/// the host's routes and DNS.
+pub const DELETE_GRACE: Duration = Duration::from_secs(3);
+
+/// How a [`SessionProvider`] runs its sessions.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderOptions {
+    /// The TUN device child SAs go into; `None`: no datapath (the negotiation only).
+    pub tun: Option<String>,
+    /// Our address for IKE; `None`: the source address this host uses toward the server.
+    pub local: Option<IpAddr>,
+    /// Our UDP ports (500/4500 unless given).
+    pub ports: Option<Ports>,
+    /// The server's IKE port (500 unless given).
+    pub server_port: Option<u16>,
+}
+
+/// The IKE SA of the running tunnel, as status displays show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IkeSaStatus {
+    /// Encryption, e.g. `AES-GCM-16-256`.
+    pub encryption: String,
+    /// PRF, e.g. `PRF-HMAC-SHA2-256`.
+    pub prf: String,
+    /// Key exchange group.
+    pub group: String,
+    /// Initiator's SPI.
+    pub spi_i: Spi64,
+    /// Responder's SPI.
+    pub spi_r: Spi64,
+    /// Hard lifetime, seconds.
+    pub lifetime_s: u64,
+}
+
+/// A child SA of the running tunnel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChildSaStatus {
+    /// SPI the server puts on packets to us.
+    pub spi_in: Spi32,
+    /// SPI we put on packets to the server.
+    pub spi_out: Spi32,
+    /// Encryption, e.g. `AES-GCM-16-128`.
+    pub encryption: String,
+    /// Extended sequence numbers.
+    pub esn: bool,
+    /// Hard lifetime, seconds.
+    pub lifetime_s: u64,
+    /// ESP in UDP (a NAT was detected).
+    pub udp_encapsulation: bool,
+}
+
+/// What the running tunnel knows, for status displays.
+#[derive(Debug, Clone, Default)]
+pub struct TunnelStatus {
+    /// The server's IKE address.
+    pub server: Option<SocketAddr>,
+    /// Internal addresses the server assigned.
+    pub addresses: Vec<String>,
+    /// DNS servers the server handed out.
+    pub dns: Vec<String>,
+    /// DNS search domains the server handed out.
+    pub domains: Vec<String>,
+    /// The IKE SA, once up.
+    pub ike: Option<IkeSaStatus>,
+    /// The child SAs installed now.
+    pub children: Vec<ChildSaStatus>,
+    /// The running session, for its datapath counters.
+    pub session: Option<SessionHandle>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A [`TunnelProvider`] over [`Session`]: one session per start, on a thread of its own.
+#[derive(Debug)]
+pub struct SessionProvider {
+    options: ProviderOptions,
+    status: Arc<Mutex<TunnelStatus>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SessionProvider {
+    /// A provider running sessions with `options`.
+    pub fn new(options: ProviderOptions) -> Self {
+        Self { options, status: Arc::default(), stop: Arc::default(), thread: None }
+    }
+
+    /// The running tunnel's status, shared: it stays readable after the provider is handed
+    /// to a [`crate::VpnConnection`].
+    pub fn status(&self) -> Arc<Mutex<TunnelStatus>> {
+        Arc::clone(&self.status)
+    }
+}
+
+fn fail(error: DisconnectError, message: String) -> ProviderError {
+    ProviderError { error, message }
+}
+
+/// The first address `server` resolves to.
+fn resolve(server: &str) -> Result<IpAddr, ProviderError> {
+    (server, 500).to_socket_addrs().ok().and_then(|mut a| a.next()).map(|a| a.ip()).ok_or_else(
+        || {
+            fail(
+                DisconnectError::ServerAddressResolutionFailed,
+                format!("{server} does not resolve"),
+            )
+        },
+    )
+}
+
+/// The source address this host uses toward `server` (no packet is sent).
+fn source_toward(server: IpAddr) -> Result<IpAddr, ProviderError> {
+    UdpSocket::bind(if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+        .and_then(|s| s.connect((server, 500)).map(|()| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .map_err(|e| {
+            fail(DisconnectError::NoNetworkAvailable, format!("no route to {server}: {e}"))
+        })
+}
+
+impl TunnelProvider for SessionProvider {
+    fn start(&mut self, request: TunnelRequest, events: TunnelEvents) -> Result<(), ProviderError> {
+        let server = resolve(&request.server_address)?;
+        let local = match self.options.local {
+            Some(l) => l,
+            None => source_toward(server)?,
+        };
+        // The previous session (if any) has reported Closed; its thread is ending.
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.stop.store(false, Ordering::SeqCst);
+        *lock(&self.status) = TunnelStatus::default();
+        let mut options = SessionOptions::initiator(local, server, request.config.clone());
+        let server_port = self.options.server_port.unwrap_or(500);
+        options.role = Role::Initiator { remote: SocketAddr::new(server, server_port) };
+        if let Some(ports) = self.options.ports {
+            options = options.with_ports(ports);
+        }
+        if let Some(tun) = &self.options.tun {
+            let mut tun = TunOptions::new(tun.clone());
+            // The profile's MTU is the TUN device's: the largest inner packet the tunnel takes.
+            if let Some(mtu) = request.configuration.protocol.as_ref().and_then(|p| p.mtu) {
+                tun.mtu = mtu as usize;
+            }
+            options = options.with_tun(tun);
+        }
+        let session = Session::start(options)
+            .map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;
+        {
+            let mut status = lock(&self.status);
+            status.server = Some(SocketAddr::new(server, server_port));
+            status.session = Some(session.handle());
+        }
+        let follow = Follow {
+            status: Arc::clone(&self.status),
+            events,
+            ike_lifetime: request.config.lifetimes.ike.as_secs(),
+            config: None,
+            up: false,
+            closed: None,
+        };
+        let stop = Arc::clone(&self.stop);
+        let thread = std::thread::Builder::new()
+            .name("ikeway-tunnel".into())
+            .spawn(move || follow.run(session, &stop))
+            .map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = lock(&self.status).session.clone() {
+            let _ = handle.disconnect(DELETE_GRACE);
+        }
+    }
+}
+
+/// Follows one session's events for the connection and the status.
+struct Follow {
+    status: Arc<Mutex<TunnelStatus>>,
+    events: TunnelEvents,
+    ike_lifetime: u64,
+    config: Option<ConfigReceived>,
+    up: bool,
+    closed: Option<CloseCause>,
+}
+
+impl Follow {
+    fn run(mut self, session: Session, stop: &AtomicBool) {
+        // A stop that came before the handle was published.
+        if stop.load(Ordering::SeqCst) {
+            let _ = session.handle().disconnect(DELETE_GRACE);
+        }
+        for e in session.events() {
+            self.on(&e);
+        }
+        let ended = session.wait();
+        lock(&self.status).session = None;
+        let cause = match ended {
+            Err(_) => CloseCause::ProviderFailed,
+            Ok(()) if stop.load(Ordering::SeqCst) => CloseCause::LocalStop,
+            Ok(()) => self.closed.unwrap_or(CloseCause::LocalStop),
+        };
+        self.events.report(TunnelEvent::Closed(cause));
+    }
+
+    fn on(&mut self, e: &SessionEvent) {
+        match &e.kind {
+            EventKind::IkeSaUp { cipher, prf_name, group, spi_i, spi_r, .. } => {
+                lock(&self.status).ike = Some(IkeSaStatus {
+                    encryption: cipher.clone(),
+                    prf: prf_name.clone(),
+                    group: group.clone(),
+                    spi_i: *spi_i,
+                    spi_r: *spi_r,
+                    lifetime_s: self.ike_lifetime,
+                });
+            }
+            kind @ EventKind::ConfigReceived { .. } => {
+                let Some(c) = kind.config() else { return };
+                let mut status = lock(&self.status);
+                status.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
+                status.dns = c.dns.iter().map(ToString::to_string).collect();
+                status.domains = c.dns_domains.clone();
+                drop(status);
+                self.config = Some(c);
+            }
+            EventKind::ChildSaInstalled {
+                spi_in,
+                spi_out,
+                cipher,
+                esn,
+                lifetime_s,
+                udp_encapsulation,
+                replaces,
+                ..
+            } => {
+                {
+                    let mut status = lock(&self.status);
+                    status.children.retain(|c| c.spi_in != *spi_in);
+                    status.children.push(ChildSaStatus {
+                        spi_in: *spi_in,
+                        spi_out: *spi_out,
+                        encryption: cipher.clone(),
+                        esn: *esn,
+                        lifetime_s: *lifetime_s,
+                        udp_encapsulation: *udp_encapsulation,
+                    });
+                }
+                if replaces.is_none() && !self.up {
+                    self.up = true;
+                    self.events.report(TunnelEvent::Up(self.config.clone().unwrap_or_default()));
+                }
+            }
+            EventKind::ChildSaRemoved { spi_in, .. } => {
+                lock(&self.status).children.retain(|c| c.spi_in != *spi_in);
+            }
+            // A retransmission on an established SA: the server stopped answering.
+            EventKind::PeerUnresponsive { .. } => self.events.report(TunnelEvent::Unresponsive),
+            EventKind::IkeSaClosed { reason } => self.closed = Some(CloseCause::from(*reason)),
+            _ => {}
+        }
+    }
+}
