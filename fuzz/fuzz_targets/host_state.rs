@@ -1,4 +1,4 @@
-//! The host-state loader (`ikeway::host_state::parse`), which root runs on a file in the
+//! The host-state loader (`ikeway_tunnel::host::record::parse`), which root runs on a file in the
 //! runtime directory before undoing routes and DNS: arbitrary bytes never panic, and whatever
 //! it accepts describes only what `connect` makes.
 //!
@@ -6,7 +6,9 @@
 //! and its resolv.conf backup passes the same check a fresh one does.
 #![no_main]
 
-use ikeway::host_state::{DnsChange, ResolvBackup, check_resolv_conf, is_our_link, parse};
+use ikeway_tunnel::host::record::{
+    DnsChange, ResolvBackup, check_resolv_conf, is_our_link, parse,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,5 +10,4 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
-pub mod host_state;
 pub mod wireshark;

@@ -13,6 +13,8 @@
 //! - [`evaluate`]: VPN On Demand rules against the current network;
 //! - [`Summary`] / [`summary_json`]: a configuration as a person reads it (grouped like
 //!   Apple's settings screen, secrets never shown) and as a script reads it;
+//! - [`routing_settings`]: a configuration's routing flags and MTU as the
+//!   [`ikeway_tunnel::host::RoutingSettings`] a tunnel plan is computed from;
 //! - [`VpnConnection`]: start/stop and [`VpnStatus`], driven by a [`TunnelProvider`] through
 //!   the pure table [`status::next`]; [`SessionProvider`] is the provider that runs the tunnel
 //!   on an `ikeway_tunnel::Session` (the only module here that reaches the network).
@@ -62,6 +64,7 @@ mod plist_error;
 mod preferences;
 mod profile;
 mod provider;
+mod routing;
 mod secrets;
 pub mod status;
 mod summary;
@@ -83,6 +86,7 @@ pub use profile::{
 pub use provider::{
     ChildSaStatus, DELETE_GRACE, IkeSaStatus, ProviderOptions, SessionProvider, TunnelStatus,
 };
+pub use routing::routing_settings;
 pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore, read_secret_file};
 pub use status::{CloseCause, DisconnectError, TunnelEvent, VpnStatus};
 pub use summary::{Summary, summary_json};

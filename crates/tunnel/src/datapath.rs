@@ -86,12 +86,11 @@ pub(crate) fn on_event(pump: &Pump, e: &Event) -> Result<Option<EventKind>, Appl
 /// from the options or from the connection's plan.
 fn add_host_address(tun: &str, addr: IpAddr) -> Result<(), ApplyError> {
     let host = if addr.is_ipv4() { 32 } else { 128 };
-    let fail = |reason: String| ApplyError::Address { addr, tun: tun.to_owned(), reason };
-    let status = std::process::Command::new("ip")
-        .args(["addr", "replace", &format!("{addr}/{host}"), "dev", tun])
-        .status()
-        .map_err(|e| fail(format!("running ip: {e}")))?;
-    if status.success() { Ok(()) } else { Err(fail(format!("ip addr replace: {status}"))) }
+    crate::host::replace_link_addresses(tun, &[(addr, host)]).map_err(|e| ApplyError::Address {
+        addr,
+        tun: tun.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Whatever owns child SAs and can rekey them: one IKE SA (an initiator), or a responder's

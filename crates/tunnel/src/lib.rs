@@ -37,6 +37,7 @@ mod driver;
 mod engine;
 mod event;
 mod faults;
+pub mod host;
 pub mod netstack;
 mod options;
 mod queue;

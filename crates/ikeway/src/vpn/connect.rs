@@ -1,7 +1,8 @@
 //! `ikeway connect`, `ikeway status`, `ikeway disconnect`: a saved configuration brought up
 //! through the manager's `VpnConnection`, with the tunnel provider implemented here: the IKE
 //! engine over UDP, the ESP datapath over a TUN device, and the host's addresses, routes and
-//! DNS set from the server's configuration and undone on disconnect.
+//! DNS set from the server's configuration through `ikeway_tunnel::host` (a `TunnelPlan`
+//! carried out by `LinuxHost`) and undone on disconnect.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,13 +15,15 @@ use ikeway_manager::{
     CloseCause, DisconnectError, PreferencesStore, ProviderError, TunnelEvent, TunnelEvents,
     TunnelProvider, TunnelRequest, VpnConnection, VpnStatus,
 };
+use ikeway_tunnel::host::{
+    DEFAULT_MTU, HostNetwork, LinuxHost, RoutingSettings, StateFile, TunnelPlan,
+};
 use ikeway_tunnel::{
     EventKind, Selector, Session, SessionEvent, SessionHandle, SessionOptions, TunOptions,
 };
 use serde_json::{Value, json};
 
 use super::control::{self, Request};
-use super::routes::{self, HostChanges, range_to_cidrs};
 use super::runtime_dir::{self, Dir};
 use crate::progress::{Phase, Phases};
 
@@ -154,16 +157,6 @@ fn report_error(e: &anyhow::Error) {
     eprintln!("ikeway: tunnel: {e:#}");
 }
 
-fn ts_routes(ts: &[Selector]) -> Vec<(IpAddr, u8)> {
-    ts.iter()
-        .filter_map(|t| match t {
-            Selector::Range { start, end } => Some(range_to_cidrs(*start, *end)),
-            Selector::Other(_) => None,
-        })
-        .flatten()
-        .collect()
-}
-
 /// The tunnel's life: negotiate, install, route; returns why it ended. Host changes are
 /// undone on every way out.
 #[allow(clippy::too_many_arguments)]
@@ -177,7 +170,7 @@ fn run_tunnel(
     stop: &AtomicBool,
     events: &TunnelEvents,
 ) -> Result<CloseCause> {
-    let mut host = HostChanges::new(dir, tun)?;
+    let mut host = LinuxHost::new(tun, state_store(dir)?)?;
     let result = negotiate(request, &mut host, tun, local, server_ip, live, stop, events);
     if let Ok(mut l) = live.lock() {
         l.session = None;
@@ -188,20 +181,19 @@ fn run_tunnel(
 
 /// What the tunnel does with the session's events: the status snapshot, the host's routes
 /// and DNS, and the connection's status.
-struct Follow<'a, 'd> {
-    host: &'a mut HostChanges<'d>,
+struct Follow<'a> {
+    host: &'a mut LinuxHost,
     live: &'a Mutex<Live>,
     events: &'a TunnelEvents,
     server_ip: IpAddr,
-    split_by_subnets: bool,
-    all_networks: bool,
+    settings: RoutingSettings,
     ike_lifetime: u64,
     config: Option<ikeway_sa::ConfigReceived>,
     up: bool,
     closed: Option<CloseCause>,
 }
 
-impl Follow<'_, '_> {
+impl Follow<'_> {
     fn on(&mut self, e: &SessionEvent) -> Result<()> {
         match &e.kind {
             EventKind::IkeSaUp { cipher, prf_name, group, spi_i, spi_r, .. } => {
@@ -218,11 +210,6 @@ impl Follow<'_, '_> {
             }
             kind @ EventKind::ConfigReceived { .. } => {
                 let Some(c) = kind.config() else { return Ok(()) };
-                // The datapath puts the internal addresses on its TUN device (and they go
-                // with it); routes and DNS are ours to set and undo.
-                for dropped in self.host.set_dns(&c.dns, &c.dns_domains)? {
-                    say(&format!("not used from the server's configuration: {dropped}"));
-                }
                 if let Ok(mut l) = self.live.lock() {
                     l.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
                     l.dns = c.dns.iter().map(ToString::to_string).collect();
@@ -271,21 +258,16 @@ impl Follow<'_, '_> {
         Ok(())
     }
 
+    /// The first child SA: addresses, MTU, DNS and routes from the server's configuration and
+    /// the child's selectors, recorded and undone on every way out.
     fn route(&mut self, remote_ts: &[Selector]) -> Result<()> {
-        let routes: Vec<(IpAddr, u8)> = if self.all_networks {
-            vec![
-                ("0.0.0.0".parse().expect("literal"), 1),
-                ("128.0.0.0".parse().expect("literal"), 1),
-            ]
-        } else if self.split_by_subnets
-            && self.config.as_ref().is_some_and(|c| !c.subnets.is_empty())
-        {
-            self.config.as_ref().map(|c| c.subnets.clone()).unwrap_or_default()
-        } else {
-            ts_routes(remote_ts)
-        };
-        for (net, len) in routes {
-            self.host.add_route(net, len, self.server_ip)?;
+        let reply = self.config.clone().unwrap_or_default();
+        let plan = TunnelPlan::new(&self.settings, &reply, remote_ts, self.server_ip)?;
+        for n in plan.not_applied() {
+            say(&format!("unsupported, not applied: {n}"));
+        }
+        for dropped in self.host.apply(&plan)? {
+            say(&format!("not used from the server's configuration: {dropped}"));
         }
         Ok(())
     }
@@ -294,7 +276,7 @@ impl Follow<'_, '_> {
 #[allow(clippy::too_many_arguments)]
 fn negotiate<'a>(
     request: TunnelRequest,
-    host: &'a mut HostChanges<'_>,
+    host: &'a mut LinuxHost,
     tun: &str,
     local: IpAddr,
     server_ip: IpAddr,
@@ -302,12 +284,11 @@ fn negotiate<'a>(
     stop: &AtomicBool,
     events: &'a TunnelEvents,
 ) -> Result<CloseCause> {
-    let protocol = request.configuration.protocol.clone();
+    let settings = ikeway_manager::routing_settings(&request.configuration);
     let mut tun_options = TunOptions::new(tun);
-    // The profile's MTU is the TUN device's: the largest inner packet the tunnel carries.
-    if let Some(mtu) = protocol.as_ref().and_then(|p| p.mtu) {
-        tun_options.mtu = mtu as usize;
-    }
+    // The profile's MTU is the TUN device's (the plan sets it on the link; the datapath sizes
+    // its buffers by it): the largest inner packet the tunnel carries.
+    tun_options.mtu = settings.mtu.unwrap_or(DEFAULT_MTU) as usize;
     let session = Session::start(
         SessionOptions::initiator(local, server_ip, request.config.clone()).with_tun(tun_options),
     )?;
@@ -324,10 +305,7 @@ fn negotiate<'a>(
         live,
         events,
         server_ip,
-        split_by_subnets: protocol
-            .as_ref()
-            .is_some_and(|p| p.use_configuration_attribute_internal_ip_subnet),
-        all_networks: protocol.as_ref().is_some_and(|p| p.include_all_networks),
+        settings,
         ike_lifetime: request.config.lifetimes.ike.as_secs(),
         config: None,
         up: false,
@@ -397,19 +375,23 @@ fn network_state() -> ikeway_manager::NetworkState {
     state
 }
 
+/// The host-state record in the runtime directory.
+fn state_store(dir: &Dir) -> Result<Box<StateFile>> {
+    Ok(Box::new(StateFile::new(dir.files().try_clone()?)))
+}
+
 fn cleanup_stale(dir: &Dir) -> Result<()> {
     if control::ask(Request::Status)?.is_some() {
         bail!("a connection is already running; `ikeway disconnect` first");
     }
-    if let Some(stale) = routes::stale(dir)? {
-        say("cleaning up after a connection that did not end cleanly");
-        routes::undo(dir, stale)?;
+    if LinuxHost::recover(state_store(dir)?, None)? {
+        say("cleaned up after a connection that did not end cleanly");
     }
     Ok(())
 }
 
 pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
-    if !ikeway::host_state::is_our_link(&args.tun) {
+    if !ikeway_tunnel::host::record::is_our_link(&args.tun) {
         bail!("--tun {:?}: the TUN device must be named ikeway followed by 1-9 digits", args.tun);
     }
     let dir = Arc::new(Dir::for_connection()?);
@@ -453,21 +435,13 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     };
     let on_demand = on_demand_rules(&connection);
     let unsupported = connection.start_tunnel().context("starting the tunnel")?;
-    // This binary routes all networks itself: two /1 routes into the tunnel, which leave the
-    // host's directly connected networks (more specific routes) outside it, i.e. local
-    // networks excluded. Including them is what it does not do.
-    let protocol = connection.configuration().and_then(|c| c.protocol.clone());
-    let all_networks = protocol.as_ref().is_some_and(|p| p.include_all_networks);
+    // The routing flags are the tunnel plan's to carry out, and it reports what it cannot
+    // (`TunnelPlan::not_applied`) once the server's configuration is in.
     for u in unsupported
         .iter()
         .filter(|u| !matches!(u.field, "include_all_networks" | "exclude_local_networks"))
     {
         say(&format!("unsupported, not applied: {} ({})", u.field, u.reason));
-    }
-    if all_networks && !protocol.as_ref().is_some_and(|p| p.exclude_local_networks) {
-        say(
-            "unsupported, not applied: exclude_local_networks = NO (local networks stay outside the tunnel)",
-        );
     }
     say(&format!("{}: connecting", args.name));
     let mut stopping = false;
@@ -630,14 +604,13 @@ pub(crate) fn disconnect() -> Result<()> {
     // request arrived, so only "nobody listens" counts as not connected.
     if matches!(control::ask(Request::Disconnect), Ok(None)) {
         // Nothing runs; a crashed connection may still have left host changes behind.
-        let stale = match runtime_dir::home_existing() {
-            Ok(Some(dir)) => routes::stale(&dir)?.map(|s| (dir, s)),
+        let cleaned = match runtime_dir::home_existing() {
+            Ok(Some(dir)) => LinuxHost::recover(state_store(&dir)?, None)?,
             // No runtime directory of ours (a user without XDG_RUNTIME_DIR): nothing of ours
             // can be left behind.
-            Ok(None) | Err(_) => None,
+            Ok(None) | Err(_) => false,
         };
-        if let Some((dir, state)) = stale {
-            routes::undo(&dir, state)?;
+        if cleaned {
             say("not connected; cleaned up what a crashed connection left behind");
         } else {
             say("not connected");

@@ -4,6 +4,4 @@
 pub(crate) mod config;
 pub(crate) mod connect;
 mod control;
-mod dns;
-mod routes;
 mod runtime_dir;

@@ -1,7 +1,7 @@
-//! The runtime directory of a connection (host-state record, log, control socket) and the
-//! file operations root may do in a directory: every one relative to a directory fd that was
-//! checked after opening, never through a symlink, new files with `O_EXCL`, replacements
-//! through a temporary file and `renameat`.
+//! The runtime directory of a connection (host-state record, log, control socket), checked
+//! after opening; the file operations in it are `ikeway_tunnel::host::dirfd`'s: every one
+//! relative to the directory fd, never through a symlink, new files with `O_EXCL`,
+//! replacements through a temporary file and `renameat`.
 //!
 //! Root uses `/run/ikeway` (mode 0711: other users may reach the control socket by name, see
 //! `control.rs`, but neither list nor create anything); any other user
@@ -9,12 +9,12 @@
 //! `/tmp`, where another user can create the directory first.
 
 use std::fs::File;
-use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use ikeway_tunnel::host::dirfd::DirFd;
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 /// Root's runtime directory.
@@ -26,8 +26,7 @@ pub(crate) const USER_MODE: u32 = 0o700;
 /// An open directory, checked once, and the path it was opened by (for messages).
 #[derive(Debug)]
 pub(crate) struct Dir {
-    fd: OwnedFd,
-    path: PathBuf,
+    files: DirFd,
 }
 
 fn euid() -> u32 {
@@ -63,7 +62,7 @@ impl Dir {
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
                 .with_context(|| format!("setting the mode of {}", path.display()))?;
         }
-        Ok(Self { fd, path })
+        Ok(Self { files: DirFd::new(fd, path) })
     }
 
     /// An existing directory at `path`, checked as in [`Self::create_in`]; `None` when there
@@ -79,104 +78,39 @@ impl Dir {
                 Err(e) => bail!("opening {}: {e}", parent.display()),
             };
         match open_checked(&parent_fd, name, path, owner, OFlags::PATH) {
-            Ok(fd) => Ok(Some(Self { fd, path: path.to_owned() })),
+            Ok(fd) => Ok(Some(Self { files: DirFd::new(fd, path.to_owned()) })),
             Err(e) if e.downcast_ref::<Errno>() == Some(&Errno::NOENT) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        self.files.path()
     }
 
     pub(crate) fn fd(&self) -> impl AsFd + '_ {
-        self.fd.as_fd()
+        self.files.fd()
+    }
+
+    /// The directory's fd-relative file operations (never through a symlink).
+    pub(crate) fn files(&self) -> &DirFd {
+        &self.files
     }
 
     /// Reads the regular file `name` (not a symlink, owned by the directory's owner), at most
     /// `max` bytes; `None` when it does not exist.
     pub(crate) fn read(&self, name: &str, max: usize) -> Result<Option<Vec<u8>>> {
-        let fd = match rustix::fs::openat(
-            &self.fd,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(None),
-            Err(e) => bail!("opening {}: {e}", self.path.join(name).display()),
-        };
-        let st = rustix::fs::fstat(&fd)?;
-        let dir_owner = rustix::fs::fstat(&self.fd)?.st_uid;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_uid != dir_owner {
-            bail!(
-                "{} is not a regular file of the directory's owner",
-                self.path.join(name).display()
-            );
-        }
-        let mut bytes = Vec::new();
-        File::from(fd).take(max as u64 + 1).read_to_end(&mut bytes)?;
-        if bytes.len() > max {
-            bail!("{} is larger than {max} bytes", self.path.join(name).display());
-        }
-        Ok(Some(bytes))
+        Ok(self.files.read(name, max)?)
     }
 
     /// Creates `name` anew (`O_CREAT|O_EXCL|O_NOFOLLOW`, `mode`), removing what had the name.
     pub(crate) fn create_new(&self, name: &str, mode: u32) -> Result<File> {
-        self.remove(name)?;
-        let fd = rustix::fs::openat(
-            &self.fd,
-            name,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(mode),
-        )
-        .with_context(|| format!("creating {}", self.path.join(name).display()))?;
-        // The umask may have taken bits the mode asks for (never added any).
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
-        Ok(File::from(fd))
-    }
-
-    /// Replaces `name` with `bytes` atomically: a new temporary file, synced, renamed over it.
-    /// A symlink at `name` is replaced, never followed.
-    pub(crate) fn write_atomic(&self, name: &str, bytes: &[u8], mode: u32) -> Result<()> {
-        let tmp = format!(".{name}.ikeway-tmp");
-        let mut f = self.create_new(&tmp, mode)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        rustix::fs::renameat(&self.fd, tmp.as_str(), &self.fd, name).with_context(|| {
-            let _ = rustix::fs::unlinkat(&self.fd, tmp.as_str(), AtFlags::empty());
-            format!("replacing {}", self.path.join(name).display())
-        })?;
-        Ok(())
-    }
-
-    /// Rewrites the existing regular file `name` in place (for a file that is a mount point,
-    /// which `rename` cannot replace); never through a symlink, never creating one.
-    pub(crate) fn overwrite(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let fd = rustix::fs::openat(
-            &self.fd,
-            name,
-            OFlags::WRONLY | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .with_context(|| format!("opening {}", self.path.join(name).display()))?;
-        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
-            bail!("{} is not a regular file", self.path.join(name).display());
-        }
-        let mut f = File::from(fd);
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        Ok(())
+        Ok(self.files.create_new(name, mode)?)
     }
 
     /// Removes `name` (the link itself, if it is one); a missing name is not an error.
     pub(crate) fn remove(&self, name: &str) -> Result<()> {
-        match rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => Ok(()),
-            Err(e) => bail!("removing {}: {e}", self.path.join(name).display()),
-        }
+        Ok(self.files.remove(name)?)
     }
 }
 
@@ -247,6 +181,7 @@ fn open_checked(
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     use super::*;
@@ -312,7 +247,7 @@ mod tests {
         }
         let err = d.read("host-state.json", 1024).unwrap_err();
         assert!(err.to_string().contains("opening"), "{err}");
-        d.write_atomic("host-state.json", b"{}", 0o600).unwrap();
+        d.files().write_atomic("host-state.json", b"{}", 0o600).unwrap();
         d.create_new("connection.log", 0o600).unwrap().write_all(b"log").unwrap();
         assert_eq!(std::fs::read_to_string(&canary).unwrap(), "canary");
         assert_eq!(d.read("host-state.json", 1024).unwrap().unwrap(), b"{}");

@@ -5,23 +5,28 @@
 //! replaced atomically (temporary file `O_EXCL|O_NOFOLLOW`, fsync, rename; a symlink there is
 //! replaced, not followed) and put back the same way.
 
+//!
+//! systemd-resolved is reached through `resolvectl`, not D-Bus: the well-kept D-Bus crate
+//! (`zbus`) brings an async executor and dozens of crates for the three calls made here, and
+//! `resolvectl` is present wherever resolved is.
+
+use std::io;
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
-use ikeway::host_state::{
+use rustix::fs::FileType;
+
+use super::HostError;
+use super::dirfd::DirFd;
+use super::record::{
     DnsChange, MAX_RESOLV_CONF_BYTES, ResolvBackup, check_resolv_conf, check_resolv_symlink,
 };
-use rustix::fs::{AtFlags, FileType};
-use rustix::io::Errno;
-
-use super::runtime_dir::Dir;
 
 /// glibc uses the first three name servers (MAXNS).
-pub(crate) const MAX_SERVERS: usize = 3;
+pub const MAX_SERVERS: usize = 3;
 /// glibc before 2.26 used at most six search domains (MAXDNSRCH); more is never needed here.
-pub(crate) const MAX_DOMAINS: usize = 6;
+pub const MAX_DOMAINS: usize = 6;
 const RESOLV_CONF: &str = "resolv.conf";
 /// systemd-resolved's varlink socket: present while resolved runs.
 const RESOLVED_SOCKET: &str = "/run/systemd/resolve/io.systemd.Resolve";
@@ -29,7 +34,7 @@ const RESOLVED_SOCKET: &str = "/run/systemd/resolve/io.systemd.Resolve";
 /// A domain name as RFC 1035 §2.3.1 (with RFC 1123's leading digits) spells it: labels of
 /// 1-63 letters, digits and hyphens, not starting or ending with a hyphen, 253 characters in
 /// all; one trailing dot allowed. Anything else (spaces, newlines, non-ASCII) is refused.
-pub(crate) fn valid_domain(name: &str) -> bool {
+pub fn valid_domain(name: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
     !name.is_empty()
         && name.len() <= 253
@@ -42,7 +47,7 @@ pub(crate) fn valid_domain(name: &str) -> bool {
 }
 
 /// An address a resolver can send queries to.
-pub(crate) fn valid_server(addr: IpAddr) -> bool {
+pub fn valid_server(addr: IpAddr) -> bool {
     match addr {
         IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
         // A link-local server would need the zone of an interface the server cannot name.
@@ -51,14 +56,19 @@ pub(crate) fn valid_server(addr: IpAddr) -> bool {
 }
 
 /// The servers and domains worth using, and what was dropped (for the log).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Checked {
-    pub(crate) servers: Vec<IpAddr>,
-    pub(crate) domains: Vec<String>,
-    pub(crate) dropped: Vec<String>,
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// At most [`MAX_SERVERS`] distinct servers that can take queries.
+    pub servers: Vec<IpAddr>,
+    /// At most [`MAX_DOMAINS`] distinct RFC 1035 names.
+    pub domains: Vec<String>,
+    /// What was left out, one line each.
+    pub dropped: Vec<String>,
 }
 
-pub(crate) fn check(servers: &[IpAddr], domains: &[String]) -> Checked {
+/// Keeps the servers and domains that pass [`valid_server`] and [`valid_domain`], within the
+/// resolver's limits.
+pub fn check(servers: &[IpAddr], domains: &[String]) -> Checked {
     let mut out = Checked::default();
     for s in servers {
         if valid_server(*s) && out.servers.len() < MAX_SERVERS && !out.servers.contains(s) {
@@ -78,7 +88,7 @@ pub(crate) fn check(servers: &[IpAddr], domains: &[String]) -> Checked {
 }
 
 /// resolv.conf text from checked values only.
-pub(crate) fn resolv_conf_text(c: &Checked) -> String {
+pub fn resolv_conf_text(c: &Checked) -> String {
     let mut text = String::from("# written by ikeway for the VPN; restored on disconnect\n");
     for s in &c.servers {
         text.push_str(&format!("nameserver {s}\n"));
@@ -91,51 +101,51 @@ pub(crate) fn resolv_conf_text(c: &Checked) -> String {
 
 /// Where the resolver configuration lives.
 #[derive(Debug)]
-pub(crate) enum Resolver {
+pub enum Resolver {
     /// systemd-resolved, per link.
     Resolved,
     /// A resolv.conf in this directory (`/etc`; a scratch directory in tests).
-    ResolvConf(Dir),
+    ResolvConf(DirFd),
 }
 
 impl Resolver {
     /// systemd-resolved when `resolvectl` runs and resolved is up, else `/etc/resolv.conf`.
-    pub(crate) fn system() -> Result<Self> {
+    pub fn system() -> Result<Self, HostError> {
         let resolvectl =
             Command::new("resolvectl").arg("--version").output().is_ok_and(|o| o.status.success());
         if resolvectl && Path::new(RESOLVED_SOCKET).exists() {
             return Ok(Self::Resolved);
         }
-        Ok(Self::ResolvConf(Dir::existing(Path::new("/etc"), 0)?.context("/etc does not exist")?))
+        Ok(Self::ResolvConf(DirFd::open(Path::new("/etc"))?))
     }
 
     /// What undoing `apply` needs, to be recorded before `apply` runs.
-    pub(crate) fn backup(&self) -> Result<DnsChange> {
+    pub fn backup(&self) -> Result<DnsChange, HostError> {
         let Self::ResolvConf(dir) = self else { return Ok(DnsChange::Resolved) };
         let path = dir.path().join(RESOLV_CONF);
-        let st = match rustix::fs::statat(dir.fd(), RESOLV_CONF, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(Errno::NOENT) => return Ok(DnsChange::ResolvConf(ResolvBackup::Missing)),
-            Err(e) => bail!("{}: {e}", path.display()),
-        };
-        let backup = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            let target = rustix::fs::readlinkat(dir.fd(), RESOLV_CONF, Vec::new())?;
-            let target = target.to_str().context("resolv.conf symlink is not UTF-8")?.to_owned();
-            check_resolv_symlink(&target)
-                .with_context(|| format!("not changing DNS: {}", path.display()))?;
-            ResolvBackup::Symlink(target)
-        } else {
-            let bytes = dir.read(RESOLV_CONF, MAX_RESOLV_CONF_BYTES)?.unwrap_or_default();
-            let text = String::from_utf8(bytes).context("resolv.conf is not UTF-8")?;
-            check_resolv_conf(&text)
-                .with_context(|| format!("not changing DNS: {}", path.display()))?;
-            ResolvBackup::File(text)
+        let refuse = |why: String| HostError::Dns(format!("not changing DNS: {why}"));
+        let backup = match dir.kind(RESOLV_CONF)? {
+            None => ResolvBackup::Missing,
+            Some(FileType::Symlink) => {
+                let target = String::from_utf8(dir.read_link(RESOLV_CONF)?)
+                    .map_err(|_| refuse(format!("{}: the symlink is not UTF-8", path.display())))?;
+                check_resolv_symlink(&target)
+                    .map_err(|e| refuse(format!("{}: {e}", path.display())))?;
+                ResolvBackup::Symlink(target)
+            }
+            Some(_) => {
+                let bytes = dir.read(RESOLV_CONF, MAX_RESOLV_CONF_BYTES)?.unwrap_or_default();
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| refuse(format!("{} is not UTF-8", path.display())))?;
+                check_resolv_conf(&text).map_err(|e| refuse(format!("{}: {e}", path.display())))?;
+                ResolvBackup::File(text)
+            }
         };
         Ok(DnsChange::ResolvConf(backup))
     }
 
     /// Points the resolver at the tunnel's checked servers and domains.
-    pub(crate) fn apply(&self, tun: &str, c: &Checked) -> Result<()> {
+    pub fn apply(&self, tun: &str, c: &Checked) -> Result<(), HostError> {
         match self {
             Self::Resolved => {
                 let mut dns = vec!["dns".to_owned(), tun.to_owned()];
@@ -148,52 +158,50 @@ impl Resolver {
                 }
                 Ok(())
             }
-            Self::ResolvConf(dir) => replace(dir, resolv_conf_text(c).as_bytes()),
+            Self::ResolvConf(dir) => Ok(replace(dir, resolv_conf_text(c).as_bytes())?),
         }
     }
 
     /// Undoes `apply` from its recorded backup.
-    pub(crate) fn restore(&self, tun: &str, change: &DnsChange) -> Result<()> {
+    pub fn restore(&self, tun: &str, change: &DnsChange) -> Result<(), HostError> {
         match (self, change) {
             // The link may be gone already, and with it resolved's settings.
             (_, DnsChange::Resolved) => {
                 let _ = resolvectl(&["revert".to_owned(), tun.to_owned()]);
                 Ok(())
             }
-            (Self::Resolved, DnsChange::ResolvConf(_)) => {
-                bail!("a resolv.conf backup to restore, but systemd-resolved manages DNS now")
-            }
-            (Self::ResolvConf(dir), DnsChange::ResolvConf(backup)) => match backup {
-                ResolvBackup::Missing => dir.remove(RESOLV_CONF),
-                ResolvBackup::File(text) => replace(dir, text.as_bytes()),
-                ResolvBackup::Symlink(target) => {
-                    let tmp = ".resolv.conf.ikeway-link";
-                    dir.remove(tmp)?;
-                    rustix::fs::symlinkat(target.as_str(), dir.fd(), tmp)?;
-                    rustix::fs::renameat(dir.fd(), tmp, dir.fd(), RESOLV_CONF)
-                        .context("restoring the resolv.conf symlink")?;
-                    Ok(())
+            (Self::Resolved, DnsChange::ResolvConf(_)) => Err(HostError::Dns(
+                "a resolv.conf backup to restore, but systemd-resolved manages DNS now".into(),
+            )),
+            (Self::ResolvConf(dir), DnsChange::ResolvConf(backup)) => {
+                match backup {
+                    ResolvBackup::Missing => dir.remove(RESOLV_CONF)?,
+                    ResolvBackup::File(text) => replace(dir, text.as_bytes())?,
+                    ResolvBackup::Symlink(target) => dir.symlink_atomic(RESOLV_CONF, target)?,
                 }
-            },
+                Ok(())
+            }
         }
     }
 }
 
 /// Atomic replacement; where resolv.conf is a mount point (containers bind-mount it) rename
 /// cannot replace it, and the file is rewritten in place, still without following a symlink.
-fn replace(dir: &Dir, bytes: &[u8]) -> Result<()> {
+fn replace(dir: &DirFd, bytes: &[u8]) -> io::Result<()> {
     match dir.write_atomic(RESOLV_CONF, bytes, 0o644) {
-        Err(e) if e.downcast_ref::<Errno>() == Some(&Errno::BUSY) => {
-            dir.overwrite(RESOLV_CONF, bytes)
-        }
+        Err(e) if e.kind() == io::ErrorKind::ResourceBusy => dir.overwrite(RESOLV_CONF, bytes),
         other => other,
     }
 }
 
-fn resolvectl(args: &[String]) -> Result<()> {
-    let out = Command::new("resolvectl").args(args).output().context("running resolvectl")?;
+fn resolvectl(args: &[String]) -> Result<(), HostError> {
+    let out = Command::new("resolvectl").args(args).output()?;
     if !out.status.success() {
-        bail!("resolvectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        return Err(HostError::Dns(format!(
+            "resolvectl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(())
 }
@@ -268,8 +276,7 @@ mod tests {
     fn scratch() -> (tempfile::TempDir, Resolver) {
         let t = tempfile::tempdir().unwrap();
         std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let euid = rustix::process::geteuid().as_raw();
-        let dir = Dir::existing(t.path(), euid).unwrap().unwrap();
+        let dir = DirFd::open(t.path()).unwrap();
         (t, Resolver::ResolvConf(dir))
     }
 
@@ -312,6 +319,6 @@ mod tests {
         assert!(!path.exists());
         std::os::unix::fs::symlink("/etc/shadow", &path).unwrap();
         let err = r.backup().unwrap_err();
-        assert!(format!("{err:#}").contains("not changing DNS"), "{err:#}");
+        assert!(err.to_string().contains("not changing DNS"), "{err}");
     }
 }

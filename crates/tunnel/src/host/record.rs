@@ -1,21 +1,25 @@
-//! The record of host changes a connection made (`host-state.json` in the runtime directory),
-//! read back to undo them after a crash. Root carries the record out, so it is parsed into
-//! types that can only describe what `ikeway connect` itself makes: routes into one of our TUN
-//! links (`ikeway<N>`) in the main table, one host route that keeps the server outside the
+//! The record of host changes a connection made (`host-state.json` in the binary's runtime
+//! directory, or wherever the embedder's [`StateStore`] keeps it), written before each change
+//! and read back to undo them after a crash. Root carries the record out, so it is parsed into
+//! types that can only describe what [`super::LinuxHost`] itself makes: routes into one of our
+//! TUN links (`ikeway<N>`) in the main table, one host route that keeps the server outside the
 //! tunnel, and the DNS change with a resolv.conf backup that is a plausible resolv.conf. A
 //! record that says anything else is refused whole, before any of it is undone.
 //!
 //! ```
-//! use ikeway::host_state::{HostState, parse};
+//! use ikeway_tunnel::host::record::{HostState, parse};
 //!
 //! let state = HostState::new("ikeway0").unwrap();
 //! assert_eq!(parse(&state.to_json()).unwrap(), state);
 //! assert!(parse(br#"{"tun": "eth0", "routes": []}"#).is_err());
 //! ```
 
+use std::io;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+
+use super::dirfd::DirFd;
 
 /// A record larger than this was not written by us: a full-table route list is a few KiB.
 pub const MAX_STATE_BYTES: usize = 256 * 1024;
@@ -30,30 +34,88 @@ pub const LINK_PREFIX: &str = "ikeway";
 /// we made (the kernel matches the protocol on delete). Not in iproute2's `rt_protos` list.
 pub const ROUTE_PROTO: u8 = 77;
 
+/// The record's name in a [`StateFile`]'s directory.
+pub const STATE_FILE: &str = "host-state.json";
+
+/// Where the record lives. Written before every change; a crashed connection's record is
+/// loaded by the next one (or by `ikeway disconnect`), validated with [`parse`] and undone.
+pub trait StateStore: Send + std::fmt::Debug {
+    /// The stored record, at most [`MAX_STATE_BYTES`] of it; `None` when there is none.
+    fn load(&self) -> io::Result<Option<Vec<u8>>>;
+    /// Replaces the record atomically: a crash leaves the old one or the new one whole.
+    fn save(&self, bytes: &[u8]) -> io::Result<()>;
+    /// Forgets the record (everything in it was undone).
+    fn clear(&self) -> io::Result<()>;
+    /// Where the record is, for messages.
+    fn describe(&self) -> String;
+}
+
+/// The record as [`STATE_FILE`] (mode 0600) in a directory opened by the caller, read and
+/// written only through the directory fd, never through a symlink.
+#[derive(Debug)]
+pub struct StateFile {
+    dir: DirFd,
+}
+
+impl StateFile {
+    /// The record in `dir` (the binary passes its checked runtime directory).
+    pub fn new(dir: DirFd) -> Self {
+        Self { dir }
+    }
+}
+
+impl StateStore for StateFile {
+    fn load(&self) -> io::Result<Option<Vec<u8>>> {
+        self.dir.read(STATE_FILE, MAX_STATE_BYTES)
+    }
+
+    fn save(&self, bytes: &[u8]) -> io::Result<()> {
+        self.dir.write_atomic(STATE_FILE, bytes, 0o600)
+    }
+
+    fn clear(&self) -> io::Result<()> {
+        self.dir.remove(STATE_FILE)
+    }
+
+    fn describe(&self) -> String {
+        self.dir.path().join(STATE_FILE).display().to_string()
+    }
+}
+
 /// Why a record is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HostStateError {
+    /// Larger than any record we write.
     #[error("{0} bytes is larger than any record ikeway writes ({MAX_STATE_BYTES})")]
     TooLarge(usize),
+    /// Not JSON of the record's shape (unknown fields included).
     #[error("not a host-state record: {0}")]
     Syntax(String),
+    /// A link that is not `ikeway<N>`.
     #[error("link {0:?} is not one of ours (ikeway followed by 1-9 digits)")]
     NotOurLink(String),
+    /// More routes than a plan makes.
     #[error("{0} routes is more than connect ever adds ({MAX_ROUTES})")]
     TooManyRoutes(usize),
+    /// A route that is not a network with a prefix length.
     #[error("route {0:?} is not a network address with a prefix length")]
     BadRoute(String),
+    /// A server route that is not one we pin.
     #[error("server route: {0}")]
     BadServerRoute(String),
+    /// A resolv.conf backup that is not a resolv.conf.
     #[error("resolv.conf backup: {0}")]
     BadResolvConf(String),
 }
 
-/// A route `connect` added: `net/len` into the TUN link, main table, [`ROUTE_PROTO`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A network `net/len` (host bits clear): in the record, a route added into the TUN link,
+/// main table, [`ROUTE_PROTO`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Route {
+    /// The network address.
     pub net: IpAddr,
+    /// The prefix length.
     pub len: u8,
 }
 
@@ -105,8 +167,11 @@ impl Route {
 /// the host used for it before the tunnel came up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerRoute {
+    /// The server's address (a /32 or /128 route).
     pub dest: IpAddr,
+    /// The gateway the host used for it, if it was not directly connected.
     pub via: Option<IpAddr>,
+    /// The device the host used for it.
     pub dev: String,
 }
 
@@ -134,8 +199,11 @@ pub enum ResolvBackup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostState {
     tun: String,
+    /// Routes into the TUN link, in the order they were added.
     pub routes: Vec<Route>,
+    /// The server's pinned host route, added before the first route that covers it.
     pub server_route: Option<ServerRoute>,
+    /// The resolver change, made before any route.
     pub dns: Option<DnsChange>,
 }
 
@@ -148,10 +216,12 @@ impl HostState {
         Ok(Self { tun: tun.to_owned(), routes: Vec::new(), server_route: None, dns: None })
     }
 
+    /// The TUN link the changes belong to.
     pub fn tun(&self) -> &str {
         &self.tun
     }
 
+    /// The record as [`parse`] reads it back.
     pub fn to_json(&self) -> Vec<u8> {
         let raw = Raw {
             tun: self.tun.clone(),
