@@ -62,8 +62,10 @@ fn main() {
         Some("poll") => Backend::Poll,
         Some(other) => panic!("unknown backend {other}"),
     };
-    config.addresses = get.get("addr").into_iter().flatten().map(|s| cidr(s)).collect();
-    config.routes = get.get("route").into_iter().flatten().map(|s| cidr(s)).collect();
+    let addresses: Vec<(IpAddr, u8)> =
+        get.get("addr").into_iter().flatten().map(|s| cidr(s)).collect();
+    let routes: Vec<(IpAddr, u8)> =
+        get.get("route").into_iter().flatten().map(|s| cidr(s)).collect();
     let mut policy = Policy {
         local: get.get("local-ts").into_iter().flatten().map(|s| selector(s)).collect(),
         remote: get.get("remote-ts").into_iter().flatten().map(|s| selector(s)).collect(),
@@ -84,6 +86,16 @@ fn main() {
         eprintln!("pump-static: {e}");
         std::process::exit(1)
     });
+    // The pump only creates the device; this testbed tool sets it up with iproute2 (the
+    // library's users do it over rtnetlink, `ikeway_tunnel::host::configure_link`).
+    let tun = pump.tun_name().to_owned();
+    ip(&["link", "set", "dev", &tun, "mtu", &config.mtu.to_string(), "up"]);
+    for (addr, len) in &addresses {
+        ip(&["addr", "replace", &format!("{addr}/{len}"), "dev", &tun]);
+    }
+    for (net, len) in &routes {
+        ip(&["route", "replace", &format!("{net}/{len}"), "dev", &tun]);
+    }
     pump.table().install(&child).expect("install SA");
     println!("ready tun={} backend={:?} local={}", pump.tun_name(), pump.backend(), local);
     let end = one("seconds").map(|s| Instant::now() + Duration::from_secs(s.parse().unwrap()));
@@ -98,5 +110,13 @@ fn main() {
         if end.is_some_and(|e| Instant::now() >= e) {
             break;
         }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip").args(args).output().expect("running ip");
+    if !out.status.success() {
+        eprintln!("pump-static: ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        std::process::exit(1);
     }
 }

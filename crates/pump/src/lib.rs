@@ -41,9 +41,8 @@ mod uring;
 
 use std::fs::File;
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -71,12 +70,10 @@ pub enum Backend {
 pub struct PumpConfig {
     /// TUN device name (created if missing).
     pub tun_name: String,
-    /// TUN MTU: the largest inner packet.
+    /// TUN MTU: the largest inner packet the workers' buffers take. The pump only creates
+    /// the device: bringing it up with this MTU, its addresses and routes are the caller's
+    /// (`ikeway_tunnel::host` does it over rtnetlink).
     pub mtu: usize,
-    /// Addresses put on the TUN device (address, prefix length).
-    pub addresses: Vec<(IpAddr, u8)>,
-    /// Routes through the TUN device (network, prefix length).
-    pub routes: Vec<(IpAddr, u8)>,
     /// The UDP address ESP (and IKE on 4500) arrives on.
     pub local: SocketAddr,
     /// Datapath threads; 0 means one per core.
@@ -91,8 +88,6 @@ impl PumpConfig {
         Self {
             tun_name: tun_name.to_owned(),
             mtu: 1400,
-            addresses: Vec::new(),
-            routes: Vec::new(),
             local,
             workers: 0,
             backend: Backend::Auto,
@@ -117,18 +112,6 @@ pub struct Pump {
     sender: UdpSocket,
     tun_name: String,
     backend: Backend,
-}
-
-fn ip(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("ip").args(args).output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
 }
 
 /// Whether io_uring can be used here, and why not.
@@ -168,13 +151,6 @@ impl Pump {
         }
         if backend == Backend::Uring {
             sys::set_tun_offload(queues[0].as_raw_fd(), sys::TUN_OFFLOAD_TSO)?;
-        }
-        ip(&["link", "set", "dev", &tun_name, "mtu", &config.mtu.to_string(), "up"])?;
-        for (addr, len) in &config.addresses {
-            ip(&["addr", "replace", &format!("{addr}/{len}"), "dev", &tun_name])?;
-        }
-        for (net, len) in &config.routes {
-            ip(&["route", "replace", &format!("{net}/{len}"), "dev", &tun_name])?;
         }
         let mut sockets = Vec::with_capacity(workers);
         for _ in 0..workers {

@@ -42,9 +42,14 @@ pub(crate) fn start(tun: &TunOptions, local: SocketAddr) -> Result<Pump, Session
     let mut config = PumpConfig::new(&tun.name, local);
     config.mtu = tun.mtu;
     config.workers = tun.workers;
-    config.addresses = tun.addresses.clone();
-    config.routes = tun.routes.clone();
-    Pump::start(&config).map_err(|source| SessionError::Datapath { tun: tun.name.clone(), source })
+    let pump = Pump::start(&config)
+        .map_err(|source| SessionError::Datapath { tun: tun.name.clone(), source })?;
+    // The pump only creates the device; it is set up here, over rtnetlink.
+    let mtu = u32::try_from(tun.mtu).unwrap_or(u32::MAX);
+    crate::host::configure_link(pump.tun_name(), mtu, &tun.addresses, &tun.routes).map_err(
+        |e| SessionError::Datapath { tun: tun.name.clone(), source: std::io::Error::other(e) },
+    )?;
+    Ok(pump)
 }
 
 /// Why the datapath could not apply an engine event.

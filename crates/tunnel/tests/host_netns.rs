@@ -17,7 +17,7 @@ use ikeway_tunnel::host::dirfd::DirFd;
 use ikeway_tunnel::host::dns::{Resolver, resolv_conf_text};
 use ikeway_tunnel::host::record::{self, STATE_FILE};
 use ikeway_tunnel::host::{
-    HostError, HostNetwork, LinuxHost, RoutingSettings, StateFile, TunnelPlan,
+    HostError, HostNetwork, LinuxHost, RoutingSettings, StateFile, TunnelPlan, configure_link,
 };
 use serde_json::Value;
 
@@ -256,5 +256,29 @@ fn leaves_routes_of_others_alone() {
         host.undo().unwrap();
         assert_undone(&s);
         assert!(ip("route show 0.0.0.0/1").contains("proto static"));
+    });
+}
+
+/// A datapath with fixed options (`initiate --tun --tun-addr --tun-route`): the link is set up
+/// over rtnetlink exactly as asked (a route's host bits cleared), and doing it again changes
+/// nothing (replace, not add).
+#[test]
+fn configures_a_link_with_fixed_options() {
+    in_netns("configures_a_link_with_fixed_options", || {
+        setup();
+        let addresses = [("10.1.0.1".parse().unwrap(), 24), ("2001:db8:5::1".parse().unwrap(), 64)];
+        let routes = [("10.2.3.4".parse().unwrap(), 16)];
+        for _ in 0..2 {
+            configure_link(TUN, 1300, &addresses, &routes).unwrap();
+            let (addrs, mtu, up) = link();
+            assert_eq!(addrs, ["10.1.0.1/24", "2001:db8:5::1/64"]);
+            assert_eq!(mtu, 1300);
+            assert!(up);
+            let r = json("-4 route show table main dev ikeway7 proto boot");
+            assert_eq!(r.len(), 1, "{r:?}");
+            assert_eq!(r[0]["dst"], "10.2.0.0/16");
+        }
+        let err = configure_link("ikeway8", 1300, &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("link ikeway8"), "{err}");
     });
 }

@@ -207,6 +207,34 @@ impl HostNetwork for LinuxHost {
     }
 }
 
+/// Sets up the link `link` as the caller says, outside any plan and record (all of it goes
+/// with the link): up with `mtu`, `addresses` (`ip addr replace`), `routes` into it
+/// (`ip route replace`). For a datapath created with fixed options (`ikeway initiate --tun`,
+/// `--tun-addr`, `--tun-route`); [`LinuxHost`] does the same for a connection, recorded.
+pub fn configure_link(
+    link: &str,
+    mtu: u32,
+    addresses: &[(IpAddr, u8)],
+    routes: &[(IpAddr, u8)],
+) -> Result<(), HostError> {
+    let mut rtnl = Rtnl::open()?;
+    let index = rtnl.link_index(link).map_err(netlink(format!("link {link}")))?;
+    rtnl.set_link_up(index, mtu).map_err(netlink(format!("ip link set {link} mtu {mtu} up")))?;
+    for &(addr, len) in addresses {
+        rtnl.replace_address(index, addr, len)
+            .map_err(netlink(format!("ip addr replace {addr}/{len} dev {link}")))?;
+    }
+    for &(net, len) in routes {
+        let route = Route::masked(net, len).ok_or_else(|| HostError::Netlink {
+            what: format!("ip route replace {net}/{len} dev {link}"),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a prefix"),
+        })?;
+        rtnl.replace_route(route.net, route.len, index)
+            .map_err(netlink(format!("ip route replace {route} dev {link}")))?;
+    }
+    Ok(())
+}
+
 /// Puts `addresses` on the link `link` (`ip addr replace`), outside any plan and record: the
 /// addresses go with the link. For a datapath whose routes the caller gave by hand
 /// (`ikeway initiate --tun`), which takes the internal addresses of a CFG_REPLY.

@@ -34,7 +34,7 @@ mod netlink;
 mod plan;
 pub mod record;
 
-pub use linux::{LinuxHost, replace_link_addresses};
+pub use linux::{LinuxHost, configure_link, replace_link_addresses};
 pub use plan::{
     DEFAULT_MTU, MAX_MTU, MIN_MTU_V4, MIN_MTU_V6, PlanError, RoutingSettings, TunnelPlan,
     range_to_cidrs,

@@ -20,6 +20,8 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 /// A kernel answer larger than this is not one to the requests made here (one link, address
 /// or route each).
 const MAX_REPLY: usize = 64 * 1024;
+/// `rtnetlink.h`: the protocol of a route an administrator made (`ip route`'s default).
+const RTPROT_BOOT: u8 = 3;
 
 /// One rtnetlink socket, bound to the caller's network namespace when it was opened.
 #[derive(Debug)]
@@ -191,6 +193,14 @@ impl Rtnl {
     pub(super) fn add_route(&mut self, r: &RouteSpec) -> io::Result<()> {
         let m = Self::route_message(r, true);
         self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL).map(drop)
+    }
+
+    /// `ip route replace <dest>/<len> dev <oif>` (protocol `boot`, as `ip` makes it): a route
+    /// the caller asked for by hand, not recorded and not undone.
+    pub(super) fn replace_route(&mut self, dest: IpAddr, len: u8, oif: u32) -> io::Result<()> {
+        let spec = RouteSpec { dest, len, via: None, oif, protocol: RTPROT_BOOT };
+        let m = Self::route_message(&spec, true);
+        self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_REPLACE).map(drop)
     }
 
     /// `ip route del ...` of a route added by [`Self::add_route`]: the kernel matches the
