@@ -16,7 +16,7 @@ use ikeway_sa::{CloseReason, EngineEvent, Event, IkeSa, SaId};
 use crate::event::{EventKind, SessionEvent, SessionStats, Spi64, Status};
 use crate::faults::Fault;
 use crate::netstack::NetstackSas;
-use crate::options::KeyLogger;
+use crate::options::{DatagramTrace, KeyLogger};
 use crate::session::{Action, Parts, SessionError};
 use crate::sockets::Sockets;
 use crate::{datapath, engine::Role};
@@ -36,6 +36,7 @@ pub(crate) struct Driver<E> {
     pump: Option<Arc<Pump>>,
     /// The userspace-netstack datapath's SA table, when that is the datapath.
     netstack: Option<NetstackSas>,
+    trace: Option<DatagramTrace>,
     commands: Receiver<Command>,
     commands_open: bool,
     /// The datapath queued a child SA rekey (`SaTable::set_rekey_waker`).
@@ -63,6 +64,7 @@ impl<E: Role> Driver<E> {
             sockets: parts.sockets,
             pump: parts.pump,
             netstack: parts.netstack,
+            trace: parts.trace,
             commands: parts.commands,
             commands_open: true,
             rekey_wake: parts.rekey_wake,
@@ -210,6 +212,9 @@ impl<E: Role> Driver<E> {
         while let Some(t) = self.engine.poll_transmit(&mut self.buf) {
             match t {
                 Ok(t) => {
+                    if let Some(trace) = self.trace.as_mut() {
+                        trace(t.local, t.remote, &self.buf[..t.len]);
+                    }
                     if let Some(fault) = self.sockets.send_or_count(t, &self.buf[..t.len]) {
                         self.emit(None, fault);
                     }

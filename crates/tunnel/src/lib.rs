@@ -51,7 +51,7 @@ pub use event::{
 };
 pub use faults::{Fault, FaultCounts};
 pub use options::{
-    DEFAULT_EVENT_DEPTH, DEFAULT_QUEUE_DEPTH, DatapathOptions, KeyLogger, Ports, Role,
-    SessionOptions,
+    DEFAULT_EVENT_DEPTH, DEFAULT_QUEUE_DEPTH, DatagramTrace, DatapathOptions, KeyLogger, Ports,
+    Role, SessionOptions,
 };
 pub use session::{Action, Session, SessionError, SessionGone, SessionHandle, random_seed};

@@ -12,6 +12,10 @@ use crate::datapath::TunOptions;
 /// Receives an IKE SA's keys (see [`SessionOptions::keylog`]); an error ends the session.
 pub type KeyLogger = Box<dyn FnMut(&KeyExport<'_>) -> std::io::Result<()> + Send>;
 
+/// Sees every IKE datagram a session sends (local address, remote address, bytes), just
+/// before it goes out: for tracing, as `ikeway demo` prints each exchange.
+pub type DatagramTrace = Box<dyn FnMut(SocketAddr, SocketAddr, &[u8]) + Send>;
+
 /// IKE's UDP ports (RFC 7296 §2.23, RFC 3948).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ports {
@@ -89,6 +93,8 @@ pub struct SessionOptions {
     pub event_depth: usize,
     /// How long a first child SA may take before the session gives up (an initiator).
     pub connect_timeout: Option<Duration>,
+    /// Sees each IKE datagram the session sends.
+    pub trace: Option<DatagramTrace>,
 }
 
 impl fmt::Debug for SessionOptions {
@@ -126,6 +132,7 @@ impl SessionOptions {
             queue_depth: DEFAULT_QUEUE_DEPTH,
             event_depth: DEFAULT_EVENT_DEPTH,
             connect_timeout: None,
+            trace: None,
         }
     }
 
@@ -166,6 +173,12 @@ impl SessionOptions {
     /// Hands every IKE SA's keys to `log` (secrets: debugging only).
     pub fn with_keylog(mut self, log: KeyLogger) -> Self {
         self.keylog = Some(log);
+        self
+    }
+
+    /// Shows each IKE datagram the session sends to `trace`.
+    pub fn with_trace(mut self, trace: DatagramTrace) -> Self {
+        self.trace = Some(trace);
         self
     }
 

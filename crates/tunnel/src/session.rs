@@ -193,6 +193,7 @@ impl Session {
             queue_depth,
             event_depth,
             connect_timeout,
+            trace,
         } = options;
         let seed = match seed {
             Some(s) => s,
@@ -232,6 +233,7 @@ impl Session {
             sockets,
             pump,
             netstack,
+            trace,
             commands,
             events: events_tx,
             keylog,
@@ -302,6 +304,7 @@ pub(crate) struct Parts {
     pub(crate) sockets: Sockets,
     pub(crate) pump: Option<Arc<Pump>>,
     pub(crate) netstack: Option<crate::netstack::NetstackSas>,
+    pub(crate) trace: Option<crate::options::DatagramTrace>,
     pub(crate) commands: Receiver<Command>,
     pub(crate) events: Sender<SessionEvent>,
     pub(crate) keylog: Option<crate::options::KeyLogger>,

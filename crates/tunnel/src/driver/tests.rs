@@ -83,6 +83,7 @@ fn a_failing_send_to_one_peer_does_not_stop_the_loop() {
         sockets,
         pump: None,
         netstack: None,
+        trace: None,
         commands,
         events: events_tx,
         keylog: None,

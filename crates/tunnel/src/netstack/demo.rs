@@ -1,40 +1,40 @@
 //! Both ends of an IKEv2/IPsec tunnel in one process, no root and no server needed: what
 //! `ikeway demo` and the C ABI's demo run.
 //!
-//! Our initiator and our responder negotiate over loopback UDP (IKE_SA_INIT, IKE_AUTH with a
-//! pre-shared key and a configuration request, the first child SA). Two [`Netstack`]s, one per
-//! end, then talk through that child SA: every packet is ESP-encrypted, carried in UDP over
-//! loopback, and decrypted on the other side. A TCP transfer measures it, and a DELETE ends it.
-//! Everything that happens is reported as a [`DemoEvent`], whose `Display` is the line to print.
+//! Two [`Session`]s, an initiator and a responder, negotiate over loopback UDP (IKE_SA_INIT,
+//! IKE_AUTH with a pre-shared key and a configuration request, the first child SA), each with
+//! the userspace-netstack datapath ([`DatapathOptions::Netstack`](crate::DatapathOptions)).
+//! Two [`Netstack`]s then talk through that child SA: every packet is ESP-encrypted, carried in
+//! UDP over loopback, and decrypted on the other side. A TCP transfer measures it, and a DELETE
+//! ends it. Everything that happens is reported as a [`DemoEvent`], whose `Display` is the line
+//! to print.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, Sender};
 use ikeway_codec::{
     ConfigAttributeType, HeaderRepr, IdRepr, IdValue, MessageRepr, TrafficSelector,
 };
 use ikeway_crypto::SecretBytes;
-use ikeway_sa::{
-    AddressPool, ChildSaInfo, CloseReason, Config, DefaultKex, EngineEvent, Event, IkeSa, Responder,
-};
+use ikeway_sa::{AddressPool, CloseReason, Config};
 
 use super::{EspLink, Netstack, NetstackConfig, NetstackError, TcpHandle, Traffic};
+use crate::{EventKind, Ports, Role, Selector, Session, SessionError, SessionOptions, Status};
 
 /// The address of the demo server inside its protected network (10.77.0.0/24).
 pub const SERVER_INNER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 /// The TCP port the demo server listens on.
 pub const PORT: u16 = 5001;
 
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// The negotiation must finish within this.
 const NEGOTIATION_LIMIT: Duration = Duration::from_secs(10);
 /// The transfer fails when it has not finished within this.
 const TRANSFER_LIMIT: Duration = Duration::from_secs(120);
 /// The DELETE exchange must finish within this.
 const DELETE_LIMIT: Duration = Duration::from_secs(5);
-/// Sleep when a turn moved nothing (loopback answers within microseconds).
-const IDLE: Duration = Duration::from_micros(200);
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,8 +115,8 @@ pub enum DemoEvent {
         /// Exchange, request or response, message ID, payloads and size.
         description: String,
     },
-    /// The client's negotiation reported this.
-    Client(Event),
+    /// The client's session reported this (IKE SA up, configuration, child SA).
+    Client(EventKind),
     /// Both ends have the child SA.
     Handshake {
         /// From the first IKE_SA_INIT to the child SA at the client.
@@ -149,23 +149,17 @@ pub enum DemoError {
     /// A loopback socket could not be opened or used.
     #[error("loopback socket: {0}")]
     Io(#[from] std::io::Error),
-    /// The OS random source failed.
-    #[error("OS random source: {0}")]
-    Random(String),
-    /// The negotiation engine refused a command.
-    #[error("negotiation: {0}")]
-    Negotiation(ikeway_sa::Error),
-    /// An engine produced a datagram larger than any UDP datagram.
-    #[error("the engine produced a datagram of {0} bytes")]
-    Oversized(usize),
-    /// The IKE SA closed before the child SA was up.
-    #[error("the client's IKE SA closed: {0}")]
-    ClosedEarly(CloseReason),
+    /// A session could not start.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The client's session ended before the tunnel was up, or reported an error.
+    #[error("the client's session failed: {0}")]
+    Failed(String),
     /// A step did not finish in time.
     #[error("{0}")]
     Timeout(&'static str),
     /// The server did not assign an IPv4 address inside the tunnel.
-    #[error("the demo runs IPv4 inside the tunnel, and the client got no IPv4 selector")]
+    #[error("the demo runs IPv4 inside the tunnel, and the server assigned no IPv4 address")]
     NoAddress,
     /// The userspace stack failed.
     #[error(transparent)]
@@ -223,17 +217,17 @@ pub fn run(
     on_event(&DemoEvent::Transferred { bytes: transferred, elapsed: transfer_time });
 
     on_event(&DemoEvent::Phase(Phase::Status));
-    let child = &tunnel.client_child;
+    let up = &tunnel.up;
     let status = DemoStatus {
-        server: tunnel.ends.server_sock.local_addr()?,
+        server: tunnel.responder.local_addr(),
         client_address: tunnel.client_address,
-        ike_spis: tunnel.ends.client.spis(),
-        esp: child.suite.suite.encryption().to_string(),
-        esn: child.suite.esn,
-        child_spis: (child.spi_in, child.spi_out),
-        child_lifetime: child.lifetime,
+        ike_spis: up.ike_spis,
+        esp: up.esp.clone(),
+        esn: up.esn,
+        child_spis: up.child_spis,
+        child_lifetime: up.child_lifetime,
         traffic: tunnel.client.link().traffic(),
-        handshake: tunnel.handshake,
+        handshake: up.handshake,
         transferred,
         transfer_time,
     };
@@ -245,14 +239,28 @@ pub fn run(
     Ok(status)
 }
 
-/// A negotiated tunnel between two ends in this process, with a [`Netstack`] at each end:
-/// the client's has the address the server assigned, the server's has [`SERVER_INNER`].
+/// What the client's session said about the tunnel it brought up.
+#[derive(Debug, Clone, Default)]
+struct Up {
+    ike_spis: (u64, u64),
+    esp: String,
+    esn: bool,
+    child_spis: (u32, u32),
+    child_lifetime: Duration,
+    handshake: Duration,
+    address: Option<Ipv4Addr>,
+}
+
+/// A negotiated tunnel between two [`Session`]s in this process, with a [`Netstack`] at each
+/// end: the client's has the address the server assigned, the server's has [`SERVER_INNER`].
 /// Drive it by polling both stacks; [`DemoTunnel::close`] deletes the IKE SA.
 #[derive(Debug)]
 pub struct DemoTunnel {
-    ends: Ends,
-    client_child: Box<ChildSaInfo>,
-    handshake: Duration,
+    initiator: Session,
+    responder: Session,
+    /// Each IKE datagram either session sent, in order.
+    sent: Receiver<(End, String)>,
+    up: Up,
     client_address: Ipv4Addr,
     /// The client's stack.
     pub client: Netstack,
@@ -260,43 +268,57 @@ pub struct DemoTunnel {
     pub server: Netstack,
 }
 
+/// A trace that reports each datagram `end` sends.
+fn trace(end: End, to: Sender<(End, String)>) -> crate::DatagramTrace {
+    Box::new(move |_, _, bytes| {
+        // The demo's reader outlives both sessions; a send fails only once it has gone.
+        let _ = to.send((end, describe(bytes)));
+    })
+}
+
 impl DemoTunnel {
-    /// Negotiates over loopback UDP (reporting the [`Phase::Negotiation`] events and the
-    /// [`DemoEvent::Handshake`]) and puts a stack on each end of the child SA.
+    /// Starts the two sessions and negotiates over loopback UDP (reporting the
+    /// [`Phase::Negotiation`] events and the [`DemoEvent::Handshake`]), then puts a stack on
+    /// each end of the child SA.
     pub fn establish(on_event: &mut dyn FnMut(&DemoEvent)) -> Result<Self, DemoError> {
         let (client_cfg, server_cfg, pool) = configs();
-        let (client_sock, server_sock) = (loopback()?, loopback()?);
-        let kex = Arc::new(DefaultKex::default());
-        let start = Instant::now();
-        let client = IkeSa::initiate(
-            Arc::new(client_cfg),
-            kex.clone(),
-            os_seed()?,
-            start,
-            client_sock.local_addr()?,
-            server_sock.local_addr()?,
-        )
-        .map_err(DemoError::Negotiation)?;
-        let server = Responder::new(Arc::new(server_cfg), kex, Some(pool), os_seed()?);
-        let mut ends = Ends { client, server, client_sock, server_sock, buf: vec![0; 65536] };
-
-        on_event(&DemoEvent::Phase(Phase::Negotiation));
-        let (client_child, server_child, handshake) = ends.negotiate(start, on_event)?;
-        on_event(&DemoEvent::Handshake { elapsed: handshake });
-
-        let client_address = match client_child.local_ts.first() {
-            Some(TrafficSelector::Range(r)) => match r.start {
-                IpAddr::V4(v4) => v4,
-                IpAddr::V6(_) => return Err(DemoError::NoAddress),
-            },
-            _ => return Err(DemoError::NoAddress),
-        };
         let (esp_client, esp_server) = (loopback()?, loopback()?);
         let (client_esp, server_esp) = (esp_client.local_addr()?, esp_server.local_addr()?);
+        // ESP between the links' own sockets; IKE on the sessions' sockets.
         let client_link = EspLink::new(esp_client, Some(server_esp))?;
-        client_link.install(&client_child)?;
         let server_link = EspLink::new(esp_server, Some(client_esp))?;
-        server_link.install(&server_child)?;
+        let (to, sent) = crossbeam_channel::unbounded();
+
+        on_event(&DemoEvent::Phase(Phase::Negotiation));
+        let responder = Session::start(
+            SessionOptions::responder(LOOPBACK, server_cfg, Some(pool))
+                .with_ports(Ports::ephemeral())
+                .with_netstack(server_link.sas())
+                .with_trace(trace(End::Server, to.clone())),
+        )?;
+        let mut options = SessionOptions::initiator(LOOPBACK, LOOPBACK, client_cfg)
+            .with_ports(Ports::ephemeral())
+            .with_netstack(client_link.sas())
+            .with_trace(trace(End::Client, to))
+            .with_connect_timeout(NEGOTIATION_LIMIT);
+        options.role = Role::Initiator { remote: responder.local_addr() };
+        let initiator = Session::start(options)?;
+
+        let (up, said) = follow_until_connected(&initiator)?;
+        // The server's child SA is in its stack's table once the server says so.
+        wait_for(&responder, NEGOTIATION_LIMIT, |e| {
+            matches!(e, EventKind::DatapathSaInstalled { .. })
+        })?;
+        // Every datagram of the exchange was traced before the client could act on the last.
+        for (from, description) in sent.try_iter() {
+            on_event(&DemoEvent::Datagram { from, description });
+        }
+        for kind in said {
+            on_event(&DemoEvent::Client(kind));
+        }
+        on_event(&DemoEvent::Handshake { elapsed: up.handshake });
+
+        let client_address = up.address.ok_or(DemoError::NoAddress)?;
         // Everything in 10/8 is "on the link": the child SA's selectors decide what passes.
         let on_link = |address: Ipv4Addr| NetstackConfig {
             prefix_len: 8,
@@ -304,7 +326,7 @@ impl DemoTunnel {
         };
         let client = Netstack::new(client_link, &on_link(client_address))?;
         let server = Netstack::new(server_link, &on_link(SERVER_INNER))?;
-        Ok(Self { ends, client_child, handshake, client_address, client, server })
+        Ok(Self { initiator, responder, sent, up, client_address, client, server })
     }
 
     /// The client's internal address (from the server's CFG_REPLY).
@@ -320,120 +342,85 @@ impl DemoTunnel {
 
     /// Deletes the client's IKE SA (INFORMATIONAL with DELETE, each datagram reported) and
     /// returns why it closed.
-    pub fn close(mut self, on_event: &mut dyn FnMut(&DemoEvent)) -> Result<CloseReason, DemoError> {
-        self.ends.delete(on_event)
-    }
-}
-
-/// The two IKE engines and their loopback sockets.
-#[derive(Debug)]
-struct Ends {
-    client: IkeSa,
-    server: Responder,
-    client_sock: UdpSocket,
-    server_sock: UdpSocket,
-    buf: Vec<u8>,
-}
-
-impl Ends {
-    /// Moves datagrams between the two engines over loopback UDP, reporting each one, and
-    /// fires due timers. Returns whether anything moved.
-    fn pump(&mut self, on_event: &mut dyn FnMut(&DemoEvent)) -> Result<bool, DemoError> {
-        let mut moved = false;
-        let (to_server, to_client) =
-            (self.server_sock.local_addr()?, self.client_sock.local_addr()?);
-        while let Some(t) = self.client.poll_transmit(&mut self.buf) {
-            let t = t.map_err(DemoError::Oversized)?;
-            let bytes = &self.buf[..t.len];
-            on_event(&DemoEvent::Datagram { from: End::Client, description: describe(bytes) });
-            self.client_sock.send_to(bytes, to_server)?;
-            moved = true;
-        }
-        while let Some(t) = self.server.poll_transmit(&mut self.buf) {
-            let t = t.map_err(DemoError::Oversized)?;
-            let bytes = &self.buf[..t.len];
-            on_event(&DemoEvent::Datagram { from: End::Server, description: describe(bytes) });
-            self.server_sock.send_to(bytes, to_client)?;
-            moved = true;
-        }
-        let now = Instant::now();
-        while let Ok((n, from)) = self.server_sock.recv_from(&mut self.buf) {
-            self.server.handle_datagram(now, from, to_server, &self.buf[..n]);
-            moved = true;
-        }
-        while let Ok((n, from)) = self.client_sock.recv_from(&mut self.buf) {
-            self.client.handle_datagram(now, from, to_client, &self.buf[..n]);
-            moved = true;
-        }
-        if self.client.poll_timeout().is_some_and(|t| t <= now) {
-            self.client.handle_timeout(now);
-        }
-        if self.server.poll_timeout().is_some_and(|t| t <= now) {
-            self.server.handle_timeout(now);
-        }
-        Ok(moved)
-    }
-
-    /// Runs IKE_SA_INIT and IKE_AUTH until both ends have the child SA; returns the client's
-    /// and the server's child SA and how long the client waited for its own.
-    fn negotiate(
-        &mut self,
-        start: Instant,
-        on_event: &mut dyn FnMut(&DemoEvent),
-    ) -> Result<(Box<ChildSaInfo>, Box<ChildSaInfo>, Duration), DemoError> {
-        let mut client_child = None;
-        let mut server_child = None;
-        let mut handshake = Duration::ZERO;
-        loop {
-            match (client_child.take(), server_child.take()) {
-                (Some(c), Some(s)) => return Ok((c, s, handshake)),
-                (c, s) => (client_child, server_child) = (c, s),
-            }
-            if start.elapsed() > NEGOTIATION_LIMIT {
-                return Err(DemoError::Timeout("negotiation did not complete in 10 s"));
-            }
-            let moved = self.pump(on_event)?;
-            while let Some(EngineEvent { event: e, .. }) = self.client.poll_event() {
-                match e {
-                    Event::ChildSaInstalled(c) => {
-                        handshake = start.elapsed();
-                        let event = DemoEvent::Client(Event::ChildSaInstalled(c));
-                        on_event(&event);
-                        if let DemoEvent::Client(Event::ChildSaInstalled(c)) = event {
-                            client_child = Some(c);
-                        }
-                    }
-                    Event::IkeSaClosed { reason } => return Err(DemoError::ClosedEarly(reason)),
-                    other => on_event(&DemoEvent::Client(other)),
-                }
-            }
-            while let Some(EngineEvent { event: e, .. }) = self.server.poll_event() {
-                if let Event::ChildSaInstalled(c) = e {
-                    server_child = Some(c);
-                }
-            }
-            if !moved {
-                std::thread::sleep(IDLE);
-            }
-        }
-    }
-
-    /// Deletes the client's IKE SA and waits for the server's answer; returns why it closed.
-    fn delete(&mut self, on_event: &mut dyn FnMut(&DemoEvent)) -> Result<CloseReason, DemoError> {
-        self.client.delete_ike(Instant::now());
-        let deadline = Instant::now() + DELETE_LIMIT;
-        while !self.client.is_closed() && Instant::now() < deadline {
-            if !self.pump(on_event)? {
-                std::thread::sleep(IDLE);
-            }
-        }
+    pub fn close(self, on_event: &mut dyn FnMut(&DemoEvent)) -> Result<CloseReason, DemoError> {
+        let gone = |_| DemoError::Failed("the client's session ended early".into());
+        self.initiator.handle().disconnect(DELETE_LIMIT).map_err(gone)?;
         let mut reason = None;
-        while let Some(EngineEvent { event: e, .. }) = self.client.poll_event() {
-            if let Event::IkeSaClosed { reason: r } = e {
-                reason = Some(r);
+        // The server's answer was traced before the client could close on it.
+        wait_for(&self.initiator, DELETE_LIMIT * 2, |e| match e {
+            EventKind::IkeSaClosed { reason: r } => {
+                reason = Some(*r);
+                true
             }
+            _ => false,
+        })?;
+        for (from, description) in self.sent.try_iter() {
+            on_event(&DemoEvent::Datagram { from, description });
         }
         reason.ok_or(DemoError::Timeout("the IKE SA did not close in 5 s"))
+    }
+}
+
+/// Follows the client's events until it is connected; returns what it said about the tunnel
+/// and the events to show (IKE SA up, configuration, child SA).
+fn follow_until_connected(initiator: &Session) -> Result<(Up, Vec<EventKind>), DemoError> {
+    let mut up = Up::default();
+    let mut said = Vec::new();
+    wait_for(initiator, NEGOTIATION_LIMIT * 2, |e| {
+        match e {
+            EventKind::IkeSaUp { spi_i, spi_r, .. } => {
+                up.ike_spis = (spi_i.0, spi_r.0);
+                said.push(e.clone());
+            }
+            EventKind::ConfigReceived { addresses, .. } => {
+                up.address = addresses.iter().find_map(|c| match c.addr {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(_) => None,
+                });
+                said.push(e.clone());
+            }
+            EventKind::ChildSaInstalled { spi_in, spi_out, cipher, esn, lifetime_s, .. } => {
+                up.esp = cipher.clone();
+                up.esn = *esn;
+                up.child_spis = (spi_in.0, spi_out.0);
+                up.child_lifetime = Duration::from_secs(*lifetime_s);
+                said.push(e.clone());
+            }
+            EventKind::Timing { initiate_to_child_ms } => {
+                up.handshake = Duration::from_secs_f64(initiate_to_child_ms / 1e3);
+            }
+            _ => {}
+        }
+        *e == EventKind::Status { status: Status::Connected }
+    })?;
+    Ok((up, said))
+}
+
+/// Reads `session`'s events until `done` accepts one; an error, a closed IKE SA or the end of
+/// the stream first is a failure, unless `done` was waiting for it.
+fn wait_for(
+    session: &Session,
+    limit: Duration,
+    mut done: impl FnMut(&EventKind) -> bool,
+) -> Result<(), DemoError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let event = session.events().recv_deadline(deadline).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => {
+                DemoError::Timeout("the sessions did not get there in time")
+            }
+            crossbeam_channel::RecvTimeoutError::Disconnected => {
+                DemoError::Failed("the session ended".into())
+            }
+        })?;
+        if done(&event.kind) {
+            return Ok(());
+        }
+        match event.kind {
+            EventKind::Error { error } => return Err(DemoError::Failed(error)),
+            EventKind::IkeSaClosed { reason } => return Err(DemoError::Failed(reason.to_string())),
+            _ => {}
+        }
     }
 }
 
@@ -537,18 +524,11 @@ fn loopback() -> Result<UdpSocket, DemoError> {
     Ok(s)
 }
 
-fn os_seed() -> Result<[u8; 32], DemoError> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| DemoError::Random(e.to_string()))?;
-    Ok(seed)
-}
-
-fn ts_text(ts: &[TrafficSelector]) -> String {
+fn ts_text(ts: &[Selector]) -> String {
     ts.iter()
         .map(|t| match t {
-            TrafficSelector::Range(r) if r.start == r.end => r.start.to_string(),
-            TrafficSelector::Range(r) => format!("{}-{}", r.start, r.end),
-            TrafficSelector::Other { ts_type, .. } => format!("type {}", ts_type.0),
+            Selector::Range { start, end } if start == end => start.to_string(),
+            other => other.to_string(),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -556,6 +536,10 @@ fn ts_text(ts: &[TrafficSelector]) -> String {
 
 fn esn_text(esn: bool) -> &'static str {
     if esn { " with ESN" } else { "" }
+}
+
+fn joined<T: fmt::Display>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
 }
 
 impl fmt::Display for Phase {
@@ -629,31 +613,32 @@ impl fmt::Display for DemoEvent {
             Self::Datagram { from: End::Server, description } => {
                 write!(f, "  server -> client  {description}")
             }
-            Self::Client(Event::IkeSaUp { suite, spi_i, spi_r }) => write!(
-                f,
-                "  IKE SA up: {} / {} / {}, SPIs {spi_i:016x} {spi_r:016x}",
-                suite.suite.encryption(),
-                suite.prf,
-                suite.group
-            ),
-            Self::Client(Event::ConfigReceived(c)) => write!(
+            Self::Client(EventKind::IkeSaUp { spi_i, spi_r, cipher, prf_name, group, .. }) => {
+                write!(f, "  IKE SA up: {cipher} / {prf_name} / {group}, SPIs {spi_i} {spi_r}")
+            }
+            Self::Client(EventKind::ConfigReceived { addresses, dns, domains, .. }) => write!(
                 f,
                 "  configuration from the server: address {}, DNS {}, domain {}",
-                c.addresses.iter().map(|(a, l)| format!("{a}/{l}")).collect::<Vec<_>>().join(" "),
-                c.dns.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
-                c.dns_domains.join(" "),
+                joined(addresses),
+                joined(dns),
+                domains.join(" "),
             ),
-            Self::Client(Event::ChildSaInstalled(c)) => write!(
+            Self::Client(EventKind::ChildSaInstalled {
+                spi_in,
+                spi_out,
+                cipher,
+                esn,
+                local_ts,
+                remote_ts,
+                ..
+            }) => write!(
                 f,
-                "  CHILD_SA installed: ESP {}{}, SPIs in {:08x} out {:08x}, {} <=> {}",
-                c.suite.suite.encryption(),
-                esn_text(c.suite.esn),
-                c.spi_in,
-                c.spi_out,
-                ts_text(&c.local_ts),
-                ts_text(&c.remote_ts)
+                "  CHILD_SA installed: ESP {cipher}{}, SPIs in {spi_in} out {spi_out}, {} <=> {}",
+                esn_text(*esn),
+                ts_text(local_ts),
+                ts_text(remote_ts)
             ),
-            Self::Client(other) => write!(f, "  {other:?}"),
+            Self::Client(other) => write!(f, "  {other}"),
             Self::Handshake { elapsed } => {
                 writeln!(f, "  handshake took {:.2} ms", elapsed.as_secs_f64() * 1e3)
             }
