@@ -15,12 +15,8 @@ use ikeway_manager::{
     CloseCause, DisconnectError, PreferencesStore, ProviderError, TunnelEvent, TunnelEvents,
     TunnelProvider, TunnelRequest, VpnConnection, VpnStatus,
 };
-use ikeway_tunnel::host::{
-    DEFAULT_MTU, HostNetwork, LinuxHost, RoutingSettings, StateFile, TunnelPlan,
-};
-use ikeway_tunnel::{
-    EventKind, Selector, Session, SessionEvent, SessionHandle, SessionOptions, TunOptions,
-};
+use ikeway_tunnel::host::{DEFAULT_MTU, LinuxHost, SessionHost, StateFile};
+use ikeway_tunnel::{EventKind, Session, SessionEvent, SessionHandle, SessionOptions, TunOptions};
 use serde_json::{Value, json};
 
 use super::control::{self, Request};
@@ -170,7 +166,9 @@ fn run_tunnel(
     stop: &AtomicBool,
     events: &TunnelEvents,
 ) -> Result<CloseCause> {
-    let mut host = LinuxHost::new(tun, state_store(dir)?)?;
+    let settings = ikeway_manager::routing_settings(&request.configuration);
+    let linux = LinuxHost::new(tun, state_store(dir)?)?;
+    let mut host = SessionHost::new(linux, settings, server_ip);
     let result = negotiate(request, &mut host, tun, local, server_ip, live, stop, events);
     if let Ok(mut l) = live.lock() {
         l.session = None;
@@ -182,11 +180,9 @@ fn run_tunnel(
 /// What the tunnel does with the session's events: the status snapshot, the host's routes
 /// and DNS, and the connection's status.
 struct Follow<'a> {
-    host: &'a mut LinuxHost,
+    host: &'a mut SessionHost<LinuxHost>,
     live: &'a Mutex<Live>,
     events: &'a TunnelEvents,
-    server_ip: IpAddr,
-    settings: RoutingSettings,
     ike_lifetime: u64,
     config: Option<ikeway_sa::ConfigReceived>,
     up: bool,
@@ -195,6 +191,16 @@ struct Follow<'a> {
 
 impl Follow<'_> {
     fn on(&mut self, e: &SessionEvent) -> Result<()> {
+        // The first child SA: addresses, MTU, DNS and routes from the server's configuration
+        // and the child's selectors, recorded and undone on every way out.
+        if let Some(applied) = self.host.on_event(e)? {
+            for n in applied.not_applied {
+                say(&format!("unsupported, not applied: {n}"));
+            }
+            for dropped in applied.dropped {
+                say(&format!("not used from the server's configuration: {dropped}"));
+            }
+        }
         match &e.kind {
             EventKind::IkeSaUp { cipher, prf_name, group, spi_i, spi_r, .. } => {
                 if let Ok(mut l) = self.live.lock() {
@@ -225,7 +231,6 @@ impl Follow<'_> {
                 lifetime_s,
                 udp_encapsulation,
                 replaces,
-                remote_ts,
                 ..
             } => {
                 if let Ok(mut l) = self.live.lock() {
@@ -240,7 +245,6 @@ impl Follow<'_> {
                     }));
                 }
                 if replaces.is_none() && !self.up {
-                    self.route(remote_ts)?;
                     self.up = true;
                     self.events.report(TunnelEvent::Up(self.config.clone().unwrap_or_default()));
                 }
@@ -257,26 +261,12 @@ impl Follow<'_> {
         }
         Ok(())
     }
-
-    /// The first child SA: addresses, MTU, DNS and routes from the server's configuration and
-    /// the child's selectors, recorded and undone on every way out.
-    fn route(&mut self, remote_ts: &[Selector]) -> Result<()> {
-        let reply = self.config.clone().unwrap_or_default();
-        let plan = TunnelPlan::new(&self.settings, &reply, remote_ts, self.server_ip)?;
-        for n in plan.not_applied() {
-            say(&format!("unsupported, not applied: {n}"));
-        }
-        for dropped in self.host.apply(&plan)? {
-            say(&format!("not used from the server's configuration: {dropped}"));
-        }
-        Ok(())
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn negotiate<'a>(
     request: TunnelRequest,
-    host: &'a mut LinuxHost,
+    host: &'a mut SessionHost<LinuxHost>,
     tun: &str,
     local: IpAddr,
     server_ip: IpAddr,
@@ -284,11 +274,11 @@ fn negotiate<'a>(
     stop: &AtomicBool,
     events: &'a TunnelEvents,
 ) -> Result<CloseCause> {
-    let settings = ikeway_manager::routing_settings(&request.configuration);
     let mut tun_options = TunOptions::new(tun);
     // The profile's MTU is the TUN device's (the plan sets it on the link; the datapath sizes
     // its buffers by it): the largest inner packet the tunnel carries.
-    tun_options.mtu = settings.mtu.unwrap_or(DEFAULT_MTU) as usize;
+    let mtu = request.configuration.protocol.as_ref().and_then(|p| p.mtu);
+    tun_options.mtu = mtu.unwrap_or(DEFAULT_MTU) as usize;
     let session = Session::start(
         SessionOptions::initiator(local, server_ip, request.config.clone()).with_tun(tun_options),
     )?;
@@ -304,8 +294,6 @@ fn negotiate<'a>(
         host,
         live,
         events,
-        server_ip,
-        settings,
         ike_lifetime: request.config.lifetimes.ike.as_secs(),
         config: None,
         up: false,

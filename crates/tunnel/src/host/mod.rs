@@ -29,11 +29,13 @@ use std::io;
 
 pub mod dirfd;
 pub mod dns;
+mod follow;
 mod linux;
 mod netlink;
 mod plan;
 pub mod record;
 
+pub use follow::{Applied, SessionHost};
 pub use linux::{LinuxHost, configure_link, replace_link_addresses};
 pub use plan::{
     DEFAULT_MTU, MAX_MTU, MIN_MTU_V4, MIN_MTU_V6, PlanError, RoutingSettings, TunnelPlan,
@@ -70,6 +72,9 @@ pub enum HostError {
     /// The record and the plan name different TUN links, or the link is not one of ours.
     #[error(transparent)]
     Link(record::HostStateError),
+    /// No plan could be made from the settings and the server's configuration.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
 }
 
 /// Carries a [`TunnelPlan`] out on the host, and takes it back.
@@ -83,4 +88,14 @@ pub trait HostNetwork {
     /// Undoes every change made so far, newest first. Changes whose object is already gone
     /// (the TUN link took its routes with it) are not errors.
     fn undo(&mut self) -> Result<(), HostError>;
+}
+
+impl<H: HostNetwork + ?Sized> HostNetwork for Box<H> {
+    fn apply(&mut self, plan: &TunnelPlan) -> Result<Vec<String>, HostError> {
+        (**self).apply(plan)
+    }
+
+    fn undo(&mut self) -> Result<(), HostError> {
+        (**self).undo()
+    }
 }
