@@ -187,6 +187,19 @@ IkewayResult ikeway_manager_configuration_json(IkewayManager *manager, char **ou
 // `ikeway_manager_configuration_json` gives); `ikeway_manager_save` writes it.
 IkewayResult ikeway_manager_set_configuration_json(IkewayManager *manager, const char *json);
 
+// How `ikeway_manager_start` runs the tunnel (an `ikeway_tunnel::Session`): child SAs into
+// the TUN device `tun` (created if missing; needs `CAP_NET_ADMIN`), or NULL for the
+// negotiation only; IKE from address `local`, or NULL for the address this host uses toward
+// the server; our UDP ports `ike_port` and `natt_port` (0: an ephemeral port; 500 and 4500 are
+// the standard ones); the server's IKE port `server_port` (0: 500). Without this call: no
+// TUN, the automatic address, 500/4500 to the server's 500. A running tunnel is stopped first.
+IkewayResult ikeway_manager_set_tunnel_options(IkewayManager *manager,
+                                               const char *tun,
+                                               const char *local,
+                                               uint16_t ike_port,
+                                               uint16_t natt_port,
+                                               uint16_t server_port);
+
 // `startVPNTunnel`: starts connecting the saved configuration; status changes follow.
 IkewayResult ikeway_manager_start(IkewayManager *manager);
 

@@ -11,9 +11,10 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Sender, select};
 use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
-    ManagerError, PreferencesStore, StartError, VpnConfiguration, VpnManager, VpnStatus,
-    import_profile,
+    ManagerError, PreferencesStore, ProviderOptions, SessionProvider, StartError, VpnConfiguration,
+    VpnManager, VpnStatus, import_profile,
 };
+use ikeway_tunnel::Ports;
 
 use crate::error::{Failure, IkewayResult, guard};
 use crate::handles::Registry;
@@ -271,7 +272,8 @@ pub extern "C" fn ikeway_manager_new(
         let app_id = non_empty(str_in(app_id, "app_id")?, "app_id")?;
         out_ok(out_manager, "out_manager")?;
         let store = STORES.with(store, "store", |s| Ok(s.clone()))?;
-        let manager = VpnManager::shared(app_id, store);
+        let mut manager = VpnManager::shared(app_id, store);
+        manager.set_tunnel_provider(Box::new(SessionProvider::new(ProviderOptions::default())));
         let handle = MANAGERS.insert(ManagerState { manager, watcher: None });
         write_out(out_manager, handle, "out_manager")
     })
@@ -347,6 +349,53 @@ pub extern "C" fn ikeway_manager_set_configuration_json(
         })?;
         MANAGERS.with(manager, "manager", |m| {
             *m.manager.configuration_mut() = configuration;
+            Ok(())
+        })
+    })
+}
+
+/// How `ikeway_manager_start` runs the tunnel (an `ikeway_tunnel::Session`): child SAs into
+/// the TUN device `tun` (created if missing; needs `CAP_NET_ADMIN`), or NULL for the
+/// negotiation only; IKE from address `local`, or NULL for the address this host uses toward
+/// the server; our UDP ports `ike_port` and `natt_port` (0: an ephemeral port; 500 and 4500 are
+/// the standard ones); the server's IKE port `server_port` (0: 500). Without this call: no
+/// TUN, the automatic address, 500/4500 to the server's 500. A running tunnel is stopped first.
+#[unsafe(no_mangle)]
+pub extern "C" fn ikeway_manager_set_tunnel_options(
+    manager: *mut IkewayManager,
+    tun: *const c_char,
+    local: *const c_char,
+    ike_port: u16,
+    natt_port: u16,
+    server_port: u16,
+) -> IkewayResult {
+    guard(|| {
+        let tun = if tun.is_null() {
+            None
+        } else {
+            Some(non_empty(str_in(tun, "tun")?, "tun")?.to_owned())
+        };
+        let local = if local.is_null() {
+            None
+        } else {
+            let text = str_in(local, "local")?;
+            Some(text.parse().map_err(|_| {
+                Failure::new(
+                    IkewayResult::InvalidArgument,
+                    format!("local: {text:?} is not an IP address"),
+                )
+            })?)
+        };
+        let ports =
+            (ike_port != 0 || natt_port != 0).then_some(Ports { ike: ike_port, natt: natt_port });
+        let options = ProviderOptions {
+            tun,
+            local,
+            ports,
+            server_port: (server_port != 0).then_some(server_port),
+        };
+        MANAGERS.with(manager, "manager", |m| {
+            m.manager.set_tunnel_provider(Box::new(SessionProvider::new(options)));
             Ok(())
         })
     })

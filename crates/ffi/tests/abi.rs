@@ -318,3 +318,104 @@ fn the_demo_runs_through_the_abi() {
     assert!(lines.iter().any(|(k, l)| *k == IkewayDemoEventKind::Transferred
         && l.starts_with("  100000 bytes received intact")));
 }
+
+/// A responder that accepts Apple's default proposals, on an ephemeral loopback port.
+fn responder() -> ikeway_tunnel::Session {
+    use ikeway_sa::Config;
+    let psk = ikeway_crypto::SecretBytes::from_slice(b"correct horse battery staple");
+    // The client's proposals are Apple's defaults: take them from the same conversion.
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = ikeway_manager::SecretStore::open(dir.path().join("secrets.json"));
+    let protocol = ikeway_manager::Ikev2Protocol {
+        authentication_method: ikeway_manager::AuthenticationMethod::SharedSecret,
+        shared_secret_reference: Some(secrets.add(&psk).unwrap()),
+        local_identifier: Some("client.example.com".into()),
+        ..ikeway_manager::Ikev2Protocol::new("127.0.0.1")
+    };
+    let (client, _) = protocol.to_sa_config(&secrets).unwrap();
+    let mut config = Config::new(ikeway_manager::identity("vpn.example.com"), psk);
+    config.ike_proposals = client.ike_proposals;
+    config.esp_proposals = client.esp_proposals;
+    let pool = ikeway_sa::AddressPool {
+        v4: Some((std::net::Ipv4Addr::new(10, 88, 0, 10), 10)),
+        ..ikeway_sa::AddressPool::default()
+    };
+    ikeway_tunnel::Session::start(
+        ikeway_tunnel::SessionOptions::responder(
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            config,
+            Some(pool),
+        )
+        .with_ports(ikeway_tunnel::Ports::ephemeral()),
+    )
+    .unwrap()
+}
+
+static TUNNEL_CHANGES: Mutex<Option<mpsc::Sender<(IkewayStatus, IkewayStatus, i32)>>> =
+    Mutex::new(None);
+
+extern "C" fn on_tunnel_status(
+    _ctx: *mut c_void,
+    from: IkewayStatus,
+    to: IkewayStatus,
+    error: i32,
+) {
+    if let Some(tx) = TUNNEL_CHANGES.lock().unwrap().as_ref() {
+        let _ = tx.send((from, to, error));
+    }
+}
+
+#[test]
+fn start_and_stop_a_real_tunnel_through_the_abi() {
+    let server = responder();
+    let (tx, rx) = mpsc::channel();
+    *TUNNEL_CHANGES.lock().unwrap() = Some(tx);
+    let f = Fixture::new();
+    f.save_psk(true);
+    // The configuration names vpn.example.com; point the session at the loopback responder.
+    let mut json = std::ptr::null_mut();
+    assert_eq!(ikeway_manager_configuration_json(f.manager, &mut json), IkewayResult::Ok);
+    let mut config: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+    config["protocol"]["server_address"] = "127.0.0.1".into();
+    let text = CString::new(config.to_string()).unwrap();
+    assert_eq!(ikeway_manager_set_configuration_json(f.manager, text.as_ptr()), IkewayResult::Ok);
+    assert_eq!(ikeway_manager_save(f.manager), IkewayResult::Ok, "{}", message());
+
+    assert_eq!(
+        ikeway_manager_set_tunnel_options(
+            f.manager,
+            std::ptr::null(),
+            c"127.0.0.1".as_ptr(),
+            0,
+            0,
+            server.local_addr().port()
+        ),
+        IkewayResult::Ok
+    );
+    assert_eq!(
+        ikeway_manager_set_tunnel_options(
+            f.manager,
+            std::ptr::null(),
+            c"localhost".as_ptr(),
+            0,
+            0,
+            0
+        ),
+        IkewayResult::InvalidArgument
+    );
+    assert_eq!(message(), "local: \"localhost\" is not an IP address");
+    assert_eq!(
+        ikeway_manager_set_status_callback(f.manager, Some(on_tunnel_status), std::ptr::null_mut()),
+        IkewayResult::Ok
+    );
+
+    assert_eq!(ikeway_manager_start(f.manager), IkewayResult::Ok, "{}", message());
+    let wait = || rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(wait(), (IkewayStatus::Disconnected, IkewayStatus::Connecting, 0));
+    assert_eq!(wait(), (IkewayStatus::Connecting, IkewayStatus::Connected, 0));
+    assert_eq!(f.status(), IkewayStatus::Connected);
+    assert_eq!(ikeway_manager_stop(f.manager), IkewayResult::Ok);
+    assert_eq!(wait(), (IkewayStatus::Connected, IkewayStatus::Disconnecting, 0));
+    assert_eq!(wait(), (IkewayStatus::Disconnecting, IkewayStatus::Disconnected, 0));
+    assert_eq!(f.status(), IkewayStatus::Disconnected);
+}
