@@ -282,3 +282,32 @@ fn configures_a_link_with_fixed_options() {
         assert!(err.to_string().contains("link ikeway8"), "{err}");
     });
 }
+
+/// An IPv6 server under includeAllNetworks is pinned to its IPv6 path (RTM_GETROUTE for the
+/// family), and undone with the rest.
+#[test]
+fn pins_an_ipv6_server() {
+    in_netns("pins_an_ipv6_server", || {
+        setup();
+        let s = Scratch::new();
+        let settings = RoutingSettings { include_all_networks: true, ..Default::default() };
+        let server: IpAddr = "2001:db8:2::1".parse().unwrap();
+        let p = TunnelPlan::new(&settings, &ConfigReceived::default(), &[], server).unwrap();
+        let mut host = s.host();
+        host.apply(&p).unwrap();
+        assert_eq!(
+            our_routes(),
+            [
+                "0.0.0.0/1 dev ikeway7",
+                "128.0.0.0/1 dev ikeway7",
+                "2001:db8:2::1 via 2001:db8:1::1 dev uplink",
+                "8000::/1 dev ikeway7",
+                "::/1 dev ikeway7",
+            ]
+        );
+        // No DNS in the plan: the resolver is left alone.
+        assert_eq!(s.resolv_conf(), ORIGINAL_RESOLV);
+        host.undo().unwrap();
+        assert_undone(&s);
+    });
+}
