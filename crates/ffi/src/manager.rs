@@ -393,6 +393,7 @@ pub extern "C" fn ikeway_manager_set_tunnel_options(
             local,
             ports,
             server_port: (server_port != 0).then_some(server_port),
+            host: None,
         };
         MANAGERS.with(manager, "manager", |m| {
             m.manager.set_tunnel_provider(Box::new(SessionProvider::new(options)));

@@ -1,7 +1,8 @@
 //! `NEVPNConnection`: start and stop the tunnel, watch its status.
 //!
-//! The tunnel itself (sockets, the IKE SA loop, the datapath) is a [`TunnelProvider`] that the
-//! binary implements; this crate does no networking. The provider reports what happens through
+//! The tunnel itself (sockets, the IKE SA loop, the datapath) is a [`TunnelProvider`]:
+//! [`crate::SessionProvider`] over an `ikeway_tunnel::Session`, or a fake network in tests;
+//! nothing here does networking. The provider reports what happens through
 //! the [`TunnelEvents`] handle it is given on start, from any thread; each report drives the
 //! pure state machine [`crate::status::next`] and subscribers get a [`StatusChange`].
 
@@ -42,7 +43,7 @@ pub struct ProviderError {
     pub message: String,
 }
 
-/// The tunnel, implemented by the binary (or by a fake network in tests).
+/// The tunnel: [`crate::SessionProvider`] (or a fake network in tests).
 pub trait TunnelProvider: Send {
     /// Begins bringing the tunnel up and returns; progress is reported through `events`
     /// (possibly before this returns, possibly from another thread).

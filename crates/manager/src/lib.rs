@@ -84,7 +84,8 @@ pub use profile::{
     ImportedProfile, ImportedVpn, ProfileError, ProfileWarning, export_profile, import_profile,
 };
 pub use provider::{
-    ChildSaStatus, DELETE_GRACE, IkeSaStatus, ProviderOptions, SessionProvider, TunnelStatus,
+    ChildSaStatus, DELETE_GRACE, HostFactory, IkeSaStatus, ProviderOptions, SessionProvider,
+    TunnelStatus,
 };
 pub use routing::routing_settings;
 pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore, read_secret_file};

@@ -2,7 +2,10 @@
 //! [`ikeway_tunnel::Session`]: it resolves the server, starts the session (with its TUN
 //! datapath, sized to the profile's MTU), follows the session's events to report `Up`,
 //! `Unresponsive` and `Closed` to the connection, and keeps a [`TunnelStatus`] for status
-//! displays. A stop is a [`ikeway_tunnel::SessionHandle::disconnect`]: DELETE, then at most
+//! displays. With a host ([`ProviderOptions::host`]) it also carries out the tunnel's
+//! `TunnelPlan` (through `SessionHost`) when the first child SA is up (addresses, MTU, routes, DNS: computed from the
+//! configuration's routing settings, the server's configuration reply and the child's
+//! selectors) and undoes it when the session ends, on every way out. A stop is a [`ikeway_tunnel::SessionHandle::disconnect`]: DELETE, then at most
 //! [`DELETE_GRACE`] for the server's answer.
 //!
 //! The connection's pure parts (its status table, the on-demand rules, the conversion of a
@@ -15,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ikeway_sa::ConfigReceived;
+use ikeway_tunnel::host::{DEFAULT_MTU, HostError, HostNetwork, SessionHost};
 use ikeway_tunnel::{
     EventKind, Ports, Role, Session, SessionEvent, SessionHandle, SessionOptions, Spi32, Spi64,
     TunOptions,
@@ -28,8 +32,12 @@ use crate::status::{CloseCause, DisconnectError, TunnelEvent};
 /// the host's routes and DNS.
 pub const DELETE_GRACE: Duration = Duration::from_secs(3);
 
+/// Makes the host's network changes of one connection (e.g. `LinuxHost` over the caller's
+/// state record); called once per start.
+pub type HostFactory = Box<dyn FnMut() -> Result<Box<dyn HostNetwork + Send>, HostError> + Send>;
+
 /// How a [`SessionProvider`] runs its sessions.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct ProviderOptions {
     /// The TUN device child SAs go into; `None`: no datapath (the negotiation only).
     pub tun: Option<String>,
@@ -39,6 +47,20 @@ pub struct ProviderOptions {
     pub ports: Option<Ports>,
     /// The server's IKE port (500 unless given).
     pub server_port: Option<u16>,
+    /// The host changes of each connection; `None`: none (the embedder routes itself).
+    pub host: Option<HostFactory>,
+}
+
+impl std::fmt::Debug for ProviderOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderOptions")
+            .field("tun", &self.tun)
+            .field("local", &self.local)
+            .field("ports", &self.ports)
+            .field("server_port", &self.server_port)
+            .field("host", &self.host.as_ref().map(|_| "<factory>"))
+            .finish()
+    }
 }
 
 /// The IKE SA of the running tunnel, as status displays show it.
@@ -92,6 +114,12 @@ pub struct TunnelStatus {
     pub children: Vec<ChildSaStatus>,
     /// The running session, for its datapath counters.
     pub session: Option<SessionHandle>,
+    /// What the host changes left out (settings not applied, server configuration not
+    /// used), one line each, for the log.
+    pub notes: Vec<String>,
+    /// Why the last tunnel failed on this host (a host change that could not be made or
+    /// undone).
+    pub host_error: Option<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,14 +194,22 @@ impl TunnelProvider for SessionProvider {
         if let Some(ports) = self.options.ports {
             options = options.with_ports(ports);
         }
+        let settings = crate::routing::routing_settings(&request.configuration);
         if let Some(tun) = &self.options.tun {
             let mut tun = TunOptions::new(tun.clone());
-            // The profile's MTU is the TUN device's: the largest inner packet the tunnel takes.
-            if let Some(mtu) = request.configuration.protocol.as_ref().and_then(|p| p.mtu) {
-                tun.mtu = mtu as usize;
-            }
+            // The profile's MTU is the TUN device's (the plan sets it on the link; the datapath
+            // sizes its buffers by it): the largest inner packet the tunnel carries.
+            tun.mtu = settings.mtu.unwrap_or(DEFAULT_MTU) as usize;
             options = options.with_tun(tun);
         }
+        let host = match self.options.host.as_mut() {
+            Some(make) => {
+                let host =
+                    make().map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;
+                Some(SessionHost::new(host, settings, server))
+            }
+            None => None,
+        };
         let session = Session::start(options)
             .map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;
         {
@@ -184,6 +220,7 @@ impl TunnelProvider for SessionProvider {
         let follow = Follow {
             status: Arc::clone(&self.status),
             events,
+            host,
             ike_lifetime: request.config.lifetimes.ike.as_secs(),
             config: None,
             up: false,
@@ -210,6 +247,7 @@ impl TunnelProvider for SessionProvider {
 struct Follow {
     status: Arc<Mutex<TunnelStatus>>,
     events: TunnelEvents,
+    host: Option<SessionHost<Box<dyn HostNetwork + Send>>>,
     ike_lifetime: u64,
     config: Option<ConfigReceived>,
     up: bool,
@@ -222,20 +260,46 @@ impl Follow {
         if stop.load(Ordering::SeqCst) {
             let _ = session.handle().disconnect(DELETE_GRACE);
         }
+        let mut failed = None;
         for e in session.events() {
-            self.on(&e);
+            if let Err(why) = self.on(&e) {
+                // Dropping nothing yet: the session ends, then the host is undone below.
+                failed.get_or_insert(why);
+                let _ = session.handle().shutdown();
+            }
         }
         let ended = session.wait();
-        lock(&self.status).session = None;
-        let cause = match ended {
-            Err(_) => CloseCause::ProviderFailed,
-            Ok(()) if stop.load(Ordering::SeqCst) => CloseCause::LocalStop,
-            Ok(()) => self.closed.unwrap_or(CloseCause::LocalStop),
+        if let Some(mut host) = self.host.take()
+            && let Err(e) = host.undo()
+        {
+            failed.get_or_insert(format!("undoing the host changes: {e}"));
+        }
+        let mut status = lock(&self.status);
+        status.session = None;
+        status.host_error = failed.clone();
+        drop(status);
+        let cause = match (failed, ended) {
+            (Some(_), _) | (None, Err(_)) => CloseCause::ProviderFailed,
+            _ if stop.load(Ordering::SeqCst) => CloseCause::LocalStop,
+            _ => self.closed.unwrap_or(CloseCause::LocalStop),
         };
         self.events.report(TunnelEvent::Closed(cause));
     }
 
-    fn on(&mut self, e: &SessionEvent) {
+    fn on(&mut self, e: &SessionEvent) -> Result<(), String> {
+        // The first child SA: the plan from the routing settings, the server's configuration
+        // and the child's selectors, carried out (and recorded before each change) by the host.
+        let applied = self.host.as_mut().map(|h| h.on_event(e)).transpose();
+        if let Some(applied) = applied.map_err(|e| e.to_string())?.flatten() {
+            let notes =
+                applied.not_applied.iter().map(|n| format!("unsupported, not applied: {n}")).chain(
+                    applied
+                        .dropped
+                        .iter()
+                        .map(|d| format!("not used from the server's configuration: {d}")),
+                );
+            lock(&self.status).notes.extend(notes);
+        }
         match &e.kind {
             EventKind::IkeSaUp { cipher, prf_name, group, spi_i, spi_r, .. } => {
                 lock(&self.status).ike = Some(IkeSaStatus {
@@ -248,7 +312,7 @@ impl Follow {
                 });
             }
             kind @ EventKind::ConfigReceived { .. } => {
-                let Some(c) = kind.config() else { return };
+                let Some(c) = kind.config() else { return Ok(()) };
                 let mut status = lock(&self.status);
                 status.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
                 status.dns = c.dns.iter().map(ToString::to_string).collect();
@@ -291,5 +355,6 @@ impl Follow {
             EventKind::IkeSaClosed { reason } => self.closed = Some(CloseCause::from(*reason)),
             _ => {}
         }
+        Ok(())
     }
 }

@@ -3,16 +3,18 @@
 //! no TUN), reports the status changes, keeps the tunnel's status, and stops with DELETE.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use ikeway_codec::{AddrRange, IdRepr, IdValue, TrafficSelector};
 use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
-    AuthenticationMethod, Ikev2Protocol, PreferencesStore, ProviderOptions, SessionProvider,
-    StatusChange, VpnConfiguration, VpnConnection, VpnStatus,
+    AuthenticationMethod, DisconnectError, HostFactory, Ikev2Protocol, PreferencesStore,
+    ProviderOptions, SessionProvider, StatusChange, VpnConfiguration, VpnConnection, VpnStatus,
 };
 use ikeway_sa::{AddressPool, Config};
+use ikeway_tunnel::host::{HostError, HostNetwork, TunnelPlan};
 use ikeway_tunnel::{Ports, Session, SessionOptions};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -44,10 +46,55 @@ fn next(changes: &Receiver<StatusChange>) -> StatusChange {
     changes.recv_timeout(Duration::from_secs(30)).expect("a status change")
 }
 
-#[test]
-fn a_saved_configuration_connects_reports_its_status_and_stops_with_delete() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = PreferencesStore::in_dir(dir.path());
+/// What a fake host was asked to do.
+type HostLog = Arc<Mutex<Vec<String>>>;
+
+/// A host that records the plans it is given instead of changing anything; `fail` makes
+/// `apply` fail after recording.
+#[derive(Debug)]
+struct FakeHost {
+    log: HostLog,
+    fail: bool,
+}
+
+impl HostNetwork for FakeHost {
+    fn apply(&mut self, plan: &TunnelPlan) -> Result<Vec<String>, HostError> {
+        let list = |r: &[ikeway_tunnel::host::record::Route]| {
+            r.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+        };
+        self.log.lock().expect("not poisoned").push(format!(
+            "apply addresses {} routes {} dns {:?} mtu {}",
+            list(plan.addresses()),
+            list(plan.routes()),
+            plan.dns().servers,
+            plan.mtu()
+        ));
+        if self.fail {
+            return Err(HostError::Dns("the resolver refused".into()));
+        }
+        Ok(vec!["domain \"bad name\"".into()])
+    }
+
+    fn undo(&mut self) -> Result<(), HostError> {
+        self.log.lock().expect("not poisoned").push("undo".into());
+        Ok(())
+    }
+}
+
+fn fake_host(log: &HostLog, fail: bool) -> HostFactory {
+    let log = Arc::clone(log);
+    Box::new(move || {
+        Ok(Box::new(FakeHost { log: Arc::clone(&log), fail }) as Box<dyn HostNetwork + Send>)
+    })
+}
+
+/// A saved configuration (MTU 1300) for a loopback server, with its provider and the
+/// server accepting what it proposes.
+fn setup(
+    dir: &std::path::Path,
+    host: Option<HostFactory>,
+) -> (Session, VpnConnection, Arc<Mutex<ikeway_manager::TunnelStatus>>, Receiver<StatusChange>) {
+    let store = PreferencesStore::in_dir(dir);
     let psk = store.secrets().add(&SecretBytes::from_slice(PSK)).expect("secret saved");
     let configuration = VpnConfiguration {
         localized_description: "Loopback".into(),
@@ -57,6 +104,7 @@ fn a_saved_configuration_connects_reports_its_status_and_stops_with_delete() {
             shared_secret_reference: Some(psk),
             local_identifier: Some("client.example.com".into()),
             remote_identifier: Some("vpn.example.com".into()),
+            mtu: Some(1300),
             ..Ikev2Protocol::new("127.0.0.1")
         }),
         ..VpnConfiguration::default()
@@ -69,12 +117,69 @@ fn a_saved_configuration_connects_reports_its_status_and_stops_with_delete() {
         local: Some(LOOPBACK),
         ports: Some(Ports::ephemeral()),
         server_port: Some(server.local_addr().port()),
+        host,
     });
     let status = provider.status();
     let mut connection = VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));
     connection.set_configuration(Some(configuration));
     let changes = connection.subscribe();
+    (server, connection, status, changes)
+}
 
+/// The plan from the configuration (MTU), the server's reply (address, DNS) and the child's
+/// selectors (the server's network) goes to the host when the child SA is up, what the host
+/// left out is kept for the log, and the host is undone when the tunnel ends.
+#[test]
+fn the_host_carries_out_the_plan_when_up_and_undoes_it_at_the_end() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = HostLog::default();
+    let (_server, mut connection, status, changes) =
+        setup(dir.path(), Some(fake_host(&log, false)));
+    connection.start_tunnel().expect("starts");
+    assert_eq!(next(&changes).to, VpnStatus::Connecting);
+    assert_eq!(next(&changes).to, VpnStatus::Connected);
+    assert_eq!(
+        *log.lock().expect("not poisoned"),
+        ["apply addresses 10.88.0.10/32 routes 10.77.0.0/24 dns [10.77.0.53] mtu 1300"]
+    );
+    assert_eq!(
+        status.lock().expect("not poisoned").notes,
+        ["not used from the server's configuration: domain \"bad name\""]
+    );
+    connection.stop_tunnel();
+    assert_eq!(next(&changes).to, VpnStatus::Disconnecting);
+    assert_eq!(next(&changes).to, VpnStatus::Disconnected);
+    assert_eq!(log.lock().expect("not poisoned").last().map(String::as_str), Some("undo"));
+    assert_eq!(log.lock().expect("not poisoned").len(), 2);
+}
+
+/// A host change that fails ends the tunnel (it would carry nothing) with the provider's
+/// error, and what was done is undone.
+#[test]
+fn a_host_change_that_fails_ends_the_tunnel_and_is_undone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = HostLog::default();
+    let (_server, mut connection, status, changes) = setup(dir.path(), Some(fake_host(&log, true)));
+    connection.start_tunnel().expect("starts");
+    assert_eq!(next(&changes).to, VpnStatus::Connecting);
+    let change = next(&changes);
+    assert_eq!(
+        (change.to, change.error),
+        (VpnStatus::Disconnected, Some(DisconnectError::PluginFailed))
+    );
+    let log = log.lock().expect("not poisoned");
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1], "undo");
+    assert_eq!(
+        status.lock().expect("not poisoned").host_error.as_deref(),
+        Some("the resolver refused")
+    );
+}
+
+#[test]
+fn a_saved_configuration_connects_reports_its_status_and_stops_with_delete() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, mut connection, status, changes) = setup(dir.path(), None);
     connection.start_tunnel().expect("starts");
     let change = next(&changes);
     assert_eq!((change.from, change.to), (VpnStatus::Disconnected, VpnStatus::Connecting));

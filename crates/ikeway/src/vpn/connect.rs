@@ -1,22 +1,21 @@
 //! `ikeway connect`, `ikeway status`, `ikeway disconnect`: a saved configuration brought up
-//! through the manager's `VpnConnection`, with the tunnel provider implemented here: the IKE
-//! engine over UDP, the ESP datapath over a TUN device, and the host's addresses, routes and
-//! DNS set from the server's configuration through `ikeway_tunnel::host` (a `TunnelPlan`
-//! carried out by `LinuxHost`) and undone on disconnect.
+//! through the manager's `VpnConnection` and its `SessionProvider` (an `ikeway_tunnel::Session`
+//! with the ESP datapath on a TUN device), the host's addresses, routes and DNS carried out by
+//! `LinuxHost` with its record in this binary's runtime directory and undone on disconnect.
+//! This module parses, prints and serves the control socket.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ikeway_manager::{
-    CloseCause, DisconnectError, PreferencesStore, ProviderError, TunnelEvent, TunnelEvents,
-    TunnelProvider, TunnelRequest, VpnConnection, VpnStatus,
+    PreferencesStore, ProviderOptions, SessionProvider, TunnelStatus, VpnConnection, VpnStatus,
 };
-use ikeway_tunnel::host::{DEFAULT_MTU, LinuxHost, SessionHost, StateFile};
-use ikeway_tunnel::{EventKind, Session, SessionEvent, SessionHandle, SessionOptions, TunOptions};
+use ikeway_tunnel::host::{HostNetwork, LinuxHost, StateFile};
+use ikeway_tunnel::{EventKind, SessionEvent};
 use serde_json::{Value, json};
 
 use super::control::{self, Request};
@@ -59,278 +58,37 @@ fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// What the running tunnel knows, for `status`.
-#[derive(Debug, Default)]
-struct Live {
-    server: Option<SocketAddr>,
-    addresses: Vec<String>,
-    dns: Vec<String>,
-    domains: Vec<String>,
-    ike: Option<Value>,
-    children: Vec<Value>,
-    /// The running session, for its datapath counters.
-    session: Option<SessionHandle>,
-}
-
-/// How long a disconnect waits for the server's answer to DELETE: a server that is gone must
-/// not hold the host's routes and DNS.
-const DELETE_GRACE: Duration = Duration::from_secs(3);
-
-/// The tunnel: runs on its own thread from `start` until the IKE SA closes.
-struct UdpTunnel {
-    tun: String,
-    local: Option<IpAddr>,
-    dir: Arc<Dir>,
-    live: Arc<Mutex<Live>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl TunnelProvider for UdpTunnel {
-    fn start(&mut self, request: TunnelRequest, events: TunnelEvents) -> Result<(), ProviderError> {
-        let fail = |error, message: String| ProviderError { error, message };
-        let server_ip = (request.server_address.as_str(), 500)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .map(|a| a.ip())
-            .ok_or_else(|| {
-                fail(
-                    DisconnectError::ServerAddressResolutionFailed,
-                    format!("{} does not resolve", request.server_address),
-                )
-            })?;
-        let local = match self.local {
-            Some(l) => l,
-            None => UdpSocket::bind(if server_ip.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
-                .and_then(|s| s.connect((server_ip, 500)).map(|()| s))
-                .and_then(|s| s.local_addr())
-                .map(|a| a.ip())
-                .map_err(|e| {
-                    fail(
-                        DisconnectError::NoNetworkAvailable,
-                        format!("no route to {server_ip}: {e}"),
-                    )
-                })?,
-        };
-        self.stop.store(false, Ordering::SeqCst);
-        let (tun, dir, live, stop) = (
-            self.tun.clone(),
-            Arc::clone(&self.dir),
-            Arc::clone(&self.live),
-            Arc::clone(&self.stop),
-        );
-        let thread = std::thread::Builder::new()
-            .name("tunnel".into())
-            .spawn(move || {
-                let cause = match run_tunnel(
-                    request, &tun, &dir, local, server_ip, &live, &stop, &events,
-                ) {
-                    Ok(cause) => cause,
-                    Err(e) => {
-                        report_error(&e);
-                        CloseCause::NegotiationFailed
-                    }
-                };
-                events.report(TunnelEvent::Closed(cause));
-            })
-            .map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;
-        self.thread = Some(thread);
-        Ok(())
-    }
-
-    fn stop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // A session that starts after this sees `stop` itself.
-        if let Some(handle) = self.live.lock().ok().and_then(|l| l.session.clone()) {
-            let _ = handle.disconnect(DELETE_GRACE);
-        }
-    }
-}
-
-#[allow(clippy::print_stderr)]
-fn report_error(e: &anyhow::Error) {
-    eprintln!("ikeway: tunnel: {e:#}");
-}
-
-/// The tunnel's life: negotiate, install, route; returns why it ended. Host changes are
-/// undone on every way out.
-#[allow(clippy::too_many_arguments)]
-fn run_tunnel(
-    request: TunnelRequest,
-    tun: &str,
-    dir: &Dir,
-    local: IpAddr,
-    server_ip: IpAddr,
-    live: &Mutex<Live>,
-    stop: &AtomicBool,
-    events: &TunnelEvents,
-) -> Result<CloseCause> {
-    let settings = ikeway_manager::routing_settings(&request.configuration);
-    let linux = LinuxHost::new(tun, state_store(dir)?)?;
-    let mut host = SessionHost::new(linux, settings, server_ip);
-    let result = negotiate(request, &mut host, tun, local, server_ip, live, stop, events);
-    if let Ok(mut l) = live.lock() {
-        l.session = None;
-    }
-    host.undo()?;
-    result
-}
-
-/// What the tunnel does with the session's events: the status snapshot, the host's routes
-/// and DNS, and the connection's status.
-struct Follow<'a> {
-    host: &'a mut SessionHost<LinuxHost>,
-    live: &'a Mutex<Live>,
-    events: &'a TunnelEvents,
-    ike_lifetime: u64,
-    config: Option<ikeway_sa::ConfigReceived>,
-    up: bool,
-    closed: Option<CloseCause>,
-}
-
-impl Follow<'_> {
-    fn on(&mut self, e: &SessionEvent) -> Result<()> {
-        // The first child SA: addresses, MTU, DNS and routes from the server's configuration
-        // and the child's selectors, recorded and undone on every way out.
-        if let Some(applied) = self.host.on_event(e)? {
-            for n in applied.not_applied {
-                say(&format!("unsupported, not applied: {n}"));
-            }
-            for dropped in applied.dropped {
-                say(&format!("not used from the server's configuration: {dropped}"));
-            }
-        }
-        match &e.kind {
-            EventKind::IkeSaUp { cipher, prf_name, group, spi_i, spi_r, .. } => {
-                if let Ok(mut l) = self.live.lock() {
-                    l.ike = Some(json!({
-                        "encryption": cipher,
-                        "prf": prf_name,
-                        "group": group,
-                        "spi_i": spi_i,
-                        "spi_r": spi_r,
-                        "lifetime_s": self.ike_lifetime,
-                    }));
-                }
-            }
-            kind @ EventKind::ConfigReceived { .. } => {
-                let Some(c) = kind.config() else { return Ok(()) };
-                if let Ok(mut l) = self.live.lock() {
-                    l.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
-                    l.dns = c.dns.iter().map(ToString::to_string).collect();
-                    l.domains = c.dns_domains.clone();
-                }
-                self.config = Some(c);
-            }
-            EventKind::ChildSaInstalled {
-                spi_in,
-                spi_out,
-                cipher,
-                esn,
-                lifetime_s,
-                udp_encapsulation,
-                replaces,
-                ..
-            } => {
-                if let Ok(mut l) = self.live.lock() {
-                    l.children.retain(|c| c["spi_in"] != json!(spi_in));
-                    l.children.push(json!({
-                        "spi_in": spi_in,
-                        "spi_out": spi_out,
-                        "encryption": cipher,
-                        "esn": esn,
-                        "lifetime_s": lifetime_s,
-                        "udp_encapsulation": udp_encapsulation,
-                    }));
-                }
-                if replaces.is_none() && !self.up {
-                    self.up = true;
-                    self.events.report(TunnelEvent::Up(self.config.clone().unwrap_or_default()));
-                }
-            }
-            EventKind::ChildSaRemoved { spi_in, .. } => {
-                if let Ok(mut l) = self.live.lock() {
-                    l.children.retain(|c| c["spi_in"] != json!(spi_in));
-                }
-            }
-            // A retransmission on an established SA: the server stopped answering (reasserting).
-            EventKind::PeerUnresponsive { .. } => self.events.report(TunnelEvent::Unresponsive),
-            EventKind::IkeSaClosed { reason } => self.closed = Some(CloseCause::from(*reason)),
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn negotiate<'a>(
-    request: TunnelRequest,
-    host: &'a mut SessionHost<LinuxHost>,
-    tun: &str,
-    local: IpAddr,
-    server_ip: IpAddr,
-    live: &'a Mutex<Live>,
-    stop: &AtomicBool,
-    events: &'a TunnelEvents,
-) -> Result<CloseCause> {
-    let mut tun_options = TunOptions::new(tun);
-    // The profile's MTU is the TUN device's (the plan sets it on the link; the datapath sizes
-    // its buffers by it): the largest inner packet the tunnel carries.
-    let mtu = request.configuration.protocol.as_ref().and_then(|p| p.mtu);
-    tun_options.mtu = mtu.unwrap_or(DEFAULT_MTU) as usize;
-    let session = Session::start(
-        SessionOptions::initiator(local, server_ip, request.config.clone()).with_tun(tun_options),
-    )?;
-    if let Ok(mut l) = live.lock() {
-        l.server = Some(SocketAddr::new(server_ip, 500));
-        l.session = Some(session.handle());
-    }
-    // A stop that came before the handle was published.
-    if stop.load(Ordering::SeqCst) {
-        let _ = session.handle().disconnect(DELETE_GRACE);
-    }
-    let mut follow = Follow {
-        host,
-        live,
-        events,
-        ike_lifetime: request.config.lifetimes.ike.as_secs(),
-        config: None,
-        up: false,
-        closed: None,
-    };
-    for e in session.events() {
-        if let Err(err) = follow.on(&e) {
-            // Dropping the session shuts it down and frees the ports and the TUN device.
-            drop(session);
-            return Err(err);
-        }
-    }
-    session.wait()?;
-    Ok(if stop.load(Ordering::SeqCst) {
-        CloseCause::LocalStop
-    } else {
-        follow.closed.unwrap_or(CloseCause::LocalStop)
-    })
-}
-
-fn snapshot(connection: &VpnConnection, live: &Mutex<Live>, name: &str) -> Value {
-    let l = live.lock();
-    let l = l.as_deref();
+fn snapshot(connection: &VpnConnection, tunnel: &Mutex<TunnelStatus>, name: &str) -> Value {
+    let t = tunnel.lock().unwrap_or_else(PoisonError::into_inner);
     json!({
         "configuration": name,
         "status": format!("{:?}", connection.status()).to_lowercase(),
         "connected_since": connection.connected_date().map(unix_seconds),
         "last_disconnect_error": connection.last_disconnect_error().map(|e| format!("{e:?}")),
-        "server": l.ok().and_then(|l| l.server).map(|s| s.to_string()),
-        "internal_addresses": l.ok().map(|l| l.addresses.clone()),
-        "dns": l.ok().map(|l| l.dns.clone()),
-        "domains": l.ok().map(|l| l.domains.clone()),
-        "ike_sa": l.ok().and_then(|l| l.ike.clone()),
-        "child_sas": l.ok().map(|l| l.children.clone()),
-        "datapath": l.ok().and_then(|l| l.session.as_ref()?.datapath_stats()).map(|d| {
+        "server": t.server.map(|s| s.to_string()),
+        "internal_addresses": t.addresses,
+        "dns": t.dns,
+        "domains": t.domains,
+        "ike_sa": t.ike,
+        "child_sas": t.children,
+        "datapath": t.session.as_ref().and_then(|s| s.datapath_stats()).map(|d| {
             serde_json::to_value(SessionEvent::new(EventKind::DatapathStats(d))).unwrap_or_default()
         }),
+    })
+}
+
+/// The tunnel provider of `connect`: a session on `tun`, with the host changes recorded in
+/// the runtime directory (so a crashed connection is undone by the next one).
+fn provider(args: &ConnectArgs, dir: &Arc<Dir>) -> SessionProvider {
+    let (dir, tun) = (Arc::clone(dir), args.tun.clone());
+    SessionProvider::new(ProviderOptions {
+        tun: Some(args.tun.clone()),
+        local: args.local,
+        host: Some(Box::new(move || {
+            let store = Box::new(StateFile::new(dir.files().try_clone()?));
+            Ok(Box::new(LinuxHost::new(&tun, store)?) as Box<dyn HostNetwork + Send>)
+        })),
+        ..ProviderOptions::default()
     })
 }
 
@@ -395,20 +153,12 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         configuration.enabled = true;
         say(&format!("{}: enabled", args.name));
     }
-    let live = Arc::new(Mutex::new(Live::default()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let provider = UdpTunnel {
-        tun: args.tun.clone(),
-        local: args.local,
-        dir: Arc::clone(&dir),
-        live: Arc::clone(&live),
-        stop: Arc::clone(&stop),
-        thread: None,
-    };
+    let provider = provider(&args, &dir);
+    let tunnel = provider.status();
     let mut connection = VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));
     connection.set_configuration(Some(configuration));
     let changes = connection.subscribe();
-    let snap = Arc::new(Mutex::new(snapshot(&connection, &live, &args.name)));
+    let snap = Arc::new(Mutex::new(snapshot(&connection, &tunnel, &args.name)));
     let stop_request = Arc::new(AtomicBool::new(false));
     let _listening = {
         let s = Arc::clone(&stop_request);
@@ -440,15 +190,10 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
             connection.stop_tunnel();
         }
         if let Ok(change) = changes.recv_timeout(Duration::from_millis(200)) {
-            match change.error {
-                Some(e) => {
-                    say(&format!("{}: {:?} -> {:?} ({e})", args.name, change.from, change.to))
-                }
-                None => say(&format!("{}: {:?} -> {:?}", args.name, change.from, change.to)),
-            }
+            report(&args.name, &change, &tunnel);
         }
         if let Ok(mut s) = snap.lock() {
-            *s = snapshot(&connection, &live, &args.name);
+            *s = snapshot(&connection, &tunnel, &args.name);
         }
         if connection.status() == VpnStatus::Disconnected {
             // VPN On Demand: a connection the user did not stop comes back when the rules
@@ -477,6 +222,27 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         Some(e) if !stopping => bail!("disconnected: {e}"),
         _ => Ok(()),
     }
+}
+
+/// Prints a status change, with what the host changes left out once connected and why the
+/// tunnel failed on this host when it did.
+fn report(name: &str, change: &ikeway_manager::StatusChange, tunnel: &Mutex<TunnelStatus>) {
+    match change.error {
+        Some(e) => say(&format!("{name}: {:?} -> {:?} ({e})", change.from, change.to)),
+        None => say(&format!("{name}: {:?} -> {:?}", change.from, change.to)),
+    }
+    let t = tunnel.lock().unwrap_or_else(PoisonError::into_inner);
+    if change.to == VpnStatus::Connected {
+        t.notes.iter().for_each(|n| say(n));
+    }
+    if let (VpnStatus::Disconnected, Some(e)) = (change.to, &t.host_error) {
+        report_error(e);
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn report_error(e: &str) {
+    eprintln!("ikeway: tunnel: {e}");
 }
 
 /// Starts `connect --foreground` as a detached process with its output in the runtime
