@@ -148,3 +148,54 @@ fn two_sessions_connect_rekey_answer_an_idle_command_and_disconnect() {
     }
     responder.wait().expect("ended cleanly");
 }
+
+/// A responder's disconnect deletes every IKE SA it holds: the client hears DELETE, and the
+/// responder ends as soon as none is left, before its grace period.
+#[test]
+fn a_responder_disconnect_deletes_its_clients_sas() {
+    let (client, server, pool) = configs();
+    let responder = Session::start(
+        SessionOptions::responder(LOOPBACK, server, Some(pool)).with_ports(Ports::ephemeral()),
+    )
+    .expect("responder starts");
+    let mut options =
+        SessionOptions::initiator(LOOPBACK, LOOPBACK, client).with_ports(Ports::ephemeral());
+    options.role = Role::Initiator { remote: responder.local_addr() };
+    let initiator = Session::start(options).expect("initiator starts");
+    until(initiator.events(), |e| *e == EventKind::Status { status: Status::Connected });
+
+    // A grace far longer than the test may take: only the answer can end it early.
+    responder.handle().disconnect(Duration::from_secs(3600)).expect("responder alive");
+    let seen =
+        until(responder.events(), |e| *e == EventKind::Status { status: Status::Disconnected });
+    assert!(seen.contains(&EventKind::Status { status: Status::Disconnecting }), "{seen:#?}");
+    assert!(seen.contains(&EventKind::IkeSaClosed { reason: CloseReason::Deleted }), "{seen:#?}");
+    responder.wait().expect("ended cleanly");
+    let seen =
+        until(initiator.events(), |e| *e == EventKind::Status { status: Status::Disconnected });
+    assert!(
+        seen.contains(&EventKind::IkeSaClosed { reason: CloseReason::DeletedByPeer }),
+        "{seen:#?}"
+    );
+    initiator.wait().expect("ended cleanly");
+}
+
+/// An initiator whose first child SA does not come up within its connect timeout ends with
+/// `TimedOut`, reported as an error event before the last status.
+#[test]
+fn no_answer_within_the_connect_timeout_ends_the_session() {
+    let (client, _, _) = configs();
+    // A bound socket that never answers: the datagrams arrive and are ignored.
+    let silent = std::net::UdpSocket::bind((LOOPBACK, 0)).expect("bind");
+    let mut options = SessionOptions::initiator(LOOPBACK, LOOPBACK, client)
+        .with_ports(Ports::ephemeral())
+        .with_connect_timeout(Duration::from_millis(200));
+    options.role = Role::Initiator { remote: silent.local_addr().expect("bound") };
+    let session = Session::start(options).expect("starts");
+    let seen =
+        until(session.events(), |e| *e == EventKind::Status { status: Status::Disconnected });
+    assert_eq!(seen[0], EventKind::Status { status: Status::Connecting });
+    assert!(seen.contains(&EventKind::Error { error: "timed out".into() }), "{seen:#?}");
+    assert!(!seen.iter().any(|e| matches!(e, EventKind::IkeSaUp { .. })));
+    assert!(matches!(session.wait(), Err(ikeway_tunnel::SessionError::TimedOut)));
+}
