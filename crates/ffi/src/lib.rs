@@ -54,6 +54,7 @@ mod strings {
     #![allow(unsafe_code)]
 
     use std::ffi::c_char;
+    use std::panic::catch_unwind;
 
     use crate::error::{IkewayResult, guard, last_error};
     use crate::raw::{string_free, string_out};
@@ -75,14 +76,21 @@ mod strings {
     /// succeeded. Free it with `ikeway_string_free`.
     #[unsafe(no_mangle)]
     pub extern "C" fn ikeway_last_error_message() -> *mut c_char {
-        // No guard: nothing here can panic but an allocation failure, which aborts anyway.
-        last_error().map_or(std::ptr::null_mut(), |m| string_out(&m.to_string_lossy()))
+        // Not `guard`: that would replace the message this returns. A panic here is still
+        // caught, and gives NULL.
+        catch_unwind(|| {
+            last_error().map_or(std::ptr::null_mut(), |m| string_out(&m.to_string_lossy()))
+        })
+        .unwrap_or(std::ptr::null_mut())
     }
 
     /// The name of a result code as the header spells it (`"IKEWAY_RESULT_NOT_FOUND"`), or
     /// `"IKEWAY_RESULT_UNKNOWN"` for a number that is not one. Static: do not free.
     #[unsafe(no_mangle)]
     pub extern "C" fn ikeway_result_name(code: i32) -> *const c_char {
-        IkewayResult::from_raw(code).map_or(c"IKEWAY_RESULT_UNKNOWN", IkewayResult::name).as_ptr()
+        let unknown = c"IKEWAY_RESULT_UNKNOWN";
+        catch_unwind(|| IkewayResult::from_raw(code).map_or(unknown, IkewayResult::name))
+            .unwrap_or(unknown)
+            .as_ptr()
     }
 }
