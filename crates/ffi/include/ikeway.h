@@ -183,6 +183,12 @@ IkewayResult ikeway_manager_remove(IkewayManager *manager);
 // `VpnConfiguration`). Free `*out_json` with `ikeway_string_free`.
 IkewayResult ikeway_manager_configuration_json(IkewayManager *manager, char **out_json);
 
+// The configuration as a person reads it, grouped like Apple's settings screen (server,
+// identities, authentication, SA parameters, routing, on-demand), as `ikeway config show`
+// prints it; with `json` non-zero, the same as JSON for scripts. Free `*out_text` with
+// `ikeway_string_free`.
+IkewayResult ikeway_manager_summary(IkewayManager *manager, int32_t json, char **out_text);
+
 // Replaces the configuration in memory with `json` (the form
 // `ikeway_manager_configuration_json` gives); `ikeway_manager_save` writes it.
 IkewayResult ikeway_manager_set_configuration_json(IkewayManager *manager, const char *json);

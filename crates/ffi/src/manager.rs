@@ -11,8 +11,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Sender, select};
 use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
-    ManagerError, PreferencesStore, ProviderOptions, SessionProvider, StartError, VpnConfiguration,
-    VpnManager, VpnStatus, import_profile,
+    ManagerError, PreferencesStore, ProviderOptions, SessionProvider, StartError, Summary,
+    VpnConfiguration, VpnManager, VpnStatus, import_profile, summary_json,
 };
 use ikeway_tunnel::Ports;
 
@@ -332,6 +332,30 @@ pub extern "C" fn ikeway_manager_configuration_json(
                 .map_err(|e| Failure::new(IkewayResult::InvalidArgument, e.to_string()))
         })?;
         write_out(out_json, string_out(&json), "out_json")
+    })
+}
+
+/// The configuration as a person reads it, grouped like Apple's settings screen (server,
+/// identities, authentication, SA parameters, routing, on-demand), as `ikeway config show`
+/// prints it; with `json` non-zero, the same as JSON for scripts. Free `*out_text` with
+/// `ikeway_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ikeway_manager_summary(
+    manager: *mut IkewayManager,
+    json: i32,
+    out_text: *mut *mut c_char,
+) -> IkewayResult {
+    guard(|| {
+        out_ok(out_text, "out_text")?;
+        let text = MANAGERS.with(manager, "manager", |m| {
+            let (name, configuration) = (m.manager.app_id(), m.manager.configuration());
+            Ok(if json != 0 {
+                summary_json(name, configuration, false).to_string()
+            } else {
+                Summary { name, configuration, managed: false }.to_string()
+            })
+        })?;
+        write_out(out_text, string_out(&text), "out_text")
     })
 }
 

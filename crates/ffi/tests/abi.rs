@@ -207,6 +207,14 @@ fn configuration_round_trip_save_load_remove() {
     let saved: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
     assert_eq!(saved["protocol"]["server_address"], "vpn.example.com");
     assert_eq!(saved["localized_description"], "Example");
+    let mut text = std::ptr::null_mut();
+    assert_eq!(ikeway_manager_summary(again, 0, &mut text), IkewayResult::Ok);
+    let text = take(text);
+    assert!(text.contains("  Server address            vpn.example.com\n"), "{text}");
+    let mut json = std::ptr::null_mut();
+    assert_eq!(ikeway_manager_summary(again, 1, &mut json), IkewayResult::Ok);
+    let summary: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+    assert_eq!(summary["name"], "com.example.vpn", "{summary}");
     assert_eq!(ikeway_manager_free(again), IkewayResult::Ok);
 
     assert_eq!(ikeway_manager_remove(f.manager), IkewayResult::Ok);
