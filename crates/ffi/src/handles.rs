@@ -8,6 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Failure, IkewayResult};
 
+#[cfg(test)]
+thread_local! {
+    /// Makes the next [`Registry::with`] on this thread panic with its lock held, so tests can
+    /// check what a bug inside a call does at the boundary.
+    pub(crate) static PANIC_INSIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// The next handle number, shared by every handle type so that a handle of one type is
 /// never a live handle of another.
 static NEXT: AtomicUsize = AtomicUsize::new(1);
@@ -61,6 +68,10 @@ impl<T> Registry<T> {
     ) -> Result<R, Failure> {
         let object = self.get(handle, what)?;
         let mut guard = relock(&object);
+        #[cfg(test)]
+        if PANIC_INSIDE.with(|p| p.replace(false)) {
+            panic!("injected while holding the {what} lock");
+        }
         f(&mut guard)
     }
 

@@ -482,3 +482,43 @@ pub extern "C" fn ikeway_manager_set_status_callback(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{CStr, CString};
+
+    use super::*;
+    use crate::handles::PANIC_INSIDE;
+
+    #[test]
+    fn a_panic_inside_a_call_is_a_code_and_the_handle_still_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = CString::new(dir.path().to_str().unwrap()).unwrap();
+        let mut store = std::ptr::null_mut();
+        assert_eq!(ikeway_store_open(path.as_ptr(), &mut store), IkewayResult::Ok);
+        let mut manager = std::ptr::null_mut();
+        assert_eq!(
+            ikeway_manager_new(store, c"com.example.vpn".as_ptr(), &mut manager),
+            IkewayResult::Ok
+        );
+
+        PANIC_INSIDE.with(|p| p.set(true));
+        assert_eq!(ikeway_manager_load(manager), IkewayResult::Panic);
+        let message = crate::ikeway_last_error_message();
+        // SAFETY: a non-NULL result is a NUL-terminated string this library allocated.
+        let text = unsafe { CStr::from_ptr(message) }.to_str().unwrap().to_owned();
+        assert_eq!(
+            text,
+            "internal error (a bug in ikeway): injected while holding the manager lock"
+        );
+        assert_eq!(crate::ikeway_string_free(message), IkewayResult::Ok);
+
+        // The lock the panic poisoned is taken again: the handle keeps working.
+        assert_eq!(ikeway_manager_load(manager), IkewayResult::Ok);
+        let mut status = IkewayStatus::Connected;
+        assert_eq!(ikeway_manager_status(manager, &mut status), IkewayResult::Ok);
+        assert_eq!(status, IkewayStatus::Invalid);
+        assert_eq!(ikeway_manager_free(manager), IkewayResult::Ok);
+        assert_eq!(ikeway_store_free(store), IkewayResult::Ok);
+    }
+}
