@@ -15,8 +15,8 @@ use crate::event::EventKind;
 use crate::faults::{Fault, Faults};
 use crate::queue::{self, Consumer};
 
-/// How often a reader looks whether its sockets were dropped. Only the readers wait on this;
-/// the session loop never polls.
+/// How often a reader looks whether its sockets were dropped, should the wake-up datagram
+/// `Drop` sends it be lost. Only the readers wait on this; the session loop never polls.
 const READER_CHECK: Duration = Duration::from_millis(200);
 
 /// UDP sockets on IKE's ports of one address. With a datapath (`pump`), the NAT-T port is the
@@ -30,12 +30,29 @@ pub(crate) struct Sockets {
     pump_port: u16,
     /// Tells the reader threads to let go of their sockets, so the ports can be bound again.
     closed: Arc<AtomicBool>,
+    readers: Vec<std::thread::JoinHandle<()>>,
     faults: Faults,
 }
 
+/// The ports are free again when this returns: each reader is woken by an empty datagram to
+/// its own socket, sees `closed` and ends, and is joined.
 impl Drop for Sockets {
     fn drop(&mut self) {
         self.closed.store(true, Ordering::SeqCst);
+        for socket in &self.sockets {
+            if let Ok(mut own) = socket.local_addr() {
+                if own.ip().is_unspecified() {
+                    own.set_ip(match own.ip() {
+                        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+                    });
+                }
+                let _ = socket.send_to(&[], own);
+            }
+        }
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
     }
 }
 
@@ -49,7 +66,8 @@ pub(crate) enum SendError {
 }
 
 impl Sockets {
-    /// Binds `ports` on `ip` (0: an ephemeral port), except the one `pump` already owns.
+    /// Binds `ports` on `ip` (0: an ephemeral port), except the one `pump` already owns. On
+    /// an error, what was bound is let go again before this returns.
     pub(crate) fn bind(
         ip: IpAddr,
         ports: &[u16],
@@ -57,16 +75,26 @@ impl Sockets {
         depth: usize,
     ) -> Result<Self, SessionError> {
         let (tx, rx) = queue::queue(depth);
-        let mut sockets = Vec::new();
-        let closed = Arc::new(AtomicBool::new(false));
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new().name(name).spawn(f).map(drop).map_err(SessionError::Spawn)
+            std::thread::Builder::new().name(name).spawn(f).map_err(SessionError::Spawn)
         };
-        let mut pump_port = 0;
-        if let Some(pump) = &pump {
-            pump_port = pump.local_addr().map_err(SessionError::Spawn)?.port();
+        let pump_port = match &pump {
+            Some(p) => p.local_addr().map_err(SessionError::Spawn)?.port(),
+            None => 0,
+        };
+        let mut this = Self {
+            sockets: Vec::new(),
+            rx,
+            pump,
+            pump_port,
+            closed: Arc::new(AtomicBool::new(false)),
+            readers: Vec::new(),
+            faults: Faults::default(),
+        };
+        if let Some(pump) = &this.pump {
             let up = pump.ike().clone();
             let tx = tx.clone();
+            // Ends when the pump stops and its channel closes.
             spawn(
                 "pump-ike".into(),
                 Box::new(move || {
@@ -80,7 +108,7 @@ impl Sockets {
             )?;
         }
         for &port in ports {
-            if pump.is_some() && port == pump_port {
+            if this.pump.is_some() && port == pump_port {
                 continue;
             }
             let addr = SocketAddr::new(ip, port);
@@ -91,8 +119,9 @@ impl Sockets {
             socket.set_read_timeout(Some(READER_CHECK)).map_err(SessionError::Spawn)?;
             let reader = Arc::clone(&socket);
             let tx = tx.clone();
-            let closed = Arc::clone(&closed);
-            spawn(
+            let closed = Arc::clone(&this.closed);
+            this.sockets.push(socket);
+            let handle = spawn(
                 format!("udp-{}", addr.port()),
                 Box::new(move || {
                     let mut buf = tx.buffer();
@@ -113,12 +142,13 @@ impl Sockets {
                     }
                 }),
             )?;
-            sockets.push(socket);
+            this.readers.push(handle);
         }
-        Ok(Self { sockets, rx, pump, pump_port, closed, faults: Faults::default() })
+        Ok(this)
     }
 
-    /// The address of the socket bound on `index`-th port given to `bind` (not the pump's).
+    /// The addresses of the sockets bound here, in the order of the ports given to `bind`
+    /// (the pump's is not among them).
     pub(crate) fn local_addrs(&self) -> Vec<SocketAddr> {
         self.sockets.iter().filter_map(|s| s.local_addr().ok()).collect()
     }
@@ -160,6 +190,35 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+
+    /// Dropping the sockets lets go of the ports at once: the same address binds again right
+    /// after, with no reader still holding it.
+    #[test]
+    fn dropped_sockets_free_their_ports_at_once() {
+        let loopback: IpAddr = "127.0.0.1".parse().expect("literal");
+        for _ in 0..3 {
+            let sockets = Sockets::bind(loopback, &[0, 0], None, 4).expect("bind");
+            let bound = sockets.local_addrs();
+            drop(sockets);
+            for addr in bound {
+                UdpSocket::bind(addr).expect("the port is free again");
+            }
+        }
+    }
+
+    /// A bind that fails half way lets go of what it bound before.
+    #[test]
+    fn a_failed_bind_lets_go_of_the_ports_it_took() {
+        let loopback: IpAddr = "127.0.0.1".parse().expect("literal");
+        let taken = UdpSocket::bind((loopback, 0)).expect("bind");
+        let busy = taken.local_addr().expect("bound").port();
+        let free = UdpSocket::bind((loopback, 0)).expect("bind");
+        let first = free.local_addr().expect("bound");
+        drop(free);
+        let err = Sockets::bind(loopback, &[first.port(), busy], None, 4).expect_err("busy port");
+        assert!(matches!(err, SessionError::Bind { addr, .. } if addr.port() == busy), "{err}");
+        UdpSocket::bind(first).expect("the first port was let go");
+    }
 
     /// Issue 9 finding 10: a flood while the engine is busy was queued without bound. Now
     /// the readers keep `depth` datagrams, drop the rest and count them.
