@@ -284,7 +284,7 @@ fn connect_shows_its_phases_on_a_terminal_and_nothing_in_a_pipe() {
     assert_eq!(read(o, "tty.rc").trim(), "0", "connect on a pty: {}", read(o, "tty.typescript"));
     let tty = read(o, "tty.typescript");
     // The first phase is always drawn; later ones may fall between two redraws.
-    assert!(tty.contains("vpn [1/4] resolving the server's address"), "{tty}");
+    assert!(tty.contains("vpn [1/5] resolving the server's address"), "{tty}");
     assert!(tty.contains("vpn: connected (log: /run/ikeway/connection.log)"), "{tty}");
     assert_eq!(read(o, "pipe.rc").trim(), "0", "connect in a pipe: {}", read(o, "pipe.err"));
     assert_eq!(read(o, "pipe.out"), "vpn: connected (log: /run/ikeway/connection.log)\n");

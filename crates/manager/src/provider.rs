@@ -108,6 +108,9 @@ pub struct TunnelStatus {
     pub dns: Vec<String>,
     /// DNS search domains the server handed out.
     pub domains: Vec<String>,
+    /// IKE_SA_INIT completed (the session's `authenticating` event): keyed, the server not
+    /// authenticated yet. What a progress display tells apart from waiting for the server.
+    pub keyed: bool,
     /// The IKE SA, once up.
     pub ike: Option<IkeSaStatus>,
     /// The child SAs installed now.
@@ -352,7 +355,11 @@ impl Follow {
             }
             // A retransmission on an established SA: the server stopped answering.
             EventKind::PeerUnresponsive { .. } => self.events.report(TunnelEvent::Unresponsive),
-            EventKind::IkeSaClosed { reason } => self.closed = Some(CloseCause::from(*reason)),
+            EventKind::Authenticating { .. } => lock(&self.status).keyed = true,
+            EventKind::IkeSaClosed { reason } => {
+                lock(&self.status).keyed = false;
+                self.closed = Some(CloseCause::from(*reason));
+            }
             _ => {}
         }
         Ok(())

@@ -191,6 +191,7 @@ fn a_saved_configuration_connects_reports_its_status_and_stops_with_delete() {
         assert_eq!(s.addresses, ["10.88.0.10/32"]);
         assert_eq!(s.dns, ["10.77.0.53"]);
         assert!(s.ike.is_some());
+        assert!(s.keyed, "IKE_SA_INIT completed before IKE_AUTH");
         assert_eq!(s.children.len(), 1);
         assert!(s.session.is_some());
     }

@@ -12,6 +12,10 @@ use crate::proposal::{EspSuite, IkeSuite};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event {
+    /// An initiator's IKE_SA_INIT completed and its IKE_AUTH request is out: the IKE SA has
+    /// keys, the peer is not authenticated yet (what a user waits for next). Responders do
+    /// not report it.
+    Authenticating { spi_i: u64, spi_r: u64 },
     /// IKE_AUTH completed: the IKE SA is authenticated.
     IkeSaUp { spi_i: u64, spi_r: u64, suite: IkeSuite },
     /// A child SA's keys are ready: install the inbound SA first, then the outbound one.

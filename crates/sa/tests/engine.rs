@@ -78,6 +78,7 @@ fn kinds(events: &[EngineEvent]) -> Vec<&'static str> {
     events
         .iter()
         .map(|e| match e.event {
+            Event::Authenticating { .. } => "authenticating",
             Event::IkeSaUp { .. } => "ike-up",
             Event::ChildSaInstalled(_) => "child-installed",
             Event::ChildSaRemoved { .. } => "child-removed",
@@ -98,9 +99,18 @@ fn events_of_both_roles_name_the_sa_by_our_own_spi() {
     let (client_id, server_id) = ends.ids();
     assert_ne!(client_id, server_id);
     assert_eq!(ends.client.id(), client_id);
-    assert_eq!(kinds(&ends.client_events), ["ike-up", "config", "child-installed"]);
+    // Only the initiator reports the wait for IKE_AUTH.
+    assert_eq!(
+        kinds(&ends.client_events),
+        ["authenticating", "ike-up", "config", "child-installed"]
+    );
     assert_eq!(kinds(&ends.server_events), ["ike-up", "child-installed"]);
     assert!(ends.client_events.iter().all(|e| e.sa == client_id), "{:?}", ends.client_events);
+    let (spi_i, spi_r) = ends.client.spis();
+    assert!(matches!(
+        ends.client_events[0].event,
+        Event::Authenticating { spi_i: i, spi_r: r } if (i, r) == (spi_i, spi_r)
+    ));
     assert!(ends.server_events.iter().all(|e| e.sa == server_id), "{:?}", ends.server_events);
 }
 

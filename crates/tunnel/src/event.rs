@@ -220,6 +220,13 @@ pub enum EventKind {
         /// The new status.
         status: Status,
     },
+    /// An initiator's IKE_SA_INIT completed and IKE_AUTH is out: keyed, not yet authenticated.
+    Authenticating {
+        /// Initiator's SPI.
+        spi_i: Spi64,
+        /// Responder's SPI.
+        spi_r: Spi64,
+    },
     /// IKE_AUTH completed: the IKE SA is authenticated.
     IkeSaUp {
         /// Initiator's SPI.
@@ -437,6 +444,9 @@ impl From<&Event> for EventKind {
     /// The negotiation's event without its secrets: child SA keys stay in the runtime.
     fn from(e: &Event) -> Self {
         match e {
+            Event::Authenticating { spi_i, spi_r } => {
+                Self::Authenticating { spi_i: Spi64(*spi_i), spi_r: Spi64(*spi_r) }
+            }
             Event::IkeSaUp { spi_i, spi_r, suite } => ike_up(*spi_i, *spi_r, suite),
             Event::ChildSaInstalled(c) => child_installed(c),
             Event::ChildSaRemoved { spi_in, spi_out } => {
@@ -499,6 +509,9 @@ impl Display for EventKind {
                 write!(f, "child SA removed: SPIs in {spi_in} out {spi_out}")
             }
             Self::ChildSaRefused { notify } => write!(f, "child SA refused: {notify}"),
+            Self::Authenticating { spi_i, spi_r } => {
+                write!(f, "IKE_SA_INIT done (SPIs {spi_i} {spi_r}); authenticating with IKE_AUTH")
+            }
             Self::ConfigReceived { addresses, dns, domains, subnets } => write!(
                 f,
                 "configuration: address {}, DNS {} (search {}), networks {}",
@@ -516,7 +529,7 @@ impl Display for EventKind {
             Self::IkeSaRekeyed { old, new } => {
                 write!(f, "IKE SA rekeyed: {}/{} -> {}/{}", old[0], old[1], new[0], new[1])
             }
-            Self::IkeSaClosed { reason } => write!(f, "IKE SA closed: {reason:?}"),
+            Self::IkeSaClosed { reason } => write!(f, "IKE SA closed: {reason}"),
             Self::Timing { initiate_to_child_ms } => {
                 write!(f, "child SA up {initiate_to_child_ms:.1} ms after the first message")
             }
@@ -642,6 +655,14 @@ mod tests {
                    "new": ["0000000000000003", "ffffffffffffffff"]})
         );
         assert_eq!(
+            json(SessionEvent::new(EventKind::Authenticating {
+                spi_i: Spi64(0x11),
+                spi_r: Spi64(0x22)
+            })),
+            json!({"event": "authenticating", "spi_i": "0000000000000011",
+                   "spi_r": "0000000000000022"})
+        );
+        assert_eq!(
             json(SessionEvent::new(EventKind::Status { status: Status::Connected })),
             json!({"event": "status", "status": "connected"})
         );
@@ -682,5 +703,13 @@ mod tests {
         );
         let e = SessionEvent::new(EventKind::Status { status: Status::Disconnecting });
         assert_eq!(e.to_string(), "status: disconnecting");
+        // The reason in words for people; JSON keeps its name for scripts.
+        let e = SessionEvent::new(EventKind::IkeSaClosed { reason: CloseReason::PeerUnreachable });
+        assert_eq!(e.to_string(), "IKE SA closed: the peer stopped answering");
+        let e = SessionEvent::new(EventKind::Authenticating { spi_i: Spi64(1), spi_r: Spi64(2) });
+        assert_eq!(
+            e.to_string(),
+            "IKE_SA_INIT done (SPIs 0000000000000001 0000000000000002); authenticating with IKE_AUTH"
+        );
     }
 }

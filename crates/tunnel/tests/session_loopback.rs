@@ -75,10 +75,12 @@ fn two_sessions_connect_rekey_answer_an_idle_command_and_disconnect() {
     let handle = initiator.handle();
     let events = initiator.events();
 
-    // Connected: IKE SA, configuration, child SA, in that order, then the status.
+    // Connected: IKE_SA_INIT done, IKE SA, configuration, child SA, in that order, then the
+    // status.
     let seen = until(events, |e| *e == EventKind::Status { status: Status::Connected });
     assert_eq!(seen[0], EventKind::Status { status: Status::Connecting });
-    assert!(matches!(seen[1], EventKind::IkeSaUp { .. }), "{seen:#?}");
+    assert!(matches!(seen[1], EventKind::Authenticating { .. }), "{seen:#?}");
+    assert!(matches!(seen[2], EventKind::IkeSaUp { .. }), "{seen:#?}");
     let config = seen.iter().find_map(|e| match e {
         EventKind::ConfigReceived { addresses, dns, .. } => Some((addresses.clone(), dns.clone())),
         _ => None,

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::control::{self, Request};
 use super::runtime_dir::{self, Dir};
-use crate::progress::{Phase, Phases};
+use crate::progress::{Facts, Phase, Phases};
 
 #[derive(Args, Debug)]
 pub(crate) struct ConnectArgs {
@@ -70,6 +70,13 @@ fn snapshot(connection: &VpnConnection, tunnel: &Mutex<TunnelStatus>, name: &str
         "dns": t.dns,
         "domains": t.domains,
         "ike_sa": t.ike,
+        "phase": Phase::of(Facts {
+            connected: connection.status() == VpnStatus::Connected,
+            started: t.server.is_some(),
+            keyed: t.keyed,
+            authenticated: t.ike.is_some(),
+        })
+        .name(),
         "child_sas": t.children,
         "datapath": t.session.as_ref().and_then(|s| s.datapath_stats()).map(|d| {
             serde_json::to_value(SessionEvent::new(EventKind::DatapathStats(d))).unwrap_or_default()

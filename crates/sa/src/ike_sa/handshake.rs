@@ -282,7 +282,9 @@ impl IkeSa {
         self.detect_nat(payloads, self.spi_r);
         self.ni = ni.clone();
         self.nr = nr.clone();
-        self.send_auth(now, ni, nr, request)
+        self.send_auth(now, ni, nr, request)?;
+        self.events.push_back(Event::Authenticating { spi_i: self.spi_i, spi_r: self.spi_r });
+        Ok(())
     }
 
     pub(super) fn send_auth(
