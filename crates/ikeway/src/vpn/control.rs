@@ -114,7 +114,9 @@ fn answer(
         on_disconnect();
     }
     let reply = snapshot.lock().map(|v| v.clone()).unwrap_or(Value::Null);
-    writeln!(w, "{reply}")?;
+    // One write of the whole line: `writeln!` on the socket sends a Value token by token, and
+    // a connection that exits meanwhile (after a disconnect) left the reader half a reply.
+    w.write_all(format!("{reply}\n").as_bytes())?;
     Ok(())
 }
 
