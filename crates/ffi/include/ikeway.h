@@ -189,6 +189,11 @@ IkewayResult ikeway_manager_configuration_json(IkewayManager *manager, char **ou
 // `ikeway_string_free`.
 IkewayResult ikeway_manager_summary(IkewayManager *manager, int32_t json, char **out_text);
 
+// What the running tunnel knows, as JSON: the server, the internal addresses and DNS from the
+// server, the IKE SA and child SAs (empty fields when no tunnel has come up). Free
+// `*out_json` with `ikeway_string_free`.
+IkewayResult ikeway_manager_tunnel_status_json(IkewayManager *manager, char **out_json);
+
 // Replaces the configuration in memory with `json` (the form
 // `ikeway_manager_configuration_json` gives); `ikeway_manager_save` writes it.
 IkewayResult ikeway_manager_set_configuration_json(IkewayManager *manager, const char *json);

@@ -6,13 +6,14 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_void};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, select};
 use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
     ManagerError, PreferencesStore, ProviderOptions, SessionProvider, StartError, Summary,
-    VpnConfiguration, VpnManager, VpnStatus, import_profile, summary_json,
+    TunnelStatus, VpnConfiguration, VpnManager, VpnStatus, import_profile, summary_json,
 };
 use ikeway_tunnel::Ports;
 
@@ -74,6 +75,17 @@ static MANAGERS: Registry<ManagerState> = Registry::new();
 struct ManagerState {
     manager: VpnManager,
     watcher: Option<Watcher>,
+    /// What the installed provider knows about the running tunnel.
+    tunnel: Arc<Mutex<TunnelStatus>>,
+}
+
+impl ManagerState {
+    /// Runs tunnels with `options` from now on.
+    fn install_provider(&mut self, options: ProviderOptions) {
+        let provider = SessionProvider::new(options);
+        self.tunnel = provider.status();
+        self.manager.set_tunnel_provider(Box::new(provider));
+    }
 }
 
 impl std::fmt::Debug for ManagerState {
@@ -272,9 +284,13 @@ pub extern "C" fn ikeway_manager_new(
         let app_id = non_empty(str_in(app_id, "app_id")?, "app_id")?;
         out_ok(out_manager, "out_manager")?;
         let store = STORES.with(store, "store", |s| Ok(s.clone()))?;
-        let mut manager = VpnManager::shared(app_id, store);
-        manager.set_tunnel_provider(Box::new(SessionProvider::new(ProviderOptions::default())));
-        let handle = MANAGERS.insert(ManagerState { manager, watcher: None });
+        let mut state = ManagerState {
+            manager: VpnManager::shared(app_id, store),
+            watcher: None,
+            tunnel: Arc::default(),
+        };
+        state.install_provider(ProviderOptions::default());
+        let handle = MANAGERS.insert(state);
         write_out(out_manager, handle, "out_manager")
     })
 }
@@ -359,6 +375,34 @@ pub extern "C" fn ikeway_manager_summary(
     })
 }
 
+/// What the running tunnel knows, as JSON: the server, the internal addresses and DNS from the
+/// server, the IKE SA and child SAs (empty fields when no tunnel has come up). Free
+/// `*out_json` with `ikeway_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ikeway_manager_tunnel_status_json(
+    manager: *mut IkewayManager,
+    out_json: *mut *mut c_char,
+) -> IkewayResult {
+    guard(|| {
+        out_ok(out_json, "out_json")?;
+        let json = MANAGERS.with(manager, "manager", |m| {
+            let t = m.tunnel.lock().unwrap_or_else(|e| e.into_inner());
+            let json = serde_json::json!({
+                "server": t.server.map(|a| a.to_string()),
+                "addresses": t.addresses,
+                "dns": t.dns,
+                "domains": t.domains,
+                "ike": t.ike,
+                "children": t.children,
+                "notes": t.notes,
+                "host_error": t.host_error,
+            });
+            Ok(json.to_string())
+        })?;
+        write_out(out_json, string_out(&json), "out_json")
+    })
+}
+
 /// Replaces the configuration in memory with `json` (the form
 /// `ikeway_manager_configuration_json` gives); `ikeway_manager_save` writes it.
 #[unsafe(no_mangle)]
@@ -420,7 +464,7 @@ pub extern "C" fn ikeway_manager_set_tunnel_options(
             host: None,
         };
         MANAGERS.with(manager, "manager", |m| {
-            m.manager.set_tunnel_provider(Box::new(SessionProvider::new(options)));
+            m.install_provider(options);
             Ok(())
         })
     })

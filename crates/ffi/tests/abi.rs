@@ -422,6 +422,11 @@ fn start_and_stop_a_real_tunnel_through_the_abi() {
     assert_eq!(wait(), (IkewayStatus::Disconnected, IkewayStatus::Connecting, 0));
     assert_eq!(wait(), (IkewayStatus::Connecting, IkewayStatus::Connected, 0));
     assert_eq!(f.status(), IkewayStatus::Connected);
+    let mut json = std::ptr::null_mut();
+    assert_eq!(ikeway_manager_tunnel_status_json(f.manager, &mut json), IkewayResult::Ok);
+    let tunnel: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+    assert_eq!(tunnel["addresses"], serde_json::json!(["10.88.0.10/32"]), "{tunnel}");
+    assert_eq!(tunnel["server"], server.local_addr().to_string(), "{tunnel}");
     assert_eq!(ikeway_manager_stop(f.manager), IkewayResult::Ok);
     assert_eq!(wait(), (IkewayStatus::Connected, IkewayStatus::Disconnecting, 0));
     assert_eq!(wait(), (IkewayStatus::Disconnecting, IkewayStatus::Disconnected, 0));
