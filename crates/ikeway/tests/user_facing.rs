@@ -150,6 +150,11 @@ fn unknown_names_and_values_say_what_is_known() {
         failure(dir.path(), &["config", "show", "nowhere"]),
         "ikeway: no configuration named \"nowhere\" (see `ikeway config list`)"
     );
+    // Said at once, before a runtime directory or a background connection exists.
+    assert_eq!(
+        failure(dir.path(), &["connect", "nowhere"]),
+        "ikeway: no configuration named \"nowhere\" (see `ikeway config list`)"
+    );
     assert_eq!(
         failure(
             dir.path(),

@@ -147,13 +147,14 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     if !ikeway_tunnel::host::record::is_our_link(&args.tun) {
         bail!("--tun {:?}: the TUN device must be named ikeway followed by 1-9 digits", args.tun);
     }
+    // An unknown name is said at once, before anything is set up or started.
+    let store = PreferencesStore::open_default()?;
+    let (mut configuration, _) = super::config::find(&store, &args.name)?;
     let dir = Arc::new(Dir::for_connection()?);
     if !args.foreground {
         return connect_in_background(&args, &dir);
     }
     cleanup_stale(&dir)?;
-    let store = PreferencesStore::open_default()?;
-    let (mut configuration, _) = super::config::find(&store, &args.name)?;
     if !configuration.enabled {
         // Connecting is the user's switch: enable it, which disables the other ones.
         super::config::enable(&store, &args.name)?;
@@ -254,6 +255,21 @@ fn report_error(e: &str) {
 
 /// Starts `connect --foreground` as a detached process with its output in the runtime
 /// directory, and waits until it is connected or has failed.
+/// Why the background connection ended, from its log: its own error lines without the
+/// `ikeway: ` prefix (the log also holds status lines), else the log's last line.
+fn child_failure(log: &str) -> String {
+    let errors: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("ikeway: ")).collect();
+    if !errors.is_empty() {
+        return errors.join("; ");
+    }
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("it stopped without a message")
+        .to_owned()
+}
+
 fn connect_in_background(args: &ConnectArgs, dir: &Dir) -> Result<()> {
     let log = dir.path().join("connection.log");
     let out = dir.create_new("connection.log", 0o600)?;
@@ -268,10 +284,11 @@ fn connect_in_background(args: &ConnectArgs, dir: &Dir) -> Result<()> {
     let mut phases = Phases::new(&args.name, crate::progress::wanted(false));
     phases.set(Phase::Resolving);
     while Instant::now() < deadline {
-        if let Some(status) = child.try_wait()? {
+        if child.try_wait()?.is_some() {
             drop(phases);
             let text = dir.read("connection.log", 1 << 20)?.unwrap_or_default();
-            bail!("the connection ended ({status}): {}", String::from_utf8_lossy(&text).trim());
+            let why = child_failure(&String::from_utf8_lossy(&text));
+            bail!("{}: {why} (log: {})", args.name, log.display());
         }
         let snapshot = control::ask(Request::Status)?;
         phases.set(Phase::of_snapshot(snapshot.as_ref()));
@@ -387,4 +404,21 @@ pub(crate) fn disconnect() -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!("the connection did not end within 10 s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::child_failure;
+
+    #[test]
+    fn a_failed_background_connection_says_why_in_its_own_words() {
+        let log = "office: enabled\nunsupported, not applied: disable_mobike (...)\n\
+                   ikeway: starting the tunnel: the VPN connection failed: vpn.example does not resolve\n";
+        assert_eq!(
+            child_failure(log),
+            "starting the tunnel: the VPN connection failed: vpn.example does not resolve"
+        );
+        assert_eq!(child_failure("office: enabled\nsomething odd\n\n"), "something odd");
+        assert_eq!(child_failure(""), "it stopped without a message");
+    }
 }
