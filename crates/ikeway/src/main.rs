@@ -109,11 +109,16 @@ Examples:
   ikeway decode capture.pcap --keys ~/.config/wireshark/ikev2_decryption_table | jq .payloads
   ikeway decode messages.hex";
 
+/// What a shell reports for a process ended by SIGPIPE (128 + 13).
+const CLOSED_STDOUT: u8 = 141;
+
 fn main() -> ExitCode {
+    end_quietly_when_stdout_closes();
     let result = config_file::expand(std::env::args_os().collect())
         .and_then(|args| run(Cli::parse_from(args)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if closed_stdout(&e) => ExitCode::from(CLOSED_STDOUT),
         Err(e) => {
             #[allow(clippy::print_stderr)]
             {
@@ -122,6 +127,36 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A reader that stops early (`ikeway demo | head -3`) closes our stdout, and `println!`
+/// turns the next write's EPIPE into a panic with a backtrace. Stopping is the reader's
+/// choice, not a fault: end quietly, as `cat` does.
+fn end_quietly_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(CLOSED_STDOUT.into());
+        }
+        default(info);
+    }));
+}
+
+/// Whether `e` is our stdout closed by its reader (a command writing through a buffer, or
+/// serde_json writing to it).
+fn closed_stdout(e: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == pipe
+            || c.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind)
+                == pipe
+    })
 }
 
 /// The error and its causes, each said once. Library errors often end with their cause

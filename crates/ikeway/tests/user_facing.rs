@@ -329,3 +329,37 @@ fn config_show_json_has_every_field_for_scripts() {
         }])
     );
 }
+
+/// Runs `args`, reads the first line of stdout, then closes it as `| head -1` does.
+fn stop_reading_after_one_line(dir: &Path, args: &[&str]) -> Output {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ikeway"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the ikeway binary runs");
+    let stdout = child.stdout.take().expect("piped");
+    let mut first = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut first).expect("a first line");
+    assert!(!first.is_empty());
+    // The reader is dropped here: our end of the pipe closes.
+    child.wait_with_output().expect("it ends")
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The demo prints through println!; its later lines meet the closed pipe.
+    let out = stop_reading_after_one_line(dir.path(), &["demo", "--megabytes", "4", "--quiet"]);
+    assert_eq!(stderr(&out), "", "no panic, no message");
+    assert_eq!(out.status.code(), Some(141));
+    // decode writes through a buffer: the error comes back to main instead.
+    let hex: String = (0..50_000).map(|i| format!("{i:064x}\n")).collect();
+    std::fs::write(dir.path().join("many.hex"), hex).expect("write");
+    let out = stop_reading_after_one_line(dir.path(), &["decode", "many.hex"]);
+    assert_eq!(stderr(&out), "", "no panic, no message");
+    assert_eq!(out.status.code(), Some(141));
+}
