@@ -414,6 +414,28 @@ Set but without effect here
     }
 
     #[test]
+    fn routing_follows_apples_switches() {
+        let mut p = Ikev2Protocol::new("192.0.2.1");
+        p.use_configuration_attribute_internal_ip_subnet = true;
+        p.exclude_cellular_services = false;
+        p.exclude_apns = false;
+        p.exclude_device_communication = false;
+        // Local networks are excluded only with include_all_networks or enforce_routes.
+        p.exclude_local_networks = true;
+        let text = |p: &Ikev2Protocol| {
+            let c = VpnConfiguration { protocol: Some(p.clone()), ..VpnConfiguration::default() };
+            Summary { name: "r", configuration: &c, managed: false }.to_string()
+        };
+        let shown = text(&p);
+        assert!(shown.contains(
+            "  Included routes           the server's traffic selectors and INTERNAL_IP4/6_SUBNET networks\n"
+        ));
+        assert!(shown.contains("  Excluded routes           none\n"), "{shown}");
+        p.enforce_routes = true;
+        assert!(text(&p).contains("  Excluded routes           local networks\n"));
+    }
+
+    #[test]
     fn a_configuration_without_protocol_says_so() {
         let config = VpnConfiguration::default();
         let text = Summary { name: "empty", configuration: &config, managed: false }.to_string();
