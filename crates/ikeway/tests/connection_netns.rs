@@ -291,3 +291,50 @@ fn connect_shows_its_phases_on_a_terminal_and_nothing_in_a_pipe() {
     assert_eq!(read(o, "pipe.err"), "", "no progress when stderr is not a terminal");
     assert_eq!(read(o, "disconnect.out"), "disconnected\ndisconnected\n");
 }
+
+/// `connect --foreground` stopped by a signal: SIGTERM reaches the connection's main loop at
+/// once (it waits on status changes and stop requests together), which sends DELETE, waits for
+/// the answer, restores routes and DNS and exits 0. $1 binary, $2 output directory.
+const SIGNAL_SCRIPT: &str = r#"
+"$BIN" serve --local 127.0.0.2 --id srv.test --psk-file "$OUT/psk" --pool 10.88.0.10/10 \
+    --dns 10.88.0.1 --duration 60 >"$OUT/serve.jsonl" 2>"$OUT/serve.err" &
+sleep 0.5
+"$BIN" config add vpn --server 127.0.0.2 --remote-id srv.test --local-id cli.test \
+    --psk-file "$OUT/psk" --child-encryption aes256gcm --yes >"$OUT/add.out" 2>&1
+"$BIN" connect vpn --foreground >"$OUT/fg.out" 2>"$OUT/fg.err" &
+FG=$!
+for _ in $(seq 100); do
+    "$BIN" status --json 2>/dev/null | grep -q '"status": "connected"' && break
+    sleep 0.1
+done
+"$BIN" status --json >"$OUT/status.during" 2>&1
+ip route show table main proto 77 >"$OUT/routes.during"
+kill -TERM "$FG"
+rc=0; wait "$FG" || rc=$?
+echo "$rc" >"$OUT/fg.rc"
+ip route show table main proto 77 >"$OUT/routes.after"
+cat /etc/resolv.conf >"$OUT/resolv.after"
+"$BIN" status >"$OUT/status.after" 2>&1
+"#;
+
+#[test]
+fn sigterm_disconnects_a_foreground_connection_cleanly() {
+    let Some(out) = setup("connection_netns_sigterm") else { return };
+    run_script(SIGNAL_SCRIPT, &out);
+    let o = out.as_path();
+    assert_eq!(json(o, "status.during")["status"], "connected", "{}", read(o, "fg.err"));
+    assert!(!read(o, "routes.during").trim().is_empty(), "routes into the tunnel while up");
+    assert_eq!(read(o, "fg.rc").trim(), "0", "{}\n{}", read(o, "fg.out"), read(o, "fg.err"));
+    let fg = read(o, "fg.out");
+    assert!(fg.contains("vpn: Connected -> Disconnecting"), "{fg}");
+    assert!(fg.contains("vpn: Disconnecting -> Disconnected"), "{fg}");
+    assert_eq!(read(o, "routes.after").trim(), "", "routes restored");
+    assert_eq!(read(o, "resolv.after"), ORIGINAL_RESOLV_CONF);
+    assert_eq!(read(o, "status.after").trim(), "disconnected", "nothing runs any more");
+    // The server heard our DELETE.
+    let closed = read(o, "serve.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|e| e["event"] == "ike_sa_closed" && e["reason"] == "DeletedByPeer");
+    assert!(closed, "{}", read(o, "serve.jsonl"));
+}

@@ -5,7 +5,6 @@
 //! This module parses, prints and serves the control socket.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,20 +57,40 @@ fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn snapshot(connection: &VpnConnection, tunnel: &Mutex<TunnelStatus>, name: &str) -> Value {
+/// The connection's side of the status snapshot, as the main thread last saw it.
+#[derive(Debug, Clone)]
+struct ConnectionView {
+    status: VpnStatus,
+    connected_since: Option<SystemTime>,
+    last_error: Option<ikeway_manager::DisconnectError>,
+}
+
+impl ConnectionView {
+    fn of(connection: &VpnConnection) -> Self {
+        Self {
+            status: connection.status(),
+            connected_since: connection.connected_date(),
+            last_error: connection.last_disconnect_error(),
+        }
+    }
+}
+
+/// What `status` shows: the connection as last seen, the tunnel (SAs, datapath counters) as
+/// it is when asked.
+fn snapshot(connection: &ConnectionView, tunnel: &Mutex<TunnelStatus>, name: &str) -> Value {
     let t = tunnel.lock().unwrap_or_else(PoisonError::into_inner);
     json!({
         "configuration": name,
-        "status": format!("{:?}", connection.status()).to_lowercase(),
-        "connected_since": connection.connected_date().map(unix_seconds),
-        "last_disconnect_error": connection.last_disconnect_error().map(|e| format!("{e:?}")),
+        "status": format!("{:?}", connection.status).to_lowercase(),
+        "connected_since": connection.connected_since.map(unix_seconds),
+        "last_disconnect_error": connection.last_error.map(|e| format!("{e:?}")),
         "server": t.server.map(|s| s.to_string()),
         "internal_addresses": t.addresses,
         "dns": t.dns,
         "domains": t.domains,
         "ike_sa": t.ike,
         "phase": Phase::of(Facts {
-            connected: connection.status() == VpnStatus::Connected,
+            connected: connection.status == VpnStatus::Connected,
             started: t.server.is_some(),
             keyed: t.keyed,
             authenticated: t.ike.is_some(),
@@ -166,17 +185,23 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     let mut connection = VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));
     connection.set_configuration(Some(configuration));
     let changes = connection.subscribe();
-    let snap = Arc::new(Mutex::new(snapshot(&connection, &tunnel, &args.name)));
-    let stop_request = Arc::new(AtomicBool::new(false));
+    let view = Arc::new(Mutex::new(ConnectionView::of(&connection)));
+    // Ctrl-C, SIGTERM and `ikeway disconnect` all ask here; one pending request is enough.
+    let (stop_tx, stop_requests) = crossbeam_channel::bounded::<()>(1);
     let _listening = {
-        let s = Arc::clone(&stop_request);
-        let listening =
-            control::serve(&dir, control::starting_uid(), Arc::clone(&snap), move || {
-                s.store(true, Ordering::SeqCst)
-            })?;
-        let s = Arc::clone(&stop_request);
-        ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
-            .context("installing the signal handler")?;
+        let (view, tunnel, name) = (Arc::clone(&view), Arc::clone(&tunnel), args.name.clone());
+        let answer = move || {
+            let v = view.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            snapshot(&v, &tunnel, &name)
+        };
+        let s = stop_tx.clone();
+        let listening = control::serve(&dir, control::starting_uid(), answer, move || {
+            let _ = s.try_send(());
+        })?;
+        ctrlc::set_handler(move || {
+            let _ = stop_tx.try_send(());
+        })
+        .context("installing the signal handler")?;
         listening
     };
     let on_demand = on_demand_rules(&connection);
@@ -192,37 +217,50 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     say(&format!("{}: connecting", args.name));
     let mut stopping = false;
     let mut retry_at: Option<Instant> = None;
+    // Wakes for a status change, a stop request or an on-demand retry, nothing else.
     loop {
-        if stop_request.load(Ordering::SeqCst) && !stopping {
-            stopping = true;
-            connection.stop_tunnel();
-        }
-        if let Ok(change) = changes.recv_timeout(Duration::from_millis(200)) {
-            report(&args.name, &change, &tunnel);
-        }
-        if let Ok(mut s) = snap.lock() {
-            *s = snapshot(&connection, &tunnel, &args.name);
-        }
+        *view.lock().unwrap_or_else(PoisonError::into_inner) = ConnectionView::of(&connection);
         if connection.status() == VpnStatus::Disconnected {
             // VPN On Demand: a connection the user did not stop comes back when the rules
             // for the current network say Connect.
-            let Some(rules) = on_demand.as_ref().filter(|_| !stopping) else { break };
-            let now = Instant::now();
-            match retry_at {
-                None => retry_at = Some(now + Duration::from_secs(2)),
-                Some(t) if now >= t => {
-                    retry_at = None;
-                    if matches!(
-                        ikeway_manager::evaluate(rules, &network_state(), &|_: &str| false),
-                        ikeway_manager::OnDemandDecision::Connect { .. }
-                    ) {
-                        say(&format!("{}: on demand: reconnecting", args.name));
-                        if let Err(e) = connection.start_tunnel() {
-                            say(&format!("{}: on demand: {e}", args.name));
-                        }
+            if stopping || on_demand.is_none() {
+                break;
+            }
+            retry_at.get_or_insert_with(|| Instant::now() + ON_DEMAND_RETRY);
+        }
+        let mut select = crossbeam_channel::Select::new();
+        let change_index = select.recv(&changes);
+        let stop_index = select.recv(&stop_requests);
+        let op = match retry_at {
+            Some(at) => select.select_deadline(at).ok(),
+            None => Some(select.select()),
+        };
+        match op {
+            Some(op) if op.index() == change_index => {
+                if let Ok(change) = op.recv(&changes) {
+                    report(&args.name, &change, &tunnel);
+                }
+            }
+            Some(op) if op.index() == stop_index => {
+                let _ = op.recv(&stop_requests);
+                if !stopping {
+                    stopping = true;
+                    connection.stop_tunnel();
+                }
+            }
+            Some(_) => {}
+            None => {
+                retry_at = None;
+                let rules = on_demand.as_deref().unwrap_or_default();
+                if matches!(
+                    ikeway_manager::evaluate(rules, &network_state(), &|_: &str| false),
+                    ikeway_manager::OnDemandDecision::Connect { .. }
+                ) {
+                    say(&format!("{}: on demand: reconnecting", args.name));
+                    if let Err(e) = connection.start_tunnel() {
+                        say(&format!("{}: on demand: {e}", args.name));
                     }
                 }
-                Some(_) => {}
             }
         }
     }
@@ -231,6 +269,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// How long a connection that ended on its own waits before on-demand rules may bring it back.
+const ON_DEMAND_RETRY: Duration = Duration::from_secs(2);
 
 /// Prints a status change, with what the host changes left out once connected and why the
 /// tunnel failed on this host when it did.

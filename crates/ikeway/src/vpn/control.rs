@@ -13,7 +13,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -52,7 +52,7 @@ pub(crate) fn allowed(peer: u32, owner: u32) -> bool {
 pub(crate) fn serve(
     dir: &Arc<Dir>,
     owner: u32,
-    snapshot: Arc<Mutex<Value>>,
+    snapshot: impl Fn() -> Value + Send + 'static,
     on_disconnect: impl Fn() + Send + 'static,
 ) -> Result<Listening> {
     if ask(Request::Status)?.is_some() {
@@ -94,7 +94,7 @@ impl Drop for Listening {
 fn answer(
     stream: UnixStream,
     owner: u32,
-    snapshot: &Mutex<Value>,
+    snapshot: &dyn Fn() -> Value,
     on_disconnect: &dyn Fn(),
 ) -> Result<()> {
     // Decided before reading anything, so a refused peer cannot hold the thread either.
@@ -113,7 +113,7 @@ fn answer(
     if line.trim() == "disconnect" {
         on_disconnect();
     }
-    let reply = snapshot.lock().map(|v| v.clone()).unwrap_or(Value::Null);
+    let reply = snapshot();
     // One write of the whole line: `writeln!` on the socket sends a Value token by token, and
     // a connection that exits meanwhile (after a disconnect) left the reader half a reply.
     w.write_all(format!("{reply}\n").as_bytes())?;
