@@ -131,6 +131,7 @@ write_profile() {
     <key>ExcludeLocalNetworks</key><integer>1</integer>
     <key>DisableMOBIKE</key><integer>1</integer>
     <key>DisableRedirect</key><integer>1</integer>
+    <key>MTU</key><integer>1380</integer>
     <key>IKESecurityAssociationParameters</key><dict>
       <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
       <key>IntegrityAlgorithm</key><string>SHA2-256</string>
@@ -278,6 +279,8 @@ connect)
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/status.json" 2>&1 || true
     ikw_exec cli ip -4 route show >"$OUT/routes.during"
     ikw_exec cli cat /etc/resolv.conf >"$OUT/resolv.during"
+    # The profile's MTU on the TUN link.
+    ikw_exec cli ip -j link show ikeway0 >"$OUT/link.during" 2>&1 || true
     ikw_exec cli ping -c 3 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/ping.out" 2>&1 && echo 0 >"$OUT/ping.rc" || echo 1 >"$OUT/ping.rc"
     ikw_exec cli iperf3 -c "$IKW_PROT_ADDR" -t 2 -J >"$OUT/iperf3.json" 2>&1 || true
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status >"$OUT/status.txt" 2>&1 || true

@@ -434,6 +434,10 @@ fn personal_vpn_connects_from_a_profile_routes_and_restores_the_host() {
         read(&dir, "routes.during")
     );
     assert!(read(&dir, "resolv.during").contains("nameserver 10.77.0.53"));
+    // The profile's MTU (1380) reached the TUN link.
+    let link: Value = serde_json::from_str(&read(&dir, "link.during"))
+        .unwrap_or_else(|e| panic!("ip -j link: {e}: {}", read(&dir, "link.during")));
+    assert_eq!(link[0]["mtu"], 1380, "{link}");
     assert_eq!(read(&dir, "routes.after"), read(&dir, "routes.before"));
     assert_eq!(read(&dir, "resolv.after"), read(&dir, "resolv.before"));
     assert!(read(&dir, "disconnect.out").contains("disconnected"));
