@@ -14,6 +14,7 @@ pub fn routing_settings(configuration: &VpnConfiguration) -> RoutingSettings {
     RoutingSettings {
         include_all_networks: p.include_all_networks,
         exclude_local_networks: p.exclude_local_networks,
+        enforce_routes: p.enforce_routes,
         use_internal_ip_subnet: p.use_configuration_attribute_internal_ip_subnet,
         mtu: p.mtu,
         ..RoutingSettings::default()
@@ -32,6 +33,7 @@ mod tests {
             protocol: Some(Ikev2Protocol {
                 include_all_networks: true,
                 exclude_local_networks: true,
+                enforce_routes: true,
                 use_configuration_attribute_internal_ip_subnet: true,
                 mtu: Some(1300),
                 ..Ikev2Protocol::new("vpn.example.com")
@@ -43,6 +45,7 @@ mod tests {
             RoutingSettings {
                 include_all_networks: true,
                 exclude_local_networks: true,
+                enforce_routes: true,
                 use_internal_ip_subnet: true,
                 mtu: Some(1300),
                 ..RoutingSettings::default()

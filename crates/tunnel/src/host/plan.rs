@@ -46,6 +46,11 @@ pub struct RoutingSettings {
     /// `excludeLocalNetworks`: local networks stay outside the tunnel (always true here; NO
     /// is reported in [`TunnelPlan::not_applied`]).
     pub exclude_local_networks: bool,
+    /// `enforceRoutes`: Apple's route scoping is not done here (the plan's routes are plain
+    /// main-table routes; the manager reports the flag as not implemented); it only makes
+    /// `excludeLocalNetworks` count, as on Apple's platforms, where that flag applies only with
+    /// `includeAllNetworks` or `enforceRoutes`.
+    pub enforce_routes: bool,
     /// `useConfigurationAttributeInternalIPSubnet`: route the server's INTERNAL_IP4/6_SUBNET
     /// instead of the traffic selectors.
     pub use_internal_ip_subnet: bool,
@@ -157,7 +162,9 @@ impl TunnelPlan {
         if !(min..=MAX_MTU).contains(&mtu) {
             return Err(PlanError::Mtu { mtu, min });
         }
-        if settings.include_all_networks && !settings.exclude_local_networks {
+        if (settings.include_all_networks || settings.enforce_routes)
+            && !settings.exclude_local_networks
+        {
             not_applied.push(
                 "exclude_local_networks = NO (local networks stay outside the tunnel)".into(),
             );
@@ -386,9 +393,14 @@ mod tests {
         );
         let s = RoutingSettings { exclude_local_networks: true, ..s };
         assert!(plan(&s, &[]).not_applied().is_empty());
-        // Without includeAllNetworks the flag means nothing (Apple: it applies only with it).
+        // Apple: the flag applies only with includeAllNetworks or enforceRoutes.
         let s = RoutingSettings { exclude_local_networks: false, ..RoutingSettings::default() };
         assert!(plan(&s, &[]).not_applied().is_empty());
+        let s = RoutingSettings { enforce_routes: true, ..RoutingSettings::default() };
+        assert_eq!(
+            plan(&s, &[]).not_applied(),
+            ["exclude_local_networks = NO (local networks stay outside the tunnel)"]
+        );
     }
 
     /// Without includeAllNetworks the server's traffic selectors decide; a server outside
