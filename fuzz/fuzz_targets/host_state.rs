@@ -6,9 +6,7 @@
 //! and its resolv.conf backup passes the same check a fresh one does.
 #![no_main]
 
-use ikeway_tunnel::host::record::{
-    DnsChange, ResolvBackup, check_resolv_conf, is_our_link, parse,
-};
+use ikeway_tunnel::host::record::{DnsChange, ResolvBackup, check_resolv_conf, is_our_link, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
