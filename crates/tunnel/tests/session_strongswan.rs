@@ -1,9 +1,9 @@
 //! A client on `ikeway_tunnel::Session` alone against strongSwan (charon with kernel-libipsec)
 //! in network namespaces, directly and through a NAT: PSK, configuration request, a child SA
-//! rekey, a graceful DELETE. `testbeds/interop.sh session[-nat]` builds the namespaces, runs
-//! strongSwan and re-executes this program inside the client namespace as
-//! `session_strongswan --client LOCAL SERVER PSK_FILE NETWORK`; this program then judges what
-//! both sides recorded.
+//! rekey and an IKE SA rekey by command, a graceful DELETE. `testbeds/interop.sh session[-nat]`
+//! builds the namespaces, runs strongSwan and re-executes this program inside the client
+//! namespace as `session_strongswan --client LOCAL SERVER PSK_FILE NETWORK`; this program then
+//! judges what both sides recorded.
 //!
 //! Needs root, `ip`, `nft` and strongSwan (`testbeds/install-peers.sh`); without them it says
 //! loudly that it was skipped, and fails under `CI=true`.
@@ -98,6 +98,8 @@ fn client(args: &[String]) -> Result<(), String> {
     std::thread::sleep(Duration::from_secs(2));
     handle.rekey_child().map_err(|e| e.to_string())?;
     follow(&session, |e| matches!(e, EventKind::ChildSaRemoved { .. }))?;
+    handle.rekey_ike().map_err(|e| e.to_string())?;
+    follow(&session, |e| matches!(e, EventKind::IkeSaRekeyed { .. }))?;
     handle.disconnect(Duration::from_secs(3)).map_err(|e| e.to_string())?;
     follow(&session, |e| *e == EventKind::Status { status: Status::Disconnected })?;
     session.wait().map_err(|e| e.to_string())
@@ -169,12 +171,18 @@ fn judge(scenario: &str, dir: &Path) {
     assert_eq!(sw_field(&up, "spi-in"), children[0]["spi_out"].as_str(), "{up}");
     assert_eq!(children[1]["replaces"], children[0]["spi_in"]);
     assert_eq!(find("child_sa_removed")[0]["spi_in"], children[0]["spi_in"]);
+    // The IKE SA rekey: the old SPIs were strongSwan's, the new ones differ.
+    let rekeyed = find("ike_sa_rekeyed")[0];
+    assert_eq!(rekeyed["old"][0].as_str(), sw_field(&up, "initiator-spi"), "{rekeyed}");
+    assert_ne!(rekeyed["new"], rekeyed["old"]);
     // The graceful end: DELETE answered, strongSwan holds nothing of ours.
     assert_eq!(find("ike_sa_closed")[0]["reason"], "Deleted");
     let statuses: Vec<&Value> = find("status").iter().map(|s| &s["status"]).collect();
     assert_eq!(statuses, ["connecting", "connected", "disconnecting", "disconnected"]);
     let end = read(dir, "session.end.sas");
-    assert!(!end.contains(ike["spi_i"].as_str().unwrap_or("?")), "strongSwan still has it: {end}");
+    for spi in [&ike["spi_i"], &rekeyed["new"][0]] {
+        assert!(!end.contains(spi.as_str().unwrap_or("?")), "strongSwan still has {spi}: {end}");
+    }
 
     if scenario == "session-nat" {
         assert_eq!(find("nat_detected")[0]["local_behind_nat"], true);
