@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use ikeway::decode::{KeyTable, run};
+use ikeway_decode::{KeyTable, run};
 use libfuzzer_sys::fuzz_target;
 
 static KEYS: LazyLock<KeyTable> = LazyLock::new(|| {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use ikeway::decode;
+use ikeway_decode as decode;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use crossbeam_channel::RecvTimeoutError;
-use ikeway::wireshark;
 use ikeway_codec::TrafficSelector;
+use ikeway_decode::wireshark;
 use ikeway_sa::{AddressPool, CloseReason, Config, KeyExport};
 use ikeway_tunnel::{
     Action, EventKind, Session, SessionEvent, SessionOptions, Spi64, Status, TunOptions,

@@ -1,32 +1,48 @@
-//! `ikeway decode`: IKE messages from a capture, as one JSON object per line.
+//! `ikeway-decode`: the IKE messages of a capture (pcap, pcapng or hex lines), as one JSON
+//! object per message, decrypted with a Wireshark key table when one is given; and
+//! Wireshark's names for IKEv2 algorithms, which `ikeway --keylog` writes. Everything it reads
+//! is untrusted input (a fuzz target covers it): it reports, never panics.
+//!
+//! ```
+//! let mut out = Vec::new();
+//! let summary = ikeway_decode::run(b"# no messages\n", None, &mut out).unwrap();
+//! assert_eq!(summary.messages, 0);
+//! ```
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
 mod input;
 mod json;
 mod keys;
+pub mod wireshark;
 
 use std::collections::HashMap;
 use std::io::Write;
 
-use anyhow::Result;
 use ikeway_codec::sk::{self, Reassembler, Reassembly, ReassemblyLimits};
 use ikeway_codec::{DecodeError, MessageRepr, PayloadRepr};
 use serde_json::{Map, Value, json};
 
+pub use error::Error;
 pub use keys::KeyTable;
-pub(crate) use keys::Row;
 
 /// What a decode run saw, for the summary line.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// IKE messages decoded (malformed ones included).
     pub messages: usize,
+    /// Messages that did not parse; each has an object with an `error` field.
     pub malformed: usize,
+    /// Frames that held no IKE message (other traffic, truncated, unknown link type).
     pub skipped_frames: usize,
 }
 
 /// Decodes every IKE message in `bytes` (pcap, pcapng or hex) and writes one JSON object per
 /// message to `out`. Malformed messages produce an object with an `error` field and decoding
 /// goes on.
-pub fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) -> Result<Summary> {
+pub fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) -> Result<Summary, Error> {
     let input = input::read(bytes)?;
     let mut summary = Summary { skipped_frames: input.skipped.len(), ..Summary::default() };
     // One reassembly per IKE SA and direction (RFC 7383 §2.6).
@@ -64,7 +80,7 @@ pub fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) -> Result
                 object.insert("payloads".into(), Value::Array(payloads));
             }
         }
-        serde_json::to_writer(&mut *out, &Value::Object(object))?;
+        serde_json::to_writer(&mut *out, &Value::Object(object)).map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;
     }
     Ok(summary)
@@ -100,7 +116,7 @@ fn decrypt(
     let outcome = sa
         .as_ref()
         .map_err(String::clone)
-        .and_then(|sa| sa.protector(h.flags.initiator).map_err(|e| format!("{e:#}")))
+        .and_then(|sa| sa.protector(h.flags.initiator))
         .and_then(|p| sk::open(bytes, &p).map_err(|e| e.to_string()));
     let opened = match outcome {
         Ok(opened) => opened,

@@ -3,7 +3,7 @@
 
 use ikeway_crypto::{AeadAlgorithm, BlockCipher, Encryption, Integrity};
 
-use crate::decode::Row;
+use crate::keys::Row;
 
 /// Wireshark's encryption names (its `ikev2_encr_algs` table, v4.0).
 pub(crate) fn encryption_named(name: &str) -> Row<Encryption> {

@@ -2,11 +2,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use anyhow::{Context, Result, bail};
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use pcap_file::DataLink;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
+
+use crate::Error;
+
+type Result<T> = std::result::Result<T, Error>;
 
 /// IKE's UDP ports: 500, and 4500 after NAT traversal (RFC 7296 §2.23, RFC 3948).
 const IKE_PORT: u16 = 500;
@@ -55,26 +58,28 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Input> {
 }
 
 fn read_pcap(bytes: &[u8]) -> Result<Input> {
-    let mut reader = PcapReader::new(bytes).context("reading pcap header")?;
+    let mut reader = PcapReader::new(bytes).map_err(|e| Error::capture("pcap header", e))?;
     let link = reader.header().datalink;
     let mut input = Input::default();
     let mut frame = 0;
     while let Some(packet) = reader.next_packet() {
         frame += 1;
-        let packet = packet.with_context(|| format!("reading pcap frame {frame}"))?;
+        let packet = packet.map_err(|e| Error::capture(format!("pcap frame {frame}"), e))?;
         input.add_frame(frame, link, &packet.data);
     }
     Ok(input)
 }
 
 fn read_pcapng(bytes: &[u8]) -> Result<Input> {
-    let mut reader = PcapNgReader::new(bytes).context("reading pcapng section header")?;
+    let mut reader =
+        PcapNgReader::new(bytes).map_err(|e| Error::capture("pcapng section header", e))?;
     let mut input = Input::default();
     let mut frame = 0;
     // Link types of the interfaces described so far, indexed by interface ID.
     let mut links: Vec<DataLink> = Vec::new();
     while let Some(block) = reader.next_block() {
-        let block = block.with_context(|| format!("reading pcapng block after frame {frame}"))?;
+        let block =
+            block.map_err(|e| Error::capture(format!("pcapng block after frame {frame}"), e))?;
         let link_of = |id: usize| links.get(id).copied();
         let (link, data) = match &block {
             Block::InterfaceDescription(idb) => {
@@ -97,7 +102,8 @@ fn read_pcapng(bytes: &[u8]) -> Result<Input> {
 
 /// One message per non-empty line; `#` starts a comment; whitespace and `:` inside are ignored.
 fn read_hex(bytes: &[u8]) -> Result<Input> {
-    let text = std::str::from_utf8(bytes).context("input is neither pcap, pcapng nor hex text")?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::capture("input", format!("neither pcap, pcapng nor hex text ({e})")))?;
     let mut input = Input::default();
     for (index, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default();
@@ -112,7 +118,7 @@ fn read_hex(bytes: &[u8]) -> Result<Input> {
                 let ike = strip_marker(&bytes).unwrap_or(&bytes).to_vec();
                 input.datagrams.push(Datagram { frame, src: None, dst: None, ike });
             }
-            Err(e) => bail!("line {frame}: not hex: {e}"),
+            Err(e) => return Err(Error::capture(format!("line {frame}"), format!("not hex: {e}"))),
         }
     }
     Ok(input)

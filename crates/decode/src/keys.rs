@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, Result, bail};
 use ikeway_crypto::{AeadBackend, Protector, SecretBytes, Suite};
 
+use crate::Error;
 use crate::wireshark::{encryption_named, integrity_named};
 
 /// Keys of one IKE SA, as Wireshark names them.
@@ -22,10 +22,10 @@ pub(crate) struct SaKeys {
 impl SaKeys {
     /// The keys that protect messages sent by the original initiator (SK_ei/SK_ai) or by the
     /// original responder (SK_er/SK_ar), RFC 7296 §2.14.
-    pub(crate) fn protector(&self, sent_by_initiator: bool) -> Result<Protector> {
+    pub(crate) fn protector(&self, sent_by_initiator: bool) -> Result<Protector, String> {
         let (e, a) =
             if sent_by_initiator { (&self.sk_ei, &self.sk_ai) } else { (&self.sk_er, &self.sk_ar) };
-        Ok(self.suite.key(AeadBackend::default(), e.expose(), a.expose())?)
+        self.suite.key(AeadBackend::default(), e.expose(), a.expose()).map_err(|e| e.to_string())
     }
 }
 
@@ -45,7 +45,7 @@ impl KeyTable {
     }
 
     /// Reads a table; a row naming an algorithm `decode` lacks is kept as that reason.
-    pub fn parse(text: &str) -> Result<Self> {
+    pub fn parse(text: &str) -> Result<Self, Error> {
         let mut table = Self::default();
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -53,22 +53,22 @@ impl KeyTable {
                 continue;
             }
             let (spis, row) =
-                parse_row(line).with_context(|| format!("key table line {}", index + 1))?;
+                parse_row(line).map_err(|reason| Error::KeyTable { line: index + 1, reason })?;
             table.rows.insert(spis, row);
         }
         Ok(table)
     }
 }
 
-fn parse_row(line: &str) -> Result<((u64, u64), Row)> {
+fn parse_row(line: &str) -> Result<((u64, u64), Row), String> {
     let fields = split_uat(line)?;
     let [spi_i, spi_r, sk_ei, sk_er, encr, sk_ai, sk_ar, integ] = fields.as_slice() else {
-        bail!("expected 8 comma-separated fields, found {}", fields.len());
+        return Err(format!("expected 8 comma-separated fields, found {}", fields.len()));
     };
-    let spi = |s: &str| u64::from_str_radix(s, 16).with_context(|| format!("SPI {s:?} is not hex"));
+    let spi = |s: &str| u64::from_str_radix(s, 16).map_err(|_| format!("SPI {s:?} is not hex"));
     let spis = (spi(spi_i)?, spi(spi_r)?);
-    let key = |s: &str| -> Result<SecretBytes> {
-        Ok(SecretBytes::new(hex::decode(s).context("key is not hex")?))
+    let key = |s: &str| -> Result<SecretBytes, String> {
+        Ok(SecretBytes::new(hex::decode(s).map_err(|e| format!("key is not hex: {e}"))?))
     };
     let (sk_ei, sk_er, sk_ai, sk_ar) = (key(sk_ei)?, key(sk_er)?, key(sk_ai)?, key(sk_ar)?);
     let suite = suite_named(encr, integ);
@@ -83,7 +83,7 @@ fn suite_named(encr: &str, integ: &str) -> Row<Suite> {
 }
 
 /// Splits a UAT line: comma-separated, strings in double quotes with `\xNN` escapes.
-fn split_uat(line: &str) -> Result<Vec<String>> {
+fn split_uat(line: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut chars = line.chars().peekable();
     loop {
@@ -96,13 +96,13 @@ fn split_uat(line: &str) -> Result<Vec<String>> {
                     Some('\\') => match (chars.next(), chars.next(), chars.next()) {
                         (Some('x'), Some(h), Some(l)) => {
                             let byte = u8::from_str_radix(&format!("{h}{l}"), 16)
-                                .context("bad \\x escape")?;
+                                .map_err(|_| "bad \\x escape".to_owned())?;
                             field.push(char::from(byte));
                         }
-                        _ => bail!("bad escape in quoted field"),
+                        _ => return Err("bad escape in quoted field".into()),
                     },
                     Some(c) => field.push(c),
-                    None => bail!("unterminated quoted field"),
+                    None => return Err("unterminated quoted field".into()),
                 }
             }
         } else {
@@ -118,7 +118,7 @@ fn split_uat(line: &str) -> Result<Vec<String>> {
         match chars.next() {
             Some(',') => continue,
             None => return Ok(fields),
-            Some(c) => bail!("unexpected {c:?} after a field"),
+            Some(c) => return Err(format!("unexpected {c:?} after a field")),
         }
     }
 }
