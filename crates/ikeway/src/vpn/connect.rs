@@ -438,11 +438,14 @@ pub(crate) fn disconnect() -> Result<()> {
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if control::ask(Request::Status)?.is_none() {
-            say("disconnected");
-            return Ok(());
+        match control::ask(Request::Status) {
+            Ok(None) => {
+                say("disconnected");
+                return Ok(());
+            }
+            Err(e) if !e.is::<control::Ending>() => return Err(e),
+            Ok(Some(_)) | Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
     bail!("the connection did not end within 10 s")
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::runtime_dir::{self, Dir};
@@ -132,8 +132,14 @@ fn candidates() -> Vec<(PathBuf, u32)> {
     dirs
 }
 
+/// A connection that accepted a request and closed without a word: it is ending (its control
+/// thread goes with the process), which a caller waiting for the end takes as "not yet".
+#[derive(Debug, thiserror::Error)]
+#[error("the connection closed without answering (it is ending)")]
+pub(crate) struct Ending;
+
 /// Sends one request to the running connection; `None` when no connection is running. A
-/// refusal by the connection is an error with its reason.
+/// refusal by the connection is an error with its reason; no answer at all is [`Ending`].
 pub(crate) fn ask(request: Request) -> Result<Option<Value>> {
     let euid = rustix::process::geteuid().as_raw();
     for (path, owner) in candidates() {
@@ -147,28 +153,77 @@ pub(crate) fn ask(request: Request) -> Result<Option<Value>> {
             );
         }
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut w = &stream;
-        let word = match request {
-            Request::Status => "status",
-            Request::Disconnect => "disconnect",
-        };
-        // A refusing server has closed its end already; its reason is still to be read.
-        let _ = writeln!(w, "{word}");
-        let mut line = String::new();
-        BufReader::new((&stream).take(1 << 20)).read_line(&mut line)?;
-        let reply: Value =
-            serde_json::from_str(&line).context("reading the connection's answer")?;
-        if let Some(e) = reply.get("error").and_then(Value::as_str) {
-            bail!("the running connection ({}) {e}", dir.path().display());
-        }
-        return Ok(Some(reply));
+        return exchange(&stream, request).map(Some).map_err(|e| match e.downcast::<Refused>() {
+            Ok(Refused(why)) => anyhow!("the running connection ({}) {why}", dir.path().display()),
+            Err(e) => e,
+        });
     }
     Ok(None)
+}
+
+/// The connection's own refusal, as it worded it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refused(String);
+
+/// One request and its one-line answer on a connected stream.
+fn exchange(stream: &UnixStream, request: Request) -> Result<Value> {
+    let mut w = stream;
+    let word = match request {
+        Request::Status => "status",
+        Request::Disconnect => "disconnect",
+    };
+    // A refusing server has closed its end already; its reason is still to be read.
+    let _ = writeln!(w, "{word}");
+    let mut line = String::new();
+    // A process that exits with our request unread resets the socket instead of closing it.
+    match BufReader::new(stream.take(1 << 20)).read_line(&mut line) {
+        Ok(0) => return Err(Ending.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Err(Ending.into()),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    let reply: Value = serde_json::from_str(&line).context("reading the connection's answer")?;
+    if let Some(e) = reply.get("error").and_then(Value::as_str) {
+        return Err(Refused(e.to_owned()).into());
+    }
+    Ok(reply)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection that ends while `disconnect` waits for it accepts and closes without a
+    /// word (or resets with our request unread): that is [`Ending`], which the waiting loop
+    /// takes as "not yet" (it failed `disconnect` with "EOF while parsing a value" before).
+    #[test]
+    fn a_connection_closing_without_an_answer_is_ending() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        drop(theirs);
+        let e = exchange(&ours, Request::Status).unwrap_err();
+        assert!(e.is::<Ending>(), "{e:#}");
+
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        (&theirs).write_all(b"{\"status\": \"conn").unwrap();
+        drop(theirs);
+        let e = exchange(&ours, Request::Status).unwrap_err();
+        assert!(!e.is::<Ending>(), "half an answer is not an ending: {e:#}");
+        assert!(format!("{e:#}").starts_with("reading the connection's answer: "), "{e:#}");
+
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        (&theirs).write_all(b"{\"error\": \"refuses uid 1001\"}\n").unwrap();
+        let e = exchange(&ours, Request::Disconnect).unwrap_err();
+        assert_eq!(e.downcast::<Refused>().unwrap().0, "refuses uid 1001");
+
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        (&theirs).write_all(b"{\"status\": \"connected\"}\n").unwrap();
+        let reply = exchange(&ours, Request::Status).unwrap();
+        assert_eq!(reply["status"], "connected");
+        let mut asked = String::new();
+        BufReader::new(&theirs).read_line(&mut asked).unwrap();
+        assert_eq!(asked, "status\n");
+    }
 
     /// Issue 9 finding 2: root and the starting user are answered, nobody else.
     #[test]
