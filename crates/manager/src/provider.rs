@@ -227,6 +227,7 @@ impl TunnelProvider for SessionProvider {
             ike_lifetime: request.config.lifetimes.ike.as_secs(),
             config: None,
             up: false,
+            child_refused: false,
             closed: None,
         };
         let stop = Arc::clone(&self.stop);
@@ -254,6 +255,8 @@ struct Follow {
     ike_lifetime: u64,
     config: Option<ConfigReceived>,
     up: bool,
+    /// The server refused the first child SA: the IKE SA alone carries nothing.
+    child_refused: bool,
     closed: Option<CloseCause>,
 }
 
@@ -356,9 +359,23 @@ impl Follow {
             // A retransmission on an established SA: the server stopped answering.
             EventKind::PeerUnresponsive { .. } => self.events.report(TunnelEvent::Unresponsive),
             EventKind::Authenticating { .. } => lock(&self.status).keyed = true,
+            // Without its first child SA the tunnel would sit "connecting" with nothing to
+            // carry until the caller gave up: end it, with the negotiation as the reason.
+            EventKind::ChildSaRefused { notify } if !self.up => {
+                self.child_refused = true;
+                let mut status = lock(&self.status);
+                status.notes.push(format!("the server refused the child SA: {notify}"));
+                if let Some(session) = status.session.clone() {
+                    let _ = session.disconnect(DELETE_GRACE);
+                }
+            }
             EventKind::IkeSaClosed { reason } => {
                 lock(&self.status).keyed = false;
-                self.closed = Some(CloseCause::from(*reason));
+                self.closed = Some(if self.child_refused {
+                    CloseCause::NegotiationFailed
+                } else {
+                    CloseCause::from(*reason)
+                });
             }
             _ => {}
         }

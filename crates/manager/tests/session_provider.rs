@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use ikeway_codec::{AddrRange, IdRepr, IdValue, TrafficSelector};
-use ikeway_crypto::SecretBytes;
+use ikeway_crypto::{BlockCipher, Encryption, Integrity, SecretBytes};
 use ikeway_manager::{
     AuthenticationMethod, DisconnectError, HostFactory, Ikev2Protocol, PreferencesStore,
     ProviderOptions, SessionProvider, StatusChange, VpnConfiguration, VpnConnection, VpnStatus,
@@ -20,8 +20,9 @@ use ikeway_tunnel::{Ports, Session, SessionOptions};
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const PSK: &[u8] = b"session provider test, not a secret";
 
-/// A responder that accepts what the configuration proposes (Apple's default proposals).
-fn server(client: &Config) -> Session {
+/// A responder that accepts what the configuration proposes (Apple's default proposals), or,
+/// with `refuse_child`, accepts its IKE SA but none of its ESP proposals.
+fn server(client: &Config, refuse_child: bool) -> Session {
     let mut config = Config::new(
         IdRepr::from_value(IdValue::Fqdn("vpn.example.com")),
         SecretBytes::from_slice(PSK),
@@ -30,6 +31,13 @@ fn server(client: &Config) -> Session {
     config.local_ts = vec![TrafficSelector::Range(AddrRange::any(net(0), net(255)))];
     config.ike_proposals = client.ike_proposals.clone();
     config.esp_proposals = client.esp_proposals.clone();
+    if refuse_child {
+        // AES-CTR is not among Apple's child proposals.
+        for p in &mut config.esp_proposals {
+            p.encryption = Encryption::Cipher(BlockCipher::AesCtr { key_bits: 192 });
+            p.integrity = Some(Integrity::HmacSha512_256);
+        }
+    }
     let pool = AddressPool {
         v4: Some((Ipv4Addr::new(10, 88, 0, 10), 10)),
         dns: vec![net(53)],
@@ -94,6 +102,14 @@ fn setup(
     dir: &std::path::Path,
     host: Option<HostFactory>,
 ) -> (Session, VpnConnection, Arc<Mutex<ikeway_manager::TunnelStatus>>, Receiver<StatusChange>) {
+    setup_against(dir, host, false)
+}
+
+fn setup_against(
+    dir: &std::path::Path,
+    host: Option<HostFactory>,
+    refuse_child: bool,
+) -> (Session, VpnConnection, Arc<Mutex<ikeway_manager::TunnelStatus>>, Receiver<StatusChange>) {
     let store = PreferencesStore::in_dir(dir);
     let psk = store.secrets().add(&SecretBytes::from_slice(PSK)).expect("secret saved");
     let configuration = VpnConfiguration {
@@ -111,7 +127,7 @@ fn setup(
     };
     let protocol = configuration.protocol.as_ref().expect("set above");
     let (client, _) = protocol.to_sa_config(store.secrets()).expect("a valid configuration");
-    let server = server(&client);
+    let server = server(&client, refuse_child);
     let provider = SessionProvider::new(ProviderOptions {
         tun: None,
         local: Some(LOOPBACK),
@@ -151,6 +167,29 @@ fn the_host_carries_out_the_plan_when_up_and_undoes_it_at_the_end() {
     assert_eq!(next(&changes).to, VpnStatus::Disconnected);
     assert_eq!(log.lock().expect("not poisoned").last().map(String::as_str), Some("undo"));
     assert_eq!(log.lock().expect("not poisoned").len(), 2);
+}
+
+/// A server that accepts the IKE SA but refuses its first child SA: the connection ends at
+/// once with NegotiationFailed and the server's reason, nothing is applied to the host (there
+/// is no child to route into), instead of sitting in "connecting" until the caller gives up.
+#[test]
+fn a_refused_first_child_sa_fails_the_connection_with_negotiation_failed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = HostLog::default();
+    let (_server, mut connection, status, changes) =
+        setup_against(dir.path(), Some(fake_host(&log, false)), true);
+    connection.start_tunnel().expect("starts");
+    assert_eq!(next(&changes).to, VpnStatus::Connecting);
+    let change = next(&changes);
+    assert_eq!(
+        (change.to, change.error),
+        (VpnStatus::Disconnected, Some(DisconnectError::NegotiationFailed))
+    );
+    assert_eq!(
+        status.lock().expect("not poisoned").notes,
+        ["the server refused the child SA: NO_PROPOSAL_CHOSEN"]
+    );
+    assert_eq!(*log.lock().expect("not poisoned"), ["undo"], "nothing applied, undo is a no-op");
 }
 
 /// A host change that fails ends the tunnel (it would carry nothing) with the provider's
