@@ -317,6 +317,34 @@ cat /etc/resolv.conf >"$OUT/resolv.after"
 "$BIN" status >"$OUT/status.after" 2>&1
 "#;
 
+/// `connect` to a server that never answers, with a short `--wait`: the command fails with
+/// the phase it reached and leaves nothing running (before, the background connection went on
+/// trying after "not connected after N s"). $1 binary, $2 output directory.
+const TIMEOUT_SCRIPT: &str = r#"
+"$BIN" config add vpn --server 127.0.0.2 --remote-id srv.test --local-id cli.test \
+    --psk-file "$OUT/psk" --yes >"$OUT/add.out" 2>&1
+rc=0; "$BIN" connect vpn --wait 2 >"$OUT/connect.out" 2>"$OUT/connect.err" || rc=$?
+echo "$rc" >"$OUT/connect.rc"
+"$BIN" status >"$OUT/status.after" 2>&1
+{ pgrep -x ikeway || true; } >"$OUT/left.running"
+"#;
+
+#[test]
+fn a_connect_that_times_out_leaves_nothing_running() {
+    let Some(out) = setup("connection_netns_timeout") else { return };
+    run_script(TIMEOUT_SCRIPT, &out);
+    let o = out.as_path();
+    assert_eq!(read(o, "connect.rc").trim(), "1", "{}", read(o, "connect.err"));
+    let err = read(o, "connect.err");
+    assert!(
+        err.starts_with("ikeway: not connected after 2 s (last: ")
+            && err.contains("); stopped it; see /run/ikeway/connection.log"),
+        "{err}"
+    );
+    assert_eq!(read(o, "status.after"), "disconnected\n");
+    assert_eq!(read(o, "left.running"), "", "a connection process is left behind");
+}
+
 #[test]
 fn sigterm_disconnects_a_foreground_connection_cleanly() {
     let Some(out) = setup("connection_netns_sigterm") else { return };

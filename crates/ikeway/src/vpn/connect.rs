@@ -342,7 +342,29 @@ fn connect_in_background(args: &ConnectArgs, dir: &Dir) -> Result<()> {
     }
     let reached = phases.current().unwrap_or(Phase::Resolving);
     drop(phases);
-    bail!("not connected after {} s (last: {reached}); see {}", args.wait, log.display())
+    // A connect that fails leaves nothing running behind it: the connection is stopped the
+    // way Ctrl-C stops it in the foreground (DELETE if anything is up, host changes undone).
+    let stopped = stop_child(&mut child)?;
+    bail!(
+        "not connected after {} s (last: {reached}); {}; see {}",
+        args.wait,
+        if stopped { "stopped it" } else { "it did not stop within 10 s" },
+        log.display()
+    )
+}
+
+/// SIGTERM to the background connection, then up to 10 s for it to finish cleaning up.
+fn stop_child(child: &mut std::process::Child) -> Result<bool> {
+    let pid = rustix::process::Pid::from_child(child);
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
+            return Ok(true);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(false)
 }
 
 pub(crate) fn status(args: StatusArgs) -> Result<()> {
