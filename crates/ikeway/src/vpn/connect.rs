@@ -34,7 +34,8 @@ pub(crate) struct ConnectArgs {
     /// Our address for IKE (default: the source address the host uses toward the server).
     #[arg(long)]
     local: Option<IpAddr>,
-    /// Seconds to wait for the connection when not in the foreground.
+    /// Seconds to wait for the connection when not in the foreground; a connection not up by
+    /// then is stopped and the command fails.
     #[arg(long, default_value_t = 30)]
     wait: u64,
 }
