@@ -294,13 +294,15 @@ fn connect_shows_its_phases_on_a_terminal_and_nothing_in_a_pipe() {
 
 /// `connect --foreground` stopped by a signal: SIGTERM reaches the connection's main loop at
 /// once (it waits on status changes and stop requests together), which sends DELETE, waits for
-/// the answer, restores routes and DNS and exits 0. $1 binary, $2 output directory.
+/// the answer, restores routes and DNS and exits 0. The configuration keeps `config add`'s
+/// (Apple's) default proposals, which `serve` accepts by default. $1 binary, $2 output
+/// directory.
 const SIGNAL_SCRIPT: &str = r#"
 "$BIN" serve --local 127.0.0.2 --id srv.test --psk-file "$OUT/psk" --pool 10.88.0.10/10 \
     --dns 10.88.0.1 --duration 60 >"$OUT/serve.jsonl" 2>"$OUT/serve.err" &
 sleep 0.5
 "$BIN" config add vpn --server 127.0.0.2 --remote-id srv.test --local-id cli.test \
-    --psk-file "$OUT/psk" --child-encryption aes256gcm --yes >"$OUT/add.out" 2>&1
+    --psk-file "$OUT/psk" --yes >"$OUT/add.out" 2>&1
 "$BIN" connect vpn --foreground >"$OUT/fg.out" 2>"$OUT/fg.err" &
 FG=$!
 for _ in $(seq 100); do

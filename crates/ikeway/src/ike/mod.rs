@@ -43,7 +43,8 @@ pub(crate) struct Common {
     /// IKE proposals in strongSwan's notation, e.g. `aes256gcm16-prfsha256-x25519`.
     #[arg(long = "ike", value_name = "PROPOSAL")]
     ike: Vec<String>,
-    /// ESP proposals, e.g. `aes128gcm16-esn-noesn` (groups listed are for PFS).
+    /// ESP proposals, e.g. `aes128gcm16-esn-noesn` (groups listed are for PFS). Without it,
+    /// AES-GCM; `serve` then also accepts Apple's default child proposal (aes256-sha256-modp2048).
     #[arg(long = "esp", value_name = "PROPOSAL")]
     esp: Vec<String>,
     /// Our traffic selectors (CIDR; default: everything).
@@ -403,9 +404,18 @@ fn parse_pool<T: std::str::FromStr>(s: &str) -> Result<(T, u32)> {
     Ok((first, count.parse().with_context(|| format!("{s:?}: bad count"))?))
 }
 
+/// `NEVPNIKEv2SecurityAssociationParameters` defaults for a child SA: AES-256 (CBC), SHA2-256,
+/// group 14 for PFS on rekeys.
+const APPLE_DEFAULT_CHILD: &str = "aes256-sha256-modp2048";
+
 pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     let c = &args.common;
     let mut config = config(c)?;
+    if c.esp.is_empty() {
+        // Besides the AEADs, what Apple's clients propose for a child SA unless told
+        // otherwise (and what `config add` saves by default), so they connect out of the box.
+        config.esp_proposals.push(proposals::esp(APPLE_DEFAULT_CHILD)?);
+    }
     config.max_children = args.max_children;
     config.wide_remote_ts = args.wide_remote_ts;
     let pool = AddressPool {
