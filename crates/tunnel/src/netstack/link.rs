@@ -202,17 +202,13 @@ impl EspLink {
 /// The ESP path's view of the queues: it reads what the stack sent and delivers to the stack.
 struct Inner<'a>(&'a mut Queues);
 
-struct QueueRx(Vec<u8>);
-struct QueueTx<'a>(&'a mut VecDeque<Vec<u8>>);
+/// One packet taken from a queue, for either side (the ESP path or smoltcp).
+pub(crate) struct Packet(Vec<u8>);
+/// A packet to be written into the back of a queue, by either side.
+pub(crate) struct PushBack<'a>(&'a mut VecDeque<Vec<u8>>);
 
-impl device::RxToken for QueueRx {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(mut self, f: F) -> R {
-        f(&mut self.0)
-    }
-}
-
-impl device::TxToken for QueueTx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+impl PushBack<'_> {
+    fn write<R>(self, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
         let mut packet = vec![0u8; len];
         let r = f(&mut packet);
         self.0.push_back(packet);
@@ -220,22 +216,46 @@ impl device::TxToken for QueueTx<'_> {
     }
 }
 
+impl device::RxToken for Packet {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(mut self, f: F) -> R {
+        f(&mut self.0)
+    }
+}
+
+impl device::TxToken for PushBack<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        self.write(len, f)
+    }
+}
+
+impl phy::RxToken for Packet {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for PushBack<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        self.write(len, f)
+    }
+}
+
 impl PumpDevice for Inner<'_> {
     type RxToken<'a>
-        = QueueRx
+        = Packet
     where
         Self: 'a;
     type TxToken<'a>
-        = QueueTx<'a>
+        = PushBack<'a>
     where
         Self: 'a;
 
-    fn receive(&mut self) -> Option<QueueRx> {
-        self.0.to_tunnel.pop_front().map(QueueRx)
+    fn receive(&mut self) -> Option<Packet> {
+        self.0.to_tunnel.pop_front().map(Packet)
     }
 
-    fn transmit(&mut self) -> Option<QueueTx<'_>> {
-        Some(QueueTx(&mut self.0.from_tunnel))
+    fn transmit(&mut self) -> Option<PushBack<'_>> {
+        Some(PushBack(&mut self.0.from_tunnel))
     }
 
     fn mtu(&self) -> usize {
@@ -260,35 +280,17 @@ impl Transport for Udp<'_> {
 }
 
 /// smoltcp's view of the queues.
-pub(crate) struct SmolRx(Vec<u8>);
-pub(crate) struct SmolTx<'a>(&'a mut VecDeque<Vec<u8>>);
-
-impl phy::RxToken for SmolRx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl phy::TxToken for SmolTx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut packet = vec![0u8; len];
-        let r = f(&mut packet);
-        self.0.push_back(packet);
-        r
-    }
-}
-
 impl phy::Device for Queues {
-    type RxToken<'a> = SmolRx;
-    type TxToken<'a> = SmolTx<'a>;
+    type RxToken<'a> = Packet;
+    type TxToken<'a> = PushBack<'a>;
 
-    fn receive(&mut self, _now: SmolInstant) -> Option<(SmolRx, SmolTx<'_>)> {
+    fn receive(&mut self, _now: SmolInstant) -> Option<(Packet, PushBack<'_>)> {
         let packet = self.from_tunnel.pop_front()?;
-        Some((SmolRx(packet), SmolTx(&mut self.to_tunnel)))
+        Some((Packet(packet), PushBack(&mut self.to_tunnel)))
     }
 
-    fn transmit(&mut self, _now: SmolInstant) -> Option<SmolTx<'_>> {
-        Some(SmolTx(&mut self.to_tunnel))
+    fn transmit(&mut self, _now: SmolInstant) -> Option<PushBack<'_>> {
+        Some(PushBack(&mut self.to_tunnel))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
