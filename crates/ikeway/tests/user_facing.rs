@@ -39,6 +39,12 @@ fn failure(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A profile in Apple's format with one IKEv2 VPN payload whose `IKEv2` dictionary is `ikev2`.
+/// What `config add office --server vpn.example.org EXTRA --yes` says when it fails.
+fn add_failure(dir: &Path, extra: &[&str]) -> String {
+    let args = [&["config", "add", "office", "--server", "vpn.example.org"], extra, &["--yes"]];
+    failure(dir, &args.concat())
+}
+
 fn profile(ikev2: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -104,19 +110,7 @@ fn a_missing_file_is_named_once_with_the_cause_once() {
         "ikeway: reading absent.mobileconfig: No such file or directory (os error 2)"
     );
     assert_eq!(
-        failure(
-            dir.path(),
-            &[
-                "config",
-                "add",
-                "office",
-                "--server",
-                "vpn.example.org",
-                "--psk-file",
-                "absent.psk",
-                "--yes"
-            ]
-        ),
+        add_failure(dir.path(), &["--psk-file", "absent.psk"]),
         "ikeway: reading absent.psk: No such file or directory (os error 2)"
     );
 }
@@ -126,19 +120,7 @@ fn a_psk_file_without_a_secret_is_refused_by_name() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("empty.psk"), "\n").expect("write");
     assert_eq!(
-        failure(
-            dir.path(),
-            &[
-                "config",
-                "add",
-                "office",
-                "--server",
-                "vpn.example.org",
-                "--psk-file",
-                "empty.psk",
-                "--yes"
-            ]
-        ),
+        add_failure(dir.path(), &["--psk-file", "empty.psk"]),
         "ikeway: empty.psk holds no secret on its first line"
     );
 }
@@ -156,36 +138,12 @@ fn unknown_names_and_values_say_what_is_known() {
         "ikeway: no configuration named \"nowhere\" (see `ikeway config list`)"
     );
     assert_eq!(
-        failure(
-            dir.path(),
-            &[
-                "config",
-                "add",
-                "office",
-                "--server",
-                "vpn.example.org",
-                "--ike-encryption",
-                "rot13",
-                "--yes"
-            ]
-        ),
+        add_failure(dir.path(), &["--ike-encryption", "rot13"]),
         "ikeway: unknown encryption \"rot13\"; one of des, tripledes, aes128, aes256, \
          aes128gcm, aes256gcm, chacha20poly1305"
     );
     assert_eq!(
-        failure(
-            dir.path(),
-            &[
-                "config",
-                "add",
-                "office",
-                "--server",
-                "vpn.example.org",
-                "--ike-lifetime",
-                "5",
-                "--yes"
-            ]
-        ),
+        add_failure(dir.path(), &["--ike-lifetime", "5"]),
         "ikeway: lifetime 5 minutes is outside 10-1440"
     );
     // Without a terminal to ask, consent must be given on the command line.
