@@ -5,18 +5,16 @@
 // The measured command latency goes into docs/PERFORMANCE.md.
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use common::{HANG, LOOPBACK, start_pair, until};
 use ikeway_codec::{AddrRange, ConfigAttributeType, IdRepr, IdValue, TrafficSelector};
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::{AddressPool, CloseReason, Config};
 use ikeway_tunnel::{EventKind, Ports, Role, Session, SessionEvent, SessionOptions, Spi32, Status};
-
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-/// Only a guard against a hang: every wait here ends on an event long before.
-const HANG: Duration = Duration::from_secs(30);
 
 fn configs() -> (Config, Config, AddressPool) {
     let psk = SecretBytes::from_slice(b"session loopback test, not a secret");
@@ -39,19 +37,6 @@ fn configs() -> (Config, Config, AddressPool) {
     (client, server, pool)
 }
 
-/// Events up to and including the first that `done` accepts.
-fn until(events: &Receiver<SessionEvent>, done: impl Fn(&EventKind) -> bool) -> Vec<EventKind> {
-    let mut seen = Vec::new();
-    loop {
-        let e = events.recv_timeout(HANG).unwrap_or_else(|_| panic!("no such event in {seen:#?}"));
-        let last = done(&e.kind);
-        seen.push(e.kind);
-        if last {
-            return seen;
-        }
-    }
-}
-
 fn installed(seen: &[EventKind]) -> Vec<(Spi32, Option<Spi32>)> {
     seen.iter()
         .filter_map(|e| match e {
@@ -63,15 +48,7 @@ fn installed(seen: &[EventKind]) -> Vec<(Spi32, Option<Spi32>)> {
 
 #[test]
 fn two_sessions_connect_rekey_answer_an_idle_command_and_disconnect() {
-    let (client, server, pool) = configs();
-    let responder = Session::start(
-        SessionOptions::responder(LOOPBACK, server, Some(pool)).with_ports(Ports::ephemeral()),
-    )
-    .expect("responder starts");
-    let mut options =
-        SessionOptions::initiator(LOOPBACK, LOOPBACK, client).with_ports(Ports::ephemeral());
-    options.role = Role::Initiator { remote: responder.local_addr() };
-    let initiator = Session::start(options).expect("initiator starts");
+    let (responder, initiator) = start_pair(configs(), |o| o, |o| o);
     let handle = initiator.handle();
     let events = initiator.events();
 
@@ -155,15 +132,7 @@ fn two_sessions_connect_rekey_answer_an_idle_command_and_disconnect() {
 /// responder ends as soon as none is left, before its grace period.
 #[test]
 fn a_responder_disconnect_deletes_its_clients_sas() {
-    let (client, server, pool) = configs();
-    let responder = Session::start(
-        SessionOptions::responder(LOOPBACK, server, Some(pool)).with_ports(Ports::ephemeral()),
-    )
-    .expect("responder starts");
-    let mut options =
-        SessionOptions::initiator(LOOPBACK, LOOPBACK, client).with_ports(Ports::ephemeral());
-    options.role = Role::Initiator { remote: responder.local_addr() };
-    let initiator = Session::start(options).expect("initiator starts");
+    let (responder, initiator) = start_pair(configs(), |o| o, |o| o);
     until(initiator.events(), |e| *e == EventKind::Status { status: Status::Connected });
 
     // A grace far longer than the test may take: only the answer can end it early.

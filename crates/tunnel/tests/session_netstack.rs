@@ -2,30 +2,15 @@
 //! TCP through the tunnel with no root and no TUN device, across a child SA rekey, and the
 //! SAs out of the stacks' tables on disconnect.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use common::{HANG, start_pair, until};
 use ikeway_tunnel::netstack::demo::{SERVER_INNER, configs};
 use ikeway_tunnel::netstack::{EspLink, Netstack, NetstackConfig, TcpHandle};
-use ikeway_tunnel::{Cidr, EventKind, Ports, Role, Session, SessionEvent, SessionOptions, Status};
-
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-/// Only a guard against a hang: every wait here ends long before.
-const HANG: Duration = Duration::from_secs(30);
-
-/// Events up to and including the first that `done` accepts.
-fn until(events: &Receiver<SessionEvent>, done: impl Fn(&EventKind) -> bool) -> Vec<EventKind> {
-    let mut seen = Vec::new();
-    loop {
-        let e = events.recv_timeout(HANG).unwrap_or_else(|_| panic!("no such event in {seen:#?}"));
-        let last = done(&e.kind);
-        seen.push(e.kind);
-        if last {
-            return seen;
-        }
-    }
-}
+use ikeway_tunnel::{Cidr, EventKind, Status};
 
 fn esp_socket() -> UdpSocket {
     UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()
@@ -72,7 +57,6 @@ fn echo(
 
 #[test]
 fn tcp_through_two_sessions_with_userspace_stacks_across_a_rekey() {
-    let (client_cfg, server_cfg, pool) = configs();
     let (client_esp, server_esp) = (esp_socket(), esp_socket());
     let (client_esp_addr, server_esp_addr) =
         (client_esp.local_addr().unwrap(), server_esp.local_addr().unwrap());
@@ -80,17 +64,11 @@ fn tcp_through_two_sessions_with_userspace_stacks_across_a_rekey() {
     let client_link = EspLink::new(client_esp, Some(server_esp_addr)).unwrap();
     let server_link = EspLink::new(server_esp, Some(client_esp_addr)).unwrap();
 
-    let responder = Session::start(
-        SessionOptions::responder(LOOPBACK, server_cfg, Some(pool))
-            .with_ports(Ports::ephemeral())
-            .with_netstack(server_link.sas()),
-    )
-    .expect("responder starts");
-    let mut options = SessionOptions::initiator(LOOPBACK, LOOPBACK, client_cfg)
-        .with_ports(Ports::ephemeral())
-        .with_netstack(client_link.sas());
-    options.role = Role::Initiator { remote: responder.local_addr() };
-    let initiator = Session::start(options).expect("initiator starts");
+    let (responder, initiator) = start_pair(
+        configs(),
+        |o| o.with_netstack(server_link.sas()),
+        |o| o.with_netstack(client_link.sas()),
+    );
 
     let seen = until(initiator.events(), |e| *e == EventKind::Status { status: Status::Connected });
     let address = seen
