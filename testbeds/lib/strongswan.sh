@@ -13,8 +13,15 @@
 # Functions:
 #   ikw_sw_start ROLE DIR [TIMEOUT_S=10]  start charon-systemd in ROLE's namespace (cli|srv|nat|
 #                                 prot or a namespace name), wait until vici answers
-#   ikw_sw_conf_responder DIR     write DIR/swanctl.conf: PSK responder (env below)
-#   ikw_sw_conf_initiator DIR     write DIR/swanctl.conf: PSK initiator (env below)
+#   ikw_sw_conf_responder DIR     write DIR/swanctl.conf: responder (PSK unless the auth env
+#                                 below says otherwise)
+#   ikw_sw_conf_initiator DIR     write DIR/swanctl.conf: initiator (likewise)
+#   ikw_sw_conn_responder / ikw_sw_conn_initiator
+#                                 print one connection block of those templates (no
+#                                 `connections { }` around it), for files with several
+#                                 connections (set IKW_SW_CONN and what differs around each call)
+#   ikw_sw_creds DIR KIND NAME... copy $IKW_PKI_DIR/NAME.crt, .key or .crl (lib/pki.sh) into
+#                                 DIR/KIND: x509 (own certificates), x509ca, private, x509crl
 #   ikw_sw_load DIR [FILE]        swanctl --load-all --file FILE (default DIR/swanctl.conf)
 #   ikw_swanctl DIR ARGS...       swanctl ARGS... against this instance (SUBCOMMAND first)
 #   ikw_sw_initiate DIR [CHILD=net] [IKE=ikw] [TIMEOUT_S=15]
@@ -48,6 +55,11 @@
 #   IKW_SW_DPD_DELAY [30s]  IKW_SW_DPD_ACTION [clear]
 #   IKW_SW_IKE_REKEY [4h]  IKW_SW_CHILD_REKEY [1h]  IKW_SW_MOBIKE [no]  IKW_SW_ENCAP [no]
 #   IKW_SW_VERSION [2]  IKW_SW_START_ACTION [none] (initiator)
+#   Authentication (per round; certificate files are names in DIR/x509 and DIR/x509ca):
+#   IKW_SW_LOCAL_AUTH [psk] (or pubkey)  IKW_SW_LOCAL_CERTS [] (comma-separated)
+#   IKW_SW_REMOTE_AUTH [psk] (or pubkey)  IKW_SW_REMOTE_CACERTS [] (comma-separated anchors)
+#   IKW_SW_REVOCATION [] (remote: strict|ifuri|relaxed)
+#   IKW_SW_SEND_CERTREQ [no]  IKW_SW_SEND_CERT [ifasked] (or always|never)
 
 # Loaded in this order. kernel-libipsec must precede kernel-netlink: the first IPsec backend
 # wins, and the kernel here has no ESP. kernel-netlink must not be critical ("!"): its
@@ -208,6 +220,23 @@ ikw_sw_stop() { # DIR
     rm -f "$dir/charon.pid"
 }
 
+# ---- credentials -----------------------------------------------------------------------
+
+ikw_sw_creds() { # DIR KIND NAME...  copy $IKW_PKI_DIR/NAME.{crt,key,crl} into DIR/KIND
+    local dir="$1" kind="$2" name ext
+    shift 2
+    case "$kind" in
+    x509 | x509ca) ext=crt ;;
+    private) ext=key ;;
+    x509crl) ext=crl ;;
+    *) ikw_die "ikw_sw_creds: unknown folder '$kind'" ;;
+    esac
+    mkdir -p "$dir/$kind"
+    for name in "$@"; do
+        cp "$IKW_PKI_DIR/$name.$ext" "$dir/$kind/$name.$ext" || ikw_die "ikw_sw_creds: no $name.$ext"
+    done
+}
+
 # ---- swanctl.conf templates ------------------------------------------------------------
 
 _ikw_sw_secrets() { # LOCAL_ID REMOTE_ID PSK
@@ -220,16 +249,29 @@ _ikw_sw_secrets() { # LOCAL_ID REMOTE_ID PSK
     echo "}"
 }
 
-# One `connections` block, shared by both templates:
+# One `local` or `remote` round: ROUND AUTH ID CERTS CACERTS (CERTS/CACERTS: comma-separated
+# file names in DIR/x509 / DIR/x509ca, written only when non-empty).
+_ikw_sw_auth_round() {
+    echo "        $1 {"
+    echo "            auth = $2"
+    echo "            id = $3"
+    if [ -n "$4" ]; then echo "            certs = $4"; fi
+    if [ -n "$5" ]; then echo "            cacerts = $5"; fi
+    if [ "$1" = remote ] && [ -n "${IKW_SW_REVOCATION:-}" ]; then
+        echo "            revocation = $IKW_SW_REVOCATION"
+    fi
+    echo "        }"
+}
+
+# One named connection (no `connections { }` around it), shared by both templates:
 # TITLE REMOTE_ADDRS CONN_EXTRA LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS CHILD_EXTRA
 # (the *_EXTRA lines are written only when non-empty).
-_ikw_sw_connection() {
+_ikw_sw_conn_block() {
     local title="$1" remote_addrs="$2" conn_extra="$3" lid="$4" rid="$5"
     local local_ts="$6" remote_ts="$7" child_extra="$8"
     local conn="${IKW_SW_CONN:-ikw}" child="${IKW_SW_CHILD:-net}"
-    cat <<EOF
-# $title, written by testbeds/lib/strongswan.sh
-connections {
+    cat <<CONN
+    # $title, written by testbeds/lib/strongswan.sh
     $conn {
         version = ${IKW_SW_VERSION:-2}
         local_addrs = ${IKW_SW_LOCAL_ADDRS:-%any}
@@ -238,20 +280,15 @@ connections {
         mobike = ${IKW_SW_MOBIKE:-no}
         encap = ${IKW_SW_ENCAP:-no}
         fragmentation = yes
-        send_certreq = no
+        send_certreq = ${IKW_SW_SEND_CERTREQ:-no}
+        send_cert = ${IKW_SW_SEND_CERT:-ifasked}
         dpd_delay = ${IKW_SW_DPD_DELAY:-30s}
         rekey_time = ${IKW_SW_IKE_REKEY:-4h}
-EOF
+CONN
     if [ -n "$conn_extra" ]; then echo "        $conn_extra"; fi
-    cat <<EOF
-        local {
-            auth = psk
-            id = $lid
-        }
-        remote {
-            auth = psk
-            id = $rid
-        }
+    _ikw_sw_auth_round local "${IKW_SW_LOCAL_AUTH:-psk}" "$lid" "${IKW_SW_LOCAL_CERTS:-}" ""
+    _ikw_sw_auth_round remote "${IKW_SW_REMOTE_AUTH:-psk}" "$rid" "" "${IKW_SW_REMOTE_CACERTS:-}"
+    cat <<CONN
         children {
             $child {
                 local_ts = $local_ts
@@ -259,62 +296,89 @@ EOF
                 esp_proposals = ${IKW_SW_ESP_PROPOSALS:-$IKW_SW_DEFAULT_ESP_PROPOSALS}
                 rekey_time = ${IKW_SW_CHILD_REKEY:-1h}
                 dpd_action = ${IKW_SW_DPD_ACTION:-clear}
-EOF
+CONN
     if [ -n "$child_extra" ]; then echo "                $child_extra"; fi
-    cat <<EOF
+    cat <<CONN
             }
         }
     }
+CONN
 }
-EOF
+
+# The responder's pools section, from IKW_SW_POOL4 / IKW_SW_POOL6 / IKW_SW_DNS; with "names",
+# only their names (for `pools = ...`).
+_ikw_sw_pools() { # [names]
+    local pool4="${IKW_SW_POOL4-10.88.0.0/24}" pool6="${IKW_SW_POOL6-fd88::/120}"
+    local dns="${IKW_SW_DNS-10.77.0.53,fd77::53}"
+    if [ "${1:-}" = names ]; then
+        local pools=""
+        [ -n "$pool4" ] && pools="pool4"
+        [ -n "$pool6" ] && pools="${pools:+$pools,}pool6"
+        echo "$pools"
+        return
+    fi
+    local p4dns="" p6dns="" d
+    for d in ${dns//,/ }; do
+        case "$d" in *:*) p6dns="${p6dns:+$p6dns,}$d" ;; *) p4dns="${p4dns:+$p4dns,}$d" ;; esac
+    done
+    echo "pools {"
+    if [ -n "$pool4" ]; then
+        echo "    pool4 {"
+        echo "        addrs = $pool4"
+        [ -n "$p4dns" ] && echo "        dns = $p4dns"
+        echo "    }"
+    fi
+    if [ -n "$pool6" ]; then
+        echo "    pool6 {"
+        echo "        addrs = $pool6"
+        [ -n "$p6dns" ] && echo "        dns = $p6dns"
+        echo "    }"
+    fi
+    echo "}"
+}
+
+# One responder connection (what ikw_sw_conf_responder writes inside `connections { }`), for
+# files with several: set IKW_SW_CONN and what differs per connection around each call.
+ikw_sw_conn_responder() {
+    local pools
+    pools="$(_ikw_sw_pools names)"
+    _ikw_sw_conn_block "responder ${IKW_SW_CONN:-ikw} (ikw_sw_conn_responder)" \
+        "${IKW_SW_REMOTE_ADDRS:-%any}" "${pools:+pools = $pools}" \
+        "${IKW_SW_LOCAL_ID:-srv.ikeway.test}" "${IKW_SW_REMOTE_ID:-%any}" \
+        "${IKW_SW_LOCAL_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}" "${IKW_SW_REMOTE_TS:-dynamic}" ""
+}
+
+# One initiator connection (what ikw_sw_conf_initiator writes inside `connections { }`).
+ikw_sw_conn_initiator() {
+    local vips="${IKW_SW_VIPS-0.0.0.0,::}"
+    _ikw_sw_conn_block "initiator ${IKW_SW_CONN:-ikw} (ikw_sw_conn_initiator)" \
+        "${IKW_SW_REMOTE_ADDRS:-$IKW_SRV_ADDR}" "${vips:+vips = $vips}" \
+        "${IKW_SW_LOCAL_ID:-cli.ikeway.test}" "${IKW_SW_REMOTE_ID:-srv.ikeway.test}" \
+        "${IKW_SW_LOCAL_TS:-dynamic}" "${IKW_SW_REMOTE_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}" \
+        "start_action = ${IKW_SW_START_ACTION:-none}"
 }
 
 ikw_sw_conf_responder() { # DIR
     local dir="$1"
     local lid="${IKW_SW_LOCAL_ID:-srv.ikeway.test}" rid="${IKW_SW_REMOTE_ID:-%any}"
-    local psk="${IKW_SW_PSK:-$IKW_SW_DEFAULT_PSK}"
-    local pool4="${IKW_SW_POOL4-10.88.0.0/24}" pool6="${IKW_SW_POOL6-fd88::/120}"
-    local dns="${IKW_SW_DNS-10.77.0.53,fd77::53}"
-    local pools="" p4dns="" p6dns="" d
-    for d in ${dns//,/ }; do
-        case "$d" in *:*) p6dns="${p6dns:+$p6dns,}$d" ;; *) p4dns="${p4dns:+$p4dns,}$d" ;; esac
-    done
-    [ -n "$pool4" ] && pools="pool4"
-    [ -n "$pool6" ] && pools="${pools:+$pools,}pool6"
     mkdir -p "$dir"
     {
-        _ikw_sw_connection "PSK responder (ikw_sw_conf_responder)" "${IKW_SW_REMOTE_ADDRS:-%any}" \
-            "${pools:+pools = $pools}" "$lid" "$rid" \
-            "${IKW_SW_LOCAL_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}" "${IKW_SW_REMOTE_TS:-dynamic}" ""
-        echo "pools {"
-        if [ -n "$pool4" ]; then
-            echo "    pool4 {"
-            echo "        addrs = $pool4"
-            [ -n "$p4dns" ] && echo "        dns = $p4dns"
-            echo "    }"
-        fi
-        if [ -n "$pool6" ]; then
-            echo "    pool6 {"
-            echo "        addrs = $pool6"
-            [ -n "$p6dns" ] && echo "        dns = $p6dns"
-            echo "    }"
-        fi
+        echo "connections {"
+        ikw_sw_conn_responder
         echo "}"
-        _ikw_sw_secrets "$lid" "$rid" "$psk"
+        _ikw_sw_pools
+        _ikw_sw_secrets "$lid" "$rid" "${IKW_SW_PSK:-$IKW_SW_DEFAULT_PSK}"
     } >"$dir/swanctl.conf"
 }
 
 ikw_sw_conf_initiator() { # DIR
     local dir="$1"
     local lid="${IKW_SW_LOCAL_ID:-cli.ikeway.test}" rid="${IKW_SW_REMOTE_ID:-srv.ikeway.test}"
-    local psk="${IKW_SW_PSK:-$IKW_SW_DEFAULT_PSK}"
-    local vips="${IKW_SW_VIPS-0.0.0.0,::}"
     mkdir -p "$dir"
     {
-        _ikw_sw_connection "PSK initiator (ikw_sw_conf_initiator)" "${IKW_SW_REMOTE_ADDRS:-$IKW_SRV_ADDR}" \
-            "${vips:+vips = $vips}" "$lid" "$rid" \
-            "${IKW_SW_LOCAL_TS:-dynamic}" "${IKW_SW_REMOTE_TS:-$IKW_PROT_NET,$IKW_PROT_NET6}" \
-            "start_action = ${IKW_SW_START_ACTION:-none}"
-        _ikw_sw_secrets "$lid" "$rid" "$psk"
+        echo "connections {"
+        ikw_sw_conn_initiator
+        echo "}"
+        _ikw_sw_secrets "$lid" "$rid" "${IKW_SW_PSK:-$IKW_SW_DEFAULT_PSK}"
     } >"$dir/swanctl.conf"
 }
