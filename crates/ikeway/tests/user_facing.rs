@@ -321,3 +321,53 @@ fn a_reader_that_stops_early_ends_the_output_quietly() {
     assert_eq!(stderr(&out), "", "no panic, no message");
     assert_eq!(out.status.code(), Some(141));
 }
+
+/// The certificate options that need no file are saved under Apple's names and raw values.
+#[test]
+fn config_add_saves_the_server_certificate_checks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = ikeway(
+        dir.path(),
+        &[
+            "config",
+            "add",
+            "office",
+            "--server",
+            "vpn.example.org",
+            "--auth",
+            "certificate",
+            "--certificate-type",
+            "ecdsa256",
+            "--server-cert-cn",
+            "vpn.example.org",
+            "--server-cert-issuer-cn",
+            "Example CA",
+            "--system-ca",
+            "--revocation-check",
+            "--strict-revocation-check",
+            "false",
+            "--yes",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ikeway(dir.path(), &["config", "show", "office", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    let p = &v["protocol"];
+    assert_eq!(p["authentication_method"], "Certificate");
+    assert_eq!(p["certificate_type"], "Ecdsa256");
+    assert_eq!(p["server_certificate_common_name"], "vpn.example.org");
+    assert_eq!(p["server_certificate_issuer_common_name"], "Example CA");
+    assert_eq!(p["use_system_trust_store"], true);
+    assert_eq!(p["enable_revocation_check"], true);
+    assert_eq!(p["strict_revocation_check"], false);
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert_eq!(
+        add_failure(dir.path(), &["--auth", "password"]),
+        "ikeway: unknown --auth \"password\"; one of certificate, shared-secret"
+    );
+    assert_eq!(
+        add_failure(dir.path(), &["--certificate-type", "dsa"]),
+        "ikeway: unknown certificate type \"dsa\"; one of rsa, ecdsa256, ecdsa384, ecdsa521, \
+         ed25519, rsapss"
+    );
+}

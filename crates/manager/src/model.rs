@@ -197,8 +197,12 @@ pub struct Ikev2Protocol {
     pub server_address: String,
     pub username: Option<String>,
     pub password_reference: Option<PersistentRef>,
-    /// A client identity (certificate and key): not supported by the protocol crates.
+    /// Our certificate identity (Apple's `identityData`, or its keychain `identityReference`):
+    /// the PKCS#12 data, or a PEM private key followed by its certificate chain, in the secret
+    /// store, never in the preferences.
     pub identity_reference: Option<PersistentRef>,
+    /// `identityDataPassword`: the PKCS#12 password, in the secret store.
+    pub identity_data_password_reference: Option<PersistentRef>,
     pub disconnect_on_sleep: bool,
     pub include_all_networks: bool,
     /// Default `false` (Apple's macOS default; iOS defaults to `true`).
@@ -237,6 +241,18 @@ pub struct Ikev2Protocol {
     pub ppk_configuration: Option<PpkConfiguration>,
     pub allow_post_quantum_key_exchange_fallback: bool,
 
+    // Where the server's certificate chains to. Apple keeps these in the keychain and its trust
+    // settings; a configuration here carries them itself.
+    /// Trust anchors (DER certificates): the files given to `config add --ca`, or a profile's
+    /// `com.apple.security.root` / `.pem` / `.pkcs1` payloads. Certificates are public, and a
+    /// configuration that holds their bytes stays valid when the files move or change.
+    pub trust_anchors: Vec<Der>,
+    /// Also trust the system's store (`/etc/ssl/certs`), read when connecting.
+    pub use_system_trust_store: bool,
+    /// Certificate revocation lists (DER) given with the configuration; more are fetched from
+    /// the certificates' distribution points when `enable_revocation_check` is set.
+    pub certificate_revocation_lists: Vec<Der>,
+
     // Keys only a configuration profile sets (com.apple.vpn.managed IKEv2 dictionary).
     /// `PayloadCertificateUUID`: the client certificate payload.
     pub payload_certificate_uuid: Option<String>,
@@ -268,6 +284,7 @@ impl Default for Ikev2Protocol {
             username: None,
             password_reference: None,
             identity_reference: None,
+            identity_data_password_reference: None,
             disconnect_on_sleep: false,
             include_all_networks: false,
             exclude_local_networks: false,
@@ -298,6 +315,9 @@ impl Default for Ikev2Protocol {
             mtu: None,
             ppk_configuration: None,
             allow_post_quantum_key_exchange_fallback: false,
+            trust_anchors: Vec::new(),
+            use_system_trust_store: false,
+            certificate_revocation_lists: Vec::new(),
             payload_certificate_uuid: None,
             nat_keep_alive_offload_enable: None,
             nat_keep_alive_interval: None,
@@ -309,6 +329,29 @@ impl Default for Ikev2Protocol {
             provider_designated_requirement: None,
             provider_type: None,
         }
+    }
+}
+
+/// DER bytes (a certificate or a CRL), stored as hex so the preferences stay text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Der(pub Vec<u8>);
+
+impl std::fmt::Debug for Der {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Der({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Der {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Der {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(text.as_ref()).map(Der).map_err(serde::de::Error::custom)
     }
 }
 
@@ -386,6 +429,12 @@ mod tests {
         c.protocol.as_mut().unwrap().mtu = Some(1400);
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<VpnConfiguration>(&json).unwrap(), c);
+        c.protocol.as_mut().unwrap().trust_anchors = vec![Der(vec![0x30, 0x82, 0xff])];
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""trust_anchors":["3082ff"]"#), "{json}");
+        assert_eq!(serde_json::from_str::<VpnConfiguration>(&json).unwrap(), c);
+        let bad = json.replace("3082ff", "3082f");
+        assert!(serde_json::from_str::<VpnConfiguration>(&bad).is_err());
         let sparse: VpnConfiguration =
             serde_json::from_str(r#"{"protocol":{"server_address":"a"}}"#).unwrap();
         assert_eq!(sparse.protocol.unwrap(), Ikev2Protocol::new("a"));

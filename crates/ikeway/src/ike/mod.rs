@@ -37,9 +37,25 @@ pub(crate) struct Common {
     /// The identity the peer must authenticate as (default: any).
     #[arg(long)]
     remote_id: Option<String>,
-    /// File holding the pre-shared key (its first line).
+    /// File holding the pre-shared key (its first line): how we authenticate unless --cert is
+    /// given, and how the peer must unless it must show a certificate (--ca).
     #[arg(long, value_name = "FILE")]
-    psk_file: PathBuf,
+    psk_file: Option<PathBuf>,
+    /// Our certificate and its chain (PEM or DER, end entity first): we authenticate with it
+    /// (RFC 7427 signature) instead of the pre-shared key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key of --cert (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// A trust anchor for the peer's certificate (PEM or DER; repeat for more). `initiate`: the
+    /// responder must then authenticate with a certificate; `serve`: with
+    /// --require-client-cert, clients must.
+    #[arg(long = "ca", value_name = "FILE")]
+    ca: Vec<PathBuf>,
+    /// A CRL for the peer's certificate chain (PEM or DER; repeat for more).
+    #[arg(long = "crl", value_name = "FILE")]
+    crl: Vec<PathBuf>,
     /// IKE proposals in strongSwan's notation, e.g. `aes256gcm16-prfsha256-x25519`.
     #[arg(long = "ike", value_name = "PROPOSAL")]
     ike: Vec<String>,
@@ -109,6 +125,9 @@ pub(crate) struct ServeArgs {
     /// Child SAs one client's IKE SA may hold (more are refused with NO_ADDITIONAL_SAS).
     #[arg(long, default_value_t = ikeway_sa::DEFAULT_MAX_CHILDREN)]
     max_children: usize,
+    /// Clients must authenticate with a certificate chaining to a --ca anchor (no PSK).
+    #[arg(long, requires = "ca")]
+    require_client_cert: bool,
     /// Accept remote selectors wider than one address from clients without a leased address
     /// (site-to-site peers; bounded by --remote-ts). Off: a client speaks for one address.
     #[arg(long)]
@@ -160,7 +179,11 @@ fn cidr_selector(s: &str) -> Result<TrafficSelector> {
 }
 
 fn config(c: &Common) -> Result<Config> {
-    let psk = ikeway_manager::read_secret_file(&c.psk_file)?;
+    if c.cert.is_some() || !c.ca.is_empty() || !c.crl.is_empty() {
+        bail!("--cert, --key, --ca and --crl need certificate authentication, which lands next");
+    }
+    let psk_file = c.psk_file.as_ref().context("--psk-file is required")?;
+    let psk = ikeway_manager::read_secret_file(psk_file)?;
     let mut config = Config::new(ikeway_manager::identity(&c.id), psk);
     config.remote_id = c.remote_id.as_deref().map(ikeway_manager::identity);
     if !c.ike.is_empty() {
@@ -415,6 +438,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         // Besides the AEADs, what Apple's clients propose for a child SA unless told
         // otherwise (and what `config add` saves by default), so they connect out of the box.
         config.esp_proposals.push(proposals::esp(APPLE_DEFAULT_CHILD)?);
+    }
+    if args.require_client_cert {
+        bail!("--require-client-cert needs certificate authentication, which lands next");
     }
     config.max_children = args.max_children;
     config.wide_remote_ts = args.wide_remote_ts;

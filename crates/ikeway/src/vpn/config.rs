@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use ikeway_manager::{
-    AuthenticationMethod, DeadPeerDetectionRate, DiffieHellmanGroup, EncryptionAlgorithm,
-    Ikev2Protocol, IntegrityAlgorithm, PreferencesStore, SaParameters, Summary, VpnConfiguration,
-    VpnManager, export_profile, import_profile, summary_json,
+    AuthenticationMethod, CertificateType, DeadPeerDetectionRate, DiffieHellmanGroup,
+    EncryptionAlgorithm, Ikev2Protocol, IntegrityAlgorithm, PreferencesStore, SaParameters,
+    Summary, VpnConfiguration, VpnManager, export_profile, import_profile, summary_json,
 };
 use serde_json::json;
 
@@ -106,6 +106,52 @@ pub(crate) struct Fields {
     /// File holding the shared secret (first line); stored in the 0600 secret store.
     #[arg(long, value_name = "FILE")]
     psk_file: Option<PathBuf>,
+    /// How we authenticate: shared-secret or certificate (default: what --psk-file or an
+    /// --identity-* option gives).
+    #[arg(long, value_name = "METHOD")]
+    auth: Option<String>,
+    /// Our identity as PKCS#12 (.p12/.pfx); stored in the 0600 secret store.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["identity_key", "identity_cert"])]
+    identity_p12: Option<PathBuf>,
+    /// File holding the PKCS#12 password (first line; default: no password).
+    #[arg(long, value_name = "FILE", requires = "identity_p12")]
+    identity_password_file: Option<PathBuf>,
+    /// Our private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC), with --identity-cert.
+    #[arg(long, value_name = "FILE", requires = "identity_cert")]
+    identity_key: Option<PathBuf>,
+    /// Our certificate and its chain (PEM, end entity first), with --identity-key.
+    #[arg(long, value_name = "FILE", requires = "identity_key")]
+    identity_cert: Option<PathBuf>,
+    /// Apple's certificateType, which must match our key: rsa, ecdsa256, ecdsa384, ecdsa521,
+    /// ed25519, rsapss (default: the identity's key).
+    #[arg(long, value_name = "TYPE")]
+    certificate_type: Option<String>,
+    /// A trust anchor for the server's certificate (PEM or DER; repeat for more). Replaces the
+    /// anchors saved before.
+    #[arg(long = "ca", value_name = "FILE")]
+    ca: Vec<PathBuf>,
+    /// Also trust the system's certificate store (/etc/ssl/certs).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    system_ca: Option<bool>,
+    /// The server certificate's common name must be this (serverCertificateCommonName).
+    #[arg(long, value_name = "NAME")]
+    server_cert_cn: Option<String>,
+    /// The server certificate's issuer common name must be this
+    /// (serverCertificateIssuerCommonName).
+    #[arg(long, value_name = "NAME")]
+    server_cert_issuer_cn: Option<String>,
+    /// A certificate revocation list (PEM or DER; repeat for more). Replaces the CRLs saved
+    /// before.
+    #[arg(long = "crl", value_name = "FILE")]
+    crl: Vec<PathBuf>,
+    /// Check revocation: the CRLs given, else fetched from the certificates' distribution
+    /// points (enableRevocationCheck).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    revocation_check: Option<bool>,
+    /// A certificate whose revocation status cannot be learned is refused
+    /// (strictRevocationCheck).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    strict_revocation_check: Option<bool>,
     /// IKE SA encryption: aes128, aes256, aes128gcm, aes256gcm, chacha20poly1305.
     #[arg(long)]
     ike_encryption: Option<String>,
@@ -214,6 +260,37 @@ impl Fields {
                 store.secrets().remove(&old)?;
             }
             protocol.authentication_method = AuthenticationMethod::SharedSecret;
+        }
+        if self.identity_p12.is_some() || self.identity_key.is_some() {
+            bail!("--identity-p12 and --identity-key need certificate support, which lands next");
+        }
+        if !self.ca.is_empty() || !self.crl.is_empty() {
+            bail!("--ca and --crl need certificate support, which lands next");
+        }
+        if let Some(a) = &self.auth {
+            protocol.authentication_method = match a.as_str() {
+                "certificate" => AuthenticationMethod::Certificate,
+                "shared-secret" => AuthenticationMethod::SharedSecret,
+                other => bail!("unknown --auth {other:?}; one of certificate, shared-secret"),
+            };
+        }
+        if let Some(t) = &self.certificate_type {
+            protocol.certificate_type = parse_by_name(CertificateType::ALL, "certificate type", t)?;
+        }
+        if let Some(v) = self.system_ca {
+            protocol.use_system_trust_store = v;
+        }
+        if let Some(cn) = &self.server_cert_cn {
+            protocol.server_certificate_common_name = Some(cn.clone());
+        }
+        if let Some(cn) = &self.server_cert_issuer_cn {
+            protocol.server_certificate_issuer_common_name = Some(cn.clone());
+        }
+        if let Some(v) = self.revocation_check {
+            protocol.enable_revocation_check = v;
+        }
+        if let Some(v) = self.strict_revocation_check {
+            protocol.strict_revocation_check = v;
         }
         apply_sa(
             &mut protocol.ike_sa_parameters,
