@@ -46,23 +46,6 @@ ours_initiate() { # NAME ARGS...
     echo "$rc" >"$OUT/$name.rc"
 }
 
-# Root keeps a connection's runtime files in /run/ikeway. Each Personal VPN scenario gets its
-# own: a mount namespace held by a sleeping process, with a fresh tmpfs over /run and the
-# client namespace's resolv.conf over /etc/resolv.conf, entered (after `ip netns exec`) by the
-# commands in $CLIENV. Concurrent scenarios never share one, and the host's /run is untouched.
-private_run() { # sets CLIENV and RUNPID
-    local ready="$IKW_WORKDIR/private-run.ready"
-    unshare --mount --propagation private -- bash -c '
-        mount -t tmpfs -o mode=0755 tmpfs /run &&
-        mount --bind "/etc/netns/$1/resolv.conf" /etc/resolv.conf && touch "$2" &&
-        exec sleep 3600' bash "$IKW_NS_CLI" "$ready" </dev/null >/dev/null 2>&1 &
-    RUNPID=$!
-    echo "$RUNPID private-run" >>"$IKW_WORKDIR/pids"
-    local i
-    for i in $(seq 50); do [ -e "$ready" ] && break; sleep 0.1; done
-    CLIENV=(nsenter --target "$RUNPID" --mount -- env XDG_CONFIG_HOME="$IKW_WORKDIR/xdg")
-}
-
 # Starts our initiator in the background; waits until strongSwan (DIR) shows the SAs up, then
 # snapshots them, waits for ours to finish and snapshots again.
 ours_against_strongswan() { # DIR NAME ARGS...
@@ -268,7 +251,7 @@ connect)
     # so the client's DNS changes stay in the client namespace.
     mkdir -p "/etc/netns/$IKW_NS_CLI"
     printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-    private_run
+    ikw_private_run
     write_profile Medium 0
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
     ikw_exec cli ip -4 route show >"$OUT/routes.before"
@@ -311,7 +294,7 @@ responder-death)
     IKW_SW_POOL6="" start_strongswan_responder
     mkdir -p "/etc/netns/$IKW_NS_CLI"
     printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-    private_run
+    ikw_private_run
     write_profile High 1
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
     ikw_exec cli ip -4 route show >"$OUT/routes.before"

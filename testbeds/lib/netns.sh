@@ -40,6 +40,8 @@
 #   ikw_wait_for TIMEOUT_S CMD...  poll CMD every 0.1 s until it succeeds; 1 on timeout, or
 #                              at once if CMD returns 255 ("stop polling")
 #   ikw_now_ms                 monotonic-ish wall clock in milliseconds
+#   ikw_private_run            a private /run and resolv.conf for `ikeway connect` as root in
+#                              the client namespace: run it as `ikw_exec cli "${CLIENV[@]}" ...`
 #
 # Variables set by ikw_topo_up (all exported):
 #   IKW_PREFIX IKW_TOPO(direct|nat) IKW_WORKDIR (a fresh temp dir, removed by ikw_topo_down
@@ -206,6 +208,25 @@ EOF
     ikw_wait_for 3 ip netns exec "$IKW_NS_CLI" ping -c1 -W1 "$IKW_SRV_ADDR" ||
         ikw_die "topology $topo: client cannot ping $IKW_SRV_ADDR"
     ikw_log "topology '$topo' up: prefix $p, workdir $IKW_WORKDIR"
+}
+
+# Root keeps a connection's runtime files in /run/ikeway. Each Personal VPN scenario gets its
+# own: a mount namespace held by a sleeping process, with a fresh tmpfs over /run and the
+# client namespace's resolv.conf (/etc/netns/$IKW_NS_CLI/resolv.conf, which the caller writes
+# first) over /etc/resolv.conf, entered (after `ip netns exec`) by the commands in $CLIENV.
+# Concurrent scenarios never share one, and the host's /run is untouched. The process is
+# recorded for ikw_topo_down; RUNPID is its PID.
+ikw_private_run() { # sets CLIENV and RUNPID
+    local ready="$IKW_WORKDIR/private-run.ready"
+    unshare --mount --propagation private -- bash -c '
+        mount -t tmpfs -o mode=0755 tmpfs /run &&
+        mount --bind "/etc/netns/$1/resolv.conf" /etc/resolv.conf && touch "$2" &&
+        exec sleep 3600' bash "$IKW_NS_CLI" "$ready" </dev/null >/dev/null 2>&1 &
+    RUNPID=$!
+    echo "$RUNPID private-run" >>"$IKW_WORKDIR/pids"
+    local i
+    for i in $(seq 50); do [ -e "$ready" ] && break; sleep 0.1; done
+    CLIENV=(nsenter --target "$RUNPID" --mount -- env XDG_CONFIG_HOME="$IKW_WORKDIR/xdg")
 }
 
 ikw_kill_ns() { # ROLE|NSNAME

@@ -6,27 +6,14 @@
 //! Needs root, network namespaces and the peers (`testbeds/install-peers.sh`, which `.ci/run`
 //! runs). Without them every test here says loudly that it was skipped.
 
+mod testbed;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Why the testbed cannot run here, if it cannot.
-fn unavailable(needs: &[&str]) -> Option<String> {
-    if !ikeway_testkit::is_root() {
-        return Some("not root (network namespaces need root)".into());
-    }
-    ["ip", "nft"]
-        .iter()
-        .chain(needs)
-        .find(|tool| !ikeway_testkit::have(tool))
-        .map(|tool| format!("{tool} is not installed (run testbeds/install-peers.sh)"))
-}
+use testbed::{SwSa, events, find, read, root, swanctl_sas, unavailable};
 
 /// Runs one scenario and returns its output directory, or `None` when skipped (loudly; a
 /// failure under `CI=true`).
@@ -50,49 +37,6 @@ fn scenario(name: &str, needs: &[&str]) -> Option<PathBuf> {
         .expect("bash runs");
     assert!(status.success(), "testbeds/interop.sh {name} failed (output in {})", out.display());
     Some(out)
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()))
-}
-
-fn events(dir: &Path, file: &str) -> Vec<Value> {
-    read(dir, file).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
-
-fn find<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == kind).collect()
-}
-
-/// The IKE SAs of a `swanctl --list-sas --raw` snapshot as flat key=value maps, each with its
-/// child SAs.
-#[derive(Debug, Default)]
-struct SwSa {
-    fields: BTreeMap<String, String>,
-    children: Vec<BTreeMap<String, String>>,
-}
-
-fn swanctl_sas(text: &str) -> Vec<SwSa> {
-    let mut sas = Vec::new();
-    for line in text.lines().filter(|l| l.starts_with("list-sa event")) {
-        let (head, children) = line.split_once("child-sas {").unwrap_or((line, ""));
-        let mut sa = SwSa { fields: pairs(head), ..SwSa::default() };
-        for child in children.split("}").filter(|c| c.contains("spi-in=")) {
-            sa.children.push(pairs(child));
-        }
-        sas.push(sa);
-    }
-    sas
-}
-
-fn pairs(text: &str) -> BTreeMap<String, String> {
-    text.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| {
-            (k.to_owned(), v.trim_matches(|c| c == '[' || c == ']' || c == '}').to_owned())
-        })
-        .collect()
 }
 
 /// `ENCR_AES_GCM_16-128` (ours) against `encr-alg=AES_GCM_16 encr-keysize=128` (strongSwan).
