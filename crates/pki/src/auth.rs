@@ -511,3 +511,173 @@ fn verification_algorithm(
         _ => return Err(PkiError::AlgorithmMismatch),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// RFC 7427 Appendix A, the hex dumps as printed there (A.1.2-A.1.4, A.3.2-A.3.4, A.4.3),
+    /// and RFC 8420 §2 for Ed25519; the same octets are in libreswan's
+    /// `include/ietf_constants.h` table of RFC 7427 blobs.
+    #[test]
+    fn algorithm_identifiers_match_rfc7427_appendix_a() {
+        let cases = [
+            (Scheme::RsaPkcs1(Hash::Sha256), "300d 0609 2a86 4886 f70d 0101 0b05 00"),
+            (Scheme::RsaPkcs1(Hash::Sha384), "300d 0609 2a86 4886 f70d 0101 0c05 00"),
+            (Scheme::RsaPkcs1(Hash::Sha512), "300d 0609 2a86 4886 f70d 0101 0d05 00"),
+            (Scheme::Ecdsa(Hash::Sha256), "300a 0608 2a86 48ce 3d04 0302"),
+            (Scheme::Ecdsa(Hash::Sha384), "300a 0608 2a86 48ce 3d04 0303"),
+            (Scheme::Ecdsa(Hash::Sha512), "300a 0608 2a86 48ce 3d04 0304"),
+            (
+                Scheme::RsaPss(Hash::Sha256),
+                "3041 0609 2a86 4886 f70d 0101 0a30 34a0 0f30 0d06 0960 8648 0165 0304 0201 0500
+                 a11c 301a 0609 2a86 4886 f70d 0101 0830 0d06 0960 8648 0165 0304 0201 0500 a203
+                 0201 20",
+            ),
+            (Scheme::Ed25519, "3005 0603 2b65 70"),
+        ];
+        for (scheme, hex) in cases {
+            assert_eq!(scheme.algorithm_identifier(), unhex(hex).as_slice(), "{scheme:?}");
+            assert_eq!(Scheme::parse(&unhex(hex)), Ok(scheme));
+        }
+        // SHA-384 and SHA-512 PSS follow A.4.3 with the hash OIDs and salts 48 and 64.
+        for (hash, last, salt) in [(Hash::Sha384, 0x02, 0x30), (Hash::Sha512, 0x03, 0x40)] {
+            let mut expected = unhex(
+                "3041 0609 2a86 4886 f70d 0101 0a30 34a0 0f30 0d06 0960 8648 0165 0304 0201 0500
+                 a11c 301a 0609 2a86 4886 f70d 0101 0830 0d06 0960 8648 0165 0304 0201 0500 a203
+                 0201 20",
+            );
+            expected[29] = last;
+            expected[59] = last;
+            expected[66] = salt;
+            assert_eq!(Scheme::RsaPss(hash).algorithm_identifier(), expected.as_slice());
+            assert_eq!(Scheme::parse(&expected), Ok(Scheme::RsaPss(hash)));
+        }
+    }
+
+    /// SHA-1 in every form RFC 7427 Appendix A shows it: A.1.1, A.3.1, A.4.1 (no parameters,
+    /// so the SHA-1 defaults) and A.4.2 (the defaults spelled out, as in the RFC's text).
+    #[test]
+    fn rejects_sha1_algorithm_identifiers() {
+        for hex in [
+            "300d 0609 2a86 4886 f70d 0101 0505 00",
+            "3009 0607 2a86 48ce 3d04 01",
+            "300b 0609 2a86 4886 f70d 0101 0a",
+            "303e 0609 2a86 4886 f70d 0101 0a30 31a0 0b30 0906 052b 0e03 021a 0500 a118 3016
+             0609 2a86 4886 f70d 0101 0830 0906 052b 0e03 021a 0500 a203 0201 14a3 0302 0101",
+        ] {
+            assert_eq!(Scheme::parse(&unhex(hex)), Err(PkiError::HashNotAllowed), "{hex}");
+        }
+    }
+
+    #[test]
+    fn pss_parameters_are_checked() {
+        let a43 = unhex(
+            "3046 0609 2a86 4886 f70d 0101 0a30 39a0 0f30 0d06 0960 8648 0165 0304 0201 0500
+             a11c 301a 0609 2a86 4886 f70d 0101 0830 0d06 0960 8648 0165 0304 0201 0500 a203
+             0201 20a3 0302 0101",
+        );
+        // The default trailerField spelled out is tolerated.
+        assert_eq!(Scheme::parse(&a43), Ok(Scheme::RsaPss(Hash::Sha256)));
+        let mut trailer2 = a43.clone();
+        *trailer2.last_mut().unwrap() = 2;
+        assert_eq!(Scheme::parse(&trailer2), Err(PkiError::MalformedAuth));
+        let mut salt20 = Scheme::RsaPss(Hash::Sha256).algorithm_identifier().to_vec();
+        *salt20.last_mut().unwrap() = 20;
+        assert!(matches!(Scheme::parse(&salt20), Err(PkiError::Unsupported(_))));
+        let mut mgf_sha384 = Scheme::RsaPss(Hash::Sha256).algorithm_identifier().to_vec();
+        mgf_sha384[59] = 0x02;
+        assert!(matches!(Scheme::parse(&mgf_sha384), Err(PkiError::Unsupported(_))));
+    }
+
+    #[test]
+    fn rejects_malformed_algorithm_identifiers() {
+        let good = Scheme::Ecdsa(Hash::Sha256).algorithm_identifier();
+        assert_eq!(Scheme::parse(&good[..good.len() - 1]), Err(PkiError::MalformedAuth));
+        let mut trailing = good.to_vec();
+        trailing.push(0);
+        assert_eq!(Scheme::parse(&trailing), Err(PkiError::MalformedAuth));
+        // Parameters that are neither absent nor NULL.
+        assert_eq!(
+            Scheme::parse(&unhex("300f 0609 2a86 4886 f70d 0101 0b04 0200 00")),
+            Err(PkiError::MalformedAuth)
+        );
+        // dsa-with-sha256 (A.2.2) is no scheme of ours.
+        assert!(matches!(
+            Scheme::parse(&unhex("300b 0609 6086 4801 6503 0403 02")),
+            Err(PkiError::Unsupported(_))
+        ));
+        assert_eq!(Scheme::parse(&[]), Err(PkiError::MalformedAuth));
+    }
+
+    #[test]
+    fn signature_hash_registry_values() {
+        for (v, h) in [
+            (1, SignatureHash::Sha1),
+            (2, SignatureHash::Sha256),
+            (3, SignatureHash::Sha384),
+            (4, SignatureHash::Sha512),
+            (5, SignatureHash::Identity),
+            (6, SignatureHash::Other(6)),
+            (1024, SignatureHash::Other(1024)),
+        ] {
+            assert_eq!(SignatureHash::from_u16(v), h);
+            assert_eq!(h.to_u16(), v);
+        }
+    }
+
+    #[test]
+    fn strongest_hash_the_key_can_sign_is_chosen() {
+        let all = [
+            SignatureHash::Sha256,
+            SignatureHash::Sha384,
+            SignatureHash::Sha512,
+            SignatureHash::Identity,
+        ];
+        assert_eq!(choose_scheme(KeyKind::Rsa, &all), Some(Scheme::RsaPkcs1(Hash::Sha512)));
+        assert_eq!(choose_scheme(KeyKind::RsaPss, &all[..2]), Some(Scheme::RsaPss(Hash::Sha384)));
+        assert_eq!(choose_scheme(KeyKind::EcdsaP256, &all), Some(Scheme::Ecdsa(Hash::Sha256)));
+        assert_eq!(choose_scheme(KeyKind::EcdsaP384, &all), Some(Scheme::Ecdsa(Hash::Sha384)));
+        assert_eq!(choose_scheme(KeyKind::EcdsaP521, &all[..2]), Some(Scheme::Ecdsa(Hash::Sha384)));
+        assert_eq!(choose_scheme(KeyKind::Ed25519, &all), Some(Scheme::Ed25519));
+        assert_eq!(choose_scheme(KeyKind::Ed25519, &all[..3]), None);
+        assert_eq!(choose_scheme(KeyKind::EcdsaP256, &[SignatureHash::Sha384]), None);
+        assert_eq!(
+            choose_scheme(KeyKind::Rsa, &[SignatureHash::Sha1, SignatureHash::Other(9)]),
+            None
+        );
+    }
+
+    /// RSASSA-PSS round trips with each hash (an rsaEncryption key may sign PSS; the
+    /// certificate-driven choice is `KeyKind::RsaPss`, which rcgen cannot make).
+    #[test]
+    fn rsa_pss_sign_verify_round_trip() {
+        let key = PrivateKey::from_pem(include_bytes!("../tests/data/rsa2048.key.pem")).unwrap();
+        let octets = b"signed octets";
+        for hash in [Hash::Sha256, Hash::Sha384, Hash::Sha512] {
+            let scheme = Scheme::RsaPss(hash);
+            let sig = sign_scheme(&key, KeyKind::RsaPss, scheme, octets).unwrap();
+            let alg = scheme.algorithm_identifier();
+            let mut data = vec![u8::try_from(alg.len()).unwrap()];
+            data.extend_from_slice(alg);
+            data.extend_from_slice(&sig);
+            let public = key.public_key();
+            assert_eq!(verify_auth(&public, AuthMethod::DIGITAL_SIGNATURE, &data, octets), Ok(()));
+            assert_eq!(
+                verify_auth(&public, AuthMethod::DIGITAL_SIGNATURE, &data, b"other octets"),
+                Err(PkiError::BadSignature)
+            );
+            // The same key through sign_auth with an RSASSA-PSS certificate's kind.
+            let (method, auth) =
+                sign_auth(&key, KeyKind::RsaPss, octets, Some(&[hash.announced()])).unwrap();
+            assert_eq!(method, AuthMethod::DIGITAL_SIGNATURE);
+            assert_eq!(&auth[1..1 + alg.len()], alg);
+            assert_eq!(verify_auth(&public, method, &auth, octets), Ok(()));
+        }
+    }
+}

@@ -85,7 +85,7 @@ impl Certificate {
 
     /// The subject's public key.
     pub fn public_key(&self) -> Result<PublicKey, PkiError> {
-        PublicKey::from_spki(&self.fields.spki)
+        PublicKey::from_spki_der(&self.fields.spki)
     }
 
     /// SHA-1 of the DER SubjectPublicKeyInfo: the CA value of a CERTREQ (RFC 7296 §3.7).

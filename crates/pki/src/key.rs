@@ -78,8 +78,9 @@ impl PublicKey {
         &self.key
     }
 
-    /// Reads a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7).
-    pub(crate) fn from_spki(spki: &[u8]) -> Result<Self, PkiError> {
+    /// Reads a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7): a certificate's key, or a
+    /// key known by itself (test vectors, raw public keys).
+    pub fn from_spki_der(spki: &[u8]) -> Result<Self, PkiError> {
         let unsupported = PkiError::Unsupported("public key algorithm");
         let Spki { alg_oid, curve, bits } =
             Spki::parse(spki).map_err(|_| PkiError::MalformedCertificate)?;
