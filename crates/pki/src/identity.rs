@@ -29,24 +29,26 @@ impl Identity {
         Ok(Self { key, chain, kind })
     }
 
-    /// A PKCS#12 file (`identityData` and its password): the key and its certificate, then
-    /// the other certificates of the file.
+    /// A PKCS#12 file (`identityData` and its password) holding one private key: the key,
+    /// its certificate first, then the file's other certificates in their order. The key's
+    /// certificate is found by its public key, not by the localKeyId attribute, which some
+    /// exporters leave out.
     pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Self, PkiError> {
-        let store = p12_keystore::KeyStore::from_pkcs12(
-            der,
-            password,
-            p12_keystore::Pkcs12ImportPolicy::Relaxed,
-        )
-        .map_err(|e| PkiError::Pkcs12(e.to_string()))?;
-        let (_, entry) = store
-            .private_key_chain()
-            .ok_or_else(|| PkiError::Pkcs12("no private key in the file".to_owned()))?;
-        let key_der = Zeroizing::new(entry.key().as_der().to_vec());
-        let key = PrivateKey::from_der(&key_der)?;
-        let certs = entry
-            .certs()
+        let archive = p12_keystore::Pkcs12Archive::from_pkcs12(der, password)
+            .map_err(|e| PkiError::Pkcs12(e.to_string()))?;
+        let key = match archive.keys.as_slice() {
+            [bag] => {
+                // p12-keystore keeps its own copy unwiped; ours at least is wiped.
+                let key_der = Zeroizing::new(bag.key.as_der().to_vec());
+                PrivateKey::from_der(&key_der)?
+            }
+            [] => return Err(PkiError::Pkcs12("no private key in the file".to_owned())),
+            _ => return Err(PkiError::Pkcs12("more than one private key in the file".to_owned())),
+        };
+        let certs = archive
+            .certs
             .iter()
-            .map(|c| Certificate::from_der(c.as_der().to_vec()))
+            .map(|bag| Certificate::from_der(bag.cert.as_der().to_vec()))
             .collect::<Result<Vec<_>, _>>()?;
         Self::with_key_first(key, certs)
     }
