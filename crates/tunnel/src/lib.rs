@@ -43,6 +43,7 @@ mod options;
 mod queue;
 mod session;
 mod sockets;
+pub mod verifier;
 
 pub use datapath::TunOptions;
 pub use event::{
