@@ -56,6 +56,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 mod atomic;
+mod certs;
 mod connection;
 mod convert;
 mod model;
@@ -69,6 +70,11 @@ mod secrets;
 pub mod status;
 mod summary;
 
+pub use certs::{
+    CertError, IdentityData, IdentityError, MAX_CERTIFICATE_FILE, SYSTEM_TRUST_STORE, anchors_from,
+    certificate_type_of, check_certificate_type, crl_from, load_identity, parse_identity,
+    read_certificate_file, set_identity, system_anchors,
+};
 pub use connection::{
     NoProvider, ProviderError, StartError, StartOptions, StatusChange, TunnelEvents,
     TunnelProvider, TunnelRequest, VpnConnection,

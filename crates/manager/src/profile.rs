@@ -12,6 +12,8 @@ use std::io::Cursor;
 use ikeway_crypto::SecretBytes;
 use plist::{Dictionary, Value};
 
+use crate::certs::{self, CertError, IdentityData};
+use crate::model::Der;
 use crate::model::{
     AuthenticationMethod, CertificateType, DeadPeerDetectionRate, DiffieHellmanGroup,
     EncryptionAlgorithm, Ikev2Protocol, IntegrityAlgorithm, PpkConfiguration, SaParameters,
@@ -23,6 +25,12 @@ use crate::ondemand::{
 use crate::secrets::{PersistentRef, SecretError, SecretSource, SecretStore};
 
 const VPN_PAYLOAD: &str = "com.apple.vpn.managed";
+/// Certificate payloads (Apple's Certificates payload types): a trusted root, a PEM
+/// certificate, a DER certificate, an identity.
+const ROOT_PAYLOAD: &str = "com.apple.security.root";
+const PEM_PAYLOAD: &str = "com.apple.security.pem";
+const PKCS1_PAYLOAD: &str = "com.apple.security.pkcs1";
+const PKCS12_PAYLOAD: &str = "com.apple.security.pkcs12";
 
 /// Why a profile cannot be imported or exported.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,11 @@ pub enum ProfileError {
     Secret(#[from] SecretError),
     #[error("{field}: the secret store has no secret {reference}")]
     MissingSecret { field: &'static str, reference: PersistentRef },
+    /// A certificate or identity payload that does not parse (the error names its key).
+    #[error(transparent)]
+    CertificateData(CertError),
+    #[error("{key}: {source}")]
+    Certificate { key: String, source: CertError },
     #[error("writing the profile: {0}")]
     Write(String),
 }
@@ -209,7 +222,7 @@ const DPD_RATES: &[(&str, DeadPeerDetectionRate)] = &[
     ("Medium", DeadPeerDetectionRate::Medium),
     ("High", DeadPeerDetectionRate::High),
 ];
-const CERT_TYPES: &[(&str, CertificateType)] = &[
+pub(crate) const CERT_TYPES: &[(&str, CertificateType)] = &[
     ("RSA", CertificateType::Rsa),
     ("ECDSA256", CertificateType::Ecdsa256),
     ("ECDSA384", CertificateType::Ecdsa384),
@@ -358,6 +371,8 @@ pub fn import_profile(bytes: &[u8], secrets: &SecretStore) -> R<ImportedProfile>
     let display_name = string(root, "(root)", "PayloadDisplayName")?.unwrap_or_default();
 
     let mut parsed = Vec::new();
+    let mut anchors = Vec::new();
+    let mut identities = Vec::new();
     if string(root, "(root)", "PayloadType")?.as_deref() == Some(VPN_PAYLOAD) {
         // A bare VPN payload, not wrapped in a Configuration.
         parsed.push(vpn_payload(&mut ctx, root, "(root)", &display_name)?);
@@ -372,6 +387,10 @@ pub fn import_profile(bytes: &[u8], secrets: &SecretStore) -> R<ImportedProfile>
             let Some(d) = p.as_dictionary() else { return invalid(path, "a dictionary") };
             match string(d, &path, "PayloadType")?.as_deref() {
                 Some(VPN_PAYLOAD) => parsed.push(vpn_payload(&mut ctx, d, &path, &display_name)?),
+                Some(ROOT_PAYLOAD | PEM_PAYLOAD | PKCS1_PAYLOAD) => {
+                    anchors.extend(certificate_payload(d, &path)?);
+                }
+                Some(PKCS12_PAYLOAD) => identities.push(pkcs12_payload(d, &path)?),
                 Some(other) => ctx.warn(path, format!("payload type {other} is not imported")),
                 None => return Err(ProfileError::Missing { key: format!("{path}.PayloadType") }),
             }
@@ -380,8 +399,52 @@ pub fn import_profile(bytes: &[u8], secrets: &SecretStore) -> R<ImportedProfile>
     if parsed.is_empty() {
         return Err(ProfileError::NoVpnPayload);
     }
+    // Every identity is opened and checked before any secret is stored.
+    let mut used = vec![false; identities.len()];
+    let mut chosen = Vec::new();
+    for (vpn, _, type_given, ike_path) in &mut parsed {
+        let protocol =
+            vpn.configuration.protocol.as_mut().expect("vpn_payload always sets the protocol");
+        protocol.trust_anchors = anchors.clone();
+        // Apple checks a server certificate against the system's trust settings too, where
+        // the profile's root payloads are added.
+        protocol.use_system_trust_store = system_store_by_default(protocol);
+        let Some(uuid) = protocol.payload_certificate_uuid.clone() else {
+            chosen.push(None);
+            continue;
+        };
+        let Some(at) = identities.iter().position(|p| p.uuid == uuid) else {
+            ctx.warn(
+                format!("{ike_path}.PayloadCertificateUUID"),
+                format!("{uuid} names no com.apple.security.pkcs12 payload of this profile"),
+            );
+            chosen.push(None);
+            continue;
+        };
+        let p12 = &identities[at];
+        let data = IdentityData::Pkcs12 { data: &p12.data, password: &p12.password };
+        let identity =
+            certs::parse_identity(&p12.path, data).map_err(ProfileError::CertificateData)?;
+        if *type_given {
+            certs::check_certificate_type(protocol.certificate_type, identity.kind()).map_err(
+                |source| ProfileError::Certificate {
+                    key: format!("{ike_path}.CertificateType"),
+                    source,
+                },
+            )?;
+        } else {
+            protocol.certificate_type = certs::certificate_type_of(identity.kind());
+        }
+        used[at] = true;
+        chosen.push(Some(at));
+    }
+    for (p12, used) in identities.iter().zip(&used) {
+        if !*used {
+            ctx.warn(p12.path.clone(), "no VPN payload uses this identity; not imported");
+        }
+    }
     let mut vpns = Vec::new();
-    for (mut vpn, pending) in parsed {
+    for ((mut vpn, pending, _, _), identity) in parsed.into_iter().zip(chosen) {
         let protocol =
             vpn.configuration.protocol.as_mut().expect("vpn_payload always sets the protocol");
         for (slot, value) in pending {
@@ -396,9 +459,61 @@ pub fn import_profile(bytes: &[u8], secrets: &SecretStore) -> R<ImportedProfile>
                 }
             }
         }
+        if let Some(at) = identity {
+            let p12 = &identities[at];
+            protocol.identity_reference = Some(secrets.add(&SecretBytes::from_slice(&p12.data))?);
+            protocol.identity_data_password_reference = Some(secrets.add(&p12.password)?);
+        }
         vpns.push(vpn);
     }
     Ok(ImportedProfile { identifier, display_name, vpns, warnings: ctx.warnings })
+}
+
+/// Whether a configuration from a profile checks the server's certificate against the system
+/// store too: when it authenticates with a certificate, as Apple evaluates the server's
+/// certificate against the system's trust settings (where the profile's roots are added).
+fn system_store_by_default(p: &Ikev2Protocol) -> bool {
+    p.authentication_method == AuthenticationMethod::Certificate
+}
+
+/// A `com.apple.security.root` / `.pem` / `.pkcs1` payload: its `PayloadContent` is the
+/// certificate (DER, or PEM text).
+fn certificate_payload(d: &Dictionary, path: &str) -> R<Vec<Der>> {
+    let key = format!("{path}.PayloadContent");
+    let bytes = match d.get("PayloadContent") {
+        Some(Value::Data(b)) => b.as_slice(),
+        Some(Value::String(s)) => s.as_bytes(),
+        Some(_) => return invalid(key, "data (the certificate)"),
+        None => return Err(ProfileError::Missing { key }),
+    };
+    certs::anchors_from(&key, bytes).map_err(ProfileError::CertificateData)
+}
+
+/// A `com.apple.security.pkcs12` payload: the identity and its password.
+struct Pkcs12Payload {
+    uuid: String,
+    data: Vec<u8>,
+    password: SecretBytes,
+    /// Its key path, for messages.
+    path: String,
+}
+
+impl Drop for Pkcs12Payload {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.data);
+    }
+}
+
+fn pkcs12_payload(d: &Dictionary, path: &str) -> R<Pkcs12Payload> {
+    let uuid = string(d, path, "PayloadUUID")?
+        .ok_or(ProfileError::Missing { key: format!("{path}.PayloadUUID") })?;
+    let data = match d.get("PayloadContent") {
+        Some(Value::Data(b)) => b.clone(),
+        Some(_) => return invalid(format!("{path}.PayloadContent"), "data (PKCS#12)"),
+        None => return Err(ProfileError::Missing { key: format!("{path}.PayloadContent") }),
+    };
+    let password = secret(d, path, "Password")?.unwrap_or_else(|| SecretBytes::from_slice(b""));
+    Ok(Pkcs12Payload { uuid, data, password, path: path.to_owned() })
 }
 
 type Pending = Vec<(Slot, SecretBytes)>;
@@ -408,7 +523,7 @@ fn vpn_payload(
     d: &Dictionary,
     path: &str,
     profile_name: &str,
-) -> R<(ImportedVpn, Pending)> {
+) -> R<(ImportedVpn, Pending, bool, String)> {
     let payload_identifier = string(d, path, "PayloadIdentifier")?.unwrap_or_default();
     let vpn_type = string(d, path, "VPNType")?
         .ok_or(ProfileError::Missing { key: format!("{path}.VPNType") })?;
@@ -445,6 +560,7 @@ fn vpn_payload(
         None => return Err(ProfileError::Missing { key: ike_path }),
     };
     let (protocol, pending, on_demand_enabled, on_demand_rules) = ikev2(ctx, ike, &ike_path)?;
+    let type_given = ike.contains_key("CertificateType");
     let configuration = VpnConfiguration {
         localized_description: name,
         enabled: false,
@@ -457,7 +573,7 @@ fn vpn_payload(
         payload_uuid: string(d, path, "PayloadUUID")?.unwrap_or_default(),
         configuration,
     };
-    Ok((vpn, pending))
+    Ok((vpn, pending, type_given, ike_path))
 }
 
 fn ikev2(
@@ -744,6 +860,29 @@ pub fn export_profile(
 ) -> R<(Vec<u8>, Vec<ProfileWarning>)> {
     let mut warnings = Vec::new();
     let mut content = Vec::new();
+    // The certificates first, each once: the anchors of every configuration, then identities.
+    let mut anchors: Vec<&Der> = Vec::new();
+    for p in configurations.iter().filter_map(|c| c.protocol.as_ref()) {
+        for a in &p.trust_anchors {
+            if !anchors.contains(&a) {
+                anchors.push(a);
+            }
+        }
+    }
+    for (n, der) in anchors.iter().enumerate() {
+        let name = ikeway_pki::Certificate::from_der(der.0.clone())
+            .ok()
+            .and_then(|c| c.subject_common_name().map(str::to_owned))
+            .unwrap_or_else(|| "Certificate".to_owned());
+        let mut root = Out(Dictionary::new());
+        root.s("PayloadType", ROOT_PAYLOAD);
+        root.i("PayloadVersion", 1);
+        root.s("PayloadIdentifier", format!("{identifier}.ca{n}"));
+        root.s("PayloadUUID", random_uuid());
+        root.s("PayloadDisplayName", name);
+        root.0.insert("PayloadContent".into(), Value::Data(der.0.clone()));
+        content.push(Value::Dictionary(root.0));
+    }
     for (i, c) in configurations.iter().enumerate() {
         let Some(p) = &c.protocol else {
             return Err(ProfileError::Missing { key: format!("configuration {i}: protocol") });
@@ -779,7 +918,37 @@ pub fn export_profile(
             ike.s("PPKIdentifier", ppk.identifier.clone());
             ike.b("PPKMandatory", ppk.is_mandatory);
         }
-        ike.opt("PayloadCertificateUUID", &p.payload_certificate_uuid);
+        let mut certificate_uuid = p.payload_certificate_uuid.clone();
+        if let (Some(secrets), Some(r)) = (secrets, &p.identity_reference) {
+            let identity = secrets.secret(r)?.ok_or_else(|| ProfileError::MissingSecret {
+                field: "identity_reference",
+                reference: r.clone(),
+            })?;
+            // PKCS#12 is DER (a SEQUENCE); the other form kept is PEM text.
+            if identity.expose().first() == Some(&0x30) {
+                let password = match &p.identity_data_password_reference {
+                    Some(r) => export_secret(secrets, "identity_data_password_reference", r)?,
+                    None => Value::String(String::new()),
+                };
+                let mut p12 = Out(Dictionary::new());
+                p12.s("PayloadType", PKCS12_PAYLOAD);
+                p12.i("PayloadVersion", 1);
+                p12.s("PayloadIdentifier", format!("{identifier}.identity{i}"));
+                p12.s("PayloadUUID", certificate_uuid.get_or_insert_with(random_uuid).clone());
+                p12.s("PayloadDisplayName", "Identity");
+                p12.0.insert("PayloadContent".into(), Value::Data(identity.expose().to_vec()));
+                p12.0.insert("Password".into(), password);
+                content.push(Value::Dictionary(p12.0));
+            } else {
+                warnings.push(ProfileWarning {
+                    key: format!("configuration {i}.identity_reference"),
+                    message: "a PEM key and certificate have no profile payload (Apple's is \
+                              PKCS#12); not exported"
+                        .into(),
+                });
+            }
+        }
+        ike.opt("PayloadCertificateUUID", &certificate_uuid);
         ike.s("CertificateType", name_of(CERT_TYPES, p.certificate_type));
         ike.opt("ServerCertificateIssuerCommonName", &p.server_certificate_issuer_common_name);
         ike.opt("ServerCertificateCommonName", &p.server_certificate_common_name);
@@ -835,9 +1004,11 @@ pub fn export_profile(
         }
         let path = format!("configuration {i}");
         for (set, field) in [
-            (p.identity_reference.is_some(), "identity_reference"),
             (p.disconnect_on_sleep, "disconnect_on_sleep"),
             (p.strict_revocation_check, "strict_revocation_check"),
+            (!p.certificate_revocation_lists.is_empty(), "certificate_revocation_lists"),
+            // An import derives it from the authentication method.
+            (p.use_system_trust_store != system_store_by_default(p), "use_system_trust_store"),
         ] {
             if set {
                 warnings.push(ProfileWarning {

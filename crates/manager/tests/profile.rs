@@ -190,7 +190,15 @@ fn resolved(c: &VpnConfiguration, s: &SecretStore) -> (VpnConfiguration, Vec<Vec
     let mut c = c.clone();
     let p = c.protocol.as_mut().unwrap();
     let mut values = Vec::new();
-    for r in [p.shared_secret_reference.take(), p.password_reference.take()].into_iter().flatten() {
+    for r in [
+        p.shared_secret_reference.take(),
+        p.password_reference.take(),
+        p.identity_reference.take(),
+        p.identity_data_password_reference.take(),
+    ]
+    .into_iter()
+    .flatten()
+    {
         values.push(s.secret(&r).unwrap().unwrap().expose().to_vec());
     }
     if let Some(ppk) = p.ppk_configuration.as_mut() {
@@ -252,4 +260,211 @@ fn export_warns_about_fields_without_profile_keys() {
     let (_, warnings) = export_profile("x", "x", &[&c], None).unwrap();
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0].key.ends_with("disconnect_on_sleep"));
+}
+
+mod certificates {
+    use super::*;
+    use ikeway_manager::{CertificateType, Der};
+    use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+    use plist::{Dictionary, Value};
+
+    const UUID: &str = "6E1F5C1A-3C8E-4B43-9F4D-1D2E3F405162";
+
+    fn data(b: &[u8]) -> Value {
+        Value::Data(b.to_vec())
+    }
+
+    fn payload(kind: &str, uuid: &str, content: Option<Value>, extra: &[(&str, Value)]) -> Value {
+        let mut d = Dictionary::new();
+        d.insert("PayloadType".into(), Value::String(kind.into()));
+        d.insert("PayloadIdentifier".into(), Value::String(format!("t.{kind}")));
+        d.insert("PayloadUUID".into(), Value::String(uuid.into()));
+        if let Some(content) = content {
+            d.insert("PayloadContent".into(), content);
+        }
+        for (k, v) in extra {
+            d.insert((*k).into(), v.clone());
+        }
+        Value::Dictionary(d)
+    }
+
+    /// A profile with a root payload, a PEM payload, a PKCS#12 identity and a VPN payload
+    /// whose IKEv2 dictionary gets `ikev2` on top of a certificate configuration.
+    fn profile(
+        root_der: &[u8],
+        pem: &TestCa,
+        p12: &[u8],
+        password: &str,
+        ikev2: &[(&str, Value)],
+    ) -> Vec<u8> {
+        let mut ike = Dictionary::new();
+        for (k, v) in [
+            ("RemoteAddress", Value::String("vpn.example.org".into())),
+            ("RemoteIdentifier", Value::String("vpn.example.org".into())),
+            ("AuthenticationMethod", Value::String("Certificate".into())),
+            ("PayloadCertificateUUID", Value::String(UUID.into())),
+            ("ServerCertificateCommonName", Value::String("vpn.example.org".into())),
+            ("ServerCertificateIssuerCommonName", Value::String("Root CA".into())),
+            ("EnableCertificateRevocationCheck", Value::Integer(1.into())),
+        ]
+        .into_iter()
+        .chain(ikev2.iter().cloned())
+        {
+            ike.insert(k.into(), v);
+        }
+        let vpn = payload(
+            "com.apple.vpn.managed",
+            "00000000-0000-4000-8000-000000000001",
+            None,
+            &[("VPNType", Value::String("IKEv2".into())), ("IKEv2", Value::Dictionary(ike))],
+        );
+        let mut root_dict = Dictionary::new();
+        root_dict.insert("PayloadType".into(), Value::String("Configuration".into()));
+        root_dict.insert("PayloadIdentifier".into(), Value::String("t".into()));
+        root_dict.insert("PayloadDisplayName".into(), Value::String("Certs".into()));
+        root_dict.insert(
+            "PayloadContent".into(),
+            Value::Array(vec![
+                payload(
+                    "com.apple.security.root",
+                    "00000000-0000-4000-8000-000000000002",
+                    Some(data(root_der)),
+                    &[],
+                ),
+                payload(
+                    "com.apple.security.pem",
+                    "00000000-0000-4000-8000-000000000003",
+                    Some(data(pem.cert_pem.as_bytes())),
+                    &[],
+                ),
+                payload(
+                    "com.apple.security.pkcs12",
+                    UUID,
+                    Some(data(p12)),
+                    &[("Password", Value::String(password.into()))],
+                ),
+                vpn,
+            ]),
+        );
+        let mut out = Vec::new();
+        Value::Dictionary(root_dict).to_writer_xml(&mut out).unwrap();
+        out
+    }
+
+    struct Fixture {
+        root: TestCa,
+        other: TestCa,
+        p12: Vec<u8>,
+    }
+
+    fn fixture() -> Fixture {
+        let root = TestCa::new("Root CA");
+        let other = TestCa::new("Other CA");
+        let client = root.issue("alice", "client.example.org", &PKCS_ECDSA_P256_SHA256);
+        let p12 = client.pkcs12(&root, "p12 password");
+        Fixture { root, other, p12 }
+    }
+
+    #[test]
+    fn imports_anchors_and_the_pkcs12_identity_into_the_secret_store() {
+        let (_d, secrets) = store();
+        let f = fixture();
+        let bytes = profile(&f.root.cert_der, &f.other, &f.p12, "p12 password", &[]);
+        let imported = import_profile(&bytes, &secrets).unwrap();
+        assert_eq!(imported.warnings, [], "every payload is imported");
+        let p = imported.vpns[0].configuration.protocol.as_ref().unwrap();
+        assert_eq!(p.authentication_method, AuthenticationMethod::Certificate);
+        assert_eq!(
+            p.trust_anchors,
+            [Der(f.root.cert_der.clone()), Der(f.other.cert_der.clone())],
+            "the root payload's DER and the PEM payload's certificate, in profile order"
+        );
+        assert!(p.use_system_trust_store, "Apple checks against the system trust settings too");
+        assert_eq!(p.payload_certificate_uuid.as_deref(), Some(UUID));
+        // No CertificateType key: the identity's key decides.
+        assert_eq!(p.certificate_type, CertificateType::Ecdsa256);
+        assert_eq!(p.server_certificate_common_name.as_deref(), Some("vpn.example.org"));
+        assert_eq!(p.server_certificate_issuer_common_name.as_deref(), Some("Root CA"));
+        assert!(p.enable_revocation_check);
+        let identity = secrets.secret(p.identity_reference.as_ref().unwrap()).unwrap().unwrap();
+        assert_eq!(identity.expose(), f.p12.as_slice());
+        let password = p.identity_data_password_reference.as_ref().unwrap();
+        assert_eq!(secrets.secret(password).unwrap().unwrap().expose(), b"p12 password");
+        // The identity opens from the store, and nothing of it is in the preferences' form.
+        let loaded = ikeway_manager::load_identity(p, &secrets).unwrap();
+        assert_eq!(loaded.chain().len(), 2);
+        let json = serde_json::to_string(&imported.vpns[0].configuration).unwrap();
+        assert!(!json.contains(&hex::encode(&f.p12[..32])) && !json.contains("p12 password"));
+    }
+
+    #[test]
+    fn a_wrong_pkcs12_password_is_refused_and_stores_nothing() {
+        let (_d, secrets) = store();
+        let f = fixture();
+        let bytes = profile(&f.root.cert_der, &f.other, &f.p12, "not the password", &[]);
+        let err = import_profile(&bytes, &secrets).unwrap_err().to_string();
+        // p12-keystore's words for a wrong password: the MAC over the contents does not match.
+        assert_eq!(err, "PayloadContent[2]: PKCS#12: MAC tag mismatch");
+        assert!(secrets.references().unwrap().is_empty(), "a failed import left secrets behind");
+    }
+
+    #[test]
+    fn a_certificate_type_that_is_not_the_identitys_key_is_refused() {
+        let (_d, secrets) = store();
+        let f = fixture();
+        let rsa = [("CertificateType", Value::String("RSA".into()))];
+        let bytes = profile(&f.root.cert_der, &f.other, &f.p12, "p12 password", &rsa);
+        assert_eq!(
+            import_profile(&bytes, &secrets).unwrap_err().to_string(),
+            "PayloadContent[3].IKEv2.CertificateType: certificate_type is RSA but the \
+             identity's key is ECDSA256; set certificate_type to ECDSA256"
+        );
+        assert!(secrets.references().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_root_payload_that_is_not_a_certificate_is_refused_by_key() {
+        let (_d, secrets) = store();
+        let f = fixture();
+        let broken = &f.root.cert_der[..40];
+        let bytes = profile(broken, &f.other, &f.p12, "p12 password", &[]);
+        assert_eq!(
+            import_profile(&bytes, &secrets).unwrap_err().to_string(),
+            "PayloadContent[0].PayloadContent: not an X.509 certificate"
+        );
+    }
+
+    #[test]
+    fn export_then_import_round_trips_anchors_and_identity() {
+        let (_d, secrets) = store();
+        let f = fixture();
+        let bytes = profile(&f.root.cert_der, &f.other, &f.p12, "p12 password", &[]);
+        let first = import_profile(&bytes, &secrets).unwrap();
+        let original = first.vpns[0].configuration.clone();
+        let (out, warnings) =
+            export_profile("com.example.export", "Export", &[&original], Some(&secrets)).unwrap();
+        assert_eq!(warnings, []);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(text.matches("<string>com.apple.security.root</string>").count(), 2);
+        assert_eq!(text.matches("<string>com.apple.security.pkcs12</string>").count(), 1);
+        let again = import_profile(&out, &secrets).unwrap();
+        assert_eq!(again.warnings, []);
+        assert_eq!(resolved(&again.vpns[0].configuration, &secrets), resolved(&original, &secrets));
+
+        // Without secrets the identity stays out; the anchors (public) still go.
+        let (bare, _) = export_profile("x", "x", &[&original], None).unwrap();
+        let bare = String::from_utf8(bare).unwrap();
+        assert!(!bare.contains("com.apple.security.pkcs12") && !bare.contains("p12 password"));
+        assert_eq!(bare.matches("<string>com.apple.security.root</string>").count(), 2);
+        let without = import_profile(bare.as_bytes(), &secrets).unwrap();
+        assert_eq!(
+            without.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [format!(
+                "PayloadContent[2].IKEv2.PayloadCertificateUUID: {UUID} names no \
+                 com.apple.security.pkcs12 payload of this profile"
+            )]
+        );
+        let p = without.vpns[0].configuration.protocol.as_ref().unwrap();
+        assert_eq!(p.identity_reference, None);
+    }
 }

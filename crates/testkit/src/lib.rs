@@ -1,5 +1,5 @@
-//! What the workspace's tests share (a dev-dependency only): the one way a test says it cannot
-//! run here. A skip is announced loudly on stderr and, under `CI=true`, is a failure, because
+//! What the workspace's tests share (a dev-dependency only): certificates made in the test
+//! ([`certs`]), and the one way a test says it cannot run here. A skip is announced loudly on stderr and, under `CI=true`, is a failure, because
 //! CI installs every peer and tool the tests need and runs as root.
 //!
 //! ```no_run
@@ -12,6 +12,8 @@
 #![forbid(unsafe_code)]
 // Skips are announced on stderr on purpose: a skipped check must never pass silently.
 #![allow(clippy::print_stderr)]
+
+pub mod certs;
 
 use std::process::Command;
 
