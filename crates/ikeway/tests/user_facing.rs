@@ -371,3 +371,190 @@ fn config_add_saves_the_server_certificate_checks() {
          ed25519, rsapss"
     );
 }
+
+mod certificates {
+    use super::*;
+    use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, PKCS_ED25519, TestCa, TestCert};
+
+    struct Files {
+        ca: TestCa,
+        client: TestCert,
+    }
+
+    /// ca.pem, ca.crl, client.p12 (password in p12.pw), client.key + client.pem, and an
+    /// Ed25519 ed.key + ed.pem, in `dir`.
+    fn files(dir: &Path) -> Files {
+        let ca = TestCa::new("Office CA");
+        let client = ca.issue("alice", "client.example.org", &PKCS_ECDSA_P256_SHA256);
+        let ed = ca.issue("alice", "client.example.org", &PKCS_ED25519);
+        let write =
+            |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).expect("write");
+        write("ca.pem", ca.cert_pem.as_bytes());
+        write("ca.crl", ca.empty_crl_pem().as_bytes());
+        write("client.p12", &client.pkcs12(&ca, "p12 secret"));
+        write("p12.pw", b"p12 secret\n");
+        write("wrong.pw", b"not it\n");
+        write("client.key", client.key_pem.as_bytes());
+        write("client.pem", client.cert_pem.as_bytes());
+        write("ed.key", ed.key_pem.as_bytes());
+        write("ed.pem", ed.cert_pem.as_bytes());
+        write("notes.txt", b"not a certificate\n");
+        Files { ca, client }
+    }
+
+    fn show_json(dir: &Path) -> serde_json::Value {
+        let out = ikeway(dir, &["config", "show", "office", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).expect("one JSON document")
+    }
+
+    fn add(dir: &Path, extra: &[&str]) {
+        let args = [&["config", "add", "office", "--server", "vpn.example.org"], extra, &["--yes"]];
+        let out = ikeway(dir, &args.concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    #[test]
+    fn config_add_keeps_anchors_and_crls_in_the_preferences_and_the_identity_in_the_store() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let f = files(dir.path());
+        add(
+            dir.path(),
+            &[
+                "--ca",
+                "ca.pem",
+                "--crl",
+                "ca.crl",
+                "--identity-p12",
+                "client.p12",
+                "--identity-password-file",
+                "p12.pw",
+                "--revocation-check",
+                "--strict-revocation-check",
+            ],
+        );
+        let v = show_json(dir.path());
+        let p = &v["protocol"];
+        assert_eq!(p["authentication_method"], "Certificate");
+        assert_eq!(p["certificate_type"], "Ecdsa256", "taken from the identity's key");
+        assert_eq!(p["trust_anchors"], serde_json::json!([hex::encode(&f.ca.cert_der)]));
+        assert_eq!(p["certificate_revocation_lists"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            (p["enable_revocation_check"].clone(), p["strict_revocation_check"].clone()),
+            (true.into(), true.into())
+        );
+        assert!(
+            p["identity_reference"].is_string()
+                && p["identity_data_password_reference"].is_string()
+        );
+        let prefs = std::fs::read_to_string(dir.path().join("config/ikeway/preferences.json"))
+            .expect("preferences");
+        let p12 = std::fs::read(dir.path().join("client.p12")).expect("p12");
+        assert!(!prefs.contains(&hex::encode(&p12[..64])) && !prefs.contains("p12 secret"));
+        let secrets = dir.path().join("config/ikeway/secrets.json");
+        let store = std::fs::read_to_string(&secrets).expect("secret store");
+        assert!(store.contains(&hex::encode(&p12)), "the PKCS#12 is in the secret store");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secrets).expect("mode").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let _ = f.client;
+    }
+
+    #[test]
+    fn config_add_takes_a_pem_key_and_certificate() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        files(dir.path());
+        add(
+            dir.path(),
+            &[
+                "--identity-key",
+                "ed.key",
+                "--identity-cert",
+                "ed.pem",
+                "--ca",
+                "ca.pem",
+                "--system-ca",
+            ],
+        );
+        let text = stdout(&ikeway(dir.path(), &["config", "show", "office"]));
+        let authentication = text
+            .split("\n\n")
+            .find(|s| s.starts_with("Authentication"))
+            .expect("an Authentication section");
+        assert_eq!(
+            authentication,
+            "\
+Authentication
+  Method                    certificate
+  Extended authentication   off
+  Certificate type          Ed25519
+  Identity                  stored, never shown
+  Server certificate from   Office CA, the system store
+  Server certificate name   (not set)
+  Issuer name               (not set)
+  Revocation check          off"
+        );
+        let p = &show_json(dir.path())["protocol"];
+        assert_eq!(p["authentication_method"], "Certificate");
+        assert_eq!(p["certificate_type"], "Ed25519");
+        assert_eq!(p["use_system_trust_store"], true);
+        // Editing the type to one that is not the key's is refused at save time.
+        assert_eq!(
+            failure(dir.path(), &["config", "edit", "office", "--certificate-type", "rsa"]),
+            "ikeway: certificate_type is RSA but the identity's key is Ed25519; \
+             set certificate_type to Ed25519"
+        );
+    }
+
+    #[test]
+    fn bad_certificate_files_are_refused_by_name_and_nothing_is_saved() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        files(dir.path());
+        let d = dir.path();
+        assert_eq!(
+            add_failure(d, &["--ca", "notes.txt"]),
+            "ikeway: notes.txt: no certificate found"
+        );
+        assert_eq!(add_failure(d, &["--crl", "ca.pem"]), "ikeway: ca.pem: not an X.509 CRL");
+        assert_eq!(
+            add_failure(
+                d,
+                &["--identity-p12", "client.p12", "--identity-password-file", "wrong.pw"]
+            ),
+            "ikeway: client.p12: PKCS#12: MAC tag mismatch"
+        );
+        assert_eq!(
+            add_failure(d, &["--identity-key", "ed.key", "--identity-cert", "client.pem"]),
+            "ikeway: ed.key and client.pem: the private key does not belong to the certificate"
+        );
+        assert_eq!(
+            add_failure(d, &["--identity-key", "notes.txt", "--identity-cert", "client.pem"]),
+            "ikeway: notes.txt and client.pem: not a usable private key (PKCS#8, PKCS#1 RSA or \
+             SEC1 EC)"
+        );
+        assert_eq!(
+            add_failure(
+                d,
+                &[
+                    "--identity-p12",
+                    "client.p12",
+                    "--identity-password-file",
+                    "p12.pw",
+                    "--certificate-type",
+                    "ecdsa384"
+                ]
+            ),
+            "ikeway: certificate_type is ECDSA384 but the identity's key is ECDSA256; \
+             set certificate_type to ECDSA256"
+        );
+        let out = ikeway(d, &["config", "list"]);
+        assert_eq!(
+            stdout(&out),
+            "no configurations (add one with `ikeway config add` or `ikeway profile import`)\n"
+        );
+        assert!(
+            !d.join("config/ikeway/secrets.json").exists(),
+            "a refused identity left a secret behind"
+        );
+    }
+}

@@ -95,6 +95,40 @@ fn authentication(p: &Ikev2Protocol) -> String {
     }
 }
 
+/// The trust anchors by their names, and the system store.
+fn trust(p: &Ikev2Protocol) -> String {
+    let mut from: Vec<String> = p
+        .trust_anchors
+        .iter()
+        .map(|a| {
+            ikeway_pki::Certificate::from_der(a.0.clone())
+                .ok()
+                .and_then(|c| c.subject_common_name().map(str::to_owned))
+                .unwrap_or_else(|| "(unnamed CA)".to_owned())
+        })
+        .collect();
+    if p.use_system_trust_store {
+        from.push("the system store".to_owned());
+    }
+    if from.is_empty() { "(no trust anchor)".to_owned() } else { from.join(", ") }
+}
+
+fn revocation(p: &Ikev2Protocol) -> String {
+    let crls = match p.certificate_revocation_lists.len() {
+        0 => String::new(),
+        1 => ", 1 CRL given".to_owned(),
+        n => format!(", {n} CRLs given"),
+    };
+    let mode = if p.strict_revocation_check {
+        "strict (an unknown status fails)"
+    } else if p.enable_revocation_check {
+        "on (an unknown status passes)"
+    } else {
+        "off"
+    };
+    format!("{mode}{crls}")
+}
+
 fn interface(t: InterfaceType) -> &'static str {
     match t {
         InterfaceType::Any => "any",
@@ -195,12 +229,25 @@ impl Display for Summary<'_> {
             row(f, "Password", "stored, never shown")?;
         }
         if p.authentication_method == AuthenticationMethod::Certificate {
+            row(f, "Certificate type", crate::certs::certificate_type_name(p.certificate_type))?;
+            row(
+                f,
+                "Identity",
+                if p.identity_reference.is_some() { "stored, never shown" } else { "(not set)" },
+            )?;
+        }
+        if p.authentication_method == AuthenticationMethod::Certificate
+            || !p.trust_anchors.is_empty()
+            || p.use_system_trust_store
+        {
+            row(f, "Server certificate from", trust(p))?;
             row(
                 f,
                 "Server certificate name",
                 or_none(p.server_certificate_common_name.as_deref()),
             )?;
             row(f, "Issuer name", or_none(p.server_certificate_issuer_common_name.as_deref()))?;
+            row(f, "Revocation check", revocation(p))?;
         }
 
         writeln!(f, "\nSA parameters")?;

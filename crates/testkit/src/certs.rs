@@ -3,8 +3,8 @@
 
 use p12_keystore::{KeyStore, KeyStoreEntry, PrivateKeyChain};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SignatureAlgorithm,
-    date_time_ymd,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, IsCa, Issuer,
+    KeyIdMethod, KeyPair, SerialNumber, SignatureAlgorithm, date_time_ymd,
 };
 
 pub use rcgen::{PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519};
@@ -97,6 +97,27 @@ impl TestCa {
             key_pem: key.serialize_pem(),
             key_der: key.serialize_der(),
         }
+    }
+}
+
+impl TestCa {
+    /// A CRL of this CA listing no certificate, valid from 2020 to 2100, PEM.
+    ///
+    /// # Panics
+    /// If rcgen fails, which it does not for these parameters.
+    pub fn empty_crl_pem(&self) -> String {
+        CertificateRevocationListParams {
+            this_update: date_time_ymd(2020, 1, 1),
+            next_update: date_time_ymd(2100, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.issuer)
+        .expect("signed")
+        .pem()
+        .expect("PEM")
     }
 }
 

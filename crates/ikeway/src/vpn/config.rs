@@ -8,12 +8,16 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
     AuthenticationMethod, CertificateType, DeadPeerDetectionRate, DiffieHellmanGroup,
-    EncryptionAlgorithm, Ikev2Protocol, IntegrityAlgorithm, PreferencesStore, SaParameters,
-    Summary, VpnConfiguration, VpnManager, export_profile, import_profile, summary_json,
+    EncryptionAlgorithm, IdentityData, Ikev2Protocol, IntegrityAlgorithm, PreferencesStore,
+    SaParameters, Summary, VpnConfiguration, VpnManager, anchors_from, check_certificate_type,
+    crl_from, export_profile, import_profile, load_identity, read_certificate_file, set_identity,
+    summary_json,
 };
 use serde_json::json;
+use zeroize::Zeroizing;
 
 pub(crate) const APP_PREFIX: &str = "ikeway-cli/";
 
@@ -253,29 +257,17 @@ impl Fields {
         if let Some(l) = &self.local_id {
             protocol.local_identifier = Some(l.clone());
         }
-        if let Some(path) = &self.psk_file {
-            let secret = ikeway_manager::read_secret_file(path)?;
+        // Read before anything is stored: a bad file leaves the secret store as it was.
+        let psk = self.psk_file.as_deref().map(ikeway_manager::read_secret_file).transpose()?;
+        self.apply_certificates(protocol, store)?;
+        if let Some(secret) = psk {
             let reference = store.secrets().add(&secret)?;
             if let Some(old) = protocol.shared_secret_reference.replace(reference) {
                 store.secrets().remove(&old)?;
             }
-            protocol.authentication_method = AuthenticationMethod::SharedSecret;
-        }
-        if self.identity_p12.is_some() || self.identity_key.is_some() {
-            bail!("--identity-p12 and --identity-key need certificate support, which lands next");
-        }
-        if !self.ca.is_empty() || !self.crl.is_empty() {
-            bail!("--ca and --crl need certificate support, which lands next");
-        }
-        if let Some(a) = &self.auth {
-            protocol.authentication_method = match a.as_str() {
-                "certificate" => AuthenticationMethod::Certificate,
-                "shared-secret" => AuthenticationMethod::SharedSecret,
-                other => bail!("unknown --auth {other:?}; one of certificate, shared-secret"),
-            };
-        }
-        if let Some(t) = &self.certificate_type {
-            protocol.certificate_type = parse_by_name(CertificateType::ALL, "certificate type", t)?;
+            if self.identity_p12.is_none() && self.identity_key.is_none() && self.auth.is_none() {
+                protocol.authentication_method = AuthenticationMethod::SharedSecret;
+            }
         }
         if let Some(v) = self.system_ca {
             protocol.use_system_trust_store = v;
@@ -330,6 +322,92 @@ impl Fields {
         }
         Ok(())
     }
+}
+
+impl Fields {
+    /// The certificate options: every file is read and parsed before anything is stored, so
+    /// a bad file leaves the configuration and the secret store as they were.
+    fn apply_certificates(
+        &self,
+        protocol: &mut Ikev2Protocol,
+        store: &PreferencesStore,
+    ) -> Result<()> {
+        let certificate_type = self
+            .certificate_type
+            .as_deref()
+            .map(|t| parse_by_name(CertificateType::ALL, "certificate type", t))
+            .transpose()?;
+        let mut anchors = Vec::new();
+        for path in &self.ca {
+            let bytes = read_certificate_file(path)?;
+            anchors.extend(anchors_from(path.display(), &bytes)?);
+        }
+        let crls = self
+            .crl
+            .iter()
+            .map(|path| crl_from(path.display(), &read_certificate_file(path)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let identity = self.identity_files()?;
+        if !self.ca.is_empty() {
+            protocol.trust_anchors = anchors;
+        }
+        if !self.crl.is_empty() {
+            protocol.certificate_revocation_lists = crls;
+        }
+        match identity {
+            Some((what, IdentityFiles::Pkcs12(data, password))) => {
+                let data = IdentityData::Pkcs12 { data: &data, password: &password };
+                set_identity(protocol, store.secrets(), &what, data, certificate_type)?;
+            }
+            Some((what, IdentityFiles::Pem(key, chain))) => {
+                let data = IdentityData::Pem { key: &key, chain: &chain };
+                set_identity(protocol, store.secrets(), &what, data, certificate_type)?;
+            }
+            None => {
+                if let Some(t) = certificate_type {
+                    // A new type for the identity already stored must still be its key's.
+                    if protocol.identity_reference.is_some() {
+                        let identity = load_identity(protocol, store.secrets())?;
+                        check_certificate_type(t, identity.kind())?;
+                    }
+                    protocol.certificate_type = t;
+                }
+            }
+        }
+        if let Some(a) = &self.auth {
+            protocol.authentication_method = match a.as_str() {
+                "certificate" => AuthenticationMethod::Certificate,
+                "shared-secret" => AuthenticationMethod::SharedSecret,
+                other => bail!("unknown --auth {other:?}; one of certificate, shared-secret"),
+            };
+        }
+        Ok(())
+    }
+
+    /// The identity files given, read (not parsed yet), and how to name them in messages.
+    fn identity_files(&self) -> Result<Option<(String, IdentityFiles)>> {
+        if let Some(path) = &self.identity_p12 {
+            let data = Zeroizing::new(read_certificate_file(path)?);
+            let password = match &self.identity_password_file {
+                Some(p) => ikeway_manager::read_secret_file(p)?,
+                None => SecretBytes::from_slice(b""),
+            };
+            return Ok(Some((path.display().to_string(), IdentityFiles::Pkcs12(data, password))));
+        }
+        if let (Some(key), Some(cert)) = (&self.identity_key, &self.identity_cert) {
+            let what = format!("{} and {}", key.display(), cert.display());
+            let key = Zeroizing::new(read_certificate_file(key)?);
+            let chain = read_certificate_file(cert)?;
+            return Ok(Some((what, IdentityFiles::Pem(key, chain))));
+        }
+        Ok(None)
+    }
+}
+
+/// An identity's files as read.
+enum IdentityFiles {
+    Pkcs12(Zeroizing<Vec<u8>>, SecretBytes),
+    Pem(Zeroizing<Vec<u8>>, Vec<u8>),
 }
 
 pub(crate) fn store() -> Result<PreferencesStore> {
@@ -494,13 +572,22 @@ pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
             if manager.configuration().is_empty() {
                 bail!("no personal configuration named {name:?}");
             }
-            let secret = manager
+            let secrets: Vec<_> = manager
                 .configuration()
                 .protocol
-                .as_ref()
-                .and_then(|p| p.shared_secret_reference.clone());
+                .iter()
+                .flat_map(|p| {
+                    [
+                        &p.shared_secret_reference,
+                        &p.identity_reference,
+                        &p.identity_data_password_reference,
+                    ]
+                })
+                .flatten()
+                .cloned()
+                .collect();
             manager.remove_from_preferences()?;
-            if let Some(s) = secret {
+            for s in secrets {
                 store.secrets().remove(&s)?;
             }
             say(&format!("removed {name:?}"));
