@@ -1,6 +1,7 @@
 //! Certificate revocation lists, parsed once by rustls-webpki for its revocation check.
 
 use core::fmt;
+use std::sync::Arc;
 
 use rustls_pki_types::CertificateRevocationListDer;
 use rustls_pki_types::pem::PemObject;
@@ -8,9 +9,10 @@ use webpki::{BorrowedCertRevocationList, CertRevocationList};
 
 use crate::error::PkiError;
 
-/// A parsed CRL (DER or PEM).
+/// A parsed CRL (DER or PEM). Cloning shares the parsed list.
+#[derive(Clone)]
 pub struct Crl {
-    pub(crate) list: CertRevocationList<'static>,
+    pub(crate) list: Arc<CertRevocationList<'static>>,
 }
 
 impl Crl {
@@ -27,7 +29,7 @@ impl Crl {
         let list = BorrowedCertRevocationList::from_der(&der)
             .and_then(|l| l.to_owned())
             .map_err(|_| PkiError::MalformedCrl)?;
-        Ok(Self { list: CertRevocationList::Owned(list) })
+        Ok(Self { list: Arc::new(CertRevocationList::Owned(list)) })
     }
 }
 

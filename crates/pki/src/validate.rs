@@ -87,6 +87,7 @@ impl ExtendedKeyUsageValidator for IkeEku {
 }
 
 /// Everything that decides whether a peer's chain is acceptable, except the clock.
+#[derive(Clone)]
 pub struct Validator {
     anchors: Vec<Certificate>,
     purpose: Purpose,
@@ -203,7 +204,7 @@ impl Validator {
         let ee = EndEntityCert::try_from(ee_der).map_err(map_webpki)?;
 
         let crls: Vec<&CertRevocationList<'_>> =
-            self.crls.iter().chain(extra_crls).map(|c| &c.list).collect();
+            self.crls.iter().chain(extra_crls).map(|c| &*c.list).collect();
         let revocation = match self.revocation {
             Revocation::Off => None,
             Revocation::BestEffort => RevocationOptionsBuilder::new(&crls).ok().map(|b| {

@@ -425,9 +425,12 @@ fn revoked_by_crl() {
         assert_eq!(verify(&v, std::slice::from_ref(&leaf), &id, NOW), expected, "{revocation:?}");
     }
     // A CRL from the runtime (extra_crls) counts the same.
-    let v = server_validator(&root).with_revocation(Revocation::BestEffort);
+    // Clones share the parsed CRL and keep every rule.
+    let v = server_validator(&root).with_revocation(Revocation::BestEffort).clone();
+    let fetched = crl();
+    let twice = [fetched.clone(), fetched];
     assert_eq!(
-        v.verify(std::slice::from_ref(&leaf), &id, at(NOW), &[crl()]).map(|k| k.kind()),
+        v.verify(std::slice::from_ref(&leaf), &id, at(NOW), &twice).map(|k| k.kind()),
         Err(CertFailure::Revoked)
     );
     // A CRL of the right issuer that lists other serials: good in both modes.
