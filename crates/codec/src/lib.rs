@@ -56,13 +56,14 @@ pub use error::{DecodeError, DecodeErrorKind, EmitError};
 pub use header::{Flags, HEADER_LEN, HeaderRepr};
 pub use message::MessageRepr;
 pub use payload::{
-    AddrRange, AuthRepr, CertRepr, ConfigAttribute, ConfigRepr, DeleteRepr, EapCode, EapRepr,
-    EncryptedFragmentRepr, EncryptedRepr, IdRepr, IdValue, KeRepr, NonceRepr, NotifyRepr, Payload,
-    PayloadRepr, ProposalRepr, SaRepr, TrafficSelector, TransformAttribute, TransformRepr, TsRepr,
-    VendorIdRepr, chain_len, chain_to_vec, emit_chain, first_type, parse_chain, parse_chain_at,
+    AddrRange, AuthRepr, CA_HASH_LEN, CertRepr, ConfigAttribute, ConfigRepr, DeleteRepr, EapCode,
+    EapRepr, EncryptedFragmentRepr, EncryptedRepr, IdRepr, IdValue, KeRepr, NonceRepr, NotifyRepr,
+    Payload, PayloadRepr, ProposalRepr, SaRepr, TrafficSelector, TransformAttribute, TransformRepr,
+    TsRepr, VendorIdRepr, chain_len, chain_to_vec, emit_chain, first_type, parse_chain,
+    parse_chain_at,
 };
 pub use registry::{
     AttributeType, AuthMethod, CertEncoding, ConfigAttributeType, ConfigType, DhGroup, EncrAlg,
-    EsnMode, ExchangeType, IdType, IntegAlg, NotifyType, PayloadType, PrfAlg, ProtocolId,
-    TransformType, TsType,
+    EsnMode, ExchangeType, HashAlgorithm, IdType, IntegAlg, NotifyType, PayloadType, PrfAlg,
+    ProtocolId, TransformType, TsType,
 };

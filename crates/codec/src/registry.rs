@@ -317,6 +317,19 @@ registry! {
 }
 
 registry! {
+    /// IKEv2 Hash Algorithms (RFC 7427 §7, RFC 8420): what a
+    /// SIGNATURE_HASH_ALGORITHMS notify lists.
+    HashAlgorithm(u16) {
+        SHA1 = 1 => "SHA1",
+        SHA2_256 = 2 => "SHA2_256",
+        SHA2_384 = 3 => "SHA2_384",
+        SHA2_512 = 4 => "SHA2_512",
+        /// RFC 8420: the signature algorithm hashes internally (Ed25519, Ed448).
+        IDENTITY = 5 => "IDENTITY",
+    }
+}
+
+registry! {
     /// IKEv2 Traffic Selector Types (RFC 7296 §3.13.1, RFC 4595, RFC 9478).
     TsType(u8) {
         TS_IPV4_ADDR_RANGE = 7 => "TS_IPV4_ADDR_RANGE",
@@ -511,6 +524,11 @@ mod tests {
         assert!(!NotifyType::COOKIE.is_error());
         assert_eq!(ExchangeType::from(43), ExchangeType::IKE_INTERMEDIATE);
         assert_eq!(u8::from(PayloadType::SKF), 53);
+        assert_eq!(AuthMethod(14).to_string(), "DIGITAL_SIGNATURE");
+        assert_eq!(AuthMethod(1).to_string(), "RSA_SIG");
+        assert_eq!(AuthMethod(11).to_string(), "ECDSA_SHA512_P521");
+        assert_eq!(HashAlgorithm(5).to_string(), "IDENTITY");
+        assert_eq!(HashAlgorithm(7).to_string(), "7");
     }
 
     #[test]
@@ -526,5 +544,6 @@ mod tests {
         check(EncrAlg::KNOWN);
         check(DhGroup::KNOWN);
         check(ConfigAttributeType::KNOWN);
+        check(HashAlgorithm::KNOWN);
     }
 }

@@ -23,7 +23,7 @@ mod ts;
 mod vendor;
 
 pub use auth::AuthRepr;
-pub use cert::CertRepr;
+pub use cert::{CA_HASH_LEN, CertRepr};
 pub use cp::{ConfigAttribute, ConfigRepr};
 pub use delete::DeleteRepr;
 pub use eap::{EapCode, EapRepr};

@@ -9,7 +9,7 @@
 use super::{Body, body_api};
 use crate::error::{DecodeError, EmitError, len_u8};
 use crate::reader::{Reader, Writer};
-use crate::registry::{NotifyType, ProtocolId};
+use crate::registry::{HashAlgorithm, NotifyType, ProtocolId};
 
 /// A Notify payload body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,6 +30,25 @@ impl NotifyRepr {
     /// A notification with no SPI and the given data.
     pub fn new(kind: NotifyType, data: Vec<u8>) -> Self {
         Self { protocol: ProtocolId::NONE, spi: Vec::new(), kind, data }
+    }
+
+    /// SIGNATURE_HASH_ALGORITHMS listing `hashes` in order (RFC 7427 §4).
+    pub fn signature_hash_algorithms(hashes: &[HashAlgorithm]) -> Self {
+        let data = hashes.iter().flat_map(|h| h.0.to_be_bytes()).collect();
+        Self::new(NotifyType::SIGNATURE_HASH_ALGORITHMS, data)
+    }
+
+    /// The hash algorithms of a SIGNATURE_HASH_ALGORITHMS notify's data, in the
+    /// peer's order, unknown values kept (RFC 7427 §4: a list of 16-bit
+    /// identifiers). An odd number of octets is `Truncated` at the last one;
+    /// offsets count from the start of the data.
+    pub fn hash_algorithms(&self) -> Result<Vec<HashAlgorithm>, DecodeError> {
+        let mut r = Reader::new(&self.data);
+        let mut hashes = Vec::with_capacity(self.data.len() / 2);
+        while !r.is_empty() {
+            hashes.push(HashAlgorithm(r.u16()?));
+        }
+        Ok(hashes)
     }
 }
 
@@ -58,3 +77,58 @@ impl Body for NotifyRepr {
 }
 
 body_api!(NotifyRepr);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::DecodeErrorKind;
+
+    /// A SIGNATURE_HASH_ALGORITHMS body (no SPI, type 16431) as strongSwan sends it
+    /// (RFC 7427 §4): SHA2-256, SHA2-384, SHA2-512, Identity.
+    const STRONGSWAN_HASHES: [u8; 12] =
+        [0x00, 0x00, 0x40, 0x2f, 0x00, 0x02, 0x00, 0x03, 0x00, 0x04, 0x00, 0x05];
+
+    #[test]
+    fn signature_hash_algorithms_encode_as_big_endian_u16s() {
+        let n = NotifyRepr::signature_hash_algorithms(&[
+            HashAlgorithm::SHA2_256,
+            HashAlgorithm::SHA2_384,
+            HashAlgorithm::SHA2_512,
+            HashAlgorithm::IDENTITY,
+        ]);
+        let mut buf = [0u8; 12];
+        assert_eq!(n.emit(&mut buf), Ok(12));
+        assert_eq!(buf, STRONGSWAN_HASHES);
+    }
+
+    #[test]
+    fn signature_hash_algorithms_parse_in_order_keeping_unknown_values() {
+        let mut body = STRONGSWAN_HASHES.to_vec();
+        body.extend_from_slice(&[0x12, 0x34]);
+        let n = NotifyRepr::parse(&body).expect("valid notify");
+        assert_eq!(n.kind, NotifyType::SIGNATURE_HASH_ALGORITHMS);
+        assert_eq!(
+            n.hash_algorithms(),
+            Ok(vec![
+                HashAlgorithm::SHA2_256,
+                HashAlgorithm::SHA2_384,
+                HashAlgorithm::SHA2_512,
+                HashAlgorithm::IDENTITY,
+                HashAlgorithm(0x1234),
+            ])
+        );
+    }
+
+    #[test]
+    fn empty_signature_hash_algorithms_is_an_empty_list() {
+        let n = NotifyRepr::new(NotifyType::SIGNATURE_HASH_ALGORITHMS, Vec::new());
+        assert_eq!(n.hash_algorithms(), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn rejects_odd_length_signature_hash_algorithms() {
+        let n = NotifyRepr::new(NotifyType::SIGNATURE_HASH_ALGORITHMS, vec![0x00, 0x02, 0x00]);
+        let e = n.hash_algorithms().expect_err("three octets are not a list of u16");
+        assert_eq!((e.kind, e.offset), (DecodeErrorKind::Truncated, 2));
+    }
+}
