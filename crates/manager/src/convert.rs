@@ -453,7 +453,8 @@ mod tests {
     fn defaults_map_to_aes256_cbc_sha256_group14() {
         let (c, unsupported) = psk_protocol().to_sa_config(&secrets()).unwrap();
         assert!(unsupported.is_empty(), "{unsupported:?}");
-        assert_eq!(c.psk.expose(), b"shared secret");
+        assert_eq!(c.local_auth.psk().unwrap().expose(), b"shared secret");
+        assert_eq!(c.peer_auth.psk().unwrap().expose(), b"shared secret");
         assert_eq!(c.local_id.value(), IdValue::Fqdn("client.example.com"));
         assert_eq!(c.remote_id.as_ref().unwrap().value(), IdValue::Fqdn("vpn.example.com"));
         assert_eq!(

@@ -50,7 +50,8 @@
 //! assert_eq!(again.configuration(), manager.configuration());
 //! let protocol = again.configuration().protocol.as_ref().unwrap();
 //! let (config, unsupported) = protocol.to_sa_config(store.secrets())?;
-//! assert_eq!(config.psk.expose(), b"correct horse battery staple");
+//! assert_eq!(config.local_auth.psk().unwrap().expose(), b"correct horse battery staple");
+//! assert_eq!(config.peer_auth.psk().unwrap().expose(), b"correct horse battery staple");
 //! // MOBIKE and redirect are on by Apple's defaults and not implemented: reported, not ignored.
 //! assert_eq!(unsupported.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -123,7 +123,8 @@ fn connects_and_disconnects() {
         let log = log.lock().unwrap();
         let req = &log.requests[0];
         assert_eq!(req.server_address, "192.0.2.1");
-        assert_eq!(req.config.psk.expose(), b"pre-shared key");
+        assert_eq!(req.config.local_auth.psk().unwrap().expose(), b"pre-shared key");
+        assert_eq!(req.config.peer_auth.psk().unwrap().expose(), b"pre-shared key");
     }
     c.stop_tunnel();
     assert_eq!(c.status(), VpnStatus::Disconnected);
@@ -288,7 +289,12 @@ fn manager_drives_its_connection() {
     m.save_to_preferences(&mut |_: &str, _: &ikeway_manager::VpnConfiguration| true).unwrap();
     m.connection_mut().start_tunnel().unwrap();
     assert_eq!(m.connection().status(), VpnStatus::Connected);
-    assert_eq!(log.lock().unwrap().requests[0].config.psk.expose(), b"from the store");
+    {
+        let log = log.lock().unwrap();
+        let config = &log.requests[0].config;
+        assert_eq!(config.local_auth.psk().unwrap().expose(), b"from the store");
+        assert_eq!(config.peer_auth.psk().unwrap().expose(), b"from the store");
+    }
     m.remove_from_preferences().unwrap();
     assert_eq!(m.connection().status(), VpnStatus::Invalid);
 }

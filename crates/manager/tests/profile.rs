@@ -85,7 +85,8 @@ fn imports_every_documented_field_of_a_psk_profile() {
 
     // The imported configuration is usable as is.
     let (config, unsupported) = p.to_sa_config(&secrets).unwrap();
-    assert_eq!(config.psk.expose(), b"s3cret-psk");
+    assert_eq!(config.local_auth.psk().unwrap().expose(), b"s3cret-psk");
+    assert_eq!(config.peer_auth.psk().unwrap().expose(), b"s3cret-psk");
     assert!(unsupported.is_empty(), "{unsupported:?}");
 }
 

@@ -1,11 +1,13 @@
-//! What an IKE SA is configured with: identities, the pre-shared key, proposals, traffic
-//! selectors, lifetimes and timer policy.
+//! What an IKE SA is configured with: identities, how each side authenticates, proposals,
+//! traffic selectors, lifetimes and timer policy.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, TrafficSelector};
 use ikeway_crypto::{Encryption, Integrity, Prf, SecretBytes};
+
+use crate::auth::{LocalAuth, PeerAuth};
 
 /// One IKE SA proposal: an encryption transform, integrity unless it is an AEAD, a PRF, and
 /// the key-exchange groups acceptable with them (the first is used for the initial KE).
@@ -91,10 +93,14 @@ impl Retransmit {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub local_id: IdRepr,
-    /// The identity the peer must prove; `None` accepts any identity that knows the key.
+    /// The identity the peer must prove; `None` accepts any identity that proves itself
+    /// under `peer_auth` (with a certificate, the verifier still matches the identity the
+    /// peer names against its certificate).
     pub remote_id: Option<IdRepr>,
-    /// Pre-shared key (RFC 7296 §2.15). Wiped on drop.
-    pub psk: SecretBytes,
+    /// How we prove who we are.
+    pub local_auth: LocalAuth,
+    /// How the peer must prove who it is; any other AUTH method is refused.
+    pub peer_auth: PeerAuth,
     pub ike_proposals: Vec<IkeProposal>,
     pub esp_proposals: Vec<EspProposal>,
     /// Traffic selectors for our side and the peer's side of the first child SA.
@@ -140,7 +146,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with our defaults: AES-GCM-16-256 / AES-GCM-16-128 / AES-CBC-256 with
+    /// A configuration with our defaults, both sides authenticating with `psk`: AES-GCM-16-256 / AES-GCM-16-128 / AES-CBC-256 with
     /// HMAC-SHA2-256, X25519, P-256, MODP-2048; ESP AES-GCM-16 and ChaCha20-Poly1305.
     pub fn new(local_id: IdRepr, psk: SecretBytes) -> Self {
         use ikeway_crypto::{AeadAlgorithm, BlockCipher};
@@ -150,7 +156,8 @@ impl Config {
         Self {
             local_id,
             remote_id: None,
-            psk,
+            local_auth: LocalAuth::Psk(psk.clone()),
+            peer_auth: PeerAuth::Psk(psk),
             ike_proposals: vec![
                 IkeProposal {
                     encryption: aead(AeadAlgorithm::AES256_GCM16),

@@ -88,6 +88,11 @@ pub enum CloseReason {
     HandshakeTimeout,
     /// Replaced by a rekeyed IKE SA.
     Rekeyed,
+    /// The peer's certificate, or its signature with the certificate's key, was refused.
+    PeerCertificate(ikeway_pki::CertFailure),
+    /// Our certificate's key cannot sign anything the peer can check (an RSA key and a peer
+    /// that announced no RFC 7427 hashes), or signing failed.
+    OwnCertificateUnusable,
 }
 
 /// A sentence for a person: why the IKE SA ended.
@@ -103,6 +108,10 @@ impl core::fmt::Display for CloseReason {
             Self::Expired => f.write_str("its lifetime ended without a rekey"),
             Self::HandshakeTimeout => f.write_str("the handshake was never completed"),
             Self::Rekeyed => f.write_str("replaced by a rekeyed IKE SA"),
+            Self::PeerCertificate(failure) => write!(f, "certificate refused: {failure}"),
+            Self::OwnCertificateUnusable => {
+                f.write_str("our certificate's key cannot sign anything the peer accepts")
+            }
         }
     }
 }
@@ -128,6 +137,9 @@ pub struct Stats {
     pub reassemblies_expired: u64,
     /// CREATE_CHILD_SA requests refused because the IKE SA holds `Config::max_children`.
     pub children_refused: u64,
+    /// IKE_AUTH messages refused for carrying more CERT payloads or certificate bytes than
+    /// we parse (8 certificates, 64 KiB).
+    pub peer_certificates_over_limit: u64,
 }
 
 #[cfg(test)]
@@ -144,6 +156,10 @@ mod tests {
         assert_eq!(
             CloseReason::PeerError(NotifyType(12345)).to_string(),
             "the peer answered with error 12345"
+        );
+        assert_eq!(
+            CloseReason::PeerCertificate(ikeway_pki::CertFailure::Expired).to_string(),
+            "certificate refused: the peer's certificate has expired"
         );
     }
 }

@@ -1,4 +1,5 @@
-//! Keys of an established IKE SA and the PSK AUTH computation (RFC 7296 §2.14, §2.15).
+//! Keys of an established IKE SA, the octets AUTH covers and the PSK AUTH computation
+//! (RFC 7296 §2.14, §2.15).
 
 use ikeway_codec::{EmitError, IdRepr};
 use ikeway_crypto::keys::{self, IkeKeyLengths, IkeSaKeys};
@@ -55,21 +56,27 @@ impl IkeCrypto {
         }
     }
 
-    /// The PSK AUTH value of `signer` (RFC 7296 §2.15):
-    /// `prf(prf(PSK, "Key Pad for IKEv2"), RealMessage | Nonce of the peer | prf(SK_p, ID body))`.
-    pub(crate) fn psk_auth(
+    /// What an AUTH payload of `signer` covers (RFC 7296 §2.15):
+    /// `RealMessage | Nonce of the peer | prf(SK_p, ID body)`. A PSK MACs these octets, a
+    /// signature signs them, so both ways of authenticating start here.
+    pub(crate) fn signed_octets(
         &self,
         signer: Side,
-        psk: &SecretBytes,
         real_message: &[u8],
         peer_nonce: &[u8],
         id: &IdRepr,
-    ) -> Result<SecretBytes, EmitError> {
-        let prf: Prf = self.suite.prf;
+    ) -> Result<Vec<u8>, EmitError> {
         let mut id_body = vec![0u8; id.buffer_len()];
         id.emit(&mut id_body)?;
-        let maced_id = prf.compute(self.sk_p(signer).expose(), &[&id_body]);
+        let maced_id = self.suite.prf.compute(self.sk_p(signer).expose(), &[&id_body]);
+        Ok([real_message, peer_nonce, maced_id.expose()].concat())
+    }
+
+    /// The PSK AUTH value over `octets` from [`IkeCrypto::signed_octets`] (RFC 7296 §2.15):
+    /// `prf(prf(PSK, "Key Pad for IKEv2"), octets)`.
+    pub(crate) fn psk_auth(&self, psk: &SecretBytes, octets: &[u8]) -> SecretBytes {
+        let prf: Prf = self.suite.prf;
         let padded_key = prf.compute(psk.expose(), &[KEY_PAD]);
-        Ok(prf.compute(padded_key.expose(), &[real_message, peer_nonce, maced_id.expose()]))
+        prf.compute(padded_key.expose(), &[octets])
     }
 }

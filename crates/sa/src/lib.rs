@@ -47,6 +47,7 @@
 //! assert!(up && init.is_established());
 //! ```
 
+mod auth;
 mod config;
 mod cookie;
 mod engine;
@@ -63,6 +64,7 @@ mod ts;
 
 use std::net::SocketAddr;
 
+pub use auth::{LocalAuth, PeerAuth};
 pub use config::{
     AddressPool, CLIENT_CONFIG_REQUEST, Config, DEFAULT_MAX_CHILDREN, EsnPolicy, EspProposal,
     IkeProposal, Lifetimes, Retransmit, any_v4, any_v6,

@@ -1,6 +1,7 @@
 //! IKE_SA_INIT and IKE_AUTH, both sides (RFC 7296 §1.2, §2.15, §2.23).
 
 use super::*;
+use crate::auth::{self, PeerRefused};
 
 impl IkeSa {
     pub(super) fn nat_payloads(&self, spi_r: u64) -> [Payload; 2] {
@@ -52,8 +53,7 @@ impl IkeSa {
         payloads.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })));
         payloads.extend(self.nat_payloads(0));
         payloads.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
-        // RFC 7427 §4: SHA2-256, SHA2-384, SHA2-512.
-        payloads.push(notify(NotifyType::SIGNATURE_HASH_ALGORITHMS, vec![0, 2, 0, 3, 0, 4]));
+        payloads.push(auth::signature_hashes_notify());
         let header = self.header(ExchangeType::IKE_SA_INIT, false, 0);
         let request = MessageRepr { header, payloads }.to_vec()?;
         self.send_mid = 0;
@@ -132,14 +132,18 @@ impl IkeSa {
         sa.peer_fragmentation =
             find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         sa.detect_nat(payloads, message.header.spi_r);
+        sa.peer_hashes = auth::peer_signature_hashes(payloads);
 
         let mut reply = vec![
             Payload::new(PayloadRepr::Sa(sa_reply)),
             Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().to_vec() })),
             Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
         ];
+        // §1.2: HDR, SAr1, KEr, Nr, [CERTREQ]: which CAs we trust, when we verify the client.
+        reply.extend(auth::cert_request(&sa.config.peer_auth));
         reply.extend(sa.nat_payloads(sa.spi_r));
         reply.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
+        reply.push(auth::signature_hashes_notify());
         let header = sa.header(ExchangeType::IKE_SA_INIT, true, 0);
         let response = MessageRepr { header, payloads: reply }.to_vec()?;
 
@@ -280,6 +284,7 @@ impl IkeSa {
         self.peer_fragmentation =
             find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         self.detect_nat(payloads, self.spi_r);
+        self.peer_hashes = auth::peer_signature_hashes(payloads);
         self.ni = ni.clone();
         self.nr = nr.clone();
         self.send_auth(now, ni, nr, request)?;
@@ -295,19 +300,20 @@ impl IkeSa {
         init_request: Vec<u8>,
     ) -> Result<(), crate::Error> {
         let config = Arc::clone(&self.config);
-        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
-        let auth =
-            crypto.psk_auth(Side::Initiator, &config.psk, &init_request, &nr, &config.local_id)?;
+        let Some(own) = self.own_auth(Side::Initiator, &init_request, &nr)? else {
+            self.close(CloseReason::OwnCertificateUnusable);
+            return Ok(());
+        };
         let child_spi = self.random_spi32();
+        // §1.2: HDR, SK {IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, SAi2, TSi, TSr}.
         let mut inner = vec![Payload::new(PayloadRepr::IdI(config.local_id.clone()))];
+        inner.extend(own.certs);
+        inner.extend(auth::cert_request(&config.peer_auth));
         inner.push(notify(NotifyType::INITIAL_CONTACT, Vec::new()));
         if let Some(id) = &config.remote_id {
             inner.push(Payload::new(PayloadRepr::IdR(id.clone())));
         }
-        inner.push(Payload::new(PayloadRepr::Auth(AuthRepr {
-            method: AuthMethod::SHARED_KEY_MIC,
-            data: auth.expose().to_vec(),
-        })));
+        inner.push(own.auth);
         if !config.config_request.is_empty() {
             let attributes =
                 config.config_request.iter().map(|k| ConfigAttribute::request(*k)).collect();
@@ -328,39 +334,54 @@ impl IkeSa {
         self.send_encrypted_request(now, ExchangeType::IKE_AUTH, &inner, Request::Auth)
     }
 
-    pub(super) fn verify_peer_auth(
+    /// Our CERT and AUTH payloads as `signer`, over `real_message` (our IKE_SA_INIT message)
+    /// and the peer's nonce. `None` when our certificate's key cannot sign anything the peer
+    /// accepts.
+    fn own_auth(
         &self,
+        signer: Side,
+        real_message: &[u8],
+        peer_nonce: &[u8],
+    ) -> Result<Option<auth::OwnAuth>, crate::Error> {
+        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
+        let octets =
+            crypto.signed_octets(signer, real_message, peer_nonce, &self.config.local_id)?;
+        let hashes = self.peer_hashes.as_deref();
+        Ok(auth::own_auth(&self.config.local_auth, crypto, &octets, hashes).ok())
+    }
+
+    /// Checks the peer's ID and AUTH (and CERT) payloads against `real_message` (the peer's
+    /// IKE_SA_INIT message) and our nonce; returns the identity it proved.
+    pub(super) fn verify_peer_auth(
+        &mut self,
         payloads: &[Payload],
         id_is_initiator: bool,
         real_message: &[u8],
         our_nonce: &[u8],
-    ) -> Result<IdRepr, NotifyType> {
+    ) -> Result<IdRepr, PeerRefused> {
         let id = if id_is_initiator {
             find_payload!(payloads, IdI)
         } else {
             find_payload!(payloads, IdR)
         };
         let (Some(id), Some(auth)) = (id, find_payload!(payloads, Auth)) else {
-            return Err(NotifyType::INVALID_SYNTAX);
+            return Err(PeerRefused::Syntax);
         };
-        if auth.method != AuthMethod::SHARED_KEY_MIC {
-            return Err(NotifyType::AUTHENTICATION_FAILED);
-        }
         if let Some(expected) = &self.config.remote_id
             && expected != id
         {
-            return Err(NotifyType::AUTHENTICATION_FAILED);
+            return Err(PeerRefused::Failed);
         }
-        let crypto = self.crypto.as_ref().ok_or(NotifyType::INVALID_SYNTAX)?;
+        let crypto = self.crypto.as_ref().ok_or(PeerRefused::Syntax)?;
         let signer = if id_is_initiator { Side::Initiator } else { Side::Responder };
-        let expected = crypto
-            .psk_auth(signer, &self.config.psk, real_message, our_nonce, id)
-            .map_err(|_| NotifyType::INVALID_SYNTAX)?;
-        if bool::from(expected.expose().ct_eq(&auth.data)) {
-            Ok(id.clone())
-        } else {
-            Err(NotifyType::AUTHENTICATION_FAILED)
+        let octets = crypto
+            .signed_octets(signer, real_message, our_nonce, id)
+            .map_err(|_| PeerRefused::Syntax)?;
+        let checked = auth::check_peer(&self.config.peer_auth, crypto, payloads, auth, id, &octets);
+        if checked == Err(PeerRefused::OverLimits) {
+            self.stats.peer_certificates_over_limit += 1;
         }
+        checked.map(|()| id.clone())
     }
 
     pub(super) fn handle_auth_request(
@@ -374,27 +395,31 @@ impl IkeSa {
         else {
             unreachable!("checked by the caller");
         };
-        if let Err(notify_type) = self.verify_peer_auth(payloads, true, &init_request, &nr) {
+        if let Err(refused) = self.verify_peer_auth(payloads, true, &init_request, &nr) {
             // §2.21.2: answer AUTHENTICATION_FAILED, then forget everything.
             self.send_response(
                 message_id,
                 ExchangeType::IKE_AUTH,
-                &[notify(notify_type, Vec::new())],
+                &[notify(refused.notify(), Vec::new())],
             )?;
-            self.close(CloseReason::AuthenticationFailed);
+            self.close(refused.close_reason());
             return Ok(());
         }
-        let config = Arc::clone(&self.config);
-        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
-        let auth =
-            crypto.psk_auth(Side::Responder, &config.psk, &init_response, &ni, &config.local_id)?;
-        let mut reply = vec![
-            Payload::new(PayloadRepr::IdR(config.local_id.clone())),
-            Payload::new(PayloadRepr::Auth(AuthRepr {
-                method: AuthMethod::SHARED_KEY_MIC,
-                data: auth.expose().to_vec(),
-            })),
-        ];
+        let Some(own) = self.own_auth(Side::Responder, &init_response, &ni)? else {
+            // The client is fine; we cannot prove ourselves to it (RFC 7296 §2.21.2 has no
+            // better notify for that).
+            self.send_response(
+                message_id,
+                ExchangeType::IKE_AUTH,
+                &[notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            )?;
+            self.close(CloseReason::OwnCertificateUnusable);
+            return Ok(());
+        };
+        // §1.2: HDR, SK {IDr, [CERT,] AUTH, SAr2, TSi, TSr}.
+        let mut reply = vec![Payload::new(PayloadRepr::IdR(self.config.local_id.clone()))];
+        reply.extend(own.certs);
+        reply.push(own.auth);
         self.timers.stop(Timer::HalfOpen);
         self.state = State::Established;
         self.established(now);
@@ -435,8 +460,8 @@ impl IkeSa {
         }
         // The responder's AUTH covers its IKE_SA_INIT response, kept by the outstanding init.
         let init_response = self.init_response.take().unwrap_or_default();
-        if self.verify_peer_auth(payloads, false, &init_response, &ni).is_err() {
-            self.close(CloseReason::AuthenticationFailed);
+        if let Err(refused) = self.verify_peer_auth(payloads, false, &init_response, &ni) {
+            self.close(refused.close_reason());
             return Ok(());
         }
         self.state = State::Established;

@@ -11,15 +11,14 @@ use std::time::{Duration, Instant};
 
 use ikeway_codec::sk::{self, Reassembler, Reassembly, ReassemblyLimits};
 use ikeway_codec::{
-    AuthMethod, AuthRepr, ConfigAttribute, ConfigAttributeType, ConfigRepr, ConfigType, DeleteRepr,
-    DhGroup, ExchangeType, Flags, HeaderRepr, IdRepr, KeRepr, MessageRepr, NonceRepr, NotifyRepr,
+    ConfigAttribute, ConfigAttributeType, ConfigRepr, ConfigType, DeleteRepr, DhGroup,
+    ExchangeType, Flags, HeaderRepr, IdRepr, KeRepr, MessageRepr, NonceRepr, NotifyRepr,
     NotifyType, Payload, PayloadRepr, PayloadType, ProtocolId, TsRepr,
 };
 use ikeway_crypto::SecretBytes;
 use ikeway_crypto::keys::{self, ChildKeys};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use subtle::ConstantTimeEq;
 
 use crate::Side;
 use crate::config::Config;
@@ -179,6 +178,9 @@ pub struct IkeSa {
     leases: Vec<std::net::IpAddr>,
     /// The responder's IKE_SA_INIT response, which the responder's AUTH signs.
     init_response: Option<Vec<u8>>,
+    /// The hashes the peer announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4); `None` if
+    /// it sent none, and we sign with our key's classic method.
+    peer_hashes: Option<Vec<ikeway_pki::SignatureHash>>,
     /// Child rekeys that collided with ours: (old inbound SPI, the peer's new inbound SPI).
     collided_with: Vec<(u32, u32)>,
     /// Next message ID on the IKE SA replaced by a rekey, for its DELETE.
@@ -293,6 +295,7 @@ impl IkeSa {
             old_sa: None,
             leases: Vec::new(),
             init_response: None,
+            peer_hashes: None,
             collided_with: Vec::new(),
             old_send_mid: 0,
             rekey_started_by_us: false,

@@ -1,0 +1,240 @@
+//! How we prove who we are in IKE_AUTH and how we check that the peer is who it must be:
+//! PSK MACs and certificate signatures over the same signed octets (RFC 7296 §2.15, §3.6 -
+//! §3.8; RFC 7427). The certificate work itself (parsing, path validation, signatures) is
+//! `ikeway-pki`'s; this module decides which AUTH methods a configuration allows, bounds what
+//! the peer may make us parse, and turns every refusal into a notify and a close reason.
+
+use std::sync::Arc;
+
+use ikeway_codec::{
+    AuthMethod, AuthRepr, CertEncoding, CertRepr, HashAlgorithm, IdRepr, NotifyRepr, NotifyType,
+    Payload, PayloadRepr,
+};
+use ikeway_crypto::SecretBytes;
+use ikeway_pki::{
+    CertFailure, Certificate, Identity, PeerVerifier, SUPPORTED_SIGNATURE_HASHES, SignatureHash,
+};
+use subtle::ConstantTimeEq;
+
+use crate::event::CloseReason;
+use crate::keys::IkeCrypto;
+
+/// CERT payloads we take from one peer: an end entity and a few intermediates. RFC 7296 sets
+/// no limit; real chains have two or three certificates.
+pub(crate) const MAX_PEER_CERTS: usize = 8;
+/// Certificate bytes we take from one peer in all: an RSA-4096 end entity with an RSA-4096
+/// intermediate is about 3 KiB, so this leaves room for long chains while bounding what an
+/// unauthenticated peer makes us parse.
+pub(crate) const MAX_PEER_CERT_BYTES: usize = 64 * 1024;
+
+/// How we prove who we are (our AUTH payload).
+#[derive(Debug, Clone)]
+pub enum LocalAuth {
+    /// A pre-shared key MAC (method 2, RFC 7296 §2.15). Wiped on drop.
+    Psk(SecretBytes),
+    /// A signature by our certificate's key, the chain sent in CERT payloads (encoding 4, end
+    /// entity first): RFC 7427 Digital Signature when the peer announced its hashes, else the
+    /// key's classic method.
+    Certificate(Arc<Identity>),
+}
+
+/// How the peer must prove who it is. A peer whose AUTH method this does not allow is refused
+/// whatever it sends: a PSK peer never passes as a certificate peer, nor the reverse.
+#[derive(Debug, Clone)]
+pub enum PeerAuth {
+    /// Only a PSK MAC (method 2) with this key.
+    Psk(SecretBytes),
+    /// Only a signature (methods 1, 9, 10, 11, 14) by the key of a certificate chain that
+    /// `PeerVerifier` accepts for the peer's identity. Its CA key hashes go in our CERTREQ.
+    Certificate(Arc<dyn PeerVerifier>),
+}
+
+impl LocalAuth {
+    /// The pre-shared key, when we authenticate with one.
+    pub fn psk(&self) -> Option<&SecretBytes> {
+        match self {
+            Self::Psk(k) => Some(k),
+            Self::Certificate(_) => None,
+        }
+    }
+}
+
+impl PeerAuth {
+    /// The pre-shared key, when the peer must authenticate with one.
+    pub fn psk(&self) -> Option<&SecretBytes> {
+        match self {
+            Self::Psk(k) => Some(k),
+            Self::Certificate(_) => None,
+        }
+    }
+}
+
+/// Why the peer's IKE_AUTH did not authenticate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PeerRefused {
+    /// ID or AUTH missing, or our own keys cannot compute what to compare.
+    Syntax,
+    /// An AUTH method the configuration does not allow, a wrong identity, or a PSK MAC that
+    /// does not match.
+    Failed,
+    /// Its certificates, or the signature made with their key.
+    Certificate(CertFailure),
+    /// More CERT payloads or certificate bytes than we take: closed as a malformed
+    /// certificate, and counted.
+    OverLimits,
+}
+
+impl PeerRefused {
+    /// What a responder answers (RFC 7296 §2.21.2).
+    pub(crate) fn notify(self) -> NotifyType {
+        match self {
+            Self::Syntax => NotifyType::INVALID_SYNTAX,
+            Self::Failed | Self::Certificate(_) | Self::OverLimits => {
+                NotifyType::AUTHENTICATION_FAILED
+            }
+        }
+    }
+
+    pub(crate) fn close_reason(self) -> CloseReason {
+        match self {
+            Self::Syntax | Self::Failed => CloseReason::AuthenticationFailed,
+            Self::Certificate(f) => CloseReason::PeerCertificate(f),
+            Self::OverLimits => CloseReason::PeerCertificate(CertFailure::Malformed),
+        }
+    }
+}
+
+/// N(SIGNATURE_HASH_ALGORITHMS) with every hash we verify (RFC 7427 §4), sent by both sides
+/// in IKE_SA_INIT whatever they authenticate with: it only says what we can check.
+pub(crate) fn signature_hashes_notify() -> Payload {
+    let hashes: Vec<HashAlgorithm> =
+        SUPPORTED_SIGNATURE_HASHES.iter().map(|h| HashAlgorithm(h.to_u16())).collect();
+    Payload::new(PayloadRepr::Notify(NotifyRepr::signature_hash_algorithms(&hashes)))
+}
+
+/// The hashes the peer announced in IKE_SA_INIT, `None` when it announced none: then we sign
+/// with our key's classic method. A malformed list (odd length) counts as none.
+pub(crate) fn peer_signature_hashes(payloads: &[Payload]) -> Option<Vec<SignatureHash>> {
+    let notify = payloads.iter().find_map(|p| match &p.body {
+        PayloadRepr::Notify(n) if n.kind == NotifyType::SIGNATURE_HASH_ALGORITHMS => Some(n),
+        _ => None,
+    })?;
+    let hashes = notify.hash_algorithms().ok()?;
+    Some(hashes.into_iter().map(|h| SignatureHash::from_u16(h.0)).collect())
+}
+
+/// Our CERTREQ (encoding 4, the SHA-1 hashes of the anchors' keys, RFC 7296 §3.7) when we
+/// verify the peer's certificate.
+pub(crate) fn cert_request(peer: &PeerAuth) -> Option<Payload> {
+    match peer {
+        PeerAuth::Psk(_) => None,
+        PeerAuth::Certificate(verifier) => Some(Payload::new(PayloadRepr::CertReq(
+            CertRepr::x509_request(&verifier.ca_key_hashes()),
+        ))),
+    }
+}
+
+/// What proves us in IKE_AUTH: CERT payloads (end entity first, then the rest of the chain;
+/// none with a PSK) and the AUTH payload.
+#[derive(Debug)]
+pub(crate) struct OwnAuth {
+    pub(crate) certs: Vec<Payload>,
+    pub(crate) auth: Payload,
+}
+
+/// Our CERT and AUTH payloads over `octets`, from [`IkeCrypto::signed_octets`]. `Err` when
+/// our key cannot sign anything the peer can check (an RSA key and a peer that announced no
+/// RFC 7427 hashes: method 1 needs SHA-1, which we do not sign with) or signing failed.
+pub(crate) fn own_auth(
+    local: &LocalAuth,
+    crypto: &IkeCrypto,
+    octets: &[u8],
+    peer_hashes: Option<&[SignatureHash]>,
+) -> Result<OwnAuth, ikeway_pki::PkiError> {
+    let (certs, method, data) = match local {
+        LocalAuth::Psk(psk) => {
+            let mac = crypto.psk_auth(psk, octets);
+            (Vec::new(), AuthMethod::SHARED_KEY_MIC, mac.expose().to_vec())
+        }
+        LocalAuth::Certificate(identity) => {
+            let (method, data) = identity.sign_auth(octets, peer_hashes)?;
+            let certs = identity
+                .chain()
+                .iter()
+                .map(|c| Payload::new(PayloadRepr::Cert(CertRepr::x509(c.der().to_vec()))))
+                .collect();
+            (certs, method, data)
+        }
+    };
+    Ok(OwnAuth { certs, auth: Payload::new(PayloadRepr::Auth(AuthRepr { method, data })) })
+}
+
+/// Whether the peer's AUTH payload (with the CERT payloads of the same message) proves the
+/// identity `id` under `peer`. `octets` are what the AUTH covers, from
+/// [`IkeCrypto::signed_octets`] for the peer's side.
+pub(crate) fn check_peer(
+    peer: &PeerAuth,
+    crypto: &IkeCrypto,
+    payloads: &[Payload],
+    auth: &AuthRepr,
+    id: &IdRepr,
+    octets: &[u8],
+) -> Result<(), PeerRefused> {
+    match (peer, auth.method) {
+        (PeerAuth::Psk(psk), AuthMethod::SHARED_KEY_MIC) => {
+            let expected = crypto.psk_auth(psk, octets);
+            if bool::from(expected.expose().ct_eq(&auth.data)) {
+                Ok(())
+            } else {
+                Err(PeerRefused::Failed)
+            }
+        }
+        (PeerAuth::Certificate(verifier), m) if is_signature(m) => {
+            let chain = peer_chain(payloads)?;
+            let key = verifier.verify(&chain, id).map_err(PeerRefused::Certificate)?;
+            key.verify_auth(auth.method, &auth.data, octets)
+                .map_err(|_| PeerRefused::Certificate(CertFailure::BadSignature))
+        }
+        _ => Err(PeerRefused::Failed),
+    }
+}
+
+/// The signature methods a certificate peer may use: RSA (1), ECDSA (9-11, RFC 4754) and
+/// Digital Signature (14, RFC 7427). DSS (3) is not supported.
+fn is_signature(method: AuthMethod) -> bool {
+    matches!(
+        method,
+        AuthMethod::RSA_SIG
+            | AuthMethod::ECDSA_SHA256_P256
+            | AuthMethod::ECDSA_SHA384_P384
+            | AuthMethod::ECDSA_SHA512_P521
+            | AuthMethod::DIGITAL_SIGNATURE
+    )
+}
+
+/// The peer's chain from its CERT payloads, in the order sent (end entity first). Bounded
+/// before anything is parsed: more than [`MAX_PEER_CERTS`] payloads or
+/// [`MAX_PEER_CERT_BYTES`] in all is refused.
+fn peer_chain(payloads: &[Payload]) -> Result<Vec<Certificate>, PeerRefused> {
+    let mut certs = Vec::new();
+    let mut bytes = 0usize;
+    for p in payloads {
+        let PayloadRepr::Cert(c) = &p.body else { continue };
+        bytes = bytes.saturating_add(c.data.len());
+        if certs.len() == MAX_PEER_CERTS || bytes > MAX_PEER_CERT_BYTES {
+            return Err(PeerRefused::OverLimits);
+        }
+        certs.push(c);
+    }
+    let refuse = PeerRefused::Certificate;
+    if certs.is_empty() {
+        return Err(refuse(CertFailure::NoCertificate));
+    }
+    if certs.iter().any(|c| c.encoding != CertEncoding::X509_CERT_SIG) {
+        return Err(refuse(CertFailure::UnsupportedEncoding));
+    }
+    certs
+        .into_iter()
+        .map(|c| Certificate::from_der(c.data.clone()).map_err(|_| refuse(CertFailure::Malformed)))
+        .collect()
+}
