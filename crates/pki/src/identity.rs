@@ -99,6 +99,7 @@ impl Identity {
 
     /// Our certificate's validity against `now` (the runtime maps it to Apple's 9-11).
     pub fn check_validity(&self, now: UnixTime) -> Result<(), CertFailure> {
+        // `new` refuses an empty chain.
         let cert = &self.chain[0];
         if now < cert.not_before() {
             Err(CertFailure::NotYetValid)

@@ -221,8 +221,9 @@ fn crl_from_pem_or_der() {
     }
     .signed_by(&Issuer::new(ca_params, ca_key))
     .unwrap();
-    assert!(Crl::from_pem_or_der(crl.der()).is_ok());
-    assert!(Crl::from_pem_or_der(crl.pem().unwrap().as_bytes()).is_ok());
+    assert_eq!(Crl::from_pem_or_der(crl.der()).unwrap().next_update(), at(1_798_761_600));
+    let from_pem = Crl::from_pem_or_der(crl.pem().unwrap().as_bytes()).unwrap();
+    assert_eq!(from_pem.next_update(), at(1_798_761_600));
     assert_eq!(Crl::from_pem_or_der(b"").unwrap_err(), PkiError::MalformedCrl);
     assert_eq!(Crl::from_pem_or_der(&crl.der()[..20]).unwrap_err(), PkiError::MalformedCrl);
     // A certificate is no CRL.
