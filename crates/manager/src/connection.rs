@@ -73,6 +73,8 @@ pub struct StatusChange {
     pub to: VpnStatus,
     /// Set when the change ended a connection with an error.
     pub error: Option<DisconnectError>,
+    /// The error's detail when there is one, e.g. why a certificate was refused.
+    pub reason: Option<String>,
 }
 
 /// Why `start_tunnel` failed (`NEVPNErrorDomain`).
@@ -109,6 +111,7 @@ struct State {
     status: VpnStatus,
     connected_date: Option<SystemTime>,
     last_error: Option<DisconnectError>,
+    last_reason: Option<String>,
     /// Which start the current provider events belong to; events of older starts are stale.
     session: u64,
     subscribers: Vec<Sender<StatusChange>>,
@@ -136,7 +139,14 @@ impl Shared {
 
     /// Runs one transition; returns the provider effects for the caller to carry out (never
     /// under the lock, so a provider may report synchronously).
-    fn apply(&self, input: &StatusInput, session: Option<u64>) -> Vec<Effect> {
+    ///
+    /// `reason` is the detail of an error this input may set.
+    fn apply(
+        &self,
+        input: &StatusInput,
+        session: Option<u64>,
+        reason: Option<String>,
+    ) -> Vec<Effect> {
         let mut st = self.lock();
         if session.is_some_and(|s| s != st.session) {
             return Vec::new();
@@ -149,9 +159,13 @@ impl Shared {
             match e {
                 Effect::SetConnectedDate => st.connected_date = Some((self.clock)()),
                 Effect::ClearConnectedDate => st.connected_date = None,
-                Effect::ClearError => st.last_error = None,
+                Effect::ClearError => {
+                    st.last_error = None;
+                    st.last_reason = None;
+                }
                 Effect::SetError(e) => {
                     st.last_error = Some(e);
+                    st.last_reason.clone_from(&reason);
                     error = Some(e);
                 }
                 Effect::StartProvider | Effect::StopProvider => provider.push(e),
@@ -159,7 +173,8 @@ impl Shared {
         }
         st.status = to;
         if from != to {
-            let change = StatusChange { from, to, error };
+            let reason = error.and(reason);
+            let change = StatusChange { from, to, error, reason };
             st.subscribers.retain(|s| s.send(change.clone()).is_ok());
         }
         provider
@@ -178,7 +193,11 @@ impl TunnelEvents {
     /// ignored.
     pub fn report(&self, event: TunnelEvent) {
         // Provider effects cannot arise from tunnel events (see the table in `status`).
-        let effects = self.shared.apply(&StatusInput::Tunnel(event), Some(self.session));
+        let reason = match &event {
+            TunnelEvent::Closed(cause) => cause.reason(),
+            _ => None,
+        };
+        let effects = self.shared.apply(&StatusInput::Tunnel(event), Some(self.session), reason);
         debug_assert!(effects.is_empty());
     }
 }
@@ -216,6 +235,7 @@ impl VpnConnection {
             status: VpnStatus::Invalid,
             connected_date: None,
             last_error: None,
+            last_reason: None,
             session: 0,
             subscribers: Vec::new(),
         };
@@ -252,7 +272,11 @@ impl VpnConnection {
     }
 
     fn run(&mut self, input: &StatusInput) -> Vec<Effect> {
-        let effects = self.shared.apply(input, None);
+        self.run_with_reason(input, None)
+    }
+
+    fn run_with_reason(&mut self, input: &StatusInput, reason: Option<String>) -> Vec<Effect> {
+        let effects = self.shared.apply(input, None, reason);
         if effects.contains(&Effect::StopProvider) {
             self.provider.stop();
         }
@@ -286,7 +310,9 @@ impl VpnConnection {
         let (config, mut unsupported) = match protocol.to_sa_config(&*self.secrets) {
             Ok(c) => c,
             Err(e) => {
-                self.run(&StatusInput::StartFailed(DisconnectError::ConfigurationFailed));
+                // Our own certificate's problems have codes of their own (9-11).
+                let failed = StatusInput::StartFailed(e.disconnect_error());
+                self.run_with_reason(&failed, Some(e.to_string()));
                 return Err(e.into());
             }
         };
@@ -309,7 +335,7 @@ impl VpnConnection {
             configuration: configuration.clone(),
         };
         if let Err(e) = self.provider.start(request, events) {
-            self.run(&StatusInput::StartFailed(e.error));
+            self.run_with_reason(&StatusInput::StartFailed(e.error), Some(e.message.clone()));
             return Err(StartError::ConnectionFailed(e));
         }
         Ok(unsupported)
@@ -332,6 +358,12 @@ impl VpnConnection {
     /// Why the last connection ended, if not at the user's request.
     pub fn last_disconnect_error(&self) -> Option<DisconnectError> {
         self.shared.lock().last_error
+    }
+
+    /// The detail of [`Self::last_disconnect_error`] when there is one (a refused
+    /// certificate's reason, what the configuration lacks, why the provider failed).
+    pub fn last_disconnect_reason(&self) -> Option<String> {
+        self.shared.lock().last_reason.clone()
     }
 
     /// Status changes from now on. Dropping the receiver unsubscribes.

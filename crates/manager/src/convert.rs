@@ -1,26 +1,33 @@
 //! From Apple's model to what the protocol crates run: [`Ikev2Protocol::to_sa_config`].
 //!
 //! Two kinds of gaps are reported, never ignored:
-//! - a setting without which the tunnel cannot work as configured (certificate or EAP-only
-//!   authentication, a DH group we do not implement, a lifetime Apple would reject) is a
+//! - a setting without which the tunnel cannot work as configured (EAP-only authentication,
+//!   an identity that does not open, nothing to check the server's certificate against, a DH
+//!   group we do not implement, a lifetime Apple would reject) is a
 //!   [`ConfigError`];
 //! - a setting that changes behaviour we do not implement but whose absence still leaves a
 //!   working tunnel (MOBIKE, redirect, routing policy, PPK...) is an [`Unsupported`] entry the
 //!   caller shows to the user.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, IdValue};
 use ikeway_crypto::{AeadAlgorithm, BlockCipher, Encryption, Integrity, Prf, SecretBytes};
-use ikeway_sa::{Config, EsnPolicy, EspProposal, IkeProposal};
+use ikeway_pki::{CertFailure, Certificate, PkiError, Purpose, Revocation, UnixTime};
+use ikeway_sa::{Config, EsnPolicy, EspProposal, IkeProposal, LocalAuth, PeerAuth};
+use ikeway_tunnel::verifier::{RuntimeVerifier, TrustSettings};
 
+use crate::certs::{CertError, IdentityError};
 use crate::model::{
-    AuthenticationMethod, CertificateType, DiffieHellmanGroup, EncryptionAlgorithm, Ikev2Protocol,
+    AuthenticationMethod, DiffieHellmanGroup, EncryptionAlgorithm, Ikev2Protocol,
     IntegrityAlgorithm, SaParameters, TlsVersion,
 };
 use crate::profile::{ENCRYPTIONS, name_of};
 use crate::secrets::{PersistentRef, SecretError, SecretSource};
+use crate::status::DisconnectError;
 
 /// A field that is set but whose behaviour the protocol crates do not implement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +60,54 @@ pub enum ConfigError {
     Secret { field: &'static str, source: SecretError },
     #[error("{field} = {value:?}: {reason}")]
     Invalid { field: &'static str, value: String, reason: &'static str },
+    /// Our identity is missing, does not open, or is not in the secret store.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// `certificate_type` is not our key's.
+    #[error(transparent)]
+    CertificateType(CertError),
+    /// Our certificate is not valid now (or is otherwise unusable).
+    #[error("{}", own_certificate(*.0))]
+    ClientCertificate(CertFailure),
+    #[error(
+        "the server's certificate cannot be checked: there are no trust_anchors and \
+         use_system_trust_store is off"
+    )]
+    NoTrustAnchors,
+    #[error("{field}: {source}")]
+    Trust { field: &'static str, source: PkiError },
+    #[error(transparent)]
+    SystemTrustStore(CertError),
+}
+
+/// Our own certificate's failure, in words about us (`CertFailure` speaks of the peer).
+fn own_certificate(failure: CertFailure) -> String {
+    match failure {
+        CertFailure::NotYetValid => "our certificate (identity_reference) is not valid yet".into(),
+        CertFailure::Expired => "our certificate (identity_reference) has expired".into(),
+        other => format!("our certificate (identity_reference) cannot be used: {other}"),
+    }
+}
+
+impl ConfigError {
+    /// The disconnect error a start that failed with this reports: our certificate's
+    /// problems are ClientCertificateInvalid / NotYetValid / Expired (9-11), the rest
+    /// ConfigurationFailed.
+    pub fn disconnect_error(&self) -> DisconnectError {
+        match self {
+            Self::Identity(_) | Self::CertificateType(_) => {
+                DisconnectError::ClientCertificateInvalid
+            }
+            Self::ClientCertificate(CertFailure::NotYetValid) => {
+                DisconnectError::ClientCertificateNotYetValid
+            }
+            Self::ClientCertificate(CertFailure::Expired) => {
+                DisconnectError::ClientCertificateExpired
+            }
+            Self::ClientCertificate(_) => DisconnectError::ClientCertificateInvalid,
+            _ => DisconnectError::ConfigurationFailed,
+        }
+    }
 }
 
 /// DH groups the crypto crate implements (ikeway_crypto::KexGroup).
@@ -71,20 +126,27 @@ const MIN_MTU: u32 = 1280;
 impl Ikev2Protocol {
     /// The IKE configuration for this protocol, and the set fields we do not implement.
     ///
-    /// `secrets` resolves `shared_secret_reference` (and `ppk_configuration`).
+    /// `secrets` resolves `shared_secret_reference`, `identity_reference` (and its password)
+    /// and `ppk_configuration`. Our certificate is checked against the wall clock.
     pub fn to_sa_config(
         &self,
         secrets: &dyn SecretSource,
     ) -> Result<(Config, Vec<Unsupported>), ConfigError> {
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.to_sa_config_at(secrets, UnixTime::since_unix_epoch(since_epoch))
+    }
+
+    /// As [`Self::to_sa_config`], with our certificate checked against `now`.
+    pub fn to_sa_config_at(
+        &self,
+        secrets: &dyn SecretSource,
+        now: UnixTime,
+    ) -> Result<(Config, Vec<Unsupported>), ConfigError> {
         if self.server_address.trim().is_empty() {
             return Err(ConfigError::Missing { field: "server_address" });
         }
-        let psk = match self.authentication_method {
-            AuthenticationMethod::SharedSecret => {
-                let reference = self
-                    .shared_secret_reference
-                    .as_ref()
-                    .ok_or(ConfigError::Missing { field: "shared_secret_reference" })?;
+        let psk = match self.shared_secret_reference.as_ref() {
+            Some(reference) if self.authentication_method == AuthenticationMethod::SharedSecret => {
                 let secret = secrets
                     .secret(reference)
                     .map_err(|source| ConfigError::Secret {
@@ -102,30 +164,50 @@ impl Ikev2Protocol {
                         reason: "the shared secret is empty",
                     });
                 }
-                secret
+                Some(secret)
+            }
+            _ => None,
+        };
+        let (local_auth, default_local_id) = match self.authentication_method {
+            AuthenticationMethod::SharedSecret => {
+                let psk =
+                    psk.clone().ok_or(ConfigError::Missing { field: "shared_secret_reference" })?;
+                (LocalAuth::Psk(psk), None)
             }
             AuthenticationMethod::Certificate => {
-                return Err(ConfigError::Unsupported {
-                    field: "authentication_method",
-                    value: "Certificate".into(),
-                    reason: "certificate authentication is not implemented; use SharedSecret",
-                });
+                let identity = crate::certs::load_identity(self, secrets)?;
+                crate::certs::check_certificate_type(self.certificate_type, identity.kind())
+                    .map_err(ConfigError::CertificateType)?;
+                identity.check_validity(now).map_err(ConfigError::ClientCertificate)?;
+                // No local identifier: the certificate's subject, as strongSwan and Apple
+                // default to (RFC 7296 §3.5 ID_DER_ASN1_DN).
+                let subject = identity.chain()[0].subject_der().to_vec();
+                let dn = IdRepr::from_value(IdValue::DerAsn1Dn(&subject));
+                (LocalAuth::Certificate(Arc::new(identity)), Some(dn))
             }
             AuthenticationMethod::None => {
                 return Err(ConfigError::Unsupported {
                     field: "authentication_method",
                     value: "None".into(),
-                    reason: "EAP-only authentication is not implemented; use SharedSecret",
+                    reason: "EAP-only authentication is not implemented; use SharedSecret or Certificate",
                 });
             }
         };
+        // The server proves itself with a certificate when we do, or when we were given
+        // something to check one against; otherwise with the shared secret.
+        let peer_auth = if self.authentication_method == AuthenticationMethod::Certificate
+            || !self.trust_anchors.is_empty()
+            || self.use_system_trust_store
+        {
+            PeerAuth::Certificate(Arc::new(self.server_verifier()?))
+        } else {
+            PeerAuth::Psk(psk.ok_or(ConfigError::Missing { field: "shared_secret_reference" })?)
+        };
 
-        let local_id = self
-            .local_identifier
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .ok_or(ConfigError::Missing { field: "local_identifier" })
-            .map(identity)?;
+        let local_id = match self.local_identifier.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) => identity(id),
+            None => default_local_id.ok_or(ConfigError::Missing { field: "local_identifier" })?,
+        };
         // Apple authenticates the server as its address when no remote identifier is set.
         let remote_id = identity(
             self.remote_identifier
@@ -147,7 +229,9 @@ impl Ikev2Protocol {
         let ike_lifetime = lifetime("ike_sa_parameters.lifetime_minutes", ike)?;
         let child_lifetime = lifetime("child_sa_parameters.lifetime_minutes", child)?;
 
-        let mut config = Config::new(local_id, psk);
+        let mut config = Config::new(local_id, SecretBytes::from_slice(b""));
+        config.local_auth = local_auth;
+        config.peer_auth = peer_auth;
         config.remote_id = Some(remote_id);
         config.ike_proposals = vec![IkeProposal {
             encryption: ike_enc,
@@ -208,6 +292,43 @@ impl Ikev2Protocol {
         Ok((config, self.unsupported()))
     }
 
+    /// What checks the server's certificate: the anchors (stored, and the system store when
+    /// asked), the CRLs, Apple's common names and revocation switches, at the wall clock's
+    /// time with CRLs fetched as needed (`ikeway_tunnel::verifier`).
+    fn server_verifier(&self) -> Result<RuntimeVerifier, ConfigError> {
+        let mut anchors = self
+            .trust_anchors
+            .iter()
+            .map(|a| Certificate::from_der(a.0.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| ConfigError::Trust { field: "trust_anchors", source })?;
+        if self.use_system_trust_store {
+            let system = crate::certs::system_anchors(Path::new(crate::certs::SYSTEM_TRUST_STORE))
+                .map_err(ConfigError::SystemTrustStore)?;
+            anchors.extend(system);
+        }
+        if anchors.is_empty() {
+            return Err(ConfigError::NoTrustAnchors);
+        }
+        let revocation = if self.strict_revocation_check {
+            Revocation::Strict
+        } else if self.enable_revocation_check {
+            Revocation::BestEffort
+        } else {
+            Revocation::Off
+        };
+        let settings = TrustSettings {
+            anchors,
+            purpose: Purpose::Server,
+            crls: self.certificate_revocation_lists.iter().map(|c| c.0.clone()).collect(),
+            revocation,
+            common_name: self.server_certificate_common_name.clone(),
+            issuer_common_name: self.server_certificate_issuer_common_name.clone(),
+        };
+        RuntimeVerifier::new(&settings)
+            .map_err(|source| ConfigError::Trust { field: "certificate_revocation_lists", source })
+    }
+
     /// The fields that are set but whose behaviour the protocol crates do not implement: what
     /// [`Ikev2Protocol::to_sa_config`] reports, without needing the secrets.
     pub fn unsupported(&self) -> Vec<Unsupported> {
@@ -220,9 +341,6 @@ impl Ikev2Protocol {
         }
         if self.username.is_some() || self.password_reference.is_some() {
             note("username", "EAP is not implemented; username and password are not sent");
-        }
-        if self.identity_reference.is_some() || self.payload_certificate_uuid.is_some() {
-            note("identity_reference", "client certificates are not implemented");
         }
         if !self.disable_mobike {
             note(
@@ -270,17 +388,6 @@ impl Ikev2Protocol {
         }
         if self.enable_fallback {
             note("enable_fallback", "Wi-Fi Assist fallback is iOS-only");
-        }
-        if self.server_certificate_common_name.is_some()
-            || self.server_certificate_issuer_common_name.is_some()
-        {
-            note("server_certificate_common_name", "certificate authentication is not implemented");
-        }
-        if self.enable_revocation_check || self.strict_revocation_check {
-            note("enable_revocation_check", "certificate authentication is not implemented");
-        }
-        if self.certificate_type != CertificateType::Rsa {
-            note("certificate_type", "certificate authentication is not implemented");
         }
         if self.minimum_tls_version != TlsVersion::Default
             || self.maximum_tls_version != TlsVersion::Default
@@ -577,7 +684,9 @@ mod tests {
     fn authentication_errors() {
         let mut p = psk_protocol();
         p.authentication_method = AuthenticationMethod::Certificate;
-        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("Certificate"));
+        let err = p.to_sa_config(&secrets()).unwrap_err();
+        assert_eq!(err.to_string(), "no identity is configured (identity_reference)");
+        assert_eq!(err.disconnect_error(), DisconnectError::ClientCertificateInvalid);
         p.authentication_method = AuthenticationMethod::None;
         assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("EAP"));
         let p = psk_protocol();
@@ -632,5 +741,116 @@ mod tests {
             p.to_sa_config(&secrets()).unwrap_err().to_string(),
             "ike_sa_parameters = \"3DES\": enforce_strict_algorithm_selection forbids DES and 3DES"
         );
+    }
+
+    mod certificates {
+        use super::*;
+        use crate::model::{CertificateType, Der};
+        use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa, TestCert, Validity};
+
+        /// A certificate configuration whose identity (PEM) is `client`, trusting `ca`.
+        fn cert_protocol(ca: &TestCa, client: &TestCert) -> (Ikev2Protocol, BTreeMap) {
+            let p = Ikev2Protocol {
+                authentication_method: AuthenticationMethod::Certificate,
+                identity_reference: Some("id".into()),
+                certificate_type: CertificateType::Ecdsa256,
+                trust_anchors: vec![Der(ca.cert_der.clone())],
+                remote_identifier: Some("vpn.example.com".into()),
+                ..Ikev2Protocol::new("192.0.2.1")
+            };
+            let pem = format!("{}{}", client.key_pem, client.cert_pem);
+            (p, secrets_from([("id", pem.as_bytes())]))
+        }
+
+        type BTreeMap = std::collections::BTreeMap<PersistentRef, SecretBytes>;
+
+        #[test]
+        fn a_certificate_configuration_signs_with_the_identity_and_verifies_the_server() {
+            let ca = TestCa::new("Office CA");
+            let client = ca.issue("alice", "client.example.org", &PKCS_ECDSA_P256_SHA256);
+            let (p, secrets) = cert_protocol(&ca, &client);
+            let (c, unsupported) = p.to_sa_config(&secrets).unwrap();
+            let LocalAuth::Certificate(identity) = &c.local_auth else {
+                panic!("not a certificate")
+            };
+            assert_eq!(identity.chain()[0].der(), client.cert_der.as_slice());
+            let PeerAuth::Certificate(verifier) = &c.peer_auth else { panic!("not a certificate") };
+            let anchor = Certificate::from_der(ca.cert_der.clone()).unwrap();
+            assert_eq!(verifier.ca_key_hashes(), [anchor.spki_sha1()], "our CERTREQ names the CA");
+            // No local identifier: the certificate's subject DN.
+            assert_eq!(c.local_id.id_type, ikeway_codec::IdType::ID_DER_ASN1_DN);
+            assert_eq!(c.local_id.data, identity.chain()[0].subject_der());
+            let fields: Vec<_> = unsupported.iter().map(|u| u.field).collect();
+            assert_eq!(
+                fields,
+                ["disable_mobike", "disable_redirect"],
+                "certificates are supported"
+            );
+        }
+
+        #[test]
+        fn a_shared_secret_with_anchors_checks_the_servers_certificate() {
+            let ca = TestCa::new("Office CA");
+            let mut p = psk_protocol();
+            p.trust_anchors = vec![Der(ca.cert_der.clone())];
+            let (c, _) = p.to_sa_config(&secrets()).unwrap();
+            assert_eq!(c.local_auth.psk().unwrap().expose(), b"shared secret");
+            assert!(matches!(c.peer_auth, PeerAuth::Certificate(_)));
+            // Without anchors, the server proves itself with the secret too.
+            let (c, _) = psk_protocol().to_sa_config(&secrets()).unwrap();
+            assert_eq!(c.peer_auth.psk().unwrap().expose(), b"shared secret");
+        }
+
+        #[test]
+        fn our_certificates_problems_are_the_client_certificate_errors() {
+            let ca = TestCa::new("Office CA");
+            for (validity, error, text) in [
+                (
+                    Validity::Expired,
+                    DisconnectError::ClientCertificateExpired,
+                    "our certificate (identity_reference) has expired",
+                ),
+                (
+                    Validity::NotYet,
+                    DisconnectError::ClientCertificateNotYetValid,
+                    "our certificate (identity_reference) is not valid yet",
+                ),
+            ] {
+                let client = ca.issue_valid(
+                    "alice",
+                    "client.example.org",
+                    &PKCS_ECDSA_P256_SHA256,
+                    validity,
+                );
+                let (p, secrets) = cert_protocol(&ca, &client);
+                let err = p.to_sa_config(&secrets).unwrap_err();
+                assert_eq!((err.to_string().as_str(), err.disconnect_error()), (text, error));
+            }
+            let client = ca.issue("alice", "client.example.org", &PKCS_ECDSA_P256_SHA256);
+            let (mut p, secrets) = cert_protocol(&ca, &client);
+            p.certificate_type = CertificateType::Ed25519;
+            let err = p.to_sa_config(&secrets).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "certificate_type is Ed25519 but the identity's key is ECDSA256; \
+                 set certificate_type to ECDSA256"
+            );
+            assert_eq!(err.disconnect_error(), DisconnectError::ClientCertificateInvalid);
+            p.certificate_type = CertificateType::Ecdsa256;
+            p.trust_anchors.clear();
+            let err = p.to_sa_config(&secrets).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "the server's certificate cannot be checked: there are no trust_anchors and \
+                 use_system_trust_store is off"
+            );
+            assert_eq!(err.disconnect_error(), DisconnectError::ConfigurationFailed);
+            let empty = secrets_from([]);
+            p.trust_anchors = vec![Der(ca.cert_der.clone())];
+            assert_eq!(
+                p.to_sa_config(&empty).unwrap_err().to_string(),
+                "identity_reference: the secret store has no secret id"
+            );
+        }
     }
 }

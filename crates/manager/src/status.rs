@@ -14,10 +14,15 @@
 //! | Disconnecting | Tunnel(Closed(_)) | Disconnected | ClearConnectedDate (no error: the user asked) |
 //! | anything else | | unchanged | |
 //!
+//! A refused server certificate is `ServerCertificateInvalid` / `NotYetValid` / `Expired`
+//! (17-19) by its [`CertFailure`], which [`CloseCause::reason`] puts in words; our own
+//! certificate's problems are the client codes 9-11.
+//!
 //! The error for a close depends on the state: a peer that stops answering while we connect
 //! is `ServerNotResponding`; one declared dead while connected is `ServerDead`; one that does
 //! not come back while reasserting is `ServerNotResponding`.
 
+use ikeway_pki::CertFailure;
 use serde::{Deserialize, Serialize};
 
 use crate::model::raw_enum;
@@ -123,6 +128,24 @@ pub enum CloseCause {
     NetworkChanged,
     /// The provider could not set up the tunnel (TUN device, routes, ...).
     ProviderFailed,
+    /// The server's certificate (or its signature with the certificate's key) was refused.
+    ServerCertificate(ikeway_pki::CertFailure),
+    /// Our certificate's key cannot sign anything the server accepts.
+    OwnCertificateUnusable,
+}
+
+impl CloseCause {
+    /// What a status display and the log add to the disconnect error: the certificate
+    /// failure in words, for the causes that have one.
+    pub fn reason(self) -> Option<String> {
+        match self {
+            Self::ServerCertificate(failure) => Some(failure.to_string()),
+            Self::OwnCertificateUnusable => {
+                Some("our certificate's key cannot sign anything the server accepts".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 impl From<ikeway_sa::CloseReason> for CloseCause {
@@ -138,6 +161,8 @@ impl From<ikeway_sa::CloseReason> for CloseCause {
             }
             R::NoProposalChosen | R::PeerError(_) => Self::NegotiationFailed,
             R::Expired => Self::Expired,
+            R::PeerCertificate(failure) => Self::ServerCertificate(failure),
+            R::OwnCertificateUnusable => Self::OwnCertificateUnusable,
             _ => Self::NegotiationFailed,
         }
     }
@@ -199,6 +224,12 @@ pub fn close_error(from: VpnStatus, cause: CloseCause) -> Option<DisconnectError
         CloseCause::NoNetworkAvailable => E::NoNetworkAvailable,
         CloseCause::NetworkChanged => E::UnrecoverableNetworkChange,
         CloseCause::ProviderFailed => E::PluginFailed,
+        CloseCause::ServerCertificate(failure) => match failure {
+            CertFailure::Expired => E::ServerCertificateExpired,
+            CertFailure::NotYetValid => E::ServerCertificateNotYetValid,
+            _ => E::ServerCertificateInvalid,
+        },
+        CloseCause::OwnCertificateUnusable => E::ClientCertificateInvalid,
     })
 }
 
@@ -448,5 +479,44 @@ mod tests {
         assert_eq!(CloseCause::from(R::HandshakeTimeout), CloseCause::PeerUnreachable);
         assert_eq!(CloseCause::from(R::DeletedByPeer), CloseCause::DeletedByPeer);
         assert_eq!(CloseCause::from(R::Deleted), CloseCause::LocalStop);
+    }
+
+    /// Every certificate failure of the server maps to one of Apple's server-certificate
+    /// codes 17-19, and its reason is the failure's sentence; our own unusable key is 9.
+    #[test]
+    fn certificate_closes_map_to_apples_certificate_errors() {
+        use CertFailure as F;
+        use ikeway_sa::CloseReason as R;
+        let all = [
+            (F::NoCertificate, E::ServerCertificateInvalid),
+            (F::Malformed, E::ServerCertificateInvalid),
+            (F::UnsupportedEncoding, E::ServerCertificateInvalid),
+            (F::UntrustedIssuer, E::ServerCertificateInvalid),
+            (F::Expired, E::ServerCertificateExpired),
+            (F::NotYetValid, E::ServerCertificateNotYetValid),
+            (F::Revoked, E::ServerCertificateInvalid),
+            (F::RevocationUnknown, E::ServerCertificateInvalid),
+            (F::WrongKeyUsage, E::ServerCertificateInvalid),
+            (F::IdentityMismatch, E::ServerCertificateInvalid),
+            (F::CommonNameMismatch, E::ServerCertificateInvalid),
+            (F::IssuerCommonNameMismatch, E::ServerCertificateInvalid),
+            (F::UnsupportedKey, E::ServerCertificateInvalid),
+            (F::BadSignature, E::ServerCertificateInvalid),
+        ];
+        for (failure, error) in all {
+            let cause = CloseCause::from(R::PeerCertificate(failure));
+            assert_eq!(cause, CloseCause::ServerCertificate(failure));
+            for from in [S::Connecting, S::Connected, S::Reasserting] {
+                assert_eq!(close_error(from, cause), Some(error), "{failure:?} in {from:?}");
+            }
+            assert_eq!(cause.reason(), Some(failure.to_string()));
+        }
+        assert_eq!(
+            CloseCause::ServerCertificate(F::Expired).reason().as_deref(),
+            Some("the peer's certificate has expired")
+        );
+        let own = CloseCause::from(R::OwnCertificateUnusable);
+        assert_eq!(close_error(S::Connecting, own), Some(E::ClientCertificateInvalid));
+        assert_eq!(CloseCause::PeerUnreachable.reason(), None);
     }
 }

@@ -23,6 +23,8 @@ enum Script {
     Manual,
     /// The provider cannot start at all (no TUN device, say).
     Refuses,
+    /// The server's certificate is refused for this reason.
+    BadServerCertificate(ikeway_pki::CertFailure),
 }
 
 #[derive(Default)]
@@ -54,6 +56,9 @@ impl TunnelProvider for FakeNetwork {
             Script::Silent => {
                 events.report(TunnelEvent::Closed(ikeway_sa::CloseReason::PeerUnreachable.into()))
             }
+            Script::BadServerCertificate(failure) => events.report(TunnelEvent::Closed(
+                ikeway_sa::CloseReason::PeerCertificate(failure).into(),
+            )),
             Script::Manual => {}
             Script::Refuses => {
                 return Err(ProviderError {
@@ -151,6 +156,78 @@ fn authentication_failure_is_reported() {
     assert_eq!(c.last_disconnect_error(), Some(DisconnectError::AuthenticationFailed));
     let all: Vec<_> = rx.try_iter().collect();
     assert_eq!(all.last().unwrap().error, Some(DisconnectError::AuthenticationFailed));
+}
+
+/// A refused server certificate ends the connection with Apple's server-certificate error
+/// for the failure, and the reason in words, in the status change and afterwards.
+#[test]
+fn a_refused_server_certificate_is_reported_with_its_reason() {
+    use ikeway_pki::CertFailure as F;
+    for (failure, error) in [
+        (F::Expired, DisconnectError::ServerCertificateExpired),
+        (F::NotYetValid, DisconnectError::ServerCertificateNotYetValid),
+        (F::UntrustedIssuer, DisconnectError::ServerCertificateInvalid),
+        (F::Revoked, DisconnectError::ServerCertificateInvalid),
+    ] {
+        let (mut c, _) = connection(Script::BadServerCertificate(failure));
+        let rx = c.subscribe();
+        c.start_tunnel().unwrap();
+        assert_eq!(c.status(), VpnStatus::Disconnected);
+        assert_eq!(c.last_disconnect_error(), Some(error));
+        assert_eq!(c.last_disconnect_reason(), Some(failure.to_string()));
+        let last = rx.try_iter().last().unwrap();
+        assert_eq!((last.error, last.reason), (Some(error), Some(failure.to_string())));
+    }
+    let (mut c, _) = connection(Script::BadServerCertificate(F::Expired));
+    c.start_tunnel().unwrap();
+    assert_eq!(c.last_disconnect_reason().as_deref(), Some("the peer's certificate has expired"));
+    // A failure without a certificate has no reason to add; a new start clears the old one.
+    c.set_provider(Box::new(FakeNetwork {
+        script: Script::Silent,
+        log: Arc::new(Mutex::new(Log::default())),
+    }));
+    c.start_tunnel().unwrap();
+    assert_eq!(c.last_disconnect_error(), Some(DisconnectError::ServerNotResponding));
+    assert_eq!(c.last_disconnect_reason(), None);
+}
+
+/// Our own expired certificate fails the start with ClientCertificateExpired (11), saying so.
+#[test]
+fn an_expired_identity_fails_the_start_as_a_client_certificate_error() {
+    use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa, Validity};
+    let ca = TestCa::new("Office CA");
+    let client =
+        ca.issue_valid("alice", "client.example.org", &PKCS_ECDSA_P256_SHA256, Validity::Expired);
+    let pem = format!("{}{}", client.key_pem, client.cert_pem);
+    let log = Arc::new(Mutex::new(Log::default()));
+    let configuration = ikeway_manager::VpnConfiguration {
+        enabled: true,
+        protocol: Some(Ikev2Protocol {
+            authentication_method: AuthenticationMethod::Certificate,
+            identity_reference: Some("id".into()),
+            certificate_type: ikeway_manager::CertificateType::Ecdsa256,
+            trust_anchors: vec![ikeway_manager::Der(ca.cert_der.clone())],
+            ..protocol()
+        }),
+        ..Default::default()
+    };
+    let mut c = VpnConnection::new(
+        Box::new(FakeNetwork { script: Script::Answers, log: Arc::clone(&log) }),
+        Box::new(secrets_from([("id", pem.as_bytes())])),
+    );
+    c.set_configuration(Some(configuration));
+    let err = c.start_tunnel().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the VPN configuration cannot be used: our certificate (identity_reference) has expired"
+    );
+    assert_eq!(c.status(), VpnStatus::Disconnected);
+    assert_eq!(c.last_disconnect_error(), Some(DisconnectError::ClientCertificateExpired));
+    assert_eq!(
+        c.last_disconnect_reason().as_deref(),
+        Some("our certificate (identity_reference) has expired")
+    );
+    assert!(log.lock().unwrap().requests.is_empty(), "no tunnel was started");
 }
 
 #[test]
