@@ -101,6 +101,22 @@ impl PublicKey {
         Ok(Self { kind, key })
     }
 
+    /// The modulus size of an RSA key in bits (`None` for other keys or a malformed
+    /// RSAPublicKey, RFC 8017 §A.1.1).
+    pub(crate) fn rsa_modulus_bits(&self) -> Option<usize> {
+        if !self.kind.is_rsa() {
+            return None;
+        }
+        let mut seq = der::Reader::new(der::single(&self.key, tag::SEQUENCE).ok()?);
+        let n = seq.expect(tag::INTEGER).ok()?;
+        let n = match n {
+            [0, rest @ ..] => rest,
+            n => n,
+        };
+        let first = *n.first()?;
+        Some(n.len() * 8 - first.leading_zeros() as usize)
+    }
+
     /// Whether `other` is the same key (an rsaEncryption and an RSASSA-PSS key with the same
     /// modulus and exponent are the same key).
     pub(crate) fn same_key(&self, other: &PublicKey) -> bool {

@@ -17,6 +17,9 @@ use crate::crl::Crl;
 use crate::error::{CertFailure, PkiError};
 use crate::key::PublicKey;
 
+/// The smallest RSA key accepted from a peer.
+const MIN_RSA_BITS: usize = 2048;
+
 /// Apple's enableRevocationCheck / strictRevocationCheck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Revocation {
@@ -180,10 +183,16 @@ impl Validator {
         {
             return Err(CertFailure::IssuerCommonNameMismatch);
         }
-        end_entity.public_key().map_err(|e| match e {
+        let key = end_entity.public_key().map_err(|e| match e {
             PkiError::Unsupported(_) => CertFailure::UnsupportedKey,
             _ => CertFailure::Malformed,
-        })
+        })?;
+        // Said here rather than as a failed AUTH: aws-lc-rs verifies no RSA signature under
+        // 2048 bits (RFC 8247 §3.2 asks for at least that).
+        if key.rsa_modulus_bits().is_some_and(|bits| bits < MIN_RSA_BITS) {
+            return Err(CertFailure::UnsupportedKey);
+        }
+        Ok(key)
     }
 
     fn verify_path(
@@ -347,5 +356,45 @@ impl PeerVerifier for FixedTime {
 
     fn verify(&self, chain: &[Certificate], peer_id: &IdRepr) -> Result<PublicKey, CertFailure> {
         self.validator.verify(chain, peer_id, self.now, &[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webpki::Error as E;
+
+    /// Every webpki error we name, and the catch-all, as the failure a user is told.
+    #[test]
+    #[allow(deprecated)] // the context-free variants are the simplest to build
+    fn webpki_errors_map_to_failures() {
+        let t = UnixTime::since_unix_epoch(core::time::Duration::from_secs(1));
+        let cases = [
+            (E::UnknownIssuer, CertFailure::UntrustedIssuer),
+            (E::CertExpired { time: t, not_after: t }, CertFailure::Expired),
+            (E::CertNotValidYet { time: t, not_before: t }, CertFailure::NotYetValid),
+            (E::CertRevoked, CertFailure::Revoked),
+            (E::UnknownRevocationStatus, CertFailure::RevocationUnknown),
+            (E::CrlExpired { time: t, next_update: t }, CertFailure::RevocationUnknown),
+            (E::RequiredEkuNotFound, CertFailure::WrongKeyUsage),
+            (E::EmptyEkuExtension, CertFailure::WrongKeyUsage),
+            (E::BadDer, CertFailure::Malformed),
+            (E::BadDerTime, CertFailure::Malformed),
+            (E::UnsupportedCertVersion, CertFailure::Malformed),
+            (E::UnsupportedCriticalExtension, CertFailure::Malformed),
+            (E::SignatureAlgorithmMismatch, CertFailure::Malformed),
+            (E::UnsupportedSignatureAlgorithm, CertFailure::UnsupportedKey),
+            (E::UnsupportedSignatureAlgorithmForPublicKey, CertFailure::UnsupportedKey),
+            (E::PathLenConstraintViolated, CertFailure::UntrustedIssuer),
+            (E::CaUsedAsEndEntity, CertFailure::UntrustedIssuer),
+            (E::EndEntityUsedAsCa, CertFailure::UntrustedIssuer),
+            (E::InvalidSignatureForPublicKey, CertFailure::UntrustedIssuer),
+            (E::NameConstraintViolation, CertFailure::UntrustedIssuer),
+            (E::MaximumSignatureChecksExceeded, CertFailure::UntrustedIssuer),
+        ];
+        for (error, failure) in cases {
+            let text = format!("{error:?}");
+            assert_eq!(map_webpki(error), failure, "{text}");
+        }
     }
 }

@@ -509,6 +509,41 @@ fn strict_revocation_checks_intermediates_too() {
     );
 }
 
+/// A 1024-bit RSA key (made by OpenSSL, see data/SOURCES.md) in a certificate our CA issues:
+/// the path is fine, the key too small. Its 2048-bit twin is in
+/// `accepts_a_good_chain_and_returns_the_end_entity_key`.
+#[test]
+fn rsa_key_under_2048_bits_is_unsupported() {
+    let root = Ca::root("Test Root");
+    let spki = std::fs::read(format!("{}/tests/data/rsa1024.spki.der", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
+    // The RSAPublicKey after the 22 octets of SPKI, AlgorithmIdentifier and BIT STRING headers.
+    assert_eq!(spki[..4], [0x30, 0x81, 0x9f, 0x30]);
+    let public = ExternalRsaKey(spki[22..].to_vec());
+    let mut params = CertificateParams::new(vec!["vpn.example.com".to_owned()]).unwrap();
+    params.not_before = date(T0);
+    params.not_after = date(LEAF_END);
+    let leaf = ours(&params.signed_by(&public, &root.issuer()).unwrap());
+    assert_eq!(leaf.public_key().unwrap().kind(), KeyKind::Rsa);
+    assert_eq!(
+        verify(&server_validator(&root), &[leaf], &fqdn("vpn.example.com"), NOW),
+        Err(CertFailure::UnsupportedKey)
+    );
+}
+
+/// A public key rcgen did not make, for it to certify.
+struct ExternalRsaKey(Vec<u8>);
+
+impl rcgen::PublicKeyData for ExternalRsaKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
 #[test]
 fn empty_chain_is_no_certificate() {
     let root = Ca::root("Test Root");
