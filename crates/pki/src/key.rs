@@ -167,6 +167,13 @@ impl PrivateKey {
     /// The first private key in PEM text: PRIVATE KEY (PKCS#8), RSA PRIVATE KEY (PKCS#1) or
     /// EC PRIVATE KEY (SEC1).
     pub fn from_pem(pem: &[u8]) -> Result<Self, PkiError> {
+        // rustls-pki-types skips sections it does not know, so an encrypted key would read as
+        // "no key"; say what it is instead.
+        if pem.windows(ENCRYPTED_PEM.len()).any(|w| w == ENCRYPTED_PEM) {
+            return Err(PkiError::Unsupported(
+                "encrypted PEM private keys: decrypt it (openssl pkey) or use PKCS#12",
+            ));
+        }
         let der =
             Zeroizing::new(PrivateKeyDer::from_pem_slice(pem).map_err(|_| PkiError::MalformedKey)?);
         match &*der {
@@ -277,6 +284,9 @@ impl PrivateKey {
         }
     }
 }
+
+/// The label of an encrypted PKCS#8 key in PEM (RFC 7468 §11).
+const ENCRYPTED_PEM: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
 
 /// The fixed-format signing algorithm of a curve (any one serves to load the key).
 fn ecdsa_fixed(kind: KeyKind) -> &'static signature::EcdsaSigningAlgorithm {

@@ -130,6 +130,16 @@ fn loads_pem_identity_with_chain_in_any_order() {
     );
 }
 
+/// One PEM file with the key and the certificate, given as both arguments.
+#[test]
+fn loads_identity_from_one_combined_pem_file() {
+    let combined = [data("p384.crt.pem"), data("p384.key.pem")].concat();
+    let id = Identity::from_pem_files_content(&combined, &combined).unwrap();
+    assert_eq!(id.kind(), KeyKind::EcdsaP384);
+    assert_eq!(id.chain().len(), 1);
+    assert_signs(&id);
+}
+
 #[test]
 fn certificates_from_pem_or_der_reads_both_forms() {
     let pem = [data("rsa2048.crt.pem"), data("p384.crt.pem")].concat();

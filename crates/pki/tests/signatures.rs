@@ -279,6 +279,13 @@ fn rejects_keys_that_are_not_keys() {
     assert_eq!(PrivateKey::from_der(&[]).unwrap_err(), PkiError::MalformedKey);
     // A certificate is no key.
     assert_eq!(PrivateKey::from_pem(&data("rsa2048.crt.pem")).unwrap_err(), PkiError::MalformedKey);
+    // An encrypted key is named as such (made with `openssl pkey -aes256`, data/SOURCES.md).
+    assert_eq!(
+        PrivateKey::from_pem(&data("p384.encrypted.pem")).unwrap_err(),
+        PkiError::Unsupported(
+            "encrypted PEM private keys: decrypt it (openssl pkey) or use PKCS#12"
+        )
+    );
 }
 
 #[test]
