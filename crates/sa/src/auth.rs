@@ -238,3 +238,93 @@ fn peer_chain(payloads: &[Payload]) -> Result<Vec<Certificate>, PeerRefused> {
         .map(|c| Certificate::from_der(c.data.clone()).map_err(|_| refuse(CertFailure::Malformed)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(encoding: CertEncoding, len: usize) -> Payload {
+        Payload::new(PayloadRepr::Cert(CertRepr { encoding, data: vec![0x30; len] }))
+    }
+
+    fn x509(len: usize) -> Payload {
+        cert(CertEncoding::X509_CERT_SIG, len)
+    }
+
+    #[test]
+    fn peer_chain_refuses_a_ninth_cert_payload_before_parsing_any() {
+        let payloads: Vec<Payload> = (0..9).map(|_| x509(10)).collect();
+        assert_eq!(peer_chain(&payloads).err(), Some(PeerRefused::OverLimits));
+        // Eight are parsed, and these ten-byte ones are no certificates.
+        assert_eq!(
+            peer_chain(&payloads[..8]).err(),
+            Some(PeerRefused::Certificate(CertFailure::Malformed))
+        );
+    }
+
+    #[test]
+    fn peer_chain_refuses_more_than_64_kib_of_certificates() {
+        let at_limit: Vec<Payload> = (0..8).map(|_| x509(MAX_PEER_CERT_BYTES / 8)).collect();
+        assert_eq!(
+            peer_chain(&at_limit).err(),
+            Some(PeerRefused::Certificate(CertFailure::Malformed))
+        );
+        let mut over = at_limit;
+        over[7] = x509(MAX_PEER_CERT_BYTES / 8 + 1);
+        assert_eq!(peer_chain(&over).err(), Some(PeerRefused::OverLimits));
+    }
+
+    #[test]
+    fn peer_chain_refuses_hash_and_url_and_absent_certificates() {
+        let hash_url = [x509(10), cert(CertEncoding::HASH_URL_X509_CERT, 40)];
+        assert_eq!(
+            peer_chain(&hash_url).err(),
+            Some(PeerRefused::Certificate(CertFailure::UnsupportedEncoding))
+        );
+        let bundle = [cert(CertEncoding::HASH_URL_X509_BUNDLE, 40)];
+        assert_eq!(
+            peer_chain(&bundle).err(),
+            Some(PeerRefused::Certificate(CertFailure::UnsupportedEncoding))
+        );
+        assert_eq!(
+            peer_chain(&[]).err(),
+            Some(PeerRefused::Certificate(CertFailure::NoCertificate))
+        );
+    }
+
+    #[test]
+    fn refusals_map_to_the_notify_and_close_reason() {
+        assert_eq!(PeerRefused::Syntax.notify(), NotifyType::INVALID_SYNTAX);
+        assert_eq!(PeerRefused::Failed.notify(), NotifyType::AUTHENTICATION_FAILED);
+        assert_eq!(PeerRefused::OverLimits.notify(), NotifyType::AUTHENTICATION_FAILED);
+        assert_eq!(
+            PeerRefused::OverLimits.close_reason(),
+            CloseReason::PeerCertificate(CertFailure::Malformed)
+        );
+        assert_eq!(
+            PeerRefused::Certificate(CertFailure::Expired).close_reason(),
+            CloseReason::PeerCertificate(CertFailure::Expired)
+        );
+        assert_eq!(PeerRefused::Failed.close_reason(), CloseReason::AuthenticationFailed);
+    }
+
+    #[test]
+    fn signature_hashes_notify_lists_what_pki_verifies() {
+        let n = signature_hashes_notify();
+        let PayloadRepr::Notify(n) = &n.body else { panic!("a notify") };
+        assert_eq!(n.data, [0, 2, 0, 3, 0, 4, 0, 5]);
+        let payloads = [Payload::new(PayloadRepr::Notify(n.clone()))];
+        assert_eq!(
+            peer_signature_hashes(&payloads),
+            Some(vec![
+                SignatureHash::Sha256,
+                SignatureHash::Sha384,
+                SignatureHash::Sha512,
+                SignatureHash::Identity
+            ])
+        );
+        let odd = NotifyRepr::new(NotifyType::SIGNATURE_HASH_ALGORITHMS, vec![0, 2, 0]);
+        assert_eq!(peer_signature_hashes(&[Payload::new(PayloadRepr::Notify(odd))]), None);
+        assert_eq!(peer_signature_hashes(&[]), None);
+    }
+}

@@ -461,6 +461,16 @@ impl IkeSa {
         // The responder's AUTH covers its IKE_SA_INIT response, kept by the outstanding init.
         let init_response = self.init_response.take().unwrap_or_default();
         if let Err(refused) = self.verify_peer_auth(payloads, false, &init_response, &ni) {
+            // §2.21.2: the responder thinks the SA is up; tell it, once and unanswered
+            // (we are gone), so it deletes the SA rather than wait for its liveness check.
+            let inner = [
+                notify(NotifyType::AUTHENTICATION_FAILED, Vec::new()),
+                Payload::new(PayloadRepr::Delete(DeleteRepr::ike())),
+            ];
+            let header = self.header(ExchangeType::INFORMATIONAL, false, self.send_mid);
+            if let Ok(datagrams) = self.seal(&header, &inner) {
+                self.transmit_all(&datagrams);
+            }
             self.close(refused.close_reason());
             return Ok(());
         }
