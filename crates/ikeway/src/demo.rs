@@ -5,8 +5,17 @@
 #![allow(clippy::print_stdout)]
 
 use anyhow::Result;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use ikeway_tunnel::netstack::demo::{self, DemoEvent, DemoOptions};
+
+/// How both ends of the demo authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Auth {
+    /// A pre-shared key (public: this is a demo).
+    Psk,
+    /// Certificates of a CA made in memory for this run.
+    Cert,
+}
 
 #[derive(Args, Debug)]
 pub(crate) struct DemoArgs {
@@ -16,16 +25,44 @@ pub(crate) struct DemoArgs {
     /// Hide the progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long)]
     quiet: bool,
+    /// How both ends authenticate: psk, or cert (RFC 7427 signatures with certificates of a
+    /// CA made for this run; the demo says which certificate each end proved itself with).
+    #[arg(long, value_enum, default_value_t = Auth::Psk)]
+    auth: Auth,
 }
 
 pub(crate) fn run(args: DemoArgs) -> Result<()> {
     println!("ikeway demo: an IKEv2 client and server in one process, over loopback UDP\n");
     let total = args.megabytes << 20;
+    let (configs, shown) = match args.auth {
+        Auth::Psk => (demo::configs(), None),
+        Auth::Cert => {
+            let demo = crate::demo_certs::configs(demo::configs())?;
+            println!(
+                "certificates: a CA and both ends' certificates, made in memory for this run\n"
+            );
+            (demo.configs, Some((demo.client_sees, demo.server_sees)))
+        }
+    };
     let bar = crate::progress::bytes(total, args.quiet);
-    demo::run(DemoOptions { bytes: total }, &mut |event| match event {
+    demo::run_with(configs, DemoOptions { bytes: total }, &mut |event| match event {
         DemoEvent::Progress { received, .. } => bar.set_position(*received),
         DemoEvent::Transferred { .. } => {
             bar.finish_and_clear();
+            println!("{event}");
+        }
+        DemoEvent::Phase(demo::Phase::Negotiation) if shown.is_some() => println!(
+            "1. Negotiation (RFC 7296): IKE_SA_INIT, IKE_AUTH with certificates (RFC 7427 \
+             signatures) and CP"
+        ),
+        DemoEvent::Handshake { .. } => {
+            if let Some((client_sees, server_sees)) = &shown {
+                let none = || "nothing".to_owned();
+                let server = client_sees.accepted().unwrap_or_else(none);
+                let client = server_sees.accepted().unwrap_or_else(none);
+                println!("  the server proved itself with {server}");
+                println!("  the client proved itself with {client}");
+            }
             println!("{event}");
         }
         other => println!("{other}"),

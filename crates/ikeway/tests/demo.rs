@@ -16,3 +16,28 @@ fn demo_negotiates_transfers_and_disconnects() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+/// `ikeway demo --auth cert`: both ends prove themselves with certificates of a CA made for
+/// the run, and the demo says which certificate each end proved itself with; the rest of the
+/// run is the PSK demo's.
+#[test]
+fn demo_with_certificates_says_what_each_end_proved() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ikeway"))
+        .args(["demo", "--auth", "cert", "--megabytes", "1", "--quiet"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for expected in [
+        "certificates: a CA and both ends' certificates, made in memory for this run",
+        "the server proved itself with vpn.demo.ikeway (ECDSA P-256), issued by ikeway demo CA",
+        "the client proved itself with client.demo.ikeway (Ed25519), issued by ikeway demo CA",
+    ] {
+        assert!(lines.contains(&expected), "missing {expected:?} in:\n{text}");
+    }
+    for expected in include_str!("data/demo.expected").lines().filter(|l| !l.contains("bytes")) {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(text.contains("1048576 bytes received intact"), "{text}");
+}

@@ -557,4 +557,54 @@ Authentication
             "a refused identity left a secret behind"
         );
     }
+
+    /// `serve` and `initiate` refuse bad certificate options before anything is bound.
+    #[test]
+    fn serve_and_initiate_certificate_options_are_checked_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        files(dir.path());
+        let d = dir.path();
+        let serve = |extra: &[&str]| {
+            let args = [&["serve", "--local", "127.0.0.1", "--id", "vpn.example.org"], extra];
+            failure(d, &args.concat())
+        };
+        assert_eq!(
+            serve(&["--cert", "client.pem", "--key", "client.key", "--ca", "ca.pem"]),
+            "ikeway: serve: --ca names the CAs of client certificates; add --require-client-cert"
+        );
+        assert_eq!(serve(&[]), "ikeway: --psk-file (or --cert and --key) is required");
+        assert_eq!(
+            serve(&["--cert", "client.pem", "--key", "client.key"]),
+            "ikeway: --psk-file is required: the peer authenticates with the pre-shared key \
+             unless it must show a certificate (--ca)"
+        );
+        assert_eq!(
+            serve(&["--cert", "client.pem", "--key", "ed.key", "--psk-file", "p12.pw"]),
+            "ikeway: ed.key and client.pem: the private key does not belong to the certificate"
+        );
+        assert_eq!(
+            serve(&[
+                "--cert",
+                "client.pem",
+                "--key",
+                "client.key",
+                "--ca",
+                "notes.txt",
+                "--require-client-cert"
+            ]),
+            "ikeway: notes.txt: no certificate found"
+        );
+        let initiate = |extra: &[&str]| {
+            let args = [
+                &["initiate", "--local", "127.0.0.1", "--remote", "127.0.0.2", "--id", "a.example"]
+                    [..],
+                extra,
+            ];
+            failure(d, &args.concat())
+        };
+        assert_eq!(
+            initiate(&["--psk-file", "p12.pw", "--ca", "ca.pem", "--crl", "notes.txt"]),
+            "ikeway: notes.txt: not an X.509 CRL"
+        );
+    }
 }

@@ -17,10 +17,17 @@ use clap::Args;
 use crossbeam_channel::RecvTimeoutError;
 use ikeway_codec::TrafficSelector;
 use ikeway_decode::wireshark;
-use ikeway_sa::{AddressPool, CloseReason, Config, KeyExport};
+use std::sync::Arc;
+
+use ikeway_crypto::SecretBytes;
+use ikeway_manager::{IdentityData, parse_identity, read_certificate_file};
+use ikeway_pki::{Crl, Purpose, Revocation, certificates_from_pem_or_der};
+use ikeway_sa::{AddressPool, CloseReason, Config, KeyExport, LocalAuth, PeerAuth};
+use ikeway_tunnel::verifier::{RuntimeVerifier, TrustSettings};
 use ikeway_tunnel::{
     Action, EventKind, Session, SessionEvent, SessionOptions, Spi64, Status, TunOptions,
 };
+use zeroize::Zeroizing;
 
 use crate::secret_file;
 
@@ -178,13 +185,52 @@ fn cidr_selector(s: &str) -> Result<TrafficSelector> {
     Ok(TrafficSelector::Range(ikeway_codec::AddrRange::any(start, end)))
 }
 
-fn config(c: &Common) -> Result<Config> {
-    if c.cert.is_some() || !c.ca.is_empty() || !c.crl.is_empty() {
-        bail!("--cert, --key, --ca and --crl need certificate authentication, which lands next");
+/// How we authenticate (`--cert` and `--key`, else the PSK) and how the peer must: with a
+/// certificate chaining to a `--ca` anchor when `peer_certificate`, else with the PSK.
+fn auth(c: &Common, purpose: Purpose, peer_certificate: bool) -> Result<(LocalAuth, PeerAuth)> {
+    let psk = c.psk_file.as_deref().map(ikeway_manager::read_secret_file).transpose()?;
+    let local = match (&c.cert, &c.key) {
+        (Some(cert), Some(key)) => {
+            let what = format!("{} and {}", key.display(), cert.display());
+            let key = Zeroizing::new(read_certificate_file(key)?);
+            let chain = read_certificate_file(cert)?;
+            let identity = parse_identity(&what, IdentityData::Pem { key: &key, chain: &chain })?;
+            LocalAuth::Certificate(Arc::new(identity))
+        }
+        _ => LocalAuth::Psk(psk.clone().context("--psk-file (or --cert and --key) is required")?),
+    };
+    if !peer_certificate {
+        let psk = psk.context(
+            "--psk-file is required: the peer authenticates with the pre-shared key unless it \
+             must show a certificate (--ca)",
+        )?;
+        return Ok((local, PeerAuth::Psk(psk)));
     }
-    let psk_file = c.psk_file.as_ref().context("--psk-file is required")?;
-    let psk = ikeway_manager::read_secret_file(psk_file)?;
-    let mut config = Config::new(ikeway_manager::identity(&c.id), psk);
+    let mut anchors = Vec::new();
+    for path in &c.ca {
+        let bytes = read_certificate_file(path)?;
+        let mut certs =
+            certificates_from_pem_or_der(&bytes).with_context(|| path.display().to_string())?;
+        anchors.append(&mut certs);
+    }
+    let mut settings = TrustSettings::new(anchors, purpose);
+    for path in &c.crl {
+        let bytes = read_certificate_file(path)?;
+        Crl::from_pem_or_der(&bytes).with_context(|| path.display().to_string())?;
+        settings.crls.push(bytes);
+    }
+    if !settings.crls.is_empty() {
+        // CRLs given are checked; a certificate none of them covers still passes.
+        settings.revocation = Revocation::BestEffort;
+    }
+    Ok((local, PeerAuth::Certificate(Arc::new(RuntimeVerifier::new(&settings)?))))
+}
+
+fn config(c: &Common, purpose: Purpose, peer_certificate: bool) -> Result<Config> {
+    let (local_auth, peer_auth) = auth(c, purpose, peer_certificate)?;
+    let mut config = Config::new(ikeway_manager::identity(&c.id), SecretBytes::from_slice(b""));
+    config.local_auth = local_auth;
+    config.peer_auth = peer_auth;
     config.remote_id = c.remote_id.as_deref().map(ikeway_manager::identity);
     if !c.ike.is_empty() {
         config.ike_proposals = c.ike.iter().map(|p| proposals::ike(p)).collect::<Result<_>>()?;
@@ -353,7 +399,7 @@ impl Schedule {
 
 pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
     let c = &args.common;
-    let mut config = config(c)?;
+    let mut config = config(c, Purpose::Server, !c.ca.is_empty())?;
     if args.request_config {
         config.config_request = ikeway_sa::CLIENT_CONFIG_REQUEST.to_vec();
     }
@@ -433,14 +479,14 @@ const APPLE_DEFAULT_CHILD: &str = "aes256-sha256-modp2048";
 
 pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     let c = &args.common;
-    let mut config = config(c)?;
+    if !c.ca.is_empty() && !args.require_client_cert {
+        bail!("serve: --ca names the CAs of client certificates; add --require-client-cert");
+    }
+    let mut config = config(c, Purpose::Client, args.require_client_cert)?;
     if c.esp.is_empty() {
         // Besides the AEADs, what Apple's clients propose for a child SA unless told
         // otherwise (and what `config add` saves by default), so they connect out of the box.
         config.esp_proposals.push(proposals::esp(APPLE_DEFAULT_CHILD)?);
-    }
-    if args.require_client_cert {
-        bail!("--require-client-cert needs certificate authentication, which lands next");
     }
     config.max_children = args.max_children;
     config.wide_remote_ts = args.wide_remote_ts;

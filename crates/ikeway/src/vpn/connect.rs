@@ -64,6 +64,7 @@ struct ConnectionView {
     status: VpnStatus,
     connected_since: Option<SystemTime>,
     last_error: Option<ikeway_manager::DisconnectError>,
+    last_reason: Option<String>,
 }
 
 impl ConnectionView {
@@ -72,6 +73,7 @@ impl ConnectionView {
             status: connection.status(),
             connected_since: connection.connected_date(),
             last_error: connection.last_disconnect_error(),
+            last_reason: connection.last_disconnect_reason(),
         }
     }
 }
@@ -85,6 +87,7 @@ fn snapshot(connection: &ConnectionView, tunnel: &Mutex<TunnelStatus>, name: &st
         "status": format!("{:?}", connection.status).to_lowercase(),
         "connected_since": connection.connected_since.map(unix_seconds),
         "last_disconnect_error": connection.last_error.map(|e| format!("{e:?}")),
+        "last_disconnect_reason": connection.last_reason,
         "server": t.server.map(|s| s.to_string()),
         "internal_addresses": t.addresses,
         "dns": t.dns,
@@ -206,7 +209,14 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         listening
     };
     let on_demand = on_demand_rules(&connection);
-    let unsupported = connection.start_tunnel().context("starting the tunnel")?;
+    let unsupported = match connection.start_tunnel() {
+        Ok(u) => u,
+        Err(e) => {
+            // Apple's name for it, then what went wrong (e.g. our certificate has expired).
+            let code = connection.last_disconnect_error().map(|c| format!("{c:?}: "));
+            bail!("starting the tunnel: {}{e}", code.unwrap_or_default());
+        }
+    };
     // The routing flags are the tunnel plan's to carry out, and it reports what it cannot
     // (`TunnelPlan::not_applied`) once the server's configuration is in.
     for u in unsupported
@@ -266,8 +276,20 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         }
     }
     match connection.last_disconnect_error() {
-        Some(e) if !stopping => bail!("disconnected: {e}"),
+        Some(e) if !stopping => {
+            bail!("disconnected: {}", described(e, connection.last_disconnect_reason().as_deref()))
+        }
         _ => Ok(()),
+    }
+}
+
+/// Apple's name of the error, its sentence and code, and the reason when there is one:
+/// `ServerCertificateExpired: the server certificate has expired (NEVPNConnectionError 19):
+/// the peer's certificate has expired`.
+fn described(e: ikeway_manager::DisconnectError, reason: Option<&str>) -> String {
+    match reason {
+        Some(r) => format!("{e:?}: {e}: {r}"),
+        None => format!("{e:?}: {e}"),
     }
 }
 
@@ -278,7 +300,12 @@ const ON_DEMAND_RETRY: Duration = Duration::from_secs(2);
 /// tunnel failed on this host when it did.
 fn report(name: &str, change: &ikeway_manager::StatusChange, tunnel: &Mutex<TunnelStatus>) {
     match change.error {
-        Some(e) => say(&format!("{name}: {:?} -> {:?} ({e})", change.from, change.to)),
+        Some(e) => say(&format!(
+            "{name}: {:?} -> {:?} ({})",
+            change.from,
+            change.to,
+            described(e, change.reason.as_deref())
+        )),
         None => say(&format!("{name}: {:?} -> {:?}", change.from, change.to)),
     }
     let t = tunnel.lock().unwrap_or_else(PoisonError::into_inner);
@@ -436,7 +463,11 @@ fn table(s: &Value) -> String {
         rows.push(("datapath", s["datapath"].to_string()));
     }
     if !s["last_disconnect_error"].is_null() {
-        rows.push(("last error", field(&s["last_disconnect_error"])));
+        let mut last = field(&s["last_disconnect_error"]);
+        if let Some(reason) = s["last_disconnect_reason"].as_str() {
+            last = format!("{last}: {reason}");
+        }
+        rows.push(("last error", last));
     }
     rows.iter().map(|(k, v)| format!("{k:<18} {v}")).collect::<Vec<_>>().join("\n")
 }
@@ -475,7 +506,25 @@ pub(crate) fn disconnect() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::child_failure;
+    use super::{child_failure, described};
+    use ikeway_manager::DisconnectError;
+
+    /// Issue 11: a failed connection names Apple's error and the certificate's reason.
+    #[test]
+    fn a_disconnect_names_apples_error_and_the_reason() {
+        assert_eq!(
+            described(
+                DisconnectError::ServerCertificateExpired,
+                Some("the peer's certificate has expired")
+            ),
+            "ServerCertificateExpired: the server certificate has expired \
+             (NEVPNConnectionError 19): the peer's certificate has expired"
+        );
+        assert_eq!(
+            described(DisconnectError::ServerNotResponding, None),
+            "ServerNotResponding: the server did not answer (NEVPNConnectionError 6)"
+        );
+    }
 
     #[test]
     fn a_failed_background_connection_says_why_in_its_own_words() {

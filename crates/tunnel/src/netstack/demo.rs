@@ -210,7 +210,17 @@ pub fn run(
     options: DemoOptions,
     on_event: &mut dyn FnMut(&DemoEvent),
 ) -> Result<DemoStatus, DemoError> {
-    let mut tunnel = DemoTunnel::establish(on_event)?;
+    run_with(configs(), options, on_event)
+}
+
+/// As [`run`], with other configurations than [`configs`] (the client's, the server's, and
+/// the server's pool): `ikeway demo --auth cert` authenticates both ends with certificates.
+pub fn run_with(
+    configs: (Config, Config, AddressPool),
+    options: DemoOptions,
+    on_event: &mut dyn FnMut(&DemoEvent),
+) -> Result<DemoStatus, DemoError> {
+    let mut tunnel = DemoTunnel::establish_with(configs, on_event)?;
     on_event(&DemoEvent::Phase(Phase::Traffic { client: tunnel.client_address }));
     let (transferred, transfer_time) =
         transfer(&mut tunnel.client, &mut tunnel.server, options.bytes, on_event)?;
@@ -281,7 +291,14 @@ impl DemoTunnel {
     /// [`Phase::Negotiation`] events and the [`DemoEvent::Handshake`]), then puts a stack on
     /// each end of the child SA.
     pub fn establish(on_event: &mut dyn FnMut(&DemoEvent)) -> Result<Self, DemoError> {
-        let (client_cfg, server_cfg, pool) = configs();
+        Self::establish_with(configs(), on_event)
+    }
+
+    /// As [`Self::establish`], with these configurations (client, server, pool).
+    pub fn establish_with(
+        (client_cfg, server_cfg, pool): (Config, Config, AddressPool),
+        on_event: &mut dyn FnMut(&DemoEvent),
+    ) -> Result<Self, DemoError> {
         let (esp_client, esp_server) = (loopback()?, loopback()?);
         let (client_esp, server_esp) = (esp_client.local_addr()?, esp_server.local_addr()?);
         // ESP between the links' own sockets; IKE on the sessions' sockets.

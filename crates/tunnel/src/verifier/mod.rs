@@ -123,13 +123,6 @@ fn unix_seconds(t: UnixTime) -> u64 {
     t.as_secs()
 }
 
-/// The end of a DER CRL's validity (nextUpdate), in Unix seconds.
-fn next_update(der: &[u8]) -> Option<u64> {
-    use x509_parser::prelude::FromDer;
-    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der).ok()?;
-    u64::try_from(crl.next_update()?.timestamp()).ok()
-}
-
 impl RuntimeVerifier {
     /// A verifier for `settings`; fails when a configured CRL does not parse.
     pub fn new(settings: &TrustSettings) -> Result<Self, PkiError> {
@@ -191,11 +184,13 @@ impl RuntimeVerifier {
         let fetched = self.fetch_all(&urls);
         let mut cache = lock(&self.cache);
         let mut once = Vec::new();
-        for (url, der, crl) in fetched {
-            match next_update(&der) {
-                Some(until) if until > unix_seconds(now) => cache.insert(url, crl, until),
-                // No nextUpdate (or one already past): good for this verification only.
-                _ => once.push(crl),
+        for (url, crl) in fetched {
+            let until = unix_seconds(crl.next_update());
+            if until > unix_seconds(now) {
+                cache.insert(url, crl, until);
+            } else {
+                // Already past its nextUpdate: good for this verification only.
+                once.push(crl);
             }
         }
         // The single-use ones join the cached ones for this verification, then go.
@@ -210,7 +205,7 @@ impl RuntimeVerifier {
 
     /// Fetches each URL within what is left of one [`FETCH_TIMEOUT`]; a CRL that does not
     /// parse counts as not fetched.
-    fn fetch_all(&self, urls: &[String]) -> Vec<(String, Vec<u8>, Crl)> {
+    fn fetch_all(&self, urls: &[String]) -> Vec<(String, Crl)> {
         let deadline = Instant::now() + self.timeout;
         let mut errors = Vec::new();
         let mut out = Vec::new();
@@ -222,7 +217,7 @@ impl RuntimeVerifier {
             }
             match fetch_crl(url, left, self.max_bytes) {
                 Ok(bytes) => match Crl::from_pem_or_der(&bytes) {
-                    Ok(crl) => out.push((url.clone(), bytes, crl)),
+                    Ok(crl) => out.push((url.clone(), crl)),
                     Err(e) => {
                         errors.push(FetchError::Failed { url: url.clone(), message: e.to_string() })
                     }
