@@ -17,8 +17,9 @@ use crate::crl::Crl;
 use crate::error::{CertFailure, PkiError};
 use crate::key::PublicKey;
 
-/// The smallest RSA key accepted from a peer.
+/// The RSA key sizes accepted from a peer.
 const MIN_RSA_BITS: usize = 2048;
+const MAX_RSA_BITS: usize = 8192;
 
 /// Apple's enableRevocationCheck / strictRevocationCheck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -187,9 +188,10 @@ impl Validator {
             PkiError::Unsupported(_) => CertFailure::UnsupportedKey,
             _ => CertFailure::Malformed,
         })?;
-        // Said here rather than as a failed AUTH: aws-lc-rs verifies no RSA signature under
-        // 2048 bits (RFC 8247 §3.2 asks for at least that).
-        if key.rsa_modulus_bits().is_some_and(|bits| bits < MIN_RSA_BITS) {
+        // Said here rather than as a failed AUTH: aws-lc-rs verifies RSA signatures of 2048
+        // to 8192 bits only (RFC 8247 §3.2 asks for at least 2048).
+        if key.rsa_modulus_bits().is_some_and(|bits| !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits))
+        {
             return Err(CertFailure::UnsupportedKey);
         }
         Ok(key)

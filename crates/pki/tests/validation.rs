@@ -531,6 +531,42 @@ fn rsa_key_under_2048_bits_is_unsupported() {
     );
 }
 
+/// An RSAPublicKey with a made-up modulus of `bits` bits (the top bit set, odd) and e = 65537:
+/// nothing signs with it, it only has to be certified.
+fn rsa_public_key_of(bits: usize) -> Vec<u8> {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match body.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n if n < 0x100 => out.extend([0x81, n as u8]),
+            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend_from_slice(body);
+        out
+    }
+    let mut n = vec![0x5a; bits / 8];
+    n[0] = 0xc5;
+    *n.last_mut().unwrap() |= 1;
+    n.insert(0, 0); // positive INTEGER
+    let body = [tlv(0x02, &n), tlv(0x02, &[0x01, 0x00, 0x01])].concat();
+    tlv(0x30, &body)
+}
+
+#[test]
+fn rsa_key_over_8192_bits_is_unsupported() {
+    let root = Ca::root("Test Root");
+    let id = fqdn("vpn.example.com");
+    let v = server_validator(&root);
+    for (bits, expected) in [(8192, Ok(KeyKind::Rsa)), (8200, Err(CertFailure::UnsupportedKey))] {
+        let mut params = CertificateParams::new(vec!["vpn.example.com".to_owned()]).unwrap();
+        params.not_before = date(T0);
+        params.not_after = date(LEAF_END);
+        let public = ExternalRsaKey(rsa_public_key_of(bits));
+        let leaf = ours(&params.signed_by(&public, &root.issuer()).unwrap());
+        assert_eq!(verify(&v, &[leaf], &id, NOW), expected, "{bits} bits");
+    }
+}
+
 /// A public key rcgen did not make, for it to certify.
 struct ExternalRsaKey(Vec<u8>);
 
