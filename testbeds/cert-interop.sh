@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Certificate interop between ikeway and strongSwan, in the namespaces of lib/netns.sh with
+# the certificate cases of lib/certbed.sh (certificates from lib/pki.sh).
+#
+# Usage: cert-interop.sh SCENARIO OUTDIR IKEWAY_BINARY
+# Scenarios:
+#   client  our Personal VPN client (`config add` + `connect`, as a user would) against one
+#           strongSwan responder answering every server case (lib/certbed.sh), one case after
+#           the other; plus `ikeway initiate` with a client certificate and a key log, captured
+#           for tshark (mutual-ec)
+#   server  a strongSwan initiator with every client case against `ikeway serve --cert --key`:
+#           on $IKW_CERT_OPT_ADDR clients may use the PSK, on $IKW_CERT_REQ_ADDR
+#           (--require-client-cert) they must show a certificate
+#
+# Env: IKW_PKI_DIR  a folder made by ikw_pki_testset, shared between runs (default: one is made
+#                   in the workdir)
+#
+# `client` records, per case NAME (certbed's server cases, then revoked-fetched, ec-psk-checked,
+# ec-psk-wrong-cn and mutual-ec-p12, which reuse a server case's connection): NAME.add.out,
+# NAME.connect.rc, NAME.connect.out, NAME.status.json (right after connect), NAME.ping.rc (when
+# connected), NAME.sas (strongSwan's view while connected), NAME.status.after.json,
+# NAME.routes.before/.after, NAME.links.before/.after, NAME.end.sas (strongSwan's SAs of that
+# connection at the end), NAME.log (the connection's log); and http.out (the CRL server's
+# requests), initiate.jsonl/.rc/.err, certs.keys and certs.pcapng, charon.log.
+# `server` records, per client case NAME: NAME.rc and NAME.initiate.out (swanctl --initiate),
+# NAME.sas (strongSwan's SAs right after), NAME.events.jsonl (the events our responders wrote
+# during the case); and charon.log. crates/ikeway/tests/cert_interop.rs judges them.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$HERE/lib/netns.sh"
+. "$HERE/lib/strongswan.sh"
+. "$HERE/lib/pki.sh"
+. "$HERE/lib/certbed.sh"
+
+SCENARIO="$1"
+OUT="$2"
+IKEWAY="$3"
+mkdir -p "$OUT"
+PSK="$IKW_SW_DEFAULT_PSK"
+
+ikw_topo_trap
+ikw_topo_up direct
+printf '%s\n' "$PSK" >"$IKW_WORKDIR/psk"
+if [ -n "${IKW_PKI_DIR:-}" ] && [ -f "$IKW_PKI_DIR/root-ec.crt" ]; then
+    ikw_pki_init "$IKW_PKI_DIR"
+else
+    ikw_pki_testset "$IKW_WORKDIR/pki"
+fi
+P="$IKW_PKI_DIR"
+ikw_cert_addrs_up
+
+# Every case ends the same way: routes and links of the client namespace, and strongSwan's
+# SAs for that case.
+client_state() { # NAME WHEN(before|after)
+    ikw_exec cli ip -4 route show >"$OUT/$1.routes.$2"
+    ikw_exec cli ip -o link show >"$OUT/$1.links.$2"
+}
+
+# Our client: a saved configuration for the case, connect, look, disconnect.
+# NAME ADDRESS ANCHOR CLIENT [config add options...]; CLIENT: psk, a certificate name (its PEM
+# key and certificate), or NAME.p12 (the PKCS#12 bundle, password "ikeway-p12").
+ours_connect() {
+    local name="$1" addr="$2" anchor="$3" client="$4" rc=0
+    shift 4
+    local auth
+    case "$client" in
+    psk) auth=(--psk-file "$IKW_WORKDIR/psk") ;;
+    *.p12)
+        printf 'ikeway-p12\n' >"$IKW_WORKDIR/p12pass"
+        auth=(--identity-p12 "$P/$client" --identity-password-file "$IKW_WORKDIR/p12pass")
+        ;;
+    *) auth=(--identity-key "$P/$client.key" --identity-cert "$P/$client.crt") ;;
+    esac
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add "$name" --server "$addr" \
+        --remote-id srv.ikeway.test --local-id cli.ikeway.test "${auth[@]}" \
+        --ca "$P/$anchor.crt" --child-encryption aes256gcm "$@" --yes \
+        >"$OUT/$name.add.out" 2>&1 || true
+    client_state "$name" before
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect "$name" --wait 15 \
+        >"$OUT/$name.connect.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/$name.connect.rc"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/$name.status.json" 2>&1 || true
+    if [ "$rc" = 0 ]; then
+        ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/$name.ping.out" 2>&1 &&
+            echo 0 >"$OUT/$name.ping.rc" || echo 1 >"$OUT/$name.ping.rc"
+        ikw_sw_list_sas "$SRV" --ike "${CASE_CONN:-$name}" --raw >"$OUT/$name.sas" 2>&1 || true
+        ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/$name.disconnect.out" 2>&1 || true
+    fi
+    # strongSwan drops a refused IKE SA when told (AUTHENTICATION_FAILED or DELETE); give the
+    # message a moment to arrive.
+    sleep 0.3
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/$name.status.after.json" 2>&1 || true
+    client_state "$name" after
+    ikw_sw_list_sas "$SRV" --ike "${CASE_CONN:-$name}" --raw >"$OUT/$name.end.sas" 2>&1 || true
+    nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/$name.log" 2>/dev/null || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove "$name" --yes >/dev/null 2>&1 || true
+}
+
+# Captures IKE on the responder's link (NAME.pcapng), for tshark with our key log.
+start_capture() { # NAME
+    ikw_spawn srv "$OUT/$1.tshark.out" tshark -q -i ike0 -w "$OUT/$1.pcapng" -f "udp port 500 or udp port 4500"
+    CAPTURE_PID=$IKW_LAST_PID
+    ikw_wait_for 10 test -s "$OUT/$1.pcapng" || true
+    sleep 0.5
+}
+
+stop_capture() {
+    sleep 0.5
+    kill -INT "$CAPTURE_PID" 2>/dev/null || true
+    wait "$CAPTURE_PID" 2>/dev/null || true
+}
+
+case "$SCENARIO" in
+client)
+    SRV="$IKW_WORKDIR/srv-strongswan"
+    ikw_cert_sw_responder "$SRV"
+    ikw_sw_start srv "$SRV"
+    ikw_sw_load "$SRV" >"$OUT/srv-load.out"
+    # The CRL distribution point of srv-revoked, served from the responder's namespace.
+    mkdir -p "$IKW_WORKDIR/www"
+    cp "$P/root-ec.crl" "$IKW_WORKDIR/www/root-ec.crl"
+    ikw_spawn srv "$OUT/http.out" python3 -m http.server 8081 --bind "$IKW_SRV_ADDR" \
+        --directory "$IKW_WORKDIR/www"
+    mkdir -p "/etc/netns/$IKW_NS_CLI"
+    printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
+    ikw_private_run
+
+    while read -r name addr cert client anchor; do
+        # Revocation is checked only when asked (Apple's enableRevocationCheck); the CRL file
+        # is then the status at hand, and nothing is fetched.
+        case "$name" in revoked) extra=(--crl "$P/root-ec.crl" --revocation-check) ;; *) extra=() ;; esac
+        ours_connect "$name" "$addr" "$anchor" "$client" "${extra[@]}"
+    done < <(ikw_cert_server_cases)
+    # The same revoked server, its CRL fetched from the distribution point.
+    CASE_CONN=revoked ours_connect revoked-fetched 10.99.0.35 root-ec psk --revocation-check
+    # The good server with a CRL that revokes nothing and with Apple's name checks passing,
+    # then with a server name that is not the certificate's.
+    CASE_CONN=ec-psk ours_connect ec-psk-checked 10.99.0.21 root-ec psk \
+        --crl "$P/root-ec-empty.crl" --revocation-check --server-cert-cn srv.ikeway.test \
+        --server-cert-issuer-cn "ikeway test intermediate"
+    CASE_CONN=ec-psk ours_connect ec-psk-wrong-cn 10.99.0.21 root-ec psk \
+        --server-cert-cn vpn.ikeway.test
+    # A PKCS#12 identity, as an enterprise profile gives it.
+    CASE_CONN=mutual-ec ours_connect mutual-ec-p12 10.99.0.24 root-ec cli-ec.p12
+
+    # The key log of `initiate` lets tshark decrypt IKE_AUTH with certificates.
+    start_capture certs
+    rc=0
+    ikw_exec cli "$IKEWAY" initiate --local "$IKW_CLI_ADDR" --remote 10.99.0.24 \
+        --id cli.ikeway.test --remote-id srv.ikeway.test --cert "$P/cli-ec.crt" \
+        --key "$P/cli-ec.key" --ca "$P/root-ec.crt" --keylog "$OUT/certs.keys" \
+        --request-config --remote-ts "$IKW_PROT_NET" --then delete@0.5 --timeout 20 \
+        >"$OUT/initiate.jsonl" 2>"$OUT/initiate.err" || rc=$?
+    echo "$rc" >"$OUT/initiate.rc"
+    stop_capture
+    cp "$SRV/charon.log" "$OUT/charon.log"
+    rm -rf "/etc/netns/$IKW_NS_CLI"
+    ;;
+server)
+    # Our responder twice: PSK or certificate clients on one address, certificates only on
+    # the other; both authenticate with srv-ec and send its intermediate.
+    cat "$P/root-ec.crt" "$P/root-rsa.crt" >"$IKW_WORKDIR/anchors.pem"
+    serve() { # NAME ADDRESS POOL OPTIONS...
+        local name="$1" addr="$2" pool="$3"
+        shift 3
+        ikw_spawn srv "$OUT/$name.jsonl" "$IKEWAY" serve --local "$addr" --id srv.ikeway.test \
+            --cert "$P/srv-ec.chain.crt" --key "$P/srv-ec.key" --pool "$pool" \
+            --dns 10.77.0.53 --subnet "$IKW_PROT_NET" --local-ts "$IKW_PROT_NET" \
+            --ike aes128gcm16-prfsha256-x25519-ecp256 --esp aes128gcm16-noesn \
+            --duration 40 "$@"
+    }
+    serve serve-opt "$IKW_CERT_OPT_ADDR" 10.88.0.10/50 --psk-file "$IKW_WORKDIR/psk"
+    serve serve-req "$IKW_CERT_REQ_ADDR" 10.88.0.60/50 --require-client-cert \
+        --ca "$P/root-ec.crt" --ca "$P/root-rsa.crt" --crl "$P/root-ec.crl"
+    CLI="$IKW_WORKDIR/cli-strongswan"
+    ikw_cert_sw_initiator "$CLI" root-ec
+    ikw_sw_start cli "$CLI"
+    ikw_sw_load "$CLI" >"$OUT/cli-load.out"
+    listening() { ikw_exec srv ss -Hlun "src $1:500" | grep -q .; }
+    ikw_wait_for 5 listening "$IKW_CERT_OPT_ADDR" || true
+    ikw_wait_for 5 listening "$IKW_CERT_REQ_ADDR" || true
+    # Each case's share of our responders' events: the lines they wrote while it ran.
+    while read -r name target client; do
+        rc=0
+        before_opt="$(wc -l <"$OUT/serve-opt.jsonl")"
+        before_req="$(wc -l <"$OUT/serve-req.jsonl")"
+        ikw_sw_initiate "$CLI" "$name" "$name" 10 >"$OUT/$name.initiate.out" 2>&1 || rc=$?
+        echo "$rc" >"$OUT/$name.rc"
+        ikw_sw_list_sas "$CLI" --ike "$name" --raw >"$OUT/$name.sas" 2>&1 || true
+        ikw_swanctl "$CLI" --terminate --ike "$name" --timeout 5 >"$OUT/$name.terminate.out" 2>&1 || true
+        sleep 0.3
+        {
+            tail -n +"$((before_opt + 1))" "$OUT/serve-opt.jsonl"
+            tail -n +"$((before_req + 1))" "$OUT/serve-req.jsonl"
+        } >"$OUT/$name.events.jsonl"
+    done < <(ikw_cert_client_cases)
+    sleep 0.5
+    cp "$CLI/charon.log" "$OUT/charon.log"
+    ;;
+*)
+    echo "unknown scenario $SCENARIO" >&2
+    exit 2
+    ;;
+esac
