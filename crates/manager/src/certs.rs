@@ -268,3 +268,60 @@ pub fn system_anchors(dir: &Path) -> Result<Vec<Certificate>, CertError> {
     }
     Ok(anchors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ikeway_testkit::certs::TestCa;
+
+    #[test]
+    fn the_system_store_is_its_bundle_or_its_certificate_files() {
+        let (a, b) = (TestCa::new("A"), TestCa::new("B"));
+        let names = |v: Vec<Certificate>| -> Vec<String> {
+            v.iter().map(|c| c.subject_common_name().unwrap_or_default().to_owned()).collect()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.pem"), &a.cert_pem).unwrap();
+        fs::write(dir.path().join("b.crt"), &b.cert_pem).unwrap();
+        fs::write(dir.path().join("README"), "not a certificate").unwrap();
+        fs::write(dir.path().join("broken.pem"), "-----BEGIN CERTIFICATE-----\nAA==\n").unwrap();
+        assert_eq!(names(system_anchors(dir.path()).unwrap()), ["A", "B"]);
+        // With a bundle, only the bundle.
+        fs::write(dir.path().join(SYSTEM_BUNDLE), &b.cert_pem).unwrap();
+        assert_eq!(names(system_anchors(dir.path()).unwrap()), ["B"]);
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            system_anchors(empty.path()).unwrap_err().to_string(),
+            format!("the system trust store {}: no certificate found", empty.path().display())
+        );
+    }
+
+    #[test]
+    fn crls_are_kept_as_der_whether_given_as_pem_or_der() {
+        let ca = TestCa::new("A");
+        let pem = ca.empty_crl_pem();
+        let der = crl_from("a.crl", pem.as_bytes()).unwrap();
+        assert_eq!(der.0.first(), Some(&0x30));
+        assert_eq!(crl_from("a.der", &der.0).unwrap(), der);
+        assert_eq!(
+            crl_from("a.pem", ca.cert_pem.as_bytes()).unwrap_err().to_string(),
+            "a.pem: not an X.509 CRL"
+        );
+    }
+
+    #[test]
+    fn files_over_the_limit_are_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.pem");
+        fs::write(&path, vec![b'-'; MAX_CERTIFICATE_FILE as usize + 1]).unwrap();
+        assert_eq!(
+            read_certificate_file(&path).unwrap_err().to_string(),
+            format!(
+                "{} is larger than 1048576 bytes: not a certificate, key or CRL",
+                path.display()
+            )
+        );
+        fs::write(&path, vec![b'-'; MAX_CERTIFICATE_FILE as usize]).unwrap();
+        assert_eq!(read_certificate_file(&path).unwrap().len(), MAX_CERTIFICATE_FILE as usize);
+    }
+}

@@ -106,9 +106,14 @@ fn pki(url: &str) -> Pki {
 
 /// A CRL of the CA, valid from 2026 to 2030, listing `revoked` serials.
 fn crl(issuer: &Issuer<'static, KeyPair>, revoked: &[u64]) -> Vec<u8> {
+    crl_until(issuer, revoked, 2030)
+}
+
+/// A CRL of the CA whose nextUpdate is at the start of `year`.
+fn crl_until(issuer: &Issuer<'static, KeyPair>, revoked: &[u64], year: i32) -> Vec<u8> {
     CertificateRevocationListParams {
-        this_update: date_time_ymd(2026, 1, 1),
-        next_update: date_time_ymd(2030, 1, 1),
+        this_update: date_time_ymd(2020, 1, 1),
+        next_update: date_time_ymd(year, 1, 1),
         crl_number: SerialNumber::from(1u64),
         issuing_distribution_point: None,
         revoked_certs: revoked
@@ -171,6 +176,19 @@ fn a_fetched_crl_that_lists_the_certificate_revokes_it() {
     for revocation in [Revocation::BestEffort, Revocation::Strict] {
         assert_eq!(verify(&verifier(&p, revocation), &p), Err(CertFailure::Revoked));
     }
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
+
+/// A CRL already past its nextUpdate still proves what it lists (best effort) but is not
+/// kept: the next verification asks again.
+#[test]
+fn a_stale_fetched_crl_is_used_once_and_not_cached() {
+    let (listener, url) = listen();
+    let p = pki(&url);
+    let hits = serve_on(listener, Answer::Crl(crl_until(&p.issuer, &[SERIAL], 2021)));
+    let v = verifier(&p, Revocation::BestEffort);
+    assert_eq!(verify(&v, &p), Err(CertFailure::Revoked));
+    assert_eq!(verify(&v, &p), Err(CertFailure::Revoked));
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 }
 
