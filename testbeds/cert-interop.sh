@@ -16,15 +16,18 @@
 #                   in the workdir)
 #
 # `client` records, per case NAME (certbed's server cases, then revoked-fetched, ec-psk-checked,
-# ec-psk-wrong-cn and mutual-ec-p12, which reuse a server case's connection): NAME.add.out,
+# ec-psk-wrong-cn, ec-psk-strict, own-expired and mutual-ec-p12, which reuse a server case's
+# connection): NAME.add.out,
 # NAME.connect.rc, NAME.connect.out, NAME.status.json (right after connect), NAME.ping.rc (when
 # connected), NAME.sas (strongSwan's view while connected), NAME.status.after.json,
 # NAME.routes.before/.after, NAME.links.before/.after, NAME.end.sas (strongSwan's SAs of that
-# connection at the end), NAME.log (the connection's log); and http.out (the CRL server's
+# connection at the end), NAME.log (the connection's log), NAME.charon.log (what strongSwan
+# logged during the case); and http.out (the CRL server's
 # requests), initiate.jsonl/.rc/.err, certs.keys and certs.pcapng, charon.log.
 # `server` records, per client case NAME: NAME.rc and NAME.initiate.out (swanctl --initiate),
-# NAME.sas (strongSwan's SAs right after), NAME.events.jsonl (the events our responders wrote
-# during the case); and charon.log. crates/ikeway/tests/cert_interop.rs judges them.
+# NAME.sas (strongSwan's SAs right after), NAME.events.jsonl and NAME.charon.log (what our
+# responders and strongSwan logged during the case); and charon.log.
+# crates/ikeway/tests/cert_interop.rs judges them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
@@ -60,8 +63,9 @@ client_state() { # NAME WHEN(before|after)
 # NAME ADDRESS ANCHOR CLIENT [config add options...]; CLIENT: psk, a certificate name (its PEM
 # key and certificate), or NAME.p12 (the PKCS#12 bundle, password "ikeway-p12").
 ours_connect() {
-    local name="$1" addr="$2" anchor="$3" client="$4" rc=0
+    local name="$1" addr="$2" anchor="$3" client="$4" rc=0 before
     shift 4
+    before="$(wc -l <"$SRV/charon.log")"
     local auth
     case "$client" in
     psk) auth=(--psk-file "$IKW_WORKDIR/psk") ;;
@@ -93,6 +97,7 @@ ours_connect() {
     client_state "$name" after
     ikw_sw_list_sas "$SRV" --ike "${CASE_CONN:-$name}" --raw >"$OUT/$name.end.sas" 2>&1 || true
     nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/$name.log" 2>/dev/null || true
+    tail -n +"$((before + 1))" "$SRV/charon.log" >"$OUT/$name.charon.log"
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove "$name" --yes >/dev/null 2>&1 || true
 }
 
@@ -140,6 +145,11 @@ client)
         --server-cert-issuer-cn "ikeway test intermediate"
     CASE_CONN=ec-psk ours_connect ec-psk-wrong-cn 10.99.0.21 root-ec psk \
         --server-cert-cn vpn.ikeway.test
+    # Strict revocation checking (Apple's strictRevocationCheck) where no CRL is to be had.
+    CASE_CONN=ec-psk ours_connect ec-psk-strict 10.99.0.21 root-ec psk --revocation-check \
+        --strict-revocation-check
+    # Our own certificate has expired: refused before anything is sent.
+    CASE_CONN=mutual-ec ours_connect own-expired 10.99.0.24 root-ec cli-expired
     # A PKCS#12 identity, as an enterprise profile gives it.
     CASE_CONN=mutual-ec ours_connect mutual-ec-p12 10.99.0.24 root-ec cli-ec.p12
 
@@ -184,6 +194,7 @@ server)
         rc=0
         before_opt="$(wc -l <"$OUT/serve-opt.jsonl")"
         before_req="$(wc -l <"$OUT/serve-req.jsonl")"
+        before_sw="$(wc -l <"$CLI/charon.log")"
         ikw_sw_initiate "$CLI" "$name" "$name" 10 >"$OUT/$name.initiate.out" 2>&1 || rc=$?
         echo "$rc" >"$OUT/$name.rc"
         ikw_sw_list_sas "$CLI" --ike "$name" --raw >"$OUT/$name.sas" 2>&1 || true
@@ -193,6 +204,7 @@ server)
             tail -n +"$((before_opt + 1))" "$OUT/serve-opt.jsonl"
             tail -n +"$((before_req + 1))" "$OUT/serve-req.jsonl"
         } >"$OUT/$name.events.jsonl"
+        tail -n +"$((before_sw + 1))" "$CLI/charon.log" >"$OUT/$name.charon.log"
     done < <(ikw_cert_client_cases)
     sleep 0.5
     cp "$CLI/charon.log" "$OUT/charon.log"

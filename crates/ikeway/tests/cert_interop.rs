@@ -105,17 +105,16 @@ fn status(dir: &Path, file: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}: {text}"))
 }
 
-/// strongSwan's log lines of one connection (`<NAME|n>`).
-fn charon_lines(dir: &Path, conn: &str) -> Vec<String> {
-    let tag = format!("<{conn}|");
-    read(dir, "charon.log").lines().filter(|l| l.contains(&tag)).map(str::to_owned).collect()
+/// What strongSwan logged while one client case ran.
+fn charon_lines(dir: &Path, case: &str) -> Vec<String> {
+    read(dir, &format!("{case}.charon.log")).lines().map(str::to_owned).collect()
 }
 
 /// A client case that must come up: connected, traffic through strongSwan's tunnel, strongSwan
 /// signed with `server_auth` (its words for the signature we verified) and verified our AUTH
 /// as `client_auth`, the same SAs on both sides, and after the disconnect the client's routes
 /// and links as before and no SA left at strongSwan.
-fn assert_connected(dir: &Path, case: &str, conn: &str, server_auth: &str, client_auth: &str) {
+fn assert_connected(dir: &Path, case: &str, server_auth: &str, client_auth: &str) {
     let connect = read(dir, &format!("{case}.connect.out"));
     let log = read(dir, &format!("{case}.log"));
     assert_eq!(
@@ -139,7 +138,7 @@ fn assert_connected(dir: &Path, case: &str, conn: &str, server_auth: &str, clien
         st["child_sas"][0]["spi_in"].as_str(),
         "{case}: strongSwan's child SA is ours"
     );
-    let lines = charon_lines(dir, conn);
+    let lines = charon_lines(dir, case);
     for said in [
         format!("authentication of 'srv.ikeway.test' (myself) with {server_auth} successful"),
         format!("authentication of 'cli.ikeway.test' with {client_auth} successful"),
@@ -185,6 +184,12 @@ fn assert_refused(dir: &Path, case: &str, error: DisconnectError, why: CertFailu
         connect.contains(&reason) || log.contains(&reason),
         "{case}: wanted the reason {reason:?} in: {connect}\n{log}"
     );
+    // We told strongSwan at once (RFC 7296 §2.21.2), which is why it keeps nothing.
+    let told = "parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) D ]";
+    assert!(
+        charon_lines(dir, case).iter().any(|l| l.contains(told)),
+        "{case}: strongSwan was not told: no {told:?} in its log"
+    );
     assert_no_state(dir, case);
 }
 
@@ -193,11 +198,11 @@ fn our_client_verifies_strongswan_server_certificates_with_a_psk_of_its_own() {
     let Some(runs) = runs() else { return };
     // The PSK is strongSwan's word for our AUTH; the server's certificate is what we checked.
     let dir = &runs.client;
-    assert_connected(dir, "ec-psk", "ec-psk", "ECDSA_WITH_SHA256_DER", "pre-shared key");
-    assert_connected(dir, "rsa-psk", "rsa-psk", "RSA_EMSA_PKCS1_SHA2_256", "pre-shared key");
+    assert_connected(dir, "ec-psk", "ECDSA_WITH_SHA256_DER", "pre-shared key");
+    assert_connected(dir, "rsa-psk", "RSA_EMSA_PKCS1_SHA2_256", "pre-shared key");
     // Apple's serverCertificateCommonName / IssuerCommonName that match, and a CRL that
     // revokes nothing.
-    assert_connected(dir, "ec-psk-checked", "ec-psk", "ECDSA_WITH_SHA256_DER", "pre-shared key");
+    assert_connected(dir, "ec-psk-checked", "ECDSA_WITH_SHA256_DER", "pre-shared key");
 }
 
 #[test]
@@ -207,12 +212,12 @@ fn our_client_and_strongswan_authenticate_each_other_with_rsa_ecdsa_and_ed25519(
     // RFC 7427 both ways: strongSwan signs with SHA-256 (RSA) or the curve's hash, we with the
     // strongest hash it announced (SHA-512 for RSA), Ed25519 with "identity".
     let rsa = ("RSA_EMSA_PKCS1_SHA2_256", "RSA_EMSA_PKCS1_SHA2_512");
-    assert_connected(dir, "mutual-rsa", "mutual-rsa", rsa.0, rsa.1);
+    assert_connected(dir, "mutual-rsa", rsa.0, rsa.1);
     let ec = ("ECDSA_WITH_SHA384_DER", "ECDSA_WITH_SHA256_DER");
-    assert_connected(dir, "mutual-ec", "mutual-ec", ec.0, ec.1);
-    assert_connected(dir, "mutual-ed", "mutual-ed", "ED25519", "ED25519");
+    assert_connected(dir, "mutual-ec", ec.0, ec.1);
+    assert_connected(dir, "mutual-ed", "ED25519", "ED25519");
     // The client identity from a PKCS#12 file (openssl 3's default encryption).
-    assert_connected(dir, "mutual-ec-p12", "mutual-ec", ec.0, ec.1);
+    assert_connected(dir, "mutual-ec-p12", ec.0, ec.1);
 }
 
 #[test]
@@ -232,6 +237,7 @@ fn our_client_refuses_each_defective_server_certificate_with_its_error() {
         ("forged", E::ServerCertificateInvalid, F::UntrustedIssuer),
         ("truncated", E::ServerCertificateInvalid, F::UntrustedIssuer),
         ("ec-psk-wrong-cn", E::ServerCertificateInvalid, F::CommonNameMismatch),
+        ("ec-psk-strict", E::ServerCertificateInvalid, F::RevocationUnknown),
     ];
     for (case, error, why) in cases {
         assert_refused(dir, case, error, why);
@@ -242,12 +248,23 @@ fn our_client_refuses_each_defective_server_certificate_with_its_error() {
     let gets: Vec<&str> = http.lines().filter(|l| l.contains("GET ")).collect();
     assert_eq!(gets.len(), 1, "{http}");
     assert!(gets[0].contains("\"GET /root-ec.crl HTTP/1.1\" 200"), "{http}");
-    // Each refusal told strongSwan at once (RFC 7296 §2.21.2), which is why it kept nothing.
-    let told = read(dir, "charon.log")
-        .lines()
-        .filter(|l| l.contains("parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) D ]"))
-        .count();
-    assert_eq!(told, cases.len(), "AUTHENTICATION_FAILED + DELETE per refusal");
+}
+
+#[test]
+fn our_client_with_an_expired_certificate_of_its_own_sends_nothing() {
+    let Some(runs) = runs() else { return };
+    let dir = &runs.client;
+    let case = "own-expired";
+    assert_ne!(read(dir, &format!("{case}.connect.rc")).trim(), "0");
+    let connect = read(dir, &format!("{case}.connect.out"));
+    let name = format!("{:?}", DisconnectError::ClientCertificateExpired);
+    assert!(connect.contains(&name) && connect.contains("has expired"), "{connect}");
+    let sent = charon_lines(dir, case);
+    assert!(
+        !sent.iter().any(|l| l.contains("received packet")),
+        "strongSwan heard from us: {sent:?}"
+    );
+    assert_no_state(dir, case);
 }
 
 /// tshark, given the key log `initiate` wrote, decrypts our IKE_AUTH with a certificate: CERT
