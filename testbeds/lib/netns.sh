@@ -262,6 +262,9 @@ ikw_topo_down() {
     for ns in $list; do ikw_kill_ns "$ns"; done
     for ns in $list; do
         _ikw_ns_exists "$ns" && { ip netns del "$ns" 2>/dev/null || ikw_log "could not delete $ns"; }
+        # A scenario's resolv.conf for the namespace (ip netns exec shows it as
+        # /etc/resolv.conf); gone with the namespace even when the scenario failed half-way.
+        rm -rf "/etc/netns/$ns"
     done
     if [ "${IKW_OWN_WORKDIR:-0}" = 1 ] && [ "${IKW_KEEP_WORKDIR:-0}" != 1 ] && [ -d "${IKW_WORKDIR:-}" ]; then
         rm -rf "$IKW_WORKDIR"
