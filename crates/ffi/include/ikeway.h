@@ -190,8 +190,10 @@ IkewayResult ikeway_manager_configuration_json(IkewayManager *manager, char **ou
 IkewayResult ikeway_manager_summary(IkewayManager *manager, int32_t json, char **out_text);
 
 // What the running tunnel knows, as JSON: the server, the internal addresses and DNS from the
-// server, the IKE SA and child SAs (empty fields when no tunnel has come up). Free
-// `*out_json` with `ikeway_string_free`.
+// server, the IKE SA and child SAs (empty fields when no tunnel has come up), and why the last
+// connection ended: `last_disconnect_error` (the `NEVPNConnectionError` code, e.g. 19 for an
+// expired server certificate) and `last_disconnect_reason` (in words, e.g. which certificate
+// check failed), both null when it did not fail. Free `*out_json` with `ikeway_string_free`.
 IkewayResult ikeway_manager_tunnel_status_json(IkewayManager *manager, char **out_json);
 
 // Replaces the configuration in memory with `json` (the form

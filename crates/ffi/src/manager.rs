@@ -376,8 +376,10 @@ pub extern "C" fn ikeway_manager_summary(
 }
 
 /// What the running tunnel knows, as JSON: the server, the internal addresses and DNS from the
-/// server, the IKE SA and child SAs (empty fields when no tunnel has come up). Free
-/// `*out_json` with `ikeway_string_free`.
+/// server, the IKE SA and child SAs (empty fields when no tunnel has come up), and why the last
+/// connection ended: `last_disconnect_error` (the `NEVPNConnectionError` code, e.g. 19 for an
+/// expired server certificate) and `last_disconnect_reason` (in words, e.g. which certificate
+/// check failed), both null when it did not fail. Free `*out_json` with `ikeway_string_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ikeway_manager_tunnel_status_json(
     manager: *mut IkewayManager,
@@ -386,8 +388,11 @@ pub extern "C" fn ikeway_manager_tunnel_status_json(
     guard(|| {
         out_ok(out_json, "out_json")?;
         let json = MANAGERS.with(manager, "manager", |m| {
+            let connection = m.manager.connection();
             let t = m.tunnel.lock().unwrap_or_else(|e| e.into_inner());
             let json = serde_json::json!({
+                "last_disconnect_error": connection.last_disconnect_error().map(|e| e.raw()),
+                "last_disconnect_reason": connection.last_disconnect_reason(),
                 "server": t.server.map(|a| a.to_string()),
                 "addresses": t.addresses,
                 "dns": t.dns,

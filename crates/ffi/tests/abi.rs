@@ -232,6 +232,39 @@ fn start_reports_why_it_cannot() {
     assert_eq!(ikeway_manager_stop(f.manager), IkewayResult::Ok);
 }
 
+/// A certificate configuration without an identity fails to start with
+/// ClientCertificateInvalid (9), and the tunnel status says so with the reason.
+#[test]
+fn a_failed_start_leaves_its_error_and_reason_in_the_tunnel_status() {
+    let f = Fixture::new();
+    let mut json = std::ptr::null_mut();
+    assert_eq!(ikeway_manager_tunnel_status_json(f.manager, &mut json), IkewayResult::Ok);
+    let tunnel: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+    assert_eq!(tunnel["last_disconnect_error"], serde_json::Value::Null);
+    let config = serde_json::json!({
+        "localized_description": "Example",
+        "enabled": true,
+        "protocol": {
+            "server_address": "vpn.example.com",
+            "authentication_method": "Certificate",
+            "local_identifier": "client.example.com",
+        },
+    });
+    let text = CString::new(config.to_string()).unwrap();
+    assert_eq!(ikeway_manager_set_configuration_json(f.manager, text.as_ptr()), IkewayResult::Ok);
+    assert_eq!(ikeway_manager_save(f.manager), IkewayResult::Ok, "{}", message());
+    assert_eq!(ikeway_manager_start(f.manager), IkewayResult::ConfigurationInvalid);
+    assert_eq!(
+        message(),
+        "the VPN configuration cannot be used: no identity is configured (identity_reference)"
+    );
+    let mut json = std::ptr::null_mut();
+    assert_eq!(ikeway_manager_tunnel_status_json(f.manager, &mut json), IkewayResult::Ok);
+    let tunnel: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+    assert_eq!(tunnel["last_disconnect_error"], 9, "ClientCertificateInvalid: {tunnel}");
+    assert_eq!(tunnel["last_disconnect_reason"], "no identity is configured (identity_reference)");
+}
+
 static CHANGES: Mutex<Option<mpsc::Sender<(IkewayStatus, IkewayStatus, i32)>>> = Mutex::new(None);
 
 extern "C" fn on_status(_ctx: *mut c_void, from: IkewayStatus, to: IkewayStatus, error: i32) {
