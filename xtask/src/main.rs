@@ -16,8 +16,9 @@ commands:
                                pump's tests under AddressSanitizer (Miri: not installed, said
                                loudly), a short run of every fuzz target, tshark cross-checks
                                (skipped loudly if tshark is missing)
-  interop                      interop with strongSwan and libreswan in network namespaces
-                               (root; peers from testbeds/install-peers.sh); also part of test
+  interop                      interop with strongSwan and libreswan in network namespaces,
+                               PSK and certificates (root; peers from
+                               testbeds/install-peers.sh); also part of test
   fuzz <target> [--seconds N]  run one fuzz target (default 60 s); `fuzz list` names them
   fuzz-all [--seconds N]       build every fuzz target and run each for N seconds (default 5)
   bench esp [--quick]          ESP encap/decap vs raw AEAD, one line per size
@@ -296,7 +297,9 @@ fn bench(args: &[String]) -> Result<()> {
 /// The interop suites: part of `cargo test` (they announce themselves skipped without root or
 /// peers); this runs them alone.
 fn interop() -> Result<()> {
-    run(cargo().args(["test", "-p", "ikeway", "--test", "interop", "--", "--nocapture"]))
+    run(cargo()
+        .args(["test", "-p", "ikeway", "--test", "interop", "--test", "cert_interop"])
+        .args(["--", "--nocapture"]))
 }
 
 /// Runs `testbeds/interop.sh timing` with a release build and prints both initiators' times.
