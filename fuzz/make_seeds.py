@@ -150,8 +150,18 @@ def file_seeds():
          b'{"tun": "ikeway1", "routes": [], "dns": {"resolv_conf_symlink": "../run/systemd/resolve/stub-resolv.conf"}}')
 
 
+def certificate_seeds():
+    """sa_certificate: the client's IKE_AUTH unchanged (two real certificates, the real AUTH),
+    the end entity alone, a Hash and URL CERT, and an AUTH of the fuzzer's making."""
+    seed("sa_certificate", "unchanged", [2, 0, 0, 3, 0, 0, 0])
+    seed("sa_certificate", "end-entity-only", [1, 0, 0, 0, 0])
+    seed("sa_certificate", "hash-and-url", [1, 1, 12] + list(lp(b"http://ca.example/c.der")) + [0, 0])
+    seed("sa_certificate", "raw-auth", [2, 0, 0, 3, 0, 1, 14] + list(lp(bytes(range(72)))))
+
+
 if __name__ == "__main__":
     pump_seeds()
     sa_seeds()
     reassembly_seeds()
     file_seeds()
+    certificate_seeds()

@@ -78,7 +78,13 @@ impl Pair {
     /// IKE_SA_INIT done: both ends hold the IKE SA's keys; the initiator's IKE_AUTH request
     /// waits undelivered in `to_responder`.
     pub fn after_sa_init(cbc: bool) -> Self {
-        let mut pair = Self::new(cbc);
+        let (client, server) = configs(cbc);
+        Self::after_sa_init_with(client, server)
+    }
+
+    /// As [`Pair::after_sa_init`], with these configurations.
+    pub fn after_sa_init_with(client: Config, server: Config) -> Self {
+        let mut pair = Self::with_configs(client, server);
         pair.deliver(End::Responder); // IKE_SA_INIT request
         pair.deliver(End::Initiator); // IKE_SA_INIT response; the IKE_AUTH request is queued
         pair
@@ -87,6 +93,12 @@ impl Pair {
     /// Nothing delivered yet: the initiator's IKE_SA_INIT request waits in `to_responder`.
     pub fn new(cbc: bool) -> Self {
         let (client, server) = configs(cbc);
+        Self::with_configs(client, server)
+    }
+
+    /// Nothing delivered yet, with these configurations (the client at 10.0.0.1, the server
+    /// at 10.0.0.2 with an address pool).
+    pub fn with_configs(client: Config, server: Config) -> Self {
         let kex = Arc::new(InsecureKexForFuzzing);
         let now = Instant::now();
         let initiator = IkeSa::initiate(

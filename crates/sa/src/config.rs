@@ -127,6 +127,7 @@ pub struct Config {
     pub half_open_per_source: usize,
     /// The most bytes of peer input one half-open IKE SA holds: its stored IKE_SA_INIT request
     /// and response and the IKE_AUTH fragments being reassembled.
+    /// The default, 16 KiB, takes an IKE_AUTH with an RSA-4096 certificate chain (3.6 KB).
     pub half_open_max_bytes: usize,
     /// The most bytes all half-open IKE SAs together hold (counted as for
     /// `half_open_max_bytes`); beyond it new IKE_SA_INIT requests and fragments are dropped.
@@ -209,7 +210,9 @@ impl Config {
             cookie_threshold: 64,
             half_open_limit: 1024,
             half_open_per_source: 32,
-            // PSK-only IKE_AUTH fits in a few KiB; a half-open SA needs no more than this.
+            // A PSK IKE_AUTH is under 1 KiB; one with an RSA-4096 end entity and intermediate
+            // is 3.6 KB (`mutual_certificates_rsa_4096_fragmented`), so 16 KiB leaves room
+            // for longer chains and the stored IKE_SA_INIT pair.
             half_open_max_bytes: 16 * 1024,
             half_open_memory_limit: 8 * 1024 * 1024,
             cookie_secret_period: Duration::from_secs(120),
