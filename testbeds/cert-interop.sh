@@ -184,7 +184,9 @@ server)
         --ca "$P/root-ec.crt" --ca "$P/root-rsa.crt" --crl "$P/root-ec.crl"
     CLI="$IKW_WORKDIR/cli-strongswan"
     ikw_cert_sw_initiator "$CLI" root-ec
-    ikw_sw_start cli "$CLI"
+    # RSASSA-PSS for strongSwan's RSA signatures here (its responder in `client` keeps PKCS#1
+    # v1.5), so our responder verifies both RSA schemes.
+    IKW_SW_EXTRA_CONF="    rsa_pss = yes" ikw_sw_start cli "$CLI"
     ikw_sw_load "$CLI" >"$OUT/cli-load.out"
     listening() { ikw_exec srv ss -Hlun "src $1:500" | grep -q .; }
     ikw_wait_for 5 listening "$IKW_CERT_OPT_ADDR" || true

@@ -42,7 +42,7 @@
 #   srv-revoked   P-256 by root-ec, CRL distribution point $IKW_PKI_CRL_URL (revoked in root-ec.crl)
 #   srv-trunc     P-256 by inter-lost
 #   Client certificates: DN CN=cli.ikeway.test, SAN DNS cli.ikeway.test, EKU clientAuth:
-#   cli-ec P-256 by root-ec; cli-rsa RSA 2048 by root-rsa; cli-ed Ed25519 by root-ec;
+#   cli-ec P-256 by root-ec; cli-rsa RSA 2048 by root-rsa (signed with RSASSA-PSS); cli-ed Ed25519 by root-ec;
 #   cli-untrusted P-256 by root-rogue; cli-expired P-256 by root-ec (-400 to -1 days);
 #   cli-revoked P-256 by root-ec (revoked in root-ec.crl)
 #   root-ec.crl   revokes srv-revoked and cli-revoked; root-ec-empty.crl revokes nothing
@@ -153,7 +153,7 @@ ikw_pki_testset() { # DIR
     ikw_pki_issue srv-trunc p256 inter-lost "CN=srv.ikeway.test" "${srv[@]}"
 
     ikw_pki_issue cli-ec p256 root-ec "CN=cli.ikeway.test" "${cli[@]}"
-    ikw_pki_issue cli-rsa rsa2048 root-rsa "CN=cli.ikeway.test" "${cli[@]}"
+    ikw_pki_issue cli-rsa rsa2048 root-rsa "CN=cli.ikeway.test" "${cli[@]}" --rsa-padding pss
     ikw_pki_issue cli-ed ed25519 root-ec "CN=cli.ikeway.test" "${cli[@]}"
     ikw_pki_issue cli-untrusted p256 root-rogue "CN=cli.ikeway.test" "${cli[@]}"
     ikw_pki_issue cli-expired p256 root-ec "CN=cli.ikeway.test" "${cli[@]}" "${past[@]}"
