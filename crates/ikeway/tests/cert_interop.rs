@@ -213,6 +213,12 @@ fn our_client_and_strongswan_authenticate_each_other_with_rsa_ecdsa_and_ed25519(
     // strongest hash it announced (SHA-512 for RSA), Ed25519 with "identity".
     let rsa = ("RSA_EMSA_PKCS1_SHA2_256", "RSA_EMSA_PKCS1_SHA2_512");
     assert_connected(dir, "mutual-rsa", rsa.0, rsa.1);
+    // RSA certificates make IKE_AUTH outgrow strongSwan's 1280-byte fragments: RFC 7383 both
+    // ways, our fragments reassembled by strongSwan and its by us.
+    let lines = charon_lines(dir, "mutual-rsa");
+    for said in ["parsed IKE_AUTH request 1 [ EF(1/", "generating IKE_AUTH response 1 [ EF(1/"] {
+        assert!(lines.iter().any(|l| l.contains(said)), "mutual-rsa: no {said:?}");
+    }
     let ec = ("ECDSA_WITH_SHA384_DER", "ECDSA_WITH_SHA256_DER");
     assert_connected(dir, "mutual-ec", ec.0, ec.1);
     assert_connected(dir, "mutual-ed", "ED25519", "ED25519");
