@@ -5,7 +5,10 @@
 //! next needs to be woken, and [`Event`]s (IKE SA up, child SA keys to install, configuration
 //! received, closed...). A [`Responder`] serves many initiators behind one address; both are
 //! driven through the one [`Engine`] interface, whose events name their IKE SA by a [`SaId`]. Time and randomness are inputs: every random choice of an SA comes
-//! from the seed it was created with, so a seeded run is reproducible byte for byte.
+//! from the seed it was created with, so a seeded run is reproducible byte for byte (but for
+//! an ECDSA certificate's AUTH signature, whose nonce `ikeway-pki` draws itself). Peers
+//! authenticate with a PSK or a certificate ([`LocalAuth`], [`PeerAuth`]); certificate checks
+//! go through the [`ikeway_pki::PeerVerifier`] the caller passes, which holds the clock.
 //!
 //! The driving loop, after any input:
 //!
