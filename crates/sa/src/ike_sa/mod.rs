@@ -245,6 +245,8 @@ mod child;
 mod cross_client_tests;
 mod handshake;
 pub(crate) use handshake::stateless_reply;
+#[cfg(test)]
+mod own_auth_tests;
 mod receive;
 mod rekey_ike;
 mod timer;
