@@ -76,7 +76,7 @@ ours_connect() {
     *) auth=(--identity-key "$P/$client.key" --identity-cert "$P/$client.crt") ;;
     esac
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add "$name" --server "$addr" \
-        --remote-id srv.ikeway.test --local-id cli.ikeway.test "${auth[@]}" \
+        --remote-id "${CASE_RID:-srv.ikeway.test}" --local-id cli.ikeway.test "${auth[@]}" \
         --ca "$P/$anchor.crt" --child-encryption aes256gcm "$@" --yes \
         >"$OUT/$name.add.out" 2>&1 || true
     client_state "$name" before
@@ -134,7 +134,8 @@ client)
         # Revocation is checked only when asked (Apple's enableRevocationCheck); the CRL file
         # is then the status at hand, and nothing is fetched.
         case "$name" in revoked) extra=(--crl "$P/root-ec.crl" --revocation-check) ;; *) extra=() ;; esac
-        ours_connect "$name" "$addr" "$anchor" "$client" "${extra[@]}"
+        CASE_RID="$(ikw_cert_server_id "$name" "$addr")" \
+            ours_connect "$name" "$addr" "$anchor" "$client" "${extra[@]}"
     done < <(ikw_cert_server_cases)
     # The same revoked server, its CRL fetched from the distribution point.
     CASE_CONN=revoked ours_connect revoked-fetched 10.99.0.35 root-ec psk --revocation-check

@@ -17,6 +17,8 @@
 #                                  certificate; CLIENT: psk or the client certificate)
 #   ikw_cert_sw_cert_responder DIR credentials and swanctl.conf for a strongSwan responder that
 #                                  stands where ours does in the client cases (selftest)
+#   ikw_cert_server_id NAME ADDRESS  the identity of a server case's server (srv.ikeway.test;
+#                                  its address for ip-san)
 #   ikw_cert_addrs_up              add every server case's address to the responder's ike0
 #   ikw_cert_sw_responder DIR      credentials and swanctl.conf for the strongSwan responder of
 #                                  every server case
@@ -37,6 +39,7 @@ rsa-psk    10.99.0.22 srv-rsa       psk     root-rsa
 mutual-rsa 10.99.0.23 srv-rsa       cli-rsa root-rsa
 mutual-ec  10.99.0.24 srv-p384      cli-ec  root-ec
 mutual-ed  10.99.0.25 srv-ed        cli-ed  root-ec
+ip-san     10.99.0.27 srv-ip        psk     root-ec
 untrusted  10.99.0.31 srv-untrusted psk     root-ec
 expired    10.99.0.32 srv-expired   psk     root-ec
 future     10.99.0.33 srv-future    psk     root-ec
@@ -65,6 +68,12 @@ cli-revoked   $IKW_CERT_REQ_ADDR cli-revoked
 CASES
 }
 
+# The identity a server case's server has (and its client asks for): its address for ip-san,
+# else srv.ikeway.test.
+ikw_cert_server_id() { # NAME ADDRESS
+    if [ "$1" = ip-san ]; then echo "$2"; else echo srv.ikeway.test; fi
+}
+
 ikw_cert_addrs_up() {
     local name addr rest
     while read -r name addr rest; do
@@ -75,9 +84,9 @@ ikw_cert_addrs_up() {
 
 ikw_cert_sw_responder() { # DIR
     local dir="$1" name addr cert client anchor
-    ikw_sw_creds "$dir" x509 srv-ec srv-p384 srv-rsa srv-ed srv-untrusted srv-expired \
+    ikw_sw_creds "$dir" x509 srv-ec srv-p384 srv-rsa srv-ed srv-ip srv-untrusted srv-expired \
         srv-future srv-wrongsan srv-revoked srv-eku srv-forged srv-trunc
-    ikw_sw_creds "$dir" private srv-ec srv-p384 srv-rsa srv-ed srv-untrusted srv-expired \
+    ikw_sw_creds "$dir" private srv-ec srv-p384 srv-rsa srv-ed srv-ip srv-untrusted srv-expired \
         srv-future srv-wrongsan srv-revoked srv-eku srv-forged srv-trunc
     # The intermediate strongSwan sends with srv-ec, and the roots of the client certificates.
     ikw_sw_creds "$dir" x509ca inter-ec root-ec root-rsa
@@ -93,7 +102,8 @@ ikw_cert_sw_responder() { # DIR
             # The wrong-SAN server claims whatever identity the client asks for (IDr), or its
             # address when asked for none: strongSwan does not hold its own ID against its
             # certificate.
-            local lid=srv.ikeway.test
+            local lid
+            lid="$(ikw_cert_server_id "$name" "$addr")"
             [ "$name" = wrongsan ] && lid=%any
             IKW_SW_CONN="$name" IKW_SW_LOCAL_ADDRS="$addr" IKW_SW_LOCAL_AUTH=pubkey \
                 IKW_SW_LOCAL_CERTS="$cert.crt" IKW_SW_LOCAL_ID="$lid" IKW_SW_POOL6="" \

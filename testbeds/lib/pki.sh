@@ -34,6 +34,7 @@
 #   ikeIntermediate (iOS-style), unless said otherwise:
 #   srv-ec      P-256 by inter-ec (chain: srv-ec, inter-ec)     srv-p384   P-384 by root-ec
 #   srv-rsa     RSA 3072 by root-rsa                            srv-ed     Ed25519 by root-ec
+#   srv-ip      P-256 by root-ec, DN CN=10.99.0.27 and SAN IP 10.99.0.27 (a server known by address)
 #   srv-untrusted P-256 by root-rogue                           srv-forged P-256 by root-forged
 #   srv-expired   P-256 by root-ec, valid from -400 to -1 days
 #   srv-future    P-256 by root-ec, valid from +30 to +400 days
@@ -141,6 +142,8 @@ ikw_pki_testset() { # DIR
     ikw_pki_issue srv-p384 p384 root-ec "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-rsa rsa3072 root-rsa "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-ed ed25519 root-ec "CN=srv.ikeway.test" "${srv[@]}"
+    ikw_pki_issue srv-ip p256 root-ec "CN=10.99.0.27" --san 10.99.0.27 --flag serverAuth \
+        --flag ikeIntermediate
     ikw_pki_issue srv-untrusted p256 root-rogue "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-forged p256 root-forged "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-expired p256 root-ec "CN=srv.ikeway.test" "${srv[@]}" "${past[@]}"

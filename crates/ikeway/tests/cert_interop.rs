@@ -138,9 +138,11 @@ fn assert_connected(dir: &Path, case: &str, server_auth: &str, client_auth: &str
         st["child_sas"][0]["spi_in"].as_str(),
         "{case}: strongSwan's child SA is ours"
     );
+    // What the server is known as (testbeds/lib/certbed.sh ikw_cert_server_id).
+    let server = if case == "ip-san" { "10.99.0.27" } else { "srv.ikeway.test" };
     let lines = charon_lines(dir, case);
     for said in [
-        format!("authentication of 'srv.ikeway.test' (myself) with {server_auth} successful"),
+        format!("authentication of '{server}' (myself) with {server_auth} successful"),
         format!("authentication of 'cli.ikeway.test' with {client_auth} successful"),
     ] {
         assert!(lines.iter().any(|l| l.contains(&said)), "{case}: strongSwan did not log {said:?}");
@@ -203,6 +205,9 @@ fn our_client_verifies_strongswan_server_certificates_with_a_psk_of_its_own() {
     // Apple's serverCertificateCommonName / IssuerCommonName that match, and a CRL that
     // revokes nothing.
     assert_connected(dir, "ec-psk-checked", "ECDSA_WITH_SHA256_DER", "pre-shared key");
+    // A server known by its address: the remote identifier is an IPv4 address, found in the
+    // certificate's SAN as an IP address.
+    assert_connected(dir, "ip-san", "ECDSA_WITH_SHA256_DER", "pre-shared key");
 }
 
 #[test]

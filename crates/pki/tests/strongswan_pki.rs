@@ -133,6 +133,11 @@ fn strongswan_pki_certificates_validate_exactly_as_made() {
         verify(&server, &["srv-rsa"], &fqdn("vpn.ikeway.test")),
         Err(CertFailure::IdentityMismatch)
     );
+    // A server known by its address: an IP SAN.
+    let ip = |a: &str| IdRepr::from_value(IdValue::Ipv4(a.parse().unwrap()));
+    assert_eq!(verify(&server, &["srv-ip"], &ip("10.99.0.27")), Ok(KeyKind::EcdsaP256));
+    assert_eq!(verify(&server, &["srv-ip"], &ip("10.99.0.28")), Err(CertFailure::IdentityMismatch));
+    assert_eq!(verify(&server, &["srv-ip"], &srv), Err(CertFailure::IdentityMismatch));
     // Apple's common name checks.
     let named = |subject: &str, issuer: &str| {
         Validator::new(set.chain(&["root-ec"]), Purpose::Server)
