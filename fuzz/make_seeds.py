@@ -151,12 +151,16 @@ def file_seeds():
 
 
 def certificate_seeds():
-    """sa_certificate: the client's IKE_AUTH unchanged (two real certificates, the real AUTH),
-    the end entity alone, a Hash and URL CERT, and an AUTH of the fuzzer's making."""
-    seed("sa_certificate", "unchanged", [2, 0, 0, 3, 0, 0, 0])
-    seed("sa_certificate", "end-entity-only", [1, 0, 0, 0, 0])
-    seed("sa_certificate", "hash-and-url", [1, 1, 12] + list(lp(b"http://ca.example/c.der")) + [0, 0])
-    seed("sa_certificate", "raw-auth", [2, 0, 0, 3, 0, 1, 14] + list(lp(bytes(range(72)))))
+    """sa_certificate, the client's IKE_AUTH to the server and the server's to the client:
+    unchanged (two real certificates, the real AUTH), the end entity alone, a Hash and URL
+    CERT, and an AUTH of the fuzzer's making."""
+    for setup, suffix in ((0, ""), (1, "-server")):
+        seed("sa_certificate", "unchanged" + suffix, [setup, 2, 0, 0, 3, 0, 0, 0])
+        seed("sa_certificate", "end-entity-only" + suffix, [setup, 1, 0, 0, 0, 0])
+        seed("sa_certificate", "hash-and-url" + suffix,
+             [setup, 1, 1, 12] + list(lp(b"http://ca.example/c.der")) + [0, 0])
+        seed("sa_certificate", "raw-auth" + suffix,
+             [setup, 2, 0, 0, 3, 0, 1, 14] + list(lp(bytes(range(72)))))
 
 
 if __name__ == "__main__":

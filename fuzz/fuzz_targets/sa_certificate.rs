@@ -1,11 +1,13 @@
-//! The fuzzer's bytes as the CERT and AUTH payloads of a client's IKE_AUTH, inside a correctly
-//! encrypted message to a responder that verifies client certificates (issue 11): the real
-//! handshake runs to IKE_SA_INIT in process (the insecure key exchange, a P-256 client chain
-//! made once by rcgen), then the client's real IKE_AUTH request is opened, its CERT and AUTH
-//! payloads replaced, and the rest (IDi, SA, TS, CP) kept, so every byte chosen reaches the
-//! CERT bounds, X.509 parsing, path validation and the signature check.
+//! The fuzzer's bytes as the CERT and AUTH payloads of an IKE_AUTH, inside a correctly
+//! encrypted message to the side that verifies certificates (issue 11): the real handshake
+//! runs in process (the insecure key exchange, P-256 chains made once by rcgen), then the
+//! prover's real IKE_AUTH (the client's request, or the server's response) is opened, its CERT
+//! and AUTH payloads replaced, and the rest (ID, SA, TS, CP) kept, so every byte chosen
+//! reaches the CERT bounds, X.509 parsing, path validation and the signature check.
 //!
-//! Input: a CERT count (first byte modulo 10), then per CERT `[kind]`:
+//! Input: a setup byte (bit 0: the server proves itself and the client (initiator) is the
+//! target, else the client proves itself to the responder), a CERT count (next byte modulo
+//! 10), then per CERT `[kind]`:
 //! - `kind % 3 == 0`: the real certificate `kind / 3` (end entity or intermediate), with
 //!   `[count]` edits `[offset:2][xor]`
 //! - `kind % 3 == 1`: `[encoding][len:2][data]` as it comes
@@ -14,9 +16,10 @@
 //! then `[auth]`: even keeps the real AUTH with `[count]` edits `[offset:2][xor]`, odd is
 //! `[method][len:2][data]`.
 //!
-//! Checks: nothing panics; the responder either established the SA or kept nothing of it
-//! (no SA, nothing half-open, no lease); and a rewrite that changed nothing (the seed
-//! `seed-unchanged`) is accepted, so the harness really reaches a successful check.
+//! Checks: nothing panics; a target responder either established the SA or kept nothing of
+//! it (no SA, nothing half-open, no lease), a target initiator is established or closed; and
+//! a rewrite that changed nothing (the seeds `seed-unchanged*`) is accepted, so the harness
+//! really reaches a successful check.
 #![no_main]
 
 use ikeway_codec::payload::{chain_to_vec, first_type, parse_chain};
@@ -67,7 +70,7 @@ fn rewrite(input: &mut Input<'_>, payloads: Vec<Payload>) -> Vec<Payload> {
     for p in payloads {
         match p.body {
             PayloadRepr::Cert(_) => {}
-            PayloadRepr::IdI(_) => {
+            PayloadRepr::IdI(_) | PayloadRepr::IdR(_) => {
                 out.push(p);
                 out.append(&mut certs);
             }
@@ -88,15 +91,27 @@ fn rewrite(input: &mut Input<'_>, payloads: Vec<Payload>) -> Vec<Payload> {
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
-    let (client, server) = configs();
+    let server_proves = input.byte() & 1 == 1;
+    let (client, server) = configs(server_proves);
     let mut pair = Pair::after_sa_init_with(client, server);
-    let [request] = &std::mem::take(&mut pair.to_responder)[..] else {
-        panic!("the client's IKE_AUTH goes whole");
+    let target = if server_proves {
+        // The server answers the real IKE_AUTH request; its response is what is rewritten.
+        pair.deliver(End::Responder);
+        End::Initiator
+    } else {
+        End::Responder
+    };
+    let queue = match target {
+        End::Initiator => std::mem::take(&mut pair.to_initiator),
+        End::Responder => std::mem::take(&mut pair.to_responder),
+    };
+    let [message] = &queue[..] else {
+        panic!("IKE_AUTH goes whole");
     };
     pair.clear();
     let mut unchanged = false;
-    let resealed = pair.reseal(End::Responder, request, |first, plaintext| {
-        let payloads = parse_chain(*first, plaintext).expect("the client's own IKE_AUTH parses");
+    let resealed = pair.reseal(target, message, |first, plaintext| {
+        let payloads = parse_chain(*first, plaintext).expect("our own IKE_AUTH parses");
         let rewritten = rewrite(&mut input, payloads.clone());
         unchanged = rewritten == payloads;
         if let Ok(bytes) = chain_to_vec(&rewritten) {
@@ -105,18 +120,29 @@ fuzz_target!(|data: &[u8]| {
         }
     });
     let Some(message) = resealed else { return };
-    pair.feed(End::Responder, &message);
-    let established = pair.responder.sas().all(|sa| sa.is_established());
-    assert!(
-        established || pair.responder.is_empty(),
-        "a refused client left {} SAs",
-        pair.responder.len()
-    );
-    if unchanged {
-        assert!(!pair.responder.is_empty(), "the client's own IKE_AUTH was refused");
-    }
-    if pair.responder.is_empty() {
-        assert_eq!(pair.responder.half_open(), 0);
-        assert_eq!(pair.responder.leased(), 0);
+    pair.feed(target, &message);
+    match target {
+        End::Initiator => {
+            let done = pair.initiator.is_established() || pair.initiator.is_closed();
+            assert!(done, "the client neither accepted nor refused the server");
+            if unchanged {
+                assert!(pair.initiator.is_established(), "the server's own IKE_AUTH was refused");
+            }
+        }
+        End::Responder => {
+            let established = pair.responder.sas().all(|sa| sa.is_established());
+            assert!(
+                established || pair.responder.is_empty(),
+                "a refused client left {} SAs",
+                pair.responder.len()
+            );
+            if unchanged {
+                assert!(!pair.responder.is_empty(), "the client's own IKE_AUTH was refused");
+            }
+            if pair.responder.is_empty() {
+                assert_eq!(pair.responder.half_open(), 0);
+                assert_eq!(pair.responder.leased(), 0);
+            }
+        }
     }
 });
