@@ -424,8 +424,11 @@ fn dead_server_goes_reasserting_then_disconnected_and_on_demand_reconnects() {
         .expect("status went disconnected");
     assert!(reasserting < *dead_at, "reasserting before disconnected");
     assert_eq!(dead["last_disconnect_error"], "ServerNotResponding");
-    // DPD High (60 s) plus Apple's 5 retries at 1 s, with polling slack.
-    assert!(*dead_at <= 75_000, "noticed after {dead_at} ms");
+    // DPD High (60 s) plus Apple's 5 retries at 1 s is about 65 s; the default exponential
+    // schedule (1+2+4+8+16+32 s) would give about 123 s. The bound sits between the two with
+    // slack for a loaded machine: with the other interop scenarios running alongside on two
+    // cores it was seen at 87 s (alone: under 75 s).
+    assert!(*dead_at <= 110_000, "noticed after {dead_at} ms");
     // The server came back and on-demand brought the tunnel up again.
     let reconnected: Value = serde_json::from_str(&read(&dir, "status.reconnected")).unwrap();
     assert_eq!(reconnected["status"], "connected", "{}", read(&dir, "connection.log"));
