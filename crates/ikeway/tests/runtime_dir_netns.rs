@@ -127,7 +127,7 @@ fn root_ignores_another_users_tmp_directory() {
     assert_eq!(r.read("connect.rc").trim(), "1", "connect: {}", r.read("connect.err"));
     assert_eq!(
         r.read("connect.err"),
-        "ikeway: vpn: starting the tunnel: the VPN connection failed: no route to 10.255.0.1: \
+        "ikeway: vpn: starting the tunnel: NoNetworkAvailable: the VPN connection failed: no route to 10.255.0.1: \
          Network is unreachable (os error 101) (log: /run/ikeway/connection.log)\n"
     );
     assert_eq!(r.read("run-ikeway").trim(), "root 711 directory");
