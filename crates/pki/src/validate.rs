@@ -214,6 +214,20 @@ impl Validator {
         let (ee_der, intermediates) = ders.split_first().ok_or(CertFailure::NoCertificate)?;
         let ee = EndEntityCert::try_from(ee_der).map_err(map_webpki)?;
 
+        // One path check, with or without revocation options.
+        let verify_path = |revocation| {
+            ee.verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &anchors,
+                intermediates,
+                now,
+                IkeEku(self.purpose),
+                revocation,
+                None,
+            )
+            .map(|_| ())
+            .map_err(map_webpki)
+        };
         let crls: Vec<&CertRevocationList<'_>> =
             self.crls.iter().chain(extra_crls).map(|c| &*c.list).collect();
         let revocation = match self.revocation {
@@ -235,31 +249,12 @@ impl Validator {
                 // No CRL at all: every status is unknown. The path is still checked first so
                 // that an untrusted or expired chain says so.
                 Err(_) => {
-                    ee.verify_for_usage(
-                        webpki::ALL_VERIFICATION_ALGS,
-                        &anchors,
-                        intermediates,
-                        now,
-                        IkeEku(self.purpose),
-                        None,
-                        None,
-                    )
-                    .map_err(map_webpki)?;
+                    verify_path(None)?;
                     return Err(CertFailure::RevocationUnknown);
                 }
             },
         };
-        ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &anchors,
-            intermediates,
-            now,
-            IkeEku(self.purpose),
-            revocation,
-            None,
-        )
-        .map(|_| ())
-        .map_err(map_webpki)
+        verify_path(revocation)
     }
 }
 
