@@ -2,7 +2,7 @@
 # Install the interop peers used by the testbeds (idempotent; run as root on Debian 12).
 #
 #   strongSwan (charon-systemd + swanctl + pki + standard plugins (openssl, gcm) + extra plugins
-#   incl. kernel-libipsec)
+#   incl. kernel-libipsec, eap-identity, eap-md5, eap-tls + extauth plugins (eap-mschapv2))
 #   iperf3, nftables, iproute2, tshark (non-setuid dumpcap, preseeded)
 #   libnss3-tools (certutil) and libreswan's runtime libraries
 #   libreswan itself: NOT installed (it conflicts with strongSwan); the .deb is downloaded with
@@ -116,7 +116,9 @@ for b in charon-systemd swanctl pki iperf3 nft ip ping tshark certutil; do
 done
 for pl in kernel-libipsec:libcharon-extra-plugins openssl:libstrongswan-standard-plugins \
     gcm:libstrongswan-standard-plugins curve25519:libstrongswan-extra-plugins \
-    chapoly:libstrongswan-extra-plugins eap-mschapv2:libcharon-extauth-plugins; do
+    chapoly:libstrongswan-extra-plugins eap-mschapv2:libcharon-extauth-plugins \
+    eap-identity:libcharon-extra-plugins eap-md5:libcharon-extra-plugins \
+    eap-tls:libcharon-extra-plugins; do
     [ -f "/usr/lib/ipsec/plugins/libstrongswan-${pl%%:*}.so" ] ||
         die "strongSwan plugin ${pl%%:*} missing (package ${pl#*:})"
 done

@@ -22,6 +22,8 @@
 #   ikw_pki_p12 NAME PASSWORD [CHAIN_CERT...]  NAME.key + NAME.crt (+ chain) as NAME.p12
 #   ikw_pki_chain OUT CERT...      concatenate certificates (end entity first) into OUT
 #   ikw_pki_testset DIR            the set the certificate scenarios use (below)
+#   ikw_pki_eapset DIR             the part of it the EAP testbed needs (root-ec, inter-ec,
+#                                  srv-ec + chain, cli-ec, root-rogue, srv-untrusted)
 #
 # The test set (ikw_pki_testset), every end entity valid for 1 year unless said otherwise:
 #   root-ec     ECDSA P-384 root "CN=ikeway test root EC"
@@ -125,26 +127,41 @@ ikw_pki_p12() { # NAME PASSWORD [CHAIN_CERT...]
         ikw_die "openssl pkcs12 $name failed"
 }
 
+# The part of the test set every scenario needs (the certificate and the EAP testbeds):
+# root-ec, inter-ec, srv-ec (+ srv-ec.chain.crt), cli-ec, root-rogue, srv-untrusted.
+_ikw_pki_core() {
+    local srv=(--san srv.ikeway.test --flag serverAuth --flag ikeIntermediate)
+    ikw_pki_root root-ec p384 "ikeway test root EC"
+    ikw_pki_root root-rogue p256 "ikeway rogue root"
+    ikw_pki_issue inter-ec p256 root-ec "CN=ikeway test intermediate" --ca --pathlen 0
+    ikw_pki_issue srv-ec p256 inter-ec "CN=srv.ikeway.test" "${srv[@]}"
+    ikw_pki_issue srv-untrusted p256 root-rogue "CN=srv.ikeway.test" "${srv[@]}"
+    ikw_pki_issue cli-ec p256 root-ec "CN=cli.ikeway.test" --san cli.ikeway.test --flag clientAuth
+    ikw_pki_chain srv-ec.chain.crt srv-ec inter-ec
+}
+
+# What the EAP testbed (lib/eapbed.sh) needs: the core above, about 1 s.
+ikw_pki_eapset() { # DIR
+    ikw_pki_init "$1"
+    _ikw_pki_core
+}
+
 ikw_pki_testset() { # DIR
     ikw_pki_init "$1"
     local crl_url="${IKW_PKI_CRL_URL:-http://10.99.0.2:8081/root-ec.crl}"
     local srv=(--san srv.ikeway.test --flag serverAuth --flag ikeIntermediate)
     local cli=(--san cli.ikeway.test --flag clientAuth)
     local past=(--not-before "$(ikw_pki_date -400)" --not-after "$(ikw_pki_date -1)")
-    ikw_pki_root root-ec p384 "ikeway test root EC"
+    _ikw_pki_core
     ikw_pki_root root-rsa rsa2048 "ikeway test root RSA"
-    ikw_pki_root root-rogue p256 "ikeway rogue root"
     ikw_pki_root root-forged p384 "ikeway test root EC"
-    ikw_pki_issue inter-ec p256 root-ec "CN=ikeway test intermediate" --ca --pathlen 0
     ikw_pki_issue inter-lost p256 root-ec "CN=ikeway lost intermediate" --ca --pathlen 0
 
-    ikw_pki_issue srv-ec p256 inter-ec "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-p384 p384 root-ec "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-rsa rsa3072 root-rsa "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-ed ed25519 root-ec "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-ip p256 root-ec "CN=10.99.0.27" --san 10.99.0.27 --flag serverAuth \
         --flag ikeIntermediate
-    ikw_pki_issue srv-untrusted p256 root-rogue "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-forged p256 root-forged "CN=srv.ikeway.test" "${srv[@]}"
     ikw_pki_issue srv-expired p256 root-ec "CN=srv.ikeway.test" "${srv[@]}" "${past[@]}"
     ikw_pki_issue srv-future p256 root-ec "CN=srv.ikeway.test" "${srv[@]}" \
@@ -155,7 +172,6 @@ ikw_pki_testset() { # DIR
     ikw_pki_issue srv-revoked p256 root-ec "CN=srv.ikeway.test" "${srv[@]}" --crl "$crl_url"
     ikw_pki_issue srv-trunc p256 inter-lost "CN=srv.ikeway.test" "${srv[@]}"
 
-    ikw_pki_issue cli-ec p256 root-ec "CN=cli.ikeway.test" "${cli[@]}"
     ikw_pki_issue cli-rsa rsa2048 root-rsa "CN=cli.ikeway.test" "${cli[@]}" --rsa-padding pss
     ikw_pki_issue cli-ed ed25519 root-ec "CN=cli.ikeway.test" "${cli[@]}"
     ikw_pki_issue cli-untrusted p256 root-rogue "CN=cli.ikeway.test" "${cli[@]}"
@@ -164,6 +180,5 @@ ikw_pki_testset() { # DIR
 
     ikw_pki_crl root-ec root-ec srv-revoked cli-revoked
     ikw_pki_crl root-ec-empty root-ec
-    ikw_pki_chain srv-ec.chain.crt srv-ec inter-ec
     ikw_pki_p12 cli-ec ikeway-p12
 }

@@ -56,8 +56,10 @@
 #   IKW_SW_IKE_REKEY [4h]  IKW_SW_CHILD_REKEY [1h]  IKW_SW_MOBIKE [no]  IKW_SW_ENCAP [no]
 #   IKW_SW_VERSION [2]  IKW_SW_START_ACTION [none] (initiator)
 #   Authentication (per round; certificate files are names in DIR/x509 and DIR/x509ca):
-#   IKW_SW_LOCAL_AUTH [psk] (or pubkey)  IKW_SW_LOCAL_CERTS [] (comma-separated)
-#   IKW_SW_REMOTE_AUTH [psk] (or pubkey)  IKW_SW_REMOTE_CACERTS [] (comma-separated anchors)
+#   IKW_SW_LOCAL_AUTH [psk] (or pubkey, eap-mschapv2 ...)  IKW_SW_LOCAL_CERTS [] (comma-separated)
+#   IKW_SW_REMOTE_AUTH [psk] (or pubkey, eap-...)  IKW_SW_REMOTE_CACERTS [] (comma-separated anchors)
+#   IKW_SW_LOCAL_EAP_ID [] (the EAP identity an EAP client uses)
+#   IKW_SW_REMOTE_EAP_ID [] (an EAP server: %any asks the client for it with EAP-Identity)
 #   IKW_SW_REVOCATION [] (remote: strict|ifuri|relaxed)
 #   IKW_SW_SEND_CERTREQ [no]  IKW_SW_SEND_CERT [ifasked] (or always|never)
 
@@ -129,6 +131,7 @@ charon {
             enc = 1
             esp = $lvl
             knl = $lvl
+            tls = $lvl
         }
     }
 ${IKW_SW_EXTRA_CONF:-}
@@ -249,14 +252,16 @@ _ikw_sw_secrets() { # LOCAL_ID REMOTE_ID PSK
     echo "}"
 }
 
-# One `local` or `remote` round: ROUND AUTH ID CERTS CACERTS (CERTS/CACERTS: comma-separated
-# file names in DIR/x509 / DIR/x509ca, written only when non-empty).
+# One `local` or `remote` round: ROUND AUTH ID CERTS CACERTS [EAP_ID] (CERTS/CACERTS:
+# comma-separated file names in DIR/x509 / DIR/x509ca; CERTS, CACERTS and EAP_ID are written
+# only when non-empty).
 _ikw_sw_auth_round() {
     echo "        $1 {"
     echo "            auth = $2"
     echo "            id = $3"
     if [ -n "$4" ]; then echo "            certs = $4"; fi
     if [ -n "$5" ]; then echo "            cacerts = $5"; fi
+    if [ -n "${6:-}" ]; then echo "            eap_id = $6"; fi
     if [ "$1" = remote ] && [ -n "${IKW_SW_REVOCATION:-}" ]; then
         echo "            revocation = $IKW_SW_REVOCATION"
     fi
@@ -286,8 +291,10 @@ _ikw_sw_conn_block() {
         rekey_time = ${IKW_SW_IKE_REKEY:-4h}
 CONN
     if [ -n "$conn_extra" ]; then echo "        $conn_extra"; fi
-    _ikw_sw_auth_round local "${IKW_SW_LOCAL_AUTH:-psk}" "$lid" "${IKW_SW_LOCAL_CERTS:-}" ""
-    _ikw_sw_auth_round remote "${IKW_SW_REMOTE_AUTH:-psk}" "$rid" "" "${IKW_SW_REMOTE_CACERTS:-}"
+    _ikw_sw_auth_round local "${IKW_SW_LOCAL_AUTH:-psk}" "$lid" "${IKW_SW_LOCAL_CERTS:-}" "" \
+        "${IKW_SW_LOCAL_EAP_ID:-}"
+    _ikw_sw_auth_round remote "${IKW_SW_REMOTE_AUTH:-psk}" "$rid" "" "${IKW_SW_REMOTE_CACERTS:-}" \
+        "${IKW_SW_REMOTE_EAP_ID:-}"
     cat <<CONN
         children {
             $child {
