@@ -74,6 +74,11 @@ impl Identity {
         Self::new(key, certs)
     }
 
+    /// The private key (for a TLS library: [`PrivateKey::to_pkcs8_der`]).
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
     /// End entity first.
     pub fn chain(&self) -> &[Certificate] {
         &self.chain

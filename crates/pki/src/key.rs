@@ -8,6 +8,7 @@
 
 use core::fmt;
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use rustls_pki_types::PrivateKeyDer;
@@ -200,6 +201,26 @@ impl PrivateKey {
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         self.public.clone()
+    }
+
+    /// The key as PKCS#8 DER (RFC 5958), wiped on drop: what a TLS library loads (EAP-TLS
+    /// hands it to rustls's aws-lc-rs key provider, which keeps its own wiping key pair).
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<PrivateKeyDer<'static>>, PkiError> {
+        let mut der: Zeroizing<Vec<u8>> = match &self.inner {
+            Inner::Rsa(pair) => {
+                // aws-lc-rs's Pkcs8V1Der wipes itself; ours is a second copy, wiped too.
+                let doc = pair.as_der().map_err(|_| PkiError::MalformedKey)?;
+                Zeroizing::new(doc.as_ref().to_vec())
+            }
+            Inner::Ecdsa(pkcs8) => pkcs8.clone(),
+            Inner::Ed25519(pair) => {
+                let doc = pair.to_pkcs8v1().map_err(|_| PkiError::MalformedKey)?;
+                Zeroizing::new(doc.as_ref().to_vec())
+            }
+        };
+        // The allocation moves (no copy) into the PrivateKeyDer, which the wrapper wipes.
+        let der = core::mem::take(&mut *der);
+        Ok(Zeroizing::new(PrivateKeyDer::Pkcs8(der.into())))
     }
 
     fn from_pkcs8(der: &[u8]) -> Result<Self, PkiError> {

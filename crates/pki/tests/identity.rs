@@ -239,3 +239,33 @@ fn crl_from_pem_or_der() {
     // A certificate is no CRL.
     assert_eq!(Crl::from_pem_or_der(&data("p384.crt.pem")).unwrap_err(), PkiError::MalformedCrl);
 }
+
+/// The key as PKCS#8 (what rustls loads for EAP-TLS) is the same key for every kind: RSA from
+/// PKCS#12, ECDSA P-384 from PKCS#12, P-256 and Ed25519 made by rcgen, each read back.
+#[test]
+fn private_key_exports_as_pkcs8_of_the_same_key() {
+    use rustls_pki_types::PrivateKeyDer;
+    let rsa = Identity::from_pkcs12(&data("rsa2048-legacy.p12"), "ikeway-legacy").unwrap();
+    let p384 = Identity::from_pkcs12(&data("p384-aes.p12"), "ikeway-aes").unwrap();
+    let ca = ikeway_testkit::certs::TestCa::new("Export CA");
+    let made =
+        [&ikeway_testkit::certs::PKCS_ECDSA_P256_SHA256, &ikeway_testkit::certs::PKCS_ED25519].map(
+            |alg| {
+                let c = ca.issue("k.example.com", "k.example.com", alg);
+                Identity::from_pem_files_content(c.key_pem.as_bytes(), c.cert_pem.as_bytes())
+                    .unwrap()
+            },
+        );
+    let kinds: Vec<KeyKind> =
+        [&rsa, &p384, &made[0], &made[1]].iter().map(|id| id.key().kind()).collect();
+    assert_eq!(kinds, [KeyKind::Rsa, KeyKind::EcdsaP384, KeyKind::EcdsaP256, KeyKind::Ed25519]);
+    for id in [&rsa, &p384, &made[0], &made[1]] {
+        let der = id.key().to_pkcs8_der().unwrap();
+        let PrivateKeyDer::Pkcs8(pkcs8) = &*der else { panic!("PKCS#8 expected") };
+        let again = ikeway_pki::PrivateKey::from_der(pkcs8.secret_pkcs8_der()).unwrap();
+        assert_eq!(again.public_key(), id.key().public_key());
+        // And it still makes an identity with the same certificate.
+        let rebuilt = Identity::new(again, id.chain().to_vec()).unwrap();
+        assert_signs(&rebuilt);
+    }
+}
