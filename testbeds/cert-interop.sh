@@ -17,12 +17,8 @@
 #
 # `client` records, per case NAME (certbed's server cases, then revoked-fetched, ec-psk-checked,
 # ec-psk-wrong-cn, ec-psk-strict, own-expired and mutual-ec-p12, which reuse a server case's
-# connection): NAME.add.out,
-# NAME.connect.rc, NAME.connect.out, NAME.status.json (right after connect), NAME.ping.rc (when
-# connected), NAME.sas (strongSwan's view while connected), NAME.status.after.json,
-# NAME.routes.before/.after, NAME.links.before/.after, NAME.end.sas (strongSwan's SAs of that
-# connection at the end), NAME.log (the connection's log), NAME.charon.log (what strongSwan
-# logged during the case); and http.out (the CRL server's
+# connection): NAME.add.out and what lib/ourclient.sh's ikw_client_case records (connect,
+# status, ping, strongSwan's SAs, routes and links before and after, logs); and http.out (the CRL server's
 # requests), initiate.jsonl/.rc/.err, certs.keys and certs.pcapng, charon.log.
 # `server` records, per client case NAME: NAME.rc and NAME.initiate.out (swanctl --initiate),
 # NAME.sas (strongSwan's SAs right after), NAME.events.jsonl and NAME.charon.log (what our
@@ -34,6 +30,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/strongswan.sh"
 . "$HERE/lib/pki.sh"
 . "$HERE/lib/certbed.sh"
+. "$HERE/lib/ourclient.sh"
 
 SCENARIO="$1"
 OUT="$2"
@@ -52,20 +49,12 @@ fi
 P="$IKW_PKI_DIR"
 ikw_cert_addrs_up
 
-# Every case ends the same way: routes and links of the client namespace, and strongSwan's
-# SAs for that case.
-client_state() { # NAME WHEN(before|after)
-    ikw_exec cli ip -4 route show >"$OUT/$1.routes.$2"
-    ikw_exec cli ip -o link show >"$OUT/$1.links.$2"
-}
-
-# Our client: a saved configuration for the case, connect, look, disconnect.
-# NAME ADDRESS ANCHOR CLIENT [config add options...]; CLIENT: psk, a certificate name (its PEM
-# key and certificate), or NAME.p12 (the PKCS#12 bundle, password "ikeway-p12").
+# Our client: a saved configuration for the case, then lib/ourclient.sh connects, looks and
+# disconnects. NAME ADDRESS ANCHOR CLIENT [config add options...]; CLIENT: psk, a certificate
+# name (its PEM key and certificate), or NAME.p12 (the PKCS#12 bundle, password "ikeway-p12").
 ours_connect() {
-    local name="$1" addr="$2" anchor="$3" client="$4" rc=0 before
+    local name="$1" addr="$2" anchor="$3" client="$4"
     shift 4
-    before="$(wc -l <"$SRV/charon.log")"
     local auth
     case "$client" in
     psk) auth=(--psk-file "$IKW_WORKDIR/psk") ;;
@@ -79,26 +68,7 @@ ours_connect() {
         --remote-id "${CASE_RID:-srv.ikeway.test}" --local-id cli.ikeway.test "${auth[@]}" \
         --ca "$P/$anchor.crt" --child-encryption aes256gcm "$@" --yes \
         >"$OUT/$name.add.out" 2>&1 || true
-    client_state "$name" before
-    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect "$name" --wait 15 \
-        >"$OUT/$name.connect.out" 2>&1 || rc=$?
-    echo "$rc" >"$OUT/$name.connect.rc"
-    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/$name.status.json" 2>&1 || true
-    if [ "$rc" = 0 ]; then
-        ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/$name.ping.out" 2>&1 &&
-            echo 0 >"$OUT/$name.ping.rc" || echo 1 >"$OUT/$name.ping.rc"
-        ikw_sw_list_sas "$SRV" --ike "${CASE_CONN:-$name}" --raw >"$OUT/$name.sas" 2>&1 || true
-        ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/$name.disconnect.out" 2>&1 || true
-    fi
-    # strongSwan drops a refused IKE SA when told (AUTHENTICATION_FAILED or DELETE); give the
-    # message a moment to arrive.
-    sleep 0.3
-    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/$name.status.after.json" 2>&1 || true
-    client_state "$name" after
-    ikw_sw_list_sas "$SRV" --ike "${CASE_CONN:-$name}" --raw >"$OUT/$name.end.sas" 2>&1 || true
-    nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/$name.log" 2>/dev/null || true
-    tail -n +"$((before + 1))" "$SRV/charon.log" >"$OUT/$name.charon.log"
-    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove "$name" --yes >/dev/null 2>&1 || true
+    ikw_client_case "$name" "$SRV" "${CASE_CONN:-$name}"
 }
 
 # Captures IKE on the responder's link (NAME.pcapng), for tshark with our key log.
