@@ -4,6 +4,7 @@ mod config_file;
 mod demo;
 mod demo_certs;
 mod ike;
+mod password;
 mod progress;
 mod secret_file;
 mod vpn;

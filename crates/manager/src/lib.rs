@@ -60,6 +60,7 @@ mod atomic;
 mod certs;
 mod connection;
 mod convert;
+mod eap;
 mod model;
 mod ondemand;
 mod plist_error;
@@ -81,6 +82,7 @@ pub use connection::{
     TunnelProvider, TunnelRequest, VpnConnection,
 };
 pub use convert::{ConfigError, Unsupported, identity, secrets_from};
+pub use eap::{EapPlan, EapRound, TlsRun};
 pub use model::*;
 pub use ondemand::*;
 pub use preferences::{

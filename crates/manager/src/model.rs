@@ -38,6 +38,13 @@ macro_rules! raw_enum {
 }
 pub(crate) use raw_enum;
 
+/// The longest user name (EAP identity) kept: the NAI limit of RFC 7542 §2.2.
+pub const MAX_USERNAME: usize = 253;
+
+/// The longest EAP password kept: MSCHAPv2 hashes at most 256 characters (RFC 2759 §8.3
+/// `NtPasswordHash`), at most 1024 bytes of UTF-8.
+pub const MAX_PASSWORD: usize = 1024;
+
 raw_enum! {
     /// `NEVPNIKEAuthenticationMethod`.
     pub enum AuthenticationMethod {
@@ -125,6 +132,53 @@ raw_enum! {
         Tls1_0 = 1,
         Tls1_1 = 2,
         Tls1_2 = 3,
+    }
+}
+
+/// An EAP method a configuration accepts: `eap_methods`, ikeway's extension. Apple's
+/// configuration has no such list (the device runs what the server asks for among the methods
+/// it has); ours restricts it, e.g. to refuse EAP-MD5, which proves nothing about the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EapMethod {
+    /// EAP-MSCHAPv2 (RFC 2759 in EAP): username and password, the server proves it knows the
+    /// password too.
+    MsChapV2,
+    /// EAP-MD5-Challenge (RFC 3748 §5.4): username and password, one way, no keys.
+    Md5,
+    /// EAP-TLS (RFC 5216, RFC 9190): our certificate identity.
+    Tls,
+}
+
+impl EapMethod {
+    /// Every method we run, in the default order of preference: the weakest last.
+    pub const ALL: [Self; 3] = [Self::MsChapV2, Self::Tls, Self::Md5];
+
+    /// The name the CLI, the preferences and `config show --json` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MsChapV2 => "mschapv2",
+            Self::Md5 => "md5",
+            Self::Tls => "tls",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// The method's usual name, for people: `EAP-MSCHAPv2`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MsChapV2 => "EAP-MSCHAPv2",
+            Self::Md5 => "EAP-MD5",
+            Self::Tls => "EAP-TLS",
+        }
+    }
+
+    /// Whether the method proves the user with a password (else with a certificate).
+    pub fn uses_password(self) -> bool {
+        self != Self::Tls
     }
 }
 
@@ -233,7 +287,11 @@ pub struct Ikev2Protocol {
     pub enable_pfs: bool,
     pub enable_revocation_check: bool,
     pub strict_revocation_check: bool,
+    /// EAP-TLS's lowest version. rustls speaks 1.2 and 1.3: `Default`, 1.0, 1.1 and 1.2 all
+    /// mean 1.2 (1.0 and 1.1 are reported unsupported).
     pub minimum_tls_version: TlsVersion,
+    /// EAP-TLS's highest version: `Default` is 1.3 (Apple's enum has no 1.3), 1.2 is 1.2; 1.0
+    /// and 1.1 leave no version we speak and are refused when EAP-TLS runs.
     pub maximum_tls_version: TlsVersion,
     pub enable_fallback: bool,
     /// `None`: the system's choice (1280 in profiles).
@@ -268,6 +326,12 @@ pub struct Ikev2Protocol {
     pub provider_bundle_identifier: Option<String>,
     pub provider_designated_requirement: Option<String>,
     pub provider_type: Option<String>,
+
+    // ikeway's extensions.
+    /// The EAP methods accepted, in order of preference (default: all of [`EapMethod::ALL`]).
+    /// Which of them run depends on the credentials: EAP-TLS needs an identity, the others a
+    /// username and password.
+    pub eap_methods: Vec<EapMethod>,
 }
 
 impl Ikev2Protocol {
@@ -328,6 +392,7 @@ impl Default for Ikev2Protocol {
             provider_bundle_identifier: None,
             provider_designated_requirement: None,
             provider_type: None,
+            eap_methods: EapMethod::ALL.to_vec(),
         }
     }
 }
@@ -408,6 +473,20 @@ mod tests {
         assert!(!p.disconnect_on_sleep && !p.use_configuration_attribute_internal_ip_subnet);
         assert!(p.exclude_cellular_services && p.exclude_apns && p.exclude_device_communication);
         assert_eq!(p.certificate_type, CertificateType::Rsa);
+    }
+
+    #[test]
+    fn eap_methods_by_name_and_in_the_preferences() {
+        assert_eq!(Ikev2Protocol::default().eap_methods, EapMethod::ALL);
+        for m in EapMethod::ALL {
+            assert_eq!(EapMethod::from_name(m.name()), Some(m));
+            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{}\"", m.name()));
+        }
+        assert_eq!(EapMethod::from_name("MSCHAPv2"), None);
+        assert!(!EapMethod::Tls.uses_password() && EapMethod::Md5.uses_password());
+        // Preferences saved before the field existed get every method.
+        let old: Ikev2Protocol = serde_json::from_str(r#"{"server_address":"a"}"#).unwrap();
+        assert_eq!(old.eap_methods, EapMethod::ALL);
     }
 
     #[test]

@@ -15,9 +15,9 @@ use plist::{Dictionary, Value};
 use crate::certs::{self, CertError, IdentityData};
 use crate::model::Der;
 use crate::model::{
-    AuthenticationMethod, CertificateType, DeadPeerDetectionRate, DiffieHellmanGroup,
-    EncryptionAlgorithm, Ikev2Protocol, IntegrityAlgorithm, PpkConfiguration, SaParameters,
-    TlsVersion, VpnConfiguration,
+    AuthenticationMethod, CertificateType, DeadPeerDetectionRate, DiffieHellmanGroup, EapMethod,
+    EncryptionAlgorithm, Ikev2Protocol, IntegrityAlgorithm, MAX_PASSWORD, MAX_USERNAME,
+    PpkConfiguration, SaParameters, TlsVersion, VpnConfiguration,
 };
 use crate::ondemand::{
     ConnectionRuleAction, EvaluateConnectionRule, InterfaceType, OnDemandAction, OnDemandRule,
@@ -593,8 +593,14 @@ fn ikev2(
         named(d, path, "AuthenticationMethod", AUTH_METHODS, "None, SharedSecret or Certificate")?
             .unwrap_or(AuthenticationMethod::None);
     p.use_extended_authentication = b("ExtendedAuthEnabled", false)?;
-    p.username = string(d, path, "AuthName")?;
+    p.username = string(d, path, "AuthName")?.filter(|s| !s.is_empty());
+    if p.username.as_ref().is_some_and(|u| u.len() > MAX_USERNAME) {
+        return invalid(format!("{path}.AuthName"), "a user name of at most 253 bytes");
+    }
     if let Some(s) = secret(d, path, "AuthPassword")? {
+        if s.len() > MAX_PASSWORD {
+            return invalid(format!("{path}.AuthPassword"), "a password of at most 1024 bytes");
+        }
         pending.push((Slot::Password, s));
     }
     if let Some(s) = secret(d, path, "SharedSecret")? {
@@ -1007,6 +1013,8 @@ pub fn export_profile(
             (p.disconnect_on_sleep, "disconnect_on_sleep"),
             (p.strict_revocation_check, "strict_revocation_check"),
             (!p.certificate_revocation_lists.is_empty(), "certificate_revocation_lists"),
+            // ikeway's extension: an import gives every method.
+            (p.eap_methods != EapMethod::ALL, "eap_methods"),
             // An import derives it from the authentication method.
             (p.use_system_trust_store != system_store_by_default(p), "use_system_trust_store"),
         ] {

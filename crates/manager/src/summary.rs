@@ -10,8 +10,10 @@ use std::fmt::{self, Display, Formatter};
 
 use serde_json::{Value, json};
 
+use crate::eap::EapRound;
 use crate::model::{
-    AuthenticationMethod, DeadPeerDetectionRate, Ikev2Protocol, SaParameters, VpnConfiguration,
+    AuthenticationMethod, DeadPeerDetectionRate, EapMethod, Ikev2Protocol, SaParameters,
+    VpnConfiguration,
 };
 use crate::ondemand::{EvaluateConnectionRule, InterfaceType, OnDemandRule};
 use crate::profile::{ACTIONS, DOMAIN_ACTIONS, ENCRYPTIONS, INTEGRITIES, name_of};
@@ -93,6 +95,30 @@ fn authentication(p: &Ikev2Protocol) -> String {
         AuthenticationMethod::None if p.use_extended_authentication => "EAP only".into(),
         AuthenticationMethod::None => "none".into(),
     }
+}
+
+/// Where EAP runs and with which methods, or why it cannot.
+fn eap(f: &mut Formatter<'_>, p: &Ikev2Protocol) -> fmt::Result {
+    let plan = match p.eap_plan() {
+        Ok(Some(plan)) => plan,
+        Ok(None) => return Ok(()),
+        Err(e) => return row(f, "EAP", format!("cannot run: {e}")),
+    };
+    let methods: Vec<&str> = plan.methods.iter().map(|m| m.label()).collect();
+    let round = match plan.round {
+        EapRound::First if plan.eap_only() => "instead of our AUTH (EAP-only allowed, RFC 5998)",
+        EapRound::First => "instead of our AUTH",
+        EapRound::Second => "after our AUTH (RFC 4739)",
+    };
+    row(f, "EAP", format!("{}, {round}", methods.join(", ")))?;
+    if plan.methods.contains(&EapMethod::Tls) {
+        match p.tls_versions() {
+            Ok((min, max)) if min == max => row(f, "EAP-TLS version", min),
+            Ok((min, max)) => row(f, "EAP-TLS versions", format!("{min} to {max}")),
+            Err(e) => row(f, "EAP-TLS versions", format!("none: {e}")),
+        }?;
+    }
+    Ok(())
 }
 
 /// The trust anchors by their names, and the system store.
@@ -227,6 +253,9 @@ impl Display for Summary<'_> {
         }
         if p.password_reference.is_some() {
             row(f, "Password", "stored, never shown")?;
+        }
+        if p.use_extended_authentication {
+            eap(f, p)?;
         }
         if p.authentication_method == AuthenticationMethod::Certificate {
             row(f, "Certificate type", crate::certs::certificate_type_name(p.certificate_type))?;
@@ -435,6 +464,52 @@ Set but without effect here
             "  Username                  alice\n  Password                  stored, never shown\n"
         ));
         assert!(!text.contains("ref-pw"), "{text}");
+    }
+
+    #[test]
+    fn eap_shows_its_round_methods_and_tls_versions() {
+        let shown = |p: Ikev2Protocol| {
+            let c = VpnConfiguration { protocol: Some(p), ..VpnConfiguration::default() };
+            let text = Summary { name: "eap", configuration: &c, managed: false }.to_string();
+            let start = text.find("Authentication\n").expect("an authentication group");
+            let end = text.find("\nSA parameters").expect("an SA group");
+            text[start..end].to_owned()
+        };
+        let mut p = Ikev2Protocol::new("vpn.example.org");
+        p.use_extended_authentication = true;
+        p.username = Some("alice".into());
+        p.password_reference = Some(PersistentRef::from("ref-pw"));
+        assert_eq!(
+            shown(p.clone()),
+            "Authentication
+  Method                    EAP only
+  Extended authentication   on
+  Username                  alice
+  Password                  stored, never shown
+  EAP                       EAP-MSCHAPv2, EAP-MD5, instead of our AUTH
+"
+        );
+        let mut tls = Ikev2Protocol::new("vpn.example.org");
+        tls.use_extended_authentication = true;
+        tls.identity_reference = Some(PersistentRef::from("ref-id"));
+        tls.maximum_tls_version = crate::model::TlsVersion::Tls1_2;
+        assert!(
+            shown(tls.clone()).ends_with(
+                "  EAP                       EAP-TLS, instead of our AUTH (EAP-only allowed, \
+                 RFC 5998)\n  EAP-TLS version           1.2\n"
+            ),
+            "{}",
+            shown(tls)
+        );
+        p.authentication_method = AuthenticationMethod::SharedSecret;
+        p.shared_secret_reference = Some(PersistentRef::from("ref-psk"));
+        p.eap_methods = vec![EapMethod::Md5];
+        assert!(
+            shown(p.clone())
+                .ends_with("  EAP                       EAP-MD5, after our AUTH (RFC 4739)\n")
+        );
+        p.username = None;
+        assert!(shown(p).contains("  EAP                       cannot run: username = \"\": "),);
     }
 
     #[test]

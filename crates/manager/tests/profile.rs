@@ -261,6 +261,13 @@ fn export_warns_about_fields_without_profile_keys() {
     let (_, warnings) = export_profile("x", "x", &[&c], None).unwrap();
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0].key.ends_with("disconnect_on_sleep"));
+    // ikeway's own EAP method list has no profile key either.
+    c.protocol.as_mut().unwrap().eap_methods = vec![ikeway_manager::EapMethod::MsChapV2];
+    let (_, warnings) = export_profile("x", "x", &[&c], None).unwrap();
+    assert_eq!(
+        warnings[1].to_string(),
+        "configuration 0.eap_methods: has no key in com.apple.vpn.managed; not exported"
+    );
 }
 
 mod certificates {

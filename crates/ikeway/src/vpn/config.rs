@@ -10,11 +10,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
-    AuthenticationMethod, CertificateType, DeadPeerDetectionRate, DiffieHellmanGroup,
-    EncryptionAlgorithm, IdentityData, Ikev2Protocol, IntegrityAlgorithm, PreferencesStore,
-    SaParameters, Summary, VpnConfiguration, VpnManager, anchors_from, check_certificate_type,
-    crl_from, export_profile, import_profile, load_identity, read_certificate_file, set_identity,
-    summary_json,
+    AuthenticationMethod, CertificateType, DeadPeerDetectionRate, DiffieHellmanGroup, EapMethod,
+    EncryptionAlgorithm, IdentityData, Ikev2Protocol, IntegrityAlgorithm, MAX_USERNAME,
+    PreferencesStore, SaParameters, Summary, TlsVersion, VpnConfiguration, VpnManager,
+    anchors_from, check_certificate_type, crl_from, export_profile, import_profile, load_identity,
+    read_certificate_file, set_identity, summary_json,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -44,7 +44,7 @@ pub(crate) enum ConfigCmd {
     },
     /// Add a configuration. The first save of a configuration asks for consent (or `--yes`).
     #[command(
-        after_help = "Example:\n  ikeway config add office --server vpn.example.org --remote-id vpn.example.org \\\n    --local-id alice@example.org --psk-file ~/office.psk --enable --yes"
+        after_help = "Examples:\n  ikeway config add office --server vpn.example.org --remote-id vpn.example.org \\\n    --local-id alice@example.org --psk-file ~/office.psk --enable --yes\n  ikeway config add roam --server vpn.example.org --ca office-ca.pem --extended-auth \\\n    --username alice --password-prompt --yes   # EAP-MSCHAPv2, asked without echo"
     )]
     Add {
         name: String,
@@ -63,7 +63,7 @@ pub(crate) enum ConfigCmd {
         #[command(flatten)]
         fields: Fields,
     },
-    /// Remove a personal configuration (and its shared secret).
+    /// Remove a personal configuration (and its secrets).
     #[command(after_help = "Example:\n  ikeway config remove office")]
     Remove { name: String },
 }
@@ -110,10 +110,36 @@ pub(crate) struct Fields {
     /// File holding the shared secret (first line); stored in the 0600 secret store.
     #[arg(long, value_name = "FILE")]
     psk_file: Option<PathBuf>,
-    /// How we authenticate: shared-secret or certificate (default: what --psk-file or an
-    /// --identity-* option gives).
+    /// How we authenticate in IKE: shared-secret, certificate, or none (EAP alone, with
+    /// --extended-auth; default: what --psk-file or an --identity-* option gives).
     #[arg(long, value_name = "METHOD")]
     auth: Option<String>,
+    /// Extended authentication (Apple's useExtendedAuthentication): EAP. With --auth none,
+    /// EAP is the client's only proof (the server still proves itself with its certificate,
+    /// checked against --ca); after a shared secret or certificate, EAP is a second round
+    /// (RFC 4739) and needs --username.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    extended_auth: Option<bool>,
+    /// The EAP user name (Apple's username; at most 253 bytes).
+    #[arg(long, value_name = "NAME")]
+    username: Option<String>,
+    /// File holding the EAP password (first line); stored in the 0600 secret store.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_prompt")]
+    password_file: Option<PathBuf>,
+    /// Ask for the EAP password on the terminal (never echoed); stored in the 0600 secret
+    /// store.
+    #[arg(long)]
+    password_prompt: bool,
+    /// EAP methods to accept, in order of preference: mschapv2, md5, tls (default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    eap_methods: Vec<String>,
+    /// The lowest TLS version for EAP-TLS: 1.0, 1.1, 1.2 (Apple's values) or default. Only
+    /// 1.2 and 1.3 are spoken; a lower minimum means 1.2.
+    #[arg(long, value_name = "VERSION")]
+    tls_min: Option<String>,
+    /// The highest TLS version for EAP-TLS: 1.2, or 1.3 / default (the highest spoken).
+    #[arg(long, value_name = "VERSION")]
+    tls_max: Option<String>,
     /// Our identity as PKCS#12 (.p12/.pfx); stored in the 0600 secret store.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["identity_key", "identity_cert"])]
     identity_p12: Option<PathBuf>,
@@ -259,7 +285,15 @@ impl Fields {
         }
         // Read before anything is stored: a bad file leaves the secret store as it was.
         let psk = self.psk_file.as_deref().map(ikeway_manager::read_secret_file).transpose()?;
+        self.apply_eap(protocol)?;
+        let password = self.password(protocol)?;
         self.apply_certificates(protocol, store)?;
+        if let Some(password) = password {
+            let reference = store.secrets().add(&password)?;
+            if let Some(old) = protocol.password_reference.replace(reference) {
+                store.secrets().remove(&old)?;
+            }
+        }
         if let Some(secret) = psk {
             let reference = store.secrets().add(&secret)?;
             if let Some(old) = protocol.shared_secret_reference.replace(reference) {
@@ -325,6 +359,52 @@ impl Fields {
 }
 
 impl Fields {
+    /// The EAP options that are not secrets; checked before anything is stored.
+    fn apply_eap(&self, protocol: &mut Ikev2Protocol) -> Result<()> {
+        if let Some(user) = &self.username {
+            if user.is_empty() || user.len() > MAX_USERNAME {
+                bail!("--username: a user name of 1 to {MAX_USERNAME} bytes");
+            }
+            protocol.username = Some(user.clone());
+        }
+        if let Some(v) = self.extended_auth {
+            protocol.use_extended_authentication = v;
+        }
+        if !self.eap_methods.is_empty() {
+            protocol.eap_methods = self
+                .eap_methods
+                .iter()
+                .map(|m| {
+                    EapMethod::from_name(m).with_context(|| {
+                        format!("unknown EAP method {m:?}; one of mschapv2, md5, tls")
+                    })
+                })
+                .collect::<Result<_>>()?;
+        }
+        if let Some(v) = &self.tls_min {
+            protocol.minimum_tls_version = tls_version(v, false)?;
+        }
+        if let Some(v) = &self.tls_max {
+            protocol.maximum_tls_version = tls_version(v, true)?;
+        }
+        Ok(())
+    }
+
+    /// The password given by --password-file or --password-prompt, read but not stored yet.
+    fn password(&self, protocol: &Ikev2Protocol) -> Result<Option<SecretBytes>> {
+        if let Some(path) = &self.password_file {
+            return crate::password::from_file(path).map(Some);
+        }
+        if !self.password_prompt {
+            return Ok(None);
+        }
+        let user = protocol
+            .username
+            .as_deref()
+            .context("--password-prompt: the password is for --username, which is not set")?;
+        crate::password::prompt(user, "--password-file").map(Some)
+    }
+
     /// The certificate options: every file is read and parsed before anything is stored, so
     /// a bad file leaves the configuration and the secret store as they were.
     fn apply_certificates(
@@ -378,7 +458,10 @@ impl Fields {
             protocol.authentication_method = match a.as_str() {
                 "certificate" => AuthenticationMethod::Certificate,
                 "shared-secret" => AuthenticationMethod::SharedSecret,
-                other => bail!("unknown --auth {other:?}; one of certificate, shared-secret"),
+                "none" => AuthenticationMethod::None,
+                other => {
+                    bail!("unknown --auth {other:?}; one of certificate, shared-secret, none")
+                }
             };
         }
         Ok(())
@@ -402,6 +485,24 @@ impl Fields {
         }
         Ok(None)
     }
+}
+
+/// A TLS version bound by Apple's name. Apple's enum stops at 1.2; the highest we speak,
+/// 1.3, is its `Default` maximum.
+fn tls_version(s: &str, maximum: bool) -> Result<TlsVersion> {
+    Ok(match s {
+        "default" => TlsVersion::Default,
+        "1.0" => TlsVersion::Tls1_0,
+        "1.1" => TlsVersion::Tls1_1,
+        "1.2" => TlsVersion::Tls1_2,
+        "1.3" if maximum => TlsVersion::Default,
+        "1.3" => bail!(
+            "--tls-min 1.3: Apple's minimumTLSVersion stops at 1.2; TLS 1.3 is used whenever \
+             the server speaks it"
+        ),
+        other if maximum => bail!("unknown --tls-max {other:?}; one of 1.0, 1.1, 1.2, 1.3"),
+        other => bail!("unknown --tls-min {other:?}; one of 1.0, 1.1, 1.2"),
+    })
 }
 
 /// An identity's files as read.
@@ -579,6 +680,7 @@ pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
                 .flat_map(|p| {
                     [
                         &p.shared_secret_reference,
+                        &p.password_reference,
                         &p.identity_reference,
                         &p.identity_data_password_reference,
                     ]

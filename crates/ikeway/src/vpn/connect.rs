@@ -4,18 +4,23 @@
 //! `LinuxHost` with its record in this binary's runtime directory and undone on disconnect.
 //! This module parses, prints and serves the control socket.
 
+use std::io::{Read, Write};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
-    PreferencesStore, ProviderOptions, SessionProvider, TunnelStatus, VpnConnection, VpnStatus,
+    MAX_PASSWORD, PreferencesStore, ProviderOptions, SessionProvider, StartOptions, TunnelStatus,
+    VpnConfiguration, VpnConnection, VpnStatus,
 };
 use ikeway_tunnel::host::{HostNetwork, LinuxHost, StateFile};
 use ikeway_tunnel::{EventKind, SessionEvent};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use super::control::{self, Request};
 use super::runtime_dir::{self, Dir};
@@ -38,6 +43,14 @@ pub(crate) struct ConnectArgs {
     /// then is stopped and the command fails.
     #[arg(long, default_value_t = 30)]
     wait: u64,
+    /// File holding the EAP password (first line), for this connection only: it takes the
+    /// place of a stored one. Without either, the password is asked on the terminal.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// The EAP password on standard input: how `connect` hands a password it asked for to
+    /// the background connection it starts (never on the command line, where `ps` shows it).
+    #[arg(long, hide = true, conflicts_with = "password_file")]
+    password_stdin: bool,
 }
 
 #[derive(Args, Debug)]
@@ -173,9 +186,11 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     // An unknown name is said at once, before anything is set up or started.
     let store = PreferencesStore::open_default()?;
     let (mut configuration, _) = super::config::find(&store, &args.name)?;
+    // Asked before anything starts, so a missing password fails at once.
+    let password = start_password(&args, &configuration, &store)?;
     let dir = Arc::new(Dir::for_connection()?);
     if !args.foreground {
-        return connect_in_background(&args, &dir);
+        return connect_in_background(&args, &dir, password);
     }
     cleanup_stale(&dir)?;
     if !configuration.enabled {
@@ -209,7 +224,8 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         listening
     };
     let on_demand = on_demand_rules(&connection);
-    let unsupported = match connection.start_tunnel() {
+    let options = StartOptions { username: None, password };
+    let unsupported = match connection.start_tunnel_with_options(options.clone()) {
         Ok(u) => u,
         Err(e) => {
             // Apple's name for it, then what went wrong (e.g. our certificate has expired).
@@ -268,7 +284,7 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
                     ikeway_manager::OnDemandDecision::Connect { .. }
                 ) {
                     say(&format!("{}: on demand: reconnecting", args.name));
-                    if let Err(e) = connection.start_tunnel() {
+                    if let Err(e) = connection.start_tunnel_with_options(options.clone()) {
                         say(&format!("{}: on demand: {e}", args.name));
                     }
                 }
@@ -281,6 +297,40 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// The EAP password for this start: `--password-file`, the parent's pipe
+/// (`--password-stdin`), or asked on the terminal when the configuration runs a password
+/// method and the secret store has no password for it. `None`: the stored one, or none needed.
+fn start_password(
+    args: &ConnectArgs,
+    configuration: &VpnConfiguration,
+    store: &PreferencesStore,
+) -> Result<Option<SecretBytes>> {
+    if let Some(path) = &args.password_file {
+        return crate::password::from_file(path).map(Some);
+    }
+    if args.password_stdin {
+        return password_from_stdin().map(Some);
+    }
+    let Some(p) = &configuration.protocol else { return Ok(None) };
+    // A configuration whose EAP cannot run fails when started, with Apple's error code.
+    if !p.needs_password(store.secrets()).unwrap_or(false) {
+        return Ok(None);
+    }
+    let user = p.username.as_deref().unwrap_or_default();
+    crate::password::prompt(user, "--password-file").map(Some)
+}
+
+/// The first line of standard input, bounded: what the parent `connect` wrote.
+fn password_from_stdin() -> Result<SecretBytes> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_PASSWORD + 2));
+    std::io::stdin().lock().take(MAX_PASSWORD as u64 + 2).read_to_end(&mut buf)?;
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    if line.is_empty() || line.len() > MAX_PASSWORD {
+        bail!("--password-stdin: expected a password of 1 to {MAX_PASSWORD} bytes");
+    }
+    Ok(SecretBytes::from_slice(line))
 }
 
 /// Apple's name of the error, its sentence and code, and the reason when there is one:
@@ -339,7 +389,11 @@ fn child_failure(log: &str) -> String {
         .to_owned()
 }
 
-fn connect_in_background(args: &ConnectArgs, dir: &Dir) -> Result<()> {
+fn connect_in_background(
+    args: &ConnectArgs,
+    dir: &Dir,
+    password: Option<SecretBytes>,
+) -> Result<()> {
     let log = dir.path().join("connection.log");
     let out = dir.create_new("connection.log", 0o600)?;
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
@@ -347,8 +401,18 @@ fn connect_in_background(args: &ConnectArgs, dir: &Dir) -> Result<()> {
     if let Some(l) = args.local {
         cmd.args(["--local", &l.to_string()]);
     }
-    let mut child =
-        cmd.stdin(std::process::Stdio::null()).stdout(out.try_clone()?).stderr(out).spawn()?;
+    // The password reaches the child through a pipe, never its command line.
+    let stdin = if password.is_some() {
+        cmd.arg("--password-stdin");
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    };
+    let mut child = cmd.stdin(stdin).stdout(out.try_clone()?).stderr(out).spawn()?;
+    if let (Some(password), Some(mut pipe)) = (password, child.stdin.take()) {
+        pipe.write_all(password.expose())?;
+        pipe.write_all(b"\n")?;
+    }
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     let mut phases = Phases::new(&args.name, crate::progress::wanted(false));
     phases.set(Phase::Resolving);

@@ -1,0 +1,209 @@
+//! Apple profiles with extended authentication (EAP): `ExtendedAuthEnabled`, `AuthName`,
+//! `AuthPassword` (into the secret store), `TLSMinimumVersion`, `TLSMaximumVersion`, imported,
+//! exported and imported again; and hostile values refused with the key and what was expected,
+//! leaving no secret behind.
+
+use ikeway_manager::{
+    AuthenticationMethod, EapRound, ProfileError, SecretSource, SecretStore, TlsVersion,
+    VpnConfiguration, export_profile, import_profile,
+};
+use ikeway_testkit::certs::TestCa;
+
+fn store() -> (tempfile::TempDir, SecretStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SecretStore::open(dir.path().join("secrets.json"));
+    (dir, s)
+}
+
+/// A profile as Apple's Configurator writes one for a server certificate plus EAP-MSCHAPv2:
+/// the CA as a root payload, then the VPN payload whose `IKEv2` dictionary ends with `extra`.
+fn eap_profile(ca_der: &[u8], extra: &str) -> Vec<u8> {
+    // The certificate as `<data>` (base64), written by the plist crate.
+    let mut xml = Vec::new();
+    plist::Value::Data(ca_der.to_vec()).to_writer_xml(&mut xml).unwrap();
+    let xml = String::from_utf8(xml).unwrap();
+    let b64 = &xml[xml.find("<data>").unwrap()..xml.find("</data>").unwrap() + "</data>".len()];
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadIdentifier</key><string>org.example.eap</string>
+<key>PayloadDisplayName</key><string>EAP</string>
+<key>PayloadContent</key><array>
+<dict><key>PayloadType</key><string>com.apple.security.root</string>
+<key>PayloadIdentifier</key><string>org.example.eap.ca</string>
+<key>PayloadContent</key>{b64}</dict>
+<dict><key>PayloadType</key><string>com.apple.vpn.managed</string>
+<key>PayloadIdentifier</key><string>org.example.eap.vpn</string>
+<key>UserDefinedName</key><string>Office EAP</string>
+<key>VPNType</key><string>IKEv2</string>
+<key>IKEv2</key><dict>
+<key>RemoteAddress</key><string>vpn.example.org</string>
+<key>RemoteIdentifier</key><string>vpn.example.org</string>
+<key>LocalIdentifier</key><string>alice@example.org</string>
+<key>ServerCertificateCommonName</key><string>vpn.example.org</string>
+<key>AuthenticationMethod</key><string>None</string>
+{extra}
+</dict></dict></array></dict></plist>
+"#
+    )
+    .into_bytes()
+}
+
+const EAP_KEYS: &str = "<key>ExtendedAuthEnabled</key><integer>1</integer>\
+<key>AuthName</key><string>alice</string>\
+<key>AuthPassword</key><string>pässwörd 1</string>\
+<key>TLSMinimumVersion</key><string>1.2</string>\
+<key>TLSMaximumVersion</key><string>1.2</string>";
+
+fn only(imported: &ikeway_manager::ImportedProfile) -> &ikeway_manager::Ikev2Protocol {
+    assert_eq!(imported.vpns.len(), 1);
+    imported.vpns[0].configuration.protocol.as_ref().unwrap()
+}
+
+#[test]
+fn an_eap_profile_imports_exports_and_imports_again() {
+    let (_d, secrets) = store();
+    let ca = TestCa::new("Office CA");
+    let imported = import_profile(&eap_profile(&ca.cert_der, EAP_KEYS), &secrets).unwrap();
+    assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
+    let p = only(&imported);
+    assert_eq!(p.authentication_method, AuthenticationMethod::None);
+    assert!(p.use_extended_authentication);
+    assert_eq!(p.username.as_deref(), Some("alice"));
+    let reference = p.password_reference.as_ref().unwrap();
+    assert_eq!(secrets.secret(reference).unwrap().unwrap().expose(), "pässwörd 1".as_bytes());
+    assert_eq!(
+        (p.minimum_tls_version, p.maximum_tls_version),
+        (TlsVersion::Tls1_2, TlsVersion::Tls1_2)
+    );
+    assert_eq!(p.trust_anchors.len(), 1);
+    // What runs: the password methods instead of our AUTH, the server by its certificate.
+    let plan = p.eap_plan().unwrap().unwrap();
+    assert_eq!(plan.round, EapRound::First);
+    assert_eq!(plan.methods.iter().map(|m| m.name()).collect::<Vec<_>>(), ["mschapv2", "md5"]);
+
+    let original = imported.vpns[0].configuration.clone();
+    let (bytes, warnings) =
+        export_profile("org.example.again", "Again", &[&original], Some(&secrets)).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    for line in [
+        "<key>ExtendedAuthEnabled</key>\n\t\t\t\t<integer>1</integer>",
+        "<key>AuthName</key>\n\t\t\t\t<string>alice</string>",
+        "<key>AuthPassword</key>\n\t\t\t\t<string>pässwörd 1</string>",
+        "<key>TLSMinimumVersion</key>\n\t\t\t\t<string>1.2</string>",
+        "<key>TLSMaximumVersion</key>\n\t\t\t\t<string>1.2</string>",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    let again = import_profile(&bytes, &secrets).unwrap();
+    assert_eq!(resolved(&again.vpns[0].configuration, &secrets), resolved(&original, &secrets));
+
+    // Without the secret store's help, the password stays out of the file.
+    let (bare, _) = export_profile("x", "x", &[&original], None).unwrap();
+    let bare = String::from_utf8(bare).unwrap();
+    assert!(!bare.contains("AuthPassword") && !bare.contains("pässwörd"), "{bare}");
+}
+
+/// A password that is not UTF-8 (a profile may carry it as `<data>`) is kept as bytes and
+/// exported as data again.
+#[test]
+fn a_password_that_is_not_utf8_survives_the_round_trip_as_data() {
+    let (_d, secrets) = store();
+    let ca = TestCa::new("Office CA");
+    let keys = "<key>ExtendedAuthEnabled</key><true/><key>AuthName</key><string>bob</string>\
+                <key>AuthPassword</key><data>/+4AAWE=</data>";
+    let imported = import_profile(&eap_profile(&ca.cert_der, keys), &secrets).unwrap();
+    let p = only(&imported);
+    let stored = secrets.secret(p.password_reference.as_ref().unwrap()).unwrap().unwrap();
+    assert_eq!(stored.expose(), [0xff, 0xee, 0x00, 0x01, b'a']);
+    let (bytes, _) =
+        export_profile("x", "x", &[&imported.vpns[0].configuration], Some(&secrets)).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        text.contains("<key>AuthPassword</key>\n\t\t\t\t<data>\n\t\t\t\t/+4AAWE=\n\t\t\t\t</data>"),
+        "{text}"
+    );
+    let again = import_profile(&bytes, &secrets).unwrap();
+    let p = only(&again);
+    let stored = secrets.secret(p.password_reference.as_ref().unwrap()).unwrap().unwrap();
+    assert_eq!(stored.expose(), [0xff, 0xee, 0x00, 0x01, b'a']);
+}
+
+#[test]
+fn hostile_eap_values_name_the_key_and_leave_no_secret() {
+    let (_d, secrets) = store();
+    let ca = TestCa::new("Office CA");
+    let key = "PayloadContent[1].IKEv2";
+    let huge = "a".repeat(1 << 20);
+    let cases = [
+        (
+            format!("<key>AuthName</key><string>{}</string>", "a".repeat(254)),
+            "AuthName",
+            "a user name of at most 253 bytes",
+        ),
+        (
+            format!("<key>AuthName</key><string>{huge}</string>"),
+            "AuthName",
+            "a user name of at most 253 bytes",
+        ),
+        ("<key>AuthName</key><integer>7</integer>".into(), "AuthName", "a string"),
+        ("<key>AuthName</key><data>/+4=</data>".into(), "AuthName", "a string"),
+        ("<key>AuthPassword</key><array/>".into(), "AuthPassword", "a string or data"),
+        (
+            format!("<key>AuthPassword</key><string>{}</string>", "p".repeat(1025)),
+            "AuthPassword",
+            "a password of at most 1024 bytes",
+        ),
+        (
+            "<key>ExtendedAuthEnabled</key><string>yes</string>".into(),
+            "ExtendedAuthEnabled",
+            "a boolean or 0/1",
+        ),
+        (
+            "<key>ExtendedAuthEnabled</key><integer>2</integer>".into(),
+            "ExtendedAuthEnabled",
+            "a boolean or 0/1",
+        ),
+        (
+            "<key>TLSMinimumVersion</key><string>1.3</string>".into(),
+            "TLSMinimumVersion",
+            "1.0, 1.1 or 1.2",
+        ),
+        (
+            "<key>TLSMaximumVersion</key><integer>3</integer>".into(),
+            "TLSMaximumVersion",
+            "a string",
+        ),
+    ];
+    for (extra, field, expected) in cases {
+        // Each case also carries a good password, which must not be stored.
+        let body = format!("<key>SharedSecret</key><string>psk</string>{extra}");
+        let err = import_profile(&eap_profile(&ca.cert_der, &body), &secrets).unwrap_err();
+        assert!(matches!(err, ProfileError::InvalidValue { .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("{key}.{field}: expected {expected}"));
+    }
+    assert!(secrets.references().unwrap().is_empty(), "a failed import left secrets behind");
+    // At the limit, the name is taken.
+    let name = "a".repeat(253);
+    let keys =
+        format!("<key>ExtendedAuthEnabled</key><true/><key>AuthName</key><string>{name}</string>");
+    let imported = import_profile(&eap_profile(&ca.cert_der, &keys), &secrets).unwrap();
+    assert_eq!(only(&imported).username.as_deref(), Some(name.as_str()));
+    // Bytes that are not UTF-8 inside the XML are no property list at all.
+    let mut bytes = eap_profile(&ca.cert_der, "<key>AuthName</key><string>XX</string>");
+    let at = bytes.windows(2).position(|w| w == b"XX").unwrap();
+    bytes[at] = 0xff;
+    bytes[at + 1] = 0xfe;
+    let err = import_profile(&bytes, &secrets).unwrap_err();
+    assert!(matches!(err, ProfileError::NotPlist(_)), "{err:?}");
+}
+
+/// Replaces the password reference by the password, so two imports compare equal.
+fn resolved(c: &VpnConfiguration, s: &SecretStore) -> (VpnConfiguration, Vec<u8>) {
+    let mut c = c.clone();
+    let p = c.protocol.as_mut().unwrap();
+    let r = p.password_reference.take().unwrap();
+    (c, s.secret(&r).unwrap().unwrap().expose().to_vec())
+}
