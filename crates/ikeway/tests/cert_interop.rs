@@ -13,91 +13,24 @@
 
 mod testbed;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use ikeway_manager::DisconnectError;
 use ikeway_pki::CertFailure;
 use serde_json::Value;
-use testbed::{events, find, read, root, swanctl_sas, unavailable};
+use testbed::{Outcome, Runs, events, find, read, run_scenarios, swanctl_sas};
 
 const NEEDS: &[&str] = &["charon-systemd", "swanctl", "pki", "openssl", "python3"];
 
-/// The output folders of the two scenarios.
-struct Runs {
-    client: PathBuf,
-    server: PathBuf,
-}
-
-/// What running the scenarios gave, kept for every test here: a failure is reported by each
-/// test rather than rerunning the scenarios.
-enum Outcome {
-    Ran(Runs),
-    Skipped(String),
-    Failed(String),
-}
-
+/// The two scenarios (`client`, `server`), run once, side by side, for all the tests here.
 fn runs() -> Option<&'static Runs> {
     static RUNS: OnceLock<Outcome> = OnceLock::new();
-    match RUNS.get_or_init(run_scenarios) {
-        Outcome::Ran(r) => Some(r),
-        Outcome::Skipped(why) => {
-            ikeway_testkit::skip("certificate interop with strongSwan", why);
-            None
-        }
-        Outcome::Failed(why) => panic!("{why}"),
-    }
-}
-
-/// Makes the certificates once, runs both scenarios side by side (each in its own namespaces),
-/// then removes the keys.
-fn run_scenarios() -> Outcome {
-    if let Some(why) = unavailable(NEEDS) {
-        return Outcome::Skipped(why);
-    }
-    let base = std::env::temp_dir().join(format!("ikeway-cert-interop-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let pki = base.join("pki");
-    let made = Command::new("bash")
-        .arg("-c")
-        .arg(
-            r#". "$1/testbeds/lib/netns.sh" && . "$1/testbeds/lib/pki.sh" && ikw_pki_testset "$2""#,
-        )
-        .arg("bash")
-        .arg(root())
-        .arg(&pki)
-        .status();
-    if !made.is_ok_and(|s| s.success()) {
-        return Outcome::Failed("ikw_pki_testset failed".into());
-    }
-    let run = |name: &'static str| {
-        let out = base.join(name);
-        let pki = pki.clone();
-        std::thread::spawn(move || {
-            let ok = Command::new("bash")
-                .arg(root().join("testbeds/cert-interop.sh"))
-                .arg(name)
-                .arg(&out)
-                .arg(env!("CARGO_BIN_EXE_ikeway"))
-                .env("IKW_PKI_DIR", &pki)
-                .env("IKW_PREFIX", format!("ikwc{}{}", &name[..2], std::process::id() % 10000))
-                .status()
-                .is_ok_and(|s| s.success());
-            (ok, out)
-        })
-    };
-    let (client, server) = (run("client"), run("server"));
-    let (client_ok, client) = client.join().expect("client scenario thread");
-    let (server_ok, server) = server.join().expect("server scenario thread");
-    // The keys are only needed while the peers run.
-    let _ = std::fs::remove_dir_all(&pki);
-    for (ok, dir) in [(client_ok, &client), (server_ok, &server)] {
-        if !ok {
-            return Outcome::Failed(format!("testbeds/cert-interop.sh failed ({})", dir.display()));
-        }
-    }
-    Outcome::Ran(Runs { client, server })
+    RUNS.get_or_init(|| {
+        run_scenarios("cert-interop.sh", "ikwc", "ikw_pki_testset", &["client", "server"], NEEDS)
+    })
+    .runs("certificate interop with strongSwan")
 }
 
 fn status(dir: &Path, file: &str) -> Value {
@@ -199,7 +132,7 @@ fn assert_refused(dir: &Path, case: &str, error: DisconnectError, why: CertFailu
 fn our_client_verifies_strongswan_server_certificates_with_a_psk_of_its_own() {
     let Some(runs) = runs() else { return };
     // The PSK is strongSwan's word for our AUTH; the server's certificate is what we checked.
-    let dir = &runs.client;
+    let dir = runs.dir("client");
     assert_connected(dir, "ec-psk", "ECDSA_WITH_SHA256_DER", "pre-shared key");
     assert_connected(dir, "rsa-psk", "RSA_EMSA_PKCS1_SHA2_256", "pre-shared key");
     // Apple's serverCertificateCommonName / IssuerCommonName that match, and a CRL that
@@ -213,7 +146,7 @@ fn our_client_verifies_strongswan_server_certificates_with_a_psk_of_its_own() {
 #[test]
 fn our_client_and_strongswan_authenticate_each_other_with_rsa_ecdsa_and_ed25519() {
     let Some(runs) = runs() else { return };
-    let dir = &runs.client;
+    let dir = runs.dir("client");
     // RFC 7427 both ways: strongSwan signs with SHA-256 (RSA) or the curve's hash, we with the
     // strongest hash it announced (SHA-512 for RSA), Ed25519 with "identity".
     let rsa = ("RSA_EMSA_PKCS1_SHA2_256", "RSA_EMSA_PKCS1_SHA2_512");
@@ -234,7 +167,7 @@ fn our_client_and_strongswan_authenticate_each_other_with_rsa_ecdsa_and_ed25519(
 #[test]
 fn our_client_refuses_each_defective_server_certificate_with_its_error() {
     let Some(runs) = runs() else { return };
-    let dir = &runs.client;
+    let dir = runs.dir("client");
     use CertFailure as F;
     use DisconnectError as E;
     let cases = [
@@ -264,7 +197,7 @@ fn our_client_refuses_each_defective_server_certificate_with_its_error() {
 #[test]
 fn our_client_with_an_expired_certificate_of_its_own_sends_nothing() {
     let Some(runs) = runs() else { return };
-    let dir = &runs.client;
+    let dir = runs.dir("client");
     let case = "own-expired";
     assert_ne!(read(dir, &format!("{case}.connect.rc")).trim(), "0");
     let connect = read(dir, &format!("{case}.connect.out"));
@@ -284,7 +217,7 @@ fn our_client_with_an_expired_certificate_of_its_own_sends_nothing() {
 #[test]
 fn tshark_reads_certificate_ike_auth_both_ways() {
     let Some(runs) = runs() else { return };
-    let dir = &runs.client;
+    let dir = runs.dir("client");
     assert_eq!(read(dir, "initiate.rc").trim(), "0", "{}", read(dir, "initiate.err"));
     let ours = events(dir, "initiate.jsonl");
     assert_eq!(find(&ours, "ike_sa_closed")[0]["reason"], "Deleted");
@@ -376,7 +309,7 @@ fn assert_turned_away(dir: &Path, case: &str, reason: &str) {
 #[test]
 fn strongswan_clients_authenticate_our_certificate_responder() {
     let Some(runs) = runs() else { return };
-    let dir = &runs.server;
+    let dir = runs.dir("server");
     // PSK client, certificate server.
     assert_served(dir, "cli-psk", "pre-shared key");
     // Certificate clients where one is required; our responder verified each signature:
@@ -390,7 +323,7 @@ fn strongswan_clients_authenticate_our_certificate_responder() {
 #[test]
 fn our_responder_turns_away_clients_without_a_good_certificate() {
     let Some(runs) = runs() else { return };
-    let dir = &runs.server;
+    let dir = runs.dir("server");
     assert_turned_away(dir, "cli-psk-req", "AuthenticationFailed");
     assert_turned_away(dir, "cli-untrusted", "Untrusted");
     assert_turned_away(dir, "cli-expired", "Expired");

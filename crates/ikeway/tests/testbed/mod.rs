@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -66,4 +67,100 @@ fn pairs(text: &str) -> BTreeMap<String, String> {
             (k.to_owned(), v.trim_matches(|c| c == '[' || c == ']' || c == '}').to_owned())
         })
         .collect()
+}
+
+/// The output folders of a testbed script's scenarios, by scenario name.
+pub(crate) struct Runs(BTreeMap<&'static str, PathBuf>);
+
+impl Runs {
+    pub(crate) fn dir(&self, scenario: &str) -> &Path {
+        &self.0[scenario]
+    }
+}
+
+/// What running a script's scenarios gave, kept (in a `OnceLock`) for every test of a file: a
+/// failure is reported by each test rather than rerunning the scenarios.
+pub(crate) enum Outcome {
+    Ran(Runs),
+    Skipped(String),
+    Failed(String),
+}
+
+impl Outcome {
+    /// The runs; `None` after saying loudly that `what` was skipped (a failure under CI);
+    /// panics when the scenarios failed.
+    pub(crate) fn runs(&self, what: &str) -> Option<&Runs> {
+        match self {
+            Outcome::Ran(r) => Some(r),
+            Outcome::Skipped(why) => {
+                ikeway_testkit::skip(what, why);
+                None
+            }
+            Outcome::Failed(why) => panic!("{why}"),
+        }
+    }
+}
+
+/// Makes the certificates once with `pki_set` (a `testbeds/lib/pki.sh` function), runs
+/// `testbeds/SCRIPT SCENARIO OUT IKEWAY` for every scenario side by side (each in its own
+/// namespaces: prefix `TAG` + the scenario's first two letters + our PID), then removes the
+/// keys.
+pub(crate) fn run_scenarios(
+    script: &str,
+    tag: &str,
+    pki_set: &str,
+    scenarios: &[&'static str],
+    needs: &[&str],
+) -> Outcome {
+    if let Some(why) = unavailable(needs) {
+        return Outcome::Skipped(why);
+    }
+    let stem = script.trim_end_matches(".sh");
+    let base = std::env::temp_dir().join(format!("ikeway-{stem}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let pki = base.join("pki");
+    let made = Command::new("bash")
+        .arg("-c")
+        .arg(r#". "$1/testbeds/lib/netns.sh" && . "$1/testbeds/lib/pki.sh" && "$2" "$3""#)
+        .arg("bash")
+        .arg(root())
+        .arg(pki_set)
+        .arg(&pki)
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        return Outcome::Failed(format!("{pki_set} failed"));
+    }
+    let threads: Vec<_> = scenarios
+        .iter()
+        .map(|&name| {
+            let out = base.join(name);
+            let pki = pki.clone();
+            let script = root().join("testbeds").join(script);
+            let prefix = format!("{tag}{}{}", &name[..2], std::process::id() % 10000);
+            std::thread::spawn(move || {
+                let ok = Command::new("bash")
+                    .arg(script)
+                    .arg(name)
+                    .arg(&out)
+                    .arg(env!("CARGO_BIN_EXE_ikeway"))
+                    .env("IKW_PKI_DIR", &pki)
+                    .env("IKW_PREFIX", prefix)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                (name, ok, out)
+            })
+        })
+        .collect();
+    let mut runs = BTreeMap::new();
+    let mut failed = Vec::new();
+    for t in threads {
+        let (name, ok, out) = t.join().expect("scenario thread");
+        if !ok {
+            failed.push(format!("testbeds/{script} {name} failed ({})", out.display()));
+        }
+        runs.insert(name, out);
+    }
+    // The keys are only needed while the peers run.
+    let _ = std::fs::remove_dir_all(&pki);
+    if failed.is_empty() { Outcome::Ran(Runs(runs)) } else { Outcome::Failed(failed.join("; ")) }
 }
