@@ -27,7 +27,7 @@
 //! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
 //! let users = Users::parse("alice : EAP \"correct horse\"\n")?;
 //! let mut server = EapAuthenticator::new(Arc::new(AuthenticatorConfig {
-//!     methods: vec![Method::Md5],
+//!     methods: vec![Method::MsChapV2],
 //!     users: Arc::new(users),
 //!     tls: None,
 //! }));
@@ -35,7 +35,7 @@
 //!     identity: "alice".into(),
 //!     password: Some(SecretBytes::from_slice(b"correct horse")),
 //!     tls: None,
-//!     methods: vec![Method::Md5],
+//!     methods: vec![Method::MsChapV2],
 //! }));
 //!
 //! // In IKE these messages travel in the EAP payloads of IKE_AUTH.
@@ -51,8 +51,9 @@
 //!             assert_eq!(identity, "alice");
 //!             let PeerStep::Success { msk: client_msk } = client.handle(&message, &mut rng)?
 //!             else { unreachable!("EAP-Success ends the exchange") };
-//!             // EAP-MD5 makes no MSK: the final AUTH payloads are keyed by SK_p instead.
-//!             assert!(client_msk.is_none() && msk.is_none());
+//!             // Both ends hold the same 64-byte MSK: the key of the final IKE AUTH payloads.
+//!             let (client_msk, msk) = (client_msk.expect("MSCHAPv2 makes one"), msk.expect("same"));
+//!             assert_eq!((client_msk.len(), client_msk), (64, msk));
 //!             break;
 //!         }
 //!         AuthStep::Failure { reason, .. } => panic!("{reason}"),
@@ -70,6 +71,7 @@ mod failure;
 mod md5_challenge;
 mod message;
 mod method;
+mod mschapv2;
 mod peer;
 pub mod tls;
 mod users;

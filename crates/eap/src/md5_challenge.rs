@@ -90,9 +90,10 @@ impl Md5Server {
 impl ServerMethod for Md5Server {
     fn start(&mut self, identifier: u8, rng: &mut dyn CryptoRng) -> Vec<u8> {
         rng.fill_bytes(&mut self.challenge);
+        // Drawn for every user, so a known and an unknown one consume the same randomness.
+        let mut dummy = SecretBytes::zeroed(16);
+        rng.fill_bytes(dummy.expose_mut());
         if self.password.is_none() {
-            let mut dummy = SecretBytes::zeroed(16);
-            rng.fill_bytes(dummy.expose_mut());
             self.password = Some(dummy);
         }
         self.identifier = identifier;

@@ -11,7 +11,7 @@ use ikeway_crypto::SecretBytes;
 use rand_core::CryptoRng;
 
 use crate::config::{AuthenticatorConfig, PeerConfig};
-use crate::{EapFailure, Method, md5_challenge as md5};
+use crate::{EapFailure, Method, md5_challenge as md5, mschapv2};
 
 /// A method as the peer runs it.
 pub(crate) trait PeerMethod: fmt::Debug + Send + Sync {
@@ -55,7 +55,6 @@ pub(crate) trait ServerMethod: fmt::Debug + Send + Sync {
 #[derive(Debug)]
 pub(crate) enum ServerStep {
     /// Send a Request of this method with this Type-Data.
-    #[expect(dead_code, reason = "MSCHAPv2 and EAP-TLS, next, send more than one request")]
     Request(Vec<u8>),
     /// The peer proved itself: send EAP-Success.
     Success { msk: Option<SecretBytes> },
@@ -71,8 +70,12 @@ pub(crate) fn peer_method(method: Method, config: &PeerConfig) -> Option<Box<dyn
             let password = config.password.as_ref()?;
             Some(Box::new(md5::Md5Peer::new(password.clone())))
         }
+        Method::MsChapV2 => {
+            let password = config.password.as_ref()?;
+            Some(Box::new(mschapv2::MsChapV2Peer::new(&config.identity, password)?))
+        }
         // EAP-TLS plugs in here (helper T, tls.rs).
-        Method::MsChapV2 | Method::Tls => None,
+        Method::Tls => None,
     }
 }
 
@@ -86,7 +89,10 @@ pub(crate) fn server_method(
     match method {
         // An unknown user still gets a challenge: the answer is refused like a wrong password.
         Method::Md5 => Some(Box::new(md5::Md5Server::new(config.users.password(identity)))),
+        Method::MsChapV2 => {
+            Some(Box::new(mschapv2::MsChapV2Server::new(config.users.password(identity))))
+        }
         // EAP-TLS plugs in here (helper T, tls.rs).
-        Method::MsChapV2 | Method::Tls => None,
+        Method::Tls => None,
     }
 }

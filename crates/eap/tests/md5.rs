@@ -3,7 +3,7 @@
 mod common;
 
 use common::{peer_config, run, server_config};
-use ikeway_eap::{EapCode, EapFailure, EapType, Method};
+use ikeway_eap::{EapCode, EapFailure, EapPeer, EapRepr, EapType, Method, PeerStep};
 
 #[test]
 fn md5_right_password_succeeds_without_msk() {
@@ -84,4 +84,41 @@ fn md5_of(parts: &[&[u8]]) -> [u8; 16] {
         h.update(p);
     }
     h.finalize().into()
+}
+
+/// tests/vectors/md5_challenge.txt (derived vectors, see its note), through the peer.
+#[test]
+fn md5_known_answers_through_the_peer() {
+    let text = include_str!("vectors/md5_challenge.txt");
+    let mut checked = 0;
+    for block in text.split("\n\n") {
+        let field = |name: &str| {
+            let v = block
+                .lines()
+                .filter_map(|l| l.split_once(" = "))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v)
+                .unwrap_or_else(|| panic!("{name} missing"));
+            hex::decode(v).expect("hex")
+        };
+        let secret = String::from_utf8(field("secret")).expect("UTF-8 secret");
+        let mut peer = EapPeer::new(peer_config("alice", Some(&secret), &[Method::Md5]));
+        let mut data = vec![16];
+        data.extend_from_slice(&field("challenge"));
+        let request = EapRepr {
+            code: EapCode::REQUEST,
+            identifier: field("identifier")[0],
+            eap_type: Some(EapType::MD5_CHALLENGE.0),
+            data,
+        };
+        let Ok(PeerStep::Respond(response)) = peer.handle(&request, &mut common::rng(0)) else {
+            panic!("no response");
+        };
+        let mut expected = vec![16];
+        expected.extend_from_slice(&field("response"));
+        assert_eq!(response.data, expected);
+        assert_eq!(response.identifier, request.identifier);
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
 }

@@ -28,9 +28,13 @@ pub fn peer_config(identity: &str, password: Option<&str>, methods: &[Method]) -
 }
 
 pub fn server_config(methods: &[Method]) -> Arc<AuthenticatorConfig> {
+    server_config_with(USERS, methods)
+}
+
+pub fn server_config_with(users: &str, methods: &[Method]) -> Arc<AuthenticatorConfig> {
     Arc::new(AuthenticatorConfig {
         methods: methods.to_vec(),
-        users: Arc::new(Users::parse(USERS).expect("test users parse")),
+        users: Arc::new(Users::parse(users).expect("test users parse")),
         tls: None,
     })
 }
