@@ -17,7 +17,11 @@
 //! mutual (EAP-TLS) may it prove itself inside EAP instead (EAP-only, RFC 5998).
 
 use crate::convert::ConfigError;
-use crate::model::{AuthenticationMethod, EapMethod, Ikev2Protocol, MAX_USERNAME, TlsVersion};
+use ikeway_eap::TlsVersion as EapTlsVersion;
+
+use crate::model::{
+    AuthenticationMethod, EapMethod, Ikev2Protocol, MAX_USERNAME, TlsVersion, eap_method_name,
+};
 use crate::secrets::SecretSource;
 
 /// Where EAP runs.
@@ -40,28 +44,12 @@ pub struct EapPlan {
 impl EapPlan {
     /// Whether a password method may run (so a password must be at hand).
     pub fn uses_password(&self) -> bool {
-        self.methods.iter().any(|m| m.uses_password())
+        self.methods.iter().any(|m| uses_password(*m))
     }
 
     /// RFC 5998: EAP alone may stand for the server's AUTH only when every method is mutual.
     pub fn eap_only(&self) -> bool {
-        self.round == EapRound::First && self.methods.iter().all(|m| !m.uses_password())
-    }
-}
-
-/// A TLS version as EAP-TLS runs it: 1.2 or 1.3 (rustls speaks no other).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsRun {
-    V1_2,
-    V1_3,
-}
-
-impl std::fmt::Display for TlsRun {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::V1_2 => "1.2",
-            Self::V1_3 => "1.3",
-        })
+        self.round == EapRound::First && self.methods.iter().all(|m| m.is_mutual())
     }
 }
 
@@ -69,10 +57,10 @@ impl Ikev2Protocol {
     /// EAP-TLS's lowest and highest version from Apple's bounds: a minimum below 1.2 is 1.2
     /// (reported by [`Self::unsupported`]), `Default` as the maximum is 1.3; a maximum below
     /// 1.2 leaves nothing we speak.
-    pub fn tls_versions(&self) -> Result<(TlsRun, TlsRun), ConfigError> {
+    pub fn tls_versions(&self) -> Result<(EapTlsVersion, EapTlsVersion), ConfigError> {
         let max = match self.maximum_tls_version {
-            TlsVersion::Default => TlsRun::V1_3,
-            TlsVersion::Tls1_2 => TlsRun::V1_2,
+            TlsVersion::Default => EapTlsVersion::V1_3,
+            TlsVersion::Tls1_2 => EapTlsVersion::V1_2,
             TlsVersion::Tls1_0 | TlsVersion::Tls1_1 => {
                 return Err(ConfigError::Unsupported {
                     field: "maximum_tls_version",
@@ -82,7 +70,7 @@ impl Ikev2Protocol {
                 });
             }
         };
-        Ok((TlsRun::V1_2, max))
+        Ok((EapTlsVersion::V1_2, max))
     }
 
     /// The EAP this configuration runs, if any; an error when it asks for EAP it cannot run.
@@ -118,12 +106,17 @@ impl Ikev2Protocol {
             .eap_methods
             .iter()
             .copied()
-            .filter(|m| if m.uses_password() { self.username.is_some() } else { identity })
+            .filter(|m| if uses_password(*m) { self.username.is_some() } else { identity })
             .collect();
         if methods.is_empty() {
             return Err(ConfigError::Invalid {
                 field: "eap_methods",
-                value: self.eap_methods.iter().map(|m| m.name()).collect::<Vec<_>>().join(","),
+                value: self
+                    .eap_methods
+                    .iter()
+                    .map(|m| eap_method_name(*m))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 reason: if self.eap_methods.is_empty() {
                     "no EAP method is allowed"
                 } else if round == EapRound::Second {
@@ -149,6 +142,19 @@ impl Ikev2Protocol {
             .secret(reference)
             .map_err(|source| ConfigError::Secret { field: "password_reference", source })?;
         Ok(stored.is_none_or(|p| p.is_empty()))
+    }
+}
+
+/// Whether a method proves the user with a password (else with a certificate).
+pub(crate) fn uses_password(m: EapMethod) -> bool {
+    m != EapMethod::Tls
+}
+
+/// A TLS version as people write it.
+pub(crate) fn tls_version_name(v: EapTlsVersion) -> &'static str {
+    match v {
+        EapTlsVersion::V1_2 => "1.2",
+        EapTlsVersion::V1_3 => "1.3",
     }
 }
 
@@ -179,7 +185,7 @@ mod tests {
 
     fn plan(p: &Ikev2Protocol) -> (EapRound, Vec<&'static str>, bool) {
         let plan = p.eap_plan().unwrap().unwrap();
-        (plan.round, plan.methods.iter().map(|m| m.name()).collect(), plan.eap_only())
+        (plan.round, plan.methods.iter().map(|m| eap_method_name(*m)).collect(), plan.eap_only())
     }
 
     #[test]
@@ -242,13 +248,13 @@ mod tests {
     #[test]
     fn tls_bounds_map_to_what_rustls_speaks() {
         let mut p = Ikev2Protocol::new("a");
-        assert_eq!(p.tls_versions().unwrap(), (TlsRun::V1_2, TlsRun::V1_3));
+        assert_eq!(p.tls_versions().unwrap(), (EapTlsVersion::V1_2, EapTlsVersion::V1_3));
         for min in [TlsVersion::Tls1_0, TlsVersion::Tls1_1, TlsVersion::Tls1_2] {
             p.minimum_tls_version = min;
-            assert_eq!(p.tls_versions().unwrap(), (TlsRun::V1_2, TlsRun::V1_3));
+            assert_eq!(p.tls_versions().unwrap(), (EapTlsVersion::V1_2, EapTlsVersion::V1_3));
         }
         p.maximum_tls_version = TlsVersion::Tls1_2;
-        assert_eq!(p.tls_versions().unwrap(), (TlsRun::V1_2, TlsRun::V1_2));
+        assert_eq!(p.tls_versions().unwrap(), (EapTlsVersion::V1_2, EapTlsVersion::V1_2));
         p.maximum_tls_version = TlsVersion::Tls1_1;
         assert_eq!(
             p.tls_versions().unwrap_err().to_string(),

@@ -82,7 +82,7 @@ pub use connection::{
     TunnelProvider, TunnelRequest, VpnConnection,
 };
 pub use convert::{ConfigError, Unsupported, identity, secrets_from};
-pub use eap::{EapPlan, EapRound, TlsRun};
+pub use eap::{EapPlan, EapRound};
 pub use model::*;
 pub use ondemand::*;
 pub use preferences::{

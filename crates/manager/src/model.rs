@@ -135,50 +135,41 @@ raw_enum! {
     }
 }
 
-/// An EAP method a configuration accepts: `eap_methods`, ikeway's extension. Apple's
-/// configuration has no such list (the device runs what the server asks for among the methods
-/// it has); ours restricts it, e.g. to refuse EAP-MD5, which proves nothing about the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EapMethod {
-    /// EAP-MSCHAPv2 (RFC 2759 in EAP): username and password, the server proves it knows the
-    /// password too.
-    MsChapV2,
-    /// EAP-MD5-Challenge (RFC 3748 §5.4): username and password, one way, no keys.
-    Md5,
-    /// EAP-TLS (RFC 5216, RFC 9190): our certificate identity.
-    Tls,
+/// An EAP method a configuration accepts (`eap_methods`, ikeway's extension): the EAP crate's
+/// [`ikeway_eap::Method`], kept in the preferences by its lowercase name (`mschapv2`, `md5`,
+/// `tls`). Apple's configuration has no such list (the device runs what the server asks for
+/// among the methods it has); ours restricts it, e.g. to refuse EAP-MD5, which proves nothing
+/// about the server.
+pub use ikeway_eap::Method as EapMethod;
+
+/// The name the CLI, the preferences and `config show --json` use for a method.
+pub fn eap_method_name(m: EapMethod) -> &'static str {
+    match m {
+        EapMethod::MsChapV2 => "mschapv2",
+        EapMethod::Md5 => "md5",
+        EapMethod::Tls => "tls",
+    }
 }
 
-impl EapMethod {
-    /// Every method we run, in the default order of preference: the weakest last.
-    pub const ALL: [Self; 3] = [Self::MsChapV2, Self::Tls, Self::Md5];
+/// `eap_methods` in the preferences: the methods by [`eap_method_name`].
+mod eap_method_names {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
 
-    /// The name the CLI, the preferences and `config show --json` use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::MsChapV2 => "mschapv2",
-            Self::Md5 => "md5",
-            Self::Tls => "tls",
-        }
+    use super::{EapMethod, eap_method_name};
+
+    pub(super) fn serialize<S: Serializer>(v: &[EapMethod], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|m| eap_method_name(*m)))
     }
 
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name() == s)
-    }
-
-    /// The method's usual name, for people: `EAP-MSCHAPv2`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::MsChapV2 => "EAP-MSCHAPv2",
-            Self::Md5 => "EAP-MD5",
-            Self::Tls => "EAP-TLS",
-        }
-    }
-
-    /// Whether the method proves the user with a password (else with a certificate).
-    pub fn uses_password(self) -> bool {
-        self != Self::Tls
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EapMethod>, D::Error> {
+        Vec::<std::borrow::Cow<'de, str>>::deserialize(d)?
+            .iter()
+            .map(|n| {
+                EapMethod::from_name(n)
+                    .ok_or_else(|| D::Error::custom(format!("unknown EAP method {n:?}")))
+            })
+            .collect()
     }
 }
 
@@ -331,6 +322,7 @@ pub struct Ikev2Protocol {
     /// The EAP methods accepted, in order of preference (default: all of [`EapMethod::ALL`]).
     /// Which of them run depends on the credentials: EAP-TLS needs an identity, the others a
     /// username and password.
+    #[serde(with = "eap_method_names")]
     pub eap_methods: Vec<EapMethod>,
 }
 
@@ -478,12 +470,14 @@ mod tests {
     #[test]
     fn eap_methods_by_name_and_in_the_preferences() {
         assert_eq!(Ikev2Protocol::default().eap_methods, EapMethod::ALL);
-        for m in EapMethod::ALL {
-            assert_eq!(EapMethod::from_name(m.name()), Some(m));
-            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{}\"", m.name()));
-        }
-        assert_eq!(EapMethod::from_name("MSCHAPv2"), None);
-        assert!(!EapMethod::Tls.uses_password() && EapMethod::Md5.uses_password());
+        let mut p = Ikev2Protocol::new("a");
+        p.eap_methods = vec![EapMethod::Md5, EapMethod::Tls, EapMethod::MsChapV2];
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains(r#""eap_methods":["md5","tls","mschapv2"]"#), "{json}");
+        assert_eq!(serde_json::from_str::<Ikev2Protocol>(&json).unwrap(), p);
+        let bad = json.replace(r#""md5""#, r#""peap""#);
+        let err = serde_json::from_str::<Ikev2Protocol>(&bad).unwrap_err().to_string();
+        assert!(err.starts_with("unknown EAP method \"peap\""), "{err}");
         // Preferences saved before the field existed get every method.
         let old: Ikev2Protocol = serde_json::from_str(r#"{"server_address":"a"}"#).unwrap();
         assert_eq!(old.eap_methods, EapMethod::ALL);

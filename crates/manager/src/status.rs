@@ -16,12 +16,15 @@
 //!
 //! A refused server certificate is `ServerCertificateInvalid` / `NotYetValid` / `Expired`
 //! (17-19) by its [`CertFailure`], which [`CloseCause::reason`] puts in words; our own
-//! certificate's problems are the client codes 9-11.
+//! certificate's problems are the client codes 9-11. An EAP failure is `AuthenticationFailed`
+//! (8) with the failure in words (wrong password, the server did not prove itself...), except
+//! a server certificate refused inside EAP-TLS, which is 17-19 as in IKE.
 //!
 //! The error for a close depends on the state: a peer that stops answering while we connect
 //! is `ServerNotResponding`; one declared dead while connected is `ServerDead`; one that does
 //! not come back while reasserting is `ServerNotResponding`.
 
+use ikeway_eap::EapFailure;
 use ikeway_pki::CertFailure;
 use serde::{Deserialize, Serialize};
 
@@ -132,6 +135,9 @@ pub enum CloseCause {
     ServerCertificate(ikeway_pki::CertFailure),
     /// Our certificate's key cannot sign anything the server accepts.
     OwnCertificateUnusable,
+    /// EAP did not authenticate (wrong password, the server refused, the server did not
+    /// prove itself inside EAP...).
+    Eap(ikeway_eap::EapFailure),
 }
 
 impl CloseCause {
@@ -143,6 +149,7 @@ impl CloseCause {
             Self::OwnCertificateUnusable => {
                 Some("our certificate's key cannot sign anything the server accepts".into())
             }
+            Self::Eap(failure) => Some(failure.to_string()),
             _ => None,
         }
     }
@@ -230,6 +237,15 @@ pub fn close_error(from: VpnStatus, cause: CloseCause) -> Option<DisconnectError
             _ => E::ServerCertificateInvalid,
         },
         CloseCause::OwnCertificateUnusable => E::ClientCertificateInvalid,
+        // EAP-TLS: the server's certificate inside EAP, refused like the one in IKE.
+        CloseCause::Eap(EapFailure::TlsCertificate(failure)) => match failure {
+            CertFailure::Expired => E::ServerCertificateExpired,
+            CertFailure::NotYetValid => E::ServerCertificateNotYetValid,
+            _ => E::ServerCertificateInvalid,
+        },
+        // Everything else, a server that did not prove it knows the password included, is
+        // Apple's authenticationFailed; the reason says which.
+        CloseCause::Eap(_) => E::AuthenticationFailed,
     })
 }
 
@@ -483,6 +499,57 @@ mod tests {
 
     /// Every certificate failure of the server maps to one of Apple's server-certificate
     /// codes 17-19, and its reason is the failure's sentence; our own unusable key is 9.
+    #[test]
+    fn eap_failures_are_authentication_failed_with_the_sentence() {
+        use EapFailure as F;
+        for (failure, error, reason) in [
+            (
+                F::MsChapV2Rejected { code: 691 },
+                E::AuthenticationFailed,
+                "the server rejected the EAP-MSCHAPv2 authentication (error 691: wrong user \
+                 name or password)",
+            ),
+            (
+                F::Rejected,
+                E::AuthenticationFailed,
+                "the server rejected the EAP authentication (wrong user name or password)",
+            ),
+            (
+                F::ServerNotAuthenticated,
+                E::AuthenticationFailed,
+                "the server did not prove that it knows the password (EAP-MSCHAPv2 \
+                 authenticator response mismatch)",
+            ),
+            (
+                F::TlsCertificate(CertFailure::Expired),
+                E::ServerCertificateExpired,
+                "EAP-TLS certificate refused: the peer's certificate has expired",
+            ),
+            (
+                F::TlsCertificate(CertFailure::NotYetValid),
+                E::ServerCertificateNotYetValid,
+                "EAP-TLS certificate refused: the peer's certificate is not valid yet",
+            ),
+            (
+                F::TlsCertificate(CertFailure::UntrustedIssuer),
+                E::ServerCertificateInvalid,
+                "EAP-TLS certificate refused: the peer's certificate does not chain to a \
+                 trusted certificate authority",
+            ),
+            (
+                F::TooManyRounds,
+                E::AuthenticationFailed,
+                "the EAP conversation took too many rounds",
+            ),
+        ] {
+            let cause = CloseCause::Eap(failure);
+            for from in [S::Connecting, S::Connected, S::Reasserting] {
+                assert_eq!(close_error(from, cause), Some(error), "{failure:?} in {from:?}");
+            }
+            assert_eq!(cause.reason().as_deref(), Some(reason));
+        }
+    }
+
     #[test]
     fn certificate_closes_map_to_apples_certificate_errors() {
         use CertFailure as F;

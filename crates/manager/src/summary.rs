@@ -10,7 +10,7 @@ use std::fmt::{self, Display, Formatter};
 
 use serde_json::{Value, json};
 
-use crate::eap::EapRound;
+use crate::eap::{EapRound, tls_version_name};
 use crate::model::{
     AuthenticationMethod, DeadPeerDetectionRate, EapMethod, Ikev2Protocol, SaParameters,
     VpnConfiguration,
@@ -104,7 +104,7 @@ fn eap(f: &mut Formatter<'_>, p: &Ikev2Protocol) -> fmt::Result {
         Ok(None) => return Ok(()),
         Err(e) => return row(f, "EAP", format!("cannot run: {e}")),
     };
-    let methods: Vec<&str> = plan.methods.iter().map(|m| m.label()).collect();
+    let methods: Vec<&str> = plan.methods.iter().map(|m| m.name()).collect();
     let round = match plan.round {
         EapRound::First if plan.eap_only() => "instead of our AUTH (EAP-only allowed, RFC 5998)",
         EapRound::First => "instead of our AUTH",
@@ -113,8 +113,12 @@ fn eap(f: &mut Formatter<'_>, p: &Ikev2Protocol) -> fmt::Result {
     row(f, "EAP", format!("{}, {round}", methods.join(", ")))?;
     if plan.methods.contains(&EapMethod::Tls) {
         match p.tls_versions() {
-            Ok((min, max)) if min == max => row(f, "EAP-TLS version", min),
-            Ok((min, max)) => row(f, "EAP-TLS versions", format!("{min} to {max}")),
+            Ok((min, max)) if min == max => row(f, "EAP-TLS version", tls_version_name(min)),
+            Ok((min, max)) => row(
+                f,
+                "EAP-TLS versions",
+                format!("{} to {}", tls_version_name(min), tls_version_name(max)),
+            ),
             Err(e) => row(f, "EAP-TLS versions", format!("none: {e}")),
         }?;
     }

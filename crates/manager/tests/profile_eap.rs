@@ -81,7 +81,10 @@ fn an_eap_profile_imports_exports_and_imports_again() {
     // What runs: the password methods instead of our AUTH, the server by its certificate.
     let plan = p.eap_plan().unwrap().unwrap();
     assert_eq!(plan.round, EapRound::First);
-    assert_eq!(plan.methods.iter().map(|m| m.name()).collect::<Vec<_>>(), ["mschapv2", "md5"]);
+    assert_eq!(
+        plan.methods.iter().map(|m| m.name()).collect::<Vec<_>>(),
+        ["EAP-MSCHAPv2", "EAP-MD5"]
+    );
 
     let original = imported.vpns[0].configuration.clone();
     let (bytes, warnings) =
