@@ -125,7 +125,11 @@ impl EapAuthenticator {
             return fail(EapFailure::Malformed);
         };
         self.rounds += 1;
-        if self.rounds > MAX_ROUNDS {
+        let bound = match &self.state {
+            State::Method { state, .. } => state.max_rounds(),
+            _ => MAX_ROUNDS,
+        };
+        if self.rounds > bound {
             return fail(EapFailure::TooManyRounds);
         }
         if wire_len(response) > MAX_MESSAGE_LEN || response.code != EapCode::RESPONSE {

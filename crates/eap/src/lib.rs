@@ -82,7 +82,7 @@ pub use failure::EapFailure;
 pub use ikeway_codec::{EapCode, EapRepr};
 pub use ikeway_crypto::SecretBytes;
 pub use peer::{EapPeer, PeerStep};
-pub use tls::{TlsPeerConfig, TlsServerConfig};
+pub use tls::{TlsKeyLog, TlsPeerConfig, TlsServerConfig};
 pub use users::{Users, UsersError};
 
 use core::fmt;

@@ -11,7 +11,7 @@ use ikeway_crypto::SecretBytes;
 use rand_core::CryptoRng;
 
 use crate::config::{AuthenticatorConfig, PeerConfig};
-use crate::{EapFailure, Method, md5_challenge as md5, mschapv2};
+use crate::{EapFailure, Method, md5_challenge as md5, mschapv2, tls};
 
 /// A method as the peer runs it.
 pub(crate) trait PeerMethod: fmt::Debug + Send + Sync {
@@ -33,6 +33,18 @@ pub(crate) trait PeerMethod: fmt::Debug + Send + Sync {
     fn failure(&self) -> EapFailure {
         EapFailure::Rejected
     }
+
+    /// Why the method stopped on our side while it still answers the server (EAP-TLS sends
+    /// its alert and waits for EAP-Failure): reported instead of `PrematureSuccess` should
+    /// the server send EAP-Success.
+    fn gave_up(&self) -> Option<EapFailure> {
+        None
+    }
+
+    /// The conversation's round bound while this method runs.
+    fn max_rounds(&self) -> u32 {
+        crate::limits::MAX_ROUNDS
+    }
 }
 
 /// A finished peer method.
@@ -49,6 +61,11 @@ pub(crate) trait ServerMethod: fmt::Debug + Send + Sync {
     /// One Response of this method (Type-Data); the Request it answers had identifier
     /// `identifier`, the next Request will have `identifier + 1`.
     fn handle(&mut self, identifier: u8, data: &[u8], rng: &mut dyn CryptoRng) -> ServerStep;
+
+    /// The conversation's round bound while this method runs.
+    fn max_rounds(&self) -> u32 {
+        crate::limits::MAX_ROUNDS
+    }
 }
 
 /// What a server method does next.
@@ -74,8 +91,7 @@ pub(crate) fn peer_method(method: Method, config: &PeerConfig) -> Option<Box<dyn
             let password = config.password.as_ref()?;
             Some(Box::new(mschapv2::MsChapV2Peer::new(&config.identity, password)?))
         }
-        // EAP-TLS plugs in here (helper T, tls.rs).
-        Method::Tls => None,
+        Method::Tls => Some(Box::new(tls::TlsPeer::new(config.tls.as_ref()?).ok()?)),
     }
 }
 
@@ -92,7 +108,7 @@ pub(crate) fn server_method(
         Method::MsChapV2 => {
             Some(Box::new(mschapv2::MsChapV2Server::new(config.users.password(identity))))
         }
-        // EAP-TLS plugs in here (helper T, tls.rs).
-        Method::Tls => None,
+        // The client's certificate must name `identity`.
+        Method::Tls => Some(Box::new(tls::TlsServer::new(config.tls.as_ref()?, identity).ok()?)),
     }
 }

@@ -98,7 +98,8 @@ impl EapPeer {
 
     fn request(&mut self, req: &EapRepr, rng: &mut dyn CryptoRng) -> Result<PeerStep, EapFailure> {
         self.rounds += 1;
-        if self.rounds > MAX_ROUNDS {
+        let bound = self.method.as_ref().map_or(MAX_ROUNDS, |(_, state)| state.max_rounds());
+        if self.rounds > bound {
             return Err(EapFailure::TooManyRounds);
         }
         // A repeated Request gets the same Response (RFC 3748 §4.1): the method must not run
@@ -165,8 +166,11 @@ impl EapPeer {
     }
 
     fn success(&mut self, message: &EapRepr) -> Result<PeerStep, EapFailure> {
-        let Some(finished) = self.method.as_mut().and_then(|(_, state)| state.finish()) else {
+        let Some((_, state)) = self.method.as_mut() else {
             return Err(EapFailure::PrematureSuccess);
+        };
+        let Some(finished) = state.finish() else {
+            return Err(state.gave_up().unwrap_or(EapFailure::PrematureSuccess));
         };
         // RFC 3748 §4.2: Success carries the identifier of the Response it answers.
         if self.last.as_ref().map(|l| l.identifier) != Some(message.identifier) {

@@ -1,0 +1,704 @@
+//! EAP-TLS through the public API: an `EapPeer` and an `EapAuthenticator` in one process,
+//! TLS 1.2 (RFC 5216) and TLS 1.3 (RFC 9190), certificates made here (ikeway-testkit), the
+//! time fixed by `ikeway_pki::FixedTime`. Every test asserts the exact outcome on the side
+//! that decides it.
+
+use std::sync::{Arc, Mutex};
+
+mod common;
+
+use common::Transcript;
+use ikeway_codec::{IdRepr, IdValue};
+use ikeway_crypto::SecretBytes;
+use ikeway_eap::tls::{MAX_TLS_ROUNDS, MIN_FRAGMENT_SIZE};
+use ikeway_eap::{
+    AuthStep, AuthenticatorConfig, Credentials, EapAuthenticator, EapCode, EapFailure, EapPeer,
+    EapRepr, EapType, Method, PeerConfig, PeerStep, TlsKeyLog, TlsPeerConfig, TlsServerConfig,
+    TlsVersion,
+};
+use ikeway_pki::{
+    CertFailure, FixedTime, Identity, Purpose, UnixTime, Validator, certificates_from_pem_or_der,
+};
+use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa, Validity};
+use rand_chacha::ChaCha20Rng;
+
+const SERVER: &str = "vpn.example.com";
+const CLIENT: &str = "alice.example.com";
+
+/// TLS alert descriptions (RFC 8446 §6).
+mod alert {
+    pub(super) const UNEXPECTED_MESSAGE: u8 = 10;
+    pub(super) const BAD_RECORD_MAC: u8 = 20;
+    pub(super) const BAD_CERTIFICATE: u8 = 42;
+    pub(super) const CERTIFICATE_EXPIRED: u8 = 45;
+    pub(super) const UNKNOWN_CA: u8 = 48;
+    pub(super) const DECODE_ERROR: u8 = 50;
+    pub(super) const PROTOCOL_VERSION: u8 = 70;
+}
+
+fn identity(ca: &TestCa, cn: &str, dns: &str, validity: Validity) -> Arc<Identity> {
+    let c = ca.issue_valid(cn, dns, &PKCS_ECDSA_P256_SHA256, validity);
+    Arc::new(Identity::from_pem_files_content(c.key_pem.as_bytes(), c.cert_pem.as_bytes()).unwrap())
+}
+
+fn verifier(ca: &TestCa, purpose: Purpose) -> Arc<FixedTime> {
+    let anchors = certificates_from_pem_or_der(ca.cert_pem.as_bytes()).unwrap();
+    Arc::new(FixedTime {
+        validator: Validator::new(anchors, purpose),
+        // 2027-01-15: inside Validity::Now, after Validity::Expired.
+        now: UnixTime::since_unix_epoch(core::time::Duration::from_secs(1_800_000_000)),
+    })
+}
+
+/// No passwords: EAP-TLS only.
+#[derive(Debug)]
+struct NoUsers;
+
+impl Credentials for NoUsers {
+    fn password(&self, _user: &str) -> Option<SecretBytes> {
+        None
+    }
+}
+
+/// Both sides' configurations, to be changed by each test before `run`.
+struct Setup {
+    ca: TestCa,
+    peer_identity: String,
+    peer: TlsPeerConfig,
+    server: TlsServerConfig,
+}
+
+impl Setup {
+    fn new(version: TlsVersion) -> Self {
+        let ca = TestCa::new("EAP-TLS Test CA");
+        let mut peer = TlsPeerConfig::new(
+            identity(&ca, "alice", CLIENT, Validity::Now),
+            verifier(&ca, Purpose::Server),
+            IdRepr::from_value(IdValue::Fqdn(SERVER)),
+        );
+        peer.min_version = version;
+        peer.max_version = version;
+        let mut server = TlsServerConfig::new(
+            identity(&ca, "vpn", SERVER, Validity::Now),
+            verifier(&ca, Purpose::Client),
+        );
+        server.min_version = version;
+        server.max_version = version;
+        Self { ca, peer_identity: CLIENT.to_owned(), peer, server }
+    }
+
+    fn fragments(mut self, size: usize) -> Self {
+        self.peer.fragment_size = size;
+        self.server.fragment_size = size;
+        self
+    }
+
+    fn configs(&self) -> (Arc<PeerConfig>, Arc<AuthenticatorConfig>) {
+        let peer = PeerConfig {
+            identity: self.peer_identity.clone(),
+            password: None,
+            tls: Some(self.peer.clone()),
+            methods: vec![Method::Tls],
+        };
+        let auth = AuthenticatorConfig {
+            methods: vec![Method::Tls],
+            users: Arc::new(NoUsers),
+            tls: Some(self.server.clone()),
+        };
+        (Arc::new(peer), Arc::new(auth))
+    }
+
+    /// A whole conversation (the crate's shared harness).
+    fn run(&self) -> Transcript {
+        let (peer, auth) = self.configs();
+        common::run(peer, auth, 12)
+    }
+
+    /// Both sides, to be stepped by hand.
+    fn pair(&self) -> Pair {
+        let (peer, auth) = self.configs();
+        Pair { peer: EapPeer::new(peer), auth: EapAuthenticator::new(auth), rng: common::rng(12) }
+    }
+}
+
+/// A peer and an authenticator stepped one message at a time, for the tests that put
+/// crafted messages in between.
+struct Pair {
+    peer: EapPeer,
+    auth: EapAuthenticator,
+    rng: ChaCha20Rng,
+}
+
+impl Pair {
+    /// Runs until the authenticator sends its EAP-TLS Start; returns it.
+    fn run_to_tls_start(&mut self) -> EapRepr {
+        let mut request = self.auth.start(&mut self.rng);
+        loop {
+            if request.eap_type == Some(EapType::TLS.0) {
+                return request;
+            }
+            let Ok(PeerStep::Respond(response)) = self.peer.handle(&request, &mut self.rng) else {
+                panic!("the peer stopped before EAP-TLS");
+            };
+            match self.auth.handle(&response, &mut self.rng) {
+                AuthStep::Request(r) => request = r,
+                other => panic!("the authenticator ended before EAP-TLS: {other:?}"),
+            }
+        }
+    }
+
+    /// The peer's answer to a crafted Request of type TLS with `data`, numbered after `last`.
+    fn peer_gets(&mut self, last: &EapRepr, data: Vec<u8>) -> Result<PeerStep, EapFailure> {
+        let request = EapRepr {
+            code: EapCode::REQUEST,
+            identifier: last.identifier.wrapping_add(1),
+            eap_type: Some(EapType::TLS.0),
+            data,
+        };
+        self.peer.handle(&request, &mut self.rng)
+    }
+
+    /// The authenticator's answer to a crafted Response of type TLS with `data` to `request`.
+    fn auth_gets(&mut self, request: &EapRepr, data: Vec<u8>) -> AuthStep {
+        let response = EapRepr {
+            code: EapCode::RESPONSE,
+            identifier: request.identifier,
+            eap_type: Some(EapType::TLS.0),
+            data,
+        };
+        self.auth.handle(&response, &mut self.rng)
+    }
+}
+
+/// Both sides finished with the same 64-byte MSK; the authenticator names the EAP identity.
+fn assert_success(t: &Transcript) -> Vec<u8> {
+    let peer_msk = t.peer.clone().expect("peer succeeds").expect("EAP-TLS makes an MSK");
+    let (identity, server_msk) = t.server.clone().expect("server ended").expect("server succeeds");
+    assert_eq!(identity, CLIENT);
+    assert_eq!(peer_msk.len(), 64);
+    assert_eq!(Some(&peer_msk), server_msk.as_ref());
+    assert_ne!(peer_msk, [0u8; 64]);
+    peer_msk
+}
+
+/// The Type-Data of the EAP-TLS messages with `code` on the wire.
+fn tls_type_data(t: &Transcript, code: EapCode) -> Vec<&[u8]> {
+    t.wire
+        .iter()
+        .filter(|m| m.code == code && m.eap_type == Some(EapType::TLS.0))
+        .map(|m| &m.data[..])
+        .collect()
+}
+
+fn requests(t: &Transcript) -> Vec<&[u8]> {
+    tls_type_data(t, EapCode::REQUEST)
+}
+
+fn responses(t: &Transcript) -> Vec<&[u8]> {
+    tls_type_data(t, EapCode::RESPONSE)
+}
+
+/// The peer's and the authenticator's failures.
+fn failures(t: Transcript) -> (EapFailure, EapFailure) {
+    (t.peer.unwrap_err(), t.server.expect("the server ended").unwrap_err())
+}
+
+#[test]
+fn tls_is_mutual() {
+    assert!(Method::Tls.is_mutual());
+    assert_eq!(Method::Tls.eap_type(), EapType::TLS);
+}
+
+#[test]
+fn tls12_peer_and_authenticator_agree_on_the_msk() {
+    let setup = Setup::new(TlsVersion::V1_2);
+    let t = setup.run();
+    let msk = assert_success(&t);
+    // A second run makes another MSK (fresh randoms).
+    assert_ne!(assert_success(&setup.run()), msk);
+    // The first TLS Request is the Start (S flag only), the last TLS Response an empty ack.
+    assert_eq!(requests(&t)[0], [0x20]);
+    assert_eq!(*responses(&t).last().unwrap(), [0x00]);
+}
+
+#[test]
+fn tls13_peer_and_authenticator_agree_on_the_msk() {
+    let t = Setup::new(TlsVersion::V1_3).run();
+    assert_success(&t);
+    // RFC 9190 §2.1.1: the last TLS Request is one application-data record (the protected
+    // success indication), type 23 in the outer record header.
+    let last = *requests(&t).last().unwrap();
+    assert_eq!(last[0], 0x00, "unfragmented");
+    assert_eq!(last[1], 23, "application_data record");
+    assert_eq!(*responses(&t).last().unwrap(), [0x00]);
+}
+
+#[test]
+fn version_range_picks_the_highest_common() {
+    let mut setup = Setup::new(TlsVersion::V1_2);
+    setup.peer.max_version = TlsVersion::V1_3;
+    setup.server.max_version = TlsVersion::V1_3;
+    let t = setup.run();
+    assert_success(&t);
+    // TLS 1.3 ran: its success indication is there.
+    assert_eq!(requests(&t).last().unwrap()[1], 23);
+}
+
+#[test]
+fn small_fragments_still_complete() {
+    for version in [TlsVersion::V1_2, TlsVersion::V1_3] {
+        let setup = Setup::new(version).fragments(MIN_FRAGMENT_SIZE);
+        let t = setup.run();
+        assert_success(&t);
+        let requests = requests(&t);
+        assert!(requests.len() > 10, "{version:?}: {} requests", requests.len());
+        // Every fragment within the bound: flags, optional length, data.
+        for data in requests.iter().chain(&responses(&t)) {
+            assert!(data.len() <= 1 + 4 + MIN_FRAGMENT_SIZE, "{}", data.len());
+        }
+        // The first fragment of a split message carries L and M.
+        assert!(requests.iter().any(|d| d[0] & 0xc0 == 0xc0));
+    }
+}
+
+#[test]
+fn server_from_an_untrusted_ca_is_refused() {
+    for version in [TlsVersion::V1_2, TlsVersion::V1_3] {
+        let mut setup = Setup::new(version);
+        let other = TestCa::new("Another CA");
+        setup.server.identity = identity(&other, "vpn", SERVER, Validity::Now);
+        let (peer, server) = failures(setup.run());
+        // The peer sends unknown_ca, the authenticator answers EAP-Failure, and the peer
+        // reports its own reason.
+        assert_eq!(peer, EapFailure::TlsCertificate(CertFailure::UntrustedIssuer));
+        assert_eq!(server, EapFailure::Tls(alert::UNKNOWN_CA));
+    }
+}
+
+#[test]
+fn server_with_another_name_is_refused() {
+    for version in [TlsVersion::V1_2, TlsVersion::V1_3] {
+        let mut setup = Setup::new(version);
+        setup.server.identity = identity(&setup.ca, "vpn", "other.example.com", Validity::Now);
+        let (peer, server) = failures(setup.run());
+        assert_eq!(peer, EapFailure::TlsCertificate(CertFailure::IdentityMismatch));
+        assert_eq!(server, EapFailure::Tls(alert::BAD_CERTIFICATE));
+    }
+}
+
+#[test]
+fn expired_server_certificate_is_refused() {
+    let mut setup = Setup::new(TlsVersion::V1_3);
+    setup.server.identity = identity(&setup.ca, "vpn", SERVER, Validity::Expired);
+    let (peer, server) = failures(setup.run());
+    assert_eq!(peer, EapFailure::TlsCertificate(CertFailure::Expired));
+    assert_eq!(server, EapFailure::Tls(alert::CERTIFICATE_EXPIRED));
+}
+
+#[test]
+fn client_from_an_untrusted_ca_is_refused() {
+    for version in [TlsVersion::V1_2, TlsVersion::V1_3] {
+        let mut setup = Setup::new(version);
+        let other = TestCa::new("Another CA");
+        setup.peer.identity = identity(&other, "alice", CLIENT, Validity::Now);
+        let (peer, server) = failures(setup.run());
+        assert_eq!(server, EapFailure::TlsCertificate(CertFailure::UntrustedIssuer));
+        // The peer heard the alert, acknowledged it, then EAP-Failure.
+        assert_eq!(peer, EapFailure::Tls(alert::UNKNOWN_CA));
+    }
+}
+
+#[test]
+fn client_whose_certificate_does_not_name_its_eap_identity_is_refused() {
+    let mut setup = Setup::new(TlsVersion::V1_3);
+    setup.peer_identity = "mallory.example.com".to_owned();
+    let (peer, server) = failures(setup.run());
+    assert_eq!(server, EapFailure::TlsCertificate(CertFailure::IdentityMismatch));
+    assert_eq!(peer, EapFailure::Tls(alert::BAD_CERTIFICATE));
+}
+
+#[test]
+fn client_identity_may_be_the_certificate_common_name() {
+    let mut setup = Setup::new(TlsVersion::V1_2);
+    // The certificate's CN is "alice"; its SAN is alice.example.com.
+    setup.peer_identity = "alice".to_owned();
+    let t = setup.run();
+    let (identity, msk) = t.server.unwrap().unwrap();
+    assert_eq!(identity, "alice");
+    assert_eq!(msk.unwrap(), t.peer.unwrap().unwrap());
+}
+
+#[test]
+fn version_mismatch_fails_with_protocol_version() {
+    let mut setup = Setup::new(TlsVersion::V1_2);
+    setup.server.min_version = TlsVersion::V1_3;
+    setup.server.max_version = TlsVersion::V1_3;
+    let (peer, server) = failures(setup.run());
+    assert_eq!(server, EapFailure::Tls(alert::PROTOCOL_VERSION));
+    assert_eq!(peer, EapFailure::Tls(alert::PROTOCOL_VERSION));
+}
+
+#[test]
+fn empty_version_range_means_the_method_cannot_run() {
+    let mut setup = Setup::new(TlsVersion::V1_2);
+    setup.peer.min_version = TlsVersion::V1_3;
+    setup.peer.max_version = TlsVersion::V1_2;
+    let (peer, server) = failures(setup.run());
+    // The peer cannot run EAP-TLS, so it Naks; the server has nothing else to offer.
+    assert_eq!(peer, EapFailure::MethodNotAllowed(EapType::TLS.0));
+    assert_eq!(server, EapFailure::MethodNotAllowed(EapType::TLS.0));
+}
+
+/// Flags, TLS Message Length and data as an EAP-TLS Type-Data.
+fn type_data(flags: u8, length: Option<u32>, data: &[u8]) -> Vec<u8> {
+    let mut out = vec![flags];
+    if let Some(len) = length {
+        out.extend_from_slice(&len.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+const L: u8 = 0x80;
+const M: u8 = 0x40;
+const S: u8 = 0x20;
+
+/// The peer, after the Start: each hostile Request ends it with the exact failure.
+#[test]
+fn peer_refuses_malformed_fragments() {
+    let cases: [(&str, Vec<Vec<u8>>, EapFailure); 9] = [
+        ("no flags octet", vec![vec![]], EapFailure::Malformed),
+        ("L without its four octets", vec![vec![L, 0, 0]], EapFailure::Malformed),
+        (
+            "L says more than the data",
+            vec![type_data(L, Some(100), &[0x16; 10])],
+            EapFailure::Malformed,
+        ),
+        (
+            "L over 64 KiB",
+            vec![type_data(L | M, Some(64 * 1024 + 1), &[0x16; 10])],
+            EapFailure::Malformed,
+        ),
+        (
+            "fragments beyond their L",
+            vec![type_data(L | M, Some(20), &[0x16; 15]), type_data(0, None, &[0; 10])],
+            EapFailure::Malformed,
+        ),
+        (
+            "L changed between fragments",
+            vec![type_data(L | M, Some(20), &[0x16; 5]), type_data(L | M, Some(30), &[0; 5])],
+            EapFailure::Malformed,
+        ),
+        ("a second Start", vec![type_data(S, None, &[])], EapFailure::Malformed),
+        // A handshake message of a type that does not exist.
+        (
+            "unknown handshake type",
+            vec![type_data(0, None, &[0x16, 0x03, 0x03, 0x00, 0x04, 0xff, 0, 0, 0])],
+            EapFailure::Tls(alert::UNEXPECTED_MESSAGE),
+        ),
+        // A ServerHello with an empty body.
+        (
+            "truncated ServerHello",
+            vec![type_data(0, None, &[0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0, 0, 0])],
+            EapFailure::Tls(alert::DECODE_ERROR),
+        ),
+    ];
+    for (name, requests, want) in cases {
+        let mut pair = Setup::new(TlsVersion::V1_3).pair();
+        let start = pair.run_to_tls_start();
+        let Ok(PeerStep::Respond(_hello)) = pair.peer.handle(&start, &mut pair.rng) else {
+            panic!("{name}: no ClientHello");
+        };
+        let mut last = start;
+        let mut result = Ok(PeerStep::Respond(last.clone()));
+        for data in requests {
+            result = pair.peer_gets(&last, data);
+            last.identifier = last.identifier.wrapping_add(1);
+            if result.is_err() {
+                break;
+            }
+        }
+        // A TLS failure is answered with the alert first; the EAP-Failure that follows
+        // brings the reason out.
+        let reason = match result {
+            Err(e) => e,
+            Ok(_) => {
+                let failure = EapRepr {
+                    code: EapCode::FAILURE,
+                    identifier: last.identifier,
+                    eap_type: None,
+                    data: vec![],
+                };
+                pair.peer.handle(&failure, &mut pair.rng).unwrap_err()
+            }
+        };
+        assert_eq!(reason, want, "{name}");
+    }
+}
+
+/// Fragments of 64 KiB and more without an L: stopped at the bound, never buffered.
+#[test]
+fn peer_stops_unbounded_fragments() {
+    let mut pair = Setup::new(TlsVersion::V1_3).pair();
+    let start = pair.run_to_tls_start();
+    pair.peer.handle(&start, &mut pair.rng).unwrap();
+    let mut last = start;
+    let mut sent = 0;
+    let reason = loop {
+        match pair.peer_gets(&last, type_data(M, None, &[0x16; 1400])) {
+            Ok(_) => sent += 1400,
+            Err(e) => break e,
+        }
+        last.identifier = last.identifier.wrapping_add(1);
+        assert!(sent <= 64 * 1024, "buffered {sent} bytes");
+    };
+    assert_eq!(reason, EapFailure::Malformed);
+}
+
+/// One byte per fragment: the round bound ends it.
+#[test]
+fn peer_stops_endless_tiny_fragments() {
+    let mut pair = Setup::new(TlsVersion::V1_3).pair();
+    let start = pair.run_to_tls_start();
+    pair.peer.handle(&start, &mut pair.rng).unwrap();
+    let mut last = start;
+    let mut rounds = 0u32;
+    let reason = loop {
+        match pair.peer_gets(&last, type_data(M, None, &[0x16])) {
+            Ok(_) => rounds += 1,
+            Err(e) => break e,
+        }
+        last.identifier = last.identifier.wrapping_add(1);
+    };
+    assert_eq!(reason, EapFailure::TooManyRounds);
+    assert!(rounds < MAX_TLS_ROUNDS, "{rounds}");
+}
+
+/// The authenticator, after its Start: each hostile Response ends it with the exact failure.
+#[test]
+fn authenticator_refuses_malformed_fragments() {
+    let cases: [(&str, Vec<u8>, EapFailure); 5] = [
+        ("no flags octet", vec![], EapFailure::Malformed),
+        ("S from the peer", type_data(S, None, &[]), EapFailure::Malformed),
+        ("L lies", type_data(L, Some(7), &[0x16; 3]), EapFailure::Malformed),
+        ("L over 64 KiB", type_data(L | M, Some(1 << 20), &[0x16; 3]), EapFailure::Malformed),
+        (
+            "not a ClientHello",
+            type_data(0, None, &[0x17, 3, 3, 0, 1, 0]),
+            EapFailure::Tls(alert::UNEXPECTED_MESSAGE),
+        ),
+    ];
+    for (name, data, want) in cases {
+        let mut pair = Setup::new(TlsVersion::V1_2).pair();
+        let start = pair.run_to_tls_start();
+        match pair.auth_gets(&start, data) {
+            AuthStep::Failure { message, reason } => {
+                assert_eq!(reason, want, "{name}");
+                assert_eq!(message.code, EapCode::FAILURE, "{name}");
+            }
+            // rustls answered with an alert first; the peer's acknowledgement ends it.
+            AuthStep::Request(alert) => {
+                let AuthStep::Failure { reason, .. } = pair.auth_gets(&alert, vec![0]) else {
+                    panic!("{name}: no failure after the alert");
+                };
+                assert_eq!(reason, want, "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+/// While the authenticator sends fragments, only acknowledgements are accepted.
+#[test]
+fn authenticator_wants_acknowledgements_between_its_fragments() {
+    let mut pair = Setup::new(TlsVersion::V1_3).fragments(MIN_FRAGMENT_SIZE).pair();
+    let start = pair.run_to_tls_start();
+    let Ok(PeerStep::Respond(hello)) = pair.peer.handle(&start, &mut pair.rng) else { panic!() };
+    // The ClientHello itself comes in fragments: acknowledge them until the server speaks.
+    let mut response = hello;
+    let first = loop {
+        match pair.auth.handle(&response, &mut pair.rng) {
+            AuthStep::Request(r) if r.data == [0x00] => {
+                let Ok(PeerStep::Respond(next)) = pair.peer.handle(&r, &mut pair.rng) else {
+                    panic!()
+                };
+                response = next;
+            }
+            AuthStep::Request(r) => break r,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(first.data[0] & (L | M), L | M, "the server's flight is fragmented");
+    let AuthStep::Failure { reason, .. } = pair.auth_gets(&first, type_data(0, None, &[0x16; 5]))
+    else {
+        panic!("data instead of an acknowledgement was accepted");
+    };
+    assert_eq!(reason, EapFailure::Malformed);
+}
+
+/// RFC 4137 §4.1 and RFC 9190 §2.1.1: EAP-Success before the server finished is refused:
+/// after the ClientHello (no server flight yet), and after the client's own flight, when under
+/// TLS 1.2 the server's Finished and under TLS 1.3 its success indication is still due.
+#[test]
+fn early_success_is_refused() {
+    for version in [TlsVersion::V1_2, TlsVersion::V1_3] {
+        for flights in [0, 1] {
+            let mut pair = Setup::new(version).pair();
+            let mut request = pair.run_to_tls_start();
+            for _ in 0..=flights {
+                let Ok(PeerStep::Respond(response)) = pair.peer.handle(&request, &mut pair.rng)
+                else {
+                    panic!("{version:?} {flights}: the peer stopped");
+                };
+                let AuthStep::Request(next) = pair.auth.handle(&response, &mut pair.rng) else {
+                    panic!("{version:?} {flights}: the server ended");
+                };
+                request = next;
+            }
+            // Success carries the identifier of the peer's last Response.
+            let success = EapRepr {
+                code: EapCode::SUCCESS,
+                identifier: request.identifier.wrapping_sub(1),
+                eap_type: None,
+                data: vec![],
+            };
+            let reason = pair.peer.handle(&success, &mut pair.rng).unwrap_err();
+            assert_eq!(reason, EapFailure::PrematureSuccess, "{version:?} after {flights}");
+        }
+    }
+}
+
+/// TLS 1.3: application data other than the one 0x00 octet is refused.
+#[test]
+fn tls13_peer_refuses_other_application_data() {
+    // Our server's own success indication, with its record's plaintext unknown to the test,
+    // cannot be changed without its keys; so the test changes the ciphertext: the record no
+    // longer decrypts, and the peer says bad_record_mac.
+    let mut pair = Setup::new(TlsVersion::V1_3).pair();
+    let start = pair.run_to_tls_start();
+    let mut request = start;
+    loop {
+        let Ok(PeerStep::Respond(response)) = pair.peer.handle(&request, &mut pair.rng) else {
+            panic!()
+        };
+        let AuthStep::Request(next) = pair.auth.handle(&response, &mut pair.rng) else { panic!() };
+        if next.data.get(1) == Some(&23) {
+            request = next;
+            break;
+        }
+        request = next;
+    }
+    let last = request.data.len() - 1;
+    request.data[last] ^= 1;
+    let Ok(PeerStep::Respond(alert)) = pair.peer.handle(&request, &mut pair.rng) else { panic!() };
+    assert!(alert.data.len() > 1, "the peer sends its alert");
+    let failure = EapRepr {
+        code: EapCode::FAILURE,
+        identifier: request.identifier,
+        eap_type: None,
+        data: vec![],
+    };
+    let reason = pair.peer.handle(&failure, &mut pair.rng).unwrap_err();
+    assert_eq!(reason, EapFailure::Tls(alert::BAD_RECORD_MAC));
+}
+
+/// Secrets as rustls logs them (NSS key log labels).
+#[derive(Debug, Default)]
+struct Secrets(Mutex<Vec<LogLine>>);
+
+#[derive(Debug)]
+struct LogLine {
+    label: String,
+    client_random: Vec<u8>,
+    secret: Vec<u8>,
+}
+
+impl TlsKeyLog for Secrets {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let line = LogLine {
+            label: label.to_owned(),
+            client_random: client_random.to_vec(),
+            secret: secret.to_vec(),
+        };
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// TLS 1.2 PRF (RFC 5246 §5): P_hash(secret, label || seed) with HMAC-SHA-256 or -384.
+fn tls12_prf(sha384: bool, secret: &[u8], label: &[u8], seed: &[u8], len: usize) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    let h = |parts: &[&[u8]]| -> Vec<u8> {
+        macro_rules! mac {
+            ($hash:ty) => {{
+                let mut m = <Hmac<$hash> as KeyInit>::new_from_slice(secret).unwrap();
+                for p in parts {
+                    m.update(p);
+                }
+                m.finalize().into_bytes().to_vec()
+            }};
+        }
+        if sha384 { mac!(sha2::Sha384) } else { mac!(sha2::Sha256) }
+    };
+    let seed = [label, seed].concat();
+    let mut a = h(&[&seed]);
+    let mut out = Vec::new();
+    while out.len() < len {
+        out.extend(h(&[&a, &seed]));
+        a = h(&[&a]);
+    }
+    out.truncate(len);
+    out
+}
+
+/// The test's PRF against OpenSSL's: master secret 00..2f, client random 40..5f, server random
+/// 80..9f, label "client EAP encryption", 64 octets, from
+/// `openssl kdf -keylen 64 -kdfopt digest:SHA256 (or SHA384) -kdfopt hexsecret:000102..2f
+/// -kdfopt hexseed:<hex of label>4041..5f8081..9f TLS1-PRF` (OpenSSL 3.0.19).
+#[test]
+fn tls12_prf_matches_openssl() {
+    let master: Vec<u8> = (0x00..0x30).collect();
+    let randoms: Vec<u8> = (0x40..0x60).chain(0x80..0xa0).collect();
+    let sha256 = "1f3d593d4ce89ae2067b1361f748e33f8661a56ea314b0c307f2990c85bbdc3e\
+                  08d9b1ad2c633deec23bb59d930076d28020d2d241085411f5e83cb70a61f50f";
+    let sha384 = "f50ce169f52bb955cb9490e31b5c37e48fb008154684d7b76aae8762716d65bf\
+                  583df048938097157ce3de1e3d6d930073d2969ae1d94c0dce8fb391fc5ae65d";
+    let label = b"client EAP encryption";
+    assert_eq!(hex::encode(tls12_prf(false, &master, label, &randoms, 64)), sha256);
+    assert_eq!(hex::encode(tls12_prf(true, &master, label, &randoms, 64)), sha384);
+}
+
+/// RFC 5216 §2.3 known-answer check on a live handshake: the master secret from the key log,
+/// the randoms and cipher suite from the plaintext hellos, the MSK recomputed with the test's
+/// PRF (checked against OpenSSL above), equal to what both sides derived.
+#[test]
+fn tls12_msk_is_the_rfc5216_prf_output() {
+    let secrets = Arc::new(Secrets::default());
+    let mut setup = Setup::new(TlsVersion::V1_2);
+    setup.peer.key_log = Some(secrets.clone());
+    let t = setup.run();
+    let msk = assert_success(&t);
+
+    // ClientHello: Type-Data flags(1) | record header(5) | handshake header(4) | version(2) |
+    // random(32). ServerHello likewise, then session id and the cipher suite.
+    let hello = responses(&t)[0];
+    let server_hello = requests(&t)[1];
+    let flags_len = |d: &[u8]| if d[0] & L != 0 { 5 } else { 1 };
+    let (c, s) = (flags_len(hello), flags_len(server_hello));
+    assert_eq!((hello[c], hello[c + 5]), (0x16, 1), "ClientHello");
+    assert_eq!((server_hello[s], server_hello[s + 5]), (0x16, 2), "ServerHello");
+    let client_random = &hello[c + 11..c + 43];
+    let server_random = &server_hello[s + 11..s + 43];
+    let sid_len = usize::from(server_hello[s + 43]);
+    let suite =
+        u16::from_be_bytes([server_hello[s + 44 + sid_len], server_hello[s + 45 + sid_len]]);
+    // TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 and TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 use
+    // SHA-384 for the PRF (RFC 5289 §3); the others here SHA-256.
+    let sha384 = matches!(suite, 0xc02c | 0xc030);
+
+    let logged = secrets.0.lock().unwrap();
+    let master = logged.iter().find(|l| l.label == "CLIENT_RANDOM").expect("master secret logged");
+    assert_eq!(master.client_random, client_random);
+    let seed = [client_random, server_random].concat();
+    let expected = tls12_prf(sha384, &master.secret, b"client EAP encryption", &seed, 64);
+    assert_eq!(msk, expected);
+}
