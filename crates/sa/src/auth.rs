@@ -36,6 +36,9 @@ pub enum LocalAuth {
     /// entity first): RFC 7427 Digital Signature when the peer announced its hashes, else the
     /// key's classic method.
     Certificate(Arc<Identity>),
+    /// EAP (RFC 7296 §2.16): the first IKE_AUTH carries no AUTH of ours; EAP rounds follow,
+    /// then an AUTH keyed by the method's MSK (or by SK_pi when it makes none). Initiator only.
+    Eap(Arc<ikeway_eap::PeerConfig>),
 }
 
 /// How the peer must prove who it is. A peer whose AUTH method this does not allow is refused
@@ -47,6 +50,11 @@ pub enum PeerAuth {
     /// Only a signature (methods 1, 9, 10, 11, 14) by the key of a certificate chain that
     /// `PeerVerifier` accepts for the peer's identity. Its CA key hashes go in our CERTREQ.
     Certificate(Arc<dyn PeerVerifier>),
+    /// Responder only: EAP (RFC 7296 §2.16). The initiator's first IKE_AUTH carries no AUTH;
+    /// we answer with our own proof and an EAP-Request, run the method, and then require an
+    /// AUTH keyed by its MSK (or by SK_pi when it makes none). An AUTH in the first IKE_AUTH
+    /// is refused.
+    Eap(Arc<ikeway_eap::AuthenticatorConfig>),
 }
 
 impl LocalAuth {
@@ -54,7 +62,7 @@ impl LocalAuth {
     pub fn psk(&self) -> Option<&SecretBytes> {
         match self {
             Self::Psk(k) => Some(k),
-            Self::Certificate(_) => None,
+            Self::Certificate(_) | Self::Eap(_) => None,
         }
     }
 }
@@ -64,7 +72,7 @@ impl PeerAuth {
     pub fn psk(&self) -> Option<&SecretBytes> {
         match self {
             Self::Psk(k) => Some(k),
-            Self::Certificate(_) => None,
+            Self::Certificate(_) | Self::Eap(_) => None,
         }
     }
 }
@@ -127,7 +135,7 @@ pub(crate) fn peer_signature_hashes(payloads: &[Payload]) -> Option<Vec<Signatur
 /// verify the peer's certificate.
 pub(crate) fn cert_request(peer: &PeerAuth) -> Option<Payload> {
     match peer {
-        PeerAuth::Psk(_) => None,
+        PeerAuth::Psk(_) | PeerAuth::Eap(_) => None,
         PeerAuth::Certificate(verifier) => Some(Payload::new(PayloadRepr::CertReq(
             CertRepr::x509_request(&verifier.ca_key_hashes()),
         ))),
@@ -142,22 +150,23 @@ pub(crate) struct OwnAuth {
     pub(crate) auth: Payload,
 }
 
-/// Our CERT and AUTH payloads over `octets`, from [`IkeCrypto::signed_octets`]. `Err` when
+/// Our CERT and AUTH payloads over `octets`, from [`IkeCrypto::signed_octets`]. `None` when
 /// our key cannot sign anything the peer can check (an RSA key and a peer that announced no
-/// RFC 7427 hashes: method 1 needs SHA-1, which we do not sign with) or signing failed.
+/// RFC 7427 hashes: method 1 needs SHA-1, which we do not sign with), signing failed, or we
+/// authenticate with EAP, which has no AUTH of its own before the method ran.
 pub(crate) fn own_auth(
     local: &LocalAuth,
     crypto: &IkeCrypto,
     octets: &[u8],
     peer_hashes: Option<&[SignatureHash]>,
-) -> Result<OwnAuth, ikeway_pki::PkiError> {
+) -> Option<OwnAuth> {
     let (certs, method, data) = match local {
         LocalAuth::Psk(psk) => {
             let mac = crypto.psk_auth(psk, octets);
             (Vec::new(), AuthMethod::SHARED_KEY_MIC, mac.expose().to_vec())
         }
         LocalAuth::Certificate(identity) => {
-            let (method, data) = identity.sign_auth(octets, peer_hashes)?;
+            let (method, data) = identity.sign_auth(octets, peer_hashes).ok()?;
             let certs = identity
                 .chain()
                 .iter()
@@ -165,8 +174,37 @@ pub(crate) fn own_auth(
                 .collect();
             (certs, method, data)
         }
+        LocalAuth::Eap(_) => return None,
     };
-    Ok(OwnAuth { certs, auth: Payload::new(PayloadRepr::Auth(AuthRepr { method, data })) })
+    Some(OwnAuth { certs, auth: Payload::new(PayloadRepr::Auth(AuthRepr { method, data })) })
+}
+
+/// The AUTH payload that ends an EAP round (RFC 7296 §2.16): a shared key MIC keyed by the
+/// method's MSK, or by the signer's SK_p when the method made none, over `octets` from
+/// [`IkeCrypto::signed_octets`] for `signer`.
+pub(crate) fn eap_auth(
+    crypto: &IkeCrypto,
+    msk: Option<&SecretBytes>,
+    signer: crate::Side,
+    octets: &[u8],
+) -> Payload {
+    let key = msk.unwrap_or_else(|| crypto.sk_p(signer));
+    let mac = crypto.psk_auth(key, octets);
+    let data = mac.expose().to_vec();
+    Payload::new(PayloadRepr::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MIC, data }))
+}
+
+/// Whether the peer's `auth` is the AUTH that ends its EAP round, compared in constant time.
+pub(crate) fn check_eap_auth(
+    crypto: &IkeCrypto,
+    msk: Option<&SecretBytes>,
+    signer: crate::Side,
+    octets: &[u8],
+    auth: &AuthRepr,
+) -> bool {
+    let key = msk.unwrap_or_else(|| crypto.sk_p(signer));
+    let expected = crypto.psk_auth(key, octets);
+    auth.method == AuthMethod::SHARED_KEY_MIC && bool::from(expected.expose().ct_eq(&auth.data))
 }
 
 /// Whether the peer's AUTH payload (with the CERT payloads of the same message) proves the
@@ -189,6 +227,7 @@ pub(crate) fn check_peer(
                 Err(PeerRefused::Failed)
             }
         }
+        // A peer that must run EAP may not skip it with an AUTH of its own.
         (PeerAuth::Certificate(verifier), m) if is_signature(m) => {
             let chain = peer_chain(payloads)?;
             let key = verifier.verify(&chain, id).map_err(PeerRefused::Certificate)?;

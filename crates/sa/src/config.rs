@@ -2,6 +2,7 @@
 //! traffic selectors, lifetimes and timer policy.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, TrafficSelector};
@@ -144,6 +145,18 @@ pub struct Config {
     /// `remote_ts`). Off by default: a remote-access client speaks for its own address only,
     /// and may not claim a range that could later cover another client's (issue 9 finding 6).
     pub wide_remote_ts: bool,
+    /// Initiator, RFC 4739: after `local_auth` (a PSK or certificate round), a second round
+    /// with EAP as this client. Sends MULTIPLE_AUTH_SUPPORTED and ANOTHER_AUTH_FOLLOWS; a
+    /// responder that does not announce MULTIPLE_AUTH_SUPPORTED is refused.
+    pub local_auth2: Option<Arc<ikeway_eap::PeerConfig>>,
+    /// Responder, RFC 4739: after `peer_auth`, require a second round by EAP with this
+    /// authenticator. Sends MULTIPLE_AUTH_SUPPORTED in IKE_SA_INIT.
+    pub peer_auth2: Option<Arc<ikeway_eap::AuthenticatorConfig>>,
+    /// RFC 5998 EAP-only authentication. Initiator: with `local_auth` EAP and only mutual
+    /// methods allowed (`Method::is_mutual`), ask for it with EAP_ONLY_AUTHENTICATION and
+    /// accept a first response without AUTH. Responder: when asked, and the first method of
+    /// `peer_auth` is mutual, leave our CERT and AUTH out. Off by default.
+    pub eap_only: bool,
 }
 
 impl Config {
@@ -218,6 +231,9 @@ impl Config {
             cookie_secret_period: Duration::from_secs(120),
             max_children: DEFAULT_MAX_CHILDREN,
             wide_remote_ts: false,
+            local_auth2: None,
+            peer_auth2: None,
+            eap_only: false,
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use ikeway_codec::{NotifyType, TrafficSelector};
+use ikeway_codec::{IdRepr, NotifyType, TrafficSelector};
 use ikeway_crypto::keys::DirectionKeys;
 
 use crate::proposal::{EspSuite, IkeSuite};
@@ -16,6 +16,11 @@ pub enum Event {
     /// keys, the peer is not authenticated yet (what a user waits for next). Responders do
     /// not report it.
     Authenticating { spi_i: u64, spi_r: u64 },
+    /// Responder: the initiator proved who it is by EAP (RFC 7296 §2.16, RFC 4739), reported
+    /// just before `IkeSaUp`: `id` is the IKE identity of its first IKE_AUTH (the one a
+    /// PSK or certificate round proved, if one ran), `eap_identity` the name the EAP method
+    /// authenticated (a user name). Both are the peer's identity: log them redacted.
+    PeerAuthenticated { id: IdRepr, eap_identity: String },
     /// IKE_AUTH completed: the IKE SA is authenticated.
     IkeSaUp { spi_i: u64, spi_r: u64, suite: IkeSuite },
     /// A child SA's keys are ready: install the inbound SA first, then the outbound one.
@@ -93,6 +98,16 @@ pub enum CloseReason {
     /// Our certificate's key cannot sign anything the peer can check (an RSA key and a peer
     /// that announced no RFC 7427 hashes), or signing failed.
     OwnCertificateUnusable,
+    /// EAP did not authenticate (RFC 7296 §2.16): the server said no (a wrong password or an
+    /// unknown user look the same), the server did not prove itself to us, or the method
+    /// broke off. No retry follows.
+    Eap(ikeway_eap::EapFailure),
+    /// EAP-only authentication (RFC 5998) was agreed, so the server sent no AUTH of its own,
+    /// but the method that ran does not authenticate the server: it is refused.
+    EapOnlyMethodNotMutual,
+    /// A second authentication round is configured (RFC 4739) but the peer did not announce
+    /// MULTIPLE_AUTH_SUPPORTED, or a responder that requires one was not told another follows.
+    MultipleAuthUnsupported,
 }
 
 /// A sentence for a person: why the IKE SA ended.
@@ -112,6 +127,15 @@ impl core::fmt::Display for CloseReason {
             Self::OwnCertificateUnusable => {
                 f.write_str("our certificate's key cannot sign anything the peer accepts")
             }
+            Self::Eap(failure) => write!(f, "EAP authentication failed: {failure}"),
+            Self::EapOnlyMethodNotMutual => f.write_str(
+                "the server skipped its own authentication (EAP-only) but the EAP method that \
+                 ran does not authenticate the server",
+            ),
+            Self::MultipleAuthUnsupported => f.write_str(
+                "a second authentication round is configured but the peer does not do it \
+                 (RFC 4739 multiple authentication)",
+            ),
         }
     }
 }
@@ -160,6 +184,16 @@ mod tests {
         assert_eq!(
             CloseReason::PeerCertificate(ikeway_pki::CertFailure::Expired).to_string(),
             "certificate refused: the peer's certificate has expired"
+        );
+        assert_eq!(
+            CloseReason::EapOnlyMethodNotMutual.to_string(),
+            "the server skipped its own authentication (EAP-only) but the EAP method that ran \
+             does not authenticate the server"
+        );
+        assert!(
+            CloseReason::Eap(ikeway_eap::EapFailure::Rejected)
+                .to_string()
+                .starts_with("EAP authentication failed: "),
         );
     }
 }

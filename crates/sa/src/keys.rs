@@ -49,7 +49,7 @@ impl IkeCrypto {
     }
 
     /// SK_p of the sender of an AUTH payload (SK_pi for the initiator's).
-    fn sk_p(&self, signer: Side) -> &SecretBytes {
+    pub(crate) fn sk_p(&self, signer: Side) -> &SecretBytes {
         match signer {
             Side::Initiator => &self.keys.sk_pi,
             Side::Responder => &self.keys.sk_pr,

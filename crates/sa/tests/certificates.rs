@@ -7,20 +7,18 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{CLIENT, SERVER, addr, client_config, pool, server_config};
+use common::run::{Run, open_auth, rewrite_auth};
+use common::{client_config, server_config};
 use ikeway_codec::{
     AuthMethod, CertRepr, ExchangeType, HeaderRepr, IdRepr, IdValue, MessageRepr, NotifyType,
-    Payload, PayloadRepr, sk,
+    Payload, PayloadRepr,
 };
-use ikeway_crypto::AeadBackend;
 use ikeway_pki::{
     CertFailure, Certificate, FixedTime, Identity, PrivateKey, Purpose, UnixTime, Validator,
 };
-use ikeway_sa::{
-    CloseReason, Config, Event, Held, IkeSa, InsecureKexForFuzzing, LocalAuth, PeerAuth, Responder,
-};
+use ikeway_sa::{CloseReason, Config, Event, IkeSa, LocalAuth, PeerAuth};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, RsaKeySize, date_time_ymd,
 };
@@ -132,117 +130,6 @@ impl Pki {
 const CLIENT_ID: &str = "client.example.org";
 const SERVER_ID: &str = "vpn.example.org";
 
-// ----- the handshake -----
-
-/// Rewrites a datagram, given the initiator (whose keys open what it protects).
-type Tamper = Box<dyn FnMut(&IkeSa, Vec<u8>) -> Vec<u8>>;
-
-/// An initiator and a responder on a lossless network; `tamper` may rewrite what the
-/// initiator sends (with its keys, to change encrypted payloads).
-struct Run {
-    now: Instant,
-    initiator: IkeSa,
-    responder: Responder,
-    initiator_events: Vec<Event>,
-    responder_events: Vec<Event>,
-    tamper_request: Option<Tamper>,
-    tamper_response: Option<Tamper>,
-}
-
-impl Run {
-    fn new(client: Config, server: Config) -> Self {
-        let kex = Arc::new(InsecureKexForFuzzing);
-        let now = Instant::now();
-        let initiator = IkeSa::initiate(
-            Arc::new(client),
-            kex.clone(),
-            [1; 32],
-            now,
-            addr(CLIENT),
-            addr(SERVER),
-        )
-        .expect("initiate");
-        let responder = Responder::new(Arc::new(server), kex, Some(pool()), [2; 32]);
-        Self {
-            now,
-            initiator,
-            responder,
-            initiator_events: Vec::new(),
-            responder_events: Vec::new(),
-            tamper_request: None,
-            tamper_response: None,
-        }
-    }
-
-    /// Delivers both ways until neither end has anything more to say.
-    fn run(mut self) -> Self {
-        let mut buf = vec![0u8; 65536];
-        for _ in 0..32 {
-            let mut moved = false;
-            while let Some(t) = self.initiator.poll_transmit(&mut buf) {
-                let t = t.expect("64 KiB is enough");
-                let mut bytes = buf[..t.len].to_vec();
-                if let Some(tamper) = &mut self.tamper_request {
-                    bytes = tamper(&self.initiator, bytes);
-                }
-                self.responder.handle_datagram(self.now, t.local, t.remote, &bytes);
-                moved = true;
-            }
-            while let Some(t) = self.responder.poll_transmit(&mut buf) {
-                let t = t.expect("64 KiB is enough");
-                let mut bytes = buf[..t.len].to_vec();
-                if let Some(tamper) = &mut self.tamper_response {
-                    bytes = tamper(&self.initiator, bytes);
-                }
-                self.initiator.handle_datagram(self.now, t.local, t.remote, &bytes);
-                moved = true;
-            }
-            while let Some(e) = self.initiator.poll_event() {
-                self.initiator_events.push(e.event);
-            }
-            while let Some(e) = self.responder.poll_event() {
-                self.responder_events.push(e.event);
-            }
-            if !moved {
-                return self;
-            }
-        }
-        panic!("the two ends never went quiet");
-    }
-
-    fn both_up(&self) -> bool {
-        let child =
-            |events: &[Event]| events.iter().any(|e| matches!(e, Event::ChildSaInstalled(_)));
-        self.initiator.is_established()
-            && child(&self.initiator_events)
-            && child(&self.responder_events)
-    }
-
-    fn closed(events: &[Event]) -> Option<CloseReason> {
-        events.iter().find_map(|e| match e {
-            Event::IkeSaClosed { reason } => Some(*reason),
-            _ => None,
-        })
-    }
-
-    fn initiator_closed(&self) -> Option<CloseReason> {
-        Self::closed(&self.initiator_events)
-    }
-
-    fn responder_closed(&self) -> Option<CloseReason> {
-        Self::closed(&self.responder_events)
-    }
-
-    /// The responder holds nothing: no SA, nothing half-open, no lease, SPI or selector.
-    fn assert_responder_empty(&self) {
-        assert_eq!(self.responder.len(), 0, "an IKE SA is left");
-        assert_eq!(self.responder.half_open(), 0);
-        assert_eq!(self.responder.half_open_bytes(), 0);
-        assert_eq!(self.responder.leased(), 0);
-        assert_eq!(self.responder.held(), Held::default());
-    }
-}
-
 fn configs() -> (Config, Config) {
     (client_config(), server_config())
 }
@@ -264,35 +151,6 @@ fn refused(client: Config, server: Config) -> (Option<CloseReason>, Option<Close
     let run = Run::new(client, server).run();
     assert!(!run.initiator.is_established(), "the initiator came up");
     (run.initiator_closed(), run.responder_closed(), run)
-}
-
-// ----- opening and rewriting what the initiator's keys protect -----
-
-fn protector(sa: &IkeSa, by_initiator: bool) -> ikeway_crypto::Protector {
-    let keys = sa.export_keys_for_debugging().expect("keyed");
-    let (e, a) = if by_initiator { (keys.sk_ei, keys.sk_ai) } else { (keys.sk_er, keys.sk_ar) };
-    keys.suite.suite.key(AeadBackend::default(), e.expose(), a.expose()).expect("keys")
-}
-
-/// The payloads of an IKE_AUTH message, or `None` for other messages.
-fn open_auth(sa: &IkeSa, bytes: &[u8]) -> Option<Vec<Payload>> {
-    let header = HeaderRepr::parse(bytes).ok()?;
-    if header.exchange != ExchangeType::IKE_AUTH {
-        return None;
-    }
-    let opened = sk::open(bytes, &protector(sa, header.flags.initiator)).ok()?;
-    assert!(opened.fragment.is_none(), "tests that open IKE_AUTH send it whole");
-    Some(opened.payloads().expect("our own IKE_AUTH parses"))
-}
-
-/// Rewrites the payloads of an IKE_AUTH message, sealed again with the same header.
-fn rewrite_auth(sa: &IkeSa, bytes: Vec<u8>, edit: impl FnOnce(&mut Vec<Payload>)) -> Vec<u8> {
-    let Some(mut payloads) = open_auth(sa, &bytes) else { return bytes };
-    let header = HeaderRepr::parse(&bytes).expect("parsed above");
-    edit(&mut payloads);
-    let p = protector(sa, header.flags.initiator);
-    let iv = vec![7u8; p.iv_len()];
-    sk::seal(&header, &[], &payloads, &p, &iv).expect("reseal")
 }
 
 fn auth_method(payloads: &[Payload]) -> AuthMethod {

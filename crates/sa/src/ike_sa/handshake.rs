@@ -1,7 +1,17 @@
 //! IKE_SA_INIT and IKE_AUTH, both sides (RFC 7296 §1.2, §2.15, §2.23).
 
+use super::eap::{self, InitPair};
 use super::*;
 use crate::auth::{self, PeerRefused};
+
+/// What proves us in the first IKE_AUTH request: CERT payloads, the AUTH (none when EAP
+/// follows) and notifies that go with it.
+#[derive(Debug, Default)]
+pub(super) struct OwnProof {
+    pub(super) certs: Vec<Payload>,
+    pub(super) auth: Option<Payload>,
+    pub(super) notifies: Vec<Payload>,
+}
 
 impl IkeSa {
     pub(super) fn nat_payloads(&self, spi_r: u64) -> [Payload; 2] {
@@ -54,6 +64,10 @@ impl IkeSa {
         payloads.extend(self.nat_payloads(0));
         payloads.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
         payloads.push(auth::signature_hashes_notify());
+        if self.config.local_auth2.is_some() {
+            // RFC 4739 §3.1: we do a second round.
+            payloads.push(notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, Vec::new()));
+        }
         let header = self.header(ExchangeType::IKE_SA_INIT, false, 0);
         let request = MessageRepr { header, payloads }.to_vec()?;
         self.send_mid = 0;
@@ -144,6 +158,10 @@ impl IkeSa {
         reply.extend(sa.nat_payloads(sa.spi_r));
         reply.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
         reply.push(auth::signature_hashes_notify());
+        if sa.config.peer_auth2.is_some() {
+            // RFC 4739 §3.1: we take a second round, and require one.
+            reply.push(notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, Vec::new()));
+        }
         let header = sa.header(ExchangeType::IKE_SA_INIT, true, 0);
         let response = MessageRepr { header, payloads: reply }.to_vec()?;
 
@@ -285,10 +303,14 @@ impl IkeSa {
             find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         self.detect_nat(payloads, self.spi_r);
         self.peer_hashes = auth::peer_signature_hashes(payloads);
+        self.peer_multiple_auth =
+            find_notify(payloads, NotifyType::MULTIPLE_AUTH_SUPPORTED).is_some();
         self.ni = ni.clone();
         self.nr = nr.clone();
         self.send_auth(now, ni, nr, request)?;
-        self.events.push_back(Event::Authenticating { spi_i: self.spi_i, spi_r: self.spi_r });
+        if !self.is_closed() {
+            self.events.push_back(Event::Authenticating { spi_i: self.spi_i, spi_r: self.spi_r });
+        }
         Ok(())
     }
 
@@ -299,21 +321,34 @@ impl IkeSa {
         nr: Vec<u8>,
         init_request: Vec<u8>,
     ) -> Result<(), crate::Error> {
-        let config = Arc::clone(&self.config);
+        if self.send_first_auth_with_eap(now, ni.clone(), nr.clone(), init_request.clone())? {
+            return Ok(());
+        }
         let Some(own) = self.own_auth(Side::Initiator, &init_request, &nr)? else {
             self.close(CloseReason::OwnCertificateUnusable);
             return Ok(());
         };
         let child_spi = self.random_spi32();
-        // §1.2: HDR, SK {IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, SAi2, TSi, TSr}.
+        let proof = OwnProof { certs: own.certs, auth: Some(own.auth), notifies: Vec::new() };
+        let inner = self.first_auth_payloads(proof, child_spi);
+        self.send_mid = 1;
+        self.state = State::AuthSent { ni, nr, child_spi };
+        self.send_encrypted_request(now, ExchangeType::IKE_AUTH, &inner, Request::Auth)
+    }
+
+    /// The initiator's first IKE_AUTH request, §1.2: HDR, SK {IDi, [CERT,] [CERTREQ,] [IDr,]
+    /// AUTH, [CP,] SAi2, TSi, TSr}, the AUTH left out when EAP follows (§2.16).
+    pub(super) fn first_auth_payloads(&self, proof: OwnProof, child_spi: u32) -> Vec<Payload> {
+        let config = &self.config;
         let mut inner = vec![Payload::new(PayloadRepr::IdI(config.local_id.clone()))];
-        inner.extend(own.certs);
+        inner.extend(proof.certs);
         inner.extend(auth::cert_request(&config.peer_auth));
         inner.push(notify(NotifyType::INITIAL_CONTACT, Vec::new()));
+        inner.extend(proof.notifies);
         if let Some(id) = &config.remote_id {
             inner.push(Payload::new(PayloadRepr::IdR(id.clone())));
         }
-        inner.push(own.auth);
+        inner.extend(proof.auth);
         if !config.config_request.is_empty() {
             let attributes =
                 config.config_request.iter().map(|k| ConfigAttribute::request(*k)).collect();
@@ -329,15 +364,13 @@ impl IkeSa {
         ))));
         inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: config.local_ts.clone() })));
         inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: config.remote_ts.clone() })));
-        self.send_mid = 1;
-        self.state = State::AuthSent { ni, nr, child_spi };
-        self.send_encrypted_request(now, ExchangeType::IKE_AUTH, &inner, Request::Auth)
+        inner
     }
 
     /// Our CERT and AUTH payloads as `signer`, over `real_message` (our IKE_SA_INIT message)
     /// and the peer's nonce. `None` when our certificate's key cannot sign anything the peer
     /// accepts.
-    fn own_auth(
+    pub(super) fn own_auth(
         &self,
         signer: Side,
         real_message: &[u8],
@@ -347,7 +380,7 @@ impl IkeSa {
         let octets =
             crypto.signed_octets(signer, real_message, peer_nonce, &self.config.local_id)?;
         let hashes = self.peer_hashes.as_deref();
-        Ok(auth::own_auth(&self.config.local_auth, crypto, &octets, hashes).ok())
+        Ok(auth::own_auth(&self.config.local_auth, crypto, &octets, hashes))
     }
 
     /// Checks the peer's ID and AUTH (and CERT) payloads against `real_message` (the peer's
@@ -395,17 +428,18 @@ impl IkeSa {
         else {
             unreachable!("checked by the caller");
         };
-        if let Err(refused) = self.verify_peer_auth(payloads, true, &init_request, &nr) {
-            // §2.21.2: answer AUTHENTICATION_FAILED, then forget everything.
-            self.send_response(
-                message_id,
-                ExchangeType::IKE_AUTH,
-                &[notify(refused.notify(), Vec::new())],
-            )?;
-            self.close(refused.close_reason());
-            return Ok(());
+        let init = InitPair { ni, nr, request: init_request, response: init_response };
+        if let Some(eap) = eap::eap_required(&self.config)
+            && find_payload!(payloads, Auth).is_none()
+        {
+            return self.start_eap_server(message_id, payloads, init, eap);
         }
-        let Some(own) = self.own_auth(Side::Responder, &init_response, &ni)? else {
+        let id = match self.verify_peer_auth(payloads, true, &init.request, &init.nr) {
+            Ok(id) => id,
+            // §2.21.2: answer AUTHENTICATION_FAILED, then forget everything.
+            Err(refused) => return self.refuse_initiator(message_id, refused),
+        };
+        let Some(own) = self.own_auth(Side::Responder, &init.response, &init.ni)? else {
             // The client is fine; we cannot prove ourselves to it (RFC 7296 §2.21.2 has no
             // better notify for that).
             self.send_response(
@@ -420,11 +454,39 @@ impl IkeSa {
         let mut reply = vec![Payload::new(PayloadRepr::IdR(self.config.local_id.clone()))];
         reply.extend(own.certs);
         reply.push(own.auth);
+        if self.config.peer_auth2.is_some() {
+            // RFC 4739: EAP must follow, and the initiator must say so.
+            if find_notify(payloads, NotifyType::ANOTHER_AUTH_FOLLOWS).is_none() {
+                self.send_response(
+                    message_id,
+                    ExchangeType::IKE_AUTH,
+                    &[notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+                )?;
+                self.close(CloseReason::MultipleAuthUnsupported);
+                return Ok(());
+            }
+            return self.await_second_round(message_id, payloads, init, id, &reply);
+        }
+        self.finish_responder_auth(now, message_id, reply, payloads, &init.ni, &init.nr)
+    }
+
+    /// The responder's last IKE_AUTH response, once the initiator is authenticated: `reply`
+    /// (our proof), then CP and the child answered from `request` (the IKE_AUTH request that
+    /// carried SA, TS and CP).
+    pub(super) fn finish_responder_auth(
+        &mut self,
+        now: Instant,
+        message_id: u32,
+        mut reply: Vec<Payload>,
+        request: &[Payload],
+        ni: &[u8],
+        nr: &[u8],
+    ) -> Result<(), crate::Error> {
         self.timers.stop(Timer::HalfOpen);
         self.state = State::Established;
         self.established(now);
         if let Some(cp) =
-            find_payload!(payloads, Config).filter(|c| c.kind == ConfigType::CFG_REQUEST)
+            find_payload!(request, Config).filter(|c| c.kind == ConfigType::CFG_REQUEST)
         {
             match self.config_reply(cp) {
                 Some(reply_cp) => reply.push(Payload::new(PayloadRepr::Config(reply_cp))),
@@ -436,7 +498,7 @@ impl IkeSa {
                 }
             }
         }
-        let child = self.respond_child(now, payloads, &ni, &nr, None, None);
+        let child = self.respond_child(now, request, ni, nr, None, None);
         match child {
             Ok(child_payloads) => reply.extend(child_payloads),
             Err(n) => reply.push(notify(n, Vec::new())),
@@ -449,6 +511,9 @@ impl IkeSa {
         now: Instant,
         payloads: &[Payload],
     ) -> Result<(), crate::Error> {
+        if matches!(self.state, State::EapClient(_)) {
+            return self.handle_eap_response(now, payloads);
+        }
         let State::AuthSent { ni, nr, child_spi } =
             std::mem::replace(&mut self.state, State::Closed)
         else {
@@ -461,19 +526,38 @@ impl IkeSa {
         // The responder's AUTH covers its IKE_SA_INIT response, kept by the outstanding init.
         let init_response = self.init_response.take().unwrap_or_default();
         if let Err(refused) = self.verify_peer_auth(payloads, false, &init_response, &ni) {
-            // §2.21.2: the responder thinks the SA is up; tell it, once and unanswered
-            // (we are gone), so it deletes the SA rather than wait for its liveness check.
-            let inner = [
-                notify(NotifyType::AUTHENTICATION_FAILED, Vec::new()),
-                Payload::new(PayloadRepr::Delete(DeleteRepr::ike())),
-            ];
-            let header = self.header(ExchangeType::INFORMATIONAL, false, self.send_mid);
-            if let Ok(datagrams) = self.seal(&header, &inner) {
-                self.transmit_all(&datagrams);
-            }
-            self.close(refused.close_reason());
-            return Ok(());
+            return self.refuse_responder(refused);
         }
+        self.finish_initiator_auth(now, payloads, child_spi, &ni, &nr);
+        Ok(())
+    }
+
+    /// The responder did not prove itself. §2.21.2: it thinks the SA is up (or EAP goes on);
+    /// tell it, once and unanswered (we are gone), so it deletes the SA rather than wait for
+    /// its liveness check.
+    pub(super) fn refuse_responder(&mut self, refused: PeerRefused) -> Result<(), crate::Error> {
+        let inner = [
+            notify(NotifyType::AUTHENTICATION_FAILED, Vec::new()),
+            Payload::new(PayloadRepr::Delete(DeleteRepr::ike())),
+        ];
+        let header = self.header(ExchangeType::INFORMATIONAL, false, self.send_mid);
+        if let Ok(datagrams) = self.seal(&header, &inner) {
+            self.transmit_all(&datagrams);
+        }
+        self.close(refused.close_reason());
+        Ok(())
+    }
+
+    /// The initiator's side once the responder is authenticated: the SA is up, and CP and
+    /// the child come from its last IKE_AUTH response.
+    pub(super) fn finish_initiator_auth(
+        &mut self,
+        now: Instant,
+        payloads: &[Payload],
+        child_spi: u32,
+        ni: &[u8],
+        nr: &[u8],
+    ) {
         self.state = State::Established;
         self.established(now);
         if let Some(cp) =
@@ -484,12 +568,11 @@ impl IkeSa {
         match first_error(payloads) {
             Some(error) => self.events.push_back(Event::ChildSaRefused { notify: error }),
             None => {
-                if let Err(n) = self.accept_child(now, payloads, child_spi, &ni, &nr, None, None) {
+                if let Err(n) = self.accept_child(now, payloads, child_spi, ni, nr, None, None) {
                     self.events.push_back(Event::ChildSaRefused { notify: n });
                 }
             }
         }
-        Ok(())
     }
 
     pub(super) fn established(&mut self, now: Instant) {

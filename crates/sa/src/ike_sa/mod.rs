@@ -66,6 +66,10 @@ enum State {
         init_request: Vec<u8>,
         init_response: Vec<u8>,
     },
+    /// Initiator: EAP (RFC 7296 §2.16) or a first of two rounds (RFC 4739) under way.
+    EapClient(Box<eap::Client>),
+    /// Responder: the initiator runs EAP; still half-open.
+    EapServer(Box<eap::Server>),
     Established,
     Closed,
 }
@@ -181,6 +185,8 @@ pub struct IkeSa {
     /// The hashes the peer announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4); `None` if
     /// it sent none, and we sign with our key's classic method.
     peer_hashes: Option<Vec<ikeway_pki::SignatureHash>>,
+    /// The responder announced MULTIPLE_AUTH_SUPPORTED (RFC 4739).
+    peer_multiple_auth: bool,
     /// Child rekeys that collided with ours: (old inbound SPI, the peer's new inbound SPI).
     collided_with: Vec<(u32, u32)>,
     /// Next message ID on the IKE SA replaced by a rekey, for its DELETE.
@@ -243,6 +249,7 @@ macro_rules! find_payload {
 mod child;
 #[cfg(test)]
 mod cross_client_tests;
+mod eap;
 mod handshake;
 pub(crate) use handshake::stateless_reply;
 #[cfg(test)]
@@ -298,6 +305,7 @@ impl IkeSa {
             leases: Vec::new(),
             init_response: None,
             peer_hashes: None,
+            peer_multiple_auth: false,
             collided_with: Vec::new(),
             old_send_mid: 0,
             rekey_started_by_us: false,
@@ -374,9 +382,10 @@ impl IkeSa {
         self.closed
     }
 
-    /// Half-open: a responder that answered IKE_SA_INIT and awaits IKE_AUTH.
+    /// Half-open: a responder that answered IKE_SA_INIT and whose initiator is not
+    /// authenticated yet (IKE_AUTH awaited, or EAP under way or just failed).
     pub fn is_half_open(&self) -> bool {
-        matches!(self.state, State::InitReplied { .. })
+        matches!(self.state, State::InitReplied { .. } | State::EapServer(_))
     }
 
     pub fn stats(&self) -> Stats {
@@ -413,6 +422,7 @@ impl IkeSa {
             State::InitReplied { init_request, init_response, .. } => {
                 init_request.len() + init_response.len()
             }
+            State::EapServer(s) => s.held_bytes(),
             _ => 0,
         };
         let cache = self.response_cache.as_ref().map_or(0, |(_, d)| d.iter().map(Vec::len).sum());
@@ -848,7 +858,11 @@ impl IkeSa {
                     self.transmit_all(&datagrams);
                 }
                 Timer::HalfOpen => {
-                    self.close(CloseReason::HandshakeTimeout);
+                    let reason = match &self.state {
+                        State::EapServer(s) => s.timeout_reason(),
+                        _ => CloseReason::HandshakeTimeout,
+                    };
+                    self.close(reason);
                     return;
                 }
                 Timer::IkeExpire => {

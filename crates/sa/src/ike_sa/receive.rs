@@ -201,10 +201,15 @@ impl IkeSa {
             (ExchangeType::IKE_AUTH, State::InitReplied { .. }) => {
                 self.handle_auth_request(now, mid, &payloads)
             }
+            (ExchangeType::IKE_AUTH, State::EapServer(_)) => {
+                self.handle_eap_request(now, mid, &payloads)
+            }
             (ExchangeType::CREATE_CHILD_SA, State::Established) => {
                 self.handle_create_child_request(now, mid, &payloads)
             }
-            (ExchangeType::INFORMATIONAL, State::Established) => {
+            // Also while EAP runs: an initiator that refused our AUTH deletes the half-open
+            // SA at once (§2.21.2) rather than leave it to the half-open timer.
+            (ExchangeType::INFORMATIONAL, State::Established | State::EapServer(_)) => {
                 self.handle_informational_request(mid, &payloads)
             }
             _ => {

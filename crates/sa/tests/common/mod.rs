@@ -13,6 +13,8 @@ use ikeway_sa::{AddressPool, Config, Event, IkeSa, KeyExchangeProvider, Responde
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+pub(crate) mod run;
+
 pub(crate) const CLIENT: &str = "10.0.0.1:500";
 pub(crate) const SERVER: &str = "10.0.0.2:500";
 /// The NAT's public address; the client's port 500/4500 map to 40500/44500.

@@ -1,0 +1,530 @@
+//! EAP inside IKE_AUTH through whole handshakes, our initiator against our responder (RFC 7296
+//! §2.16, RFC 4739): the server proves itself with a certificate, the client with EAP; each
+//! way EAP or the AUTH around it fails ends with the exact close reason on both sides and no
+//! state left on the responder. Certificates are made in process (`ikeway_testkit::certs`),
+//! verified at a fixed time.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::run::{Run, open_auth, rewrite_auth, seal};
+use common::{CLIENT, SERVER, addr, client_config, server_config};
+use ikeway_codec::{
+    AuthMethod, EapCode, EapRepr, ExchangeType, Flags, HeaderRepr, IdRepr, IdValue, MessageRepr,
+    NotifyType, Payload, PayloadRepr,
+};
+use ikeway_crypto::SecretBytes;
+use ikeway_eap::{AuthenticatorConfig, EapFailure, Method, PeerConfig, Users};
+use ikeway_pki::{
+    CertFailure, Certificate, FixedTime, Identity, PrivateKey, Purpose, UnixTime, Validator,
+};
+use ikeway_sa::{CloseReason, Config, Event, LocalAuth, PeerAuth};
+use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+
+const CLIENT_ID: &str = "client.example.org";
+const SERVER_ID: &str = "vpn.example.org";
+const USER: &str = "alice";
+const PASSWORD: &str = "correct horse battery staple";
+/// The half-open timeout is 30 s: this is past it.
+const PAST_HALF_OPEN: Duration = Duration::from_secs(31);
+
+// ----- configurations -----
+
+/// 2030-01-01, inside the test certificates' 2020-2100.
+fn verifier(ca: &TestCa, purpose: Purpose) -> PeerAuth {
+    let anchor = Certificate::from_der(ca.cert_der.clone()).expect("DER");
+    let validator = Validator::new(vec![anchor], purpose);
+    let now = UnixTime::since_unix_epoch(Duration::from_secs(1_893_456_000));
+    PeerAuth::Certificate(Arc::new(FixedTime { validator, now }))
+}
+
+fn identity(ca: &TestCa, name: &str) -> LocalAuth {
+    let cert = ca.issue(name, name, &PKCS_ECDSA_P256_SHA256);
+    let key = PrivateKey::from_der(&cert.key_der).expect("PKCS#8");
+    let chain = vec![Certificate::from_der(cert.cert_der).expect("DER")];
+    LocalAuth::Certificate(Arc::new(Identity::new(key, chain).expect("the key is the cert's")))
+}
+
+fn peer(user: &str, password: &str, methods: &[Method]) -> Arc<PeerConfig> {
+    Arc::new(PeerConfig {
+        identity: user.to_owned(),
+        password: Some(SecretBytes::from_slice(password.as_bytes())),
+        tls: None,
+        methods: methods.to_vec(),
+    })
+}
+
+fn authenticator(methods: &[Method]) -> Arc<AuthenticatorConfig> {
+    let users = Users::parse(&format!("{USER} : EAP \"{PASSWORD}\"\n")).expect("a user file");
+    Arc::new(AuthenticatorConfig { methods: methods.to_vec(), users: Arc::new(users), tls: None })
+}
+
+/// A server with a certificate that `ca` issued, requiring EAP with `methods`; a client that
+/// trusts `ca` and signs in as `user` with `password`. IKE_AUTH goes whole, so tests can
+/// open it.
+fn eap_configs(ca: &TestCa, user: &str, password: &str, methods: &[Method]) -> (Config, Config) {
+    let mut client = client_config();
+    client.max_message_len = 60_000;
+    client.local_auth = LocalAuth::Eap(peer(user, password, methods));
+    client.peer_auth = verifier(ca, Purpose::Server);
+    let mut server = server_config();
+    server.max_message_len = 60_000;
+    server.local_auth = identity(ca, SERVER_ID);
+    server.peer_auth = PeerAuth::Eap(authenticator(methods));
+    (client, server)
+}
+
+// ----- what went over the wire -----
+
+/// The payloads of each IKE_AUTH message in `datagrams`, with its message ID.
+fn auth_messages(run: &Run, datagrams: &[Vec<u8>]) -> Vec<(u32, Vec<Payload>)> {
+    datagrams
+        .iter()
+        .filter_map(|d| {
+            let header = HeaderRepr::parse(d).ok()?;
+            Some((header.message_id, open_auth(&run.initiator, d)?))
+        })
+        .collect()
+}
+
+fn has(payloads: &[Payload], want: fn(&PayloadRepr) -> bool) -> bool {
+    payloads.iter().any(|p| want(&p.body))
+}
+
+fn notify(payloads: &[Payload], kind: NotifyType) -> bool {
+    payloads.iter().any(|p| matches!(&p.body, PayloadRepr::Notify(n) if n.kind == kind))
+}
+
+fn auth_method(payloads: &[Payload]) -> Option<AuthMethod> {
+    payloads.iter().find_map(|p| match &p.body {
+        PayloadRepr::Auth(a) => Some(a.method),
+        _ => None,
+    })
+}
+
+fn eap(payloads: &[Payload]) -> Option<&EapRepr> {
+    payloads.iter().find_map(|p| match &p.body {
+        PayloadRepr::Eap(e) => Some(e),
+        _ => None,
+    })
+}
+
+/// Both sides installed the same child: mirrored SPIs and keys.
+fn assert_children_agree(run: &Run) {
+    let child = |events: &[Event]| {
+        events
+            .iter()
+            .find_map(|e| match e {
+                Event::ChildSaInstalled(c) => {
+                    Some((c.spi_in, c.spi_out, c.inbound.encryption.expose().to_vec()))
+                }
+                _ => None,
+            })
+            .expect("a child")
+    };
+    let (i_in, i_out, i_key) = child(&run.initiator_events);
+    let (r_in, r_out, _) = child(&run.responder_events);
+    assert_eq!((i_in, i_out), (r_out, r_in));
+    let r_out_key = run
+        .responder_events
+        .iter()
+        .find_map(|e| match e {
+            Event::ChildSaInstalled(c) => Some(c.outbound.encryption.expose().to_vec()),
+            _ => None,
+        })
+        .expect("a child");
+    assert_eq!(i_key, r_out_key);
+}
+
+fn peer_authenticated(run: &Run) -> Vec<(IdRepr, String)> {
+    run.responder_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PeerAuthenticated { id, eap_identity } => {
+                Some((id.clone(), eap_identity.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn fqdn(s: &str) -> IdRepr {
+    IdRepr::from_value(IdValue::Fqdn(s))
+}
+
+// ----- EAP in the first round: it works -----
+
+/// The exchange RFC 7296 §2.16 draws, checked message by message, for `method`; returns the
+/// run, up on both sides.
+fn eap_handshake(method: Method) -> Run {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[method]);
+    let run = Run::new(client, server).run();
+    assert!(run.both_up(), "{:?} / {:?}", run.initiator_events, run.responder_events);
+    assert_children_agree(&run);
+    assert_eq!(run.initiator_closed(), None);
+    assert_eq!(run.responder_closed(), None);
+    // The responder reports who proved themselves, before the SA is up.
+    assert_eq!(peer_authenticated(&run), vec![(fqdn(CLIENT_ID), USER.to_owned())]);
+    let order: Vec<bool> = run
+        .responder_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PeerAuthenticated { .. } => Some(true),
+            Event::IkeSaUp { .. } => Some(false),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, [true, false]);
+
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    let responses = auth_messages(&run, &run.sent_by_responder);
+    let ids: Vec<u32> = requests.iter().map(|(mid, _)| *mid).collect();
+    assert_eq!(ids, (1..=requests.len() as u32).collect::<Vec<_>>(), "one request per ID");
+    assert_eq!(responses.len(), requests.len());
+    // First request: IDi, CP, SA, TS and no AUTH.
+    let first = &requests[0].1;
+    assert!(has(first, |p| matches!(p, PayloadRepr::IdI(_))));
+    assert!(has(first, |p| matches!(p, PayloadRepr::Config(_))));
+    assert!(has(first, |p| matches!(p, PayloadRepr::Sa(_))));
+    assert!(has(first, |p| matches!(p, PayloadRepr::TsI(_))));
+    assert_eq!(auth_method(first), None);
+    assert!(!notify(first, NotifyType::EAP_ONLY_AUTHENTICATION));
+    // First response: IDr, CERT, the certificate AUTH and EAP-Request/Identity.
+    let answer = &responses[0].1;
+    assert!(has(answer, |p| matches!(p, PayloadRepr::IdR(_))));
+    assert!(has(answer, |p| matches!(p, PayloadRepr::Cert(_))));
+    assert_eq!(auth_method(answer), Some(AuthMethod::DIGITAL_SIGNATURE));
+    let identity_request = eap(answer).expect("an EAP request");
+    assert_eq!((identity_request.code, identity_request.eap_type), (EapCode::REQUEST, Some(1)));
+    assert!(!has(answer, |p| matches!(p, PayloadRepr::Sa(_))));
+    // The rounds between carry EAP only.
+    for (_, m) in requests[1..requests.len() - 1].iter().chain(&responses[1..responses.len() - 1]) {
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(eap(m).is_some());
+    }
+    assert_eq!(eap(&responses[responses.len() - 2].1).map(|e| e.code), Some(EapCode::SUCCESS));
+    // Last request: AUTH only, a shared key MIC; last response: AUTH, CP, SA, TS.
+    let last = &requests[requests.len() - 1].1;
+    assert_eq!(last.len(), 1);
+    assert_eq!(auth_method(last), Some(AuthMethod::SHARED_KEY_MIC));
+    let done = &responses[responses.len() - 1].1;
+    assert_eq!(auth_method(done), Some(AuthMethod::SHARED_KEY_MIC));
+    assert!(has(done, |p| matches!(p, PayloadRepr::Config(_))));
+    assert!(has(done, |p| matches!(p, PayloadRepr::Sa(_))));
+    assert!(has(done, |p| matches!(p, PayloadRepr::TsR(_))));
+    assert!(eap(done).is_none());
+    run
+}
+
+/// EAP-MD5 makes no MSK: both final AUTHs are keyed by SK_pi and SK_pr (§2.16), and both
+/// sides agree on them.
+#[test]
+fn eap_md5_with_server_certificate_brings_both_sides_up_with_auth_from_sk_p() {
+    let run = eap_handshake(Method::Md5);
+    // Identity, MD5 challenge, Success: 2 exchanges of EAP, plus the start and the AUTH.
+    assert_eq!(auth_messages(&run, &run.sent_by_initiator).len(), 4);
+    assert_eq!(run.responder.len(), 1);
+    assert_eq!(run.responder.half_open(), 0);
+}
+
+// ----- EAP fails: the server says no -----
+
+/// What the EAP conversation looked like on the wire: each EAP message's code, type and
+/// length, in order, both ways.
+type EapWire = Vec<(EapCode, Option<u8>, usize)>;
+
+/// A client refused by EAP: the exact reasons on both sides, the last request answered again
+/// from the response cache, and nothing left once the half-open time ran out. Returns the
+/// EAP conversation, for comparing refusals on the wire.
+fn refused_by_eap(
+    method: Method,
+    user: &str,
+    password: &str,
+    client_reason: CloseReason,
+    server_reason: CloseReason,
+) -> EapWire {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, user, password, &[method]);
+    let mut run = Run::new(client, server).run();
+    assert!(!run.initiator.is_established());
+    assert_eq!(run.initiator_closed(), Some(client_reason));
+    assert!(peer_authenticated(&run).is_empty());
+    let last = auth_messages(&run, &run.sent_by_responder).pop().expect("IKE_AUTH answered");
+    assert_eq!(eap(&last.1).map(|e| e.code), Some(EapCode::FAILURE));
+    // The responder keeps the failed SA, half-open, only to answer a retransmission.
+    assert_eq!(run.responder_closed(), None);
+    assert_eq!((run.responder.len(), run.responder.half_open()), (1, 1));
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    let responses = auth_messages(&run, &run.sent_by_responder);
+    assert_eq!(requests.len(), responses.len());
+    let wire = responses
+        .iter()
+        .zip(&requests[1..])
+        .flat_map(|((_, answer), (_, next))| [eap(answer), eap(next)])
+        .chain([eap(&responses[responses.len() - 1].1)])
+        .flatten()
+        .map(|e| (e.code, e.eap_type, e.data.len()))
+        .collect();
+    let request = run.sent_by_initiator.last().expect("a request").clone();
+    let answer = run.sent_by_responder.last().expect("an answer").clone();
+    run.responder.handle_datagram(run.now, addr(CLIENT), addr(SERVER), &request);
+    let mut buf = vec![0u8; 65536];
+    let t = run.responder.poll_transmit(&mut buf).expect("answered again").expect("fits");
+    assert_eq!(&buf[..t.len], answer.as_slice(), "the cached EAP-Failure, byte for byte");
+    assert!(run.responder.poll_transmit(&mut buf).is_none());
+    run.advance(PAST_HALF_OPEN);
+    assert_eq!(run.responder_closed(), Some(server_reason));
+    run.assert_responder_empty();
+    wire
+}
+
+#[test]
+fn eap_md5_wrong_password_and_unknown_user_are_refused_alike_and_leave_nothing() {
+    let reason = CloseReason::Eap(EapFailure::Rejected);
+    let wrong = refused_by_eap(Method::Md5, USER, "not the password", reason, reason);
+    // A name of the same length, so that the two conversations could look the same.
+    let unknown = refused_by_eap(Method::Md5, "mallo", PASSWORD, reason, reason);
+    assert_eq!(wrong, unknown, "a wrong password and an unknown user differ on the wire");
+}
+
+// ----- the server does not prove itself -----
+
+/// A server whose certificate the client does not trust: refused on its first answer, before
+/// any EAP message is answered; the server is told and keeps nothing.
+#[test]
+fn server_with_an_untrusted_certificate_is_refused_before_any_eap_is_answered() {
+    let ca = TestCa::new("Test Root");
+    let other = TestCa::new("Another Root");
+    let (client, mut server) = eap_configs(&ca, USER, PASSWORD, &[Method::Md5]);
+    server.local_auth = identity(&other, SERVER_ID);
+    let run = Run::new(client, server).run();
+    assert_eq!(
+        run.initiator_closed(),
+        Some(CloseReason::PeerCertificate(CertFailure::UntrustedIssuer))
+    );
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    assert_eq!(requests.len(), 1, "only the first IKE_AUTH: {requests:?}");
+    assert!(requests.iter().all(|(_, m)| eap(m).is_none()), "an EAP message was answered");
+    // The INFORMATIONAL that says AUTHENTICATION_FAILED deletes the half-open SA at once.
+    assert_eq!(run.responder_closed(), Some(CloseReason::DeletedByPeer));
+    run.assert_responder_empty();
+}
+
+/// A server whose final AUTH is not keyed by the MSK (or SK_pr): refused after EAP-Success,
+/// the SA never up on the client; the server, up already, is told and deletes it.
+#[test]
+fn server_final_auth_that_does_not_match_is_refused() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::Md5]);
+    let mut run = Run::new(client, server);
+    run.tamper_response = Some(Box::new(|sa, bytes| {
+        rewrite_auth(sa, bytes, |payloads| {
+            let last = payloads.iter().any(|p| matches!(p.body, PayloadRepr::Sa(_)));
+            for p in payloads.iter_mut() {
+                if let (true, PayloadRepr::Auth(a)) = (last, &mut p.body) {
+                    a.data[0] ^= 1;
+                }
+            }
+        })
+    }));
+    let run = run.run();
+    assert!(!run.initiator.is_established());
+    assert!(!run.initiator_events.iter().any(|e| matches!(e, Event::ChildSaInstalled(_))));
+    assert_eq!(run.initiator_closed(), Some(CloseReason::AuthenticationFailed));
+    assert_eq!(run.responder_closed(), Some(CloseReason::DeletedByPeer));
+    run.assert_responder_empty();
+}
+
+/// A client whose final AUTH does not match: AUTHENTICATION_FAILED, nothing kept.
+#[test]
+fn client_final_auth_that_does_not_match_is_refused() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::Md5]);
+    let mut run = Run::new(client, server);
+    run.tamper_request = Some(Box::new(|sa, bytes| {
+        rewrite_auth(sa, bytes, |payloads| {
+            if let [Payload { body: PayloadRepr::Auth(a), .. }] = payloads.as_mut_slice() {
+                a.data[0] ^= 1;
+            }
+        })
+    }));
+    let run = run.run();
+    assert_eq!(run.initiator_closed(), Some(CloseReason::AuthenticationFailed));
+    assert_eq!(run.responder_closed(), Some(CloseReason::AuthenticationFailed));
+    assert!(peer_authenticated(&run).is_empty());
+    run.assert_responder_empty();
+}
+
+/// EAP-Success where the server's first request was (RFC 4137 §4.1): refused, never up.
+#[test]
+fn premature_eap_success_is_refused() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::Md5]);
+    let mut run = Run::new(client, server);
+    run.tamper_response = Some(Box::new(|sa, bytes| {
+        rewrite_auth(sa, bytes, |payloads| {
+            for p in payloads.iter_mut() {
+                if let PayloadRepr::Eap(e) = &mut p.body {
+                    *e = EapRepr {
+                        code: EapCode::SUCCESS,
+                        identifier: e.identifier,
+                        eap_type: None,
+                        data: Vec::new(),
+                    };
+                }
+            }
+        })
+    }));
+    let mut run = run.run();
+    assert_eq!(run.initiator_closed(), Some(CloseReason::Eap(EapFailure::PrematureSuccess)));
+    assert!(!run.initiator.is_established());
+    // The client said nothing more; the server's half-open SA times out.
+    assert_eq!(auth_messages(&run, &run.sent_by_initiator).len(), 1);
+    run.advance(PAST_HALF_OPEN);
+    assert_eq!(run.responder_closed(), Some(CloseReason::HandshakeTimeout));
+    run.assert_responder_empty();
+}
+
+/// A server that never ends the conversation (EAP-Notification after EAP-Notification):
+/// the client gives up after a bounded number of rounds.
+#[test]
+fn a_server_that_never_ends_eap_is_given_up_on() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::Md5]);
+    let mut run = Run::new(client, server);
+    // From the second IKE_AUTH on, the client's requests go to the test, not the server.
+    let held: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
+    let stash = Rc::clone(&held);
+    run.tamper_request = Some(Box::new(move |_, bytes| match HeaderRepr::parse(&bytes) {
+        Ok(h) if h.exchange == ExchangeType::IKE_AUTH && h.message_id >= 2 => {
+            stash.borrow_mut().push(bytes);
+            Vec::new()
+        }
+        _ => bytes,
+    }));
+    run.deliver();
+    let mut answered = 0u32;
+    loop {
+        let next = held.borrow_mut().pop();
+        let Some(request) = next else { break };
+        let h = HeaderRepr::parse(&request).expect("a header");
+        let header = HeaderRepr {
+            flags: Flags { initiator: false, response: true, ..Flags::default() },
+            length: 0,
+            next_payload: ikeway_codec::PayloadType::NONE,
+            ..h
+        };
+        let notification = EapRepr {
+            code: EapCode::REQUEST,
+            identifier: h.message_id as u8,
+            eap_type: Some(2),
+            data: b"still here".to_vec(),
+        };
+        let reply = seal(&run.initiator, &header, &[Payload::new(PayloadRepr::Eap(notification))]);
+        run.initiator.handle_datagram(run.now, addr(SERVER), addr(CLIENT), &reply);
+        answered += 1;
+        assert!(answered <= 100, "the client never gave up");
+        run.deliver();
+    }
+    assert_eq!(run.initiator_closed(), Some(CloseReason::Eap(EapFailure::TooManyRounds)));
+    // ikeway-eap's bound: 50 requests, the 50th answered is the last.
+    assert_eq!(answered, ikeway_eap::limits::MAX_ROUNDS);
+    // The server saw only the first IKE_AUTH; its SA times out.
+    run.advance(PAST_HALF_OPEN);
+    assert_eq!(run.responder_closed(), Some(CloseReason::HandshakeTimeout));
+    run.assert_responder_empty();
+}
+
+// ----- RFC 4739: a certificate round, then EAP -----
+
+fn multiple_auth_configs(ca: &TestCa) -> (Config, Config) {
+    let mut client = client_config();
+    client.max_message_len = 60_000;
+    client.local_auth = identity(ca, CLIENT_ID);
+    client.local_auth2 = Some(peer(USER, PASSWORD, &[Method::Md5]));
+    client.peer_auth = verifier(ca, Purpose::Server);
+    let mut server = server_config();
+    server.max_message_len = 60_000;
+    server.local_auth = identity(ca, SERVER_ID);
+    server.peer_auth = verifier(ca, Purpose::Client);
+    server.peer_auth2 = Some(authenticator(&[Method::Md5]));
+    (client, server)
+}
+
+#[test]
+fn certificate_round_then_eap_brings_both_sides_up() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = multiple_auth_configs(&ca);
+    let run = Run::new(client, server).run();
+    assert!(run.both_up(), "{:?} / {:?}", run.initiator_events, run.responder_events);
+    assert_children_agree(&run);
+    assert_eq!(peer_authenticated(&run), vec![(fqdn(CLIENT_ID), USER.to_owned())]);
+    // MULTIPLE_AUTH_SUPPORTED both ways in IKE_SA_INIT.
+    for sent in [&run.sent_by_initiator[0], &run.sent_by_responder[0]] {
+        let m = MessageRepr::parse(sent).expect("IKE_SA_INIT");
+        assert!(notify(&m.payloads, NotifyType::MULTIPLE_AUTH_SUPPORTED));
+    }
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    let responses = auth_messages(&run, &run.sent_by_responder);
+    // Round one: our certificate AUTH, ANOTHER_AUTH_FOLLOWS, and SA/TS (as strongSwan).
+    let first = &requests[0].1;
+    assert_eq!(auth_method(first), Some(AuthMethod::DIGITAL_SIGNATURE));
+    assert!(notify(first, NotifyType::ANOTHER_AUTH_FOLLOWS));
+    assert!(has(first, |p| matches!(p, PayloadRepr::Sa(_))));
+    assert_eq!(auth_method(&responses[0].1), Some(AuthMethod::DIGITAL_SIGNATURE));
+    assert!(eap(&responses[0].1).is_none());
+    // Round two: the EAP identity as IDi, no AUTH; the server answers EAP only.
+    let second = &requests[1].1;
+    assert_eq!(second.len(), 1);
+    assert!(matches!(&second[0].body, PayloadRepr::IdI(id) if *id == fqdn(USER)));
+    assert_eq!(responses[1].1.len(), 1);
+    assert!(eap(&responses[1].1).is_some());
+    let done = &responses[responses.len() - 1].1;
+    assert_eq!(auth_method(done), Some(AuthMethod::SHARED_KEY_MIC));
+    assert!(has(done, |p| matches!(p, PayloadRepr::Sa(_))));
+}
+
+/// A client configured for a second round against a server that does not announce RFC 4739:
+/// it stops before IKE_AUTH rather than skip the round.
+#[test]
+fn second_round_against_a_server_without_multiple_auth_is_refused() {
+    let ca = TestCa::new("Test Root");
+    let (client, mut server) = multiple_auth_configs(&ca);
+    server.peer_auth2 = None;
+    let mut run = Run::new(client, server).run();
+    assert_eq!(run.initiator_closed(), Some(CloseReason::MultipleAuthUnsupported));
+    assert!(auth_messages(&run, &run.sent_by_initiator).is_empty());
+    assert!(!run.initiator_events.iter().any(|e| matches!(e, Event::Authenticating { .. })));
+    run.advance(PAST_HALF_OPEN);
+    assert_eq!(run.responder_closed(), Some(CloseReason::HandshakeTimeout));
+    run.assert_responder_empty();
+}
+
+/// A server that requires a second round and a client that does only one: refused.
+#[test]
+fn server_requiring_a_second_round_refuses_a_client_without_one() {
+    let ca = TestCa::new("Test Root");
+    let (mut client, server) = multiple_auth_configs(&ca);
+    client.local_auth2 = None;
+    let run = Run::new(client, server).run();
+    assert_eq!(run.initiator_closed(), Some(CloseReason::AuthenticationFailed));
+    assert_eq!(run.responder_closed(), Some(CloseReason::MultipleAuthUnsupported));
+    run.assert_responder_empty();
+}
+
+/// A client that skips EAP with a PSK AUTH of its own is refused by a server requiring EAP.
+#[test]
+fn client_psk_is_refused_by_a_server_requiring_eap() {
+    let ca = TestCa::new("Test Root");
+    let (mut client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::Md5]);
+    client.local_auth = LocalAuth::Psk(common::psk());
+    let run = Run::new(client, server).run();
+    assert_eq!(run.initiator_closed(), Some(CloseReason::AuthenticationFailed));
+    assert_eq!(run.responder_closed(), Some(CloseReason::AuthenticationFailed));
+    run.assert_responder_empty();
+}
