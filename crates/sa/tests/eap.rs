@@ -18,7 +18,9 @@ use ikeway_codec::{
     NotifyType, Payload, PayloadRepr,
 };
 use ikeway_crypto::SecretBytes;
-use ikeway_eap::{AuthenticatorConfig, EapFailure, Method, PeerConfig, Users};
+use ikeway_eap::{
+    AuthenticatorConfig, EapFailure, Method, PeerConfig, TlsPeerConfig, TlsServerConfig, Users,
+};
 use ikeway_pki::{
     CertFailure, Certificate, FixedTime, Identity, PrivateKey, Purpose, UnixTime, Validator,
 };
@@ -34,19 +36,27 @@ const PAST_HALF_OPEN: Duration = Duration::from_secs(31);
 
 // ----- configurations -----
 
-/// 2030-01-01, inside the test certificates' 2020-2100.
+/// Verifies at 2030-01-01, inside the test certificates' 2020-2100.
 fn verifier(ca: &TestCa, purpose: Purpose) -> PeerAuth {
+    PeerAuth::Certificate(pki_verifier(ca, purpose))
+}
+
+fn pki_verifier(ca: &TestCa, purpose: Purpose) -> Arc<FixedTime> {
     let anchor = Certificate::from_der(ca.cert_der.clone()).expect("DER");
     let validator = Validator::new(vec![anchor], purpose);
     let now = UnixTime::since_unix_epoch(Duration::from_secs(1_893_456_000));
-    PeerAuth::Certificate(Arc::new(FixedTime { validator, now }))
+    Arc::new(FixedTime { validator, now })
 }
 
-fn identity(ca: &TestCa, name: &str) -> LocalAuth {
+fn cert_identity(ca: &TestCa, name: &str) -> Arc<Identity> {
     let cert = ca.issue(name, name, &PKCS_ECDSA_P256_SHA256);
     let key = PrivateKey::from_der(&cert.key_der).expect("PKCS#8");
     let chain = vec![Certificate::from_der(cert.cert_der).expect("DER")];
-    LocalAuth::Certificate(Arc::new(Identity::new(key, chain).expect("the key is the cert's")))
+    Arc::new(Identity::new(key, chain).expect("the key is the cert's"))
+}
+
+fn identity(ca: &TestCa, name: &str) -> LocalAuth {
+    LocalAuth::Certificate(cert_identity(ca, name))
 }
 
 fn peer(user: &str, password: &str, methods: &[Method]) -> Arc<PeerConfig> {
@@ -281,6 +291,39 @@ fn refused_by_eap(
     assert_eq!(run.responder_closed(), Some(server_reason));
     run.assert_responder_empty();
     wire
+}
+
+/// EAP-MSCHAPv2 (the road-warrior default): the 64-byte MSK keys both final AUTHs.
+#[test]
+fn eap_mschapv2_with_server_certificate_brings_both_sides_up() {
+    let run = eap_handshake(Method::MsChapV2);
+    // Identity, challenge, success request, EAP-Success: 3 exchanges of EAP, plus the start
+    // and the AUTH.
+    assert_eq!(auth_messages(&run, &run.sent_by_initiator).len(), 5);
+}
+
+#[test]
+fn eap_mschapv2_wrong_password_and_unknown_user_are_refused_alike_and_leave_nothing() {
+    let client = CloseReason::Eap(EapFailure::MsChapV2Rejected { code: 691 });
+    let server = CloseReason::Eap(EapFailure::Rejected);
+    let wrong = refused_by_eap(Method::MsChapV2, USER, "not the password", client, server);
+    let unknown = refused_by_eap(Method::MsChapV2, "mallo", PASSWORD, client, server);
+    assert_eq!(wrong, unknown, "a wrong password and an unknown user differ on the wire");
+    // Challenge, response, MSCHAPv2 failure, its acknowledgement, EAP-Failure.
+    let kinds: Vec<_> = wrong.iter().map(|(code, t, _)| (*code, *t)).collect();
+    let (req, resp) = (EapCode::REQUEST, EapCode::RESPONSE);
+    assert_eq!(
+        kinds,
+        [
+            (req, Some(1)),
+            (resp, Some(1)),
+            (req, Some(26)),
+            (resp, Some(26)),
+            (req, Some(26)),
+            (resp, Some(26)),
+            (EapCode::FAILURE, None)
+        ]
+    );
 }
 
 #[test]
@@ -526,5 +569,122 @@ fn client_psk_is_refused_by_a_server_requiring_eap() {
     let run = Run::new(client, server).run();
     assert_eq!(run.initiator_closed(), Some(CloseReason::AuthenticationFailed));
     assert_eq!(run.responder_closed(), Some(CloseReason::AuthenticationFailed));
+    run.assert_responder_empty();
+}
+
+// ----- EAP-TLS, and EAP-only authentication (RFC 5998) -----
+
+/// A client that proves itself with its certificate inside EAP-TLS, checking the server's TLS
+/// certificate; a server that also has `eap_only` as given.
+fn tls_configs(ca: &TestCa, eap_only: bool) -> (Config, Config) {
+    let tls = TlsPeerConfig::new(
+        cert_identity(ca, CLIENT_ID),
+        pki_verifier(ca, Purpose::Server),
+        fqdn(SERVER_ID),
+    );
+    let mut client = client_config();
+    client.max_message_len = 60_000;
+    client.local_auth = LocalAuth::Eap(Arc::new(PeerConfig {
+        identity: CLIENT_ID.to_owned(),
+        password: None,
+        tls: Some(tls),
+        methods: vec![Method::Tls],
+    }));
+    client.peer_auth = verifier(ca, Purpose::Server);
+    client.eap_only = eap_only;
+    let server_identity = cert_identity(ca, SERVER_ID);
+    let mut server = server_config();
+    server.max_message_len = 60_000;
+    server.local_auth = LocalAuth::Certificate(Arc::clone(&server_identity));
+    server.peer_auth = PeerAuth::Eap(Arc::new(AuthenticatorConfig {
+        methods: vec![Method::Tls],
+        users: Arc::new(Users::default()),
+        tls: Some(TlsServerConfig::new(server_identity, pki_verifier(ca, Purpose::Client))),
+    }));
+    server.eap_only = eap_only;
+    (client, server)
+}
+
+#[test]
+fn eap_tls_with_server_certificate_brings_both_sides_up() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = tls_configs(&ca, false);
+    let run = Run::new(client, server).run();
+    assert!(run.both_up(), "{:?} / {:?}", run.initiator_events, run.responder_events);
+    assert_children_agree(&run);
+    assert_eq!(peer_authenticated(&run), vec![(fqdn(CLIENT_ID), CLIENT_ID.to_owned())]);
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    let responses = auth_messages(&run, &run.sent_by_responder);
+    assert!(!notify(&requests[0].1, NotifyType::EAP_ONLY_AUTHENTICATION));
+    assert_eq!(auth_method(&responses[0].1), Some(AuthMethod::DIGITAL_SIGNATURE));
+    assert_eq!(auth_method(&requests[requests.len() - 1].1), Some(AuthMethod::SHARED_KEY_MIC));
+}
+
+/// RFC 5998: the client asks for EAP-only (its one method, EAP-TLS, is mutual), the server
+/// leaves its CERT and AUTH out, and the MSK AUTHs and the TLS certificate prove it.
+#[test]
+fn eap_only_with_eap_tls_leaves_the_servers_certificate_auth_out() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = tls_configs(&ca, true);
+    let run = Run::new(client, server).run();
+    assert!(run.both_up(), "{:?} / {:?}", run.initiator_events, run.responder_events);
+    assert_children_agree(&run);
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    let responses = auth_messages(&run, &run.sent_by_responder);
+    assert!(notify(&requests[0].1, NotifyType::EAP_ONLY_AUTHENTICATION));
+    let first = &responses[0].1;
+    assert!(has(first, |p| matches!(p, PayloadRepr::IdR(_))));
+    assert!(!has(first, |p| matches!(p, PayloadRepr::Cert(_))));
+    assert_eq!(auth_method(first), None);
+    assert!(eap(first).is_some());
+    assert_eq!(auth_method(&responses[responses.len() - 1].1), Some(AuthMethod::SHARED_KEY_MIC));
+}
+
+/// The client asks for EAP-only but the server does not do it: it proves itself with its
+/// certificate as usual, and the client takes that.
+#[test]
+fn eap_only_asked_of_a_server_that_does_not_do_it_falls_back_to_its_certificate() {
+    let ca = TestCa::new("Test Root");
+    let (client, mut server) = tls_configs(&ca, true);
+    server.eap_only = false;
+    let run = Run::new(client, server).run();
+    assert!(run.both_up(), "{:?} / {:?}", run.initiator_events, run.responder_events);
+    let responses = auth_messages(&run, &run.sent_by_responder);
+    assert_eq!(auth_method(&responses[0].1), Some(AuthMethod::DIGITAL_SIGNATURE));
+}
+
+/// EAP-only is never asked for with a method that does not authenticate the server
+/// (MSCHAPv2), so such a server always proves itself with its certificate.
+#[test]
+fn eap_only_is_not_asked_for_with_mschapv2() {
+    let ca = TestCa::new("Test Root");
+    let (mut client, mut server) = eap_configs(&ca, USER, PASSWORD, &[Method::MsChapV2]);
+    client.eap_only = true;
+    server.eap_only = true;
+    let run = Run::new(client, server).run();
+    assert!(run.both_up());
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    let responses = auth_messages(&run, &run.sent_by_responder);
+    assert!(!notify(&requests[0].1, NotifyType::EAP_ONLY_AUTHENTICATION));
+    assert_eq!(auth_method(&responses[0].1), Some(AuthMethod::DIGITAL_SIGNATURE));
+}
+
+/// A first answer without the server's AUTH when the client did not ask for EAP-only: the
+/// server is refused and no EAP message answered.
+#[test]
+fn server_without_auth_is_refused_unless_eap_only_was_asked_for() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::MsChapV2]);
+    let mut run = Run::new(client, server);
+    run.tamper_response = Some(Box::new(|sa, bytes| {
+        rewrite_auth(sa, bytes, |payloads| {
+            payloads.retain(|p| !matches!(p.body, PayloadRepr::Auth(_) | PayloadRepr::Cert(_)))
+        })
+    }));
+    let run = run.run();
+    assert_eq!(run.initiator_closed(), Some(CloseReason::AuthenticationFailed));
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(run.responder_closed(), Some(CloseReason::DeletedByPeer));
     run.assert_responder_empty();
 }
