@@ -358,3 +358,27 @@ fn server_with_no_runnable_method_fails_after_identity() {
         (verdict(EapCode::FAILURE, first.identifier), EapFailure::MethodNotAllowed(0))
     );
 }
+
+#[test]
+fn both_sides_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<EapPeer>();
+    send_sync::<EapAuthenticator>();
+    send_sync::<ikeway_eap::PeerConfig>();
+    send_sync::<ikeway_eap::AuthenticatorConfig>();
+}
+
+#[test]
+fn debug_shows_no_secret() {
+    let config = peer_config("alice", Some("correct horse"), &[Method::MsChapV2]);
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("correct horse"), "{shown}");
+    let mut peer = EapPeer::new(config);
+    respond(&mut peer, &req(1, EapType::IDENTITY, b""));
+    respond(&mut peer, &req(2, EapType::MD5_CHALLENGE, &[1, 2]));
+    let shown = format!("{peer:?}");
+    assert_eq!(shown, "EapPeer { method: None, rounds: 2, over: None, .. }");
+    let server = server_config(&[Method::MsChapV2]);
+    assert!(!format!("{server:?}").contains("horse"));
+    assert!(!format!("{server:?}").contains("alice"));
+}

@@ -41,12 +41,21 @@ pub(crate) fn nt_password_hash(password: &[u8]) -> Option<Hash16> {
     for unit in text.encode_utf16() {
         utf16.extend_from_slice(&unit.to_le_bytes());
     }
-    Some(Zeroizing::new(Md4::digest(utf16.as_slice()).into()))
+    Some(md4(&utf16))
 }
 
 /// HashNtPasswordHash (RFC 2759 §8.4).
 pub(crate) fn hash_nt_password_hash(hash: &[u8; 16]) -> Hash16 {
-    Zeroizing::new(Md4::digest(hash).into())
+    md4(hash)
+}
+
+/// MD4 into a buffer that is wiped (the hasher wipes its own state: the `zeroize` feature).
+fn md4(data: &[u8]) -> Hash16 {
+    let mut out = Zeroizing::new([0u8; 16]);
+    let mut h = Md4::new();
+    h.update(data);
+    h.finalize_into(out.as_mut_slice().try_into().expect("MD4 makes 16 bytes"));
+    out
 }
 
 /// The user name that enters the challenge hash: without a Windows domain (RFC 2759 §4: "only
@@ -143,7 +152,7 @@ pub(crate) fn master_key(password_hash_hash: &[u8; 16], nt_response: &[u8; 24]) 
     h.update(password_hash_hash);
     h.update(nt_response);
     h.update(MASTER_MAGIC);
-    first16(&h.finalize())
+    first16(h)
 }
 
 /// GetAsymmetricStartKey (RFC 3079 §3.4) for a 128-bit key, with the magic that picks the
@@ -154,7 +163,7 @@ fn start_key(master: &[u8; 16], magic: &[u8; 84]) -> Hash16 {
     h.update(SHS_PAD1);
     h.update(magic);
     h.update(SHS_PAD2);
-    first16(&h.finalize())
+    first16(h)
 }
 
 /// The server's MasterSendKey (the client's receive key).
@@ -179,7 +188,10 @@ pub(crate) fn msk(password_hash: &[u8; 16], nt_response: &[u8; 24]) -> SecretByt
     msk
 }
 
-fn first16(digest: &[u8]) -> Hash16 {
+/// The first 16 bytes of the digest, which is finished in a buffer that is wiped too.
+fn first16(h: Sha1) -> Hash16 {
+    let mut digest = Zeroizing::new([0u8; 20]);
+    h.finalize_into(digest.as_mut_slice().try_into().expect("SHA-1 makes 20 bytes"));
     let mut out = Zeroizing::new([0u8; 16]);
     out.copy_from_slice(&digest[..16]);
     out
