@@ -13,6 +13,8 @@
 #      the server keeps that SA half-open until its half_open_timeout (5 s here): checked too;
 #   3. EAP-TLS with a client certificate comes up with TLS 1.2 and with TLS 1.3 (the initiator's
 #      versions bounded, the responder allowing both), the version charon negotiated logged;
+#   3b. RFC 4739: a client certificate round, then EAP-MSCHAPv2 (MULTIPLE_AUTH_SUPPORTED,
+#      ANOTHER_AUTH_FOLLOWS);
 #   4. a server whose certificate nobody trusts is refused before any EAP round: the server
 #      never hears the user's EAP identity (and keeps the SA half-open, as in 2).
 #
@@ -142,6 +144,13 @@ initiate "$CLI" eap-tls up
 said "$CLI" eap-tls srv "received EAP identity 'cli.ikeway.test'"
 said "$CLI" eap-tls srv "negotiated TLS 1.2"
 said "$CLI" eap-tls srv "EAP method EAP_TLS succeeded, MSK established"
+echo "--- 3b. RFC 4739: a certificate round, then EAP-MSCHAPv2 ---"
+initiate "$CLI" eap-multi up
+check "eap-multi: the server lists remote-eap-id=alice" eap_id_seen "$CLI" eap-multi alice
+said "$CLI" eap-multi srv "authentication of 'cli.ikeway.test' with ECDSA_WITH_SHA256_DER successful"
+said "$CLI" eap-multi srv "EAP method EAP_MSCHAPV2 succeeded, MSK established"
+said "$CLI" eap-multi cli "N(MULT_AUTH)"
+said "$CLI" eap-multi cli "N(AUTH_FOLLOWS)"
 echo "--- 4. a server nobody trusts hears no EAP identity ---"
 initiate "$CLI" eap-untrusted refused halfopen
 said "$CLI" eap-untrusted cli 'no issuer certificate found for "CN=srv.ikeway.test"'
@@ -161,6 +170,6 @@ T_END="$(ikw_now_ms)"
 echo "--- timings (ms) ---"
 echo "  certificates (ikw_pki_eapset):    $((T_PKI - T0))"
 echo "  two charons up and loaded:        $((T_UP - T_PKI))"
-echo "  9 cases:                          $((T_END - T_UP))"
+echo "  10 cases:                         $((T_END - T_UP))"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

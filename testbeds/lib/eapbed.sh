@@ -14,6 +14,7 @@
 #   tls        10.99.0.43  eap-tls       srv-ec; the client's certificate must chain to root-ec
 #                                        and name the EAP identity
 #   untrusted  10.99.0.44  eap-mschapv2  srv-untrusted (by a root nobody trusts)
+#   multi      10.99.0.45  RFC 4739: a client certificate (root-ec), then eap-mschapv2; srv-ec
 #
 # Users (the server's secrets, the same in strongSwan's swanctl.conf and in the user file of
 # `ikeway serve --eap-users`): alice and carol with the passwords below; mallory is unknown.
@@ -22,7 +23,8 @@
 # where USER is an EAP identity (its password from the client's own secrets: alice's right,
 # carol's wrong, mallory's unknown to the server) or, for eap-tls, a certificate name:
 #   eap-mschapv2 eap-mschapv2-wrong eap-mschapv2-unknown eap-md5 eap-md5-wrong eap-tls
-#   eap-untrusted (alice, MSCHAPv2, to the untrusted server)
+#   eap-untrusted (alice, MSCHAPv2, to the untrusted server), eap-multi (cli-ec's certificate,
+#   then alice with EAP-MSCHAPv2)
 #
 # Functions:
 #   ikw_eap_server_cases           print "NAME ADDRESS METHOD CERT" per server case
@@ -56,6 +58,7 @@ mschapv2  10.99.0.41 eap-mschapv2 srv-ec
 md5       10.99.0.42 eap-md5      srv-ec
 tls       10.99.0.43 eap-tls      srv-ec
 untrusted 10.99.0.44 eap-mschapv2 srv-untrusted
+multi     10.99.0.45 pubkey+eap-mschapv2 srv-ec
 CASES
 }
 
@@ -68,6 +71,7 @@ eap-md5              eap-md5      alice   md5
 eap-md5-wrong        eap-md5      carol   md5
 eap-tls              eap-tls      cli-ec  tls
 eap-untrusted        eap-mschapv2 alice   untrusted
+eap-multi            pubkey+eap-mschapv2 alice multi
 CASES
 }
 
@@ -121,10 +125,17 @@ ikw_eap_sw_responder() { # DIR
     {
         echo "connections {"
         while read -r name addr method cert; do
+            # "pubkey+eap-X": a certificate round, then EAP (RFC 4739).
+            local first="$method" second="" eap_id=%any cacerts=""
+            if [[ "$method" == *+* ]]; then
+                first="${method%%+*}" second="${method#*+}" eap_id="" cacerts=root-ec.crt
+            fi
             IKW_SW_CONN="$name" IKW_SW_LOCAL_ADDRS="$addr" IKW_SW_LOCAL_AUTH=pubkey \
                 IKW_SW_LOCAL_CERTS="$cert.crt" IKW_SW_LOCAL_ID=srv.ikeway.test IKW_SW_POOL6="" \
-                IKW_SW_SEND_CERT=always IKW_SW_REMOTE_AUTH="$method" IKW_SW_REMOTE_ID=%any \
-                IKW_SW_REMOTE_EAP_ID=%any ikw_sw_conn_responder
+                IKW_SW_SEND_CERT=always IKW_SW_REMOTE_AUTH="$first" IKW_SW_REMOTE_ID=%any \
+                IKW_SW_REMOTE_EAP_ID="$eap_id" IKW_SW_REMOTE_CACERTS="$cacerts" \
+                IKW_SW_REMOTE2_AUTH="$second" IKW_SW_REMOTE2_EAP_ID="${second:+%any}" \
+                IKW_SW_SEND_CERTREQ="${second:+yes}" ikw_sw_conn_responder
         done < <(ikw_eap_server_cases)
         echo "}"
         IKW_SW_POOL6="" _ikw_sw_pools
@@ -143,13 +154,18 @@ ikw_eap_sw_initiator() { # DIR TARGET [CASES...]
         echo "connections {"
         while read -r name method user server; do
             [ "$want" = "  " ] || [[ "$want" == *" $name "* ]] || continue
-            local addr="$target" certs="" eap_id="$user"
+            local addr="$target" certs="" eap_id="$user" first="$method" second=""
             [ "$target" = cases ] && addr="$(ikw_eap_case_addr "$server")"
             # EAP-TLS: the certificate is the credential, its name the EAP identity.
             [ "$method" = eap-tls ] && certs="$user.crt" eap_id=""
+            # "pubkey+eap-X" (RFC 4739): cli-ec's certificate, then EAP as USER.
+            if [[ "$method" == *+* ]]; then
+                first="${method%%+*}" second="${method#*+}" certs=cli-ec.crt eap_id=""
+            fi
             IKW_SW_CONN="$name" IKW_SW_CHILD="$name" IKW_SW_REMOTE_ADDRS="$addr" \
-                IKW_SW_LOCAL_AUTH="$method" IKW_SW_LOCAL_CERTS="$certs" \
-                IKW_SW_LOCAL_EAP_ID="$eap_id" IKW_SW_REMOTE_AUTH=pubkey \
+                IKW_SW_LOCAL_AUTH="$first" IKW_SW_LOCAL_CERTS="$certs" \
+                IKW_SW_LOCAL_EAP_ID="$eap_id" IKW_SW_LOCAL2_AUTH="$second" \
+                IKW_SW_LOCAL2_EAP_ID="${second:+$user}" IKW_SW_REMOTE_AUTH=pubkey \
                 IKW_SW_REMOTE_CACERTS=root-ec.crt IKW_SW_VIPS=0.0.0.0 \
                 IKW_SW_REMOTE_TS="$IKW_PROT_NET" ikw_sw_conn_initiator
         done < <(ikw_eap_client_cases)

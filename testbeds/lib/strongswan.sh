@@ -60,6 +60,8 @@
 #   IKW_SW_REMOTE_AUTH [psk] (or pubkey, eap-...)  IKW_SW_REMOTE_CACERTS [] (comma-separated anchors)
 #   IKW_SW_LOCAL_EAP_ID [] (the EAP identity an EAP client uses)
 #   IKW_SW_REMOTE_EAP_ID [] (an EAP server: %any asks the client for it with EAP-Identity)
+#   IKW_SW_LOCAL2_AUTH / IKW_SW_REMOTE2_AUTH [] a second round (RFC 4739: local-2 / remote-2,
+#   e.g. eap-mschapv2 after pubkey), with IKW_SW_LOCAL2_EAP_ID / IKW_SW_REMOTE2_EAP_ID
 #   IKW_SW_REVOCATION [] (remote: strict|ifuri|relaxed)
 #   IKW_SW_SEND_CERTREQ [no]  IKW_SW_SEND_CERT [ifasked] (or always|never)
 
@@ -295,6 +297,13 @@ CONN
         "${IKW_SW_LOCAL_EAP_ID:-}"
     _ikw_sw_auth_round remote "${IKW_SW_REMOTE_AUTH:-psk}" "$rid" "" "${IKW_SW_REMOTE_CACERTS:-}" \
         "${IKW_SW_REMOTE_EAP_ID:-}"
+    # A second round (RFC 4739), EAP after the first: same identity.
+    if [ -n "${IKW_SW_LOCAL2_AUTH:-}" ]; then
+        _ikw_sw_auth_round local-2 "$IKW_SW_LOCAL2_AUTH" "$lid" "" "" "${IKW_SW_LOCAL2_EAP_ID:-}"
+    fi
+    if [ -n "${IKW_SW_REMOTE2_AUTH:-}" ]; then
+        _ikw_sw_auth_round remote-2 "$IKW_SW_REMOTE2_AUTH" "$rid" "" "" "${IKW_SW_REMOTE2_EAP_ID:-}"
+    fi
     cat <<CONN
         children {
             $child {
