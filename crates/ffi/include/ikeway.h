@@ -216,6 +216,16 @@ IkewayResult ikeway_manager_set_tunnel_options(IkewayManager *manager,
 // `startVPNTunnel`: starts connecting the saved configuration; status changes follow.
 IkewayResult ikeway_manager_start(IkewayManager *manager);
 
+// `startVPNTunnelWithOptions`: as `ikeway_manager_start`, with
+// `NEVPNConnectionStartOptionUsername` / `...Password` for EAP, which take the place of the
+// configuration's `username` and stored password for this start only. `username` may be
+// NULL (the configured one); `password` is `password_len` bytes (NULL with 0: the stored
+// one). The password is copied into memory that is wiped when the tunnel no longer needs it.
+IkewayResult ikeway_manager_start_with_options(IkewayManager *manager,
+                                               const char *username,
+                                               const uint8_t *password,
+                                               size_t password_len);
+
 // `stopVPNTunnel`.
 IkewayResult ikeway_manager_stop(IkewayManager *manager);
 

@@ -42,10 +42,10 @@ pub use manager::{
     ikeway_manager_configuration_json, ikeway_manager_free, ikeway_manager_load,
     ikeway_manager_new, ikeway_manager_remove, ikeway_manager_save,
     ikeway_manager_set_configuration_json, ikeway_manager_set_status_callback,
-    ikeway_manager_set_tunnel_options, ikeway_manager_start, ikeway_manager_status,
-    ikeway_manager_stop, ikeway_manager_summary, ikeway_manager_tunnel_status_json,
-    ikeway_store_add_secret, ikeway_store_free, ikeway_store_import_profile, ikeway_store_open,
-    ikeway_store_remove_managed,
+    ikeway_manager_set_tunnel_options, ikeway_manager_start, ikeway_manager_start_with_options,
+    ikeway_manager_status, ikeway_manager_stop, ikeway_manager_summary,
+    ikeway_manager_tunnel_status_json, ikeway_store_add_secret, ikeway_store_free,
+    ikeway_store_import_profile, ikeway_store_open, ikeway_store_remove_managed,
 };
 pub use strings::{ikeway_last_error_message, ikeway_result_name, ikeway_string_free};
 

@@ -12,8 +12,9 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Sender, select};
 use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
-    ManagerError, PreferencesStore, ProviderOptions, SessionProvider, StartError, Summary,
-    TunnelStatus, VpnConfiguration, VpnManager, VpnStatus, import_profile, summary_json,
+    MAX_PASSWORD, ManagerError, PreferencesStore, ProviderOptions, SessionProvider, StartError,
+    StartOptions, Summary, TunnelStatus, VpnConfiguration, VpnManager, VpnStatus, import_profile,
+    summary_json,
 };
 use ikeway_tunnel::Ports;
 
@@ -481,6 +482,45 @@ pub extern "C" fn ikeway_manager_start(manager: *mut IkewayManager) -> IkewayRes
     guard(|| {
         MANAGERS.with(manager, "manager", |m| {
             m.manager.connection_mut().start_tunnel().map(drop).map_err(start_error)
+        })
+    })
+}
+
+/// `startVPNTunnelWithOptions`: as `ikeway_manager_start`, with
+/// `NEVPNConnectionStartOptionUsername` / `...Password` for EAP, which take the place of the
+/// configuration's `username` and stored password for this start only. `username` may be
+/// NULL (the configured one); `password` is `password_len` bytes (NULL with 0: the stored
+/// one). The password is copied into memory that is wiped when the tunnel no longer needs it.
+#[unsafe(no_mangle)]
+pub extern "C" fn ikeway_manager_start_with_options(
+    manager: *mut IkewayManager,
+    username: *const c_char,
+    password: *const u8,
+    password_len: usize,
+) -> IkewayResult {
+    guard(|| {
+        let username = if username.is_null() {
+            None
+        } else {
+            Some(non_empty(str_in(username, "username")?, "username")?.to_owned())
+        };
+        let password = bytes_in(password, password_len, "password")?;
+        if password.len() > MAX_PASSWORD {
+            return Err(Failure::new(
+                IkewayResult::InvalidArgument,
+                format!("password: at most {MAX_PASSWORD} bytes"),
+            ));
+        }
+        let options = StartOptions {
+            username,
+            password: (!password.is_empty()).then(|| SecretBytes::from_slice(password)),
+        };
+        MANAGERS.with(manager, "manager", |m| {
+            m.manager
+                .connection_mut()
+                .start_tunnel_with_options(options)
+                .map(drop)
+                .map_err(start_error)
         })
     })
 }

@@ -362,7 +362,12 @@ fn the_demo_runs_through_the_abi() {
 
 /// A responder that accepts Apple's default proposals, on an ephemeral loopback port.
 fn responder() -> ikeway_tunnel::Session {
-    use ikeway_sa::Config;
+    let psk = ikeway_crypto::SecretBytes::from_slice(b"correct horse battery staple");
+    loopback_responder(ikeway_sa::Config::new(ikeway_manager::identity("vpn.example.com"), psk))
+}
+
+/// `config` with Apple's default proposals, answering on an ephemeral loopback port.
+fn loopback_responder(mut config: ikeway_sa::Config) -> ikeway_tunnel::Session {
     let psk = ikeway_crypto::SecretBytes::from_slice(b"correct horse battery staple");
     // The client's proposals are Apple's defaults: take them from the same conversion.
     let dir = tempfile::tempdir().unwrap();
@@ -374,7 +379,6 @@ fn responder() -> ikeway_tunnel::Session {
         ..ikeway_manager::Ikev2Protocol::new("127.0.0.1")
     };
     let (client, _) = protocol.to_sa_config(&secrets).unwrap();
-    let mut config = Config::new(ikeway_manager::identity("vpn.example.com"), psk);
     config.ike_proposals = client.ike_proposals;
     config.esp_proposals = client.esp_proposals;
     let pool = ikeway_sa::AddressPool {
@@ -464,4 +468,124 @@ fn start_and_stop_a_real_tunnel_through_the_abi() {
     assert_eq!(wait(), (IkewayStatus::Connected, IkewayStatus::Disconnecting, 0));
     assert_eq!(wait(), (IkewayStatus::Disconnecting, IkewayStatus::Disconnected, 0));
     assert_eq!(f.status(), IkewayStatus::Disconnected);
+}
+
+static EAP_CHANGES: Mutex<Option<mpsc::Sender<(IkewayStatus, IkewayStatus, i32)>>> =
+    Mutex::new(None);
+
+extern "C" fn on_eap_status(_ctx: *mut c_void, from: IkewayStatus, to: IkewayStatus, error: i32) {
+    if let Some(tx) = EAP_CHANGES.lock().unwrap().as_ref() {
+        let _ = tx.send((from, to, error));
+    }
+}
+
+/// `startVPNTunnelWithOptions` through the ABI, against a loopback responder that proves
+/// itself with its certificate and requires EAP-MSCHAPv2 from alice: without a password the
+/// start fails at once; a wrong one is authenticationFailed (8) with the server's answer as
+/// the reason; the right one connects.
+#[test]
+fn start_options_carry_the_eap_password() {
+    use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+    use std::sync::Arc;
+    let ca = TestCa::new("Office CA");
+    let cert = ca.issue("vpn.example.com", "vpn.example.com", &PKCS_ECDSA_P256_SHA256);
+    let identity = ikeway_pki::Identity::from_pem_files_content(
+        cert.key_pem.as_bytes(),
+        cert.cert_pem.as_bytes(),
+    )
+    .unwrap();
+    let mut config = ikeway_sa::Config::new(
+        ikeway_manager::identity("vpn.example.com"),
+        ikeway_crypto::SecretBytes::from_slice(b""),
+    );
+    config.local_auth = ikeway_sa::LocalAuth::Certificate(Arc::new(identity));
+    config.peer_auth = ikeway_sa::PeerAuth::Eap(Arc::new(ikeway_eap::AuthenticatorConfig {
+        methods: vec![ikeway_eap::Method::MsChapV2],
+        users: Arc::new(ikeway_eap::Users::parse("alice : EAP \"correct horse\"\n").unwrap()),
+        tls: None,
+    }));
+    let server = loopback_responder(config);
+    let (tx, rx) = mpsc::channel();
+    *EAP_CHANGES.lock().unwrap() = Some(tx);
+    let f = Fixture::new();
+    let anchor: String = ca.cert_der.iter().map(|b| format!("{b:02x}")).collect();
+    let config = serde_json::json!({
+        "localized_description": "Example",
+        "enabled": true,
+        "protocol": {
+            "server_address": "127.0.0.1",
+            "remote_identifier": "vpn.example.com",
+            "use_extended_authentication": true,
+            "username": "alice",
+            "trust_anchors": [anchor],
+        },
+    });
+    let text = CString::new(config.to_string()).unwrap();
+    assert_eq!(ikeway_manager_set_configuration_json(f.manager, text.as_ptr()), IkewayResult::Ok);
+    assert_eq!(ikeway_manager_save(f.manager), IkewayResult::Ok, "{}", message());
+    let port = server.local_addr().port();
+    // Not 127.0.0.1: the other real-tunnel test binds UDP 500 there at the same time.
+    let loopback = c"127.0.0.2".as_ptr();
+    assert_eq!(
+        ikeway_manager_set_tunnel_options(f.manager, std::ptr::null(), loopback, 0, 0, port),
+        IkewayResult::Ok
+    );
+    assert_eq!(
+        ikeway_manager_set_status_callback(f.manager, Some(on_eap_status), std::ptr::null_mut()),
+        IkewayResult::Ok
+    );
+    let wait = || rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let reason = || {
+        let mut json = std::ptr::null_mut();
+        assert_eq!(ikeway_manager_tunnel_status_json(f.manager, &mut json), IkewayResult::Ok);
+        let tunnel: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+        (tunnel["last_disconnect_error"].clone(), tunnel["last_disconnect_reason"].clone())
+    };
+
+    assert_eq!(ikeway_manager_start(f.manager), IkewayResult::ConfigurationInvalid);
+    assert_eq!(
+        message(),
+        "the VPN configuration cannot be used: no EAP password for \"alice\": none is stored \
+         (password_reference) and none was given to start"
+    );
+    assert_eq!(wait(), (IkewayStatus::Disconnected, IkewayStatus::Connecting, 0));
+    assert_eq!(wait(), (IkewayStatus::Connecting, IkewayStatus::Disconnected, 4));
+
+    let start = |password: &[u8]| {
+        ikeway_manager_start_with_options(
+            f.manager,
+            std::ptr::null(),
+            password.as_ptr(),
+            password.len(),
+        )
+    };
+    assert_eq!(start(b"incorrect horse"), IkewayResult::Ok, "{}", message());
+    assert_eq!(wait(), (IkewayStatus::Disconnected, IkewayStatus::Connecting, 0));
+    assert_eq!(wait(), (IkewayStatus::Connecting, IkewayStatus::Disconnected, 8));
+    assert_eq!(
+        reason(),
+        (
+            8.into(),
+            "the server rejected the EAP-MSCHAPv2 authentication (error 691: wrong user name or \
+             password)"
+                .into()
+        )
+    );
+
+    assert_eq!(start(b"correct horse"), IkewayResult::Ok, "{}", message());
+    assert_eq!(wait(), (IkewayStatus::Disconnected, IkewayStatus::Connecting, 0));
+    assert_eq!(wait(), (IkewayStatus::Connecting, IkewayStatus::Connected, 0));
+    assert_eq!(ikeway_manager_stop(f.manager), IkewayResult::Ok);
+    assert_eq!(wait(), (IkewayStatus::Connected, IkewayStatus::Disconnecting, 0));
+    assert_eq!(wait(), (IkewayStatus::Disconnecting, IkewayStatus::Disconnected, 0));
+
+    // Bad options are refused before anything starts.
+    assert_eq!(
+        ikeway_manager_start_with_options(f.manager, c"".as_ptr(), std::ptr::null(), 0),
+        IkewayResult::InvalidArgument
+    );
+    assert_eq!(message(), "username is empty");
+    let long = vec![b'x'; 1025];
+    assert_eq!(start(&long), IkewayResult::InvalidArgument);
+    assert_eq!(message(), "password: at most 1024 bytes");
 }

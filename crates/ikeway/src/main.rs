@@ -34,7 +34,7 @@ enum Command {
     /// Run both ends of an IKEv2 VPN in this process (no root, no server) and push a TCP
     /// transfer through the tunnel: negotiation step by step, then throughput and status.
     #[command(
-        after_help = "Examples:\n  ikeway demo\n  ikeway demo --megabytes 512 --quiet      # no progress bar, for logs\n  ikeway demo --auth cert                  # certificates instead of the pre-shared key"
+        after_help = "Examples:\n  ikeway demo\n  ikeway demo --megabytes 512 --quiet      # no progress bar, for logs\n  ikeway demo --auth cert                  # certificates instead of the pre-shared key\n  ikeway demo --auth eap                   # server certificate, EAP-MSCHAPv2 user"
     )]
     Demo(demo::DemoArgs),
     /// Saved VPN configurations: list, show, add, edit, remove.

@@ -1,7 +1,9 @@
 //! `ikeway serve` and `ikeway initiate` with certificates, against each other over loopback
 //! (each binds UDP 500 and 4500 on its own 127.0.x.y address, so this needs root): mutual
-//! certificate authentication, server certificate with client PSK, and a client refusing a
-//! server whose CA it does not trust, with the exact reason.
+//! certificate authentication, server certificate with client PSK, a client refusing a
+//! server whose CA it does not trust, with the exact reason; and the server's certificate with
+//! the client's EAP (`serve --eap-users`, `initiate --username`): right password, wrong
+//! password and unknown user, each with its exact outcome.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -23,9 +25,15 @@ fn files(dir: &Path) {
         ("client.pem", client.cert_pem.as_str()),
         ("client.key", client.key_pem.as_str()),
         ("psk", "a loopback pre-shared key\n"),
+        ("users", "# EAP users\nalice : EAP \"correct horse\"\nbob : EAP battery\n"),
+        ("right.pw", "correct horse\n"),
+        ("wrong.pw", "incorrect horse\n"),
+        ("bob.pw", "battery\n"),
     ] {
         std::fs::write(dir.join(name), text).unwrap();
     }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("users"), std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn serve(dir: &Path, local: &str, extra: &[&str]) -> Child {
@@ -126,4 +134,47 @@ fn a_server_from_an_untrusted_ca_is_refused_with_the_reason() {
         String::from_utf8_lossy(&out.stderr).trim_end(),
         "ikeway: IKE SA closed: authentication failed"
     );
+}
+
+/// The server proves itself with its certificate; the client with EAP as a user of the
+/// server's user file (RFC 7296 §2.16).
+#[test]
+fn eap_users_sign_in_with_the_right_password_only() {
+    if !root_or_skip("eap_users_sign_in_with_the_right_password_only") {
+        return;
+    }
+    fn client<'a>(user: &'a str, pw: &'a str) -> Vec<&'a str> {
+        vec!["--username", user, "--password-file", pw, "--ca", "ca.pem"]
+    }
+    let (out, server) = run(45, &["--eap-users", "users"], &client("alice", "right.pw"));
+    let text = events(&out);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(r#"{"event":"child_sa_installed""#), "{text}");
+    assert!(
+        server.contains(
+            r#""event":"peer_authenticated","id":"client.loopback.test","eap_identity":"alice""#
+        ),
+        "{server}"
+    );
+
+    // EAP-MD5 when both ends allow only it.
+    let mut md5 = client("bob", "bob.pw");
+    md5.extend(["--eap-methods", "md5"]);
+    let (out, server) = run(46, &["--eap-users", "users", "--eap-methods", "md5"], &md5);
+    assert!(out.status.success(), "{}\n{}", events(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(server.contains(r#""eap_identity":"bob""#), "{server}");
+
+    // A wrong password and an unknown user get the same answer.
+    for (pair, user, pw) in [(47, "alice", "wrong.pw"), (48, "mallory", "right.pw")] {
+        let (out, server) = run(pair, &["--eap-users", "users"], &client(user, pw));
+        assert_eq!(out.status.code(), Some(1), "{user}: {}", events(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim_end(),
+            "ikeway: IKE SA closed: EAP authentication failed: the server rejected the \
+             EAP-MSCHAPv2 authentication (error 691: wrong user name or password)",
+            "{user}"
+        );
+        assert!(!events(&out).contains("child_sa_installed"), "{user}");
+        assert!(!server.contains("peer_authenticated"), "{user}: {server}");
+    }
 }

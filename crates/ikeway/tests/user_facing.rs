@@ -363,7 +363,7 @@ fn config_add_saves_the_server_certificate_checks() {
     let dir = tempfile::tempdir().expect("temp dir");
     assert_eq!(
         add_failure(dir.path(), &["--auth", "password"]),
-        "ikeway: unknown --auth \"password\"; one of certificate, shared-secret"
+        "ikeway: unknown --auth \"password\"; one of certificate, shared-secret, none"
     );
     assert_eq!(
         add_failure(dir.path(), &["--certificate-type", "dsa"]),

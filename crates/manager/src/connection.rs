@@ -17,7 +17,8 @@ use crate::model::VpnConfiguration;
 use crate::secrets::SecretSource;
 use crate::status::{DisconnectError, Effect, StatusInput, TunnelEvent, VpnStatus, next};
 
-/// `NEVPNConnectionStartOptionUsername` / `...Password`.
+/// `NEVPNConnectionStartOptionUsername` / `...Password`: for this start, the EAP user name
+/// and password instead of the configured `username` and stored password.
 #[derive(Debug, Clone, Default)]
 pub struct StartOptions {
     pub username: Option<String>,
@@ -307,7 +308,8 @@ impl VpnConnection {
         if !self.run(&StatusInput::Start).contains(&Effect::StartProvider) {
             return Ok(Vec::new());
         }
-        let (config, mut unsupported) = match protocol.to_sa_config(&*self.secrets) {
+        let (config, unsupported) = match protocol.to_sa_config_for_start(&*self.secrets, &options)
+        {
             Ok(c) => c,
             Err(e) => {
                 // Our own certificate's problems have codes of their own (9-11).
@@ -316,12 +318,6 @@ impl VpnConnection {
                 return Err(e.into());
             }
         };
-        if options.password.is_some() {
-            unsupported.push(Unsupported {
-                field: "password",
-                reason: "EAP is not implemented; the start option password is not sent",
-            });
-        }
         let session = {
             let mut st = self.shared.lock();
             st.session += 1;

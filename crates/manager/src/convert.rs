@@ -1,8 +1,8 @@
 //! From Apple's model to what the protocol crates run: [`Ikev2Protocol::to_sa_config`].
 //!
 //! Two kinds of gaps are reported, never ignored:
-//! - a setting without which the tunnel cannot work as configured (EAP-only authentication,
-//!   an identity that does not open, nothing to check the server's certificate against, a DH
+//! - a setting without which the tunnel cannot work as configured (EAP without a password or
+//!   a method it can run, an identity that does not open, nothing to check the server's certificate against, a DH
 //!   group we do not implement, a lifetime Apple would reject) is a
 //!   [`ConfigError`];
 //! - a setting that changes behaviour we do not implement but whose absence still leaves a
@@ -16,14 +16,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, IdValue};
 use ikeway_crypto::{AeadAlgorithm, BlockCipher, Encryption, Integrity, Prf, SecretBytes};
-use ikeway_pki::{CertFailure, Certificate, PkiError, Purpose, Revocation, UnixTime};
+use ikeway_eap::{PeerConfig, TlsPeerConfig};
+use ikeway_pki::{
+    CertFailure, Certificate, Identity, PeerVerifier, PkiError, Purpose, Revocation, UnixTime,
+};
 use ikeway_sa::{Config, EsnPolicy, EspProposal, IkeProposal, LocalAuth, PeerAuth};
 use ikeway_tunnel::verifier::{RuntimeVerifier, TrustSettings};
 
 use crate::certs::{CertError, IdentityError};
+use crate::connection::StartOptions;
+use crate::eap::{EapPlan, EapRound};
 use crate::model::{
-    AuthenticationMethod, DiffieHellmanGroup, EncryptionAlgorithm, Ikev2Protocol,
-    IntegrityAlgorithm, SaParameters, TlsVersion,
+    AuthenticationMethod, DiffieHellmanGroup, EapMethod, EncryptionAlgorithm, Ikev2Protocol,
+    IntegrityAlgorithm, MAX_PASSWORD, SaParameters, TlsVersion,
 };
 use crate::profile::{ENCRYPTIONS, name_of};
 use crate::secrets::{PersistentRef, SecretError, SecretSource};
@@ -56,6 +61,12 @@ pub enum ConfigError {
     OutOfRange { field: &'static str, value: u64, range: &'static str },
     #[error("{field}: the secret store has no secret {reference}")]
     MissingSecret { field: &'static str, reference: PersistentRef },
+    /// EAP runs a password method and no password is stored or was given to start.
+    #[error(
+        "no EAP password for {user:?}: none is stored (password_reference) and none was given \
+         to start"
+    )]
+    NoPassword { user: String },
     #[error("{field}: {source}")]
     Secret { field: &'static str, source: SecretError },
     #[error("{field} = {value:?}: {reason}")]
@@ -136,10 +147,59 @@ impl Ikev2Protocol {
         self.to_sa_config_at(secrets, UnixTime::since_unix_epoch(since_epoch))
     }
 
+    /// As [`Self::to_sa_config`] for `startVPNTunnel(options:)`: the options' username and
+    /// password take the place of the configured `username` and stored password (EAP).
+    pub fn to_sa_config_for_start(
+        &self,
+        secrets: &dyn SecretSource,
+        options: &StartOptions,
+    ) -> Result<(Config, Vec<Unsupported>), ConfigError> {
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.to_sa_config_with(secrets, options, UnixTime::since_unix_epoch(since_epoch))
+    }
+
     /// As [`Self::to_sa_config`], with our certificate checked against `now`.
     pub fn to_sa_config_at(
         &self,
         secrets: &dyn SecretSource,
+        now: UnixTime,
+    ) -> Result<(Config, Vec<Unsupported>), ConfigError> {
+        self.to_sa_config_with(secrets, &StartOptions::default(), now)
+    }
+
+    /// As [`Self::to_sa_config_for_start`], with our certificate checked against `now`.
+    pub fn to_sa_config_with(
+        &self,
+        secrets: &dyn SecretSource,
+        options: &StartOptions,
+        now: UnixTime,
+    ) -> Result<(Config, Vec<Unsupported>), ConfigError> {
+        let mut started;
+        let this = match &options.username {
+            Some(user) => {
+                started = self.clone();
+                started.username = Some(user.clone());
+                &started
+            }
+            None => self,
+        };
+        let (config, mut unsupported) = this.build(secrets, options.password.as_ref(), now)?;
+        let runs_eap =
+            config.local_auth2.is_some() || matches!(config.local_auth, LocalAuth::Eap(_));
+        if options.password.is_some() && !runs_eap {
+            unsupported.push(Unsupported {
+                field: "password",
+                reason: "the configuration runs no EAP password method; the start option's \
+                         password is not used",
+            });
+        }
+        Ok((config, unsupported))
+    }
+
+    fn build(
+        &self,
+        secrets: &dyn SecretSource,
+        given_password: Option<&SecretBytes>,
         now: UnixTime,
     ) -> Result<(Config, Vec<Unsupported>), ConfigError> {
         if self.server_address.trim().is_empty() {
@@ -168,45 +228,34 @@ impl Ikev2Protocol {
             }
             _ => None,
         };
-        let (local_auth, default_local_id) = match self.authentication_method {
-            AuthenticationMethod::SharedSecret => {
-                let psk =
-                    psk.clone().ok_or(ConfigError::Missing { field: "shared_secret_reference" })?;
-                (LocalAuth::Psk(psk), None)
-            }
-            AuthenticationMethod::Certificate => {
+        let eap = self.eap_plan()?;
+        if self.authentication_method == AuthenticationMethod::None && eap.is_none() {
+            return Err(ConfigError::Invalid {
+                field: "authentication_method",
+                value: "None".into(),
+                reason: "nothing proves who we are: turn on use_extended_authentication (EAP) \
+                         or use SharedSecret or Certificate",
+            });
+        }
+        // Our certificate: to sign with, or to run EAP-TLS with.
+        let eap_tls = eap.as_ref().is_some_and(|p| p.methods.contains(&EapMethod::Tls));
+        let certificate =
+            if self.authentication_method == AuthenticationMethod::Certificate || eap_tls {
                 let identity = crate::certs::load_identity(self, secrets)?;
                 crate::certs::check_certificate_type(self.certificate_type, identity.kind())
                     .map_err(ConfigError::CertificateType)?;
                 identity.check_validity(now).map_err(ConfigError::ClientCertificate)?;
-                // No local identifier: the certificate's subject, as strongSwan and Apple
-                // default to (RFC 7296 §3.5 ID_DER_ASN1_DN).
-                let subject = identity.chain()[0].subject_der().to_vec();
-                let dn = IdRepr::from_value(IdValue::DerAsn1Dn(&subject));
-                (LocalAuth::Certificate(Arc::new(identity)), Some(dn))
-            }
-            AuthenticationMethod::None => {
-                return Err(ConfigError::Unsupported {
-                    field: "authentication_method",
-                    value: "None".into(),
-                    reason: "EAP-only authentication is not implemented; use SharedSecret or Certificate",
-                });
-            }
-        };
-        // The server proves itself with a certificate when we do, or when we were given
-        // something to check one against; otherwise with the shared secret.
-        let peer_auth = if self.authentication_method == AuthenticationMethod::Certificate
-            || !self.trust_anchors.is_empty()
-            || self.use_system_trust_store
-        {
-            PeerAuth::Certificate(Arc::new(self.server_verifier()?))
-        } else {
-            PeerAuth::Psk(psk.ok_or(ConfigError::Missing { field: "shared_secret_reference" })?)
-        };
-
-        let local_id = match self.local_identifier.as_deref().filter(|s| !s.is_empty()) {
-            Some(id) => identity(id),
-            None => default_local_id.ok_or(ConfigError::Missing { field: "local_identifier" })?,
+                Some(Arc::new(identity))
+            } else {
+                None
+            };
+        // No local identifier: the certificate's subject, as strongSwan and Apple default to
+        // (RFC 7296 §3.5 ID_DER_ASN1_DN), else the EAP user name.
+        let subject = certificate.as_ref().map(|c| c.chain()[0].subject_der().to_vec());
+        let default_local_id = match (&subject, &self.username) {
+            (Some(dn), _) => Some(IdRepr::from_value(IdValue::DerAsn1Dn(dn))),
+            (None, Some(user)) if eap.is_some() => Some(identity(user)),
+            _ => None,
         };
         // Apple authenticates the server as its address when no remote identifier is set.
         let remote_id = identity(
@@ -215,6 +264,53 @@ impl Ikev2Protocol {
                 .filter(|s| !s.is_empty())
                 .unwrap_or(&self.server_address),
         );
+        // The server proves itself with a certificate when we do, when EAP is our only proof
+        // (RFC 7296 §2.16: EAP proves the client, the server signs), or when we were given
+        // something to check one against; otherwise with the shared secret.
+        let verifier = if self.authentication_method == AuthenticationMethod::Certificate
+            || eap.as_ref().is_some_and(|p| p.round == EapRound::First)
+            || !self.trust_anchors.is_empty()
+            || self.use_system_trust_store
+        {
+            Some(Arc::new(self.server_verifier()?))
+        } else {
+            None
+        };
+        let peer_auth = match &verifier {
+            Some(v) => PeerAuth::Certificate(Arc::clone(v) as Arc<dyn PeerVerifier>),
+            None => PeerAuth::Psk(
+                psk.clone().ok_or(ConfigError::Missing { field: "shared_secret_reference" })?,
+            ),
+        };
+        let eap_peer = match &eap {
+            Some(plan) => Some(Arc::new(self.eap_peer_config(
+                plan,
+                secrets,
+                given_password,
+                certificate.as_ref(),
+                verifier.as_ref(),
+                &remote_id,
+            )?)),
+            None => None,
+        };
+        let local_auth = match self.authentication_method {
+            AuthenticationMethod::SharedSecret => LocalAuth::Psk(
+                psk.clone().ok_or(ConfigError::Missing { field: "shared_secret_reference" })?,
+            ),
+            AuthenticationMethod::Certificate => LocalAuth::Certificate(
+                certificate.clone().ok_or(ConfigError::Identity(IdentityError::Missing))?,
+            ),
+            AuthenticationMethod::None => {
+                LocalAuth::Eap(eap_peer.clone().ok_or(ConfigError::Missing { field: "username" })?)
+            }
+        };
+        let local_auth2 =
+            if self.authentication_method == AuthenticationMethod::None { None } else { eap_peer };
+
+        let local_id = match self.local_identifier.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) => identity(id),
+            None => default_local_id.ok_or(ConfigError::Missing { field: "local_identifier" })?,
+        };
 
         if self.enforce_strict_algorithm_selection {
             check_strict(self)?;
@@ -232,6 +328,8 @@ impl Ikev2Protocol {
         let mut config = Config::new(local_id, SecretBytes::from_slice(b""));
         config.local_auth = local_auth;
         config.peer_auth = peer_auth;
+        config.local_auth2 = local_auth2;
+        config.eap_only = eap.as_ref().is_some_and(EapPlan::eap_only);
         config.remote_id = Some(remote_id);
         config.ike_proposals = vec![IkeProposal {
             encryption: ike_enc,
@@ -329,6 +427,76 @@ impl Ikev2Protocol {
             .map_err(|source| ConfigError::Trust { field: "certificate_revocation_lists", source })
     }
 
+    /// Our side of EAP: the identity we send (the username, else for EAP-TLS the local
+    /// identifier or the certificate's common name), the password (the start option's, else
+    /// the stored one), the methods, and EAP-TLS's certificate, server check and versions.
+    fn eap_peer_config(
+        &self,
+        plan: &EapPlan,
+        secrets: &dyn SecretSource,
+        given_password: Option<&SecretBytes>,
+        certificate: Option<&Arc<Identity>>,
+        verifier: Option<&Arc<RuntimeVerifier>>,
+        server_id: &IdRepr,
+    ) -> Result<PeerConfig, ConfigError> {
+        let password = match given_password {
+            Some(p) => Some(p.clone()),
+            None => self.stored_password(secrets)?,
+        };
+        let only_passwords = plan.methods.iter().all(|m| *m != EapMethod::Tls);
+        if password.is_none() && only_passwords {
+            return Err(ConfigError::NoPassword {
+                user: self.username.clone().unwrap_or_default(),
+            });
+        }
+        if password.as_ref().is_some_and(|p| p.len() > MAX_PASSWORD) {
+            return Err(ConfigError::Invalid {
+                field: "password_reference",
+                value: String::new(),
+                reason: "an EAP password is at most 1024 bytes",
+            });
+        }
+        let tls = match (plan.methods.contains(&EapMethod::Tls), certificate, verifier) {
+            (true, Some(identity), Some(verifier)) => {
+                let (min_version, max_version) = self.tls_versions()?;
+                let mut tls = TlsPeerConfig::new(
+                    Arc::clone(identity),
+                    Arc::clone(verifier) as Arc<dyn PeerVerifier>,
+                    server_id.clone(),
+                );
+                (tls.min_version, tls.max_version) = (min_version, max_version);
+                Some(tls)
+            }
+            _ => None,
+        };
+        let identity = self
+            .username
+            .clone()
+            .or_else(|| self.local_identifier.clone().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                certificate.and_then(|c| c.chain()[0].subject_common_name().map(str::to_owned))
+            })
+            .ok_or(ConfigError::Missing { field: "username" })?;
+        Ok(PeerConfig { identity, password, tls, methods: plan.methods.clone() })
+    }
+
+    /// The password in the secret store, if one is referred to; a reference to nothing is an
+    /// error naming it.
+    fn stored_password(
+        &self,
+        secrets: &dyn SecretSource,
+    ) -> Result<Option<SecretBytes>, ConfigError> {
+        let Some(reference) = &self.password_reference else { return Ok(None) };
+        let password = secrets
+            .secret(reference)
+            .map_err(|source| ConfigError::Secret { field: "password_reference", source })?
+            .ok_or_else(|| ConfigError::MissingSecret {
+                field: "password_reference",
+                reference: reference.clone(),
+            })?;
+        Ok((!password.is_empty()).then_some(password))
+    }
+
     /// The fields that are set but whose behaviour the protocol crates do not implement: what
     /// [`Ikev2Protocol::to_sa_config`] reports, without needing the secrets.
     pub fn unsupported(&self) -> Vec<Unsupported> {
@@ -336,11 +504,29 @@ impl Ikev2Protocol {
         let mut note = |field, reason| unsupported.push(Unsupported { field, reason });
         let ike = &self.ike_sa_parameters;
         let child = &self.child_sa_parameters;
-        if self.use_extended_authentication {
-            note("use_extended_authentication", "EAP is not implemented; only the PSK is used");
+        let eap = self.eap_plan().ok().flatten();
+        if !self.use_extended_authentication
+            && (self.username.is_some() || self.password_reference.is_some())
+        {
+            note(
+                "username",
+                "username and password are for EAP, and use_extended_authentication is off",
+            );
         }
-        if self.username.is_some() || self.password_reference.is_some() {
-            note("username", "EAP is not implemented; username and password are not sent");
+        if matches!(self.minimum_tls_version, TlsVersion::Tls1_0 | TlsVersion::Tls1_1) {
+            note(
+                "minimum_tls_version",
+                "TLS 1.0 and 1.1 are not spoken (RFC 8996): EAP-TLS starts at TLS 1.2",
+            );
+        }
+        if (self.minimum_tls_version != TlsVersion::Default
+            || self.maximum_tls_version != TlsVersion::Default)
+            && !eap.as_ref().is_some_and(|p| p.methods.contains(&EapMethod::Tls))
+        {
+            note(
+                "maximum_tls_version",
+                "the TLS versions are EAP-TLS's, and this configuration does not run EAP-TLS",
+            );
         }
         if !self.disable_mobike {
             note(
@@ -388,11 +574,6 @@ impl Ikev2Protocol {
         }
         if self.enable_fallback {
             note("enable_fallback", "Wi-Fi Assist fallback is iOS-only");
-        }
-        if self.minimum_tls_version != TlsVersion::Default
-            || self.maximum_tls_version != TlsVersion::Default
-        {
-            note("minimum_tls_version", "EAP-TLS is not implemented");
         }
         if self.nat_keep_alive_offload_enable == Some(true) {
             note(
@@ -688,7 +869,11 @@ mod tests {
         assert_eq!(err.to_string(), "no identity is configured (identity_reference)");
         assert_eq!(err.disconnect_error(), DisconnectError::ClientCertificateInvalid);
         p.authentication_method = AuthenticationMethod::None;
-        assert!(p.to_sa_config(&secrets()).unwrap_err().to_string().contains("EAP"));
+        assert_eq!(
+            p.to_sa_config(&secrets()).unwrap_err().to_string(),
+            "authentication_method = \"None\": nothing proves who we are: turn on \
+             use_extended_authentication (EAP) or use SharedSecret or Certificate"
+        );
         let p = psk_protocol();
         let empty = secrets_from([]);
         let msg = p.to_sa_config(&empty).unwrap_err().to_string();
@@ -703,7 +888,7 @@ mod tests {
         let mut p = psk_protocol();
         p.disable_mobike = false;
         p.disable_redirect = false;
-        p.use_extended_authentication = true;
+        p.username = Some("alice".into());
         p.include_all_networks = true;
         p.exclude_local_networks = true;
         p.ppk_configuration = Some(crate::model::PpkConfiguration {
@@ -716,7 +901,7 @@ mod tests {
         for f in [
             "disable_mobike",
             "disable_redirect",
-            "use_extended_authentication",
+            "username",
             "include_all_networks",
             "exclude_local_networks",
             "ppk_configuration",
@@ -851,6 +1036,153 @@ mod tests {
                 p.to_sa_config(&empty).unwrap_err().to_string(),
                 "identity_reference: the secret store has no secret id"
             );
+        }
+    }
+
+    mod eap {
+        use super::*;
+        use crate::model::{CertificateType, Der};
+        use ikeway_eap::TlsVersion as Tls;
+        use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+
+        type Secrets = std::collections::BTreeMap<PersistentRef, SecretBytes>;
+
+        /// Apple's usual EAP setup: authentication None, extended authentication, a user name
+        /// and a stored password, the server checked against `ca`.
+        fn mschap(ca: &TestCa) -> (Ikev2Protocol, Secrets) {
+            let p = Ikev2Protocol {
+                use_extended_authentication: true,
+                username: Some("alice".into()),
+                password_reference: Some("pw".into()),
+                trust_anchors: vec![Der(ca.cert_der.clone())],
+                remote_identifier: Some("vpn.example.com".into()),
+                disable_mobike: true,
+                disable_redirect: true,
+                ..Ikev2Protocol::new("192.0.2.1")
+            };
+            (p, secrets_from([("pw", &b"correct horse"[..]), ("s1", &b"shared secret"[..])]))
+        }
+
+        fn eap_of(auth: &LocalAuth) -> &ikeway_eap::PeerConfig {
+            let LocalAuth::Eap(eap) = auth else { panic!("not EAP: {auth:?}") };
+            eap
+        }
+
+        #[test]
+        fn username_and_password_run_the_password_methods_instead_of_our_auth() {
+            let ca = TestCa::new("Office CA");
+            let (p, secrets) = mschap(&ca);
+            let (c, unsupported) = p.to_sa_config(&secrets).unwrap();
+            assert!(unsupported.is_empty(), "{unsupported:?}");
+            let eap = eap_of(&c.local_auth);
+            assert_eq!(eap.identity, "alice");
+            assert_eq!(eap.password.as_ref().unwrap().expose(), b"correct horse");
+            assert_eq!(eap.methods, [EapMethod::MsChapV2, EapMethod::Md5]);
+            assert!(eap.tls.is_none());
+            assert!(matches!(c.peer_auth, PeerAuth::Certificate(_)), "the server signs");
+            assert!(c.local_auth2.is_none() && !c.eap_only);
+            // No local identifier: the user name, typed by its form.
+            assert_eq!(c.local_id.value(), IdValue::Fqdn("alice"));
+        }
+
+        #[test]
+        fn start_options_take_the_place_of_the_stored_username_and_password() {
+            let ca = TestCa::new("Office CA");
+            let (p, secrets) = mschap(&ca);
+            let options = StartOptions {
+                username: Some("bob@example.com".into()),
+                password: Some(SecretBytes::from_slice(b"typed")),
+            };
+            let (c, _) = p.to_sa_config_for_start(&secrets, &options).unwrap();
+            let eap = eap_of(&c.local_auth);
+            assert_eq!(
+                (eap.identity.as_str(), eap.password.as_ref().unwrap().expose()),
+                ("bob@example.com", &b"typed"[..])
+            );
+            assert_eq!(c.local_id.value(), IdValue::Rfc822("bob@example.com"));
+            // A password for a configuration without EAP is reported, not silently dropped.
+            let options =
+                StartOptions { username: None, password: Some(SecretBytes::from_slice(b"x")) };
+            let (_, unsupported) =
+                psk_protocol().to_sa_config_for_start(&secrets, &options).unwrap();
+            assert_eq!(unsupported.iter().map(|u| u.field).collect::<Vec<_>>(), ["password"]);
+        }
+
+        #[test]
+        fn eap_without_a_password_or_a_server_check_is_an_error() {
+            let ca = TestCa::new("Office CA");
+            let (mut p, secrets) = mschap(&ca);
+            p.password_reference = None;
+            let err = p.to_sa_config(&secrets).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "no EAP password for \"alice\": none is stored (password_reference) and none \
+                 was given to start"
+            );
+            assert_eq!(err.disconnect_error(), DisconnectError::ConfigurationFailed);
+            p.password_reference = Some("gone".into());
+            assert_eq!(
+                p.to_sa_config(&secrets).unwrap_err().to_string(),
+                "password_reference: the secret store has no secret gone"
+            );
+            let (mut p, secrets) = mschap(&ca);
+            p.trust_anchors.clear();
+            assert!(matches!(p.to_sa_config(&secrets), Err(ConfigError::NoTrustAnchors)));
+        }
+
+        #[test]
+        fn an_identity_without_a_username_runs_eap_tls_alone_within_the_tls_bounds() {
+            let ca = TestCa::new("Office CA");
+            let client = ca.issue("alice", "client.example.org", &PKCS_ECDSA_P256_SHA256);
+            let (mut p, _) = mschap(&ca);
+            p.username = None;
+            p.password_reference = None;
+            p.identity_reference = Some("id".into());
+            p.certificate_type = CertificateType::Ecdsa256;
+            p.minimum_tls_version = TlsVersion::Tls1_0;
+            let pem = format!("{}{}", client.key_pem, client.cert_pem);
+            let secrets = secrets_from([("id", pem.as_bytes())]);
+            let (c, unsupported) = p.to_sa_config(&secrets).unwrap();
+            let eap = eap_of(&c.local_auth);
+            assert_eq!(eap.methods, [EapMethod::Tls]);
+            assert!(eap.password.is_none());
+            let tls = eap.tls.as_ref().expect("EAP-TLS settings");
+            assert_eq!(tls.identity.chain()[0].der(), client.cert_der.as_slice());
+            assert_eq!((tls.min_version, tls.max_version), (Tls::V1_2, Tls::V1_3));
+            assert_eq!(tls.server_id.value(), IdValue::Fqdn("vpn.example.com"));
+            assert!(c.eap_only, "only mutual methods: EAP-only may be offered (RFC 5998)");
+            // No user name: the certificate's common name in EAP, its subject in IKE.
+            assert_eq!(eap.identity, "alice");
+            assert_eq!(c.local_id.id_type, ikeway_codec::IdType::ID_DER_ASN1_DN);
+            let fields: Vec<_> = unsupported.iter().map(|u| u.field).collect();
+            assert_eq!(fields, ["minimum_tls_version"]);
+            p.maximum_tls_version = TlsVersion::Tls1_2;
+            let (c, _) = p.to_sa_config(&secrets).unwrap();
+            assert_eq!(eap_of(&c.local_auth).tls.as_ref().unwrap().max_version, Tls::V1_2);
+            p.maximum_tls_version = TlsVersion::Tls1_1;
+            assert_eq!(
+                p.to_sa_config(&secrets).unwrap_err().to_string(),
+                "maximum_tls_version = 1.1 is not supported: EAP-TLS speaks TLS 1.2 and 1.3 only \
+                 (TLS 1.0 and 1.1 are deprecated, RFC 8996)"
+            );
+        }
+
+        #[test]
+        fn a_shared_secret_then_eap_is_a_second_round() {
+            let ca = TestCa::new("Office CA");
+            let (mut p, secrets) = mschap(&ca);
+            p.authentication_method = AuthenticationMethod::SharedSecret;
+            p.shared_secret_reference = Some("s1".into());
+            p.local_identifier = Some("client.example.com".into());
+            p.trust_anchors.clear();
+            let (c, _) = p.to_sa_config(&secrets).unwrap();
+            assert_eq!(c.local_auth.psk().unwrap().expose(), b"shared secret");
+            // The server may prove itself with the secret: EAP follows our own proof.
+            assert_eq!(c.peer_auth.psk().unwrap().expose(), b"shared secret");
+            let eap = c.local_auth2.as_ref().expect("a second round (RFC 4739)");
+            assert_eq!(eap.identity, "alice");
+            assert_eq!(eap.methods, [EapMethod::MsChapV2, EapMethod::Md5]);
+            assert!(!c.eap_only);
         }
     }
 }

@@ -135,6 +135,11 @@ pub enum CloseCause {
     ServerCertificate(ikeway_pki::CertFailure),
     /// Our certificate's key cannot sign anything the server accepts.
     OwnCertificateUnusable,
+    /// The server left its own AUTH out (EAP-only, RFC 5998) but the EAP method that ran does
+    /// not authenticate it.
+    ServerNotAuthenticated,
+    /// A second authentication round is configured (RFC 4739) and the server does not do it.
+    MultipleAuthUnsupported,
     /// EAP did not authenticate (wrong password, the server refused, the server did not
     /// prove itself inside EAP...).
     Eap(ikeway_eap::EapFailure),
@@ -150,6 +155,16 @@ impl CloseCause {
                 Some("our certificate's key cannot sign anything the server accepts".into())
             }
             Self::Eap(failure) => Some(failure.to_string()),
+            Self::ServerNotAuthenticated => Some(
+                "the server skipped its own authentication (EAP-only) but the EAP method that \
+                 ran does not authenticate the server"
+                    .into(),
+            ),
+            Self::MultipleAuthUnsupported => Some(
+                "a second authentication round (EAP after the shared secret or certificate, \
+                 RFC 4739) is configured and the server does not do it"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -170,6 +185,9 @@ impl From<ikeway_sa::CloseReason> for CloseCause {
             R::Expired => Self::Expired,
             R::PeerCertificate(failure) => Self::ServerCertificate(failure),
             R::OwnCertificateUnusable => Self::OwnCertificateUnusable,
+            R::Eap(failure) => Self::Eap(failure),
+            R::EapOnlyMethodNotMutual => Self::ServerNotAuthenticated,
+            R::MultipleAuthUnsupported => Self::MultipleAuthUnsupported,
             _ => Self::NegotiationFailed,
         }
     }
@@ -225,7 +243,10 @@ pub fn close_error(from: VpnStatus, cause: CloseCause) -> Option<DisconnectError
             VpnStatus::Connected => E::ServerDead,
             _ => E::ServerNotResponding,
         },
-        CloseCause::AuthenticationFailed => E::AuthenticationFailed,
+        CloseCause::AuthenticationFailed | CloseCause::ServerNotAuthenticated => {
+            E::AuthenticationFailed
+        }
+        CloseCause::MultipleAuthUnsupported => E::NegotiationFailed,
         CloseCause::NegotiationFailed | CloseCause::Expired => E::NegotiationFailed,
         CloseCause::ServerAddressResolutionFailed => E::ServerAddressResolutionFailed,
         CloseCause::NoNetworkAvailable => E::NoNetworkAvailable,

@@ -227,6 +227,13 @@ pub enum EventKind {
         /// Responder's SPI.
         spi_r: Spi64,
     },
+    /// A responder: the initiator proved who it is with EAP (reported before `IkeSaUp`).
+    PeerAuthenticated {
+        /// The IKE identity of its IKE_AUTH.
+        id: String,
+        /// The user name EAP authenticated.
+        eap_identity: String,
+    },
     /// IKE_AUTH completed: the IKE SA is authenticated.
     IkeSaUp {
         /// Initiator's SPI.
@@ -431,6 +438,18 @@ fn child_installed(c: &ChildSaInfo) -> EventKind {
     }
 }
 
+/// An IKE identity as people read it: an address, a name, or the kind and size of the rest.
+fn id_text(id: &ikeway_codec::IdRepr) -> String {
+    use ikeway_codec::IdValue;
+    match id.value() {
+        IdValue::Ipv4(a) => a.to_string(),
+        IdValue::Ipv6(a) => a.to_string(),
+        IdValue::Fqdn(s) | IdValue::Rfc822(s) => s.to_owned(),
+        IdValue::DerAsn1Dn(dn) => format!("a distinguished name ({} bytes)", dn.len()),
+        _ => format!("identity type {} ({} bytes)", id.id_type.0, id.data.len()),
+    }
+}
+
 fn config(c: &ConfigReceived) -> EventKind {
     EventKind::ConfigReceived {
         addresses: cidrs(&c.addresses),
@@ -448,6 +467,9 @@ impl From<&Event> for EventKind {
                 Self::Authenticating { spi_i: Spi64(*spi_i), spi_r: Spi64(*spi_r) }
             }
             Event::IkeSaUp { spi_i, spi_r, suite } => ike_up(*spi_i, *spi_r, suite),
+            Event::PeerAuthenticated { id, eap_identity } => {
+                Self::PeerAuthenticated { id: id_text(id), eap_identity: eap_identity.clone() }
+            }
             Event::ChildSaInstalled(c) => child_installed(c),
             Event::ChildSaRemoved { spi_in, spi_out } => {
                 Self::ChildSaRemoved { spi_in: Spi32(*spi_in), spi_out: Spi32(*spi_out) }
@@ -480,6 +502,9 @@ impl Display for EventKind {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Self::Status { status } => write!(f, "status: {status}"),
+            Self::PeerAuthenticated { id, eap_identity } => {
+                write!(f, "peer {id} authenticated by EAP as {eap_identity:?}")
+            }
             Self::IkeSaUp { spi_i, spi_r, cipher, prf_name, group, .. } => {
                 write!(f, "IKE SA up: {spi_i}/{spi_r}, {cipher}, {prf_name}, {group}")
             }

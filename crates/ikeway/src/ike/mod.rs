@@ -9,7 +9,8 @@ mod proposals;
 use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -20,8 +21,9 @@ use ikeway_decode::wireshark;
 use std::sync::Arc;
 
 use ikeway_crypto::SecretBytes;
+use ikeway_eap::{AuthenticatorConfig, Method, PeerConfig, TlsServerConfig, Users};
 use ikeway_manager::{IdentityData, parse_identity, read_certificate_file};
-use ikeway_pki::{Crl, Purpose, Revocation, certificates_from_pem_or_der};
+use ikeway_pki::{Crl, Identity, Purpose, Revocation, certificates_from_pem_or_der};
 use ikeway_sa::{AddressPool, CloseReason, Config, KeyExport, LocalAuth, PeerAuth};
 use ikeway_tunnel::verifier::{RuntimeVerifier, TrustSettings};
 use ikeway_tunnel::{
@@ -108,6 +110,17 @@ pub(crate) struct InitiateArgs {
     /// Stay up this many seconds after the last action (or after the child SA when none).
     #[arg(long, default_value_t = 1)]
     linger: u64,
+    /// Authenticate with EAP as this user (RFC 7296 §2.16): instead of our AUTH when neither
+    /// --psk-file nor --cert is given, else as a second round after it (RFC 4739). The
+    /// responder must then prove itself with a certificate (--ca).
+    #[arg(long, value_name = "NAME", requires = "password_file")]
+    username: Option<String>,
+    /// File holding the EAP password (first line).
+    #[arg(long, value_name = "FILE", requires = "username")]
+    password_file: Option<PathBuf>,
+    /// EAP methods to accept, in order: mschapv2, md5 (default: both).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "username")]
+    eap_methods: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +158,15 @@ pub(crate) struct ServeArgs {
     /// Serve this many seconds, then exit.
     #[arg(long, default_value_t = 60)]
     duration: u64,
+    /// Clients must authenticate with EAP against this user file (strongSwan-like lines
+    /// `alice : EAP "password"`); we prove ourselves with --cert and --key. With
+    /// --require-client-cert, EAP is a second round after the client's certificate (RFC 4739).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    eap_users: Option<PathBuf>,
+    /// EAP methods offered, in order: mschapv2, md5, tls (default: mschapv2, and tls when
+    /// --ca names the CAs of client certificates).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "eap_users")]
+    eap_methods: Vec<String>,
 }
 
 pub(crate) fn parse_cidr(s: &str) -> Result<(IpAddr, u8)> {
@@ -185,27 +207,43 @@ fn cidr_selector(s: &str) -> Result<TrafficSelector> {
     Ok(TrafficSelector::Range(ikeway_codec::AddrRange::any(start, end)))
 }
 
-/// How we authenticate (`--cert` and `--key`, else the PSK) and how the peer must: with a
-/// certificate chaining to a `--ca` anchor when `peer_certificate`, else with the PSK.
-fn auth(c: &Common, purpose: Purpose, peer_certificate: bool) -> Result<(LocalAuth, PeerAuth)> {
-    let psk = c.psk_file.as_deref().map(ikeway_manager::read_secret_file).transpose()?;
-    let local = match (&c.cert, &c.key) {
-        (Some(cert), Some(key)) => {
-            let what = format!("{} and {}", key.display(), cert.display());
-            let key = Zeroizing::new(read_certificate_file(key)?);
-            let chain = read_certificate_file(cert)?;
-            let identity = parse_identity(&what, IdentityData::Pem { key: &key, chain: &chain })?;
-            LocalAuth::Certificate(Arc::new(identity))
-        }
-        _ => LocalAuth::Psk(psk.clone().context("--psk-file (or --cert and --key) is required")?),
-    };
-    if !peer_certificate {
+/// How we authenticate: `--cert` and `--key`, else the PSK, else (an initiator) EAP alone.
+fn local_auth(c: &Common, eap: Option<&Arc<PeerConfig>>) -> Result<LocalAuth> {
+    if let (Some(cert), Some(key)) = (&c.cert, &c.key) {
+        return Ok(LocalAuth::Certificate(Arc::new(our_identity(cert, key)?)));
+    }
+    if let Some(path) = &c.psk_file {
+        return Ok(LocalAuth::Psk(ikeway_manager::read_secret_file(path)?));
+    }
+    match eap {
+        Some(eap) => Ok(LocalAuth::Eap(Arc::clone(eap))),
+        None => bail!("--psk-file (or --cert and --key) is required"),
+    }
+}
+
+fn our_identity(cert: &Path, key: &Path) -> Result<Identity> {
+    let what = format!("{} and {}", key.display(), cert.display());
+    let key = Zeroizing::new(read_certificate_file(key)?);
+    let chain = read_certificate_file(cert)?;
+    Ok(parse_identity(&what, IdentityData::Pem { key: &key, chain: &chain })?)
+}
+
+/// How the peer must prove itself: with a certificate chaining to a `--ca` anchor when
+/// `certificate`, else with the PSK.
+fn peer_auth(c: &Common, purpose: Purpose, certificate: bool) -> Result<PeerAuth> {
+    if !certificate {
+        let psk = c.psk_file.as_deref().map(ikeway_manager::read_secret_file).transpose()?;
         let psk = psk.context(
             "--psk-file is required: the peer authenticates with the pre-shared key unless it \
              must show a certificate (--ca)",
         )?;
-        return Ok((local, PeerAuth::Psk(psk)));
+        return Ok(PeerAuth::Psk(psk));
     }
+    Ok(PeerAuth::Certificate(Arc::new(ca_verifier(c, purpose)?)))
+}
+
+/// The `--ca` anchors and `--crl` lists, checking certificates for `purpose`.
+fn ca_verifier(c: &Common, purpose: Purpose) -> Result<RuntimeVerifier> {
     let mut anchors = Vec::new();
     for path in &c.ca {
         let bytes = read_certificate_file(path)?;
@@ -223,11 +261,98 @@ fn auth(c: &Common, purpose: Purpose, peer_certificate: bool) -> Result<(LocalAu
         // CRLs given are checked; a certificate none of them covers still passes.
         settings.revocation = Revocation::BestEffort;
     }
-    Ok((local, PeerAuth::Certificate(Arc::new(RuntimeVerifier::new(&settings)?))))
+    Ok(RuntimeVerifier::new(&settings)?)
 }
 
-fn config(c: &Common, purpose: Purpose, peer_certificate: bool) -> Result<Config> {
-    let (local_auth, peer_auth) = auth(c, purpose, peer_certificate)?;
+fn eap_methods(list: &[String], default: Vec<Method>) -> Result<Vec<Method>> {
+    if list.is_empty() {
+        return Ok(default);
+    }
+    list.iter()
+        .map(|m| {
+            Method::from_name(m)
+                .with_context(|| format!("unknown EAP method {m:?}; one of mschapv2, md5, tls"))
+        })
+        .collect()
+}
+
+/// `initiate --username`: our side of EAP with a password method.
+fn eap_peer(args: &InitiateArgs) -> Result<Option<Arc<PeerConfig>>> {
+    let (Some(user), Some(path)) = (&args.username, &args.password_file) else { return Ok(None) };
+    if args.common.ca.is_empty() {
+        bail!(
+            "--username needs --ca: with EAP the responder proves itself with its certificate \
+             (RFC 7296 §2.16)"
+        );
+    }
+    let methods = eap_methods(&args.eap_methods, vec![Method::MsChapV2, Method::Md5])?;
+    if methods.contains(&Method::Tls) {
+        bail!("--eap-methods: initiate runs the password methods (mschapv2, md5) only");
+    }
+    let password = crate::password::from_file(path)?;
+    Ok(Some(Arc::new(PeerConfig {
+        identity: user.clone(),
+        password: Some(password),
+        tls: None,
+        methods,
+    })))
+}
+
+/// `serve --eap-users`: the authenticator clients run EAP against.
+fn eap_authenticator(args: &ServeArgs) -> Result<Option<Arc<AuthenticatorConfig>>> {
+    let Some(path) = &args.eap_users else { return Ok(None) };
+    let c = &args.common;
+    let (Some(cert), Some(key)) = (&c.cert, &c.key) else {
+        bail!(
+            "--eap-users needs --cert and --key: with EAP the server proves itself with its certificate"
+        );
+    };
+    let mut default = vec![Method::MsChapV2];
+    if !c.ca.is_empty() {
+        default.push(Method::Tls);
+    }
+    let methods = eap_methods(&args.eap_methods, default)?;
+    let users = read_users(path)?;
+    let tls = if methods.contains(&Method::Tls) {
+        if c.ca.is_empty() {
+            bail!("--eap-methods tls needs --ca: the CAs of the clients' certificates");
+        }
+        Some(TlsServerConfig::new(
+            Arc::new(our_identity(cert, key)?),
+            Arc::new(ca_verifier(c, Purpose::Client)?),
+        ))
+    } else {
+        None
+    };
+    Ok(Some(Arc::new(AuthenticatorConfig { methods, users: Arc::new(users), tls })))
+}
+
+/// The user file, read bounded (it is no larger than a certificate file may be) into memory
+/// that is wiped afterwards, and parsed by `ikeway_eap::Users`. A file other users can read
+/// is served, with a warning: its passwords are theirs to read.
+fn read_users(path: &Path) -> Result<Users> {
+    let what = || format!("--eap-users {}", path.display());
+    let bytes = Zeroizing::new(read_certificate_file(path).with_context(what)?);
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not UTF-8 text (at byte {})", what(), e.valid_up_to()))?;
+    let users = Users::parse(text).with_context(what)?;
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+    if mode & 0o077 != 0 {
+        warn(&format!(
+            "{}: other users can read it (mode {:o}); its passwords should be 0600",
+            what(),
+            mode & 0o777
+        ));
+    }
+    Ok(users)
+}
+
+#[allow(clippy::print_stderr)]
+fn warn(s: &str) {
+    eprintln!("warning: {s}");
+}
+
+fn config(c: &Common, local_auth: LocalAuth, peer_auth: PeerAuth) -> Result<Config> {
     let mut config = Config::new(ikeway_manager::identity(&c.id), SecretBytes::from_slice(b""));
     config.local_auth = local_auth;
     config.peer_auth = peer_auth;
@@ -399,7 +524,14 @@ impl Schedule {
 
 pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
     let c = &args.common;
-    let mut config = config(c, Purpose::Server, !c.ca.is_empty())?;
+    let eap = eap_peer(&args)?;
+    let local = local_auth(c, eap.as_ref())?;
+    let first_round_eap = matches!(local, LocalAuth::Eap(_));
+    let mut config = config(c, local, peer_auth(c, Purpose::Server, !c.ca.is_empty())?)?;
+    if !first_round_eap {
+        // A PSK or certificate first, then EAP (RFC 4739).
+        config.local_auth2 = eap;
+    }
     if args.request_config {
         config.config_request = ikeway_sa::CLIENT_CONFIG_REQUEST.to_vec();
     }
@@ -482,7 +614,19 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     if !c.ca.is_empty() && !args.require_client_cert {
         bail!("serve: --ca names the CAs of client certificates; add --require-client-cert");
     }
-    let mut config = config(c, Purpose::Client, args.require_client_cert)?;
+    let eap = eap_authenticator(&args)?;
+    let local = local_auth(c, None)?;
+    let mut config = match eap {
+        // EAP as the client's only proof.
+        Some(eap) if !args.require_client_cert => config(c, local, PeerAuth::Eap(eap))?,
+        // The client's certificate, then EAP (RFC 4739).
+        Some(eap) => {
+            let mut config = config(c, local, peer_auth(c, Purpose::Client, true)?)?;
+            config.peer_auth2 = Some(eap);
+            config
+        }
+        None => config(c, local, peer_auth(c, Purpose::Client, args.require_client_cert)?)?,
+    };
     if c.esp.is_empty() {
         // Besides the AEADs, what Apple's clients propose for a child SA unless told
         // otherwise (and what `config add` saves by default), so they connect out of the box.
