@@ -7,6 +7,13 @@
 //! - [`VpnConfiguration`] / [`Ikev2Protocol`]: Apple's properties, raw values and defaults;
 //!   [`Ikev2Protocol::to_sa_config`] turns one into an [`ikeway_sa::Config`] and lists the set
 //!   fields the protocol crates do not implement ([`Unsupported`]);
+//! - EAP (`useExtendedAuthentication`): [`Ikev2Protocol::eap_plan`] reads Apple's fields as
+//!   "EAP instead of our AUTH" (authentication method None: EAP-TLS with an identity,
+//!   EAP-MSCHAPv2 / EAP-MD5 with a username) or "a second round after it" (a shared secret or
+//!   certificate plus a username, RFC 4739), restricted by ikeway's `eap_methods`;
+//!   [`Ikev2Protocol::to_sa_config_for_start`] takes `startVPNTunnel(options:)`'s username and
+//!   password before the stored ones; an EAP failure ends as `AuthenticationFailed` with the
+//!   reason in words ([`CloseCause::Eap`]);
 //! - [`SecretStore`]: shared secrets and passwords in a 0600 file, referred to by
 //!   [`PersistentRef`]; never in the preferences file, never printed;
 //! - [`import_profile`] / [`export_profile`]: `.mobileconfig` profiles (`com.apple.vpn.managed`);

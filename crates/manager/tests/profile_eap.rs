@@ -1,7 +1,8 @@
 //! Apple profiles with extended authentication (EAP): `ExtendedAuthEnabled`, `AuthName`,
 //! `AuthPassword` (into the secret store), `TLSMinimumVersion`, `TLSMaximumVersion`, imported,
-//! exported and imported again; and hostile values refused with the key and what was expected,
-//! leaving no secret behind.
+//! exported and imported again; hostile values refused with the key and what was expected,
+//! leaving no secret behind; and an imported profile connecting over loopback (no root)
+//! against a responder that proves itself with its certificate and requires EAP-MSCHAPv2.
 
 use ikeway_manager::{
     AuthenticationMethod, EapRound, ProfileError, SecretSource, SecretStore, TlsVersion,
@@ -209,4 +210,134 @@ fn resolved(c: &VpnConfiguration, s: &SecretStore) -> (VpnConfiguration, Vec<u8>
     let p = c.protocol.as_mut().unwrap();
     let r = p.password_reference.take().unwrap();
     (c, s.secret(&r).unwrap().unwrap().expose().to_vec())
+}
+
+mod connect {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ikeway_manager::{
+        DisconnectError, PreferencesStore, ProviderOptions, SessionProvider, VpnConnection,
+        VpnStatus,
+    };
+    use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+    use ikeway_tunnel::{Ports, Session, SessionOptions};
+
+    use super::eap_profile;
+
+    const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    /// vpn.example.org with a certificate of `ca`, requiring EAP-MSCHAPv2 from alice, with
+    /// the proposals `client` makes (Apple's defaults).
+    fn responder(ca: &TestCa, client: &ikeway_sa::Config) -> Session {
+        let cert = ca.issue("vpn.example.org", "vpn.example.org", &PKCS_ECDSA_P256_SHA256);
+        let identity = ikeway_pki::Identity::from_pem_files_content(
+            cert.key_pem.as_bytes(),
+            cert.cert_pem.as_bytes(),
+        )
+        .unwrap();
+        let mut config = ikeway_sa::Config::new(
+            ikeway_manager::identity("vpn.example.org"),
+            ikeway_crypto::SecretBytes::from_slice(b""),
+        );
+        config.local_auth = ikeway_sa::LocalAuth::Certificate(Arc::new(identity));
+        let users = ikeway_eap::Users::parse("alice : EAP \"pässwörd 1\"\n").unwrap();
+        config.peer_auth = ikeway_sa::PeerAuth::Eap(Arc::new(ikeway_eap::AuthenticatorConfig {
+            methods: vec![ikeway_eap::Method::MsChapV2],
+            users: Arc::new(users),
+            tls: None,
+        }));
+        config.ike_proposals = client.ike_proposals.clone();
+        config.esp_proposals = client.esp_proposals.clone();
+        let pool = ikeway_sa::AddressPool {
+            v4: Some((Ipv4Addr::new(10, 88, 0, 10), 10)),
+            ..ikeway_sa::AddressPool::default()
+        };
+        Session::start(
+            SessionOptions::responder(LOOPBACK, config, Some(pool)).with_ports(Ports::ephemeral()),
+        )
+        .unwrap()
+    }
+
+    type Ended = (VpnStatus, Option<DisconnectError>, Option<String>);
+
+    fn connect(ca: &TestCa, extra: &str) -> Ended {
+        connect_to(ca, ca, extra)
+    }
+
+    /// Imports the profile (trusting `trusted`) with `extra` keys, starts it against a fresh
+    /// responder whose certificate `server_ca` issued, and returns where it ended: Connected
+    /// (then stopped), or Disconnected with the error and reason.
+    fn connect_to(trusted: &TestCa, server_ca: &TestCa, extra: &str) -> Ended {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PreferencesStore::in_dir(dir.path());
+        let profile = eap_profile(&trusted.cert_der, extra);
+        let imported = ikeway_manager::import_profile(&profile, store.secrets()).unwrap();
+        let mut configuration = imported.vpns[0].configuration.clone();
+        configuration.enabled = true;
+        // The profile names vpn.example.org; the responder answers on loopback (the server is
+        // still known by its remote identifier, which its certificate must name).
+        configuration.protocol.as_mut().unwrap().server_address = "127.0.0.1".into();
+        let protocol = configuration.protocol.as_ref().unwrap();
+        let (client, _) = protocol.to_sa_config(store.secrets()).unwrap();
+        let server = responder(server_ca, &client);
+        let provider = SessionProvider::new(ProviderOptions {
+            tun: None,
+            local: Some(LOOPBACK),
+            ports: Some(Ports::ephemeral()),
+            server_port: Some(server.local_addr().port()),
+            host: None,
+        });
+        let mut connection =
+            VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));
+        connection.set_configuration(Some(configuration));
+        let changes = connection.subscribe();
+        connection.start_tunnel().unwrap();
+        let next = || changes.recv_timeout(Duration::from_secs(30)).unwrap().to;
+        assert_eq!(next(), VpnStatus::Connecting);
+        let ended = next();
+        if ended == VpnStatus::Connected {
+            connection.stop_tunnel();
+            assert_eq!(next(), VpnStatus::Disconnecting);
+            assert_eq!(next(), VpnStatus::Disconnected);
+        }
+        (ended, connection.last_disconnect_error(), connection.last_disconnect_reason())
+    }
+
+    const EAP: &str = "<key>ExtendedAuthEnabled</key><integer>1</integer>\
+                       <key>AuthName</key><string>alice</string>";
+
+    #[test]
+    fn an_apple_eap_profile_connects_and_a_wrong_password_is_authentication_failed() {
+        let ca = TestCa::new("Office CA");
+        let right = format!("{EAP}<key>AuthPassword</key><string>pässwörd 1</string>");
+        assert_eq!(connect(&ca, &right), (VpnStatus::Connected, None, None));
+
+        let wrong = format!("{EAP}<key>AuthPassword</key><string>passwörd 1</string>");
+        assert_eq!(
+            connect(&ca, &wrong),
+            (
+                VpnStatus::Disconnected,
+                Some(DisconnectError::AuthenticationFailed),
+                Some(
+                    "the server rejected the EAP-MSCHAPv2 authentication (error 691: wrong user \
+                     name or password)"
+                        .into()
+                )
+            )
+        );
+
+        // A server whose certificate another CA issued never hears the password.
+        let other = TestCa::new("Other CA");
+        let (status, error, reason) = connect_to(&other, &ca, &right);
+        assert_eq!(
+            (status, error, reason.as_deref()),
+            (
+                VpnStatus::Disconnected,
+                Some(DisconnectError::ServerCertificateInvalid),
+                Some("the peer's certificate does not chain to a trusted certificate authority")
+            )
+        );
+    }
 }
