@@ -203,8 +203,9 @@ IkewayResult ikeway_manager_set_configuration_json(IkewayManager *manager, const
 // How `ikeway_manager_start` runs the tunnel (an `ikeway_tunnel::Session`): child SAs into
 // the TUN device `tun` (created if missing; needs `CAP_NET_ADMIN`), or NULL for the
 // negotiation only; IKE from address `local`, or NULL for the address this host uses toward
-// the server; our UDP ports `ike_port` and `natt_port` (0: an ephemeral port; 500 and 4500 are
-// the standard ones); the server's IKE port `server_port` (0: 500). Without this call: no
+// the server; our UDP ports `ike_port` and `natt_port` (both 0: the standard 500 and 4500;
+// one of them 0 beside a set one: an ephemeral port for it); the server's IKE port
+// `server_port` (0: 500). Without this call: no
 // TUN, the automatic address, 500/4500 to the server's 500. A running tunnel is stopped first.
 IkewayResult ikeway_manager_set_tunnel_options(IkewayManager *manager,
                                                const char *tun,

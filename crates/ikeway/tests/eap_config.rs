@@ -186,4 +186,10 @@ fn connect_without_a_password_or_a_terminal_names_the_flag() {
         &["connect", "roam", "--password-file", "missing.pw"],
         "ikeway: reading missing.pw: No such file or directory (os error 2)",
     );
+    // The pipe a parent `connect` writes the password into: empty is refused by name.
+    fails(
+        dir.path(),
+        &["connect", "roam", "--foreground", "--password-stdin"],
+        "ikeway: --password-stdin: expected a password of 1 to 1024 bytes",
+    );
 }
