@@ -193,3 +193,60 @@ fn connect_without_a_password_or_a_terminal_names_the_flag() {
         "ikeway: --password-stdin: expected a password of 1 to 1024 bytes",
     );
 }
+
+/// `serve --eap-users` and `initiate --username` check their files and options before any
+/// socket is bound (so without root).
+#[test]
+fn serve_and_initiate_eap_options_are_checked_first() {
+    let dir = setup();
+    std::fs::write(dir.path().join("bad"), "alice EAP \"x\"\n").unwrap();
+    std::fs::write(dir.path().join("bin"), b"\xff\xfe\n").unwrap();
+    let serve = |users: &str| {
+        vec![
+            "serve",
+            "--local",
+            "127.0.0.1",
+            "--id",
+            "vpn.example.org",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+            "--eap-users",
+            users,
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>, message: &str| {
+        fails(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), message);
+    };
+    run(serve("bad"), "ikeway: --eap-users bad: line 1: expected `name : EAP \"password\"`");
+    run(serve("bin"), "ikeway: --eap-users bin: not UTF-8 text (at byte 0)");
+    run(
+        serve("missing"),
+        "ikeway: --eap-users missing: reading missing: No such file or directory (os error 2)",
+    );
+    let mut methods = serve("bad");
+    methods.extend(["--eap-methods".into(), "peap".into()]);
+    run(methods, "ikeway: unknown EAP method \"peap\"; one of mschapv2, md5, tls");
+    fails(
+        dir.path(),
+        &[
+            "initiate",
+            "--local",
+            "127.0.0.1",
+            "--remote",
+            "127.0.0.2",
+            "--id",
+            "client",
+            "--username",
+            "alice",
+            "--password-file",
+            "alice.pw",
+        ],
+        "ikeway: --username needs --ca: with EAP the responder proves itself with its \
+         certificate (RFC 7296 §2.16)",
+    );
+}
