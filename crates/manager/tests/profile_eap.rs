@@ -1,8 +1,10 @@
 //! Apple profiles with extended authentication (EAP): `ExtendedAuthEnabled`, `AuthName`,
 //! `AuthPassword` (into the secret store), `TLSMinimumVersion`, `TLSMaximumVersion`, imported,
 //! exported and imported again; hostile values refused with the key and what was expected,
-//! leaving no secret behind; and an imported profile connecting over loopback (no root)
-//! against a responder that proves itself with its certificate and requires EAP-MSCHAPv2.
+//! leaving no secret behind; and configurations connecting over loopback (no root) through
+//! the manager and the tunnel: an imported profile against a responder that proves itself
+//! with its certificate and requires EAP-MSCHAPv2, and an identity with EAP-TLS alone
+//! (EAP-only, RFC 5998).
 
 use ikeway_manager::{
     AuthenticationMethod, EapRound, ProfileError, SecretSource, SecretStore, TlsVersion,
@@ -218,35 +220,62 @@ mod connect {
     use std::time::Duration;
 
     use ikeway_manager::{
-        DisconnectError, PreferencesStore, ProviderOptions, SessionProvider, VpnConnection,
-        VpnStatus,
+        AuthenticationMethod, CertificateType, Der, DisconnectError, Ikev2Protocol,
+        PreferencesStore, ProviderOptions, SessionProvider, TlsVersion, VpnConfiguration,
+        VpnConnection, VpnStatus,
     };
     use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+    use ikeway_tunnel::verifier::{RuntimeVerifier, TrustSettings};
     use ikeway_tunnel::{Ports, Session, SessionOptions};
 
     use super::eap_profile;
 
     const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-    /// vpn.example.org with a certificate of `ca`, requiring EAP-MSCHAPv2 from alice, with
-    /// the proposals `client` makes (Apple's defaults).
-    fn responder(ca: &TestCa, client: &ikeway_sa::Config) -> Session {
+    /// How the responder wants the client to prove itself.
+    enum Wants {
+        /// EAP-MSCHAPv2 as alice.
+        MsChapV2,
+        /// EAP-TLS with a certificate of this CA, leaving out its own CERT and AUTH when the
+        /// client asks for EAP-only (RFC 5998).
+        Tls(String),
+    }
+
+    /// vpn.example.org with a certificate of `ca`, requiring EAP as `wants` says, with the
+    /// proposals `client` makes (Apple's defaults).
+    fn responder(ca: &TestCa, wants: Wants, client: &ikeway_sa::Config) -> Session {
         let cert = ca.issue("vpn.example.org", "vpn.example.org", &PKCS_ECDSA_P256_SHA256);
-        let identity = ikeway_pki::Identity::from_pem_files_content(
-            cert.key_pem.as_bytes(),
-            cert.cert_pem.as_bytes(),
-        )
-        .unwrap();
+        let identity = Arc::new(
+            ikeway_pki::Identity::from_pem_files_content(
+                cert.key_pem.as_bytes(),
+                cert.cert_pem.as_bytes(),
+            )
+            .unwrap(),
+        );
         let mut config = ikeway_sa::Config::new(
             ikeway_manager::identity("vpn.example.org"),
             ikeway_crypto::SecretBytes::from_slice(b""),
         );
-        config.local_auth = ikeway_sa::LocalAuth::Certificate(Arc::new(identity));
+        config.local_auth = ikeway_sa::LocalAuth::Certificate(Arc::clone(&identity));
         let users = ikeway_eap::Users::parse("alice : EAP \"pässwörd 1\"\n").unwrap();
+        let (methods, tls) = match wants {
+            Wants::MsChapV2 => (vec![ikeway_eap::Method::MsChapV2], None),
+            Wants::Tls(client_ca) => {
+                let anchors =
+                    ikeway_pki::certificates_from_pem_or_der(client_ca.as_bytes()).unwrap();
+                let settings = TrustSettings::new(anchors, ikeway_pki::Purpose::Client);
+                let verifier = Arc::new(RuntimeVerifier::new(&settings).unwrap());
+                config.eap_only = true;
+                (
+                    vec![ikeway_eap::Method::Tls],
+                    Some(ikeway_eap::TlsServerConfig::new(identity, verifier)),
+                )
+            }
+        };
         config.peer_auth = ikeway_sa::PeerAuth::Eap(Arc::new(ikeway_eap::AuthenticatorConfig {
-            methods: vec![ikeway_eap::Method::MsChapV2],
+            methods,
             users: Arc::new(users),
-            tls: None,
+            tls,
         }));
         config.ike_proposals = client.ike_proposals.clone();
         config.esp_proposals = client.esp_proposals.clone();
@@ -266,22 +295,31 @@ mod connect {
         connect_to(ca, ca, extra)
     }
 
-    /// Imports the profile (trusting `trusted`) with `extra` keys, starts it against a fresh
-    /// responder whose certificate `server_ca` issued, and returns where it ended: Connected
-    /// (then stopped), or Disconnected with the error and reason.
+    /// Imports the profile (trusting `trusted`) with `extra` keys and starts it against a
+    /// responder whose certificate `server_ca` issued.
     fn connect_to(trusted: &TestCa, server_ca: &TestCa, extra: &str) -> Ended {
         let dir = tempfile::tempdir().unwrap();
         let store = PreferencesStore::in_dir(dir.path());
         let profile = eap_profile(&trusted.cert_der, extra);
         let imported = ikeway_manager::import_profile(&profile, store.secrets()).unwrap();
-        let mut configuration = imported.vpns[0].configuration.clone();
+        run(&store, imported.vpns[0].configuration.clone(), server_ca, Wants::MsChapV2)
+    }
+
+    /// Starts `configuration` (its secrets in `store`) against a fresh responder and returns
+    /// where it ended: Connected (then stopped), or Disconnected with the error and reason.
+    fn run(
+        store: &PreferencesStore,
+        mut configuration: VpnConfiguration,
+        server_ca: &TestCa,
+        wants: Wants,
+    ) -> Ended {
         configuration.enabled = true;
         // The profile names vpn.example.org; the responder answers on loopback (the server is
         // still known by its remote identifier, which its certificate must name).
         configuration.protocol.as_mut().unwrap().server_address = "127.0.0.1".into();
         let protocol = configuration.protocol.as_ref().unwrap();
         let (client, _) = protocol.to_sa_config(store.secrets()).unwrap();
-        let server = responder(server_ca, &client);
+        let server = responder(server_ca, wants, &client);
         let provider = SessionProvider::new(ProviderOptions {
             tun: None,
             local: Some(LOOPBACK),
@@ -337,6 +375,52 @@ mod connect {
                 VpnStatus::Disconnected,
                 Some(DisconnectError::ServerCertificateInvalid),
                 Some("the peer's certificate does not chain to a trusted certificate authority")
+            )
+        );
+    }
+
+    /// EAP-TLS as the client's only proof (authentication None, extended authentication, an
+    /// identity and no user name) through the manager and the tunnel, EAP-only (RFC 5998):
+    /// TLS up to 1.3 and up to 1.2 connect; a server certificate of another CA, seen only
+    /// inside EAP-TLS, ends as ServerCertificateInvalid with EAP-TLS's reason.
+    #[test]
+    fn an_identity_without_a_user_name_connects_with_eap_tls_alone() {
+        let ca = TestCa::new("Office CA");
+        let client = ca.issue("alice", "client.example.org", &PKCS_ECDSA_P256_SHA256);
+        let tls = |trusted: &TestCa, max: TlsVersion, server_ca: &TestCa| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = PreferencesStore::in_dir(dir.path());
+            let pem = format!("{}{}", client.key_pem, client.cert_pem);
+            let identity = store
+                .secrets()
+                .add(&ikeway_crypto::SecretBytes::from_slice(pem.as_bytes()))
+                .unwrap();
+            let protocol = Ikev2Protocol {
+                authentication_method: AuthenticationMethod::None,
+                use_extended_authentication: true,
+                identity_reference: Some(identity),
+                certificate_type: CertificateType::Ecdsa256,
+                trust_anchors: vec![Der(trusted.cert_der.clone())],
+                remote_identifier: Some("vpn.example.org".into()),
+                maximum_tls_version: max,
+                ..Ikev2Protocol::new("127.0.0.1")
+            };
+            let configuration = VpnConfiguration { protocol: Some(protocol), ..Default::default() };
+            run(&store, configuration, server_ca, Wants::Tls(ca.cert_pem.clone()))
+        };
+        assert_eq!(tls(&ca, TlsVersion::Default, &ca), (VpnStatus::Connected, None, None));
+        assert_eq!(tls(&ca, TlsVersion::Tls1_2, &ca), (VpnStatus::Connected, None, None));
+        let other = TestCa::new("Other CA");
+        assert_eq!(
+            tls(&other, TlsVersion::Default, &ca),
+            (
+                VpnStatus::Disconnected,
+                Some(DisconnectError::ServerCertificateInvalid),
+                Some(
+                    "EAP-TLS certificate refused: the peer's certificate does not chain to a \
+                     trusted certificate authority"
+                        .into()
+                )
             )
         );
     }
