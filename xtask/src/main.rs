@@ -17,7 +17,7 @@ commands:
                                loudly), a short run of every fuzz target, tshark cross-checks
                                (skipped loudly if tshark is missing)
   interop                      interop with strongSwan and libreswan in network namespaces,
-                               PSK and certificates (root; peers from
+                               PSK, certificates and EAP (root; peers from
                                testbeds/install-peers.sh); also part of test
   fuzz <target> [--seconds N]  run one fuzz target (default 60 s); `fuzz list` names them
   fuzz-all [--seconds N]       build every fuzz target and run each for N seconds (default 5)
@@ -299,6 +299,7 @@ fn bench(args: &[String]) -> Result<()> {
 fn interop() -> Result<()> {
     run(cargo()
         .args(["test", "-p", "ikeway", "--test", "interop", "--test", "cert_interop"])
+        .args(["--test", "eap_interop"])
         .args(["--", "--nocapture"]))
 }
 

@@ -19,8 +19,10 @@ use std::sync::OnceLock;
 
 use ikeway_manager::DisconnectError;
 use ikeway_pki::CertFailure;
-use serde_json::Value;
-use testbed::{Outcome, Runs, events, find, read, run_scenarios, swanctl_sas};
+use testbed::{
+    Outcome, Runs, assert_client_restored, case_events, charon_lines, events, find, read,
+    run_scenarios, status, swanctl_sas,
+};
 
 const NEEDS: &[&str] = &["charon-systemd", "swanctl", "pki", "openssl", "python3"];
 
@@ -31,16 +33,6 @@ fn runs() -> Option<&'static Runs> {
         run_scenarios("cert-interop.sh", "ikwc", "ikw_pki_testset", &["client", "server"], NEEDS)
     })
     .runs("certificate interop with strongSwan")
-}
-
-fn status(dir: &Path, file: &str) -> Value {
-    let text = read(dir, file);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}: {text}"))
-}
-
-/// What strongSwan logged while one client case ran.
-fn charon_lines(dir: &Path, case: &str) -> Vec<String> {
-    read(dir, &format!("{case}.charon.log")).lines().map(str::to_owned).collect()
 }
 
 /// A client case that must come up: connected, traffic through strongSwan's tunnel, strongSwan
@@ -86,20 +78,7 @@ fn assert_connected(dir: &Path, case: &str, server_auth: &str, client_auth: &str
 /// Nothing left: status disconnected, routes and links as before the connect, and strongSwan
 /// holds no SA of the case.
 fn assert_no_state(dir: &Path, case: &str) {
-    let after = status(dir, &format!("{case}.status.after.json"));
-    assert_eq!(after["status"], "disconnected", "{case}: {after}");
-    assert_eq!(
-        read(dir, &format!("{case}.routes.after")),
-        read(dir, &format!("{case}.routes.before")),
-        "{case}: routes"
-    );
-    let links = read(dir, &format!("{case}.links.after"));
-    assert!(!links.contains("ikeway"), "{case}: a TUN link is left: {links}");
-    assert_eq!(
-        links.lines().count(),
-        read(dir, &format!("{case}.links.before")).lines().count(),
-        "{case}: links"
-    );
+    assert_client_restored(dir, case);
     let end = swanctl_sas(&read(dir, &format!("{case}.end.sas")));
     assert!(end.is_empty(), "{case}: strongSwan kept an SA: {end:?}");
 }
@@ -254,11 +233,6 @@ fn tshark_reads_certificate_ike_auth_both_ways() {
     }
     // Our request asks for the server's certificate by its anchor (CERTREQ, 38).
     assert!(lines[0][2].split(',').any(|p| p == "38"), "CERTREQ in our IKE_AUTH: {:?}", lines[0]);
-}
-
-/// Our responder's events during one server case.
-fn case_events(dir: &Path, case: &str) -> Vec<Value> {
-    events(dir, &format!("{case}.events.jsonl"))
 }
 
 /// A strongSwan client case that must come up at our responder: strongSwan verified our

@@ -35,6 +35,41 @@ pub(crate) fn events(dir: &Path, file: &str) -> Vec<Value> {
     read(dir, file).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
+/// A JSON file (e.g. `ikeway status --json` output).
+pub(crate) fn status(dir: &Path, file: &str) -> Value {
+    let text = read(dir, file);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}: {text}"))
+}
+
+/// What strongSwan logged while one case ran (`CASE.charon.log`).
+pub(crate) fn charon_lines(dir: &Path, case: &str) -> Vec<String> {
+    read(dir, &format!("{case}.charon.log")).lines().map(str::to_owned).collect()
+}
+
+/// After one case of `testbeds/lib/ourclient.sh` (`ikw_client_case`): our client is
+/// disconnected and the client namespace's routes and links are as before the connect.
+pub(crate) fn assert_client_restored(dir: &Path, case: &str) {
+    let after = status(dir, &format!("{case}.status.after.json"));
+    assert_eq!(after["status"], "disconnected", "{case}: {after}");
+    assert_eq!(
+        read(dir, &format!("{case}.routes.after")),
+        read(dir, &format!("{case}.routes.before")),
+        "{case}: routes"
+    );
+    let links = read(dir, &format!("{case}.links.after"));
+    assert!(!links.contains("ikeway"), "{case}: a TUN link is left: {links}");
+    assert_eq!(
+        links.lines().count(),
+        read(dir, &format!("{case}.links.before")).lines().count(),
+        "{case}: links"
+    );
+}
+
+/// Our responder's events during one case (`CASE.events.jsonl`).
+pub(crate) fn case_events(dir: &Path, case: &str) -> Vec<Value> {
+    events(dir, &format!("{case}.events.jsonl"))
+}
+
 pub(crate) fn find<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == kind).collect()
 }

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# EAP interop between ikeway and strongSwan, in the namespaces of lib/netns.sh with the EAP
+# cases of lib/eapbed.sh (certificates from ikw_pki_eapset).
+#
+# Usage: eap-interop.sh SCENARIO OUTDIR IKEWAY_BINARY
+# Scenarios:
+#   client  our Personal VPN client (`config add --extended-auth ...` + `connect`, and a
+#           `profile import` of an Apple profile) against one strongSwan responder answering
+#           every EAP server case, one case after the other
+#   server  a strongSwan EAP initiator against `ikeway serve --cert --key --eap-users`, captured
+#           for tshark with our responder's key log
+#
+# Env: IKW_PKI_DIR  a folder made by ikw_pki_eapset (or ikw_pki_testset), shared between runs
+#                   (default: one is made in the workdir)
+#
+# `client` records, per case NAME: NAME.add.out (or NAME.import.out) and what lib/ourclient.sh's
+# ikw_client_case records (connect, status, ping, strongSwan's SAs, routes and links before and
+# after, logs); and charon.log. Cases (server case in brackets): mschapv2, mschapv2-wrong,
+# mschapv2-unknown [mschapv2], md5, md5-wrong [md5], tls12 (TLS at most 1.2), tls13 [tls],
+# multi [multi: certificate round, then EAP-MSCHAPv2], untrusted [untrusted], nopassword
+# [mschapv2: no password stored, no terminal], profile [mschapv2, from a .mobileconfig]
+# (profile.import.out, profile.show.out: `config show`); final.sas (strongSwan's SAs at the end,
+# once its 5 s half-open timeout has run).
+# `server` records, per client case NAME: NAME.rc and NAME.initiate.out (swanctl --initiate),
+# NAME.sas (strongSwan's SAs right after), NAME.srv.sas (ours are judged by events),
+# NAME.events.jsonl and NAME.charon.log (what our responder and strongSwan logged during the
+# case); serve.jsonl, serve.keys, eap.pcapng, charon.log.
+# crates/ikeway/tests/eap_interop.rs judges them.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$HERE/lib/netns.sh"
+. "$HERE/lib/strongswan.sh"
+. "$HERE/lib/pki.sh"
+. "$HERE/lib/eapbed.sh"
+. "$HERE/lib/ourclient.sh"
+
+SCENARIO="$1"
+OUT="$2"
+IKEWAY="$3"
+mkdir -p "$OUT"
+
+ikw_topo_trap
+ikw_topo_up direct
+if [ -n "${IKW_PKI_DIR:-}" ] && [ -f "$IKW_PKI_DIR/root-ec.crt" ]; then
+    ikw_pki_init "$IKW_PKI_DIR"
+else
+    ikw_pki_eapset "$IKW_WORKDIR/pki"
+fi
+P="$IKW_PKI_DIR"
+printf '%s\n' "$IKW_EAP_PASSWORD" >"$IKW_WORKDIR/alice.pw"
+printf '%s\n' "$IKW_EAP_WRONG_PASSWORD" >"$IKW_WORKDIR/wrong.pw"
+chmod 600 "$IKW_WORKDIR"/*.pw
+
+# An Apple profile as an administrator would hand it out for a server certificate + EAP-MSCHAPv2
+# VPN: the root CA as a com.apple.security.root payload, AuthenticationMethod None,
+# ExtendedAuthEnabled, AuthName/AuthPassword, ServerCertificateCommonName.
+write_profile() { # FILE NAME ADDRESS
+    cat >"$1" <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.eap</string>
+<key>PayloadUUID</key><string>0C5E3A8E-2B1D-4F7A-9C3E-5A8E2B1D4F7A</string>
+<key>PayloadDisplayName</key><string>EAP profile</string>
+<key>PayloadContent</key><array>
+<dict>
+  <key>PayloadType</key><string>com.apple.security.root</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.eap.root</string>
+  <key>PayloadUUID</key><string>1D6F4B9F-3C2E-4A8B-8D4F-6B9F3C2E4A8B</string>
+  <key>PayloadCertificateFileName</key><string>root-ec.cer</string>
+  <key>PayloadContent</key><data>$(openssl x509 -in "$P/root-ec.crt" -outform der | base64 -w0)</data>
+</dict>
+<dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.eap.vpn</string>
+  <key>PayloadUUID</key><string>2E7A5CA0-4D3F-4B9C-9E5A-7CA04D3F4B9C</string>
+  <key>UserDefinedName</key><string>$2</string>
+  <key>VPNType</key><string>IKEv2</string>
+  <key>IKEv2</key><dict>
+    <key>RemoteAddress</key><string>$3</string>
+    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
+    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
+    <key>AuthenticationMethod</key><string>None</string>
+    <key>ExtendedAuthEnabled</key><integer>1</integer>
+    <key>AuthName</key><string>$IKW_EAP_USER</string>
+    <key>AuthPassword</key><string>$IKW_EAP_PASSWORD</string>
+    <key>ServerCertificateCommonName</key><string>srv.ikeway.test</string>
+    <key>DisableMOBIKE</key><integer>1</integer>
+    <key>DisableRedirect</key><integer>1</integer>
+    <key>IKESecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>19</integer>
+    </dict>
+    <key>ChildSecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>19</integer>
+    </dict>
+  </dict>
+</dict>
+</array>
+</dict></plist>
+PROFILE
+}
+
+# Our client against one server case: NAME SERVER_CASE [config add options...].
+ours_connect() {
+    local name="$1" server="$2"
+    shift 2
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add "$name" \
+        --server "$(ikw_eap_case_addr "$server")" --remote-id srv.ikeway.test \
+        --local-id cli.ikeway.test --ca "$P/root-ec.crt" --child-encryption aes256gcm \
+        "$@" --yes >"$OUT/$name.add.out" 2>&1 || true
+    ikw_client_case "$name" "$SRV" "$server"
+}
+
+# Captures IKE on the responder's link (NAME.pcapng), for tshark with our key log.
+start_capture() { # NAME
+    ikw_spawn srv "$OUT/$1.tshark.out" tshark -q -i ike0 -w "$OUT/$1.pcapng" -f "udp port 500 or udp port 4500"
+    CAPTURE_PID=$IKW_LAST_PID
+    ikw_wait_for 10 test -s "$OUT/$1.pcapng" || true
+}
+
+stop_capture() {
+    # The last packet written before tshark stops.
+    sleep 0.3
+    kill -INT "$CAPTURE_PID" 2>/dev/null || true
+    wait "$CAPTURE_PID" 2>/dev/null || true
+}
+
+case "$SCENARIO" in
+client)
+    ikw_eap_addrs_up
+    SRV="$IKW_WORKDIR/srv-strongswan"
+    ikw_eap_sw_responder "$SRV"
+    # strongSwan keeps an SA half-open when its client refuses it mid-way (untrusted below):
+    # 5 s instead of 30 lets the run see it go.
+    IKW_SW_EXTRA_CONF="$(ikw_eap_tls_conf 1.2 1.3)
+    half_open_timeout = 5" ikw_sw_start srv "$SRV"
+    ikw_sw_load "$SRV" >"$OUT/srv-load.out"
+    mkdir -p "/etc/netns/$IKW_NS_CLI"
+    printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
+    ikw_private_run
+    alice=(--extended-auth --username "$IKW_EAP_USER")
+
+    ours_connect mschapv2 mschapv2 "${alice[@]}" --password-file "$IKW_WORKDIR/alice.pw"
+    # The untrusted server early: strongSwan keeps its half-open SA for half_open_timeout, which
+    # runs out while the other cases run (final.sas).
+    ours_connect untrusted untrusted "${alice[@]}" --password-file "$IKW_WORKDIR/alice.pw"
+    ours_connect mschapv2-wrong mschapv2 "${alice[@]}" --password-file "$IKW_WORKDIR/wrong.pw"
+    ours_connect mschapv2-unknown mschapv2 --extended-auth --username "$IKW_EAP_UNKNOWN_USER" \
+        --password-file "$IKW_WORKDIR/alice.pw"
+    ours_connect md5 md5 "${alice[@]}" --password-file "$IKW_WORKDIR/alice.pw" --eap-methods md5
+    ours_connect md5-wrong md5 "${alice[@]}" --password-file "$IKW_WORKDIR/wrong.pw" \
+        --eap-methods md5
+    # EAP-TLS as the only proof of the client (auth none): the certificate, no user name.
+    cert=(--identity-key "$P/cli-ec.key" --identity-cert "$P/cli-ec.crt")
+    tls=("${cert[@]}" --auth none --extended-auth --eap-methods tls)
+    ours_connect tls12 tls "${tls[@]}" --tls-max 1.2
+    # strongSwan allows 1.3 and so do we: the highest both speak.
+    ours_connect tls13 tls "${tls[@]}" --tls-max 1.3
+    # RFC 4739: our certificate, then EAP-MSCHAPv2 as alice.
+    ours_connect multi multi "${cert[@]}" "${alice[@]}" --password-file "$IKW_WORKDIR/alice.pw"
+    # No password anywhere and no terminal to ask on: a clear error, nothing sent.
+    ours_connect nopassword mschapv2 "${alice[@]}"
+    # The Apple profile.
+    write_profile "$IKW_WORKDIR/eap.mobileconfig" "EAP Corp" "$(ikw_eap_case_addr mschapv2)"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/eap.mobileconfig" --yes \
+        >"$OUT/profile.import.out" 2>&1 || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config show "EAP Corp" >"$OUT/profile.show.out" 2>&1 || true
+    ikw_client_case "EAP Corp" "$SRV" mschapv2
+    for f in "$OUT"/EAP\ Corp.*; do mv "$f" "$OUT/profile.${f##*/EAP Corp.}"; done
+    # Nothing left at strongSwan once its half-open timeout has run.
+    no_sas() { ! ikw_sw_list_sas "$SRV" --raw 2>/dev/null | grep -q 'list-sa event'; }
+    ikw_wait_for 10 no_sas || true
+    ikw_sw_list_sas "$SRV" --raw >"$OUT/final.sas" 2>&1 || true
+    cp "$SRV/charon.log" "$OUT/charon.log"
+    rm -rf "/etc/netns/$IKW_NS_CLI"
+    ;;
+server)
+    ikw_eap_users_file "$IKW_WORKDIR/users"
+    chmod 600 "$IKW_WORKDIR/users"
+    start_capture eap
+    ikw_spawn srv "$OUT/serve.jsonl" "$IKEWAY" serve --local "$IKW_SRV_ADDR" \
+        --id srv.ikeway.test --cert "$P/srv-ec.chain.crt" --key "$P/srv-ec.key" \
+        --eap-users "$IKW_WORKDIR/users" --pool 10.88.0.10/50 --dns 10.77.0.53 \
+        --subnet "$IKW_PROT_NET" --local-ts "$IKW_PROT_NET" \
+        --ike aes128gcm16-prfsha256-x25519-ecp256 --esp aes128gcm16-noesn \
+        --keylog "$OUT/serve.keys" --duration 40
+    SERVE_PID=$IKW_LAST_PID
+    CLI="$IKW_WORKDIR/cli-strongswan"
+    ikw_eap_sw_initiator "$CLI" "$IKW_SRV_ADDR" eap-mschapv2 eap-mschapv2-wrong eap-mschapv2-unknown
+    ikw_sw_start cli "$CLI"
+    ikw_sw_load "$CLI" >"$OUT/cli-load.out"
+    listening() { ikw_exec srv ss -Hlun "src $IKW_SRV_ADDR:500" | grep -q .; }
+    ikw_wait_for 5 listening || true
+    for name in eap-mschapv2 eap-mschapv2-wrong eap-mschapv2-unknown; do
+        rc=0
+        before_ours="$(wc -l <"$OUT/serve.jsonl")"
+        before_sw="$(wc -l <"$CLI/charon.log")"
+        ikw_sw_initiate "$CLI" "$name" "$name" 10 >"$OUT/$name.initiate.out" 2>&1 || rc=$?
+        echo "$rc" >"$OUT/$name.rc"
+        ikw_sw_list_sas "$CLI" --ike "$name" --raw >"$OUT/$name.sas" 2>&1 || true
+        if [ "$rc" = 0 ]; then
+            vip="$(ikw_exec cli ip -4 -o addr show dev ipsec0 | awk '{print $4}' | cut -d/ -f1 | head -n1)"
+            echo "$vip" >"$OUT/$name.vip"
+        fi
+        ikw_swanctl "$CLI" --terminate --ike "$name" --timeout 5 >"$OUT/$name.terminate.out" 2>&1 || true
+        # Our responder's events of the case end with the SA closed (a DELETE from strongSwan,
+        # or the EAP failure).
+        closed() { tail -n +"$((before_ours + 1))" "$OUT/serve.jsonl" | grep -q '"ike_sa_closed"'; }
+        ikw_wait_for 5 closed || true
+        tail -n +"$((before_ours + 1))" "$OUT/serve.jsonl" >"$OUT/$name.events.jsonl"
+        tail -n +"$((before_sw + 1))" "$CLI/charon.log" >"$OUT/$name.charon.log"
+    done
+    stop_capture
+    kill -TERM "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+    cp "$CLI/charon.log" "$OUT/charon.log"
+    ;;
+*)
+    echo "unknown scenario $SCENARIO" >&2
+    exit 2
+    ;;
+esac
