@@ -239,6 +239,8 @@ mod connect {
         /// EAP-TLS with a certificate of this CA, leaving out its own CERT and AUTH when the
         /// client asks for EAP-only (RFC 5998).
         Tls(String),
+        /// This shared secret, then EAP-MSCHAPv2 as alice (RFC 4739).
+        PskThenMsChapV2(&'static [u8]),
     }
 
     /// vpn.example.org with a certificate of `ca`, requiring EAP as `wants` says, with the
@@ -258,8 +260,15 @@ mod connect {
         );
         config.local_auth = ikeway_sa::LocalAuth::Certificate(Arc::clone(&identity));
         let users = ikeway_eap::Users::parse("alice : EAP \"pässwörd 1\"\n").unwrap();
+        // `Config::new` starts from a PSK both ways: only this case keeps one.
+        let second_round = matches!(wants, Wants::PskThenMsChapV2(_));
         let (methods, tls) = match wants {
             Wants::MsChapV2 => (vec![ikeway_eap::Method::MsChapV2], None),
+            Wants::PskThenMsChapV2(psk) => {
+                config.peer_auth =
+                    ikeway_sa::PeerAuth::Psk(ikeway_crypto::SecretBytes::from_slice(psk));
+                (vec![ikeway_eap::Method::MsChapV2], None)
+            }
             Wants::Tls(client_ca) => {
                 let anchors =
                     ikeway_pki::certificates_from_pem_or_der(client_ca.as_bytes()).unwrap();
@@ -272,11 +281,13 @@ mod connect {
                 )
             }
         };
-        config.peer_auth = ikeway_sa::PeerAuth::Eap(Arc::new(ikeway_eap::AuthenticatorConfig {
-            methods,
-            users: Arc::new(users),
-            tls,
-        }));
+        let eap =
+            Arc::new(ikeway_eap::AuthenticatorConfig { methods, users: Arc::new(users), tls });
+        if second_round {
+            config.peer_auth2 = Some(eap);
+        } else {
+            config.peer_auth = ikeway_sa::PeerAuth::Eap(eap);
+        }
         config.ike_proposals = client.ike_proposals.clone();
         config.esp_proposals = client.esp_proposals.clone();
         let pool = ikeway_sa::AddressPool {
@@ -422,6 +433,38 @@ mod connect {
                         .into()
                 )
             )
+        );
+    }
+
+    /// A shared secret, then EAP (RFC 4739): the configuration's own round, then a second
+    /// round of EAP-MSCHAPv2; the wrong password in the second round is authenticationFailed.
+    #[test]
+    fn a_shared_secret_then_eap_connects_as_two_rounds() {
+        const PSK: &[u8] = b"two rounds, not a secret";
+        let ca = TestCa::new("Office CA");
+        let run_with = |password: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = PreferencesStore::in_dir(dir.path());
+            let add = |b: &[u8]| store.secrets().add(&ikeway_crypto::SecretBytes::from_slice(b));
+            let protocol = Ikev2Protocol {
+                authentication_method: AuthenticationMethod::SharedSecret,
+                shared_secret_reference: Some(add(PSK).unwrap()),
+                use_extended_authentication: true,
+                username: Some("alice".into()),
+                password_reference: Some(add(password.as_bytes()).unwrap()),
+                local_identifier: Some("client.example.org".into()),
+                trust_anchors: vec![Der(ca.cert_der.clone())],
+                remote_identifier: Some("vpn.example.org".into()),
+                ..Ikev2Protocol::new("127.0.0.1")
+            };
+            let configuration = VpnConfiguration { protocol: Some(protocol), ..Default::default() };
+            run(&store, configuration, &ca, Wants::PskThenMsChapV2(PSK))
+        };
+        assert_eq!(run_with("pässwörd 1"), (VpnStatus::Connected, None, None));
+        let (status, error, _) = run_with("wrong");
+        assert_eq!(
+            (status, error),
+            (VpnStatus::Disconnected, Some(DisconnectError::AuthenticationFailed))
         );
     }
 }
