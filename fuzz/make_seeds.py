@@ -163,9 +163,24 @@ def certificate_seeds():
              [setup, 2, 0, 0, 3, 0, 1, 14] + list(lp(bytes(range(72)))))
 
 
+def eap_seeds():
+    """sa_eap, both targets and both methods: unchanged (the whole real exchange), an edited
+    EAP message, an EAP-Success in place of the first request, and an AUTH of the fuzzer's
+    making in the first message."""
+    for target, tname in ((0, "responder"), (1, "initiator")):
+        for method, mname in ((0, "mschapv2"), (2, "md5")):
+            setup = target | method
+            suffix = f"-{tname}-{mname}"
+            seed("sa_eap", "unchanged" + suffix, [setup])
+            seed("sa_eap", "edited" + suffix, [setup, 0, 1, 2, 0, 3, 0x55])
+            seed("sa_eap", "success" + suffix, [setup, 2, 3, 0, 0] + list(lp(b"")))
+            seed("sa_eap", "auth" + suffix, [setup, 3, 2] + list(lp(bytes(range(32)))))
+
+
 if __name__ == "__main__":
     pump_seeds()
     sa_seeds()
     reassembly_seeds()
     file_seeds()
     certificate_seeds()
+    eap_seeds()

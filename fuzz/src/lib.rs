@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod certs;
+pub mod eap;
 pub mod esp;
 pub mod ike;
 

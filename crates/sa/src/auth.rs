@@ -282,6 +282,53 @@ fn peer_chain(payloads: &[Payload]) -> Result<Vec<Certificate>, PeerRefused> {
 mod tests {
     use super::*;
 
+    /// RFC 7296 §2.16: without an MSK (EAP-MD5) each side keys its final AUTH with its own
+    /// SK_p and the key pad; with one, with the MSK. Computed here from the keys directly.
+    #[test]
+    fn eap_auth_is_keyed_by_the_msk_or_else_by_the_signers_sk_p() {
+        use ikeway_crypto::{AeadAlgorithm, Encryption, Prf, Suite};
+        let suite = crate::proposal::IkeSuite {
+            suite: Suite::new(Encryption::Aead(AeadAlgorithm::AES256_GCM16), None).unwrap(),
+            prf: Prf::HmacSha256,
+            group: ikeway_codec::DhGroup::CURVE25519,
+        };
+        let seed = SecretBytes::from_slice(&[9; 32]);
+        let crypto =
+            IkeCrypto::derive(crate::Side::Initiator, suite, &seed, &[1; 32], &[2; 32], 3, 4)
+                .unwrap();
+        let octets = b"real message | nonce | prf(SK_p, ID)";
+        let mac = |key: &SecretBytes| {
+            let padded = Prf::HmacSha256.compute(key.expose(), &[b"Key Pad for IKEv2"]);
+            Prf::HmacSha256.compute(padded.expose(), &[octets]).expose().to_vec()
+        };
+        let data = |p: Payload| match p.body {
+            PayloadRepr::Auth(a) => {
+                assert_eq!(a.method, AuthMethod::SHARED_KEY_MIC);
+                a.data
+            }
+            _ => panic!("an AUTH payload"),
+        };
+        let by_i = data(eap_auth(&crypto, None, crate::Side::Initiator, octets));
+        let by_r = data(eap_auth(&crypto, None, crate::Side::Responder, octets));
+        assert_eq!(by_i, mac(&crypto.keys.sk_pi));
+        assert_eq!(by_r, mac(&crypto.keys.sk_pr));
+        assert_ne!(by_i, by_r);
+        let msk = SecretBytes::from_slice(&[5; 64]);
+        let with_msk = data(eap_auth(&crypto, Some(&msk), crate::Side::Initiator, octets));
+        assert_eq!(with_msk, mac(&msk));
+        let auth = AuthRepr { method: AuthMethod::SHARED_KEY_MIC, data: with_msk };
+        assert!(check_eap_auth(&crypto, Some(&msk), crate::Side::Initiator, octets, &auth));
+        assert!(!check_eap_auth(&crypto, None, crate::Side::Initiator, octets, &auth));
+        let wrong_method = AuthRepr { method: AuthMethod::RSA_SIG, ..auth };
+        assert!(!check_eap_auth(
+            &crypto,
+            Some(&msk),
+            crate::Side::Initiator,
+            octets,
+            &wrong_method
+        ));
+    }
+
     fn cert(encoding: CertEncoding, len: usize) -> Payload {
         Payload::new(PayloadRepr::Cert(CertRepr { encoding, data: vec![0x30; len] }))
     }

@@ -231,7 +231,8 @@ fn eap_handshake(method: Method) -> Run {
     run
 }
 
-/// EAP-MD5 makes no MSK: both final AUTHs are keyed by SK_pi and SK_pr (§2.16), and both
+/// EAP-MD5 makes no MSK: both final AUTHs are keyed by SK_pi and SK_pr (§2.16; the keying
+/// itself is `auth.rs` `eap_auth_is_keyed_by_the_msk_or_else_by_the_signers_sk_p`), and both
 /// sides agree on them.
 #[test]
 fn eap_md5_with_server_certificate_brings_both_sides_up_with_auth_from_sk_p() {
