@@ -689,3 +689,53 @@ fn server_without_auth_is_refused_unless_eap_only_was_asked_for() {
     assert_eq!(run.responder_closed(), Some(CloseReason::DeletedByPeer));
     run.assert_responder_empty();
 }
+
+// ----- the responder's limits while EAP runs -----
+
+/// EAP-TLS in IKE messages of at most 400 bytes: each EAP-TLS fragment (1 KB) goes in RFC 7383
+/// fragments, reassembled within the half-open SA's byte budget.
+#[test]
+fn eap_tls_in_fragmented_ike_messages_fits_the_half_open_budget() {
+    let ca = TestCa::new("Test Root");
+    let (mut client, mut server) = tls_configs(&ca, false);
+    client.max_message_len = 400;
+    server.max_message_len = 400;
+    let run = Run::new(client, server).run();
+    assert!(run.both_up(), "{:?} / {:?}", run.initiator_events, run.responder_events);
+    assert_eq!(peer_authenticated(&run), vec![(fqdn(CLIENT_ID), CLIENT_ID.to_owned())]);
+    assert_eq!(run.responder.stats().dropped_half_open_memory, 0);
+    let fragments = |sent: &[Vec<u8>]| {
+        sent.iter()
+            .filter_map(|d| HeaderRepr::parse(d).ok())
+            .filter(|h| h.next_payload == ikeway_codec::PayloadType::SKF)
+            .count()
+    };
+    assert!(fragments(&run.sent_by_responder) > 1, "the server's TLS flight went whole");
+    assert!(fragments(&run.sent_by_initiator) > 1, "the client's TLS flight went whole");
+    let longest = run.sent_by_responder.iter().chain(&run.sent_by_initiator).map(Vec::len).max();
+    assert!(longest.is_some_and(|l| l <= 400), "{longest:?}");
+}
+
+/// Until the client's final AUTH verifies the SA is half-open: counted, its bytes held, no
+/// address leased; if that AUTH never comes, the half-open timer ends it and nothing stays.
+#[test]
+fn the_sa_stays_half_open_without_a_lease_until_the_final_auth() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::MsChapV2]);
+    let mut run = Run::new(client, server);
+    // The client's final AUTH (its only payload) never arrives.
+    run.tamper_request = Some(Box::new(|sa, bytes| match open_auth(sa, &bytes).as_deref() {
+        Some([Payload { body: PayloadRepr::Auth(_), .. }]) => Vec::new(),
+        _ => bytes,
+    }));
+    run.deliver();
+    let last = auth_messages(&run, &run.sent_by_responder).pop().expect("answered");
+    assert_eq!(eap(&last.1).map(|e| e.code), Some(EapCode::SUCCESS));
+    assert_eq!((run.responder.len(), run.responder.half_open()), (1, 1));
+    assert!(run.responder.half_open_bytes() > 0);
+    assert_eq!(run.responder.leased(), 0, "an address leased before the final AUTH");
+    assert!(peer_authenticated(&run).is_empty());
+    run.advance(PAST_HALF_OPEN);
+    assert_eq!(run.responder_closed(), Some(CloseReason::HandshakeTimeout));
+    run.assert_responder_empty();
+}
