@@ -359,6 +359,37 @@ fn server_with_an_untrusted_certificate_is_refused_before_any_eap_is_answered() 
     run.assert_responder_empty();
 }
 
+/// A server whose certificate is trusted but whose AUTH signature does not verify: refused on
+/// its first answer, the EAP-Request in that answer never answered.
+#[test]
+fn server_with_a_bad_certificate_auth_signature_is_refused_before_any_eap_is_answered() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::MsChapV2]);
+    let mut run = Run::new(client, server);
+    run.tamper_response = Some(Box::new(|sa, bytes| {
+        rewrite_auth(sa, bytes, |payloads| {
+            for p in payloads.iter_mut() {
+                if let PayloadRepr::Auth(a) = &mut p.body
+                    && a.method == AuthMethod::DIGITAL_SIGNATURE
+                {
+                    let last = a.data.len() - 1;
+                    a.data[last] ^= 1;
+                }
+            }
+        })
+    }));
+    let run = run.run();
+    assert_eq!(
+        run.initiator_closed(),
+        Some(CloseReason::PeerCertificate(CertFailure::BadSignature))
+    );
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    assert_eq!(requests.len(), 1);
+    assert!(eap(&requests[0].1).is_none());
+    assert_eq!(run.responder_closed(), Some(CloseReason::DeletedByPeer));
+    run.assert_responder_empty();
+}
+
 /// A server whose final AUTH is not keyed by the MSK (or SK_pr): refused after EAP-Success,
 /// the SA never up on the client; the server, up already, is told and deletes it.
 #[test]
