@@ -12,15 +12,27 @@
 //!
 //! The methods are those of `eap_methods` (default: every one) we have credentials for:
 //! EAP-TLS needs `identity_reference`, EAP-MSCHAPv2 and EAP-MD5 a `username` (and a password
-//! at connect time: stored, a start option, or asked). The server always proves itself with
-//! its certificate in IKE, checked against the trust anchors; only when every method left is
-//! mutual (EAP-TLS) may it prove itself inside EAP instead (EAP-only, RFC 5998).
+//! at connect time: stored, a start option, or asked). When EAP is our only proof the server
+//! proves itself with its certificate in IKE, checked against the trust anchors; only when
+//! every method left is mutual (EAP-TLS) may it prove itself inside EAP instead (EAP-only,
+//! RFC 5998). After a shared secret, the server may prove itself with the secret too.
+//!
+//! [`Ikev2Protocol::to_sa_config`] builds the sa `Config` from the plan with
+//! `eap_peer_config` below: our EAP identity, password and methods, and EAP-TLS's settings.
+
+use std::sync::Arc;
+
+use ikeway_codec::IdRepr;
+use ikeway_crypto::SecretBytes;
+use ikeway_eap::TlsVersion as EapTlsVersion;
+use ikeway_eap::{PeerConfig, TlsPeerConfig};
+use ikeway_pki::{Identity, PeerVerifier};
+use ikeway_tunnel::verifier::RuntimeVerifier;
 
 use crate::convert::ConfigError;
-use ikeway_eap::TlsVersion as EapTlsVersion;
-
 use crate::model::{
-    AuthenticationMethod, EapMethod, Ikev2Protocol, MAX_USERNAME, TlsVersion, eap_method_name,
+    AuthenticationMethod, EapMethod, Ikev2Protocol, MAX_PASSWORD, MAX_USERNAME, TlsVersion,
+    eap_method_name,
 };
 use crate::secrets::SecretSource;
 
@@ -142,6 +154,78 @@ impl Ikev2Protocol {
             .secret(reference)
             .map_err(|source| ConfigError::Secret { field: "password_reference", source })?;
         Ok(stored.is_none_or(|p| p.is_empty()))
+    }
+}
+
+impl Ikev2Protocol {
+    /// Our side of EAP: the identity we send (the username, else for EAP-TLS the local
+    /// identifier or the certificate's common name), the password (the start option's, else
+    /// the stored one), the methods, and EAP-TLS's certificate, server check and versions.
+    pub(crate) fn eap_peer_config(
+        &self,
+        plan: &EapPlan,
+        secrets: &dyn SecretSource,
+        given_password: Option<&SecretBytes>,
+        certificate: Option<&Arc<Identity>>,
+        verifier: Option<&Arc<RuntimeVerifier>>,
+        server_id: &IdRepr,
+    ) -> Result<PeerConfig, ConfigError> {
+        let password = match given_password {
+            Some(p) => Some(p.clone()),
+            None => self.stored_password(secrets)?,
+        };
+        let only_passwords = plan.methods.iter().all(|m| *m != EapMethod::Tls);
+        if password.is_none() && only_passwords {
+            return Err(ConfigError::NoPassword {
+                user: self.username.clone().unwrap_or_default(),
+            });
+        }
+        if password.as_ref().is_some_and(|p| p.len() > MAX_PASSWORD) {
+            return Err(ConfigError::Invalid {
+                field: "password_reference",
+                value: String::new(),
+                reason: "an EAP password is at most 1024 bytes",
+            });
+        }
+        let tls = match (plan.methods.contains(&EapMethod::Tls), certificate, verifier) {
+            (true, Some(identity), Some(verifier)) => {
+                let (min_version, max_version) = self.tls_versions()?;
+                let mut tls = TlsPeerConfig::new(
+                    Arc::clone(identity),
+                    Arc::clone(verifier) as Arc<dyn PeerVerifier>,
+                    server_id.clone(),
+                );
+                (tls.min_version, tls.max_version) = (min_version, max_version);
+                Some(tls)
+            }
+            _ => None,
+        };
+        let identity = self
+            .username
+            .clone()
+            .or_else(|| self.local_identifier.clone().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                certificate.and_then(|c| c.chain()[0].subject_common_name().map(str::to_owned))
+            })
+            .ok_or(ConfigError::Missing { field: "username" })?;
+        Ok(PeerConfig { identity, password, tls, methods: plan.methods.clone() })
+    }
+
+    /// The password in the secret store, if one is referred to; a reference to nothing is an
+    /// error naming it.
+    fn stored_password(
+        &self,
+        secrets: &dyn SecretSource,
+    ) -> Result<Option<SecretBytes>, ConfigError> {
+        let Some(reference) = &self.password_reference else { return Ok(None) };
+        let password = secrets
+            .secret(reference)
+            .map_err(|source| ConfigError::Secret { field: "password_reference", source })?
+            .ok_or_else(|| ConfigError::MissingSecret {
+                field: "password_reference",
+                reference: reference.clone(),
+            })?;
+        Ok((!password.is_empty()).then_some(password))
     }
 }
 
@@ -277,5 +361,166 @@ mod tests {
         let mut psk = eap(A::SharedSecret, None, false);
         psk.use_extended_authentication = false;
         assert!(!psk.needs_password(&stored).unwrap());
+    }
+}
+
+/// The sa `Config` that EAP configurations convert to (`Ikev2Protocol::to_sa_config`).
+#[cfg(test)]
+mod config_tests {
+    use crate::convert::secrets_from;
+    use crate::*;
+    use ikeway_codec::IdValue;
+    use ikeway_crypto::SecretBytes;
+    use ikeway_sa::{LocalAuth, PeerAuth};
+
+    use crate::model::{CertificateType, Der};
+    use ikeway_eap::TlsVersion as Tls;
+    use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+
+    type Secrets = std::collections::BTreeMap<PersistentRef, SecretBytes>;
+
+    /// Apple's usual EAP setup: authentication None, extended authentication, a user name
+    /// and a stored password, the server checked against `ca`.
+    fn mschap(ca: &TestCa) -> (Ikev2Protocol, Secrets) {
+        let p = Ikev2Protocol {
+            use_extended_authentication: true,
+            username: Some("alice".into()),
+            password_reference: Some("pw".into()),
+            trust_anchors: vec![Der(ca.cert_der.clone())],
+            remote_identifier: Some("vpn.example.com".into()),
+            disable_mobike: true,
+            disable_redirect: true,
+            ..Ikev2Protocol::new("192.0.2.1")
+        };
+        (p, secrets_from([("pw", &b"correct horse"[..]), ("s1", &b"shared secret"[..])]))
+    }
+
+    fn eap_of(auth: &LocalAuth) -> &ikeway_eap::PeerConfig {
+        let LocalAuth::Eap(eap) = auth else { panic!("not EAP: {auth:?}") };
+        eap
+    }
+
+    #[test]
+    fn username_and_password_run_the_password_methods_instead_of_our_auth() {
+        let ca = TestCa::new("Office CA");
+        let (p, secrets) = mschap(&ca);
+        let (c, unsupported) = p.to_sa_config(&secrets).unwrap();
+        assert!(unsupported.is_empty(), "{unsupported:?}");
+        let eap = eap_of(&c.local_auth);
+        assert_eq!(eap.identity, "alice");
+        assert_eq!(eap.password.as_ref().unwrap().expose(), b"correct horse");
+        assert_eq!(eap.methods, [EapMethod::MsChapV2, EapMethod::Md5]);
+        assert!(eap.tls.is_none());
+        assert!(matches!(c.peer_auth, PeerAuth::Certificate(_)), "the server signs");
+        assert!(c.local_auth2.is_none() && !c.eap_only);
+        // No local identifier: the user name, typed by its form.
+        assert_eq!(c.local_id.value(), IdValue::Fqdn("alice"));
+    }
+
+    #[test]
+    fn start_options_take_the_place_of_the_stored_username_and_password() {
+        let ca = TestCa::new("Office CA");
+        let (p, secrets) = mschap(&ca);
+        let options = StartOptions {
+            username: Some("bob@example.com".into()),
+            password: Some(SecretBytes::from_slice(b"typed")),
+        };
+        let (c, _) = p.to_sa_config_for_start(&secrets, &options).unwrap();
+        let eap = eap_of(&c.local_auth);
+        assert_eq!(
+            (eap.identity.as_str(), eap.password.as_ref().unwrap().expose()),
+            ("bob@example.com", &b"typed"[..])
+        );
+        assert_eq!(c.local_id.value(), IdValue::Rfc822("bob@example.com"));
+        // A password for a configuration without EAP is reported, not silently dropped.
+        let options =
+            StartOptions { username: None, password: Some(SecretBytes::from_slice(b"x")) };
+        let psk = Ikev2Protocol {
+            authentication_method: AuthenticationMethod::SharedSecret,
+            shared_secret_reference: Some("s1".into()),
+            local_identifier: Some("client.example.com".into()),
+            disable_mobike: true,
+            disable_redirect: true,
+            ..Ikev2Protocol::new("192.0.2.1")
+        };
+        let (_, unsupported) = psk.to_sa_config_for_start(&secrets, &options).unwrap();
+        assert_eq!(unsupported.iter().map(|u| u.field).collect::<Vec<_>>(), ["password"]);
+    }
+
+    #[test]
+    fn eap_without_a_password_or_a_server_check_is_an_error() {
+        let ca = TestCa::new("Office CA");
+        let (mut p, secrets) = mschap(&ca);
+        p.password_reference = None;
+        let err = p.to_sa_config(&secrets).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no EAP password for \"alice\": none is stored (password_reference) and none \
+                 was given to start"
+        );
+        assert_eq!(err.disconnect_error(), DisconnectError::ConfigurationFailed);
+        p.password_reference = Some("gone".into());
+        assert_eq!(
+            p.to_sa_config(&secrets).unwrap_err().to_string(),
+            "password_reference: the secret store has no secret gone"
+        );
+        let (mut p, secrets) = mschap(&ca);
+        p.trust_anchors.clear();
+        assert!(matches!(p.to_sa_config(&secrets), Err(ConfigError::NoTrustAnchors)));
+    }
+
+    #[test]
+    fn an_identity_without_a_username_runs_eap_tls_alone_within_the_tls_bounds() {
+        let ca = TestCa::new("Office CA");
+        let client = ca.issue("alice", "client.example.org", &PKCS_ECDSA_P256_SHA256);
+        let (mut p, _) = mschap(&ca);
+        p.username = None;
+        p.password_reference = None;
+        p.identity_reference = Some("id".into());
+        p.certificate_type = CertificateType::Ecdsa256;
+        p.minimum_tls_version = TlsVersion::Tls1_0;
+        let pem = format!("{}{}", client.key_pem, client.cert_pem);
+        let secrets = secrets_from([("id", pem.as_bytes())]);
+        let (c, unsupported) = p.to_sa_config(&secrets).unwrap();
+        let eap = eap_of(&c.local_auth);
+        assert_eq!(eap.methods, [EapMethod::Tls]);
+        assert!(eap.password.is_none());
+        let tls = eap.tls.as_ref().expect("EAP-TLS settings");
+        assert_eq!(tls.identity.chain()[0].der(), client.cert_der.as_slice());
+        assert_eq!((tls.min_version, tls.max_version), (Tls::V1_2, Tls::V1_3));
+        assert_eq!(tls.server_id.value(), IdValue::Fqdn("vpn.example.com"));
+        assert!(c.eap_only, "only mutual methods: EAP-only may be offered (RFC 5998)");
+        // No user name: the certificate's common name in EAP, its subject in IKE.
+        assert_eq!(eap.identity, "alice");
+        assert_eq!(c.local_id.id_type, ikeway_codec::IdType::ID_DER_ASN1_DN);
+        let fields: Vec<_> = unsupported.iter().map(|u| u.field).collect();
+        assert_eq!(fields, ["minimum_tls_version"]);
+        p.maximum_tls_version = TlsVersion::Tls1_2;
+        let (c, _) = p.to_sa_config(&secrets).unwrap();
+        assert_eq!(eap_of(&c.local_auth).tls.as_ref().unwrap().max_version, Tls::V1_2);
+        p.maximum_tls_version = TlsVersion::Tls1_1;
+        assert_eq!(
+            p.to_sa_config(&secrets).unwrap_err().to_string(),
+            "maximum_tls_version = 1.1 is not supported: EAP-TLS speaks TLS 1.2 and 1.3 only \
+                 (TLS 1.0 and 1.1 are deprecated, RFC 8996)"
+        );
+    }
+
+    #[test]
+    fn a_shared_secret_then_eap_is_a_second_round() {
+        let ca = TestCa::new("Office CA");
+        let (mut p, secrets) = mschap(&ca);
+        p.authentication_method = AuthenticationMethod::SharedSecret;
+        p.shared_secret_reference = Some("s1".into());
+        p.local_identifier = Some("client.example.com".into());
+        p.trust_anchors.clear();
+        let (c, _) = p.to_sa_config(&secrets).unwrap();
+        assert_eq!(c.local_auth.psk().unwrap().expose(), b"shared secret");
+        // The server may prove itself with the secret: EAP follows our own proof.
+        assert_eq!(c.peer_auth.psk().unwrap().expose(), b"shared secret");
+        let eap = c.local_auth2.as_ref().expect("a second round (RFC 4739)");
+        assert_eq!(eap.identity, "alice");
+        assert_eq!(eap.methods, [EapMethod::MsChapV2, EapMethod::Md5]);
+        assert!(!c.eap_only);
     }
 }
