@@ -770,3 +770,34 @@ fn the_sa_stays_half_open_without_a_lease_until_the_final_auth() {
     assert_eq!(run.responder_closed(), Some(CloseReason::HandshakeTimeout));
     run.assert_responder_empty();
 }
+
+// ----- choosing the method -----
+
+/// The server proposes MSCHAPv2 first; the client allows only MD5 and says so with a Nak
+/// (one more IKE_AUTH exchange); the server moves to MD5 and the SA comes up.
+#[test]
+fn a_nak_moves_the_server_to_the_method_the_client_allows() {
+    let ca = TestCa::new("Test Root");
+    let (mut client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::MsChapV2, Method::Md5]);
+    client.local_auth = LocalAuth::Eap(peer(USER, PASSWORD, &[Method::Md5]));
+    let run = Run::new(client, server).run();
+    assert!(run.both_up(), "{:?} / {:?}", run.initiator_events, run.responder_events);
+    let requests = auth_messages(&run, &run.sent_by_initiator);
+    // Start, Identity, Nak, MD5 response, AUTH.
+    assert_eq!(requests.len(), 5);
+    let nak = eap(&requests[2].1).expect("a Nak");
+    assert_eq!((nak.eap_type, nak.data.as_slice()), (Some(3), &[4u8][..]));
+}
+
+/// No method in common: both sides end with the method refusal, nothing left.
+#[test]
+fn no_method_in_common_is_refused_on_both_sides() {
+    let ca = TestCa::new("Test Root");
+    let (mut client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::MsChapV2]);
+    client.local_auth = LocalAuth::Eap(peer(USER, PASSWORD, &[Method::Md5]));
+    let mut run = Run::new(client, server).run();
+    assert_eq!(run.initiator_closed(), Some(CloseReason::Eap(EapFailure::MethodNotAllowed(26))));
+    run.advance(PAST_HALF_OPEN);
+    assert_eq!(run.responder_closed(), Some(CloseReason::Eap(EapFailure::MethodNotAllowed(26))));
+    run.assert_responder_empty();
+}
