@@ -7,8 +7,9 @@
 #   client  our Personal VPN client (`config add --extended-auth ...` + `connect`, and a
 #           `profile import` of an Apple profile) against one strongSwan responder answering
 #           every EAP server case, one case after the other
-#   server  a strongSwan EAP initiator against `ikeway serve --cert --key --eap-users`, captured
-#           for tshark with our responder's key log
+#   server  a strongSwan EAP initiator against `ikeway serve --cert --key --eap-users` (EAP
+#           alone on 10.99.0.2; a client certificate then EAP on 10.99.0.3, RFC 4739),
+#           captured for tshark with our responder's key log
 #
 # Env: IKW_PKI_DIR  a folder made by ikw_pki_eapset (or ikw_pki_testset), shared between runs
 #                   (default: one is made in the workdir)
@@ -21,10 +22,11 @@
 # [mschapv2: no password stored, no terminal], profile [mschapv2, from a .mobileconfig]
 # (profile.import.out, profile.show.out: `config show`); final.sas (strongSwan's SAs at the end,
 # once its 5 s half-open timeout has run).
-# `server` records, per client case NAME: NAME.rc and NAME.initiate.out (swanctl --initiate),
-# NAME.sas (strongSwan's SAs right after), NAME.srv.sas (ours are judged by events),
-# NAME.events.jsonl and NAME.charon.log (what our responder and strongSwan logged during the
-# case); serve.jsonl, serve.keys, eap.pcapng, charon.log.
+# `server` records, per client case NAME (eap-mschapv2, eap-mschapv2-wrong,
+# eap-mschapv2-unknown, eap-md5, eap-multi): NAME.rc and NAME.initiate.out (swanctl
+# --initiate), NAME.sas (strongSwan's SAs right after), NAME.events.jsonl and NAME.charon.log
+# (what our responder and strongSwan logged during the case); serve.jsonl, serve.keys,
+# serve-multi.jsonl, serve-multi.keys, eap.pcapng, charon.log.
 # crates/ikeway/tests/eap_interop.rs judges them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -186,41 +188,55 @@ server)
     ikw_eap_users_file "$IKW_WORKDIR/users"
     chmod 600 "$IKW_WORKDIR/users"
     start_capture eap
-    ikw_spawn srv "$OUT/serve.jsonl" "$IKEWAY" serve --local "$IKW_SRV_ADDR" \
-        --id srv.ikeway.test --cert "$P/srv-ec.chain.crt" --key "$P/srv-ec.key" \
-        --eap-users "$IKW_WORKDIR/users" --pool 10.88.0.10/50 --dns 10.77.0.53 \
-        --subnet "$IKW_PROT_NET" --local-ts "$IKW_PROT_NET" \
-        --ike aes128gcm16-prfsha256-x25519-ecp256 --esp aes128gcm16-noesn \
-        --keylog "$OUT/serve.keys" --duration 40
-    SERVE_PID=$IKW_LAST_PID
+    # Our responder twice, both proving themselves with srv-ec: EAP alone on 10.99.0.2
+    # (MSCHAPv2 first; MD5 for a client that Naks it), and on 10.99.0.3 a client certificate
+    # first, then EAP (RFC 4739). (`serve` takes --ca only with --require-client-cert, so
+    # EAP-TLS alone is not offered.)
+    serve() { # NAME ADDRESS POOL OPTIONS...
+        local name="$1" addr="$2" pool="$3"
+        shift 3
+        ikw_spawn srv "$OUT/$name.jsonl" "$IKEWAY" serve --local "$addr" \
+            --id srv.ikeway.test --cert "$P/srv-ec.chain.crt" --key "$P/srv-ec.key" \
+            --eap-users "$IKW_WORKDIR/users" --pool "$pool" --dns 10.77.0.53 \
+            --subnet "$IKW_PROT_NET" --local-ts "$IKW_PROT_NET" \
+            --ike aes128gcm16-prfsha256-x25519-ecp256 --esp aes128gcm16-noesn \
+            --keylog "$OUT/$name.keys" --duration 60 "$@"
+        SERVE_PIDS+=("$IKW_LAST_PID")
+    }
+    SERVE_PIDS=()
+    ip -n "$IKW_NS_SRV" addr add 10.99.0.3/24 dev ike0
+    serve serve "$IKW_SRV_ADDR" 10.88.0.10/50 --eap-methods mschapv2,md5
+    serve serve-multi 10.99.0.3 10.88.0.60/50 --require-client-cert --ca "$P/root-ec.crt" \
+        --eap-methods mschapv2
+    ours_addr() { if [ "$1" = multi ]; then echo 10.99.0.3; else echo "$IKW_SRV_ADDR"; fi; }
+    CASES=(eap-mschapv2 eap-mschapv2-wrong eap-mschapv2-unknown eap-md5 eap-multi)
     CLI="$IKW_WORKDIR/cli-strongswan"
-    ikw_eap_sw_initiator "$CLI" "$IKW_SRV_ADDR" eap-mschapv2 eap-mschapv2-wrong eap-mschapv2-unknown
+    ikw_eap_sw_initiator "$CLI" ours_addr "${CASES[@]}"
     ikw_sw_start cli "$CLI"
     ikw_sw_load "$CLI" >"$OUT/cli-load.out"
-    listening() { ikw_exec srv ss -Hlun "src $IKW_SRV_ADDR:500" | grep -q .; }
-    ikw_wait_for 5 listening || true
-    for name in eap-mschapv2 eap-mschapv2-wrong eap-mschapv2-unknown; do
+    listening() { ikw_exec srv ss -Hlun "src $1:500" | grep -q .; }
+    ikw_wait_for 5 listening "$IKW_SRV_ADDR" || true
+    ikw_wait_for 5 listening 10.99.0.3 || true
+    for name in "${CASES[@]}"; do
         rc=0
-        before_ours="$(wc -l <"$OUT/serve.jsonl")"
+        log="$OUT/serve.jsonl"
+        [ "$name" = eap-multi ] && log="$OUT/serve-multi.jsonl"
+        before_ours="$(wc -l <"$log")"
         before_sw="$(wc -l <"$CLI/charon.log")"
         ikw_sw_initiate "$CLI" "$name" "$name" 10 >"$OUT/$name.initiate.out" 2>&1 || rc=$?
         echo "$rc" >"$OUT/$name.rc"
         ikw_sw_list_sas "$CLI" --ike "$name" --raw >"$OUT/$name.sas" 2>&1 || true
-        if [ "$rc" = 0 ]; then
-            vip="$(ikw_exec cli ip -4 -o addr show dev ipsec0 | awk '{print $4}' | cut -d/ -f1 | head -n1)"
-            echo "$vip" >"$OUT/$name.vip"
-        fi
         ikw_swanctl "$CLI" --terminate --ike "$name" --timeout 5 >"$OUT/$name.terminate.out" 2>&1 || true
         # Our responder's events of the case end with the SA closed (a DELETE from strongSwan,
         # or the EAP failure).
-        closed() { tail -n +"$((before_ours + 1))" "$OUT/serve.jsonl" | grep -q '"ike_sa_closed"'; }
+        closed() { tail -n +"$((before_ours + 1))" "$log" | grep -q '"ike_sa_closed"'; }
         ikw_wait_for 5 closed || true
-        tail -n +"$((before_ours + 1))" "$OUT/serve.jsonl" >"$OUT/$name.events.jsonl"
+        tail -n +"$((before_ours + 1))" "$log" >"$OUT/$name.events.jsonl"
         tail -n +"$((before_sw + 1))" "$CLI/charon.log" >"$OUT/$name.charon.log"
     done
     stop_capture
-    kill -TERM "$SERVE_PID" 2>/dev/null || true
-    wait "$SERVE_PID" 2>/dev/null || true
+    for pid in "${SERVE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${SERVE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     cp "$CLI/charon.log" "$OUT/charon.log"
     ;;
 *)

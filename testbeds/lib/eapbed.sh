@@ -37,8 +37,9 @@
 #   ikw_eap_sw_initiator DIR TARGET [CASES...]
 #                                  credentials and swanctl.conf for a strongSwan initiator with
 #                                  one connection per client case (conn and child named after
-#                                  the case); TARGET is an address, or "cases" to send each to
-#                                  its server case's address; CASES limits them
+#                                  the case); TARGET is an address, "cases" to send each to
+#                                  its server case's address, or a function printing the
+#                                  address for a SERVER_CASE; CASES limits them
 #   ikw_eap_tls_conf MIN MAX       strongswan.conf lines (for IKW_SW_EXTRA_CONF) bounding the
 #                                  TLS versions of EAP-TLS (1.2, 1.3)
 #
@@ -155,7 +156,11 @@ ikw_eap_sw_initiator() { # DIR TARGET [CASES...]
         while read -r name method user server; do
             [ "$want" = "  " ] || [[ "$want" == *" $name "* ]] || continue
             local addr="$target" certs="" eap_id="$user" first="$method" second=""
-            [ "$target" = cases ] && addr="$(ikw_eap_case_addr "$server")"
+            if [ "$target" = cases ]; then
+                addr="$(ikw_eap_case_addr "$server")"
+            elif declare -F "$target" >/dev/null; then
+                addr="$("$target" "$server")"
+            fi
             # EAP-TLS: the certificate is the credential, its name the EAP identity.
             [ "$method" = eap-tls ] && certs="$user.crt" eap_id=""
             # "pubkey+eap-X" (RFC 4739): cli-ec's certificate, then EAP as USER.

@@ -5,8 +5,9 @@
 //! round then EAP-MSCHAPv2 (RFC 4739), refuses an untrusted server before any EAP round, and
 //! connects from an Apple profile (root-CA payload, AuthenticationMethod None,
 //! ExtendedAuthEnabled, AuthName/AuthPassword, ServerCertificateCommonName); a strongSwan
-//! initiator signs in to `ikeway serve --eap-users` with EAP-MSCHAPv2; tshark, given our
-//! responder's key log, reads the EAP exchange.
+//! initiator signs in to `ikeway serve --eap-users` with EAP-MSCHAPv2, with EAP-MD5 after a Nak,
+//! and after a certificate round (RFC 4739); tshark, given our responder's key log, reads the
+//! EAP exchange.
 //!
 //! `testbeds/eap-interop.sh` runs the peers and records what each side saw (the cases are in
 //! `testbeds/lib/eapbed.sh`); this file judges it. Both scenarios run once, side by side, for
@@ -295,37 +296,76 @@ fn our_client_connects_from_an_apple_eap_profile() {
     assert_connected(dir, "profile", ALICE_BY_EAP);
 }
 
+/// A strongSwan client case that must come up at our responder: child installed, our IKE SA is
+/// strongSwan's (SPIs), our responder names the IKE and EAP identities the client proved, and
+/// strongSwan verified our certificate AUTH first and our EAP-keyed AUTH last, after logging
+/// each of `said`.
+fn assert_served(dir: &Path, case: &str, said: &[&str]) {
+    assert_eq!(
+        read(dir, &format!("{case}.rc")).trim(),
+        "0",
+        "{case}: {}",
+        read(dir, &format!("{case}.initiate.out"))
+    );
+    let sas = swanctl_sas(&read(dir, &format!("{case}.sas")));
+    assert_eq!(sas.len(), 1, "{case}: {sas:?}");
+    assert_eq!(sas[0].children[0]["state"], "INSTALLED", "{case}");
+    let ours = case_events(dir, case);
+    let up = find(&ours, "ike_sa_up");
+    assert_eq!(up.len(), 1, "{case}: {ours:?}");
+    assert_eq!(up[0]["spi_i"].as_str(), sas[0].fields.get("initiator-spi").map(String::as_str));
+    assert_eq!(up[0]["spi_r"].as_str(), sas[0].fields.get("responder-spi").map(String::as_str));
+    // The identities the client proved: IKE (IDi, through its AUTH) and EAP.
+    let proved = find(&ours, "peer_authenticated");
+    assert_eq!(proved.len(), 1, "{case}: {ours:?}");
+    assert_eq!(proved[0]["id"], "cli.ikeway.test", "{case}: {:?}", proved[0]);
+    assert_eq!(proved[0]["eap_identity"], ALICE, "{case}: {:?}", proved[0]);
+    let first = "authentication of 'srv.ikeway.test' with ECDSA_WITH_SHA256_DER successful";
+    let last = "authentication of 'srv.ikeway.test' with EAP successful";
+    for s in [first].iter().chain(said).chain([last].iter()) {
+        assert_logged(dir, case, s);
+    }
+}
+
 #[test]
 fn strongswan_signs_in_to_our_responder_with_eap_mschapv2() {
     let Some(runs) = runs() else { return };
     let dir = runs.dir("server");
-    let case = "eap-mschapv2";
-    assert_eq!(
-        read(dir, &format!("{case}.rc")).trim(),
-        "0",
-        "{}",
-        read(dir, &format!("{case}.initiate.out"))
+    assert_served(dir, "eap-mschapv2", &["EAP method EAP_MSCHAPV2 succeeded, MSK established"]);
+}
+
+/// We offer MSCHAPv2 first; strongSwan, configured for MD5, answers with a Nak naming MD5 and
+/// we run it (no MSK: both AUTHs keyed by SK_p).
+#[test]
+fn strongswan_signs_in_to_our_responder_with_eap_md5_after_a_nak() {
+    let Some(runs) = runs() else { return };
+    let dir = runs.dir("server");
+    assert_served(
+        dir,
+        "eap-md5",
+        &[
+            "server requested EAP_MSCHAPV2 authentication",
+            "requesting EAP_MD5 authentication, sending EAP_NAK",
+            "EAP method EAP_MD5 succeeded, no MSK established",
+        ],
     );
-    let sas = swanctl_sas(&read(dir, &format!("{case}.sas")));
-    assert_eq!(sas.len(), 1, "{sas:?}");
-    assert_eq!(sas[0].children[0]["state"], "INSTALLED");
-    let ours = case_events(dir, case);
-    let up = find(&ours, "ike_sa_up");
-    assert_eq!(up.len(), 1, "{ours:?}");
-    assert_eq!(up[0]["spi_i"].as_str(), sas[0].fields.get("initiator-spi").map(String::as_str));
-    assert_eq!(up[0]["spi_r"].as_str(), sas[0].fields.get("responder-spi").map(String::as_str));
-    // The identities the client proved: IKE (IDi, through the EAP-keyed AUTH) and EAP.
-    let proved = find(&ours, "peer_authenticated");
-    assert_eq!(proved.len(), 1, "{ours:?}");
-    assert_eq!(proved[0]["id"], "cli.ikeway.test", "{:?}", proved[0]);
-    assert_eq!(proved[0]["eap_identity"], ALICE, "{:?}", proved[0]);
-    for said in [
-        "authentication of 'srv.ikeway.test' with ECDSA_WITH_SHA256_DER successful",
-        "EAP method EAP_MSCHAPV2 succeeded, MSK established",
-        "authentication of 'srv.ikeway.test' with EAP successful",
-    ] {
-        assert_logged(dir, case, said);
-    }
+}
+
+/// RFC 4739 at our responder (`serve --require-client-cert --eap-users`): strongSwan's
+/// certificate round, then EAP-MSCHAPv2.
+#[test]
+fn strongswan_proves_its_certificate_then_eap_mschapv2_to_our_responder_rfc_4739() {
+    let Some(runs) = runs() else { return };
+    let dir = runs.dir("server");
+    assert_served(
+        dir,
+        "eap-multi",
+        &[
+            "authentication of 'cli.ikeway.test' (myself) with ECDSA_WITH_SHA256_DER successful",
+            "N(MULT_AUTH) N(EAP_ONLY) N(MSG_ID_SYN_SUP) N(AUTH_FOLLOWS) ]",
+            "EAP method EAP_MSCHAPV2 succeeded, MSK established",
+        ],
+    );
 }
 
 #[test]
