@@ -8,7 +8,11 @@
 //! from the seed it was created with, so a seeded run is reproducible byte for byte (but for
 //! an ECDSA certificate's AUTH signature, whose nonce `ikeway-pki` draws itself). Peers
 //! authenticate with a PSK or a certificate ([`LocalAuth`], [`PeerAuth`]); certificate checks
-//! go through the [`ikeway_pki::PeerVerifier`] the caller passes, which holds the clock.
+//! go through the [`ikeway_pki::PeerVerifier`] the caller passes, which holds the clock. A
+//! client may instead sign in with EAP inside IKE_AUTH (RFC 7296 §2.16: `LocalAuth::Eap`,
+//! `PeerAuth::Eap`, the methods of `ikeway-eap`), also as a second round after a PSK or
+//! certificate one (RFC 4739: `Config::local_auth2`, `Config::peer_auth2`), and with EAP-only
+//! authentication of the server (RFC 5998: `Config::eap_only`).
 //!
 //! The driving loop, after any input:
 //!

@@ -801,3 +801,64 @@ fn no_method_in_common_is_refused_on_both_sides() {
     assert_eq!(run.responder_closed(), Some(CloseReason::Eap(EapFailure::MethodNotAllowed(26))));
     run.assert_responder_empty();
 }
+
+// ----- a client that keeps the server talking -----
+
+/// A client that answers every EAP-Request with a Response of another identifier: the server
+/// repeats its Request (RFC 3748 §4.1) only so many times, then ends with EAP-Failure; its SA
+/// never leaves the half-open limits and goes at the half-open timeout.
+#[test]
+fn a_client_that_never_answers_the_request_is_given_up_on() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::MsChapV2]);
+    let mut run = Run::new(client, server);
+    // The real client stops after its first IKE_AUTH; the test speaks for it from there.
+    run.tamper_request = Some(Box::new(|_, bytes| match HeaderRepr::parse(&bytes) {
+        Ok(h) if h.exchange == ExchangeType::IKE_AUTH && h.message_id >= 2 => Vec::new(),
+        _ => bytes,
+    }));
+    run.deliver();
+    let first = auth_messages(&run, &run.sent_by_responder).pop().expect("the first answer");
+    let identifier = eap(&first.1).expect("EAP-Request/Identity").identifier;
+    let (spi_i, spi_r) = run.initiator.spis();
+    let mut buf = vec![0u8; 65536];
+    let mut exchanges = 0u32;
+    let last = loop {
+        exchanges += 1;
+        assert!(exchanges <= 100, "the server never gave up");
+        let header = HeaderRepr {
+            spi_i,
+            spi_r,
+            next_payload: ikeway_codec::PayloadType::NONE,
+            version: 0x20,
+            exchange: ExchangeType::IKE_AUTH,
+            flags: Flags { initiator: true, response: false, ..Flags::default() },
+            message_id: 1 + exchanges,
+            length: 0,
+        };
+        let wrong = EapRepr {
+            code: EapCode::RESPONSE,
+            identifier: identifier.wrapping_add(100),
+            eap_type: Some(1),
+            data: USER.as_bytes().to_vec(),
+        };
+        let request = seal(&run.initiator, &header, &[Payload::new(PayloadRepr::Eap(wrong))]);
+        run.responder.handle_datagram(run.now, addr(CLIENT), addr(SERVER), &request);
+        let t = run.responder.poll_transmit(&mut buf).expect("an answer").expect("fits");
+        let answer = open_auth(&run.initiator, &buf[..t.len]).expect("IKE_AUTH");
+        assert_eq!(run.responder.half_open(), 1);
+        match eap(&answer) {
+            Some(e) if e.code == EapCode::REQUEST => {
+                assert_eq!((e.identifier, e.eap_type), (identifier, Some(1)), "the same request")
+            }
+            _ => break answer,
+        }
+    };
+    assert_eq!(eap(&last).map(|e| e.code), Some(EapCode::FAILURE), "{last:?}");
+    // ikeway-eap's bound: the request repeated 50 times, the 51st answer the EAP-Failure
+    // (below the sa's own bound on IKE_AUTH exchanges).
+    assert_eq!(exchanges, ikeway_eap::limits::MAX_ROUNDS + 1);
+    run.advance(PAST_HALF_OPEN);
+    assert_eq!(run.responder_closed(), Some(CloseReason::Eap(EapFailure::TooManyRounds)));
+    run.assert_responder_empty();
+}
