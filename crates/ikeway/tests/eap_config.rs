@@ -250,3 +250,62 @@ fn serve_and_initiate_eap_options_are_checked_first() {
          certificate (RFC 7296 §2.16)",
     );
 }
+
+/// `--password-prompt` on a terminal (a pseudo-terminal from util-linux `script`): the prompt
+/// names the user, what is typed is not echoed, and the secret store keeps exactly that.
+#[test]
+fn the_password_prompt_does_not_echo_and_stores_what_was_typed() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    if Command::new("script").arg("--version").output().is_err() {
+        ikeway_testkit::skip(
+            "the_password_prompt_does_not_echo_and_stores_what_was_typed",
+            "util-linux `script` (a pseudo-terminal) is not installed",
+        );
+        return;
+    }
+    let dir = setup();
+    let command = format!(
+        "{} config add roam --server vpn.example.org --extended-auth --username bob \
+         --password-prompt --yes",
+        env!("CARGO_BIN_EXE_ikeway")
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            let _ = tx.send(buf[..n].to_vec());
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !String::from_utf8_lossy(&seen).contains("Password for bob: ") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        seen.extend(rx.recv_timeout(left).expect("the prompt within 20 s"));
+    }
+    // Echo goes off right after the prompt is written.
+    std::thread::sleep(Duration::from_millis(300));
+    child.stdin.take().unwrap().write_all(b"tr0ub4dor\n").unwrap();
+    assert!(child.wait().unwrap().success(), "{}", String::from_utf8_lossy(&seen));
+    while let Ok(more) = rx.recv_timeout(Duration::from_secs(2)) {
+        seen.extend(more);
+    }
+    let shown = String::from_utf8_lossy(&seen);
+    assert_eq!(
+        shown, "Password for bob: \r\nsaved \"roam\"\r\n",
+        "the typed password is not echoed"
+    );
+    let store = std::fs::read_to_string(dir.path().join("config/ikeway/secrets.json")).unwrap();
+    assert!(store.contains(&"tr0ub4dor".bytes().map(|b| format!("{b:02x}")).collect::<String>()));
+    assert!(!store.contains("tr0ub4dor"), "kept as hex, not as text");
+}
