@@ -147,10 +147,12 @@ pub struct Config {
     pub wide_remote_ts: bool,
     /// Initiator, RFC 4739: after `local_auth` (a PSK or certificate round), a second round
     /// with EAP as this client. Sends MULTIPLE_AUTH_SUPPORTED and ANOTHER_AUTH_FOLLOWS; a
-    /// responder that does not announce MULTIPLE_AUTH_SUPPORTED is refused.
+    /// responder that does not announce MULTIPLE_AUTH_SUPPORTED is refused. Ignored when
+    /// `local_auth` is itself EAP (EAP then EAP is not done).
     pub local_auth2: Option<Arc<ikeway_eap::PeerConfig>>,
     /// Responder, RFC 4739: after `peer_auth`, require a second round by EAP with this
-    /// authenticator. Sends MULTIPLE_AUTH_SUPPORTED in IKE_SA_INIT.
+    /// authenticator. Sends MULTIPLE_AUTH_SUPPORTED in IKE_SA_INIT. Ignored when `peer_auth`
+    /// is itself EAP.
     pub peer_auth2: Option<Arc<ikeway_eap::AuthenticatorConfig>>,
     /// RFC 5998 EAP-only authentication. Initiator: with `local_auth` EAP and only mutual
     /// methods allowed (`Method::is_mutual`), ask for it with EAP_ONLY_AUTHENTICATION and

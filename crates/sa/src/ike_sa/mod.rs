@@ -415,7 +415,8 @@ impl IkeSa {
     }
 
     /// Bytes of peer input this SA holds while half-open: the stored IKE_SA_INIT request and
-    /// response, the cached response and the fragments being reassembled. What a responder
+    /// response, while EAP runs the first IKE_AUTH request's SA/TS/CP payloads, the cached
+    /// response and the fragments being reassembled. What a responder
     /// bounds per half-open SA and in total.
     pub fn held_bytes(&self) -> usize {
         let init = match &self.state {
