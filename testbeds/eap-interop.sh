@@ -7,6 +7,9 @@
 #   client  our Personal VPN client (`config add --extended-auth ...` + `connect`, and a
 #           `profile import` of an Apple profile) against one strongSwan responder answering
 #           every EAP server case, one case after the other
+#   timing  sign-in times (initiate -> child SA) per authentication, ours and strongSwan's
+#           initiator, against the same strongSwan responder: PSK, EAP-MSCHAPv2, EAP-MD5,
+#           EAP-TLS (strongSwan only: `initiate` has no EAP-TLS), RFC 4739; OUT/timing.txt
 #   server  a strongSwan EAP initiator against `ikeway serve --cert --key --eap-users` (EAP
 #           alone on 10.99.0.2; a client certificate then EAP on 10.99.0.3, RFC 4739),
 #           captured for tshark with our responder's key log
@@ -238,6 +241,75 @@ server)
     for pid in "${SERVE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${SERVE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     cp "$CLI/charon.log" "$OUT/charon.log"
+    ;;
+timing)
+    # How long signing in takes, per way of authenticating, against the same strongSwan
+    # responder: `ikeway initiate` (its initiate_to_child_ms) and strongSwan's own initiator
+    # (swanctl --initiate wall time), 6 runs each, medians printed. A PSK connection on
+    # 10.99.0.46 is the baseline.
+    ikw_eap_addrs_up
+    ip -n "$IKW_NS_SRV" addr add 10.99.0.46/24 dev ike0
+    SRV="$IKW_WORKDIR/srv-strongswan"
+    ikw_eap_sw_responder "$SRV"
+    {
+        echo "connections {"
+        IKW_SW_CONN=psk IKW_SW_LOCAL_ADDRS=10.99.0.46 IKW_SW_POOL6="" ikw_sw_conn_responder
+        echo "}"
+        _ikw_sw_secrets srv.ikeway.test cli.ikeway.test "$IKW_SW_DEFAULT_PSK"
+    } >>"$SRV/swanctl.conf"
+    IKW_SW_LOGLEVEL=1 IKW_SW_EXTRA_CONF="$(ikw_eap_tls_conf 1.2 1.2)" ikw_sw_start srv "$SRV"
+    ikw_sw_load "$SRV" >"$OUT/srv-load.out"
+    printf '%s\n' "$IKW_SW_DEFAULT_PSK" >"$IKW_WORKDIR/psk"
+    common=(--local "$IKW_CLI_ADDR" --id cli.ikeway.test --remote-id srv.ikeway.test
+        --ike aes128gcm16-prfsha256-x25519 --esp aes128gcm16-noesn --request-config
+        --remote-ts "$IKW_PROT_NET" --then delete@0 --linger 0 --timeout 15)
+    eap=(--ca "$P/root-ec.crt" --username "$IKW_EAP_USER" --password-file "$IKW_WORKDIR/alice.pw")
+    ours() { # NAME ADDRESS ARGS...
+        local name="$1" addr="$2" i
+        shift 2
+        for i in 1 2 3 4 5 6; do
+            ikw_exec cli "$IKEWAY" initiate --remote "$addr" "${common[@]}" "$@" \
+                >"$OUT/ours-$name-$i.jsonl" 2>&1 || true
+            grep -o '"initiate_to_child_ms":[0-9.]*' "$OUT/ours-$name-$i.jsonl" |
+                cut -d: -f2 >>"$OUT/ours-$name.ms"
+        done
+    }
+    ours psk 10.99.0.46 --psk-file "$IKW_WORKDIR/psk"
+    ours eap-mschapv2 10.99.0.41 "${eap[@]}" --eap-methods mschapv2
+    ours eap-md5 10.99.0.42 "${eap[@]}" --eap-methods md5
+    ours multi 10.99.0.45 "${eap[@]}" --eap-methods mschapv2 --cert "$P/cli-ec.crt" \
+        --key "$P/cli-ec.key"
+    CLI="$IKW_WORKDIR/cli-strongswan"
+    IKW_SW_IKE_PROPOSALS=aes128gcm16-prfsha256-x25519 IKW_SW_ESP_PROPOSALS=aes128gcm16-noesn \
+        ikw_eap_sw_initiator "$CLI" cases eap-mschapv2 eap-md5 eap-tls eap-multi
+    {
+        echo "connections {"
+        IKW_SW_CONN=psk IKW_SW_CHILD=psk IKW_SW_REMOTE_ADDRS=10.99.0.46 IKW_SW_VIPS=0.0.0.0 \
+            IKW_SW_IKE_PROPOSALS=aes128gcm16-prfsha256-x25519 \
+            IKW_SW_ESP_PROPOSALS=aes128gcm16-noesn IKW_SW_REMOTE_TS="$IKW_PROT_NET" \
+            ikw_sw_conn_initiator
+        echo "}"
+        _ikw_sw_secrets cli.ikeway.test srv.ikeway.test "$IKW_SW_DEFAULT_PSK"
+    } >>"$CLI/swanctl.conf"
+    IKW_SW_LOGLEVEL=1 IKW_SW_EXTRA_CONF="$(ikw_eap_tls_conf 1.2 1.2)" ikw_sw_start cli "$CLI"
+    ikw_sw_load "$CLI" >"$OUT/cli-load.out"
+    for name in psk eap-mschapv2 eap-md5 eap-tls eap-multi; do
+        for i in 1 2 3 4 5 6; do
+            ikw_sw_initiate "$CLI" "$name" "$name" 15 >"$OUT/sw-$name-$i.out" 2>&1 &&
+                echo "$IKW_SW_INITIATE_MS" >>"$OUT/sw-$name.ms"
+            ikw_swanctl "$CLI" --terminate --ike "$name" --timeout 5 >/dev/null 2>&1 || true
+        done
+    done
+    median() { [ -s "$1" ] && sort -n "$1" | awk '{v[NR]=$1} END {printf "%.1f (n=%d)", (v[int((NR+1)/2)]+v[int(NR/2)+1])/2, NR}' || echo "-"; }
+    {
+        echo "median ms, initiate -> child SA installed (n = successful runs of 6)"
+        printf '%-14s %-18s %s\n' case ikeway strongSwan
+        for name in psk eap-mschapv2 eap-md5 eap-tls multi; do
+            sw="$name"
+            [ "$name" = multi ] && sw=eap-multi
+            printf '%-14s %-18s %s\n' "$name" "$(median "$OUT/ours-$name.ms")" "$(median "$OUT/sw-$sw.ms")"
+        done
+    } | tee "$OUT/timing.txt"
     ;;
 *)
     echo "unknown scenario $SCENARIO" >&2
