@@ -177,6 +177,26 @@ def eap_seeds():
             seed("sa_eap", "auth" + suffix, [setup, 3, 2] + list(lp(bytes(range(32)))))
 
 
+def eap_state_machine_seeds():
+    """eap_peer_authenticator: a setup byte (bit 0 the server is the target; bits 1-2 the
+    credentials: right, wrong, unknown user, none; bits 3-4 and 5-6 the peer's and the server's
+    methods: MSCHAPv2, MD5, both each way), then operations (0 the real message, 1 edits,
+    2 a message of its own, 3 another identifier). An input of the setup alone delivers every
+    real message, so the conversation must end as it should."""
+    for target, tname in [(0, "peer"), (1, "server")]:
+        for cred, cname in [(0, "right"), (1, "wrong"), (2, "unknown"), (3, "nopassword")]:
+            for pm, sm, mname in [(0, 0, "mschapv2"), (1, 1, "md5"), (0, 3, "nak-md5"), (1, 0, "nak-none")]:
+                setup = target | cred << 1 | pm << 3 | sm << 5
+                seed("eap_peer_authenticator", f"{tname}-{cname}-{mname}", [setup])
+        # Real messages, then a repeated one with another identifier, edits, and one of its own
+        # (an EAP-Success to the peer, a Nak to the server).
+        setup = target
+        seed("eap_peer_authenticator", f"{tname}-identifier", [setup, 0, 3, 0x40, 0, 0])
+        seed("eap_peer_authenticator", f"{tname}-edits", [setup, 0, 1, 2, 0, 5, 0xff, 0, 8, 0x01])
+        own = [3, 0, 0, 0, 0] if target == 0 else [2, 0, 3, 0, 1, 4]
+        seed("eap_peer_authenticator", f"{tname}-own", [setup, 0, 2] + own)
+
+
 if __name__ == "__main__":
     pump_seeds()
     sa_seeds()
@@ -184,3 +204,4 @@ if __name__ == "__main__":
     file_seeds()
     certificate_seeds()
     eap_seeds()
+    eap_state_machine_seeds()
