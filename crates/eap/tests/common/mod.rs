@@ -65,14 +65,16 @@ pub fn run(peer: Arc<PeerConfig>, server: Arc<AuthenticatorConfig>, seed: u64) -
     let mut wire = Vec::new();
     let mut request = server.start(&mut rng);
     for _ in 0..100 {
-        wire.push(request.clone());
-        let response = match peer.handle(&request, &mut rng) {
+        let delivered = on_the_wire(&request);
+        wire.push(delivered.clone());
+        let response = match peer.handle(&delivered, &mut rng) {
             Ok(PeerStep::Respond(r)) => r,
             Ok(PeerStep::Success { .. }) => panic!("success answered a request"),
             Err(failure) => {
                 return Transcript { wire, peer: Err(failure), server: None };
             }
         };
+        let response = on_the_wire(&response);
         wire.push(response.clone());
         let (verdict, server_outcome) = match server.handle(&response, &mut rng) {
             AuthStep::Request(next) => {
@@ -82,6 +84,7 @@ pub fn run(peer: Arc<PeerConfig>, server: Arc<AuthenticatorConfig>, seed: u64) -
             AuthStep::Success { message, identity, msk } => (message, Ok((identity, bytes(msk)))),
             AuthStep::Failure { message, reason } => (message, Err(reason)),
         };
+        let verdict = on_the_wire(&verdict);
         wire.push(verdict.clone());
         let peer_outcome = match peer.handle(&verdict, &mut rng) {
             Ok(PeerStep::Success { msk }) => Ok(bytes(msk)),
@@ -91,6 +94,13 @@ pub fn run(peer: Arc<PeerConfig>, server: Arc<AuthenticatorConfig>, seed: u64) -
         return Transcript { wire, peer: peer_outcome, server: Some(server_outcome) };
     }
     panic!("no end after 100 rounds");
+}
+
+/// The message as the other side gets it: emitted and parsed by the codec, as IKE carries it.
+pub fn on_the_wire(m: &EapRepr) -> EapRepr {
+    let parsed = EapRepr::parse(&emitted(m)).expect("our own messages parse");
+    assert_eq!(&parsed, m, "the codec changed a message");
+    parsed
 }
 
 /// The wire messages as bytes.
