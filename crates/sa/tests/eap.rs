@@ -862,3 +862,35 @@ fn a_client_that_never_answers_the_request_is_given_up_on() {
     assert_eq!(run.responder_closed(), Some(CloseReason::Eap(EapFailure::TooManyRounds)));
     run.assert_responder_empty();
 }
+
+/// strongSwan's client answers an MSCHAPv2 failure not with the acknowledgement but with an
+/// INFORMATIONAL N(AUTHENTICATION_FAILED), no Delete: the server ends the half-open SA at
+/// once, not at the half-open timeout.
+#[test]
+fn a_client_that_gives_up_with_authentication_failed_ends_the_half_open_sa_at_once() {
+    let ca = TestCa::new("Test Root");
+    let (client, server) = eap_configs(&ca, USER, "not the password", &[Method::MsChapV2]);
+    let mut run = Run::new(client, server);
+    run.tamper_request = Some(Box::new(|sa, bytes| {
+        let Some(payloads) = open_auth(sa, &bytes) else { return bytes };
+        // The MSCHAPv2 Failure acknowledgement: a Response of type 26, OpCode 4.
+        let ack =
+            eap(&payloads).is_some_and(|e| e.eap_type == Some(26) && e.data.first() == Some(&4));
+        if !ack {
+            return bytes;
+        }
+        let header = HeaderRepr {
+            exchange: ExchangeType::INFORMATIONAL,
+            ..HeaderRepr::parse(&bytes).expect("parsed above")
+        };
+        let failed = ikeway_codec::NotifyRepr::new(NotifyType::AUTHENTICATION_FAILED, Vec::new());
+        seal(sa, &header, &[Payload::new(PayloadRepr::Notify(failed))])
+    }));
+    let run = run.run();
+    assert_eq!(
+        run.responder_closed(),
+        Some(CloseReason::PeerError(NotifyType::AUTHENTICATION_FAILED))
+    );
+    assert!(peer_authenticated(&run).is_empty());
+    run.assert_responder_empty();
+}

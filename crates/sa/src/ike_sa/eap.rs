@@ -513,6 +513,31 @@ impl IkeSa {
         }
     }
 
+    /// An INFORMATIONAL while the initiator runs EAP: answered as on an established SA (a
+    /// Delete ends the SA), and one that says the initiator gave up, with an error notify
+    /// (§2.21.2: AUTHENTICATION_FAILED; strongSwan's client sends it without a Delete after an
+    /// MSCHAPv2 failure), ends the half-open SA at once rather than at the half-open timeout.
+    pub(super) fn handle_informational_during_eap(
+        &mut self,
+        message_id: u32,
+        payloads: &[Payload],
+    ) -> Result<(), crate::Error> {
+        let verdict = match &self.state {
+            State::EapServer(s) => match s.step {
+                ServerStep::Failed(reason) => Some(reason),
+                _ => None,
+            },
+            _ => None,
+        };
+        self.handle_informational_request(message_id, payloads)?;
+        if let Some(error) = first_error(payloads)
+            && !self.is_closed()
+        {
+            self.close(verdict.map_or(CloseReason::PeerError(error), CloseReason::Eap));
+        }
+        Ok(())
+    }
+
     /// Refuses the initiator's IKE_AUTH: the notify of `refused` (§2.21.2), then no state.
     pub(super) fn refuse_initiator(
         &mut self,

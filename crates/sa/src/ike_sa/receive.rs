@@ -207,10 +207,11 @@ impl IkeSa {
             (ExchangeType::CREATE_CHILD_SA, State::Established) => {
                 self.handle_create_child_request(now, mid, &payloads)
             }
-            // Also while EAP runs: an initiator that refused our AUTH deletes the half-open
-            // SA at once (§2.21.2) rather than leave it to the half-open timer.
-            (ExchangeType::INFORMATIONAL, State::Established | State::EapServer(_)) => {
+            (ExchangeType::INFORMATIONAL, State::Established) => {
                 self.handle_informational_request(mid, &payloads)
+            }
+            (ExchangeType::INFORMATIONAL, State::EapServer(_)) => {
+                self.handle_informational_during_eap(mid, &payloads)
             }
             _ => {
                 self.stats.dropped_unexpected += 1;
