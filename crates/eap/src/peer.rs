@@ -34,8 +34,9 @@ pub enum PeerStep {
 pub struct EapPeer {
     config: Arc<PeerConfig>,
     method: Option<(Method, Box<dyn PeerMethod>)>,
-    /// The Response we sent last, resent when the server repeats its Request (RFC 3748 §4.1).
-    last: Option<EapRepr>,
+    /// The Request we answered last and our Response, resent when the server repeats that
+    /// Request (RFC 3748 §4.1).
+    last: Option<(EapRepr, EapRepr)>,
     /// The method type we refused last, reported if the server then gives up.
     refused: Option<u8>,
     rounds: u32,
@@ -76,7 +77,9 @@ impl EapPeer {
         }
         let step = self.step(message, rng);
         match &step {
-            Ok(PeerStep::Respond(response)) => self.last = Some(response.clone()),
+            Ok(PeerStep::Respond(response)) => {
+                self.last = Some((message.clone(), response.clone()));
+            }
             // After success, nothing more is expected: anything else is malformed.
             Ok(PeerStep::Success { .. }) => self.over = Some(EapFailure::Malformed),
             Err(failure) => self.over = Some(*failure),
@@ -103,11 +106,13 @@ impl EapPeer {
             return Err(EapFailure::TooManyRounds);
         }
         // A repeated Request gets the same Response (RFC 3748 §4.1): the method must not run
-        // twice on one challenge.
-        if let Some(last) = &self.last
-            && last.identifier == req.identifier
+        // twice on one challenge. RFC 4137 recognises the repeat by its identifier alone, but
+        // strongSwan draws each method's first identifier at random, so one new Request in 256
+        // reuses the last identifier: only the same Request, byte for byte, is a repeat.
+        if let Some((last_request, last_response)) = &self.last
+            && last_request == req
         {
-            return Ok(PeerStep::Respond(last.clone()));
+            return Ok(PeerStep::Respond(last_response.clone()));
         }
         let id = req.identifier;
         let t = EapType(req.eap_type.ok_or(EapFailure::Malformed)?);
@@ -173,7 +178,7 @@ impl EapPeer {
             return Err(state.gave_up().unwrap_or(EapFailure::PrematureSuccess));
         };
         // RFC 3748 §4.2: Success carries the identifier of the Response it answers.
-        if self.last.as_ref().map(|l| l.identifier) != Some(message.identifier) {
+        if self.last.as_ref().map(|(_, response)| response.identifier) != Some(message.identifier) {
             return Err(EapFailure::Malformed);
         }
         Ok(PeerStep::Success { msk: finished.msk })

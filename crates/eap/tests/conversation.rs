@@ -67,10 +67,25 @@ fn peer_answers_identity_and_notification() {
 fn peer_resends_its_response_to_a_repeated_request() {
     let mut peer = md5_peer();
     respond(&mut peer, &req(1, EapType::IDENTITY, b""));
-    let first = respond(&mut peer, &req(2, EapType::MD5_CHALLENGE, &[1, 0xaa]));
-    // Same identifier, other content: the RFC 3748 §4.1 duplicate; the method does not run again.
-    let again = respond(&mut peer, &req(2, EapType::MD5_CHALLENGE, &[1, 0xbb]));
-    assert_eq!(first, again);
+    let challenge = req(2, EapType::MD5_CHALLENGE, &[1, 0xaa]);
+    let first = respond(&mut peer, &challenge);
+    // The same Request again (RFC 3748 §4.1): the same Response, the method does not run twice.
+    assert_eq!(respond(&mut peer, &challenge), first);
+    assert_eq!(format!("{peer:?}"), "EapPeer { method: Some(Md5), rounds: 3, over: None, .. }");
+}
+
+#[test]
+fn peer_answers_a_new_request_that_reuses_the_identifier() {
+    // strongSwan draws each method's first identifier at random: the MD5 challenge may carry the
+    // Identity request's identifier. It is a new Request, not a repeat of the Identity one.
+    let mut peer = md5_peer();
+    assert_eq!(respond(&mut peer, &req(7, EapType::IDENTITY, b"")).eap_type, Some(1));
+    let answer = respond(&mut peer, &req(7, EapType::MD5_CHALLENGE, &[1, 0xaa]));
+    assert_eq!((answer.identifier, answer.eap_type, answer.data.len()), (7, Some(4), 17));
+    match peer.handle(&verdict(EapCode::SUCCESS, 7), &mut rng(0)) {
+        Ok(PeerStep::Success { msk: None }) => {}
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
