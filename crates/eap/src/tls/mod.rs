@@ -1,6 +1,6 @@
 //! EAP-TLS (RFC 5216 for TLS 1.2, RFC 9190 for TLS 1.3), both roles, on rustls driven
 //! sans-IO: the TLS bytes of an EAP message go in through `read_tls` from a slice, rustls's
-//! answer comes out through `write_tls` into a `Vec`, and [`frame`] cuts it into EAP-TLS
+//! answer comes out through `write_tls` into a `Vec`, and `frame` cuts it into EAP-TLS
 //! fragments. No socket, no clock, no thread: the caller's EAP state machine moves it.
 //!
 //! ```text
