@@ -376,14 +376,16 @@ fn our_responder_refuses_a_wrong_password_and_an_unknown_user_alike() {
         assert_ne!(read(dir, &format!("{case}.rc")).trim(), "0", "{case} came up");
         // MSCHAPv2's failure packet, E=691, told the same to both.
         assert_logged(dir, case, "EAP-MS-CHAPv2 failed with error ERROR_AUTHENTICATION_FAILURE");
-        // Our responder authenticated nobody and brought nothing up. (strongSwan answers the
-        // failure packet with INFORMATIONAL N(AUTHENTICATION_FAILED) alone, no Delete, which
-        // our responder does not yet take as the end: the SA waits for the half-open timer;
-        // see docs/PROTOCOLS.md.)
+        // Our responder authenticated nobody and brought nothing up; strongSwan answers the
+        // failure packet with INFORMATIONAL N(AUTHENTICATION_FAILED) (no Delete), which ends
+        // our half-open SA at once.
         let ours = case_events(dir, case);
         for kind in ["peer_authenticated", "ike_sa_up", "child_sa_installed"] {
             assert!(find(&ours, kind).is_empty(), "{case}: {kind}: {ours:?}");
         }
+        let closed = find(&ours, "ike_sa_closed");
+        assert_eq!(closed.len(), 1, "{case}: our responder kept the SA: {ours:?}");
+        assert_eq!(closed[0]["reason"], "PeerError(AUTHENTICATION_FAILED)", "{case}");
         assert!(swanctl_sas(&read(dir, &format!("{case}.sas"))).is_empty(), "{case}");
     }
 }
