@@ -197,6 +197,23 @@ def eap_state_machine_seeds():
         seed("eap_peer_authenticator", f"{tname}-own", [setup, 0, 2] + own)
 
 
+def eap_tls_seeds():
+    """eap_tls: untouched runs for each target, TLS version choice and fragment size (the
+    setup byte alone), and one seed per kind of tampering of the third message to the target
+    (its first TLS flight): edited, its Type-Data replaced by a lying TLS Message Length, the
+    message turned into an early EAP-Success."""
+    for setup in range(16):
+        target = "auth" if setup & 1 else "peer"
+        versions = ("tls12", "tls13", "both", "both")[(setup >> 1) % 3]
+        size = "small" if setup & 8 else "default"
+        seed("eap_tls", f"unchanged-{setup:02}-{target}-{versions}-{size}", [setup])
+    for setup in (0, 1, 2, 3):
+        seed("eap_tls", f"edit-{setup}", [setup, 0, 0, 1, 2, 0, 7, 0x55, 0, 1, 0xff])
+        seed("eap_tls", f"lying-length-{setup}",
+             [setup, 0, 0, 2] + list(lp(bytes([0x80, 0, 0, 0x10, 0]) + bytes(8))))
+        seed("eap_tls", f"early-success-{setup}", [setup, 0, 0, 3, 3, 0, 0, 0])
+
+
 if __name__ == "__main__":
     pump_seeds()
     sa_seeds()
@@ -205,3 +222,4 @@ if __name__ == "__main__":
     certificate_seeds()
     eap_seeds()
     eap_state_machine_seeds()
+    eap_tls_seeds()

@@ -78,3 +78,29 @@ pub fn configs(server_proves: bool) -> (Config, Config) {
     }
     (client, server)
 }
+
+/// EAP-TLS with the same material: the server proves `SERVER_ID`, the client `CLIENT_ID` (its
+/// EAP identity), both checked at 2030-01-01, with TLS versions `min..=max` and fragments of
+/// `fragment_size` bytes.
+pub fn eap_tls_configs(
+    min: ikeway_eap::TlsVersion,
+    max: ikeway_eap::TlsVersion,
+    fragment_size: usize,
+) -> (ikeway_eap::TlsPeerConfig, ikeway_eap::TlsServerConfig) {
+    let now = UnixTime::since_unix_epoch(Duration::from_secs(1_893_456_000));
+    let verifier = |m: &Material, purpose| {
+        Arc::new(FixedTime { validator: Validator::new(vec![m.anchor.clone()], purpose), now })
+    };
+    let mut peer = ikeway_eap::TlsPeerConfig::new(
+        Arc::clone(&CLIENT.identity),
+        verifier(&SERVER, Purpose::Server),
+        IdRepr::from_value(IdValue::Fqdn(SERVER_ID)),
+    );
+    let mut server = ikeway_eap::TlsServerConfig::new(
+        Arc::clone(&SERVER.identity),
+        verifier(&CLIENT, Purpose::Client),
+    );
+    (peer.min_version, peer.max_version, peer.fragment_size) = (min, max, fragment_size);
+    (server.min_version, server.max_version, server.fragment_size) = (min, max, fragment_size);
+    (peer, server)
+}

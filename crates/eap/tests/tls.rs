@@ -702,3 +702,114 @@ fn tls12_msk_is_the_rfc5216_prf_output() {
     let expected = tls12_prf(sha384, &master.secret, b"client EAP encryption", &seed, 64);
     assert_eq!(msk, expected);
 }
+
+/// A TLS client that trusts any server and has no certificate: rustls itself, framed here as
+/// the simplest EAP-TLS peer (acknowledging fragments, one message per flight).
+mod no_certificate {
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{CryptoProvider, aws_lc_rs};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+
+    #[derive(Debug)]
+    struct TrustAnyone(Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for TrustAnyone {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algs = &self.0.signature_verification_algorithms;
+            rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algs = &self.0.signature_verification_algorithms;
+            rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    pub(super) fn client(tls13: bool) -> ClientConnection {
+        let provider = Arc::new(aws_lc_rs::default_provider());
+        let version: &'static rustls::SupportedProtocolVersion =
+            if tls13 { &rustls::version::TLS13 } else { &rustls::version::TLS12 };
+        let config = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(TrustAnyone(provider)))
+            .with_no_client_auth();
+        ClientConnection::new(Arc::new(config), super::SERVER.try_into().unwrap()).unwrap()
+    }
+}
+
+/// A client that sends no certificate at all (an empty Certificate message) is refused by the
+/// authenticator with `TlsCertificate(NoCertificate)`, after its alert went out.
+#[test]
+fn client_without_a_certificate_is_refused() {
+    for version in [TlsVersion::V1_2, TlsVersion::V1_3] {
+        let mut pair = Setup::new(version).pair();
+        let mut request = pair.run_to_tls_start();
+        let mut client = no_certificate::client(version == TlsVersion::V1_3);
+        let mut received = Vec::new();
+        let mut alerted = false;
+        let reason = loop {
+            // The Start carries nothing; later Requests carry the server's TLS bytes.
+            let (flags, data) = match request.data.split_first() {
+                Some((&f, rest)) if f & L != 0 => (f, &rest[4..]),
+                Some((&f, rest)) => (f, rest),
+                None => panic!("empty Type-Data"),
+            };
+            received.extend_from_slice(data);
+            let reply = if flags & M != 0 {
+                vec![0]
+            } else {
+                let mut bytes = &received[..];
+                while !bytes.is_empty() {
+                    client.read_tls(&mut bytes).unwrap();
+                    if client.process_new_packets().is_err() {
+                        alerted = true;
+                        break;
+                    }
+                }
+                received.clear();
+                let mut out = vec![0];
+                client.write_tls(&mut out).unwrap();
+                out
+            };
+            match pair.auth_gets(&request, reply) {
+                AuthStep::Request(next) => request = next,
+                AuthStep::Failure { reason, .. } => break reason,
+                AuthStep::Success { .. } => {
+                    panic!("{version:?}: a client without a certificate got in")
+                }
+            }
+        };
+        assert_eq!(reason, EapFailure::TlsCertificate(CertFailure::NoCertificate), "{version:?}");
+        assert!(alerted, "{version:?}: the server sent its alert first");
+    }
+}
