@@ -624,30 +624,85 @@ impl TlsKeyLog for Secrets {
     }
 }
 
+/// HMAC-SHA-256 or -384 of the concatenated `parts`.
+fn hmac(sha384: bool, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    macro_rules! mac {
+        ($hash:ty) => {{
+            let mut m = <Hmac<$hash> as KeyInit>::new_from_slice(key).unwrap();
+            for p in parts {
+                m.update(p);
+            }
+            m.finalize().into_bytes().to_vec()
+        }};
+    }
+    if sha384 { mac!(sha2::Sha384) } else { mac!(sha2::Sha256) }
+}
+
 /// TLS 1.2 PRF (RFC 5246 §5): P_hash(secret, label || seed) with HMAC-SHA-256 or -384.
 fn tls12_prf(sha384: bool, secret: &[u8], label: &[u8], seed: &[u8], len: usize) -> Vec<u8> {
-    use hmac::{Hmac, KeyInit, Mac};
-    let h = |parts: &[&[u8]]| -> Vec<u8> {
-        macro_rules! mac {
-            ($hash:ty) => {{
-                let mut m = <Hmac<$hash> as KeyInit>::new_from_slice(secret).unwrap();
-                for p in parts {
-                    m.update(p);
-                }
-                m.finalize().into_bytes().to_vec()
-            }};
-        }
-        if sha384 { mac!(sha2::Sha384) } else { mac!(sha2::Sha256) }
-    };
     let seed = [label, seed].concat();
-    let mut a = h(&[&seed]);
+    let mut a = hmac(sha384, secret, &[&seed]);
     let mut out = Vec::new();
     while out.len() < len {
-        out.extend(h(&[&a, &seed]));
-        a = h(&[&a]);
+        out.extend(hmac(sha384, secret, &[&a, &seed]));
+        a = hmac(sha384, secret, &[&a]);
     }
     out.truncate(len);
     out
+}
+
+/// HKDF-Expand (RFC 5869 §2.3).
+fn hkdf_expand(sha384: bool, prk: &[u8], info: &[u8], len: usize) -> Vec<u8> {
+    let mut t = Vec::new();
+    let mut out = Vec::new();
+    for i in 1u8.. {
+        if out.len() >= len {
+            break;
+        }
+        t = hmac(sha384, prk, &[&t, info, &[i]]);
+        out.extend_from_slice(&t);
+    }
+    out.truncate(len);
+    out
+}
+
+/// HKDF-Expand-Label (RFC 8446 §7.1).
+fn hkdf_expand_label(
+    sha384: bool,
+    secret: &[u8],
+    label: &[u8],
+    context: &[u8],
+    len: u16,
+) -> Vec<u8> {
+    let full = [b"tls13 ", label].concat();
+    let info = [
+        &len.to_be_bytes()[..],
+        &[u8::try_from(full.len()).unwrap()],
+        &full,
+        &[u8::try_from(context.len()).unwrap()],
+        context,
+    ]
+    .concat();
+    hkdf_expand(sha384, secret, &info, usize::from(len))
+}
+
+fn digest(sha384: bool, data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    if sha384 { sha2::Sha384::digest(data).to_vec() } else { sha2::Sha256::digest(data).to_vec() }
+}
+
+/// TLS-Exporter (RFC 8446 §7.5) from the exporter master secret.
+fn tls13_exporter(
+    sha384: bool,
+    exporter_master: &[u8],
+    label: &[u8],
+    context: &[u8],
+    len: u16,
+) -> Vec<u8> {
+    let hash_len = u16::try_from(digest(sha384, b"").len()).unwrap();
+    let secret = hkdf_expand_label(sha384, exporter_master, label, &digest(sha384, b""), hash_len);
+    hkdf_expand_label(sha384, &secret, b"exporter", &digest(sha384, context), len)
 }
 
 /// The test's PRF against OpenSSL's: master secret 00..2f, client random 40..5f, server random
@@ -665,6 +720,23 @@ fn tls12_prf_matches_openssl() {
     let label = b"client EAP encryption";
     assert_eq!(hex::encode(tls12_prf(false, &master, label, &randoms, 64)), sha256);
     assert_eq!(hex::encode(tls12_prf(true, &master, label, &randoms, 64)), sha384);
+}
+
+/// The test's HKDF-Expand against OpenSSL's: PRK 00..2f, info 60..7f, 80 octets, from
+/// `openssl kdf -keylen 80 -kdfopt digest:SHA256 (or SHA384) -kdfopt mode:EXPAND_ONLY
+/// -kdfopt hexkey:000102..2f -kdfopt hexinfo:6061..7f HKDF` (OpenSSL 3.0.19).
+#[test]
+fn hkdf_expand_matches_openssl() {
+    let prk: Vec<u8> = (0x00..0x30).collect();
+    let info: Vec<u8> = (0x60..0x80).collect();
+    let sha256 = "fb4a9b1c8cb07f9267e6036dfcee033373d785342636f23d4eee26098a5fe887\
+                  0ff7f868c4962680709b9914042a65e38cefd56d9e253a1770b83f74ee7dd521\
+                  c229cc29cf587df59e04e26405694617";
+    let sha384 = "edfdfe8e086b892a7b32b7ed2e510f41ea20bcd609e45e23c690853c657d4364\
+                  cd1941e64c74454c09fcdedf293b6b1a704b9e5d100a3f0d991f2e0c46d95b62\
+                  0b018d34ae01e774c13c611f688c1c4d";
+    assert_eq!(hex::encode(hkdf_expand(false, &prk, &info, 80)), sha256);
+    assert_eq!(hex::encode(hkdf_expand(true, &prk, &info, 80)), sha384);
 }
 
 /// RFC 5216 §2.3 known-answer check on a live handshake: the master secret from the key log,
@@ -812,4 +884,35 @@ fn client_without_a_certificate_is_refused() {
         assert_eq!(reason, EapFailure::TlsCertificate(CertFailure::NoCertificate), "{version:?}");
         assert!(alerted, "{version:?}: the server sent its alert first");
     }
+}
+
+/// RFC 9190 §2.3 known-answer check on a live TLS 1.3 handshake: the exporter master secret
+/// from the key log (EXPORTER_SECRET), the suite's hash from the plaintext ServerHello, then
+/// TLS-Exporter("EXPORTER_EAP_TLS_Key_Material", 0x0D, 128) with the test's HKDF (checked
+/// against OpenSSL above); its first 64 octets are the MSK both sides derived.
+#[test]
+fn tls13_msk_is_the_rfc9190_exporter_output() {
+    let secrets = Arc::new(Secrets::default());
+    let mut setup = Setup::new(TlsVersion::V1_3);
+    setup.peer.key_log = Some(secrets.clone());
+    let t = setup.run();
+    let msk = assert_success(&t);
+
+    let server_hello = requests(&t)[1];
+    let s = if server_hello[0] & L != 0 { 5 } else { 1 };
+    assert_eq!((server_hello[s], server_hello[s + 5]), (0x16, 2), "ServerHello");
+    let sid_len = usize::from(server_hello[s + 43]);
+    let suite =
+        u16::from_be_bytes([server_hello[s + 44 + sid_len], server_hello[s + 45 + sid_len]]);
+    // TLS_AES_256_GCM_SHA384 hashes with SHA-384; TLS_AES_128_GCM_SHA256 and
+    // TLS_CHACHA20_POLY1305_SHA256 with SHA-256 (RFC 8446 §B.4).
+    assert!(matches!(suite, 0x1301..=0x1303), "{suite:#x}");
+    let sha384 = suite == 0x1302;
+
+    let logged = secrets.0.lock().unwrap();
+    let exporter =
+        logged.iter().find(|l| l.label == "EXPORTER_SECRET").expect("exporter secret logged");
+    let material =
+        tls13_exporter(sha384, &exporter.secret, b"EXPORTER_EAP_TLS_Key_Material", &[13], 128);
+    assert_eq!(msk, material[..64]);
 }
