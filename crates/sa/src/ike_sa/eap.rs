@@ -20,7 +20,7 @@
 //! The initiator checks the responder's certificate AUTH before it answers any EAP message;
 //! the responder stays half-open (its limits and its timer) until the final AUTH verifies.
 
-use ikeway_codec::{AuthRepr, IdValue};
+use ikeway_codec::{AuthRepr, EapCode, IdValue};
 use ikeway_eap::{
     AuthStep, AuthenticatorConfig, EapAuthenticator, EapFailure, EapPeer, Method, PeerConfig,
     PeerStep,
@@ -245,7 +245,7 @@ impl IkeSa {
         }
         c.exchanges += 1;
         if c.exchanges > MAX_EAP_EXCHANGES {
-            self.close(CloseReason::Eap(EapFailure::TooManyRounds));
+            self.give_up_handshake(CloseReason::Eap(EapFailure::TooManyRounds));
             return Ok(());
         }
         match std::mem::replace(&mut c.step, ClientStep::EapStart) {
@@ -313,14 +313,21 @@ impl IkeSa {
         payloads: &[Payload],
     ) -> Result<(), crate::Error> {
         let Some(message) = find_payload!(payloads, Eap) else {
-            self.close(CloseReason::Eap(EapFailure::Malformed));
+            self.give_up_handshake(CloseReason::Eap(EapFailure::Malformed));
             return Ok(());
         };
         let peer = c.peer.as_mut().expect("EAP runs with a client");
         let step = match peer.handle(message, &mut self.rng) {
             Ok(step) => step,
-            Err(failure) => {
+            // The server said no and has ended its side: nothing to tell it.
+            Err(failure) if message.code == EapCode::FAILURE => {
                 self.close(CloseReason::Eap(failure));
+                return Ok(());
+            }
+            // We refuse what the server did (premature success, its TLS certificate, a
+            // malformed message...): it still waits for us, so tell it.
+            Err(failure) => {
+                self.give_up_handshake(CloseReason::Eap(failure));
                 return Ok(());
             }
         };
@@ -333,7 +340,7 @@ impl IkeSa {
             }
             PeerStep::Success { msk } => {
                 if c.responder_unproven && !peer.method().is_some_and(Method::is_mutual) {
-                    self.close(CloseReason::EapOnlyMethodNotMutual);
+                    self.give_up_handshake(CloseReason::EapOnlyMethodNotMutual);
                     return Ok(());
                 }
                 let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;

@@ -536,6 +536,13 @@ impl IkeSa {
     /// tell it, once and unanswered (we are gone), so it deletes the SA rather than wait for
     /// its liveness check.
     pub(super) fn refuse_responder(&mut self, refused: PeerRefused) -> Result<(), crate::Error> {
+        self.give_up_handshake(refused.close_reason());
+        Ok(())
+    }
+
+    /// Ends our handshake as the initiator while the responder still waits for us: tells it
+    /// (§2.21.2), once and unanswered, then closes with `reason`.
+    pub(super) fn give_up_handshake(&mut self, reason: CloseReason) {
         let inner = [
             notify(NotifyType::AUTHENTICATION_FAILED, Vec::new()),
             Payload::new(PayloadRepr::Delete(DeleteRepr::ike())),
@@ -544,8 +551,7 @@ impl IkeSa {
         if let Ok(datagrams) = self.seal(&header, &inner) {
             self.transmit_all(&datagrams);
         }
-        self.close(refused.close_reason());
-        Ok(())
+        self.close(reason);
     }
 
     /// The initiator's side once the responder is authenticated: the SA is up, and CP and
