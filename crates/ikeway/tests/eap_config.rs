@@ -231,6 +231,25 @@ fn serve_and_initiate_eap_options_are_checked_first() {
     let mut methods = serve("bad");
     methods.extend(["--eap-methods".into(), "peap".into()]);
     run(methods, "ikeway: unknown EAP method \"peap\"; one of mschapv2, md5, tls");
+    // --ca without --require-client-cert anchors EAP-TLS: tls must be offered, and needs it.
+    std::fs::write(dir.path().join("users"), "alice : EAP \"x\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path().join("users"), std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    let with = |extra: &[&str]| {
+        let mut args = serve("users");
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    run(
+        with(&["--eap-methods", "mschapv2,md5", "--ca", "ca.pem"]),
+        "ikeway: serve: --ca with --eap-users anchors EAP-TLS client certificates; add tls to \
+         --eap-methods, or --require-client-cert",
+    );
+    run(
+        with(&["--eap-methods", "tls"]),
+        "ikeway: --eap-methods tls needs --ca: the CAs of the clients' certificates",
+    );
     fails(
         dir.path(),
         &[

@@ -3,12 +3,17 @@
 //! certificate authentication, server certificate with client PSK, a client refusing a
 //! server whose CA it does not trust, with the exact reason; and the server's certificate with
 //! the client's EAP (`serve --eap-users`, `initiate --username`): right password, wrong
-//! password and unknown user, each with its exact outcome.
+//! password and unknown user, each with its exact outcome; and EAP-TLS as the client's only
+//! proof (`serve --eap-users --eap-methods tls --ca`) against our own client's saved
+//! configuration: a certificate of the clients' CA signs in, one of another CA is refused.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use ikeway_manager::{
+    DisconnectError, PreferencesStore, ProviderOptions, SessionProvider, VpnConnection, VpnStatus,
+};
 use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, PKCS_ED25519, TestCa};
 
 /// Writes the CA, a server and a client certificate and key, another CA, and a PSK.
@@ -17,6 +22,11 @@ fn files(dir: &Path) {
     let other = TestCa::new("Other CA");
     let server = ca.issue("vpn.loopback.test", "vpn.loopback.test", &PKCS_ECDSA_P256_SHA256);
     let client = ca.issue("client.loopback.test", "client.loopback.test", &PKCS_ED25519);
+    // EAP-TLS client certificates: one of the clients' CA, one of another CA, same names.
+    let tls_client =
+        ca.issue("client.loopback.test", "client.loopback.test", &PKCS_ECDSA_P256_SHA256);
+    let stranger =
+        other.issue("client.loopback.test", "client.loopback.test", &PKCS_ECDSA_P256_SHA256);
     for (name, text) in [
         ("ca.pem", ca.cert_pem.as_str()),
         ("other.pem", other.cert_pem.as_str()),
@@ -24,6 +34,10 @@ fn files(dir: &Path) {
         ("server.key", server.key_pem.as_str()),
         ("client.pem", client.cert_pem.as_str()),
         ("client.key", client.key_pem.as_str()),
+        ("tls-client.pem", tls_client.cert_pem.as_str()),
+        ("tls-client.key", tls_client.key_pem.as_str()),
+        ("stranger.pem", stranger.cert_pem.as_str()),
+        ("stranger.key", stranger.key_pem.as_str()),
         ("psk", "a loopback pre-shared key\n"),
         ("users", "# EAP users\nalice : EAP \"correct horse\"\nbob : EAP battery\n"),
         ("right.pw", "correct horse\n"),
@@ -177,4 +191,99 @@ fn eap_users_sign_in_with_the_right_password_only() {
         assert!(!events(&out).contains("child_sa_installed"), "{user}");
         assert!(!server.contains("peer_authenticated"), "{user}: {server}");
     }
+}
+
+/// Where our own client's connection ended: Connected (then stopped), or Disconnected with the
+/// error and reason; and the server's events.
+type Ended = (VpnStatus, Option<DisconnectError>, Option<String>, String);
+
+/// EAP-TLS with the certificate `cert` (and `key`) against `serve --eap-users --eap-methods tls
+/// --ca ca.pem`: the client is a configuration `ikeway config add --auth none --extended-auth
+/// --eap-methods tls --identity-*` saved, started in process through the manager's
+/// `VpnConnection` without a TUN device (`ikeway connect` would route this host through one).
+fn eap_tls(pair: u8, cert: &str, key: &str) -> Ended {
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    let (server_addr, client_addr) = (format!("127.0.{pair}.2"), format!("127.0.{pair}.1"));
+    let config = dir.path().join("config");
+    let add = Command::new(env!("CARGO_BIN_EXE_ikeway"))
+        .args(["config", "add", "tls", "--server", &server_addr])
+        .args(["--remote-id", "vpn.loopback.test", "--local-id", "client.loopback.test"])
+        .args(["--ca", "ca.pem", "--auth", "none", "--extended-auth", "--eap-methods", "tls"])
+        .args(["--identity-cert", cert, "--identity-key", key, "--yes"])
+        .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", &config)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    let store = PreferencesStore::in_dir(config.join("ikeway"));
+    let (app, mut configuration) = store.personal_configurations().unwrap().remove(0);
+    assert_eq!(app, "ikeway-cli/tls");
+    configuration.enabled = true;
+
+    let server = serve(
+        dir.path(),
+        &server_addr,
+        &["--eap-users", "users", "--eap-methods", "tls", "--ca", "ca.pem"],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let provider = SessionProvider::new(ProviderOptions {
+        local: Some(client_addr.parse().unwrap()),
+        ..ProviderOptions::default()
+    });
+    let mut connection = VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));
+    connection.set_configuration(Some(configuration));
+    let changes = connection.subscribe();
+    connection.start_tunnel().unwrap();
+    let next = || changes.recv_timeout(Duration::from_secs(20)).unwrap().to;
+    assert_eq!(next(), VpnStatus::Connecting);
+    let ended = next();
+    if ended == VpnStatus::Connected {
+        connection.stop_tunnel();
+        assert_eq!(next(), VpnStatus::Disconnecting);
+        assert_eq!(next(), VpnStatus::Disconnected);
+    }
+    let server = stop(server);
+    (ended, connection.last_disconnect_error(), connection.last_disconnect_reason(), server)
+}
+
+/// Stops `serve` and returns what it printed (its events).
+fn stop(mut server: Child) -> String {
+    let _ = server.kill();
+    let out = server.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// EAP-TLS as the client's only proof: `serve --ca` without --require-client-cert anchors the
+/// client certificates EAP-TLS checks. A certificate of that CA signs in (the server names
+/// the EAP identity it proved); one of another CA is refused inside EAP-TLS, the client told
+/// so by the server's TLS alert, and the server authenticates no one.
+#[test]
+fn eap_tls_alone_accepts_client_certificates_of_the_ca_only() {
+    if !root_or_skip("eap_tls_alone_accepts_client_certificates_of_the_ca_only") {
+        return;
+    }
+    let (status, error, reason, server) = eap_tls(49, "tls-client.pem", "tls-client.key");
+    assert_eq!((status, error, reason), (VpnStatus::Connected, None, None), "{server}");
+    assert!(
+        server.contains(
+            r#""event":"peer_authenticated","id":"client.loopback.test","eap_identity":"client.loopback.test""#
+        ),
+        "{server}"
+    );
+    assert!(server.contains(r#"{"event":"ike_sa_up""#), "{server}");
+
+    let (status, error, reason, server) = eap_tls(50, "stranger.pem", "stranger.key");
+    assert_eq!(
+        (status, error, reason.as_deref()),
+        (
+            VpnStatus::Disconnected,
+            Some(DisconnectError::AuthenticationFailed),
+            // unknown_ca (RFC 8446 §6.2): the server found no anchor for the chain.
+            Some("the EAP-TLS handshake failed (TLS alert 48)")
+        ),
+        "{server}"
+    );
+    assert!(!server.contains("peer_authenticated"), "{server}");
 }

@@ -570,7 +570,8 @@ Authentication
         };
         assert_eq!(
             serve(&["--cert", "client.pem", "--key", "client.key", "--ca", "ca.pem"]),
-            "ikeway: serve: --ca names the CAs of client certificates; add --require-client-cert"
+            "ikeway: serve: --ca names the CAs of client certificates; add --require-client-cert, \
+             or --eap-users for EAP-TLS"
         );
         assert_eq!(serve(&[]), "ikeway: --psk-file (or --cert and --key) is required");
         assert_eq!(

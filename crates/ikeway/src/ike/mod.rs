@@ -59,7 +59,8 @@ pub(crate) struct Common {
     key: Option<PathBuf>,
     /// A trust anchor for the peer's certificate (PEM or DER; repeat for more). `initiate`: the
     /// responder must then authenticate with a certificate; `serve`: with
-    /// --require-client-cert, clients must.
+    /// --require-client-cert, clients must; with --eap-users alone, the anchors of the client
+    /// certificates EAP-TLS checks.
     #[arg(long = "ca", value_name = "FILE")]
     ca: Vec<PathBuf>,
     /// A CRL for the peer's certificate chain (PEM or DER; repeat for more).
@@ -159,12 +160,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 60)]
     duration: u64,
     /// Clients must authenticate with EAP against this user file (strongSwan-like lines
-    /// `alice : EAP "password"`); we prove ourselves with --cert and --key. With
+    /// `alice : EAP "password"`); we prove ourselves with --cert and --key. EAP is the
+    /// client's only proof (EAP-TLS: a client certificate chaining to --ca); with
     /// --require-client-cert, EAP is a second round after the client's certificate (RFC 4739).
     #[arg(long, value_name = "FILE", requires = "cert")]
     eap_users: Option<PathBuf>,
     /// EAP methods offered, in order: mschapv2, md5, tls (default: mschapv2, and tls when
-    /// --ca names the CAs of client certificates).
+    /// --ca names the CAs of client certificates; tls needs --ca).
     #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "eap_users")]
     eap_methods: Vec<String>,
 }
@@ -611,10 +613,22 @@ const APPLE_DEFAULT_CHILD: &str = "aes256-sha256-modp2048";
 
 pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     let c = &args.common;
-    if !c.ca.is_empty() && !args.require_client_cert {
-        bail!("serve: --ca names the CAs of client certificates; add --require-client-cert");
+    if !c.ca.is_empty() && !args.require_client_cert && args.eap_users.is_none() {
+        bail!(
+            "serve: --ca names the CAs of client certificates; add --require-client-cert, or \
+             --eap-users for EAP-TLS"
+        );
     }
     let eap = eap_authenticator(&args)?;
+    let tls_offered = eap.as_ref().is_some_and(|e| e.methods.contains(&Method::Tls));
+    if !c.ca.is_empty() && !args.require_client_cert && !tls_offered {
+        // Else the anchors would be read and never used: a server its admin thinks checks
+        // client certificates.
+        bail!(
+            "serve: --ca with --eap-users anchors EAP-TLS client certificates; add tls to \
+             --eap-methods, or --require-client-cert"
+        );
+    }
     let local = local_auth(c, None)?;
     let mut config = match eap {
         // EAP as the client's only proof.
