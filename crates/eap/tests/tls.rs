@@ -19,7 +19,9 @@ use ikeway_eap::{
 use ikeway_pki::{
     CertFailure, FixedTime, Identity, Purpose, UnixTime, Validator, certificates_from_pem_or_der,
 };
-use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa, Validity};
+use ikeway_testkit::certs::{
+    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, TestCa, Validity,
+};
 use rand_chacha::ChaCha20Rng;
 
 const SERVER: &str = "vpn.example.com";
@@ -37,7 +39,17 @@ mod alert {
 }
 
 fn identity(ca: &TestCa, cn: &str, dns: &str, validity: Validity) -> Arc<Identity> {
-    let c = ca.issue_valid(cn, dns, &PKCS_ECDSA_P256_SHA256, validity);
+    identity_of(ca, cn, dns, validity, &PKCS_ECDSA_P256_SHA256)
+}
+
+fn identity_of(
+    ca: &TestCa,
+    cn: &str,
+    dns: &str,
+    validity: Validity,
+    alg: &'static rcgen::SignatureAlgorithm,
+) -> Arc<Identity> {
+    let c = ca.issue_valid(cn, dns, alg, validity);
     Arc::new(Identity::from_pem_files_content(c.key_pem.as_bytes(), c.cert_pem.as_bytes()).unwrap())
 }
 
@@ -258,6 +270,26 @@ fn small_fragments_still_complete() {
         }
         // The first fragment of a split message carries L and M.
         assert!(requests.iter().any(|d| d[0] & 0xc0 == 0xc0));
+    }
+}
+
+/// Our keys reach rustls as PKCS#8 whatever their kind: RSA (PKCS#1 v1.5 under TLS 1.2, PSS
+/// under 1.3), P-384 and Ed25519, on either side, under both versions.
+#[test]
+fn rsa_p384_and_ed25519_identities_work() {
+    for version in [TlsVersion::V1_2, TlsVersion::V1_3] {
+        let mut setup = Setup::new(version);
+        setup.peer.identity = identity_of(&setup.ca, "alice", CLIENT, Validity::Now, &PKCS_ED25519);
+        setup.server.identity =
+            identity_of(&setup.ca, "vpn", SERVER, Validity::Now, &PKCS_ECDSA_P384_SHA384);
+        assert_success(&setup.run());
+        setup.peer.identity =
+            identity_of(&setup.ca, "alice", CLIENT, Validity::Now, &PKCS_ECDSA_P384_SHA384);
+        setup.server.identity = identity_of(&setup.ca, "vpn", SERVER, Validity::Now, &PKCS_ED25519);
+        assert_success(&setup.run());
+        setup.server.identity =
+            identity_of(&setup.ca, "vpn", SERVER, Validity::Now, &rcgen::PKCS_RSA_SHA256);
+        assert_success(&setup.run());
     }
 }
 

@@ -169,14 +169,14 @@ impl Verifier {
     /// to the subject's common name (user certificates often carry only that); in the last
     /// case the chain is checked again for the subject DN, so every other check still runs.
     fn check_client(&self, chain: &[Certificate], identity: &str) -> Result<(), CertFailure> {
-        match self.verifier.verify(chain, &id_of(identity)) {
-            Err(CertFailure::IdentityMismatch)
-                if chain[0].subject_common_name().is_some_and(|cn| cn == identity) =>
+        match (self.verifier.verify(chain, &id_of(identity)), chain.first()) {
+            (Err(CertFailure::IdentityMismatch), Some(ee))
+                if ee.subject_common_name().is_some_and(|cn| cn == identity) =>
             {
-                let dn = IdRepr::from_value(IdValue::DerAsn1Dn(chain[0].subject_der()));
+                let dn = IdRepr::from_value(IdValue::DerAsn1Dn(ee.subject_der()));
                 self.verifier.verify(chain, &dn).map(drop)
             }
-            other => other.map(drop),
+            (other, _) => other.map(drop),
         }
     }
 
