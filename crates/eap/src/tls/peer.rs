@@ -15,8 +15,8 @@ use crate::method::{Finished, PeerMethod};
 const SUCCESS_INDICATION: &[u8] = &[0x00];
 
 /// One EAP-TLS authentication as the peer: fed the Type-Data of each EAP-TLS Request, it
-/// answers the Type-Data of the Response; EAP-Success and EAP-Failure go to [`Self::success`]
-/// and [`Self::failure`].
+/// answers the Type-Data of the Response; on EAP-Success the conversation asks
+/// `PeerMethod::finish` (the MSK, or a refusal), on EAP-Failure `PeerMethod::failure`.
 #[derive(Debug)]
 pub(crate) struct TlsPeer {
     session: Session,
