@@ -26,7 +26,7 @@
 # (profile.import.out, profile.show.out: `config show`); final.sas (strongSwan's SAs at the end,
 # once its 5 s half-open timeout has run).
 # `server` records, per client case NAME (eap-mschapv2, eap-mschapv2-wrong,
-# eap-mschapv2-unknown, eap-md5, eap-multi): NAME.rc and NAME.initiate.out (swanctl
+# eap-mschapv2-unknown, eap-md5, eap-tls, eap-multi): NAME.rc and NAME.initiate.out (swanctl
 # --initiate), NAME.sas (strongSwan's SAs right after), NAME.events.jsonl and NAME.charon.log
 # (what our responder and strongSwan logged during the case); serve.jsonl, serve.keys,
 # serve-multi.jsonl, serve-multi.keys, eap.pcapng, charon.log.
@@ -192,9 +192,8 @@ server)
     chmod 600 "$IKW_WORKDIR/users"
     start_capture eap
     # Our responder twice, both proving themselves with srv-ec: EAP alone on 10.99.0.2
-    # (MSCHAPv2 first; MD5 for a client that Naks it), and on 10.99.0.3 a client certificate
-    # first, then EAP (RFC 4739). (`serve` takes --ca only with --require-client-cert, so
-    # EAP-TLS alone is not offered.)
+    # (MSCHAPv2 first; MD5 or EAP-TLS, client certificates under root-ec, for a client that
+    # Naks it), and on 10.99.0.3 a client certificate first, then EAP (RFC 4739).
     serve() { # NAME ADDRESS POOL OPTIONS...
         local name="$1" addr="$2" pool="$3"
         shift 3
@@ -208,14 +207,15 @@ server)
     }
     SERVE_PIDS=()
     ip -n "$IKW_NS_SRV" addr add 10.99.0.3/24 dev ike0
-    serve serve "$IKW_SRV_ADDR" 10.88.0.10/50 --eap-methods mschapv2,md5
+    serve serve "$IKW_SRV_ADDR" 10.88.0.10/50 --eap-methods mschapv2,md5,tls --ca "$P/root-ec.crt"
     serve serve-multi 10.99.0.3 10.88.0.60/50 --require-client-cert --ca "$P/root-ec.crt" \
         --eap-methods mschapv2
     ours_addr() { if [ "$1" = multi ]; then echo 10.99.0.3; else echo "$IKW_SRV_ADDR"; fi; }
-    CASES=(eap-mschapv2 eap-mschapv2-wrong eap-mschapv2-unknown eap-md5 eap-multi)
+    CASES=(eap-mschapv2 eap-mschapv2-wrong eap-mschapv2-unknown eap-md5 eap-tls eap-multi)
     CLI="$IKW_WORKDIR/cli-strongswan"
     ikw_eap_sw_initiator "$CLI" ours_addr "${CASES[@]}"
-    ikw_sw_start cli "$CLI"
+    # strongSwan 5.9.8's EAP-TLS 1.3 predates RFC 9190: TLS 1.2 here.
+    IKW_SW_EXTRA_CONF="$(ikw_eap_tls_conf 1.2 1.2)" ikw_sw_start cli "$CLI"
     ikw_sw_load "$CLI" >"$OUT/cli-load.out"
     listening() { ikw_exec srv ss -Hlun "src $1:500" | grep -q .; }
     ikw_wait_for 5 listening "$IKW_SRV_ADDR" || true

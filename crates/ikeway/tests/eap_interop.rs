@@ -5,8 +5,8 @@
 //! round then EAP-MSCHAPv2 (RFC 4739), refuses an untrusted server before any EAP round, and
 //! connects from an Apple profile (root-CA payload, AuthenticationMethod None,
 //! ExtendedAuthEnabled, AuthName/AuthPassword, ServerCertificateCommonName); a strongSwan
-//! initiator signs in to `ikeway serve --eap-users` with EAP-MSCHAPv2, with EAP-MD5 after a Nak,
-//! and after a certificate round (RFC 4739); tshark, given our responder's key log, reads the
+//! initiator signs in to `ikeway serve --eap-users` with EAP-MSCHAPv2, with EAP-MD5 and EAP-TLS
+//! after a Nak, and after a certificate round (RFC 4739); tshark, given our responder's key log, reads the
 //! EAP exchange.
 //!
 //! `testbeds/eap-interop.sh` runs the peers and records what each side saw (the cases are in
@@ -215,7 +215,8 @@ fn our_client_signs_in_with_eap_tls_1_2() {
 /// strongSwan 5.9.8 negotiates TLS 1.3 for EAP-TLS but follows a draft that predates RFC 9190:
 /// it sends EAP-Success right after the client's Finished, without the commitment message
 /// (RFC 9190 §2.5), and keys its MSK with the "client EAP encryption" exporter rather than
-/// RFC 9190's. We refuse that Success (PrematureSuccess), as RFC 9190 asks, and leave nothing.
+/// RFC 9190's. We refuse that Success (PrematureSuccess), as RFC 9190 asks, tell strongSwan, and
+/// leave nothing of ours.
 #[test]
 fn our_client_refuses_strongswans_pre_rfc_9190_eap_tls_1_3() {
     let Some(runs) = runs() else { return };
@@ -227,6 +228,8 @@ fn our_client_refuses_strongswans_pre_rfc_9190_eap_tls_1_3() {
         "negotiated TLS 1.3 using suite",
         "EAP method EAP_TLS succeeded, MSK established",
         "generating IKE_AUTH response 5 [ EAP/SUCC ]",
+        // We told it (RFC 7296 §2.21.2).
+        "parsed INFORMATIONAL request 6 [ N(AUTH_FAILED) D ]",
     ] {
         assert_logged(dir, case, said);
     }
@@ -299,8 +302,8 @@ fn our_client_connects_from_an_apple_eap_profile() {
 /// A strongSwan client case that must come up at our responder: child installed, our IKE SA is
 /// strongSwan's (SPIs), our responder names the IKE and EAP identities the client proved, and
 /// strongSwan verified our certificate AUTH first and our EAP-keyed AUTH last, after logging
-/// each of `said`.
-fn assert_served(dir: &Path, case: &str, said: &[&str]) {
+/// each of `said`; `eap_id` is the EAP identity we report.
+fn assert_served(dir: &Path, case: &str, eap_id: &str, said: &[&str]) {
     assert_eq!(
         read(dir, &format!("{case}.rc")).trim(),
         "0",
@@ -319,7 +322,7 @@ fn assert_served(dir: &Path, case: &str, said: &[&str]) {
     let proved = find(&ours, "peer_authenticated");
     assert_eq!(proved.len(), 1, "{case}: {ours:?}");
     assert_eq!(proved[0]["id"], "cli.ikeway.test", "{case}: {:?}", proved[0]);
-    assert_eq!(proved[0]["eap_identity"], ALICE, "{case}: {:?}", proved[0]);
+    assert_eq!(proved[0]["eap_identity"], eap_id, "{case}: {:?}", proved[0]);
     let first = "authentication of 'srv.ikeway.test' with ECDSA_WITH_SHA256_DER successful";
     let last = "authentication of 'srv.ikeway.test' with EAP successful";
     for s in [first].iter().chain(said).chain([last].iter()) {
@@ -331,7 +334,8 @@ fn assert_served(dir: &Path, case: &str, said: &[&str]) {
 fn strongswan_signs_in_to_our_responder_with_eap_mschapv2() {
     let Some(runs) = runs() else { return };
     let dir = runs.dir("server");
-    assert_served(dir, "eap-mschapv2", &["EAP method EAP_MSCHAPV2 succeeded, MSK established"]);
+    let ok = "EAP method EAP_MSCHAPV2 succeeded, MSK established";
+    assert_served(dir, "eap-mschapv2", ALICE, &[ok]);
 }
 
 /// We offer MSCHAPv2 first; strongSwan, configured for MD5, answers with a Nak naming MD5 and
@@ -343,10 +347,34 @@ fn strongswan_signs_in_to_our_responder_with_eap_md5_after_a_nak() {
     assert_served(
         dir,
         "eap-md5",
+        ALICE,
         &[
             "server requested EAP_MSCHAPV2 authentication",
             "requesting EAP_MD5 authentication, sending EAP_NAK",
             "EAP method EAP_MD5 succeeded, no MSK established",
+        ],
+    );
+}
+
+/// EAP-TLS at our responder (`serve --eap-users --ca`): strongSwan Naks our MSCHAPv2 offer for
+/// EAP-TLS, verifies our server certificate and chain inside TLS 1.2 (our 1,069-byte flight in
+/// two EAP-TLS fragments, RFC 5216 §2.1.5), and we verify its client certificate; the MSKs agree.
+#[test]
+fn strongswan_signs_in_to_our_responder_with_eap_tls_1_2() {
+    let Some(runs) = runs() else { return };
+    let dir = runs.dir("server");
+    assert_served(
+        dir,
+        "eap-tls",
+        "cli.ikeway.test",
+        &[
+            "requesting EAP_TLS authentication, sending EAP_NAK",
+            "negotiated TLS 1.2 using suite",
+            "received TLS server certificate 'CN=srv.ikeway.test'",
+            "received TLS intermediate certificate 'CN=ikeway test intermediate'",
+            "sending EAP_TLS acknowledgment packet",
+            "sending TLS client certificate 'CN=cli.ikeway.test'",
+            "EAP method EAP_TLS succeeded, MSK established",
         ],
     );
 }
@@ -360,6 +388,7 @@ fn strongswan_proves_its_certificate_then_eap_mschapv2_to_our_responder_rfc_4739
     assert_served(
         dir,
         "eap-multi",
+        ALICE,
         &[
             "authentication of 'cli.ikeway.test' (myself) with ECDSA_WITH_SHA256_DER successful",
             "N(MULT_AUTH) N(EAP_ONLY) N(MSG_ID_SYN_SUP) N(AUTH_FOLLOWS) ]",
