@@ -34,8 +34,14 @@ use crate::auth::{self, LocalAuth, PeerAuth, PeerRefused};
 /// `ikeway-eap` allows, plus the IKE_AUTH that starts EAP, the one with the final AUTH and an
 /// RFC 4739 first round. `ikeway-eap` bounds its rounds itself; this bounds the IKE side even
 /// if a method miscounts. MSCHAPv2 takes six exchanges, EAP-TLS with a long chain in 1 KB
-/// fragments a dozen or two.
-pub(crate) const MAX_EAP_EXCHANGES: u32 = ikeway_eap::limits::MAX_ROUNDS + 3;
+/// fragments a dozen or two, but in small fragments up to EAP-TLS's own bound: the larger of
+/// the two, so the IKE side never cuts short what the method allows.
+pub(crate) const MAX_EAP_EXCHANGES: u32 =
+    max(ikeway_eap::limits::MAX_ROUNDS, ikeway_eap::tls::MAX_TLS_ROUNDS) + 3;
+
+const fn max(a: u32, b: u32) -> u32 {
+    if a > b { a } else { b }
+}
 
 /// What an initiator running EAP keeps until the SA is up.
 #[derive(Debug)]
