@@ -23,8 +23,9 @@
 # mschapv2-unknown [mschapv2], md5, md5-wrong [md5], tls12 (TLS at most 1.2), tls13 [tls],
 # multi [multi: certificate round, then EAP-MSCHAPv2], untrusted [untrusted], nopassword
 # [mschapv2: no password stored, no terminal], profile [mschapv2, from a .mobileconfig]
-# (profile.import.out, profile.show.out: `config show`); final.sas (strongSwan's SAs at the end,
-# once its 5 s half-open timeout has run).
+# (profile.import.out, profile.show.out: `config show`); initiate.jsonl/.rc/.err,
+# client-eap.keys and client-eap.pcapng (`initiate` with EAP-MSCHAPv2 and a key log, captured);
+# final.sas (strongSwan's SAs at the end, once its 5 s half-open timeout has run).
 # `server` records, per client case NAME (eap-mschapv2, eap-mschapv2-wrong,
 # eap-mschapv2-unknown, eap-md5, eap-tls, eap-multi): NAME.rc and NAME.initiate.out (swanctl
 # --initiate), NAME.sas (strongSwan's SAs right after), NAME.events.jsonl and NAME.charon.log
@@ -180,6 +181,17 @@ client)
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config show "EAP Corp" >"$OUT/profile.show.out" 2>&1 || true
     ikw_client_case "EAP Corp" "$SRV" mschapv2
     for f in "$OUT"/EAP\ Corp.*; do mv "$f" "$OUT/profile.${f##*/EAP Corp.}"; done
+    # `initiate` with a key log, captured: tshark reads our side of an EAP-MSCHAPv2 sign-in.
+    start_capture client-eap
+    rc=0
+    ikw_exec cli "$IKEWAY" initiate --local "$IKW_CLI_ADDR" --remote "$(ikw_eap_case_addr mschapv2)" \
+        --id cli.ikeway.test --remote-id srv.ikeway.test --ca "$P/root-ec.crt" \
+        --username "$IKW_EAP_USER" --password-file "$IKW_WORKDIR/alice.pw" \
+        --eap-methods mschapv2 --keylog "$OUT/client-eap.keys" --request-config \
+        --remote-ts "$IKW_PROT_NET" --then delete@0.2 --timeout 15 \
+        >"$OUT/initiate.jsonl" 2>"$OUT/initiate.err" || rc=$?
+    echo "$rc" >"$OUT/initiate.rc"
+    stop_capture
     # Nothing left at strongSwan once its half-open timeout has run.
     no_sas() { ! ikw_sw_list_sas "$SRV" --raw 2>/dev/null | grep -q 'list-sa event'; }
     ikw_wait_for 10 no_sas || true

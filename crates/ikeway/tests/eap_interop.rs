@@ -6,8 +6,8 @@
 //! connects from an Apple profile (root-CA payload, AuthenticationMethod None,
 //! ExtendedAuthEnabled, AuthName/AuthPassword, ServerCertificateCommonName); a strongSwan
 //! initiator signs in to `ikeway serve --eap-users` with EAP-MSCHAPv2, with EAP-MD5 and EAP-TLS
-//! after a Nak, and after a certificate round (RFC 4739); tshark, given our responder's key log, reads the
-//! EAP exchange.
+//! after a Nak, and after a certificate round (RFC 4739); tshark, given our key log (client or
+//! responder), reads the EAP exchange.
 //!
 //! `testbeds/eap-interop.sh` runs the peers and records what each side saw (the cases are in
 //! `testbeds/lib/eapbed.sh`); this file judges it. Both scenarios run once, side by side, for
@@ -24,8 +24,8 @@ use ikeway_eap::EapFailure;
 use ikeway_manager::DisconnectError;
 use ikeway_pki::CertFailure;
 use testbed::{
-    Outcome, Runs, assert_client_restored, case_events, charon_lines, find, read, run_scenarios,
-    status, swanctl_sas,
+    Outcome, Runs, assert_client_restored, case_events, charon_lines, events, find, read,
+    run_scenarios, status, swanctl_sas,
 };
 
 const NEEDS: &[&str] = &["charon-systemd", "swanctl", "pki", "openssl"];
@@ -419,29 +419,19 @@ fn our_responder_refuses_a_wrong_password_and_an_unknown_user_alike() {
     }
 }
 
-/// tshark, given our responder's key log, decrypts the IKE_AUTH exchanges of the successful
-/// EAP-MSCHAPv2 sign-in: EAP-Identity request and response (alice), MSCHAPv2 challenge,
-/// response and success, EAP-Success, with nothing malformed and no expert warnings.
-#[test]
-fn tshark_reads_the_eap_exchange_from_our_key_log() {
-    let Some(runs) = runs() else { return };
-    let dir = runs.dir("server");
-    if !ikeway_testkit::have("tshark") {
-        ikeway_testkit::skip("tshark reading of the EAP exchange", "tshark not installed");
-        return;
-    }
-    let up = find(&case_events(dir, "eap-mschapv2"), "ike_sa_up")
-        .first()
-        .and_then(|e| e["spi_i"].as_str().map(str::to_owned))
-        .expect("the EAP-MSCHAPv2 IKE SA came up");
-    let conf = dir.join("wireshark");
+/// tshark, given our key log (`keys`), decrypts the IKE_AUTH exchanges of the EAP-MSCHAPv2
+/// sign-in of the IKE SA whose initiator SPI is `spi_i` in `pcap`: EAP-Identity request and
+/// response (alice), MSCHAPv2 challenge, response and success, its acknowledgement,
+/// EAP-Success, with nothing malformed and no expert warnings.
+fn assert_tshark_reads_mschapv2(dir: &Path, pcap: &str, keys: &str, spi_i: &str) {
+    let conf = dir.join(format!("wireshark-{keys}"));
     std::fs::create_dir_all(&conf).unwrap();
-    std::fs::copy(dir.join("serve.keys"), conf.join("ikev2_decryption_table")).unwrap();
+    std::fs::copy(dir.join(keys), conf.join("ikev2_decryption_table")).unwrap();
     let out = Command::new("tshark")
         .env("WIRESHARK_CONFIG_DIR", &conf)
         .arg("-r")
-        .arg(dir.join("eap.pcapng"))
-        .args(["-Y", &format!("isakmp.exchangetype == 35 && isakmp.ispi == {up}")])
+        .arg(dir.join(pcap))
+        .args(["-Y", &format!("isakmp.exchangetype == 35 && isakmp.ispi == {spi_i}")])
         .args(["-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"])
         .args(["-e", "eap.code", "-e", "eap.type", "-e", "eap.identity"])
         .args(["-e", "eap.ms_chap_v2.opcode", "-e", "_ws.malformed", "-e", "_ws.expert.message"])
@@ -451,7 +441,7 @@ fn tshark_reads_the_eap_exchange_from_our_key_log() {
     let text = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
     for r in &rows {
-        assert_eq!((r[4], r[5]), ("", ""), "tshark warnings: {r:?}\n{text}");
+        assert_eq!((r[4], r[5]), ("", ""), "{pcap}: tshark warnings: {r:?}\n{text}");
     }
     // (code, type, identity, opcode) per IKE_AUTH message that carries EAP; the first request
     // (no AUTH, no EAP) and the last pair (AUTH) carry none.
@@ -460,7 +450,7 @@ fn tshark_reads_the_eap_exchange_from_our_key_log() {
     assert_eq!(
         eap,
         [
-            ("1", "1", "", ""),    // Request/Identity (with our CERT and AUTH)
+            ("1", "1", "", ""),    // Request/Identity (with the server's CERT and AUTH)
             ("2", "1", ALICE, ""), // Response/Identity
             ("1", "26", "", "1"),  // MSCHAPv2 Challenge
             ("2", "26", "", "2"),  // MSCHAPv2 Response
@@ -468,7 +458,53 @@ fn tshark_reads_the_eap_exchange_from_our_key_log() {
             ("2", "26", "", "3"),  // its acknowledgement
             ("3", "", "", ""),     // EAP-Success
         ],
-        "{text}"
+        "{pcap}: {text}"
     );
-    assert_eq!(rows.len(), eap.len() + 3, "IKE_AUTH without EAP: first request, AUTH pair: {text}");
+    assert_eq!(
+        rows.len(),
+        eap.len() + 3,
+        "{pcap}: first request and AUTH pair without EAP: {text}"
+    );
+}
+
+fn have_tshark(what: &str) -> bool {
+    let have = ikeway_testkit::have("tshark");
+    if !have {
+        ikeway_testkit::skip(what, "tshark not installed");
+    }
+    have
+}
+
+/// Our responder's key log (`serve --keylog`), strongSwan the client.
+#[test]
+fn tshark_reads_the_eap_exchange_from_our_key_log() {
+    let Some(runs) = runs() else { return };
+    let dir = runs.dir("server");
+    if !have_tshark("tshark reading of the EAP exchange (our responder)") {
+        return;
+    }
+    let up = find(&case_events(dir, "eap-mschapv2"), "ike_sa_up")
+        .first()
+        .and_then(|e| e["spi_i"].as_str().map(str::to_owned))
+        .expect("the EAP-MSCHAPv2 IKE SA came up");
+    assert_tshark_reads_mschapv2(dir, "eap.pcapng", "serve.keys", &up);
+}
+
+/// Our client's key log (`initiate --username --password-file --keylog`), strongSwan the
+/// server.
+#[test]
+fn tshark_reads_our_clients_eap_exchange_from_its_key_log() {
+    let Some(runs) = runs() else { return };
+    let dir = runs.dir("client");
+    assert_eq!(read(dir, "initiate.rc").trim(), "0", "{}", read(dir, "initiate.err"));
+    let ours = events(dir, "initiate.jsonl");
+    assert_eq!(find(&ours, "ike_sa_closed")[0]["reason"], "Deleted", "{ours:?}");
+    if !have_tshark("tshark reading of the EAP exchange (our client)") {
+        return;
+    }
+    let up = find(&ours, "ike_sa_up")
+        .first()
+        .and_then(|e| e["spi_i"].as_str().map(str::to_owned))
+        .expect("our EAP-MSCHAPv2 IKE SA came up");
+    assert_tshark_reads_mschapv2(dir, "client-eap.pcapng", "client-eap.keys", &up);
 }
