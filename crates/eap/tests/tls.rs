@@ -771,21 +771,14 @@ fn hkdf_expand_matches_openssl() {
     assert_eq!(hex::encode(hkdf_expand(true, &prk, &info, 80)), sha384);
 }
 
-/// RFC 5216 §2.3 known-answer check on a live handshake: the master secret from the key log,
-/// the randoms and cipher suite from the plaintext hellos, the MSK recomputed with the test's
-/// PRF (checked against OpenSSL above), equal to what both sides derived.
-#[test]
-fn tls12_msk_is_the_rfc5216_prf_output() {
-    let secrets = Arc::new(Secrets::default());
-    let mut setup = Setup::new(TlsVersion::V1_2);
-    setup.peer.key_log = Some(secrets.clone());
-    let t = setup.run();
-    let msk = assert_success(&t);
-
+/// RFC 5216 §2.3's key material of a finished TLS 1.2 run, recomputed by the test: the
+/// master secret from the key log, the randoms and cipher suite from the plaintext hellos, the
+/// PRF checked against OpenSSL above.
+fn tls12_key_material(t: &Transcript, secrets: &Secrets) -> Vec<u8> {
     // ClientHello: Type-Data flags(1) | record header(5) | handshake header(4) | version(2) |
     // random(32). ServerHello likewise, then session id and the cipher suite.
-    let hello = responses(&t)[0];
-    let server_hello = requests(&t)[1];
+    let hello = responses(t)[0];
+    let server_hello = requests(t)[1];
     let flags_len = |d: &[u8]| if d[0] & L != 0 { 5 } else { 1 };
     let (c, s) = (flags_len(hello), flags_len(server_hello));
     assert_eq!((hello[c], hello[c + 5]), (0x16, 1), "ClientHello");
@@ -803,8 +796,19 @@ fn tls12_msk_is_the_rfc5216_prf_output() {
     let master = logged.iter().find(|l| l.label == "CLIENT_RANDOM").expect("master secret logged");
     assert_eq!(master.client_random, client_random);
     let seed = [client_random, server_random].concat();
-    let expected = tls12_prf(sha384, &master.secret, b"client EAP encryption", &seed, 64);
-    assert_eq!(msk, expected);
+    tls12_prf(sha384, &master.secret, b"client EAP encryption", &seed, 64)
+}
+
+/// RFC 5216 §2.3 known-answer check on a live handshake: the MSK both sides derived is the
+/// PRF output the test recomputes.
+#[test]
+fn tls12_msk_is_the_rfc5216_prf_output() {
+    let secrets = Arc::new(Secrets::default());
+    let mut setup = Setup::new(TlsVersion::V1_2);
+    setup.peer.key_log = Some(secrets.clone());
+    let t = setup.run();
+    let msk = assert_success(&t);
+    assert_eq!(msk, tls12_key_material(&t, &secrets));
 }
 
 /// A TLS client that trusts any server and has no certificate: rustls itself, framed here as
@@ -918,24 +922,29 @@ fn client_without_a_certificate_is_refused() {
     }
 }
 
-/// RFC 9190 §2.3 known-answer check on a live TLS 1.3 handshake: the exporter master secret
-/// from the key log (EXPORTER_SECRET), the suite's hash from the plaintext ServerHello, then
-/// TLS-Exporter("EXPORTER_EAP_TLS_Key_Material", 0x0D, 128) with the test's HKDF (checked
-/// against OpenSSL above); its first 64 octets are the MSK both sides derived.
-#[test]
-fn tls13_msk_is_the_rfc9190_exporter_output() {
-    let secrets = Arc::new(Secrets::default());
-    let mut setup = Setup::new(TlsVersion::V1_3);
-    setup.peer.key_log = Some(secrets.clone());
-    let t = setup.run();
-    let msk = assert_success(&t);
+/// The TLS bytes of the first message in `frames` (EAP-TLS Type-Data in wire order, one side's),
+/// its fragments joined; the other side's acknowledgements are not in `frames`, our own
+/// empty ones are skipped.
+fn first_message(frames: &[&[u8]]) -> Vec<u8> {
+    let mut message = Vec::new();
+    for frame in frames.iter().filter(|d| **d != [0x00]) {
+        let data = if frame[0] & L != 0 { &frame[5..] } else { &frame[1..] };
+        message.extend_from_slice(data);
+        if frame[0] & 0x40 == 0 {
+            return message;
+        }
+    }
+    panic!("no complete message")
+}
 
-    let server_hello = requests(&t)[1];
-    let s = if server_hello[0] & L != 0 { 5 } else { 1 };
-    assert_eq!((server_hello[s], server_hello[s + 5]), (0x16, 2), "ServerHello");
-    let sid_len = usize::from(server_hello[s + 43]);
-    let suite =
-        u16::from_be_bytes([server_hello[s + 44 + sid_len], server_hello[s + 45 + sid_len]]);
+/// TLS-Exporter(`label`, `context`, 128) of a finished TLS 1.3 run, recomputed by the test:
+/// the exporter master secret from the key log (EXPORTER_SECRET), the suite's hash from the
+/// plaintext ServerHello, the HKDF checked against OpenSSL above.
+fn tls13_key_material(t: &Transcript, secrets: &Secrets, label: &[u8], context: &[u8]) -> Vec<u8> {
+    let server_hello = first_message(&requests(t)[1..]);
+    assert_eq!((server_hello[0], server_hello[5]), (0x16, 2), "ServerHello");
+    let sid_len = usize::from(server_hello[43]);
+    let suite = u16::from_be_bytes([server_hello[44 + sid_len], server_hello[45 + sid_len]]);
     // TLS_AES_256_GCM_SHA384 hashes with SHA-384; TLS_AES_128_GCM_SHA256 and
     // TLS_CHACHA20_POLY1305_SHA256 with SHA-256 (RFC 8446 §B.4).
     assert!(matches!(suite, 0x1301..=0x1303), "{suite:#x}");
@@ -944,7 +953,170 @@ fn tls13_msk_is_the_rfc9190_exporter_output() {
     let logged = secrets.0.lock().unwrap();
     let exporter =
         logged.iter().find(|l| l.label == "EXPORTER_SECRET").expect("exporter secret logged");
-    let material =
-        tls13_exporter(sha384, &exporter.secret, b"EXPORTER_EAP_TLS_Key_Material", &[13], 128);
+    tls13_exporter(sha384, &exporter.secret, label, context, 128)
+}
+
+/// RFC 9190 §2.3 known-answer check on a live TLS 1.3 handshake: its first 64 octets of
+/// TLS-Exporter("EXPORTER_EAP_TLS_Key_Material", 0x0D, 128) are the MSK both sides derived.
+#[test]
+fn tls13_msk_is_the_rfc9190_exporter_output() {
+    let secrets = Arc::new(Secrets::default());
+    let mut setup = Setup::new(TlsVersion::V1_3);
+    setup.peer.key_log = Some(secrets.clone());
+    let t = setup.run();
+    let msk = assert_success(&t);
+    let material = tls13_key_material(&t, &secrets, RFC9190_LABEL, &[13]);
     assert_eq!(msk, material[..64]);
+}
+
+const RFC9190_LABEL: &[u8] = b"EXPORTER_EAP_TLS_Key_Material";
+/// strongSwan 5.9.2 to 5.9.9 (src/libtls/tls_crypto.c derive_app_keys): RFC 5216's label with
+/// TLS 1.3's exporter, empty context.
+const DRAFT_LABEL: &[u8] = b"client EAP encryption";
+
+/// A TLS 1.3 setup whose authenticator is draft-era: no success indication, the draft MSK.
+fn draft_era(compat: bool) -> Setup {
+    let mut setup = Setup::new(TlsVersion::V1_3);
+    setup.server.draft_tls13 = true;
+    setup.peer.draft_tls13_compat = compat;
+    setup
+}
+
+/// What a draft-era server sends: EAP-Success right after the client's Finished flight, no
+/// application-data record before it.
+fn assert_draft_era_wire(t: &Transcript) {
+    let [.., finished, success] = &t.wire[..] else { panic!("too short") };
+    assert_eq!(success.code, EapCode::SUCCESS);
+    assert_eq!(finished.code, EapCode::RESPONSE);
+    // Under RFC 9190 the Success answers the client's empty acknowledgement of the success
+    // indication; here it answers the (last fragment of the) client's Finished flight.
+    assert!(finished.data.len() > 1, "the Success answers the client's Finished, not an ack");
+}
+
+/// Compatibility off (the default): a draft-era server's Success without RFC 9190's success
+/// indication is refused as premature, although the server considers the method done.
+#[test]
+fn draft_era_tls13_success_is_premature_without_compat() {
+    assert!(!Setup::new(TlsVersion::V1_3).peer.draft_tls13_compat, "off by default");
+    assert!(!Setup::new(TlsVersion::V1_3).server.draft_tls13, "off by default");
+    let t = draft_era(false).run();
+    assert_draft_era_wire(&t);
+    assert_eq!(t.peer, Err(EapFailure::PrematureSuccess));
+    let (identity, msk) = t.server.expect("the server ended").expect("the server succeeded");
+    assert_eq!((identity.as_str(), msk.map(|m| m.len())), (CLIENT, Some(64)));
+}
+
+/// Compatibility on: the draft-era Success is taken, and both sides hold the draft MSK,
+/// TLS-Exporter("client EAP encryption", "", 128)[0..64], not RFC 9190's. Also with the
+/// client's Finished flight in 64-byte fragments (the Success answers the last one).
+#[test]
+fn draft_era_tls13_success_gives_the_draft_msk_with_compat() {
+    for fragments in [None, Some(MIN_FRAGMENT_SIZE)] {
+        let secrets = Arc::new(Secrets::default());
+        let mut setup = draft_era(true);
+        if let Some(size) = fragments {
+            setup = setup.fragments(size);
+        }
+        setup.peer.key_log = Some(secrets.clone());
+        let t = setup.run();
+        assert_draft_era_wire(&t);
+        let msk = assert_success(&t);
+        let draft = tls13_key_material(&t, &secrets, DRAFT_LABEL, &[]);
+        assert_eq!(msk, draft[..64], "{fragments:?}");
+        let rfc9190 = tls13_key_material(&t, &secrets, RFC9190_LABEL, &[13]);
+        assert_ne!(msk, rfc9190[..64], "{fragments:?}");
+    }
+}
+
+/// Compatibility on against an RFC 9190 server: the success indication arrives, so the MSK is
+/// RFC 9190's; TLS 1.2 is untouched by either option.
+#[test]
+fn compat_peer_keeps_rfc9190_and_tls12_keys() {
+    let secrets = Arc::new(Secrets::default());
+    let mut setup = Setup::new(TlsVersion::V1_3);
+    setup.peer.draft_tls13_compat = true;
+    setup.peer.key_log = Some(secrets.clone());
+    let t = setup.run();
+    let msk = assert_success(&t);
+    assert_eq!(requests(&t).last().unwrap()[1], 23, "the success indication was sent");
+    let rfc9190 = tls13_key_material(&t, &secrets, RFC9190_LABEL, &[13]);
+    assert_eq!(msk, rfc9190[..64]);
+    assert_ne!(msk, tls13_key_material(&t, &secrets, DRAFT_LABEL, &[])[..64]);
+
+    let mut tls12 = Setup::new(TlsVersion::V1_2);
+    (tls12.peer.draft_tls13_compat, tls12.server.draft_tls13) = (true, true);
+    let secrets = Arc::new(Secrets::default());
+    tls12.peer.key_log = Some(secrets.clone());
+    let t = tls12.run();
+    let msk = assert_success(&t);
+    assert_eq!(msk, tls12_key_material(&t, &secrets));
+}
+
+/// Compatibility on: EAP-Success before the handshake completed is still refused, whether it
+/// comes after our ClientHello, in the middle of the server's flight, or while our Finished
+/// flight is still going out in fragments; the same Success after its last fragment is taken
+/// (the control that the harness reached the points it names).
+#[test]
+fn early_success_is_refused_with_draft_compat() {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Point {
+        AfterClientHello,
+        InServerFlight,
+        InOurFinishedFlight,
+        AfterOurFinished,
+    }
+    for point in [
+        Point::AfterClientHello,
+        Point::InServerFlight,
+        Point::InOurFinishedFlight,
+        Point::AfterOurFinished,
+    ] {
+        let mut pair = draft_era(true).fragments(MIN_FRAGMENT_SIZE).pair();
+        let mut request = pair.run_to_tls_start();
+        let mut acked = false;
+        let response = loop {
+            let Ok(PeerStep::Respond(response)) = pair.peer.handle(&request, &mut pair.rng) else {
+                panic!("{point:?}: the peer stopped");
+            };
+            let ack = response.data == [0x00];
+            let more = response.data[0] & 0x40 != 0;
+            let here = match point {
+                Point::AfterClientHello => true,
+                Point::InServerFlight => ack,
+                Point::InOurFinishedFlight => acked && more,
+                Point::AfterOurFinished => acked && !ack && !more,
+            };
+            if here {
+                break response;
+            }
+            acked |= ack;
+            match pair.auth.handle(&response, &mut pair.rng) {
+                AuthStep::Request(next) => request = next,
+                other => panic!("{point:?}: the server ended early: {other:?}"),
+            }
+        };
+        let success = EapRepr {
+            code: EapCode::SUCCESS,
+            identifier: response.identifier,
+            eap_type: None,
+            data: vec![],
+        };
+        let outcome = pair.peer.handle(&success, &mut pair.rng);
+        match point {
+            Point::AfterOurFinished => {
+                let Ok(PeerStep::Success { msk: Some(msk) }) = outcome else {
+                    panic!("{point:?}: {outcome:?}")
+                };
+                assert_eq!(msk.len(), 64);
+                // The server, given the same last fragment, ends with the same MSK.
+                let AuthStep::Success { msk: Some(server), .. } =
+                    pair.auth.handle(&response, &mut pair.rng)
+                else {
+                    panic!("{point:?}: the server did not succeed")
+                };
+                assert_eq!(msk.expose(), server.expose());
+            }
+            _ => assert_eq!(outcome.unwrap_err(), EapFailure::PrematureSuccess, "{point:?}"),
+        }
+    }
 }

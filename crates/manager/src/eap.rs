@@ -196,6 +196,10 @@ impl Ikev2Protocol {
                     server_id.clone(),
                 );
                 (tls.min_version, tls.max_version) = (min_version, max_version);
+                // Inside IKE the final AUTH is keyed by the MSK, which only the TLS server
+                // that finished the handshake knows: a draft-era server (strongSwan 5.9.2 to
+                // 5.9.9) is safe to accept without RFC 9190's success indication.
+                tls.draft_tls13_compat = true;
                 Some(tls)
             }
             _ => None,
@@ -488,6 +492,7 @@ mod config_tests {
         let tls = eap.tls.as_ref().expect("EAP-TLS settings");
         assert_eq!(tls.identity.chain()[0].der(), client.cert_der.as_slice());
         assert_eq!((tls.min_version, tls.max_version), (Tls::V1_2, Tls::V1_3));
+        assert!(tls.draft_tls13_compat, "inside IKE the MSK keys AUTH: draft-era servers pass");
         assert_eq!(tls.server_id.value(), IdValue::Fqdn("vpn.example.com"));
         assert!(c.eap_only, "only mutual methods: EAP-only may be offered (RFC 5998)");
         // No user name: the certificate's common name in EAP, its subject in IKE.

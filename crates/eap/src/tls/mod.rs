@@ -20,6 +20,11 @@
 //! context 0x0D under TLS 1.3 (RFC 9190 §2.3), the TLS 1.2 PRF with "client EAP encryption"
 //! over the two randoms (RFC 5216 §2.3, which is what rustls's exporter computes with no
 //! context). The EMSK (the other 64) is not kept: IKEv2 uses only the MSK.
+//!
+//! Draft-era EAP-TLS 1.3 (strongSwan 5.9.2 to 5.9.9), opt-in on either side
+//! (`TlsPeerConfig::draft_tls13_compat`, `TlsServerConfig::draft_tls13`): no success
+//! indication, EAP-Success right after the client's Finished, and the MSK from TLS 1.3's
+//! exporter with "client EAP encryption" and an empty context.
 
 mod config;
 pub(crate) mod frame;
@@ -66,10 +71,25 @@ pub struct TlsPeerConfig {
     pub fragment_size: usize,
     /// Where to log TLS secrets (for Wireshark); `None`: nowhere.
     pub key_log: Option<Arc<dyn TlsKeyLog>>,
+    /// Draft-era EAP-TLS 1.3 compatibility (strongSwan 5.9.2 to 5.9.9): when TLS 1.3 ran and
+    /// EAP-Success arrives after the handshake completed (the server's Finished verified, our
+    /// Finished sent, every fragment of it answered) but without RFC 9190's protected success
+    /// indication (one 0x00 octet of application data), the server is taken to be draft-era
+    /// and the MSK is TLS-Exporter("client EAP encryption", empty context, 128)[0..64]. With
+    /// the indication, RFC 9190 as always; Success before the handshake completed is still
+    /// `PrematureSuccess`. TLS 1.2 is not affected.
+    ///
+    /// Only for a caller that binds the MSK to something the server must prove: inside IKE
+    /// (RFC 7296 §2.16) the final AUTH payloads are keyed by the MSK, which only the TLS
+    /// server that finished the handshake can derive, so a forged or early Success (an
+    /// attacker who cannot complete TLS) fails there. Standalone EAP has no such binding,
+    /// hence `false` by default.
+    pub draft_tls13_compat: bool,
 }
 
 impl TlsPeerConfig {
-    /// TLS 1.2 to 1.3, [`DEFAULT_FRAGMENT_SIZE`], no key log.
+    /// TLS 1.2 to 1.3, [`DEFAULT_FRAGMENT_SIZE`], no key log, RFC 9190 only (no draft-era
+    /// compatibility).
     pub fn new(
         identity: Arc<Identity>,
         verifier: Arc<dyn PeerVerifier>,
@@ -83,6 +103,7 @@ impl TlsPeerConfig {
             max_version: TlsVersion::V1_3,
             fragment_size: DEFAULT_FRAGMENT_SIZE,
             key_log: None,
+            draft_tls13_compat: false,
         }
     }
 }
@@ -103,10 +124,16 @@ pub struct TlsServerConfig {
     pub fragment_size: usize,
     /// Where to log TLS secrets (for Wireshark); `None`: nowhere.
     pub key_log: Option<Arc<dyn TlsKeyLog>>,
+    /// Speak draft-era EAP-TLS 1.3 to draft-era peers (strongSwan 5.9.2 to 5.9.9 clients):
+    /// under TLS 1.3, EAP-Success follows the client's Finished with no protected success
+    /// indication, and the MSK is TLS-Exporter("client EAP encryption", empty context,
+    /// 128)[0..64]. An RFC 9190 peer refuses that Success (`PrematureSuccess`) unless it runs
+    /// with [`TlsPeerConfig::draft_tls13_compat`]. TLS 1.2 is not affected. Default `false`.
+    pub draft_tls13: bool,
 }
 
 impl TlsServerConfig {
-    /// TLS 1.2 to 1.3, [`DEFAULT_FRAGMENT_SIZE`], no key log.
+    /// TLS 1.2 to 1.3, [`DEFAULT_FRAGMENT_SIZE`], no key log, RFC 9190.
     pub fn new(identity: Arc<Identity>, verifier: Arc<dyn PeerVerifier>) -> Self {
         Self {
             identity,
@@ -115,6 +142,7 @@ impl TlsServerConfig {
             max_version: TlsVersion::V1_3,
             fragment_size: DEFAULT_FRAGMENT_SIZE,
             key_log: None,
+            draft_tls13: false,
         }
     }
 }

@@ -7,7 +7,7 @@ use rustls::{ClientConnection, Connection, ProtocolVersion};
 use super::TlsPeerConfig;
 use super::config::{client_config, placeholder_server_name};
 use super::frame::{self, Frame};
-use super::session::{MAX_TLS_ROUNDS, Received, Session};
+use super::session::{MAX_TLS_ROUNDS, Received, Session, Tls13Keys};
 use crate::EapFailure;
 use crate::method::{Finished, PeerMethod};
 
@@ -24,6 +24,8 @@ pub(crate) struct TlsPeer {
     started: bool,
     /// TLS 1.3: the 0x00 application data arrived.
     indicated: bool,
+    /// `TlsPeerConfig::draft_tls13_compat`.
+    draft_compat: bool,
     /// Why we gave up; kept until the server's EAP-Failure, after we sent our alert (RFC 5216
     /// §2.1.4) or acknowledged the server's (§2.1.3).
     failed: Option<EapFailure>,
@@ -40,6 +42,7 @@ impl TlsPeer {
             session: Session::new(Connection::Client(conn), failure, config.fragment_size),
             started: false,
             indicated: false,
+            draft_compat: config.draft_tls13_compat,
             failed: None,
         })
     }
@@ -98,8 +101,11 @@ impl TlsPeer {
     }
 
     /// The MSK if the server proved itself and finished the method (TLS 1.2: its Finished;
-    /// TLS 1.3: its Finished and the success indication).
+    /// TLS 1.3: its Finished and the success indication, or, with `draft_compat`, its
+    /// Finished alone and the draft-era MSK).
     fn msk(&self) -> Option<SecretBytes> {
+        // Not handshaking: the server's Finished is verified and our Finished written; nothing
+        // in flight: every fragment of it went out, the Success being the answer to the last.
         if self.failed.is_some()
             || !self.started
             || self.session.in_flight()
@@ -107,10 +113,13 @@ impl TlsPeer {
         {
             return None;
         }
-        match self.session.version() {
-            Some(ProtocolVersion::TLSv1_3) if !self.indicated => None,
-            _ => self.session.msk().ok(),
-        }
+        let keys = match self.session.version() {
+            Some(ProtocolVersion::TLSv1_3) if self.indicated => Tls13Keys::Rfc9190,
+            Some(ProtocolVersion::TLSv1_3) if self.draft_compat => Tls13Keys::Draft,
+            Some(ProtocolVersion::TLSv1_3) => return None,
+            _ => Tls13Keys::Rfc9190,
+        };
+        self.session.msk(keys).ok()
     }
 }
 
@@ -126,7 +135,8 @@ impl PeerMethod for TlsPeer {
     }
 
     /// `None` (so EAP-Success is refused, RFC 4137 §4.1) until the handshake is over, the
-    /// server's Finished verified and, under TLS 1.3, its success indication received.
+    /// server's Finished verified and, under TLS 1.3, its success indication received (or,
+    /// with `draft_tls13_compat`, not: a draft-era server).
     fn finish(&mut self) -> Option<Finished> {
         self.msk().map(|msk| Finished { msk: Some(msk) })
     }

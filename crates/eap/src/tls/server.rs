@@ -8,7 +8,7 @@ use rustls::{Connection, ProtocolVersion, ServerConnection};
 use super::TlsServerConfig;
 use super::config::server_config;
 use super::frame::{self, Frame};
-use super::session::{MAX_TLS_ROUNDS, Received, Session};
+use super::session::{MAX_TLS_ROUNDS, Received, Session, Tls13Keys};
 use crate::EapFailure;
 use crate::method::{ServerMethod, ServerStep};
 
@@ -22,6 +22,8 @@ pub(crate) struct TlsServer {
     /// Why we refused, kept while our alert goes out (RFC 5216 §2.1.3: the peer answers it
     /// with an empty Response, then EAP-Failure).
     failed: Option<EapFailure>,
+    /// `TlsServerConfig::draft_tls13`.
+    draft: bool,
 }
 
 impl TlsServer {
@@ -35,6 +37,7 @@ impl TlsServer {
             session: Session::new(Connection::Server(conn), failure, config.fragment_size),
             finished: false,
             failed: None,
+            draft: config.draft_tls13,
         })
     }
 
@@ -55,7 +58,7 @@ impl TlsServer {
         };
         if self.finished {
             if message.is_empty() {
-                return self.session.msk().map(|msk| ServerStep::Success { msk: Some(msk) });
+                return self.success();
             }
             // An alert about our last flight, or bytes that have no place here.
             self.session.feed(&message)?;
@@ -70,13 +73,28 @@ impl TlsServer {
             return Ok(ServerStep::Request(self.session.send(alert)));
         }
         if !self.session.conn.is_handshaking() {
+            self.finished = true;
             if self.session.version() == Some(ProtocolVersion::TLSv1_3) {
+                if self.draft {
+                    // Draft-era: EAP-Success answers the client's Finished at once, unless
+                    // rustls still has something to say (then its acknowledgement does).
+                    let out = self.session.drain();
+                    if out.is_empty() {
+                        return self.success();
+                    }
+                    return Ok(ServerStep::Request(self.session.send(out)));
+                }
                 self.indicate_success()?;
             }
-            self.finished = true;
         }
         let out = self.session.drain();
         Ok(ServerStep::Request(if out.is_empty() { frame::ack() } else { self.session.send(out) }))
+    }
+
+    /// EAP-Success with the MSK of the finished handshake.
+    fn success(&self) -> Result<ServerStep, EapFailure> {
+        let keys = if self.draft { Tls13Keys::Draft } else { Tls13Keys::Rfc9190 };
+        self.session.msk(keys).map(|msk| ServerStep::Success { msk: Some(msk) })
     }
 
     /// RFC 9190 §2.1.1: after the client's Finished is verified, one octet 0x00 of

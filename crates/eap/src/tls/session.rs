@@ -22,10 +22,23 @@ const LABEL_TLS12: &[u8] = b"client EAP encryption";
 /// RFC 9190 §2.3 (TLS 1.3): exporter label, context = the EAP-TLS Type-Code.
 const LABEL_TLS13: &[u8] = b"EXPORTER_EAP_TLS_Key_Material";
 const CONTEXT_TLS13: &[u8] = &[13];
+/// Draft-era EAP-TLS 1.3 (strongSwan 5.9.2 to 5.9.9, which says FreeRADIUS 3.0.x does the
+/// same): TLS 1.3's exporter with RFC 5216's label and an empty context, 128 octets.
+const LABEL_TLS13_DRAFT: &[u8] = b"client EAP encryption";
 /// Key_Material is 128 octets (MSK || EMSK); the TLS 1.3 exporter mixes the length in, so the
 /// MSK must be cut from a 128-octet export, not exported at 64.
 const KEY_MATERIAL_LEN: usize = 128;
 const MSK_LEN: usize = 64;
+
+/// Which key derivation a TLS 1.3 run follows (TLS 1.2 has only RFC 5216's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tls13Keys {
+    /// RFC 9190 §2.3.
+    Rfc9190,
+    /// Draft-era EAP-TLS 1.3 (strongSwan 5.9.2 to 5.9.9): [`LABEL_TLS13_DRAFT`], empty
+    /// context.
+    Draft,
+}
 
 /// What one incoming EAP-TLS message amounts to.
 #[derive(Debug)]
@@ -175,11 +188,16 @@ impl Session {
         }
     }
 
-    /// The MSK of the finished handshake (module doc).
-    pub(super) fn msk(&self) -> Result<SecretBytes, EapFailure> {
-        let (label, context) = match self.version() {
-            Some(ProtocolVersion::TLSv1_3) => (LABEL_TLS13, Some(CONTEXT_TLS13)),
-            Some(ProtocolVersion::TLSv1_2) => (LABEL_TLS12, None),
+    /// The MSK of the finished handshake (module doc); `tls13` picks the derivation when
+    /// TLS 1.3 ran.
+    pub(super) fn msk(&self, tls13: Tls13Keys) -> Result<SecretBytes, EapFailure> {
+        let (label, context) = match (self.version(), tls13) {
+            (Some(ProtocolVersion::TLSv1_3), Tls13Keys::Rfc9190) => {
+                (LABEL_TLS13, Some(CONTEXT_TLS13))
+            }
+            // RFC 8446 §7.5: no context and an empty one hash alike.
+            (Some(ProtocolVersion::TLSv1_3), Tls13Keys::Draft) => (LABEL_TLS13_DRAFT, None),
+            (Some(ProtocolVersion::TLSv1_2), _) => (LABEL_TLS12, None),
             _ => return Err(EapFailure::PrematureSuccess),
         };
         let mut material = Zeroizing::new([0u8; KEY_MATERIAL_LEN]);
