@@ -154,6 +154,9 @@ fn our_client_signs_in_to_strongswan_with_eap_mschapv2() {
     {
         assert_logged(dir, "mschapv2", said);
     }
+    // MSCHAPv2 is not mutual, so we never ask for EAP-only with it (RFC 5998 §4).
+    let lines = charon_lines(dir, "mschapv2");
+    assert!(!lines.iter().any(|l| l.contains("N(EAP_ONLY)")), "{lines:?}");
 }
 
 #[test]
@@ -204,6 +207,10 @@ fn our_client_signs_in_with_eap_tls_1_2() {
     // The certificate's name is the EAP identity and the IKE identity: swanctl lists it once.
     assert_connected(dir, case, Seen { remote_id: "cli.ikeway.test", eap_id: None });
     for said in [
+        // EAP-TLS is our only method: we ask for EAP-only (RFC 5998); strongSwan proves itself
+        // with its certificate anyway, which we accept.
+        "parsed IKE_AUTH request 1 [ IDi CERTREQ N(INIT_CONTACT) N(EAP_ONLY) IDr",
+        "generating IKE_AUTH response 1 [ IDr CERT CERT AUTH EAP/REQ/ID ]",
         "received EAP identity 'cli.ikeway.test'",
         "negotiated TLS 1.2 using suite",
         "EAP method EAP_TLS succeeded, MSK established",
