@@ -382,15 +382,7 @@ impl IkeSa {
             && config.methods.first().is_some_and(|m| m.is_mutual());
         let mut reply = vec![Payload::new(PayloadRepr::IdR(self.config.local_id.clone()))];
         if !eap_only {
-            let Some(own) = self.own_auth(Side::Responder, &init.response, &init.ni)? else {
-                self.send_response(
-                    message_id,
-                    ExchangeType::IKE_AUTH,
-                    &[notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
-                )?;
-                self.close(CloseReason::OwnCertificateUnusable);
-                return Ok(());
-            };
+            let Some(own) = self.responder_own_auth(message_id, &init)? else { return Ok(()) };
             reply.extend(own.certs);
             reply.push(own.auth);
         }

@@ -383,6 +383,26 @@ impl IkeSa {
         Ok(auth::own_auth(&self.config.local_auth, crypto, &octets, hashes))
     }
 
+    /// Our CERT and AUTH as the responder in answer to IKE_AUTH request `message_id`. When our
+    /// key cannot sign anything the client accepts, answers AUTHENTICATION_FAILED (the client
+    /// is fine, but RFC 7296 §2.21.2 has no better notify for that), closes, and gives `None`.
+    pub(super) fn responder_own_auth(
+        &mut self,
+        message_id: u32,
+        init: &InitPair,
+    ) -> Result<Option<auth::OwnAuth>, crate::Error> {
+        let own = self.own_auth(Side::Responder, &init.response, &init.ni)?;
+        if own.is_none() {
+            self.send_response(
+                message_id,
+                ExchangeType::IKE_AUTH,
+                &[notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            )?;
+            self.close(CloseReason::OwnCertificateUnusable);
+        }
+        Ok(own)
+    }
+
     /// Checks the peer's ID and AUTH (and CERT) payloads against `real_message` (the peer's
     /// IKE_SA_INIT message) and our nonce; returns the identity it proved.
     pub(super) fn verify_peer_auth(
@@ -439,17 +459,7 @@ impl IkeSa {
             // §2.21.2: answer AUTHENTICATION_FAILED, then forget everything.
             Err(refused) => return self.refuse_initiator(message_id, refused),
         };
-        let Some(own) = self.own_auth(Side::Responder, &init.response, &init.ni)? else {
-            // The client is fine; we cannot prove ourselves to it (RFC 7296 §2.21.2 has no
-            // better notify for that).
-            self.send_response(
-                message_id,
-                ExchangeType::IKE_AUTH,
-                &[notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
-            )?;
-            self.close(CloseReason::OwnCertificateUnusable);
-            return Ok(());
-        };
+        let Some(own) = self.responder_own_auth(message_id, &init)? else { return Ok(()) };
         // §1.2: HDR, SK {IDr, [CERT,] AUTH, SAr2, TSi, TSr}.
         let mut reply = vec![Payload::new(PayloadRepr::IdR(self.config.local_id.clone()))];
         reply.extend(own.certs);
