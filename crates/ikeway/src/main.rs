@@ -7,6 +7,7 @@ mod ike;
 mod password;
 mod progress;
 mod secret_file;
+mod tls_keylog;
 mod vpn;
 
 use std::io::Write;

@@ -203,15 +203,28 @@ type Ended = (VpnStatus, Option<DisconnectError>, Option<String>, String);
 /// `VpnConnection` without a TUN device (`ikeway connect` would route this host through one).
 fn eap_tls(pair: u8, cert: &str, key: &str) -> Ended {
     let dir = tempfile::tempdir().unwrap();
-    files(dir.path());
+    eap_tls_in(dir.path(), pair, cert, key, &[], &[])
+}
+
+/// [`eap_tls`] in `dir`, with extra `config add` and `serve` arguments.
+fn eap_tls_in(
+    dir: &Path,
+    pair: u8,
+    cert: &str,
+    key: &str,
+    add_extra: &[&str],
+    serve_extra: &[&str],
+) -> Ended {
+    files(dir);
     let (server_addr, client_addr) = (format!("127.0.{pair}.2"), format!("127.0.{pair}.1"));
-    let config = dir.path().join("config");
+    let config = dir.join("config");
     let add = Command::new(env!("CARGO_BIN_EXE_ikeway"))
         .args(["config", "add", "tls", "--server", &server_addr])
         .args(["--remote-id", "vpn.loopback.test", "--local-id", "client.loopback.test"])
         .args(["--ca", "ca.pem", "--auth", "none", "--extended-auth", "--eap-methods", "tls"])
         .args(["--identity-cert", cert, "--identity-key", key, "--yes"])
-        .current_dir(dir.path())
+        .args(add_extra)
+        .current_dir(dir)
         .env("XDG_CONFIG_HOME", &config)
         .stdin(Stdio::null())
         .output()
@@ -222,11 +235,9 @@ fn eap_tls(pair: u8, cert: &str, key: &str) -> Ended {
     assert_eq!(app, "ikeway-cli/tls");
     configuration.enabled = true;
 
-    let server = serve(
-        dir.path(),
-        &server_addr,
-        &["--eap-users", "users", "--eap-methods", "tls", "--ca", "ca.pem"],
-    );
+    let mut args = vec!["--eap-users", "users", "--eap-methods", "tls", "--ca", "ca.pem"];
+    args.extend_from_slice(serve_extra);
+    let server = serve(dir, &server_addr, &args);
     std::thread::sleep(Duration::from_millis(500));
     let provider = SessionProvider::new(ProviderOptions {
         local: Some(client_addr.parse().unwrap()),
@@ -286,4 +297,54 @@ fn eap_tls_alone_accepts_client_certificates_of_the_ca_only() {
         "{server}"
     );
     assert!(!server.contains("peer_authenticated"), "{server}");
+}
+
+/// `serve --keylog K` with EAP-TLS writes the TLS secrets to `K.tls` (0600) as NSS key log
+/// lines for Wireshark: `CLIENT_RANDOM` for TLS 1.2, the five TLS 1.3 secrets otherwise, each
+/// line naming the one handshake's client random; the IKE table still goes to `K`.
+#[test]
+fn serve_keylog_writes_the_eap_tls_secrets_next_to_the_ike_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    if !root_or_skip("serve_keylog_writes_the_eap_tls_secrets_next_to_the_ike_keys") {
+        return;
+    }
+    let tls13 = [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "EXPORTER_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_TRAFFIC_SECRET_0",
+    ];
+    for (pair, tls_max, labels) in [(51, "1.2", &["CLIENT_RANDOM"][..]), (52, "1.3", &tls13[..])] {
+        let dir = tempfile::tempdir().unwrap();
+        let (status, error, _, server) = eap_tls_in(
+            dir.path(),
+            pair,
+            "tls-client.pem",
+            "tls-client.key",
+            &["--tls-max", tls_max],
+            &["--keylog", "keys"],
+        );
+        assert_eq!((status, error), (VpnStatus::Connected, None), "TLS {tls_max}: {server}");
+        let tls = dir.path().join("keys.tls");
+        let mode = std::fs::symlink_metadata(&tls).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o600, "TLS {tls_max}");
+        let text = std::fs::read_to_string(&tls).unwrap();
+        let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+        let mut seen: Vec<&str> = lines.iter().map(|l| l[0]).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, labels, "TLS {tls_max}: {text}");
+        for line in &lines {
+            assert_eq!(line.len(), 3, "TLS {tls_max}: {text}");
+            assert_eq!(line[1], lines[0][1], "one handshake, one client random: {text}");
+            assert_eq!(line[1].len(), 64, "{text}");
+            let secret = line[2].len();
+            let want = if tls_max == "1.2" { [96, 96] } else { [64, 96] };
+            assert!(want.contains(&secret), "TLS {tls_max}: secret of {secret} hex digits: {text}");
+            assert!(line[1..].iter().all(|h| h.bytes().all(|b| b.is_ascii_hexdigit())), "{text}");
+        }
+        let ike = std::fs::read_to_string(dir.path().join("keys")).unwrap();
+        assert_eq!(ike.lines().count(), 1, "TLS {tls_max}: one IKE SA row: {ike}");
+        assert!(!server.contains(lines[0][2]), "no secret on stdout");
+    }
 }

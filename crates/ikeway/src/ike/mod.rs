@@ -79,8 +79,10 @@ pub(crate) struct Common {
     /// The peer's traffic selectors (CIDR; default: everything).
     #[arg(long = "remote-ts", value_name = "CIDR")]
     remote_ts: Vec<String>,
-    /// Write the IKE SA keys to FILE as Wireshark `ikev2_decryption_table` rows. This writes
-    /// secrets: use it only to debug with tshark. FILE must not exist; it is created 0600.
+    /// Write the IKE SA keys to FILE as Wireshark `ikev2_decryption_table` rows; `serve` with
+    /// EAP-TLS also writes the TLS secrets to FILE.tls (NSS key log lines for Wireshark's
+    /// `tls.keylog_file`). This writes secrets: use it only to debug with tshark. The files
+    /// must not exist; they are created 0600.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
     /// Give up after this many seconds.
@@ -319,10 +321,12 @@ fn eap_authenticator(args: &ServeArgs) -> Result<Option<Arc<AuthenticatorConfig>
         if c.ca.is_empty() {
             bail!("--eap-methods tls needs --ca: the CAs of the clients' certificates");
         }
-        Some(TlsServerConfig::new(
+        let mut tls = TlsServerConfig::new(
             Arc::new(our_identity(cert, key)?),
             Arc::new(ca_verifier(c, Purpose::Client)?),
-        ))
+        );
+        tls.key_log = crate::tls_keylog::open(c.keylog.as_deref())?;
+        Some(tls)
     } else {
         None
     };
