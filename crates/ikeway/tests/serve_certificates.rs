@@ -301,7 +301,11 @@ fn eap_tls_alone_accepts_client_certificates_of_the_ca_only() {
 
 /// `serve --keylog K` with EAP-TLS writes the TLS secrets to `K.tls` (0600) as NSS key log
 /// lines for Wireshark: `CLIENT_RANDOM` for TLS 1.2, the five TLS 1.3 secrets otherwise, each
-/// line naming the one handshake's client random; the IKE table still goes to `K`.
+/// line naming the one handshake's client random; the IKE table still goes to `K`. With both,
+/// tshark (4.0) opens IKE_AUTH and reads the whole EAP-TLS handshake inside the EAP payloads,
+/// the encrypted messages too (TLS 1.2 Finished both ways; TLS 1.3 EncryptedExtensions,
+/// CertificateRequest, Certificate, CertificateVerify, Finished both ways; without the TLS
+/// key log only the Hellos of 1.3 are read), nothing malformed.
 #[test]
 fn serve_keylog_writes_the_eap_tls_secrets_next_to_the_ike_keys() {
     use std::os::unix::fs::PermissionsExt;
@@ -315,8 +319,15 @@ fn serve_keylog_writes_the_eap_tls_secrets_next_to_the_ike_keys() {
         "SERVER_HANDSHAKE_TRAFFIC_SECRET",
         "SERVER_TRAFFIC_SECRET_0",
     ];
-    for (pair, tls_max, labels) in [(51, "1.2", &["CLIENT_RANDOM"][..]), (52, "1.3", &tls13[..])] {
+    let tshark = ikeway_testkit::have("tshark") && ikeway_testkit::have("dumpcap");
+    // (pair, version, labels, handshake messages tshark reads from the client, from the server)
+    let cases = [
+        (61, "1.2", &["CLIENT_RANDOM"][..], "1,11,16,15,20", "2,11,12,13,14,20"),
+        (62, "1.3", &tls13[..], "1,11,15,20", "2,8,13,11,15,20"),
+    ];
+    for (pair, tls_max, labels, client_flight, server_flight) in cases {
         let dir = tempfile::tempdir().unwrap();
+        let capture = tshark.then(|| Capture::start(dir.path(), pair));
         let (status, error, _, server) = eap_tls_in(
             dir.path(),
             pair,
@@ -346,5 +357,85 @@ fn serve_keylog_writes_the_eap_tls_secrets_next_to_the_ike_keys() {
         let ike = std::fs::read_to_string(dir.path().join("keys")).unwrap();
         assert_eq!(ike.lines().count(), 1, "TLS {tls_max}: one IKE SA row: {ike}");
         assert!(!server.contains(lines[0][2]), "no secret on stdout");
+        let Some(capture) = capture else { continue };
+        let (client, server) = capture.eap_tls_handshake(dir.path(), pair);
+        assert_eq!(
+            (client.as_str(), server.as_str()),
+            (client_flight, server_flight),
+            "TLS {tls_max}"
+        );
+    }
+    if !tshark {
+        ikeway_testkit::skip(
+            "serve_keylog_writes_the_eap_tls_secrets_next_to_the_ike_keys (tshark part)",
+            "tshark or dumpcap not installed",
+        );
+    }
+}
+
+/// dumpcap on loopback, limited to one test's address pair; its stderr is kept open (closed,
+/// dumpcap would die of SIGPIPE at its next message and capture nothing).
+struct Capture {
+    dumpcap: Child,
+    _stderr: std::io::BufReader<std::process::ChildStderr>,
+}
+
+impl Capture {
+    fn start(dir: &Path, pair: u8) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new("dumpcap")
+            .args(["-i", "lo", "-q", "-f", &format!("udp and net 127.0.{pair}.0/24"), "-w"])
+            .arg(dir.join("eap.pcapng"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Only once dumpcap names its file (after "Capturing on") is the first IKE_SA_INIT
+        // sure to be seen.
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("File: ") {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "dumpcap ended: {line}");
+        }
+        Self { dumpcap: child, _stderr: stderr }
+    }
+
+    /// Stops the capture and has tshark read it with the IKE table and the TLS key log
+    /// `serve` wrote: the TLS handshake message types it found in the client's and in the
+    /// server's IKE_AUTH messages, in order (comma-separated). Fails on any malformed packet
+    /// or expert warning.
+    fn eap_tls_handshake(mut self, dir: &Path, pair: u8) -> (String, String) {
+        // dumpcap stopped by SIGINT drops what the kernel still buffers for it (about a
+        // second's worth): let it drain first.
+        std::thread::sleep(Duration::from_secs(2));
+        let stop = Command::new("kill").args(["-INT", &self.dumpcap.id().to_string()]).status();
+        assert!(stop.unwrap().success());
+        assert!(self.dumpcap.wait().unwrap().success());
+        let conf = dir.join("wireshark");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::copy(dir.join("keys"), conf.join("ikev2_decryption_table")).unwrap();
+        let out = Command::new("tshark")
+            .env("WIRESHARK_CONFIG_DIR", &conf)
+            .arg("-r")
+            .arg(dir.join("eap.pcapng"))
+            .arg("-o")
+            .arg(format!("tls.keylog_file:{}", dir.join("keys.tls").display()))
+            .args(["-Y", "isakmp.exchangetype == 35", "-T", "fields", "-E", "separator=|"])
+            .args(["-E", "occurrence=a", "-E", "aggregator=,"])
+            .args(["-e", "ip.dst", "-e", "tls.handshake.type"])
+            .args(["-e", "_ws.malformed", "-e", "_ws.expert.message"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (mut client, mut server) = (Vec::new(), Vec::new());
+        for l in text.lines().map(|l| l.split('|').collect::<Vec<_>>()) {
+            assert_eq!((l[2], l[3]), ("", ""), "tshark warnings: {text}");
+            let to_server = l[0] == format!("127.0.{pair}.2");
+            let flight = if to_server { &mut client } else { &mut server };
+            flight.extend(l[1].split(',').filter(|t| !t.is_empty()).map(str::to_owned));
+        }
+        (client.join(","), server.join(","))
     }
 }
