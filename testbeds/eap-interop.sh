@@ -30,6 +30,7 @@
 # eap-mschapv2-unknown, eap-md5, eap-tls, eap-multi): NAME.rc and NAME.initiate.out (swanctl
 # --initiate), NAME.sas (strongSwan's SAs right after), NAME.events.jsonl and NAME.charon.log
 # (what our responder and strongSwan logged during the case); serve.jsonl, serve.keys,
+# serve.keys.tls (the EAP-TLS secrets of the eap-tls case, for tshark's tls.keylog_file),
 # serve-multi.jsonl, serve-multi.keys, eap.pcapng, charon.log.
 # crates/ikeway/tests/eap_interop.rs judges them.
 set -euo pipefail
