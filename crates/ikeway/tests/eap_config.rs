@@ -250,6 +250,17 @@ fn serve_and_initiate_eap_options_are_checked_first() {
         with(&["--eap-methods", "tls"]),
         "ikeway: --eap-methods tls needs --ca: the CAs of the clients' certificates",
     );
+    // RFC 5998: only a mutual first method can stand in for our AUTH; else the switch would
+    // never apply.
+    run(
+        with(&["--eap-methods", "mschapv2,tls", "--ca", "ca.pem", "--eap-only"]),
+        "ikeway: --eap-only needs tls first in --eap-methods: EAP-TLS proves the server \
+         instead of its AUTH",
+    );
+    run(
+        with(&["--eap-methods", "mschapv2", "--eap-tls13-draft"]),
+        "ikeway: --eap-tls13-draft needs tls in --eap-methods",
+    );
     fails(
         dir.path(),
         &[

@@ -5,7 +5,9 @@
 //! the client's EAP (`serve --eap-users`, `initiate --username`): right password, wrong
 //! password and unknown user, each with its exact outcome; and EAP-TLS as the client's only
 //! proof (`serve --eap-users --eap-methods tls --ca`) against our own client's saved
-//! configuration: a certificate of the clients' CA signs in, one of another CA is refused.
+//! configuration: a certificate of the clients' CA signs in, one of another CA is refused;
+//! with `serve --eap-only` (RFC 5998) the server's first IKE_AUTH response has no CERT or AUTH
+//! (a loopback capture, decrypted with `serve --keylog`).
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -437,5 +439,97 @@ impl Capture {
             flight.extend(l[1].split(',').filter(|t| !t.is_empty()).map(str::to_owned));
         }
         (client.join(","), server.join(","))
+    }
+}
+
+/// The payload types of the server's first IKE_AUTH response (message 1) in `capture`,
+/// decrypted with the server's key log by `ikeway decode`.
+fn first_auth_response(dir: &Path, capture: &str, keys: &str) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_ikeway"))
+        .args(["decode", capture, "--keys", keys])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let messages: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let response = messages
+        .iter()
+        .find(|m| {
+            m["exchange"] == "IKE_AUTH" && m["message_id"] == 1 && m["flags"]["response"] == true
+        })
+        .unwrap_or_else(|| panic!("no first IKE_AUTH response in {messages:?}"));
+    response["payloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["type"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+/// Captures UDP to and from `addr` on loopback (dumpcap) while `run` runs, into `file`.
+fn captured<T>(dir: &Path, addr: &str, file: &str, run: impl FnOnce() -> T) -> T {
+    let mut dumpcap = Command::new("dumpcap")
+        .args(["-q", "-i", "lo", "-f", &format!("udp and host {addr}"), "-w"])
+        .arg(dir.join(file))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // dumpcap says so once it listens; its last lines (counts) fit in the pipe.
+    let mut said = String::new();
+    let mut stderr = std::io::BufReader::new(dumpcap.stderr.take().unwrap());
+    while !said.contains("Capturing on") {
+        let before = said.len();
+        std::io::BufRead::read_line(&mut stderr, &mut said).unwrap();
+        assert_ne!(said.len(), before, "dumpcap ended: {said}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let result = run();
+    // The kernel hands packets to dumpcap in blocks, the last one after a timeout; SIGINT,
+    // not SIGKILL, so that it then writes out what it holds.
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = dumpcap.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    dumpcap.wait().unwrap();
+    result
+}
+
+/// RFC 5998 at our responder (`serve --eap-only`): our client offers only EAP-TLS, a mutual
+/// method, so it asks for EAP-only authentication; with the switch the server's first
+/// IKE_AUTH response carries IDr and EAP but no CERT or AUTH (EAP-TLS and the MSK-keyed AUTH
+/// prove it), and the client still connects; without the switch the same client gets the
+/// server's CERT and AUTH first. Read from a loopback capture decrypted with `serve --keylog`.
+#[test]
+fn eap_only_leaves_the_servers_cert_and_auth_out_of_the_first_ike_auth_response() {
+    let test = "eap_only_leaves_the_servers_cert_and_auth_out_of_the_first_ike_auth_response";
+    if !root_or_skip(test) {
+        return;
+    }
+    if !ikeway_testkit::have("dumpcap") {
+        ikeway_testkit::skip(test, "dumpcap (wireshark) is not installed");
+        return;
+    }
+    for (pair, extra, expected) in [
+        (53, &["--eap-only"][..], &["IDr", "EAP"][..]),
+        (54, &[][..], &["IDr", "CERT", "AUTH", "EAP"][..]),
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let mut server_extra = vec!["--keylog", "serve.keys"];
+        server_extra.extend(extra);
+        let (status, error, reason, server) =
+            captured(work.path(), &format!("127.0.{pair}.2"), "ike.pcapng", || {
+                let (cert, key) = ("tls-client.pem", "tls-client.key");
+                eap_tls_in(work.path(), pair, cert, key, &[], &server_extra)
+            });
+        assert_eq!((status, error, reason), (VpnStatus::Connected, None, None), "{server}");
+        assert!(server.contains(r#"{"event":"ike_sa_up""#), "{server}");
+        let types = first_auth_response(work.path(), "ike.pcapng", "serve.keys");
+        // SK, then its decrypted inner payloads.
+        assert_eq!(types[0], "SK", "{extra:?}: {types:?}");
+        assert_eq!(types[1..], *expected, "{extra:?}: {types:?}");
     }
 }

@@ -171,6 +171,17 @@ pub(crate) struct ServeArgs {
     /// --ca names the CAs of client certificates; tls needs --ca).
     #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "eap_users")]
     eap_methods: Vec<String>,
+    /// RFC 5998: a client that asks for EAP-only authentication (EAP_ONLY_AUTHENTICATION)
+    /// gets no CERT and AUTH from us in the first IKE_AUTH response; EAP-TLS, the mutual
+    /// method, proves us instead. Needs tls first in --eap-methods, and EAP as the client's only
+    /// proof (not with --require-client-cert).
+    #[arg(long, requires = "eap_users", conflicts_with = "require_client_cert")]
+    eap_only: bool,
+    /// EAP-TLS 1.3 as strongSwan 5.9.2-5.9.9 speaks it (a draft of RFC 9190): EAP-Success
+    /// right after the client's Finished, no success indication, the draft's MSK. Safe only
+    /// inside IKE, whose final AUTH is keyed with the MSK. Needs tls in --eap-methods.
+    #[arg(long, requires = "eap_users")]
+    eap_tls13_draft: bool,
 }
 
 pub(crate) fn parse_cidr(s: &str) -> Result<(IpAddr, u8)> {
@@ -317,6 +328,12 @@ fn eap_authenticator(args: &ServeArgs) -> Result<Option<Arc<AuthenticatorConfig>
     }
     let methods = eap_methods(&args.eap_methods, default)?;
     let users = read_users(path)?;
+    if args.eap_only && methods.first() != Some(&Method::Tls) {
+        // Else the client's request is never granted: the first method offered must prove us.
+        bail!(
+            "--eap-only needs tls first in --eap-methods: EAP-TLS proves the server instead of its AUTH"
+        );
+    }
     let tls = if methods.contains(&Method::Tls) {
         if c.ca.is_empty() {
             bail!("--eap-methods tls needs --ca: the CAs of the clients' certificates");
@@ -326,7 +343,10 @@ fn eap_authenticator(args: &ServeArgs) -> Result<Option<Arc<AuthenticatorConfig>
             Arc::new(ca_verifier(c, Purpose::Client)?),
         );
         tls.key_log = crate::tls_keylog::open(c.keylog.as_deref())?;
+        tls.draft_tls13 = args.eap_tls13_draft;
         Some(tls)
+    } else if args.eap_tls13_draft {
+        bail!("--eap-tls13-draft needs tls in --eap-methods");
     } else {
         None
     };
@@ -651,6 +671,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         config.esp_proposals.push(proposals::esp(APPLE_DEFAULT_CHILD)?);
     }
     config.max_children = args.max_children;
+    config.eap_only = args.eap_only;
     config.wide_remote_ts = args.wide_remote_ts;
     let pool = AddressPool {
         v4: args.pool.as_deref().map(parse_pool).transpose()?,
@@ -716,5 +737,54 @@ mod tests {
             );
         }
         assert_eq!(parse_seed("zz").unwrap_err().to_string(), "--seed is not hex");
+    }
+
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    /// `serve --eap-tls13-draft` reaches the EAP-TLS server's configuration, and only with it;
+    /// without tls offered it is refused rather than ignored.
+    #[test]
+    fn eap_tls13_draft_switches_the_tls_server_to_the_draft() {
+        use clap::Parser;
+        use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new("Unit CA");
+        let server = ca.issue("vpn.unit.test", "vpn.unit.test", &PKCS_ECDSA_P256_SHA256);
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        for (name, text) in [
+            ("ca.pem", ca.cert_pem.as_str()),
+            ("server.pem", server.cert_pem.as_str()),
+            ("server.key", server.key_pem.as_str()),
+            ("users", "alice : EAP \"x\"\n"),
+        ] {
+            std::fs::write(path(name), text).unwrap();
+        }
+        std::fs::set_permissions(path("users"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let authenticator = |extra: &[&str]| {
+            let mut argv = vec!["serve", "--local", "127.0.0.1", "--id", "vpn.unit.test"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>();
+            for (flag, name) in
+                [("--cert", "server.pem"), ("--key", "server.key"), ("--eap-users", "users")]
+            {
+                argv.extend([flag.to_owned(), path(name)]);
+            }
+            argv.extend(extra.iter().map(|s| s.replace("CA", &path("ca.pem"))));
+            eap_authenticator(&Serve::try_parse_from(argv).unwrap().args).map(Option::unwrap)
+        };
+        let draft = |a: &AuthenticatorConfig| a.tls.as_ref().unwrap().draft_tls13;
+        assert!(draft(&authenticator(&["--ca", "CA", "--eap-tls13-draft"]).unwrap()));
+        assert!(!draft(&authenticator(&["--ca", "CA"]).unwrap()));
+        let refused = authenticator(&["--eap-methods", "mschapv2", "--eap-tls13-draft"]);
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "--eap-tls13-draft needs tls in --eap-methods"
+        );
     }
 }
