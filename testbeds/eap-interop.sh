@@ -12,7 +12,8 @@
 #           EAP-TLS (strongSwan only: `initiate` has no EAP-TLS), RFC 4739; OUT/timing.txt
 #   server  a strongSwan EAP initiator against `ikeway serve --cert --key --eap-users` (EAP
 #           alone on 10.99.0.2; a client certificate then EAP on 10.99.0.3, RFC 4739),
-#           captured for tshark with our responder's key log
+#           captured for tshark with our responder's key log; then a strongSwan initiator
+#           limited to TLS 1.3 against `serve --eap-tls13-draft` on 10.99.0.4 (case eap-tls13)
 #
 # Env: IKW_PKI_DIR  a folder made by ikw_pki_eapset (or ikw_pki_testset), shared between runs
 #                   (default: one is made in the workdir)
@@ -27,11 +28,12 @@
 # client-eap.keys and client-eap.pcapng (`initiate` with EAP-MSCHAPv2 and a key log, captured);
 # final.sas (strongSwan's SAs at the end, once its 5 s half-open timeout has run).
 # `server` records, per client case NAME (eap-mschapv2, eap-mschapv2-wrong,
-# eap-mschapv2-unknown, eap-md5, eap-tls, eap-multi): NAME.rc and NAME.initiate.out (swanctl
-# --initiate), NAME.sas (strongSwan's SAs right after), NAME.events.jsonl and NAME.charon.log
+# eap-mschapv2-unknown, eap-md5, eap-tls, eap-multi, eap-tls13): NAME.rc and
+# NAME.initiate.out (swanctl --initiate), NAME.sas (strongSwan's SAs right after), NAME.events.jsonl and NAME.charon.log
 # (what our responder and strongSwan logged during the case); serve.jsonl, serve.keys,
 # serve.keys.tls (the EAP-TLS secrets of the eap-tls case, for tshark's tls.keylog_file),
-# serve-multi.jsonl, serve-multi.keys, eap.pcapng, charon.log.
+# serve-multi.jsonl, serve-multi.keys, serve-tls13.jsonl, serve-tls13.keys, eap.pcapng,
+# charon.log.
 # crates/ikeway/tests/eap_interop.rs judges them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -252,6 +254,27 @@ server)
         tail -n +"$((before_ours + 1))" "$log" >"$OUT/$name.events.jsonl"
         tail -n +"$((before_sw + 1))" "$CLI/charon.log" >"$OUT/$name.charon.log"
     done
+    # strongSwan's draft-era EAP-TLS 1.3 initiator (its charon limited to TLS 1.3) against
+    # `serve --eap-tls13-draft` on 10.99.0.4: case eap-tls13.
+    ikw_sw_stop "$CLI"
+    ip -n "$IKW_NS_SRV" addr add 10.99.0.4/24 dev ike0
+    serve serve-tls13 10.99.0.4 10.88.0.110/50 --eap-methods tls --ca "$P/root-ec.crt" \
+        --eap-tls13-draft
+    CLI13="$IKW_WORKDIR/cli13-strongswan"
+    ikw_eap_sw_initiator "$CLI13" 10.99.0.4 eap-tls
+    IKW_SW_EXTRA_CONF="$(ikw_eap_tls_conf 1.3 1.3)" ikw_sw_start cli "$CLI13"
+    ikw_sw_load "$CLI13" >"$OUT/cli13-load.out"
+    ikw_wait_for 5 listening 10.99.0.4 || true
+    rc=0
+    ikw_sw_initiate "$CLI13" eap-tls eap-tls 10 >"$OUT/eap-tls13.initiate.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/eap-tls13.rc"
+    ikw_sw_list_sas "$CLI13" --ike eap-tls --raw >"$OUT/eap-tls13.sas" 2>&1 || true
+    ikw_swanctl "$CLI13" --terminate --ike eap-tls --timeout 5 >"$OUT/eap-tls13.terminate.out" 2>&1 || true
+    closed13() { grep -q '"ike_sa_closed"' "$OUT/serve-tls13.jsonl"; }
+    ikw_wait_for 5 closed13 || true
+    cp "$OUT/serve-tls13.jsonl" "$OUT/eap-tls13.events.jsonl"
+    cp "$CLI13/charon.log" "$OUT/eap-tls13.charon.log"
+    ikw_sw_stop "$CLI13"
     stop_capture
     for pid in "${SERVE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${SERVE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done

@@ -389,6 +389,27 @@ fn strongswan_signs_in_to_our_responder_with_eap_tls_1_2() {
     );
 }
 
+/// Draft-era EAP-TLS 1.3 at our responder (`serve --eap-users --eap-methods tls
+/// --eap-tls13-draft`): strongSwan 5.9.8's initiator, limited to TLS 1.3, gets our EAP-Success
+/// right after its Finished (no RFC 9190 success indication, which crashes its libtls) and the
+/// draft MSK keys both final AUTHs.
+#[test]
+fn strongswan_signs_in_to_our_responder_with_draft_era_eap_tls_1_3() {
+    let Some(runs) = runs() else { return };
+    let dir = runs.dir("server");
+    assert_served(
+        dir,
+        "eap-tls13",
+        "cli.ikeway.test",
+        &[
+            "negotiated TLS 1.3 using suite",
+            "received TLS server certificate 'CN=srv.ikeway.test'",
+            "sending TLS client certificate 'CN=cli.ikeway.test'",
+            "EAP method EAP_TLS succeeded, MSK established",
+        ],
+    );
+}
+
 /// RFC 4739 at our responder (`serve --require-client-cert --eap-users`): strongSwan's
 /// certificate round, then EAP-MSCHAPv2.
 #[test]
