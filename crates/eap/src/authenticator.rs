@@ -10,7 +10,7 @@ use rand_core::CryptoRng;
 
 use crate::config::AuthenticatorConfig;
 use crate::limits::{MAX_IDENTITY_LEN, MAX_MESSAGE_LEN, MAX_ROUNDS};
-use crate::message::{nak_types, typed, verdict, wire_len};
+use crate::message::{nak_types, typed, verdict};
 use crate::method::{ServerMethod, ServerStep, server_method};
 use crate::{EapFailure, EapType, Method};
 
@@ -132,7 +132,7 @@ impl EapAuthenticator {
         if self.rounds > bound {
             return fail(EapFailure::TooManyRounds);
         }
-        if wire_len(response) > MAX_MESSAGE_LEN || response.code != EapCode::RESPONSE {
+        if response.buffer_len() > MAX_MESSAGE_LEN || response.code != EapCode::RESPONSE {
             return fail(EapFailure::Malformed);
         }
         // RFC 3748 §4.1: a Response that does not answer the pending Request is discarded; the

@@ -17,11 +17,6 @@ pub(crate) fn verdict(code: EapCode, identifier: u8) -> EapRepr {
     EapRepr { code, identifier, eap_type: None, data: Vec::new() }
 }
 
-/// The length of `m` on the wire.
-pub(crate) fn wire_len(m: &EapRepr) -> usize {
-    m.buffer_len()
-}
-
 /// A Legacy Nak (RFC 3748 §5.3.1) naming `wanted`, or the single 0 octet ("no alternative")
 /// when we have none.
 pub(crate) fn legacy_nak(identifier: u8, wanted: &[EapType]) -> EapRepr {

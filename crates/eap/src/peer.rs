@@ -10,7 +10,7 @@ use rand_core::CryptoRng;
 
 use crate::config::PeerConfig;
 use crate::limits::{MAX_MESSAGE_LEN, MAX_ROUNDS};
-use crate::message::{expanded_nak, legacy_nak, typed, wire_len};
+use crate::message::{expanded_nak, legacy_nak, typed};
 use crate::method::{PeerMethod, peer_method};
 use crate::{EapFailure, EapType, Method};
 
@@ -88,7 +88,7 @@ impl EapPeer {
     }
 
     fn step(&mut self, message: &EapRepr, rng: &mut dyn CryptoRng) -> Result<PeerStep, EapFailure> {
-        if wire_len(message) > MAX_MESSAGE_LEN {
+        if message.buffer_len() > MAX_MESSAGE_LEN {
             return Err(EapFailure::Malformed);
         }
         match message.code {

@@ -83,10 +83,8 @@ enum ClientStep {
 /// What a responder whose initiator runs EAP keeps while the SA is half-open.
 #[derive(Debug)]
 pub(super) struct Server {
-    ni: Vec<u8>,
-    nr: Vec<u8>,
-    init_request: Vec<u8>,
-    init_response: Vec<u8>,
+    /// The IKE_SA_INIT pair and nonces both sides' final AUTHs cover.
+    init: InitPair,
     /// The IDi of the first IKE_AUTH: the IKE identity reported once authenticated.
     first_id: IdRepr,
     /// The IDi of the round EAP runs in; the initiator's final AUTH covers it.
@@ -117,7 +115,7 @@ impl Server {
     /// Bytes of peer input held: counted against the half-open limits.
     pub(super) fn held_bytes(&self) -> usize {
         let child: usize = self.child_request.iter().map(Payload::buffer_len).sum();
-        self.init_request.len() + self.init_response.len() + child
+        self.init.request.len() + self.init.response.len() + child
     }
 
     /// Why the SA ends when the half-open timer fires.
@@ -389,10 +387,7 @@ impl IkeSa {
         let mut authenticator = EapAuthenticator::new(config);
         reply.push(Payload::new(PayloadRepr::Eap(authenticator.start(&mut self.rng))));
         self.state = State::EapServer(Box::new(Server {
-            ni: init.ni,
-            nr: init.nr,
-            init_request: init.request,
-            init_response: init.response,
+            init,
             first_id: id.clone(),
             round_id: id.clone(),
             child_request: child_payloads(payloads),
@@ -414,10 +409,7 @@ impl IkeSa {
         reply: &[Payload],
     ) -> Result<(), crate::Error> {
         self.state = State::EapServer(Box::new(Server {
-            ni: init.ni,
-            nr: init.nr,
-            init_request: init.request,
-            init_response: init.response,
+            init,
             round_id: first_id.clone(),
             first_id,
             child_request: child_payloads(payloads),
@@ -495,8 +487,12 @@ impl IkeSa {
             }
             ServerStep::FinalAuth { msk, eap_identity } => {
                 let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
-                let octets =
-                    crypto.signed_octets(Side::Initiator, &s.init_request, &s.nr, &s.round_id)?;
+                let octets = crypto.signed_octets(
+                    Side::Initiator,
+                    &s.init.request,
+                    &s.init.nr,
+                    &s.round_id,
+                )?;
                 let proved = find_payload!(payloads, Auth).is_some_and(|a: &AuthRepr| {
                     auth::check_eap_auth(crypto, msk.as_ref(), Side::Initiator, &octets, a)
                 });
@@ -505,14 +501,21 @@ impl IkeSa {
                 }
                 let ours = crypto.signed_octets(
                     Side::Responder,
-                    &s.init_response,
-                    &s.ni,
+                    &s.init.response,
+                    &s.init.ni,
                     &self.config.local_id,
                 )?;
                 let reply = vec![auth::eap_auth(crypto, msk.as_ref(), Side::Responder, &ours)];
-                let Server { ni, nr, first_id, child_request, .. } = *s;
+                let Server { init, first_id, child_request, .. } = *s;
                 self.events.push_back(Event::PeerAuthenticated { id: first_id, eap_identity });
-                self.finish_responder_auth(now, message_id, reply, &child_request, &ni, &nr)
+                self.finish_responder_auth(
+                    now,
+                    message_id,
+                    reply,
+                    &child_request,
+                    &init.ni,
+                    &init.nr,
+                )
             }
             ServerStep::Failed(_) => unreachable!("answered above"),
         }
