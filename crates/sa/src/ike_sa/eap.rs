@@ -46,13 +46,10 @@ const fn max(a: u32, b: u32) -> u32 {
 /// What an initiator running EAP keeps until the SA is up.
 #[derive(Debug)]
 pub(super) struct Client {
-    ni: Vec<u8>,
-    nr: Vec<u8>,
+    /// Our IKE_SA_INIT request (which our final AUTH covers), the responder's response (which
+    /// its AUTHs cover) and the nonces.
+    init: InitPair,
     child_spi: u32,
-    /// Our IKE_SA_INIT request, which our final AUTH covers.
-    init_request: Vec<u8>,
-    /// The responder's IKE_SA_INIT response, which its AUTHs cover.
-    init_response: Vec<u8>,
     /// The IDi of the round EAP runs in; the final AUTH covers it.
     round_id: IdRepr,
     /// The EAP client; `None` during an RFC 4739 first round.
@@ -204,14 +201,11 @@ impl IkeSa {
         };
         let child_spi = self.random_spi32();
         let inner = self.first_auth_payloads(proof, child_spi);
-        let init_response = self.init_response.take().unwrap_or_default();
+        let response = self.init_response.take().unwrap_or_default();
         self.send_mid = 1;
         self.state = State::EapClient(Box::new(Client {
-            ni,
-            nr,
+            init: InitPair { ni, nr, request: init_request, response },
             child_spi,
-            init_request,
-            init_response,
             round_id: config.local_id.clone(),
             peer,
             responder_id: None,
@@ -254,7 +248,8 @@ impl IkeSa {
         }
         match std::mem::replace(&mut c.step, ClientStep::EapStart) {
             ClientStep::FirstRound => {
-                let id = match self.verify_peer_auth(payloads, false, &c.init_response, &c.ni) {
+                let id = match self.verify_peer_auth(payloads, false, &c.init.response, &c.init.ni)
+                {
                     Ok(id) => id,
                     Err(refused) => return self.refuse_responder(refused),
                 };
@@ -272,7 +267,7 @@ impl IkeSa {
                 if c.responder_id.is_none() {
                     if find_payload!(payloads, Auth).is_some() || !c.asked_eap_only {
                         // The responder proves itself before we answer any EAP message.
-                        match self.verify_peer_auth(payloads, false, &c.init_response, &c.ni) {
+                        match self.verify_peer_auth(payloads, false, &c.init.response, &c.init.ni) {
                             Ok(id) => c.responder_id = Some(id),
                             Err(refused) => return self.refuse_responder(refused),
                         }
@@ -294,15 +289,16 @@ impl IkeSa {
             ClientStep::FinalAuth { msk } => {
                 let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
                 let id = c.responder_id.as_ref().expect("named before EAP ran");
-                let octets = crypto.signed_octets(Side::Responder, &c.init_response, &c.ni, id)?;
+                let octets =
+                    crypto.signed_octets(Side::Responder, &c.init.response, &c.init.ni, id)?;
                 let proved = find_payload!(payloads, Auth).is_some_and(|a| {
                     auth::check_eap_auth(crypto, msk.as_ref(), Side::Responder, &octets, a)
                 });
                 if !proved {
                     return self.refuse_responder(PeerRefused::Failed);
                 }
-                let Client { ni, nr, child_spi, .. } = *c;
-                self.finish_initiator_auth(now, payloads, child_spi, &ni, &nr);
+                let Client { init, child_spi, .. } = *c;
+                self.finish_initiator_auth(now, payloads, child_spi, &init.ni, &init.nr);
                 Ok(())
             }
         }
@@ -348,8 +344,12 @@ impl IkeSa {
                     return Ok(());
                 }
                 let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
-                let octets =
-                    crypto.signed_octets(Side::Initiator, &c.init_request, &c.nr, &c.round_id)?;
+                let octets = crypto.signed_octets(
+                    Side::Initiator,
+                    &c.init.request,
+                    &c.init.nr,
+                    &c.round_id,
+                )?;
                 let inner = [auth::eap_auth(crypto, msk.as_ref(), Side::Initiator, &octets)];
                 c.step = ClientStep::FinalAuth { msk };
                 self.state = State::EapClient(c);
@@ -574,7 +574,7 @@ impl IkeSa {
     }
 }
 
-/// A responder's IKE_SA_INIT pair and nonces, which both sides' AUTHs cover.
+/// An IKE_SA_INIT pair and its nonces, which both sides' AUTHs cover.
 #[derive(Debug)]
 pub(super) struct InitPair {
     pub(super) ni: Vec<u8>,
