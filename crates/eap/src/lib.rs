@@ -160,6 +160,11 @@ impl Method {
         matches!(self, Self::Tls)
     }
 
+    /// Proves the user with a password (`PeerConfig::password`); else with a certificate.
+    pub fn uses_password(self) -> bool {
+        !matches!(self, Self::Tls)
+    }
+
     /// The name people read in logs and errors.
     pub fn name(self) -> &'static str {
         match self {

@@ -56,7 +56,7 @@ pub struct EapPlan {
 impl EapPlan {
     /// Whether a password method may run (so a password must be at hand).
     pub fn uses_password(&self) -> bool {
-        self.methods.iter().any(|m| uses_password(*m))
+        self.methods.iter().any(|m| m.uses_password())
     }
 
     /// RFC 5998: EAP alone may stand for the server's AUTH only when every method is mutual.
@@ -118,7 +118,7 @@ impl Ikev2Protocol {
             .eap_methods
             .iter()
             .copied()
-            .filter(|m| if uses_password(*m) { self.username.is_some() } else { identity })
+            .filter(|m| if m.uses_password() { self.username.is_some() } else { identity })
             .collect();
         if methods.is_empty() {
             return Err(ConfigError::Invalid {
@@ -174,7 +174,7 @@ impl Ikev2Protocol {
             Some(p) => Some(p.clone()),
             None => self.stored_password(secrets)?,
         };
-        let only_passwords = plan.methods.iter().all(|m| *m != EapMethod::Tls);
+        let only_passwords = plan.methods.iter().all(|m| m.uses_password());
         if password.is_none() && only_passwords {
             return Err(ConfigError::NoPassword {
                 user: self.username.clone().unwrap_or_default(),
@@ -231,11 +231,6 @@ impl Ikev2Protocol {
             })?;
         Ok((!password.is_empty()).then_some(password))
     }
-}
-
-/// Whether a method proves the user with a password (else with a certificate).
-pub(crate) fn uses_password(m: EapMethod) -> bool {
-    m != EapMethod::Tls
 }
 
 /// A TLS version as people write it.
