@@ -71,6 +71,14 @@ pub fn derive_ike_keys(
     })
 }
 
+/// RFC 8784 §3: one of SK_d, SK_pi, SK_pr mixed with a post-quantum preshared key:
+/// `SK' = prf+(PPK, SK)`, as long as the PRF's preferred key (its output, for the HMAC PRFs).
+/// Called once per key, after every other update of the IKE SA keys (IKE_INTERMEDIATE
+/// included) and before the AUTH payloads are computed.
+pub fn ppk_mix(prf: Prf, ppk: &[u8], key: &[u8]) -> Result<SecretBytes, CryptoError> {
+    prf.prf_plus(ppk, &[key], prf.output_len())
+}
+
 /// Child SA key material: `KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr)` (RFC 7296 §2.17).
 ///
 /// Keys are taken from KEYMAT in the order: initiator-to-responder encryption, then integrity,
@@ -158,6 +166,30 @@ mod tests {
         assert_eq!(joined, all.expose());
         assert_eq!(keys.sk_ei.len(), 36);
         assert_eq!(keys.sk_pr.len(), 32);
+    }
+
+    /// Worked out independently with Python's `hmac`:
+    /// `hmac.new(ppk, sk + b"\x01", hashlib.sha256)` (prf+ needs one block here).
+    #[test]
+    fn ppk_mix_is_prf_plus_keyed_by_the_ppk() {
+        let ppk = b"this is a post-quantum preshared key";
+        let sk: Vec<u8> = (0u8..32).collect();
+        let mixed = ppk_mix(Prf::HmacSha256, ppk, &sk).unwrap();
+        assert_eq!(
+            hex(mixed.expose()),
+            "070e8f39c87fd202047fb4c9c0667dbea45bb21f1f5b49ab710c961b7843c98f"
+        );
+        let sk: Vec<u8> = (0u8..48).collect();
+        let mixed = ppk_mix(Prf::HmacSha384, ppk, &sk).unwrap();
+        assert_eq!(
+            hex(mixed.expose()),
+            "858d4c013ecddd2c31a780a1bc399b79debc559f12f6074bcade9a9db403943c\
+             9fe244753f952bbe0da57e67bbabfab6"
+        );
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
     #[test]
