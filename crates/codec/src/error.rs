@@ -49,6 +49,11 @@ pub enum DecodeErrorKind {
     /// A payload type this implementation does not know, with the critical
     /// bit set (RFC 7296 §2.5).
     UnsupportedCriticalPayload,
+    /// A redirect gateway identity of an unknown type, or whose length does not fit its type
+    /// (RFC 5685 §8.2).
+    GatewayIdentity,
+    /// Nonce data outside 16 to 256 octets (RFC 7296 §3.9), here in a REDIRECT (RFC 5685 §8.2).
+    NonceLength,
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -68,6 +73,8 @@ impl fmt::Display for DecodeErrorKind {
             Self::EncryptedNotLast => f.write_str("encrypted payload is not the last payload"),
             Self::FragmentNumber => f.write_str("fragment number out of range"),
             Self::UnsupportedCriticalPayload => f.write_str("unsupported critical payload"),
+            Self::GatewayIdentity => f.write_str("gateway identity does not match its type"),
+            Self::NonceLength => f.write_str("nonce length outside 16 to 256 octets"),
         }
     }
 }

@@ -57,10 +57,10 @@ pub use header::{Flags, HEADER_LEN, HeaderRepr};
 pub use message::MessageRepr;
 pub use payload::{
     AddrRange, AuthRepr, CA_HASH_LEN, CertRepr, ConfigAttribute, ConfigRepr, DeleteRepr, EapCode,
-    EapRepr, EncryptedFragmentRepr, EncryptedRepr, IdRepr, IdValue, KeRepr, NonceRepr, NotifyRepr,
-    Payload, PayloadRepr, ProposalRepr, SaRepr, TrafficSelector, TransformAttribute, TransformRepr,
-    TsRepr, VendorIdRepr, chain_len, chain_to_vec, emit_chain, first_type, parse_chain,
-    parse_chain_at,
+    EapRepr, EncryptedFragmentRepr, EncryptedRepr, Gateway, IdRepr, IdValue, KeRepr, NonceRepr,
+    NotifyRepr, Payload, PayloadRepr, ProposalRepr, RedirectRepr, SaRepr, TrafficSelector,
+    TransformAttribute, TransformRepr, TsRepr, VendorIdRepr, chain_len, chain_to_vec, emit_chain,
+    first_type, parse_chain, parse_chain_at,
 };
 pub use registry::{
     AttributeType, AuthMethod, CertEncoding, ConfigAttributeType, ConfigType, DhGroup, EncrAlg,
