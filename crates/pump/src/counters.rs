@@ -97,6 +97,8 @@ pub struct Counters {
     pub ike_up: AtomicU64,
     /// NAT keepalives received (and dropped, as RFC 3948 says).
     pub keepalives: AtomicU64,
+    /// Authenticated ESP from a new peer address moved where the SA sends (a NAT rebinding).
+    pub peer_moved: AtomicU64,
     /// io_uring: times the submission queue was full and operations waited in the backlog.
     pub ring_stalls: AtomicU64,
     /// io_uring: submit calls (each may carry many operations).
@@ -133,6 +135,7 @@ pub struct Stats {
     pub udp_rx_bytes: u64,
     pub ike_up: u64,
     pub keepalives: u64,
+    pub peer_moved: u64,
     pub ring_stalls: u64,
     pub submits: u64,
     /// Non-zero drop counters by reason.
@@ -155,6 +158,7 @@ impl Stats {
             s.udp_rx_bytes += get(&c.udp_rx_bytes);
             s.ike_up += get(&c.ike_up);
             s.keepalives += get(&c.keepalives);
+            s.peer_moved += get(&c.peer_moved);
             s.ring_stalls += get(&c.ring_stalls);
             s.submits += get(&c.submits);
             for (d, a) in drops.iter_mut().zip(&c.drops) {
@@ -177,7 +181,7 @@ impl Stats {
     /// One line of `key=value` pairs, for logs and scripts.
     pub fn to_line(&self) -> String {
         let mut line = format!(
-            "tun_rx={} tun_rx_bytes={} tun_tx={} tun_tx_bytes={} esp_tx={} esp_tx_bytes={} udp_rx={} udp_rx_bytes={} ike_up={} keepalives={} ring_stalls={} submits={}",
+            "tun_rx={} tun_rx_bytes={} tun_tx={} tun_tx_bytes={} esp_tx={} esp_tx_bytes={} udp_rx={} udp_rx_bytes={} ike_up={} keepalives={} peer_moved={} ring_stalls={} submits={}",
             self.tun_rx_packets,
             self.tun_rx_bytes,
             self.tun_tx_packets,
@@ -188,6 +192,7 @@ impl Stats {
             self.udp_rx_bytes,
             self.ike_up,
             self.keepalives,
+            self.peer_moved,
             self.ring_stalls,
             self.submits
         );

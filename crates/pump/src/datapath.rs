@@ -161,6 +161,13 @@ impl Datapath {
                     c.drop(Drop::InboundPolicy);
                     return Opened::Dropped(Drop::InboundPolicy);
                 }
+                if self.table.follows_peer() {
+                    let mut out = lock(&entry.outbound.sa);
+                    if out.remote != remote {
+                        out.remote = remote;
+                        bump(&c.peer_moved, 1);
+                    }
+                }
                 bump(&c.tun_tx_packets, 1);
                 bump(&c.tun_tx_bytes, inner_len as u64);
                 Opened::Inner { start, len: inner_len }

@@ -31,6 +31,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -60,6 +61,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct InboundEntry {
     pub(crate) sa: Mutex<InboundSa>,
     pub(crate) policy: Policy,
+    /// The same child SA's outbound half: where an authenticated packet from a new source
+    /// moves the peer's address to (`SaTable::follows_peer`).
+    pub(crate) outbound: Arc<OutboundEntry>,
 }
 
 #[derive(Debug)]
@@ -129,6 +133,10 @@ struct TableInner {
     /// Told when a rekey is queued, so a control plane that sleeps until its next input wakes
     /// for it instead of polling (see [`SaTable::set_rekey_waker`]).
     rekey_waker: Mutex<Option<crossbeam_channel::Sender<()>>>,
+    /// Whether authenticated ESP from a new source moves the peer's address (RFC 7296
+    /// §2.23, RFC 3948): `false` by default and once MOBIKE is negotiated, where addresses move
+    /// only by UPDATE_SA_ADDRESSES (RFC 4555).
+    follow_peer: AtomicBool,
 }
 
 impl SaTable {
@@ -158,16 +166,17 @@ impl SaTable {
     pub fn install_all(&self, children: &[ChildSa]) -> Result<(), EspError> {
         let mut entries = Vec::with_capacity(children.len());
         for child in children {
-            let inbound = Arc::new(InboundEntry {
-                sa: Mutex::new(InboundSa::new(&child.inbound)?),
-                policy: child.policy.clone(),
-            });
             let out_sa = OutboundSa::new(&child.outbound)?;
             let outbound = Arc::new(OutboundEntry {
                 spi_in: child.inbound.spi,
                 headroom: out_sa.headroom(),
                 sa: Mutex::new(OutboundState { sa: out_sa, remote: child.remote }),
                 policy: child.policy.clone(),
+            });
+            let inbound = Arc::new(InboundEntry {
+                sa: Mutex::new(InboundSa::new(&child.inbound)?),
+                policy: child.policy.clone(),
+                outbound: Arc::clone(&outbound),
             });
             entries.push((inbound, outbound));
         }
@@ -214,6 +223,29 @@ impl SaTable {
             found = true;
         }
         found
+    }
+
+    /// Sends every child SA's ESP to `remote` from now on: an initiator's one peer moved
+    /// (MOBIKE, RFC 4555). Returns how many SAs there were.
+    pub fn set_peer(&self, remote: SocketAddr) -> usize {
+        let snap = self.load();
+        for e in &snap.outbound {
+            lock(&e.sa).remote = remote;
+        }
+        snap.outbound.len()
+    }
+
+    /// Lets authenticated ESP from a new source address or port move where the SA's ESP goes
+    /// (a NAT rebinding, RFC 7296 §2.23 and RFC 3948): only a packet that passed the ICV and
+    /// the replay window does, so a forged or replayed packet from anywhere moves nothing.
+    /// Off by default; off again once MOBIKE is negotiated (RFC 4555 moves addresses only by
+    /// UPDATE_SA_ADDRESSES).
+    pub fn set_follow_peer(&self, follow: bool) {
+        self.inner.follow_peer.store(follow, Ordering::Relaxed);
+    }
+
+    pub(crate) fn follows_peer(&self) -> bool {
+        self.inner.follow_peer.load(Ordering::Relaxed)
     }
 
     /// Records that the child SA with inbound SPI `spi_in` reached a soft limit.

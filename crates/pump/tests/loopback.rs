@@ -349,3 +349,77 @@ fn each_clients_packets_go_to_its_own_sa_never_a_newer_or_wider_one() {
     assert_eq!(peer_of([10, 88, 0, 12]), Err(Drop::NoPolicy));
     assert_eq!(peer_of([10, 88, 0, 10]).as_deref(), Ok("192.0.2.10:4500"));
 }
+
+/// Seals one inner packet at `from` for its peer; returns the ESP datagram.
+fn sealed(from: &End, inner: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; HEADROOM + 1400 + TAILROOM];
+    buf[HEADROOM..HEADROOM + inner.len()].copy_from_slice(inner);
+    let (start, len, _) = from.dp.seal(&mut buf, inner.len()).expect("sealed");
+    buf[start..start + len].to_vec()
+}
+
+/// Opens `esp` at `to` as if it came from `source`; whether it was delivered.
+fn open_from(to: &End, esp: &[u8], source: &str) -> bool {
+    let mut buf = esp.to_vec();
+    let len = buf.len();
+    matches!(to.dp.open(&mut buf, len, source.parse().unwrap()), ikeway_pump::Opened::Inner { .. })
+}
+
+/// NAT rebinding (RFC 7296 §2.23, RFC 3948): with following on, authenticated ESP from a new
+/// source moves where the SA sends, counted once; a replay of it from yet another source, a
+/// packet with a broken ICV and a packet for an unknown SPI move nothing; with following off
+/// (the default, and MOBIKE) nothing moves at all.
+#[test]
+fn authenticated_esp_from_a_new_source_moves_the_peer_only_when_following() {
+    let (a, b) = installed();
+    let remote_at_b = || b.dp.table().stats()[0].remote.unwrap();
+    let first = sealed(&a, &udp4([10, 1, 0, 5], [10, 2, 0, 9], 1));
+    assert!(open_from(&b, &first, "198.51.100.7:31000"));
+    assert_eq!(remote_at_b(), A.parse::<SocketAddr>().unwrap(), "following is off by default");
+    assert_eq!(b.stats().peer_moved, 0);
+
+    b.dp.table().set_follow_peer(true);
+    let second = sealed(&a, &udp4([10, 1, 0, 5], [10, 2, 0, 9], 2));
+    assert!(open_from(&b, &second, "198.51.100.7:31000"));
+    assert_eq!(remote_at_b(), "198.51.100.7:31000".parse::<SocketAddr>().unwrap());
+    assert_eq!(b.stats().peer_moved, 1);
+
+    // A replay from another source fails the replay window: no move.
+    assert!(!open_from(&b, &second, "203.0.113.9:4500"));
+    // A forged packet (flipped ICV byte) from another source: no move.
+    let mut forged = sealed(&a, &udp4([10, 1, 0, 5], [10, 2, 0, 9], 3));
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(!open_from(&b, &forged, "203.0.113.9:4500"));
+    // An unknown SPI from another source: no move.
+    let mut unknown = sealed(&a, &udp4([10, 1, 0, 5], [10, 2, 0, 9], 4));
+    unknown[..4].copy_from_slice(&0x7777u32.to_be_bytes());
+    assert!(!open_from(&b, &unknown, "203.0.113.9:4500"));
+    assert_eq!(remote_at_b(), "198.51.100.7:31000".parse::<SocketAddr>().unwrap());
+    assert_eq!(b.stats().peer_moved, 1);
+
+    // B's answer goes to the new address.
+    let mut buf = vec![0u8; HEADROOM + 1400 + TAILROOM];
+    let inner = udp4([10, 2, 0, 9], [10, 1, 0, 5], 5);
+    buf[HEADROOM..HEADROOM + inner.len()].copy_from_slice(&inner);
+    let (_, _, to) = b.dp.seal(&mut buf, inner.len()).unwrap();
+    assert_eq!(to, "198.51.100.7:31000".parse::<SocketAddr>().unwrap());
+
+    // Off again (MOBIKE negotiated): the next authenticated packet from elsewhere moves nothing.
+    b.dp.table().set_follow_peer(false);
+    let third = sealed(&a, &udp4([10, 1, 0, 5], [10, 2, 0, 9], 6));
+    assert!(open_from(&b, &third, "203.0.113.9:4500"));
+    assert_eq!(remote_at_b(), "198.51.100.7:31000".parse::<SocketAddr>().unwrap());
+    assert_eq!(b.stats().peer_moved, 1);
+}
+
+/// `set_peer` moves every outbound SA of an initiator's one peer (a MOBIKE update).
+#[test]
+fn set_peer_moves_every_outbound_sa() {
+    let (mut a, mut b) = installed();
+    let (ca, cb) = child(0x1001, 0x2001, 5);
+    install(&mut a, &mut b, &ca, &cb);
+    let new: SocketAddr = "192.0.2.9:4500".parse().unwrap();
+    assert_eq!(a.dp.table().set_peer(new), 2);
+    assert!(a.dp.table().stats().iter().all(|s| s.remote == Some(new)));
+}
