@@ -159,6 +159,16 @@ pub struct Config {
     /// accept a first response without AUTH. Responder: when asked, and the first method of
     /// `peer_auth` is mutual, leave our CERT and AUTH out. Off by default.
     pub eap_only: bool,
+    /// Initiator, RFC 5685: announce REDIRECT_SUPPORTED in IKE_SA_INIT and follow a
+    /// responder's REDIRECT (`Event::Redirected`). Off by default; the manager sets it from
+    /// `!disable_redirect`.
+    pub redirect_supported: bool,
+    /// Initiator: the gateway that redirected us, set by the runtime on the initiation that
+    /// follows a redirect: REDIRECTED_FROM instead of REDIRECT_SUPPORTED (RFC 5685 §5), which
+    /// also says we follow redirects.
+    pub redirected_from: Option<IpAddr>,
+    /// Responder: send new clients that announce support to another gateway (RFC 5685).
+    pub redirect: Option<crate::RedirectPolicy>,
 }
 
 impl Config {
@@ -236,6 +246,9 @@ impl Config {
             local_auth2: None,
             peer_auth2: None,
             eap_only: false,
+            redirect_supported: false,
+            redirected_from: None,
+            redirect: None,
         }
     }
 }

@@ -35,6 +35,11 @@ pub enum Event {
     NatDetected { local_behind_nat: bool, remote_behind_nat: bool },
     /// The IKE SA was rekeyed; its SPIs changed and child SAs moved over.
     IkeSaRekeyed { old_spis: (u64, u64), new_spis: (u64, u64) },
+    /// RFC 5685 redirect. Initiator: the responder sends us to `gateway`; `IkeSaClosed`
+    /// with [`CloseReason::Redirected`] follows, and the runtime starts an IKE SA there with
+    /// `Config::redirected_from`. Responder: we sent the client to `gateway` (in IKE_AUTH or
+    /// on the established SA); the client deletes the SA next.
+    Redirected { gateway: ikeway_codec::Gateway },
     /// The IKE SA is gone, and with it all child SAs (each also reported as removed).
     IkeSaClosed { reason: CloseReason },
 }
@@ -108,6 +113,8 @@ pub enum CloseReason {
     /// A second authentication round is configured (RFC 4739) but the peer did not announce
     /// MULTIPLE_AUTH_SUPPORTED, or a responder that requires one was not told another follows.
     MultipleAuthUnsupported,
+    /// The responder redirected us to another gateway (RFC 5685), reported just before.
+    Redirected,
 }
 
 /// A sentence for a person: why the IKE SA ended.
@@ -136,6 +143,7 @@ impl core::fmt::Display for CloseReason {
                 "a second authentication round is configured but the peer does not do it \
                  (RFC 4739 multiple authentication)",
             ),
+            Self::Redirected => f.write_str("the server redirected us to another gateway"),
         }
     }
 }
@@ -164,6 +172,9 @@ pub struct Stats {
     /// IKE_AUTH messages refused for carrying more CERT payloads or certificate bytes than
     /// we parse (8 certificates, 64 KiB).
     pub peer_certificates_over_limit: u64,
+    /// REDIRECT notifies not followed (RFC 5685): we did not announce support, it was
+    /// malformed, or in an IKE_SA_INIT response its nonce was not our Ni.
+    pub ignored_redirects: u64,
 }
 
 #[cfg(test)]

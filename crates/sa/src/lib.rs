@@ -78,7 +78,7 @@ pub use config::{
 };
 pub use engine::{Engine, EngineEvent, SaId};
 pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
-pub use ike_sa::{IkeSa, KeyExport};
+pub use ike_sa::{IkeSa, KeyExport, RedirectPhase, RedirectPolicy};
 pub use pool::AddressAllocator;
 pub use proposal::{EspSuite, IkeSuite};
 #[cfg(feature = "fuzzing")]
@@ -115,6 +115,9 @@ pub enum Error {
     Emit(ikeway_codec::EmitError),
     Sk(ikeway_codec::sk::SkError),
     Crypto(ikeway_crypto::CryptoError),
+    /// `IkeSa::redirect` on an initiator, or for a client that did not announce redirect
+    /// support (RFC 5685 §3).
+    PeerCannotBeRedirected,
 }
 
 impl core::fmt::Display for Error {
@@ -126,6 +129,9 @@ impl core::fmt::Display for Error {
             Self::Emit(e) => write!(f, "{e}"),
             Self::Sk(e) => write!(f, "{e}"),
             Self::Crypto(e) => write!(f, "{e}"),
+            Self::PeerCannotBeRedirected => {
+                f.write_str("the peer did not announce that it follows redirects")
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::Transmit;
 use crate::config::{AddressPool, Config};
 use crate::cookie::{CookieSecrets, Verdict};
 use crate::engine::{EngineEvent, SaId};
-use crate::ike_sa::{IkeSa, InitReply, ike_bytes, stateless_reply};
+use crate::ike_sa::{IkeSa, InitReply, ike_bytes, redirect_decision, stateless_reply};
 use crate::provider::KeyExchangeProvider;
 use crate::registry::{Held, Registry};
 
@@ -43,6 +43,8 @@ pub struct EndpointStats {
     /// Cookies presented that no current or previous secret made (forged, or expired).
     pub cookies_refused: u64,
     pub stateless_replies: u64,
+    /// IKE_SA_INIT requests answered with REDIRECT (RFC 5685 §4), keeping nothing.
+    pub redirected_at_init: u64,
 }
 
 /// The endpoint's bookkeeping for one IKE SA.
@@ -251,6 +253,15 @@ impl Responder {
         {
             return;
         }
+        // A redirect keeps nothing, so the half-open limits below do not apply to it.
+        let established = self.sas.len() - self.half_open;
+        let redirect = redirect_decision(&self.config, established, local, remote, &message);
+        if let Some(reply) = redirect.stateless_reply {
+            self.stats.redirected_at_init += 1;
+            self.stats.stateless_replies += 1;
+            self.stateless.push_back((local, remote, reply));
+            return;
+        }
         if self.half_open >= self.config.half_open_limit {
             self.stats.dropped_half_open_limit += 1;
             return;
@@ -283,7 +294,8 @@ impl Responder {
             &message,
         );
         match reply {
-            Ok(InitReply::Accepted(sa)) => {
+            Ok(InitReply::Accepted(mut sa)) => {
+                sa.apply_redirect_decision(redirect);
                 let held = sa.held_bytes();
                 if held > self.config.half_open_max_bytes
                     || self.half_open_bytes + held > self.config.half_open_memory_limit

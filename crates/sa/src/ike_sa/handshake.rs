@@ -68,6 +68,7 @@ impl IkeSa {
             // RFC 4739 §3.1: we do a second round.
             payloads.push(notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, Vec::new()));
         }
+        payloads.extend(self.redirect_announcement());
         let header = self.header(ExchangeType::IKE_SA_INIT, false, 0);
         let request = MessageRepr { header, payloads }.to_vec()?;
         self.send_mid = 0;
@@ -223,6 +224,9 @@ impl IkeSa {
         now: Instant,
         message: &MessageRepr,
     ) -> Result<(), crate::Error> {
+        if self.redirect_in_init_response(message) {
+            return Ok(());
+        }
         let State::InitSent { kex, ni, cookie, request } =
             std::mem::replace(&mut self.state, State::Closed)
         else {
@@ -492,6 +496,9 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
     ) -> Result<(), crate::Error> {
+        if self.redirects_at_auth() {
+            return self.redirect_at_auth(now, message_id, reply);
+        }
         self.timers.stop(Timer::HalfOpen);
         self.state = State::Established;
         self.established(now);
@@ -574,6 +581,9 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
     ) {
+        if self.redirect_in_auth_response(payloads) {
+            return;
+        }
         self.state = State::Established;
         self.established(now);
         if let Some(cp) =

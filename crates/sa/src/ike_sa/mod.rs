@@ -112,6 +112,8 @@ enum Command {
     DeleteChild(u32),
     DeleteIke,
     Dpd,
+    /// Responder: send the client elsewhere (RFC 5685 §5).
+    Redirect,
 }
 
 #[derive(Debug)]
@@ -194,6 +196,7 @@ pub struct IkeSa {
     rekey_started_by_us: bool,
     /// Set once by `close`; the state may be `Closed` earlier, while a handler holds it.
     closed: bool,
+    redirect: redirect::RedirectState,
     stats: Stats,
 }
 
@@ -255,6 +258,9 @@ pub(crate) use handshake::stateless_reply;
 #[cfg(test)]
 mod own_auth_tests;
 mod receive;
+mod redirect;
+pub(crate) use redirect::decide as redirect_decision;
+pub use redirect::{RedirectPhase, RedirectPolicy};
 mod rekey_ike;
 mod timer;
 
@@ -310,6 +316,7 @@ impl IkeSa {
             old_send_mid: 0,
             rekey_started_by_us: false,
             closed: false,
+            redirect: redirect::RedirectState::default(),
             stats: Stats::default(),
         }
     }
@@ -815,6 +822,7 @@ impl IkeSa {
                         Request::DeleteIke,
                     )?;
                 }
+                Command::Redirect => self.start_redirect(now)?,
                 Command::Dpd => {
                     self.send_encrypted_request(
                         now,

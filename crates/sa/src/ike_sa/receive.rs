@@ -225,6 +225,9 @@ impl IkeSa {
         mid: u32,
         payloads: &[Payload],
     ) -> Result<(), crate::Error> {
+        if self.redirect_in_informational(mid, payloads)? {
+            return Ok(());
+        }
         let mut reply = Vec::new();
         let mut close = false;
         for p in payloads {
