@@ -42,6 +42,7 @@ fn configs(cbc: bool) -> (Config, Config) {
             integrity: Some(Integrity::HmacSha256_128),
             prf: Prf::HmacSha256,
             groups: vec![ikeway_codec::DhGroup::CURVE25519],
+            additional_kes: Vec::new(),
         }];
     }
     let server = Config::new(IdRepr::from_value(IdValue::Fqdn("vpn.example")), psk());

@@ -333,6 +333,7 @@ impl Ikev2Protocol {
             integrity: ike_integ,
             prf,
             groups: vec![ike_group],
+            additional_kes: Vec::new(),
         }];
         // Apple uses the child SA parameters' group for PFS on CREATE_CHILD_SA.
         let pfs_groups = if self.enable_pfs { vec![child_group] } else { Vec::new() };
@@ -679,6 +680,7 @@ mod tests {
                 integrity: Some(Integrity::HmacSha256_128),
                 prf: Prf::HmacSha256,
                 groups: vec![DhGroup::MODP_2048],
+                additional_kes: Vec::new(),
             }]
         );
         assert_eq!(c.esp_proposals.len(), 1);

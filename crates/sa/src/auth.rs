@@ -291,6 +291,7 @@ mod tests {
             suite: Suite::new(Encryption::Aead(AeadAlgorithm::AES256_GCM16), None).unwrap(),
             prf: Prf::HmacSha256,
             group: ikeway_codec::DhGroup::CURVE25519,
+            additional_kes: [ikeway_codec::DhGroup::NONE; crate::config::MAX_ADDITIONAL_KES],
         };
         let seed = SecretBytes::from_slice(&[9; 32]);
         let crypto =

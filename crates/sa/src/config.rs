@@ -18,7 +18,17 @@ pub struct IkeProposal {
     pub integrity: Option<Integrity>,
     pub prf: Prf,
     pub groups: Vec<DhGroup>,
+    /// Additional key exchanges (RFC 9370): slot `i` is transform type ADDKE`i+1` (at most 7
+    /// slots), each the acceptable methods in preference order, run one IKE_INTERMEDIATE
+    /// exchange each after IKE_SA_INIT. [`DhGroup::NONE`] in a slot makes that exchange
+    /// optional (a peer that does not offer or pick the slot is accepted without it); a slot
+    /// without NONE must be done or the proposal does not match. Slots past the end are
+    /// NONE only. Empty: classical only, and IKE_SA_INIT stays as without RFC 9370.
+    pub additional_kes: Vec<Vec<DhGroup>>,
 }
+
+/// How many additional key exchanges a proposal can carry: ADDKE1..ADDKE7 (RFC 9370 §2.2.1).
+pub const MAX_ADDITIONAL_KES: usize = 7;
 
 /// Whether a child SA uses 64-bit extended sequence numbers (RFC 4303 §2.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,18 +200,21 @@ impl Config {
                     integrity: None,
                     prf: Prf::HmacSha256,
                     groups: groups.clone(),
+                    additional_kes: Vec::new(),
                 },
                 IkeProposal {
                     encryption: aead(AeadAlgorithm::AES128_GCM16),
                     integrity: None,
                     prf: Prf::HmacSha256,
                     groups: groups.clone(),
+                    additional_kes: Vec::new(),
                 },
                 IkeProposal {
                     encryption: Encryption::Cipher(BlockCipher::AesCbc { key_bits: 256 }),
                     integrity: Some(Integrity::HmacSha256_128),
                     prf: Prf::HmacSha256,
                     groups,
+                    additional_kes: Vec::new(),
                 },
             ],
             esp_proposals: vec![

@@ -74,7 +74,7 @@ use std::net::SocketAddr;
 pub use auth::{LocalAuth, PeerAuth};
 pub use config::{
     AddressPool, CLIENT_CONFIG_REQUEST, Config, DEFAULT_MAX_CHILDREN, EsnPolicy, EspProposal,
-    IkeProposal, Lifetimes, Retransmit, any_v4, any_v6,
+    IkeProposal, Lifetimes, MAX_ADDITIONAL_KES, Retransmit, any_v4, any_v6,
 };
 pub use engine::{Engine, EngineEvent, SaId};
 pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};

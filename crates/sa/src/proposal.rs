@@ -7,7 +7,7 @@ use ikeway_codec::{
 };
 use ikeway_crypto::{Encryption, Integrity, Prf, Suite};
 
-use crate::config::{EsnPolicy, EspProposal, IkeProposal};
+use crate::config::{EsnPolicy, EspProposal, IkeProposal, MAX_ADDITIONAL_KES};
 
 /// ESP SPIs 1-255 are reserved by IANA and 0 is never sent (RFC 4303 §2.1): the ESP crate
 /// refuses them, so negotiation must refuse them first, or a peer could make installing its
@@ -20,6 +20,22 @@ pub struct IkeSuite {
     pub suite: Suite,
     pub prf: Prf,
     pub group: DhGroup,
+    /// The method chosen for ADDKE1..ADDKE7 (RFC 9370), [`DhGroup::NONE`] where no additional
+    /// key exchange is done.
+    pub additional_kes: [DhGroup; MAX_ADDITIONAL_KES],
+}
+
+impl IkeSuite {
+    /// The additional key exchanges to run, in order (ADDKE1 first, NONE skipped).
+    pub fn additional_methods(&self) -> impl Iterator<Item = DhGroup> + '_ {
+        self.additional_kes.iter().copied().filter(|g| *g != DhGroup::NONE)
+    }
+}
+
+/// Transform type ADDKE`slot+1` (RFC 9370 §2.2.1).
+fn addke_type(slot: usize) -> TransformType {
+    // Slots are below MAX_ADDITIONAL_KES (7), so the type stays within 6..=12.
+    TransformType(TransformType::ADDKE1.0 + slot as u8)
 }
 
 /// What a child SA negotiation settled on.
@@ -51,6 +67,10 @@ pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: &[u8]) -> SaRepr {
                 transforms.push(integ_transform(i));
             }
             transforms.extend(p.groups.iter().map(|g| TransformRepr::dh(*g)));
+            for (slot, methods) in p.additional_kes.iter().take(MAX_ADDITIONAL_KES).enumerate() {
+                let kind = addke_type(slot);
+                transforms.extend(methods.iter().map(|g| TransformRepr::new(kind, g.0)));
+            }
             ProposalRepr {
                 number: proposal_number(i),
                 protocol: ProtocolId::IKE,
@@ -130,8 +150,49 @@ fn match_ike(p: &ProposalRepr, ours: &[IkeProposal]) -> Option<IkeSuite> {
             .iter()
             .copied()
             .find(|g| offered(p, TransformType::DH).any(|t| t.id == g.0))?;
-        Some(IkeSuite { suite: Suite::new(o.encryption, o.integrity).ok()?, prf: o.prf, group })
+        let additional_kes = match_additional(p, o)?;
+        Some(IkeSuite {
+            suite: Suite::new(o.encryption, o.integrity).ok()?,
+            prf: o.prf,
+            group,
+            additional_kes,
+        })
     })
+}
+
+/// RFC 9370 §2.2.1, slot by slot: our first method the proposal `p` has for that ADDKE type.
+/// A type `p` leaves out, or a slot we do not configure, stands for NONE, so NONE must then be
+/// acceptable to the other: that is how a required additional key exchange is refused by a
+/// peer that does not do it, and how an optional one falls back.
+fn match_additional(p: &ProposalRepr, o: &IkeProposal) -> Option<[DhGroup; MAX_ADDITIONAL_KES]> {
+    const NONE_ONLY: &[DhGroup] = &[DhGroup::NONE];
+    let mut chosen = [DhGroup::NONE; MAX_ADDITIONAL_KES];
+    for (slot, choice) in chosen.iter_mut().enumerate() {
+        let ours = o.additional_kes.get(slot).map_or(NONE_ONLY, Vec::as_slice);
+        let theirs: Vec<u16> = offered(p, addke_type(slot)).map(|t| t.id).collect();
+        let acceptable =
+            |g: &DhGroup| theirs.contains(&g.0) || (theirs.is_empty() && *g == DhGroup::NONE);
+        *choice = ours.iter().copied().find(acceptable)?;
+    }
+    Some(chosen)
+}
+
+/// Our proposals without additional key exchanges.
+pub(crate) fn classical(proposals: &[IkeProposal]) -> Vec<IkeProposal> {
+    proposals
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            p.additional_kes.clear();
+            p
+        })
+        .collect()
+}
+
+/// Whether any of our proposals has an additional key exchange to offer (RFC 9242 §3: then we
+/// announce INTERMEDIATE_EXCHANGE_SUPPORTED).
+pub(crate) fn wants_additional(proposals: &[IkeProposal]) -> bool {
+    proposals.iter().any(|p| p.additional_kes.iter().flatten().any(|g| *g != DhGroup::NONE))
 }
 
 fn match_esp(p: &ProposalRepr, ours: &[EspProposal], want_pfs: bool) -> Option<EspSuite> {
@@ -182,6 +243,13 @@ pub(crate) fn choose_ike(
             transforms.push(integ_transform(i));
         }
         transforms.push(TransformRepr::dh(chosen.group));
+        // One transform for each ADDKE type the initiator offered, NONE included (§2.2.1).
+        for (slot, g) in chosen.additional_kes.iter().enumerate() {
+            let kind = addke_type(slot);
+            if offered(p, kind).next().is_some() {
+                transforms.push(TransformRepr::new(kind, g.0));
+            }
+        }
         let reply = ProposalRepr {
             number: p.number,
             protocol: ProtocolId::IKE,
@@ -234,7 +302,8 @@ fn single_choice(reply: &SaRepr) -> Option<&ProposalRepr> {
         TransformType::DH,
         TransformType::ESN,
     ];
-    types.iter().all(|k| offered(p, *k).count() <= 1).then_some(p)
+    let addke = (0..MAX_ADDITIONAL_KES).map(addke_type);
+    types.into_iter().chain(addke).all(|k| offered(p, k).count() <= 1).then_some(p)
 }
 
 /// Initiator: checks the responder's IKE choice against what we offered.
@@ -322,5 +391,86 @@ mod tests {
             p.groups = vec![DhGroup::MODP_1024];
         }
         assert!(choose_ike(&ike_offer(&theirs, &[]), &c.ike_proposals, &[]).is_none());
+    }
+
+    fn with_addke(slots: &[&[DhGroup]]) -> Vec<IkeProposal> {
+        let mut ours = config().ike_proposals;
+        for p in &mut ours {
+            p.additional_kes = slots.iter().map(|s| s.to_vec()).collect();
+        }
+        ours
+    }
+
+    fn addke_ids(sa: &SaRepr, slot: usize) -> Vec<u16> {
+        offered(&sa.proposals[0], addke_type(slot)).map(|t| t.id).collect()
+    }
+
+    const MLKEM: &[DhGroup] = &[DhGroup::ML_KEM_768, DhGroup::ML_KEM_1024];
+    const MLKEM_OR_NONE: &[DhGroup] = &[DhGroup::ML_KEM_1024, DhGroup::NONE];
+
+    #[test]
+    fn offers_addke_transforms_per_slot_in_order() {
+        let offer = ike_offer(&with_addke(&[MLKEM, MLKEM_OR_NONE]), &[]);
+        assert_eq!(addke_ids(&offer, 0), [36, 37]);
+        assert_eq!(addke_ids(&offer, 1), [37, 0]);
+        assert!(addke_ids(&offer, 2).is_empty());
+        // Transform types 6 and 7 follow the DH transforms.
+        let kinds: Vec<u8> = offer.proposals[0].transforms.iter().map(|t| t.kind.0).collect();
+        assert_eq!(kinds, [1, 2, 4, 4, 4, 4, 6, 6, 7, 7]);
+        let classical = ike_offer(&config().ike_proposals, &[]);
+        assert!(classical.proposals.iter().flat_map(|p| &p.transforms).all(|t| t.kind.0 <= 5));
+        assert!(!wants_additional(&config().ike_proposals));
+        assert!(wants_additional(&with_addke(&[MLKEM])));
+        assert!(!wants_additional(&with_addke(&[&[DhGroup::NONE]])));
+    }
+
+    #[test]
+    fn chooses_addke_and_initiator_accepts_it() {
+        let ours = with_addke(&[MLKEM, MLKEM_OR_NONE]);
+        let theirs = with_addke(&[&[DhGroup::ML_KEM_1024, DhGroup::ML_KEM_768], &[DhGroup::NONE]]);
+        let (chosen, reply) = choose_ike(&ike_offer(&ours, &[]), &theirs, &[]).unwrap();
+        // The responder's preference wins in each slot.
+        let mut expected = [DhGroup::NONE; MAX_ADDITIONAL_KES];
+        expected[0] = DhGroup::ML_KEM_1024;
+        assert_eq!(chosen.additional_kes, expected);
+        assert_eq!(chosen.additional_methods().collect::<Vec<_>>(), [DhGroup::ML_KEM_1024]);
+        assert_eq!(addke_ids(&reply, 0), [37]);
+        assert_eq!(addke_ids(&reply, 1), [0], "NONE is answered for an offered optional slot");
+        assert_eq!(accept_ike(&reply, &ours).map(|a| a.0), Some(chosen));
+    }
+
+    #[test]
+    fn required_addke_is_refused_by_a_classical_peer_and_optional_falls_back() {
+        let classical = config().ike_proposals;
+        // Initiator requires ML-KEM, responder does none: no proposal.
+        assert!(choose_ike(&ike_offer(&with_addke(&[MLKEM]), &[]), &classical, &[]).is_none());
+        // Responder requires ML-KEM, initiator offers none: no proposal.
+        assert!(choose_ike(&ike_offer(&classical, &[]), &with_addke(&[MLKEM]), &[]).is_none());
+        // Optional at the initiator: the classical responder picks NONE.
+        let optional = with_addke(&[MLKEM_OR_NONE]);
+        let (chosen, reply) = choose_ike(&ike_offer(&optional, &[]), &classical, &[]).unwrap();
+        assert_eq!(chosen.additional_kes, [DhGroup::NONE; MAX_ADDITIONAL_KES]);
+        assert_eq!(addke_ids(&reply, 0), [0]);
+        assert_eq!(accept_ike(&reply, &optional).map(|a| a.0), Some(chosen));
+        // A reply that leaves the type out is NONE too: fine when optional, refused when not.
+        let (_, bare) =
+            choose_ike(&ike_offer(&classical, &[]), &classical, &[]).expect("classical match");
+        assert!(accept_ike(&bare, &optional).is_some());
+        assert!(accept_ike(&bare, &with_addke(&[MLKEM])).is_none());
+        // A reply naming a method we did not offer, or two in one slot, is refused.
+        let (_, mut odd) =
+            choose_ike(&ike_offer(&with_addke(&[MLKEM]), &[]), &with_addke(&[MLKEM]), &[])
+                .unwrap();
+        odd.proposals[0].transforms.push(TransformRepr::new(TransformType::ADDKE1, 37));
+        assert!(accept_ike(&odd, &with_addke(&[MLKEM])).is_none(), "two ADDKE1 choices");
+        let (_, mut other) =
+            choose_ike(&ike_offer(&with_addke(&[MLKEM]), &[]), &with_addke(&[MLKEM]), &[])
+                .unwrap();
+        for t in &mut other.proposals[0].transforms {
+            if t.kind == TransformType::ADDKE1 {
+                t.id = DhGroup::ML_KEM_512.0;
+            }
+        }
+        assert!(accept_ike(&other, &with_addke(&[MLKEM])).is_none(), "not offered");
     }
 }

@@ -24,8 +24,13 @@ fn suites() -> Vec<(Encryption, Option<Integrity>, Prf)> {
 #[test]
 fn handshake_completes_for_every_ike_suite() {
     for (i, (encryption, integrity, prf)) in suites().into_iter().enumerate() {
-        let proposal =
-            IkeProposal { encryption, integrity, prf, groups: vec![DhGroup::CURVE25519] };
+        let proposal = IkeProposal {
+            encryption,
+            integrity,
+            prf,
+            groups: vec![DhGroup::CURVE25519],
+            additional_kes: Vec::new(),
+        };
         let mut client = client_config();
         client.ike_proposals = vec![proposal.clone()];
         let mut server = server_config();

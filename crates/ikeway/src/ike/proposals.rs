@@ -96,7 +96,13 @@ pub(crate) fn ike(s: &str) -> Result<IkeProposal> {
     if encryption.is_aead() == p.integrity.is_some() {
         bail!("{s:?}: an AEAD takes no integrity algorithm, a plain cipher needs one");
     }
-    Ok(IkeProposal { encryption, integrity: p.integrity, prf, groups: p.groups })
+    Ok(IkeProposal {
+        encryption,
+        integrity: p.integrity,
+        prf,
+        groups: p.groups,
+        additional_kes: Vec::new(),
+    })
 }
 
 /// `aes128gcm16-esn`, `aes256-sha256-modp2048-noesn`: groups are for PFS.

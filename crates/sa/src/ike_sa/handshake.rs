@@ -64,6 +64,10 @@ impl IkeSa {
         payloads.extend(self.nat_payloads(0));
         payloads.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
         payloads.push(auth::signature_hashes_notify());
+        if proposal::wants_additional(&self.config.ike_proposals) {
+            // RFC 9370 §2.2.1 / RFC 9242 §3: additional key exchanges run in IKE_INTERMEDIATE.
+            payloads.push(notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED, Vec::new()));
+        }
         if self.config.local_auth2.is_some() {
             // RFC 4739 §3.1: we do a second round.
             payloads.push(notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, Vec::new()));
@@ -117,6 +121,9 @@ impl IkeSa {
             .cloned()
             .map(|mut p| {
                 p.groups.retain(|g| sa.kex_provider.supports(*g));
+                for slot in &mut p.additional_kes {
+                    slot.retain(|g| *g == DhGroup::NONE || sa.kex_provider.supports(*g));
+                }
                 p
             })
             .collect();

@@ -10,8 +10,10 @@ impl IkeSa {
         let spi = self.random_spi64();
         let ni = self.random_bytes(NONCE_LEN);
         let inner = [
+            // Additional key exchanges in a rekey (RFC 9370 §2.2.4) are not done yet: the
+            // rekeyed SA is classical on both sides.
             Payload::new(PayloadRepr::Sa(proposal::ike_offer(
-                &config.ike_proposals,
+                &proposal::classical(&config.ike_proposals),
                 &spi.to_be_bytes(),
             ))),
             Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })),
@@ -41,8 +43,9 @@ impl IkeSa {
             self.release_ike_spi(new_spi_i);
             return Ok(());
         }
-        let accepted = find_payload!(payloads, Sa)
-            .and_then(|sa| proposal::accept_ike(sa, &self.config.ike_proposals));
+        let accepted = find_payload!(payloads, Sa).and_then(|sa| {
+            proposal::accept_ike(sa, &proposal::classical(&self.config.ike_proposals))
+        });
         let nonce = find_payload!(payloads, Nonce).filter(|n| NONCE_RANGE.contains(&n.data.len()));
         let (Some((suite, spi_r)), Some(ke), Some(nonce)) =
             (accepted, find_payload!(payloads, Ke), nonce)
@@ -204,7 +207,7 @@ impl IkeSa {
         let spi_r = self.random_spi64();
         let Some((suite, sa_reply)) = proposal::choose_ike(
             offer,
-            &restrict(&self.config.ike_proposals, ke.group),
+            &restrict(&proposal::classical(&self.config.ike_proposals), ke.group),
             &spi_r.to_be_bytes(),
         ) else {
             self.release_ike_spi(spi_r);
