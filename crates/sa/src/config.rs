@@ -179,6 +179,11 @@ pub struct Config {
     pub redirected_from: Option<IpAddr>,
     /// Responder: send new clients that announce support to another gateway (RFC 5685).
     pub redirect: Option<crate::RedirectPolicy>,
+    /// RFC 4555 MOBIKE: announce MOBIKE_SUPPORTED in IKE_AUTH (both roles). Once both sides
+    /// did, an initiator moves the SA to a new address pair with [`crate::IkeSa::update_path`]
+    /// and a responder follows authenticated UPDATE_SA_ADDRESSES requests. Off by default,
+    /// which keeps every exchange byte for byte as without it.
+    pub mobike: bool,
 }
 
 impl Config {
@@ -262,6 +267,7 @@ impl Config {
             redirect_supported: false,
             redirected_from: None,
             redirect: None,
+            mobike: false,
         }
     }
 }

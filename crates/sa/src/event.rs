@@ -33,6 +33,20 @@ pub enum Event {
     ConfigReceived(ConfigReceived),
     /// NAT detection results (RFC 7296 §2.23); ESP must then be UDP-encapsulated.
     NatDetected { local_behind_nat: bool, remote_behind_nat: bool },
+    /// The IKE SA and its child SAs now run between `local` and `remote` (RFC 4555 MOBIKE, or
+    /// a NAT that rebound the peer, RFC 7296 §2.23): ESP goes there from now on, UDP-encapsulated
+    /// when `udp_encapsulation`. The NAT flags are the detection results on the new path.
+    PathUpdated {
+        local: SocketAddr,
+        remote: SocketAddr,
+        local_behind_nat: bool,
+        remote_behind_nat: bool,
+        udp_encapsulation: bool,
+    },
+    /// Initiator: the responder refused to move the SA to the path of our UPDATE_SA_ADDRESSES
+    /// (UNACCEPTABLE_ADDRESSES, or UNEXPECTED_NAT_DETECTED when we sent NO_NATS_ALLOWED); the
+    /// SA stays where it was, and further requests go there again.
+    PathUpdateRefused { local: SocketAddr, remote: SocketAddr, notify: NotifyType },
     /// The IKE SA was rekeyed; its SPIs changed and child SAs moved over.
     IkeSaRekeyed { old_spis: (u64, u64), new_spis: (u64, u64) },
     /// RFC 5685 redirect. Initiator: the responder sends us to `gateway`; `IkeSaClosed`
@@ -175,6 +189,16 @@ pub struct Stats {
     /// REDIRECT notifies not followed (RFC 5685): we did not announce support, it was
     /// malformed, or in an IKE_SA_INIT response its nonce was not our Ni.
     pub ignored_redirects: u64,
+    /// MOBIKE: times the SA moved to a new address pair (either role), and NAT rebindings a
+    /// responder followed (RFC 7296 §2.23).
+    pub path_updates: u64,
+    /// MOBIKE: UPDATE_SA_ADDRESSES requests we refused (responder: UNACCEPTABLE_ADDRESSES,
+    /// UNEXPECTED_NAT_DETECTED; either side: an update from the SA's responder) and refusals
+    /// we were given (initiator).
+    pub path_updates_refused: u64,
+    /// MOBIKE: authenticated responses whose COOKIE2 did not echo ours (RFC 4555 §3.7);
+    /// dropped, the request stays outstanding.
+    pub cookie2_mismatches: u64,
 }
 
 #[cfg(test)]

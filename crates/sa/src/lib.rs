@@ -118,6 +118,12 @@ pub enum Error {
     /// `IkeSa::redirect` on an initiator, or for a client that did not announce redirect
     /// support (RFC 5685 §3).
     PeerCannotBeRedirected,
+    /// `update_path` on an SA where both sides did not announce MOBIKE (RFC 4555 §3.2), or
+    /// before it is established.
+    MobikeNotNegotiated,
+    /// `update_path` on the responder's side: only the original initiator moves an IKE SA
+    /// (RFC 4555 §3.5).
+    MobikeNotInitiator,
 }
 
 impl core::fmt::Display for Error {
@@ -131,6 +137,10 @@ impl core::fmt::Display for Error {
             Self::Crypto(e) => write!(f, "{e}"),
             Self::PeerCannotBeRedirected => {
                 f.write_str("the peer did not announce that it follows redirects")
+            }
+            Self::MobikeNotNegotiated => f.write_str("MOBIKE was not negotiated on this IKE SA"),
+            Self::MobikeNotInitiator => {
+                f.write_str("only the IKE SA's initiator can move it to new addresses")
             }
         }
     }

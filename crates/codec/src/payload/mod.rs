@@ -16,6 +16,7 @@ mod encrypted;
 pub mod generic;
 mod id;
 mod ke;
+pub mod mobike;
 mod nonce;
 mod notify;
 mod redirect;

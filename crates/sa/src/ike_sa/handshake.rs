@@ -216,6 +216,7 @@ impl IkeSa {
             destination.data != nat::hash(self.spi_i, spi_r_in_message, self.local).as_slice();
         if remote_behind_nat || local_behind_nat {
             self.local_behind_nat = local_behind_nat;
+            self.remote_behind_nat = remote_behind_nat;
             self.events.push_back(Event::NatDetected { local_behind_nat, remote_behind_nat });
             if self.side == Side::Initiator && !self.nat_t {
                 // §2.23: float to port 4500 from IKE_AUTH on.
@@ -355,6 +356,7 @@ impl IkeSa {
         inner.extend(proof.certs);
         inner.extend(auth::cert_request(&config.peer_auth));
         inner.push(notify(NotifyType::INITIAL_CONTACT, Vec::new()));
+        inner.extend(self.mobike_auth_notifies());
         inner.extend(proof.notifies);
         if let Some(id) = &config.remote_id {
             inner.push(Payload::new(PayloadRepr::IdR(id.clone())));
@@ -509,6 +511,9 @@ impl IkeSa {
         self.timers.stop(Timer::HalfOpen);
         self.state = State::Established;
         self.established(now);
+        if self.mobike_negotiated() {
+            reply.extend(self.mobike_auth_notifies());
+        }
         if let Some(cp) =
             find_payload!(request, Config).filter(|c| c.kind == ConfigType::CFG_REQUEST)
         {
@@ -610,6 +615,7 @@ impl IkeSa {
 
     pub(super) fn established(&mut self, now: Instant) {
         let suite = self.crypto.as_ref().map(|c| c.suite).expect("keyed before established");
+        self.settle_mobike();
         self.events.push_back(Event::IkeSaUp { spi_i: self.spi_i, spi_r: self.spi_r, suite });
         let (rekey, expire) = self.jittered(now, self.config.lifetimes.ike);
         self.timers.set(Timer::IkeRekey, rekey);

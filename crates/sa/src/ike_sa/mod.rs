@@ -101,6 +101,18 @@ enum Request {
     Dpd,
     DeleteChildren(Vec<u32>),
     DeleteIke,
+    /// MOBIKE: UPDATE_SA_ADDRESSES for `path`, with our COOKIE2.
+    UpdateAddresses {
+        cookie2: Vec<u8>,
+        path: mobike::Path,
+    },
+    /// MOBIKE: a return routability check (RFC 4555 §3.7).
+    CheckPath {
+        cookie2: Vec<u8>,
+        path: mobike::Path,
+    },
+    /// MOBIKE: our additional addresses announced (§3.6).
+    AnnounceAddresses,
 }
 
 /// Commands waiting for the window to open.
@@ -114,6 +126,9 @@ enum Command {
     Dpd,
     /// Responder: send the client elsewhere (RFC 5685 §5).
     Redirect,
+    UpdatePath,
+    CheckPath,
+    AnnounceAddresses,
 }
 
 #[derive(Debug)]
@@ -164,6 +179,11 @@ pub struct IkeSa {
     /// IKE and ESP go over port 4500 with the non-ESP marker (RFC 3948).
     nat_t: bool,
     local_behind_nat: bool,
+    /// The peer is behind a NAT (RFC 7296 §2.23): a responder follows its mapping.
+    remote_behind_nat: bool,
+    /// Where the datagram being handled came from and arrived on (local, remote).
+    rx_path: (SocketAddr, SocketAddr),
+    mobility: mobike::Mobility,
     peer_fragmentation: bool,
     state: State,
     crypto: Option<IkeCrypto>,
@@ -255,6 +275,7 @@ mod cross_client_tests;
 mod eap;
 mod handshake;
 pub(crate) use handshake::stateless_reply;
+mod mobike;
 #[cfg(test)]
 mod own_auth_tests;
 mod receive;
@@ -291,6 +312,9 @@ impl IkeSa {
             remote,
             nat_t: local.port() == NAT_T_PORT || remote.port() == NAT_T_PORT,
             local_behind_nat: false,
+            remote_behind_nat: false,
+            rx_path: (local, remote),
+            mobility: mobike::Mobility::default(),
             peer_fragmentation: false,
             state: State::Closed,
             crypto: None,
@@ -742,8 +766,9 @@ impl IkeSa {
     }
 
     fn transmit_all(&mut self, datagrams: &[Vec<u8>]) {
+        let (local, remote) = self.send_path();
         for d in datagrams {
-            self.transmits.push_back((self.local, self.remote, d.clone()));
+            self.transmits.push_back((local, remote, d.clone()));
         }
     }
 
@@ -780,9 +805,27 @@ impl IkeSa {
         exchange: ExchangeType,
         inner: &[Payload],
     ) -> Result<(), crate::Error> {
+        self.send_response_to(None, message_id, exchange, inner)
+    }
+
+    /// A response to `to`, or to where we send everything else.
+    fn send_response_to(
+        &mut self,
+        to: Option<mobike::Path>,
+        message_id: u32,
+        exchange: ExchangeType,
+        inner: &[Payload],
+    ) -> Result<(), crate::Error> {
         let header = self.header(exchange, true, message_id);
         let datagrams = self.seal(&header, inner)?;
-        self.transmit_all(&datagrams);
+        match to {
+            Some((local, remote)) => {
+                for d in &datagrams {
+                    self.transmits.push_back((local, remote, d.clone()));
+                }
+            }
+            None => self.transmit_all(&datagrams),
+        }
         self.response_cache = Some((message_id, datagrams));
         Ok(())
     }
@@ -831,6 +874,9 @@ impl IkeSa {
                         Request::Dpd,
                     )?;
                 }
+                Command::UpdatePath => self.start_update(now)?,
+                Command::CheckPath => self.start_check(now)?,
+                Command::AnnounceAddresses => self.start_announce(now)?,
             }
         }
         Ok(())
@@ -881,7 +927,8 @@ impl IkeSa {
                 Timer::OldSa => self.forget_old_sa(),
                 Timer::Keepalive => {
                     // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
-                    self.transmits.push_back((self.local, self.remote, vec![0xff]));
+                    let (local, remote) = self.send_path();
+                    self.transmits.push_back((local, remote, vec![0xff]));
                     self.timers.set(Timer::Keepalive, now + self.config.nat_keepalive);
                 }
                 // Not before the SA is up; the timer stays due until it is.
@@ -974,9 +1021,12 @@ fn out_exchange(kind: &Request) -> ExchangeType {
         Request::Init => ExchangeType::IKE_SA_INIT,
         Request::Auth => ExchangeType::IKE_AUTH,
         Request::CreateChild { .. } | Request::RekeyIke { .. } => ExchangeType::CREATE_CHILD_SA,
-        Request::Dpd | Request::DeleteChildren(_) | Request::DeleteIke => {
-            ExchangeType::INFORMATIONAL
-        }
+        Request::Dpd
+        | Request::DeleteChildren(_)
+        | Request::DeleteIke
+        | Request::UpdateAddresses { .. }
+        | Request::CheckPath { .. }
+        | Request::AnnounceAddresses => ExchangeType::INFORMATIONAL,
     }
 }
 

@@ -13,7 +13,7 @@ impl IkeSa {
         datagram: &[u8],
     ) {
         self.stats.received += 1;
-        let on_nat_t = on_nat_t_port(local, remote);
+        self.rx_path = (local, remote);
         let Some(bytes) = ike_bytes(local, remote, datagram) else {
             // ESP or a keepalive: not ours to handle.
             self.stats.dropped_unexpected += 1;
@@ -45,7 +45,7 @@ impl IkeSa {
         let result = if h.flags.response {
             self.handle_response(now, bytes, &message)
         } else {
-            self.handle_request(now, remote, local, on_nat_t, bytes, &message)
+            self.handle_request(now, remote, local, bytes, &message)
         };
         if result.is_err() {
             self.stats.dropped_malformed += 1;
@@ -122,7 +122,17 @@ impl IkeSa {
         }
         let Ok(Some(payloads)) = self.open(now, bytes, message) else { return Ok(()) };
         self.last_heard = now;
+        if let Some(out) = self.outstanding.take() {
+            let echoed = self.cookie2_echoed(&out.kind, &payloads);
+            self.outstanding = Some(out);
+            if !echoed {
+                return Ok(());
+            }
+        }
         let Some(out) = self.take_outstanding() else { return Ok(()) };
+        if matches!(out.kind, Request::Auth) {
+            self.note_peer_mobike(&payloads);
+        }
         match out.kind {
             Request::Init => unreachable!("handled above"),
             Request::Auth => self.handle_auth_response(now, &payloads)?,
@@ -139,6 +149,12 @@ impl IkeSa {
                 }
             }
             Request::DeleteIke => self.close(CloseReason::Deleted),
+            Request::UpdateAddresses { path, .. } => {
+                let arrived = self.rx_path;
+                self.finish_update(now, &payloads, path, arrived);
+            }
+            Request::CheckPath { path, .. } => self.finish_check(path),
+            Request::AnnounceAddresses => {}
         }
         Ok(())
     }
@@ -148,7 +164,6 @@ impl IkeSa {
         now: Instant,
         remote: SocketAddr,
         local: SocketAddr,
-        on_nat_t: bool,
         bytes: &[u8],
         message: &MessageRepr,
     ) -> Result<(), crate::Error> {
@@ -190,11 +205,10 @@ impl IkeSa {
         }
         let Ok(Some(payloads)) = self.open(now, bytes, message) else { return Ok(()) };
         self.last_heard = now;
-        if on_nat_t && self.side == Side::Responder {
-            // The initiator floated to 4500, possibly through a NAT: answer where it came from.
-            self.remote = remote;
-            self.local = local;
-            self.nat_t = true;
+        // Floated to 4500 in IKE_AUTH, or rebound by a NAT: answer where it came from.
+        self.follow_peer(now, remote, local);
+        if message.header.exchange == ExchangeType::IKE_AUTH {
+            self.note_peer_mobike(&payloads);
         }
         self.recv_mid = self.recv_mid.wrapping_add(1);
         match (message.header.exchange, &self.state) {
@@ -208,7 +222,7 @@ impl IkeSa {
                 self.handle_create_child_request(now, mid, &payloads)
             }
             (ExchangeType::INFORMATIONAL, State::Established) => {
-                self.handle_informational_request(mid, &payloads)
+                self.handle_established_informational(now, mid, (local, remote), &payloads)
             }
             (ExchangeType::INFORMATIONAL, State::EapServer(_)) => {
                 self.handle_informational_during_eap(mid, &payloads)
@@ -225,10 +239,21 @@ impl IkeSa {
         mid: u32,
         payloads: &[Payload],
     ) -> Result<(), crate::Error> {
+        self.answer_informational(mid, payloads, Vec::new(), None)
+    }
+
+    /// Answers an INFORMATIONAL request: `reply` (what MOBIKE answers), then its deletes,
+    /// sent to `to` or where we send everything.
+    pub(super) fn answer_informational(
+        &mut self,
+        mid: u32,
+        payloads: &[Payload],
+        mut reply: Vec<Payload>,
+        to: Option<mobike::Path>,
+    ) -> Result<(), crate::Error> {
         if self.redirect_in_informational(mid, payloads)? {
             return Ok(());
         }
-        let mut reply = Vec::new();
         let mut close = false;
         for p in payloads {
             let PayloadRepr::Delete(d) = &p.body else { continue };
@@ -254,7 +279,7 @@ impl IkeSa {
                 reply.push(Payload::new(PayloadRepr::Delete(DeleteRepr::esp(ours))));
             }
         }
-        self.send_response(mid, ExchangeType::INFORMATIONAL, &reply)?;
+        self.send_response_to(to, mid, ExchangeType::INFORMATIONAL, &reply)?;
         if close {
             self.close(CloseReason::DeletedByPeer);
         }
