@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::run::{protector, seal};
 use common::{CLIENT, SERVER, addr, client_config, pool, server_config};
+use ikeway_codec::payload::mobike::NoNatsAllowed;
 use ikeway_codec::{
     ExchangeType, Flags, HeaderRepr, NotifyRepr, NotifyType, Payload, PayloadRepr, PayloadType, sk,
 };
@@ -487,4 +488,374 @@ fn without_mobike_an_authenticated_update_is_answered_but_moves_nothing() {
     assert_eq!(net.responder_sa().stats().path_updates, 0);
     let (_, re) = net.take_events();
     assert!(path_updates(&re).is_empty());
+}
+
+fn find(payloads: &[Payload], kind: NotifyType) -> Option<Vec<u8>> {
+    notifies(payloads).into_iter().find(|(k, _)| *k == kind).map(|(_, d)| d)
+}
+
+#[test]
+fn a_response_whose_cookie2_is_not_ours_is_refused_and_the_update_stays_outstanding() {
+    let mut net = Net::mobike();
+    net.take_events();
+    let new_local = addr("10.0.5.5:500");
+    // The responder is reached, but its answer to the update comes back with another COOKIE2
+    // (sealed with the right keys: only a broken or hostile responder does that).
+    let now = net.now;
+    net.initiator.update_path(now, new_local, addr(SERVER)).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let t = net.initiator.poll_transmit(&mut buf).unwrap().unwrap();
+    net.responder.handle_datagram(net.now, t.local, t.remote, &buf[..t.len]);
+    let t = net.responder.poll_transmit(&mut buf).unwrap().unwrap();
+    let (header, mut payloads) = net.open(&buf[..t.len]);
+    for p in &mut payloads {
+        if let PayloadRepr::Notify(n) = &mut p.body
+            && n.kind == NotifyType::COOKIE2
+        {
+            n.data[0] ^= 0xff;
+        }
+    }
+    let forged = seal(&net.initiator, &header, &payloads);
+    net.initiator.handle_datagram(net.now, t.local, t.remote, &forged);
+    while net.initiator.poll_event().is_some() {}
+    assert_eq!(net.initiator.stats().cookie2_mismatches, 1);
+    assert_eq!(net.initiator.stats().path_updates, 0);
+    assert_eq!(net.initiator.local(), addr(CLIENT), "not moved");
+    // Still outstanding: it is sent again, from the new path, when its timer runs out.
+    net.initiator.handle_timeout(net.now + Duration::from_millis(500));
+    let t = net.initiator.poll_transmit(&mut buf).unwrap().unwrap();
+    assert_eq!(t.local, new_local);
+    assert_eq!(net.initiator.stats().retransmits, 1);
+}
+
+#[test]
+fn an_update_asked_for_while_a_request_is_outstanding_follows_it_and_resends_it_from_the_new_path()
+{
+    let mut net = Net::mobike();
+    net.take_events();
+    let now = net.now;
+    // A liveness check is in flight, unanswered: the old address just died.
+    net.responder_reachable = false;
+    net.initiator.dpd(now);
+    net.deliver();
+    net.responder_reachable = true;
+    let sent = net.from_initiator.len();
+    let new_local = addr("10.0.5.5:500");
+    net.initiator.update_path(now, new_local, addr(SERVER)).unwrap();
+    net.deliver();
+    let out = net.initiator_messages(sent);
+    // The DPD again from the new address (same message ID 2), then the update (3).
+    assert_eq!(out[0].0.from, new_local);
+    assert_eq!((out[0].1.message_id, notifies(&out[0].2)), (2, vec![]));
+    assert_eq!(out[1].0.from, new_local);
+    assert_eq!(out[1].1.message_id, 3);
+    assert_eq!(notifies(&out[1].2)[0].0, NotifyType::UPDATE_SA_ADDRESSES);
+    // The responder answered the DPD where it came from (RFC 7296 §2.11) but moved only on
+    // the update.
+    let (ie, re) = net.take_events();
+    assert_eq!(path_updates(&ie), [(new_local, addr(SERVER), false, false, false)]);
+    assert_eq!(path_updates(&re), [(addr(SERVER), new_local, false, false, false)]);
+    assert_eq!(net.responder_sa().remote(), new_local);
+}
+
+#[test]
+fn a_newer_update_supersedes_the_outstanding_one() {
+    let mut net = Net::mobike();
+    net.take_events();
+    let spis = net.initiator.spis();
+    let (first, second) = (addr("10.0.5.5:500"), addr("10.0.6.6:500"));
+    let now = net.now;
+    // The first update is lost with its address.
+    net.dead.push(first.ip());
+    net.initiator.update_path(now, first, addr(SERVER)).unwrap();
+    net.deliver();
+    assert_eq!(net.lost.len(), 1);
+    let sent = net.from_initiator.len();
+    net.initiator.update_path(now, second, addr(SERVER)).unwrap();
+    net.deliver();
+    let out = net.initiator_messages(sent);
+    // The same request (message ID 2, NAT detection for the first path) goes again at once
+    // from the second path; the responder moves there, and sees a NAT since the request names
+    // another source. The initiator then confirms the second path with a fresh update (3).
+    assert_eq!(out[0].0.from, second);
+    assert_eq!(out[0].1.message_id, 2);
+    assert_eq!(find(&out[0].2, NotifyType::NAT_DETECTION_SOURCE_IP), Some(nat_hash(spis, first)));
+    let updates: Vec<_> = out
+        .iter()
+        .filter(|(_, h, p)| !h.flags.response && find(p, NotifyType::UPDATE_SA_ADDRESSES).is_some())
+        .map(|(w, h, p)| (w.from, h.message_id, find(p, NotifyType::NAT_DETECTION_SOURCE_IP)))
+        .collect();
+    assert_eq!(
+        updates,
+        [(second, 2, Some(nat_hash(spis, first))), (second, 3, Some(nat_hash(spis, second)))]
+    );
+    let (ie, re) = net.take_events();
+    assert_eq!(path_updates(&ie), [(second, addr(SERVER), false, false, false)]);
+    // The responder first believed in a NAT; the second update cleared that up before its
+    // return routability check of the (same) path came back, so it reports only what holds.
+    assert_eq!(path_updates(&re), [(addr(SERVER), second, false, false, false)]);
+    assert_eq!((net.initiator.local(), net.responder_sa().remote()), (second, second));
+}
+
+#[test]
+fn a_nat_appearing_with_the_move_floats_the_sa_to_4500() {
+    let mut net = Net::mobike();
+    net.take_events();
+    // The client moves behind a NAT (public 198.51.100.7, port p -> 40000 + p).
+    let public: IpAddr = "198.51.100.7".parse().unwrap();
+    net.nat = Some(public);
+    let private = addr("192.168.1.5:500");
+    let now = net.now;
+    net.initiator.update_path(now, private, addr(SERVER)).unwrap();
+    net.deliver();
+    let (ie, re) = net.take_events();
+    let server_t = addr("10.0.0.2:4500");
+    assert_eq!(path_updates(&ie), [(addr("192.168.1.5:4500"), server_t, true, false, true)]);
+    // The responder followed the port-500 mapping, then the port-4500 one; its check of the
+    // first came back after the second move, so ESP moves once, to the mapping of 4500.
+    let public_t = SocketAddr::new(public, 44500);
+    assert_eq!(path_updates(&re), [(server_t, public_t, false, true, true)]);
+    assert_eq!(net.responder_sa().stats().path_updates, 2);
+    assert_eq!(net.responder_sa().remote(), public_t);
+    // From 4500 on, IKE carries the non-ESP marker; keepalives go out from behind the NAT.
+    let last = net.from_initiator.last().unwrap();
+    assert_eq!(&last.bytes[..4], &[0, 0, 0, 0]);
+    net.advance(Duration::from_secs(20));
+    assert!(net.from_initiator.iter().any(|w| w.bytes == [0xff] && w.from == public_t));
+}
+
+#[test]
+fn a_nat_disappearing_with_the_move_is_reported_and_keepalives_stop() {
+    let (mut c, mut s) = (client_config(), server_config());
+    c.mobike = true;
+    s.mobike = true;
+    c.dpd_interval = None;
+    let public: IpAddr = "198.51.100.7".parse().unwrap();
+    let mut net = Net::from(c, s, addr("192.168.1.5:500"), Some(public));
+    net.deliver();
+    assert!(net.initiator.mobike_negotiated());
+    assert_eq!(net.initiator.local(), addr("192.168.1.5:4500"));
+    net.take_events();
+    // Out of the NAT, onto a public address; IKE stays on 4500.
+    net.nat = None;
+    let direct = addr("203.0.113.20:4500");
+    let server_t = addr("10.0.0.2:4500");
+    let now = net.now;
+    net.initiator.update_path(now, direct, server_t).unwrap();
+    net.deliver();
+    let (ie, re) = net.take_events();
+    assert_eq!(path_updates(&ie), [(direct, server_t, false, false, true)]);
+    assert_eq!(path_updates(&re), [(server_t, direct, false, false, true)]);
+    let before = net.from_initiator.len();
+    net.advance(Duration::from_secs(61));
+    assert!(
+        net.from_initiator[before..].iter().all(|w| w.bytes != [0xff]),
+        "no keepalive without a NAT"
+    );
+}
+
+#[test]
+fn an_unacceptable_address_is_refused_and_nothing_moves() {
+    let mut net = Net::mobike();
+    net.take_events();
+    let nowhere = addr("0.0.0.0:500");
+    let now = net.now;
+    net.initiator.update_path(now, nowhere, addr(SERVER)).unwrap();
+    let answered = net.from_responder.len();
+    net.deliver();
+    let back = net.responder_messages(answered);
+    assert_eq!(back.len(), 1, "no return routability check for a refused move");
+    assert_eq!(notifies(&back[0].2)[0], (NotifyType::UNACCEPTABLE_ADDRESSES, vec![]));
+    let (ie, re) = net.take_events();
+    assert_eq!(ie.len(), 1);
+    assert!(matches!(
+        ie[0],
+        Event::PathUpdateRefused { local, remote, notify: NotifyType::UNACCEPTABLE_ADDRESSES }
+            if local == nowhere && remote == addr(SERVER)
+    ));
+    assert!(re.is_empty());
+    assert_eq!(net.initiator.local(), addr(CLIENT));
+    assert_eq!(net.responder_sa().remote(), addr(CLIENT));
+    assert_eq!(net.initiator.stats().path_updates_refused, 1);
+    assert_eq!(net.responder_sa().stats().path_updates_refused, 1);
+    // The SA goes on where it was.
+    let sent = net.from_initiator.len();
+    let now = net.now;
+    net.initiator.dpd(now);
+    net.deliver();
+    assert_eq!(net.from_initiator[sent].from, addr(CLIENT));
+    assert!(net.initiator.is_established());
+}
+
+#[test]
+fn no_nats_allowed_is_refused_with_unexpected_nat_detected_when_a_nat_rewrote_the_addresses() {
+    let mut net = Net::mobike();
+    net.take_events();
+    let spis = net.initiator.spis();
+    let claimed = addr("10.0.5.5:500");
+    let update = |net: &Net, mid: u32, no_nats: NoNatsAllowed| {
+        net.forged_request(
+            mid,
+            &[
+                n(NotifyType::UPDATE_SA_ADDRESSES, vec![]),
+                n(NotifyType::NAT_DETECTION_SOURCE_IP, nat_hash(spis, claimed)),
+                n(NotifyType::NAT_DETECTION_DESTINATION_IP, nat_hash(spis, addr(SERVER))),
+                n(NotifyType::NO_NATS_ALLOWED, no_nats.to_vec().unwrap()),
+                n(NotifyType::COOKIE2, vec![9; 8]),
+            ],
+        )
+    };
+    let said = NoNatsAllowed { source: claimed, destination: addr(SERVER) };
+    // It arrives from elsewhere than it says: a NAT is in the way.
+    let rewritten = addr("198.51.100.7:40500");
+    let answered = net.from_responder.len();
+    let bytes = update(&net, 2, said);
+    net.responder.handle_datagram(net.now, rewritten, addr(SERVER), &bytes);
+    net.advance(Duration::ZERO);
+    let back = net.responder_messages(answered);
+    assert_eq!(back[0].0.to, rewritten, "answered where it came from");
+    assert_eq!(
+        notifies(&back[0].2),
+        vec![
+            (NotifyType::UNEXPECTED_NAT_DETECTED, vec![]),
+            (NotifyType::NAT_DETECTION_SOURCE_IP, nat_hash(spis, addr(SERVER))),
+            (NotifyType::NAT_DETECTION_DESTINATION_IP, nat_hash(spis, rewritten)),
+            (NotifyType::COOKIE2, vec![9; 8]),
+        ]
+    );
+    assert_eq!(net.responder_sa().remote(), addr(CLIENT));
+    assert_eq!(net.responder_sa().stats().path_updates_refused, 1);
+    // The same notify over an untouched path moves the SA.
+    let bytes = update(&net, 3, said);
+    net.responder.handle_datagram(net.now, claimed, addr(SERVER), &bytes);
+    net.advance(Duration::ZERO);
+    assert_eq!(net.responder_sa().remote(), claimed);
+    assert_eq!(net.responder_sa().stats().path_updates, 1);
+}
+
+#[test]
+fn a_bad_cookie2_or_address_list_from_the_peer_is_bounded() {
+    let mut net = Net::mobike();
+    let spis = net.initiator.spis();
+    let answered = net.from_responder.len();
+    // COOKIE2 of 7 octets (8 to 64 allowed): INVALID_SYNTAX, nothing moves.
+    let elsewhere = addr("10.0.8.8:500");
+    let bytes = net.forged_request(
+        2,
+        &[
+            n(NotifyType::UPDATE_SA_ADDRESSES, vec![]),
+            n(NotifyType::NAT_DETECTION_SOURCE_IP, nat_hash(spis, elsewhere)),
+            n(NotifyType::NAT_DETECTION_DESTINATION_IP, nat_hash(spis, addr(SERVER))),
+            n(NotifyType::COOKIE2, vec![1; 7]),
+        ],
+    );
+    net.responder.handle_datagram(net.now, elsewhere, addr(SERVER), &bytes);
+    net.advance(Duration::ZERO);
+    let back = net.responder_messages(answered);
+    assert_eq!(notifies(&back[0].2), vec![(NotifyType::INVALID_SYNTAX, vec![])]);
+    assert_eq!(net.responder_sa().remote(), addr(CLIENT));
+    // 40 addresses, one malformed: the first 16 good ones are kept.
+    let mut list = vec![n(NotifyType::ADDITIONAL_IP4_ADDRESS, vec![1, 2, 3])];
+    for i in 0..40u8 {
+        list.push(n(NotifyType::ADDITIONAL_IP4_ADDRESS, vec![10, 9, 0, i]));
+    }
+    let bytes = net.forged_request(3, &list);
+    net.responder.handle_datagram(net.now, addr(CLIENT), addr(SERVER), &bytes);
+    net.advance(Duration::ZERO);
+    let kept: Vec<IpAddr> = (0..16u8).map(|i| IpAddr::from([10, 9, 0, i])).collect();
+    assert_eq!(net.responder_sa().peer_additional_addresses(), kept.as_slice());
+    // NO_ADDITIONAL_ADDRESSES empties it.
+    let bytes = net.forged_request(4, &[n(NotifyType::NO_ADDITIONAL_ADDRESSES, vec![])]);
+    net.responder.handle_datagram(net.now, addr(CLIENT), addr(SERVER), &bytes);
+    net.advance(Duration::ZERO);
+    assert!(net.responder_sa().peer_additional_addresses().is_empty());
+}
+
+#[test]
+fn additional_addresses_are_announced_in_ike_auth_in_updates_and_when_they_change() {
+    let (mut c, mut s) = (client_config(), server_config());
+    c.mobike = true;
+    s.mobike = true;
+    let mut net = Net::new(c, s);
+    let v4: IpAddr = "10.0.3.3".parse().unwrap();
+    let v6: IpAddr = "2001:db8::3".parse().unwrap();
+    let now = net.now;
+    net.initiator.set_additional_addresses(now, vec![v4, v6, v4]);
+    net.deliver();
+    assert_eq!(net.responder_sa().peer_additional_addresses(), [v4, v6]);
+    let sent = net.from_initiator.len();
+    // Changed once up: an INFORMATIONAL with the new list at once.
+    net.initiator.set_additional_addresses(now, vec![v6]);
+    net.deliver();
+    let out = net.initiator_messages(sent);
+    assert_eq!(
+        notifies(&out[0].2),
+        vec![(
+            NotifyType::ADDITIONAL_IP6_ADDRESS,
+            "2001:db8::3".parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec()
+        )]
+    );
+    assert_eq!(net.responder_sa().peer_additional_addresses(), [v6]);
+    // Every update carries the list too.
+    let sent = net.from_initiator.len();
+    net.initiator.update_path(now, addr("10.0.5.5:500"), addr(SERVER)).unwrap();
+    net.deliver();
+    let out = net.initiator_messages(sent);
+    assert_eq!(notifies(&out[0].2).last().unwrap().0, NotifyType::ADDITIONAL_IP6_ADDRESS);
+}
+
+#[test]
+fn without_mobike_a_responder_follows_a_nat_rebinding_from_authenticated_requests_only() {
+    let (mut c, s) = (client_config(), server_config());
+    c.dpd_interval = None;
+    let public: IpAddr = "198.51.100.7".parse().unwrap();
+    let mut net = Net::from(c, s, addr("192.168.1.5:500"), Some(public));
+    net.deliver();
+    assert!(!net.initiator.mobike_negotiated());
+    net.take_events();
+    let server_t = addr("10.0.0.2:4500");
+    let old = SocketAddr::new(public, 44500);
+    assert_eq!(net.responder_sa().remote(), old);
+    // The NAT loses the mapping; the next liveness check comes from a new public port.
+    let rebound = SocketAddr::new(public, 51000);
+    net.mappings.insert(rebound, addr("192.168.1.5:4500"));
+    let now = net.now;
+    net.initiator.dpd(now);
+    let mut buf = vec![0u8; 65536];
+    let t = net.initiator.poll_transmit(&mut buf).unwrap().unwrap();
+    let dpd = buf[..t.len].to_vec();
+    // A copy with a flipped bit from a third address first: dropped, nothing moves.
+    let mut forged = dpd.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    net.responder.handle_datagram(net.now, addr("203.0.113.66:4500"), server_t, &forged);
+    assert_eq!(net.responder_sa().remote(), old);
+    net.responder.handle_datagram(net.now, rebound, server_t, &dpd);
+    net.deliver();
+    let (_, re) = net.take_events();
+    assert_eq!(path_updates(&re), [(server_t, rebound, false, true, true)]);
+    assert_eq!(net.responder_sa().remote(), rebound);
+    assert_eq!(net.from_responder.last().unwrap().to, rebound);
+    // The same request replayed from elsewhere is answered from the cache to the SA's
+    // address and moves nothing.
+    net.responder.handle_datagram(net.now, old, server_t, &dpd);
+    net.deliver();
+    assert_eq!(net.responder_sa().remote(), rebound);
+    assert_eq!(net.from_responder.last().unwrap().to, rebound);
+    assert_eq!(net.responder_sa().stats().path_updates, 1);
+}
+
+#[test]
+fn without_a_nat_a_responder_does_not_follow_a_new_source_without_mobike() {
+    let mut net = Net::new(client_config(), server_config());
+    net.deliver();
+    net.take_events();
+    let now = net.now;
+    net.initiator.dpd(now);
+    let mut buf = vec![0u8; 65536];
+    let t = net.initiator.poll_transmit(&mut buf).unwrap().unwrap();
+    net.responder.handle_datagram(net.now, addr("10.0.0.77:500"), addr(SERVER), &buf[..t.len]);
+    net.deliver();
+    assert_eq!(net.responder_sa().remote(), addr(CLIENT));
+    assert!(path_updates(&net.take_events().1).is_empty());
 }

@@ -77,8 +77,7 @@ impl IkeSa {
         let request = MessageRepr { header, payloads }.to_vec()?;
         self.send_mid = 0;
         self.state = State::InitSent { kex, ni, cookie, request: request.clone() };
-        let framed = self.frame(request);
-        self.send_request(now, Request::Init, vec![framed]);
+        self.send_request(now, Request::Init, vec![request]);
         Ok(())
     }
 
@@ -186,9 +185,8 @@ impl IkeSa {
         sa.ni = nonce.data.clone();
         sa.nr = nr.clone();
         sa.recv_mid = 1;
-        let framed = sa.frame(response.clone());
-        sa.transmit_all(std::slice::from_ref(&framed));
-        sa.response_cache = Some((0, vec![framed]));
+        sa.transmit_all(std::slice::from_ref(&response));
+        sa.response_cache = Some((0, vec![response.clone()]));
         sa.timers.set(Timer::HalfOpen, now + HALF_OPEN_TIMEOUT);
         // Until IKE_AUTH verifies, fragments share the half-open SA's byte budget.
         let stored = sa.held_bytes() + request.len() + response.len();

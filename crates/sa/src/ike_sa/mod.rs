@@ -731,18 +731,8 @@ impl IkeSa {
         }
     }
 
-    fn frame(&self, message: Vec<u8>) -> Vec<u8> {
-        if self.nat_t {
-            let mut framed = NON_ESP_MARKER.to_vec();
-            framed.extend_from_slice(&message);
-            framed
-        } else {
-            message
-        }
-    }
-
     /// Seals `inner` into one message, or into fragments when it is too large and the peer
-    /// supports RFC 7383. Returns datagrams ready to send.
+    /// supports RFC 7383. Returns the messages, framed for their path when sent.
     fn seal(
         &mut self,
         header: &HeaderRepr,
@@ -762,13 +752,13 @@ impl IkeSa {
         } else {
             vec![whole]
         };
-        Ok(messages.into_iter().map(|m| self.frame(m)).collect())
+        Ok(messages)
     }
 
     fn transmit_all(&mut self, datagrams: &[Vec<u8>]) {
         let (local, remote) = self.send_path();
         for d in datagrams {
-            self.transmits.push_back((local, remote, d.clone()));
+            self.transmits.push_back((local, remote, frame(local, remote, d)));
         }
     }
 
@@ -821,7 +811,7 @@ impl IkeSa {
         match to {
             Some((local, remote)) => {
                 for d in &datagrams {
-                    self.transmits.push_back((local, remote, d.clone()));
+                    self.transmits.push_back((local, remote, frame(local, remote, d)));
                 }
             }
             None => self.transmit_all(&datagrams),
@@ -999,6 +989,19 @@ impl Drop for IkeSa {
     /// what it reserved.
     fn drop(&mut self) {
         self.release_all();
+    }
+}
+
+/// An IKE message as it goes on `local` -> `remote`: after the non-ESP marker on port 4500
+/// (RFC 3948 §2.2). Framed when sent rather than when sealed, since a request in flight may
+/// be resent on another path (RFC 4555 §3.5), from port 500 then 4500.
+fn frame(local: SocketAddr, remote: SocketAddr, message: &[u8]) -> Vec<u8> {
+    if on_nat_t_port(local, remote) {
+        let mut framed = NON_ESP_MARKER.to_vec();
+        framed.extend_from_slice(message);
+        framed
+    } else {
+        message.to_vec()
     }
 }
 

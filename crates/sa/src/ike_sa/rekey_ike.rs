@@ -75,8 +75,7 @@ impl IkeSa {
             self.rng.fill_bytes(&mut iv);
             let inner = [Payload::new(PayloadRepr::Delete(DeleteRepr::ike()))];
             let message = sk::seal(&header, &[], &inner, &old.crypto.outbound, &iv)?;
-            let framed = self.frame(message);
-            self.transmit_all(&[framed]);
+            self.transmit_all(&[message]);
         }
         Ok(())
     }
@@ -169,8 +168,7 @@ impl IkeSa {
         self.rng.fill_bytes(&mut iv);
         let Some(old) = &self.old_sa else { return };
         if let Ok(reply) = sk::seal(&header, &[], &[], &old.crypto.outbound, &iv) {
-            let framed = self.frame(reply);
-            self.transmit_all(&[framed]);
+            self.transmit_all(&[reply]);
         }
         self.forget_old_sa();
     }
