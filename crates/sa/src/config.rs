@@ -184,6 +184,9 @@ pub struct Config {
     /// and a responder follows authenticated UPDATE_SA_ADDRESSES requests. Off by default,
     /// which keeps every exchange byte for byte as without it.
     pub mobike: bool,
+    /// RFC 8784 post-quantum preshared keys: our PPKs by PPK_ID and whether one is required.
+    /// `None` (the default): USE_PPK is neither sent nor answered.
+    pub ppk: Option<crate::PpkConfig>,
 }
 
 impl Config {
@@ -268,6 +271,7 @@ impl Config {
             redirected_from: None,
             redirect: None,
             mobike: false,
+            ppk: None,
         }
     }
 }

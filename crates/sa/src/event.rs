@@ -129,6 +129,17 @@ pub enum CloseReason {
     MultipleAuthUnsupported,
     /// The responder redirected us to another gateway (RFC 5685), reported just before.
     Redirected,
+    /// A post-quantum preshared key is required (RFC 8784) but the peer did not announce
+    /// USE_PPK in IKE_SA_INIT. An initiator stops before IKE_AUTH.
+    PpkNotSupportedByPeer,
+    /// A PPK is required, USE_PPK was agreed, but the peer did not use one: the responder
+    /// answered without PPK_IDENTITY, or the initiator sent none.
+    PpkNotUsedByPeer,
+    /// Responder: the initiator's PPK_IDENTITY names no PPK of ours, and either we require
+    /// one or it sent no NO_PPK_AUTH to continue without.
+    PpkUnknownIdentity,
+    /// A PPK is required but this authentication (EAP, or a second round) takes none here.
+    PpkUnavailableWithEap,
 }
 
 /// A sentence for a person: why the IKE SA ended.
@@ -158,6 +169,20 @@ impl core::fmt::Display for CloseReason {
                  (RFC 4739 multiple authentication)",
             ),
             Self::Redirected => f.write_str("the server redirected us to another gateway"),
+            Self::PpkNotSupportedByPeer => f.write_str(
+                "a post-quantum preshared key is required but the peer does not support PPK \
+                 (RFC 8784)",
+            ),
+            Self::PpkNotUsedByPeer => {
+                f.write_str("a post-quantum preshared key is required but the peer did not use one")
+            }
+            Self::PpkUnknownIdentity => {
+                f.write_str("the peer asked for a post-quantum preshared key we do not have")
+            }
+            Self::PpkUnavailableWithEap => f.write_str(
+                "a post-quantum preshared key is required but is not supported with EAP or a \
+                 second authentication round",
+            ),
         }
     }
 }
@@ -224,6 +249,11 @@ mod tests {
             CloseReason::EapOnlyMethodNotMutual.to_string(),
             "the server skipped its own authentication (EAP-only) but the EAP method that ran \
              does not authenticate the server"
+        );
+        assert_eq!(
+            CloseReason::PpkNotSupportedByPeer.to_string(),
+            "a post-quantum preshared key is required but the peer does not support PPK \
+             (RFC 8784)"
         );
         assert!(
             CloseReason::Eap(ikeway_eap::EapFailure::Rejected)

@@ -21,6 +21,15 @@ pub(crate) struct IkeCrypto {
     pub(crate) inbound: Protector,
 }
 
+/// SK_d, SK_pi and SK_pr as they were before a PPK was mixed in, kept by an initiator until
+/// the responder says whether it used the PPK (RFC 8784 §3). Wiped on drop.
+#[derive(Debug)]
+pub(crate) struct UnmixedKeys {
+    sk_d: SecretBytes,
+    sk_pi: SecretBytes,
+    sk_pr: SecretBytes,
+}
+
 impl IkeCrypto {
     /// Derives the seven keys from SKEYSEED and keys both directions for `side`.
     pub(crate) fn derive(
@@ -46,6 +55,31 @@ impl IkeCrypto {
             Side::Responder => (by_responder, by_initiator),
         };
         Ok(Self { suite, keys, outbound, inbound })
+    }
+
+    /// RFC 8784 §3: replaces SK_d, SK_pi and SK_pr by their mix with `ppk`
+    /// (`SK' = prf+(PPK, SK)`) and returns the keys it replaced, for [`IkeCrypto::unmix_ppk`].
+    /// The encryption and integrity keys stay as they are.
+    pub(crate) fn mix_ppk(&mut self, ppk: &SecretBytes) -> Result<UnmixedKeys, CryptoError> {
+        let prf = self.suite.prf;
+        let mut mixed = UnmixedKeys {
+            sk_d: keys::ppk_mix(prf, ppk.expose(), self.keys.sk_d.expose())?,
+            sk_pi: keys::ppk_mix(prf, ppk.expose(), self.keys.sk_pi.expose())?,
+            sk_pr: keys::ppk_mix(prf, ppk.expose(), self.keys.sk_pr.expose())?,
+        };
+        self.swap_ppk_keys(&mut mixed);
+        Ok(mixed)
+    }
+
+    /// Puts back the keys [`IkeCrypto::mix_ppk`] replaced: the peer did not use the PPK.
+    pub(crate) fn unmix_ppk(&mut self, mut unmixed: UnmixedKeys) {
+        self.swap_ppk_keys(&mut unmixed);
+    }
+
+    fn swap_ppk_keys(&mut self, other: &mut UnmixedKeys) {
+        std::mem::swap(&mut self.keys.sk_d, &mut other.sk_d);
+        std::mem::swap(&mut self.keys.sk_pi, &mut other.sk_pi);
+        std::mem::swap(&mut self.keys.sk_pr, &mut other.sk_pr);
     }
 
     /// SK_p of the sender of an AUTH payload (SK_pi for the initiator's).

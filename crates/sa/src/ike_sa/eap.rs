@@ -561,9 +561,13 @@ impl IkeSa {
         Ok(())
     }
 
-    /// Ends an EAP exchange that broke off (malformed, too long): AUTHENTICATION_FAILED and
-    /// `reason`.
-    fn refuse_eap(&mut self, message_id: u32, reason: CloseReason) -> Result<(), crate::Error> {
+    /// Ends an EAP exchange that broke off (malformed, too long), or refuses a client without
+    /// the PPK we require: AUTHENTICATION_FAILED and `reason`.
+    pub(super) fn refuse_eap(
+        &mut self,
+        message_id: u32,
+        reason: CloseReason,
+    ) -> Result<(), crate::Error> {
         self.send_response(
             message_id,
             ExchangeType::IKE_AUTH,

@@ -68,6 +68,7 @@ impl IkeSa {
             // RFC 9370 §2.2.1 / RFC 9242 §3: additional key exchanges run in IKE_INTERMEDIATE.
             payloads.push(notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED, Vec::new()));
         }
+        payloads.extend(self.use_ppk_request());
         if self.config.local_auth2.is_some() {
             // RFC 4739 §3.1: we do a second round.
             payloads.push(notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, Vec::new()));
@@ -165,6 +166,7 @@ impl IkeSa {
         reply.extend(sa.nat_payloads(sa.spi_r));
         reply.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
         reply.push(auth::signature_hashes_notify());
+        reply.extend(sa.use_ppk_reply(payloads));
         if sa.config.peer_auth2.is_some() {
             // RFC 4739 §3.1: we take a second round, and require one.
             reply.push(notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, Vec::new()));
@@ -315,6 +317,7 @@ impl IkeSa {
         self.peer_hashes = auth::peer_signature_hashes(payloads);
         self.peer_multiple_auth =
             find_notify(payloads, NotifyType::MULTIPLE_AUTH_SUPPORTED).is_some();
+        self.note_use_ppk_response(payloads);
         self.ni = ni.clone();
         self.nr = nr.clone();
         self.send_auth(now, ni, nr, request)?;
@@ -331,6 +334,8 @@ impl IkeSa {
         nr: Vec<u8>,
         init_request: Vec<u8>,
     ) -> Result<(), crate::Error> {
+        // RFC 8784: the keys are final here (after any IKE_INTERMEDIATE); mixed from now on.
+        let Some(ppk_notifies) = self.ppk_offer(&init_request, &nr)? else { return Ok(()) };
         if self.send_first_auth_with_eap(now, ni.clone(), nr.clone(), init_request.clone())? {
             return Ok(());
         }
@@ -339,7 +344,7 @@ impl IkeSa {
             return Ok(());
         };
         let child_spi = self.random_spi32();
-        let proof = OwnProof { certs: own.certs, auth: Some(own.auth), notifies: Vec::new() };
+        let proof = OwnProof { certs: own.certs, auth: Some(own.auth), notifies: ppk_notifies };
         let inner = self.first_auth_payloads(proof, child_spi);
         self.send_mid = 1;
         self.state = State::AuthSent { ni, nr, child_spi };
@@ -460,6 +465,12 @@ impl IkeSa {
             unreachable!("checked by the caller");
         };
         let init = InitPair { ni, nr, request: init_request, response: init_response };
+        // RFC 8784: the keys are final here; mixed with the initiator's PPK if we have it.
+        let payloads = match self.accept_ppk(payloads) {
+            Ok(payloads) => payloads,
+            Err(reason) => return self.refuse_eap(message_id, reason),
+        };
+        let payloads = &*payloads;
         if let Some(eap) = eap::eap_required(&self.config)
             && find_payload!(payloads, Auth).is_none()
         {
@@ -475,6 +486,7 @@ impl IkeSa {
         let mut reply = vec![Payload::new(PayloadRepr::IdR(self.config.local_id.clone()))];
         reply.extend(own.certs);
         reply.push(own.auth);
+        reply.extend(self.ppk_confirmation());
         if self.config.peer_auth2.is_some() {
             // RFC 4739: EAP must follow, and the initiator must say so.
             if find_notify(payloads, NotifyType::ANOTHER_AUTH_FOLLOWS).is_none() {
@@ -548,6 +560,10 @@ impl IkeSa {
         };
         if let Some(NotifyType::AUTHENTICATION_FAILED) = first_error(payloads) {
             self.close(CloseReason::AuthenticationFailed);
+            return Ok(());
+        }
+        if let Err(reason) = self.settle_ppk(payloads) {
+            self.give_up_handshake(reason);
             return Ok(());
         }
         // The responder's AUTH covers its IKE_SA_INIT response, kept by the outstanding init.

@@ -214,6 +214,8 @@ pub struct IkeSa {
     /// Next message ID on the IKE SA replaced by a rekey, for its DELETE.
     old_send_mid: u32,
     rekey_started_by_us: bool,
+    /// RFC 8784: whether USE_PPK was agreed and the PPK mixed into the keys.
+    ppk: ppk::PpkState,
     /// Set once by `close`; the state may be `Closed` earlier, while a handler holds it.
     closed: bool,
     redirect: redirect::RedirectState,
@@ -278,6 +280,8 @@ pub(crate) use handshake::stateless_reply;
 mod mobike;
 #[cfg(test)]
 mod own_auth_tests;
+mod ppk;
+pub use ppk::{Ppk, PpkConfig};
 mod receive;
 mod redirect;
 pub(crate) use redirect::decide as redirect_decision;
@@ -339,6 +343,7 @@ impl IkeSa {
             collided_with: Vec::new(),
             old_send_mid: 0,
             rekey_started_by_us: false,
+            ppk: ppk::PpkState::Off,
             closed: false,
             redirect: redirect::RedirectState::default(),
             stats: Stats::default(),
