@@ -8,7 +8,9 @@
 //!   AEAD or a cipher plus a MAC. Both the IKE Encrypted payload and ESP use it;
 //! - [`AeadBackend`]: the seam that chooses which library implements the AEADs;
 //! - [`KeyExchange`] / [`KexGroup`] / [`KexBackend`]: the IKEv2 Diffie-Hellman groups (KE
-//!   payload), keyed from caller-supplied random bytes.
+//!   payload), keyed from caller-supplied random bytes;
+//! - [`kem`]: ML-KEM-768/1024 (FIPS 203), the post-quantum key exchange methods of RFC 9370
+//!   additional key exchanges, on the same [`KexBackend`] seam.
 //!
 //! No I/O and no clock. Secrets are held in [`SecretBytes`], which is wiped on drop and prints
 //! as `SecretBytes(N bytes, redacted)`.
@@ -35,6 +37,7 @@ mod aead;
 mod cipher;
 mod error;
 mod integrity;
+pub mod kem;
 pub mod kex;
 pub mod keys;
 mod prf;
@@ -45,6 +48,7 @@ pub use aead::{Aead, AeadAlgorithm, AeadBackend, SaltedAead};
 pub use cipher::{BlockCipher, CipherKey};
 pub use error::CryptoError;
 pub use integrity::{Integrity, IntegrityKey};
+pub use kem::{KemAlgorithm, KemDecapsulator, KemEncapsulation};
 pub use kex::{KexBackend, KexGroup, KeyExchange};
 pub use prf::Prf;
 pub use protector::{Encryption, Protector, Suite};

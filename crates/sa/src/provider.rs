@@ -40,27 +40,61 @@ impl fmt::Display for KexError {
 
 impl std::error::Error for KexError {}
 
-/// Creates key exchanges for the groups it supports.
+/// Creates key exchanges for the groups it supports: Diffie-Hellman groups and KEMs alike.
+///
+/// A Diffie-Hellman exchange is symmetric: both sides `start`, send their public value and
+/// `complete` with the peer's. A KEM (ML-KEM, RFC 9370 additional key exchanges) is not: the
+/// side that speaks first `start`s and sends an encapsulation key; the side that answers
+/// [`respond`](Self::respond)s with a ciphertext and has the secret at once; the first side then
+/// `complete`s by decapsulating. The sa always calls `start` on the speaking side and `respond`
+/// on the answering side, so the same code drives both kinds.
 pub trait KeyExchangeProvider: Send + Sync + fmt::Debug {
     fn supports(&self, group: DhGroup) -> bool;
+
+    /// The side that speaks first (initiator, or whoever starts a CREATE_CHILD_SA): a DH
+    /// public value, or a KEM encapsulation key.
     fn start(
         &self,
         group: DhGroup,
         rng: &mut dyn Random,
     ) -> Result<Box<dyn ActiveKeyExchange>, KexError>;
+
+    /// The side that answers: our KE data (DH public value, or KEM ciphertext) and the shared
+    /// secret, from the peer's KE data. The default does `start` then `complete`, which is
+    /// right for Diffie-Hellman; a provider of KEMs overrides it to encapsulate.
+    fn respond(
+        &self,
+        group: DhGroup,
+        peer_public: &[u8],
+        rng: &mut dyn Random,
+    ) -> Result<(Vec<u8>, SecretBytes), KexError> {
+        let ours = self.start(group, rng)?;
+        let shared = ours.complete(peer_public)?;
+        Ok((ours.public_value().to_vec(), shared))
+    }
 }
 
-/// One side of a key exchange in progress: our public value is known, the private value is
-/// held (and wiped on drop) until the peer's value arrives.
+/// The first speaker's side of a key exchange in progress: our KE data is known, the private
+/// value (DH private key or KEM decapsulation key) is held, and wiped on drop, until the
+/// peer's KE data arrives.
 pub trait ActiveKeyExchange: Send + fmt::Debug {
     fn group(&self) -> DhGroup;
+    /// Our KE data: a DH public value or a KEM encapsulation key.
     fn public_value(&self) -> &[u8];
-    /// Computes g^ir from the peer's public value.
+    /// The shared secret from the peer's KE data: g^ir for DH; for a KEM, the decapsulated
+    /// ciphertext. A KEM ciphertext of the right length never fails here, even a tampered one
+    /// (FIPS 203 implicit rejection): the keys then differ and the AUTH check fails.
     fn complete(&self, peer_public: &[u8]) -> Result<SecretBytes, KexError>;
 }
 
-/// The real key exchange: the groups of [`ikeway_crypto::KexGroup`] (31, 19, 20, 14, 15, 16)
-/// with the measured-fastest backend by default.
+/// The real key exchange: the Diffie-Hellman groups of [`ikeway_crypto::KexGroup`] (31, 19,
+/// 20, 14, 15, 16) and the KEMs of [`ikeway_crypto::KemAlgorithm`] (36 ML-KEM-768, 37
+/// ML-KEM-1024), with the measured-fastest backend by default.
+///
+/// KEM input is checked as FIPS 203 asks: exact lengths (encapsulation key 1184 / 1568 bytes,
+/// ciphertext 1088 / 1568) and the encapsulation-key modulus check on `respond`, both
+/// [`KexError::InvalidPublicValue`]; a well-sized but wrong ciphertext decapsulates to the
+/// implicit-rejection secret (no error).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DefaultKex {
     pub backend: ikeway_crypto::KexBackend,
@@ -72,9 +106,16 @@ struct DefaultActive {
     kex: ikeway_crypto::KeyExchange,
 }
 
+#[derive(Debug)]
+struct DefaultKemActive {
+    group: DhGroup,
+    kem: ikeway_crypto::KemDecapsulator,
+}
+
 impl KeyExchangeProvider for DefaultKex {
     fn supports(&self, group: DhGroup) -> bool {
         ikeway_crypto::KexGroup::from_iana_id(group.0).is_some()
+            || ikeway_crypto::KemAlgorithm::from_iana_id(group.0).is_some()
     }
 
     fn start(
@@ -82,11 +123,34 @@ impl KeyExchangeProvider for DefaultKex {
         group: DhGroup,
         rng: &mut dyn Random,
     ) -> Result<Box<dyn ActiveKeyExchange>, KexError> {
+        let mut fill = |buf: &mut [u8]| rng.fill(buf);
+        if let Some(alg) = ikeway_crypto::KemAlgorithm::from_iana_id(group.0) {
+            let kem = ikeway_crypto::KemDecapsulator::generate(alg, self.backend, &mut fill)
+                .map_err(|_| KexError::UnsupportedGroup(group))?;
+            return Ok(Box::new(DefaultKemActive { group, kem }));
+        }
         let g = ikeway_crypto::KexGroup::from_iana_id(group.0)
             .ok_or(KexError::UnsupportedGroup(group))?;
-        let kex = ikeway_crypto::KeyExchange::generate(g, self.backend, &mut |buf| rng.fill(buf))
+        let kex = ikeway_crypto::KeyExchange::generate(g, self.backend, &mut fill)
             .map_err(|_| KexError::UnsupportedGroup(group))?;
         Ok(Box::new(DefaultActive { group, kex }))
+    }
+
+    fn respond(
+        &self,
+        group: DhGroup,
+        peer_public: &[u8],
+        rng: &mut dyn Random,
+    ) -> Result<(Vec<u8>, SecretBytes), KexError> {
+        let Some(alg) = ikeway_crypto::KemAlgorithm::from_iana_id(group.0) else {
+            let ours = self.start(group, rng)?;
+            let shared = ours.complete(peer_public)?;
+            return Ok((ours.public_value().to_vec(), shared));
+        };
+        let mut fill = |buf: &mut [u8]| rng.fill(buf);
+        let answer = ikeway_crypto::kem::encapsulate(alg, self.backend, peer_public, &mut fill)
+            .map_err(|_| KexError::InvalidPublicValue)?;
+        Ok((answer.ciphertext, answer.shared_secret))
     }
 }
 
@@ -104,9 +168,29 @@ impl ActiveKeyExchange for DefaultActive {
     }
 }
 
+impl ActiveKeyExchange for DefaultKemActive {
+    fn group(&self) -> DhGroup {
+        self.group
+    }
+
+    fn public_value(&self) -> &[u8] {
+        self.kem.encapsulation_key()
+    }
+
+    fn complete(&self, ciphertext: &[u8]) -> Result<SecretBytes, KexError> {
+        self.kem.decapsulate(ciphertext).map_err(|_| KexError::InvalidPublicValue)
+    }
+}
+
 /// A key exchange with no security at all, for fuzzing and for tests that measure everything
 /// but the key exchange: the "public value" is random, and the shared secret is a hash of both
 /// public values, so anyone who sees the exchange knows it.
+///
+/// For the KEM groups (36, 37) it keeps the KEM's shape and sizes, so messages are as large as
+/// real ones (and fragment alike): `start` sends 1184 / 1568 random bytes as the
+/// "encapsulation key", `respond` answers 1088 / 1568 random bytes as the "ciphertext", and
+/// both sides' secret is a hash of the two; lengths are checked exactly. Other groups use a
+/// 32-byte value.
 ///
 /// Never use it with a real peer: it does not interoperate, by design, and says so in its name.
 /// It exists only with the `fuzzing` feature (off by default; this crate's own tests, the fuzz
@@ -122,6 +206,19 @@ struct InsecureActive {
     public: Vec<u8>,
 }
 
+/// The (encapsulation key, ciphertext) lengths of a KEM group, `None` for a DH-like one.
+#[cfg(feature = "fuzzing")]
+fn insecure_kem_lengths(group: DhGroup) -> Option<(usize, usize)> {
+    ikeway_crypto::KemAlgorithm::from_iana_id(group.0)
+        .map(|alg| (alg.encapsulation_key_len(), alg.ciphertext_len()))
+}
+
+#[cfg(feature = "fuzzing")]
+fn insecure_kem_secret(encapsulation_key: &[u8], ciphertext: &[u8]) -> SecretBytes {
+    ikeway_crypto::Prf::HmacSha256
+        .compute(b"insecure-fuzzing-kem", &[encapsulation_key, ciphertext])
+}
+
 #[cfg(feature = "fuzzing")]
 impl KeyExchangeProvider for InsecureKexForFuzzing {
     fn supports(&self, _group: DhGroup) -> bool {
@@ -133,9 +230,30 @@ impl KeyExchangeProvider for InsecureKexForFuzzing {
         group: DhGroup,
         rng: &mut dyn Random,
     ) -> Result<Box<dyn ActiveKeyExchange>, KexError> {
-        let mut public = vec![0u8; 32];
+        let len = insecure_kem_lengths(group).map_or(32, |(ek, _)| ek);
+        let mut public = vec![0u8; len];
         rng.fill(&mut public);
         Ok(Box::new(InsecureActive { group, public }))
+    }
+
+    fn respond(
+        &self,
+        group: DhGroup,
+        peer_public: &[u8],
+        rng: &mut dyn Random,
+    ) -> Result<(Vec<u8>, SecretBytes), KexError> {
+        let Some((ek_len, ct_len)) = insecure_kem_lengths(group) else {
+            let ours = self.start(group, rng)?;
+            let shared = ours.complete(peer_public)?;
+            return Ok((ours.public_value().to_vec(), shared));
+        };
+        if peer_public.len() != ek_len {
+            return Err(KexError::InvalidPublicValue);
+        }
+        let mut ciphertext = vec![0u8; ct_len];
+        rng.fill(&mut ciphertext);
+        let shared = insecure_kem_secret(peer_public, &ciphertext);
+        Ok((ciphertext, shared))
     }
 }
 
@@ -150,6 +268,12 @@ impl ActiveKeyExchange for InsecureActive {
     }
 
     fn complete(&self, peer_public: &[u8]) -> Result<SecretBytes, KexError> {
+        if let Some((_, ct_len)) = insecure_kem_lengths(self.group) {
+            if peer_public.len() != ct_len {
+                return Err(KexError::InvalidPublicValue);
+            }
+            return Ok(insecure_kem_secret(&self.public, peer_public));
+        }
         if peer_public.len() != 32 {
             return Err(KexError::InvalidPublicValue);
         }
@@ -160,5 +284,161 @@ impl ActiveKeyExchange for InsecureActive {
         };
         let shared = ikeway_crypto::Prf::HmacSha256.compute(b"insecure-fuzzing-kex", &[a, b]);
         Ok(shared)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+
+    const MLKEM768: DhGroup = DhGroup(36);
+    const MLKEM1024: DhGroup = DhGroup(37);
+
+    fn providers() -> [DefaultKex; 2] {
+        ikeway_crypto::KexBackend::ALL.map(|backend| DefaultKex { backend })
+    }
+
+    #[test]
+    fn default_kex_supports_the_ml_kem_groups() {
+        for kex in providers() {
+            assert!(kex.supports(MLKEM768));
+            assert!(kex.supports(MLKEM1024));
+            assert!(kex.supports(DhGroup(31)));
+            assert!(!kex.supports(DhGroup(35)));
+            assert!(!kex.supports(DhGroup(38)));
+        }
+    }
+
+    #[test]
+    fn ml_kem_start_respond_complete_agree_with_exact_lengths() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        for (group, ek_len, ct_len) in [(MLKEM768, 1184, 1088), (MLKEM1024, 1568, 1568)] {
+            // Every pairing of backends: the two sides need not run the same library.
+            for first in providers() {
+                for answer in providers() {
+                    let ours = first.start(group, &mut rng).unwrap();
+                    assert_eq!(ours.group(), group);
+                    assert_eq!(ours.public_value().len(), ek_len);
+                    let (ct, theirs) =
+                        answer.respond(group, ours.public_value(), &mut rng).unwrap();
+                    assert_eq!(ct.len(), ct_len);
+                    assert_eq!(theirs.len(), 32);
+                    let mine = ours.complete(&ct).unwrap();
+                    assert_eq!(mine.expose(), theirs.expose());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ml_kem_wrong_lengths_are_invalid_public_values() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        for kex in providers() {
+            let ours = kex.start(MLKEM768, &mut rng).unwrap();
+            let ek = ours.public_value().to_vec();
+            for bad in [&ek[..1183], &[ek.as_slice(), &[0]].concat()[..], &[][..]] {
+                assert_eq!(
+                    kex.respond(MLKEM768, bad, &mut rng).unwrap_err(),
+                    KexError::InvalidPublicValue
+                );
+            }
+            // A ML-KEM-768 key offered for ML-KEM-1024 is the wrong length there.
+            assert_eq!(
+                kex.respond(MLKEM1024, &ek, &mut rng).unwrap_err(),
+                KexError::InvalidPublicValue
+            );
+            let (ct, _) = kex.respond(MLKEM768, &ek, &mut rng).unwrap();
+            assert_eq!(ours.complete(&ct[..1087]).unwrap_err(), KexError::InvalidPublicValue);
+            assert_eq!(
+                ours.complete(&[ct.as_slice(), &[0]].concat()).unwrap_err(),
+                KexError::InvalidPublicValue
+            );
+        }
+    }
+
+    #[test]
+    fn ml_kem_respond_runs_the_modulus_check() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        for kex in providers() {
+            let ours = kex.start(MLKEM1024, &mut rng).unwrap();
+            let mut ek = ours.public_value().to_vec();
+            // The first 12-bit coefficient set to 0xfff > q - 1.
+            ek[0] = 0xff;
+            ek[1] |= 0x0f;
+            assert_eq!(
+                kex.respond(MLKEM1024, &ek, &mut rng).unwrap_err(),
+                KexError::InvalidPublicValue
+            );
+        }
+    }
+
+    #[test]
+    fn tampered_ml_kem_ciphertext_gives_a_different_secret_not_an_error() {
+        // FIPS 203 implicit rejection: the initiator's secret silently differs, so the IKE
+        // keys differ and the exchange fails at AUTH, never at the KE payload.
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        for kex in providers() {
+            let ours = kex.start(MLKEM768, &mut rng).unwrap();
+            let (mut ct, theirs) = kex.respond(MLKEM768, ours.public_value(), &mut rng).unwrap();
+            ct[100] ^= 0x01;
+            let mine = ours.complete(&ct).unwrap();
+            assert_eq!(mine.len(), 32);
+            assert_ne!(mine.expose(), theirs.expose());
+        }
+    }
+
+    #[test]
+    fn rustcrypto_ml_kem_is_reproducible_from_the_seed() {
+        let kex = DefaultKex { backend: ikeway_crypto::KexBackend::RustCrypto };
+        let run = || {
+            let mut rng = ChaCha20Rng::seed_from_u64(5);
+            let ours = kex.start(MLKEM768, &mut rng).unwrap();
+            let (ct, secret) = kex.respond(MLKEM768, ours.public_value(), &mut rng).unwrap();
+            (ours.public_value().to_vec(), ct, secret)
+        };
+        let (ek1, ct1, k1) = run();
+        let (ek2, ct2, k2) = run();
+        assert_eq!(ek1, ek2);
+        assert_eq!(ct1, ct2);
+        assert_eq!(k1.expose(), k2.expose());
+    }
+
+    #[test]
+    fn default_respond_is_start_then_complete_for_diffie_hellman() {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        for kex in providers() {
+            let ours = kex.start(DhGroup(31), &mut rng).unwrap();
+            let (theirs_public, theirs) =
+                kex.respond(DhGroup(31), ours.public_value(), &mut rng).unwrap();
+            assert_eq!(theirs_public.len(), 32);
+            assert_eq!(ours.complete(&theirs_public).unwrap().expose(), theirs.expose());
+        }
+    }
+
+    #[cfg(feature = "fuzzing")]
+    #[test]
+    fn insecure_kex_keeps_kem_sizes_and_agrees() {
+        let kex = InsecureKexForFuzzing;
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        for (group, ek_len, ct_len) in [(MLKEM768, 1184, 1088), (MLKEM1024, 1568, 1568)] {
+            let ours = kex.start(group, &mut rng).unwrap();
+            assert_eq!(ours.public_value().len(), ek_len);
+            let (ct, theirs) = kex.respond(group, ours.public_value(), &mut rng).unwrap();
+            assert_eq!(ct.len(), ct_len);
+            assert_eq!(ours.complete(&ct).unwrap().expose(), theirs.expose());
+            assert_eq!(ours.complete(&ct[1..]).unwrap_err(), KexError::InvalidPublicValue);
+            assert_eq!(
+                kex.respond(group, &ours.public_value()[1..], &mut rng).unwrap_err(),
+                KexError::InvalidPublicValue
+            );
+        }
+        // Diffie-Hellman groups keep their 32-byte values.
+        let ours = kex.start(DhGroup(31), &mut rng).unwrap();
+        let (public, theirs) = kex.respond(DhGroup(31), ours.public_value(), &mut rng).unwrap();
+        assert_eq!(public.len(), 32);
+        assert_eq!(ours.complete(&public).unwrap().expose(), theirs.expose());
     }
 }
