@@ -6,7 +6,7 @@
 //!   group we do not implement, a lifetime Apple would reject) is a
 //!   [`ConfigError`];
 //! - a setting that changes behaviour we do not implement but whose absence still leaves a
-//!   working tunnel (MOBIKE, redirect, routing policy, PPK...) is an [`Unsupported`] entry the
+//!   working tunnel (MOBIKE, routing policy, PPK...) is an [`Unsupported`] entry the
 //!   caller shows to the user.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -327,6 +327,9 @@ impl Ikev2Protocol {
         config.peer_auth = peer_auth;
         config.local_auth2 = local_auth2;
         config.eap_only = eap.as_ref().is_some_and(EapPlan::eap_only);
+        // RFC 5685: announce REDIRECT_SUPPORTED and follow the server's redirects, as Apple's
+        // client does unless `disableRedirect`.
+        config.redirect_supported = !self.disable_redirect;
         config.remote_id = Some(remote_id);
         config.ike_proposals = vec![IkeProposal {
             encryption: ike_enc,
@@ -461,9 +464,6 @@ impl Ikev2Protocol {
                 "disable_mobike",
                 "MOBIKE (RFC 4555) is not implemented; a network change drops the tunnel",
             );
-        }
-        if !self.disable_redirect {
-            note("disable_redirect", "IKEv2 redirect (RFC 5685) is not implemented");
         }
         if self.include_all_networks {
             note(
@@ -827,9 +827,9 @@ mod tests {
         });
         let (_, u) = p.to_sa_config(&secrets()).unwrap();
         let fields: Vec<_> = u.iter().map(|u| u.field).collect();
+        assert!(!fields.contains(&"disable_redirect"), "redirect works: {fields:?}");
         for f in [
             "disable_mobike",
-            "disable_redirect",
             "username",
             "include_all_networks",
             "exclude_local_networks",
@@ -837,6 +837,17 @@ mod tests {
         ] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
+    }
+
+    /// `disableRedirect` decides whether the client announces and follows redirects.
+    #[test]
+    fn disable_redirect_maps_to_redirect_supported() {
+        let mut p = psk_protocol();
+        assert!(!p.to_sa_config(&secrets()).unwrap().0.redirect_supported);
+        p.disable_redirect = false;
+        let (c, _) = p.to_sa_config(&secrets()).unwrap();
+        assert!(c.redirect_supported);
+        assert_eq!(c.redirected_from, None);
     }
 
     #[test]
@@ -895,11 +906,7 @@ mod tests {
             assert_eq!(c.local_id.id_type, ikeway_codec::IdType::ID_DER_ASN1_DN);
             assert_eq!(c.local_id.data, identity.chain()[0].subject_der());
             let fields: Vec<_> = unsupported.iter().map(|u| u.field).collect();
-            assert_eq!(
-                fields,
-                ["disable_mobike", "disable_redirect"],
-                "certificates are supported"
-            );
+            assert_eq!(fields, ["disable_mobike"], "certificates are supported");
         }
 
         #[test]

@@ -59,8 +59,10 @@
 //! let (config, unsupported) = protocol.to_sa_config(store.secrets())?;
 //! assert_eq!(config.local_auth.psk().unwrap().expose(), b"correct horse battery staple");
 //! assert_eq!(config.peer_auth.psk().unwrap().expose(), b"correct horse battery staple");
-//! // MOBIKE and redirect are on by Apple's defaults and not implemented: reported, not ignored.
-//! assert_eq!(unsupported.len(), 2);
+//! // Redirect is on by Apple's defaults, and followed (RFC 5685).
+//! assert!(config.redirect_supported);
+//! // MOBIKE is on by Apple's defaults and not implemented: reported, not ignored.
+//! assert_eq!(unsupported.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 mod atomic;

@@ -377,6 +377,18 @@ impl Follow {
                     CloseCause::from(*reason)
                 });
             }
+            // RFC 5685: the session moved to another server, which the status names now.
+            EventKind::Redirected { to, .. } => {
+                self.closed = None;
+                let mut status = lock(&self.status);
+                let port = status.server.map_or(500, |s| s.port());
+                status.server = Some(SocketAddr::new(*to, port));
+                status.notes.push(format!("redirected by the server to {to}"));
+            }
+            // Reported after the IKE SA's close: the session ends on it.
+            EventKind::RedirectFailed { failure, .. } => {
+                self.closed = Some(CloseCause::Redirect(*failure));
+            }
             _ => {}
         }
         Ok(())

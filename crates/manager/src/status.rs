@@ -143,6 +143,9 @@ pub enum CloseCause {
     /// EAP did not authenticate (wrong password, the server refused, the server did not
     /// prove itself inside EAP...).
     Eap(ikeway_eap::EapFailure),
+    /// The server redirected us (RFC 5685) and the redirect was not followed: a loop, too
+    /// many hops, a name that does not resolve.
+    Redirect(ikeway_tunnel::RedirectFailure),
 }
 
 impl CloseCause {
@@ -155,6 +158,7 @@ impl CloseCause {
                 Some("our certificate's key cannot sign anything the server accepts".into())
             }
             Self::Eap(failure) => Some(failure.to_string()),
+            Self::Redirect(failure) => Some(failure.to_string()),
             Self::ServerNotAuthenticated => Some(
                 "the server skipped its own authentication (EAP-only) but the EAP method that \
                  ran does not authenticate the server"
@@ -249,6 +253,9 @@ pub fn close_error(from: VpnStatus, cause: CloseCause) -> Option<DisconnectError
         CloseCause::MultipleAuthUnsupported => E::NegotiationFailed,
         CloseCause::NegotiationFailed | CloseCause::Expired => E::NegotiationFailed,
         CloseCause::ServerAddressResolutionFailed => E::ServerAddressResolutionFailed,
+        // Apple has no redirect error: the server's address led to no gateway that serves us
+        // (see `ikeway_tunnel::RedirectFailure` for why not another one).
+        CloseCause::Redirect(_) => E::ServerAddressResolutionFailed,
         CloseCause::NoNetworkAvailable => E::NoNetworkAvailable,
         CloseCause::NetworkChanged => E::UnrecoverableNetworkChange,
         CloseCause::ProviderFailed => E::PluginFailed,
@@ -338,6 +345,22 @@ mod tests {
             assert!(!shown.contains(&format!("{e:?}")), "{shown}");
             assert!(shown.ends_with(&format!("(NEVPNConnectionError {})", e.raw())), "{shown}");
         }
+    }
+
+    /// A redirect not followed is Apple's serverAddressResolutionFailed, with the reason.
+    #[test]
+    fn a_redirect_not_followed_names_why() {
+        use ikeway_tunnel::RedirectFailure as R;
+        for failure in [R::Loop, R::TooManyRedirects, R::Unresolvable, R::CannotInitiate] {
+            let cause = CloseCause::Redirect(failure);
+            assert_eq!(close_error(S::Connecting, cause), Some(E::ServerAddressResolutionFailed));
+            assert_eq!(close_error(S::Connected, cause), Some(E::ServerAddressResolutionFailed));
+            assert_eq!(cause.reason(), Some(failure.to_string()));
+        }
+        assert_eq!(
+            CloseCause::Redirect(R::Loop).reason().as_deref(),
+            Some("the servers redirected us in a loop")
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::event::{EventKind, SessionEvent, SessionStats, Spi64, Status};
 use crate::faults::Fault;
 use crate::netstack::NetstackSas;
 use crate::options::{DatagramTrace, KeyLogger};
+use crate::redirect::Follower;
 use crate::session::{Action, Parts, SessionError};
 use crate::sockets::Sockets;
 use crate::{datapath, engine::Role};
@@ -24,7 +25,15 @@ use crate::{datapath, engine::Role};
 /// What a [`crate::SessionHandle`] sends.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Act { sa: Option<u64>, action: Action },
+    Act {
+        sa: Option<u64>,
+        action: Action,
+    },
+    /// A responder sends the client of this IKE SA elsewhere (RFC 5685 §5).
+    Redirect {
+        sa: u64,
+        gateway: ikeway_codec::Gateway,
+    },
     Disconnect(Duration),
     Shutdown,
     Stats,
@@ -55,6 +64,7 @@ pub(crate) struct Driver<E> {
     grace_until: Option<Instant>,
     stop: bool,
     retransmits: u64,
+    redirects: Option<Follower>,
 }
 
 impl<E: Role> Driver<E> {
@@ -80,6 +90,7 @@ impl<E: Role> Driver<E> {
             grace_until: None,
             stop: false,
             retransmits: 0,
+            redirects: parts.redirects,
         }
     }
 
@@ -194,6 +205,14 @@ impl<E: Role> Driver<E> {
                     apply(sa, now, action);
                 }
             }
+            Command::Redirect { sa, gateway } => {
+                let Some(ike) = self.engine.sa_mut(SaId::from_spi(sa)) else { return };
+                if ike.redirect(now, gateway.clone()).is_err() {
+                    let failure = crate::RedirectFailure::PeerUnsupported;
+                    let kind = EventKind::RedirectFailed { gateway: gateway.to_string(), failure };
+                    self.emit(Some(Spi64(sa)), kind);
+                }
+            }
             Command::Disconnect(grace) => {
                 if self.grace_until.is_none() {
                     self.grace_until = Some(now + grace);
@@ -243,6 +262,7 @@ impl<E: Role> Driver<E> {
             }
             self.emit(sa, EventKind::from(&e));
             self.apply_to_datapath(sa, &e)?;
+            self.follow_redirect(now, &e);
             if matches!(e, Event::ChildSaInstalled(_)) && !self.child_up {
                 self.child_up = true;
                 if !many {
@@ -277,6 +297,33 @@ impl<E: Role> Driver<E> {
             Err(err) => return Err(SessionError::DatapathApply(err.to_string())),
         }
         Ok(())
+    }
+
+    /// RFC 5685: an initiator's IKE SA that closed on a redirect is replaced by one to the
+    /// next gateway (`crate::redirect`); a redirect not followed leaves the session to end.
+    fn follow_redirect(&mut self, now: Instant, e: &Event) {
+        let Some(follower) = self.redirects.as_mut() else { return };
+        match e {
+            Event::Redirected { gateway } => follower.redirected(gateway.clone()),
+            Event::IkeSaClosed { reason: CloseReason::Redirected } => {
+                match follower.follow(now, crate::redirect::resolve_system) {
+                    Ok(hop) => {
+                        // The old SA's last words (the answer to the redirect, its DELETE).
+                        self.flush();
+                        if let Some(sa) = self.engine.own_sa() {
+                            *sa = hop.sa;
+                            self.closed = None;
+                        }
+                        self.emit(None, EventKind::Redirected { from: hop.from, to: hop.to });
+                    }
+                    Err((gateway, failure)) => {
+                        let gateway = gateway.map(|g| g.to_string()).unwrap_or_default();
+                        self.emit(None, EventKind::RedirectFailed { gateway, failure });
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     fn datapath_rekeys(&mut self, now: Instant) {

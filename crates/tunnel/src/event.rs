@@ -324,6 +324,27 @@ pub enum EventKind {
         #[serde(serialize_with = "debug_string")]
         reason: CloseReason,
     },
+    /// RFC 5685 redirect. An initiator: the server sends us to `gateway` (its IKE SA closes
+    /// next); a responder: we sent this client there.
+    Redirect {
+        /// The gateway as REDIRECT named it: an address or a name.
+        gateway: String,
+    },
+    /// An initiator followed a redirect: a new IKE SA from `from` (the server that redirected
+    /// us, named in REDIRECTED_FROM) to `to`.
+    Redirected {
+        /// The server that redirected us.
+        from: IpAddr,
+        /// The gateway the new IKE SA goes to.
+        to: IpAddr,
+    },
+    /// An initiator did not follow a redirect; the session ends.
+    RedirectFailed {
+        /// The gateway as REDIRECT named it.
+        gateway: String,
+        /// Why.
+        failure: crate::RedirectFailure,
+    },
     /// How long the first child SA took from the first IKE_SA_INIT (an initiator).
     Timing {
         /// Milliseconds.
@@ -485,6 +506,7 @@ impl From<&Event> for EventKind {
                 new: [Spi64(new_spis.0), Spi64(new_spis.1)],
             },
             Event::IkeSaClosed { reason } => Self::IkeSaClosed { reason: *reason },
+            Event::Redirected { gateway } => Self::Redirect { gateway: gateway.to_string() },
             // `Event` is non-exhaustive: a new kind shows up by name until it gets a variant.
             other => Self::Error { error: format!("unrendered negotiation event {other:?}") },
         }
@@ -555,6 +577,13 @@ impl Display for EventKind {
                 write!(f, "IKE SA rekeyed: {}/{} -> {}/{}", old[0], old[1], new[0], new[1])
             }
             Self::IkeSaClosed { reason } => write!(f, "IKE SA closed: {reason}"),
+            Self::Redirect { gateway } => write!(f, "redirect to gateway {gateway}"),
+            Self::Redirected { from, to } => {
+                write!(f, "redirected from {from} to {to}: new IKE SA")
+            }
+            Self::RedirectFailed { gateway, failure } => {
+                write!(f, "redirect to {gateway} not followed: {failure}")
+            }
             Self::Timing { initiate_to_child_ms } => {
                 write!(f, "child SA up {initiate_to_child_ms:.1} ms after the first message")
             }
@@ -625,6 +654,33 @@ mod tests {
 
     fn json(e: SessionEvent) -> serde_json::Value {
         serde_json::from_str(&e.to_json()).expect("valid JSON")
+    }
+
+    /// RFC 5685 redirect events, as the redirect interop test parses them.
+    #[test]
+    fn redirect_events_in_text_and_json() {
+        let gw = ikeway_codec::Gateway::Fqdn("vpn2.example".into());
+        let e = SessionEvent::new(EventKind::from(&Event::Redirected { gateway: gw }));
+        assert_eq!(e.to_string(), "redirect to gateway vpn2.example");
+        assert_eq!(json(e), json!({"event": "redirect", "gateway": "vpn2.example"}));
+        let e =
+            SessionEvent::new(EventKind::Redirected { from: ip("10.0.0.2"), to: ip("10.0.1.2") });
+        assert_eq!(e.to_string(), "redirected from 10.0.0.2 to 10.0.1.2: new IKE SA");
+        assert_eq!(json(e), json!({"event": "redirected", "from": "10.0.0.2", "to": "10.0.1.2"}));
+        let e = SessionEvent::new(EventKind::RedirectFailed {
+            gateway: "10.0.0.2".into(),
+            failure: crate::RedirectFailure::Loop,
+        });
+        assert_eq!(
+            e.to_string(),
+            "redirect to 10.0.0.2 not followed: the servers redirected us in a loop"
+        );
+        assert_eq!(
+            json(e),
+            json!({"event": "redirect_failed", "gateway": "10.0.0.2", "failure": "loop"})
+        );
+        let e = SessionEvent::new(EventKind::IkeSaClosed { reason: CloseReason::Redirected });
+        assert_eq!(json(e), json!({"event": "ike_sa_closed", "reason": "Redirected"}));
     }
 
     /// The names the interop tests and testbeds parse: event names, field names, SPIs as hex

@@ -41,6 +41,7 @@ pub mod host;
 pub mod netstack;
 mod options;
 mod queue;
+mod redirect;
 mod session;
 mod sockets;
 pub mod verifier;
@@ -55,4 +56,5 @@ pub use options::{
     DEFAULT_EVENT_DEPTH, DEFAULT_QUEUE_DEPTH, DatagramTrace, DatapathOptions, KeyLogger, Ports,
     Role, SessionOptions,
 };
+pub use redirect::{MAX_REDIRECTS, RedirectFailure};
 pub use session::{Action, Session, SessionError, SessionGone, SessionHandle, random_seed};

@@ -14,6 +14,7 @@ use ikeway_sa::{IkeSa, Responder};
 use crate::driver::{Command, Driver};
 use crate::event::{DatapathStats, SessionEvent, Spi64};
 use crate::options::{DatapathOptions, Role, SessionOptions};
+use crate::redirect::Follower;
 use crate::sockets::Sockets;
 
 /// Why a session could not start, or why it ended early.
@@ -121,6 +122,13 @@ impl SessionHandle {
         self.send(Command::Act { sa: Some(sa.0), action })
     }
 
+    /// A responder: sends the client of IKE SA `sa` to `gateway` (RFC 5685 §5, what
+    /// `swanctl --redirect` does). A client that did not announce redirect support is left
+    /// alone, reported as [`crate::EventKind::RedirectFailed`].
+    pub fn redirect(&self, sa: Spi64, gateway: ikeway_codec::Gateway) -> Result<(), SessionGone> {
+        self.send(Command::Redirect { sa: sa.0, gateway })
+    }
+
     /// Rekeys the initiator's IKE SA.
     pub fn rekey_ike(&self) -> Result<(), SessionGone> {
         self.act(Action::RekeyIke)
@@ -195,6 +203,7 @@ impl Session {
             connect_timeout,
             trace,
         } = options;
+        let fixed_seed = seed;
         let seed = match seed {
             Some(s) => s,
             None => random_seed()?,
@@ -240,12 +249,20 @@ impl Session {
             wakeups: Arc::clone(&wakeups),
             deadline: connect_timeout.map(|t| now + t),
             rekey_wake,
+            redirects: None,
         };
         let thread = match role {
             Role::Initiator { remote } => {
+                let follower = Follower::new(
+                    Arc::clone(&config),
+                    Arc::clone(&kex),
+                    fixed_seed,
+                    ike_local,
+                    remote,
+                );
                 let sa = IkeSa::initiate(config, kex, seed, now, ike_local, remote)
                     .map_err(SessionError::Negotiation)?;
-                spawn(Driver::new(sa, parts, now))?
+                spawn(Driver::new(sa, Parts { redirects: Some(follower), ..parts }, now))?
             }
             Role::Responder { pool } => {
                 spawn(Driver::new(Responder::new(config, kex, pool, seed), parts, now))?
@@ -311,6 +328,8 @@ pub(crate) struct Parts {
     pub(crate) wakeups: Arc<AtomicU64>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) rekey_wake: Option<Receiver<()>>,
+    /// An initiator follows redirects (RFC 5685) with it.
+    pub(crate) redirects: Option<Follower>,
 }
 
 fn spawn<E: crate::engine::Role + 'static>(

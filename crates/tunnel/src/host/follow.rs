@@ -53,6 +53,17 @@ impl<H: HostNetwork> SessionHost<H> {
                 self.plan = Some(plan);
                 Ok(Some(Applied { not_applied, dropped: result? }))
             }
+            // RFC 5685: the next IKE SA goes to another server, which the plan must pin
+            // instead. A plan already applied (a redirect of an established SA) is undone: its
+            // routes would carry the new handshake into the tunnel, whose SAs are gone.
+            EventKind::Redirected { to, .. } => {
+                self.server = *to;
+                self.reply = None;
+                if self.plan.take().is_some() {
+                    self.host.undo()?;
+                }
+                Ok(None)
+            }
             _ => Ok(None),
         }
     }
@@ -138,6 +149,31 @@ mod tests {
         host.undo().unwrap();
         assert_eq!(rec.applied.len(), 1);
         assert_eq!(rec.applied[0].dns().servers, ["10.88.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(rec.undone, 1);
+    }
+
+    /// A redirect before the first child makes the plan pin the new server; one after it
+    /// undoes the applied plan, and the next first child applies one for the new server.
+    #[test]
+    fn a_redirect_moves_the_pinned_server() {
+        let mut rec = Recorder::default();
+        let settings = RoutingSettings { include_all_networks: true, ..RoutingSettings::default() };
+        let mut host = SessionHost::new(&mut rec, settings, "192.0.2.1".parse().unwrap());
+        let redirected = |to: &str| {
+            SessionEvent::new(EventKind::Redirected {
+                from: "192.0.2.1".parse().unwrap(),
+                to: to.parse().unwrap(),
+            })
+        };
+        assert_eq!(host.on_event(&redirected("192.0.2.2")).unwrap(), None);
+        host.on_event(&child(None)).unwrap().expect("applied");
+        assert_eq!(host.plan().unwrap().server_route(), "192.0.2.2".parse().ok());
+        assert_eq!(host.on_event(&redirected("192.0.2.3")).unwrap(), None);
+        assert!(host.plan().is_none());
+        host.on_event(&child(None)).unwrap().expect("applied again");
+        assert_eq!(host.plan().unwrap().server_route(), "192.0.2.3".parse().ok());
+        drop(host);
+        assert_eq!(rec.applied.len(), 2);
         assert_eq!(rec.undone, 1);
     }
 
