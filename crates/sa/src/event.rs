@@ -140,6 +140,8 @@ pub enum CloseReason {
     PpkUnknownIdentity,
     /// A PPK is required but this authentication (EAP, or a second round) takes none here.
     PpkUnavailableWithEap,
+    /// An additional key exchange (RFC 9370) in IKE_INTERMEDIATE failed or was skipped.
+    AdditionalKeyExchange(crate::AddKeFailure),
 }
 
 /// A sentence for a person: why the IKE SA ended.
@@ -183,6 +185,9 @@ impl core::fmt::Display for CloseReason {
                 "a post-quantum preshared key is required but is not supported with EAP or a \
                  second authentication round",
             ),
+            Self::AdditionalKeyExchange(why) => {
+                write!(f, "additional key exchange (RFC 9370) failed: {why}")
+            }
         }
     }
 }

@@ -19,6 +19,9 @@ pub(crate) struct IkeCrypto {
     pub(crate) keys: IkeSaKeys,
     pub(crate) outbound: Protector,
     pub(crate) inbound: Protector,
+    /// `IntAuth_iN | IntAuth_rN | IKE_AUTH_MID` after IKE_INTERMEDIATE exchanges (RFC 9242
+    /// §3.3.2), appended to what every AUTH covers; empty without them.
+    pub(crate) int_auth: Vec<u8>,
 }
 
 /// SK_d, SK_pi and SK_pr as they were before a PPK was mixed in, kept by an initiator until
@@ -54,7 +57,7 @@ impl IkeCrypto {
             Side::Initiator => (by_initiator, by_responder),
             Side::Responder => (by_responder, by_initiator),
         };
-        Ok(Self { suite, keys, outbound, inbound })
+        Ok(Self { suite, keys, outbound, inbound, int_auth: Vec::new() })
     }
 
     /// RFC 8784 §3: replaces SK_d, SK_pi and SK_pr by their mix with `ppk`
@@ -91,8 +94,10 @@ impl IkeCrypto {
     }
 
     /// What an AUTH payload of `signer` covers (RFC 7296 §2.15):
-    /// `RealMessage | Nonce of the peer | prf(SK_p, ID body)`. A PSK MACs these octets, a
-    /// signature signs them, so both ways of authenticating start here.
+    /// `RealMessage | Nonce of the peer | prf(SK_p, ID body)`, then after IKE_INTERMEDIATE
+    /// exchanges `| IntAuth_iN | IntAuth_rN | IKE_AUTH_MID` (RFC 9242 §3.3.2). A PSK MACs these
+    /// octets, a signature signs them, EAP's final AUTHs MAC them: every way of authenticating
+    /// starts here.
     pub(crate) fn signed_octets(
         &self,
         signer: Side,
@@ -103,7 +108,7 @@ impl IkeCrypto {
         let mut id_body = vec![0u8; id.buffer_len()];
         id.emit(&mut id_body)?;
         let maced_id = self.suite.prf.compute(self.sk_p(signer).expose(), &[&id_body]);
-        Ok([real_message, peer_nonce, maced_id.expose()].concat())
+        Ok([real_message, peer_nonce, maced_id.expose(), &self.int_auth].concat())
     }
 
     /// The PSK AUTH value over `octets` from [`IkeCrypto::signed_octets`] (RFC 7296 §2.15):

@@ -78,7 +78,7 @@ pub use config::{
 };
 pub use engine::{Engine, EngineEvent, SaId};
 pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
-pub use ike_sa::{IkeSa, KeyExport, RedirectPhase, RedirectPolicy};
+pub use ike_sa::{AddKeFailure, IkeSa, KeyExport, RedirectPhase, RedirectPolicy};
 pub use ike_sa::{Ppk, PpkConfig};
 pub use pool::AddressAllocator;
 pub use proposal::{EspSuite, IkeSuite};

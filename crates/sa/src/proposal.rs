@@ -189,6 +189,21 @@ pub(crate) fn classical(proposals: &[IkeProposal]) -> Vec<IkeProposal> {
         .collect()
 }
 
+/// Our proposals for a peer that cannot do IKE_INTERMEDIATE: every slot NONE if it allows
+/// NONE, and unusable if it does not (RFC 9370 §2.2.1: no fallback unless NONE was allowed).
+pub(crate) fn none_only(proposals: &[IkeProposal]) -> Vec<IkeProposal> {
+    proposals
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            for slot in &mut p.additional_kes {
+                slot.retain(|g| *g == DhGroup::NONE);
+            }
+            p
+        })
+        .collect()
+}
+
 /// Whether any of our proposals has an additional key exchange to offer (RFC 9242 §3: then we
 /// announce INTERMEDIATE_EXCHANGE_SUPPORTED).
 pub(crate) fn wants_additional(proposals: &[IkeProposal]) -> bool {
@@ -459,13 +474,11 @@ mod tests {
         assert!(accept_ike(&bare, &with_addke(&[MLKEM])).is_none());
         // A reply naming a method we did not offer, or two in one slot, is refused.
         let (_, mut odd) =
-            choose_ike(&ike_offer(&with_addke(&[MLKEM]), &[]), &with_addke(&[MLKEM]), &[])
-                .unwrap();
+            choose_ike(&ike_offer(&with_addke(&[MLKEM]), &[]), &with_addke(&[MLKEM]), &[]).unwrap();
         odd.proposals[0].transforms.push(TransformRepr::new(TransformType::ADDKE1, 37));
         assert!(accept_ike(&odd, &with_addke(&[MLKEM])).is_none(), "two ADDKE1 choices");
         let (_, mut other) =
-            choose_ike(&ike_offer(&with_addke(&[MLKEM]), &[]), &with_addke(&[MLKEM]), &[])
-                .unwrap();
+            choose_ike(&ike_offer(&with_addke(&[MLKEM]), &[]), &with_addke(&[MLKEM]), &[]).unwrap();
         for t in &mut other.proposals[0].transforms {
             if t.kind == TransformType::ADDKE1 {
                 t.id = DhGroup::ML_KEM_512.0;

@@ -202,7 +202,6 @@ impl IkeSa {
         let child_spi = self.random_spi32();
         let inner = self.first_auth_payloads(proof, child_spi);
         let response = self.init_response.take().unwrap_or_default();
-        self.send_mid = 1;
         self.state = State::EapClient(Box::new(Client {
             init: InitPair { ni, nr, request: init_request, response },
             child_spi,

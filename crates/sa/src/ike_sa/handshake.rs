@@ -114,11 +114,18 @@ impl IkeSa {
         if !(16..=256).contains(&nonce.data.len()) {
             return stateless(&sa, NotifyType::INVALID_SYNTAX, Vec::new());
         }
-        let supported: Vec<_> = sa
-            .config
-            .ike_proposals
-            .iter()
-            .cloned()
+        // RFC 9370 §2.2.1: additional key exchanges only with an initiator that does
+        // IKE_INTERMEDIATE; without it, a slot of ours that allows NONE is all that can match.
+        let intermediate = find_notify(payloads, NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
+            .is_some()
+            && proposal::wants_additional(&sa.config.ike_proposals);
+        let ours = if intermediate {
+            sa.config.ike_proposals.clone()
+        } else {
+            proposal::none_only(&sa.config.ike_proposals)
+        };
+        let supported: Vec<_> = ours
+            .into_iter()
             .map(|mut p| {
                 p.groups.retain(|g| sa.kex_provider.supports(*g));
                 for slot in &mut p.additional_kes {
@@ -171,6 +178,9 @@ impl IkeSa {
             // RFC 4739 §3.1: we take a second round, and require one.
             reply.push(notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, Vec::new()));
         }
+        if intermediate {
+            reply.push(notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED, Vec::new()));
+        }
         let header = sa.header(ExchangeType::IKE_SA_INIT, true, 0);
         let response = MessageRepr { header, payloads: reply }.to_vec()?;
 
@@ -187,6 +197,7 @@ impl IkeSa {
         sa.ni = nonce.data.clone();
         sa.nr = nr.clone();
         sa.recv_mid = 1;
+        sa.expect_intermediate();
         sa.transmit_all(std::slice::from_ref(&response));
         sa.response_cache = Some((0, vec![response.clone()]));
         sa.timers.set(Timer::HalfOpen, now + HALF_OPEN_TIMEOUT);
@@ -320,7 +331,9 @@ impl IkeSa {
         self.note_use_ppk_response(payloads);
         self.ni = ni.clone();
         self.nr = nr.clone();
-        self.send_auth(now, ni, nr, request)?;
+        if let Some((ni, nr, request)) = self.start_intermediate(now, payloads, ni, nr, request)? {
+            self.send_auth(now, ni, nr, request)?;
+        }
         if !self.is_closed() {
             self.events.push_back(Event::Authenticating { spi_i: self.spi_i, spi_r: self.spi_r });
         }
@@ -346,7 +359,6 @@ impl IkeSa {
         let child_spi = self.random_spi32();
         let proof = OwnProof { certs: own.certs, auth: Some(own.auth), notifies: ppk_notifies };
         let inner = self.first_auth_payloads(proof, child_spi);
-        self.send_mid = 1;
         self.state = State::AuthSent { ni, nr, child_spi };
         self.send_encrypted_request(now, ExchangeType::IKE_AUTH, &inner, Request::Auth)
     }

@@ -13,7 +13,7 @@ use ikeway_codec::sk::{self, Reassembler, Reassembly, ReassemblyLimits};
 use ikeway_codec::{
     ConfigAttribute, ConfigAttributeType, ConfigRepr, ConfigType, DeleteRepr, DhGroup,
     ExchangeType, Flags, HeaderRepr, IdRepr, KeRepr, MessageRepr, NonceRepr, NotifyRepr,
-    NotifyType, Payload, PayloadRepr, PayloadType, ProtocolId, TsRepr,
+    NotifyType, Payload, PayloadRepr, PayloadType, ProtocolId, TsRepr, chain_to_vec, first_type,
 };
 use ikeway_crypto::SecretBytes;
 use ikeway_crypto::keys::{self, ChildKeys};
@@ -70,6 +70,12 @@ enum State {
     EapClient(Box<eap::Client>),
     /// Responder: the initiator runs EAP; still half-open.
     EapServer(Box<eap::Server>),
+    /// Initiator: additional key exchanges under way (RFC 9370), IKE_AUTH after them.
+    Intermediate {
+        ni: Vec<u8>,
+        nr: Vec<u8>,
+        init_request: Vec<u8>,
+    },
     Established,
     Closed,
 }
@@ -87,6 +93,10 @@ struct Outstanding {
 enum Request {
     Init,
     Auth,
+    /// An IKE_INTERMEDIATE with one additional key exchange (RFC 9370 §2.2.2).
+    Intermediate {
+        kex: Box<dyn ActiveKeyExchange>,
+    },
     CreateChild {
         spi_in: u32,
         ni: Vec<u8>,
@@ -216,6 +226,8 @@ pub struct IkeSa {
     rekey_started_by_us: bool,
     /// RFC 8784: whether USE_PPK was agreed and the PPK mixed into the keys.
     ppk: ppk::PpkState,
+    /// Additional key exchanges (RFC 9370) of the handshake, while they run and until IKE_AUTH.
+    intermediate: Option<Box<intermediate::Intermediate>>,
     /// Set once by `close`; the state may be `Closed` earlier, while a handler holds it.
     closed: bool,
     redirect: redirect::RedirectState,
@@ -277,6 +289,8 @@ mod cross_client_tests;
 mod eap;
 mod handshake;
 pub(crate) use handshake::stateless_reply;
+mod intermediate;
+pub use intermediate::AddKeFailure;
 mod mobike;
 #[cfg(test)]
 mod own_auth_tests;
@@ -344,6 +358,7 @@ impl IkeSa {
             old_send_mid: 0,
             rekey_started_by_us: false,
             ppk: ppk::PpkState::Off,
+            intermediate: None,
             closed: false,
             redirect: redirect::RedirectState::default(),
             stats: Stats::default(),
@@ -1028,6 +1043,7 @@ fn out_exchange(kind: &Request) -> ExchangeType {
     match kind {
         Request::Init => ExchangeType::IKE_SA_INIT,
         Request::Auth => ExchangeType::IKE_AUTH,
+        Request::Intermediate { .. } => ExchangeType::IKE_INTERMEDIATE,
         Request::CreateChild { .. } | Request::RekeyIke { .. } => ExchangeType::CREATE_CHILD_SA,
         Request::Dpd
         | Request::DeleteChildren(_)

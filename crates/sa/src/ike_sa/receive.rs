@@ -33,7 +33,11 @@ impl IkeSa {
             return;
         }
         let init_response = matches!(self.state, State::InitSent { .. }) && h.flags.response;
-        if !init_response && h.spi_r != self.spi_r {
+        // A retransmitted IKE_SA_INIT request still has SPIr zero; it is answered from the
+        // cache below (the endpoint routed it here by SPIi and address).
+        let init_retransmit =
+            h.exchange == ExchangeType::IKE_SA_INIT && !h.flags.response && h.spi_r == 0;
+        if !init_response && !init_retransmit && h.spi_r != self.spi_r {
             self.stats.dropped_unexpected += 1;
             return;
         }
@@ -55,13 +59,14 @@ impl IkeSa {
         }
     }
 
-    /// Decrypts an SK/SKF message; fragments are held until complete (`Ok(None)`).
+    /// Decrypts an SK/SKF message; fragments are held until complete (`Ok(None)`). Gives the
+    /// inner payloads and the plaintext they came from (IntAuth covers it, RFC 9242 §3.3.2).
     pub(super) fn open(
         &mut self,
         now: Instant,
         bytes: &[u8],
         message: &MessageRepr,
-    ) -> Result<Option<Vec<Payload>>, ()> {
+    ) -> Result<Option<(Vec<Payload>, sk::Opened)>, ()> {
         let Some(crypto) = self.crypto.as_ref() else {
             self.stats.dropped_unexpected += 1;
             return Err(());
@@ -91,7 +96,7 @@ impl IkeSa {
             }
         };
         match whole.payloads() {
-            Ok(p) => Ok(Some(p)),
+            Ok(p) => Ok(Some((p, whole))),
             Err(_) => {
                 self.stats.dropped_malformed += 1;
                 Err(())
@@ -120,7 +125,7 @@ impl IkeSa {
             self.last_heard = now;
             return self.handle_init_response(now, message);
         }
-        let Ok(Some(payloads)) = self.open(now, bytes, message) else { return Ok(()) };
+        let Ok(Some((payloads, opened))) = self.open(now, bytes, message) else { return Ok(()) };
         self.last_heard = now;
         if let Some(out) = self.outstanding.take() {
             let echoed = self.cookie2_echoed(&out.kind, &payloads);
@@ -136,6 +141,9 @@ impl IkeSa {
         match out.kind {
             Request::Init => unreachable!("handled above"),
             Request::Auth => self.handle_auth_response(now, &payloads)?,
+            Request::Intermediate { kex } => {
+                self.handle_intermediate_response(now, &message.header, &opened, &payloads, kex)?
+            }
             Request::CreateChild { spi_in, ni, kex, rekey_of } => {
                 self.finish_create_child(now, &payloads, spi_in, &ni, kex, rekey_of);
             }
@@ -187,7 +195,14 @@ impl IkeSa {
             // fragmented request only the first fragment does (RFC 7383 §2.6.1), so one
             // retransmission is answered once, not once per fragment.
             let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
-            match sk::open(bytes, &crypto.inbound) {
+            // After an IKE_INTERMEDIATE the keys moved on; its request came under the old ones.
+            let inbound = match &self.intermediate {
+                Some(i) if message.header.exchange == ExchangeType::IKE_INTERMEDIATE => {
+                    i.previous_inbound().unwrap_or(&crypto.inbound)
+                }
+                _ => &crypto.inbound,
+            };
+            match sk::open(bytes, inbound) {
                 Ok(o) if o.fragment.is_none_or(|f| f.number == 1) => {
                     let cached = cached.clone();
                     self.stats.replayed_responses += 1;
@@ -203,7 +218,7 @@ impl IkeSa {
             self.stats.dropped_unexpected += 1;
             return Ok(());
         }
-        let Ok(Some(payloads)) = self.open(now, bytes, message) else { return Ok(()) };
+        let Ok(Some((payloads, opened))) = self.open(now, bytes, message) else { return Ok(()) };
         self.last_heard = now;
         // Floated to 4500 in IKE_AUTH, or rebound by a NAT: answer where it came from.
         self.follow_peer(now, remote, local);
@@ -212,6 +227,12 @@ impl IkeSa {
         }
         self.recv_mid = self.recv_mid.wrapping_add(1);
         match (message.header.exchange, &self.state) {
+            (ExchangeType::IKE_INTERMEDIATE, State::InitReplied { .. }) => {
+                self.handle_intermediate_request(mid, &message.header, &opened, &payloads)
+            }
+            (ExchangeType::IKE_AUTH, State::InitReplied { .. }) if self.intermediate_pending() => {
+                self.refuse_intermediate(mid, AddKeFailure::Incomplete)
+            }
             (ExchangeType::IKE_AUTH, State::InitReplied { .. }) => {
                 self.handle_auth_request(now, mid, &payloads)
             }
