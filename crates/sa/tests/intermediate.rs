@@ -4,6 +4,8 @@
 //! payloads recomputed here from the messages, fragmentation, retransmission, fallback, and
 //! every refusal with its outcome on both sides.
 
+#![allow(clippy::print_stderr)] // the measured half-open peak is printed for PERFORMANCE.md
+
 mod common;
 
 use std::sync::{Arc, Mutex};
@@ -24,17 +26,20 @@ use ikeway_sa::{
 const ML_KEM_768: DhGroup = DhGroup::ML_KEM_768;
 const ML_KEM_1024: DhGroup = DhGroup::ML_KEM_1024;
 
+/// Every shared secret computed, with its method, in order.
+type Secrets = Arc<Mutex<Vec<(DhGroup, Vec<u8>)>>>;
+
 /// [`DefaultKex`] that also writes down every shared secret it computes, in order, so the
 /// test can derive the keys itself.
 #[derive(Debug, Default)]
 struct Recording {
-    secrets: Arc<Mutex<Vec<(DhGroup, Vec<u8>)>>>,
+    secrets: Secrets,
 }
 
 #[derive(Debug)]
 struct RecordingActive {
     inner: Box<dyn ActiveKeyExchange>,
-    secrets: Arc<Mutex<Vec<(DhGroup, Vec<u8>)>>>,
+    secrets: Secrets,
 }
 
 impl KeyExchangeProvider for Recording {
@@ -447,7 +452,7 @@ impl Manual {
         Self { now, initiator, responder, buf: vec![0; 65536] }
     }
 
-    fn from_initiator(&mut self) -> Vec<Vec<u8>> {
+    fn sent_by_initiator(&mut self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         while let Some(t) = self.initiator.poll_transmit(&mut self.buf) {
             out.push(self.buf[..t.unwrap().len].to_vec());
@@ -455,7 +460,7 @@ impl Manual {
         out
     }
 
-    fn from_responder(&mut self) -> Vec<Vec<u8>> {
+    fn sent_by_responder(&mut self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         while let Some(t) = self.responder.poll_transmit(&mut self.buf) {
             out.push(self.buf[..t.unwrap().len].to_vec());
@@ -463,23 +468,23 @@ impl Manual {
         out
     }
 
-    fn to_responder(&mut self, d: &[u8]) {
+    fn deliver_to_responder(&mut self, d: &[u8]) {
         self.responder.handle_datagram(self.now, addr(CLIENT), addr(SERVER), d);
     }
 
-    fn to_initiator(&mut self, d: &[u8]) {
+    fn deliver_to_initiator(&mut self, d: &[u8]) {
         self.initiator.handle_datagram(self.now, addr(SERVER), addr(CLIENT), d);
     }
 
     /// IKE_SA_INIT both ways; returns the initiator's next request (its datagrams).
     fn after_init(&mut self) -> Vec<Vec<u8>> {
-        for d in self.from_initiator() {
-            self.to_responder(&d);
+        for d in self.sent_by_initiator() {
+            self.deliver_to_responder(&d);
         }
-        for d in self.from_responder() {
-            self.to_initiator(&d);
+        for d in self.sent_by_responder() {
+            self.deliver_to_initiator(&d);
         }
-        self.from_initiator()
+        self.sent_by_initiator()
     }
 
     /// The keys in force at the initiator now: (to the responder, to the initiator).
@@ -546,8 +551,8 @@ fn responder_refuses(
     let request = m.after_init();
     let (to_responder, to_initiator) = m.keys();
     let forged = reseal(&request[0], exchange, &forged, &to_responder);
-    m.to_responder(&forged);
-    let answer = m.from_responder();
+    m.deliver_to_responder(&forged);
+    let answer = m.sent_by_responder();
     assert_eq!(answer.len(), 1, "one answer");
     (notifies(&answer[0], &to_initiator), m.responder_closed(), m.responder.len())
 }
@@ -624,13 +629,18 @@ fn initiator_gives_up_on_a_response_of_the_wrong_method_or_length() {
         let request = m.after_init();
         let (to_responder, to_initiator) = m.keys();
         for d in &request {
-            m.to_responder(d);
+            m.deliver_to_responder(d);
         }
-        let answer = m.from_responder();
-        m.to_initiator(&reseal(&answer[0], ExchangeType::IKE_INTERMEDIATE, &forged, &to_initiator));
+        let answer = m.sent_by_responder();
+        m.deliver_to_initiator(&reseal(
+            &answer[0],
+            ExchangeType::IKE_INTERMEDIATE,
+            &forged,
+            &to_initiator,
+        ));
         assert_eq!(m.initiator_closed(), [CloseReason::AdditionalKeyExchange(why)]);
         // The responder is told (as after a refused AUTH), once, under the keys it knows.
-        let told = m.from_initiator();
+        let told = m.sent_by_initiator();
         assert_eq!(told.len(), 1);
         assert_eq!(
             notifies(&told[0], &to_responder),
@@ -645,21 +655,21 @@ fn initiator_refuses_additional_key_exchanges_without_intermediate_support() {
         with_addke(client_config(), &[&[ML_KEM_768]]),
         with_addke(server_config(), &[&[ML_KEM_768]]),
     );
-    for d in m.from_initiator() {
-        m.to_responder(&d);
+    for d in m.sent_by_initiator() {
+        m.deliver_to_responder(&d);
     }
-    let response = m.from_responder().remove(0);
+    let response = m.sent_by_responder().remove(0);
     let mut parsed = MessageRepr::parse(&response).unwrap();
     parsed.payloads.retain(|p| {
         !matches!(&p.body,
         PayloadRepr::Notify(n) if n.kind == NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
     });
-    m.to_initiator(&parsed.to_vec().unwrap());
+    m.deliver_to_initiator(&parsed.to_vec().unwrap());
     assert_eq!(
         m.initiator_closed(),
         [CloseReason::AdditionalKeyExchange(AddKeFailure::IntermediateUnsupported)]
     );
-    assert!(m.from_initiator().is_empty(), "no IKE_INTERMEDIATE and no IKE_AUTH");
+    assert!(m.sent_by_initiator().is_empty(), "no IKE_INTERMEDIATE and no IKE_AUTH");
 }
 
 #[test]
@@ -669,21 +679,21 @@ fn retransmitted_intermediate_request_is_answered_from_the_cache() {
         with_addke(server_config(), &[&[ML_KEM_768]]),
     );
     let request = m.after_init();
-    m.to_responder(&request[0]);
-    let first = m.from_responder();
+    m.deliver_to_responder(&request[0]);
+    let first = m.sent_by_responder();
     // The responder's keys moved on; the retransmission still comes under the old ones.
-    m.to_responder(&request[0]);
-    let again = m.from_responder();
+    m.deliver_to_responder(&request[0]);
+    let again = m.sent_by_responder();
     assert_eq!(again, first, "the same response, byte for byte");
     let id = SaId::from_spi(HeaderRepr::parse(&first[0]).unwrap().spi_r);
     assert_eq!(m.responder.sa_mut(id).unwrap().stats().replayed_responses, 1);
     // And the handshake goes on from there.
-    m.to_initiator(&first[0]);
-    for d in m.from_initiator() {
-        m.to_responder(&d);
+    m.deliver_to_initiator(&first[0]);
+    for d in m.sent_by_initiator() {
+        m.deliver_to_responder(&d);
     }
-    for d in m.from_responder() {
-        m.to_initiator(&d);
+    for d in m.sent_by_responder() {
+        m.deliver_to_initiator(&d);
     }
     assert!(m.initiator.is_established());
 }

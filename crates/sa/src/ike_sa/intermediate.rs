@@ -15,6 +15,9 @@ use ikeway_crypto::Prf;
 
 use super::*;
 
+/// Ni, Nr and our IKE_SA_INIT request: what the initiator's IKE_AUTH is built from.
+type AuthInputs = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// Why an additional key exchange failed; carried by [`CloseReason::AdditionalKeyExchange`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -130,7 +133,7 @@ impl IkeSa {
         ni: Vec<u8>,
         nr: Vec<u8>,
         init_request: Vec<u8>,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>, Vec<u8>)>, crate::Error> {
+    ) -> Result<Option<AuthInputs>, crate::Error> {
         let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
         let intermediate = Intermediate::new(&crypto.suite);
         if intermediate.is_done() {
