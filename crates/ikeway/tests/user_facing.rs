@@ -609,3 +609,45 @@ Authentication
         );
     }
 }
+
+#[test]
+fn config_pq_kex_and_fallback_are_stored_and_shown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    add_office(dir.path());
+    let edit = ["config", "edit", "office", "--pq-kex", "mlkem768,mlkem1024", "--pq-fallback"];
+    let out = ikeway(dir.path(), &edit);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&ikeway(dir.path(), &["config", "show", "office"]));
+    assert!(
+        shown.contains(
+            "  IKE SA                    AES-256-GCM, SHA2-256, group 31, 60 min, \
+             post-quantum ML-KEM-768 + ML-KEM-1024\n"
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains(
+        "  Post-quantum exchange     IKE_INTERMEDIATE (RFC 9370), classical fallback allowed\n"
+    ));
+    assert!(!shown.contains("post_quantum"), "nothing reported without effect: {shown}");
+    let json = stdout(&ikeway(dir.path(), &["config", "show", "office", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("one JSON document");
+    let p = &v["protocol"];
+    assert_eq!(
+        p["ike_sa_parameters"]["post_quantum_key_exchange_methods"],
+        serde_json::json!([36, 37])
+    );
+    assert_eq!(p["allow_post_quantum_key_exchange_fallback"], true);
+
+    let out = ikeway(dir.path(), &["config", "edit", "office", "--pq-fallback", "false"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&ikeway(dir.path(), &["config", "show", "office"]));
+    assert!(shown.contains("  Post-quantum exchange     IKE_INTERMEDIATE (RFC 9370), required\n"));
+    let out = ikeway(dir.path(), &["config", "edit", "office", "--pq-kex", "none"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&ikeway(dir.path(), &["config", "show", "office"])).contains("Post-quantum"));
+
+    assert_eq!(
+        failure(dir.path(), &["config", "edit", "office", "--pq-kex", "x25519"]),
+        "ikeway: unknown post-quantum key exchange \"x25519\"; mlkem768, mlkem1024 or none"
+    );
+}

@@ -336,7 +336,10 @@ impl Ikev2Protocol {
             integrity: ike_integ,
             prf,
             groups: vec![ike_group],
-            additional_kes: Vec::new(),
+            additional_kes: additional_kes(
+                &ike.post_quantum_key_exchange_methods,
+                self.allow_post_quantum_key_exchange_fallback,
+            )?,
         }];
         // Apple uses the child SA parameters' group for PFS on CREATE_CHILD_SA.
         let pfs_groups = if self.enable_pfs { vec![child_group] } else { Vec::new() };
@@ -486,15 +489,16 @@ impl Ikev2Protocol {
         if self.ppk_configuration.is_some() {
             note("ppk_configuration", "post-quantum preshared keys (RFC 8784) are not implemented");
         }
-        if !ike.post_quantum_key_exchange_methods.is_empty()
-            || !child.post_quantum_key_exchange_methods.is_empty()
-        {
+        if !child.post_quantum_key_exchange_methods.is_empty() {
             note(
-                "post_quantum_key_exchange_methods",
-                "additional key exchanges (RFC 9370) are not implemented",
+                "child_sa_parameters.post_quantum_key_exchange_methods",
+                "additional key exchanges in CREATE_CHILD_SA (RFC 9370 §2.2.4) are not \
+                 implemented: the IKE SA's are done, rekeys are classical",
             );
         }
-        if self.allow_post_quantum_key_exchange_fallback {
+        if self.allow_post_quantum_key_exchange_fallback
+            && ike.post_quantum_key_exchange_methods.is_empty()
+        {
             note(
                 "allow_post_quantum_key_exchange_fallback",
                 "no post-quantum exchange to fall back from",
@@ -534,6 +538,40 @@ pub fn identity(s: &str) -> IdRepr {
     } else {
         IdRepr::from_value(IdValue::Fqdn(s))
     }
+}
+
+/// The methods we can run as additional key exchanges: ML-KEM-768 and ML-KEM-1024.
+const POST_QUANTUM_METHODS: [u16; 2] = [36, 37];
+
+/// `postQuantumKeyExchangeMethods` as RFC 9370 slots: each method one additional key exchange
+/// (ADDKE1, ADDKE2, ... in order), each also allowing NONE when
+/// `allowPostQuantumKeyExchangeFallback` lets a server without them in.
+fn additional_kes(methods: &[u16], fallback: bool) -> Result<Vec<Vec<DhGroup>>, ConfigError> {
+    const FIELD: &str = "ike_sa_parameters.post_quantum_key_exchange_methods";
+    if methods.len() > ikeway_sa::MAX_ADDITIONAL_KES {
+        return Err(ConfigError::Unsupported {
+            field: FIELD,
+            value: methods.len().to_string(),
+            reason: "at most 7 additional key exchanges (ADDKE1-7, RFC 9370)",
+        });
+    }
+    methods
+        .iter()
+        .map(|m| {
+            if !POST_QUANTUM_METHODS.contains(m) {
+                return Err(ConfigError::Unsupported {
+                    field: FIELD,
+                    value: m.to_string(),
+                    reason: "supported methods are 36 (ML-KEM-768) and 37 (ML-KEM-1024)",
+                });
+            }
+            let mut slot = vec![DhGroup(*m)];
+            if fallback {
+                slot.push(DhGroup::NONE);
+            }
+            Ok(slot)
+        })
+        .collect()
 }
 
 fn group(field: &'static str, g: DiffieHellmanGroup) -> Result<DhGroup, ConfigError> {
@@ -973,5 +1011,52 @@ mod tests {
                 "identity_reference: the secret store has no secret id"
             );
         }
+    }
+
+    #[test]
+    fn post_quantum_methods_become_additional_key_exchange_slots() {
+        let mut p = psk_protocol();
+        p.ike_sa_parameters.post_quantum_key_exchange_methods = vec![36, 37];
+        let (c, unsupported) = p.to_sa_config(&secrets()).unwrap();
+        assert!(unsupported.is_empty(), "{unsupported:?}");
+        assert_eq!(
+            c.ike_proposals[0].additional_kes,
+            vec![vec![DhGroup::ML_KEM_768], vec![DhGroup::ML_KEM_1024]]
+        );
+        // The fallback makes each slot optional; nothing is left "without effect".
+        p.allow_post_quantum_key_exchange_fallback = true;
+        let (c, unsupported) = p.to_sa_config(&secrets()).unwrap();
+        assert!(unsupported.is_empty(), "{unsupported:?}");
+        assert_eq!(
+            c.ike_proposals[0].additional_kes,
+            vec![
+                vec![DhGroup::ML_KEM_768, DhGroup::NONE],
+                vec![DhGroup::ML_KEM_1024, DhGroup::NONE]
+            ]
+        );
+        // A fallback with nothing to fall back from, and child SA methods, are still reported.
+        let mut q = psk_protocol();
+        q.allow_post_quantum_key_exchange_fallback = true;
+        q.child_sa_parameters.post_quantum_key_exchange_methods = vec![36];
+        let fields: Vec<&str> =
+            q.to_sa_config(&secrets()).unwrap().1.iter().map(|u| u.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "child_sa_parameters.post_quantum_key_exchange_methods",
+                "allow_post_quantum_key_exchange_fallback"
+            ]
+        );
+        // Methods we cannot run, or more than seven, are refused.
+        p.ike_sa_parameters.post_quantum_key_exchange_methods = vec![35];
+        assert!(matches!(
+            p.to_sa_config(&secrets()),
+            Err(ConfigError::Unsupported { value, .. }) if value == "35"
+        ));
+        p.ike_sa_parameters.post_quantum_key_exchange_methods = vec![36; 8];
+        assert!(matches!(
+            p.to_sa_config(&secrets()),
+            Err(ConfigError::Unsupported { value, .. }) if value == "8"
+        ));
     }
 }

@@ -192,6 +192,8 @@ impl From<ikeway_sa::CloseReason> for CloseCause {
             R::Eap(failure) => Self::Eap(failure),
             R::EapOnlyMethodNotMutual => Self::ServerNotAuthenticated,
             R::MultipleAuthUnsupported => Self::MultipleAuthUnsupported,
+            // A refused or skipped RFC 9370 exchange is a negotiation the server would not do.
+            R::AdditionalKeyExchange(_) => Self::NegotiationFailed,
             _ => Self::NegotiationFailed,
         }
     }
@@ -535,6 +537,10 @@ mod tests {
             CloseCause::AuthenticationFailed
         );
         assert_eq!(CloseCause::from(R::NoProposalChosen), CloseCause::NegotiationFailed);
+        assert_eq!(
+            CloseCause::from(R::AdditionalKeyExchange(ikeway_sa::AddKeFailure::WrongMethod)),
+            CloseCause::NegotiationFailed
+        );
         assert_eq!(CloseCause::from(R::PeerUnreachable), CloseCause::PeerUnreachable);
         assert_eq!(CloseCause::from(R::HandshakeTimeout), CloseCause::PeerUnreachable);
         assert_eq!(CloseCause::from(R::DeletedByPeer), CloseCause::DeletedByPeer);

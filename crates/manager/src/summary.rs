@@ -67,10 +67,33 @@ fn sa_line(p: &SaParameters) -> String {
     );
     if !p.post_quantum_key_exchange_methods.is_empty() {
         let methods: Vec<String> =
-            p.post_quantum_key_exchange_methods.iter().map(u16::to_string).collect();
-        s.push_str(&format!(", post-quantum {}", methods.join(" ")));
+            p.post_quantum_key_exchange_methods.iter().map(|m| post_quantum_name(*m)).collect();
+        s.push_str(&format!(", post-quantum {}", methods.join(" + ")));
     }
     s
+}
+
+/// ML-KEM by name (RFC 9370 transform IDs 36/37), anything else by number.
+fn post_quantum_name(method: u16) -> String {
+    match method {
+        36 => "ML-KEM-768".into(),
+        37 => "ML-KEM-1024".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The IKE SA's additional key exchanges and whether a server without them is accepted;
+/// `None` (no row) without them.
+fn post_quantum(p: &Ikev2Protocol) -> Option<String> {
+    if p.ike_sa_parameters.post_quantum_key_exchange_methods.is_empty() {
+        return None;
+    }
+    let fallback = if p.allow_post_quantum_key_exchange_fallback {
+        "classical fallback allowed"
+    } else {
+        "required"
+    };
+    Some(format!("IKE_INTERMEDIATE (RFC 9370), {fallback}"))
 }
 
 fn dpd(rate: DeadPeerDetectionRate) -> String {
@@ -286,6 +309,9 @@ impl Display for Summary<'_> {
         writeln!(f, "\nSA parameters")?;
         row(f, "IKE SA", sa_line(&p.ike_sa_parameters))?;
         row(f, "Child SA", sa_line(&p.child_sa_parameters))?;
+        if let Some(pq) = post_quantum(p) {
+            row(f, "Post-quantum exchange", pq)?;
+        }
         row(f, "Perfect forward secrecy", on_off(p.enable_pfs))?;
         row(f, "Dead peer detection", dpd(p.dead_peer_detection_rate))?;
         row(f, "MOBIKE", on_off(!p.disable_mobike))?;
@@ -589,5 +615,25 @@ Set but without effect here
             .filter_map(|u| u["field"].as_str())
             .collect();
         assert_eq!(fields, ["disable_mobike", "include_all_networks", "exclude_local_networks"]);
+    }
+
+    #[test]
+    fn post_quantum_methods_by_name_and_fallback_said() {
+        let mut p = Ikev2Protocol::new("192.0.2.1");
+        let text = |p: &Ikev2Protocol| {
+            let c = VpnConfiguration { protocol: Some(p.clone()), ..VpnConfiguration::default() };
+            Summary { name: "pq", configuration: &c, managed: false }.to_string()
+        };
+        assert!(!text(&p).contains("Post-quantum"), "{}", text(&p));
+        p.ike_sa_parameters.post_quantum_key_exchange_methods = vec![36, 37];
+        let shown = text(&p);
+        assert!(shown.contains(", post-quantum ML-KEM-768 + ML-KEM-1024\n"), "{shown}");
+        assert!(
+            shown.contains("  Post-quantum exchange     IKE_INTERMEDIATE (RFC 9370), required\n")
+        );
+        p.allow_post_quantum_key_exchange_fallback = true;
+        assert!(text(&p).contains(
+            "  Post-quantum exchange     IKE_INTERMEDIATE (RFC 9370), classical fallback allowed\n"
+        ));
     }
 }

@@ -73,6 +73,11 @@ pub(crate) struct Common {
     /// AES-GCM; `serve` then also accepts Apple's default child proposal (aes256-sha256-modp2048).
     #[arg(long = "esp", value_name = "PROPOSAL")]
     esp: Vec<String>,
+    /// Additional key exchanges after IKE_SA_INIT (RFC 9370, IKE_INTERMEDIATE), one per
+    /// comma-separated slot, alternatives joined by `/`: `mlkem768`, `mlkem1024`, `none`
+    /// (optional slot), e.g. `mlkem768/none`. Added to every IKE proposal.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    addke: Vec<String>,
     /// Our traffic selectors (CIDR; default: everything).
     #[arg(long = "local-ts", value_name = "CIDR")]
     local_ts: Vec<String>,
@@ -388,6 +393,10 @@ fn config(c: &Common, local_auth: LocalAuth, peer_auth: PeerAuth) -> Result<Conf
     }
     if !c.esp.is_empty() {
         config.esp_proposals = c.esp.iter().map(|p| proposals::esp(p)).collect::<Result<_>>()?;
+    }
+    let additional = proposals::addke(&c.addke)?;
+    for p in &mut config.ike_proposals {
+        p.additional_kes.clone_from(&additional);
     }
     if !c.local_ts.is_empty() {
         config.local_ts = c.local_ts.iter().map(|s| cidr_selector(s)).collect::<Result<_>>()?;

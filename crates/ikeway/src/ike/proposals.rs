@@ -120,9 +120,47 @@ pub(crate) fn esp(s: &str) -> Result<EspProposal> {
     Ok(EspProposal { encryption, integrity: p.integrity, esn, pfs_groups: p.groups })
 }
 
+/// `--addke`: additional key exchanges (RFC 9370), one slot per comma-separated item, each
+/// the methods acceptable in it joined by `/`: `mlkem768`, `mlkem1024`, and `none`, which
+/// makes the slot optional (`mlkem768/none`).
+pub(crate) fn addke(slots: &[String]) -> Result<Vec<Vec<DhGroup>>> {
+    if slots.len() > ikeway_sa::MAX_ADDITIONAL_KES {
+        bail!("at most {} additional key exchanges (ADDKE1-7)", ikeway_sa::MAX_ADDITIONAL_KES);
+    }
+    slots
+        .iter()
+        .map(|slot| {
+            slot.split('/')
+                .map(|m| match m {
+                    "mlkem768" => Ok(DhGroup::ML_KEM_768),
+                    "mlkem1024" => Ok(DhGroup::ML_KEM_1024),
+                    "none" => Ok(DhGroup::NONE),
+                    other => bail!(
+                        "unknown additional key exchange {other:?} (mlkem768, mlkem1024, none)"
+                    ),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_additional_key_exchange_slots() {
+        let slots = ["mlkem768".to_string(), "mlkem1024/none".to_string()];
+        assert_eq!(
+            addke(&slots).unwrap(),
+            vec![vec![DhGroup::ML_KEM_768], vec![DhGroup::ML_KEM_1024, DhGroup::NONE]]
+        );
+        assert_eq!(
+            addke(&["x25519".to_string()]).unwrap_err().to_string(),
+            "unknown additional key exchange \"x25519\" (mlkem768, mlkem1024, none)"
+        );
+        assert!(addke(&vec!["mlkem768".to_string(); 8]).is_err());
+    }
 
     #[test]
     fn parses_strongswan_style_proposals() {

@@ -216,6 +216,13 @@ pub(crate) struct Fields {
     disable_mobike: Option<bool>,
     #[arg(long)]
     disable_redirect: Option<bool>,
+    /// Post-quantum additional key exchanges of the IKE SA (RFC 9370), in order:
+    /// `mlkem768`, `mlkem1024`; `none` clears them.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pq_kex: Option<Vec<String>>,
+    /// Accept a server without the post-quantum exchanges (`--pq-fallback false` to require).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pq_fallback: Option<bool>,
     #[arg(long)]
     mtu: Option<u32>,
     /// Enable this configuration (disables the other ones).
@@ -233,6 +240,23 @@ fn parse_by_name<T: Copy + std::fmt::Debug>(all: &[T], what: &str, s: &str) -> R
             all.iter().map(|v| format!("{v:?}").to_ascii_lowercase()).collect();
         format!("unknown {what} {s:?}; one of {}", names.join(", "))
     })
+}
+
+/// `--pq-kex` names as `postQuantumKeyExchangeMethods` numbers (RFC 9370 transform IDs).
+fn pq_methods(names: &[String]) -> Result<Vec<u16>> {
+    if names.iter().any(|n| n == "none") {
+        return Ok(Vec::new());
+    }
+    names
+        .iter()
+        .map(|n| match n.as_str() {
+            "mlkem768" => Ok(36),
+            "mlkem1024" => Ok(37),
+            other => {
+                bail!("unknown post-quantum key exchange {other:?}; mlkem768, mlkem1024 or none")
+            }
+        })
+        .collect()
 }
 
 fn dh_group(raw: i64) -> Result<DiffieHellmanGroup> {
@@ -344,6 +368,12 @@ impl Fields {
         }
         if let Some(v) = self.disable_redirect {
             protocol.disable_redirect = v;
+        }
+        if let Some(methods) = &self.pq_kex {
+            protocol.ike_sa_parameters.post_quantum_key_exchange_methods = pq_methods(methods)?;
+        }
+        if let Some(v) = self.pq_fallback {
+            protocol.allow_post_quantum_key_exchange_fallback = v;
         }
         if let Some(v) = self.mtu {
             protocol.mtu = Some(v);
