@@ -345,6 +345,27 @@ mod tests {
     }
 
     #[test]
+    fn wrong_ciphertext_gives_a_different_secret_not_an_error() {
+        for alg in KemAlgorithm::ALL {
+            for backend in KexBackend::ALL {
+                let key = KemDecapsulator::generate(alg, backend, &mut |b| b.fill(5)).unwrap();
+                let answer =
+                    encapsulate(alg, backend, key.encapsulation_key(), &mut |b| b.fill(6)).unwrap();
+                let mut tampered = answer.ciphertext.clone();
+                tampered[alg.ciphertext_len() - 1] ^= 0x80;
+                let rejected = key.decapsulate(&tampered).unwrap();
+                assert_eq!(rejected.len(), 32);
+                assert_ne!(rejected.expose(), answer.shared_secret.expose(), "{alg} {backend:?}");
+                // The rejection secret is a function of the key and the ciphertext (J(z || c)),
+                // not fresh randomness: the same ciphertext gives the same secret.
+                assert_eq!(key.decapsulate(&tampered).unwrap().expose(), rejected.expose());
+                let honest = key.decapsulate(&answer.ciphertext).unwrap();
+                assert_eq!(honest.expose(), answer.shared_secret.expose());
+            }
+        }
+    }
+
+    #[test]
     fn debug_hides_decapsulation_key() {
         let key = KemDecapsulator::from_seed(KemAlgorithm::MlKem1024, &[0x42; 64]).unwrap();
         let shown = format!("{key:?}");
