@@ -1,4 +1,18 @@
-//! The IKE SA key schedule and child SA key material (RFC 7296 §2.14, §2.17, §2.18).
+//! The IKE SA key schedule and child SA key material (RFC 7296 §2.14, §2.17, §2.18), with the
+//! key updates of additional key exchanges (RFC 9370) and PPK mixing (RFC 8784).
+//!
+//! The order an IKE SA's keys go through, when everything is negotiated:
+//! 1. IKE_SA_INIT: [`skeyseed`] from g^ir, then [`derive_ike_keys`] -> SK_*(0);
+//! 2. each IKE_INTERMEDIATE carrying ADDKE(n): [`intermediate_skeyseed`] from SK_d(n-1) and
+//!    that exchange's secret SK(n), then [`derive_ike_keys`] with the IKE_SA_INIT nonces and
+//!    SPIs -> SK_*(n) (RFC 9370 §2.2.2);
+//! 3. with a PPK: [`ppk_mix`] on the final SK_d, SK_pi and SK_pr (RFC 8784 §3), before AUTH;
+//! 4. CREATE_CHILD_SA, with every secret of the exchange in order (the KE payload's, then
+//!    each IKE_FOLLOWUP_KE's): [`child_keymat_with_secrets`] for a child SA,
+//!    [`rekey_skeyseed_with_secrets`] for the new IKE SA (RFC 9370 §2.2.4).
+//!
+//! `crates/crypto/tests/data/rfc9370_worked_example.py` computes all of these independently;
+//! `crates/crypto/tests/rfc9370_worked_example.rs` checks these functions give its bytes.
 
 use crate::{CryptoError, Prf, SecretBytes};
 
@@ -42,7 +56,46 @@ pub fn rekey_skeyseed(
     ni: &[u8],
     nr: &[u8],
 ) -> SecretBytes {
-    prf.compute(old_sk_d, &[shared_secret, ni, nr])
+    rekey_skeyseed_with_secrets(prf, old_sk_d, &[shared_secret], ni, nr)
+}
+
+/// `SKEYSEED = prf(SK_d (old), g^ir (new) | SK(1) | ... | SK(n) | Ni | Nr)`: an IKE SA rekey
+/// with additional key exchanges (RFC 9370 §2.2.4). `shared_secrets` is g^ir from the
+/// CREATE_CHILD_SA KE payload then each IKE_FOLLOWUP_KE's secret, in exchange order; Ni and
+/// Nr are the CREATE_CHILD_SA nonces. With one secret this is [`rekey_skeyseed`]. The new
+/// IKE SA's keys then come from [`derive_ike_keys`] with the new nonces and SPIs.
+pub fn rekey_skeyseed_with_secrets(
+    prf: Prf,
+    old_sk_d: &[u8],
+    shared_secrets: &[&[u8]],
+    ni: &[u8],
+    nr: &[u8],
+) -> SecretBytes {
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(shared_secrets.len() + 2);
+    parts.extend_from_slice(shared_secrets);
+    parts.push(ni);
+    parts.push(nr);
+    prf.compute(old_sk_d, &parts)
+}
+
+/// `SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)`: the key update after the IKE_INTERMEDIATE
+/// exchange that carries additional key exchange n (RFC 9370 §2.2.2).
+///
+/// - `sk_d_prev` is SK_d(n-1): SK_d from IKE_SA_INIT for n = 1, else from the previous update;
+/// - `shared_secret` is SK(n), the secret of this exchange (for ML-KEM, the 32-byte K);
+/// - `ni`, `nr` are the nonces of IKE_SA_INIT (IKE_INTERMEDIATE has none of its own).
+///
+/// Feed the result to [`derive_ike_keys`] with the same nonces and the IKE SA's SPIs to get
+/// every SK_*(n); all seven keys are replaced, and the next IKE_INTERMEDIATE message is
+/// already protected with the new SK_e/SK_a.
+pub fn intermediate_skeyseed(
+    prf: Prf,
+    sk_d_prev: &[u8],
+    shared_secret: &[u8],
+    ni: &[u8],
+    nr: &[u8],
+) -> SecretBytes {
+    prf.compute(sk_d_prev, &[shared_secret, ni, nr])
 }
 
 /// Expands SKEYSEED into the seven IKE SA keys:
@@ -91,10 +144,30 @@ pub fn child_keymat(
     nr: &[u8],
     len: usize,
 ) -> Result<SecretBytes, CryptoError> {
-    match pfs_shared_secret {
-        Some(g_ir) => prf.prf_plus(sk_d, &[g_ir, ni, nr], len),
-        None => prf.prf_plus(sk_d, &[ni, nr], len),
-    }
+    child_keymat_with_secrets(prf, sk_d, pfs_shared_secret.as_slice(), ni, nr, len)
+}
+
+/// Child SA key material with additional key exchanges (RFC 9370 §2.2.4):
+/// `KEYMAT = prf+(SK_d, g^ir (new) | SK(1) | ... | SK(n) | Ni | Nr)`.
+///
+/// `shared_secrets` holds every secret of the CREATE_CHILD_SA exchange in order: g^ir from
+/// its KE payload, then the secret of each IKE_FOLLOWUP_KE exchange. Empty means no PFS
+/// (plain `prf+(SK_d, Ni | Nr)`), one secret is [`child_keymat`] with PFS. Ni and Nr are the
+/// CREATE_CHILD_SA nonces (or the IKE_SA_INIT ones for the first child SA, which has no key
+/// exchange of its own).
+pub fn child_keymat_with_secrets(
+    prf: Prf,
+    sk_d: &[u8],
+    shared_secrets: &[&[u8]],
+    ni: &[u8],
+    nr: &[u8],
+    len: usize,
+) -> Result<SecretBytes, CryptoError> {
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(shared_secrets.len() + 2);
+    parts.extend_from_slice(shared_secrets);
+    parts.push(ni);
+    parts.push(nr);
+    prf.prf_plus(sk_d, &parts, len)
 }
 
 /// One direction's keys of a child SA.
