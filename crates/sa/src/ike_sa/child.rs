@@ -222,9 +222,13 @@ impl IkeSa {
             ChildKeys::keymat_len(e, i),
         )?;
         let keys = ChildKeys::split(keymat, e, i);
-        let (outbound, inbound) = match self.side {
-            Side::Initiator => (keys.initiator_to_responder, keys.responder_to_initiator),
-            Side::Responder => (keys.responder_to_initiator, keys.initiator_to_responder),
+        // §2.17: the keys of the exchange's initiator -> responder direction come first, and
+        // that is whoever sent the request that created this child (a CREATE_CHILD_SA from
+        // the original responder included), as Ni | Nr are that exchange's nonces.
+        let (outbound, inbound) = if created_by_us {
+            (keys.initiator_to_responder, keys.responder_to_initiator)
+        } else {
+            (keys.responder_to_initiator, keys.initiator_to_responder)
         };
         let lifetime = self.config.lifetimes.child;
         let (rekey_at, expire_at) = self.jittered(now, lifetime);
