@@ -244,7 +244,8 @@ impl SaTable {
         self.inner.follow_peer.store(follow, Ordering::Relaxed);
     }
 
-    pub(crate) fn follows_peer(&self) -> bool {
+    /// Whether [`Self::set_follow_peer`] is on.
+    pub fn follows_peer(&self) -> bool {
         self.inner.follow_peer.load(Ordering::Relaxed)
     }
 

@@ -15,6 +15,7 @@ use ikeway_sa::{CloseReason, EngineEvent, Event, IkeSa, SaId};
 
 use crate::event::{EventKind, SessionEvent, SessionStats, Spi64, Status};
 use crate::faults::Fault;
+use crate::mobility::Mobility;
 use crate::netstack::NetstackSas;
 use crate::options::{DatagramTrace, KeyLogger};
 use crate::redirect::Follower;
@@ -65,6 +66,8 @@ pub(crate) struct Driver<E> {
     stop: bool,
     retransmits: u64,
     redirects: Option<Follower>,
+    /// A MOBIKE initiator's path watch (`crate::mobility`).
+    mobility: Option<Mobility>,
 }
 
 impl<E: Role> Driver<E> {
@@ -91,6 +94,7 @@ impl<E: Role> Driver<E> {
             stop: false,
             retransmits: 0,
             redirects: parts.redirects,
+            mobility: parts.mobility,
         }
     }
 
@@ -154,12 +158,14 @@ impl<E: Role> Driver<E> {
         let datagrams = self.sockets.rx.receiver().clone();
         let commands = self.commands.clone();
         let rekey_wake = self.rekey_wake.clone();
+        let path_wake = self.mobility.as_ref().and_then(Mobility::wake).cloned();
         let mut select = Select::new();
         let data_index = select.recv(&datagrams);
         let command_index = self.commands_open.then(|| select.recv(&commands));
         if let Some(r) = &rekey_wake {
             select.recv(r);
         }
+        let path_index = path_wake.as_ref().map(|r| select.recv(r));
         let op = match deadline {
             Some(d) => select.select_deadline(d).ok(),
             None => Some(select.select()),
@@ -169,7 +175,11 @@ impl<E: Role> Driver<E> {
             None => {}
             Some(op) if op.index() == data_index => {
                 let d = op.recv(&datagrams).map_err(|_| SessionError::SocketsClosed)?;
-                self.engine.handle_datagram(Instant::now(), d.remote, d.local, d.bytes());
+                let local = match (&self.mobility, self.engine.own_sa()) {
+                    (Some(m), Some(sa)) => m.datagram_local(sa, d.local),
+                    _ => d.local,
+                };
+                self.engine.handle_datagram(Instant::now(), d.remote, local, d.bytes());
                 self.sockets.rx.recycle(d);
             }
             Some(op) if Some(op.index()) == command_index => match op.recv(&commands) {
@@ -177,6 +187,10 @@ impl<E: Role> Driver<E> {
                 // Every handle is gone: nobody can command us any more; run on.
                 Err(_) => self.commands_open = false,
             },
+            Some(op) if Some(op.index()) == path_index => {
+                let alive = path_wake.as_ref().is_some_and(|r| op.recv(r).is_ok());
+                self.path_changed(alive);
+            }
             // The rekey itself starts in the next turn (`datapath_rekeys`).
             Some(op) => {
                 if let Some(r) = &rekey_wake
@@ -263,11 +277,17 @@ impl<E: Role> Driver<E> {
             self.emit(sa, EventKind::from(&e));
             self.apply_to_datapath(sa, &e)?;
             self.follow_redirect(now, &e);
+            self.path_event(&e);
             if matches!(e, Event::ChildSaInstalled(_)) && !self.child_up {
                 self.child_up = true;
                 if !many {
                     self.emit(None, EventKind::Status { status: Status::Connected });
                 }
+            }
+        }
+        if let (Some(m), Some(sa)) = (self.mobility.as_mut(), self.engine.own_sa()) {
+            for kind in m.after_turn(sa) {
+                self.emit(None, kind);
             }
         }
         let retransmits = self.engine.retransmits();
@@ -323,6 +343,28 @@ impl<E: Role> Driver<E> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The host's paths changed (or, `alive` false, the watcher ended): MOBIKE's part.
+    fn path_changed(&mut self, alive: bool) {
+        let (Some(m), Some(sa)) = (self.mobility.as_mut(), self.engine.own_sa()) else { return };
+        let events = if alive { m.on_change(Instant::now(), sa) } else { m.watch_ended() };
+        for kind in events {
+            self.emit(None, kind);
+        }
+    }
+
+    /// A negotiation event for MOBIKE's part: the datapath follows a moved SA.
+    fn path_event(&mut self, e: &Event) {
+        let table = match (&self.pump, &self.netstack) {
+            (Some(pump), _) => Some(pump.table()),
+            (None, Some(sas)) => Some(sas.table()),
+            (None, None) => None,
+        };
+        let (Some(m), Some(sa)) = (self.mobility.as_mut(), self.engine.own_sa()) else { return };
+        for kind in m.on_event(e, sa, table) {
+            self.emit(None, kind);
         }
     }
 

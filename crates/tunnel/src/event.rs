@@ -7,7 +7,7 @@
 //! tests and the testbeds parse them.
 
 use std::fmt::{self, Display, Formatter};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use ikeway_codec::{DhGroup, EncrAlg, TrafficSelector};
 use ikeway_sa::{ChildSaInfo, CloseReason, ConfigReceived, Event, IkeSuite};
@@ -108,6 +108,9 @@ pub enum Status {
     Connecting,
     /// The first child SA is installed (an initiator), or the endpoint serves (a responder).
     Connected,
+    /// No path to the server is left (an initiator): the IKE SA and the TUN device stay, and
+    /// the session is `Connected` again once a path works (MOBIKE, RFC 4555).
+    Reasserting,
     /// DELETE sent; waiting for the answer within the grace period.
     Disconnecting,
     /// The loop has ended; nothing of the session is left.
@@ -119,6 +122,7 @@ impl Display for Status {
         f.write_str(match self {
             Self::Connecting => "connecting",
             Self::Connected => "connected",
+            Self::Reasserting => "reasserting",
             Self::Disconnecting => "disconnecting",
             Self::Disconnected => "disconnected",
         })
@@ -350,6 +354,35 @@ pub enum EventKind {
         /// Milliseconds.
         initiate_to_child_ms: f64,
     },
+    /// The host's path to the server changed and the IKE SA was asked to move to it
+    /// (UPDATE_SA_ADDRESSES, RFC 4555 §3.5).
+    PathChanging {
+        /// Our new address and port.
+        local: SocketAddr,
+        /// The server's address and port.
+        remote: SocketAddr,
+    },
+    /// The IKE SA and the datapath's child SAs moved to a new path (MOBIKE), without a rekey
+    /// and without touching the TUN device or its routes.
+    PathUpdated {
+        /// Our address and port now.
+        local: SocketAddr,
+        /// The server's address and port now.
+        remote: SocketAddr,
+    },
+    /// The host has no route to the server any more (or only through the tunnel itself).
+    PathLost {
+        /// The server.
+        remote: SocketAddr,
+    },
+    /// A change of the host's path that the session does not follow, and why (said once when
+    /// MOBIKE was not negotiated).
+    PathNotFollowed {
+        /// The host's new source address toward the server, when there is one.
+        local: Option<IpAddr>,
+        /// Why it is not followed.
+        reason: String,
+    },
     /// A retransmission on an established IKE SA: the peer stopped answering.
     PeerUnresponsive {
         /// Retransmissions so far.
@@ -507,6 +540,13 @@ impl From<&Event> for EventKind {
             },
             Event::IkeSaClosed { reason } => Self::IkeSaClosed { reason: *reason },
             Event::Redirected { gateway } => Self::Redirect { gateway: gateway.to_string() },
+            Event::PathUpdated { local, remote, .. } => {
+                Self::PathUpdated { local: *local, remote: *remote }
+            }
+            Event::PathUpdateRefused { local, notify, .. } => Self::PathNotFollowed {
+                local: Some(local.ip()),
+                reason: format!("the server refused the move: {notify}"),
+            },
             // `Event` is non-exhaustive: a new kind shows up by name until it gets a variant.
             other => Self::Error { error: format!("unrendered negotiation event {other:?}") },
         }
@@ -587,6 +627,17 @@ impl Display for EventKind {
             Self::Timing { initiate_to_child_ms } => {
                 write!(f, "child SA up {initiate_to_child_ms:.1} ms after the first message")
             }
+            Self::PathChanging { local, remote } => {
+                write!(f, "path changed: moving the IKE SA to {local} -> {remote} (MOBIKE)")
+            }
+            Self::PathUpdated { local, remote } => {
+                write!(f, "path updated: {local} -> {remote}; child SAs moved without a rekey")
+            }
+            Self::PathLost { remote } => write!(f, "no path to the server {remote}: reasserting"),
+            Self::PathNotFollowed { local, reason } => match local {
+                Some(l) => write!(f, "path change to {l} not followed: {reason}"),
+                None => write!(f, "path change not followed: {reason}"),
+            },
             Self::PeerUnresponsive { retransmits } => {
                 write!(f, "the peer does not answer ({retransmits} retransmissions)")
             }
@@ -792,5 +843,53 @@ mod tests {
             e.to_string(),
             "IKE_SA_INIT done (SPIs 0000000000000001 0000000000000002); authenticating with IKE_AUTH"
         );
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The path events as scripts and people read them.
+    #[test]
+    fn path_events_in_json_and_text() {
+        let local: SocketAddr = "10.99.0.11:4500".parse().unwrap();
+        let remote: SocketAddr = "10.99.0.2:4500".parse().unwrap();
+        let cases = [
+            (
+                EventKind::PathUpdated { local, remote },
+                json!({"event": "path_updated", "local": "10.99.0.11:4500",
+                       "remote": "10.99.0.2:4500"}),
+                "path updated: 10.99.0.11:4500 -> 10.99.0.2:4500; child SAs moved without a rekey",
+            ),
+            (
+                EventKind::PathChanging { local, remote },
+                json!({"event": "path_changing", "local": "10.99.0.11:4500",
+                       "remote": "10.99.0.2:4500"}),
+                "path changed: moving the IKE SA to 10.99.0.11:4500 -> 10.99.0.2:4500 (MOBIKE)",
+            ),
+            (
+                EventKind::PathLost { remote },
+                json!({"event": "path_lost", "remote": "10.99.0.2:4500"}),
+                "no path to the server 10.99.0.2:4500: reasserting",
+            ),
+            (
+                EventKind::PathNotFollowed { local: Some(local.ip()), reason: "why".into() },
+                json!({"event": "path_not_followed", "local": "10.99.0.11", "reason": "why"}),
+                "path change to 10.99.0.11 not followed: why",
+            ),
+            (
+                EventKind::Status { status: Status::Reasserting },
+                json!({"event": "status", "status": "reasserting"}),
+                "status: reasserting",
+            ),
+        ];
+        for (kind, want_json, want_text) in cases {
+            let e = SessionEvent::new(kind);
+            assert_eq!(serde_json::from_str::<serde_json::Value>(&e.to_json()).unwrap(), want_json);
+            assert_eq!(e.to_string(), want_text);
+        }
     }
 }

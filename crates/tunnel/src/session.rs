@@ -208,9 +208,16 @@ impl Session {
             Some(s) => s,
             None => random_seed()?,
         };
+        // A MOBIKE initiator's sockets follow the kernel's choice of source (`mobility`).
+        let mobike = matches!(role, Role::Initiator { .. }) && config.mobike;
+        let bind = crate::mobility::bind_ip(local, mobike);
+        let tun_name = match &datapath {
+            Some(DatapathOptions::Tun(tun)) => Some(tun.name.clone()),
+            _ => None,
+        };
         let pump = match &datapath {
             Some(DatapathOptions::Tun(tun)) => {
-                Some(Arc::new(crate::datapath::start(tun, SocketAddr::new(local, ports.natt))?))
+                Some(Arc::new(crate::datapath::start(tun, SocketAddr::new(bind, ports.natt))?))
             }
             Some(DatapathOptions::Netstack(_)) | None => None,
         };
@@ -218,12 +225,19 @@ impl Session {
             Some(DatapathOptions::Netstack(sas)) => Some(sas),
             _ => None,
         };
-        let sockets = Sockets::bind(local, &[ports.ike, ports.natt], pump.clone(), queue_depth)?;
+        let sockets = Sockets::bind(bind, &[ports.ike, ports.natt], pump.clone(), queue_depth)?;
+        // On a wildcard socket the SA still speaks from `local` (NAT detection hashes it).
         let ike_local = sockets
             .local_addrs()
             .into_iter()
             .next()
+            .map(|a| SocketAddr::new(local, a.port()))
             .ok_or(SessionError::Spawn(std::io::ErrorKind::AddrNotAvailable.into()))?;
+        let mobility = if mobike {
+            Some(crate::mobility::Mobility::start(tun_name).map_err(SessionError::Spawn)?)
+        } else {
+            None
+        };
         let (tx, commands) = crossbeam_channel::unbounded();
         let (events_tx, events) = crossbeam_channel::bounded(event_depth.max(1));
         let wakeups = Arc::new(AtomicU64::new(0));
@@ -233,6 +247,10 @@ impl Session {
             SessionHandle { tx, pump: pump.as_ref().map_or_else(Weak::new, Arc::downgrade) };
         // One pending wake-up is enough: the loop takes every queued rekey when it runs.
         let table = pump.as_ref().map(|p| p.table()).or(netstack.as_ref().map(|n| n.table()));
+        if let Some(t) = table {
+            // RFC 7296 §2.23 until MOBIKE is known to be negotiated (RFC 4555 then rules).
+            t.set_follow_peer(!config.mobike);
+        }
         let rekey_wake = table.map(|t| {
             let (tx, rx) = crossbeam_channel::bounded(1);
             t.set_rekey_waker(tx);
@@ -250,6 +268,7 @@ impl Session {
             deadline: connect_timeout.map(|t| now + t),
             rekey_wake,
             redirects: None,
+            mobility,
         };
         let thread = match role {
             Role::Initiator { remote } => {
@@ -330,6 +349,7 @@ pub(crate) struct Parts {
     pub(crate) rekey_wake: Option<Receiver<()>>,
     /// An initiator follows redirects (RFC 5685) with it.
     pub(crate) redirects: Option<Follower>,
+    pub(crate) mobility: Option<crate::mobility::Mobility>,
 }
 
 fn spawn<E: crate::engine::Role + 'static>(

@@ -31,7 +31,7 @@ pub mod dirfd;
 pub mod dns;
 mod follow;
 mod linux;
-mod netlink;
+pub(crate) mod netlink;
 mod plan;
 pub mod record;
 

@@ -45,6 +45,8 @@ pub(super) struct RouteSpec {
 pub(super) struct Path {
     pub(super) via: Option<IpAddr>,
     pub(super) oif: u32,
+    /// The source address the kernel picks for it (RTA_PREFSRC).
+    pub(super) src: Option<IpAddr>,
 }
 
 fn family(addr: IpAddr) -> AddressFamily {
@@ -226,11 +228,12 @@ impl Rtnl {
             .ok_or_else(|| {
                 io::Error::new(io::ErrorKind::NotFound, format!("no route to {addr}"))
             })?;
-        let mut path = Path { via: None, oif: 0 };
+        let mut path = Path { via: None, oif: 0, src: None };
         for a in &answer.attributes {
             match a {
                 RouteAttribute::Gateway(g) => path.via = route_ip(g),
                 RouteAttribute::Oif(i) => path.oif = *i,
+                RouteAttribute::PrefSource(a) => path.src = route_ip(a),
                 _ => {}
             }
         }
@@ -242,4 +245,33 @@ impl Rtnl {
         }
         Ok(path)
     }
+}
+
+/// The source address this host uses toward `server` now, as `ip route get` says it: `None`
+/// when there is no route, when the route has no source address, or when it goes out through
+/// the link with index `not_via` (the tunnel's own device: a path through the tunnel is no
+/// path to the server).
+pub(crate) fn source_toward(server: IpAddr, not_via: Option<u32>) -> io::Result<Option<IpAddr>> {
+    let mut rtnl = Rtnl::open()?;
+    match rtnl.route_get(server) {
+        Ok(path) if Some(path.oif) == not_via => Ok(None),
+        Ok(path) => Ok(path.src),
+        Err(e) if is_no_route(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The index of the link `name`, if there is one.
+pub(crate) fn link_index(name: &str) -> io::Result<u32> {
+    Rtnl::open()?.link_index(name)
+}
+
+fn is_no_route(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+        || matches!(
+            e.raw_os_error(),
+            Some(code) if code == rustix::io::Errno::NETUNREACH.raw_os_error()
+                || code == rustix::io::Errno::HOSTUNREACH.raw_os_error()
+                || code == rustix::io::Errno::ADDRNOTAVAIL.raw_os_error()
+        )
 }
