@@ -330,6 +330,9 @@ impl Ikev2Protocol {
         // RFC 5685: announce REDIRECT_SUPPORTED and follow the server's redirects, as Apple's
         // client does unless `disableRedirect`.
         config.redirect_supported = !self.disable_redirect;
+        // Apple's disableMOBIKE: MOBIKE (RFC 4555) unless disabled; the runtime follows the
+        // host's address changes when the server agrees.
+        config.mobike = !self.disable_mobike;
         config.remote_id = Some(remote_id);
         config.ike_proposals = vec![IkeProposal {
             encryption: ike_enc,
@@ -460,12 +463,6 @@ impl Ikev2Protocol {
             note(
                 "maximum_tls_version",
                 "the TLS versions are EAP-TLS's, and this configuration does not run EAP-TLS",
-            );
-        }
-        if !self.disable_mobike {
-            note(
-                "disable_mobike",
-                "MOBIKE (RFC 4555) is not implemented; a network change drops the tunnel",
             );
         }
         if self.include_all_networks {
@@ -866,15 +863,20 @@ mod tests {
         let (_, u) = p.to_sa_config(&secrets()).unwrap();
         let fields: Vec<_> = u.iter().map(|u| u.field).collect();
         assert!(!fields.contains(&"disable_redirect"), "redirect works: {fields:?}");
-        for f in [
-            "disable_mobike",
-            "username",
-            "include_all_networks",
-            "exclude_local_networks",
-            "ppk_configuration",
-        ] {
+        assert!(!fields.contains(&"disable_mobike"), "MOBIKE works: {fields:?}");
+        for f in ["username", "include_all_networks", "exclude_local_networks", "ppk_configuration"]
+        {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
+    }
+
+    /// `disableMOBIKE` decides whether the client announces MOBIKE and follows address changes.
+    #[test]
+    fn disable_mobike_maps_to_mobike() {
+        let mut p = psk_protocol();
+        assert!(!p.to_sa_config(&secrets()).unwrap().0.mobike);
+        p.disable_mobike = false;
+        assert!(p.to_sa_config(&secrets()).unwrap().0.mobike);
     }
 
     /// `disableRedirect` decides whether the client announces and follows redirects.
@@ -944,7 +946,7 @@ mod tests {
             assert_eq!(c.local_id.id_type, ikeway_codec::IdType::ID_DER_ASN1_DN);
             assert_eq!(c.local_id.data, identity.chain()[0].subject_der());
             let fields: Vec<_> = unsupported.iter().map(|u| u.field).collect();
-            assert_eq!(fields, ["disable_mobike"], "certificates are supported");
+            assert!(fields.is_empty(), "certificates are supported: {fields:?}");
         }
 
         #[test]

@@ -61,8 +61,9 @@
 //! assert_eq!(config.peer_auth.psk().unwrap().expose(), b"correct horse battery staple");
 //! // Redirect is on by Apple's defaults, and followed (RFC 5685).
 //! assert!(config.redirect_supported);
-//! // MOBIKE is on by Apple's defaults and not implemented: reported, not ignored.
-//! assert_eq!(unsupported.len(), 1);
+//! // MOBIKE too, and followed when the host's address changes (RFC 4555).
+//! assert!(config.mobike);
+//! assert!(unsupported.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 mod atomic;

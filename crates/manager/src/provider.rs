@@ -21,7 +21,7 @@ use ikeway_sa::ConfigReceived;
 use ikeway_tunnel::host::{DEFAULT_MTU, HostError, HostNetwork, SessionHost};
 use ikeway_tunnel::{
     EventKind, Ports, Role, Session, SessionEvent, SessionHandle, SessionOptions, Spi32, Spi64,
-    TunOptions,
+    Status, TunOptions,
 };
 use serde::Serialize;
 
@@ -102,6 +102,11 @@ pub struct ChildSaStatus {
 pub struct TunnelStatus {
     /// The server's IKE address.
     pub server: Option<SocketAddr>,
+    /// Our address the IKE SA runs from now: the session's at the start, then wherever MOBIKE
+    /// moved it (RFC 4555).
+    pub local: Option<IpAddr>,
+    /// Times MOBIKE moved the IKE SA and its child SAs to a new path.
+    pub path_updates: u64,
     /// Internal addresses the server assigned.
     pub addresses: Vec<String>,
     /// DNS servers the server handed out.
@@ -218,6 +223,7 @@ impl TunnelProvider for SessionProvider {
         {
             let mut status = lock(&self.status);
             status.server = Some(SocketAddr::new(server, server_port));
+            status.local = Some(session.local_addr().ip());
             status.session = Some(session.handle());
         }
         let follow = Follow {
@@ -227,6 +233,7 @@ impl TunnelProvider for SessionProvider {
             ike_lifetime: request.config.lifetimes.ike.as_secs(),
             config: None,
             up: false,
+            reasserting: false,
             child_refused: false,
             closed: None,
         };
@@ -255,6 +262,8 @@ struct Follow {
     ike_lifetime: u64,
     config: Option<ConfigReceived>,
     up: bool,
+    /// The session said it has no path to the server (MOBIKE) and has not recovered yet.
+    reasserting: bool,
     /// The server refused the first child SA: the IKE SA alone carries nothing.
     child_refused: bool,
     closed: Option<CloseCause>,
@@ -358,6 +367,20 @@ impl Follow {
             }
             // A retransmission on an established SA: the server stopped answering.
             EventKind::PeerUnresponsive { .. } => self.events.report(TunnelEvent::Unresponsive),
+            // MOBIKE: no path to the server, then a path again (the IKE SA moved to it).
+            EventKind::PathUpdated { local, .. } => {
+                let mut status = lock(&self.status);
+                status.local = Some(local.ip());
+                status.path_updates += 1;
+            }
+            EventKind::Status { status: Status::Reasserting } => {
+                self.reasserting = true;
+                self.events.report(TunnelEvent::Unresponsive);
+            }
+            EventKind::Status { status: Status::Connected } if self.reasserting => {
+                self.reasserting = false;
+                self.events.report(TunnelEvent::Up(self.config.clone().unwrap_or_default()));
+            }
             EventKind::Authenticating { .. } => lock(&self.status).keyed = true,
             // Without its first child SA the tunnel would sit "connecting" with nothing to
             // carry until the caller gave up: end it, with the negotiation as the reason.

@@ -471,7 +471,6 @@ On demand
   3. Connect on any network
 
 Set but without effect here
-  disable_mobike: MOBIKE (RFC 4555) is not implemented; a network change drops the tunnel
   include_all_networks: routing all traffic is the binary's job; the protocol crates do not enforce it
   exclude_local_networks: local-network exclusion is not implemented
 "
@@ -614,7 +613,7 @@ Set but without effect here
             .flatten()
             .filter_map(|u| u["field"].as_str())
             .collect();
-        assert_eq!(fields, ["disable_mobike", "include_all_networks", "exclude_local_networks"]);
+        assert_eq!(fields, ["include_all_networks", "exclude_local_networks"]);
     }
 
     #[test]

@@ -328,7 +328,7 @@ fn start_options_and_unsupported_fields_reach_the_caller() {
         protocol: Some(protocol()),
         ..Default::default()
     };
-    cfg.protocol.as_mut().unwrap().disable_mobike = false;
+    cfg.protocol.as_mut().unwrap().enforce_routes = true;
     c.set_configuration(Some(cfg));
     let options = StartOptions {
         username: Some("alice".into()),
@@ -337,7 +337,7 @@ fn start_options_and_unsupported_fields_reach_the_caller() {
     let unsupported = c.start_tunnel_with_options(options).unwrap();
     let fields: Vec<_> = unsupported.iter().map(|u| u.field).collect();
     // A PSK configuration runs no EAP: the options' username and password are reported unused.
-    assert_eq!(fields, ["username", "disable_mobike", "password"]);
+    assert_eq!(fields, ["username", "enforce_routes", "password"]);
     assert_eq!(log.lock().unwrap().requests[0].options.username.as_deref(), Some("alice"));
 }
 

@@ -102,6 +102,8 @@ fn snapshot(connection: &ConnectionView, tunnel: &Mutex<TunnelStatus>, name: &st
         "last_disconnect_error": connection.last_error.map(|e| format!("{e:?}")),
         "last_disconnect_reason": connection.last_reason,
         "server": t.server.map(|s| s.to_string()),
+        "local": t.local.map(|l| l.to_string()),
+        "path_updates": t.path_updates,
         "internal_addresses": t.addresses,
         "dns": t.dns,
         "domains": t.domains,
