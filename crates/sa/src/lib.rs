@@ -6,7 +6,9 @@
 //! received, closed...). A [`Responder`] serves many initiators behind one address; both are
 //! driven through the one [`Engine`] interface, whose events name their IKE SA by a [`SaId`]. Time and randomness are inputs: every random choice of an SA comes
 //! from the seed it was created with, so a seeded run is reproducible byte for byte (but for
-//! an ECDSA certificate's AUTH signature, whose nonce `ikeway-pki` draws itself). Peers
+//! an ECDSA certificate's AUTH signature, whose nonce `ikeway-pki` draws itself, and ML-KEM
+//! on [`DefaultKex`]'s default aws-lc-rs backend, which draws key generation and
+//! encapsulation randomness from AWS-LC's own DRBG; `KexBackend::RustCrypto` is seeded). Peers
 //! authenticate with a PSK or a certificate ([`LocalAuth`], [`PeerAuth`]); certificate checks
 //! go through the [`ikeway_pki::PeerVerifier`] the caller passes, which holds the clock. A
 //! client may instead sign in with EAP inside IKE_AUTH (RFC 7296 §2.16: `LocalAuth::Eap`,
