@@ -263,6 +263,7 @@ impl<E: Role> Driver<E> {
             let sa = many.then_some(Spi64(id.spi()));
             match &e {
                 Event::IkeSaUp { .. } | Event::IkeSaRekeyed { .. } => self.write_keylog(id)?,
+                Event::Authenticating { .. } => self.write_intermediate_keylog(id)?,
                 Event::ChildSaInstalled(_) if !self.child_up && !many => {
                     self.emit(
                         None,
@@ -385,6 +386,21 @@ impl<E: Role> Driver<E> {
         else {
             return Ok(());
         };
+        log(&keys).map_err(SessionError::Keylog)
+    }
+
+    /// With additional key exchanges (RFC 9370) the keys change after each IKE_INTERMEDIATE:
+    /// the IKE_SA_INIT keys, which protect the first IKE_INTERMEDIATE, are logged too (a
+    /// second row for the same SPIs), so that tshark can open that exchange as well.
+    fn write_intermediate_keylog(&mut self, id: SaId) -> Result<(), SessionError> {
+        let Some(log) = self.keylog.as_mut() else { return Ok(()) };
+        let Some(keys) = self.engine.sa_mut(id).and_then(|sa| sa.export_keys_for_debugging())
+        else {
+            return Ok(());
+        };
+        if keys.suite.additional_methods().next().is_none() {
+            return Ok(());
+        }
         log(&keys).map_err(SessionError::Keylog)
     }
 

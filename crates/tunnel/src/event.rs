@@ -256,6 +256,10 @@ pub enum EventKind {
         cipher: String,
         /// PRF as people write it (`PRF-HMAC-SHA2-256`).
         prf_name: String,
+        /// Additional key exchanges done in IKE_INTERMEDIATE (RFC 9370), in order
+        /// (`ML_KEM_768`); left out of the JSON when none.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        additional_key_exchanges: Vec<String>,
     },
     /// A child SA's keys are installed (a new child SA, or a rekey's successor).
     ChildSaInstalled {
@@ -472,6 +476,7 @@ fn ike_up(spi_i: u64, spi_r: u64, suite: &IkeSuite) -> EventKind {
         group: suite.group.to_string(),
         cipher: suite.suite.encryption().to_string(),
         prf_name: suite.prf.to_string(),
+        additional_key_exchanges: suite.additional_methods().map(|g| g.to_string()).collect(),
     }
 }
 
@@ -732,6 +737,24 @@ mod tests {
         );
         let e = SessionEvent::new(EventKind::IkeSaClosed { reason: CloseReason::Redirected });
         assert_eq!(json(e), json!({"event": "ike_sa_closed", "reason": "Redirected"}));
+    }
+
+    /// `ike_sa_up` names the additional key exchanges (RFC 9370) when there were any, and
+    /// is unchanged without them.
+    #[test]
+    fn ike_sa_up_names_additional_key_exchanges() {
+        use ikeway_crypto::{AeadAlgorithm, Encryption, Prf, Suite};
+        let mut suite = IkeSuite {
+            suite: Suite::new(Encryption::Aead(AeadAlgorithm::AES256_GCM16), None).unwrap(),
+            prf: Prf::HmacSha256,
+            group: ikeway_codec::DhGroup::CURVE25519,
+            additional_kes: [ikeway_codec::DhGroup::NONE; 7],
+        };
+        let up = |s: &IkeSuite| json(SessionEvent::new(ike_up(1, 2, s)));
+        assert!(up(&suite).get("additional_key_exchanges").is_none(), "{}", up(&suite));
+        suite.additional_kes[0] = ikeway_codec::DhGroup::ML_KEM_768;
+        suite.additional_kes[2] = ikeway_codec::DhGroup::ML_KEM_1024;
+        assert_eq!(up(&suite)["additional_key_exchanges"], json!(["ML_KEM_768", "ML_KEM_1024"]));
     }
 
     /// The names the interop tests and testbeds parse: event names, field names, SPIs as hex

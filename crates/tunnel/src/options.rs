@@ -84,8 +84,9 @@ pub struct SessionOptions {
     pub seed: Option<[u8; 32]>,
     /// Where child SAs carry traffic; `None`: keys are reported as events only.
     pub datapath: Option<DatapathOptions>,
-    /// Receives each IKE SA's keys when it comes up or is rekeyed. Secrets: for debugging
-    /// with tshark only (the binary's `--keylog` writes Wireshark's table with it).
+    /// Receives each IKE SA's keys when it comes up or is rekeyed, and an initiator's
+    /// IKE_SA_INIT keys before its IKE_INTERMEDIATE exchanges (RFC 9370). Secrets: for
+    /// debugging with tshark only (the binary's `--keylog` writes Wireshark's table with it).
     pub keylog: Option<KeyLogger>,
     /// Datagrams waiting for the loop, at most (more are dropped and counted).
     pub queue_depth: usize,
