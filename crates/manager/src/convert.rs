@@ -204,24 +204,7 @@ impl Ikev2Protocol {
         }
         let psk = match self.shared_secret_reference.as_ref() {
             Some(reference) if self.authentication_method == AuthenticationMethod::SharedSecret => {
-                let secret = secrets
-                    .secret(reference)
-                    .map_err(|source| ConfigError::Secret {
-                        field: "shared_secret_reference",
-                        source,
-                    })?
-                    .ok_or_else(|| ConfigError::MissingSecret {
-                        field: "shared_secret_reference",
-                        reference: reference.clone(),
-                    })?;
-                if secret.is_empty() {
-                    return Err(ConfigError::Invalid {
-                        field: "shared_secret_reference",
-                        value: reference.to_string(),
-                        reason: "the shared secret is empty",
-                    });
-                }
-                Some(secret)
+                Some(stored_secret(secrets, "shared_secret_reference", reference)?)
             }
             _ => None,
         };
@@ -367,6 +350,7 @@ impl Ikev2Protocol {
         }
 
         config.config_request = ikeway_sa::CLIENT_CONFIG_REQUEST.to_vec();
+        config.ppk = self.ppk_config(secrets, eap.is_some())?;
         if self.use_configuration_attribute_internal_ip_subnet {
             config.config_request.push(ConfigAttributeType::INTERNAL_IP4_SUBNET);
             config.config_request.push(ConfigAttributeType::INTERNAL_IP6_SUBNET);
@@ -483,8 +467,12 @@ impl Ikev2Protocol {
         if self.disconnect_on_idle || self.disconnect_on_idle_timer.is_some() {
             note("disconnect_on_idle", "idle disconnection is not implemented");
         }
-        if self.ppk_configuration.is_some() {
-            note("ppk_configuration", "post-quantum preshared keys (RFC 8784) are not implemented");
+        if self.ppk_configuration.as_ref().is_some_and(|p| !p.is_mandatory) && eap.is_some() {
+            note(
+                "ppk_configuration",
+                "post-quantum preshared keys (RFC 8784) are not used with EAP here; the tunnel \
+                 comes up without one",
+            );
         }
         if !child.post_quantum_key_exchange_methods.is_empty() {
             note(
@@ -670,6 +658,26 @@ fn check_strict(p: &Ikev2Protocol) -> Result<(), ConfigError> {
         });
     }
     Ok(())
+}
+
+/// The secret `reference` names, for `field`: it must be there and not empty.
+pub(crate) fn stored_secret(
+    secrets: &dyn SecretSource,
+    field: &'static str,
+    reference: &PersistentRef,
+) -> Result<SecretBytes, ConfigError> {
+    let secret = secrets
+        .secret(reference)
+        .map_err(|source| ConfigError::Secret { field, source })?
+        .ok_or_else(|| ConfigError::MissingSecret { field, reference: reference.clone() })?;
+    if secret.is_empty() {
+        return Err(ConfigError::Invalid {
+            field,
+            value: reference.to_string(),
+            reason: "the secret is empty",
+        });
+    }
+    Ok(secret)
 }
 
 /// A secret map for tests and examples.
@@ -860,12 +868,13 @@ mod tests {
             keychain_reference: "p".into(),
             is_mandatory: true,
         });
-        let (_, u) = p.to_sa_config(&secrets()).unwrap();
+        let secrets = secrets_from([("s1", &b"shared secret"[..]), ("p", &b"a ppk"[..])]);
+        let (_, u) = p.to_sa_config(&secrets).unwrap();
         let fields: Vec<_> = u.iter().map(|u| u.field).collect();
         assert!(!fields.contains(&"disable_redirect"), "redirect works: {fields:?}");
         assert!(!fields.contains(&"disable_mobike"), "MOBIKE works: {fields:?}");
-        for f in ["username", "include_all_networks", "exclude_local_networks", "ppk_configuration"]
-        {
+        assert!(!fields.contains(&"ppk_configuration"), "PPK works: {fields:?}");
+        for f in ["username", "include_all_networks", "exclude_local_networks"] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
     }

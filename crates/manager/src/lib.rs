@@ -74,6 +74,7 @@ mod eap;
 mod model;
 mod ondemand;
 mod plist_error;
+mod ppk;
 mod preferences;
 mod profile;
 mod provider;

@@ -146,6 +146,9 @@ pub enum CloseCause {
     /// The server redirected us (RFC 5685) and the redirect was not followed: a loop, too
     /// many hops, a name that does not resolve.
     Redirect(ikeway_tunnel::RedirectFailure),
+    /// A mandatory post-quantum preshared key (RFC 8784) was not agreed: the one `Ppk*`
+    /// close reason of the IKE SA. (A wrong PPK fails authentication instead.)
+    Ppk(ikeway_sa::CloseReason),
 }
 
 impl CloseCause {
@@ -159,6 +162,7 @@ impl CloseCause {
             }
             Self::Eap(failure) => Some(failure.to_string()),
             Self::Redirect(failure) => Some(failure.to_string()),
+            Self::Ppk(reason) => Some(reason.to_string()),
             Self::ServerNotAuthenticated => Some(
                 "the server skipped its own authentication (EAP-only) but the EAP method that \
                  ran does not authenticate the server"
@@ -194,6 +198,10 @@ impl From<ikeway_sa::CloseReason> for CloseCause {
             R::MultipleAuthUnsupported => Self::MultipleAuthUnsupported,
             // A refused or skipped RFC 9370 exchange is a negotiation the server would not do.
             R::AdditionalKeyExchange(_) => Self::NegotiationFailed,
+            R::PpkNotSupportedByPeer
+            | R::PpkNotUsedByPeer
+            | R::PpkUnknownIdentity
+            | R::PpkUnavailableWithEap => Self::Ppk(r),
             _ => Self::NegotiationFailed,
         }
     }
@@ -252,7 +260,7 @@ pub fn close_error(from: VpnStatus, cause: CloseCause) -> Option<DisconnectError
         CloseCause::AuthenticationFailed | CloseCause::ServerNotAuthenticated => {
             E::AuthenticationFailed
         }
-        CloseCause::MultipleAuthUnsupported => E::NegotiationFailed,
+        CloseCause::MultipleAuthUnsupported | CloseCause::Ppk(_) => E::NegotiationFailed,
         CloseCause::NegotiationFailed | CloseCause::Expired => E::NegotiationFailed,
         CloseCause::ServerAddressResolutionFailed => E::ServerAddressResolutionFailed,
         // Apple has no redirect error: the server's address led to no gateway that serves us
@@ -329,6 +337,20 @@ mod tests {
     }
     fn unresponsive() -> I {
         I::Tunnel(TunnelEvent::Unresponsive)
+    }
+
+    #[test]
+    fn a_mandatory_ppk_not_agreed_is_a_negotiation_failure_with_its_reason() {
+        let cause = CloseCause::from(ikeway_sa::CloseReason::PpkNotSupportedByPeer);
+        assert_eq!(cause, CloseCause::Ppk(ikeway_sa::CloseReason::PpkNotSupportedByPeer));
+        assert_eq!(close_error(S::Connecting, cause), Some(E::NegotiationFailed));
+        assert_eq!(
+            cause.reason().as_deref(),
+            Some(
+                "a post-quantum preshared key is required but the peer does not support PPK \
+                 (RFC 8784)"
+            )
+        );
     }
 
     #[test]

@@ -292,6 +292,14 @@ impl Display for Summary<'_> {
                 if p.identity_reference.is_some() { "stored, never shown" } else { "(not set)" },
             )?;
         }
+        if let Some(ppk) = &p.ppk_configuration {
+            let need = if ppk.is_mandatory { "required" } else { "optional" };
+            row(
+                f,
+                "Post-quantum PPK",
+                format!("{} ({need}), key stored, never shown", or_none(Some(&ppk.identifier))),
+            )?;
+        }
         if p.authentication_method == AuthenticationMethod::Certificate
             || !p.trust_anchors.is_empty()
             || p.use_system_trust_store
@@ -493,6 +501,26 @@ Set but without effect here
             "  Username                  alice\n  Password                  stored, never shown\n"
         ));
         assert!(!text.contains("ref-pw"), "{text}");
+    }
+
+    #[test]
+    fn ppk_shows_its_identifier_and_whether_required_never_the_key() {
+        let mut config = office();
+        let p = config.protocol.as_mut().expect("set above");
+        p.ppk_configuration = Some(crate::model::PpkConfiguration {
+            identifier: "qkd-link-1".into(),
+            keychain_reference: PersistentRef::from("ref-ppk"),
+            is_mandatory: true,
+        });
+        let text = Summary { name: "office", configuration: &config, managed: false }.to_string();
+        assert!(
+            text.contains(
+                "  Post-quantum PPK          qkd-link-1 (required), key stored, never shown\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("ref-ppk"), "{text}");
+        assert!(!text.contains("ppk_configuration"), "no longer listed as without effect: {text}");
     }
 
     #[test]
