@@ -265,14 +265,8 @@ impl IkeSa {
         ok
     }
 
-    /// The responder answered our UPDATE_SA_ADDRESSES for `sent`, on `arrived`.
-    pub(super) fn finish_update(
-        &mut self,
-        now: Instant,
-        payloads: &[Payload],
-        sent: Path,
-        arrived: Path,
-    ) {
+    /// The responder answered our UPDATE_SA_ADDRESSES for `sent`.
+    pub(super) fn finish_update(&mut self, now: Instant, payloads: &[Payload], sent: Path) {
         if let Some(error) = first_error(payloads) {
             self.stats.path_updates_refused += 1;
             self.events.push_back(Event::PathUpdateRefused {
@@ -288,6 +282,11 @@ impl IkeSa {
             self.queue(Command::UpdatePath);
             return;
         }
+        // The responder moved to where the request it answered came from: the newest path we
+        // send from (a newer one than `sent` if it answered a retransmission from there). That,
+        // not the address a runtime with wildcard sockets hands the response in with, is what
+        // its NAT detection describes.
+        let arrived = self.send_path();
         let (local_nat, remote_nat) = self
             .nat_seen(payloads, arrived)
             .unwrap_or((self.local_behind_nat, self.remote_behind_nat));

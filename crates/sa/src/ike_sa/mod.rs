@@ -191,8 +191,6 @@ pub struct IkeSa {
     local_behind_nat: bool,
     /// The peer is behind a NAT (RFC 7296 §2.23): a responder follows its mapping.
     remote_behind_nat: bool,
-    /// Where the datagram being handled came from and arrived on (local, remote).
-    rx_path: (SocketAddr, SocketAddr),
     mobility: mobike::Mobility,
     peer_fragmentation: bool,
     state: State,
@@ -331,7 +329,6 @@ impl IkeSa {
             nat_t: local.port() == NAT_T_PORT || remote.port() == NAT_T_PORT,
             local_behind_nat: false,
             remote_behind_nat: false,
-            rx_path: (local, remote),
             mobility: mobike::Mobility::default(),
             peer_fragmentation: false,
             state: State::Closed,

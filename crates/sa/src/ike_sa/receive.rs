@@ -13,7 +13,6 @@ impl IkeSa {
         datagram: &[u8],
     ) {
         self.stats.received += 1;
-        self.rx_path = (local, remote);
         let Some(bytes) = ike_bytes(local, remote, datagram) else {
             // ESP or a keepalive: not ours to handle.
             self.stats.dropped_unexpected += 1;
@@ -157,10 +156,7 @@ impl IkeSa {
                 }
             }
             Request::DeleteIke => self.close(CloseReason::Deleted),
-            Request::UpdateAddresses { path, .. } => {
-                let arrived = self.rx_path;
-                self.finish_update(now, &payloads, path, arrived);
-            }
+            Request::UpdateAddresses { path, .. } => self.finish_update(now, &payloads, path),
             Request::CheckPath { path, .. } => self.finish_check(path),
             Request::AnnounceAddresses => {}
         }
