@@ -187,6 +187,10 @@ pub(crate) struct ServeArgs {
     /// inside IKE, whose final AUTH is keyed with the MSK. Needs tls in --eap-methods.
     #[arg(long, requires = "eap_users")]
     eap_tls13_draft: bool,
+    /// Do not offer MOBIKE (RFC 4555): clients then cannot move their IKE SA to a new address
+    /// with UPDATE_SA_ADDRESSES (a NAT that rebinds them is still followed).
+    #[arg(long)]
+    no_mobike: bool,
 }
 
 pub(crate) fn parse_cidr(s: &str) -> Result<(IpAddr, u8)> {
@@ -644,6 +648,15 @@ fn parse_pool<T: std::str::FromStr>(s: &str) -> Result<(T, u32)> {
 /// group 14 for PFS on rekeys.
 const APPLE_DEFAULT_CHILD: &str = "aes256-sha256-modp2048";
 
+/// The responder's switches that map one to one onto its `Config`.
+fn responder_switches(config: &mut ikeway_sa::Config, args: &ServeArgs) {
+    config.max_children = args.max_children;
+    config.eap_only = args.eap_only;
+    config.wide_remote_ts = args.wide_remote_ts;
+    // On unless refused: a client that moves keeps its tunnel (RFC 4555).
+    config.mobike = !args.no_mobike;
+}
+
 pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     let c = &args.common;
     if !c.ca.is_empty() && !args.require_client_cert && args.eap_users.is_none() {
@@ -679,9 +692,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         // otherwise (and what `config add` saves by default), so they connect out of the box.
         config.esp_proposals.push(proposals::esp(APPLE_DEFAULT_CHILD)?);
     }
-    config.max_children = args.max_children;
-    config.eap_only = args.eap_only;
-    config.wide_remote_ts = args.wide_remote_ts;
+    responder_switches(&mut config, &args);
     let pool = AddressPool {
         v4: args.pool.as_deref().map(parse_pool).transpose()?,
         v6: args.pool6.as_deref().map(parse_pool).transpose()?,
@@ -752,6 +763,26 @@ mod tests {
     struct Serve {
         #[command(flatten)]
         args: ServeArgs,
+    }
+
+    /// `serve` offers MOBIKE unless `--no-mobike`.
+    #[test]
+    fn serve_offers_mobike_unless_told_not_to() {
+        use clap::Parser;
+        let mobike = |extra: &[&str]| {
+            let mut argv = vec!["serve", "--local", "127.0.0.1", "--id", "vpn.unit.test"];
+            argv.extend(extra);
+            let args = Serve::try_parse_from(argv).unwrap().args;
+            let mut config = ikeway_sa::Config::new(
+                ikeway_codec::IdRepr::from_value(ikeway_codec::IdValue::Fqdn("vpn.unit.test")),
+                ikeway_crypto::SecretBytes::from_slice(b"unit"),
+            );
+            assert!(!config.mobike, "off in the library's defaults");
+            responder_switches(&mut config, &args);
+            config.mobike
+        };
+        assert!(mobike(&[]));
+        assert!(!mobike(&["--no-mobike"]));
     }
 
     /// `serve --eap-tls13-draft` reaches the EAP-TLS server's configuration, and only with it;
