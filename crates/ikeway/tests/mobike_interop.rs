@@ -165,6 +165,21 @@ fn a_new_address_replacing_the_old_keeps_the_tunnel() {
     let (host, nat, id) = sw_sa(dir, "address.sas");
     assert_eq!((host.as_str(), nat), ("10.97.0.3", false), "strongSwan follows the new address");
     assert_eq!(id, start_id, "the same IKE SA: moved, not re-established");
+    // kernel-libipsec cannot move an SA: strongSwan rekeys the child after the update, and we
+    // answer it (CREATE_CHILD_SA from the original responder: keys in the exchange's order,
+    // RFC 7296 §2.17); the ping stream below proves the new child carries traffic.
+    let child_spi = |file: &str| {
+        swanctl_sas(&read(dir, file))[0]
+            .children
+            .iter()
+            .filter(|c| c.get("state").map(String::as_str) == Some("INSTALLED"))
+            .find_map(|c| c.get("spi-in").cloned())
+    };
+    let (before, after) = (child_spi("start.sas"), child_spi("address.sas"));
+    assert!(
+        before.is_some() && after.is_some() && before != after,
+        "rekeyed: {before:?} {after:?}"
+    );
     let st = status(dir, "address.status.json");
     assert_eq!(st["status"], "connected", "{st}");
     assert_eq!(st["local"], "10.97.0.3", "{st}");
