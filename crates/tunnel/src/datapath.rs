@@ -166,5 +166,54 @@ pub(crate) fn stats(pump: &Pump) -> DatapathStats {
     }
 }
 
+/// A responder's client moved (`Event::PathUpdated`: MOBIKE, or a NAT rebinding its IKE SA
+/// followed): the ESP of that IKE SA's child SAs, and of no other client's, goes to `remote`
+/// from now on. Returns how many child SAs moved.
+pub(crate) fn move_children(table: &SaTable, children: &[(u32, u32)], remote: SocketAddr) -> usize {
+    children.iter().filter(|(spi_in, _)| table.set_remote(*spi_in, remote)).count()
+}
+
 #[cfg(test)]
 mod rekey_tests;
+
+#[cfg(test)]
+mod tests {
+    use ikeway_crypto::{AeadAlgorithm, Encryption, SecretBytes, Suite};
+    use ikeway_pump::{ChildSa, Policy, Selector};
+
+    use super::*;
+
+    /// Two clients of one responder; the one whose IKE SA moved gets its ESP sent to its new
+    /// address, the other keeps its own.
+    #[test]
+    fn a_responder_moves_only_the_child_sas_of_the_client_that_moved() {
+        let table = SaTable::new();
+        let suite = Suite::new(Encryption::Aead(AeadAlgorithm::AES128_GCM16), None).unwrap();
+        let esp = |spi| {
+            ikeway_esp::SaConfig::new(
+                spi,
+                suite,
+                SecretBytes::from_slice(&[1; 20]),
+                SecretBytes::default(),
+            )
+        };
+        let any = || Policy { local: vec![Selector::any_v4()], remote: vec![Selector::any_v4()] };
+        for (spi_in, spi_out, remote) in
+            [(0x1000, 0x2000, "10.99.0.1:4500"), (0x1001, 0x2001, "10.99.0.7:4500")]
+        {
+            table
+                .install(&ChildSa {
+                    inbound: esp(spi_in),
+                    outbound: esp(spi_out),
+                    policy: any(),
+                    remote: remote.parse().unwrap(),
+                })
+                .unwrap();
+        }
+        let moved: SocketAddr = "192.0.2.50:44500".parse().unwrap();
+        assert_eq!(move_children(&table, &[(0x1000, 0x2000), (0x9999, 0x1)], moved), 1);
+        let remote = |spi: u32| table.stats().iter().find(|s| s.spi_in == spi).unwrap().remote;
+        assert_eq!(remote(0x1000), Some(moved));
+        assert_eq!(remote(0x1001), Some("10.99.0.7:4500".parse().unwrap()));
+    }
+}

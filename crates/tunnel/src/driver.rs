@@ -278,7 +278,7 @@ impl<E: Role> Driver<E> {
             self.emit(sa, EventKind::from(&e));
             self.apply_to_datapath(sa, &e)?;
             self.follow_redirect(now, &e);
-            self.path_event(&e);
+            self.path_event(id, &e);
             if matches!(e, Event::ChildSaInstalled(_)) && !self.child_up {
                 self.child_up = true;
                 if !many {
@@ -357,12 +357,20 @@ impl<E: Role> Driver<E> {
     }
 
     /// A negotiation event for MOBIKE's part: the datapath follows a moved SA.
-    fn path_event(&mut self, e: &Event) {
+    fn path_event(&mut self, id: SaId, e: &Event) {
         let table = match (&self.pump, &self.netstack) {
             (Some(pump), _) => Some(pump.table()),
             (None, Some(sas)) => Some(sas.table()),
             (None, None) => None,
         };
+        if let (Event::PathUpdated { remote, .. }, Some(t), true) =
+            (e, table, self.engine.serves_many())
+        {
+            // A responder (`serve`): only the client whose IKE SA moved.
+            let children = self.engine.sa_mut(id).map(|sa| sa.child_spis()).unwrap_or_default();
+            datapath::move_children(t, &children, *remote);
+            return;
+        }
         let (Some(m), Some(sa)) = (self.mobility.as_mut(), self.engine.own_sa()) else { return };
         for kind in m.on_event(e, sa, table) {
             self.emit(None, kind);
