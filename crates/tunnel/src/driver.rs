@@ -276,6 +276,12 @@ impl<E: Role> Driver<E> {
                 _ => {}
             }
             self.emit(sa, EventKind::from(&e));
+            if matches!(e, Event::IkeSaUp { .. })
+                && let Some(ppk_id) = self.engine.sa_mut(id).and_then(|s| s.ppk_id())
+            {
+                let ppk_id = String::from_utf8_lossy(ppk_id).into_owned();
+                self.emit(sa, EventKind::PpkUsed { ppk_id });
+            }
             self.apply_to_datapath(sa, &e)?;
             self.follow_redirect(now, &e);
             self.path_event(id, &e);

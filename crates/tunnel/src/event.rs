@@ -261,6 +261,12 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Vec::is_empty", default)]
         additional_key_exchanges: Vec<String>,
     },
+    /// Right after `IkeSaUp`: a post-quantum preshared key (RFC 8784) is mixed into the IKE
+    /// SA's keys, both sides having used it. Not reported when the SA came up without one.
+    PpkUsed {
+        /// The PPK's identifier (PPK_ID), never the key.
+        ppk_id: String,
+    },
     /// A child SA's keys are installed (a new child SA, or a rekey's successor).
     ChildSaInstalled {
         /// SPI the peer puts on packets to us.
@@ -574,6 +580,9 @@ impl Display for EventKind {
             }
             Self::IkeSaUp { spi_i, spi_r, cipher, prf_name, group, .. } => {
                 write!(f, "IKE SA up: {spi_i}/{spi_r}, {cipher}, {prf_name}, {group}")
+            }
+            Self::PpkUsed { ppk_id } => {
+                write!(f, "post-quantum preshared key {ppk_id:?} mixed into the keys (RFC 8784)")
             }
             Self::ChildSaInstalled {
                 spi_in,

@@ -24,7 +24,7 @@ use ikeway_crypto::SecretBytes;
 use ikeway_eap::{AuthenticatorConfig, Method, PeerConfig, TlsServerConfig, Users};
 use ikeway_manager::{IdentityData, parse_identity, read_certificate_file};
 use ikeway_pki::{Crl, Identity, Purpose, Revocation, certificates_from_pem_or_der};
-use ikeway_sa::{AddressPool, CloseReason, Config, KeyExport, LocalAuth, PeerAuth};
+use ikeway_sa::{AddressPool, CloseReason, Config, KeyExport, LocalAuth, PeerAuth, Ppk, PpkConfig};
 use ikeway_tunnel::verifier::{RuntimeVerifier, TrustSettings};
 use ikeway_tunnel::{
     Action, EventKind, Session, SessionEvent, SessionOptions, Spi64, Status, TunOptions,
@@ -50,6 +50,15 @@ pub(crate) struct Common {
     /// given, and how the peer must unless it must show a certificate (--ca).
     #[arg(long, value_name = "FILE")]
     psk_file: Option<PathBuf>,
+    /// A post-quantum preshared key (RFC 8784) as `PPK_ID=FILE` (the key on FILE's first
+    /// line; repeat for more). `initiate` uses the first; `serve` takes any a client names.
+    /// Without --ppk-required, a peer without the PPK still connects, without it.
+    #[arg(long, value_name = "ID=FILE")]
+    ppk: Vec<String>,
+    /// No IKE SA without a PPK: refuse (serve) or stop (initiate) when the peer does not use
+    /// one of ours.
+    #[arg(long, requires = "ppk")]
+    ppk_required: bool,
     /// Our certificate and its chain (PEM or DER, end entity first): we authenticate with it
     /// (RFC 7427 signature) instead of the pre-shared key.
     #[arg(long, value_name = "FILE", requires = "key")]
@@ -402,6 +411,7 @@ fn config(c: &Common, local_auth: LocalAuth, peer_auth: PeerAuth) -> Result<Conf
     for p in &mut config.ike_proposals {
         p.additional_kes.clone_from(&additional);
     }
+    config.ppk = ppk_config(&c.ppk, c.ppk_required)?;
     if !c.local_ts.is_empty() {
         config.local_ts = c.local_ts.iter().map(|s| cidr_selector(s)).collect::<Result<_>>()?;
     }
@@ -409,6 +419,28 @@ fn config(c: &Common, local_auth: LocalAuth, peer_auth: PeerAuth) -> Result<Conf
         config.remote_ts = c.remote_ts.iter().map(|s| cidr_selector(s)).collect::<Result<_>>()?;
     }
     Ok(config)
+}
+
+/// `--ppk ID=FILE ...` and `--ppk-required`. Keys are read now, and never printed.
+fn ppk_config(list: &[String], required: bool) -> Result<Option<PpkConfig>> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let mut keys: Vec<Ppk> = Vec::new();
+    for item in list {
+        let Some((id, file)) =
+            item.split_once('=').filter(|(id, f)| !id.is_empty() && !f.is_empty())
+        else {
+            bail!("--ppk {item:?}: expected PPK_ID=FILE");
+        };
+        if keys.iter().any(|k| k.id == id.as_bytes()) {
+            bail!("--ppk: PPK_ID {id:?} given twice");
+        }
+        let key = ikeway_manager::read_secret_file(Path::new(file))
+            .with_context(|| format!("--ppk {id}"))?;
+        keys.push(Ppk { id: id.as_bytes().to_vec(), key });
+    }
+    Ok(Some(PpkConfig { keys, mandatory: required }))
 }
 
 /// `--tun NAME` and its companions: the ESP datapath for `initiate` and `serve`.

@@ -12,9 +12,9 @@ use ikeway_crypto::SecretBytes;
 use ikeway_manager::{
     AuthenticationMethod, CertificateType, DeadPeerDetectionRate, DiffieHellmanGroup, EapMethod,
     EncryptionAlgorithm, IdentityData, Ikev2Protocol, IntegrityAlgorithm, MAX_USERNAME,
-    PreferencesStore, SaParameters, Summary, TlsVersion, VpnConfiguration, VpnManager,
-    anchors_from, check_certificate_type, crl_from, export_profile, import_profile, load_identity,
-    read_certificate_file, set_identity, summary_json,
+    PpkConfiguration, PreferencesStore, SaParameters, Summary, TlsVersion, VpnConfiguration,
+    VpnManager, anchors_from, check_certificate_type, crl_from, export_profile, import_profile,
+    load_identity, read_certificate_file, set_identity, summary_json,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -110,6 +110,17 @@ pub(crate) struct Fields {
     /// File holding the shared secret (first line); stored in the 0600 secret store.
     #[arg(long, value_name = "FILE")]
     psk_file: Option<PathBuf>,
+    /// File holding a post-quantum preshared key (RFC 8784; first line); stored in the 0600
+    /// secret store, never shown. Needs --ppk-id (or one saved before).
+    #[arg(long, value_name = "FILE")]
+    ppk_file: Option<PathBuf>,
+    /// The PPK's identifier (PPK_ID), as the server knows it.
+    #[arg(long, value_name = "ID")]
+    ppk_id: Option<String>,
+    /// Connect without the PPK when the server does not use it (default: the PPK is
+    /// mandatory, as Apple's isMandatory).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    ppk_optional: Option<bool>,
     /// How we authenticate in IKE: shared-secret, certificate, or none (EAP alone, with
     /// --extended-auth; default: what --psk-file or an --identity-* option gives).
     #[arg(long, value_name = "METHOD")]
@@ -309,6 +320,8 @@ impl Fields {
         }
         // Read before anything is stored: a bad file leaves the secret store as it was.
         let psk = self.psk_file.as_deref().map(ikeway_manager::read_secret_file).transpose()?;
+        let ppk = self.ppk_file.as_deref().map(ikeway_manager::read_secret_file).transpose()?;
+        self.check_ppk(protocol)?;
         self.apply_eap(protocol)?;
         let password = self.password(protocol)?;
         self.apply_certificates(protocol, store)?;
@@ -327,6 +340,7 @@ impl Fields {
                 protocol.authentication_method = AuthenticationMethod::SharedSecret;
             }
         }
+        self.apply_ppk(protocol, ppk, store)?;
         if let Some(v) = self.system_ca {
             protocol.use_system_trust_store = v;
         }
@@ -389,6 +403,55 @@ impl Fields {
 }
 
 impl Fields {
+    /// The PPK options make sense before anything is stored: an identifier for a new PPK, no
+    /// identifier or flag without a PPK.
+    fn check_ppk(&self, protocol: &Ikev2Protocol) -> Result<()> {
+        let saved = protocol.ppk_configuration.is_some();
+        if self.ppk_file.is_some() && self.ppk_id.is_none() && !saved {
+            bail!("--ppk-file needs --ppk-id: the identifier the server knows the PPK by");
+        }
+        if self.ppk_id.as_deref() == Some("") {
+            bail!("--ppk-id must not be empty");
+        }
+        if (self.ppk_id.is_some() || self.ppk_optional.is_some())
+            && self.ppk_file.is_none()
+            && !saved
+        {
+            bail!("--ppk-id and --ppk-optional need --ppk-file (no PPK is saved yet)");
+        }
+        Ok(())
+    }
+
+    /// Stores the PPK (the old one is removed from the secret store) and its settings.
+    fn apply_ppk(
+        &self,
+        protocol: &mut Ikev2Protocol,
+        ppk: Option<SecretBytes>,
+        store: &PreferencesStore,
+    ) -> Result<()> {
+        if let Some(key) = ppk {
+            let reference = store.secrets().add(&key)?;
+            let ppk = protocol.ppk_configuration.get_or_insert_with(|| PpkConfiguration {
+                identifier: String::new(),
+                keychain_reference: reference.clone(),
+                is_mandatory: true,
+            });
+            let old = std::mem::replace(&mut ppk.keychain_reference, reference.clone());
+            if old != reference {
+                store.secrets().remove(&old)?;
+            }
+        }
+        if let Some(ppk) = protocol.ppk_configuration.as_mut() {
+            if let Some(id) = &self.ppk_id {
+                ppk.identifier = id.clone();
+            }
+            if let Some(optional) = self.ppk_optional {
+                ppk.is_mandatory = !optional;
+            }
+        }
+        Ok(())
+    }
+
     /// The EAP options that are not secrets; checked before anything is stored.
     fn apply_eap(&self, protocol: &mut Ikev2Protocol) -> Result<()> {
         if let Some(user) = &self.username {
@@ -714,8 +777,10 @@ pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
                         &p.identity_reference,
                         &p.identity_data_password_reference,
                     ]
+                    .into_iter()
+                    .flatten()
+                    .chain(p.ppk_configuration.as_ref().map(|k| &k.keychain_reference))
                 })
-                .flatten()
                 .cloned()
                 .collect();
             manager.remove_from_preferences()?;
