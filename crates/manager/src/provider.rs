@@ -107,6 +107,9 @@ pub struct TunnelStatus {
     pub local: Option<IpAddr>,
     /// Times MOBIKE moved the IKE SA and its child SAs to a new path.
     pub path_updates: u64,
+    /// The PPK_ID of the post-quantum preshared key mixed into the IKE SA's keys (RFC 8784),
+    /// when the server used it.
+    pub ppk_id: Option<String>,
     /// Internal addresses the server assigned.
     pub addresses: Vec<String>,
     /// DNS servers the server handed out.
@@ -382,6 +385,7 @@ impl Follow {
                 self.events.report(TunnelEvent::Up(self.config.clone().unwrap_or_default()));
             }
             EventKind::Authenticating { .. } => lock(&self.status).keyed = true,
+            EventKind::PpkUsed { ppk_id } => lock(&self.status).ppk_id = Some(ppk_id.clone()),
             // Without its first child SA the tunnel would sit "connecting" with nothing to
             // carry until the caller gave up: end it, with the negotiation as the reason.
             EventKind::ChildSaRefused { notify } if !self.up => {

@@ -104,6 +104,7 @@ fn snapshot(connection: &ConnectionView, tunnel: &Mutex<TunnelStatus>, name: &st
         "server": t.server.map(|s| s.to_string()),
         "local": t.local.map(|l| l.to_string()),
         "path_updates": t.path_updates,
+        "ppk_id": t.ppk_id,
         "internal_addresses": t.addresses,
         "dns": t.dns,
         "domains": t.domains,
