@@ -161,6 +161,10 @@ impl Datapath {
                     c.drop(Drop::InboundPolicy);
                     return Opened::Dropped(Drop::InboundPolicy);
                 }
+                // The peer uses the new SA: so can we (RFC 7296 §2.8).
+                if !entry.outbound.ready.load(std::sync::atomic::Ordering::Relaxed) {
+                    entry.outbound.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 if self.table.follows_peer() {
                     let mut out = lock(&entry.outbound.sa);
                     if out.remote != remote {

@@ -73,7 +73,17 @@ pub(crate) struct OutboundEntry {
     pub(crate) sa: Mutex<OutboundState>,
     pub(crate) policy: Policy,
     pub(crate) headroom: usize,
+    /// Whether the peer is known to have this SA: set at install for a new child SA; for a
+    /// rekey's successor once a valid packet arrived on its inbound half or the SA it replaces
+    /// was removed (RFC 7296 §2.8: until then the old SA carries our traffic, so a lost
+    /// CREATE_CHILD_SA response blackholes nothing).
+    pub(crate) ready: AtomicBool,
+    /// The inbound SPI of the child SA this one replaces (a rekey's successor).
+    pub(crate) replaces: Option<u32>,
 }
+
+/// How many not-yet-confirmed successors the outbound lookup walks back through.
+const MAX_SUCCESSORS: usize = 4;
 
 /// What a worker changes when it sends: the SA (sequence number) and where it sends to.
 #[derive(Debug)]
@@ -100,9 +110,24 @@ impl Snapshot {
     }
 
     /// The SA to seal `flow` with: among those whose remote selectors cover its destination,
-    /// the narrowest, then newest, whose whole policy covers it. Allocates nothing.
+    /// the narrowest, then newest, whose whole policy covers it; a rekey's successor the peer
+    /// is not known to have yet (`OutboundEntry::ready`) gives way to the SA it replaces while
+    /// that one is installed (never to any other SA). Allocates nothing.
     pub(crate) fn outbound_for(&self, flow: &Flow) -> Option<&Arc<OutboundEntry>> {
-        self.by_destination.lookup(flow.dst).iter().find(|e| e.policy.covers_outbound(flow))
+        let candidates = self.by_destination.lookup(flow.dst);
+        let mut chosen = candidates.iter().find(|e| e.policy.covers_outbound(flow))?;
+        // A chain of successors is short: one per rekey still in flight.
+        for _ in 0..MAX_SUCCESSORS {
+            if chosen.ready.load(Ordering::Relaxed) {
+                break;
+            }
+            let Some(old) = chosen.replaces else { break };
+            match candidates.iter().find(|e| e.spi_in == old && e.policy.covers_outbound(flow)) {
+                Some(e) => chosen = e,
+                None => break,
+            }
+        }
+        Some(chosen)
     }
 }
 
@@ -164,6 +189,18 @@ impl SaTable {
     /// change costs a copy and an index build whatever its size, so a batch pays that once).
     /// Nothing is installed if any of them is refused.
     pub fn install_all(&self, children: &[ChildSa]) -> Result<(), EspError> {
+        self.install_entries(children, None)
+    }
+
+    /// Installs the successor of the child SA with inbound SPI `replaces` (a rekey, RFC 7296
+    /// §2.8): inbound at once, but our traffic stays on the SA it replaces until a valid packet
+    /// arrives on the new one or the old one is removed, whichever comes first. Without this, the side that answered the
+    /// CREATE_CHILD_SA sent on an SA the peer may not have (its response lost).
+    pub fn install_successor(&self, child: &ChildSa, replaces: u32) -> Result<(), EspError> {
+        self.install_entries(std::slice::from_ref(child), Some(replaces))
+    }
+
+    fn install_entries(&self, children: &[ChildSa], replaces: Option<u32>) -> Result<(), EspError> {
         let mut entries = Vec::with_capacity(children.len());
         for child in children {
             let out_sa = OutboundSa::new(&child.outbound)?;
@@ -172,6 +209,8 @@ impl SaTable {
                 headroom: out_sa.headroom(),
                 sa: Mutex::new(OutboundState { sa: out_sa, remote: child.remote }),
                 policy: child.policy.clone(),
+                ready: AtomicBool::new(replaces.is_none()),
+                replaces,
             });
             let inbound = Arc::new(InboundEntry {
                 sa: Mutex::new(InboundSa::new(&child.inbound)?),

@@ -423,3 +423,56 @@ fn set_peer_moves_every_outbound_sa() {
     assert_eq!(a.dp.table().set_peer(new), 2);
     assert!(a.dp.table().stats().iter().all(|s| s.remote == Some(new)));
 }
+
+/// RFC 7296 §2.8: a rekey's successor installed with `install_successor` takes inbound at
+/// once, but our traffic stays on the SA it replaces until the peer uses the new one (a valid
+/// packet on it) or the old one is removed; so a lost CREATE_CHILD_SA response (the peer never
+/// installed the new SA) blackholes nothing. A successor never gives way to another child's SA.
+#[test]
+fn a_rekeys_successor_carries_our_traffic_once_the_peer_uses_it_or_the_old_one_goes() {
+    let out_spi = |end: &End, n: u32| {
+        let esp = sealed(end, &udp4([10, 1, 0, 5], [10, 2, 0, 9], n));
+        u32::from_be_bytes([esp[0], esp[1], esp[2], esp[3]])
+    };
+    // A's side answered the rekey: 0x1001/0x2001 replaces 0x1000/0x2000.
+    let (a, b) = installed();
+    let (ca, cb) = child(0x1001, 0x2001, 5);
+    a.dp.table().install_successor(&ca, 0x1000).unwrap();
+    assert_eq!(out_spi(&a, 1), 0x2000, "the old SA until the peer is known to have the new one");
+    b.dp.table().install(&cb).unwrap();
+    let from_b = {
+        let mut buf = vec![0u8; HEADROOM + 1400 + TAILROOM];
+        let inner = udp4([10, 2, 0, 9], [10, 1, 0, 5], 2);
+        buf[HEADROOM..HEADROOM + inner.len()].copy_from_slice(&inner);
+        let (start, len, _) = b.dp.seal(&mut buf, inner.len()).unwrap();
+        buf[start..start + len].to_vec()
+    };
+    assert_eq!(u32::from_be_bytes([from_b[0], from_b[1], from_b[2], from_b[3]]), 0x1001);
+    // A forged packet on the new SA proves nothing.
+    let mut forged = from_b.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(!open_from(&a, &forged, B));
+    assert_eq!(out_spi(&a, 3), 0x2000);
+    assert!(open_from(&a, &from_b, B));
+    assert_eq!(out_spi(&a, 4), 0x2001, "the peer used the new SA");
+
+    // The old SA removed before the peer sent anything: the successor at once.
+    let (a, _b) = installed();
+    a.dp.table().install_successor(&ca, 0x1000).unwrap();
+    assert_eq!(out_spi(&a, 5), 0x2000);
+    assert!(a.dp.table().remove(0x1000));
+    assert_eq!(out_spi(&a, 6), 0x2001);
+
+    // Another client's wider SA never stands in for a pending successor.
+    let (a, _b) = pair(Faults::default());
+    let wide = ChildSa {
+        inbound: sa(0x3000, 9),
+        outbound: sa(0x4000, 10),
+        policy: Policy { local: vec![cidr("10.1.0.0/24")], remote: vec![cidr("10.0.0.0/8")] },
+        remote: B.parse().unwrap(),
+    };
+    a.dp.table().install(&wide).unwrap();
+    a.dp.table().install_successor(&ca, 0x1000).unwrap();
+    assert_eq!(out_spi(&a, 7), 0x2001, "its predecessor is gone: the successor, not 10.0.0.0/8");
+}

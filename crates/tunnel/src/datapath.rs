@@ -65,9 +65,14 @@ pub(crate) enum ApplyError {
 pub(crate) fn on_event(pump: &Pump, e: &Event) -> Result<Option<EventKind>, ApplyError> {
     match e {
         Event::ChildSaInstalled(c) => {
-            pump.table()
-                .install(&child(c))
-                .map_err(|source| ApplyError::Install { spi_in: Spi32(c.spi_in), source })?;
+            // A rekey's successor carries our traffic once the peer is known to have it
+            // (RFC 7296 §2.8; `SaTable::install_successor`).
+            let table = pump.table();
+            match c.replaces {
+                Some(old) => table.install_successor(&child(c), old),
+                None => table.install(&child(c)),
+            }
+            .map_err(|source| ApplyError::Install { spi_in: Spi32(c.spi_in), source })?;
             Ok(Some(EventKind::DatapathSaInstalled {
                 spi_in: Spi32(c.spi_in),
                 tun: pump.tun_name().to_owned(),

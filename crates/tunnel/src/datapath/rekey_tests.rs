@@ -87,7 +87,11 @@ impl End {
                 if self.inbound_limits {
                     sa.inbound.lifetime = limits;
                 }
-                self.table.install(&sa).expect("a negotiated child SA installs");
+                match c.replaces {
+                    Some(old) => self.table.install_successor(&sa, old),
+                    None => self.table.install(&sa),
+                }
+                .expect("a negotiated child SA installs");
                 self.installed.push((c.spi_in, c.spi_out, c.replaces));
                 if let Some(TrafficSelector::Range(r)) = c.local_ts.first() {
                     self.inner_addr = Some(r.start);
