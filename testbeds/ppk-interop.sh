@@ -18,18 +18,26 @@
 #   opt-right opt-wrong opt-unknown opt-none   against ppk-opt (our client optional, or none)
 #   mand-opt-server                            our client requires, the server is optional
 #
-# Usage: ppk-interop.sh client OUTDIR IKEWAY_BINARY (one scenario, `client`, so that the
-# shared runner of crates/ikeway/tests/testbed runs it like the other beds)
+# Scenario `server`: a strongSwan initiator against `ikeway serve --psk-file --ppk ...` on two
+# addresses, 10.99.0.2 (PPK optional) and 10.99.0.3 (--ppk-required); our responders know
+# qkd-link-1 (the same key as strongSwan) and wrong-link (another key than strongSwan's).
+# strongSwan's connections NAME TARGET PPK_ID (`-`: none) REQUIRED:
+#   i-right  opt qkd-link-1 yes    i-wrong opt wrong-link yes    i-unknown opt other-link no
+#   i-none   opt -          no     i-right-req req qkd-link-1 yes   i-none-req req - no
+#
+# Usage: ppk-interop.sh client|server OUTDIR IKEWAY_BINARY
 # Records per case what lib/ourclient.sh's ikw_client_case records (NAME.connect.rc/.out,
 # NAME.status.json, NAME.ping.rc, NAME.sas, NAME.end.sas, NAME.log, NAME.charon.log) and
-# NAME.add.out; and charon.log. crates/ikeway/tests/ppk_interop.rs judges them.
+# NAME.add.out; and charon.log. `server` records per connection NAME: NAME.rc,
+# NAME.initiate.out, NAME.sas (strongSwan's SAs right after), NAME.events.jsonl (what our
+# responders wrote meanwhile), NAME.charon.log. crates/ikeway/tests/ppk_interop.rs judges them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
 . "$HERE/lib/strongswan.sh"
 . "$HERE/lib/ourclient.sh"
 
-[ "$1" = client ] || { echo "unknown scenario $1" >&2; exit 2; }
+SCENARIO="$1"
 OUT="$2"
 IKEWAY="$3"
 mkdir -p "$OUT"
@@ -43,6 +51,95 @@ ikw_topo_up direct
 printf '%s\n' "$PSK" >"$IKW_WORKDIR/psk"
 printf '%s\n' "$PPK" >"$IKW_WORKDIR/ppk.right"
 printf '%s\n' "$WRONG_PPK" >"$IKW_WORKDIR/ppk.wrong"
+
+
+ppk_lines() { # PPK_ID REQUIRED: the connection's PPK settings, beside `version`
+    if [ "$1" = - ]; then
+        sed "s/^\(        version = .*\)$/\1\n        ppk_required = $2/"
+    else
+        sed "s/^\(        version = .*\)$/\1\n        ppk_id = $1\n        ppk_required = $2/"
+    fi
+}
+
+if [ "$SCENARIO" = server ]; then
+    printf '%s\n' "$WRONG_PPK" >"$IKW_WORKDIR/ppk.ours-for-wrong"
+    serve() { # NAME ADDRESS POOL OPTIONS...
+        local name="$1" addr="$2" pool="$3"
+        shift 3
+        ikw_spawn srv "$OUT/$name.jsonl" "$IKEWAY" serve --local "$addr" --id srv.ikeway.test \
+            --psk-file "$IKW_WORKDIR/psk" --pool "$pool" --local-ts "$IKW_PROT_NET" \
+            --ike aes128gcm16-prfsha256-x25519 --esp aes128gcm16-noesn \
+            --ppk "$PPK_ID=$IKW_WORKDIR/ppk.right" --ppk "wrong-link=$IKW_WORKDIR/ppk.ours-for-wrong" \
+            --duration 40 "$@"
+    }
+    ip -n "$IKW_NS_SRV" addr add 10.99.0.3/24 dev ike0
+    serve serve-opt 10.99.0.2 10.88.0.10/50
+    serve serve-req 10.99.0.3 10.88.0.60/50 --ppk-required
+    CLI="$IKW_WORKDIR/cli-strongswan"
+    mkdir -p "$CLI"
+    cases() {
+        cat <<'CASES'
+i-right     10.99.0.2 qkd-link-1 yes
+i-wrong     10.99.0.2 wrong-link yes
+i-unknown   10.99.0.2 other-link no
+i-none      10.99.0.2 -          no
+i-right-req 10.99.0.3 qkd-link-1 yes
+i-none-req  10.99.0.3 -          no
+CASES
+    }
+    {
+        echo "connections {"
+        while read -r name target id required; do
+            IKW_SW_CONN="$name" IKW_SW_CHILD="$name" IKW_SW_REMOTE_ADDRS="$target" \
+                IKW_SW_VIPS=0.0.0.0 IKW_SW_REMOTE_TS="$IKW_PROT_NET" ikw_sw_conn_initiator |
+                ppk_lines "$id" "$required"
+        done < <(cases)
+        echo "}"
+        echo "secrets {"
+        echo "    ike-ikw {"
+        echo "        id-1 = cli.ikeway.test"
+        echo "        id-2 = srv.ikeway.test"
+        echo "        secret = \"$PSK\""
+        echo "    }"
+        echo "    ppk-1 {"
+        echo "        id = $PPK_ID"
+        echo "        secret = \"$PPK\""
+        echo "    }"
+        echo "    ppk-2 {"
+        echo "        id = wrong-link"
+        echo "        secret = \"$PPK\""
+        echo "    }"
+        echo "    ppk-3 {"
+        echo "        id = other-link"
+        echo "        secret = \"$PPK\""
+        echo "    }"
+        echo "}"
+    } >"$CLI/swanctl.conf"
+    ikw_sw_start cli "$CLI"
+    ikw_sw_load "$CLI" >"$OUT/cli-load.out"
+    listening() { ikw_exec srv ss -Hlun "src $1:500" | grep -q .; }
+    ikw_wait_for 5 listening 10.99.0.2 || true
+    ikw_wait_for 5 listening 10.99.0.3 || true
+    while read -r name target id required; do
+        rc=0
+        before_opt="$(wc -l <"$OUT/serve-opt.jsonl")"
+        before_req="$(wc -l <"$OUT/serve-req.jsonl")"
+        before_sw="$(wc -l <"$CLI/charon.log")"
+        ikw_sw_initiate "$CLI" "$name" "$name" 10 >"$OUT/$name.initiate.out" 2>&1 || rc=$?
+        echo "$rc" >"$OUT/$name.rc"
+        ikw_sw_list_sas "$CLI" --ike "$name" --raw >"$OUT/$name.sas" 2>&1 || true
+        ikw_swanctl "$CLI" --terminate --ike "$name" --timeout 5 >"$OUT/$name.terminate.out" 2>&1 || true
+        sleep 0.3
+        {
+            tail -n +"$((before_opt + 1))" "$OUT/serve-opt.jsonl"
+            tail -n +"$((before_req + 1))" "$OUT/serve-req.jsonl"
+        } >"$OUT/$name.events.jsonl"
+        tail -n +"$((before_sw + 1))" "$CLI/charon.log" >"$OUT/$name.charon.log"
+    done < <(cases)
+    cp "$CLI/charon.log" "$OUT/charon.log"
+    exit 0
+fi
+[ "$SCENARIO" = client ] || { echo "unknown scenario $SCENARIO" >&2; exit 2; }
 
 server_cases() {
     cat <<'CASES'
@@ -66,7 +163,7 @@ mkdir -p "$SRV"
     while read -r name addr required; do
         # The PPK settings belong to the connection, beside `version`.
         IKW_SW_CONN="$name" IKW_SW_LOCAL_ADDRS="$addr" IKW_SW_POOL6="" ikw_sw_conn_responder |
-            sed "s/^\(        version = .*\)$/\1\n        ppk_required = $required/"
+            ppk_lines - "$required"
     done < <(server_cases)
     echo "}"
     IKW_SW_POOL6="" _ikw_sw_pools

@@ -3,7 +3,9 @@
 //! [--ppk-optional]` + `connect`) against one strongSwan responder with `ppk_required = yes`
 //! and one with `no`, with the right PPK, a wrong one, a PPK_ID strongSwan does not have, and
 //! none; each with its outcome on both sides: our connect and status (the PPK_ID in use, or
-//! the disconnect error), strongSwan's log line and its SAs.
+//! the disconnect error), strongSwan's log line and its SAs. And strongSwan's initiator
+//! against `ikeway serve --ppk ID=FILE ...`, without and with `--ppk-required`: our
+//! responder's events (`ppk_used`, the close reason) and strongSwan's view.
 //!
 //! `testbeds/ppk-interop.sh` runs the peers and records what each side saw; this file judges
 //! it. Needs root and strongSwan (`testbeds/install-peers.sh`); without them every test says
@@ -16,17 +18,23 @@ use std::sync::OnceLock;
 
 use ikeway_manager::DisconnectError;
 use testbed::{
-    Outcome, assert_client_restored, charon_lines, read, run_scenarios, status, swanctl_sas,
+    Outcome, Runs, assert_client_restored, case_events, charon_lines, find, read, run_scenarios,
+    status, swanctl_sas,
 };
 
 const NEEDS: &[&str] = &["charon-systemd", "swanctl"];
 
-fn dir() -> Option<&'static Path> {
+fn runs() -> Option<&'static Runs> {
     static RUNS: OnceLock<Outcome> = OnceLock::new();
     // No certificates here: `true` stands in for the PKI set.
-    RUNS.get_or_init(|| run_scenarios("ppk-interop.sh", "ikwp", "true", &["client"], NEEDS))
-        .runs("PPK interop with strongSwan")
-        .map(|r| r.dir("client"))
+    RUNS.get_or_init(|| {
+        run_scenarios("ppk-interop.sh", "ikwp", "true", &["client", "server"], NEEDS)
+    })
+    .runs("PPK interop with strongSwan")
+}
+
+fn dir() -> Option<&'static Path> {
+    runs().map(|r| r.dir("client"))
 }
 
 fn logged(dir: &Path, case: &str, said: &str) -> bool {
@@ -190,4 +198,90 @@ fn our_required_ppk_against_an_optional_strongswan_connects_with_it() {
         Some("qkd-link-1"),
         "authentication of 'cli.ikeway.test' with pre-shared key successful",
     );
+}
+
+// ----- strongSwan's initiator against `ikeway serve --ppk` -----
+
+/// What our responders reported during strongSwan's connection `case`: the reason its IKE SA
+/// closed, and the PPK_ID of its `ppk_used` event.
+fn served(dir: &Path, case: &str) -> (Option<String>, Option<String>) {
+    let events = case_events(dir, case);
+    let reason = find(&events, "ike_sa_closed").first().map(|e| e["reason"].to_string());
+    let ppk = find(&events, "ppk_used").first().map(|e| e["ppk_id"].to_string());
+    assert!(find(&events, "ppk_used").len() <= 1, "{case}: {events:?}");
+    (reason, ppk)
+}
+
+/// strongSwan's connection `case` came up (one ESTABLISHED SA), our responder said `ike_sa_up`
+/// with `ppk` as its PPK_ID (`None`: no `ppk_used`), and strongSwan said `said`.
+fn assert_served(dir: &Path, case: &str, ppk: Option<&str>, said: &str) {
+    assert_eq!(
+        read(dir, &format!("{case}.rc")).trim(),
+        "0",
+        "{case}: {}",
+        read(dir, &format!("{case}.initiate.out"))
+    );
+    let sas = swanctl_sas(&read(dir, &format!("{case}.sas")));
+    assert_eq!(sas.len(), 1, "{case}: {sas:?}");
+    assert_eq!(sas[0].fields["state"], "ESTABLISHED", "{case}");
+    let events = case_events(dir, case);
+    assert_eq!(find(&events, "ike_sa_up").len(), 1, "{case}: {events:?}");
+    let (reason, used) = served(dir, case);
+    assert_eq!(used.as_deref(), ppk.map(|p| format!("\"{p}\"")).as_deref(), "{case}");
+    // strongSwan's terminate deleted it.
+    assert_eq!(reason.as_deref(), Some("\"DeletedByPeer\""), "{case}");
+    assert!(logged(dir, case, said), "{case}: strongSwan did not log {said:?}");
+}
+
+/// strongSwan's connection `case` was refused: our responder closed with `reason`, answered
+/// AUTHENTICATION_FAILED, and strongSwan holds no SA.
+fn assert_turned_away(dir: &Path, case: &str, reason: &str) {
+    assert_ne!(read(dir, &format!("{case}.rc")).trim(), "0", "{case}");
+    assert!(swanctl_sas(&read(dir, &format!("{case}.sas"))).is_empty(), "{case}");
+    let (closed, used) = served(dir, case);
+    assert_eq!(closed.as_deref(), Some(format!("\"{reason}\"").as_str()), "{case}");
+    assert_eq!(used, None, "{case}");
+    assert!(logged(dir, case, "parsed IKE_AUTH response 1 [ N(AUTH_FAILED) ]"), "{case}");
+}
+
+#[test]
+fn our_responder_uses_the_ppk_strongswan_names() {
+    let Some(d) = runs().map(|r| r.dir("server")) else { return };
+    for case in ["i-right", "i-right-req"] {
+        assert!(logged(d, case, "received USE_PPK notify"), "{case}: our USE_PPK");
+        assert_served(d, case, Some("qkd-link-1"), "using PPK for PPK_ID 'qkd-link-1'");
+        assert!(logged(d, case, "parsed IKE_AUTH response 1 [ IDr AUTH N(PPK_ID) "), "{case}");
+    }
+}
+
+#[test]
+fn our_responder_refuses_a_wrong_ppk() {
+    let Some(d) = runs().map(|r| r.dir("server")) else { return };
+    assert_turned_away(d, "i-wrong", "AuthenticationFailed");
+}
+
+/// A PPK_ID we do not have, with NO_PPK_AUTH: checked without the PPK, and up without it.
+#[test]
+fn our_optional_responder_takes_no_ppk_auth_for_a_ppk_id_it_lacks() {
+    let Some(d) = runs().map(|r| r.dir("server")) else { return };
+    assert!(logged(d, "i-unknown", "N(NO_PPK) N(PPK_ID) ]"), "strongSwan sent NO_PPK_AUTH");
+    assert_served(d, "i-unknown", None, "peer didn't use PPK for PPK_ID 'other-link'");
+}
+
+#[test]
+fn our_optional_responder_serves_an_initiator_without_ppk() {
+    let Some(d) = runs().map(|r| r.dir("server")) else { return };
+    assert!(!logged(d, "i-none", "received USE_PPK notify"), "strongSwan sent no USE_PPK");
+    assert_served(
+        d,
+        "i-none",
+        None,
+        "authentication of 'srv.ikeway.test' with pre-shared key successful",
+    );
+}
+
+#[test]
+fn our_required_responder_refuses_an_initiator_without_ppk() {
+    let Some(d) = runs().map(|r| r.dir("server")) else { return };
+    assert_turned_away(d, "i-none-req", "PpkNotSupportedByPeer");
 }
