@@ -5,6 +5,7 @@
 //! session when they are due.
 
 mod proposals;
+mod redirect;
 
 use std::fs::File;
 use std::io::Write;
@@ -200,6 +201,8 @@ pub(crate) struct ServeArgs {
     /// with UPDATE_SA_ADDRESSES (a NAT that rebinds them is still followed).
     #[arg(long)]
     no_mobike: bool,
+    #[command(flatten)]
+    redirect: redirect::RedirectArgs,
 }
 
 pub(crate) fn parse_cidr(s: &str) -> Result<(IpAddr, u8)> {
@@ -687,6 +690,7 @@ fn responder_switches(config: &mut ikeway_sa::Config, args: &ServeArgs) {
     config.wide_remote_ts = args.wide_remote_ts;
     // On unless refused: a client that moves keeps its tunnel (RFC 4555).
     config.mobike = !args.no_mobike;
+    config.redirect = args.redirect.policy();
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<()> {
@@ -725,6 +729,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         config.esp_proposals.push(proposals::esp(APPLE_DEFAULT_CHILD)?);
     }
     responder_switches(&mut config, &args);
+    let mut redirect_established = args.redirect.established();
     let pool = AddressPool {
         v4: args.pool.as_deref().map(parse_pool).transpose()?,
         v6: args.pool6.as_deref().map(parse_pool).transpose()?,
@@ -741,7 +746,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     let mut ending = false;
     loop {
         let next = first.and_then(|(_, up)| schedule.next_due(up));
-        let wake = next.map_or(end, |n| n.min(end));
+        let redirect_due =
+            first.zip(redirect_established.as_ref()).map(|((_, up), (_, t))| up + *t);
+        let wake = [next, redirect_due].into_iter().flatten().fold(end, Instant::min);
         match session.events().recv_deadline(wake) {
             Ok(e) => {
                 print(&e);
@@ -764,6 +771,11 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         if let Some((sa, up)) = first.filter(|_| !ending) {
             for action in schedule.due(up, now) {
                 let _ = handle.act_on(sa, action);
+            }
+            if redirect_established.as_ref().is_some_and(|(_, after)| now >= up + *after)
+                && let Some((gateway, _)) = redirect_established.take()
+            {
+                let _ = handle.redirect(sa, gateway);
             }
         }
     }
