@@ -207,6 +207,34 @@ fn applies_and_undoes_a_plan() {
     });
 }
 
+/// RFC 5685: after a redirect the connection undoes its plan and applies the next server's on
+/// the same link; the link then carries the new addresses only (the old ones would still be
+/// picked as sources), and the plan is undone as usual.
+#[test]
+fn a_plan_after_a_redirect_replaces_the_links_addresses() {
+    in_netns("a_plan_after_a_redirect_replaces_the_links_addresses", || {
+        setup();
+        let s = Scratch::new();
+        let first = plan();
+        let mut host = s.host();
+        host.apply(&first).unwrap();
+        host.undo().unwrap();
+        let settings =
+            RoutingSettings { include_all_networks: true, mtu: Some(1380), ..Default::default() };
+        let reply = ConfigReceived {
+            addresses: vec![("10.88.1.7".parse().unwrap(), 24)],
+            ..ConfigReceived::default()
+        };
+        let second =
+            TunnelPlan::new(&settings, &reply, &[], SERVER.parse::<IpAddr>().unwrap()).unwrap();
+        host.apply(&second).unwrap();
+        assert_eq!(link().0, ["10.88.1.7/32"]);
+        assert_eq!(our_routes(), APPLIED_ROUTES);
+        host.undo().unwrap();
+        assert_undone(&s);
+    });
+}
+
 /// A connection that crashed leaves its record; the next one undoes it from the record.
 #[test]
 fn undoes_a_crashed_connection_from_its_record() {

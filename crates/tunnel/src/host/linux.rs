@@ -20,6 +20,11 @@ pub struct LinuxHost {
     resolver: Option<Resolver>,
     state: HostState,
     applied: bool,
+    /// The addresses the last `apply` put on the link: they go with the link, so they are not
+    /// recorded nor removed by `undo` (removing a link's last IPv4 address flushes every route
+    /// through it, others' too), but a new plan on the same link (after an RFC 5685 redirect)
+    /// removes those it does not keep, which the kernel would still pick as sources.
+    addresses: Vec<(IpAddr, u8)>,
 }
 
 fn netlink(what: String) -> impl FnOnce(io::Error) -> HostError {
@@ -43,7 +48,14 @@ impl LinuxHost {
     /// ([`Resolver::system`]) unless [`Self::with_resolver`] says otherwise.
     pub fn new(tun: &str, store: Box<dyn StateStore>) -> Result<Self, HostError> {
         let state = HostState::new(tun).map_err(HostError::Link)?;
-        Ok(Self { rtnl: Rtnl::open()?, store, resolver: None, state, applied: false })
+        Ok(Self {
+            rtnl: Rtnl::open()?,
+            store,
+            resolver: None,
+            state,
+            applied: false,
+            addresses: Vec::new(),
+        })
     }
 
     /// Uses `resolver` for DNS (tests use a scratch resolv.conf directory).
@@ -62,7 +74,14 @@ impl LinuxHost {
         let Some(bytes) = store.load()? else { return Ok(false) };
         let state = record::parse(&bytes)
             .map_err(|source| HostError::Record { place: store.describe(), source })?;
-        let mut host = Self { rtnl: Rtnl::open()?, store, resolver, state, applied: true };
+        let mut host = Self {
+            rtnl: Rtnl::open()?,
+            store,
+            resolver,
+            state,
+            applied: true,
+            addresses: Vec::new(),
+        };
         host.undo()?;
         Ok(true)
     }
@@ -124,10 +143,18 @@ impl HostNetwork for LinuxHost {
         self.rtnl
             .set_link_up(index, plan.mtu())
             .map_err(netlink(format!("ip link set {tun} mtu {} up", plan.mtu())))?;
+        let old = std::mem::take(&mut self.addresses);
         for a in plan.addresses() {
             self.rtnl
                 .replace_address(index, a.net, a.len)
                 .map_err(netlink(format!("ip addr replace {a} dev {tun}")))?;
+            self.addresses.push((a.net, a.len));
+        }
+        // Only once the new ones are on: the link never goes without an address.
+        for (addr, len) in old.into_iter().filter(|a| !self.addresses.contains(a)) {
+            self.rtnl
+                .del_address(index, addr, len)
+                .map_err(netlink(format!("ip addr del {addr}/{len} dev {tun}")))?;
         }
         let dns = plan.dns();
         if !dns.servers.is_empty() {

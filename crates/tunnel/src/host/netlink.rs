@@ -156,6 +156,17 @@ impl Rtnl {
 
     /// `ip addr replace <addr>/<len> dev <index>`.
     pub(super) fn replace_address(&mut self, index: u32, addr: IpAddr, len: u8) -> io::Result<()> {
+        let m = Self::address_message(index, addr, len);
+        self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_REPLACE).map(drop)
+    }
+
+    /// `ip addr del ADDR/LEN dev INDEX`.
+    pub(super) fn del_address(&mut self, index: u32, addr: IpAddr, len: u8) -> io::Result<()> {
+        let m = Self::address_message(index, addr, len);
+        self.request(RouteNetlinkMessage::DelAddress(m), 0).map(drop)
+    }
+
+    fn address_message(index: u32, addr: IpAddr, len: u8) -> AddressMessage {
         let mut m = AddressMessage::default();
         m.header.family = family(addr);
         m.header.prefix_len = len;
@@ -165,7 +176,7 @@ impl Rtnl {
             m.attributes.push(AddressAttribute::Local(addr));
         }
         m.attributes.push(AddressAttribute::Address(addr));
-        self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_REPLACE).map(drop)
+        m
     }
 
     fn route_message(r: &RouteSpec, adding: bool) -> RouteMessage {
