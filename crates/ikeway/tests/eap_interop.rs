@@ -208,8 +208,8 @@ fn our_client_signs_in_with_eap_tls_1_2() {
     assert_connected(dir, case, Seen { remote_id: "cli.ikeway.test", eap_id: None });
     for said in [
         // EAP-TLS is our only method: we ask for EAP-only (RFC 5998); strongSwan proves itself
-        // with its certificate anyway, which we accept.
-        "parsed IKE_AUTH request 1 [ IDi CERTREQ N(INIT_CONTACT) N(EAP_ONLY) IDr",
+        // with its certificate anyway, which we accept. MOBIKE_SUPPORTED: Apple's default.
+        "parsed IKE_AUTH request 1 [ IDi CERTREQ N(INIT_CONTACT) N(MOBIKE_SUP) N(EAP_ONLY) IDr",
         "generating IKE_AUTH response 1 [ IDr CERT CERT AUTH EAP/REQ/ID ]",
         "received EAP identity 'cli.ikeway.test'",
         "negotiated TLS 1.2 using suite",
@@ -252,9 +252,10 @@ fn our_client_proves_its_certificate_then_eap_mschapv2_rfc_4739() {
     // The second round has its own IDi (alice, RFC 4739 §3), which strongSwan then lists.
     assert_connected(dir, "multi", Seen { remote_id: ALICE, eap_id: None });
     for said in [
-        "parsed IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(MULT_AUTH) ]",
+        // REDIRECT_SUPPORTED and MOBIKE_SUPPORTED: Apple's defaults (RFC 5685, RFC 4555).
+        "parsed IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(MULT_AUTH) N(REDIR_SUP) ]",
         // Our first IKE_AUTH: a signature AUTH, and another round announced.
-        "parsed IKE_AUTH request 1 [ IDi CERT CERTREQ N(INIT_CONTACT) N(MULT_AUTH) N(AUTH_FOLLOWS) IDr AUTH",
+        "parsed IKE_AUTH request 1 [ IDi CERT CERTREQ N(INIT_CONTACT) N(MOBIKE_SUP) N(MULT_AUTH) N(AUTH_FOLLOWS) IDr AUTH",
         "parsed IKE_AUTH request 2 [ IDi ]",
         "authentication of 'cli.ikeway.test' with ECDSA_WITH_SHA256_DER successful",
         "received EAP identity 'alice'",
