@@ -751,6 +751,16 @@ mod tests {
     /// `ike_sa_up` names the additional key exchanges (RFC 9370) when there were any, and
     /// is unchanged without them.
     #[test]
+    fn ppk_used_names_the_ppk_id() {
+        let e = SessionEvent::new(EventKind::PpkUsed { ppk_id: "qkd-link-1".into() });
+        assert_eq!(json(e.clone()), json!({"event": "ppk_used", "ppk_id": "qkd-link-1"}));
+        assert_eq!(
+            e.to_string(),
+            "post-quantum preshared key \"qkd-link-1\" mixed into the keys (RFC 8784)"
+        );
+    }
+
+    #[test]
     fn ike_sa_up_names_additional_key_exchanges() {
         use ikeway_crypto::{AeadAlgorithm, Encryption, Prf, Suite};
         let mut suite = IkeSuite {
