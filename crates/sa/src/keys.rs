@@ -119,3 +119,44 @@ impl IkeCrypto {
         prf.compute(padded_key.expose(), &[octets])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ikeway_codec::DhGroup;
+    use ikeway_crypto::{AeadAlgorithm, Encryption, Suite};
+
+    use super::*;
+
+    /// RFC 8784 §3 inside an IKE SA: SK_d, SK_pi, SK_pr become `prf+(PPK, SK)`, the other keys
+    /// stay, and unmixing gives the keys back as they were.
+    #[test]
+    fn mix_ppk_replaces_sk_d_sk_pi_sk_pr_and_unmix_restores_them() {
+        let suite = IkeSuite {
+            suite: Suite::new(Encryption::Aead(AeadAlgorithm::AES256_GCM16), None).unwrap(),
+            prf: Prf::HmacSha384,
+            group: DhGroup::CURVE25519,
+            additional_kes: [DhGroup::NONE; 7],
+        };
+        let seed = SecretBytes::from_slice(&[7; 48]);
+        let mut crypto =
+            IkeCrypto::derive(Side::Initiator, suite, &seed, b"ni", b"nr", 1, 2).unwrap();
+        let before = crypto.keys.clone();
+        let ppk = SecretBytes::from_slice(b"a post-quantum preshared key");
+        let unmixed = crypto.mix_ppk(&ppk).unwrap();
+        let mixed = |k: &SecretBytes| keys::ppk_mix(Prf::HmacSha384, ppk.expose(), k.expose());
+        assert_eq!(crypto.keys.sk_d.expose(), mixed(&before.sk_d).unwrap().expose());
+        assert_eq!(crypto.keys.sk_pi.expose(), mixed(&before.sk_pi).unwrap().expose());
+        assert_eq!(crypto.keys.sk_pr.expose(), mixed(&before.sk_pr).unwrap().expose());
+        assert_eq!(crypto.keys.sk_d.len(), 48);
+        assert_eq!(crypto.keys.sk_ei.expose(), before.sk_ei.expose());
+        assert_eq!(crypto.keys.sk_er.expose(), before.sk_er.expose());
+        crypto.unmix_ppk(unmixed);
+        for (now, then) in [
+            (&crypto.keys.sk_d, &before.sk_d),
+            (&crypto.keys.sk_pi, &before.sk_pi),
+            (&crypto.keys.sk_pr, &before.sk_pr),
+        ] {
+            assert_eq!(now.expose(), then.expose());
+        }
+    }
+}
