@@ -1,7 +1,7 @@
 //! [`Session`]: one IKE initiator or responder with its sockets, timers and datapath, running
 //! on its own thread; [`SessionHandle`]: the commands that reach it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -209,23 +209,40 @@ impl Session {
             None => random_seed()?,
         };
         // A MOBIKE initiator's sockets follow the kernel's choice of source (`mobility`).
-        let mobike = matches!(role, Role::Initiator { .. }) && config.mobike;
-        let bind = crate::mobility::bind_ip(local, mobike);
+        let mut mobike = matches!(role, Role::Initiator { .. }) && config.mobike;
         let tun_name = match &datapath {
             Some(DatapathOptions::Tun(tun)) => Some(tun.name.clone()),
             _ => None,
         };
-        let pump = match &datapath {
-            Some(DatapathOptions::Tun(tun)) => {
-                Some(Arc::new(crate::datapath::start(tun, SocketAddr::new(bind, ports.natt))?))
-            }
+        let tun = match &datapath {
+            Some(DatapathOptions::Tun(tun)) => Some(tun),
             Some(DatapathOptions::Netstack(_)) | None => None,
+        };
+        let bind_all = |ip: IpAddr| -> Result<_, SessionError> {
+            let pump = match tun {
+                Some(tun) => {
+                    Some(Arc::new(crate::datapath::start(tun, SocketAddr::new(ip, ports.natt))?))
+                }
+                None => None,
+            };
+            let sockets = Sockets::bind(ip, &[ports.ike, ports.natt], pump.clone(), queue_depth)?;
+            Ok((pump, sockets))
+        };
+        let mut bound_note = None;
+        let (pump, sockets) = match bind_all(crate::mobility::bind_ip(local, mobike)) {
+            // Another daemon holds IKE's ports on one address (the wildcard cannot be had
+            // beside it): bound to ours as without MOBIKE, and address changes not followed.
+            Err(e) if mobike && crate::mobility::port_taken(&e) => {
+                mobike = false;
+                bound_note = Some(crate::mobility::not_followed_bound(local, &e));
+                bind_all(local)?
+            }
+            other => other?,
         };
         let netstack = match datapath {
             Some(DatapathOptions::Netstack(sas)) => Some(sas),
             _ => None,
         };
-        let sockets = Sockets::bind(bind, &[ports.ike, ports.natt], pump.clone(), queue_depth)?;
         // On a wildcard socket the SA still speaks from `local` (NAT detection hashes it).
         let ike_local = sockets
             .local_addrs()
@@ -240,6 +257,9 @@ impl Session {
         };
         let (tx, commands) = crossbeam_channel::unbounded();
         let (events_tx, events) = crossbeam_channel::bounded(event_depth.max(1));
+        if let Some(note) = bound_note {
+            let _ = events_tx.try_send(SessionEvent::new(note));
+        }
         let wakeups = Arc::new(AtomicU64::new(0));
         let config = Arc::new(config);
         let now = Instant::now();

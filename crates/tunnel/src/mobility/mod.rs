@@ -104,6 +104,28 @@ pub(crate) fn bind_ip(local: IpAddr, mobike: bool) -> IpAddr {
     }
 }
 
+/// Whether starting failed because a port was taken (another IKE daemon bound to one address
+/// keeps us off the wildcard).
+pub(crate) fn port_taken(e: &crate::SessionError) -> bool {
+    match e {
+        crate::SessionError::Bind { source, .. } | crate::SessionError::Datapath { source, .. } => {
+            source.kind() == io::ErrorKind::AddrInUse
+        }
+        _ => false,
+    }
+}
+
+/// What the session says when it had to bind `local` instead of the wildcard.
+pub(crate) fn not_followed_bound(local: IpAddr, e: &crate::SessionError) -> EventKind {
+    EventKind::PathNotFollowed {
+        local: Some(local),
+        reason: format!(
+            "IKE's ports are taken on the wildcard address ({e}): bound to {local}, so changes \
+             of this host's address are not followed"
+        ),
+    }
+}
+
 /// One initiator's path state.
 pub(crate) struct Mobility {
     probe: Box<dyn Probe>,

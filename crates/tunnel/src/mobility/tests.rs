@@ -259,3 +259,25 @@ fn the_datapath_follows_the_sa() {
     );
     assert_eq!(table.stats()[0].remote, Some("10.99.0.3:4500".parse().unwrap()));
 }
+
+/// Ports taken on the wildcard (another daemon bound to one address) fall back to our own
+/// address, said once; any other start failure is not that.
+#[test]
+fn a_taken_port_is_told_apart_and_said() {
+    let taken = crate::SessionError::Bind {
+        addr: "0.0.0.0:500".parse().unwrap(),
+        source: io::Error::from(io::ErrorKind::AddrInUse),
+    };
+    assert!(port_taken(&taken));
+    assert!(!port_taken(&crate::SessionError::Bind {
+        addr: "0.0.0.0:500".parse().unwrap(),
+        source: io::Error::from(io::ErrorKind::PermissionDenied),
+    }));
+    assert!(!port_taken(&crate::SessionError::TimedOut));
+    let EventKind::PathNotFollowed { local, reason } = not_followed_bound(ip("127.0.0.1"), &taken)
+    else {
+        panic!("a path_not_followed event");
+    };
+    assert_eq!(local, Some(ip("127.0.0.1")));
+    assert!(reason.contains("bound to 127.0.0.1") && reason.contains("not followed"), "{reason}");
+}
