@@ -20,6 +20,13 @@ fn handshakes(c: &mut Criterion) {
             })
         });
     }
+    let mut seed = 0u64;
+    g.bench_function("x25519_mlkem768", |b| {
+        b.iter(|| {
+            seed += 1;
+            InProcess::handshake_hybrid(DhGroup::CURVE25519, &[DhGroup::ML_KEM_768], seed)
+        })
+    });
     let mut pair = InProcess::handshake(DhGroup::CURVE25519, 1);
     g.bench_function("rekey_child", |b| b.iter(|| pair.rekey_child()));
     g.finish();

@@ -18,13 +18,14 @@ pub struct InProcess {
     now: Instant,
 }
 
-fn config(id: &str, group: DhGroup) -> Config {
+fn config(id: &str, group: DhGroup, additional: &[DhGroup]) -> Config {
     let mut c = Config::new(
         IdRepr::from_value(IdValue::Fqdn(id)),
         SecretBytes::from_slice(b"bench pre-shared key"),
     );
     for p in &mut c.ike_proposals {
         p.groups = vec![group];
+        p.additional_kes = additional.iter().map(|g| vec![*g]).collect();
     }
     c
 }
@@ -32,10 +33,16 @@ fn config(id: &str, group: DhGroup) -> Config {
 impl InProcess {
     /// Starts a handshake with PSK and a CFG_REQUEST for an IPv4 address and DNS.
     pub fn start(group: DhGroup, seed: u64) -> Self {
-        let mut client = config("client.example.org", group);
+        Self::start_hybrid(group, &[], seed)
+    }
+
+    /// As [`InProcess::start`], with these additional key exchanges (RFC 9370, one
+    /// IKE_INTERMEDIATE each) after IKE_SA_INIT.
+    pub fn start_hybrid(group: DhGroup, additional: &[DhGroup], seed: u64) -> Self {
+        let mut client = config("client.example.org", group, additional);
         client.config_request =
             vec![ConfigAttributeType::INTERNAL_IP4_ADDRESS, ConfigAttributeType::INTERNAL_IP4_DNS];
-        let server = config("vpn.example.org", group);
+        let server = config("vpn.example.org", group, additional);
         let pool = AddressPool {
             v4: Some(("10.88.0.10".parse().expect("literal"), 1 << 16)),
             dns: vec!["10.88.0.1".parse().expect("literal")],
@@ -81,7 +88,12 @@ impl InProcess {
 
     /// A complete IKE_SA_INIT + IKE_AUTH (PSK, CP, first child SA).
     pub fn handshake(group: DhGroup, seed: u64) -> Self {
-        let mut p = Self::start(group, seed);
+        Self::handshake_hybrid(group, &[], seed)
+    }
+
+    /// A complete IKE_SA_INIT, one IKE_INTERMEDIATE per additional key exchange, IKE_AUTH.
+    pub fn handshake_hybrid(group: DhGroup, additional: &[DhGroup], seed: u64) -> Self {
+        let mut p = Self::start_hybrid(group, additional, seed);
         let children = p.pump();
         assert!(p.initiator.is_established() && children == 1, "handshake failed");
         p

@@ -40,6 +40,15 @@ fn main() {
             1.0 / t.as_secs_f64()
         );
     }
+    // RFC 9370 hybrid: X25519 in IKE_SA_INIT, then ML-KEM-768 in one IKE_INTERMEDIATE.
+    let t = measure(|seed| {
+        InProcess::handshake_hybrid(DhGroup::CURVE25519, &[DhGroup::ML_KEM_768], seed);
+    });
+    println!(
+        "handshake x25519+mlkem768 {:.1} us (both sides), {:.0} handshakes/s",
+        t.as_secs_f64() * 1e6,
+        1.0 / t.as_secs_f64()
+    );
     let mut pair = InProcess::handshake(DhGroup::CURVE25519, 7);
     let t = measure(|_| pair.rekey_child());
     println!("rekey_child x25519 {:.1} us (both sides)", t.as_secs_f64() * 1e6);
