@@ -8,7 +8,9 @@
 //!
 //! Input: one setup byte (bit 0: the messages go to the responder endpoint, else to the
 //! initiator; bit 1: stop after IKE_SA_INIT, so IKE_AUTH itself is fuzzed; bit 2: AES-CBC with
-//! HMAC instead of AES-GCM), then operations (first byte modulo 11) until the input ends:
+//! HMAC instead of AES-GCM; bit 4: an ML-KEM-768 additional key exchange (RFC 9370) on both
+//! ends, so with bit 1 the first exchange is IKE_INTERMEDIATE (exchange byte 43), its real
+//! request or response the first template), then operations (first byte modulo 11) until the input ends:
 //! - `0..=2` request `[exchange][mid][first payload][len:2][plaintext]`
 //! - `3..=4` response to the target's outstanding request, same fields
 //! - `5` fragments `[exchange][flags][mid][first payload][count]` then per fragment
@@ -35,7 +37,7 @@ use std::time::{Duration, Instant};
 use ikeway_codec::sk::FragmentInfo;
 use ikeway_codec::{ExchangeType, PayloadType};
 use ikeway_fuzz::Input;
-use ikeway_fuzz::ike::{End, Pair, header_of};
+use ikeway_fuzz::ike::{End, Pair, configs, header_of, hybrid_configs};
 use ikeway_sa::IkeSa;
 use libfuzzer_sys::fuzz_target;
 
@@ -107,14 +109,20 @@ fuzz_target!(|data: &[u8]| {
     let target = if setup & 1 == 1 { End::Responder } else { End::Initiator };
     let peer = other(target);
     let cbc = setup & 4 != 0;
-    let mut pair = if setup & 2 != 0 { Pair::after_sa_init(cbc) } else { Pair::established(cbc) };
+    let hybrid = setup & 0x10 != 0;
+    let (client, server) = if hybrid { hybrid_configs(cbc) } else { configs(cbc) };
+    let mut pair = if setup & 2 != 0 {
+        Pair::after_sa_init_with(client, server)
+    } else {
+        Pair::established_with(client, server)
+    };
+    // The first request after IKE_SA_INIT (message 0) is message 1; with an additional key
+    // exchange it is IKE_INTERMEDIATE and IKE_AUTH is message 2.
+    let first = if hybrid { ExchangeType::IKE_INTERMEDIATE } else { ExchangeType::IKE_AUTH };
     let mut ids = match (target, pair.initiator.is_established()) {
-        // IKE_SA_INIT was message 0 and the IKE_AUTH request (queued, not delivered) is 1.
         (End::Responder, false) => Ids { next_request: 1, outstanding: None },
-        (End::Initiator, false) => {
-            Ids { next_request: 0, outstanding: Some((1, ExchangeType::IKE_AUTH)) }
-        }
-        (End::Responder, true) => Ids { next_request: 2, outstanding: None },
+        (End::Initiator, false) => Ids { next_request: 0, outstanding: Some((1, first)) },
+        (End::Responder, true) => Ids { next_request: 2 + u32::from(hybrid), outstanding: None },
         (End::Initiator, true) => Ids { next_request: 0, outstanding: None },
     };
     // Messages of the real peer to edit; the first is its IKE_AUTH request or response.

@@ -32,7 +32,8 @@ fn psk() -> SecretBytes {
     SecretBytes::from_slice(b"fuzzing pre-shared key")
 }
 
-fn configs(cbc: bool) -> (Config, Config) {
+/// The fixed client and server configurations: PSK, AES-GCM (or AES-CBC with HMAC).
+pub fn configs(cbc: bool) -> (Config, Config) {
     let mut client = Config::new(IdRepr::from_value(IdValue::Fqdn("client.example")), psk());
     client.config_request = CLIENT_CONFIG_REQUEST.to_vec();
     if cbc {
@@ -46,6 +47,16 @@ fn configs(cbc: bool) -> (Config, Config) {
         }];
     }
     let server = Config::new(IdRepr::from_value(IdValue::Fqdn("vpn.example")), psk());
+    (client, server)
+}
+
+/// As the fixed configurations, with one ML-KEM-768 additional key exchange (RFC 9370) on
+/// both ends, so that IKE_INTERMEDIATE comes between IKE_SA_INIT and IKE_AUTH.
+pub fn hybrid_configs(cbc: bool) -> (Config, Config) {
+    let (mut client, mut server) = configs(cbc);
+    for p in client.ike_proposals.iter_mut().chain(server.ike_proposals.iter_mut()) {
+        p.additional_kes = vec![vec![ikeway_codec::DhGroup::ML_KEM_768]];
+    }
     (client, server)
 }
 
@@ -77,7 +88,8 @@ pub struct Pair {
 
 impl Pair {
     /// IKE_SA_INIT done: both ends hold the IKE SA's keys; the initiator's IKE_AUTH request
-    /// waits undelivered in `to_responder`.
+    /// (its IKE_INTERMEDIATE request with additional key exchanges) waits undelivered in
+    /// `to_responder`.
     pub fn after_sa_init(cbc: bool) -> Self {
         let (client, server) = configs(cbc);
         Self::after_sa_init_with(client, server)
@@ -128,7 +140,13 @@ impl Pair {
 
     /// A complete handshake: IKE SA and first child SA up on both ends.
     pub fn established(cbc: bool) -> Self {
-        let mut pair = Self::after_sa_init(cbc);
+        let (client, server) = configs(cbc);
+        Self::established_with(client, server)
+    }
+
+    /// As [`Pair::established`], with these configurations.
+    pub fn established_with(client: Config, server: Config) -> Self {
+        let mut pair = Self::after_sa_init_with(client, server);
         pair.exchange_all();
         assert!(pair.initiator.is_established(), "the fixed handshake completes");
         pair

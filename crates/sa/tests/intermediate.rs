@@ -303,7 +303,8 @@ fn handshake_checked(slots: &[&[DhGroup]], expect: &[(DhGroup, usize, usize)], m
             .to_vec();
         assert_eq!(distinct[1 + n].0, *group);
         // RFC 9370 §2.2.2: SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr).
-        let seed = keys::rekey_skeyseed(prf, k.keys.sk_d.expose(), &distinct[1 + n].1, &ni, &nr);
+        let seed =
+            keys::intermediate_skeyseed(prf, k.keys.sk_d.expose(), &distinct[1 + n].1, &ni, &nr);
         k = derive(suite, prf, &seed, &ni, &nr, spis);
     }
     // The keys both sides ended with are the last ones derived here.

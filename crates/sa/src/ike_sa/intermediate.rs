@@ -192,7 +192,7 @@ impl IkeSa {
     /// §2.2.2); the keys before stay with the responder for a retransmitted request.
     fn update_keys(&mut self, shared: &SecretBytes) -> Result<(), crate::Error> {
         let old = self.crypto.take().ok_or(crate::Error::NotKeyed)?;
-        let seed = keys::rekey_skeyseed(
+        let seed = keys::intermediate_skeyseed(
             old.suite.prf,
             old.keys.sk_d.expose(),
             shared.expose(),
