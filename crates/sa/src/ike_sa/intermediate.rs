@@ -246,6 +246,7 @@ impl IkeSa {
             return self.send_intermediate(now);
         }
         self.finish_intermediate(self.send_mid);
+        self.intermediate = None;
         let State::Intermediate { ni, nr, init_request } =
             std::mem::replace(&mut self.state, State::Closed)
         else {

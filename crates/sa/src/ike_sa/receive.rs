@@ -230,6 +230,8 @@ impl IkeSa {
                 self.refuse_intermediate(mid, AddKeFailure::Incomplete)
             }
             (ExchangeType::IKE_AUTH, State::InitReplied { .. }) => {
+                // The keys before the last update are no longer needed: wipe them now.
+                self.intermediate = None;
                 self.handle_auth_request(now, mid, &payloads)
             }
             (ExchangeType::IKE_AUTH, State::EapServer(_)) => {
