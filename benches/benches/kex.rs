@@ -1,12 +1,15 @@
 //! IKEv2 key exchange per group and backend: key generation (private key from random bytes plus
 //! the public value), the shared secret, and for Curve25519 a whole exchange as both sides do it
-//! in IKE_SA_INIT (two key generations, two shared secrets).
+//! in IKE_SA_INIT (two key generations, two shared secrets). ML-KEM-768/1024 (RFC 9370
+//! additional key exchanges) per backend: key generation, encapsulation (with the FIPS 203
+//! encapsulation-key check), decapsulation, and both sides of one exchange.
 //!
 //! `cargo bench -p ikeway-benches --bench kex`; figures go in `docs/PERFORMANCE.md`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use ikeway_crypto::kem::{self, KemAlgorithm, KemDecapsulator};
 use ikeway_crypto::{KexBackend, KexGroup, KeyExchange};
 
 fn seeded(seed: u8) -> impl FnMut(&mut [u8]) {
@@ -74,11 +77,53 @@ fn kex(c: &mut Criterion) {
     }
 }
 
+fn mlkem(c: &mut Criterion) {
+    for alg in KemAlgorithm::ALL {
+        let mut g = c.benchmark_group(format!("kex/{alg}"));
+        for backend in KexBackend::ALL {
+            let name = backend_name(backend);
+            g.bench_function(format!("keygen/{name}"), |b| {
+                b.iter(|| {
+                    black_box(KemDecapsulator::generate(alg, backend, &mut seeded(1)).unwrap())
+                })
+            });
+            let mine = KemDecapsulator::generate(alg, backend, &mut seeded(1)).unwrap();
+            g.bench_function(format!("encaps/{name}"), |b| {
+                b.iter(|| {
+                    black_box(
+                        kem::encapsulate(
+                            alg,
+                            backend,
+                            black_box(mine.encapsulation_key()),
+                            &mut seeded(2),
+                        )
+                        .unwrap(),
+                    )
+                })
+            });
+            let answer =
+                kem::encapsulate(alg, backend, mine.encapsulation_key(), &mut seeded(2)).unwrap();
+            g.bench_function(format!("decaps/{name}"), |b| {
+                b.iter(|| black_box(mine.decapsulate(black_box(&answer.ciphertext)).unwrap()))
+            });
+            g.bench_function(format!("both_sides/{name}"), |b| {
+                b.iter(|| {
+                    let i = KemDecapsulator::generate(alg, backend, &mut seeded(1)).unwrap();
+                    let r = kem::encapsulate(alg, backend, i.encapsulation_key(), &mut seeded(2))
+                        .unwrap();
+                    black_box((i.decapsulate(&r.ciphertext).unwrap(), r.shared_secret))
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = kex
+    targets = kex, mlkem
 }
 criterion_main!(benches);

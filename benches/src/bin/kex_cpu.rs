@@ -1,12 +1,14 @@
-//! `cargo run --profile bench -p ikeway-benches --bin kex-cpu`: CPU time per MODP key
-//! generation and shared secret, one line each. Thread CPU time (`CLOCK_THREAD_CPUTIME_ID`),
-//! not wall time, so that other processes on a shared machine do not inflate the figures the
-//! way they inflate criterion's (`benches/kex.rs`).
+//! `cargo run --profile bench -p ikeway-benches --bin kex-cpu [modp|mlkem]`: CPU time per MODP
+//! key generation and shared secret, and per ML-KEM key generation, encapsulation and
+//! decapsulation on each backend, one line each (both without an argument). Thread CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`), not wall time, so that other processes on a shared machine do
+//! not inflate the figures the way they inflate criterion's (`benches/kex.rs`).
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use ikeway_crypto::kem::{self, KemAlgorithm, KemDecapsulator};
 use ikeway_crypto::{KexBackend, KexGroup, KeyExchange};
 use rustix::time::{ClockId, clock_gettime};
 
@@ -33,7 +35,52 @@ fn per_op(mut f: impl FnMut()) -> Duration {
     samples[samples.len() / 2]
 }
 
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn mlkem() {
+    let mut rng = |buf: &mut [u8]| {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(167).wrapping_add(13);
+        }
+    };
+    for alg in KemAlgorithm::ALL {
+        for backend in KexBackend::ALL {
+            let keygen = per_op(|| {
+                black_box(KemDecapsulator::generate(alg, backend, &mut rng).unwrap());
+            });
+            let mine = KemDecapsulator::generate(alg, backend, &mut rng).unwrap();
+            let encaps = per_op(|| {
+                black_box(
+                    kem::encapsulate(alg, backend, black_box(mine.encapsulation_key()), &mut rng)
+                        .unwrap(),
+                );
+            });
+            let answer =
+                kem::encapsulate(alg, backend, mine.encapsulation_key(), &mut rng).unwrap();
+            let decaps = per_op(|| {
+                black_box(mine.decapsulate(black_box(&answer.ciphertext)).unwrap());
+            });
+            println!(
+                "kex {alg} {backend:?}: keygen {:.1} us, encaps {:.1} us, decaps {:.1} us, both sides {:.1} us (CPU time)",
+                us(keygen),
+                us(encaps),
+                us(decaps),
+                us(keygen + encaps + decaps)
+            );
+        }
+    }
+}
+
 fn main() {
+    let only = std::env::args().nth(1);
+    if only.as_deref() != Some("modp") {
+        mlkem();
+    }
+    if only.as_deref() == Some("mlkem") {
+        return;
+    }
     for group in [KexGroup::Modp2048, KexGroup::Modp3072, KexGroup::Modp4096] {
         let private: Vec<u8> =
             (0..group.private_len()).map(|i| (i as u8).wrapping_mul(167) | 1).collect();
