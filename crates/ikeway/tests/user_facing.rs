@@ -250,9 +250,6 @@ DNS
 On demand
   Connect on demand         off
   Rules                     none
-
-Set but without effect here
-  disable_redirect: IKEv2 redirect (RFC 5685) is not implemented
 "
     );
     assert!(!stdout(&out).contains("correct horse"), "the secret is never shown");
@@ -279,13 +276,8 @@ fn config_show_json_has_every_field_for_scripts() {
     assert_eq!(p["ike_sa_parameters"]["diffie_hellman_group"], "Group31");
     assert_eq!(p["dead_peer_detection_rate"], "High");
     assert_eq!(p["mtu"], 1400);
-    assert_eq!(
-        v["unsupported"],
-        serde_json::json!([{
-            "field": "disable_redirect",
-            "reason": "IKEv2 redirect (RFC 5685) is not implemented"
-        }])
-    );
+    // Redirect (RFC 5685) is implemented now: nothing of this configuration is without effect.
+    assert_eq!(v["unsupported"], serde_json::json!([]));
 }
 
 /// Runs `args`, reads the first line of stdout, then closes it as `| head -1` does.
