@@ -113,6 +113,11 @@ def sa_seeds():
         "init-fragments": bytes([0b000, 5, 2, 0, 0, 41, 2, 1, 2]) + lp(b"\0\0\0\x08")
         + bytes([2, 2]) + lp(b"\0\0\0\x08"),
         "resp-time": bytes([0b001, 7, 200, 7, 200]),
+        # MOBIKE on both ends (bit 3): the real initiator's UPDATE_SA_ADDRESSES (command 6)
+        # and address announcement (7) to the responder; the initiator's update answered.
+        "resp-mobike-update": bytes([0b1001, 8, 6]) + edit0,
+        "resp-mobike-addresses": bytes([0b1001, 8, 15]) + edit0,
+        "init-mobike-update-answered": bytes([0b1000, 6, 6, 9]) + edit0,
     }
     for name, data in seeds.items():
         seed("sa_sealed", name, data)

@@ -8,15 +8,18 @@
 //!
 //! Input: one setup byte (bit 0: the messages go to the responder endpoint, else to the
 //! initiator; bit 1: stop after IKE_SA_INIT, so IKE_AUTH itself is fuzzed; bit 2: AES-CBC with
-//! HMAC instead of AES-GCM; bit 4: an ML-KEM-768 additional key exchange (RFC 9370) on both
-//! ends, so with bit 1 the first exchange is IKE_INTERMEDIATE (exchange byte 43), its real
-//! request or response the first template), then operations (first byte modulo 11) until the input ends:
+//! HMAC instead of AES-GCM; bit 3: MOBIKE on both ends, so UPDATE_SA_ADDRESSES, COOKIE2 and the
+//! address notifies of RFC 4555 are handled inside a valid SK envelope; bit 4: an ML-KEM-768
+//! additional key exchange (RFC 9370) on both ends, so with bit 1 the first exchange is
+//! IKE_INTERMEDIATE (exchange byte 43), its real request or response the first template), then
+//! operations (first byte modulo 11) until the input ends:
 //! - `0..=2` request `[exchange][mid][first payload][len:2][plaintext]`
 //! - `3..=4` response to the target's outstanding request, same fields
 //! - `5` fragments `[exchange][flags][mid][first payload][count]` then per fragment
 //!   `[number][total][len:2][plaintext]`
 //! - `6` command to the target `[which]`: create, rekey or delete a child, rekey or delete
-//!   the IKE SA, DPD (its request waits for an answer from the fuzzer, or from op 9)
+//!   the IKE SA, DPD, move to 10.0.5.`which` (MOBIKE `update_path`), announce additional
+//!   addresses (its request waits for an answer from the fuzzer, or from op 9)
 //! - `7` time `[seconds]`, then the two ends talk until quiet
 //! - `8` command to the real peer `[which]`, as 6: its request becomes a template
 //! - `9` the real peer answers what the target sent: its responses become templates
@@ -93,12 +96,21 @@ fn other(end: End) -> End {
 
 fn command(sa: &mut IkeSa, now: Instant, which: u8) {
     let child = sa.child_spis().first().map(|c| c.0);
-    match (which % 6, child) {
+    match (which % 8, child) {
         (0, _) => sa.create_child(now),
         (1, Some(spi)) => sa.rekey_child(now, spi),
         (2, _) => sa.rekey_ike(now),
         (3, Some(spi)) => sa.delete_child(now, spi),
         (4, _) => sa.delete_ike(now),
+        (6, _) => {
+            // Refused without MOBIKE or on the responder: that is fuzzed too.
+            let local = std::net::SocketAddr::from(([10, 0, 5, which], 500));
+            let _ = sa.update_path(now, local, sa.remote());
+        }
+        (7, _) => {
+            let addrs = (0..which % 20).map(|i| std::net::IpAddr::from([10, 0, 6, i])).collect();
+            sa.set_additional_addresses(now, addrs);
+        }
         _ => sa.dpd(now),
     }
 }
@@ -110,7 +122,9 @@ fuzz_target!(|data: &[u8]| {
     let peer = other(target);
     let cbc = setup & 4 != 0;
     let hybrid = setup & 0x10 != 0;
-    let (client, server) = if hybrid { hybrid_configs(cbc) } else { configs(cbc) };
+    let (mut client, mut server) = if hybrid { hybrid_configs(cbc) } else { configs(cbc) };
+    client.mobike = setup & 8 != 0;
+    server.mobike = client.mobike;
     let mut pair = if setup & 2 != 0 {
         Pair::after_sa_init_with(client, server)
     } else {
