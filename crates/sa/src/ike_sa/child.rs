@@ -12,7 +12,6 @@ impl IkeSa {
         payloads: &[Payload],
         ni: &[u8],
         nr: &[u8],
-        kex: Option<Box<dyn ActiveKeyExchange>>,
         rekey_of: Option<u32>,
     ) -> Result<Vec<Payload>, NotifyType> {
         let config = Arc::clone(&self.config);
@@ -26,7 +25,7 @@ impl IkeSa {
             ts::narrow(&tsr.selectors, &config.local_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
         let spi_in = self.random_spi32();
         let result = self.respond_child_with_spi(
-            now, payloads, offer, spi_in, ni, nr, kex, rekey_of, local_ts, remote_ts,
+            now, payloads, offer, spi_in, ni, nr, rekey_of, local_ts, remote_ts,
         );
         if result.is_err() {
             self.release_child_spi(spi_in);
@@ -43,26 +42,28 @@ impl IkeSa {
         spi_in: u32,
         ni: &[u8],
         nr: &[u8],
-        kex: Option<Box<dyn ActiveKeyExchange>>,
         rekey_of: Option<u32>,
         local_ts: Vec<ikeway_codec::TrafficSelector>,
         remote_ts: Vec<ikeway_codec::TrafficSelector>,
     ) -> Result<Vec<Payload>, NotifyType> {
         let config = Arc::clone(&self.config);
-        let want_pfs = kex.is_some();
+        // A KE payload asks for PFS (§1.3.1); we answer it as the side that speaks second.
+        let peer_ke = find_payload!(payloads, Ke);
+        let want_pfs = peer_ke.is_some();
         let (suite, spi_out, sa_reply) =
             proposal::choose_esp(offer, &config.esp_proposals, spi_in, want_pfs)
                 .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         self.claim_remote_ts(spi_in, &remote_ts)?;
         let mut reply = vec![Payload::new(PayloadRepr::Sa(sa_reply))];
         let mut shared = None;
-        if let Some(kex) = kex {
-            let ke = find_payload!(payloads, Ke).ok_or(NotifyType::INVALID_SYNTAX)?;
-            shared = Some(kex.complete(&ke.data).map_err(|_| NotifyType::INVALID_SYNTAX)?);
-            reply.push(Payload::new(PayloadRepr::Ke(KeRepr {
-                group: kex.group(),
-                data: kex.public_value().to_vec(),
-            })));
+        if let Some(ke) = peer_ke {
+            // `respond`, not start-then-complete: for a KEM the answer is a ciphertext.
+            let (public, secret) = self
+                .kex_provider
+                .respond(ke.group, &ke.data, &mut self.rng)
+                .map_err(|_| NotifyType::INVALID_SYNTAX)?;
+            shared = Some(secret);
+            reply.push(Payload::new(PayloadRepr::Ke(KeRepr { group: ke.group, data: public })));
         }
         self.install_child(
             now,
@@ -429,14 +430,8 @@ impl IkeSa {
                 &[notify(NotifyType::NO_ADDITIONAL_SAS, Vec::new())],
             );
         }
-        let kex = match find_payload!(payloads, Ke) {
-            Some(ke) => {
-                Some(self.kex_provider.start(ke.group, &mut self.rng).map_err(crate::Error::Kex)?)
-            }
-            None => None,
-        };
         let mut reply = vec![];
-        match self.respond_child(now, payloads, &ni, &nr, kex, rekey_of) {
+        match self.respond_child(now, payloads, &ni, &nr, rekey_of) {
             Ok(child) => {
                 reply.extend(child.iter().take(1).cloned());
                 reply.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr })));

@@ -152,9 +152,13 @@ impl IkeSa {
         };
         let (suite, sa_reply) = proposal::choose_ike(offer, &restrict(&supported, group), &[])
             .expect("checked just above");
-        let kex = sa.kex_provider.start(group, &mut sa.rng).map_err(crate::Error::Kex)?;
-        let Ok(shared) = kex.complete(&ke.data) else {
-            return stateless(&sa, NotifyType::INVALID_SYNTAX, Vec::new());
+        // `respond`, not start-then-complete: for a KEM the answer is a ciphertext.
+        let (our_public, shared) = match sa.kex_provider.respond(group, &ke.data, &mut sa.rng) {
+            Ok(answer) => answer,
+            Err(crate::KexError::InvalidPublicValue) => {
+                return stateless(&sa, NotifyType::INVALID_SYNTAX, Vec::new());
+            }
+            Err(e) => return Err(crate::Error::Kex(e)),
         };
         sa.spi_r = sa.random_spi64();
         let nr = sa.random_bytes(NONCE_LEN);
@@ -165,7 +169,7 @@ impl IkeSa {
 
         let mut reply = vec![
             Payload::new(PayloadRepr::Sa(sa_reply)),
-            Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().to_vec() })),
+            Payload::new(PayloadRepr::Ke(KeRepr { group, data: our_public })),
             Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
         ];
         // §1.2: HDR, SAr1, KEr, Nr, [CERTREQ]: which CAs we trust, when we verify the client.
@@ -549,7 +553,7 @@ impl IkeSa {
                 }
             }
         }
-        let child = self.respond_child(now, request, ni, nr, None, None);
+        let child = self.respond_child(now, request, ni, nr, None);
         match child {
             Ok(child_payloads) => reply.extend(child_payloads),
             Err(n) => reply.push(notify(n, Vec::new())),

@@ -211,24 +211,23 @@ impl IkeSa {
             self.release_ike_spi(spi_r);
             return refuse(self, NotifyType::NO_PROPOSAL_CHOSEN);
         };
-        let kex = match self.kex_provider.start(ke.group, &mut self.rng) {
-            Ok(kex) => kex,
-            Err(e) => {
-                self.release_ike_spi(spi_r);
-                return Err(crate::Error::Kex(e));
-            }
-        };
-        let Ok(shared) = kex.complete(&ke.data) else {
-            self.release_ike_spi(spi_r);
-            return refuse(self, NotifyType::INVALID_SYNTAX);
-        };
+        // `respond`, not start-then-complete: for a KEM the answer is a ciphertext.
+        let (our_public, shared) =
+            match self.kex_provider.respond(ke.group, &ke.data, &mut self.rng) {
+                Ok(answer) => answer,
+                Err(crate::KexError::InvalidPublicValue) => {
+                    self.release_ike_spi(spi_r);
+                    return refuse(self, NotifyType::INVALID_SYNTAX);
+                }
+                Err(e) => {
+                    self.release_ike_spi(spi_r);
+                    return Err(crate::Error::Kex(e));
+                }
+            };
         let reply = [
             Payload::new(PayloadRepr::Sa(sa_reply)),
             Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
-            Payload::new(PayloadRepr::Ke(KeRepr {
-                group: ke.group,
-                data: kex.public_value().to_vec(),
-            })),
+            Payload::new(PayloadRepr::Ke(KeRepr { group: ke.group, data: our_public })),
         ];
         self.send_response(mid, ExchangeType::CREATE_CHILD_SA, &reply)?;
         self.rekey_started_by_us = false;
