@@ -229,6 +229,10 @@ impl Session {
             Ok((pump, sockets))
         };
         let mut bound_note = None;
+        if let (true, Role::Initiator { remote }) = (mobike, &role) {
+            bound_note = crate::mobility::kernel_source_differs(local, remote.ip());
+            mobike = bound_note.is_none();
+        }
         let (pump, sockets) = match bind_all(crate::mobility::bind_ip(local, mobike)) {
             // Another daemon holds IKE's ports on one address (the wildcard cannot be had
             // beside it): bound to ours as without MOBIKE, and address changes not followed.

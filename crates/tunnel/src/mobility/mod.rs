@@ -126,6 +126,33 @@ pub(crate) fn not_followed_bound(local: IpAddr, e: &crate::SessionError) -> Even
     }
 }
 
+/// Whether the kernel sends to `server` from `local`. A wildcard socket's datagrams leave
+/// from the kernel's choice of source, so a caller that named another local address (two
+/// addresses on one host, a test on 127.0.0.2) would speak from an address its SA does not
+/// know: NAT detection then sees a NAT that is not there. Such a session keeps its address.
+pub(crate) fn kernel_source_differs(local: IpAddr, server: IpAddr) -> Option<EventKind> {
+    match crate::host::netlink::source_toward(server, None) {
+        Ok(Some(src)) if src == local => None,
+        answer => Some(EventKind::PathNotFollowed {
+            local: Some(local),
+            reason: match answer {
+                Ok(Some(src)) => format!(
+                    "the route to the server leaves from {src}, not the configured local address: \
+                     bound to {local}, so changes of this host's address are not followed"
+                ),
+                Ok(None) => format!(
+                    "no route to the server yet: bound to {local}, so changes of this host's \
+                     address are not followed"
+                ),
+                Err(e) => format!(
+                    "the route to the server could not be read ({e}): bound to {local}, so \
+                     changes of this host's address are not followed"
+                ),
+            },
+        }),
+    }
+}
+
 /// One initiator's path state.
 pub(crate) struct Mobility {
     probe: Box<dyn Probe>,
