@@ -14,7 +14,10 @@
 //! - an EvaluateConnection rule yields a [`ConnectionEvaluator`] deciding per destination.
 //!
 //! When no rule matches the result is [`OnDemandDecision::NoMatch`]; the caller keeps the
-//! current state.
+//! current state. [`evaluate_known`] is the same evaluation for a caller that runs probes off
+//! its own thread, and [`command_for`] turns a decision into what to do with the connection
+//! (Connect / Disconnect / nothing), honouring the user's own disconnect unless
+//! `OnDemandUserOverrideDisabled`.
 
 use std::net::IpAddr;
 
@@ -101,7 +104,7 @@ impl OnDemandRule {
 }
 
 /// The current primary network, as the caller observes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkState {
     /// `None`: no network at all (then only rules that don't care about anything match).
     pub interface_type: Option<InterfaceType>,
@@ -132,11 +135,42 @@ pub fn evaluate(
     network: &NetworkState,
     probe: &dyn Fn(&str) -> bool,
 ) -> OnDemandDecision {
+    match evaluate_known(rules, network, &|url| Some(probe(url))) {
+        Ok(d) => d,
+        // `known` always answers, so nothing can be left to probe.
+        Err(_) => OnDemandDecision::NoMatch,
+    }
+}
+
+/// A rule whose other criteria all match waits for its probe URL: the caller fetches it (off
+/// its own thread, the network is slow) and evaluates again with the result known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeNeeded {
+    pub rule: usize,
+    pub url: String,
+}
+
+/// [`evaluate`] for a caller that cannot wait on the network: `known(url)` is the probe's
+/// result when it has one. A rule needing a probe nobody ran yet stops the evaluation there
+/// (a later rule must not decide in its place): [`ProbeNeeded`].
+pub fn evaluate_known(
+    rules: &[OnDemandRule],
+    network: &NetworkState,
+    known: &dyn Fn(&str) -> Option<bool>,
+) -> Result<OnDemandDecision, ProbeNeeded> {
     for (i, rule) in rules.iter().enumerate() {
-        if !matches(rule, network, probe) {
+        if !matches_without_probe(rule, network) {
             continue;
         }
-        return match rule.action {
+        // The probe goes out on the network: only when everything else already matched.
+        if let Some(url) = rule.probe_url.as_deref() {
+            match known(url) {
+                Some(true) => {}
+                Some(false) => continue,
+                None => return Err(ProbeNeeded { rule: i, url: url.to_owned() }),
+            }
+        }
+        return Ok(match rule.action {
             OnDemandAction::Connect => OnDemandDecision::Connect { rule: i },
             OnDemandAction::Disconnect => OnDemandDecision::Disconnect { rule: i },
             OnDemandAction::Ignore => OnDemandDecision::Ignore { rule: i },
@@ -144,12 +178,12 @@ pub fn evaluate(
                 rule: i,
                 evaluator: ConnectionEvaluator { rules: rule.connection_rules.clone() },
             },
-        };
+        });
     }
-    OnDemandDecision::NoMatch
+    Ok(OnDemandDecision::NoMatch)
 }
 
-fn matches(rule: &OnDemandRule, net: &NetworkState, probe: &dyn Fn(&str) -> bool) -> bool {
+fn matches_without_probe(rule: &OnDemandRule, net: &NetworkState) -> bool {
     let interface_ok = match rule.interface_type_match {
         InterfaceType::Any => true,
         wanted => net.interface_type == Some(wanted),
@@ -167,8 +201,48 @@ fn matches(rule: &OnDemandRule, net: &NetworkState, probe: &dyn Fn(&str) -> bool
             .dns_servers
             .iter()
             .any(|a| rule.dns_server_address_match.iter().any(|p| address_pattern_matches(p, *a)));
-    // The probe goes out on the network: only when everything else already matched.
-    interface_ok && ssid_ok && domain_ok && server_ok && rule.probe_url.as_deref().is_none_or(probe)
+    interface_ok && ssid_ok && domain_ok && server_ok
+}
+
+/// What On Demand asks of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDemandCommand {
+    /// Start it (the user wants it from now on, as if `connect` was asked).
+    Connect,
+    /// Stop it (as if `disconnect` was asked, but not the user's own choice).
+    Disconnect,
+}
+
+/// What the caller knows besides the rules' decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnDemandContext {
+    /// The connection is up or on its way (any status but Disconnected / Invalid).
+    pub running: bool,
+    /// The user stopped the connection themselves since they last started it.
+    pub user_stopped: bool,
+    /// `OnDemandUserOverrideDisabled`: the user cannot switch On Demand off, so their
+    /// disconnect does not hold while a Connect rule matches.
+    pub user_override_disabled: bool,
+}
+
+/// Apple's actions on a decision:
+/// - Connect starts a stopped connection, except after the user stopped it themselves (that
+///   is their override of On Demand, as switching "Connect On Demand" off), unless
+///   `OnDemandUserOverrideDisabled` takes that choice away;
+/// - Disconnect stops a running connection (and keeps a stopped one down);
+/// - Ignore leaves it as it is, and so does no match;
+/// - EvaluateConnection starts nothing for the network itself: it decides per destination,
+///   when a name is resolved ([`ConnectionEvaluator`]); a running connection stays.
+pub fn command_for(decision: &OnDemandDecision, cx: OnDemandContext) -> Option<OnDemandCommand> {
+    match decision {
+        OnDemandDecision::Connect { .. }
+            if !cx.running && (!cx.user_stopped || cx.user_override_disabled) =>
+        {
+            Some(OnDemandCommand::Connect)
+        }
+        OnDemandDecision::Disconnect { .. } if cx.running => Some(OnDemandCommand::Disconnect),
+        _ => None,
+    }
 }
 
 fn normalize(d: &str) -> String {
@@ -482,6 +556,77 @@ mod tests {
         let resolves = |_: &str, s: &[String]| s.is_empty();
         assert!(evaluator.should_connect_for_domain("intranet.example", &resolves, &|_| false));
         assert!(!evaluator.should_connect_for_domain("intranet.example", &resolves, &|_| true));
+    }
+
+    fn cx(running: bool, user_stopped: bool, user_override_disabled: bool) -> OnDemandContext {
+        OnDemandContext { running, user_stopped, user_override_disabled }
+    }
+
+    #[test]
+    fn connect_starts_a_stopped_connection_only() {
+        let d = OnDemandDecision::Connect { rule: 0 };
+        assert_eq!(command_for(&d, cx(false, false, false)), Some(OnDemandCommand::Connect));
+        assert_eq!(command_for(&d, cx(true, false, false)), None);
+    }
+
+    #[test]
+    fn a_users_disconnect_holds_against_connect_unless_the_override_is_disabled() {
+        let d = OnDemandDecision::Connect { rule: 0 };
+        assert_eq!(command_for(&d, cx(false, true, false)), None);
+        assert_eq!(command_for(&d, cx(false, true, true)), Some(OnDemandCommand::Connect));
+    }
+
+    #[test]
+    fn disconnect_stops_a_running_connection_even_one_the_user_started() {
+        let d = OnDemandDecision::Disconnect { rule: 1 };
+        assert_eq!(command_for(&d, cx(true, false, false)), Some(OnDemandCommand::Disconnect));
+        assert_eq!(command_for(&d, cx(true, false, true)), Some(OnDemandCommand::Disconnect));
+        assert_eq!(command_for(&d, cx(false, false, false)), None);
+        assert_eq!(command_for(&d, cx(false, true, false)), None);
+    }
+
+    #[test]
+    fn ignore_no_match_and_evaluate_connection_leave_the_connection_as_it_is() {
+        let evaluate = OnDemandDecision::EvaluateConnection {
+            rule: 0,
+            evaluator: ConnectionEvaluator { rules: vec![] },
+        };
+        for d in [OnDemandDecision::Ignore { rule: 0 }, OnDemandDecision::NoMatch, evaluate] {
+            for running in [false, true] {
+                for stopped in [false, true] {
+                    for locked in [false, true] {
+                        assert_eq!(command_for(&d, cx(running, stopped, locked)), None, "{d:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_probe_stops_the_evaluation_at_its_rule() {
+        let mut probed = rule(OnDemandAction::Disconnect);
+        probed.probe_url = Some("http://10.0.0.1/ok".into());
+        let rules = [probed, rule(OnDemandAction::Connect)];
+        assert_eq!(
+            evaluate_known(&rules, &cellular(), &|_| None),
+            Err(ProbeNeeded { rule: 0, url: "http://10.0.0.1/ok".into() })
+        );
+        assert_eq!(
+            evaluate_known(&rules, &cellular(), &|_| Some(true)),
+            Ok(OnDemandDecision::Disconnect { rule: 0 })
+        );
+        assert_eq!(
+            evaluate_known(&rules, &cellular(), &|_| Some(false)),
+            Ok(OnDemandDecision::Connect { rule: 1 })
+        );
+        // A rule whose other criteria fail never asks for its probe.
+        let mut wifi_only = rules[0].clone();
+        wifi_only.interface_type_match = InterfaceType::WiFi;
+        let rules = [wifi_only, rule(OnDemandAction::Ignore)];
+        assert_eq!(
+            evaluate_known(&rules, &cellular(), &|_| panic!("no probe expected")),
+            Ok(OnDemandDecision::Ignore { rule: 1 })
+        );
     }
 
     #[test]
