@@ -30,6 +30,7 @@ use std::io;
 pub mod dirfd;
 pub mod dns;
 mod follow;
+pub mod killswitch;
 mod linux;
 pub(crate) mod netlink;
 mod plan;

@@ -6,7 +6,7 @@ use std::io;
 use std::net::IpAddr;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkBuffer,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkBuffer,
     NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
@@ -142,6 +142,30 @@ impl Rtnl {
                 _ => None,
             })
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no link {index}")))
+    }
+
+    /// The networks of every address on the host's links (`ip addr show`), but those of the
+    /// link `except` and host-scope ones (loopback): the local networks.
+    pub(super) fn local_networks(&mut self, except: Option<u32>) -> io::Result<Vec<(IpAddr, u8)>> {
+        let answers =
+            self.request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP)?;
+        let mut nets = Vec::new();
+        for a in answers {
+            let RouteNetlinkMessage::NewAddress(m) = a else { continue };
+            if Some(m.header.index) == except || m.header.scope == AddressScope::Host {
+                continue;
+            }
+            // IFA_ADDRESS: the address, or the peer of a point-to-point link, whose network
+            // is the one on the other side.
+            let addr = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(a) => Some(*a),
+                _ => None,
+            });
+            if let Some(addr) = addr {
+                nets.push((addr, m.header.prefix_len));
+            }
+        }
+        Ok(nets)
     }
 
     /// `ip link set dev <index> mtu <mtu> up`.

@@ -36,6 +36,9 @@ pub const ROUTE_PROTO: u8 = 77;
 
 /// The record's name in a [`StateFile`]'s directory.
 pub const STATE_FILE: &str = "host-state.json";
+/// The kill switch's record ([`StateFile::kill_switch`]): apart from the host-state record,
+/// because the kill switch outlives each tunnel (it stays while a connection is wanted).
+pub const KILL_SWITCH_FILE: &str = "killswitch-state.json";
 
 /// Where the record lives. Written before every change; a crashed connection's record is
 /// loaded by the next one (or by `ikeway disconnect`), validated with [`parse`] and undone.
@@ -55,30 +58,36 @@ pub trait StateStore: Send + std::fmt::Debug {
 #[derive(Debug)]
 pub struct StateFile {
     dir: DirFd,
+    name: &'static str,
 }
 
 impl StateFile {
     /// The record in `dir` (the binary passes its checked runtime directory).
     pub fn new(dir: DirFd) -> Self {
-        Self { dir }
+        Self { dir, name: STATE_FILE }
+    }
+
+    /// The kill switch's record ([`KILL_SWITCH_FILE`]) in `dir`.
+    pub fn kill_switch(dir: DirFd) -> Self {
+        Self { dir, name: KILL_SWITCH_FILE }
     }
 }
 
 impl StateStore for StateFile {
     fn load(&self) -> io::Result<Option<Vec<u8>>> {
-        self.dir.read(STATE_FILE, MAX_STATE_BYTES)
+        self.dir.read(self.name, MAX_STATE_BYTES)
     }
 
     fn save(&self, bytes: &[u8]) -> io::Result<()> {
-        self.dir.write_atomic(STATE_FILE, bytes, 0o600)
+        self.dir.write_atomic(self.name, bytes, 0o600)
     }
 
     fn clear(&self) -> io::Result<()> {
-        self.dir.remove(STATE_FILE)
+        self.dir.remove(self.name)
     }
 
     fn describe(&self) -> String {
-        self.dir.path().join(STATE_FILE).display().to_string()
+        self.dir.path().join(self.name).display().to_string()
     }
 }
 
@@ -107,6 +116,9 @@ pub enum HostStateError {
     /// A resolv.conf backup that is not a resolv.conf.
     #[error("resolv.conf backup: {0}")]
     BadResolvConf(String),
+    /// A kill-switch record that names anything but our own nftables table.
+    #[error("kill switch: {0}")]
+    BadKillSwitch(String),
 }
 
 /// A network `net/len` (host bits clear): in the record, a route added into the TUN link,
@@ -344,6 +356,44 @@ pub fn parse(bytes: &[u8]) -> Result<HostState, HostStateError> {
     Ok(state)
 }
 
+/// The kill switch's record: the one nftables table it made. Its only field can only name
+/// `inet ikeway`, so undoing a record, whatever its bytes, can only ever delete our own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KillSwitchState;
+
+/// The table a [`KillSwitchState`] names, as `nft` spells it.
+pub const KILL_SWITCH_TABLE: &str = "inet ikeway";
+
+impl KillSwitchState {
+    /// The record as [`parse_kill_switch`] reads it back.
+    pub fn to_json(self) -> Vec<u8> {
+        let raw = RawKillSwitch { table: KILL_SWITCH_TABLE.to_owned() };
+        serde_json::to_vec(&raw).expect("one string always serializes")
+    }
+}
+
+/// Parses and validates a kill-switch record: exactly `{"table": "inet ikeway"}`.
+pub fn parse_kill_switch(bytes: &[u8]) -> Result<KillSwitchState, HostStateError> {
+    if bytes.len() > MAX_STATE_BYTES {
+        return Err(HostStateError::TooLarge(bytes.len()));
+    }
+    let raw: RawKillSwitch =
+        serde_json::from_slice(bytes).map_err(|e| HostStateError::Syntax(e.to_string()))?;
+    if raw.table != KILL_SWITCH_TABLE {
+        return Err(HostStateError::BadKillSwitch(format!(
+            "table {:?} is not ours ({KILL_SWITCH_TABLE:?})",
+            raw.table
+        )));
+    }
+    Ok(KillSwitchState)
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKillSwitch {
+    table: String,
+}
+
 /// The file's shape. Unknown fields are refused: a record we did not write is not undone.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -496,6 +546,34 @@ mod tests {
             (0..=MAX_ROUTES).map(|i| format!("\"10.{}.{}.0/24\"", i / 256, i % 256)).collect();
         let json = format!(r#"{{"tun": "ikeway0", "routes": [{}]}}"#, many.join(","));
         assert_eq!(refused(&json), HostStateError::TooManyRoutes(MAX_ROUTES + 1));
+    }
+
+    /// A kill-switch record can only name our own table: anything else, extra fields
+    /// included, is refused before `nft` runs.
+    #[test]
+    fn a_kill_switch_record_names_only_our_table() {
+        let json = KillSwitchState.to_json();
+        assert_eq!(json, br#"{"table":"inet ikeway"}"#);
+        assert_eq!(parse_kill_switch(&json), Ok(KillSwitchState));
+        for bad in [
+            r#"{"table": "inet filter"}"#,
+            r#"{"table": "ip nat"}"#,
+            r#"{"table": "inet ikeway; flush ruleset"}"#,
+            r#"{"table": "inet ikeway\nflush ruleset"}"#,
+            r#"{"table": "inet ikeway ", "x": 1}"#,
+            r#"{"table": "inet ikeway", "rules": "flush ruleset"}"#,
+            r#"{}"#,
+            "",
+            "[]",
+        ] {
+            assert!(parse_kill_switch(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            parse_kill_switch(br#"{"table": "inet filter"}"#),
+            Err(HostStateError::BadKillSwitch(_))
+        ));
+        let huge = vec![b' '; MAX_STATE_BYTES + 1];
+        assert_eq!(parse_kill_switch(&huge), Err(HostStateError::TooLarge(MAX_STATE_BYTES + 1)));
     }
 
     #[test]
