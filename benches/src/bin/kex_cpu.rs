@@ -5,39 +5,10 @@
 //! not inflate the figures the way they inflate criterion's (`benches/kex.rs`).
 #![allow(clippy::print_stdout)]
 
-use std::hint::black_box;
-use std::time::Duration;
-
+use ikeway_benches::cpu_time::{per_op, us};
 use ikeway_crypto::kem::{self, KemAlgorithm, KemDecapsulator};
 use ikeway_crypto::{KexBackend, KexGroup, KeyExchange};
-use rustix::time::{ClockId, clock_gettime};
-
-fn cpu() -> Duration {
-    let t = clock_gettime(ClockId::ThreadCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-/// Median CPU time per call of 7 batches of at least 0.2 s each, after a warm-up batch.
-fn per_op(mut f: impl FnMut()) -> Duration {
-    let batch = || {
-        let start = cpu();
-        let mut n = 0u32;
-        while cpu() - start < Duration::from_millis(200) {
-            f();
-            n += 1;
-        }
-        (cpu() - start) / n
-    };
-    let mut batch = batch;
-    batch();
-    let mut samples: Vec<Duration> = (0..7).map(|_| batch()).collect();
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
+use std::hint::black_box;
 
 fn mlkem() {
     let mut rng = |buf: &mut [u8]| {
