@@ -33,7 +33,9 @@ mod follow;
 pub mod killswitch;
 mod linux;
 pub(crate) mod netlink;
+pub mod observe;
 mod plan;
+pub mod probe;
 pub mod record;
 
 pub use follow::{Applied, SessionHost};

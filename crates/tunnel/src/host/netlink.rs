@@ -10,7 +10,7 @@ use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkLayerType, LinkMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
@@ -20,12 +20,14 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 /// A kernel answer larger than this is not one to the requests made here (one link, address
 /// or route each).
 const MAX_REPLY: usize = 64 * 1024;
+/// Default routes of one family looked at: more is not a host's routing table.
+const MAX_DEFAULTS: usize = 64;
 /// `rtnetlink.h`: the protocol of a route an administrator made (`ip route`'s default).
 const RTPROT_BOOT: u8 = 3;
 
 /// One rtnetlink socket, bound to the caller's network namespace when it was opened.
 #[derive(Debug)]
-pub(super) struct Rtnl {
+pub(crate) struct Rtnl {
     socket: Socket,
     seq: u32,
 }
@@ -62,7 +64,7 @@ fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
 }
 
 impl Rtnl {
-    pub(super) fn open() -> io::Result<Self> {
+    pub(crate) fn open() -> io::Result<Self> {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
@@ -75,6 +77,19 @@ impl Rtnl {
         message: RouteNetlinkMessage,
         flags: u16,
     ) -> io::Result<Vec<RouteNetlinkMessage>> {
+        let mut answers = Vec::new();
+        self.request_each(message, flags, &mut |m| answers.push(m))?;
+        Ok(answers)
+    }
+
+    /// Sends `message` and hands each answer to `each` as it arrives, up to the
+    /// acknowledgement (or the end of a dump): a dump of a large table is never held whole.
+    fn request_each(
+        &mut self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+        each: &mut dyn FnMut(RouteNetlinkMessage),
+    ) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
@@ -84,7 +99,6 @@ impl Rtnl {
         let mut buf = vec![0; packet.buffer_len()];
         packet.serialize(&mut buf);
         self.socket.send(&buf, 0)?;
-        let mut answers = Vec::new();
         loop {
             let mut reply = Vec::with_capacity(MAX_REPLY);
             let n = self.socket.recv(&mut reply, 0)?;
@@ -107,8 +121,8 @@ impl Rtnl {
                 }
                 match msg.payload {
                     NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-                    NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => return Ok(answers),
-                    NetlinkPayload::InnerMessage(m) => answers.push(m),
+                    NetlinkPayload::Error(_) | NetlinkPayload::Done(_) => return Ok(()),
+                    NetlinkPayload::InnerMessage(m) => each(m),
                     _ => {}
                 }
             }
@@ -166,6 +180,68 @@ impl Rtnl {
             }
         }
         Ok(nets)
+    }
+
+    /// The links carrying a default route of the main table (`ip route show default`),
+    /// best first: IPv4 before IPv6, then the lowest metric. At most [`MAX_DEFAULTS`] per
+    /// family are kept, however long the table.
+    pub(crate) fn default_route_links(&mut self) -> io::Result<Vec<u32>> {
+        let mut links = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut m = RouteMessage::default();
+            m.header.address_family = family;
+            let mut found: Vec<(u32, u32)> = Vec::new();
+            self.request_each(RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP, &mut |a| {
+                let RouteNetlinkMessage::NewRoute(r) = a else { return };
+                if r.header.destination_prefix_length != 0
+                    || r.header.kind != RouteType::Unicast
+                    || found.len() >= MAX_DEFAULTS
+                {
+                    return;
+                }
+                let mut table = u32::from(r.header.table);
+                let (mut metric, mut oif) = (0, None);
+                for attr in &r.attributes {
+                    match attr {
+                        RouteAttribute::Table(t) => table = *t,
+                        RouteAttribute::Priority(p) => metric = *p,
+                        RouteAttribute::Oif(i) => oif = Some(*i),
+                        // A multipath default route: its first hop stands for it.
+                        RouteAttribute::MultiPath(hops) => {
+                            oif = oif.or(hops.first().map(|h| h.interface_index))
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(oif) = oif.filter(|&i| i != 0)
+                    && table == u32::from(RouteHeader::RT_TABLE_MAIN)
+                {
+                    found.push((metric, oif));
+                }
+            })?;
+            found.sort_by_key(|&(metric, _)| metric);
+            links.extend(found.into_iter().map(|(_, oif)| oif));
+        }
+        Ok(links)
+    }
+
+    /// The name and hardware type (`ARPHRD_*`) of the link with `index`.
+    pub(crate) fn link_info(&mut self, index: u32) -> io::Result<(String, LinkLayerType)> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        self.request(RouteNetlinkMessage::GetLink(m), 0)?
+            .into_iter()
+            .find_map(|a| match a {
+                RouteNetlinkMessage::NewLink(l) => {
+                    let kind = l.header.link_layer_type;
+                    l.attributes.into_iter().find_map(|a| match a {
+                        LinkAttribute::IfName(n) => Some((n, kind)),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            })
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no link {index}")))
     }
 
     /// `ip link set dev <index> mtu <mtu> up`.

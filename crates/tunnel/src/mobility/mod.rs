@@ -29,7 +29,7 @@ use ikeway_sa::{Event, IkeSa};
 
 use crate::event::{EventKind, Status};
 
-pub(crate) mod watcher;
+use crate::host::observe::watch as watcher;
 
 /// Where the host would send to the server from now.
 pub(crate) trait Probe: Send {

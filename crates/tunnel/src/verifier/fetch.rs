@@ -10,6 +10,24 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// The largest CRL read: a bigger body is refused, not read further.
 pub const MAX_CRL_BYTES: u64 = 1 << 20;
 
+/// Whether `url` is `http://` (any case).
+pub(crate) fn is_plain_http(url: &str) -> bool {
+    url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+}
+
+/// The one way this crate speaks HTTP: within `timeout` for connecting, sending and reading
+/// together, no proxy, no redirect followed (a redirect comes back as its own status, which
+/// the caller checks), no TLS.
+pub(crate) fn plain_http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .proxy(None)
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// Why a CRL could not be fetched. Each leaves the status unknown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -51,16 +69,10 @@ pub enum FetchError {
 /// together), reading at most `max` bytes. No redirect is followed and no proxy is used: the
 /// distribution point is asked directly, as the certificate names it.
 pub fn fetch_crl(url: &str, timeout: Duration, max: u64) -> Result<Vec<u8>, FetchError> {
-    if !url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) {
+    if !is_plain_http(url) {
         return Err(FetchError::NotHttp(url.to_owned()));
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .max_redirects(0)
-        .proxy(None)
-        .http_status_as_error(true)
-        .build()
-        .into();
+    let agent = plain_http_agent(timeout);
     let failed = |e: ureq::Error| match e {
         ureq::Error::StatusCode(status) => FetchError::Status { url: url.to_owned(), status },
         ureq::Error::Timeout(_) => FetchError::Timeout(url.to_owned()),

@@ -9,7 +9,7 @@
 //! verified (the URLs come from certificates a trusted CA signed). Fetched CRLs are kept until
 //! their nextUpdate, so the next handshake asks nobody.
 
-mod fetch;
+pub(crate) mod fetch;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
