@@ -229,6 +229,11 @@ pub struct Stats {
     /// MOBIKE: authenticated responses whose COOKIE2 did not echo ours (RFC 4555 §3.7);
     /// dropped, the request stays outstanding.
     pub cookie2_mismatches: u64,
+    /// IKE_FOLLOWUP_KE requests refused (RFC 9370 §2.2.4): STATE_NOT_FOUND for a link that
+    /// names no chain of ours, INVALID_SYNTAX for a KE of another method or refused data.
+    pub followups_refused: u64,
+    /// CREATE_CHILD_SA chains forgotten because the peer's next IKE_FOLLOWUP_KE never came.
+    pub followups_expired: u64,
 }
 
 #[cfg(test)]

@@ -28,8 +28,12 @@ pub struct IkeSuite {
 impl IkeSuite {
     /// The additional key exchanges to run, in order (ADDKE1 first, NONE skipped).
     pub fn additional_methods(&self) -> impl Iterator<Item = DhGroup> + '_ {
-        self.additional_kes.iter().copied().filter(|g| *g != DhGroup::NONE)
+        methods(&self.additional_kes)
     }
+}
+
+fn methods(slots: &[DhGroup; MAX_ADDITIONAL_KES]) -> impl Iterator<Item = DhGroup> + '_ {
+    slots.iter().copied().filter(|g| *g != DhGroup::NONE)
 }
 
 /// Transform type ADDKE`slot+1` (RFC 9370 §2.2.1).
@@ -45,6 +49,16 @@ pub struct EspSuite {
     pub esn: bool,
     /// The PFS group, if a KE accompanies the exchange.
     pub group: Option<DhGroup>,
+    /// With PFS, the methods chosen for ADDKE1..ADDKE7 (RFC 9370 §2.2.4): one IKE_FOLLOWUP_KE
+    /// exchange each after the CREATE_CHILD_SA, [`DhGroup::NONE`] where none is done.
+    pub additional_kes: [DhGroup; MAX_ADDITIONAL_KES],
+}
+
+impl EspSuite {
+    /// The IKE_FOLLOWUP_KE exchanges to run, in order (ADDKE1 first, NONE skipped).
+    pub fn additional_methods(&self) -> impl Iterator<Item = DhGroup> + '_ {
+        methods(&self.additional_kes)
+    }
 }
 
 fn encr_transform(e: Encryption) -> TransformRepr {
@@ -67,10 +81,7 @@ pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: &[u8]) -> SaRepr {
                 transforms.push(integ_transform(i));
             }
             transforms.extend(p.groups.iter().map(|g| TransformRepr::dh(*g)));
-            for (slot, methods) in p.additional_kes.iter().take(MAX_ADDITIONAL_KES).enumerate() {
-                let kind = addke_type(slot);
-                transforms.extend(methods.iter().map(|g| TransformRepr::new(kind, g.0)));
-            }
+            transforms.extend(addke_transforms(&p.additional_kes));
             ProposalRepr {
                 number: proposal_number(i),
                 protocol: ProtocolId::IKE,
@@ -82,14 +93,27 @@ pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: &[u8]) -> SaRepr {
     SaRepr { proposals }
 }
 
+/// ADDKE`i+1` transforms for each method of slot `i`, in order.
+fn addke_transforms(slots: &[Vec<DhGroup>]) -> impl Iterator<Item = TransformRepr> + '_ {
+    slots.iter().take(MAX_ADDITIONAL_KES).enumerate().flat_map(|(slot, methods)| {
+        methods.iter().map(move |g| TransformRepr::new(addke_type(slot), g.0))
+    })
+}
+
 /// Proposal numbers start at 1 and the codec limits them to one byte; configurations with
 /// more than 255 proposals are cut there.
 fn proposal_number(index: usize) -> u8 {
     u8::try_from(index + 1).unwrap_or(u8::MAX)
 }
 
-/// Our ESP offer with our inbound SPI; `with_pfs` adds the PFS groups (CREATE_CHILD_SA only).
-pub(crate) fn esp_offer(proposals: &[EspProposal], spi: u32, with_pfs: bool) -> SaRepr {
+/// Our ESP offer with our inbound SPI; `with_pfs` adds the PFS groups (CREATE_CHILD_SA only)
+/// and the additional key exchanges `additional` (slot `i` is ADDKE`i+1`, RFC 9370 §2.2.4).
+pub(crate) fn esp_offer(
+    proposals: &[EspProposal],
+    spi: u32,
+    with_pfs: bool,
+    additional: &[Vec<DhGroup>],
+) -> SaRepr {
     let proposals = proposals
         .iter()
         .enumerate()
@@ -100,6 +124,7 @@ pub(crate) fn esp_offer(proposals: &[EspProposal], spi: u32, with_pfs: bool) -> 
             }
             if with_pfs {
                 transforms.extend(p.pfs_groups.iter().map(|g| TransformRepr::dh(*g)));
+                transforms.extend(addke_transforms(additional));
             }
             let esn: &[EsnMode] = match p.esn {
                 EsnPolicy::No => &[EsnMode::NO_ESN],
@@ -150,7 +175,7 @@ fn match_ike(p: &ProposalRepr, ours: &[IkeProposal]) -> Option<IkeSuite> {
             .iter()
             .copied()
             .find(|g| offered(p, TransformType::DH).any(|t| t.id == g.0))?;
-        let additional_kes = match_additional(p, o)?;
+        let additional_kes = match_additional(p, &o.additional_kes)?;
         Some(IkeSuite {
             suite: Suite::new(o.encryption, o.integrity).ok()?,
             prf: o.prf,
@@ -164,11 +189,14 @@ fn match_ike(p: &ProposalRepr, ours: &[IkeProposal]) -> Option<IkeSuite> {
 /// A type `p` leaves out, or a slot we do not configure, stands for NONE, so NONE must then be
 /// acceptable to the other: that is how a required additional key exchange is refused by a
 /// peer that does not do it, and how an optional one falls back.
-fn match_additional(p: &ProposalRepr, o: &IkeProposal) -> Option<[DhGroup; MAX_ADDITIONAL_KES]> {
+fn match_additional(
+    p: &ProposalRepr,
+    slots: &[Vec<DhGroup>],
+) -> Option<[DhGroup; MAX_ADDITIONAL_KES]> {
     const NONE_ONLY: &[DhGroup] = &[DhGroup::NONE];
     let mut chosen = [DhGroup::NONE; MAX_ADDITIONAL_KES];
     for (slot, choice) in chosen.iter_mut().enumerate() {
-        let ours = o.additional_kes.get(slot).map_or(NONE_ONLY, Vec::as_slice);
+        let ours = slots.get(slot).map_or(NONE_ONLY, Vec::as_slice);
         let theirs: Vec<u16> = offered(p, addke_type(slot)).map(|t| t.id).collect();
         let acceptable =
             |g: &DhGroup| theirs.contains(&g.0) || (theirs.is_empty() && *g == DhGroup::NONE);
@@ -210,7 +238,14 @@ pub(crate) fn wants_additional(proposals: &[IkeProposal]) -> bool {
     proposals.iter().any(|p| p.additional_kes.iter().flatten().any(|g| *g != DhGroup::NONE))
 }
 
-fn match_esp(p: &ProposalRepr, ours: &[EspProposal], want_pfs: bool) -> Option<EspSuite> {
+/// `additional` is what the IKE SA allows for additional key exchanges with PFS (slot `i` is
+/// ADDKE`i+1`); without PFS there are none.
+fn match_esp(
+    p: &ProposalRepr,
+    ours: &[EspProposal],
+    want_pfs: bool,
+    additional: &[Vec<DhGroup>],
+) -> Option<EspSuite> {
     if p.protocol != ProtocolId::ESP || p.spi.len() != 4 {
         return None;
     }
@@ -239,7 +274,27 @@ fn match_esp(p: &ProposalRepr, ours: &[EspProposal], want_pfs: bool) -> Option<E
             // The peer insists on PFS.
             Some(o.pfs_groups.iter().copied().find(|g| dh.contains(&g.0))?)
         };
-        Some(EspSuite { suite: Suite::new(o.encryption, o.integrity).ok()?, esn, group })
+        let additional_kes = match group {
+            Some(_) => match_additional(p, additional)?,
+            None => [DhGroup::NONE; MAX_ADDITIONAL_KES],
+        };
+        Some(EspSuite {
+            suite: Suite::new(o.encryption, o.integrity).ok()?,
+            esn,
+            group,
+            additional_kes,
+        })
+    })
+}
+
+/// One transform for each ADDKE type the initiator offered in `p`, NONE included (§2.2.1).
+fn addke_choice<'a>(
+    p: &'a ProposalRepr,
+    chosen: &'a [DhGroup; MAX_ADDITIONAL_KES],
+) -> impl Iterator<Item = TransformRepr> + 'a {
+    chosen.iter().enumerate().filter_map(move |(slot, g)| {
+        let kind = addke_type(slot);
+        offered(p, kind).next().is_some().then(|| TransformRepr::new(kind, g.0))
     })
 }
 
@@ -258,13 +313,7 @@ pub(crate) fn choose_ike(
             transforms.push(integ_transform(i));
         }
         transforms.push(TransformRepr::dh(chosen.group));
-        // One transform for each ADDKE type the initiator offered, NONE included (§2.2.1).
-        for (slot, g) in chosen.additional_kes.iter().enumerate() {
-            let kind = addke_type(slot);
-            if offered(p, kind).next().is_some() {
-                transforms.push(TransformRepr::new(kind, g.0));
-            }
-        }
+        transforms.extend(addke_choice(p, &chosen.additional_kes));
         let reply = ProposalRepr {
             number: p.number,
             protocol: ProtocolId::IKE,
@@ -281,9 +330,10 @@ pub(crate) fn choose_esp(
     ours: &[EspProposal],
     our_spi: u32,
     want_pfs: bool,
+    additional: &[Vec<DhGroup>],
 ) -> Option<(EspSuite, u32, SaRepr)> {
     offer.proposals.iter().find_map(|p| {
-        let chosen = match_esp(p, ours, want_pfs)?;
+        let chosen = match_esp(p, ours, want_pfs, additional)?;
         let peer_spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
         if peer_spi < MIN_ESP_SPI {
             return None;
@@ -294,6 +344,7 @@ pub(crate) fn choose_esp(
         }
         if let Some(g) = chosen.group {
             transforms.push(TransformRepr::dh(g));
+            transforms.extend(addke_choice(p, &chosen.additional_kes));
         }
         let esn = if chosen.esn { EsnMode::ESN } else { EsnMode::NO_ESN };
         transforms.push(TransformRepr::esn(esn));
@@ -332,9 +383,10 @@ pub(crate) fn accept_esp(
     reply: &SaRepr,
     ours: &[EspProposal],
     offered_pfs: bool,
+    additional: &[Vec<DhGroup>],
 ) -> Option<(EspSuite, u32)> {
     let p = single_choice(reply)?;
-    let suite = match_esp(p, ours, offered_pfs)?;
+    let suite = match_esp(p, ours, offered_pfs, additional)?;
     let spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
     (spi >= MIN_ESP_SPI).then_some((suite, spi))
 }
@@ -359,11 +411,12 @@ mod tests {
         assert_eq!(accepted, chosen);
         assert!(spi.is_empty());
 
-        let offer = esp_offer(&c.esp_proposals, 0x1234, false);
-        let (esp, peer_spi, reply) = choose_esp(&offer, &c.esp_proposals, 0x5678, false).unwrap();
+        let offer = esp_offer(&c.esp_proposals, 0x1234, false, &[]);
+        let (esp, peer_spi, reply) =
+            choose_esp(&offer, &c.esp_proposals, 0x5678, false, &[]).unwrap();
         assert_eq!(peer_spi, 0x1234);
         assert!(esp.esn, "ESN preferred when both allow it");
-        assert_eq!(accept_esp(&reply, &c.esp_proposals, false), Some((esp, 0x5678)));
+        assert_eq!(accept_esp(&reply, &c.esp_proposals, false, &[]), Some((esp, 0x5678)));
     }
 
     /// Issue 9 finding 9: a peer SPI below 256 passed negotiation, then `OutboundSa::new`
@@ -373,19 +426,26 @@ mod tests {
     fn rejects_reserved_esp_spis() {
         let c = config();
         for reserved in [0u32, 1, 255] {
-            let offer = esp_offer(&c.esp_proposals, reserved, false);
-            assert!(choose_esp(&offer, &c.esp_proposals, 0x5678, false).is_none(), "{reserved}");
+            let offer = esp_offer(&c.esp_proposals, reserved, false, &[]);
+            assert!(
+                choose_esp(&offer, &c.esp_proposals, 0x5678, false, &[]).is_none(),
+                "{reserved}"
+            );
             let (_, _, reply) = choose_esp(
-                &esp_offer(&c.esp_proposals, 0x1234, false),
+                &esp_offer(&c.esp_proposals, 0x1234, false, &[]),
                 &c.esp_proposals,
                 reserved,
                 false,
+                &[],
             )
             .expect("our offer is acceptable");
-            assert_eq!(accept_esp(&reply, &c.esp_proposals, false), None, "{reserved}");
+            assert_eq!(accept_esp(&reply, &c.esp_proposals, false, &[]), None, "{reserved}");
         }
-        let offer = esp_offer(&c.esp_proposals, MIN_ESP_SPI, false);
-        assert_eq!(choose_esp(&offer, &c.esp_proposals, 0x5678, false).map(|c| c.1), Some(256));
+        let offer = esp_offer(&c.esp_proposals, MIN_ESP_SPI, false, &[]);
+        assert_eq!(
+            choose_esp(&offer, &c.esp_proposals, 0x5678, false, &[]).map(|c| c.1),
+            Some(256)
+        );
     }
 
     #[test]

@@ -3,9 +3,28 @@
 
 use super::*;
 
+/// A child SA agreed on and not installed yet.
+#[derive(Debug)]
+pub(super) struct NewChild {
+    pub(super) suite: EspSuite,
+    pub(super) spi_in: u32,
+    pub(super) spi_out: u32,
+    /// The nonces of the exchange that made it.
+    pub(super) ni: Vec<u8>,
+    pub(super) nr: Vec<u8>,
+    pub(super) local_ts: Vec<ikeway_codec::TrafficSelector>,
+    pub(super) remote_ts: Vec<ikeway_codec::TrafficSelector>,
+    /// The inbound SPI of the child it replaces (a rekey).
+    pub(super) rekey_of: Option<u32>,
+    /// We sent the request that made it (§2.17: its key order).
+    pub(super) created_by_us: bool,
+}
+
 impl IkeSa {
-    /// Responder: chooses a child proposal and selectors and installs the child. Returns the
-    /// payloads for the response, or the notify that refuses the child.
+    /// Responder: chooses a child proposal and selectors and installs the child, or, when
+    /// additional key exchanges were chosen (RFC 9370 §2.2.4), hands back the follow-up chain
+    /// that installs it later. Returns the payloads for the response, or the notify that
+    /// refuses the child.
     pub(super) fn respond_child(
         &mut self,
         now: Instant,
@@ -13,7 +32,7 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
         rekey_of: Option<u32>,
-    ) -> Result<Vec<Payload>, NotifyType> {
+    ) -> Result<(Vec<Payload>, Option<followup_ke::Chain>), NotifyType> {
         let config = Arc::clone(&self.config);
         let offer = find_payload!(payloads, Sa).ok_or(NotifyType::INVALID_SYNTAX)?;
         let tsi = find_payload!(payloads, TsI).ok_or(NotifyType::INVALID_SYNTAX)?;
@@ -45,43 +64,46 @@ impl IkeSa {
         rekey_of: Option<u32>,
         local_ts: Vec<ikeway_codec::TrafficSelector>,
         remote_ts: Vec<ikeway_codec::TrafficSelector>,
-    ) -> Result<Vec<Payload>, NotifyType> {
+    ) -> Result<(Vec<Payload>, Option<followup_ke::Chain>), NotifyType> {
         let config = Arc::clone(&self.config);
         // A KE payload asks for PFS (§1.3.1); we answer it as the side that speaks second.
         let peer_ke = find_payload!(payloads, Ke);
         let want_pfs = peer_ke.is_some();
+        let additional = self.child_additional();
         let (suite, spi_out, sa_reply) =
-            proposal::choose_esp(offer, &config.esp_proposals, spi_in, want_pfs)
+            proposal::choose_esp(offer, &config.esp_proposals, spi_in, want_pfs, &additional)
                 .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         self.claim_remote_ts(spi_in, &remote_ts)?;
         let mut reply = vec![Payload::new(PayloadRepr::Sa(sa_reply))];
-        let mut shared = None;
+        let mut secrets = Vec::new();
         if let Some(ke) = peer_ke {
             // `respond`, not start-then-complete: for a KEM the answer is a ciphertext.
             let (public, secret) = self
                 .kex_provider
                 .respond(ke.group, &ke.data, &mut self.rng)
                 .map_err(|_| NotifyType::INVALID_SYNTAX)?;
-            shared = Some(secret);
+            secrets.push(secret);
             reply.push(Payload::new(PayloadRepr::Ke(KeRepr { group: ke.group, data: public })));
         }
-        self.install_child(
-            now,
+        reply.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: remote_ts.clone() })));
+        reply.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: local_ts.clone() })));
+        let child = NewChild {
             suite,
             spi_in,
             spi_out,
-            ni,
-            nr,
-            shared.as_ref(),
-            local_ts.clone(),
-            remote_ts.clone(),
+            ni: ni.to_vec(),
+            nr: nr.to_vec(),
+            local_ts,
+            remote_ts,
             rekey_of,
-            false,
-        )
-        .map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)?;
-        reply.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: remote_ts })));
-        reply.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: local_ts })));
-        Ok(reply)
+            created_by_us: false,
+        };
+        if suite.additional_methods().next().is_some() {
+            let chain = followup_ke::Chain::new(followup_ke::Target::Child(child), secrets);
+            return Ok((reply, Some(chain)));
+        }
+        self.install_child(now, child, &secrets).map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)?;
+        Ok((reply, None))
     }
 
     /// The peer's selectors we accept, narrowed from what it proposed or answered (RFC 7296
@@ -148,7 +170,8 @@ impl IkeSa {
         (self.config.local_ts.clone(), remote)
     }
 
-    /// Initiator: checks the responder's child reply and installs the child.
+    /// Initiator: checks the responder's child reply and installs the child, or hands back
+    /// what the IKE_FOLLOWUP_KE exchanges need when additional key exchanges were chosen.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn accept_child(
         &mut self,
@@ -159,67 +182,74 @@ impl IkeSa {
         nr: &[u8],
         kex: Option<Box<dyn ActiveKeyExchange>>,
         rekey_of: Option<u32>,
-    ) -> Result<(), NotifyType> {
+    ) -> Result<Option<followup_ke::Chain>, NotifyType> {
         let config = Arc::clone(&self.config);
         let reply = find_payload!(payloads, Sa).ok_or(NotifyType::INVALID_SYNTAX)?;
-        let (suite, spi_out) = proposal::accept_esp(reply, &config.esp_proposals, kex.is_some())
-            .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
+        let additional = if kex.is_some() { self.child_additional() } else { Vec::new() };
+        let (suite, spi_out) =
+            proposal::accept_esp(reply, &config.esp_proposals, kex.is_some(), &additional)
+                .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         let tsi = find_payload!(payloads, TsI).ok_or(NotifyType::INVALID_SYNTAX)?;
         let tsr = find_payload!(payloads, TsR).ok_or(NotifyType::INVALID_SYNTAX)?;
         // The responder may only narrow what we asked for.
         let local_ts =
             ts::narrow(&tsi.selectors, &config.local_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
         let remote_ts = self.allowed_remote_ts(&tsr.selectors)?;
-        let shared = match kex {
-            Some(kex) => {
-                let ke = find_payload!(payloads, Ke).ok_or(NotifyType::INVALID_SYNTAX)?;
-                if Some(kex.group()) != suite.group {
-                    return Err(NotifyType::INVALID_KE_PAYLOAD);
-                }
-                Some(kex.complete(&ke.data).map_err(|_| NotifyType::INVALID_SYNTAX)?)
+        let mut secrets = Vec::new();
+        if let Some(kex) = kex {
+            let ke = find_payload!(payloads, Ke).ok_or(NotifyType::INVALID_SYNTAX)?;
+            if Some(kex.group()) != suite.group {
+                return Err(NotifyType::INVALID_KE_PAYLOAD);
             }
-            None => None,
-        };
+            secrets.push(kex.complete(&ke.data).map_err(|_| NotifyType::INVALID_SYNTAX)?);
+        }
         self.claim_remote_ts(spi_in, &remote_ts)?;
-        self.install_child(
-            now,
+        let child = NewChild {
+            suite,
+            spi_in,
+            spi_out,
+            ni: ni.to_vec(),
+            nr: nr.to_vec(),
+            local_ts,
+            remote_ts,
+            rekey_of,
+            created_by_us: true,
+        };
+        if suite.additional_methods().next().is_some() {
+            return Ok(Some(followup_ke::Chain::new(followup_ke::Target::Child(child), secrets)));
+        }
+        self.install_child(now, child, &secrets).map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)?;
+        Ok(None)
+    }
+
+    /// Installs a negotiated child. `secrets` are the exchange's shared secrets in order: none
+    /// without PFS, g^ir, then one per IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+    pub(super) fn install_child(
+        &mut self,
+        now: Instant,
+        child: NewChild,
+        secrets: &[SecretBytes],
+    ) -> Result<(), crate::Error> {
+        let NewChild {
             suite,
             spi_in,
             spi_out,
             ni,
             nr,
-            shared.as_ref(),
             local_ts,
             remote_ts,
             rekey_of,
-            true,
-        )
-        .map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn install_child(
-        &mut self,
-        now: Instant,
-        suite: EspSuite,
-        spi_in: u32,
-        spi_out: u32,
-        ni: &[u8],
-        nr: &[u8],
-        shared: Option<&SecretBytes>,
-        local_ts: Vec<ikeway_codec::TrafficSelector>,
-        remote_ts: Vec<ikeway_codec::TrafficSelector>,
-        rekey_of: Option<u32>,
-        created_by_us: bool,
-    ) -> Result<(), crate::Error> {
+            created_by_us,
+        } = child;
         let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
         let (e, i) = (suite.suite.encryption_key_len(), suite.suite.integrity_key_len());
-        let keymat = keys::child_keymat(
+        let secrets: Vec<&[u8]> = secrets.iter().map(SecretBytes::expose).collect();
+        let keymat = keys::child_keymat_with_secrets(
             crypto.suite.prf,
             crypto.keys.sk_d.expose(),
-            shared.map(SecretBytes::expose),
-            ni,
-            nr,
+            &secrets,
+            &ni,
+            &nr,
             ChildKeys::keymat_len(e, i),
         )?;
         let keys = ChildKeys::split(keymat, e, i);
@@ -233,7 +263,7 @@ impl IkeSa {
         };
         let lifetime = self.config.lifetimes.child;
         let (rekey_at, expire_at) = self.jittered(now, lifetime);
-        let lowest_nonce = if ni <= nr { ni.to_vec() } else { nr.to_vec() };
+        let lowest_nonce = if ni <= nr { ni } else { nr };
         self.children.push(Child {
             spi_in,
             spi_out,
@@ -301,10 +331,12 @@ impl IkeSa {
                 data: Vec::new(),
             })));
         }
+        let additional = if kex.is_some() { self.child_additional() } else { Vec::new() };
         inner.push(Payload::new(PayloadRepr::Sa(proposal::esp_offer(
             &config.esp_proposals,
             spi_in,
             kex.is_some(),
+            &additional,
         ))));
         inner.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })));
         if let Some(k) = &kex {
@@ -350,32 +382,55 @@ impl IkeSa {
             self.events.push_back(Event::ChildSaRefused { notify: NotifyType::INVALID_SYNTAX });
             return;
         };
-        if let Err(n) = self.accept_child(now, payloads, spi_in, ni, &nr, kex, rekey_of) {
-            self.release_child_spi(spi_in);
-            self.events.push_back(Event::ChildSaRefused { notify: n });
+        let chain = match self.accept_child(now, payloads, spi_in, ni, &nr, kex, rekey_of) {
+            Ok(chain) => chain,
+            Err(n) => {
+                self.release_child_spi(spi_in);
+                self.events.push_back(Event::ChildSaRefused { notify: n });
+                return;
+            }
+        };
+        if let Some(chain) = chain {
+            // The child is made by the IKE_FOLLOWUP_KE exchanges that follow (RFC 9370 §2.2.4).
+            let link = followup_ke::link(payloads);
+            self.continue_followup(now, chain, link);
             return;
         }
-        let Some(old) = rekey_of else { return };
-        // §2.8.1: if the peer rekeyed the same SA at the same time, the new SA made with the
-        // lowest of the four nonces is redundant, and its creator deletes it.
-        let ours_lowest = if ni <= nr.as_slice() { ni.to_vec() } else { nr };
+        if let Some(old) = rekey_of {
+            self.settle_own_rekey(old, spi_in, ni, &nr);
+        }
+    }
+
+    /// After our rekey of `old` made `new_in`: §2.8.1, if the peer rekeyed the same SA at the
+    /// same time, the new SA made with the lowest of the four nonces is redundant, and its
+    /// creator deletes it.
+    pub(super) fn settle_own_rekey(&mut self, old: u32, new_in: u32, ni: &[u8], nr: &[u8]) {
+        let ours_lowest = if ni <= nr { ni.to_vec() } else { nr.to_vec() };
         let theirs = self
             .children
             .iter()
             .find(|c| {
                 !c.created_by_us
-                    && c.spi_in != spi_in
+                    && c.spi_in != new_in
                     && self.collided_with.contains(&(old, c.spi_in))
             })
             .map(|c| (c.spi_in, c.lowest_nonce.clone()));
         match theirs {
             Some((_, their_lowest)) if ours_lowest < their_lowest => {
                 // Our new SA is redundant: delete it; the peer deletes the old one.
-                self.queue(Command::DeleteChild(spi_in));
+                self.queue(Command::DeleteChild(new_in));
             }
             _ => self.queue(Command::DeleteChild(old)),
         }
         self.collided_with.retain(|(o, _)| *o != old);
+    }
+
+    /// After the peer's rekey of `old` made `new_in`: if we are rekeying the same SA, the
+    /// collision is remembered for when ours completes (§2.8.1).
+    pub(super) fn note_peer_rekey(&mut self, old: u32, new_in: u32) {
+        if self.children.iter().any(|c| c.spi_in == old && c.rekeying) {
+            self.collided_with.push((old, new_in));
+        }
     }
 
     pub(super) fn handle_create_child_request(
@@ -384,6 +439,9 @@ impl IkeSa {
         mid: u32,
         payloads: &[Payload],
     ) -> Result<(), crate::Error> {
+        // The peer's window is one request: a new CREATE_CHILD_SA means it gave up the
+        // IKE_FOLLOWUP_KE exchanges of its last one, if any were left (RFC 9370 §2.2.4).
+        self.drop_followup();
         let Some(ni) = find_payload!(payloads, Nonce)
             .filter(|n| NONCE_RANGE.contains(&n.data.len()))
             .map(|n| n.data.clone())
@@ -432,17 +490,18 @@ impl IkeSa {
         }
         let mut reply = vec![];
         match self.respond_child(now, payloads, &ni, &nr, rekey_of) {
-            Ok(child) => {
+            Ok((child, chain)) => {
                 reply.extend(child.iter().take(1).cloned());
                 reply.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr })));
                 reply.extend(child.into_iter().skip(1));
-                if let Some(old) = rekey_of {
-                    let new_in = self.children.last().map(|c| c.spi_in).expect("just installed");
-                    if let Some(c) = self.children.iter().find(|c| c.spi_in == old)
-                        && c.rekeying
-                    {
-                        // We are rekeying the same SA: remember the collision (§2.8.1).
-                        self.collided_with.push((old, new_in));
+                match chain {
+                    Some(chain) => reply.push(self.await_followup(now, chain)),
+                    None => {
+                        if let Some(old) = rekey_of {
+                            let new_in =
+                                self.children.last().map(|c| c.spi_in).expect("just installed");
+                            self.note_peer_rekey(old, new_in);
+                        }
                     }
                 }
             }

@@ -393,6 +393,7 @@ impl IkeSa {
             &config.esp_proposals,
             child_spi,
             false,
+            &[],
         ))));
         inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: config.local_ts.clone() })));
         inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: config.remote_ts.clone() })));
@@ -555,7 +556,8 @@ impl IkeSa {
         }
         let child = self.respond_child(now, request, ni, nr, None);
         match child {
-            Ok(child_payloads) => reply.extend(child_payloads),
+            // Without a KE payload no additional key exchange is chosen: never a chain here.
+            Ok((child_payloads, _)) => reply.extend(child_payloads),
             Err(n) => reply.push(notify(n, Vec::new())),
         }
         self.send_response(message_id, ExchangeType::IKE_AUTH, &reply)

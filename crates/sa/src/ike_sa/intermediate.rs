@@ -34,6 +34,9 @@ pub enum AddKeFailure {
     /// The responder chose additional key exchanges without announcing
     /// INTERMEDIATE_EXCHANGE_SUPPORTED.
     IntermediateUnsupported,
+    /// A CREATE_CHILD_SA or IKE_FOLLOWUP_KE response that leaves key exchanges to do carried
+    /// no usable N(ADDITIONAL_KEY_EXCHANGE) link (RFC 9370 §2.2.4).
+    MissingLink,
 }
 
 impl core::fmt::Display for AddKeFailure {
@@ -46,6 +49,7 @@ impl core::fmt::Display for AddKeFailure {
             Self::IntermediateUnsupported => {
                 "the responder chose additional key exchanges without IKE_INTERMEDIATE"
             }
+            Self::MissingLink => "the peer's answer did not link the next additional key exchange",
         })
     }
 }

@@ -108,6 +108,11 @@ enum Request {
         ni: Vec<u8>,
         kex: Box<dyn ActiveKeyExchange>,
     },
+    /// One additional key exchange of a CREATE_CHILD_SA of ours (RFC 9370 §2.2.4).
+    FollowupKe {
+        chain: Box<followup_ke::Chain>,
+        kex: Box<dyn ActiveKeyExchange>,
+    },
     Dpd,
     DeleteChildren(Vec<u32>),
     DeleteIke,
@@ -226,6 +231,8 @@ pub struct IkeSa {
     ppk: ppk::PpkState,
     /// Additional key exchanges (RFC 9370) of the handshake, while they run and until IKE_AUTH.
     intermediate: Option<Box<intermediate::Intermediate>>,
+    /// Responder: a CREATE_CHILD_SA whose IKE_FOLLOWUP_KE exchanges are under way (RFC 9370).
+    followup: Option<Box<followup_ke::Awaiting>>,
     /// Set once by `close`; the state may be `Closed` earlier, while a handler holds it.
     closed: bool,
     redirect: redirect::RedirectState,
@@ -285,6 +292,7 @@ mod child;
 #[cfg(test)]
 mod cross_client_tests;
 mod eap;
+mod followup_ke;
 mod handshake;
 pub(crate) use handshake::stateless_reply;
 mod intermediate;
@@ -356,6 +364,7 @@ impl IkeSa {
             rekey_started_by_us: false,
             ppk: ppk::PpkState::Off,
             intermediate: None,
+            followup: None,
             closed: false,
             redirect: redirect::RedirectState::default(),
             stats: Stats::default(),
@@ -932,6 +941,7 @@ impl IkeSa {
                     return;
                 }
                 Timer::OldSa => self.forget_old_sa(),
+                Timer::Followup => self.followup_expired(),
                 Timer::Keepalive => {
                     // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
                     let (local, remote) = self.send_path();
@@ -988,6 +998,7 @@ impl IkeSa {
         self.timers.stop_all();
         self.queued.clear();
         self.old_sa = None;
+        self.followup = None;
         self.events.push_back(Event::IkeSaClosed { reason });
     }
 }
@@ -1042,6 +1053,7 @@ fn out_exchange(kind: &Request) -> ExchangeType {
         Request::Auth => ExchangeType::IKE_AUTH,
         Request::Intermediate { .. } => ExchangeType::IKE_INTERMEDIATE,
         Request::CreateChild { .. } | Request::RekeyIke { .. } => ExchangeType::CREATE_CHILD_SA,
+        Request::FollowupKe { .. } => ExchangeType::IKE_FOLLOWUP_KE,
         Request::Dpd
         | Request::DeleteChildren(_)
         | Request::DeleteIke

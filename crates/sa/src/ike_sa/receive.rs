@@ -149,6 +149,9 @@ impl IkeSa {
             Request::RekeyIke { spi, ni, kex } => {
                 self.finish_rekey_ike(now, &payloads, spi, &ni, kex)?
             }
+            Request::FollowupKe { chain, kex } => {
+                self.handle_followup_response(now, &payloads, *chain, kex)
+            }
             Request::Dpd => {}
             Request::DeleteChildren(spis) => {
                 for spi in spis {
@@ -239,6 +242,9 @@ impl IkeSa {
             }
             (ExchangeType::CREATE_CHILD_SA, State::Established) => {
                 self.handle_create_child_request(now, mid, &payloads)
+            }
+            (ExchangeType::IKE_FOLLOWUP_KE, State::Established) => {
+                self.handle_followup_request(now, mid, &payloads)
             }
             (ExchangeType::INFORMATIONAL, State::Established) => {
                 self.handle_established_informational(now, mid, (local, remote), &payloads)

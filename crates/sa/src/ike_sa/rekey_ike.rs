@@ -4,16 +4,14 @@ use super::*;
 
 impl IkeSa {
     pub(super) fn start_rekey_ike(&mut self, now: Instant) -> Result<(), crate::Error> {
-        let config = Arc::clone(&self.config);
         let group = self.crypto.as_ref().map(|c| c.suite.group).ok_or(crate::Error::NotKeyed)?;
         let kex = self.kex_provider.start(group, &mut self.rng).map_err(crate::Error::Kex)?;
         let spi = self.random_spi64();
         let ni = self.random_bytes(NONCE_LEN);
         let inner = [
-            // Additional key exchanges in a rekey (RFC 9370 §2.2.4) are not done yet: the
-            // rekeyed SA is classical on both sides.
+            // With the additional key exchanges this IKE SA has, if any (RFC 9370 §2.2.4).
             Payload::new(PayloadRepr::Sa(proposal::ike_offer(
-                &proposal::classical(&config.ike_proposals),
+                &self.rekey_proposals(),
                 &spi.to_be_bytes(),
             ))),
             Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })),
@@ -43,9 +41,8 @@ impl IkeSa {
             self.release_ike_spi(new_spi_i);
             return Ok(());
         }
-        let accepted = find_payload!(payloads, Sa).and_then(|sa| {
-            proposal::accept_ike(sa, &proposal::classical(&self.config.ike_proposals))
-        });
+        let ours = self.rekey_proposals();
+        let accepted = find_payload!(payloads, Sa).and_then(|sa| proposal::accept_ike(sa, &ours));
         let nonce = find_payload!(payloads, Nonce).filter(|n| NONCE_RANGE.contains(&n.data.len()));
         let (Some((suite, spi_r)), Some(ke), Some(nonce)) =
             (accepted, find_payload!(payloads, Ke), nonce)
@@ -64,7 +61,31 @@ impl IkeSa {
             return Ok(());
         };
         let nr = nonce.data.clone();
-        self.switch_ike(now, suite, &shared, ni, &nr, new_spi_i, spi_r)?;
+        if suite.additional_methods().next().is_some() {
+            // The new SA is made by the IKE_FOLLOWUP_KE exchanges that follow (RFC 9370 §2.2.4).
+            let target =
+                followup_ke::Target::Ike { suite, ni: ni.to_vec(), nr, spi_i: new_spi_i, spi_r };
+            let chain = followup_ke::Chain::new(target, vec![shared]);
+            self.continue_followup(now, chain, followup_ke::link(payloads));
+            return Ok(());
+        }
+        self.complete_rekey_ike(now, suite, &[shared], ni, &nr, new_spi_i, spi_r)
+    }
+
+    /// Initiator: every key exchange of our rekey done: moves to the new SA and deletes the
+    /// old one.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn complete_rekey_ike(
+        &mut self,
+        now: Instant,
+        suite: crate::proposal::IkeSuite,
+        secrets: &[SecretBytes],
+        ni: &[u8],
+        nr: &[u8],
+        spi_i: u64,
+        spi_r: u64,
+    ) -> Result<(), crate::Error> {
+        self.switch_ike(now, suite, secrets, ni, nr, spi_i, spi_r)?;
         // The rekey initiator deletes the old IKE SA (§2.18), sent once with the old keys.
         if let Some(old) = &self.old_sa {
             let mut header = self.header(ExchangeType::INFORMATIONAL, false, self.old_send_mid);
@@ -81,22 +102,24 @@ impl IkeSa {
     }
 
     /// Moves to the new IKE SA after a rekey: new SPIs and keys, message IDs from zero.
+    /// `secrets` are g^ir of the CREATE_CHILD_SA then one per IKE_FOLLOWUP_KE (RFC 9370).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn switch_ike(
         &mut self,
         now: Instant,
         suite: crate::proposal::IkeSuite,
-        shared: &SecretBytes,
+        secrets: &[SecretBytes],
         ni: &[u8],
         nr: &[u8],
         spi_i: u64,
         spi_r: u64,
     ) -> Result<(), crate::Error> {
         let old_crypto = self.crypto.take().ok_or(crate::Error::NotKeyed)?;
-        let seed = keys::rekey_skeyseed(
+        let secrets: Vec<&[u8]> = secrets.iter().map(SecretBytes::expose).collect();
+        let seed = keys::rekey_skeyseed_with_secrets(
             old_crypto.suite.prf,
             old_crypto.keys.sk_d.expose(),
-            shared.expose(),
+            &secrets,
             ni,
             nr,
         );
@@ -184,8 +207,11 @@ impl IkeSa {
         let refuse = |sa: &mut Self, n: NotifyType| {
             sa.send_response(mid, ExchangeType::CREATE_CHILD_SA, &[notify(n, Vec::new())])
         };
-        if matches!(self.outstanding.as_ref().map(|o| &o.kind), Some(Request::RekeyIke { .. })) {
-            // A simultaneous IKE rekey: let the peer retry after ours (§2.25.2).
+        if matches!(self.outstanding.as_ref().map(|o| &o.kind), Some(Request::RekeyIke { .. }))
+            || self.followup_outstanding()
+        {
+            // A simultaneous IKE rekey, or one that would cut the IKE_FOLLOWUP_KE exchanges of
+            // ours short (they run on this SA): let the peer retry after ours (§2.25.2).
             return refuse(self, NotifyType::TEMPORARY_FAILURE);
         }
         let (Some(offer), Some(ke)) = (find_payload!(payloads, Sa), find_payload!(payloads, Ke))
@@ -205,7 +231,7 @@ impl IkeSa {
         let spi_r = self.random_spi64();
         let Some((suite, sa_reply)) = proposal::choose_ike(
             offer,
-            &restrict(&proposal::classical(&self.config.ike_proposals), ke.group),
+            &restrict(&self.rekey_proposals(), ke.group),
             &spi_r.to_be_bytes(),
         ) else {
             self.release_ike_spi(spi_r);
@@ -224,13 +250,20 @@ impl IkeSa {
                     return Err(crate::Error::Kex(e));
                 }
             };
-        let reply = [
+        let mut reply = vec![
             Payload::new(PayloadRepr::Sa(sa_reply)),
             Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
             Payload::new(PayloadRepr::Ke(KeRepr { group: ke.group, data: our_public })),
         ];
+        if suite.additional_methods().next().is_some() {
+            // The new SA waits for the IKE_FOLLOWUP_KE exchanges (RFC 9370 §2.2.4).
+            let target = followup_ke::Target::Ike { suite, ni: ni.to_vec(), nr, spi_i, spi_r };
+            let chain = followup_ke::Chain::new(target, vec![shared]);
+            reply.push(self.await_followup(now, chain));
+            return self.send_response(mid, ExchangeType::CREATE_CHILD_SA, &reply);
+        }
         self.send_response(mid, ExchangeType::CREATE_CHILD_SA, &reply)?;
         self.rekey_started_by_us = false;
-        self.switch_ike(now, suite, &shared, ni, &nr, spi_i, spi_r)
+        self.switch_ike(now, suite, &[shared], ni, &nr, spi_i, spi_r)
     }
 }

@@ -20,6 +20,8 @@ pub(super) enum Timer {
     IkeExpire,
     /// The keys of the IKE SA a rekey replaced are no longer needed for its DELETE.
     OldSa,
+    /// A responder's CREATE_CHILD_SA waited too long for its next IKE_FOLLOWUP_KE (RFC 9370).
+    Followup,
     /// A NAT keepalive is due (RFC 3948 §2.3).
     Keepalive,
     /// The IKE SA's soft lifetime ends: rekey it (§2.8).
@@ -27,11 +29,12 @@ pub(super) enum Timer {
 }
 
 impl Timer {
-    const ALL: [Timer; 6] = [
+    const ALL: [Timer; 7] = [
         Timer::Retransmit,
         Timer::HalfOpen,
         Timer::IkeExpire,
         Timer::OldSa,
+        Timer::Followup,
         Timer::Keepalive,
         Timer::IkeRekey,
     ];
