@@ -32,12 +32,14 @@
 //!   inbound SA by SPI. Counters ([`Counters`]) and drops by [`DropReason`] are per SA.
 //! - [`replay`]: the anti-replay window with ESN (RFC 4303 §3.4.3, Appendix A).
 //! - [`udp`]: ESP-in-UDP classification on port 4500 (RFC 3948).
+//! - [`mss`]: TCP MSS clamping of the inner packets to the tunnel MTU (RFC 4459 §3.2).
 //!
 //! Sequence numbers never wrap: a soft limit raises [`SaEvent::RekeyNeeded`] and the last
 //! number makes [`OutboundSa::encapsulate`] fail with [`EspError::SequenceExhausted`]. Keys are
 //! wiped on drop by the crypto types and never appear in `Debug` output.
 
 mod error;
+pub mod mss;
 pub mod replay;
 mod sa;
 mod table;

@@ -99,6 +99,8 @@ pub struct Counters {
     pub keepalives: AtomicU64,
     /// Authenticated ESP from a new peer address moved where the SA sends (a NAT rebinding).
     pub peer_moved: AtomicU64,
+    /// TCP SYNs whose MSS option was lowered to fit the tunnel (both directions).
+    pub mss_clamped: AtomicU64,
     /// io_uring: times the submission queue was full and operations waited in the backlog.
     pub ring_stalls: AtomicU64,
     /// io_uring: submit calls (each may carry many operations).
@@ -136,6 +138,7 @@ pub struct Stats {
     pub ike_up: u64,
     pub keepalives: u64,
     pub peer_moved: u64,
+    pub mss_clamped: u64,
     pub ring_stalls: u64,
     pub submits: u64,
     /// Non-zero drop counters by reason.
@@ -159,6 +162,7 @@ impl Stats {
             s.ike_up += get(&c.ike_up);
             s.keepalives += get(&c.keepalives);
             s.peer_moved += get(&c.peer_moved);
+            s.mss_clamped += get(&c.mss_clamped);
             s.ring_stalls += get(&c.ring_stalls);
             s.submits += get(&c.submits);
             for (d, a) in drops.iter_mut().zip(&c.drops) {
@@ -181,7 +185,7 @@ impl Stats {
     /// One line of `key=value` pairs, for logs and scripts.
     pub fn to_line(&self) -> String {
         let mut line = format!(
-            "tun_rx={} tun_rx_bytes={} tun_tx={} tun_tx_bytes={} esp_tx={} esp_tx_bytes={} udp_rx={} udp_rx_bytes={} ike_up={} keepalives={} peer_moved={} ring_stalls={} submits={}",
+            "tun_rx={} tun_rx_bytes={} tun_tx={} tun_tx_bytes={} esp_tx={} esp_tx_bytes={} udp_rx={} udp_rx_bytes={} ike_up={} keepalives={} peer_moved={} mss_clamped={} ring_stalls={} submits={}",
             self.tun_rx_packets,
             self.tun_rx_bytes,
             self.tun_tx_packets,
@@ -193,6 +197,7 @@ impl Stats {
             self.ike_up,
             self.keepalives,
             self.peer_moved,
+            self.mss_clamped,
             self.ring_stalls,
             self.submits
         );

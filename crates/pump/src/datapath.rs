@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
+use ikeway_esp::mss::MssClamp;
 use ikeway_esp::udp::Datagram;
 use ikeway_esp::{NextHeader, SaEvent};
 
@@ -47,6 +48,7 @@ pub struct Datapath {
     counters: Arc<Counters>,
     ike: Sender<IkeDatagram>,
     local: SocketAddr,
+    mss: Option<MssClamp>,
 }
 
 impl Datapath {
@@ -57,7 +59,23 @@ impl Datapath {
         ike: Sender<IkeDatagram>,
         local: SocketAddr,
     ) -> Self {
-        Self { table, counters, ike, local }
+        Self { table, counters, ike, local, mss: None }
+    }
+
+    /// Lowers the MSS of TCP SYNs crossing the tunnel, both ways, to what fits `clamp` (the
+    /// pump uses its TUN MTU): in place, before sealing and after the inbound policy check.
+    pub fn with_mss_clamp(mut self, clamp: MssClamp) -> Self {
+        self.mss = Some(clamp);
+        self
+    }
+
+    #[inline]
+    fn clamp_mss(&self, packet: &mut [u8]) {
+        if let Some(clamp) = &self.mss
+            && clamp.clamp(packet).is_some()
+        {
+            bump(&self.counters.mss_clamped, 1);
+        }
     }
 
     pub fn counters(&self) -> &Counters {
@@ -87,7 +105,9 @@ impl Datapath {
     }
 
     fn seal_inner(&self, buf: &mut [u8], len: usize) -> Result<(usize, usize, SocketAddr), Drop> {
-        let inner = buf.get(HEADROOM..HEADROOM + len).ok_or(Drop::SealFailed)?;
+        let inner = buf.get_mut(HEADROOM..HEADROOM + len).ok_or(Drop::SealFailed)?;
+        self.clamp_mss(inner);
+        let inner = &*inner;
         let next_header = NextHeader::of_ip_packet(inner).ok_or(Drop::NotIp)?;
         let flow = Flow::parse(inner).ok_or(Drop::NotIp)?;
         let snap = self.table.load();
@@ -147,6 +167,7 @@ impl Datapath {
         let mut sa = lock(&entry.sa);
         let opened = sa.decapsulate(payload);
         let rekey = sa.poll_event().is_some_and(|e| e == SaEvent::RekeyNeeded);
+        let moved = sa.peer != remote;
         drop(sa);
         if rekey {
             self.table.request_rekey(spi);
@@ -165,13 +186,12 @@ impl Datapath {
                 if !entry.outbound.ready.load(std::sync::atomic::Ordering::Relaxed) {
                     entry.outbound.ready.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
-                if self.table.follows_peer() {
-                    let mut out = lock(&entry.outbound.sa);
-                    if out.remote != remote {
-                        out.remote = remote;
-                        bump(&c.peer_moved, 1);
-                    }
+                // Only a source other than the one the outbound half sends to (as the inbound
+                // half last saw it) takes the outbound lock: a NAT rebinding, not every packet.
+                if moved && self.table.follows_peer() && snap.move_peer(&entry.outbound, remote) {
+                    bump(&c.peer_moved, 1);
                 }
+                self.clamp_mss(&mut payload[start..start + inner_len]);
                 bump(&c.tun_tx_packets, 1);
                 bump(&c.tun_tx_bytes, inner_len as u64);
                 Opened::Inner { start, len: inner_len }

@@ -7,8 +7,8 @@
 //!       |  SaTable::install / remove (RCU snapshot)     |
 //!       v                                               |
 //!   +--------------------------- worker i (one per core) -------------------------+
-//!   | TUN queue i --read--> policy match --> OutboundSa seal --sendmsg--> UDP i   |
-//!   | TUN queue i <-write-- policy check <-- InboundSa open  <--recvmsg-- UDP i   |
+//!   | TUN queue i --read--> MSS clamp, policy match --> seal --sendmsg--> UDP i   |
+//!   | TUN queue i <-write-- policy check, MSS clamp <-- open <--recvmsg-- UDP i   |
 //!   +----------------------------------------------------------------------------+
 //! ```
 //!
@@ -18,7 +18,9 @@
 //! - [`SaTable`]: SAs shared read-mostly (see its module for the locking and rekey story).
 //! - [`Datapath`]: the per-packet work, used by every worker and by the in-memory devices of
 //!   [`device`], so the ESP path is tested without root, TUN or io_uring.
-//! - [`Stats`]: packets, bytes, drops by reason ([`Drop`]), ring stalls.
+//! - [`Stats`]: packets, bytes, drops by reason ([`Drop`]), ring stalls, MSS clamps.
+//! - TCP SYNs crossing the tunnel have their MSS lowered to the TUN MTU's
+//!   ([`ikeway_esp::mss`]), both ways, in the buffer the worker seals or writes.
 //!
 //! This is the only crate of the workspace with `unsafe` code; it is confined to the modules
 //! `sys` (TUN ioctl, socket options, poll) and `uring` (io_uring), and each block carries a
@@ -48,6 +50,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, bounded};
+use ikeway_esp::mss::MssClamp;
 
 pub use counters::{Counters, Drop, Stats};
 pub use datapath::{Datapath, HEADROOM, IkeDatagram, Opened, TAILROOM};
@@ -166,7 +169,9 @@ impl Pump {
         for (i, (tun, udp)) in queues.into_iter().zip(sockets).enumerate() {
             let c = Arc::new(Counters::default());
             counters.push(Arc::clone(&c));
-            let dp = Datapath::new(table.clone(), c, ike_tx.clone(), local);
+            // Every TCP connection through the tunnel agrees on segments that fit its MTU.
+            let dp = Datapath::new(table.clone(), c, ike_tx.clone(), local)
+                .with_mss_clamp(MssClamp::for_mtu(config.mtu));
             let stop = Arc::clone(&stop);
             let mtu = config.mtu;
             let thread = std::thread::Builder::new()

@@ -59,7 +59,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[derive(Debug)]
 pub(crate) struct InboundEntry {
-    pub(crate) sa: Mutex<InboundSa>,
+    pub(crate) sa: Mutex<InboundState>,
     pub(crate) policy: Policy,
     /// The same child SA's outbound half: where an authenticated packet from a new source
     /// moves the peer's address to (`SaTable::follows_peer`).
@@ -85,6 +85,30 @@ pub(crate) struct OutboundEntry {
 /// How many not-yet-confirmed successors the outbound lookup walks back through.
 const MAX_SUCCESSORS: usize = 4;
 
+/// What a worker changes when it opens: the SA (replay window) and where the outbound half
+/// sends to, as last known here. The copy lets an authenticated packet from the usual source
+/// (every packet but a NAT rebinding's first) skip the outbound lock
+/// (`SaTable::follows_peer`); every writer of `OutboundState::remote` updates it too.
+#[derive(Debug)]
+pub(crate) struct InboundState {
+    pub(crate) sa: InboundSa,
+    pub(crate) peer: SocketAddr,
+}
+
+impl std::ops::Deref for InboundState {
+    type Target = InboundSa;
+
+    fn deref(&self) -> &InboundSa {
+        &self.sa
+    }
+}
+
+impl std::ops::DerefMut for InboundState {
+    fn deref_mut(&mut self) -> &mut InboundSa {
+        &mut self.sa
+    }
+}
+
 /// What a worker changes when it sends: the SA (sequence number) and where it sends to.
 #[derive(Debug)]
 pub(crate) struct OutboundState {
@@ -107,6 +131,19 @@ impl Snapshot {
         let by_destination =
             DestIndex::build(outbound.iter().map(|e| (e, e.policy.remote.as_slice())));
         Self { inbound, outbound, by_destination }
+    }
+
+    /// Sends `entry`'s ESP to `remote`, and tells its inbound half, under the outbound lock
+    /// (always taken before the inbound one), so a worker following the peer and the control
+    /// plane moving it leave both halves agreeing.
+    pub(crate) fn move_peer(&self, entry: &OutboundEntry, remote: SocketAddr) -> bool {
+        let mut out = lock(&entry.sa);
+        let moved = out.remote != remote;
+        out.remote = remote;
+        if let Some(i) = self.inbound.get(&entry.spi_in) {
+            lock(&i.sa).peer = remote;
+        }
+        moved
     }
 
     /// The SA to seal `flow` with: among those whose remote selectors cover its destination,
@@ -213,7 +250,10 @@ impl SaTable {
                 replaces,
             });
             let inbound = Arc::new(InboundEntry {
-                sa: Mutex::new(InboundSa::new(&child.inbound)?),
+                sa: Mutex::new(InboundState {
+                    sa: InboundSa::new(&child.inbound)?,
+                    peer: child.remote,
+                }),
                 policy: child.policy.clone(),
                 outbound: Arc::clone(&outbound),
             });
@@ -258,7 +298,7 @@ impl SaTable {
         let snap = self.load();
         let mut found = false;
         for e in snap.outbound.iter().filter(|e| e.spi_in == spi_in) {
-            lock(&e.sa).remote = remote;
+            snap.move_peer(e, remote);
             found = true;
         }
         found
@@ -269,7 +309,7 @@ impl SaTable {
     pub fn set_peer(&self, remote: SocketAddr) -> usize {
         let snap = self.load();
         for e in &snap.outbound {
-            lock(&e.sa).remote = remote;
+            snap.move_peer(e, remote);
         }
         snap.outbound.len()
     }

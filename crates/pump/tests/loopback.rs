@@ -93,6 +93,62 @@ fn udp4(src: [u8; 4], dst: [u8; 4], n: u32) -> Vec<u8> {
     p
 }
 
+/// An IPv4 TCP segment with `flags` and the options `opts`, its checksum computed.
+fn tcp4(src: [u8; 4], dst: [u8; 4], flags: u8, opts: &[u8]) -> Vec<u8> {
+    let tcp_len = 20 + opts.len();
+    let total = 20 + tcp_len;
+    let mut p = vec![0x45, 0, 0, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0];
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(&[0xc0, 0x01, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0]);
+    p.extend_from_slice(&[((tcp_len / 4) as u8) << 4, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    p.extend_from_slice(opts);
+    let c = tcp4_checksum(&p);
+    p[36..38].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// The TCP checksum of an IPv4 packet (20-byte header) computed from scratch.
+fn tcp4_checksum(p: &[u8]) -> u16 {
+    let mut words = [&p[12..20], &[0, 6, 0, (p.len() - 20) as u8], &p[20..36], &p[38..]].concat();
+    if !words.len().is_multiple_of(2) {
+        words.push(0);
+    }
+    let mut sum: u32 = words.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// MSS clamping in the datapath: A clamps to its MTU of 1400, B does not clamp. A SYN from A's
+/// TUN (TUN -> ESP) and a SYN-ACK from B's TUN (ESP -> TUN at A) both arrive with MSS 1360 and a
+/// right checksum; an ACK and a SYN already small enough pass unchanged; A counts two clamps.
+#[test]
+fn syns_are_clamped_to_the_mtu_both_ways() {
+    use ikeway_esp::mss::MssClamp;
+    let (mut a, mut b) = installed();
+    a.dp = a.dp.clone().with_mss_clamp(MssClamp::for_mtu(1400));
+    let mss = |v: u16| [2, 4, (v >> 8) as u8, v as u8];
+    let syn = tcp4([10, 1, 0, 5], [10, 2, 0, 9], 0x02, &mss(1460));
+    let small = tcp4([10, 1, 0, 5], [10, 2, 0, 9], 0x02, &mss(1200));
+    let ack = tcp4([10, 1, 0, 5], [10, 2, 0, 9], 0x10, &[1, 1, 1, 1]);
+    a.dev.rx.extend([syn, small.clone(), ack.clone()]);
+    a.run();
+    b.run();
+    assert_eq!(b.dev.tx.len(), 3);
+    assert_eq!(b.dev.tx[0], tcp4([10, 1, 0, 5], [10, 2, 0, 9], 0x02, &mss(1360)));
+    assert_eq!(tcp4_checksum(&b.dev.tx[0]), u16::from_be_bytes([b.dev.tx[0][36], b.dev.tx[0][37]]));
+    assert_eq!(b.dev.tx[1], small);
+    assert_eq!(b.dev.tx[2], ack);
+    b.dev.rx.push_back(tcp4([10, 2, 0, 9], [10, 1, 0, 5], 0x12, &mss(8960)));
+    b.run();
+    a.run();
+    assert_eq!(a.dev.tx, [tcp4([10, 2, 0, 9], [10, 1, 0, 5], 0x12, &mss(1360))]);
+    assert_eq!(a.stats().mss_clamped, 2);
+    assert_eq!(b.stats().mss_clamped, 0);
+}
+
 fn installed() -> (End, End) {
     let (mut a, mut b) = pair(Faults::default());
     let (ca, cb) = child(0x1000, 0x2000, 1);
@@ -411,6 +467,38 @@ fn authenticated_esp_from_a_new_source_moves_the_peer_only_when_following() {
     assert!(open_from(&b, &third, "203.0.113.9:4500"));
     assert_eq!(remote_at_b(), "198.51.100.7:31000".parse::<SocketAddr>().unwrap());
     assert_eq!(b.stats().peer_moved, 1);
+}
+
+/// The inbound half keeps the source it last followed, so only a new source takes the
+/// outbound lock (review of `follow_peer`): the control plane's own moves (`set_remote`,
+/// `set_peer`) update that copy too, so a packet from the old source after them still moves
+/// the peer back, and further packets from the same source count nothing.
+#[test]
+fn following_and_control_plane_moves_agree() {
+    let (a, b) = installed();
+    let remote_at_b = || b.dp.table().stats()[0].remote.unwrap();
+    let spi_in = b.dp.table().stats()[0].spi_in;
+    b.dp.table().set_follow_peer(true);
+    let mut seq = 0;
+    let mut from = |source: &str| {
+        seq += 1;
+        assert!(open_from(&b, &sealed(&a, &udp4([10, 1, 0, 5], [10, 2, 0, 9], seq)), source));
+    };
+    for _ in 0..3 {
+        from("198.51.100.7:31000");
+    }
+    assert_eq!(b.stats().peer_moved, 1, "one move, then the same source moves nothing");
+    assert!(b.dp.table().set_remote(spi_in, "203.0.113.9:4500".parse().unwrap()));
+    assert_eq!(remote_at_b(), "203.0.113.9:4500".parse::<SocketAddr>().unwrap());
+    from("198.51.100.7:31000");
+    assert_eq!(remote_at_b(), "198.51.100.7:31000".parse::<SocketAddr>().unwrap());
+    assert_eq!(b.stats().peer_moved, 2, "after set_remote the old source is a move again");
+    assert_eq!(b.dp.table().set_peer("192.0.2.99:4500".parse().unwrap()), 1);
+    from("198.51.100.7:31000");
+    assert_eq!(remote_at_b(), "198.51.100.7:31000".parse::<SocketAddr>().unwrap());
+    assert_eq!(b.stats().peer_moved, 3, "after set_peer the old source is a move again");
+    from("198.51.100.7:31000");
+    assert_eq!(b.stats().peer_moved, 3);
 }
 
 /// `set_peer` moves every outbound SA of an initiator's one peer (a MOBIKE update).
