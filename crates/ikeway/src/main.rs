@@ -56,6 +56,13 @@ enum Command {
         after_help = "Examples:\n  sudo ikeway connect office              # returns once connected\n  sudo ikeway connect office --foreground # stays attached; Ctrl-C disconnects"
     )]
     Connect(vpn::connect::ConnectArgs),
+    /// The service that owns the VPN connection: `connect`, `disconnect` and `status` talk to
+    /// it over its control socket (`connect` starts it when none runs). Runs as root, until
+    /// SIGTERM or SIGINT, which disconnect cleanly.
+    #[command(
+        after_help = "Examples:\n  sudo ikeway daemon                      # what packaging/ikeway.service runs\n  sudo ikeway daemon --tun ikeway1"
+    )]
+    Daemon(vpn::daemon::DaemonArgs),
     /// Disconnect the running connection and restore routes and DNS.
     #[command(after_help = "Example:\n  sudo ikeway disconnect")]
     Disconnect,
@@ -186,6 +193,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Config(cmd) => vpn::config::config(cmd),
         Command::Profile(cmd) => vpn::config::profile(cmd),
         Command::Connect(args) => vpn::connect::connect(args),
+        Command::Daemon(args) => vpn::daemon::daemon(args),
         Command::Disconnect => vpn::connect::disconnect(),
         Command::Status(args) => vpn::connect::status(args),
         Command::Initiate(args) => ike::initiate(args),
@@ -297,7 +305,7 @@ mod tests {
             }
             checked += 1;
         }
-        // The walk reached the whole tree: ikeway, its 9 commands, 5 under config, 2 under
+        // The walk reached the whole tree: ikeway, its 10 commands, 5 under config, 2 under
         // profile (more as commands are added).
         assert!(checked >= 17, "only {checked} commands walked");
     }

@@ -1,10 +1,11 @@
 //! Issue 9 findings 2 and 3 on a live connection, as root in a new mount and network namespace
 //! (tmpfs over `/tmp` and `/run`, a scratch file bind-mounted over `/etc/resolv.conf`):
 //! `ikeway serve` on 127.0.0.2 hands out DNS with a hostile domain and an unusable server
-//! address; `sudo`-style `connect` (SUDO_UID=4242) comes up; root and uid 4242 read its status
-//! and uid 4242 disconnects it, while uid 65534 is refused both; resolv.conf holds only the
-//! checked values while connected and is restored afterwards. Then a connection killed with
-//! SIGKILL is cleaned up from its validated record by the next `disconnect`.
+//! address; `sudo`-style `connect` (SUDO_UID=4242) comes up through the daemon it starts; root
+//! and uid 4242 read its status, uid 65534 is refused it; only root may disconnect (uid 4242
+//! and 65534 are refused with one line); resolv.conf holds only the checked values while
+//! connected and is restored afterwards. Then a daemon killed with SIGKILL while connected is
+//! cleaned up from its validated record by the next `disconnect`.
 
 use std::path::Path;
 use std::process::Command;
@@ -60,20 +61,21 @@ run status-root 0 "$BIN" status --json
 run status-starter 4242 "$BIN" status --json
 run status-other 65534 "$BIN" status --json
 run disconnect-other 65534 "$BIN" disconnect
-run status-after-other 0 "$BIN" status --json
 run disconnect-starter 4242 "$BIN" disconnect
+run status-after-other 0 "$BIN" status --json
+run disconnect-root 0 "$BIN" disconnect
 run status-end 0 "$BIN" status
 
 cat /etc/resolv.conf >"$OUT/resolv.after"
 ip route show table main proto 77 >"$OUT/routes.after"
 cp /run/ikeway/connection.log "$OUT/connection.log"
 
-# A connection killed without cleaning up: the next `disconnect` undoes its validated record.
+# A daemon killed without cleaning up: the next `disconnect` undoes its validated record.
 rc=0; "$BIN" connect vpn --wait 20 >"$OUT/connect2.out" 2>"$OUT/connect2.err" || rc=$?
 echo "$rc" >"$OUT/connect2.rc"
 # Only this test's processes live in this PID namespace.
 for pid in $(pgrep -x ikeway); do
-    if grep -qa -- --foreground "/proc/$pid/cmdline"; then kill -9 "$pid"; fi
+    if grep -qa -- daemon "/proc/$pid/cmdline"; then kill -9 "$pid"; fi
 done
 sleep 0.5
 cat /etc/resolv.conf >"$OUT/resolv.crashed"
@@ -189,21 +191,19 @@ fn status_and_disconnect_by_peer_credentials_and_checked_dns() {
         );
         assert_eq!(json(o, &format!("{who}.out"))["status"], "connected", "{who}");
     }
-    let refusal = "ikeway: the running connection (/run/ikeway) refused: uid 65534 is neither \
-                   root nor uid 4242, who started this connection";
-    for who in ["status-other", "disconnect-other"] {
+    let lead = "ikeway: the running connection (/run/ikeway) refused: ";
+    for (who, refusal) in [
+        ("status-other", "uid 65534 is neither root nor a user vpn answers to (uid 4242)"),
+        ("disconnect-other", "disconnect needs root (uid 65534 asked)"),
+        ("disconnect-starter", "disconnect needs root (uid 4242 asked)"),
+    ] {
         assert_eq!(read(o, &format!("{who}.rc")).trim(), "1", "{who}");
-        assert_eq!(read(o, &format!("{who}.err")).trim(), refusal, "{who}");
+        assert_eq!(read(o, &format!("{who}.err")).trim(), format!("{lead}{refusal}"), "{who}");
         assert_eq!(read(o, &format!("{who}.out")), "", "{who}: nothing but the refusal");
     }
     assert_eq!(json(o, "status-after-other.out")["status"], "connected");
-    assert_eq!(
-        read(o, "disconnect-starter.rc").trim(),
-        "0",
-        "{}",
-        read(o, "disconnect-starter.err")
-    );
-    assert_eq!(read(o, "disconnect-starter.out").trim(), "disconnected");
+    assert_eq!(read(o, "disconnect-root.rc").trim(), "0", "{}", read(o, "disconnect-root.err"));
+    assert_eq!(read(o, "disconnect-root.out").trim(), "disconnected");
     assert_eq!(read(o, "status-end.out").trim(), "disconnected");
 
     // Undone: the host's resolv.conf byte for byte, none of our routes left.
@@ -328,7 +328,8 @@ const TIMEOUT_SCRIPT: &str = r#"
 rc=0; "$BIN" connect vpn --wait 2 >"$OUT/connect.out" 2>"$OUT/connect.err" || rc=$?
 echo "$rc" >"$OUT/connect.rc"
 "$BIN" status >"$OUT/status.after" 2>&1
-{ pgrep -x ikeway || true; } >"$OUT/left.running"
+for pid in $(pgrep -x ikeway); do tr '\0' ' ' <"/proc/$pid/cmdline"; echo; done >"$OUT/left.running"
+ip -o link show >"$OUT/links.after"
 "#;
 
 #[test]
@@ -344,7 +345,14 @@ fn a_connect_that_times_out_leaves_nothing_running() {
         "{err}"
     );
     assert_eq!(read(o, "status.after"), "disconnected\n");
-    assert_eq!(read(o, "left.running"), "", "a connection process is left behind");
+    // The daemon `connect` started stays (it is the service); nothing else runs, and no
+    // tunnel link is left.
+    assert_eq!(
+        read(o, "left.running"),
+        "/tmp/bin/ikeway daemon --logged-to /run/ikeway/connection.log \n",
+        "a connection process is left behind"
+    );
+    assert!(!read(o, "links.after").contains("ikeway"), "{}", read(o, "links.after"));
 }
 
 #[test]

@@ -118,7 +118,7 @@ fn assert_untouched(r: &Run) {
 
 /// Issue 9 finding 1: root with XDG_RUNTIME_DIR unset ignores another user's `/tmp/ikeway-0`
 /// (symlinks to canaries, a planted host-state record that would rewrite resolv.conf and flush
-/// routes): it uses a root-owned `/run/ikeway` (0711), `connect` fails only because the server
+/// routes): it uses a root-owned `/run/ikeway` (0711) for the daemon it starts, `connect` fails only because the server
 /// is unreachable, `disconnect` finds nothing to undo, and no file outside changes. A non-root
 /// user without XDG_RUNTIME_DIR is refused instead of falling back to /tmp.
 #[test]
@@ -131,7 +131,8 @@ fn root_ignores_another_users_tmp_directory() {
          Network is unreachable (os error 101) (log: /run/ikeway/connection.log)\n"
     );
     assert_eq!(r.read("run-ikeway").trim(), "root 711 directory");
-    assert_eq!(r.read("run-ikeway.ls"), "./connection.log f 0 600\n");
+    // The daemon `connect` started (its log, its socket) and nothing else.
+    assert_eq!(r.read("run-ikeway.ls"), "./connection.log f 0 600\n./control.sock s 0 666\n");
     assert_eq!(r.read("disconnect.rc").trim(), "0", "{}", r.read("disconnect.err"));
     assert_eq!(r.read("disconnect.out").trim(), "not connected");
     assert_eq!(r.read("user-connect.rc").trim(), "1");

@@ -19,7 +19,7 @@ use ikeway_manager::{
 use serde_json::json;
 use zeroize::Zeroizing;
 
-pub(crate) const APP_PREFIX: &str = "ikeway-cli/";
+pub(crate) use ikeway_service::names::APP_PREFIX;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ConfigCmd {
@@ -645,21 +645,10 @@ fn summary(name: &str, c: &VpnConfiguration, managed: bool) -> serde_json::Value
 /// Every configuration by display name: personal ones by their CLI name, managed ones by
 /// their profile's name for them.
 pub(crate) fn all(store: &PreferencesStore) -> Result<Vec<(String, VpnConfiguration, bool)>> {
-    let mut out = Vec::new();
-    for (app, c) in store.personal_configurations()? {
-        if let Some(name) = app.strip_prefix(APP_PREFIX) {
-            out.push((name.to_owned(), c, false));
-        }
-    }
-    for m in store.managed_configurations()? {
-        let name = if m.configuration.localized_description.is_empty() {
-            m.identifier
-        } else {
-            m.configuration.localized_description.clone()
-        };
-        out.push((name, m.configuration, true));
-    }
-    Ok(out)
+    Ok(ikeway_service::names::configurations(store)?
+        .into_iter()
+        .map(|n| (n.name, n.configuration, n.managed))
+        .collect())
 }
 
 pub(crate) fn find(store: &PreferencesStore, name: &str) -> Result<(VpnConfiguration, bool)> {

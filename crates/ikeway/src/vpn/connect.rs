@@ -1,36 +1,35 @@
-//! `ikeway connect`, `ikeway status`, `ikeway disconnect`: a saved configuration brought up
-//! through the manager's `VpnConnection` and its `SessionProvider` (an `ikeway_tunnel::Session`
-//! with the ESP datapath on a TUN device), the host's addresses, routes and DNS carried out by
-//! `LinuxHost` with its record in this binary's runtime directory and undone on disconnect.
-//! This module parses, prints and serves the control socket.
+//! `ikeway connect`, `ikeway status`, `ikeway disconnect`: the daemon's clients. The
+//! connection itself runs in `ikeway_service` (a `ConnectionOwner` in the daemon's loop):
+//! `connect` asks the running daemon, starting `ikeway daemon` detached when none runs;
+//! `connect --foreground` runs the same loop in this process. This module parses, asks and
+//! prints.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ikeway_crypto::SecretBytes;
-use ikeway_manager::{
-    MAX_PASSWORD, PreferencesStore, ProviderOptions, SessionProvider, StartOptions, TunnelStatus,
-    VpnConfiguration, VpnConnection, VpnStatus,
-};
-use ikeway_tunnel::host::{HostNetwork, LinuxHost, StateFile};
-use ikeway_tunnel::{EventKind, SessionEvent};
+use ikeway_manager::{MAX_PASSWORD, PreferencesStore, VpnConfiguration};
+use ikeway_service::control::{ConnectRequest, Reply, Request};
+use ikeway_service::{Daemon, DaemonOptions, Input, Mode, Phase};
+use ikeway_tunnel::host::{LinuxHost, StateFile};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::control::{self, Request};
+use super::control::{self, TimedOut};
 use super::runtime_dir::{self, Dir};
-use crate::progress::{Facts, Phase, Phases};
+use crate::progress::Phases;
 
 #[derive(Args, Debug)]
 pub(crate) struct ConnectArgs {
     /// The configuration to connect (see `ikeway config list`).
     name: String,
-    /// Stay attached until disconnected or interrupted (SIGINT/SIGTERM disconnect cleanly).
+    /// Run the connection in this process, without the daemon, until disconnected or
+    /// interrupted (SIGINT/SIGTERM disconnect cleanly).
     #[arg(long)]
     foreground: bool,
     /// TUN device for the tunnel: `ikeway` and 1-9 digits (only such links are ever undone).
@@ -47,9 +46,8 @@ pub(crate) struct ConnectArgs {
     /// place of a stored one. Without either, the password is asked on the terminal.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
-    /// The EAP password on standard input: how `connect` hands a password it asked for to
-    /// the background connection it starts (never on the command line, where `ps` shows it).
-    #[arg(long, hide = true, conflicts_with = "password_file")]
+    /// The EAP password on standard input (first line), for scripts that hold it in a pipe.
+    #[arg(long, conflicts_with = "password_file")]
     password_stdin: bool,
 }
 
@@ -57,129 +55,15 @@ pub(crate) struct ConnectArgs {
 pub(crate) struct StatusArgs {
     #[arg(long)]
     json: bool,
-    /// Print again whenever something changes (every second), until interrupted.
+    /// Print again whenever something changes (the daemon pushes each change), until
+    /// interrupted or the daemon ends.
     #[arg(long)]
     watch: bool,
 }
 
 #[allow(clippy::print_stdout)]
-fn say(s: &str) {
+pub(crate) fn say(s: &str) {
     println!("{s}");
-}
-
-fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// The connection's side of the status snapshot, as the main thread last saw it.
-#[derive(Debug, Clone)]
-struct ConnectionView {
-    status: VpnStatus,
-    connected_since: Option<SystemTime>,
-    last_error: Option<ikeway_manager::DisconnectError>,
-    last_reason: Option<String>,
-}
-
-impl ConnectionView {
-    fn of(connection: &VpnConnection) -> Self {
-        Self {
-            status: connection.status(),
-            connected_since: connection.connected_date(),
-            last_error: connection.last_disconnect_error(),
-            last_reason: connection.last_disconnect_reason(),
-        }
-    }
-}
-
-/// What `status` shows: the connection as last seen, the tunnel (SAs, datapath counters) as
-/// it is when asked.
-fn snapshot(connection: &ConnectionView, tunnel: &Mutex<TunnelStatus>, name: &str) -> Value {
-    let t = tunnel.lock().unwrap_or_else(PoisonError::into_inner);
-    json!({
-        "configuration": name,
-        "status": format!("{:?}", connection.status).to_lowercase(),
-        "connected_since": connection.connected_since.map(unix_seconds),
-        "last_disconnect_error": connection.last_error.map(|e| format!("{e:?}")),
-        "last_disconnect_reason": connection.last_reason,
-        "server": t.server.map(|s| s.to_string()),
-        "local": t.local.map(|l| l.to_string()),
-        "path_updates": t.path_updates,
-        "ppk_id": t.ppk_id,
-        "internal_addresses": t.addresses,
-        "dns": t.dns,
-        "domains": t.domains,
-        "ike_sa": t.ike,
-        "phase": Phase::of(Facts {
-            connected: connection.status == VpnStatus::Connected,
-            started: t.server.is_some(),
-            keyed: t.keyed,
-            authenticated: t.ike.is_some(),
-        })
-        .name(),
-        "child_sas": t.children,
-        "datapath": t.session.as_ref().and_then(|s| s.datapath_stats()).map(|d| {
-            serde_json::to_value(SessionEvent::new(EventKind::DatapathStats(d))).unwrap_or_default()
-        }),
-    })
-}
-
-/// The tunnel provider of `connect`: a session on `tun`, with the host changes recorded in
-/// the runtime directory (so a crashed connection is undone by the next one).
-fn provider(args: &ConnectArgs, dir: &Arc<Dir>) -> SessionProvider {
-    let (dir, tun) = (Arc::clone(dir), args.tun.clone());
-    SessionProvider::new(ProviderOptions {
-        tun: Some(args.tun.clone()),
-        local: args.local,
-        host: Some(Box::new(move || {
-            let store = Box::new(StateFile::new(dir.files().try_clone()?));
-            Ok(Box::new(LinuxHost::new(&tun, store)?) as Box<dyn HostNetwork + Send>)
-        })),
-        ..ProviderOptions::default()
-    })
-}
-
-/// The on-demand rules, when on-demand is enabled for the configuration.
-fn on_demand_rules(connection: &VpnConnection) -> Option<Vec<ikeway_manager::OnDemandRule>> {
-    let c = connection.configuration()?;
-    (c.on_demand_enabled && !c.on_demand_rules.is_empty()).then(|| c.on_demand_rules.clone())
-}
-
-/// What on-demand rules match on, read from this host: a wired interface (Linux hosts are
-/// matched as Ethernet), and the resolver's servers and search domains.
-fn network_state() -> ikeway_manager::NetworkState {
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut state = ikeway_manager::NetworkState {
-        interface_type: Some(ikeway_manager::InterfaceType::Ethernet),
-        ssid: None,
-        dns_search_domains: Vec::new(),
-        dns_servers: Vec::new(),
-    };
-    for line in resolv.lines() {
-        let mut words = line.split_whitespace();
-        match words.next() {
-            Some("nameserver") => {
-                state.dns_servers.extend(words.next().and_then(|a| a.parse::<IpAddr>().ok()))
-            }
-            Some("search" | "domain") => state.dns_search_domains.extend(words.map(str::to_owned)),
-            _ => {}
-        }
-    }
-    state
-}
-
-/// The host-state record in the runtime directory.
-fn state_store(dir: &Dir) -> Result<Box<StateFile>> {
-    Ok(Box::new(StateFile::new(dir.files().try_clone()?)))
-}
-
-fn cleanup_stale(dir: &Dir) -> Result<()> {
-    if control::ask(Request::Status)?.is_some() {
-        bail!("a connection is already running; `ikeway disconnect` first");
-    }
-    if LinuxHost::recover(state_store(dir)?, None)? {
-        say("cleaned up after a connection that did not end cleanly");
-    }
-    Ok(())
 }
 
 pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
@@ -188,54 +72,52 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     }
     // An unknown name is said at once, before anything is set up or started.
     let store = PreferencesStore::open_default()?;
-    let (mut configuration, _) = super::config::find(&store, &args.name)?;
+    let (configuration, _) = super::config::find(&store, &args.name)?;
     // Asked before anything starts, so a missing password fails at once.
     let password = start_password(&args, &configuration, &store)?;
     let dir = Arc::new(Dir::for_connection()?);
-    if !args.foreground {
-        return connect_in_background(&args, &dir, password);
-    }
-    cleanup_stale(&dir)?;
     if !configuration.enabled {
         // Connecting is the user's switch: enable it, which disables the other ones.
         super::config::enable(&store, &args.name)?;
-        configuration.enabled = true;
         say(&format!("{}: enabled", args.name));
     }
-    let provider = provider(&args, &dir);
-    let tunnel = provider.status();
-    let mut connection = VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));
-    connection.set_configuration(Some(configuration));
-    let changes = connection.subscribe();
-    let view = Arc::new(Mutex::new(ConnectionView::of(&connection)));
-    // Ctrl-C, SIGTERM and `ikeway disconnect` all ask here; one pending request is enough.
-    let (stop_tx, stop_requests) = crossbeam_channel::bounded::<()>(1);
-    let _listening = {
-        let (view, tunnel, name) = (Arc::clone(&view), Arc::clone(&tunnel), args.name.clone());
-        let answer = move || {
-            let v = view.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            snapshot(&v, &tunnel, &name)
-        };
-        let s = stop_tx.clone();
-        let listening = control::serve(&dir, control::starting_uid(), answer, move || {
-            let _ = s.try_send(());
-        })?;
-        ctrlc::set_handler(move || {
-            let _ = stop_tx.try_send(());
-        })
-        .context("installing the signal handler")?;
-        listening
+    let request = ConnectRequest {
+        configuration: args.name.clone(),
+        password,
+        tun: Some(args.tun.clone()),
+        local: args.local,
+        starter: control::starting_uid(),
     };
-    let on_demand = on_demand_rules(&connection);
-    let options = StartOptions { username: None, password };
-    let unsupported = match connection.start_tunnel_with_options(options.clone()) {
-        Ok(u) => u,
-        Err(e) => {
-            // Apple's name for it, then what went wrong (e.g. our certificate has expired).
-            let code = connection.last_disconnect_error().map(|c| format!("{c:?}: "));
-            bail!("starting the tunnel: {}{e}", code.unwrap_or_default());
-        }
+    if args.foreground {
+        return connect_in_foreground(request, store, &dir);
+    }
+    connect_through_daemon(&args, request, &dir)
+}
+
+/// `connect --foreground`: the daemon's loop in this process, for this one connection.
+fn connect_in_foreground(
+    request: ConnectRequest,
+    store: PreferencesStore,
+    dir: &Dir,
+) -> Result<()> {
+    let options = DaemonOptions {
+        store,
+        dir: Arc::new(dir.files().try_clone()?),
+        tun: request.tun.clone().unwrap_or_default(),
+        local: request.local,
+        mode: Mode::Foreground,
+        log: Box::new(log_line),
+        logged_to: None,
     };
+    let mut daemon = Daemon::bind(options)?;
+    let signals = daemon.sender();
+    // Ctrl-C, SIGTERM: the loop stops the tunnel cleanly, then returns.
+    ctrlc::set_handler(move || {
+        let _ = signals.send(Input::Terminate);
+    })
+    .context("installing the signal handler")?;
+    let name = request.configuration.clone();
+    let unsupported = daemon.connect(request)?;
     // The routing flags are the tunnel plan's to carry out, and it reports what it cannot
     // (`TunnelPlan::not_applied`) once the server's configuration is in.
     for u in unsupported
@@ -244,67 +126,26 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
     {
         say(&format!("unsupported, not applied: {} ({})", u.field, u.reason));
     }
-    say(&format!("{}: connecting", args.name));
-    let mut stopping = false;
-    let mut retry_at: Option<Instant> = None;
-    // Wakes for a status change, a stop request or an on-demand retry, nothing else.
-    loop {
-        *view.lock().unwrap_or_else(PoisonError::into_inner) = ConnectionView::of(&connection);
-        if connection.status() == VpnStatus::Disconnected {
-            // VPN On Demand: a connection the user did not stop comes back when the rules
-            // for the current network say Connect.
-            if stopping || on_demand.is_none() {
-                break;
-            }
-            retry_at.get_or_insert_with(|| Instant::now() + ON_DEMAND_RETRY);
-        }
-        let mut select = crossbeam_channel::Select::new();
-        let change_index = select.recv(&changes);
-        let stop_index = select.recv(&stop_requests);
-        let op = match retry_at {
-            Some(at) => select.select_deadline(at).ok(),
-            None => Some(select.select()),
-        };
-        match op {
-            Some(op) if op.index() == change_index => {
-                if let Ok(change) = op.recv(&changes) {
-                    report(&args.name, &change, &tunnel);
-                }
-            }
-            Some(op) if op.index() == stop_index => {
-                let _ = op.recv(&stop_requests);
-                if !stopping {
-                    stopping = true;
-                    connection.stop_tunnel();
-                }
-            }
-            Some(_) => {}
-            None => {
-                retry_at = None;
-                let rules = on_demand.as_deref().unwrap_or_default();
-                if matches!(
-                    ikeway_manager::evaluate(rules, &network_state(), &|_: &str| false),
-                    ikeway_manager::OnDemandDecision::Connect { .. }
-                ) {
-                    say(&format!("{}: on demand: reconnecting", args.name));
-                    if let Err(e) = connection.start_tunnel_with_options(options.clone()) {
-                        say(&format!("{}: on demand: {e}", args.name));
-                    }
-                }
-            }
-        }
-    }
-    match connection.last_disconnect_error() {
-        Some(e) if !stopping => {
-            bail!("disconnected: {}", described(e, connection.last_disconnect_reason().as_deref()))
-        }
-        _ => Ok(()),
+    say(&format!("{name}: connecting"));
+    match daemon.run().described() {
+        Some(e) => bail!("disconnected: {e}"),
+        None => Ok(()),
     }
 }
 
-/// The EAP password for this start: `--password-file`, the parent's pipe
-/// (`--password-stdin`), or asked on the terminal when the configuration runs a password
-/// method and the secret store has no password for it. `None`: the stored one, or none needed.
+/// A line of what the connection does: errors (`ikeway: ...`) on stderr, the rest on stdout.
+pub(crate) fn log_line(line: &str) {
+    #[allow(clippy::print_stderr)]
+    if line.starts_with("ikeway: ") {
+        eprintln!("{line}");
+    } else {
+        say(line);
+    }
+}
+
+/// The EAP password for this start: `--password-file`, standard input (`--password-stdin`),
+/// or asked on the terminal when the configuration runs a password method and the secret
+/// store has no password for it. `None`: the stored one, or none needed.
 fn start_password(
     args: &ConnectArgs,
     configuration: &VpnConfiguration,
@@ -325,7 +166,7 @@ fn start_password(
     crate::password::prompt(user, "--password-file").map(Some)
 }
 
-/// The first line of standard input, bounded: what the parent `connect` wrote.
+/// The first line of standard input, bounded.
 fn password_from_stdin() -> Result<SecretBytes> {
     let mut buf = Zeroizing::new(Vec::with_capacity(MAX_PASSWORD + 2));
     std::io::stdin().lock().take(MAX_PASSWORD as u64 + 2).read_to_end(&mut buf)?;
@@ -336,151 +177,162 @@ fn password_from_stdin() -> Result<SecretBytes> {
     Ok(SecretBytes::from_slice(line))
 }
 
-/// Apple's name of the error, its sentence and code, and the reason when there is one:
-/// `ServerCertificateExpired: the server certificate has expired (NEVPNConnectionError 19):
-/// the peer's certificate has expired`.
-fn described(e: ikeway_manager::DisconnectError, reason: Option<&str>) -> String {
-    match reason {
-        Some(r) => format!("{e:?}: {e}: {r}"),
-        None => format!("{e:?}: {e}"),
-    }
-}
-
-/// How long a connection that ended on its own waits before on-demand rules may bring it back.
-const ON_DEMAND_RETRY: Duration = Duration::from_secs(2);
-
-/// Prints a status change, with what the host changes left out once connected and why the
-/// tunnel failed on this host when it did.
-fn report(name: &str, change: &ikeway_manager::StatusChange, tunnel: &Mutex<TunnelStatus>) {
-    match change.error {
-        Some(e) => say(&format!(
-            "{name}: {:?} -> {:?} ({})",
-            change.from,
-            change.to,
-            described(e, change.reason.as_deref())
-        )),
-        None => say(&format!("{name}: {:?} -> {:?}", change.from, change.to)),
-    }
-    let t = tunnel.lock().unwrap_or_else(PoisonError::into_inner);
-    if change.to == VpnStatus::Connected {
-        t.notes.iter().for_each(|n| say(n));
-    }
-    if let (VpnStatus::Disconnected, Some(e)) = (change.to, &t.host_error) {
-        report_error(e);
-    }
-}
-
-#[allow(clippy::print_stderr)]
-fn report_error(e: &str) {
-    eprintln!("ikeway: tunnel: {e}");
-}
-
-/// Starts `connect --foreground` as a detached process with its output in the runtime
-/// directory, and waits until it is connected or has failed.
-/// Why the background connection ended, from its log: its own error lines without the
-/// `ikeway: ` prefix (the log also holds status lines), else the log's last line.
-fn child_failure(log: &str) -> String {
-    let errors: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("ikeway: ")).collect();
-    if !errors.is_empty() {
-        return errors.join("; ");
-    }
-    log.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("it stopped without a message")
-        .to_owned()
-}
-
-fn connect_in_background(
-    args: &ConnectArgs,
-    dir: &Dir,
-    password: Option<SecretBytes>,
-) -> Result<()> {
-    let log = dir.path().join("connection.log");
-    let out = dir.create_new("connection.log", 0o600)?;
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.args(["connect", &args.name, "--foreground", "--tun", &args.tun]);
-    if let Some(l) = args.local {
-        cmd.args(["--local", &l.to_string()]);
-    }
-    // The password reaches the child through a pipe, never its command line.
-    let stdin = if password.is_some() {
-        cmd.arg("--password-stdin");
-        std::process::Stdio::piped()
-    } else {
-        std::process::Stdio::null()
+/// `connect`: asks the daemon (started detached when none runs) and follows the connection
+/// until it is up, has failed, or `--wait` ran out (then it is stopped).
+fn connect_through_daemon(args: &ConnectArgs, request: ConnectRequest, dir: &Dir) -> Result<()> {
+    let name = request.configuration.clone();
+    let socket = match control::open()? {
+        Some(s) => s,
+        None => super::daemon::start_detached(dir)?,
     };
-    let mut child = cmd.stdin(stdin).stdout(out.try_clone()?).stderr(out).spawn()?;
-    if let (Some(password), Some(mut pipe)) = (password, child.stdin.take()) {
-        pipe.write_all(password.expose())?;
-        pipe.write_all(b"\n")?;
+    let log = |s: &Value| s["log"].as_str().map(|l| format!(" (log: {l})")).unwrap_or_default();
+    let first = socket.ask(&Request::Status)?;
+    let at = log(&first);
+    drop(socket);
+    let Some(socket) = control::open()? else { bail!("the daemon ended before it answered") };
+    if let Err(e) = socket.ask(&Request::Connect(request)) {
+        bail!("{name}: {}{at}", refusal_text(&e));
     }
+    let Some(socket) = control::open()? else { bail!("the daemon ended{at}") };
+    let mut watch = socket.watch()?;
     let deadline = Instant::now() + Duration::from_secs(args.wait);
-    let mut phases = Phases::new(&args.name, crate::progress::wanted(false));
+    let mut phases = Phases::new(&name, crate::progress::wanted(false));
     phases.set(Phase::Resolving);
-    while Instant::now() < deadline {
-        if child.try_wait()?.is_some() {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let reply = match watch.next(Some(left)) {
+            Ok(r) => r,
+            Err(e) if e.is::<TimedOut>() => break,
+            Err(e) => return Err(e),
+        };
+        let Some(reply) = reply else {
             drop(phases);
-            let text = dir.read("connection.log", 1 << 20)?.unwrap_or_default();
-            let why = child_failure(&String::from_utf8_lossy(&text));
-            bail!("{}: {why} (log: {})", args.name, log.display());
+            bail!("{name}: the daemon ended before the connection was up{at}");
+        };
+        let Reply::Snapshot(s) = reply else { continue };
+        match s["status"].as_str() {
+            Some("connecting" | "reasserting") => phases.set(Phase::of_snapshot(Some(&s))),
+            Some("connected") => {
+                drop(phases);
+                say(&format!("{name}: connected{at}"));
+                return Ok(());
+            }
+            _ => {
+                drop(phases);
+                match s["last_disconnect_error"].as_str() {
+                    Some(_) => bail!("{name}: disconnected: {}{at}", last_error(&s)),
+                    None => bail!("{name}: stopped before it was up{at}"),
+                }
+            }
         }
-        let snapshot = control::ask(Request::Status)?;
-        phases.set(Phase::of_snapshot(snapshot.as_ref()));
-        if phases.current() == Some(Phase::Connected) {
-            drop(phases);
-            say(&format!("{}: connected (log: {})", args.name, log.display()));
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
     let reached = phases.current().unwrap_or(Phase::Resolving);
     drop(phases);
     // A connect that fails leaves nothing running behind it: the connection is stopped the
-    // way Ctrl-C stops it in the foreground (DELETE if anything is up, host changes undone).
-    let stopped = stop_child(&mut child)?;
+    // way `disconnect` stops it (DELETE if anything is up, host changes undone).
+    let stopped = stop_and_wait(Duration::from_secs(10))? != Some(false);
+    let see = dir.path().join("connection.log");
     bail!(
         "not connected after {} s (last: {reached}); {}; see {}",
         args.wait,
         if stopped { "stopped it" } else { "it did not stop within 10 s" },
-        log.display()
+        see.display()
     )
 }
 
-/// SIGTERM to the background connection, then up to 10 s for it to finish cleaning up.
-fn stop_child(child: &mut std::process::Child) -> Result<bool> {
-    let pid = rustix::process::Pid::from_child(child);
-    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if child.try_wait()?.is_some() {
-            return Ok(true);
-        }
-        std::thread::sleep(Duration::from_millis(50));
+/// The daemon's refusal as it worded it (without our "the running connection (...)" lead).
+fn refusal_text(e: &anyhow::Error) -> String {
+    let text = e.to_string();
+    match text.split_once(") ") {
+        Some((lead, why)) if lead.starts_with("the running connection (") => why.to_owned(),
+        _ => text,
     }
-    Ok(false)
+}
+
+/// Apple's error of a snapshot with its sentence and reason: `AuthenticationFailed:
+/// authentication failed (NEVPNConnectionError 8): ...`.
+fn last_error(s: &Value) -> String {
+    let name = s["last_disconnect_error"].as_str().unwrap_or_default();
+    let error = ikeway_manager::DisconnectError::ALL.iter().find(|e| format!("{e:?}") == name);
+    match error {
+        Some(e) => ikeway_service::described(*e, s["last_disconnect_reason"].as_str()),
+        None => name.to_owned(),
+    }
+}
+
+/// Sends `disconnect` and waits (pushed, not polled) until the connection is down: `None`
+/// when nothing was up, else whether it was down within `limit`.
+fn stop_and_wait(limit: Duration) -> Result<Option<bool>> {
+    let Some(now) = control::ask(&Request::Disconnect)? else { return Ok(None) };
+    // A connection that was up is `disconnecting` once asked; one already down stays so.
+    if down(&Some(Reply::Snapshot(now))) {
+        return Ok(None);
+    }
+    let Some(socket) = control::open()? else { return Ok(Some(true)) };
+    let mut watch = socket.watch()?;
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match watch.next(Some(left)) {
+            Ok(r) if down(&r) => return Ok(Some(true)),
+            Ok(_) => {}
+            Err(e) if e.is::<TimedOut>() => return Ok(Some(false)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether an answer says the connection is down (or the daemon ended).
+fn down(reply: &Option<Reply>) -> bool {
+    match reply {
+        None => true,
+        Some(Reply::Snapshot(s)) => {
+            matches!(s["status"].as_str(), Some("disconnected" | "invalid"))
+        }
+        Some(_) => false,
+    }
 }
 
 pub(crate) fn status(args: StatusArgs) -> Result<()> {
+    let Some(socket) = control::open()? else {
+        say(&shown(&json!({"status": "disconnected"}), args.json)?);
+        return Ok(());
+    };
+    if !args.watch {
+        return say_snapshot(&socket.ask(&Request::Status)?, args.json);
+    }
+    let mut watch = socket.watch()?;
     let mut last = String::new();
-    loop {
-        let snap = control::ask(Request::Status)?;
-        let text = match (&snap, args.json) {
-            (Some(s), true) => serde_json::to_string_pretty(s)?,
-            (None, true) => json!({"status": "disconnected"}).to_string(),
-            (Some(s), false) => table(s),
-            (None, false) => "disconnected".to_owned(),
+    // Each change arrives as the daemon makes it; nothing here wakes on a timer.
+    while let Some(reply) = watch.next(None)? {
+        let text = match reply {
+            Reply::Snapshot(s) => shown(&s, args.json)?,
+            Reply::Event(e) => e.to_string(),
+            _ => continue,
         };
         if text != last {
             say(&text);
             last = text;
         }
-        if !args.watch {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_secs(1));
     }
+    Ok(())
+}
+
+fn say_snapshot(s: &Value, json: bool) -> Result<()> {
+    say(&shown(s, json)?);
+    Ok(())
+}
+
+/// A snapshot as `status` prints it: JSON as is, or a table; a connection that is down with
+/// nothing to tell is just `disconnected`.
+fn shown(s: &Value, json: bool) -> Result<String> {
+    if json {
+        return Ok(serde_json::to_string_pretty(s)?);
+    }
+    if s["status"] == "disconnected" && s["last_disconnect_error"].is_null() {
+        return Ok("disconnected".to_owned());
+    }
+    Ok(table(s))
 }
 
 fn table(s: &Value) -> String {
@@ -530,22 +382,18 @@ fn table(s: &Value) -> String {
         rows.push(("datapath", s["datapath"].to_string()));
     }
     if !s["last_disconnect_error"].is_null() {
-        let mut last = field(&s["last_disconnect_error"]);
-        if let Some(reason) = s["last_disconnect_reason"].as_str() {
-            last = format!("{last}: {reason}");
-        }
-        rows.push(("last error", last));
+        rows.push(("last error", last_error(s)));
     }
     rows.iter().map(|(k, v)| format!("{k:<18} {v}")).collect::<Vec<_>>().join("\n")
 }
 
 pub(crate) fn disconnect() -> Result<()> {
-    // The connection may end before it finishes answering: a broken reply still means the
-    // request arrived, so only "nobody listens" counts as not connected.
-    if matches!(control::ask(Request::Disconnect), Ok(None)) {
+    if control::open()?.is_none() {
         // Nothing runs; a crashed connection may still have left host changes behind.
         let cleaned = match runtime_dir::home_existing() {
-            Ok(Some(dir)) => LinuxHost::recover(state_store(&dir)?, None)?,
+            Ok(Some(dir)) => {
+                LinuxHost::recover(Box::new(StateFile::new(dir.files().try_clone()?)), None)?
+            }
             // No runtime directory of ours (a user without XDG_RUNTIME_DIR): nothing of ours
             // can be left behind.
             Ok(None) | Err(_) => false,
@@ -557,51 +405,36 @@ pub(crate) fn disconnect() -> Result<()> {
         }
         return Ok(());
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        match control::ask(Request::Status) {
-            Ok(None) => {
-                say("disconnected");
-                return Ok(());
-            }
-            Err(e) if !e.is::<control::Ending>() => return Err(e),
-            Ok(Some(_)) | Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
+    match stop_and_wait(Duration::from_secs(10))? {
+        None => say("not connected"),
+        Some(true) => say("disconnected"),
+        Some(false) => bail!("the connection did not end within 10 s"),
     }
-    bail!("the connection did not end within 10 s")
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{child_failure, described};
-    use ikeway_manager::DisconnectError;
+    use super::*;
 
-    /// Issue 11: a failed connection names Apple's error and the certificate's reason.
     #[test]
-    fn a_disconnect_names_apples_error_and_the_reason() {
-        assert_eq!(
-            described(
-                DisconnectError::ServerCertificateExpired,
-                Some("the peer's certificate has expired")
+    fn status_shows_the_last_error_with_apples_words_after_the_end() {
+        let s = json!({
+            "configuration": "vpn",
+            "status": "disconnected",
+            "last_disconnect_error": "AuthenticationFailed",
+            "last_disconnect_reason": null,
+        });
+        let text = shown(&s, false).unwrap();
+        assert!(
+            text.ends_with(
+                "last error         AuthenticationFailed: authentication failed \
+                 (NEVPNConnectionError 8)"
             ),
-            "ServerCertificateExpired: the server certificate has expired \
-             (NEVPNConnectionError 19): the peer's certificate has expired"
+            "{text}"
         );
-        assert_eq!(
-            described(DisconnectError::ServerNotResponding, None),
-            "ServerNotResponding: the server did not answer (NEVPNConnectionError 6)"
-        );
-    }
-
-    #[test]
-    fn a_failed_background_connection_says_why_in_its_own_words() {
-        let log = "office: enabled\nunsupported, not applied: disable_mobike (...)\n\
-                   ikeway: starting the tunnel: the VPN connection failed: vpn.example does not resolve\n";
-        assert_eq!(
-            child_failure(log),
-            "starting the tunnel: the VPN connection failed: vpn.example does not resolve"
-        );
-        assert_eq!(child_failure("office: enabled\nsomething odd\n\n"), "something odd");
-        assert_eq!(child_failure(""), "it stopped without a message");
+        assert_eq!(shown(&json!({"status": "disconnected"}), false).unwrap(), "disconnected");
+        let unknown = json!({"status": "disconnected", "last_disconnect_error": "Gremlins"});
+        assert!(shown(&unknown, false).unwrap().ends_with("last error         Gremlins"));
     }
 }

@@ -1,123 +1,30 @@
-//! The local control socket of a running connection: `ikeway status` and `ikeway disconnect`
-//! from other processes.
+//! Finding the control socket of the running daemon (or `connect --foreground`) and asking
+//! it; the protocol itself is `ikeway_service::control`'s.
 //!
-//! The socket is `control.sock` in the connection's runtime directory (`/run/ikeway` for
-//! root). Who may ask is decided per connection by the kernel's `SO_PEERCRED`, which a peer
-//! cannot forge: root and the user who started the connection (`SUDO_UID` when root was
-//! reached through sudo, else the connecting uid itself) get answers; anyone else gets one
-//! refusal line and nothing else. So the socket itself is 0666 in a directory others may only
-//! traverse (0711, see `runtime_dir.rs`): a non-root `ikeway status` finds root's connection,
-//! and the refusal can say why. Clients check the other way too: the listening process must be
-//! root or themselves.
+//! The socket is `control.sock` in root's runtime directory (`/run/ikeway`), or in this
+//! user's own. Who may ask what is decided by the daemon from the kernel's `SO_PEERCRED`:
+//! root may do everything; the configuration's owner may read the status; anyone else gets
+//! one refusal line. Clients check the other way too: the listening process must be root or
+//! themselves.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
-use serde_json::{Value, json};
+use anyhow::{Result, anyhow, bail};
+use ikeway_service::control::client::{self, Answers, ClientError};
+use ikeway_service::control::{Reply, Request, SOCKET};
+use serde_json::Value;
 
 use super::runtime_dir::{self, Dir};
 
-const SOCKET: &str = "control.sock";
-/// A request is one short word; a longer line is not one.
-const MAX_REQUEST: u64 = 64;
-
-/// What a request asks of the running connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Request {
-    Status,
-    Disconnect,
-}
-
 /// The user a connection started by root answers to besides root: the one sudo says ran it.
-pub(crate) fn starting_uid() -> u32 {
+pub(crate) fn starting_uid() -> Option<u32> {
     let euid = rustix::process::geteuid().as_raw();
     if euid != 0 {
-        return euid;
+        return Some(euid);
     }
-    std::env::var("SUDO_UID").ok().and_then(|u| u.parse().ok()).unwrap_or(0)
-}
-
-/// Whether a peer of uid `peer` may ask a connection started by `owner`.
-pub(crate) fn allowed(peer: u32, owner: u32) -> bool {
-    peer == 0 || peer == owner
-}
-
-/// Serves requests until the process ends: `status` answers `snapshot()`, `disconnect` calls
-/// `on_disconnect` and answers with the snapshot at that moment. Only root and `owner` are
-/// answered.
-pub(crate) fn serve(
-    dir: &Arc<Dir>,
-    owner: u32,
-    snapshot: impl Fn() -> Value + Send + 'static,
-    on_disconnect: impl Fn() + Send + 'static,
-) -> Result<Listening> {
-    if ask(Request::Status)?.is_some() {
-        bail!(
-            "another connection is running (its control socket answers); `ikeway disconnect` first"
-        );
-    }
-    dir.remove(SOCKET)?;
-    let path = dir.path().join(SOCKET);
-    let listener =
-        UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
-    // The directory is ours and writable by us alone, so the name still is the socket.
-    rustix::fs::chmodat(
-        dir.fd(),
-        SOCKET,
-        rustix::fs::Mode::from_raw_mode(0o666),
-        rustix::fs::AtFlags::empty(),
-    )?;
-    std::thread::Builder::new().name("control".into()).spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let _ = answer(stream, owner, &snapshot, &on_disconnect);
-        }
-    })?;
-    Ok(Listening { dir: Arc::clone(dir) })
-}
-
-/// The socket's name, removed when the connection ends, on every way out.
-#[derive(Debug)]
-pub(crate) struct Listening {
-    dir: Arc<Dir>,
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        let _ = self.dir.remove(SOCKET);
-    }
-}
-
-fn answer(
-    stream: UnixStream,
-    owner: u32,
-    snapshot: &dyn Fn() -> Value,
-    on_disconnect: &dyn Fn(),
-) -> Result<()> {
-    // Decided before reading anything, so a refused peer cannot hold the thread either.
-    let peer = rustix::net::sockopt::socket_peercred(&stream)?.uid.as_raw();
-    let mut w = &stream;
-    if !allowed(peer, owner) {
-        let refusal = format!(
-            "refused: uid {peer} is neither root nor uid {owner}, who started this connection"
-        );
-        writeln!(w, "{}", json!({ "error": refusal }))?;
-        return Ok(());
-    }
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut line = String::new();
-    BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
-    if line.trim() == "disconnect" {
-        on_disconnect();
-    }
-    let reply = snapshot();
-    // One write of the whole line: `writeln!` on the socket sends a Value token by token, and
-    // a connection that exits meanwhile (after a disconnect) left the reader half a reply.
-    w.write_all(format!("{reply}\n").as_bytes())?;
-    Ok(())
+    std::env::var("SUDO_UID").ok().and_then(|u| u.parse().ok()).filter(|&u| u != 0)
 }
 
 /// The runtime directories a client looks in, first root's, then this user's own.
@@ -132,15 +39,16 @@ fn candidates() -> Vec<(PathBuf, u32)> {
     dirs
 }
 
-/// A connection that accepted a request and closed without a word: it is ending (its control
-/// thread goes with the process), which a caller waiting for the end takes as "not yet".
-#[derive(Debug, thiserror::Error)]
-#[error("the connection closed without answering (it is ending)")]
-pub(crate) struct Ending;
+/// A connected control socket and where it is (for messages).
+#[derive(Debug)]
+pub(crate) struct Socket {
+    stream: UnixStream,
+    dir: PathBuf,
+}
 
-/// Sends one request to the running connection; `None` when no connection is running. A
-/// refusal by the connection is an error with its reason; no answer at all is [`Ending`].
-pub(crate) fn ask(request: Request) -> Result<Option<Value>> {
+/// The control socket that answers, checked: served by root or by us. `None` when nothing
+/// listens.
+pub(crate) fn open() -> Result<Option<Socket>> {
     let euid = rustix::process::geteuid().as_raw();
     for (path, owner) in candidates() {
         let Some(dir) = Dir::existing(&path, owner)? else { continue };
@@ -153,85 +61,74 @@ pub(crate) fn ask(request: Request) -> Result<Option<Value>> {
             );
         }
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        return exchange(&stream, request).map(Some).map_err(|e| match e.downcast::<Refused>() {
-            Ok(Refused(why)) => anyhow!("the running connection ({}) {why}", dir.path().display()),
-            Err(e) => e,
-        });
+        return Ok(Some(Socket { stream, dir: dir.path().to_owned() }));
     }
     Ok(None)
 }
 
-/// The connection's own refusal, as it worded it.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Refused(String);
+impl Socket {
+    /// One request and its answer: a snapshot or an event; a refusal is an error in the
+    /// daemon's words.
+    pub(crate) fn ask(&self, request: &Request) -> Result<Value> {
+        match client::exchange(&self.stream, request)? {
+            Reply::Snapshot(v) | Reply::Event(v) => Ok(v),
+            Reply::Error(why) => Err(self.refused(&why)),
+            _ => bail!("an answer this ikeway does not know"),
+        }
+    }
 
-/// One request and its one-line answer on a connected stream.
-fn exchange(stream: &UnixStream, request: Request) -> Result<Value> {
-    let mut w = stream;
-    let word = match request {
-        Request::Status => "status",
-        Request::Disconnect => "disconnect",
-    };
-    // A refusing server has closed its end already; its reason is still to be read.
-    let _ = writeln!(w, "{word}");
-    let mut line = String::new();
-    // A process that exits with our request unread resets the socket instead of closing it.
-    match BufReader::new(stream.take(1 << 20)).read_line(&mut line) {
-        Ok(0) => return Err(Ending.into()),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Err(Ending.into()),
-        Err(e) => return Err(e.into()),
-        Ok(_) => {}
+    fn refused(&self, why: &str) -> anyhow::Error {
+        anyhow!("the running connection ({}) {why}", self.dir.display())
     }
-    let reply: Value = serde_json::from_str(&line).context("reading the connection's answer")?;
-    if let Some(e) = reply.get("error").and_then(Value::as_str) {
-        return Err(Refused(e.to_owned()).into());
+
+    /// Sends `watch`; the answers follow, one per change, until either side closes.
+    pub(crate) fn watch(self) -> Result<Watch> {
+        use std::io::Write;
+        (&self.stream).write_all(&Request::Watch.to_line())?;
+        Ok(Watch { dir: self.dir.clone(), answers: Answers::new(self.stream) })
     }
-    Ok(reply)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The pushed answers of a `watch`.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    dir: PathBuf,
+    answers: Answers<UnixStream>,
+}
 
-    /// A connection that ends while `disconnect` waits for it accepts and closes without a
-    /// word (or resets with our request unread): that is [`Ending`], which the waiting loop
-    /// takes as "not yet" (it failed `disconnect` with "EOF while parsing a value" before).
-    #[test]
-    fn a_connection_closing_without_an_answer_is_ending() {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        drop(theirs);
-        let e = exchange(&ours, Request::Status).unwrap_err();
-        assert!(e.is::<Ending>(), "{e:#}");
-
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        (&theirs).write_all(b"{\"status\": \"conn").unwrap();
-        drop(theirs);
-        let e = exchange(&ours, Request::Status).unwrap_err();
-        assert!(!e.is::<Ending>(), "half an answer is not an ending: {e:#}");
-        assert!(format!("{e:#}").starts_with("reading the connection's answer: "), "{e:#}");
-
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        (&theirs).write_all(b"{\"error\": \"refuses uid 1001\"}\n").unwrap();
-        let e = exchange(&ours, Request::Disconnect).unwrap_err();
-        assert_eq!(e.downcast::<Refused>().unwrap().0, "refuses uid 1001");
-
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        (&theirs).write_all(b"{\"status\": \"connected\"}\n").unwrap();
-        let reply = exchange(&ours, Request::Status).unwrap();
-        assert_eq!(reply["status"], "connected");
-        let mut asked = String::new();
-        BufReader::new(&theirs).read_line(&mut asked).unwrap();
-        assert_eq!(asked, "status\n");
+impl Watch {
+    /// Waits at most `timeout` (`None`: for ever) for the next answer; `Ok(None)` when the
+    /// daemon closed the stream (it ended).
+    pub(crate) fn next(&mut self, timeout: Option<Duration>) -> Result<Option<Reply>> {
+        let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
+        self.answers.get_ref().set_read_timeout(timeout)?;
+        match self.answers.next_reply() {
+            Ok(Some(Reply::Error(why))) => {
+                Err(anyhow!("the running connection ({}) {why}", self.dir.display()))
+            }
+            Ok(r) => Ok(r),
+            Err(ClientError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(TimedOut.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
+}
 
-    /// Issue 9 finding 2: root and the starting user are answered, nobody else.
-    #[test]
-    fn only_root_and_the_starting_user_are_allowed() {
-        assert!(allowed(0, 1000));
-        assert!(allowed(1000, 1000));
-        assert!(!allowed(1001, 1000));
-        assert!(!allowed(65534, 0));
-        assert!(allowed(0, 0));
+/// No answer within the time given.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer in time")]
+pub(crate) struct TimedOut;
+
+/// Sends one request to whatever answers; `None` when nothing runs.
+pub(crate) fn ask(request: &Request) -> Result<Option<Value>> {
+    match open()? {
+        Some(socket) => socket.ask(request).map(Some),
+        None => Ok(None),
     }
 }

@@ -4,4 +4,5 @@
 pub(crate) mod config;
 pub(crate) mod connect;
 mod control;
+pub(crate) mod daemon;
 mod runtime_dir;

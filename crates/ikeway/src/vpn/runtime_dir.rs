@@ -9,7 +9,7 @@
 //! `/tmp`, where another user can create the directory first.
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -88,10 +88,6 @@ impl Dir {
         self.files.path()
     }
 
-    pub(crate) fn fd(&self) -> impl AsFd + '_ {
-        self.files.fd()
-    }
-
     /// The directory's fd-relative file operations (never through a symlink).
     pub(crate) fn files(&self) -> &DirFd {
         &self.files
@@ -106,11 +102,6 @@ impl Dir {
     /// Creates `name` anew (`O_CREAT|O_EXCL|O_NOFOLLOW`, `mode`), removing what had the name.
     pub(crate) fn create_new(&self, name: &str, mode: u32) -> Result<File> {
         Ok(self.files.create_new(name, mode)?)
-    }
-
-    /// Removes `name` (the link itself, if it is one); a missing name is not an error.
-    pub(crate) fn remove(&self, name: &str) -> Result<()> {
-        Ok(self.files.remove(name)?)
     }
 }
 

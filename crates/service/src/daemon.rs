@@ -1,0 +1,461 @@
+//! The daemon: one thread, one loop, one [`Input`] at a time. The loop owns the connection
+//! ([`ConnectionOwner`]), answers the control socket, pushes changes to watchers, and carries
+//! out what On Demand decides. It waits on a `crossbeam_channel::Select` over its inputs and
+//! the next deadline: it never polls.
+//!
+//! `ikeway connect --foreground` runs this same loop ([`Mode::Foreground`]): it ends once the
+//! connection is down and nothing will bring it back.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, Sender};
+use ikeway_manager::{
+    DisconnectError, NetworkState, OnDemandDecision, PreferencesStore, StartError, StartOptions,
+    StatusChange, Unsupported, VpnConfiguration, VpnStatus,
+};
+use ikeway_tunnel::host::dirfd::DirFd;
+use ikeway_tunnel::host::{LinuxHost, StateFile};
+use serde_json::json;
+
+use crate::control::{Call, ConnectRequest, ControlServer, Reply, Request, Watcher};
+use crate::owner::{ConnectionOwner, Placement, described};
+use crate::{ConfigurationEvent, Input};
+
+/// How the loop runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `ikeway daemon`: runs until told to terminate (SIGTERM, SIGINT).
+    Service,
+    /// `ikeway connect --foreground`: runs one connection, ends when it is down for good.
+    Foreground,
+}
+
+/// Where the daemon lives and what it runs.
+pub struct DaemonOptions {
+    /// The preferences store configurations are looked up in.
+    pub store: PreferencesStore,
+    /// The checked runtime directory: control socket, host-change record, state file.
+    pub dir: Arc<DirFd>,
+    /// The TUN device and IKE address of connections that do not name their own.
+    pub tun: String,
+    pub local: Option<IpAddr>,
+    pub mode: Mode,
+    /// Where each line of what happens goes (the binary prints it: a terminal, the journal or
+    /// the daemon's log file).
+    pub log: Box<dyn FnMut(&str) + Send>,
+    /// Where `log`'s lines end up, when in a file: the status names it.
+    pub logged_to: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for DaemonOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaemonOptions")
+            .field("store", &self.store)
+            .field("dir", &self.dir)
+            .field("tun", &self.tun)
+            .field("local", &self.local)
+            .field("mode", &self.mode)
+            .field("logged_to", &self.logged_to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaemonError {
+    #[error(transparent)]
+    Bind(#[from] crate::control::BindError),
+    #[error("undoing what a crashed connection left behind: {0}")]
+    Recover(#[from] ikeway_tunnel::host::HostError),
+    #[error("opening the runtime directory again: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Why a connect request was not carried out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    #[error("configuration {0:?} not found in {1}")]
+    NotFound(String, String),
+    #[error("reading the preferences: {0}")]
+    Preferences(#[from] ikeway_manager::PreferencesError),
+    #[error("{running} is {status}; `ikeway disconnect` first")]
+    Busy { running: String, status: String },
+    /// The start failed: Apple's error name first when there is one, then what went wrong.
+    #[error("starting the tunnel: {}{source}", code.map(|c| format!("{c:?}: ")).unwrap_or_default())]
+    Start { code: Option<DisconnectError>, source: StartError },
+    #[error("this is `ikeway connect --foreground` of {0}; it takes no other connection")]
+    Foreground(String),
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The error the last connection ended on, when it ended on one the user did not ask for.
+    pub error: Option<(DisconnectError, Option<String>)>,
+}
+
+impl Ended {
+    /// The error in words (`ServerDead: the server stopped answering ...`).
+    pub fn described(&self) -> Option<String> {
+        self.error.as_ref().map(|(e, r)| described(*e, r.as_deref()))
+    }
+}
+
+/// How long a connection that ended on its own waits before On Demand may bring it back.
+const ON_DEMAND_RETRY: Duration = Duration::from_secs(2);
+
+/// The daemon's state; see the module documentation.
+pub struct Daemon {
+    options: DaemonOptions,
+    inputs: Receiver<Input>,
+    sender: Sender<Input>,
+    _server: ControlServer,
+    owner: Option<ConnectionOwner>,
+    watchers: Vec<Watcher>,
+    /// Network changes (O's `NetworkMonitor`), when something observes them.
+    network: Option<Receiver<NetworkState>>,
+    /// When On Demand looks again at a connection that ended on its own.
+    retry_at: Option<Instant>,
+    /// SIGTERM/SIGINT: stop the tunnel, then end.
+    terminating: bool,
+    /// The user stopped the connection (disconnect, a signal): its end is no error.
+    stopped_by_user: bool,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("options", &self.options)
+            .field("owner", &self.owner)
+            .field("watchers", &self.watchers.len())
+            .field("retry_at", &self.retry_at)
+            .field("terminating", &self.terminating)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Undoes what a crashed connection left behind (its validated record in the runtime
+    /// directory), then listens on the control socket. Fails when another connection or
+    /// daemon answers there.
+    pub fn bind(options: DaemonOptions) -> Result<Self, DaemonError> {
+        let (sender, inputs) = crossbeam_channel::unbounded();
+        let server = ControlServer::bind(Arc::clone(&options.dir), sender.clone())?;
+        let mut daemon = Self {
+            options,
+            inputs,
+            sender,
+            _server: server,
+            owner: None,
+            watchers: Vec::new(),
+            network: None,
+            retry_at: None,
+            terminating: false,
+            stopped_by_user: false,
+        };
+        let record = Box::new(StateFile::new(daemon.options.dir.try_clone()?));
+        if LinuxHost::recover(record, None)? {
+            daemon.log("cleaned up after a connection that did not end cleanly");
+        }
+        Ok(daemon)
+    }
+
+    /// Where other threads send inputs (signals, configuration changes, sleep/resume).
+    pub fn sender(&self) -> Sender<Input> {
+        self.sender.clone()
+    }
+
+    fn log(&mut self, line: &str) {
+        (self.options.log)(line);
+    }
+
+    /// Brings up the configuration `request` names (the user wants it): `asker` is the uid
+    /// that asked (root), `request.starter` the user behind sudo. Returns the configured
+    /// features the tunnel will not honour.
+    pub fn connect(&mut self, request: ConnectRequest) -> Result<Vec<Unsupported>, ConnectError> {
+        if let Some(o) = &self.owner
+            && matches!(
+                o.status(),
+                VpnStatus::Connecting | VpnStatus::Connected | VpnStatus::Reasserting
+            )
+        {
+            if o.name() == request.configuration && o.wanted() {
+                return Ok(Vec::new());
+            }
+            return Err(ConnectError::Busy {
+                running: o.name().to_owned(),
+                status: crate::owner::status_name(o.status()),
+            });
+        }
+        if self.options.mode == Mode::Foreground
+            && let Some(o) = &self.owner
+        {
+            return Err(ConnectError::Foreground(o.name().to_owned()));
+        }
+        let configuration = self.find(&request.configuration)?;
+        let placement = Placement {
+            dir: Arc::clone(&self.options.dir),
+            tun: request.tun.clone().unwrap_or_else(|| self.options.tun.clone()),
+            local: request.local.or(self.options.local),
+        };
+        let secrets = self.options.store.secrets().clone();
+        let mut owner =
+            ConnectionOwner::new(&request.configuration, configuration, secrets, &placement);
+        if let Some(uid) = request.starter {
+            owner.add_reader(uid);
+        }
+        let options = StartOptions { username: None, password: request.password };
+        self.retry_at = None;
+        self.stopped_by_user = false;
+        let started = owner.want(options);
+        let code = owner.last_error().map(|(e, _)| e);
+        self.owner = Some(owner);
+        started.map_err(|source| ConnectError::Start { code, source })
+    }
+
+    /// The saved configuration `name` of the store.
+    fn find(&self, name: &str) -> Result<VpnConfiguration, ConnectError> {
+        let store = &self.options.store;
+        let found = crate::names::find(store, name)?;
+        found.map(|n| n.configuration).ok_or_else(|| {
+            ConnectError::NotFound(name.to_owned(), store.path().display().to_string())
+        })
+    }
+
+    /// Runs until told to terminate ([`Mode::Service`]) or until the connection is down for
+    /// good ([`Mode::Foreground`]).
+    pub fn run(mut self) -> Ended {
+        while !self.finished() {
+            let input = self.next_input();
+            self.handle(input);
+        }
+        let error = if self.stopped_by_user {
+            None
+        } else {
+            self.owner.as_ref().and_then(ConnectionOwner::last_error)
+        };
+        Ended { error }
+    }
+
+    fn finished(&self) -> bool {
+        let down = self
+            .owner
+            .as_ref()
+            .is_none_or(|o| matches!(o.status(), VpnStatus::Disconnected | VpnStatus::Invalid));
+        match self.options.mode {
+            Mode::Service => self.terminating && down,
+            Mode::Foreground => down && self.retry_at.is_none(),
+        }
+    }
+
+    /// The next input: whichever source has one first, or `Tick` at the next deadline.
+    fn next_input(&self) -> Input {
+        let changes = self.owner.as_ref().map(|o| o.changes().clone());
+        let mut select = Select::new();
+        let inputs = select.recv(&self.inputs);
+        let status = changes.as_ref().map(|c| select.recv(c));
+        let network = self.network.as_ref().map(|n| select.recv(n));
+        let op = match self.next_deadline() {
+            Some(at) => match select.select_deadline(at) {
+                Ok(op) => op,
+                Err(_) => return Input::Tick,
+            },
+            None => select.select(),
+        };
+        let i = op.index();
+        // A disconnected sender ends that source; the loop sees it as a tick and goes on.
+        if i == inputs {
+            op.recv(&self.inputs).unwrap_or(Input::Tick)
+        } else if Some(i) == status
+            && let Some(c) = &changes
+        {
+            op.recv(c).map_or(Input::Tick, Input::Status)
+        } else if Some(i) == network
+            && let Some(n) = &self.network
+        {
+            op.recv(n).map_or(Input::Tick, Input::Network)
+        } else {
+            Input::Tick
+        }
+    }
+
+    /// The earliest deadline of the loop: On Demand's retry.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.retry_at
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Control(call) => self.on_control(call),
+            Input::Status(change) => self.on_status(&change),
+            Input::Network(state) => self.on_network(&state),
+            Input::Configuration(event) => self.on_configuration(&event),
+            Input::Sleep(_) => {}
+            Input::Tick => self.on_tick(),
+            Input::Terminate => self.on_terminate(),
+        }
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        let mut s = match &self.owner {
+            Some(o) => o.snapshot(),
+            None => json!({ "status": "disconnected" }),
+        };
+        if let Some(path) = &self.options.logged_to {
+            s["log"] = json!(path.display().to_string());
+        }
+        s
+    }
+
+    fn on_control(&mut self, call: Call) {
+        let uid = call.peer.uid;
+        if call.request.needs_root() && uid != 0 {
+            let why = format!("refused: {} needs root (uid {uid} asked)", call.request.name());
+            call.answer(&Reply::Error(why));
+            return;
+        }
+        if let Some(o) = &self.owner
+            && !o.may_read(uid)
+        {
+            let why = format!(
+                "refused: uid {uid} is neither root nor a user {} answers to ({})",
+                o.name(),
+                o.readers()
+            );
+            call.answer(&Reply::Error(why));
+            return;
+        }
+        let request = call.request.clone();
+        match request {
+            Request::Status => call.answer(&Reply::Snapshot(self.snapshot())),
+            Request::Watch => {
+                let first = Reply::Snapshot(self.snapshot());
+                self.watchers.extend(call.into_watcher(&first));
+            }
+            Request::Connect(c) => {
+                let name = c.configuration.clone();
+                match self.connect(c) {
+                    Ok(unsupported) => {
+                        for u in unsupported.iter().filter(|u| {
+                            !matches!(u.field, "include_all_networks" | "exclude_local_networks")
+                        }) {
+                            self.log(&format!(
+                                "unsupported, not applied: {} ({})",
+                                u.field, u.reason
+                            ));
+                        }
+                        self.log(&format!("{name}: connecting"));
+                        call.answer(&Reply::Snapshot(self.snapshot()));
+                    }
+                    Err(e) => {
+                        self.log(&format!("ikeway: {name}: {e}"));
+                        call.answer(&Reply::Error(e.to_string()));
+                    }
+                }
+            }
+            Request::Disconnect => {
+                self.stop();
+                call.answer(&Reply::Snapshot(self.snapshot()));
+            }
+        }
+    }
+
+    /// The user's stop: the connection is no longer wanted.
+    fn stop(&mut self) {
+        self.retry_at = None;
+        if let Some(o) = &mut self.owner {
+            self.stopped_by_user = true;
+            o.unwant();
+        }
+    }
+
+    fn on_status(&mut self, change: &StatusChange) {
+        let Some(owner) = &mut self.owner else { return };
+        let lines = owner.describe(change);
+        if change.to == VpnStatus::Disconnected && owner.wanted() {
+            // VPN On Demand: a connection the user did not stop comes back when the rules
+            // for the current network say Connect.
+            if on_demand_rules(owner.configuration()).is_some() {
+                self.retry_at = Some(Instant::now() + ON_DEMAND_RETRY);
+            } else {
+                owner.give_up();
+            }
+        }
+        for line in lines {
+            self.log(&line);
+        }
+        self.push(&Reply::Snapshot(self.snapshot()));
+    }
+
+    /// Sends `reply` to every watcher; those gone are dropped.
+    fn push(&mut self, reply: &Reply) {
+        self.watchers.retain_mut(|w| w.push(reply));
+    }
+
+    fn on_network(&mut self, _state: &NetworkState) {}
+
+    fn on_configuration(&mut self, event: &ConfigurationEvent) {
+        let reply = Reply::Event(json!({ "event": "configuration", "change": event.to_string() }));
+        self.push(&reply);
+    }
+
+    fn on_tick(&mut self) {
+        let Some(at) = self.retry_at else { return };
+        if Instant::now() < at {
+            return;
+        }
+        self.retry_at = None;
+        let Some(owner) = &mut self.owner else { return };
+        if !owner.wanted() || owner.status() != VpnStatus::Disconnected {
+            return;
+        }
+        let rules = on_demand_rules(owner.configuration()).unwrap_or_default();
+        let decision = ikeway_manager::evaluate(&rules, &network_state(), &|_: &str| false);
+        if matches!(decision, OnDemandDecision::Connect { .. }) {
+            let name = owner.name().to_owned();
+            let restarted = owner.restart();
+            self.log(&format!("{name}: on demand: reconnecting"));
+            if let Err(e) = restarted {
+                self.log(&format!("{name}: on demand: {e}"));
+            }
+        }
+    }
+
+    fn on_terminate(&mut self) {
+        self.terminating = true;
+        self.stop();
+    }
+}
+
+/// The on-demand rules, when on-demand is enabled for the configuration.
+fn on_demand_rules(c: Option<&VpnConfiguration>) -> Option<Vec<ikeway_manager::OnDemandRule>> {
+    let c = c?;
+    (c.on_demand_enabled && !c.on_demand_rules.is_empty()).then(|| c.on_demand_rules.clone())
+}
+
+/// What on-demand rules match on, read from this host: a wired interface (Linux hosts are
+/// matched as Ethernet), and the resolver's servers and search domains.
+fn network_state() -> NetworkState {
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut state = NetworkState {
+        interface_type: Some(ikeway_manager::InterfaceType::Ethernet),
+        ssid: None,
+        dns_search_domains: Vec::new(),
+        dns_servers: Vec::new(),
+    };
+    for line in resolv.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => {
+                state.dns_servers.extend(words.next().and_then(|a| a.parse::<IpAddr>().ok()))
+            }
+            Some("search" | "domain") => state.dns_search_domains.extend(words.map(str::to_owned)),
+            _ => {}
+        }
+    }
+    state
+}
