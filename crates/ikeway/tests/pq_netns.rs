@@ -4,6 +4,9 @@
 //! responder that requires them, fallback to classical only where the client allows NONE.
 //! tshark dissects the capture with the client's `--keylog`: no malformed packet or expert
 //! warning, and the KE payloads inside IKE_INTERMEDIATE read as ML-KEM of the right lengths.
+//! Then rekeys on a hybrid SA (RFC 9370 §2.2.4): a child rekey with PFS, an IKE rekey and a
+//! child created on the new IKE SA, each with one IKE_FOLLOWUP_KE exchange (44, which tshark
+//! 4.0 does not name: it is matched by number), and a liveness check answered afterwards.
 //! `testbeds/pq-netns.sh` drives the namespaces and records; this judges.
 //!
 //! The key log holds one row per key set, and tshark takes one set per SPI pair: the row
@@ -102,29 +105,51 @@ fn colons(hex: &str) -> String {
     hex.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":")
 }
 
-#[test]
-fn mlkem_hybrid_handshakes_between_our_initiator_and_responder() {
-    let test = "pq_netns";
+/// Runs the bed in `mode` once (tests judging different rounds of one mode share it); its
+/// records.
+fn bed(mode: &str) -> PathBuf {
+    static HANDSHAKES: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    static TRAFFIC: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let once = if mode == "traffic" { &TRAFFIC } else { &HANDSHAKES };
+    once.get_or_init(|| {
+        let id = std::process::id();
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pq-{mode}-{id}"));
+        let _ = std::fs::remove_dir_all(&out);
+        let status = Command::new("bash")
+            .arg(root().join("testbeds/pq-netns.sh"))
+            .arg(&out)
+            .arg(env!("CARGO_BIN_EXE_ikeway"))
+            .arg(mode)
+            .env("IKW_PREFIX", format!("ikwpq{}{}", &mode[..1], id % 100_000))
+            .status()
+            .expect("bash runs");
+        assert!(status.success(), "testbeds/pq-netns.sh failed (output in {})", out.display());
+        out
+    })
+    .clone()
+}
+
+/// Root and the tools, or a loud skip (a failure when `CI=true`).
+fn can_run(test: &str) -> bool {
     if !ikeway_testkit::is_root() {
         ikeway_testkit::skip(test, "not root (network namespaces need root)");
-        return;
+        return false;
     }
-    for tool in ["ip", "ss", "dumpcap", "tshark"] {
+    for tool in ["ip", "ss", "dumpcap", "tshark", "ping"] {
         if !ikeway_testkit::have(tool) {
             ikeway_testkit::skip(test, &format!("{tool} is not installed"));
-            return;
+            return false;
         }
     }
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pq-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let status = Command::new("bash")
-        .arg(root().join("testbeds/pq-netns.sh"))
-        .arg(&out)
-        .arg(env!("CARGO_BIN_EXE_ikeway"))
-        .env("IKW_PREFIX", format!("ikwpq{}", std::process::id() % 100_000))
-        .status()
-        .expect("bash runs");
-    assert!(status.success(), "testbeds/pq-netns.sh failed (output in {})", out.display());
+    true
+}
+
+#[test]
+fn mlkem_hybrid_handshakes_between_our_initiator_and_responder() {
+    if !can_run("pq_netns") {
+        return;
+    }
+    let out = bed("handshakes");
     let o = out.as_path();
 
     up_with(o, "mlkem768", serde_json::json!(["ML_KEM_768"]));
@@ -174,4 +199,105 @@ fn mlkem_hybrid_handshakes_between_our_initiator_and_responder() {
         .collect();
     assert_eq!(lens.len(), 4, "two fragments each way for ML-KEM-1024");
     assert!(lens.iter().all(|l| *l <= 1280 + 14 + 20 + 8), "{lens:?}");
+}
+
+/// The `rekeys` client of round 3: every rekey and the child after it completed with one
+/// IKE_FOLLOWUP_KE each, at both ends, and the new IKE SA still answers.
+fn rekeys_with_followups(o: &Path) {
+    assert_eq!(read(o, "c-rekeys.rc").trim(), "0", "{}", read(o, "c-rekeys.err"));
+    let e = events(o, "c-rekeys.jsonl");
+    assert_eq!(of(&e, "ike_sa_up").len(), 1, "{e:?}");
+    assert_eq!(
+        of(&e, "ike_sa_up")[0]["additional_key_exchanges"],
+        serde_json::json!(["ML_KEM_768"])
+    );
+    // The first child, its rekeyed successor, and the child made on the new IKE SA.
+    assert_eq!(of(&e, "child_sa_installed").len(), 3, "{e:?}");
+    assert_eq!(of(&e, "ike_sa_rekeyed").len(), 1, "{e:?}");
+    assert!(of(&e, "child_sa_refused").is_empty(), "{e:?}");
+    assert!(of(&e, "ike_sa_closed").iter().all(|c| c["reason"] != "PeerUnreachable"), "{e:?}");
+    let s = events(o, "serve3.jsonl");
+    assert_eq!(of(&s, "child_sa_installed").len(), 3, "{s:?}");
+    assert_eq!(of(&s, "ike_sa_rekeyed").len(), 1, "{s:?}");
+
+    // IKE_FOLLOWUP_KE on the wire: three exchanges (child rekey, IKE rekey, new child), each a
+    // request and a response, whatever fragments they took; no malformed packet or warning.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(o.join("pq.pcapng"))
+        .args(["-Y", "isakmp.exchangetype == 44"])
+        .args(["-T", "fields", "-E", "separator=|", "-e", "isakmp.ispi", "-e", "isakmp.rspi"])
+        .args(["-e", "isakmp.messageid", "-e", "isakmp.flags", "-e", "_ws.malformed"])
+        .args(["-e", "_ws.expert.message"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut messages: Vec<(String, String, String, String)> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            assert_eq!((f[4], f[5]), ("", ""), "tshark warnings in {l}");
+            (f[0].to_owned(), f[1].to_owned(), f[2].to_owned(), f[3].to_owned())
+        })
+        .collect();
+    messages.dedup();
+    messages.sort();
+    messages.dedup();
+    assert_eq!(messages.len(), 6, "three IKE_FOLLOWUP_KE exchanges: {text}");
+    let pairs: std::collections::BTreeSet<&str> = messages.iter().map(|m| m.0.as_str()).collect();
+    assert_eq!(pairs.len(), 2, "on the first IKE SA (child and IKE rekey) and the new one");
+
+    // Opened with the key log (a row for the first SA's final keys, one for the rekeyed SA):
+    // each IKE_FOLLOWUP_KE carries an ML-KEM-768 share, 1184 bytes out and 1088 back.
+    let keys = read(o, "c-rekeys.keys");
+    let rows: Vec<&str> = keys.lines().collect();
+    assert_eq!(rows.len(), 3, "IKE_SA_INIT keys, after the update, after the IKE rekey");
+    let share = |lens: &str| ("44".to_owned(), "36".to_owned(), lens.to_owned());
+    let old = dissect(o, rows[1], "44", "rekeys-old");
+    assert_eq!(old, [share("1184"), share("1088"), share("1184"), share("1088")]);
+    let new = dissect(o, rows[2], "44", "rekeys-new");
+    assert_eq!(new, [share("1184"), share("1088")]);
+}
+
+#[test]
+fn rekeys_of_a_hybrid_sa_run_ike_followup_ke() {
+    if can_run("pq_netns_rekeys") {
+        rekeys_with_followups(&bed("handshakes"));
+    }
+}
+
+/// ESP through our own initiate and serve (`--tun`, behind the bed's NAT) keeps flowing while
+/// the child SA and then the IKE SA are rekeyed with their IKE_FOLLOWUP_KE exchanges: every
+/// ping of a 5 s stream spanning both rekeys comes back.
+#[test]
+fn traffic_passes_across_hybrid_rekeys_behind_a_nat() {
+    if !can_run("pq_netns_traffic") {
+        return;
+    }
+    let o = bed("traffic");
+    let o = o.as_path();
+    let e = events(o, "cli.jsonl");
+    assert_eq!(
+        of(&e, "ike_sa_up")[0]["additional_key_exchanges"],
+        serde_json::json!(["ML_KEM_768"])
+    );
+    assert_eq!(of(&e, "child_sa_installed").len(), 2, "the child and its rekeyed successor: {e:?}");
+    assert_eq!(of(&e, "ike_sa_rekeyed").len(), 1, "{e:?}");
+    assert_eq!(of(&e, "datapath_sa_installed").len(), 2, "{e:?}");
+    let ping = read(o, "ping.txt");
+    assert!(ping.contains("25 packets transmitted, 25 received, 0% packet loss"), "{ping}");
+    // Two IKE_FOLLOWUP_KE exchanges (child rekey, IKE rekey) went over NAT-T port 4500.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(o.join("pq.pcapng"))
+        .args(["-Y", "isakmp.exchangetype == 44 && udp.port == 4500"])
+        .args(["-T", "fields", "-e", "isakmp.messageid", "-e", "isakmp.flags"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut messages: Vec<&str> = text.lines().collect();
+    messages.sort();
+    messages.dedup();
+    assert_eq!(messages.len(), 4, "two IKE_FOLLOWUP_KE requests and responses: {text}");
 }
