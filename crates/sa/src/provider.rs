@@ -68,10 +68,21 @@ pub trait KeyExchangeProvider: Send + Sync + fmt::Debug {
         peer_public: &[u8],
         rng: &mut dyn Random,
     ) -> Result<(Vec<u8>, SecretBytes), KexError> {
-        let ours = self.start(group, rng)?;
-        let shared = ours.complete(peer_public)?;
-        Ok((ours.public_value().to_vec(), shared))
+        start_then_complete(self, group, peer_public, rng)
     }
+}
+
+/// The answer of a Diffie-Hellman group: our own `start`, completed with the peer's value.
+/// The trait's default `respond`, and what a provider that overrides it for KEMs does for DH.
+fn start_then_complete<P: KeyExchangeProvider + ?Sized>(
+    provider: &P,
+    group: DhGroup,
+    peer_public: &[u8],
+    rng: &mut dyn Random,
+) -> Result<(Vec<u8>, SecretBytes), KexError> {
+    let ours = provider.start(group, rng)?;
+    let shared = ours.complete(peer_public)?;
+    Ok((ours.public_value().to_vec(), shared))
 }
 
 /// The first speaker's side of a key exchange in progress: our KE data is known, the private
@@ -143,9 +154,7 @@ impl KeyExchangeProvider for DefaultKex {
         rng: &mut dyn Random,
     ) -> Result<(Vec<u8>, SecretBytes), KexError> {
         let Some(alg) = ikeway_crypto::KemAlgorithm::from_iana_id(group.0) else {
-            let ours = self.start(group, rng)?;
-            let shared = ours.complete(peer_public)?;
-            return Ok((ours.public_value().to_vec(), shared));
+            return start_then_complete(self, group, peer_public, rng);
         };
         let mut fill = |buf: &mut [u8]| rng.fill(buf);
         let answer = ikeway_crypto::kem::encapsulate(alg, self.backend, peer_public, &mut fill)
@@ -243,9 +252,7 @@ impl KeyExchangeProvider for InsecureKexForFuzzing {
         rng: &mut dyn Random,
     ) -> Result<(Vec<u8>, SecretBytes), KexError> {
         let Some((ek_len, ct_len)) = insecure_kem_lengths(group) else {
-            let ours = self.start(group, rng)?;
-            let shared = ours.complete(peer_public)?;
-            return Ok((ours.public_value().to_vec(), shared));
+            return start_then_complete(self, group, peer_public, rng);
         };
         if peer_public.len() != ek_len {
             return Err(KexError::InvalidPublicValue);
