@@ -9,6 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::payloads::auth_method;
 use common::run::{Run, open_auth, rewrite_auth};
 use common::{client_config, server_config};
 use ikeway_codec::{
@@ -153,16 +154,6 @@ fn refused(client: Config, server: Config) -> (Option<CloseReason>, Option<Close
     (run.initiator_closed(), run.responder_closed(), run)
 }
 
-fn auth_method(payloads: &[Payload]) -> AuthMethod {
-    payloads
-        .iter()
-        .find_map(|p| match &p.body {
-            PayloadRepr::Auth(a) => Some(a.method),
-            _ => None,
-        })
-        .expect("an AUTH payload")
-}
-
 fn cert_count(payloads: &[Payload]) -> usize {
     payloads.iter().filter(|p| matches!(p.body, PayloadRepr::Cert(_))).count()
 }
@@ -199,7 +190,7 @@ fn server_certificate_with_client_psk() {
     let seen = seen.lock().unwrap();
     let [request, response] = &seen[..] else { panic!("one IKE_AUTH each way: {seen:?}") };
     // The client: PSK, and a CERTREQ naming the root it trusts (RFC 7296 §3.7).
-    assert_eq!(auth_method(request), AuthMethod::SHARED_KEY_MIC);
+    assert_eq!(auth_method(request), Some(AuthMethod::SHARED_KEY_MIC));
     assert_eq!(cert_count(request), 0);
     let root_hash = Certificate::from_der(pki.root.der.clone()).unwrap().spki_sha1();
     let certreq = request.iter().find_map(|p| match &p.body {
@@ -209,7 +200,7 @@ fn server_certificate_with_client_psk() {
     assert_eq!(certreq, Some(CertRepr::x509_request(&[root_hash])));
     // The server: its end entity then the intermediate, and an RFC 7427 signature (both
     // announced SIGNATURE_HASH_ALGORITHMS).
-    assert_eq!(auth_method(response), AuthMethod::DIGITAL_SIGNATURE);
+    assert_eq!(auth_method(response), Some(AuthMethod::DIGITAL_SIGNATURE));
     let certs: Vec<&CertRepr> = response
         .iter()
         .filter_map(|p| match &p.body {
@@ -535,7 +526,7 @@ fn peer_without_signature_hash_algorithms_gets_the_classic_ecdsa_method() {
     let seen = methods.clone();
     run.tamper_request = Some(Box::new(move |sa, bytes| {
         if let Some(p) = open_auth(sa, &bytes) {
-            seen.lock().unwrap().push(auth_method(&p));
+            seen.lock().unwrap().push(auth_method(&p).expect("an AUTH payload"));
         }
         bytes
     }));

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::payloads::auth_method;
 use common::run::{Run, open_auth, rewrite_auth, seal};
 use common::{CLIENT, SERVER, addr, client_config, server_config};
 use ikeway_codec::{
@@ -107,13 +108,6 @@ fn has(payloads: &[Payload], want: fn(&PayloadRepr) -> bool) -> bool {
 
 fn notify(payloads: &[Payload], kind: NotifyType) -> bool {
     payloads.iter().any(|p| matches!(&p.body, PayloadRepr::Notify(n) if n.kind == kind))
-}
-
-fn auth_method(payloads: &[Payload]) -> Option<AuthMethod> {
-    payloads.iter().find_map(|p| match &p.body {
-        PayloadRepr::Auth(a) => Some(a.method),
-        _ => None,
-    })
 }
 
 fn eap(payloads: &[Payload]) -> Option<&EapRepr> {

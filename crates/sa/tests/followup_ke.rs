@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::payloads::{ke, notify_data, notify_kinds};
 use common::{Pair, To, client_config, server_config};
 use ikeway_codec::{
     DhGroup, ExchangeType, HeaderRepr, KeRepr, NotifyRepr, NotifyType, Payload, PayloadRepr,
@@ -207,28 +208,8 @@ fn one(mut v: Vec<Sent>) -> Sent {
     v.remove(0)
 }
 
-fn notify_data(payloads: &[Payload], kind: NotifyType) -> Option<Vec<u8>> {
-    payloads.iter().find_map(|p| match &p.body {
-        PayloadRepr::Notify(n) if n.kind == kind => Some(n.data.clone()),
-        _ => None,
-    })
-}
-
-fn notify_kinds(payloads: &[Payload]) -> Vec<NotifyType> {
-    payloads
-        .iter()
-        .filter_map(|p| match &p.body {
-            PayloadRepr::Notify(n) => Some(n.kind),
-            _ => None,
-        })
-        .collect()
-}
-
 fn ke_of(payloads: &[Payload]) -> Option<(DhGroup, usize)> {
-    payloads.iter().find_map(|p| match &p.body {
-        PayloadRepr::Ke(k) => Some((k.group, k.data.len())),
-        _ => None,
-    })
+    ke(payloads).map(|k| (k.group, k.data.len()))
 }
 
 /// The ADDKE transforms of the first proposal of the SA payload: (type, method).

@@ -11,6 +11,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::payloads::auth_data;
 use common::{CLIENT, Impairments, Pair, SERVER, addr, client_config, psk, server_config};
 use ikeway_codec::{
     DhGroup, ExchangeType, HeaderRepr, IdRepr, KeRepr, MessageRepr, NotifyType, Payload,
@@ -199,16 +200,6 @@ fn nonce(m: &Message) -> Vec<u8> {
             _ => None,
         })
         .expect("IKE_SA_INIT carries a nonce")
-}
-
-fn auth_data(payloads: &[Payload]) -> Vec<u8> {
-    payloads
-        .iter()
-        .find_map(|p| match &p.body {
-            PayloadRepr::Auth(a) => Some(a.data.clone()),
-            _ => None,
-        })
-        .expect("an AUTH payload")
 }
 
 fn ke(payloads: &[Payload]) -> &KeRepr {

@@ -8,6 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::payloads::auth_data;
 use common::run::{Run, open_auth, rewrite_auth};
 use common::{client_config, server_config};
 use ikeway_codec::{
@@ -94,16 +95,6 @@ fn ppk_notifies(payloads: &[Payload]) -> Vec<Notify> {
             [NotifyType::USE_PPK, NotifyType::PPK_IDENTITY, NotifyType::NO_PPK_AUTH].contains(k)
         })
         .collect()
-}
-
-fn auth_data(payloads: &[Payload]) -> Vec<u8> {
-    payloads
-        .iter()
-        .find_map(|p| match &p.body {
-            PayloadRepr::Auth(a) => Some(a.data.clone()),
-            _ => None,
-        })
-        .expect("an AUTH payload")
 }
 
 /// The PPK notifies of both IKE_SA_INIT messages (plaintext).

@@ -13,6 +13,7 @@ use ikeway_sa::{AddressPool, Config, Event, IkeSa, KeyExchangeProvider, Responde
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+pub(crate) mod payloads;
 pub(crate) mod run;
 
 pub(crate) const CLIENT: &str = "10.0.0.1:500";
