@@ -4,158 +4,39 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::run::{protector, seal};
-use common::{CLIENT, SERVER, addr, client_config, pool, server_config};
+use common::payloads::notify_data;
+use common::run::{Run, Wire, protector, seal};
+use common::{CLIENT, SERVER, addr, client_config, server_config};
 use ikeway_codec::payload::mobike::NoNatsAllowed;
 use ikeway_codec::{
     ExchangeType, Flags, HeaderRepr, NotifyRepr, NotifyType, Payload, PayloadRepr, PayloadType, sk,
 };
-use ikeway_sa::{Config, Error, Event, IkeSa, InsecureKexForFuzzing, Responder, SaId};
+use ikeway_sa::{Error, Event};
 use sha1::{Digest, Sha1};
 
-/// A datagram as it crossed the simulated network.
-#[derive(Debug, Clone)]
-struct Wire {
-    from: SocketAddr,
-    to: SocketAddr,
-    bytes: Vec<u8>,
+/// What the MOBIKE tests read off a [`Run`]: its messages opened, and forged requests.
+trait Net {
+    fn open(&self, datagram: &[u8]) -> (HeaderRepr, Vec<Payload>);
+    fn initiator_messages(&self, from: usize) -> Vec<(Wire, HeaderRepr, Vec<Payload>)>;
+    fn responder_messages(&self, from: usize) -> Vec<(Wire, HeaderRepr, Vec<Payload>)>;
+    fn forged_request(&self, mid: u32, payloads: &[Payload]) -> Vec<u8>;
 }
 
-/// An initiator and a responder on a lossless network whose initiator side can sit behind a
-/// NAT (one public address, ports mapped to 40000 + port) or lose an address (what is sent
-/// from or to it is dropped).
-struct Net {
-    now: Instant,
-    initiator: IkeSa,
-    responder: Responder,
-    initiator_events: Vec<Event>,
-    responder_events: Vec<Event>,
-    /// The NAT's public address while the initiator is behind it.
-    nat: Option<IpAddr>,
-    /// Public side -> private side of the NAT's mappings.
-    mappings: HashMap<SocketAddr, SocketAddr>,
-    /// Initiator addresses that no longer work.
-    dead: Vec<IpAddr>,
-    /// Everything the initiator sent, as the responder saw it (after the NAT).
-    from_initiator: Vec<Wire>,
-    /// Everything the responder sent, as it addressed it (before the NAT).
-    from_responder: Vec<Wire>,
-    /// When false the responder hears nothing.
-    responder_reachable: bool,
-    /// What the initiator sent that never arrived.
-    lost: Vec<Wire>,
+/// Both ends with MOBIKE on, established.
+fn mobike() -> Run {
+    let (mut c, mut s) = (client_config(), server_config());
+    c.mobike = true;
+    s.mobike = true;
+    let mut net = Run::new(c, s);
+    net.deliver();
+    assert!(net.initiator.mobike_negotiated());
+    net
 }
 
-impl Net {
-    fn new(client: Config, server: Config) -> Self {
-        Self::from(client, server, addr(CLIENT), None)
-    }
-
-    fn from(client: Config, server: Config, local: SocketAddr, nat: Option<IpAddr>) -> Self {
-        let kex = Arc::new(InsecureKexForFuzzing);
-        let now = Instant::now();
-        let initiator =
-            IkeSa::initiate(Arc::new(client), kex.clone(), [1; 32], now, local, addr(SERVER))
-                .expect("initiate");
-        let responder = Responder::new(Arc::new(server), kex, Some(pool()), [2; 32]);
-        Self {
-            now,
-            initiator,
-            responder,
-            initiator_events: Vec::new(),
-            responder_events: Vec::new(),
-            nat,
-            mappings: HashMap::new(),
-            dead: Vec::new(),
-            from_initiator: Vec::new(),
-            from_responder: Vec::new(),
-            responder_reachable: true,
-            lost: Vec::new(),
-        }
-    }
-
-    fn mobike() -> Self {
-        let (mut c, mut s) = (client_config(), server_config());
-        c.mobike = true;
-        s.mobike = true;
-        let mut net = Self::new(c, s);
-        net.deliver();
-        assert!(net.initiator.mobike_negotiated());
-        net
-    }
-
-    fn outside(&mut self, private: SocketAddr) -> SocketAddr {
-        let Some(public) = self.nat else { return private };
-        let mapped = SocketAddr::new(public, 40000 + private.port());
-        self.mappings.insert(mapped, private);
-        mapped
-    }
-
-    fn deliver(&mut self) {
-        let mut buf = vec![0u8; 65536];
-        for _ in 0..256 {
-            let mut moved = false;
-            while let Some(t) = self.initiator.poll_transmit(&mut buf) {
-                let t = t.expect("64 KiB is enough");
-                moved = true;
-                let bytes = buf[..t.len].to_vec();
-                if self.dead.contains(&t.local.ip()) || !self.responder_reachable {
-                    self.lost.push(Wire { from: t.local, to: t.remote, bytes });
-                    continue;
-                }
-                let from = self.outside(t.local);
-                self.from_initiator.push(Wire { from, to: t.remote, bytes: bytes.clone() });
-                self.responder.handle_datagram(self.now, from, t.remote, &bytes);
-            }
-            while let Some(t) = self.responder.poll_transmit(&mut buf) {
-                let t = t.expect("64 KiB is enough");
-                moved = true;
-                let bytes = buf[..t.len].to_vec();
-                self.from_responder.push(Wire {
-                    from: t.local,
-                    to: t.remote,
-                    bytes: bytes.clone(),
-                });
-                let to = self.mappings.get(&t.remote).copied().unwrap_or(t.remote);
-                if self.dead.contains(&to.ip()) {
-                    continue;
-                }
-                self.initiator.handle_datagram(self.now, t.local, to, &bytes);
-            }
-            while let Some(e) = self.initiator.poll_event() {
-                self.initiator_events.push(e.event);
-            }
-            while let Some(e) = self.responder.poll_event() {
-                self.responder_events.push(e.event);
-            }
-            if !moved {
-                return;
-            }
-        }
-        panic!("the two ends never went quiet");
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.now += by;
-        self.initiator.handle_timeout(self.now);
-        self.responder.handle_timeout(self.now);
-        self.deliver();
-    }
-
-    fn responder_sa(&mut self) -> &mut IkeSa {
-        let id = SaId::from_spi(self.initiator.spis().1);
-        self.responder.sa_mut(id).expect("responder holds the SA")
-    }
-
-    fn take_events(&mut self) -> (Vec<Event>, Vec<Event>) {
-        (std::mem::take(&mut self.initiator_events), std::mem::take(&mut self.responder_events))
-    }
-
+impl Net for Run {
     /// The payloads of an encrypted datagram, opened with the keys of the side that sent it.
     fn open(&self, datagram: &[u8]) -> (HeaderRepr, Vec<Payload>) {
         let bytes = datagram.strip_prefix(&[0, 0, 0, 0][..]).unwrap_or(datagram);
@@ -248,7 +129,7 @@ fn path_updates(events: &[Event]) -> Vec<(SocketAddr, SocketAddr, bool, bool, bo
         .collect()
 }
 
-fn auth_notify_kinds(net: &Net, from_initiator: bool) -> Vec<NotifyType> {
+fn auth_notify_kinds(net: &Run, from_initiator: bool) -> Vec<NotifyType> {
     let wires = if from_initiator { &net.from_initiator } else { &net.from_responder };
     let auth = wires
         .iter()
@@ -267,7 +148,7 @@ fn auth_notify_kinds(net: &Net, from_initiator: bool) -> Vec<NotifyType> {
 
 #[test]
 fn mobike_is_negotiated_when_both_sides_announce_it() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     assert!(net.responder_sa().mobike_negotiated());
     assert!(auth_notify_kinds(&net, true).contains(&NotifyType::MOBIKE_SUPPORTED));
     assert!(auth_notify_kinds(&net, false).contains(&NotifyType::MOBIKE_SUPPORTED));
@@ -279,7 +160,7 @@ fn mobike_is_off_unless_both_sides_want_it() {
         let (mut c, mut s) = (client_config(), server_config());
         c.mobike = client_on;
         s.mobike = server_on;
-        let mut net = Net::new(c, s);
+        let mut net = Run::new(c, s);
         net.deliver();
         assert!(net.initiator.is_established());
         assert!(!net.initiator.mobike_negotiated());
@@ -301,7 +182,7 @@ fn mobike_is_off_unless_both_sides_want_it() {
 
 #[test]
 fn update_moves_both_sides_with_nat_detection_cookie2_and_a_return_routability_check() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     let spis = net.initiator.spis();
     let (sent_i, sent_r) = (net.from_initiator.len(), net.from_responder.len());
     net.take_events();
@@ -374,7 +255,7 @@ fn update_moves_both_sides_with_nat_detection_cookie2_and_a_return_routability_c
 
 #[test]
 fn the_responder_endpoint_finds_the_sa_whatever_the_new_source_address_and_port() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     for (i, new_local) in ["10.0.5.5:500", "10.0.5.5:1234", "[2001:db8::5]:500", "10.1.2.3:62000"]
         .into_iter()
         .map(addr)
@@ -392,7 +273,7 @@ fn the_responder_endpoint_finds_the_sa_whatever_the_new_source_address_and_port(
 
 #[test]
 fn a_forged_or_unauthenticated_update_moves_nothing_and_is_counted() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     let now = net.now;
     net.responder_reachable = false;
     net.initiator.update_path(now, addr("10.0.5.5:500"), addr(SERVER)).unwrap();
@@ -416,7 +297,7 @@ fn a_forged_or_unauthenticated_update_moves_nothing_and_is_counted() {
 
 #[test]
 fn a_replayed_update_moves_nothing() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     let first = addr("10.0.5.5:500");
     let now = net.now;
     let sent = net.from_initiator.len();
@@ -456,7 +337,7 @@ fn a_replayed_update_moves_nothing() {
 
 #[test]
 fn without_mobike_an_authenticated_update_is_answered_but_moves_nothing() {
-    let mut net = Net::new(client_config(), server_config());
+    let mut net = Run::new(client_config(), server_config());
     net.deliver();
     net.take_events();
     let now = net.now;
@@ -490,13 +371,9 @@ fn without_mobike_an_authenticated_update_is_answered_but_moves_nothing() {
     assert!(path_updates(&re).is_empty());
 }
 
-fn find(payloads: &[Payload], kind: NotifyType) -> Option<Vec<u8>> {
-    notifies(payloads).into_iter().find(|(k, _)| *k == kind).map(|(_, d)| d)
-}
-
 #[test]
 fn a_response_whose_cookie2_is_not_ours_is_refused_and_the_update_stays_outstanding() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     net.take_events();
     let new_local = addr("10.0.5.5:500");
     // The responder is reached, but its answer to the update comes back with another COOKIE2
@@ -531,7 +408,7 @@ fn a_response_whose_cookie2_is_not_ours_is_refused_and_the_update_stays_outstand
 #[test]
 fn an_update_asked_for_while_a_request_is_outstanding_follows_it_and_resends_it_from_the_new_path()
 {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     net.take_events();
     let now = net.now;
     // A liveness check is in flight, unanswered: the old address just died.
@@ -560,7 +437,7 @@ fn an_update_asked_for_while_a_request_is_outstanding_follows_it_and_resends_it_
 
 #[test]
 fn a_newer_update_supersedes_the_outstanding_one() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     net.take_events();
     let spis = net.initiator.spis();
     let (first, second) = (addr("10.0.5.5:500"), addr("10.0.6.6:500"));
@@ -579,11 +456,18 @@ fn a_newer_update_supersedes_the_outstanding_one() {
     // another source. The initiator then confirms the second path with a fresh update (3).
     assert_eq!(out[0].0.from, second);
     assert_eq!(out[0].1.message_id, 2);
-    assert_eq!(find(&out[0].2, NotifyType::NAT_DETECTION_SOURCE_IP), Some(nat_hash(spis, first)));
+    assert_eq!(
+        notify_data(&out[0].2, NotifyType::NAT_DETECTION_SOURCE_IP),
+        Some(nat_hash(spis, first))
+    );
     let updates: Vec<_> = out
         .iter()
-        .filter(|(_, h, p)| !h.flags.response && find(p, NotifyType::UPDATE_SA_ADDRESSES).is_some())
-        .map(|(w, h, p)| (w.from, h.message_id, find(p, NotifyType::NAT_DETECTION_SOURCE_IP)))
+        .filter(|(_, h, p)| {
+            !h.flags.response && notify_data(p, NotifyType::UPDATE_SA_ADDRESSES).is_some()
+        })
+        .map(|(w, h, p)| {
+            (w.from, h.message_id, notify_data(p, NotifyType::NAT_DETECTION_SOURCE_IP))
+        })
         .collect();
     assert_eq!(
         updates,
@@ -599,7 +483,7 @@ fn a_newer_update_supersedes_the_outstanding_one() {
 
 #[test]
 fn a_nat_appearing_with_the_move_floats_the_sa_to_4500() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     net.take_events();
     // The client moves behind a NAT (public 198.51.100.7, port p -> 40000 + p).
     let public: IpAddr = "198.51.100.7".parse().unwrap();
@@ -631,7 +515,7 @@ fn a_nat_disappearing_with_the_move_is_reported_and_keepalives_stop() {
     s.mobike = true;
     c.dpd_interval = None;
     let public: IpAddr = "198.51.100.7".parse().unwrap();
-    let mut net = Net::from(c, s, addr("192.168.1.5:500"), Some(public));
+    let mut net = Run::at(c, s, addr("192.168.1.5:500"), Some(public));
     net.deliver();
     assert!(net.initiator.mobike_negotiated());
     assert_eq!(net.initiator.local(), addr("192.168.1.5:4500"));
@@ -656,7 +540,7 @@ fn a_nat_disappearing_with_the_move_is_reported_and_keepalives_stop() {
 
 #[test]
 fn an_unacceptable_address_is_refused_and_nothing_moves() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     net.take_events();
     let nowhere = addr("0.0.0.0:500");
     let now = net.now;
@@ -689,11 +573,11 @@ fn an_unacceptable_address_is_refused_and_nothing_moves() {
 
 #[test]
 fn no_nats_allowed_is_refused_with_unexpected_nat_detected_when_a_nat_rewrote_the_addresses() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     net.take_events();
     let spis = net.initiator.spis();
     let claimed = addr("10.0.5.5:500");
-    let update = |net: &Net, mid: u32, no_nats: NoNatsAllowed| {
+    let update = |net: &Run, mid: u32, no_nats: NoNatsAllowed| {
         net.forged_request(
             mid,
             &[
@@ -735,7 +619,7 @@ fn no_nats_allowed_is_refused_with_unexpected_nat_detected_when_a_nat_rewrote_th
 
 #[test]
 fn a_bad_cookie2_or_address_list_from_the_peer_is_bounded() {
-    let mut net = Net::mobike();
+    let mut net = mobike();
     let spis = net.initiator.spis();
     let answered = net.from_responder.len();
     // COOKIE2 of 7 octets (8 to 64 allowed): INVALID_SYNTAX, nothing moves.
@@ -776,7 +660,7 @@ fn additional_addresses_are_announced_in_ike_auth_in_updates_and_when_they_chang
     let (mut c, mut s) = (client_config(), server_config());
     c.mobike = true;
     s.mobike = true;
-    let mut net = Net::new(c, s);
+    let mut net = Run::new(c, s);
     let v4: IpAddr = "10.0.3.3".parse().unwrap();
     let v6: IpAddr = "2001:db8::3".parse().unwrap();
     let now = net.now;
@@ -809,7 +693,7 @@ fn without_mobike_a_responder_follows_a_nat_rebinding_from_authenticated_request
     let (mut c, s) = (client_config(), server_config());
     c.dpd_interval = None;
     let public: IpAddr = "198.51.100.7".parse().unwrap();
-    let mut net = Net::from(c, s, addr("192.168.1.5:500"), Some(public));
+    let mut net = Run::at(c, s, addr("192.168.1.5:500"), Some(public));
     net.deliver();
     assert!(!net.initiator.mobike_negotiated());
     net.take_events();
@@ -847,7 +731,7 @@ fn without_mobike_a_responder_follows_a_nat_rebinding_from_authenticated_request
 
 #[test]
 fn without_a_nat_a_responder_does_not_follow_a_new_source_without_mobike() {
-    let mut net = Net::new(client_config(), server_config());
+    let mut net = Run::new(client_config(), server_config());
     net.deliver();
     net.take_events();
     let now = net.now;

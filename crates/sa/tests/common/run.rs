@@ -1,18 +1,30 @@
 //! A lossless driver: an initiator and a responder that deliver to each other until both go
 //! quiet, with hooks that rewrite what either sends (opened and sealed again with the
-//! initiator's keys, to change encrypted payloads), and the clock moved by hand.
+//! initiator's keys, to change encrypted payloads), and the clock moved by hand. The
+//! initiator's side can sit behind a NAT (one public address, ports mapped to 40000 + port),
+//! lose an address (what is sent from or to it is dropped) or lose the responder.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ikeway_codec::{ExchangeType, HeaderRepr, Payload, sk};
 use ikeway_crypto::AeadBackend;
-use ikeway_sa::{CloseReason, Config, Event, Held, IkeSa, InsecureKexForFuzzing, Responder};
+use ikeway_sa::{CloseReason, Config, Event, Held, IkeSa, InsecureKexForFuzzing, Responder, SaId};
 
 use super::{CLIENT, SERVER, addr, pool};
 
 /// Rewrites a datagram, given the initiator (whose keys open what it protects).
 pub(crate) type Tamper = Box<dyn FnMut(&IkeSa, Vec<u8>) -> Vec<u8>>;
+
+/// A datagram as it crossed the simulated network.
+#[derive(Debug, Clone)]
+pub(crate) struct Wire {
+    pub(crate) from: SocketAddr,
+    pub(crate) to: SocketAddr,
+    pub(crate) bytes: Vec<u8>,
+}
 
 /// An initiator and a responder on a lossless network; `tamper_*` may rewrite what each
 /// side sends.
@@ -27,21 +39,39 @@ pub(crate) struct Run {
     /// Every datagram each side sent, as delivered (after the tamper hooks).
     pub(crate) sent_by_initiator: Vec<Vec<u8>>,
     pub(crate) sent_by_responder: Vec<Vec<u8>>,
+    /// The NAT's public address while the initiator is behind it.
+    pub(crate) nat: Option<IpAddr>,
+    /// Public side -> private side of the NAT's mappings.
+    pub(crate) mappings: HashMap<SocketAddr, SocketAddr>,
+    /// Initiator addresses that no longer work.
+    pub(crate) dead: Vec<IpAddr>,
+    /// When false the responder hears nothing.
+    pub(crate) responder_reachable: bool,
+    /// What the initiator sent that never arrived.
+    pub(crate) lost: Vec<Wire>,
+    /// What the initiator sent that arrived, as the responder saw it (after the NAT).
+    pub(crate) from_initiator: Vec<Wire>,
+    /// Everything the responder sent, as it addressed it (before the NAT).
+    pub(crate) from_responder: Vec<Wire>,
 }
 
 impl Run {
     pub(crate) fn new(client: Config, server: Config) -> Self {
+        Self::at(client, server, addr(CLIENT), None)
+    }
+
+    /// As [`Run::new`], the initiator on `local`, behind a NAT with public address `nat`.
+    pub(crate) fn at(
+        client: Config,
+        server: Config,
+        local: SocketAddr,
+        nat: Option<IpAddr>,
+    ) -> Self {
         let kex = Arc::new(InsecureKexForFuzzing);
         let now = Instant::now();
-        let initiator = IkeSa::initiate(
-            Arc::new(client),
-            kex.clone(),
-            [1; 32],
-            now,
-            addr(CLIENT),
-            addr(SERVER),
-        )
-        .expect("initiate");
+        let initiator =
+            IkeSa::initiate(Arc::new(client), kex.clone(), [1; 32], now, local, addr(SERVER))
+                .expect("initiate");
         let responder = Responder::new(Arc::new(server), kex, Some(pool()), [2; 32]);
         Self {
             now,
@@ -53,7 +83,22 @@ impl Run {
             tamper_response: None,
             sent_by_initiator: Vec::new(),
             sent_by_responder: Vec::new(),
+            nat,
+            mappings: HashMap::new(),
+            dead: Vec::new(),
+            responder_reachable: true,
+            lost: Vec::new(),
+            from_initiator: Vec::new(),
+            from_responder: Vec::new(),
         }
+    }
+
+    /// Where the NAT makes `private` appear, remembering the mapping.
+    fn outside(&mut self, private: SocketAddr) -> SocketAddr {
+        let Some(public) = self.nat else { return private };
+        let mapped = SocketAddr::new(public, 40000 + private.port());
+        self.mappings.insert(mapped, private);
+        mapped
     }
 
     /// Delivers both ways until neither end has anything more to say.
@@ -69,23 +114,37 @@ impl Run {
             let mut moved = false;
             while let Some(t) = self.initiator.poll_transmit(&mut buf) {
                 let t = t.expect("64 KiB is enough");
+                moved = true;
                 let mut bytes = buf[..t.len].to_vec();
                 if let Some(tamper) = &mut self.tamper_request {
                     bytes = tamper(&self.initiator, bytes);
                 }
-                self.responder.handle_datagram(self.now, t.local, t.remote, &bytes);
+                if self.dead.contains(&t.local.ip()) || !self.responder_reachable {
+                    self.lost.push(Wire { from: t.local, to: t.remote, bytes });
+                    continue;
+                }
+                let from = self.outside(t.local);
+                self.responder.handle_datagram(self.now, from, t.remote, &bytes);
+                self.from_initiator.push(Wire { from, to: t.remote, bytes: bytes.clone() });
                 self.sent_by_initiator.push(bytes);
-                moved = true;
             }
             while let Some(t) = self.responder.poll_transmit(&mut buf) {
                 let t = t.expect("64 KiB is enough");
+                moved = true;
                 let mut bytes = buf[..t.len].to_vec();
                 if let Some(tamper) = &mut self.tamper_response {
                     bytes = tamper(&self.initiator, bytes);
                 }
-                self.initiator.handle_datagram(self.now, t.local, t.remote, &bytes);
+                self.from_responder.push(Wire {
+                    from: t.local,
+                    to: t.remote,
+                    bytes: bytes.clone(),
+                });
+                let to = self.mappings.get(&t.remote).copied().unwrap_or(t.remote);
+                if !self.dead.contains(&to.ip()) {
+                    self.initiator.handle_datagram(self.now, t.local, to, &bytes);
+                }
                 self.sent_by_responder.push(bytes);
-                moved = true;
             }
             while let Some(e) = self.initiator.poll_event() {
                 self.initiator_events.push(e.event);
@@ -106,6 +165,17 @@ impl Run {
         self.initiator.handle_timeout(self.now);
         self.responder.handle_timeout(self.now);
         self.deliver();
+    }
+
+    /// The responder's SA, filed under the SPI it chose.
+    pub(crate) fn responder_sa(&mut self) -> &mut IkeSa {
+        let id = SaId::from_spi(self.initiator.spis().1);
+        self.responder.sa_mut(id).expect("responder holds the SA")
+    }
+
+    /// Both sides' events so far, taken.
+    pub(crate) fn take_events(&mut self) -> (Vec<Event>, Vec<Event>) {
+        (std::mem::take(&mut self.initiator_events), std::mem::take(&mut self.responder_events))
     }
 
     pub(crate) fn both_up(&self) -> bool {
