@@ -468,6 +468,7 @@ pub extern "C" fn ikeway_manager_set_tunnel_options(
             local,
             ports,
             server_port: (server_port != 0).then_some(server_port),
+            server: None,
             host: None,
         };
         MANAGERS.with(manager, "manager", |m| {

@@ -449,17 +449,33 @@ impl Ikev2Protocol {
                 "the TLS versions are EAP-TLS's, and this configuration does not run EAP-TLS",
             );
         }
-        if self.include_all_networks {
-            note(
-                "include_all_networks",
-                "routing all traffic is the binary's job; the protocol crates do not enforce it",
-            );
-        }
         if self.enforce_routes {
             note("enforce_routes", "route scoping is not implemented");
         }
-        if self.exclude_local_networks && (self.include_all_networks || self.enforce_routes) {
-            note("exclude_local_networks", "local-network exclusion is not implemented");
+        // includeAllNetworks (routes and the kill switch) and excludeLocalNetworks work; of
+        // the traffic classes Apple keeps out of an all-traffic tunnel, Linux has none to tell
+        // apart: that traffic, if any, goes into the tunnel with the rest.
+        if self.include_all_networks && self.exclude_cellular_services {
+            note(
+                "exclude_cellular_services",
+                "Linux has no cellular services (IMS, Wi-Fi calling) to keep outside the tunnel",
+            );
+        }
+        if self.include_all_networks && self.exclude_apns {
+            note(
+                "exclude_apns",
+                "Apple Push Notification traffic is not told apart here: it goes into the tunnel",
+            );
+        }
+        if self.include_all_networks
+            && self.exclude_device_communication
+            && !self.exclude_local_networks
+        {
+            note(
+                "exclude_device_communication",
+                "devices attached to this host are reached over their links' local networks, \
+                 which exclude_local_networks = NO keeps behind the kill switch",
+            );
         }
         if self.disconnect_on_sleep {
             note("disconnect_on_sleep", "sleep is not observed");
@@ -874,9 +890,25 @@ mod tests {
         assert!(!fields.contains(&"disable_redirect"), "redirect works: {fields:?}");
         assert!(!fields.contains(&"disable_mobike"), "MOBIKE works: {fields:?}");
         assert!(!fields.contains(&"ppk_configuration"), "PPK works: {fields:?}");
-        for f in ["username", "include_all_networks", "exclude_local_networks"] {
+        for f in ["username", "exclude_cellular_services", "exclude_apns"] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
+        // Carried out by the tunnel plan and the kill switch now.
+        for f in ["include_all_networks", "exclude_local_networks", "exclude_device_communication"]
+        {
+            assert!(!fields.contains(&f), "{f} is applied: {fields:?}");
+        }
+        p.exclude_local_networks = false;
+        p.exclude_cellular_services = false;
+        p.exclude_apns = false;
+        let fields: Vec<_> = p.unsupported().iter().map(|u| u.field).collect();
+        assert!(fields.contains(&"exclude_device_communication"), "{fields:?}");
+        assert!(
+            !fields.contains(&"exclude_apns") && !fields.contains(&"exclude_cellular_services")
+        );
+        p.include_all_networks = false;
+        let fields: Vec<_> = p.unsupported().iter().map(|u| u.field).collect();
+        assert!(!fields.contains(&"exclude_device_communication"), "only with includeAllNetworks");
     }
 
     /// `disableMOBIKE` decides whether the client announces MOBIKE and follows address changes.

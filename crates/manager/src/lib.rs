@@ -71,6 +71,7 @@ mod certs;
 mod connection;
 mod convert;
 mod eap;
+mod kill_switch;
 mod model;
 mod ondemand;
 mod plist_error;
@@ -94,6 +95,7 @@ pub use connection::{
 };
 pub use convert::{ConfigError, Unsupported, identity, secrets_from};
 pub use eap::{EapPlan, EapRound};
+pub use kill_switch::{EngagedKillSwitch, engage_kill_switch};
 pub use model::*;
 pub use ondemand::*;
 pub use preferences::{
@@ -107,7 +109,7 @@ pub use provider::{
     ChildSaStatus, DELETE_GRACE, HostFactory, IkeSaStatus, ProviderOptions, SessionProvider,
     TunnelStatus,
 };
-pub use routing::routing_settings;
+pub use routing::{kill_switch_plan, routing_settings, wants_kill_switch};
 pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore, read_secret_file};
 pub use status::{CloseCause, DisconnectError, TunnelEvent, VpnStatus};
 pub use summary::{Summary, summary_json};

@@ -47,6 +47,10 @@ pub struct ProviderOptions {
     pub ports: Option<Ports>,
     /// The server's IKE port (500 unless given).
     pub server_port: Option<u16>,
+    /// The server's address, resolved by the caller once (the kill switch lets IKE out to
+    /// it alone, and blocks the DNS a new resolution would need); `None`: resolved at each
+    /// start.
+    pub server: Option<IpAddr>,
     /// The host changes of each connection; `None`: none (the embedder routes itself).
     pub host: Option<HostFactory>,
 }
@@ -58,6 +62,7 @@ impl std::fmt::Debug for ProviderOptions {
             .field("local", &self.local)
             .field("ports", &self.ports)
             .field("server_port", &self.server_port)
+            .field("server", &self.server)
             .field("host", &self.host.as_ref().map(|_| "<factory>"))
             .finish()
     }
@@ -188,7 +193,10 @@ fn source_toward(server: IpAddr) -> Result<IpAddr, ProviderError> {
 
 impl TunnelProvider for SessionProvider {
     fn start(&mut self, request: TunnelRequest, events: TunnelEvents) -> Result<(), ProviderError> {
-        let server = resolve(&request.server_address)?;
+        let server = match self.options.server {
+            Some(s) => s,
+            None => resolve(&request.server_address)?,
+        };
         let local = match self.options.local {
             Some(l) => l,
             None => source_toward(server)?,

@@ -2,9 +2,38 @@
 //! decides nothing here, it only hands Apple's flags and the profile's MTU to
 //! [`ikeway_tunnel::host::TunnelPlan`], where the rules live and are tested.
 
+use std::net::IpAddr;
+
 use ikeway_tunnel::host::RoutingSettings;
+use ikeway_tunnel::host::killswitch::{IKE_PORT, KillSwitchError, KillSwitchPlan};
+use ikeway_tunnel::host::record::Route;
 
 use crate::VpnConfiguration;
+
+/// Apple's `includeAllNetworks`: the configuration wants the kill switch while it is wanted.
+pub fn wants_kill_switch(configuration: &VpnConfiguration) -> bool {
+    configuration.protocol.as_ref().is_some_and(|p| p.include_all_networks)
+}
+
+/// The kill switch of `configuration` for a tunnel on `tun` to `servers` (IKE on
+/// `server_port`): the host's `local_networks` are let out only with `excludeLocalNetworks`
+/// (Apple's default for it is NO: everything, the local networks too, waits for the tunnel).
+pub fn kill_switch_plan(
+    configuration: &VpnConfiguration,
+    servers: &[IpAddr],
+    server_port: Option<u16>,
+    tun: &str,
+    local_networks: &[Route],
+) -> Result<KillSwitchPlan, KillSwitchError> {
+    let allow_local = configuration.protocol.as_ref().is_some_and(|p| p.exclude_local_networks);
+    KillSwitchPlan::new(
+        servers,
+        &[server_port.unwrap_or(IKE_PORT)],
+        tun,
+        local_networks,
+        allow_local,
+    )
+}
 
 /// The routing settings of `configuration` (Apple's defaults when it has no protocol).
 /// Apple's Personal VPN has no route or DNS lists of its own: routes come from the server's
@@ -25,6 +54,29 @@ pub fn routing_settings(configuration: &VpnConfiguration) -> RoutingSettings {
 mod tests {
     use super::*;
     use crate::Ikev2Protocol;
+
+    /// The kill switch follows `includeAllNetworks`, lets the local networks out only with
+    /// `excludeLocalNetworks`, and takes the server's own IKE port.
+    #[test]
+    fn the_kill_switch_follows_include_all_networks_and_exclude_local_networks() {
+        let mut p = Ikev2Protocol::new("vpn.example.com");
+        let c = |p: &Ikev2Protocol| VpnConfiguration {
+            protocol: Some(p.clone()),
+            ..VpnConfiguration::default()
+        };
+        assert!(!wants_kill_switch(&c(&p)) && !wants_kill_switch(&VpnConfiguration::default()));
+        p.include_all_networks = true;
+        assert!(wants_kill_switch(&c(&p)));
+        let servers = ["192.0.2.1".parse().unwrap()];
+        let lan = [Route::new("192.168.1.0".parse().unwrap(), 24).unwrap()];
+        let plan = kill_switch_plan(&c(&p), &servers, None, "ikeway0", &lan).unwrap();
+        assert!(plan.local_networks().is_empty());
+        assert!(plan.ruleset().contains("udp dport { 500, 4500 }"));
+        p.exclude_local_networks = true;
+        let plan = kill_switch_plan(&c(&p), &servers, Some(1500), "ikeway0", &lan).unwrap();
+        assert_eq!(plan.local_networks()[0], lan[0]);
+        assert!(plan.ruleset().contains("udp dport { 1500, 4500 }"));
+    }
 
     #[test]
     fn maps_apple_flags_and_the_mtu() {

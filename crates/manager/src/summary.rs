@@ -479,8 +479,7 @@ On demand
   3. Connect on any network
 
 Set but without effect here
-  include_all_networks: routing all traffic is the binary's job; the protocol crates do not enforce it
-  exclude_local_networks: local-network exclusion is not implemented
+  exclude_cellular_services: Linux has no cellular services (IMS, Wi-Fi calling) to keep outside the tunnel
 "
         );
     }
@@ -641,7 +640,7 @@ Set but without effect here
             .flatten()
             .filter_map(|u| u["field"].as_str())
             .collect();
-        assert_eq!(fields, ["include_all_networks", "exclude_local_networks"]);
+        assert_eq!(fields, ["exclude_cellular_services"]);
     }
 
     #[test]

@@ -336,6 +336,7 @@ mod connect {
             local: Some(LOOPBACK),
             ports: Some(Ports::ephemeral()),
             server_port: Some(server.local_addr().port()),
+            server: None,
             host: None,
         });
         let mut connection =

@@ -133,6 +133,7 @@ fn setup_against(
         local: Some(LOOPBACK),
         ports: Some(Ports::ephemeral()),
         server_port: Some(server.local_addr().port()),
+        server: None,
         host,
     });
     let status = provider.status();

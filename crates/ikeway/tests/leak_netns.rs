@@ -1,0 +1,328 @@
+//! The IncludeAllNetworks kill switch against strongSwan 5.9.8: `testbeds/leak-netns.sh`
+//! connects a profile with IncludeAllNetworks (and On Demand, so the connection stays wanted)
+//! from a client namespace, captures every frame on the client's outer link, sends IPv4 and
+//! IPv6 probes (ping, UDP, TCP to addresses in the test's namespaces) while the tunnel is up,
+//! after the server deleted the IKE SA and was SIGKILLed (tunnel down, On Demand retrying),
+//! after `disconnect` (as a control: the same probes must then be on the wire), and after the
+//! connection itself was SIGKILLed; then starts another configuration. This judges what it
+//! recorded (one run shared by the tests below).
+//!
+//! Needs root, network namespaces, nftables, strongSwan, dumpcap and tshark
+//! (`testbeds/install-peers.sh`); without them it says loudly that it was skipped.
+
+mod testbed;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use testbed::{read, status};
+
+const SERVER4: &str = "10.99.0.2";
+const SERVER6: &str = "fd99::2";
+
+enum Run {
+    Ran(PathBuf),
+    Skipped(String),
+    Failed(String),
+}
+
+fn run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| {
+        if let Some(why) =
+            testbed::unavailable(&["charon-systemd", "swanctl", "dumpcap", "tshark", "ping"])
+        {
+            return Run::Skipped(why);
+        }
+        if !Path::new("/dev/net/tun").exists() {
+            return Run::Skipped("/dev/net/tun missing".into());
+        }
+        let out = std::env::temp_dir().join(format!("ikeway-leak-netns-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let ok = Command::new("bash")
+            .arg(testbed::root().join("testbeds/leak-netns.sh"))
+            .arg(&out)
+            .arg(env!("CARGO_BIN_EXE_ikeway"))
+            .env("IKW_PREFIX", format!("ikwlk{}", std::process::id() % 10000))
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            Run::Ran(out)
+        } else {
+            Run::Failed(format!("testbeds/leak-netns.sh failed ({})", out.display()))
+        }
+    })
+}
+
+/// The run's folder, once the client connected; `None` after a loud skip.
+fn dir() -> Option<&'static Path> {
+    match run() {
+        Run::Ran(out) => {
+            assert_eq!(
+                read(out, "connect.rc").trim(),
+                "0",
+                "ikeway connect failed: {}",
+                read(out, "connect.out")
+            );
+            Some(out)
+        }
+        Run::Skipped(why) => {
+            ikeway_testkit::skip(
+                "IncludeAllNetworks leak test (ikeway connect vs strongSwan)",
+                why,
+            );
+            None
+        }
+        Run::Failed(why) => panic!("{why}"),
+    }
+}
+
+/// When each phase began (seconds since the epoch).
+fn phases(dir: &Path) -> BTreeMap<String, f64> {
+    read(dir, "phases.txt")
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, t)| (n.to_owned(), t.parse().expect("a time")))
+        .collect()
+}
+
+/// One frame the client sent on its outer link (`outer.tsv`, tshark's fields).
+#[derive(Debug)]
+struct Frame {
+    time: f64,
+    fields: Vec<String>,
+}
+
+impl Frame {
+    fn f(&self, i: usize) -> &str {
+        self.fields.get(i).map_or("", String::as_str)
+    }
+    fn ether(&self) -> &str {
+        self.f(2)
+    }
+    fn ip_dst(&self) -> &str {
+        self.f(4)
+    }
+    fn ip_proto(&self) -> &str {
+        self.f(5)
+    }
+    fn ip6_src(&self) -> &str {
+        self.f(6)
+    }
+    fn ip6_dst(&self) -> &str {
+        self.f(7)
+    }
+    fn hop_limit(&self) -> &str {
+        self.f(8)
+    }
+    fn udp_ports(&self) -> (&str, &str) {
+        (self.f(9), self.f(10))
+    }
+    fn tcp_dport(&self) -> &str {
+        self.f(11)
+    }
+    fn icmpv6(&self) -> &str {
+        self.f(12)
+    }
+
+    /// What the kill switch lets out: IKE (500, 4500) and ESP to the server, ARP, DHCP, and
+    /// IPv6 neighbor discovery (hop limit 255) and MLD (hop limit 1) that stay on the link.
+    fn allowed(&self) -> bool {
+        let ike = |dst: &str, server: &str| {
+            dst == server
+                && (self.ip_proto() == "50" || matches!(self.udp_ports(), (_, "500" | "4500")))
+        };
+        match self.ether() {
+            "0x0806" => true,
+            "0x0800" => ike(self.ip_dst(), SERVER4) || self.udp_ports() == ("68", "67"),
+            "0x86dd" => {
+                let link = matches!(
+                    (self.icmpv6(), self.hop_limit()),
+                    ("133" | "135" | "136", "255") | ("130" | "131" | "132" | "143", "1")
+                );
+                let dhcp6 = self.udp_ports() == ("546", "547")
+                    && self.ip6_src().starts_with("fe80:")
+                    && self.ip6_dst() == "ff02::1:2";
+                link || dhcp6 || (self.f(5).is_empty() && ike(self.ip6_dst(), SERVER6))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The frames our client sent (its MAC as source), in capture order.
+fn client_frames(dir: &Path) -> Vec<Frame> {
+    let mac = read(dir, "client.mac").trim().to_owned();
+    assert!(!mac.is_empty(), "client.mac is empty");
+    let frames: Vec<Frame> = read(dir, "outer.tsv")
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|f| f.get(1).is_some_and(|m| *m == mac))
+        .map(|fields| Frame { time: fields[0].parse().expect("frame.time_epoch"), fields })
+        .collect();
+    assert!(!frames.is_empty(), "no frame of the client captured: {}", read(dir, "outer.tsv"));
+    frames
+}
+
+fn in_window(frames: &[Frame], from: f64, to: f64) -> Vec<&Frame> {
+    frames.iter().filter(|f| f.time >= from && f.time < to).collect()
+}
+
+/// `probe.PHASE`: each probe's exit status.
+fn probes(dir: &Path, phase: &str) -> Vec<(String, String, i32)> {
+    let probes: Vec<(String, String, i32)> = read(dir, &format!("probe.{phase}"))
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split(' ');
+            Some((w.next()?.to_owned(), w.next()?.to_owned(), w.next()?.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(probes.len(), 15, "{phase}: {probes:?}");
+    probes
+}
+
+fn assert_all_failed(dir: &Path, phase: &str) {
+    let got_out: Vec<_> = probes(dir, phase).into_iter().filter(|p| p.2 == 0).collect();
+    assert!(got_out.is_empty(), "{phase}: probes that were sent: {got_out:?}");
+}
+
+/// The packets our drop rule counted (`counter packets N ... drop` of the output chain).
+fn dropped(nft: &str) -> u64 {
+    nft.lines()
+        .find(|l| l.contains("counter packets") && l.trim_end().ends_with("drop"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no drop counter in {nft}"))
+}
+
+fn table_gone(dir: &Path, phase: &str) {
+    let nft = read(dir, &format!("nft.{phase}"));
+    assert!(
+        !nft.contains("table inet ikeway {") && nft.contains("No such file or directory"),
+        "{phase}: the table is still there: {nft}"
+    );
+}
+
+/// While connected: all IPv4 and IPv6 into the tunnel (two /1 routes each), the server pinned
+/// outside, the kill switch in place; IPv4 goes through the tunnel, IPv6 (which this tunnel
+/// does not carry: the server gave no IPv6 address) goes nowhere.
+#[test]
+fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
+    let Some(dir) = dir() else { return };
+    let r4 = read(dir, "routes4.up");
+    let r6 = read(dir, "routes6.up");
+    for want in ["0.0.0.0/1 dev ikeway0", "128.0.0.0/1 dev ikeway0", "10.99.0.2 dev ike0"] {
+        assert!(r4.contains(want), "{want} missing: {r4}");
+    }
+    for want in ["::/1 dev ikeway0", "8000::/1 dev ikeway0"] {
+        assert!(r6.contains(want), "{want} missing: {r6}");
+    }
+    let nft = read(dir, "nft.up");
+    for want in [
+        "type filter hook output priority filter; policy drop;",
+        "oifname \"ikeway0\" accept",
+        "ip daddr 10.99.0.2 udp dport { 500, 4500 } accept",
+        "ip daddr 10.99.0.2 meta l4proto esp accept",
+        "type filter hook forward priority filter; policy drop;",
+    ] {
+        assert!(nft.contains(want), "{want} missing: {nft}");
+    }
+    assert_eq!(status(dir, "status.up.json")["status"], "connected");
+    assert_eq!(read(dir, "tunnel-ping.rc").trim(), "0", "{}", read(dir, "tunnel-ping.out"));
+    for (kind, target, rc) in probes(dir, "up") {
+        if target.contains(':') && kind != "udp" {
+            assert_ne!(rc, 0, "{kind} to {target} got an answer");
+        }
+    }
+}
+
+/// The tunnel down (server gone, On Demand retrying): no routes into the tunnel, the table
+/// still there and counting what it drops, every probe refused.
+#[test]
+fn down_the_table_stays_and_drops_every_probe() {
+    let Some(dir) = dir() else { return };
+    for phase in ["down", "down2"] {
+        let s = status(dir, &format!("status.{phase}.json"));
+        assert_ne!(s["status"], "connected", "{phase}: the tunnel is still up: {s}");
+        let r4 = read(dir, &format!("routes4.{phase}"));
+        assert!(!r4.contains("0.0.0.0/1"), "{phase}: routes still in place: {r4}");
+        assert_all_failed(dir, phase);
+    }
+    let before = dropped(&read(dir, "nft.down"));
+    let after = dropped(&read(dir, "nft.down2"));
+    assert!(before > 0 && after > before, "the drop rule counted {before}, then {after}");
+    let log = read(dir, "connection1.log");
+    assert!(log.contains("kill switch engaged"), "{log}");
+    assert!(log.contains("on demand: reconnecting"), "On Demand kept it wanted: {log}");
+}
+
+/// The capture: from `connect` to `disconnect`, and while a killed connection's table stays,
+/// the client sent nothing but IKE/ESP to the server and link upkeep; after `disconnect` the
+/// same probes are on the wire (so the capture would have seen a leak).
+#[test]
+fn the_outer_link_carries_only_ike_and_esp_to_the_server() {
+    let Some(dir) = dir() else { return };
+    let p = phases(dir);
+    let frames = client_frames(dir);
+    for (from, to) in [("start", "disconnect"), ("killed", "restart")] {
+        let window = in_window(&frames, p[from], p[to]);
+        let leaks: Vec<&&Frame> = window.iter().filter(|f| !f.allowed()).collect();
+        assert!(leaks.is_empty(), "{from}..{to}: {} frames leaked: {leaks:#?}", leaks.len());
+        if from == "start" {
+            let ike = window.iter().filter(|f| f.ip_dst() == SERVER4).count();
+            assert!(ike > 0, "no IKE/ESP seen: the capture saw nothing of the connection");
+        }
+    }
+    // The control: the same probes without the VPN leave and are captured.
+    let control = in_window(&frames, p["control"], p["killed"]);
+    let seen = |dst: &str, what: &dyn Fn(&Frame) -> bool| {
+        control.iter().any(|f| (f.ip_dst() == dst || f.ip6_dst() == dst) && what(f))
+    };
+    for dst in ["10.99.0.2", "10.77.0.2", "fd99::2", "fd77::2"] {
+        assert!(seen(dst, &|f| f.udp_ports().1 == "9"), "control: no UDP probe to {dst}");
+        assert!(seen(dst, &|f| f.tcp_dport() == "80"), "control: no TCP probe to {dst}");
+        let ping = |f: &Frame| f.ip_proto() == "1" || f.icmpv6() == "128";
+        assert!(seen(dst, &ping), "control: no ping to {dst}");
+    }
+    assert!(control.iter().any(|f| !f.allowed()), "control frames count as leaks");
+}
+
+/// `disconnect` removes the table and every route it added, IPv4 and IPv6.
+#[test]
+fn disconnect_removes_the_table_and_the_routes() {
+    let Some(dir) = dir() else { return };
+    assert!(
+        read(dir, "disconnect.out").contains("disconnected"),
+        "{}",
+        read(dir, "disconnect.out")
+    );
+    table_gone(dir, "disconnect");
+    assert_eq!(read(dir, "routes4.disconnect"), read(dir, "routes4.before"));
+    assert_eq!(read(dir, "routes6.disconnect"), read(dir, "routes6.before"));
+    let log = read(dir, "connection1.log");
+    assert!(log.contains("kill switch engaged"), "{log}");
+}
+
+/// A SIGKILLed connection leaves its table (the host stays closed, not open); the next start
+/// lifts it, and at the end nothing of ours is left.
+#[test]
+fn a_killed_connection_fails_closed_and_the_next_start_lifts_it() {
+    let Some(dir) = dir() else { return };
+    assert_eq!(read(dir, "connect2.rc").trim(), "0", "{}", read(dir, "connect2.out"));
+    assert!(!read(dir, "killed.pids").trim().is_empty(), "no connection process was killed");
+    let nft = read(dir, "nft.killed");
+    assert!(nft.contains("table inet ikeway {") && nft.contains("policy drop"), "{nft}");
+    assert_all_failed(dir, "killed");
+    assert_eq!(read(dir, "connect3.rc").trim(), "0", "{}", read(dir, "connect3.out"));
+    let log = read(dir, "connection.log");
+    assert!(
+        log.contains("lifted the kill switch a connection that did not end cleanly left"),
+        "{log}"
+    );
+    table_gone(dir, "restart");
+    table_gone(dir, "end");
+    assert_eq!(read(dir, "routes4.end"), read(dir, "routes4.before"));
+    assert_eq!(read(dir, "routes6.end"), read(dir, "routes6.before"));
+}

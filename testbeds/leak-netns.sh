@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# The IncludeAllNetworks kill switch against strongSwan 5.9.8: nothing leaves the client but
+# through the tunnel or as IKE/ESP to the server, while the tunnel is up, while it is down
+# (server gone, On Demand retrying), and after the connection is SIGKILLed; `disconnect`
+# removes the nftables table and the routes; the next start lifts a table a killed
+# connection left.
+#
+#   +---------------------------------+          +-------------------------------+
+#   | $P-cli                          |          | $P-srv  charon (libipsec)     |
+#   |  ikeway connect (ikeway0)       |  ike0    |  ike0 10.99.0.2  fd99::2      |
+#   |  ike0 10.99.0.1/24 fd99::1/64   |----------|  pool 10.88.0.0/24 (no IPv6)  |
+#   |  default via 10.99.0.2 / fd99::2|          |  prot0 10.77.0.1  fd77::1     |
+#   |  dumpcap on ike0 (outer.pcapng) |          +---------------+---------------+
+#   +---------------------------------+                          | prot0
+#                                                +---------------+---------------+
+#                                                | $P-prot 10.77.0.2  fd77::2    |
+#                                                +-------------------------------+
+#
+# Phases (OUT/phases.txt: "NAME EPOCH_SECONDS"):
+#   start      before `connect` (the capture runs from here on)
+#   up         connected: routes, nft table, probes (IPv4 through the tunnel works; IPv6,
+#              which the tunnel does not carry, must fail without leaving)
+#   down       strongSwan deletes the IKE SA and is SIGKILLed: the client goes disconnected,
+#              On Demand retries against a dead server; probes again
+#   disconnect `ikeway disconnect`: table and routes gone
+#   control    the same probes with no VPN: they must appear on the wire (the capture sees
+#              them, so their absence before means something)
+#   killed     strongSwan again, `connect` again, the connection SIGKILLed: the table stays
+#              (fails closed), probes blocked
+#   restart    `connect` of a configuration without IncludeAllNetworks: the stale table goes
+#   end
+# Probes (probe NAME): ping, UDP (port 9) and TCP (port 80) to 10.99.0.2, 10.77.0.2 and a
+# LAN address 10.99.0.9, and the same over IPv6 to fd99::2 and fd77::2.
+#
+# Usage: testbeds/leak-netns.sh OUTDIR IKEWAY_BINARY   (root, strongSwan, nft, dumpcap, tshark)
+# Leaves: phases.txt, outer.pcapng, outer.tsv (tshark fields, see below), client.mac,
+# nft.<phase> (`nft list table inet ikeway` or its error), routes4/6.<phase>, status.<phase>.json,
+# probe.<phase> (each probe's exit status), connect*.rc/.out, disconnect*.out, connection.log,
+# charon.log. crates/ikeway/tests/leak_netns.rs judges them.
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export IKW_PREFIX="${IKW_PREFIX:-auto}"
+# shellcheck source=lib/netns.sh
+. "$HERE/lib/netns.sh"
+# shellcheck source=lib/strongswan.sh
+. "$HERE/lib/strongswan.sh"
+
+OUT="$1"
+IKEWAY="$(realpath "$2")"
+mkdir -p "$OUT"
+PSK="${IKW_PSK:-ikeway-testbed-psk-0123456789}"
+
+ikw_topo_trap
+ikw_topo_up direct >/dev/null 2>&1 || ikw_die "topology"
+# Without the VPN the client reaches everything through the server's namespace, so a probe
+# that got out would be on the wire (and answered).
+ip -n "$IKW_NS_CLI" route add default via "$IKW_SRV_ADDR"
+ip -n "$IKW_NS_CLI" -6 route add default via "$IKW_SRV_ADDR6"
+ip -n "$IKW_NS_CLI" -j link show ike0 | sed -n 's/.*"address":"\([0-9a-f:]*\)".*/\1/p' >"$OUT/client.mac"
+
+SRV="$IKW_WORKDIR/srv"
+IKW_SW_PSK="$PSK" IKW_SW_POOL6="" ikw_sw_conf_responder "$SRV"
+ikw_sw_start srv "$SRV" && ikw_sw_load "$SRV" >/dev/null || ikw_die "strongSwan responder"
+
+phase() { echo "$1 $(date +%s.%N)" >>"$OUT/phases.txt"; }
+: >"$OUT/phases.txt"
+
+ikw_spawn cli "$OUT/dumpcap.out" dumpcap -q -i ike0 -w "$OUT/outer.pcapng"
+CAPTURE_PID=$IKW_LAST_PID
+ikw_wait_for 10 test -s "$OUT/outer.pcapng" || ikw_die "dumpcap did not start"
+sleep 0.5
+
+mkdir -p "/etc/netns/$IKW_NS_CLI"
+printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
+ikw_private_run
+ikw() { ikw_exec cli "${CLIENV[@]}" "$IKEWAY" "$@"; }
+
+# A profile naming the strongSwan responder; $1 the configuration's name, $2 IncludeAllNetworks.
+# ExcludeLocalNetworks is Apple's default (NO): the LAN waits for the tunnel too.
+write_profile() {
+    cat >"$IKW_WORKDIR/$1.mobileconfig" <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.leak.$1</string>
+<key>PayloadUUID</key><string>$3</string>
+<key>PayloadDisplayName</key><string>$1</string>
+<key>PayloadContent</key><array><dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.leak.$1.vpn</string>
+  <key>PayloadUUID</key><string>$4</string>
+  <key>UserDefinedName</key><string>$1</string>
+  <key>VPNType</key><string>IKEv2</string>
+  <key>IKEv2</key><dict>
+    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
+    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
+    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
+    <key>AuthenticationMethod</key><string>SharedSecret</string>
+    <key>SharedSecret</key><string>$PSK</string>
+    <key>DeadPeerDetectionRate</key><string>Medium</string>
+    <key>OnDemandEnabled</key><integer>1</integer>
+    <key>OnDemandRules</key><array><dict><key>Action</key><string>Connect</string></dict></array>
+    <key>IncludeAllNetworks</key><integer>$2</integer>
+    <key>DisableMOBIKE</key><integer>1</integer>
+    <key>DisableRedirect</key><integer>1</integer>
+    <key>IKESecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>31</integer>
+    </dict>
+    <key>ChildSecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-128-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>31</integer>
+    </dict>
+  </dict>
+</dict></array>
+</dict></plist>
+PROFILE
+    ikw profile import "$IKW_WORKDIR/$1.mobileconfig" --yes >"$OUT/import.$1.out" 2>&1
+}
+write_profile All 1 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0001 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0002
+write_profile Plain 0 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0003 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0004
+
+snapshot() { # PHASE
+    ikw_exec cli nft list table inet ikeway >"$OUT/nft.$1" 2>&1 || true
+    ikw_exec cli ip -4 route show >"$OUT/routes4.$1"
+    ikw_exec cli ip -6 route show >"$OUT/routes6.$1"
+    ikw status --json >"$OUT/status.$1.json" 2>&1 || true
+}
+
+# Each probe's exit status, one line each: "NAME RC".
+probe() { # PHASE
+    local p="$OUT/probe.$1" t
+    : >"$p"
+    for t in "$IKW_SRV_ADDR" "$IKW_PROT_ADDR" 10.99.0.9 "$IKW_SRV_ADDR6" "$IKW_PROT_ADDR6"; do
+        ikw_exec cli ping -c 1 -W 1 "$t" >/dev/null 2>&1
+        echo "ping $t $?" >>"$p"
+        ikw_exec cli timeout 2 bash -c "echo leak-probe >/dev/udp/$t/9" 2>/dev/null
+        echo "udp $t $?" >>"$p"
+        ikw_exec cli timeout 1 bash -c "echo leak-probe >/dev/tcp/$t/80" 2>/dev/null
+        echo "tcp $t $?" >>"$p"
+    done
+}
+
+snapshot before
+phase start
+rc=0
+ikw connect All --wait 20 >"$OUT/connect.out" 2>&1 || rc=$?
+echo "$rc" >"$OUT/connect.rc"
+phase up
+snapshot up
+ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/tunnel-ping.out" 2>&1
+echo $? >"$OUT/tunnel-ping.rc"
+probe up
+
+# The server deletes the IKE SA and dies: the client's tunnel ends, its routes go, and On
+# Demand keeps trying a server that does not answer.
+phase down
+ikw_swanctl "$SRV" --terminate --ike ikw --force >/dev/null 2>&1 || true
+kill -KILL "$(cat "$SRV/charon.pid")" 2>/dev/null || true
+_not_connected() { ! ikw status --json 2>/dev/null | grep -q '"status": "connected"'; }
+ikw_wait_for 10 _not_connected || true
+sleep 1
+snapshot down
+probe down
+sleep 2
+snapshot down2
+probe down2
+
+nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/connection1.log" 2>/dev/null || true
+ikw disconnect >"$OUT/disconnect.out" 2>&1 || true
+sleep 0.3
+phase disconnect
+snapshot disconnect
+sleep 0.5
+phase control
+probe control
+sleep 1
+
+# A connection SIGKILLed with the kill switch engaged: nothing undoes it but the next start.
+rm -f "$SRV/charon.pid"
+ikw_sw_start srv "$SRV" && ikw_sw_load "$SRV" >/dev/null || ikw_die "strongSwan again"
+rc=0
+ikw connect All --wait 20 >"$OUT/connect2.out" 2>&1 || rc=$?
+echo "$rc" >"$OUT/connect2.rc"
+phase killed
+for pid in $(ip netns pids "$IKW_NS_CLI"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ikeway ] && kill -KILL "$pid" && echo "$pid" >>"$OUT/killed.pids"
+done
+sleep 1
+snapshot killed
+probe killed
+phase restart
+rc=0
+ikw connect Plain --wait 20 >"$OUT/connect3.out" 2>&1 || rc=$?
+echo "$rc" >"$OUT/connect3.rc"
+snapshot restart
+ikw disconnect >"$OUT/disconnect3.out" 2>&1 || true
+sleep 0.3
+snapshot end
+phase end
+sleep 0.5
+
+kill -INT "$CAPTURE_PID" 2>/dev/null || true
+wait "$CAPTURE_PID" 2>/dev/null || true
+# One line per frame: time, source MAC, ethertype, IPv4 src/dst/protocol, IPv6 src/dst/hop
+# limit, UDP ports, TCP destination port, ICMPv6 type.
+tshark -r "$OUT/outer.pcapng" -T fields -E separator=/t -e frame.time_epoch -e eth.src \
+    -e eth.type -e ip.src -e ip.dst -e ip.proto -e ipv6.src -e ipv6.dst -e ipv6.hlim \
+    -e udp.srcport -e udp.dstport -e tcp.dstport -e icmpv6.type >"$OUT/outer.tsv" 2>"$OUT/tshark.err"
+nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/connection.log" 2>/dev/null || true
+cp "$SRV/charon.log" "$OUT/charon.log" 2>/dev/null || true
+rm -rf "/etc/netns/$IKW_NS_CLI"
