@@ -26,13 +26,33 @@ pub struct EngagedKillSwitch {
 
 /// Resolves the server of `configuration` (its last DNS lookup until the switch is lifted),
 /// reads the host's local networks (for `excludeLocalNetworks`) and engages the switch for a
-/// tunnel on `tun`, recorded in `store`. Also replaces a table a crashed owner left, in one
-/// transaction, so there is no gap between the two.
+/// tunnel on `tun`, recorded in `store`. With an `existing` switch (the previous owner's, or
+/// one a crashed owner left and [`KillSwitch::adopt`] took over) its table is replaced in one
+/// transaction, so there is no gap between the two; when this fails, `existing` is lifted (a
+/// connection that did not start is not wanted).
 pub fn engage_kill_switch(
     configuration: &VpnConfiguration,
     tun: &str,
     server_port: Option<u16>,
     store: Box<dyn StateStore>,
+    existing: Option<KillSwitch>,
+) -> Result<EngagedKillSwitch, ProviderError> {
+    let mut existing = existing;
+    let engaged = engage(configuration, tun, server_port, store, &mut existing);
+    if engaged.is_err()
+        && let Some(mut old) = existing
+    {
+        let _ = old.lift();
+    }
+    engaged
+}
+
+fn engage(
+    configuration: &VpnConfiguration,
+    tun: &str,
+    server_port: Option<u16>,
+    store: Box<dyn StateStore>,
+    existing: &mut Option<KillSwitch>,
 ) -> Result<EngagedKillSwitch, ProviderError> {
     let name = configuration.protocol.as_ref().map(|p| p.server_address.as_str()).unwrap_or("");
     let mut servers: Vec<IpAddr> = Vec::new();
@@ -57,6 +77,15 @@ pub fn engage_kill_switch(
     let local = killswitch::local_networks(tun).map_err(|e| failed(&e))?;
     let plan = crate::kill_switch_plan(configuration, &servers, server_port, tun, &local)
         .map_err(|e| failed(&e))?;
-    let switch = KillSwitch::engage(plan, store).map_err(|e| failed(&e))?;
+    let switch = match existing.take() {
+        Some(mut switch) => match switch.update(plan) {
+            Ok(()) => switch,
+            Err(e) => {
+                *existing = Some(switch);
+                return Err(failed(&e));
+            }
+        },
+        None => KillSwitch::engage(plan, store).map_err(|e| failed(&e))?,
+    };
     Ok(EngagedKillSwitch { switch, server })
 }

@@ -49,7 +49,7 @@ pub struct ProviderOptions {
     pub server_port: Option<u16>,
     /// The server's address, resolved by the caller once (the kill switch lets IKE out to
     /// it alone, and blocks the DNS a new resolution would need); `None`: resolved at each
-    /// start.
+    /// start. [`SessionProvider::pinned_server`] changes it later.
     pub server: Option<IpAddr>,
     /// The host changes of each connection; `None`: none (the embedder routes itself).
     pub host: Option<HostFactory>,
@@ -146,6 +146,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct SessionProvider {
     options: ProviderOptions,
+    server: Arc<Mutex<Option<IpAddr>>>,
     status: Arc<Mutex<TunnelStatus>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -154,7 +155,15 @@ pub struct SessionProvider {
 impl SessionProvider {
     /// A provider running sessions with `options`.
     pub fn new(options: ProviderOptions) -> Self {
-        Self { options, status: Arc::default(), stop: Arc::default(), thread: None }
+        let server = Arc::new(Mutex::new(options.server));
+        Self { options, server, status: Arc::default(), stop: Arc::default(), thread: None }
+    }
+
+    /// The server address the next starts use instead of resolving the configuration's
+    /// ([`ProviderOptions::server`]), shared: the kill switch's owner sets it when it engages
+    /// and clears it when it lifts, after the provider went to a [`crate::VpnConnection`].
+    pub fn pinned_server(&self) -> Arc<Mutex<Option<IpAddr>>> {
+        Arc::clone(&self.server)
     }
 
     /// The running tunnel's status, shared: it stays readable after the provider is handed
@@ -193,7 +202,8 @@ fn source_toward(server: IpAddr) -> Result<IpAddr, ProviderError> {
 
 impl TunnelProvider for SessionProvider {
     fn start(&mut self, request: TunnelRequest, events: TunnelEvents) -> Result<(), ProviderError> {
-        let server = match self.options.server {
+        let pinned = *lock(&self.server);
+        let server = match pinned {
             Some(s) => s,
             None => resolve(&request.server_address)?,
         };

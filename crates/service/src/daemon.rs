@@ -16,6 +16,7 @@ use ikeway_manager::{
     StatusChange, Unsupported, VpnConfiguration, VpnStatus,
 };
 use ikeway_tunnel::host::dirfd::DirFd;
+use ikeway_tunnel::host::killswitch::{KillSwitch, KillSwitchError};
 use ikeway_tunnel::host::{LinuxHost, StateFile};
 use serde_json::json;
 
@@ -70,6 +71,8 @@ pub enum DaemonError {
     Bind(#[from] crate::control::BindError),
     #[error("undoing what a crashed connection left behind: {0}")]
     Recover(#[from] ikeway_tunnel::host::HostError),
+    #[error("the kill switch a crashed connection left behind: {0}")]
+    KillSwitch(#[from] KillSwitchError),
     #[error("opening the runtime directory again: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -124,6 +127,9 @@ pub struct Daemon {
     terminating: bool,
     /// The user stopped the connection (disconnect, a signal): its end is no error.
     stopped_by_user: bool,
+    /// The kill switch a crashed connection left, taken over at start: the first connection
+    /// replaces it in one transaction (no gap), or lifts it.
+    stale_kill_switch: Option<KillSwitch>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -156,10 +162,23 @@ impl Daemon {
             retry_at: None,
             terminating: false,
             stopped_by_user: false,
+            stale_kill_switch: None,
         };
         let record = Box::new(StateFile::new(daemon.options.dir.try_clone()?));
         if LinuxHost::recover(record, None)? {
             daemon.log("cleaned up after a connection that did not end cleanly");
+        }
+        let record = Box::new(StateFile::kill_switch(daemon.options.dir.try_clone()?));
+        if let Some(mut switch) = KillSwitch::adopt(record)? {
+            // `connect --foreground` is about to start a connection: it takes the table over.
+            // A daemon lifts it: nothing is wanted yet.
+            if daemon.options.mode == Mode::Service {
+                switch.lift()?;
+                daemon.log("lifted the kill switch a connection that did not end cleanly left");
+            } else {
+                daemon.stale_kill_switch = Some(switch);
+                daemon.log("took over the kill switch a connection that did not end cleanly left");
+            }
         }
         Ok(daemon)
     }
@@ -208,10 +227,17 @@ impl Daemon {
         if let Some(uid) = request.starter {
             owner.add_reader(uid);
         }
+        // One kill-switch table for every connection: the new owner replaces the previous
+        // one's (still engaged when it was wanted and waiting for On Demand) with no gap.
+        let inherited = self.owner.as_mut().and_then(ConnectionOwner::take_kill_switch);
+        owner.inherit_kill_switch(inherited.or_else(|| self.stale_kill_switch.take()));
         let options = StartOptions { username: None, password: request.password };
         self.retry_at = None;
         self.stopped_by_user = false;
         let started = owner.want(options);
+        for line in owner.take_notes() {
+            self.log(&line);
+        }
         let code = owner.last_error().map(|(e, _)| e);
         self.owner = Some(owner);
         started.map_err(|source| ConnectError::Start { code, source })
@@ -232,6 +258,14 @@ impl Daemon {
         while !self.finished() {
             let input = self.next_input();
             self.handle(input);
+        }
+        if let Some(mut switch) = self.stale_kill_switch.take() {
+            match switch.lift() {
+                Ok(()) => {
+                    self.log("lifted the kill switch a connection that did not end cleanly left")
+                }
+                Err(e) => self.log(&format!("ikeway: kill switch: {e}")),
+            }
         }
         let error = if self.stopped_by_user {
             None
@@ -340,9 +374,7 @@ impl Daemon {
                 let name = c.configuration.clone();
                 match self.connect(c) {
                     Ok(unsupported) => {
-                        for u in unsupported.iter().filter(|u| {
-                            !matches!(u.field, "include_all_networks" | "exclude_local_networks")
-                        }) {
+                        for u in &unsupported {
                             self.log(&format!(
                                 "unsupported, not applied: {} ({})",
                                 u.field, u.reason
@@ -370,6 +402,9 @@ impl Daemon {
         if let Some(o) = &mut self.owner {
             self.stopped_by_user = true;
             o.unwant();
+            for line in o.take_notes() {
+                (self.options.log)(&line);
+            }
         }
     }
 
@@ -385,6 +420,7 @@ impl Daemon {
                 owner.give_up();
             }
         }
+        let lines: Vec<String> = lines.into_iter().chain(owner.take_notes()).collect();
         for line in lines {
             self.log(&line);
         }

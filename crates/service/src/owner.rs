@@ -12,6 +12,7 @@ use ikeway_manager::{
     StatusChange, TunnelStatus, Unsupported, VpnConfiguration, VpnConnection, VpnStatus,
 };
 use ikeway_tunnel::host::dirfd::DirFd;
+use ikeway_tunnel::host::killswitch::KillSwitch;
 use ikeway_tunnel::host::{HostNetwork, LinuxHost, StateFile};
 use ikeway_tunnel::{EventKind, SessionEvent};
 use serde_json::{Value, json};
@@ -60,6 +61,14 @@ pub struct ConnectionOwner {
     /// Users besides root who may read the status: the configuration's owner and whoever
     /// asked for the connection through sudo.
     readers: Vec<u32>,
+    placement: Placement,
+    /// includeAllNetworks: engaged in `want`, before the first packet; kept while `wanted`
+    /// (reasserting, down between On Demand attempts); lifted in `unwant` and `give_up`.
+    kill_switch: Option<KillSwitch>,
+    /// The server address the kill switch lets IKE out to, which the provider must use.
+    pinned_server: Arc<Mutex<Option<IpAddr>>>,
+    /// What happened to the kill switch, for the log ([`Self::take_notes`]).
+    notes: Vec<String>,
 }
 
 impl ConnectionOwner {
@@ -72,6 +81,7 @@ impl ConnectionOwner {
     ) -> Self {
         let provider = provider(placement);
         let tunnel = provider.status();
+        let pinned_server = provider.pinned_server();
         let mut connection = VpnConnection::new(Box::new(provider), Box::new(secrets));
         connection.set_configuration(Some(configuration));
         let changes = connection.subscribe();
@@ -83,6 +93,84 @@ impl ConnectionOwner {
             wanted: false,
             options: StartOptions::default(),
             readers: Vec::new(),
+            placement: placement.clone(),
+            kill_switch: None,
+            pinned_server,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Takes over a kill switch (the previous owner's, or one a crashed owner left): the
+    /// next `want` replaces its table in one transaction, or lifts it when this
+    /// configuration does not include all networks.
+    pub fn inherit_kill_switch(&mut self, switch: Option<KillSwitch>) {
+        if let Some(s) = switch {
+            self.kill_switch = Some(s);
+        }
+    }
+
+    /// Hands the kill switch to the next owner (see [`Self::inherit_kill_switch`]).
+    pub fn take_kill_switch(&mut self) -> Option<KillSwitch> {
+        self.kill_switch.take()
+    }
+
+    /// Whether the kill switch is engaged.
+    pub fn kill_switch_engaged(&self) -> bool {
+        self.kill_switch.is_some()
+    }
+
+    /// What happened to the kill switch since the last call, one line each.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Engages (or replaces) the kill switch when the configuration includes all networks,
+    /// lifts an inherited one otherwise.
+    fn engage_kill_switch(&mut self) -> Result<(), StartError> {
+        let Some(configuration) = self.connection.configuration() else { return Ok(()) };
+        if !ikeway_manager::wants_kill_switch(configuration) {
+            self.lift_kill_switch();
+            return Ok(());
+        }
+        let store = StateFile::kill_switch(
+            self.placement.dir.try_clone().map_err(|e| Self::failed(e.to_string()))?,
+        );
+        let engaged = ikeway_manager::engage_kill_switch(
+            configuration,
+            &self.placement.tun,
+            None,
+            Box::new(store),
+            self.kill_switch.take(),
+        )
+        .map_err(StartError::ConnectionFailed)?;
+        *self.pinned_server.lock().unwrap_or_else(PoisonError::into_inner) = Some(engaged.server);
+        self.notes.push(format!(
+            "{}: kill switch engaged (nftables table inet ikeway): only the tunnel and IKE/ESP \
+             to {} get out",
+            self.name, engaged.server
+        ));
+        self.kill_switch = Some(engaged.switch);
+        Ok(())
+    }
+
+    fn failed(message: String) -> StartError {
+        StartError::ConnectionFailed(ikeway_manager::ProviderError {
+            error: DisconnectError::PluginFailed,
+            message,
+        })
+    }
+
+    /// Lifts the kill switch, if engaged; a failure stays engaged (the host stays closed) and
+    /// is said in the log: `ikeway disconnect` tries again.
+    fn lift_kill_switch(&mut self) {
+        let Some(switch) = self.kill_switch.as_mut() else { return };
+        match switch.lift() {
+            Ok(()) => {
+                self.kill_switch = None;
+                *self.pinned_server.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                self.notes.push(format!("{}: kill switch lifted", self.name));
+            }
+            Err(e) => self.notes.push(format!("ikeway: {}: kill switch: {e}", self.name)),
         }
     }
 
@@ -120,9 +208,15 @@ impl ConnectionOwner {
     pub fn want(&mut self, options: StartOptions) -> Result<Vec<Unsupported>, StartError> {
         self.options = options;
         self.wanted = true;
+        // includeAllNetworks: before the first packet of the connection.
+        if let Err(e) = self.engage_kill_switch() {
+            self.wanted = false;
+            return Err(e);
+        }
         let started = self.connection.start_tunnel_with_options(self.options.clone());
         if started.is_err() {
             self.wanted = false;
+            self.lift_kill_switch();
         }
         started
     }
@@ -136,11 +230,15 @@ impl ConnectionOwner {
     pub fn unwant(&mut self) {
         self.wanted = false;
         self.connection.stop_tunnel();
+        // What the tunnel still routes goes into it until its routes are undone: nothing
+        // leaves outside it before then.
+        self.lift_kill_switch();
     }
 
     /// The tunnel ended on its own and nothing will bring it back.
     pub fn give_up(&mut self) {
         self.wanted = false;
+        self.lift_kill_switch();
     }
 
     pub fn wanted(&self) -> bool {

@@ -16,6 +16,7 @@ use ikeway_crypto::SecretBytes;
 use ikeway_manager::{MAX_PASSWORD, PreferencesStore, VpnConfiguration};
 use ikeway_service::control::{ConnectRequest, Reply, Request};
 use ikeway_service::{Daemon, DaemonOptions, Input, Mode, Phase};
+use ikeway_tunnel::host::killswitch::KillSwitch;
 use ikeway_tunnel::host::{LinuxHost, StateFile};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -392,7 +393,10 @@ pub(crate) fn disconnect() -> Result<()> {
         // Nothing runs; a crashed connection may still have left host changes behind.
         let cleaned = match runtime_dir::home_existing() {
             Ok(Some(dir)) => {
-                LinuxHost::recover(Box::new(StateFile::new(dir.files().try_clone()?)), None)?
+                let host =
+                    LinuxHost::recover(Box::new(StateFile::new(dir.files().try_clone()?)), None)?;
+                let store = StateFile::kill_switch(dir.files().try_clone()?);
+                KillSwitch::recover(Box::new(store))? || host
             }
             // No runtime directory of ours (a user without XDG_RUNTIME_DIR): nothing of ours
             // can be left behind.

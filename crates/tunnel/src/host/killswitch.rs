@@ -18,7 +18,8 @@
 //! from elsewhere. [`KillSwitch`] carries it out with `/usr/sbin/nft` (an absolute path and a
 //! fixed environment): it records the table in a [`StateStore`] before making it, replaces it
 //! in one nftables transaction (the host is never without it once engaged), deletes exactly
-//! that table when lifted, and [`KillSwitch::recover`] deletes it after a crash.
+//! that table when lifted, and [`KillSwitch::recover`] deletes it after a crash (or
+//! [`KillSwitch::adopt`] takes it over, so the next owner replaces it with no gap).
 //!
 //! ```
 //! use ikeway_tunnel::host::killswitch::KillSwitchPlan;
@@ -346,13 +347,17 @@ impl Nft {
 }
 
 /// The kill switch of one wanted connection: engaged by [`KillSwitch::engage`], replaced by
-/// [`KillSwitch::update`], lifted by [`KillSwitch::lift`] (or when dropped, so an error path
-/// of its owner never leaves the host cut off; a crash leaves it, and the record says so).
+/// [`KillSwitch::update`], lifted by [`KillSwitch::lift`]. Dropping it lifts nothing: the
+/// table and the record stay, exactly as after a crash (the host stays closed, never open),
+/// and [`KillSwitch::recover`] or [`KillSwitch::adopt`] takes them over. One table serves
+/// every owner, so a switch handed from one owner to the next is replaced in one transaction,
+/// never lifted in between.
 #[derive(Debug)]
 pub struct KillSwitch {
     store: Box<dyn StateStore>,
     nft: Nft,
-    plan: KillSwitchPlan,
+    /// `None`: adopted from a record, the rules unknown until the next update.
+    plan: Option<KillSwitchPlan>,
     engaged: bool,
 }
 
@@ -372,11 +377,11 @@ impl KillSwitch {
         store: Box<dyn StateStore>,
         nft: Nft,
     ) -> Result<Self, KillSwitchError> {
-        store.save(&KillSwitchState.to_json()).map_err(HostError::Io)?;
-        let mut this = Self { store, nft, plan, engaged: true };
-        if let Err(e) = this.nft.run(&this.plan.ruleset()) {
+        let mut this = Self { store, nft, plan: None, engaged: false };
+        if let Err(e) = this.update(plan) {
             // One transaction: a refused ruleset made nothing, but an older table of ours may
             // be there (a crash); lifting removes both it and the record.
+            this.engaged = true;
             let _ = this.lift();
             return Err(e);
         }
@@ -384,21 +389,21 @@ impl KillSwitch {
     }
 
     /// Replaces the table with `plan`'s in one transaction (new local networks, a new
-    /// server after a redirect); on an error the old table stays.
+    /// server, another configuration's switch); on an error the old table stays.
     pub fn update(&mut self, plan: KillSwitchPlan) -> Result<(), KillSwitchError> {
-        if plan == self.plan && self.engaged {
+        if self.engaged && self.plan.as_ref() == Some(&plan) {
             return Ok(());
         }
         self.store.save(&KillSwitchState.to_json()).map_err(HostError::Io)?;
-        self.nft.run(&plan.ruleset())?;
-        self.plan = plan;
         self.engaged = true;
+        self.nft.run(&plan.ruleset())?;
+        self.plan = Some(plan);
         Ok(())
     }
 
-    /// The plan in force.
-    pub fn plan(&self) -> &KillSwitchPlan {
-        &self.plan
+    /// The plan in force (`None` for a switch adopted from a record and not updated yet).
+    pub fn plan(&self) -> Option<&KillSwitchPlan> {
+        self.plan.as_ref()
     }
 
     /// Deletes our table (and nothing else), then the record.
@@ -408,30 +413,41 @@ impl KillSwitch {
         }
         self.nft.run(&lift_ruleset())?;
         self.engaged = false;
+        self.plan = None;
         self.store.clear().map_err(HostError::Io)?;
         Ok(())
     }
 
-    /// After a crash: when `store` holds a kill-switch record (validated: it can only name
-    /// our table), deletes the table and the record. `Ok(false)` when there was none.
+    /// Takes over the switch a crashed owner recorded in `store` (validated: the record can
+    /// only name our table), without touching the table: the next [`Self::update`] replaces
+    /// it, [`Self::lift`] deletes it. `Ok(None)` when there is no record.
+    pub fn adopt(store: Box<dyn StateStore>) -> Result<Option<Self>, KillSwitchError> {
+        Self::adopt_with(store, Nft::default())
+    }
+
+    /// [`Self::adopt`] with the given `nft`.
+    pub fn adopt_with(
+        store: Box<dyn StateStore>,
+        nft: Nft,
+    ) -> Result<Option<Self>, KillSwitchError> {
+        let Some(bytes) = store.load().map_err(HostError::Io)? else { return Ok(None) };
+        record::parse_kill_switch(&bytes)
+            .map_err(|source| HostError::Record { place: store.describe(), source })?;
+        Ok(Some(Self { store, nft, plan: None, engaged: true }))
+    }
+
+    /// After a crash: when `store` holds a kill-switch record, deletes the table and the
+    /// record. `Ok(false)` when there was none.
     pub fn recover(store: Box<dyn StateStore>) -> Result<bool, KillSwitchError> {
         Self::recover_with(store, &Nft::default())
     }
 
     /// [`Self::recover`] with the given `nft`.
     pub fn recover_with(store: Box<dyn StateStore>, nft: &Nft) -> Result<bool, KillSwitchError> {
-        let Some(bytes) = store.load().map_err(HostError::Io)? else { return Ok(false) };
-        record::parse_kill_switch(&bytes)
-            .map_err(|source| HostError::Record { place: store.describe(), source })?;
-        nft.run(&lift_ruleset())?;
-        store.clear().map_err(HostError::Io)?;
-        Ok(true)
-    }
-}
-
-impl Drop for KillSwitch {
-    fn drop(&mut self) {
-        let _ = self.lift();
+        match Self::adopt_with(store, nft.clone())? {
+            Some(mut switch) => switch.lift().map(|()| true),
+            None => Ok(false),
+        }
     }
 }
 

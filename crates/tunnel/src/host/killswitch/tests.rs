@@ -188,7 +188,7 @@ fn plan() -> KillSwitchPlan {
 }
 
 /// Engage records first, then makes the table; update replaces it; lift deletes our table
-/// and the record; dropping an engaged switch lifts it.
+/// and the record; dropping a switch leaves both, as a crash would.
 #[test]
 fn engage_records_before_it_applies_and_lift_forgets() {
     let dir = tempfile::tempdir().unwrap();
@@ -199,7 +199,7 @@ fn engage_records_before_it_applies_and_lift_forgets() {
     assert!(dir.path().join(KILL_SWITCH_FILE).exists());
     let other = KillSwitchPlan::new(&[ip("192.0.2.7")], &[500], "ikeway0", &[], false).unwrap();
     ks.update(other.clone()).unwrap();
-    assert_eq!(ks.plan(), &other);
+    assert_eq!(ks.plan(), Some(&other));
     ks.update(other.clone()).unwrap();
     assert_eq!(log().matches("table inet ikeway {").count(), 2, "an unchanged plan runs nothing");
     ks.lift().unwrap();
@@ -207,12 +207,18 @@ fn engage_records_before_it_applies_and_lift_forgets() {
     assert!(!dir.path().join(KILL_SWITCH_FILE).exists());
     ks.lift().unwrap();
     assert_eq!(log().matches("delete table").count(), 3, "a second lift runs nothing: {}", log());
-    drop(ks);
-    assert_eq!(log().matches("delete table").count(), 3);
 
-    let ks = KillSwitch::engage_with(plan(), store(dir.path()), nft).unwrap();
+    let ks = KillSwitch::engage_with(plan(), store(dir.path()), nft.clone()).unwrap();
     drop(ks);
-    assert!(log().ends_with(&lift_ruleset()), "{}", log());
+    assert_eq!(log().matches("delete table").count(), 4, "dropping lifts nothing");
+    assert!(dir.path().join(KILL_SWITCH_FILE).exists());
+    // The next owner takes it over and replaces the table in one transaction: no lift between.
+    let mut next = KillSwitch::adopt_with(store(dir.path()), nft).unwrap().unwrap();
+    assert_eq!(next.plan(), None);
+    let before = log();
+    next.update(plan()).unwrap();
+    assert_eq!(log(), format!("{before}# recorded\n{}", plan().ruleset()));
+    next.lift().unwrap();
     assert!(!dir.path().join(KILL_SWITCH_FILE).exists());
 }
 
@@ -245,9 +251,8 @@ fn recover_deletes_only_our_table_and_only_after_a_valid_record() {
     let log = || std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
     assert!(!KillSwitch::recover_with(store(dir.path()), &nft).unwrap());
     assert_eq!(log(), "");
-    let ks = KillSwitch::engage_with(plan(), store(dir.path()), nft.clone()).unwrap();
-    // A crash: the switch is never dropped.
-    std::mem::forget(ks);
+    // A crash: the switch is dropped without a lift.
+    drop(KillSwitch::engage_with(plan(), store(dir.path()), nft.clone()).unwrap());
     assert!(KillSwitch::recover_with(store(dir.path()), &nft).unwrap());
     assert!(log().ends_with(&format!("# recorded\n{}", lift_ruleset())));
     assert!(!dir.path().join(KILL_SWITCH_FILE).exists());
