@@ -7,6 +7,8 @@
 #   libnss3-tools (certutil) and libreswan's runtime libraries
 #   libreswan itself: NOT installed (it conflicts with strongSwan); the .deb is downloaded with
 #   `apt-get download` and unpacked with `dpkg-deb -x` into testbeds/.peers/libreswan/.
+#   systemd-resolved likewise, into testbeds/.peers/systemd-resolved/ (installing it would
+#   replace this host's /etc/resolv.conf); dbus-daemon for its private bus.
 #
 # Prints what it installed; exits non-zero with a message naming what failed.
 # Env: IKW_PEERS_DIR (default: testbeds/.peers next to this script),
@@ -121,6 +123,40 @@ for pl in kernel-libipsec:libcharon-extra-plugins openssl:libstrongswan-standard
     eap-tls:libcharon-extra-plugins; do
     [ -f "/usr/lib/ipsec/plugins/libstrongswan-${pl%%:*}.so" ] ||
         die "strongSwan plugin ${pl%%:*} missing (package ${pl#*:})"
+done
+
+# ---- systemd-resolved for the split DNS test (crates/ikeway/tests/dns_netns.rs): downloaded
+# and unpacked into .peers/systemd-resolved, never installed (its postinst would replace this
+# host's /etc/resolv.conf with the stub's). It runs only inside a test's mount and network
+# namespaces, on a private D-Bus. It needs the installed systemd's libsystemd-shared of the
+# same version.
+RESOLVED_DIR="$PEERS_DIR/systemd-resolved"
+if [ -x "$RESOLVED_DIR/lib/systemd/systemd-resolved" ] && [ -f "$RESOLVED_DIR/.version" ]; then
+    say "systemd-resolved already unpacked in $RESOLVED_DIR ($(cat "$RESOLVED_DIR/.version"))"
+else
+    dl="$(mktemp -d)"
+    trap 'rm -rf "$dl"' EXIT
+    apt_update_once
+    say "apt-get download systemd-resolved"
+    if ! (cd "$dl" && apt-get download -q systemd-resolved >/dev/null 2>"$dl/err"); then
+        cat "$dl/err" >&2 || true
+        die "apt-get download systemd-resolved failed"
+    fi
+    deb="$(ls "$dl"/systemd-resolved_*.deb 2>/dev/null | head -n1)"
+    [ -n "$deb" ] || die "no systemd-resolved .deb after apt-get download"
+    rm -rf "$RESOLVED_DIR.tmp"
+    dpkg-deb -x "$deb" "$RESOLVED_DIR.tmp" || die "dpkg-deb -x $deb failed"
+    dpkg-deb -f "$deb" Version >"$RESOLVED_DIR.tmp/.version"
+    rm -rf "$RESOLVED_DIR"
+    mv "$RESOLVED_DIR.tmp" "$RESOLVED_DIR"
+    NEWLY+=("systemd-resolved $(cat "$RESOLVED_DIR/.version") (unpacked to $RESOLVED_DIR)")
+fi
+install_pkgs dbus-daemon
+for b in "$RESOLVED_DIR/lib/systemd/systemd-resolved" "$RESOLVED_DIR/usr/bin/resolvectl"; do
+    if ldd "$b" | grep -q 'not found'; then
+        ldd "$b" | grep 'not found' >&2
+        die "$b has unresolved libraries (systemd $(dpkg-query -W -f='${Version}' systemd) installed, resolved $(cat "$RESOLVED_DIR/.version") unpacked)"
+    fi
 done
 
 if [ "${#NEWLY[@]}" -eq 0 ]; then

@@ -51,6 +51,7 @@
 #   IKW_SW_REMOTE_TS [responder: dynamic; initiator: $IKW_PROT_NET,$IKW_PROT_NET6]
 #   IKW_SW_POOL4 [10.88.0.0/24]  IKW_SW_POOL6 [fd88::/120]  IKW_SW_DNS [10.77.0.53,fd77::53]
 #                                (responder; IKW_SW_POOL4/6="" drops that pool)
+#   IKW_SW_DNS_DOMAIN []         (responder: INTERNAL_DNS_DOMAIN sent with pool4's addresses)
 #   IKW_SW_VIPS [0.0.0.0,::]     (initiator: virtual IPs requested; "" requests none)
 #   IKW_SW_DPD_DELAY [30s]  IKW_SW_DPD_ACTION [clear]
 #   IKW_SW_IKE_REKEY [4h]  IKW_SW_CHILD_REKEY [1h]  IKW_SW_MOBIKE [no]  IKW_SW_ENCAP [no]
@@ -342,6 +343,8 @@ _ikw_sw_pools() { # [names]
         echo "    pool4 {"
         echo "        addrs = $pool4"
         [ -n "$p4dns" ] && echo "        dns = $p4dns"
+        # INTERNAL_DNS_DOMAIN (25, RFC 8598) as a custom attribute: strongSwan sends the string.
+        [ -n "${IKW_SW_DNS_DOMAIN:-}" ] && echo "        25 = $IKW_SW_DNS_DOMAIN"
         echo "    }"
     fi
     if [ -n "$pool6" ]; then

@@ -235,7 +235,8 @@ fn status_and_disconnect_by_peer_credentials_and_checked_dns() {
 
 /// Issue 9 finding 3: with systemd-resolved running, the checked DNS goes on the TUN link
 /// (`resolvectl dns/domain ikeway0`, the invalid domain left out), `disconnect` reverts the
-/// link, and /etc/resolv.conf is never touched.
+/// link, and /etc/resolv.conf is never touched. `serve` offers 0.0.0.0/0, so all traffic goes
+/// in and so does every name (issue 14: `~.` and the link a DNS default route).
 #[test]
 fn resolved_gets_per_link_dns_and_resolv_conf_is_untouched() {
     let Some(out) = setup("connection_netns_resolved") else { return };
@@ -244,13 +245,15 @@ fn resolved_gets_per_link_dns_and_resolv_conf_is_untouched() {
     assert_eq!(read(o, "connect.rc").trim(), "0", "connect: {}", read(o, "connect.err"));
     assert_eq!(
         read(o, "resolvectl.during"),
-        "--version\ndns ikeway0 10.88.0.1\ndomain ikeway0 corp.example\n"
+        "--version\ndns ikeway0 10.88.0.1\ndomain ikeway0 ~. corp.example\n\
+         default-route ikeway0 yes\n"
     );
     assert_eq!(read(o, "disconnect.out").trim(), "disconnected");
     assert_eq!(
         read(o, "resolvectl.after"),
         // The resolver found when DNS was set is the one restored: no second detection.
-        "--version\ndns ikeway0 10.88.0.1\ndomain ikeway0 corp.example\nrevert ikeway0\n"
+        "--version\ndns ikeway0 10.88.0.1\ndomain ikeway0 ~. corp.example\n\
+         default-route ikeway0 yes\nrevert ikeway0\n"
     );
     assert_eq!(read(o, "resolv.after"), ORIGINAL_RESOLV_CONF);
 }

@@ -28,6 +28,9 @@ pub const MAX_SERVERS: usize = 3;
 /// glibc before 2.26 used at most six search domains (MAXDNSRCH); more is never needed here.
 pub const MAX_DOMAINS: usize = 6;
 const RESOLV_CONF: &str = "resolv.conf";
+/// The first line of every resolv.conf we write: what tells ours from someone else's at
+/// restore time.
+const WRITTEN_BY_US: &str = "# written by ikeway for the VPN; restored on disconnect\n";
 /// systemd-resolved's varlink socket: present while resolved runs.
 const RESOLVED_SOCKET: &str = "/run/systemd/resolve/io.systemd.Resolve";
 
@@ -55,19 +58,39 @@ pub fn valid_server(addr: IpAddr) -> bool {
     }
 }
 
-/// The servers and domains worth using, and what was dropped (for the log).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The servers and domains worth using, which queries they take, and what was dropped (for
+/// the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     /// At most [`MAX_SERVERS`] distinct servers that can take queries.
     pub servers: Vec<IpAddr>,
-    /// At most [`MAX_DOMAINS`] distinct RFC 1035 names.
+    /// Search domains (at most [`MAX_DOMAINS`] distinct RFC 1035 names): appended to short
+    /// names, and names under them go to these servers.
     pub domains: Vec<String>,
+    /// Routing-only domains (systemd-resolved's `~name`): names under them go to these
+    /// servers, nothing is searched; `"."` stands for every name. Distinct from `domains`.
+    pub routing_domains: Vec<String>,
+    /// Whether names no link's domain claims go to these servers too (resolved's
+    /// DefaultRoute).
+    pub default_route: bool,
     /// What was left out, one line each.
     pub dropped: Vec<String>,
 }
 
+impl Default for Checked {
+    fn default() -> Self {
+        Self {
+            servers: Vec::new(),
+            domains: Vec::new(),
+            routing_domains: Vec::new(),
+            default_route: true,
+            dropped: Vec::new(),
+        }
+    }
+}
+
 /// Keeps the servers and domains that pass [`valid_server`] and [`valid_domain`], within the
-/// resolver's limits.
+/// resolver's limits; the domains are search domains and the servers a default route.
 pub fn check(servers: &[IpAddr], domains: &[String]) -> Checked {
     let mut out = Checked::default();
     for s in servers {
@@ -77,26 +100,91 @@ pub fn check(servers: &[IpAddr], domains: &[String]) -> Checked {
             out.dropped.push(format!("name server {s}"));
         }
     }
+    out.domains = check_domains(domains, &mut out.dropped);
+    out
+}
+
+fn check_domains(domains: &[String], dropped: &mut Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
     for d in domains {
-        if valid_domain(d) && out.domains.len() < MAX_DOMAINS && !out.domains.contains(d) {
-            out.domains.push(d.clone());
+        // One spelling per name: resolved and glibc treat `a.b.` and `A.B` as `a.b`.
+        let name = d.strip_suffix('.').unwrap_or(d).to_ascii_lowercase();
+        if valid_domain(d) && out.len() < MAX_DOMAINS && !out.contains(&name) {
+            out.push(name);
         } else {
-            out.dropped.push(format!("domain {d:?}"));
+            dropped.push(format!("domain {d:?}"));
         }
     }
     out
 }
 
-/// resolv.conf text from checked values only.
+/// The DNS of a tunnel: which names its servers take (Apple's `NEDNSSettings`, RFC 8598).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsRequest<'a> {
+    /// The name servers.
+    pub servers: &'a [IpAddr],
+    /// `searchDomains`.
+    pub search_domains: &'a [String],
+    /// `matchDomains`: names under them go to these servers (the server's
+    /// INTERNAL_DNS_DOMAIN, RFC 8598, is one).
+    pub match_domains: &'a [String],
+    /// `matchDomainsNoSearch`: the match domains are not searched too.
+    pub match_domains_no_search: bool,
+    /// All traffic goes into the tunnel.
+    pub all_traffic: bool,
+}
+
+/// Checks a [`DnsRequest`] and decides which queries the servers take:
+/// - all traffic in the tunnel: every name (routing domain `"."`, and the link is a default
+///   route), so no query leaks to the host's servers; the domains are searched.
+/// - match domains and not all traffic (split DNS): only names under them (routing domains;
+///   searched as well unless `match_domains_no_search`); not a default route.
+/// - neither: the servers are a default route (Apple: with no match domains the servers are
+///   the default resolver); search domains searched.
+pub fn plan(req: &DnsRequest<'_>) -> Checked {
+    let mut out = check(req.servers, req.search_domains);
+    let matched = check_domains(req.match_domains, &mut out.dropped);
+    if !req.match_domains_no_search {
+        for m in &matched {
+            if !out.domains.contains(m) && out.domains.len() < MAX_DOMAINS {
+                out.domains.push(m.clone());
+            }
+        }
+    }
+    if req.all_traffic {
+        out.routing_domains = vec![".".to_owned()];
+        out.default_route = true;
+    } else if !matched.is_empty() {
+        out.routing_domains = matched.into_iter().filter(|m| !out.domains.contains(m)).collect();
+        out.default_route = false;
+    }
+    out
+}
+
+/// resolv.conf text from checked values only. A resolv.conf cannot route by name: every query
+/// goes to these servers, and routing domains are searched like the others.
 pub fn resolv_conf_text(c: &Checked) -> String {
-    let mut text = String::from("# written by ikeway for the VPN; restored on disconnect\n");
+    let mut text = String::from(WRITTEN_BY_US);
     for s in &c.servers {
         text.push_str(&format!("nameserver {s}\n"));
     }
-    if !c.domains.is_empty() {
-        text.push_str(&format!("search {}\n", c.domains.join(" ")));
+    let search: Vec<&str> = c
+        .domains
+        .iter()
+        .chain(&c.routing_domains)
+        .map(String::as_str)
+        .filter(|d| *d != ".")
+        .collect();
+    if !search.is_empty() {
+        text.push_str(&format!("search {}\n", search.join(" ")));
     }
     text
+}
+
+/// resolvectl's `domain` arguments: search domains as they are, routing-only ones with `~`.
+pub fn resolved_domains(c: &Checked) -> Vec<String> {
+    let routing = c.routing_domains.iter().map(|d| format!("~{d}"));
+    routing.chain(c.domains.iter().cloned()).collect()
 }
 
 /// Where the resolver configuration lives.
@@ -151,38 +239,55 @@ impl Resolver {
                 let mut dns = vec!["dns".to_owned(), tun.to_owned()];
                 dns.extend(c.servers.iter().map(ToString::to_string));
                 resolvectl(&dns)?;
-                if !c.domains.is_empty() {
+                let domains = resolved_domains(c);
+                if !domains.is_empty() {
                     let mut domain = vec!["domain".to_owned(), tun.to_owned()];
-                    domain.extend(c.domains.iter().cloned());
+                    domain.extend(domains);
                     resolvectl(&domain)?;
                 }
-                Ok(())
+                let default_route = if c.default_route { "yes" } else { "no" };
+                resolvectl(&["default-route".to_owned(), tun.to_owned(), default_route.to_owned()])
             }
             Self::ResolvConf(dir) => Ok(replace(dir, resolv_conf_text(c).as_bytes())?),
         }
     }
 
-    /// Undoes `apply` from its recorded backup.
-    pub fn restore(&self, tun: &str, change: &DnsChange) -> Result<(), HostError> {
+    /// Undoes `apply` from its recorded backup. Returns `false` when the resolv.conf there
+    /// now is not the one we wrote (someone replaced it while the tunnel was up: a DHCP client,
+    /// resolvconf, an administrator): theirs is newer than our backup and stays; putting the
+    /// backup back would undo their change.
+    pub fn restore(&self, tun: &str, change: &DnsChange) -> Result<bool, HostError> {
         match (self, change) {
             // The link may be gone already, and with it resolved's settings.
             (_, DnsChange::Resolved) => {
                 let _ = resolvectl(&["revert".to_owned(), tun.to_owned()]);
-                Ok(())
+                Ok(true)
             }
             (Self::Resolved, DnsChange::ResolvConf(_)) => Err(HostError::Dns(
                 "a resolv.conf backup to restore, but systemd-resolved manages DNS now".into(),
             )),
             (Self::ResolvConf(dir), DnsChange::ResolvConf(backup)) => {
+                if !written_by_us(dir)? {
+                    return Ok(false);
+                }
                 match backup {
                     ResolvBackup::Missing => dir.remove(RESOLV_CONF)?,
                     ResolvBackup::File(text) => replace(dir, text.as_bytes())?,
                     ResolvBackup::Symlink(target) => dir.symlink_atomic(RESOLV_CONF, target)?,
                 }
-                Ok(())
+                Ok(true)
             }
         }
     }
+}
+
+/// Whether the resolv.conf in `dir` is a regular file we wrote (never following a symlink).
+fn written_by_us(dir: &DirFd) -> Result<bool, HostError> {
+    if !matches!(dir.kind(RESOLV_CONF)?, Some(FileType::RegularFile)) {
+        return Ok(false);
+    }
+    let bytes = dir.read(RESOLV_CONF, MAX_RESOLV_CONF_BYTES)?.unwrap_or_default();
+    Ok(bytes.starts_with(WRITTEN_BY_US.as_bytes()))
 }
 
 /// Atomic replacement; where resolv.conf is a mount point (containers bind-mount it) rename
@@ -301,6 +406,36 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "nameserver 127.0.0.53\n");
     }
 
+    /// A resolv.conf someone else replaced while the tunnel was up (a DHCP client, an
+    /// administrator; a regular file or a symlink) is newer than our backup: it stays, byte
+    /// for byte, and `restore` says so. Ours is restored byte for byte, also when the backup
+    /// holds odd but valid text (no final newline, comments, blank lines).
+    #[test]
+    fn leaves_a_resolv_conf_someone_else_wrote_meanwhile() {
+        let (t, r) = scratch();
+        let path = t.path().join(RESOLV_CONF);
+        let original = "# mine\n\nnameserver 192.0.2.53\noptions edns0 trust-ad\nsearch lan";
+        std::fs::write(&path, original).unwrap();
+        let backup = r.backup().unwrap();
+        let c = check(&["10.88.0.1".parse().unwrap()], &[]);
+        r.apply("ikeway0", &c).unwrap();
+        let theirs = "# from dhclient\nnameserver 198.51.100.53\n";
+        std::fs::write(&path, theirs).unwrap();
+        assert!(!r.restore("ikeway0", &backup).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), theirs.as_bytes());
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("stub-resolv.conf", &path).unwrap();
+        assert!(!r.restore("ikeway0", &backup).unwrap());
+        assert_eq!(std::fs::read_link(&path).unwrap(), Path::new("stub-resolv.conf"));
+        std::fs::remove_file(&path).unwrap();
+        assert!(!r.restore("ikeway0", &backup).unwrap(), "gone meanwhile: nothing to put back");
+        assert!(!path.exists());
+
+        r.apply("ikeway0", &c).unwrap();
+        assert!(r.restore("ikeway0", &backup).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), original.as_bytes());
+    }
+
     /// Issue 9 finding 3: a regular resolv.conf is restored byte for byte, mode 0644; a missing
     /// one is removed again; a backup that is not a resolv.conf is refused before any change.
     #[test]
@@ -315,7 +450,8 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o644);
         r.restore("ikeway0", &backup).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
-        r.restore("ikeway0", &DnsChange::ResolvConf(ResolvBackup::Missing)).unwrap();
+        r.apply("ikeway0", &check(&["10.88.0.1".parse().unwrap()], &[])).unwrap();
+        assert!(r.restore("ikeway0", &DnsChange::ResolvConf(ResolvBackup::Missing)).unwrap());
         assert!(!path.exists());
         std::os::unix::fs::symlink("/etc/shadow", &path).unwrap();
         let err = r.backup().unwrap_err();

@@ -18,14 +18,17 @@
 //! - the server's address is pinned to the path the host uses now when a route into the
 //!   tunnel would cover it (the tunnel must not carry its own packets).
 //! - DNS servers and search domains of the settings win over the server's; both are checked
-//!   as untrusted input ([`super::dns::check`]).
+//!   as untrusted input ([`super::dns::check`]). With all traffic in the tunnel its servers
+//!   take every query (resolved: routing domain `~.`, DefaultRoute); otherwise the server's
+//!   INTERNAL_DNS_DOMAINs (RFC 8598) or the settings' match domains are split DNS: only names
+//!   under them go to the tunnel's servers ([`super::dns::plan`]).
 //! - the MTU of the settings (the profile's `MTU`), else [`DEFAULT_MTU`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ikeway_sa::ConfigReceived;
 
-use super::dns::{self, Checked};
+use super::dns::{self, Checked, DnsRequest};
 use super::record::{MAX_ROUTES, Route};
 use crate::Selector;
 
@@ -61,8 +64,13 @@ pub struct RoutingSettings {
     pub excluded_routes: Vec<Route>,
     /// DNS servers that replace the server's (`NEDNSSettings.servers`).
     pub dns_servers: Vec<IpAddr>,
-    /// Search domains that replace the server's.
+    /// Search domains that replace the server's (`NEDNSSettings.searchDomains`).
     pub dns_search_domains: Vec<String>,
+    /// Names under these go to the settings' servers (`NEDNSSettings.matchDomains`): split
+    /// DNS unless all traffic goes into the tunnel.
+    pub dns_match_domains: Vec<String>,
+    /// `matchDomainsNoSearch`: the match domains are not search domains too.
+    pub dns_match_domains_no_search: bool,
     /// The TUN link's MTU (the profile's `MTU`).
     pub mtu: Option<u32>,
 }
@@ -150,12 +158,27 @@ impl TunnelPlan {
             }
         }
         let server_route = routes.iter().any(|r| covers(r.net, r.len, server)).then_some(server);
-        let (servers, domains) = if settings.dns_servers.is_empty() {
-            (&reply.dns, &reply.dns_domains)
+        let all_traffic = settings.include_all_networks || takes_everything(&routes);
+        let request = if settings.dns_servers.is_empty() {
+            // RFC 8598: INTERNAL_DNS_DOMAIN names the domains the server's DNS resolves, not a
+            // search list: a server of a split tunnel gets only the names under them.
+            DnsRequest {
+                servers: &reply.dns,
+                search_domains: &[],
+                match_domains: &reply.dns_domains,
+                match_domains_no_search: !all_traffic,
+                all_traffic,
+            }
         } else {
-            (&settings.dns_servers, &settings.dns_search_domains)
+            DnsRequest {
+                servers: &settings.dns_servers,
+                search_domains: &settings.dns_search_domains,
+                match_domains: &settings.dns_match_domains,
+                match_domains_no_search: settings.dns_match_domains_no_search,
+                all_traffic,
+            }
         };
-        let dns = dns::check(servers, domains);
+        let dns = dns::plan(&request);
         let v6 = routes.iter().chain(&addresses).any(|r| r.net.is_ipv6());
         let min = if v6 { MIN_MTU_V6 } else { MIN_MTU_V4 };
         let mtu = settings.mtu.unwrap_or(DEFAULT_MTU);
@@ -201,8 +224,8 @@ impl TunnelPlan {
         self.server_route
     }
 
-    /// The checked DNS servers and search domains (no servers: DNS is left alone), and what
-    /// was dropped.
+    /// The checked DNS servers, search and routing domains, whether the servers are a default
+    /// route (no servers: DNS is left alone), and what was dropped.
     pub fn dns(&self) -> &Checked {
         &self.dns
     }
@@ -216,6 +239,12 @@ impl TunnelPlan {
     pub fn not_applied(&self) -> &[String] {
         &self.not_applied
     }
+}
+
+/// Whether `routes` send every address of a family into the tunnel (both /1 halves: what
+/// `includeAllNetworks` or a server's 0.0.0.0/0 selector gives).
+fn takes_everything(routes: &[Route]) -> bool {
+    [false, true].into_iter().any(|v6| split(everything(v6)).iter().all(|h| routes.contains(h)))
 }
 
 /// `0.0.0.0/0` or `::/0`.
@@ -526,7 +555,8 @@ mod tests {
     fn dns_from_the_server_or_the_settings() {
         let p = plan(&RoutingSettings::default(), &[]);
         assert_eq!(p.dns().servers, [v4("10.88.0.1")]);
-        assert_eq!(p.dns().domains, ["corp.example"]);
+        assert!(p.dns().domains.is_empty());
+        assert_eq!(p.dns().routing_domains, ["corp.example"]);
         let s = RoutingSettings {
             dns_servers: vec![v4("10.9.9.9"), v4("0.0.0.0")],
             dns_search_domains: vec!["mine.example".into(), "x\nnameserver 6.6.6.6".into()],
@@ -545,6 +575,71 @@ mod tests {
         assert_eq!(p.addresses(), [net("10.88.0.2/32")]);
         assert_eq!(p.not_applied(), ["internal address 224.0.0.1", "internal address 127.0.0.1"]);
         assert!(p.dns().servers.is_empty());
+    }
+
+    /// Split DNS (RFC 8598, Apple's match domains): with part of the traffic in the tunnel, the
+    /// server's INTERNAL_DNS_DOMAIN is a routing-only domain and the link no default route;
+    /// with all of it (includeAllNetworks, or a 0.0.0.0/0 selector) the servers take every
+    /// name (`~.`, DefaultRoute) and the domain is searched; no domain at all: a default route.
+    #[test]
+    fn split_dns_follows_what_goes_into_the_tunnel() {
+        let split = plan(&RoutingSettings::default(), &[ts("10.77.0.0", "10.77.255.255")]);
+        let d = split.dns();
+        assert_eq!(
+            (d.domains.len(), d.routing_domains.as_slice()),
+            (0, &["corp.example".into()][..])
+        );
+        assert!(!d.default_route);
+        assert_eq!(dns::resolved_domains(d), ["~corp.example"]);
+        assert_eq!(
+            dns::resolv_conf_text(d),
+            "# written by ikeway for the VPN; restored on disconnect\n\
+             nameserver 10.88.0.1\nsearch corp.example\n"
+        );
+
+        let all = RoutingSettings { include_all_networks: true, ..RoutingSettings::default() };
+        for p in [
+            plan(&all, &[]),
+            plan(&RoutingSettings::default(), &[ts("0.0.0.0", "255.255.255.255")]),
+        ] {
+            let d = p.dns();
+            assert_eq!(d.domains, ["corp.example"]);
+            assert_eq!(d.routing_domains, ["."]);
+            assert!(d.default_route);
+            assert_eq!(dns::resolved_domains(d), ["~.", "corp.example"]);
+        }
+
+        let no_domain = ConfigReceived { dns_domains: Vec::new(), ..reply() };
+        let p = TunnelPlan::new(&RoutingSettings::default(), &no_domain, &[], v4(SERVER)).unwrap();
+        assert!(p.dns().default_route);
+        assert!(p.dns().routing_domains.is_empty() && p.dns().domains.is_empty());
+
+        // The settings' own: search domains searched, match domains routed and (by default)
+        // searched; with matchDomainsNoSearch routed only; without match domains a default
+        // route.
+        let mine = RoutingSettings {
+            dns_servers: vec![v4("10.9.9.9")],
+            dns_search_domains: vec!["mine.example".into()],
+            dns_match_domains: vec![
+                "Corp.Example.".into(),
+                "lab.example".into(),
+                "x\nnameserver 6.6.6.6".into(),
+                "corp.example".into(),
+            ],
+            ..RoutingSettings::default()
+        };
+        let d = plan(&mine, &[]).dns().clone();
+        assert_eq!(d.dropped, [r#"domain "x\nnameserver 6.6.6.6""#, r#"domain "corp.example""#]);
+        assert_eq!(d.domains, ["mine.example", "corp.example", "lab.example"]);
+        assert!(d.routing_domains.is_empty());
+        assert!(!d.default_route);
+        let no_search = RoutingSettings { dns_match_domains_no_search: true, ..mine.clone() };
+        let d = plan(&no_search, &[]).dns().clone();
+        assert_eq!(d.domains, ["mine.example"]);
+        assert_eq!(d.routing_domains, ["corp.example", "lab.example"]);
+        assert_eq!(dns::resolved_domains(&d), ["~corp.example", "~lab.example", "mine.example"]);
+        let search_only = RoutingSettings { dns_match_domains: Vec::new(), ..mine };
+        assert!(plan(&search_only, &[]).dns().default_route);
     }
 
     /// A plan never holds more routes than a record takes.
