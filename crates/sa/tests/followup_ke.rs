@@ -677,3 +677,26 @@ fn an_ike_rekey_during_our_followups_is_told_to_wait() {
     assert!(w.pair.run_until(Duration::from_secs(10), |p| p.initiator.spis() != old));
     w.pair.assert_children_agree();
 }
+
+/// Both ends rekey the same child at once, each with its IKE_FOLLOWUP_KE: the nonce rule of
+/// RFC 7296 §2.8.1 on the CREATE_CHILD_SA nonces, applied once each chain is done, leaves one
+/// new child on both sides and deletes the old one and the redundant one.
+#[test]
+fn simultaneous_child_rekeys_with_followups_keep_one_child() {
+    for seed in 20..30 {
+        let (mut pair, _) = pair(&[&[ML_KEM_768]], seed);
+        let (spi_in, spi_out) = pair.initiator.child_spis()[0];
+        pair.initiator.rekey_child(pair.now, spi_in);
+        let now = pair.now;
+        pair.responder_sa().rekey_child(now, spi_out);
+        pair.run_until(Duration::from_secs(20), |_| false);
+        let init = pair.initiator.child_spis();
+        let resp = pair.responder_sa().child_spis();
+        assert_eq!(init.len(), 1, "seed {seed}: initiator kept {init:?}");
+        assert_eq!(resp.len(), 1, "seed {seed}: responder kept {resp:?}");
+        assert_eq!((init[0].0, init[0].1), (resp[0].1, resp[0].0), "seed {seed}: survivors differ");
+        assert_ne!(init[0].0, spi_in, "seed {seed}: the old SA survived");
+        assert!(refused(&pair.initiator_events).is_empty(), "seed {seed}");
+        pair.assert_children_agree();
+    }
+}
