@@ -700,3 +700,31 @@ fn simultaneous_child_rekeys_with_followups_keep_one_child() {
         pair.assert_children_agree();
     }
 }
+
+/// The last IKE_FOLLOWUP_KE of an IKE rekey answered, the answer lost: the responder is on
+/// the new SA already, and answers the retransmission from the old SA's cache, so both end
+/// on the same new SA instead of the initiator giving up.
+#[test]
+fn a_lost_last_answer_of_an_ike_rekey_is_sent_again_from_the_old_sa() {
+    let (mut pair, _) = pair(&[&[ML_KEM_768]], 31);
+    let old = pair.initiator.spis();
+    pair.initiator.rekey_ike(pair.now);
+    let mut w = Wire::new(&mut pair);
+    w.exchange();
+    let followup = one(w.sent_by_initiator());
+    w.deliver_to_responder(&followup);
+    let lost = one(w.sent_by_responder());
+    assert_eq!(w.pair.initiator.spis(), old, "the answer never came");
+    let later = w.pair.now + Duration::from_secs(2);
+    w.pair.now = later;
+    w.pair.initiator.handle_timeout(later);
+    let again = one(w.sent_by_initiator());
+    assert_eq!(again.bytes, followup.bytes, "a retransmission");
+    w.deliver_to_responder(&again);
+    let answer = one(w.sent_by_responder());
+    assert_eq!(answer.bytes, lost.bytes, "the same answer, from the old SA's cache");
+    w.deliver_to_initiator(&answer);
+    let new = w.pair.initiator.spis();
+    assert_ne!(new, old);
+    assert!(w.pair.responder.sas().any(|s| s.spis() == new), "both on the same new SA");
+}

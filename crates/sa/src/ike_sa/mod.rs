@@ -171,6 +171,9 @@ struct OldSa {
     side: Side,
     crypto: IkeCrypto,
     recv_mid: u32,
+    /// Our answer to the old SA's last request, which made the new SA: a retransmission of
+    /// that request (its answer lost) is answered from here, or its sender would give up.
+    last_response: Option<(u32, Vec<Vec<u8>>)>,
 }
 
 /// One IKE SA, initiator or responder. See the module documentation for the driving loop.

@@ -136,6 +136,7 @@ impl IkeSa {
             side: self.side,
             crypto: old_crypto,
             recv_mid: self.recv_mid,
+            last_response: self.response_cache.take(),
         });
         self.timers.set(Timer::OldSa, now + OLD_SA_GRACE);
         self.side = new_side;
@@ -164,6 +165,21 @@ impl IkeSa {
                 self.forget_old_sa();
             } else {
                 self.stats.dropped_unexpected += 1;
+            }
+            return;
+        }
+        if let Some((mid, cached)) = &old.last_response
+            && message.header.message_id == *mid
+        {
+            // The request that made the new SA, again: its answer was lost (§2.1).
+            if sk::open(bytes, &old.crypto.inbound)
+                .is_ok_and(|o| o.fragment.is_none_or(|f| f.number == 1))
+            {
+                let cached = cached.clone();
+                self.stats.replayed_responses += 1;
+                self.transmit_all(&cached);
+            } else {
+                self.stats.dropped_unauthenticated += 1;
             }
             return;
         }
