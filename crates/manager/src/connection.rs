@@ -15,7 +15,9 @@ use ikeway_crypto::SecretBytes;
 use crate::convert::{ConfigError, Unsupported};
 use crate::model::VpnConfiguration;
 use crate::secrets::SecretSource;
-use crate::status::{DisconnectError, Effect, StatusInput, TunnelEvent, VpnStatus, next};
+use crate::status::{
+    CloseCause, DisconnectError, Effect, StatusInput, TunnelEvent, VpnStatus, next,
+};
 
 /// `NEVPNConnectionStartOptionUsername` / `...Password`: for this start, the EAP user name
 /// and password instead of the configured `username` and stored password.
@@ -199,6 +201,15 @@ impl TunnelEvents {
             _ => None,
         };
         let effects = self.shared.apply(&StatusInput::Tunnel(event), Some(self.session), reason);
+        debug_assert!(effects.is_empty());
+    }
+
+    /// Reports the tunnel closed for `cause`, with `reason` in words when the cause itself
+    /// has none (e.g. the notify a server refused the first child SA with).
+    pub fn report_closed(&self, cause: CloseCause, reason: String) {
+        let reason = cause.reason().or(Some(reason));
+        let input = StatusInput::Tunnel(TunnelEvent::Closed(cause));
+        let effects = self.shared.apply(&input, Some(self.session), reason);
         debug_assert!(effects.is_empty());
     }
 }

@@ -106,6 +106,9 @@ struct Stored {
     /// Incremented on every save; a manager saving over a revision it did not load is stale.
     revision: u64,
     configuration: VpnConfiguration,
+    /// The user who created it (see [`PreferencesStore::with_creator`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner_uid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +116,9 @@ struct StoredManaged {
     /// The profile's display name, for listings.
     profile_name: String,
     configuration: VpnConfiguration,
+    /// The user who installed it (see [`PreferencesStore::with_creator`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner_uid: Option<u32>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -130,6 +136,8 @@ pub struct PreferencesStore {
     path: PathBuf,
     secrets: SecretStore,
     fail_at: FailAt,
+    /// Recorded as the owner of configurations this handle creates.
+    creator: Option<u32>,
 }
 
 /// A managed configuration and where it came from.
@@ -167,7 +175,24 @@ impl PreferencesStore {
     }
 
     pub fn new(path: impl Into<PathBuf>, secrets: SecretStore) -> Self {
-        Self { path: path.into(), secrets, fail_at: None }
+        Self { path: path.into(), secrets, fail_at: None, creator: None }
+    }
+
+    /// This handle records `uid` as the owner of every configuration it creates (a personal
+    /// one saved for the first time, a managed one installed); one that exists keeps its
+    /// owner. A service running as root lets the owner read the connection's status.
+    pub fn with_creator(mut self, uid: u32) -> Self {
+        self.creator = Some(uid);
+        self
+    }
+
+    /// The uid recorded as the owner of `configuration`, if any.
+    pub fn owner_uid(&self, configuration: &Owner) -> Result<Option<u32>, PreferencesError> {
+        let file = self.load()?;
+        Ok(match configuration {
+            Owner::App(id) => file.personal.get(id).and_then(|s| s.owner_uid),
+            Owner::Managed(id) => file.managed.get(id).and_then(|m| m.owner_uid),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -266,9 +291,10 @@ impl PreferencesStore {
             ));
         }
         self.update(|f| {
+            let owner_uid = f.managed.get(identifier).map_or(self.creator, |m| m.owner_uid);
             f.managed.insert(
                 identifier.to_owned(),
-                StoredManaged { profile_name: profile_name.to_owned(), configuration },
+                StoredManaged { profile_name: profile_name.to_owned(), configuration, owner_uid },
             );
             Ok(())
         })
@@ -409,6 +435,7 @@ impl VpnManager {
         let app_id = self.app_id.clone();
         let loaded = (self.loaded, self.revision);
         let configuration = self.configuration.clone();
+        let creator = self.store.creator;
         let revision = self.store.update(|f| {
             let current = f.personal.get(&app_id).map(|s| s.revision);
             // A save that did not start from what is stored would overwrite someone's change.
@@ -430,8 +457,9 @@ impl VpnManager {
                 }
             }
             let revision = current.map_or(1, |r| r + 1);
-            f.personal
-                .insert(app_id.clone(), Stored { revision, configuration: configuration.clone() });
+            let owner_uid = f.personal.get(&app_id).map_or(creator, |s| s.owner_uid);
+            let stored = Stored { revision, configuration: configuration.clone(), owner_uid };
+            f.personal.insert(app_id.clone(), stored);
             Ok(revision)
         })?;
         self.revision = Some(revision);
@@ -486,6 +514,47 @@ mod tests {
         assert!(m.configuration().is_empty());
         assert_eq!(m.connection().status(), crate::VpnStatus::Invalid);
         assert!(!dir.path().join(PREFERENCES_FILE).exists());
+    }
+
+    /// Issue 14: the creator is recorded once, when a configuration is created, and kept by
+    /// later saves through other handles; a file written before the field existed loads.
+    #[test]
+    fn the_creator_owns_what_it_creates_and_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let by_4242 = PreferencesStore::in_dir(dir.path()).with_creator(4242);
+        let mut m = VpnManager::shared("app", by_4242.clone());
+        m.load_from_preferences().unwrap();
+        configured(&mut m, "vpn.example.com", true);
+        m.save_to_preferences(&mut allow()).unwrap();
+        let app = Owner::App("app".into());
+        assert_eq!(by_4242.owner_uid(&app).unwrap(), Some(4242));
+        // Root edits it later: the owner stays.
+        let by_root = PreferencesStore::in_dir(dir.path()).with_creator(0);
+        let mut again = VpnManager::shared("app", by_root.clone());
+        again.load_from_preferences().unwrap();
+        again.configuration_mut().localized_description = "edited".into();
+        again.save_to_preferences(&mut allow()).unwrap();
+        assert_eq!(by_root.owner_uid(&app).unwrap(), Some(4242));
+        // A handle without a creator records none.
+        let plain = PreferencesStore::in_dir(dir.path());
+        let mut other = VpnManager::shared("other", plain.clone());
+        other.load_from_preferences().unwrap();
+        configured(&mut other, "vpn2.example.com", false);
+        other.save_to_preferences(&mut allow()).unwrap();
+        assert_eq!(plain.owner_uid(&Owner::App("other".into())).unwrap(), None);
+        // Managed: recorded on install, kept on reinstall by someone else.
+        let managed = VpnConfiguration {
+            protocol: Some(Ikev2Protocol::new("corp.example")),
+            ..VpnConfiguration::default()
+        };
+        by_4242.install_managed("corp", "Corp", managed.clone()).unwrap();
+        by_root.install_managed("corp", "Corp", managed).unwrap();
+        assert_eq!(plain.owner_uid(&Owner::Managed("corp".into())).unwrap(), Some(4242));
+        // The file says so; one without the field loads with no owner.
+        let text = std::fs::read_to_string(plain.path()).unwrap();
+        assert_eq!(text.matches("\"owner_uid\": 4242").count(), 2, "{text}");
+        std::fs::write(plain.path(), text.replace("\"owner_uid\": 4242", "\"unused\": 0")).unwrap();
+        assert_eq!(plain.owner_uid(&app).unwrap(), None);
     }
 
     #[test]

@@ -255,7 +255,7 @@ impl TunnelProvider for SessionProvider {
             config: None,
             up: false,
             reasserting: false,
-            child_refused: false,
+            child_refused: None,
             closed: None,
         };
         let stop = Arc::clone(&self.stop);
@@ -286,7 +286,7 @@ struct Follow {
     /// The session said it has no path to the server (MOBIKE) and has not recovered yet.
     reasserting: bool,
     /// The server refused the first child SA: the IKE SA alone carries nothing.
-    child_refused: bool,
+    child_refused: Option<String>,
     closed: Option<CloseCause>,
 }
 
@@ -319,7 +319,12 @@ impl Follow {
             _ if stop.load(Ordering::SeqCst) => CloseCause::LocalStop,
             _ => self.closed.unwrap_or(CloseCause::LocalStop),
         };
-        self.events.report(TunnelEvent::Closed(cause));
+        // The refused child's notify is what a person needs to see (which proposal, which
+        // selectors): the reason of the NegotiationFailed it ends with.
+        match (cause, self.child_refused.take()) {
+            (CloseCause::NegotiationFailed, Some(why)) => self.events.report_closed(cause, why),
+            _ => self.events.report(TunnelEvent::Closed(cause)),
+        }
     }
 
     fn on(&mut self, e: &SessionEvent) -> Result<(), String> {
@@ -407,16 +412,17 @@ impl Follow {
             // Without its first child SA the tunnel would sit "connecting" with nothing to
             // carry until the caller gave up: end it, with the negotiation as the reason.
             EventKind::ChildSaRefused { notify } if !self.up => {
-                self.child_refused = true;
+                let why = format!("the server refused the child SA: {notify}");
                 let mut status = lock(&self.status);
-                status.notes.push(format!("the server refused the child SA: {notify}"));
+                status.notes.push(why.clone());
+                self.child_refused = Some(why);
                 if let Some(session) = status.session.clone() {
                     let _ = session.disconnect(DELETE_GRACE);
                 }
             }
             EventKind::IkeSaClosed { reason } => {
                 lock(&self.status).keyed = false;
-                self.closed = Some(if self.child_refused {
+                self.closed = Some(if self.child_refused.is_some() {
                     CloseCause::NegotiationFailed
                 } else {
                     CloseCause::from(*reason)

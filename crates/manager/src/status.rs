@@ -119,8 +119,12 @@ pub enum CloseCause {
     /// Retransmissions or liveness checks ran out.
     PeerUnreachable,
     AuthenticationFailed,
-    /// No proposal chosen, or another error notify from the peer.
+    /// The server accepted the IKE SA but refused its first child SA (the notify is the
+    /// reason the provider reports with it).
     NegotiationFailed,
+    /// No proposal chosen, another error notify from the peer, an additional key exchange
+    /// refused: the close reason says which.
+    Negotiation(ikeway_sa::CloseReason),
     /// The SA lifetime ended without a successful rekey.
     Expired,
     /// The server's name did not resolve.
@@ -162,7 +166,7 @@ impl CloseCause {
             }
             Self::Eap(failure) => Some(failure.to_string()),
             Self::Redirect(failure) => Some(failure.to_string()),
-            Self::Ppk(reason) => Some(reason.to_string()),
+            Self::Ppk(reason) | Self::Negotiation(reason) => Some(reason.to_string()),
             Self::ServerNotAuthenticated => Some(
                 "the server skipped its own authentication (EAP-only) but the EAP method that \
                  ran does not authenticate the server"
@@ -189,7 +193,7 @@ impl From<ikeway_sa::CloseReason> for CloseCause {
             R::PeerError(n) if n == ikeway_codec::NotifyType::AUTHENTICATION_FAILED => {
                 Self::AuthenticationFailed
             }
-            R::NoProposalChosen | R::PeerError(_) => Self::NegotiationFailed,
+            R::NoProposalChosen | R::PeerError(_) => Self::Negotiation(r),
             R::Expired => Self::Expired,
             R::PeerCertificate(failure) => Self::ServerCertificate(failure),
             R::OwnCertificateUnusable => Self::OwnCertificateUnusable,
@@ -197,12 +201,12 @@ impl From<ikeway_sa::CloseReason> for CloseCause {
             R::EapOnlyMethodNotMutual => Self::ServerNotAuthenticated,
             R::MultipleAuthUnsupported => Self::MultipleAuthUnsupported,
             // A refused or skipped RFC 9370 exchange is a negotiation the server would not do.
-            R::AdditionalKeyExchange(_) => Self::NegotiationFailed,
+            R::AdditionalKeyExchange(_) => Self::Negotiation(r),
             R::PpkNotSupportedByPeer
             | R::PpkNotUsedByPeer
             | R::PpkUnknownIdentity
             | R::PpkUnavailableWithEap => Self::Ppk(r),
-            _ => Self::NegotiationFailed,
+            _ => Self::Negotiation(r),
         }
     }
 }
@@ -261,7 +265,9 @@ pub fn close_error(from: VpnStatus, cause: CloseCause) -> Option<DisconnectError
             E::AuthenticationFailed
         }
         CloseCause::MultipleAuthUnsupported | CloseCause::Ppk(_) => E::NegotiationFailed,
-        CloseCause::NegotiationFailed | CloseCause::Expired => E::NegotiationFailed,
+        CloseCause::NegotiationFailed | CloseCause::Negotiation(_) | CloseCause::Expired => {
+            E::NegotiationFailed
+        }
         CloseCause::ServerAddressResolutionFailed => E::ServerAddressResolutionFailed,
         // Apple has no redirect error: the server's address led to no gateway that serves us
         // (see `ikeway_tunnel::RedirectFailure` for why not another one).
@@ -558,11 +564,26 @@ mod tests {
             CloseCause::from(R::PeerError(ikeway_codec::NotifyType::AUTHENTICATION_FAILED)),
             CloseCause::AuthenticationFailed
         );
-        assert_eq!(CloseCause::from(R::NoProposalChosen), CloseCause::NegotiationFailed);
-        assert_eq!(
-            CloseCause::from(R::AdditionalKeyExchange(ikeway_sa::AddKeFailure::WrongMethod)),
-            CloseCause::NegotiationFailed
-        );
+        // Issue 14: a negotiation that failed keeps why, in words, beside NegotiationFailed.
+        for (r, why) in [
+            (R::NoProposalChosen, "no proposal in common with the peer"),
+            (
+                R::PeerError(ikeway_codec::NotifyType::TS_UNACCEPTABLE),
+                "the peer answered with error TS_UNACCEPTABLE",
+            ),
+            (
+                R::PeerError(ikeway_codec::NotifyType::INTERNAL_ADDRESS_FAILURE),
+                "the peer answered with error INTERNAL_ADDRESS_FAILURE",
+            ),
+        ] {
+            let cause = CloseCause::from(r);
+            assert_eq!(cause, CloseCause::Negotiation(r));
+            assert_eq!(close_error(S::Connecting, cause), Some(E::NegotiationFailed));
+            assert_eq!(cause.reason().as_deref(), Some(why));
+        }
+        let addke = R::AdditionalKeyExchange(ikeway_sa::AddKeFailure::WrongMethod);
+        assert_eq!(CloseCause::from(addke), CloseCause::Negotiation(addke));
+        assert_eq!(CloseCause::from(addke).reason(), Some(addke.to_string()));
         assert_eq!(CloseCause::from(R::PeerUnreachable), CloseCause::PeerUnreachable);
         assert_eq!(CloseCause::from(R::HandshakeTimeout), CloseCause::PeerUnreachable);
         assert_eq!(CloseCause::from(R::DeletedByPeer), CloseCause::DeletedByPeer);

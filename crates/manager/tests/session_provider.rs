@@ -186,6 +186,15 @@ fn a_refused_first_child_sa_fails_the_connection_with_negotiation_failed() {
         (change.to, change.error),
         (VpnStatus::Disconnected, Some(DisconnectError::NegotiationFailed))
     );
+    // Issue 14: the notify is the error's reason, kept with it (and so by the daemon).
+    assert_eq!(
+        change.reason.as_deref(),
+        Some("the server refused the child SA: NO_PROPOSAL_CHOSEN")
+    );
+    assert_eq!(
+        connection.last_disconnect_reason().as_deref(),
+        Some("the server refused the child SA: NO_PROPOSAL_CHOSEN")
+    );
     assert_eq!(
         status.lock().expect("not poisoned").notes,
         ["the server refused the child SA: NO_PROPOSAL_CHOSEN"]

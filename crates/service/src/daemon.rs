@@ -21,7 +21,9 @@ use ikeway_tunnel::host::{LinuxHost, StateFile};
 use serde_json::json;
 
 use crate::control::{Call, ConnectRequest, ControlServer, Reply, Request, Watcher};
+use crate::names::Named;
 use crate::owner::{ConnectionOwner, Placement, described};
+use crate::persist::{self, Persisted};
 use crate::{ConfigurationEvent, Input};
 
 /// How the loop runs.
@@ -85,6 +87,8 @@ pub enum ConnectError {
     NotFound(String, String),
     #[error("reading the preferences: {0}")]
     Preferences(#[from] ikeway_manager::PreferencesError),
+    #[error("enabling the configuration: {0}")]
+    Enable(#[from] ikeway_manager::ManagerError),
     #[error("{running} is {status}; `ikeway disconnect` first")]
     Busy { running: String, status: String },
     /// The start failed: Apple's error name first when there is one, then what went wrong.
@@ -118,6 +122,8 @@ pub struct Daemon {
     sender: Sender<Input>,
     _server: ControlServer,
     owner: Option<ConnectionOwner>,
+    /// What the state file kept of the last connection, until this daemon runs one.
+    kept: Option<Persisted>,
     watchers: Vec<Watcher>,
     /// Network changes (O's `NetworkMonitor`), when something observes them.
     network: Option<Receiver<NetworkState>>,
@@ -157,6 +163,7 @@ impl Daemon {
             sender,
             _server: server,
             owner: None,
+            kept: None,
             watchers: Vec::new(),
             network: None,
             retry_at: None,
@@ -179,6 +186,10 @@ impl Daemon {
                 daemon.stale_kill_switch = Some(switch);
                 daemon.log("took over the kill switch a connection that did not end cleanly left");
             }
+        }
+        match persist::load(&daemon.options.dir) {
+            Ok(kept) => daemon.kept = kept,
+            Err(e) => daemon.log(&format!("ikeway: ignoring what was kept: {e}")),
         }
         Ok(daemon)
     }
@@ -215,7 +226,13 @@ impl Daemon {
         {
             return Err(ConnectError::Foreground(o.name().to_owned()));
         }
-        let configuration = self.find(&request.configuration)?;
+        let mut found = self.find(&request.configuration)?;
+        if !found.configuration.enabled {
+            // Connecting is the user's switch: enable it, which disables the other ones.
+            crate::names::enable(&self.options.store, &request.configuration)?;
+            found.configuration.enabled = true;
+            self.log(&format!("{}: enabled", request.configuration));
+        }
         let placement = Placement {
             dir: Arc::clone(&self.options.dir),
             tun: request.tun.clone().unwrap_or_else(|| self.options.tun.clone()),
@@ -223,8 +240,8 @@ impl Daemon {
         };
         let secrets = self.options.store.secrets().clone();
         let mut owner =
-            ConnectionOwner::new(&request.configuration, configuration, secrets, &placement);
-        if let Some(uid) = request.starter {
+            ConnectionOwner::new(&request.configuration, found.configuration, secrets, &placement);
+        for uid in found.owner_uid.into_iter().chain(request.starter) {
             owner.add_reader(uid);
         }
         // One kill-switch table for every connection: the new owner replaces the previous
@@ -240,14 +257,15 @@ impl Daemon {
         }
         let code = owner.last_error().map(|(e, _)| e);
         self.owner = Some(owner);
+        self.keep();
         started.map_err(|source| ConnectError::Start { code, source })
     }
 
     /// The saved configuration `name` of the store.
-    fn find(&self, name: &str) -> Result<VpnConfiguration, ConnectError> {
+    fn find(&self, name: &str) -> Result<Named, ConnectError> {
         let store = &self.options.store;
         let found = crate::names::find(store, name)?;
-        found.map(|n| n.configuration).ok_or_else(|| {
+        found.ok_or_else(|| {
             ConnectError::NotFound(name.to_owned(), store.path().display().to_string())
         })
     }
@@ -334,10 +352,34 @@ impl Daemon {
         }
     }
 
+    /// Writes what is kept of the connection (its status, connected date, last error).
+    fn keep(&mut self) {
+        let Some(o) = &self.owner else { return };
+        let kept = o.persisted();
+        if let Err(e) = persist::save(&self.options.dir, &kept) {
+            self.log(&format!("ikeway: keeping the connection's status: {e}"));
+        }
+        self.kept = Some(kept);
+    }
+
+    /// Whether `uid` may read the status: root, a reader of the connection, or of what was
+    /// kept of the last one; anyone when there is neither.
+    fn may_read(&self, uid: u32) -> Result<(), String> {
+        let (name, readers) = match (&self.owner, &self.kept) {
+            (Some(o), _) if !o.may_read(uid) => (o.name(), o.readers()),
+            (None, Some(k)) if !k.may_read(uid) => {
+                (k.configuration.as_str(), ConnectionOwner::describe_readers(&k.readers))
+            }
+            _ => return Ok(()),
+        };
+        Err(format!("refused: uid {uid} is neither root nor a user {name} answers to ({readers})"))
+    }
+
     fn snapshot(&self) -> serde_json::Value {
-        let mut s = match &self.owner {
-            Some(o) => o.snapshot(),
-            None => json!({ "status": "disconnected" }),
+        let mut s = match (&self.owner, &self.kept) {
+            (Some(o), _) => o.snapshot(),
+            (None, Some(k)) => k.snapshot(),
+            (None, None) => json!({ "status": "disconnected" }),
         };
         if let Some(path) = &self.options.logged_to {
             s["log"] = json!(path.display().to_string());
@@ -352,14 +394,7 @@ impl Daemon {
             call.answer(&Reply::Error(why));
             return;
         }
-        if let Some(o) = &self.owner
-            && !o.may_read(uid)
-        {
-            let why = format!(
-                "refused: uid {uid} is neither root nor a user {} answers to ({})",
-                o.name(),
-                o.readers()
-            );
+        if let Err(why) = self.may_read(uid) {
             call.answer(&Reply::Error(why));
             return;
         }
@@ -424,12 +459,22 @@ impl Daemon {
         for line in lines {
             self.log(&line);
         }
+        self.keep();
         self.push(&Reply::Snapshot(self.snapshot()));
     }
 
-    /// Sends `reply` to every watcher; those gone are dropped.
+    /// Sends `reply` to every watcher; those gone are dropped, and so is one that may no
+    /// longer read (a connection of another owner began), after one refusal line.
     fn push(&mut self, reply: &Reply) {
-        self.watchers.retain_mut(|w| w.push(reply));
+        let mut watchers = std::mem::take(&mut self.watchers);
+        watchers.retain_mut(|w| match self.may_read(w.peer.uid) {
+            Ok(()) => w.push(reply),
+            Err(why) => {
+                w.push(&Reply::Error(why));
+                false
+            }
+        });
+        self.watchers = watchers;
     }
 
     fn on_network(&mut self, _state: &NetworkState) {}

@@ -52,6 +52,7 @@ pub mod control;
 mod daemon;
 pub mod names;
 mod owner;
+pub mod persist;
 mod phase;
 
 pub use daemon::{ConnectError, Daemon, DaemonError, DaemonOptions, Ended, Mode};

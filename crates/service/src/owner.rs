@@ -190,12 +190,33 @@ impl ConnectionOwner {
         }
     }
 
+    /// The readers besides root.
+    pub fn reader_uids(&self) -> &[u32] {
+        &self.readers
+    }
+
+    /// What is kept of it across its end and the daemon's restart.
+    pub fn persisted(&self) -> crate::persist::Persisted {
+        crate::persist::Persisted::of(
+            &self.name,
+            &status_name(self.status()),
+            self.connected_date().map(unix_seconds),
+            self.last_error(),
+            &self.readers,
+        )
+    }
+
     /// The readers besides root, in words: `uid 4242, uid 1000`, or `nobody else`.
     pub fn readers(&self) -> String {
-        if self.readers.is_empty() {
+        Self::describe_readers(&self.readers)
+    }
+
+    /// `readers` in words.
+    pub fn describe_readers(readers: &[u32]) -> String {
+        if readers.is_empty() {
             return "nobody else".into();
         }
-        self.readers.iter().map(|u| format!("uid {u}")).collect::<Vec<_>>().join(", ")
+        readers.iter().map(|u| format!("uid {u}")).collect::<Vec<_>>().join(", ")
     }
 
     /// Whether `uid` may read the status: root, or one of the readers.

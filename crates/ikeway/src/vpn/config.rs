@@ -604,8 +604,11 @@ enum IdentityFiles {
     Pem(Zeroizing<Vec<u8>>, Vec<u8>),
 }
 
+/// The preferences store; what it creates is recorded as this user's (`SUDO_UID` when root
+/// was reached through sudo), who may then read its connection's status from the daemon.
 pub(crate) fn store() -> Result<PreferencesStore> {
-    PreferencesStore::open_default().context("opening the preferences")
+    let creator = super::control::starting_uid().unwrap_or(0);
+    Ok(PreferencesStore::open_default().context("opening the preferences")?.with_creator(creator))
 }
 
 #[allow(clippy::print_stdout)]
@@ -657,26 +660,6 @@ pub(crate) fn find(store: &PreferencesStore, name: &str) -> Result<(VpnConfigura
         .find(|(n, _, _)| n == name)
         .map(|(_, c, m)| (c, m))
         .with_context(|| format!("no configuration named {name:?} (see `ikeway config list`)"))
-}
-
-/// Enables a configuration by name, personal or managed.
-pub(crate) fn enable(store: &PreferencesStore, name: &str) -> Result<()> {
-    if let Some(m) = store
-        .managed_configurations()?
-        .into_iter()
-        .find(|m| m.configuration.localized_description == name || m.identifier == name)
-    {
-        store.set_managed_enabled(&m.identifier, true)?;
-        return Ok(());
-    }
-    let mut manager = VpnManager::shared(format!("{APP_PREFIX}{name}"), store.clone());
-    manager.load_from_preferences()?;
-    if manager.configuration().is_empty() {
-        bail!("no configuration named {name:?}");
-    }
-    manager.configuration_mut().enabled = true;
-    manager.save_to_preferences(&mut |_: &str, _: &VpnConfiguration| true)?;
-    Ok(())
 }
 
 pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {

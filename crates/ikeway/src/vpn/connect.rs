@@ -72,16 +72,10 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         bail!("--tun {:?}: the TUN device must be named ikeway followed by 1-9 digits", args.tun);
     }
     // An unknown name is said at once, before anything is set up or started.
-    let store = PreferencesStore::open_default()?;
+    let store = super::config::store()?;
     let (configuration, _) = super::config::find(&store, &args.name)?;
     // Asked before anything starts, so a missing password fails at once.
     let password = start_password(&args, &configuration, &store)?;
-    let dir = Arc::new(Dir::for_connection()?);
-    if !configuration.enabled {
-        // Connecting is the user's switch: enable it, which disables the other ones.
-        super::config::enable(&store, &args.name)?;
-        say(&format!("{}: enabled", args.name));
-    }
     let request = ConnectRequest {
         configuration: args.name.clone(),
         password,
@@ -90,9 +84,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         starter: control::starting_uid(),
     };
     if args.foreground {
-        return connect_in_foreground(request, store, &dir);
+        return connect_in_foreground(request, store, &Dir::for_connection()?);
     }
-    connect_through_daemon(&args, request, &dir)
+    connect_through_daemon(&args, request)
 }
 
 /// `connect --foreground`: the daemon's loop in this process, for this one connection.
@@ -180,11 +174,13 @@ fn password_from_stdin() -> Result<SecretBytes> {
 
 /// `connect`: asks the daemon (started detached when none runs) and follows the connection
 /// until it is up, has failed, or `--wait` ran out (then it is stopped).
-fn connect_through_daemon(args: &ConnectArgs, request: ConnectRequest, dir: &Dir) -> Result<()> {
+fn connect_through_daemon(args: &ConnectArgs, request: ConnectRequest) -> Result<()> {
     let name = request.configuration.clone();
+    // The runtime directory is made only when a daemon has to be started: a user who may
+    // not connect hears it from the running daemon.
     let socket = match control::open()? {
         Some(s) => s,
-        None => super::daemon::start_detached(dir)?,
+        None => super::daemon::start_detached(&Dir::for_connection()?)?,
     };
     let log = |s: &Value| s["log"].as_str().map(|l| format!(" (log: {l})")).unwrap_or_default();
     let first = socket.ask(&Request::Status)?;
@@ -192,7 +188,12 @@ fn connect_through_daemon(args: &ConnectArgs, request: ConnectRequest, dir: &Dir
     drop(socket);
     let Some(socket) = control::open()? else { bail!("the daemon ended before it answered") };
     if let Err(e) = socket.ask(&Request::Connect(request)) {
-        bail!("{name}: {}{at}", refusal_text(&e));
+        let why = refusal_text(&e);
+        // A refusal (who asks) is said as `status` says it; a failure names the configuration.
+        if why.starts_with("refused: ") {
+            return Err(e);
+        }
+        bail!("{name}: {why}{at}");
     }
     let Some(socket) = control::open()? else { bail!("the daemon ended{at}") };
     let mut watch = socket.watch()?;
@@ -232,12 +233,11 @@ fn connect_through_daemon(args: &ConnectArgs, request: ConnectRequest, dir: &Dir
     // A connect that fails leaves nothing running behind it: the connection is stopped the
     // way `disconnect` stops it (DELETE if anything is up, host changes undone).
     let stopped = stop_and_wait(Duration::from_secs(10))? != Some(false);
-    let see = dir.path().join("connection.log");
+    let see = first["log"].as_str().map_or_else(|| "the daemon's log".to_owned(), str::to_owned);
     bail!(
-        "not connected after {} s (last: {reached}); {}; see {}",
+        "not connected after {} s (last: {reached}); {}; see {see}",
         args.wait,
         if stopped { "stopped it" } else { "it did not stop within 10 s" },
-        see.display()
     )
 }
 
@@ -306,8 +306,10 @@ pub(crate) fn status(args: StatusArgs) -> Result<()> {
     let mut last = String::new();
     // Each change arrives as the daemon makes it; nothing here wakes on a timer.
     while let Some(reply) = watch.next(None)? {
+        // JSON: one compact object per line, for scripts reading the stream.
         let text = match reply {
-            Reply::Snapshot(s) => shown(&s, args.json)?,
+            Reply::Snapshot(s) if args.json => s.to_string(),
+            Reply::Snapshot(s) => shown(&s, false)?,
             Reply::Event(e) => e.to_string(),
             _ => continue,
         };

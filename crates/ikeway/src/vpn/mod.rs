@@ -3,6 +3,6 @@
 
 pub(crate) mod config;
 pub(crate) mod connect;
-mod control;
+pub(crate) mod control;
 pub(crate) mod daemon;
 mod runtime_dir;
