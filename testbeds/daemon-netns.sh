@@ -16,7 +16,7 @@
 #   connect.*           root `connect vpn`; ping.* through the tunnel; routes.during
 #   owner-status.*      uid 4242 status while connected; owner-disconnect.* owner-connect.*
 #                       (refused: root only); other-status.* (refused)
-#   disconnect.*        root `disconnect`; routes.after
+#   disconnect.*        root `disconnect`; routes.after; then `config add other` (an event)
 #   bad.*               root `connect bad` (strongSwan refuses the PSK)
 #   owner-after.*       uid 4242 status after the failure (json and text)
 #   state.mode          owner and mode of the state file
@@ -107,6 +107,13 @@ step other-status 65534 "$BIN" status --json
 step still-up 0 "$BIN" status --json
 step disconnect 0 "$BIN" disconnect
 ikw_exec cli ip -4 route show >"$OUT/routes.after"
+# A configuration added while watchers listen: one configuration event is pushed.
+ikw_exec cli "${CLIENV[@]}" env SUDO_UID=4242 "$BIN" config add other --server 10.99.0.77 \
+    --remote-id srv.ikeway.test --local-id cli.ikeway.test --psk-file "$IKW_WORKDIR/psk" \
+    --yes >"$OUT/add-other.out" 2>&1
+# (The first event was the daemon enabling `vpn` when asked to connect it.)
+told() { [ "$(grep -c '"event":"configuration"' "$OUT/watch-owner.out")" -ge 2 ]; }
+ikw_wait_for 5 told || true
 step bad 0 "$BIN" connect bad --wait 15
 step owner-after 4242 "$BIN" status --json
 step owner-after-text 4242 "$BIN" status

@@ -4,7 +4,8 @@
 //! neither connect nor disconnect; anyone else (uid 65534) is refused the status, and a
 //! watcher of theirs is cut off once the owner's connection begins; a connect refused by the
 //! server leaves its specific error (AuthenticationFailed), which the owner still reads after
-//! the tunnel ended and after the daemon was restarted; the state file is root's, 0600.
+//! the tunnel ended and after the daemon was restarted; the state file is root's, 0600; a
+//! configuration saved meanwhile is one event pushed to the watchers.
 //!
 //! `testbeds/daemon-netns.sh` runs the peers and records what each side saw; this file judges
 //! it. Needs root and strongSwan (`testbeds/install-peers.sh`); without them every test says
@@ -89,10 +90,9 @@ fn the_owner_reads_the_status_but_may_not_connect_or_disconnect() {
 #[test]
 fn status_watch_is_pushed_each_change_and_cut_off_for_others() {
     let Some(d) = dir() else { return };
-    let pushed: Vec<String> = watched(d, "watch-owner.out")
-        .iter()
-        .map(|s| s["status"].as_str().unwrap_or("?").to_owned())
-        .collect();
+    let lines = watched(d, "watch-owner.out");
+    let pushed: Vec<String> =
+        lines.iter().filter_map(|s| s["status"].as_str()).map(str::to_owned).collect();
     // Every change, in order, each once: the first answer, then the connect, the
     // disconnect, the failed connect; then the daemon ended and the stream with it.
     let mut seen = pushed.clone();
@@ -110,7 +110,22 @@ fn status_watch_is_pushed_each_change_and_cut_off_for_others() {
         ],
         "{pushed:?}"
     );
-    let last = watched(d, "watch-owner.out").pop().unwrap();
+    // Each save of the store is one configuration event: the daemon enabling `vpn` and then
+    // `bad` when asked to connect them (connecting is the user's switch), and `config add
+    // other` between the disconnect and the failed connect.
+    let events: Vec<usize> =
+        (0..lines.len()).filter(|&i| lines[i]["event"] == "configuration").collect();
+    assert_eq!(events.len(), 3, "{lines:?}");
+    for &i in &events {
+        assert_eq!(lines[i], serde_json::json!({"event": "configuration", "change": "changed"}));
+    }
+    let vpn_down = lines
+        .iter()
+        .rposition(|l| l["configuration"] == "vpn" && l["status"] == "disconnected")
+        .expect("vpn went down");
+    assert_eq!(lines[vpn_down + 1]["event"], "configuration", "{lines:?}");
+    assert_eq!(lines[vpn_down + 2]["configuration"], "bad", "{lines:?}");
+    let last = lines.last().unwrap();
     assert_eq!(last["last_disconnect_error"], "AuthenticationFailed", "{last}");
     assert_eq!(read(d, "watch-owner.ended").trim(), "0", "the stream ended with the daemon");
     assert_eq!(rc(d, "watch-owner"), "0");

@@ -187,6 +187,10 @@ impl Daemon {
                 daemon.log("took over the kill switch a connection that did not end cleanly left");
             }
         }
+        // Configuration changes: every writer of the store is seen (see config_watch).
+        if let Err(e) = crate::config_watch::watch(daemon.options.store.path(), daemon.sender()) {
+            daemon.log(&format!("ikeway: not watching the preferences for changes: {e}"));
+        }
         match persist::load(&daemon.options.dir) {
             Ok(kept) => daemon.kept = kept,
             Err(e) => daemon.log(&format!("ikeway: ignoring what was kept: {e}")),
@@ -479,7 +483,23 @@ impl Daemon {
 
     fn on_network(&mut self, _state: &NetworkState) {}
 
+    /// The store changed: the running connection takes its saved configuration again (used
+    /// from its next start, as Apple's; removed, it stops), and watchers are told.
     fn on_configuration(&mut self, event: &ConfigurationEvent) {
+        if let Some(name) = self.owner.as_ref().map(|o| o.name().to_owned()) {
+            match crate::names::find(&self.options.store, &name) {
+                Ok(found) => {
+                    let removed = found.is_none();
+                    if let Some(o) = &mut self.owner {
+                        o.reconfigure(found.map(|n| n.configuration));
+                    }
+                    if removed {
+                        self.log(&format!("{name}: removed from the preferences"));
+                    }
+                }
+                Err(e) => self.log(&format!("ikeway: reading the preferences again: {e}")),
+            }
+        }
         let reply = Reply::Event(json!({ "event": "configuration", "change": event.to_string() }));
         self.push(&reply);
     }

@@ -48,6 +48,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod config_watch;
 pub mod control;
 mod daemon;
 pub mod names;

@@ -179,6 +179,15 @@ impl ConnectionOwner {
         &self.name
     }
 
+    /// The saved configuration changed (`Some`: used from the next start) or was removed
+    /// (`None`: the connection stops and becomes invalid).
+    pub fn reconfigure(&mut self, configuration: Option<VpnConfiguration>) {
+        if configuration.is_none() {
+            self.wanted = false;
+        }
+        self.connection.set_configuration(configuration);
+    }
+
     pub fn configuration(&self) -> Option<&VpnConfiguration> {
         self.connection.configuration()
     }
