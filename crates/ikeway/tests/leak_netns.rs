@@ -216,7 +216,12 @@ fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
     for want in ["0.0.0.0/1 dev ikeway0", "128.0.0.0/1 dev ikeway0", "10.99.0.2 dev ike0"] {
         assert!(r4.contains(want), "{want} missing: {r4}");
     }
-    for want in ["::/1 dev ikeway0", "8000::/1 dev ikeway0"] {
+    // excludeLocalNetworks = NO (Apple's default): the LAN goes into the tunnel too, as the
+    // two halves of each connected network.
+    for want in ["10.99.0.0/25 dev ikeway0", "10.99.0.128/25 dev ikeway0"] {
+        assert!(r4.contains(want), "{want} missing: {r4}");
+    }
+    for want in ["::/1 dev ikeway0", "8000::/1 dev ikeway0", "fd99::/65 dev ikeway0"] {
         assert!(r6.contains(want), "{want} missing: {r6}");
     }
     let nft = read(dir, "nft.up");

@@ -450,7 +450,11 @@ impl Ikev2Protocol {
             );
         }
         if self.enforce_routes {
-            note("enforce_routes", "route scoping is not implemented");
+            note(
+                "enforce_routes",
+                "the tunnel's routes win over the local networks' (with exclude_local_networks \
+                 = NO), not over the host's other more specific routes",
+            );
         }
         // includeAllNetworks (routes and the kill switch) and excludeLocalNetworks work; of
         // the traffic classes Apple keeps out of an all-traffic tunnel, Linux has none to tell
@@ -474,7 +478,7 @@ impl Ikev2Protocol {
             note(
                 "exclude_device_communication",
                 "devices attached to this host are reached over their links' local networks, \
-                 which exclude_local_networks = NO keeps behind the kill switch",
+                 which exclude_local_networks = NO sends into the tunnel",
             );
         }
         if self.disconnect_on_sleep {

@@ -233,6 +233,15 @@ impl TunnelProvider for SessionProvider {
         }
         let host = match self.options.host.as_mut() {
             Some(make) => {
+                let mut settings = settings;
+                // excludeLocalNetworks = NO: the local networks as they are at this start.
+                if (settings.include_all_networks || settings.enforce_routes)
+                    && !settings.exclude_local_networks
+                    && let Some(tun) = &self.options.tun
+                {
+                    settings.local_networks = ikeway_tunnel::host::killswitch::local_networks(tun)
+                        .map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;
+                }
                 let host =
                     make().map_err(|e| fail(DisconnectError::PluginFailed, e.to_string()))?;
                 Some(SessionHost::new(host, settings, server))

@@ -13,8 +13,15 @@
 //!   remote traffic selectors. A /0 becomes two /1s for the same reason as above.
 //! - excluded routes are cut out of the included ones (the rest of a covering route is split
 //!   into CIDR blocks), so their traffic takes the host's own routes.
-//! - local networks stay outside the tunnel: their connected routes are more specific than the
-//!   tunnel's (`excludeLocalNetworks` = YES; NO is reported as not applied).
+//! - local networks stay outside the tunnel with `excludeLocalNetworks` = YES: their connected
+//!   routes are more specific than the tunnel's. With NO (Apple's default) and
+//!   `includeAllNetworks` or `enforceRoutes`, each local network a tunnel route covers goes into
+//!   the tunnel as its two halves, more specific than the connected route (which stays for the
+//!   link itself: the kernel resolves a gateway's neighbour on its device, whatever the
+//!   routes). More specific routes rather than policy routing: they are main-table routes like
+//!   every other the plan makes, recorded and undone the same way, and need no rule that a
+//!   crash could leave ahead of the main table. Link-local networks (169.254/16, fe80::/10)
+//!   stay on their link; a host route (/32, /128) cannot be outdone and is reported.
 //! - the server's address is pinned to the path the host uses now when a route into the
 //!   tunnel would cover it (the tunnel must not carry its own packets).
 //! - DNS servers and search domains of the settings win over the server's; both are checked
@@ -46,14 +53,17 @@ pub const MAX_MTU: u32 = 65535;
 pub struct RoutingSettings {
     /// `includeAllNetworks`: route all traffic, both families, into the tunnel.
     pub include_all_networks: bool,
-    /// `excludeLocalNetworks`: local networks stay outside the tunnel (always true here; NO
-    /// is reported in [`TunnelPlan::not_applied`]).
+    /// `excludeLocalNetworks`: local networks stay outside the tunnel; NO puts those the
+    /// tunnel's routes cover into it (with `includeAllNetworks` or `enforceRoutes`).
     pub exclude_local_networks: bool,
-    /// `enforceRoutes`: Apple's route scoping is not done here (the plan's routes are plain
-    /// main-table routes; the manager reports the flag as not implemented); it only makes
-    /// `excludeLocalNetworks` count, as on Apple's platforms, where that flag applies only with
-    /// `includeAllNetworks` or `enforceRoutes`.
+    /// `enforceRoutes`: the tunnel's routes win over the local networks' more specific
+    /// connected routes (unless `excludeLocalNetworks`); other more specific routes of the
+    /// host are not overridden (the manager says so). As on Apple's platforms it also makes
+    /// `excludeLocalNetworks` count, which applies only with it or `includeAllNetworks`.
     pub enforce_routes: bool,
+    /// The host's local networks when the tunnel starts (its links' connected networks, the
+    /// tunnel's own link left out), for `excludeLocalNetworks` = NO.
+    pub local_networks: Vec<Route>,
     /// `useConfigurationAttributeInternalIPSubnet`: route the server's INTERNAL_IP4/6_SUBNET
     /// instead of the traffic selectors.
     pub use_internal_ip_subnet: bool,
@@ -157,6 +167,32 @@ impl TunnelPlan {
                 }
             }
         }
+        if (settings.include_all_networks || settings.enforce_routes)
+            && !settings.exclude_local_networks
+        {
+            for l in &settings.local_networks {
+                let width = if l.net.is_ipv4() { 32 } else { 128 };
+                let tunnelled =
+                    routes.iter().any(|r| r.len <= l.len && covers(r.net, r.len, l.net));
+                if !tunnelled || l.len == 0 || is_link_local(l) || routes.contains(l) {
+                    continue;
+                }
+                if l.len >= width {
+                    not_applied.push(format!("local network {l} stays on its link (a host route)"));
+                    continue;
+                }
+                for piece in
+                    split(*l).into_iter().flat_map(|h| subtract(h, &settings.excluded_routes))
+                {
+                    if !routes.contains(&piece) {
+                        routes.push(piece);
+                    }
+                }
+                if routes.len() > MAX_ROUTES {
+                    return Err(PlanError::TooManyRoutes(routes.len()));
+                }
+            }
+        }
         let server_route = routes.iter().any(|r| covers(r.net, r.len, server)).then_some(server);
         let all_traffic = settings.include_all_networks || takes_everything(&routes);
         let request = if settings.dns_servers.is_empty() {
@@ -184,13 +220,6 @@ impl TunnelPlan {
         let mtu = settings.mtu.unwrap_or(DEFAULT_MTU);
         if !(min..=MAX_MTU).contains(&mtu) {
             return Err(PlanError::Mtu { mtu, min });
-        }
-        if (settings.include_all_networks || settings.enforce_routes)
-            && !settings.exclude_local_networks
-        {
-            not_applied.push(
-                "exclude_local_networks = NO (local networks stay outside the tunnel)".into(),
-            );
         }
         Ok(Self {
             addresses,
@@ -245,6 +274,14 @@ impl TunnelPlan {
 /// `includeAllNetworks` or a server's 0.0.0.0/0 selector gives).
 fn takes_everything(routes: &[Route]) -> bool {
     [false, true].into_iter().any(|v6| split(everything(v6)).iter().all(|h| routes.contains(h)))
+}
+
+/// Within 169.254.0.0/16 or fe80::/10: a network that exists only on its link.
+fn is_link_local(r: &Route) -> bool {
+    match r.net {
+        IpAddr::V4(a) => r.len >= 16 && a.is_link_local(),
+        IpAddr::V6(a) => r.len >= 10 && (a.segments()[0] & 0xffc0) == 0xfe80,
+    }
 }
 
 /// `0.0.0.0/0` or `::/0`.
@@ -408,27 +445,76 @@ mod tests {
     }
 
     /// Apple `includeAllNetworks`: both families into the tunnel as /1 halves (IPv6 too when
-    /// the server gave no IPv6 address, so it cannot leak), the server pinned outside, and
-    /// `excludeLocalNetworks` = NO reported as not applied.
+    /// the server gave no IPv6 address, so it cannot leak), the server pinned outside.
     #[test]
     fn include_all_networks_routes_both_families_and_pins_the_server() {
         let s = RoutingSettings { include_all_networks: true, ..RoutingSettings::default() };
         let p = plan(&s, &[ts("10.77.0.0", "10.77.0.255")]);
         assert_eq!(routes(&p), ["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"]);
         assert_eq!(p.server_route(), Some(v4(SERVER)));
+        assert!(p.not_applied().is_empty(), "{:?}", p.not_applied());
+    }
+
+    /// `excludeLocalNetworks` = NO: each local network the tunnel covers goes in as its two
+    /// halves (more specific than the connected route); link-local ones and, with YES, all of
+    /// them stay out; a host route is reported; a server on the LAN is pinned.
+    #[test]
+    fn local_networks_go_into_the_tunnel_unless_excluded() {
+        let local = vec![
+            net("192.0.2.0/24"),
+            net("2001:db8:1::/64"),
+            net("169.254.0.0/16"),
+            net("fe80::/64"),
+            net("198.51.100.7/32"),
+        ];
+        let all = RoutingSettings {
+            include_all_networks: true,
+            local_networks: local.clone(),
+            ..RoutingSettings::default()
+        };
+        let p = plan(&all, &[]);
+        assert_eq!(
+            routes(&p),
+            [
+                "0.0.0.0/1",
+                "128.0.0.0/1",
+                "::/1",
+                "8000::/1",
+                "192.0.2.0/25",
+                "192.0.2.128/25",
+                "2001:db8:1::/65",
+                "2001:db8:1:0:8000::/65"
+            ]
+        );
+        assert_eq!(p.server_route(), Some(v4(SERVER)), "the server is on the LAN: pinned");
         assert_eq!(
             p.not_applied(),
-            ["exclude_local_networks = NO (local networks stay outside the tunnel)"]
+            ["local network 198.51.100.7/32 stays on its link (a host route)"]
         );
-        let s = RoutingSettings { exclude_local_networks: true, ..s };
-        assert!(plan(&s, &[]).not_applied().is_empty());
-        // Apple: the flag applies only with includeAllNetworks or enforceRoutes.
-        let s = RoutingSettings { exclude_local_networks: false, ..RoutingSettings::default() };
-        assert!(plan(&s, &[]).not_applied().is_empty());
-        let s = RoutingSettings { enforce_routes: true, ..RoutingSettings::default() };
+        let yes = RoutingSettings { exclude_local_networks: true, ..all.clone() };
+        assert_eq!(routes(&plan(&yes, &[])), ["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"]);
+        // An excluded route is cut out of the halves too.
+        let cut = RoutingSettings { excluded_routes: vec![net("192.0.2.0/26")], ..all.clone() };
+        let r = routes(&plan(&cut, &[]));
+        assert!(
+            r.contains(&"192.0.2.64/26".to_owned())
+                && !r.iter().any(|x| x.starts_with("192.0.2.0/")),
+            "{r:?}"
+        );
+        // Neither flag: the local networks are left alone (Apple applies the flag only with
+        // includeAllNetworks or enforceRoutes).
+        let plain = RoutingSettings { local_networks: local.clone(), ..RoutingSettings::default() };
+        assert_eq!(routes(&plan(&plain, &[ts("192.0.0.0", "192.0.255.255")])), ["192.0.0.0/16"]);
+        // enforceRoutes: only local networks a tunnel route covers, and only with NO.
+        let enforce = RoutingSettings { enforce_routes: true, ..plain };
         assert_eq!(
-            plan(&s, &[]).not_applied(),
-            ["exclude_local_networks = NO (local networks stay outside the tunnel)"]
+            routes(&plan(&enforce, &[ts("192.0.0.0", "192.0.255.255")])),
+            ["192.0.0.0/16", "192.0.2.0/25", "192.0.2.128/25"]
+        );
+        let enforce_yes = RoutingSettings { exclude_local_networks: true, ..enforce };
+        assert_eq!(
+            routes(&plan(&enforce_yes, &[ts("192.0.0.0", "192.0.255.255")])),
+            ["192.0.0.0/16"]
         );
     }
 
