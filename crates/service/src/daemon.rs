@@ -8,11 +8,11 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Select, Sender};
 use ikeway_manager::{
-    DisconnectError, NetworkState, OnDemandDecision, PreferencesStore, StartError, StartOptions,
+    DisconnectError, NetworkState, OnDemandCommand, PreferencesStore, StartError, StartOptions,
     StatusChange, Unsupported, VpnConfiguration, VpnStatus,
 };
 use ikeway_tunnel::host::dirfd::DirFd;
@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::control::{Call, ConnectRequest, ControlServer, Reply, Request, Watcher};
 use crate::names::Named;
+use crate::ondemand::{self, OnDemand};
 use crate::owner::{ConnectionOwner, Placement, described};
 use crate::persist::{self, Persisted};
 use crate::{ConfigurationEvent, Input};
@@ -112,9 +113,6 @@ impl Ended {
     }
 }
 
-/// How long a connection that ended on its own waits before On Demand may bring it back.
-const ON_DEMAND_RETRY: Duration = Duration::from_secs(2);
-
 /// The daemon's state; see the module documentation.
 pub struct Daemon {
     options: DaemonOptions,
@@ -125,10 +123,9 @@ pub struct Daemon {
     /// What the state file kept of the last connection, until this daemon runs one.
     kept: Option<Persisted>,
     watchers: Vec<Watcher>,
-    /// Network changes (O's `NetworkMonitor`), when something observes them.
-    network: Option<Receiver<NetworkState>>,
-    /// When On Demand looks again at a connection that ended on its own.
-    retry_at: Option<Instant>,
+    /// VPN On Demand for the enabled configuration (the daemon) or the connected one
+    /// (`connect --foreground`), when its rules are on.
+    on_demand: Option<OnDemand>,
     /// SIGTERM/SIGINT: stop the tunnel, then end.
     terminating: bool,
     /// The user stopped the connection (disconnect, a signal): its end is no error.
@@ -144,7 +141,7 @@ impl std::fmt::Debug for Daemon {
             .field("options", &self.options)
             .field("owner", &self.owner)
             .field("watchers", &self.watchers.len())
-            .field("retry_at", &self.retry_at)
+            .field("on_demand", &self.on_demand)
             .field("terminating", &self.terminating)
             .finish_non_exhaustive()
     }
@@ -165,8 +162,7 @@ impl Daemon {
             owner: None,
             kept: None,
             watchers: Vec::new(),
-            network: None,
-            retry_at: None,
+            on_demand: None,
             terminating: false,
             stopped_by_user: false,
             stale_kill_switch: None,
@@ -194,6 +190,9 @@ impl Daemon {
         match persist::load(&daemon.options.dir) {
             Ok(kept) => daemon.kept = kept,
             Err(e) => daemon.log(&format!("ikeway: ignoring what was kept: {e}")),
+        }
+        if daemon.options.mode == Mode::Service {
+            daemon.reload_on_demand();
         }
         Ok(daemon)
     }
@@ -253,7 +252,6 @@ impl Daemon {
         let inherited = self.owner.as_mut().and_then(ConnectionOwner::take_kill_switch);
         owner.inherit_kill_switch(inherited.or_else(|| self.stale_kill_switch.take()));
         let options = StartOptions { username: None, password: request.password };
-        self.retry_at = None;
         self.stopped_by_user = false;
         let started = owner.want(options);
         for line in owner.take_notes() {
@@ -304,7 +302,8 @@ impl Daemon {
             .is_none_or(|o| matches!(o.status(), VpnStatus::Disconnected | VpnStatus::Invalid));
         match self.options.mode {
             Mode::Service => self.terminating && down,
-            Mode::Foreground => down && self.retry_at.is_none(),
+            // On Demand keeps a foreground connection's process until the user stops it.
+            Mode::Foreground => down && (self.on_demand.is_none() || self.stopped_by_user),
         }
     }
 
@@ -314,7 +313,10 @@ impl Daemon {
         let mut select = Select::new();
         let inputs = select.recv(&self.inputs);
         let status = changes.as_ref().map(|c| select.recv(c));
-        let network = self.network.as_ref().map(|n| select.recv(n));
+        let od = self.on_demand.as_ref();
+        let network = od.map(|o| select.recv(o.network()));
+        let probes = od.map(|o| select.recv(o.probes()));
+        let dns = od.and_then(OnDemand::dns).map(|d| select.recv(d));
         let op = match self.next_deadline() {
             Some(at) => match select.select_deadline(at) {
                 Ok(op) => op,
@@ -330,10 +332,19 @@ impl Daemon {
             && let Some(c) = &changes
         {
             op.recv(c).map_or(Input::Tick, Input::Status)
-        } else if Some(i) == network
-            && let Some(n) = &self.network
+        } else if let Some(o) = od
+            && Some(i) == network
         {
-            op.recv(n).map_or(Input::Tick, Input::Network)
+            op.recv(o.network())
+                .map_or(Input::Tick, |n| Input::Network(ondemand::network_state(&n)))
+        } else if let Some(o) = od
+            && Some(i) == probes
+        {
+            op.recv(o.probes()).map_or(Input::Tick, Input::Probe)
+        } else if let Some(d) = od.and_then(OnDemand::dns)
+            && Some(i) == dns
+        {
+            op.recv(d).map_or(Input::Tick, Input::Dns)
         } else {
             Input::Tick
         }
@@ -341,7 +352,7 @@ impl Daemon {
 
     /// The earliest deadline of the loop: On Demand's retry.
     fn next_deadline(&self) -> Option<Instant> {
-        self.retry_at
+        self.on_demand.as_ref().and_then(|o| o.driver_ref().next_deadline())
     }
 
     fn handle(&mut self, input: Input) {
@@ -349,6 +360,8 @@ impl Daemon {
             Input::Control(call) => self.on_control(call),
             Input::Status(change) => self.on_status(&change),
             Input::Network(state) => self.on_network(&state),
+            Input::Probe(result) => self.on_probe(result),
+            Input::Dns(request) => self.on_dns(request),
             Input::Configuration(event) => self.on_configuration(&event),
             Input::Sleep(_) => {}
             Input::Tick => self.on_tick(),
@@ -411,7 +424,11 @@ impl Daemon {
             }
             Request::Connect(c) => {
                 let name = c.configuration.clone();
-                match self.connect(c) {
+                let connected = self.connect(c);
+                if connected.is_ok() {
+                    self.on_user_connect(&name);
+                }
+                match connected {
                     Ok(unsupported) => {
                         for u in &unsupported {
                             self.log(&format!(
@@ -437,7 +454,9 @@ impl Daemon {
 
     /// The user's stop: the connection is no longer wanted.
     fn stop(&mut self) {
-        self.retry_at = None;
+        if let Some(od) = &mut self.on_demand {
+            od.driver().on_user_disconnect();
+        }
         if let Some(o) = &mut self.owner {
             self.stopped_by_user = true;
             o.unwant();
@@ -450,20 +469,22 @@ impl Daemon {
     fn on_status(&mut self, change: &StatusChange) {
         let Some(owner) = &mut self.owner else { return };
         let lines = owner.describe(change);
-        if change.to == VpnStatus::Disconnected && owner.wanted() {
-            // VPN On Demand: a connection the user did not stop comes back when the rules
-            // for the current network say Connect.
-            if on_demand_rules(owner.configuration()).is_some() {
-                self.retry_at = Some(Instant::now() + ON_DEMAND_RETRY);
-            } else {
-                owner.give_up();
-            }
+        let on_demand = self.on_demand.as_mut().filter(|od| od.name() == owner.name());
+        if change.to == VpnStatus::Disconnected && owner.wanted() && on_demand.is_none() {
+            owner.give_up();
         }
         let lines: Vec<String> = lines.into_iter().chain(owner.take_notes()).collect();
+        // VPN On Demand: a connection the user did not stop comes back when the rules for
+        // the current network say Connect (after a wait); waiting DNS queries go on.
+        let command = on_demand.and_then(|od| {
+            let dns = (change.to == VpnStatus::Connected).then(|| tunnel_dns(&owner.snapshot()));
+            od.on_status(Instant::now(), change, dns)
+        });
         for line in lines {
             self.log(&line);
         }
         self.keep();
+        self.carry_out(command);
         self.push(&Reply::Snapshot(self.snapshot()));
     }
 
@@ -481,7 +502,137 @@ impl Daemon {
         self.watchers = watchers;
     }
 
-    fn on_network(&mut self, _state: &NetworkState) {}
+    fn status(&self) -> VpnStatus {
+        self.owner.as_ref().map_or(VpnStatus::Disconnected, ConnectionOwner::status)
+    }
+
+    fn on_network(&mut self, state: &NetworkState) {
+        let status = self.status();
+        let command = self.on_demand.as_mut().and_then(|od| od.on_network(state, status));
+        self.carry_out(command);
+    }
+
+    fn on_probe(&mut self, result: ondemand::ProbeResult) {
+        let status = self.status();
+        let command = self.on_demand.as_mut().and_then(|od| od.on_probe(result, status));
+        self.carry_out(command);
+    }
+
+    fn on_dns(&mut self, request: ondemand::StubRequest) {
+        let status = self.status();
+        let command = match &mut self.on_demand {
+            Some(od) => od.on_dns(request, status),
+            None => {
+                let _ = request.reply.send(None);
+                None
+            }
+        };
+        self.carry_out(command);
+    }
+
+    /// The user's connect: their earlier disconnect no longer holds against On Demand, which
+    /// runs for the configuration connected (connecting enables it) when it has rules.
+    fn on_user_connect(&mut self, name: &str) {
+        if self.on_demand.as_ref().is_none_or(|od| od.name() != name) {
+            let c = self.owner.as_ref().and_then(ConnectionOwner::configuration).cloned();
+            if let Some(c) = c {
+                self.start_on_demand(name, &c);
+            }
+        }
+        if let Some(od) = self.on_demand.as_mut().filter(|od| od.name() == name) {
+            od.driver().on_user_connect();
+        }
+    }
+
+    /// On Demand for the enabled configuration, as the store has it now: started, kept when
+    /// its rules did not change, stopped when none is enabled with On Demand on.
+    fn reload_on_demand(&mut self) {
+        let found = crate::names::configurations(&self.options.store).map(|all| {
+            all.into_iter()
+                .find(|n| n.configuration.enabled && ondemand::rules_of(&n.configuration).is_some())
+        });
+        let named = match found {
+            Ok(n) => n,
+            Err(e) => {
+                self.log(&format!("on demand: reading the preferences: {e}"));
+                return;
+            }
+        };
+        match named {
+            Some(n)
+                if self.on_demand.as_ref().is_some_and(|od| od.runs(&n.name, &n.configuration)) => {
+            }
+            Some(n) => self.start_on_demand(&n.name, &n.configuration),
+            None => {
+                if let Some(od) = self.on_demand.take() {
+                    self.log(&format!("{}: on demand: off", od.name()));
+                }
+            }
+        }
+    }
+
+    fn start_on_demand(&mut self, name: &str, c: &VpnConfiguration) {
+        match OnDemand::start(name, c) {
+            Some(Ok(mut od)) => {
+                self.log(&format!("{name}: on demand: watching the network"));
+                for note in od.take_notes() {
+                    self.log(&note);
+                }
+                self.on_demand = Some(od);
+            }
+            Some(Err(e)) => {
+                self.on_demand = None;
+                self.log(&format!("{name}: on demand: cannot watch the network: {e}"));
+            }
+            None => self.on_demand = None,
+        }
+    }
+
+    /// Carries out what On Demand decided, with the calls `connect` and `disconnect` use;
+    /// neither is the user's own choice.
+    fn carry_out(&mut self, command: Option<OnDemandCommand>) {
+        let Some(command) = command else { return };
+        let Some(name) = self.on_demand.as_ref().map(|od| od.name().to_owned()) else { return };
+        match command {
+            OnDemandCommand::Connect => {
+                let started = match &mut self.owner {
+                    Some(o) if o.name() == name => {
+                        if !matches!(o.status(), VpnStatus::Disconnected | VpnStatus::Invalid) {
+                            return;
+                        }
+                        o.want_again()
+                    }
+                    Some(o)
+                        if !matches!(o.status(), VpnStatus::Disconnected | VpnStatus::Invalid) =>
+                    {
+                        // Another configuration is up, by the user's hand: it stays.
+                        return;
+                    }
+                    _ => {
+                        let request = ConnectRequest {
+                            configuration: name.clone(),
+                            password: None,
+                            tun: None,
+                            local: None,
+                            starter: None,
+                        };
+                        self.connect(request).map_err(|e| e.to_string())
+                    }
+                };
+                self.log(&format!("{name}: on demand: connecting"));
+                if let Err(e) = started {
+                    self.log(&format!("{name}: on demand: {e}"));
+                }
+            }
+            OnDemandCommand::Disconnect => {
+                if let Some(o) = self.owner.as_mut().filter(|o| o.name() == name) {
+                    o.unwant();
+                    self.log(&format!("{name}: on demand: disconnecting"));
+                }
+            }
+        }
+        self.push(&Reply::Snapshot(self.snapshot()));
+    }
 
     /// The store changed: the running connection takes its saved configuration again (used
     /// from its next start, as Apple's; removed, it stops), and watchers are told.
@@ -500,30 +651,18 @@ impl Daemon {
                 Err(e) => self.log(&format!("ikeway: reading the preferences again: {e}")),
             }
         }
+        if self.options.mode == Mode::Service {
+            self.reload_on_demand();
+        }
         let reply = Reply::Event(json!({ "event": "configuration", "change": event.to_string() }));
         self.push(&reply);
     }
 
     fn on_tick(&mut self) {
-        let Some(at) = self.retry_at else { return };
-        if Instant::now() < at {
-            return;
-        }
-        self.retry_at = None;
-        let Some(owner) = &mut self.owner else { return };
-        if !owner.wanted() || owner.status() != VpnStatus::Disconnected {
-            return;
-        }
-        let rules = on_demand_rules(owner.configuration()).unwrap_or_default();
-        let decision = ikeway_manager::evaluate(&rules, &network_state(), &|_: &str| false);
-        if matches!(decision, OnDemandDecision::Connect { .. }) {
-            let name = owner.name().to_owned();
-            let restarted = owner.restart();
-            self.log(&format!("{name}: on demand: reconnecting"));
-            if let Err(e) = restarted {
-                self.log(&format!("{name}: on demand: {e}"));
-            }
-        }
+        let status = self.status();
+        let command =
+            self.on_demand.as_mut().and_then(|od| od.driver().on_deadline(Instant::now(), status));
+        self.carry_out(command);
     }
 
     fn on_terminate(&mut self) {
@@ -532,31 +671,16 @@ impl Daemon {
     }
 }
 
-/// The on-demand rules, when on-demand is enabled for the configuration.
-fn on_demand_rules(c: Option<&VpnConfiguration>) -> Option<Vec<ikeway_manager::OnDemandRule>> {
-    let c = c?;
-    (c.on_demand_enabled && !c.on_demand_rules.is_empty()).then(|| c.on_demand_rules.clone())
-}
-
-/// What on-demand rules match on, read from this host: a wired interface (Linux hosts are
-/// matched as Ethernet), and the resolver's servers and search domains.
-fn network_state() -> NetworkState {
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut state = NetworkState {
-        interface_type: Some(ikeway_manager::InterfaceType::Ethernet),
-        ssid: None,
-        dns_search_domains: Vec::new(),
-        dns_servers: Vec::new(),
+/// The tunnel's DNS servers and domains, as the status snapshot shows them.
+fn tunnel_dns(snapshot: &serde_json::Value) -> (Vec<IpAddr>, Vec<String>) {
+    let list = |key: &str| -> Vec<String> {
+        snapshot[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
     };
-    for line in resolv.lines() {
-        let mut words = line.split_whitespace();
-        match words.next() {
-            Some("nameserver") => {
-                state.dns_servers.extend(words.next().and_then(|a| a.parse::<IpAddr>().ok()))
-            }
-            Some("search" | "domain") => state.dns_search_domains.extend(words.map(str::to_owned)),
-            _ => {}
-        }
-    }
-    state
+    let servers = list("dns").iter().filter_map(|s| s.parse().ok()).collect();
+    (servers, list("domains"))
 }

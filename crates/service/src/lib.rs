@@ -52,6 +52,7 @@ pub mod config_watch;
 pub mod control;
 mod daemon;
 pub mod names;
+pub mod ondemand;
 mod owner;
 pub mod persist;
 mod phase;
@@ -72,6 +73,10 @@ pub enum Input {
     Status(StatusChange),
     /// The network changed (links, addresses, routes, Wi-Fi, resolver).
     Network(NetworkState),
+    /// An On Demand probe URL was fetched.
+    Probe(ondemand::ProbeResult),
+    /// The On Demand DNS stub asks about a name (EvaluateConnection).
+    Dns(ondemand::StubRequest),
     /// The preferences store changed.
     Configuration(ConfigurationEvent),
     /// logind's `PrepareForSleep`: `true` before the system sleeps, `false` after it resumed.

@@ -256,6 +256,12 @@ impl ConnectionOwner {
         self.connection.start_tunnel_with_options(self.options.clone())
     }
 
+    /// On Demand wants the VPN up again: `wanted`, started with the last start's options. A
+    /// start that fails leaves `wanted` unset.
+    pub fn want_again(&mut self) -> Result<Vec<Unsupported>, String> {
+        self.want(self.options.clone()).map_err(|e| e.to_string())
+    }
+
     /// The user no longer wants the VPN: stop it.
     pub fn unwant(&mut self) {
         self.wanted = false;

@@ -79,6 +79,10 @@ pub(crate) enum ProfileCmd {
         /// Consent to installing the profile without asking.
         #[arg(long)]
         yes: bool,
+        /// Enable the profile's VPN (which disables the other ones): its On Demand rules, if
+        /// it has them, then run in `ikeway daemon` without a `connect`.
+        #[arg(long)]
+        enable: bool,
     },
     /// Export a configuration as a .mobileconfig profile (to stdout, or --output FILE).
     #[command(
@@ -768,7 +772,7 @@ pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
 pub(crate) fn profile(cmd: ProfileCmd) -> Result<()> {
     let store = store()?;
     match cmd {
-        ProfileCmd::Import { file, yes } => {
+        ProfileCmd::Import { file, yes, enable: enabling } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             if !consent(&format!("Install the VPN profile {}?", file.display()), yes)? {
@@ -790,6 +794,10 @@ pub(crate) fn profile(cmd: ProfileCmd) -> Result<()> {
                     "installed {name:?} from profile {:?} (managed)",
                     imported.display_name
                 ));
+                if enabling {
+                    store.set_managed_enabled(&vpn.payload_identifier, true)?;
+                    say(&format!("{name}: enabled"));
+                }
             }
         }
         ProfileCmd::Export { name, output, include_secrets } => {

@@ -225,6 +225,27 @@ impl Rtnl {
         Ok(links)
     }
 
+    /// The addresses on link `index` (`ip addr show dev`), at most [`MAX_DEFAULTS`], in the
+    /// kernel's order.
+    pub(crate) fn link_addresses(&mut self, index: u32) -> io::Result<Vec<IpAddr>> {
+        let mut found = Vec::new();
+        self.request_each(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            NLM_F_DUMP,
+            &mut |a| {
+                let RouteNetlinkMessage::NewAddress(m) = a else { return };
+                if m.header.index != index || found.len() >= MAX_DEFAULTS {
+                    return;
+                }
+                found.extend(m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(a) => Some(*a),
+                    _ => None,
+                }));
+            },
+        )?;
+        Ok(found)
+    }
+
     /// The name and hardware type (`ARPHRD_*`) of the link with `index`.
     pub(crate) fn link_info(&mut self, index: u32) -> io::Result<(String, LinkLayerType)> {
         let mut m = LinkMessage::default();

@@ -35,6 +35,9 @@ pub struct PrimaryInterface {
     pub index: u32,
     /// Wired, Wi-Fi or cellular.
     pub kind: InterfaceKind,
+    /// Its addresses: a new one (a new DHCP lease, another network on the same link) is a
+    /// change of network, after which probes run again.
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// The interface of the best default route, links of ours (`ikeway*`, the tunnel itself)
@@ -53,7 +56,9 @@ pub(crate) fn primary_interface() -> io::Result<Option<PrimaryInterface>> {
         }
         let sys = SysfsFacts::read(Path::new("/sys/class/net"), &name, index);
         let kind = classify(arphrd, sys.as_ref());
-        return Ok(Some(PrimaryInterface { name, index, kind }));
+        let mut addresses = rtnl.link_addresses(index)?;
+        addresses.sort_unstable();
+        return Ok(Some(PrimaryInterface { name, index, kind, addresses }));
     }
     Ok(None)
 }
