@@ -30,7 +30,8 @@
 #   restart    `connect` of a configuration without IncludeAllNetworks: the stale table goes
 #   end
 # Probes (probe NAME): ping, UDP (port 9) and TCP (port 80) to 10.99.0.2, 10.77.0.2 and a
-# LAN address 10.99.0.9, and the same over IPv6 to fd99::2 and fd77::2.
+# LAN address 10.99.0.9, and the same over IPv6 to fd99::2 and fd77::2; UDP to the server's
+# ports 500 and 4500 as user nobody (the kill switch lets only the tunnel's sockets use them).
 #
 # Usage: testbeds/leak-netns.sh OUTDIR IKEWAY_BINARY   (root, strongSwan, nft, dumpcap, tshark)
 # Leaves: phases.txt, outer.pcapng, outer.tsv (tshark fields, see below), client.mac,
@@ -143,6 +144,12 @@ probe() { # PHASE
         echo "udp $t $?" >>"$p"
         ikw_exec cli timeout 1 bash -c "echo leak-probe >/dev/tcp/$t/80" 2>/dev/null
         echo "tcp $t $?" >>"$p"
+    done
+    # Another local user through the opening the kill switch leaves: IKE's ports on the server.
+    for port in 500 4500; do
+        ikw_exec cli setpriv --reuid 65534 --regid 65534 --clear-groups \
+            timeout 2 bash -c "echo leak-probe >/dev/udp/$IKW_SRV_ADDR/$port" 2>/dev/null
+        echo "nobody-udp $IKW_SRV_ADDR:$port $?" >>"$p"
     done
 }
 

@@ -127,12 +127,14 @@ impl Frame {
         self.f(12)
     }
 
-    /// What the kill switch lets out: IKE (500, 4500) and ESP to the server, ARP, DHCP, and
-    /// IPv6 neighbor discovery (hop limit 255) and MLD (hop limit 1) that stay on the link.
+    /// What the kill switch lets out: IKE (500, 4500) and ESP to the server from our IKE
+    /// sockets (ports 500 and 4500 at both ends here), ARP, DHCP, and IPv6 neighbor discovery
+    /// (hop limit 255) and MLD (hop limit 1) that stay on the link.
     fn allowed(&self) -> bool {
         let ike = |dst: &str, server: &str| {
             dst == server
-                && (self.ip_proto() == "50" || matches!(self.udp_ports(), (_, "500" | "4500")))
+                && (self.ip_proto() == "50"
+                    || matches!(self.udp_ports(), ("500" | "4500", "500" | "4500")))
         };
         match self.ether() {
             "0x0806" => true,
@@ -179,7 +181,7 @@ fn probes(dir: &Path, phase: &str) -> Vec<(String, String, i32)> {
             Some((w.next()?.to_owned(), w.next()?.to_owned(), w.next()?.parse().ok()?))
         })
         .collect();
-    assert_eq!(probes.len(), 15, "{phase}: {probes:?}");
+    assert_eq!(probes.len(), 17, "{phase}: {probes:?}");
     probes
 }
 
@@ -228,8 +230,8 @@ fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
     for want in [
         "type filter hook output priority filter; policy drop;",
         "oifname \"ikeway0\" accept",
-        "ip daddr 10.99.0.2 udp dport { 500, 4500 } accept",
-        "ip daddr 10.99.0.2 meta l4proto esp accept",
+        "ip daddr 10.99.0.2 udp dport { 500, 4500 } meta skuid 0 accept",
+        "ip daddr 10.99.0.2 meta l4proto esp meta skuid 0 accept",
         "type filter hook forward priority filter; policy drop;",
     ] {
         assert!(nft.contains(want), "{want} missing: {nft}");
@@ -237,7 +239,10 @@ fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
     assert_eq!(status(dir, "status.up.json")["status"], "connected");
     assert_eq!(read(dir, "tunnel-ping.rc").trim(), "0", "{}", read(dir, "tunnel-ping.out"));
     for (kind, target, rc) in probes(dir, "up") {
-        if target.contains(':') && kind != "udp" {
+        if kind == "nobody-udp" {
+            assert_ne!(rc, 0, "user nobody sent to {target} through the opening to the server");
+        }
+        if target.contains(':') && kind != "udp" && kind != "nobody-udp" {
             assert_ne!(rc, 0, "{kind} to {target} got an answer");
         }
     }
@@ -290,6 +295,12 @@ fn the_outer_link_carries_only_ike_and_esp_to_the_server() {
         assert!(seen(dst, &|f| f.tcp_dport() == "80"), "control: no TCP probe to {dst}");
         let ping = |f: &Frame| f.ip_proto() == "1" || f.icmpv6() == "128";
         assert!(seen(dst, &ping), "control: no ping to {dst}");
+    }
+    for port in ["500", "4500"] {
+        assert!(
+            seen("10.99.0.2", &|f| f.udp_ports().1 == port && !f.allowed()),
+            "control: no UDP from user nobody to the server's port {port}"
+        );
     }
     assert!(control.iter().any(|f| !f.allowed()), "control frames count as leaks");
 }

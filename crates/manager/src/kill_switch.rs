@@ -75,8 +75,10 @@ fn engage(
         message: format!("includeAllNetworks: the kill switch could not be engaged: {e}"),
     };
     let local = killswitch::local_networks(tun).map_err(|e| failed(&e))?;
+    // Only this process's sockets (the tunnel's) may use the opening to the server.
     let plan = crate::kill_switch_plan(configuration, &servers, server_port, tun, &local)
-        .map_err(|e| failed(&e))?;
+        .map_err(|e| failed(&e))?
+        .with_socket_owner(killswitch::this_uid());
     let switch = match existing.take() {
         Some(mut switch) => match switch.update(plan) {
             Ok(()) => switch,

@@ -121,6 +121,7 @@ pub struct KillSwitchPlan {
     ports: Vec<u16>,
     tun: String,
     local: Vec<Route>,
+    socket_owner: Option<u32>,
 }
 
 impl KillSwitchPlan {
@@ -195,7 +196,15 @@ impl KillSwitchPlan {
                 }
             }
         }
-        Ok(Self { servers: kept, ports: port_list, tun: tun.to_owned(), local })
+        Ok(Self { servers: kept, ports: port_list, tun: tun.to_owned(), local, socket_owner: None })
+    }
+
+    /// Lets IKE and ESP to the server out only from sockets of the user `uid` (ours: the
+    /// tunnel's sockets), so another local user cannot send through that opening: without it
+    /// any process may send UDP to the server's ports 500 and 4500 in the clear.
+    pub fn with_socket_owner(mut self, uid: u32) -> Self {
+        self.socket_owner = Some(uid);
+        self
     }
 
     /// The server addresses IKE and ESP may go to.
@@ -217,6 +226,7 @@ impl KillSwitchPlan {
             self.servers.iter().filter(|s| s.is_ipv6() == v6).map(ToString::to_string).collect()
         };
         let ports = set(self.ports.iter().map(ToString::to_string).collect());
+        let owner = self.socket_owner.map(|uid| format!(" meta skuid {uid}")).unwrap_or_default();
         let mut output =
             vec!["oifname \"lo\" accept".to_owned(), format!("oifname \"{}\" accept", self.tun)];
         for (family, v6) in [("ip", false), ("ip6", true)] {
@@ -225,8 +235,8 @@ impl KillSwitchPlan {
                 continue;
             }
             let servers = set(servers);
-            output.push(format!("{family} daddr {servers} udp dport {ports} accept"));
-            output.push(format!("{family} daddr {servers} meta l4proto esp accept"));
+            output.push(format!("{family} daddr {servers} udp dport {ports}{owner} accept"));
+            output.push(format!("{family} daddr {servers} meta l4proto esp{owner} accept"));
         }
         output.extend(
             [
@@ -270,6 +280,11 @@ impl KillSwitchPlan {
             chain("forward", "forward", &forward)
         )
     }
+}
+
+/// The effective uid of this process, for [`KillSwitchPlan::with_socket_owner`].
+pub fn this_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 /// The `nft -f` text that deletes our table, and only it, whether or not it exists.

@@ -75,6 +75,25 @@ fn local_networks_only_with_exclude_local_networks() {
     assert!(!blocked.contains("169.254.0.0/16"), "{blocked}");
 }
 
+/// With a socket owner, only that user's sockets may send IKE and ESP to the server.
+#[test]
+fn ike_and_esp_only_from_the_tunnels_own_sockets() {
+    let text =
+        KillSwitchPlan::new(&[ip("192.0.2.1"), ip("2001:db8::1")], &[500], "ikeway0", &[], false)
+            .unwrap()
+            .with_socket_owner(0)
+            .ruleset();
+    for rule in [
+        "ip daddr { 192.0.2.1 } udp dport { 500, 4500 } meta skuid 0 accept",
+        "ip daddr { 192.0.2.1 } meta l4proto esp meta skuid 0 accept",
+        "ip6 daddr { 2001:db8::1 } udp dport { 500, 4500 } meta skuid 0 accept",
+        "ip6 daddr { 2001:db8::1 } meta l4proto esp meta skuid 0 accept",
+    ] {
+        assert!(text.contains(rule), "{rule} missing: {text}");
+    }
+    assert_eq!(text.matches("daddr { 192.0.2.1 }").count(), 2, "no rule without the owner");
+}
+
 /// A "local network" that is everything would switch the kill switch off: dropped.
 #[test]
 fn a_zero_length_local_network_is_not_let_out() {
@@ -275,7 +294,8 @@ fn nft_accepts_the_ruleset() {
         return;
     }
     let plans = [
-        KillSwitchPlan::new(&[ip("10.99.0.2"), ip("fd99::2")], &[500], "ikeway0", &[], false),
+        KillSwitchPlan::new(&[ip("10.99.0.2"), ip("fd99::2")], &[500], "ikeway0", &[], false)
+            .map(|p| p.with_socket_owner(0)),
         KillSwitchPlan::new(
             &[ip("fd99::2")],
             &[500, 4501],
