@@ -1,0 +1,150 @@
+//! VPN On Demand against strongSwan 5.9.8 (kernel-libipsec, `mobike = yes`), as root in
+//! network namespaces: `ikeway daemon` with an imported profile whose rules are "Disconnect on
+//! the search domain corp.example", "Disconnect when the trusted-network probe URL says OK",
+//! "Connect on Ethernet". `testbeds/ondemand-netns.sh` drives the namespaces (one run, shared
+//! by the tests below) and records each phase; this judges what it recorded.
+//!
+//! Needs root, network namespaces, nftables, strongSwan and python3 (its `http.server` is the
+//! probe URL's server); without them it says loudly that it was skipped (a failure under CI).
+
+// The figure of the first connect is printed for the log; the assertions judge.
+#![allow(clippy::print_stderr)]
+
+mod testbed;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use testbed::{read, status};
+
+enum Run {
+    Ran(PathBuf),
+    Skipped(String),
+    Failed(String),
+}
+
+fn run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| {
+        if let Some(why) = testbed::unavailable(&["charon-systemd", "swanctl", "python3", "ping"]) {
+            return Run::Skipped(why);
+        }
+        if !Path::new("/dev/net/tun").exists() {
+            return Run::Skipped("/dev/net/tun missing".into());
+        }
+        let out = std::env::temp_dir().join(format!("ikeway-ondemand-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let ok = Command::new("bash")
+            .arg(testbed::root().join("testbeds/ondemand-netns.sh"))
+            .arg(&out)
+            .arg(env!("CARGO_BIN_EXE_ikeway"))
+            .env("IKW_PREFIX", format!("ikwod{}", std::process::id() % 10000))
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            Run::Ran(out)
+        } else {
+            Run::Failed(format!("testbeds/ondemand-netns.sh failed ({})", out.display()))
+        }
+    })
+}
+
+/// The run's folder; `None` after a loud skip.
+fn dir() -> Option<&'static Path> {
+    match run() {
+        Run::Ran(out) => Some(out),
+        Run::Skipped(why) => {
+            ikeway_testkit::skip("On Demand (ikeway daemon vs strongSwan)", why);
+            None
+        }
+        Run::Failed(why) => panic!("{why}"),
+    }
+}
+
+/// How long phase `name` took to reach its status, in ms; fails on a timeout.
+fn reached(dir: &Path, name: &str) -> u64 {
+    let phases = read(dir, "phases.txt");
+    let line = phases
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("phase {name} did not run: {phases}"));
+    line.parse().unwrap_or_else(|_| {
+        panic!("phase {name}: {line}; daemon log:\n{}", read(dir, "daemon.log"))
+    })
+}
+
+fn status_of(dir: &Path, file: &str) -> Value {
+    status(dir, &format!("{file}.status.json"))
+}
+
+/// The daemon connects on its own: no `connect` command was given, the Connect rule
+/// (interface type Ethernet) matched the client's wired link, and traffic goes through.
+#[test]
+fn the_daemon_connects_with_no_connect_command() {
+    let Some(dir) = dir() else { return };
+    assert!(read(dir, "import.out").contains("Roaming: enabled"), "{}", read(dir, "import.out"));
+    let took = reached(dir, "up");
+    let up = status_of(dir, "up");
+    assert_eq!(up["status"], "connected", "{up}");
+    assert_eq!(up["configuration"], "Roaming");
+    assert_eq!(read(dir, "up.ping.rc").trim(), "0", "ping through the tunnel");
+    let log = read(dir, "daemon.log");
+    assert!(log.contains("Roaming: on demand: connecting"), "{log}");
+    // `connect` through the control socket would have logged "Roaming: connecting".
+    assert!(!log.lines().any(|l| l == "Roaming: connecting"), "{log}");
+    eprintln!("connected on demand {took} ms after the daemon started");
+}
+
+/// With no route to the server the tunnel goes reasserting; with the route back it is
+/// connected again and carries traffic.
+#[test]
+fn losing_the_route_reasserts_and_restoring_it_reconnects() {
+    let Some(dir) = dir() else { return };
+    reached(dir, "no-route");
+    assert_eq!(status_of(dir, "no-route")["status"], "reasserting");
+    reached(dir, "restored");
+    let restored = status_of(dir, "restored");
+    assert_eq!(restored["status"], "connected", "{restored}");
+    assert_eq!(read(dir, "restored.ping.rc").trim(), "0", "ping after the route came back");
+}
+
+/// A Disconnect rule matching the resolver's search domain takes the tunnel down and keeps it
+/// down (4 s later still), without an error; without the domain, Connect brings it back.
+#[test]
+fn a_disconnect_rule_on_the_search_domain_keeps_it_down() {
+    let Some(dir) = dir() else { return };
+    reached(dir, "corp");
+    for file in ["corp", "corp.later"] {
+        let s = status_of(dir, file);
+        assert_eq!(s["status"], "disconnected", "{file}: {s}");
+        assert_eq!(s["last_disconnect_error"], Value::Null, "{file}: not an error: {s}");
+    }
+    reached(dir, "back");
+    assert_eq!(status_of(dir, "back")["status"], "connected");
+    let log = read(dir, "daemon.log");
+    assert!(log.contains("Roaming: on demand: disconnecting"), "{log}");
+}
+
+/// The probe URL rule: once the trusted network's server answers OK, a network change makes
+/// the rules run again, the probe succeeds and its Disconnect rule keeps the tunnel down.
+#[test]
+fn a_probe_url_rule_detects_the_trusted_network() {
+    let Some(dir) = dir() else { return };
+    reached(dir, "trusted");
+    for file in ["trusted", "trusted.later"] {
+        assert_eq!(status_of(dir, file)["status"], "disconnected", "{file}");
+    }
+    let http = read(dir, "http.log");
+    assert!(http.contains("\"GET /trusted HTTP/1.1\" 200"), "the probe was fetched: {http}");
+}
+
+/// After the daemon stopped: the client's routes are as before, no TUN link is left.
+#[test]
+fn the_host_is_restored_after_the_daemon_stops() {
+    let Some(dir) = dir() else { return };
+    assert_eq!(read(dir, "routes.end"), read(dir, "routes.before"));
+    let links = read(dir, "links.end");
+    assert!(!links.contains("ikeway"), "a TUN link is left: {links}");
+}

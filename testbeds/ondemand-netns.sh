@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# VPN On Demand against strongSwan 5.9.8 (kernel-libipsec, `mobike = yes`): `ikeway daemon`
+# with a profile whose On Demand rules are, in order,
+#   1. Disconnect when a DNS search domain is corp.example   (DNSDomainMatch)
+#   2. Disconnect when http://10.99.0.2:8080/trusted says OK  (URLStringProbe: a trusted network)
+#   3. Connect on Ethernet                                    (InterfaceTypeMatch)
+# brings the tunnel up with no `connect` command, follows the client's network, and is kept
+# down by the Disconnect rules.
+#
+#   +-----------------------------+  ike0-in0   +---------------------+  out0-ike0  +------------------------+
+#   | $P-cli  ikeway daemon       |-------------| $P-nat  masquerade  |-------------| $P-srv  charon         |
+#   | ike0 10.98.0.2/24           |             | in0 10.98.0.1       |             | ike0 10.99.0.2         |
+#   | default via 10.98.0.1       |             | out0 10.99.0.3      |             | HTTP :8080 (phase 4)   |
+#   | resolv.conf: /etc/netns/... |             +---------------------+             +-----------+------------+
+#   +-----------------------------+                                                             | prot0
+#                                                                                   $P-prot 10.77.0.2 (ping target)
+#
+# Phases, each leaving OUT/<phase>.status.json (the daemon's `status --json` when the phase's
+# condition was met or its time ran out) and a line "NAME MS" in OUT/phases.txt (ms the
+# condition took, or "timeout"):
+#   up         the daemon starts; nothing else is asked: wait for "connected"; ping through it
+#   no-route   delete the client's default route (its only route to the server): "reasserting"
+#   restored   add it again: "connected"; ping through it
+#   corp       resolv.conf gains `search corp.example` (written in place): "disconnected",
+#              then still "disconnected" 4 s later (OUT/corp.later.status.json)
+#   back       resolv.conf without it: "connected"
+#   trusted    an HTTP server on the server's outside address answers OK, and the client's link
+#              gains an address (a network change: the rules are evaluated again, the probe
+#              runs): "disconnected", still so 4 s later (OUT/trusted.later.status.json)
+# Then SIGTERM to the daemon: OUT/routes.end, OUT/links.end.
+#
+# Usage: testbeds/ondemand-netns.sh OUTDIR IKEWAY_BINARY   (root, strongSwan, python3)
+# The Rust test crates/ikeway/tests/ondemand_netns.rs runs this and judges what it left.
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export IKW_PREFIX="${IKW_PREFIX:-auto}"
+# shellcheck source=lib/netns.sh
+. "$HERE/lib/netns.sh"
+# shellcheck source=lib/strongswan.sh
+. "$HERE/lib/strongswan.sh"
+
+OUT="$1"
+IKEWAY="$2"
+mkdir -p "$OUT"
+PSK="${IKW_PSK:-ikeway-testbed-psk-0123456789}"
+
+ikw_topo_trap
+ikw_topo_up nat >/dev/null 2>&1 || ikw_die "topology"
+printf '%s\n' "$PSK" >"$IKW_WORKDIR/psk"
+# IPv6 stays off the client's legs: the path under test is IPv4.
+ip -n "$IKW_NS_CLI" -6 route flush default 2>/dev/null || true
+
+SRV="$IKW_WORKDIR/srv"
+# No DNS from the server: resolv.conf stays the network's, which the test rewrites.
+IKW_SW_PSK="$PSK" IKW_SW_MOBIKE=yes IKW_SW_POOL6="" IKW_SW_DNS="" IKW_SW_ESP_PROPOSALS=aes256gcm16-noesn \
+    ikw_sw_conf_responder "$SRV"
+ikw_sw_start srv "$SRV" && ikw_sw_load "$SRV" >/dev/null || ikw_die "strongSwan responder"
+
+RESOLV="/etc/netns/$IKW_NS_CLI/resolv.conf"
+mkdir -p "/etc/netns/$IKW_NS_CLI"
+printf 'nameserver 10.99.0.254\n' >"$RESOLV"
+ikw_private_run
+
+cat >"$IKW_WORKDIR/ondemand.mobileconfig" <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.ondemand</string>
+<key>PayloadUUID</key><string>0B7E3C52-2F4D-4E8A-9C11-5A3D2E6F7B80</string>
+<key>PayloadDisplayName</key><string>On Demand profile</string>
+<key>PayloadContent</key><array><dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.ondemand.vpn</string>
+  <key>PayloadUUID</key><string>1C8F4D63-3A5E-4F9B-8D22-6B4E3F7A8C91</string>
+  <key>UserDefinedName</key><string>Roaming</string>
+  <key>VPNType</key><string>IKEv2</string>
+  <key>IKEv2</key><dict>
+    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
+    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
+    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
+    <key>AuthenticationMethod</key><string>SharedSecret</string>
+    <key>SharedSecret</key><string>$PSK</string>
+    <key>DeadPeerDetectionRate</key><string>Medium</string>
+    <key>OnDemandEnabled</key><integer>1</integer>
+    <key>OnDemandRules</key><array>
+      <dict><key>Action</key><string>Disconnect</string>
+            <key>DNSDomainMatch</key><array><string>corp.example</string></array></dict>
+      <dict><key>Action</key><string>Disconnect</string>
+            <key>URLStringProbe</key><string>http://$IKW_SRV_ADDR:8080/trusted</string></dict>
+      <dict><key>Action</key><string>Connect</string>
+            <key>InterfaceTypeMatch</key><string>Ethernet</string></dict>
+    </array>
+    <key>ChildSecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>14</integer>
+    </dict>
+  </dict>
+</dict></array>
+</dict></plist>
+PROFILE
+
+cli() { ikw_exec cli "${CLIENV[@]}" "$IKEWAY" "$@"; }
+cli profile import "$IKW_WORKDIR/ondemand.mobileconfig" --yes --enable >"$OUT/import.out" 2>&1
+ip -n "$IKW_NS_CLI" -4 route show >"$OUT/routes.before"
+ikw_exec cli ip -o link show >"$OUT/links.before"
+
+status() { cli status --json 2>/dev/null | tr -d '\n '; }
+: >"$OUT/phases.txt"
+# Waits up to $2 s for status "$3" and records the phase $1.
+phase() { # NAME TIMEOUT_S STATUS
+    local t0 st
+    t0="$(ikw_now_ms)"
+    while :; do
+        st="$(status)"
+        case "$st" in *"\"status\":\"$3\""*) echo "$1 $(( $(ikw_now_ms) - t0 ))" >>"$OUT/phases.txt"; break ;; esac
+        if [ $(( $(ikw_now_ms) - t0 )) -ge $(( $2 * 1000 )) ]; then
+            echo "$1 timeout" >>"$OUT/phases.txt"; break
+        fi
+        sleep 0.2
+    done
+    cli status --json >"$OUT/$1.status.json" 2>&1 || true
+}
+ping_prot() { # FILE
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >/dev/null 2>&1 && echo 0 >"$OUT/$1" || echo 1 >"$OUT/$1"
+}
+
+ikw_spawn cli "$OUT/daemon.log" "${CLIENV[@]}" "$IKEWAY" daemon
+DAEMON=$IKW_LAST_PID
+
+phase up 30 connected
+ping_prot up.ping.rc
+
+ip -n "$IKW_NS_CLI" route del default
+phase no-route 20 reasserting
+ip -n "$IKW_NS_CLI" route add default via 10.98.0.1
+phase restored 60 connected
+ping_prot restored.ping.rc
+
+# In place (same inode): the bind mount over /etc/resolv.conf shows it.
+printf 'nameserver 10.99.0.254\nsearch corp.example\n' >"$RESOLV"
+phase corp 20 disconnected
+sleep 4
+cli status --json >"$OUT/corp.later.status.json" 2>&1 || true
+printf 'nameserver 10.99.0.254\n' >"$RESOLV"
+phase back 30 connected
+
+mkdir -p "$IKW_WORKDIR/www"
+printf 'OK' >"$IKW_WORKDIR/www/trusted"
+ikw_spawn srv "$OUT/http.log" python3 -m http.server 8080 --bind "$IKW_SRV_ADDR" --directory "$IKW_WORKDIR/www"
+ikw_wait_for 10 ikw_exec cli python3 -c "import urllib.request as u; u.urlopen('http://$IKW_SRV_ADDR:8080/trusted', timeout=1)" || true
+ip -n "$IKW_NS_CLI" addr add 10.98.0.9/24 dev ike0
+phase trusted 20 disconnected
+sleep 4
+cli status --json >"$OUT/trusted.later.status.json" 2>&1 || true
+
+kill -TERM "$DAEMON" 2>/dev/null || true
+ikw_wait_for 10 sh -c "! kill -0 $DAEMON" || true
+ip -n "$IKW_NS_CLI" -4 route show >"$OUT/routes.end"
+ikw_exec cli ip -o link show >"$OUT/links.end"
+cp "$SRV/charon.log" "$OUT/charon.log" 2>/dev/null || true
+rm -rf "/etc/netns/$IKW_NS_CLI"
+exit 0
