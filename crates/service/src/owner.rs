@@ -256,10 +256,12 @@ impl ConnectionOwner {
         self.connection.start_tunnel_with_options(self.options.clone())
     }
 
-    /// On Demand wants the VPN up again: `wanted`, started with the last start's options. A
-    /// start that fails leaves `wanted` unset.
+    /// On Demand wants the VPN up again, with the last start's options: still wanted (a
+    /// retry after the tunnel dropped), it restarts with the kill switch kept engaged; no
+    /// longer wanted (a Disconnect rule or the user stopped it), it is wanted again.
     pub fn want_again(&mut self) -> Result<Vec<Unsupported>, String> {
-        self.want(self.options.clone()).map_err(|e| e.to_string())
+        let started = if self.wanted { self.restart() } else { self.want(self.options.clone()) };
+        started.map_err(|e| e.to_string())
     }
 
     /// The user no longer wants the VPN: stop it.
