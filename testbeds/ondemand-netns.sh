@@ -27,6 +27,11 @@
 #   trusted    an HTTP server on the server's outside address answers OK, and the client's link
 #              gains an address (a network change: the rules are evaluated again, the probe
 #              runs): "disconnected", still so 4 s later (OUT/trusted.later.status.json)
+#   evaluate   a second profile ("Evaluate": one EvaluateConnection rule, ConnectIfNeeded for
+#              corp.example) imported and enabled while the daemon runs; a DNS query for
+#              www.example.org to the daemon's stub (127.0.0.153:53) starts nothing
+#              (OUT/evaluate.other.*), one for git.corp.example (unresolvable outside) makes
+#              it connect: "connected" (OUT/evaluate.corp.answer: the stub's answer)
 # Then SIGTERM to the daemon: OUT/routes.end, OUT/links.end.
 #
 # Usage: testbeds/ondemand-netns.sh OUTDIR IKEWAY_BINARY   (root, strongSwan, python3)
@@ -103,6 +108,48 @@ cat >"$IKW_WORKDIR/ondemand.mobileconfig" <<PROFILE
 </dict></plist>
 PROFILE
 
+profile_evaluate() {
+    cat <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.evaluate</string>
+<key>PayloadUUID</key><string>2D9A5E74-4B6F-4A0C-9E33-7C5F4A8B9DA2</string>
+<key>PayloadDisplayName</key><string>EvaluateConnection profile</string>
+<key>PayloadContent</key><array><dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.evaluate.vpn</string>
+  <key>PayloadUUID</key><string>3EAB6F85-5C70-4B1D-8F44-8D6A5B9CAEB3</string>
+  <key>UserDefinedName</key><string>Evaluate</string>
+  <key>VPNType</key><string>IKEv2</string>
+  <key>IKEv2</key><dict>
+    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
+    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
+    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
+    <key>AuthenticationMethod</key><string>SharedSecret</string>
+    <key>SharedSecret</key><string>$PSK</string>
+    <key>OnDemandEnabled</key><integer>1</integer>
+    <key>OnDemandRules</key><array>
+      <dict><key>Action</key><string>EvaluateConnection</string>
+            <key>ActionParameters</key><array>
+              <dict><key>Domains</key><array><string>corp.example</string></array>
+                    <key>DomainAction</key><string>ConnectIfNeeded</string></dict>
+            </array></dict>
+    </array>
+    <key>ChildSecurityAssociationParameters</key><dict>
+      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
+      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
+      <key>DiffieHellmanGroup</key><integer>14</integer>
+    </dict>
+  </dict>
+</dict></array>
+</dict></plist>
+PROFILE
+}
+
 cli() { ikw_exec cli "${CLIENV[@]}" "$IKEWAY" "$@"; }
 cli profile import "$IKW_WORKDIR/ondemand.mobileconfig" --yes --enable >"$OUT/import.out" 2>&1
 ip -n "$IKW_NS_CLI" -4 route show >"$OUT/routes.before"
@@ -156,6 +203,38 @@ ip -n "$IKW_NS_CLI" addr add 10.98.0.9/24 dev ike0
 phase trusted 20 disconnected
 sleep 4
 cli status --json >"$OUT/trusted.later.status.json" 2>&1 || true
+
+# EvaluateConnection: a second profile, enabled in its place (the daemon follows the
+# configuration change), decides per name. A query for git.corp.example to the daemon's DNS
+# stub does not resolve outside (nobody answers at 10.99.0.254), so the stub asks for the
+# tunnel before answering; a query for www.example.org asks for nothing.
+profile_evaluate >"$IKW_WORKDIR/evaluate.mobileconfig"
+cli profile import "$IKW_WORKDIR/evaluate.mobileconfig" --yes --enable >"$OUT/import-evaluate.out" 2>&1
+ikw_wait_for 10 grep -q "Evaluate: on demand: DNS stub on 127.0.0.153:53" "$OUT/daemon.log" || true
+sleep 1
+cli status --json >"$OUT/evaluate.before.status.json" 2>&1 || true
+dns_query() { # NAME ID -> prints the answer's RCODE, or "none"
+    ikw_exec cli python3 - "$1" "$2" <<'PY'
+import socket, struct, sys
+name, qid = sys.argv[1], int(sys.argv[2])
+q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(30)
+s.sendto(q, ("127.0.0.153", 53))
+try:
+    a = s.recv(4096)
+    print("id=%d rcode=%d" % (struct.unpack(">H", a[:2])[0], a[3] & 0xF))
+except socket.timeout:
+    print("none")
+PY
+}
+dns_query www.example.org 4660 >"$OUT/evaluate.other.answer" 2>&1
+cli status --json >"$OUT/evaluate.other.status.json" 2>&1 || true
+dns_query git.corp.example 4661 >"$OUT/evaluate.corp.answer" 2>&1 &
+QUERY=$!
+phase evaluate 40 connected
+wait "$QUERY" || true
 
 kill -TERM "$DAEMON" 2>/dev/null || true
 ikw_wait_for 10 sh -c "! kill -0 $DAEMON" || true

@@ -148,3 +148,27 @@ fn the_host_is_restored_after_the_daemon_stops() {
     let links = read(dir, "links.end");
     assert!(!links.contains("ikeway"), "a TUN link is left: {links}");
 }
+
+/// EvaluateConnection through the daemon's DNS stub: a second profile enabled while the
+/// daemon runs (it follows the configuration change and starts the stub); a name no rule
+/// covers starts nothing, a ConnectIfNeeded name that does not resolve outside brings the
+/// tunnel up, and the query is answered (with its ID) once it is.
+#[test]
+fn a_name_evaluate_connection_covers_brings_the_tunnel_up() {
+    let Some(dir) = dir() else { return };
+    let log = read(dir, "daemon.log");
+    assert!(
+        log.contains("Evaluate: on demand: DNS stub on 127.0.0.153:53"),
+        "the daemon followed the configuration change: {log}"
+    );
+    // No resolver answers outside: SERVFAIL, and nothing started for an unrelated name.
+    assert_eq!(read(dir, "evaluate.other.answer").trim(), "id=4660 rcode=2");
+    assert_eq!(status_of(dir, "evaluate.other")["status"], "disconnected");
+    let took = reached(dir, "evaluate");
+    let up = status_of(dir, "evaluate");
+    assert_eq!((&up["status"], &up["configuration"]), (&"connected".into(), &"Evaluate".into()));
+    assert!(log.contains("Evaluate: on demand: connecting"), "{log}");
+    // The server gave no DNS, so the stub relays the outside answer, after the tunnel is up.
+    assert_eq!(read(dir, "evaluate.corp.answer").trim(), "id=4661 rcode=2");
+    eprintln!("connected for git.corp.example {took} ms after the query");
+}
