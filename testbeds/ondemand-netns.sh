@@ -32,7 +32,10 @@
 #              www.example.org to the daemon's stub (127.0.0.153:53) starts nothing
 #              (OUT/evaluate.other.*), one for git.corp.example (unresolvable outside) makes
 #              it connect: "connected" (OUT/evaluate.corp.answer: the stub's answer)
-# Then SIGTERM to the daemon: OUT/routes.end, OUT/links.end.
+# Then SIGTERM to the daemon: OUT/routes.end, OUT/links.end. Then `connect Roaming
+# --foreground` (the probe's server stopped): fg-up "connected", fg-corp (the search domain
+# again) "disconnected" with the process still there, fg-back "connected"; SIGTERM:
+# OUT/routes.fg-end, OUT/foreground.log.
 #
 # Usage: testbeds/ondemand-netns.sh OUTDIR IKEWAY_BINARY   (root, strongSwan, python3)
 # The Rust test crates/ikeway/tests/ondemand_netns.rs runs this and judges what it left.
@@ -198,6 +201,7 @@ phase back 30 connected
 mkdir -p "$IKW_WORKDIR/www"
 printf 'OK' >"$IKW_WORKDIR/www/trusted"
 ikw_spawn srv "$OUT/http.log" python3 -m http.server 8080 --bind "$IKW_SRV_ADDR" --directory "$IKW_WORKDIR/www"
+HTTP=$IKW_LAST_PID
 ikw_wait_for 10 ikw_exec cli python3 -c "import urllib.request as u; u.urlopen('http://$IKW_SRV_ADDR:8080/trusted', timeout=1)" || true
 ip -n "$IKW_NS_CLI" addr add 10.98.0.9/24 dev ike0
 phase trusted 20 disconnected
@@ -240,6 +244,20 @@ kill -TERM "$DAEMON" 2>/dev/null || true
 ikw_wait_for 10 sh -c "! kill -0 $DAEMON" || true
 ip -n "$IKW_NS_CLI" -4 route show >"$OUT/routes.end"
 ikw_exec cli ip -o link show >"$OUT/links.end"
+
+# `connect --foreground` runs the same On Demand: the trusted network's server gone, the
+# search domain comes and goes under a foreground connection of Roaming.
+kill -TERM "$HTTP" 2>/dev/null || true
+ikw_spawn cli "$OUT/foreground.log" "${CLIENV[@]}" "$IKEWAY" connect Roaming --foreground
+FG=$IKW_LAST_PID
+phase fg-up 30 connected
+printf 'nameserver 10.99.0.254\nsearch corp.example\n' >"$RESOLV"
+phase fg-corp 20 disconnected
+printf 'nameserver 10.99.0.254\n' >"$RESOLV"
+phase fg-back 30 connected
+kill -TERM "$FG" 2>/dev/null || true
+ikw_wait_for 10 sh -c "! kill -0 $FG" || true
+ip -n "$IKW_NS_CLI" -4 route show >"$OUT/routes.fg-end"
 cp "$SRV/charon.log" "$OUT/charon.log" 2>/dev/null || true
 rm -rf "/etc/netns/$IKW_NS_CLI"
 exit 0

@@ -172,3 +172,19 @@ fn a_name_evaluate_connection_covers_brings_the_tunnel_up() {
     assert_eq!(read(dir, "evaluate.corp.answer").trim(), "id=4661 rcode=2");
     eprintln!("connected for git.corp.example {took} ms after the query");
 }
+
+/// `connect --foreground` runs the same On Demand: a Disconnect rule takes its tunnel down
+/// without ending the process, and the Connect rule brings it back; SIGTERM ends it with the
+/// routes as before.
+#[test]
+fn connect_foreground_runs_the_same_on_demand() {
+    let Some(dir) = dir() else { return };
+    reached(dir, "fg-up");
+    assert_eq!(status_of(dir, "fg-up")["configuration"], "Roaming");
+    reached(dir, "fg-corp");
+    reached(dir, "fg-back");
+    let log = read(dir, "foreground.log");
+    assert!(log.contains("Roaming: on demand: disconnecting"), "{log}");
+    assert!(log.contains("Roaming: on demand: connecting"), "{log}");
+    assert_eq!(read(dir, "routes.fg-end"), read(dir, "routes.before"));
+}

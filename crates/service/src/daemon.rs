@@ -208,8 +208,19 @@ impl Daemon {
 
     /// Brings up the configuration `request` names (the user wants it): `asker` is the uid
     /// that asked (root), `request.starter` the user behind sudo. Returns the configured
-    /// features the tunnel will not honour.
+    /// features the tunnel will not honour. The user's connect: their earlier disconnect no
+    /// longer holds against On Demand, which runs for this configuration if it has rules.
     pub fn connect(&mut self, request: ConnectRequest) -> Result<Vec<Unsupported>, ConnectError> {
+        let name = request.configuration.clone();
+        let started = self.start(request);
+        if started.is_ok() {
+            self.on_user_connect(&name);
+        }
+        started
+    }
+
+    /// Brings up the configuration `request` names, for the user or for On Demand.
+    fn start(&mut self, request: ConnectRequest) -> Result<Vec<Unsupported>, ConnectError> {
         if let Some(o) = &self.owner
             && matches!(
                 o.status(),
@@ -424,11 +435,7 @@ impl Daemon {
             }
             Request::Connect(c) => {
                 let name = c.configuration.clone();
-                let connected = self.connect(c);
-                if connected.is_ok() {
-                    self.on_user_connect(&name);
-                }
-                match connected {
+                match self.connect(c) {
                     Ok(unsupported) => {
                         for u in &unsupported {
                             self.log(&format!(
@@ -616,7 +623,7 @@ impl Daemon {
                             local: None,
                             starter: None,
                         };
-                        self.connect(request).map_err(|e| e.to_string())
+                        self.start(request).map_err(|e| e.to_string())
                     }
                 };
                 self.log(&format!("{name}: on demand: connecting"));
