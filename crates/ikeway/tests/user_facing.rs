@@ -643,3 +643,31 @@ fn config_pq_kex_and_fallback_are_stored_and_shown() {
         "ikeway: unknown post-quantum key exchange \"x25519\"; mlkem768, mlkem1024 or none"
     );
 }
+
+/// `profile import --enable` installs the profile's VPN enabled (what On Demand runs for);
+/// without it the VPN is installed disabled, as Apple installs a profile's.
+#[test]
+fn profile_import_enable_enables_the_vpn() {
+    let enabled = |dir: &Path| -> serde_json::Value {
+        let out = ikeway(dir, &["config", "list", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        list.as_array().expect("a list")[0]["enabled"].clone()
+    };
+    let on_demand = "<key>OnDemandEnabled</key><integer>1</integer>\
+        <key>OnDemandRules</key><array><dict><key>Action</key><string>Connect</string></dict></array>";
+    for (flag, expected) in [(None, false), (Some("--enable"), true)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("p.mobileconfig"),
+            profile(&format!("{GOOD_IKEV2}{on_demand}")),
+        )
+        .expect("write");
+        let mut args = vec!["profile", "import", "p.mobileconfig", "--yes"];
+        args.extend(flag);
+        let out = ikeway(dir.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out).contains("Office: enabled"), expected, "{}", stdout(&out));
+        assert_eq!(enabled(dir.path()), expected, "{flag:?}");
+    }
+}
