@@ -456,7 +456,7 @@ mod tests {
         let started = std::time::Instant::now();
         let a = client(stub.local_addr(), &query("b.example.", 2)).expect("answer");
         assert_eq!((a.metadata.id, a.metadata.response_code), (2, ResponseCode::ServFail));
-        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]
