@@ -25,9 +25,11 @@
 #   disconnect `ikeway disconnect`: table and routes gone
 #   control    the same probes with no VPN: they must appear on the wire (the capture sees
 #              them, so their absence before means something)
-#   killed     strongSwan again, `connect` again, the connection SIGKILLed: the table stays
-#              (fails closed), probes blocked
-#   restart    `connect` of a configuration without IncludeAllNetworks: the stale table goes
+#   killed     strongSwan again, `connect` again, the connection (the daemon) SIGKILLed: the
+#              table stays (fails closed), probes blocked
+#   restart    `connect` again: the new daemon takes the table over (no gap), `disconnect`
+#              lifts it; then `connect`, SIGKILL, and `disconnect` with nothing running lifts
+#              the stale table
 #   end
 # Probes (probe NAME): ping, UDP (port 9) and TCP (port 80) to 10.99.0.2, 10.77.0.2 and a
 # LAN address 10.99.0.9, and the same over IPv6 to fd99::2 and fd77::2; UDP to the server's
@@ -195,19 +197,35 @@ rc=0
 ikw connect All --wait 20 >"$OUT/connect2.out" 2>&1 || rc=$?
 echo "$rc" >"$OUT/connect2.rc"
 phase killed
-for pid in $(ip netns pids "$IKW_NS_CLI"); do
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ikeway ] && kill -KILL "$pid" && echo "$pid" >>"$OUT/killed.pids"
-done
+kill_connection() { # FILE: SIGKILL every ikeway process of the client namespace (the daemon)
+    local pid
+    for pid in $(ip netns pids "$IKW_NS_CLI"); do
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ikeway ] && kill -KILL "$pid" && echo "$pid" >>"$OUT/$1"
+    done
+}
+kill_connection killed.pids
 sleep 1
 snapshot killed
 probe killed
+# The next start: a new daemon takes the table over for the connection (On Demand's or the
+# user's), replacing it in one transaction.
 phase restart
 rc=0
-ikw connect Plain --wait 20 >"$OUT/connect3.out" 2>&1 || rc=$?
+ikw connect All --wait 20 >"$OUT/connect3.out" 2>&1 || rc=$?
 echo "$rc" >"$OUT/connect3.rc"
 snapshot restart
+nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/connection3.log" 2>/dev/null || true
 ikw disconnect >"$OUT/disconnect3.out" 2>&1 || true
 sleep 0.3
+snapshot restarted-disconnect
+# Killed again; this time `ikeway disconnect` (nothing runs) lifts the table.
+rc=0
+ikw connect All --wait 20 >"$OUT/connect4.rc.out" 2>&1 || rc=$?
+echo "$rc" >"$OUT/connect4.rc"
+kill_connection killed2.pids
+sleep 1
+snapshot killed2
+ikw disconnect >"$OUT/disconnect4.out" 2>&1 || true
 snapshot end
 phase end
 sleep 0.5

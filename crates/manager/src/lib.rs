@@ -95,7 +95,7 @@ pub use connection::{
 };
 pub use convert::{ConfigError, Unsupported, identity, secrets_from};
 pub use eap::{EapPlan, EapRound};
-pub use kill_switch::{EngagedKillSwitch, engage_kill_switch};
+pub use kill_switch::plan_kill_switch;
 pub use model::*;
 pub use ondemand::*;
 pub use preferences::{

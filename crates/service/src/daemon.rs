@@ -172,17 +172,7 @@ impl Daemon {
             daemon.log("cleaned up after a connection that did not end cleanly");
         }
         let record = Box::new(StateFile::kill_switch(daemon.options.dir.try_clone()?));
-        if let Some(mut switch) = KillSwitch::adopt(record)? {
-            // `connect --foreground` is about to start a connection: it takes the table over.
-            // A daemon lifts it: nothing is wanted yet.
-            if daemon.options.mode == Mode::Service {
-                switch.lift()?;
-                daemon.log("lifted the kill switch a connection that did not end cleanly left");
-            } else {
-                daemon.stale_kill_switch = Some(switch);
-                daemon.log("took over the kill switch a connection that did not end cleanly left");
-            }
-        }
+        let stale = KillSwitch::adopt(record)?;
         // Configuration changes: every writer of the store is seen (see config_watch).
         if let Err(e) = crate::config_watch::watch(daemon.options.store.path(), daemon.sender()) {
             daemon.log(&format!("ikeway: not watching the preferences for changes: {e}"));
@@ -193,6 +183,22 @@ impl Daemon {
         }
         if daemon.options.mode == Mode::Service {
             daemon.reload_on_demand();
+        }
+        if let Some(mut switch) = stale {
+            // `connect --foreground` is about to start a connection, and On Demand of an
+            // includeAllNetworks configuration may be: the first connection takes the table
+            // over (no gap). Otherwise nothing is wanted yet: lifted.
+            let on_demand = daemon.on_demand.as_ref().map(|od| od.name().to_owned());
+            let wanted_by_on_demand = on_demand
+                .and_then(|name| daemon.find(&name).ok())
+                .is_some_and(|n| ikeway_manager::wants_kill_switch(&n.configuration));
+            if daemon.options.mode == Mode::Foreground || wanted_by_on_demand {
+                daemon.stale_kill_switch = Some(switch);
+                daemon.log("took over the kill switch a connection that did not end cleanly left");
+            } else {
+                switch.lift()?;
+                daemon.log("lifted the kill switch a connection that did not end cleanly left");
+            }
         }
         Ok(daemon)
     }
@@ -290,14 +296,7 @@ impl Daemon {
             let input = self.next_input();
             self.handle(input);
         }
-        if let Some(mut switch) = self.stale_kill_switch.take() {
-            match switch.lift() {
-                Ok(()) => {
-                    self.log("lifted the kill switch a connection that did not end cleanly left")
-                }
-                Err(e) => self.log(&format!("ikeway: kill switch: {e}")),
-            }
-        }
+        self.lift_stale_kill_switch();
         let error = if self.stopped_by_user {
             None
         } else {
@@ -514,9 +513,30 @@ impl Daemon {
     }
 
     fn on_network(&mut self, state: &NetworkState) {
+        // includeAllNetworks: the local networks the kill switch lets out follow the host.
+        if let Some(o) = &mut self.owner {
+            o.refresh_kill_switch();
+            for line in o.take_notes() {
+                (self.options.log)(&line);
+            }
+        }
         let status = self.status();
         let command = self.on_demand.as_mut().and_then(|od| od.on_network(state, status));
         self.carry_out(command);
+        // On Demand had its look at the network and started nothing: the table a crashed
+        // connection left is not wanted.
+        self.lift_stale_kill_switch();
+    }
+
+    fn lift_stale_kill_switch(&mut self) {
+        if let Some(mut switch) = self.stale_kill_switch.take() {
+            match switch.lift() {
+                Ok(()) => {
+                    self.log("lifted the kill switch a connection that did not end cleanly left")
+                }
+                Err(e) => self.log(&format!("ikeway: kill switch: {e}")),
+            }
+        }
     }
 
     fn on_probe(&mut self, result: ondemand::ProbeResult) {

@@ -12,7 +12,7 @@ use ikeway_manager::{
     StatusChange, TunnelStatus, Unsupported, VpnConfiguration, VpnConnection, VpnStatus,
 };
 use ikeway_tunnel::host::dirfd::DirFd;
-use ikeway_tunnel::host::killswitch::KillSwitch;
+use ikeway_tunnel::host::killswitch::{KillSwitch, KillSwitchError};
 use ikeway_tunnel::host::{HostNetwork, LinuxHost, StateFile};
 use ikeway_tunnel::{EventKind, SessionEvent};
 use serde_json::{Value, json};
@@ -124,33 +124,53 @@ impl ConnectionOwner {
         std::mem::take(&mut self.notes)
     }
 
-    /// Engages (or replaces) the kill switch when the configuration includes all networks,
-    /// lifts an inherited one otherwise.
+    /// Engages (or replaces, in one transaction) the kill switch when the configuration
+    /// includes all networks, lifts an inherited one otherwise. On an error a switch already
+    /// engaged stays as it was (closed, never open).
     fn engage_kill_switch(&mut self) -> Result<(), StartError> {
         let Some(configuration) = self.connection.configuration() else { return Ok(()) };
         if !ikeway_manager::wants_kill_switch(configuration) {
             self.lift_kill_switch();
             return Ok(());
         }
-        let store = StateFile::kill_switch(
-            self.placement.dir.try_clone().map_err(|e| Self::failed(e.to_string()))?,
-        );
-        let engaged = ikeway_manager::engage_kill_switch(
-            configuration,
-            &self.placement.tun,
-            None,
-            Box::new(store),
-            self.kill_switch.take(),
-        )
-        .map_err(StartError::ConnectionFailed)?;
-        *self.pinned_server.lock().unwrap_or_else(PoisonError::into_inner) = Some(engaged.server);
-        self.notes.push(format!(
-            "{}: kill switch engaged (nftables table inet ikeway): only the tunnel and IKE/ESP \
-             to {} get out",
-            self.name, engaged.server
-        ));
-        self.kill_switch = Some(engaged.switch);
+        // Our own engaged switch already lets the server out: no new lookup (it would not get
+        // out). An inherited switch was planned for another owner: resolve.
+        let known = *self.pinned_server.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = known.filter(|_| self.kill_switch.is_some());
+        let (plan, server) =
+            ikeway_manager::plan_kill_switch(configuration, &self.placement.tun, None, known)
+                .map_err(StartError::ConnectionFailed)?;
+        let failed = |e: KillSwitchError| {
+            Self::failed(format!("includeAllNetworks: the kill switch could not be engaged: {e}"))
+        };
+        match self.kill_switch.as_mut() {
+            Some(switch) => switch.update(plan).map_err(failed)?,
+            None => {
+                let dir =
+                    self.placement.dir.try_clone().map_err(|e| Self::failed(e.to_string()))?;
+                let store = Box::new(StateFile::kill_switch(dir));
+                self.kill_switch = Some(KillSwitch::engage(plan, store).map_err(failed)?);
+                self.notes.push(format!(
+                    "{}: kill switch engaged (nftables table inet ikeway): only the tunnel and \
+                     IKE/ESP to {server} get out",
+                    self.name
+                ));
+            }
+        }
+        *self.pinned_server.lock().unwrap_or_else(PoisonError::into_inner) = Some(server);
         Ok(())
+    }
+
+    /// The host's networks changed: an engaged kill switch is planned again, so the local
+    /// networks `excludeLocalNetworks` lets out are those of now (replaced in one
+    /// transaction, and only when they differ). A failure keeps the old table.
+    pub fn refresh_kill_switch(&mut self) {
+        if self.kill_switch.is_none() || !self.wanted {
+            return;
+        }
+        if let Err(e) = self.engage_kill_switch() {
+            self.notes.push(format!("ikeway: {}: kill switch: {e}", self.name));
+        }
     }
 
     fn failed(message: String) -> StartError {
@@ -240,7 +260,9 @@ impl ConnectionOwner {
         self.wanted = true;
         // includeAllNetworks: before the first packet of the connection.
         if let Err(e) = self.engage_kill_switch() {
+            // Not started, so not wanted: an inherited switch goes too.
             self.wanted = false;
+            self.lift_kill_switch();
             return Err(e);
         }
         let started = self.connection.start_tunnel_with_options(self.options.clone());
