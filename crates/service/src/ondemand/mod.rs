@@ -266,15 +266,27 @@ impl OnDemandDriver {
         resolved: bool,
         status: VpnStatus,
     ) -> Option<OnDemandCommand> {
-        let evaluator = self.connection_evaluator()?;
-        if is_running(status) || (self.user_stopped && !self.user_override_disabled) {
-            return None;
+        (!is_running(status) && self.wants_tunnel_for(name, resolved))
+            .then_some(OnDemandCommand::Connect)
+    }
+
+    /// Whether a connection to `name` needs the tunnel (whatever its status now): an
+    /// EvaluateConnection rule decides, its ConnectIfNeeded rule covers the name, the name did
+    /// not resolve outside or the rule's probe failed, and the user's own disconnect does not
+    /// hold.
+    pub fn wants_tunnel_for(&self, name: &str, resolved: bool) -> bool {
+        let Some(evaluator) = self.connection_evaluator() else { return false };
+        if self.user_stopped && !self.user_override_disabled {
+            return false;
         }
         // Its probe, if it has one, was run with the network's others (see `evaluate`).
         let probed = |url: &str| self.probed.get(url).copied().unwrap_or(true);
-        evaluator
-            .should_connect_for_domain(name, &|_, _| resolved, &probed)
-            .then_some(OnDemandCommand::Connect)
+        evaluator.should_connect_for_domain(name, &|_, _| resolved, &probed)
+    }
+
+    /// The tunnel's DNS servers while it is up.
+    pub fn tunnel_dns_servers(&self) -> Option<&[std::net::IpAddr]> {
+        self.tunnel_dns.as_ref().map(|(servers, _)| servers.as_slice())
     }
 
     fn evaluate(&mut self, status: VpnStatus) -> Option<OnDemandCommand> {

@@ -170,15 +170,29 @@ impl OnDemand {
         self.driver.on_probe(result, status)
     }
 
-    /// The stub asks about a name: a Connect keeps the query waiting for the tunnel.
+    /// The stub asks about a name. One that needs the tunnel goes to the tunnel's DNS when
+    /// it is up, waits for it while it comes up (a Connect when it is down), and any other
+    /// gets the network's answer.
     pub fn on_dns(&mut self, request: StubRequest, status: VpnStatus) -> Option<OnDemandCommand> {
-        let command = self.driver.on_dns_name(&request.name, request.resolved, status);
-        if command == Some(OnDemandCommand::Connect) {
-            self.waiting.push(request.reply);
-        } else {
+        if !self.driver.wants_tunnel_for(&request.name, request.resolved) {
             let _ = request.reply.send(None);
+            return None;
         }
-        command
+        match status {
+            VpnStatus::Connected => {
+                let servers = self.driver.tunnel_dns_servers().map(<[IpAddr]>::to_vec);
+                let _ = request.reply.send(servers);
+                None
+            }
+            VpnStatus::Connecting | VpnStatus::Reasserting => {
+                self.waiting.push(request.reply);
+                None
+            }
+            VpnStatus::Disconnected | VpnStatus::Invalid | VpnStatus::Disconnecting => {
+                self.waiting.push(request.reply);
+                self.driver.on_dns_name(&request.name, request.resolved, VpnStatus::Disconnected)
+            }
+        }
     }
 
     /// The connection's status changed; `tunnel_dns` is the tunnel's DNS (servers, domains)

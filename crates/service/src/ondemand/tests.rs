@@ -274,3 +274,22 @@ fn the_tunnels_own_dns_is_not_the_networks() {
     d.set_tunnel_dns(None);
     assert_eq!(d.on_network(&replaced, VpnStatus::Connected), Some(OnDemandCommand::Disconnect));
 }
+
+#[test]
+fn a_name_needs_the_tunnel_whatever_its_status_but_only_a_down_one_is_started() {
+    let mut d = OnDemandDriver::with_prober(vec![evaluate_connection()], false, no_probes());
+    assert_eq!(d.on_network(&ethernet(), VpnStatus::Disconnected), None);
+    assert!(d.wants_tunnel_for("git.corp.example", false));
+    assert!(!d.wants_tunnel_for("git.corp.example", true));
+    assert!(!d.wants_tunnel_for("www.corp.example", false), "NeverConnect");
+    for up in [VpnStatus::Connecting, VpnStatus::Connected, VpnStatus::Reasserting] {
+        assert_eq!(
+            d.on_dns_name("git.corp.example", false, up),
+            None,
+            "{up:?}: already on its way"
+        );
+    }
+    assert_eq!(d.tunnel_dns_servers(), None);
+    d.set_tunnel_dns(Some((vec!["10.77.0.53".parse().unwrap()], vec![])));
+    assert_eq!(d.tunnel_dns_servers(), Some(&["10.77.0.53".parse().unwrap()][..]));
+}
