@@ -56,7 +56,9 @@ impl Watcher {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind(&SocketAddr::new(0, GROUPS))?;
         socket.set_non_blocking(true)?;
-        let files = if files.is_empty() { None } else { Some(FileWatch::new(files)?) };
+        // Without inotify (its per-user limits reached) the files' changes are seen at the
+        // next kernel change: late, but the rules still run.
+        let files = if files.is_empty() { None } else { FileWatch::new(files).ok() };
         // A burst of changes is one wake-up: the owner reads the state once per wake.
         let (tx, wake) = crossbeam_channel::bounded(1);
         let stop = Arc::new(AtomicBool::new(false));
