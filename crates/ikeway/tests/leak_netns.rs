@@ -236,7 +236,9 @@ fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
     ] {
         assert!(nft.contains(want), "{want} missing: {nft}");
     }
-    assert_eq!(status(dir, "status.up.json")["status"], "connected");
+    let up = status(dir, "status.up.json");
+    assert_eq!(up["status"], "connected", "{up}");
+    assert_eq!(up["kill_switch"], true, "{up}");
     assert_eq!(read(dir, "tunnel-ping.rc").trim(), "0", "{}", read(dir, "tunnel-ping.out"));
     for (kind, target, rc) in probes(dir, "up") {
         if kind == "nobody-udp" {
@@ -256,6 +258,8 @@ fn down_the_table_stays_and_drops_every_probe() {
     for phase in ["down", "down2"] {
         let s = status(dir, &format!("status.{phase}.json"));
         assert_ne!(s["status"], "connected", "{phase}: the tunnel is still up: {s}");
+        assert_eq!(s["wanted"], true, "{phase}: {s}");
+        assert_eq!(s["kill_switch"], true, "{phase}: engaged whatever the tunnel's status: {s}");
         let r4 = read(dir, &format!("routes4.{phase}"));
         assert!(!r4.contains("0.0.0.0/1"), "{phase}: routes still in place: {r4}");
         assert_all_failed(dir, phase);

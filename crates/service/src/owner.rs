@@ -332,6 +332,8 @@ impl ConnectionOwner {
             "configuration": self.name,
             "status": status_name(status),
             "wanted": self.wanted,
+            // includeAllNetworks: engaged while wanted, whatever the tunnel's status.
+            "kill_switch": self.kill_switch.is_some(),
             "connected_since": self.connection.connected_date().map(unix_seconds),
             "last_disconnect_error": last.as_ref().map(|(e, _)| format!("{e:?}")),
             "last_disconnect_reason": last.and_then(|(_, r)| r),
