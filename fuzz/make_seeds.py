@@ -91,6 +91,7 @@ def sa_seeds():
             seed("sa_initiator", name[len("seed-"):], bytes([0, 0]) + lp(msg))
     # sa_sealed: see the operation list in fuzz_targets/sa_sealed.rs.
     edit0 = bytes([10, 0, 0, 0, 0, 0])  # template 0, unchanged
+    edit1 = bytes([10, 1, 0, 0, 0, 0])  # template 1, unchanged
     seeds = {
         "resp-ike-auth": bytes([0b011]) + edit0,
         "init-ike-auth": bytes([0b010]) + edit0,
@@ -118,6 +119,16 @@ def sa_seeds():
         "resp-mobike-update": bytes([0b1001, 8, 6]) + edit0,
         "resp-mobike-addresses": bytes([0b1001, 8, 15]) + edit0,
         "init-mobike-update-answered": bytes([0b1000, 6, 6, 9]) + edit0,
+        # ML-KEM-768 and PFS on both ends (bit 4): a child's and an IKE rekey's CREATE_CHILD_SA
+        # is followed by IKE_FOLLOWUP_KE (RFC 9370 §2.2.4). Responder: the real initiator's
+        # CREATE_CHILD_SA (template 0), then its IKE_FOLLOWUP_KE quoting the target's link
+        # (template 1). Initiator: the real responder's answer with the link (template 0),
+        # then its answer to the target's IKE_FOLLOWUP_KE (template 1).
+        "resp-followup-child": bytes([0b10001, 8, 0]) + edit0 + bytes([9]) + edit1,
+        "resp-followup-rekey-ike": bytes([0b10001, 8, 2]) + edit0 + bytes([9]) + edit1,
+        "init-followup-child-answered": bytes([0b10000, 6, 0, 9]) + edit0 + bytes([9]) + edit1,
+        "init-followup-rekey-ike-answered": bytes([0b10000, 6, 2, 9]) + edit0 + bytes([9])
+        + edit1,
     }
     for name, data in seeds.items():
         seed("sa_sealed", name, data)

@@ -11,7 +11,9 @@
 //! HMAC instead of AES-GCM; bit 3: MOBIKE on both ends, so UPDATE_SA_ADDRESSES, COOKIE2 and the
 //! address notifies of RFC 4555 are handled inside a valid SK envelope; bit 4: an ML-KEM-768
 //! additional key exchange (RFC 9370) on both ends, so with bit 1 the first exchange is
-//! IKE_INTERMEDIATE (exchange byte 43), its real request or response the first template), then
+//! IKE_INTERMEDIATE (exchange byte 43), its real request or response the first template, and
+//! child SAs with PFS, so a child's or an IKE rekey's CREATE_CHILD_SA is followed by
+//! IKE_FOLLOWUP_KE (exchange byte 44) with its N(ADDITIONAL_KEY_EXCHANGE) link), then
 //! operations (first byte modulo 11) until the input ends:
 //! - `0..=2` request `[exchange][mid][first payload][len:2][plaintext]`
 //! - `3..=4` response to the target's outstanding request, same fields

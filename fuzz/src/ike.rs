@@ -51,11 +51,16 @@ pub fn configs(cbc: bool) -> (Config, Config) {
 }
 
 /// As the fixed configurations, with one ML-KEM-768 additional key exchange (RFC 9370) on
-/// both ends, so that IKE_INTERMEDIATE comes between IKE_SA_INIT and IKE_AUTH.
+/// both ends, so that IKE_INTERMEDIATE comes between IKE_SA_INIT and IKE_AUTH, and child SAs
+/// with PFS (X25519), so that CREATE_CHILD_SA for a child or an IKE rekey is followed by an
+/// IKE_FOLLOWUP_KE exchange (RFC 9370 §2.2.4).
 pub fn hybrid_configs(cbc: bool) -> (Config, Config) {
     let (mut client, mut server) = configs(cbc);
     for p in client.ike_proposals.iter_mut().chain(server.ike_proposals.iter_mut()) {
         p.additional_kes = vec![vec![ikeway_codec::DhGroup::ML_KEM_768]];
+    }
+    for p in client.esp_proposals.iter_mut().chain(server.esp_proposals.iter_mut()) {
+        p.pfs_groups = vec![ikeway_codec::DhGroup::CURVE25519];
     }
     (client, server)
 }
