@@ -3,14 +3,16 @@
 //! reasserting, down between On Demand attempts). One nftables table, `inet ikeway` (IPv4 and
 //! IPv6 in one), owned by us alone, whose output and forward chains drop everything except:
 //! - loopback, and the tunnel's TUN link (what the routes send into the tunnel);
-//! - IKE (UDP 500, 4500 for NAT-T and ESP-in-UDP) and ESP (IP protocol 50) to the server;
+//! - IKE (UDP 500, 4500 for NAT-T and ESP-in-UDP) and ESP (IP protocol 50) to the server,
+//!   from the tunnel's own sockets ([`KillSwitchPlan::with_socket_owner`]);
 //! - what keeps the outer link up: DHCPv4 requests, DHCPv6 to the all-DHCP-agents group from a
 //!   link-local address, IPv6 router and neighbor solicitations and neighbor advertisements
 //!   with hop limit 255 (RFC 4861 §7.1: a router never forwards them, so they cannot carry
 //!   anything off the link), and MLD reports with hop limit 1 (RFC 3810 §5: without them a
 //!   snooping switch stops delivering the solicited-node groups ND needs);
 //! - with `excludeLocalNetworks`, the local networks: the host's connected networks when the
-//!   switch is engaged, link-local unicast, link-scope multicast and the limited broadcast.
+//!   switch is planned (engaged, and again on each network change the daemon sees),
+//!   link-local unicast, link-scope multicast and the limited broadcast.
 //!
 //! A [`KillSwitchPlan`] is a pure value: its [`KillSwitchPlan::ruleset`] is the `nft -f` text,
 //! unit-tested without root. It is built only from typed values (addresses, prefixes, ports)
