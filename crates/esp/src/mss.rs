@@ -155,9 +155,11 @@ fn clamp_syn(tcp: &mut [u8], mss: u16) -> Option<u16> {
             i += 1;
             continue;
         }
-        let len = usize::from(*tcp[..header].get(i + 1)?);
+        // Malformed (no length byte, length 0 or 1, past the header): nothing after it can be
+        // trusted to be an option. What was lowered before it stays lowered, and is reported.
+        let Some(&len) = tcp[..header].get(i + 1) else { break };
+        let len = usize::from(len);
         if len < 2 || i + len > header {
-            // Malformed: nothing after it can be trusted to be an option.
             break;
         }
         if kind == OPT_MSS && len == OPT_MSS_LEN {
@@ -434,6 +436,18 @@ mod tests {
             assert_eq!(clamp.clamp(&mut p), None, "{name}");
             assert_eq!(p, before, "{name}");
         }
+    }
+
+    /// Found by the `mss_clamp` fuzz target: an MSS lowered before a malformed option at the
+    /// very end of the header (no room for its length byte) is reported, and the checksum
+    /// stays right.
+    #[test]
+    fn reports_a_clamp_before_a_malformed_last_option() {
+        let real = fixed(SYN_ACK_V4);
+        let mut p = with_options(&real, &[OPT_MSS, 4, 0xff, 0xd7, 1, 1, 1, 0x28]);
+        assert_eq!(MssClamp::for_mtu(1400).clamp(&mut p), Some(0xffd7));
+        assert_eq!(mss_of(&p), [1360]);
+        assert!(checksum_ok(&p));
     }
 
     /// IPv6 extension headers before TCP are walked (hop-by-hop, then a first fragment); a
