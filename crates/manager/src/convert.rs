@@ -497,8 +497,9 @@ impl Ikev2Protocol {
         if !child.post_quantum_key_exchange_methods.is_empty() {
             note(
                 "child_sa_parameters.post_quantum_key_exchange_methods",
-                "additional key exchanges in CREATE_CHILD_SA (RFC 9370 §2.2.4) are not \
-                 implemented: the IKE SA's are done, rekeys are classical",
+                "this list of its own is not used: a child SA with PFS (enable_pfs) takes the \
+                 additional key exchanges the IKE SA negotiated (RFC 9370 §2.2.4), one without \
+                 PFS none",
             );
         }
         if self.allow_post_quantum_key_exchange_fallback
