@@ -131,8 +131,11 @@ fn root_ignores_another_users_tmp_directory() {
          Network is unreachable (os error 101) (log: /run/ikeway/connection.log)\n"
     );
     assert_eq!(r.read("run-ikeway").trim(), "root 711 directory");
-    // The daemon `connect` started (its log, its socket) and nothing else.
-    assert_eq!(r.read("run-ikeway.ls"), "./connection.log f 0 600\n./control.sock s 0 666\n");
+    // The daemon `connect` started (its kept status, its log, its socket) and nothing else.
+    assert_eq!(
+        r.read("run-ikeway.ls"),
+        "./connection-state.json f 0 600\n./connection.log f 0 600\n./control.sock s 0 666\n"
+    );
     assert_eq!(r.read("disconnect.rc").trim(), "0", "{}", r.read("disconnect.err"));
     assert_eq!(r.read("disconnect.out").trim(), "not connected");
     assert_eq!(r.read("user-connect.rc").trim(), "1");

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Select, Sender};
 use ikeway_manager::{
-    DisconnectError, NetworkState, OnDemandCommand, PreferencesStore, StartError, StartOptions,
-    StatusChange, Unsupported, VpnConfiguration, VpnStatus,
+    DisconnectError, NetworkState, OnDemandCommand, OnDemandDecision, PreferencesStore, StartError,
+    StartOptions, StatusChange, Unsupported, VpnConfiguration, VpnStatus,
 };
 use ikeway_tunnel::host::dirfd::DirFd;
 use ikeway_tunnel::host::killswitch::{KillSwitch, KillSwitchError};
@@ -25,6 +25,7 @@ use crate::names::Named;
 use crate::ondemand::{self, OnDemand};
 use crate::owner::{ConnectionOwner, Placement, described};
 use crate::persist::{self, Persisted};
+use crate::sleep::{Bus, SleepWatch};
 use crate::{ConfigurationEvent, Input};
 
 /// How the loop runs.
@@ -133,6 +134,10 @@ pub struct Daemon {
     /// The kill switch a crashed connection left, taken over at start: the first connection
     /// replaces it in one transaction (no gap), or lifts it.
     stale_kill_switch: Option<KillSwitch>,
+    /// logind's sleep signals, when a system bus answered.
+    sleep: Option<SleepWatch>,
+    /// Between `PrepareForSleep(true)` and `(false)`.
+    asleep: bool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -166,6 +171,8 @@ impl Daemon {
             terminating: false,
             stopped_by_user: false,
             stale_kill_switch: None,
+            sleep: None,
+            asleep: false,
         };
         let record = Box::new(StateFile::new(daemon.options.dir.try_clone()?));
         if LinuxHost::recover(record, None)? {
@@ -173,6 +180,11 @@ impl Daemon {
         }
         let record = Box::new(StateFile::kill_switch(daemon.options.dir.try_clone()?));
         let stale = KillSwitch::adopt(record)?;
+        // Sleep and resume (disconnectOnSleep); a host without a system bus has no logind.
+        match crate::sleep::watch(&Bus::System, daemon.sender()) {
+            Ok(watch) => daemon.sleep = Some(watch),
+            Err(e) => daemon.log(&format!("not watching for sleep (disconnectOnSleep): {e}")),
+        }
         // Configuration changes: every writer of the store is seen (see config_watch).
         if let Err(e) = crate::config_watch::watch(daemon.options.store.path(), daemon.sender()) {
             daemon.log(&format!("ikeway: not watching the preferences for changes: {e}"));
@@ -362,6 +374,10 @@ impl Daemon {
 
     /// The earliest deadline of the loop: On Demand's retry.
     fn next_deadline(&self) -> Option<Instant> {
+        // Asleep: nothing is due until the wake signal.
+        if self.asleep {
+            return None;
+        }
         self.on_demand.as_ref().and_then(|o| o.driver_ref().next_deadline())
     }
 
@@ -373,7 +389,7 @@ impl Daemon {
             Input::Probe(result) => self.on_probe(result),
             Input::Dns(request) => self.on_dns(request),
             Input::Configuration(event) => self.on_configuration(&event),
-            Input::Sleep(_) => {}
+            Input::Sleep(going) => self.on_sleep(going),
             Input::Tick => self.on_tick(),
             Input::Terminate => self.on_terminate(),
         }
@@ -476,7 +492,12 @@ impl Daemon {
         let Some(owner) = &mut self.owner else { return };
         let lines = owner.describe(change);
         let on_demand = self.on_demand.as_mut().filter(|od| od.name() == owner.name());
-        if change.to == VpnStatus::Disconnected && owner.wanted() && on_demand.is_none() {
+        if change.to == VpnStatus::Disconnected && self.asleep {
+            // Down for sleep: the system may go now; waking decides what comes back.
+            if let Some(s) = &self.sleep {
+                s.done();
+            }
+        } else if change.to == VpnStatus::Disconnected && owner.wanted() && on_demand.is_none() {
             owner.give_up();
         }
         let lines: Vec<String> = lines.into_iter().chain(owner.take_notes()).collect();
@@ -490,7 +511,10 @@ impl Daemon {
             self.log(&line);
         }
         self.keep();
-        self.carry_out(command);
+        // Asleep, nothing comes back before the wake signal.
+        if !self.asleep {
+            self.carry_out(command);
+        }
         self.push(&Reply::Snapshot(self.snapshot()));
     }
 
@@ -685,7 +709,53 @@ impl Daemon {
         self.push(&reply);
     }
 
+    /// `PrepareForSleep`: before sleeping, a wanted connection whose configuration says
+    /// `disconnectOnSleep` is stopped (still wanted when On Demand may bring it back on wake,
+    /// else no longer); after waking, On Demand's rules decide whether it comes back.
+    fn on_sleep(&mut self, going: bool) {
+        self.asleep = going;
+        let Some(owner) = &mut self.owner else {
+            if let (true, Some(s)) = (going, &self.sleep) {
+                s.done();
+            }
+            return;
+        };
+        let name = owner.name().to_owned();
+        match sleep_action(going, owner.wanted(), owner.status(), owner.configuration()) {
+            SleepAction::Suspend => {
+                owner.suspend();
+                self.log(&format!("{name}: disconnecting for sleep (disconnectOnSleep)"));
+            }
+            SleepAction::Stop => {
+                self.stopped_by_user = true;
+                owner.unwant();
+                self.log(&format!("{name}: disconnecting for sleep (disconnectOnSleep)"));
+            }
+            SleepAction::Evaluate => {
+                // Reconnect on wake when On Demand's rules for the network say Connect.
+                let connect = self.on_demand.as_ref().is_some_and(|od| {
+                    matches!(od.driver_ref().decision(), OnDemandDecision::Connect { .. })
+                });
+                self.log(&format!(
+                    "{name}: awake: on demand says {}",
+                    if connect { "connect" } else { "wait" }
+                ));
+                if connect {
+                    self.carry_out(Some(OnDemandCommand::Connect));
+                }
+            }
+            SleepAction::Nothing => {
+                if let (true, Some(s)) = (going, &self.sleep) {
+                    s.done();
+                }
+            }
+        }
+    }
+
     fn on_tick(&mut self) {
+        if self.asleep {
+            return;
+        }
         let status = self.status();
         let command =
             self.on_demand.as_mut().and_then(|od| od.driver().on_deadline(Instant::now(), status));
@@ -695,6 +765,38 @@ impl Daemon {
     fn on_terminate(&mut self) {
         self.terminating = true;
         self.stop();
+    }
+}
+
+/// What a sleep signal does to the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SleepAction {
+    /// Stop the tunnel, keep it wanted: On Demand brings it back on wake.
+    Suspend,
+    /// Stop the tunnel and no longer want it (no On Demand to bring it back).
+    Stop,
+    /// Awake: let On Demand's rules decide now.
+    Evaluate,
+    Nothing,
+}
+
+/// The pure decision behind [`Daemon::on_sleep`].
+fn sleep_action(
+    going: bool,
+    wanted: bool,
+    status: VpnStatus,
+    configuration: Option<&VpnConfiguration>,
+) -> SleepAction {
+    let on_sleep =
+        configuration.and_then(|c| c.protocol.as_ref()).is_some_and(|p| p.disconnect_on_sleep);
+    let on_demand = configuration.and_then(crate::ondemand::rules_of).is_some();
+    let active =
+        matches!(status, VpnStatus::Connecting | VpnStatus::Connected | VpnStatus::Reasserting);
+    match (going, wanted, on_sleep, on_demand) {
+        (true, true, true, true) if active => SleepAction::Suspend,
+        (true, true, true, false) if active => SleepAction::Stop,
+        (false, true, _, true) if status == VpnStatus::Disconnected => SleepAction::Evaluate,
+        _ => SleepAction::Nothing,
     }
 }
 
@@ -710,4 +812,49 @@ fn tunnel_dns(snapshot: &serde_json::Value) -> (Vec<IpAddr>, Vec<String>) {
     };
     let servers = list("dns").iter().filter_map(|s| s.parse().ok()).collect();
     (servers, list("domains"))
+}
+
+#[cfg(test)]
+mod tests {
+    use ikeway_manager::{Ikev2Protocol, OnDemandRule};
+
+    use super::*;
+
+    fn configuration(disconnect_on_sleep: bool, on_demand: bool) -> VpnConfiguration {
+        VpnConfiguration {
+            enabled: true,
+            on_demand_enabled: on_demand,
+            on_demand_rules: vec![OnDemandRule::default()],
+            protocol: Some(Ikev2Protocol { disconnect_on_sleep, ..Ikev2Protocol::new("vpn") }),
+            ..VpnConfiguration::default()
+        }
+    }
+
+    /// disconnectOnSleep: before sleep a wanted, active connection stops, kept wanted when On
+    /// Demand can bring it back; on wake On Demand decides; everything else is left alone.
+    #[test]
+    fn sleep_stops_what_says_so_and_on_demand_decides_on_wake() {
+        use SleepAction as A;
+        use VpnStatus as S;
+        let od = configuration(true, true);
+        let plain = configuration(true, false);
+        let stays = configuration(false, true);
+        let rows: [(bool, bool, S, &VpnConfiguration, A); 11] = [
+            (true, true, S::Connected, &od, A::Suspend),
+            (true, true, S::Reasserting, &od, A::Suspend),
+            (true, true, S::Connecting, &plain, A::Stop),
+            (true, true, S::Connected, &stays, A::Nothing),
+            (true, false, S::Connected, &od, A::Nothing),
+            (true, true, S::Disconnected, &od, A::Nothing),
+            (true, true, S::Disconnecting, &plain, A::Nothing),
+            (false, true, S::Disconnected, &od, A::Evaluate),
+            (false, true, S::Disconnected, &stays, A::Evaluate),
+            (false, false, S::Disconnected, &od, A::Nothing),
+            (false, true, S::Disconnected, &plain, A::Nothing),
+        ];
+        for (i, (going, wanted, status, c, action)) in rows.into_iter().enumerate() {
+            assert_eq!(sleep_action(going, wanted, status, Some(c)), action, "row {i}");
+        }
+        assert_eq!(sleep_action(true, true, S::Connected, None), A::Nothing);
+    }
 }

@@ -56,6 +56,7 @@ pub mod ondemand;
 mod owner;
 pub mod persist;
 mod phase;
+pub mod sleep;
 
 pub use daemon::{ConnectError, Daemon, DaemonError, DaemonOptions, Ended, Mode};
 pub use owner::{ConnectionOwner, Placement, described, status_name};

@@ -295,6 +295,12 @@ impl ConnectionOwner {
         self.lift_kill_switch();
     }
 
+    /// Stops the tunnel and keeps `wanted` (and the kill switch): the system goes to sleep
+    /// with On Demand to bring the VPN back on wake (`disconnectOnSleep`).
+    pub fn suspend(&mut self) {
+        self.connection.stop_tunnel();
+    }
+
     /// The tunnel ended on its own and nothing will bring it back.
     pub fn give_up(&mut self) {
         self.wanted = false;
