@@ -110,12 +110,14 @@ fn status_watch_is_pushed_each_change_and_cut_off_for_others() {
         ],
         "{pushed:?}"
     );
-    // Each save of the store is one configuration event: the daemon enabling `vpn` and then
-    // `bad` when asked to connect them (connecting is the user's switch), and `config add
-    // other` between the disconnect and the failed connect.
+    // Saves of the store are pushed as configuration events: the daemon enabling `vpn`
+    // when asked to connect it, `config add other` after the disconnect, enabling `bad`.
+    // (The loop takes its inputs as they are ready, so an event and a status change that
+    // arrive together may be pushed in either order, and saves close together are one
+    // event: see config_watch's test for one save, one event.)
     let events: Vec<usize> =
         (0..lines.len()).filter(|&i| lines[i]["event"] == "configuration").collect();
-    assert_eq!(events.len(), 3, "{lines:?}");
+    assert!((2..=3).contains(&events.len()), "{lines:?}");
     for &i in &events {
         assert_eq!(lines[i], serde_json::json!({"event": "configuration", "change": "changed"}));
     }
@@ -123,8 +125,7 @@ fn status_watch_is_pushed_each_change_and_cut_off_for_others() {
         .iter()
         .rposition(|l| l["configuration"] == "vpn" && l["status"] == "disconnected")
         .expect("vpn went down");
-    assert_eq!(lines[vpn_down + 1]["event"], "configuration", "{lines:?}");
-    assert_eq!(lines[vpn_down + 2]["configuration"], "bad", "{lines:?}");
+    assert!(events.iter().any(|&i| i > vpn_down), "{lines:?}");
     let last = lines.last().unwrap();
     assert_eq!(last["last_disconnect_error"], "AuthenticationFailed", "{last}");
     assert_eq!(read(d, "watch-owner.ended").trim(), "0", "the stream ended with the daemon");

@@ -688,6 +688,7 @@ impl Daemon {
     /// The store changed: the running connection takes its saved configuration again (used
     /// from its next start, as Apple's; removed, it stops), and watchers are told.
     fn on_configuration(&mut self, event: &ConfigurationEvent) {
+        self.log(&format!("preferences {event}"));
         if let Some(name) = self.owner.as_ref().map(|o| o.name().to_owned()) {
             match crate::names::find(&self.options.store, &name) {
                 Ok(found) => {
