@@ -9,7 +9,7 @@
 //!      --> Receiver<Observation> (channel of 1, the newest state replaces an unread one)
 //! ```
 //!
-//! The watch thread is the one MOBIKE sessions use ([`watch`]); only the files are added.
+//! The watch thread is the one MOBIKE sessions use (its `watch` module); only the files are added.
 //!
 //! ```no_run
 //! let (monitor, changes) = ikeway_tunnel::host::observe::NetworkMonitor::start()?;
