@@ -8,7 +8,7 @@
 #   | dumpcap on ike0 -> pq.pcapng    |               |                                  |
 #   +---------------------------------+               +----------------------------------+
 #
-# Usage: pq-netns.sh OUTDIR IKEWAY_BINARY [handshakes|traffic]
+# Usage: pq-netns.sh OUTDIR IKEWAY_BINARY [handshakes|traffic|direct-traffic]
 # handshakes (default), on the direct topology:
 # Round 1: serve --addke mlkem1024/mlkem768 (required); clients --addke mlkem768 (up),
 #   --addke mlkem1024 (up; its 1568-byte key shares go as IKE fragments), no --addke (refused).
@@ -19,10 +19,10 @@
 #   IKE_FOLLOWUP_KE (RFC 9370 §2.2.4); then a liveness check on the new IKE SA.
 # Records in OUTDIR: serve1.jsonl, serve2.jsonl, serve3.jsonl, c-<name>.jsonl / .err / .rc for
 # each client, c-<name>.keys (the client's --keylog), pq.pcapng (every IKE datagram).
-# traffic, on the NAT topology (our own initiate and serve carry ESP only UDP-encapsulated:
-# on the direct path nothing comes back, with or without ML-KEM): serve and initiate --tun with
-# --addke mlkem768 and PFS; the client rekeys its child at 2 s and the IKE SA at 3 s while a
-# ping stream (25 x 0.2 s) goes to the protected host. Records: serve.jsonl, cli.jsonl,
+# traffic, on the NAT topology, and direct-traffic, on the direct one (our datapath carries ESP
+# only UDP-encapsulated, so with a TUN both roles force NAT-T there): serve and initiate --tun
+# with --addke mlkem768 and PFS; the client rekeys its child at 2 s and the IKE SA at 3 s while
+# a ping stream (25 x 0.2 s) goes to the protected host. Records: serve.jsonl, cli.jsonl,
 # cli.keys, ping.txt, pq.pcapng.
 # crates/ikeway/tests/pq_netns.rs runs it and judges the results.
 set -euo pipefail
@@ -37,6 +37,7 @@ mkdir -p "$OUT"
 case "$MODE" in
     handshakes) ikw_topo_up direct ;;
     traffic) ikw_topo_up nat ;;
+    direct-traffic) ikw_topo_up direct ;;
     *) ikw_die "unknown mode '$MODE'" ;;
 esac
 ikw_topo_trap
@@ -73,7 +74,7 @@ stop_capture() {
     wait "$DUMPCAP" 2>/dev/null || true
 }
 
-if [ "$MODE" = traffic ]; then
+if [ "$MODE" != handshakes ]; then
     serve "$OUT/serve.jsonl" --addke mlkem768 --esp "$PFS" --subnet "$IKW_PROT_NET" \
         --local-ts "$IKW_PROT_NET" --tun ikw0 --tun-addr 10.88.0.1/32 --tun-route 10.88.0.0/24 \
         --pump-workers 1

@@ -110,7 +110,12 @@ fn colons(hex: &str) -> String {
 fn bed(mode: &str) -> PathBuf {
     static HANDSHAKES: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     static TRAFFIC: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let once = if mode == "traffic" { &TRAFFIC } else { &HANDSHAKES };
+    static DIRECT_TRAFFIC: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let once = match mode {
+        "traffic" => &TRAFFIC,
+        "direct-traffic" => &DIRECT_TRAFFIC,
+        _ => &HANDSHAKES,
+    };
     once.get_or_init(|| {
         let id = std::process::id();
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pq-{mode}-{id}"));
@@ -267,16 +272,11 @@ fn rekeys_of_a_hybrid_sa_run_ike_followup_ke() {
     }
 }
 
-/// ESP through our own initiate and serve (`--tun`, behind the bed's NAT) keeps flowing while
-/// the child SA and then the IKE SA are rekeyed with their IKE_FOLLOWUP_KE exchanges: every
-/// ping of a 5 s stream spanning both rekeys comes back.
-#[test]
-fn traffic_passes_across_hybrid_rekeys_behind_a_nat() {
-    if !can_run("pq_netns_traffic") {
-        return;
-    }
-    let o = bed("traffic");
-    let o = o.as_path();
+/// ESP through our own initiate and serve (`--tun`) keeps flowing while the child SA and then
+/// the IKE SA are rekeyed with their IKE_FOLLOWUP_KE exchanges: every ping of a 5 s stream
+/// spanning both rekeys comes back. Both ends' child SAs are UDP-encapsulated (the only ESP our
+/// datapath carries) and the exchanges after IKE_SA_INIT went over NAT-T port 4500.
+fn traffic_across_hybrid_rekeys(o: &Path) {
     let e = events(o, "cli.jsonl");
     assert_eq!(
         of(&e, "ike_sa_up")[0]["additional_key_exchanges"],
@@ -285,6 +285,12 @@ fn traffic_passes_across_hybrid_rekeys_behind_a_nat() {
     assert_eq!(of(&e, "child_sa_installed").len(), 2, "the child and its rekeyed successor: {e:?}");
     assert_eq!(of(&e, "ike_sa_rekeyed").len(), 1, "{e:?}");
     assert_eq!(of(&e, "datapath_sa_installed").len(), 2, "{e:?}");
+    let s = events(o, "serve.jsonl");
+    for (side, events) in [("client", &e), ("server", &s)] {
+        let encapsulated: Vec<&Value> =
+            of(events, "child_sa_installed").iter().map(|c| &c["udp_encapsulation"]).collect();
+        assert_eq!(encapsulated, [&Value::Bool(true); 2], "{side}: {events:?}");
+    }
     let ping = read(o, "ping.txt");
     assert!(ping.contains("25 packets transmitted, 25 received, 0% packet loss"), "{ping}");
     // Two IKE_FOLLOWUP_KE exchanges (child rekey, IKE rekey) went over NAT-T port 4500.
@@ -300,4 +306,21 @@ fn traffic_passes_across_hybrid_rekeys_behind_a_nat() {
     messages.sort();
     messages.dedup();
     assert_eq!(messages.len(), 4, "two IKE_FOLLOWUP_KE requests and responses: {text}");
+}
+
+#[test]
+fn traffic_passes_across_hybrid_rekeys_behind_a_nat() {
+    if can_run("pq_netns_traffic") {
+        traffic_across_hybrid_rekeys(&bed("traffic"));
+    }
+}
+
+/// The same on the direct path, no NAT between the two: the TUN datapath makes both roles
+/// force UDP encapsulation (a child SA in plain ESP would send to the peer's IKE port, where
+/// nothing reads ESP: 0 of 25 pings came back before).
+#[test]
+fn traffic_passes_across_hybrid_rekeys_on_the_direct_path() {
+    if can_run("pq_netns_direct_traffic") {
+        traffic_across_hybrid_rekeys(&bed("direct-traffic"));
+    }
 }

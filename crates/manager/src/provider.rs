@@ -98,7 +98,7 @@ pub struct ChildSaStatus {
     pub esn: bool,
     /// Hard lifetime, seconds.
     pub lifetime_s: u64,
-    /// ESP in UDP (a NAT was detected).
+    /// ESP in UDP (a NAT was detected, or the datapath forces it).
     pub udp_encapsulation: bool,
 }
 

@@ -187,6 +187,14 @@ pub struct Config {
     /// RFC 8784 post-quantum preshared keys: our PPKs by PPK_ID and whether one is required.
     /// `None` (the default): USE_PPK is neither sent nor answered.
     pub ppk: Option<crate::PpkConfig>,
+    /// RFC 3948 UDP encapsulation of ESP even without a NAT on the path, for a datapath that
+    /// carries ESP only in UDP (ours). Both roles send a NAT_DETECTION_SOURCE_IP that cannot
+    /// match (RFC 7296 §2.23 allows faking it), so the peer sees us behind a NAT; the
+    /// initiator floats to port 4500 whatever it detected, and child SAs are UDP-encapsulated.
+    /// [`crate::Event::NatDetected`] still reports only what was seen (no keepalives for a
+    /// NAT that is not there). A peer without NAT detection payloads is left as it is. Off by
+    /// default.
+    pub force_udp_encapsulation: bool,
 }
 
 impl Config {
@@ -274,6 +282,7 @@ impl Config {
             redirect: None,
             mobike: false,
             ppk: None,
+            force_udp_encapsulation: false,
         }
     }
 }

@@ -214,6 +214,7 @@ impl Session {
             Some(DatapathOptions::Tun(tun)) => Some(tun.name.clone()),
             _ => None,
         };
+        let pump_datapath = matches!(datapath, Some(DatapathOptions::Tun(_)));
         let tun = match &datapath {
             Some(DatapathOptions::Tun(tun)) => Some(tun),
             Some(DatapathOptions::Netstack(_)) | None => None,
@@ -265,6 +266,11 @@ impl Session {
             let _ = events_tx.try_send(SessionEvent::new(note));
         }
         let wakeups = Arc::new(AtomicU64::new(0));
+        let mut config = config;
+        // The pump carries ESP only in UDP on the NAT-T port (no raw IP protocol 50 socket):
+        // a child without UDP encapsulation would send ESP to the peer's IKE port, where
+        // nothing reads it. Both roles make the path look NATed (RFC 3948) so ESP is usable.
+        config.force_udp_encapsulation |= pump_datapath;
         let config = Arc::new(config);
         let now = Instant::now();
         let handle =

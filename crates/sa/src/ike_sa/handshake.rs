@@ -16,15 +16,19 @@ pub(super) struct OwnProof {
 impl IkeSa {
     pub(super) fn nat_payloads(&self, spi_r: u64) -> [Payload; 2] {
         [
-            notify(
-                NotifyType::NAT_DETECTION_SOURCE_IP,
-                nat::hash(self.spi_i, spi_r, self.local).to_vec(),
-            ),
+            notify(NotifyType::NAT_DETECTION_SOURCE_IP, self.source_hash(spi_r, self.local)),
             notify(
                 NotifyType::NAT_DETECTION_DESTINATION_IP,
                 nat::hash(self.spi_i, spi_r, self.remote).to_vec(),
             ),
         ]
+    }
+
+    /// Our NAT_DETECTION_SOURCE_IP for `local`. When encapsulation is forced, the hash of port
+    /// 0, which no datagram comes from: the peer sees a NAT in front of us (RFC 7296 §2.23).
+    pub(super) fn source_hash(&self, spi_r: u64, local: SocketAddr) -> Vec<u8> {
+        let port = if self.config.force_udp_encapsulation { 0 } else { local.port() };
+        nat::hash(self.spi_i, spi_r, SocketAddr::new(local.ip(), port)).to_vec()
     }
 
     /// Sends (or re-sends) IKE_SA_INIT. A COOKIE retry must repeat the request unchanged
@@ -233,12 +237,15 @@ impl IkeSa {
             self.local_behind_nat = local_behind_nat;
             self.remote_behind_nat = remote_behind_nat;
             self.events.push_back(Event::NatDetected { local_behind_nat, remote_behind_nat });
-            if self.side == Side::Initiator && !self.nat_t {
-                // §2.23: float to port 4500 from IKE_AUTH on.
-                self.nat_t = true;
-                self.local.set_port(NAT_T_PORT);
-                self.remote.set_port(NAT_T_PORT);
-            }
+        }
+        // What we report stays what we saw; forced encapsulation floats all the same (the
+        // peer, shown a NAT in front of us, expects it).
+        let float = remote_behind_nat || local_behind_nat || self.config.force_udp_encapsulation;
+        if float && self.side == Side::Initiator && !self.nat_t {
+            // §2.23: float to port 4500 from IKE_AUTH on.
+            self.nat_t = true;
+            self.local.set_port(NAT_T_PORT);
+            self.remote.set_port(NAT_T_PORT);
         }
     }
 

@@ -196,10 +196,7 @@ impl IkeSa {
     fn nat_detection(&self, path: Path) -> [Payload; 2] {
         let (local, remote) = path;
         [
-            notify(
-                NotifyType::NAT_DETECTION_SOURCE_IP,
-                nat::hash(self.spi_i, self.spi_r, local).to_vec(),
-            ),
+            notify(NotifyType::NAT_DETECTION_SOURCE_IP, self.source_hash(self.spi_r, local)),
             notify(
                 NotifyType::NAT_DETECTION_DESTINATION_IP,
                 nat::hash(self.spi_i, self.spi_r, remote).to_vec(),
