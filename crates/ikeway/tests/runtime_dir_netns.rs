@@ -51,16 +51,24 @@ echo "$rc" >"$OUT/connect.rc"
 rc=0; "$BIN" disconnect >"$OUT/disconnect.out" 2>"$OUT/disconnect.err" || rc=$?
 echo "$rc" >"$OUT/disconnect.rc"
 
-# Another user without XDG_RUNTIME_DIR: refused, no fallback to /tmp.
-rc=0; setpriv --reuid 65534 --regid 65534 --clear-groups /tmp/bin/ikeway connect vpn \
-    >"$OUT/user-connect.out" 2>"$OUT/user-connect.err" || rc=$?
-echo "$rc" >"$OUT/user-connect.rc"
-
-snapshot >"$OUT/after"
+# Another user without XDG_RUNTIME_DIR, while root's daemon runs: the daemon refuses them.
+user_connect() { # NAME
+    rc=0; setpriv --reuid 65534 --regid 65534 --clear-groups /tmp/bin/ikeway connect vpn \
+        >"$OUT/$1.out" 2>"$OUT/$1.err" || rc=$?
+    echo "$rc" >"$OUT/$1.rc"
+}
+user_connect user-connect
 if [ -d /run/ikeway ]; then
     stat -c '%U %a %F' /run/ikeway >"$OUT/run-ikeway"
     (cd /run/ikeway && find . -mindepth 1 -printf '%p %y %U %m\n' | sort) >"$OUT/run-ikeway.ls"
 fi
+# With no daemon to ask, the same user is refused too: no fallback to /tmp. (Only this PID
+# namespace's processes are seen: --mount-proc.)
+pkill -TERM -x ikeway || true
+for _ in $(seq 100); do pgrep -x ikeway >/dev/null || break; sleep 0.1; done
+user_connect user-connect-alone
+
+snapshot >"$OUT/after"
 "#;
 
 struct Run {
@@ -118,9 +126,10 @@ fn assert_untouched(r: &Run) {
 
 /// Issue 9 finding 1: root with XDG_RUNTIME_DIR unset ignores another user's `/tmp/ikeway-0`
 /// (symlinks to canaries, a planted host-state record that would rewrite resolv.conf and flush
-/// routes): it uses a root-owned `/run/ikeway` (0711) for the daemon it starts, `connect` fails only because the server
-/// is unreachable, `disconnect` finds nothing to undo, and no file outside changes. A non-root
-/// user without XDG_RUNTIME_DIR is refused instead of falling back to /tmp.
+/// routes): it uses a root-owned `/run/ikeway` (0711) for the daemon it starts, `connect` fails
+/// only because the server is unreachable, `disconnect` finds nothing to undo, and no file
+/// outside changes. A non-root user without XDG_RUNTIME_DIR is refused by root's daemon while
+/// it runs, and without it is refused instead of falling back to /tmp.
 #[test]
 fn root_ignores_another_users_tmp_directory() {
     let Some(r) = run("attacker-tmp") else { return };
@@ -141,6 +150,12 @@ fn root_ignores_another_users_tmp_directory() {
     assert_eq!(r.read("user-connect.rc").trim(), "1");
     assert_eq!(
         r.read("user-connect.err").trim(),
+        "ikeway: the running connection (/run/ikeway) refused: uid 65534 is neither root nor a \
+         user vpn answers to (nobody else)"
+    );
+    assert_eq!(r.read("user-connect-alone.rc").trim(), "1");
+    assert_eq!(
+        r.read("user-connect-alone.err").trim(),
         "ikeway: XDG_RUNTIME_DIR is not set: ikeway keeps its runtime files only there (or in \
          /run/ikeway as root), never in a shared directory such as /tmp"
     );
