@@ -524,10 +524,12 @@ fn start_options_carry_the_eap_password() {
     assert_eq!(ikeway_manager_set_configuration_json(f.manager, text.as_ptr()), IkewayResult::Ok);
     assert_eq!(ikeway_manager_save(f.manager), IkewayResult::Ok, "{}", message());
     let port = server.local_addr().port();
-    // Not 127.0.0.1: the other real-tunnel test binds UDP 500 there at the same time.
+    // Not 127.0.0.1 and not port 500: the other real-tunnel test's client binds UDP 500 at
+    // the same time, on the wildcard address when it follows address changes (MOBIKE).
     let loopback = c"127.0.0.2".as_ptr();
+    let ike_port = std::net::UdpSocket::bind("127.0.0.2:0").unwrap().local_addr().unwrap().port();
     assert_eq!(
-        ikeway_manager_set_tunnel_options(f.manager, std::ptr::null(), loopback, 0, 0, port),
+        ikeway_manager_set_tunnel_options(f.manager, std::ptr::null(), loopback, ike_port, 0, port),
         IkewayResult::Ok
     );
     assert_eq!(
