@@ -13,70 +13,31 @@
 mod testbed;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::OnceLock;
 
-use testbed::{read, status};
+use testbed::{BedRun, read, status};
 
 const SERVER4: &str = "10.99.0.2";
 const SERVER6: &str = "fd99::2";
 
-enum Run {
-    Ran(PathBuf),
-    Skipped(String),
-    Failed(String),
-}
-
-fn run() -> &'static Run {
-    static RUN: OnceLock<Run> = OnceLock::new();
+fn run() -> &'static BedRun {
+    static RUN: OnceLock<BedRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        if let Some(why) =
-            testbed::unavailable(&["charon-systemd", "swanctl", "dumpcap", "tshark", "ping"])
-        {
-            return Run::Skipped(why);
-        }
-        if !Path::new("/dev/net/tun").exists() {
-            return Run::Skipped("/dev/net/tun missing".into());
-        }
-        let out = std::env::temp_dir().join(format!("ikeway-leak-netns-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        let ok = Command::new("bash")
-            .arg(testbed::root().join("testbeds/leak-netns.sh"))
-            .arg(&out)
-            .arg(env!("CARGO_BIN_EXE_ikeway"))
-            .env("IKW_PREFIX", format!("ikwlk{}", std::process::id() % 10000))
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            Run::Ran(out)
-        } else {
-            Run::Failed(format!("testbeds/leak-netns.sh failed ({})", out.display()))
-        }
+        BedRun::start(
+            "leak-netns.sh",
+            "ikwlk",
+            &["charon-systemd", "swanctl", "dumpcap", "tshark", "ping"],
+            &[],
+        )
     })
 }
 
 /// The run's folder, once the client connected; `None` after a loud skip.
 fn dir() -> Option<&'static Path> {
-    match run() {
-        Run::Ran(out) => {
-            assert_eq!(
-                read(out, "connect.rc").trim(),
-                "0",
-                "ikeway connect failed: {}",
-                read(out, "connect.out")
-            );
-            Some(out)
-        }
-        Run::Skipped(why) => {
-            ikeway_testkit::skip(
-                "IncludeAllNetworks leak test (ikeway connect vs strongSwan)",
-                why,
-            );
-            None
-        }
-        Run::Failed(why) => panic!("{why}"),
-    }
+    let dir = run().folder("IncludeAllNetworks leak test (ikeway connect vs strongSwan)")?;
+    testbed::assert_connected(dir);
+    Some(dir)
 }
 
 /// When each phase began (seconds since the epoch).

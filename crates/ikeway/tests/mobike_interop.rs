@@ -16,70 +16,34 @@
 
 mod testbed;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use testbed::{read, status, swanctl_sas};
+use testbed::{BedRun, read, status, swanctl_sas};
 
 /// Seconds between changes (the script's `IKW_MOBIKE_PHASE_S`).
 const PHASE_S: u64 = 3;
 /// The bound: the tunnel carries traffic again within 2 s of a change.
 const RECOVERY_MS: f64 = 2000.0;
 
-enum Run {
-    Ran(PathBuf),
-    Skipped(String),
-    Failed(String),
-}
-
-fn run() -> &'static Run {
-    static RUN: OnceLock<Run> = OnceLock::new();
+fn run() -> &'static BedRun {
+    static RUN: OnceLock<BedRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        if let Some(why) = testbed::unavailable(&["charon-systemd", "swanctl", "iperf3", "ping"]) {
-            return Run::Skipped(why);
-        }
-        if !Path::new("/dev/net/tun").exists() {
-            return Run::Skipped("/dev/net/tun missing".into());
-        }
-        let out =
-            std::env::temp_dir().join(format!("ikeway-mobike-interop-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        let ok = Command::new("bash")
-            .arg(testbed::root().join("testbeds/mobike-interop.sh"))
-            .arg(&out)
-            .arg(env!("CARGO_BIN_EXE_ikeway"))
-            .env("IKW_PREFIX", format!("ikwmo{}", std::process::id() % 10000))
-            .env("IKW_MOBIKE_PHASE_S", PHASE_S.to_string())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            Run::Ran(out)
-        } else {
-            Run::Failed(format!("testbeds/mobike-interop.sh failed ({})", out.display()))
-        }
+        BedRun::start(
+            "mobike-interop.sh",
+            "ikwmo",
+            &["charon-systemd", "swanctl", "iperf3", "ping"],
+            &[("IKW_MOBIKE_PHASE_S", PHASE_S.to_string())],
+        )
     })
 }
 
 /// The run's folder, once the client connected; `None` after a loud skip.
 fn dir() -> Option<&'static Path> {
-    match run() {
-        Run::Ran(out) => {
-            assert_eq!(
-                read(out, "connect.rc").trim(),
-                "0",
-                "ikeway connect failed: {}",
-                read(out, "connect.out")
-            );
-            Some(out)
-        }
-        Run::Skipped(why) => {
-            ikeway_testkit::skip("MOBIKE interop (ikeway connect vs strongSwan)", why);
-            None
-        }
-        Run::Failed(why) => panic!("{why}"),
-    }
+    let dir = run().folder("MOBIKE interop (ikeway connect vs strongSwan)")?;
+    testbed::assert_connected(dir);
+    Some(dir)
 }
 
 /// When each change started (ms, wall clock), by name.

@@ -12,55 +12,28 @@
 
 mod testbed;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use testbed::{read, status};
+use testbed::{BedRun, read, status};
 
-enum Run {
-    Ran(PathBuf),
-    Skipped(String),
-    Failed(String),
-}
-
-fn run() -> &'static Run {
-    static RUN: OnceLock<Run> = OnceLock::new();
+fn run() -> &'static BedRun {
+    static RUN: OnceLock<BedRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        if let Some(why) = testbed::unavailable(&["charon-systemd", "swanctl", "python3", "ping"]) {
-            return Run::Skipped(why);
-        }
-        if !Path::new("/dev/net/tun").exists() {
-            return Run::Skipped("/dev/net/tun missing".into());
-        }
-        let out = std::env::temp_dir().join(format!("ikeway-ondemand-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        let ok = Command::new("bash")
-            .arg(testbed::root().join("testbeds/ondemand-netns.sh"))
-            .arg(&out)
-            .arg(env!("CARGO_BIN_EXE_ikeway"))
-            .env("IKW_PREFIX", format!("ikwod{}", std::process::id() % 10000))
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            Run::Ran(out)
-        } else {
-            Run::Failed(format!("testbeds/ondemand-netns.sh failed ({})", out.display()))
-        }
+        BedRun::start(
+            "ondemand-netns.sh",
+            "ikwod",
+            &["charon-systemd", "swanctl", "python3", "ping"],
+            &[],
+        )
     })
 }
 
 /// The run's folder; `None` after a loud skip.
 fn dir() -> Option<&'static Path> {
-    match run() {
-        Run::Ran(out) => Some(out),
-        Run::Skipped(why) => {
-            ikeway_testkit::skip("On Demand (ikeway daemon vs strongSwan)", why);
-            None
-        }
-        Run::Failed(why) => panic!("{why}"),
-    }
+    let dir = run().folder("On Demand (ikeway daemon vs strongSwan)")?;
+    Some(dir)
 }
 
 /// How long phase `name` took to reach its status, in ms; fails on a timeout.

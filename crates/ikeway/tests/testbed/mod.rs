@@ -199,3 +199,69 @@ pub(crate) fn run_scenarios(
     let _ = std::fs::remove_dir_all(&pki);
     if failed.is_empty() { Outcome::Ran(Runs(runs)) } else { Outcome::Failed(failed.join("; ")) }
 }
+
+/// One run of a testbed script, shared by every test of a binary (each reads its own files of
+/// the run's folder): it ran, was skipped (said loudly by [`BedRun::folder`]), or failed.
+pub(crate) enum BedRun {
+    Ran(PathBuf),
+    Skipped(String),
+    Failed(String),
+}
+
+impl BedRun {
+    /// Runs `testbeds/SCRIPT OUT IKEWAY` as root with namespaces prefixed `PREFIX<pid>` and the
+    /// extra `env`, when the tools in `needs` and `/dev/net/tun` are here.
+    pub(crate) fn start(
+        script: &str,
+        prefix: &str,
+        needs: &[&str],
+        env: &[(&str, String)],
+    ) -> Self {
+        if let Some(why) = unavailable(needs) {
+            return Self::Skipped(why);
+        }
+        if !Path::new("/dev/net/tun").exists() {
+            return Self::Skipped("/dev/net/tun missing".into());
+        }
+        let name = script.trim_end_matches(".sh");
+        let out = std::env::temp_dir().join(format!("ikeway-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let ok = Command::new("bash")
+            .arg(root().join("testbeds").join(script))
+            .arg(&out)
+            .arg(env!("CARGO_BIN_EXE_ikeway"))
+            .env("IKW_PREFIX", format!("{prefix}{}", std::process::id() % 10000))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            Self::Ran(out)
+        } else {
+            Self::Failed(format!("testbeds/{script} failed ({})", out.display()))
+        }
+    }
+
+    /// The run's folder; `None` after a loud skip (`what` names the suite); a failed run fails
+    /// the test.
+    pub(crate) fn folder(&self, what: &str) -> Option<&Path> {
+        match self {
+            Self::Ran(out) => Some(out),
+            Self::Skipped(why) => {
+                ikeway_testkit::skip(what, why);
+                None
+            }
+            Self::Failed(why) => panic!("{why}"),
+        }
+    }
+}
+
+/// After a bed whose client ran `ikeway connect` (its `connect.rc` / `connect.out`): the
+/// connect succeeded.
+pub(crate) fn assert_connected(dir: &Path) {
+    assert_eq!(
+        read(dir, "connect.rc").trim(),
+        "0",
+        "ikeway connect failed: {}",
+        read(dir, "connect.out")
+    );
+}
