@@ -125,7 +125,9 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
             AuthStep::Success { message, identity, msk: m } => {
-                assert_eq!(identity, CLIENT_ID);
+                // DNS names compare without regard to case (RFC 4343), so an identity whose
+                // case the fuzzer changed still names the client's certificate.
+                assert!(identity.eq_ignore_ascii_case(CLIENT_ID), "{identity}");
                 (message, Some(msk(&m)))
             }
             AuthStep::Failure { message, reason } => {
