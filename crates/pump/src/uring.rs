@@ -472,10 +472,13 @@ impl UringWorker {
             }
         }
         // Nothing is in flight: let go of the buffer ring and the registered area now, while
-        // we know they are alive, rather than in the ring's deferred teardown.
+        // we know they are alive, rather than in the ring's deferred teardown. The registered
+        // files too: a TUN file left to that teardown keeps the device up after the pump has
+        // stopped (a `disconnect` returning while the link is still there).
         let submitter = self.ring.submitter();
-        let released =
-            submitter.unregister_buf_ring(BGID).is_ok() & submitter.unregister_buffers().is_ok();
+        let released = submitter.unregister_buf_ring(BGID).is_ok()
+            & submitter.unregister_buffers().is_ok()
+            & submitter.unregister_files().is_ok();
         self.closed = released;
         released
     }

@@ -108,12 +108,19 @@ impl<E: Role> Driver<E> {
             self.emit(None, EventKind::Error { error: e.to_string() });
         }
         self.emit_stats();
-        self.emit(None, EventKind::Status { status: Status::Disconnected });
-        let Self { sockets, pump, .. } = self;
+        // The TUN device and the ports go first: whoever hears `Disconnected` (a `disconnect`
+        // waiting for it, a test reading the links) must find them gone, and the pump's
+        // workers take up to their poll timeout to notice a stop.
+        let Self { sockets, pump, events, .. } = self;
         drop(sockets);
         if let Some(pump) = pump.and_then(|p| Arc::try_unwrap(p).ok()) {
             pump.stop();
         }
+        // Nothing counts a drop any more; a reader that misses this sees the channel end.
+        let _ = events.try_send(SessionEvent {
+            kind: EventKind::Status { status: Status::Disconnected },
+            sa: None,
+        });
         result
     }
 

@@ -2,7 +2,9 @@
 //! runs itself again under `unshare --net`, makes an uplink with a default route and the TUN
 //! link `ikeway7` (persistent, no datapath attached) there, applies a plan over rtnetlink and reads the result
 //! back with `ip -j`: the exact addresses, MTU and routes; then undoes it (or drops it, as a
-//! crash would, and undoes it from the record) and checks that nothing is left.
+//! crash would, and undoes it from the record) and checks that nothing is left. One test
+//! starts a session with a TUN datapath there, to check that the device is gone once the
+//! session says it is disconnected.
 //!
 //! ```text
 //!   [ ikeway7 (TUN) ]   [ uplink (veth) 198.51.100.2/24, 2001:db8:1::2/64 ]
@@ -11,14 +13,18 @@
 
 use std::net::IpAddr;
 use std::process::Command;
+use std::time::Duration;
 
-use ikeway_sa::ConfigReceived;
+use ikeway_codec::{IdRepr, IdValue};
+use ikeway_crypto::SecretBytes;
+use ikeway_sa::{Config, ConfigReceived};
 use ikeway_tunnel::host::dirfd::DirFd;
 use ikeway_tunnel::host::dns::{Resolver, resolv_conf_text};
 use ikeway_tunnel::host::record::{self, STATE_FILE};
 use ikeway_tunnel::host::{
     HostError, HostNetwork, LinuxHost, RoutingSettings, StateFile, TunnelPlan, configure_link,
 };
+use ikeway_tunnel::{EventKind, Ports, Session, SessionOptions, Status, TunOptions};
 use serde_json::Value;
 
 const INNER: &str = "IKEWAY_HOST_NETNS_INNER";
@@ -337,5 +343,34 @@ fn pins_an_ipv6_server() {
         assert_eq!(s.resolv_conf(), ORIGINAL_RESOLV);
         host.undo().unwrap();
         assert_undone(&s);
+    });
+}
+
+/// `ikeway disconnect` returns when the connection says `disconnected`, and whoever reads the
+/// links then must not find our TUN device (CI once did: the pump's workers notice a stop only
+/// at their next poll timeout, and the status used to go out before they were joined).
+#[test]
+fn a_session_lets_go_of_its_tun_device_before_it_says_disconnected() {
+    in_netns("a_session_lets_go_of_its_tun_device_before_it_says_disconnected", || {
+        ip("link set lo up");
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let fqdn = |name| IdRepr::from_value(IdValue::Fqdn(name));
+        let config = Config::new(fqdn("client.test"), SecretBytes::from_slice(b"not a secret"));
+        // Nobody answers on the discard port: the session gives up after its connect timeout.
+        let mut options = SessionOptions::initiator(lo, lo, config)
+            .with_ports(Ports::ephemeral())
+            .with_tun(TunOptions::new("ikeway8"))
+            .with_connect_timeout(Duration::from_millis(300));
+        options.role = ikeway_tunnel::Role::Initiator { remote: (lo, 9).into() };
+        let session = Session::start(options).unwrap();
+        assert!(ip("-o link show").contains("ikeway8"), "the session made its device");
+        loop {
+            let event = session.events().recv_timeout(Duration::from_secs(30)).unwrap();
+            if event.kind == (EventKind::Status { status: Status::Disconnected }) {
+                break;
+            }
+        }
+        let links = ip("-o link show");
+        assert!(!links.contains("ikeway8"), "the device outlived the session's end: {links}");
     });
 }
