@@ -211,3 +211,136 @@ pub fn phase1_hash(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Known answers from an independent Python computation (`hmac`/`hashlib` of the
+    //! standard library, written from RFC 2409 §5 and Appendix B, not from this code), over
+    //! the inputs below.
+
+    use super::*;
+
+    const CKY_I: u64 = 0x0102_0304_0506_0708;
+    const CKY_R: u64 = 0xa1a2_a3a4_a5a6_a7a8;
+
+    fn ni() -> Vec<u8> {
+        (1..=16).collect()
+    }
+    fn nr() -> Vec<u8> {
+        (0x40..0x58).collect()
+    }
+    fn g_xy() -> Vec<u8> {
+        (0..256u32).map(|i| (i * 7) as u8).collect()
+    }
+    fn hex(s: &SecretBytes) -> String {
+        hex::encode(s.expose())
+    }
+
+    fn hash_inputs<'a>(sa: &'a [u8]) -> HashInputs<'a> {
+        HashInputs { g_xi: &[0x11; 32], g_xr: &[0x22; 32], cky_i: CKY_I, cky_r: CKY_R, sa_i_b: sa }
+    }
+
+    #[test]
+    fn psk_sha1_with_3des_expands_skeyid_e_per_appendix_b() {
+        let k = derive(
+            HashAlg::Sha1,
+            SkeyidInput::PreSharedKey(b"group secret"),
+            &ni(),
+            &nr(),
+            &g_xy(),
+            CKY_I,
+            CKY_R,
+            24,
+        );
+        assert_eq!(hex(&k.skeyid), "9e94d41b95353d76c8d79919043c4960440edd17");
+        assert_eq!(hex(&k.skeyid_d), "214d0d5c3b65189e8838d6f2993f8f3bb883989c");
+        assert_eq!(hex(&k.skeyid_a), "7c915ef1e116c78e83059efde5dfdd5aac750e33");
+        assert_eq!(hex(&k.skeyid_e), "7119ce65d6a7a8b41fb355528e247111298bab94");
+        // 20 bytes of SKEYID_e are too few for 3DES: K1 | K2 cut to 24.
+        assert_eq!(hex(&k.enc_key), "24df503cc5b069e61f1ad5d6bdd186f8fbc7d03f42fe5f0c");
+        let id = b"\x0b\x00\x00\x00group";
+        let hi =
+            phase1_hash(Prf::HmacSha1, &k.skeyid, HashOf::Initiator, hash_inputs(b"SA body"), id);
+        let hr =
+            phase1_hash(Prf::HmacSha1, &k.skeyid, HashOf::Responder, hash_inputs(b"SA body"), id);
+        assert_eq!(hex(&hi), "b71dfbb452f7a786018489e0bd54a326bc963c45");
+        assert_eq!(hex(&hr), "cf258f33b70bd47e2f925f6fb3c2f9fb28f06c62");
+    }
+
+    #[test]
+    fn psk_sha256_with_aes256_takes_skeyid_e_as_the_key() {
+        let k = derive(
+            HashAlg::Sha256,
+            SkeyidInput::PreSharedKey(b"group secret"),
+            &ni(),
+            &nr(),
+            &g_xy(),
+            CKY_I,
+            CKY_R,
+            32,
+        );
+        assert_eq!(
+            hex(&k.skeyid),
+            "95069824e009bac3edc27e8ca9822acf5a90b03fc881083a74a2ae2cd435dca9"
+        );
+        assert_eq!(
+            hex(&k.skeyid_d),
+            "f073978ed7e17c0eecea689b3f958990c5f4ba9fb44cae58f84876ddacaba8cb"
+        );
+        assert_eq!(
+            hex(&k.skeyid_a),
+            "9659200df5d6016469ba7149a397426b3101123c83ff3c19677b6588d863c823"
+        );
+        assert_eq!(
+            hex(&k.enc_key),
+            "e9b9536c877ab871fa0da034bf0ca9a68efcac12bf9f256f27f3f7f330c3bf61"
+        );
+        assert_eq!(k.enc_key.expose(), k.skeyid_e.expose());
+        let id = b"\x0b\x00\x00\x00group";
+        let hi =
+            phase1_hash(Prf::HmacSha256, &k.skeyid, HashOf::Initiator, hash_inputs(b"SA body"), id);
+        assert_eq!(hex(&hi), "75775ec8ab9b03d956544953ab955aad65fef54df9cf63f08689b077ebad5ee2");
+        assert_eq!(
+            hex::encode(phase1_iv(HashAlg::Sha256, &[0x11; 32], &[0x22; 32], 16)),
+            "5189c77d29fe5d546a045ec469868527"
+        );
+        assert_eq!(
+            hex::encode(exchange_iv(HashAlg::Sha256, &[0x33; 16], 0xdead_beef)),
+            "618086993cb4e6f5d1e9d0c1f81ed6a8"
+        );
+    }
+
+    #[test]
+    fn signature_skeyid_is_keyed_by_the_nonces_and_covers_g_xy() {
+        let k =
+            derive(HashAlg::Sha1, SkeyidInput::Signature, &ni(), &nr(), &g_xy(), CKY_I, CKY_R, 32);
+        assert_eq!(hex(&k.skeyid), "7eb19dfcbdd68f0a6bf004132475c3c0e572b155");
+        assert_eq!(hex(&k.skeyid_e), "158ca363c7149fb6b7e7b674020e72e8a26e77df");
+        assert_eq!(
+            hex(&k.enc_key),
+            "46649d77a43ec25474ca85b29977ae2da0b7715ece2ddcbbc6a712675d20a044"
+        );
+        let id = b"\x0b\x00\x00\x00group";
+        let hr =
+            phase1_hash(Prf::HmacSha1, &k.skeyid, HashOf::Responder, hash_inputs(b"SA body"), id);
+        assert_eq!(hex(&hr), "8893d55c96cfb55236fa8ee658a2a1fdaa272d3f");
+        assert_eq!(
+            hex::encode(phase1_iv(HashAlg::Sha1, &[0x11; 32], &[0x22; 32], 8)),
+            "9e16538e7b8a384e"
+        );
+        assert_eq!(
+            hex::encode(exchange_iv(HashAlg::Sha1, &[0x33; 16], 0xdead_beef)),
+            "51c034d611c7249c44f5412c231ac45a"
+        );
+    }
+
+    #[test]
+    fn hash_attribute_values_follow_the_iana_registry() {
+        assert_eq!(HashAlg::from_attribute(2), Some(HashAlg::Sha1));
+        assert_eq!(HashAlg::from_attribute(4), Some(HashAlg::Sha256));
+        assert_eq!(HashAlg::from_attribute(5), Some(HashAlg::Sha384));
+        assert_eq!(HashAlg::from_attribute(6), Some(HashAlg::Sha512));
+        assert_eq!(HashAlg::from_attribute(1), None, "MD5 is refused");
+        assert_eq!(HashAlg::from_attribute(3), None, "Tiger is refused");
+    }
+}
