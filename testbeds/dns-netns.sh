@@ -63,6 +63,13 @@ mkdir -p "/etc/netns/$IKW_NS_CLI"
 printf '# the namespace host'"'"'s\nnameserver 127.0.0.53\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
 ikw_private_run
 CLIENV+=(PATH="$RESOLVED/usr/bin:$PATH")
+# Our side runs resolvectl by absolute path (/usr/bin/resolvectl, never from PATH: connect runs
+# as root): in the client's own mount namespace only, the unpacked package's /usr/bin is laid
+# over the host's, read-only.
+ikw_exec cli "${CLIENV[@]}" mount -t overlay overlay \
+    -o "lowerdir=$RESOLVED/usr/bin:/usr/bin" /usr/bin
+ikw_exec cli "${CLIENV[@]}" test -x /usr/bin/resolvectl ||
+    { echo "resolvectl not at /usr/bin in the client's mount namespace" >&2; exit 1; }
 cat >"$IKW_WORKDIR/bus.conf" <<'EOF'
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">

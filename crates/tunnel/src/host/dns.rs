@@ -13,7 +13,6 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::Command;
 
 use rustix::fs::FileType;
 
@@ -33,6 +32,9 @@ const RESOLV_CONF: &str = "resolv.conf";
 const WRITTEN_BY_US: &str = "# written by ikeway for the VPN; restored on disconnect\n";
 /// systemd-resolved's varlink socket: present while resolved runs.
 const RESOLVED_SOCKET: &str = "/run/systemd/resolve/io.systemd.Resolve";
+/// `resolvectl`, by absolute path as `nft` (see [`super::system_tool`]); it ships with
+/// systemd-resolved in `/usr/bin`.
+pub const RESOLVECTL: &str = "/usr/bin/resolvectl";
 
 /// A domain name as RFC 1035 §2.3.1 (with RFC 1123's leading digits) spells it: labels of
 /// 1-63 letters, digits and hyphens, not starting or ending with a hyphen, 253 characters in
@@ -199,8 +201,10 @@ pub enum Resolver {
 impl Resolver {
     /// systemd-resolved when `resolvectl` runs and resolved is up, else `/etc/resolv.conf`.
     pub fn system() -> Result<Self, HostError> {
-        let resolvectl =
-            Command::new("resolvectl").arg("--version").output().is_ok_and(|o| o.status.success());
+        let resolvectl = super::system_tool(Path::new(RESOLVECTL))
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
         if resolvectl && Path::new(RESOLVED_SOCKET).exists() {
             return Ok(Self::Resolved);
         }
@@ -300,7 +304,7 @@ fn replace(dir: &DirFd, bytes: &[u8]) -> io::Result<()> {
 }
 
 fn resolvectl(args: &[String]) -> Result<(), HostError> {
-    let out = Command::new("resolvectl").args(args).output()?;
+    let out = super::system_tool(Path::new(RESOLVECTL)).args(args).output()?;
     if !out.status.success() {
         return Err(HostError::Dns(format!(
             "resolvectl {}: {}",

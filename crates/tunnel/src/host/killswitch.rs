@@ -42,7 +42,7 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use super::HostError;
 use super::netlink::Rtnl;
@@ -330,12 +330,8 @@ impl Nft {
     fn run(&self, input: &str) -> Result<(), KillSwitchError> {
         let nft = self.path.display().to_string();
         let spawn = |source| KillSwitchError::Spawn { nft: nft.clone(), source };
-        let mut child = Command::new(&self.path)
+        let mut child = super::system_tool(&self.path)
             .args(["-f", "-"])
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LC_ALL", "C")
-            .current_dir("/")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -26,6 +26,8 @@
 //! ```
 
 use std::io;
+use std::path::Path;
+use std::process::Command;
 
 pub mod dirfd;
 pub mod dns;
@@ -101,4 +103,15 @@ impl<H: HostNetwork + ?Sized> HostNetwork for Box<H> {
     fn undo(&mut self) -> Result<(), HostError> {
         (**self).undo()
     }
+}
+
+/// A system tool (`nft`, `resolvectl`) by absolute path, with a fixed environment and working
+/// directory: `connect` runs as root, and the caller's `PATH` and locale are not to be trusted.
+pub(crate) fn system_tool(path: &Path) -> Command {
+    let mut cmd = Command::new(path);
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C")
+        .current_dir("/");
+    cmd
 }

@@ -307,7 +307,7 @@ fn nft_accepts_the_ruleset() {
     for plan in plans {
         let text = plan.unwrap().ruleset();
         for input in [text.as_str(), &lift_ruleset()] {
-            let mut child = Command::new("unshare")
+            let mut child = std::process::Command::new("unshare")
                 .args(["--net", NFT, "-c", "-f", "-"])
                 .stdin(Stdio::piped())
                 .stderr(Stdio::piped())
