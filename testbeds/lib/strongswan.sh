@@ -56,6 +56,7 @@
 #   IKW_SW_DPD_DELAY [30s]  IKW_SW_DPD_ACTION [clear]
 #   IKW_SW_IKE_REKEY [4h]  IKW_SW_CHILD_REKEY [1h]  IKW_SW_MOBIKE [no]  IKW_SW_ENCAP [no]
 #   IKW_SW_VERSION [2]  IKW_SW_START_ACTION [none] (initiator)
+#   IKW_SW_AGGRESSIVE [] (IKEv1: "yes" for Aggressive Mode; written only when set)
 #   Authentication (per round; certificate files are names in DIR/x509 and DIR/x509ca):
 #   IKW_SW_LOCAL_AUTH [psk] (or pubkey, eap-mschapv2 ...)  IKW_SW_LOCAL_CERTS [] (comma-separated)
 #   IKW_SW_REMOTE_AUTH [psk] (or pubkey, eap-...)  IKW_SW_REMOTE_CACERTS [] (comma-separated anchors)
@@ -63,6 +64,9 @@
 #   IKW_SW_REMOTE_EAP_ID [] (an EAP server: %any asks the client for it with EAP-Identity)
 #   IKW_SW_LOCAL2_AUTH / IKW_SW_REMOTE2_AUTH [] a second round (RFC 4739: local-2 / remote-2,
 #   e.g. eap-mschapv2 after pubkey), with IKW_SW_LOCAL2_EAP_ID / IKW_SW_REMOTE2_EAP_ID
+#   (IKEv1 XAUTH: IKW_SW_LOCAL2_AUTH=xauth with IKW_SW_LOCAL2_XAUTH_ID, the user name;
+#   IKW_SW_REMOTE2_AUTH=xauth-generic with IKW_SW_REMOTE2_ID=- : no `id`, any XAUTH user; the
+#   second round's ID is otherwise the first round's)
 #   IKW_SW_REVOCATION [] (remote: strict|ifuri|relaxed)
 #   IKW_SW_SEND_CERTREQ [no]  IKW_SW_SEND_CERT [ifasked] (or always|never)
 
@@ -255,16 +259,18 @@ _ikw_sw_secrets() { # LOCAL_ID REMOTE_ID PSK
     echo "}"
 }
 
-# One `local` or `remote` round: ROUND AUTH ID CERTS CACERTS [EAP_ID] (CERTS/CACERTS:
-# comma-separated file names in DIR/x509 / DIR/x509ca; CERTS, CACERTS and EAP_ID are written
-# only when non-empty).
+# One `local` or `remote` round: ROUND AUTH ID CERTS CACERTS [EAP_ID [XAUTH_ID]] (ID "-": none;
+# CERTS/CACERTS:
+# comma-separated file names in DIR/x509 / DIR/x509ca; CERTS, CACERTS, EAP_ID and XAUTH_ID are
+# written only when non-empty).
 _ikw_sw_auth_round() {
     echo "        $1 {"
     echo "            auth = $2"
-    echo "            id = $3"
+    if [ "$3" != - ]; then echo "            id = $3"; fi
     if [ -n "$4" ]; then echo "            certs = $4"; fi
     if [ -n "$5" ]; then echo "            cacerts = $5"; fi
     if [ -n "${6:-}" ]; then echo "            eap_id = $6"; fi
+    if [ -n "${7:-}" ]; then echo "            xauth_id = $7"; fi
     if [ "$1" = remote ] && [ -n "${IKW_SW_REVOCATION:-}" ]; then
         echo "            revocation = $IKW_SW_REVOCATION"
     fi
@@ -293,6 +299,7 @@ _ikw_sw_conn_block() {
         dpd_delay = ${IKW_SW_DPD_DELAY:-30s}
         rekey_time = ${IKW_SW_IKE_REKEY:-4h}
 CONN
+    if [ -n "${IKW_SW_AGGRESSIVE:-}" ]; then echo "        aggressive = $IKW_SW_AGGRESSIVE"; fi
     if [ -n "$conn_extra" ]; then echo "        $conn_extra"; fi
     _ikw_sw_auth_round local "${IKW_SW_LOCAL_AUTH:-psk}" "$lid" "${IKW_SW_LOCAL_CERTS:-}" "" \
         "${IKW_SW_LOCAL_EAP_ID:-}"
@@ -300,10 +307,11 @@ CONN
         "${IKW_SW_REMOTE_EAP_ID:-}"
     # A second round (RFC 4739), EAP after the first: same identity.
     if [ -n "${IKW_SW_LOCAL2_AUTH:-}" ]; then
-        _ikw_sw_auth_round local-2 "$IKW_SW_LOCAL2_AUTH" "$lid" "" "" "${IKW_SW_LOCAL2_EAP_ID:-}"
+        _ikw_sw_auth_round local-2 "$IKW_SW_LOCAL2_AUTH" "$lid" "" "" "${IKW_SW_LOCAL2_EAP_ID:-}" \
+            "${IKW_SW_LOCAL2_XAUTH_ID:-}"
     fi
     if [ -n "${IKW_SW_REMOTE2_AUTH:-}" ]; then
-        _ikw_sw_auth_round remote-2 "$IKW_SW_REMOTE2_AUTH" "$rid" "" "" "${IKW_SW_REMOTE2_EAP_ID:-}"
+        _ikw_sw_auth_round remote-2 "$IKW_SW_REMOTE2_AUTH" "${IKW_SW_REMOTE2_ID:-$rid}" "" "" "${IKW_SW_REMOTE2_EAP_ID:-}"
     fi
     cat <<CONN
         children {
