@@ -1,0 +1,190 @@
+//! Decode and emit errors.
+//!
+//! A [`DecodeError`] says what was wrong, where (a byte offset from the base
+//! the caller parsed against: the start of the ISAKMP message for
+//! [`MessageRepr`](crate::MessageRepr)), and in which payload. It also names
+//! the notification an ISAKMP responder would answer with (RFC 2408 §5).
+
+use core::fmt;
+
+use crate::registry::{NotifyType, PayloadType};
+
+/// What was wrong with the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeErrorKind {
+    /// The input ended before a field or structure it must contain.
+    Truncated,
+    /// Bytes were left over after a structure that must fill its container.
+    TrailingData,
+    /// The ISAKMP header carries a major version other than 1
+    /// (RFC 2408 §5.1).
+    InvalidMajorVersion(u8),
+    /// A length field is smaller than the fixed part it must cover.
+    LengthTooSmall,
+    /// A length field claims more bytes than the enclosing structure holds.
+    LengthPastEnd,
+    /// A count field (transforms of a proposal, SPIs of a Delete) disagrees
+    /// with the elements present.
+    CountMismatch,
+    /// Inside an SA payload, a proposal's Next Payload is not Proposal (2)
+    /// or None, a transform's not Transform (3) or None, or it says "none"
+    /// before the end or "more" at the end (RFC 2408 §3.5, §3.6).
+    BadProposalSyntax,
+    /// A Domain of Interpretation other than IPsec (1) where the payload's
+    /// layout depends on it (RFC 2408 §3.4, RFC 2407 §4.2).
+    DoiNotSupported(u32),
+    /// An IPsec DOI situation with the secrecy or integrity bits, whose
+    /// labelled-domain fields this crate does not decode (RFC 2407 §4.2).
+    SituationNotSupported(u32),
+    /// A proposal SPI size not allowed for its protocol (RFC 2407 §4.4.1:
+    /// 0 to 16 for ISAKMP, 4 for AH and ESP, 2 or 4 for IPCOMP).
+    SpiSize,
+    /// An identification (or NAT-OA) address whose length does not fit
+    /// its ID type (RFC 2407 §4.6.2.1, RFC 3947 §5.2).
+    IdLength,
+    /// A data attribute list that ends inside an attribute (RFC 2408 §3.3).
+    AttributeTruncated,
+}
+
+impl fmt::Display for DecodeErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated => f.write_str("truncated"),
+            Self::TrailingData => f.write_str("trailing data"),
+            Self::InvalidMajorVersion(v) => write!(f, "unsupported major version {v}"),
+            Self::LengthTooSmall => f.write_str("length field too small"),
+            Self::LengthPastEnd => f.write_str("length field past the end"),
+            Self::CountMismatch => f.write_str("count does not match the elements present"),
+            Self::BadProposalSyntax => f.write_str("bad proposal or transform chaining"),
+            Self::DoiNotSupported(d) => write!(f, "domain of interpretation {d} not supported"),
+            Self::SituationNotSupported(s) => write!(f, "situation {s:#x} not supported"),
+            Self::SpiSize => f.write_str("SPI size not allowed for the protocol"),
+            Self::IdLength => f.write_str("identification data length does not match its type"),
+            Self::AttributeTruncated => f.write_str("data attribute runs past its container"),
+        }
+    }
+}
+
+/// A malformed message. Small and `Copy`, so it can be returned up the
+/// stack and logged freely (it never holds message bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecodeError {
+    /// What went wrong.
+    pub kind: DecodeErrorKind,
+    /// Byte offset of the offending field, counted from the base the caller
+    /// parsed against.
+    pub offset: usize,
+    /// The payload being decoded, if the error lies inside one.
+    pub payload: Option<PayloadType>,
+}
+
+impl DecodeError {
+    /// An error of `kind` at `offset`, outside any payload.
+    pub const fn new(kind: DecodeErrorKind, offset: usize) -> Self {
+        Self { kind, offset, payload: None }
+    }
+
+    /// The same error, attributed to payload `ty` unless one is already
+    /// named (the innermost payload wins).
+    pub const fn in_payload(mut self, ty: PayloadType) -> Self {
+        if self.payload.is_none() {
+            self.payload = Some(ty);
+        }
+        self
+    }
+
+    /// The notification to send back for this error (RFC 2408 §5.1-§5.6:
+    /// INVALID-MAJOR-VERSION, DOI-NOT-SUPPORTED, SITUATION-NOT-SUPPORTED,
+    /// BAD-PROPOSAL-SYNTAX for a broken proposal structure, INVALID-SPI,
+    /// INVALID-ID-INFORMATION, otherwise PAYLOAD-MALFORMED).
+    pub fn notify(&self) -> NotifyType {
+        match self.kind {
+            DecodeErrorKind::InvalidMajorVersion(_) => NotifyType::INVALID_MAJOR_VERSION,
+            DecodeErrorKind::DoiNotSupported(_) => NotifyType::DOI_NOT_SUPPORTED,
+            DecodeErrorKind::SituationNotSupported(_) => NotifyType::SITUATION_NOT_SUPPORTED,
+            DecodeErrorKind::BadProposalSyntax | DecodeErrorKind::CountMismatch
+                if self.payload == Some(PayloadType::SA) =>
+            {
+                NotifyType::BAD_PROPOSAL_SYNTAX
+            }
+            DecodeErrorKind::SpiSize => NotifyType::INVALID_SPI,
+            DecodeErrorKind::IdLength if self.payload == Some(PayloadType::ID) => {
+                NotifyType::INVALID_ID_INFORMATION
+            }
+            _ => NotifyType::PAYLOAD_MALFORMED,
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at offset {}", self.kind, self.offset)?;
+        if let Some(ty) = self.payload {
+            write!(f, " in payload {ty}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// A representation that cannot be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The output buffer is shorter than the encoding.
+    BufferTooShort {
+        /// Bytes the encoding needs.
+        needed: usize,
+        /// Bytes the buffer has.
+        available: usize,
+    },
+    /// A field is longer than its length or count field can express.
+    TooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its length (or element count).
+        len: usize,
+    },
+    /// The representation contradicts itself or the wire rules (an SPI
+    /// whose length differs from the declared size, an attribute type
+    /// above 15 bits, ...).
+    Inconsistent(&'static str),
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BufferTooShort { needed, available } => {
+                write!(f, "buffer too short: need {needed} bytes, have {available}")
+            }
+            Self::TooLong { field, len } => {
+                write!(f, "{field} too long for its length field ({len})")
+            }
+            Self::Inconsistent(what) => write!(f, "cannot encode: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {}
+
+/// Check that `buf` can hold `needed` bytes.
+pub(crate) fn check_room(buf: &[u8], needed: usize) -> Result<(), EmitError> {
+    if buf.len() < needed {
+        Err(EmitError::BufferTooShort { needed, available: buf.len() })
+    } else {
+        Ok(())
+    }
+}
+
+/// A length as a 16-bit field, or an error naming the field.
+pub(crate) fn len_u16(field: &'static str, len: usize) -> Result<u16, EmitError> {
+    u16::try_from(len).map_err(|_| EmitError::TooLong { field, len })
+}
+
+/// A length as an 8-bit field, or an error naming the field.
+pub(crate) fn len_u8(field: &'static str, len: usize) -> Result<u8, EmitError> {
+    u8::try_from(len).map_err(|_| EmitError::TooLong { field, len })
+}
