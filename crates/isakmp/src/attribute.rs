@@ -219,6 +219,20 @@ pub(crate) fn list_len<K: AttributeKind>(list: &[DataAttribute<K>]) -> usize {
     list.iter().map(DataAttribute::buffer_len).sum()
 }
 
+/// Encode a list as the bare octets it occupies on the wire, e.g. the data
+/// of a RESPONDER-LIFETIME notification (RFC 2407 §4.6.3.1).
+pub fn encode_list<K: AttributeKind>(list: &[DataAttribute<K>]) -> Result<Vec<u8>, EmitError> {
+    let mut buf = vec![0u8; list_len(list)];
+    emit_list(list, &mut Out::new(&mut buf))?;
+    Ok(buf)
+}
+
+/// Decode a list of attributes filling `bytes`; error offsets count from
+/// its start.
+pub fn decode_list<K: AttributeKind>(bytes: &[u8]) -> Result<Vec<DataAttribute<K>>, DecodeError> {
+    parse_list(&mut Cursor::new(bytes, 0))
+}
+
 /// Write a list in order.
 pub(crate) fn emit_list<K: AttributeKind>(
     list: &[DataAttribute<K>],

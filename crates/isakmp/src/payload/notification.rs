@@ -8,7 +8,8 @@
 //! ~                       Notification Data                       ~
 //! ```
 
-use super::{BodyCodec, body_api};
+use super::{BodyCodec, SaAttribute, body_api};
+use crate::attribute;
 use crate::error::{DecodeError, EmitError, len_u8};
 use crate::reader::{Cursor, Out};
 use crate::registry::{Doi, NotifyType, ProtocolId};
@@ -52,13 +53,21 @@ impl NotificationRepr {
         <[u8; 4]>::try_from(self.data.as_slice()).ok().map(u32::from_be_bytes)
     }
 
+    /// A RESPONDER-LIFETIME notification for the SA `spi` of `protocol`
+    /// carrying `attrs` (RFC 2407 §4.6.3.1: SA-Life-Type/Duration pairs).
+    pub fn responder_lifetime_of(
+        protocol: ProtocolId,
+        spi: Vec<u8>,
+        attrs: &[SaAttribute],
+    ) -> Result<Self, EmitError> {
+        let data = attribute::encode_list(attrs)?;
+        Ok(Self { doi: Doi::IPSEC, protocol, spi, kind: NotifyType::RESPONDER_LIFETIME, data })
+    }
+
     /// The lifetime attributes of a RESPONDER-LIFETIME notification
     /// (RFC 2407 §4.6.3.1: its data is a list of SA attributes).
-    pub fn responder_lifetime(&self) -> Option<Result<Vec<super::SaAttribute>, DecodeError>> {
-        (self.kind == NotifyType::RESPONDER_LIFETIME).then(|| {
-            let mut c = Cursor::new(&self.data, 0);
-            crate::attribute::parse_list(&mut c)
-        })
+    pub fn responder_lifetime(&self) -> Option<Result<Vec<SaAttribute>, DecodeError>> {
+        (self.kind == NotifyType::RESPONDER_LIFETIME).then(|| attribute::decode_list(&self.data))
     }
 }
 
@@ -123,6 +132,10 @@ mod tests {
             data: attrs.to_vec(),
         };
         let list = n.responder_lifetime().expect("is one").expect("well formed");
+        let built =
+            NotificationRepr::responder_lifetime_of(ProtocolId::ESP, vec![0xca, 0xfe, 0, 1], &list)
+                .expect("encodes");
+        assert_eq!(built, n);
         assert_eq!(
             list[0],
             DataAttribute::basic(IpsecAttribute::SA_LIFE_TYPE, LifeType::SECONDS.0)
