@@ -12,7 +12,7 @@ use rand_core::SeedableRng;
 
 use crate::crypt::Crypt;
 use crate::keys::Phase1Keys;
-use crate::timer::TimerTable;
+use crate::timer::{Timer, TimerTable};
 use crate::{Config, EngineEvent, Event, KeyExchangeProvider, Outgoing, SaId, Side, Transmit};
 
 /// Counters of what an ISAKMP SA received, sent, resent and dropped.
@@ -27,6 +27,8 @@ pub struct Stats {
     pub dropped_malformed: u64,
     pub dropped_unauthenticated: u64,
     pub dropped_unexpected: u64,
+    /// Phase 1 messages refused for carrying more CERT payloads or bytes than we parse.
+    pub peer_certificates_over_limit: u64,
 }
 
 /// One ISAKMP SA and the exchanges it protects, initiator or responder.
@@ -42,6 +44,18 @@ pub struct Ikev1Sa {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
     pub(crate) phase1: crate::phase1::State,
+    /// Phase 1 in progress; emptied (secrets wiped) once established.
+    pub(crate) exchange: crate::phase1::Exchange,
+    pub(crate) resend: crate::phase1::Resend,
+    /// What the peer announced by vendor ID (DPD, XAUTH, NAT-T variant, Unity).
+    pub(crate) vendors: crate::phase1::PeerVendors,
+    /// NAT-T negotiated and what it found; `None` without NAT-T.
+    pub(crate) nat: Option<crate::phase1::NatState>,
+    /// The phase 1 suite, once established.
+    pub(crate) suite: Option<crate::phase1::Phase1Suite>,
+    /// The peer's phase 1 identity and its ID payload body, once received.
+    pub(crate) peer_id: Option<ikeway_isakmp::IdRepr>,
+    pub(crate) peer_id_b: Vec<u8>,
     /// Phase 1 keys (SKEYID_d for KEYMAT, SKEYID_a for the HASHes of later exchanges).
     pub(crate) keys: Option<Phase1Keys>,
     /// The cipher and IV chains, from the moment phase 1 has keys.
@@ -72,6 +86,13 @@ impl Ikev1Sa {
             local,
             remote,
             phase1: Default::default(),
+            exchange: Default::default(),
+            resend: Default::default(),
+            vendors: Default::default(),
+            nat: None,
+            suite: None,
+            peer_id: None,
+            peer_id_b: Vec::new(),
             keys: None,
             crypt: None,
             timers: TimerTable::default(),
@@ -106,6 +127,11 @@ impl Ikev1Sa {
         matches!(self.phase1, crate::phase1::State::Established)
     }
 
+    /// Phase 1 failed, or the SA ended: it takes nothing more.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase1, crate::phase1::State::Closed)
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
@@ -133,9 +159,118 @@ impl Ikev1Sa {
         self.events.push_back(Event::Ike(event));
     }
 
-    /// Queues `bytes` to the peer on the SA's current path.
-    pub(crate) fn send(&mut self, bytes: Vec<u8>) {
-        self.stats.sent += 1;
-        self.transmits.push_back(Outgoing { local: self.local, remote: self.remote, bytes });
+    /// Queues an ISAKMP message to the peer on the SA's current path (framed for port 4500
+    /// there).
+    pub(crate) fn send(&mut self, message: Vec<u8>) {
+        let datagram = self.frame(&message);
+        self.send_datagram(datagram);
+    }
+
+    /// Starts phase 1 as initiator from `local` to `remote` (port 500; NAT-T moves to 4500
+    /// itself). `seed` makes every random choice (cookies, nonces, key exchange) reproducible.
+    pub fn initiate(
+        config: Arc<Config>,
+        kex: Arc<dyn KeyExchangeProvider>,
+        seed: [u8; 32],
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Self, crate::Error> {
+        if !config.proposals.iter().any(|p| kex.supports(p.group)) {
+            return Err(crate::Error::NoUsableGroup);
+        }
+        let mut sa = Self::new(config, kex, seed, Side::Initiator, local, remote);
+        sa.cky_i = sa.nonzero_cookie();
+        sa.start_phase1(now)?;
+        Ok(sa)
+    }
+
+    /// A responder's SA for the initiator cookie `cky_i`, before its first message.
+    pub(crate) fn respond(
+        config: Arc<Config>,
+        kex: Arc<dyn KeyExchangeProvider>,
+        seed: [u8; 32],
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        cky_i: u64,
+    ) -> Self {
+        let half_open = config.half_open_timeout;
+        let mut sa = Self::new(config, kex, seed, Side::Responder, local, remote);
+        sa.cky_i = cky_i;
+        sa.cky_r = sa.nonzero_cookie();
+        sa.timers.set(Timer::HalfOpen, now + half_open);
+        sa
+    }
+
+    fn nonzero_cookie(&mut self) -> u64 {
+        loop {
+            let c = rand_core::RngCore::next_u64(&mut self.rng);
+            if c != 0 {
+                return c;
+            }
+        }
+    }
+
+    /// The phase 1 suite in the terms the IKEv2 events use: the cipher with the HMAC of the
+    /// phase 1 hash as its integrity, that HMAC as the PRF.
+    pub fn ike_suite(&self) -> Option<ikeway_sa::IkeSuite> {
+        let s = self.suite?;
+        let integrity = match s.hash {
+            crate::HashAlg::Sha1 => ikeway_crypto::Integrity::HmacSha1_96,
+            crate::HashAlg::Sha256 => ikeway_crypto::Integrity::HmacSha256_128,
+            crate::HashAlg::Sha384 => ikeway_crypto::Integrity::HmacSha384_192,
+            crate::HashAlg::Sha512 => ikeway_crypto::Integrity::HmacSha512_256,
+        };
+        let suite =
+            ikeway_crypto::Suite::new(ikeway_crypto::Encryption::Cipher(s.cipher), Some(integrity))
+                .ok()?;
+        Some(ikeway_sa::IkeSuite {
+            suite,
+            prf: s.hash.prf(),
+            group: s.group,
+            additional_kes: [ikeway_codec::DhGroup::NONE; ikeway_sa::MAX_ADDITIONAL_KES],
+        })
+    }
+
+    /// The suite phase 1 settled on, once established.
+    pub fn phase1_suite(&self) -> Option<crate::phase1::Phase1Suite> {
+        self.suite
+    }
+
+    /// What phase 1 found about NATs (`None` without NAT-T).
+    pub fn nat(&self) -> Option<crate::phase1::NatState> {
+        self.nat
+    }
+
+    /// The peer's phase 1 identity, once it proved it.
+    pub fn peer_id(&self) -> Option<&ikeway_isakmp::IdRepr> {
+        self.peer_id.as_ref()
+    }
+
+    /// The addresses the SA talks on now (port 4500 after the NAT-T float).
+    pub fn path(&self) -> (SocketAddr, SocketAddr) {
+        (self.local, self.remote)
+    }
+
+    // Until helper C's transaction and informational modules land: phase 1 reports the SA
+    // up itself, and exchanges under it are dropped.
+    pub(crate) fn phase1_complete(&mut self, now: Instant) {
+        if let Some(n) = self.nat.filter(|n| n.local_behind_nat) {
+            let _ = n;
+            self.timers.set(Timer::Keepalive, now + crate::phase1::nat::KEEPALIVE_INTERVAL);
+        }
+        if let Some(suite) = self.ike_suite() {
+            self.emit(ikeway_sa::Event::IkeSaUp { spi_i: self.cky_i, spi_r: self.cky_r, suite });
+        }
+    }
+
+    pub(crate) fn protected(
+        &mut self,
+        _now: Instant,
+        _header: ikeway_isakmp::HeaderRepr,
+        _ciphertext: &[u8],
+    ) {
+        self.stats.dropped_unexpected += 1;
     }
 }

@@ -12,17 +12,15 @@
 //! of `ikeway_sa::Engine`: after any input, drain `poll_transmit` and `poll_event`, then wait
 //! for a datagram or until `poll_timeout`.
 
-// The shell lands before the phase 1 code that uses the SA's internals (helper C builds on
-// them meanwhile); this goes when phase 1 lands.
-#![allow(dead_code)]
-
 mod config;
 mod crypt;
 mod engine;
 pub mod informational;
 pub mod keys;
-mod phase1;
+pub mod phase1;
 pub mod quick;
+mod receive;
+mod responder;
 mod timer;
 pub mod transaction;
 
@@ -30,7 +28,7 @@ use std::net::SocketAddr;
 
 pub use config::{Authentication, Config, Identity, Phase1Mode, Phase1Proposal};
 pub use crypt::{Crypt, OpenError};
-pub use engine::Ikev1Sa;
+pub use engine::{Ikev1Sa, Stats};
 #[cfg(feature = "fuzzing")]
 pub use ikeway_sa::InsecureKexForFuzzing;
 pub use ikeway_sa::{
@@ -38,6 +36,7 @@ pub use ikeway_sa::{
     Transmit,
 };
 pub use keys::HashAlg;
+pub use responder::{DEFAULT_MAX_HALF_OPEN, Ikev1Responder};
 
 /// What an ISAKMP SA reports to the runtime.
 #[derive(Debug)]

@@ -13,29 +13,13 @@ pub(crate) enum Timer {
     HalfOpen,
     /// The ISAKMP SA's lifetime ends.
     Phase1Expire,
-    /// A new ISAKMP SA is due before this one ends (RFC 2409 has no rekey: a new phase 1).
-    Phase1Rekey,
-    /// The outstanding quick mode message is resent.
-    Quick,
-    /// The outstanding transaction (XAUTH, mode config) message is resent.
-    Transaction,
-    /// Dead peer detection: an R-U-THERE is due, or its answer is late (RFC 3706).
-    Dpd,
     /// A NAT-T keepalive is due (RFC 3948 §2.3).
     Keepalive,
 }
 
 impl Timer {
-    const ALL: [Timer; 8] = [
-        Timer::Retransmit,
-        Timer::HalfOpen,
-        Timer::Phase1Expire,
-        Timer::Phase1Rekey,
-        Timer::Quick,
-        Timer::Transaction,
-        Timer::Dpd,
-        Timer::Keepalive,
-    ];
+    const ALL: [Timer; 4] =
+        [Timer::Retransmit, Timer::HalfOpen, Timer::Phase1Expire, Timer::Keepalive];
 }
 
 /// When each [`Timer`] fires, if armed.
@@ -86,7 +70,7 @@ mod tests {
         assert_eq!(table.next(), None);
         table.set(Timer::Keepalive, t0 + s(5));
         table.set(Timer::Retransmit, t0 + s(7));
-        table.set(Timer::Dpd, t0 + s(20));
+        table.set(Timer::Phase1Expire, t0 + s(20));
         assert_eq!(table.next(), Some(t0 + s(5)));
         let due: Vec<_> = table.expired(t0 + s(7)).collect();
         assert_eq!(due, [Timer::Retransmit, Timer::Keepalive]);
