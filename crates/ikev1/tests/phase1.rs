@@ -215,6 +215,14 @@ fn main_mode_with_psk_comes_up_in_six_messages_with_the_identities_encrypted() {
     let er = events_resp(&mut resp);
     assert_eq!(up(&ei).map(|u| (u.0, u.1)), up(&er).map(|u| (u.0, u.1)));
     assert!(up(&ei).is_some());
+    // Once up, nothing of phase 1 is resent: the next deadline is the SA's lifetime.
+    assert_eq!(init.poll_timeout(), Some(now + Duration::from_secs(8 * 3600)));
+    init.handle_timeout(now + Duration::from_secs(600));
+    assert!(drain_sa(&mut init).is_empty());
+    assert!(init.is_established());
+    // At the end of its lifetime the SA closes as expired.
+    init.handle_timeout(now + Duration::from_secs(8 * 3600));
+    assert_eq!(closed(&events_sa(&mut init)), Some(CloseReason::Expired));
 }
 
 #[test]
@@ -392,4 +400,37 @@ fn behind_a_nat_both_sides_detect_it_and_the_initiator_floats_to_4500() {
     // Behind the NAT, the initiator keeps its mapping open with keepalives.
     let k = init.poll_timeout().unwrap();
     assert!(k <= now + Duration::from_secs(20));
+}
+
+#[test]
+fn a_lost_main_mode_message_6_is_sent_again_when_message_5_comes_again() {
+    let now = Instant::now();
+    let (mut init, mut resp) = start(Phase1Mode::Main, b"ikeway group secret 42", now);
+    // Messages 1 to 5 go through; the responder's message 6 is lost.
+    let mut last = Vec::new();
+    for _ in 0..3 {
+        for s in drain_sa(&mut init) {
+            resp.handle_datagram(now, s.from, s.to, &s.bytes);
+        }
+        last = drain_resp(&mut resp);
+        if last.len() == 1 && decode(&last[0].bytes).header.flags.encryption {
+            break;
+        }
+        for s in &last {
+            init.handle_datagram(now, s.from, s.to, &s.bytes);
+        }
+    }
+    assert!(decode(&last[0].bytes).header.flags.encryption, "message 6 is the one lost");
+    assert!(up(&events_resp(&mut resp)).is_some(), "the responder is done after message 6");
+    let resend = init.poll_timeout().unwrap();
+    init.handle_timeout(resend);
+    let again = drain_sa(&mut init);
+    assert_eq!(again.len(), 1, "message 5 again");
+    resp.handle_datagram(resend, again[0].from, again[0].to, &again[0].bytes);
+    let six = drain_resp(&mut resp);
+    assert_eq!(six.len(), 1);
+    assert_eq!(six[0].bytes, last[0].bytes, "message 6 byte for byte");
+    init.handle_datagram(resend, six[0].from, six[0].to, &six[0].bytes);
+    assert!(init.is_established());
+    assert!(up(&events_sa(&mut init)).is_some());
 }

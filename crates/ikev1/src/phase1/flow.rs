@@ -512,6 +512,9 @@ impl Ikev1Sa {
     fn phase1_done(&mut self, now: Instant) {
         self.phase1 = State::Established;
         self.timers.stop(Timer::HalfOpen);
+        // Nothing of phase 1 is awaited any more; our last message is still resent when the
+        // peer's previous one comes again.
+        self.timers.stop(Timer::Retransmit);
         if let Some(crypt) = &mut self.crypt {
             crypt.finish_phase1();
         }
