@@ -102,6 +102,12 @@ impl Identity {
         auth::sign_auth(&self.key, self.kind, octets, peer_hashes)
     }
 
+    /// An IKEv1 SIG_I / SIG_R (RFC 2409 §5.1, RFC 4754): `hash` (HASH_I or HASH_R) signed as
+    /// the digest, r | s. ECDSA keys only, each with its curve's hash length.
+    pub fn sign_ikev1(&self, hash: &[u8]) -> Result<Vec<u8>, PkiError> {
+        crate::ikev1::sign(&self.key, self.kind, hash)
+    }
+
     /// Our certificate's validity against `now` (the runtime maps it to Apple's 9-11).
     pub fn check_validity(&self, now: UnixTime) -> Result<(), CertFailure> {
         // `new` refuses an empty chain.

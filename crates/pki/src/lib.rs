@@ -59,6 +59,7 @@ mod crl;
 mod der;
 mod error;
 mod identity;
+mod ikev1;
 mod key;
 mod validate;
 
@@ -82,5 +83,11 @@ impl PublicKey {
         octets: &[u8],
     ) -> Result<(), PkiError> {
         auth::verify_auth(self, method, data, octets)
+    }
+
+    /// Checks an IKEv1 SIG_I / SIG_R over `hash` (HASH_I or HASH_R taken as the digest, RFC
+    /// 2409 §5.1, RFC 4754): ECDSA keys only.
+    pub fn verify_ikev1(&self, hash: &[u8], sig: &[u8]) -> Result<(), PkiError> {
+        ikev1::verify(self, hash, sig)
     }
 }

@@ -1,6 +1,6 @@
 //! Who the peers are in phase 1: identities as ID payloads, and the proof over HASH_I/HASH_R
 //! (RFC 2409 §5): the hash itself with a pre-shared key, a signature of it with certificates
-//! (§5.1; ECDSA per RFC 4754: SHA-2 of the hash, signature as r | s).
+//! (§5.1; ECDSA per RFC 4754, the hash signed as the digest, r | s, as strongSwan does).
 
 use ikeway_crypto::SecretBytes;
 use ikeway_isakmp::{AuthMethod, CertEncoding, CertRepr, IdRepr, IdType, Payload};
@@ -64,7 +64,7 @@ pub(crate) fn prove(auth: &Authentication, hash: &SecretBytes) -> Result<Vec<Pay
             Ok(vec![Payload::Hash(ikeway_isakmp::HashRepr::new(hash.expose().to_vec()))])
         }
         Authentication::Certificates { own, .. } => {
-            let (_, sig) = own.sign_auth(hash.expose(), None).map_err(|_| ())?;
+            let sig = own.sign_ikev1(hash.expose()).map_err(|_| ())?;
             let mut out: Vec<Payload> = own
                 .chain()
                 .iter()
@@ -140,15 +140,16 @@ pub(crate) fn verify(
             let id = ikev2_id(peer_id)
                 .ok_or(ProofFailure::Certificate(CertFailure::IdentityMismatch))?;
             let key = verifier.verify(&chain, &id).map_err(ProofFailure::Certificate)?;
-            let ikev2_method = ikeway_codec::AuthMethod(match method {
-                AuthMethod::ECDSA_SHA384_P384 => 10,
-                AuthMethod::ECDSA_SHA512_P521 => 11,
-                AuthMethod::ECDSA_SHA256_P256 => 9,
-                // IKEv1 RSA signs the bare hash (no DigestInfo); not supported yet.
-                _ => return Err(ProofFailure::Mismatch),
-            });
-            key.verify_auth(ikev2_method, sig, expected.expose())
-                .map_err(|_| ProofFailure::Mismatch)
+            if !matches!(
+                method,
+                AuthMethod::ECDSA_SHA256_P256
+                    | AuthMethod::ECDSA_SHA384_P384
+                    | AuthMethod::ECDSA_SHA512_P521
+            ) {
+                // IKEv1 RSA signs the bare hash (no DigestInfo); not supported.
+                return Err(ProofFailure::Mismatch);
+            }
+            key.verify_ikev1(expected.expose(), sig).map_err(|_| ProofFailure::Mismatch)
         }
     }
 }
