@@ -16,6 +16,7 @@ mod config;
 mod crypt;
 mod engine;
 pub mod informational;
+mod keylog;
 pub mod keys;
 pub mod phase1;
 pub mod quick;
@@ -35,6 +36,7 @@ pub use ikeway_sa::{
     ActiveKeyExchange, CloseReason, DefaultKex, KeyExchangeProvider, Retransmit, SaId, Side,
     Transmit,
 };
+pub use keylog::KeyExport;
 pub use keys::HashAlg;
 pub use responder::{DEFAULT_MAX_HALF_OPEN, Ikev1Responder};
 

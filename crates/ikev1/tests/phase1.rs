@@ -182,7 +182,12 @@ fn aggressive_mode_with_a_group_name_and_psk_comes_up_on_both_sides_in_three_mes
         })
     )));
     assert!(init.is_established());
+    // The key log line is the same on both sides: tshark decrypts the SA with it.
+    let line = init.export_keys_for_debugging().unwrap().wireshark_line();
+    assert!(line.starts_with(&format!("{:016x},", i_up.0)));
+    assert_eq!(line.len(), 16 + 1 + 64);
     let sa = resp.sa_mut(ikeway_sa::SaId::from_spi(r_up.1)).unwrap();
+    assert_eq!(sa.export_keys_for_debugging().unwrap().wireshark_line(), line);
     assert!(sa.is_established());
     assert_eq!(sa.peer_id().unwrap().data, GROUP);
 }
