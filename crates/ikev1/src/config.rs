@@ -67,8 +67,10 @@ pub struct Phase1Proposal {
 
 impl Phase1Proposal {
     /// Apple's IKEv1 suites, strongest first: AES-256 and AES-128 with SHA2-256 and SHA1, 3DES
-    /// with SHA1, each with group 14 then 2 is what iOS offers; we offer the ones our
-    /// key-exchange provider can do (no MODP 1024 here).
+    /// with SHA1, with group 14 (iOS also offers group 2, which our key-exchange provider does
+    /// not do); then AES-128 with SHA2-256 on ECP-256 and AES-256 with SHA2-384 on ECP-384,
+    /// the suites ECDSA certificates need (RFC 4754 pairs each curve with its hash). Aggressive
+    /// mode offers only the first group's.
     pub fn defaults() -> Vec<Phase1Proposal> {
         let aes256 = BlockCipher::AesCbc { key_bits: 256 };
         let aes128 = BlockCipher::AesCbc { key_bits: 128 };
@@ -79,6 +81,8 @@ impl Phase1Proposal {
             Phase1Proposal { cipher: aes128, hash: HashAlg::Sha256, group: g14 },
             Phase1Proposal { cipher: aes128, hash: HashAlg::Sha1, group: g14 },
             Phase1Proposal { cipher: BlockCipher::TripleDesCbc, hash: HashAlg::Sha1, group: g14 },
+            Phase1Proposal { cipher: aes128, hash: HashAlg::Sha256, group: DhGroup(19) },
+            Phase1Proposal { cipher: aes256, hash: HashAlg::Sha384, group: DhGroup(20) },
         ]
     }
 }

@@ -41,7 +41,7 @@ fn config(own: Arc<ikeway_pki::Identity>, name: &str, trust: Arc<FixedTime>) -> 
 
 /// Runs the exchange; returns the events of both sides and the auth method the initiator
 /// offered.
-fn run(client: Config, server: Config) -> (Vec<Event>, Vec<Event>, Option<u64>) {
+fn run(client: Config, server: Config) -> (Vec<Event>, Vec<Event>, Option<u64>, Vec<u64>) {
     let now = Instant::now();
     let kex = Arc::new(DefaultKex::default());
     let mut init = Ikev1Sa::initiate(
@@ -56,6 +56,7 @@ fn run(client: Config, server: Config) -> (Vec<Event>, Vec<Event>, Option<u64>) 
     let mut resp = Ikev1Responder::new(Arc::new(server), kex, [4; 32]);
     let mut buf = vec![0u8; 65536];
     let mut method = None;
+    let mut hashes = Vec::new();
     loop {
         let mut moved = false;
         while let Some(Ok(t)) = init.poll_transmit(&mut buf) {
@@ -64,6 +65,8 @@ fn run(client: Config, server: Config) -> (Vec<Event>, Vec<Event>, Option<u64>) 
                 method = method
                     .or(sa.proposals[0].transforms[0]
                         .oakley(OakleyAttribute::AUTHENTICATION_METHOD));
+                let offered = sa.proposals[0].transforms.iter();
+                hashes.extend(offered.filter_map(|t| t.oakley(OakleyAttribute::HASH_ALGORITHM)));
             }
             resp.handle_datagram(now, t.local, t.remote, &buf[..t.len]);
             moved = true;
@@ -78,7 +81,7 @@ fn run(client: Config, server: Config) -> (Vec<Event>, Vec<Event>, Option<u64>) 
     }
     let ei = std::iter::from_fn(|| init.poll_event()).map(|e| e.event).collect();
     let er = std::iter::from_fn(|| resp.poll_event()).map(|e| e.event).collect();
-    (ei, er, method)
+    (ei, er, method, hashes)
 }
 
 fn is_up(events: &[Event]) -> bool {
@@ -103,8 +106,10 @@ fn main_mode_with_ecdsa_certificates_authenticates_both_sides() {
     let mut server =
         config(identity(&ca, "vpn.ikeway.test"), "vpn.ikeway.test", verifier(&ca, Purpose::Client));
     server.remote_id = Some(Identity::Fqdn("client.ikeway.test".into()));
-    let (ei, er, method) = run(client, server);
+    let (ei, er, method, hashes) = run(client, server);
     assert_eq!(method, Some(u64::from(AuthMethod::ECDSA_SHA256_P256.0)));
+    // P-256 signs a SHA-256 HASH only (RFC 4754): the SHA1 and SHA-384 suites are not offered.
+    assert_eq!(hashes, [4, 4, 4]);
     assert!(is_up(&ei), "initiator: {ei:?}");
     assert!(is_up(&er), "responder: {er:?}");
 }
@@ -120,7 +125,7 @@ fn a_certificate_from_another_ca_is_refused_with_its_failure() {
     );
     let server =
         config(identity(&ca, "vpn.ikeway.test"), "vpn.ikeway.test", verifier(&ca, Purpose::Client));
-    let (ei, er, _) = run(client, server);
+    let (ei, er, _, _) = run(client, server);
     assert_eq!(
         closed(&er),
         Some(CloseReason::PeerCertificate(ikeway_pki::CertFailure::UntrustedIssuer))
@@ -141,7 +146,7 @@ fn a_certificate_for_another_name_than_the_id_is_refused() {
     );
     let server =
         config(identity(&ca, "vpn.ikeway.test"), "vpn.ikeway.test", verifier(&ca, Purpose::Client));
-    let (_, er, _) = run(client, server);
+    let (_, er, _, _) = run(client, server);
     assert_eq!(
         closed(&er),
         Some(CloseReason::PeerCertificate(ikeway_pki::CertFailure::IdentityMismatch))

@@ -46,6 +46,18 @@ pub(crate) fn auth_method(config: &Config) -> AuthMethod {
     }
 }
 
+/// RFC 4754 pairs each ECDSA curve with one hash, and SIG signs the phase 1 HASH as the
+/// digest, so the negotiated hash must be SHA-256 with P-256, SHA-384 with P-384, SHA-512
+/// with P-521. Other methods take any hash.
+pub(crate) fn hash_fits(method: AuthMethod, hash: HashAlg) -> bool {
+    match method {
+        AuthMethod::ECDSA_SHA256_P256 => hash == HashAlg::Sha256,
+        AuthMethod::ECDSA_SHA384_P384 => hash == HashAlg::Sha384,
+        AuthMethod::ECDSA_SHA512_P521 => hash == HashAlg::Sha512,
+        _ => true,
+    }
+}
+
 fn encryption_attributes(cipher: BlockCipher) -> Option<(EncryptionAlgorithm, Option<u16>)> {
     match cipher {
         BlockCipher::AesCbc { key_bits } => Some((EncryptionAlgorithm::AES_CBC, Some(key_bits))),
@@ -61,6 +73,7 @@ pub(crate) fn offer(config: &Config) -> SaRepr {
     let transforms = config
         .proposals
         .iter()
+        .filter(|p| hash_fits(method, p.hash))
         .filter_map(|p| encryption_attributes(p.cipher).map(|enc| (p, enc)))
         .take(MAX_TRANSFORMS)
         .enumerate()
@@ -182,7 +195,7 @@ pub(crate) fn choose(
                     continue;
                 }
             };
-            if suite.method != method {
+            if suite.method != method || !hash_fits(method, suite.hash) {
                 last = Refusal::WrongMethod;
             } else if !supports(suite.group) {
                 last = Refusal::UnsupportedGroup;
@@ -215,7 +228,7 @@ pub(crate) fn check(config: &Config, answer: &SaRepr) -> Result<Phase1Suite, Ref
         return Err(Refusal::NotIsakmp);
     }
     let suite = read_transform(t)?;
-    if suite.method != auth_method(config) {
+    if suite.method != auth_method(config) || !hash_fits(suite.method, suite.hash) {
         return Err(Refusal::WrongMethod);
     }
     if !ours(config, &suite) {
@@ -244,7 +257,7 @@ mod tests {
         let sa = offer(&config());
         assert_eq!(sa.proposals.len(), 1);
         let t = &sa.proposals[0].transforms;
-        assert_eq!(t.len(), 5);
+        assert_eq!(t.len(), 7);
         assert_eq!(t[0].oakley(OakleyAttribute::ENCRYPTION_ALGORITHM), Some(7));
         assert_eq!(t[0].oakley(OakleyAttribute::KEY_LENGTH), Some(256));
         assert_eq!(t[0].oakley(OakleyAttribute::HASH_ALGORITHM), Some(4));
@@ -254,6 +267,16 @@ mod tests {
         assert_eq!(t[4].oakley(OakleyAttribute::ENCRYPTION_ALGORITHM), Some(5));
         assert_eq!(t[4].oakley(OakleyAttribute::KEY_LENGTH), None);
         assert_eq!(read_transform(&t[4]).unwrap().cipher, BlockCipher::TripleDesCbc);
+    }
+
+    #[test]
+    fn ecdsa_methods_take_only_their_curves_hash() {
+        assert!(hash_fits(AuthMethod::ECDSA_SHA256_P256, HashAlg::Sha256));
+        assert!(!hash_fits(AuthMethod::ECDSA_SHA256_P256, HashAlg::Sha1));
+        assert!(hash_fits(AuthMethod::ECDSA_SHA384_P384, HashAlg::Sha384));
+        assert!(!hash_fits(AuthMethod::ECDSA_SHA384_P384, HashAlg::Sha256));
+        assert!(!hash_fits(AuthMethod::ECDSA_SHA512_P521, HashAlg::Sha384));
+        assert!(hash_fits(AuthMethod::PRE_SHARED_KEY, HashAlg::Sha1));
     }
 
     #[test]
