@@ -127,6 +127,12 @@ impl Ikev1Sa {
         matches!(self.phase1, crate::phase1::State::Established)
     }
 
+    /// Whether the SA took a message or sent one (a responder's is made before its first
+    /// message is checked).
+    pub(crate) fn has_started(&self) -> bool {
+        self.phase1 != crate::phase1::State::Start
+    }
+
     /// Phase 1 failed, or the SA ended: it takes nothing more.
     pub fn is_closed(&self) -> bool {
         matches!(self.phase1, crate::phase1::State::Closed)

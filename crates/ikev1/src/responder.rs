@@ -68,11 +68,13 @@ impl Ikev1Responder {
         };
         let (cky_i, cky_r) =
             (u64::from_be_bytes(header.cookie_i), u64::from_be_bytes(header.cookie_r));
+        let mut fresh = false;
         let ours = if cky_r != 0 {
             cky_r
         } else if let Some(c) = self.first.get(&(remote, cky_i)) {
             *c
         } else {
+            fresh = true;
             if cky_i == 0 || self.half_open() >= self.max_half_open {
                 self.refused_half_open += u64::from(cky_i != 0);
                 return;
@@ -96,6 +98,12 @@ impl Ikev1Responder {
         };
         if let Some(sa) = self.sas.get_mut(&ours) {
             sa.handle_datagram(now, remote, local, datagram);
+            if fresh && !sa.has_started() {
+                // Not a first message we could take (junk with a zero responder cookie): no
+                // state is kept for it, so junk cannot fill the half-open slots.
+                self.forget(ours);
+                return;
+            }
         }
         self.collect(ours);
     }

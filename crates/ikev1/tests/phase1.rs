@@ -439,3 +439,45 @@ fn a_lost_main_mode_message_6_is_sent_again_when_message_5_comes_again() {
     assert!(init.is_established());
     assert!(up(&events_sa(&mut init)).is_some());
 }
+
+#[test]
+fn junk_first_messages_leave_no_state_and_real_ones_are_bounded() {
+    let now = Instant::now();
+    let kex = Arc::new(DefaultKex::default());
+    let mut resp =
+        Ikev1Responder::new(Arc::new(server(Phase1Mode::Aggressive)), kex.clone(), [2; 32]);
+    resp.max_half_open = 2;
+    // A valid ISAKMP header with a zero responder cookie and nothing acceptable after it.
+    for i in 0..100u64 {
+        let mut junk = vec![0u8; 28];
+        junk[..8].copy_from_slice(&(i + 1).to_be_bytes());
+        junk[17] = 0x10;
+        junk[18] = 4;
+        junk[24..28].copy_from_slice(&28u32.to_be_bytes());
+        resp.handle_datagram(now, addr("192.0.2.9:500"), addr("10.0.0.2:500"), &junk);
+    }
+    assert!(resp.is_empty(), "junk left {} SAs", resp.len());
+    assert!(drain_resp(&mut resp).is_empty());
+    // Real first messages: two are taken, the third waits for a slot.
+    let mut inits: Vec<Ikev1Sa> = (0..3u8)
+        .map(|i| {
+            Ikev1Sa::initiate(
+                Arc::new(client(Phase1Mode::Aggressive, b"ikeway group secret 42")),
+                kex.clone(),
+                [10 + i; 32],
+                now,
+                addr(&format!("10.0.1.{}:500", i + 1)),
+                addr("10.0.0.2:500"),
+            )
+            .unwrap()
+        })
+        .collect();
+    for init in &mut inits {
+        for s in drain_sa(init) {
+            resp.handle_datagram(now, s.from, s.to, &s.bytes);
+        }
+    }
+    assert_eq!(resp.len(), 2);
+    assert_eq!(resp.refused_half_open, 1);
+    assert_eq!(drain_resp(&mut resp).len(), 2);
+}
