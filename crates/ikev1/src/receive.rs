@@ -168,6 +168,9 @@ impl Ikev1Sa {
         // The initiator floats to 4500 on its own; the peer's later messages come from
         // where it now is (a NAT may have mapped 4500 to another port).
         if self.phase1 != State::Start && on_nat_t_port(local, remote) {
+            if (self.local, self.remote) != (local, remote) {
+                self.exchange.before_float.get_or_insert((self.local, self.remote));
+            }
             self.remote = remote;
             self.local = local;
         }

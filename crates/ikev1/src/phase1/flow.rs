@@ -469,8 +469,9 @@ impl Ikev1Sa {
     fn detect_nat(&mut self, suite: Phase1Suite, rx: &Received<'_>) {
         let Some(variant) = self.nat_t_variant() else { return };
         let seen = rx.nat_d(variant);
+        let (local, remote) = self.exchange.before_float.unwrap_or((self.local, self.remote));
         if let Some(state) =
-            nat::detect(variant, suite.hash, self.cky_i, self.cky_r, self.local, self.remote, &seen)
+            nat::detect(variant, suite.hash, self.cky_i, self.cky_r, local, remote, &seen)
         {
             self.nat = Some(state);
         }

@@ -123,6 +123,9 @@ pub(crate) struct Exchange {
     pub g_xy: Option<SecretBytes>,
     /// Our ID payload body (`IDii_b` or `IDir_b`).
     pub own_id_b: Vec<u8>,
+    /// The path before the initiator floated to 4500: the NAT-D of aggressive mode message 3
+    /// name it, not the path message 3 arrived on.
+    pub before_float: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
 }
 
 /// The message we sent last in phase 1, kept to resend it: on our retransmission timer, and
