@@ -67,6 +67,8 @@ pub enum Error {
     NoUsableGroup,
     Kex(ikeway_sa::KexError),
     Crypto(ikeway_crypto::CryptoError),
+    /// Our own message could not be encoded (a configuration too large for its fields).
+    Emit(ikeway_isakmp::EmitError),
     /// The ISAKMP SA is not established yet (or no longer).
     NotEstablished,
 }
@@ -77,6 +79,7 @@ impl core::fmt::Display for Error {
             Self::NoUsableGroup => f.write_str("no configured key exchange group is supported"),
             Self::Kex(e) => write!(f, "{e}"),
             Self::Crypto(e) => write!(f, "{e}"),
+            Self::Emit(e) => write!(f, "{e}"),
             Self::NotEstablished => f.write_str("the ISAKMP SA is not established"),
         }
     }

@@ -84,7 +84,7 @@ impl Ikev1Sa {
     pub(crate) fn start_phase1(&mut self, now: Instant) -> Result<(), crate::Error> {
         let sa = proposal::offer(&self.config);
         let sa_payload = Payload::Sa(sa);
-        self.exchange.sa_i_b = sa_payload.emit_body().map_err(|_| crate::Error::NoUsableGroup)?;
+        self.exchange.sa_i_b = sa_payload.emit_body().map_err(crate::Error::Emit)?;
         let mut payloads = vec![sa_payload];
         let kind = match self.config.mode {
             Phase1Mode::Main => {
@@ -103,8 +103,7 @@ impl Ikev1Sa {
                 let mut only = (*self.config).clone();
                 only.proposals.retain(|p| p.group == group);
                 let sa_payload = Payload::Sa(proposal::offer(&only));
-                self.exchange.sa_i_b =
-                    sa_payload.emit_body().map_err(|_| crate::Error::NoUsableGroup)?;
+                self.exchange.sa_i_b = sa_payload.emit_body().map_err(crate::Error::Emit)?;
                 payloads = vec![sa_payload];
                 let kex = self.kex.start(group, &mut self.rng).map_err(crate::Error::Kex)?;
                 self.exchange.g_xi = kex.public_value().to_vec();
