@@ -152,3 +152,24 @@ fn a_certificate_for_another_name_than_the_id_is_refused() {
         Some(CloseReason::PeerCertificate(ikeway_pki::CertFailure::IdentityMismatch))
     );
 }
+
+#[test]
+fn aggressive_mode_with_ecdsa_certificates_authenticates_both_sides() {
+    let ca = TestCa::new("ikeway test CA");
+    let mut client = config(
+        identity(&ca, "client.ikeway.test"),
+        "client.ikeway.test",
+        verifier(&ca, Purpose::Server),
+    );
+    client.mode = Phase1Mode::Aggressive;
+    let mut server =
+        config(identity(&ca, "vpn.ikeway.test"), "vpn.ikeway.test", verifier(&ca, Purpose::Client));
+    server.mode = Phase1Mode::Aggressive;
+    let (ei, er, method, hashes) = run(client, server);
+    assert_eq!(method, Some(u64::from(AuthMethod::ECDSA_SHA256_P256.0)));
+    // Aggressive mode offers the first group's transforms only: AES-256 and AES-128 with
+    // SHA2-256 on MODP-2048.
+    assert_eq!(hashes, [4, 4]);
+    assert!(is_up(&ei), "initiator: {ei:?}");
+    assert!(is_up(&er), "responder: {er:?}");
+}
