@@ -29,6 +29,11 @@ fn without_secrets(c: &VpnConfiguration) -> String {
         p.shared_secret_reference = None;
         p.identity_reference = None;
     }
+    if let Some(p) = &mut c.ipsec {
+        p.password_reference = None;
+        p.shared_secret_reference = None;
+        p.identity_reference = None;
+    }
     format!("{c:?}")
 }
 

@@ -160,6 +160,19 @@ pub fn set_identity(
         Some(t) => check_certificate_type(t, identity.kind())?,
         None => protocol.certificate_type = certificate_type_of(identity.kind()),
     }
+    let refs = (&mut protocol.identity_reference, &mut protocol.identity_data_password_reference);
+    store_identity(store, data, refs)?;
+    protocol.authentication_method = AuthenticationMethod::Certificate;
+    Ok(identity)
+}
+
+/// Stores an identity that parsed (a PEM key and chain as one PEM text) and points `refs`
+/// (identity, PKCS#12 password) at it, removing what they pointed at before.
+pub fn store_identity(
+    store: &SecretStore,
+    data: IdentityData<'_>,
+    refs: (&mut Option<PersistentRef>, &mut Option<PersistentRef>),
+) -> Result<(), CertError> {
     let (blob, password) = match data {
         IdentityData::Pkcs12 { data, password } => {
             (SecretBytes::from_slice(data), Some(password.clone()))
@@ -174,14 +187,13 @@ pub fn set_identity(
     };
     let reference = store.add(&blob)?;
     let password = password.map(|p| store.add(&p)).transpose()?;
-    if let Some(old) = protocol.identity_reference.replace(reference) {
+    if let Some(old) = refs.0.replace(reference) {
         store.remove(&old)?;
     }
-    if let Some(old) = std::mem::replace(&mut protocol.identity_data_password_reference, password) {
+    if let Some(old) = std::mem::replace(refs.1, password) {
         store.remove(&old)?;
     }
-    protocol.authentication_method = AuthenticationMethod::Certificate;
-    Ok(identity)
+    Ok(())
 }
 
 /// Why a stored identity could not be loaded.
@@ -212,12 +224,22 @@ pub fn load_identity(
     protocol: &Ikev2Protocol,
     secrets: &dyn SecretSource,
 ) -> Result<Identity, IdentityError> {
-    let reference = protocol.identity_reference.as_ref().ok_or(IdentityError::Missing)?;
+    let refs =
+        (protocol.identity_reference.as_ref(), protocol.identity_data_password_reference.as_ref());
+    load_identity_from(refs, secrets)
+}
+
+/// The identity that `refs` (identity, PKCS#12 password) point at in the secret store.
+pub fn load_identity_from(
+    refs: (Option<&PersistentRef>, Option<&PersistentRef>),
+    secrets: &dyn SecretSource,
+) -> Result<Identity, IdentityError> {
+    let reference = refs.0.ok_or(IdentityError::Missing)?;
     let blob = stored(secrets, reference)?;
     let what = "identity_reference";
     let data = blob.expose();
     if data.first() == Some(&0x30) {
-        let password = match &protocol.identity_data_password_reference {
+        let password = match refs.1 {
             Some(r) => stored(secrets, r)?,
             None => SecretBytes::from_slice(b""),
         };

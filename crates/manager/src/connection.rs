@@ -19,6 +19,11 @@ use crate::status::{
     CloseCause, DisconnectError, Effect, StatusInput, TunnelEvent, VpnStatus, next,
 };
 
+/// Why an IPSec (IKEv1) configuration does not start: the manager stores, imports and exports
+/// it, and the tunnel runtime does not drive an IKEv1 negotiation yet.
+pub const IPSEC_NOT_CONNECTABLE: &str =
+    "IPSec (IKEv1) configurations cannot connect yet: the tunnel runs IKEv2 only";
+
 /// `NEVPNConnectionStartOptionUsername` / `...Password`: for this start, the EAP user name
 /// and password instead of the configured `username` and stored password.
 #[derive(Debug, Clone, Default)]
@@ -310,6 +315,9 @@ impl VpnConnection {
         let Some(configuration) = self.configuration.clone() else {
             return Err(StartError::ConfigurationInvalid("no configuration is saved"));
         };
+        if configuration.protocol.is_none() && configuration.ipsec.is_some() {
+            return Err(StartError::ConfigurationInvalid(IPSEC_NOT_CONNECTABLE));
+        }
         let Some(protocol) = configuration.protocol.as_ref() else {
             return Err(StartError::ConfigurationInvalid("the configuration has no protocol"));
         };

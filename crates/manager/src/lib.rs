@@ -5,6 +5,8 @@
 //!   per-user [`PreferencesStore`] (atomic writes; consent on an application's first save;
 //!   enabling one configuration disables the other applications' ones);
 //! - [`VpnConfiguration`] / [`Ikev2Protocol`]: Apple's properties, raw values and defaults;
+//!   [`IpsecProtocol`]: `NEVPNProtocolIPSec` ("Cisco IPSec", IKEv1: a group name and shared
+//!   secret in Aggressive Mode, or a certificate in Main Mode, then XAUTH);
 //!   [`Ikev2Protocol::to_sa_config`] turns one into an [`ikeway_sa::Config`] and lists the set
 //!   fields the protocol crates do not implement ([`Unsupported`]);
 //! - EAP (`useExtendedAuthentication`): [`Ikev2Protocol::eap_plan`] reads Apple's fields as
@@ -71,6 +73,7 @@ mod certs;
 mod connection;
 mod convert;
 mod eap;
+mod ipsec;
 mod kill_switch;
 mod model;
 mod ondemand;
@@ -86,15 +89,18 @@ mod summary;
 
 pub use certs::{
     CertError, IdentityData, IdentityError, MAX_CERTIFICATE_FILE, SYSTEM_TRUST_STORE, anchors_from,
-    certificate_type_of, check_certificate_type, crl_from, load_identity, parse_identity,
-    read_certificate_file, set_identity, system_anchors,
+    certificate_type_of, check_certificate_type, crl_from, load_identity, load_identity_from,
+    parse_identity, read_certificate_file, set_identity, store_identity, system_anchors,
 };
 pub use connection::{
-    NoProvider, ProviderError, StartError, StartOptions, StatusChange, TunnelEvents,
-    TunnelProvider, TunnelRequest, VpnConnection,
+    IPSEC_NOT_CONNECTABLE, NoProvider, ProviderError, StartError, StartOptions, StatusChange,
+    TunnelEvents, TunnelProvider, TunnelRequest, VpnConnection,
 };
 pub use convert::{ConfigError, Unsupported, identity, secrets_from};
 pub use eap::{EapPlan, EapRound};
+pub use ipsec::{
+    HYBRID_SUFFIX, IpsecProtocol, MAX_GROUP_NAME, MAX_SHARED_SECRET, MAX_XAUTH_PASSWORD,
+};
 pub use kill_switch::plan_kill_switch;
 pub use model::*;
 pub use ondemand::*;

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ipsec::IpsecProtocol;
 use crate::ondemand::OnDemandRule;
 use crate::secrets::PersistentRef;
 
@@ -416,6 +417,11 @@ impl<'de> Deserialize<'de> for Der {
 ///
 /// A manager that loaded nothing holds `VpnConfiguration::default()`: no description, not
 /// enabled, no protocol (Apple's `protocolConfiguration == nil`).
+///
+/// Apple's `protocolConfiguration` is one property whose class says the protocol; here it is
+/// `protocol` when that class is `NEVPNProtocolIKEv2` and `ipsec` when it is
+/// `NEVPNProtocolIPSec` itself (IKEv1). At most one is set ([`Self::protocol_kind`] says
+/// which; saving a configuration with both is refused).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct VpnConfiguration {
@@ -424,12 +430,53 @@ pub struct VpnConfiguration {
     pub on_demand_enabled: bool,
     pub on_demand_rules: Vec<OnDemandRule>,
     pub protocol: Option<Ikev2Protocol>,
+    /// Left out of the preferences when unset, so IKEv2 configurations read the same as before
+    /// the field existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipsec: Option<IpsecProtocol>,
+}
+
+/// Which protocol a configuration holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolKind {
+    /// `NEVPNProtocolIKEv2`.
+    Ikev2,
+    /// `NEVPNProtocolIPSec` (IKEv1, "Cisco IPSec").
+    IpSec,
+}
+
+impl ProtocolKind {
+    /// Apple's `VPNType` for it.
+    pub fn vpn_type(self) -> &'static str {
+        match self {
+            Self::Ikev2 => "IKEv2",
+            Self::IpSec => "IPSec",
+        }
+    }
 }
 
 impl VpnConfiguration {
     /// Whether nothing was ever set (what loading an unsaved manager gives).
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// The protocol this configuration holds: `None` without one, or with both (invalid).
+    pub fn protocol_kind(&self) -> Option<ProtocolKind> {
+        match (&self.protocol, &self.ipsec) {
+            (Some(_), None) => Some(ProtocolKind::Ikev2),
+            (None, Some(_)) => Some(ProtocolKind::IpSec),
+            _ => None,
+        }
+    }
+
+    /// The server address of whichever protocol is set.
+    pub fn server_address(&self) -> Option<&str> {
+        match (&self.protocol, &self.ipsec) {
+            (Some(p), _) => Some(&p.server_address),
+            (None, Some(p)) => Some(&p.server_address),
+            (None, None) => None,
+        }
     }
 }
 
@@ -511,5 +558,28 @@ mod tests {
         let sparse: VpnConfiguration =
             serde_json::from_str(r#"{"protocol":{"server_address":"a"}}"#).unwrap();
         assert_eq!(sparse.protocol.unwrap(), Ikev2Protocol::new("a"));
+    }
+
+    #[test]
+    fn an_ipsec_configuration_is_stored_beside_and_never_with_ikev2() {
+        let ikev2 = VpnConfiguration {
+            protocol: Some(Ikev2Protocol::new("a")),
+            ..VpnConfiguration::default()
+        };
+        let json = serde_json::to_string(&ikev2).unwrap();
+        assert!(!json.contains("ipsec"), "an IKEv2 configuration reads as before: {json}");
+        assert_eq!(ikev2.protocol_kind(), Some(ProtocolKind::Ikev2));
+        let ipsec = VpnConfiguration {
+            ipsec: Some(IpsecProtocol::new("gw")),
+            ..VpnConfiguration::default()
+        };
+        let json = serde_json::to_string(&ipsec).unwrap();
+        assert!(json.contains(r#""protocol":null,"ipsec":{"server_address":"gw""#), "{json}");
+        assert_eq!(serde_json::from_str::<VpnConfiguration>(&json).unwrap(), ipsec);
+        assert_eq!(ipsec.protocol_kind(), Some(ProtocolKind::IpSec));
+        assert_eq!(ipsec.server_address(), Some("gw"));
+        let both = VpnConfiguration { protocol: ikev2.protocol.clone(), ..ipsec };
+        assert_eq!(both.protocol_kind(), None);
+        assert_eq!(VpnConfiguration::default().protocol_kind(), None);
     }
 }

@@ -285,11 +285,12 @@ impl PreferencesStore {
         profile_name: &str,
         configuration: VpnConfiguration,
     ) -> Result<(), ManagerError> {
-        if configuration.protocol.is_none() {
+        if configuration.protocol.is_none() && configuration.ipsec.is_none() {
             return Err(ManagerError::ConfigurationInvalid(
                 "a managed configuration needs a protocol",
             ));
         }
+        check_protocol(&configuration)?;
         self.update(|f| {
             let owner_uid = f.managed.get(identifier).map_or(self.creator, |m| m.owner_uid);
             f.managed.insert(
@@ -426,12 +427,7 @@ impl VpnManager {
         &mut self,
         authorizer: &mut dyn Authorizer,
     ) -> Result<(), ManagerError> {
-        let Some(protocol) = &self.configuration.protocol else {
-            return Err(ManagerError::ConfigurationInvalid("the configuration has no protocol"));
-        };
-        if protocol.server_address.trim().is_empty() {
-            return Err(ManagerError::ConfigurationInvalid("the server address is empty"));
-        }
+        check_protocol(&self.configuration)?;
         let app_id = self.app_id.clone();
         let loaded = (self.loaded, self.revision);
         let configuration = self.configuration.clone();
@@ -485,6 +481,23 @@ impl VpnManager {
         self.revision = None;
         self.connection.set_configuration(None);
         Ok(())
+    }
+}
+
+/// A configuration can be saved with exactly one protocol (Apple's single
+/// `protocolConfiguration`) and a server address.
+fn check_protocol(configuration: &VpnConfiguration) -> Result<(), ManagerError> {
+    if configuration.protocol.is_some() && configuration.ipsec.is_some() {
+        return Err(ManagerError::ConfigurationInvalid(
+            "the configuration has both an IKEv2 and an IPSec protocol; one is allowed",
+        ));
+    }
+    match configuration.server_address() {
+        None => Err(ManagerError::ConfigurationInvalid("the configuration has no protocol")),
+        Some(s) if s.trim().is_empty() => {
+            Err(ManagerError::ConfigurationInvalid("the server address is empty"))
+        }
+        Some(_) => Ok(()),
     }
 }
 

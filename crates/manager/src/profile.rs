@@ -1,11 +1,11 @@
 //! Apple configuration profiles (`.mobileconfig`): import the `com.apple.vpn.managed` IKEv2
-//! payloads, export configurations back.
+//! and IPSec (IKEv1, [`ipsec`]) payloads, export configurations back.
 //!
 //! Every key of the `IKEv2` dictionary that Apple documents is read into [`Ikev2Protocol`];
 //! `SharedSecret`, `AuthPassword` and `PPK` go to the [`SecretStore`]. Keys we do not know, and
 //! dictionaries we recognise but do not import (`IPv4`, `DNS`, `Proxies`), come back as
 //! [`ProfileWarning`]s rather than vanishing. Signed (CMS) and encrypted profiles are refused
-//! with an error saying so, as are VPN types other than IKEv2.
+//! with an error saying so, as are VPN types other than IKEv2 and IPSec.
 
 use std::io::Cursor;
 
@@ -23,6 +23,8 @@ use crate::ondemand::{
     ConnectionRuleAction, EvaluateConnectionRule, InterfaceType, OnDemandAction, OnDemandRule,
 };
 use crate::secrets::{PersistentRef, SecretError, SecretSource, SecretStore};
+
+mod ipsec;
 
 const VPN_PAYLOAD: &str = "com.apple.vpn.managed";
 /// Certificate payloads (Apple's Certificates payload types): a trusted root, a PEM
@@ -47,7 +49,7 @@ pub enum ProfileError {
     Encrypted,
     #[error("not a property list: {0}")]
     NotPlist(String),
-    #[error("VPN payload {payload}: VPNType {vpn_type} is not supported; only IKEv2 is")]
+    #[error("VPN payload {payload}: VPNType {vpn_type} is not supported; only IKEv2 and IPSec are")]
     UnsupportedVpnType { payload: String, vpn_type: String },
     #[error("{key}: expected {expected}")]
     InvalidValue { key: String, expected: &'static str },
@@ -278,6 +280,7 @@ const VPN_PAYLOAD_KEYS: &[&str] = &[
     "VPNType",
     "VPNSubType",
     "IKEv2",
+    "IPSec",
 ];
 /// Dictionaries of the VPN payload we recognise but do not import.
 const NOT_IMPORTED: &[&str] = &["IPv4", "DNS", "Proxies"];
@@ -403,28 +406,38 @@ pub fn import_profile(bytes: &[u8], secrets: &SecretStore) -> R<ImportedProfile>
     let mut used = vec![false; identities.len()];
     let mut chosen = Vec::new();
     for (vpn, _, type_given, ike_path) in &mut parsed {
+        if let Some(ipsec) = vpn.configuration.ipsec.as_mut() {
+            ipsec.trust_anchors = anchors.clone();
+            ipsec.use_system_trust_store =
+                ipsec.authentication_method == AuthenticationMethod::Certificate;
+            let at = pick_identity(
+                &mut ctx,
+                ipsec.payload_certificate_uuid.as_deref(),
+                &identities,
+                ike_path,
+            )?;
+            if let Some((at, _)) = at {
+                used[at] = true;
+            }
+            chosen.push(at.map(|(at, _)| at));
+            continue;
+        }
         let protocol =
             vpn.configuration.protocol.as_mut().expect("vpn_payload always sets the protocol");
         protocol.trust_anchors = anchors.clone();
         // Apple checks a server certificate against the system's trust settings too, where
         // the profile's root payloads are added.
         protocol.use_system_trust_store = system_store_by_default(protocol);
-        let Some(uuid) = protocol.payload_certificate_uuid.clone() else {
+        let picked = pick_identity(
+            &mut ctx,
+            protocol.payload_certificate_uuid.as_deref(),
+            &identities,
+            ike_path,
+        )?;
+        let Some((at, identity)) = picked else {
             chosen.push(None);
             continue;
         };
-        let Some(at) = identities.iter().position(|p| p.uuid == uuid) else {
-            ctx.warn(
-                format!("{ike_path}.PayloadCertificateUUID"),
-                format!("{uuid} names no com.apple.security.pkcs12 payload of this profile"),
-            );
-            chosen.push(None);
-            continue;
-        };
-        let p12 = &identities[at];
-        let data = IdentityData::Pkcs12 { data: &p12.data, password: &p12.password };
-        let identity =
-            certs::parse_identity(&p12.path, data).map_err(ProfileError::CertificateData)?;
         if *type_given {
             certs::check_certificate_type(protocol.certificate_type, identity.kind()).map_err(
                 |source| ProfileError::Certificate {
@@ -445,6 +458,11 @@ pub fn import_profile(bytes: &[u8], secrets: &SecretStore) -> R<ImportedProfile>
     }
     let mut vpns = Vec::new();
     for ((mut vpn, pending, _, _), identity) in parsed.into_iter().zip(chosen) {
+        if let Some(ipsec) = vpn.configuration.ipsec.as_mut() {
+            ipsec::store_secrets(ipsec, pending, identity.map(|at| &identities[at]), secrets)?;
+            vpns.push(vpn);
+            continue;
+        }
         let protocol =
             vpn.configuration.protocol.as_mut().expect("vpn_payload always sets the protocol");
         for (slot, value) in pending {
@@ -474,6 +492,28 @@ pub fn import_profile(bytes: &[u8], secrets: &SecretStore) -> R<ImportedProfile>
 /// certificate against the system's trust settings (where the profile's roots are added).
 fn system_store_by_default(p: &Ikev2Protocol) -> bool {
     p.authentication_method == AuthenticationMethod::Certificate
+}
+
+/// The PKCS#12 payload that `uuid` (a `PayloadCertificateUUID`) names, opened with its
+/// password (a wrong one fails the import); a UUID naming no payload is a warning.
+fn pick_identity(
+    ctx: &mut Ctx,
+    uuid: Option<&str>,
+    identities: &[Pkcs12Payload],
+    ike_path: &str,
+) -> R<Option<(usize, ikeway_pki::Identity)>> {
+    let Some(uuid) = uuid else { return Ok(None) };
+    let Some(at) = identities.iter().position(|p| p.uuid == uuid) else {
+        ctx.warn(
+            format!("{ike_path}.PayloadCertificateUUID"),
+            format!("{uuid} names no com.apple.security.pkcs12 payload of this profile"),
+        );
+        return Ok(None);
+    };
+    let p12 = &identities[at];
+    let data = IdentityData::Pkcs12 { data: &p12.data, password: &p12.password };
+    let identity = certs::parse_identity(&p12.path, data).map_err(ProfileError::CertificateData)?;
+    Ok(Some((at, identity)))
 }
 
 /// A `com.apple.security.root` / `.pem` / `.pkcs1` payload: its `PayloadContent` is the
@@ -527,7 +567,7 @@ fn vpn_payload(
     let payload_identifier = string(d, path, "PayloadIdentifier")?.unwrap_or_default();
     let vpn_type = string(d, path, "VPNType")?
         .ok_or(ProfileError::Missing { key: format!("{path}.VPNType") })?;
-    if vpn_type != "IKEv2" {
+    if vpn_type != "IKEv2" && vpn_type != "IPSec" {
         return Err(ProfileError::UnsupportedVpnType {
             payload: if payload_identifier.is_empty() {
                 path.to_owned()
@@ -538,7 +578,7 @@ fn vpn_payload(
         });
     }
     if string(d, path, "VPNSubType")?.is_some_and(|s| !s.is_empty()) {
-        return invalid(format!("{path}.VPNSubType"), "empty for IKEv2");
+        return invalid(format!("{path}.VPNSubType"), "empty for IKEv2 and IPSec");
     }
     for k in d.keys() {
         if NOT_IMPORTED.contains(&k.as_str()) {
@@ -553,6 +593,10 @@ fn vpn_payload(
     let name = string(d, path, "UserDefinedName")?
         .or(string(d, path, "PayloadDisplayName")?)
         .unwrap_or_else(|| profile_name.to_owned());
+    if vpn_type == "IPSec" {
+        let (vpn, pending) = ipsec::payload(ctx, d, path, name)?;
+        return Ok((vpn, pending, false, format!("{path}.IPSec")));
+    }
     let ike_path = format!("{path}.IKEv2");
     let ike = match d.get("IKEv2") {
         Some(Value::Dictionary(x)) => x,
@@ -567,6 +611,7 @@ fn vpn_payload(
         on_demand_enabled,
         on_demand_rules,
         protocol: Some(protocol),
+        ipsec: None,
     };
     let vpn = ImportedVpn {
         payload_identifier: string(d, path, "PayloadIdentifier")?.unwrap_or_default(),
@@ -868,8 +913,13 @@ pub fn export_profile(
     let mut content = Vec::new();
     // The certificates first, each once: the anchors of every configuration, then identities.
     let mut anchors: Vec<&Der> = Vec::new();
-    for p in configurations.iter().filter_map(|c| c.protocol.as_ref()) {
-        for a in &p.trust_anchors {
+    let anchor_lists = configurations.iter().filter_map(|c| match (&c.protocol, &c.ipsec) {
+        (Some(p), _) => Some(&p.trust_anchors),
+        (None, Some(p)) => Some(&p.trust_anchors),
+        (None, None) => None,
+    });
+    for list in anchor_lists {
+        for a in list {
             if !anchors.contains(&a) {
                 anchors.push(a);
             }
@@ -890,6 +940,12 @@ pub fn export_profile(
         content.push(Value::Dictionary(root.0));
     }
     for (i, c) in configurations.iter().enumerate() {
+        if let Some(p) = &c.ipsec {
+            let ids = secrets.map(|secrets| IdentityOut { identifier, index: i, secrets });
+            let dict = ipsec::export(i, c, p, secrets, ids, &mut content, &mut warnings)?;
+            content.push(vpn_out(identifier, i, c, "IPSec", dict));
+            continue;
+        }
         let Some(p) = &c.protocol else {
             return Err(ProfileError::Missing { key: format!("configuration {i}: protocol") });
         };
@@ -925,34 +981,10 @@ pub fn export_profile(
             ike.b("PPKMandatory", ppk.is_mandatory);
         }
         let mut certificate_uuid = p.payload_certificate_uuid.clone();
-        if let (Some(secrets), Some(r)) = (secrets, &p.identity_reference) {
-            let identity = secrets.secret(r)?.ok_or_else(|| ProfileError::MissingSecret {
-                field: "identity_reference",
-                reference: r.clone(),
-            })?;
-            // PKCS#12 is DER (a SEQUENCE); the other form kept is PEM text.
-            if identity.expose().first() == Some(&0x30) {
-                let password = match &p.identity_data_password_reference {
-                    Some(r) => export_secret(secrets, "identity_data_password_reference", r)?,
-                    None => Value::String(String::new()),
-                };
-                let mut p12 = Out(Dictionary::new());
-                p12.s("PayloadType", PKCS12_PAYLOAD);
-                p12.i("PayloadVersion", 1);
-                p12.s("PayloadIdentifier", format!("{identifier}.identity{i}"));
-                p12.s("PayloadUUID", certificate_uuid.get_or_insert_with(random_uuid).clone());
-                p12.s("PayloadDisplayName", "Identity");
-                p12.0.insert("PayloadContent".into(), Value::Data(identity.expose().to_vec()));
-                p12.0.insert("Password".into(), password);
-                content.push(Value::Dictionary(p12.0));
-            } else {
-                warnings.push(ProfileWarning {
-                    key: format!("configuration {i}.identity_reference"),
-                    message: "a PEM key and certificate have no profile payload (Apple's is \
-                              PKCS#12); not exported"
-                        .into(),
-                });
-            }
+        if let Some(secrets) = secrets {
+            let ids = (p.identity_reference.as_ref(), p.identity_data_password_reference.as_ref());
+            let out = IdentityOut { identifier, index: i, secrets };
+            out.write(ids, &mut certificate_uuid, &mut content, &mut warnings)?;
         }
         ike.opt("PayloadCertificateUUID", &certificate_uuid);
         ike.s("CertificateType", name_of(CERT_TYPES, p.certificate_type));
@@ -1025,16 +1057,7 @@ pub fn export_profile(
                 });
             }
         }
-        let mut vpn = Out(Dictionary::new());
-        vpn.s("PayloadType", VPN_PAYLOAD);
-        vpn.i("PayloadVersion", 1);
-        vpn.s("PayloadIdentifier", format!("{identifier}.vpn{i}"));
-        vpn.s("PayloadUUID", random_uuid());
-        vpn.s("PayloadDisplayName", "VPN");
-        vpn.s("UserDefinedName", c.localized_description.clone());
-        vpn.s("VPNType", "IKEv2");
-        vpn.0.insert("IKEv2".into(), Value::Dictionary(ike.0));
-        content.push(Value::Dictionary(vpn.0));
+        content.push(vpn_out(identifier, i, c, "IKEv2", ike.0));
     }
     let mut root = Out(Dictionary::new());
     root.s("PayloadType", "Configuration");
@@ -1049,6 +1072,78 @@ pub fn export_profile(
         .map_err(|e| ProfileError::Write(e.to_string()))?;
     out.push(b'\n');
     Ok((out, warnings))
+}
+
+/// The `com.apple.vpn.managed` payload around a protocol dictionary (`IKEv2` or `IPSec`).
+fn vpn_out(
+    identifier: &str,
+    i: usize,
+    c: &VpnConfiguration,
+    vpn_type: &str,
+    protocol: Dictionary,
+) -> Value {
+    let mut vpn = Out(Dictionary::new());
+    vpn.s("PayloadType", VPN_PAYLOAD);
+    vpn.i("PayloadVersion", 1);
+    vpn.s("PayloadIdentifier", format!("{identifier}.vpn{i}"));
+    vpn.s("PayloadUUID", random_uuid());
+    vpn.s("PayloadDisplayName", "VPN");
+    vpn.s("UserDefinedName", c.localized_description.clone());
+    vpn.s("VPNType", vpn_type);
+    vpn.0.insert(vpn_type.into(), Value::Dictionary(protocol));
+    Value::Dictionary(vpn.0)
+}
+
+/// Exports a configuration's certificate identity as a `com.apple.security.pkcs12` payload.
+struct IdentityOut<'a> {
+    identifier: &'a str,
+    /// The configuration's index, for payload identifiers and warnings.
+    index: usize,
+    secrets: &'a dyn SecretSource,
+}
+
+impl IdentityOut<'_> {
+    /// Adds the identity (and its password) to `content` when `ids.0` is set, naming the
+    /// payload `certificate_uuid` (made when unset); a PEM identity has no payload and is a
+    /// warning.
+    fn write(
+        &self,
+        ids: (Option<&PersistentRef>, Option<&PersistentRef>),
+        certificate_uuid: &mut Option<String>,
+        content: &mut Vec<Value>,
+        warnings: &mut Vec<ProfileWarning>,
+    ) -> R<()> {
+        let (Some(r), password_reference) = ids else { return Ok(()) };
+        let (identifier, i, secrets) = (self.identifier, self.index, self.secrets);
+        let identity = secrets.secret(r)?.ok_or_else(|| ProfileError::MissingSecret {
+            field: "identity_reference",
+            reference: r.clone(),
+        })?;
+        // PKCS#12 is DER (a SEQUENCE); the other form kept is PEM text.
+        if identity.expose().first() == Some(&0x30) {
+            let password = match password_reference {
+                Some(r) => export_secret(secrets, "identity_data_password_reference", r)?,
+                None => Value::String(String::new()),
+            };
+            let mut p12 = Out(Dictionary::new());
+            p12.s("PayloadType", PKCS12_PAYLOAD);
+            p12.i("PayloadVersion", 1);
+            p12.s("PayloadIdentifier", format!("{identifier}.identity{i}"));
+            p12.s("PayloadUUID", certificate_uuid.get_or_insert_with(random_uuid).clone());
+            p12.s("PayloadDisplayName", "Identity");
+            p12.0.insert("PayloadContent".into(), Value::Data(identity.expose().to_vec()));
+            p12.0.insert("Password".into(), password);
+            content.push(Value::Dictionary(p12.0));
+        } else {
+            warnings.push(ProfileWarning {
+                key: format!("configuration {i}.identity_reference"),
+                message: "a PEM key and certificate have no profile payload (Apple's is \
+                          PKCS#12); not exported"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 fn sa_out(p: &SaParameters) -> Value {

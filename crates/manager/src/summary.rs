@@ -11,6 +11,7 @@ use std::fmt::{self, Display, Formatter};
 use serde_json::{Value, json};
 
 use crate::eap::{EapRound, tls_version_name};
+use crate::ipsec::IpsecProtocol;
 use crate::model::{
     AuthenticationMethod, DeadPeerDetectionRate, EapMethod, Ikev2Protocol, SaParameters,
     VpnConfiguration,
@@ -150,8 +151,11 @@ fn eap(f: &mut Formatter<'_>, p: &Ikev2Protocol) -> fmt::Result {
 
 /// The trust anchors by their names, and the system store.
 fn trust(p: &Ikev2Protocol) -> String {
-    let mut from: Vec<String> = p
-        .trust_anchors
+    trust_from(&p.trust_anchors, p.use_system_trust_store)
+}
+
+fn trust_from(anchors: &[crate::model::Der], system: bool) -> String {
+    let mut from: Vec<String> = anchors
         .iter()
         .map(|a| {
             ikeway_pki::Certificate::from_der(a.0.clone())
@@ -160,7 +164,7 @@ fn trust(p: &Ikev2Protocol) -> String {
                 .unwrap_or_else(|| "(unnamed CA)".to_owned())
         })
         .collect();
-    if p.use_system_trust_store {
+    if system {
         from.push("the system store".to_owned());
     }
     if from.is_empty() { "(no trust anchor)".to_owned() } else { from.join(", ") }
@@ -262,6 +266,9 @@ impl Display for Summary<'_> {
         }
         row(f, "Enabled", if c.enabled { "yes" } else { "no" })?;
         row(f, "Source", if self.managed { "profile (read-only)" } else { "personal" })?;
+        if let (None, Some(p)) = (&c.protocol, &c.ipsec) {
+            return ipsec(f, c, p);
+        }
         let Some(p) = &c.protocol else {
             writeln!(f)?;
             return writeln!(f, "No IKEv2 settings (add them with `ikeway config edit`).");
@@ -343,30 +350,89 @@ impl Display for Summary<'_> {
         writeln!(f, "\nDNS")?;
         row(f, "Servers and domains", "from the server (configuration reply)")?;
 
-        writeln!(f, "\nOn demand")?;
-        row(f, "Connect on demand", on_off(c.on_demand_enabled))?;
-        if c.on_demand_rules.is_empty() {
-            row(f, "Rules", "none")?;
-        }
-        for (i, r) in c.on_demand_rules.iter().enumerate() {
-            writeln!(f, "  {}. {} on {}", i + 1, name_of(ACTIONS, r.action), conditions(r))?;
-            for cr in &r.connection_rules {
-                writeln!(f, "     {}", connection_rule(cr))?;
-            }
-        }
-        if p.on_demand_user_override_disabled {
-            row(f, "User override", "disabled")?;
-        }
-
-        let unsupported = p.unsupported();
-        if !unsupported.is_empty() {
-            writeln!(f, "\nSet but without effect here")?;
-            for u in unsupported {
-                writeln!(f, "  {u}")?;
-            }
-        }
-        Ok(())
+        on_demand(f, c, p.on_demand_user_override_disabled)?;
+        without_effect(f, &p.unsupported())
     }
+}
+
+fn on_demand(f: &mut Formatter<'_>, c: &VpnConfiguration, override_disabled: bool) -> fmt::Result {
+    writeln!(f, "\nOn demand")?;
+    row(f, "Connect on demand", on_off(c.on_demand_enabled))?;
+    if c.on_demand_rules.is_empty() {
+        row(f, "Rules", "none")?;
+    }
+    for (i, r) in c.on_demand_rules.iter().enumerate() {
+        writeln!(f, "  {}. {} on {}", i + 1, name_of(ACTIONS, r.action), conditions(r))?;
+        for cr in &r.connection_rules {
+            writeln!(f, "     {}", connection_rule(cr))?;
+        }
+    }
+    if override_disabled {
+        row(f, "User override", "disabled")?;
+    }
+    Ok(())
+}
+
+fn without_effect(
+    f: &mut Formatter<'_>,
+    unsupported: &[crate::convert::Unsupported],
+) -> fmt::Result {
+    if !unsupported.is_empty() {
+        writeln!(f, "\nSet but without effect here")?;
+        for u in unsupported {
+            writeln!(f, "  {u}")?;
+        }
+    }
+    Ok(())
+}
+
+/// An IPSec (IKEv1) configuration: the group, XAUTH and what Apple's client does with them.
+fn ipsec(f: &mut Formatter<'_>, c: &VpnConfiguration, p: &IpsecProtocol) -> fmt::Result {
+    writeln!(f, "\nServer (IPSec, IKEv1)")?;
+    row(f, "Server address", or_none(Some(&p.server_address)))?;
+    row(f, "Remote ID", or_none(p.remote_identifier.as_deref()))?;
+    row(f, "Group name", or_none(p.group_name()))?;
+
+    writeln!(f, "\nAuthentication")?;
+    let (method, mode) = match p.authentication_method {
+        AuthenticationMethod::SharedSecret if p.shared_secret_reference.is_some() => {
+            ("shared secret (stored, never shown)", "Aggressive Mode, group name as KEY_ID")
+        }
+        AuthenticationMethod::SharedSecret => {
+            ("shared secret (none stored)", "Aggressive Mode, group name as KEY_ID")
+        }
+        AuthenticationMethod::Certificate => ("certificate", "Main Mode"),
+        AuthenticationMethod::None => ("none", "(cannot connect: no phase 1 authentication)"),
+    };
+    row(f, "Method", method)?;
+    row(f, "Phase 1", mode)?;
+    if p.hybrid() {
+        row(f, "Hybrid", "requested ([hybrid])")?;
+    }
+    row(f, "XAUTH", on_off(p.use_extended_authentication))?;
+    if let Some(user) = &p.username {
+        row(f, "Username", user)?;
+    }
+    if p.xauth_password_prompt {
+        row(f, "Password", "asked at each connection")?;
+    } else if p.password_reference.is_some() {
+        row(f, "Password", "stored, never shown")?;
+    }
+    if p.authentication_method == AuthenticationMethod::Certificate {
+        row(
+            f,
+            "Identity",
+            if p.identity_reference.is_some() { "stored, never shown" } else { "(not set)" },
+        )?;
+        row(f, "Server certificate from", trust_from(&p.trust_anchors, p.use_system_trust_store))?;
+    }
+
+    writeln!(f, "\nDNS and routes")?;
+    row(f, "From the server", "Mode Config (address, DNS, Cisco Unity split networks, banner)")?;
+    row(f, "Include all networks", on_off(p.include_all_networks))?;
+
+    on_demand(f, c, p.on_demand_user_override_disabled)?;
+    without_effect(f, &p.unsupported())
 }
 
 /// The configuration for scripts: every stored field under Apple's names (as the preferences
@@ -378,6 +444,7 @@ pub fn summary_json(name: &str, configuration: &VpnConfiguration, managed: bool)
         .protocol
         .iter()
         .flat_map(Ikev2Protocol::unsupported)
+        .chain(configuration.ipsec.iter().flat_map(IpsecProtocol::unsupported))
         .map(|u| json!({"field": u.field, "reason": u.reason}))
         .collect();
     if let Value::Object(map) = &mut v {
@@ -427,6 +494,7 @@ mod tests {
             on_demand_enabled: true,
             on_demand_rules: vec![wifi, evaluate, OnDemandRule::new(OnDemandAction::Connect)],
             protocol: Some(p),
+            ipsec: None,
         }
     }
 
@@ -661,5 +729,55 @@ Set but without effect here
         assert!(text(&p).contains(
             "  Post-quantum exchange     IKE_INTERMEDIATE (RFC 9370), classical fallback allowed\n"
         ));
+    }
+
+    #[test]
+    fn an_ipsec_configuration_reads_as_group_xauth_and_mode_config() {
+        let mut p = IpsecProtocol::new("gw.example.com");
+        p.authentication_method = AuthenticationMethod::SharedSecret;
+        p.shared_secret_reference = Some(PersistentRef::from("ref-1"));
+        p.local_identifier = Some("sales".into());
+        p.use_extended_authentication = true;
+        p.username = Some("alice".into());
+        p.xauth_password_prompt = true;
+        let config = VpnConfiguration {
+            localized_description: "Branch".into(),
+            ipsec: Some(p),
+            ..VpnConfiguration::default()
+        };
+        let text = Summary { name: "branch", configuration: &config, managed: true }.to_string();
+        assert_eq!(
+            text,
+            "\
+branch
+  Description               Branch
+  Enabled                   no
+  Source                    profile (read-only)
+
+Server (IPSec, IKEv1)
+  Server address            gw.example.com
+  Remote ID                 (not set)
+  Group name                sales
+
+Authentication
+  Method                    shared secret (stored, never shown)
+  Phase 1                   Aggressive Mode, group name as KEY_ID
+  XAUTH                     on
+  Username                  alice
+  Password                  asked at each connection
+
+DNS and routes
+  From the server           Mode Config (address, DNS, Cisco Unity split networks, banner)
+  Include all networks      off
+
+On demand
+  Connect on demand         off
+  Rules                     none
+"
+        );
+        assert!(!text.contains("ref-1"));
+        let json = summary_json("branch", &config, true);
+        assert_eq!(json["ipsec"]["local_identifier"], "sales");
+        assert_eq!(json["unsupported"], json!([]));
     }
 }

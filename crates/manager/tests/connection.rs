@@ -376,3 +376,25 @@ fn manager_drives_its_connection() {
     m.remove_from_preferences().unwrap();
     assert_eq!(m.connection().status(), VpnStatus::Invalid);
 }
+
+#[test]
+fn an_ipsec_configuration_is_refused_at_start_with_its_reason_and_starts_nothing() {
+    let (mut c, log) = connection(Script::Answers);
+    let rx = c.subscribe();
+    c.set_configuration(Some(ikeway_manager::VpnConfiguration {
+        localized_description: "branch".into(),
+        enabled: true,
+        ipsec: Some(ikeway_manager::IpsecProtocol::new("192.0.2.1")),
+        ..Default::default()
+    }));
+    let err = c.start_tunnel().unwrap_err();
+    assert!(matches!(err, StartError::ConfigurationInvalid(ikeway_manager::IPSEC_NOT_CONNECTABLE)));
+    assert_eq!(
+        err.to_string(),
+        "the VPN configuration is invalid: IPSec (IKEv1) configurations cannot connect yet: the \
+         tunnel runs IKEv2 only"
+    );
+    assert_eq!(c.status(), VpnStatus::Disconnected);
+    assert!(log.lock().unwrap().requests.is_empty(), "no provider was started");
+    assert_eq!(changes(&rx), []);
+}

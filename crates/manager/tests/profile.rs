@@ -106,14 +106,15 @@ fn name_falls_back_to_payload_display_name() {
 }
 
 #[test]
-fn rejects_l2tp_and_ipsec_naming_the_type() {
+fn rejects_l2tp_and_unknown_types_naming_the_type() {
     let (_d, secrets) = store();
-    for ty in ["L2TP", "IPSec"] {
+    // IPSec (IKEv1) is imported since issue 15: tests/profile_ipsec.rs.
+    for ty in ["L2TP", "IKEv3"] {
         let body = format!("<key>VPNType</key><string>{ty}</string>");
         let err = import_profile(&wrap(&body), &secrets).unwrap_err();
         assert!(matches!(err, ProfileError::UnsupportedVpnType { .. }));
         let msg = err.to_string();
-        assert!(msg.contains(ty) && msg.contains("only IKEv2"), "{msg}");
+        assert!(msg.contains(ty) && msg.contains("only IKEv2 and IPSec"), "{msg}");
     }
     assert!(secrets.references().unwrap().is_empty());
 }

@@ -21,6 +21,8 @@ use zeroize::Zeroizing;
 
 pub(crate) use ikeway_service::names::APP_PREFIX;
 
+mod ipsec;
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum ConfigCmd {
     /// List saved configurations (personal and managed).
@@ -44,7 +46,7 @@ pub(crate) enum ConfigCmd {
     },
     /// Add a configuration. The first save of a configuration asks for consent (or `--yes`).
     #[command(
-        after_help = "Examples:\n  ikeway config add office --server vpn.example.org --remote-id vpn.example.org \\\n    --local-id alice@example.org --psk-file ~/office.psk --enable --yes\n  ikeway config add roam --server vpn.example.org --ca office-ca.pem --extended-auth \\\n    --username alice --password-prompt --yes   # EAP-MSCHAPv2, asked without echo"
+        after_help = "Examples:\n  ikeway config add office --server vpn.example.org --remote-id vpn.example.org \\\n    --local-id alice@example.org --psk-file ~/office.psk --enable --yes\n  ikeway config add roam --server vpn.example.org --ca office-ca.pem --extended-auth \\\n    --username alice --password-prompt --yes   # EAP-MSCHAPv2, asked without echo\n  ikeway config add branch --type ipsec --server gw.example.org --group sales \\\n    --psk-file ~/sales.psk --extended-auth --username alice --password-prompt --yes\n                                              # IKEv1 \"Cisco IPSec\": group PSK + XAUTH"
     )]
     Add {
         name: String,
@@ -70,7 +72,8 @@ pub(crate) enum ConfigCmd {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ProfileCmd {
-    /// Import an Apple configuration profile (.mobileconfig, com.apple.vpn.managed, IKEv2).
+    /// Import an Apple configuration profile (.mobileconfig, com.apple.vpn.managed, IKEv2 or
+    /// IPSec).
     #[command(
         after_help = "Examples:\n  ikeway profile import office.mobileconfig\n  ikeway profile import office.mobileconfig --yes   # no question, for scripts"
     )]
@@ -99,17 +102,22 @@ pub(crate) enum ProfileCmd {
     },
 }
 
-/// Fields of an IKEv2 configuration, with Apple's names and defaults.
+/// Fields of an IKEv2 or IPSec (IKEv1) configuration, with Apple's names and defaults.
 #[derive(Args, Debug, Default)]
 pub(crate) struct Fields {
+    /// The protocol of a new configuration: ikev2 (the default) or ipsec (IKEv1, Apple's
+    /// "Cisco IPSec": --local-id is the group name, --psk-file the group's shared secret,
+    /// --extended-auth is XAUTH with --username and --password-file/--password-prompt).
+    #[arg(long = "type", value_name = "TYPE")]
+    vpn_type: Option<String>,
     /// Server address (name or IP).
     #[arg(long)]
     server: Option<String>,
     /// Remote identifier (the server's IKE ID).
     #[arg(long)]
     remote_id: Option<String>,
-    /// Local identifier (our IKE ID).
-    #[arg(long)]
+    /// Local identifier (our IKE ID; for IPSec the group name, sent as a KEY_ID).
+    #[arg(long, visible_alias = "group")]
     local_id: Option<String>,
     /// File holding the shared secret (first line); stored in the 0600 secret store.
     #[arg(long, value_name = "FILE")]
@@ -305,6 +313,21 @@ fn apply_sa(
 
 impl Fields {
     fn apply(&self, config: &mut VpnConfiguration, store: &PreferencesStore) -> Result<()> {
+        let ipsec = match self.vpn_type.as_deref() {
+            None => config.ipsec.is_some(),
+            Some("ikev2") if config.ipsec.is_some() => {
+                bail!("this is an IPSec configuration; --type cannot change its protocol")
+            }
+            Some("ikev2") => false,
+            Some("ipsec") if config.protocol.is_some() => {
+                bail!("this is an IKEv2 configuration; --type cannot change its protocol")
+            }
+            Some("ipsec") => true,
+            Some(other) => bail!("unknown --type {other:?}; one of ikev2, ipsec"),
+        };
+        if ipsec {
+            return self.apply_ipsec(config, store);
+        }
         let protocol = match &mut config.protocol {
             Some(p) => p,
             None => {
@@ -489,16 +512,19 @@ impl Fields {
 
     /// The password given by --password-file or --password-prompt, read but not stored yet.
     fn password(&self, protocol: &Ikev2Protocol) -> Result<Option<SecretBytes>> {
+        self.password_for(protocol.username.as_deref())
+    }
+
+    /// The password given by --password-file or --password-prompt (asked for `user`).
+    fn password_for(&self, user: Option<&str>) -> Result<Option<SecretBytes>> {
         if let Some(path) = &self.password_file {
             return crate::password::from_file(path).map(Some);
         }
         if !self.password_prompt {
             return Ok(None);
         }
-        let user = protocol
-            .username
-            .as_deref()
-            .context("--password-prompt: the password is for --username, which is not set")?;
+        let user =
+            user.context("--password-prompt: the password is for --username, which is not set")?;
         crate::password::prompt(user, "--password-file").map(Some)
     }
 
@@ -638,11 +664,11 @@ pub(crate) fn consent(question: &str, yes: bool) -> Result<bool> {
 }
 
 fn summary(name: &str, c: &VpnConfiguration, managed: bool) -> serde_json::Value {
-    let p = c.protocol.as_ref();
     json!({
         "name": name,
         "description": c.localized_description,
-        "server": p.map(|p| p.server_address.clone()),
+        "type": c.protocol_kind().map(|k| k.vpn_type()),
+        "server": c.server_address(),
         "enabled": c.enabled,
         "managed": managed,
         "on_demand": c.on_demand_enabled,
@@ -680,8 +706,7 @@ pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
                 );
             } else {
                 for (n, c, m) in rows {
-                    let server =
-                        c.protocol.as_ref().map_or("-", |p| p.server_address.as_str()).to_owned();
+                    let server = c.server_address().unwrap_or("-").to_owned();
                     say(&format!(
                         "{n:<20} {server:<30} {}{}",
                         if c.enabled { "enabled" } else { "disabled" },
@@ -757,6 +782,16 @@ pub(crate) fn config(cmd: ConfigCmd) -> Result<()> {
                     .flatten()
                     .chain(p.ppk_configuration.as_ref().map(|k| &k.keychain_reference))
                 })
+                .chain(manager.configuration().ipsec.iter().flat_map(|p| {
+                    [
+                        &p.shared_secret_reference,
+                        &p.password_reference,
+                        &p.identity_reference,
+                        &p.identity_data_password_reference,
+                    ]
+                    .into_iter()
+                    .flatten()
+                }))
                 .cloned()
                 .collect();
             manager.remove_from_preferences()?;
