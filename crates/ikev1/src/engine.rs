@@ -64,6 +64,12 @@ pub struct Ikev1Sa {
     pub(crate) transmits: VecDeque<Outgoing>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) stats: Stats,
+    /// Quick mode exchanges and the ESP SAs they made (helper C's `quick`).
+    pub(crate) quick: crate::quick::State,
+    /// XAUTH and mode config (helper C's `transaction`).
+    pub(crate) transaction: crate::transaction::State,
+    /// DPD and the peer's informational messages (helper C's `informational`).
+    pub(crate) informational: crate::informational::State,
 }
 
 impl Ikev1Sa {
@@ -99,6 +105,9 @@ impl Ikev1Sa {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            quick: Default::default(),
+            transaction: Default::default(),
+            informational: Default::default(),
         }
     }
 
@@ -140,7 +149,10 @@ impl Ikev1Sa {
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        if self.is_closed() {
+            return None;
+        }
+        [self.timers.next(), self.phase2_deadline()].into_iter().flatten().min()
     }
 
     /// The next datagram to send, copied into `buf`; `Err(needed)` when `buf` is too short
@@ -259,24 +271,21 @@ impl Ikev1Sa {
         (self.local, self.remote)
     }
 
-    // Until helper C's transaction and informational modules land: phase 1 reports the SA
-    // up itself, and exchanges under it are dropped.
+    /// Phase 1 is complete (both roles): NAT-T keepalives start, then XAUTH, mode config and
+    /// quick mode (helper C's modules; they report `IkeSaUp`).
     pub(crate) fn phase1_complete(&mut self, now: Instant) {
-        if let Some(n) = self.nat.filter(|n| n.local_behind_nat) {
-            let _ = n;
+        if self.nat.is_some_and(|n| n.local_behind_nat) {
             self.timers.set(Timer::Keepalive, now + crate::phase1::nat::KEEPALIVE_INTERVAL);
         }
-        if let Some(suite) = self.ike_suite() {
-            self.emit(ikeway_sa::Event::IkeSaUp { spi_i: self.cky_i, spi_r: self.cky_r, suite });
-        }
+        self.start_phase2(now);
     }
 
     pub(crate) fn protected(
         &mut self,
-        _now: Instant,
-        _header: ikeway_isakmp::HeaderRepr,
-        _ciphertext: &[u8],
+        now: Instant,
+        header: ikeway_isakmp::HeaderRepr,
+        ciphertext: &[u8],
     ) {
-        self.stats.dropped_unexpected += 1;
+        self.handle_protected(now, &header, ciphertext);
     }
 }

@@ -49,6 +49,13 @@ pub enum Event {
     /// `ChildSaRemoved` for ESP SAs of quick mode, `ConfigReceived` from mode config,
     /// `NatDetected`, `IkeSaRekeyed` when a new ISAKMP SA replaces this one, `IkeSaClosed`.
     Ike(ikeway_sa::Event),
+    /// XAUTH: the gateway asks for the user's password and the configuration holds none (an
+    /// "ask every time" profile). Answer with [`Ikev1Sa::xauth_reply`]; `message` is the
+    /// gateway's XAUTH-MESSAGE for the user, control characters removed.
+    XauthPasswordRequired { username: Option<String>, message: Option<String> },
+    /// The Cisco UNITY banner of mode config, to show the user (control characters other than
+    /// line breaks and tabs removed, at most 2048 characters).
+    Banner(String),
 }
 
 /// An [`Event`] and the ISAKMP SA it concerns (named by our own cookie).

@@ -230,6 +230,7 @@ impl Ikev1Sa {
         if self.phase1 == State::Closed {
             return;
         }
+        self.end_phase2();
         self.phase1 = State::Closed;
         self.timers.stop_all();
         self.exchange = Default::default();
@@ -246,6 +247,9 @@ impl Ikev1Sa {
                 Timer::Phase1Expire => self.close(CloseReason::Expired),
                 Timer::Keepalive => self.keepalive(now),
             }
+        }
+        if self.phase2_deadline().is_some_and(|t| t <= now) {
+            self.handle_phase2_timeout(now);
         }
     }
 

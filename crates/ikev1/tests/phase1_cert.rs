@@ -36,6 +36,9 @@ fn config(own: Arc<ikeway_pki::Identity>, name: &str, trust: Arc<FixedTime>) -> 
     let mut c = Config::psk(Identity::Fqdn(name.into()), ikeway_crypto::SecretBytes::default());
     c.mode = Phase1Mode::Main;
     c.auth = Authentication::Certificates { own, verifier: trust };
+    // Phase 1 alone: no quick mode or DPD after it (tests/quick*.rs and dpd.rs run those).
+    c.quick.first_child = false;
+    c.informational.dpd = None;
     c
 }
 

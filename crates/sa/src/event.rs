@@ -142,6 +142,10 @@ pub enum CloseReason {
     PpkUnavailableWithEap,
     /// An additional key exchange (RFC 9370) in IKE_INTERMEDIATE failed or was skipped.
     AdditionalKeyExchange(crate::AddKeFailure),
+    /// IKEv1 only (draft-beaulieu-ike-xauth-02 §4): the gateway's XAUTH-STATUS said FAIL to
+    /// the user name and password (a client), or the client's were wrong (a gateway). IKEv2
+    /// never reports it.
+    XauthFailed,
 }
 
 /// A sentence for a person: why the IKE SA ended.
@@ -187,6 +191,9 @@ impl core::fmt::Display for CloseReason {
             ),
             Self::AdditionalKeyExchange(why) => {
                 write!(f, "additional key exchange (RFC 9370) failed: {why}")
+            }
+            Self::XauthFailed => {
+                f.write_str("extended authentication (XAUTH) failed: wrong user name or password")
             }
         }
     }
@@ -264,6 +271,10 @@ mod tests {
             CloseReason::PpkNotSupportedByPeer.to_string(),
             "a post-quantum preshared key is required but the peer does not support PPK \
              (RFC 8784)"
+        );
+        assert_eq!(
+            CloseReason::XauthFailed.to_string(),
+            "extended authentication (XAUTH) failed: wrong user name or password"
         );
         assert!(
             CloseReason::Eap(ikeway_eap::EapFailure::Rejected)

@@ -1,0 +1,288 @@
+//! Informational exchanges (5, RFC 2408 §4.8, RFC 2409 §5.7): Delete, notifications and dead
+//! peer detection (RFC 3706), each one message protected by a HASH; and the entry points the
+//! engine calls for everything after phase 1.
+
+mod dpd;
+pub(crate) mod protected;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use ikeway_isakmp::{
+    DeleteRepr, Doi, ExchangeType, HeaderRepr, NotificationRepr, NotifyType, Payload, ProtocolId,
+};
+use ikeway_sa::CloseReason;
+
+pub use dpd::{Dpd, DpdAction, DpdConfig};
+
+use crate::engine::Ikev1Sa;
+use crate::quick::hash::{HashKey, hash_matches};
+use protected::Received;
+
+/// Informational and DPD settings of a [`crate::Config`].
+#[derive(Debug, Clone)]
+pub struct InformationalConfig {
+    /// Dead peer detection: `None` sends no R-U-THERE of ours (the peer's are answered
+    /// whatever this says).
+    pub dpd: Option<DpdConfig>,
+}
+
+impl Default for InformationalConfig {
+    /// DPD on with [`DpdConfig::default`], as Apple's IPSec client has it.
+    fn default() -> Self {
+        Self { dpd: Some(DpdConfig::default()) }
+    }
+}
+
+/// Informational messages remembered to drop a replay of one (IKEv1 has no sequence
+/// numbers: an old Delete replayed must not delete a new SA).
+const SEEN_MESSAGE_IDS: usize = 64;
+
+/// The informational state of an ISAKMP SA.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// Created when phase 1 completes.
+    dpd: Option<Dpd>,
+    /// The message IDs of the peer's recent informational messages.
+    seen: VecDeque<u32>,
+}
+
+impl State {
+    /// An authenticated message from the peer: it is alive.
+    pub(crate) fn dpd_heard(&mut self, now: Instant) {
+        if let Some(dpd) = self.dpd.as_mut() {
+            dpd.heard(now);
+        }
+    }
+}
+
+/// Commands and the engine's entry points.
+impl Ikev1Sa {
+    /// A message of a quick mode, transaction or informational exchange, encrypted under
+    /// this ISAKMP SA (the E flag set, phase 1 complete). Bad input is dropped and counted.
+    pub(crate) fn handle_protected(
+        &mut self,
+        now: Instant,
+        header: &HeaderRepr,
+        ciphertext: &[u8],
+    ) {
+        let repeat = self
+            .quick
+            .answer_to_repeat(header.message_id, ciphertext)
+            .or_else(|| self.transaction.answer_to_repeat(header.message_id, ciphertext));
+        if let Some(answer) = repeat {
+            self.stats.replayed_responses += 1;
+            self.send(answer);
+            return;
+        }
+        let received = match self.open_protected(header, ciphertext) {
+            Ok(r) => r,
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+        };
+        match received.exchange {
+            ExchangeType::QUICK => self.handle_quick(now, received),
+            ExchangeType::TRANSACTION => self.handle_transaction(now, received),
+            ExchangeType::INFORMATIONAL => self.handle_informational(now, received),
+            _ => self.stats.dropped_unexpected += 1,
+        }
+    }
+
+    /// Phase 1 is complete (either role): XAUTH, mode config and quick mode follow, and
+    /// dead peer detection starts.
+    pub(crate) fn start_phase2(&mut self, now: Instant) {
+        use rand_core::RngCore;
+        let first_seq = self.rng.next_u32();
+        self.informational.dpd = Some(Dpd::new(self.config.informational.dpd, now, first_seq));
+        self.start_transactions(now);
+    }
+
+    /// The earliest deadline of everything after phase 1.
+    pub(crate) fn phase2_deadline(&self) -> Option<Instant> {
+        let dpd = self.informational.dpd.as_ref().and_then(Dpd::deadline);
+        [self.quick.deadline(), self.transaction.deadline(), dpd].into_iter().flatten().min()
+    }
+
+    /// Acts on the deadlines of [`Ikev1Sa::phase2_deadline`] that are due.
+    pub(crate) fn handle_phase2_timeout(&mut self, now: Instant) {
+        self.handle_transaction_timeout(now);
+        if !self.is_established() {
+            return;
+        }
+        self.handle_quick_timeout(now);
+        if !self.is_established() {
+            return;
+        }
+        let action = self.informational.dpd.as_mut().and_then(|d| d.handle_timeout(now));
+        self.dpd_act(now, action);
+    }
+
+    fn dpd_act(&mut self, now: Instant, action: Option<DpdAction>) {
+        match action {
+            Some(DpdAction::Send(seq)) => {
+                let spi = self.cookies_spi();
+                let check = NotificationRepr::dpd(false, spi, seq);
+                self.send_informational(vec![Payload::Notification(check)]);
+            }
+            Some(DpdAction::PeerDead) => self.shut_down(now, CloseReason::PeerUnreachable),
+            None => {}
+        }
+    }
+
+    /// Deletes the ISAKMP SA and its ESP SAs: Deletes for every ESP SA (our inbound SPIs)
+    /// and for the ISAKMP SA go to the peer, then `ChildSaRemoved` for each and `IkeSaClosed`
+    /// with [`CloseReason::Deleted`].
+    pub fn delete_ike(&mut self, now: Instant) {
+        if !self.is_established() {
+            return;
+        }
+        let spis: Vec<u32> = self.quick.children.iter().map(|c| c.spi_in).collect();
+        if !spis.is_empty() {
+            self.send_delete_esp(now, &spis);
+        }
+        let cookies = self.cookies_spi();
+        self.send_informational(vec![Payload::Delete(DeleteRepr::isakmp(cookies))]);
+        self.shut_down(now, CloseReason::Deleted);
+    }
+
+    /// Sends an R-U-THERE now (RFC 3706), whatever the idle timer says (with DPD
+    /// configured, and none under way).
+    pub fn dpd(&mut self, now: Instant) {
+        let action = self.informational.dpd.as_mut().and_then(|d| d.check_now(now));
+        self.dpd_act(now, action);
+    }
+
+    /// The ISAKMP SA ends with `reason` (`IkeSaClosed`, after [`Ikev1Sa::end_phase2`]).
+    pub(crate) fn shut_down(&mut self, _now: Instant, reason: CloseReason) {
+        self.close(reason);
+    }
+
+    /// What goes when the ISAKMP SA closes, whatever the reason: every ESP SA is reported
+    /// removed, the exchanges in flight are dropped, and a leased address goes back to the
+    /// pool.
+    pub(crate) fn end_phase2(&mut self) {
+        let spis: Vec<u32> = self.quick.children.iter().map(|c| c.spi_in).collect();
+        for spi in spis {
+            self.remove_child(spi);
+        }
+        self.quick = Default::default();
+        self.transaction.release_lease();
+        self.transaction = Default::default();
+        self.informational = Default::default();
+    }
+
+    /// Tells the peer ESP SAs are gone: their SPIs are ours (inbound), as the peer knows them
+    /// for its outbound SAs (RFC 2408 §3.15).
+    pub(crate) fn send_delete_esp(&mut self, _now: Instant, spis: &[u32]) {
+        self.send_informational(vec![Payload::Delete(DeleteRepr::esp(spis))]);
+    }
+
+    /// An error or status notify in an informational exchange of its own.
+    pub(crate) fn send_notify(
+        &mut self,
+        _now: Instant,
+        protocol: ProtocolId,
+        spi: Option<Vec<u8>>,
+        kind: NotifyType,
+    ) {
+        let n = NotificationRepr {
+            doi: Doi::IPSEC,
+            protocol,
+            spi: spi.unwrap_or_default(),
+            kind,
+            data: Vec::new(),
+        };
+        self.send_informational(vec![Payload::Notification(n)]);
+    }
+
+    /// One informational message with `payloads` behind its HASH, in a new exchange.
+    fn send_informational(&mut self, payloads: Vec<Payload>) {
+        let message_id = self.new_message_id();
+        let datagram =
+            self.seal_protected(ExchangeType::INFORMATIONAL, message_id, payloads, |k, rest| {
+                k.message(message_id, rest)
+            });
+        self.forget_chain(message_id);
+        if let Some(d) = datagram {
+            self.send(d);
+        }
+    }
+
+    fn handle_informational(&mut self, now: Instant, r: Received) {
+        let Some((prf, skeyid_a)) = self.hash_key() else { return };
+        let key = HashKey { prf, skeyid_a: skeyid_a.expose() };
+        if !hash_matches(&key.message(r.message_id, &r.rest), &r.hash) {
+            self.stats.dropped_unauthenticated += 1;
+            return;
+        }
+        if self.informational.seen.contains(&r.message_id) {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        if self.informational.seen.len() == SEEN_MESSAGE_IDS {
+            self.informational.seen.pop_front();
+        }
+        self.informational.seen.push_back(r.message_id);
+        self.accept(&r, now);
+        self.forget_chain(r.message_id);
+        for payload in &r.payloads {
+            if !self.is_established() {
+                break;
+            }
+            match payload {
+                Payload::Notification(n) => self.handle_notification(now, n),
+                Payload::Delete(d) => self.handle_delete(now, d),
+                _ => {}
+            }
+        }
+    }
+
+    fn handle_notification(&mut self, now: Instant, n: &NotificationRepr) {
+        let ours = n.protocol == ProtocolId::ISAKMP && n.spi.as_slice() == self.cookies_spi();
+        match n.kind {
+            NotifyType::R_U_THERE if ours => {
+                let Some(seq) = n.dpd_sequence() else { return };
+                let answer = self.informational.dpd.as_mut().is_some_and(|d| d.handle_request(seq));
+                if answer {
+                    let spi = self.cookies_spi();
+                    self.send_informational(vec![Payload::Notification(NotificationRepr::dpd(
+                        true, spi, seq,
+                    ))]);
+                }
+            }
+            NotifyType::R_U_THERE_ACK if ours => {
+                if let (Some(seq), Some(dpd)) = (n.dpd_sequence(), self.informational.dpd.as_mut())
+                {
+                    dpd.handle_ack(seq, now);
+                }
+            }
+            kind if kind.is_error() && n.protocol == ProtocolId::ESP => {
+                let spi = <[u8; 4]>::try_from(n.spi.as_slice()).ok().map(u32::from_be_bytes);
+                self.quick_refused(spi, kind);
+            }
+            kind if kind.is_error() => self.transaction_refused(now, kind),
+            // INITIAL-CONTACT and the rest are status reports with nothing for us to do.
+            _ => {}
+        }
+    }
+
+    fn handle_delete(&mut self, now: Instant, d: &DeleteRepr) {
+        match d.protocol {
+            ProtocolId::ISAKMP if d.spis.iter().any(|s| s.as_slice() == self.cookies_spi()) => {
+                self.shut_down(now, CloseReason::DeletedByPeer);
+            }
+            ProtocolId::ESP => {
+                // The peer names its inbound SPIs: our outbound ones.
+                for spi in d.spis_u32().unwrap_or_default() {
+                    let found = self.quick.children.iter().find(|c| c.spi_out == spi);
+                    if let Some(spi_in) = found.map(|c| c.spi_in) {
+                        self.remove_child(spi_in);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Mode config attributes (draft-dukes-ike-mode-cfg §3.2, the Cisco UNITY ones): what a
+//! client asks for, what a gateway answers, and what a client makes of the answer.
+//!
+//! The answer comes from the gateway, after phase 1 authenticated it, but it still shapes the
+//! client's routes and resolver: every value is checked (addresses of the right family and
+//! kind, masks contiguous, names that are DNS names, a banner without control characters)
+//! and every list is bounded; what fails a check is left out, not guessed at.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ikeway_isakmp::{ConfigAttribute, ConfigAttributeType as T, SplitNetwork};
+use ikeway_sa::{AddressPool, ConfigReceived};
+
+/// At most this many DNS servers, domains and networks are taken from an answer.
+pub(crate) const MAX_LIST: usize = 16;
+/// A banner longer than this (in characters) is cut.
+pub(crate) const MAX_BANNER_CHARS: usize = 2048;
+
+/// What a client asks for: the IPv4 essentials, and the UNITY attributes when the gateway is
+/// a Cisco-compatible one (`unity`).
+pub(crate) fn request(unity: bool) -> Vec<ConfigAttribute> {
+    let mut kinds = vec![T::INTERNAL_IP4_ADDRESS, T::INTERNAL_IP4_NETMASK, T::INTERNAL_IP4_DNS];
+    if unity {
+        kinds.extend([
+            T::UNITY_BANNER,
+            T::UNITY_DEF_DOMAIN,
+            T::UNITY_SPLITDNS_NAME,
+            T::UNITY_SPLIT_INCLUDE,
+        ]);
+    }
+    kinds.into_iter().map(ConfigAttribute::request).collect()
+}
+
+/// What mode config gave a client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Received {
+    pub config: ConfigReceived,
+    pub banner: Option<String>,
+}
+
+/// Reads a REPLY or SET into what the client applies.
+pub(crate) fn read(attributes: &[ConfigAttribute]) -> Received {
+    let mut out = Received::default();
+    let mut v4: Option<Ipv4Addr> = None;
+    let mut v4_prefix = 32;
+    let c = &mut out.config;
+    for a in attributes {
+        match a.kind {
+            T::INTERNAL_IP4_ADDRESS if v4.is_none() => {
+                v4 = a.as_ipv4().filter(|x| usable(IpAddr::V4(*x)))
+            }
+            T::INTERNAL_IP4_NETMASK => {
+                if let Some(p) = a.as_ipv4().and_then(|m| SplitNetwork::new(m, m).prefix_len()) {
+                    v4_prefix = p;
+                }
+            }
+            T::INTERNAL_IP6_ADDRESS => {
+                if let Some((addr, prefix)) = a.as_ipv6() {
+                    let prefix = prefix.unwrap_or(128).min(128);
+                    if usable(addr.into()) && !c.addresses.iter().any(|(x, _)| x.is_ipv6()) {
+                        c.addresses.push((addr.into(), prefix));
+                    }
+                }
+            }
+            T::INTERNAL_IP4_DNS => {
+                push(&mut c.dns, a.as_ipv4().map(IpAddr::V4).filter(|x| usable(*x)))
+            }
+            T::INTERNAL_IP6_DNS => {
+                push(&mut c.dns, a.as_ipv6().map(|(x, _)| IpAddr::V6(x)).filter(|x| usable(*x)))
+            }
+            T::INTERNAL_IP4_SUBNET => {
+                let net = a.as_ipv4_subnet().and_then(|(addr, mask)| network(addr, mask));
+                push(&mut c.subnets, net);
+            }
+            T::UNITY_SPLIT_INCLUDE => {
+                for n in a.split_networks().and_then(Result::ok).unwrap_or_default() {
+                    push(&mut c.subnets, network(n.addr, n.mask));
+                }
+            }
+            T::UNITY_DEF_DOMAIN => {
+                // The default domain goes first: it is also the search domain.
+                if let Some(d) = a.as_str().filter(|d| is_dns_name(d))
+                    && !c.dns_domains.iter().any(|x| x == d)
+                    && c.dns_domains.len() < MAX_LIST
+                {
+                    c.dns_domains.insert(0, d.to_owned());
+                }
+            }
+            T::UNITY_SPLITDNS_NAME => {
+                for d in a.split_dns().unwrap_or_default() {
+                    if is_dns_name(d) && !c.dns_domains.iter().any(|x| x == d) {
+                        push(&mut c.dns_domains, Some(d.to_owned()));
+                    }
+                }
+            }
+            T::UNITY_BANNER if out.banner.is_none() => out.banner = a.as_str().map(banner),
+            // NBNS (WINS), address expiry, the application version and the other UNITY
+            // attributes (save-password, PFS, backup servers ...) change nothing here.
+            _ => {}
+        }
+    }
+    if let Some(addr) = v4 {
+        out.config.addresses.insert(0, (IpAddr::V4(addr), v4_prefix));
+    }
+    out
+}
+
+fn push<V: PartialEq>(list: &mut Vec<V>, value: Option<V>) {
+    if let Some(v) = value
+        && list.len() < MAX_LIST
+        && !list.contains(&v)
+    {
+        list.push(v);
+    }
+}
+
+/// An address a host can be given or use as a server: not unspecified, loopback,
+/// multicast or broadcast.
+fn usable(addr: IpAddr) -> bool {
+    let broadcast = matches!(addr, IpAddr::V4(a) if a.is_broadcast());
+    !(addr.is_unspecified() || addr.is_loopback() || addr.is_multicast() || broadcast)
+}
+
+/// A network from an address and a contiguous mask, host bits cleared.
+fn network(addr: Ipv4Addr, mask: Ipv4Addr) -> Option<(IpAddr, u8)> {
+    let prefix = SplitNetwork::new(addr, mask).prefix_len()?;
+    let net = Ipv4Addr::from(u32::from(addr) & u32::from(mask));
+    Some((IpAddr::V4(net), prefix))
+}
+
+/// A DNS name as resolvers take it: 1 to 253 octets of labels of letters, digits, `-` and
+/// `_`, 1 to 63 octets each, no empty label (a trailing dot is allowed).
+fn is_dns_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// The banner as it may be shown: control characters other than line breaks and tabs
+/// removed (a terminal escape sequence from the gateway must not reach the user's
+/// terminal), cut to [`MAX_BANNER_CHARS`].
+fn banner(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .take(MAX_BANNER_CHARS)
+        .collect()
+}
+
+/// What a gateway hands a client: the leased address and, for the attributes the client
+/// asked for (all of them in a push), the pool's DNS servers, domains and networks.
+pub(crate) struct Offer<'a> {
+    pub lease: Option<Ipv4Addr>,
+    pub pool: &'a AddressPool,
+    pub banner: Option<&'a str>,
+    pub split_dns: &'a [String],
+}
+
+impl Offer<'_> {
+    /// The attributes answering `asked` (`None`: a push, everything we have).
+    pub(crate) fn attributes(&self, asked: Option<&[ConfigAttribute]>) -> Vec<ConfigAttribute> {
+        let wants = |kind: T| asked.is_none_or(|list| list.iter().any(|a| a.kind == kind));
+        let mut out = Vec::new();
+        if let Some(addr) = self.lease.filter(|_| wants(T::INTERNAL_IP4_ADDRESS)) {
+            out.push(ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, addr));
+            if wants(T::INTERNAL_IP4_NETMASK) {
+                out.push(ConfigAttribute::ipv4(T::INTERNAL_IP4_NETMASK, Ipv4Addr::BROADCAST));
+            }
+        }
+        if wants(T::INTERNAL_IP4_DNS) {
+            for dns in self.pool.dns.iter().filter_map(|d| match d {
+                IpAddr::V4(a) => Some(*a),
+                IpAddr::V6(_) => None,
+            }) {
+                out.push(ConfigAttribute::ipv4(T::INTERNAL_IP4_DNS, dns));
+            }
+        }
+        if let Some(domain) = self.pool.dns_domains.first().filter(|_| wants(T::UNITY_DEF_DOMAIN)) {
+            out.push(ConfigAttribute::text(T::UNITY_DEF_DOMAIN, domain));
+        }
+        if !self.split_dns.is_empty() && wants(T::UNITY_SPLITDNS_NAME) {
+            out.push(ConfigAttribute::text(T::UNITY_SPLITDNS_NAME, &self.split_dns.join(",")));
+        }
+        let nets: Vec<SplitNetwork> = self
+            .pool
+            .subnets
+            .iter()
+            .filter_map(|(addr, prefix)| match addr {
+                IpAddr::V4(a) => {
+                    let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                    Some(SplitNetwork::new(*a, Ipv4Addr::from(mask)))
+                }
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        if !nets.is_empty() && wants(T::UNITY_SPLIT_INCLUDE) {
+            out.push(ConfigAttribute::split_include(&nets));
+        }
+        if let Some(b) = self.banner.filter(|_| wants(T::UNITY_BANNER)) {
+            out.push(ConfigAttribute::text(T::UNITY_BANNER, b));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_unity_reply_becomes_the_config_the_ikev2_side_reports() {
+        let reply = vec![
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, v4("10.9.0.7")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_NETMASK, v4("255.255.255.0")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_DNS, v4("10.9.0.1")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_DNS, v4("10.9.0.2")),
+            ConfigAttribute::text(T::UNITY_SPLITDNS_NAME, "corp.example, lab.example"),
+            ConfigAttribute::text(T::UNITY_DEF_DOMAIN, "corp.example"),
+            ConfigAttribute::split_include(&[
+                SplitNetwork::new(v4("192.168.10.0"), v4("255.255.255.0")),
+                SplitNetwork::new(v4("172.16.0.0"), v4("255.240.0.0")),
+            ]),
+            ConfigAttribute::text(T::UNITY_BANNER, "Welcome\n\x1b[31mto corp\x07"),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_NBNS, v4("10.9.0.3")),
+        ];
+        let got = read(&reply);
+        assert_eq!(
+            got.config,
+            ConfigReceived {
+                addresses: vec![("10.9.0.7".parse().unwrap(), 24)],
+                dns: vec!["10.9.0.1".parse().unwrap(), "10.9.0.2".parse().unwrap()],
+                dns_domains: vec!["corp.example".into(), "lab.example".into()],
+                subnets: vec![
+                    ("192.168.10.0".parse().unwrap(), 24),
+                    ("172.16.0.0".parse().unwrap(), 12)
+                ],
+            }
+        );
+        assert_eq!(got.banner.as_deref(), Some("Welcome\n[31mto corp"));
+    }
+
+    #[test]
+    fn hostile_values_are_left_out() {
+        let mut reply = vec![
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, v4("255.255.255.255")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_NETMASK, v4("255.0.255.0")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_DNS, v4("127.0.0.1")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_DNS, v4("224.0.0.1")),
+            ConfigAttribute::text(T::UNITY_DEF_DOMAIN, "bad domain;rm -rf"),
+            ConfigAttribute::variable(T::UNITY_SPLIT_INCLUDE, vec![10, 0, 0, 0, 255]),
+            ConfigAttribute::split_include(&[SplitNetwork::new(v4("10.1.0.0"), v4("255.0.255.0"))]),
+            ConfigAttribute::variable(T::UNITY_BANNER, vec![0xff, 0xfe]),
+        ];
+        for i in 0..40u8 {
+            reply.push(ConfigAttribute::ipv4(T::INTERNAL_IP4_DNS, Ipv4Addr::new(10, 0, 0, i + 1)));
+        }
+        let got = read(&reply);
+        assert!(got.config.addresses.is_empty());
+        assert_eq!(got.config.dns.len(), MAX_LIST);
+        assert_eq!(got.config.dns[0], IpAddr::V4(v4("10.0.0.1")));
+        assert!(got.config.dns_domains.is_empty());
+        assert!(got.config.subnets.is_empty());
+        assert_eq!(got.banner, None);
+    }
+
+    #[test]
+    fn a_gateway_answers_what_was_asked_and_pushes_everything() {
+        let pool = AddressPool {
+            v4: Some((v4("10.9.0.10"), 10)),
+            dns: vec!["10.9.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],
+            dns_domains: vec!["corp.example".into()],
+            subnets: vec![("192.168.10.0".parse().unwrap(), 24)],
+            ..Default::default()
+        };
+        let split = ["lab.example".to_owned()];
+        let offer = Offer {
+            lease: Some(v4("10.9.0.10")),
+            pool: &pool,
+            banner: Some("hi"),
+            split_dns: &split,
+        };
+        let asked = request(false);
+        let answer = offer.attributes(Some(&asked));
+        assert_eq!(
+            answer,
+            vec![
+                ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, v4("10.9.0.10")),
+                ConfigAttribute::ipv4(T::INTERNAL_IP4_NETMASK, v4("255.255.255.255")),
+                ConfigAttribute::ipv4(T::INTERNAL_IP4_DNS, v4("10.9.0.1")),
+            ]
+        );
+        let pushed = read(&offer.attributes(None));
+        assert_eq!(
+            pushed.config,
+            ConfigReceived {
+                addresses: vec![("10.9.0.10".parse().unwrap(), 32)],
+                dns: vec!["10.9.0.1".parse().unwrap()],
+                dns_domains: vec!["corp.example".into(), "lab.example".into()],
+                subnets: vec![("192.168.10.0".parse().unwrap(), 24)],
+            }
+        );
+        assert_eq!(pushed.banner.as_deref(), Some("hi"));
+    }
+}
