@@ -18,6 +18,8 @@ mod config;
 pub(crate) mod hash;
 mod ids;
 mod initiator;
+#[cfg(test)]
+pub(crate) mod kat_tests;
 mod keymat;
 mod offer;
 mod responder;

@@ -18,6 +18,8 @@
 //! resends its answer when the request comes again.
 
 mod config;
+#[cfg(test)]
+mod kat_tests;
 mod modecfg;
 mod xauth;
 
