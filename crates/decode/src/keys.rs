@@ -1,6 +1,7 @@
-//! Wireshark's `ikev2_decryption_table` (a UAT file): the per-IKE-SA keys that let `decode`
-//! open Encrypted payloads. One row per SA:
-//! `SPIi,SPIr,SK_ei,SK_er,"encryption name",SK_ai,SK_ar,"integrity name"`.
+//! Wireshark's `ikev2_decryption_table` and `ikev1_decryption_table` (UAT files): the keys
+//! that let `decode` open encrypted messages. One row per SA, told apart by their shape:
+//! IKEv2 `SPIi,SPIr,SK_ei,SK_er,"encryption name",SK_ai,SK_ar,"integrity name"`, IKEv1
+//! `initiator cookie,encryption key` (the algorithm and IVs come from the capture itself).
 
 use std::collections::HashMap;
 
@@ -33,10 +34,12 @@ impl SaKeys {
 /// rows are kept so that the messages they cover say so, instead of failing the whole table.
 pub(crate) type Row<T = SaKeys> = Result<T, String>;
 
-/// Keys per IKE SA (SPIi, SPIr), as read from Wireshark's `ikev2_decryption_table`.
+/// Keys per IKE SA: IKEv2 rows by (SPIi, SPIr) from Wireshark's `ikev2_decryption_table`,
+/// IKEv1 rows by initiator cookie from its `ikev1_decryption_table`.
 #[derive(Debug, Default)]
 pub struct KeyTable {
     rows: HashMap<(u64, u64), Row>,
+    ikev1: HashMap<[u8; 8], SecretBytes>,
 }
 
 impl KeyTable {
@@ -44,7 +47,13 @@ impl KeyTable {
         self.rows.get(&(spi_i, spi_r))
     }
 
-    /// Reads a table; a row naming an algorithm `decode` lacks is kept as that reason.
+    /// The IKEv1 encryption key of the ISAKMP SA with this initiator cookie.
+    pub(crate) fn ikev1(&self, cookie_i: &[u8; 8]) -> Option<&SecretBytes> {
+        self.ikev1.get(cookie_i)
+    }
+
+    /// Reads a table of either kind (or both, row by row); a row naming an algorithm
+    /// `decode` lacks is kept as that reason.
     pub fn parse(text: &str) -> Result<Self, Error> {
         let mut table = Self::default();
         for (index, line) in text.lines().enumerate() {
@@ -52,18 +61,37 @@ impl KeyTable {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (spis, row) =
-                parse_row(line).map_err(|reason| Error::KeyTable { line: index + 1, reason })?;
-            table.rows.insert(spis, row);
+            let at = |reason| Error::KeyTable { line: index + 1, reason };
+            let fields = split_uat(line).map_err(at)?;
+            if let [cookie, key] = fields.as_slice() {
+                let (cookie, key) = parse_ikev1_row(cookie, key).map_err(at)?;
+                table.ikev1.insert(cookie, key);
+            } else {
+                let (spis, row) = parse_row(&fields).map_err(at)?;
+                table.rows.insert(spis, row);
+            }
         }
         Ok(table)
     }
 }
 
-fn parse_row(line: &str) -> Result<((u64, u64), Row), String> {
-    let fields = split_uat(line)?;
-    let [spi_i, spi_r, sk_ei, sk_er, encr, sk_ai, sk_ar, integ] = fields.as_slice() else {
-        return Err(format!("expected 8 comma-separated fields, found {}", fields.len()));
+/// An `ikev1_decryption_table` row: 8-octet initiator cookie, encryption key (RFC 2409
+/// Appendix B's Ka, as long as the cipher's key), both hex.
+fn parse_ikev1_row(cookie: &str, key: &str) -> Result<([u8; 8], SecretBytes), String> {
+    let cookie = hex::decode(cookie)
+        .ok()
+        .and_then(|c| <[u8; 8]>::try_from(c).ok())
+        .ok_or_else(|| format!("initiator cookie {cookie:?} is not 8 octets of hex"))?;
+    let key = hex::decode(key).map_err(|e| format!("key is not hex: {e}"))?;
+    Ok((cookie, SecretBytes::new(key)))
+}
+
+fn parse_row(fields: &[String]) -> Result<((u64, u64), Row), String> {
+    let [spi_i, spi_r, sk_ei, sk_er, encr, sk_ai, sk_ar, integ] = fields else {
+        return Err(format!(
+            "expected 8 comma-separated fields (IKEv2) or 2 (IKEv1), found {}",
+            fields.len()
+        ));
     };
     let spi = |s: &str| u64::from_str_radix(s, 16).map_err(|_| format!("SPI {s:?} is not hex"));
     let spis = (spi(spi_i)?, spi(spi_r)?);
@@ -149,7 +177,7 @@ mod tests {
         let err = KeyTable::parse("aa,bb,\"x\"").unwrap_err();
         assert_eq!(
             format!("{err:#}"),
-            "key table line 1: expected 8 comma-separated fields, found 3"
+            "key table line 1: expected 8 comma-separated fields (IKEv2) or 2 (IKEv1), found 3"
         );
     }
 
@@ -161,6 +189,23 @@ mod tests {
         assert_eq!(
             row.as_ref().unwrap_err(),
             "encryption algorithm \"BLOWFISH-CBC [RFC2451]\" is not supported by ikeway decode"
+        );
+    }
+
+    #[test]
+    fn reads_ikev1_rows_beside_ikev2_rows() {
+        let table = KeyTable::parse(
+            "e6f2de7b1a07b547,14dbe9e1dbdc82225f2848c32f84745b13d5c5b1a69cc3f5d013fec6a9623898\n\
+             01,02,00,00,\"3DES [RFC2451]\",00,00,\"NONE [RFC4306]\"\n",
+        )
+        .unwrap();
+        let key = table.ikev1(&[0xe6, 0xf2, 0xde, 0x7b, 0x1a, 0x07, 0xb5, 0x47]).unwrap();
+        assert_eq!(key.expose().len(), 32);
+        assert!(table.get(1, 2).is_some());
+        let err = KeyTable::parse("e6f2de7b1a07,00").unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "key table line 1: initiator cookie \"e6f2de7b1a07\" is not 8 octets of hex"
         );
     }
 

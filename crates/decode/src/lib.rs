@@ -1,5 +1,6 @@
-//! `ikeway-decode`: the IKE messages of a capture (pcap, pcapng or hex lines), as one JSON
-//! object per message, decrypted with a Wireshark key table when one is given; and
+//! `ikeway-decode`: the IKE messages of a capture (pcap, pcapng or hex lines), IKEv2 and IKEv1
+//! alike, as one JSON object per message, decrypted with a Wireshark key table when one is
+//! given; and
 //! Wireshark's names for IKEv2 algorithms, which `ikeway --keylog` writes. Everything it reads
 //! is untrusted input (a fuzz target covers it): it reports, never panics.
 //!
@@ -13,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod ikev1;
 mod input;
 mod json;
 mod keys;
@@ -47,6 +49,7 @@ pub fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) -> Result
     let mut summary = Summary { skipped_frames: input.skipped.len(), ..Summary::default() };
     // One reassembly per IKE SA and direction (RFC 7383 §2.6).
     let mut reassembly: HashMap<(u64, u64, bool), Reassembler> = HashMap::new();
+    let mut ikev1 = ikev1::Ikev1::default();
     for datagram in &input.datagrams {
         let mut object = Map::new();
         object.insert("frame".into(), json!(datagram.frame));
@@ -55,6 +58,18 @@ pub fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) -> Result
             object.insert("dst".into(), json!(dst.to_string()));
         }
         summary.messages += 1;
+        // The version octet tells ISAKMP (1.x) from IKEv2 (2.x); the headers share a layout.
+        let version = datagram.ike.get(ikeway_isakmp::header::VERSION_OFFSET).map(|v| v >> 4);
+        if version == Some(ikeway_isakmp::header::MAJOR_VERSION) {
+            if let Err(e) = ikev1.message(&datagram.ike, keys, &mut object) {
+                summary.malformed += 1;
+                object.extend(error_fields_v1(&e, "message"));
+            }
+            serde_json::to_writer(&mut *out, &Value::Object(object))
+                .map_err(std::io::Error::from)?;
+            out.write_all(b"\n")?;
+            continue;
+        }
         match MessageRepr::parse(&datagram.ike) {
             Err(e) => {
                 summary.malformed += 1;
@@ -87,6 +102,17 @@ pub fn run(bytes: &[u8], keys: Option<&KeyTable>, out: &mut dyn Write) -> Result
 }
 
 fn error_fields(e: &DecodeError, context: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("error".into(), json!(format!("{context}: {e}")));
+    m.insert("error_offset".into(), json!(e.offset));
+    if let Some(p) = e.payload {
+        m.insert("error_payload".into(), json!(p.to_string()));
+    }
+    m.insert("notify".into(), json!(e.notify().to_string()));
+    m
+}
+
+fn error_fields_v1(e: &ikeway_isakmp::DecodeError, context: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("error".into(), json!(format!("{context}: {e}")));
     m.insert("error_offset".into(), json!(e.offset));

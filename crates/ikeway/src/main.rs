@@ -71,15 +71,17 @@ enum Command {
         after_help = "Examples:\n  ikeway status\n  ikeway status --json | jq .status\n  ikeway status --watch                   # again on every change; Ctrl-C stops"
     )]
     Status(vpn::connect::StatusArgs),
-    /// Decode the IKE messages of a capture as JSON, one object per line.
+    /// Decode the IKE messages (IKEv2 and IKEv1) of a capture as JSON, one object per line.
     ///
     /// FILE is a pcap or pcapng capture (UDP ports 500 and 4500; the non-ESP marker is
     /// removed, NAT keepalives and ESP are skipped) or a text file with one IKE message in hex
     /// per line (`#` starts a comment).
     ///
     /// Each object has `frame`, `exchange`, `message_id`, `initiator_spi`, `responder_spi`,
-    /// `flags` and `payloads` (each with its `type` and decoded fields). A malformed message
-    /// gives an object with `error` (what and at which byte offset) and decoding continues.
+    /// `flags` and `payloads` (each with its `type` and decoded fields); an IKEv1 message has
+    /// `version` "1.0" and `initiator_cookie`/`responder_cookie` instead of the SPIs. A malformed
+    /// message gives an object with `error` (what and at which byte offset) and decoding
+    /// continues.
     #[command(after_help = DECODE_EXAMPLES)]
     Decode {
         /// Capture or hex file.
@@ -90,6 +92,9 @@ enum Command {
         /// [RFC5282]", "AES-CBC-256 [RFC3602]" with "HMAC_SHA2_256_128 [RFC4868]").
         /// With it, SK and SKF payloads are verified, decrypted and reassembled, and their
         /// inner payloads follow the SK entry in `payloads`, marked `"encrypted": true`.
+        /// Rows of Wireshark's `ikev1_decryption_table` (`initiator cookie,encryption key`)
+        /// may be in the same file: encrypted IKEv1 messages are then decrypted too, with the
+        /// cipher, hash and IVs taken from the capture (RFC 2409 Appendix B).
         #[arg(long, value_name = "TABLE")]
         keys: Option<PathBuf>,
     },
@@ -117,6 +122,7 @@ const DECODE_EXAMPLES: &str = "\
 Examples:
   ikeway decode capture.pcapng
   ikeway decode capture.pcap --keys ~/.config/wireshark/ikev2_decryption_table | jq .payloads
+  ikeway decode ikev1.pcapng --keys ~/.config/wireshark/ikev1_decryption_table
   ikeway decode messages.hex";
 
 /// What a shell reports for a process ended by SIGPIPE (128 + 13).
