@@ -364,3 +364,46 @@ fn decode_reports_a_wrong_key_without_failing_the_run() {
 fn hex_of(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_retransmitted_encrypted_message_decrypts_like_the_first_and_leaves_the_iv_chain_alone() {
+    let dir = case_dir("v1-aggr");
+    let keys =
+        KeyTable::parse(&std::fs::read_to_string(dir.join("ikev1_decryption_table")).unwrap())
+            .unwrap();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.to_string_lossy().ends_with(".hex") && !p.to_string_lossy().ends_with(".plain.hex")
+        })
+        .collect();
+    names.sort();
+    let mut lines = Vec::new();
+    for p in &names {
+        let line = std::fs::read_to_string(p).unwrap().trim().to_owned();
+        // The gateway's XAUTH request (frame 4) and the client's quick mode message 1 are
+        // each sent twice, as after a lost answer.
+        let twice = p.file_name().unwrap().to_string_lossy().starts_with("04-")
+            || p.file_name().unwrap().to_string_lossy().starts_with("10-");
+        lines.push(line.clone());
+        if twice {
+            lines.push(line);
+        }
+    }
+    let mut out = Vec::new();
+    let summary = run(lines.join("\n").as_bytes(), Some(&keys), &mut out).unwrap();
+    assert_eq!((summary.messages, summary.malformed), (22, 0));
+    let msgs: Vec<Value> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for m in &msgs {
+        let first = &m["payloads"][0];
+        if first["type"] == "encrypted" {
+            assert_eq!(first["decrypted"], true, "{m}");
+            assert!(first.get("error").is_none(), "{m}");
+        }
+    }
+    // Lines 4 and 5 (1-based) are the same message, decoded the same.
+    assert_eq!(msgs[3]["payloads"], msgs[4]["payloads"]);
+    assert_eq!(msgs[3]["payloads"][2]["cfg_type"], "ISAKMP_CFG_REQUEST");
+}

@@ -34,6 +34,10 @@ struct SaState {
     phase1_iv: Option<Vec<u8>>,
     /// The IV of the next message of each later exchange.
     exchange_iv: HashMap<u32, Vec<u8>>,
+    /// Plaintexts of the ciphertexts opened so far: a retransmission repeats its message
+    /// octet for octet, was encrypted under the IV of the first sending, and must not move
+    /// the chain again. Bounded by the capture's size.
+    opened: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 /// Per-capture IKEv1 state, by initiator cookie.
@@ -182,6 +186,9 @@ impl SaState {
 
     /// Opens a body with the IV its message ID calls for and advances the chain.
     fn decrypt(&mut self, key: &[u8], message_id: u32, ct: &[u8]) -> Result<Vec<u8>, String> {
+        if let Some(plain) = self.opened.get(ct) {
+            return Ok(plain.clone());
+        }
         let cipher = self.block_cipher()?;
         let block = cipher.block_len();
         if ct.is_empty() || !ct.len().is_multiple_of(block) {
@@ -223,6 +230,7 @@ impl SaState {
         } else {
             self.exchange_iv.insert(message_id, next);
         }
+        self.opened.insert(ct.to_vec(), plain.clone());
         Ok(plain)
     }
 }
