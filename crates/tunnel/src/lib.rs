@@ -38,6 +38,7 @@ mod engine;
 mod event;
 mod faults;
 pub mod host;
+mod ikev1;
 mod mobility;
 pub mod netstack;
 mod options;

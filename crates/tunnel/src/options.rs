@@ -47,6 +47,15 @@ pub enum Role {
         /// The responder.
         remote: SocketAddr,
     },
+    /// One IKEv1 ISAKMP SA ("Cisco IPSec") with this responder, negotiated with `config`
+    /// (the IKEv2 [`SessionOptions::config`] is then used only for the key log and datapath
+    /// settings it shares).
+    Ikev1Initiator {
+        /// The responder.
+        remote: SocketAddr,
+        /// Phase 1 and 2, XAUTH and mode config settings.
+        config: Arc<ikeway_ikev1::Config>,
+    },
     /// An endpoint answering any number of initiators.
     Responder {
         /// Addresses, DNS and networks to hand out (CFG_REPLY); none: no configuration.
@@ -140,6 +149,22 @@ impl SessionOptions {
     /// An initiator from `local` to the responder at `remote` (UDP 500).
     pub fn initiator(local: IpAddr, remote: IpAddr, config: Config) -> Self {
         Self::new(local, Role::Initiator { remote: SocketAddr::new(remote, 500) }, config)
+    }
+
+    /// An IKEv1 initiator from `local` to the responder at `remote` (its IKE port).
+    /// [`Self::config`] is IKEv2's and not negotiated with: it stays a placeholder (no
+    /// MOBIKE, nothing to authenticate with).
+    pub fn ikev1_initiator(
+        local: IpAddr,
+        remote: SocketAddr,
+        config: ikeway_ikev1::Config,
+    ) -> Self {
+        let mut unused = Config::new(
+            ikeway_codec::IdRepr::from_value(ikeway_codec::IdValue::Fqdn("ikev1")),
+            ikeway_crypto::SecretBytes::from_slice(b""),
+        );
+        unused.mobike = false;
+        Self::new(local, Role::Ikev1Initiator { remote, config: Arc::new(config) }, unused)
     }
 
     /// A responder on `local`, handing out `pool`.

@@ -8,11 +8,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use ikeway_ikev1::Ikev1Sa;
 use ikeway_pump::Pump;
 use ikeway_sa::{IkeSa, Responder};
 
 use crate::driver::{Command, Driver};
 use crate::event::{DatapathStats, SessionEvent, Spi64};
+use crate::ikev1::Ikev1Initiator;
 use crate::options::{DatapathOptions, Role, SessionOptions};
 use crate::redirect::Follower;
 use crate::sockets::Sockets;
@@ -46,6 +48,9 @@ pub enum SessionError {
     /// The negotiation could not start (e.g. no usable key exchange group).
     #[error("starting the negotiation: {0}")]
     Negotiation(ikeway_sa::Error),
+    /// The IKEv1 negotiation could not start.
+    #[error("starting the IKEv1 negotiation: {0}")]
+    Ikev1(ikeway_ikev1::Error),
     /// The datapath could not take a child SA of the initiator's one IKE SA.
     #[error("{0}")]
     DatapathApply(String),
@@ -312,6 +317,11 @@ impl Session {
                 let sa = IkeSa::initiate(config, kex, seed, now, ike_local, remote)
                     .map_err(SessionError::Negotiation)?;
                 spawn(Driver::new(sa, Parts { redirects: Some(follower), ..parts }, now))?
+            }
+            Role::Ikev1Initiator { remote, config } => {
+                let sa = Ikev1Sa::initiate(config, kex, seed, now, ike_local, remote)
+                    .map_err(SessionError::Ikev1)?;
+                spawn(Driver::new(Ikev1Initiator(sa), parts, now))?
             }
             Role::Responder { pool } => {
                 spawn(Driver::new(Responder::new(config, kex, pool, seed), parts, now))?
