@@ -56,6 +56,11 @@ pub enum Event {
     /// The Cisco UNITY banner of mode config, to show the user (control characters other than
     /// line breaks and tabs removed, at most 2048 characters).
     Banner(String),
+    /// Client: the ISAKMP SA nears the end of its lifetime; make its successor with
+    /// [`Ikev1Sa::renew`], drive it until up, then [`Ikev1Sa::hand_over`] the ESP SAs to it
+    /// (RFC 2409 has no rekey of an ISAKMP SA). Without that, the SA closes at its end with
+    /// `CloseReason::Expired`.
+    RenewalDue,
 }
 
 /// An [`Event`] and the ISAKMP SA it concerns (named by our own cookie).

@@ -173,8 +173,30 @@ impl Ikev1Responder {
         while let Some(e) = sa.poll_event() {
             self.events.push_back(e);
         }
-        if sa.is_closed() && sa.transmits.is_empty() {
+        if sa.is_closed() {
+            self.pass_on_orphans(cookie);
+        }
+        if self.sas.get(&cookie).is_some_and(|sa| sa.is_closed() && sa.transmits.is_empty()) {
             self.forget(cookie);
+        }
+    }
+
+    /// A client deleted its old ISAKMP SA after making a new one (helper C's
+    /// `quick::handover`): the ESP SAs and the address go to the new SA, or are removed if
+    /// there is none.
+    fn pass_on_orphans(&mut self, cookie: u64) {
+        let Some(orphans) = self.sas.get_mut(&cookie).and_then(Ikev1Sa::take_orphans) else {
+            return;
+        };
+        let heir = self.sas.iter().find(|(_, sa)| sa.can_adopt(&orphans)).map(|(c, _)| *c);
+        let at = heir.unwrap_or(cookie);
+        let Some(sa) = self.sas.get_mut(&at) else { return };
+        match heir {
+            Some(_) => sa.adopt(orphans),
+            None => sa.abandon(orphans),
+        }
+        while let Some(e) = sa.poll_event() {
+            self.events.push_back(e);
         }
     }
 

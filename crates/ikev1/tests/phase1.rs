@@ -223,11 +223,16 @@ fn main_mode_with_psk_comes_up_in_six_messages_with_the_identities_encrypted() {
     let er = events_resp(&mut resp);
     assert_eq!(up(&ei).map(|u| (u.0, u.1)), up(&er).map(|u| (u.0, u.1)));
     assert!(up(&ei).is_some());
-    // Once up, nothing of phase 1 is resent: the next deadline is the SA's lifetime.
-    assert_eq!(init.poll_timeout(), Some(now + Duration::from_secs(8 * 3600)));
+    // Once up, nothing of phase 1 is resent: the next deadline is the point where a
+    // successor should be made (a tenth of the lifetime before its end: helper C's
+    // `quick::handover`), then the SA's lifetime.
+    assert_eq!(init.poll_timeout(), Some(now + Duration::from_secs(8 * 3600 - 2880)));
     init.handle_timeout(now + Duration::from_secs(600));
     assert!(drain_sa(&mut init).is_empty());
     assert!(init.is_established());
+    init.handle_timeout(now + Duration::from_secs(8 * 3600 - 2880));
+    assert!(drain_sa(&mut init).is_empty());
+    assert_eq!(init.poll_timeout(), Some(now + Duration::from_secs(8 * 3600)));
     // At the end of its lifetime the SA closes as expired.
     init.handle_timeout(now + Duration::from_secs(8 * 3600));
     assert_eq!(closed(&events_sa(&mut init)), Some(CloseReason::Expired));

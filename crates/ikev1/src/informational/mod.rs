@@ -102,7 +102,10 @@ impl Ikev1Sa {
     /// The earliest deadline of everything after phase 1.
     pub(crate) fn phase2_deadline(&self) -> Option<Instant> {
         let dpd = self.informational.dpd.as_ref().and_then(Dpd::deadline);
-        [self.quick.deadline(), self.transaction.deadline(), dpd].into_iter().flatten().min()
+        [self.quick.deadline(), self.transaction.deadline(), dpd, self.renew_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Acts on the deadlines of [`Ikev1Sa::phase2_deadline`] that are due.
@@ -115,6 +118,7 @@ impl Ikev1Sa {
         if !self.is_established() {
             return;
         }
+        self.handle_renew_timeout(now);
         let action = self.informational.dpd.as_mut().and_then(|d| d.handle_timeout(now));
         self.dpd_act(now, action);
     }
@@ -143,7 +147,7 @@ impl Ikev1Sa {
             self.send_delete_esp(now, &spis);
         }
         let cookies = self.cookies_spi();
-        self.send_informational(vec![Payload::Delete(DeleteRepr::isakmp(cookies))]);
+        self.send_delete_isakmp(cookies);
         self.shut_down(now, CloseReason::Deleted);
     }
 
@@ -167,10 +171,19 @@ impl Ikev1Sa {
         for spi in spis {
             self.remove_child(spi);
         }
+        let orphans = self.take_orphans();
         self.quick = Default::default();
+        if let Some(o) = orphans {
+            self.keep_orphans(o);
+        }
         self.transaction.release_lease();
         self.transaction = Default::default();
         self.informational = Default::default();
+    }
+
+    /// Tells the peer the ISAKMP SA with these cookies is gone (RFC 2408 §3.15).
+    pub(crate) fn send_delete_isakmp(&mut self, cookies: [u8; 16]) {
+        self.send_informational(vec![Payload::Delete(DeleteRepr::isakmp(cookies))]);
     }
 
     /// Tells the peer ESP SAs are gone: their SPIs are ours (inbound), as the peer knows them
@@ -271,6 +284,11 @@ impl Ikev1Sa {
     fn handle_delete(&mut self, now: Instant, d: &DeleteRepr) {
         match d.protocol {
             ProtocolId::ISAKMP if d.spis.iter().any(|s| s.as_slice() == self.cookies_spi()) => {
+                if self.side == ikeway_sa::Side::Responder {
+                    // A client renewing its ISAKMP SA deletes the old one: its ESP SAs wait
+                    // for the new one (see `quick::handover`).
+                    self.orphan_children();
+                }
                 self.shut_down(now, CloseReason::DeletedByPeer);
             }
             ProtocolId::ESP => {

@@ -15,6 +15,7 @@
 //! rekey.
 
 mod config;
+mod handover;
 pub(crate) mod hash;
 mod ids;
 mod initiator;
@@ -102,6 +103,12 @@ pub(crate) struct State {
     /// Quick modes we were asked to start before the ISAKMP SA was up (or while mode config
     /// ran): started once it is.
     queued: Vec<QueuedStart>,
+    /// This SA succeeds another (`renew`): its ESP SAs come from there, no first quick mode.
+    pub(crate) renewing: bool,
+    /// `Event::RenewalDue` was reported.
+    renewal_reported: bool,
+    /// Gateway: what this SA left when the client deleted it, for the client's newer SA.
+    orphans: Option<handover::Orphans>,
 }
 
 #[derive(Debug, Clone, Copy)]

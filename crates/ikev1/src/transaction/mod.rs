@@ -102,6 +102,10 @@ pub(crate) struct State {
     wait_until: Option<Instant>,
     /// `IkeSaUp` was reported.
     up: bool,
+    /// Client, renewing: the address the previous ISAKMP SA's mode config gave.
+    inherited: Option<IpAddr>,
+    /// Gateway: the user XAUTH authenticated.
+    xauth_user: Option<String>,
 }
 
 impl State {
@@ -137,6 +141,34 @@ impl State {
     /// Client: our mode config address. Gateway: the client's.
     pub(crate) fn leased_address(&self) -> Option<IpAddr> {
         self.lease
+    }
+
+    /// Gateway: the user XAUTH authenticated on this SA.
+    pub(crate) fn xauth_user(&self) -> Option<&str> {
+        self.xauth_user.as_deref()
+    }
+
+    /// Client, renewing: keep the predecessor's address instead of asking again.
+    pub(crate) fn inherit_lease(&mut self, lease: Option<IpAddr>) {
+        self.inherited = lease;
+    }
+
+    /// Gateway: the client's address and its pool, leaving this SA (for its successor).
+    pub(crate) fn take_lease(&mut self) -> Option<(IpAddr, Option<Arc<Mutex<AddressAllocator>>>)> {
+        let addr = self.lease.take()?;
+        Some((addr, self.pool.take()))
+    }
+
+    /// Gateway: a predecessor's lease becomes this SA's (given back when this one ends).
+    pub(crate) fn adopt_lease(&mut self, addr: IpAddr, pool: Option<Arc<Mutex<AddressAllocator>>>) {
+        if self.lease.is_none() {
+            self.lease = Some(addr);
+            self.pool = pool;
+        } else if let Some(pool) = pool
+            && let Ok(mut pool) = pool.lock()
+        {
+            pool.release(addr);
+        }
     }
 
     /// Gateway: the client's address goes back to the pool.
@@ -255,6 +287,11 @@ impl Ikev1Sa {
     /// The client's mode config: asked for (pull), awaited (push), or none.
     fn client_mode_config(&mut self, now: Instant) {
         self.transaction.step = Step::ClientModeConfig;
+        if self.quick.renewing {
+            // The address stays the predecessor's: asking again could give another one.
+            self.transaction.lease = self.transaction.inherited;
+            return self.transactions_done(now);
+        }
         match self.config.transaction.mode_config {
             Some(ModeConfigClient::Pull) => {
                 let identifier = self.identifier();
@@ -309,7 +346,8 @@ impl Ikev1Sa {
     fn transactions_done(&mut self, now: Instant) {
         self.transaction.step = Step::Done;
         self.transaction.wait_until = None;
-        let first = self.config.quick.first_child && self.quick.children.is_empty();
+        let first =
+            self.config.quick.first_child && self.quick.children.is_empty() && !self.quick.renewing;
         if self.side == Side::Initiator && first {
             self.start_quick(now, None);
         }
@@ -368,6 +406,9 @@ impl Ikev1Sa {
                 self.transaction.outstanding = None;
                 self.forget_chain(r.message_id);
                 let ok = xauth::check_reply(&attr.attributes, &self.config.transaction.xauth_users);
+                if ok {
+                    self.transaction.xauth_user = xauth::user_name(&attr.attributes);
+                }
                 self.transaction.step = Step::ServerXauthStatus { ok };
                 let identifier = self.identifier();
                 self.send_request(now, ConfigType::SET, identifier, xauth::status_set(ok));
@@ -485,16 +526,7 @@ impl Ikev1Sa {
     /// Gateway: XAUTH failed; the client is told the ISAKMP SA is gone.
     fn delete_ike_unauthenticated(&mut self, now: Instant) {
         let cookies = self.cookies_spi();
-        let delete = Payload::Delete(ikeway_isakmp::DeleteRepr::isakmp(cookies));
-        let message_id = self.new_message_id();
-        if let Some(d) =
-            self.seal_protected(ExchangeType::INFORMATIONAL, message_id, vec![delete], |k, rest| {
-                k.message(message_id, rest)
-            })
-        {
-            self.send(d);
-        }
-        self.forget_chain(message_id);
+        self.send_delete_isakmp(cookies);
         self.shut_down(now, CloseReason::XauthFailed);
     }
 

@@ -85,6 +85,11 @@ pub(crate) fn check_reply(attributes: &[ConfigAttribute], users: &[(String, Secr
     })
 }
 
+/// The user name of a REPLY, as text.
+pub(crate) fn user_name(attributes: &[ConfigAttribute]) -> Option<String> {
+    attributes.iter().find(|a| a.kind == T::XAUTH_USER_NAME)?.as_str().map(str::to_owned)
+}
+
 /// The XAUTH-STATUS of a SET, if it has one.
 pub(crate) fn status(attributes: &[ConfigAttribute]) -> Option<u16> {
     let a = attributes.iter().find(|a| a.kind == T::XAUTH_STATUS)?;

@@ -101,6 +101,9 @@ pub(crate) struct Pair {
     pub(crate) gw: Ikev1Responder,
     pub(crate) allocator: Arc<Mutex<AddressAllocator>>,
     pub(crate) client_events: Vec<Event>,
+    /// The client's successor ISAKMP SA, once made (`Ikev1Sa::renew`).
+    pub(crate) client2: Option<Ikev1Sa>,
+    pub(crate) client2_events: Vec<Event>,
     pub(crate) gw_events: Vec<(SaId, Event)>,
     /// Every datagram delivered or dropped, in order.
     pub(crate) wire: Vec<Sent>,
@@ -135,6 +138,8 @@ impl Pair {
             gw,
             allocator,
             client_events: Vec::new(),
+            client2: None,
+            client2_events: Vec::new(),
             gw_events: Vec::new(),
             wire: Vec::new(),
             filter: Box::new(|_| true),
@@ -156,6 +161,11 @@ impl Pair {
         while let Some(e) = self.client.poll_event() {
             self.client_events.push(e.event);
         }
+        if let Some(c2) = self.client2.as_mut() {
+            while let Some(e) = c2.poll_event() {
+                self.client2_events.push(e.event);
+            }
+        }
         while let Some(e) = self.gw.poll_event() {
             self.gw_events.push((e.sa, e.event));
         }
@@ -166,14 +176,18 @@ impl Pair {
         let mut buf = vec![0u8; 65536];
         for _ in 0..1000 {
             let mut moved = false;
+            let mut out = Vec::new();
             while let Some(Ok(t)) = self.client.poll_transmit(&mut buf) {
+                out.push((t, buf[..t.len].to_vec()));
+            }
+            if let Some(c2) = self.client2.as_mut() {
+                while let Some(Ok(t)) = c2.poll_transmit(&mut buf) {
+                    out.push((t, buf[..t.len].to_vec()));
+                }
+            }
+            for (t, bytes) in out {
                 moved = true;
-                let mut sent = Sent {
-                    from: t.local,
-                    to: t.remote,
-                    bytes: buf[..t.len].to_vec(),
-                    to_gateway: true,
-                };
+                let mut sent = Sent { from: t.local, to: t.remote, bytes, to_gateway: true };
                 if let Some((inside, outside)) = self.nat
                     && sent.from.ip() == inside
                 {
@@ -201,7 +215,17 @@ impl Pair {
                 let keep = (self.filter)(&sent);
                 self.wire.push(sent.clone());
                 if keep {
-                    self.client.handle_datagram(self.now, sent.from, sent.to, &sent.bytes);
+                    let to_second = self.client2.as_ref().is_some_and(|c2| {
+                        let ike =
+                            if sent.to.port() == 4500 { &sent.bytes[4..] } else { &sent.bytes[..] };
+                        ike.get(..8) == Some(&c2.cookies().0.to_be_bytes()[..])
+                    });
+                    match self.client2.as_mut() {
+                        Some(c2) if to_second => {
+                            c2.handle_datagram(self.now, sent.from, sent.to, &sent.bytes)
+                        }
+                        _ => self.client.handle_datagram(self.now, sent.from, sent.to, &sent.bytes),
+                    }
                 }
             }
             self.collect();
@@ -222,6 +246,9 @@ impl Pair {
                 Some(t) if t <= until => {
                     self.now = self.now.max(t);
                     self.client.handle_timeout(self.now);
+                    if let Some(c2) = self.client2.as_mut() {
+                        c2.handle_timeout(self.now);
+                    }
                     self.gw.handle_timeout(self.now);
                     self.run();
                 }
