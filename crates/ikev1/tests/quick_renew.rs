@@ -136,3 +136,35 @@ fn another_user_of_the_same_group_and_address_does_not_inherit_the_esp_sas() {
     assert!(rekeyed(&gw).is_empty());
     assert_eq!(p.allocator.lock().unwrap().leased(), 0, "Alice's address went back");
 }
+
+#[test]
+fn renewing_with_a_gateway_that_pushes_mode_config_keeps_the_clients_address() {
+    let mut c = client();
+    c.transaction.mode_config = Some(ikeway_ikev1::transaction::ModeConfigClient::Push);
+    let mut p = Pair::connected(c, |a| {
+        let mut g = gateway(a);
+        g.transaction.mode_config_server.as_mut().unwrap().push = true;
+        g
+    });
+    let child = p.client.child_spis()[0];
+    let now = p.now;
+    p.client2 = Some(p.client.renew(Arc::new(DefaultKex::default()), [9; 32], now).unwrap());
+    p.run();
+    // The gateway pushed a second address to the new SA; the client acknowledged it and kept
+    // its own.
+    assert!(configs(&p.client2_events).is_empty());
+    assert_eq!(p.allocator.lock().unwrap().leased(), 2);
+    let mut second = p.client2.take().unwrap();
+    assert!(p.client.hand_over(&mut second, now));
+    p.client2 = Some(second);
+    p.run();
+    // After the move the gateway holds the client to its first address, and the second one
+    // went back to the pool.
+    assert_eq!(p.allocator.lock().unwrap().leased(), 1);
+    p.client2.as_mut().unwrap().rekey_child(now, child.0);
+    p.run();
+    let fresh = installed(&p.client2_events);
+    assert_eq!(fresh.len(), 1);
+    assert_eq!(fresh[0].local_ts, vec![host_ts("10.9.0.10")]);
+    assert_eq!(fresh[0].replaces, Some(child.0));
+}

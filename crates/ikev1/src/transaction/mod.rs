@@ -159,16 +159,13 @@ impl State {
         Some((addr, self.pool.take()))
     }
 
-    /// Gateway: a predecessor's lease becomes this SA's (given back when this one ends).
+    /// Gateway: a predecessor's lease becomes this SA's (given back when this one ends). The
+    /// client kept using that address (a renewing client does not take a pushed one), so an
+    /// address this SA leased meanwhile goes back.
     pub(crate) fn adopt_lease(&mut self, addr: IpAddr, pool: Option<Arc<Mutex<AddressAllocator>>>) {
-        if self.lease.is_none() {
-            self.lease = Some(addr);
-            self.pool = pool;
-        } else if let Some(pool) = pool
-            && let Ok(mut pool) = pool.lock()
-        {
-            pool.release(addr);
-        }
+        self.release_lease();
+        self.lease = Some(addr);
+        self.pool = pool;
     }
 
     /// Gateway: the client's address goes back to the pool.
@@ -387,7 +384,9 @@ impl Ikev1Sa {
                 self.client_config(now, &attr.attributes);
                 true
             }
-            (Step::ClientModeConfig, ConfigType::SET) => {
+            (Step::ClientModeConfig | Step::Done, ConfigType::SET)
+                if self.side == Side::Initiator && xauth::status(&attr.attributes).is_none() =>
+            {
                 self.accept(&r, now);
                 let ack =
                     attr.attributes.iter().map(|a| ConfigAttribute::request(a.kind)).collect();
@@ -398,7 +397,11 @@ impl Ikev1Sa {
                     attr.identifier,
                     ack,
                 );
-                self.client_config(now, &attr.attributes);
+                // Once configured (or renewing with the predecessor's address) a pushed
+                // configuration is acknowledged but not applied: the tunnel keeps its address.
+                if step == Step::ClientModeConfig {
+                    self.client_config(now, &attr.attributes);
+                }
                 true
             }
             (Step::ServerXauth, ConfigType::REPLY) if answers_ours => {
