@@ -368,3 +368,39 @@ pub(crate) fn any_v4_ts() -> ikeway_codec::TrafficSelector {
         Ipv4Addr::BROADCAST.into(),
     ))
 }
+
+/// A pcap file (link type raw IP) of the datagrams, each with the addresses and ports it was
+/// sent with (IPv4, UDP with no checksum), for tshark.
+pub(crate) fn pcap(datagrams: &[Sent]) -> Vec<u8> {
+    // The pcap header: magic, version 2.4, no time zone, snap length, LINKTYPE_RAW (101).
+    let mut out = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&101u32.to_le_bytes());
+    for (n, d) in datagrams.iter().enumerate() {
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (d.from.ip(), d.to.ip()) else {
+            panic!("the harness speaks IPv4");
+        };
+        let total = u16::try_from(28 + d.bytes.len()).expect("a datagram fits");
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+        ip.extend_from_slice(&src.octets());
+        ip.extend_from_slice(&dst.octets());
+        let sum: u32 = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+        let sum = (sum & 0xffff) + (sum >> 16);
+        let check = !(((sum & 0xffff) + (sum >> 16)) as u16);
+        ip[10..12].copy_from_slice(&check.to_be_bytes());
+        ip.extend_from_slice(&d.from.port().to_be_bytes());
+        ip.extend_from_slice(&d.to.port().to_be_bytes());
+        ip.extend_from_slice(&(total - 20).to_be_bytes());
+        ip.extend_from_slice(&[0, 0]);
+        ip.extend_from_slice(&d.bytes);
+        let len = u32::try_from(ip.len()).expect("a datagram fits");
+        out.extend_from_slice(&u32::try_from(n).expect("few packets").to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&ip);
+    }
+    out
+}
