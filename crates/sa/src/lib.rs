@@ -70,6 +70,7 @@ mod provider;
 mod registry;
 mod responder;
 mod ts;
+mod worker;
 
 use std::net::SocketAddr;
 
@@ -82,13 +83,17 @@ pub use engine::{Engine, EngineEvent, SaId};
 pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};
 pub use ike_sa::{AddKeFailure, IkeSa, KeyExport, RedirectPhase, RedirectPolicy};
 pub use ike_sa::{Ppk, PpkConfig};
-pub use pool::AddressAllocator;
+pub use pool::{AddressAllocator, MAX_POOL_ADDRESSES};
 pub use proposal::{EspSuite, IkeSuite};
 #[cfg(feature = "fuzzing")]
 pub use provider::InsecureKexForFuzzing;
 pub use provider::{ActiveKeyExchange, DefaultKex, KexError, KeyExchangeProvider, Random};
 pub use registry::Held;
 pub use responder::{EndpointStats, Responder};
+pub use worker::{
+    ESP_SPI_WORKER_SHIFT, IKE_SPI_WORKER_SHIFT, MAX_WORKERS, Workers, worker_of_esp_spi,
+    worker_of_ike_spi,
+};
 
 /// Which end of an IKE SA we are: the original initiator or the original responder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

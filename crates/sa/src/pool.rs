@@ -1,48 +1,99 @@
-//! Internal addresses a responder leases to clients (RFC 7296 §3.15.1).
+//! Internal addresses a responder leases to clients (RFC 7296 §3.15.1), shared by the
+//! workers of a multi-core responder without a lock.
+//!
+//! Each family's range is a bitmap of atomic words, one bit per address. A lease is a
+//! compare-and-swap on one word (workers that race for the same word retry on the next free
+//! bit); a release clears its bit. Every lease takes the lowest free address when no other
+//! worker leases at the same time, as one lowest-first allocator would: clients of a small pool
+//! get the addresses an operator expects whichever worker answers them. A hint (the first word
+//! that may hold a free bit) keeps a lease O(1) amortised as the pool fills; it is only a
+//! starting point, so a stale one costs time, never an address: before saying "exhausted" a
+//! lease has looked at every word.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::config::AddressPool;
 
-/// One family's range: offsets below `next` are leased unless in `free`; offsets from `next`
-/// on were never leased. A lease or release is O(log n), whatever the number of clients (a
-/// scan for the lowest free address made every IKE_AUTH cost as much as the leases held).
-#[derive(Debug, Default)]
+/// The most addresses one family's pool may hold: its bitmap is then 2 MiB. A larger count is
+/// cut to this many (an operator's typo of a /8 as a count must not take 512 MiB).
+pub const MAX_POOL_ADDRESSES: u32 = 1 << 24;
+
+/// One family's range.
+#[derive(Debug)]
 struct Range {
     count: u32,
-    next: u32,
-    free: BTreeSet<u32>,
+    words: Box<[AtomicU64]>,
+    /// The index of the first word that may hold a free bit.
+    hint: AtomicUsize,
+    leased: AtomicUsize,
 }
 
 impl Range {
     fn new(count: u32) -> Self {
-        Self { count, ..Self::default() }
-    }
-
-    /// The lowest free offset: every free offset below `next` is in `free`.
-    fn lease(&mut self) -> Option<u32> {
-        if let Some(offset) = self.free.pop_first() {
-            return Some(offset);
+        let count = count.min(MAX_POOL_ADDRESSES);
+        let nwords = (count as usize).div_ceil(64);
+        let mut words: Vec<AtomicU64> = (0..nwords).map(|_| AtomicU64::new(0)).collect();
+        // The bits past `count` in the last word are marked taken, so no lease returns them.
+        if !count.is_multiple_of(64)
+            && let Some(last) = words.last_mut()
+        {
+            *last.get_mut() = u64::MAX << (count % 64);
         }
-        (self.next < self.count).then(|| {
-            self.next += 1;
-            self.next - 1
-        })
+        Self { count, words: words.into(), hint: AtomicUsize::new(0), leased: AtomicUsize::new(0) }
     }
 
-    fn release(&mut self, offset: u32) {
-        if offset < self.next {
-            self.free.insert(offset);
+    fn lease(&self) -> Option<u32> {
+        if self.leased.load(Ordering::Relaxed) >= self.count as usize {
+            return None;
+        }
+        let n = self.words.len();
+        let hint = self.hint.load(Ordering::Relaxed).min(n);
+        // From the hint to the end, then the words before it (a stale hint).
+        for w in (hint..n).chain(0..hint) {
+            let word = &self.words[w];
+            let mut bits = word.load(Ordering::Relaxed);
+            while bits != u64::MAX {
+                let bit = (!bits).trailing_zeros();
+                match word.compare_exchange_weak(
+                    bits,
+                    bits | (1 << bit),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        self.hint.store(w, Ordering::Relaxed);
+                        self.leased.fetch_add(1, Ordering::Relaxed);
+                        // The word index fits: there are at most 2^24 / 64 words.
+                        return Some(w as u32 * 64 + bit);
+                    }
+                    Err(now) => bits = now,
+                }
+            }
+        }
+        None
+    }
+
+    fn release(&self, offset: u32) {
+        if offset >= self.count {
+            return;
+        }
+        let w = offset as usize / 64;
+        let mask = 1u64 << (offset % 64);
+        // Only a bit that was set counts: releasing twice gives back one address.
+        if self.words[w].fetch_and(!mask, Ordering::AcqRel) & mask != 0 {
+            self.leased.fetch_sub(1, Ordering::Relaxed);
+            self.hint.fetch_min(w, Ordering::Relaxed);
         }
     }
 
     fn leased(&self) -> usize {
-        self.next as usize - self.free.len()
+        self.leased.load(Ordering::Relaxed)
     }
 }
 
-/// Hands out addresses from an [`AddressPool`] and takes them back when an IKE SA ends.
+/// Hands out addresses from an [`AddressPool`] and takes them back when an IKE SA ends. Takes
+/// `&self`: the workers of one responder share it (`Arc`) with no lock.
 #[derive(Debug)]
 pub struct AddressAllocator {
     pool: AddressPool,
@@ -61,34 +112,30 @@ impl AddressAllocator {
         &self.pool
     }
 
-    /// The lowest free IPv4 address, leased until [`Self::release`].
-    pub fn lease_v4(&mut self) -> Option<Ipv4Addr> {
+    /// The lowest free IPv4 address (see the module documentation), leased until
+    /// [`Self::release`].
+    pub fn lease_v4(&self) -> Option<Ipv4Addr> {
         let (first, _) = self.pool.v4?;
         let offset = self.v4.lease()?;
         Some(Ipv4Addr::from(u32::from(first).wrapping_add(offset)))
     }
 
     /// The lowest free IPv6 address, leased until [`Self::release`].
-    pub fn lease_v6(&mut self) -> Option<Ipv6Addr> {
+    pub fn lease_v6(&self) -> Option<Ipv6Addr> {
         let (first, _) = self.pool.v6?;
         let offset = self.v6.lease()?;
         Some(Ipv6Addr::from(u128::from(first).wrapping_add(u128::from(offset))))
     }
 
     /// Takes back an address; one this pool never leased is ignored.
-    pub fn release(&mut self, addr: IpAddr) {
+    pub fn release(&self, addr: IpAddr) {
         match (addr, self.pool.v4, self.pool.v6) {
-            (IpAddr::V4(a), Some((first, count)), _) => {
-                let offset = u32::from(a).wrapping_sub(u32::from(first));
-                if offset < count {
-                    self.v4.release(offset);
-                }
+            (IpAddr::V4(a), Some((first, _)), _) => {
+                self.v4.release(u32::from(a).wrapping_sub(u32::from(first)));
             }
-            (IpAddr::V6(a), _, Some((first, count))) => {
+            (IpAddr::V6(a), _, Some((first, _))) => {
                 let offset = u128::from(a).wrapping_sub(u128::from(first));
-                if let Ok(offset) = u32::try_from(offset)
-                    && offset < count
-                {
+                if let Ok(offset) = u32::try_from(offset) {
                     self.v6.release(offset);
                 }
             }
@@ -103,14 +150,18 @@ impl AddressAllocator {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Barrier};
+
     use super::*;
+
+    fn v4_pool(first: Ipv4Addr, count: u32) -> AddressPool {
+        AddressPool { v4: Some((first, count)), ..AddressPool::default() }
+    }
 
     #[test]
     fn leases_lowest_free_and_reuses_released() {
-        let mut a = AddressAllocator::new(AddressPool {
-            v4: Some((Ipv4Addr::new(10, 0, 0, 1), 2)),
-            ..AddressPool::default()
-        });
+        let a = AddressAllocator::new(v4_pool(Ipv4Addr::new(10, 0, 0, 1), 2));
         assert_eq!(a.lease_v4(), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(a.lease_v4(), Some(Ipv4Addr::new(10, 0, 0, 2)));
         assert_eq!(a.lease_v4(), None, "pool exhausted");
@@ -121,7 +172,7 @@ mod tests {
 
     #[test]
     fn releases_are_exact_and_foreign_addresses_ignored() {
-        let mut a = AddressAllocator::new(AddressPool {
+        let a = AddressAllocator::new(AddressPool {
             v4: Some((Ipv4Addr::new(10, 0, 0, 10), 100)),
             v6: Some(("fd00::10".parse().unwrap(), 100)),
             ..AddressPool::default()
@@ -144,14 +195,11 @@ mod tests {
         assert_eq!(a.leased(), 7);
     }
 
-    /// A large pool fills in time proportional to its size (the scan it replaced took
-    /// quadratic time: hours for this one).
+    /// A large pool fills in time proportional to its size (a scan from the start on every
+    /// lease took quadratic time: hours for this one).
     #[test]
     fn a_large_pool_fills_and_drains() {
-        let mut a = AddressAllocator::new(AddressPool {
-            v4: Some((Ipv4Addr::new(10, 0, 0, 0), 1 << 18)),
-            ..AddressPool::default()
-        });
+        let a = AddressAllocator::new(v4_pool(Ipv4Addr::new(10, 0, 0, 0), 1 << 18));
         for _ in 0..(1 << 18) {
             a.lease_v4().expect("room left");
         }
@@ -162,5 +210,64 @@ mod tests {
         }
         assert_eq!(a.leased(), 1 << 17);
         assert_eq!(a.lease_v4(), Some(Ipv4Addr::new(10, 0, 0, 0)));
+    }
+
+    /// The last address of a count that is not a multiple of 64 is handed out, none past it.
+    #[test]
+    fn a_count_between_words_ends_exactly() {
+        let a = AddressAllocator::new(v4_pool(Ipv4Addr::new(10, 0, 0, 0), 130));
+        let got: Vec<Ipv4Addr> = std::iter::from_fn(|| a.lease_v4()).collect();
+        assert_eq!(got.len(), 130);
+        assert_eq!(got.last(), Some(&Ipv4Addr::new(10, 0, 0, 129)));
+        assert_eq!(a.leased(), 130);
+        a.release(Ipv4Addr::new(10, 0, 0, 130).into());
+        assert_eq!(a.leased(), 130, "past the count: never leased");
+    }
+
+    /// Issue 16: workers lease and release at the same time from one pool; no address is ever
+    /// held by two of them, none is lost, and the pool ends empty.
+    #[test]
+    fn concurrent_workers_never_hold_one_address_twice() {
+        const WORKERS: usize = 4;
+        const COUNT: u32 = 1000;
+        let a = Arc::new(AddressAllocator::new(v4_pool(Ipv4Addr::new(10, 0, 0, 0), COUNT)));
+        let start = Arc::new(Barrier::new(WORKERS));
+        let threads: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                let (a, start) = (Arc::clone(&a), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    start.wait();
+                    let mut held = Vec::new();
+                    // Churn: give one back every third lease, until the pool is dry.
+                    let mut leases = 0;
+                    while let Some(addr) = a.lease_v4() {
+                        held.push(addr);
+                        leases += 1;
+                        if leases % 3 == 0 {
+                            a.release(held.swap_remove(held.len() / 2).into());
+                        }
+                    }
+                    held
+                })
+            })
+            .collect();
+        let held: Vec<Vec<Ipv4Addr>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let all: HashSet<Ipv4Addr> = held.iter().flatten().copied().collect();
+        let total: usize = held.iter().map(Vec::len).sum();
+        assert_eq!(total, all.len(), "an address held by two workers");
+        assert_eq!(all.len(), COUNT as usize, "every address ends leased, none lost");
+        assert_eq!(a.leased(), COUNT as usize);
+        assert!(all.iter().all(|x| u32::from(*x) < COUNT + 0x0a00_0000));
+        for addr in all {
+            a.release(addr.into());
+        }
+        assert_eq!(a.leased(), 0);
+    }
+
+    #[test]
+    fn a_huge_count_is_cut_to_the_maximum() {
+        let a = AddressAllocator::new(v4_pool(Ipv4Addr::new(10, 0, 0, 0), u32::MAX));
+        assert_eq!(a.v4.count, MAX_POOL_ADDRESSES);
+        assert_eq!(a.v4.words.len(), (MAX_POOL_ADDRESSES / 64) as usize);
     }
 }

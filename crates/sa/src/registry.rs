@@ -3,16 +3,21 @@
 //! the remote traffic selectors of every installed child SA.
 //!
 //! Every SA of a [`crate::Responder`] holds the same `Arc<Mutex<Registry>>`; an initiator has
-//! none (it has one peer and chooses nothing on another's behalf).
+//! none (it has one peer and chooses nothing on another's behalf). The workers of a
+//! multi-core responder ([`crate::Workers`]) each have their own registry, which only that
+//! worker's thread locks: SPIs are unique across workers because each carries its worker's
+//! index (`crate::worker`), the address pool is shared without a lock, and only the remote
+//! selector claims, taken once per child SA, sit behind a lock all workers share.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use ikeway_codec::{AddrRange, TrafficSelector};
 
-use crate::config::AddressPool;
 use crate::pool::AddressAllocator;
 use crate::proposal::MIN_ESP_SPI;
+use crate::worker::WorkerId;
 
 /// Which IKE SA holds a claim: stable across IKE rekeys, unlike its SPIs.
 pub(crate) type Owner = u64;
@@ -47,36 +52,69 @@ pub struct Held {
     pub remote_selectors: usize,
 }
 
+/// Remote selectors of installed children, shared by every worker of a responder.
 #[derive(Debug, Default)]
-pub(crate) struct Registry {
-    pool: Option<AddressAllocator>,
-    ike_spis: HashSet<u64>,
-    child_spis: HashSet<u32>,
-    /// Remote selectors of installed children. Invariant: ranges of different owners never
-    /// overlap (ranges of one owner may, e.g. an old child and its rekeyed successor).
+pub(crate) struct Claims {
+    /// Invariant: ranges of different owners never overlap (ranges of one owner may, e.g. an
+    /// old child and its rekeyed successor).
     remote: BTreeMap<Key, Claim>,
     /// The keys of `remote` by child, so releasing one child costs its own claims only.
     claims_of: HashMap<u32, Vec<Key>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Registry {
+    worker: WorkerId,
+    pool: Option<Arc<AddressAllocator>>,
+    claims: Arc<Mutex<Claims>>,
+    ike_spis: HashSet<u64>,
+    child_spis: HashSet<u32>,
     next_owner: Owner,
 }
 
 impl Registry {
-    pub(crate) fn new(pool: Option<AddressPool>) -> Self {
-        Self { pool: pool.map(AddressAllocator::new), ..Self::default() }
+    /// A responder alone, or one worker of several sharing `pool` and `claims`.
+    pub(crate) fn new(
+        worker: WorkerId,
+        pool: Option<Arc<AddressAllocator>>,
+        claims: Arc<Mutex<Claims>>,
+    ) -> Self {
+        Self {
+            worker,
+            pool,
+            claims,
+            ike_spis: HashSet::new(),
+            child_spis: HashSet::new(),
+            next_owner: 0,
+        }
     }
 
+    #[cfg(test)]
+    pub(crate) fn alone() -> Self {
+        Self::new(WorkerId::ALONE, None, Arc::default())
+    }
+
+    /// A name for a new IKE SA, unique across the workers (it carries the worker's index).
     pub(crate) fn new_owner(&mut self) -> Owner {
         self.next_owner += 1;
-        self.next_owner
+        self.worker.stamp_ike(self.next_owner)
     }
 
-    pub(crate) fn pool_mut(&mut self) -> Option<&mut AddressAllocator> {
-        self.pool.as_mut()
+    pub(crate) fn worker(&self) -> WorkerId {
+        self.worker
     }
 
-    /// Addresses leased to clients now.
+    pub(crate) fn pool(&self) -> Option<&AddressAllocator> {
+        self.pool.as_deref()
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, Claims> {
+        self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Addresses leased to clients now (by every worker).
     pub(crate) fn leased(&self) -> usize {
-        self.pool.as_ref().map_or(0, AddressAllocator::leased)
+        self.pool.as_ref().map_or(0, |p| p.leased())
     }
 
     /// Takes `spi` as one of our IKE SPIs; `false` if another SA already uses it.
@@ -103,10 +141,28 @@ impl Registry {
             leased_addresses: self.leased(),
             ike_spis: self.ike_spis.len(),
             child_spis: self.child_spis.len(),
-            remote_selectors: self.remote.len(),
+            remote_selectors: self.claims().remote.len(),
         }
     }
 
+    /// Records the remote selectors of child `spi_in` for `owner`, unless one of them overlaps
+    /// another owner's, of any worker (then nothing is recorded and `false` is returned).
+    pub(crate) fn claim_remote(
+        &mut self,
+        owner: Owner,
+        spi_in: u32,
+        selectors: &[TrafficSelector],
+    ) -> bool {
+        self.claims().claim(owner, spi_in, selectors)
+    }
+
+    /// Forgets the remote selectors of child `spi_in`.
+    pub(crate) fn release_remote(&mut self, spi_in: u32) {
+        self.claims().release(spi_in);
+    }
+}
+
+impl Claims {
     /// Whether `range` overlaps a remote selector another owner holds. Cost: a lookup and the
     /// claims of one owner (bounded by the child cap), whatever the number of SAs.
     fn taken_by_other(&self, owner: Owner, start: Addr, end: u128) -> bool {
@@ -133,14 +189,7 @@ impl Registry {
         false
     }
 
-    /// Records the remote selectors of child `spi_in` for `owner`, unless one of them overlaps
-    /// another owner's (then nothing is recorded and `false` is returned).
-    pub(crate) fn claim_remote(
-        &mut self,
-        owner: Owner,
-        spi_in: u32,
-        selectors: &[TrafficSelector],
-    ) -> bool {
+    fn claim(&mut self, owner: Owner, spi_in: u32, selectors: &[TrafficSelector]) -> bool {
         let ranges: Vec<&AddrRange> = selectors
             .iter()
             .filter_map(|s| match s {
@@ -159,8 +208,7 @@ impl Registry {
         true
     }
 
-    /// Forgets the remote selectors of child `spi_in`.
-    pub(crate) fn release_remote(&mut self, spi_in: u32) {
+    fn release(&mut self, spi_in: u32) {
         for key in self.claims_of.remove(&spi_in).unwrap_or_default() {
             self.remote.remove(&key);
         }
@@ -177,7 +225,7 @@ mod tests {
 
     #[test]
     fn spis_are_unique_across_sas_and_reserved_ones_refused() {
-        let mut r = Registry::new(None);
+        let mut r = Registry::alone();
         assert!(r.reserve_ike_spi(7));
         assert!(!r.reserve_ike_spi(7), "taken");
         assert!(!r.reserve_ike_spi(0), "zero is no SPI");
@@ -195,7 +243,7 @@ mod tests {
     /// Issue 9 finding 6: claims of different owners never overlap, whatever their order.
     #[test]
     fn remote_claims_of_different_owners_never_overlap() {
-        let mut r = Registry::new(None);
+        let mut r = Registry::alone();
         let (a, b, c) = (r.new_owner(), r.new_owner(), r.new_owner());
         assert!(r.claim_remote(a, 1000, &[range("10.0.0.10", "10.0.0.10")]));
         // The same owner may claim it again (a rekeyed child).

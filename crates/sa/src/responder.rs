@@ -21,8 +21,10 @@ use crate::config::{AddressPool, Config};
 use crate::cookie::{CookieSecrets, Verdict};
 use crate::engine::{EngineEvent, SaId};
 use crate::ike_sa::{IkeSa, InitReply, ike_bytes, redirect_decision, stateless_reply};
+use crate::pool::AddressAllocator;
 use crate::provider::KeyExchangeProvider;
 use crate::registry::{Held, Registry};
+use crate::worker::WorkerId;
 
 /// What the endpoint dropped before any IKE SA saw it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -94,10 +96,22 @@ pub struct Responder {
 }
 
 impl Responder {
+    /// A responder alone on its thread (for several, see [`crate::Workers`]).
     pub fn new(
         config: Arc<Config>,
         kex: Arc<dyn KeyExchangeProvider>,
         pool: Option<AddressPool>,
+        seed: [u8; 32],
+    ) -> Self {
+        let pool = pool.map(|p| Arc::new(AddressAllocator::new(p)));
+        let registry = Registry::new(WorkerId::ALONE, pool, Arc::default());
+        Self::with_registry(config, kex, registry, seed)
+    }
+
+    pub(crate) fn with_registry(
+        config: Arc<Config>,
+        kex: Arc<dyn KeyExchangeProvider>,
+        registry: Registry,
         seed: [u8; 32],
     ) -> Self {
         let mut rng = ChaCha20Rng::from_seed(seed);
@@ -105,7 +119,7 @@ impl Responder {
         Self {
             config,
             kex,
-            registry: Arc::new(Mutex::new(Registry::new(pool))),
+            registry: Arc::new(Mutex::new(registry)),
             rng,
             cookies,
             sas: HashMap::new(),

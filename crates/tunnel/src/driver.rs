@@ -68,6 +68,8 @@ pub(crate) struct Driver<E> {
     redirects: Option<Follower>,
     /// A MOBIKE initiator's path watch (`crate::mobility`).
     mobility: Option<Mobility>,
+    /// One worker of several: only the first reports the status, the last the end.
+    crew: Option<crate::crew::Member>,
 }
 
 impl<E: Role> Driver<E> {
@@ -95,6 +97,7 @@ impl<E: Role> Driver<E> {
             retransmits: 0,
             redirects: parts.redirects,
             mobility: parts.mobility,
+            crew: parts.crew,
         }
     }
 
@@ -102,7 +105,9 @@ impl<E: Role> Driver<E> {
     /// ports and the TUN device.
     pub(crate) fn run(mut self) -> Result<(), SessionError> {
         let first = if self.engine.serves_many() { Status::Connected } else { Status::Connecting };
-        self.emit(None, EventKind::Status { status: first });
+        if self.leads() {
+            self.emit(None, EventKind::Status { status: first });
+        }
         let result = self.turns();
         if let Err(e) = &result {
             self.emit(None, EventKind::Error { error: e.to_string() });
@@ -111,10 +116,13 @@ impl<E: Role> Driver<E> {
         // The TUN device and the ports go first: whoever hears `Disconnected` (a `disconnect`
         // waiting for it, a test reading the links) must find them gone, and the pump's
         // workers take up to their poll timeout to notice a stop.
-        let Self { sockets, pump, events, .. } = self;
+        let Self { sockets, pump, events, crew, .. } = self;
         drop(sockets);
         if let Some(pump) = pump.and_then(|p| Arc::try_unwrap(p).ok()) {
             pump.stop();
+        }
+        if crew.is_some_and(|c| !c.last_to_end()) {
+            return result;
         }
         // Nothing counts a drop any more; a reader that misses this sees the channel end.
         let _ = events.try_send(SessionEvent {
@@ -135,6 +143,11 @@ impl<E: Role> Driver<E> {
             }
             self.wait()?;
         }
+    }
+
+    /// Whether this loop reports the session's status: a lone loop, or the first worker.
+    fn leads(&self) -> bool {
+        self.crew.as_ref().is_none_or(crate::crew::Member::leads)
     }
 
     fn finished(&self, now: Instant) -> Result<bool, SessionError> {
@@ -238,7 +251,9 @@ impl<E: Role> Driver<E> {
                 if self.grace_until.is_none() {
                     self.grace_until = Some(now + grace);
                     self.engine.delete_all(now);
-                    self.emit(None, EventKind::Status { status: Status::Disconnecting });
+                    if self.leads() {
+                        self.emit(None, EventKind::Status { status: Status::Disconnecting });
+                    }
                 }
             }
             Command::Shutdown => self.stop = true,
@@ -435,6 +450,7 @@ impl<E: Role> Driver<E> {
             dropped_queue_full: self.sockets.dropped_queue_full(),
             events_dropped: self.events_dropped,
             wakeups: self.wakeups.load(Ordering::Relaxed),
+            worker: self.crew.as_ref().map(crate::crew::Member::index),
         };
         self.emit(None, EventKind::Stats(stats));
         if let Some(pump) = &self.pump {

@@ -182,8 +182,11 @@ pub struct SessionStats {
     pub dropped_queue_full: u64,
     /// Events dropped because nobody read the event stream.
     pub events_dropped: u64,
-    /// Times the loop woke up (a datagram, a command or a timer).
+    /// Times the loop woke up (a datagram, a command or a timer); of every worker together.
     pub wakeups: u64,
+    /// The worker these counters are of (a responder on several; each reports its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<usize>,
 }
 
 /// The datapath's counters.
@@ -680,6 +683,9 @@ impl Display for EventKind {
                     s.faults.datapath_failed,
                     s.wakeups
                 )?;
+                if let Some(w) = s.worker {
+                    write!(f, "; worker {w}")?;
+                }
                 for (name, v) in [("IKE SA", &s.ike), ("endpoint", &s.endpoint), ("held", &s.held)]
                 {
                     if let Some(v) = v {
@@ -848,6 +854,7 @@ mod tests {
             dropped_queue_full: 3,
             events_dropped: 0,
             wakeups: 7,
+            worker: None,
         };
         assert_eq!(
             json(SessionEvent::new(EventKind::Stats(stats))),

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod child;
+mod crew;
 mod datapath;
 mod driver;
 mod engine;
@@ -46,6 +47,7 @@ mod queue;
 mod redirect;
 mod session;
 mod sockets;
+mod steering;
 pub mod verifier;
 
 pub use datapath::TunOptions;

@@ -105,6 +105,10 @@ pub struct SessionOptions {
     pub connect_timeout: Option<Duration>,
     /// Sees each IKE datagram the session sends.
     pub trace: Option<DatagramTrace>,
+    /// A responder's loops, one per core it should use (default 1). More than one: each
+    /// worker has its own sockets in one SO_REUSEPORT group steered by SPI (`steering.rs`),
+    /// its own SAs and timers; no datapath then (its ESP port would be one worker's).
+    pub workers: usize,
 }
 
 impl fmt::Debug for SessionOptions {
@@ -119,6 +123,7 @@ impl fmt::Debug for SessionOptions {
             .field("queue_depth", &self.queue_depth)
             .field("event_depth", &self.event_depth)
             .field("connect_timeout", &self.connect_timeout)
+            .field("workers", &self.workers)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +148,7 @@ impl SessionOptions {
             event_depth: DEFAULT_EVENT_DEPTH,
             connect_timeout: None,
             trace: None,
+            workers: 1,
         }
     }
 
@@ -205,6 +211,12 @@ impl SessionOptions {
     /// Shows each IKE datagram the session sends to `trace`.
     pub fn with_trace(mut self, trace: DatagramTrace) -> Self {
         self.trace = Some(trace);
+        self
+    }
+
+    /// A responder on `workers` cores (see [`SessionOptions::workers`]).
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
         self
     }
 

@@ -66,6 +66,9 @@ pub enum SessionError {
     /// The session's thread panicked (a bug).
     #[error("the session thread panicked")]
     Panicked,
+    /// Options that do not go together (e.g. several workers and a datapath).
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// Something to do to an IKE SA.
@@ -95,7 +98,9 @@ pub struct SessionGone;
 /// there is no polling interval. Cheap to clone; usable from any thread.
 #[derive(Clone)]
 pub struct SessionHandle {
-    tx: Sender<Command>,
+    /// One per worker (one for an initiator): commands about an IKE SA go to the worker its
+    /// SPI names, the others to all.
+    tx: Vec<Sender<Command>>,
     /// Weak: a handle kept after the end must not keep the TUN device open.
     pump: Weak<Pump>,
 }
@@ -114,7 +119,26 @@ impl SessionHandle {
     }
 
     fn send(&self, c: Command) -> Result<(), SessionGone> {
-        self.tx.send(c).map_err(|_| SessionGone)
+        let one = |w: usize, c| {
+            // An SPI naming no worker names no SA of ours: the first worker says so.
+            let tx = self.tx.get(w).or(self.tx.first()).ok_or(SessionGone)?;
+            tx.send(c).map_err(|_| SessionGone)
+        };
+        match c {
+            Command::Act { sa: Some(spi), .. } | Command::Redirect { sa: spi, .. } => {
+                one(ikeway_sa::worker_of_ike_spi(spi), c)
+            }
+            Command::Act { sa: None, .. } => one(0, c),
+            Command::Disconnect(grace) => self.all(|| Command::Disconnect(grace)),
+            Command::Shutdown => self.all(|| Command::Shutdown),
+            Command::Stats => self.all(|| Command::Stats),
+        }
+    }
+
+    /// Sends to every worker; gone only when all are.
+    fn all(&self, c: impl Fn() -> Command) -> Result<(), SessionGone> {
+        let reached = self.tx.iter().filter(|tx| tx.send(c()).is_ok()).count();
+        if reached == 0 { Err(SessionGone) } else { Ok(()) }
     }
 
     /// Acts on the initiator's IKE SA.
@@ -179,7 +203,8 @@ pub struct Session {
     events: Receiver<SessionEvent>,
     local: SocketAddr,
     wakeups: Arc<AtomicU64>,
-    thread: Option<JoinHandle<Result<(), SessionError>>>,
+    /// One loop per worker (one for an initiator).
+    threads: Vec<JoinHandle<Result<(), SessionError>>>,
 }
 
 /// 32 bytes from the operating system: the seed of a negotiation's randomness.
@@ -207,7 +232,22 @@ impl Session {
             event_depth,
             connect_timeout,
             trace,
+            workers,
         } = options;
+        if let Role::Responder { pool } = &role
+            && workers > 1
+        {
+            if datapath.is_some() {
+                return Err(SessionError::Unsupported(
+                    "a responder on several workers runs no datapath (its ESP port would be \
+                     one worker's)",
+                ));
+            }
+            let crew = crate::crew::Crew { local, ports, workers, queue_depth, event_depth };
+            let (handle, events, local, wakeups, threads) =
+                crew.start(pool.clone(), config, kex, seed, keylog, trace)?;
+            return Ok(Self { handle, events, local, wakeups, threads });
+        }
         let fixed_seed = seed;
         let seed = match seed {
             Some(s) => s,
@@ -278,8 +318,10 @@ impl Session {
         config.force_udp_encapsulation |= pump_datapath;
         let config = Arc::new(config);
         let now = Instant::now();
-        let handle =
-            SessionHandle { tx, pump: pump.as_ref().map_or_else(Weak::new, Arc::downgrade) };
+        let handle = SessionHandle {
+            tx: vec![tx],
+            pump: pump.as_ref().map_or_else(Weak::new, Arc::downgrade),
+        };
         // One pending wake-up is enough: the loop takes every queued rekey when it runs.
         let table = pump.as_ref().map(|p| p.table()).or(netstack.as_ref().map(|n| n.table()));
         if let Some(t) = table {
@@ -304,6 +346,7 @@ impl Session {
             rekey_wake,
             redirects: None,
             mobility,
+            crew: None,
         };
         let thread = match role {
             Role::Initiator { remote } => {
@@ -327,7 +370,7 @@ impl Session {
                 spawn(Driver::new(Responder::new(config, kex, pool, seed), parts, now))?
             }
         };
-        Ok(Self { handle, events, local: ike_local, wakeups, thread: Some(thread) })
+        Ok(Self { handle, events, local: ike_local, wakeups, threads: vec![thread] })
     }
 
     /// A handle to send commands with.
@@ -358,17 +401,20 @@ impl Session {
         self.join()
     }
 
+    /// Joins every loop; the first error, if any ended on one.
     fn join(&mut self) -> Result<(), SessionError> {
-        match self.thread.take() {
-            Some(t) => t.join().unwrap_or(Err(SessionError::Panicked)),
-            None => Ok(()),
-        }
+        let results: Vec<_> = self
+            .threads
+            .drain(..)
+            .map(|t| t.join().unwrap_or(Err(SessionError::Panicked)))
+            .collect();
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.thread.is_some() {
+        if !self.threads.is_empty() {
             let _ = self.handle.shutdown();
             let _ = self.join();
         }
@@ -390,9 +436,17 @@ pub(crate) struct Parts {
     /// An initiator follows redirects (RFC 5685) with it.
     pub(crate) redirects: Option<Follower>,
     pub(crate) mobility: Option<crate::mobility::Mobility>,
+    /// One worker of several (`crate::crew`).
+    pub(crate) crew: Option<crate::crew::Member>,
 }
 
-fn spawn<E: crate::engine::Role + 'static>(
+impl SessionHandle {
+    pub(crate) fn of_workers(tx: Vec<Sender<Command>>) -> Self {
+        Self { tx, pump: Weak::new() }
+    }
+}
+
+pub(crate) fn spawn<E: crate::engine::Role + 'static>(
     driver: Driver<E>,
 ) -> Result<JoinHandle<Result<(), SessionError>>, SessionError> {
     std::thread::Builder::new()

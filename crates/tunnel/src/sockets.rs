@@ -74,6 +74,29 @@ impl Sockets {
         pump: Option<Arc<Pump>>,
         depth: usize,
     ) -> Result<Self, SessionError> {
+        let pump_port = match &pump {
+            Some(p) => p.local_addr().map_err(SessionError::Spawn)?.port(),
+            None => 0,
+        };
+        let mut sockets = Vec::new();
+        for &port in ports {
+            if pump.is_some() && port == pump_port {
+                continue;
+            }
+            let addr = SocketAddr::new(ip, port);
+            sockets
+                .push(UdpSocket::bind(addr).map_err(|source| SessionError::Bind { addr, source })?);
+        }
+        Self::start(sockets, pump, depth)
+    }
+
+    /// Reads `sockets` (already bound: one worker's of a steered group, `crate::steering`),
+    /// and with `pump`, the IKE datagrams of the port it owns.
+    pub(crate) fn start(
+        sockets: Vec<UdpSocket>,
+        pump: Option<Arc<Pump>>,
+        depth: usize,
+    ) -> Result<Self, SessionError> {
         let (tx, rx) = queue::queue(depth);
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name).spawn(f).map_err(SessionError::Spawn)
@@ -107,15 +130,9 @@ impl Sockets {
                 }),
             )?;
         }
-        for &port in ports {
-            if this.pump.is_some() && port == pump_port {
-                continue;
-            }
-            let addr = SocketAddr::new(ip, port);
-            let socket = Arc::new(
-                UdpSocket::bind(addr).map_err(|source| SessionError::Bind { addr, source })?,
-            );
-            let addr = socket.local_addr().map_err(|source| SessionError::Bind { addr, source })?;
+        for socket in sockets {
+            let socket = Arc::new(socket);
+            let addr = socket.local_addr().map_err(SessionError::Spawn)?;
             socket.set_read_timeout(Some(READER_CHECK)).map_err(SessionError::Spawn)?;
             let reader = Arc::clone(&socket);
             let tx = tx.clone();

@@ -201,6 +201,12 @@ pub(crate) struct ServeArgs {
     /// with UPDATE_SA_ADDRESSES (a NAT that rebinds them is still followed).
     #[arg(long)]
     no_mobike: bool,
+    /// Responder loops, one per core (default: one per core the machine has; one with
+    /// --tun). Each worker has its own sockets on the IKE ports, all in one SO_REUSEPORT
+    /// group that a BPF program steers by SPI, so every message of an IKE SA reaches the
+    /// worker holding it; the address pool is shared. Several workers run no datapath.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=ikeway_sa::MAX_WORKERS as i64))]
+    workers: Option<u16>,
     #[command(flatten)]
     redirect: redirect::RedirectArgs,
 }
@@ -693,6 +699,16 @@ fn responder_switches(config: &mut ikeway_sa::Config, args: &ServeArgs) {
     config.redirect = args.redirect.policy();
 }
 
+/// `--workers`, or one per core; one with a datapath, which owns the ESP port alone.
+fn workers(asked: Option<u16>, datapath: bool) -> Result<usize> {
+    match (asked, datapath) {
+        (Some(n), true) if n > 1 => bail!("--workers {n}: with --tun, one worker only"),
+        (Some(n), _) => Ok(usize::from(n)),
+        (None, true) => Ok(1),
+        (None, false) => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
+    }
+}
+
 pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     let c = &args.common;
     if !c.ca.is_empty() && !args.require_client_cert && args.eap_users.is_none() {
@@ -738,8 +754,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
         subnets: args.subnet.iter().map(|s| parse_cidr(s)).collect::<Result<_>>()?,
     };
     let mut schedule = Schedule { actions: parse_actions(&args.then)?, next: 0 };
-    let session =
-        Session::start(options(c, SessionOptions::responder(c.local, config, Some(pool)))?)?;
+    let mut options = options(c, SessionOptions::responder(c.local, config, Some(pool)))?;
+    options.workers = workers(args.workers, options.datapath.is_some())?;
+    let session = Session::start(options)?;
     let handle = session.handle();
     let end = Instant::now() + Duration::from_secs(args.duration);
     let mut first: Option<(Spi64, Instant)> = None;
@@ -827,6 +844,29 @@ mod tests {
         };
         assert!(mobike(&[]));
         assert!(!mobike(&["--no-mobike"]));
+    }
+
+    /// `serve --workers`: as asked, else one per core; with a datapath only one (it owns the
+    /// ESP port alone), and more is refused rather than cut.
+    #[test]
+    fn workers_default_to_the_cores_and_to_one_with_a_datapath() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(workers(None, false).unwrap(), cores);
+        assert_eq!(workers(None, true).unwrap(), 1);
+        assert_eq!(workers(Some(3), false).unwrap(), 3);
+        assert_eq!(workers(Some(1), true).unwrap(), 1);
+        assert_eq!(
+            workers(Some(2), true).unwrap_err().to_string(),
+            "--workers 2: with --tun, one worker only"
+        );
+        use clap::Parser;
+        let parse = |n: &str| {
+            Serve::try_parse_from(["serve", "--local", "127.0.0.1", "--id", "x", "--workers", n])
+                .map(|s| s.args.workers)
+        };
+        assert_eq!(parse("2").unwrap(), Some(2));
+        assert!(parse("0").is_err());
+        assert!(parse("129").is_err());
     }
 
     /// `serve --eap-tls13-draft` reaches the EAP-TLS server's configuration, and only with it;

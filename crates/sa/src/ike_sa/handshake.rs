@@ -668,8 +668,8 @@ impl IkeSa {
 
     pub(super) fn config_reply(&mut self, request: &ConfigRepr) -> Option<ConfigRepr> {
         let registry = self.registry.clone()?;
-        let mut registry = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let pool = registry.pool_mut()?;
+        let registry = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pool = registry.pool()?;
         let mut attributes = Vec::new();
         let mut asked_address = false;
         let mut answered = Vec::new();

@@ -630,6 +630,7 @@ impl IkeSa {
     fn random_spi64(&mut self) -> u64 {
         loop {
             let v = self.rng.next_u64();
+            let v = self.with_registry(|r| r.worker().stamp_ike(v)).unwrap_or(v);
             if v != 0 && self.reserve_ike_spi(v) {
                 return v;
             }
@@ -641,6 +642,7 @@ impl IkeSa {
     fn random_spi32(&mut self) -> u32 {
         loop {
             let v = self.rng.next_u32();
+            let v = self.with_registry(|r| r.worker().stamp_esp(v)).unwrap_or(v);
             if v >= proposal::MIN_ESP_SPI && self.reserve_child_spi(v) {
                 return v;
             }
@@ -708,7 +710,7 @@ impl IkeSa {
                 r.release_child_spi(spi);
                 r.release_remote(spi);
             }
-            if let Some(pool) = r.pool_mut() {
+            if let Some(pool) = r.pool() {
                 for a in leases {
                     pool.release(a);
                 }

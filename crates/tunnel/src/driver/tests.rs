@@ -92,6 +92,7 @@ fn a_failing_send_to_one_peer_does_not_stop_the_loop() {
         rekey_wake: None,
         redirects: None,
         mobility: None,
+        crew: None,
     };
     // The loop sends both datagrams before it first waits; then the shutdown ends it.
     commands_tx.send(Command::Shutdown).expect("loop's receiver alive");
