@@ -133,7 +133,7 @@ impl Ikev1Sa {
             self.emit(SaEvent::ChildSaRemoved { spi_in: c.spi_in, spi_out: c.spi_out });
         }
         if let Some((addr, Some(pool))) = orphans.lease
-            && let Ok(mut pool) = pool.lock()
+            && let Ok(pool) = pool.lock()
         {
             pool.release(addr);
         }

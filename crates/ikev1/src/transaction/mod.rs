@@ -171,7 +171,7 @@ impl State {
     /// Gateway: the client's address goes back to the pool.
     pub(crate) fn release_lease(&mut self) {
         if let (Some(pool), Some(addr)) = (self.pool.take(), self.lease.take())
-            && let Ok(mut pool) = pool.lock()
+            && let Ok(pool) = pool.lock()
         {
             pool.release(addr);
         }
@@ -321,7 +321,7 @@ impl Ikev1Sa {
         server: &ModeConfigServer,
         asked: Option<&[ConfigAttribute]>,
     ) -> Vec<ConfigAttribute> {
-        let Ok(mut pool) = server.pool.lock() else { return Vec::new() };
+        let Ok(pool) = server.pool.lock() else { return Vec::new() };
         if self.transaction.lease.is_none() {
             self.transaction.lease = pool.lease_v4().map(IpAddr::V4);
             self.transaction.pool = Some(server.pool.clone());
