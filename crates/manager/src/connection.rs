@@ -19,10 +19,11 @@ use crate::status::{
     CloseCause, DisconnectError, Effect, StatusInput, TunnelEvent, VpnStatus, next,
 };
 
-/// Why an IPSec (IKEv1) configuration does not start: the manager stores, imports and exports
-/// it, and the tunnel runtime does not drive an IKEv1 negotiation yet.
-pub const IPSEC_NOT_CONNECTABLE: &str =
-    "IPSec (IKEv1) configurations cannot connect yet: the tunnel runs IKEv2 only";
+/// The IKEv2 configuration a request for an IPSec connection carries unused.
+fn ikev2_placeholder() -> ikeway_sa::Config {
+    let id = ikeway_codec::IdRepr::from_value(ikeway_codec::IdValue::Fqdn("ikev1"));
+    ikeway_sa::Config::new(id, ikeway_crypto::SecretBytes::from_slice(b""))
+}
 
 /// `NEVPNConnectionStartOptionUsername` / `...Password`: for this start, the EAP user name
 /// and password instead of the configured `username` and stored password.
@@ -37,7 +38,11 @@ pub struct StartOptions {
 pub struct TunnelRequest {
     /// Where to connect: a host name or an address, as configured.
     pub server_address: String,
+    /// The IKEv2 negotiation (for an IPSec configuration, `ikev1` is negotiated and this is
+    /// an unused placeholder).
     pub config: ikeway_sa::Config,
+    /// An IPSec configuration's IKEv1 negotiation: when set, the provider runs IKEv1.
+    pub ikev1: Option<ikeway_ikev1::Config>,
     pub options: StartOptions,
     /// The saved configuration the request was made from (routing flags, MTU, ...).
     pub configuration: VpnConfiguration,
@@ -315,10 +320,7 @@ impl VpnConnection {
         let Some(configuration) = self.configuration.clone() else {
             return Err(StartError::ConfigurationInvalid("no configuration is saved"));
         };
-        if configuration.protocol.is_none() && configuration.ipsec.is_some() {
-            return Err(StartError::ConfigurationInvalid(IPSEC_NOT_CONNECTABLE));
-        }
-        let Some(protocol) = configuration.protocol.as_ref() else {
+        let Some(server_address) = configuration.server_address().map(str::to_owned) else {
             return Err(StartError::ConfigurationInvalid("the configuration has no protocol"));
         };
         if !configuration.enabled {
@@ -327,8 +329,16 @@ impl VpnConnection {
         if !self.run(&StatusInput::Start).contains(&Effect::StartProvider) {
             return Ok(Vec::new());
         }
-        let (config, unsupported) = match protocol.to_sa_config_for_start(&*self.secrets, &options)
-        {
+        let converted = match (&configuration.protocol, &configuration.ipsec) {
+            (Some(p), _) => {
+                p.to_sa_config_for_start(&*self.secrets, &options).map(|(c, u)| (c, None, u))
+            }
+            (None, Some(p)) => p
+                .to_ikev1_config(&*self.secrets, &options)
+                .map(|(c, u)| (ikev2_placeholder(), Some(c), u)),
+            (None, None) => unreachable!("server_address() is set only with a protocol"),
+        };
+        let (config, ikev1, unsupported) = match converted {
             Ok(c) => c,
             Err(e) => {
                 // Our own certificate's problems have codes of their own (9-11).
@@ -344,8 +354,9 @@ impl VpnConnection {
         };
         let events = TunnelEvents { shared: Arc::clone(&self.shared), session };
         let request = TunnelRequest {
-            server_address: protocol.server_address.clone(),
+            server_address,
             config,
+            ikev1,
             options,
             configuration: configuration.clone(),
         };

@@ -64,6 +64,12 @@ pub enum ConfigError {
          to start"
     )]
     NoPassword { user: String },
+    /// XAUTH is on and no password is stored or was given to start.
+    #[error(
+        "no XAUTH password for {user:?}: none is stored (password_reference) and none was \
+         given to start"
+    )]
+    NoXauthPassword { user: String },
     #[error("{field}: {source}")]
     Secret { field: &'static str, source: SecretError },
     #[error("{field} = {value:?}: {reason}")]

@@ -74,6 +74,7 @@ mod connection;
 mod convert;
 mod eap;
 mod ipsec;
+mod ipsec_convert;
 mod kill_switch;
 mod model;
 mod ondemand;
@@ -93,8 +94,8 @@ pub use certs::{
     parse_identity, read_certificate_file, set_identity, store_identity, system_anchors,
 };
 pub use connection::{
-    IPSEC_NOT_CONNECTABLE, NoProvider, ProviderError, StartError, StartOptions, StatusChange,
-    TunnelEvents, TunnelProvider, TunnelRequest, VpnConnection,
+    NoProvider, ProviderError, StartError, StartOptions, StatusChange, TunnelEvents,
+    TunnelProvider, TunnelRequest, VpnConnection,
 };
 pub use convert::{ConfigError, Unsupported, identity, secrets_from};
 pub use eap::{EapPlan, EapRound};

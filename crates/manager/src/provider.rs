@@ -217,9 +217,19 @@ impl TunnelProvider for SessionProvider {
         }
         self.stop.store(false, Ordering::SeqCst);
         *lock(&self.status) = TunnelStatus::default();
-        let mut options = SessionOptions::initiator(local, server, request.config.clone());
         let server_port = self.options.server_port.unwrap_or(500);
-        options.role = Role::Initiator { remote: SocketAddr::new(server, server_port) };
+        let remote = SocketAddr::new(server, server_port);
+        let (mut options, ike_lifetime) = match &request.ikev1 {
+            Some(v1) => {
+                let lifetime = v1.lifetime.as_secs();
+                (SessionOptions::ikev1_initiator(local, remote, v1.clone()), lifetime)
+            }
+            None => {
+                let mut options = SessionOptions::initiator(local, server, request.config.clone());
+                options.role = Role::Initiator { remote };
+                (options, request.config.lifetimes.ike.as_secs())
+            }
+        };
         if let Some(ports) = self.options.ports {
             options = options.with_ports(ports);
         }
@@ -260,7 +270,7 @@ impl TunnelProvider for SessionProvider {
             status: Arc::clone(&self.status),
             events,
             host,
-            ike_lifetime: request.config.lifetimes.ike.as_secs(),
+            ike_lifetime,
             config: None,
             up: false,
             reasserting: false,

@@ -153,6 +153,8 @@ pub enum CloseCause {
     /// A mandatory post-quantum preshared key (RFC 8784) was not agreed: the one `Ppk*`
     /// close reason of the IKE SA. (A wrong PPK fails authentication instead.)
     Ppk(ikeway_sa::CloseReason),
+    /// IKEv1: the gateway refused the XAUTH user name or password (XAUTH STATUS = FAIL).
+    Xauth,
 }
 
 impl CloseCause {
@@ -167,6 +169,7 @@ impl CloseCause {
             Self::Eap(failure) => Some(failure.to_string()),
             Self::Redirect(failure) => Some(failure.to_string()),
             Self::Ppk(reason) | Self::Negotiation(reason) => Some(reason.to_string()),
+            Self::Xauth => Some(ikeway_sa::CloseReason::XauthFailed.to_string()),
             Self::ServerNotAuthenticated => Some(
                 "the server skipped its own authentication (EAP-only) but the EAP method that \
                  ran does not authenticate the server"
@@ -190,6 +193,7 @@ impl From<ikeway_sa::CloseReason> for CloseCause {
             R::DeletedByPeer => Self::DeletedByPeer,
             R::PeerUnreachable | R::HandshakeTimeout => Self::PeerUnreachable,
             R::AuthenticationFailed => Self::AuthenticationFailed,
+            R::XauthFailed => Self::Xauth,
             R::PeerError(n) if n == ikeway_codec::NotifyType::AUTHENTICATION_FAILED => {
                 Self::AuthenticationFailed
             }
@@ -261,9 +265,11 @@ pub fn close_error(from: VpnStatus, cause: CloseCause) -> Option<DisconnectError
             VpnStatus::Connected => E::ServerDead,
             _ => E::ServerNotResponding,
         },
-        CloseCause::AuthenticationFailed | CloseCause::ServerNotAuthenticated => {
-            E::AuthenticationFailed
-        }
+        // Apple's Cisco IPSec client reports a refused XAUTH password as an authentication
+        // failure, as a refused EAP password.
+        CloseCause::AuthenticationFailed
+        | CloseCause::ServerNotAuthenticated
+        | CloseCause::Xauth => E::AuthenticationFailed,
         CloseCause::MultipleAuthUnsupported | CloseCause::Ppk(_) => E::NegotiationFailed,
         CloseCause::NegotiationFailed | CloseCause::Negotiation(_) | CloseCause::Expired => {
             E::NegotiationFailed
@@ -560,6 +566,15 @@ mod tests {
     fn close_reasons_from_the_sa() {
         use ikeway_sa::CloseReason as R;
         assert_eq!(CloseCause::from(R::AuthenticationFailed), CloseCause::AuthenticationFailed);
+        assert_eq!(CloseCause::from(R::XauthFailed), CloseCause::Xauth);
+        assert_eq!(
+            close_error(VpnStatus::Connecting, CloseCause::Xauth),
+            Some(DisconnectError::AuthenticationFailed)
+        );
+        assert_eq!(
+            CloseCause::Xauth.reason().as_deref(),
+            Some("extended authentication (XAUTH) failed: wrong user name or password")
+        );
         assert_eq!(
             CloseCause::from(R::PeerError(ikeway_codec::NotifyType::AUTHENTICATION_FAILED)),
             CloseCause::AuthenticationFailed

@@ -377,24 +377,66 @@ fn manager_drives_its_connection() {
     assert_eq!(m.connection().status(), VpnStatus::Invalid);
 }
 
-#[test]
-fn an_ipsec_configuration_is_refused_at_start_with_its_reason_and_starts_nothing() {
-    let (mut c, log) = connection(Script::Answers);
-    let rx = c.subscribe();
-    c.set_configuration(Some(ikeway_manager::VpnConfiguration {
+fn ipsec(xauth_password: bool) -> ikeway_manager::VpnConfiguration {
+    let mut p = ikeway_manager::IpsecProtocol::new("192.0.2.7");
+    p.authentication_method = AuthenticationMethod::SharedSecret;
+    p.local_identifier = Some("sales".into());
+    p.shared_secret_reference = Some("psk".into());
+    p.use_extended_authentication = true;
+    p.username = Some("alice".into());
+    if xauth_password {
+        // The fake store holds only "psk": the group secret doubles as the password here.
+        p.password_reference = Some("psk".into());
+    }
+    ikeway_manager::VpnConfiguration {
         localized_description: "branch".into(),
         enabled: true,
-        ipsec: Some(ikeway_manager::IpsecProtocol::new("192.0.2.1")),
+        ipsec: Some(p),
         ..Default::default()
-    }));
+    }
+}
+
+#[test]
+fn an_ipsec_configuration_starts_the_provider_with_its_ikev1_negotiation() {
+    let (mut c, log) = connection(Script::Answers);
+    c.set_configuration(Some(ipsec(true)));
+    let unsupported = c.start_tunnel().unwrap();
+    assert!(unsupported.is_empty(), "{unsupported:?}");
+    assert_eq!(c.status(), VpnStatus::Connected);
+    let log = log.lock().unwrap();
+    let req = &log.requests[0];
+    assert_eq!(req.server_address, "192.0.2.7");
+    let v1 = req.ikev1.as_ref().expect("an IKEv1 negotiation");
+    assert_eq!(v1.mode, ikeway_ikev1::Phase1Mode::Aggressive);
+    assert_eq!(v1.local_id, ikeway_ikev1::Identity::KeyId(b"sales".to_vec()));
+    let ikeway_ikev1::Authentication::Psk(psk) = &v1.auth else { panic!("{:?}", v1.auth) };
+    assert_eq!(psk.expose(), b"pre-shared key");
+    assert!(v1.xauth);
+    let xauth = v1.transaction.xauth_client.as_ref().unwrap();
+    assert_eq!(xauth.username, "alice");
+}
+
+#[test]
+fn an_ipsec_start_without_an_xauth_password_fails_before_the_provider_starts() {
+    let (mut c, log) = connection(Script::Answers);
+    c.set_configuration(Some(ipsec(false)));
     let err = c.start_tunnel().unwrap_err();
-    assert!(matches!(err, StartError::ConfigurationInvalid(ikeway_manager::IPSEC_NOT_CONNECTABLE)));
     assert_eq!(
         err.to_string(),
-        "the VPN configuration is invalid: IPSec (IKEv1) configurations cannot connect yet: the \
-         tunnel runs IKEv2 only"
+        "the VPN configuration cannot be used: no XAUTH password for \"alice\": none is \
+         stored (password_reference) and none was given to start"
     );
     assert_eq!(c.status(), VpnStatus::Disconnected);
+    assert_eq!(c.last_disconnect_error(), Some(DisconnectError::ConfigurationFailed));
     assert!(log.lock().unwrap().requests.is_empty(), "no provider was started");
-    assert_eq!(changes(&rx), []);
+    // Given at start (`startVPNTunnel(options:)`), it connects.
+    let options = StartOptions {
+        username: None,
+        password: Some(ikeway_crypto::SecretBytes::from_slice(b"typed")),
+    };
+    c.start_tunnel_with_options(options).unwrap();
+    assert_eq!(c.status(), VpnStatus::Connected);
+    let log = log.lock().unwrap();
+    let xauth = log.requests[0].ikev1.as_ref().unwrap().transaction.xauth_client.clone().unwrap();
+    assert_eq!(xauth.password.unwrap().expose(), b"typed");
 }

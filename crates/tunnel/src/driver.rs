@@ -231,13 +231,7 @@ impl<E: Role> Driver<E> {
         let now = Instant::now();
         match c {
             Command::Act { sa, action } => {
-                let sa = match sa {
-                    Some(spi) => self.engine.sa_mut(SaId::from_spi(spi)),
-                    None => self.engine.own_sa(),
-                };
-                if let Some(sa) = sa {
-                    apply(sa, now, action);
-                }
+                self.engine.act(now, sa.map(SaId::from_spi), action);
             }
             Command::Redirect { sa, gateway } => {
                 let Some(ike) = self.engine.sa_mut(SaId::from_spi(sa)) else { return };
@@ -468,7 +462,7 @@ impl<E: Role> Driver<E> {
     }
 }
 
-fn apply(sa: &mut IkeSa, now: Instant, action: Action) {
+pub(crate) fn apply(sa: &mut IkeSa, now: Instant, action: Action) {
     let first_child = sa.child_spis().first().map(|c| c.0);
     match action {
         Action::RekeyChild(spi) => {

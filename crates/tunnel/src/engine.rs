@@ -4,9 +4,10 @@
 
 use std::time::Instant;
 
-use ikeway_sa::{Engine, IkeSa, Responder};
+use ikeway_sa::{Engine, IkeSa, Responder, SaId};
 
 use crate::datapath::ChildOwner;
+use crate::session::Action;
 
 /// An initiator's [`IkeSa`] or a [`Responder`], as a session drives it.
 pub(crate) trait Role: Engine + ChildOwner + Send {
@@ -24,6 +25,17 @@ pub(crate) trait Role: Engine + ChildOwner + Send {
     fn stats_text(&self) -> (Option<String>, Option<String>, Option<String>);
     /// Retransmissions of the initiator's SA (a responder: none counted here).
     fn retransmits(&self) -> u64;
+    /// A command for the SA `sa` names (one of a responder's) or, without a name, the
+    /// initiator's SA.
+    fn act(&mut self, now: Instant, sa: Option<SaId>, action: Action) {
+        let sa = match sa {
+            Some(id) => self.sa_mut(id),
+            None => self.own_sa(),
+        };
+        if let Some(sa) = sa {
+            crate::driver::apply(sa, now, action);
+        }
+    }
 }
 
 impl Role for IkeSa {

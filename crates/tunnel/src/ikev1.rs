@@ -2,9 +2,9 @@
 //! loop as IKEv2's (`handle_datagram`, `poll_transmit`, `poll_event`, timers), the events that
 //! mean the same for both (`ikev1::Event::Ike`), the same datapath for its ESP SAs.
 //!
-//! What only IKEv2 has is absent here rather than faked: no IKEv2 SA to give commands to
-//! ([`Role::own_sa`] is `None`, so `Act` commands and MOBIKE do nothing), no redirect, and the
-//! datapath's soft-lifetime rekey requests are left to the engine's own phase 2 rekey timers.
+//! Commands (rekey a child, DPD, delete) go to the engine in IKEv1 terms ([`Role::act`]).
+//! What only IKEv2 has is absent here rather than faked: no IKEv2 SA ([`Role::own_sa`] is
+//! `None`, so no MOBIKE), no redirect, no IKE SA rekey command.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -14,6 +14,7 @@ use ikeway_sa::{Engine, EngineEvent, IkeSa, SaId, Transmit};
 
 use crate::datapath::ChildOwner;
 use crate::engine::Role;
+use crate::session::Action;
 
 /// The session's engine for an IKEv1 initiator.
 pub(crate) struct Ikev1Initiator(pub(crate) Ikev1Sa);
@@ -61,9 +62,13 @@ impl Engine for Ikev1Initiator {
 }
 
 impl ChildOwner for Ikev1Initiator {
-    /// Quick mode rekeys run on the engine's own timers (before the lifetime it negotiated).
-    fn rekey_child(&mut self, _now: Instant, _spi_in: u32) -> bool {
-        false
+    /// A new quick mode for the ESP SA the datapath asked about (its soft limit).
+    fn rekey_child(&mut self, now: Instant, spi_in: u32) -> bool {
+        let ours = self.0.child_spis().iter().any(|&(spi, _)| spi == spi_in);
+        if ours {
+            self.0.rekey_child(now, spi_in);
+        }
+        ours
     }
 }
 
@@ -72,8 +77,38 @@ impl Role for Ikev1Initiator {
         None
     }
 
-    /// Until the engine can send a Delete, a disconnect ends the session after its grace.
-    fn delete_all(&mut self, _now: Instant) {}
+    /// Deletes the ESP SAs and the ISAKMP SA (informational exchanges with Delete payloads).
+    fn delete_all(&mut self, now: Instant) {
+        if !self.0.is_closed() {
+            self.0.delete_ike(now);
+        }
+    }
+
+    /// The initiator's commands in IKEv1 terms; IKEv1 has no IKE SA rekey (RFC 2409: a new
+    /// ISAKMP SA replaces the old one on the engine's own timer), so `RekeyIke` does nothing.
+    fn act(&mut self, now: Instant, sa: Option<SaId>, action: Action) {
+        if sa.is_some_and(|id| id != self.0.id()) {
+            return;
+        }
+        let sa = &mut self.0;
+        let first_child = sa.child_spis().first().map(|c| c.0);
+        match action {
+            Action::RekeyChild(spi) => {
+                if let Some(spi) = spi.or(first_child) {
+                    sa.rekey_child(now, spi);
+                }
+            }
+            Action::RekeyIke => {}
+            Action::Dpd => sa.dpd(now),
+            Action::CreateChild => sa.create_child(now),
+            Action::DeleteChild(spi) => {
+                if let Some(spi) = spi.or(first_child) {
+                    sa.delete_child(now, spi);
+                }
+            }
+            Action::DeleteIke => sa.delete_ike(now),
+        }
+    }
 
     fn all_closed(&self) -> bool {
         self.0.is_closed()

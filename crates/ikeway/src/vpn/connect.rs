@@ -138,9 +138,9 @@ pub(crate) fn log_line(line: &str) {
     }
 }
 
-/// The EAP password for this start: `--password-file`, standard input (`--password-stdin`),
-/// or asked on the terminal when the configuration runs a password method and the secret
-/// store has no password for it. `None`: the stored one, or none needed.
+/// The EAP (or IPSec's XAUTH) password for this start: `--password-file`, standard input
+/// (`--password-stdin`), or asked on the terminal when the configuration runs a password
+/// method and the secret store has no password for it. `None`: the stored one, or none needed.
 fn start_password(
     args: &ConnectArgs,
     configuration: &VpnConfiguration,
@@ -151,6 +151,15 @@ fn start_password(
     }
     if args.password_stdin {
         return password_from_stdin().map(Some);
+    }
+    if let Some(p) = &configuration.ipsec {
+        // XAUTH: asked when Apple's profile says so (Prompt) or none is stored.
+        let stored = p.password_reference.is_some() && !p.xauth_password_prompt;
+        if !p.use_extended_authentication || stored {
+            return Ok(None);
+        }
+        let user = p.username.as_deref().unwrap_or_default();
+        return crate::password::prompt(user, "--password-file").map(Some);
     }
     let Some(p) = &configuration.protocol else { return Ok(None) };
     // A configuration whose EAP cannot run fails when started, with Apple's error code.

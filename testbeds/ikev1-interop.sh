@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# IKEv1 ("Cisco IPSec") interop: our Personal VPN client (`config add --type ipsec` +
+# `connect`, as a user runs it) against the strongSwan 5.9.8 responder of lib/ikev1bed.sh, case
+# aggr-psk (Aggressive Mode, the group name as KEY_ID and the group secret, XAUTH, Mode Config
+# with the Cisco Unity attributes), in the namespaces of lib/netns.sh.
+#
+# Usage: ikev1-interop.sh OUTDIR IKEWAY_BINARY
+# Env:   IKW_V1_TOPO=direct|nat (default direct: lib/netns.sh's topologies; behind the NAT the
+#        client is 10.98.0.2 and strongSwan sees 10.99.0.3)
+#
+# Cases (each through lib/ourclient.sh's ikw_client_case, which records NAME.connect.rc/.out,
+# NAME.status.json, NAME.ping.rc/.out, NAME.sas, NAME.disconnect.out, NAME.status.after.json,
+# NAME.end.sas, NAME.routes/links.before/.after, NAME.log, NAME.charon.log; plus NAME.add.out):
+#   aggr      the right group secret and XAUTH password: connects, pings the protected host
+#   badpsk    a wrong group secret
+#   badpw     the right group secret, a wrong XAUTH password
+#   profile   an Apple profile (VPNType IPSec: group name, SharedSecret as data, XAUTH name and
+#             password) imported with `profile import`, then connected like the others
+#             (profile.import.out)
+# and charon.log (the responder's whole log). crates/ikeway/tests/ikev1_interop.rs judges them.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$HERE/lib/netns.sh"
+. "$HERE/lib/strongswan.sh"
+. "$HERE/lib/pki.sh"
+. "$HERE/lib/ikev1bed.sh"
+. "$HERE/lib/ourclient.sh"
+
+OUT="$1"
+IKEWAY="$2"
+mkdir -p "$OUT"
+
+ikw_topo_trap
+ikw_topo_up "${IKW_V1_TOPO:-direct}"
+ikw_pki_eapset "$IKW_WORKDIR/pki"
+ikw_v1_addrs_up
+SRV="$IKW_WORKDIR/srv-strongswan"
+ikw_v1_sw_responder "$SRV"
+IKW_SW_PLUGINS="$IKW_SW_DEFAULT_PLUGINS unity" IKW_SW_EXTRA_CONF="$(ikw_v1_charon_conf)
+    half_open_timeout = 5" ikw_sw_start srv "$SRV"
+ikw_sw_load "$SRV" >"$OUT/srv-load.out"
+
+printf '%s\n' "$IKW_V1_PSK" >"$IKW_WORKDIR/group.psk"
+printf '%s\n' "$IKW_V1_WRONG_PSK" >"$IKW_WORKDIR/wrong.psk"
+printf '%s\n' "$IKW_V1_PASSWORD" >"$IKW_WORKDIR/alice.pw"
+printf '%s\n' "$IKW_V1_WRONG_PASSWORD" >"$IKW_WORKDIR/wrong.pw"
+chmod 600 "$IKW_WORKDIR"/*.psk "$IKW_WORKDIR"/*.pw
+mkdir -p "/etc/netns/$IKW_NS_CLI"
+printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
+ikw_private_run
+
+# Our client against aggr-psk: NAME PSK_FILE PASSWORD_FILE
+ours_connect() {
+    local name="$1" psk="$2" pw="$3"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add "$name" --type ipsec \
+        --server "$(ikw_v1_case_addr aggr-psk)" --group "$IKW_V1_GROUP" \
+        --psk-file "$IKW_WORKDIR/$psk" --extended-auth --username "$IKW_V1_USER" \
+        --password-file "$IKW_WORKDIR/$pw" --yes >"$OUT/$name.add.out" 2>&1 || true
+    ikw_client_case "$name" "$SRV" aggr-psk
+}
+
+ours_connect aggr group.psk alice.pw
+ours_connect badpsk wrong.psk alice.pw
+ours_connect badpw group.psk wrong.pw
+
+# The Apple profile an administrator of a Cisco-style gateway hands out.
+cat >"$IKW_WORKDIR/cisco.mobileconfig" <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.ipsec</string>
+<key>PayloadUUID</key><string>3F0A9C1E-7B2D-4E5F-8A6B-9C0D1E2F3A4B</string>
+<key>PayloadDisplayName</key><string>IKEv1 testbed</string>
+<key>PayloadContent</key><array><dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.ipsec.vpn</string>
+  <key>PayloadUUID</key><string>4A1B0D2F-8C3E-4F60-9B7C-0D1E2F3A4B5C</string>
+  <key>UserDefinedName</key><string>profile</string>
+  <key>VPNType</key><string>IPSec</string>
+  <key>IPSec</key><dict>
+    <key>RemoteAddress</key><string>$(ikw_v1_case_addr aggr-psk)</string>
+    <key>AuthenticationMethod</key><string>SharedSecret</string>
+    <key>LocalIdentifier</key><string>$IKW_V1_GROUP</string>
+    <key>LocalIdentifierType</key><string>KeyID</string>
+    <key>SharedSecret</key><data>$(printf '%s' "$IKW_V1_PSK" | base64 -w0)</data>
+    <key>XAuthEnabled</key><integer>1</integer>
+    <key>XAuthName</key><string>$IKW_V1_USER</string>
+    <key>XAuthPassword</key><string>$IKW_V1_PASSWORD</string>
+  </dict>
+</dict></array>
+</dict></plist>
+PROFILE
+ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/cisco.mobileconfig" --yes \
+    >"$OUT/profile.import.out" 2>&1 || true
+ikw_client_case profile "$SRV" aggr-psk
+
+cp "$SRV/charon.log" "$OUT/charon.log"
+rm -rf "/etc/netns/$IKW_NS_CLI"
