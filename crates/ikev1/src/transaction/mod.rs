@@ -64,7 +64,6 @@ enum Step {
 #[derive(Debug)]
 struct Outstanding {
     message_id: u32,
-    identifier: u16,
     datagram: Vec<u8>,
     sends: u32,
     resend_at: Instant,
@@ -255,7 +254,7 @@ impl Ikev1Sa {
             self.send(d.clone());
             let resend_at = now + self.config.retransmit.timeout(0);
             self.transaction.outstanding =
-                Some(Outstanding { message_id, identifier, datagram: d, sends: 1, resend_at });
+                Some(Outstanding { message_id, datagram: d, sends: 1, resend_at });
         }
     }
 
@@ -365,12 +364,11 @@ impl Ikev1Sa {
                 return;
             }
         };
-        // An answer must pair with our outstanding message by ID and identifier.
-        let answers_ours = self
-            .transaction
-            .outstanding
-            .as_ref()
-            .is_some_and(|o| o.message_id == r.message_id && o.identifier == attr.identifier);
+        // An answer pairs with our outstanding message by its message ID (authenticated by
+        // the HASH). The identifier is not checked: it is meant to pair them too (draft-dukes
+        // §3.2), but gateways that always send 0 exist, and it adds nothing to the ID.
+        let answers_ours =
+            self.transaction.outstanding.as_ref().is_some_and(|o| o.message_id == r.message_id);
         let step = self.transaction.step;
         let handled = match (step, attr.kind) {
             (Step::ClientXauth, ConfigType::REQUEST) => self.client_xauth_request(now, &r, &attr),
