@@ -113,16 +113,21 @@ fn payload() -> impl Strategy<Value = Payload> {
                 })
             }
         ),
-        (any::<u32>(), any::<u8>(), 0u8..17, 0usize..4).prop_flat_map(|(doi, p, size, n)| {
-            vec(vec(any::<u8>(), usize::from(size)), n).prop_map(move |spis| {
-                Payload::Delete(DeleteRepr {
-                    doi: Doi(doi),
-                    protocol: ProtocolId(p),
-                    spi_size: size,
-                    spis,
-                })
+        (any::<u32>(), any::<u8>(), 0u8..17, 0usize..4)
+            .prop_map(|(doi, p, size, n)| {
+                // Zero-octet SPIs come only as an empty list.
+                (doi, p, size, if size == 0 { 0 } else { n })
             })
-        }),
+            .prop_flat_map(|(doi, p, size, n)| {
+                vec(vec(any::<u8>(), usize::from(size)), n).prop_map(move |spis| {
+                    Payload::Delete(DeleteRepr {
+                        doi: Doi(doi),
+                        protocol: ProtocolId(p),
+                        spi_size: size,
+                        spis,
+                    })
+                })
+            }),
         bytes(24).prop_map(|d| Payload::VendorId(VendorIdRepr::new(d))),
         (any::<u8>(), any::<u16>(), vec(config_attribute(), 0..6)).prop_map(
             |(k, identifier, attributes)| {

@@ -63,12 +63,13 @@ impl BodyCodec for DeleteRepr {
         let spi_size = c.u8()?;
         let count_at = c.at();
         let count = usize::from(c.u16()?);
-        // The SPIs must fill the body exactly; checking before collecting
-        // bounds the allocation by the input.
-        if count * usize::from(spi_size) != c.left() {
+        // The SPIs must fill the body exactly, and a count of zero-octet SPIs
+        // means nothing: both checked before collecting, so the list never
+        // outgrows the input (65535 empty SPIs from eight octets).
+        if count * usize::from(spi_size) != c.left() || (spi_size == 0 && count != 0) {
             return Err(DecodeError::new(DecodeErrorKind::CountMismatch, count_at));
         }
-        let mut spis = Vec::with_capacity(if spi_size == 0 { 0 } else { count });
+        let mut spis = Vec::with_capacity(count);
         for _ in 0..count {
             spis.push(c.bytes(usize::from(spi_size))?.to_vec());
         }
@@ -115,6 +116,11 @@ mod tests {
         assert_eq!((e.kind, e.offset), (DecodeErrorKind::CountMismatch, 6));
         let e = DeleteRepr::parse(&[0, 0, 0, 1, 3, 0, 0xff, 0xff, 1]).unwrap_err();
         assert_eq!((e.kind, e.offset), (DecodeErrorKind::CountMismatch, 6));
+        // 65535 SPIs of zero octets fill an empty list exactly, and are refused.
+        let e = DeleteRepr::parse(&[0, 0, 0, 1, 3, 0, 0xff, 0xff]).unwrap_err();
+        assert_eq!((e.kind, e.offset), (DecodeErrorKind::CountMismatch, 6));
+        let none = DeleteRepr { spi_size: 0, spis: Vec::new(), ..DeleteRepr::esp(&[]) };
+        assert_eq!(DeleteRepr::parse(&none.to_vec().unwrap()).unwrap(), none);
     }
 
     #[test]
