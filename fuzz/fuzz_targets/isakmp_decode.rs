@@ -6,8 +6,8 @@
 #![no_main]
 
 use ikeway_isakmp::{
-    Body, Chain, ConfigAttribute, MessageRepr, NotificationRepr, NotifyType, Payload,
-    PayloadType, chain_to_vec, parse_chain,
+    Body, Chain, ConfigAttribute, MessageRepr, NotificationRepr, NotifyType, Payload, PayloadType,
+    chain_to_vec, parse_chain,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -29,7 +29,9 @@ fn check_views(payloads: &[Payload]) {
                             .expect("attributes that parsed re-encode");
                     assert_eq!(rebuilt.data, n.data, "RESPONDER-LIFETIME data");
                 }
-                if let (Some(seq), Ok(cookies)) = (n.dpd_sequence(), <[u8; 16]>::try_from(n.spi.as_slice())) {
+                if let (Some(seq), Ok(cookies)) =
+                    (n.dpd_sequence(), <[u8; 16]>::try_from(n.spi.as_slice()))
+                {
                     let ack = n.kind == NotifyType::R_U_THERE_ACK;
                     let rebuilt = NotificationRepr::dpd(ack, cookies, seq);
                     assert_eq!(rebuilt.data, n.data, "DPD sequence");
