@@ -17,6 +17,10 @@
 #   profile   an Apple profile (VPNType IPSec: group name, SharedSecret as data, XAUTH name and
 #             password) imported with `profile import`, then connected like the others
 #             (profile.import.out)
+#   life      connected as aggr, then strongSwan rekeys the ESP SA (life.sas1, life.sas2:
+#             strongSwan's SAs before and after, life.ping2.rc after), DPD runs while idle
+#             (strongSwan's dpd_delay is 2 s here; life.charon.log), strongSwan deletes the
+#             ISAKMP SA (life.status.after.json: our side once it saw the Delete)
 # and charon.log (the responder's whole log). crates/ikeway/tests/ikev1_interop.rs judges them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,7 +39,7 @@ ikw_topo_up "${IKW_V1_TOPO:-direct}"
 ikw_pki_eapset "$IKW_WORKDIR/pki"
 ikw_v1_addrs_up
 SRV="$IKW_WORKDIR/srv-strongswan"
-ikw_v1_sw_responder "$SRV"
+IKW_SW_DPD_DELAY=2s ikw_v1_sw_responder "$SRV"
 IKW_SW_PLUGINS="$IKW_SW_DEFAULT_PLUGINS unity" IKW_SW_EXTRA_CONF="$(ikw_v1_charon_conf)
     half_open_timeout = 5" ikw_sw_start srv "$SRV"
 ikw_sw_load "$SRV" >"$OUT/srv-load.out"
@@ -96,6 +100,35 @@ PROFILE
 ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/cisco.mobileconfig" --yes \
     >"$OUT/profile.import.out" 2>&1 || true
 ikw_client_case profile "$SRV" aggr-psk
+
+# The life cycle of one connection, driven from strongSwan's side.
+life_case() {
+    local before rc=0
+    before="$(wc -l <"$SRV/charon.log")"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add life --type ipsec \
+        --server "$(ikw_v1_case_addr aggr-psk)" --group "$IKW_V1_GROUP" \
+        --psk-file "$IKW_WORKDIR/group.psk" --extended-auth --username "$IKW_V1_USER" \
+        --password-file "$IKW_WORKDIR/alice.pw" --yes >"$OUT/life.add.out" 2>&1 || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect life --wait 15 >"$OUT/life.connect.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/life.connect.rc"
+    ikw_sw_list_sas "$SRV" --ike aggr-psk --raw >"$OUT/life.sas1" 2>&1 || true
+    ikw_swanctl "$SRV" --rekey --child aggr-psk >"$OUT/life.rekey.out" 2>&1 || true
+    rekeyed() { [ "$(ikw_sw_list_sas "$SRV" --ike aggr-psk --raw | grep -o 'spi-in=' | wc -l)" = 1 ] &&
+        ! ikw_sw_list_sas "$SRV" --ike aggr-psk --raw | grep -q "$(grep -o 'spi-in=[0-9a-f]*' "$OUT/life.sas1" | head -n1)"; }
+    ikw_wait_for 5 rekeyed || true
+    ikw_sw_list_sas "$SRV" --ike aggr-psk --raw >"$OUT/life.sas2" 2>&1 || true
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/life.ping2.out" 2>&1 &&
+        echo 0 >"$OUT/life.ping2.rc" || echo 1 >"$OUT/life.ping2.rc"
+    # Idle for longer than strongSwan's dpd_delay: it asks R-U-THERE, we answer.
+    sleep 3.5
+    ikw_swanctl "$SRV" --terminate --ike aggr-psk --timeout 5 >"$OUT/life.terminate.out" 2>&1 || true
+    gone() { ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json 2>/dev/null | grep -q '"status": "disconnected"'; }
+    ikw_wait_for 10 gone || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/life.status.after.json" 2>&1 || true
+    tail -n +"$((before + 1))" "$SRV/charon.log" >"$OUT/life.charon.log"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >/dev/null 2>&1 || true
+}
+life_case
 
 cp "$SRV/charon.log" "$OUT/charon.log"
 rm -rf "/etc/netns/$IKW_NS_CLI"

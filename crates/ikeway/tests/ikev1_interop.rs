@@ -173,3 +173,24 @@ fn a_wrong_xauth_password_is_authentication_failed_with_the_reason() {
     assert!(swanctl_sas(&read(dir, "badpw.end.sas")).is_empty(), "{}", read(dir, "badpw.end.sas"));
     assert_client_restored(dir, "badpw");
 }
+
+#[test]
+fn our_ipsec_client_answers_strongswans_dpd_and_a_delete_from_strongswan_ends_the_connection() {
+    let Some(dir) = dir("IKEv1 interop: DPD and a delete from the gateway") else { return };
+    assert_eq!(read(dir, "life.connect.rc").trim(), "0", "{}", read(dir, "life.connect.out"));
+    let charon = read(dir, "life.charon.log");
+    // strongSwan's dpd_delay is 2 s: idle, it asks R-U-THERE and reads our R-U-THERE-ACK.
+    let asked = charon.matches("generating INFORMATIONAL_V1 request").count();
+    let acks = charon.lines().filter(|l| l.contains("[ HASH N(DPD_ACK) ]")).count();
+    assert!(charon.contains("sending DPD request"), "{charon}");
+    assert!(acks >= 1 && acks <= asked, "{acks} acks to {asked} requests:\n{charon}");
+    assert!(!charon.contains("giving up"), "{charon}");
+    // The tunnel still carries traffic after strongSwan's rekey attempt (see PROTOCOLS.md).
+    assert_eq!(read(dir, "life.ping2.rc").trim(), "0", "{}", read(dir, "life.ping2.out"));
+    // `swanctl --terminate`: strongSwan sends Delete, our side ends as Apple's
+    // ServerDisconnected.
+    let s = status(dir, "life.status.after.json");
+    assert_eq!(s["status"], "disconnected", "{s}");
+    assert_eq!(s["last_disconnect_error"], "ServerDisconnected", "{s}");
+    assert!(charon.contains("sending DELETE for IKE_SA aggr-psk"), "{charon}");
+}
