@@ -74,7 +74,7 @@ fn without_mode_config_the_quick_mode_is_between_the_ike_addresses() {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].local_ts, vec![host_ts("10.0.0.1")]);
     assert_eq!(c[0].remote_ts, vec![host_ts("10.0.0.2")]);
-    assert_eq!(p.allocator.lock().unwrap().leased(), 0);
+    assert_eq!(p.allocator.leased(), 0);
 }
 
 #[test]
@@ -86,9 +86,9 @@ fn two_clients_get_different_addresses_and_the_first_gets_its_own_back_after_it_
         configs(&second.client_events)[0].addresses,
         vec![("10.9.0.11".parse().unwrap(), 32)]
     );
-    assert_eq!(allocator.lock().unwrap().leased(), 2);
+    assert_eq!(allocator.leased(), 2);
     let now = first.now;
     first.client.delete_ike(now);
     first.run();
-    assert_eq!(allocator.lock().unwrap().leased(), 1);
+    assert_eq!(allocator.leased(), 1);
 }

@@ -23,7 +23,7 @@ fn main_client() -> Config {
     c
 }
 
-fn main_gateway(_: std::sync::Arc<std::sync::Mutex<ikeway_sa::AddressAllocator>>) -> Config {
+fn main_gateway(_: std::sync::Arc<ikeway_sa::AddressAllocator>) -> Config {
     let mut c =
         Config::psk(Identity::Ipv4("10.0.0.2".parse().unwrap()), SecretBytes::from_slice(PSK));
     c.mode = Phase1Mode::Main;
@@ -249,7 +249,7 @@ fn the_client_deleting_everything_closes_the_gateway_side_too() {
     assert_eq!(closed(&p.client_events), vec![CloseReason::Deleted]);
     assert_eq!(closed(p.gw_plain_events()), vec![CloseReason::DeletedByPeer]);
     assert_eq!(removed(p.gw_plain_events()).len(), 1);
-    assert_eq!(p.allocator.lock().unwrap().leased(), 0, "the address went back to the pool");
+    assert_eq!(p.allocator.leased(), 0, "the address went back to the pool");
 }
 
 #[test]

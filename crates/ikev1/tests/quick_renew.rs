@@ -65,7 +65,7 @@ fn the_esp_sas_move_to_a_new_isakmp_sa_before_the_old_one_ends() {
     assert_eq!(closed(gw.iter().copied()), vec![CloseReason::DeletedByPeer]);
     assert_eq!(rekeyed(&gw), vec![(old, new)]);
     assert!(removed(gw.iter().copied()).is_empty());
-    assert_eq!(p.allocator.lock().unwrap().leased(), 1);
+    assert_eq!(p.allocator.leased(), 1);
 
     // The moved SA is rekeyed under the new ISAKMP SA, and the gateway still holds the
     // client to its address.
@@ -91,7 +91,7 @@ fn hand_over_waits_for_a_successor_that_is_up_and_a_plain_delete_still_removes_e
     p.client.delete_ike(now);
     p.run();
     assert_eq!(removed(p.gw_plain_events()), vec![(child.1, child.0)]);
-    assert_eq!(p.allocator.lock().unwrap().leased(), 0);
+    assert_eq!(p.allocator.leased(), 0);
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn another_user_of_the_same_group_and_address_does_not_inherit_the_esp_sas() {
     let gw = p.gw_plain_events();
     assert_eq!(removed(gw.iter().copied()), vec![(child.1, child.0)]);
     assert!(rekeyed(&gw).is_empty());
-    assert_eq!(p.allocator.lock().unwrap().leased(), 0, "Alice's address went back");
+    assert_eq!(p.allocator.leased(), 0, "Alice's address went back");
 }
 
 #[test]
@@ -153,14 +153,14 @@ fn renewing_with_a_gateway_that_pushes_mode_config_keeps_the_clients_address() {
     // The gateway pushed a second address to the new SA; the client acknowledged it and kept
     // its own.
     assert!(configs(&p.client2_events).is_empty());
-    assert_eq!(p.allocator.lock().unwrap().leased(), 2);
+    assert_eq!(p.allocator.leased(), 2);
     let mut second = p.client2.take().unwrap();
     assert!(p.client.hand_over(&mut second, now));
     p.client2 = Some(second);
     p.run();
     // After the move the gateway holds the client to its first address, and the second one
     // went back to the pool.
-    assert_eq!(p.allocator.lock().unwrap().leased(), 1);
+    assert_eq!(p.allocator.leased(), 1);
     p.client2.as_mut().unwrap().rekey_child(now, child.0);
     p.run();
     let fresh = installed(&p.client2_events);

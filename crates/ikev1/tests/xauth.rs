@@ -62,7 +62,7 @@ fn aggressive_psk_then_xauth_then_mode_config_then_quick_mode_brings_up_one_esp_
     assert_eq!(count(ExchangeType::AGGRESSIVE), 3);
     assert_eq!(count(ExchangeType::TRANSACTION), 6);
     assert_eq!(count(ExchangeType::QUICK), 3);
-    assert_eq!(p.allocator.lock().unwrap().leased(), 1);
+    assert_eq!(p.allocator.leased(), 1);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn a_wrong_xauth_password_closes_both_sides_with_xauth_failed_and_no_esp_sa() {
     assert!(configs(&p.client_events).is_empty());
     assert!(installed(&p.client_events).is_empty());
     assert!(p.client.is_closed());
-    assert_eq!(p.allocator.lock().unwrap().leased(), 0, "no address was leased");
+    assert_eq!(p.allocator.leased(), 0, "no address was leased");
     assert_eq!(
         CloseReason::XauthFailed.to_string(),
         "extended authentication (XAUTH) failed: wrong user name or password"

@@ -10,7 +10,7 @@
 //! client's newer ISAKMP SA ([`Ikev1Sa::adopt`]); with none, they are removed.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ikeway_sa::{AddressAllocator, CloseReason, Event as SaEvent, KeyExchangeProvider};
@@ -29,7 +29,7 @@ fn renew_margin(lifetime: Duration) -> Duration {
 #[derive(Debug, Default)]
 pub(crate) struct Orphans {
     children: Vec<Child>,
-    lease: Option<(IpAddr, Option<Arc<Mutex<AddressAllocator>>>)>,
+    lease: Option<(IpAddr, Option<Arc<AddressAllocator>>)>,
     cookies: (u64, u64),
     /// Who left them: only an SA of the same peer takes them (see [`Ikev1Sa::can_adopt`]).
     peer: Option<(IpAddr, ikeway_isakmp::IdRepr, Option<String>)>,
@@ -132,9 +132,7 @@ impl Ikev1Sa {
         for c in orphans.children {
             self.emit(SaEvent::ChildSaRemoved { spi_in: c.spi_in, spi_out: c.spi_out });
         }
-        if let Some((addr, Some(pool))) = orphans.lease
-            && let Ok(pool) = pool.lock()
-        {
+        if let Some((addr, Some(pool))) = orphans.lease {
             pool.release(addr);
         }
     }

@@ -1,7 +1,7 @@
 //! What the transaction exchange is configured with: XAUTH credentials (client) or the users
 //! it accepts (gateway), and mode config as asked for (client) or handed out (gateway).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::AddressAllocator;
@@ -31,7 +31,7 @@ pub enum ModeConfigClient {
 pub struct ModeConfigServer {
     /// Addresses, DNS servers, domains and split networks; shared by every ISAKMP SA of the
     /// gateway, each lease given back when its SA ends.
-    pub pool: Arc<Mutex<AddressAllocator>>,
+    pub pool: Arc<AddressAllocator>,
     /// Cisco UNITY banner shown to the user, if any.
     pub banner: Option<String>,
     /// Cisco UNITY split DNS names: only these domains resolve through the tunnel.

@@ -24,7 +24,7 @@ mod modecfg;
 mod xauth;
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ikeway_crypto::SecretBytes;
@@ -96,7 +96,7 @@ pub(crate) struct State {
     /// Client: the address mode config gave us. Gateway: the one we leased to the client.
     lease: Option<IpAddr>,
     /// Gateway: the pool the lease goes back to.
-    pool: Option<Arc<Mutex<AddressAllocator>>>,
+    pool: Option<Arc<AddressAllocator>>,
     /// Client: until when we wait for the gateway to ask or push.
     wait_until: Option<Instant>,
     /// `IkeSaUp` was reported.
@@ -153,7 +153,7 @@ impl State {
     }
 
     /// Gateway: the client's address and its pool, leaving this SA (for its successor).
-    pub(crate) fn take_lease(&mut self) -> Option<(IpAddr, Option<Arc<Mutex<AddressAllocator>>>)> {
+    pub(crate) fn take_lease(&mut self) -> Option<(IpAddr, Option<Arc<AddressAllocator>>)> {
         let addr = self.lease.take()?;
         Some((addr, self.pool.take()))
     }
@@ -161,7 +161,7 @@ impl State {
     /// Gateway: a predecessor's lease becomes this SA's (given back when this one ends). The
     /// client kept using that address (a renewing client does not take a pushed one), so an
     /// address this SA leased meanwhile goes back.
-    pub(crate) fn adopt_lease(&mut self, addr: IpAddr, pool: Option<Arc<Mutex<AddressAllocator>>>) {
+    pub(crate) fn adopt_lease(&mut self, addr: IpAddr, pool: Option<Arc<AddressAllocator>>) {
         self.release_lease();
         self.lease = Some(addr);
         self.pool = pool;
@@ -169,9 +169,7 @@ impl State {
 
     /// Gateway: the client's address goes back to the pool.
     pub(crate) fn release_lease(&mut self) {
-        if let (Some(pool), Some(addr)) = (self.pool.take(), self.lease.take())
-            && let Ok(pool) = pool.lock()
-        {
+        if let (Some(pool), Some(addr)) = (self.pool.take(), self.lease.take()) {
             pool.release(addr);
         }
     }
@@ -320,7 +318,7 @@ impl Ikev1Sa {
         server: &ModeConfigServer,
         asked: Option<&[ConfigAttribute]>,
     ) -> Vec<ConfigAttribute> {
-        let Ok(pool) = server.pool.lock() else { return Vec::new() };
+        let pool = &server.pool;
         if self.transaction.lease.is_none() {
             self.transaction.lease = pool.lease_v4().map(IpAddr::V4);
             self.transaction.pool = Some(server.pool.clone());

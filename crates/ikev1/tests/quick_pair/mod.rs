@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ikeway_crypto::SecretBytes;
@@ -53,7 +53,7 @@ pub(crate) fn pool() -> AddressPool {
 }
 
 /// The gateway for [`client`]: the same secret, XAUTH users, a pool with Unity extras.
-pub(crate) fn gateway(allocator: Arc<Mutex<AddressAllocator>>) -> Config {
+pub(crate) fn gateway(allocator: Arc<AddressAllocator>) -> Config {
     let mut c =
         Config::psk(Identity::Ipv4("10.0.0.2".parse().unwrap()), SecretBytes::from_slice(PSK));
     c.mode = Phase1Mode::Aggressive;
@@ -99,7 +99,7 @@ pub(crate) struct Pair {
     pub(crate) now: Instant,
     pub(crate) client: Ikev1Sa,
     pub(crate) gw: Ikev1Responder,
-    pub(crate) allocator: Arc<Mutex<AddressAllocator>>,
+    pub(crate) allocator: Arc<AddressAllocator>,
     pub(crate) client_events: Vec<Event>,
     /// The client's successor ISAKMP SA, once made (`Ikev1Sa::renew`).
     pub(crate) client2: Option<Ikev1Sa>,
@@ -117,10 +117,10 @@ pub(crate) struct Pair {
 impl Pair {
     pub(crate) fn new(
         client: Config,
-        gateway_of: impl FnOnce(Arc<Mutex<AddressAllocator>>) -> Config,
+        gateway_of: impl FnOnce(Arc<AddressAllocator>) -> Config,
     ) -> Self {
         let now = Instant::now();
-        let allocator = Arc::new(Mutex::new(AddressAllocator::new(pool())));
+        let allocator = Arc::new(AddressAllocator::new(pool()));
         let kex = Arc::new(DefaultKex::default());
         let client = Ikev1Sa::initiate(
             Arc::new(client),
@@ -150,7 +150,7 @@ impl Pair {
     /// The standard pair, run until both sides are quiet.
     pub(crate) fn connected(
         client: Config,
-        gateway_of: impl FnOnce(Arc<Mutex<AddressAllocator>>) -> Config,
+        gateway_of: impl FnOnce(Arc<AddressAllocator>) -> Config,
     ) -> Self {
         let mut p = Self::new(client, gateway_of);
         p.run();
