@@ -21,6 +21,11 @@
 #             strongSwan's SAs before and after, life.ping2.rc after), DPD runs while idle
 #             (strongSwan's dpd_delay is 2 s here; life.charon.log), strongSwan deletes the
 #             ISAKMP SA (life.status.after.json: our side once it saw the Delete)
+#   lossy     as aggr with 20% of the client's IKE and ESP datagrams dropped each way
+#             (nftables `numgen random` in the client namespace): lossy.connect.rc/.out/.ms,
+#             lossy.status.json, lossy.installed.ms (until strongSwan had its ESP SA),
+#             lossy.ping.out (20 pings), lossy.drops (the rules' counters),
+#             lossy.status.after.json, lossy.routes/links.before/.after
 # and charon.log (the responder's whole log). crates/ikeway/tests/ikev1_interop.rs judges them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,8 +45,11 @@ ikw_pki_eapset "$IKW_WORKDIR/pki"
 ikw_v1_addrs_up
 SRV="$IKW_WORKDIR/srv-strongswan"
 IKW_SW_DPD_DELAY=2s ikw_v1_sw_responder "$SRV"
+# A half-open SA (the wrong group secret's: strongSwan cannot read our encrypted
+# AUTHENTICATION-FAILED) goes after 20 s: long enough for XAUTH under the lossy case's loss
+# (strongSwan's own retransmissions end after about 12 s), and the badpsk case runs last.
 IKW_SW_PLUGINS="$IKW_SW_DEFAULT_PLUGINS unity" IKW_SW_EXTRA_CONF="$(ikw_v1_charon_conf)
-    half_open_timeout = 5" ikw_sw_start srv "$SRV"
+    half_open_timeout = 20" ikw_sw_start srv "$SRV"
 ikw_sw_load "$SRV" >"$OUT/srv-load.out"
 
 printf '%s\n' "$IKW_V1_PSK" >"$IKW_WORKDIR/group.psk"
@@ -64,7 +72,6 @@ ours_connect() {
 }
 
 ours_connect aggr group.psk alice.pw
-ours_connect badpsk wrong.psk alice.pw
 ours_connect badpw group.psk wrong.pw
 
 # The Apple profile an administrator of a Cisco-style gateway hands out.
@@ -129,6 +136,48 @@ life_case() {
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >/dev/null 2>&1 || true
 }
 life_case
+
+# 20% loss each way on the client's IKE/NAT-T ports (ESP rides on 4500 too).
+lossy_case() {
+    local rc=0 t0
+    ikw_exec cli nft -f - <<'NFT'
+table inet ikw_loss {
+    chain out {
+        type filter hook output priority filter; policy accept;
+        udp dport { 500, 4500 } numgen random mod 100 < 20 counter drop
+    }
+    chain in {
+        type filter hook input priority filter; policy accept;
+        udp sport { 500, 4500 } numgen random mod 100 < 20 counter drop
+    }
+}
+NFT
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add lossy --type ipsec \
+        --server "$(ikw_v1_case_addr aggr-psk)" --group "$IKW_V1_GROUP" \
+        --psk-file "$IKW_WORKDIR/group.psk" --extended-auth --username "$IKW_V1_USER" \
+        --password-file "$IKW_WORKDIR/alice.pw" --yes >"$OUT/lossy.add.out" 2>&1 || true
+    ikw_client_state lossy before
+    t0="$(ikw_now_ms)"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect lossy --wait 60 >"$OUT/lossy.connect.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/lossy.connect.rc"
+    echo "$(( $(ikw_now_ms) - t0 ))" >"$OUT/lossy.connect.ms"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/lossy.status.json" 2>&1 || true
+    # Quick mode message 3 is never acknowledged in IKEv1: when it is lost, strongSwan installs
+    # its ESP SA only once its resent message 2 gets our message 3 again (seconds later).
+    t0="$(ikw_now_ms)"
+    ikw_wait_for 20 ikw_sw_established "$SRV" aggr-psk aggr-psk || true
+    echo "$(( $(ikw_now_ms) - t0 ))" >"$OUT/lossy.installed.ms"
+    ikw_exec cli ping -c 20 -i 0.2 -W 1 "$IKW_PROT_ADDR" >"$OUT/lossy.ping.out" 2>&1 || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/lossy.disconnect.out" 2>&1 || true
+    ikw_exec cli nft list table inet ikw_loss >"$OUT/lossy.drops" 2>&1 || true
+    ikw_exec cli nft delete table inet ikw_loss || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/lossy.status.after.json" 2>&1 || true
+    ikw_client_state lossy after
+}
+lossy_case
+
+# Last: strongSwan keeps this one's half-open SA for half_open_timeout.
+ours_connect badpsk wrong.psk alice.pw
 
 cp "$SRV/charon.log" "$OUT/charon.log"
 rm -rf "/etc/netns/$IKW_NS_CLI"

@@ -10,6 +10,9 @@
 //! Needs root, network namespaces, nftables and strongSwan (`testbeds/install-peers.sh`);
 //! without them it says loudly that it was skipped.
 
+// The loss figures are printed for the log; the assertions judge.
+#![allow(clippy::print_stderr)]
+
 mod testbed;
 
 use std::path::Path;
@@ -193,4 +196,40 @@ fn our_ipsec_client_answers_strongswans_dpd_and_a_delete_from_strongswan_ends_th
     assert_eq!(s["status"], "disconnected", "{s}");
     assert_eq!(s["last_disconnect_error"], "ServerDisconnected", "{s}");
     assert!(charon.contains("sending DELETE for IKE_SA aggr-psk"), "{charon}");
+}
+
+/// "N received" of a ping summary.
+fn received(ping: &str) -> u32 {
+    ping.lines()
+        .find_map(|l| l.split(" received").next().filter(|_| l.contains(" received")))
+        .and_then(|l| l.rsplit(", ").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ping summary in {ping}"))
+}
+
+#[test]
+fn under_20_percent_loss_our_ipsec_client_connects_and_carries_traffic() {
+    let Some(dir) = dir("IKEv1 interop under 20% loss") else { return };
+    assert_eq!(read(dir, "lossy.connect.rc").trim(), "0", "{}", read(dir, "lossy.connect.out"));
+    // The loss was real: the rules dropped datagrams both ways.
+    let drops = read(dir, "lossy.drops");
+    let counted: Vec<u64> = drops
+        .split("counter packets ")
+        .skip(1)
+        .map(|s| s.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(counted.len(), 2, "{drops}");
+    assert!(counted.iter().sum::<u64>() > 0, "nothing was dropped: {drops}");
+    let s = status(dir, "lossy.status.json");
+    assert_eq!(s["internal_addresses"].as_array().map(Vec::len), Some(1), "{s}");
+    // About 36% of round trips are lost (20% each way); of 20 pings some must cross.
+    let ping = read(dir, "lossy.ping.out");
+    let got = received(&ping);
+    eprintln!(
+        "under 20% loss: connect {} ms, {got}/20 pings answered",
+        read(dir, "lossy.connect.ms").trim()
+    );
+    assert!(got >= 1, "{ping}");
+    assert_eq!(status(dir, "lossy.status.after.json")["status"], "disconnected");
+    assert_eq!(read(dir, "lossy.routes.after"), read(dir, "lossy.routes.before"));
 }
