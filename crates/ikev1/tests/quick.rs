@@ -301,3 +301,42 @@ fn lifetimes_under_a_minute_are_refused_from_either_side() {
     assert!(installed(p.gw_plain_events()).is_empty());
     assert!(p.client.is_established());
 }
+
+#[test]
+fn the_gateway_rekeys_the_sa_of_a_client_with_a_mode_config_address() {
+    // The gateway's quick mode names its side first (IDci 0.0.0.0/0) and the client's
+    // address second (IDcr 10.9.0.10/32): the client takes it as the rekey of its SA.
+    let mut p = Pair::connected(client(), gateway);
+    let old = p.client.child_spis()[0];
+    p.gw_command(|gw, now| gw.rekey_child(now, old.1));
+    assert_rekeyed(&p, old);
+    let fresh = installed(&p.client_events)[1];
+    assert_eq!(fresh.local_ts, vec![host_ts("10.9.0.10")]);
+    assert_eq!(fresh.remote_ts, vec![any_v4_ts()]);
+    assert!(p.client.stats().dropped_unexpected == 0);
+}
+
+#[test]
+fn a_quick_mode_from_the_gateway_for_another_client_address_is_refused() {
+    // The gateway starts a quick mode naming an address that is not the client's lease (a
+    // misconfigured or hostile gateway): INVALID-ID-INFORMATION, nothing installed.
+    let mut p = Pair::connected(client(), |a| {
+        let mut g = gateway(a);
+        g.quick.remote = Some(ikeway_ikev1::quick::Subnet::host("10.9.0.99".parse().unwrap()));
+        g
+    });
+    // The client's own first quick mode (for its lease, 10.9.0.10) is up.
+    assert_eq!(installed(&p.client_events).len(), 1);
+    p.gw_command(|gw, now| gw.create_child(now));
+    assert_eq!(installed(&p.client_events).len(), 1, "nothing more installed");
+    let refused: Vec<_> = p
+        .gw_plain_events()
+        .into_iter()
+        .filter_map(|e| match ike(e)? {
+            ikeway_sa::Event::ChildSaRefused { notify } => Some(*notify),
+            _ => None,
+        })
+        .collect();
+    // INVALID-ID-INFORMATION (18) has no IKEv2 name; the number is the same registry slot.
+    assert_eq!(refused, vec![ikeway_codec::NotifyType(18)]);
+}

@@ -53,6 +53,13 @@ impl Subnet {
         }
     }
 
+    /// Whether `other` lies within this subnet (same family, a prefix at least as long).
+    pub(crate) fn contains(self, other: Subnet) -> bool {
+        self.addr.is_ipv4() == other.addr.is_ipv4()
+            && other.prefix >= self.prefix
+            && Subnet { addr: other.addr, prefix: self.prefix }.bounds().0 == self.bounds().0
+    }
+
     /// The traffic selector the ESP datapath matches (any protocol and port).
     pub(crate) fn to_ts(self) -> TrafficSelector {
         let (start, end) = self.bounds();
@@ -111,6 +118,17 @@ mod tests {
                 "255.255.255.255".parse().unwrap()
             ))
         );
+    }
+
+    #[test]
+    fn a_subnet_contains_its_parts_and_not_its_neighbours() {
+        let any = Subnet::any_like("10.0.0.1".parse().unwrap());
+        let corp = Subnet { addr: "10.77.0.0".parse().unwrap(), prefix: 24 };
+        let host = Subnet::host("10.77.0.9".parse().unwrap());
+        assert!(any.contains(corp) && corp.contains(host) && corp.contains(corp));
+        assert!(!corp.contains(any));
+        assert!(!corp.contains(Subnet::host("10.77.1.9".parse().unwrap())));
+        assert!(!any.contains(Subnet::host("fd00::1".parse().unwrap())), "another family");
     }
 
     #[test]

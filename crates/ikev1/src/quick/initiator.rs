@@ -106,7 +106,14 @@ impl Ikev1Sa {
     /// and everything behind the gateway, else none (host to host).
     fn client_ids(&self) -> Option<(Subnet, Subnet)> {
         let q = &self.config.quick;
-        let local = q.local.or_else(|| self.transaction.leased_address().map(Subnet::host))?;
+        let lease = self.transaction.leased_address().map(Subnet::host);
+        if self.side == ikeway_sa::Side::Responder {
+            // A gateway speaks for its networks to the client's leased address.
+            let remote = q.remote.or(lease)?;
+            let local = q.local.unwrap_or_else(|| Subnet::any_like(remote.addr));
+            return Some((local, remote));
+        }
+        let local = q.local.or(lease)?;
         let remote = q.remote.unwrap_or_else(|| Subnet::any_like(local.addr));
         Some((local, remote))
     }

@@ -154,9 +154,13 @@ impl Ikev1Sa {
             })
             .ok_or(Refuse::Malformed)?;
         let transform = Transform { lifetime: Some(lifetime), ..choice.transform };
-        // The peer's quick mode for client IDs we already carry is its rekey of that SA.
-        let replaces =
-            self.quick.children.iter().find(|c| c.ids == ids && !c.superseded).map(|c| c.spi_in);
+        // The peer's quick mode for client IDs we already carry is its rekey of that SA; one
+        // for part of an SA's networks (the peer narrowed it) too.
+        let live = || self.quick.children.iter().filter(|c| !c.superseded);
+        let replaces = live()
+            .find(|c| c.ids == ids)
+            .or_else(|| live().find(|c| covers(c.ids, ids)))
+            .map(|c| c.spi_in);
         let info = self
             .child_info(
                 &transform,
@@ -213,19 +217,37 @@ impl Ikev1Sa {
         self.quick.children.push(pending.child);
     }
 
-    /// A responder's check of the peer's client IDs: a client that was given an address by
-    /// mode config speaks for that address only; configured IDs must match exactly.
+    /// Our check of the client IDs of the peer's quick mode. A gateway holds a client that
+    /// was given an address by mode config to that address. A client takes a gateway's
+    /// quick mode for its own address (or its configured network) and any network behind the
+    /// gateway within the configured one: strongSwan, rekeying, names the networks it
+    /// narrowed the first SA to (RFC 2409 §5.5 lets the initiator choose). Configured IDs
+    /// must match exactly.
     fn client_ids_allowed(&self, ids: Option<(Subnet, Subnet)>) -> bool {
         let q = &self.config.quick;
+        let lease = self.transaction.leased_address().map(Subnet::host);
         let Some((local, remote)) = ids else {
             // Host to host between the IKE addresses: only without a lease or configured IDs.
-            return self.transaction.leased_address().is_none() && q.remote.is_none();
+            return lease.is_none() && q.remote.is_none() && q.local.is_none();
         };
-        let remote_ok = match (self.transaction.leased_address(), q.remote) {
-            (Some(lease), _) => remote == Subnet::host(lease),
+        if self.side == ikeway_sa::Side::Initiator {
+            let ours = q.local.or(lease);
+            return ours.is_none_or(|o| o == local) && q.remote.is_none_or(|r| r.contains(remote));
+        }
+        let remote_ok = match (lease, q.remote) {
+            (Some(lease), _) => remote == lease,
             (None, Some(r)) => remote == r,
             (None, None) => true,
         };
         remote_ok && q.local.is_none_or(|l| l == local)
+    }
+}
+
+/// Whether the client IDs `outer` carry everything `inner` does: the same local side and a
+/// remote network that contains `inner`'s.
+fn covers(outer: Option<(Subnet, Subnet)>, inner: Option<(Subnet, Subnet)>) -> bool {
+    match (outer, inner) {
+        (Some((ol, or)), Some((il, ir))) => ol == il && or.contains(ir),
+        _ => false,
     }
 }
