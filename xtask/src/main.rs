@@ -157,7 +157,7 @@ fn pump_under_sanitizers(root: &Path) -> Result<()> {
 const SHIPPED: &[&str] = &["ikeway", "ikeway-manager", "ikeway-pump", "ikeway-sa", "ikeway-tunnel"];
 /// Crates whose test-only items (`InsecureKexForFuzzing`, fuzz entry points) sit behind a
 /// `fuzzing` feature.
-const GATED: &[&str] = &["ikeway-pump", "ikeway-sa"];
+const GATED: &[&str] = &["ikeway-ikev1", "ikeway-pump", "ikeway-sa"];
 
 /// Issue 9 finding 5: `InsecureKexForFuzzing` and the pump's fuzz hooks exist only with a
 /// crate's `fuzzing` feature. Cargo resolves features per build, so the proof is what a
