@@ -99,3 +99,21 @@ fn the_dpd_command_checks_at_once() {
     p.run();
     assert_eq!(informationals(&p), (1, 1));
 }
+
+#[test]
+fn esp_traffic_from_the_peer_counts_as_hearing_from_it() {
+    let mut c = client();
+    c.informational.dpd = dpd(30, 2);
+    let mut p = Pair::connected(c, |a| {
+        let mut g = gateway(a);
+        g.informational.dpd = None;
+        g
+    });
+    p.advance(Duration::from_secs(20));
+    let now = p.now;
+    p.client.peer_traffic_seen(now);
+    p.advance(Duration::from_secs(29));
+    assert_eq!(informationals(&p), (0, 0), "the datapath saw the peer 29 s ago");
+    p.advance(Duration::from_secs(1));
+    assert_eq!(informationals(&p), (1, 1));
+}

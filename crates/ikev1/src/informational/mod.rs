@@ -151,6 +151,12 @@ impl Ikev1Sa {
         self.shut_down(now, CloseReason::Deleted);
     }
 
+    /// The datapath received ESP from the peer: it is alive, so no R-U-THERE is due until
+    /// the peer has been quiet for the interval again (RFC 3706 §5.3: checks only when idle).
+    pub fn peer_traffic_seen(&mut self, now: Instant) {
+        self.informational.dpd_heard(now);
+    }
+
     /// Sends an R-U-THERE now (RFC 3706), whatever the idle timer says (with DPD
     /// configured, and none under way).
     pub fn dpd(&mut self, now: Instant) {
