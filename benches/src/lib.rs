@@ -6,6 +6,7 @@ pub mod cpu_time;
 pub mod handshake;
 #[cfg(feature = "insecure-kex")]
 pub mod responder;
+pub mod wire;
 
 use ikeway_crypto::{AeadAlgorithm, AeadBackend, Encryption, SaltedAead, SecretBytes, Suite};
 use ikeway_esp::{InboundSa, NextHeader, OutboundSa, SaConfig};

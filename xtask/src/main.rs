@@ -7,6 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod ffi;
+mod responder_bench;
 
 const USAGE: &str = "\
 cargo xtask <command>
@@ -23,7 +24,14 @@ commands:
   fuzz-all [--seconds N]       build every fuzz target and run each for N seconds (default 5)
   bench esp [--quick]          ESP encap/decap vs raw AEAD, one line per size
   bench handshake              complete in-process IKE handshakes per group
-  bench responder [N...]       cost of one datagram to a responder holding 1k, 10k, 100k SAs
+  bench responder [--quick]    responders on the wire, same run: ikeway serve and charon
+                               under one load generator (handshake rate and latency at 0-100k
+                               established SAs, bytes/SA, rekeys and DPD during an
+                               IKE_SA_INIT flood) and the ratios (root; testbeds/
+                               responder-bench.sh); --quick: a few seconds, checks the output
+  bench responder-datagram [N...]
+                               cost of one datagram to an in-process responder holding 1k,
+                               10k, 100k SAs
   bench testbed-timing         time from initiate to child SA: ours vs strongSwan's initiator,
                                same strongSwan responder, same run (root)
   bench datapath [PATH...]     iperf3 through ikeway-pump vs veth, strongSwan libipsec,
@@ -284,12 +292,15 @@ fn bench(args: &[String]) -> Result<()> {
             "--bin",
             "handshake-quick",
         ])),
-        Some("responder") => run(cargo()
+        Some("responder") => {
+            responder_bench::bench(&project_root(), args.iter().any(|a| a == "--quick"))
+        }
+        Some("responder-datagram") => run(cargo()
             .args(["run", "--release", "-q", "-p", "ikeway-benches", "--features", "insecure-kex"])
             .args(["--bin", "responder-quick", "--"])
             .args(&args[1..])),
         _ => bail!(
-            "usage: cargo xtask bench esp [--quick] | handshake | responder [N...] | testbed-timing | datapath [PATH...]"
+            "usage: cargo xtask bench esp [--quick] | handshake | responder [--quick] | responder-datagram [N...] | testbed-timing | datapath [PATH...]"
         ),
     }
 }

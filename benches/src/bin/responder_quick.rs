@@ -1,4 +1,4 @@
-//! `cargo xtask bench responder`: what one datagram costs a responder holding 1k, 10k and
+//! `cargo xtask bench responder-datagram`: what one datagram costs a responder holding 1k, 10k and
 //! 100k established IKE SAs (issue 9 finding 10: flat within 20%). One line per size:
 //! `responder <n> SAs: setup S s, dpd round X ns (median M), unknown SPI Y ns (median N)`,
 //! then the spread of the fastest batches.
