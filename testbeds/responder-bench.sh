@@ -5,7 +5,7 @@
 #   +--------------------------------+   veth    +-------------------------------+
 #   | $P-cli 10.99.0.1               |-----------| $P-srv 10.99.0.2              |
 #   | responder-wire: clients from   |           | ikeway serve (--workers N),   |
-#   |   10.99.0.101-108, ports 500   |           |   then charon-systemd         |
+#   |   10.99.0.101-132, ports 500   |           |   then charon-systemd         |
 #   |   and 4500; spoofed            |           | route 10.200.0.0/16 -> cli    |
 #   |   IKE_SA_INIT from 10.200/16   |           |   (answers to the flood)      |
 #   +--------------------------------+           +-------------------------------+
@@ -38,7 +38,9 @@ OUT="$(cd "$OUT" && pwd)"
 : >"$OUT/results.txt"
 
 PSK="ikeway-bench-psk-0123456789"
-SOURCES="10.99.0.101,10.99.0.102,10.99.0.103,10.99.0.104,10.99.0.105,10.99.0.106,10.99.0.107,10.99.0.108"
+# 32 client addresses: the kernel spreads IKE_SA_INIT over SO_REUSEPORT workers by a hash of
+# the addresses and ports, so a few would land unevenly.
+SOURCES="$(seq -s, -f '10.99.0.%g' 101 132)"
 FLOOD_NET=10.200.0.0
 if [ "$QUICK" = 1 ]; then
     LEVELS_OURS=0,200 LEVELS_SW=0,200 SAMPLE=100 PROBES=20 PROBE_S=2 FLOOD=2000
@@ -151,7 +153,9 @@ EOF
 
 FAILED=0
 if [ "${IKW_BENCH_ONLY:-ikeway}" = ikeway ]; then
-    if "$IKEWAY" serve --help | grep -q -- '--workers'; then
+    # The whole help first: grep -q would stop reading early, and pipefail count the SIGPIPE.
+    HELP="$("$IKEWAY" serve --help)"
+    if grep -qE '^ +--workers( |$)' <<<"$HELP"; then
         for w in ${IKW_BENCH_WORKERS:-1 2}; do ours "$w"; done
     else
         ours
