@@ -32,7 +32,7 @@ const RESOLV_CONF: &str = "resolv.conf";
 const WRITTEN_BY_US: &str = "# written by ikeway for the VPN; restored on disconnect\n";
 /// systemd-resolved's varlink socket: present while resolved runs.
 const RESOLVED_SOCKET: &str = "/run/systemd/resolve/io.systemd.Resolve";
-/// `resolvectl`, by absolute path as `nft` (see [`super::system_tool`]); it ships with
+/// `resolvectl`, by absolute path and with a cleared environment as `nft`; it ships with
 /// systemd-resolved in `/usr/bin`.
 pub const RESOLVECTL: &str = "/usr/bin/resolvectl";
 
