@@ -178,8 +178,10 @@ fn a_wrong_xauth_password_is_authentication_failed_with_the_reason() {
 }
 
 #[test]
-fn our_ipsec_client_answers_strongswans_dpd_and_a_delete_from_strongswan_ends_the_connection() {
-    let Some(dir) = dir("IKEv1 interop: DPD and a delete from the gateway") else { return };
+fn our_ipsec_client_answers_strongswans_rekey_and_dpd_and_its_delete_ends_the_connection() {
+    let Some(dir) = dir("IKEv1 interop: rekey, DPD and a delete from the gateway") else {
+        return;
+    };
     assert_eq!(read(dir, "life.connect.rc").trim(), "0", "{}", read(dir, "life.connect.out"));
     let charon = read(dir, "life.charon.log");
     // strongSwan's dpd_delay is 2 s: idle, it asks R-U-THERE and reads our R-U-THERE-ACK.
@@ -188,7 +190,16 @@ fn our_ipsec_client_answers_strongswans_dpd_and_a_delete_from_strongswan_ends_th
     assert!(charon.contains("sending DPD request"), "{charon}");
     assert!(acks >= 1 && acks <= asked, "{acks} acks to {asked} requests:\n{charon}");
     assert!(!charon.contains("giving up"), "{charon}");
-    // The tunnel still carries traffic after strongSwan's rekey attempt (see PROTOCOLS.md).
+    // strongSwan's quick mode rekey: a new ESP SA installed, the old one REKEYED, and the
+    // tunnel carries traffic after it.
+    let before = swanctl_sas(&read(dir, "life.sas1"));
+    let after = swanctl_sas(&read(dir, "life.sas2"));
+    let old_spi = &before[0].children[0]["spi-in"];
+    let installed: Vec<_> =
+        after[0].children.iter().filter(|c| c["state"] == "INSTALLED").collect();
+    assert_eq!(installed.len(), 1, "{}", read(dir, "life.sas2"));
+    assert_ne!(&installed[0]["spi-in"], old_spi, "{}", read(dir, "life.sas2"));
+    assert!(!charon.contains("INVAL_ID"), "{charon}");
     assert_eq!(read(dir, "life.ping2.rc").trim(), "0", "{}", read(dir, "life.ping2.out"));
     // `swanctl --terminate`: strongSwan sends Delete, our side ends as Apple's
     // ServerDisconnected.
