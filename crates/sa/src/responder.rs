@@ -52,7 +52,9 @@ pub struct EndpointStats {
 /// The endpoint's bookkeeping for one IKE SA.
 #[derive(Debug)]
 struct Slot {
-    sa: IkeSa,
+    /// Boxed: an `IkeSa` is 2.5 KB, and the map keeps up to twice as many slots as SAs
+    /// (hashbrown's load factor and doubling), so inline it cost about 5 KB per SA.
+    sa: Box<IkeSa>,
     /// Where a retransmitted IKE_SA_INIT for this SA is looked up.
     initiator_key: (u64, SocketAddr),
     /// The responder SPI before the last IKE rekey, still routed here.
@@ -184,7 +186,7 @@ impl Responder {
     }
 
     pub fn sas(&self) -> impl Iterator<Item = &IkeSa> {
-        self.sas.values().map(|s| &s.sa)
+        self.sas.values().map(|s| &*s.sa)
     }
 
     pub fn handle_datagram(
@@ -328,7 +330,7 @@ impl Responder {
                 *self.half_open_by_source.entry(source).or_default() += 1;
                 self.half_open_bytes += held;
                 let slot = Slot {
-                    sa: *sa,
+                    sa,
                     initiator_key: (spi_i, remote),
                     alias: None,
                     deadline: None,

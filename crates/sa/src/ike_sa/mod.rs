@@ -216,7 +216,8 @@ pub struct IkeSa {
     reassembler: Reassembler,
     last_heard: Instant,
     timers: TimerTable,
-    old_sa: Option<OldSa>,
+    /// Boxed: present only for a moment after an IKE rekey, and 360 bytes.
+    old_sa: Option<Box<OldSa>>,
     leases: Vec<std::net::IpAddr>,
     /// The responder's IKE_SA_INIT response, which the responder's AUTH signs.
     init_response: Option<Vec<u8>>,
@@ -426,7 +427,7 @@ impl IkeSa {
 
     /// Our own SPI of the IKE SA replaced by the last rekey, while it is still kept.
     pub fn old_local_spi(&self) -> Option<u64> {
-        self.old_sa.as_ref().map(OldSa::local_spi)
+        self.old_sa.as_deref().map(OldSa::local_spi)
     }
 
     /// The SPIs of the previous IKE SA while it is still kept after a rekey.

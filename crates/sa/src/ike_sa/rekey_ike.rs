@@ -130,14 +130,14 @@ impl IkeSa {
         self.old_send_mid = self.send_mid;
         // A second rekey within the grace period: the SA before the last one is gone for good.
         self.forget_old_sa();
-        self.old_sa = Some(OldSa {
+        self.old_sa = Some(Box::new(OldSa {
             spi_i: self.spi_i,
             spi_r: self.spi_r,
             side: self.side,
             crypto: old_crypto,
             recv_mid: self.recv_mid,
             last_response: self.response_cache.take(),
-        });
+        }));
         self.timers.set(Timer::OldSa, now + OLD_SA_GRACE);
         self.side = new_side;
         self.spi_i = spi_i;
