@@ -150,3 +150,42 @@ impl Ikev1Sa {
         self.quick.uses(id) || self.transaction.uses(id)
     }
 }
+
+#[cfg(feature = "fuzzing")]
+impl Ikev1Sa {
+    /// Fuzzing only: a message of exchange `exchange` and message ID `message_id` from this
+    /// SA to its peer whose plaintext is a HASH payload (`prf(SKEYID_a, M-ID | rest)`, the
+    /// HASH(1) form) with Next Payload `first`, then `rest` exactly as given, encrypted under
+    /// this SA's IV chain. The peer shares the keys, so the fuzzer's payloads get past the
+    /// HASH check into quick mode, transaction and informational handling.
+    pub fn seal_for_fuzzing(
+        &mut self,
+        exchange: u8,
+        message_id: u32,
+        first: u8,
+        rest: &[u8],
+    ) -> Option<Vec<u8>> {
+        let (prf, skeyid_a) = self.hash_key()?;
+        let digest = HashKey { prf, skeyid_a: skeyid_a.expose() }.message(message_id, rest);
+        let hash_len = u16::try_from(4 + digest.len()).ok()?;
+        let mut body = Vec::with_capacity(usize::from(hash_len) + rest.len());
+        body.extend_from_slice(&[first, 0]);
+        body.extend_from_slice(&hash_len.to_be_bytes());
+        body.extend_from_slice(digest.expose());
+        body.extend_from_slice(rest);
+        let ciphertext = self.crypt.as_mut()?.seal(message_id, &body).ok()?;
+        let mut header = HeaderRepr::new(
+            self.cky_i.to_be_bytes(),
+            self.cky_r.to_be_bytes(),
+            ExchangeType(exchange),
+            message_id,
+        );
+        header.next_payload = PayloadType::HASH;
+        header.flags.encryption = true;
+        header.length = u32::try_from(HEADER_LEN + ciphertext.len()).ok()?;
+        let mut datagram = vec![0u8; HEADER_LEN + ciphertext.len()];
+        header.emit(&mut datagram).ok()?;
+        datagram[HEADER_LEN..].copy_from_slice(&ciphertext);
+        Some(datagram)
+    }
+}
