@@ -86,12 +86,13 @@ ip route show table main proto 77 >"$OUT/routes.cleaned"
 ls /run/ikeway >"$OUT/run.cleaned"
 "#;
 
-/// systemd-resolved instead of resolv.conf: a stand-in `resolvectl` first on PATH records its
-/// arguments, and resolved's socket path exists. $1 binary, $2 output directory.
+/// systemd-resolved instead of resolv.conf: a stand-in `resolvectl` records its arguments, laid
+/// over this mount namespace's /usr/bin (ikeway runs `/usr/bin/resolvectl`, never one found on
+/// PATH), and resolved's socket path exists. $1 binary, $2 output directory.
 const RESOLVED_SCRIPT: &str = r#"
 printf '#!/bin/sh\necho "$*" >>/tmp/resolvectl.log\n' >/tmp/bin/resolvectl
 chmod 0755 /tmp/bin/resolvectl
-export PATH="/tmp/bin:$PATH"
+mount -t overlay overlay -o lowerdir=/tmp/bin:/usr/bin /usr/bin
 mkdir -p /run/systemd/resolve
 touch /run/systemd/resolve/io.systemd.Resolve
 
