@@ -43,7 +43,8 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn configs(setup: u8) -> (Config, Config) {
-    let mut c = Config::psk(Identity::KeyId(b"ikeway-group".to_vec()), SecretBytes::from_slice(PSK));
+    let mut c =
+        Config::psk(Identity::KeyId(b"ikeway-group".to_vec()), SecretBytes::from_slice(PSK));
     c.mode = Phase1Mode::Aggressive;
     c.xauth = true;
     c.cisco_unity = true;
@@ -62,8 +63,10 @@ fn configs(setup: u8) -> (Config, Config) {
         subnets: vec![("192.168.10.0".parse().expect("an address"), 24)],
         ..Default::default()
     };
-    let mut g =
-        Config::psk(Identity::Ipv4("10.0.0.2".parse().expect("an address")), SecretBytes::from_slice(PSK));
+    let mut g = Config::psk(
+        Identity::Ipv4("10.0.0.2".parse().expect("an address")),
+        SecretBytes::from_slice(PSK),
+    );
     g.mode = Phase1Mode::Aggressive;
     g.xauth = true;
     g.cisco_unity = true;
@@ -175,13 +178,23 @@ fuzz_target!(|data: &[u8]| {
                 if op == 0 {
                     if let Some(m) = ends.client.seal_for_fuzzing(exchange, mid, first, rest) {
                         let now = ends.now;
-                        ends.gw.handle_datagram(now, addr("10.0.0.1:500"), addr("10.0.0.2:500"), &m);
+                        ends.gw.handle_datagram(
+                            now,
+                            addr("10.0.0.1:500"),
+                            addr("10.0.0.2:500"),
+                            &m,
+                        );
                     }
                 } else if let Some(sa) = ends.gateway_sa()
                     && let Some(m) = sa.seal_for_fuzzing(exchange, mid, first, rest)
                 {
                     let now = ends.now;
-                    ends.client.handle_datagram(now, addr("10.0.0.2:500"), addr("10.0.0.1:500"), &m);
+                    ends.client.handle_datagram(
+                        now,
+                        addr("10.0.0.2:500"),
+                        addr("10.0.0.1:500"),
+                        &m,
+                    );
                 }
             }
             2 => {
@@ -207,7 +220,12 @@ fuzz_target!(|data: &[u8]| {
                 if to_gateway {
                     ends.gw.handle_datagram(now, addr("10.0.0.1:500"), addr("10.0.0.2:500"), bytes);
                 } else {
-                    ends.client.handle_datagram(now, addr("10.0.0.2:500"), addr("10.0.0.1:500"), bytes);
+                    ends.client.handle_datagram(
+                        now,
+                        addr("10.0.0.2:500"),
+                        addr("10.0.0.1:500"),
+                        bytes,
+                    );
                 }
             }
         }
