@@ -130,45 +130,9 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// A representation that cannot be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EmitError {
-    /// The output buffer is shorter than the encoding.
-    BufferTooShort {
-        /// Bytes the encoding needs.
-        needed: usize,
-        /// Bytes the buffer has.
-        available: usize,
-    },
-    /// A field is longer than its length or count field can express.
-    TooLong {
-        /// Which field.
-        field: &'static str,
-        /// Its length (or element count).
-        len: usize,
-    },
-    /// The representation contradicts itself or the wire rules (an SPI
-    /// whose length differs from the declared size, an attribute type
-    /// above 15 bits, ...).
-    Inconsistent(&'static str),
-}
-
-impl fmt::Display for EmitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BufferTooShort { needed, available } => {
-                write!(f, "buffer too short: need {needed} bytes, have {available}")
-            }
-            Self::TooLong { field, len } => {
-                write!(f, "{field} too long for its length field ({len})")
-            }
-            Self::Inconsistent(what) => write!(f, "cannot encode: {what}"),
-        }
-    }
-}
-
-impl std::error::Error for EmitError {}
+/// A representation that cannot be written: the same failures as IKEv2's encoder, so the same
+/// type.
+pub use ikeway_codec::EmitError;
 
 /// Check that `buf` can hold `needed` bytes.
 pub(crate) fn check_room(buf: &[u8], needed: usize) -> Result<(), EmitError> {
