@@ -96,7 +96,8 @@ pub struct Config {
     pub remote_id: Option<Identity>,
     pub auth: Authentication,
     /// XAUTH follows phase 1 (draft-beaulieu-ike-xauth-02 §5): the initiator offers the
-    /// XAUTHInit* authentication methods (65001 with a PSK, 65003 with RSA signatures) and a
+    /// XAUTHInit* authentication methods (65001 with a PSK, 65005 with RSA signatures; ECDSA
+    /// has none, its method 9-11 is offered as it is) and a
     /// responder takes only those. The credentials are the transaction module's.
     pub xauth: bool,
     /// Phase 1 proposals in preference order; a responder picks the first of the peer's it

@@ -1,5 +1,5 @@
-//! Main mode with ECDSA certificates (RFC 2409 §5.1, RFC 4754): CERT, CR and SIG, the peer's
-//! chain checked through `ikeway-pki` for the identity it names.
+//! Main mode with ECDSA (RFC 4754) and RSA (RFC 2409 §5.1) certificates: CERT, CR and SIG, the
+//! peer's chain checked through `ikeway-pki` for the identity it names.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use ikeway_ikev1::{
 };
 use ikeway_isakmp::{AuthMethod, MessageRepr, OakleyAttribute, Payload};
 use ikeway_pki::{Certificate, FixedTime, PrivateKey, Purpose, UnixTime, Validator};
-use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, TestCa};
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -26,7 +26,15 @@ fn verifier(ca: &TestCa, purpose: Purpose) -> Arc<FixedTime> {
 }
 
 fn identity(ca: &TestCa, name: &str) -> Arc<ikeway_pki::Identity> {
-    let cert = ca.issue(name, name, &PKCS_ECDSA_P256_SHA256);
+    identity_of(ca, name, &PKCS_ECDSA_P256_SHA256)
+}
+
+fn identity_of(
+    ca: &TestCa,
+    name: &str,
+    alg: &'static ikeway_testkit::certs::SignatureAlgorithm,
+) -> Arc<ikeway_pki::Identity> {
+    let cert = ca.issue(name, name, alg);
     let key = PrivateKey::from_der(&cert.key_der).unwrap();
     let chain = vec![Certificate::from_der(cert.cert_der).unwrap()];
     Arc::new(ikeway_pki::Identity::new(key, chain).unwrap())
@@ -175,4 +183,56 @@ fn aggressive_mode_with_ecdsa_certificates_authenticates_both_sides() {
     assert_eq!(hashes, [4, 4]);
     assert!(is_up(&ei), "initiator: {ei:?}");
     assert!(is_up(&er), "responder: {er:?}");
+}
+
+#[test]
+fn main_mode_with_rsa_certificates_authenticates_both_sides() {
+    let ca = TestCa::new("ikeway test CA");
+    let rsa = |name| identity_of(&ca, name, &PKCS_RSA_SHA256);
+    let client =
+        config(rsa("client.ikeway.test"), "client.ikeway.test", verifier(&ca, Purpose::Server));
+    let mut server =
+        config(rsa("vpn.ikeway.test"), "vpn.ikeway.test", verifier(&ca, Purpose::Client));
+    server.remote_id = Some(Identity::Fqdn("client.ikeway.test".into()));
+    let (ei, er, method, hashes) = run(client, server);
+    assert_eq!(method, Some(u64::from(AuthMethod::RSA_SIGNATURES.0)));
+    // RSA signs any phase 1 hash: every default suite is offered (SHA2-256 2, SHA1 2,
+    // SHA2-256, SHA-384 ... in Phase1Proposal::defaults' order).
+    assert_eq!(hashes, [4, 2, 4, 2, 2, 4, 5]);
+    assert!(is_up(&ei), "initiator: {ei:?}");
+    assert!(is_up(&er), "responder: {er:?}");
+}
+
+#[test]
+fn with_xauth_rsa_certificates_offer_xauth_init_rsa() {
+    let ca = TestCa::new("ikeway test CA");
+    let own = identity_of(&ca, "client.ikeway.test", &PKCS_RSA_SHA256);
+    let mut client = config(own, "client.ikeway.test", verifier(&ca, Purpose::Server));
+    client.xauth = true;
+    let server = config(
+        identity_of(&ca, "vpn.ikeway.test", &PKCS_RSA_SHA256),
+        "vpn.ikeway.test",
+        verifier(&ca, Purpose::Client),
+    );
+    // The responder runs no XAUTH, so it has no XAUTHInitRSA transform to choose.
+    let (ei, er, method, _) = run(client, server);
+    assert_eq!(method, Some(u64::from(AuthMethod::XAUTH_INIT_RSA.0)));
+    assert_eq!(closed(&ei), Some(CloseReason::NoProposalChosen));
+    assert!(!is_up(&ei) && !is_up(&er));
+}
+
+#[test]
+fn an_rsa_client_and_an_ecdsa_server_sign_each_with_its_own_method_and_fail_to_agree() {
+    let ca = TestCa::new("ikeway test CA");
+    let client = config(
+        identity_of(&ca, "client.ikeway.test", &PKCS_RSA_SHA256),
+        "client.ikeway.test",
+        verifier(&ca, Purpose::Server),
+    );
+    let server =
+        config(identity(&ca, "vpn.ikeway.test"), "vpn.ikeway.test", verifier(&ca, Purpose::Client));
+    // IKEv1 negotiates one method for both sides: RSA signatures offered, ECDSA taken.
+    let (ei, er, _, _) = run(client, server);
+    assert_eq!(closed(&ei), Some(CloseReason::NoProposalChosen));
+    assert!(!is_up(&ei) && !is_up(&er));
 }

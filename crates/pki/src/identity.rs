@@ -103,7 +103,8 @@ impl Identity {
     }
 
     /// An IKEv1 SIG_I / SIG_R (RFC 2409 §5.1, RFC 4754): `hash` (HASH_I or HASH_R) signed as
-    /// the digest, r | s. ECDSA keys only, each with its curve's hash length.
+    /// the digest: ECDSA as r | s, each curve with its hash's length; RSA (rsaEncryption keys)
+    /// as PKCS#1 v1.5 over the bare hash, no DigestInfo, for a 20, 32, 48 or 64 byte hash.
     pub fn sign_ikev1(&self, hash: &[u8]) -> Result<Vec<u8>, PkiError> {
         crate::ikev1::sign(&self.key, self.kind, hash)
     }

@@ -86,7 +86,8 @@ impl PublicKey {
     }
 
     /// Checks an IKEv1 SIG_I / SIG_R over `hash` (HASH_I or HASH_R taken as the digest, RFC
-    /// 2409 §5.1, RFC 4754): ECDSA keys only.
+    /// 2409 §5.1, RFC 4754): ECDSA, or RSA (2048-8192 bits) with PKCS#1 v1.5 padding around
+    /// the bare hash.
     pub fn verify_ikev1(&self, hash: &[u8], sig: &[u8]) -> Result<(), PkiError> {
         ikev1::verify(self, hash, sig)
     }

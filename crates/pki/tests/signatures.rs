@@ -330,3 +330,70 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// The `hash HEX sig HEX` lines of `rsa2048-ikev1.kat` (OpenSSL's signatures, SOURCES.md).
+fn ikev1_rsa_vectors() -> Vec<(Vec<u8>, Vec<u8>)> {
+    let text = String::from_utf8(data("rsa2048-ikev1.kat")).unwrap();
+    let vectors: Vec<_> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            ["hash", h, "sig", s] => (hex::decode(h).unwrap(), hex::decode(s).unwrap()),
+            _ => panic!("bad line {l:?}"),
+        })
+        .collect();
+    assert_eq!(vectors.iter().map(|(h, _)| h.len()).collect::<Vec<_>>(), [20, 32]);
+    vectors
+}
+
+fn rsa2048_identity() -> Identity {
+    Identity::from_pem_files_content(&data("rsa2048.key.pem"), &data("rsa2048.crt.pem")).unwrap()
+}
+
+/// IKEv1 RSA signatures (RFC 2409 §5.1): PKCS#1 v1.5 over the bare hash. OpenSSL's signatures
+/// verify, and ours are the same bytes (PKCS#1 v1.5 is deterministic).
+#[test]
+fn ikev1_rsa_signatures_match_openssl_byte_for_byte() {
+    let id = rsa2048_identity();
+    let key = public(&id);
+    for (hash, sig) in ikev1_rsa_vectors() {
+        assert_eq!(key.verify_ikev1(&hash, &sig), Ok(()));
+        assert_eq!(id.sign_ikev1(&hash).unwrap(), sig, "hash {}", hex::encode(&hash));
+        let mut forged = hash.clone();
+        forged[0] ^= 1;
+        assert_eq!(key.verify_ikev1(&forged, &sig), Err(PkiError::BadSignature));
+        let mut bad = sig.clone();
+        bad[100] ^= 1;
+        assert_eq!(key.verify_ikev1(&hash, &bad), Err(PkiError::BadSignature));
+        assert_eq!(key.verify_ikev1(&hash, &sig[1..]), Err(PkiError::BadSignature));
+    }
+}
+
+#[test]
+fn ikev1_rsa_refuses_what_is_no_phase_1_hash_and_other_keys_signatures() {
+    let id = rsa2048_identity();
+    let key = public(&id);
+    let (hash, sig) = ikev1_rsa_vectors().remove(0);
+    // A 16-byte (MD5) or 33-byte "hash" is neither signed nor checked.
+    for len in [0, 16, 33, 65] {
+        assert_eq!(id.sign_ikev1(&vec![7; len]), Err(PkiError::HashNotAllowed), "{len}");
+        assert_eq!(key.verify_ikev1(&vec![7; len], &sig), Err(PkiError::HashNotAllowed));
+    }
+    // A PKCS#1 signature with a DigestInfo (what IKEv2 method 1 makes) is not an IKEv1 one.
+    let other = identity(&rcgen::PKCS_RSA_SHA256);
+    let theirs = other.sign_ikev1(&hash).unwrap();
+    assert_eq!(key.verify_ikev1(&hash, &theirs), Err(PkiError::BadSignature));
+    assert_eq!(public(&other).verify_ikev1(&hash, &theirs), Ok(()));
+    // A 1024-bit key is refused before any arithmetic.
+    let small = ikeway_pki::PublicKey::from_spki_der(&data("rsa1024.spki.der")).unwrap();
+    assert_eq!(
+        small.verify_ikev1(&hash, &sig[..128]),
+        Err(PkiError::Unsupported("RSA keys outside 2048-8192 bits"))
+    );
+    // Ed25519 has no IKEv1 method.
+    let ed = identity(&rcgen::PKCS_ED25519);
+    assert_eq!(
+        ed.sign_ikev1(&hash),
+        Err(PkiError::Unsupported("IKEv1 signatures with Ed25519 keys"))
+    );
+}

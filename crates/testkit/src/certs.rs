@@ -4,10 +4,13 @@
 use p12_keystore::{KeyStore, KeyStoreEntry, PrivateKeyChain};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, IsCa, Issuer,
-    KeyIdMethod, KeyPair, SerialNumber, SignatureAlgorithm, date_time_ymd,
+    KeyIdMethod, KeyPair, SerialNumber, date_time_ymd,
 };
 
-pub use rcgen::{PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519};
+pub use rcgen::{
+    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
+    SignatureAlgorithm,
+};
 
 /// A CA: its certificate, and what signs the certificates it issues.
 #[derive(Debug)]
@@ -80,7 +83,12 @@ impl TestCa {
         alg: &'static SignatureAlgorithm,
         validity: Validity,
     ) -> TestCert {
-        let key = KeyPair::generate_for(alg).expect("a key");
+        // rcgen makes RSA keys only when told their size.
+        let key = if alg == &PKCS_RSA_SHA256 {
+            KeyPair::generate_rsa_for(alg, rcgen::RsaKeySize::_2048).expect("an RSA key")
+        } else {
+            KeyPair::generate_for(alg).expect("a key")
+        };
         let mut params = CertificateParams::new(vec![dns.to_owned()]).expect("a DNS name");
         params.distinguished_name.push(DnType::CommonName, cn);
         let (from, to) = match validity {

@@ -1,10 +1,11 @@
 //! Who the peers are in phase 1: identities as ID payloads, and the proof over HASH_I/HASH_R
 //! (RFC 2409 §5): the hash itself with a pre-shared key, a signature of it with certificates
-//! (§5.1; ECDSA per RFC 4754, the hash signed as the digest, r | s, as strongSwan does).
+//! (§5.1; ECDSA per RFC 4754, the hash signed as the digest, r | s, as strongSwan does; RSA as
+//! PKCS#1 v1.5 around the bare hash).
 
 use ikeway_crypto::SecretBytes;
 use ikeway_isakmp::{AuthMethod, CertEncoding, CertRepr, IdRepr, IdType, Payload};
-use ikeway_pki::{CertFailure, Certificate};
+use ikeway_pki::{CertFailure, Certificate, KeyKind};
 use subtle::ConstantTimeEq;
 
 use crate::config::{Authentication, Identity};
@@ -140,16 +141,26 @@ pub(crate) fn verify(
             let id = ikev2_id(peer_id)
                 .ok_or(ProofFailure::Certificate(CertFailure::IdentityMismatch))?;
             let key = verifier.verify(&chain, &id).map_err(ProofFailure::Certificate)?;
-            if !matches!(
-                method,
-                AuthMethod::ECDSA_SHA256_P256
-                    | AuthMethod::ECDSA_SHA384_P384
-                    | AuthMethod::ECDSA_SHA512_P521
-            ) {
-                // IKEv1 RSA signs the bare hash (no DigestInfo); not supported.
+            if !method_fits_key(method, key.kind()) {
                 return Err(ProofFailure::Mismatch);
             }
             key.verify_ikev1(expected.expose(), sig).map_err(|_| ProofFailure::Mismatch)
         }
+    }
+}
+
+/// Whether the negotiated method is the one for the peer's key: a signature is checked only
+/// as what the SA says it is (an ECDSA key cannot answer for RSA signatures, nor P-256 for
+/// P-384). RSA signatures are method 3, or XAUTHInitRSA / XAUTHRespRSA when XAUTH follows.
+fn method_fits_key(method: AuthMethod, kind: KeyKind) -> bool {
+    match kind {
+        KeyKind::EcdsaP256 => method == AuthMethod::ECDSA_SHA256_P256,
+        KeyKind::EcdsaP384 => method == AuthMethod::ECDSA_SHA384_P384,
+        KeyKind::EcdsaP521 => method == AuthMethod::ECDSA_SHA512_P521,
+        KeyKind::Rsa => matches!(
+            method,
+            AuthMethod::RSA_SIGNATURES | AuthMethod::XAUTH_INIT_RSA | AuthMethod::XAUTH_RESP_RSA
+        ),
+        KeyKind::RsaPss | KeyKind::Ed25519 => false,
     }
 }
