@@ -398,6 +398,7 @@ pub extern "C" fn ikeway_manager_tunnel_status_json(
                 "addresses": t.addresses,
                 "dns": t.dns,
                 "domains": t.domains,
+                "banner": t.banner,
                 "ike": t.ike,
                 "children": t.children,
                 "notes": t.notes,
@@ -470,6 +471,7 @@ pub extern "C" fn ikeway_manager_set_tunnel_options(
             server_port: (server_port != 0).then_some(server_port),
             server: None,
             host: None,
+            keylog: None,
         };
         MANAGERS.with(manager, "manager", |m| {
             m.install_provider(options);

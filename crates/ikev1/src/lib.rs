@@ -38,6 +38,7 @@ pub use ikeway_sa::{
 };
 pub use keylog::KeyExport;
 pub use keys::HashAlg;
+pub use receive::initiator_cookie;
 pub use responder::{DEFAULT_MAX_HALF_OPEN, Ikev1Responder};
 
 /// What an ISAKMP SA reports to the runtime.

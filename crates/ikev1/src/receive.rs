@@ -29,6 +29,16 @@ pub(crate) fn ike_bytes(local: SocketAddr, remote: SocketAddr, datagram: &[u8]) 
     }
 }
 
+/// The initiator's cookie of the ISAKMP message in a UDP payload (see [`ike_bytes`]): a
+/// runtime driving several ISAKMP SAs of one peer (an SA and the successor that renews it)
+/// gives each datagram to the SA whose cookie it carries. `None` for ESP, a keepalive or
+/// anything too short to be ISAKMP.
+pub fn initiator_cookie(local: SocketAddr, remote: SocketAddr, datagram: &[u8]) -> Option<u64> {
+    let bytes = ike_bytes(local, remote, datagram)?;
+    let cookie: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(cookie))
+}
+
 /// What an error notify the peer sent in phase 1 means for us.
 fn close_reason(notify: NotifyType) -> CloseReason {
     match notify {

@@ -36,6 +36,16 @@ pub const DELETE_GRACE: Duration = Duration::from_secs(3);
 /// state record); called once per start.
 pub type HostFactory = Box<dyn FnMut() -> Result<Box<dyn HostNetwork + Send>, HostError> + Send>;
 
+/// Where a key log goes (`connect --foreground --keylog`): each IKE SA's keys as it comes up,
+/// as rows of Wireshark's decryption tables. Secrets: for debugging with tshark only; the
+/// sink is the caller's file, created by the caller (mode 0600, never an existing path).
+pub trait KeyLogSink: Send + Sync + std::fmt::Debug {
+    /// An IKEv2 SA's keys (`ikev2_decryption_table`).
+    fn ikev2(&self, keys: &ikeway_sa::KeyExport<'_>) -> std::io::Result<()>;
+    /// An IKEv1 ISAKMP SA's initiator cookie and encryption key (`ikev1_decryption_table`).
+    fn ikev1(&self, keys: &ikeway_ikev1::KeyExport<'_>) -> std::io::Result<()>;
+}
+
 /// How a [`SessionProvider`] runs its sessions.
 #[derive(Default)]
 pub struct ProviderOptions {
@@ -53,6 +63,8 @@ pub struct ProviderOptions {
     pub server: Option<IpAddr>,
     /// The host changes of each connection; `None`: none (the embedder routes itself).
     pub host: Option<HostFactory>,
+    /// Every session's keys go here; `None`: no key log.
+    pub keylog: Option<Arc<dyn KeyLogSink>>,
 }
 
 impl std::fmt::Debug for ProviderOptions {
@@ -64,6 +76,7 @@ impl std::fmt::Debug for ProviderOptions {
             .field("server_port", &self.server_port)
             .field("server", &self.server)
             .field("host", &self.host.as_ref().map(|_| "<factory>"))
+            .field("keylog", &self.keylog.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -121,6 +134,8 @@ pub struct TunnelStatus {
     pub dns: Vec<String>,
     /// DNS search domains the server handed out.
     pub domains: Vec<String>,
+    /// IKEv1 (Cisco Unity): the gateway's banner for the user, from mode config.
+    pub banner: Option<String>,
     /// IKE_SA_INIT completed (the session's `authenticating` event): keyed, the server not
     /// authenticated yet. What a progress display tells apart from waiting for the server.
     pub keyed: bool,
@@ -232,6 +247,12 @@ impl TunnelProvider for SessionProvider {
         };
         if let Some(ports) = self.options.ports {
             options = options.with_ports(ports);
+        }
+        if let Some(sink) = &self.options.keylog {
+            let (v2, v1) = (Arc::clone(sink), Arc::clone(sink));
+            options = options
+                .with_keylog(Box::new(move |k| v2.ikev2(k)))
+                .with_ikev1_keylog(Box::new(move |k| v1.ikev1(k)));
         }
         let settings = crate::routing::routing_settings(&request.configuration);
         if let Some(tun) = &self.options.tun {
@@ -427,6 +448,8 @@ impl Follow {
                 self.events.report(TunnelEvent::Up(self.config.clone().unwrap_or_default()));
             }
             EventKind::Authenticating { .. } => lock(&self.status).keyed = true,
+            EventKind::Banner { text } => lock(&self.status).banner = Some(text.clone()),
+            EventKind::RenewalFailed { .. } => lock(&self.status).notes.push(e.kind.to_string()),
             EventKind::PpkUsed { ppk_id } => lock(&self.status).ppk_id = Some(ppk_id.clone()),
             // Without its first child SA the tunnel would sit "connecting" with nothing to
             // carry until the caller gave up: end it, with the negotiation as the reason.

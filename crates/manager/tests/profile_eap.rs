@@ -338,6 +338,7 @@ mod connect {
             server_port: Some(server.local_addr().port()),
             server: None,
             host: None,
+            keylog: None,
         });
         let mut connection =
             VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));

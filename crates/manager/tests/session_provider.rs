@@ -135,6 +135,7 @@ fn setup_against(
         server_port: Some(server.local_addr().port()),
         server: None,
         host,
+        keylog: None,
     });
     let status = provider.status();
     let mut connection = VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));

@@ -52,6 +52,9 @@ pub struct DaemonOptions {
     pub log: Box<dyn FnMut(&str) + Send>,
     /// Where `log`'s lines end up, when in a file: the status names it.
     pub logged_to: Option<std::path::PathBuf>,
+    /// Where the sessions' keys go: `connect --foreground --keylog` only (a daemon serving
+    /// other users writes no secrets for them).
+    pub keylog: Option<Arc<dyn ikeway_manager::KeyLogSink>>,
 }
 
 impl std::fmt::Debug for DaemonOptions {
@@ -63,6 +66,7 @@ impl std::fmt::Debug for DaemonOptions {
             .field("local", &self.local)
             .field("mode", &self.mode)
             .field("logged_to", &self.logged_to)
+            .field("keylog", &self.keylog.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
 }
@@ -269,6 +273,7 @@ impl Daemon {
             dir: Arc::clone(&self.options.dir),
             tun: request.tun.clone().unwrap_or_else(|| self.options.tun.clone()),
             local: request.local.or(self.options.local),
+            keylog: self.options.keylog.clone(),
         };
         let secrets = self.options.store.secrets().clone();
         let mut owner =

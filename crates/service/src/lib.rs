@@ -26,6 +26,7 @@
 //!     mode: Mode::Service,
 //!     log: Box::new(|line: &str| eprintln!("{line}")),
 //!     logged_to: None,
+//!     keylog: None,
 //! };
 //! let daemon = Daemon::bind(options)?;
 //! let signals = daemon.sender();

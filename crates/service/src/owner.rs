@@ -8,8 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
 use ikeway_manager::{
-    DisconnectError, ProviderOptions, SecretStore, SessionProvider, StartError, StartOptions,
-    StatusChange, TunnelStatus, Unsupported, VpnConfiguration, VpnConnection, VpnStatus,
+    DisconnectError, KeyLogSink, ProviderOptions, SecretStore, SessionProvider, StartError,
+    StartOptions, StatusChange, TunnelStatus, Unsupported, VpnConfiguration, VpnConnection,
+    VpnStatus,
 };
 use ikeway_tunnel::host::dirfd::DirFd;
 use ikeway_tunnel::host::killswitch::{KillSwitch, KillSwitchError};
@@ -28,6 +29,8 @@ pub struct Placement {
     pub tun: String,
     /// Our address for IKE; `None`: the source address toward the server.
     pub local: Option<IpAddr>,
+    /// Where the sessions' keys go (`connect --foreground --keylog`); `None`: nowhere.
+    pub keylog: Option<Arc<dyn KeyLogSink>>,
 }
 
 /// The session provider of a connection: a session on `tun`, with the host changes recorded
@@ -37,6 +40,7 @@ fn provider(placement: &Placement) -> SessionProvider {
     SessionProvider::new(ProviderOptions {
         tun: Some(placement.tun.clone()),
         local: placement.local,
+        keylog: placement.keylog.clone(),
         host: Some(Box::new(move || {
             let store = Box::new(StateFile::new(dir.try_clone()?));
             Ok(Box::new(LinuxHost::new(&tun, store)?) as Box<dyn HostNetwork + Send>)
@@ -350,6 +354,7 @@ impl ConnectionOwner {
             "internal_addresses": t.addresses,
             "dns": t.dns,
             "domains": t.domains,
+            "banner": t.banner,
             "ike_sa": t.ike,
             "phase": Phase::of(Facts {
                 connected: status == VpnStatus::Connected,

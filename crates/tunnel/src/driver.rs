@@ -65,6 +65,8 @@ pub(crate) struct Driver<E> {
     grace_until: Option<Instant>,
     stop: bool,
     retransmits: u64,
+    /// The datapath's inbound ESP packets when last looked at ([`Self::note_peer_traffic`]).
+    inbound_packets: u64,
     redirects: Option<Follower>,
     /// A MOBIKE initiator's path watch (`crate::mobility`).
     mobility: Option<Mobility>,
@@ -95,6 +97,7 @@ impl<E: Role> Driver<E> {
             grace_until: None,
             stop: false,
             retransmits: 0,
+            inbound_packets: 0,
             redirects: parts.redirects,
             mobility: parts.mobility,
             crew: parts.crew,
@@ -222,9 +225,27 @@ impl<E: Role> Driver<E> {
         }
         let now = Instant::now();
         if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+            self.note_peer_traffic(now);
             self.engine.handle_timeout(now);
         }
         Ok(())
+    }
+
+    /// Tells the engine whether ESP from the peer arrived since the last look (the
+    /// datapath's inbound packet counts moved), just before its timers run: a DPD check
+    /// then only goes out when the tunnel was idle. Looked at only when a timer is due, so an
+    /// idle session still does not wake.
+    fn note_peer_traffic(&mut self, now: Instant) {
+        let table = match (&self.pump, &self.netstack) {
+            (Some(pump), _) => pump.table(),
+            (None, Some(sas)) => sas.table(),
+            (None, None) => return,
+        };
+        let inbound: u64 = table.stats().iter().map(|s| s.inbound.packets).sum();
+        if inbound != self.inbound_packets {
+            self.inbound_packets = inbound;
+            self.engine.peer_traffic_seen(now);
+        }
     }
 
     fn command(&mut self, c: Command) {
@@ -312,6 +333,12 @@ impl<E: Role> Driver<E> {
             for kind in m.after_turn(sa) {
                 self.emit(None, kind);
             }
+        }
+        while let Some(kind) = self.engine.poll_note() {
+            self.emit(None, kind);
+        }
+        if let Some(failure) = self.engine.take_failure() {
+            return Err(failure);
         }
         let retransmits = self.engine.retransmits();
         if self.child_up && retransmits > self.retransmits {

@@ -25,6 +25,17 @@ pub(crate) trait Role: Engine + ChildOwner + Send {
     fn stats_text(&self) -> (Option<String>, Option<String>, Option<String>);
     /// Retransmissions of the initiator's SA (a responder: none counted here).
     fn retransmits(&self) -> u64;
+    /// ESP from the peer reached the datapath since the last call (IKEv1's DPD counts it
+    /// as hearing from the peer; IKEv2 checks liveness on IKE messages alone).
+    fn peer_traffic_seen(&mut self, _now: Instant) {}
+    /// A session event of the role's own, not one of the negotiation's (IKEv1's banner).
+    fn poll_note(&mut self) -> Option<crate::event::EventKind> {
+        None
+    }
+    /// What ends the session now, if anything (a question nobody can answer).
+    fn take_failure(&mut self) -> Option<crate::session::SessionError> {
+        None
+    }
     /// A command for the SA `sa` names (one of a responder's) or, without a name, the
     /// initiator's SA.
     fn act(&mut self, now: Instant, sa: Option<SaId>, action: Action) {

@@ -396,6 +396,18 @@ pub enum EventKind {
         /// Why it is not followed.
         reason: String,
     },
+    /// IKEv1 (Cisco Unity): the gateway's banner for the user, from mode config (control
+    /// characters other than line breaks and tabs removed, at most 2048 characters).
+    Banner {
+        /// The text.
+        text: String,
+    },
+    /// IKEv1: the new ISAKMP SA that was to replace the current one before its end could not
+    /// be made; the current one carries on until its lifetime ends.
+    RenewalFailed {
+        /// Why.
+        reason: String,
+    },
     /// A retransmission on an established IKE SA: the peer stopped answering.
     PeerUnresponsive {
         /// Retransmissions so far.
@@ -655,6 +667,11 @@ impl Display for EventKind {
                 Some(l) => write!(f, "path change to {l} not followed: {reason}"),
                 None => write!(f, "path change not followed: {reason}"),
             },
+            Self::Banner { text } => write!(f, "banner from the server: {text:?}"),
+            Self::RenewalFailed { reason } => write!(
+                f,
+                "renewing the ISAKMP SA failed ({reason}); the current one lasts until its end"
+            ),
             Self::PeerUnresponsive { retransmits } => {
                 write!(f, "the peer does not answer ({retransmits} retransmissions)")
             }

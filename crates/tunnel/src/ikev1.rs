@@ -2,22 +2,170 @@
 //! loop as IKEv2's (`handle_datagram`, `poll_transmit`, `poll_event`, timers), the events that
 //! mean the same for both (`ikev1::Event::Ike`), the same datapath for its ESP SAs.
 //!
+//! IKEv1 has no rekey of an ISAKMP SA (RFC 2409): when the engine reports
+//! [`ikeway_ikev1::Event::RenewalDue`] (or the `RekeyIke` command asks), a successor is
+//! negotiated in full beside the current SA, and once it is up the ESP SAs are handed over to
+//! it ([`Ikev1Sa::hand_over`]) and the old SA is deleted. The datapath keeps its SAs, the
+//! session stays connected; the successor's `IkeSaUp` and `IkeSaRekeyed` report the change.
+//! Datagrams go to the SA whose cookie they carry.
+//!
 //! Commands (rekey a child, DPD, delete) go to the engine in IKEv1 terms ([`Role::act`]).
 //! What only IKEv2 has is absent here rather than faked: no IKEv2 SA ([`Role::own_sa`] is
-//! `None`, so no MOBIKE), no redirect, no IKE SA rekey command.
+//! `None`, so no MOBIKE), no redirect.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use ikeway_ikev1::Ikev1Sa;
-use ikeway_sa::{Engine, EngineEvent, IkeSa, SaId, Transmit};
+use ikeway_ikev1::{Event as V1Event, Ikev1Sa, KeyExchangeProvider};
+use ikeway_sa::{Engine, EngineEvent, Event, IkeSa, SaId, Transmit};
 
 use crate::datapath::ChildOwner;
 use crate::engine::Role;
-use crate::session::Action;
+use crate::event::EventKind;
+use crate::options::Ikev1KeyLogger;
+use crate::session::{Action, SessionError};
 
-/// The session's engine for an IKEv1 initiator.
-pub(crate) struct Ikev1Initiator(pub(crate) Ikev1Sa);
+/// The session's engine for an IKEv1 initiator: the current ISAKMP SA, the successor that
+/// renews it while one is being negotiated, and replaced SAs until their last datagrams
+/// (the Delete) are out.
+pub(crate) struct Ikev1Initiator {
+    sa: Ikev1Sa,
+    successor: Option<Ikev1Sa>,
+    retired: Vec<Ikev1Sa>,
+    kex: Arc<dyn KeyExchangeProvider>,
+    /// A fixed seed (tests): successors' seeds derive from it, so runs stay reproducible.
+    fixed_seed: Option<[u8; 32]>,
+    renewals: u32,
+    /// Where the first SA started (our IKE port, the server's): successors start there too.
+    start_path: (SocketAddr, SocketAddr),
+    /// Session events of IKEv1's own (the banner, a failed renewal), for the loop.
+    notes: VecDeque<EventKind>,
+    /// What ends the session (a prompt nobody can answer, a key log that failed).
+    failure: Option<SessionError>,
+    keylog: Option<Ikev1KeyLogger>,
+}
+
+impl Ikev1Initiator {
+    pub(crate) fn new(
+        sa: Ikev1Sa,
+        kex: Arc<dyn KeyExchangeProvider>,
+        fixed_seed: Option<[u8; 32]>,
+        keylog: Option<Ikev1KeyLogger>,
+    ) -> Self {
+        let start_path = sa.path();
+        Self {
+            sa,
+            successor: None,
+            retired: Vec::new(),
+            kex,
+            fixed_seed,
+            renewals: 0,
+            start_path,
+            notes: VecDeque::new(),
+            failure: None,
+            keylog,
+        }
+    }
+
+    /// Starts the successor of the current ISAKMP SA, unless one is under way or the SA is
+    /// not up (or no longer).
+    fn start_renewal(&mut self, now: Instant) {
+        if self.successor.is_some() || !self.sa.is_established() {
+            return;
+        }
+        self.renewals += 1;
+        let seed = match self.fixed_seed {
+            Some(seed) => {
+                let derived = ikeway_ikev1::HashAlg::Sha256.digest(&[
+                    &seed,
+                    b"renewal",
+                    &self.renewals.to_be_bytes(),
+                ]);
+                let mut s = [0u8; 32];
+                s.copy_from_slice(&derived[..32]);
+                s
+            }
+            None => match crate::session::random_seed() {
+                Ok(s) => s,
+                Err(e) => return self.renewal_failed(e.to_string()),
+            },
+        };
+        let (local, remote) = self.start_path;
+        match self.sa.renew_on(Arc::clone(&self.kex), seed, now, local, remote) {
+            Ok(next) => self.successor = Some(next),
+            Err(e) => self.renewal_failed(e.to_string()),
+        }
+    }
+
+    /// The current SA goes on until its end (where it closes as expired).
+    fn renewal_failed(&mut self, why: String) {
+        self.notes.push_back(EventKind::RenewalFailed { reason: why });
+    }
+
+    /// The successor is up: the ESP SAs move to it and it becomes the current SA.
+    fn try_hand_over(&mut self, now: Instant) {
+        let Some(next) = self.successor.as_mut() else { return };
+        if !self.sa.hand_over(next, now) {
+            return;
+        }
+        if let Some(next) = self.successor.take() {
+            let old = std::mem::replace(&mut self.sa, next);
+            self.retired.push(old);
+        }
+    }
+
+    fn write_keylog(&mut self, which: Which) {
+        let Some(log) = self.keylog.as_mut() else { return };
+        let sa = match which {
+            Which::Current => Some(&self.sa),
+            Which::Successor => self.successor.as_ref(),
+        };
+        let Some(keys) = sa.and_then(Ikev1Sa::export_keys_for_debugging) else { return };
+        if let Err(e) = log(&keys) {
+            self.failure.get_or_insert(SessionError::Keylog(e));
+        }
+    }
+
+    /// An IKEv1-only event: what the session shows or ends on.
+    fn own_event(&mut self, event: V1Event, which: Which) {
+        match event {
+            V1Event::RenewalDue if matches!(which, Which::Current) => {
+                self.start_renewal(Instant::now());
+            }
+            V1Event::Banner(text) => self.notes.push_back(EventKind::Banner { text }),
+            // The configuration carries the password of this start (stored, or given with
+            // the start: `--password-file`, `startVPNTunnel(options:)`); without one there is
+            // nobody to ask here, and the session ends saying so.
+            V1Event::XauthPasswordRequired { username, .. } => {
+                self.failure.get_or_insert(SessionError::XauthPasswordMissing {
+                    user: username.unwrap_or_default(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// The SA a datagram from the server belongs to, by the initiator cookie it carries.
+    fn sa_for(&mut self, local: SocketAddr, remote: SocketAddr, datagram: &[u8]) -> &mut Ikev1Sa {
+        let cookie = ikeway_ikev1::initiator_cookie(local, remote, datagram);
+        let of = |sa: &Ikev1Sa| Some(sa.cookies().0) == cookie;
+        if self.successor.as_ref().is_some_and(of) {
+            return self.successor.as_mut().unwrap_or(&mut self.sa);
+        }
+        if let Some(i) = self.retired.iter().position(of) {
+            return &mut self.retired[i];
+        }
+        &mut self.sa
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Current,
+    Successor,
+}
 
 impl Engine for Ikev1Initiator {
     fn handle_datagram(
@@ -27,30 +175,90 @@ impl Engine for Ikev1Initiator {
         local: SocketAddr,
         datagram: &[u8],
     ) {
-        self.0.handle_datagram(now, remote, local, datagram);
+        self.sa_for(local, remote, datagram).handle_datagram(now, remote, local, datagram);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        self.0.handle_timeout(now);
+        let due = |sa: &Ikev1Sa| sa.poll_timeout().is_some_and(|t| t <= now);
+        for sa in std::iter::once(&mut self.sa)
+            .chain(self.successor.as_mut())
+            .chain(self.retired.iter_mut())
+            .filter(|sa| due(sa))
+        {
+            sa.handle_timeout(now);
+        }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.0.poll_timeout()
+        let now_due = (!self.notes.is_empty() || self.failure.is_some()).then(Instant::now);
+        [self.sa.poll_timeout(), self.successor.as_ref().and_then(Ikev1Sa::poll_timeout), now_due]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
+    /// The replaced SAs' last datagrams first (their Delete), then the current SA's, then
+    /// the successor's.
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, usize>> {
-        self.0.poll_transmit(buf)
+        while let Some(old) = self.retired.first_mut() {
+            match old.poll_transmit(buf) {
+                Some(t) => return Some(t),
+                None => {
+                    self.retired.remove(0);
+                }
+            }
+        }
+        if let Some(t) = self.sa.poll_transmit(buf) {
+            return Some(t);
+        }
+        self.successor.as_mut()?.poll_transmit(buf)
     }
 
-    /// The events IKEv1 shares with IKEv2; an IKEv1-only one (the Unity banner, a prompt the
-    /// configuration already answered) is passed over.
+    /// The events IKEv1 shares with IKEv2, of the current SA and of its successor (which
+    /// reports `IkeSaUp`, then `IkeSaRekeyed` once it has the ESP SAs); the replaced SA's
+    /// close is its own business. IKEv1-only events are acted on here.
     fn poll_event(&mut self) -> Option<EngineEvent> {
         loop {
-            let ikeway_ikev1::EngineEvent { sa, event } = self.0.poll_event()?;
-            #[allow(unreachable_patterns)] // `Event` is non-exhaustive: more variants come.
+            if let Some(ikeway_ikev1::EngineEvent { sa, event }) = self.sa.poll_event() {
+                match event {
+                    V1Event::Ike(event) => {
+                        if matches!(event, Event::IkeSaUp { .. }) {
+                            self.write_keylog(Which::Current);
+                        }
+                        return Some(EngineEvent { sa, event });
+                    }
+                    other => {
+                        self.own_event(other, Which::Current);
+                        continue;
+                    }
+                }
+            }
+            for old in &mut self.retired {
+                while old.poll_event().is_some() {}
+            }
+            let next = self.successor.as_mut()?;
+            let Some(ikeway_ikev1::EngineEvent { sa, event }) = next.poll_event() else {
+                // Up (and XAUTH done): the ESP SAs move over; its `IkeSaRekeyed` comes next.
+                if next.is_established() {
+                    self.try_hand_over(Instant::now());
+                    if self.successor.is_none() {
+                        continue;
+                    }
+                }
+                return None;
+            };
             match event {
-                ikeway_ikev1::Event::Ike(event) => return Some(EngineEvent { sa, event }),
-                _ => continue,
+                V1Event::Ike(Event::IkeSaClosed { reason }) => {
+                    self.successor = None;
+                    self.renewal_failed(format!("the new ISAKMP SA closed: {reason:?}"));
+                }
+                V1Event::Ike(event) => {
+                    if matches!(event, Event::IkeSaUp { .. }) {
+                        self.write_keylog(Which::Successor);
+                    }
+                    return Some(EngineEvent { sa, event });
+                }
+                other => self.own_event(other, Which::Successor),
             }
         }
     }
@@ -64,9 +272,9 @@ impl Engine for Ikev1Initiator {
 impl ChildOwner for Ikev1Initiator {
     /// A new quick mode for the ESP SA the datapath asked about (its soft limit).
     fn rekey_child(&mut self, now: Instant, spi_in: u32) -> bool {
-        let ours = self.0.child_spis().iter().any(|&(spi, _)| spi == spi_in);
+        let ours = self.sa.child_spis().iter().any(|&(spi, _)| spi == spi_in);
         if ours {
-            self.0.rekey_child(now, spi_in);
+            self.sa.rekey_child(now, spi_in);
         }
         ours
     }
@@ -77,20 +285,31 @@ impl Role for Ikev1Initiator {
         None
     }
 
-    /// Deletes the ESP SAs and the ISAKMP SA (informational exchanges with Delete payloads).
+    /// Deletes the ESP SAs and the ISAKMP SA (informational exchanges with Delete payloads),
+    /// and a successor in the making.
     fn delete_all(&mut self, now: Instant) {
-        if !self.0.is_closed() {
-            self.0.delete_ike(now);
+        if let Some(next) = self.successor.as_mut()
+            && next.is_established()
+        {
+            next.delete_ike(now);
+        }
+        if !self.sa.is_closed() {
+            self.sa.delete_ike(now);
         }
     }
 
-    /// The initiator's commands in IKEv1 terms; IKEv1 has no IKE SA rekey (RFC 2409: a new
-    /// ISAKMP SA replaces the old one on the engine's own timer), so `RekeyIke` does nothing.
+    /// The initiator's commands in IKEv1 terms. `RekeyIke` renews the ISAKMP SA now (a new
+    /// one, the ESP SAs handed over), what the engine's own timer does before the end of
+    /// its lifetime.
     fn act(&mut self, now: Instant, sa: Option<SaId>, action: Action) {
-        if sa.is_some_and(|id| id != self.0.id()) {
+        if sa.is_some_and(|id| id != self.sa.id()) {
             return;
         }
-        let sa = &mut self.0;
+        if action == Action::RekeyIke {
+            self.start_renewal(now);
+            return;
+        }
+        let sa = &mut self.sa;
         let first_child = sa.child_spis().first().map(|c| c.0);
         match action {
             Action::RekeyChild(spi) => {
@@ -111,7 +330,7 @@ impl Role for Ikev1Initiator {
     }
 
     fn all_closed(&self) -> bool {
-        self.0.is_closed()
+        self.sa.is_closed()
     }
 
     fn serves_many(&self) -> bool {
@@ -119,10 +338,24 @@ impl Role for Ikev1Initiator {
     }
 
     fn stats_text(&self) -> (Option<String>, Option<String>, Option<String>) {
-        (Some(format!("{:?}", self.0.stats())), None, None)
+        (Some(format!("{:?}", self.sa.stats())), None, None)
     }
 
     fn retransmits(&self) -> u64 {
-        self.0.stats().retransmits
+        self.sa.stats().retransmits
+    }
+
+    /// ESP from the server counts as hearing from it: DPD asks R-U-THERE only when idle
+    /// (RFC 3706 §5.3).
+    fn peer_traffic_seen(&mut self, now: Instant) {
+        self.sa.peer_traffic_seen(now);
+    }
+
+    fn poll_note(&mut self) -> Option<EventKind> {
+        self.notes.pop_front()
+    }
+
+    fn take_failure(&mut self) -> Option<SessionError> {
+        self.failure.take()
     }
 }

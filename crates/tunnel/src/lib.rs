@@ -57,8 +57,8 @@ pub use event::{
 };
 pub use faults::{Fault, FaultCounts};
 pub use options::{
-    DEFAULT_EVENT_DEPTH, DEFAULT_QUEUE_DEPTH, DatagramTrace, DatapathOptions, KeyLogger, Ports,
-    Role, SessionOptions,
+    DEFAULT_EVENT_DEPTH, DEFAULT_QUEUE_DEPTH, DatagramTrace, DatapathOptions, Ikev1KeyLogger,
+    KeyLogger, Ports, Role, SessionOptions,
 };
 pub use redirect::{MAX_REDIRECTS, RedirectFailure};
 pub use session::{Action, Session, SessionError, SessionGone, SessionHandle, random_seed};

@@ -12,6 +12,11 @@ use crate::datapath::TunOptions;
 /// Receives an IKE SA's keys (see [`SessionOptions::keylog`]); an error ends the session.
 pub type KeyLogger = Box<dyn FnMut(&KeyExport<'_>) -> std::io::Result<()> + Send>;
 
+/// Receives each IKEv1 ISAKMP SA's cookies and encryption key as it comes up (see
+/// [`SessionOptions::ikev1_keylog`]); an error ends the session.
+pub type Ikev1KeyLogger =
+    Box<dyn FnMut(&ikeway_ikev1::KeyExport<'_>) -> std::io::Result<()> + Send>;
+
 /// Sees every IKE datagram a session sends (local address, remote address, bytes), just
 /// before it goes out: for tracing, as `ikeway demo` prints each exchange.
 pub type DatagramTrace = Box<dyn FnMut(SocketAddr, SocketAddr, &[u8]) + Send>;
@@ -97,6 +102,10 @@ pub struct SessionOptions {
     /// IKE_SA_INIT keys before its IKE_INTERMEDIATE exchanges (RFC 9370). Secrets: for
     /// debugging with tshark only (the binary's `--keylog` writes Wireshark's table with it).
     pub keylog: Option<KeyLogger>,
+    /// An IKEv1 initiator's key log: each ISAKMP SA's initiator cookie and encryption key
+    /// when it comes up (a renewal's too), for Wireshark's `ikev1_decryption_table`. Secrets:
+    /// for debugging with tshark only.
+    pub ikev1_keylog: Option<Ikev1KeyLogger>,
     /// Datagrams waiting for the loop, at most (more are dropped and counted).
     pub queue_depth: usize,
     /// Events waiting for the reader, at most (more are dropped and counted).
@@ -120,6 +129,7 @@ impl fmt::Debug for SessionOptions {
             .field("seed", &self.seed.map(|_| "<set>"))
             .field("datapath", &self.datapath)
             .field("keylog", &self.keylog.as_ref().map(|_| "<set>"))
+            .field("ikev1_keylog", &self.ikev1_keylog.as_ref().map(|_| "<set>"))
             .field("queue_depth", &self.queue_depth)
             .field("event_depth", &self.event_depth)
             .field("connect_timeout", &self.connect_timeout)
@@ -144,6 +154,7 @@ impl SessionOptions {
             seed: None,
             datapath: None,
             keylog: None,
+            ikev1_keylog: None,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             event_depth: DEFAULT_EVENT_DEPTH,
             connect_timeout: None,
@@ -205,6 +216,12 @@ impl SessionOptions {
     /// Hands every IKE SA's keys to `log` (secrets: debugging only).
     pub fn with_keylog(mut self, log: KeyLogger) -> Self {
         self.keylog = Some(log);
+        self
+    }
+
+    /// Hands every IKEv1 ISAKMP SA's keys to `log` (secrets: debugging only).
+    pub fn with_ikev1_keylog(mut self, log: Ikev1KeyLogger) -> Self {
+        self.ikev1_keylog = Some(log);
         self
     }
 

@@ -54,6 +54,16 @@ pub enum SessionError {
     /// The datapath could not take a child SA of the initiator's one IKE SA.
     #[error("{0}")]
     DatapathApply(String),
+    /// The IKEv1 gateway asked for the XAUTH password and this start has none (neither
+    /// stored nor given with the start).
+    #[error(
+        "the server asks for the XAUTH password of {user:?} and none was given to start \
+         (store one, or give it with the start: --password-file, startVPNTunnel(options:))"
+    )]
+    XauthPasswordMissing {
+        /// The user name the server asked about (empty when it named none).
+        user: String,
+    },
     /// Writing the key log failed.
     #[error("writing the key log: {0}")]
     Keylog(std::io::Error),
@@ -228,6 +238,7 @@ impl Session {
             seed,
             datapath,
             keylog,
+            ikev1_keylog,
             queue_depth,
             event_depth,
             connect_timeout,
@@ -362,9 +373,10 @@ impl Session {
                 spawn(Driver::new(sa, Parts { redirects: Some(follower), ..parts }, now))?
             }
             Role::Ikev1Initiator { remote, config } => {
-                let sa = Ikev1Sa::initiate(config, kex, seed, now, ike_local, remote)
+                let sa = Ikev1Sa::initiate(config, Arc::clone(&kex), seed, now, ike_local, remote)
                     .map_err(SessionError::Ikev1)?;
-                spawn(Driver::new(Ikev1Initiator(sa), parts, now))?
+                let engine = Ikev1Initiator::new(sa, kex, fixed_seed, ikev1_keylog);
+                spawn(Driver::new(engine, parts, now))?
             }
             Role::Responder { pool } => {
                 spawn(Driver::new(Responder::new(config, kex, pool, seed), parts, now))?

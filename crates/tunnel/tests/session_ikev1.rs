@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::{HANG, LOOPBACK, until};
 use ikeway_crypto::SecretBytes;
+use ikeway_ikev1::transaction::{ModeConfigClient, ModeConfigServer, XauthCredentials};
 use ikeway_ikev1::{CloseReason, Config, DefaultKex, Identity, Ikev1Responder};
+use ikeway_sa::{AddressAllocator, AddressPool};
 use ikeway_tunnel::{EventKind, Ports, Session, SessionOptions, Spi64, Status};
 
 const GROUP: &[u8] = b"ikeway-group";
@@ -29,6 +31,11 @@ struct Gateway {
 
 impl Gateway {
     fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// The gateway with `more` configured (XAUTH, mode config).
+    fn start_with(more: impl FnOnce(&mut Config)) -> Self {
         let socket = UdpSocket::bind((LOOPBACK, 0)).unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
         let addr = socket.local_addr().unwrap();
@@ -37,6 +44,7 @@ impl Gateway {
             SecretBytes::from_slice(SECRET),
         );
         config.remote_id = Some(Identity::KeyId(GROUP.to_vec()));
+        more(&mut config);
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
@@ -65,6 +73,37 @@ impl Drop for Gateway {
             let _ = t.join();
         }
     }
+}
+
+const USER: &str = "alice";
+const PASSWORD: &[u8] = b"alice's password";
+const BANNER: &str = "Authorised use only.\nAll access is logged.";
+
+/// Apple's IPSec client: aggressive mode with the group name, XAUTH, mode config pulled.
+fn xauth_client() -> Config {
+    let mut c = Config::psk(Identity::KeyId(GROUP.to_vec()), SecretBytes::from_slice(SECRET));
+    c.xauth = true;
+    c.cisco_unity = true;
+    c.transaction.xauth_client = Some(XauthCredentials {
+        username: USER.into(),
+        password: Some(SecretBytes::from_slice(PASSWORD)),
+    });
+    c.transaction.mode_config = Some(ModeConfigClient::Pull);
+    c
+}
+
+/// The gateway side of [`xauth_client`]: its user, a pool, a banner.
+fn xauth_gateway(c: &mut Config) {
+    c.xauth = true;
+    c.cisco_unity = true;
+    c.transaction.xauth_users = vec![(USER.into(), SecretBytes::from_slice(PASSWORD))];
+    let pool = AddressPool { v4: Some(("10.9.0.10".parse().unwrap(), 4)), ..Default::default() };
+    c.transaction.mode_config_server = Some(ModeConfigServer {
+        pool: Arc::new(AddressAllocator::new(pool)),
+        banner: Some(BANNER.into()),
+        split_dns: Vec::new(),
+        push: false,
+    });
 }
 
 fn client(secret: &[u8], gateway: SocketAddr) -> Session {
@@ -106,4 +145,95 @@ fn a_wrong_group_secret_ends_the_ikev1_session_as_authentication_failed() {
     let waited = Instant::now();
     session.wait().expect("the session ends without an error");
     assert!(waited.elapsed() < HANG);
+}
+
+/// The ISAKMP SA's SPIs (cookies) of an `IkeSaUp`.
+fn cookies(e: &EventKind) -> Option<(Spi64, Spi64)> {
+    match e {
+        EventKind::IkeSaUp { spi_i, spi_r, .. } => Some((*spi_i, *spi_r)),
+        _ => None,
+    }
+}
+
+/// RFC 2409 has no rekey of an ISAKMP SA: the session negotiates a successor beside it, hands
+/// the ESP SAs over and deletes the old one, and the connection never leaves `Connected`.
+#[test]
+fn renewing_the_isakmp_sa_hands_the_esp_sas_to_a_new_one_and_the_session_stays_up() {
+    let gateway = Gateway::start_with(xauth_gateway);
+    let options = SessionOptions::ikev1_initiator(LOOPBACK, gateway.addr, xauth_client())
+        .with_ports(Ports::ephemeral());
+    let session = Session::start(options).expect("the session starts");
+    let up = until(session.events(), |e| matches!(e, EventKind::ChildSaInstalled { .. }));
+    // Cisco Unity's banner reaches the session's events.
+    assert!(
+        up.contains(&EventKind::Banner { text: BANNER.into() }),
+        "the banner of mode config: {up:#?}"
+    );
+    let first = up.iter().find_map(cookies).expect("IkeSaUp before the ESP SA");
+    let Some(EventKind::ChildSaInstalled { spi_in, .. }) = up.last() else { unreachable!() };
+    let esp = *spi_in;
+    until(session.events(), |e| *e == EventKind::Status { status: Status::Connected });
+
+    session.handle().act(ikeway_tunnel::Action::RekeyIke).unwrap();
+    let renewal = until(session.events(), |e| matches!(e, EventKind::IkeSaRekeyed { .. }));
+    let second = renewal.iter().find_map(cookies).expect("the successor's IkeSaUp");
+    assert_ne!(second.0, first.0, "{renewal:#?}");
+    assert_ne!(second.1, Spi64(0), "{renewal:#?}");
+    assert_eq!(
+        renewal.last(),
+        Some(&EventKind::IkeSaRekeyed { old: [first.0, first.1], new: [second.0, second.1] })
+    );
+    // Nothing else changed: no status, no ESP SA removed or made, no close (the new SA's
+    // phase 1 reports its NAT detection again).
+    for e in &renewal {
+        assert!(
+            matches!(
+                e,
+                EventKind::IkeSaUp { .. }
+                    | EventKind::IkeSaRekeyed { .. }
+                    | EventKind::NatDetected { .. }
+            ),
+            "{renewal:#?}"
+        );
+    }
+    // The ESP SA now belongs to the new ISAKMP SA: deleting it goes through that one.
+    session.handle().act(ikeway_tunnel::Action::DeleteChild(None)).unwrap();
+    let removed = until(session.events(), |e| matches!(e, EventKind::ChildSaRemoved { .. }));
+    let Some(EventKind::ChildSaRemoved { spi_in, .. }) = removed.last() else { unreachable!() };
+    assert_eq!(*spi_in, esp);
+    assert!(!removed.iter().any(|e| matches!(e, EventKind::IkeSaClosed { .. })), "{removed:#?}");
+    session.handle().disconnect(Duration::from_secs(2)).unwrap();
+    let end = until(session.events(), |e| *e == EventKind::Status { status: Status::Disconnected });
+    assert!(
+        end.contains(&EventKind::IkeSaClosed { reason: CloseReason::Deleted }),
+        "the successor is the SA the disconnect deletes: {end:#?}"
+    );
+    session.wait().expect("the session ends without an error");
+}
+
+/// An XAUTH gateway asking a client that has no password: the session ends naming what is
+/// missing, rather than waiting for an answer nobody can give.
+#[test]
+fn an_xauth_prompt_without_a_password_ends_the_session_naming_what_is_missing() {
+    let gateway = Gateway::start_with(xauth_gateway);
+    let mut config = xauth_client();
+    if let Some(x) = config.transaction.xauth_client.as_mut() {
+        x.password = None;
+    }
+    let options = SessionOptions::ikev1_initiator(LOOPBACK, gateway.addr, config)
+        .with_ports(Ports::ephemeral());
+    let session = Session::start(options).expect("the session starts");
+    let seen = until(session.events(), |e| matches!(e, EventKind::Error { .. }));
+    assert_eq!(
+        seen.last(),
+        Some(&EventKind::Error {
+            error: "the server asks for the XAUTH password of \"alice\" and none was given to \
+                    start (store one, or give it with the start: --password-file, \
+                    startVPNTunnel(options:))"
+                .into()
+        }),
+        "{seen:#?}"
+    );
+    let err = session.wait().expect_err("the session ends on the error");
+    assert!(matches!(err, ikeway_tunnel::SessionError::XauthPasswordMissing { .. }), "{err}");
 }

@@ -65,6 +65,19 @@ impl Ikev1Sa {
     ) -> Result<Ikev1Sa, crate::Error> {
         let local = SocketAddr::new(self.local.ip(), 500);
         let remote = SocketAddr::new(self.remote.ip(), 500);
+        self.renew_on(kex, seed, now, local, remote)
+    }
+
+    /// [`Ikev1Sa::renew`] from `local` to `remote`: the path this SA started on, for a
+    /// runtime whose IKE port is not 500 (the successor floats to NAT-T itself).
+    pub fn renew_on(
+        &self,
+        kex: Arc<dyn KeyExchangeProvider>,
+        seed: [u8; 32],
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Ikev1Sa, crate::Error> {
         let mut new = Ikev1Sa::initiate(self.config.clone(), kex, seed, now, local, remote)?;
         new.quick.renewing = true;
         new.transaction.inherit_lease(self.transaction.leased_address());

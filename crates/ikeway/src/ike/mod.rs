@@ -544,7 +544,7 @@ fn keylog(options: &mut SessionOptions, path: &Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn write_keylog(f: &mut File, k: &KeyExport<'_>) -> std::io::Result<()> {
+pub(crate) fn write_keylog(f: &mut File, k: &KeyExport<'_>) -> std::io::Result<()> {
     let Some(encr) = wireshark::encryption_name(k.suite.suite.encryption()) else { return Ok(()) };
     let row = format!(
         "{:016x},{:016x},{},{},\"{}\",{},{},\"{}\"\n",

@@ -4,16 +4,17 @@
 //! `connect --foreground` runs the same loop in this process. This module parses, asks and
 //! prints.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ikeway_crypto::SecretBytes;
-use ikeway_manager::{MAX_PASSWORD, PreferencesStore, VpnConfiguration};
+use ikeway_manager::{KeyLogSink, MAX_PASSWORD, PreferencesStore, VpnConfiguration};
 use ikeway_service::control::{ConnectRequest, Reply, Request};
 use ikeway_service::{Daemon, DaemonOptions, Input, Mode, Phase};
 use ikeway_tunnel::host::killswitch::KillSwitch;
@@ -50,6 +51,12 @@ pub(crate) struct ConnectArgs {
     /// The EAP password on standard input (first line), for scripts that hold it in a pipe.
     #[arg(long, conflicts_with = "password_file")]
     password_stdin: bool,
+    /// Write each IKE SA's keys to FILE as rows of Wireshark's decryption tables (IKEv2:
+    /// `ikev2_decryption_table`; IKEv1: `ikev1_decryption_table`, cookie and key), for
+    /// debugging with tshark. Secrets: FILE must not exist and is created mode 0600. Only with
+    /// --foreground (the daemon writes no secrets for the users it serves).
+    #[arg(long, value_name = "FILE", requires = "foreground")]
+    keylog: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -84,7 +91,8 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         starter: control::starting_uid(),
     };
     if args.foreground {
-        return connect_in_foreground(request, store, &Dir::for_connection()?);
+        let keylog = args.keylog.as_deref().map(FileKeyLog::create).transpose()?;
+        return connect_in_foreground(request, store, &Dir::for_connection()?, keylog);
     }
     connect_through_daemon(&args, request)
 }
@@ -94,6 +102,7 @@ fn connect_in_foreground(
     request: ConnectRequest,
     store: PreferencesStore,
     dir: &Dir,
+    keylog: Option<FileKeyLog>,
 ) -> Result<()> {
     let options = DaemonOptions {
         store,
@@ -103,6 +112,7 @@ fn connect_in_foreground(
         mode: Mode::Foreground,
         log: Box::new(log_line),
         logged_to: None,
+        keylog: keylog.map(|k| Arc::new(k) as Arc<dyn KeyLogSink>),
     };
     let mut daemon = Daemon::bind(options)?;
     let signals = daemon.sender();
@@ -125,6 +135,30 @@ fn connect_in_foreground(
     match daemon.run().described() {
         Some(e) => bail!("disconnected: {e}"),
         None => Ok(()),
+    }
+}
+
+/// `connect --keylog`: the rows of both Wireshark tables, appended to one new 0600 file.
+#[derive(Debug)]
+struct FileKeyLog(Mutex<File>);
+
+impl FileKeyLog {
+    fn create(path: &Path) -> Result<Self> {
+        Ok(Self(Mutex::new(crate::secret_file::create(path)?)))
+    }
+
+    fn file(&self) -> std::sync::MutexGuard<'_, File> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl KeyLogSink for FileKeyLog {
+    fn ikev2(&self, keys: &ikeway_sa::KeyExport<'_>) -> std::io::Result<()> {
+        crate::ike::write_keylog(&mut self.file(), keys)
+    }
+
+    fn ikev1(&self, keys: &ikeway_ikev1::KeyExport<'_>) -> std::io::Result<()> {
+        writeln!(self.file(), "{}", keys.wireshark_line())
     }
 }
 
@@ -366,6 +400,10 @@ fn table(s: &Value) -> String {
         ("internal address", field(&s["internal_addresses"])),
         ("DNS", format!("{} {}", field(&s["dns"]), field(&s["domains"]))),
     ];
+    if let Some(banner) = s["banner"].as_str() {
+        // The server's words, one row per line, so no line of theirs looks like one of ours.
+        rows.extend(banner.lines().map(|l| ("banner", format!("| {l}"))));
+    }
     if let Some(ike) = s["ike_sa"].as_object() {
         rows.push((
             "IKE SA",

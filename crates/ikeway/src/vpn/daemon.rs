@@ -42,6 +42,7 @@ pub(crate) fn daemon(args: DaemonArgs) -> Result<()> {
         mode: Mode::Service,
         log: Box::new(super::connect::log_line),
         logged_to: args.logged_to,
+        keylog: None,
     };
     let daemon = Daemon::bind(options)?;
     let signals = daemon.sender();
