@@ -7,7 +7,9 @@
 
 use core::fmt;
 
-use crate::registry::{NotifyType, PayloadType};
+use crate::header::Flags;
+use crate::registry::{ExchangeType, NotifyType, PayloadType};
+use crate::wire::{self, Protocol};
 
 /// What was wrong with the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,51 +81,47 @@ impl fmt::Display for DecodeErrorKind {
     }
 }
 
-/// A malformed message.
-///
-/// Small and `Copy`, so it can be returned up the stack and logged freely.
+/// IKEv2 as the parameter of [`crate::wire`]'s generic pieces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DecodeError {
-    /// What went wrong.
-    pub kind: DecodeErrorKind,
-    /// Byte offset of the offending field, counted from the base the caller
-    /// parsed against (the start of the IKE message for [`MessageRepr`]).
-    ///
-    /// [`MessageRepr`]: crate::MessageRepr
-    pub offset: usize,
-    /// The payload being decoded, if the error lies inside one.
-    pub payload: Option<PayloadType>,
-}
+pub enum Ikev2 {}
 
-impl DecodeError {
-    /// An error of `kind` at `offset`, outside any payload.
-    pub const fn new(kind: DecodeErrorKind, offset: usize) -> Self {
-        Self { kind, offset, payload: None }
+impl Protocol for Ikev2 {
+    type Kind = DecodeErrorKind;
+    type PayloadType = PayloadType;
+    type ExchangeType = ExchangeType;
+    type Flags = Flags;
+    type Spi = u64;
+    type Notify = NotifyType;
+
+    const MAJOR_VERSION: u8 = 2;
+    const TRUNCATED: DecodeErrorKind = DecodeErrorKind::Truncated;
+    const TRAILING_DATA: DecodeErrorKind = DecodeErrorKind::TrailingData;
+    const LENGTH_TOO_SMALL: DecodeErrorKind = DecodeErrorKind::LengthTooSmall;
+    const LENGTH_PAST_END: DecodeErrorKind = DecodeErrorKind::LengthPastEnd;
+
+    fn invalid_major_version(major: u8) -> DecodeErrorKind {
+        DecodeErrorKind::InvalidMajorVersion(major)
     }
 
-    /// The same error, attributed to payload `ty` unless a payload is
-    /// already named.
-    pub const fn in_payload(mut self, ty: PayloadType) -> Self {
-        if self.payload.is_none() {
-            self.payload = Some(ty);
-        }
-        self
-    }
-
-    /// The Notify type to send back for this error.
-    ///
     /// RFC 7296 §2.21.1: a malformed message gets INVALID_SYNTAX, an
     /// unknown critical payload UNSUPPORTED_CRITICAL_PAYLOAD, and a major
     /// version other than 2 INVALID_MAJOR_VERSION (§2.5).
-    pub fn notify(&self) -> NotifyType {
-        match self.kind {
+    fn notify(error: &DecodeError) -> NotifyType {
+        match error.kind {
             DecodeErrorKind::UnsupportedCriticalPayload => NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
             DecodeErrorKind::InvalidMajorVersion(_) => NotifyType::INVALID_MAJOR_VERSION,
             _ => NotifyType::INVALID_SYNTAX,
         }
     }
+}
 
+/// A malformed IKEv2 message: what, where (a byte offset from the base the
+/// caller parsed against, the start of the IKE message for
+/// [`MessageRepr`](crate::MessageRepr)), in which payload, and
+/// [`notify`](wire::DecodeError::notify), the Notify to answer with.
+pub type DecodeError = wire::DecodeError<Ikev2>;
+
+impl DecodeError {
     /// The Notification Data to send with [`notify`](Self::notify).
     ///
     /// For UNSUPPORTED_CRITICAL_PAYLOAD it is the one-octet payload type
@@ -136,18 +134,6 @@ impl DecodeError {
         }
     }
 }
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at offset {}", self.kind, self.offset)?;
-        if let Some(ty) = self.payload {
-            write!(f, " in payload {ty}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 /// A representation that cannot be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,21 +175,4 @@ impl fmt::Display for EmitError {
 
 impl std::error::Error for EmitError {}
 
-/// Check that `buf` can hold `needed` bytes.
-pub(crate) fn check_room(buf: &[u8], needed: usize) -> Result<(), EmitError> {
-    if buf.len() < needed {
-        Err(EmitError::BufferTooShort { needed, available: buf.len() })
-    } else {
-        Ok(())
-    }
-}
-
-/// Convert a length to a 16-bit field or fail naming the field.
-pub(crate) fn len_u16(field: &'static str, len: usize) -> Result<u16, EmitError> {
-    u16::try_from(len).map_err(|_| EmitError::TooLong { field, len })
-}
-
-/// Convert a length to an 8-bit field or fail naming the field.
-pub(crate) fn len_u8(field: &'static str, len: usize) -> Result<u8, EmitError> {
-    u8::try_from(len).map_err(|_| EmitError::TooLong { field, len })
-}
+pub(crate) use crate::wire::{check_room, len_u8, len_u16};

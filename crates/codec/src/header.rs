@@ -18,8 +18,13 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
-use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room};
+//!
+//! IKEv1 (RFC 2408 §3.1) has the same layout with cookies for SPIs, so the
+//! view, [`View`], is generic over the [`Protocol`]; [`Packet`] is IKEv2's.
+
+use crate::error::{DecodeError, EmitError, Ikev2, check_room};
 use crate::registry::{ExchangeType, PayloadType};
+use crate::wire::{self, HeaderFlags, HeaderSpi, Protocol};
 
 mod field {
     use core::ops::Range;
@@ -34,8 +39,11 @@ mod field {
     pub(super) const LENGTH: Range<usize> = 24..28;
 }
 
-/// Length of the IKE header.
+/// Length of the header, IKEv2's and IKEv1's alike.
 pub const HEADER_LEN: usize = 28;
+
+/// Offset of the version octet, which tells IKEv2 (0x20) from IKEv1 (0x10).
+pub const VERSION_OFFSET: usize = field::VERSION;
 
 /// The only major version this crate speaks (RFC 7296 §2.5).
 pub const MAJOR_VERSION: u8 = 2;
@@ -44,33 +52,45 @@ pub const MAJOR_VERSION: u8 = 2;
 pub const VERSION_2_0: u8 = 0x20;
 
 /// A zero-copy view of an IKE header at the start of a buffer.
+pub type Packet<T> = View<T, Ikev2>;
+
+/// A zero-copy view of a header of protocol `P` at the start of a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
+pub struct View<T: AsRef<[u8]>, P: Protocol> {
     buffer: T,
+    protocol: core::marker::PhantomData<P>,
 }
 
-impl<T: AsRef<[u8]>> Packet<T> {
+impl<T: AsRef<[u8]>, P: Protocol> View<T, P> {
     /// Wrap a buffer without checking its length; getters may panic on a
     /// buffer shorter than [`HEADER_LEN`]. Use [`new_checked`](Self::new_checked)
     /// on untrusted input.
     pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
+        Self { buffer, protocol: core::marker::PhantomData }
     }
 
     /// Wrap a buffer, checking that it can hold the header.
-    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
+    pub fn new_checked(buffer: T) -> Result<Self, wire::DecodeError<P>> {
         let packet = Self::new_unchecked(buffer);
         packet.check_len()?;
         Ok(packet)
     }
 
-    /// Check that the buffer holds a full header.
-    pub fn check_len(&self) -> Result<(), DecodeError> {
+    /// "Truncated" (at the end of the data) unless a whole header is there.
+    pub fn check_len(&self) -> Result<(), wire::DecodeError<P>> {
         let len = self.buffer.as_ref().len();
-        if len < HEADER_LEN {
-            Err(DecodeError::new(DecodeErrorKind::Truncated, len))
-        } else {
+        if len < HEADER_LEN { Err(wire::DecodeError::new(P::TRUNCATED, len)) } else { Ok(()) }
+    }
+
+    /// The protocol's "invalid major version" at the version octet unless
+    /// the major version is `P`'s (the minor version is not checked: RFC 7296
+    /// §2.5 says to ignore it, and RFC 2408 §5.1 only answers a major one).
+    pub fn check_version(&self) -> Result<(), wire::DecodeError<P>> {
+        let major = self.major_version();
+        if major == P::MAJOR_VERSION {
             Ok(())
+        } else {
+            Err(wire::DecodeError::new(P::invalid_major_version(major), field::VERSION))
         }
     }
 
@@ -79,31 +99,25 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
 
-    fn u64_at(&self, r: core::ops::Range<usize>) -> u64 {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&self.buffer.as_ref()[r]);
-        u64::from_be_bytes(b)
+    fn octets<const N: usize>(&self, at: core::ops::Range<usize>) -> [u8; N] {
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.buffer.as_ref()[at]);
+        out
     }
 
-    fn u32_at(&self, r: core::ops::Range<usize>) -> u32 {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(&self.buffer.as_ref()[r]);
-        u32::from_be_bytes(b)
+    /// The initiator's SPI (IKEv2) or cookie (IKEv1).
+    pub fn spi_i(&self) -> P::Spi {
+        P::Spi::from_octets(self.octets(field::SPI_I))
     }
 
-    /// IKE SA Initiator's SPI.
-    pub fn spi_i(&self) -> u64 {
-        self.u64_at(field::SPI_I)
-    }
-
-    /// IKE SA Responder's SPI.
-    pub fn spi_r(&self) -> u64 {
-        self.u64_at(field::SPI_R)
+    /// The responder's SPI or cookie (zero in the first message).
+    pub fn spi_r(&self) -> P::Spi {
+        P::Spi::from_octets(self.octets(field::SPI_R))
     }
 
     /// Type of the first payload.
-    pub fn next_payload(&self) -> PayloadType {
-        PayloadType(self.buffer.as_ref()[field::NEXT_PAYLOAD])
+    pub fn next_payload(&self) -> P::PayloadType {
+        self.buffer.as_ref()[field::NEXT_PAYLOAD].into()
     }
 
     /// The version octet (major in the high nibble).
@@ -122,8 +136,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     /// Exchange type.
-    pub fn exchange(&self) -> ExchangeType {
-        ExchangeType(self.buffer.as_ref()[field::EXCHANGE])
+    pub fn exchange(&self) -> P::ExchangeType {
+        self.buffer.as_ref()[field::EXCHANGE].into()
     }
 
     /// The raw flags octet, reserved bits included.
@@ -131,36 +145,41 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()[field::FLAGS]
     }
 
-    /// The defined flags.
-    pub fn flags(&self) -> Flags {
-        Flags::from_bits(self.flags_raw())
+    /// The flags, reserved bits dropped.
+    pub fn flags(&self) -> P::Flags {
+        P::Flags::from_octet(self.flags_raw())
     }
 
     /// Message ID.
     pub fn message_id(&self) -> u32 {
-        self.u32_at(field::MESSAGE_ID)
+        u32::from_be_bytes(self.octets(field::MESSAGE_ID))
     }
 
     /// Total message length, header included.
     pub fn length(&self) -> u32 {
-        self.u32_at(field::LENGTH)
+        u32::from_be_bytes(self.octets(field::LENGTH))
+    }
+
+    /// Everything after the header (not trimmed to the length field).
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[HEADER_LEN..]
     }
 }
 
-impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Set the initiator's SPI.
-    pub fn set_spi_i(&mut self, v: u64) {
-        self.buffer.as_mut()[field::SPI_I].copy_from_slice(&v.to_be_bytes());
+impl<T: AsRef<[u8]> + AsMut<[u8]>, P: Protocol> View<T, P> {
+    /// Set the initiator's SPI or cookie.
+    pub fn set_spi_i(&mut self, v: P::Spi) {
+        self.buffer.as_mut()[field::SPI_I].copy_from_slice(&v.to_octets());
     }
 
-    /// Set the responder's SPI.
-    pub fn set_spi_r(&mut self, v: u64) {
-        self.buffer.as_mut()[field::SPI_R].copy_from_slice(&v.to_be_bytes());
+    /// Set the responder's SPI or cookie.
+    pub fn set_spi_r(&mut self, v: P::Spi) {
+        self.buffer.as_mut()[field::SPI_R].copy_from_slice(&v.to_octets());
     }
 
     /// Set the first payload's type.
-    pub fn set_next_payload(&mut self, v: PayloadType) {
-        self.buffer.as_mut()[field::NEXT_PAYLOAD] = v.0;
+    pub fn set_next_payload(&mut self, v: P::PayloadType) {
+        self.buffer.as_mut()[field::NEXT_PAYLOAD] = v.into();
     }
 
     /// Set the version octet.
@@ -169,13 +188,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 
     /// Set the exchange type.
-    pub fn set_exchange(&mut self, v: ExchangeType) {
-        self.buffer.as_mut()[field::EXCHANGE] = v.0;
+    pub fn set_exchange(&mut self, v: P::ExchangeType) {
+        self.buffer.as_mut()[field::EXCHANGE] = v.into();
     }
 
-    /// Set the flags; reserved bits are written as zero (RFC 7296 §3.1).
-    pub fn set_flags(&mut self, v: Flags) {
-        self.buffer.as_mut()[field::FLAGS] = v.bits();
+    /// Set the flags; reserved bits are written as zero (RFC 7296 §3.1,
+    /// RFC 2408 §3.1).
+    pub fn set_flags(&mut self, v: P::Flags) {
+        self.buffer.as_mut()[field::FLAGS] = v.to_octet();
     }
 
     /// Set the message ID.
@@ -183,7 +203,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::MESSAGE_ID].copy_from_slice(&v.to_be_bytes());
     }
 
-    /// Set the total length.
+    /// Set the length field.
     pub fn set_length(&mut self, v: u32) {
         self.buffer.as_mut()[field::LENGTH].copy_from_slice(&v.to_be_bytes());
     }
@@ -191,13 +211,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Everything after the header, mutable.
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[HEADER_LEN..]
-    }
-}
-
-impl<T: AsRef<[u8]>> Packet<T> {
-    /// Everything after the header (not trimmed to the length field).
-    pub fn payload(&self) -> &[u8] {
-        &self.buffer.as_ref()[HEADER_LEN..]
     }
 }
 
@@ -241,6 +254,16 @@ impl Flags {
     }
 }
 
+impl HeaderFlags for Flags {
+    fn from_octet(bits: u8) -> Self {
+        Self::from_bits(bits)
+    }
+
+    fn to_octet(self) -> u8 {
+        self.bits()
+    }
+}
+
 /// The IKE header as owned values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HeaderRepr {
@@ -277,13 +300,7 @@ impl HeaderRepr {
     /// Decode from a checked view.
     pub fn parse_packet<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Self, DecodeError> {
         packet.check_len()?;
-        let major = packet.major_version();
-        if major != MAJOR_VERSION {
-            return Err(DecodeError::new(
-                DecodeErrorKind::InvalidMajorVersion(major),
-                field::VERSION,
-            ));
-        }
+        packet.check_version()?;
         Ok(Self {
             spi_i: packet.spi_i(),
             spi_r: packet.spi_r(),
@@ -320,6 +337,7 @@ impl HeaderRepr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DecodeErrorKind;
 
     const HDR: [u8; 28] = [
         1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 9, 33, 0x20, 34, 0x08, 0, 0, 0, 1, 0, 0, 0, 28,

@@ -13,7 +13,10 @@
 //!   content);
 //! * the IANA registries as open newtypes ([`NotifyType`], [`EncrAlg`], ...);
 //! * [`DecodeError`], which says what, where and in which payload, and
-//!   which Notify to answer with.
+//!   which Notify to answer with;
+//! * [`wire`], what IKEv1 shares with IKEv2 (the header view, the error
+//!   type, the cursors, the payload and proposal walks), generic over the
+//!   protocol, which `ikeway-isakmp` uses with its own registries.
 //!
 //! Decoding checks every length and count and never panics; encoding is
 //! deterministic, writes reserved fields as zero, and reproduces any valid
@@ -51,8 +54,9 @@ pub mod payload;
 pub mod reader;
 pub mod registry;
 pub mod sk;
+pub mod wire;
 
-pub use error::{DecodeError, DecodeErrorKind, EmitError};
+pub use error::{DecodeError, DecodeErrorKind, EmitError, Ikev2};
 pub use header::{Flags, HEADER_LEN, HeaderRepr};
 pub use message::MessageRepr;
 pub use payload::{

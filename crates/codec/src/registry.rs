@@ -6,10 +6,13 @@
 //! parsing). `name()` gives the IANA mnemonic; `Display` and `Debug` print
 //! it, or the bare number for values not listed here.
 
-use core::fmt;
-
-/// Declares a registry newtype with named constants.
-macro_rules! registry {
+/// Declares an open registry: a `Copy` newtype over the wire integer, its
+/// named values, `KNOWN`, `name()`, `is_known()`, a `Display` (and `Debug`)
+/// that prints the name or else the number, and conversions both ways.
+///
+/// Used for IKEv2's registries here and IKEv1's in `ikeway-isakmp`.
+#[macro_export]
+macro_rules! open_registry {
     (
         $(#[$meta:meta])*
         $name:ident($repr:ty) {
@@ -20,14 +23,15 @@ macro_rules! registry {
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         pub struct $name(pub $repr);
 
+        #[allow(missing_docs)]
         impl $name {
             $( $(#[$cmeta])* pub const $konst: Self = Self($val); )*
 
             /// Every value with a name in this crate, in registry order.
             pub const KNOWN: &'static [Self] = &[$(Self::$konst),*];
 
-            /// The IANA name of this value, if known.
-            pub const fn name(&self) -> Option<&'static str> {
+            /// The registry's name of this value, if known.
+            pub const fn name(self) -> Option<&'static str> {
                 match self.0 {
                     $( $val => Some($label), )*
                     _ => None,
@@ -35,23 +39,23 @@ macro_rules! registry {
             }
 
             /// Whether this value has a name in this crate.
-            pub const fn is_known(&self) -> bool {
+            pub const fn is_known(self) -> bool {
                 self.name().is_some()
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 match self.name() {
                     Some(n) => f.write_str(n),
-                    None => write!(f, "{}", self.0),
+                    None => ::core::fmt::Display::fmt(&self.0, f),
                 }
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(self, f)
+        impl ::core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(self, f)
             }
         }
 
@@ -69,7 +73,7 @@ macro_rules! registry {
     };
 }
 
-registry! {
+open_registry! {
     /// Exchange Types (RFC 7296 §3.1).
     ExchangeType(u8) {
         IKE_SA_INIT = 34 => "IKE_SA_INIT",
@@ -85,7 +89,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Payload Types (RFC 7296 §3.2), with short display names.
     PayloadType(u8) {
         /// "No Next Payload".
@@ -117,7 +121,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Transform Types (RFC 7296 §3.3.2, RFC 9370).
     TransformType(u8) {
         ENCR = 1 => "ENCR",
@@ -136,7 +140,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Transform Type 1, Encryption Algorithm Transform IDs.
     EncrAlg(u16) {
         ENCR_DES_IV64 = 1 => "ENCR_DES_IV64",
@@ -170,7 +174,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Transform Type 2, Pseudorandom Function Transform IDs.
     PrfAlg(u16) {
         PRF_HMAC_MD5 = 1 => "PRF_HMAC_MD5",
@@ -184,7 +188,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Transform Type 3, Integrity Algorithm Transform IDs.
     IntegAlg(u16) {
         NONE = 0 => "NONE",
@@ -205,7 +209,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Transform Type 4, Diffie-Hellman Group / Key Exchange Method IDs
     /// (RFC 7296 §3.3.2, RFC 5114, RFC 5903, RFC 6954, RFC 8031, RFC 9370).
     DhGroup(u16) {
@@ -238,7 +242,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Transform Type 5, Extended Sequence Numbers Transform IDs.
     EsnMode(u16) {
         NO_ESN = 0 => "NO_ESN",
@@ -246,7 +250,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Transform Attribute Types (RFC 7296 §3.3.5).
     AttributeType(u16) {
         /// Key Length in bits, always TV format.
@@ -254,7 +258,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// Security Protocol Identifiers (RFC 7296 §3.3.1).
     ProtocolId(u8) {
         /// No protocol: Notify payloads that concern no SA (RFC 7296 §3.10).
@@ -265,7 +269,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// IKEv2 Identification Payload ID Types (RFC 7296 §3.5, RFC 7619).
     IdType(u8) {
         ID_IPV4_ADDR = 1 => "ID_IPV4_ADDR",
@@ -280,7 +284,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// IKEv2 Authentication Methods (RFC 7296 §3.8, RFC 4754, RFC 6467,
     /// RFC 7619, RFC 7427).
     AuthMethod(u8) {
@@ -296,7 +300,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// IKEv2 Certificate Encodings (RFC 7296 §3.6, RFC 4806, RFC 7670).
     CertEncoding(u8) {
         PKCS7_WRAPPED_X509 = 1 => "PKCS7_WRAPPED_X509",
@@ -316,7 +320,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// IKEv2 Hash Algorithms (RFC 7427 §7, RFC 8420): what a
     /// SIGNATURE_HASH_ALGORITHMS notify lists.
     HashAlgorithm(u16) {
@@ -329,7 +333,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// IKEv2 Traffic Selector Types (RFC 7296 §3.13.1, RFC 4595, RFC 9478).
     TsType(u8) {
         TS_IPV4_ADDR_RANGE = 7 => "TS_IPV4_ADDR_RANGE",
@@ -339,7 +343,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// IKEv2 Configuration Payload CFG Types (RFC 7296 §3.15).
     ConfigType(u8) {
         CFG_REQUEST = 1 => "CFG_REQUEST",
@@ -349,7 +353,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// IKEv2 Configuration Payload Attribute Types (RFC 7296 §3.15.1 and
     /// later additions).
     ConfigAttributeType(u16) {
@@ -379,7 +383,7 @@ registry! {
     }
 }
 
-registry! {
+open_registry! {
     /// IKEv2 Notify Message Types (RFC 7296 §3.10.1 and later RFCs).
     ///
     /// Values below 16384 report errors, values from 16384 status

@@ -3,8 +3,7 @@
 //! the encrypted payload's ICV checks out, and every field tshark shows is what we built.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::Path;
 
 use ikeway_codec::sk;
 use ikeway_codec::{
@@ -105,49 +104,13 @@ fn ike_auth() -> Vec<u8> {
     sk::seal(&header(ExchangeType::IKE_AUTH, SPI_R, 1), &[], &inner, &protector, &[9; 8]).unwrap()
 }
 
-/// A pcap (linktype 101, raw IP) of IPv4/UDP 500 datagrams carrying `messages`.
-fn pcap(messages: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for v in [0xa1b2c3d4u32.to_le_bytes().as_slice(), &2u16.to_le_bytes(), &4u16.to_le_bytes()] {
-        out.extend_from_slice(v);
-    }
-    out.extend_from_slice(&[0; 8]); // thiszone, sigfigs
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&101u32.to_le_bytes());
-    for (i, m) in messages.iter().enumerate() {
-        let udp_len = 8 + m.len();
-        let total = 20 + udp_len;
-        let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 100, 192, 0, 2, 1];
-        ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        let sum = ip.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum::<u32>();
-        let folded = (sum & 0xffff) + (sum >> 16);
-        ip[10..12].copy_from_slice(&(!(folded as u16)).to_be_bytes());
-        let mut udp = vec![0x01, 0xf4, 0x01, 0xf4, 0, 0, 0, 0];
-        udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-        for v in [i as u32, 0, total as u32, total as u32] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(&ip);
-        out.extend_from_slice(&udp);
-        out.extend_from_slice(m);
-    }
-    out
-}
-
-fn tshark(pcap_path: &PathBuf, extra: &[&str]) -> String {
+fn tshark(pcap_path: &Path, extra: &[&str]) -> String {
     let key_row = format!(
         "uat:ikev2_decryption_table:{SPI_I:016x},{SPI_R:016x},{SK_EI},{SK_EI},\"AES-GCM-256 with 16 octet ICV [RFC5282]\",,,\"NONE [RFC4306]\""
     );
-    let out = Command::new("tshark")
-        .env("WIRESHARK_CONFIG_DIR", std::env::temp_dir().join("ikeway-empty-wireshark-config"))
-        .arg("-r")
-        .arg(pcap_path)
-        .args(["-o", &key_row])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    let mut args = vec!["-o", &key_row];
+    args.extend(extra);
+    ikeway_testkit::pcap::tshark(pcap_path, &args)
 }
 
 #[test]
@@ -160,7 +123,8 @@ fn tshark_dissects_our_ike_sa_init_and_encrypted_ike_auth() {
         return;
     }
     let path = std::env::temp_dir().join(format!("ikeway-emitted-{}.pcap", std::process::id()));
-    std::fs::write(&path, pcap(&[ike_sa_init(), ike_auth()])).unwrap();
+    std::fs::write(&path, ikeway_testkit::pcap::ike_exchange(&[ike_sa_init(), ike_auth()]))
+        .unwrap();
 
     let fields = [
         "isakmp.exchangetype",

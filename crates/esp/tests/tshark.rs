@@ -4,14 +4,10 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use ikeway_crypto::{AeadAlgorithm, AeadBackend, BlockCipher, Encryption, Integrity, Suite};
 use ikeway_esp::{Mode, NextHeader, OutboundSa, SaConfig};
-
-/// LINKTYPE_RAW: each record is an IPv4 or IPv6 packet (tcpdump.org link-layer types).
-const LINKTYPE_RAW: u32 = 101;
+use ikeway_testkit::pcap::{ipv4, raw_ip};
 
 fn checksum(bytes: &[u8]) -> u16 {
     let mut sum: u32 =
@@ -22,18 +18,6 @@ fn checksum(bytes: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-fn ipv4(src: [u8; 4], dst: [u8; 4], protocol: u8, payload: &[u8]) -> Vec<u8> {
-    let total = 20 + payload.len();
-    let mut p = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, protocol, 0, 0];
-    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    p.extend_from_slice(&src);
-    p.extend_from_slice(&dst);
-    let sum = checksum(&p);
-    p[10..12].copy_from_slice(&sum.to_be_bytes());
-    p.extend_from_slice(payload);
-    p
-}
-
 fn icmp_echo(seq: u16) -> Vec<u8> {
     let mut icmp = vec![8, 0, 0, 0, 0x42, 0x42];
     icmp.extend_from_slice(&seq.to_be_bytes());
@@ -41,26 +25,6 @@ fn icmp_echo(seq: u16) -> Vec<u8> {
     let sum = checksum(&icmp);
     icmp[2..4].copy_from_slice(&sum.to_be_bytes());
     ipv4([10, 1, 0, 1], [10, 2, 0, 2], 1, &icmp)
-}
-
-/// The classic pcap format: a 24-byte global header, then a 16-byte header per record.
-fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&LINKTYPE_RAW.to_le_bytes());
-    for (i, p) in packets.iter().enumerate() {
-        out.extend_from_slice(&(1_700_000_000 + i as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        out.extend_from_slice(p);
-    }
-    out
 }
 
 /// Whether tshark can judge `test`; says so loudly (a failure in CI) when it cannot.
@@ -82,7 +46,7 @@ fn dissect(config: &SaConfig, name: &str, encr: &str, auth: &str) -> String {
         })
         .collect();
     let path = std::env::temp_dir().join(format!("ikeway-esp-{name}-{}.pcap", std::process::id()));
-    std::fs::write(&path, pcap(&packets)).unwrap();
+    std::fs::write(&path, raw_ip(&packets)).unwrap();
     let keymat = hex::encode(config.encryption_key.expose());
     let auth_key = hex::encode(config.integrity_key.expose());
     let auth_key = if auth_key.is_empty() { String::new() } else { format!("0x{auth_key}") };
@@ -91,15 +55,12 @@ fn dissect(config: &SaConfig, name: &str, encr: &str, auth: &str) -> String {
         "uat:esp_sa:\"IPv4\",\"192.0.2.1\",\"198.51.100.2\",\"0x{:08x}\",\"{encr}\",\"0x{keymat}\",\"{auth}\",\"{auth_key}\"",
         config.spi
     );
-    let output = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(&path)
-        .args(["-o", "esp.enable_encryption_decode:TRUE", "-o", &sa, "-V"])
-        .output()
-        .unwrap();
+    let text = ikeway_testkit::pcap::tshark(
+        &path,
+        &["-n", "-o", "esp.enable_encryption_decode:TRUE", "-o", &sa, "-V"],
+    );
     std::fs::remove_file(&path).ok();
-    assert!(output.status.success(), "tshark failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
+    text
 }
 
 fn assert_clean(text: &str, what: &str) {

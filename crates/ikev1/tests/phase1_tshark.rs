@@ -3,54 +3,12 @@
 //! payloads, with no malformed packet and no expert warning. Needs `tshark` (a loud skip
 //! otherwise, a failure under CI=true).
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
 use ikeway_crypto::SecretBytes;
 use ikeway_ikev1::{Config, DefaultKex, Identity, Ikev1Responder, Ikev1Sa, Phase1Mode};
-
-/// A pcap (link type raw IPv4) of the datagrams, alternating 10.0.0.1 -> 10.0.0.2 and back
-/// on UDP 500, as the exchange ran: Wireshark tells the initiator's KE from the responder's
-/// by direction, which it needs for the first IV.
-fn pcap_bytes(datagrams: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&101u32.to_le_bytes());
-    for (i, d) in datagrams.iter().enumerate() {
-        let (src, dst) = if i % 2 == 0 {
-            ([10, 0, 0, 1], [10, 0, 0, 2])
-        } else {
-            ([10, 0, 0, 2], [10, 0, 0, 1])
-        };
-        let udp_len = 8 + d.len();
-        let ip_len = 20 + udp_len;
-        let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
-        ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
-        ip.extend_from_slice(&src);
-        ip.extend_from_slice(&dst);
-        let sum = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
-        let folded = (sum & 0xffff) + (sum >> 16);
-        let check = !(((folded & 0xffff) + (folded >> 16)) as u16);
-        ip[10..12].copy_from_slice(&check.to_be_bytes());
-        ip.extend_from_slice(&500u16.to_be_bytes());
-        ip.extend_from_slice(&500u16.to_be_bytes());
-        ip.extend_from_slice(&(udp_len as u16).to_be_bytes());
-        // A zero UDP checksum is "none" over IPv4.
-        ip.extend_from_slice(&[0, 0]);
-        ip.extend_from_slice(d);
-        out.extend_from_slice(&(i as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(ip.len() as u32).to_le_bytes());
-        out.extend_from_slice(&ip);
-    }
-    out
-}
+use ikeway_testkit::pcap::{ike_exchange, tshark};
 
 #[test]
 fn tshark_decrypts_our_main_mode_with_the_logged_key() {
@@ -104,18 +62,12 @@ fn tshark_decrypts_our_main_mode_with_the_logged_key() {
     let dir = std::env::temp_dir().join(format!("ikev1-tshark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("ikev1.pcap");
-    std::fs::write(&pcap, pcap_bytes(&datagrams)).unwrap();
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&pcap)
-        .arg("-o")
-        .arg(format!("uat:ikev1_decryption_table:{line}"))
-        .args(["-V", "-z", "expert,warn"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    // Alternating directions: Wireshark tells the initiator's KE from the responder's by
+    // direction, which it needs for the first IV.
+    std::fs::write(&pcap, ike_exchange(&datagrams)).unwrap();
+    let table = format!("uat:ikev1_decryption_table:{line}");
+    let text = tshark(&pcap, &["-o", &table, "-V", "-z", "expert,warn"]);
     std::fs::remove_dir_all(&dir).ok();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Messages 5 and 6 are encrypted; tshark shows what is inside.
     assert_eq!(text.matches("Encrypted Data (").count(), 2, "{text}");
     assert!(text.contains("ID_FQDN: client.ikeway.test"), "{text}");

@@ -12,7 +12,7 @@ use core::fmt;
 use zeroize::Zeroize;
 
 use crate::error::{DecodeError, DecodeErrorKind, EmitError, len_u16};
-use crate::reader::{Cursor, Out};
+use crate::reader::{Reader, Writer};
 use crate::registry::ConfigAttributeType;
 
 /// The Attribute Format bit: set for the TV (basic) form.
@@ -157,8 +157,8 @@ impl<K: AttributeKind> DataAttribute<K> {
 
     /// Read one attribute. A header or value running past the cursor is
     /// `AttributeTruncated` at the attribute's first octet.
-    pub(crate) fn parse(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
-        let start = c.at();
+    pub(crate) fn parse(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let start = c.offset();
         let truncated = |_| DecodeError::new(DecodeErrorKind::AttributeTruncated, start);
         let word = c.u16().map_err(truncated)?;
         let kind = K::from(word & !AF_BASIC);
@@ -166,12 +166,12 @@ impl<K: AttributeKind> DataAttribute<K> {
         let value = if word & AF_BASIC != 0 {
             AttributeValue::Basic(second)
         } else {
-            AttributeValue::Variable(c.bytes(usize::from(second)).map_err(truncated)?.to_vec())
+            AttributeValue::Variable(c.take(usize::from(second)).map_err(truncated)?.to_vec())
         };
         Ok(Self { kind, value })
     }
 
-    pub(crate) fn emit(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    pub(crate) fn emit(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         let kind: u16 = self.kind.into();
         if kind & AF_BASIC != 0 {
             return Err(EmitError::Inconsistent("attribute type exceeds 15 bits"));
@@ -205,7 +205,7 @@ impl<K: AttributeKind> fmt::Debug for DataAttribute<K> {
 
 /// Read attributes until `c` is empty.
 pub(crate) fn parse_list<K: AttributeKind>(
-    c: &mut Cursor<'_>,
+    c: &mut Reader<'_>,
 ) -> Result<Vec<DataAttribute<K>>, DecodeError> {
     let mut out = Vec::new();
     while !c.is_empty() {
@@ -223,20 +223,20 @@ pub(crate) fn list_len<K: AttributeKind>(list: &[DataAttribute<K>]) -> usize {
 /// of a RESPONDER-LIFETIME notification (RFC 2407 §4.6.3.1).
 pub fn encode_list<K: AttributeKind>(list: &[DataAttribute<K>]) -> Result<Vec<u8>, EmitError> {
     let mut buf = vec![0u8; list_len(list)];
-    emit_list(list, &mut Out::new(&mut buf))?;
+    emit_list(list, &mut Writer::new(&mut buf))?;
     Ok(buf)
 }
 
 /// Decode a list of attributes filling `bytes`; error offsets count from
 /// its start.
 pub fn decode_list<K: AttributeKind>(bytes: &[u8]) -> Result<Vec<DataAttribute<K>>, DecodeError> {
-    parse_list(&mut Cursor::new(bytes, 0))
+    parse_list(&mut Reader::with_base(bytes, 0))
 }
 
 /// Write a list in order.
 pub(crate) fn emit_list<K: AttributeKind>(
     list: &[DataAttribute<K>],
-    o: &mut Out<'_>,
+    o: &mut Writer<'_>,
 ) -> Result<(), EmitError> {
     list.iter().try_for_each(|a| a.emit(o))
 }
@@ -250,13 +250,13 @@ mod tests {
         // Encryption-Algorithm AES-CBC (TV), then Life-Duration 28800 as a
         // 4-octet TLV, as strongSwan sends them.
         let wire = [0x80, 0x01, 0x00, 0x07, 0x00, 0x0c, 0x00, 0x04, 0x00, 0x00, 0x70, 0x80];
-        let mut c = Cursor::new(&wire, 0);
+        let mut c = Reader::with_base(&wire, 0);
         let list: Vec<DataAttribute<u16>> = parse_list(&mut c).expect("two attributes");
         assert_eq!(list[0], DataAttribute::basic(1u16, 7));
         assert_eq!(list[1], DataAttribute::variable(12u16, vec![0, 0, 0x70, 0x80]));
         assert_eq!(list[1].value.as_u64(), Some(28800));
         let mut buf = [0u8; 12];
-        let mut o = Out::new(&mut buf);
+        let mut o = Writer::new(&mut buf);
         emit_list(&list, &mut o).expect("room");
         assert_eq!(buf, wire);
         assert_eq!(list_len(&list), 12);
@@ -277,10 +277,10 @@ mod tests {
     #[test]
     fn rejects_truncated_attribute() {
         let wire = [0x80, 0x01, 0x00, 0x07, 0x00, 0x0c, 0x00, 0x08, 0x00, 0x00];
-        let mut c = Cursor::new(&wire, 100);
+        let mut c = Reader::with_base(&wire, 100);
         let e = parse_list::<u16>(&mut c).expect_err("value runs past the end");
         assert_eq!(e, DecodeError::new(DecodeErrorKind::AttributeTruncated, 104));
-        let mut c = Cursor::new(&wire[..3], 0);
+        let mut c = Reader::with_base(&wire[..3], 0);
         assert_eq!(
             parse_list::<u16>(&mut c).unwrap_err().kind,
             DecodeErrorKind::AttributeTruncated
@@ -292,7 +292,7 @@ mod tests {
         let mut buf = [0u8; 4];
         let a: DataAttribute<u16> = DataAttribute::basic(0x8001u16, 1);
         assert_eq!(
-            a.emit(&mut Out::new(&mut buf)),
+            a.emit(&mut Writer::new(&mut buf)),
             Err(EmitError::Inconsistent("attribute type exceeds 15 bits"))
         );
     }

@@ -7,7 +7,10 @@
 
 use core::fmt;
 
-use crate::registry::{NotifyType, PayloadType};
+use ikeway_codec::wire::Protocol;
+
+use crate::header::{Flags, MAJOR_VERSION};
+use crate::registry::{ExchangeType, NotifyType, PayloadType};
 
 /// What was wrong with the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,51 +69,46 @@ impl fmt::Display for DecodeErrorKind {
     }
 }
 
-/// A malformed message. Small and `Copy`, so it can be returned up the
-/// stack and logged freely (it never holds message bytes).
+/// IKEv1 as the parameter of `ikeway-codec`'s generic wire pieces (the
+/// header view, the reader, the error): the same framing as IKEv2 with this
+/// crate's registries and failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DecodeError {
-    /// What went wrong.
-    pub kind: DecodeErrorKind,
-    /// Byte offset of the offending field, counted from the base the caller
-    /// parsed against.
-    pub offset: usize,
-    /// The payload being decoded, if the error lies inside one.
-    pub payload: Option<PayloadType>,
-}
+pub enum Ikev1 {}
 
-impl DecodeError {
-    /// An error of `kind` at `offset`, outside any payload.
-    pub const fn new(kind: DecodeErrorKind, offset: usize) -> Self {
-        Self { kind, offset, payload: None }
+impl Protocol for Ikev1 {
+    type Kind = DecodeErrorKind;
+    type PayloadType = PayloadType;
+    type ExchangeType = ExchangeType;
+    type Flags = Flags;
+    type Spi = [u8; 8];
+    type Notify = NotifyType;
+
+    const MAJOR_VERSION: u8 = MAJOR_VERSION;
+    const TRUNCATED: DecodeErrorKind = DecodeErrorKind::Truncated;
+    const TRAILING_DATA: DecodeErrorKind = DecodeErrorKind::TrailingData;
+    const LENGTH_TOO_SMALL: DecodeErrorKind = DecodeErrorKind::LengthTooSmall;
+    const LENGTH_PAST_END: DecodeErrorKind = DecodeErrorKind::LengthPastEnd;
+
+    fn invalid_major_version(major: u8) -> DecodeErrorKind {
+        DecodeErrorKind::InvalidMajorVersion(major)
     }
 
-    /// The same error, attributed to payload `ty` unless one is already
-    /// named (the innermost payload wins).
-    pub const fn in_payload(mut self, ty: PayloadType) -> Self {
-        if self.payload.is_none() {
-            self.payload = Some(ty);
-        }
-        self
-    }
-
-    /// The notification to send back for this error (RFC 2408 §5.1-§5.6:
-    /// INVALID-MAJOR-VERSION, DOI-NOT-SUPPORTED, SITUATION-NOT-SUPPORTED,
-    /// BAD-PROPOSAL-SYNTAX for a broken proposal structure, INVALID-SPI,
-    /// INVALID-ID-INFORMATION, otherwise PAYLOAD-MALFORMED).
-    pub fn notify(&self) -> NotifyType {
-        match self.kind {
+    /// RFC 2408 §5.1-§5.6: INVALID-MAJOR-VERSION, DOI-NOT-SUPPORTED,
+    /// SITUATION-NOT-SUPPORTED, BAD-PROPOSAL-SYNTAX for a broken proposal
+    /// structure, INVALID-SPI, INVALID-ID-INFORMATION, otherwise
+    /// PAYLOAD-MALFORMED.
+    fn notify(error: &DecodeError) -> NotifyType {
+        match error.kind {
             DecodeErrorKind::InvalidMajorVersion(_) => NotifyType::INVALID_MAJOR_VERSION,
             DecodeErrorKind::DoiNotSupported(_) => NotifyType::DOI_NOT_SUPPORTED,
             DecodeErrorKind::SituationNotSupported(_) => NotifyType::SITUATION_NOT_SUPPORTED,
             DecodeErrorKind::BadProposalSyntax | DecodeErrorKind::CountMismatch
-                if self.payload == Some(PayloadType::SA) =>
+                if error.payload == Some(PayloadType::SA) =>
             {
                 NotifyType::BAD_PROPOSAL_SYNTAX
             }
             DecodeErrorKind::SpiSize => NotifyType::INVALID_SPI,
-            DecodeErrorKind::IdLength if self.payload == Some(PayloadType::ID) => {
+            DecodeErrorKind::IdLength if error.payload == Some(PayloadType::ID) => {
                 NotifyType::INVALID_ID_INFORMATION
             }
             _ => NotifyType::PAYLOAD_MALFORMED,
@@ -118,37 +116,14 @@ impl DecodeError {
     }
 }
 
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at offset {}", self.kind, self.offset)?;
-        if let Some(ty) = self.payload {
-            write!(f, " in payload {ty}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for DecodeError {}
+/// A malformed message: what, where (a byte offset from the base the caller
+/// parsed against), in which payload, and
+/// [`notify`](ikeway_codec::wire::DecodeError::notify), the notification to
+/// answer with. Small and `Copy`; it never holds message bytes.
+pub type DecodeError = ikeway_codec::wire::DecodeError<Ikev1>;
 
 /// A representation that cannot be written: the same failures as IKEv2's encoder, so the same
 /// type.
 pub use ikeway_codec::EmitError;
 
-/// Check that `buf` can hold `needed` bytes.
-pub(crate) fn check_room(buf: &[u8], needed: usize) -> Result<(), EmitError> {
-    if buf.len() < needed {
-        Err(EmitError::BufferTooShort { needed, available: buf.len() })
-    } else {
-        Ok(())
-    }
-}
-
-/// A length as a 16-bit field, or an error naming the field.
-pub(crate) fn len_u16(field: &'static str, len: usize) -> Result<u16, EmitError> {
-    u16::try_from(len).map_err(|_| EmitError::TooLong { field, len })
-}
-
-/// A length as an 8-bit field, or an error naming the field.
-pub(crate) fn len_u8(field: &'static str, len: usize) -> Result<u8, EmitError> {
-    u8::try_from(len).map_err(|_| EmitError::TooLong { field, len })
-}
+pub(crate) use ikeway_codec::wire::{check_room, len_u8, len_u16};

@@ -21,27 +21,15 @@
 //! IKEv1 and IKEv2 share this layout (the cookies became SPIs), so the
 //! version octet is what tells them apart: 0x10 here, 0x20 for IKEv2.
 
-use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room};
+//! The view and the length are `ikeway-codec`'s ([`ikeway_codec::header`]),
+//! read with this crate's registries and errors.
+
+use ikeway_codec::wire::{HeaderFlags, check_room};
+
+use crate::error::{DecodeError, EmitError, Ikev1};
 use crate::registry::{ExchangeType, PayloadType};
 
-mod field {
-    use core::ops::Range;
-
-    pub(super) const COOKIE_I: Range<usize> = 0..8;
-    pub(super) const COOKIE_R: Range<usize> = 8..16;
-    pub(super) const NEXT_PAYLOAD: usize = 16;
-    pub(super) const VERSION: usize = 17;
-    pub(super) const EXCHANGE: usize = 18;
-    pub(super) const FLAGS: usize = 19;
-    pub(super) const MESSAGE_ID: Range<usize> = 20..24;
-    pub(super) const LENGTH: Range<usize> = 24..28;
-}
-
-/// Length of the ISAKMP header.
-pub const HEADER_LEN: usize = 28;
-
-/// Offset of the version octet, which tells IKEv1 (0x10) from IKEv2 (0x20).
-pub const VERSION_OFFSET: usize = field::VERSION;
+pub use ikeway_codec::header::{HEADER_LEN, VERSION_OFFSET};
 
 /// The only major version ISAKMP has (RFC 2408 §3.1).
 pub const MAJOR_VERSION: u8 = 1;
@@ -49,137 +37,9 @@ pub const MAJOR_VERSION: u8 = 1;
 /// The version octet IKEv1 implementations send: major 1, minor 0.
 pub const VERSION_1_0: u8 = 0x10;
 
-/// A zero-copy view of an ISAKMP header at the start of a buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wrap a buffer without checking its length: getters panic on a buffer
-    /// shorter than [`HEADER_LEN`]. Use [`new_checked`](Self::new_checked)
-    /// on untrusted input.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wrap a buffer, checking that it holds a whole header.
-    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
-    /// `Truncated` (at the end of the data) unless a whole header is there.
-    pub fn check_len(&self) -> Result<(), DecodeError> {
-        let len = self.buffer.as_ref().len();
-        if len < HEADER_LEN {
-            Err(DecodeError::new(DecodeErrorKind::Truncated, len))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    fn bytes<const N: usize>(&self, at: core::ops::Range<usize>) -> [u8; N] {
-        let mut out = [0u8; N];
-        out.copy_from_slice(&self.buffer.as_ref()[at]);
-        out
-    }
-
-    /// The initiator's cookie.
-    pub fn cookie_i(&self) -> [u8; 8] {
-        self.bytes(field::COOKIE_I)
-    }
-
-    /// The responder's cookie (zero in the first message of phase 1).
-    pub fn cookie_r(&self) -> [u8; 8] {
-        self.bytes(field::COOKIE_R)
-    }
-
-    /// Type of the first payload (of the plaintext, if the body is
-    /// encrypted).
-    pub fn next_payload(&self) -> PayloadType {
-        PayloadType(self.buffer.as_ref()[field::NEXT_PAYLOAD])
-    }
-
-    /// The version octet: major in the high nibble.
-    pub fn version(&self) -> u8 {
-        self.buffer.as_ref()[field::VERSION]
-    }
-
-    /// The exchange type.
-    pub fn exchange(&self) -> ExchangeType {
-        ExchangeType(self.buffer.as_ref()[field::EXCHANGE])
-    }
-
-    /// The flags octet as sent, reserved bits included.
-    pub fn flags_raw(&self) -> u8 {
-        self.buffer.as_ref()[field::FLAGS]
-    }
-
-    /// The defined flags.
-    pub fn flags(&self) -> Flags {
-        Flags::from_bits(self.flags_raw())
-    }
-
-    /// The message ID: zero in phase 1, random per exchange after it.
-    pub fn message_id(&self) -> u32 {
-        u32::from_be_bytes(self.bytes(field::MESSAGE_ID))
-    }
-
-    /// The whole message's length, header included.
-    pub fn length(&self) -> u32 {
-        u32::from_be_bytes(self.bytes(field::LENGTH))
-    }
-}
-
-impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Set the initiator's cookie.
-    pub fn set_cookie_i(&mut self, v: [u8; 8]) {
-        self.buffer.as_mut()[field::COOKIE_I].copy_from_slice(&v);
-    }
-
-    /// Set the responder's cookie.
-    pub fn set_cookie_r(&mut self, v: [u8; 8]) {
-        self.buffer.as_mut()[field::COOKIE_R].copy_from_slice(&v);
-    }
-
-    /// Set the first payload's type.
-    pub fn set_next_payload(&mut self, v: PayloadType) {
-        self.buffer.as_mut()[field::NEXT_PAYLOAD] = v.0;
-    }
-
-    /// Set the version octet.
-    pub fn set_version(&mut self, v: u8) {
-        self.buffer.as_mut()[field::VERSION] = v;
-    }
-
-    /// Set the exchange type.
-    pub fn set_exchange(&mut self, v: ExchangeType) {
-        self.buffer.as_mut()[field::EXCHANGE] = v.0;
-    }
-
-    /// Set the flags; the five reserved bits are written as zero
-    /// (RFC 2408 §3.1).
-    pub fn set_flags(&mut self, v: Flags) {
-        self.buffer.as_mut()[field::FLAGS] = v.bits();
-    }
-
-    /// Set the message ID.
-    pub fn set_message_id(&mut self, v: u32) {
-        self.buffer.as_mut()[field::MESSAGE_ID].copy_from_slice(&v.to_be_bytes());
-    }
-
-    /// Set the total length.
-    pub fn set_length(&mut self, v: u32) {
-        self.buffer.as_mut()[field::LENGTH].copy_from_slice(&v.to_be_bytes());
-    }
-}
+/// A zero-copy view of an ISAKMP header at the start of a buffer: its
+/// `spi_i`/`spi_r` are the two cookies.
+pub type Packet<T> = ikeway_codec::header::View<T, Ikev1>;
 
 /// The ISAKMP header flags (RFC 2408 §3.1). Only the three defined bits
 /// are kept; the reserved ones are ignored on receipt and sent as zero.
@@ -216,6 +76,16 @@ impl Flags {
         (if self.encryption { Self::ENCRYPTION } else { 0 })
             | (if self.commit { Self::COMMIT } else { 0 })
             | (if self.authentication_only { Self::AUTHENTICATION_ONLY } else { 0 })
+    }
+}
+
+impl HeaderFlags for Flags {
+    fn from_octet(bits: u8) -> Self {
+        Self::from_bits(bits)
+    }
+
+    fn to_octet(self) -> u8 {
+        self.bits()
     }
 }
 
@@ -271,16 +141,10 @@ impl HeaderRepr {
     /// sent; [`MessageRepr`](crate::MessageRepr) checks it.
     pub fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
         let packet = Packet::new_checked(bytes)?;
-        let major = packet.version() >> 4;
-        if major != MAJOR_VERSION {
-            return Err(DecodeError::new(
-                DecodeErrorKind::InvalidMajorVersion(major),
-                field::VERSION,
-            ));
-        }
+        packet.check_version()?;
         Ok(Self {
-            cookie_i: packet.cookie_i(),
-            cookie_r: packet.cookie_r(),
+            cookie_i: packet.spi_i(),
+            cookie_r: packet.spi_r(),
             next_payload: packet.next_payload(),
             version: packet.version(),
             exchange: packet.exchange(),
@@ -299,8 +163,8 @@ impl HeaderRepr {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, EmitError> {
         check_room(buf, HEADER_LEN)?;
         let mut p = Packet::new_unchecked(&mut buf[..HEADER_LEN]);
-        p.set_cookie_i(self.cookie_i);
-        p.set_cookie_r(self.cookie_r);
+        p.set_spi_i(self.cookie_i);
+        p.set_spi_r(self.cookie_r);
         p.set_next_payload(self.next_payload);
         p.set_version(self.version);
         p.set_exchange(self.exchange);
@@ -323,6 +187,7 @@ impl HeaderRepr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DecodeErrorKind;
 
     /// Main Mode message 1 header of a strongSwan initiator: SA next, 1.0,
     /// Main Mode, no flags, message ID 0, 172 octets.
@@ -334,8 +199,8 @@ mod tests {
     #[test]
     fn view_getters_and_setters() {
         let p = Packet::new_checked(&HDR[..]).expect("28 octets");
-        assert_eq!(p.cookie_i(), [0x9a, 0x6b, 0x1d, 0x0f, 0x52, 0x39, 0x42, 0x17]);
-        assert_eq!(p.cookie_r(), [0; 8]);
+        assert_eq!(p.spi_i(), [0x9a, 0x6b, 0x1d, 0x0f, 0x52, 0x39, 0x42, 0x17]);
+        assert_eq!(p.spi_r(), [0; 8]);
         assert_eq!(p.next_payload(), PayloadType::SA);
         assert_eq!(p.version(), VERSION_1_0);
         assert_eq!(p.exchange(), ExchangeType::MAIN);
@@ -352,19 +217,19 @@ mod tests {
     #[test]
     fn flags_keep_the_three_defined_bits() {
         let mut raw = HDR;
-        raw[field::FLAGS] = 0xf8 | Flags::ENCRYPTION | Flags::COMMIT;
+        raw[19] = 0xf8 | Flags::ENCRYPTION | Flags::COMMIT;
         let h = HeaderRepr::parse(&raw).expect("valid header");
         assert_eq!(h.flags, Flags { encryption: true, commit: true, authentication_only: false });
         let mut out = [0u8; 28];
         h.emit(&mut out).expect("room");
-        assert_eq!(out[field::FLAGS], 0x03);
+        assert_eq!(out[19], 0x03);
         assert_eq!(Flags::from_bits(0x04).bits(), Flags::AUTHENTICATION_ONLY);
     }
 
     #[test]
     fn rejects_ikev2_and_short_input() {
         let mut raw = HDR;
-        raw[field::VERSION] = 0x20;
+        raw[VERSION_OFFSET] = 0x20;
         assert_eq!(
             HeaderRepr::parse(&raw),
             Err(DecodeError::new(DecodeErrorKind::InvalidMajorVersion(2), 17))

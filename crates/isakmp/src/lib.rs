@@ -28,8 +28,12 @@
 //! more than the input's size; encoding is deterministic, writes reserved
 //! fields as zero, and reproduces any valid input byte for byte.
 //!
-//! IKEv1 and IKEv2 share the header layout but nothing after it, so this
-//! crate stands beside `ikeway-codec` rather than inside it (see
+//! IKEv1 and IKEv2 share the framing (header layout, generic payload
+//! header, proposal and transform chaining) but no payload after it, so this
+//! crate stands beside `ikeway-codec` rather than inside it, and takes the
+//! shared framing from there: `ikeway_codec::wire` and
+//! `ikeway_codec::header::View` with [`Ikev1`] as their protocol parameter,
+//! and `ikeway_codec::open_registry!` for the registries (see
 //! docs/ARCHITECTURE.md).
 //!
 //! # Example
@@ -69,12 +73,16 @@ pub mod error;
 pub mod header;
 pub mod message;
 pub mod payload;
-mod reader;
+/// IKEv1's cursors: `ikeway-codec`'s, reporting this crate's errors.
+mod reader {
+    pub(crate) type Reader<'a> = ikeway_codec::wire::Reader<'a, crate::error::Ikev1>;
+    pub(crate) use ikeway_codec::wire::Writer;
+}
 pub mod registry;
 pub mod vendor;
 
 pub use attribute::{AttributeKind, AttributeValue, DataAttribute};
-pub use error::{DecodeError, DecodeErrorKind, EmitError};
+pub use error::{DecodeError, DecodeErrorKind, EmitError, Ikev1};
 pub use header::{Flags, HEADER_LEN, HeaderRepr, VERSION_1_0};
 pub use message::{Body, MessageRepr};
 pub use payload::{

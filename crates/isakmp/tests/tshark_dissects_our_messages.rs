@@ -5,8 +5,6 @@
 //! warning, and every field tshark shows is the value we built.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::Path;
-use std::process::Command;
 
 use ikeway_isakmp::{
     AttributeRepr, CertRepr, ConfigAttribute, ConfigAttributeType as T, ConfigType, DeleteRepr,
@@ -16,6 +14,7 @@ use ikeway_isakmp::{
     NonceRepr, NotificationRepr, NotifyType, OakleyAttribute, Payload, ProposalRepr, ProtocolId,
     SaRepr, SigRepr, SplitNetwork, TransformRepr, VendorIdRepr, XauthType,
 };
+use ikeway_testkit::pcap::tshark;
 
 const CKY_I: [u8; 8] = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
 const CKY_R: [u8; 8] = [0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01];
@@ -164,49 +163,6 @@ fn transaction() -> MessageRepr {
     )
 }
 
-/// A pcap (raw IPv4 link type) with each message in a UDP 500 datagram.
-fn pcap(messages: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&[2, 0, 4, 0]); // version 2.4
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65_535u32.to_le_bytes());
-    out.extend_from_slice(&101u32.to_le_bytes()); // LINKTYPE_RAW
-    for (n, m) in messages.iter().enumerate() {
-        let udp_len = u16::try_from(8 + m.len()).expect("small");
-        let ip_len = 20 + udp_len;
-        let mut ip = [0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 1, 198, 51, 100, 2];
-        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
-        let sum: u32 = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
-        let sum = (sum & 0xffff) + (sum >> 16);
-        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        let ts = u32::try_from(n).expect("few");
-        for field in [ts, 0, u32::from(ip_len), u32::from(ip_len)] {
-            out.extend_from_slice(&field.to_le_bytes());
-        }
-        out.extend_from_slice(&ip);
-        out.extend_from_slice(&[0x01, 0xf4, 0x01, 0xf4]);
-        out.extend_from_slice(&udp_len.to_be_bytes());
-        out.extend_from_slice(&[0, 0]);
-        out.extend_from_slice(m);
-    }
-    out
-}
-
-fn tshark(path: &Path, args: &[&str]) -> String {
-    let config = std::env::temp_dir().join("ikeway-isakmp-empty-wireshark-config");
-    std::fs::create_dir_all(&config).expect("config dir");
-    let out = Command::new("tshark")
-        .env("WIRESHARK_CONFIG_DIR", &config)
-        .arg("-r")
-        .arg(path)
-        .args(args)
-        .output()
-        .expect("tshark runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
 const FIELDS: [&str; 24] = [
     "isakmp.ispi",
     "isakmp.rspi",
@@ -247,7 +203,7 @@ fn tshark_dissects_every_payload_we_emit() {
             .collect();
     let path =
         std::env::temp_dir().join(format!("ikeway-isakmp-emitted-{}.pcap", std::process::id()));
-    std::fs::write(&path, pcap(&messages)).expect("write pcap");
+    std::fs::write(&path, ikeway_testkit::pcap::ike_exchange(&messages)).expect("write pcap");
 
     let mut args = vec!["-T", "fields", "-E", "occurrence=a", "-E", "separator=|"];
     for f in FIELDS {

@@ -1,5 +1,5 @@
 //! What the workspace's tests share (a dev-dependency only): certificates made in the test
-//! ([`certs`]), and the one way a test says it cannot run here. A skip is announced loudly on stderr and, under `CI=true`, is a failure, because
+//! ([`certs`]), captures of what a test built and tshark over them ([`pcap`]), and the one way a test says it cannot run here. A skip is announced loudly on stderr and, under `CI=true`, is a failure, because
 //! CI installs every peer and tool the tests need and runs as root.
 //!
 //! ```no_run
@@ -14,6 +14,7 @@
 #![allow(clippy::print_stderr)]
 
 pub mod certs;
+pub mod pcap;
 
 use std::process::Command;
 

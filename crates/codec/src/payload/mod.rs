@@ -40,7 +40,7 @@ pub use sa::{ProposalRepr, SaRepr, TransformAttribute, TransformRepr};
 pub use ts::{AddrRange, TrafficSelector, TsRepr};
 pub use vendor::VendorIdRepr;
 
-use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room, len_u16};
+use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room};
 use crate::reader::{Reader, Writer};
 use crate::registry::PayloadType;
 
@@ -309,27 +309,14 @@ pub fn parse_chain_at(
     let mut out = Vec::new();
     let mut kind = first;
     while kind != PayloadType::NONE {
-        let start = r.offset();
         let at = |e: DecodeError| e.in_payload(kind);
-        if r.remaining() < GENERIC_HEADER_LEN {
-            return Err(at(r.error(DecodeErrorKind::Truncated)));
-        }
-        let next = PayloadType(r.u8()?);
-        let flags = r.u8()?;
-        let length = usize::from(r.u16()?);
-        let length_at = start + generic::LENGTH_OFFSET;
-        if length < GENERIC_HEADER_LEN {
-            return Err(at(DecodeError::new(DecodeErrorKind::LengthTooSmall, length_at)));
-        }
-        if length - GENERIC_HEADER_LEN > r.remaining() {
-            return Err(at(DecodeError::new(DecodeErrorKind::LengthPastEnd, length_at)));
-        }
+        let header = r.payload_header(kind)?;
+        let (start, next, mut body_reader) = (header.start, header.next, header.body);
         // §3.2: the seven reserved bits are ignored on receipt.
-        let critical = flags & 0x80 != 0;
+        let critical = header.flags & 0x80 != 0;
         if critical && !PayloadRepr::is_supported(kind) {
             return Err(at(DecodeError::new(DecodeErrorKind::UnsupportedCriticalPayload, start)));
         }
-        let mut body_reader = r.sub(length - GENERIC_HEADER_LEN)?;
         let body = PayloadRepr::parse_typed(kind, next, &mut body_reader).map_err(at)?;
         let encrypted = body.first_inner().is_some();
         out.push(Payload { critical, body });
@@ -380,9 +367,12 @@ pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> Result<usize, EmitErr
             Some(inner) => inner,
             None => payloads.get(i + 1).map_or(PayloadType::NONE, Payload::kind),
         };
-        w.u8(next.0)?;
-        w.u8(if p.critical { 0x80 } else { 0 })?;
-        w.u16(len_u16("payload length", p.buffer_len())?)?;
+        w.generic_header(
+            next.0,
+            if p.critical { 0x80 } else { 0 },
+            "payload length",
+            p.buffer_len(),
+        )?;
         let before = w.position();
         p.body.emit_body(&mut w)?;
         debug_assert_eq!(w.position() - before, p.body.body_len());

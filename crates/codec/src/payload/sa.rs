@@ -208,9 +208,12 @@ impl TransformRepr {
     }
 
     fn emit(&self, w: &mut Writer<'_>, last: bool) -> Result<(), EmitError> {
-        w.u8(if last { LAST } else { MORE_TRANSFORMS })?;
-        w.u8(0)?;
-        w.u16(len_u16("transform length", self.encoded_len())?)?;
+        w.generic_header(
+            if last { LAST } else { MORE_TRANSFORMS },
+            0,
+            "transform length",
+            self.encoded_len(),
+        )?;
         w.u8(self.kind.0)?;
         w.u8(0)?;
         w.u16(self.id)?;
@@ -232,9 +235,12 @@ impl ProposalRepr {
     }
 
     fn emit(&self, w: &mut Writer<'_>, last: bool) -> Result<(), EmitError> {
-        w.u8(if last { LAST } else { MORE_PROPOSALS })?;
-        w.u8(0)?;
-        w.u16(len_u16("proposal length", self.encoded_len())?)?;
+        w.generic_header(
+            if last { LAST } else { MORE_PROPOSALS },
+            0,
+            "proposal length",
+            self.encoded_len(),
+        )?;
         w.u8(self.number)?;
         w.u8(self.protocol.0)?;
         w.u8(len_u8("proposal SPI", self.spi.len())?)?;
@@ -246,38 +252,6 @@ impl ProposalRepr {
         }
         Ok(())
     }
-}
-
-/// Read one substructure header (Last Substruc, RESERVED, Length) and
-/// return the marker, its offset, and a reader over the rest of the
-/// substructure. `fixed` is the minimum length, `more` the "not last"
-/// marker value.
-fn substructure<'a>(
-    r: &mut Reader<'a>,
-    fixed: usize,
-    more: u8,
-) -> Result<(u8, usize, Reader<'a>), DecodeError> {
-    let marker_at = r.offset();
-    let marker = r.u8()?;
-    r.skip(1)?;
-    let len_at = r.offset();
-    let len = usize::from(r.u16()?);
-    if marker != LAST && marker != more {
-        return Err(DecodeError::new(DecodeErrorKind::BadLastMarker, marker_at));
-    }
-    if len < fixed {
-        return Err(DecodeError::new(DecodeErrorKind::LengthTooSmall, len_at));
-    }
-    if len - 4 > r.remaining() {
-        return Err(DecodeError::new(DecodeErrorKind::LengthPastEnd, len_at));
-    }
-    let sub = r.sub(len - 4)?;
-    // The marker must agree with the position: "more" needs a successor,
-    // "last" must not have one.
-    if (marker == LAST) != r.is_empty() {
-        return Err(DecodeError::new(DecodeErrorKind::BadLastMarker, marker_at));
-    }
-    Ok((marker, marker_at, sub))
 }
 
 fn parse_transform(r: &mut Reader<'_>) -> Result<TransformRepr, DecodeError> {
@@ -311,7 +285,7 @@ fn parse_proposal(r: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
     let spi = r.take(usize::from(spi_size))?.to_vec();
     let mut transforms = Vec::new();
     while !r.is_empty() {
-        let (_, _, mut t) = substructure(r, 8, MORE_TRANSFORMS)?;
+        let mut t = r.substructure(8, MORE_TRANSFORMS, DecodeErrorKind::BadLastMarker)?;
         transforms.push(parse_transform(&mut t)?);
     }
     if transforms.len() != count {
@@ -324,7 +298,7 @@ impl Body for SaRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let mut proposals = Vec::new();
         while !r.is_empty() {
-            let (_, _, mut p) = substructure(r, 8, MORE_PROPOSALS)?;
+            let mut p = r.substructure(8, MORE_PROPOSALS, DecodeErrorKind::BadLastMarker)?;
             proposals.push(parse_proposal(&mut p)?);
         }
         Ok(Self { proposals })

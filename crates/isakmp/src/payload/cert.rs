@@ -10,7 +10,7 @@
 
 use super::{BodyCodec, body_api};
 use crate::error::{DecodeError, EmitError};
-use crate::reader::{Cursor, Out};
+use crate::reader::{Reader, Writer};
 use crate::registry::CertEncoding;
 
 /// A CERT or CR payload body.
@@ -31,7 +31,7 @@ impl CertRepr {
 }
 
 impl BodyCodec for CertRepr {
-    fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let encoding = CertEncoding(c.u8()?);
         Ok(Self { encoding, data: c.rest().to_vec() })
     }
@@ -40,7 +40,7 @@ impl BodyCodec for CertRepr {
         1 + self.data.len()
     }
 
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.encoding.0)?;
         o.put(&self.data)
     }

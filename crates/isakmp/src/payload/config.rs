@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::{BodyCodec, body_api};
 use crate::attribute::{self, AttributeValue, DataAttribute};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError};
-use crate::reader::{Cursor, Out};
+use crate::reader::{Reader, Writer};
 use crate::registry::{ConfigAttributeType, ConfigType};
 
 /// A Mode Config or XAUTH attribute. Values of the credential types
@@ -93,10 +93,10 @@ impl SplitNetwork {
     /// Decode a list: the value must be a whole number of entries; a
     /// partial entry is `Truncated` at its offset in the value.
     pub fn decode_list(value: &[u8]) -> Result<Vec<Self>, DecodeError> {
-        let mut c = Cursor::new(value, 0);
+        let mut c = Reader::with_base(value, 0);
         let mut out = Vec::with_capacity(value.len() / SPLIT_ENTRY_LEN);
         while !c.is_empty() {
-            let start = c.at();
+            let start = c.offset();
             let entry = c
                 .array::<SPLIT_ENTRY_LEN>()
                 .map_err(|_| DecodeError::new(DecodeErrorKind::Truncated, start))?;
@@ -187,7 +187,7 @@ impl DataAttribute<ConfigAttributeType> {
 }
 
 impl BodyCodec for AttributeRepr {
-    fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let kind = ConfigType(c.u8()?);
         c.u8()?;
         let identifier = c.u16()?;
@@ -199,7 +199,7 @@ impl BodyCodec for AttributeRepr {
         4 + attribute::list_len(&self.attributes)
     }
 
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.kind.0)?;
         o.u8(0)?;
         o.u16(self.identifier)?;

@@ -9,7 +9,7 @@
 
 use super::{BodyCodec, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError, len_u16};
-use crate::reader::{Cursor, Out};
+use crate::reader::{Reader, Writer};
 use crate::registry::{Doi, ProtocolId};
 
 /// A Delete payload body.
@@ -57,21 +57,21 @@ impl DeleteRepr {
 }
 
 impl BodyCodec for DeleteRepr {
-    fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let doi = Doi(c.u32()?);
         let protocol = ProtocolId(c.u8()?);
         let spi_size = c.u8()?;
-        let count_at = c.at();
+        let count_at = c.offset();
         let count = usize::from(c.u16()?);
         // The SPIs must fill the body exactly, and a count of zero-octet SPIs
         // means nothing: both checked before collecting, so the list never
         // outgrows the input (65535 empty SPIs from eight octets).
-        if count * usize::from(spi_size) != c.left() || (spi_size == 0 && count != 0) {
+        if count * usize::from(spi_size) != c.remaining() || (spi_size == 0 && count != 0) {
             return Err(DecodeError::new(DecodeErrorKind::CountMismatch, count_at));
         }
         let mut spis = Vec::with_capacity(count);
         for _ in 0..count {
-            spis.push(c.bytes(usize::from(spi_size))?.to_vec());
+            spis.push(c.take(usize::from(spi_size))?.to_vec());
         }
         Ok(Self { doi, protocol, spi_size, spis })
     }
@@ -80,7 +80,7 @@ impl BodyCodec for DeleteRepr {
         8 + self.spis.len() * usize::from(self.spi_size)
     }
 
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         if self.spis.iter().any(|s| s.len() != usize::from(self.spi_size)) {
             return Err(EmitError::Inconsistent("a Delete SPI differs from the SPI size"));
         }

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{BodyCodec, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError};
-use crate::reader::{Cursor, Out};
+use crate::reader::{Reader, Writer};
 use crate::registry::IdType;
 
 /// An Identification payload body.
@@ -175,11 +175,11 @@ pub(crate) fn address_len(id_type: IdType) -> Option<usize> {
 }
 
 impl BodyCodec for IdRepr {
-    fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let id_type = IdType(c.u8()?);
         let protocol = c.u8()?;
         let port = c.u16()?;
-        let data_at = c.at();
+        let data_at = c.offset();
         let data = c.rest().to_vec();
         if address_len(id_type).is_some_and(|n| n != data.len()) {
             return Err(DecodeError::new(DecodeErrorKind::IdLength, data_at));
@@ -191,7 +191,7 @@ impl BodyCodec for IdRepr {
         4 + self.data.len()
     }
 
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.id_type.0)?;
         o.u8(self.protocol)?;
         o.u16(self.port)?;

@@ -31,22 +31,19 @@ pub use sa::{ProposalRepr, SIT_IDENTITY_ONLY, SaAttribute, SaRepr, TransformRepr
 
 use core::ops::Range;
 
-use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room, len_u16};
-use crate::reader::{Cursor, Out};
+use crate::error::{DecodeError, EmitError, check_room};
+use crate::reader::{Reader, Writer};
 use crate::registry::PayloadType;
 
 /// Length of the generic payload header.
-pub const GENERIC_HEADER_LEN: usize = 4;
-
-/// Offset of Payload Length inside the generic header.
-const LENGTH_OFFSET: usize = 2;
+pub use ikeway_codec::wire::GENERIC_HEADER_LEN;
 
 /// A payload body codec: read from a cursor over exactly the body (which
 /// must be consumed), written into exactly `body_len()` octets.
 pub(crate) trait BodyCodec: Sized {
-    fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError>;
+    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError>;
     fn body_len(&self) -> usize;
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError>;
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError>;
 }
 
 /// Gives a [`BodyCodec`] its public `parse` / `buffer_len` / `emit` / `to_vec`.
@@ -56,9 +53,9 @@ macro_rules! body_api {
             /// Decode a payload body (without the generic header); error
             /// offsets count from the start of `body`.
             pub fn parse(body: &[u8]) -> Result<Self, $crate::error::DecodeError> {
-                let mut c = $crate::reader::Cursor::new(body, 0);
+                let mut c = $crate::reader::Reader::new(body);
                 let v = <Self as $crate::payload::BodyCodec>::read_body(&mut c)?;
-                c.done()?;
+                c.expect_empty()?;
                 Ok(v)
             }
 
@@ -72,9 +69,9 @@ macro_rules! body_api {
             pub fn emit(&self, buf: &mut [u8]) -> Result<usize, $crate::error::EmitError> {
                 let n = self.buffer_len();
                 $crate::error::check_room(buf, n)?;
-                let mut o = $crate::reader::Out::new(&mut buf[..n]);
+                let mut o = $crate::reader::Writer::new(&mut buf[..n]);
                 <Self as $crate::payload::BodyCodec>::write_body(self, &mut o)?;
-                Ok(o.len())
+                Ok(o.position())
             }
 
             /// The encoded body: the octets a HASH or PRF covers when
@@ -167,7 +164,7 @@ impl Payload {
         matches!(kind.0, 1 | 4..=14 | 20 | 21 | 130 | 131)
     }
 
-    fn read_typed(kind: PayloadType, c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+    fn read_typed(kind: PayloadType, c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let body = match kind {
             PayloadType::SA => Self::Sa(SaRepr::read_body(c)?),
             PayloadType::KE => Self::Ke(KeRepr::read_body(c)?),
@@ -187,7 +184,7 @@ impl Payload {
             PayloadType::NAT_OA_DRAFT => Self::NatOaDraft(NatOaRepr::read_body(c)?),
             _ => Self::Unknown { kind, data: c.rest().to_vec() },
         };
-        c.done()?;
+        c.expect_empty()?;
         Ok(body)
     }
 
@@ -216,7 +213,7 @@ impl Payload {
         GENERIC_HEADER_LEN + self.body_len()
     }
 
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         match self {
             Self::Sa(p) => p.write_body(o),
             Self::Ke(p) => p.write_body(o),
@@ -240,7 +237,7 @@ impl Payload {
     /// the body octets this payload has inside [`emit_chain`]'s output.
     pub fn emit_body(&self) -> Result<Vec<u8>, EmitError> {
         let mut buf = vec![0u8; self.body_len()];
-        let mut o = Out::new(&mut buf);
+        let mut o = Writer::new(&mut buf);
         self.write_body(&mut o)?;
         Ok(buf)
     }
@@ -299,43 +296,30 @@ pub struct Chain {
 /// pads the plaintext to the cipher's block size, and implementations
 /// differ in what they pad with).
 pub fn parse_chain(first: PayloadType, bytes: &[u8]) -> Result<Chain, DecodeError> {
-    walk(first, &mut Cursor::new(bytes, 0))
+    walk(first, &mut Reader::with_base(bytes, 0))
 }
 
 /// Like [`parse_chain`], with offsets counted from `base` (e.g. the
 /// header length, for a plaintext body inside a message).
 pub fn parse_chain_at(first: PayloadType, bytes: &[u8], base: usize) -> Result<Chain, DecodeError> {
-    walk(first, &mut Cursor::new(bytes, base))
+    walk(first, &mut Reader::with_base(bytes, base))
 }
 
-fn walk(first: PayloadType, c: &mut Cursor<'_>) -> Result<Chain, DecodeError> {
-    let origin = c.at();
+fn walk(first: PayloadType, c: &mut Reader<'_>) -> Result<Chain, DecodeError> {
+    let origin = c.offset();
     let mut chain = Chain { payloads: Vec::new(), spans: Vec::new(), used: 0 };
     let mut kind = first;
     while kind != PayloadType::NONE {
-        let start = c.at();
-        let inside = |e: DecodeError| e.in_payload(kind);
-        if c.left() < GENERIC_HEADER_LEN {
-            return Err(inside(c.fail(DecodeErrorKind::Truncated)));
-        }
-        let next = PayloadType(c.u8()?);
         // RFC 2408 §3.2: RESERVED "MUST be set to 0"; ignored on receipt
         // like IKEv2's reserved bits, so a sloppy peer is still understood.
-        c.u8()?;
-        let length = usize::from(c.u16()?);
-        let length_at = start + LENGTH_OFFSET;
-        if length < GENERIC_HEADER_LEN {
-            return Err(inside(DecodeError::new(DecodeErrorKind::LengthTooSmall, length_at)));
-        }
-        if length - GENERIC_HEADER_LEN > c.left() {
-            return Err(inside(DecodeError::new(DecodeErrorKind::LengthPastEnd, length_at)));
-        }
-        let mut body = c.split(length - GENERIC_HEADER_LEN)?;
+        let header = c.payload_header(kind)?;
+        let (start, next, mut body) = (header.start, header.next, header.body);
+        let inside = |e: DecodeError| e.in_payload(kind);
         chain.payloads.push(Payload::read_typed(kind, &mut body).map_err(inside)?);
-        chain.spans.push(PayloadSpan { kind, start, end: c.at() });
+        chain.spans.push(PayloadSpan { kind, start, end: c.offset() });
         kind = next;
     }
-    chain.used = c.at() - origin;
+    chain.used = c.offset() - origin;
     Ok(chain)
 }
 
@@ -360,15 +344,13 @@ pub fn first_type(payloads: &[Payload]) -> PayloadType {
 pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> Result<usize, EmitError> {
     let needed = chain_len(payloads);
     check_room(buf, needed)?;
-    let mut o = Out::new(&mut buf[..needed]);
+    let mut o = Writer::new(&mut buf[..needed]);
     for (i, p) in payloads.iter().enumerate() {
         let next = payloads.get(i + 1).map_or(PayloadType::NONE, Payload::kind);
-        o.u8(next.0)?;
-        o.u8(0)?;
-        o.u16(len_u16("payload length", p.buffer_len())?)?;
+        o.generic_header(next.0, 0, "payload length", p.buffer_len())?;
         p.write_body(&mut o)?;
     }
-    Ok(o.len())
+    Ok(o.position())
 }
 
 /// Encode a chain into a new vector.
@@ -382,6 +364,7 @@ pub fn chain_to_vec(payloads: &[Payload]) -> Result<Vec<u8>, EmitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DecodeErrorKind;
 
     fn hash_nonce() -> Vec<Payload> {
         vec![

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use super::id::{v4, v6};
 use super::{BodyCodec, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError};
-use crate::reader::{Cursor, Out};
+use crate::reader::{Reader, Writer};
 use crate::registry::IdType;
 
 /// A NAT-OA payload body.
@@ -30,10 +30,10 @@ impl NatOaRepr {
 }
 
 impl BodyCodec for NatOaRepr {
-    fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let id_type = IdType(c.u8()?);
-        c.bytes(3)?;
-        let at = c.at();
+        c.take(3)?;
+        let at = c.offset();
         let data = c.rest();
         let address = match id_type {
             IdType::IPV4_ADDR => v4(data),
@@ -49,7 +49,7 @@ impl BodyCodec for NatOaRepr {
         4 + if self.address.is_ipv4() { 4 } else { 16 }
     }
 
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.id_type().0)?;
         o.zeros(3)?;
         match self.address {

@@ -11,7 +11,7 @@
 use super::{BodyCodec, SaAttribute, body_api};
 use crate::attribute;
 use crate::error::{DecodeError, EmitError, len_u8};
-use crate::reader::{Cursor, Out};
+use crate::reader::{Reader, Writer};
 use crate::registry::{Doi, NotifyType, ProtocolId};
 
 /// A Notification payload body.
@@ -72,12 +72,12 @@ impl NotificationRepr {
 }
 
 impl BodyCodec for NotificationRepr {
-    fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let doi = Doi(c.u32()?);
         let protocol = ProtocolId(c.u8()?);
         let spi_size = c.u8()?;
         let kind = NotifyType(c.u16()?);
-        let spi = c.bytes(usize::from(spi_size))?.to_vec();
+        let spi = c.take(usize::from(spi_size))?.to_vec();
         Ok(Self { doi, protocol, spi, kind, data: c.rest().to_vec() })
     }
 
@@ -85,7 +85,7 @@ impl BodyCodec for NotificationRepr {
         8 + self.spi.len() + self.data.len()
     }
 
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u32(self.doi.0)?;
         o.u8(self.protocol.0)?;
         o.u8(len_u8("notification SPI", self.spi.len())?)?;

@@ -4,7 +4,7 @@
 
 use super::{BodyCodec, body_api};
 use crate::error::{DecodeError, EmitError};
-use crate::reader::{Cursor, Out};
+use crate::reader::{Reader, Writer};
 
 macro_rules! opaque_payload {
     ($(#[$doc:meta])* $ty:ident) => {
@@ -23,7 +23,7 @@ macro_rules! opaque_payload {
         }
 
         impl BodyCodec for $ty {
-            fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+            fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 Ok(Self { data: c.rest().to_vec() })
             }
 
@@ -31,7 +31,7 @@ macro_rules! opaque_payload {
                 self.data.len()
             }
 
-            fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+            fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
                 o.put(&self.data)
             }
         }

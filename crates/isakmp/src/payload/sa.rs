@@ -20,8 +20,8 @@
 
 use super::{BodyCodec, GENERIC_HEADER_LEN, body_api};
 use crate::attribute::{self, AttributeValue, DataAttribute};
-use crate::error::{DecodeError, DecodeErrorKind, EmitError, len_u8, len_u16};
-use crate::reader::{Cursor, Out};
+use crate::error::{DecodeError, DecodeErrorKind, EmitError, len_u8};
+use crate::reader::{Reader, Writer};
 use crate::registry::{Doi, IpsecAttribute, OakleyAttribute, PayloadType, ProtocolId};
 
 /// Situation bit of the IPsec DOI that everyone uses (RFC 2407 §4.2.1).
@@ -84,10 +84,9 @@ impl ProposalRepr {
             + self.transforms.iter().map(TransformRepr::encoded_len).sum::<usize>()
     }
 
-    fn emit(&self, o: &mut Out<'_>, last: bool) -> Result<(), EmitError> {
-        o.u8(if last { PayloadType::NONE.0 } else { PayloadType::PROPOSAL.0 })?;
-        o.u8(0)?;
-        o.u16(len_u16("proposal length", self.encoded_len())?)?;
+    fn emit(&self, o: &mut Writer<'_>, last: bool) -> Result<(), EmitError> {
+        let more = if last { PayloadType::NONE } else { PayloadType::PROPOSAL };
+        o.generic_header(more.0, 0, "proposal length", self.encoded_len())?;
         o.u8(self.number)?;
         o.u8(self.protocol.0)?;
         o.u8(len_u8("proposal SPI", self.spi.len())?)?;
@@ -137,10 +136,9 @@ impl TransformRepr {
         GENERIC_HEADER_LEN + 4 + attribute::list_len(&self.attributes)
     }
 
-    fn emit(&self, o: &mut Out<'_>, last: bool) -> Result<(), EmitError> {
-        o.u8(if last { PayloadType::NONE.0 } else { PayloadType::TRANSFORM.0 })?;
-        o.u8(0)?;
-        o.u16(len_u16("transform length", self.encoded_len())?)?;
+    fn emit(&self, o: &mut Writer<'_>, last: bool) -> Result<(), EmitError> {
+        let more = if last { PayloadType::NONE } else { PayloadType::TRANSFORM };
+        o.generic_header(more.0, 0, "transform length", self.encoded_len())?;
         o.u8(self.number)?;
         o.u8(self.id)?;
         o.u16(0)?;
@@ -148,36 +146,7 @@ impl TransformRepr {
     }
 }
 
-/// Read one Proposal or Transform substructure header and return a cursor
-/// over its content. `more` is the Next Payload value that announces a
-/// sibling; the value must agree with whether one follows.
-fn substructure<'a>(
-    c: &mut Cursor<'a>,
-    more: PayloadType,
-    fixed: usize,
-) -> Result<Cursor<'a>, DecodeError> {
-    let next_at = c.at();
-    let next = PayloadType(c.u8()?);
-    c.u8()?;
-    let length_at = c.at();
-    let length = usize::from(c.u16()?);
-    if next != more && next != PayloadType::NONE {
-        return Err(DecodeError::new(DecodeErrorKind::BadProposalSyntax, next_at));
-    }
-    if length < GENERIC_HEADER_LEN + fixed {
-        return Err(DecodeError::new(DecodeErrorKind::LengthTooSmall, length_at));
-    }
-    if length - GENERIC_HEADER_LEN > c.left() {
-        return Err(DecodeError::new(DecodeErrorKind::LengthPastEnd, length_at));
-    }
-    let inner = c.split(length - GENERIC_HEADER_LEN)?;
-    if (next == PayloadType::NONE) != c.is_empty() {
-        return Err(DecodeError::new(DecodeErrorKind::BadProposalSyntax, next_at));
-    }
-    Ok(inner)
-}
-
-fn read_transform(c: &mut Cursor<'_>) -> Result<TransformRepr, DecodeError> {
+fn read_transform(c: &mut Reader<'_>) -> Result<TransformRepr, DecodeError> {
     let number = c.u8()?;
     let id = c.u8()?;
     c.u16()?;
@@ -185,12 +154,12 @@ fn read_transform(c: &mut Cursor<'_>) -> Result<TransformRepr, DecodeError> {
     Ok(TransformRepr { number, id, attributes })
 }
 
-fn read_proposal(c: &mut Cursor<'_>) -> Result<ProposalRepr, DecodeError> {
+fn read_proposal(c: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
     let number = c.u8()?;
     let protocol = ProtocolId(c.u8()?);
-    let spi_size_at = c.at();
+    let spi_size_at = c.offset();
     let spi_size = c.u8()?;
-    let count_at = c.at();
+    let count_at = c.offset();
     let count = usize::from(c.u8()?);
     let size_ok = match protocol {
         ProtocolId::ISAKMP => spi_size <= 16,
@@ -201,10 +170,11 @@ fn read_proposal(c: &mut Cursor<'_>) -> Result<ProposalRepr, DecodeError> {
     if !size_ok {
         return Err(DecodeError::new(DecodeErrorKind::SpiSize, spi_size_at));
     }
-    let spi = c.bytes(usize::from(spi_size))?.to_vec();
+    let spi = c.take(usize::from(spi_size))?.to_vec();
     let mut transforms = Vec::new();
     while !c.is_empty() {
-        let mut t = substructure(c, PayloadType::TRANSFORM, 4)?;
+        let mut t =
+            c.substructure(8, PayloadType::TRANSFORM.0, DecodeErrorKind::BadProposalSyntax)?;
         transforms.push(read_transform(&mut t)?);
     }
     if transforms.len() != count {
@@ -214,13 +184,13 @@ fn read_proposal(c: &mut Cursor<'_>) -> Result<ProposalRepr, DecodeError> {
 }
 
 impl BodyCodec for SaRepr {
-    fn read_body(c: &mut Cursor<'_>) -> Result<Self, DecodeError> {
-        let doi_at = c.at();
+    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let doi_at = c.offset();
         let doi = Doi(c.u32()?);
         if doi != Doi::IPSEC {
             return Err(DecodeError::new(DecodeErrorKind::DoiNotSupported(doi.0), doi_at));
         }
-        let situation_at = c.at();
+        let situation_at = c.offset();
         let situation = c.u32()?;
         if situation & SIT_LABELLED != 0 {
             return Err(DecodeError::new(
@@ -230,7 +200,8 @@ impl BodyCodec for SaRepr {
         }
         let mut proposals = Vec::new();
         while !c.is_empty() {
-            let mut p = substructure(c, PayloadType::PROPOSAL, 4)?;
+            let mut p =
+                c.substructure(8, PayloadType::PROPOSAL.0, DecodeErrorKind::BadProposalSyntax)?;
             proposals.push(read_proposal(&mut p)?);
         }
         Ok(Self { doi, situation, proposals })
@@ -240,7 +211,7 @@ impl BodyCodec for SaRepr {
         8 + self.proposals.iter().map(ProposalRepr::encoded_len).sum::<usize>()
     }
 
-    fn write_body(&self, o: &mut Out<'_>) -> Result<(), EmitError> {
+    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u32(self.doi.0)?;
         o.u32(self.situation)?;
         let n = self.proposals.len();
