@@ -472,6 +472,7 @@ pub extern "C" fn ikeway_manager_set_tunnel_options(
             server: None,
             host: None,
             keylog: None,
+            ikev1_timers: None,
         };
         MANAGERS.with(manager, "manager", |m| {
             m.install_provider(options);

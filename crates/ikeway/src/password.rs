@@ -25,9 +25,15 @@ pub(crate) fn from_file(path: &Path) -> Result<SecretBytes> {
 /// Asks for `user`'s password on the terminal, without echo. `flag` names the option that
 /// gives the password without a terminal, for the error a script sees.
 pub(crate) fn prompt(user: &str, flag: &str) -> Result<SecretBytes> {
+    prompt_for("EAP", user, flag)
+}
+
+/// As [`prompt`], for the password of `method` (`EAP`, or IPSec's `XAUTH`): the error names
+/// the method that needs it.
+pub(crate) fn prompt_for(method: &str, user: &str, flag: &str) -> Result<SecretBytes> {
     if !std::io::stdin().is_terminal() {
         bail!(
-            "EAP needs a password for {user:?} and there is no terminal to ask; \
+            "{method} needs a password for {user:?} and there is no terminal to ask; \
              give it with {flag} FILE"
         );
     }

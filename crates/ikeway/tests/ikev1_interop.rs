@@ -244,3 +244,207 @@ fn under_20_percent_loss_our_ipsec_client_connects_and_carries_traffic() {
     assert_eq!(status(dir, "lossy.status.after.json")["status"], "disconnected");
     assert_eq!(read(dir, "lossy.routes.after"), read(dir, "lossy.routes.before"));
 }
+
+// ---- What our client starts by itself (testbeds/ikev1-ours.sh) ----------------------------
+
+fn ours_run() -> &'static BedRun {
+    static RUN: OnceLock<BedRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        BedRun::start(
+            "ikev1-ours.sh",
+            "ikwvo",
+            &["charon-systemd", "swanctl", "ping", "dumpcap", "tshark"],
+            &[],
+        )
+    })
+}
+
+/// The one IKE SA strongSwan listed in `file`.
+fn only_sa(dir: &Path, file: &str) -> testbed::SwSa {
+    let mut sas = swanctl_sas(&read(dir, file));
+    assert_eq!(sas.len(), 1, "{file}: {}", read(dir, file));
+    sas.remove(0)
+}
+
+/// The ESP SA of strongSwan's IKE SA, the only one installed.
+fn installed_child(sa: &testbed::SwSa) -> &std::collections::BTreeMap<String, String> {
+    let installed: Vec<_> = sa.children.iter().filter(|c| c["state"] == "INSTALLED").collect();
+    assert_eq!(installed.len(), 1, "{:?}", sa.children);
+    installed[0]
+}
+
+#[test]
+fn our_ipsec_client_rekeys_its_esp_sa_by_itself_and_strongswan_installs_the_new_spis() {
+    let Some(dir) = ours_run().folder("IKEv1: our client's quick mode rekey") else { return };
+    let before = only_sa(dir, "ours.sas1");
+    let after = only_sa(dir, "ours.sas2");
+    // The same ISAKMP SA, a new ESP SA in place of the old one (deleted on both sides).
+    assert_eq!(after.fields["initiator-spi"], before.fields["initiator-spi"]);
+    let (old, new) = (installed_child(&before), installed_child(&after));
+    assert_ne!(new["spi-in"], old["spi-in"], "{}", read(dir, "ours.sas2"));
+    assert_ne!(new["spi-out"], old["spi-out"], "{}", read(dir, "ours.sas2"));
+    assert_eq!(after.children.len(), 1, "the old ESP SA is gone: {}", read(dir, "ours.sas2"));
+    // We asked (quick mode message 1 from us, twice: the first SA and its rekey); strongSwan
+    // started none of its own.
+    let charon = read(dir, "ours.charon.log");
+    assert!(charon.matches("parsed QUICK_MODE request").count() >= 2, "{charon}");
+    assert!(!charon.contains("generating QUICK_MODE request"), "{charon}");
+    assert_eq!(read(dir, "ours.ping2.rc").trim(), "0", "{}", read(dir, "ours.ping2.out"));
+}
+
+#[test]
+fn our_ipsec_client_renews_its_isakmp_sa_and_stays_connected_with_the_same_esp_sa() {
+    let Some(dir) = ours_run().folder("IKEv1: our client's ISAKMP SA renewal") else { return };
+    let first = only_sa(dir, "ours.sas1");
+    let rekeyed = only_sa(dir, "ours.sas2");
+    let renewed = only_sa(dir, "ours.sas3");
+    // A new ISAKMP SA (new cookies) is the only one left at strongSwan, with the user, the
+    // virtual IP and the ESP SA of the old one (not renegotiated: the same SPIs).
+    assert_ne!(renewed.fields["initiator-spi"], first.fields["initiator-spi"]);
+    assert_ne!(renewed.fields["responder-spi"], first.fields["responder-spi"]);
+    assert_eq!(renewed.fields["state"], "ESTABLISHED");
+    assert_eq!(renewed.fields["remote-xauth-id"], "alice");
+    assert_eq!(renewed.fields["remote-vips"], "10.88.1.1");
+    assert_eq!(installed_child(&renewed)["spi-in"], installed_child(&rekeyed)["spi-in"]);
+    let charon = read(dir, "ours.charon.log");
+    assert_eq!(charon.matches("parsed AGGRESSIVE request 0 [ SA KE No ID").count(), 2, "{charon}");
+    assert!(charon.contains("detected reauth of existing IKE_SA, adopting 1 children"), "{charon}");
+    assert!(charon.contains("received DELETE for IKE_SA aggr-psk[1]"), "{charon}");
+    // Our side: connected throughout, now on the new cookies; traffic passes.
+    let s = status(dir, "ours.status3.json");
+    assert_eq!(s["status"], "connected", "{s}");
+    assert_eq!(s["ike_sa"]["spi_i"], renewed.fields["initiator-spi"].as_str(), "{s}");
+    assert_eq!(s["ike_sa"]["spi_r"], renewed.fields["responder-spi"].as_str(), "{s}");
+    assert_eq!(read(dir, "ours.ping3.rc").trim(), "0", "{}", read(dir, "ours.ping3.out"));
+    let fg = read(dir, "ours.fg.out");
+    let changes: Vec<&str> = fg.lines().filter(|l| l.contains(" -> ")).collect();
+    assert_eq!(
+        changes,
+        [
+            "ours: Disconnected -> Connecting",
+            "ours: Connecting -> Connected",
+            "ours: Connected -> Disconnecting",
+            "ours: Disconnecting -> Disconnected"
+        ],
+        "{fg}"
+    );
+    assert_eq!(read(dir, "ours.fg.rc").trim(), "0", "{fg}");
+}
+
+#[test]
+fn our_dpd_asks_strongswan_only_while_the_tunnel_is_idle() {
+    let Some(dir) = ours_run().folder("IKEv1: DPD only when idle") else { return };
+    // 6 s of pings answered through the tunnel with a DPD interval of 2 s: ESP from the server
+    // counts as hearing from it, no R-U-THERE goes out.
+    assert_eq!(received(&read(dir, "ours.ping1.out")), 30, "{}", read(dir, "ours.ping1.out"));
+    let busy = read(dir, "ours.busy.charon.log");
+    assert_eq!(busy.matches("[ HASH N(DPD) ]").count(), 0, "{busy}");
+    // 5 s idle: R-U-THERE, answered.
+    let idle = read(dir, "ours.idle.charon.log");
+    assert!(idle.matches("[ HASH N(DPD) ]").count() >= 1, "{idle}");
+    assert!(idle.contains("[ HASH N(DPD_ACK) ]"), "{idle}");
+}
+
+#[test]
+fn our_dpd_ends_the_connection_as_server_dead_when_strongswan_freezes() {
+    let Some(dir) = ours_run().folder("IKEv1: DPD against a frozen strongSwan") else { return };
+    assert_eq!(read(dir, "dead.ping.rc").trim(), "0", "{}", read(dir, "dead.ping.out"));
+    let fg = read(dir, "dead.fg.out");
+    eprintln!("frozen strongSwan: the connection ended {} ms later", read(dir, "dead.ms").trim());
+    // It ended by itself (the script waited for that before stopping it), as IKEv2 does
+    // when its liveness check goes unanswered.
+    assert!(
+        fg.contains(
+            "dead: Connected -> Disconnected (ServerDead: the server stopped answering \
+             (NEVPNConnectionError 7))"
+        ),
+        "{fg}"
+    );
+    assert_eq!(
+        fg.lines().last(),
+        Some(
+            "ikeway: disconnected: ServerDead: the server stopped answering (NEVPNConnectionError 7)"
+        )
+    );
+    assert_eq!(read(dir, "dead.fg.rc").trim(), "1");
+}
+
+#[test]
+fn tshark_decrypts_every_ikev1_message_of_our_connect_with_its_key_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(dir) = ours_run().folder("IKEv1: key log and tshark") else { return };
+    // One row per ISAKMP SA (the first and its renewal), in a new file only root can read.
+    let keylog = read(dir, "ours.keylog");
+    let mode = std::fs::metadata(dir.join("ours.keylog")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let cookies: Vec<&str> = keylog.lines().map(|l| l.split(',').next().unwrap()).collect();
+    let (first, renewed) = (only_sa(dir, "ours.sas1"), only_sa(dir, "ours.sas3"));
+    assert_eq!(cookies, [&first.fields["initiator-spi"], &renewed.fields["initiator-spi"]]);
+    for l in keylog.lines() {
+        let key = l.split_once(',').unwrap().1;
+        assert_eq!(key.len(), 64, "AES-256: {l}");
+    }
+    let conf = dir.join("wireshark");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(conf.join("ikev1_decryption_table"), &keylog).unwrap();
+    let out = std::process::Command::new("tshark")
+        .env("WIRESHARK_CONFIG_DIR", &conf)
+        .arg("-r")
+        .arg(dir.join("ours.pcapng"))
+        .args(["-Y", "isakmp"])
+        .args(["-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"])
+        .args(["-e", "isakmp.ispi", "-e", "isakmp.exchangetype", "-e", "isakmp.flags"])
+        .args(["-e", "isakmp.typepayload", "-e", "_ws.malformed", "-e", "_ws.expert.message"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut encrypted = std::collections::BTreeMap::<(String, String), usize>::new();
+    for l in text.lines() {
+        let f: Vec<&str> = l.split('|').collect();
+        assert_eq!((f[4], f[5]), ("", ""), "tshark warnings in {l}");
+        let flags = u8::from_str_radix(f[2].trim_start_matches("0x"), 16).unwrap();
+        if flags & 1 == 1 {
+            // Decrypted: the payloads behind the encryption are shown, HASH first (every
+            // encrypted IKEv1 message here starts with one).
+            assert!(f[3].starts_with("8"), "not decrypted: {l}");
+            *encrypted.entry((f[0].to_owned(), f[1].to_owned())).or_default() += 1;
+        }
+    }
+    // Both SAs' phase 1 (aggressive 4), XAUTH and mode config (6) and informational (5)
+    // messages, and the first SA's quick modes (32), were encrypted and opened.
+    for (cookie, exchanges) in
+        [(cookies[0], &["4", "5", "6", "32"][..]), (cookies[1], &["4", "5", "6"])]
+    {
+        for x in exchanges {
+            assert!(
+                encrypted.contains_key(&(cookie.to_owned(), (*x).to_owned())),
+                "no encrypted exchange {x} of {cookie}: {encrypted:?}\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_ask_every_time_profile_connects_with_the_password_given_at_start_and_not_without() {
+    let Some(dir) = ours_run().folder("IKEv1: XAUTH password asked at each connection") else {
+        return;
+    };
+    assert_eq!(
+        read(dir, "prompt.import.out"),
+        "installed \"prompt\" from profile \"IKEv1 prompt\" (managed)\n"
+    );
+    assert_eq!(read(dir, "prompt.nopw.rc").trim(), "1");
+    assert_eq!(
+        read(dir, "prompt.nopw.out"),
+        "ikeway: XAUTH needs a password for \"alice\" and there is no terminal to ask; give it \
+         with --password-file FILE\n"
+    );
+    assert_eq!(read(dir, "prompt.connect.rc").trim(), "0", "{}", read(dir, "prompt.connect.out"));
+    let s = status(dir, "prompt.status.json");
+    assert_eq!(s["status"], "connected", "{s}");
+    // Cisco Unity's banner from strongSwan's mode config, shown by the status.
+    assert_eq!(s["banner"], "Welcome to the ikeway IKEv1 testbed", "{s}");
+    assert_eq!(read(dir, "prompt.ping.rc").trim(), "0", "{}", read(dir, "prompt.ping.out"));
+    assert_eq!(read(dir, "prompt.disconnect.out"), "disconnected\n");
+}

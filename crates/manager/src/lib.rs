@@ -113,8 +113,8 @@ pub use profile::{
     ImportedProfile, ImportedVpn, ProfileError, ProfileWarning, export_profile, import_profile,
 };
 pub use provider::{
-    ChildSaStatus, DELETE_GRACE, HostFactory, IkeSaStatus, KeyLogSink, ProviderOptions,
-    SessionProvider, TunnelStatus,
+    ChildSaStatus, DELETE_GRACE, HostFactory, IkeSaStatus, Ikev1Timers, KeyLogSink,
+    ProviderOptions, SessionProvider, TunnelStatus,
 };
 pub use routing::{kill_switch_plan, routing_settings, wants_kill_switch};
 pub use secrets::{PersistentRef, SecretError, SecretSource, SecretStore, read_secret_file};

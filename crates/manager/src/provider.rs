@@ -46,6 +46,29 @@ pub trait KeyLogSink: Send + Sync + std::fmt::Debug {
     fn ikev1(&self, keys: &ikeway_ikev1::KeyExport<'_>) -> std::io::Result<()>;
 }
 
+/// IKEv1 timers shorter than a profile can ask for (Apple's `IPSec` dictionary has no
+/// lifetimes and no DPD settings): for tests that watch a rekey, a renewal or DPD happen
+/// within seconds (`connect --foreground --ikev1-test-timers`). The engine's own floors
+/// still hold (lifetimes of at least a minute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ikev1Timers {
+    /// The ISAKMP SA's lifetime (its successor is negotiated before the end).
+    pub phase1_lifetime: Duration,
+    /// The ESP SAs' lifetime (quick mode rekeys before the end).
+    pub phase2_lifetime: Duration,
+    /// DPD: idle interval, resend interval and resends before the server is declared dead.
+    pub dpd: ikeway_ikev1::informational::DpdConfig,
+}
+
+impl Ikev1Timers {
+    fn apply(&self, config: &mut ikeway_ikev1::Config) {
+        config.lifetime = self.phase1_lifetime;
+        config.quick.lifetime = self.phase2_lifetime;
+        config.quick.rekey_margin = config.quick.rekey_margin.min(self.phase2_lifetime / 2);
+        config.informational.dpd = Some(self.dpd);
+    }
+}
+
 /// How a [`SessionProvider`] runs its sessions.
 #[derive(Default)]
 pub struct ProviderOptions {
@@ -65,6 +88,8 @@ pub struct ProviderOptions {
     pub host: Option<HostFactory>,
     /// Every session's keys go here; `None`: no key log.
     pub keylog: Option<Arc<dyn KeyLogSink>>,
+    /// Tests: IKEv1 timers in place of the configuration's.
+    pub ikev1_timers: Option<Ikev1Timers>,
 }
 
 impl std::fmt::Debug for ProviderOptions {
@@ -77,6 +102,7 @@ impl std::fmt::Debug for ProviderOptions {
             .field("server", &self.server)
             .field("host", &self.host.as_ref().map(|_| "<factory>"))
             .field("keylog", &self.keylog.as_ref().map(|_| "<set>"))
+            .field("ikev1_timers", &self.ikev1_timers)
             .finish()
     }
 }
@@ -236,8 +262,12 @@ impl TunnelProvider for SessionProvider {
         let remote = SocketAddr::new(server, server_port);
         let (mut options, ike_lifetime) = match &request.ikev1 {
             Some(v1) => {
+                let mut v1 = v1.clone();
+                if let Some(timers) = &self.options.ikev1_timers {
+                    timers.apply(&mut v1);
+                }
                 let lifetime = v1.lifetime.as_secs();
-                (SessionOptions::ikev1_initiator(local, remote, v1.clone()), lifetime)
+                (SessionOptions::ikev1_initiator(local, remote, v1), lifetime)
             }
             None => {
                 let mut options = SessionOptions::initiator(local, server, request.config.clone());

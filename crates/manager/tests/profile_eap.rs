@@ -339,6 +339,7 @@ mod connect {
             server: None,
             host: None,
             keylog: None,
+            ikev1_timers: None,
         });
         let mut connection =
             VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));

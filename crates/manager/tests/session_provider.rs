@@ -136,6 +136,7 @@ fn setup_against(
         server: None,
         host,
         keylog: None,
+        ikev1_timers: None,
     });
     let status = provider.status();
     let mut connection = VpnConnection::new(Box::new(provider), Box::new(store.secrets().clone()));

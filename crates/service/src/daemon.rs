@@ -55,6 +55,9 @@ pub struct DaemonOptions {
     /// Where the sessions' keys go: `connect --foreground --keylog` only (a daemon serving
     /// other users writes no secrets for them).
     pub keylog: Option<Arc<dyn ikeway_manager::KeyLogSink>>,
+    /// Tests (`connect --foreground --ikev1-test-timers`): IKEv1 timers in place of the
+    /// configuration's.
+    pub ikev1_timers: Option<ikeway_manager::Ikev1Timers>,
 }
 
 impl std::fmt::Debug for DaemonOptions {
@@ -67,6 +70,7 @@ impl std::fmt::Debug for DaemonOptions {
             .field("mode", &self.mode)
             .field("logged_to", &self.logged_to)
             .field("keylog", &self.keylog.as_ref().map(|_| "<set>"))
+            .field("ikev1_timers", &self.ikev1_timers)
             .finish_non_exhaustive()
     }
 }
@@ -274,6 +278,7 @@ impl Daemon {
             tun: request.tun.clone().unwrap_or_else(|| self.options.tun.clone()),
             local: request.local.or(self.options.local),
             keylog: self.options.keylog.clone(),
+            ikev1_timers: self.options.ikev1_timers,
         };
         let secrets = self.options.store.secrets().clone();
         let mut owner =

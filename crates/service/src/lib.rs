@@ -27,6 +27,7 @@
 //!     log: Box::new(|line: &str| eprintln!("{line}")),
 //!     logged_to: None,
 //!     keylog: None,
+//!     ikev1_timers: None,
 //! };
 //! let daemon = Daemon::bind(options)?;
 //! let signals = daemon.sender();

@@ -8,9 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
 use ikeway_manager::{
-    DisconnectError, KeyLogSink, ProviderOptions, SecretStore, SessionProvider, StartError,
-    StartOptions, StatusChange, TunnelStatus, Unsupported, VpnConfiguration, VpnConnection,
-    VpnStatus,
+    DisconnectError, Ikev1Timers, KeyLogSink, ProviderOptions, SecretStore, SessionProvider,
+    StartError, StartOptions, StatusChange, TunnelStatus, Unsupported, VpnConfiguration,
+    VpnConnection, VpnStatus,
 };
 use ikeway_tunnel::host::dirfd::DirFd;
 use ikeway_tunnel::host::killswitch::{KillSwitch, KillSwitchError};
@@ -31,6 +31,8 @@ pub struct Placement {
     pub local: Option<IpAddr>,
     /// Where the sessions' keys go (`connect --foreground --keylog`); `None`: nowhere.
     pub keylog: Option<Arc<dyn KeyLogSink>>,
+    /// Tests: IKEv1 timers in place of the configuration's.
+    pub ikev1_timers: Option<Ikev1Timers>,
 }
 
 /// The session provider of a connection: a session on `tun`, with the host changes recorded
@@ -41,6 +43,7 @@ fn provider(placement: &Placement) -> SessionProvider {
         tun: Some(placement.tun.clone()),
         local: placement.local,
         keylog: placement.keylog.clone(),
+        ikev1_timers: placement.ikev1_timers,
         host: Some(Box::new(move || {
             let store = Box::new(StateFile::new(dir.try_clone()?));
             Ok(Box::new(LinuxHost::new(&tun, store)?) as Box<dyn HostNetwork + Send>)

@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ikeway_ikev1::{Event as V1Event, Ikev1Sa, KeyExchangeProvider};
 use ikeway_sa::{Engine, EngineEvent, Event, IkeSa, SaId, Transmit};
@@ -27,13 +27,23 @@ use crate::event::EventKind;
 use crate::options::Ikev1KeyLogger;
 use crate::session::{Action, SessionError};
 
+/// How long a replaced ISAKMP SA's Delete is held back after the hand-over. strongSwan moves
+/// the ESP SAs (and the virtual IP) to the client's new ISAKMP SA by itself once that SA's
+/// XAUTH is done (its `adopt_children` job) and drops the old SA without a word; a Delete of
+/// the old SA that overtakes that job deletes the ESP SAs with it. Seen live: the Delete sent
+/// with the hand-over reached strongSwan in the same millisecond as our XAUTH acknowledgement
+/// and took the ESP SAs down. A gateway that waits for the Delete instead (ours) only hears
+/// it this much later.
+const OLD_SA_DELETE_DELAY: Duration = Duration::from_secs(2);
+
 /// The session's engine for an IKEv1 initiator: the current ISAKMP SA, the successor that
 /// renews it while one is being negotiated, and replaced SAs until their last datagrams
 /// (the Delete) are out.
 pub(crate) struct Ikev1Initiator {
     sa: Ikev1Sa,
     successor: Option<Ikev1Sa>,
-    retired: Vec<Ikev1Sa>,
+    /// Replaced SAs and when their last datagrams (the Delete) may go.
+    retired: Vec<(Ikev1Sa, Instant)>,
     kex: Arc<dyn KeyExchangeProvider>,
     /// A fixed seed (tests): successors' seeds derive from it, so runs stay reproducible.
     fixed_seed: Option<[u8; 32]>,
@@ -112,7 +122,7 @@ impl Ikev1Initiator {
         }
         if let Some(next) = self.successor.take() {
             let old = std::mem::replace(&mut self.sa, next);
-            self.retired.push(old);
+            self.retired.push((old, now + OLD_SA_DELETE_DELAY));
         }
     }
 
@@ -154,8 +164,8 @@ impl Ikev1Initiator {
         if self.successor.as_ref().is_some_and(of) {
             return self.successor.as_mut().unwrap_or(&mut self.sa);
         }
-        if let Some(i) = self.retired.iter().position(of) {
-            return &mut self.retired[i];
+        if let Some(i) = self.retired.iter().position(|(sa, _)| of(sa)) {
+            return &mut self.retired[i].0;
         }
         &mut self.sa
     }
@@ -182,7 +192,7 @@ impl Engine for Ikev1Initiator {
         let due = |sa: &Ikev1Sa| sa.poll_timeout().is_some_and(|t| t <= now);
         for sa in std::iter::once(&mut self.sa)
             .chain(self.successor.as_mut())
-            .chain(self.retired.iter_mut())
+            .chain(self.retired.iter_mut().map(|(sa, _)| sa))
             .filter(|sa| due(sa))
         {
             sa.handle_timeout(now);
@@ -191,20 +201,27 @@ impl Engine for Ikev1Initiator {
 
     fn poll_timeout(&self) -> Option<Instant> {
         let now_due = (!self.notes.is_empty() || self.failure.is_some()).then(Instant::now);
-        [self.sa.poll_timeout(), self.successor.as_ref().and_then(Ikev1Sa::poll_timeout), now_due]
-            .into_iter()
-            .flatten()
-            .min()
+        let release = self.retired.iter().map(|(_, at)| *at).min();
+        [
+            self.sa.poll_timeout(),
+            self.successor.as_ref().and_then(Ikev1Sa::poll_timeout),
+            now_due,
+            release,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// The replaced SAs' last datagrams first (their Delete), then the current SA's, then
-    /// the successor's.
+    /// The replaced SAs' last datagrams first once their time has come (their Delete, see
+    /// [`OLD_SA_DELETE_DELAY`]), then the current SA's, then the successor's.
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, usize>> {
-        while let Some(old) = self.retired.first_mut() {
-            match old.poll_transmit(buf) {
+        let now = Instant::now();
+        while let Some(i) = self.retired.iter().position(|(_, at)| *at <= now) {
+            match self.retired[i].0.poll_transmit(buf) {
                 Some(t) => return Some(t),
                 None => {
-                    self.retired.remove(0);
+                    self.retired.remove(i);
                 }
             }
         }
@@ -233,7 +250,7 @@ impl Engine for Ikev1Initiator {
                     }
                 }
             }
-            for old in &mut self.retired {
+            for (old, _) in &mut self.retired {
                 while old.poll_event().is_some() {}
             }
             let next = self.successor.as_mut()?;

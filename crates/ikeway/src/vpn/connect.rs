@@ -57,6 +57,28 @@ pub(crate) struct ConnectArgs {
     /// --foreground (the daemon writes no secrets for the users it serves).
     #[arg(long, value_name = "FILE", requires = "foreground")]
     keylog: Option<PathBuf>,
+    /// Tests: IKEv1 timers in seconds, PHASE1,PHASE2,DPD (ISAKMP SA lifetime, ESP SA
+    /// lifetime, DPD idle interval; DPD then resends every second, twice), in place of the
+    /// configuration's, so that a renewal, a rekey or DPD happen within a test.
+    #[arg(long, value_name = "P1,P2,DPD", requires = "foreground", hide = true)]
+    ikev1_test_timers: Option<String>,
+}
+
+/// `--ikev1-test-timers P1,P2,DPD`.
+fn ikev1_timers(arg: &str) -> Result<ikeway_manager::Ikev1Timers> {
+    let secs: Vec<u64> = arg.split(',').map(str::parse).collect::<Result<_, _>>()?;
+    let [p1, p2, dpd] = secs[..] else {
+        bail!("--ikev1-test-timers: expected three numbers of seconds, PHASE1,PHASE2,DPD");
+    };
+    Ok(ikeway_manager::Ikev1Timers {
+        phase1_lifetime: Duration::from_secs(p1),
+        phase2_lifetime: Duration::from_secs(p2),
+        dpd: ikeway_ikev1::informational::DpdConfig {
+            interval: Duration::from_secs(dpd),
+            retransmit: Duration::from_secs(1),
+            retries: 2,
+        },
+    })
 }
 
 #[derive(Args, Debug)]
@@ -91,8 +113,9 @@ pub(crate) fn connect(args: ConnectArgs) -> Result<()> {
         starter: control::starting_uid(),
     };
     if args.foreground {
+        let timers = args.ikev1_test_timers.as_deref().map(ikev1_timers).transpose()?;
         let keylog = args.keylog.as_deref().map(FileKeyLog::create).transpose()?;
-        return connect_in_foreground(request, store, &Dir::for_connection()?, keylog);
+        return connect_in_foreground(request, store, &Dir::for_connection()?, keylog, timers);
     }
     connect_through_daemon(&args, request)
 }
@@ -103,6 +126,7 @@ fn connect_in_foreground(
     store: PreferencesStore,
     dir: &Dir,
     keylog: Option<FileKeyLog>,
+    ikev1_timers: Option<ikeway_manager::Ikev1Timers>,
 ) -> Result<()> {
     let options = DaemonOptions {
         store,
@@ -113,6 +137,7 @@ fn connect_in_foreground(
         log: Box::new(log_line),
         logged_to: None,
         keylog: keylog.map(|k| Arc::new(k) as Arc<dyn KeyLogSink>),
+        ikev1_timers,
     };
     let mut daemon = Daemon::bind(options)?;
     let signals = daemon.sender();
@@ -193,7 +218,7 @@ fn start_password(
             return Ok(None);
         }
         let user = p.username.as_deref().unwrap_or_default();
-        return crate::password::prompt(user, "--password-file").map(Some);
+        return crate::password::prompt_for("XAUTH", user, "--password-file").map(Some);
     }
     let Some(p) = &configuration.protocol else { return Ok(None) };
     // A configuration whose EAP cannot run fails when started, with Apple's error code.

@@ -43,6 +43,7 @@ pub(crate) fn daemon(args: DaemonArgs) -> Result<()> {
         log: Box::new(super::connect::log_line),
         logged_to: args.logged_to,
         keylog: None,
+        ikev1_timers: None,
     };
     let daemon = Daemon::bind(options)?;
     let signals = daemon.sender();

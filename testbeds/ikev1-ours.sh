@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# IKEv1 ("Cisco IPSec"): what our client starts by itself, against the strongSwan 5.9.8
+# responder of lib/ikev1bed.sh (case aggr-psk: Aggressive Mode, group PSK, XAUTH, Mode Config),
+# in the namespaces of lib/netns.sh. Timers are shortened with `connect --foreground
+# --ikev1-test-timers PHASE1,PHASE2,DPD` (seconds); strongSwan's own DPD is slowed to 300 s
+# so that only ours runs.
+#
+# Usage: ikev1-ours.sh OUTDIR IKEWAY_BINARY
+#
+# Cases:
+#   ours   `connect ours --foreground --keylog ours.keylog --ikev1-test-timers 70,60,2` while
+#          dumpcap records the client's IKE/NAT-T traffic (ours.pcapng):
+#          ours.status1.json and ours.sas1 once connected; ours.busy.charon.log (strongSwan's
+#          log while 6 s of pings run: ESP from the server, no DPD of ours due),
+#          ours.idle.charon.log (5 s idle: our R-U-THEREs); our quick mode rekey at half the
+#          ESP lifetime: ours.sas2 (strongSwan's SAs once its ESP SA has a new SPI),
+#          ours.ping2.rc/.out; our renewal of the ISAKMP SA (half its lifetime): ours.sas3
+#          (strongSwan's SAs once the initiator cookie changed and one IKE SA is left),
+#          ours.ping3.rc/.out, ours.status3.json; ours.fg.rc/.out (the foreground process, ended
+#          by SIGINT), ours.charon.log, ours.keylog
+#   dead   `connect dead --foreground --ikev1-test-timers 300,300,2`, connected and pinged
+#          (dead.ping.rc), then strongSwan's charon frozen (SIGSTOP; the kernel's ESP keeps
+#          answering, so the tunnel goes idle): dead.fg.rc/.out (the foreground process ends
+#          on its own), dead.ms (from the freeze to its end), dead.charon.log
+#   prompt an Apple profile whose XAUTH password is asked at each connection
+#          (XAuthPasswordEncryption Prompt, no password): prompt.nopw.rc/.out (connect with no
+#          password and no terminal), prompt.connect.rc/.out (connect --password-file),
+#          prompt.status.json, prompt.ping.rc/.out, prompt.disconnect.out
+# and charon.log (the responder's whole log). crates/ikeway/tests/ikev1_interop.rs judges them.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$HERE/lib/netns.sh"
+. "$HERE/lib/strongswan.sh"
+. "$HERE/lib/pki.sh"
+. "$HERE/lib/ikev1bed.sh"
+. "$HERE/lib/ourclient.sh"
+
+OUT="$1"
+IKEWAY="$2"
+mkdir -p "$OUT"
+
+ikw_topo_trap
+ikw_topo_up direct
+ikw_pki_eapset "$IKW_WORKDIR/pki"
+ikw_v1_addrs_up
+SRV="$IKW_WORKDIR/srv-strongswan"
+IKW_SW_DPD_DELAY=300s ikw_v1_sw_responder "$SRV"
+IKW_SW_PLUGINS="$IKW_SW_DEFAULT_PLUGINS unity" IKW_SW_EXTRA_CONF="$(ikw_v1_charon_conf)" \
+    ikw_sw_start srv "$SRV"
+ikw_sw_load "$SRV" >"$OUT/srv-load.out"
+
+printf '%s\n' "$IKW_V1_PSK" >"$IKW_WORKDIR/group.psk"
+printf '%s\n' "$IKW_V1_PASSWORD" >"$IKW_WORKDIR/alice.pw"
+chmod 600 "$IKW_WORKDIR"/*.psk "$IKW_WORKDIR"/*.pw
+mkdir -p "/etc/netns/$IKW_NS_CLI"
+printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
+ikw_private_run
+SERVER="$(ikw_v1_case_addr aggr-psk)"
+
+add_config() { # NAME
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add "$1" --type ipsec --server "$SERVER" \
+        --group "$IKW_V1_GROUP" --psk-file "$IKW_WORKDIR/group.psk" --extended-auth \
+        --username "$IKW_V1_USER" --password-file "$IKW_WORKDIR/alice.pw" --yes \
+        >"$OUT/$1.add.out" 2>&1 || true
+}
+
+status_json() { ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json 2>/dev/null; }
+connected() { status_json | grep -q '"status": "connected"'; }
+charon_lines() { wc -l <"$SRV/charon.log"; }
+charon_since() { tail -n +"$(($1 + 1))" "$SRV/charon.log"; }
+sw_sas() { ikw_sw_list_sas "$SRV" --ike aggr-psk --raw 2>&1 || true; }
+first_value() { grep -o "$1=[0-9a-f]*" | head -n1 | cut -d= -f2; }
+
+# Our foreground client: NAME TIMERS [ARGS...]; FG_PID is its process.
+foreground() {
+    local name="$1" timers="$2"; shift 2
+    ikw_spawn cli "$OUT/$name.fg.out" "${CLIENV[@]}" "$IKEWAY" connect "$name" --foreground \
+        --ikev1-test-timers "$timers" "$@"
+    FG_PID=$IKW_LAST_PID
+}
+
+# The foreground process has ended (a zombie until waited for counts as ended).
+fg_gone() {
+    local s
+    s="$(ps -o stat= -p "$FG_PID" 2>/dev/null || true)"
+    [ -z "$s" ] || [ "${s#Z}" != "$s" ]
+}
+
+fg_end() { # NAME: SIGINT (a clean disconnect), then its exit status
+    local rc=0
+    kill -INT "$FG_PID" 2>/dev/null || true
+    wait "$FG_PID" 2>/dev/null || rc=$?
+    echo "$rc" >"$OUT/$1.fg.rc"
+}
+
+# ---- ours: rekey, renewal, DPD only when idle, key log -----------------------------------
+ours_case() {
+    local before mark sas1 spi1 cky1 rc=0
+    add_config ours
+    before="$(charon_lines)"
+    ikw_spawn cli "$OUT/dumpcap.log" dumpcap -i ike0 -q -f "udp port 500 or udp port 4500" \
+        -w "$OUT/ours.pcapng"
+    local dumpcap=$IKW_LAST_PID
+    ikw_wait_for 5 grep -q "^File: " "$OUT/dumpcap.log" || ikw_die "dumpcap did not start"
+    foreground ours 70,60,2 --keylog "$OUT/ours.keylog"
+    ikw_wait_for 15 connected || true
+    status_json >"$OUT/ours.status1.json" || true
+    sas1="$(sw_sas)"
+    echo "$sas1" >"$OUT/ours.sas1"
+    spi1="$(echo "$sas1" | first_value spi-in)"
+    cky1="$(echo "$sas1" | first_value initiator-spi)"
+
+    # Traffic from the server for 6 s: no R-U-THERE of ours is due (DPD interval 2 s).
+    mark="$(charon_lines)"
+    ikw_exec cli ping -c 30 -i 0.2 -W 1 "$IKW_PROT_ADDR" >"$OUT/ours.ping1.out" 2>&1 || true
+    charon_since "$mark" >"$OUT/ours.busy.charon.log"
+    # Idle for 5 s: ours go out and strongSwan acknowledges them.
+    mark="$(charon_lines)"
+    sleep 5
+    charon_since "$mark" >"$OUT/ours.idle.charon.log"
+
+    # Our quick mode rekey (ESP lifetime 60 s: at 30 s), the old ESP SA deleted.
+    rekeyed() {
+        local s; s="$(sw_sas)"
+        [ "$(echo "$s" | grep -o 'spi-in=' | wc -l)" = 1 ] && ! echo "$s" | grep -q "spi-in=$spi1"
+    }
+    ikw_wait_for 40 rekeyed || true
+    sw_sas >"$OUT/ours.sas2"
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/ours.ping2.out" 2>&1 &&
+        echo 0 >"$OUT/ours.ping2.rc" || echo 1 >"$OUT/ours.ping2.rc"
+
+    # Our renewal (ISAKMP SA lifetime 70 s: at 35 s): new cookies, the old SA deleted.
+    renewed() {
+        local s; s="$(sw_sas)"
+        [ "$(echo "$s" | grep -c 'list-sa event')" = 1 ] &&
+            [ "$(echo "$s" | grep -o 'initiator-spi=' | wc -l)" = 1 ] &&
+            ! echo "$s" | grep -q "initiator-spi=$cky1"
+    }
+    ikw_wait_for 40 renewed || true
+    sw_sas >"$OUT/ours.sas3"
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/ours.ping3.out" 2>&1 &&
+        echo 0 >"$OUT/ours.ping3.rc" || echo 1 >"$OUT/ours.ping3.rc"
+    status_json >"$OUT/ours.status3.json" || true
+
+    fg_end ours
+    # dumpcap stopped by SIGINT drops what the kernel still buffers for it: let it drain first.
+    sleep 1
+    kill -INT "$dumpcap" 2>/dev/null || true
+    wait "$dumpcap" 2>/dev/null || rc=$?
+    charon_since "$before" >"$OUT/ours.charon.log"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove ours --yes >/dev/null 2>&1 || true
+}
+ours_case
+
+# ---- dead: our DPD against a frozen strongSwan --------------------------------------------
+dead_case() {
+    local before t0 charon
+    add_config dead
+    before="$(charon_lines)"
+    foreground dead 300,300,2
+    ikw_wait_for 15 connected || true
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/dead.ping.out" 2>&1 &&
+        echo 0 >"$OUT/dead.ping.rc" || echo 1 >"$OUT/dead.ping.rc"
+    charon="$(cat "$SRV/charon.pid")"
+    t0="$(ikw_now_ms)"
+    kill -STOP "$charon"
+    # Idle: 2 s, then R-U-THERE and two resends a second apart, then the server is dead.
+    ikw_wait_for 30 fg_gone || true
+    echo "$(( $(ikw_now_ms) - t0 ))" >"$OUT/dead.ms"
+    fg_end dead
+    kill -CONT "$charon"
+    sleep 1
+    charon_since "$before" >"$OUT/dead.charon.log"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove dead --yes >/dev/null 2>&1 || true
+}
+dead_case
+
+# ---- prompt: an "ask every time" profile -------------------------------------------------
+prompt_case() {
+    local rc=0
+    cat >"$IKW_WORKDIR/prompt.mobileconfig" <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.ipsec.prompt</string>
+<key>PayloadUUID</key><string>5B2C1E30-9D4F-4071-AC8D-1E2F3A4B5C6D</string>
+<key>PayloadDisplayName</key><string>IKEv1 prompt</string>
+<key>PayloadContent</key><array><dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.ipsec.prompt.vpn</string>
+  <key>PayloadUUID</key><string>6C3D2F41-AE50-4182-BD9E-2F3A4B5C6D7E</string>
+  <key>UserDefinedName</key><string>prompt</string>
+  <key>VPNType</key><string>IPSec</string>
+  <key>IPSec</key><dict>
+    <key>RemoteAddress</key><string>$SERVER</string>
+    <key>AuthenticationMethod</key><string>SharedSecret</string>
+    <key>LocalIdentifier</key><string>$IKW_V1_GROUP</string>
+    <key>LocalIdentifierType</key><string>KeyID</string>
+    <key>SharedSecret</key><data>$(printf '%s' "$IKW_V1_PSK" | base64 -w0)</data>
+    <key>XAuthEnabled</key><integer>1</integer>
+    <key>XAuthName</key><string>$IKW_V1_USER</string>
+    <key>XAuthPasswordEncryption</key><string>Prompt</string>
+  </dict>
+</dict></array>
+</dict></plist>
+PROFILE
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/prompt.mobileconfig" \
+        --yes >"$OUT/prompt.import.out" 2>&1 || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect prompt --wait 15 </dev/null \
+        >"$OUT/prompt.nopw.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/prompt.nopw.rc"
+    rc=0
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect prompt --wait 15 \
+        --password-file "$IKW_WORKDIR/alice.pw" >"$OUT/prompt.connect.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/prompt.connect.rc"
+    status_json >"$OUT/prompt.status.json" || true
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/prompt.ping.out" 2>&1 &&
+        echo 0 >"$OUT/prompt.ping.rc" || echo 1 >"$OUT/prompt.ping.rc"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/prompt.disconnect.out" 2>&1 || true
+}
+prompt_case
+
+cp "$SRV/charon.log" "$OUT/charon.log"
+rm -rf "/etc/netns/$IKW_NS_CLI"
