@@ -58,19 +58,31 @@ impl Prf {
 
     /// `prf(key, parts[0] | parts[1] | ...)`.
     pub fn compute(self, key: &[u8], parts: &[&[u8]]) -> SecretBytes {
-        fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> SecretBytes {
+        let mut out = SecretBytes::zeroed(self.output_len());
+        self.compute_into(key, parts, out.expose_mut());
+        out
+    }
+
+    /// `prf(key, parts[0] | parts[1] | ...)` truncated to `out` (which takes
+    /// `min(out.len(), output_len)` bytes; the count is returned), without a heap allocation:
+    /// for values computed per datagram from untrusted input, such as responder cookies.
+    pub fn compute_into(self, key: &[u8], parts: &[&[u8]], out: &mut [u8]) -> usize {
+        fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]], out: &mut [u8]) -> usize {
             // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
             let mut mac = <M as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
             for part in parts {
                 mac.update(part);
             }
-            SecretBytes::from_slice(&mac.finalize().into_bytes())
+            let tag = mac.finalize().into_bytes();
+            let n = tag.len().min(out.len());
+            out[..n].copy_from_slice(&tag[..n]);
+            n
         }
         match self {
-            Self::HmacSha1 => run::<Hmac<sha1::Sha1>>(key, parts),
-            Self::HmacSha256 => run::<Hmac<sha2::Sha256>>(key, parts),
-            Self::HmacSha384 => run::<Hmac<sha2::Sha384>>(key, parts),
-            Self::HmacSha512 => run::<Hmac<sha2::Sha512>>(key, parts),
+            Self::HmacSha1 => run::<Hmac<sha1::Sha1>>(key, parts, out),
+            Self::HmacSha256 => run::<Hmac<sha2::Sha256>>(key, parts, out),
+            Self::HmacSha384 => run::<Hmac<sha2::Sha384>>(key, parts, out),
+            Self::HmacSha512 => run::<Hmac<sha2::Sha512>>(key, parts, out),
         }
     }
 

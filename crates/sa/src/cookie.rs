@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use ikeway_crypto::Prf;
 use rand_core::RngCore;
+#[cfg(test)]
+use rand_core::SeedableRng;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -87,7 +89,7 @@ impl CookieSecrets {
     }
 
     /// `Cookie = <VersionIDofSecret> | HMAC-SHA256(Secret, Ni | IPi | SPIi)[..16]` (§2.6).
-    pub(crate) fn make(&self, ni: &[u8], initiator: SocketAddr, spi_i: u64) -> Vec<u8> {
+    pub(crate) fn make(&self, ni: &[u8], initiator: SocketAddr, spi_i: u64) -> [u8; COOKIE_LEN] {
         mac(&self.current, ni, initiator.ip(), spi_i)
     }
 
@@ -114,14 +116,173 @@ impl CookieSecrets {
     }
 }
 
-fn mac(secret: &Secret, ni: &[u8], ip: IpAddr, spi_i: u64) -> Vec<u8> {
-    let ip = match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
+/// Computed for every IKE_SA_INIT of a flood, so on the stack: no heap allocation.
+fn mac(secret: &Secret, ni: &[u8], ip: IpAddr, spi_i: u64) -> [u8; COOKIE_LEN] {
+    let (v4, v6);
+    let ip: &[u8] = match ip {
+        IpAddr::V4(a) => {
+            v4 = a.octets();
+            &v4
+        }
+        IpAddr::V6(a) => {
+            v6 = a.octets();
+            &v6
+        }
     };
-    let mac = Prf::HmacSha256.compute(secret.key.as_ref(), &[ni, &ip, &spi_i.to_be_bytes()]);
-    let mut cookie = Vec::with_capacity(COOKIE_LEN);
-    cookie.push(secret.version);
-    cookie.extend_from_slice(&mac.expose()[..COOKIE_LEN - 1]);
+    let mut cookie = [0u8; COOKIE_LEN];
+    cookie[0] = secret.version;
+    Prf::HmacSha256.compute_into(
+        secret.key.as_ref(),
+        &[ni, ip, &spi_i.to_be_bytes()],
+        &mut cookie[1..],
+    );
     cookie
+}
+
+/// What the cookie check needs of an IKE_SA_INIT request: the COOKIE notify's data, if any,
+/// and the nonce (empty without one), found by walking the generic payload headers alone.
+/// Under a flood most requests stop at the cookie, so no payload body is decoded for them.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct InitCookieFields<'a> {
+    pub(crate) cookie: Option<&'a [u8]>,
+    pub(crate) nonce: &'a [u8],
+}
+
+/// The payload chain of `message` (a whole IKE message whose header parsed) must end exactly
+/// where the header's Length says and the message does; a chain that does not is malformed,
+/// as [`ikeway_codec::MessageRepr::parse`] would find.
+pub(crate) fn init_cookie_fields(message: &[u8]) -> Option<InitCookieFields<'_>> {
+    use ikeway_codec::payload::{GENERIC_HEADER_LEN, Packet};
+    use ikeway_codec::{HEADER_LEN, HeaderRepr, NotifyType, PayloadType};
+    let header = HeaderRepr::parse(message).ok()?;
+    if usize::try_from(header.length).ok()? != message.len() {
+        return None;
+    }
+    let mut fields = InitCookieFields { cookie: None, nonce: &[] };
+    let (mut next, mut rest) = (header.next_payload, &message[HEADER_LEN..]);
+    while next != PayloadType::NONE {
+        let payload = Packet::new_checked(rest).ok()?;
+        let len = usize::from(payload.length());
+        let body = &rest[GENERIC_HEADER_LEN..len];
+        if next == PayloadType::NONCE && fields.nonce.is_empty() {
+            fields.nonce = body;
+        }
+        // Notify body: protocol, SPI size, type, SPI, data (RFC 7296 §3.10).
+        if next == PayloadType::NOTIFY && fields.cookie.is_none() && body.len() >= 4 {
+            let kind = NotifyType(u16::from_be_bytes([body[2], body[3]]));
+            let data_at = 4 + usize::from(body[1]);
+            if kind == NotifyType::COOKIE {
+                fields.cookie = Some(body.get(data_at..)?);
+            }
+        }
+        next = payload.next_payload();
+        rest = &rest[len..];
+    }
+    rest.is_empty().then_some(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use ikeway_codec::{
+        ExchangeType, Flags, HeaderRepr, MessageRepr, NonceRepr, NotifyRepr, NotifyType, Payload,
+        PayloadRepr, PayloadType,
+    };
+
+    use super::*;
+
+    fn init_request(payloads: Vec<Payload>) -> Vec<u8> {
+        let header = HeaderRepr {
+            spi_i: 0x0102_0304_0506_0708,
+            spi_r: 0,
+            next_payload: PayloadType::NONE,
+            version: 0x20,
+            exchange: ExchangeType::IKE_SA_INIT,
+            flags: Flags { initiator: true, ..Flags::default() },
+            message_id: 0,
+            length: 0,
+        };
+        MessageRepr { header, payloads }.to_vec().unwrap()
+    }
+
+    fn notify(kind: NotifyType, data: &[u8]) -> Payload {
+        Payload::new(PayloadRepr::Notify(NotifyRepr::new(kind, data.to_vec())))
+    }
+
+    fn nonce(data: &[u8]) -> Payload {
+        Payload::new(PayloadRepr::Nonce(NonceRepr { data: data.to_vec() }))
+    }
+
+    /// The walk over generic headers finds what decoding the whole message finds: the COOKIE
+    /// notify's data and the nonce, after other notifies; nothing where there is none.
+    #[test]
+    fn cookie_fields_are_found_without_decoding_bodies() {
+        let with = init_request(vec![
+            notify(NotifyType::COOKIE, b"\x00sixteen bytes..."),
+            notify(NotifyType::NAT_DETECTION_SOURCE_IP, &[1; 20]),
+            nonce(&[9; 32]),
+            notify(NotifyType::COOKIE, b"a second cookie"),
+        ]);
+        assert_eq!(
+            init_cookie_fields(&with),
+            Some(InitCookieFields { cookie: Some(b"\x00sixteen bytes..."), nonce: &[9; 32] })
+        );
+        let without = init_request(vec![
+            nonce(&[5; 16]),
+            notify(NotifyType::NAT_DETECTION_SOURCE_IP, &[1; 20]),
+        ]);
+        assert_eq!(
+            init_cookie_fields(&without),
+            Some(InitCookieFields { cookie: None, nonce: &[5; 16] })
+        );
+        assert_eq!(
+            init_cookie_fields(&init_request(Vec::new())),
+            Some(InitCookieFields { cookie: None, nonce: &[] })
+        );
+    }
+
+    /// What `MessageRepr::parse` refuses for its framing is refused here too: a chain cut
+    /// short, bytes after the chain, a Length that is not the message's, a payload length
+    /// under its header; so a malformed flood is dropped before any MAC is computed.
+    #[test]
+    fn malformed_framing_gives_no_fields() {
+        let good = init_request(vec![notify(NotifyType::COOKIE, &[0; 17]), nonce(&[9; 32])]);
+        let mut cut = good[..good.len() - 1].to_vec();
+        let len = u32::try_from(cut.len()).unwrap().to_be_bytes();
+        cut[24..28].copy_from_slice(&len);
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let len = u32::try_from(trailing.len()).unwrap().to_be_bytes();
+        trailing[24..28].copy_from_slice(&len);
+        let mut long_claim = good.clone();
+        long_claim.push(0);
+        let mut short_payload = good.clone();
+        short_payload[28 + 2..28 + 4].copy_from_slice(&3u16.to_be_bytes());
+        for (name, bytes) in [
+            ("cut", cut),
+            ("trailing", trailing),
+            ("length not the message's", long_claim),
+            ("payload length 3", short_payload),
+        ] {
+            assert!(MessageRepr::parse(&bytes).is_err(), "{name}: the decoder refuses it too");
+            assert_eq!(init_cookie_fields(&bytes), None, "{name}");
+        }
+        assert!(init_cookie_fields(&good).is_some());
+    }
+
+    /// A cookie is the secret's version and 16 bytes of HMAC-SHA-256 over Ni | IPi | SPIi
+    /// (RFC 7296 §2.6), checked against either secret and refused for another address.
+    #[test]
+    fn cookie_is_version_and_truncated_hmac() {
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
+        let secrets = CookieSecrets::new(&mut rng, Duration::from_secs(60));
+        let from: SocketAddr = "192.0.2.7:500".parse().unwrap();
+        let cookie = secrets.make(b"nonce", from, 42);
+        let key = secrets.current_key();
+        let mac = Prf::HmacSha256.compute(&key, &[b"nonce", &[192, 0, 2, 7], &42u64.to_be_bytes()]);
+        assert_eq!(cookie[0], 0);
+        assert_eq!(&cookie[1..], &mac.expose()[..16]);
+        assert_eq!(secrets.check(Some(&cookie), b"nonce", from, 42), Verdict::Valid);
+        let elsewhere: SocketAddr = "192.0.2.8:500".parse().unwrap();
+        assert_eq!(secrets.check(Some(&cookie), b"nonce", elsewhere, 42), Verdict::Invalid);
+    }
 }

@@ -69,6 +69,7 @@ mod proposal;
 mod provider;
 mod registry;
 mod responder;
+mod sa_rng;
 mod ts;
 mod worker;
 

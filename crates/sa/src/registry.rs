@@ -200,11 +200,15 @@ impl Claims {
         if ranges.iter().any(|r| self.taken_by_other(owner, addr(r.start), addr(r.end).1)) {
             return false;
         }
+        let keys = self.claims_of.entry(spi_in).or_default();
         for (i, r) in ranges.iter().enumerate() {
             let key = (addr(r.start), spi_in, u16::try_from(i).unwrap_or(u16::MAX));
             self.remote.insert(key, Claim { end: addr(r.end).1, owner });
-            self.claims_of.entry(spi_in).or_default().push(key);
+            keys.push(key);
         }
+        // Held for the child's life: a child has one or two ranges, and the first push reserves
+        // four keys of 48 bytes.
+        keys.shrink_to_fit();
         true
     }
 

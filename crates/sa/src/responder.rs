@@ -18,7 +18,7 @@ use rand_core::{RngCore, SeedableRng};
 
 use crate::Transmit;
 use crate::config::{AddressPool, Config};
-use crate::cookie::{CookieSecrets, Verdict};
+use crate::cookie::{CookieSecrets, InitCookieFields, Verdict, init_cookie_fields};
 use crate::engine::{EngineEvent, SaId};
 use crate::ike_sa::{IkeSa, InitReply, ike_bytes, redirect_decision, stateless_reply};
 use crate::pool::AddressAllocator;
@@ -49,12 +49,12 @@ pub struct EndpointStats {
     pub redirected_at_init: u64,
 }
 
-/// The endpoint's bookkeeping for one IKE SA.
+/// The endpoint's bookkeeping for one IKE SA, with the SA. Boxed in the map: the map keeps
+/// up to twice as many buckets as SAs (hashbrown's load factor and doubling), so a bucket
+/// should be a pointer, not the 1.8 KB SA or the 112 bytes of bookkeeping.
 #[derive(Debug)]
 struct Slot {
-    /// Boxed: an `IkeSa` is 2.5 KB, and the map keeps up to twice as many slots as SAs
-    /// (hashbrown's load factor and doubling), so inline it cost about 5 KB per SA.
-    sa: Box<IkeSa>,
+    sa: IkeSa,
     /// Where a retransmitted IKE_SA_INIT for this SA is looked up.
     initiator_key: (u64, SocketAddr),
     /// The responder SPI before the last IKE rekey, still routed here.
@@ -79,7 +79,7 @@ pub struct Responder {
     registry: Arc<Mutex<Registry>>,
     rng: ChaCha20Rng,
     cookies: CookieSecrets,
-    sas: HashMap<u64, Slot>,
+    sas: HashMap<u64, Box<Slot>>,
     /// Responder SPIs of rekeyed IKE SAs, still answering their DELETE, to their new SPI.
     aliases: HashMap<u64, u64>,
     /// (SPIi, initiator address) of SAs, to answer retransmitted IKE_SA_INIT.
@@ -186,7 +186,7 @@ impl Responder {
     }
 
     pub fn sas(&self) -> impl Iterator<Item = &IkeSa> {
-        self.sas.values().map(|s| &*s.sa)
+        self.sas.values().map(|s| &s.sa)
     }
 
     pub fn handle_datagram(
@@ -258,17 +258,22 @@ impl Responder {
             self.deliver(now, remote, local, key, datagram);
             return;
         }
+        // Over the threshold the cookie comes first: only initiators that proved their address
+        // reach the limits below, so spoofed floods cost a stateless reply and nothing else;
+        // the request is decoded only once its cookie is good.
+        if self.half_open >= self.config.cookie_threshold {
+            let Some(fields) = init_cookie_fields(bytes) else {
+                self.stats.dropped_malformed += 1;
+                return;
+            };
+            if !self.cookie_ok(now, &fields, spi_i, local, remote) {
+                return;
+            }
+        }
         let Ok(message) = MessageRepr::parse(bytes) else {
             self.stats.dropped_malformed += 1;
             return;
         };
-        // Over the threshold the cookie comes first: only initiators that proved their address
-        // reach the limits below, so spoofed floods cost a stateless reply and nothing else.
-        if self.half_open >= self.config.cookie_threshold
-            && !self.cookie_ok(now, &message, local, remote)
-        {
-            return;
-        }
         // A redirect keeps nothing, so the half-open limits below do not apply to it.
         let established = self.sas.len() - self.half_open;
         let redirect = redirect_decision(&self.config, established, local, remote, &message);
@@ -329,8 +334,8 @@ impl Responder {
                 self.half_open += 1;
                 *self.half_open_by_source.entry(source).or_default() += 1;
                 self.half_open_bytes += held;
-                let slot = Slot {
-                    sa,
+                let slot = Box::new(Slot {
+                    sa: *sa,
                     initiator_key: (spi_i, remote),
                     alias: None,
                     deadline: None,
@@ -338,7 +343,7 @@ impl Responder {
                     held,
                     in_transmit_queue: false,
                     in_event_queue: false,
-                };
+                });
                 self.sas.insert(key, slot);
                 self.refresh(key);
             }
@@ -354,31 +359,21 @@ impl Responder {
     fn cookie_ok(
         &mut self,
         now: Instant,
-        message: &MessageRepr,
+        request: &InitCookieFields<'_>,
+        spi_i: u64,
         local: SocketAddr,
         remote: SocketAddr,
     ) -> bool {
         self.cookies.rotate(now, &mut self.rng);
-        let spi_i = message.header.spi_i;
-        let ni = message
-            .payloads
-            .iter()
-            .find_map(|p| match &p.body {
-                PayloadRepr::Nonce(n) => Some(n.data.as_slice()),
-                _ => None,
-            })
-            .unwrap_or_default();
-        let presented = message.payloads.iter().find_map(|p| match &p.body {
-            PayloadRepr::Notify(n) if n.kind == NotifyType::COOKIE => Some(n.data.as_slice()),
-            _ => None,
-        });
-        match self.cookies.check(presented, ni, remote, spi_i) {
+        let ni = request.nonce;
+        match self.cookies.check(request.cookie, ni, remote, spi_i) {
             Verdict::Valid => return true,
             Verdict::Invalid => self.stats.cookies_refused += 1,
             Verdict::Missing => {}
         }
         let cookie = self.cookies.make(ni, remote, spi_i);
-        let notify = Payload::new(PayloadRepr::Notify(NotifyRepr::new(NotifyType::COOKIE, cookie)));
+        let notify =
+            Payload::new(PayloadRepr::Notify(NotifyRepr::new(NotifyType::COOKIE, cookie.to_vec())));
         match stateless_reply(local, remote, spi_i, notify) {
             Ok(reply) => {
                 self.stats.cookies_demanded += 1;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Impairments, Pair, client_config, server_config};
+use ikeway_codec::{ExchangeType, HeaderRepr};
 use ikeway_sa::{CloseReason, Event, InsecureKexForFuzzing};
 
 #[test]
@@ -102,4 +103,49 @@ fn retransmitted_requests_are_answered_from_the_cache_without_acting_twice() {
     pair.step();
     assert_eq!(pair.responder_sa().stats().replayed_responses, replays_before + 1);
     assert_eq!(pair.children_up(common::To::Responder), 2, "a replayed request created nothing");
+}
+
+/// RFC 7296 §2.1: a retransmitted IKE_AUTH is answered from the cache while its sender may
+/// still be retransmitting; once that window (3 minutes) has passed with no newer request,
+/// the copy is gone (the SA holds no bytes of it) and a late copy of the request is dropped
+/// and counted, answered with nothing, the SA and its child untouched.
+#[test]
+fn ike_auth_response_cache_is_dropped_after_the_retransmission_window() {
+    let mut pair = Pair::new(client_config(), server_config(), Arc::new(InsecureKexForFuzzing), 74);
+    pair.establish();
+    let auth_request = pair
+        .transcript
+        .iter()
+        .find(|d| {
+            let h = HeaderRepr::parse(d).expect("our own datagrams parse");
+            h.exchange == ExchangeType::IKE_AUTH && !h.flags.response
+        })
+        .expect("the handshake sent IKE_AUTH")
+        .clone();
+    let (c, s) = (common::addr(common::CLIENT), common::addr(common::SERVER));
+    let mut buf = vec![0u8; 65536];
+
+    let before = pair.responder_sa().stats();
+    assert!(pair.responder_sa().held_bytes() > 0, "the IKE_AUTH response is cached");
+    let now = pair.now;
+    pair.responder.handle_datagram(now, c, s, &auth_request);
+    assert_eq!(pair.responder_sa().stats().replayed_responses, before.replayed_responses + 1);
+    let replay = pair.responder.poll_transmit(&mut buf).expect("replayed").expect("fits");
+    assert!(pair.responder.poll_transmit(&mut buf).is_none(), "one datagram replayed");
+    let replayed = HeaderRepr::parse(&buf[..replay.len]).expect("parses");
+    assert_eq!((replayed.exchange, replayed.message_id), (ExchangeType::IKE_AUTH, 1));
+
+    // Nothing else happens for 3 minutes and a second (DPD is 10 minutes on both sides).
+    assert!(!pair.run_until(Duration::from_secs(181), |_| false));
+    assert_eq!(pair.responder_sa().held_bytes(), 0, "the cached response is gone");
+
+    let before = pair.responder_sa().stats();
+    let now = pair.now;
+    pair.responder.handle_datagram(now, c, s, &auth_request);
+    let after = pair.responder_sa().stats();
+    assert_eq!(after.replayed_responses, before.replayed_responses);
+    assert_eq!(after.dropped_unexpected, before.dropped_unexpected + 1);
+    assert!(pair.responder.poll_transmit(&mut buf).is_none(), "nothing answers it");
+    assert!(pair.responder_sa().is_established());
+    assert_eq!(pair.children_up(common::To::Responder), 1);
 }

@@ -264,6 +264,9 @@ impl IkeSa {
         let lifetime = self.config.lifetimes.child;
         let (rekey_at, expire_at) = self.jittered(now, lifetime);
         let lowest_nonce = if ni <= nr { ni } else { nr };
+        // Grown one at a time: most SAs hold one child for life, and a first push would
+        // reserve four 120-byte slots.
+        self.children.reserve_exact(1);
         self.children.push(Child {
             spi_in,
             spi_out,

@@ -327,8 +327,10 @@ fn a_rekey_answer_naming_another_clients_spi_takes_nothing() {
     let answer = buf[..t.len].to_vec();
     let message = MessageRepr::parse(&answer).expect("B's own answer parses");
     let old = net.clients[b].old_sa.as_ref().expect("B switched to the new SA");
-    let mut payloads =
-        sk::open(&answer, &old.crypto.outbound).expect("B's keys").payloads().expect("parses");
+    let mut payloads = sk::open(&answer, &old.crypto.outbound().expect("keys"))
+        .expect("B's keys")
+        .payloads()
+        .expect("parses");
     for p in &mut payloads {
         if let PayloadRepr::Sa(sa) = &mut p.body {
             sa.proposals[0].spi = a_key.spi().to_be_bytes().to_vec();
@@ -336,8 +338,9 @@ fn a_rekey_answer_naming_another_clients_spi_takes_nothing() {
     }
     let mut header = message.header;
     header.length = 0;
-    let iv = vec![7u8; old.crypto.outbound.iv_len()];
-    let forged = sk::seal(&header, &[], &payloads, &old.crypto.outbound, &iv).expect("seals");
+    let iv = vec![7u8; old.crypto.outbound().expect("keys").iv_len()];
+    let forged = sk::seal(&header, &[], &payloads, &old.crypto.outbound().expect("keys"), &iv)
+        .expect("seals");
     net.responder.handle_datagram(now, t.local, t.remote, &forged);
     net.run();
     assert!(
@@ -414,8 +417,10 @@ fn a_reserved_child_spi_is_refused_with_no_proposal_chosen() {
     let auth = buf[..t.len].to_vec();
     let message = MessageRepr::parse(&auth).expect("our own IKE_AUTH parses");
     let crypto = net.clients[0].crypto.as_ref().expect("keyed");
-    let mut payloads =
-        sk::open(&auth, &crypto.outbound).expect("our keys").payloads().expect("parses");
+    let mut payloads = sk::open(&auth, &crypto.outbound().expect("keys"))
+        .expect("our keys")
+        .payloads()
+        .expect("parses");
     for p in &mut payloads {
         if let PayloadRepr::Sa(sa) = &mut p.body {
             for proposal in &mut sa.proposals {
@@ -425,8 +430,9 @@ fn a_reserved_child_spi_is_refused_with_no_proposal_chosen() {
     }
     let mut header = message.header;
     header.length = 0;
-    let iv = vec![3u8; crypto.outbound.iv_len()];
-    let forged = sk::seal(&header, &[], &payloads, &crypto.outbound, &iv).expect("seals");
+    let iv = vec![3u8; crypto.outbound().expect("keys").iv_len()];
+    let forged =
+        sk::seal(&header, &[], &payloads, &crypto.outbound().expect("keys"), &iv).expect("seals");
     net.responder.handle_datagram(now, t.local, t.remote, &forged);
     net.run();
 

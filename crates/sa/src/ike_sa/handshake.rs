@@ -656,6 +656,10 @@ impl IkeSa {
         let suite = self.crypto.as_ref().map(|c| c.suite).expect("keyed before established");
         self.settle_mobike();
         self.events.push_back(Event::IkeSaUp { spi_i: self.spi_i, spi_r: self.spi_r, suite });
+        // The IKE_SA_INIT nonces key IKE_INTERMEDIATE exchanges only; the keys that needed
+        // them are derived by now, so an established SA does not carry them.
+        self.ni = Vec::new();
+        self.nr = Vec::new();
         let (rekey, expire) = self.jittered(now, self.config.lifetimes.ike);
         self.timers.set(Timer::IkeRekey, rekey);
         self.timers.set(Timer::IkeExpire, expire);
@@ -686,6 +690,7 @@ impl IkeSa {
                 ConfigAttributeType::INTERNAL_IP4_ADDRESS => {
                     asked_address = true;
                     if let Some(addr) = pool.lease_v4() {
+                        self.leases.reserve_exact(1);
                         self.leases.push(addr.into());
                         attributes.push(ConfigAttribute::ipv4(a.kind, addr));
                     }
@@ -693,6 +698,7 @@ impl IkeSa {
                 ConfigAttributeType::INTERNAL_IP6_ADDRESS => {
                     asked_address = true;
                     if let Some(addr) = pool.lease_v6() {
+                        self.leases.reserve_exact(1);
                         self.leases.push(addr.into());
                         attributes.push(ConfigAttribute::ipv6_prefix(a.kind, addr, 128));
                     }

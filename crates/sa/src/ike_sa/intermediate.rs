@@ -79,8 +79,8 @@ impl Intermediate {
 
     /// The keys to authenticate a retransmitted request with, when the last request answered
     /// was an IKE_INTERMEDIATE.
-    pub(super) fn previous_inbound(&self) -> Option<&ikeway_crypto::Protector> {
-        self.previous.as_ref().map(|c| &c.inbound)
+    pub(super) fn previous_keys(&self) -> Option<&IkeCrypto> {
+        self.previous.as_ref()
     }
 
     /// `IntAuth_iN | IntAuth_rN | IKE_AUTH_MID`, what both AUTH payloads cover after the

@@ -17,8 +17,7 @@ use ikeway_codec::{
 };
 use ikeway_crypto::SecretBytes;
 use ikeway_crypto::keys::{self, ChildKeys};
-use rand_chacha::ChaCha20Rng;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::RngCore;
 
 use crate::Side;
 use crate::config::Config;
@@ -28,6 +27,7 @@ use crate::nat;
 use crate::proposal::{self, EspSuite};
 use crate::provider::{ActiveKeyExchange, KeyExchangeProvider};
 use crate::registry::{Owner, Registry};
+use crate::sa_rng::SaRng;
 use crate::ts;
 
 /// Nonce length we send: the PRF output size of SHA-512 covers every PRF we offer
@@ -37,6 +37,13 @@ const NONCE_LEN: usize = 32;
 const NONCE_RANGE: std::ops::RangeInclusive<usize> = 16..=256;
 /// How long a responder keeps a half-open SA waiting for IKE_AUTH.
 const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long our last response is kept for a retransmission of its request (RFC 7296 §2.1)
+/// when no newer request comes first. Retransmissions stop when their sender gives up:
+/// after 63 s with our default schedule, 60 s with libreswan's, about 165 s with charon's
+/// (5 retransmits from 4 s, factor 1.8); a request repeated later than this finds no answer
+/// and is dropped, as its sender has given up on it. Under the DPD interval (10 minutes by
+/// default), so an idle established SA holds no copy of its IKE_AUTH response.
+const RESPONSE_KEPT: Duration = Duration::from_secs(180);
 /// How long the keys of a rekeyed IKE SA stay to answer its DELETE (make before break).
 const OLD_SA_GRACE: Duration = Duration::from_secs(10);
 /// The non-ESP marker that precedes IKE on port 4500 (RFC 3948 §2.2).
@@ -189,7 +196,8 @@ pub struct IkeSa {
     /// What this SA holds in the registry, released on close or drop at the latest.
     reserved_ike_spis: Vec<u64>,
     reserved_child_spis: Vec<u32>,
-    rng: ChaCha20Rng,
+    /// Every random choice of this SA, from the seed it was made with (48 bytes, not 320).
+    rng: SaRng,
     spi_i: u64,
     spi_r: u64,
     local: SocketAddr,
@@ -203,6 +211,8 @@ pub struct IkeSa {
     peer_fragmentation: bool,
     state: State,
     crypto: Option<IkeCrypto>,
+    /// The IKE_SA_INIT nonces while the handshake may run IKE_INTERMEDIATE; empty once
+    /// established.
     ni: Vec<u8>,
     nr: Vec<u8>,
     send_mid: u32,
@@ -333,7 +343,7 @@ impl IkeSa {
             owner: 0,
             reserved_ike_spis: Vec::new(),
             reserved_child_spis: Vec::new(),
-            rng: ChaCha20Rng::from_seed(seed),
+            rng: SaRng::from_seed(seed),
             spi_i: 0,
             spi_r: 0,
             local,
@@ -530,6 +540,7 @@ impl IkeSa {
         let t = crate::Transmit { local: *local, remote: *remote, len: bytes.len() };
         buf[..bytes.len()].copy_from_slice(bytes);
         self.transmits.pop_front();
+        release_if_empty(&mut self.transmits);
         self.stats.sent += 1;
         Some(Ok(t))
     }
@@ -538,13 +549,16 @@ impl IkeSa {
     /// rekey, the new SPI), as a [`crate::Responder`] names it.
     pub fn poll_event(&mut self) -> Option<crate::EngineEvent> {
         let event = self.events.pop_front()?;
+        release_if_empty(&mut self.events);
         Some(crate::EngineEvent { sa: self.id(), event })
     }
 
     /// Takes the next event without the SA's name: what a responder that already knows which
     /// SA it asked needs.
     pub(crate) fn pop_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        release_if_empty(&mut self.events);
+        event
     }
 
     /// When [`IkeSa::handle_timeout`] must next be called, if ever.
@@ -770,17 +784,14 @@ impl IkeSa {
         header: &HeaderRepr,
         inner: &[Payload],
     ) -> Result<Vec<Vec<u8>>, crate::Error> {
-        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
-        let mut iv = vec![0u8; crypto.outbound.iv_len()];
+        let outbound = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?.outbound()?;
+        let mut iv = vec![0u8; outbound.iv_len()];
         self.rng.fill_bytes(&mut iv);
-        let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
-        let whole = sk::seal(header, &[], inner, &crypto.outbound, &iv)?;
+        let whole = sk::seal(header, &[], inner, &outbound, &iv)?;
         let limit = self.config.max_message_len;
         let messages = if whole.len() > limit && self.peer_fragmentation {
             let rng = &mut self.rng;
-            sk::seal_fragments(header, inner, &crypto.outbound, limit, &mut |iv| {
-                rng.fill_bytes(iv)
-            })?
+            sk::seal_fragments(header, inner, &outbound, limit, &mut |iv| rng.fill_bytes(iv))?
         } else {
             vec![whole]
         };
@@ -849,6 +860,8 @@ impl IkeSa {
             None => self.transmit_all(&datagrams),
         }
         self.response_cache = Some((message_id, datagrams));
+        // A response answers the request just heard.
+        self.timers.set(Timer::ResponseCache, self.last_heard + RESPONSE_KEPT);
         Ok(())
     }
 
@@ -948,6 +961,10 @@ impl IkeSa {
                 }
                 Timer::OldSa => self.forget_old_sa(),
                 Timer::Followup => self.followup_expired(),
+                Timer::ResponseCache => {
+                    self.timers.stop(Timer::ResponseCache);
+                    self.response_cache = None;
+                }
                 Timer::Keepalive => {
                     // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
                     let (local, remote) = self.send_path();
@@ -1029,6 +1046,14 @@ impl Drop for IkeSa {
 /// An IKE message as it goes on `local` -> `remote`: after the non-ESP marker on port 4500
 /// (RFC 3948 §2.2). Framed when sent rather than when sealed, since a request in flight may
 /// be resent on another path (RFC 4555 §3.5), from port 500 then 4500.
+/// Frees a drained queue's buffer. The output queues fill in bursts (an exchange) minutes
+/// apart, and a kept buffer of four slots cost 352 bytes (datagrams) and 384 (events) per SA.
+fn release_if_empty<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() {
+        *queue = VecDeque::new();
+    }
+}
+
 fn frame(local: SocketAddr, remote: SocketAddr, message: &[u8]) -> Vec<u8> {
     if on_nat_t_port(local, remote) {
         let mut framed = NON_ESP_MARKER.to_vec();

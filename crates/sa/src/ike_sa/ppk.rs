@@ -67,8 +67,9 @@ pub(super) enum PpkState {
     Off,
     /// USE_PPK went both ways in IKE_SA_INIT.
     Negotiated,
-    /// Initiator: IKE_AUTH sent with the keys mixed; the unmixed ones wait for the answer.
-    Offered { id: Vec<u8>, unmixed: UnmixedKeys },
+    /// Initiator: IKE_AUTH sent with the keys mixed; the unmixed ones wait for the answer
+    /// (boxed: 72 bytes every IKE SA would carry for one exchange).
+    Offered { id: Vec<u8>, unmixed: Box<UnmixedKeys> },
     /// The keys are mixed with the PPK named `id`, and both sides use them.
     Used { id: Vec<u8> },
 }
@@ -157,7 +158,7 @@ impl IkeSa {
         }
         let crypto = self.crypto.as_mut().ok_or(crate::Error::NotKeyed)?;
         let unmixed = crypto.mix_ppk(&ppk.key)?;
-        self.ppk = PpkState::Offered { id: ppk.id.clone(), unmixed };
+        self.ppk = PpkState::Offered { id: ppk.id.clone(), unmixed: Box::new(unmixed) };
         Ok(Some(notifies))
     }
 
@@ -176,7 +177,7 @@ impl IkeSa {
             return Err(CloseReason::PpkNotUsedByPeer);
         }
         if let Some(crypto) = self.crypto.as_mut() {
-            crypto.unmix_ppk(unmixed);
+            crypto.unmix_ppk(*unmixed);
         }
         Ok(())
     }

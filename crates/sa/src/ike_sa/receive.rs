@@ -70,7 +70,11 @@ impl IkeSa {
             self.stats.dropped_unexpected += 1;
             return Err(());
         };
-        let opened = match sk::open(bytes, &crypto.inbound) {
+        let Ok(inbound) = crypto.inbound() else {
+            self.stats.dropped_unexpected += 1;
+            return Err(());
+        };
+        let opened = match sk::open(bytes, &inbound) {
             Ok(o) => o,
             Err(sk::SkError::Authentication) => {
                 self.stats.dropped_unauthenticated += 1;
@@ -195,13 +199,13 @@ impl IkeSa {
             // retransmission is answered once, not once per fragment.
             let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
             // After an IKE_INTERMEDIATE the keys moved on; its request came under the old ones.
-            let inbound = match &self.intermediate {
+            let keys = match &self.intermediate {
                 Some(i) if message.header.exchange == ExchangeType::IKE_INTERMEDIATE => {
-                    i.previous_inbound().unwrap_or(&crypto.inbound)
+                    i.previous_keys().unwrap_or(crypto)
                 }
-                _ => &crypto.inbound,
+                _ => crypto,
             };
-            match sk::open(bytes, inbound) {
+            match sk::open(bytes, &keys.inbound()?) {
                 Ok(o) if o.fragment.is_none_or(|f| f.number == 1) => {
                     let cached = cached.clone();
                     self.stats.replayed_responses += 1;

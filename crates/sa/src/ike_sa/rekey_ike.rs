@@ -92,10 +92,11 @@ impl IkeSa {
             header.spi_i = old.spi_i;
             header.spi_r = old.spi_r;
             header.flags.initiator = old.side == Side::Initiator;
-            let mut iv = vec![0u8; old.crypto.outbound.iv_len()];
+            let outbound = old.crypto.outbound()?;
+            let mut iv = vec![0u8; outbound.iv_len()];
             self.rng.fill_bytes(&mut iv);
             let inner = [Payload::new(PayloadRepr::Delete(DeleteRepr::ike()))];
-            let message = sk::seal(&header, &[], &inner, &old.crypto.outbound, &iv)?;
+            let message = sk::seal(&header, &[], &inner, &outbound, &iv)?;
             self.transmit_all(&[message]);
         }
         Ok(())
@@ -143,8 +144,6 @@ impl IkeSa {
         self.spi_i = spi_i;
         self.spi_r = spi_r;
         self.crypto = Some(crypto);
-        self.ni = ni.to_vec();
-        self.nr = nr.to_vec();
         self.send_mid = 0;
         self.recv_mid = 0;
         self.response_cache = None;
@@ -160,7 +159,7 @@ impl IkeSa {
         if message.header.flags.response {
             // The answer to the DELETE we sent on the old SA: it is gone on both sides.
             if message.header.message_id == self.old_send_mid
-                && sk::open(bytes, &old.crypto.inbound).is_ok()
+                && old.crypto.inbound().is_ok_and(|k| sk::open(bytes, &k).is_ok())
             {
                 self.forget_old_sa();
             } else {
@@ -172,9 +171,9 @@ impl IkeSa {
             && message.header.message_id == *mid
         {
             // The request that made the new SA, again: its answer was lost (§2.1).
-            if sk::open(bytes, &old.crypto.inbound)
-                .is_ok_and(|o| o.fragment.is_none_or(|f| f.number == 1))
-            {
+            if old.crypto.inbound().is_ok_and(|k| {
+                sk::open(bytes, &k).is_ok_and(|o| o.fragment.is_none_or(|f| f.number == 1))
+            }) {
                 let cached = cached.clone();
                 self.stats.replayed_responses += 1;
                 self.transmit_all(&cached);
@@ -187,7 +186,9 @@ impl IkeSa {
             self.stats.dropped_unexpected += 1;
             return;
         }
-        let Ok(opened) = sk::open(bytes, &old.crypto.inbound) else {
+        let Ok(opened) =
+            old.crypto.inbound().map_err(|_| ()).and_then(|k| sk::open(bytes, &k).map_err(|_| ()))
+        else {
             self.stats.dropped_unauthenticated += 1;
             return;
         };
@@ -203,10 +204,10 @@ impl IkeSa {
         header.spi_r = old.spi_r;
         // Flags describe the old SA's roles, which `side` may no longer match.
         header.flags.initiator = !message.header.flags.initiator;
-        let mut iv = vec![0u8; old.crypto.outbound.iv_len()];
+        let Ok(outbound) = old.crypto.outbound() else { return };
+        let mut iv = vec![0u8; outbound.iv_len()];
         self.rng.fill_bytes(&mut iv);
-        let Some(old) = &self.old_sa else { return };
-        if let Ok(reply) = sk::seal(&header, &[], &[], &old.crypto.outbound, &iv) {
+        if let Ok(reply) = sk::seal(&header, &[], &[], &outbound, &iv) {
             self.transmit_all(&[reply]);
         }
         self.forget_old_sa();

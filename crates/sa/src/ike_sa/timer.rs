@@ -22,6 +22,8 @@ pub(super) enum Timer {
     OldSa,
     /// A responder's CREATE_CHILD_SA waited too long for its next IKE_FOLLOWUP_KE (RFC 9370).
     Followup,
+    /// Our last response can no longer be asked for again: the cached copy goes.
+    ResponseCache,
     /// A NAT keepalive is due (RFC 3948 §2.3).
     Keepalive,
     /// The IKE SA's soft lifetime ends: rekey it (§2.8).
@@ -29,12 +31,13 @@ pub(super) enum Timer {
 }
 
 impl Timer {
-    const ALL: [Timer; 7] = [
+    const ALL: [Timer; 8] = [
         Timer::Retransmit,
         Timer::HalfOpen,
         Timer::IkeExpire,
         Timer::OldSa,
         Timer::Followup,
+        Timer::ResponseCache,
         Timer::Keepalive,
         Timer::IkeRekey,
     ];
