@@ -2,7 +2,8 @@
 # IKEv1 ("Cisco IPSec") interop: our Personal VPN client (`config add --type ipsec` +
 # `connect`, as a user runs it) against the strongSwan 5.9.8 responder of lib/ikev1bed.sh, case
 # aggr-psk (Aggressive Mode, the group name as KEY_ID and the group secret, XAUTH, Mode Config
-# with the Cisco Unity attributes), in the namespaces of lib/netns.sh.
+# with the Cisco Unity attributes) and cases main-cert / main-rsa (Main Mode with ECDSA / RSA
+# certificates), in the namespaces of lib/netns.sh.
 #
 # Usage: ikev1-interop.sh OUTDIR IKEWAY_BINARY
 # Env:   IKW_V1_TOPO=direct|nat (default direct: lib/netns.sh's topologies; behind the NAT the
@@ -14,6 +15,11 @@
 #   aggr      the right group secret and XAUTH password: connects, pings the protected host
 #   badpsk    a wrong group secret
 #   badpw     the right group secret, a wrong XAUTH password
+#   cert-ec   Main Mode with ECDSA certificates (cli-ec, `--identity-key/--identity-cert`,
+#             `--ca root-ec`) against main-cert: connects, pings (NAME.add.out too)
+#   cert-rsa  the same with RSA certificates (v1-cli-rsa, `--ca v1-root-rsa`) against main-rsa
+#   cert-rogue  cli-ec with `--ca root-rogue` against main-cert: the server's certificate is
+#             from a CA we do not trust
 #   profile   an Apple profile (VPNType IPSec: group name, SharedSecret as data, XAUTH name and
 #             password) imported with `profile import`, then connected like the others
 #             (profile.import.out)
@@ -42,6 +48,7 @@ mkdir -p "$OUT"
 ikw_topo_trap
 ikw_topo_up "${IKW_V1_TOPO:-direct}"
 ikw_pki_eapset "$IKW_WORKDIR/pki"
+ikw_v1_pki_rsa
 ikw_v1_addrs_up
 SRV="$IKW_WORKDIR/srv-strongswan"
 IKW_SW_DPD_DELAY=2s ikw_v1_sw_responder "$SRV"
@@ -73,6 +80,22 @@ ours_connect() {
 
 ours_connect aggr group.psk alice.pw
 ours_connect badpw group.psk wrong.pw
+
+# Our client with a certificate (Main Mode, signatures; `config add --type ipsec` with an
+# identity): NAME SERVER_CASE IDENTITY CA (files of lib/pki.sh's set)
+ours_cert() {
+    local name="$1" server="$2" identity="$3" ca="$4"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add "$name" --type ipsec \
+        --server "$(ikw_v1_case_addr "$server")" --remote-id srv.ikeway.test \
+        --local-id cli.ikeway.test --identity-key "$IKW_PKI_DIR/$identity.key" \
+        --identity-cert "$IKW_PKI_DIR/$identity.crt" --ca "$IKW_PKI_DIR/$ca.crt" \
+        --system-ca false --yes >"$OUT/$name.add.out" 2>&1 || true
+    ikw_client_case "$name" "$SRV" "$server"
+}
+ours_cert cert-ec main-cert cli-ec root-ec
+ours_cert cert-rsa main-rsa v1-cli-rsa v1-root-rsa
+# The server's certificate is from another CA than the one configured.
+ours_cert cert-rogue main-cert cli-ec root-rogue
 
 # The Apple profile an administrator of a Cisco-style gateway hands out.
 cat >"$IKW_WORKDIR/cisco.mobileconfig" <<PROFILE

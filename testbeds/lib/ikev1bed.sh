@@ -15,11 +15,16 @@
 #   main-cert  10.99.0.52  Main Mode, certificates both ways          Mode Config (same pool), no
 #                          (srv-ec with its intermediate; the client  XAUTH
 #                          cli-ec, under root-ec)
+#   main-rsa   10.99.0.53  Main Mode, RSA certificates both ways      Mode Config (same pool), no
+#                          (v1-srv-rsa; the client v1-cli-rsa, both   XAUTH
+#                          under v1-root-rsa; only when ikw_v1_pki_rsa
+#                          made them)
 #
 # Proposals: aggr-psk AES-256-CBC/SHA2-256/MODP-2048 (group 14) for phase 1 (Aggressive Mode
 # carries the KE in its first message, so one group), ESP AES-256-CBC + HMAC-SHA2-256 without
 # PFS; main-cert AES-128-CBC/SHA2-256/ECP-256 (group 19), ESP AES-128-CBC + HMAC-SHA1 with PFS
-# group 19. Both responders also accept AES-128/SHA1/MODP-2048 and 3DES/SHA1/MODP-1024.
+# group 19; main-rsa as main-cert with MODP-2048 first. All also accept AES-128/SHA1/MODP-2048
+# and 3DES/SHA1/MODP-1024.
 #
 # Client cases (a strongSwan initiator, ikw_v1_client_cases): NAME SERVER_CASE WHAT
 #   v1-aggr        right group secret, right XAUTH password        -> up
@@ -32,6 +37,9 @@
 #   ikw_v1_client_cases           print "NAME SERVER_CASE" per client case
 #   ikw_v1_case_addr SERVER_CASE  print its address
 #   ikw_v1_addrs_up               add every server case's address to the responder's ike0
+#   ikw_v1_pki_rsa                the RSA set in $IKW_PKI_DIR (after ikw_pki_eapset): v1-root-rsa
+#                                 (RSA 2048), v1-srv-rsa (RSA 3072, srv.ikeway.test), v1-cli-rsa
+#                                 (RSA 2048, cli.ikeway.test), all signed with PKCS#1 v1.5
 #   ikw_v1_charon_conf            strongswan.conf lines (for IKW_SW_EXTRA_CONF) every IKEv1
 #                                 peer here needs: Aggressive Mode PSK allowed, Cisco Unity on
 #   ikw_v1_sw_responder DIR       credentials and swanctl.conf for the responder of every case
@@ -68,7 +76,16 @@ ikw_v1_server_cases() {
     cat <<'CASES'
 aggr-psk  10.99.0.51
 main-cert 10.99.0.52
+main-rsa  10.99.0.53
 CASES
+}
+
+ikw_v1_pki_rsa() {
+    ikw_pki_root v1-root-rsa rsa2048 "ikeway test root RSA IKEv1"
+    ikw_pki_issue v1-srv-rsa rsa3072 v1-root-rsa "CN=srv.ikeway.test" --san srv.ikeway.test \
+        --flag serverAuth --flag ikeIntermediate
+    ikw_pki_issue v1-cli-rsa rsa2048 v1-root-rsa "CN=cli.ikeway.test" --san cli.ikeway.test \
+        --flag clientAuth
 }
 
 ikw_v1_client_cases() {
@@ -120,6 +137,11 @@ ikw_v1_sw_responder() { # DIR
     ikw_sw_creds "$dir" x509 srv-ec
     ikw_sw_creds "$dir" private srv-ec
     ikw_sw_creds "$dir" x509ca inter-ec root-ec
+    if [ -f "$IKW_PKI_DIR/v1-srv-rsa.crt" ]; then
+        ikw_sw_creds "$dir" x509 v1-srv-rsa
+        ikw_sw_creds "$dir" private v1-srv-rsa
+        ikw_sw_creds "$dir" x509ca v1-root-rsa
+    fi
     {
         echo "connections {"
         IKW_SW_VERSION=1 IKW_SW_AGGRESSIVE=yes IKW_SW_CONN=aggr-psk IKW_SW_CHILD=aggr-psk \
@@ -137,6 +159,18 @@ ikw_v1_sw_responder() { # DIR
             _ikw_sw_conn_block "IKEv1 main-cert: Main Mode, certificates, Mode Config" \
             %any "pools = v1pool" srv.ikeway.test cli.ikeway.test \
             "$IKW_PROT_NET" dynamic ""
+        if [ -f "$IKW_PKI_DIR/v1-srv-rsa.crt" ]; then
+            IKW_SW_VERSION=1 IKW_SW_CONN=main-rsa IKW_SW_CHILD=main-rsa \
+                IKW_SW_IKE_PROPOSALS="aes128-sha256-modp2048,$IKW_V1_MAIN_IKE" \
+                IKW_SW_ESP_PROPOSALS="$IKW_V1_MAIN_ESP" \
+                IKW_SW_LOCAL_ADDRS="$(ikw_v1_case_addr main-rsa)" \
+                IKW_SW_LOCAL_AUTH=pubkey IKW_SW_LOCAL_CERTS=v1-srv-rsa.crt IKW_SW_SEND_CERT=always \
+                IKW_SW_REMOTE_AUTH=pubkey IKW_SW_REMOTE_CACERTS=v1-root-rsa.crt \
+                IKW_SW_SEND_CERTREQ=yes \
+                _ikw_sw_conn_block "IKEv1 main-rsa: Main Mode, RSA certificates, Mode Config" \
+                %any "pools = v1pool" srv.ikeway.test cli.ikeway.test \
+                "$IKW_PROT_NET" dynamic ""
+        fi
         echo "}"
         _ikw_v1_pool
         echo "secrets {"

@@ -244,3 +244,73 @@ fn an_apple_ipsec_profile_imports_shows_and_exports_back() {
     let without = succeeds(dir.path(), &["profile", "export", "Cisco Branch"]);
     assert!(!without.contains("c2FsZXMgZ3JvdXAgc2VjcmV0"), "{without}");
 }
+
+/// `config add --type ipsec` with an identity (PEM key + chain), `--ca` and `--crl`: Main
+/// Mode with certificates, shown as such; hostile files and IKEv2-only certificate options are
+/// refused naming the option or the file, and leave nothing saved.
+#[test]
+fn config_add_type_ipsec_with_a_certificate_saves_main_mode_and_refuses_bad_files() {
+    use ikeway_testkit::certs::{PKCS_RSA_SHA256, TestCa};
+    let dir = setup();
+    let ca = TestCa::new("Office CA");
+    let client = ca.issue("alice", "client.example.org", &PKCS_RSA_SHA256);
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("client.key", &client.key_pem);
+    write("client.crt", &client.cert_pem);
+    write("ca.crt", &ca.cert_pem);
+    write("ca.crl", &ca.empty_crl_pem());
+    let cert_add = |name: &'static str, extra: &[&'static str]| {
+        let mut args = vec![
+            "config",
+            "add",
+            name,
+            "--type",
+            "ipsec",
+            "--server",
+            "192.0.2.1",
+            "--remote-id",
+            "vpn.example.org",
+            "--identity-key",
+            "client.key",
+            "--identity-cert",
+            "client.crt",
+            "--ca",
+            "ca.crt",
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    assert_eq!(
+        succeeds(dir.path(), &cert_add("office", &["--crl", "ca.crl"])),
+        "saved \"office\"\n"
+    );
+    let shown = succeeds(dir.path(), &["config", "show", "office"]);
+    for line in [
+        "  Method                    certificate\n",
+        "  Phase 1                   Main Mode\n",
+        "  Identity                  stored, never shown\n",
+        "  Revocation check          the 1 CRL given\n",
+    ] {
+        assert!(shown.contains(line), "{line:?} in\n{shown}");
+    }
+    let stored = std::fs::read_to_string(walk(dir.path(), "preferences").unwrap()).unwrap();
+    assert!(!stored.contains("PRIVATE KEY"), "the key is in the secret store only");
+
+    fails(dir.path(), &cert_add("bad1", &["--crl", "ca.crt"]), "ikeway: ca.crt: not an X.509 CRL");
+    write("junk.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    let mut junk = cert_add("bad2", &[]);
+    junk[10] = "junk.key";
+    fails(
+        dir.path(),
+        &junk,
+        "ikeway: junk.key and client.crt: not a usable private key (PKCS#8, PKCS#1 RSA or SEC1 EC)",
+    );
+    fails(
+        dir.path(),
+        &cert_add("bad3", &["--server-cert-cn", "vpn.example.org"]),
+        "ikeway: --server-cert-cn applies to IKEv2 configurations only (this one is IPSec, IKEv1)",
+    );
+    let list = succeeds(dir.path(), &["config", "list"]);
+    assert!(list.contains("office") && !list.contains("bad"), "{list}");
+}

@@ -4,8 +4,11 @@
 //! mode-config address, DNS and domain, the disconnect deletes both sides' SAs; a wrong group
 //! secret and a wrong XAUTH password end with Apple's AuthenticationFailed and nothing left up.
 //! The same through the NAT namespace, and from an Apple profile (`VPNType IPSec`) imported
-//! with `profile import`. `testbeds/ikev1-interop.sh` (and `ikev1-interop-nat.sh`) drive the
-//! namespaces (one run each, shared by the tests below); this judges what they recorded.
+//! with `profile import`. Main Mode with ECDSA and with RSA certificates (`config add --type
+//! ipsec` with an identity and `--ca`) connects, pings and disconnects the same way; a server
+//! certificate from another CA ends with ServerCertificateInvalid and its reason.
+//! `testbeds/ikev1-interop.sh` (and `ikev1-interop-nat.sh`) drive the namespaces (one run
+//! each, shared by the tests below); this judges what they recorded.
 //!
 //! Needs root, network namespaces, nftables and strongSwan (`testbeds/install-peers.sh`);
 //! without them it says loudly that it was skipped.
@@ -447,4 +450,86 @@ fn an_ask_every_time_profile_connects_with_the_password_given_at_start_and_not_w
     assert_eq!(s["banner"], "Welcome to the ikeway IKEv1 testbed", "{s}");
     assert_eq!(read(dir, "prompt.ping.rc").trim(), "0", "{}", read(dir, "prompt.ping.out"));
     assert_eq!(read(dir, "prompt.disconnect.out"), "disconnected\n");
+}
+
+/// A Main Mode certificate case (`config add --type ipsec` with an identity, `--ca`): saved,
+/// connected, pinged the protected host, the mode-config address in `status` is the one
+/// strongSwan leased, both sides named by their certificates' names, disconnected cleanly.
+fn certificate_case(dir: &Path, case: &str, server: &str) {
+    assert_eq!(read(dir, &format!("{case}.add.out")), format!("saved \"{case}\"\n"));
+    let connect = read(dir, &format!("{case}.connect.out"));
+    assert_eq!(read(dir, &format!("{case}.connect.rc")).trim(), "0", "{case}: {connect}");
+    assert_eq!(read(dir, &format!("{case}.ping.rc")).trim(), "0", "{case}");
+    let s = status(dir, &format!("{case}.status.json"));
+    assert_eq!(s["status"], "connected", "{s}");
+    assert_eq!(s["server"], format!("{server}:500"), "{s}");
+    let mut sas = swanctl_sas(&read(dir, &format!("{case}.sas")));
+    assert_eq!(sas.len(), 1, "{case}: {}", read(dir, &format!("{case}.sas")));
+    let sa = sas.remove(0);
+    assert_eq!(sa.fields["version"], "1");
+    assert_eq!(sa.fields["state"], "ESTABLISHED");
+    assert_eq!(sa.fields["local-id"], "srv.ikeway.test");
+    assert_eq!(sa.fields["remote-id"], "cli.ikeway.test");
+    let vip = &sa.fields["remote-vips"];
+    assert!(vip.starts_with("10.88.1."), "{vip}");
+    assert_eq!(s["internal_addresses"], serde_json::json!([format!("{vip}/32")]), "{s}");
+    assert_eq!(sa.fields["initiator-spi"], s["ike_sa"]["spi_i"].as_str().unwrap());
+    assert_eq!(sa.children[0]["state"], "INSTALLED");
+    assert_ne!(sa.children[0]["packets-in"], "0");
+    assert_eq!(read(dir, &format!("{case}.disconnect.out")), "disconnected\n");
+    let end = read(dir, &format!("{case}.end.sas"));
+    assert!(swanctl_sas(&end).is_empty(), "{case}: {end}");
+    assert_client_restored(dir, case);
+}
+
+#[test]
+fn our_ipsec_client_connects_with_ecdsa_certificates_in_main_mode() {
+    let Some(dir) = dir("IKEv1 interop: Main Mode with ECDSA certificates") else { return };
+    certificate_case(dir, "cert-ec", "10.99.0.52");
+    let s = status(dir, "cert-ec.status.json");
+    assert_eq!(s["ike_sa"]["group"], "ECP_256", "{s}");
+    let charon = read(dir, "cert-ec.charon.log");
+    assert!(
+        charon.contains("authentication of 'cli.ikeway.test' with ECDSA_WITH_NULL successful"),
+        "{charon}"
+    );
+}
+
+#[test]
+fn our_ipsec_client_connects_with_rsa_certificates_in_main_mode() {
+    let Some(dir) = dir("IKEv1 interop: Main Mode with RSA certificates") else { return };
+    certificate_case(dir, "cert-rsa", "10.99.0.53");
+    let s = status(dir, "cert-rsa.status.json");
+    assert_eq!(s["ike_sa"]["group"], "MODP_2048", "{s}");
+    // strongSwan checked our RSA signature as PKCS#1 v1.5 around the bare hash (its
+    // RSA_EMSA_PKCS1_NULL); we checked its (the SA would not be up otherwise).
+    let charon = read(dir, "cert-rsa.charon.log");
+    assert!(
+        charon.contains("authentication of 'cli.ikeway.test' with RSA_EMSA_PKCS1_NULL successful"),
+        "{charon}"
+    );
+}
+
+#[test]
+fn a_server_certificate_from_another_ca_is_refused_with_the_certificate_error() {
+    let Some(dir) = dir("IKEv1 interop: a server certificate from another CA") else { return };
+    assert_eq!(read(dir, "cert-rogue.connect.rc").trim(), "1");
+    assert_eq!(
+        read(dir, "cert-rogue.connect.out"),
+        "ikeway: cert-rogue: disconnected: ServerCertificateInvalid: the server certificate is \
+         invalid (NEVPNConnectionError 17): the peer's certificate does not chain to a trusted \
+         certificate authority (log: /run/ikeway/connection.log)\n"
+    );
+    let s = status(dir, "cert-rogue.status.after.json");
+    assert_eq!(s["status"], "disconnected", "{s}");
+    assert_eq!(s["last_disconnect_error"], "ServerCertificateInvalid", "{s}");
+    assert_eq!(s["internal_addresses"], serde_json::json!([]), "{s}");
+    // We said INVALID-CERT; IKEv1 has strongSwan (the responder) done with phase 1 when it
+    // sends message 6, so it keeps its ISAKMP SA (until DPD gives up), but no ESP SA came up.
+    let charon = read(dir, "cert-rogue.charon.log");
+    assert!(charon.contains("[ N(INVAL_CERT) ]"), "{charon}");
+    for sa in swanctl_sas(&read(dir, "cert-rogue.end.sas")) {
+        assert!(sa.children.is_empty(), "{:?}", sa.children);
+    }
+    assert_client_restored(dir, "cert-rogue");
 }

@@ -24,7 +24,7 @@ use crate::certs::{CertError, IdentityError};
 use crate::connection::StartOptions;
 use crate::eap::{EapPlan, EapRound};
 use crate::model::{
-    AuthenticationMethod, DiffieHellmanGroup, EapMethod, EncryptionAlgorithm, Ikev2Protocol,
+    AuthenticationMethod, Der, DiffieHellmanGroup, EapMethod, EncryptionAlgorithm, Ikev2Protocol,
     IntegrityAlgorithm, SaParameters, TlsVersion,
 };
 use crate::profile::{ENCRYPTIONS, name_of};
@@ -387,24 +387,9 @@ impl Ikev2Protocol {
         Ok((config, self.unsupported()))
     }
 
-    /// What checks the server's certificate: the anchors (stored, and the system store when
-    /// asked), the CRLs, Apple's common names and revocation switches, at the wall clock's
-    /// time with CRLs fetched as needed (`ikeway_tunnel::verifier`).
+    /// What checks the server's certificate: [`server_verifier`] with this configuration's
+    /// anchors, CRLs, Apple's common names and revocation switches.
     fn server_verifier(&self) -> Result<RuntimeVerifier, ConfigError> {
-        let mut anchors = self
-            .trust_anchors
-            .iter()
-            .map(|a| Certificate::from_der(a.0.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| ConfigError::Trust { field: "trust_anchors", source })?;
-        if self.use_system_trust_store {
-            let system = crate::certs::system_anchors(Path::new(crate::certs::SYSTEM_TRUST_STORE))
-                .map_err(ConfigError::SystemTrustStore)?;
-            anchors.extend(system);
-        }
-        if anchors.is_empty() {
-            return Err(ConfigError::NoTrustAnchors);
-        }
         let revocation = if self.strict_revocation_check {
             Revocation::Strict
         } else if self.enable_revocation_check {
@@ -412,16 +397,14 @@ impl Ikev2Protocol {
         } else {
             Revocation::Off
         };
-        let settings = TrustSettings {
-            anchors,
-            purpose: Purpose::Server,
-            crls: self.certificate_revocation_lists.iter().map(|c| c.0.clone()).collect(),
+        server_verifier(ServerTrust {
+            anchors: &self.trust_anchors,
+            use_system_trust_store: self.use_system_trust_store,
+            crls: &self.certificate_revocation_lists,
             revocation,
             common_name: self.server_certificate_common_name.clone(),
             issuer_common_name: self.server_certificate_issuer_common_name.clone(),
-        };
-        RuntimeVerifier::new(&settings)
-            .map_err(|source| ConfigError::Trust { field: "certificate_revocation_lists", source })
+        })
     }
 
     /// The fields that are set but whose behaviour the protocol crates do not implement: what
@@ -533,6 +516,47 @@ impl Ikev2Protocol {
         }
         unsupported
     }
+}
+
+/// What a server's certificate is checked against, as a configuration (IKEv2 or IPSec) gives
+/// it.
+pub(crate) struct ServerTrust<'a> {
+    pub anchors: &'a [Der],
+    pub use_system_trust_store: bool,
+    pub crls: &'a [Der],
+    pub revocation: Revocation,
+    pub common_name: Option<String>,
+    pub issuer_common_name: Option<String>,
+}
+
+/// What checks the server's certificate: the anchors (stored, and the system store when
+/// asked), the CRLs, the common names and the revocation policy, at the wall clock's time with
+/// CRLs fetched as needed (`ikeway_tunnel::verifier`).
+pub(crate) fn server_verifier(t: ServerTrust<'_>) -> Result<RuntimeVerifier, ConfigError> {
+    let mut anchors = t
+        .anchors
+        .iter()
+        .map(|a| Certificate::from_der(a.0.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| ConfigError::Trust { field: "trust_anchors", source })?;
+    if t.use_system_trust_store {
+        let system = crate::certs::system_anchors(Path::new(crate::certs::SYSTEM_TRUST_STORE))
+            .map_err(ConfigError::SystemTrustStore)?;
+        anchors.extend(system);
+    }
+    if anchors.is_empty() {
+        return Err(ConfigError::NoTrustAnchors);
+    }
+    let settings = TrustSettings {
+        anchors,
+        purpose: Purpose::Server,
+        crls: t.crls.iter().map(|c| c.0.clone()).collect(),
+        revocation: t.revocation,
+        common_name: t.common_name,
+        issuer_common_name: t.issuer_common_name,
+    };
+    RuntimeVerifier::new(&settings)
+        .map_err(|source| ConfigError::Trust { field: "certificate_revocation_lists", source })
 }
 
 /// An identity by its form: IPv4 or IPv6 address, `user@domain` (RFC 822), else an FQDN
@@ -962,7 +986,7 @@ mod tests {
 
     mod certificates {
         use super::*;
-        use crate::model::{CertificateType, Der};
+        use crate::model::CertificateType;
         use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa, TestCert, Validity};
 
         /// A certificate configuration whose identity (PEM) is `client`, trusting `ca`.

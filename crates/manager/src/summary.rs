@@ -425,6 +425,12 @@ fn ipsec(f: &mut Formatter<'_>, c: &VpnConfiguration, p: &IpsecProtocol) -> fmt:
             if p.identity_reference.is_some() { "stored, never shown" } else { "(not set)" },
         )?;
         row(f, "Server certificate from", trust_from(&p.trust_anchors, p.use_system_trust_store))?;
+        let revocation = match p.certificate_revocation_lists.len() {
+            0 => "off".to_owned(),
+            1 => "the 1 CRL given".to_owned(),
+            n => format!("the {n} CRLs given"),
+        };
+        row(f, "Revocation check", &revocation)?;
     }
 
     writeln!(f, "\nDNS and routes")?;

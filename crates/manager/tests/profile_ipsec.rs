@@ -309,3 +309,129 @@ fn fields_an_ipsec_dictionary_cannot_carry_are_warned_about_on_export() {
         warnings.iter().all(|w| w.message == "has no key in the IPSec dictionary; not exported")
     );
 }
+
+/// An IPSec payload with `AuthenticationMethod Certificate` beside a root payload and the
+/// PKCS#12 payload its `PayloadCertificateUUID` names (`uuid`).
+fn certificate_profile(root_der: &[u8], p12: &[u8], uuid: &str) -> Vec<u8> {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadIdentifier</key><string>t</string>
+<key>PayloadDisplayName</key><string>Cert</string>
+<key>PayloadContent</key><array>
+<dict><key>PayloadType</key><string>com.apple.security.root</string>
+<key>PayloadIdentifier</key><string>t.root</string>
+<key>PayloadUUID</key><string>00000000-0000-4000-8000-0000000000aa</string>
+<key>PayloadContent</key><data>{}</data></dict>
+<dict><key>PayloadType</key><string>com.apple.security.pkcs12</string>
+<key>PayloadIdentifier</key><string>t.p12</string>
+<key>PayloadUUID</key><string>00000000-0000-4000-8000-0000000000bb</string>
+<key>Password</key><string>p12 password</string>
+<key>PayloadContent</key><data>{}</data></dict>
+<dict><key>PayloadType</key><string>com.apple.vpn.managed</string>
+<key>PayloadIdentifier</key><string>t.vpn</string>
+<key>UserDefinedName</key><string>cert</string>
+<key>VPNType</key><string>IPSec</string>
+<key>IPSec</key><dict>
+<key>RemoteAddress</key><string>192.0.2.1</string>
+<key>AuthenticationMethod</key><string>Certificate</string>
+<key>PayloadCertificateUUID</key><string>{uuid}</string>
+<key>XAuthEnabled</key><integer>0</integer>
+</dict></dict>
+</array></dict></plist>"#,
+        base64_data(root_der),
+        base64_data(p12),
+    )
+    .into_bytes()
+}
+
+/// Standard base64 (RFC 4648 §4), for `<data>`.
+fn base64_data(bytes: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+const P12_UUID: &str = "00000000-0000-4000-8000-0000000000bb";
+
+/// Apple's Cisco IPSec with a certificate: the PKCS#12 payload named by
+/// `PayloadCertificateUUID` becomes the identity, the root payload the anchor, and the
+/// configuration starts as Main Mode with signatures; an export with secrets carries the
+/// identity back and imports to the same configuration.
+#[test]
+fn a_certificate_ipsec_profile_imports_to_main_mode_and_exports_back() {
+    use ikeway_testkit::certs::{PKCS_RSA_SHA256, TestCa};
+    let (_d, secrets) = store();
+    let ca = TestCa::new("Office CA");
+    let client = ca.issue("alice", "client.example.org", &PKCS_RSA_SHA256);
+    let p12 = client.pkcs12(&ca, "p12 password");
+    let imported =
+        import_profile(&certificate_profile(&ca.cert_der, &p12, P12_UUID), &secrets).unwrap();
+    assert_eq!(imported.warnings, []);
+    let c = &imported.vpns[0].configuration;
+    let p = c.ipsec.as_ref().unwrap();
+    assert_eq!(p.authentication_method, AuthenticationMethod::Certificate);
+    assert_eq!(p.payload_certificate_uuid.as_deref(), Some(P12_UUID));
+    assert_eq!(p.trust_anchors, [ikeway_manager::Der(ca.cert_der.clone())]);
+    assert_eq!(secret_of(&secrets, p.identity_reference.as_ref()), p12);
+    assert_eq!(secret_of(&secrets, p.identity_data_password_reference.as_ref()), b"p12 password");
+    let (config, _) =
+        p.to_ikev1_config(&secrets, &ikeway_manager::StartOptions::default()).unwrap();
+    assert_eq!(config.mode, ikeway_ikev1::Phase1Mode::Main);
+    let ikeway_ikev1::Authentication::Certificates { own, .. } = &config.auth else {
+        panic!("{:?}", config.auth)
+    };
+    assert_eq!(own.chain()[0].der(), client.cert_der.as_slice());
+
+    let (bytes, warnings) = export_profile("t", "Again", &[c], Some(&secrets)).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert_eq!(text.matches("<string>com.apple.security.pkcs12</string>").count(), 1, "{text}");
+    assert!(text.contains("<key>PayloadCertificateUUID</key>"), "{text}");
+    // The system store flag follows the method, as Apple's; nothing else to warn about.
+    assert_eq!(warnings, []);
+    let (_d2, other) = store();
+    let again = import_profile(&bytes, &other).unwrap();
+    assert_eq!(again.warnings, []);
+    let p2 = again.vpns[0].configuration.ipsec.as_ref().unwrap();
+    assert_eq!(p2.trust_anchors, p.trust_anchors);
+    assert_eq!(secret_of(&other, p2.identity_reference.as_ref()), p12);
+}
+
+#[test]
+fn a_certificate_uuid_naming_no_identity_payload_is_said_by_key() {
+    use ikeway_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+    let (_d, secrets) = store();
+    let ca = TestCa::new("Office CA");
+    let p12 =
+        ca.issue("alice", "c.example.org", &PKCS_ECDSA_P256_SHA256).pkcs12(&ca, "p12 password");
+    let other = "00000000-0000-4000-8000-0000000000cc";
+    let imported =
+        import_profile(&certificate_profile(&ca.cert_der, &p12, other), &secrets).unwrap();
+    let warnings: Vec<String> = imported.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            format!(
+                "PayloadContent[2].IPSec.PayloadCertificateUUID: {other} names no \
+                 com.apple.security.pkcs12 payload of this profile"
+            ),
+            "PayloadContent[1]: no VPN payload uses this identity; not imported".to_owned(),
+        ]
+    );
+    let p = imported.vpns[0].configuration.ipsec.as_ref().unwrap();
+    assert_eq!(p.identity_reference, None);
+    // Such a configuration cannot start, and says why.
+    let err = p.to_ikev1_config(&secrets, &ikeway_manager::StartOptions::default()).unwrap_err();
+    assert_eq!(err.to_string(), "no identity is configured (identity_reference)");
+}

@@ -46,7 +46,7 @@ pub(crate) enum ConfigCmd {
     },
     /// Add a configuration. The first save of a configuration asks for consent (or `--yes`).
     #[command(
-        after_help = "Examples:\n  ikeway config add office --server vpn.example.org --remote-id vpn.example.org \\\n    --local-id alice@example.org --psk-file ~/office.psk --enable --yes\n  ikeway config add roam --server vpn.example.org --ca office-ca.pem --extended-auth \\\n    --username alice --password-prompt --yes   # EAP-MSCHAPv2, asked without echo\n  ikeway config add branch --type ipsec --server gw.example.org --group sales \\\n    --psk-file ~/sales.psk --extended-auth --username alice --password-prompt --yes\n                                              # IKEv1 \"Cisco IPSec\": group PSK + XAUTH"
+        after_help = "Examples:\n  ikeway config add office --server vpn.example.org --remote-id vpn.example.org \\\n    --local-id alice@example.org --psk-file ~/office.psk --enable --yes\n  ikeway config add roam --server vpn.example.org --ca office-ca.pem --extended-auth \\\n    --username alice --password-prompt --yes   # EAP-MSCHAPv2, asked without echo\n  ikeway config add branch --type ipsec --server gw.example.org --group sales \\\n    --psk-file ~/sales.psk --extended-auth --username alice --password-prompt --yes\n                                              # IKEv1 \"Cisco IPSec\": group PSK + XAUTH\n  ikeway config add hq --type ipsec --server 203.0.113.7 --remote-id vpn.example.org \\\n    --identity-key me.key --identity-cert me.crt --ca hq-ca.pem --yes\n                                              # IKEv1 Main Mode with certificates"
     )]
     Add {
         name: String,

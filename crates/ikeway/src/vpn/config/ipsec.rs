@@ -1,13 +1,14 @@
 //! `ikeway config add --type ipsec` / `config edit` of an IPSec (IKEv1, Apple's "Cisco IPSec")
 //! configuration: the options IKEv2 shares with it, read as Apple's `NEVPNProtocolIPSec`
 //! reads them (the local ID is the group name, the shared secret the group's, extended
-//! authentication is XAUTH); the IKEv2-only options are refused by name.
+//! authentication is XAUTH; an identity, `--ca` and `--crl` are Main Mode with certificates);
+//! the IKEv2-only options are refused by name.
 
 use anyhow::{Result, bail};
 use ikeway_manager::{
     AuthenticationMethod, HYBRID_SUFFIX, IdentityData, IpsecProtocol, MAX_GROUP_NAME,
     MAX_SHARED_SECRET, MAX_USERNAME, MAX_XAUTH_PASSWORD, PreferencesStore, VpnConfiguration,
-    anchors_from, parse_identity, read_certificate_file, store_identity,
+    anchors_from, crl_from, parse_identity, read_certificate_file, store_identity,
 };
 
 use super::{Fields, IdentityFiles};
@@ -25,7 +26,6 @@ impl Fields {
             (self.certificate_type.is_some(), "--certificate-type"),
             (self.server_cert_cn.is_some(), "--server-cert-cn"),
             (self.server_cert_issuer_cn.is_some(), "--server-cert-issuer-cn"),
-            (!self.crl.is_empty(), "--crl"),
             (self.revocation_check.is_some(), "--revocation-check"),
             (self.strict_revocation_check.is_some(), "--strict-revocation-check"),
             (self.ike_encryption.is_some(), "--ike-encryption"),
@@ -110,6 +110,11 @@ impl Fields {
         for path in &self.ca {
             anchors.extend(anchors_from(path.display(), &read_certificate_file(path)?)?);
         }
+        let crls = self
+            .crl
+            .iter()
+            .map(|path| crl_from(path.display(), &read_certificate_file(path)?))
+            .collect::<Result<Vec<_>, _>>()?;
         let identity = self.identity_files()?;
         let identity_data = identity.as_ref().map(|(what, files)| {
             let data = match files {
@@ -149,6 +154,9 @@ impl Fields {
         }
         if !self.ca.is_empty() {
             protocol.trust_anchors = anchors;
+        }
+        if !self.crl.is_empty() {
+            protocol.certificate_revocation_lists = crls;
         }
         if let Some(v) = self.system_ca {
             protocol.use_system_trust_store = v;
