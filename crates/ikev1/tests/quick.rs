@@ -218,6 +218,39 @@ fn a_lost_message_3_is_sent_again_when_the_gateway_resends_message_2() {
     assert_mirrored(installed(&p.client_events)[0], installed(p.gw_plain_events())[0]);
 }
 
+/// strongSwan resends message 2 for up to about 90 s (5 tries from 4 s, factor 1.8) and
+/// libreswan for up to 60 s: message 3 is kept long enough to answer a late one. Here the
+/// gateway's resends of the first 20 s are lost too (1, 3, 7 and 15 s), and its last one, at
+/// 31 s, is answered.
+#[test]
+fn message_3_is_still_sent_again_for_a_message_2_repeated_half_a_minute_later() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut p = Pair::new(main_client(), main_gateway);
+    let lossy = Arc::new(AtomicBool::new(true));
+    let still_lossy = Arc::clone(&lossy);
+    let mut quick_sent = 0;
+    p.filter = Box::new(move |s| {
+        if s.exchange() != Some(ExchangeType::QUICK) {
+            return true;
+        }
+        if s.to_gateway {
+            quick_sent += 1;
+            return quick_sent != 2;
+        }
+        // The gateway's message 2: the first gets through, its resends while lossy do not.
+        !still_lossy.load(Ordering::Relaxed) || quick_sent < 2
+    });
+    p.run();
+    assert_eq!(installed(&p.client_events).len(), 1);
+    p.advance(Duration::from_secs(20));
+    assert!(installed(p.gw_plain_events()).is_empty(), "every repeat so far was lost");
+    lossy.store(false, Ordering::Relaxed);
+    p.advance(Duration::from_secs(20));
+    assert_eq!(p.client.stats().replayed_responses, 1);
+    assert_eq!(installed(p.gw_plain_events()).len(), 1);
+}
+
 #[test]
 fn an_esp_delete_from_the_gateway_removes_the_sa_and_the_isakmp_sa_stays() {
     let mut p = Pair::connected(main_client(), main_gateway);

@@ -9,13 +9,13 @@ mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{HANG, LOOPBACK, until};
 use ikeway_crypto::SecretBytes;
 use ikeway_ikev1::transaction::{ModeConfigClient, ModeConfigServer, XauthCredentials};
-use ikeway_ikev1::{CloseReason, Config, DefaultKex, Identity, Ikev1Responder};
+use ikeway_ikev1::{CloseReason, Config, DefaultKex, Event, Identity, Ikev1Responder};
 use ikeway_sa::{AddressAllocator, AddressPool};
 use ikeway_tunnel::{EventKind, Ports, Session, SessionOptions, Spi64, Status};
 
@@ -25,6 +25,8 @@ const SECRET: &[u8] = b"ikeway group secret 42";
 /// Our responder endpoint on a loopback socket, answering until `stop` is set.
 struct Gateway {
     addr: SocketAddr,
+    /// ESP SAs the gateway installed so far.
+    installed: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -36,6 +38,15 @@ impl Gateway {
 
     /// The gateway with `more` configured (XAUTH, mode config).
     fn start_with(more: impl FnOnce(&mut Config)) -> Self {
+        Self::start_lossy(more, |_| true)
+    }
+
+    /// As [`Gateway::start_with`], taking only the datagrams from the client that `keep`
+    /// lets through (a lossy path into the gateway).
+    fn start_lossy(
+        more: impl FnOnce(&mut Config),
+        mut keep: impl FnMut(&[u8]) -> bool + Send + 'static,
+    ) -> Self {
         let socket = UdpSocket::bind((LOOPBACK, 0)).unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
         let addr = socket.local_addr().unwrap();
@@ -47,22 +58,30 @@ impl Gateway {
         more(&mut config);
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
+        let installed = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&installed);
         let thread = std::thread::spawn(move || {
             let mut endpoint =
                 Ikev1Responder::new(Arc::new(config), Arc::new(DefaultKex::default()), [7; 32]);
             let mut buf = vec![0u8; 65536];
             while !stopped.load(Ordering::Relaxed) {
-                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                if let Ok((n, from)) = socket.recv_from(&mut buf)
+                    && keep(&buf[..n])
+                {
                     endpoint.handle_datagram(Instant::now(), from, addr, &buf[..n]);
                 }
                 endpoint.handle_timeout(Instant::now());
                 while let Some(Ok(t)) = endpoint.poll_transmit(&mut buf) {
                     let _ = socket.send_to(&buf[..t.len], t.remote);
                 }
-                while endpoint.poll_event().is_some() {}
+                while let Some(e) = endpoint.poll_event() {
+                    if matches!(e.event, Event::Ike(ikeway_sa::Event::ChildSaInstalled(_))) {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
         });
-        Self { addr, stop, thread: Some(thread) }
+        Self { addr, installed, stop, thread: Some(thread) }
     }
 }
 
@@ -236,4 +255,40 @@ fn an_xauth_prompt_without_a_password_ends_the_session_naming_what_is_missing() 
     );
     let err = session.wait().expect_err("the session ends on the error");
     assert!(matches!(err, ikeway_tunnel::SessionError::XauthPasswordMissing { .. }), "{err}");
+}
+
+/// RFC 2409 has no acknowledgement of quick mode message 3: the client installs its ESP SA
+/// (and the session says connected) on message 2, the gateway only on message 3. When that
+/// is lost the gateway sends message 2 again, and the client answers it with message 3 again
+/// (what strongSwan and libreswan as responders rely on), so the gateway installs too.
+#[test]
+fn a_lost_quick_mode_message_3_is_sent_again_when_the_gateway_repeats_message_2() {
+    const QUICK: u8 = 32;
+    let mut quick_from_client = 0;
+    let gateway = Gateway::start_lossy(xauth_gateway, move |d| {
+        // The ISAKMP header's exchange type (no NAT-T here: no non-ESP marker); the
+        // client's second quick mode datagram is message 3.
+        if d.get(18) == Some(&QUICK) {
+            quick_from_client += 1;
+            return quick_from_client != 2;
+        }
+        true
+    });
+    let options = SessionOptions::ikev1_initiator(LOOPBACK, gateway.addr, xauth_client())
+        .with_ports(Ports::ephemeral());
+    let session = Session::start(options).expect("the session starts");
+    until(session.events(), |e| *e == EventKind::Status { status: Status::Connected });
+    // Connected on our side; the gateway installs once its resent message 2 got its answer.
+    let waited = Instant::now();
+    while gateway.installed.load(Ordering::Relaxed) == 0 {
+        assert!(waited.elapsed() < HANG, "the gateway never installed its ESP SA");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(gateway.installed.load(Ordering::Relaxed), 1);
+    session.handle().request_stats().unwrap();
+    let stats = until(session.events(), |e| matches!(e, EventKind::Stats(_)));
+    let Some(EventKind::Stats(s)) = stats.last() else { unreachable!() };
+    let ike = s.ike.as_deref().unwrap_or_default();
+    assert!(ike.contains("replayed_responses: 1"), "message 3 sent again once: {ike}");
+    session.handle().shutdown().unwrap();
 }

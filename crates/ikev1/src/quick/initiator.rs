@@ -19,8 +19,12 @@ use crate::informational::protected::Received;
 /// Nonce length we send (RFC 2409 §5: 8 to 256 octets).
 pub(crate) const NONCE_LEN: usize = 32;
 
-/// How long a finished quick mode's message 3 is kept for a repeated message 2.
-const FINISHED_KEPT: Duration = Duration::from_secs(30);
+/// How long a finished quick mode's message 3 is kept for a repeated message 2. RFC 2409
+/// has no acknowledgement of message 3: a responder that did not get it resends message 2
+/// until its tries run out, strongSwan for about 90 s (5 resends from 4 s, factor 1.8, then
+/// 75 s of waiting), libreswan for 60 s, ours until 31 s; a message 2 repeated after this
+/// is no longer answered and that responder's SA never comes up.
+const FINISHED_KEPT: Duration = Duration::from_secs(180);
 
 /// Everything message 2 must hold, read from its payloads.
 #[derive(Debug, Default)]
