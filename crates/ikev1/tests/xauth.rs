@@ -79,6 +79,15 @@ fn a_wrong_xauth_password_closes_both_sides_with_xauth_failed_and_no_esp_sa() {
     assert!(installed(&p.client_events).is_empty());
     assert!(p.client.is_closed());
     assert_eq!(p.allocator.leased(), 0, "no address was leased");
+    // The client acknowledges the FAIL, then deletes the ISAKMP SA itself: libreswan 4.10
+    // keeps its SA after a FAIL and asks again until told (its interop run).
+    let from_client: Vec<Option<ExchangeType>> =
+        p.wire.iter().filter(|s| s.to_gateway).map(Sent::exchange).collect();
+    assert_eq!(
+        from_client[from_client.len() - 2..],
+        [Some(ExchangeType::TRANSACTION), Some(ExchangeType::INFORMATIONAL)],
+        "{from_client:?}"
+    );
     assert_eq!(
         CloseReason::XauthFailed.to_string(),
         "extended authentication (XAUTH) failed: wrong user name or password"

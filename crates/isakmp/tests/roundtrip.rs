@@ -129,9 +129,13 @@ fn payload() -> impl Strategy<Value = Payload> {
                 })
             }),
         bytes(24).prop_map(|d| Payload::VendorId(VendorIdRepr::new(d))),
-        (any::<u8>(), any::<u16>(), vec(config_attribute(), 0..6)).prop_map(
-            |(k, identifier, attributes)| {
-                Payload::Attribute(AttributeRepr { kind: ConfigType(k), identifier, attributes })
+        // With libreswan's zero padding after the last attribute (0 to 3 octets).
+        (any::<u8>(), any::<u16>(), vec(config_attribute(), 0..6), 0..=3u8).prop_map(
+            |(k, identifier, attributes, padding)| {
+                Payload::Attribute(AttributeRepr {
+                    padding,
+                    ..AttributeRepr::new(ConfigType(k), identifier, attributes)
+                })
             }
         ),
         bytes(32).prop_map(|d| Payload::NatD(NatDRepr::new(d))),

@@ -142,6 +142,7 @@ fn transaction() -> MessageRepr {
     let reply = AttributeRepr {
         kind: ConfigType::REPLY,
         identifier: 0x4242,
+        padding: 0,
         attributes: vec![
             ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, Ipv4Addr::new(10, 88, 1, 1)),
             ConfigAttribute::ipv4(T::INTERNAL_IP4_NETMASK, Ipv4Addr::new(255, 255, 255, 255)),

@@ -243,7 +243,7 @@ impl Ikev1Sa {
         attributes: Vec<ConfigAttribute>,
     ) {
         let message_id = self.new_message_id();
-        let payload = Payload::Attribute(AttributeRepr { kind, identifier, attributes });
+        let payload = Payload::Attribute(AttributeRepr::new(kind, identifier, attributes));
         let datagram =
             self.seal_protected(ExchangeType::TRANSACTION, message_id, vec![payload], |k, rest| {
                 k.message(message_id, rest)
@@ -266,7 +266,7 @@ impl Ikev1Sa {
         identifier: u16,
         attributes: Vec<ConfigAttribute>,
     ) {
-        let payload = Payload::Attribute(AttributeRepr { kind, identifier, attributes });
+        let payload = Payload::Attribute(AttributeRepr::new(kind, identifier, attributes));
         let datagram =
             self.seal_protected(ExchangeType::TRANSACTION, message_id, vec![payload], |k, rest| {
                 k.message(message_id, rest)
@@ -506,6 +506,11 @@ impl Ikev1Sa {
             self.report_up();
             self.client_mode_config(now);
         } else {
+            // The gateway is told the ISAKMP SA is gone too: not every gateway ends it after
+            // a FAIL (libreswan 4.10 stays in its XAUTH state, reads our ACK as a REPLY
+            // without credentials, asks again and resends for a minute).
+            let cookies = self.cookies_spi();
+            self.send_delete_isakmp(cookies);
             self.shut_down(now, CloseReason::XauthFailed);
         }
         true

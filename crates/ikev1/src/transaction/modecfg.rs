@@ -50,7 +50,15 @@ pub(crate) fn read(attributes: &[ConfigAttribute]) -> Received {
                 v4 = a.as_ipv4().filter(|x| usable(IpAddr::V4(*x)))
             }
             T::INTERNAL_IP4_NETMASK => {
-                if let Some(p) = a.as_ipv4().and_then(|m| SplitNetwork::new(m, m).prefix_len()) {
+                // A mask of 0.0.0.0 is no on-link network: libreswan sends the mask of its
+                // own subnet here, and a gateway for everything (leftsubnet=0.0.0.0/0) would
+                // otherwise give us 10.88.2.1/0, a connected route for every destination
+                // (the gateway's own address included) through the tunnel.
+                if let Some(p) = a
+                    .as_ipv4()
+                    .and_then(|m| SplitNetwork::new(m, m).prefix_len())
+                    .filter(|&p| p > 0)
+                {
                     v4_prefix = p;
                 }
             }
@@ -244,6 +252,22 @@ mod tests {
             }
         );
         assert_eq!(got.banner.as_deref(), Some("Welcome\n[31mto corp"));
+    }
+
+    /// libreswan 4.10 with leftsubnet=0.0.0.0/0 (its advice for Apple clients) sends the
+    /// netmask of that subnet; the address stays a host address (its interop run).
+    #[test]
+    fn a_netmask_of_everything_leaves_the_address_a_host_address() {
+        let reply = vec![
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, v4("10.88.2.1")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_NETMASK, v4("0.0.0.0")),
+        ];
+        assert_eq!(read(&reply).config.addresses, vec![("10.88.2.1".parse().unwrap(), 32)]);
+        let reply = vec![
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, v4("10.88.2.1")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_NETMASK, v4("255.255.255.0")),
+        ];
+        assert_eq!(read(&reply).config.addresses, vec![("10.88.2.1".parse().unwrap(), 24)]);
     }
 
     #[test]

@@ -29,9 +29,23 @@ pub struct AttributeRepr {
     pub identifier: u16,
     /// The attributes in wire order.
     pub attributes: Vec<ConfigAttribute>,
+    /// Zero octets after the last attribute, inside the payload (0 to 3): libreswan pads an
+    /// IKEv1 message to a multiple of four octets by growing its last payload (its `ikepad=yes`
+    /// default), and a Mode Config REPLY with text attributes is where that lands. Kept so the
+    /// payload re-encodes to the length it had.
+    pub padding: u8,
 }
 
+/// At most this many zero octets end an Attribute payload as padding: four or more would be
+/// room for an attribute header, and are read as one.
+const MAX_PADDING: usize = 3;
+
 impl AttributeRepr {
+    /// A payload with no padding.
+    pub fn new(kind: ConfigType, identifier: u16, attributes: Vec<ConfigAttribute>) -> Self {
+        Self { kind, identifier, attributes, padding: 0 }
+    }
+
     /// The first attribute of type `kind`.
     pub fn get(&self, kind: ConfigAttributeType) -> Option<&ConfigAttribute> {
         self.attributes.iter().find(|a| a.kind == kind)
@@ -191,19 +205,34 @@ impl BodyCodec for AttributeRepr {
         let kind = ConfigType(c.u8()?);
         c.u8()?;
         let identifier = c.u16()?;
-        let attributes = attribute::parse_list(c)?;
-        Ok(Self { kind, identifier, attributes })
+        let mut attributes = Vec::new();
+        let mut padding = 0;
+        while !c.is_empty() {
+            // Fewer octets than an attribute header, all zero: the sender's padding. Anything
+            // else must parse as attributes (and fails as truncated where it cannot).
+            if c.remaining() <= MAX_PADDING && c.peek_rest().iter().all(|&b| b == 0) {
+                padding = c.rest().len() as u8;
+                break;
+            }
+            attributes.push(attribute::DataAttribute::parse(c)?);
+        }
+        Ok(Self { kind, identifier, attributes, padding })
     }
 
     fn body_len(&self) -> usize {
-        4 + attribute::list_len(&self.attributes)
+        4 + attribute::list_len(&self.attributes) + usize::from(self.padding)
     }
 
     fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.kind.0)?;
         o.u8(0)?;
         o.u16(self.identifier)?;
-        attribute::emit_list(&self.attributes, o)
+        attribute::emit_list(&self.attributes, o)?;
+        if usize::from(self.padding) > MAX_PADDING {
+            // Four zero octets would be read back as an attribute, not as padding.
+            return Err(EmitError::Inconsistent("attribute payload padding over 3 octets"));
+        }
+        o.zeros(usize::from(self.padding))
     }
 }
 
@@ -220,6 +249,7 @@ mod tests {
         let req = AttributeRepr {
             kind: ConfigType::REQUEST,
             identifier: 0x1f2e,
+            padding: 0,
             attributes: vec![
                 ConfigAttribute::basic(T::XAUTH_TYPE, XauthType::GENERIC.0),
                 ConfigAttribute::request(T::XAUTH_USER_NAME),
@@ -248,6 +278,7 @@ mod tests {
         let reply = AttributeRepr {
             kind: ConfigType::REPLY,
             identifier: 7,
+            padding: 0,
             attributes: vec![
                 ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, Ipv4Addr::new(10, 3, 0, 2)),
                 ConfigAttribute::ipv4(T::INTERNAL_IP4_DNS, Ipv4Addr::new(10, 1, 0, 53)),
@@ -300,6 +331,39 @@ mod tests {
         assert_eq!((e.kind, e.offset), (DecodeErrorKind::Truncated, 14));
         let odd = SplitNetwork::new(Ipv4Addr::new(10, 0, 0, 0), Ipv4Addr::new(255, 0, 255, 0));
         assert_eq!(odd.prefix_len(), None);
+    }
+
+    /// libreswan 4.10's Mode Config REPLY ends with three zero octets inside the payload (its
+    /// `ikepad=yes` pads the message to four octets by growing the last payload); the reply
+    /// was dropped as truncated before, and the client never got its address.
+    #[test]
+    fn zero_padding_after_the_last_attribute_is_read_and_kept() {
+        let mut wire = vec![2, 0, 0x38, 0xb3];
+        wire.extend_from_slice(&[0x00, 0x01, 0x00, 0x04, 10, 88, 2, 1]);
+        wire.extend_from_slice(&[0x70, 0x00, 0x00, 0x03, b'h', b'e', b'y']);
+        for pad in 0..=3u8 {
+            let mut padded = wire.clone();
+            padded.resize(wire.len() + usize::from(pad), 0);
+            let reply = AttributeRepr::parse(&padded).unwrap();
+            assert_eq!(reply.padding, pad);
+            assert_eq!(reply.attributes.len(), 2);
+            assert_eq!(reply.get(T::UNITY_BANNER).unwrap().as_str(), Some("hey"));
+            assert_eq!(reply.to_vec().unwrap(), padded, "re-encodes with its padding");
+        }
+        // Padding that is not zero, or as long as an attribute header, is not padding.
+        let mut junk = wire.clone();
+        junk.extend_from_slice(&[0, 0, 1]);
+        let e = AttributeRepr::parse(&junk).unwrap_err();
+        assert_eq!((e.kind, e.offset), (DecodeErrorKind::AttributeTruncated, wire.len()));
+        let mut four = wire.clone();
+        four.extend_from_slice(&[0; 4]);
+        let long = AttributeRepr::parse(&four).unwrap();
+        assert_eq!((long.attributes.len(), long.padding), (3, 0), "an empty attribute 0");
+        let bad = AttributeRepr { padding: 4, ..AttributeRepr::parse(&wire).unwrap() };
+        assert_eq!(
+            bad.to_vec().unwrap_err(),
+            EmitError::Inconsistent("attribute payload padding over 3 octets")
+        );
     }
 
     #[test]
