@@ -20,6 +20,8 @@
 #   cert-rsa  the same with RSA certificates (v1-cli-rsa, `--ca v1-root-rsa`) against main-rsa
 #   cert-rogue  cli-ec with `--ca root-rogue` against main-cert: the server's certificate is
 #             from a CA we do not trust
+#   hybrid    `--group GROUP[hybrid]` + XAUTH, `--ca v1-root-rsa`, against aggr-hybrid:
+#             strongSwan signs, we send HASH_I only and prove ourselves with XAUTH
 #   profile   an Apple profile (VPNType IPSec: group name, SharedSecret as data, XAUTH name and
 #             password) imported with `profile import`, then connected like the others
 #             (profile.import.out)
@@ -96,6 +98,15 @@ ours_cert cert-ec main-cert cli-ec root-ec
 ours_cert cert-rsa main-rsa v1-cli-rsa v1-root-rsa
 # The server's certificate is from another CA than the one configured.
 ours_cert cert-rogue main-cert cli-ec root-rogue
+
+# Hybrid (the group name with [hybrid]): strongSwan signs with v1-srv-rsa, we prove ourselves
+# with XAUTH only; no group secret, no identity.
+ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add hybrid --type ipsec \
+    --server "$(ikw_v1_case_addr aggr-hybrid)" --remote-id srv.ikeway.test \
+    --group "$IKW_V1_GROUP[hybrid]" --auth shared-secret --ca "$IKW_PKI_DIR/v1-root-rsa.crt" \
+    --system-ca false --extended-auth --username "$IKW_V1_USER" \
+    --password-file "$IKW_WORKDIR/alice.pw" --yes >"$OUT/hybrid.add.out" 2>&1 || true
+ikw_client_case hybrid "$SRV" aggr-hybrid
 
 # The Apple profile an administrator of a Cisco-style gateway hands out.
 cat >"$IKW_WORKDIR/cisco.mobileconfig" <<PROFILE

@@ -19,6 +19,10 @@
 #                          (v1-srv-rsa; the client v1-cli-rsa, both   XAUTH
 #                          under v1-root-rsa; only when ikw_v1_pki_rsa
 #                          made them)
+#   aggr-hybrid 10.99.0.54 Aggressive Mode, hybrid (HybridInitRSA):   XAUTH (any user with a
+#                          the server signs with v1-srv-rsa, the      secret: alice), Mode Config
+#                          client sends HASH_I only (any ID; only
+#                          when ikw_v1_pki_rsa made the certificates)
 #
 # Proposals: aggr-psk AES-256-CBC/SHA2-256/MODP-2048 (group 14) for phase 1 (Aggressive Mode
 # carries the KE in its first message, so one group), ESP AES-256-CBC + HMAC-SHA2-256 without
@@ -77,6 +81,7 @@ ikw_v1_server_cases() {
 aggr-psk  10.99.0.51
 main-cert 10.99.0.52
 main-rsa  10.99.0.53
+aggr-hybrid 10.99.0.54
 CASES
 }
 
@@ -170,6 +175,14 @@ ikw_v1_sw_responder() { # DIR
                 _ikw_sw_conn_block "IKEv1 main-rsa: Main Mode, RSA certificates, Mode Config" \
                 %any "pools = v1pool" srv.ikeway.test cli.ikeway.test \
                 "$IKW_PROT_NET" dynamic ""
+            IKW_SW_VERSION=1 IKW_SW_AGGRESSIVE=yes IKW_SW_CONN=aggr-hybrid \
+                IKW_SW_CHILD=aggr-hybrid IKW_SW_IKE_PROPOSALS="$IKW_V1_AGGR_IKE" \
+                IKW_SW_ESP_PROPOSALS="$IKW_V1_AGGR_ESP" \
+                IKW_SW_LOCAL_ADDRS="$(ikw_v1_case_addr aggr-hybrid)" \
+                IKW_SW_LOCAL_AUTH=pubkey IKW_SW_LOCAL_CERTS=v1-srv-rsa.crt IKW_SW_SEND_CERT=always \
+                IKW_SW_REMOTE_AUTH=xauth-generic \
+                _ikw_sw_conn_block "IKEv1 aggr-hybrid: Aggressive Mode, hybrid, XAUTH, Mode Config" \
+                %any "pools = v1pool" srv.ikeway.test %any "$IKW_PROT_NET" dynamic ""
         fi
         echo "}"
         _ikw_v1_pool

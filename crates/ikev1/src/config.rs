@@ -45,6 +45,15 @@ pub enum Authentication {
     /// Signatures (RSA 3, ECDSA 9/10/11 of RFC 4754) with certificates: ours signs, the peer's
     /// chain must pass `verifier` for the identity it names.
     Certificates { own: Arc<ikeway_pki::Identity>, verifier: Arc<dyn PeerVerifier> },
+    /// Hybrid authentication, the client's side (draft-ietf-ipsra-hybrid-auth-ike-03 §3,
+    /// Apple's `[hybrid]`, HybridInitRSA 64221): only the gateway signs, with an RSA
+    /// certificate that must pass `verifier`; we send HASH_I, keyed as for signatures (SKEYID
+    /// from the nonces), and prove who we are with XAUTH afterwards (`Config::xauth` is
+    /// required).
+    HybridClient { verifier: Arc<dyn PeerVerifier> },
+    /// Hybrid authentication, the gateway's side (for our own tests): we sign with `own` (an
+    /// RSA identity), the client's HASH_I is checked, XAUTH must follow.
+    HybridGateway { own: Arc<ikeway_pki::Identity> },
 }
 
 impl core::fmt::Debug for Authentication {
@@ -52,6 +61,8 @@ impl core::fmt::Debug for Authentication {
         match self {
             Self::Psk(k) => f.debug_tuple("Psk").field(k).finish(),
             Self::Certificates { .. } => f.write_str("Certificates"),
+            Self::HybridClient { .. } => f.write_str("HybridClient"),
+            Self::HybridGateway { .. } => f.write_str("HybridGateway"),
         }
     }
 }

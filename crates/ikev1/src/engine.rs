@@ -197,6 +197,9 @@ impl Ikev1Sa {
         if !config.proposals.iter().any(|p| kex.supports(p.group)) {
             return Err(crate::Error::NoUsableGroup);
         }
+        if matches!(config.auth, crate::Authentication::HybridClient { .. }) && !config.xauth {
+            return Err(crate::Error::HybridWithoutXauth);
+        }
         let mut sa = Self::new(config, kex, seed, Side::Initiator, local, remote);
         sa.cky_i = sa.nonzero_cookie();
         sa.start_phase1(now)?;

@@ -84,6 +84,8 @@ pub enum Error {
     Emit(ikeway_isakmp::EmitError),
     /// The ISAKMP SA is not established yet (or no longer).
     NotEstablished,
+    /// Hybrid authentication without XAUTH: the client would prove nothing.
+    HybridWithoutXauth,
 }
 
 impl core::fmt::Display for Error {
@@ -94,6 +96,9 @@ impl core::fmt::Display for Error {
             Self::Crypto(e) => write!(f, "{e}"),
             Self::Emit(e) => write!(f, "{e}"),
             Self::NotEstablished => f.write_str("the ISAKMP SA is not established"),
+            Self::HybridWithoutXauth => {
+                f.write_str("hybrid authentication needs XAUTH: the client proves itself there")
+            }
         }
     }
 }

@@ -533,3 +533,22 @@ fn a_server_certificate_from_another_ca_is_refused_with_the_certificate_error() 
     }
     assert_client_restored(dir, "cert-rogue");
 }
+
+#[test]
+fn hybrid_the_gateway_signs_and_our_client_proves_itself_with_xauth_only() {
+    let Some(dir) = dir("IKEv1 interop: hybrid authentication") else { return };
+    assert_eq!(read(dir, "hybrid.add.out"), "saved \"hybrid\"\n");
+    let sa = connected_case(dir, "hybrid");
+    assert_eq!(sa.fields["local-id"], "srv.ikeway.test");
+    assert_eq!(sa.fields["remote-id"], "ikeway-group");
+    let vip = &sa.fields["remote-vips"];
+    let s = status(dir, "hybrid.status.json");
+    assert_eq!(s["internal_addresses"], serde_json::json!([format!("{vip}/32")]), "{s}");
+    assert_eq!(s["server"], "10.99.0.54:500", "{s}");
+    // strongSwan chose hybrid for our offer, signed, took our bare HASH_I (no CERT, no SIG),
+    // then XAUTH proved us.
+    let charon = read(dir, "hybrid.charon.log");
+    assert!(charon.contains("looking for HybridInitRSA peer configs"), "{charon}");
+    assert!(charon.contains("parsed AGGRESSIVE request 0 [ HASH NAT-D NAT-D ]"), "{charon}");
+    assert!(charon.contains("XAuth authentication of 'alice' successful"), "{charon}");
+}

@@ -6,7 +6,7 @@
 //! names itself by the group name (`localIdentifier`) as an ID_KEY_ID; with a certificate it
 //! runs Main Mode. `useExtendedAuthentication` means XAUTH (the user name and password of
 //! `NEVPNProtocol`). A `localIdentifier` ending in `[hybrid]` asks for hybrid authentication
-//! (the server signs, the client proves itself with XAUTH only).
+//! (the server signs, the client proves itself with XAUTH only; `ipsec_convert`).
 
 use serde::{Deserialize, Serialize};
 
@@ -105,13 +105,6 @@ impl IpsecProtocol {
     pub fn unsupported(&self) -> Vec<Unsupported> {
         let mut unsupported = Vec::new();
         let mut note = |field, reason| unsupported.push(Unsupported { field, reason });
-        if self.hybrid() {
-            note(
-                "local_identifier",
-                "hybrid authentication ([hybrid]) is not implemented: the client must prove \
-                 itself in phase 1 (shared secret or certificate)",
-            );
-        }
         if self.prompt_for_vpn_pin {
             note("prompt_for_vpn_pin", "there is no smart card support to ask a PIN for");
         }
@@ -190,7 +183,7 @@ mod tests {
         assert_eq!((p.group_name(), p.hybrid()), (Some("sales"), false));
         p.local_identifier = Some("sales[hybrid]".into());
         assert_eq!((p.group_name(), p.hybrid()), (Some("sales"), true));
-        assert_eq!(p.unsupported()[0].field, "local_identifier");
+        assert!(p.unsupported().is_empty(), "hybrid is implemented");
         p.local_identifier = Some("[hybrid]".into());
         assert_eq!((p.group_name(), p.hybrid()), (None, true));
         p.local_identifier = Some(String::new());

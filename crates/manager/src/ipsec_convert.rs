@@ -44,6 +44,7 @@ impl IpsecProtocol {
             return Err(ConfigError::Missing { field: "server_address" });
         }
         let mut config = match self.authentication_method {
+            _ if self.hybrid() => self.hybrid_client()?,
             AuthenticationMethod::SharedSecret => {
                 let mut c = self.group_psk(secrets)?;
                 c.remote_id = self.remote_identifier.as_deref().map(identity);
@@ -81,6 +82,57 @@ impl IpsecProtocol {
         Ok(Config::psk(Identity::KeyId(group.as_bytes().to_vec()), psk))
     }
 
+    /// Hybrid authentication (`localIdentifier` ending in `[hybrid]`): Aggressive Mode with the
+    /// group name as an ID_KEY_ID as with a group secret, but only the gateway signs (its
+    /// certificate checked as in [`Self::certificates`], `remoteIdentifier` else its address);
+    /// we prove ourselves with XAUTH, which must be on. Neither a group secret nor an identity
+    /// is needed.
+    fn hybrid_client(&self) -> Result<Config, ConfigError> {
+        let group = self.group_name().ok_or(ConfigError::Missing { field: "local_identifier" })?;
+        if !self.use_extended_authentication {
+            return Err(ConfigError::Invalid {
+                field: "use_extended_authentication",
+                value: "false".into(),
+                reason: "hybrid authentication ([hybrid]) proves us with XAUTH only: turn it on",
+            });
+        }
+        let mut config =
+            Config::psk(Identity::KeyId(group.as_bytes().to_vec()), Default::default());
+        config.auth = Authentication::HybridClient { verifier: self.gateway_verifier()? };
+        config.remote_id = Some(self.gateway_identity());
+        Ok(config)
+    }
+
+    /// What checks the gateway's certificate: the IKEv2 [`server_verifier`] with this
+    /// configuration's anchors; Apple has no revocation switches for IPSec, so CRLs given are
+    /// checked (a certificate they list is refused) and none given is no check.
+    fn gateway_verifier(&self) -> Result<Arc<dyn PeerVerifier>, ConfigError> {
+        let revocation = if self.certificate_revocation_lists.is_empty() {
+            Revocation::Off
+        } else {
+            Revocation::BestEffort
+        };
+        let verifier = server_verifier(ServerTrust {
+            anchors: &self.trust_anchors,
+            use_system_trust_store: self.use_system_trust_store,
+            crls: &self.certificate_revocation_lists,
+            revocation,
+            common_name: None,
+            issuer_common_name: None,
+        })?;
+        Ok(Arc::new(verifier))
+    }
+
+    /// The identity the gateway must name: `remoteIdentifier`, else its address.
+    fn gateway_identity(&self) -> Identity {
+        let remote = self
+            .remote_identifier
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&self.server_address);
+        identity(remote)
+    }
+
     /// Main Mode with signatures (what Apple runs with a certificate): our identity from the
     /// secret store (PKCS#12 or PEM, as for IKEv2), valid at `now`; we name ourselves by
     /// `localIdentifier` when set, else by the certificate's subject (ID_DER_ASN1_DN); the
@@ -108,31 +160,11 @@ impl IpsecProtocol {
             Some(id) => identity(id),
             None => Identity::DerAsn1Dn(own.chain()[0].subject_der().to_vec()),
         };
-        // Apple has no revocation switches for IPSec: CRLs given are checked (a certificate
-        // they list is refused), none given is no check.
-        let revocation = if self.certificate_revocation_lists.is_empty() {
-            Revocation::Off
-        } else {
-            Revocation::BestEffort
-        };
-        let verifier = server_verifier(ServerTrust {
-            anchors: &self.trust_anchors,
-            use_system_trust_store: self.use_system_trust_store,
-            crls: &self.certificate_revocation_lists,
-            revocation,
-            common_name: None,
-            issuer_common_name: None,
-        })?;
-        let verifier: Arc<dyn PeerVerifier> = Arc::new(verifier);
+        let verifier = self.gateway_verifier()?;
         let mut config = Config::psk(local_id, Default::default());
         config.mode = Phase1Mode::Main;
         config.auth = Authentication::Certificates { own: Arc::new(own), verifier };
-        let remote = self
-            .remote_identifier
-            .as_deref()
-            .filter(|r| !r.is_empty())
-            .unwrap_or(&self.server_address);
-        config.remote_id = Some(identity(remote));
+        config.remote_id = Some(self.gateway_identity());
         Ok(config)
     }
 
@@ -449,6 +481,72 @@ mod tests {
             // XAUTH on top still needs its user name.
             let xauth = IpsecProtocol { use_extended_authentication: true, ..p };
             assert_eq!(error(&xauth, &secrets), ("username is required".into(), failed));
+        }
+
+        /// `sales[hybrid]` with XAUTH, trusting `ca`, no secret and no identity stored.
+        fn hybrid(ca: &TestCa) -> IpsecProtocol {
+            IpsecProtocol {
+                authentication_method: AuthenticationMethod::SharedSecret,
+                local_identifier: Some("sales[hybrid]".into()),
+                use_extended_authentication: true,
+                username: Some("alice".into()),
+                password_reference: Some(PersistentRef::from("pw")),
+                trust_anchors: vec![Der(ca.cert_der.clone())],
+                remote_identifier: Some("vpn.example.org".into()),
+                ..IpsecProtocol::new("192.0.2.1")
+            }
+        }
+
+        #[test]
+        fn hybrid_is_aggressive_mode_with_the_group_name_the_gateway_signing_and_xauth() {
+            let ca = TestCa::new("Office CA");
+            let store = secrets_from([("pw", &b"alice pw"[..])]);
+            let (c, unsupported) =
+                hybrid(&ca).to_ikev1_config_at(&store, &StartOptions::default(), now()).unwrap();
+            assert!(unsupported.is_empty(), "{unsupported:?}");
+            assert_eq!(c.mode, ikeway_ikev1::Phase1Mode::Aggressive);
+            assert_eq!(c.local_id, Identity::KeyId(b"sales".to_vec()));
+            assert_eq!(c.remote_id, Some(Identity::Fqdn("vpn.example.org".into())));
+            let Authentication::HybridClient { verifier } = &c.auth else { panic!("{:?}", c.auth) };
+            let anchor = Certificate::from_der(ca.cert_der.clone()).unwrap();
+            assert_eq!(verifier.ca_key_hashes(), [anchor.spki_sha1()]);
+            assert!(c.xauth);
+            assert_eq!(c.transaction.xauth_client.unwrap().username, "alice");
+            // With Certificate as the method it is the same: no identity is needed.
+            let cert = IpsecProtocol {
+                authentication_method: AuthenticationMethod::Certificate,
+                ..hybrid(&ca)
+            };
+            let c = convert(&cert, &store).unwrap();
+            assert!(matches!(c.auth, Authentication::HybridClient { .. }), "{:?}", c.auth);
+        }
+
+        #[test]
+        fn hybrid_without_xauth_a_group_or_anchors_is_refused_naming_the_field() {
+            let ca = TestCa::new("Office CA");
+            let store = secrets_from([("pw", &b"alice pw"[..])]);
+            let error = |p: &IpsecProtocol| convert(p, &store).unwrap_err().to_string();
+            let no_xauth = IpsecProtocol { use_extended_authentication: false, ..hybrid(&ca) };
+            assert_eq!(
+                error(&no_xauth),
+                "use_extended_authentication = \"false\": hybrid authentication ([hybrid]) \
+                 proves us with XAUTH only: turn it on"
+            );
+            let no_group =
+                IpsecProtocol { local_identifier: Some("[hybrid]".into()), ..hybrid(&ca) };
+            assert_eq!(error(&no_group), "local_identifier is required");
+            let no_anchor = IpsecProtocol { trust_anchors: Vec::new(), ..hybrid(&ca) };
+            assert_eq!(
+                error(&no_anchor),
+                "the server's certificate cannot be checked: there are no trust_anchors and \
+                 use_system_trust_store is off"
+            );
+            let no_password = IpsecProtocol { password_reference: None, ..hybrid(&ca) };
+            assert_eq!(
+                error(&no_password),
+                "no XAUTH password for \"alice\": none is stored (password_reference) and none \
+                 was given to start"
+            );
         }
     }
 }

@@ -407,7 +407,7 @@ fn ipsec(f: &mut Formatter<'_>, c: &VpnConfiguration, p: &IpsecProtocol) -> fmt:
     row(f, "Method", method)?;
     row(f, "Phase 1", mode)?;
     if p.hybrid() {
-        row(f, "Hybrid", "requested ([hybrid])")?;
+        row(f, "Hybrid", "the gateway signs, XAUTH proves us ([hybrid])")?;
     }
     row(f, "XAUTH", on_off(p.use_extended_authentication))?;
     if let Some(user) = &p.username {

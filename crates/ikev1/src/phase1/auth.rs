@@ -57,14 +57,14 @@ pub(crate) fn ikev2_id(id: &IdRepr) -> Option<ikeway_codec::IdRepr> {
     }
 }
 
-/// The payloads that prove us: HASH with a PSK; CERT (chain, end entity first) and SIG with
-/// certificates.
+/// The payloads that prove us: HASH with a PSK (and as a hybrid client); CERT (chain, end
+/// entity first) and SIG with certificates (and as a hybrid gateway).
 pub(crate) fn prove(auth: &Authentication, hash: &SecretBytes) -> Result<Vec<Payload>, ()> {
     match auth {
-        Authentication::Psk(_) => {
+        Authentication::Psk(_) | Authentication::HybridClient { .. } => {
             Ok(vec![Payload::Hash(ikeway_isakmp::HashRepr::new(hash.expose().to_vec()))])
         }
-        Authentication::Certificates { own, .. } => {
+        Authentication::Certificates { own, .. } | Authentication::HybridGateway { own } => {
             let sig = own.sign_ikev1(hash.expose()).map_err(|_| ())?;
             let mut out: Vec<Payload> = own
                 .chain()
@@ -97,7 +97,7 @@ pub(crate) fn verify(
     expected: &SecretBytes,
 ) -> Result<(), ProofFailure> {
     match auth {
-        Authentication::Psk(_) => {
+        Authentication::Psk(_) | Authentication::HybridGateway { .. } => {
             let got = payloads
                 .iter()
                 .find_map(|p| match p {
@@ -111,7 +111,8 @@ pub(crate) fn verify(
                 Err(ProofFailure::Mismatch)
             }
         }
-        Authentication::Certificates { verifier, .. } => {
+        Authentication::Certificates { verifier, .. }
+        | Authentication::HybridClient { verifier } => {
             let sig = payloads
                 .iter()
                 .find_map(|p| match p {
@@ -151,7 +152,8 @@ pub(crate) fn verify(
 
 /// Whether the negotiated method is the one for the peer's key: a signature is checked only
 /// as what the SA says it is (an ECDSA key cannot answer for RSA signatures, nor P-256 for
-/// P-384). RSA signatures are method 3, or XAUTHInitRSA / XAUTHRespRSA when XAUTH follows.
+/// P-384). RSA signatures are method 3, or XAUTHInitRSA / XAUTHRespRSA when XAUTH follows,
+/// or the gateway's in HybridInitRSA / HybridRespRSA.
 fn method_fits_key(method: AuthMethod, kind: KeyKind) -> bool {
     match kind {
         KeyKind::EcdsaP256 => method == AuthMethod::ECDSA_SHA256_P256,
@@ -159,7 +161,11 @@ fn method_fits_key(method: AuthMethod, kind: KeyKind) -> bool {
         KeyKind::EcdsaP521 => method == AuthMethod::ECDSA_SHA512_P521,
         KeyKind::Rsa => matches!(
             method,
-            AuthMethod::RSA_SIGNATURES | AuthMethod::XAUTH_INIT_RSA | AuthMethod::XAUTH_RESP_RSA
+            AuthMethod::RSA_SIGNATURES
+                | AuthMethod::XAUTH_INIT_RSA
+                | AuthMethod::XAUTH_RESP_RSA
+                | AuthMethod::HYBRID_INIT_RSA
+                | AuthMethod::HYBRID_RESP_RSA
         ),
         KeyKind::RsaPss | KeyKind::Ed25519 => false,
     }

@@ -376,7 +376,10 @@ impl Ikev1Sa {
         let g_xy = ex.g_xy.as_ref().ok_or(Drop)?;
         let input = match &self.config.auth {
             Authentication::Psk(psk) => SkeyidInput::PreSharedKey(psk.expose()),
-            Authentication::Certificates { .. } => SkeyidInput::Signature,
+            // Hybrid has no shared secret: SKEYID from the nonces, as for signatures.
+            Authentication::Certificates { .. }
+            | Authentication::HybridClient { .. }
+            | Authentication::HybridGateway { .. } => SkeyidInput::Signature,
         };
         let k = keys::derive(
             suite.hash,

@@ -43,6 +43,10 @@ pub(crate) fn auth_method(config: &Config) -> AuthMethod {
             _ if xauth => AuthMethod::XAUTH_INIT_RSA,
             _ => AuthMethod::RSA_SIGNATURES,
         },
+        // The initiator is the client (draft-ietf-ipsra-hybrid-auth-ike-03 §3.1).
+        (Authentication::HybridClient { .. } | Authentication::HybridGateway { .. }, _) => {
+            AuthMethod::HYBRID_INIT_RSA
+        }
     }
 }
 
