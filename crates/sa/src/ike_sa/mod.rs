@@ -321,6 +321,8 @@ mod redirect;
 pub(crate) use redirect::decide as redirect_decision;
 pub use redirect::{RedirectPhase, RedirectPolicy};
 mod rekey_ike;
+#[cfg(test)]
+mod size_tests;
 mod timer;
 
 use timer::{Timer, TimerTable};
