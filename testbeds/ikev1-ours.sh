@@ -69,7 +69,7 @@ connected() { status_json | grep -q '"status": "connected"'; }
 charon_lines() { wc -l <"$SRV/charon.log"; }
 charon_since() { tail -n +"$(($1 + 1))" "$SRV/charon.log"; }
 sw_sas() { ikw_sw_list_sas "$SRV" --ike aggr-psk --raw 2>&1 || true; }
-first_value() { grep -o "$1=[0-9a-f]*" | head -n1 | cut -d= -f2; }
+first_value() { grep -o "$1=[0-9a-f]*" | sed -n '1s/^[^=]*=//p'; }
 
 # Our foreground client: NAME TIMERS [ARGS...]; FG_PID is its process.
 foreground() {
@@ -107,8 +107,8 @@ ours_case() {
     status_json >"$OUT/ours.status1.json" || true
     sas1="$(sw_sas)"
     echo "$sas1" >"$OUT/ours.sas1"
-    spi1="$(echo "$sas1" | first_value spi-in)"
-    cky1="$(echo "$sas1" | first_value initiator-spi)"
+    spi1="$(first_value spi-in <<<"$sas1")"
+    cky1="$(first_value initiator-spi <<<"$sas1")"
 
     # Traffic from the server for 6 s: no R-U-THERE of ours is due (DPD interval 2 s).
     mark="$(charon_lines)"
@@ -120,9 +120,14 @@ ours_case() {
     charon_since "$mark" >"$OUT/ours.idle.charon.log"
 
     # Our quick mode rekey (ESP lifetime 60 s: at 30 s), the old ESP SA deleted.
+    # (here-strings, not pipes: under `pipefail` a `grep -q` that stops reading early can make
+    # the writer's SIGPIPE the pipeline's status)
     rekeyed() {
-        local s; s="$(sw_sas)"
-        [ "$(echo "$s" | grep -o 'spi-in=' | wc -l)" = 1 ] && ! echo "$s" | grep -q "spi-in=$spi1"
+        local s n cur
+        s="$(sw_sas)"
+        n="$(grep -o 'spi-in=' <<<"$s" | wc -l)"
+        cur="$(first_value spi-in <<<"$s")"
+        [ "$n" = 1 ] && [ -n "$cur" ] && [ -n "$spi1" ] && [ "$cur" != "$spi1" ]
     }
     ikw_wait_for 40 rekeyed || true
     sw_sas >"$OUT/ours.sas2"
@@ -131,10 +136,13 @@ ours_case() {
 
     # Our renewal (ISAKMP SA lifetime 70 s: at 35 s): new cookies, the old SA deleted.
     renewed() {
-        local s; s="$(sw_sas)"
-        [ "$(echo "$s" | grep -c 'list-sa event')" = 1 ] &&
-            [ "$(echo "$s" | grep -o 'initiator-spi=' | wc -l)" = 1 ] &&
-            ! echo "$s" | grep -q "initiator-spi=$cky1"
+        local s cur
+        s="$(sw_sas)"
+        cur="$(first_value initiator-spi <<<"$s")"
+        [ "$(grep -c 'list-sa event' <<<"$s")" = 1 ] &&
+            [ "$(grep -o 'initiator-spi=' <<<"$s" | wc -l)" = 1 ] &&
+            [ -n "$cur" ] && [ -n "$cky1" ] && [ "$cur" != "$cky1" ] &&
+            grep -q 'state=INSTALLED' <<<"$s"
     }
     ikw_wait_for 40 renewed || true
     sw_sas >"$OUT/ours.sas3"
