@@ -29,7 +29,8 @@ pub(crate) fn ike_bytes(local: SocketAddr, remote: SocketAddr, datagram: &[u8]) 
     }
 }
 
-/// The initiator's cookie of the ISAKMP message in a UDP payload (see [`ike_bytes`]): a
+/// The initiator's cookie of the ISAKMP message in a UDP payload (after the non-ESP marker on
+/// port 4500): a
 /// runtime driving several ISAKMP SAs of one peer (an SA and the successor that renews it)
 /// gives each datagram to the SA whose cookie it carries. `None` for ESP, a keepalive or
 /// anything too short to be ISAKMP.
