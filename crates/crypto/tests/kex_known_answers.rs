@@ -72,14 +72,61 @@ fn modp_primes_match_rfc3526() {
     let mut checked = 0;
     for v in file["vectors"].as_array().unwrap() {
         let id = v["ike_group"].as_u64().unwrap() as u16;
-        let Some(group) = KexGroup::from_iana_id(id) else { continue };
+        // IKEv1's lookup: the IKEv2 groups and the legacy MODP-1024 (group 2).
+        let Some(group) = KexGroup::from_ikev1_id(id) else { continue };
         assert_eq!(v["generator"].as_u64(), Some(2));
         let prime = unhex(&v["prime_hex"]);
         assert_eq!(group.modp_prime().unwrap(), prime, "group {id}");
         assert_eq!(group.public_len() * 8, v["bits"].as_u64().unwrap() as usize);
         checked += 1;
     }
-    assert_eq!(checked, 3);
+    assert_eq!(checked, 4);
+}
+
+/// IKE group 2 (MODP-1024, RFC 2409 §6.2), IKEv1 only: strongSwan's exchange in
+/// `ike_key_exchange_kat.json` and two computed with Python's pow() from the RFC formula
+/// (`modp1024_python_pow.json`, `modp1024_python_pow.py`), both directions.
+#[test]
+fn modp1024_legacy_ikev1_kats() {
+    assert_eq!(KexGroup::from_iana_id(2), None, "IKEv2 never gets MODP-1024");
+    let group = KexGroup::from_ikev1_id(2).expect("IKEv1 group 2");
+    assert_eq!(
+        (group.public_len(), group.shared_secret_len(), group.private_len()),
+        (128, 128, 32)
+    );
+    let py = json(include_str!("data/modp1024_python_pow.json"));
+    assert_eq!(group.modp_prime().unwrap(), unhex(&py["prime_hex"]));
+    let sw = json(include_str!("data/ike_key_exchange_kat.json"));
+    let vectors: Vec<&Value> = sw["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["ike_group"].as_u64() == Some(2))
+        .chain(py["vectors"].as_array().unwrap())
+        .collect();
+    assert_eq!(vectors.len(), 3);
+    for v in vectors {
+        let i =
+            KeyExchange::from_private_bytes(group, KexBackend::default(), &unhex(field(v, "x_i")))
+                .unwrap();
+        let r =
+            KeyExchange::from_private_bytes(group, KexBackend::default(), &unhex(field(v, "x_r")))
+                .unwrap();
+        let (pub_i, pub_r) = (unhex(field(v, "pub_i")), unhex(field(v, "pub_r")));
+        assert_eq!(i.public_value(), &pub_i[..], "{} pub_i", v["id"]);
+        assert_eq!(r.public_value(), &pub_r[..], "{} pub_r", v["id"]);
+        let shared = unhex(field(v, "shared"));
+        assert_eq!(i.shared_secret(&pub_r).unwrap().expose(), &shared[..], "{}", v["id"]);
+        assert_eq!(r.shared_secret(&pub_i).unwrap().expose(), &shared[..], "{}", v["id"]);
+    }
+    // RFC 6989's range check holds for this group too: 1 and p - 1 are refused.
+    let k = KeyExchange::from_private_bytes(group, KexBackend::default(), &[7; 32]).unwrap();
+    let mut one = vec![0u8; 128];
+    one[127] = 1;
+    assert_eq!(k.shared_secret(&one).unwrap_err(), CryptoError::InvalidPublicValue);
+    let mut p_minus_one = group.modp_prime().unwrap();
+    p_minus_one[127] -= 1;
+    assert_eq!(k.shared_secret(&p_minus_one).unwrap_err(), CryptoError::InvalidPublicValue);
 }
 
 #[test]

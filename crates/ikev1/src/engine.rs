@@ -194,6 +194,7 @@ impl Ikev1Sa {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<Self, crate::Error> {
+        let kex = crate::legacy_kex::for_config(&config, kex);
         if !config.proposals.iter().any(|p| kex.supports(p.group)) {
             return Err(crate::Error::NoUsableGroup);
         }
@@ -217,6 +218,7 @@ impl Ikev1Sa {
         cky_i: u64,
     ) -> Self {
         let half_open = config.half_open_timeout;
+        let kex = crate::legacy_kex::for_config(&config, kex);
         let mut sa = Self::new(config, kex, seed, Side::Responder, local, remote);
         sa.cky_i = cky_i;
         sa.cky_r = sa.nonzero_cookie();

@@ -18,6 +18,7 @@ mod engine;
 pub mod informational;
 mod keylog;
 pub mod keys;
+mod legacy_kex;
 pub mod phase1;
 pub mod quick;
 mod receive;

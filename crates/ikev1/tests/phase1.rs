@@ -509,3 +509,67 @@ fn the_engines_can_move_to_the_runtimes_thread() {
     send::<Ikev1Sa>();
     send::<Ikev1Responder>();
 }
+
+/// IKE group 2 (MODP-1024, RFC 2409 §6.2) for old gateways: it comes up where both
+/// configurations name it (with 3DES and SHA1, as such gateways offer), with 128-octet KE
+/// payloads; the provider IKEv2 shares never has it, and a gateway that does not name it
+/// refuses it with NO-PROPOSAL-CHOSEN.
+#[test]
+fn modp1024_is_negotiated_only_where_a_configuration_names_it() {
+    use ikeway_codec::DhGroup;
+    use ikeway_ikev1::KeyExchangeProvider;
+    let now = Instant::now();
+    let kex = Arc::new(DefaultKex::default());
+    assert!(!kex.supports(DhGroup(2)), "the provider IKEv2 uses has no group 2");
+    let legacy = vec![Phase1Proposal {
+        cipher: BlockCipher::TripleDesCbc,
+        hash: HashAlg::Sha1,
+        group: DhGroup(2),
+    }];
+    let mut c = client(Phase1Mode::Main, b"ikeway group secret 42");
+    c.proposals = legacy.clone();
+    let c = Arc::new(c);
+    let mut s = server(Phase1Mode::Main);
+    s.proposals = legacy;
+    let (from, to) = (addr("10.0.0.1:500"), addr("10.0.0.2:500"));
+
+    let mut init = Ikev1Sa::initiate(c.clone(), kex.clone(), [1; 32], now, from, to).unwrap();
+    let mut resp = Ikev1Responder::new(Arc::new(s), kex.clone(), [2; 32]);
+    let mut kes = Vec::new();
+    loop {
+        let a = drain_sa(&mut init);
+        let b_count = {
+            for m in &a {
+                let msg = decode(&m.bytes);
+                if let Some(Payload::Ke(k)) = msg.find(ikeway_isakmp::PayloadType::KE) {
+                    kes.push(k.data.len());
+                }
+                resp.handle_datagram(now, m.from, m.to, &m.bytes);
+            }
+            let b = drain_resp(&mut resp);
+            for m in &b {
+                let msg = decode(&m.bytes);
+                if let Some(Payload::Ke(k)) = msg.find(ikeway_isakmp::PayloadType::KE) {
+                    kes.push(k.data.len());
+                }
+                init.handle_datagram(now, m.from, m.to, &m.bytes);
+            }
+            b.len()
+        };
+        if a.is_empty() && b_count == 0 {
+            break;
+        }
+    }
+    assert_eq!(kes, [128, 128], "one KE each way, the 1024-bit prime's length");
+    let ei = events_sa(&mut init);
+    let (spi_i, spi_r, suite) = up(&ei).expect("up with group 2");
+    assert_eq!(suite.group, DhGroup(2));
+    assert_eq!(up(&events_resp(&mut resp)).map(|u| (u.0, u.1)), Some((spi_i, spi_r)));
+
+    // A gateway with the default proposals (group 14 and stronger) does not take group 2.
+    let mut init = Ikev1Sa::initiate(c, kex.clone(), [3; 32], now, from, to).unwrap();
+    let mut resp = Ikev1Responder::new(Arc::new(server(Phase1Mode::Main)), kex, [4; 32]);
+    converse(&mut init, &mut resp, now, &direct, &direct);
+    assert_eq!(closed(&events_sa(&mut init)), Some(CloseReason::NoProposalChosen));
+    assert_eq!(closed(&events_resp(&mut resp)), Some(CloseReason::NoProposalChosen));
+}

@@ -1,7 +1,9 @@
 //! Diffie-Hellman key exchange for the IKEv2 KE payload (RFC 7296 §1.2, §3.4).
 //!
 //! Groups: Curve25519 (31, RFC 8031), NIST P-256 and P-384 (19, 20, RFC 5903) and MODP
-//! 2048/3072/4096 (14, 15, 16, RFC 3526). Randomness is an input: a key is made from bytes the
+//! 2048/3072/4096 (14, 15, 16, RFC 3526); for IKEv1 gateways that know nothing stronger, the
+//! legacy MODP-1024 (2, RFC 2409 §6.2), kept out of [`KexGroup::ALL`] and of
+//! [`KexGroup::from_iana_id`] so that IKEv2 never offers or accepts it. Randomness is an input: a key is made from bytes the
 //! caller supplies, directly ([`KeyExchange::from_private_bytes`]) or through a fill closure
 //! ([`KeyExchange::generate`]), so a seeded run is reproducible byte for byte.
 //!
@@ -50,7 +52,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use self::aws::AwsKey;
-use self::modp::{MODP_2048, MODP_3072, MODP_4096, ModpGroup, ModpKey};
+use self::modp::{MODP_1024, MODP_2048, MODP_3072, MODP_4096, ModpGroup, ModpKey};
 use self::rustcrypto::RustCryptoKey;
 use crate::error::CryptoError;
 use crate::secret::SecretBytes;
@@ -76,10 +78,15 @@ pub enum KexGroup {
     Modp3072,
     /// 16: 4096-bit MODP group (RFC 3526 §5).
     Modp4096,
+    /// 2: 1024-bit MODP group, the Second Oakley Group (RFC 2409 §6.2). Legacy, IKEv1 only:
+    /// about 80 bits of strength (NIST SP 800-57 Part 1 Table 2 no longer accepts it), kept for
+    /// old IKEv1 gateways (Apple's client offered it before iOS 17). Not in [`KexGroup::ALL`];
+    /// found by [`KexGroup::from_ikev1_id`] only.
+    Modp1024,
 }
 
 impl KexGroup {
-    /// Every supported group, strongest-per-cost first.
+    /// Every group IKEv2 negotiates, strongest-per-cost first (MODP-1024 is not one).
     pub const ALL: [KexGroup; 6] = [
         Self::Curve25519,
         Self::Ecp256,
@@ -89,9 +96,14 @@ impl KexGroup {
         Self::Modp4096,
     ];
 
-    /// The Transform ID in the IANA "Transform Type 4 - Key Exchange Method" registry.
+    /// The legacy groups only IKEv1 may negotiate, when configured to.
+    pub const LEGACY_IKEV1: [KexGroup; 1] = [Self::Modp1024];
+
+    /// The Transform ID in the IANA "Transform Type 4 - Key Exchange Method" registry (the
+    /// same numbers as IKEv1's Group Description, RFC 2409 Appendix A).
     pub fn iana_id(self) -> u16 {
         match self {
+            Self::Modp1024 => 2,
             Self::Modp2048 => 14,
             Self::Modp3072 => 15,
             Self::Modp4096 => 16,
@@ -101,9 +113,16 @@ impl KexGroup {
         }
     }
 
-    /// The group for a Transform ID, or `None` for one this crate does not implement.
+    /// The group for a Transform ID, or `None` for one this crate does not implement or one
+    /// IKEv2 must not use (MODP-1024).
     pub fn from_iana_id(id: u16) -> Option<Self> {
         Self::ALL.into_iter().find(|g| g.iana_id() == id)
+    }
+
+    /// The group for an IKEv1 Group Description: those of [`KexGroup::from_iana_id`] and the
+    /// legacy [`KexGroup::LEGACY_IKEV1`] ones.
+    pub fn from_ikev1_id(id: u16) -> Option<Self> {
+        Self::ALL.into_iter().chain(Self::LEGACY_IKEV1).find(|g| g.iana_id() == id)
     }
 
     /// Length of the Key Exchange Data in the KE payload: 32 for Curve25519 (RFC 8031 §2),
@@ -113,7 +132,7 @@ impl KexGroup {
             Self::Curve25519 => 32,
             Self::Ecp256 => 64,
             Self::Ecp384 => 96,
-            Self::Modp2048 | Self::Modp3072 | Self::Modp4096 => {
+            Self::Modp1024 | Self::Modp2048 | Self::Modp3072 | Self::Modp4096 => {
                 self.modp().map_or(0, |g| g.prime_len)
             }
         }
@@ -137,7 +156,7 @@ impl KexGroup {
         match self {
             Self::Curve25519 | Self::Ecp256 => 32,
             Self::Ecp384 => 48,
-            Self::Modp2048 | Self::Modp3072 | Self::Modp4096 => {
+            Self::Modp1024 | Self::Modp2048 | Self::Modp3072 | Self::Modp4096 => {
                 self.modp().map_or(0, |g| g.exponent_len)
             }
         }
@@ -151,6 +170,7 @@ impl KexGroup {
 
     fn modp(self) -> Option<&'static ModpGroup> {
         match self {
+            Self::Modp1024 => Some(&MODP_1024),
             Self::Modp2048 => Some(&MODP_2048),
             Self::Modp3072 => Some(&MODP_3072),
             Self::Modp4096 => Some(&MODP_4096),
@@ -165,6 +185,7 @@ impl fmt::Display for KexGroup {
             Self::Curve25519 => "curve25519",
             Self::Ecp256 => "ecp256",
             Self::Ecp384 => "ecp384",
+            Self::Modp1024 => "modp1024",
             Self::Modp2048 => "modp2048",
             Self::Modp3072 => "modp3072",
             Self::Modp4096 => "modp4096",
@@ -321,15 +342,24 @@ mod tests {
         for g in KexGroup::ALL {
             assert_eq!(KexGroup::from_iana_id(g.iana_id()), Some(g));
         }
-        assert_eq!(KexGroup::from_iana_id(2), None);
+        assert_eq!(KexGroup::from_iana_id(2), None, "MODP-1024 is never IKEv2's");
         assert_eq!(KexGroup::from_iana_id(21), None);
+        for g in KexGroup::ALL.into_iter().chain(KexGroup::LEGACY_IKEV1) {
+            assert_eq!(KexGroup::from_ikev1_id(g.iana_id()), Some(g));
+        }
+        assert_eq!(KexGroup::from_ikev1_id(2), Some(KexGroup::Modp1024));
+        assert_eq!(KexGroup::from_ikev1_id(1), None, "MODP-768 is not implemented");
+        assert!(!KexGroup::ALL.contains(&KexGroup::Modp1024));
     }
 
     #[test]
     fn modp_primes_have_the_stated_length() {
-        for (g, bits) in
-            [(KexGroup::Modp2048, 2048), (KexGroup::Modp3072, 3072), (KexGroup::Modp4096, 4096)]
-        {
+        for (g, bits) in [
+            (KexGroup::Modp1024, 1024),
+            (KexGroup::Modp2048, 2048),
+            (KexGroup::Modp3072, 3072),
+            (KexGroup::Modp4096, 4096),
+        ] {
             let p = g.modp_prime().unwrap();
             assert_eq!(p.len() * 8, bits);
             assert_eq!(g.public_len() * 8, bits);

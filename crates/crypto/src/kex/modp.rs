@@ -12,7 +12,7 @@
 use std::sync::OnceLock;
 
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
-use crypto_bigint::{U2048, U3072, U4096, Uint, Word};
+use crypto_bigint::{U1024, U2048, U3072, U4096, Uint, Word};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::CryptoError;
@@ -20,6 +20,15 @@ use crate::secret::SecretBytes;
 
 /// Generator of every RFC 3526 group (RFC 3526 §2-§5: "The generator is: 2.").
 const GENERATOR: u64 = 2;
+
+/// The 1024-bit MODP prime of the Second Oakley Group, RFC 2409 §6.2 (IKEv1 group 2, legacy):
+/// `2^1024 - 2^960 - 1 + 2^64 * { [2^894 pi] + 129093 }`.
+const MODP_1024_HEX: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
+    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
+    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF",
+);
 
 /// The 2048-bit MODP prime, RFC 3526 §3: `2^2048 - 2^1984 - 1 + 2^64 * { [2^1918 pi] + 124476 }`.
 const MODP_2048_HEX: &str = concat!(
@@ -106,10 +115,12 @@ impl ModpGroup {
     /// values of both; the time depends on `exponent.len()` only.
     fn pow(&self, base: &[u8], exponent: &[u8]) -> Vec<u8> {
         // Montgomery parameters (R mod p, R^2 mod p), computed once per group.
+        static P1024: OnceLock<DynResidueParams<{ U1024::LIMBS }>> = OnceLock::new();
         static P2048: OnceLock<DynResidueParams<{ U2048::LIMBS }>> = OnceLock::new();
         static P3072: OnceLock<DynResidueParams<{ U3072::LIMBS }>> = OnceLock::new();
         static P4096: OnceLock<DynResidueParams<{ U4096::LIMBS }>> = OnceLock::new();
         match self.prime_len * 8 {
+            1024 => pow(P1024.get_or_init(|| self.params()), base, exponent),
             2048 => pow(P2048.get_or_init(|| self.params()), base, exponent),
             3072 => pow(P3072.get_or_init(|| self.params()), base, exponent),
             4096 => pow(P4096.get_or_init(|| self.params()), base, exponent),
@@ -153,6 +164,9 @@ fn pow<const L: usize>(params: &DynResidueParams<L>, base: &[u8], exponent: &[u8
     out
 }
 
+/// MODP group 2 (RFC 2409 §6.2; IKEv1 only, legacy). A 256-bit exponent, as for group 14 and
+/// as strongSwan uses for this group: over twice the group's ~80-bit strength (RFC 3526 §8).
+pub(crate) static MODP_1024: ModpGroup = ModpGroup::new(MODP_1024_HEX, 1024, 256);
 /// MODP group 14 (RFC 3526 §3).
 pub(crate) static MODP_2048: ModpGroup = ModpGroup::new(MODP_2048_HEX, 2048, 256);
 /// MODP group 15 (RFC 3526 §4).
