@@ -15,7 +15,9 @@
 //!   over a generic payload header ([`Reader::payload_header`]) and over a
 //!   proposal or transform header ([`Reader::substructure`]);
 //! * [`Writer`] and [`check_room`], [`len_u8`], [`len_u16`]: the emitting
-//!   side, whose failures are [`EmitError`].
+//!   side, whose failures are [`EmitError`];
+//! * [`Body`] and [`payload_body_api!`](crate::payload_body_api): a payload
+//!   body's codec and the public `parse`/`emit` made from it.
 
 use core::fmt;
 
@@ -330,6 +332,62 @@ impl<'a, P: Protocol> Reader<'a, P> {
         }
         Ok(inner)
     }
+}
+
+/// A payload body of protocol `P`: decoded from a reader over exactly its
+/// octets (which it must consume), encoded into exactly `body_len()` octets.
+/// [`payload_body_api!`](crate::payload_body_api) gives a type its public
+/// `parse`, `buffer_len`, `emit` and `to_vec` from these.
+pub trait Body<P: Protocol>: Sized {
+    /// Decode the body from `r`.
+    fn parse_body(r: &mut Reader<'_, P>) -> Result<Self, DecodeError<P>>;
+    /// The encoded body's length.
+    fn body_len(&self) -> usize;
+    /// Encode the body into `w`.
+    fn emit_body(&self, w: &mut Writer<'_>) -> Result<(), EmitError>;
+}
+
+/// Gives a [`Body`] of protocol `$proto` its public `parse` / `buffer_len` /
+/// `emit` / `to_vec`, which work on the payload *body* (without the 4-octet
+/// generic header).
+#[macro_export]
+macro_rules! payload_body_api {
+    ($ty:ty, $proto:ty) => {
+        impl $ty {
+            /// Decode a payload body (without the generic header); error
+            /// offsets count from the start of `body`.
+            pub fn parse(body: &[u8]) -> Result<Self, $crate::wire::DecodeError<$proto>> {
+                let mut r = $crate::wire::Reader::<$proto>::new(body);
+                let v = <Self as $crate::wire::Body<$proto>>::parse_body(&mut r)?;
+                r.expect_empty()?;
+                Ok(v)
+            }
+
+            /// Encoded body length (without the generic header).
+            pub fn buffer_len(&self) -> usize {
+                <Self as $crate::wire::Body<$proto>>::body_len(self)
+            }
+
+            /// Encode the body (without the generic header) into the front of
+            /// `buf`; returns the octets written.
+            pub fn emit(&self, buf: &mut [u8]) -> Result<usize, $crate::EmitError> {
+                let n = self.buffer_len();
+                $crate::wire::check_room(buf, n)?;
+                let mut w = $crate::wire::Writer::new(&mut buf[..n]);
+                <Self as $crate::wire::Body<$proto>>::emit_body(self, &mut w)?;
+                Ok(w.position())
+            }
+
+            /// The encoded body (what IKEv1 hashes as a payload's "body",
+            /// e.g. SAi_b, IDii_b).
+            pub fn to_vec(&self) -> Result<Vec<u8>, $crate::EmitError> {
+                let mut buf = vec![0u8; self.buffer_len()];
+                let n = self.emit(&mut buf)?;
+                buf.truncate(n);
+                Ok(buf)
+            }
+        }
+    };
 }
 
 /// A big-endian cursor writing into a mutable slice.

@@ -20,7 +20,7 @@ pub struct AuthRepr {
     pub data: Vec<u8>,
 }
 
-impl Body for AuthRepr {
+impl Body<crate::Ikev2> for AuthRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let method = AuthMethod(r.u8()?);
         r.skip(3)?;

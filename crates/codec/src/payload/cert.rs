@@ -17,7 +17,7 @@ pub struct CertRepr {
     pub data: Vec<u8>,
 }
 
-impl Body for CertRepr {
+impl Body<crate::Ikev2> for CertRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let encoding = CertEncoding(r.u8()?);
         Ok(Self { encoding, data: r.rest().to_vec() })

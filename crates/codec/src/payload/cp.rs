@@ -112,7 +112,7 @@ impl ConfigAttribute {
     }
 }
 
-impl Body for ConfigRepr {
+impl Body<crate::Ikev2> for ConfigRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let kind = ConfigType(r.u8()?);
         r.skip(3)?;

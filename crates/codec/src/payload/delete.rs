@@ -39,7 +39,7 @@ impl DeleteRepr {
     }
 }
 
-impl Body for DeleteRepr {
+impl Body<crate::Ikev2> for DeleteRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let protocol = ProtocolId(r.u8()?);
         let size_at = r.offset();

@@ -57,7 +57,7 @@ pub struct EapRepr {
     pub data: Vec<u8>,
 }
 
-impl Body for EapRepr {
+impl Body<crate::Ikev2> for EapRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let total = r.remaining();
         let code = EapCode(r.u8()?);

@@ -46,7 +46,7 @@ impl EncryptedRepr {
     }
 }
 
-impl Body for EncryptedRepr {
+impl Body<crate::Ikev2> for EncryptedRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Self::parse_with_next(PayloadType::NONE, r)
     }
@@ -117,7 +117,7 @@ impl EncryptedFragmentRepr {
     }
 }
 
-impl Body for EncryptedFragmentRepr {
+impl Body<crate::Ikev2> for EncryptedFragmentRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Self::parse_with_next(PayloadType::NONE, r)
     }

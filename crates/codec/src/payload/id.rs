@@ -94,7 +94,7 @@ impl IdRepr {
     }
 }
 
-impl Body for IdRepr {
+impl Body<crate::Ikev2> for IdRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let id_type = IdType(r.u8()?);
         r.skip(3)?;

@@ -20,7 +20,7 @@ pub struct KeRepr {
     pub data: Vec<u8>,
 }
 
-impl Body for KeRepr {
+impl Body<crate::Ikev2> for KeRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let group = DhGroup(r.u16()?);
         r.skip(2)?; // RESERVED, ignored on receipt (§3.2).

@@ -43,46 +43,13 @@ pub use vendor::VendorIdRepr;
 use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room};
 use crate::reader::{Reader, Writer};
 use crate::registry::PayloadType;
+pub(crate) use crate::wire::Body;
 
-/// A payload body codec. Bodies are parsed from a reader positioned over
-/// exactly the body, and must consume all of it.
-pub(crate) trait Body: Sized {
-    /// Decode the body; offsets come from the reader.
-    fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
-    /// Encoded body length.
-    fn body_len(&self) -> usize;
-    /// Write the body; the writer has exactly `body_len()` bytes of room.
-    fn emit_body(&self, w: &mut Writer<'_>) -> Result<(), EmitError>;
-}
-
-/// Gives a [`Body`] type its public `parse` / `buffer_len` / `emit`.
+/// Gives an IKEv2 [`Body`] its public `parse` / `buffer_len` / `emit` /
+/// `to_vec` ([`crate::payload_body_api!`]).
 macro_rules! body_api {
     ($ty:ty) => {
-        impl $ty {
-            /// Decode a payload body (without the generic header). Offsets
-            /// in errors are relative to the start of `body`.
-            pub fn parse(body: &[u8]) -> Result<Self, $crate::error::DecodeError> {
-                let mut r = $crate::reader::Reader::new(body);
-                let v = <Self as $crate::payload::Body>::parse_body(&mut r)?;
-                r.expect_empty()?;
-                Ok(v)
-            }
-
-            /// Length of the encoded body (without the generic header).
-            pub fn buffer_len(&self) -> usize {
-                <Self as $crate::payload::Body>::body_len(self)
-            }
-
-            /// Encode the body (without the generic header) into the front
-            /// of `buf`, returning the number of bytes written.
-            pub fn emit(&self, buf: &mut [u8]) -> Result<usize, $crate::error::EmitError> {
-                let n = self.buffer_len();
-                $crate::error::check_room(buf, n)?;
-                let mut w = $crate::reader::Writer::new(&mut buf[..n]);
-                <Self as $crate::payload::Body>::emit_body(self, &mut w)?;
-                Ok(w.position())
-            }
-        }
+        $crate::payload_body_api!($ty, $crate::Ikev2);
     };
 }
 pub(crate) use body_api;

@@ -14,7 +14,7 @@ pub struct NonceRepr {
     pub data: Vec<u8>,
 }
 
-impl Body for NonceRepr {
+impl Body<crate::Ikev2> for NonceRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self { data: r.rest().to_vec() })
     }

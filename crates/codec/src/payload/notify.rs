@@ -52,7 +52,7 @@ impl NotifyRepr {
     }
 }
 
-impl Body for NotifyRepr {
+impl Body<crate::Ikev2> for NotifyRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let protocol = ProtocolId(r.u8()?);
         let spi_size = r.u8()?;

@@ -294,7 +294,7 @@ fn parse_proposal(r: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
     Ok(ProposalRepr { number, protocol, spi, transforms })
 }
 
-impl Body for SaRepr {
+impl Body<crate::Ikev2> for SaRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let mut proposals = Vec::new();
         while !r.is_empty() {

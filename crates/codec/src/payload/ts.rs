@@ -161,7 +161,7 @@ const IPV4_SELECTOR_LEN: usize = 16;
 /// Selector Length of TS_IPV6_ADDR_RANGE (§3.13.1).
 const IPV6_SELECTOR_LEN: usize = 40;
 
-impl Body for TsRepr {
+impl Body<crate::Ikev2> for TsRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let count_at = r.offset();
         let count = usize::from(r.u8()?);

@@ -11,7 +11,7 @@ pub struct VendorIdRepr {
     pub data: Vec<u8>,
 }
 
-impl Body for VendorIdRepr {
+impl Body<crate::Ikev2> for VendorIdRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self { data: r.rest().to_vec() })
     }

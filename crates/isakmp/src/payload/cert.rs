@@ -8,7 +8,7 @@
 //! ~                 Certificate Data / Certificate Authority      ~
 //! ```
 
-use super::{BodyCodec, body_api};
+use super::{Body, body_api};
 use crate::error::{DecodeError, EmitError};
 use crate::reader::{Reader, Writer};
 use crate::registry::CertEncoding;
@@ -30,8 +30,8 @@ impl CertRepr {
     }
 }
 
-impl BodyCodec for CertRepr {
-    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+impl Body<crate::error::Ikev1> for CertRepr {
+    fn parse_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let encoding = CertEncoding(c.u8()?);
         Ok(Self { encoding, data: c.rest().to_vec() })
     }
@@ -40,7 +40,7 @@ impl BodyCodec for CertRepr {
         1 + self.data.len()
     }
 
-    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
+    fn emit_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.encoding.0)?;
         o.put(&self.data)
     }

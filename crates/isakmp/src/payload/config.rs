@@ -9,7 +9,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{BodyCodec, body_api};
+use super::{Body, body_api};
 use crate::attribute::{self, AttributeValue, DataAttribute};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError};
 use crate::reader::{Reader, Writer};
@@ -200,8 +200,8 @@ impl DataAttribute<ConfigAttributeType> {
     }
 }
 
-impl BodyCodec for AttributeRepr {
-    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+impl Body<crate::error::Ikev1> for AttributeRepr {
+    fn parse_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let kind = ConfigType(c.u8()?);
         c.u8()?;
         let identifier = c.u16()?;
@@ -223,7 +223,7 @@ impl BodyCodec for AttributeRepr {
         4 + attribute::list_len(&self.attributes) + usize::from(self.padding)
     }
 
-    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
+    fn emit_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.kind.0)?;
         o.u8(0)?;
         o.u16(self.identifier)?;

@@ -7,7 +7,7 @@
 //! ~               Security Parameter Index(es) (SPI)              ~
 //! ```
 
-use super::{BodyCodec, body_api};
+use super::{Body, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError, len_u16};
 use crate::reader::{Reader, Writer};
 use crate::registry::{Doi, ProtocolId};
@@ -56,8 +56,8 @@ impl DeleteRepr {
     }
 }
 
-impl BodyCodec for DeleteRepr {
-    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+impl Body<crate::error::Ikev1> for DeleteRepr {
+    fn parse_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let doi = Doi(c.u32()?);
         let protocol = ProtocolId(c.u8()?);
         let spi_size = c.u8()?;
@@ -80,7 +80,7 @@ impl BodyCodec for DeleteRepr {
         8 + self.spis.len() * usize::from(self.spi_size)
     }
 
-    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
+    fn emit_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         if self.spis.iter().any(|s| s.len() != usize::from(self.spi_size)) {
             return Err(EmitError::Inconsistent("a Delete SPI differs from the SPI size"));
         }

@@ -9,7 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{BodyCodec, body_api};
+use super::{Body, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError};
 use crate::reader::{Reader, Writer};
 use crate::registry::IdType;
@@ -174,8 +174,8 @@ pub(crate) fn address_len(id_type: IdType) -> Option<usize> {
     }
 }
 
-impl BodyCodec for IdRepr {
-    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+impl Body<crate::error::Ikev1> for IdRepr {
+    fn parse_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let id_type = IdType(c.u8()?);
         let protocol = c.u8()?;
         let port = c.u16()?;
@@ -191,7 +191,7 @@ impl BodyCodec for IdRepr {
         4 + self.data.len()
     }
 
-    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
+    fn emit_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.id_type.0)?;
         o.u8(self.protocol)?;
         o.u16(self.port)?;

@@ -38,51 +38,14 @@ use crate::registry::PayloadType;
 /// Length of the generic payload header.
 pub use ikeway_codec::wire::GENERIC_HEADER_LEN;
 
-/// A payload body codec: read from a cursor over exactly the body (which
-/// must be consumed), written into exactly `body_len()` octets.
-pub(crate) trait BodyCodec: Sized {
-    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError>;
-    fn body_len(&self) -> usize;
-    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError>;
-}
+pub(crate) use ikeway_codec::wire::Body;
 
-/// Gives a [`BodyCodec`] its public `parse` / `buffer_len` / `emit` / `to_vec`.
+/// Gives an IKEv1 [`Body`] its public `parse` / `buffer_len` / `emit` /
+/// `to_vec` (`ikeway_codec::payload_body_api!`); `to_vec` is the octets a
+/// HASH or PRF covers when RFC 2409 names a payload "body" (SAi_b, IDii_b).
 macro_rules! body_api {
     ($ty:ty) => {
-        impl $ty {
-            /// Decode a payload body (without the generic header); error
-            /// offsets count from the start of `body`.
-            pub fn parse(body: &[u8]) -> Result<Self, $crate::error::DecodeError> {
-                let mut c = $crate::reader::Reader::new(body);
-                let v = <Self as $crate::payload::BodyCodec>::read_body(&mut c)?;
-                c.expect_empty()?;
-                Ok(v)
-            }
-
-            /// Encoded body length (without the generic header).
-            pub fn buffer_len(&self) -> usize {
-                <Self as $crate::payload::BodyCodec>::body_len(self)
-            }
-
-            /// Encode the body (without the generic header) into the front of
-            /// `buf`; returns the octets written.
-            pub fn emit(&self, buf: &mut [u8]) -> Result<usize, $crate::error::EmitError> {
-                let n = self.buffer_len();
-                $crate::error::check_room(buf, n)?;
-                let mut o = $crate::reader::Writer::new(&mut buf[..n]);
-                <Self as $crate::payload::BodyCodec>::write_body(self, &mut o)?;
-                Ok(o.position())
-            }
-
-            /// The encoded body: the octets a HASH or PRF covers when
-            /// RFC 2409 names a payload "body" (e.g. SAi_b, IDii_b).
-            pub fn to_vec(&self) -> Result<Vec<u8>, $crate::error::EmitError> {
-                let mut buf = vec![0u8; self.buffer_len()];
-                let n = self.emit(&mut buf)?;
-                buf.truncate(n);
-                Ok(buf)
-            }
-        }
+        ikeway_codec::payload_body_api!($ty, $crate::error::Ikev1);
     };
 }
 pub(crate) use body_api;
@@ -166,22 +129,22 @@ impl Payload {
 
     fn read_typed(kind: PayloadType, c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let body = match kind {
-            PayloadType::SA => Self::Sa(SaRepr::read_body(c)?),
-            PayloadType::KE => Self::Ke(KeRepr::read_body(c)?),
-            PayloadType::ID => Self::Id(IdRepr::read_body(c)?),
-            PayloadType::CERT => Self::Cert(CertRepr::read_body(c)?),
-            PayloadType::CR => Self::CertReq(CertRepr::read_body(c)?),
-            PayloadType::HASH => Self::Hash(HashRepr::read_body(c)?),
-            PayloadType::SIG => Self::Sig(SigRepr::read_body(c)?),
-            PayloadType::NONCE => Self::Nonce(NonceRepr::read_body(c)?),
-            PayloadType::NOTIFICATION => Self::Notification(NotificationRepr::read_body(c)?),
-            PayloadType::DELETE => Self::Delete(DeleteRepr::read_body(c)?),
-            PayloadType::VENDOR_ID => Self::VendorId(VendorIdRepr::read_body(c)?),
-            PayloadType::ATTRIBUTE => Self::Attribute(AttributeRepr::read_body(c)?),
-            PayloadType::NAT_D => Self::NatD(NatDRepr::read_body(c)?),
-            PayloadType::NAT_OA => Self::NatOa(NatOaRepr::read_body(c)?),
-            PayloadType::NAT_D_DRAFT => Self::NatDDraft(NatDRepr::read_body(c)?),
-            PayloadType::NAT_OA_DRAFT => Self::NatOaDraft(NatOaRepr::read_body(c)?),
+            PayloadType::SA => Self::Sa(SaRepr::parse_body(c)?),
+            PayloadType::KE => Self::Ke(KeRepr::parse_body(c)?),
+            PayloadType::ID => Self::Id(IdRepr::parse_body(c)?),
+            PayloadType::CERT => Self::Cert(CertRepr::parse_body(c)?),
+            PayloadType::CR => Self::CertReq(CertRepr::parse_body(c)?),
+            PayloadType::HASH => Self::Hash(HashRepr::parse_body(c)?),
+            PayloadType::SIG => Self::Sig(SigRepr::parse_body(c)?),
+            PayloadType::NONCE => Self::Nonce(NonceRepr::parse_body(c)?),
+            PayloadType::NOTIFICATION => Self::Notification(NotificationRepr::parse_body(c)?),
+            PayloadType::DELETE => Self::Delete(DeleteRepr::parse_body(c)?),
+            PayloadType::VENDOR_ID => Self::VendorId(VendorIdRepr::parse_body(c)?),
+            PayloadType::ATTRIBUTE => Self::Attribute(AttributeRepr::parse_body(c)?),
+            PayloadType::NAT_D => Self::NatD(NatDRepr::parse_body(c)?),
+            PayloadType::NAT_OA => Self::NatOa(NatOaRepr::parse_body(c)?),
+            PayloadType::NAT_D_DRAFT => Self::NatDDraft(NatDRepr::parse_body(c)?),
+            PayloadType::NAT_OA_DRAFT => Self::NatOaDraft(NatOaRepr::parse_body(c)?),
             _ => Self::Unknown { kind, data: c.rest().to_vec() },
         };
         c.expect_empty()?;
@@ -215,19 +178,19 @@ impl Payload {
 
     fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         match self {
-            Self::Sa(p) => p.write_body(o),
-            Self::Ke(p) => p.write_body(o),
-            Self::Id(p) => p.write_body(o),
-            Self::Cert(p) | Self::CertReq(p) => p.write_body(o),
-            Self::Hash(p) => p.write_body(o),
-            Self::Sig(p) => p.write_body(o),
-            Self::Nonce(p) => p.write_body(o),
-            Self::Notification(p) => p.write_body(o),
-            Self::Delete(p) => p.write_body(o),
-            Self::VendorId(p) => p.write_body(o),
-            Self::Attribute(p) => p.write_body(o),
-            Self::NatD(p) | Self::NatDDraft(p) => p.write_body(o),
-            Self::NatOa(p) | Self::NatOaDraft(p) => p.write_body(o),
+            Self::Sa(p) => p.emit_body(o),
+            Self::Ke(p) => p.emit_body(o),
+            Self::Id(p) => p.emit_body(o),
+            Self::Cert(p) | Self::CertReq(p) => p.emit_body(o),
+            Self::Hash(p) => p.emit_body(o),
+            Self::Sig(p) => p.emit_body(o),
+            Self::Nonce(p) => p.emit_body(o),
+            Self::Notification(p) => p.emit_body(o),
+            Self::Delete(p) => p.emit_body(o),
+            Self::VendorId(p) => p.emit_body(o),
+            Self::Attribute(p) => p.emit_body(o),
+            Self::NatD(p) | Self::NatDDraft(p) => p.emit_body(o),
+            Self::NatOa(p) | Self::NatOaDraft(p) => p.emit_body(o),
             Self::Unknown { data, .. } => o.put(data),
         }
     }

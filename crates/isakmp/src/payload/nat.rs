@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 
 use super::id::{v4, v6};
-use super::{BodyCodec, body_api};
+use super::{Body, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError};
 use crate::reader::{Reader, Writer};
 use crate::registry::IdType;
@@ -29,8 +29,8 @@ impl NatOaRepr {
     }
 }
 
-impl BodyCodec for NatOaRepr {
-    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+impl Body<crate::error::Ikev1> for NatOaRepr {
+    fn parse_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let id_type = IdType(c.u8()?);
         c.take(3)?;
         let at = c.offset();
@@ -49,7 +49,7 @@ impl BodyCodec for NatOaRepr {
         4 + if self.address.is_ipv4() { 4 } else { 16 }
     }
 
-    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
+    fn emit_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u8(self.id_type().0)?;
         o.zeros(3)?;
         match self.address {

@@ -8,7 +8,7 @@
 //! ~                       Notification Data                       ~
 //! ```
 
-use super::{BodyCodec, SaAttribute, body_api};
+use super::{Body, SaAttribute, body_api};
 use crate::attribute;
 use crate::error::{DecodeError, EmitError, len_u8};
 use crate::reader::{Reader, Writer};
@@ -71,8 +71,8 @@ impl NotificationRepr {
     }
 }
 
-impl BodyCodec for NotificationRepr {
-    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+impl Body<crate::error::Ikev1> for NotificationRepr {
+    fn parse_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let doi = Doi(c.u32()?);
         let protocol = ProtocolId(c.u8()?);
         let spi_size = c.u8()?;
@@ -85,7 +85,7 @@ impl BodyCodec for NotificationRepr {
         8 + self.spi.len() + self.data.len()
     }
 
-    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
+    fn emit_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u32(self.doi.0)?;
         o.u8(self.protocol.0)?;
         o.u8(len_u8("notification SPI", self.spi.len())?)?;

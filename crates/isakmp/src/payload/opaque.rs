@@ -2,7 +2,7 @@
 //! HASH (§3.11), SIG (§3.12), Nonce (§3.13), Vendor ID (§3.16) and NAT-D
 //! (RFC 3947 §3.2).
 
-use super::{BodyCodec, body_api};
+use super::{Body, body_api};
 use crate::error::{DecodeError, EmitError};
 use crate::reader::{Reader, Writer};
 
@@ -22,8 +22,8 @@ macro_rules! opaque_payload {
             }
         }
 
-        impl BodyCodec for $ty {
-            fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        impl Body<crate::error::Ikev1> for $ty {
+            fn parse_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 Ok(Self { data: c.rest().to_vec() })
             }
 
@@ -31,7 +31,7 @@ macro_rules! opaque_payload {
                 self.data.len()
             }
 
-            fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
+            fn emit_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
                 o.put(&self.data)
             }
         }

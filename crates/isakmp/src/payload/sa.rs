@@ -18,7 +18,7 @@
 //! AH and ESP together, RFC 2408 §4.2); they are kept as a flat list in
 //! wire order, numbers as sent.
 
-use super::{BodyCodec, GENERIC_HEADER_LEN, body_api};
+use super::{Body, GENERIC_HEADER_LEN, body_api};
 use crate::attribute::{self, AttributeValue, DataAttribute};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError, len_u8};
 use crate::reader::{Reader, Writer};
@@ -183,8 +183,8 @@ fn read_proposal(c: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
     Ok(ProposalRepr { number, protocol, spi, transforms })
 }
 
-impl BodyCodec for SaRepr {
-    fn read_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
+impl Body<crate::error::Ikev1> for SaRepr {
+    fn parse_body(c: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let doi_at = c.offset();
         let doi = Doi(c.u32()?);
         if doi != Doi::IPSEC {
@@ -211,7 +211,7 @@ impl BodyCodec for SaRepr {
         8 + self.proposals.iter().map(ProposalRepr::encoded_len).sum::<usize>()
     }
 
-    fn write_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
+    fn emit_body(&self, o: &mut Writer<'_>) -> Result<(), EmitError> {
         o.u32(self.doi.0)?;
         o.u32(self.situation)?;
         let n = self.proposals.len();
