@@ -31,6 +31,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/pki.sh"
 . "$HERE/lib/certbed.sh"
 . "$HERE/lib/ourclient.sh"
+. "$HERE/lib/steps.sh"
 
 SCENARIO="$1"
 OUT="$2"
@@ -71,34 +72,17 @@ ours_connect() {
     ikw_client_case "$name" "$SRV" "${CASE_CONN:-$name}"
 }
 
-# Captures IKE on the responder's link (NAME.pcapng), for tshark with our key log.
-start_capture() { # NAME
-    ikw_spawn srv "$OUT/$1.tshark.out" tshark -q -i ike0 -w "$OUT/$1.pcapng" -f "udp port 500 or udp port 4500"
-    CAPTURE_PID=$IKW_LAST_PID
-    ikw_wait_for 10 test -s "$OUT/$1.pcapng" || true
-    sleep 0.5
-}
-
-stop_capture() {
-    sleep 0.5
-    kill -INT "$CAPTURE_PID" 2>/dev/null || true
-    wait "$CAPTURE_PID" 2>/dev/null || true
-}
-
 case "$SCENARIO" in
 client)
     SRV="$IKW_WORKDIR/srv-strongswan"
     ikw_cert_sw_responder "$SRV"
-    ikw_sw_start srv "$SRV"
-    ikw_sw_load "$SRV" >"$OUT/srv-load.out"
+    { ikw_sw_start srv "$SRV" && ikw_sw_load "$SRV" >"$OUT/srv-load.out"; } || ikw_die "strongSwan responder"
     # The CRL distribution point of srv-revoked, served from the responder's namespace.
     mkdir -p "$IKW_WORKDIR/www"
     cp "$P/root-ec.crl" "$IKW_WORKDIR/www/root-ec.crl"
     ikw_spawn srv "$OUT/http.out" python3 -m http.server 8081 --bind "$IKW_SRV_ADDR" \
         --directory "$IKW_WORKDIR/www"
-    mkdir -p "/etc/netns/$IKW_NS_CLI"
-    printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-    ikw_private_run
+    ikw_client_resolv 'nameserver 10.99.0.254'
 
     while read -r name addr cert client anchor; do
         # Revocation is checked only when asked (Apple's enableRevocationCheck); the CRL file
@@ -125,7 +109,7 @@ client)
     CASE_CONN=mutual-ec ours_connect mutual-ec-p12 10.99.0.24 root-ec cli-ec.p12
 
     # The key log of `initiate` lets tshark decrypt IKE_AUTH with certificates.
-    start_capture certs
+    ikw_capture_start certs
     rc=0
     ikw_exec cli "$IKEWAY" initiate --local "$IKW_CLI_ADDR" --remote 10.99.0.24 \
         --id cli.ikeway.test --remote-id srv.ikeway.test --cert "$P/cli-ec.crt" \
@@ -133,7 +117,7 @@ client)
         --request-config --remote-ts "$IKW_PROT_NET" --then delete@0.5 --timeout 20 \
         >"$OUT/initiate.jsonl" 2>"$OUT/initiate.err" || rc=$?
     echo "$rc" >"$OUT/initiate.rc"
-    stop_capture
+    ikw_capture_stop
     cp "$SRV/charon.log" "$OUT/charon.log"
     rm -rf "/etc/netns/$IKW_NS_CLI"
     ;;
@@ -164,20 +148,7 @@ server)
     ikw_wait_for 5 listening "$IKW_CERT_REQ_ADDR" || true
     # Each case's share of our responders' events: the lines they wrote while it ran.
     while read -r name target client; do
-        rc=0
-        before_opt="$(wc -l <"$OUT/serve-opt.jsonl")"
-        before_req="$(wc -l <"$OUT/serve-req.jsonl")"
-        before_sw="$(wc -l <"$CLI/charon.log")"
-        ikw_sw_initiate "$CLI" "$name" "$name" 10 >"$OUT/$name.initiate.out" 2>&1 || rc=$?
-        echo "$rc" >"$OUT/$name.rc"
-        ikw_sw_list_sas "$CLI" --ike "$name" --raw >"$OUT/$name.sas" 2>&1 || true
-        ikw_swanctl "$CLI" --terminate --ike "$name" --timeout 5 >"$OUT/$name.terminate.out" 2>&1 || true
-        sleep 0.3
-        {
-            tail -n +"$((before_opt + 1))" "$OUT/serve-opt.jsonl"
-            tail -n +"$((before_req + 1))" "$OUT/serve-req.jsonl"
-        } >"$OUT/$name.events.jsonl"
-        tail -n +"$((before_sw + 1))" "$CLI/charon.log" >"$OUT/$name.charon.log"
+        ikw_sw_client_case "$name" "$CLI" "$OUT/serve-opt.jsonl" "$OUT/serve-req.jsonl"
     done < <(ikw_cert_client_cases)
     sleep 0.5
     cp "$CLI/charon.log" "$OUT/charon.log"

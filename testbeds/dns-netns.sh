@@ -32,6 +32,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
 . "$HERE/lib/strongswan.sh"
+. "$HERE/lib/profile.sh"
+. "$HERE/lib/steps.sh"
 
 OUT="$1"
 IKEWAY="$2"
@@ -54,14 +56,10 @@ ikw_spawn srv "$OUT/dnsd-outer.err" python3 "$HERE/lib/dnsd.py" "$IKW_SRV_ADDR" 
 
 SRV="$IKW_WORKDIR/srv-strongswan"
 IKW_SW_PSK="$PSK" IKW_SW_POOL6="" IKW_SW_DNS=10.77.0.53 IKW_SW_DNS_DOMAIN=corp.example \
-    IKW_SW_LOCAL_TS="$IKW_PROT_NET" ikw_sw_conf_responder "$SRV"
-ikw_sw_start srv "$SRV"
-ikw_sw_load "$SRV" >"$OUT/sw-load.out"
+    IKW_SW_LOCAL_TS="$IKW_PROT_NET" ikw_sw_psk_responder "$SRV" "$OUT/sw-load.out"
 
 # The client's private /run, with its own system bus and resolved.
-mkdir -p "/etc/netns/$IKW_NS_CLI"
-printf '# the namespace host'"'"'s\nnameserver 127.0.0.53\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-ikw_private_run
+ikw_client_resolv "# the namespace host's" 'nameserver 127.0.0.53'
 CLIENV+=(PATH="$RESOLVED/usr/bin:$PATH")
 # Our side runs resolvectl by absolute path (/usr/bin/resolvectl, never from PATH: connect runs
 # as root): in the client's own mount namespace only, the unpacked package's /usr/bin is laid
@@ -154,41 +152,14 @@ resolvectl domain >"$OUT/split.after-links" 2>&1 || true
 query www.corp.example "$OUT/split.after-query-corp"
 
 # ---- all: IncludeAllNetworks, every name to the tunnel's server.
-cat >"$IKW_WORKDIR/all.mobileconfig" <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.dns</string>
-<key>PayloadUUID</key><string>0A4D1C7E-2B9F-4E51-9C3A-5D7E8F901A2B</string>
-<key>PayloadDisplayName</key><string>DNS test profile</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.dns.vpn.all</string>
-  <key>PayloadUUID</key><string>1B5E2D8F-3CA0-4F62-AD4B-6E8F90A12B3C</string>
-  <key>UserDefinedName</key><string>all</string>
-  <key>VPNType</key><string>IKEv2</string>
-  <key>IKEv2</key><dict>
-    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
-    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
-    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>SharedSecret</key><string>$PSK</string>
+ikw_profile_psk test.ikeway.dns.all all 0A4D1C7E-2B9F-4E51-9C3A-5D7E8F901A2B \
+    1B5E2D8F-3CA0-4F62-AD4B-6E8F90A12B3C "DNS test profile" >"$IKW_WORKDIR/all.mobileconfig" <<KEYS
     <key>IncludeAllNetworks</key><integer>1</integer>
     <key>ExcludeLocalNetworks</key><integer>1</integer>
     <key>DisableMOBIKE</key><integer>1</integer>
     <key>DisableRedirect</key><integer>1</integer>
-    <key>ChildSecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-128-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>14</integer>
-    </dict>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+$(ikw_profile_sa Child AES-128-GCM SHA2-256 14)
+KEYS
 ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/all.mobileconfig" --yes >"$OUT/all.import.out" 2>&1
 connect all all
 if [ "$(cat "$OUT/all.connect.rc")" = 0 ]; then

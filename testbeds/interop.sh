@@ -21,6 +21,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
 . "$HERE/lib/strongswan.sh"
 . "$HERE/lib/libreswan.sh"
+. "$HERE/lib/profile.sh"
+. "$HERE/lib/steps.sh"
 
 SCENARIO="$1"
 OUT="$2"
@@ -63,50 +65,14 @@ ours_against_strongswan() { # DIR NAME ARGS...
 
 start_strongswan_responder() {
     SRV="$IKW_WORKDIR/srv-strongswan"
-    IKW_SW_PSK="$PSK" IKW_SW_POOL6="" ikw_sw_conf_responder "$SRV"
-    ikw_sw_start srv "$SRV"
-    ikw_sw_load "$SRV" >"$OUT/srv-load.out"
-}
-
-# Captures IKE and ESP on the responder's link, for tshark to dissect with our key log.
-start_capture() { # NAME
-    ikw_spawn srv "$OUT/$1.tshark.out" tshark -q -i ike0 -w "$OUT/$1.pcapng" -f "udp port 500 or udp port 4500"
-    CAPTURE_PID=$IKW_LAST_PID
-    ikw_wait_for 10 test -s "$OUT/$1.pcapng" || true
-    sleep 0.5
-}
-
-stop_capture() {
-    sleep 0.5
-    kill -INT "$CAPTURE_PID" 2>/dev/null || true
-    wait "$CAPTURE_PID" 2>/dev/null || true
+    IKW_SW_PSK="$PSK" IKW_SW_POOL6="" ikw_sw_psk_responder "$SRV" "$OUT/srv-load.out"
 }
 
 # A profile naming the strongSwan responder. $1: DeadPeerDetectionRate, $2: OnDemandEnabled,
 # $3: IncludeAllNetworks (0/1), $4: the configuration's name (default Corp).
 write_profile() {
-    cat >"$IKW_WORKDIR/corp.mobileconfig" <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.corp</string>
-<key>PayloadUUID</key><string>6E0B1B0E-5E4B-4C4B-9E0B-1B0E5E4B4C4B</string>
-<key>PayloadDisplayName</key><string>Corp profile</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.corp.vpn.${4:-Corp}</string>
-  <key>PayloadUUID</key><string>7F1C2C1F-6F5C-4D5C-AF1C-2C1F6F5C4D5C</string>
-  <key>UserDefinedName</key><string>${4:-Corp}</string>
-  <key>VPNType</key><string>IKEv2</string>
-  <key>IKEv2</key><dict>
-    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
-    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
-    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>SharedSecret</key><string>$PSK</string>
+    ikw_profile_psk "test.ikeway.corp.${4:-Corp}" "${4:-Corp}" 6E0B1B0E-5E4B-4C4B-9E0B-1B0E5E4B4C4B \
+        7F1C2C1F-6F5C-4D5C-AF1C-2C1F6F5C4D5C "Corp profile" >"$IKW_WORKDIR/corp.mobileconfig" <<KEYS
     <key>DeadPeerDetectionRate</key><string>$1</string>
     <key>OnDemandEnabled</key><integer>$2</integer>
     <key>OnDemandRules</key><array><dict><key>Action</key><string>Connect</string></dict></array>
@@ -115,26 +81,15 @@ write_profile() {
     <key>DisableMOBIKE</key><integer>1</integer>
     <key>DisableRedirect</key><integer>1</integer>
     <key>MTU</key><integer>1380</integer>
-    <key>IKESecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>31</integer>
-    </dict>
-    <key>ChildSecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-128-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>31</integer>
-    </dict>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+$(ikw_profile_sa IKE AES-256-GCM SHA2-256 31)
+$(ikw_profile_sa Child AES-128-GCM SHA2-256 31)
+KEYS
 }
 
 case "$SCENARIO" in
 suites)
     start_strongswan_responder
-    start_capture suites
+    ikw_capture_start suites
     i=0
     while read -r ike esp; do
         [ -n "$ike" ] || continue
@@ -151,7 +106,7 @@ aes128gcm16-prfsha256-modp3072 aes256gcm16-noesn
 aes256gcm16-prfsha256-modp4096 aes128gcm16-noesn
 aes256-sha256-prfsha256-x25519 aes256gcm16-noesn
 EOF
-    stop_capture
+    ikw_capture_stop
     cat "$OUT"/suite-*.keys >"$OUT/suites.keys"
     cp "$SRV/charon.log" "$OUT/charon.log"
     ;;
@@ -249,9 +204,7 @@ connect)
     ikw_spawn prot "$OUT/iperf3-server.out" iperf3 -s -1
     # `ip netns exec` shows /etc/netns/NS/resolv.conf as /etc/resolv.conf inside the namespace,
     # so the client's DNS changes stay in the client namespace.
-    mkdir -p "/etc/netns/$IKW_NS_CLI"
-    printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-    ikw_private_run
+    ikw_client_resolv 'nameserver 10.99.0.254'
     write_profile Medium 0
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
     ikw_exec cli ip -4 route show >"$OUT/routes.before"
@@ -292,9 +245,7 @@ responder-death)
     # The server dies: status goes reasserting, then disconnected with the documented error
     # within the DPD bound; the server comes back and on-demand reconnects.
     IKW_SW_POOL6="" start_strongswan_responder
-    mkdir -p "/etc/netns/$IKW_NS_CLI"
-    printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-    ikw_private_run
+    ikw_client_resolv 'nameserver 10.99.0.254'
     write_profile High 1
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/corp.mobileconfig" --yes >"$OUT/import.out" 2>&1
     ikw_exec cli ip -4 route show >"$OUT/routes.before"

@@ -47,6 +47,10 @@ export IKW_PREFIX="${IKW_PREFIX:-auto}"
 . "$HERE/lib/netns.sh"
 # shellcheck source=lib/strongswan.sh
 . "$HERE/lib/strongswan.sh"
+# shellcheck source=lib/profile.sh
+. "$HERE/lib/profile.sh"
+# shellcheck source=lib/steps.sh
+. "$HERE/lib/steps.sh"
 
 OUT="$1"
 IKEWAY="$(realpath "$2")"
@@ -62,8 +66,7 @@ ip -n "$IKW_NS_CLI" -6 route add default via "$IKW_SRV_ADDR6"
 ip -n "$IKW_NS_CLI" -j link show ike0 | sed -n 's/.*"address":"\([0-9a-f:]*\)".*/\1/p' >"$OUT/client.mac"
 
 SRV="$IKW_WORKDIR/srv"
-IKW_SW_PSK="$PSK" IKW_SW_POOL6="" ikw_sw_conf_responder "$SRV"
-ikw_sw_start srv "$SRV" && ikw_sw_load "$SRV" >/dev/null || ikw_die "strongSwan responder"
+IKW_SW_PSK="$PSK" IKW_SW_POOL6="" ikw_sw_psk_responder "$SRV" /dev/null
 
 phase() { echo "$1 $(date +%s.%N)" >>"$OUT/phases.txt"; }
 : >"$OUT/phases.txt"
@@ -73,56 +76,23 @@ CAPTURE_PID=$IKW_LAST_PID
 ikw_wait_for 10 test -s "$OUT/outer.pcapng" || ikw_die "dumpcap did not start"
 sleep 0.5
 
-mkdir -p "/etc/netns/$IKW_NS_CLI"
-printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-ikw_private_run
+ikw_client_resolv 'nameserver 10.99.0.254'
 ikw() { ikw_exec cli "${CLIENV[@]}" "$IKEWAY" "$@"; }
 
-# A profile naming the strongSwan responder; $1 the configuration's name, $2 IncludeAllNetworks.
+# A profile naming the strongSwan responder; $1 the configuration's name, $2 IncludeAllNetworks,
+# $3 and $4 the PayloadUUIDs.
 # ExcludeLocalNetworks is Apple's default (NO): the LAN waits for the tunnel too.
 write_profile() {
-    cat >"$IKW_WORKDIR/$1.mobileconfig" <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.leak.$1</string>
-<key>PayloadUUID</key><string>$3</string>
-<key>PayloadDisplayName</key><string>$1</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.leak.$1.vpn</string>
-  <key>PayloadUUID</key><string>$4</string>
-  <key>UserDefinedName</key><string>$1</string>
-  <key>VPNType</key><string>IKEv2</string>
-  <key>IKEv2</key><dict>
-    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
-    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
-    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>SharedSecret</key><string>$PSK</string>
+    ikw_profile_psk "test.ikeway.leak.$1" "$1" "$3" "$4" >"$IKW_WORKDIR/$1.mobileconfig" <<KEYS
     <key>DeadPeerDetectionRate</key><string>Medium</string>
     <key>OnDemandEnabled</key><integer>1</integer>
     <key>OnDemandRules</key><array><dict><key>Action</key><string>Connect</string></dict></array>
     <key>IncludeAllNetworks</key><integer>$2</integer>
     <key>DisableMOBIKE</key><integer>1</integer>
     <key>DisableRedirect</key><integer>1</integer>
-    <key>IKESecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>31</integer>
-    </dict>
-    <key>ChildSecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-128-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>31</integer>
-    </dict>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+$(ikw_profile_sa IKE AES-256-GCM SHA2-256 31)
+$(ikw_profile_sa Child AES-128-GCM SHA2-256 31)
+KEYS
     ikw profile import "$IKW_WORKDIR/$1.mobileconfig" --yes >"$OUT/import.$1.out" 2>&1
 }
 write_profile All 1 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0001 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0002

@@ -46,6 +46,10 @@ export IKW_PREFIX="${IKW_PREFIX:-auto}"
 . "$HERE/lib/netns.sh"
 # shellcheck source=lib/strongswan.sh
 . "$HERE/lib/strongswan.sh"
+# shellcheck source=lib/profile.sh
+. "$HERE/lib/profile.sh"
+# shellcheck source=lib/steps.sh
+. "$HERE/lib/steps.sh"
 
 OUT="$1"
 IKEWAY="$2"
@@ -61,36 +65,13 @@ ip -n "$IKW_NS_CLI" -6 route flush default 2>/dev/null || true
 SRV="$IKW_WORKDIR/srv"
 # No DNS from the server: resolv.conf stays the network's, which the test rewrites.
 IKW_SW_PSK="$PSK" IKW_SW_MOBIKE=yes IKW_SW_POOL6="" IKW_SW_DNS="" IKW_SW_ESP_PROPOSALS=aes256gcm16-noesn \
-    ikw_sw_conf_responder "$SRV"
-ikw_sw_start srv "$SRV" && ikw_sw_load "$SRV" >/dev/null || ikw_die "strongSwan responder"
+    ikw_sw_psk_responder "$SRV" /dev/null
 
 RESOLV="/etc/netns/$IKW_NS_CLI/resolv.conf"
-mkdir -p "/etc/netns/$IKW_NS_CLI"
-printf 'nameserver 10.99.0.254\n' >"$RESOLV"
-ikw_private_run
+ikw_client_resolv 'nameserver 10.99.0.254'
 
-cat >"$IKW_WORKDIR/ondemand.mobileconfig" <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.ondemand</string>
-<key>PayloadUUID</key><string>0B7E3C52-2F4D-4E8A-9C11-5A3D2E6F7B80</string>
-<key>PayloadDisplayName</key><string>On Demand profile</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.ondemand.vpn</string>
-  <key>PayloadUUID</key><string>1C8F4D63-3A5E-4F9B-8D22-6B4E3F7A8C91</string>
-  <key>UserDefinedName</key><string>Roaming</string>
-  <key>VPNType</key><string>IKEv2</string>
-  <key>IKEv2</key><dict>
-    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
-    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
-    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>SharedSecret</key><string>$PSK</string>
+ikw_profile_psk test.ikeway.ondemand Roaming 0B7E3C52-2F4D-4E8A-9C11-5A3D2E6F7B80 \
+    1C8F4D63-3A5E-4F9B-8D22-6B4E3F7A8C91 "On Demand profile" >"$IKW_WORKDIR/ondemand.mobileconfig" <<KEYS
     <key>DeadPeerDetectionRate</key><string>Medium</string>
     <key>OnDemandEnabled</key><integer>1</integer>
     <key>OnDemandRules</key><array>
@@ -101,39 +82,12 @@ cat >"$IKW_WORKDIR/ondemand.mobileconfig" <<PROFILE
       <dict><key>Action</key><string>Connect</string>
             <key>InterfaceTypeMatch</key><string>Ethernet</string></dict>
     </array>
-    <key>ChildSecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>14</integer>
-    </dict>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+$(ikw_profile_sa Child AES-256-GCM SHA2-256 14)
+KEYS
 
 profile_evaluate() {
-    cat <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.evaluate</string>
-<key>PayloadUUID</key><string>2D9A5E74-4B6F-4A0C-9E33-7C5F4A8B9DA2</string>
-<key>PayloadDisplayName</key><string>EvaluateConnection profile</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.evaluate.vpn</string>
-  <key>PayloadUUID</key><string>3EAB6F85-5C70-4B1D-8F44-8D6A5B9CAEB3</string>
-  <key>UserDefinedName</key><string>Evaluate</string>
-  <key>VPNType</key><string>IKEv2</string>
-  <key>IKEv2</key><dict>
-    <key>RemoteAddress</key><string>$IKW_SRV_ADDR</string>
-    <key>RemoteIdentifier</key><string>srv.ikeway.test</string>
-    <key>LocalIdentifier</key><string>cli.ikeway.test</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>SharedSecret</key><string>$PSK</string>
+    ikw_profile_psk test.ikeway.evaluate Evaluate 2D9A5E74-4B6F-4A0C-9E33-7C5F4A8B9DA2 \
+        3EAB6F85-5C70-4B1D-8F44-8D6A5B9CAEB3 "EvaluateConnection profile" <<KEYS
     <key>OnDemandEnabled</key><integer>1</integer>
     <key>OnDemandRules</key><array>
       <dict><key>Action</key><string>EvaluateConnection</string>
@@ -142,15 +96,8 @@ profile_evaluate() {
                     <key>DomainAction</key><string>ConnectIfNeeded</string></dict>
             </array></dict>
     </array>
-    <key>ChildSecurityAssociationParameters</key><dict>
-      <key>EncryptionAlgorithm</key><string>AES-256-GCM</string>
-      <key>IntegrityAlgorithm</key><string>SHA2-256</string>
-      <key>DiffieHellmanGroup</key><integer>14</integer>
-    </dict>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+$(ikw_profile_sa Child AES-256-GCM SHA2-256 14)
+KEYS
 }
 
 cli() { ikw_exec cli "${CLIENV[@]}" "$IKEWAY" "$@"; }

@@ -36,6 +36,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
 . "$HERE/lib/strongswan.sh"
 . "$HERE/lib/ourclient.sh"
+. "$HERE/lib/steps.sh"
 
 SCENARIO="$1"
 OUT="$2"
@@ -121,20 +122,7 @@ CASES
     ikw_wait_for 5 listening 10.99.0.2 || true
     ikw_wait_for 5 listening 10.99.0.3 || true
     while read -r name target id required; do
-        rc=0
-        before_opt="$(wc -l <"$OUT/serve-opt.jsonl")"
-        before_req="$(wc -l <"$OUT/serve-req.jsonl")"
-        before_sw="$(wc -l <"$CLI/charon.log")"
-        ikw_sw_initiate "$CLI" "$name" "$name" 10 >"$OUT/$name.initiate.out" 2>&1 || rc=$?
-        echo "$rc" >"$OUT/$name.rc"
-        ikw_sw_list_sas "$CLI" --ike "$name" --raw >"$OUT/$name.sas" 2>&1 || true
-        ikw_swanctl "$CLI" --terminate --ike "$name" --timeout 5 >"$OUT/$name.terminate.out" 2>&1 || true
-        sleep 0.3
-        {
-            tail -n +"$((before_opt + 1))" "$OUT/serve-opt.jsonl"
-            tail -n +"$((before_req + 1))" "$OUT/serve-req.jsonl"
-        } >"$OUT/$name.events.jsonl"
-        tail -n +"$((before_sw + 1))" "$CLI/charon.log" >"$OUT/$name.charon.log"
+        ikw_sw_client_case "$name" "$CLI" "$OUT/serve-opt.jsonl" "$OUT/serve-req.jsonl"
     done < <(cases)
     cp "$CLI/charon.log" "$OUT/charon.log"
     exit 0
@@ -183,9 +171,7 @@ while read -r name addr rest; do
 done < <(server_cases)
 ikw_sw_start srv "$SRV"
 ikw_sw_load "$SRV" >"$OUT/srv-load.out"
-mkdir -p "/etc/netns/$IKW_NS_CLI"
-printf 'nameserver 10.99.0.254\n' >"/etc/netns/$IKW_NS_CLI/resolv.conf"
-ikw_private_run
+ikw_client_resolv 'nameserver 10.99.0.254'
 
 # NAME SERVER_CASE PPK MODE
 client_cases() {
