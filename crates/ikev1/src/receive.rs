@@ -218,7 +218,12 @@ impl Ikev1Sa {
     }
 
     /// Tells the peer why phase 1 ends, in the clear (it may not share our keys), and closes.
+    /// An initiator that refuses main mode message 6 (the responder's proof) also deletes the
+    /// ISAKMP SA under the phase 1 keys: the responder was done when it sent message 6 and
+    /// takes nothing unauthenticated from then on, so the clear notify alone would leave it
+    /// holding the SA until its DPD gives up.
     pub(crate) fn fail(&mut self, notify: NotifyType, reason: CloseReason) {
+        let responder_done = self.side == Side::Initiator && self.phase1 == State::MainI5;
         let cookies = {
             let mut c = [0u8; 16];
             c[..8].copy_from_slice(&self.cky_i.to_be_bytes());
@@ -232,6 +237,10 @@ impl Ikev1Sa {
             self.build_message(ExchangeType::INFORMATIONAL, u32::from_be_bytes(id), vec![n], false)
         {
             self.send(m);
+        }
+        if responder_done && self.keys.is_some() {
+            let cookies = self.cookies_spi();
+            self.send_delete_isakmp(cookies);
         }
         self.close(reason);
     }

@@ -236,3 +236,27 @@ fn an_rsa_client_and_an_ecdsa_server_sign_each_with_its_own_method_and_fail_to_a
     assert_eq!(closed(&ei), Some(CloseReason::NoProposalChosen));
     assert!(!is_up(&ei) && !is_up(&er));
 }
+
+#[test]
+fn a_server_certificate_we_refuse_in_main_mode_is_deleted_at_the_server_too() {
+    let ca = TestCa::new("ikeway test CA");
+    let rogue = TestCa::new("somebody else");
+    let client = config(
+        identity(&ca, "client.ikeway.test"),
+        "client.ikeway.test",
+        verifier(&ca, Purpose::Server),
+    );
+    let server = config(
+        identity(&rogue, "vpn.ikeway.test"),
+        "vpn.ikeway.test",
+        verifier(&ca, Purpose::Client),
+    );
+    let (ei, er, _, _) = run(client, server);
+    assert_eq!(
+        closed(&ei),
+        Some(CloseReason::PeerCertificate(ikeway_pki::CertFailure::UntrustedIssuer))
+    );
+    // The responder was up after message 6; our Delete under the phase 1 keys ends it.
+    assert!(is_up(&er), "responder: {er:?}");
+    assert_eq!(closed(&er), Some(CloseReason::DeletedByPeer));
+}
