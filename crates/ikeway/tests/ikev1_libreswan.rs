@@ -77,7 +77,9 @@ fn configured_then_disconnected(
     // passwd file, the lease, and its ISAKMP SA in the Mode Config state while we waited.
     let log = pluto(dir, case);
     assert!(log.contains("Peer ID is ID_KEY_ID: '@#0x696b657761792d67726f7570'"), "{log}");
-    assert!(log.contains("IKE SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA2_256 group=MODP2048}"), "{log}");
+    let established = "IKE SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 \
+                       integ=HMAC_SHA2_256 group=MODP2048}";
+    assert!(log.contains(established), "{log}");
     assert!(log.contains(&format!("XAUTH: success user(alice:{conn})")), "{log}");
     assert!(log.contains("sent ModeCfg reply"), "{log}");
     assert!(log.contains("the peer proposed: 0.0.0.0/0 -<all>-> 10.88.2.1/32"), "{log}");
@@ -133,7 +135,9 @@ fn against_libreswan_with_a_split_include_our_quick_mode_for_everything_is_refus
     // Like iOS, our client asks quick mode for 0.0.0.0/0 behind the gateway; pluto 4.10 does
     // not narrow an IKEv1 quick mode to its leftsubnet and refuses it.
     let log = pluto(dir, "split");
-    assert!(log.contains("cannot respond to IPsec SA request because no connection is known for 0.0.0.0/0===10.99.0.62"), "{log}");
+    let refused = "cannot respond to IPsec SA request because no connection is known for \
+                   0.0.0.0/0===10.99.0.62";
+    assert!(log.contains(refused), "{log}");
     assert!(log.contains("sending encrypted notification INVALID_ID_INFORMATION"), "{log}");
 }
 

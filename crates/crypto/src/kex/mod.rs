@@ -3,8 +3,9 @@
 //! Groups: Curve25519 (31, RFC 8031), NIST P-256 and P-384 (19, 20, RFC 5903) and MODP
 //! 2048/3072/4096 (14, 15, 16, RFC 3526); for IKEv1 gateways that know nothing stronger, the
 //! legacy MODP-1024 (2, RFC 2409 §6.2), kept out of [`KexGroup::ALL`] and of
-//! [`KexGroup::from_iana_id`] so that IKEv2 never offers or accepts it. Randomness is an input: a key is made from bytes the
-//! caller supplies, directly ([`KeyExchange::from_private_bytes`]) or through a fill closure
+//! [`KexGroup::from_iana_id`] so that IKEv2 never offers or accepts it. Randomness is an
+//! input: a key is made from bytes the caller supplies, directly
+//! ([`KeyExchange::from_private_bytes`]) or through a fill closure
 //! ([`KeyExchange::generate`]), so a seeded run is reproducible byte for byte.
 //!
 //! The elliptic-curve groups run on a [`KexBackend`]: aws-lc-rs (the default, measured fastest
@@ -80,8 +81,8 @@ pub enum KexGroup {
     Modp4096,
     /// 2: 1024-bit MODP group, the Second Oakley Group (RFC 2409 §6.2). Legacy, IKEv1 only:
     /// about 80 bits of strength (NIST SP 800-57 Part 1 Table 2 no longer accepts it), kept for
-    /// old IKEv1 gateways (Apple's client offered it before iOS 17). Not in [`KexGroup::ALL`];
-    /// found by [`KexGroup::from_ikev1_id`] only.
+    /// old IKEv1 gateways (Apple's old default group; deprecated since iOS 17). Not in
+    /// [`KexGroup::ALL`]; found by [`KexGroup::from_ikev1_id`] only.
     Modp1024,
 }
 
