@@ -410,7 +410,9 @@ impl Direction {
 #[derive(Debug)]
 pub struct Reassembler {
     limits: ReassemblyLimits,
-    partial: [Option<Partial>; 2],
+    /// Boxed: every IKE SA has a reassembler and almost never a message in it, and two
+    /// inline `Partial`s were 112 of its 144 bytes.
+    partial: [Option<Box<Partial>>; 2],
 }
 
 /// One message being reassembled.
@@ -505,13 +507,15 @@ impl Reassembler {
         if restart {
             *slot = None;
         }
-        let partial = slot.get_or_insert_with(|| Partial {
-            message_id,
-            total,
-            first_inner: PayloadType::NONE,
-            parts: vec![None; usize::from(total)],
-            received_len: 0,
-            expires_at: now + limits.timeout,
+        let partial = slot.get_or_insert_with(|| {
+            Box::new(Partial {
+                message_id,
+                total,
+                first_inner: PayloadType::NONE,
+                parts: vec![None; usize::from(total)],
+                received_len: 0,
+                expires_at: now + limits.timeout,
+            })
         });
         let index = usize::from(number - 1);
         if partial.parts[index].is_some() {
