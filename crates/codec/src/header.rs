@@ -94,6 +94,25 @@ impl<T: AsRef<[u8]>, P: Protocol> View<T, P> {
         }
     }
 
+    /// Check the Length field against the whole datagram in the buffer: a
+    /// claim shorter than a header is "length too small" at the field, a
+    /// longer claim than the data "truncated" at the end of the data, a
+    /// shorter one "trailing data" at the claimed end.
+    pub fn check_message_length(&self) -> Result<(), wire::DecodeError<P>> {
+        let len = self.buffer.as_ref().len();
+        let claimed = usize::try_from(self.length()).unwrap_or(usize::MAX);
+        let (kind, at) = if claimed < HEADER_LEN {
+            (P::LENGTH_TOO_SMALL, field::LENGTH.start)
+        } else if claimed > len {
+            (P::TRUNCATED, len)
+        } else if claimed < len {
+            (P::TRAILING_DATA, claimed)
+        } else {
+            return Ok(());
+        };
+        Err(wire::DecodeError::new(kind, at))
+    }
+
     /// The wrapped buffer.
     pub fn into_inner(self) -> T {
         self.buffer

@@ -1,6 +1,6 @@
 //! A whole IKE message: header plus payload chain (RFC 7296 §3).
 
-use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room};
+use crate::error::{DecodeError, EmitError, check_room};
 use crate::header::{HEADER_LEN, HeaderRepr};
 use crate::payload::{
     self, EncryptedFragmentRepr, EncryptedRepr, NotifyRepr, Payload, PayloadRepr,
@@ -23,20 +23,11 @@ impl MessageRepr {
     /// any non-ESP marker already removed).
     ///
     /// The header's Length must equal `bytes.len()`: a longer claim is
-    /// [`DecodeErrorKind::Truncated`] at the end of the data, a shorter one
-    /// [`DecodeErrorKind::TrailingData`] at the claimed end.
+    /// [`DecodeErrorKind::Truncated`](crate::DecodeErrorKind::Truncated) at the end of the data, a shorter one
+    /// [`DecodeErrorKind::TrailingData`](crate::DecodeErrorKind::TrailingData) at the claimed end.
     pub fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
         let header = HeaderRepr::parse(bytes)?;
-        let claimed = usize::try_from(header.length).unwrap_or(usize::MAX);
-        if claimed < HEADER_LEN {
-            return Err(DecodeError::new(DecodeErrorKind::LengthTooSmall, 24));
-        }
-        if claimed > bytes.len() {
-            return Err(DecodeError::new(DecodeErrorKind::Truncated, bytes.len()));
-        }
-        if claimed < bytes.len() {
-            return Err(DecodeError::new(DecodeErrorKind::TrailingData, claimed));
-        }
+        crate::header::Packet::new_unchecked(bytes).check_message_length()?;
         let payloads =
             payload::parse_chain_at(header.next_payload, &bytes[HEADER_LEN..], HEADER_LEN)?;
         Ok(Self { header, payloads })

@@ -44,16 +44,7 @@ impl MessageRepr {
     /// SA body, for instance, is what HASH_I covers (RFC 2409 §5).
     pub fn parse_with_spans(bytes: &[u8]) -> Result<(Self, Vec<PayloadSpan>), DecodeError> {
         let header = HeaderRepr::parse(bytes)?;
-        let claimed = usize::try_from(header.length).unwrap_or(usize::MAX);
-        if claimed < HEADER_LEN {
-            return Err(DecodeError::new(DecodeErrorKind::LengthTooSmall, 24));
-        }
-        if claimed > bytes.len() {
-            return Err(DecodeError::new(DecodeErrorKind::Truncated, bytes.len()));
-        }
-        if claimed < bytes.len() {
-            return Err(DecodeError::new(DecodeErrorKind::TrailingData, claimed));
-        }
+        crate::header::Packet::new_unchecked(bytes).check_message_length()?;
         let rest = &bytes[HEADER_LEN..];
         if header.flags.encryption {
             return Ok((Self { header, body: Body::Encrypted(rest.to_vec()) }, Vec::new()));
