@@ -6,29 +6,11 @@ use ikeway_manager::{
     ProfileError, SecretSource, SecretStore, VpnConfiguration, export_profile, import_profile,
 };
 
+mod common;
+
+use common::{store, wrap};
+
 const PSK_PROFILE: &[u8] = include_bytes!("profiles/ikev2-psk.mobileconfig");
-
-fn store() -> (tempfile::TempDir, SecretStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SecretStore::open(dir.path().join("secrets.json"));
-    (dir, s)
-}
-
-fn wrap(vpn_payload: &str) -> Vec<u8> {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadIdentifier</key><string>t</string>
-<key>PayloadDisplayName</key><string>Profile Name</string>
-<key>PayloadContent</key><array><dict>
-<key>PayloadType</key><string>com.apple.vpn.managed</string>
-<key>PayloadIdentifier</key><string>t.vpn</string>
-{vpn_payload}
-</dict></array></dict></plist>"#
-    )
-    .into_bytes()
-}
 
 #[test]
 fn imports_every_documented_field_of_a_psk_profile() {

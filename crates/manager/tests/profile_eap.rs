@@ -12,11 +12,9 @@ use ikeway_manager::{
 };
 use ikeway_testkit::certs::TestCa;
 
-fn store() -> (tempfile::TempDir, SecretStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SecretStore::open(dir.path().join("secrets.json"));
-    (dir, s)
-}
+mod common;
+
+use common::store;
 
 /// A profile as Apple's Configurator writes one for a server certificate plus EAP-MSCHAPv2:
 /// the CA as a root payload, then the VPN payload whose `IKEv2` dictionary ends with `extra`.

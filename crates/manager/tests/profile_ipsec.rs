@@ -7,30 +7,15 @@ use ikeway_manager::{
     SecretSource, SecretStore, VpnConfiguration, export_profile, import_profile,
 };
 
-const XAUTH_PROFILE: &[u8] = include_bytes!("profiles/ipsec-xauth.mobileconfig");
+mod common;
 
-fn store() -> (tempfile::TempDir, SecretStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SecretStore::open(dir.path().join("secrets.json"));
-    (dir, s)
-}
+use common::{store, wrap};
+
+const XAUTH_PROFILE: &[u8] = include_bytes!("profiles/ipsec-xauth.mobileconfig");
 
 /// A profile with one IPSec VPN payload whose dictionary holds `ipsec` (plist XML text).
 fn ipsec_profile(ipsec: &str) -> Vec<u8> {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadIdentifier</key><string>t</string>
-<key>PayloadDisplayName</key><string>Profile Name</string>
-<key>PayloadContent</key><array><dict>
-<key>PayloadType</key><string>com.apple.vpn.managed</string>
-<key>PayloadIdentifier</key><string>t.vpn</string>
-<key>VPNType</key><string>IPSec</string>
-<key>IPSec</key><dict>{ipsec}</dict>
-</dict></array></dict></plist>"#
-    )
-    .into_bytes()
+    wrap(&format!("<key>VPNType</key><string>IPSec</string>\n<key>IPSec</key><dict>{ipsec}</dict>"))
 }
 
 const GW: &str = "<key>RemoteAddress</key><string>gw.example.com</string>";
