@@ -3,6 +3,9 @@
 //!
 //! `handshake <group> cpu X us, kex floor Y us, ratio R (both sides); wall median W us`
 //!
+//! Arguments name the rows to run (`x25519`, `ecp256`, `modp2048`, `x25519+mlkem768`,
+//! `rekey_child`); none runs them all.
+//!
 //! CPU time is the thread's (`CLOCK_THREAD_CPUTIME_ID`), which other processes on a shared
 //! machine do not stretch; the wall-clock median is printed too, and is only meaningful on an
 //! idle machine. The floor is the same groups' key exchanges on the same provider and backend
@@ -69,7 +72,11 @@ fn main() {
         // RFC 9370 hybrid: X25519 in IKE_SA_INIT, then ML-KEM-768 in one IKE_INTERMEDIATE.
         ("x25519+mlkem768", DhGroup::CURVE25519, &[DhGroup::ML_KEM_768]),
     ];
-    for (name, group, additional) in rows {
+    // Rows named on the command line only (all without), e.g. `handshake-quick x25519` for a
+    // profile of one workload.
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    for (name, group, additional) in rows.into_iter().filter(|r| wanted(r.0)) {
         let mut seed = 0;
         let cpu = per_op(|| {
             seed += 1;
@@ -88,6 +95,9 @@ fn main() {
             cpu.as_secs_f64() / floor.as_secs_f64(),
             us(median)
         );
+    }
+    if !wanted("rekey_child") {
+        return;
     }
     let mut pair = InProcess::handshake(DhGroup::CURVE25519, 7);
     let cpu = per_op(|| pair.rekey_child());

@@ -1,6 +1,8 @@
 //! Pseudorandom functions and prf+ (RFC 7296 §2.13, RFC 4868 §2.1.2).
 
+use hmac::digest::OutputSizeUser;
 use hmac::{Hmac, KeyInit, Mac};
+use zeroize::Zeroize;
 
 use crate::{CryptoError, SecretBytes};
 
@@ -104,24 +106,42 @@ impl Prf {
             return Err(CryptoError::PrfPlusTooLong { requested: len, max });
         }
         let mut out = SecretBytes::zeroed(len);
-        let mut previous = SecretBytes::default();
-        let mut filled = 0;
-        let mut counter: u8 = 1;
-        while filled < len {
-            let counter_byte = [counter];
-            let mut parts: Vec<&[u8]> = Vec::with_capacity(seed.len() + 2);
-            parts.push(previous.expose());
-            parts.extend_from_slice(seed);
-            parts.push(&counter_byte);
-            let block = self.compute(key, &parts);
-            let take = block.len().min(len - filled);
-            out.expose_mut()[filled..filled + take].copy_from_slice(&block.expose()[..take]);
-            filled += take;
-            previous = block;
-            // At most 255 iterations run (checked above), so the counter never wraps.
-            counter = counter.wrapping_add(1);
+        let buf = out.expose_mut();
+        match self {
+            Self::HmacSha1 => expand::<Hmac<sha1::Sha1>>(key, seed, buf),
+            Self::HmacSha256 => expand::<Hmac<sha2::Sha256>>(key, seed, buf),
+            Self::HmacSha384 => expand::<Hmac<sha2::Sha384>>(key, seed, buf),
+            Self::HmacSha512 => expand::<Hmac<sha2::Sha512>>(key, seed, buf),
         }
         Ok(out)
+    }
+}
+
+/// prf+ into `out` (at most 255 blocks, checked by the caller). The key is set up once (an
+/// HMAC key costs two hash blocks) and each block starts from a copy of that keyed state; every
+/// block but the last is written straight into `out`, so `Tn-1` is read back from there.
+fn expand<M: Mac + KeyInit + Clone>(key: &[u8], seed: &[&[u8]], out: &mut [u8]) {
+    // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
+    let keyed = <M as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let block_len = <M as OutputSizeUser>::output_size();
+    let mut filled = 0;
+    let mut counter: u8 = 1;
+    while filled < out.len() {
+        let mut mac = keyed.clone();
+        if filled > 0 {
+            mac.update(&out[filled - block_len..filled]);
+        }
+        for part in seed {
+            mac.update(part);
+        }
+        mac.update(&[counter]);
+        let mut block = mac.finalize().into_bytes();
+        let take = block_len.min(out.len() - filled);
+        out[filled..filled + take].copy_from_slice(&block[..take]);
+        block.as_mut_slice().zeroize();
+        filled += take;
+        // At most 255 iterations run (checked by the caller), so the counter never wraps.
+        counter = counter.wrapping_add(1);
     }
 }
 
