@@ -22,7 +22,9 @@
 # not complete).
 # Env: IKW_BENCH_WORKERS ("1 2" when `ikeway serve` has --workers), IKW_BENCH_SW_TABLE
 # (charon's ikesa_table_size, default 32768; strongSwan's own default is 1),
-# IKW_BENCH_ONLY (ikeway or charon: measure one of them).
+# IKW_BENCH_ONLY (ikeway or charon: measure one of them), IKW_BENCH_SAMPLE (handshakes timed
+# per level), IKW_BENCH_KEY_POOL (the clients' pool of X25519 key pairs, default 4096; 0: a new
+# key pair per handshake).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
@@ -48,6 +50,7 @@ else
     LEVELS_OURS=0,1000,10000,100000 LEVELS_SW=0,1000,10000 SAMPLE=1000 PROBES=200 PROBE_S=5
     FLOOD=50000
 fi
+SAMPLE="${IKW_BENCH_SAMPLE:-$SAMPLE}"
 
 export IKW_PREFIX="${IKW_PREFIX:-auto}"
 ikw_topo_trap
@@ -65,6 +68,7 @@ generate() {
     ikw_exec cli "$WIRE" --name "$1" --pid "$2" --levels "$3" --server "$IKW_SRV_ADDR" \
         --sources "$SOURCES" --psk-file "$IKW_WORKDIR/psk" --sample "$SAMPLE" \
         --probes "$PROBES" --probe-seconds "$PROBE_S" --flood "$FLOOD" --flood-net "$FLOOD_NET" \
+        --key-pool "${IKW_BENCH_KEY_POOL:-4096}" \
         >"$OUT/$1.out" 2>"$OUT/$1.err" || rc=$?
     cat "$OUT/$1.out" >>"$OUT/results.txt"
     cat "$OUT/$1.out"

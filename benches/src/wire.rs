@@ -5,6 +5,7 @@
 
 pub mod clients;
 pub mod flood;
+pub mod key_pool;
 pub mod process;
 
 use std::time::Duration;

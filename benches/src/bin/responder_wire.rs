@@ -42,12 +42,14 @@ struct Args {
     flood_hosts: u32,
     /// Longest a batch of handshakes may take.
     limit: Duration,
+    /// The clients' pool of X25519 key pairs (0: a new key pair per handshake).
+    key_pool: usize,
 }
 
 const USAGE: &str = "responder-wire --name NAME --server IPV4 --sources IP,IP.. --psk-file FILE \
 --pid PID [--levels 0,1000,10000] [--sample 2000] [--concurrency 32] [--probes 200] \
 [--probe-period-ms 200] [--probe-seconds 5] [--flood 50000] [--flood-net 10.200.0.0] \
-[--flood-hosts 65000] [--limit-seconds 300]";
+[--flood-hosts 65000] [--limit-seconds 300] [--key-pool 4096]";
 
 fn parse() -> Result<Args, String> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -86,6 +88,7 @@ fn parse() -> Result<Args, String> {
         flood_net: num("--flood-net", &opt("--flood-net", "10.200.0.0"))?,
         flood_hosts: num("--flood-hosts", &opt("--flood-hosts", "65000"))?,
         limit: Duration::from_secs(num("--limit-seconds", &opt("--limit-seconds", "300"))?),
+        key_pool: num("--key-pool", &opt("--key-pool", "4096"))?,
     })
 }
 
@@ -126,6 +129,7 @@ fn run(a: &Args) -> std::io::Result<bool> {
         sources: a.sources.clone(),
         psk: a.psk.clone(),
         seed: seed(),
+        key_pool: a.key_pool,
     })?;
     let name = &a.name;
     let rss_before = process::rss(a.pid)?;

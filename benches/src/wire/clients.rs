@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 use ikeway_codec::{ConfigAttributeType, DhGroup, ExchangeType, IdRepr, IdValue};
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::{Config, DefaultKex, Event, IkeSa, KeyExchangeProvider};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
+
+use super::key_pool::KeyPool;
 
 /// IKE's ports on each client address: 500, and 4500 for NAT traversal (strongSwan with
 /// kernel-libipsec fakes a NAT, so its clients float there from IKE_AUTH on, RFC 7296 §2.23).
@@ -43,6 +47,9 @@ pub struct Setup {
     pub psk: Vec<u8>,
     /// Seeds every client's randomness (each mixes in its own number).
     pub seed: [u8; 32],
+    /// Clients draw their X25519 key pairs from a pool of this many, made up front
+    /// ([`KeyPool`]); 0: each makes its own.
+    pub key_pool: usize,
 }
 
 /// Something that finished, reported by [`Clients::step`].
@@ -162,9 +169,19 @@ impl Clients {
                 sockets.push((addr, socket));
             }
         }
+        let fresh: Arc<dyn KeyExchangeProvider> = Arc::new(DefaultKex::default());
+        let kex: Arc<dyn KeyExchangeProvider> = if setup.key_pool == 0 {
+            fresh
+        } else {
+            let mut rng = ChaCha20Rng::from_seed(setup.seed);
+            Arc::new(
+                KeyPool::new(fresh, DhGroup::CURVE25519, setup.key_pool, &mut rng)
+                    .map_err(|e| io::Error::other(format!("key pool: {e}")))?,
+            )
+        };
         Ok(Self {
             setup,
-            kex: Arc::new(DefaultKex::default()),
+            kex,
             sockets,
             clients: Vec::new(),
             by_spi: HashMap::new(),
