@@ -38,6 +38,8 @@
 #   IKW_SW_PLUGINS      the explicit `load` list (default IKW_SW_DEFAULT_PLUGINS below)
 #   IKW_SW_EXTRA_CONF   text appended inside the `charon { }` section
 #   IKW_SW_LOGLEVEL     filelog level for ike/cfg/net/enc... (default 2; "default" stays 1)
+#   IKW_SW_RETRANSMIT_TRIES  retransmit_tries (default 3: resends 2, 5.6 and 12.1 s after
+#                       the first send, gives up at 23.7 s; retransmit_timeout is 2 s)
 #
 # Environment for the swanctl.conf templates (defaults in brackets):
 #   IKW_SW_CONN [ikw]  IKW_SW_CHILD [net]
@@ -105,7 +107,7 @@ charon {
     install_routes = yes
     install_virtual_ip = yes
     retransmit_timeout = 2.0
-    retransmit_tries = 3
+    retransmit_tries = ${IKW_SW_RETRANSMIT_TRIES:-3}
     plugins {
         vici {
             socket = $(_ikw_sw_uri "$dir")

@@ -22,7 +22,9 @@ mod testbed;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use testbed::{BedRun, assert_client_restored, read, status};
+use testbed::{
+    BedRun, XAUTH_FAILED, assert_authentication_failed, assert_client_restored, read, status,
+};
 
 /// Printed by every test, so that a passing run cannot be read as a tunnel that carried
 /// traffic.
@@ -144,19 +146,7 @@ fn against_libreswan_with_a_split_include_our_quick_mode_for_everything_is_refus
 #[test]
 fn against_libreswan_a_wrong_xauth_password_is_authentication_failed_with_the_reason() {
     let Some(dir) = dir("IKEv1 vs libreswan: wrong XAUTH password") else { return };
-    assert_eq!(read(dir, "badpw.connect.rc").trim(), "1");
-    assert_eq!(
-        read(dir, "badpw.connect.out"),
-        "ikeway: badpw: disconnected: AuthenticationFailed: authentication failed \
-         (NEVPNConnectionError 8): extended authentication (XAUTH) failed: wrong user name or \
-         password (log: /run/ikeway/connection.log)\n"
-    );
-    let s = status(dir, "badpw.status.after.json");
-    assert_eq!(s["last_disconnect_error"], "AuthenticationFailed", "{s}");
-    assert_eq!(
-        s["last_disconnect_reason"],
-        "extended authentication (XAUTH) failed: wrong user name or password"
-    );
+    assert_authentication_failed(dir, "badpw", "badpw.status.after.json", Some(XAUTH_FAILED));
     let log = pluto(dir, "badpw");
     assert!(
         log.contains("XAUTH: User alice: Authentication Failed: Incorrect Username or Password"),
@@ -172,14 +162,7 @@ fn against_libreswan_a_wrong_xauth_password_is_authentication_failed_with_the_re
 #[test]
 fn against_libreswan_a_wrong_group_secret_is_authentication_failed_and_nothing_comes_up() {
     let Some(dir) = dir("IKEv1 vs libreswan: wrong group secret") else { return };
-    assert_eq!(read(dir, "badpsk.connect.rc").trim(), "1");
-    assert_eq!(
-        read(dir, "badpsk.connect.out"),
-        "ikeway: badpsk: disconnected: AuthenticationFailed: authentication failed \
-         (NEVPNConnectionError 8) (log: /run/ikeway/connection.log)\n"
-    );
-    let s = status(dir, "badpsk.status.after.json");
-    assert_eq!(s["last_disconnect_error"], "AuthenticationFailed", "{s}");
+    assert_authentication_failed(dir, "badpsk", "badpsk.status.after.json", None);
     // Our client found pluto's HASH_R wrong (another secret) and never sent its own; pluto
     // keeps only its half-open Aggressive Mode state until its timeout.
     let log = pluto(dir, "badpsk");

@@ -265,3 +265,32 @@ pub(crate) fn assert_connected(dir: &Path) {
         read(dir, "connect.out")
     );
 }
+
+/// The XAUTH failure's reason as our client reports it (status and the `connect` line).
+pub(crate) const XAUTH_FAILED: &str =
+    "extended authentication (XAUTH) failed: wrong user name or password";
+
+/// A `connect` of `case` that ended in Apple's AuthenticationFailed (NEVPNConnectionError 8):
+/// exit status 1, the exact line it printed (with `reason` when our client gave one), and the
+/// error and reason kept in the status recorded in `status_file`.
+pub(crate) fn assert_authentication_failed(
+    dir: &Path,
+    case: &str,
+    status_file: &str,
+    reason: Option<&str>,
+) {
+    assert_eq!(read(dir, &format!("{case}.connect.rc")).trim(), "1", "{case}");
+    let because = reason.map(|r| format!(": {r}")).unwrap_or_default();
+    assert_eq!(
+        read(dir, &format!("{case}.connect.out")),
+        format!(
+            "ikeway: {case}: disconnected: AuthenticationFailed: authentication failed \
+             (NEVPNConnectionError 8){because} (log: /run/ikeway/connection.log)\n"
+        )
+    );
+    let s = status(dir, status_file);
+    assert_eq!(s["last_disconnect_error"], "AuthenticationFailed", "{s}");
+    if let Some(reason) = reason {
+        assert_eq!(s["last_disconnect_reason"], reason, "{s}");
+    }
+}
