@@ -150,35 +150,32 @@ pub(crate) struct InitCookieFields<'a> {
 
 /// The payload chain of `message` (a whole IKE message whose header parsed) must end exactly
 /// where the header's Length says and the message does; a chain that does not is malformed,
-/// as [`ikeway_codec::MessageRepr::parse`] would find.
+/// as [`ikeway_codec::MessageRepr::parse`] would find. The framing is the decoder's own
+/// (`check_message_length`, `Reader::payload_header`); only the bodies are left undecoded.
 pub(crate) fn init_cookie_fields(message: &[u8]) -> Option<InitCookieFields<'_>> {
-    use ikeway_codec::payload::{GENERIC_HEADER_LEN, Packet};
-    use ikeway_codec::{HEADER_LEN, HeaderRepr, NotifyType, PayloadType};
+    use ikeway_codec::wire::Reader;
+    use ikeway_codec::{HEADER_LEN, HeaderRepr, Ikev2, NotifyType, PayloadType};
     let header = HeaderRepr::parse(message).ok()?;
-    if usize::try_from(header.length).ok()? != message.len() {
-        return None;
-    }
+    ikeway_codec::header::Packet::new_unchecked(message).check_message_length().ok()?;
     let mut fields = InitCookieFields { cookie: None, nonce: &[] };
-    let (mut next, mut rest) = (header.next_payload, &message[HEADER_LEN..]);
-    while next != PayloadType::NONE {
-        let payload = Packet::new_checked(rest).ok()?;
-        let len = usize::from(payload.length());
-        let body = &rest[GENERIC_HEADER_LEN..len];
-        if next == PayloadType::NONCE && fields.nonce.is_empty() {
+    let mut chain = Reader::<Ikev2>::with_base(&message[HEADER_LEN..], HEADER_LEN);
+    let mut kind = header.next_payload;
+    while kind != PayloadType::NONE {
+        let payload = chain.payload_header(kind).ok()?;
+        let body = payload.body.peek_rest();
+        if kind == PayloadType::NONCE && fields.nonce.is_empty() {
             fields.nonce = body;
         }
         // Notify body: protocol, SPI size, type, SPI, data (RFC 7296 §3.10).
-        if next == PayloadType::NOTIFY && fields.cookie.is_none() && body.len() >= 4 {
-            let kind = NotifyType(u16::from_be_bytes([body[2], body[3]]));
-            let data_at = 4 + usize::from(body[1]);
-            if kind == NotifyType::COOKIE {
-                fields.cookie = Some(body.get(data_at..)?);
+        if kind == PayloadType::NOTIFY && fields.cookie.is_none() && body.len() >= 4 {
+            let notify = NotifyType(u16::from_be_bytes([body[2], body[3]]));
+            if notify == NotifyType::COOKIE {
+                fields.cookie = Some(body.get(4 + usize::from(body[1])..)?);
             }
         }
-        next = payload.next_payload();
-        rest = &rest[len..];
+        kind = payload.next;
     }
-    rest.is_empty().then_some(fields)
+    chain.is_empty().then_some(fields)
 }
 
 #[cfg(test)]

@@ -1045,9 +1045,6 @@ impl Drop for IkeSa {
     }
 }
 
-/// An IKE message as it goes on `local` -> `remote`: after the non-ESP marker on port 4500
-/// (RFC 3948 §2.2). Framed when sent rather than when sealed, since a request in flight may
-/// be resent on another path (RFC 4555 §3.5), from port 500 then 4500.
 /// Frees a drained queue's buffer. The output queues fill in bursts (an exchange) minutes
 /// apart, and a kept buffer of four slots cost 352 bytes (datagrams) and 384 (events) per SA.
 fn release_if_empty<T>(queue: &mut VecDeque<T>) {
@@ -1056,6 +1053,9 @@ fn release_if_empty<T>(queue: &mut VecDeque<T>) {
     }
 }
 
+/// An IKE message as it goes on `local` -> `remote`: after the non-ESP marker on port 4500
+/// (RFC 3948 §2.2). Framed when sent rather than when sealed, since a request in flight may
+/// be resent on another path (RFC 4555 §3.5), from port 500 then 4500.
 fn frame(local: SocketAddr, remote: SocketAddr, message: &[u8]) -> Vec<u8> {
     if on_nat_t_port(local, remote) {
         let mut framed = NON_ESP_MARKER.to_vec();
