@@ -2,6 +2,7 @@
 //! workloads over the same keys, so both sides of each ratio use the same library in the same
 //! run.
 
+pub mod batches;
 pub mod cpu_time;
 pub mod handshake;
 #[cfg(feature = "insecure-kex")]

@@ -6,34 +6,11 @@
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
+use ikeway_benches::batches::per_call;
 use ikeway_crypto::{
     AeadAlgorithm, AeadBackend, BlockCipher, Encryption, Integrity, Protector, Suite,
 };
-
-const BATCHES: usize = 31;
-const BATCH: Duration = Duration::from_millis(3);
-
-fn per_call(mut f: impl FnMut()) -> (u128, u128) {
-    let start = Instant::now();
-    for _ in 0..100 {
-        f();
-    }
-    let one = start.elapsed() / 100;
-    let len = u32::try_from(BATCH.as_nanos() / one.as_nanos().max(1)).unwrap_or(u32::MAX).max(1);
-    let mut samples: Vec<Duration> = (0..BATCHES)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..len {
-                f();
-            }
-            start.elapsed() / len
-        })
-        .collect();
-    samples.sort();
-    (samples[0].as_nanos(), samples[BATCHES / 2].as_nanos())
-}
 
 fn round_trip(seal: &Protector, open: &Protector, message: &mut [u8], icv: &mut [u8]) {
     let iv = vec![7u8; seal.iv_len()];

@@ -10,14 +10,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use ikeway_benches::batches::per_call;
 use ikeway_codec::{IdRepr, IdValue, MessageRepr, NotifyRepr, NotifyType, Payload, PayloadRepr};
 use ikeway_crypto::SecretBytes;
 use ikeway_sa::{Config, DefaultKex, IkeSa, Responder};
-
-const BATCHES: usize = 31;
-const BATCH: Duration = Duration::from_millis(3);
 
 fn config(id: &str) -> Config {
     Config::new(IdRepr::from_value(IdValue::Fqdn(id)), SecretBytes::from_slice(b"flood key"))
@@ -76,30 +74,13 @@ fn flood(request: Vec<u8>, kex: Arc<DefaultKex>, server: SocketAddr) -> Flood {
 }
 
 fn measure(name: &str, f: &mut Flood) {
-    let start = Instant::now();
-    for _ in 0..100 {
-        f.one();
-    }
-    let one = start.elapsed() / 100;
-    let len = u32::try_from(BATCH.as_nanos() / one.as_nanos().max(1)).unwrap_or(u32::MAX).max(1);
-    let mut samples: Vec<Duration> = (0..BATCHES)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..len {
-                f.one();
-            }
-            start.elapsed() / len
-        })
-        .collect();
-    samples.sort();
+    let (fastest, median) = per_call(|| f.one());
     let refused = f.responder.stats().cookies_refused;
     let demanded = f.responder.stats().cookies_demanded;
     assert_eq!(f.responder.len(), 0, "a flood leaves no state");
     assert!(demanded > 0);
     print!(
-        "init flood, {name}: {} ns per datagram (median {}); {demanded} cookies demanded, {refused} refused",
-        samples[0].as_nanos(),
-        samples[BATCHES / 2].as_nanos()
+        "init flood, {name}: {fastest} ns per datagram (median {median}); {demanded} cookies demanded, {refused} refused"
     );
     #[cfg(feature = "count-allocations")]
     {
