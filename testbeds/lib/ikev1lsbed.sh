@@ -93,15 +93,9 @@ ikw_v1ls_responder() { # DIR
     local dir="$1" name addr hash
     mkdir -p "$dir"
     {
+        echo "# IKEv1 gateway, written by testbeds/lib/ikev1lsbed.sh (ikw_v1ls_responder)"
+        ikw_ls_config_setup "$dir" "${IKW_V1LS_DEBUG:-none}" no
         cat <<EOF
-# IKEv1 gateway, written by testbeds/lib/ikev1lsbed.sh (ikw_v1ls_responder)
-config setup
-    logfile=$dir/pluto.log
-    logappend=no
-    logtime=yes
-    plutodebug=${IKW_V1LS_DEBUG:-none}
-    dumpdir=$dir/run
-    uniqueids=no
     # Debian's 4.10 refuses IKEv1 connections unless the global policy accepts them.
     ikev1-policy=accept
 EOF

@@ -20,6 +20,7 @@
 #   DIR/pluto.pid DIR/ns
 #
 # Functions:
+#   ikw_ls_config_setup DIR DEBUG UNIQUEIDS  print the `config setup` section (log in DIR)
 #   ikw_ls_conf_responder DIR      write ipsec.conf + ipsec.secrets: PSK responder (env below)
 #   ikw_ls_start ROLE DIR [TIMEOUT_S=10]  start pluto in ROLE's namespace, wait for whack,
 #                                  (connections with auto=add are loaded by pluto via addconn)
@@ -54,6 +55,20 @@ ikw_whack() { # DIR ARGS...
     "$(_ikw_ls_root)/usr/libexec/ipsec/whack" --ctlsocket "$dir/run/pluto.ctl" "$@"
 }
 
+# The `config setup` section of a pluto whose files are in DIR: its log there (timestamps, not
+# appended), the given plutodebug and uniqueids.
+ikw_ls_config_setup() { # DIR DEBUG UNIQUEIDS
+    cat <<EOF
+config setup
+    logfile=$1/pluto.log
+    logappend=no
+    logtime=yes
+    plutodebug=$2
+    dumpdir=$1/run
+    uniqueids=$3
+EOF
+}
+
 ikw_ls_conf_responder() { # DIR
     local dir="$1"
     local conn="${IKW_LS_CONN:-ikw}"
@@ -61,15 +76,9 @@ ikw_ls_conf_responder() { # DIR
     local pool="${IKW_LS_POOL-10.88.0.1-10.88.0.254}"
     mkdir -p "$dir"
     {
+        echo "# PSK responder, written by testbeds/lib/libreswan.sh (ikw_ls_conf_responder)"
+        ikw_ls_config_setup "$dir" "${IKW_LS_DEBUG:-none}" yes
         cat <<EOF
-# PSK responder, written by testbeds/lib/libreswan.sh (ikw_ls_conf_responder)
-config setup
-    logfile=$dir/pluto.log
-    logappend=no
-    logtime=yes
-    plutodebug=${IKW_LS_DEBUG:-none}
-    dumpdir=$dir/run
-    uniqueids=yes
 
 conn $conn
     ikev2=insist
