@@ -25,6 +25,14 @@
 #   profile   an Apple profile (VPNType IPSec: group name, SharedSecret as data, XAUTH name and
 #             password) imported with `profile import`, then connected like the others
 #             (profile.import.out)
+#   split     (direct topology only) against aggr-split, whose split include names
+#             10.77.0.0/26 and 10.77.0.128/26: the protected host gets 10.77.0.130 and 10.77.0.70
+#             too, strongSwan's leg 10.77.0.129, and the client namespace a route of its own to 10.77.0.0/24 in the clear
+#             through strongSwan's namespace; connected, split.routes (the client's routes),
+#             split.get.{2,130,70} (`ip route get`), split.ping.{2,130,70}.rc/.out (3, 2 and 2
+#             pings), split.sas (strongSwan's SAs after the pings), then disconnected as the
+#             others (split.disconnect.out, split.end.sas, split.status.after.json,
+#             split.routes/links.before/.after, split.log, split.charon.log)
 #   life      connected as aggr, then strongSwan rekeys the ESP SA (life.sas1, life.sas2:
 #             strongSwan's SAs before and after, life.ping2.rc after), DPD runs while idle
 #             (strongSwan's dpd_delay is 2 s here; life.charon.log), strongSwan deletes the
@@ -152,6 +160,52 @@ PROFILE
 ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/cisco.mobileconfig" --yes \
     >"$OUT/profile.import.out" 2>&1 || true
 ikw_client_case profile "$SRV" aggr-psk
+
+# A split tunnel: one quick mode per network of the split include, traffic elsewhere outside.
+split_case() {
+    local rc=0 before h
+    before="$(wc -l <"$SRV/charon.log")"
+    ikw_exec prot ip addr add 10.77.0.130/24 dev prot0
+    ikw_exec prot ip addr add 10.77.0.70/24 dev prot0
+    # kernel-libipsec routes a child's traffic from an address of its own inside the local
+    # traffic selector ("error installing route with policy 10.77.0.128/26 === ..." and the
+    # child deleted without one): strongSwan's leg gets one in the second network too.
+    ikw_exec srv ip addr add 10.77.0.129/24 dev prot0
+    ikw_exec cli ip route add 10.77.0.0/24 via "$IKW_SRV_ADDR"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add split --type ipsec \
+        --server "$(ikw_v1_case_addr aggr-split)" --group "$IKW_V1_GROUP" \
+        --psk-file "$IKW_WORKDIR/group.psk" --extended-auth --username "$IKW_V1_USER" \
+        --password-file "$IKW_WORKDIR/alice.pw" --yes >"$OUT/split.add.out" 2>&1 || true
+    ikw_client_state split before
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect split --wait 15 >"$OUT/split.connect.out" 2>&1 || rc=$?
+    echo "$rc" >"$OUT/split.connect.rc"
+    # `connect` returns once the first ESP SA is up; the second network's quick mode follows.
+    two_children() { [ "$(ikw_sw_list_sas "$SRV" --ike aggr-split --raw | grep -o 'spi-in=' | wc -l)" = 2 ]; }
+    ikw_wait_for 10 two_children || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/split.status.json" 2>&1 || true
+    ikw_exec cli ip -4 route show table main >"$OUT/split.routes" 2>&1 || true
+    for h in 2 130 70; do
+        ikw_exec cli ip -4 route get "10.77.0.$h" >"$OUT/split.get.$h" 2>&1 || true
+    done
+    for h in 2:3 130:2 70:2; do
+        ikw_exec cli ping -n -c "${h#*:}" -i 0.2 -W 2 "10.77.0.${h%:*}" >"$OUT/split.ping.${h%:*}.out" 2>&1 &&
+            echo 0 >"$OUT/split.ping.${h%:*}.rc" || echo 1 >"$OUT/split.ping.${h%:*}.rc"
+    done
+    ikw_sw_list_sas "$SRV" --ike aggr-split --raw >"$OUT/split.sas" 2>&1 || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/split.disconnect.out" 2>&1 || true
+    ikw_wait_for 3 _ikw_client_no_sa "$SRV" aggr-split || true
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json >"$OUT/split.status.after.json" 2>&1 || true
+    ikw_client_state split after
+    ikw_sw_list_sas "$SRV" --ike aggr-split --raw >"$OUT/split.end.sas" 2>&1 || true
+    nsenter --target "$RUNPID" --mount -- cat /run/ikeway/connection.log >"$OUT/split.log" 2>/dev/null || true
+    tail -n +"$((before + 1))" "$SRV/charon.log" >"$OUT/split.charon.log"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove split --yes >/dev/null 2>&1 || true
+    ikw_exec cli ip route del 10.77.0.0/24 via "$IKW_SRV_ADDR" || true
+    ikw_exec prot ip addr del 10.77.0.130/24 dev prot0 || true
+    ikw_exec prot ip addr del 10.77.0.70/24 dev prot0 || true
+    ikw_exec srv ip addr del 10.77.0.129/24 dev prot0 || true
+}
+if [ "${IKW_V1_TOPO:-direct}" = direct ]; then split_case; fi
 
 # The life cycle of one connection, driven from strongSwan's side.
 life_case() {

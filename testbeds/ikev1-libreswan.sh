@@ -13,8 +13,9 @@
 # Cases: NAME SERVER_CASE GROUP_SECRET XAUTH_PASSWORD
 #   aggr    ls-aggr   right right   phase 1, XAUTH, Mode Config, quick mode up to pluto's kernel
 #                                   install; then `ikeway disconnect`
-#   split   ls-split  right right   the same with a split include; pluto refuses our quick mode
-#                                   for 0.0.0.0/0 (INVALID_ID_INFORMATION); then disconnect
+#   split   ls-split  right right   the same with a split include: our quick mode is for the
+#                                   split network 10.77.0.0/24, up to pluto's kernel install;
+#                                   then disconnect
 #   badpw   ls-aggr   right wrong   XAUTH fails
 #   badpsk  ls-aggr   wrong right   phase 1 fails (last: pluto keeps its half-open state)
 # Each records NAME.add.out, NAME.connect.rc/.out (the connect runs with --wait 10 in the

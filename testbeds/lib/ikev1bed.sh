@@ -23,6 +23,10 @@
 #                          the server signs with v1-srv-rsa, the      secret: alice), Mode Config
 #                          client sends HASH_I only (any ID; only
 #                          when ikw_v1_pki_rsa made the certificates)
+#   aggr-split 10.99.0.55  as aggr-psk, its child's local_ts two      as aggr-psk; the split
+#                          networks, 10.77.0.0/26 and 10.77.0.128/26  include names both
+#                          (the protected host 10.77.0.2 in the       networks
+#                          first)
 #
 # Proposals: aggr-psk AES-256-CBC/SHA2-256/MODP-2048 (group 14) for phase 1 (Aggressive Mode
 # carries the KE in its first message, so one group), ESP AES-256-CBC + HMAC-SHA2-256 without
@@ -70,6 +74,8 @@ IKW_V1_BANNER="${IKW_V1_BANNER:-Welcome to the ikeway IKEv1 testbed}"
 IKW_V1_DOMAIN="${IKW_V1_DOMAIN:-corp.ikeway.test}"
 IKW_V1_POOL=10.88.1.0/24
 IKW_V1_DNS=10.77.0.53
+# aggr-split's networks: two quarters of the protected /24, with 10.77.0.64/26 between them.
+IKW_V1_SPLIT_NETS=10.77.0.0/26,10.77.0.128/26
 
 IKW_V1_AGGR_IKE="aes256-sha256-modp2048,aes128-sha1-modp2048,3des-sha1-modp1024"
 IKW_V1_AGGR_ESP="aes256-sha256,aes128-sha1,3des-sha1"
@@ -82,6 +88,7 @@ aggr-psk  10.99.0.51
 main-cert 10.99.0.52
 main-rsa  10.99.0.53
 aggr-hybrid 10.99.0.54
+aggr-split 10.99.0.55
 CASES
 }
 
@@ -156,6 +163,13 @@ ikw_v1_sw_responder() { # DIR
             _ikw_sw_conn_block "IKEv1 aggr-psk: Aggressive Mode, group PSK, XAUTH, Mode Config" \
             %any "pools = v1pool" "$(ikw_v1_case_addr aggr-psk)" "keyid:$IKW_V1_GROUP" \
             "$IKW_PROT_NET" dynamic ""
+        IKW_SW_VERSION=1 IKW_SW_AGGRESSIVE=yes IKW_SW_CONN=aggr-split IKW_SW_CHILD=aggr-split \
+            IKW_SW_IKE_PROPOSALS="$IKW_V1_AGGR_IKE" IKW_SW_ESP_PROPOSALS="$IKW_V1_AGGR_ESP" \
+            IKW_SW_LOCAL_ADDRS="$(ikw_v1_case_addr aggr-split)" \
+            IKW_SW_REMOTE2_AUTH=xauth-generic IKW_SW_REMOTE2_ID=- \
+            _ikw_sw_conn_block "IKEv1 aggr-split: as aggr-psk, two split networks" \
+            %any "pools = v1pool" "$(ikw_v1_case_addr aggr-split)" "keyid:$IKW_V1_GROUP" \
+            "$IKW_V1_SPLIT_NETS" dynamic ""
         IKW_SW_VERSION=1 IKW_SW_CONN=main-cert IKW_SW_CHILD=main-cert \
             IKW_SW_IKE_PROPOSALS="$IKW_V1_MAIN_IKE" IKW_SW_ESP_PROPOSALS="$IKW_V1_MAIN_ESP" \
             IKW_SW_LOCAL_ADDRS="$(ikw_v1_case_addr main-cert)" \

@@ -13,9 +13,10 @@
 #   case      address     leftsubnet      so
 #   ls-aggr   10.99.0.61  0.0.0.0/0       what libreswan documents for Apple's clients, which
 #                                         ask quick mode for 0.0.0.0/0; no split include
-#   ls-split  10.99.0.62  10.77.0.0/24    Mode Config carries CISCO_SPLIT_INC 10.77.0.0/24, and
+#   ls-split  10.99.0.62  10.77.0.0/24    Mode Config carries CISCO_SPLIT_INC 10.77.0.0/24;
 #                                         pluto refuses a quick mode for 0.0.0.0/0 (it does
-#                                         not narrow in IKEv1) with INVALID_ID_INFORMATION
+#                                         not narrow in IKEv1) with INVALID_ID_INFORMATION, so
+#                                         the client must ask for 10.77.0.0/24 itself
 #
 # Proposals: phase 1 AES-256-CBC/SHA2-256/MODP-2048 (IKE group 14; Aggressive Mode carries the
 # KE in its first message, so one group), ESP AES-256-CBC + HMAC-SHA2-256 without PFS: Apple's

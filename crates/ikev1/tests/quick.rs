@@ -337,15 +337,16 @@ fn lifetimes_under_a_minute_are_refused_from_either_side() {
 
 #[test]
 fn the_gateway_rekeys_the_sa_of_a_client_with_a_mode_config_address() {
-    // The gateway's quick mode names its side first (IDci 0.0.0.0/0) and the client's
-    // address second (IDcr 10.9.0.10/32): the client takes it as the rekey of its SA.
+    // The gateway's quick mode names its side first (IDci 192.168.10.0/24, the split
+    // network the client asked for) and the client's address second (IDcr 10.9.0.10/32):
+    // the client takes it as the rekey of its SA.
     let mut p = Pair::connected(client(), gateway);
     let old = p.client.child_spis()[0];
     p.gw_command(|gw, now| gw.rekey_child(now, old.1));
     assert_rekeyed(&p, old);
     let fresh = installed(&p.client_events)[1];
     assert_eq!(fresh.local_ts, vec![host_ts("10.9.0.10")]);
-    assert_eq!(fresh.remote_ts, vec![any_v4_ts()]);
+    assert_eq!(fresh.remote_ts, vec![net_ts("192.168.10.0", "192.168.10.255")]);
     assert!(p.client.stats().dropped_unexpected == 0);
 }
 

@@ -37,9 +37,10 @@ fn aggressive_psk_then_xauth_then_mode_config_then_quick_mode_brings_up_one_esp_
     let g = installed(p.gw_plain_events());
     assert_eq!((c.len(), g.len()), (1, 1));
     assert_mirrored(c[0], g[0]);
-    // The client speaks for its mode config address to everything behind the gateway.
+    // The client speaks for its mode config address to the split network mode config named
+    // (192.168.10.0/24: one network, one quick mode).
     assert_eq!(c[0].local_ts, vec![host_ts("10.9.0.10")]);
-    assert_eq!(c[0].remote_ts, vec![any_v4_ts()]);
+    assert_eq!(c[0].remote_ts, vec![net_ts("192.168.10.0", "192.168.10.255")]);
     assert!(!c[0].udp_encapsulation);
     assert_eq!(c[0].lifetime, std::time::Duration::from_secs(3600));
     assert_eq!(c[0].replaces, None);

@@ -141,6 +141,84 @@ fn our_ipsec_client_connects_with_group_psk_and_xauth_pings_and_disconnects_clea
 }
 
 #[test]
+fn with_a_split_include_our_client_asks_one_quick_mode_per_network_and_leaves_the_rest_outside() {
+    let Some(dir) = dir("IKEv1 interop: split include of two networks") else { return };
+    assert_eq!(read(dir, "split.connect.rc").trim(), "0", "{}", read(dir, "split.connect.out"));
+    let s = status(dir, "split.status.json");
+    assert_eq!(s["status"], "connected", "{s}");
+    assert_eq!(s["server"], "10.99.0.55:500", "{s}");
+    let vip = s["internal_addresses"][0].as_str().unwrap().trim_end_matches("/32").to_owned();
+    assert_eq!(s["child_sas"].as_array().map(Vec::len), Some(2), "{s}");
+
+    // The routes: each split network into the tunnel, and nothing else; 10.77.0.70, between
+    // them, keeps the namespace's own route (in the clear through strongSwan's namespace).
+    let tun_of = |host: &str| {
+        let get = read(dir, &format!("split.get.{host}"));
+        let dev = get.split_whitespace().skip_while(|w| *w != "dev").nth(1).map(str::to_owned);
+        (get.clone(), dev.unwrap_or_default())
+    };
+    let (get2, tun) = tun_of("2");
+    assert_ne!(tun, "ike0", "{get2}");
+    assert!(get2.contains(&format!("src {vip}")), "{get2}");
+    assert_eq!(tun_of("130").1, tun);
+    let (get70, dev70) = tun_of("70");
+    assert_eq!(dev70, "ike0", "{get70}");
+    assert!(get70.contains("via 10.99.0.2"), "{get70}");
+    let routes = read(dir, "split.routes");
+    let into_tunnel: Vec<&str> = routes
+        .lines()
+        .filter(|l| l.contains(&format!("dev {tun} ")) || l.ends_with(&format!("dev {tun}")))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(into_tunnel, ["10.77.0.0/26", "10.77.0.128/26"], "{routes}");
+
+    // Pings: 3 to the protected host, 2 to the second network's host, 2 outside the tunnel.
+    for (host, n) in [("2", 3), ("130", 2), ("70", 2)] {
+        let out = read(dir, &format!("split.ping.{host}.out"));
+        assert_eq!(read(dir, &format!("split.ping.{host}.rc")).trim(), "0", "{out}");
+        assert!(out.contains(&format!("{n} packets transmitted, {n} received")), "{out}");
+    }
+
+    // strongSwan: one IKE SA with two ESP SAs, one per network, each narrowed to what we asked
+    // and carrying exactly its own pings (the ones to 10.77.0.70 crossed neither).
+    let sas = swanctl_sas(&read(dir, "split.sas"));
+    assert_eq!(sas.len(), 1, "{}", read(dir, "split.sas"));
+    assert_eq!(sas[0].fields["remote-vips"], vip);
+    let mut children: Vec<_> = sas[0].children.iter().collect();
+    children.sort_by_key(|c| c["local-ts"].clone());
+    let seen: Vec<(&str, &str, &str, &str)> = children
+        .iter()
+        .map(|c| {
+            (
+                c["local-ts"].as_str(),
+                c["remote-ts"].as_str(),
+                c["packets-in"].as_str(),
+                c["packets-out"].as_str(),
+            )
+        })
+        .collect();
+    let remote = format!("{vip}/32");
+    assert_eq!(
+        seen,
+        [
+            ("10.77.0.0/26", remote.as_str(), "3", "3"),
+            ("10.77.0.128/26", remote.as_str(), "2", "2")
+        ]
+    );
+    let charon = read(dir, "split.charon.log");
+    for net in ["10.77.0.0/26", "10.77.0.128/26"] {
+        let up = format!("{net} === {remote}");
+        let established = |l: &&str| l.contains("established with SPIs") && l.contains(&up);
+        assert_eq!(charon.lines().filter(established).count(), 1, "{net}: {charon}");
+    }
+
+    // Disconnected as the others: nothing left on either side.
+    assert_eq!(read(dir, "split.disconnect.out"), "disconnected\n");
+    assert!(swanctl_sas(&read(dir, "split.end.sas")).is_empty(), "{}", read(dir, "split.end.sas"));
+    assert_client_restored(dir, "split");
+}
+
+#[test]
 fn a_wrong_group_secret_is_authentication_failed_and_nothing_comes_up() {
     let Some(dir) = dir("IKEv1 interop: wrong group secret") else { return };
     assert_authentication_failed(dir, "badpsk", "badpsk.status.json", None);

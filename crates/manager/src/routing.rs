@@ -38,7 +38,21 @@ pub fn kill_switch_plan(
 /// The routing settings of `configuration` (Apple's defaults when it has no protocol).
 /// Apple's Personal VPN has no route or DNS lists of its own: routes come from the server's
 /// traffic selectors or subnets, DNS from its configuration reply.
+///
+/// An IPSec (IKEv1, "Cisco IPSec") configuration routes the split networks mode config named
+/// (Cisco UNITY split include, INTERNAL_IP4_SUBNET), as Cisco clients do: each has its own
+/// ESP SA (one quick mode per network, `ikeway-ikev1`), so the first SA's selectors name only
+/// one of them. Without a split include the one SA's selectors (everything) are the routes.
 pub fn routing_settings(configuration: &VpnConfiguration) -> RoutingSettings {
+    if let Some(p) = &configuration.ipsec {
+        return RoutingSettings {
+            include_all_networks: p.include_all_networks,
+            exclude_local_networks: p.exclude_local_networks,
+            enforce_routes: p.enforce_routes,
+            use_internal_ip_subnet: true,
+            ..RoutingSettings::default()
+        };
+    }
     let Some(p) = &configuration.protocol else { return RoutingSettings::default() };
     RoutingSettings {
         include_all_networks: p.include_all_networks,
@@ -108,5 +122,28 @@ mod tests {
             ..VpnConfiguration::default()
         };
         assert_eq!(routing_settings(&plain), RoutingSettings::default());
+    }
+
+    #[test]
+    fn an_ipsec_configuration_routes_its_split_networks_with_its_own_flags() {
+        let mut ipsec = crate::IpsecProtocol::new("vpn.example.com");
+        let c = |p: &crate::IpsecProtocol| VpnConfiguration {
+            ipsec: Some(p.clone()),
+            ..VpnConfiguration::default()
+        };
+        let split = RoutingSettings { use_internal_ip_subnet: true, ..RoutingSettings::default() };
+        assert_eq!(routing_settings(&c(&ipsec)), split);
+        ipsec.include_all_networks = true;
+        ipsec.exclude_local_networks = true;
+        ipsec.enforce_routes = true;
+        assert_eq!(
+            routing_settings(&c(&ipsec)),
+            RoutingSettings {
+                include_all_networks: true,
+                exclude_local_networks: true,
+                enforce_routes: true,
+                ..split
+            }
+        );
     }
 }

@@ -279,7 +279,7 @@ impl Ikev1Sa {
             }
             kind if kind.is_error() && n.protocol == ProtocolId::ESP => {
                 let spi = <[u8; 4]>::try_from(n.spi.as_slice()).ok().map(u32::from_be_bytes);
-                self.quick_refused(spi, kind);
+                self.quick_refused(now, spi, kind);
             }
             kind if kind.is_error() => self.transaction_refused(now, kind),
             // INITIAL-CONTACT and the rest are status reports with nothing for us to do.

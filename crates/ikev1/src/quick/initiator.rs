@@ -106,6 +106,25 @@ impl Ikev1Sa {
         n
     }
 
+    /// The client IDs of our first quick modes: one per split network mode config gave
+    /// (Cisco clients do so: a gateway such as libreswan 4.10 refuses a quick mode for
+    /// everything when it routes only some networks), else [`Self::client_ids`] alone.
+    /// Configured IDs come first.
+    pub(crate) fn first_client_ids(&self) -> Vec<Option<(Subnet, Subnet)>> {
+        let q = &self.config.quick;
+        let split = self.transaction.split_networks();
+        let local = q.local.or(self.transaction.leased_address().map(Subnet::host));
+        match local {
+            Some(local) if self.side == ikeway_sa::Side::Initiator && q.remote.is_none() => {
+                let nets =
+                    split.iter().map(|&(addr, prefix)| Some((local, Subnet { addr, prefix })));
+                let nets: Vec<_> = nets.collect();
+                if nets.is_empty() { vec![self.client_ids()] } else { nets }
+            }
+            _ => vec![self.client_ids()],
+        }
+    }
+
     /// Our client IDs for a new quick mode: configured ones, else the mode config address
     /// and everything behind the gateway, else none (host to host).
     fn client_ids(&self) -> Option<(Subnet, Subnet)> {
@@ -125,7 +144,8 @@ impl Ikev1Sa {
     /// Starts a quick mode (a rekey of `replaces` if given), or queues it until the ISAKMP
     /// SA is up and its transaction exchanges are done.
     pub(crate) fn start_quick(&mut self, now: Instant, replaces: Option<u32>) {
-        if !self.is_established() || !self.transaction.allows_quick() {
+        let busy = self.quick.initiating.len() >= super::OWN_AT_ONCE;
+        if !self.is_established() || !self.transaction.allows_quick() || busy {
             self.quick.queued.push(QueuedStart { replaces, ids: None });
             return;
         }
@@ -146,7 +166,8 @@ impl Ikev1Sa {
         ids: Option<(Subnet, Subnet)>,
         replaces: Option<u32>,
     ) {
-        if !self.is_established() || !self.transaction.allows_quick() {
+        let busy = self.quick.initiating.len() >= super::OWN_AT_ONCE;
+        if !self.is_established() || !self.transaction.allows_quick() || busy {
             self.quick.queued.push(QueuedStart { replaces, ids: Some(ids) });
             return;
         }
@@ -220,6 +241,7 @@ impl Ikev1Sa {
                 });
             }
         }
+        self.start_queued_quick(now);
     }
 
     /// Checks the responder's answer, sends message 3 and installs the SA.
@@ -397,8 +419,9 @@ impl Ikev1Sa {
     }
 
     /// The peer refused our quick mode whose SPI is `spi` (an informational notify of
-    /// NO-PROPOSAL-CHOSEN, INVALID-ID-INFORMATION ...): it is over.
-    pub(crate) fn quick_refused(&mut self, spi: Option<u32>, notify: NotifyType) {
+    /// NO-PROPOSAL-CHOSEN, INVALID-ID-INFORMATION ...): it is over, and our next waiting
+    /// quick mode starts.
+    pub(crate) fn quick_refused(&mut self, now: Instant, spi: Option<u32>, notify: NotifyType) {
         let at = match spi {
             Some(spi) => self.quick.initiating.iter().position(|i| i.spi_in == spi),
             // Some peers send no SPI: with a single quick mode of ours it is that one.
@@ -410,6 +433,7 @@ impl Ikev1Sa {
             self.forget_chain(pending.message_id);
             // An SA this was to rekey stays until it ends; a client then makes it again.
             self.emit(Event::ChildSaRefused { notify: ikeway_codec::NotifyType(notify.0) });
+            self.start_queued_quick(now);
         }
     }
 }

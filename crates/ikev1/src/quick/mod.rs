@@ -36,6 +36,18 @@ pub use suite::Encapsulation;
 use crate::engine::Ikev1Sa;
 use suite::Transform;
 
+/// Split networks (mode config's Cisco UNITY split include or INTERNAL_IP4_SUBNET) a client
+/// asks a quick mode for, one ESP SA each; more are left out (and not reported, so not
+/// routed). Half of [`QuickConfig::max_children`]'s default, so that a make-before-break
+/// rekey of every one of them still fits.
+pub const MAX_SPLIT_NETWORKS: usize = 8;
+
+/// Our own quick modes under negotiation at once; the others wait in turn. A gateway keeps
+/// the IV chains of only a few exchanges (strongSwan 5.9.8: the last 3,
+/// `charon.max_ikev1_exchanges`): quick modes for many split networks sent together would
+/// push the first ones' out before their message 3 arrived.
+pub(crate) const OWN_AT_ONCE: usize = 1;
+
 /// An ESP SA this ISAKMP SA negotiated and the datapath holds.
 #[derive(Debug, Clone)]
 pub(crate) struct Child {

@@ -95,6 +95,10 @@ pub(crate) struct State {
     prompt: Option<Prompt>,
     /// Client: the address mode config gave us. Gateway: the one we leased to the client.
     lease: Option<IpAddr>,
+    /// Client: the networks behind the gateway that mode config named (Cisco UNITY split
+    /// include, INTERNAL_IP4_SUBNET), of the lease's family, at most
+    /// [`crate::quick::MAX_SPLIT_NETWORKS`]: one quick mode each.
+    split: Vec<(IpAddr, u8)>,
     /// Gateway: the pool the lease goes back to.
     pool: Option<Arc<AddressAllocator>>,
     /// Client: until when we wait for the gateway to ask or push.
@@ -140,6 +144,11 @@ impl State {
     /// Client: our mode config address. Gateway: the client's.
     pub(crate) fn leased_address(&self) -> Option<IpAddr> {
         self.lease
+    }
+
+    /// Client: the split networks mode config gave (empty: everything behind the gateway).
+    pub(crate) fn split_networks(&self) -> &[(IpAddr, u8)] {
+        &self.split
     }
 
     /// Gateway: the user XAUTH authenticated on this SA.
@@ -343,7 +352,9 @@ impl Ikev1Sa {
         let first =
             self.config.quick.first_child && self.quick.children.is_empty() && !self.quick.renewing;
         if self.side == Side::Initiator && first {
-            self.start_quick(now, None);
+            for ids in self.first_client_ids() {
+                self.start_quick_with(now, ids, None);
+            }
         }
         self.start_queued_quick(now);
     }
@@ -518,8 +529,16 @@ impl Ikev1Sa {
 
     /// A client's mode config arrived: it is reported, and quick mode may start.
     fn client_config(&mut self, now: Instant, attributes: &[ConfigAttribute]) {
-        let got = modecfg::read(attributes);
+        let mut got = modecfg::read(attributes);
         self.transaction.lease = got.config.addresses.first().map(|(a, _)| *a);
+        if let Some(lease) = self.transaction.lease {
+            // Each split network gets its own quick mode (`quick::initiator`); the networks
+            // reported (which the runtime routes) are exactly those, so nothing is routed
+            // into the tunnel that no ESP SA carries.
+            got.config.subnets.retain(|(net, _)| net.is_ipv4() == lease.is_ipv4());
+            got.config.subnets.truncate(crate::quick::MAX_SPLIT_NETWORKS);
+            self.transaction.split = got.config.subnets.clone();
+        }
         self.emit(ikeway_sa::Event::ConfigReceived(got.config));
         if let Some(banner) = got.banner {
             self.events.push_back(crate::Event::Banner(banner));

@@ -119,8 +119,17 @@ impl Pair {
         client: Config,
         gateway_of: impl FnOnce(Arc<AddressAllocator>) -> Config,
     ) -> Self {
+        Self::with_pool(client, gateway_of, pool())
+    }
+
+    /// As [`Pair::new`], the gateway leasing from `pool`.
+    pub(crate) fn with_pool(
+        client: Config,
+        gateway_of: impl FnOnce(Arc<AddressAllocator>) -> Config,
+        pool: AddressPool,
+    ) -> Self {
         let now = Instant::now();
-        let allocator = Arc::new(AddressAllocator::new(pool()));
+        let allocator = Arc::new(AddressAllocator::new(pool));
         let kex = Arc::new(DefaultKex::default());
         let client = Ikev1Sa::initiate(
             Arc::new(client),
@@ -360,6 +369,14 @@ pub(crate) fn assert_mirrored(client: &ChildSaInfo, gw: &ChildSaInfo) {
 pub(crate) fn host_ts(a: &str) -> ikeway_codec::TrafficSelector {
     let ip: std::net::IpAddr = a.parse().unwrap();
     ikeway_codec::TrafficSelector::Range(ikeway_codec::AddrRange::any(ip, ip))
+}
+
+/// The selector of the IPv4 network `first`..=`last`.
+pub(crate) fn net_ts(first: &str, last: &str) -> ikeway_codec::TrafficSelector {
+    ikeway_codec::TrafficSelector::Range(ikeway_codec::AddrRange::any(
+        first.parse().unwrap(),
+        last.parse().unwrap(),
+    ))
 }
 
 pub(crate) fn any_v4_ts() -> ikeway_codec::TrafficSelector {
