@@ -34,7 +34,7 @@ pub(crate) struct Phases {
 impl Phases {
     /// Phases of connecting `name`; drawn only when `shown`.
     pub(crate) fn new(name: &str, shown: bool) -> Self {
-        let bar = ProgressBar::with_draw_target(Some(Phase::ALL.len() as u64), target(shown));
+        let bar = ProgressBar::with_draw_target(Some(Phase::Resolving.steps()), target(shown));
         bar.set_style(
             ProgressStyle::with_template("{spinner} {prefix} [{pos}/{len}] {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -50,6 +50,8 @@ impl Phases {
     pub(crate) fn set(&mut self, phase: Phase) {
         if self.last != Some(phase) {
             self.last = Some(phase);
+            // IKEv1 has one phase more than IKEv2; the first snapshot says which it is.
+            self.bar.set_length(phase.steps());
             self.bar.set_position(phase.step());
             self.bar.set_message(phase.to_string());
         }
@@ -83,6 +85,13 @@ mod tests {
         assert_eq!(p.bar.message(), "IKE_SA_INIT sent, waiting for the server");
         p.set(Phase::Connected);
         assert_eq!(p.bar.position(), 5);
+        let mut v1 = Phases::new("cisco", false);
+        v1.set(Phase::Xauth);
+        assert_eq!((v1.bar.position(), v1.bar.length()), (3, Some(6)));
+        assert_eq!(
+            v1.bar.message(),
+            "phase 1 done, extended authentication (XAUTH) with the server"
+        );
     }
 
     #[test]

@@ -338,6 +338,32 @@ for _ in $(seq 20); do ip link show ikeway0 >/dev/null 2>&1 || break; sleep 0.1;
 ip -o link show >"$OUT/links.after"
 "#;
 
+/// The same with an IPSec (IKEv1) configuration: the phase it reached is named as IKEv1 has
+/// it (before, it said "IKE_SA_INIT sent", which IKEv1 never sends). $1 binary, $2 output
+/// directory.
+const IPSEC_TIMEOUT_SCRIPT: &str = r#"
+"$BIN" config add cisco --type ipsec --server 127.0.0.2 --group ikeway-group \
+    --psk-file "$OUT/psk" --yes >"$OUT/add.out" 2>&1
+rc=0; "$BIN" connect cisco --wait 2 >"$OUT/connect.out" 2>"$OUT/connect.err" || rc=$?
+echo "$rc" >"$OUT/connect.rc"
+"$BIN" status >"$OUT/status.after" 2>&1
+"#;
+
+#[test]
+fn an_ipsec_connect_that_times_out_names_the_aggressive_mode_it_sent() {
+    let Some(out) = setup("connection_netns_ipsec_timeout") else { return };
+    run_script(IPSEC_TIMEOUT_SCRIPT, &out);
+    let o = out.as_path();
+    assert_eq!(read(o, "add.out"), "saved \"cisco\"\n");
+    assert_eq!(read(o, "connect.rc").trim(), "1", "{}", read(o, "connect.err"));
+    assert_eq!(
+        read(o, "connect.err"),
+        "ikeway: not connected after 2 s (last: Aggressive Mode message sent, waiting for the \
+         server); stopped it; see /run/ikeway/connection.log\n"
+    );
+    assert_eq!(read(o, "status.after"), "disconnected\n");
+}
+
 #[test]
 fn a_connect_that_times_out_leaves_nothing_running() {
     let Some(out) = setup("connection_netns_timeout") else { return };

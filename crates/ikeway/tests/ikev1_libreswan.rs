@@ -65,7 +65,8 @@ fn configured_then_disconnected(
     assert_eq!(read(dir, &format!("{case}.add.out")), format!("saved \"{case}\"\n"));
     let s = status(dir, &format!("{case}.status.json"));
     assert_eq!(s["status"], "connecting", "{case}: {s}");
-    assert_eq!(s["phase"], "configuring", "{case}: {s}");
+    // IKEv1's own phase: mode config answered, quick mode under way.
+    assert_eq!(s["phase"], "quick_mode", "{case}: {s}");
     // Mode Config from pluto: the first address of its pool with the netmask it sends (its
     // leftsubnet's), its DNS server and domain.
     assert_eq!(s["internal_addresses"], serde_json::json!([address]), "{case}: {s}");

@@ -99,6 +99,8 @@ pub use connection::{
 };
 pub use convert::{ConfigError, Unsupported, identity, secrets_from};
 pub use eap::{EapPlan, EapRound};
+/// The IKEv1 phase 1 exchange, as [`TunnelStatus::ikev1`] names it.
+pub use ikeway_ikev1::Phase1Mode;
 pub use ipsec::{
     HYBRID_SUFFIX, IpsecProtocol, MAX_GROUP_NAME, MAX_SHARED_SECRET, MAX_XAUTH_PASSWORD,
 };

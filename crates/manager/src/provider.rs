@@ -164,7 +164,13 @@ pub struct TunnelStatus {
     pub banner: Option<String>,
     /// IKE_SA_INIT completed (the session's `authenticating` event): keyed, the server not
     /// authenticated yet. What a progress display tells apart from waiting for the server.
+    /// IKEv1: phase 1 done, XAUTH under way.
     pub keyed: bool,
+    /// IKEv1 ("Cisco IPSec"): the phase 1 exchange the session runs; `None` for IKEv2. A
+    /// progress display names IKEv1's own exchanges by it.
+    pub ikev1: Option<crate::Phase1Mode>,
+    /// The server's configuration (CFG_REPLY, IKEv1 mode config) arrived.
+    pub configured: bool,
     /// The IKE SA, once up.
     pub ike: Option<IkeSaStatus>,
     /// The child SAs installed now.
@@ -316,6 +322,7 @@ impl TunnelProvider for SessionProvider {
             status.server = Some(SocketAddr::new(server, server_port));
             status.local = Some(session.local_addr().ip());
             status.session = Some(session.handle());
+            status.ikev1 = request.ikev1.as_ref().map(|c| c.mode);
         }
         let follow = Follow {
             status: Arc::clone(&self.status),
@@ -428,6 +435,7 @@ impl Follow {
                 status.addresses = c.addresses.iter().map(|(a, n)| format!("{a}/{n}")).collect();
                 status.dns = c.dns.iter().map(ToString::to_string).collect();
                 status.domains = c.dns_domains.clone();
+                status.configured = true;
                 drop(status);
                 self.config = Some(c);
             }

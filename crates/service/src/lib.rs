@@ -62,7 +62,7 @@ pub mod sleep;
 
 pub use daemon::{ConnectError, Daemon, DaemonError, DaemonOptions, Ended, Mode};
 pub use owner::{ConnectionOwner, Placement, described, status_name};
-pub use phase::{Facts, Phase};
+pub use phase::{Facts, Phase, Phase1};
 
 use ikeway_manager::{NetworkState, StatusChange};
 

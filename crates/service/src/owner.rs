@@ -18,7 +18,7 @@ use ikeway_tunnel::host::{HostNetwork, LinuxHost, StateFile};
 use ikeway_tunnel::{EventKind, SessionEvent};
 use serde_json::{Value, json};
 
-use crate::phase::{Facts, Phase};
+use crate::phase::{Facts, Phase, Phase1};
 
 /// Where a connection's tunnel runs on this host.
 #[derive(Debug, Clone)]
@@ -364,6 +364,11 @@ impl ConnectionOwner {
                 started: t.server.is_some(),
                 keyed: t.keyed,
                 authenticated: t.ike.is_some(),
+                ikev1: t.ikev1.map(|m| match m {
+                    ikeway_manager::Phase1Mode::Main => Phase1::Main,
+                    ikeway_manager::Phase1Mode::Aggressive => Phase1::Aggressive,
+                }),
+                configured: t.configured,
             })
             .name(),
             "child_sas": t.children,

@@ -1,11 +1,24 @@
 //! Where a connection stands before it is up: what `ikeway connect` draws while it waits and
-//! what the status snapshot's `phase` names.
+//! what the status snapshot's `phase` names. IKEv2 and IKEv1 ("Cisco IPSec") go through
+//! different exchanges, and each is named as it is: a timed-out IKEv1 connect must not say
+//! it sent IKE_SA_INIT.
 
 use std::fmt::{self, Display, Formatter};
 
 use serde_json::Value;
 
-/// Where a connection stands before it is up, in the order it moves through them.
+/// The phase 1 exchange of an IKEv1 connection (RFC 2409 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase1 {
+    /// Main Mode (certificates: Apple's IPSec with a certificate).
+    Main,
+    /// Aggressive Mode (a group name and shared secret).
+    Aggressive,
+}
+
+/// Where a connection stands before it is up, in the order it moves through them. IKEv2:
+/// resolving, IKE_SA_INIT, IKE_AUTH, configuring, connected. IKEv1: resolving, phase 1, XAUTH,
+/// mode config, quick mode, connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     /// Finding the server's address (and ours toward it).
@@ -16,6 +29,14 @@ pub enum Phase {
     Authenticating,
     /// The IKE SA is authenticated; addresses, routes and DNS are being set.
     Configuring,
+    /// IKEv1: the first phase 1 message is out, phase 1 not done.
+    Phase1Sent(Phase1),
+    /// IKEv1: phase 1 is done, the gateway's extended authentication (XAUTH) runs.
+    Xauth,
+    /// IKEv1: authenticated (phase 1 and any XAUTH); mode config (address, DNS) asked for.
+    ModeConfig,
+    /// IKEv1: mode config answered; quick mode (the ESP SAs) under way.
+    QuickMode,
     Connected,
 }
 
@@ -24,40 +45,68 @@ pub enum Phase {
 pub struct Facts {
     /// The connection's status is connected.
     pub connected: bool,
-    /// The server's address is known and the session started (IKE_SA_INIT sent).
+    /// The server's address is known and the session started (IKE_SA_INIT, or IKEv1's first
+    /// phase 1 message, sent).
     pub started: bool,
-    /// IKE_SA_INIT completed (`authenticating` event).
+    /// IKE_SA_INIT completed (`authenticating` event); IKEv1: phase 1 done, XAUTH next.
     pub keyed: bool,
-    /// IKE_AUTH completed (`ike_sa_up` event).
+    /// IKE_AUTH completed (`ike_sa_up` event); IKEv1: phase 1 and XAUTH done.
     pub authenticated: bool,
+    /// IKEv1: which phase 1 the connection runs; `None` for IKEv2.
+    pub ikev1: Option<Phase1>,
+    /// IKEv1: mode config answered (`config_received`).
+    pub configured: bool,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 5] = [
+    pub const ALL: [Phase; 10] = [
         Phase::Resolving,
         Phase::InitSent,
         Phase::Authenticating,
         Phase::Configuring,
+        Phase::Phase1Sent(Phase1::Main),
+        Phase::Phase1Sent(Phase1::Aggressive),
+        Phase::Xauth,
+        Phase::ModeConfig,
+        Phase::QuickMode,
         Phase::Connected,
     ];
 
-    /// 1 to 5.
+    /// Its place among its protocol's phases: 1 to [`Self::steps`].
     pub fn step(self) -> u64 {
-        self as u64 + 1
+        match self {
+            Self::Resolving => 1,
+            Self::InitSent | Self::Phase1Sent(_) => 2,
+            Self::Authenticating | Self::Xauth => 3,
+            Self::Configuring | Self::ModeConfig => 4,
+            Self::QuickMode => 5,
+            Self::Connected => self.steps(),
+        }
+    }
+
+    /// How many phases its protocol has: 6 for IKEv1's own phases, else 5 (IKEv2's, also
+    /// for `Resolving` and `Connected`, which both protocols share).
+    pub fn steps(self) -> u64 {
+        match self {
+            Self::Phase1Sent(_) | Self::Xauth | Self::ModeConfig | Self::QuickMode => 6,
+            _ => 5,
+        }
     }
 
     /// The furthest phase the facts show.
     pub fn of(f: Facts) -> Self {
         if f.connected {
-            Self::Connected
-        } else if f.authenticated {
-            Self::Configuring
-        } else if f.keyed {
-            Self::Authenticating
-        } else if f.started {
-            Self::InitSent
-        } else {
-            Self::Resolving
+            return Self::Connected;
+        }
+        match f.ikev1 {
+            None if f.authenticated => Self::Configuring,
+            None if f.keyed => Self::Authenticating,
+            None if f.started => Self::InitSent,
+            Some(_) if f.configured => Self::QuickMode,
+            Some(_) if f.authenticated => Self::ModeConfig,
+            Some(_) if f.keyed => Self::Xauth,
+            Some(mode) if f.started => Self::Phase1Sent(mode),
+            _ => Self::Resolving,
         }
     }
 
@@ -68,6 +117,11 @@ impl Phase {
             Self::InitSent => "ike_sa_init",
             Self::Authenticating => "authenticating",
             Self::Configuring => "configuring",
+            Self::Phase1Sent(Phase1::Main) => "main_mode",
+            Self::Phase1Sent(Phase1::Aggressive) => "aggressive_mode",
+            Self::Xauth => "xauth",
+            Self::ModeConfig => "mode_config",
+            Self::QuickMode => "quick_mode",
             Self::Connected => "connected",
         }
     }
@@ -83,8 +137,8 @@ impl Phase {
         Self::of(Facts {
             connected: s["status"] == "connected",
             started: !s["server"].is_null(),
-            keyed: false,
             authenticated: !s["ike_sa"].is_null(),
+            ..Facts::default()
         })
     }
 }
@@ -96,6 +150,13 @@ impl Display for Phase {
             Self::InitSent => "IKE_SA_INIT sent, waiting for the server",
             Self::Authenticating => "authenticating (IKE_AUTH sent)",
             Self::Configuring => "configuring addresses, routes and DNS",
+            Self::Phase1Sent(Phase1::Main) => "Main Mode message sent, waiting for the server",
+            Self::Phase1Sent(Phase1::Aggressive) => {
+                "Aggressive Mode message sent, waiting for the server"
+            }
+            Self::Xauth => "phase 1 done, extended authentication (XAUTH) with the server",
+            Self::ModeConfig => "authenticated, mode config (address, DNS) asked for",
+            Self::QuickMode => "mode config received, quick mode (ESP SA) under way",
             Self::Connected => "connected",
         })
     }
@@ -122,6 +183,34 @@ mod tests {
     }
 
     #[test]
+    fn an_ikev1_connection_goes_through_its_own_phases() {
+        let mut f = Facts { ikev1: Some(Phase1::Aggressive), ..Facts::default() };
+        assert_eq!(Phase::of(f), Phase::Resolving);
+        f.started = true;
+        assert_eq!(Phase::of(f), Phase::Phase1Sent(Phase1::Aggressive));
+        f.keyed = true;
+        assert_eq!(Phase::of(f), Phase::Xauth);
+        f.authenticated = true;
+        assert_eq!(Phase::of(f), Phase::ModeConfig);
+        f.configured = true;
+        assert_eq!(Phase::of(f), Phase::QuickMode);
+        f.connected = true;
+        assert_eq!(Phase::of(f), Phase::Connected);
+        // Certificates without XAUTH: phase 1 goes straight to mode config.
+        let main = Facts {
+            ikev1: Some(Phase1::Main),
+            started: true,
+            authenticated: true,
+            ..Facts::default()
+        };
+        assert_eq!(Phase::of(main), Phase::ModeConfig);
+        assert_eq!(
+            Phase::of(Facts { authenticated: false, ..main }),
+            Phase::Phase1Sent(Phase1::Main)
+        );
+    }
+
+    #[test]
     fn a_snapshot_shows_how_far_the_connection_got() {
         assert_eq!(Phase::of_snapshot(None), Phase::Resolving);
         for p in Phase::ALL {
@@ -141,15 +230,54 @@ mod tests {
 
     #[test]
     fn phases_are_numbered_in_order_and_read_as_words() {
-        let steps: Vec<u64> = Phase::ALL.iter().map(|p| p.step()).collect();
-        assert_eq!(steps, [1, 2, 3, 4, 5]);
-        assert!(Phase::ALL.windows(2).all(|w| w[0] < w[1]));
+        let ikev2 = [
+            Phase::Resolving,
+            Phase::InitSent,
+            Phase::Authenticating,
+            Phase::Configuring,
+            Phase::Connected,
+        ];
+        let steps: Vec<(u64, u64)> = ikev2.iter().map(|p| (p.step(), p.steps())).collect();
+        assert_eq!(steps, [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]);
+        let ikev1 = [
+            Phase::Phase1Sent(Phase1::Aggressive),
+            Phase::Xauth,
+            Phase::ModeConfig,
+            Phase::QuickMode,
+        ];
+        let steps: Vec<(u64, u64)> = ikev1.iter().map(|p| (p.step(), p.steps())).collect();
+        assert_eq!(steps, [(2, 6), (3, 6), (4, 6), (5, 6)]);
         let names: Vec<&str> = Phase::ALL.iter().map(|p| p.name()).collect();
         assert_eq!(
             names,
-            ["resolving", "ike_sa_init", "authenticating", "configuring", "connected"]
+            [
+                "resolving",
+                "ike_sa_init",
+                "authenticating",
+                "configuring",
+                "main_mode",
+                "aggressive_mode",
+                "xauth",
+                "mode_config",
+                "quick_mode",
+                "connected"
+            ]
         );
-        assert_eq!(Phase::InitSent.to_string(), "IKE_SA_INIT sent, waiting for the server");
-        assert_eq!(Phase::Authenticating.to_string(), "authenticating (IKE_AUTH sent)");
+        let words: Vec<String> = Phase::ALL.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            words,
+            [
+                "resolving the server's address",
+                "IKE_SA_INIT sent, waiting for the server",
+                "authenticating (IKE_AUTH sent)",
+                "configuring addresses, routes and DNS",
+                "Main Mode message sent, waiting for the server",
+                "Aggressive Mode message sent, waiting for the server",
+                "phase 1 done, extended authentication (XAUTH) with the server",
+                "authenticated, mode config (address, DNS) asked for",
+                "mode config received, quick mode (ESP SA) under way",
+                "connected",
+            ]
+        );
     }
 }

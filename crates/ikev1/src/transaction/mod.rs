@@ -191,6 +191,13 @@ impl Ikev1Sa {
     pub(crate) fn start_transactions(&mut self, now: Instant) {
         match (self.side, self.config.xauth) {
             (Side::Initiator, true) => {
+                // Phase 1 keys, the gateway's XAUTH next: what IKEv2 reports after IKE_SA_INIT
+                // (a status display tells waiting for the server from authenticating by it).
+                // A renewal runs behind a connected tunnel and reports nothing of the kind.
+                if !self.quick.renewing {
+                    let (spi_i, spi_r) = (self.cky_i, self.cky_r);
+                    self.emit(ikeway_sa::Event::Authenticating { spi_i, spi_r });
+                }
                 self.transaction.step = Step::ClientXauth;
                 self.transaction.wait_until = Some(now + PEER_START_WAIT);
             }
