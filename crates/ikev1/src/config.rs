@@ -125,6 +125,15 @@ pub struct Config {
     /// Announce Cisco Unity (Cisco and compatible gateways then push split networks and a
     /// banner in mode config).
     pub cisco_unity: bool,
+    /// IKEv1 fragmentation (the "FRAGMENTATION" vendor ID, payload 132): announce it, take the
+    /// peer's fragments, and send ours when the peer announced it too.
+    pub fragmentation: bool,
+    /// The longest phase 1 message sent whole (counted without the non-ESP marker, as IKEv2's
+    /// `ikeway_sa::Config::max_message_len`); a longer one goes in fragments when the peer
+    /// takes them.
+    pub max_message_len: usize,
+    /// Bounds on joining the peer's fragments.
+    pub fragment_limits: crate::fragment::FragmentLimits,
     /// Quick mode settings: ESP proposals, PFS, lifetimes, client IDs.
     pub quick: crate::quick::QuickConfig,
     /// XAUTH credentials and mode config requests (transaction exchange).
@@ -136,7 +145,8 @@ pub struct Config {
 impl Config {
     /// A configuration with a shared secret and everything else at its default: aggressive
     /// mode (as Apple does with a group name), Apple's suites, a phase 1 lifetime of 8 hours,
-    /// NAT traversal on.
+    /// NAT traversal and fragmentation on (iOS announces FRAGMENTATION too), messages over
+    /// IKEv2's default size fragmented.
     pub fn psk(local_id: Identity, psk: SecretBytes) -> Self {
         Self {
             mode: Phase1Mode::Aggressive,
@@ -150,6 +160,9 @@ impl Config {
             half_open_timeout: Duration::from_secs(30),
             nat_traversal: true,
             cisco_unity: false,
+            fragmentation: true,
+            max_message_len: ikeway_sa::DEFAULT_MAX_MESSAGE_LEN,
+            fragment_limits: Default::default(),
             quick: Default::default(),
             transaction: Default::default(),
             informational: Default::default(),

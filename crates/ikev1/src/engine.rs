@@ -29,6 +29,11 @@ pub struct Stats {
     pub dropped_unexpected: u64,
     /// Phase 1 messages refused for carrying more CERT payloads or bytes than we parse.
     pub peer_certificates_over_limit: u64,
+    /// Fragments of the peer's messages (vendor-ID-negotiated IKEv1 fragmentation): taken,
+    /// joined, and dropped by reason.
+    pub fragments: crate::fragment::FragmentStats,
+    /// Our messages sent in fragments (each counted once, however many pieces).
+    pub sent_fragmented: u64,
 }
 
 /// One ISAKMP SA and the exchanges it protects, initiator or responder.
@@ -47,6 +52,10 @@ pub struct Ikev1Sa {
     /// Phase 1 in progress; emptied (secrets wiped) once established.
     pub(crate) exchange: crate::phase1::Exchange,
     pub(crate) resend: crate::phase1::Resend,
+    /// The peer's fragmented message being joined, if any.
+    pub(crate) reassembly: crate::fragment::Reassembly,
+    /// The fragment ID of our next fragmented message.
+    pub(crate) next_fragment_id: u16,
     /// What the peer announced by vendor ID (DPD, XAUTH, NAT-T variant, Unity).
     pub(crate) vendors: crate::phase1::PeerVendors,
     /// NAT-T negotiated and what it found; `None` without NAT-T.
@@ -94,6 +103,8 @@ impl Ikev1Sa {
             phase1: Default::default(),
             exchange: Default::default(),
             resend: Default::default(),
+            reassembly: Default::default(),
+            next_fragment_id: 1,
             vendors: Default::default(),
             nat: None,
             suite: None,
@@ -152,7 +163,8 @@ impl Ikev1Sa {
         if self.is_closed() {
             return None;
         }
-        [self.timers.next(), self.phase2_deadline()].into_iter().flatten().min()
+        let reassembly = self.reassembly.deadline(&self.config.fragment_limits);
+        [self.timers.next(), self.phase2_deadline(), reassembly].into_iter().flatten().min()
     }
 
     /// The next datagram to send, copied into `buf`; `Err(needed)` when `buf` is too short

@@ -15,6 +15,7 @@
 mod config;
 mod crypt;
 mod engine;
+pub mod fragment;
 pub mod informational;
 mod keylog;
 pub mod keys;
@@ -31,6 +32,7 @@ use std::net::SocketAddr;
 pub use config::{Authentication, Config, Identity, Phase1Mode, Phase1Proposal};
 pub use crypt::{Crypt, OpenError};
 pub use engine::{Ikev1Sa, Stats};
+pub use fragment::{FragmentLimits, FragmentStats};
 #[cfg(feature = "fuzzing")]
 pub use ikeway_sa::InsecureKexForFuzzing;
 pub use ikeway_sa::{

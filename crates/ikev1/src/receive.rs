@@ -13,6 +13,7 @@ use ikeway_isakmp::{
 use ikeway_sa::{CloseReason, Side};
 
 use crate::engine::Ikev1Sa;
+use crate::fragment::Taken;
 use crate::keys::HashAlg;
 use crate::phase1::State;
 use crate::phase1::flow::{Phase1Error, Received};
@@ -69,8 +70,24 @@ impl Ikev1Sa {
             self.stats.dropped_malformed += 1;
             return;
         };
+        self.handle_message(now, remote, local, bytes, false);
+    }
+
+    /// One ISAKMP message, as received or joined from its fragments (`joined`).
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        bytes: &[u8],
+        joined: bool,
+    ) {
         let Ok((message, spans)) = MessageRepr::parse_with_spans(bytes) else {
-            self.stats.dropped_malformed += 1;
+            if joined {
+                self.stats.fragments.not_a_message += 1;
+            } else {
+                self.stats.dropped_malformed += 1;
+            }
             return;
         };
         let header = message.header;
@@ -80,10 +97,10 @@ impl Ikev1Sa {
         if cky_i == self.cky_i && self.resend.last_received.as_ref() == Some(&digest) {
             // The peer did not get our answer to this message: send it again (RFC 2408
             // leaves this local; every IKEv1 peer does it).
-            if !self.resend.datagram.is_empty() {
+            if !self.resend.datagrams.is_empty() {
                 self.stats.replayed_responses += 1;
-                let again = self.resend.datagram.clone();
-                self.send_datagram(again);
+                let again = self.resend.datagrams.clone();
+                again.into_iter().for_each(|d| self.send_datagram(d));
             }
             return;
         }
@@ -93,7 +110,15 @@ impl Ikev1Sa {
         let first_message =
             self.side == Side::Responder && self.phase1 == State::Start && cky_r == 0;
         if cky_i != self.cky_i || (cky_r != self.cky_r && !first_answer && !first_message) {
-            self.stats.dropped_unexpected += 1;
+            if joined {
+                self.stats.fragments.not_a_message += 1;
+            } else {
+                self.stats.dropped_unexpected += 1;
+            }
+            return;
+        }
+        if message.payloads().iter().any(|p| matches!(p, Payload::Fragment(_))) {
+            self.fragment_received(now, remote, local, message.payloads(), joined);
             return;
         }
         match message.body {
@@ -115,6 +140,32 @@ impl Ikev1Sa {
                 // nothing here to act on.
                 self.stats.dropped_unauthenticated += 1;
             }
+        }
+    }
+
+    /// A fragment of a larger message (vendor-ID-negotiated IKEv1 fragmentation): taken only
+    /// alone in its message, once the exchange has started and when we announced that we take
+    /// fragments; the joined message goes through every check a datagram does.
+    fn fragment_received(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        payloads: &[Payload],
+        joined: bool,
+    ) {
+        let [Payload::Fragment(fragment)] = payloads else {
+            self.stats.fragments.unexpected += 1;
+            return;
+        };
+        if joined || !self.config.fragmentation || self.phase1 == State::Start {
+            self.stats.fragments.unexpected += 1;
+            return;
+        }
+        let limits = self.config.fragment_limits;
+        match self.reassembly.take(now, fragment, &limits, &mut self.stats.fragments) {
+            Taken::Complete(whole) => self.handle_message(now, remote, local, &whole, true),
+            Taken::Incomplete | Taken::Dropped => {}
         }
     }
 
@@ -253,6 +304,7 @@ impl Ikev1Sa {
         self.end_phase2();
         self.phase1 = State::Closed;
         self.timers.stop_all();
+        self.reassembly.clear();
         self.exchange = Default::default();
         self.resend = Default::default();
         self.emit(ikeway_sa::Event::IkeSaClosed { reason });
@@ -260,6 +312,8 @@ impl Ikev1Sa {
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let limits = self.config.fragment_limits;
+        self.reassembly.expire(now, &limits, &mut self.stats.fragments);
         for timer in self.timers.expired(now) {
             match timer {
                 Timer::Retransmit => self.retransmit(now),
@@ -276,7 +330,7 @@ impl Ikev1Sa {
     /// Phase 1 resends its last message with back-off until the tries run out.
     fn retransmit(&mut self, now: Instant) {
         let policy = self.config.retransmit;
-        if self.resend.attempts >= policy.tries || self.resend.datagram.is_empty() {
+        if self.resend.attempts >= policy.tries || self.resend.datagrams.is_empty() {
             self.close(match self.side {
                 Side::Initiator => CloseReason::PeerUnreachable,
                 Side::Responder => CloseReason::HandshakeTimeout,
@@ -284,8 +338,8 @@ impl Ikev1Sa {
             return;
         }
         self.stats.retransmits += 1;
-        let again = self.resend.datagram.clone();
-        self.send_datagram(again);
+        let again = self.resend.datagrams.clone();
+        again.into_iter().for_each(|d| self.send_datagram(d));
         self.timers.set(Timer::Retransmit, now + policy.timeout(self.resend.attempts));
         self.resend.attempts += 1;
     }

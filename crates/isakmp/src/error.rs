@@ -48,6 +48,8 @@ pub enum DecodeErrorKind {
     IdLength,
     /// A data attribute list that ends inside an attribute (RFC 2408 §3.3).
     AttributeTruncated,
+    /// An IKE Fragment payload numbered 0 (fragments count from 1).
+    FragmentNumberZero,
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -65,6 +67,7 @@ impl fmt::Display for DecodeErrorKind {
             Self::SpiSize => f.write_str("SPI size not allowed for the protocol"),
             Self::IdLength => f.write_str("identification data length does not match its type"),
             Self::AttributeTruncated => f.write_str("data attribute runs past its container"),
+            Self::FragmentNumberZero => f.write_str("fragment number 0"),
         }
     }
 }

@@ -9,8 +9,10 @@
 //! * an owned `*Repr` for every IKEv1 payload (SA with proposals,
 //!   transforms and TV/TLV attributes, KE, ID, CERT, CR, HASH, SIG, Nonce,
 //!   Notification, Delete, Vendor ID, NAT-D, NAT-OA, the Mode Config /
-//!   XAUTH Attribute payload with the Cisco Unity attributes); other
-//!   payload types are kept verbatim;
+//!   XAUTH Attribute payload with the Cisco Unity attributes, the IKE
+//!   Fragment payload of vendor-ID-negotiated fragmentation and
+//!   [`split_message`] to cut a message into fragments); other payload
+//!   types are kept verbatim;
 //! * [`MessageRepr`], whose body is a plaintext chain or, with the E flag,
 //!   the ciphertext ([`Body::Encrypted`]), and [`parse_chain`] for a
 //!   decrypted body, which stops at the last payload and reports how much
@@ -86,10 +88,11 @@ pub use error::{DecodeError, DecodeErrorKind, EmitError, Ikev1};
 pub use header::{Flags, HEADER_LEN, HeaderRepr, VERSION_1_0};
 pub use message::{Body, MessageRepr};
 pub use payload::{
-    AttributeRepr, CertRepr, Chain, ConfigAttribute, DeleteRepr, HashRepr, IdRepr, IdValue, KeRepr,
-    NatDRepr, NatOaRepr, NonceRepr, NotificationRepr, Payload, PayloadSpan, ProposalRepr,
-    SaAttribute, SaRepr, SigRepr, SplitNetwork, TransformRepr, VendorIdRepr, chain_len,
-    chain_to_vec, emit_chain, first_type, parse_chain, parse_chain_at,
+    AttributeRepr, CertRepr, Chain, ConfigAttribute, DeleteRepr, FRAGMENT_OVERHEAD, FragmentRepr,
+    HashRepr, IdRepr, IdValue, KeRepr, LAST_FRAGMENT, NatDRepr, NatOaRepr, NonceRepr,
+    NotificationRepr, Payload, PayloadSpan, ProposalRepr, SaAttribute, SaRepr, SigRepr,
+    SplitNetwork, TransformRepr, VendorIdRepr, chain_len, chain_to_vec, emit_chain, first_type,
+    parse_chain, parse_chain_at, split_message,
 };
 pub use registry::{
     AhTransformId, AuthMethod, CertEncoding, ConfigAttributeType, ConfigType, Doi,

@@ -124,7 +124,26 @@ impl fmt::Display for KnownVendorId {
     }
 }
 
+/// The capability bit of the FRAGMENTATION vendor ID that says "phase 1 (Main and Aggressive
+/// Mode) messages may come in fragments" (racoon's reading, which strongSwan follows; Cisco
+/// sends 0xc0000000, adding base ISAKMP messages).
+pub const FRAGMENTATION_PHASE1: u32 = 0x8000_0000;
+
 impl VendorIdRepr {
+    /// Whether this is the FRAGMENTATION vendor ID announcing fragments of phase 1 messages:
+    /// the bare 16 octets (Windows sends it so), or 20 with the [`FRAGMENTATION_PHASE1`] bit
+    /// in the capability octets.
+    pub fn announces_phase1_fragmentation(&self) -> bool {
+        let prefix = &KnownVendorId::Fragmentation.bytes()[..16];
+        match (self.data.get(..16), self.data.get(16..)) {
+            (Some(p), Some(rest)) if p == prefix => match <[u8; 4]>::try_from(rest) {
+                Ok(caps) => u32::from_be_bytes(caps) & FRAGMENTATION_PHASE1 != 0,
+                Err(_) => rest.is_empty(),
+            },
+            _ => false,
+        }
+    }
+
     /// The Vendor ID payload that announces `id`.
     pub fn from_known(id: KnownVendorId) -> Self {
         Self::new(id.bytes())
@@ -160,6 +179,23 @@ mod tests {
         rfc.push(0);
         assert_eq!(KnownVendorId::recognise(&rfc), None);
         assert!(KnownVendorId::NatTDraft02N.is_nat_t());
+    }
+
+    #[test]
+    fn fragmentation_is_announced_bare_or_with_the_phase_1_bit() {
+        let ours = VendorIdRepr::from_known(KnownVendorId::Fragmentation);
+        assert_eq!(ours.data[16..], [0x80, 0, 0, 0]);
+        assert!(ours.announces_phase1_fragmentation());
+        let bare = VendorIdRepr::new(&ours.data[..16]);
+        assert!(bare.announces_phase1_fragmentation());
+        let mut cisco = ours.data.clone();
+        cisco[16] = 0xc0;
+        assert!(VendorIdRepr::new(cisco.clone()).announces_phase1_fragmentation());
+        cisco[16] = 0x40;
+        assert!(!VendorIdRepr::new(cisco).announces_phase1_fragmentation());
+        assert!(!VendorIdRepr::new(&ours.data[..18]).announces_phase1_fragmentation());
+        let dpd = VendorIdRepr::from_known(KnownVendorId::Dpd);
+        assert!(!dpd.announces_phase1_fragmentation());
         assert!(!KnownVendorId::Dpd.is_nat_t());
     }
 }

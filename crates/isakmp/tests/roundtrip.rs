@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use ikeway_isakmp::{
     AttributeRepr, AttributeValue, Body, CertEncoding, CertRepr, ConfigAttribute,
-    ConfigAttributeType, ConfigType, DataAttribute, DeleteRepr, Doi, ExchangeType, Flags, HashRepr,
-    HeaderRepr, IdRepr, IdType, KeRepr, MessageRepr, NatDRepr, NatOaRepr, NonceRepr,
-    NotificationRepr, NotifyType, Payload, PayloadType, ProposalRepr, ProtocolId, SaAttribute,
-    SaRepr, SigRepr, TransformRepr, VendorIdRepr, chain_to_vec, parse_chain,
+    ConfigAttributeType, ConfigType, DataAttribute, DeleteRepr, Doi, ExchangeType, Flags,
+    FragmentRepr, HashRepr, HeaderRepr, IdRepr, IdType, KeRepr, MessageRepr, NatDRepr, NatOaRepr,
+    NonceRepr, NotificationRepr, NotifyType, Payload, PayloadType, ProposalRepr, ProtocolId,
+    SaAttribute, SaRepr, SigRepr, TransformRepr, VendorIdRepr, chain_to_vec, parse_chain,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -142,7 +142,10 @@ fn payload() -> impl Strategy<Value = Payload> {
         bytes(32).prop_map(|d| Payload::NatDDraft(NatDRepr::new(d))),
         addr().prop_map(|address| Payload::NatOa(NatOaRepr { address })),
         addr().prop_map(|address| Payload::NatOaDraft(NatOaRepr { address })),
-        (prop_oneof![Just(2u8), Just(3), 15u8..20, 22u8..130, 132u8..=255], bytes(24))
+        (any::<u16>(), 1u8..=255, any::<u8>(), bytes(64)).prop_map(|(id, number, flags, data)| {
+            Payload::Fragment(FragmentRepr { id, number, flags, data })
+        }),
+        (prop_oneof![Just(2u8), Just(3), 15u8..20, 22u8..130, 133u8..=255], bytes(24))
             .prop_map(|(k, data)| Payload::Unknown { kind: PayloadType(k), data }),
     ]
 }

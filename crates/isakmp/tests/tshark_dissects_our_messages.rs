@@ -374,3 +374,57 @@ fn tshark_dissects_every_payload_we_emit() {
     assert!(!verbose.contains("Malformed"), "{verbose}");
     std::fs::remove_file(path).ok();
 }
+
+/// IKEv1 fragmentation (payload 132): the fragments `split_message` makes of a Main Mode
+/// message 5 (ID, CERT, SIG; encrypted as sent), as tshark sees them: each fragment with its
+/// ID, number and last flag, the message joined again in the last frame, no expert message.
+#[test]
+fn tshark_joins_the_fragments_we_split_a_message_into() {
+    if !ikeway_testkit::have("tshark") {
+        ikeway_testkit::skip(
+            "tshark_joins_the_fragments_we_split_a_message_into",
+            "tshark not installed",
+        );
+        return;
+    }
+    let mut header = HeaderRepr::new(CKY_I, CKY_R, ExchangeType::MAIN, 0);
+    header.next_payload = ikeway_isakmp::PayloadType::ID;
+    let whole = MessageRepr { header, body: ikeway_isakmp::Body::Encrypted(vec![0x5a; 1200]) }
+        .to_vec()
+        .expect("encodes");
+    let pieces = ikeway_isakmp::split_message(&whole, ExchangeType::MAIN, 1, 500).expect("splits");
+    assert_eq!(pieces.len(), 3);
+    // All from the initiator (`ike_exchange` would alternate directions).
+    let path =
+        std::env::temp_dir().join(format!("ikeway-isakmp-fragments-{}.pcap", std::process::id()));
+    let packets: Vec<Vec<u8>> = pieces
+        .iter()
+        .map(|m| ikeway_testkit::pcap::ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 500, m))
+        .collect();
+    std::fs::write(&path, ikeway_testkit::pcap::raw_ip(&packets)).expect("write pcap");
+    let fields = [
+        "isakmp.frag.packetid",
+        "isakmp.frag.seq",
+        "isakmp.frag.last",
+        "isakmp.fragment.count",
+        "isakmp.length",
+        "isakmp.exchangetype",
+        "isakmp.flag_e",
+        "_ws.expert.message",
+        "_ws.malformed",
+    ];
+    let mut args = vec!["-T", "fields", "-E", "occurrence=a", "-E", "separator=|"];
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    let text = tshark(&path, &args);
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<&str> = text.lines().collect();
+    // Frames 1 and 2: a fragment each; frame 3: the last fragment and the message joined from
+    // the three (its own header: 1228 octets, Main Mode, encrypted).
+    assert_eq!(
+        lines,
+        ["0x0001|1|0||500|2|0||", "0x0001|2|0||500|2|0||", "0x0001|3|1|3|336,1228|2,2|0,1||",],
+        "{text}"
+    );
+}

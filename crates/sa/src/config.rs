@@ -30,6 +30,11 @@ pub struct IkeProposal {
 /// How many additional key exchanges a proposal can carry: ADDKE1..ADDKE7 (RFC 9370 §2.2.1).
 pub const MAX_ADDITIONAL_KES: usize = 7;
 
+/// The longest IKE message sent whole when the configuration names no MTU: IPv6's minimum
+/// link MTU (RFC 8200 §5), as RFC 7383 §2.5.1 discusses. IKEv1 fragmentation
+/// (`ikeway-ikev1`) uses the same size.
+pub const DEFAULT_MAX_MESSAGE_LEN: usize = 1280;
+
 /// Whether a child SA uses 64-bit extended sequence numbers (RFC 4303 §2.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EsnPolicy {
@@ -259,7 +264,7 @@ impl Config {
             lifetimes: Lifetimes::default(),
             retransmit: Retransmit::default(),
             dpd_interval: Some(Duration::from_secs(10 * 60)),
-            max_message_len: 1280,
+            max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             nat_keepalive: Duration::from_secs(20),
             cookie_threshold: 64,
             half_open_limit: 1024,

@@ -77,8 +77,8 @@ use std::net::SocketAddr;
 
 pub use auth::{LocalAuth, PeerAuth};
 pub use config::{
-    AddressPool, CLIENT_CONFIG_REQUEST, Config, DEFAULT_MAX_CHILDREN, EsnPolicy, EspProposal,
-    IkeProposal, Lifetimes, MAX_ADDITIONAL_KES, Retransmit, any_v4, any_v6,
+    AddressPool, CLIENT_CONFIG_REQUEST, Config, DEFAULT_MAX_CHILDREN, DEFAULT_MAX_MESSAGE_LEN,
+    EsnPolicy, EspProposal, IkeProposal, Lifetimes, MAX_ADDITIONAL_KES, Retransmit, any_v4, any_v6,
 };
 pub use engine::{Engine, EngineEvent, SaId};
 pub use event::{ChildSaInfo, CloseReason, ConfigReceived, Event, Stats};

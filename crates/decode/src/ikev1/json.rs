@@ -105,6 +105,14 @@ pub(super) fn payload(p: &Payload, encrypted: bool) -> Value {
             put("identifier", json!(a.identifier));
             put("attributes", json!(a.attributes.iter().map(config_attribute).collect::<Vec<_>>()));
         }
+        Payload::Fragment(f) => {
+            put("fragment_id", json!(f.id));
+            put("fragment_number", json!(f.number));
+            put("last", json!(f.is_last()));
+            put("flags", json!(f.flags));
+            put("data_length", json!(f.data.len()));
+            put("data", hex(&f.data));
+        }
         Payload::Unknown { data, .. } => put("data", hex(data)),
         // The codec may learn new payloads before this renderer does.
         _ => put("note", json!("payload type not rendered by this version of ikeway decode")),

@@ -118,7 +118,7 @@ impl Ikev1Sa {
                 ExchangeType::AGGRESSIVE
             }
         };
-        payloads.extend(our_vendor_ids(&self.config, None));
+        payloads.extend(our_vendor_ids(&self.config, None, None));
         self.send_phase1(now, kind, payloads, false, true);
         Ok(())
     }
@@ -225,7 +225,7 @@ impl Ikev1Sa {
         self.exchange.suite = Some(suite);
         self.vendors = PeerVendors::read(rx.payloads);
         let mut payloads = vec![Payload::Sa(answer)];
-        payloads.extend(our_vendor_ids(&self.config, self.nat_t_variant()));
+        payloads.extend(our_vendor_ids(&self.config, self.nat_t_variant(), Some(&self.vendors)));
         self.phase1 = State::MainR2;
         self.send_phase1(now, ExchangeType::MAIN, payloads, false, true);
         Ok(())
@@ -302,7 +302,7 @@ impl Ikev1Sa {
         payloads.extend(auth::prove(&self.config.auth, &hash_r).map_err(|_| {
             Fail(NotifyType::AUTHENTICATION_FAILED, CloseReason::OwnCertificateUnusable)
         })?);
-        payloads.extend(our_vendor_ids(&self.config, self.nat_t_variant()));
+        payloads.extend(our_vendor_ids(&self.config, self.nat_t_variant(), Some(&self.vendors)));
         payloads.extend(self.our_nat_d(suite));
         self.phase1 = State::AggrR2;
         self.send_phase1(now, ExchangeType::AGGRESSIVE, payloads, false, true);
@@ -314,7 +314,7 @@ impl Ikev1Sa {
         let suite = self.exchange.suite.ok_or(Drop)?;
         self.check_peer_proof(HashOf::Initiator, rx)?;
         self.detect_nat(suite, rx);
-        self.resend.datagram.clear();
+        self.resend.datagrams.clear();
         self.phase1_done(now);
         Ok(())
     }
@@ -500,14 +500,39 @@ impl Ikev1Sa {
         let Some(message) = self.build_message(exchange, 0, payloads, encrypt) else {
             return;
         };
-        let datagram = self.frame(&message);
-        self.resend.datagram = datagram.clone();
+        let datagrams: Vec<Vec<u8>> =
+            self.in_fragments(&message).iter().map(|m| self.frame(m)).collect();
+        self.resend.datagrams = datagrams.clone();
         self.resend.attempts = 1;
-        self.send_datagram(datagram);
+        datagrams.into_iter().for_each(|d| self.send_datagram(d));
         if wait {
             self.timers.set(Timer::Retransmit, now + self.config.retransmit.timeout(0));
         } else {
             self.timers.stop(Timer::Retransmit);
+        }
+    }
+
+    /// `message` as it goes out: whole, or in fragments when it is longer than
+    /// `max_message_len` and the peer announced that it takes them. Fragments carry the phase 1
+    /// mode's exchange type and message ID 0, as strongSwan and Windows send them.
+    fn in_fragments(&mut self, message: &[u8]) -> Vec<Vec<u8>> {
+        let limit = self.config.max_message_len;
+        if message.len() <= limit || !self.config.fragmentation || !self.vendors.fragmentation {
+            return vec![message.to_vec()];
+        }
+        let exchange = match self.config.mode {
+            crate::Phase1Mode::Main => ExchangeType::MAIN,
+            crate::Phase1Mode::Aggressive => ExchangeType::AGGRESSIVE,
+        };
+        let id = self.next_fragment_id;
+        match ikeway_isakmp::split_message(message, exchange, id, limit) {
+            Ok(pieces) => {
+                self.next_fragment_id = id.wrapping_add(1).max(1);
+                self.stats.sent_fragmented += 1;
+                pieces
+            }
+            // A size too small for any fragment: the message goes whole, and the path decides.
+            Err(_) => vec![message.to_vec()],
         }
     }
 

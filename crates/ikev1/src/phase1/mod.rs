@@ -56,6 +56,9 @@ pub struct PeerVendors {
     pub xauth: bool,
     pub dpd: bool,
     pub unity: bool,
+    /// FRAGMENTATION with the phase 1 capability: our large phase 1 messages may go in
+    /// fragments.
+    pub fragmentation: bool,
 }
 
 impl PeerVendors {
@@ -73,6 +76,9 @@ impl PeerVendors {
                 Some(KnownVendorId::Xauth) => v.xauth = true,
                 Some(KnownVendorId::Dpd) => v.dpd = true,
                 Some(KnownVendorId::CiscoUnity) => v.unity = true,
+                Some(KnownVendorId::Fragmentation) => {
+                    v.fragmentation |= id.announces_phase1_fragmentation();
+                }
                 _ => {}
             }
         }
@@ -81,9 +87,14 @@ impl PeerVendors {
 }
 
 /// The vendor IDs we send. An initiator announces what Apple's client does: RFC 3947 NAT-T
-/// and the drafts peers still key on, XAUTH, DPD, and Cisco Unity when configured. A
-/// responder answers with the one NAT-T variant it picked.
-pub(crate) fn our_vendor_ids(config: &Config, nat_t_answer: Option<NatTVariant>) -> Vec<Payload> {
+/// and the drafts peers still key on, XAUTH, DPD, and Cisco Unity and FRAGMENTATION when
+/// configured. A responder answers with the one NAT-T variant it picked, and with
+/// FRAGMENTATION only if the initiator sent it (`peer`), as strongSwan does.
+pub(crate) fn our_vendor_ids(
+    config: &Config,
+    nat_t_answer: Option<NatTVariant>,
+    peer: Option<&PeerVendors>,
+) -> Vec<Payload> {
     let mut ids = Vec::new();
     if config.nat_traversal {
         match nat_t_answer {
@@ -103,6 +114,9 @@ pub(crate) fn our_vendor_ids(config: &Config, nat_t_answer: Option<NatTVariant>)
     ids.push(KnownVendorId::Dpd);
     if config.cisco_unity {
         ids.push(KnownVendorId::CiscoUnity);
+    }
+    if config.fragmentation && peer.is_none_or(|p| p.fragmentation) {
+        ids.push(KnownVendorId::Fragmentation);
     }
     ids.into_iter().map(|id| Payload::VendorId(VendorIdRepr::from_known(id))).collect()
 }
@@ -132,8 +146,9 @@ pub(crate) struct Exchange {
 /// when the peer's previous message comes again (it did not get ours).
 #[derive(Debug, Default)]
 pub(crate) struct Resend {
-    /// The datagram as sent (marker included on port 4500).
-    pub datagram: Vec<u8>,
+    /// The datagrams as sent (marker included on port 4500): one, or the fragments of the
+    /// message.
+    pub datagrams: Vec<Vec<u8>>,
     /// Sends so far, the first included.
     pub attempts: u32,
     /// A digest of the peer's last message we acted on.

@@ -14,6 +14,7 @@
 mod cert;
 mod config;
 mod delete;
+mod fragment;
 mod id;
 mod nat;
 mod notification;
@@ -23,6 +24,7 @@ mod sa;
 pub use cert::CertRepr;
 pub use config::{AttributeRepr, ConfigAttribute, SplitNetwork};
 pub use delete::DeleteRepr;
+pub use fragment::{FRAGMENT_OVERHEAD, FragmentRepr, LAST_FRAGMENT, split_message};
 pub use id::{IdRepr, IdValue};
 pub use nat::NatOaRepr;
 pub use notification::NotificationRepr;
@@ -86,7 +88,9 @@ pub enum Payload {
     NatDDraft(NatDRepr),
     /// NAT Original Address under the draft number (131).
     NatOaDraft(NatOaRepr),
-    /// Any other type (fragments, GDOI, a bare Proposal ...), kept verbatim
+    /// IKE Fragment (132, the vendor-ID-negotiated IKEv1 fragmentation).
+    Fragment(FragmentRepr),
+    /// Any other type (GDOI, a bare Proposal ...), kept verbatim
     /// so it can be reported or re-emitted; whether to answer
     /// INVALID-PAYLOAD-TYPE is the negotiation's decision (RFC 2408 §5.2).
     Unknown {
@@ -117,6 +121,7 @@ impl Payload {
             Self::NatOa(_) => PayloadType::NAT_OA,
             Self::NatDDraft(_) => PayloadType::NAT_D_DRAFT,
             Self::NatOaDraft(_) => PayloadType::NAT_OA_DRAFT,
+            Self::Fragment(_) => PayloadType::FRAGMENT,
             Self::Unknown { kind, .. } => *kind,
         }
     }
@@ -124,7 +129,7 @@ impl Payload {
     /// Whether this crate decodes payloads of type `kind` (the others end
     /// up as [`Payload::Unknown`]).
     pub fn is_known(kind: PayloadType) -> bool {
-        matches!(kind.0, 1 | 4..=14 | 20 | 21 | 130 | 131)
+        matches!(kind.0, 1 | 4..=14 | 20 | 21 | 130..=132)
     }
 
     fn read_typed(kind: PayloadType, c: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -145,6 +150,7 @@ impl Payload {
             PayloadType::NAT_OA => Self::NatOa(NatOaRepr::parse_body(c)?),
             PayloadType::NAT_D_DRAFT => Self::NatDDraft(NatDRepr::parse_body(c)?),
             PayloadType::NAT_OA_DRAFT => Self::NatOaDraft(NatOaRepr::parse_body(c)?),
+            PayloadType::FRAGMENT => Self::Fragment(FragmentRepr::parse_body(c)?),
             _ => Self::Unknown { kind, data: c.rest().to_vec() },
         };
         c.expect_empty()?;
@@ -167,6 +173,7 @@ impl Payload {
             Self::Attribute(p) => p.body_len(),
             Self::NatD(p) | Self::NatDDraft(p) => p.body_len(),
             Self::NatOa(p) | Self::NatOaDraft(p) => p.body_len(),
+            Self::Fragment(p) => p.body_len(),
             Self::Unknown { data, .. } => data.len(),
         }
     }
@@ -191,6 +198,7 @@ impl Payload {
             Self::Attribute(p) => p.emit_body(o),
             Self::NatD(p) | Self::NatDDraft(p) => p.emit_body(o),
             Self::NatOa(p) | Self::NatOaDraft(p) => p.emit_body(o),
+            Self::Fragment(p) => p.emit_body(o),
             Self::Unknown { data, .. } => o.put(data),
         }
     }
@@ -384,11 +392,9 @@ mod tests {
     #[test]
     fn unknown_payloads_are_kept_verbatim() {
         let bytes = [0, 0x12, 0, 6, 0xde, 0xad];
-        let chain = parse_chain(PayloadType::FRAGMENT, &bytes).expect("decodes");
-        assert_eq!(
-            chain.payloads,
-            [Payload::Unknown { kind: PayloadType::FRAGMENT, data: vec![0xde, 0xad] }]
-        );
+        let gdoi = PayloadType(15);
+        let chain = parse_chain(gdoi, &bytes).expect("decodes");
+        assert_eq!(chain.payloads, [Payload::Unknown { kind: gdoi, data: vec![0xde, 0xad] }]);
         // The reserved octet is not kept: it is sent as zero.
         assert_eq!(chain_to_vec(&chain.payloads).unwrap(), [0, 0, 0, 6, 0xde, 0xad]);
     }
