@@ -27,6 +27,15 @@
 #                          networks, 10.77.0.0/26 and 10.77.0.128/26  include names both
 #                          (the protected host 10.77.0.2 in the       networks
 #                          first)
+#   main-rsa-xauth 10.99.0.56  Main Mode, RSA certificates both ways  XAUTH (xauth-generic as a
+#                          as main-rsa (XAUTHInitRSA: strongSwan's    second round: alice), Mode
+#                          `remote { auth = pubkey }` then            Config
+#                          `remote-2 { auth = xauth-generic }`)
+#   main-rsa-nofrag 10.99.0.57  as main-rsa with `fragmentation = no`: Mode Config, no XAUTH
+#                          strongSwan neither announces nor sends
+#                          IKEv1 fragments (main-rsa announces them:
+#                          swanctl's default, `fragmentation = yes`,
+#                          fragments over charon's fragment_size, 1280)
 #
 # Proposals: aggr-psk AES-256-CBC/SHA2-256/MODP-2048 (group 14) for phase 1 (Aggressive Mode
 # carries the KE in its first message, so one group), ESP AES-256-CBC + HMAC-SHA2-256 without
@@ -47,7 +56,9 @@
 #   ikw_v1_addrs_up               add every server case's address to the responder's ike0
 #   ikw_v1_pki_rsa                the RSA set in $IKW_PKI_DIR (after ikw_pki_eapset): v1-root-rsa
 #                                 (RSA 2048), v1-srv-rsa (RSA 3072, srv.ikeway.test), v1-cli-rsa
-#                                 (RSA 2048, cli.ikeway.test), all signed with PKCS#1 v1.5
+#                                 (RSA 2048, cli.ikeway.test), v1-cli-rsa4k (RSA 4096, the
+#                                 same name: a Main Mode message 5 of about 2 KB), all signed
+#                                 with PKCS#1 v1.5
 #   ikw_v1_charon_conf            strongswan.conf lines (for IKW_SW_EXTRA_CONF) every IKEv1
 #                                 peer here needs: Aggressive Mode PSK allowed, Cisco Unity on
 #   ikw_v1_sw_responder DIR       credentials and swanctl.conf for the responder of every case
@@ -89,6 +100,8 @@ main-cert 10.99.0.52
 main-rsa  10.99.0.53
 aggr-hybrid 10.99.0.54
 aggr-split 10.99.0.55
+main-rsa-xauth 10.99.0.56
+main-rsa-nofrag 10.99.0.57
 CASES
 }
 
@@ -97,6 +110,8 @@ ikw_v1_pki_rsa() {
     ikw_pki_issue v1-srv-rsa rsa3072 v1-root-rsa "CN=srv.ikeway.test" --san srv.ikeway.test \
         --flag serverAuth --flag ikeIntermediate
     ikw_pki_issue v1-cli-rsa rsa2048 v1-root-rsa "CN=cli.ikeway.test" --san cli.ikeway.test \
+        --flag clientAuth
+    ikw_pki_issue v1-cli-rsa4k rsa4096 v1-root-rsa "CN=cli.ikeway.test" --san cli.ikeway.test \
         --flag clientAuth
 }
 
@@ -197,6 +212,26 @@ ikw_v1_sw_responder() { # DIR
                 IKW_SW_REMOTE_AUTH=xauth-generic \
                 _ikw_sw_conn_block "IKEv1 aggr-hybrid: Aggressive Mode, hybrid, XAUTH, Mode Config" \
                 %any "pools = v1pool" srv.ikeway.test %any "$IKW_PROT_NET" dynamic ""
+            IKW_SW_VERSION=1 IKW_SW_CONN=main-rsa-xauth IKW_SW_CHILD=main-rsa-xauth \
+                IKW_SW_IKE_PROPOSALS="aes128-sha256-modp2048,$IKW_V1_MAIN_IKE" \
+                IKW_SW_ESP_PROPOSALS="$IKW_V1_MAIN_ESP" \
+                IKW_SW_LOCAL_ADDRS="$(ikw_v1_case_addr main-rsa-xauth)" \
+                IKW_SW_LOCAL_AUTH=pubkey IKW_SW_LOCAL_CERTS=v1-srv-rsa.crt IKW_SW_SEND_CERT=always \
+                IKW_SW_REMOTE_AUTH=pubkey IKW_SW_REMOTE_CACERTS=v1-root-rsa.crt \
+                IKW_SW_SEND_CERTREQ=yes IKW_SW_REMOTE2_AUTH=xauth-generic IKW_SW_REMOTE2_ID=- \
+                _ikw_sw_conn_block "IKEv1 main-rsa-xauth: Main Mode, RSA certificates, XAUTH, Mode Config" \
+                %any "pools = v1pool" srv.ikeway.test cli.ikeway.test \
+                "$IKW_PROT_NET" dynamic ""
+            IKW_SW_VERSION=1 IKW_SW_CONN=main-rsa-nofrag IKW_SW_CHILD=main-rsa-nofrag \
+                IKW_SW_IKE_PROPOSALS="aes128-sha256-modp2048,$IKW_V1_MAIN_IKE" \
+                IKW_SW_ESP_PROPOSALS="$IKW_V1_MAIN_ESP" IKW_SW_FRAGMENTATION=no \
+                IKW_SW_LOCAL_ADDRS="$(ikw_v1_case_addr main-rsa-nofrag)" \
+                IKW_SW_LOCAL_AUTH=pubkey IKW_SW_LOCAL_CERTS=v1-srv-rsa.crt IKW_SW_SEND_CERT=always \
+                IKW_SW_REMOTE_AUTH=pubkey IKW_SW_REMOTE_CACERTS=v1-root-rsa.crt \
+                IKW_SW_SEND_CERTREQ=yes \
+                _ikw_sw_conn_block "IKEv1 main-rsa-nofrag: main-rsa without IKEv1 fragmentation" \
+                %any "pools = v1pool" srv.ikeway.test cli.ikeway.test \
+                "$IKW_PROT_NET" dynamic ""
         fi
         echo "}"
         _ikw_v1_pool

@@ -213,14 +213,17 @@ EOF
 # Root keeps a connection's runtime files in /run/ikeway. Each Personal VPN scenario gets its
 # own: a mount namespace held by a sleeping process, with a fresh tmpfs over /run and the
 # client namespace's resolv.conf (/etc/netns/$IKW_NS_CLI/resolv.conf, which the caller writes
-# first) over /etc/resolv.conf, entered (after `ip netns exec`) by the commands in $CLIENV.
+# first) over /etc/resolv.conf, and /etc/netns/$IKW_NS_CLI/hosts over /etc/hosts when the
+# caller wrote one, entered (after `ip netns exec`) by the commands in $CLIENV.
 # Concurrent scenarios never share one, and the host's /run is untouched. The process is
 # recorded for ikw_topo_down; RUNPID is its PID.
 ikw_private_run() { # sets CLIENV and RUNPID
     local ready="$IKW_WORKDIR/private-run.ready"
     unshare --mount --propagation private -- bash -c '
         mount -t tmpfs -o mode=0755 tmpfs /run &&
-        mount --bind "/etc/netns/$1/resolv.conf" /etc/resolv.conf && touch "$2" &&
+        mount --bind "/etc/netns/$1/resolv.conf" /etc/resolv.conf &&
+        { [ ! -e "/etc/netns/$1/hosts" ] || mount --bind "/etc/netns/$1/hosts" /etc/hosts; } &&
+        touch "$2" &&
         exec sleep 3600' bash "$IKW_NS_CLI" "$ready" </dev/null >/dev/null 2>&1 &
     RUNPID=$!
     echo "$RUNPID private-run" >>"$IKW_WORKDIR/pids"

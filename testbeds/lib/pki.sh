@@ -10,7 +10,7 @@
 # Functions:
 #   ikw_pki_init DIR               create DIR, point pki at its own strongswan.conf (only the
 #                                  plugins it needs: no TPM noise)
-#   ikw_pki_key NAME TYPE          new key; TYPE: rsa2048 rsa3072 p256 p384 ed25519
+#   ikw_pki_key NAME TYPE          new key; TYPE: rsa2048 rsa3072 rsa4096 p256 p384 ed25519
 #   ikw_pki_root NAME TYPE CN      self-signed CA (basicConstraints CA, keyCertSign/cRLSign)
 #   ikw_pki_issue NAME TYPE ISSUER DN [PKI_ARGS...]
 #                                  new key NAME.key and NAME.crt signed by ISSUER; PKI_ARGS go to
@@ -75,6 +75,7 @@ ikw_pki_key() { # NAME TYPE
     case "$2" in
     rsa2048) _ikw_pki --gen --type rsa --size 2048 --outform pem >"$out" ;;
     rsa3072) _ikw_pki --gen --type rsa --size 3072 --outform pem >"$out" ;;
+    rsa4096) _ikw_pki --gen --type rsa --size 4096 --outform pem >"$out" ;;
     p256) _ikw_pki --gen --type ecdsa --size 256 --outform pem >"$out" ;;
     p384) _ikw_pki --gen --type ecdsa --size 384 --outform pem >"$out" ;;
     ed25519) _ikw_pki --gen --type ed25519 --outform pem >"$out" ;;

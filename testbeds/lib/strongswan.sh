@@ -59,6 +59,8 @@
 #   IKW_SW_IKE_REKEY [4h]  IKW_SW_CHILD_REKEY [1h]  IKW_SW_MOBIKE [no]  IKW_SW_ENCAP [no]
 #   IKW_SW_VERSION [2]  IKW_SW_START_ACTION [none] (initiator)
 #   IKW_SW_AGGRESSIVE [] (IKEv1: "yes" for Aggressive Mode; written only when set)
+#   IKW_SW_FRAGMENTATION [yes] (IKE fragmentation: RFC 7383 for IKEv2, the FRAGMENTATION vendor ID
+#                        for IKEv1; "no" neither announces nor sends fragments)
 #   Authentication (per round; certificate files are names in DIR/x509 and DIR/x509ca):
 #   IKW_SW_LOCAL_AUTH [psk] (or pubkey, eap-mschapv2 ...)  IKW_SW_LOCAL_CERTS [] (comma-separated)
 #   IKW_SW_REMOTE_AUTH [psk] (or pubkey, eap-...)  IKW_SW_REMOTE_CACERTS [] (comma-separated anchors)
@@ -295,7 +297,7 @@ _ikw_sw_conn_block() {
         proposals = ${IKW_SW_IKE_PROPOSALS:-$IKW_SW_DEFAULT_IKE_PROPOSALS}
         mobike = ${IKW_SW_MOBIKE:-no}
         encap = ${IKW_SW_ENCAP:-no}
-        fragmentation = yes
+        fragmentation = ${IKW_SW_FRAGMENTATION:-yes}
         send_certreq = ${IKW_SW_SEND_CERTREQ:-no}
         send_cert = ${IKW_SW_SEND_CERT:-ifasked}
         dpd_delay = ${IKW_SW_DPD_DELAY:-30s}

@@ -7,6 +7,10 @@
 //! with `profile import`. Main Mode with ECDSA and with RSA certificates (`config add --type
 //! ipsec` with an identity and `--ca`) connects, pings and disconnects the same way; a server
 //! certificate from another CA ends with ServerCertificateInvalid and its reason.
+//! `testbeds/ikev1-certs.sh`: Main Mode with certificates through a path that drops large
+//! datagrams goes in IKEv1 fragments both ways (and cannot connect when the gateway does not
+//! fragment); certificates then XAUTH connect from `config add` and an Apple profile, a wrong
+//! XAUTH password is AuthenticationFailed with its reason.
 //! `testbeds/ikev1-interop.sh` (and `ikev1-interop-nat.sh`) drive the namespaces (one run
 //! each, shared by the tests below); this judges what they recorded.
 //!
@@ -613,4 +617,150 @@ fn hybrid_the_gateway_signs_and_our_client_proves_itself_with_xauth_only() {
     assert!(charon.contains("looking for HybridInitRSA peer configs"), "{charon}");
     assert!(charon.contains("parsed AGGRESSIVE request 0 [ HASH NAT-D NAT-D ]"), "{charon}");
     assert!(charon.contains("XAuth authentication of 'alice' successful"), "{charon}");
+}
+
+fn certs_run() -> &'static BedRun {
+    static RUN: OnceLock<BedRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        BedRun::start(
+            "ikev1-certs.sh",
+            "ikwvc",
+            &["charon-systemd", "swanctl", "ping", "nft", "openssl", "tshark"],
+            &[],
+        )
+    })
+}
+
+/// The packets counted by the first rule of `chain` in an `nft list table` output: the drop of
+/// IKE datagrams over 1400 octets.
+fn dropped(drops: &str, chain: &str) -> u64 {
+    let rules = drops.split(&format!("chain {chain} {{")).nth(1).expect("chain listed");
+    let drop_rule = rules.lines().find(|l| l.contains("meta length > 1400")).expect("rule");
+    let packets = drop_rule.split("packets ").nth(1).expect("counter");
+    packets.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn through_a_path_that_drops_large_datagrams_main_mode_certificates_go_in_fragments() {
+    let Some(dir) =
+        certs_run().folder("IKEv1: fragments through a path that drops large datagrams")
+    else {
+        return;
+    };
+    certificate_case(dir, "frag", "10.99.0.53");
+    let drops = read(dir, "frag.drops");
+    assert_eq!((dropped(&drops, "out"), dropped(&drops, "in")), (0, 0), "{drops}");
+    // Both sides announced FRAGMENTATION; strongSwan joined our message 5 (RSA 4096: over the
+    // path's 1400) and cut its message 6 (over its fragment_size of 1280) for us to join.
+    let charon = read(dir, "frag.charon.log");
+    for line in [
+        "received FRAGMENTATION vendor ID",
+        "sending FRAGMENTATION vendor ID",
+        "received fragment #1, waiting for complete IKE message",
+        "received fragment #2, reassembled fragmented IKE message",
+        "generating ID_PROT response 0 [ FRAG(2/2) ]",
+        "authentication of 'cli.ikeway.test' with RSA_EMSA_PKCS1_NULL successful",
+    ] {
+        assert!(charon.contains(line), "{line}: {charon}");
+    }
+    // tshark 4.0.17 on strongSwan's link: every IKE datagram within 1400 octets, fragments
+    // numbered with the last flagged, each message joined (ours and strongSwan's), nothing
+    // malformed, no expert message.
+    let fields = ["ip.src", "ip.len", "isakmp.frag.seq", "isakmp.frag.last", "isakmp.length"];
+    let mut args = vec!["-Y", "isakmp", "-T", "fields", "-E", "separator=|", "-E", "occurrence=a"];
+    for f in fields.iter().chain(&["_ws.malformed", "_ws.expert.message"]) {
+        args.extend(["-e", f]);
+    }
+    let text = ikeway_testkit::pcap::tshark(&dir.join("frag.pcapng"), &args);
+    let mut joined = Vec::new();
+    for l in text.lines() {
+        let f: Vec<&str> = l.split('|').collect();
+        assert_eq!((f[5], f[6]), ("", ""), "tshark warnings in {l}");
+        let ip_len: usize = f[1].parse().unwrap();
+        assert!(ip_len <= 1400, "{l}");
+        if f[3] == "1" {
+            // The last fragment: its own length, then the joined message's.
+            let whole: usize = f[4].split(',').nth(1).expect("joined").parse().unwrap();
+            joined.push((f[0].to_owned(), f[2].to_owned(), whole));
+        }
+    }
+    assert_eq!(joined.len(), 2, "{text}");
+    let (ours, theirs) = (&joined[0], &joined[1]);
+    assert_eq!((ours.0.as_str(), ours.1.as_str()), ("10.99.0.1", "2"), "{text}");
+    assert_eq!((theirs.0.as_str(), theirs.1.as_str()), ("10.99.0.53", "2"), "{text}");
+    assert!(ours.2 > 1400 && theirs.2 > 1280, "{joined:?}");
+    assert!(charon.contains(&format!("reassembled fragmented IKE message ({} bytes)", ours.2)));
+}
+
+#[test]
+fn without_fragments_at_the_gateway_that_path_drops_our_message_5() {
+    let Some(dir) = certs_run().folder("IKEv1: no fragments, the path drops message 5") else {
+        return;
+    };
+    // The control: the same client and path against main-rsa-nofrag. We did not fragment (no
+    // FRAGMENTATION from strongSwan), the path dropped our message 5 and its resends.
+    assert_eq!(read(dir, "frag-nofrag.connect.rc").trim(), "1");
+    let drops = read(dir, "frag-nofrag.drops");
+    assert!(dropped(&drops, "out") >= 2, "{drops}");
+    let charon = read(dir, "frag-nofrag.charon.log");
+    assert!(!charon.contains("sending FRAGMENTATION vendor ID"), "{charon}");
+    assert!(charon.contains("received FRAGMENTATION vendor ID"), "{charon}");
+    assert!(!charon.contains("parsed ID_PROT request 0 [ ID CERT SIG"), "{charon}");
+    assert!(!charon.contains("fragment"), "{charon}");
+}
+
+/// A certificate + XAUTH case that connected: strongSwan took our RSA signature, then XAUTH.
+fn certificate_xauth_case(dir: &Path, case: &str, server: &str) {
+    let sa = connected_case(dir, case);
+    assert_eq!(sa.fields["local-id"], "srv.ikeway.test");
+    assert_eq!(sa.fields["remote-id"], "cli.ikeway.test");
+    let vip = &sa.fields["remote-vips"];
+    assert!(vip.starts_with("10.88.1."), "{vip}");
+    let s = status(dir, &format!("{case}.status.json"));
+    assert_eq!(s["internal_addresses"], serde_json::json!([format!("{vip}/32")]), "{s}");
+    assert_eq!(s["server"], format!("{server}:500"), "{s}");
+    let charon = read(dir, &format!("{case}.charon.log"));
+    for line in [
+        "looking for XAuthInitRSA peer configs",
+        "authentication of 'cli.ikeway.test' with RSA_EMSA_PKCS1_NULL successful",
+        "XAuth authentication of 'alice' successful",
+    ] {
+        assert!(charon.contains(line), "{line}: {charon}");
+    }
+}
+
+#[test]
+fn certificates_then_xauth_connect_ping_and_show_the_mode_config_address() {
+    let Some(dir) = certs_run().folder("IKEv1: certificates and XAUTH") else { return };
+    assert_eq!(read(dir, "certx.add.out"), "saved \"certx\"\n");
+    certificate_xauth_case(dir, "certx", "10.99.0.56");
+}
+
+#[test]
+fn certificates_then_a_wrong_xauth_password_is_authentication_failed_with_the_reason() {
+    let Some(dir) = certs_run().folder("IKEv1: certificates and a wrong XAUTH password") else {
+        return;
+    };
+    assert_authentication_failed(dir, "certx-badpw", "certx-badpw.status.json", Some(XAUTH_FAILED));
+    let charon = read(dir, "certx-badpw.charon.log");
+    assert!(
+        charon.contains("authentication of 'cli.ikeway.test' with RSA_EMSA_PKCS1_NULL successful"),
+        "{charon}"
+    );
+    assert!(charon.contains("XAuth authentication of 'alice' failed"), "{charon}");
+    let end = read(dir, "certx-badpw.end.sas");
+    assert!(swanctl_sas(&end).is_empty(), "{end}");
+    assert_client_restored(dir, "certx-badpw");
+}
+
+#[test]
+fn an_apple_certificate_profile_with_xauth_imports_and_connects() {
+    let Some(dir) = certs_run().folder("IKEv1: an Apple certificate + XAUTH profile") else {
+        return;
+    };
+    assert_eq!(
+        read(dir, "certx-profile.import.out"),
+        "installed \"certx-profile\" from profile \"IKEv1 certificate and XAUTH\" (managed)\n"
+    );
+    certificate_xauth_case(dir, "certx-profile", "10.99.0.56");
 }
