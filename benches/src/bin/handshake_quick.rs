@@ -6,6 +6,10 @@
 //! Arguments name the rows to run (`x25519`, `ecp256`, `modp2048`, `x25519+mlkem768`,
 //! `rekey_child`); none runs them all.
 //!
+//! With `--features count-allocations` each row also prints the heap allocations per handshake
+//! (both sides and the bench's own, counted over 100 handshakes after the timed runs), a figure
+//! the machine's load does not change.
+//!
 //! CPU time is the thread's (`CLOCK_THREAD_CPUTIME_ID`), which other processes on a shared
 //! machine do not stretch; the wall-clock median is printed too, and is only meaningful on an
 //! idle machine. The floor is the same groups' key exchanges on the same provider and backend
@@ -88,13 +92,27 @@ fn main() {
         let median = wall(|seed| {
             black_box(InProcess::handshake_hybrid(group, additional, seed));
         });
-        println!(
+        print!(
             "handshake {name} cpu {:.1} us, kex floor {:.1} us, ratio {:.2} (both sides); wall median {:.1} us",
             us(cpu),
             us(floor),
             cpu.as_secs_f64() / floor.as_secs_f64(),
             us(median)
         );
+        #[cfg(feature = "count-allocations")]
+        {
+            let info = allocation_counter::measure(|| {
+                for seed in 0..100 {
+                    black_box(InProcess::handshake_hybrid(group, additional, 5000 + seed));
+                }
+            });
+            print!(
+                "; {:.1} allocations ({:.0} bytes) per handshake",
+                info.count_total as f64 / 100.0,
+                info.bytes_total as f64 / 100.0
+            );
+        }
+        println!();
     }
     if !wanted("rekey_child") {
         return;
