@@ -8,6 +8,7 @@ use ikeway_codec::{
 use ikeway_crypto::{Encryption, Integrity, Prf, Suite};
 
 use crate::config::{EsnPolicy, EspProposal, IkeProposal, MAX_ADDITIONAL_KES};
+use crate::provider::KeyExchangeProvider;
 
 /// ESP SPIs 1-255 are reserved by IANA and 0 is never sent (RFC 4303 §2.1): the ESP crate
 /// refuses them, so negotiation must refuse them first, or a peer could make installing its
@@ -75,7 +76,10 @@ pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: &[u8]) -> SaRepr {
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut transforms = vec![encr_transform(p.encryption)];
+            let addke: usize = p.additional_kes.iter().take(MAX_ADDITIONAL_KES).map(Vec::len).sum();
+            let count = 2 + usize::from(p.integrity.is_some()) + p.groups.len() + addke;
+            let mut transforms = Vec::with_capacity(count);
+            transforms.push(encr_transform(p.encryption));
             transforms.push(TransformRepr::prf(PrfAlg(p.prf.iana_id())));
             if let Some(i) = p.integrity {
                 transforms.push(integ_transform(i));
@@ -118,7 +122,20 @@ pub(crate) fn esp_offer(
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut transforms = vec![encr_transform(p.encryption)];
+            let esn: &[EsnMode] = match p.esn {
+                EsnPolicy::No => &[EsnMode::NO_ESN],
+                EsnPolicy::Yes => &[EsnMode::ESN],
+                EsnPolicy::Either => &[EsnMode::ESN, EsnMode::NO_ESN],
+            };
+            let pfs = if with_pfs {
+                p.pfs_groups.len()
+                    + additional.iter().take(MAX_ADDITIONAL_KES).map(Vec::len).sum::<usize>()
+            } else {
+                0
+            };
+            let count = 1 + usize::from(p.integrity.is_some()) + pfs + esn.len();
+            let mut transforms = Vec::with_capacity(count);
+            transforms.push(encr_transform(p.encryption));
             if let Some(i) = p.integrity {
                 transforms.push(integ_transform(i));
             }
@@ -126,11 +143,6 @@ pub(crate) fn esp_offer(
                 transforms.extend(p.pfs_groups.iter().map(|g| TransformRepr::dh(*g)));
                 transforms.extend(addke_transforms(additional));
             }
-            let esn: &[EsnMode] = match p.esn {
-                EsnPolicy::No => &[EsnMode::NO_ESN],
-                EsnPolicy::Yes => &[EsnMode::ESN],
-                EsnPolicy::Either => &[EsnMode::ESN, EsnMode::NO_ESN],
-            };
             transforms.extend(esn.iter().map(|m| TransformRepr::esn(*m)));
             ProposalRepr {
                 number: proposal_number(i),
@@ -160,8 +172,48 @@ fn has_integ(p: &ProposalRepr, i: Option<Integrity>) -> bool {
     }
 }
 
-/// Picks the first of our IKE proposals that the offer's proposal `p` can satisfy.
-fn match_ike(p: &ProposalRepr, ours: &[IkeProposal]) -> Option<IkeSuite> {
+/// Which of our configured key-exchange methods an IKE negotiation may pick, applied while
+/// matching: a responder used to make two filtered copies of its proposals per IKE_SA_INIT
+/// (what the provider supports, then the peer's KE group), 12 allocations of a handshake.
+#[derive(Clone, Copy)]
+pub(crate) struct IkeLimits<'a> {
+    /// Only methods this provider supports (initial groups and additional key exchanges).
+    pub(crate) kex: Option<&'a dyn KeyExchangeProvider>,
+    /// Only this initial group: the one the peer's KE payload is for.
+    pub(crate) group: Option<DhGroup>,
+    /// What our additional key exchange slots may give.
+    pub(crate) additional: AdditionalLimit,
+}
+
+/// How our configured additional key exchanges (RFC 9370) take part in a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdditionalLimit {
+    /// As configured.
+    AsConfigured,
+    /// NONE only, in every slot: for a peer that cannot do IKE_INTERMEDIATE. A slot of ours
+    /// without NONE then matches nothing (RFC 9370 §2.2.1: no fallback unless NONE is allowed).
+    NoneOnly,
+}
+
+impl IkeLimits<'_> {
+    /// Our proposals as configured.
+    pub(crate) const ANY: IkeLimits<'static> =
+        IkeLimits { kex: None, group: None, additional: AdditionalLimit::AsConfigured };
+
+    fn allows_group(&self, g: DhGroup) -> bool {
+        self.group.is_none_or(|only| only == g) && self.kex.is_none_or(|k| k.supports(g))
+    }
+
+    fn allows_additional(&self, g: DhGroup) -> bool {
+        g == DhGroup::NONE
+            || (self.additional == AdditionalLimit::AsConfigured
+                && self.kex.is_none_or(|k| k.supports(g)))
+    }
+}
+
+/// Picks the first of our IKE proposals, within `limits`, that the offer's proposal `p` can
+/// satisfy.
+fn match_ike(p: &ProposalRepr, ours: &[IkeProposal], limits: &IkeLimits<'_>) -> Option<IkeSuite> {
     if p.protocol != ProtocolId::IKE {
         return None;
     }
@@ -174,8 +226,10 @@ fn match_ike(p: &ProposalRepr, ours: &[IkeProposal]) -> Option<IkeSuite> {
             .groups
             .iter()
             .copied()
+            .filter(|g| limits.allows_group(*g))
             .find(|g| offered(p, TransformType::DH).any(|t| t.id == g.0))?;
-        let additional_kes = match_additional(p, &o.additional_kes)?;
+        let additional_kes =
+            match_additional(p, &o.additional_kes, |g| limits.allows_additional(g))?;
         Some(IkeSuite {
             suite: Suite::new(o.encryption, o.integrity).ok()?,
             prf: o.prf,
@@ -189,18 +243,22 @@ fn match_ike(p: &ProposalRepr, ours: &[IkeProposal]) -> Option<IkeSuite> {
 /// A type `p` leaves out, or a slot we do not configure, stands for NONE, so NONE must then be
 /// acceptable to the other: that is how a required additional key exchange is refused by a
 /// peer that does not do it, and how an optional one falls back.
+/// Only our methods that `allowed` accepts take part (a slot left with none matches nothing).
 fn match_additional(
     p: &ProposalRepr,
     slots: &[Vec<DhGroup>],
+    allowed: impl Fn(DhGroup) -> bool,
 ) -> Option<[DhGroup; MAX_ADDITIONAL_KES]> {
     const NONE_ONLY: &[DhGroup] = &[DhGroup::NONE];
     let mut chosen = [DhGroup::NONE; MAX_ADDITIONAL_KES];
     for (slot, choice) in chosen.iter_mut().enumerate() {
         let ours = slots.get(slot).map_or(NONE_ONLY, Vec::as_slice);
-        let theirs: Vec<u16> = offered(p, addke_type(slot)).map(|t| t.id).collect();
-        let acceptable =
-            |g: &DhGroup| theirs.contains(&g.0) || (theirs.is_empty() && *g == DhGroup::NONE);
-        *choice = ours.iter().copied().find(acceptable)?;
+        let kind = addke_type(slot);
+        let none_offered = offered(p, kind).next().is_none();
+        let acceptable = |g: &DhGroup| {
+            offered(p, kind).any(|t| t.id == g.0) || (none_offered && *g == DhGroup::NONE)
+        };
+        *choice = ours.iter().copied().filter(|g| allowed(*g)).find(acceptable)?;
     }
     Some(chosen)
 }
@@ -212,21 +270,6 @@ pub(crate) fn classical(proposals: &[IkeProposal]) -> Vec<IkeProposal> {
         .cloned()
         .map(|mut p| {
             p.additional_kes.clear();
-            p
-        })
-        .collect()
-}
-
-/// Our proposals for a peer that cannot do IKE_INTERMEDIATE: every slot NONE if it allows
-/// NONE, and unusable if it does not (RFC 9370 §2.2.1: no fallback unless NONE was allowed).
-pub(crate) fn none_only(proposals: &[IkeProposal]) -> Vec<IkeProposal> {
-    proposals
-        .iter()
-        .cloned()
-        .map(|mut p| {
-            for slot in &mut p.additional_kes {
-                slot.retain(|g| *g == DhGroup::NONE);
-            }
             p
         })
         .collect()
@@ -253,10 +296,11 @@ fn match_esp(
         if !(has_encr(p, o.encryption) && has_integ(p, o.integrity)) {
             return None;
         }
-        let offered_esn: Vec<u16> = offered(p, TransformType::ESN).map(|t| t.id).collect();
+        let no_esn_offered = offered(p, TransformType::ESN).next().is_none();
         // A missing ESN transform is read as "no ESN", which is what such peers mean.
         let peer_allows = |m: EsnMode| {
-            offered_esn.contains(&m.0) || (offered_esn.is_empty() && m == EsnMode::NO_ESN)
+            offered(p, TransformType::ESN).any(|t| t.id == m.0)
+                || (no_esn_offered && m == EsnMode::NO_ESN)
         };
         let esn = match o.esn {
             EsnPolicy::Yes => peer_allows(EsnMode::ESN).then_some(true)?,
@@ -264,18 +308,19 @@ fn match_esp(
             EsnPolicy::Either if peer_allows(EsnMode::ESN) => true,
             EsnPolicy::Either => peer_allows(EsnMode::NO_ESN).then_some(false)?,
         };
-        let dh: Vec<u16> =
-            offered(p, TransformType::DH).map(|t| t.id).filter(|id| *id != 0).collect();
-        let group = if want_pfs && !dh.is_empty() {
-            Some(o.pfs_groups.iter().copied().find(|g| dh.contains(&g.0))?)
-        } else if dh.is_empty() || offered(p, TransformType::DH).any(|t| t.id == 0) {
+        let dh = || offered(p, TransformType::DH).map(|t| t.id).filter(|id| *id != 0);
+        let dh_offered = dh().next().is_some();
+        let pfs_group = || o.pfs_groups.iter().copied().find(|g| dh().any(|id| id == g.0));
+        let group = if want_pfs && dh_offered {
+            Some(pfs_group()?)
+        } else if !dh_offered || offered(p, TransformType::DH).any(|t| t.id == 0) {
             None
         } else {
             // The peer insists on PFS.
-            Some(o.pfs_groups.iter().copied().find(|g| dh.contains(&g.0))?)
+            Some(pfs_group()?)
         };
         let additional_kes = match group {
-            Some(_) => match_additional(p, additional)?,
+            Some(_) => match_additional(p, additional, |_| true)?,
             None => [DhGroup::NONE; MAX_ADDITIONAL_KES],
         };
         Some(EspSuite {
@@ -300,14 +345,28 @@ fn addke_choice<'a>(
 
 /// Responder: chooses an IKE proposal from `offer`; returns the suite and the SA payload to
 /// answer with (one proposal, one transform of each type, the offer's proposal number).
+#[cfg(test)]
 pub(crate) fn choose_ike(
     offer: &SaRepr,
     ours: &[IkeProposal],
     our_spi: &[u8],
 ) -> Option<(IkeSuite, SaRepr)> {
+    choose_ike_within(offer, ours, &IkeLimits::ANY, our_spi)
+}
+
+/// [`choose_ike`] with our proposals limited by `limits`.
+pub(crate) fn choose_ike_within(
+    offer: &SaRepr,
+    ours: &[IkeProposal],
+    limits: &IkeLimits<'_>,
+    our_spi: &[u8],
+) -> Option<(IkeSuite, SaRepr)> {
     offer.proposals.iter().find_map(|p| {
-        let chosen = match_ike(p, ours)?;
-        let mut transforms = vec![encr_transform(chosen.suite.encryption())];
+        let chosen = match_ike(p, ours, limits)?;
+        let addke =
+            (0..MAX_ADDITIONAL_KES).filter(|s| offered(p, addke_type(*s)).next().is_some()).count();
+        let mut transforms = Vec::with_capacity(4 + addke);
+        transforms.push(encr_transform(chosen.suite.encryption()));
         transforms.push(TransformRepr::prf(PrfAlg(chosen.prf.iana_id())));
         if let Some(i) = chosen.suite.integrity() {
             transforms.push(integ_transform(i));
@@ -322,6 +381,15 @@ pub(crate) fn choose_ike(
         };
         Some((chosen, SaRepr { proposals: vec![reply] }))
     })
+}
+
+/// The suite [`choose_ike_within`] would choose, without building the reply.
+pub(crate) fn ike_suite_within(
+    offer: &SaRepr,
+    ours: &[IkeProposal],
+    limits: &IkeLimits<'_>,
+) -> Option<IkeSuite> {
+    offer.proposals.iter().find_map(|p| match_ike(p, ours, limits))
 }
 
 /// Responder: chooses an ESP proposal; returns the suite, the peer's SPI and our answer.
@@ -375,7 +443,7 @@ fn single_choice(reply: &SaRepr) -> Option<&ProposalRepr> {
 /// Initiator: checks the responder's IKE choice against what we offered.
 pub(crate) fn accept_ike(reply: &SaRepr, ours: &[IkeProposal]) -> Option<(IkeSuite, Vec<u8>)> {
     let p = single_choice(reply)?;
-    match_ike(p, ours).map(|s| (s, p.spi.clone()))
+    match_ike(p, ours, &IkeLimits::ANY).map(|s| (s, p.spi.clone()))
 }
 
 /// Initiator: checks the responder's ESP choice; returns the suite and the responder's SPI.
@@ -474,6 +542,30 @@ mod tests {
             p.additional_kes = slots.iter().map(|s| s.to_vec()).collect();
         }
         ours
+    }
+
+    /// The limits a responder applies while matching give what the filtered copies of its
+    /// proposals gave: NONE only for a peer without IKE_INTERMEDIATE (a required slot then
+    /// matches nothing), and only the group of the peer's KE payload.
+    #[test]
+    fn limits_act_like_filtered_proposals() {
+        let none_only = IkeLimits { additional: AdditionalLimit::NoneOnly, ..IkeLimits::ANY };
+        let optional = with_addke(&[MLKEM_OR_NONE]);
+        let offer = ike_offer(&optional, &[]);
+        let (chosen, _) = choose_ike_within(&offer, &optional, &none_only, &[]).unwrap();
+        assert_eq!(chosen.additional_kes, [DhGroup::NONE; MAX_ADDITIONAL_KES]);
+        let required = with_addke(&[MLKEM]);
+        assert!(ike_suite_within(&ike_offer(&required, &[]), &required, &IkeLimits::ANY).is_some());
+        assert!(ike_suite_within(&ike_offer(&required, &[]), &required, &none_only).is_none());
+
+        let c = config();
+        let offer = ike_offer(&c.ike_proposals, &[]);
+        let p256 = IkeLimits { group: Some(DhGroup::ECP_256), ..IkeLimits::ANY };
+        let (chosen, reply) = choose_ike_within(&offer, &c.ike_proposals, &p256, &[]).unwrap();
+        assert_eq!(chosen.group, DhGroup::ECP_256, "not X25519, our first choice");
+        assert_eq!(accept_ike(&reply, &c.ike_proposals).map(|a| a.0), Some(chosen));
+        let modp1024 = IkeLimits { group: Some(DhGroup::MODP_1024), ..IkeLimits::ANY };
+        assert!(ike_suite_within(&offer, &c.ike_proposals, &modp1024).is_none());
     }
 
     fn addke_ids(sa: &SaRepr, slot: usize) -> Vec<u16> {

@@ -3,6 +3,7 @@
 use super::eap::{self, InitPair};
 use super::*;
 use crate::auth::{self, PeerRefused};
+use crate::proposal::{AdditionalLimit, IkeLimits};
 
 /// What proves us in the first IKE_AUTH request: CERT payloads, the AUTH (none when EAP
 /// follows) and notifies that go with it.
@@ -123,39 +124,29 @@ impl IkeSa {
         let intermediate = find_notify(payloads, NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
             .is_some()
             && proposal::wants_additional(&sa.config.ike_proposals);
-        let ours = if intermediate {
-            sa.config.ike_proposals.clone()
-        } else {
-            proposal::none_only(&sa.config.ike_proposals)
+        let mut limits = IkeLimits {
+            kex: Some(&*sa.kex_provider),
+            group: None,
+            additional: if intermediate {
+                AdditionalLimit::AsConfigured
+            } else {
+                AdditionalLimit::NoneOnly
+            },
         };
-        let supported: Vec<_> = ours
-            .into_iter()
-            .map(|mut p| {
-                p.groups.retain(|g| sa.kex_provider.supports(*g));
-                for slot in &mut p.additional_kes {
-                    slot.retain(|g| *g == DhGroup::NONE || sa.kex_provider.supports(*g));
-                }
-                p
-            })
-            .collect();
-        let Some((suite, _)) = proposal::choose_ike(offer, &supported, &[]) else {
+        let ours = &sa.config.ike_proposals;
+        let Some(suite) = proposal::ike_suite_within(offer, ours, &limits) else {
             return stateless(&sa, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
         };
         // §1.2: if the KE is not for the group we would pick but one we accept, ask for ours.
-        let offered_groups_ok = supported.iter().any(|p| p.groups.contains(&ke.group));
-        let group = if offered_groups_ok
-            && proposal::choose_ike(offer, &restrict(&supported, ke.group), &[]).is_some()
-        {
-            ke.group
-        } else {
+        limits.group = Some(ke.group);
+        let Some((suite, sa_reply)) = proposal::choose_ike_within(offer, ours, &limits, &[]) else {
             return stateless(
                 &sa,
                 NotifyType::INVALID_KE_PAYLOAD,
                 suite.group.0.to_be_bytes().to_vec(),
             );
         };
-        let (suite, sa_reply) = proposal::choose_ike(offer, &restrict(&supported, group), &[])
-            .expect("checked just above");
+        let group = ke.group;
         // `respond`, not start-then-complete: for a KEM the answer is a ciphertext.
         let (our_public, shared) = match sa.kex_provider.respond(group, &ke.data, &mut sa.rng) {
             Ok(answer) => answer,

@@ -1096,22 +1096,6 @@ fn out_exchange(kind: &Request) -> ExchangeType {
     }
 }
 
-/// Our proposals limited to one key-exchange group.
-fn restrict(
-    proposals: &[crate::config::IkeProposal],
-    group: DhGroup,
-) -> Vec<crate::config::IkeProposal> {
-    proposals
-        .iter()
-        .filter(|p| p.groups.contains(&group))
-        .cloned()
-        .map(|mut p| {
-            p.groups = vec![group];
-            p
-        })
-        .collect()
-}
-
 fn prefix_to_mask(len: u8) -> std::net::Ipv4Addr {
     let bits = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
     bits.into()

@@ -246,9 +246,11 @@ impl IkeSa {
         };
         // Ours, unique among the responder's SAs (issue 9 finding 7).
         let spi_r = self.random_spi64();
-        let Some((suite, sa_reply)) = proposal::choose_ike(
+        let limits = proposal::IkeLimits { group: Some(ke.group), ..proposal::IkeLimits::ANY };
+        let Some((suite, sa_reply)) = proposal::choose_ike_within(
             offer,
-            &restrict(&self.rekey_proposals(), ke.group),
+            &self.rekey_proposals(),
+            &limits,
             &spi_r.to_be_bytes(),
         ) else {
             self.release_ike_spi(spi_r);
