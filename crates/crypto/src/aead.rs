@@ -8,7 +8,9 @@ use core::fmt;
 
 use aes_gcm::aead::{AeadInOut, KeyInit, array::Array, consts};
 
-use crate::{CryptoError, SecretBytes};
+use zeroize::Zeroizing;
+
+use crate::CryptoError;
 
 /// An AEAD algorithm with its key and ICV sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,7 +71,7 @@ impl AeadAlgorithm {
     /// Keying material taken from the key schedule: the key and a 4-byte salt
     /// (RFC 4106 §8.1, RFC 5282 §7.1, RFC 7634 §2).
     pub fn keymat_len(self) -> usize {
-        self.key_len() + 4
+        self.key_len() + SALT_LEN
     }
 
     pub fn icv_len(self) -> usize {
@@ -301,10 +303,21 @@ where
 
 /// An AEAD with its 4-byte salt: the form IKE and ESP use, where the nonce is
 /// `salt | IV` and the 8-byte IV travels in each packet.
-#[derive(Debug)]
 pub struct SaltedAead {
     aead: Box<dyn Aead>,
-    salt: SecretBytes,
+    /// Inline: an IKE SA keys one of these per message it seals or opens, and a heap copy of
+    /// four bytes was one allocation of each (wiped on drop all the same).
+    salt: Zeroizing<[u8; SALT_LEN]>,
+}
+
+/// The salt's length: every AEAD IPsec uses takes 4 bytes of salt from the key schedule
+/// (RFC 4106 §8.1, RFC 7634 §2).
+const SALT_LEN: usize = 4;
+
+impl fmt::Debug for SaltedAead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SaltedAead").field("aead", &self.aead).finish_non_exhaustive()
+    }
 }
 
 impl SaltedAead {
@@ -321,7 +334,10 @@ impl SaltedAead {
             });
         }
         let (key, salt) = keymat.split_at(algorithm.key_len());
-        Ok(Self { aead: backend.new_aead(algorithm, key)?, salt: SecretBytes::from_slice(salt) })
+        let salt = Zeroizing::new(<[u8; SALT_LEN]>::try_from(salt).map_err(|_| {
+            CryptoError::KeyLength { expected: algorithm.key_len() + SALT_LEN, got: keymat.len() }
+        })?);
+        Ok(Self { aead: backend.new_aead(algorithm, key)?, salt })
     }
 
     pub fn algorithm(&self) -> AeadAlgorithm {
@@ -333,7 +349,7 @@ impl SaltedAead {
             return Err(CryptoError::IvLength { expected: 8, got: iv.len() });
         }
         let mut nonce = [0u8; 12];
-        nonce[..4].copy_from_slice(self.salt.expose());
+        nonce[..SALT_LEN].copy_from_slice(&*self.salt);
         nonce[4..].copy_from_slice(iv);
         Ok(nonce)
     }

@@ -3,7 +3,7 @@
 
 use ikeway_codec::{EmitError, IdRepr};
 use ikeway_crypto::keys::{self, IkeKeyLengths, IkeSaKeys};
-use ikeway_crypto::{AeadBackend, CryptoError, Prf, Protector, SecretBytes};
+use ikeway_crypto::{AeadBackend, CryptoError, Prf, PrfOutput, Protector, SecretBytes};
 
 use crate::Side;
 use crate::proposal::IkeSuite;
@@ -54,8 +54,8 @@ impl IkeCrypto {
             keys::derive_ike_keys(suite.prf, skeyseed.expose(), ni, nr, spi_i, spi_r, lengths)?;
         let crypto = Self { suite, keys, side, int_auth: Vec::new() };
         // Keyed once here so that a key the suite refuses fails the derivation, not a message.
+        // Once is enough: both directions' keys have the lengths of the same suite.
         crypto.protector(Side::Initiator)?;
-        crypto.protector(Side::Responder)?;
         Ok(crypto)
     }
 
@@ -127,18 +127,30 @@ impl IkeCrypto {
         peer_nonce: &[u8],
         id: &IdRepr,
     ) -> Result<Vec<u8>, EmitError> {
-        let mut id_body = vec![0u8; id.buffer_len()];
-        id.emit(&mut id_body)?;
-        let maced_id = self.suite.prf.compute(self.sk_p(signer).expose(), &[&id_body]);
-        Ok([real_message, peer_nonce, maced_id.expose(), &self.int_auth].concat())
+        // One buffer: the ID body is emitted where prf(SK_p, ID) then goes.
+        let id_len = id.buffer_len();
+        let maced_len = self.suite.prf.output_len();
+        let mut octets = Vec::with_capacity(
+            real_message.len() + peer_nonce.len() + id_len.max(maced_len) + self.int_auth.len(),
+        );
+        octets.extend_from_slice(real_message);
+        octets.extend_from_slice(peer_nonce);
+        let at = octets.len();
+        octets.resize(at + id_len, 0);
+        id.emit(&mut octets[at..])?;
+        let maced_id = self.suite.prf.compute_inline(self.sk_p(signer).expose(), &[&octets[at..]]);
+        octets.truncate(at);
+        octets.extend_from_slice(maced_id.expose());
+        octets.extend_from_slice(&self.int_auth);
+        Ok(octets)
     }
 
     /// The PSK AUTH value over `octets` from [`IkeCrypto::signed_octets`] (RFC 7296 §2.15):
     /// `prf(prf(PSK, "Key Pad for IKEv2"), octets)`.
-    pub(crate) fn psk_auth(&self, psk: &SecretBytes, octets: &[u8]) -> SecretBytes {
+    pub(crate) fn psk_auth(&self, psk: &SecretBytes, octets: &[u8]) -> PrfOutput {
         let prf: Prf = self.suite.prf;
-        let padded_key = prf.compute(psk.expose(), &[KEY_PAD]);
-        prf.compute(padded_key.expose(), &[octets])
+        let padded_key = prf.compute_inline(psk.expose(), &[KEY_PAD]);
+        prf.compute_inline(padded_key.expose(), &[octets])
     }
 }
 

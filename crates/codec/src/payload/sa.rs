@@ -283,7 +283,9 @@ fn parse_proposal(r: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
         return Err(DecodeError::new(DecodeErrorKind::SpiSize, spi_size_at));
     }
     let spi = r.take(usize::from(spi_size))?.to_vec();
-    let mut transforms = Vec::new();
+    // The announced count, bounded by what the bytes can hold (a transform is at least 8
+    // octets), so that a forged count reserves no more than the message's size.
+    let mut transforms = Vec::with_capacity(count.min(r.remaining() / 8));
     while !r.is_empty() {
         let mut t = r.substructure(8, MORE_TRANSFORMS, DecodeErrorKind::BadLastMarker)?;
         transforms.push(parse_transform(&mut t)?);
