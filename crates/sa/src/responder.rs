@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use ikeway_codec::{ExchangeType, MessageRepr, NotifyRepr, NotifyType, Payload, PayloadRepr};
+use ikeway_codec::{ExchangeType, MessageRepr, NotifyType};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -20,7 +20,7 @@ use crate::Transmit;
 use crate::config::{AddressPool, Config};
 use crate::cookie::{CookieSecrets, InitCookieFields, Verdict, init_cookie_fields};
 use crate::engine::{EngineEvent, SaId};
-use crate::ike_sa::{IkeSa, InitReply, ike_bytes, redirect_decision, stateless_reply};
+use crate::ike_sa::{IkeSa, InitReply, ike_bytes, redirect_decision, stateless_reply_into};
 use crate::pool::AddressAllocator;
 use crate::provider::KeyExchangeProvider;
 use crate::registry::{Held, Registry};
@@ -69,6 +69,9 @@ struct Slot {
     in_event_queue: bool,
 }
 
+/// How many sent stateless replies' buffers a responder keeps for the next ones.
+const SPARE_REPLY_BUFFERS: usize = 8;
+
 /// A responder serving many initiators. Drive it like an [`IkeSa`], through the same
 /// [`crate::Engine`] interface; events name the IKE SA they concern.
 #[derive(Debug)]
@@ -94,6 +97,10 @@ pub struct Responder {
     /// SAs handed out by `sa_mut`, whose indexes the next call brings up to date.
     touched: Vec<u64>,
     stateless: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Buffers of stateless replies already sent, written over by the next ones: a COOKIE
+    /// reply to a spoofed IKE_SA_INIT then costs no allocation (at most
+    /// [`SPARE_REPLY_BUFFERS`] kept, each under 100 bytes).
+    spare_replies: Vec<Vec<u8>>,
     stats: EndpointStats,
 }
 
@@ -135,6 +142,7 @@ impl Responder {
             event_queue: VecDeque::new(),
             touched: Vec::new(),
             stateless: VecDeque::new(),
+            spare_replies: Vec::new(),
             stats: EndpointStats::default(),
         }
     }
@@ -372,15 +380,17 @@ impl Responder {
             Verdict::Missing => {}
         }
         let cookie = self.cookies.make(ni, remote, spi_i);
-        let notify =
-            Payload::new(PayloadRepr::Notify(NotifyRepr::new(NotifyType::COOKIE, cookie.to_vec())));
-        match stateless_reply(local, remote, spi_i, notify) {
-            Ok(reply) => {
+        let mut reply = self.spare_replies.pop().unwrap_or_default();
+        match stateless_reply_into(local, remote, spi_i, NotifyType::COOKIE, &cookie, &mut reply) {
+            Ok(()) => {
                 self.stats.cookies_demanded += 1;
                 self.stats.stateless_replies += 1;
                 self.stateless.push_back((local, remote, reply));
             }
-            Err(_) => self.stats.dropped_malformed += 1,
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                self.spare_replies.push(reply);
+            }
         }
         false
     }
@@ -528,7 +538,11 @@ impl Responder {
             }
             let t = Transmit { local: *local, remote: *remote, len: bytes.len() };
             buf[..bytes.len()].copy_from_slice(bytes);
-            self.stateless.pop_front();
+            if let Some((_, _, sent)) = self.stateless.pop_front()
+                && self.spare_replies.len() < SPARE_REPLY_BUFFERS
+            {
+                self.spare_replies.push(sent);
+            }
             return Some(Ok(t));
         }
         while let Some(&key) = self.transmit_queue.front() {

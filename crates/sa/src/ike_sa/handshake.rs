@@ -107,7 +107,7 @@ impl IkeSa {
         sa.spi_i = message.header.spi_i;
         let payloads = &message.payloads;
         let stateless = |sa: &Self, kind: NotifyType, data: Vec<u8>| {
-            stateless_reply(local, remote, sa.spi_i, notify(kind, data)).map(InitReply::Stateless)
+            stateless_reply(local, remote, sa.spi_i, kind, &data).map(InitReply::Stateless)
         };
         let (Some(offer), Some(ke), Some(nonce)) = (
             find_payload!(payloads, Sa),
@@ -738,13 +738,31 @@ impl IkeSa {
 }
 
 /// An IKE_SA_INIT response that creates no state (COOKIE, INVALID_KE_PAYLOAD,
-/// NO_PROPOSAL_CHOSEN...): responder SPI zero, one notify (RFC 7296 §2.6, §1.2).
+/// NO_PROPOSAL_CHOSEN...): responder SPI zero, one notify `kind` with `data` (RFC 7296 §2.6,
+/// §1.2).
 pub(crate) fn stateless_reply(
     local: SocketAddr,
     remote: SocketAddr,
     spi_i: u64,
-    notify: Payload,
+    kind: NotifyType,
+    data: &[u8],
 ) -> Result<Vec<u8>, crate::Error> {
+    let mut reply = Vec::new();
+    stateless_reply_into(local, remote, spi_i, kind, data, &mut reply)?;
+    Ok(reply)
+}
+
+/// [`stateless_reply`] written over `out` (cleared first), which keeps its capacity: the
+/// responder answers every cookie-less IKE_SA_INIT over its threshold, spoofed ones included,
+/// and reuses the buffers of replies already sent.
+pub(crate) fn stateless_reply_into(
+    local: SocketAddr,
+    remote: SocketAddr,
+    spi_i: u64,
+    kind: NotifyType,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), crate::Error> {
     let header = HeaderRepr {
         spi_i,
         spi_r: 0,
@@ -755,12 +773,12 @@ pub(crate) fn stateless_reply(
         message_id: 0,
         length: 0,
     };
-    let reply = MessageRepr { header, payloads: vec![notify] }.to_vec()?;
-    Ok(if on_nat_t_port(local, remote) {
-        let mut framed = NON_ESP_MARKER.to_vec();
-        framed.extend_from_slice(&reply);
-        framed
-    } else {
-        reply
-    })
+    out.clear();
+    if on_nat_t_port(local, remote) {
+        out.extend_from_slice(&NON_ESP_MARKER);
+    }
+    let at = out.len();
+    out.resize(at + ikeway_codec::message::notify_message_len(data.len()), 0);
+    ikeway_codec::message::emit_notify_message(&header, kind, data, &mut out[at..])?;
+    Ok(())
 }

@@ -308,7 +308,7 @@ mod cross_client_tests;
 mod eap;
 mod followup_ke;
 mod handshake;
-pub(crate) use handshake::stateless_reply;
+pub(crate) use handshake::{stateless_reply, stateless_reply_into};
 mod intermediate;
 pub use intermediate::AddKeFailure;
 mod mobike;

@@ -102,13 +102,9 @@ pub(crate) fn decide(
             };
             let repr = RedirectRepr { gateway: policy.gateway.clone(), nonce: Some(ni) };
             let Ok(data) = repr.to_vec() else { return decision };
-            decision.stateless_reply = stateless_reply(
-                local,
-                remote,
-                message.header.spi_i,
-                notify(NotifyType::REDIRECT, data),
-            )
-            .ok();
+            decision.stateless_reply =
+                stateless_reply(local, remote, message.header.spi_i, NotifyType::REDIRECT, &data)
+                    .ok();
         }
     }
     decision
