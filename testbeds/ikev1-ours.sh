@@ -18,6 +18,11 @@
 #          (strongSwan's SAs once the initiator cookie changed and one IKE SA is left),
 #          ours.ping3.rc/.out, ours.status3.json; ours.fg.rc/.out (the foreground process, ended
 #          by SIGINT), ours.charon.log, ours.keylog
+#   restart `connect restart --foreground --ikev1-test-timers 300,300,30`, connected
+#          (restart.status1.json, restart.sas1), then SIGKILLed (no Delete: restart.sas2 is
+#          what strongSwan still holds), then connected again: restart.status3.json,
+#          restart.sas3 (strongSwan's SAs once one is left, 5 s at most), restart.ping3.rc/.out,
+#          restart.charon.log (from the second connect on), restart.fg.rc
 #   dead   `connect dead --foreground --ikev1-test-timers 300,300,2`, connected and pinged
 #          (dead.ping.rc), then strongSwan's charon frozen (SIGSTOP; the kernel's ESP keeps
 #          answering, so the tunnel goes idle): dead.fg.rc/.out (the foreground process ends
@@ -159,6 +164,33 @@ ours_case() {
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove ours --yes >/dev/null 2>&1 || true
 }
 ours_case
+
+# ---- restart: a client killed without a word connects again; INITIAL-CONTACT --------------
+restart_case() {
+    local mark
+    add_config restart
+    foreground restart 300,300,30
+    ikw_wait_for 15 connected || true
+    status_json >"$OUT/restart.status1.json" || true
+    sw_sas >"$OUT/restart.sas1"
+    # SIGKILL: no Delete reaches strongSwan, whose SAs of that run stay (its DPD is 300 s).
+    kill -KILL "$FG_PID" 2>/dev/null || true
+    wait "$FG_PID" 2>/dev/null || true
+    sw_sas >"$OUT/restart.sas2"
+    mark="$(charon_lines)"
+    foreground restart 300,300,30
+    ikw_wait_for 15 connected || true
+    status_json >"$OUT/restart.status3.json" || true
+    one_sa() { [ "$(sw_sas | grep -c 'list-sa event')" = 1 ]; }
+    ikw_wait_for 5 one_sa || true
+    sw_sas >"$OUT/restart.sas3"
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/restart.ping3.out" 2>&1 &&
+        echo 0 >"$OUT/restart.ping3.rc" || echo 1 >"$OUT/restart.ping3.rc"
+    charon_since "$mark" >"$OUT/restart.charon.log"
+    fg_end restart
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove restart --yes >/dev/null 2>&1 || true
+}
+restart_case
 
 # ---- dead: our DPD against a frozen strongSwan --------------------------------------------
 dead_case() {

@@ -19,6 +19,14 @@ fn dpd(interval: u64, retries: u32) -> Option<DpdConfig> {
     })
 }
 
+/// The client without INITIAL-CONTACT (`initial_contact.rs`): the informational messages
+/// counted here are DPD's only.
+fn client() -> ikeway_ikev1::Config {
+    let mut c = quick_pair::client();
+    c.informational.initial_contact = false;
+    c
+}
+
 /// Informational messages (client to gateway, gateway to client) on the wire so far.
 fn informationals(p: &Pair) -> (usize, usize) {
     let of = |to_gateway: bool| {

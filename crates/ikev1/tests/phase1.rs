@@ -21,9 +21,11 @@ fn addr(s: &str) -> SocketAddr {
 fn client(mode: Phase1Mode, psk: &[u8]) -> Config {
     let mut c = Config::psk(Identity::KeyId(GROUP.to_vec()), SecretBytes::from_slice(psk));
     c.mode = mode;
-    // Phase 1 alone: no quick mode or DPD after it (tests/quick*.rs and dpd.rs run those).
+    // Phase 1 alone: no quick mode, DPD or INITIAL-CONTACT after it (tests/quick*.rs,
+    // dpd.rs and initial_contact.rs run those).
     c.quick.first_child = false;
     c.informational.dpd = None;
+    c.informational.initial_contact = false;
     c
 }
 

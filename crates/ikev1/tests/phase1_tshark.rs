@@ -21,9 +21,11 @@ fn tshark_decrypts_our_main_mode_with_the_logged_key() {
     let psk = SecretBytes::from_slice(b"ikeway group secret 42");
     let mut client = Config::psk(Identity::Fqdn("client.ikeway.test".into()), psk.clone());
     client.mode = Phase1Mode::Main;
-    // Phase 1 alone: no quick mode or DPD after it (tests/quick*.rs and dpd.rs run those).
+    // Phase 1 alone: no quick mode, DPD or INITIAL-CONTACT after it (tests/quick*.rs, dpd.rs
+    // and initial_contact.rs run those).
     client.quick.first_child = false;
     client.informational.dpd = None;
+    client.informational.initial_contact = false;
     let mut server = Config::psk(Identity::Fqdn("vpn.ikeway.test".into()), psk);
     server.mode = Phase1Mode::Main;
     let kex = Arc::new(DefaultKex::default());

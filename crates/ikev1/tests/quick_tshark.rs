@@ -42,8 +42,8 @@ fn tshark_decrypts_our_xauth_mode_config_quick_mode_dpd_and_deletes() {
             MessageRepr::parse(&s.bytes).is_ok_and(|m| matches!(m.body, Body::Encrypted(_)))
         })
         .count();
-    // Aggressive 3, XAUTH 4, mode config 2, quick mode 3, DPD 2, Deletes 2.
-    assert_eq!(encrypted, 1 + 4 + 2 + 3 + 2 + 2);
+    // Aggressive 3, INITIAL-CONTACT, XAUTH 4, mode config 2, quick mode 3, DPD 2, Deletes 2.
+    assert_eq!(encrypted, 1 + 1 + 4 + 2 + 3 + 2 + 2);
 
     let dir = std::env::temp_dir().join(format!("ikev1-quick-tshark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -70,6 +70,7 @@ fn tshark_decrypts_our_xauth_mode_config_quick_mode_dpd_and_deletes() {
         "UNITY DEF DOMAIN: corp.example",
         "Notify Message Type: R-U-THERE (36136)",
         "Notify Message Type: R-U-THERE-ACK (36137)",
+        "Notify Message Type: INITIAL-CONTACT (24578)",
     ] {
         assert!(text.contains(shown), "{shown} missing in\n{text}");
     }

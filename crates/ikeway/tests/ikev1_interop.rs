@@ -379,6 +379,10 @@ fn our_ipsec_client_renews_its_isakmp_sa_and_stays_connected_with_the_same_esp_s
     assert_eq!(charon.matches("parsed AGGRESSIVE request 0 [ SA KE No ID").count(), 2, "{charon}");
     assert!(charon.contains("detected reauth of existing IKE_SA, adopting 1 children"), "{charon}");
     assert!(charon.contains("received DELETE for IKE_SA aggr-psk[1]"), "{charon}");
+    // INITIAL-CONTACT went with the first phase 1 only (once, before its XAUTH), never with
+    // the renewal: strongSwan destroyed nothing for it.
+    assert_eq!(charon.matches("[ HASH N(INITIAL_CONTACT) ]").count(), 1, "{charon}");
+    assert!(!charon.contains("destroying duplicate IKE_SA"), "{charon}");
     // Our side: connected throughout, now on the new cookies; traffic passes.
     let s = status(dir, "ours.status3.json");
     assert_eq!(s["status"], "connected", "{s}");
@@ -398,6 +402,39 @@ fn our_ipsec_client_renews_its_isakmp_sa_and_stays_connected_with_the_same_esp_s
         "{fg}"
     );
     assert_eq!(read(dir, "ours.fg.rc").trim(), "0", "{fg}");
+}
+
+#[test]
+fn after_a_sigkilled_client_connects_again_its_initial_contact_drops_the_stale_sa() {
+    let Some(dir) = ours_run().folder("IKEv1: INITIAL-CONTACT after a killed client") else {
+        return;
+    };
+    let first = status(dir, "restart.status1.json");
+    assert_eq!(first["status"], "connected", "{first}");
+    // SIGKILL sent no Delete: strongSwan still held the killed run's SA.
+    let stale = only_sa(dir, "restart.sas2");
+    assert_eq!(stale.fields["initiator-spi"], first["ike_sa"]["spi_i"].as_str().unwrap());
+    assert_eq!(stale.fields["state"], "ESTABLISHED");
+    // Connected again: our INITIAL-CONTACT, sent before XAUTH, made strongSwan destroy the
+    // stale SA when the new one came up; the new one is all that is left, and carries traffic.
+    let again = status(dir, "restart.status3.json");
+    assert_eq!(again["status"], "connected", "{again}");
+    let charon = read(dir, "restart.charon.log");
+    assert_eq!(charon.matches("[ HASH N(INITIAL_CONTACT) ]").count(), 1, "{charon}");
+    assert_eq!(
+        charon
+            .matches("destroying duplicate IKE_SA for peer 'alice', received INITIAL_CONTACT")
+            .count(),
+        1,
+        "{charon}"
+    );
+    let left = only_sa(dir, "restart.sas3");
+    assert_eq!(left.fields["initiator-spi"], again["ike_sa"]["spi_i"].as_str().unwrap());
+    assert_ne!(left.fields["initiator-spi"], stale.fields["initiator-spi"]);
+    assert_eq!(left.fields["remote-xauth-id"], "alice");
+    assert_eq!(installed_child(&left)["state"], "INSTALLED");
+    assert_eq!(read(dir, "restart.ping3.rc").trim(), "0", "{}", read(dir, "restart.ping3.out"));
+    assert_eq!(read(dir, "restart.fg.rc").trim(), "0", "{}", read(dir, "restart.fg.out"));
 }
 
 #[test]

@@ -25,12 +25,18 @@ pub struct InformationalConfig {
     /// Dead peer detection: `None` sends no R-U-THERE of ours (the peer's are answered
     /// whatever this says).
     pub dpd: Option<DpdConfig>,
+    /// Initiator: send INITIAL-CONTACT (RFC 2407 §4.6.3.3) once the first phase 1 of a
+    /// connection is done, so that a gateway drops the SAs a previous run of ours left
+    /// behind (a client that crashed or lost power never deleted them). Never sent by a
+    /// renewal ([`Ikev1Sa::renew`]): the SAs it replaces are still ours.
+    pub initial_contact: bool,
 }
 
 impl Default for InformationalConfig {
-    /// DPD on with [`DpdConfig::default`], as Apple's IPSec client has it.
+    /// DPD on with [`DpdConfig::default`] and INITIAL-CONTACT sent, as Apple's IPSec client
+    /// (racoon) has it.
     fn default() -> Self {
-        Self { dpd: Some(DpdConfig::default()) }
+        Self { dpd: Some(DpdConfig::default()), initial_contact: true }
     }
 }
 
@@ -45,6 +51,8 @@ pub(crate) struct State {
     dpd: Option<Dpd>,
     /// The message IDs of the peer's recent informational messages.
     seen: VecDeque<u32>,
+    /// The peer sent INITIAL-CONTACT under this SA.
+    initial_contact_received: bool,
 }
 
 impl State {
@@ -96,7 +104,28 @@ impl Ikev1Sa {
         use rand_core::RngCore;
         let first_seq = self.rng.next_u32();
         self.informational.dpd = Some(Dpd::new(self.config.informational.dpd, now, first_seq));
+        let first_of_connection = self.side == ikeway_sa::Side::Initiator && !self.quick.renewing;
+        if first_of_connection && self.config.informational.initial_contact {
+            self.send_initial_contact();
+        }
         self.start_transactions(now);
+    }
+
+    /// INITIAL-CONTACT in an informational exchange under the new ISAKMP SA (RFC 2407
+    /// §4.6.3.3: protocol ISAKMP, the cookies as SPI), as racoon (Apple's IPSec client) sends
+    /// it right after phase 1. Sent before XAUTH, it reaches the gateway while its SA is not
+    /// established yet: strongSwan 5.9.8 acts on it when that SA comes up (its
+    /// `check_uniqueness` with INITIAL_CONTACT seen), and ignores it on an SA already up.
+    fn send_initial_contact(&mut self) {
+        let cookies = self.cookies_spi();
+        let notify = NotificationRepr::isakmp(NotifyType::INITIAL_CONTACT, cookies, Vec::new());
+        self.send_informational(vec![Payload::Notification(notify)]);
+    }
+
+    /// Whether the peer sent INITIAL-CONTACT under this ISAKMP SA (a gateway may then drop
+    /// what older SAs of the same client left).
+    pub fn initial_contact_received(&self) -> bool {
+        self.informational.initial_contact_received
     }
 
     /// The earliest deadline of everything after phase 1.
@@ -282,7 +311,10 @@ impl Ikev1Sa {
                 self.quick_refused(now, spi, kind);
             }
             kind if kind.is_error() => self.transaction_refused(now, kind),
-            // INITIAL-CONTACT and the rest are status reports with nothing for us to do.
+            NotifyType::INITIAL_CONTACT if ours => {
+                self.informational.initial_contact_received = true;
+            }
+            // The rest are status reports with nothing for us to do.
             _ => {}
         }
     }
