@@ -57,6 +57,7 @@
 #   IKW_SW_VIPS [0.0.0.0,::]     (initiator: virtual IPs requested; "" requests none)
 #   IKW_SW_DPD_DELAY [30s]  IKW_SW_DPD_ACTION [clear]
 #   IKW_SW_IKE_REKEY [4h]  IKW_SW_CHILD_REKEY [1h]  IKW_SW_MOBIKE [no]  IKW_SW_ENCAP [no]
+#   IKW_SW_IKE_OVER, IKW_SW_IKE_RAND (over_time / rand_time; strongSwan's defaults if unset)
 #   IKW_SW_VERSION [2]  IKW_SW_START_ACTION [none] (initiator)
 #   IKW_SW_AGGRESSIVE [] (IKEv1: "yes" for Aggressive Mode; written only when set)
 #   IKW_SW_FRAGMENTATION [yes] (IKE fragmentation: RFC 7383 for IKEv2, the FRAGMENTATION vendor ID
@@ -303,6 +304,8 @@ _ikw_sw_conn_block() {
         dpd_delay = ${IKW_SW_DPD_DELAY:-30s}
         rekey_time = ${IKW_SW_IKE_REKEY:-4h}
 CONN
+    if [ -n "${IKW_SW_IKE_OVER:-}" ]; then echo "        over_time = $IKW_SW_IKE_OVER"; fi
+    if [ -n "${IKW_SW_IKE_RAND:-}" ]; then echo "        rand_time = $IKW_SW_IKE_RAND"; fi
     if [ -n "${IKW_SW_AGGRESSIVE:-}" ]; then echo "        aggressive = $IKW_SW_AGGRESSIVE"; fi
     if [ -n "$conn_extra" ]; then echo "        $conn_extra"; fi
     _ikw_sw_auth_round local "${IKW_SW_LOCAL_AUTH:-psk}" "$lid" "${IKW_SW_LOCAL_CERTS:-}" "" \

@@ -34,6 +34,20 @@ pub struct Stats {
     pub fragments: crate::fragment::FragmentStats,
     /// Our messages sent in fragments (each counted once, however many pieces).
     pub sent_fragmented: u64,
+    /// Client: a phase 1 message 1 (a gateway renewing the ISAKMP SA toward us) not taken:
+    /// from another address than the gateway's, in another mode than ours, while this SA is
+    /// not up, or one we could not start on ([`Ikev1Sa::answer_gateway`]).
+    pub gateway_phase1_refused: u64,
+}
+
+/// Whom the SA serves, whichever side started its phase 1: the client (XAUTH and mode config
+/// client, quick mode initiator for its own address) or the gateway. Phase 1's own rules
+/// (who sends which message) follow [`Side`]; everything after it follows the role, so a
+/// gateway may start the phase 1 that renews a client's ISAKMP SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Client,
+    Gateway,
 }
 
 /// One ISAKMP SA and the exchanges it protects, initiator or responder.
@@ -43,6 +57,7 @@ pub struct Ikev1Sa {
     pub(crate) kex: Arc<dyn KeyExchangeProvider>,
     pub(crate) rng: ChaCha20Rng,
     pub(crate) side: Side,
+    pub(crate) role: Role,
     pub(crate) cky_i: u64,
     /// Zero until the responder's first message.
     pub(crate) cky_r: u64,
@@ -88,6 +103,7 @@ impl Ikev1Sa {
         kex: Arc<dyn KeyExchangeProvider>,
         seed: [u8; 32],
         side: Side,
+        role: Role,
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Self {
@@ -96,6 +112,7 @@ impl Ikev1Sa {
             kex,
             rng: ChaCha20Rng::from_seed(seed),
             side,
+            role,
             cky_i: 0,
             cky_r: 0,
             local,
@@ -132,6 +149,11 @@ impl Ikev1Sa {
 
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// Whether this SA is the client's (whoever started its phase 1).
+    pub fn is_client(&self) -> bool {
+        self.role == Role::Client
     }
 
     /// The initiator's and the responder's cookie.
@@ -206,6 +228,20 @@ impl Ikev1Sa {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<Self, crate::Error> {
+        Self::initiate_as(config, kex, seed, now, local, remote, Role::Client)
+    }
+
+    /// Starts phase 1 as initiator for `role`: the client's, or a gateway's that renews its
+    /// ISAKMP SA toward a client itself.
+    pub(crate) fn initiate_as(
+        config: Arc<Config>,
+        kex: Arc<dyn KeyExchangeProvider>,
+        seed: [u8; 32],
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        role: Role,
+    ) -> Result<Self, crate::Error> {
         let kex = crate::legacy_kex::for_config(&config, kex);
         if !config.proposals.iter().any(|p| kex.supports(p.group)) {
             return Err(crate::Error::NoUsableGroup);
@@ -213,7 +249,7 @@ impl Ikev1Sa {
         if matches!(config.auth, crate::Authentication::HybridClient { .. }) && !config.xauth {
             return Err(crate::Error::HybridWithoutXauth);
         }
-        let mut sa = Self::new(config, kex, seed, Side::Initiator, local, remote);
+        let mut sa = Self::new(config, kex, seed, Side::Initiator, role, local, remote);
         sa.cky_i = sa.nonzero_cookie();
         sa.start_phase1(now)?;
         Ok(sa)
@@ -229,9 +265,24 @@ impl Ikev1Sa {
         remote: SocketAddr,
         cky_i: u64,
     ) -> Self {
+        Self::respond_as(config, kex, seed, now, local, remote, cky_i, Role::Gateway)
+    }
+
+    /// A phase 1 responder's SA serving `role`, before its first message.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn respond_as(
+        config: Arc<Config>,
+        kex: Arc<dyn KeyExchangeProvider>,
+        seed: [u8; 32],
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        cky_i: u64,
+        role: Role,
+    ) -> Self {
         let half_open = config.half_open_timeout;
         let kex = crate::legacy_kex::for_config(&config, kex);
-        let mut sa = Self::new(config, kex, seed, Side::Responder, local, remote);
+        let mut sa = Self::new(config, kex, seed, Side::Responder, role, local, remote);
         sa.cky_i = cky_i;
         sa.cky_r = sa.nonzero_cookie();
         sa.timers.set(Timer::HalfOpen, now + half_open);

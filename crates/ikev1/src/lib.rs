@@ -16,6 +16,7 @@ mod config;
 mod crypt;
 mod engine;
 pub mod fragment;
+mod gateway_renewal;
 pub mod informational;
 mod keylog;
 pub mod keys;

@@ -404,6 +404,93 @@ fn our_ipsec_client_renews_its_isakmp_sa_and_stays_connected_with_the_same_esp_s
     assert_eq!(read(dir, "ours.fg.rc").trim(), "0", "{fg}");
 }
 
+// ---- strongSwan renews the ISAKMP SA itself (testbeds/ikev1-gateway-renews.sh) ----------
+
+fn gateway_renews_run() -> &'static BedRun {
+    static RUN: OnceLock<BedRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        BedRun::start(
+            "ikev1-gateway-renews.sh",
+            "ikwvg",
+            &["charon-systemd", "swanctl", "ping"],
+            &[],
+        )
+    })
+}
+
+/// The transmitted count of a ping summary.
+fn transmitted(ping: &str) -> u32 {
+    ping.lines()
+        .find_map(|l| l.split(" packets transmitted").next().filter(|_| l.contains("transmitted")))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ping summary in {ping}"))
+}
+
+#[test]
+fn our_ipsec_client_answers_the_phase_1_strongswan_starts_and_keeps_its_esp_sa_and_address() {
+    let Some(dir) = gateway_renews_run().folder("IKEv1: strongSwan renews the ISAKMP SA") else {
+        return;
+    };
+    let first = only_sa(dir, "gw.sas1");
+    let renewed = only_sa(dir, "gw.sas2");
+    let rekeyed = only_sa(dir, "gw.sas3");
+    let charon = read(dir, "gw.charon.log");
+    // strongSwan started the new ISAKMP SA (its IKEv1 rekey is a reauthentication) and our
+    // client answered it: Aggressive Mode with strongSwan as initiator, XAUTH from it again.
+    assert!(
+        charon.contains("initiating Aggressive Mode IKE_SA aggr-psk[2] to 10.99.0.1"),
+        "{charon}"
+    );
+    assert!(
+        charon.contains("parsed AGGRESSIVE response 0 [ SA KE No ID HASH V V V NAT-D NAT-D ]"),
+        "{charon}"
+    );
+    assert!(charon.contains("IKE_SA aggr-psk[2] established between"), "{charon}");
+    assert_eq!(charon.matches("XAuth authentication of 'alice' successful").count(), 2, "{charon}");
+    // Our client asked for the address it has: strongSwan binds the virtual IP to the new SA.
+    assert!(charon.contains("<aggr-psk|2> peer requested virtual IP 10.88.1.1"), "{charon}");
+    // Our Delete ended the old SA; the new one is the only one, with the same ESP SA (moved,
+    // not renegotiated), the user and the virtual IP.
+    assert!(charon.contains("received DELETE for IKE_SA aggr-psk[1]"), "{charon}");
+    assert_ne!(renewed.fields["initiator-spi"], first.fields["initiator-spi"]);
+    assert_eq!(renewed.fields["state"], "ESTABLISHED");
+    assert_eq!(renewed.fields["remote-xauth-id"], "alice");
+    assert_eq!(renewed.fields["remote-vips"], "10.88.1.1");
+    assert_eq!(installed_child(&renewed)["spi-in"], installed_child(&first)["spi-in"]);
+    // Our quick mode rekey under strongSwan's SA: strongSwan narrows our 0.0.0.0/0 to its
+    // 10.77.0.0/24 there (we take it) and installs the new ESP SA.
+    assert_eq!(rekeyed.fields["initiator-spi"], renewed.fields["initiator-spi"]);
+    assert_ne!(installed_child(&rekeyed)["spi-in"], installed_child(&renewed)["spi-in"]);
+    assert!(charon.contains("<aggr-psk|2> CHILD_SA aggr-psk{2} established"), "{charon}");
+    assert!(!charon.contains("no acceptable traffic selectors"), "{charon}");
+    assert!(!charon.contains("no matching CHILD_SA config"), "{charon}");
+    // Traffic crossed all along: after the new SA, after the rekey, and one ping a second
+    // from the connection to the end, every one answered.
+    assert_eq!(read(dir, "gw.ping2.rc").trim(), "0", "{}", read(dir, "gw.ping2.out"));
+    assert_eq!(read(dir, "gw.ping3.rc").trim(), "0", "{}", read(dir, "gw.ping3.out"));
+    let ping = read(dir, "gw.ping.out");
+    assert!(transmitted(&ping) >= 40, "{ping}");
+    assert_eq!(received(&ping), transmitted(&ping), "{ping}");
+    // Our side: connected throughout, on strongSwan's cookies.
+    let s = status(dir, "gw.status3.json");
+    assert_eq!(s["status"], "connected", "{s}");
+    assert_eq!(s["ike_sa"]["spi_i"], renewed.fields["initiator-spi"].as_str(), "{s}");
+    assert_eq!(s["internal_addresses"][0], "10.88.1.1/32", "{s}");
+    let fg = read(dir, "gw.fg.out");
+    let changes: Vec<&str> = fg.lines().filter(|l| l.contains(" -> ")).collect();
+    assert_eq!(
+        changes,
+        [
+            "gw: Disconnected -> Connecting",
+            "gw: Connecting -> Connected",
+            "gw: Connected -> Disconnecting",
+            "gw: Disconnecting -> Disconnected"
+        ],
+        "{fg}"
+    );
+    assert_eq!(read(dir, "gw.fg.rc").trim(), "0", "{fg}");
+}
+
 #[test]
 fn after_a_sigkilled_client_connects_again_its_initial_contact_drops_the_stale_sa() {
     let Some(dir) = ours_run().folder("IKEv1: INITIAL-CONTACT after a killed client") else {

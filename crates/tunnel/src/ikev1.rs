@@ -9,6 +9,12 @@
 //! session stays connected; the successor's `IkeSaUp` and `IkeSaRekeyed` report the change.
 //! Datagrams go to the SA whose cookie they carry.
 //!
+//! A gateway may renew the ISAKMP SA itself (strongSwan at its IKE `rekey_time`, libreswan at
+//! its replace time): a phase 1 message 1 with a cookie none of our SAs has is offered to the
+//! engine ([`Ikev1Sa::answer_gateway`], which takes it only from the gateway's address, in
+//! our mode, while the SA is up, and counts what it refuses), and the SA that answers it is
+//! the successor, handed the ESP SAs once up exactly like our own.
+//!
 //! Commands (rekey a child, DPD, delete) go to the engine in IKEv1 terms ([`Role::act`]).
 //! What only IKEv2 has is absent here rather than faked: no IKEv2 SA ([`Role::own_sa`] is
 //! `None`, so no MOBIKE), no redirect.
@@ -42,6 +48,8 @@ const OLD_SA_DELETE_DELAY: Duration = Duration::from_secs(2);
 pub(crate) struct Ikev1Initiator {
     sa: Ikev1Sa,
     successor: Option<Ikev1Sa>,
+    /// The successor answers a phase 1 the gateway started (not our own renewal).
+    successor_from_gateway: bool,
     /// Replaced SAs and when their last datagrams (the Delete) may go.
     retired: Vec<(Ikev1Sa, Instant)>,
     kex: Arc<dyn KeyExchangeProvider>,
@@ -68,6 +76,7 @@ impl Ikev1Initiator {
         Self {
             sa,
             successor: None,
+            successor_from_gateway: false,
             retired: Vec::new(),
             kex,
             fixed_seed,
@@ -85,27 +94,59 @@ impl Ikev1Initiator {
         if self.successor.is_some() || !self.sa.is_established() {
             return;
         }
-        self.renewals += 1;
-        let seed = match self.fixed_seed {
-            Some(seed) => {
-                let derived = ikeway_ikev1::HashAlg::Sha256.digest(&[
-                    &seed,
-                    b"renewal",
-                    &self.renewals.to_be_bytes(),
-                ]);
-                let mut s = [0u8; 32];
-                s.copy_from_slice(&derived[..32]);
-                s
-            }
-            None => match crate::session::random_seed() {
-                Ok(s) => s,
-                Err(e) => return self.renewal_failed(e.to_string()),
-            },
+        let seed = match self.successor_seed() {
+            Ok(s) => s,
+            Err(e) => return self.renewal_failed(e),
         };
         let (local, remote) = self.start_path;
         match self.sa.renew_on(Arc::clone(&self.kex), seed, now, local, remote) {
-            Ok(next) => self.successor = Some(next),
+            Ok(next) => {
+                self.successor = Some(next);
+                self.successor_from_gateway = false;
+            }
             Err(e) => self.renewal_failed(e.to_string()),
+        }
+    }
+
+    /// The seed of the next successor: derived from a fixed seed (tests), else random.
+    fn successor_seed(&mut self) -> Result<[u8; 32], String> {
+        self.renewals += 1;
+        let Some(seed) = self.fixed_seed else {
+            return crate::session::random_seed().map_err(|e| e.to_string());
+        };
+        let derived = ikeway_ikev1::HashAlg::Sha256.digest(&[
+            &seed,
+            b"renewal",
+            &self.renewals.to_be_bytes(),
+        ]);
+        let mut s = [0u8; 32];
+        s.copy_from_slice(&derived[..32]);
+        Ok(s)
+    }
+
+    /// A datagram with a cookie none of our SAs has: the gateway's phase 1 message 1 when it
+    /// renews the ISAKMP SA itself. The engine judges it (and counts what it refuses); the SA
+    /// that answers it becomes the successor. Only one successor at a time: while ours or an
+    /// earlier one of the gateway's is under way, the current SA drops it as unexpected.
+    fn answer_gateway(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        datagram: &[u8],
+    ) {
+        if self.successor.is_some() {
+            self.sa.handle_datagram(now, remote, local, datagram);
+            return;
+        }
+        let seed = match self.successor_seed() {
+            Ok(s) => s,
+            Err(e) => return self.renewal_failed(e),
+        };
+        let kex = Arc::clone(&self.kex);
+        if let Some(next) = self.sa.answer_gateway(kex, seed, now, remote, local, datagram) {
+            self.successor = Some(next);
+            self.successor_from_gateway = true;
         }
     }
 
@@ -185,6 +226,15 @@ impl Engine for Ikev1Initiator {
         local: SocketAddr,
         datagram: &[u8],
     ) {
+        if let Some(cookie) = ikeway_ikev1::initiator_cookie(local, remote, datagram) {
+            let of = |sa: &Ikev1Sa| sa.cookies().0 == cookie;
+            let known = of(&self.sa)
+                || self.successor.as_ref().is_some_and(of)
+                || self.retired.iter().any(|(sa, _)| of(sa));
+            if !known {
+                return self.answer_gateway(now, remote, local, datagram);
+            }
+        }
         self.sa_for(local, remote, datagram).handle_datagram(now, remote, local, datagram);
     }
 
@@ -266,8 +316,12 @@ impl Engine for Ikev1Initiator {
             };
             match event {
                 V1Event::Ike(Event::IkeSaClosed { reason }) => {
-                    self.successor = None;
-                    self.renewal_failed(format!("the new ISAKMP SA closed: {reason:?}"));
+                    // Its last words (an error notify, a Delete) still go out.
+                    if let Some(failed) = self.successor.take() {
+                        self.retired.push((failed, Instant::now()));
+                    }
+                    let whose = if self.successor_from_gateway { "the gateway's" } else { "the" };
+                    self.renewal_failed(format!("{whose} new ISAKMP SA closed: {reason:?}"));
                 }
                 V1Event::Ike(event) => {
                     if matches!(event, Event::IkeSaUp { .. }) {

@@ -322,7 +322,7 @@ impl Ikev1Sa {
     fn handle_delete(&mut self, now: Instant, d: &DeleteRepr) {
         match d.protocol {
             ProtocolId::ISAKMP if d.spis.iter().any(|s| s.as_slice() == self.cookies_spi()) => {
-                if self.side == ikeway_sa::Side::Responder {
+                if self.role == crate::engine::Role::Gateway {
                     // A client renewing its ISAKMP SA deletes the old one: its ESP SAs wait
                     // for the new one (see `quick::handover`).
                     self.orphan_children();

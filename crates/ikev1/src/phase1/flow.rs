@@ -16,7 +16,7 @@ use super::proposal::{self, Phase1Suite};
 use super::{Exchange, NONCE_LEN, NONCE_RANGE, PeerVendors, State, our_vendor_ids};
 use crate::config::{Authentication, Phase1Mode};
 use crate::crypt::Crypt;
-use crate::engine::Ikev1Sa;
+use crate::engine::{Ikev1Sa, Role};
 use crate::keys::{self, HashInputs, HashOf, SkeyidInput};
 use crate::timer::Timer;
 
@@ -82,7 +82,8 @@ impl Ikev1Sa {
 
     /// Sends main mode message 1 or aggressive mode message 1.
     pub(crate) fn start_phase1(&mut self, now: Instant) -> Result<(), crate::Error> {
-        let sa = proposal::offer(&self.config);
+        let method = self.phase1_method();
+        let sa = proposal::offer_with(&self.config, method);
         let sa_payload = Payload::Sa(sa);
         self.exchange.sa_i_b = sa_payload.emit_body().map_err(crate::Error::Emit)?;
         let mut payloads = vec![sa_payload];
@@ -102,7 +103,7 @@ impl Ikev1Sa {
                     .ok_or(crate::Error::NoUsableGroup)?;
                 let mut only = (*self.config).clone();
                 only.proposals.retain(|p| p.group == group);
-                let sa_payload = Payload::Sa(proposal::offer(&only));
+                let sa_payload = Payload::Sa(proposal::offer_with(&only, method));
                 self.exchange.sa_i_b = sa_payload.emit_body().map_err(crate::Error::Emit)?;
                 payloads = vec![sa_payload];
                 let kex = self.kex.start(group, &mut self.rng).map_err(crate::Error::Kex)?;
@@ -126,7 +127,7 @@ impl Ikev1Sa {
     /// Main mode message 2: the responder's choice. Answers with message 3.
     fn main_i2(&mut self, now: Instant, rx: &Received<'_>) -> Result<(), Phase1Error> {
         let sa = rx.sa().ok_or(Drop)?;
-        let suite = proposal::check(&self.config, sa)
+        let suite = proposal::check_with(&self.config, self.phase1_method(), sa)
             .map_err(|_| Fail(NotifyType::NO_PROPOSAL_CHOSEN, CloseReason::NoProposalChosen))?;
         self.vendors = PeerVendors::read(rx.payloads);
         let kex = self
@@ -182,7 +183,7 @@ impl Ikev1Sa {
     /// Answers with message 3 and is done.
     fn aggr_i2(&mut self, now: Instant, rx: &Received<'_>) -> Result<(), Phase1Error> {
         let sa = rx.sa().ok_or(Drop)?;
-        let suite = proposal::check(&self.config, sa)
+        let suite = proposal::check_with(&self.config, self.phase1_method(), sa)
             .map_err(|_| Fail(NotifyType::NO_PROPOSAL_CHOSEN, CloseReason::NoProposalChosen))?;
         let kex = self.exchange.kex.as_ref().ok_or(Drop)?;
         if kex.group() != suite.group {
@@ -219,7 +220,8 @@ impl Ikev1Sa {
     fn main_r1(&mut self, now: Instant, rx: &Received<'_>) -> Result<(), Phase1Error> {
         let sa = rx.sa().ok_or(Drop)?;
         let kex = self.kex.clone();
-        let (suite, answer) = proposal::choose(&self.config, sa, |g| kex.supports(g))
+        let method = self.phase1_method();
+        let (suite, answer) = proposal::choose_with(&self.config, method, sa, |g| kex.supports(g))
             .map_err(|_| Fail(NotifyType::NO_PROPOSAL_CHOSEN, CloseReason::NoProposalChosen))?;
         self.exchange.sa_i_b = rx.body_of(PayloadType::SA).ok_or(Drop)?.to_vec();
         self.exchange.suite = Some(suite);
@@ -279,7 +281,8 @@ impl Ikev1Sa {
             ));
         }
         let kex = self.kex.clone();
-        let (suite, answer) = proposal::choose(&self.config, sa, |g| kex.supports(g))
+        let method = self.phase1_method();
+        let (suite, answer) = proposal::choose_with(&self.config, method, sa, |g| kex.supports(g))
             .map_err(|_| Fail(NotifyType::NO_PROPOSAL_CHOSEN, CloseReason::NoProposalChosen))?;
         self.exchange.sa_i_b = rx.body_of(PayloadType::SA).ok_or(Drop)?.to_vec();
         self.exchange.suite = Some(suite);
@@ -449,6 +452,13 @@ impl Ikev1Sa {
         self.peer_id = Some(peer_id);
         self.peer_id_b = peer_id_b;
         Ok(())
+    }
+
+    /// The Authentication Method this SA offers or takes: the configuration's, in its
+    /// XAUTHResp*/HybridResp form when the gateway started phase 1.
+    fn phase1_method(&self) -> ikeway_isakmp::AuthMethod {
+        let gateway_initiates = (self.role == Role::Gateway) == (self.side == Side::Initiator);
+        proposal::auth_method_as(&self.config, gateway_initiates)
     }
 
     /// The NAT-T variant both sides announced, if we do NAT-T.

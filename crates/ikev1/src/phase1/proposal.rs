@@ -50,6 +50,23 @@ pub(crate) fn auth_method(config: &Config) -> AuthMethod {
     }
 }
 
+/// The method when the gateway starts phase 1 (it renews its ISAKMP SA toward the client):
+/// the XAUTH and hybrid methods name which side the XAUTH client is, so XAUTHInit* becomes
+/// XAUTHResp* and HybridInitRSA HybridRespRSA (draft-beaulieu-ike-xauth-02 §5,
+/// draft-ietf-ipsra-hybrid-auth-ike-03 §3.1); the others are the same both ways.
+pub(crate) fn auth_method_as(config: &Config, gateway_initiates: bool) -> AuthMethod {
+    let method = auth_method(config);
+    if !gateway_initiates {
+        return method;
+    }
+    match method {
+        AuthMethod::XAUTH_INIT_PRE_SHARED => AuthMethod::XAUTH_RESP_PRE_SHARED,
+        AuthMethod::XAUTH_INIT_RSA => AuthMethod::XAUTH_RESP_RSA,
+        AuthMethod::HYBRID_INIT_RSA => AuthMethod::HYBRID_RESP_RSA,
+        other => other,
+    }
+}
+
 /// RFC 4754 pairs each ECDSA curve with one hash, and SIG signs the phase 1 HASH as the
 /// digest, so the negotiated hash must be SHA-256 with P-256, SHA-384 with P-384, SHA-512
 /// with P-521. Other methods take any hash.
@@ -70,10 +87,15 @@ fn encryption_attributes(cipher: BlockCipher) -> Option<(EncryptionAlgorithm, Op
     }
 }
 
-/// Our SA payload: one proposal, a transform per configured suite (a suite whose cipher IKEv1
-/// has no number for is left out).
+/// [`offer_with`] the method of a client that starts phase 1.
+#[cfg(test)]
 pub(crate) fn offer(config: &Config) -> SaRepr {
-    let method = auth_method(config);
+    offer_with(config, auth_method(config))
+}
+
+/// Our SA payload: one proposal, a transform per configured suite (a suite whose cipher IKEv1
+/// has no number for is left out), all with `method` (see [`auth_method_as`]).
+pub(crate) fn offer_with(config: &Config, method: AuthMethod) -> SaRepr {
     let transforms = config
         .proposals
         .iter()
@@ -179,15 +201,25 @@ fn ours(config: &Config, s: &Phase1Suite) -> bool {
         .any(|p: &Phase1Proposal| p.cipher == s.cipher && p.hash == s.hash && p.group == s.group)
 }
 
-/// Responder: the first transform of the peer's that we accept, in the peer's order (its
-/// preference), and the SA payload that answers it (the same transform, as sent). The
-/// lifetime is the shorter of the peer's and ours.
+/// [`choose_with`] the method of a gateway answering its client.
+#[cfg(test)]
 pub(crate) fn choose(
     config: &Config,
     offer: &SaRepr,
     supports: impl Fn(DhGroup) -> bool,
 ) -> Result<(Phase1Suite, SaRepr), Refusal> {
-    let method = auth_method(config);
+    choose_with(config, auth_method(config), offer, supports)
+}
+
+/// Responder: the first transform of the peer's that we accept (with `method`), in the
+/// peer's order (its preference), and the SA payload that answers it (the same transform, as
+/// sent). The lifetime is the shorter of the peer's and ours.
+pub(crate) fn choose_with(
+    config: &Config,
+    method: AuthMethod,
+    offer: &SaRepr,
+    supports: impl Fn(DhGroup) -> bool,
+) -> Result<(Phase1Suite, SaRepr), Refusal> {
     let mut last = Refusal::NotOurs;
     let proposals = offer.proposals.iter().filter(|p| p.protocol == ProtocolId::ISAKMP);
     for proposal in proposals {
@@ -223,16 +255,26 @@ pub(crate) fn choose(
     Err(last)
 }
 
-/// Initiator: the responder's SA must hold exactly one transform, one of ours, with our
-/// authentication method; a shorter lifetime than ours is taken.
+/// [`check_with`] the method of a client that started phase 1.
+#[cfg(test)]
 pub(crate) fn check(config: &Config, answer: &SaRepr) -> Result<Phase1Suite, Refusal> {
+    check_with(config, auth_method(config), answer)
+}
+
+/// Initiator: the responder's SA must hold exactly one transform, one of ours, with our
+/// authentication method `method`; a shorter lifetime than ours is taken.
+pub(crate) fn check_with(
+    config: &Config,
+    method: AuthMethod,
+    answer: &SaRepr,
+) -> Result<Phase1Suite, Refusal> {
     let [proposal] = answer.proposals.as_slice() else { return Err(Refusal::NotOurs) };
     let [t] = proposal.transforms.as_slice() else { return Err(Refusal::NotOurs) };
     if proposal.protocol != ProtocolId::ISAKMP {
         return Err(Refusal::NotIsakmp);
     }
     let suite = read_transform(t)?;
-    if suite.method != auth_method(config) || !hash_fits(suite.method, suite.hash) {
+    if suite.method != method || !hash_fits(suite.method, suite.hash) {
         return Err(Refusal::WrongMethod);
     }
     if !ours(config, &suite) {
@@ -292,6 +334,22 @@ mod tests {
             sa.proposals[0].transforms[0].oakley(OakleyAttribute::AUTHENTICATION_METHOD),
             Some(65001)
         );
+    }
+
+    #[test]
+    fn a_gateway_that_starts_phase_1_uses_the_xauth_resp_methods() {
+        let mut c = config();
+        c.xauth = true;
+        assert_eq!(auth_method_as(&c, false), AuthMethod::XAUTH_INIT_PRE_SHARED);
+        assert_eq!(auth_method_as(&c, true), AuthMethod::XAUTH_RESP_PRE_SHARED);
+        assert_eq!(auth_method_as(&config(), true), AuthMethod::PRE_SHARED_KEY);
+        // A client answering its gateway takes only XAUTHResp: XAUTHInit would make the
+        // gateway the XAUTH client.
+        let resp = AuthMethod::XAUTH_RESP_PRE_SHARED;
+        let init = offer_with(&c, AuthMethod::XAUTH_INIT_PRE_SHARED);
+        assert_eq!(choose_with(&c, resp, &init, |_| true).unwrap_err(), Refusal::WrongMethod);
+        let (suite, _) = choose_with(&c, resp, &offer_with(&c, resp), |_| true).unwrap();
+        assert_eq!(suite.method, resp);
     }
 
     #[test]

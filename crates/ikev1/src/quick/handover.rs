@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ikeway_sa::{AddressAllocator, CloseReason, Event as SaEvent, KeyExchangeProvider};
 
 use super::Child;
-use crate::engine::Ikev1Sa;
+use crate::engine::{Ikev1Sa, Role};
 
 /// How long before the ISAKMP SA's end its successor is negotiated: a tenth of its lifetime,
 /// at least a minute (phase 1 with XAUTH needs the user's password again only when it is not
@@ -39,7 +39,7 @@ impl Ikev1Sa {
     /// When the client should start the new ISAKMP SA; `None` on the gateway side, before
     /// phase 1 is done, and once asked.
     pub(crate) fn renew_deadline(&self) -> Option<Instant> {
-        if self.side != ikeway_sa::Side::Initiator || self.quick.renewal_reported {
+        if self.role != Role::Client || self.quick.renewal_reported {
             return None;
         }
         let expire = self.timers.get(crate::timer::Timer::Phase1Expire)?;
@@ -78,9 +78,12 @@ impl Ikev1Sa {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<Ikev1Sa, crate::Error> {
-        let mut new = Ikev1Sa::initiate(self.config.clone(), kex, seed, now, local, remote)?;
+        let mut new =
+            Ikev1Sa::initiate_as(self.config.clone(), kex, seed, now, local, remote, self.role)?;
         new.quick.renewing = true;
-        new.transaction.inherit_lease(self.transaction.leased_address());
+        if self.role == Role::Client {
+            new.transaction.inherit_lease(self.transaction.leased_address());
+        }
         Ok(new)
     }
 
@@ -89,12 +92,23 @@ impl Ikev1Sa {
     /// closes with [`CloseReason::Rekeyed`] and no `ChildSaRemoved` (the datapath keeps the
     /// ESP SAs). `false`, and nothing done, while `new` is not ready.
     pub fn hand_over(&mut self, new: &mut Ikev1Sa, now: Instant) -> bool {
-        if !self.is_established() || !new.is_established() || !new.transaction.allows_quick() {
+        let ready = match new.role {
+            Role::Client => new.transaction.allows_quick(),
+            // A gateway's new SA (it renewed toward the client) waits for no mode config.
+            Role::Gateway => new.transaction.allows_quick_from_peer(),
+        };
+        if !self.is_established() || !new.is_established() || !ready || new.role != self.role {
             return false;
         }
+        // The gateway's lease of the client's address goes along; the client's is kept by
+        // its new SA already.
+        let lease = match self.role {
+            Role::Gateway => self.transaction.take_lease(),
+            Role::Client => None,
+        };
         let orphans = Orphans {
             children: std::mem::take(&mut self.quick.children),
-            lease: None,
+            lease,
             cookies: self.cookies(),
             peer: None,
         };

@@ -115,7 +115,7 @@ impl Ikev1Sa {
         let split = self.transaction.split_networks();
         let local = q.local.or(self.transaction.leased_address().map(Subnet::host));
         match local {
-            Some(local) if self.side == ikeway_sa::Side::Initiator && q.remote.is_none() => {
+            Some(local) if self.role == crate::engine::Role::Client && q.remote.is_none() => {
                 let nets =
                     split.iter().map(|&(addr, prefix)| Some((local, Subnet { addr, prefix })));
                 let nets: Vec<_> = nets.collect();
@@ -130,7 +130,7 @@ impl Ikev1Sa {
     fn client_ids(&self) -> Option<(Subnet, Subnet)> {
         let q = &self.config.quick;
         let lease = self.transaction.leased_address().map(Subnet::host);
-        if self.side == ikeway_sa::Side::Responder {
+        if self.role == crate::engine::Role::Gateway {
             // A gateway speaks for its networks to the client's leased address.
             let remote = q.remote.or(lease)?;
             let local = q.local.unwrap_or_else(|| Subnet::any_like(remote.addr));
@@ -249,18 +249,24 @@ impl Ikev1Sa {
         let parts = Parts::read(&r.payloads);
         let (chosen, spi_out) = offer::check_answer(parts.sa?, &pending.offered)?;
         let nr = parts.nonce()?.to_vec();
-        // The responder echoes our client IDs exactly (RFC 2409 §5.5), or sends none if we
-        // sent none.
+        // The responder echoes our client IDs (RFC 2409 §5.5), or sends none if we sent
+        // none. Our own side must come back as sent; the other side may come back narrowed
+        // to a network within the one we asked for, and the SA then carries that one:
+        // strongSwan 5.9.8 does so when it started the ISAKMP SA itself (its unity plugin
+        // widens the echo to our 0.0.0.0/0 only for SAs the client started; seen live after
+        // its own phase 1: 10.77.0.0/24 for our 0.0.0.0/0).
         let echoed = parts.client_ids().ok()?;
-        match (pending.ids, echoed) {
-            (None, None) => {}
+        let ids = match (pending.ids, echoed) {
+            (None, None) => None,
             (Some((local, remote)), Some((ci, cr))) => {
-                if *ci != local.to_id() || *cr != remote.to_id() {
+                let narrowed = Subnet::from_id(cr)?;
+                if *ci != local.to_id() || !remote.contains(narrowed) {
                     return None;
                 }
+                Some((local, narrowed))
             }
             _ => return None,
-        }
+        };
         let secret = match (&pending.kex, parts.ke) {
             (Some(k), Some(ke)) => Some(k.complete(ke).ok()?),
             (None, None) => None,
@@ -294,7 +300,7 @@ impl Ikev1Sa {
             (pending.spi_in, spi_out),
             secret.as_ref().map(|s| s.expose()),
             (&pending.ni, &nr),
-            pending.ids,
+            ids,
             pending.replaces,
         )?;
         let margin = self.config.quick.rekey_margin;
@@ -303,7 +309,7 @@ impl Ikev1Sa {
             Child {
                 spi_in: pending.spi_in,
                 spi_out,
-                ids: pending.ids,
+                ids,
                 rekey_at: Some(now + rekey_after(lifetime, margin)),
                 expire_at: now + lifetime,
                 superseded: false,

@@ -228,7 +228,7 @@ impl Ikev1Sa {
             }
             // An SA the gateway started and never rekeyed: the client makes it again rather
             // than lose the traffic it carried.
-            if self.side == ikeway_sa::Side::Initiator {
+            if self.role == crate::engine::Role::Client {
                 for child in expired.iter().filter(|c| !c.superseded) {
                     self.start_quick_with(now, child.ids, None);
                 }

@@ -230,7 +230,7 @@ impl Ikev1Sa {
             // Host to host between the IKE addresses: only without a lease or configured IDs.
             return lease.is_none() && q.remote.is_none() && q.local.is_none();
         };
-        if self.side == ikeway_sa::Side::Initiator {
+        if self.role == crate::engine::Role::Client {
             let ours = q.local.or(lease);
             return ours.is_none_or(|o| o == local) && q.remote.is_none_or(|r| r.contains(remote));
         }

@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 
 use ikeway_crypto::SecretBytes;
 use ikeway_isakmp::{AttributeRepr, ConfigAttribute, ConfigType, ExchangeType, Payload};
-use ikeway_sa::{AddressAllocator, CloseReason, Side};
+use ikeway_sa::{AddressAllocator, CloseReason};
 
 pub use config::{ModeConfigClient, ModeConfigServer, TransactionConfig, XauthCredentials};
 
-use crate::engine::Ikev1Sa;
+use crate::engine::{Ikev1Sa, Role};
 use crate::informational::protected::Received;
 use crate::quick::hash::hash_matches;
 
@@ -107,6 +107,9 @@ pub(crate) struct State {
     up: bool,
     /// Client, renewing: the address the previous ISAKMP SA's mode config gave.
     inherited: Option<IpAddr>,
+    /// Client, answering a phase 1 the gateway started: ask for the inherited address again
+    /// (see [`Ikev1Sa::client_mode_config`]).
+    reclaim: bool,
     /// Gateway: the user XAUTH authenticated.
     xauth_user: Option<String>,
 }
@@ -161,6 +164,13 @@ impl State {
         self.inherited = lease;
     }
 
+    /// Client, answering the gateway's phase 1: keep the predecessor's address and ask the
+    /// gateway for it again.
+    pub(crate) fn reclaim_lease(&mut self, lease: Option<IpAddr>) {
+        self.inherited = lease;
+        self.reclaim = lease.is_some();
+    }
+
     /// Gateway: the client's address and its pool, leaving this SA (for its successor).
     pub(crate) fn take_lease(&mut self) -> Option<(IpAddr, Option<Arc<AddressAllocator>>)> {
         let addr = self.lease.take()?;
@@ -189,8 +199,8 @@ impl Ikev1Sa {
     /// asks for its mode config; with none of them the SA is up and the client's first
     /// quick mode starts.
     pub(crate) fn start_transactions(&mut self, now: Instant) {
-        match (self.side, self.config.xauth) {
-            (Side::Initiator, true) => {
+        match (self.role, self.config.xauth) {
+            (Role::Client, true) => {
                 // Phase 1 keys, the gateway's XAUTH next: what IKEv2 reports after IKE_SA_INIT
                 // (a status display tells waiting for the server from authenticating by it).
                 // A renewal runs behind a connected tunnel and reports nothing of the kind.
@@ -201,16 +211,16 @@ impl Ikev1Sa {
                 self.transaction.step = Step::ClientXauth;
                 self.transaction.wait_until = Some(now + PEER_START_WAIT);
             }
-            (Side::Responder, true) => {
+            (Role::Gateway, true) => {
                 self.transaction.step = Step::ServerXauth;
                 let identifier = self.identifier();
                 self.send_request(now, ConfigType::REQUEST, identifier, xauth::request());
             }
-            (Side::Initiator, false) => {
+            (Role::Client, false) => {
                 self.report_up();
                 self.client_mode_config(now);
             }
-            (Side::Responder, false) => {
+            (Role::Gateway, false) => {
                 self.report_up();
                 self.server_mode_config(now);
             }
@@ -300,6 +310,20 @@ impl Ikev1Sa {
         if self.quick.renewing {
             // The address stays the predecessor's: asking again could give another one.
             self.transaction.lease = self.transaction.inherited;
+            let pulls = self.config.transaction.mode_config == Some(ModeConfigClient::Pull);
+            if let (true, true, Some(IpAddr::V4(addr))) =
+                (self.transaction.reclaim, pulls, self.transaction.inherited)
+            {
+                // A gateway that started this SA (strongSwan's reauthentication) moved the
+                // ESP SAs to it but not the client's virtual IP, and refuses our next quick
+                // mode for that address (seen live: "no matching CHILD_SA config found for
+                // 10.88.1.1/32 === 0.0.0.0/0"). Asking for the address we have binds it to
+                // this SA; the answer is not applied (the tunnel keeps its address).
+                let identifier = self.identifier();
+                let attributes = modecfg::request_address(self.config.cisco_unity, addr);
+                self.send_request(now, ConfigType::REQUEST, identifier, attributes);
+                return;
+            }
             return self.transactions_done(now);
         }
         match self.config.transaction.mode_config {
@@ -358,7 +382,7 @@ impl Ikev1Sa {
         self.transaction.wait_until = None;
         let first =
             self.config.quick.first_child && self.quick.children.is_empty() && !self.quick.renewing;
-        if self.side == Side::Initiator && first {
+        if self.role == Role::Client && first {
             for ids in self.first_client_ids() {
                 self.start_quick_with(now, ids, None);
             }
@@ -395,11 +419,16 @@ impl Ikev1Sa {
                 self.accept(&r, now);
                 self.transaction.outstanding = None;
                 self.forget_chain(r.message_id);
-                self.client_config(now, &attr.attributes);
+                if self.quick.renewing {
+                    // The address asked for again: the tunnel keeps what it has.
+                    self.transactions_done(now);
+                } else {
+                    self.client_config(now, &attr.attributes);
+                }
                 true
             }
             (Step::ClientModeConfig | Step::Done, ConfigType::SET)
-                if self.side == Side::Initiator && xauth::status(&attr.attributes).is_none() =>
+                if self.role == Role::Client && xauth::status(&attr.attributes).is_none() =>
             {
                 self.accept(&r, now);
                 let ack =

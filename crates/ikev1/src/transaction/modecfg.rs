@@ -31,6 +31,16 @@ pub(crate) fn request(unity: bool) -> Vec<ConfigAttribute> {
     kinds.into_iter().map(ConfigAttribute::request).collect()
 }
 
+/// A client's request for the address it already has (INTERNAL_IP4_ADDRESS with its value,
+/// draft-dukes-ike-mode-cfg §3.2: the gateway may honour it) and the rest of [`request`].
+pub(crate) fn request_address(unity: bool, addr: Ipv4Addr) -> Vec<ConfigAttribute> {
+    let mut attributes = request(unity);
+    if let Some(a) = attributes.iter_mut().find(|a| a.kind == T::INTERNAL_IP4_ADDRESS) {
+        *a = ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, addr);
+    }
+    attributes
+}
+
 /// What mode config gave a client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Received {
@@ -220,6 +230,14 @@ mod tests {
 
     fn v4(s: &str) -> Ipv4Addr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn asking_for_the_address_we_have_names_it_and_asks_the_rest_as_before() {
+        let asked = request_address(false, v4("10.9.0.7"));
+        assert_eq!(asked.len(), request(false).len());
+        assert_eq!(asked[0], ConfigAttribute::ipv4(T::INTERNAL_IP4_ADDRESS, v4("10.9.0.7")));
+        assert_eq!(asked[1..], request(false)[1..]);
     }
 
     #[test]
