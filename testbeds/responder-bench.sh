@@ -20,11 +20,16 @@
 # Writes OUTDIR/results.txt (the generator's lines) and the responders' logs; exits non-zero if
 # a responder could not start or a generator run failed (a handshake or a quiet probe that did
 # not complete).
+# At each level of established SAs the generator holds that many under churn (one DELETE per
+# completed handshake) and times several windows; see benches/src/bin/responder_wire.rs.
 # Env: IKW_BENCH_WORKERS ("1 2" when `ikeway serve` has --workers), IKW_BENCH_SW_TABLE
 # (charon's ikesa_table_size, default 32768; strongSwan's own default is 1),
-# IKW_BENCH_ONLY (ikeway or charon: measure one of them), IKW_BENCH_SAMPLE (handshakes timed
-# per level), IKW_BENCH_KEY_POOL (the clients' pool of X25519 key pairs, default 4096; 0: a new
-# key pair per handshake).
+# IKW_BENCH_ONLY (ikeway or charon: measure one of them), IKW_BENCH_LEVELS_OURS and
+# IKW_BENCH_LEVELS_SW (comma-separated numbers of established SAs), IKW_BENCH_WINDOWS (timed
+# windows per level), IKW_BENCH_WINDOW_MS (their length), IKW_BENCH_WARMUP_MS (churn before
+# them), IKW_BENCH_KEY_POOL (the clients' pool of X25519 key pairs, default 4096; 0: a new
+# key pair per handshake), IKW_BENCH_PERF_DIR (record each responder with perf over each
+# level's windows, NAME-K.data in that directory).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
@@ -45,12 +50,17 @@ PSK="ikeway-bench-psk-0123456789"
 SOURCES="$(seq -s, -f '10.99.0.%g' 101 132)"
 FLOOD_NET=10.200.0.0
 if [ "$QUICK" = 1 ]; then
-    LEVELS_OURS=0,200 LEVELS_SW=0,200 SAMPLE=100 PROBES=20 PROBE_S=2 FLOOD=2000
+    LEVELS_OURS=0,200 LEVELS_SW=0,200 WINDOWS=3 WINDOW_MS=500 WARMUP_MS=200 PROBES=20
+    PROBE_S=2 FLOOD=2000
 else
-    LEVELS_OURS=0,1000,10000,100000 LEVELS_SW=0,1000,10000 SAMPLE=1000 PROBES=200 PROBE_S=5
-    FLOOD=50000
+    LEVELS_OURS=0,1000,10000,100000 LEVELS_SW=0,1000,10000 WINDOWS=5 WINDOW_MS=2000
+    WARMUP_MS=1000 PROBES=200 PROBE_S=5 FLOOD=50000
 fi
-SAMPLE="${IKW_BENCH_SAMPLE:-$SAMPLE}"
+LEVELS_OURS="${IKW_BENCH_LEVELS_OURS:-$LEVELS_OURS}"
+LEVELS_SW="${IKW_BENCH_LEVELS_SW:-$LEVELS_SW}"
+WINDOWS="${IKW_BENCH_WINDOWS:-$WINDOWS}"
+WINDOW_MS="${IKW_BENCH_WINDOW_MS:-$WINDOW_MS}"
+WARMUP_MS="${IKW_BENCH_WARMUP_MS:-$WARMUP_MS}"
 
 export IKW_PREFIX="${IKW_PREFIX:-auto}"
 ikw_topo_trap
@@ -66,9 +76,10 @@ ip -n "$IKW_NS_SRV" route add "$FLOOD_NET/16" via "$IKW_CLI_ADDR"
 generate() {
     local rc=0
     ikw_exec cli "$WIRE" --name "$1" --pid "$2" --levels "$3" --server "$IKW_SRV_ADDR" \
-        --sources "$SOURCES" --psk-file "$IKW_WORKDIR/psk" --sample "$SAMPLE" \
+        --sources "$SOURCES" --psk-file "$IKW_WORKDIR/psk" --windows "$WINDOWS" \
+        --window-ms "$WINDOW_MS" --warmup-ms "$WARMUP_MS" \
         --probes "$PROBES" --probe-seconds "$PROBE_S" --flood "$FLOOD" --flood-net "$FLOOD_NET" \
-        --key-pool "${IKW_BENCH_KEY_POOL:-4096}" \
+        --key-pool "${IKW_BENCH_KEY_POOL:-4096}" ${IKW_BENCH_PERF_DIR:+--perf "$IKW_BENCH_PERF_DIR"} \
         >"$OUT/$1.out" 2>"$OUT/$1.err" || rc=$?
     cat "$OUT/$1.out" >>"$OUT/results.txt"
     cat "$OUT/$1.out"

@@ -73,8 +73,10 @@ fn is_root() -> bool {
 /// What one responder's lines said.
 #[derive(Debug, Default)]
 struct Responder {
-    /// (established SAs, handshakes/s), in the order printed.
+    /// (established SAs, handshakes/s: the median of the level's windows), in the order printed.
     rates: Vec<(u64, f64)>,
+    /// (established SAs, spread of the level's windows in percent).
+    window_spread: Vec<(u64, f64)>,
     /// (established SAs, responder CPU us per handshake, generator CPU us per handshake).
     cpu: Vec<(u64, f64, f64)>,
     bytes_per_sa: Option<f64>,
@@ -101,6 +103,13 @@ impl Results {
                 ("rate", 13) if w[9] == "at" => {
                     if let (Some(rate), Some(k)) = (num(3), num(10)) {
                         r.rates.push((k as u64, rate));
+                    }
+                }
+                ("windows", 21) if w[17] == "at" => {
+                    if let (Some(spread), Some(k)) =
+                        (w[16].strip_suffix('%').and_then(|p| p.parse().ok()), num(18))
+                    {
+                        r.window_spread.push((k as u64, spread));
                     }
                 }
                 ("cpu", 12) if w[8] == "at" => {
@@ -156,6 +165,15 @@ impl Results {
                     (hi / lo.max(1e-9) - 1.0) * 100.0
                 ));
             }
+            // How far one level's own windows disagree: a spread between levels below this
+            // is noise, not the table's size.
+            if let Some((k, worst)) =
+                ours.window_spread.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))
+            {
+                out.push(format!(
+                    "responder {name} windows spread up to {worst:.0}% within one level (at {k} established SAs)"
+                ));
+            }
         }
         if let (Some(one), Some(two)) = (self.0.get("ikeway-w1"), self.0.get("ikeway-w2")) {
             for (&(k, a), &(k2, b)) in one.rates.iter().zip(&two.rates) {
@@ -206,8 +224,10 @@ mod tests {
 
     const SAMPLE: &str = "\
 responder ikeway-w1 rate 5000 handshakes/s p50 3.10 p99 9.00 at 0 established SAs
+responder ikeway-w1 windows 5 x 2 s rate min 4900 median 5000 max 5300 handshakes/s spread 8% at 0 established SAs
 responder ikeway-w1 cpu 90 us/handshake, generator 80 us/handshake at 0 established SAs
 responder ikeway-w1 rate 4500 handshakes/s p50 3.10 p99 9.00 at 1000 established SAs
+responder ikeway-w1 windows 5 x 2 s rate min 4000 median 4500 max 4600 handshakes/s spread 15% at 1000 established SAs
 responder ikeway-w1 memory 3000 bytes/SA
 responder ikeway-w1 quiet dpd p50 0.10 p99 0.20 answered 5/5, rekey p50 0.2 p99 0.3 answered 5/5
 responder ikeway-w1 flood dpd p50 0.10 p99 0.20 answered 5/5, rekey p50 0.2 p99 0.3 answered 5/5 during
@@ -233,6 +253,7 @@ responder charon handshakes 1200 completed, 0 failed, 0 established lost
                 "responder ratio ikeway-w1/charon rate 18.0x at 1000 established SAs (target: >= 10x)",
                 "responder ratio ikeway-w1/charon memory 0.14x (3000 vs 22000 bytes/SA; target: <= 4096)",
                 "responder ikeway-w1 rate spread 11% from 0 to 1000 established SAs (target: within 20%)",
+                "responder ikeway-w1 windows spread up to 15% within one level (at 1000 established SAs)",
                 "responder ratio ikeway-w2/charon rate 18.0x at 0 established SAs (target: >= 10x)",
                 "responder ratio ikeway-w2/charon rate 36.0x at 1000 established SAs (target: >= 10x)",
                 "responder ikeway-w2 rate spread 0% from 0 to 1000 established SAs (target: within 20%)",

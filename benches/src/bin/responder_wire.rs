@@ -1,10 +1,19 @@
 //! The load generator of `cargo xtask bench responder` (run by testbeds/responder-bench.sh in
-//! the client namespace, once per responder): handshakes against one responder at growing
-//! numbers of established SAs, its memory per SA, then liveness checks and child rekeys of
-//! established clients without and during a spoofed IKE_SA_INIT flood. It prints:
+//! the client namespace, once per responder): the handshake rate of one responder holding a
+//! steady population of K established SAs, for growing K, its memory per SA, then liveness
+//! checks and child rekeys of established clients without and during a spoofed IKE_SA_INIT
+//! flood.
+//!
+//! At each K the population is filled, then held at K under churn: every handshake that
+//! completes retires the oldest established SA with a DELETE, so the responder's table neither
+//! grows nor shrinks while it is timed (a batch of new SAs on top of K would time a growing
+//! table, and charon's rate falls as its table grows). After a warm-up, several windows of a
+//! fixed length are timed; the rate printed is their median, and the windows line gives the
+//! slowest, median and fastest with the spread (fastest / slowest - 1). It prints:
 //!
 //! ```text
 //! responder <name> rate <N> handshakes/s p50 <ms> p99 <ms> at <K> established SAs
+//! responder <name> windows <W> x <s> s rate min <N> median <N> max <N> handshakes/s spread <p>% at <K> established SAs
 //! responder <name> cpu <us> us/handshake, generator <us> us/handshake at <K> established SAs
 //! responder <name> memory <B> bytes/SA
 //! responder <name> rss <MiB> MiB -> <MiB> MiB over <N> SAs
@@ -12,8 +21,10 @@
 //! responder <name> handshakes <n> completed, <n> failed, <n> established lost
 //! ```
 //!
-//! `<K>` is the number of established SAs when the timed batch starts (the batch adds its own).
-//! CPU figures are the responder's process (all threads) and this process over the batch.
+//! `<K>` is the number of established SAs the churn holds. p50 and p99 are of every handshake
+//! completed in the windows (IKE_SA_INIT sent to child SA installed). CPU figures are the
+//! responder's process (all threads) and this process over the windows, per handshake
+//! completed in them (a DELETE of the churn included).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -21,7 +32,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ikeway_benches::wire::clients::{Batch, Clients, Probes, Setup};
+use ikeway_benches::wire::clients::{Clients, Flight, Probes, Setup};
 use ikeway_benches::wire::{flood, ms, process, quantile};
 
 #[derive(Debug)]
@@ -32,7 +43,10 @@ struct Args {
     psk: Vec<u8>,
     pid: u32,
     levels: Vec<usize>,
-    sample: usize,
+    /// Churn before the timed windows, so they start in the steady state.
+    warmup: Duration,
+    window: Duration,
+    windows: usize,
     concurrency: usize,
     probes: usize,
     probe_period: Duration,
@@ -44,12 +58,15 @@ struct Args {
     limit: Duration,
     /// The clients' pool of X25519 key pairs (0: a new key pair per handshake).
     key_pool: usize,
+    /// Record the responder with `perf record` over each level's windows, into this directory.
+    perf: Option<String>,
 }
 
 const USAGE: &str = "responder-wire --name NAME --server IPV4 --sources IP,IP.. --psk-file FILE \
---pid PID [--levels 0,1000,10000] [--sample 2000] [--concurrency 32] [--probes 200] \
+--pid PID [--levels 0,1000,10000] [--warmup-ms 1000] [--window-ms 2000] [--windows 5] \
+[--concurrency 32] [--probes 200] \
 [--probe-period-ms 200] [--probe-seconds 5] [--flood 50000] [--flood-net 10.200.0.0] \
-[--flood-hosts 65000] [--limit-seconds 300] [--key-pool 4096]";
+[--flood-hosts 65000] [--limit-seconds 300] [--key-pool 4096] [--perf DIR]";
 
 fn parse() -> Result<Args, String> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -76,7 +93,9 @@ fn parse() -> Result<Args, String> {
             .split(',')
             .map(|s| num("--levels", s))
             .collect::<Result<_, _>>()?,
-        sample: num("--sample", &opt("--sample", "2000"))?,
+        warmup: Duration::from_millis(num("--warmup-ms", &opt("--warmup-ms", "1000"))?),
+        window: Duration::from_millis(num("--window-ms", &opt("--window-ms", "2000"))?),
+        windows: num("--windows", &opt("--windows", "5"))?,
         concurrency: num("--concurrency", &opt("--concurrency", "32"))?,
         probes: num("--probes", &opt("--probes", "200"))?,
         probe_period: Duration::from_millis(num(
@@ -89,6 +108,7 @@ fn parse() -> Result<Args, String> {
         flood_hosts: num("--flood-hosts", &opt("--flood-hosts", "65000"))?,
         limit: Duration::from_secs(num("--limit-seconds", &opt("--limit-seconds", "300"))?),
         key_pool: num("--key-pool", &opt("--key-pool", "4096"))?,
+        perf: get("--perf").map(str::to_owned),
     })
 }
 
@@ -148,27 +168,58 @@ fn run(a: &Args) -> std::io::Result<bool> {
                 b.failed
             );
         }
+        let mut flight = Flight::churn(a.concurrency, level);
+        let warm = clients.churn(&mut flight, a.warmup)?;
+        completed += warm.latencies.len();
+        failed += warm.failed;
         let k = clients.established();
+        let perf = match &a.perf {
+            Some(dir) => Some(process::Profile::start(a.pid, &format!("{dir}/{name}-{k}.data"))?),
+            None => None,
+        };
         let cpu_before = process::cpu(a.pid)?;
         let own_before = process::cpu(std::process::id())?;
-        let mut b: Batch = clients.connect(a.sample, a.concurrency, a.limit)?;
+        let mut rates = Vec::with_capacity(a.windows);
+        let mut latencies = Vec::new();
+        for _ in 0..a.windows.max(1) {
+            let b = clients.churn(&mut flight, a.window)?;
+            rates.push(b.rate());
+            completed += b.latencies.len();
+            failed += b.failed;
+            latencies.extend(b.latencies);
+        }
         let cpu = process::cpu(a.pid)? - cpu_before;
         let own = process::cpu(std::process::id())? - own_before;
-        completed += b.latencies.len();
-        failed += b.failed;
-        let done = b.latencies.len().max(1) as f64;
+        if let Some(p) = perf {
+            p.stop()?;
+        }
+        let landed = clients.land(&mut flight, a.limit)?;
+        completed += landed.latencies.len();
+        failed += landed.failed;
+        let done = latencies.len().max(1) as f64;
         let per = |d: Duration| d.as_secs_f64() * 1e6 / done;
+        let w = Windows::of(&rates);
         println!(
             "responder {name} rate {:.0} handshakes/s p50 {} p99 {} at {k} established SAs",
-            b.rate(),
-            ms(quantile(&mut b.latencies, 0.5)),
-            ms(quantile(&mut b.latencies, 0.99)),
+            w.median,
+            ms(quantile(&mut latencies, 0.5)),
+            ms(quantile(&mut latencies, 0.99)),
+        );
+        println!(
+            "responder {name} windows {} x {} s rate min {:.0} median {:.0} max {:.0} handshakes/s spread {:.0}% at {k} established SAs",
+            rates.len(),
+            a.window.as_secs_f64(),
+            w.min,
+            w.median,
+            w.max,
+            w.spread_percent(),
         );
         println!(
             "responder {name} cpu {:.0} us/handshake, generator {:.0} us/handshake at {k} established SAs",
             per(cpu),
             per(own)
         );
+        eprintln!("{name}: {} SAs retired by DELETE so far", clients.retired);
     }
     let rss_after = process::rss(a.pid)?;
     let held = clients.established();
@@ -219,6 +270,39 @@ fn run(a: &Args) -> std::io::Result<bool> {
     Ok(failed == 0 && clients.lost == 0 && answered(&quiet))
 }
 
+/// The timed windows of one level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Windows {
+    min: f64,
+    median: f64,
+    max: f64,
+}
+
+impl Windows {
+    /// Of the windows' rates (at least one); the median of an even count is the mean of the
+    /// middle two.
+    fn of(rates: &[f64]) -> Self {
+        let mut r = rates.to_vec();
+        r.sort_by(f64::total_cmp);
+        let n = r.len();
+        let median = match n {
+            0 => 0.0,
+            _ if n % 2 == 1 => r[n / 2],
+            _ => (r[n / 2 - 1] + r[n / 2]) / 2.0,
+        };
+        Self {
+            min: r.first().copied().unwrap_or(0.0),
+            median,
+            max: r.last().copied().unwrap_or(0.0),
+        }
+    }
+
+    /// How much faster the fastest window was than the slowest, in percent.
+    fn spread_percent(&self) -> f64 {
+        (self.max / self.min.max(1e-9) - 1.0) * 100.0
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse() {
         Ok(a) => a,
@@ -240,5 +324,19 @@ fn main() -> ExitCode {
             eprintln!("responder-wire: {}: {e}", args.name);
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_give_median_and_spread() {
+        let w = Windows::of(&[900.0, 1000.0, 1200.0, 950.0, 1100.0]);
+        assert_eq!(w, Windows { min: 900.0, median: 1000.0, max: 1200.0 });
+        assert_eq!(format!("{:.1}", w.spread_percent()), "33.3");
+        assert_eq!(Windows::of(&[1.0, 4.0, 3.0, 2.0]).median, 2.5);
+        assert_eq!(Windows::of(&[7.0]), Windows { min: 7.0, median: 7.0, max: 7.0 });
     }
 }

@@ -4,7 +4,7 @@
 //! child SA; datagrams are routed to it by our (the initiator's) SPI, timers come from one heap.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -66,10 +66,15 @@ pub enum Done {
     Lost,
 }
 
+/// A client's place in its life.
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Connecting,
     Up,
+    /// Retired by the churn ([`Clients::churn`]): its DELETE is under way, it no longer
+    /// counts as established, and its closing is no loss.
+    Deleting,
     Closed,
 }
 
@@ -106,6 +111,22 @@ impl Batch {
     }
 }
 
+/// Handshakes in flight, carried from one [`Clients::churn`] window to the next.
+#[derive(Debug)]
+pub struct Flight {
+    pub concurrency: usize,
+    /// Under churn: the established SAs to hold.
+    pub keep: Option<usize>,
+    in_flight: usize,
+}
+
+impl Flight {
+    /// `concurrency` handshakes at a time while `keep` SAs stay established.
+    pub fn churn(concurrency: usize, keep: usize) -> Self {
+        Self { concurrency, keep: Some(keep), in_flight: 0 }
+    }
+}
+
 /// Liveness checks and child rekeys of established clients, [`Clients::probe`].
 #[derive(Debug, Default)]
 pub struct Probes {
@@ -121,14 +142,20 @@ pub struct Clients {
     setup: Setup,
     kex: Arc<dyn KeyExchangeProvider>,
     sockets: Vec<(SocketAddr, UdpSocket)>,
-    clients: Vec<Client>,
+    /// Every client started, by number; `None` once it closed and said everything (a run
+    /// under churn starts millions, and a closed SA's memory is of no use).
+    clients: Vec<Option<Box<Client>>>,
+    /// Established clients, oldest first (some may have closed since: skipped when met).
+    up_order: VecDeque<usize>,
     by_spi: HashMap<u64, usize>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     buf: Vec<u8>,
     done: Vec<Done>,
     established: usize,
-    /// Established SAs that closed since the start.
+    /// Established SAs that closed since the start, not deleted by us.
     pub lost: usize,
+    /// Established SAs we deleted to hold a population under churn.
+    pub retired: usize,
     /// Datagrams the kernel refused to send (full buffers).
     pub send_errors: u64,
 }
@@ -184,12 +211,14 @@ impl Clients {
             kex,
             sockets,
             clients: Vec::new(),
+            up_order: VecDeque::new(),
             by_spi: HashMap::new(),
             timers: BinaryHeap::new(),
             buf: vec![0; 65536],
             done: Vec::new(),
             established: 0,
             lost: 0,
+            retired: 0,
             send_errors: 0,
         })
     }
@@ -201,8 +230,9 @@ impl Clients {
 
     /// The indices of up to `n` established clients, spread over the whole population.
     pub fn some_established(&self, n: usize) -> Vec<usize> {
-        let up: Vec<usize> =
-            (0..self.clients.len()).filter(|&i| self.clients[i].phase == Phase::Up).collect();
+        let up: Vec<usize> = (0..self.clients.len())
+            .filter(|&i| self.client(i).is_some_and(|c| c.phase == Phase::Up))
+            .collect();
         let step = (up.len() / n.max(1)).max(1);
         up.into_iter().step_by(step).take(n).collect()
     }
@@ -245,21 +275,30 @@ impl Clients {
         )
         .map_err(|e| io::Error::other(format!("initiate: {e:?}")))?;
         self.by_spi.insert(sa.spis().0, n);
-        self.clients.push(Client {
+        self.clients.push(Some(Box::new(Client {
             sa,
             since: now,
             phase: Phase::Connecting,
             probe: None,
             armed: None,
-        });
+        })));
         self.flush(n);
         Ok(())
     }
 
-    /// Sends what client `i` has to send, takes its events, re-arms its timer.
+    fn client(&self, i: usize) -> Option<&Client> {
+        self.clients.get(i)?.as_deref()
+    }
+
+    fn client_mut(&mut self, i: usize) -> Option<&mut Client> {
+        self.clients.get_mut(i)?.as_deref_mut()
+    }
+
+    /// Sends what client `i` has to send, takes its events, re-arms its timer; forgets it
+    /// once it closed and has nothing left to send.
     fn flush(&mut self, i: usize) {
         let now = Instant::now();
-        let c = &mut self.clients[i];
+        let Some(c) = self.clients.get_mut(i).and_then(Option::as_deref_mut) else { return };
         while let Some(Ok(t)) = c.sa.poll_transmit(&mut self.buf) {
             let sent = self
                 .sockets
@@ -276,6 +315,7 @@ impl Clients {
                     Phase::Connecting => {
                         c.phase = Phase::Up;
                         self.established += 1;
+                        self.up_order.push_back(i);
                         self.done.push(Done::Handshake(now - c.since));
                     }
                     Phase::Up if info.replaces.is_some() && c.probe == Some(Probe::Rekey) => {
@@ -292,13 +332,18 @@ impl Clients {
                             self.lost += 1;
                             self.done.push(Done::Lost);
                         }
-                        Phase::Closed => {}
+                        Phase::Deleting | Phase::Closed => {}
                     }
                     c.phase = Phase::Closed;
                     c.probe = None;
                 }
                 _ => {}
             }
+        }
+        if c.phase == Phase::Closed && !c.sa.has_output() {
+            self.by_spi.remove(&c.sa.spis().0);
+            self.clients[i] = None;
+            return;
         }
         let next = c.sa.poll_timeout();
         if next != c.armed {
@@ -357,7 +402,9 @@ impl Clients {
                 continue;
             };
             let Some(&i) = self.by_spi.get(&spi) else { continue };
-            let c = &mut self.clients[i];
+            let Some(c) = self.clients.get_mut(i).and_then(Option::as_deref_mut) else {
+                continue;
+            };
             let dpd_answer = c.probe == Some(Probe::Dpd) && is_empty_informational_response(ike);
             c.sa.handle_datagram(Instant::now(), remote, local, &self.buf[..len]);
             if dpd_answer {
@@ -376,11 +423,9 @@ impl Clients {
                 break;
             }
             self.timers.pop();
-            if self.clients[i].armed != Some(t) {
-                continue;
-            }
-            self.clients[i].armed = None;
-            self.clients[i].sa.handle_timeout(now);
+            let Some(c) = self.client_mut(i).filter(|c| c.armed == Some(t)) else { continue };
+            c.armed = None;
+            c.sa.handle_timeout(now);
             self.flush(i);
         }
     }
@@ -388,34 +433,86 @@ impl Clients {
     /// Runs `n` new handshakes, `concurrency` at a time, and times them. Stops early after
     /// `limit`, with what completed by then.
     pub fn connect(&mut self, n: usize, concurrency: usize, limit: Duration) -> io::Result<Batch> {
+        let mut flight = Flight { concurrency, keep: None, in_flight: 0 };
+        let mut batch = self.fly(&mut flight, Some(n), Instant::now() + limit)?;
+        // What is still in flight at the limit did not complete.
+        batch.failed += flight.in_flight;
+        Ok(batch)
+    }
+
+    /// Handshakes under churn for `length`: `flight.concurrency` always in flight, and each one
+    /// that completes while more than `flight.keep` SAs are up retires the oldest established
+    /// client with a DELETE (RFC 7296 §1.4.1), so the responder holds that many established
+    /// SAs the whole time (plus the handshakes and DELETEs in flight). Handshakes still in
+    /// flight at the end go on in the next call.
+    pub fn churn(&mut self, flight: &mut Flight, length: Duration) -> io::Result<Batch> {
+        self.fly(flight, None, Instant::now() + length)
+    }
+
+    /// Lets the handshakes of `flight` finish, starting none, for at most `limit` (churn
+    /// still retiring one SA per completed handshake); what is still in flight then failed.
+    pub fn land(&mut self, flight: &mut Flight, limit: Duration) -> io::Result<Batch> {
+        let mut batch = self.fly(flight, Some(0), Instant::now() + limit)?;
+        batch.failed += std::mem::take(&mut flight.in_flight);
+        Ok(batch)
+    }
+
+    /// Keeps `flight` topped up while `starts` (none: no bound) allows new handshakes, until
+    /// `until` or until nothing is left in flight.
+    fn fly(
+        &mut self,
+        flight: &mut Flight,
+        mut starts: Option<usize>,
+        until: Instant,
+    ) -> io::Result<Batch> {
         let start = Instant::now();
         let mut batch = Batch::default();
-        let (mut started, mut in_flight) = (0, 0);
-        while (started < n || in_flight > 0) && start.elapsed() < limit {
-            while in_flight < concurrency.max(1) && started < n {
-                self.start()?;
-                started += 1;
-                in_flight += 1;
+        loop {
+            let now = Instant::now();
+            if now >= until || (starts == Some(0) && flight.in_flight == 0) {
+                break;
             }
-            self.step(Duration::from_millis(10))?;
-            for d in self.done.drain(..) {
+            while flight.in_flight < flight.concurrency.max(1) && starts != Some(0) {
+                self.start()?;
+                flight.in_flight += 1;
+                if let Some(left) = &mut starts {
+                    *left -= 1;
+                }
+            }
+            self.step((until - now).min(Duration::from_millis(10)))?;
+            // Retiring SAs below pushes more (of no interest here) onto `done`.
+            for d in std::mem::take(&mut self.done) {
                 match d {
                     Done::Handshake(l) => {
                         batch.latencies.push(l);
-                        in_flight -= 1;
+                        flight.in_flight -= 1;
                     }
                     Done::HandshakeFailed => {
                         batch.failed += 1;
-                        in_flight -= 1;
+                        flight.in_flight -= 1;
                     }
                     Done::Dpd(_) | Done::Rekey(_) | Done::Lost => {}
                 }
+                while flight.keep.is_some_and(|k| self.established > k) && self.retire_oldest() {}
             }
         }
         batch.elapsed = start.elapsed();
-        // What is still in flight at the limit did not complete.
-        batch.failed += in_flight;
         Ok(batch)
+    }
+
+    /// Sends a DELETE for the oldest established client; `false` if none is left.
+    fn retire_oldest(&mut self) -> bool {
+        while let Some(i) = self.up_order.pop_front() {
+            let Some(c) = self.client_mut(i).filter(|c| c.phase == Phase::Up) else { continue };
+            c.phase = Phase::Deleting;
+            c.probe = None;
+            c.sa.delete_ike(Instant::now());
+            self.established -= 1;
+            self.retired += 1;
+            self.flush(i);
+            return true;
+        }
+        false
     }
 
     /// For `length`, each of the `probes` (established clients) alternates a liveness check
@@ -446,7 +543,9 @@ impl Clients {
         while start.elapsed() < length {
             let now = Instant::now();
             for (k, &i) in probes.iter().enumerate() {
-                let c = &mut self.clients[i];
+                let Some(c) = self.clients.get_mut(i).and_then(Option::as_deref_mut) else {
+                    continue;
+                };
                 if next[k] > now || c.probe.is_some() || c.phase != Phase::Up {
                     continue;
                 }
@@ -468,12 +567,16 @@ impl Clients {
             collect(&mut self.done, &mut out);
         }
         let end = Instant::now() + settle;
-        while Instant::now() < end && probes.iter().any(|&i| self.clients[i].probe.is_some()) {
+        while Instant::now() < end
+            && probes.iter().any(|&i| self.client(i).is_some_and(|c| c.probe.is_some()))
+        {
             self.step(Duration::from_millis(5))?;
             collect(&mut self.done, &mut out);
         }
         for &i in probes {
-            self.clients[i].probe = None;
+            if let Some(c) = self.client_mut(i) {
+                c.probe = None;
+            }
         }
         Ok(out)
     }

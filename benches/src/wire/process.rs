@@ -36,6 +36,32 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// `perf record -e cpu-clock -g` attached to a process, for profiling a responder while it is
+/// measured (`--perf DIR` of responder-wire).
+#[derive(Debug)]
+pub struct Profile(std::process::Child);
+
+impl Profile {
+    pub fn start(pid: u32, out: &str) -> io::Result<Self> {
+        let child = std::process::Command::new("perf")
+            .args(["record", "-q", "-e", "cpu-clock", "-g", "-p", &pid.to_string(), "-o", out])
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        // perf needs a moment to attach; the windows would otherwise start unrecorded.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(Self(child))
+    }
+
+    /// Stops the recording (SIGINT, as perf expects) and waits for the file to be written.
+    pub fn stop(mut self) -> io::Result<()> {
+        let pid = rustix::process::Pid::from_raw(self.0.id() as i32)
+            .ok_or_else(|| io::Error::other("perf has no pid"))?;
+        rustix::process::kill_process(pid, rustix::process::Signal::INT)?;
+        self.0.wait()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
