@@ -269,12 +269,16 @@ impl Ikev1Sa {
     }
 
     /// Tells the peer why phase 1 ends, in the clear (it may not share our keys), and closes.
-    /// An initiator that refuses main mode message 6 (the responder's proof) also deletes the
-    /// ISAKMP SA under the phase 1 keys: the responder was done when it sent message 6 and
-    /// takes nothing unauthenticated from then on, so the clear notify alone would leave it
-    /// holding the SA until its DPD gives up.
+    /// When the peer is done with phase 1 already, the ISAKMP SA is also deleted under the
+    /// phase 1 keys: it takes nothing unauthenticated from then on, so the clear notify alone
+    /// would leave it holding the SA until its DPD (or its wait for XAUTH) gives up. That is
+    /// an initiator refusing main mode message 6 (the responder's proof), and a responder
+    /// refusing aggressive mode message 3 (the initiator is up once it sent it).
     pub(crate) fn fail(&mut self, notify: NotifyType, reason: CloseReason) {
-        let responder_done = self.side == Side::Initiator && self.phase1 == State::MainI5;
+        let peer_done = match self.side {
+            Side::Initiator => self.phase1 == State::MainI5,
+            Side::Responder => self.phase1 == State::AggrR2,
+        };
         let cookies = {
             let mut c = [0u8; 16];
             c[..8].copy_from_slice(&self.cky_i.to_be_bytes());
@@ -289,7 +293,7 @@ impl Ikev1Sa {
         {
             self.send(m);
         }
-        if responder_done && self.keys.is_some() {
+        if peer_done && self.keys.is_some() {
             let cookies = self.cookies_spi();
             self.send_delete_isakmp(cookies);
         }

@@ -186,6 +186,33 @@ fn aggressive_mode_with_ecdsa_certificates_authenticates_both_sides() {
 }
 
 #[test]
+fn a_client_certificate_the_gateway_refuses_in_aggressive_mode_is_deleted_at_the_client_too() {
+    // The client's certificate is from a CA the gateway does not trust: the gateway refuses
+    // message 3. The client was up once it sent message 3 and ignores a clear notify from then
+    // on; the gateway's Delete under the phase 1 keys ends it at once (before, it waited for an
+    // XAUTH or quick mode that never came).
+    let ca = TestCa::new("ikeway test CA");
+    let rogue = TestCa::new("somebody else");
+    let mut client = config(
+        identity(&rogue, "client.ikeway.test"),
+        "client.ikeway.test",
+        verifier(&ca, Purpose::Server),
+    );
+    client.mode = Phase1Mode::Aggressive;
+    let mut server =
+        config(identity(&ca, "vpn.ikeway.test"), "vpn.ikeway.test", verifier(&ca, Purpose::Client));
+    server.mode = Phase1Mode::Aggressive;
+    let (ei, er, _, _) = run(client, server);
+    assert_eq!(
+        closed(&er),
+        Some(CloseReason::PeerCertificate(ikeway_pki::CertFailure::UntrustedIssuer))
+    );
+    assert!(!is_up(&er), "responder: {er:?}");
+    assert!(is_up(&ei), "the client was up after message 3: {ei:?}");
+    assert_eq!(closed(&ei), Some(CloseReason::DeletedByPeer), "{ei:?}");
+}
+
+#[test]
 fn main_mode_with_rsa_certificates_authenticates_both_sides() {
     let ca = TestCa::new("ikeway test CA");
     let rsa = |name| identity_of(&ca, name, &PKCS_RSA_SHA256);
