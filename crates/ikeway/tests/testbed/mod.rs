@@ -99,6 +99,8 @@ fn pairs(text: &str) -> BTreeMap<String, String> {
     text.split_whitespace()
         .filter_map(|w| w.split_once('='))
         .map(|(k, v)| {
+            // The first pair of an SA follows its name's brace: "{uniqueid=1".
+            let k = k.trim_start_matches('{');
             (k.to_owned(), v.trim_matches(|c| c == '[' || c == ']' || c == '}').to_owned())
         })
         .collect()
