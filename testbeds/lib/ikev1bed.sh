@@ -85,6 +85,8 @@ IKW_V1_BANNER="${IKW_V1_BANNER:-Welcome to the ikeway IKEv1 testbed}"
 IKW_V1_DOMAIN="${IKW_V1_DOMAIN:-corp.ikeway.test}"
 IKW_V1_POOL=10.88.1.0/24
 IKW_V1_DNS=10.77.0.53
+# A NetBIOS name server (INTERNAL_IP4_NBNS): reported by our client, never used.
+IKW_V1_NBNS=10.77.0.54
 # aggr-split's networks: two quarters of the protected /24, with 10.77.0.64/26 between them.
 IKW_V1_SPLIT_NETS=10.77.0.0/26,10.77.0.128/26
 
@@ -142,7 +144,7 @@ ikw_v1_charon_conf() {
 EOF
 }
 
-# The pool: address, DNS and the Cisco Unity attributes by number (UNITY_BANNER 28672,
+# The pool: address, DNS, NBNS and the Cisco Unity attributes by number (UNITY_BANNER 28672,
 # UNITY_DEF_DOMAIN 28674; strongSwan sends a value it cannot parse as an address as a string).
 # The split-include list (UNITY_SPLIT_INCLUDE 28676) comes from the unity plugin: the child's
 # local traffic selector, sent to a peer that announced Cisco Unity.
@@ -152,6 +154,7 @@ pools {
     v1pool {
         addrs = $IKW_V1_POOL
         dns = $IKW_V1_DNS
+        nbns = $IKW_V1_NBNS
         28672 = $IKW_V1_BANNER
         28674 = $IKW_V1_DOMAIN
     }

@@ -61,6 +61,10 @@ pub enum Event {
     /// The Cisco UNITY banner of mode config, to show the user (control characters other than
     /// line breaks and tabs removed, at most 2048 characters).
     Banner(String),
+    /// What mode config said that the client reports but never applies (NBNS servers,
+    /// address expiry, Cisco UNITY save-password, PFS, backup servers, local LAN), checked and
+    /// bounded; only when the gateway said any of it.
+    ModeConfigNotes(transaction::ModeConfigNotes),
     /// Client: the ISAKMP SA nears the end of its lifetime; make its successor with
     /// [`Ikev1Sa::renew`], drive it until up, then [`Ikev1Sa::hand_over`] the ESP SAs to it
     /// (RFC 2409 has no rekey of an ISAKMP SA). Without that, the SA closes at its end with

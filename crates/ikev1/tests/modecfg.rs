@@ -92,3 +92,45 @@ fn two_clients_get_different_addresses_and_the_first_gets_its_own_back_after_it_
     first.run();
     assert_eq!(allocator.leased(), 1);
 }
+
+#[test]
+fn what_the_gateway_says_beyond_the_configuration_is_reported_apart_and_not_applied() {
+    use ikeway_isakmp::{ConfigAttribute, ConfigAttributeType as T};
+    let p = Pair::connected(client(), |a| {
+        let mut g = gateway(a);
+        g.transaction.mode_config_server.as_mut().unwrap().extra = vec![
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_NBNS, "10.9.0.4".parse().unwrap()),
+            ConfigAttribute::integer(T::INTERNAL_ADDRESS_EXPIRY, 3600),
+            ConfigAttribute::basic(T::UNITY_SAVE_PASSWD, 0),
+            ConfigAttribute::text(T::UNITY_BACKUP_SERVERS, "vpn2.corp.example"),
+        ];
+        g
+    });
+    let notes: Vec<_> = p
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ModeConfigNotes(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        vec![&ikeway_ikev1::transaction::ModeConfigNotes {
+            nbns: vec!["10.9.0.4".parse().unwrap()],
+            address_expiry_s: Some(3600),
+            save_password: Some(false),
+            backup_servers: vec!["vpn2.corp.example".into()],
+            ..Default::default()
+        }]
+    );
+    // What the client applies is what it was without them.
+    assert_eq!(
+        configs(&p.client_events)[0].dns,
+        vec!["10.9.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(installed(&p.client_events).len(), 1);
+    // A gateway that says none of it: no such event.
+    let plain = Pair::connected(client(), gateway);
+    assert!(!plain.client_events.iter().any(|e| matches!(e, Event::ModeConfigNotes(_))));
+}

@@ -107,6 +107,9 @@ fn our_ipsec_client_connects_with_group_psk_and_xauth_pings_and_disconnects_clea
     assert_eq!(s["internal_addresses"], serde_json::json!(["10.88.1.1/32"]), "{s}");
     assert_eq!(s["dns"], serde_json::json!(["10.77.0.53"]), "{s}");
     assert_eq!(s["domains"], serde_json::json!(["corp.ikeway.test"]), "{s}");
+    // strongSwan's pool names a NetBIOS name server: reported beside DNS, never applied.
+    assert_eq!(s["nbns"], serde_json::json!(["10.77.0.54"]), "{s}");
+    assert_eq!(s["mode_config_notes"], serde_json::json!({"nbns": ["10.77.0.54"]}), "{s}");
     assert_eq!(s["server"], "10.99.0.51:500", "{s}");
     assert_eq!(s["ike_sa"]["encryption"], "AES-CBC-256", "{s}");
     assert_eq!(s["ike_sa"]["group"], "MODP_2048", "{s}");

@@ -162,6 +162,9 @@ pub struct TunnelStatus {
     pub domains: Vec<String>,
     /// IKEv1 (Cisco Unity): the gateway's banner for the user, from mode config.
     pub banner: Option<String>,
+    /// IKEv1: what mode config said that is reported, never applied (NBNS servers, address
+    /// expiry, Cisco UNITY save-password, PFS, backup servers, local LAN).
+    pub mode_config_notes: Option<ikeway_tunnel::ModeConfigNotes>,
     /// IKE_SA_INIT completed (the session's `authenticating` event): keyed, the server not
     /// authenticated yet. What a progress display tells apart from waiting for the server.
     /// IKEv1: phase 1 done, XAUTH under way.
@@ -487,6 +490,9 @@ impl Follow {
             }
             EventKind::Authenticating { .. } => lock(&self.status).keyed = true,
             EventKind::Banner { text } => lock(&self.status).banner = Some(text.clone()),
+            EventKind::ModeConfigNotes { notes } => {
+                lock(&self.status).mode_config_notes = Some(notes.clone())
+            }
             EventKind::RenewalFailed { .. } => lock(&self.status).notes.push(e.kind.to_string()),
             EventKind::PpkUsed { ppk_id } => lock(&self.status).ppk_id = Some(ppk_id.clone()),
             // Without its first child SA the tunnel would sit "connecting" with nothing to

@@ -358,6 +358,10 @@ impl ConnectionOwner {
             "dns": t.dns,
             "domains": t.domains,
             "banner": t.banner,
+            // NetBIOS name servers beside the DNS servers, and the rest of what an IKEv1
+            // gateway's mode config said: reported, never applied.
+            "nbns": t.mode_config_notes.as_ref().map(|n| n.nbns.clone()).unwrap_or_default(),
+            "mode_config_notes": t.mode_config_notes,
             "ike_sa": t.ike,
             "phase": Phase::of(Facts {
                 connected: status == VpnStatus::Connected,

@@ -66,6 +66,47 @@ impl Serialize for Cidr {
     }
 }
 
+/// What an IKEv1 gateway's mode config said that the client reports but never applies
+/// (`ikeway_ikev1::transaction::ModeConfigNotes`, checked and bounded there).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModeConfigNotes {
+    /// INTERNAL_IP4_NBNS: NetBIOS (WINS) name servers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nbns: Vec<IpAddr>,
+    /// INTERNAL_ADDRESS_EXPIRY, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address_expiry_s: Option<u32>,
+    /// APPLICATION_VERSION: the gateway's software.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_version: Option<String>,
+    /// Cisco UNITY: whether the client may store the XAUTH password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub save_password: Option<bool>,
+    /// Cisco UNITY: whether the gateway wants PFS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pfs: Option<bool>,
+    /// Cisco UNITY backup servers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backup_servers: Vec<String>,
+    /// Cisco UNITY local LAN: networks the gateway leaves outside the tunnel.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub local_lan: Vec<Cidr>,
+}
+
+impl From<ikeway_ikev1::transaction::ModeConfigNotes> for ModeConfigNotes {
+    fn from(n: ikeway_ikev1::transaction::ModeConfigNotes) -> Self {
+        Self {
+            nbns: n.nbns,
+            address_expiry_s: n.address_expiry_s,
+            application_version: n.application_version,
+            save_password: n.save_password,
+            pfs: n.pfs,
+            backup_servers: n.backup_servers,
+            local_lan: n.local_lan.into_iter().map(|(addr, len)| Cidr { addr, len }).collect(),
+        }
+    }
+}
+
 /// A traffic selector as events carry it: its address range (`10.0.0.0-10.0.0.255`), or the
 /// type number of a selector type this implementation does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -402,6 +443,13 @@ pub enum EventKind {
         /// The text.
         text: String,
     },
+    /// IKEv1: what the gateway's mode config said that is reported, never applied (NBNS
+    /// servers, address expiry, Cisco UNITY save-password, PFS, backup servers, local LAN).
+    ModeConfigNotes {
+        /// The values.
+        #[serde(flatten)]
+        notes: ModeConfigNotes,
+    },
     /// IKEv1: the new ISAKMP SA that was to replace the current one before its end could not
     /// be made; the current one carries on until its lifetime ends.
     RenewalFailed {
@@ -668,6 +716,11 @@ impl Display for EventKind {
                 None => write!(f, "path change not followed: {reason}"),
             },
             Self::Banner { text } => write!(f, "banner from the server: {text:?}"),
+            Self::ModeConfigNotes { notes } => {
+                // The JSON form: every value the gateway gave, none applied.
+                let json = serde_json::to_string(notes).map_err(|_| fmt::Error)?;
+                write!(f, "mode config values not applied: {json}")
+            }
             Self::RenewalFailed { reason } => write!(
                 f,
                 "renewing the ISAKMP SA failed ({reason}); the current one lasts until its end"
@@ -742,6 +795,27 @@ mod tests {
 
     fn json(e: SessionEvent) -> serde_json::Value {
         serde_json::from_str(&e.to_json()).expect("valid JSON")
+    }
+
+    #[test]
+    fn mode_config_notes_read_as_json_with_only_what_the_gateway_said() {
+        let notes = ikeway_ikev1::transaction::ModeConfigNotes {
+            nbns: vec!["10.9.0.4".parse().unwrap()],
+            save_password: Some(false),
+            local_lan: vec![("192.168.1.0".parse().unwrap(), 24)],
+            ..Default::default()
+        };
+        let kind = EventKind::ModeConfigNotes { notes: notes.into() };
+        assert_eq!(
+            json(SessionEvent::new(kind.clone())),
+            json!({"event": "mode_config_notes", "nbns": ["10.9.0.4"], "save_password": false,
+                   "local_lan": ["192.168.1.0/24"]})
+        );
+        assert_eq!(
+            kind.to_string(),
+            "mode config values not applied: {\"nbns\":[\"10.9.0.4\"],\"save_password\":false,\
+             \"local_lan\":[\"192.168.1.0/24\"]}"
+        );
     }
 
     /// RFC 5685 redirect events, as the redirect interop test parses them.

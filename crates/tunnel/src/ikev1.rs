@@ -186,6 +186,9 @@ impl Ikev1Initiator {
                 self.start_renewal(Instant::now());
             }
             V1Event::Banner(text) => self.notes.push_back(EventKind::Banner { text }),
+            V1Event::ModeConfigNotes(notes) => {
+                self.notes.push_back(EventKind::ModeConfigNotes { notes: notes.into() })
+            }
             // The configuration carries the password of this start (stored, or given with
             // the start: `--password-file`, `startVPNTunnel(options:)`); without one there is
             // nobody to ask here, and the session ends saying so.

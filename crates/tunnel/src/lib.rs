@@ -52,8 +52,8 @@ pub mod verifier;
 
 pub use datapath::TunOptions;
 pub use event::{
-    Cidr, DatapathStats, EventKind, SaCounters, Selector, SessionEvent, SessionStats, Spi32, Spi64,
-    Status,
+    Cidr, DatapathStats, EventKind, ModeConfigNotes, SaCounters, Selector, SessionEvent,
+    SessionStats, Spi32, Spi64, Status,
 };
 pub use faults::{Fault, FaultCounts};
 pub use options::{

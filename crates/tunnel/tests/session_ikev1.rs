@@ -122,6 +122,7 @@ fn xauth_gateway(c: &mut Config) {
         banner: Some(BANNER.into()),
         split_dns: Vec::new(),
         push: false,
+        extra: Vec::new(),
     });
 }
 

@@ -38,6 +38,9 @@ pub struct ModeConfigServer {
     pub split_dns: Vec<String>,
     /// Send SET after XAUTH instead of waiting for the client's REQUEST.
     pub push: bool,
+    /// Attributes added to every answer as they are (a test gateway that says what real
+    /// ones do: NBNS, address expiry, Cisco UNITY save-password, PFS, backup servers ...).
+    pub extra: Vec<ikeway_isakmp::ConfigAttribute>,
 }
 
 /// XAUTH and mode config settings of a [`crate::Config`]. XAUTH itself is switched on by

@@ -32,6 +32,7 @@ use ikeway_isakmp::{AttributeRepr, ConfigAttribute, ConfigType, ExchangeType, Pa
 use ikeway_sa::{AddressAllocator, CloseReason};
 
 pub use config::{ModeConfigClient, ModeConfigServer, TransactionConfig, XauthCredentials};
+pub use modecfg::ModeConfigNotes;
 
 use crate::engine::{Ikev1Sa, Role};
 use crate::informational::protected::Received;
@@ -373,7 +374,9 @@ impl Ikev1Sa {
             banner: server.banner.as_deref(),
             split_dns: &server.split_dns,
         };
-        offer.attributes(asked)
+        let mut attributes = offer.attributes(asked);
+        attributes.extend(server.extra.iter().cloned());
+        attributes
     }
 
     /// XAUTH and mode config are over: the client's quick modes may start.
@@ -578,6 +581,9 @@ impl Ikev1Sa {
         self.emit(ikeway_sa::Event::ConfigReceived(got.config));
         if let Some(banner) = got.banner {
             self.events.push_back(crate::Event::Banner(banner));
+        }
+        if !got.notes.is_empty() {
+            self.events.push_back(crate::Event::ModeConfigNotes(got.notes));
         }
         self.transactions_done(now);
     }

@@ -46,7 +46,43 @@ pub(crate) fn request_address(unity: bool, addr: Ipv4Addr) -> Vec<ConfigAttribut
 pub(crate) struct Received {
     pub config: ConfigReceived,
     pub banner: Option<String>,
+    pub notes: ModeConfigNotes,
 }
+
+/// What a gateway's mode config said that a client reports but never applies: Apple's client
+/// has no use for them either (no NetBIOS name service, its own password and PFS policy, one
+/// server per configuration), yet a user or an administrator may want to see them. Every
+/// value is checked as the applied ones are; what fails a check is left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModeConfigNotes {
+    /// INTERNAL_IP4_NBNS: NetBIOS (WINS) name servers, at most [`MAX_LIST`].
+    pub nbns: Vec<IpAddr>,
+    /// INTERNAL_ADDRESS_EXPIRY: seconds the internal address is leased for.
+    pub address_expiry_s: Option<u32>,
+    /// APPLICATION_VERSION: the gateway's software, control characters removed, at most
+    /// [`MAX_NOTE_CHARS`].
+    pub application_version: Option<String>,
+    /// Cisco UNITY save-password: whether the gateway lets the client store the XAUTH
+    /// password.
+    pub save_password: Option<bool>,
+    /// Cisco UNITY PFS: whether the gateway wants PFS in quick mode.
+    pub pfs: Option<bool>,
+    /// Cisco UNITY backup servers: addresses or DNS names, at most [`MAX_LIST`].
+    pub backup_servers: Vec<String>,
+    /// Cisco UNITY local LAN (split exclude): networks the gateway leaves outside the
+    /// tunnel, at most [`MAX_LIST`].
+    pub local_lan: Vec<(IpAddr, u8)>,
+}
+
+impl ModeConfigNotes {
+    /// Whether the gateway said none of these.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An application version longer than this (in characters) is cut.
+pub(crate) const MAX_NOTE_CHARS: usize = 256;
 
 /// Reads a REPLY or SET into what the client applies.
 pub(crate) fn read(attributes: &[ConfigAttribute]) -> Received {
@@ -112,8 +148,33 @@ pub(crate) fn read(attributes: &[ConfigAttribute]) -> Received {
                 }
             }
             T::UNITY_BANNER if out.banner.is_none() => out.banner = a.as_str().map(banner),
-            // NBNS (WINS), address expiry, the application version and the other UNITY
-            // attributes (save-password, PFS, backup servers ...) change nothing here.
+            T::INTERNAL_IP4_NBNS => {
+                push(&mut out.notes.nbns, a.as_ipv4().map(IpAddr::V4).filter(|x| usable(*x)))
+            }
+            T::INTERNAL_ADDRESS_EXPIRY => {
+                out.notes.address_expiry_s = a.value.as_u64().and_then(|v| u32::try_from(v).ok())
+            }
+            T::APPLICATION_VERSION if out.notes.application_version.is_none() => {
+                out.notes.application_version = a.as_str().map(|t| note(t, MAX_NOTE_CHARS))
+            }
+            T::UNITY_SAVE_PASSWD => out.notes.save_password = flag(a),
+            T::UNITY_PFS => out.notes.pfs = flag(a),
+            T::UNITY_BACKUP_SERVERS => {
+                let names = a.as_str().unwrap_or_default();
+                for server in names.split([',', ' ', '\n']).filter(|n| !n.is_empty()) {
+                    let valid = server.parse::<IpAddr>().is_ok() || is_dns_name(server);
+                    if valid && !out.notes.backup_servers.iter().any(|x| x == server) {
+                        push(&mut out.notes.backup_servers, Some(server.to_owned()));
+                    }
+                }
+            }
+            T::UNITY_LOCAL_LAN => {
+                for n in a.split_networks().and_then(Result::ok).unwrap_or_default() {
+                    push(&mut out.notes.local_lan, network(n.addr, n.mask));
+                }
+            }
+            // DHCP, the supported-attributes list and the other UNITY attributes (NAT-T port,
+            // firewall type, DDNS host name) say nothing a client reports.
             _ => {}
         }
     }
@@ -166,6 +227,20 @@ fn banner(text: &str) -> String {
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
         .take(MAX_BANNER_CHARS)
         .collect()
+}
+
+/// A one-line text of the gateway's: every control character removed, cut to `max`.
+fn note(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// A Cisco UNITY yes/no attribute (a basic value, 0 or 1); anything else is no answer.
+fn flag(a: &ConfigAttribute) -> Option<bool> {
+    match a.value.as_basic() {
+        Some(0) => Some(false),
+        Some(1) => Some(true),
+        _ => None,
+    }
 }
 
 /// What a gateway hands a client: the leased address and, for the attributes the client
@@ -274,6 +349,48 @@ mod tests {
 
     /// libreswan 4.10 with leftsubnet=0.0.0.0/0 (its advice for Apple clients) sends the
     /// netmask of that subnet; the address stays a host address (its interop run).
+    #[test]
+    fn what_is_reported_but_not_applied_is_read_checked_and_bounded() {
+        let mut reply = vec![
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_NBNS, v4("10.9.0.3")),
+            ConfigAttribute::ipv4(T::INTERNAL_IP4_NBNS, v4("127.0.0.1")),
+            ConfigAttribute::integer(T::INTERNAL_ADDRESS_EXPIRY, 86_400),
+            ConfigAttribute::text(T::APPLICATION_VERSION, "Cisco Systems, Inc ASA5505 \x1b[2J8.4"),
+            ConfigAttribute::basic(T::UNITY_SAVE_PASSWD, 1),
+            ConfigAttribute::basic(T::UNITY_PFS, 0),
+            ConfigAttribute::text(T::UNITY_BACKUP_SERVERS, "vpn2.corp.example, 192.0.2.9 bad;name"),
+            ConfigAttribute::variable(T::UNITY_LOCAL_LAN, {
+                let nets = [
+                    SplitNetwork::new(v4("192.168.1.0"), v4("255.255.255.0")),
+                    SplitNetwork::new(v4("10.1.0.0"), v4("255.0.255.0")),
+                ];
+                SplitNetwork::encode_list(&nets)
+            }),
+        ];
+        for i in 0..40u8 {
+            reply.push(ConfigAttribute::ipv4(T::INTERNAL_IP4_NBNS, Ipv4Addr::new(10, 1, 0, i + 1)));
+        }
+        let got = read(&reply);
+        let n = &got.notes;
+        assert_eq!(n.nbns.len(), MAX_LIST);
+        assert_eq!(n.nbns[0], IpAddr::V4(v4("10.9.0.3")), "loopback left out");
+        assert_eq!(n.address_expiry_s, Some(86_400));
+        assert_eq!(n.application_version.as_deref(), Some("Cisco Systems, Inc ASA5505 [2J8.4"));
+        assert_eq!((n.save_password, n.pfs), (Some(true), Some(false)));
+        assert_eq!(n.backup_servers, ["vpn2.corp.example", "192.0.2.9"]);
+        assert_eq!(n.local_lan, vec![("192.168.1.0".parse().unwrap(), 24)]);
+        // None of it reaches what the client applies.
+        assert_eq!(got.config, ConfigReceived::default());
+        // A yes/no that is neither, and text over the bound.
+        let odd = read(&[
+            ConfigAttribute::basic(T::UNITY_PFS, 7),
+            ConfigAttribute::text(T::APPLICATION_VERSION, &"v".repeat(1000)),
+        ]);
+        assert_eq!(odd.notes.pfs, None);
+        assert_eq!(odd.notes.application_version.map(|v| v.len()), Some(MAX_NOTE_CHARS));
+        assert!(read(&[]).notes.is_empty());
+    }
+
     #[test]
     fn a_netmask_of_everything_leaves_the_address_a_host_address() {
         let reply = vec![

@@ -66,6 +66,7 @@ pub(crate) fn gateway(allocator: Arc<AddressAllocator>) -> Config {
         banner: Some("Authorised use only.\nAll access is logged.".into()),
         split_dns: vec!["lab.example".into()],
         push: false,
+        extra: Vec::new(),
     });
     c
 }

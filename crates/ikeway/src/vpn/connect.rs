@@ -425,6 +425,9 @@ fn table(s: &Value) -> String {
         ("internal address", field(&s["internal_addresses"])),
         ("DNS", format!("{} {}", field(&s["dns"]), field(&s["domains"]))),
     ];
+    if s["nbns"].as_array().is_some_and(|l| !l.is_empty()) {
+        rows.push(("NBNS (not used)", field(&s["nbns"])));
+    }
     if let Some(banner) = s["banner"].as_str() {
         // The server's words, one row per line, so no line of theirs looks like one of ours.
         rows.extend(banner.lines().map(|l| ("banner", format!("| {l}"))));
