@@ -18,6 +18,10 @@
 #                                   then disconnect
 #   badpw   ls-aggr   right wrong   XAUTH fails
 #   badpsk  ls-aggr   wrong right   phase 1 fails (last: pluto keeps its half-open state)
+# and renew (ls-renew): up to quick mode as aggr, then pluto replaces the ISAKMP SA by an
+#   Aggressive Mode of its own: renew.status1.json (before), renew.status2.json and
+#   renew.states (once pluto logged the replacement and a Delete of the old ISAKMP SA, up to
+#   60 s), then disconnect: renew.disconnect.out, renew.end.states, renew.pluto.log.
 # Each records NAME.add.out, NAME.connect.rc/.out (the connect runs with --wait 10 in the
 # background), NAME.status.json (once mode config gave an address or the connect ended),
 # NAME.states / NAME.traffic (pluto's `whack --showstates` / `--trafficstatus` then),
@@ -106,8 +110,41 @@ ls_case() { # NAME SERVER_CASE PSK PASSWORD
     ours config remove "$name" --yes >/dev/null 2>&1 || true
 }
 
+# 0 once pluto replaced an ISAKMP SA and deleted the old one on our Delete (since line FROM).
+_pluto_renewed() { # FROM
+    local log
+    log="$(tail -n +"$1" "$SRV/pluto.log")"
+    grep -q "to replace #" <<<"$log" &&
+        grep -q "received Delete SA payload: self-deleting ISAKMP State" <<<"$log"
+}
+
+renew_case() {
+    local before cpid
+    ours config add renew --type ipsec --server "$(ikw_v1ls_case_addr ls-renew)" \
+        --group "$IKW_V1_GROUP" --psk-file "$IKW_WORKDIR/right.psk" --extended-auth \
+        --username "$IKW_V1_USER" --password-file "$IKW_WORKDIR/right.pw" --yes \
+        >"$OUT/renew.add.out" 2>&1 || true
+    before="$(($(wc -l <"$SRV/pluto.log") + 1))"
+    # No quick mode completes here, so the connection is never up: the connect waits longer
+    # than pluto's replacement takes (40 s), and the disconnect below ends it.
+    (ours connect renew --wait 70 >"$OUT/renew.connect.out" 2>&1 || true) &
+    cpid=$!
+    ikw_wait_for 10 _configured_or_done renew || true
+    ours status --json >"$OUT/renew.status1.json" 2>&1 || true
+    ikw_wait_for 60 _pluto_renewed "$before" || true
+    ours status --json >"$OUT/renew.status2.json" 2>&1 || true
+    ikw_whack "$SRV" --showstates >"$OUT/renew.states" 2>&1 || true
+    ours disconnect >"$OUT/renew.disconnect.out" 2>&1 || true
+    wait "$cpid" || true
+    ikw_wait_for 3 _pluto_empty ls-renew || true
+    ikw_v1ls_states "$SRV" ls-renew >"$OUT/renew.end.states"
+    tail -n +"$before" "$SRV/pluto.log" >"$OUT/renew.pluto.log"
+    ours config remove renew --yes >/dev/null 2>&1 || true
+}
+
 ls_case aggr ls-aggr right right
 ls_case split ls-split right right
+renew_case
 ls_case badpw ls-aggr right wrong
 # Last: pluto keeps this one's half-open state until its own timeout.
 ls_case badpsk ls-aggr wrong right

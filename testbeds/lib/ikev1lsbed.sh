@@ -17,6 +17,11 @@
 #                                         pluto refuses a quick mode for 0.0.0.0/0 (it does
 #                                         not narrow in IKEv1) with INVALID_ID_INFORMATION, so
 #                                         the client must ask for 10.77.0.0/24 itself
+#   ls-renew  10.99.0.63  0.0.0.0/0       as ls-aggr, with rekey=yes, ikelifetime=60s,
+#                                         rekeymargin=40s, rekeyfuzz=0%: pluto replaces the
+#                                         ISAKMP SA it answered by an Aggressive Mode of its
+#                                         own toward the client 40 s after it came up (a
+#                                         responder's margin is half the configured one)
 #
 # Proposals: phase 1 AES-256-CBC/SHA2-256/MODP-2048 (IKE group 14; Aggressive Mode carries the
 # KE in its first message, so one group), ESP AES-256-CBC + HMAC-SHA2-256 without PFS: Apple's
@@ -48,6 +53,7 @@ ikw_v1ls_server_cases() {
     cat <<'CASES'
 ls-aggr  10.99.0.61
 ls-split 10.99.0.62
+ls-renew 10.99.0.63
 CASES
 }
 
@@ -85,7 +91,6 @@ _ikw_v1ls_gateway() {
     ike=$IKW_V1LS_IKE
     phase2alg=$IKW_V1LS_ESP
     pfs=no
-    rekey=no
     auto=add
 EOF
 }
@@ -105,8 +110,12 @@ EOF
             echo "conn $name"
             echo "    left=$addr"
             case "$name" in
-            ls-aggr) echo "    leftsubnet=0.0.0.0/0" ;;
+            ls-aggr | ls-renew) echo "    leftsubnet=0.0.0.0/0" ;;
             *) echo "    leftsubnet=$IKW_PROT_NET" ;;
+            esac
+            case "$name" in
+            ls-renew) printf '    %s\n' rekey=yes ikelifetime=60s rekeymargin=40s rekeyfuzz=0% ;;
+            *) echo "    rekey=no" ;;
             esac
             _ikw_v1ls_gateway
         done < <(ikw_v1ls_server_cases)

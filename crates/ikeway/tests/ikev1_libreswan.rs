@@ -8,8 +8,9 @@
 //! the inbound IPsec SA into the kernel, which fails here, so it never answers, no connection
 //! reaches `connected` and no packet crosses a tunnel. What is proven against pluto: phase 1,
 //! XAUTH (right and wrong password), Mode Config (address, DNS, domain), our quick mode
-//! request accepted by pluto up to its kernel install, Delete on disconnect, and a wrong group
-//! secret. pluto 4.10 starts IKEv1 DPD only on an IPsec SA, so its R-U-THERE is not tested.
+//! request accepted by pluto up to its kernel install, Delete on disconnect, a wrong group
+//! secret, and pluto's own replacement of the ISAKMP SA (an Aggressive Mode it starts toward
+//! our client) answered. pluto 4.10 starts IKEv1 DPD only on an IPsec SA, so its R-U-THERE is not tested.
 //!
 //! Needs root, network namespaces, and libreswan unpacked by `testbeds/install-peers.sh`;
 //! without them it says loudly that it was skipped (a failure under CI=true).
@@ -184,4 +185,46 @@ fn against_libreswan_a_wrong_group_secret_is_authentication_failed_and_nothing_c
     assert!(end.lines().all(|l| l.contains("STATE_AGGR_R1")), "{end}");
     assert_eq!(end.lines().count(), 1, "{end}");
     assert_client_restored(dir, "badpsk");
+}
+
+#[test]
+fn against_libreswan_our_ipsec_client_answers_plutos_replacement_of_the_isakmp_sa() {
+    let Some(dir) = dir("IKEv1 vs libreswan: pluto replaces the ISAKMP SA") else { return };
+    // pluto (rekey=yes, ikelifetime=60s, rekeymargin=40s) replaced the ISAKMP SA it answered
+    // with an Aggressive Mode of its own toward our client (ipsec_doi.c ipsecdoi_replace ->
+    // aggr_outI1); our client answered it as phase 1 responder with the group name and secret.
+    let log = pluto(dir, "renew");
+    let line = log
+        .lines()
+        .find(|l| l.contains("initiating IKEv1 Aggressive Mode connection #"))
+        .unwrap_or_else(|| panic!("pluto never replaced the ISAKMP SA: {log}"));
+    let states: Vec<&str> =
+        line.split_whitespace().filter(|w| w.starts_with('#') && w.len() > 1).collect();
+    let (new, old) = match states.as_slice() {
+        [_, new, old] | [new, old] => (*new, *old),
+        _ => panic!("no state numbers in {line}"),
+    };
+    assert!(line.ends_with(&format!("connection {new} to replace {old}")), "{line}");
+    for what in [
+        format!("{new}: Peer ID is ID_KEY_ID"),
+        format!("{new}: IKE SA established"),
+        format!("{new}: XAUTH: User alice: Authentication Successful"),
+        // Our client asked mode config for the address it has.
+        format!("{new}: sent ModeCfg reply"),
+        // The old ISAKMP SA ended by our Delete once the new one was up, the new one by the
+        // disconnect.
+        format!("{old}: received Delete SA payload: self-deleting ISAKMP State {old}"),
+        format!("{new}: received Delete SA payload: self-deleting ISAKMP State {new}"),
+    ] {
+        assert!(log.contains(&what), "{what}: {log}");
+    }
+    // Our status followed the new cookies (still waiting for quick mode: see IKE_ONLY).
+    let (before, after) = (status(dir, "renew.status1.json"), status(dir, "renew.status2.json"));
+    assert_eq!(before["configuration"], "renew", "{before}");
+    assert_eq!(after["configuration"], "renew", "{after}");
+    assert!(before["ike_sa"]["spi_i"].is_string(), "{before}");
+    assert_ne!(after["ike_sa"]["spi_i"], before["ike_sa"]["spi_i"], "{after}");
+    assert_eq!(read(dir, "renew.disconnect.out"), "disconnected\n");
+    let end = read(dir, "renew.end.states");
+    assert!(end.trim().is_empty(), "{end}");
 }
