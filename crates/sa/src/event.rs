@@ -72,6 +72,10 @@ pub struct ChildSaInfo {
     pub remote_ts: Vec<TrafficSelector>,
     /// Hard lifetime; the negotiation rekeys before it ends.
     pub lifetime: Duration,
+    /// Hard lifetime in bytes of inner payload per direction, when negotiated (IKEv1's
+    /// kilobyte lifetimes, RFC 2407 §4.5; IKEv2 negotiates none): the datapath counts them
+    /// and asks for the rekey before the end.
+    pub lifetime_bytes: Option<u64>,
     /// The inbound SPI of the child SA this one replaces (a rekey), if any.
     pub replaces: Option<u32>,
     /// Where ESP goes: the peer's address (port 4500 when UDP-encapsulated).

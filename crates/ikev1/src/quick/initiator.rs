@@ -73,6 +73,14 @@ impl<'a> Parts<'a> {
     }
 }
 
+/// The smaller of two optional limits; a limit given by one side only holds.
+pub(super) fn min_some(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl Ikev1Sa {
     /// How ESP travels: in UDP when phase 1 found a NAT (RFC 3947 §4), with the
     /// encapsulation mode number of the NAT-T variant phase 1 agreed on (3, or 61443 with the
@@ -274,14 +282,19 @@ impl Ikev1Sa {
         };
         let offered_life = self.config.quick.lifetime;
         let mut lifetime = chosen.lifetime.unwrap_or(offer::DEFAULT_LIFETIME).min(offered_life);
+        // Kilobytes: the least of ours, the answer's and a RESPONDER-LIFETIME's, if any.
+        let mut kilobytes =
+            min_some(self.config.quick.lifetime_kilobytes, chosen.lifetime_kilobytes);
         for n in &parts.notifications {
-            if let Some(Ok(attrs)) = n.responder_lifetime()
-                && let (Some(secs), _) = offer::read_lifetimes(&attrs)
-            {
-                lifetime = lifetime.min(secs);
+            if let Some(Ok(attrs)) = n.responder_lifetime() {
+                let (secs, kb) = offer::read_lifetimes(&attrs);
+                if let Some(secs) = secs {
+                    lifetime = lifetime.min(secs);
+                }
+                kilobytes = min_some(kilobytes, kb);
             }
         }
-        if lifetime < offer::MIN_LIFETIME {
+        if lifetime < offer::MIN_LIFETIME || kilobytes.is_some_and(|kb| kb < offer::MIN_KILOBYTES) {
             return None;
         }
         let qm3 = self.seal_protected(ExchangeType::QUICK, r.message_id, Vec::new(), |k, _| {
@@ -294,7 +307,8 @@ impl Ikev1Sa {
             datagram: qm3,
             until: now + FINISHED_KEPT,
         });
-        let transform = Transform { lifetime: Some(lifetime), ..chosen };
+        let transform =
+            Transform { lifetime: Some(lifetime), lifetime_kilobytes: kilobytes, ..chosen };
         let info = self.child_info(
             &transform,
             (pending.spi_in, spi_out),
@@ -359,6 +373,7 @@ impl Ikev1Sa {
             local_ts: vec![local.to_ts()],
             remote_ts: vec![remote.to_ts()],
             lifetime: transform.lifetime.unwrap_or(offer::DEFAULT_LIFETIME),
+            lifetime_bytes: transform.lifetime_kilobytes.map(|kb| u64::from(kb) * 1024),
             replaces,
             remote: self.remote,
             udp_encapsulation: transform.encapsulation.is_udp(),

@@ -21,6 +21,10 @@ pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(28_800);
 /// peer could otherwise make us rekey without end.
 pub(crate) const MIN_LIFETIME: Duration = Duration::from_secs(60);
 
+/// An ESP SA whose kilobyte lifetime (RFC 2407 §4.5) is under this (1 MiB) is refused, for
+/// the same reason: a few packets must not end an SA.
+pub(crate) const MIN_KILOBYTES: u32 = 1024;
+
 /// Offers more transforms than this are cut: no ESP suite list is longer, and it bounds the
 /// work a hostile offer causes.
 const MAX_TRANSFORMS: usize = 64;
@@ -148,7 +152,8 @@ fn acceptable(t: &Transform, policy: &Policy<'_>) -> bool {
         (Some(g), true, required) => required.is_none_or(|r| r == g) && (policy.supports)(g),
         _ => false,
     };
-    let lifetime_ok = t.lifetime.is_none_or(|l| l >= MIN_LIFETIME);
+    let lifetime_ok = t.lifetime.is_none_or(|l| l >= MIN_LIFETIME)
+        && t.lifetime_kilobytes.is_none_or(|kb| kb >= MIN_KILOBYTES);
     mode_ok && group_ok && lifetime_ok && policy.ours.contains(&t.proposal)
 }
 

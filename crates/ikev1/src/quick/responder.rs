@@ -129,6 +129,11 @@ impl Ikev1Sa {
         let ours = self.config.quick.lifetime;
         let offered = choice.transform.lifetime.unwrap_or(offer::DEFAULT_LIFETIME);
         let lifetime = offered.min(ours);
+        let ours_kb = self.config.quick.lifetime_kilobytes;
+        let offered_kb = choice.transform.lifetime_kilobytes;
+        let kilobytes = super::initiator::min_some(offered_kb, ours_kb);
+        // RFC 2407 §4.6.3.1: we hold the SA to less than offered; say so.
+        let shorter = offered > ours || kilobytes != offered_kb;
         let spi_in = self.new_spi();
         let nr = self.nonce();
         let mut rest = vec![
@@ -139,9 +144,8 @@ impl Ikev1Sa {
             rest.push(Payload::Ke(KeRepr { data: public }));
         }
         rest.extend(parts.ids.iter().map(|id| Payload::Id((*id).clone())));
-        if offered > ours {
-            // RFC 2407 §4.6.3.1: we hold the SA to less than offered; say so.
-            let attrs = offer::lifetime_attributes(ours, None);
+        if shorter {
+            let attrs = offer::lifetime_attributes(lifetime, kilobytes);
             let spi = spi_in.to_be_bytes().to_vec();
             let notify = NotificationRepr::responder_lifetime_of(ProtocolId::ESP, spi, &attrs)
                 .map_err(|_| Refuse::Malformed)?;
@@ -153,7 +157,11 @@ impl Ikev1Sa {
                 k.quick2(message_id, ni, rest)
             })
             .ok_or(Refuse::Malformed)?;
-        let transform = Transform { lifetime: Some(lifetime), ..choice.transform };
+        let transform = Transform {
+            lifetime: Some(lifetime),
+            lifetime_kilobytes: kilobytes,
+            ..choice.transform
+        };
         // The peer's quick mode for client IDs we already carry is its rekey of that SA; one
         // for part of an SA's networks (the peer narrowed it) too.
         let live = || self.quick.children.iter().filter(|c| !c.superseded);

@@ -55,22 +55,22 @@ pub(crate) struct Received {
 /// value is checked as the applied ones are; what fails a check is left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModeConfigNotes {
-    /// INTERNAL_IP4_NBNS: NetBIOS (WINS) name servers, at most [`MAX_LIST`].
+    /// INTERNAL_IP4_NBNS: NetBIOS (WINS) name servers, at most 16.
     pub nbns: Vec<IpAddr>,
     /// INTERNAL_ADDRESS_EXPIRY: seconds the internal address is leased for.
     pub address_expiry_s: Option<u32>,
-    /// APPLICATION_VERSION: the gateway's software, control characters removed, at most
-    /// [`MAX_NOTE_CHARS`].
+    /// APPLICATION_VERSION: the gateway's software, control characters removed, at most 256
+    /// characters.
     pub application_version: Option<String>,
     /// Cisco UNITY save-password: whether the gateway lets the client store the XAUTH
     /// password.
     pub save_password: Option<bool>,
     /// Cisco UNITY PFS: whether the gateway wants PFS in quick mode.
     pub pfs: Option<bool>,
-    /// Cisco UNITY backup servers: addresses or DNS names, at most [`MAX_LIST`].
+    /// Cisco UNITY backup servers: addresses or DNS names, at most 16.
     pub backup_servers: Vec<String>,
     /// Cisco UNITY local LAN (split exclude): networks the gateway leaves outside the
-    /// tunnel, at most [`MAX_LIST`].
+    /// tunnel, at most 16.
     pub local_lan: Vec<(IpAddr, u8)>,
 }
 

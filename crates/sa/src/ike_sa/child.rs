@@ -287,6 +287,7 @@ impl IkeSa {
             local_ts,
             remote_ts,
             lifetime,
+            lifetime_bytes: None,
             replaces: rekey_of,
             remote: self.remote,
             udp_encapsulation: self.nat_t,
