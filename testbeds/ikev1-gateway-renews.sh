@@ -10,11 +10,13 @@
 #
 # Usage: ikev1-gateway-renews.sh OUTDIR IKEWAY_BINARY
 #
-# Records: gw.status1.json, gw.sas1 (connected); gw.sas2 (strongSwan's SAs once one IKE SA
-# with other cookies is left: its own new SA, ours deleted), gw.ping2.rc/.out; gw.sas3 (once
-# the ESP SA has new SPIs), gw.ping3.rc/.out, gw.status3.json; gw.ping.out (one ping a
-# second from the connection to the end), gw.fg.rc/.out (the foreground process, ended by
-# SIGINT), gw.charon.log. crates/ikeway/tests/ikev1_interop.rs judges them.
+# Cases: gw (Aggressive Mode, group secret, XAUTH, Mode Config: strongSwan's aggr-psk) and
+# cert (Main Mode with ECDSA certificates, Mode Config: main-cert). Each records, for NAME:
+# NAME.status1.json, NAME.sas1 (connected); NAME.sas2 (strongSwan's SAs once one IKE SA with
+# other cookies is left: its own new SA, ours deleted), NAME.ping2.rc/.out; NAME.sas3 (once
+# the ESP SA has new SPIs), NAME.ping3.rc/.out, NAME.status3.json; NAME.ping.out (one ping a
+# second from the connection to the end), NAME.fg.rc/.out (the foreground process, ended by
+# SIGINT), NAME.charon.log. crates/ikeway/tests/ikev1_interop.rs judges them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
@@ -48,61 +50,79 @@ SERVER="$(ikw_v1_case_addr aggr-psk)"
 
 status_json() { ikw_exec cli "${CLIENV[@]}" "$IKEWAY" status --json 2>/dev/null; }
 connected() { status_json | grep -q '"status": "connected"'; }
-sw_sas() { ikw_sw_list_sas "$SRV" --ike aggr-psk --raw 2>&1 || true; }
 first_value() { grep -o "$1=[0-9a-f]*" | sed -n '1s/^[^=]*=//p'; }
 ping_once() { # NAME: two pings through the tunnel, NAME.rc and NAME.out
     ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/$1.out" 2>&1 &&
         echo 0 >"$OUT/$1.rc" || echo 1 >"$OUT/$1.rc"
 }
 
+# One case: our client NAME (already added) against strongSwan's connection CONN, with
+# strongSwan's own phase 1 at 40 s and our quick mode rekey at 50 s under it.
+renewal_case() { # NAME CONN
+    local name="$1" conn="$2" before sas1 rc=0
+    sw_sas() { ikw_sw_list_sas "$SRV" --ike "$conn" --raw 2>&1 || true; }
+    before="$(wc -l <"$SRV/charon.log")"
+    ikw_spawn cli "$OUT/$name.fg.out" "${CLIENV[@]}" "$IKEWAY" connect "$name" --foreground \
+        --ikev1-test-timers 600,100,300
+    FG_PID=$IKW_LAST_PID
+    ikw_wait_for 15 connected || true
+    status_json >"$OUT/$name.status1.json" || true
+    sas1="$(sw_sas)"
+    echo "$sas1" >"$OUT/$name.sas1"
+    cky1="$(first_value initiator-spi <<<"$sas1")"
+    spi1="$(first_value spi-in <<<"$sas1")"
+    ikw_spawn cli "$OUT/$name.ping.out" ping -i 1 -W 1 "$IKW_PROT_ADDR"
+    PING_PID=$IKW_LAST_PID
+
+    # strongSwan's own phase 1 at 40 s; the old IKE SA gone once our Delete arrived
+    # (here-strings, not pipes, as in ikev1-ours.sh).
+    renewed_by_gateway() {
+        local s cur
+        s="$(sw_sas)"
+        cur="$(first_value initiator-spi <<<"$s")"
+        [ "$(grep -o 'initiator-spi=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] &&
+            [ -n "$cky1" ] && [ "$cur" != "$cky1" ] && grep -q 'state=ESTABLISHED' <<<"$s"
+    }
+    ikw_wait_for 60 renewed_by_gateway || true
+    sw_sas >"$OUT/$name.sas2"
+    ping_once "$name.ping2"
+
+    # Our quick mode rekey (ESP lifetime 100 s: at 50 s), under strongSwan's new IKE SA.
+    esp_rekeyed() {
+        local s cur
+        s="$(sw_sas)"
+        cur="$(first_value spi-in <<<"$s")"
+        [ "$(grep -o 'spi-in=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] && [ -n "$spi1" ] &&
+            [ "$cur" != "$spi1" ]
+    }
+    ikw_wait_for 30 esp_rekeyed || true
+    sw_sas >"$OUT/$name.sas3"
+    ping_once "$name.ping3"
+    status_json >"$OUT/$name.status3.json" || true
+
+    kill -INT "$PING_PID" 2>/dev/null || true
+    wait "$PING_PID" 2>/dev/null || true
+    kill -INT "$FG_PID" 2>/dev/null || true
+    wait "$FG_PID" 2>/dev/null || rc=$?
+    echo "$rc" >"$OUT/$name.fg.rc"
+    tail -n +"$((before + 1))" "$SRV/charon.log" >"$OUT/$name.charon.log"
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove "$name" --yes >/dev/null 2>&1 || true
+}
+
+# gw: Aggressive Mode, the group secret, XAUTH, Mode Config (case aggr-psk).
 ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add gw --type ipsec --server "$SERVER" \
     --group "$IKW_V1_GROUP" --psk-file "$IKW_WORKDIR/group.psk" --extended-auth \
     --username "$IKW_V1_USER" --password-file "$IKW_WORKDIR/alice.pw" --yes \
     >"$OUT/gw.add.out" 2>&1 || true
-before="$(wc -l <"$SRV/charon.log")"
-ikw_spawn cli "$OUT/gw.fg.out" "${CLIENV[@]}" "$IKEWAY" connect gw --foreground \
-    --ikev1-test-timers 600,100,300
-FG_PID=$IKW_LAST_PID
-ikw_wait_for 15 connected || true
-status_json >"$OUT/gw.status1.json" || true
-sas1="$(sw_sas)"
-echo "$sas1" >"$OUT/gw.sas1"
-cky1="$(first_value initiator-spi <<<"$sas1")"
-spi1="$(first_value spi-in <<<"$sas1")"
-ikw_spawn cli "$OUT/gw.ping.out" ping -i 1 -W 1 "$IKW_PROT_ADDR"
-PING_PID=$IKW_LAST_PID
+renewal_case gw aggr-psk
 
-# strongSwan's own phase 1 at 40 s; the old IKE SA gone once our Delete arrived (here-strings,
-# not pipes, as in ikev1-ours.sh).
-renewed_by_gateway() {
-    local s cur
-    s="$(sw_sas)"
-    cur="$(first_value initiator-spi <<<"$s")"
-    [ "$(grep -o 'initiator-spi=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] &&
-        [ -n "$cky1" ] && [ "$cur" != "$cky1" ] && grep -q 'state=ESTABLISHED' <<<"$s"
-}
-ikw_wait_for 60 renewed_by_gateway || true
-sw_sas >"$OUT/gw.sas2"
-ping_once gw.ping2
+# cert: Main Mode with ECDSA certificates and Mode Config, no XAUTH (case main-cert): strongSwan
+# starts Main Mode toward us, signing, and our client proves itself with its certificate.
+ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add cert --type ipsec \
+    --server "$(ikw_v1_case_addr main-cert)" --remote-id srv.ikeway.test \
+    --local-id cli.ikeway.test --identity-key "$IKW_PKI_DIR/cli-ec.key" \
+    --identity-cert "$IKW_PKI_DIR/cli-ec.crt" --ca "$IKW_PKI_DIR/root-ec.crt" \
+    --system-ca false --yes >"$OUT/cert.add.out" 2>&1 || true
+renewal_case cert main-cert
 
-# Our quick mode rekey (ESP lifetime 100 s: at 50 s), under strongSwan's new IKE SA.
-esp_rekeyed() {
-    local s cur
-    s="$(sw_sas)"
-    cur="$(first_value spi-in <<<"$s")"
-    [ "$(grep -o 'spi-in=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] && [ -n "$spi1" ] &&
-        [ "$cur" != "$spi1" ]
-}
-ikw_wait_for 30 esp_rekeyed || true
-sw_sas >"$OUT/gw.sas3"
-ping_once gw.ping3
-status_json >"$OUT/gw.status3.json" || true
-
-kill -INT "$PING_PID" 2>/dev/null || true
-wait "$PING_PID" 2>/dev/null || true
-rc=0
-kill -INT "$FG_PID" 2>/dev/null || true
-wait "$FG_PID" 2>/dev/null || rc=$?
-echo "$rc" >"$OUT/gw.fg.rc"
-tail -n +"$((before + 1))" "$SRV/charon.log" >"$OUT/gw.charon.log"
 rm -rf "/etc/netns/$IKW_NS_CLI"

@@ -429,40 +429,32 @@ fn transmitted(ping: &str) -> u32 {
         .unwrap_or_else(|| panic!("no ping summary in {ping}"))
 }
 
-#[test]
-fn our_ipsec_client_answers_the_phase_1_strongswan_starts_and_keeps_its_esp_sa_and_address() {
-    let Some(dir) = gateway_renews_run().folder("IKEv1: strongSwan renews the ISAKMP SA") else {
-        return;
-    };
-    let first = only_sa(dir, "gw.sas1");
-    let renewed = only_sa(dir, "gw.sas2");
-    let rekeyed = only_sa(dir, "gw.sas3");
-    let charon = read(dir, "gw.charon.log");
+/// One case of the bed: strongSwan's connection `conn` started a phase 1 of its own (its
+/// IKEv1 rekey is a reauthentication) in `mode` ("Aggressive", "Main") toward our client
+/// `name`, which answered; the ESP SA and the virtual IP moved to the new SA, our quick mode
+/// rekey ran under it, traffic crossed throughout. strongSwan's log lines of it are returned
+/// with the new SA's name for the case's own checks.
+fn assert_gateway_renewal(dir: &Path, name: &str, conn: &str, mode: &str) -> (String, String) {
+    let file = |what: &str| format!("{name}.{what}");
+    let first = only_sa(dir, &file("sas1"));
+    let renewed = only_sa(dir, &file("sas2"));
+    let rekeyed = only_sa(dir, &file("sas3"));
+    let charon = read(dir, &file("charon.log"));
     // strongSwan's names of its SAs (unique ids): the first, the one it started.
     let (n1, n2) = (&first.fields["uniqueid"], &renewed.fields["uniqueid"]);
     let has = |what: &str| charon.contains(what);
     let line_has = |a: &str, b: &str| charon.lines().any(|l| l.contains(a) && l.contains(b));
-    // strongSwan started the new ISAKMP SA (its IKEv1 rekey is a reauthentication) and our
-    // client answered it: Aggressive Mode with strongSwan as initiator, XAUTH from it again.
-    assert!(
-        has(&format!("initiating Aggressive Mode IKE_SA aggr-psk[{n2}] to 10.99.0.1")),
-        "{charon}"
-    );
-    assert!(
-        has(&format!("<aggr-psk|{n2}> parsed AGGRESSIVE response 0 [ SA KE No ID HASH V")),
-        "{charon}"
-    );
-    assert!(has(&format!("IKE_SA aggr-psk[{n2}] established between")), "{charon}");
-    assert_eq!(charon.matches("XAuth authentication of 'alice' successful").count(), 2, "{charon}");
+    assert!(has(&format!("initiating {mode} Mode IKE_SA {conn}[{n2}] to 10.99.0.1")), "{charon}");
+    assert!(has(&format!("IKE_SA {conn}[{n2}] established between")), "{charon}");
     // Our client asked for the address it has: strongSwan binds the virtual IP to the new SA.
-    assert!(has(&format!("<aggr-psk|{n2}> peer requested virtual IP 10.88.1.1")), "{charon}");
+    let vip = &first.fields["remote-vips"];
+    assert!(has(&format!("<{conn}|{n2}> peer requested virtual IP {vip}")), "{charon}");
     // Our Delete ended the old SA; the new one is the only one, with the same ESP SA (moved,
-    // not renegotiated), the user and the virtual IP.
-    assert!(has(&format!("received DELETE for IKE_SA aggr-psk[{n1}]")), "{charon}");
+    // not renegotiated) and the virtual IP.
+    assert!(has(&format!("received DELETE for IKE_SA {conn}[{n1}]")), "{charon}");
     assert_ne!(renewed.fields["initiator-spi"], first.fields["initiator-spi"]);
     assert_eq!(renewed.fields["state"], "ESTABLISHED");
-    assert_eq!(renewed.fields["remote-xauth-id"], "alice");
-    assert_eq!(renewed.fields["remote-vips"], "10.88.1.1");
+    assert_eq!(&renewed.fields["remote-vips"], vip);
     assert_eq!(installed_child(&renewed)["spi-in"], installed_child(&first)["spi-in"]);
     // Our quick mode rekey under strongSwan's SA: strongSwan narrows our 0.0.0.0/0 to its
     // 10.77.0.0/24 there (we take it) and installs the new ESP SA.
@@ -470,67 +462,69 @@ fn our_ipsec_client_answers_the_phase_1_strongswan_starts_and_keeps_its_esp_sa_a
     let spi = &installed_child(&rekeyed)["spi-in"];
     assert_ne!(spi, &installed_child(&renewed)["spi-in"]);
     let installed = format!("established with SPIs {spi}_i");
-    assert!(line_has(&format!("<aggr-psk|{n2}> CHILD_SA"), &installed), "{charon}");
+    assert!(line_has(&format!("<{conn}|{n2}> CHILD_SA"), &installed), "{charon}");
     assert!(!charon.contains("no acceptable traffic selectors"), "{charon}");
     assert!(!charon.contains("no matching CHILD_SA config"), "{charon}");
     // Traffic crossed all along: after the new SA, after the rekey, and one ping a second
     // from the connection to the end, every one answered.
-    assert_eq!(read(dir, "gw.ping2.rc").trim(), "0", "{}", read(dir, "gw.ping2.out"));
-    assert_eq!(read(dir, "gw.ping3.rc").trim(), "0", "{}", read(dir, "gw.ping3.out"));
-    let ping = read(dir, "gw.ping.out");
+    assert_eq!(read(dir, &file("ping2.rc")).trim(), "0", "{}", read(dir, &file("ping2.out")));
+    assert_eq!(read(dir, &file("ping3.rc")).trim(), "0", "{}", read(dir, &file("ping3.out")));
+    let ping = read(dir, &file("ping.out"));
     assert!(transmitted(&ping) >= 40, "{ping}");
     assert_eq!(received(&ping), transmitted(&ping), "{ping}");
     // Our side: connected throughout, on strongSwan's cookies.
-    let s = status(dir, "gw.status3.json");
+    let s = status(dir, &file("status3.json"));
     assert_eq!(s["status"], "connected", "{s}");
     assert_eq!(s["ike_sa"]["spi_i"], renewed.fields["initiator-spi"].as_str(), "{s}");
-    assert_eq!(s["internal_addresses"][0], "10.88.1.1/32", "{s}");
-    let fg = read(dir, "gw.fg.out");
+    assert_eq!(s["internal_addresses"][0], format!("{vip}/32").as_str(), "{s}");
+    let fg = read(dir, &file("fg.out"));
     let changes: Vec<&str> = fg.lines().filter(|l| l.contains(" -> ")).collect();
-    assert_eq!(
-        changes,
-        [
-            "gw: Disconnected -> Connecting",
-            "gw: Connecting -> Connected",
-            "gw: Connected -> Disconnecting",
-            "gw: Disconnecting -> Disconnected"
-        ],
-        "{fg}"
-    );
-    assert_eq!(read(dir, "gw.fg.rc").trim(), "0", "{fg}");
+    let expected: Vec<String> = [
+        "Disconnected -> Connecting",
+        "Connecting -> Connected",
+        "Connected -> Disconnecting",
+        "Disconnecting -> Disconnected",
+    ]
+    .iter()
+    .map(|c| format!("{name}: {c}"))
+    .collect();
+    assert_eq!(changes, expected, "{fg}");
+    assert_eq!(read(dir, &file("fg.rc")).trim(), "0", "{fg}");
+    (charon, n2.clone())
 }
 
 #[test]
-fn after_a_sigkilled_client_connects_again_its_initial_contact_drops_the_stale_sa() {
-    let Some(dir) = ours_run().folder("IKEv1: INITIAL-CONTACT after a killed client") else {
+fn our_ipsec_client_answers_the_phase_1_strongswan_starts_and_keeps_its_esp_sa_and_address() {
+    let Some(dir) = gateway_renews_run().folder("IKEv1: strongSwan renews the ISAKMP SA") else {
         return;
     };
-    let first = status(dir, "restart.status1.json");
-    assert_eq!(first["status"], "connected", "{first}");
-    // SIGKILL sent no Delete: strongSwan still held the killed run's SA.
-    let stale = only_sa(dir, "restart.sas2");
-    assert_eq!(stale.fields["initiator-spi"], first["ike_sa"]["spi_i"].as_str().unwrap());
-    assert_eq!(stale.fields["state"], "ESTABLISHED");
-    // Connected again: our INITIAL-CONTACT, sent before XAUTH, made strongSwan destroy the
-    // stale SA when the new one came up; the new one is all that is left, and carries traffic.
-    let again = status(dir, "restart.status3.json");
-    assert_eq!(again["status"], "connected", "{again}");
-    let charon = read(dir, "restart.charon.log");
-    assert_eq!(charon.matches("[ HASH N(INITIAL_CONTACT) ]").count(), 1, "{charon}");
-    assert_eq!(
-        charon
-            .matches("destroying duplicate IKE_SA for peer 'alice', received INITIAL_CONTACT")
-            .count(),
-        1,
-        "{charon}"
-    );
-    let left = only_sa(dir, "restart.sas3");
-    assert_eq!(left.fields["initiator-spi"], again["ike_sa"]["spi_i"].as_str().unwrap());
-    assert_ne!(left.fields["initiator-spi"], stale.fields["initiator-spi"]);
-    assert_eq!(left.fields["remote-xauth-id"], "alice");
-    assert_eq!(installed_child(&left)["state"], "INSTALLED");
-    assert_eq!(read(dir, "restart.ping3.rc").trim(), "0", "{}", read(dir, "restart.ping3.out"));
-    assert_eq!(read(dir, "restart.fg.rc").trim(), "0", "{}", read(dir, "restart.fg.out"));
+    let (charon, n2) = assert_gateway_renewal(dir, "gw", "aggr-psk", "Aggressive");
+    // Aggressive Mode with strongSwan as initiator (XAUTHRespPreShared), XAUTH from it again.
+    let answer = format!("<aggr-psk|{n2}> parsed AGGRESSIVE response 0 [ SA KE No ID HASH V");
+    assert!(charon.contains(&answer), "{charon}");
+    assert_eq!(charon.matches("XAuth authentication of 'alice' successful").count(), 2, "{charon}");
+}
+
+#[test]
+fn with_certificates_our_ipsec_client_answers_strongswans_main_mode_and_keeps_its_esp_sa() {
+    let Some(dir) = gateway_renews_run().folder("IKEv1: strongSwan renews a certificate SA") else {
+        return;
+    };
+    let (charon, n2) = assert_gateway_renewal(dir, "cert", "main-cert", "Main");
+    // Main Mode with strongSwan as initiator: our message 4 asks for a certificate, our
+    // message 6 proves us with ours, strongSwan checks it.
+    let sa = format!("<main-cert|{n2}>");
+    for what in [
+        format!("{sa} parsed ID_PROT response 0 [ KE No CERTREQ NAT-D NAT-D ]"),
+        format!("{sa} parsed ID_PROT response 0 [ ID CERT SIG ]"),
+        format!("{sa} authentication of 'cli.ikeway.test' with ECDSA_WITH_NULL successful"),
+        format!(
+            "IKE_SA main-cert[{n2}] established between \
+             10.99.0.52[srv.ikeway.test]...10.99.0.1[cli.ikeway.test]"
+        ),
+    ] {
+        assert!(charon.contains(&what), "{what}: {charon}");
+    }
 }
 
 #[test]
