@@ -133,7 +133,7 @@ pub struct Config {
     /// takes them.
     pub max_message_len: usize,
     /// Bounds on joining the peer's fragments.
-    pub fragment_limits: crate::fragment::FragmentLimits,
+    pub fragment_limits: ikeway_isakmp::FragmentLimits,
     /// Quick mode settings: ESP proposals, PFS, lifetimes, client IDs.
     pub quick: crate::quick::QuickConfig,
     /// XAUTH credentials and mode config requests (transaction exchange).

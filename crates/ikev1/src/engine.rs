@@ -31,7 +31,7 @@ pub struct Stats {
     pub peer_certificates_over_limit: u64,
     /// Fragments of the peer's messages (vendor-ID-negotiated IKEv1 fragmentation): taken,
     /// joined, and dropped by reason.
-    pub fragments: crate::fragment::FragmentStats,
+    pub fragments: ikeway_isakmp::FragmentStats,
     /// Our messages sent in fragments (each counted once, however many pieces).
     pub sent_fragmented: u64,
     /// Client: a phase 1 message 1 (a gateway renewing the ISAKMP SA toward us) not taken:
@@ -68,7 +68,7 @@ pub struct Ikev1Sa {
     pub(crate) exchange: crate::phase1::Exchange,
     pub(crate) resend: crate::phase1::Resend,
     /// The peer's fragmented message being joined, if any.
-    pub(crate) reassembly: crate::fragment::Reassembly,
+    pub(crate) reassembly: ikeway_isakmp::Reassembly,
     /// The fragment ID of our next fragmented message.
     pub(crate) next_fragment_id: u16,
     /// What the peer announced by vendor ID (DPD, XAUTH, NAT-T variant, Unity).

@@ -15,7 +15,6 @@
 mod config;
 mod crypt;
 mod engine;
-pub mod fragment;
 mod gateway_renewal;
 pub mod informational;
 mod keylog;
@@ -33,7 +32,7 @@ use std::net::SocketAddr;
 pub use config::{Authentication, Config, Identity, Phase1Mode, Phase1Proposal};
 pub use crypt::{Crypt, OpenError};
 pub use engine::{Ikev1Sa, Stats};
-pub use fragment::{FragmentLimits, FragmentStats};
+pub use ikeway_isakmp::{FragmentLimits, FragmentStats};
 #[cfg(feature = "fuzzing")]
 pub use ikeway_sa::InsecureKexForFuzzing;
 pub use ikeway_sa::{

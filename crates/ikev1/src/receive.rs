@@ -7,13 +7,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use ikeway_isakmp::{
-    Body, ExchangeType, HeaderRepr, MessageRepr, NotificationRepr, NotifyType, Payload,
+    Body, ExchangeType, HeaderRepr, MessageRepr, NotificationRepr, NotifyType, Payload, Taken,
     chain_to_vec, first_type, parse_chain,
 };
 use ikeway_sa::{CloseReason, Side};
 
 use crate::engine::Ikev1Sa;
-use crate::fragment::Taken;
 use crate::keys::HashAlg;
 use crate::phase1::State;
 use crate::phase1::flow::{Phase1Error, Received};

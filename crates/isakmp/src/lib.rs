@@ -10,9 +10,9 @@
 //!   transforms and TV/TLV attributes, KE, ID, CERT, CR, HASH, SIG, Nonce,
 //!   Notification, Delete, Vendor ID, NAT-D, NAT-OA, the Mode Config /
 //!   XAUTH Attribute payload with the Cisco Unity attributes, the IKE
-//!   Fragment payload of vendor-ID-negotiated fragmentation and
-//!   [`split_message`] to cut a message into fragments); other payload
-//!   types are kept verbatim;
+//!   Fragment payload of vendor-ID-negotiated fragmentation, with
+//!   [`split_message`] to cut a message into fragments and [`Reassembly`]
+//!   to join them within bounds); other payload types are kept verbatim;
 //! * [`MessageRepr`], whose body is a plaintext chain or, with the E flag,
 //!   the ciphertext ([`Body::Encrypted`]), and [`parse_chain`] for a
 //!   decrypted body, which stops at the last payload and reports how much
@@ -75,6 +75,7 @@ pub mod error;
 pub mod header;
 pub mod message;
 pub mod payload;
+pub mod reassembly;
 /// IKEv1's cursors: `ikeway-codec`'s, reporting this crate's errors.
 mod reader {
     pub(crate) type Reader<'a> = ikeway_codec::wire::Reader<'a, crate::error::Ikev1>;
@@ -94,6 +95,7 @@ pub use payload::{
     SplitNetwork, TransformRepr, VendorIdRepr, chain_len, chain_to_vec, emit_chain, first_type,
     parse_chain, parse_chain_at, split_message,
 };
+pub use reassembly::{FragmentLimits, FragmentStats, Reassembly, Taken};
 pub use registry::{
     AhTransformId, AuthMethod, CertEncoding, ConfigAttributeType, ConfigType, Doi,
     EncapsulationMode, EncryptionAlgorithm, EspTransformId, ExchangeType, GroupDescription,

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use ikeway_crypto::BlockCipher;
 use ikeway_isakmp::{
-    Body, EncryptionAlgorithm, HashAlgorithm, MessageRepr, OakleyAttribute, Payload, ProtocolId,
-    parse_chain,
+    Body, EncryptionAlgorithm, FragmentLimits, FragmentStats, HashAlgorithm, MessageRepr,
+    OakleyAttribute, Payload, ProtocolId, Reassembly, Taken, parse_chain,
 };
 use serde_json::{Map, Value, json};
 
@@ -44,20 +44,55 @@ struct SaState {
 #[derive(Debug, Default)]
 pub(crate) struct Ikev1 {
     sas: HashMap<[u8; 8], SaState>,
+    /// Fragments (payload 132) being joined, by both cookies: one message at a time per SA,
+    /// as the peers send them.
+    fragments: HashMap<[u8; 16], Reassembly>,
+    fragment_stats: FragmentStats,
 }
 
 impl Ikev1 {
     /// Renders one IKEv1 message into `object`; encrypted bodies are opened when `keys` has
     /// the SA. Returns the decode error of a malformed message.
+    ///
+    /// A Fragment payload alone in its message is joined with the others of its message; the
+    /// last one's entry gets the joined message as `reassembled` (decoded, and decrypted, like
+    /// any other: phase 1's IV chain runs through it), as tshark shows it.
     pub(crate) fn message(
         &mut self,
         bytes: &[u8],
         keys: Option<&KeyTable>,
         object: &mut Map<String, Value>,
     ) -> Result<(), ikeway_isakmp::DecodeError> {
+        self.message_or_joined(bytes, keys, object, false)
+    }
+
+    fn message_or_joined(
+        &mut self,
+        bytes: &[u8],
+        keys: Option<&KeyTable>,
+        object: &mut Map<String, Value>,
+        joined: bool,
+    ) -> Result<(), ikeway_isakmp::DecodeError> {
         let message = MessageRepr::parse(bytes)?;
         let h = &message.header;
         object.extend(json::header(h));
+        if let (Body::Plain(p), false) = (&message.body, joined)
+            && let [Payload::Fragment(f)] = p.as_slice()
+        {
+            let mut entry = json::payload(&p[0], false);
+            if let Some(whole) = self.join(h, f) {
+                let mut inner = Map::new();
+                let decoded = self.message_or_joined(&whole, keys, &mut inner, true);
+                if let (Err(e), Value::Object(m)) = (decoded, &mut entry) {
+                    m.extend(crate::error_fields_v1(&e, "reassembled message"));
+                }
+                if let Value::Object(m) = &mut entry {
+                    m.insert("reassembled".into(), Value::Object(inner));
+                }
+            }
+            object.insert("payloads".into(), json!([entry]));
+            return Ok(());
+        }
         let sa = self.sas.entry(h.cookie_i).or_default();
         let payloads = match &message.body {
             Body::Plain(p) => {
@@ -120,6 +155,26 @@ impl Ikev1 {
         };
         object.insert("payloads".into(), Value::Array(payloads));
         Ok(())
+    }
+}
+
+impl Ikev1 {
+    /// Takes one fragment; the whole message once its last piece is in.
+    fn join(
+        &mut self,
+        h: &ikeway_isakmp::HeaderRepr,
+        f: &ikeway_isakmp::FragmentRepr,
+    ) -> Option<Vec<u8>> {
+        let mut cookies = [0u8; 16];
+        cookies[..8].copy_from_slice(&h.cookie_i);
+        cookies[8..].copy_from_slice(&h.cookie_r);
+        let r = self.fragments.entry(cookies).or_default();
+        // Decoding a capture takes far less than the reassembly timeout: nothing expires here.
+        let now = std::time::Instant::now();
+        match r.take(now, f, &FragmentLimits::default(), &mut self.fragment_stats) {
+            Taken::Complete(whole) => Some(whole),
+            Taken::Incomplete | Taken::Dropped => None,
+        }
     }
 }
 

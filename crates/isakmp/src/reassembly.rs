@@ -1,19 +1,17 @@
-//! IKEv1 fragmentation as Cisco, Microsoft, racoon, strongSwan and libreswan speak it (no RFC:
-//! the "FRAGMENTATION" vendor ID announces it, payload 132 carries the pieces; the codec is
-//! `ikeway_isakmp::FragmentRepr`). Certificates make Main Mode messages 5 and 6 (and Aggressive
-//! Mode 2 and 3) larger than many paths carry in one UDP datagram, and IP fragments are what
-//! such paths drop.
+//! Joining the pieces of a message sent with IKEv1 fragmentation (the "FRAGMENTATION" vendor
+//! ID, payload 132: [`FragmentRepr`]). Certificates make Main Mode messages 5 and 6 (and
+//! Aggressive Mode 2 and 3) larger than many paths carry in one UDP datagram, and IP fragments
+//! are what such paths drop.
 //!
-//! Receiving: the pieces of one message are joined here, within [`FragmentLimits`]; anything
-//! that breaks them ends the reassembly and leaves nothing behind, and each reason is counted in
-//! [`FragmentStats`]. The joined message then goes through the same checks as any datagram.
-//!
-//! Sending: a phase 1 message longer than `Config::max_message_len` is cut into fragments when
-//! the peer announced that it takes them (`ikeway_isakmp::split_message`).
+//! [`Reassembly`] holds the pieces of one message within [`FragmentLimits`]; anything that
+//! breaks them ends the reassembly and leaves nothing behind, and each outcome is counted in
+//! [`FragmentStats`]. What it joins is bytes that claim to be an ISAKMP message, for the caller
+//! to check like any datagram. No clock is read: the caller passes `now`. The sending side is
+//! [`split_message`](crate::split_message).
 
 use std::time::{Duration, Instant};
 
-use ikeway_isakmp::FragmentRepr;
+use crate::payload::FragmentRepr;
 
 /// How much of a fragmented message we hold before giving up on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +66,7 @@ pub struct FragmentStats {
 
 /// What taking one fragment led to.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Taken {
+pub enum Taken {
     /// More pieces are missing (or this one was a duplicate).
     Incomplete,
     /// The whole message, in order; the reassembly is gone.
@@ -89,25 +87,20 @@ struct Partial {
     len: usize,
 }
 
-/// At most one reassembly per SA: a peer sends one phase 1 message at a time.
+/// The pieces of one message at a time (a peer sends one phase 1 message at a time).
 #[derive(Debug, Default)]
-pub(crate) struct Reassembly {
+pub struct Reassembly {
     partial: Option<Partial>,
 }
 
 impl Reassembly {
     /// When the unfinished reassembly expires, if there is one.
-    pub(crate) fn deadline(&self, limits: &FragmentLimits) -> Option<Instant> {
+    pub fn deadline(&self, limits: &FragmentLimits) -> Option<Instant> {
         self.partial.as_ref().map(|p| p.started + limits.timeout)
     }
 
     /// Drops an unfinished reassembly whose time is up.
-    pub(crate) fn expire(
-        &mut self,
-        now: Instant,
-        limits: &FragmentLimits,
-        stats: &mut FragmentStats,
-    ) {
+    pub fn expire(&mut self, now: Instant, limits: &FragmentLimits, stats: &mut FragmentStats) {
         if self.deadline(limits).is_some_and(|at| now >= at) {
             self.partial = None;
             stats.timed_out += 1;
@@ -115,12 +108,12 @@ impl Reassembly {
     }
 
     /// Forgets everything (the SA closed).
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.partial = None;
     }
 
     /// Takes one fragment.
-    pub(crate) fn take(
+    pub fn take(
         &mut self,
         now: Instant,
         fragment: &FragmentRepr,
@@ -190,7 +183,7 @@ mod tests {
     use super::*;
 
     fn frag(id: u16, number: u8, last: bool, data: &[u8]) -> FragmentRepr {
-        let flags = if last { ikeway_isakmp::LAST_FRAGMENT } else { 0 };
+        let flags = if last { crate::LAST_FRAGMENT } else { 0 };
         FragmentRepr { id, number, flags, data: data.to_vec() }
     }
 
