@@ -52,14 +52,13 @@ pub struct Held {
     pub remote_selectors: usize,
 }
 
-/// Remote selectors of installed children, shared by every worker of a responder.
+/// Remote selectors of installed children, shared by every worker of a responder. Which keys
+/// belong to which child is the worker's to know (`Registry::child_spis`).
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
     /// Invariant: ranges of different owners never overlap (ranges of one owner may, e.g. an
     /// old child and its rekeyed successor).
     remote: BTreeMap<Key, Claim>,
-    /// The keys of `remote` by child, so releasing one child costs its own claims only.
-    claims_of: HashMap<u32, Vec<Key>>,
 }
 
 #[derive(Debug)]
@@ -68,7 +67,11 @@ pub(crate) struct Registry {
     pool: Option<Arc<AddressAllocator>>,
     claims: Arc<Mutex<Claims>>,
     ike_spis: HashSet<u64>,
-    child_spis: HashSet<u32>,
+    /// Inbound child SPIs in use, each with the keys of the remote selectors claimed with it,
+    /// so that releasing one child costs its own claims only. One table for both: an SA
+    /// retired long after it was made (a gateway with 100k clients under churn) misses the
+    /// cache on every table it sits in (docs/PERFORMANCE.md, "Responder on the wire").
+    child_spis: HashMap<u32, Vec<Key>>,
     next_owner: Owner,
 }
 
@@ -84,7 +87,7 @@ impl Registry {
             pool,
             claims,
             ike_spis: HashSet::new(),
-            child_spis: HashSet::new(),
+            child_spis: HashMap::new(),
             next_owner: 0,
         }
     }
@@ -129,11 +132,23 @@ impl Registry {
     /// Takes `spi` as an inbound ESP SPI; `false` if reserved by IANA or already in use by any
     /// child of any SA (the datapath demultiplexes inbound ESP by this SPI alone).
     pub(crate) fn reserve_child_spi(&mut self, spi: u32) -> bool {
-        spi >= MIN_ESP_SPI && self.child_spis.insert(spi)
+        spi >= MIN_ESP_SPI
+            && match self.child_spis.entry(spi) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Vec::new());
+                    true
+                }
+            }
     }
 
+    /// Gives back an inbound child SPI and forgets the remote selectors claimed with it.
     pub(crate) fn release_child_spi(&mut self, spi: u32) {
-        self.child_spis.remove(&spi);
+        if let Some(keys) = self.child_spis.remove(&spi)
+            && !keys.is_empty()
+        {
+            self.claims().release(&keys);
+        }
     }
 
     pub(crate) fn held(&self) -> Held {
@@ -146,19 +161,18 @@ impl Registry {
     }
 
     /// Records the remote selectors of child `spi_in` for `owner`, unless one of them overlaps
-    /// another owner's, of any worker (then nothing is recorded and `false` is returned).
+    /// another owner's, of any worker (then nothing is recorded and `false` is returned). They
+    /// are forgotten with the child's SPI ([`Self::release_child_spi`]); an SA claims only
+    /// for an SPI it reserved, and a claim for another takes the SPI too.
     pub(crate) fn claim_remote(
         &mut self,
         owner: Owner,
         spi_in: u32,
         selectors: &[TrafficSelector],
     ) -> bool {
-        self.claims().claim(owner, spi_in, selectors)
-    }
-
-    /// Forgets the remote selectors of child `spi_in`.
-    pub(crate) fn release_remote(&mut self, spi_in: u32) {
-        self.claims().release(spi_in);
+        let mut claims = self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let keys = self.child_spis.entry(spi_in).or_default();
+        claims.claim(owner, spi_in, selectors, keys)
     }
 }
 
@@ -189,7 +203,14 @@ impl Claims {
         false
     }
 
-    fn claim(&mut self, owner: Owner, spi_in: u32, selectors: &[TrafficSelector]) -> bool {
+    /// Records the claims and appends their keys to `keys`.
+    fn claim(
+        &mut self,
+        owner: Owner,
+        spi_in: u32,
+        selectors: &[TrafficSelector],
+        keys: &mut Vec<Key>,
+    ) -> bool {
         let ranges: Vec<&AddrRange> = selectors
             .iter()
             .filter_map(|s| match s {
@@ -200,7 +221,6 @@ impl Claims {
         if ranges.iter().any(|r| self.taken_by_other(owner, addr(r.start), addr(r.end).1)) {
             return false;
         }
-        let keys = self.claims_of.entry(spi_in).or_default();
         for (i, r) in ranges.iter().enumerate() {
             let key = (addr(r.start), spi_in, u16::try_from(i).unwrap_or(u16::MAX));
             self.remote.insert(key, Claim { end: addr(r.end).1, owner });
@@ -212,9 +232,9 @@ impl Claims {
         true
     }
 
-    fn release(&mut self, spi_in: u32) {
-        for key in self.claims_of.remove(&spi_in).unwrap_or_default() {
-            self.remote.remove(&key);
+    fn release(&mut self, keys: &[Key]) {
+        for key in keys {
+            self.remote.remove(key);
         }
     }
 }
@@ -244,6 +264,36 @@ mod tests {
         );
     }
 
+    /// A child's SPI and its claims live and go together: giving back the SPI frees exactly
+    /// that child's selectors (another child's of the same SA stay), and the SPI is free again.
+    #[test]
+    fn releasing_a_child_spi_releases_its_claims_and_only_its_own() {
+        let mut r = Registry::alone();
+        let (a, b) = (r.new_owner(), r.new_owner());
+        assert!(r.reserve_child_spi(1000) && r.reserve_child_spi(1001));
+        assert!(r.claim_remote(a, 1000, &[range("10.0.0.1", "10.0.0.1")]));
+        assert!(r.claim_remote(
+            a,
+            1001,
+            &[range("10.0.0.2", "10.0.0.2"), range("fd00::2", "fd00::2")]
+        ));
+        assert_eq!(
+            r.held(),
+            Held { leased_addresses: 0, ike_spis: 0, child_spis: 2, remote_selectors: 3 }
+        );
+        r.release_child_spi(1001);
+        assert_eq!(
+            r.held(),
+            Held { leased_addresses: 0, ike_spis: 0, child_spis: 1, remote_selectors: 1 }
+        );
+        assert!(r.claim_remote(b, 2000, &[range("10.0.0.2", "10.0.0.2")]), "1001's is free");
+        assert!(!r.claim_remote(b, 2001, &[range("10.0.0.1", "10.0.0.1")]), "1000's is not");
+        r.release_child_spi(1001); // twice: nothing more goes
+        assert_eq!(r.held().remote_selectors, 2);
+        assert!(r.reserve_child_spi(1001), "the SPI is free again");
+        assert!(!r.reserve_child_spi(1000), "still held");
+    }
+
     /// Issue 9 finding 6: claims of different owners never overlap, whatever their order.
     #[test]
     fn remote_claims_of_different_owners_never_overlap() {
@@ -265,7 +315,7 @@ mod tests {
         assert!(r.claim_remote(c, 3000, &[range("10.0.0.21", "10.0.0.21")]));
         assert!(!r.claim_remote(b, 2002, &[range("10.0.0.21", "10.0.0.21")]), "C's now");
         // Releasing B's v6 child frees its range for C.
-        r.release_remote(2001);
+        r.release_child_spi(2001);
         assert!(r.claim_remote(c, 3001, &[range("fd00::1", "fd00::1")]));
         // A refused claim records nothing.
         let before = r.held().remote_selectors;

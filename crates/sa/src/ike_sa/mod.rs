@@ -703,14 +703,12 @@ impl IkeSa {
         }
     }
 
-    /// Releases an inbound child SPI and the remote selectors claimed with it.
+    /// Releases an inbound child SPI and the remote selectors claimed with it (one call: the
+    /// registry keeps them together).
     fn release_child_spi(&mut self, spi: u32) {
         if let Some(i) = self.reserved_child_spis.iter().position(|s| *s == spi) {
             self.reserved_child_spis.swap_remove(i);
-            self.with_registry(|r| {
-                r.release_child_spi(spi);
-                r.release_remote(spi);
-            });
+            self.with_registry(|r| r.release_child_spi(spi));
         }
     }
 
@@ -725,7 +723,6 @@ impl IkeSa {
             }
             for spi in children {
                 r.release_child_spi(spi);
-                r.release_remote(spi);
             }
             if let Some(pool) = r.pool() {
                 for a in leases {
