@@ -23,6 +23,10 @@
 #          what strongSwan still holds), then connected again: restart.status3.json,
 #          restart.sas3 (strongSwan's SAs once one is left, 5 s at most), restart.ping3.rc/.out,
 #          restart.charon.log (from the second connect on), restart.fg.rc
+#   bytes  `connect bytes --foreground --ikev1-test-timers 300,3600,30,2048` (2048 KB offered):
+#          bytes.sas1 once connected, bytes.ping1.out (1500 pings of 1400-byte packets, 2.1 MB
+#          each way), bytes.sas2 (strongSwan's SAs once its ESP SA has a new SPI, 10 s at
+#          most), bytes.ping2.rc/.out, bytes.status2.json, bytes.charon.log, bytes.fg.rc
 #   dead   `connect dead --foreground --ikev1-test-timers 300,300,2`, connected and pinged
 #          (dead.ping.rc), then strongSwan's charon frozen (SIGSTOP; the kernel's ESP keeps
 #          answering, so the tunnel goes idle): dead.fg.rc/.out (the foreground process ends
@@ -191,6 +195,38 @@ restart_case() {
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove restart --yes >/dev/null 2>&1 || true
 }
 restart_case
+
+# ---- bytes: our quick mode rekey when the ESP SA's kilobyte lifetime is nearly used ------
+bytes_case() {
+    local mark spi1
+    add_config bytes
+    mark="$(charon_lines)"
+    # ESP lifetime 3600 s and 2048 KB offered: our datapath asks for the rekey at 90% of
+    # 2 MiB (1,887,437 bytes of inner packets in one direction).
+    foreground bytes 300,3600,30,2048
+    ikw_wait_for 15 connected || true
+    sw_sas >"$OUT/bytes.sas1"
+    spi1="$(first_value spi-in <"$OUT/bytes.sas1")"
+    # 1500 pings of 1400-byte packets: 2.1 MB each way, past the soft limit, not the hard one
+    # before the rekey (the rekey is asked for at the 1349th).
+    ikw_exec cli ping -q -c 1500 -i 0.002 -s 1372 -W 1 "$IKW_PROT_ADDR" \
+        >"$OUT/bytes.ping1.out" 2>&1 || true
+    bytes_rekeyed() {
+        local s cur
+        s="$(sw_sas)"
+        cur="$(first_value spi-in <<<"$s")"
+        [ "$(grep -o 'spi-in=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] && [ "$cur" != "$spi1" ]
+    }
+    ikw_wait_for 10 bytes_rekeyed || true
+    sw_sas >"$OUT/bytes.sas2"
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/bytes.ping2.out" 2>&1 &&
+        echo 0 >"$OUT/bytes.ping2.rc" || echo 1 >"$OUT/bytes.ping2.rc"
+    status_json >"$OUT/bytes.status2.json" || true
+    charon_since "$mark" >"$OUT/bytes.charon.log"
+    fg_end bytes
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove bytes --yes >/dev/null 2>&1 || true
+}
+bytes_case
 
 # ---- dead: our DPD against a frozen strongSwan --------------------------------------------
 dead_case() {

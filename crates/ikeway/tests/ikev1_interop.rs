@@ -528,6 +528,32 @@ fn with_certificates_our_ipsec_client_answers_strongswans_main_mode_and_keeps_it
 }
 
 #[test]
+fn our_client_rekeys_its_esp_sa_when_its_kilobyte_lifetime_is_nearly_used() {
+    let Some(dir) = ours_run().folder("IKEv1: rekey on the ESP SA's byte count") else { return };
+    let before = only_sa(dir, "bytes.sas1");
+    let after = only_sa(dir, "bytes.sas2");
+    let charon = read(dir, "bytes.charon.log");
+    // strongSwan took the 2048 KB we offered for the first ESP SA and its successor
+    // (counting a kilobyte as 1000 bytes; we count 1024).
+    assert_eq!(charon.matches("received 2048000 lifebytes, configured 0").count(), 2, "{charon}");
+    let old = installed_child(&before);
+    // After 2.1 MB of pings (seconds of traffic, an hour of lifetime left): a new ESP SA on the
+    // same ISAKMP SA, asked for by us (a second quick mode request from us, none from
+    // strongSwan), the old one deleted, traffic passing.
+    assert_eq!(after.fields["initiator-spi"], before.fields["initiator-spi"]);
+    let new = installed_child(&after);
+    assert_ne!(new["spi-in"], old["spi-in"], "{}", read(dir, "bytes.sas2"));
+    assert_eq!(after.children.len(), 1, "{}", read(dir, "bytes.sas2"));
+    assert!(charon.contains("detected rekeying of CHILD_SA aggr-psk{"), "{charon}");
+    assert!(!charon.contains("generating QUICK_MODE request"), "{charon}");
+    assert!(charon.contains("received DELETE for ESP CHILD_SA with SPI"), "{charon}");
+    let pings = read(dir, "bytes.ping1.out");
+    assert!(pings.contains("1500 packets transmitted"), "{pings}");
+    assert_eq!(read(dir, "bytes.ping2.rc").trim(), "0", "{}", read(dir, "bytes.ping2.out"));
+    assert_eq!(read(dir, "bytes.fg.rc").trim(), "0", "{}", read(dir, "bytes.fg.out"));
+}
+
+#[test]
 fn our_dpd_asks_strongswan_only_while_the_tunnel_is_idle() {
     let Some(dir) = ours_run().folder("IKEv1: DPD only when idle") else { return };
     // 6 s of pings answered through the tunnel with a DPD interval of 2 s: ESP from the server

@@ -58,6 +58,9 @@ pub struct Ikev1Timers {
     pub phase2_lifetime: Duration,
     /// DPD: idle interval, resend interval and resends before the server is declared dead.
     pub dpd: ikeway_ikev1::informational::DpdConfig,
+    /// The ESP SAs' lifetime in kilobytes offered in quick mode (SA Life Type 2), if any:
+    /// the datapath asks for the rekey once 90% of it crossed.
+    pub phase2_kilobytes: Option<u32>,
 }
 
 impl Ikev1Timers {
@@ -66,6 +69,9 @@ impl Ikev1Timers {
         config.quick.lifetime = self.phase2_lifetime;
         config.quick.rekey_margin = config.quick.rekey_margin.min(self.phase2_lifetime / 2);
         config.informational.dpd = Some(self.dpd);
+        if self.phase2_kilobytes.is_some() {
+            config.quick.lifetime_kilobytes = self.phase2_kilobytes;
+        }
     }
 }
 

@@ -59,16 +59,22 @@ pub(crate) struct ConnectArgs {
     keylog: Option<PathBuf>,
     /// Tests: IKEv1 timers in seconds, PHASE1,PHASE2,DPD (ISAKMP SA lifetime, ESP SA
     /// lifetime, DPD idle interval; DPD then resends every second, twice), in place of the
-    /// configuration's, so that a renewal, a rekey or DPD happen within a test.
-    #[arg(long, value_name = "P1,P2,DPD", requires = "foreground", hide = true)]
+    /// configuration's, so that a renewal, a rekey or DPD happen within a test; a fourth
+    /// number offers an ESP SA lifetime in kilobytes too.
+    #[arg(long, value_name = "P1,P2,DPD[,KB]", requires = "foreground", hide = true)]
     ikev1_test_timers: Option<String>,
 }
 
-/// `--ikev1-test-timers P1,P2,DPD`.
+/// `--ikev1-test-timers P1,P2,DPD[,KB]`.
 fn ikev1_timers(arg: &str) -> Result<ikeway_manager::Ikev1Timers> {
     let secs: Vec<u64> = arg.split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let [p1, p2, dpd] = secs[..] else {
-        bail!("--ikev1-test-timers: expected three numbers of seconds, PHASE1,PHASE2,DPD");
+    let (p1, p2, dpd, kb) = match secs[..] {
+        [p1, p2, dpd] => (p1, p2, dpd, None),
+        [p1, p2, dpd, kb] => (p1, p2, dpd, Some(u32::try_from(kb)?)),
+        _ => bail!(
+            "--ikev1-test-timers: expected three numbers of seconds, PHASE1,PHASE2,DPD, and \
+             optionally kilobytes"
+        ),
     };
     Ok(ikeway_manager::Ikev1Timers {
         phase1_lifetime: Duration::from_secs(p1),
@@ -78,6 +84,7 @@ fn ikev1_timers(arg: &str) -> Result<ikeway_manager::Ikev1Timers> {
             retransmit: Duration::from_secs(1),
             retries: 2,
         },
+        phase2_kilobytes: kb,
     })
 }
 
