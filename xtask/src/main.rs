@@ -26,7 +26,8 @@ commands:
   bench handshake              complete in-process IKE handshakes per group
   bench responder [--quick]    responders on the wire, same run: ikeway serve and charon
                                under one load generator (handshake rate and latency at 0-100k
-                               established SAs, bytes/SA, rekeys and DPD during an
+                               established SAs held under churn: median and spread of timed
+                               windows; bytes/SA, rekeys and DPD during an
                                IKE_SA_INIT flood) and the ratios (root; testbeds/
                                responder-bench.sh); --quick: a few seconds, checks the output
   bench responder-datagram [N...]
