@@ -105,7 +105,7 @@ impl Ikev1Responder {
                 return;
             }
         }
-        self.collect(ours);
+        self.collect(now, ours);
     }
 
     /// Runs every SA's due timers.
@@ -120,7 +120,7 @@ impl Ikev1Responder {
             if let Some(sa) = self.sas.get_mut(&c) {
                 sa.handle_timeout(now);
             }
-            self.collect(c);
+            self.collect(now, c);
         }
     }
 
@@ -168,12 +168,17 @@ impl Ikev1Responder {
     }
 
     /// Moves an SA's events out, and forgets it once closed and drained.
-    fn collect(&mut self, cookie: u64) {
+    fn collect(&mut self, now: Instant, cookie: u64) {
         let Some(sa) = self.sas.get_mut(&cookie) else { return };
         while let Some(e) = sa.poll_event() {
             self.events.push_back(e);
         }
-        if sa.is_closed() {
+        let initial_contact = sa.take_initial_contact();
+        let closed = sa.is_closed();
+        if initial_contact {
+            self.drop_earlier_sas(now, cookie);
+        }
+        if closed {
             self.pass_on_orphans(cookie);
         }
         if self.sas.get(&cookie).is_some_and(|sa| sa.is_closed() && sa.transmits.is_empty()) {
@@ -197,6 +202,34 @@ impl Ikev1Responder {
         }
         while let Some(e) = sa.poll_event() {
             self.events.push_back(e);
+        }
+    }
+
+    /// The client of SA `cookie` sent INITIAL-CONTACT: it has no other SA (it restarted), so
+    /// the established SAs of the same client (address, identity, XAUTH user) are stale and
+    /// go, with their ESP SAs and address, without a word to a client that no longer knows
+    /// them. Their ESP SAs are not handed to the new SA: the client has no keys for them.
+    fn drop_earlier_sas(&mut self, now: Instant, cookie: u64) {
+        let Some(who) = self.sas.get(&cookie).map(|sa| {
+            let (ip, id, user) = sa.client_identity();
+            (ip, id, user.map(str::to_owned))
+        }) else {
+            return;
+        };
+        let stale: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(c, sa)| {
+                let (ip, id, user) = sa.client_identity();
+                **c != cookie && sa.is_established() && (ip, id, user.map(str::to_owned)) == who
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        for c in stale {
+            if let Some(sa) = self.sas.get_mut(&c) {
+                sa.shut_down(now, ikeway_sa::CloseReason::DeletedByPeer);
+            }
+            self.collect(now, c);
         }
     }
 

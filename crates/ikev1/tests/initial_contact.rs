@@ -94,3 +94,65 @@ fn a_client_configured_without_it_sends_none() {
     assert!(!p.gw.sa_mut(id).unwrap().initial_contact_received());
     assert_eq!(installed(&p.client_events).len(), 1);
 }
+
+/// The client restarts: a new `Ikev1Sa` from the same address, user and group, its first SA
+/// never deleted (a crash or a SIGKILL). `initial_contact` says whether it sends one.
+fn restarted(initial_contact: bool) -> Pair {
+    let mut p = Pair::connected(without_dpd(client()), |a| without_dpd(gateway(a)));
+    let mut c = without_dpd(client());
+    c.informational.initial_contact = initial_contact;
+    let now = p.now;
+    let again = ikeway_ikev1::Ikev1Sa::initiate(
+        Arc::new(c),
+        Arc::new(DefaultKex::default()),
+        [7; 32],
+        now,
+        addr("10.0.0.1:500"),
+        addr("10.0.0.2:500"),
+    )
+    .unwrap();
+    p.client2 = Some(again);
+    p.run();
+    p
+}
+
+fn gateway_closed(p: &Pair, id: SaId) -> Vec<ikeway_sa::CloseReason> {
+    p.gw_events
+        .iter()
+        .filter(|(sa, _)| *sa == id)
+        .filter_map(|(_, e)| match ike(e)? {
+            ikeway_sa::Event::IkeSaClosed { reason } => Some(*reason),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn our_gateway_drops_the_sas_a_restarted_client_left_when_its_initial_contact_comes() {
+    let mut p = restarted(true);
+    let sas = gateway_sas(&p);
+    assert_eq!(sas.len(), 2);
+    // The first run's SA is gone, with its ESP SA and its address; the new one is up with
+    // its own ESP SA.
+    assert_eq!(gateway_closed(&p, sas[0]), [ikeway_sa::CloseReason::DeletedByPeer]);
+    assert!(p.gw.sa_mut(sas[0]).is_none(), "forgotten");
+    let first_esp = installed(p.gw_plain_events())[0].spi_in;
+    assert!(removed(p.gw_plain_events()).iter().any(|r| r.0 == first_esp));
+    assert!(gateway_closed(&p, sas[1]).is_empty());
+    assert_eq!(installed(&p.client2_events).len(), 1);
+    assert_eq!(p.gw.len(), 1);
+    // One address leased, the new client's; the old client was never told anything.
+    assert_eq!(p.allocator.leased(), 1);
+    assert!(closed(&p.client_events).is_empty());
+}
+
+#[test]
+fn without_initial_contact_the_gateway_keeps_both_clients_sas() {
+    let p = restarted(false);
+    let sas = gateway_sas(&p);
+    assert_eq!(sas.len(), 2);
+    assert!(gateway_closed(&p, sas[0]).is_empty());
+    assert!(removed(p.gw_plain_events()).is_empty());
+    assert_eq!(p.gw.len(), 2);
+    assert_eq!(p.allocator.leased(), 2);
+}

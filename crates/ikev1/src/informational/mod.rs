@@ -6,6 +6,7 @@ mod dpd;
 pub(crate) mod protected;
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use ikeway_isakmp::{
@@ -53,6 +54,8 @@ pub(crate) struct State {
     seen: VecDeque<u32>,
     /// The peer sent INITIAL-CONTACT under this SA.
     initial_contact_received: bool,
+    /// Gateway: the older SAs of the same client were dropped for it.
+    initial_contact_acted: bool,
 }
 
 impl State {
@@ -126,6 +129,27 @@ impl Ikev1Sa {
     /// what older SAs of the same client left).
     pub fn initial_contact_received(&self) -> bool {
         self.informational.initial_contact_received
+    }
+
+    /// Gateway: `true` once, when the client sent INITIAL-CONTACT and is now fully
+    /// authenticated (phase 1, and XAUTH if configured, whose user says which client it is):
+    /// the time to drop the SAs an earlier run of that client left (RFC 2407 §4.6.3.3).
+    pub(crate) fn take_initial_contact(&mut self) -> bool {
+        let due = self.side == ikeway_sa::Side::Responder
+            && self.informational.initial_contact_received
+            && !self.informational.initial_contact_acted
+            && self.is_established()
+            && self.transaction.allows_quick_from_peer();
+        if due {
+            self.informational.initial_contact_acted = true;
+        }
+        due
+    }
+
+    /// Gateway: who the client is, to tell its other SAs: its address, phase 1 identity and
+    /// XAUTH user (with a group secret every client has the same identity).
+    pub(crate) fn client_identity(&self) -> (IpAddr, Option<ikeway_isakmp::IdRepr>, Option<&str>) {
+        (self.remote.ip(), self.peer_id.clone(), self.transaction.xauth_user())
     }
 
     /// The earliest deadline of everything after phase 1.
