@@ -397,23 +397,49 @@ fn fragments_with_other_cookies_are_not_taken() {
 }
 
 #[test]
-fn a_resent_message_6_in_fragments_is_answered_as_a_whole_one_would_be() {
+fn a_copy_of_message_6_in_fragments_is_joined_and_dropped_without_an_answer() {
     let mut b = bed();
     b.give_all_held();
     assert!(b.up());
     while b.init.poll_transmit(&mut b.buf).is_some() {}
-    assert_eq!(b.init.stats().replayed_responses, 0);
-    // The joined resend is recognised as the message already acted on (the same digest as a
-    // whole one) and answered as a whole one would be: our last message, message 5, again,
-    // in the same fragments as before.
+    // Nothing of ours answers message 6: the copy is recognised (the digest of the joined
+    // message) and nothing goes out; answering with message 5 would make the responder send
+    // message 6 again, and so on.
     b.give_all_held();
     assert_eq!(b.frags().reassembled, 2);
-    assert_eq!(b.init.stats().replayed_responses, 1);
+    assert_eq!(b.init.stats().replayed_responses, 0);
+    assert!(b.init.poll_transmit(&mut b.buf).is_none());
+    assert!(b.init.is_established());
+}
+
+#[test]
+fn a_lost_message_6_brings_message_5_again_in_the_same_fragments_and_message_6_again() {
+    let mut b = bed();
+    while b.init.poll_transmit(&mut b.buf).is_some() {}
+    let message_5: Vec<_> = b.sent_i.iter().filter(|d| is_fragment(d)).cloned().collect();
+    assert_eq!(message_5.len(), 2);
+    // Message 6 was lost (held): the initiator resends message 5, piece for piece.
+    b.init.handle_timeout(b.t0 + Duration::from_secs(60));
     let mut again = Vec::new();
     while let Some(Ok(t)) = b.init.poll_transmit(&mut b.buf) {
         again.push(b.buf[..t.len].to_vec());
     }
-    let message_5: Vec<_> = b.sent_i.iter().filter(|d| is_fragment(d)).cloned().collect();
     assert_eq!(again, message_5);
-    assert!(b.init.is_established());
+    assert_eq!(b.init.stats().retransmits, 1);
+    // The responder joins it, knows it, and answers with message 6 again, in its fragments.
+    for d in &again {
+        b.resp.handle_datagram(b.t0, addr("10.0.0.1:500"), addr("10.0.0.2:500"), d);
+    }
+    let mut six = Vec::new();
+    while let Some(Ok(t)) = b.resp.poll_transmit(&mut b.buf) {
+        six.push(b.buf[..t.len].to_vec());
+    }
+    assert_eq!(six, b.held);
+    let (_, cky_r) = b.init.cookies();
+    let server = b.resp.sa_mut(SaId::from_spi(cky_r)).unwrap().stats();
+    assert_eq!((server.replayed_responses, server.fragments.reassembled), (1, 2));
+    for d in &six {
+        b.give(d);
+    }
+    assert!(b.up());
 }

@@ -175,6 +175,10 @@ impl Ikev1Sa {
     /// Main mode message 6: the responder proves itself; phase 1 is done.
     fn main_i6(&mut self, now: Instant, rx: &Received<'_>) -> Result<(), Phase1Error> {
         self.check_peer_proof(HashOf::Responder, rx)?;
+        // Message 5 asked, message 6 answered: nothing of ours answers message 6, so a copy
+        // of it is dropped, not answered with message 5 (which a responder like strongSwan
+        // answers with message 6 again, and so on).
+        self.resend.datagrams.clear();
         self.phase1_done(now);
         Ok(())
     }
