@@ -25,7 +25,7 @@ pub fn plan_kill_switch(
     server_port: Option<u16>,
     known_server: Option<IpAddr>,
 ) -> Result<(KillSwitchPlan, IpAddr), ProviderError> {
-    let name = configuration.protocol.as_ref().map(|p| p.server_address.as_str()).unwrap_or("");
+    let name = configuration.server_address().unwrap_or("");
     let mut servers: Vec<IpAddr> = known_server.into_iter().collect();
     if servers.is_empty() {
         let port = server_port.unwrap_or(killswitch::IKE_PORT);
@@ -51,4 +51,21 @@ pub fn plan_kill_switch(
         .map_err(|e| failed(&e))?
         .with_socket_owner(killswitch::this_uid());
     Ok((plan, server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The owner plans the switch of an IPSec (IKEv1) configuration as of an IKEv2 one: its
+    /// own server is the one let out (a literal address: no DNS in a unit test).
+    #[test]
+    fn an_ipsec_configuration_lets_its_own_server_out() {
+        let mut ipsec = crate::IpsecProtocol::new("192.0.2.7");
+        ipsec.include_all_networks = true;
+        let configuration = VpnConfiguration { ipsec: Some(ipsec), ..VpnConfiguration::default() };
+        let (plan, server) = plan_kill_switch(&configuration, "ikeway7", None, None).unwrap();
+        assert_eq!(server, "192.0.2.7".parse::<IpAddr>().unwrap());
+        assert!(plan.ruleset().contains("ip daddr { 192.0.2.7 } udp dport { 500, 4500 }"));
+    }
 }

@@ -11,8 +11,10 @@ use ikeway_tunnel::host::record::Route;
 use crate::VpnConfiguration;
 
 /// Apple's `includeAllNetworks`: the configuration wants the kill switch while it is wanted.
+/// Asked of [`routing_settings`], the one place each protocol's flags are read, so an IKEv2
+/// and an IPSec (IKEv1) configuration answer it alike.
 pub fn wants_kill_switch(configuration: &VpnConfiguration) -> bool {
-    configuration.protocol.as_ref().is_some_and(|p| p.include_all_networks)
+    routing_settings(configuration).include_all_networks
 }
 
 /// The kill switch of `configuration` for a tunnel on `tun` to `servers` (IKE on
@@ -25,7 +27,7 @@ pub fn kill_switch_plan(
     tun: &str,
     local_networks: &[Route],
 ) -> Result<KillSwitchPlan, KillSwitchError> {
-    let allow_local = configuration.protocol.as_ref().is_some_and(|p| p.exclude_local_networks);
+    let allow_local = routing_settings(configuration).exclude_local_networks;
     KillSwitchPlan::new(
         servers,
         &[server_port.unwrap_or(IKE_PORT)],
@@ -90,6 +92,34 @@ mod tests {
         let plan = kill_switch_plan(&c(&p), &servers, Some(1500), "ikeway0", &lan).unwrap();
         assert_eq!(plan.local_networks()[0], lan[0]);
         assert!(plan.ruleset().contains("udp dport { 1500, 4500 }"));
+    }
+
+    /// An IPSec (IKEv1) configuration answers the kill switch's questions from its own flags
+    /// as an IKEv2 one does: wanted with `includeAllNetworks`, the local networks let out only
+    /// with `excludeLocalNetworks`, IKE (500 and NAT-T 4500) to the server only.
+    #[test]
+    fn an_ipsec_configuration_wants_the_kill_switch_with_include_all_networks() {
+        let mut ipsec = crate::IpsecProtocol::new("vpn.example.com");
+        let c = |p: &crate::IpsecProtocol| VpnConfiguration {
+            ipsec: Some(p.clone()),
+            ..VpnConfiguration::default()
+        };
+        assert!(!wants_kill_switch(&c(&ipsec)));
+        ipsec.exclude_local_networks = true;
+        ipsec.enforce_routes = true;
+        assert!(!wants_kill_switch(&c(&ipsec)), "only includeAllNetworks engages it");
+        ipsec.exclude_local_networks = false;
+        ipsec.include_all_networks = true;
+        assert!(wants_kill_switch(&c(&ipsec)));
+        let servers = ["192.0.2.1".parse().unwrap()];
+        let lan = [Route::new("192.168.1.0".parse().unwrap(), 24).unwrap()];
+        let plan = kill_switch_plan(&c(&ipsec), &servers, None, "ikeway0", &lan).unwrap();
+        assert!(plan.local_networks().is_empty());
+        assert!(plan.ruleset().contains("udp dport { 500, 4500 }"));
+        assert!(plan.ruleset().contains("192.0.2.1"));
+        ipsec.exclude_local_networks = true;
+        let plan = kill_switch_plan(&c(&ipsec), &servers, None, "ikeway0", &lan).unwrap();
+        assert_eq!(plan.local_networks()[0], lan[0]);
     }
 
     #[test]
