@@ -38,6 +38,9 @@ pub struct Stats {
     /// from another address than the gateway's, in another mode than ours, while this SA is
     /// not up, or one we could not start on ([`Ikev1Sa::answer_gateway`]).
     pub gateway_phase1_refused: u64,
+    /// SPIs in the peer's ESP Deletes that name no ESP SA of this ISAKMP SA (neither SPI of
+    /// any pair): ignored.
+    pub ignored_deletes: u64,
 }
 
 /// Whom the SA serves, whichever side started its phase 1: the client (XAUTH and mode config

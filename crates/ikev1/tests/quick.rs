@@ -252,13 +252,17 @@ fn message_3_is_still_sent_again_for_a_message_2_repeated_half_a_minute_later() 
 }
 
 #[test]
-fn an_esp_delete_from_the_gateway_removes_the_sa_and_the_isakmp_sa_stays() {
+fn an_esp_delete_from_the_gateway_removes_the_sa_the_isakmp_sa_stays_and_the_client_makes_it_again()
+{
     let mut p = Pair::connected(main_client(), main_gateway);
     let old = p.client.child_spis()[0];
     p.gw_command(|gw, now| gw.delete_child(now, old.1));
     assert_eq!(removed(&p.client_events), vec![old]);
     assert_eq!(removed(p.gw_plain_events()), vec![(old.1, old.0)]);
-    assert!(p.client.child_spis().is_empty());
+    // The client makes the connection's SA again (`peer_delete.rs`).
+    let new = p.client.child_spis();
+    assert_eq!(new.len(), 1);
+    assert!(new[0] != old);
     assert!(p.client.is_established());
 }
 

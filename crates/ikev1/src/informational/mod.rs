@@ -354,12 +354,12 @@ impl Ikev1Sa {
                 self.shut_down(now, CloseReason::DeletedByPeer);
             }
             ProtocolId::ESP => {
-                // The peer names its inbound SPIs: our outbound ones.
-                for spi in d.spis_u32().unwrap_or_default() {
-                    let found = self.quick.children.iter().find(|c| c.spi_out == spi);
-                    if let Some(spi_in) = found.map(|c| c.spi_in) {
-                        self.remove_child(spi_in);
+                match d.spis_u32() {
+                    Some(spis) => {
+                        spis.into_iter().for_each(|spi| self.esp_deleted_by_peer(now, spi))
                     }
+                    // No ESP SA has an SPI of another size.
+                    None => self.stats.ignored_deletes += d.spis.len() as u64,
                 }
             }
             _ => {}

@@ -23,6 +23,7 @@ mod initiator;
 pub(crate) mod kat_tests;
 mod keymat;
 mod offer;
+mod peer_delete;
 mod responder;
 mod suite;
 
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 use ikeway_sa::{ActiveKeyExchange, ChildSaInfo};
 
 pub use config::{EspProposal, QuickConfig, Subnet};
+pub use peer_delete::REMAKES_AFTER_PEER_DELETE;
 pub use suite::Encapsulation;
 
 use crate::engine::Ikev1Sa;
@@ -121,6 +123,8 @@ pub(crate) struct State {
     renewal_reported: bool,
     /// Gateway: what this SA left when the client deleted it, for the client's newer SA.
     orphans: Option<handover::Orphans>,
+    /// Client: ESP SAs made again after the peer deleted them (`peer_delete`).
+    remade_after_peer_delete: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -190,6 +194,16 @@ impl Ikev1Sa {
         if self.quick.children.iter().any(|c| c.spi_in == spi_in) {
             self.send_delete_esp(now, &[spi_in]);
             self.remove_child(spi_in);
+        }
+    }
+
+    /// Sends an ESP Delete naming `spis` as given, whether or not they are SAs of ours,
+    /// removing nothing here: how tests play a peer that names the other SPI of a pair
+    /// (strongSwan 5.9.8 after failing to install an SA) or an SA we never had.
+    #[doc(hidden)]
+    pub fn send_esp_delete_naming(&mut self, now: Instant, spis: &[u32]) {
+        if self.is_established() {
+            self.send_delete_esp(now, spis);
         }
     }
 
