@@ -27,6 +27,13 @@
 #          bytes.sas1 once connected, bytes.ping1.out (1500 pings of 1400-byte packets, 2.1 MB
 #          each way), bytes.sas2 (strongSwan's SAs once its ESP SA has a new SPI, 10 s at
 #          most), bytes.ping2.rc/.out, bytes.status2.json, bytes.charon.log, bytes.fg.rc
+#   childdel `connect childdel --foreground --ikev1-test-timers 300,300,30`, connected
+#          (childdel.status1.json, childdel.sas1, childdel.ping1.rc), then strongSwan deletes the
+#          ESP SA (`swanctl --terminate --child aggr-psk`: an ESP Delete to us):
+#          childdel.terminate.out, childdel.sas2 (strongSwan's SAs once it holds an ESP SA with
+#          another SPI, 10 s at most), childdel.status2.json (ours once the old inbound SPI is
+#          gone from its child SAs and datapath SAs, 10 s at most), childdel.ping2.rc/.out,
+#          childdel.charon.log, childdel.fg.rc
 #   dead   `connect dead --foreground --ikev1-test-timers 300,300,2`, connected and pinged
 #          (dead.ping.rc), then strongSwan's charon frozen (SIGSTOP; the kernel's ESP keeps
 #          answering, so the tunnel goes idle): dead.fg.rc/.out (the foreground process ends
@@ -35,7 +42,8 @@
 #          (XAuthPasswordEncryption Prompt, no password): prompt.nopw.rc/.out (connect with no
 #          password and no terminal), prompt.connect.rc/.out (connect --password-file),
 #          prompt.status.json, prompt.ping.rc/.out, prompt.disconnect.out
-# and charon.log (the responder's whole log). crates/ikeway/tests/ikev1_interop.rs judges them.
+# and charon.log (the responder's whole log). IKW_V1_OURS_CASES (space-separated names, default
+# all) runs only those cases. crates/ikeway/tests/ikev1_interop.rs judges them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"
@@ -79,6 +87,8 @@ charon_lines() { wc -l <"$SRV/charon.log"; }
 charon_since() { tail -n +"$(($1 + 1))" "$SRV/charon.log"; }
 sw_sas() { ikw_sw_list_sas "$SRV" --ike aggr-psk --raw 2>&1 || true; }
 first_value() { grep -o "$1=[0-9a-f]*" | sed -n '1s/^[^=]*=//p'; }
+
+want() { [[ " ${IKW_V1_OURS_CASES:-ours restart bytes childdel dead prompt} " == *" $1 "* ]]; }
 
 # Our foreground client: NAME TIMERS [ARGS...]; FG_PID is its process.
 foreground() {
@@ -167,7 +177,7 @@ ours_case() {
     charon_since "$before" >"$OUT/ours.charon.log"
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove ours --yes >/dev/null 2>&1 || true
 }
-ours_case
+want ours && ours_case
 
 # ---- restart: a client killed without a word connects again; INITIAL-CONTACT --------------
 restart_case() {
@@ -194,7 +204,7 @@ restart_case() {
     fg_end restart
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove restart --yes >/dev/null 2>&1 || true
 }
-restart_case
+want restart && restart_case
 
 # ---- bytes: our quick mode rekey when the ESP SA's kilobyte lifetime is nearly used ------
 bytes_case() {
@@ -226,7 +236,46 @@ bytes_case() {
     fg_end bytes
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove bytes --yes >/dev/null 2>&1 || true
 }
-bytes_case
+want bytes && bytes_case
+
+# ---- childdel: strongSwan deletes our ESP SA; ours drops it and makes it again -------------
+childdel_case() {
+    local mark spi1 ours1
+    add_config childdel
+    foreground childdel 300,300,30
+    ikw_wait_for 15 connected || true
+    status_json >"$OUT/childdel.status1.json" || true
+    ours1="$(grep -o '"spi_in": *"[^"]*"' "$OUT/childdel.status1.json" | head -n 1 || true)"
+    sw_sas >"$OUT/childdel.sas1"
+    spi1="$(first_value spi-in <"$OUT/childdel.sas1")"
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/childdel.ping1.out" 2>&1 &&
+        echo 0 >"$OUT/childdel.ping1.rc" || echo 1 >"$OUT/childdel.ping1.rc"
+    mark="$(charon_lines)"
+    ikw_swanctl "$SRV" --terminate --child aggr-psk --timeout 5 \
+        >"$OUT/childdel.terminate.out" 2>&1 || true
+    sw_remade() {
+        local s cur
+        s="$(sw_sas)"
+        cur="$(first_value spi-in <<<"$s")"
+        [ "$(grep -o 'spi-in=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] && [ "$cur" != "$spi1" ]
+    }
+    ikw_wait_for 10 sw_remade || true
+    sw_sas >"$OUT/childdel.sas2"
+    ours_remade() {
+        local s
+        s="$(status_json || true)"
+        # (the SPI is listed under child_sas and under the datapath's sas)
+        grep -q '"spi_in"' <<<"$s" && [ -n "$ours1" ] && ! grep -qF "$ours1" <<<"$s"
+    }
+    ikw_wait_for 10 ours_remade || true
+    status_json >"$OUT/childdel.status2.json" || true
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/childdel.ping2.out" 2>&1 &&
+        echo 0 >"$OUT/childdel.ping2.rc" || echo 1 >"$OUT/childdel.ping2.rc"
+    charon_since "$mark" >"$OUT/childdel.charon.log"
+    fg_end childdel
+    ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove childdel --yes >/dev/null 2>&1 || true
+}
+want childdel && childdel_case
 
 # ---- dead: our DPD against a frozen strongSwan --------------------------------------------
 dead_case() {
@@ -249,7 +298,7 @@ dead_case() {
     charon_since "$before" >"$OUT/dead.charon.log"
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove dead --yes >/dev/null 2>&1 || true
 }
-dead_case
+want dead && dead_case
 
 # ---- prompt: an "ask every time" profile -------------------------------------------------
 prompt_case() {
@@ -297,7 +346,7 @@ PROFILE
         echo 0 >"$OUT/prompt.ping.rc" || echo 1 >"$OUT/prompt.ping.rc"
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/prompt.disconnect.out" 2>&1 || true
 }
-prompt_case
+want prompt && prompt_case
 
 cp "$SRV/charon.log" "$OUT/charon.log"
 rm -rf "/etc/netns/$IKW_NS_CLI"

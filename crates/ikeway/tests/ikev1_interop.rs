@@ -554,6 +554,41 @@ fn our_client_rekeys_its_esp_sa_when_its_kilobyte_lifetime_is_nearly_used() {
 }
 
 #[test]
+fn our_ipsec_client_drops_an_esp_sa_strongswan_deletes_and_makes_it_again() {
+    let Some(dir) = ours_run().folder("IKEv1: strongSwan deletes our ESP SA") else { return };
+    let ours1 = status(dir, "childdel.status1.json");
+    assert_eq!(ours1["child_sas"].as_array().map(Vec::len), Some(1), "{ours1}");
+    let (in1, out1) = (&ours1["child_sas"][0]["spi_in"], &ours1["child_sas"][0]["spi_out"]);
+    assert_eq!(ours1["datapath"]["sas"][0]["spi_in"], *in1, "{ours1}");
+    assert_eq!(read(dir, "childdel.ping1.rc").trim(), "0", "{}", read(dir, "childdel.ping1.out"));
+    let before = only_sa(dir, "childdel.sas1");
+    let old = installed_child(&before);
+    // `swanctl --terminate --child`: strongSwan's Delete names its inbound SPI (our outbound).
+    let charon = read(dir, "childdel.charon.log");
+    let sent = format!("sending DELETE for ESP CHILD_SA with SPI {}", old["spi-in"]);
+    assert!(charon.contains(&sent), "{sent}: {charon}");
+    assert_eq!(out1.as_str().map(|s| s.trim_start_matches("0x")), Some(old["spi-in"].as_str()));
+    // Ours dropped that ESP SA (status and datapath) and made a new one under the same
+    // ISAKMP SA, which carries traffic.
+    let ours2 = status(dir, "childdel.status2.json");
+    assert_eq!(ours2["status"], "connected", "{ours2}");
+    assert_eq!(ours2["child_sas"].as_array().map(Vec::len), Some(1), "{ours2}");
+    assert_ne!(&ours2["child_sas"][0]["spi_in"], in1, "{ours2}");
+    assert_ne!(&ours2["child_sas"][0]["spi_out"], out1, "{ours2}");
+    let datapath = ours2["datapath"]["sas"].as_array().expect("the datapath's SAs");
+    assert_eq!(datapath.len(), 1, "{ours2}");
+    assert_eq!(datapath[0]["spi_in"], ours2["child_sas"][0]["spi_in"], "{ours2}");
+    let after = only_sa(dir, "childdel.sas2");
+    assert_eq!(after.fields["initiator-spi"], before.fields["initiator-spi"]);
+    assert_eq!(after.children.len(), 1, "{}", read(dir, "childdel.sas2"));
+    let new = installed_child(&after);
+    assert_ne!(new["spi-in"], old["spi-in"], "{}", read(dir, "childdel.sas2"));
+    assert!(charon.contains("parsed QUICK_MODE request"), "our new quick mode: {charon}");
+    assert_eq!(read(dir, "childdel.ping2.rc").trim(), "0", "{}", read(dir, "childdel.ping2.out"));
+    assert_eq!(read(dir, "childdel.fg.rc").trim(), "0", "{}", read(dir, "childdel.fg.out"));
+}
+
+#[test]
 fn our_dpd_asks_strongswan_only_while_the_tunnel_is_idle() {
     let Some(dir) = ours_run().folder("IKEv1: DPD only when idle") else { return };
     // 6 s of pings answered through the tunnel with a DPD interval of 2 s: ESP from the server
