@@ -35,9 +35,15 @@
 # LAN address 10.99.0.9, and the same over IPv6 to fd99::2 and fd77::2; UDP to the server's
 # ports 500 and 4500 as user nobody (the kill switch lets only the tunnel's sockets use them).
 #
+# IKW_LEAK_IKEV1=1 (testbeds/leak-netns-ikev1.sh): the same against lib/ikev1bed.sh's aggr-psk
+# gateway (10.99.0.51: Aggressive Mode PSK, XAUTH, Mode Config) with an IPSec ("Cisco IPSec")
+# configuration: its IPSec profile carries no IncludeAllNetworks (Apple sets it on
+# NEVPNProtocolIPSec from an app), so the bed sets it in the stored configuration, as an app
+# saving it would. 10.99.0.2 is then just another address on the LAN.
+#
 # Usage: testbeds/leak-netns.sh OUTDIR IKEWAY_BINARY   (root, strongSwan, nft, dumpcap, tshark)
 # Leaves: phases.txt, outer.pcapng, outer.tsv (tshark fields, see below), client.mac,
-# nft.<phase> (`nft list table inet ikeway` or its error), routes4/6.<phase>, status.<phase>.json,
+# server4 (the server's address), nft.<phase> (`nft list table inet ikeway` or its error), routes4/6.<phase>, status.<phase>.json,
 # probe.<phase> (each probe's exit status), connect*.rc/.out, disconnect*.out, connection.log,
 # charon.log. crates/ikeway/tests/leak_netns.rs judges them.
 set -uo pipefail
@@ -51,6 +57,13 @@ export IKW_PREFIX="${IKW_PREFIX:-auto}"
 . "$HERE/lib/profile.sh"
 # shellcheck source=lib/steps.sh
 . "$HERE/lib/steps.sh"
+IKEV1="${IKW_LEAK_IKEV1:-}"
+if [ -n "$IKEV1" ]; then
+    # shellcheck source=lib/pki.sh
+    . "$HERE/lib/pki.sh"
+    # shellcheck source=lib/ikev1bed.sh
+    . "$HERE/lib/ikev1bed.sh"
+fi
 
 OUT="$1"
 IKEWAY="$(realpath "$2")"
@@ -66,7 +79,18 @@ ip -n "$IKW_NS_CLI" -6 route add default via "$IKW_SRV_ADDR6"
 ip -n "$IKW_NS_CLI" -j link show ike0 | sed -n 's/.*"address":"\([0-9a-f:]*\)".*/\1/p' >"$OUT/client.mac"
 
 SRV="$IKW_WORKDIR/srv"
-IKW_SW_PSK="$PSK" IKW_SW_POOL6="" ikw_sw_psk_responder "$SRV" /dev/null
+if [ -n "$IKEV1" ]; then
+    ikw_pki_eapset "$IKW_WORKDIR/pki"
+    ikw_v1_addrs_up
+    ikw_v1_sw_responder "$SRV"
+    { IKW_SW_PLUGINS="$IKW_SW_DEFAULT_PLUGINS unity" IKW_SW_EXTRA_CONF="$(ikw_v1_charon_conf)" \
+        ikw_sw_start srv "$SRV" && ikw_sw_load "$SRV" >/dev/null; } || ikw_die "strongSwan IKEv1"
+    SERVER="$(ikw_v1_case_addr aggr-psk)" IKE_SA=aggr-psk
+else
+    IKW_SW_PSK="$PSK" IKW_SW_POOL6="" ikw_sw_psk_responder "$SRV" /dev/null
+    SERVER="$IKW_SRV_ADDR" IKE_SA=ikw
+fi
+echo "$SERVER" >"$OUT/server4"
 
 phase() { echo "$1 $(date +%s.%N)" >>"$OUT/phases.txt"; }
 : >"$OUT/phases.txt"
@@ -95,8 +119,70 @@ $(ikw_profile_sa Child AES-128-GCM SHA2-256 31)
 KEYS
     ikw profile import "$IKW_WORKDIR/$1.mobileconfig" --yes >"$OUT/import.$1.out" 2>&1
 }
-write_profile All 1 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0001 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0002
-write_profile Plain 0 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0003 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0004
+# The IPSec profile of the aggr-psk gateway, with the same On Demand; IncludeAllNetworks is then
+# set in the stored configuration (preferences.json), which is where an app's
+# NEVPNProtocolIPSec.includeAllNetworks lands.
+write_profile_ipsec() {
+    cat >"$IKW_WORKDIR/All.mobileconfig" <<PROFILE
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>PayloadIdentifier</key><string>test.ikeway.leak.ipsec</string>
+<key>PayloadUUID</key><string>0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0011</string>
+<key>PayloadDisplayName</key><string>All</string>
+<key>PayloadContent</key><array><dict>
+  <key>PayloadType</key><string>com.apple.vpn.managed</string>
+  <key>PayloadVersion</key><integer>1</integer>
+  <key>PayloadIdentifier</key><string>test.ikeway.leak.ipsec.vpn</string>
+  <key>PayloadUUID</key><string>0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0012</string>
+  <key>UserDefinedName</key><string>All</string>
+  <key>VPNType</key><string>IPSec</string>
+  <key>IPSec</key><dict>
+    <key>RemoteAddress</key><string>$SERVER</string>
+    <key>AuthenticationMethod</key><string>SharedSecret</string>
+    <key>LocalIdentifier</key><string>$IKW_V1_GROUP</string>
+    <key>LocalIdentifierType</key><string>KeyID</string>
+    <key>SharedSecret</key><data>$(printf '%s' "$IKW_V1_PSK" | base64 -w0)</data>
+    <key>XAuthEnabled</key><integer>1</integer>
+    <key>XAuthName</key><string>$IKW_V1_USER</string>
+    <key>XAuthPassword</key><string>$IKW_V1_PASSWORD</string>
+    <key>OnDemandEnabled</key><integer>1</integer>
+    <key>OnDemandRules</key><array><dict><key>Action</key><string>Connect</string></dict></array>
+  </dict>
+</dict></array>
+</dict></plist>
+PROFILE
+    ikw profile import "$IKW_WORKDIR/All.mobileconfig" --yes >"$OUT/import.All.out" 2>&1
+    python3 - "$IKW_WORKDIR/xdg/ikeway/preferences.json" <<'PY' >"$OUT/include-all.out" 2>&1
+import json, sys
+path = sys.argv[1]
+prefs = json.load(open(path))
+found = []
+def visit(node):
+    if isinstance(node, dict):
+        ipsec = node.get("ipsec")
+        if isinstance(ipsec, dict) and "include_all_networks" in ipsec:
+            ipsec["include_all_networks"] = True
+            found.append(ipsec.get("server_address"))
+        for v in node.values():
+            visit(v)
+    elif isinstance(node, list):
+        for v in node:
+            visit(v)
+visit(prefs)
+assert found, "no IPSec configuration in " + path
+json.dump(prefs, open(path, "w"), indent=2)
+print("includeAllNetworks set for", found)
+PY
+}
+if [ -n "$IKEV1" ]; then
+    write_profile_ipsec
+else
+    write_profile All 1 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0001 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0002
+    write_profile Plain 0 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0003 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0004
+fi
 
 snapshot() { # PHASE
     ikw_exec cli nft list table inet ikeway >"$OUT/nft.$1" 2>&1 || true
@@ -120,8 +206,8 @@ probe() { # PHASE
     # Another local user through the opening the kill switch leaves: IKE's ports on the server.
     for port in 500 4500; do
         ikw_exec cli setpriv --reuid 65534 --regid 65534 --clear-groups \
-            timeout 2 bash -c "echo leak-probe >/dev/udp/$IKW_SRV_ADDR/$port" 2>/dev/null
-        echo "nobody-udp $IKW_SRV_ADDR:$port $?" >>"$p"
+            timeout 2 bash -c "echo leak-probe >/dev/udp/$SERVER/$port" 2>/dev/null
+        echo "nobody-udp $SERVER:$port $?" >>"$p"
     done
 }
 
@@ -139,7 +225,7 @@ probe up
 # The server deletes the IKE SA and dies: the client's tunnel ends, its routes go, and On
 # Demand keeps trying a server that does not answer.
 phase down
-ikw_swanctl "$SRV" --terminate --ike ikw --force >/dev/null 2>&1 || true
+ikw_swanctl "$SRV" --terminate --ike "$IKE_SA" --force >/dev/null 2>&1 || true
 kill -KILL "$(cat "$SRV/charon.pid")" 2>/dev/null || true
 _not_connected() { ! ikw status --json 2>/dev/null | grep -q '"status": "connected"'; }
 ikw_wait_for 10 _not_connected || true

@@ -7,6 +7,10 @@
 //! connection itself was SIGKILLed; then starts another configuration. This judges what it
 //! recorded (one run shared by the tests below).
 //!
+//! The `ikev1_*` tests judge the same run made with an IPSec (IKEv1, "Cisco IPSec")
+//! configuration against strongSwan's Aggressive Mode PSK + XAUTH gateway
+//! (`testbeds/leak-netns-ikev1.sh`, server 10.99.0.51): the same checks, the same kill switch.
+//!
 //! Needs root, network namespaces, nftables, strongSwan, dumpcap and tshark
 //! (`testbeds/install-peers.sh`); without them it says loudly that it was skipped.
 
@@ -18,26 +22,47 @@ use std::sync::OnceLock;
 
 use testbed::{BedRun, read, status};
 
-const SERVER4: &str = "10.99.0.2";
+/// The server's IPv6 address in the IKEv2 run (the IKEv1 gateway has none).
 const SERVER6: &str = "fd99::2";
+const NEEDS: &[&str] = &["charon-systemd", "swanctl", "dumpcap", "tshark", "ping"];
 
-fn run() -> &'static BedRun {
-    static RUN: OnceLock<BedRun> = OnceLock::new();
-    RUN.get_or_init(|| {
-        BedRun::start(
-            "leak-netns.sh",
-            "ikwlk",
-            &["charon-systemd", "swanctl", "dumpcap", "tshark", "ping"],
-            &[],
-        )
-    })
+/// Which protocol's configuration the run connected.
+#[derive(Clone, Copy)]
+enum Proto {
+    Ikev2,
+    Ikev1,
+}
+
+/// A run's folder and the server it let out.
+struct Bed {
+    dir: &'static Path,
+    server4: String,
+    server6: Option<&'static str>,
+}
+
+fn run(proto: Proto) -> &'static BedRun {
+    static IKEV2: OnceLock<BedRun> = OnceLock::new();
+    static IKEV1: OnceLock<BedRun> = OnceLock::new();
+    match proto {
+        Proto::Ikev2 => IKEV2.get_or_init(|| BedRun::start("leak-netns.sh", "ikwlk", NEEDS, &[])),
+        Proto::Ikev1 => {
+            IKEV1.get_or_init(|| BedRun::start("leak-netns-ikev1.sh", "ikwl1", NEEDS, &[]))
+        }
+    }
 }
 
 /// The run's folder, once the client connected; `None` after a loud skip.
-fn dir() -> Option<&'static Path> {
-    let dir = run().folder("IncludeAllNetworks leak test (ikeway connect vs strongSwan)")?;
+fn bed(proto: Proto) -> Option<Bed> {
+    let what = match proto {
+        Proto::Ikev2 => "IncludeAllNetworks leak test (ikeway connect vs strongSwan, IKEv2)",
+        Proto::Ikev1 => "IncludeAllNetworks leak test (ikeway connect vs strongSwan, IPSec IKEv1)",
+    };
+    let dir = run(proto).folder(what)?;
     testbed::assert_connected(dir);
-    Some(dir)
+    let server4 = read(dir, "server4").trim().to_owned();
+    assert!(!server4.is_empty(), "the bed wrote no server address");
+    let server6 = matches!(proto, Proto::Ikev2).then_some(SERVER6);
+    Some(Bed { dir, server4, server6 })
 }
 
 /// When each phase began (seconds since the epoch).
@@ -91,15 +116,15 @@ impl Frame {
     /// What the kill switch lets out: IKE (500, 4500) and ESP to the server from our IKE
     /// sockets (ports 500 and 4500 at both ends here), ARP, DHCP, and IPv6 neighbor discovery
     /// (hop limit 255) and MLD (hop limit 1) that stay on the link.
-    fn allowed(&self) -> bool {
-        let ike = |dst: &str, server: &str| {
-            dst == server
+    fn allowed(&self, bed: &Bed) -> bool {
+        let ike = |dst: &str, server: Option<&str>| {
+            Some(dst) == server
                 && (self.ip_proto() == "50"
                     || matches!(self.udp_ports(), ("500" | "4500", "500" | "4500")))
         };
         match self.ether() {
             "0x0806" => true,
-            "0x0800" => ike(self.ip_dst(), SERVER4) || self.udp_ports() == ("68", "67"),
+            "0x0800" => ike(self.ip_dst(), Some(&bed.server4)) || self.udp_ports() == ("68", "67"),
             "0x86dd" => {
                 let link = matches!(
                     (self.icmpv6(), self.hop_limit()),
@@ -108,7 +133,7 @@ impl Frame {
                 let dhcp6 = self.udp_ports() == ("546", "547")
                     && self.ip6_src().starts_with("fe80:")
                     && self.ip6_dst() == "ff02::1:2";
-                link || dhcp6 || (self.f(5).is_empty() && ike(self.ip6_dst(), SERVER6))
+                link || dhcp6 || (self.f(5).is_empty() && ike(self.ip6_dst(), bed.server6))
             }
             _ => false,
         }
@@ -171,12 +196,12 @@ fn table_gone(dir: &Path, phase: &str) {
 /// While connected: all IPv4 and IPv6 into the tunnel (two /1 routes each), the server pinned
 /// outside, the kill switch in place; IPv4 goes through the tunnel, IPv6 (which this tunnel
 /// does not carry: the server gave no IPv6 address) goes nowhere.
-#[test]
-fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
-    let Some(dir) = dir() else { return };
+fn check_connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked(bed: &Bed) {
+    let dir = bed.dir;
     let r4 = read(dir, "routes4.up");
     let r6 = read(dir, "routes6.up");
-    for want in ["0.0.0.0/1 dev ikeway0", "128.0.0.0/1 dev ikeway0", "10.99.0.2 dev ike0"] {
+    let pinned = format!("{} dev ike0", bed.server4);
+    for want in ["0.0.0.0/1 dev ikeway0", "128.0.0.0/1 dev ikeway0", pinned.as_str()] {
         assert!(r4.contains(want), "{want} missing: {r4}");
     }
     // excludeLocalNetworks = NO (Apple's default): the LAN goes into the tunnel too, as the
@@ -188,11 +213,13 @@ fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
         assert!(r6.contains(want), "{want} missing: {r6}");
     }
     let nft = read(dir, "nft.up");
+    let ike = format!("ip daddr {} udp dport {{ 500, 4500 }} meta skuid 0 accept", bed.server4);
+    let esp = format!("ip daddr {} meta l4proto esp meta skuid 0 accept", bed.server4);
     for want in [
         "type filter hook output priority filter; policy drop;",
         "oifname \"ikeway0\" accept",
-        "ip daddr 10.99.0.2 udp dport { 500, 4500 } meta skuid 0 accept",
-        "ip daddr 10.99.0.2 meta l4proto esp meta skuid 0 accept",
+        ike.as_str(),
+        esp.as_str(),
         "type filter hook forward priority filter; policy drop;",
     ] {
         assert!(nft.contains(want), "{want} missing: {nft}");
@@ -213,9 +240,8 @@ fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
 
 /// The tunnel down (server gone, On Demand retrying): no routes into the tunnel, the table
 /// still there and counting what it drops, every probe refused.
-#[test]
-fn down_the_table_stays_and_drops_every_probe() {
-    let Some(dir) = dir() else { return };
+fn check_down_the_table_stays_and_drops_every_probe(bed: &Bed) {
+    let dir = bed.dir;
     for phase in ["down", "down2"] {
         let s = status(dir, &format!("status.{phase}.json"));
         assert_ne!(s["status"], "connected", "{phase}: the tunnel is still up: {s}");
@@ -236,17 +262,16 @@ fn down_the_table_stays_and_drops_every_probe() {
 /// The capture: from `connect` to `disconnect`, and while a killed connection's table stays,
 /// the client sent nothing but IKE/ESP to the server and link upkeep; after `disconnect` the
 /// same probes are on the wire (so the capture would have seen a leak).
-#[test]
-fn the_outer_link_carries_only_ike_and_esp_to_the_server() {
-    let Some(dir) = dir() else { return };
+fn check_the_outer_link_carries_only_ike_and_esp_to_the_server(bed: &Bed) {
+    let dir = bed.dir;
     let p = phases(dir);
     let frames = client_frames(dir);
     for (from, to) in [("start", "disconnect"), ("killed", "end")] {
         let window = in_window(&frames, p[from], p[to]);
-        let leaks: Vec<&&Frame> = window.iter().filter(|f| !f.allowed()).collect();
+        let leaks: Vec<&&Frame> = window.iter().filter(|f| !f.allowed(bed)).collect();
         assert!(leaks.is_empty(), "{from}..{to}: {} frames leaked: {leaks:#?}", leaks.len());
         if from == "start" {
-            let ike = window.iter().filter(|f| f.ip_dst() == SERVER4).count();
+            let ike = window.iter().filter(|f| f.ip_dst() == bed.server4).count();
             assert!(ike > 0, "no IKE/ESP seen: the capture saw nothing of the connection");
         }
     }
@@ -263,17 +288,16 @@ fn the_outer_link_carries_only_ike_and_esp_to_the_server() {
     }
     for port in ["500", "4500"] {
         assert!(
-            seen("10.99.0.2", &|f| f.udp_ports().1 == port && !f.allowed()),
+            seen(&bed.server4, &|f| f.udp_ports().1 == port && !f.allowed(bed)),
             "control: no UDP from user nobody to the server's port {port}"
         );
     }
-    assert!(control.iter().any(|f| !f.allowed()), "control frames count as leaks");
+    assert!(control.iter().any(|f| !f.allowed(bed)), "control frames count as leaks");
 }
 
 /// `disconnect` removes the table and every route it added, IPv4 and IPv6.
-#[test]
-fn disconnect_removes_the_table_and_the_routes() {
-    let Some(dir) = dir() else { return };
+fn check_disconnect_removes_the_table_and_the_routes(bed: &Bed) {
+    let dir = bed.dir;
     assert!(
         read(dir, "disconnect.out").contains("disconnected"),
         "{}",
@@ -289,9 +313,8 @@ fn disconnect_removes_the_table_and_the_routes() {
 /// A SIGKILLed connection leaves its table (the host stays closed, not open); the next start
 /// takes it over (replaced, never lifted in between) and `disconnect` lifts it; after a second
 /// SIGKILL, `disconnect` with nothing running lifts it; at the end nothing of ours is left.
-#[test]
-fn a_killed_connection_fails_closed_and_the_next_start_lifts_it() {
-    let Some(dir) = dir() else { return };
+fn check_a_killed_connection_fails_closed_and_the_next_start_lifts_it(bed: &Bed) {
+    let dir = bed.dir;
     assert_eq!(read(dir, "connect2.rc").trim(), "0", "{}", read(dir, "connect2.out"));
     assert!(!read(dir, "killed.pids").trim().is_empty(), "no connection process was killed");
     let nft = read(dir, "nft.killed");
@@ -315,4 +338,74 @@ fn a_killed_connection_fails_closed_and_the_next_start_lifts_it() {
     table_gone(dir, "end");
     assert_eq!(read(dir, "routes4.end"), read(dir, "routes4.before"));
     assert_eq!(read(dir, "routes6.end"), read(dir, "routes6.before"));
+}
+
+#[test]
+fn connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
+    if let Some(bed) = bed(Proto::Ikev2) {
+        check_connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked(&bed);
+    }
+}
+
+#[test]
+fn ikev1_connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked() {
+    if let Some(bed) = bed(Proto::Ikev1) {
+        check_connected_everything_goes_into_the_tunnel_and_ipv6_is_blocked(&bed);
+    }
+}
+
+#[test]
+fn down_the_table_stays_and_drops_every_probe() {
+    if let Some(bed) = bed(Proto::Ikev2) {
+        check_down_the_table_stays_and_drops_every_probe(&bed);
+    }
+}
+
+#[test]
+fn ikev1_down_the_table_stays_and_drops_every_probe() {
+    if let Some(bed) = bed(Proto::Ikev1) {
+        check_down_the_table_stays_and_drops_every_probe(&bed);
+    }
+}
+
+#[test]
+fn the_outer_link_carries_only_ike_and_esp_to_the_server() {
+    if let Some(bed) = bed(Proto::Ikev2) {
+        check_the_outer_link_carries_only_ike_and_esp_to_the_server(&bed);
+    }
+}
+
+#[test]
+fn ikev1_the_outer_link_carries_only_ike_and_esp_to_the_server() {
+    if let Some(bed) = bed(Proto::Ikev1) {
+        check_the_outer_link_carries_only_ike_and_esp_to_the_server(&bed);
+    }
+}
+
+#[test]
+fn disconnect_removes_the_table_and_the_routes() {
+    if let Some(bed) = bed(Proto::Ikev2) {
+        check_disconnect_removes_the_table_and_the_routes(&bed);
+    }
+}
+
+#[test]
+fn ikev1_disconnect_removes_the_table_and_the_routes() {
+    if let Some(bed) = bed(Proto::Ikev1) {
+        check_disconnect_removes_the_table_and_the_routes(&bed);
+    }
+}
+
+#[test]
+fn a_killed_connection_fails_closed_and_the_next_start_lifts_it() {
+    if let Some(bed) = bed(Proto::Ikev2) {
+        check_a_killed_connection_fails_closed_and_the_next_start_lifts_it(&bed);
+    }
+}
+
+#[test]
+fn ikev1_a_killed_connection_fails_closed_and_the_next_start_lifts_it() {
+    if let Some(bed) = bed(Proto::Ikev1) {
+        check_a_killed_connection_fails_closed_and_the_next_start_lifts_it(&bed);
+    }
 }
