@@ -24,6 +24,9 @@ pub struct Stats {
     /// A peer's retransmission answered by resending our last message (RFC 2408 §5.1 leaves
     /// the rule local; every IKEv1 implementation resends).
     pub replayed_responses: u64,
+    /// Our transaction requests sent again under a new message ID after the peer refused
+    /// a resend of them (`transaction::Ikev1Sa::transaction_refused`).
+    pub restarted_requests: u64,
     pub dropped_malformed: u64,
     pub dropped_unauthenticated: u64,
     pub dropped_unexpected: u64,

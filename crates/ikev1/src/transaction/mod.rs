@@ -41,6 +41,10 @@ use crate::quick::hash::hash_matches;
 /// How long a client waits for the gateway to start XAUTH or push its mode config.
 const PEER_START_WAIT: Duration = Duration::from_secs(30);
 
+/// How often a request the peer refused after our resend is sent again as a new exchange
+/// (see [`Ikev1Sa::transaction_refused`]).
+const MAX_REQUEST_RESTARTS: u32 = 2;
+
 /// Where the transaction exchanges of an ISAKMP SA stand.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -68,6 +72,12 @@ struct Outstanding {
     datagram: Vec<u8>,
     sends: u32,
     resend_at: Instant,
+    /// What it carries, to send it again under a new message ID.
+    kind: ConfigType,
+    identifier: u16,
+    attributes: Vec<ConfigAttribute>,
+    /// How often it was sent again as a new exchange.
+    restarts: u32,
 }
 
 /// Our last answer and the message it answered.
@@ -270,7 +280,7 @@ impl Ikev1Sa {
         attributes: Vec<ConfigAttribute>,
     ) {
         let message_id = self.new_message_id();
-        let payload = Payload::Attribute(AttributeRepr::new(kind, identifier, attributes));
+        let payload = Payload::Attribute(AttributeRepr::new(kind, identifier, attributes.clone()));
         let datagram =
             self.seal_protected(ExchangeType::TRANSACTION, message_id, vec![payload], |k, rest| {
                 k.message(message_id, rest)
@@ -278,8 +288,16 @@ impl Ikev1Sa {
         if let Some(d) = datagram {
             self.send(d.clone());
             let resend_at = now + self.config.retransmit.timeout(0);
-            self.transaction.outstanding =
-                Some(Outstanding { message_id, datagram: d, sends: 1, resend_at });
+            self.transaction.outstanding = Some(Outstanding {
+                message_id,
+                datagram: d,
+                sends: 1,
+                resend_at,
+                kind,
+                identifier,
+                attributes,
+                restarts: 0,
+            });
         }
     }
 
@@ -475,9 +493,10 @@ impl Ikev1Sa {
                 }
                 true
             }
+            // A REQUEST under a new message ID after one was answered is a client that sent
+            // it again as a new exchange (see `transaction_refused`): it gets the same lease.
             (Step::ServerModeConfig | Step::Done, ConfigType::REQUEST)
-                if self.config.transaction.mode_config_server.is_some()
-                    && self.transaction.answered.is_none() =>
+                if self.config.transaction.mode_config_server.is_some() =>
             {
                 self.accept(&r, now);
                 let server = self.config.transaction.mode_config_server.clone();
@@ -596,9 +615,27 @@ impl Ikev1Sa {
     }
 
     /// The peer answered our transaction message with an error notify.
+    ///
+    /// A refusal after we resent the message is most likely the peer failing to decrypt the
+    /// resend: strongSwan 5.9.8 recognises a retransmission only by the hash of the last
+    /// request it answered, so any message of ours it took in between (an R-U-THERE-ACK to
+    /// its DPD) makes it decrypt our byte-identical resend under the IV its lost answer moved
+    /// the chain to, and it answers PAYLOAD-MALFORMED ("invalid HASH_V1 payload length").
+    /// The request then goes again as a new exchange (a new message ID starts a fresh IV),
+    /// at most [`MAX_REQUEST_RESTARTS`] times; a refusal of a message not resent ends the SA.
     pub(crate) fn transaction_refused(&mut self, now: Instant, _kind: ikeway_isakmp::NotifyType) {
-        if self.transaction.step != Step::Done && self.transaction.outstanding.is_some() {
-            self.shut_down(now, CloseReason::AuthenticationFailed);
+        if self.transaction.step == Step::Done {
+            return;
+        }
+        let Some(o) = self.transaction.outstanding.take() else { return };
+        if o.sends < 2 || o.restarts >= MAX_REQUEST_RESTARTS {
+            return self.shut_down(now, CloseReason::AuthenticationFailed);
+        }
+        self.forget_chain(o.message_id);
+        self.stats.restarted_requests += 1;
+        self.send_request(now, o.kind, o.identifier, o.attributes);
+        if let Some(again) = self.transaction.outstanding.as_mut() {
+            again.restarts = o.restarts + 1;
         }
     }
 
