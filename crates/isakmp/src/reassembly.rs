@@ -124,6 +124,10 @@ impl Reassembly {
         if fragment.number > limits.max_fragments {
             return self.drop_with(&mut stats.too_many);
         }
+        // The decoder refuses fragment number 0, but a `FragmentRepr` can be built by hand.
+        let Some(index) = usize::from(fragment.number).checked_sub(1) else {
+            return self.drop_with(&mut stats.inconsistent);
+        };
         if self.partial.as_ref().is_some_and(|p| p.id != fragment.id) {
             self.partial = None;
             stats.superseded += 1;
@@ -136,7 +140,6 @@ impl Reassembly {
             last: None,
             len: 0,
         });
-        let index = usize::from(fragment.number - 1);
         if let Some(Some(held)) = partial.pieces.get(index) {
             if *held == fragment.data {
                 stats.duplicates += 1;
@@ -287,6 +290,15 @@ mod tests {
         assert_eq!(b.take(frag(1, 4, false, b"d")), Taken::Incomplete);
         assert_eq!(b.take(frag(1, 2, true, b"b")), Taken::Dropped);
         assert_eq!(b.stats.inconsistent, 3);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_hand_built_fragment_number_zero_ends_the_reassembly_without_a_panic() {
+        let mut b = Bed::new();
+        assert_eq!(b.take(frag(1, 1, false, b"a")), Taken::Incomplete);
+        assert_eq!(b.take(frag(1, 0, false, b"z")), Taken::Dropped);
+        assert_eq!(b.stats.inconsistent, 1);
         assert!(b.is_empty());
     }
 
