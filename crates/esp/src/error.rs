@@ -18,7 +18,8 @@ pub enum EspError {
     LifetimeExpired,
     /// `OutboundSa::skip_to` would move the sequence number backwards.
     SequenceBackwards { next: u64, requested: u64 },
-    /// The suite is not one ESP accepts here (e.g. 3DES, or an unsupported backend pairing).
+    /// The suite is not one ESP accepts here (e.g. a cipher without integrity, or an unsupported
+    /// backend pairing).
     UnsupportedSuite,
     /// Replay window size out of range.
     WindowSize(WindowSizeError),

@@ -13,7 +13,7 @@
 //! runtime that wants to read counters from another thread copies them out.
 
 use ikeway_crypto::{
-    AeadBackend, BlockCipher, CipherKey, Encryption, IntegrityKey, SaltedAead, SecretBytes, Suite,
+    AeadBackend, CipherKey, Encryption, IntegrityKey, SaltedAead, SecretBytes, Suite,
 };
 
 use crate::replay::{ReplayError, ReplayWindow};
@@ -25,6 +25,8 @@ pub const ESP_HEADER_LEN: usize = 8;
 pub const TRAILER_LEN: usize = 2;
 /// The Pad Length and Next Header fields end on a 4-byte boundary (RFC 4303 §2.4).
 const MIN_ALIGN: usize = 4;
+/// The largest CBC block (AES); 3DES's is 8.
+const MAX_CBC_BLOCK: usize = 16;
 
 /// The IP protocol number carried in the ESP trailer's Next Header field (IANA "Assigned
 /// Internet Protocol Numbers").
@@ -86,7 +88,7 @@ pub enum SaEvent {
 #[derive(Debug, Clone)]
 pub struct SaConfig {
     pub spi: u32,
-    /// AEAD, or AES-CBC/AES-CTR with an HMAC (RFC 4868). 3DES is refused.
+    /// AEAD, or AES-CBC/AES-CTR/3DES-CBC (RFC 2451) with an HMAC (RFC 2404, RFC 4868).
     pub suite: Suite,
     /// Cipher key followed by the salt (AEAD, RFC 4106 §8.1, RFC 7634 §2) or nonce (CTR).
     pub encryption_key: SecretBytes,
@@ -185,13 +187,14 @@ impl Engine {
                 alg,
                 config.encryption_key.expose(),
             )?)),
-            (
-                Encryption::Cipher(c @ (BlockCipher::AesCbc { .. } | BlockCipher::AesCtr { .. })),
-                Some(integrity),
-            ) => Ok(Self::EncryptThenMac(Box::new(EncryptThenMac {
-                cipher: c.key(config.encryption_key.expose())?,
-                integrity: integrity.key(config.integrity_key.expose())?,
-            }))),
+            // Any cipher crypto offers (AES-CBC, AES-CTR, 3DES-CBC): block size and IV length
+            // come from the cipher, so nothing here depends on which one it is.
+            (Encryption::Cipher(c), Some(integrity)) => {
+                Ok(Self::EncryptThenMac(Box::new(EncryptThenMac {
+                    cipher: c.key(config.encryption_key.expose())?,
+                    integrity: integrity.key(config.integrity_key.expose())?,
+                })))
+            }
             _ => Err(EspError::UnsupportedSuite),
         }
     }
@@ -427,13 +430,15 @@ impl OutboundSa {
         let (_, iv) = header.split_at_mut(ESP_HEADER_LEN);
         match (iv_override, &self.engine) {
             (Some(chosen), _) => iv.copy_from_slice(chosen),
-            (None, Engine::EncryptThenMac(etm))
-                if matches!(etm.cipher.algorithm(), BlockCipher::AesCbc { .. }) =>
-            {
-                // E_K(seq): one CBC block under a zero IV is the raw block cipher.
+            // A block length above 1 is CBC (AES or 3DES), whose IV is one cipher block.
+            (None, Engine::EncryptThenMac(etm)) if etm.cipher.algorithm().block_len() > 1 => {
+                // E_K(seq): one CBC block under a zero IV is the raw block cipher. The IV is at
+                // least 8 bytes (3DES), so the 64-bit sequence number fits right-aligned.
                 iv.fill(0);
-                iv[8..].copy_from_slice(&seq.to_be_bytes());
-                etm.cipher.encrypt(&[0; 16], iv)?;
+                let seq_at = iv.len() - 8;
+                iv[seq_at..].copy_from_slice(&seq.to_be_bytes());
+                let zero_iv = [0; MAX_CBC_BLOCK];
+                etm.cipher.encrypt(&zero_iv[..iv.len()], iv)?;
             }
             (None, _) => iv.copy_from_slice(&seq.to_be_bytes()),
         }

@@ -234,3 +234,40 @@ fn wireshark_esp_bug_12671_aes_cbc_hmac_sha1_96() {
         });
     }
 }
+
+/// The Linux kernel's 3DES-CBC packet (RFC 2451: 8-byte IV, 8-byte blocks) was sent with
+/// `digest_null`, which ESP here refuses. Adding HMAC-SHA1-96 (RFC 2404) changes nothing
+/// before the ICV (encrypt-then-MAC), so with the kernel's IV our packet must be the kernel's
+/// bytes followed by the ICV that Python's `hmac` computes over them with the key below
+/// (`hmac.new(bytes(range(0x40, 0x54)), packet, hashlib.sha1).hexdigest()[:24]`, SOURCES.md).
+#[test]
+fn linux_xfrm_3des_cbc_packet_with_hmac_sha1_96() {
+    let file: Value =
+        serde_json::from_str(include_str!("data/linux_xfrm_esp_reference_packets.json")).unwrap();
+    let v = file["vectors"].as_array().unwrap().iter().find(|v| v["algorithm"] == "3DES-CBC");
+    let v = v.expect("the kernel's 3DES packet");
+    assert_eq!(v["auth"], "digest_null (no ICV)");
+    let python_hmac_sha1_96 = hex::decode("f91060c3edecd9b343451db2").unwrap();
+    let packet = [unhex(&v["esp_packet (SPI..ICV)"]), python_hmac_sha1_96].concat();
+    let iv = unhex(&v["iv"]);
+    assert_eq!(iv.len(), 8, "3DES carries an 8-byte IV");
+    check(&Case {
+        name: "linux 3DES-CBC + HMAC-SHA1-96".into(),
+        suite: Suite::new(
+            Encryption::Cipher(BlockCipher::TripleDesCbc),
+            Some(Integrity::HmacSha1_96),
+        )
+        .unwrap(),
+        backends: vec![AeadBackend::RustCrypto],
+        keymat: unhex(&v["key_material"]),
+        integrity_key: (0x40..0x54).collect(),
+        spi: u32::from_str_radix(v["spi"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+        seq: v["seq"].as_u64().unwrap(),
+        esn: false,
+        mode: Mode::Tunnel,
+        iv,
+        inner: unhex(&v["inner_packet"]),
+        next_header: v["next_header"].as_u64().unwrap() as u8,
+        packet,
+    });
+}

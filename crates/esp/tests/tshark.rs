@@ -108,3 +108,17 @@ fn tshark_decrypts_aes_cbc_hmac_sha256() {
     assert_clean(&text, "AES-CBC + HMAC-SHA-256-128");
     assert_eq!(text.matches("[correct]").count(), 3, "tshark verified our ICVs:\n{text}");
 }
+
+#[test]
+fn tshark_decrypts_3des_cbc_hmac_sha1_96() {
+    if !tshark_available("tshark_decrypts_3des_cbc_hmac_sha1_96") {
+        return;
+    }
+    let suite =
+        Suite::new(Encryption::Cipher(BlockCipher::TripleDesCbc), Some(Integrity::HmacSha1_96))
+            .unwrap();
+    let config = config(suite, AeadBackend::RustCrypto, false);
+    let text = dissect(&config, "3des", "TripleDES-CBC [RFC2451]", "HMAC-SHA-1-96 [RFC2404]");
+    assert_clean(&text, "3DES-CBC + HMAC-SHA-1-96");
+    assert_eq!(text.matches("[correct]").count(), 3, "tshark verified our ICVs:\n{text}");
+}

@@ -36,7 +36,14 @@ pub fn all_suites() -> Vec<(Suite, AeadBackend)> {
             etm(BlockCipher::AesCtr { key_bits: 128 }, Integrity::HmacSha256_128),
             AeadBackend::RustCrypto,
         ),
+        (etm(BlockCipher::TripleDesCbc, Integrity::HmacSha1_96), AeadBackend::RustCrypto),
+        (etm(BlockCipher::TripleDesCbc, Integrity::HmacSha256_128), AeadBackend::RustCrypto),
     ]
+}
+
+/// 3DES-CBC with HMAC-SHA1-96: what old IKEv1 gateways offer (RFC 2451, RFC 2404).
+pub fn triple_des_sha1() -> Suite {
+    Suite::new(Encryption::Cipher(BlockCipher::TripleDesCbc), Some(Integrity::HmacSha1_96)).unwrap()
 }
 
 pub fn config(suite: Suite, backend: AeadBackend, esn: bool) -> SaConfig {
