@@ -9,6 +9,9 @@
 # tunnel here. Each case records what both sides got to before that.
 #
 # Usage: ikev1-libreswan.sh OUTDIR IKEWAY_BINARY
+# Env:   IKW_V1_TOPO=direct|nat (default direct: lib/netns.sh's topologies; behind the NAT the
+#        client is 10.98.0.2 and pluto sees 10.99.0.3; only the aggr case runs there:
+#        testbeds/ikev1-libreswan-nat.sh)
 #
 # Cases: NAME SERVER_CASE GROUP_SECRET XAUTH_PASSWORD
 #   aggr    ls-aggr   right right   phase 1, XAUTH, Mode Config, quick mode up to pluto's kernel
@@ -42,7 +45,7 @@ IKEWAY="$2"
 mkdir -p "$OUT"
 
 ikw_topo_trap
-ikw_topo_up direct
+ikw_topo_up "${IKW_V1_TOPO:-direct}"
 ikw_v1ls_addrs_up
 SRV="$IKW_WORKDIR/srv-libreswan"
 ikw_v1ls_responder "$SRV"
@@ -143,11 +146,15 @@ renew_case() {
 }
 
 ls_case aggr ls-aggr right right
-ls_case split ls-split right right
-renew_case
-ls_case badpw ls-aggr right wrong
-# Last: pluto keeps this one's half-open state until its own timeout.
-ls_case badpsk ls-aggr wrong right
+# Behind the NAT the question is only NAT-T (detection, the float to 4500, the encapsulated
+# quick mode proposal); the other cases do not depend on the path.
+if [ "${IKW_V1_TOPO:-direct}" = direct ]; then
+    ls_case split ls-split right right
+    renew_case
+    ls_case badpw ls-aggr right wrong
+    # Last: pluto keeps this one's half-open state until its own timeout.
+    ls_case badpsk ls-aggr wrong right
+fi
 
 cp "$SRV/pluto.log" "$OUT/pluto.log"
 rm -rf "/etc/netns/$IKW_NS_CLI"
