@@ -18,6 +18,7 @@
 #   cert-ec   Main Mode with ECDSA certificates (cli-ec, `--identity-key/--identity-cert`,
 #             `--ca root-ec`) against main-cert: connects, pings (NAME.add.out too)
 #   cert-rsa  the same with RSA certificates (v1-cli-rsa, `--ca v1-root-rsa`) against main-rsa
+#   cert-3des as cert-ec against main-3des (ESP 3DES + HMAC-SHA1 only): connects, pings
 #   cert-rogue  cli-ec with `--ca root-rogue` against main-cert: the server's certificate is
 #             from a CA we do not trust
 #   hybrid    `--group GROUP[hybrid]` + XAUTH, `--ca v1-root-rsa`, against aggr-hybrid:
@@ -117,6 +118,8 @@ ours_cert cert-ec main-cert cli-ec root-ec
 ours_cert cert-rsa main-rsa v1-cli-rsa v1-root-rsa
 # The server's certificate is from another CA than the one configured.
 ours_cert cert-rogue main-cert cli-ec root-rogue
+# A gateway that allows only 3DES-CBC + HMAC-SHA1-96 for ESP.
+ours_cert cert-3des main-3des cli-ec root-ec
 
 # Hybrid (the group name with [hybrid]): strongSwan signs with v1-srv-rsa, we prove ourselves
 # with XAUTH only; no group secret, no identity.

@@ -36,6 +36,10 @@
 #                          IKEv1 fragments (main-rsa announces them:
 #                          swanctl's default, `fragmentation = yes`,
 #                          fragments over charon's fragment_size, 1280)
+#   main-3des  10.99.0.58  as main-cert (ECDSA certificates), but ESP Mode Config, no XAUTH
+#                          3DES-CBC + HMAC-SHA1-96 only (an old
+#                          gateway: `esp = 3des-sha1`, with or
+#                          without PFS)
 #
 # Proposals: aggr-psk AES-256-CBC/SHA2-256/MODP-2048 (group 14) for phase 1 (Aggressive Mode
 # carries the KE in its first message, so one group), ESP AES-256-CBC + HMAC-SHA2-256 without
@@ -104,6 +108,7 @@ aggr-hybrid 10.99.0.54
 aggr-split 10.99.0.55
 main-rsa-xauth 10.99.0.56
 main-rsa-nofrag 10.99.0.57
+main-3des 10.99.0.58
 CASES
 }
 
@@ -194,6 +199,15 @@ ikw_v1_sw_responder() { # DIR
             IKW_SW_LOCAL_AUTH=pubkey IKW_SW_LOCAL_CERTS=srv-ec.crt IKW_SW_SEND_CERT=always \
             IKW_SW_REMOTE_AUTH=pubkey IKW_SW_REMOTE_CACERTS=root-ec.crt IKW_SW_SEND_CERTREQ=yes \
             _ikw_sw_conn_block "IKEv1 main-cert: Main Mode, certificates, Mode Config" \
+            %any "pools = v1pool" srv.ikeway.test cli.ikeway.test \
+            "$IKW_PROT_NET" dynamic ""
+        IKW_SW_VERSION=1 IKW_SW_CONN=main-3des IKW_SW_CHILD=main-3des \
+            IKW_SW_IKE_PROPOSALS="$IKW_V1_MAIN_IKE" \
+            IKW_SW_ESP_PROPOSALS="3des-sha1-ecp256,3des-sha1-modp2048,3des-sha1" \
+            IKW_SW_LOCAL_ADDRS="$(ikw_v1_case_addr main-3des)" \
+            IKW_SW_LOCAL_AUTH=pubkey IKW_SW_LOCAL_CERTS=srv-ec.crt IKW_SW_SEND_CERT=always \
+            IKW_SW_REMOTE_AUTH=pubkey IKW_SW_REMOTE_CACERTS=root-ec.crt IKW_SW_SEND_CERTREQ=yes \
+            _ikw_sw_conn_block "IKEv1 main-3des: as main-cert, ESP 3DES + HMAC-SHA1 only" \
             %any "pools = v1pool" srv.ikeway.test cli.ikeway.test \
             "$IKW_PROT_NET" dynamic ""
         if [ -f "$IKW_PKI_DIR/v1-srv-rsa.crt" ]; then

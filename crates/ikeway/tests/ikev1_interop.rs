@@ -6,7 +6,8 @@
 //! The same through the NAT namespace, and from an Apple profile (`VPNType IPSec`) imported
 //! with `profile import`. Main Mode with ECDSA and with RSA certificates (`config add --type
 //! ipsec` with an identity and `--ca`) connects, pings and disconnects the same way; a server
-//! certificate from another CA ends with ServerCertificateInvalid and its reason.
+//! certificate from another CA ends with ServerCertificateInvalid and its reason. Against a
+//! gateway that allows only 3DES-CBC + HMAC-SHA1-96 for ESP, the ESP SA is that and pings cross.
 //! `testbeds/ikev1-certs.sh`: Main Mode with certificates through a path that drops large
 //! datagrams goes in IKEv1 fragments both ways (and cannot connect when the gateway does not
 //! fragment); certificates then XAUTH connect from `config add` and an Apple profile, a wrong
@@ -762,6 +763,19 @@ fn our_ipsec_client_connects_with_rsa_certificates_in_main_mode() {
         charon.contains("authentication of 'cli.ikeway.test' with RSA_EMSA_PKCS1_NULL successful"),
         "{charon}"
     );
+}
+
+#[test]
+fn against_a_gateway_allowing_only_3des_sha1_for_esp_our_client_connects_and_pings() {
+    let Some(dir) = dir("IKEv1 interop: ESP 3DES + HMAC-SHA1 only") else { return };
+    certificate_case(dir, "cert-3des", "10.99.0.58");
+    // strongSwan chose 3DES-CBC with HMAC-SHA1-96 from our offer (the only ESP suite it
+    // allows) and both directions carried the ping under it.
+    let sas = swanctl_sas(&read(dir, "cert-3des.sas"));
+    let esp = &sas[0].children[0];
+    assert_eq!(esp["encr-alg"], "3DES_CBC", "{esp:?}");
+    assert_eq!(esp["integ-alg"], "HMAC_SHA1_96", "{esp:?}");
+    assert_ne!(esp["packets-out"], "0", "{esp:?}");
 }
 
 #[test]
