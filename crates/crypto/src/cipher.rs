@@ -69,6 +69,15 @@ impl BlockCipher {
         }
     }
 
+    /// The width of the underlying block cipher in bits (AES 128, 3DES 64), whatever the
+    /// mode: what bounds how much one key may safely encrypt (birthday bound, "Sweet32").
+    pub fn cipher_block_bits(self) -> u32 {
+        match self {
+            Self::AesCbc { .. } | Self::AesCtr { .. } => 128,
+            Self::TripleDesCbc => 64,
+        }
+    }
+
     /// The length every ciphertext must be a multiple of (1 for the CTR stream mode).
     pub fn block_len(self) -> usize {
         match self {

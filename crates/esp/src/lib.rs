@@ -48,6 +48,6 @@ pub mod udp;
 pub use error::{DropReason, EspError};
 pub use sa::{
     Counters, Decapsulated, ESP_HEADER_LEN, InboundSa, Lifetime, Mode, NextHeader, OutboundSa,
-    SaConfig, SaEvent, TRAILER_LEN, default_backend,
+    SMALL_BLOCK_HARD_BYTES, SaConfig, SaEvent, TRAILER_LEN, default_backend,
 };
 pub use table::SaTable;

@@ -75,6 +75,31 @@ pub struct Lifetime {
     pub hard_packets: Option<u64>,
 }
 
+/// The most bytes one key of a 64-bit block cipher (3DES) protects in one direction: 64 MiB,
+/// 2^23 blocks, where a block collision (which leaks the XOR of two plaintext blocks, the
+/// "Sweet32" attack) has a probability of about 2^-18. An SA is capped there whatever was
+/// negotiated; the soft limit, a tenth earlier, asks for the rekey.
+pub const SMALL_BLOCK_HARD_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Lifetime {
+    /// This lifetime, lowered (never raised) to what `suite`'s cipher may safely protect
+    /// under one key: [`SMALL_BLOCK_HARD_BYTES`] for a 64-bit block cipher, else unchanged.
+    pub fn bounded_for(self, suite: Suite) -> Self {
+        let Encryption::Cipher(cipher) = suite.encryption() else { return self };
+        if cipher.cipher_block_bits() > 64 {
+            return self;
+        }
+        let hard =
+            self.hard_bytes.map_or(SMALL_BLOCK_HARD_BYTES, |h| h.min(SMALL_BLOCK_HARD_BYTES));
+        let soft_cap = hard - hard / 10;
+        Self {
+            hard_bytes: Some(hard),
+            soft_bytes: Some(self.soft_bytes.map_or(soft_cap, |s| s.min(soft_cap))),
+            ..self
+        }
+    }
+}
+
 /// Something the owner of an SA must act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -282,7 +307,7 @@ impl OutboundSa {
             spi: config.spi,
             engine: Engine::new(config)?,
             esn: config.esn,
-            lifetime: config.lifetime,
+            lifetime: config.lifetime.bounded_for(config.suite),
             tfc_pad_to: match config.mode {
                 Mode::Tunnel => config.tfc_pad_to.map_or(0, usize::from),
                 Mode::Transport => 0,
@@ -297,6 +322,12 @@ impl OutboundSa {
 
     pub fn spi(&self) -> u32 {
         self.spi
+    }
+
+    /// The limits in force: the configured ones, bounded for the cipher
+    /// ([`Lifetime::bounded_for`]).
+    pub fn lifetime(&self) -> Lifetime {
+        self.lifetime
     }
 
     pub fn counters(&self) -> &Counters {
@@ -515,7 +546,7 @@ impl InboundSa {
             engine: Engine::new(config)?,
             esn: config.esn,
             mode: config.mode,
-            lifetime: config.lifetime,
+            lifetime: config.lifetime.bounded_for(config.suite),
             window: ReplayWindow::new(config.replay_window, config.esn)?,
             rekey_raised: false,
             event: None,
@@ -525,6 +556,12 @@ impl InboundSa {
 
     pub fn spi(&self) -> u32 {
         self.spi
+    }
+
+    /// The limits in force: the configured ones, bounded for the cipher
+    /// ([`Lifetime::bounded_for`]).
+    pub fn lifetime(&self) -> Lifetime {
+        self.lifetime
     }
 
     pub fn counters(&self) -> &Counters {
