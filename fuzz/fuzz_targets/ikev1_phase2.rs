@@ -76,6 +76,7 @@ fn configs(setup: u8) -> (Config, Config) {
         banner: Some("banner".into()),
         split_dns: vec!["lab.example".into()],
         push,
+        extra: Vec::new(),
     });
     (c, g)
 }
