@@ -87,6 +87,11 @@ charon_lines() { wc -l <"$SRV/charon.log"; }
 charon_since() { tail -n +"$(($1 + 1))" "$SRV/charon.log"; }
 sw_sas() { ikw_sw_list_sas "$SRV" --ike aggr-psk --raw 2>&1 || true; }
 first_value() { grep -o "$1=[0-9a-f]*" | sed -n '1s/^[^=]*=//p'; }
+# Two pings to the protected host: OUT/NAME.out, and OUT/NAME.rc 0 when answered, else 1.
+ping_twice() { # NAME
+    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/$1.out" 2>&1 &&
+        echo 0 >"$OUT/$1.rc" || echo 1 >"$OUT/$1.rc"
+}
 
 want() { [[ " ${IKW_V1_OURS_CASES:-ours restart bytes childdel dead prompt} " == *" $1 "* ]]; }
 
@@ -150,8 +155,7 @@ ours_case() {
     }
     ikw_wait_for 40 rekeyed || true
     sw_sas >"$OUT/ours.sas2"
-    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/ours.ping2.out" 2>&1 &&
-        echo 0 >"$OUT/ours.ping2.rc" || echo 1 >"$OUT/ours.ping2.rc"
+    ping_twice ours.ping2
 
     # Our renewal (ISAKMP SA lifetime 70 s: at 35 s): new cookies, the old SA deleted.
     renewed() {
@@ -165,8 +169,7 @@ ours_case() {
     }
     ikw_wait_for 40 renewed || true
     sw_sas >"$OUT/ours.sas3"
-    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/ours.ping3.out" 2>&1 &&
-        echo 0 >"$OUT/ours.ping3.rc" || echo 1 >"$OUT/ours.ping3.rc"
+    ping_twice ours.ping3
     status_json >"$OUT/ours.status3.json" || true
 
     fg_end ours
@@ -198,8 +201,7 @@ restart_case() {
     one_sa() { [ "$(sw_sas | grep -c 'list-sa event')" = 1 ]; }
     ikw_wait_for 5 one_sa || true
     sw_sas >"$OUT/restart.sas3"
-    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/restart.ping3.out" 2>&1 &&
-        echo 0 >"$OUT/restart.ping3.rc" || echo 1 >"$OUT/restart.ping3.rc"
+    ping_twice restart.ping3
     charon_since "$mark" >"$OUT/restart.charon.log"
     fg_end restart
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove restart --yes >/dev/null 2>&1 || true
@@ -229,8 +231,7 @@ bytes_case() {
     }
     ikw_wait_for 10 bytes_rekeyed || true
     sw_sas >"$OUT/bytes.sas2"
-    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/bytes.ping2.out" 2>&1 &&
-        echo 0 >"$OUT/bytes.ping2.rc" || echo 1 >"$OUT/bytes.ping2.rc"
+    ping_twice bytes.ping2
     status_json >"$OUT/bytes.status2.json" || true
     charon_since "$mark" >"$OUT/bytes.charon.log"
     fg_end bytes
@@ -248,8 +249,7 @@ childdel_case() {
     ours1="$(grep -o '"spi_in": *"[^"]*"' "$OUT/childdel.status1.json" | head -n 1 || true)"
     sw_sas >"$OUT/childdel.sas1"
     spi1="$(first_value spi-in <"$OUT/childdel.sas1")"
-    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/childdel.ping1.out" 2>&1 &&
-        echo 0 >"$OUT/childdel.ping1.rc" || echo 1 >"$OUT/childdel.ping1.rc"
+    ping_twice childdel.ping1
     mark="$(charon_lines)"
     ikw_swanctl "$SRV" --terminate --child aggr-psk --timeout 5 \
         >"$OUT/childdel.terminate.out" 2>&1 || true
@@ -269,8 +269,7 @@ childdel_case() {
     }
     ikw_wait_for 10 ours_remade || true
     status_json >"$OUT/childdel.status2.json" || true
-    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/childdel.ping2.out" 2>&1 &&
-        echo 0 >"$OUT/childdel.ping2.rc" || echo 1 >"$OUT/childdel.ping2.rc"
+    ping_twice childdel.ping2
     charon_since "$mark" >"$OUT/childdel.charon.log"
     fg_end childdel
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config remove childdel --yes >/dev/null 2>&1 || true
@@ -284,8 +283,7 @@ dead_case() {
     before="$(charon_lines)"
     foreground dead 300,300,2
     ikw_wait_for 15 connected || true
-    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/dead.ping.out" 2>&1 &&
-        echo 0 >"$OUT/dead.ping.rc" || echo 1 >"$OUT/dead.ping.rc"
+    ping_twice dead.ping
     charon="$(cat "$SRV/charon.pid")"
     t0="$(ikw_now_ms)"
     kill -STOP "$charon"
@@ -342,8 +340,7 @@ PROFILE
         --password-file "$IKW_WORKDIR/alice.pw" >"$OUT/prompt.connect.out" 2>&1 || rc=$?
     echo "$rc" >"$OUT/prompt.connect.rc"
     status_json >"$OUT/prompt.status.json" || true
-    ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/prompt.ping.out" 2>&1 &&
-        echo 0 >"$OUT/prompt.ping.rc" || echo 1 >"$OUT/prompt.ping.rc"
+    ping_twice prompt.ping
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" disconnect >"$OUT/prompt.disconnect.out" 2>&1 || true
 }
 want prompt && prompt_case

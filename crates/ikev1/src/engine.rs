@@ -261,20 +261,8 @@ impl Ikev1Sa {
         Ok(sa)
     }
 
-    /// A responder's SA for the initiator cookie `cky_i`, before its first message.
-    pub(crate) fn respond(
-        config: Arc<Config>,
-        kex: Arc<dyn KeyExchangeProvider>,
-        seed: [u8; 32],
-        now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
-        cky_i: u64,
-    ) -> Self {
-        Self::respond_as(config, kex, seed, now, local, remote, cky_i, Role::Gateway)
-    }
-
-    /// A phase 1 responder's SA serving `role`, before its first message.
+    /// A phase 1 responder's SA for the initiator cookie `cky_i`, serving `role` (a gateway's,
+    /// or a client's that answers its gateway), before its first message.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn respond_as(
         config: Arc<Config>,

@@ -11,7 +11,7 @@ use ikeway_isakmp::HeaderRepr;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use crate::engine::Ikev1Sa;
+use crate::engine::{Ikev1Sa, Role};
 use crate::receive::ike_bytes;
 use crate::{Config, EngineEvent, KeyExchangeProvider, SaId, Transmit};
 
@@ -81,7 +81,7 @@ impl Ikev1Responder {
             }
             let mut seed = [0u8; 32];
             self.rng.fill_bytes(&mut seed);
-            let sa = Ikev1Sa::respond(
+            let sa = Ikev1Sa::respond_as(
                 self.config.clone(),
                 self.kex.clone(),
                 seed,
@@ -89,6 +89,7 @@ impl Ikev1Responder {
                 local,
                 remote,
                 cky_i,
+                Role::Gateway,
             );
             let (_, c) = sa.cookies();
             self.first.insert((remote, cky_i), c);
