@@ -82,6 +82,12 @@ pub struct Lifetime {
 pub const SMALL_BLOCK_HARD_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Lifetime {
+    /// A byte limit of `hard` in one direction, with the soft limit that asks for the rekey
+    /// a tenth earlier.
+    pub fn bytes(hard: u64) -> Self {
+        Self { soft_bytes: Some(hard - hard / 10), hard_bytes: Some(hard), ..Self::default() }
+    }
+
     /// This lifetime, lowered (never raised) to what `suite`'s cipher may safely protect
     /// under one key: [`SMALL_BLOCK_HARD_BYTES`] for a 64-bit block cipher, else unchanged.
     pub fn bounded_for(self, suite: Suite) -> Self {
@@ -91,10 +97,10 @@ impl Lifetime {
         }
         let hard =
             self.hard_bytes.map_or(SMALL_BLOCK_HARD_BYTES, |h| h.min(SMALL_BLOCK_HARD_BYTES));
-        let soft_cap = hard - hard / 10;
+        let cap = Self::bytes(hard);
         Self {
-            hard_bytes: Some(hard),
-            soft_bytes: Some(self.soft_bytes.map_or(soft_cap, |s| s.min(soft_cap))),
+            hard_bytes: cap.hard_bytes,
+            soft_bytes: cap.soft_bytes.map(|c| self.soft_bytes.map_or(c, |s| s.min(c))),
             ..self
         }
     }

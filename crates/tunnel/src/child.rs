@@ -26,14 +26,7 @@ pub fn esp_configs(c: &ChildSaInfo) -> (SaConfig, SaConfig) {
 
 /// The ESP lifetime of a negotiated byte limit: hard at the limit, soft a tenth before it.
 fn byte_lifetime(bytes: Option<u64>) -> Lifetime {
-    match bytes {
-        Some(hard) => Lifetime {
-            soft_bytes: Some(hard - hard / 10),
-            hard_bytes: Some(hard),
-            ..Lifetime::default()
-        },
-        None => Lifetime::default(),
-    }
+    bytes.map_or_else(Lifetime::default, Lifetime::bytes)
 }
 
 /// The datapath's form of a child SA: both ESP directions, the selectors, the peer.
