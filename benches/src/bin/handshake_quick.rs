@@ -1,26 +1,34 @@
 //! `cargo xtask bench handshake`: complete in-process handshakes (PSK, a CFG_REQUEST, the first
-//! child SA), one line per group, each with the key exchanges alone beside it:
+//! child SA), two lines per group, each with the key exchanges alone beside it:
 //!
 //! `handshake <group> cpu X us, kex floor Y us, ratio R (both sides); wall median W us`
+//! `handshake <group> ratio per round: min A, q1 B, median R, q3 C, max D (N rounds, M ms each side)`
 //!
 //! Arguments name the rows to run (`x25519`, `ecp256`, `modp2048`, `x25519+mlkem768`,
 //! `rekey_child`); none runs them all.
 //!
-//! With `--features count-allocations` each row also prints the heap allocations per handshake
-//! (both sides and the bench's own, counted over 100 handshakes after the timed runs), a figure
-//! the machine's load does not change.
+//! With `--features count-allocations` the first line of each row also ends with the heap
+//! allocations per handshake (both sides and the bench's own, counted over 100 handshakes after
+//! the timed runs), a figure the machine's load does not change.
 //!
 //! CPU time is the thread's (`CLOCK_THREAD_CPUTIME_ID`), which other processes on a shared
 //! machine do not stretch; the wall-clock median is printed too, and is only meaningful on an
 //! idle machine. The floor is the same groups' key exchanges on the same provider and backend
 //! (the first speaker's start, the answer, the first speaker's completion, per group), so the
 //! ratio is what the rest of the handshake costs on top of the mathematics.
+//!
+//! The handshakes and the floor are timed interleaved ([`interleaved`]): in each of `N` rounds a
+//! batch of handshakes and a batch of key exchanges run back to back, which one first
+//! alternating, and the round's ratio is taken between the two. The speed of a shared virtual
+//! CPU drifts by tens of percent between seconds, which a ratio of two separately taken medians
+//! carries whole; within a round it nearly cancels. `cpu` and `kex floor` are the medians of the
+//! rounds' figures, `ratio` (on both lines) the median of the rounds' ratios.
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ikeway_benches::cpu_time::{per_op, us};
+use ikeway_benches::cpu_time::{Spread, interleaved, per_op, us};
 use ikeway_benches::handshake::InProcess;
 use ikeway_codec::DhGroup;
 use ikeway_sa::{DefaultKex, KeyExchangeProvider, Random};
@@ -55,17 +63,21 @@ fn wall(mut f: impl FnMut(u64)) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// Rounds of the interleaved measurement: enough that the quartiles of the ratio mean something.
+const ROUNDS: usize = 41;
+
+/// CPU time of one batch, each side, in a round: long enough that a timer tick or a
+/// preemption is a small part of it, short enough that the machine's speed holds within the
+/// round. Four rows take 4 x 41 x 2 x 75 ms = 25 s.
+const BATCH: Duration = Duration::from_millis(75);
+
 /// Both sides' key exchanges for these groups, nothing else.
-fn kex_floor(groups: &[DhGroup]) -> Duration {
-    let kex = DefaultKex::default();
-    let mut rng = Counter(1);
-    per_op(|| {
-        for &group in groups {
-            let first = kex.start(group, &mut rng).expect("start");
-            let (answer, _) = kex.respond(group, first.public_value(), &mut rng).expect("respond");
-            black_box(first.complete(&answer).expect("complete"));
-        }
-    })
+fn kex_once(kex: &DefaultKex, groups: &[DhGroup], rng: &mut Counter) {
+    for &group in groups {
+        let first = kex.start(group, rng).expect("start");
+        let (answer, _) = kex.respond(group, first.public_value(), rng).expect("respond");
+        black_box(first.complete(&answer).expect("complete"));
+    }
 }
 
 fn main() {
@@ -81,23 +93,32 @@ fn main() {
     let only: Vec<String> = std::env::args().skip(1).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     for (name, group, additional) in rows.into_iter().filter(|r| wanted(r.0)) {
-        let mut seed = 0;
-        let cpu = per_op(|| {
-            seed += 1;
-            black_box(InProcess::handshake_hybrid(group, additional, seed));
-        });
         let groups: Vec<DhGroup> =
             std::iter::once(group).chain(additional.iter().copied()).collect();
-        let floor = kex_floor(&groups);
-        let median = wall(|seed| {
+        let kex = DefaultKex::default();
+        let mut rng = Counter(1);
+        let mut seed = 0;
+        let rounds = interleaved(
+            ROUNDS,
+            BATCH,
+            || {
+                seed += 1;
+                black_box(InProcess::handshake_hybrid(group, additional, seed));
+            },
+            || kex_once(&kex, &groups, &mut rng),
+        );
+        let median = |samples: &[Duration]| Spread::of(samples).expect("rounds").median;
+        let (cpu, floor) = (median(&rounds.first), median(&rounds.second));
+        let ratio = Spread::of(&rounds.ratios).expect("rounds");
+        let wall_median = wall(|seed| {
             black_box(InProcess::handshake_hybrid(group, additional, seed));
         });
         print!(
             "handshake {name} cpu {:.1} us, kex floor {:.1} us, ratio {:.2} (both sides); wall median {:.1} us",
             us(cpu),
             us(floor),
-            cpu.as_secs_f64() / floor.as_secs_f64(),
-            us(median)
+            ratio.median,
+            us(wall_median)
         );
         #[cfg(feature = "count-allocations")]
         {
@@ -113,6 +134,15 @@ fn main() {
             );
         }
         println!();
+        println!(
+            "handshake {name} ratio per round: min {:.2}, q1 {:.2}, median {:.2}, q3 {:.2}, max {:.2} ({ROUNDS} rounds, {} ms each side)",
+            ratio.min,
+            ratio.q1,
+            ratio.median,
+            ratio.q3,
+            ratio.max,
+            BATCH.as_millis()
+        );
     }
     if !wanted("rekey_child") {
         return;
