@@ -15,7 +15,9 @@ use ikeway_crypto::SecretBytes;
 use ikeway_sa::{Config, DefaultKex, Event, IkeSa, KeyExchangeProvider};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::buffer::spare_capacity;
+use rustix::event::{Timespec, epoll};
+use rustix::fd::OwnedFd;
 
 use super::key_pool::KeyPool;
 
@@ -30,8 +32,6 @@ const EXCHANGE: usize = 18;
 const FLAGS: usize = 19;
 const FLAG_RESPONSE: u8 = 0x20;
 const SK_INNER_NEXT: usize = 28;
-/// Datagrams read from one socket before the others get their turn.
-const READ_BURST: usize = 256;
 /// Socket receive buffer: a burst of answers to many concurrent handshakes must not overflow
 /// the default 208 KiB and turn into retransmissions that measure the generator, not the peer.
 const RECV_BUFFER: usize = 8 << 20;
@@ -136,12 +136,26 @@ pub struct Probes {
     pub rekey: Vec<Duration>,
 }
 
+/// The sockets the last wait found readable (capacity: one per socket, kept from turn to
+/// turn); rustix's events have no `Debug`.
+struct Ready(Vec<epoll::Event>);
+
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ready", self.0.len())
+    }
+}
+
 /// The clients and their sockets.
 #[derive(Debug)]
 pub struct Clients {
     setup: Setup,
     kex: Arc<dyn KeyExchangeProvider>,
     sockets: Vec<(SocketAddr, UdpSocket)>,
+    /// Every socket, registered with its index (level-triggered): one wait tells which of
+    /// them hold datagrams, instead of poll(2) building and scanning all of them each turn.
+    epoll: OwnedFd,
+    ready: Ready,
     /// Every client started, by number; `None` once it closed and said everything (a run
     /// under churn starts millions, and a closed SA's memory is of no use).
     clients: Vec<Option<Box<Client>>>,
@@ -151,6 +165,8 @@ pub struct Clients {
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     buf: Vec<u8>,
     done: Vec<Done>,
+    /// [`Clients::fly`]'s empty second buffer for `done`, swapped in so that no turn allocates.
+    done_spare: Vec<Done>,
     established: usize,
     /// Established SAs that closed since the start, not deleted by us.
     pub lost: usize,
@@ -196,6 +212,11 @@ impl Clients {
                 sockets.push((addr, socket));
             }
         }
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        for (i, (_, socket)) in sockets.iter().enumerate() {
+            epoll::add(&epoll, socket, epoll::EventData::new_u64(i as u64), epoll::EventFlags::IN)?;
+        }
+        let ready = Ready(Vec::with_capacity(sockets.len()));
         let fresh: Arc<dyn KeyExchangeProvider> = Arc::new(DefaultKex::default());
         let kex: Arc<dyn KeyExchangeProvider> = if setup.key_pool == 0 {
             fresh
@@ -210,12 +231,15 @@ impl Clients {
             setup,
             kex,
             sockets,
+            epoll,
+            ready,
             clients: Vec::new(),
             up_order: VecDeque::new(),
             by_spi: HashMap::new(),
             timers: BinaryHeap::new(),
             buf: vec![0; 65536],
             done: Vec::new(),
+            done_spare: Vec::new(),
             established: 0,
             lost: 0,
             retired: 0,
@@ -361,58 +385,52 @@ impl Clients {
             .timers
             .peek()
             .map_or(max_wait, |Reverse((t, _))| t.saturating_duration_since(now).min(max_wait));
-        let ready: Vec<usize> = {
-            let mut fds: Vec<PollFd<'_>> =
-                self.sockets.iter().map(|(_, s)| PollFd::new(s, PollFlags::IN)).collect();
-            let timeout =
-                Timespec { tv_sec: wait.as_secs() as i64, tv_nsec: i64::from(wait.subsec_nanos()) };
-            match poll(&mut fds, Some(&timeout)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-            fds.iter()
-                .enumerate()
-                .filter(|(_, f)| f.revents().contains(PollFlags::IN))
-                .map(|(i, _)| i)
-                .collect()
-        };
-        for s in ready {
-            self.receive(s);
+        let timeout =
+            Timespec { tv_sec: wait.as_secs() as i64, tv_nsec: i64::from(wait.subsec_nanos()) };
+        self.ready.0.clear();
+        match epoll::wait(&self.epoll, spare_capacity(&mut self.ready.0), Some(&timeout)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        for k in 0..self.ready.0.len() {
+            // A copy: the kernel's event layout is packed, its fields cannot be borrowed.
+            let data = self.ready.0[k].data;
+            self.receive(data.u64() as usize);
         }
         self.expire();
         Ok(())
     }
 
-    /// Reads what socket `s` holds, up to a burst.
+    /// Reads one datagram from socket `s`. One, not until the socket is empty: the socket
+    /// mostly holds one answer, and a read to find it empty would cost a system call per
+    /// datagram; what is left keeps the socket ready for the next wait, which serves every
+    /// socket in turn.
     fn receive(&mut self, s: usize) {
-        for _ in 0..READ_BURST {
-            let (local, socket) = &self.sockets[s];
-            let local = *local;
-            let Ok((len, remote)) = socket.recv_from(&mut self.buf) else { return };
-            let ike = if local.port() == NAT_T_PORT {
-                match self.buf[..len].strip_prefix(&MARKER) {
-                    Some(ike) => ike,
-                    None => continue,
-                }
-            } else {
-                &self.buf[..len]
-            };
-            let Some(spi) = ike.get(..8).map(|b| u64::from_be_bytes(b.try_into().expect("8")))
-            else {
-                continue;
-            };
-            let Some(&i) = self.by_spi.get(&spi) else { continue };
-            let Some(c) = self.clients.get_mut(i).and_then(Option::as_deref_mut) else {
-                continue;
-            };
-            let dpd_answer = c.probe == Some(Probe::Dpd) && is_empty_informational_response(ike);
-            c.sa.handle_datagram(Instant::now(), remote, local, &self.buf[..len]);
-            if dpd_answer {
-                c.probe = None;
-                self.done.push(Done::Dpd(c.since.elapsed()));
+        let (local, socket) = &self.sockets[s];
+        let local = *local;
+        let Ok((len, remote)) = socket.recv_from(&mut self.buf) else { return };
+        let ike = if local.port() == NAT_T_PORT {
+            match self.buf[..len].strip_prefix(&MARKER) {
+                Some(ike) => ike,
+                None => return,
             }
-            self.flush(i);
+        } else {
+            &self.buf[..len]
+        };
+        let Some(spi) = ike.get(..8).map(|b| u64::from_be_bytes(b.try_into().expect("8"))) else {
+            return;
+        };
+        let Some(&i) = self.by_spi.get(&spi) else { return };
+        let Some(c) = self.clients.get_mut(i).and_then(Option::as_deref_mut) else {
+            return;
+        };
+        let dpd_answer = c.probe == Some(Probe::Dpd) && is_empty_informational_response(ike);
+        c.sa.handle_datagram(Instant::now(), remote, local, &self.buf[..len]);
+        if dpd_answer {
+            c.probe = None;
+            self.done.push(Done::Dpd(c.since.elapsed()));
         }
+        self.flush(i);
     }
 
     /// Runs the timers that are due.
@@ -481,7 +499,8 @@ impl Clients {
             }
             self.step((until - now).min(Duration::from_millis(10)))?;
             // Retiring SAs below pushes more (of no interest here) onto `done`.
-            for d in std::mem::take(&mut self.done) {
+            let mut done = std::mem::replace(&mut self.done, std::mem::take(&mut self.done_spare));
+            for d in done.drain(..) {
                 match d {
                     Done::Handshake(l) => {
                         batch.latencies.push(l);
@@ -495,6 +514,7 @@ impl Clients {
                 }
                 while flight.keep.is_some_and(|k| self.established > k) && self.retire_oldest() {}
             }
+            self.done_spare = done;
         }
         batch.elapsed = start.elapsed();
         Ok(batch)
