@@ -529,9 +529,32 @@ fn parse_actions(list: &[String]) -> Result<Vec<(Duration, Action)>> {
     Ok(out)
 }
 
-#[allow(clippy::print_stdout)]
-fn print(e: &SessionEvent) {
-    println!("{}", e.to_json());
+/// Stdout for the session's events, one JSON line each: locked once (nothing else in this
+/// process writes to stdout while a session runs) and buffered, so that a burst of events
+/// costs one write instead of one per line. [`next_event`] writes it out before it waits.
+type EventOut = std::io::BufWriter<std::io::StdoutLock<'static>>;
+
+fn event_out() -> EventOut {
+    std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+}
+
+fn print(out: &mut EventOut, e: &SessionEvent) -> std::io::Result<()> {
+    writeln!(out, "{}", e.to_json())
+}
+
+/// The session's next event: one already queued, else, once what was printed is written
+/// out, the next before `wake`. A burst is taken one event at a time, each handled as if
+/// it had been waited for, in the order sent.
+fn next_event(
+    out: &mut EventOut,
+    events: &crossbeam_channel::Receiver<SessionEvent>,
+    wake: Instant,
+) -> std::io::Result<Result<SessionEvent, RecvTimeoutError>> {
+    if let Ok(e) = events.try_recv() {
+        return Ok(Ok(e));
+    }
+    out.flush()?;
+    Ok(events.recv_deadline(wake))
 }
 
 /// The `--keylog` file, created before anything is negotiated so that a refused path fails
@@ -626,18 +649,19 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
     let mut closed: Option<CloseReason> = None;
     let mut ending = false;
     let mut timed_out = false;
+    let mut out = event_out();
     loop {
         let next =
             child_up_at.map(|up| schedule.next_due(up).unwrap_or(up + schedule.last() + linger));
         let wake = next.map_or(deadline, |n| n.min(deadline));
-        let event = match session.events().recv_deadline(wake) {
+        let event = match next_event(&mut out, session.events(), wake)? {
             Ok(e) => Some(e),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let now = Instant::now();
         if let Some(e) = event {
-            print(&e);
+            print(&mut out, &e)?;
             match e.kind {
                 EventKind::IkeSaUp { .. } | EventKind::IkeSaRekeyed { .. } => ike_up = true,
                 // The IKE SA stays up without a child (e.g. libreswan without kernel ESP).
@@ -669,6 +693,7 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
             handle.shutdown()?;
         }
     }
+    out.flush()?;
     session.wait()?;
     match closed {
         _ if timed_out => bail!("timed out"),
@@ -761,14 +786,15 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     let end = Instant::now() + Duration::from_secs(args.duration);
     let mut first: Option<(Spi64, Instant)> = None;
     let mut ending = false;
+    let mut out = event_out();
     loop {
         let next = first.and_then(|(_, up)| schedule.next_due(up));
         let redirect_due =
             first.zip(redirect_established.as_ref()).map(|((_, up), (_, t))| up + *t);
         let wake = [next, redirect_due].into_iter().flatten().fold(end, Instant::min);
-        match session.events().recv_deadline(wake) {
+        match next_event(&mut out, session.events(), wake)? {
             Ok(e) => {
-                print(&e);
+                print(&mut out, &e)?;
                 if let (EventKind::ChildSaInstalled { .. }, Some(sa), None) = (&e.kind, e.sa, first)
                 {
                     first = Some((sa, Instant::now()));
@@ -796,6 +822,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
             }
         }
     }
+    out.flush()?;
     Ok(session.wait()?)
 }
 
