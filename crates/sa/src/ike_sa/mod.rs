@@ -345,7 +345,8 @@ impl IkeSa {
             owner: 0,
             reserved_ike_spis: Vec::new(),
             reserved_child_spis: Vec::new(),
-            rng: SaRng::from_seed(seed),
+            // Hot until established: the handshake draws a dozen times (see `SaRng`).
+            rng: SaRng::hot(seed),
             spi_i: 0,
             spi_r: 0,
             local,
