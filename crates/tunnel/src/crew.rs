@@ -17,7 +17,7 @@ use ikeway_sa::{Config, KeyExchangeProvider, Workers};
 use crate::driver::{Command, Driver};
 use crate::event::SessionEvent;
 use crate::options::{DatagramTrace, KeyLogger, Ports};
-use crate::session::{Parts, SessionError, SessionHandle, random_seed, spawn};
+use crate::session::{Mailbox, Parts, SessionError, SessionHandle, random_seed, spawn};
 use crate::sockets::Sockets;
 
 /// What a worker's loop knows of the others.
@@ -134,7 +134,7 @@ impl Crew {
                 None => random_seed()?,
             };
             let (tx, commands) = crossbeam_channel::unbounded();
-            senders.push(tx);
+            senders.push(Mailbox::new(tx, Arc::clone(sockets.bell())));
             let responder = shared.responder(index, Arc::clone(&config), Arc::clone(&kex), seed);
             let parts = Parts {
                 sockets,
@@ -147,6 +147,7 @@ impl Crew {
                 wakeups: Arc::clone(&wakeups),
                 deadline: None,
                 rekey_wake: None,
+                path_wake: None,
                 redirects: None,
                 mobility: None,
                 crew: Some(Member { index, running: Arc::clone(&running) }),

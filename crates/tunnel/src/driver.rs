@@ -1,15 +1,16 @@
 //! The session's loop: after any input it sends what the engine queued, turns the engine's
 //! events into session events (installing child SAs in the datapath on the way), takes the
 //! datapath's rekey requests, then waits for the next datagram, command or timer, whichever
-//! comes first. Datagrams and commands are two channels selected together with the next timer
-//! as the deadline: a command wakes the loop at once, and nothing wakes it otherwise. The
-//! datapath's rekey requests wake it the same way, through a channel the SA table signals.
+//! comes first. It reads its UDP sockets itself and sleeps in `poll(2)` on them and its
+//! doorbell (`crate::doorbell`), with the next timer as the deadline: commands, the
+//! datapath's rekey requests and path changes come through channels whose senders ring the
+//! bell, so each wakes the loop at once, and nothing wakes it otherwise.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use ikeway_pump::Pump;
 use ikeway_sa::{CloseReason, EngineEvent, Event, IkeSa, SaId};
 
@@ -40,6 +41,10 @@ pub(crate) enum Command {
     Stats,
 }
 
+/// Datagrams handled in a row before the loop sends what they caused and looks at its timers
+/// and commands: a flood on the sockets cannot hold those back for long.
+const DATAGRAM_BATCH: usize = 32;
+
 pub(crate) struct Driver<E> {
     engine: E,
     sockets: Sockets,
@@ -51,11 +56,16 @@ pub(crate) struct Driver<E> {
     commands_open: bool,
     /// The datapath queued a child SA rekey (`SaTable::set_rekey_waker`).
     rekey_wake: Option<Receiver<()>>,
+    /// The host's addresses or routes changed (a MOBIKE initiator's `Mobility` watch).
+    path_wake: Option<Receiver<()>>,
     events: Sender<SessionEvent>,
     events_dropped: u64,
     keylog: Option<KeyLogger>,
     wakeups: Arc<AtomicU64>,
+    /// What the engine sends is written here.
     buf: Vec<u8>,
+    /// What the sockets receive is read here: the largest UDP payload fits.
+    rx_buf: Vec<u8>,
     started: Instant,
     /// Until the first child SA: an initiator gives up then.
     connect_deadline: Option<Instant>,
@@ -85,11 +95,13 @@ impl<E: Role> Driver<E> {
             commands: parts.commands,
             commands_open: true,
             rekey_wake: parts.rekey_wake,
+            path_wake: parts.path_wake,
             events: parts.events,
             events_dropped: 0,
             keylog: parts.keylog,
             wakeups: parts.wakeups,
             buf: vec![0; 65536],
+            rx_buf: vec![0; 65536],
             started,
             connect_deadline: parts.deadline,
             child_up: false,
@@ -166,61 +178,25 @@ impl<E: Role> Driver<E> {
         }
     }
 
-    /// Sleeps until a datagram, a command or the next timer, and handles what woke it.
+    /// Handles what is waiting; with nothing waiting, sleeps until a datagram, a ring of the
+    /// bell (a command, the datapath's rekey request, a path change, the pump's IKE datagram)
+    /// or the next timer, and handles what woke it. Then runs the timers that are due.
     fn wait(&mut self) -> Result<(), SessionError> {
-        let deadline = [
-            self.engine.poll_timeout(),
-            self.grace_until,
-            self.connect_deadline.filter(|_| !self.child_up),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        // Clones of the two receivers (reference counts), so that handling what arrived may
-        // borrow the loop mutably.
-        let datagrams = self.sockets.rx.receiver().clone();
-        let commands = self.commands.clone();
-        let rekey_wake = self.rekey_wake.clone();
-        let path_wake = self.mobility.as_ref().and_then(Mobility::wake).cloned();
-        let mut select = Select::new();
-        let data_index = select.recv(&datagrams);
-        let command_index = self.commands_open.then(|| select.recv(&commands));
-        if let Some(r) = &rekey_wake {
-            select.recv(r);
-        }
-        let path_index = path_wake.as_ref().map(|r| select.recv(r));
-        let op = match deadline {
-            Some(d) => select.select_deadline(d).ok(),
-            None => Some(select.select()),
-        };
-        self.wakeups.fetch_add(1, Ordering::Relaxed);
-        match op {
-            None => {}
-            Some(op) if op.index() == data_index => {
-                let d = op.recv(&datagrams).map_err(|_| SessionError::SocketsClosed)?;
-                let local = match (&self.mobility, self.engine.own_sa()) {
-                    (Some(m), Some(sa)) => m.datagram_local(sa, d.local),
-                    _ => d.local,
-                };
-                self.engine.handle_datagram(Instant::now(), d.remote, local, d.bytes());
-                self.sockets.rx.recycle(d);
-            }
-            Some(op) if Some(op.index()) == command_index => match op.recv(&commands) {
-                Ok(c) => self.command(c),
-                // Every handle is gone: nobody can command us any more; run on.
-                Err(_) => self.commands_open = false,
-            },
-            Some(op) if Some(op.index()) == path_index => {
-                let alive = path_wake.as_ref().is_some_and(|r| op.recv(r).is_ok());
-                self.path_changed(alive);
-            }
-            // The rekey itself starts in the next turn (`datapath_rekeys`).
-            Some(op) => {
-                if let Some(r) = &rekey_wake
-                    && op.recv(r).is_err()
-                {
-                    self.rekey_wake = None;
-                }
+        if !self.take_waiting() {
+            // Answered before the second look: whatever rings after it wakes the sleep.
+            self.sockets.bell().answer();
+            if !self.take_waiting() {
+                let deadline = [
+                    self.engine.poll_timeout(),
+                    self.grace_until,
+                    self.connect_deadline.filter(|_| !self.child_up),
+                ]
+                .into_iter()
+                .flatten()
+                .min();
+                self.sockets.wait(deadline);
+                self.wakeups.fetch_add(1, Ordering::Relaxed);
+                self.take_waiting();
             }
         }
         let now = Instant::now();
@@ -229,6 +205,52 @@ impl<E: Role> Driver<E> {
             self.engine.handle_timeout(now);
         }
         Ok(())
+    }
+
+    /// Datagrams already on the sockets (at most [`DATAGRAM_BATCH`], so the loop sends its
+    /// answers and runs its timers between batches), then commands and wake-ups. Whether
+    /// there was anything.
+    fn take_waiting(&mut self) -> bool {
+        let mut any = false;
+        for _ in 0..DATAGRAM_BATCH {
+            let Some(r) = self.sockets.receive(&mut self.rx_buf) else { break };
+            any = true;
+            let local = match (&self.mobility, self.engine.own_sa()) {
+                (Some(m), Some(sa)) => m.datagram_local(sa, r.local),
+                _ => r.local,
+            };
+            self.engine.handle_datagram(Instant::now(), r.remote, local, &self.rx_buf[..r.len]);
+        }
+        while self.commands_open {
+            match self.commands.try_recv() {
+                Ok(c) => {
+                    any = true;
+                    self.command(c);
+                }
+                Err(TryRecvError::Empty) => break,
+                // Every handle is gone: nobody can command us any more; run on.
+                Err(TryRecvError::Disconnected) => self.commands_open = false,
+            }
+        }
+        match self.path_wake.as_ref().map(Receiver::try_recv) {
+            Some(Ok(())) => {
+                any = true;
+                self.path_changed(true);
+            }
+            Some(Err(TryRecvError::Disconnected)) => {
+                any = true;
+                self.path_wake = None;
+                self.path_changed(false);
+            }
+            Some(Err(TryRecvError::Empty)) | None => {}
+        }
+        // The rekey itself starts in the next turn (`datapath_rekeys`).
+        match self.rekey_wake.as_ref().map(Receiver::try_recv) {
+            Some(Ok(())) => any = true,
+            Some(Err(TryRecvError::Disconnected)) => self.rekey_wake = None,
+            Some(Err(TryRecvError::Empty)) | None => {}
+        }
+        any
     }
 
     /// Tells the engine whether ESP from the peer arrived since the last look (the

@@ -34,6 +34,7 @@
 pub mod child;
 mod crew;
 mod datapath;
+mod doorbell;
 mod driver;
 mod engine;
 mod event;

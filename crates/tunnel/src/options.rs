@@ -106,7 +106,9 @@ pub struct SessionOptions {
     /// when it comes up (a renewal's too), for Wireshark's `ikev1_decryption_table`. Secrets:
     /// for debugging with tshark only.
     pub ikev1_keylog: Option<Ikev1KeyLogger>,
-    /// Datagrams waiting for the loop, at most (more are dropped and counted).
+    /// About how many datagrams may wait for the loop: each IKE socket's kernel receive queue
+    /// (`SO_RCVBUF` of 2 KiB per datagram, capped by `net.core.rmem_max`) and the queue of the
+    /// pump's IKE datagrams. More are dropped and counted (`dropped_queue_full`).
     pub queue_depth: usize,
     /// Events waiting for the reader, at most (more are dropped and counted).
     pub event_depth: usize,

@@ -12,6 +12,7 @@ use ikeway_ikev1::Ikev1Sa;
 use ikeway_pump::Pump;
 use ikeway_sa::{IkeSa, Responder};
 
+use crate::doorbell::{Doorbell, forward_wakes};
 use crate::driver::{Command, Driver};
 use crate::event::{DatapathStats, SessionEvent, Spi64};
 use crate::ikev1::Ikev1Initiator;
@@ -110,7 +111,7 @@ pub struct SessionGone;
 pub struct SessionHandle {
     /// One per worker (one for an initiator): commands about an IKE SA go to the worker its
     /// SPI names, the others to all.
-    tx: Vec<Sender<Command>>,
+    tx: Vec<Mailbox>,
     /// Weak: a handle kept after the end must not keep the TUN device open.
     pump: Weak<Pump>,
 }
@@ -118,6 +119,25 @@ pub struct SessionHandle {
 impl std::fmt::Debug for SessionHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionHandle").finish_non_exhaustive()
+    }
+}
+
+/// A loop's commands: each one sent rings the loop's doorbell, which wakes it.
+#[derive(Debug, Clone)]
+pub(crate) struct Mailbox {
+    tx: Sender<Command>,
+    bell: Arc<Doorbell>,
+}
+
+impl Mailbox {
+    pub(crate) fn new(tx: Sender<Command>, bell: Arc<Doorbell>) -> Self {
+        Self { tx, bell }
+    }
+
+    pub(crate) fn send(&self, c: Command) -> Result<(), SessionGone> {
+        self.tx.send(c).map_err(|_| SessionGone)?;
+        self.bell.ring();
+        Ok(())
     }
 }
 
@@ -132,7 +152,7 @@ impl SessionHandle {
         let one = |w: usize, c| {
             // An SPI naming no worker names no SA of ours: the first worker says so.
             let tx = self.tx.get(w).or(self.tx.first()).ok_or(SessionGone)?;
-            tx.send(c).map_err(|_| SessionGone)
+            tx.send(c)
         };
         match c {
             Command::Act { sa: Some(spi), .. } | Command::Redirect { sa: spi, .. } => {
@@ -329,8 +349,9 @@ impl Session {
         config.force_udp_encapsulation |= pump_datapath;
         let config = Arc::new(config);
         let now = Instant::now();
+        let bell = Arc::clone(sockets.bell());
         let handle = SessionHandle {
-            tx: vec![tx],
+            tx: vec![Mailbox::new(tx, Arc::clone(&bell))],
             pump: pump.as_ref().map_or_else(Weak::new, Arc::downgrade),
         };
         // One pending wake-up is enough: the loop takes every queued rekey when it runs.
@@ -339,11 +360,20 @@ impl Session {
             // RFC 7296 §2.23 until MOBIKE is known to be negotiated (RFC 4555 then rules).
             t.set_follow_peer(!config.mobike);
         }
-        let rekey_wake = table.map(|t| {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            t.set_rekey_waker(tx);
-            rx
-        });
+        let rekey_wake = table
+            .map(|t| {
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                t.set_rekey_waker(tx);
+                forward_wakes(rx, Arc::clone(&bell))
+            })
+            .transpose()
+            .map_err(SessionError::Spawn)?;
+        let path_wake = mobility
+            .as_ref()
+            .and_then(crate::mobility::Mobility::wake)
+            .map(|w| forward_wakes(w.clone(), Arc::clone(&bell)))
+            .transpose()
+            .map_err(SessionError::Spawn)?;
         let parts = Parts {
             sockets,
             pump,
@@ -355,6 +385,7 @@ impl Session {
             wakeups: Arc::clone(&wakeups),
             deadline: connect_timeout.map(|t| now + t),
             rekey_wake,
+            path_wake,
             redirects: None,
             mobility,
             crew: None,
@@ -402,8 +433,9 @@ impl Session {
         self.local
     }
 
-    /// How many times the loop has woken up so far: for a datagram, a command or a timer.
-    /// An idle session does not wake at all.
+    /// How many times the loop has slept and woken up so far: for a datagram, a command or a
+    /// timer. An idle session does not wake at all, and what is already waiting when the loop
+    /// looks is taken without a sleep.
     pub fn wakeups(&self) -> u64 {
         self.wakeups.load(Ordering::Relaxed)
     }
@@ -445,6 +477,8 @@ pub(crate) struct Parts {
     pub(crate) wakeups: Arc<AtomicU64>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) rekey_wake: Option<Receiver<()>>,
+    /// Rung through the doorbell when the host's paths change.
+    pub(crate) path_wake: Option<Receiver<()>>,
     /// An initiator follows redirects (RFC 5685) with it.
     pub(crate) redirects: Option<Follower>,
     pub(crate) mobility: Option<crate::mobility::Mobility>,
@@ -453,7 +487,7 @@ pub(crate) struct Parts {
 }
 
 impl SessionHandle {
-    pub(crate) fn of_workers(tx: Vec<Sender<Command>>) -> Self {
+    pub(crate) fn of_workers(tx: Vec<Mailbox>) -> Self {
         Self { tx, pump: Weak::new() }
     }
 }

@@ -1,59 +1,69 @@
-//! IKE's UDP sockets of one address: one reader thread per socket feeds the bounded queue
-//! (`queue.rs`) the session loop waits on; sends go out on the socket of the datagram's local
-//! port, or through the datapath when it owns the NAT-T port.
+//! IKE's UDP sockets of one address, read by the session loop itself: it takes what is queued
+//! on them without blocking ([`Sockets::receive`]) and sleeps in `poll(2)` on them and its
+//! [`Doorbell`] ([`Sockets::wait`]). No reader thread stands between a datagram and the
+//! engine, so a busy loop takes a burst with no wake-up at all (the kernel's receive queue is
+//! the loop's queue, bounded and counting its drops). With a datapath, the NAT-T port is the
+//! pump's: its IKE datagrams come through the pump's channel, queued (`queue.rs`) and rung.
+//! Sends go out on the socket of the datagram's local port, or through the pump.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::io::IoSliceMut;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::Instant;
 
 use ikeway_pump::Pump;
 use ikeway_sa::Transmit;
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
+};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use crate::SessionError;
+use crate::doorbell::Doorbell;
 use crate::event::EventKind;
 use crate::faults::{Fault, Faults};
 use crate::queue::{self, Consumer};
 
-/// How often a reader looks whether its sockets were dropped, should the wake-up datagram
-/// `Drop` sends it be lost. Only the readers wait on this; the session loop never polls.
-const READER_CHECK: Duration = Duration::from_millis(200);
+/// Kernel memory asked per datagram of the receive queue (`SO_RCVBUF` = depth times this; the
+/// kernel caps it at `net.core.rmem_max`): a small UDP datagram's buffer takes about this.
+const RCVBUF_PER_DATAGRAM: usize = 2048;
+
+/// One bound socket and what the loop knows of it.
+#[derive(Debug)]
+struct Bound {
+    socket: UdpSocket,
+    local: SocketAddr,
+    /// The kernel's count of datagrams this socket's full queue dropped, as the last datagram
+    /// read reported it (`SO_RXQ_OVFL`).
+    dropped: u32,
+}
+
+/// A datagram [`Sockets::receive`] put in the caller's buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received {
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    pub(crate) len: usize,
+}
 
 /// UDP sockets on IKE's ports of one address. With a datapath (`pump`), the NAT-T port is the
 /// pump's: its IKE datagrams arrive through the pump's channel and go out through the pump.
 #[derive(Debug)]
 pub(crate) struct Sockets {
-    sockets: Vec<Arc<UdpSocket>>,
-    pub(crate) rx: Consumer,
+    sockets: Vec<Bound>,
+    /// The socket the next receive looks at first: each gets its turn under a flood.
+    next: usize,
+    /// Control-message space for `SO_RXQ_OVFL`, kept from one receive to the next.
+    control: Vec<u8>,
+    bell: Arc<Doorbell>,
+    /// The pump's IKE datagrams, queued by a forwarding thread that rings `bell`.
+    from_pump: Option<Consumer>,
     pump: Option<Arc<Pump>>,
     /// The port the pump owns.
     pump_port: u16,
-    /// Tells the reader threads to let go of their sockets, so the ports can be bound again.
-    closed: Arc<AtomicBool>,
-    readers: Vec<std::thread::JoinHandle<()>>,
     faults: Faults,
-}
-
-/// The ports are free again when this returns: each reader is woken by an empty datagram to
-/// its own socket, sees `closed` and ends, and is joined.
-impl Drop for Sockets {
-    fn drop(&mut self) {
-        self.closed.store(true, Ordering::SeqCst);
-        for socket in &self.sockets {
-            if let Ok(mut own) = socket.local_addr() {
-                if own.ip().is_unspecified() {
-                    own.set_ip(match own.ip() {
-                        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-                        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-                    });
-                }
-                let _ = socket.send_to(&[], own);
-            }
-        }
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-    }
 }
 
 /// A socket send that failed.
@@ -90,89 +100,96 @@ impl Sockets {
         Self::start(sockets, pump, depth)
     }
 
-    /// Reads `sockets` (already bound: one worker's of a steered group, `crate::steering`),
-    /// and with `pump`, the IKE datagrams of the port it owns.
+    /// Takes `sockets` (already bound: one worker's of a steered group, `crate::steering`),
+    /// each with a receive queue of about `depth` datagrams, and with `pump`, the IKE
+    /// datagrams of the port it owns (at most `depth` waiting).
     pub(crate) fn start(
         sockets: Vec<UdpSocket>,
         pump: Option<Arc<Pump>>,
         depth: usize,
     ) -> Result<Self, SessionError> {
-        let (tx, rx) = queue::queue(depth);
-        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new().name(name).spawn(f).map_err(SessionError::Spawn)
-        };
+        let bell = Doorbell::new().map_err(SessionError::Spawn)?;
         let pump_port = match &pump {
             Some(p) => p.local_addr().map_err(SessionError::Spawn)?.port(),
             None => 0,
         };
-        let mut this = Self {
-            sockets: Vec::new(),
-            rx,
+        let from_pump = match &pump {
+            Some(pump) => Some(forward_pump(pump, depth, Arc::clone(&bell))?),
+            None => None,
+        };
+        let mut bound = Vec::with_capacity(sockets.len());
+        for socket in sockets {
+            let local = socket.local_addr().map_err(SessionError::Spawn)?;
+            let spawn = |e: Errno| SessionError::Spawn(e.into());
+            setsockopt(&socket, sockopt::RxqOvfl, &1).map_err(spawn)?;
+            let rcvbuf = depth.saturating_mul(RCVBUF_PER_DATAGRAM).min(i32::MAX as usize);
+            setsockopt(&socket, sockopt::RcvBuf, &rcvbuf).map_err(spawn)?;
+            bound.push(Bound { socket, local, dropped: 0 });
+        }
+        Ok(Self {
+            sockets: bound,
+            next: 0,
+            control: nix::cmsg_space!(u32),
+            bell,
+            from_pump,
             pump,
             pump_port,
-            closed: Arc::new(AtomicBool::new(false)),
-            readers: Vec::new(),
             faults: Faults::default(),
-        };
-        if let Some(pump) = &this.pump {
-            let up = pump.ike().clone();
-            let tx = tx.clone();
-            // Ends when the pump stops and its channel closes.
-            spawn(
-                "pump-ike".into(),
-                Box::new(move || {
-                    for d in up {
-                        let len = d.bytes.len();
-                        if tx.push(d.local, d.remote, d.bytes, len).is_err() {
-                            break;
-                        }
-                    }
-                }),
-            )?;
-        }
-        for socket in sockets {
-            let socket = Arc::new(socket);
-            let addr = socket.local_addr().map_err(SessionError::Spawn)?;
-            socket.set_read_timeout(Some(READER_CHECK)).map_err(SessionError::Spawn)?;
-            let reader = Arc::clone(&socket);
-            let tx = tx.clone();
-            let closed = Arc::clone(&this.closed);
-            this.sockets.push(socket);
-            let handle = spawn(
-                format!("udp-{}", addr.port()),
-                Box::new(move || {
-                    let mut buf = tx.buffer();
-                    while !closed.load(Ordering::SeqCst) {
-                        match reader.recv_from(&mut buf) {
-                            Ok((n, remote)) => match tx.push(addr, remote, buf, n) {
-                                Ok(Some(back)) => buf = back,
-                                Ok(None) => buf = tx.buffer(),
-                                Err(queue::Closed) => break,
-                            },
-                            Err(e)
-                                if matches!(
-                                    e.kind(),
-                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                                ) => {}
-                            Err(_) => break,
-                        }
-                    }
-                }),
-            )?;
-            this.readers.push(handle);
-        }
-        Ok(this)
+        })
     }
 
     /// The addresses of the sockets bound here, in the order of the ports given to `bind`
     /// (the pump's is not among them).
     pub(crate) fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.sockets.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.sockets.iter().map(|b| b.local).collect()
     }
 
-    /// Datagrams dropped because the engine's queue was full.
+    /// What the loop's other sources ring to wake it.
+    pub(crate) fn bell(&self) -> &Arc<Doorbell> {
+        &self.bell
+    }
+
+    /// One datagram already waiting, into `buf` (which must take 64 KiB, the largest UDP
+    /// payload), without blocking: the sockets in turn, then the pump's queue.
+    pub(crate) fn receive(&mut self, buf: &mut [u8]) -> Option<Received> {
+        let n = self.sockets.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            if let Some(r) = receive_one(&mut self.sockets[i], &mut self.control, buf) {
+                self.next = (i + 1) % n;
+                return Some(r);
+            }
+        }
+        let d = self.from_pump.as_ref()?.try_recv()?;
+        let len = d.bytes().len().min(buf.len());
+        buf[..len].copy_from_slice(&d.bytes()[..len]);
+        Some(Received { local: d.local, remote: d.remote, len })
+    }
+
+    /// Sleeps until a socket has a datagram, the bell rings, or `deadline` (none: no limit).
+    /// A signal ends it early; the loop just looks again.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) {
+        let mut fds: Vec<PollFd<'_>> = self
+            .sockets
+            .iter()
+            .map(|b| PollFd::new(&b.socket, PollFlags::IN))
+            .chain([PollFd::from_borrowed_fd(self.bell.fd(), PollFlags::IN)])
+            .collect();
+        let timeout = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            Timespec {
+                tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(left.subsec_nanos()),
+            }
+        });
+        let _ = poll(&mut fds, timeout.as_ref());
+    }
+
+    /// Datagrams dropped because the loop fell behind: its sockets' full receive queues (as
+    /// the kernel counted them up to the last datagram read) and the pump's.
     pub(crate) fn dropped_queue_full(&self) -> u64 {
-        self.rx.dropped()
+        let sockets: u64 = self.sockets.iter().map(|b| u64::from(b.dropped)).sum();
+        sockets + self.from_pump.as_ref().map_or(0, Consumer::dropped)
     }
 
     /// What went wrong so far without ending the loop.
@@ -193,18 +210,69 @@ impl Sockets {
         if let Some(pump) = self.pump.as_ref().filter(|_| t.local.port() == self.pump_port) {
             return pump.send_ike(t.remote, bytes).map_err(io);
         }
-        let socket = self
+        let bound = self
             .sockets
             .iter()
-            .find(|s| s.local_addr().is_ok_and(|a| a.port() == t.local.port()))
+            .find(|b| b.local.port() == t.local.port())
             .ok_or(SendError::NoSocket(t.local.port()))?;
-        socket.send_to(bytes, t.remote).map(drop).map_err(io)
+        bound.socket.send_to(bytes, t.remote).map(drop).map_err(io)
     }
+}
+
+/// One datagram from `bound` if one is waiting. Errors other than an empty queue (an ICMP
+/// error queued on the socket, say) skip the socket this turn: the next datagram is read.
+fn receive_one(bound: &mut Bound, control: &mut [u8], buf: &mut [u8]) -> Option<Received> {
+    let fd = bound.socket.as_fd().as_raw_fd();
+    let mut iov = [IoSliceMut::new(buf)];
+    loop {
+        match recvmsg::<SockaddrStorage>(fd, &mut iov, Some(control), MsgFlags::MSG_DONTWAIT) {
+            Ok(msg) => {
+                if let Ok(cmsgs) = msg.cmsgs() {
+                    for c in cmsgs {
+                        if let ControlMessageOwned::RxqOvfl(dropped) = c {
+                            bound.dropped = dropped;
+                        }
+                    }
+                }
+                let remote = msg.address.as_ref().and_then(socket_addr)?;
+                return Some(Received { local: bound.local, remote, len: msg.bytes });
+            }
+            Err(Errno::EINTR) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+fn socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
+    }
+    a.as_sockaddr_in6().map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
+}
+
+/// The pump's IKE datagrams into a queue of `depth` that rings `bell`; the thread ends when
+/// the pump stops (its channel closes) or the queue's reader is gone.
+fn forward_pump(pump: &Pump, depth: usize, bell: Arc<Doorbell>) -> Result<Consumer, SessionError> {
+    let (tx, rx) = queue::queue(depth);
+    let up = pump.ike().clone();
+    std::thread::Builder::new()
+        .name("pump-ike".into())
+        .spawn(move || {
+            for d in up {
+                match tx.push(d.local, d.remote, d.bytes) {
+                    Ok(true) => bell.ring(),
+                    Ok(false) => {}
+                    Err(queue::Closed) => break,
+                }
+            }
+        })
+        .map_err(SessionError::Spawn)?;
+    Ok(rx)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
+    use std::time::Duration;
 
     use super::*;
 
@@ -238,25 +306,68 @@ mod tests {
     }
 
     /// Issue 9 finding 10: a flood while the engine is busy was queued without bound. Now
-    /// the readers keep `depth` datagrams, drop the rest and count them.
+    /// the socket's own receive queue (about `depth` datagrams) holds what the loop has not
+    /// read; the kernel drops the rest and the count reaches the loop with the next datagram.
     #[test]
-    fn readers_drop_and_count_what_the_full_queue_cannot_take() {
+    fn a_full_receive_queue_drops_and_the_drops_are_counted() {
         let loopback: IpAddr = "127.0.0.1".parse().expect("literal");
-        let sockets = Sockets::bind(loopback, &[0], None, 4).expect("bind");
+        let mut sockets = Sockets::bind(loopback, &[0], None, 1).expect("bind");
         let local = sockets.local_addrs()[0];
         let peer = UdpSocket::bind((loopback, 0)).expect("bind the peer");
-        for n in 0..10u8 {
-            peer.send_to(&[n], local).expect("loopback send");
+        let sent = 200u32;
+        for n in 0..sent {
+            peer.send_to(&n.to_be_bytes(), local).expect("loopback send");
         }
+        let mut buf = vec![0u8; 65536];
+        let mut received = Vec::new();
+        while let Some(r) = sockets.receive(&mut buf) {
+            assert_eq!(
+                (r.local, r.remote.port(), r.len),
+                (local, peer.local_addr().unwrap().port(), 4)
+            );
+            received.push(u32::from_be_bytes(buf[..4].try_into().expect("4 bytes")));
+        }
+        assert!(!received.is_empty() && received.len() < sent as usize, "{}", received.len());
+        assert!(received.windows(2).all(|w| w[0] < w[1]), "in order: {received:?}");
+        // The next datagram carries the kernel's count of what was dropped before it.
+        peer.send_to(&sent.to_be_bytes(), local).expect("loopback send");
         let until = Instant::now() + Duration::from_secs(5);
-        while sockets.dropped_queue_full() < 6 && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(sockets.dropped_queue_full(), 6);
-        let first: Vec<u8> = (0..4)
-            .map(|_| sockets.rx.recv_timeout(Duration::from_secs(1)).expect("queued").bytes()[0])
-            .collect();
-        assert_eq!(first, [0, 1, 2, 3]);
-        assert!(sockets.rx.recv_timeout(Duration::from_millis(50)).is_err());
+        let last = loop {
+            if let Some(r) = sockets.receive(&mut buf) {
+                break r;
+            }
+            assert!(Instant::now() < until, "the last datagram did not arrive");
+            sockets.wait(Some(until));
+        };
+        assert_eq!(&buf[..last.len], sent.to_be_bytes());
+        assert_eq!(received.len() as u64 + 1 + sockets.dropped_queue_full(), u64::from(sent) + 1);
+    }
+
+    /// The loop sleeps in `wait` until a datagram, a ring of its bell, or its deadline.
+    #[test]
+    fn wait_returns_for_a_datagram_a_ring_or_the_deadline() {
+        let loopback: IpAddr = "127.0.0.1".parse().expect("literal");
+        let mut sockets = Sockets::bind(loopback, &[0, 0], None, 16).expect("bind");
+        let started = Instant::now();
+        sockets.wait(Some(started + Duration::from_millis(20)));
+        assert!(started.elapsed() >= Duration::from_millis(20), "returned before the deadline");
+
+        let bell = Arc::clone(sockets.bell());
+        let ringer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            bell.ring();
+        });
+        sockets.wait(None);
+        assert!(sockets.bell().answer(), "woken by the ring");
+        ringer.join().expect("ringer");
+
+        let second = sockets.local_addrs()[1];
+        let peer = UdpSocket::bind((loopback, 0)).expect("bind the peer");
+        peer.send_to(b"x", second).expect("loopback send");
+        sockets.wait(None);
+        let mut buf = vec![0u8; 65536];
+        let r = sockets.receive(&mut buf).expect("the datagram that woke it");
+        assert_eq!((r.local, &buf[..r.len]), (second, &b"x"[..]));
+        assert!(sockets.receive(&mut buf).is_none());
     }
 }
