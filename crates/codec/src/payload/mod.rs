@@ -273,7 +273,7 @@ pub fn parse_chain_at(
     base: usize,
 ) -> Result<Vec<Payload>, DecodeError> {
     let mut r = Reader::with_base(bytes, base);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(count_chain(first, bytes));
     let mut kind = first;
     while kind != PayloadType::NONE {
         let at = |e: DecodeError| e.in_payload(kind);
@@ -299,6 +299,27 @@ pub fn parse_chain_at(
     }
     r.expect_empty()?;
     Ok(out)
+}
+
+/// How many payloads the chain in `bytes` that starts with `first` holds, counted along its
+/// generic headers as far as they are well formed (the parse reports what is not): the
+/// capacity [`parse_chain_at`] reserves, so that a chain costs one allocation and no copies of
+/// its payloads as the `Vec` grows (a handshake parses six chains of up to ten). Each counted
+/// payload takes at least a generic header of `bytes`, so the count is bounded by them.
+fn count_chain(first: PayloadType, bytes: &[u8]) -> usize {
+    let (mut count, mut at, mut kind) = (0, 0, first);
+    while kind != PayloadType::NONE {
+        let Some(&[next, _, hi, lo]) = bytes.get(at..at + GENERIC_HEADER_LEN) else { break };
+        let length = usize::from(u16::from_be_bytes([hi, lo]));
+        if length < GENERIC_HEADER_LEN || length > bytes.len() - at {
+            break;
+        }
+        count += 1;
+        // An SK or SKF payload runs to the end, so the walk ends with it.
+        at += length;
+        kind = PayloadType(next);
+    }
+    count
 }
 
 /// Encoded length of a chain, generic headers included.
@@ -353,4 +374,47 @@ pub fn chain_to_vec(payloads: &[Payload]) -> Result<Vec<u8>, EmitError> {
     let n = emit_chain(payloads, &mut buf)?;
     buf.truncate(n);
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notify(data: &[u8]) -> Payload {
+        Payload::new(PayloadRepr::Notify(NotifyRepr::new(
+            crate::registry::NotifyType::COOKIE,
+            data.to_vec(),
+        )))
+    }
+
+    /// A chain is parsed into a `Vec` reserved for exactly its payloads: no regrowth.
+    #[test]
+    fn parsed_chain_is_reserved_once() {
+        let chain: Vec<Payload> = (0..9u8).map(|i| notify(&[i; 5])).collect();
+        let bytes = chain_to_vec(&chain).unwrap();
+        assert_eq!(count_chain(first_type(&chain), &bytes), 9);
+        let parsed = parse_chain_at(first_type(&chain), &bytes, 0).unwrap();
+        assert_eq!(parsed, chain);
+        assert_eq!(parsed.capacity(), 9);
+    }
+
+    /// The count stops where the headers stop making sense and never reads past the bytes;
+    /// the parse then reports the error as it always did.
+    #[test]
+    fn count_stops_at_malformed_headers() {
+        let chain: Vec<Payload> = (0..3u8).map(|i| notify(&[i; 5])).collect();
+        let mut bytes = chain_to_vec(&chain).unwrap();
+        let first = first_type(&chain);
+        assert_eq!(count_chain(first, &bytes[..bytes.len() - 1]), 2, "last one truncated");
+        assert_eq!(count_chain(first, &bytes[..2]), 0, "header cut short");
+        assert_eq!(count_chain(first, &[]), 0);
+        assert_eq!(count_chain(PayloadType::NONE, &bytes), 0);
+        // The second payload's length below a header's, then past the end.
+        let second = chain[0].buffer_len();
+        bytes[second + 2..second + 4].copy_from_slice(&3u16.to_be_bytes());
+        assert_eq!(count_chain(first, &bytes), 1);
+        bytes[second + 2..second + 4].copy_from_slice(&u16::MAX.to_be_bytes());
+        assert_eq!(count_chain(first, &bytes), 1);
+        assert!(parse_chain_at(first, &bytes, 0).is_err());
+    }
 }
