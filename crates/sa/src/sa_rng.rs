@@ -9,8 +9,9 @@
 //! Rebuilding costs a ChaCha20 refill of four blocks per draw, however few bytes it takes,
 //! and a handshake draws a dozen times in a burst (SPIs, nonces, private keys, IVs, timer
 //! jitter): about 2 us of an X25519 handshake's 92 on both sides (issue 16). So an SA being
-//! negotiated keeps the whole generator, boxed ([`SaRng::hot`]), and gives it up once
-//! established ([`SaRng::settle`]), when draws become rare and the SA's size counts.
+//! negotiated keeps the whole generator, boxed ([`SaRng::hot`]), and gives it up after the
+//! datagram that established it ([`SaRng::settle`]), when draws become rare and the SA's size
+//! counts.
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
@@ -57,6 +58,12 @@ impl SaRng {
             self.word_pos = word_pos(&hot);
             wipe(&mut hot);
         }
+    }
+
+    /// Whether the generator is kept whole (see [`SaRng::hot`]).
+    #[cfg(test)]
+    pub(crate) fn is_hot(&self) -> bool {
+        self.hot.is_some()
     }
 
     /// Runs `draw` on the generator at our position and moves the position past what it took.

@@ -659,8 +659,6 @@ impl IkeSa {
         if self.local_behind_nat {
             self.timers.set(Timer::Keepalive, now + self.config.nat_keepalive);
         }
-        // Draws are rare from here on; the SA's size counts more (see `SaRng`).
-        self.rng.settle();
     }
 
     pub(super) fn config_reply(&mut self, request: &ConfigRepr) -> Option<ConfigRepr> {

@@ -448,6 +448,19 @@ impl IkeSa {
         self.old_sa.as_ref().map(|o| (o.spi_i, o.spi_r))
     }
 
+    /// Whether the SA is still being set up (IKE_SA_INIT to the last IKE_AUTH).
+    fn negotiating(&self) -> bool {
+        matches!(
+            self.state,
+            State::InitSent { .. }
+                | State::AuthSent { .. }
+                | State::InitReplied { .. }
+                | State::EapClient(_)
+                | State::EapServer(_)
+                | State::Intermediate { .. }
+        )
+    }
+
     pub fn is_established(&self) -> bool {
         matches!(self.state, State::Established)
     }

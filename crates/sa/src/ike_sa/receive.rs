@@ -56,6 +56,12 @@ impl IkeSa {
         if let Err(_e) = self.start_next(now) {
             self.stats.dropped_malformed += 1;
         }
+        // The handshake's draws are over once the datagram that ended it is answered (the
+        // child's SPI and timers, the reply's IV come after `established`): from here on
+        // draws are rare and the SA's size counts (see `SaRng`).
+        if !self.negotiating() {
+            self.rng.settle();
+        }
     }
 
     /// Decrypts an SK/SKF message; fragments are held until complete (`Ok(None)`). Gives the

@@ -32,3 +32,40 @@ fn ike_sa_stays_within_its_inline_budget() {
     assert!(size_of::<IkeSa>() <= 1648, "IkeSa grew to {} bytes", size_of::<IkeSa>());
     assert!(size_of::<SaRng>() <= 48);
 }
+
+/// The generator is kept whole while the SA negotiates and given up with the datagram that
+/// established it, on both sides: an established SA carries only seed and position.
+#[test]
+fn rng_is_hot_while_negotiating_and_settled_once_established() {
+    use crate::provider::InsecureKexForFuzzing;
+    use crate::{Responder, SaId};
+    use ikeway_codec::IdValue;
+
+    let psk = SecretBytes::from_slice(b"a pre-shared key");
+    let (a, b): (SocketAddr, SocketAddr) =
+        ("10.0.0.1:500".parse().unwrap(), "10.0.0.2:500".parse().unwrap());
+    let client = Config::new(IdRepr::from_value(IdValue::Fqdn("client.example.org")), psk.clone());
+    let server = Config::new(IdRepr::from_value(IdValue::Fqdn("vpn.example.org")), psk);
+    let kex = Arc::new(InsecureKexForFuzzing);
+    let now = Instant::now();
+    let mut initiator =
+        IkeSa::initiate(Arc::new(client), kex.clone(), [1; 32], now, a, b).expect("initiate");
+    let mut responder = Responder::new(Arc::new(server), kex, None, [2; 32]);
+    assert!(initiator.rng.is_hot(), "drew its SPI, nonce and key from the hot generator");
+    let mut buf = vec![0u8; 65536];
+    for round in 0..4 {
+        while let Some(t) = initiator.poll_transmit(&mut buf) {
+            let t = t.expect("64 KiB is enough");
+            responder.handle_datagram(now, t.local, t.remote, &buf[..t.len]);
+        }
+        let id = SaId::from_spi(responder.sas().next().expect("held").local_spi());
+        let sa = responder.sa_mut(id).expect("held");
+        assert_eq!(sa.rng.is_hot(), round == 0, "round {round}: hot only while half-open");
+        while let Some(t) = responder.poll_transmit(&mut buf) {
+            let t = t.expect("64 KiB is enough");
+            initiator.handle_datagram(now, t.local, t.remote, &buf[..t.len]);
+        }
+        assert_eq!(initiator.rng.is_hot(), !initiator.is_established(), "round {round}");
+    }
+    assert!(initiator.is_established());
+}
