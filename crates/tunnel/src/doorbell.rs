@@ -4,9 +4,10 @@
 //! thread hand-over, and one that arrives while the loop is busy wakes nobody; only these rarer
 //! sources pay a wake-up.
 //!
-//! The order that loses no wake-up: a producer queues its item and then rings; the loop
-//! [`Doorbell::answer`]s, then looks at every queue, and only then sleeps on the bell with its
-//! sockets. An item queued after the look rings a bell the sleep sees at once.
+//! The order that loses no wake-up: a producer queues its item and then rings; the loop looks
+//! at every queue whenever it runs, and after a sleep that the bell ended it first
+//! [`Doorbell::answer`]s and then looks. An item queued before the answer is seen by that
+//! look; one queued after it rings again, and the next sleep returns at once.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;

@@ -183,21 +183,17 @@ impl<E: Role> Driver<E> {
     /// or the next timer, and handles what woke it. Then runs the timers that are due.
     fn wait(&mut self) -> Result<(), SessionError> {
         if !self.take_waiting() {
-            // Answered before the second look: whatever rings after it wakes the sleep.
-            self.sockets.bell().answer();
-            if !self.take_waiting() {
-                let deadline = [
-                    self.engine.poll_timeout(),
-                    self.grace_until,
-                    self.connect_deadline.filter(|_| !self.child_up),
-                ]
-                .into_iter()
-                .flatten()
-                .min();
-                self.sockets.wait(deadline);
-                self.wakeups.fetch_add(1, Ordering::Relaxed);
-                self.take_waiting();
-            }
+            let deadline = [
+                self.engine.poll_timeout(),
+                self.grace_until,
+                self.connect_deadline.filter(|_| !self.child_up),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            self.sockets.wait(deadline);
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
+            self.take_waiting();
         }
         let now = Instant::now();
         if self.engine.poll_timeout().is_some_and(|t| t <= now) {

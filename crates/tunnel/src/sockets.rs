@@ -38,6 +38,10 @@ struct Bound {
     /// The kernel's count of datagrams this socket's full queue dropped, as the last datagram
     /// read reported it (`SO_RXQ_OVFL`).
     dropped: u32,
+    /// Worth a read: `poll` said so, and no read since found the queue empty. A socket whose
+    /// queue ran dry is not read again until `poll` says so, so an empty look costs one
+    /// `poll` for all sockets rather than a failed read on each.
+    ready: bool,
 }
 
 /// A datagram [`Sockets::receive`] put in the caller's buffer.
@@ -124,7 +128,7 @@ impl Sockets {
             setsockopt(&socket, sockopt::RxqOvfl, &1).map_err(spawn)?;
             let rcvbuf = depth.saturating_mul(RCVBUF_PER_DATAGRAM).min(i32::MAX as usize);
             setsockopt(&socket, sockopt::RcvBuf, &rcvbuf).map_err(spawn)?;
-            bound.push(Bound { socket, local, dropped: 0 });
+            bound.push(Bound { socket, local, dropped: 0, ready: true });
         }
         Ok(Self {
             sockets: bound,
@@ -150,14 +154,21 @@ impl Sockets {
     }
 
     /// One datagram already waiting, into `buf` (which must take 64 KiB, the largest UDP
-    /// payload), without blocking: the sockets in turn, then the pump's queue.
+    /// payload), without blocking: the ready sockets in turn, then the pump's queue.
     pub(crate) fn receive(&mut self, buf: &mut [u8]) -> Option<Received> {
         let n = self.sockets.len();
         for k in 0..n {
             let i = (self.next + k) % n;
-            if let Some(r) = receive_one(&mut self.sockets[i], &mut self.control, buf) {
-                self.next = (i + 1) % n;
-                return Some(r);
+            let bound = &mut self.sockets[i];
+            if !bound.ready {
+                continue;
+            }
+            match receive_one(bound, &mut self.control, buf) {
+                Some(r) => {
+                    self.next = (i + 1) % n;
+                    return Some(r);
+                }
+                None => bound.ready = false,
             }
         }
         let d = self.from_pump.as_ref()?.try_recv()?;
@@ -166,9 +177,11 @@ impl Sockets {
         Some(Received { local: d.local, remote: d.remote, len })
     }
 
-    /// Sleeps until a socket has a datagram, the bell rings, or `deadline` (none: no limit).
-    /// A signal ends it early; the loop just looks again.
-    pub(crate) fn wait(&self, deadline: Option<Instant>) {
+    /// Sleeps until a socket has a datagram, the bell rings, or `deadline` (none: no limit),
+    /// and notes which sockets have something to read; a ring is answered here, before the
+    /// loop looks at what rang (whatever rings after that wakes the next sleep). A signal ends
+    /// it early; the loop just looks again.
+    pub(crate) fn wait(&mut self, deadline: Option<Instant>) {
         let mut fds: Vec<PollFd<'_>> = self
             .sockets
             .iter()
@@ -182,7 +195,23 @@ impl Sockets {
                 tv_nsec: i64::from(left.subsec_nanos()),
             }
         });
-        let _ = poll(&mut fds, timeout.as_ref());
+        if poll(&mut fds, timeout.as_ref()).is_err() {
+            // Interrupted: look at every socket again rather than trust stale flags.
+            self.sockets.iter_mut().for_each(|b| b.ready = true);
+            return;
+        }
+        let rang = fds.last().is_some_and(|f| !f.revents().is_empty());
+        // One bit per socket (a socket past the 64th is simply looked at again).
+        let readable = fds.iter().enumerate().fold(0u64, |bits, (i, f)| {
+            bits | u64::from(i >= 64 || !f.revents().is_empty()) << i.min(63)
+        });
+        drop(fds);
+        for (i, bound) in self.sockets.iter_mut().enumerate() {
+            bound.ready |= readable >> i.min(63) & 1 == 1;
+        }
+        if rang {
+            self.bell.answer();
+        }
     }
 
     /// Datagrams dropped because the loop fell behind: its sockets' full receive queues (as
@@ -343,7 +372,8 @@ mod tests {
         assert_eq!(received.len() as u64 + 1 + sockets.dropped_queue_full(), u64::from(sent) + 1);
     }
 
-    /// The loop sleeps in `wait` until a datagram, a ring of its bell, or its deadline.
+    /// The loop sleeps in `wait` until a datagram, a ring of its bell, or its deadline; a
+    /// socket that ran dry is read again only once `wait` saw something on it.
     #[test]
     fn wait_returns_for_a_datagram_a_ring_or_the_deadline() {
         let loopback: IpAddr = "127.0.0.1".parse().expect("literal");
@@ -358,8 +388,11 @@ mod tests {
             bell.ring();
         });
         sockets.wait(None);
-        assert!(sockets.bell().answer(), "woken by the ring");
         ringer.join().expect("ringer");
+        assert!(!sockets.bell().answer(), "the wait answered the ring that woke it");
+        let again = Instant::now();
+        sockets.wait(Some(again + Duration::from_millis(20)));
+        assert!(again.elapsed() >= Duration::from_millis(20), "an answered ring woke it again");
 
         let second = sockets.local_addrs()[1];
         let peer = UdpSocket::bind((loopback, 0)).expect("bind the peer");
@@ -369,5 +402,11 @@ mod tests {
         let r = sockets.receive(&mut buf).expect("the datagram that woke it");
         assert_eq!((r.local, &buf[..r.len]), (second, &b"x"[..]));
         assert!(sockets.receive(&mut buf).is_none());
+        peer.send_to(b"y", second).expect("loopback send");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(sockets.receive(&mut buf).is_none(), "dry until a wait saw the new datagram");
+        sockets.wait(None);
+        let r = sockets.receive(&mut buf).expect("seen by the wait");
+        assert_eq!(&buf[..r.len], b"y");
     }
 }
