@@ -1,6 +1,6 @@
 //! What the IKE SAs of one responder share, so that no client can take what another holds
-//! (issue 9 findings 6-8): the address pool, our IKE SPIs and inbound child SPIs in use, and
-//! the remote traffic selectors of every installed child SA.
+//! (issue 9 findings 6-8): the address pool, the slots our IKE SPIs name, inbound child SPIs
+//! in use, and the remote traffic selectors of every installed child SA.
 //!
 //! Every SA of a [`crate::Responder`] holds the same `Arc<Mutex<Registry>>`; an initiator has
 //! none (it has one peer and chooses nothing on another's behalf). The workers of a
@@ -9,7 +9,7 @@
 //! index (`crate::worker`), the address pool is shared without a lock, and only the remote
 //! selector claims, taken once per child SA, sit behind a lock all workers share.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -19,8 +19,41 @@ use crate::pool::AddressAllocator;
 use crate::proposal::MIN_ESP_SPI;
 use crate::worker::WorkerId;
 
-/// Which IKE SA holds a claim: stable across IKE rekeys, unlike its SPIs.
+/// Which IKE SA holds a claim: stable across IKE rekeys, unlike its SPIs. Its low
+/// [`SLOT_BITS`] are the SA's slot, which every IKE SPI the SA chooses carries too.
 pub(crate) type Owner = u64;
+
+/// How many low bits of our IKE SPIs name the slot of the SA they belong to, so that the
+/// responder finds an SA by indexing its slab instead of hashing (docs/PERFORMANCE.md,
+/// "Responder on the wire": at 100k SAs under churn every table an SA sits in is a cache
+/// miss). The rest of the SPI stays random (the top byte carries the worker, `crate::worker`):
+/// 32 random bits with workers, 40 alone.
+pub(crate) const SLOT_BITS: u32 = 24;
+
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+
+/// The slot one of our IKE SPIs (or an owner's name) names.
+pub(crate) fn slot_of(spi: u64) -> usize {
+    // At most 24 bits: fits any usize of 32 bits or more.
+    (spi & SLOT_MASK) as usize
+}
+
+/// The most IKE SAs one responder (one worker) holds at once: every slot index must fit
+/// [`SLOT_BITS`]. At about 2 KB each that is over 30 GB, so memory runs out first.
+pub(crate) const MAX_SLOTS: usize = 1 << SLOT_BITS;
+
+/// No owner's name: its slot bits would be the index never handed out.
+const FREE: Owner = u64::MAX;
+
+/// Which slots are taken, and by whom. Freed slots are reused last-freed first: the slot of
+/// the SA just removed was touched by its last message and is still in cache.
+#[derive(Debug, Default)]
+struct Slots {
+    /// The owner holding each slot handed out so far ([`FREE`] when none), so that only the
+    /// SA holding a slot can give it back.
+    owners: Vec<Owner>,
+    free: Vec<u32>,
+}
 
 /// An address as a number with its family, so both families sort in one map.
 type Addr = (bool, u128);
@@ -47,7 +80,8 @@ struct Claim {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Held {
     pub leased_addresses: usize,
-    pub ike_spis: usize,
+    /// IKE SAs holding a slot of the responder (each of their SPIs names it).
+    pub ike_slots: usize,
     pub child_spis: usize,
     pub remote_selectors: usize,
 }
@@ -66,7 +100,7 @@ pub(crate) struct Registry {
     worker: WorkerId,
     pool: Option<Arc<AddressAllocator>>,
     claims: Arc<Mutex<Claims>>,
-    ike_spis: HashSet<u64>,
+    slots: Slots,
     /// Inbound child SPIs in use, each with the keys of the remote selectors claimed with it,
     /// so that releasing one child costs its own claims only. One table for both: an SA
     /// retired long after it was made (a gateway with 100k clients under churn) misses the
@@ -86,7 +120,7 @@ impl Registry {
             worker,
             pool,
             claims,
-            ike_spis: HashSet::new(),
+            slots: Slots::default(),
             child_spis: HashMap::new(),
             next_owner: 0,
         }
@@ -97,10 +131,48 @@ impl Registry {
         Self::new(WorkerId::ALONE, None, Arc::default())
     }
 
-    /// A name for a new IKE SA, unique across the workers (it carries the worker's index).
+    /// A name for a new IKE SA, unique across the workers (it carries the worker's index),
+    /// with a free slot in its low bits, held until [`Self::free_slot`]. With every slot taken
+    /// (the responder refuses new SAs before that: [`Self::slots_full`]) the SA gets the
+    /// last index, which is never handed out, and the responder cannot file it.
     pub(crate) fn new_owner(&mut self) -> Owner {
         self.next_owner += 1;
-        self.worker.stamp_ike(self.next_owner)
+        let slot = match self.slots.free.pop() {
+            Some(i) => i as usize,
+            None if self.slots.owners.len() < MAX_SLOTS - 1 => {
+                self.slots.owners.push(FREE);
+                self.slots.owners.len() - 1
+            }
+            None => return self.worker.stamp_ike((self.next_owner << SLOT_BITS) | SLOT_MASK),
+        };
+        let owner = self.worker.stamp_ike((self.next_owner << SLOT_BITS) | slot as u64);
+        self.slots.owners[slot] = owner;
+        owner
+    }
+
+    /// Whether every slot is taken, so that a new SA could not be filed.
+    pub(crate) fn slots_full(&self) -> bool {
+        self.slots.free.is_empty() && self.slots.owners.len() >= MAX_SLOTS - 1
+    }
+
+    /// Gives back `owner`'s slot, if it holds one.
+    pub(crate) fn free_slot(&mut self, owner: Owner) {
+        let slot = slot_of(owner);
+        if let Some(o) = self.slots.owners.get_mut(slot)
+            && *o == owner
+            && owner != FREE
+        {
+            *o = FREE;
+            // The index is below MAX_SLOTS, 2^24: it fits.
+            self.slots.free.push(slot as u32);
+        }
+    }
+
+    /// An IKE SPI for `owner`'s SA from the random `v`: its slot in the low bits, the worker
+    /// in the top byte. SPIs of different SAs differ in their slot, so none is reserved here;
+    /// an SA keeps its own ones apart (`IkeSa::random_spi64`).
+    pub(crate) fn ike_spi(&self, owner: Owner, v: u64) -> u64 {
+        self.worker.stamp_ike((v & !SLOT_MASK) | (owner & SLOT_MASK))
     }
 
     pub(crate) fn worker(&self) -> WorkerId {
@@ -118,15 +190,6 @@ impl Registry {
     /// Addresses leased to clients now (by every worker).
     pub(crate) fn leased(&self) -> usize {
         self.pool.as_ref().map_or(0, |p| p.leased())
-    }
-
-    /// Takes `spi` as one of our IKE SPIs; `false` if another SA already uses it.
-    pub(crate) fn reserve_ike_spi(&mut self, spi: u64) -> bool {
-        spi != 0 && self.ike_spis.insert(spi)
-    }
-
-    pub(crate) fn release_ike_spi(&mut self, spi: u64) {
-        self.ike_spis.remove(&spi);
     }
 
     /// Takes `spi` as an inbound ESP SPI; `false` if reserved by IANA or already in use by any
@@ -154,7 +217,7 @@ impl Registry {
     pub(crate) fn held(&self) -> Held {
         Held {
             leased_addresses: self.leased(),
-            ike_spis: self.ike_spis.len(),
+            ike_slots: self.slots.owners.len() - self.slots.free.len(),
             child_spis: self.child_spis.len(),
             remote_selectors: self.claims().remote.len(),
         }
@@ -247,20 +310,38 @@ mod tests {
         TrafficSelector::Range(AddrRange::any(a.parse().unwrap(), b.parse().unwrap()))
     }
 
+    /// Every live SA has its own slot, its SPIs carry it, and only its holder gives it back.
     #[test]
-    fn spis_are_unique_across_sas_and_reserved_ones_refused() {
+    fn slots_are_unique_reused_last_freed_first_and_freed_only_by_their_holder() {
         let mut r = Registry::alone();
-        assert!(r.reserve_ike_spi(7));
-        assert!(!r.reserve_ike_spi(7), "taken");
-        assert!(!r.reserve_ike_spi(0), "zero is no SPI");
-        r.release_ike_spi(7);
-        assert!(r.reserve_ike_spi(7));
+        let (a, b, c) = (r.new_owner(), r.new_owner(), r.new_owner());
+        assert_eq!([slot_of(a), slot_of(b), slot_of(c)], [0, 1, 2]);
+        let spi = r.ike_spi(b, 0xffff_ffff_ffff_ffff);
+        assert_eq!(slot_of(spi), 1);
+        assert_eq!(spi >> SLOT_BITS, 0xff_ffff_ffff, "the other bits are the random ones");
+        r.free_slot(b);
+        r.free_slot(b); // twice: the slot goes back once
+        let d = r.new_owner();
+        assert_eq!(slot_of(d), 1, "b's slot, reused");
+        assert_ne!(d, b, "under another name");
+        r.free_slot(b); // b no longer holds it: d keeps it
+        assert_eq!(slot_of(r.new_owner()), 3);
+        assert_eq!(r.held().ike_slots, 4);
+        let mut w = Registry::new(WorkerId::of(5), None, Arc::default());
+        let owner = w.new_owner();
+        let spi = w.ike_spi(owner, u64::MAX);
+        assert_eq!((crate::worker::worker_of_ike_spi(spi), slot_of(spi)), (5, 0));
+    }
+
+    #[test]
+    fn child_spis_are_unique_across_sas_and_reserved_ones_refused() {
+        let mut r = Registry::alone();
         assert!(r.reserve_child_spi(256));
         assert!(!r.reserve_child_spi(256), "taken");
         assert!(!r.reserve_child_spi(255), "reserved by IANA");
         assert_eq!(
             r.held(),
-            Held { leased_addresses: 0, ike_spis: 1, child_spis: 1, remote_selectors: 0 }
+            Held { leased_addresses: 0, ike_slots: 0, child_spis: 1, remote_selectors: 0 }
         );
     }
 
@@ -279,12 +360,12 @@ mod tests {
         ));
         assert_eq!(
             r.held(),
-            Held { leased_addresses: 0, ike_spis: 0, child_spis: 2, remote_selectors: 3 }
+            Held { leased_addresses: 0, ike_slots: 2, child_spis: 2, remote_selectors: 3 }
         );
         r.release_child_spi(1001);
         assert_eq!(
             r.held(),
-            Held { leased_addresses: 0, ike_spis: 0, child_spis: 1, remote_selectors: 1 }
+            Held { leased_addresses: 0, ike_slots: 2, child_spis: 1, remote_selectors: 1 }
         );
         assert!(r.claim_remote(b, 2000, &[range("10.0.0.2", "10.0.0.2")]), "1001's is free");
         assert!(!r.claim_remote(b, 2001, &[range("10.0.0.1", "10.0.0.1")]), "1000's is not");

@@ -1,7 +1,8 @@
 //! The responder endpoint: many IKE SAs behind one address, demultiplexed by SPI, with the
 //! half-open state bounded and cookies demanded under load (RFC 7296 §2.6).
 //!
-//! Work per datagram does not grow with the number of SAs: the SA is found by SPI, timers sit
+//! Work per datagram does not grow with the number of SAs: the SA is found by SPI (the low bits
+//! of every SPI we choose name its slot in a slab, `crate::registry::SLOT_BITS`), timers sit
 //! in a heap (stale entries are skipped when they surface), and SAs with datagrams or events
 //! to give wait in queues, so `poll_*` never scan. After anything touched an SA, `refresh`
 //! brings these indexes, the half-open counts and the held bytes up to date.
@@ -23,7 +24,7 @@ use crate::engine::{EngineEvent, SaId};
 use crate::ike_sa::{IkeSa, InitReply, ike_bytes, redirect_decision, stateless_reply_into};
 use crate::pool::AddressAllocator;
 use crate::provider::KeyExchangeProvider;
-use crate::registry::{Held, Registry};
+use crate::registry::{Held, MAX_SLOTS, Registry, slot_of};
 use crate::worker::WorkerId;
 
 /// What the endpoint dropped before any IKE SA saw it.
@@ -31,7 +32,8 @@ use crate::worker::WorkerId;
 pub struct EndpointStats {
     pub received: u64,
     pub dropped_malformed: u64,
-    /// A message for an IKE SA we do not have.
+    /// A message for an IKE SA we do not have: its SPI names a free slot, or a slot another
+    /// SA holds now (one of ours from before, or a guess).
     pub dropped_unknown_spi: u64,
     /// IKE_SA_INIT requests dropped because the half-open limit was reached.
     pub dropped_half_open_limit: u64,
@@ -47,18 +49,23 @@ pub struct EndpointStats {
     pub stateless_replies: u64,
     /// IKE_SA_INIT requests answered with REDIRECT (RFC 5685 §4), keeping nothing.
     pub redirected_at_init: u64,
+    /// IKE_SA_INIT requests dropped because every slot was taken (`MAX_SLOTS`, 2^24 SAs).
+    pub dropped_slots_full: u64,
 }
 
-/// The endpoint's bookkeeping for one IKE SA, with the SA. Boxed in the map: the map keeps
-/// up to twice as many buckets as SAs (hashbrown's load factor and doubling), so a bucket
-/// should be a pointer, not the 1.8 KB SA or the 112 bytes of bookkeeping.
+/// The endpoint's bookkeeping for one IKE SA, with the SA, in the slab where the SA's SPIs
+/// point: finding it is one cache miss (a hash map with boxed slots was three: control
+/// bytes, bucket, box).
 #[derive(Debug)]
 struct Slot {
     sa: IkeSa,
-    /// Where a retransmitted IKE_SA_INIT for this SA is looked up.
-    initiator_key: (u64, SocketAddr),
-    /// The responder SPI before the last IKE rekey, still routed here.
+    /// Our SPI of the SA now, routed here.
+    spi: u64,
+    /// Our SPI of the IKE SA the last rekey replaced, still routed here while it answers its
+    /// DELETE.
     alias: Option<u64>,
+    /// Where a retransmitted IKE_SA_INIT for this SA is looked up, while it can be one.
+    initiator_key: Option<(u64, SocketAddr)>,
     /// The deadline this SA has in the timer heap.
     deadline: Option<Instant>,
     /// The source counted in `half_open_by_source` while the SA is half-open.
@@ -72,6 +79,69 @@ struct Slot {
 /// How many sent stateless replies' buffers a responder keeps for the next ones.
 const SPARE_REPLY_BUFFERS: usize = 8;
 
+/// Slots per chunk of the slab: the slab grows by a chunk (about 110 KB) and never moves a
+/// slot, so a million SAs never cost a copy of the table.
+const CHUNK: usize = 64;
+
+/// The IKE SAs of a responder by slot, the slot their SPIs carry. The registry hands out the
+/// slots (`Registry::new_owner`), densely and last-freed first, so the chunks stay full.
+#[derive(Debug, Default)]
+struct Slab {
+    chunks: Vec<Box<[Option<Slot>]>>,
+    len: usize,
+}
+
+impl Slab {
+    fn get(&self, index: usize) -> Option<&Slot> {
+        self.chunks.get(index / CHUNK)?[index % CHUNK].as_ref()
+    }
+
+    fn get_mut(&mut self, index: usize) -> Option<&mut Slot> {
+        self.chunks.get_mut(index / CHUNK)?[index % CHUNK].as_mut()
+    }
+
+    /// The slot our SPI `spi` names, if the SA there has it as its SPI now or as its old SA's.
+    /// A free slot, or one whose SA has other SPIs (it was reused since), is no answer: the
+    /// SPI's random bits act as the slot's generation.
+    fn find(&self, spi: u64) -> Option<usize> {
+        let index = slot_of(spi);
+        let slot = self.get(index)?;
+        (slot.spi == spi || slot.alias == Some(spi)).then_some(index)
+    }
+
+    /// Files `slot` at `index`; gives it back if the place is taken or is the index the
+    /// registry never hands out (`MAX_SLOTS - 1`: an SA made while every slot was taken).
+    fn insert(&mut self, index: usize, slot: Slot) -> Result<(), Box<Slot>> {
+        if index >= MAX_SLOTS - 1 {
+            return Err(Box::new(slot));
+        }
+        while self.chunks.len() <= index / CHUNK {
+            self.chunks.push(std::iter::repeat_with(|| None).take(CHUNK).collect());
+        }
+        let place = &mut self.chunks[index / CHUNK][index % CHUNK];
+        if place.is_some() {
+            return Err(Box::new(slot));
+        }
+        *place = Some(slot);
+        self.len += 1;
+        Ok(())
+    }
+
+    fn take(&mut self, index: usize) -> Option<Slot> {
+        let slot = self.chunks.get_mut(index / CHUNK)?[index % CHUNK].take()?;
+        self.len -= 1;
+        Some(slot)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (usize, &Slot)> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+    }
+}
+
 /// A responder serving many initiators. Drive it like an [`IkeSa`], through the same
 /// [`crate::Engine`] interface; events name the IKE SA they concern.
 #[derive(Debug)]
@@ -82,20 +152,21 @@ pub struct Responder {
     registry: Arc<Mutex<Registry>>,
     rng: ChaCha20Rng,
     cookies: CookieSecrets,
-    sas: HashMap<u64, Box<Slot>>,
-    /// Responder SPIs of rekeyed IKE SAs, still answering their DELETE, to their new SPI.
-    aliases: HashMap<u64, u64>,
-    /// (SPIi, initiator address) of SAs, to answer retransmitted IKE_SA_INIT.
-    by_initiator: HashMap<(u64, SocketAddr), u64>,
+    sas: Slab,
+    /// (SPIi, initiator address) of half-open SAs, to answer retransmitted IKE_SA_INIT, to
+    /// their slot (see `refresh` for why an established SA needs none).
+    by_initiator: HashMap<(u64, SocketAddr), usize>,
     half_open: usize,
     half_open_by_source: HashMap<IpAddr, usize>,
     half_open_bytes: usize,
-    /// (deadline, SPI); an entry is live only while it equals its slot's `deadline`.
-    timers: BinaryHeap<Reverse<(Instant, u64)>>,
-    transmit_queue: VecDeque<u64>,
-    event_queue: VecDeque<u64>,
-    /// SAs handed out by `sa_mut`, whose indexes the next call brings up to date.
-    touched: Vec<u64>,
+    /// (deadline, slot); an entry is live only while it equals its slot's `deadline`.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Slots with datagrams (events) to give. An entry left by a removed SA is passed over,
+    /// or serves the SA that took the slot since, which is queued anyway.
+    transmit_queue: VecDeque<usize>,
+    event_queue: VecDeque<usize>,
+    /// Slots of SAs handed out by `sa_mut`, whose indexes the next call brings up to date.
+    touched: Vec<usize>,
     stateless: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// Buffers of stateless replies already sent, written over by the next ones: a COOKIE
     /// reply to a spoofed IKE_SA_INIT then costs no allocation (at most
@@ -131,8 +202,7 @@ impl Responder {
             registry: Arc::new(Mutex::new(registry)),
             rng,
             cookies,
-            sas: HashMap::new(),
-            aliases: HashMap::new(),
+            sas: Slab::default(),
             by_initiator: HashMap::new(),
             half_open: 0,
             half_open_by_source: HashMap::new(),
@@ -153,11 +223,11 @@ impl Responder {
 
     /// Number of IKE SAs held, half-open ones included.
     pub fn len(&self) -> usize {
-        self.sas.len()
+        self.sas.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sas.is_empty()
+        self.sas.len == 0
     }
 
     pub fn half_open(&self) -> usize {
@@ -172,11 +242,9 @@ impl Responder {
     /// The IKE SA an event named, to give it commands; its old SPI still finds it while the
     /// SA it replaced in an IKE rekey answers its DELETE.
     pub fn sa_mut(&mut self, id: SaId) -> Option<&mut IkeSa> {
-        let spi = id.spi();
-        let key = self.aliases.get(&spi).copied().unwrap_or(spi);
-        let slot = self.sas.get_mut(&key)?;
-        self.touched.push(key);
-        Some(&mut slot.sa)
+        let index = self.sas.find(id.spi())?;
+        self.touched.push(index);
+        self.sas.get_mut(index).map(|s| &mut s.sa)
     }
 
     /// Addresses leased to clients now.
@@ -194,7 +262,7 @@ impl Responder {
     }
 
     pub fn sas(&self) -> impl Iterator<Item = &IkeSa> {
-        self.sas.values().map(|s| &s.sa)
+        self.sas.iter().map(|(_, s)| &s.sa)
     }
 
     pub fn handle_datagram(
@@ -225,20 +293,23 @@ impl Responder {
         // SA, the initiator's after an IKE rekey we started. The peer picks the other one,
         // possibly equal to another client's (issue 9 finding 7).
         let ours = if header.flags.initiator { header.spi_r } else { header.spi_i };
-        let key = self.aliases.get(&ours).copied().unwrap_or(ours);
-        self.deliver(now, remote, local, key, datagram);
+        let Some(index) = self.sas.find(ours) else {
+            self.stats.dropped_unknown_spi += 1;
+            return;
+        };
+        self.deliver(now, remote, local, index, datagram);
     }
 
-    /// Hands a datagram to the SA `key`, within the half-open memory bound.
+    /// Hands a datagram to the SA in slot `index`, within the half-open memory bound.
     fn deliver(
         &mut self,
         now: Instant,
         remote: SocketAddr,
         local: SocketAddr,
-        key: u64,
+        index: usize,
         datagram: &[u8],
     ) {
-        let Some(slot) = self.sas.get_mut(&key) else {
+        let Some(slot) = self.sas.get_mut(index) else {
             self.stats.dropped_unknown_spi += 1;
             return;
         };
@@ -250,7 +321,7 @@ impl Responder {
             return;
         }
         slot.sa.handle_datagram(now, remote, local, datagram);
-        self.refresh(key);
+        self.refresh(index);
     }
 
     fn handle_init(
@@ -262,8 +333,8 @@ impl Responder {
         spi_i: u64,
         datagram: &[u8],
     ) {
-        if let Some(key) = self.by_initiator.get(&(spi_i, remote)).copied() {
-            self.deliver(now, remote, local, key, datagram);
+        if let Some(index) = self.by_initiator.get(&(spi_i, remote)).copied() {
+            self.deliver(now, remote, local, index, datagram);
             return;
         }
         // Over the threshold the cookie comes first: only initiators that proved their address
@@ -283,7 +354,7 @@ impl Responder {
             return;
         };
         // A redirect keeps nothing, so the half-open limits below do not apply to it.
-        let established = self.sas.len() - self.half_open;
+        let established = self.sas.len - self.half_open;
         let redirect = redirect_decision(&self.config, established, local, remote, &message);
         if let Some(reply) = redirect.stateless_reply {
             self.stats.redirected_at_init += 1;
@@ -293,6 +364,10 @@ impl Responder {
         }
         if self.half_open >= self.config.half_open_limit {
             self.stats.dropped_half_open_limit += 1;
+            return;
+        }
+        if self.sas.len >= MAX_SLOTS - 1 || self.registry().slots_full() {
+            self.stats.dropped_slots_full += 1;
             return;
         }
         let source = remote.ip();
@@ -332,28 +407,30 @@ impl Responder {
                     self.stats.dropped_half_open_memory += 1;
                     return;
                 }
-                let key = sa.local_spi();
-                if self.sas.contains_key(&key) {
-                    // 2^-64 per SA: not worth a retry; the initiator retransmits.
-                    self.stats.dropped_malformed += 1;
-                    return;
-                }
-                self.by_initiator.insert((spi_i, remote), key);
-                self.half_open += 1;
-                *self.half_open_by_source.entry(source).or_default() += 1;
-                self.half_open_bytes += held;
-                let slot = Box::new(Slot {
+                let spi = sa.local_spi();
+                let index = slot_of(spi);
+                let slot = Slot {
                     sa: *sa,
-                    initiator_key: (spi_i, remote),
+                    spi,
                     alias: None,
+                    initiator_key: Some((spi_i, remote)),
                     deadline: None,
                     half_open_from: Some(source),
                     held,
                     in_transmit_queue: false,
                     in_event_queue: false,
-                });
-                self.sas.insert(key, slot);
-                self.refresh(key);
+                };
+                // The registry gave the SA a free slot; were it taken (every slot was, and
+                // the SA has the index never handed out), the SA is dropped unfiled.
+                if self.sas.insert(index, slot).is_err() {
+                    self.stats.dropped_slots_full += 1;
+                    return;
+                }
+                self.by_initiator.insert((spi_i, remote), index);
+                self.half_open += 1;
+                *self.half_open_by_source.entry(source).or_default() += 1;
+                self.half_open_bytes += held;
+                self.refresh(index);
             }
             Ok(InitReply::Stateless(reply)) => {
                 self.stats.stateless_replies += 1;
@@ -395,12 +472,14 @@ impl Responder {
         false
     }
 
-    /// Brings the endpoint's indexes up to date with SA `key` after anything touched it:
-    /// its SPI (IKE rekey), its alias, half-open counts and bytes, its timer, its place in
-    /// the output queues; and forgets it once it is closed and has said everything.
-    fn refresh(&mut self, key: u64) {
-        let key = self.reindex(key);
-        let Some(slot) = self.sas.get_mut(&key) else { return };
+    /// Brings the endpoint's indexes up to date with the SA in slot `index` after anything
+    /// touched it: its SPIs (an IKE rekey gives it new ones in the same slot), half-open
+    /// counts and bytes, its timer, its place in the output queues; and forgets it once it is
+    /// closed and has said everything.
+    fn refresh(&mut self, index: usize) {
+        let Some(slot) = self.sas.get_mut(index) else { return };
+        slot.spi = slot.sa.local_spi();
+        slot.alias = slot.sa.old_local_spi();
         if slot.half_open_from.is_some() {
             let held = if slot.sa.is_half_open() { slot.sa.held_bytes() } else { 0 };
             self.half_open_bytes = self.half_open_bytes - slot.held + held;
@@ -409,6 +488,20 @@ impl Responder {
         if !slot.sa.is_half_open()
             && let Some(source) = slot.half_open_from.take()
         {
+            // A retransmitted IKE_SA_INIT no longer needs finding. RFC 7296 §2.1: the
+            // initiator retransmits a request only until it receives the response, and the
+            // IKE_AUTH request that ended the half-open state (or the EAP exchange after it)
+            // was protected with keys from our IKE_SA_INIT response, so the initiator had it;
+            // §2.3: a response needs keeping only until a request with a higher message ID
+            // arrives, and IKE_AUTH is message 1. A copy of the request the network delayed
+            // past that point makes a new half-open SA, which the initiator ignores and which
+            // expires as any half-open SA does (the `half_open_*` limits count it). Keeping the
+            // entry for the SA's life cost a cold table entry per SA at 100k SAs under churn.
+            if let Some(key) = slot.initiator_key.take()
+                && self.by_initiator.get(&key) == Some(&index)
+            {
+                self.by_initiator.remove(&key);
+            }
             self.half_open -= 1;
             if let Some(n) = self.half_open_by_source.get_mut(&source) {
                 *n -= 1;
@@ -417,69 +510,39 @@ impl Responder {
                 }
             }
         }
-        if let Some(old) = slot.alias
-            && slot.sa.old_local_spi() != Some(old)
-        {
-            self.aliases.remove(&old);
-            slot.alias = None;
-        }
         let deadline = slot.sa.poll_timeout();
         if deadline != slot.deadline {
             slot.deadline = deadline;
             if let Some(t) = deadline {
-                self.timers.push(Reverse((t, key)));
+                self.timers.push(Reverse((t, index)));
             }
         }
         if slot.sa.has_transmit() && !slot.in_transmit_queue {
             slot.in_transmit_queue = true;
-            self.transmit_queue.push_back(key);
+            self.transmit_queue.push_back(index);
         }
         if slot.sa.has_event() && !slot.in_event_queue {
             slot.in_event_queue = true;
-            self.event_queue.push_back(key);
+            self.event_queue.push_back(index);
         }
         if slot.sa.is_closed() && !slot.sa.has_output() {
-            self.remove(key);
+            self.remove(index);
         }
         // Stale timer entries pile up as deadlines move; rebuilding is linear, and happens
         // only after as many pushes as there are SAs, so it costs O(1) per push.
-        if self.timers.len() > 2 * self.sas.len() + 1024 {
+        if self.timers.len() > 2 * self.sas.len + 1024 {
             self.timers =
-                self.sas.iter().filter_map(|(k, s)| s.deadline.map(|t| Reverse((t, *k)))).collect();
+                self.sas.iter().filter_map(|(i, s)| s.deadline.map(|t| Reverse((t, i)))).collect();
         }
     }
 
-    /// Moves an SA whose responder SPI changed (an IKE rekey) to its new key, the old SPI
-    /// staying an alias while the old SA answers its DELETE. Returns the current key.
-    fn reindex(&mut self, key: u64) -> u64 {
-        let Some(slot) = self.sas.get(&key) else { return key };
-        let current = slot.sa.local_spi();
-        // The registry keeps our SPIs unique, so `current` is free; were it not, another
-        // client's SA must never be replaced (issue 9 finding 7).
-        if current == key || self.sas.contains_key(&current) {
-            return key;
-        }
-        let Some(mut slot) = self.sas.remove(&key) else { return key };
-        if let Some(older) = slot.alias.replace(key) {
-            self.aliases.remove(&older);
-        }
-        self.aliases.insert(key, current);
-        self.by_initiator.insert(slot.initiator_key, current);
-        // Entries under the old key are stale now; refresh queues the new key afresh.
-        slot.deadline = None;
-        slot.in_transmit_queue = false;
-        slot.in_event_queue = false;
-        self.sas.insert(current, slot);
-        current
-    }
-
-    fn remove(&mut self, key: u64) {
-        let Some(slot) = self.sas.remove(&key) else { return };
-        if self.by_initiator.get(&slot.initiator_key) == Some(&key) {
-            self.by_initiator.remove(&slot.initiator_key);
-        }
-        if let Some(old) = slot.alias {
-            self.aliases.remove(&old);
+    /// Drops the SA in slot `index`; dropping it gives its slot back to the registry.
+    fn remove(&mut self, index: usize) {
+        let Some(slot) = self.sas.take(index) else { return };
+        if let Some(key) = slot.initiator_key
+            && self.by_initiator.get(&key) == Some(&index)
+        {
+            self.by_initiator.remove(&key);
         }
         if let Some(source) = slot.half_open_from {
             self.half_open -= 1;
@@ -494,8 +557,8 @@ impl Responder {
     }
 
     fn refresh_touched(&mut self) {
-        for key in std::mem::take(&mut self.touched) {
-            self.refresh(key);
+        for index in std::mem::take(&mut self.touched) {
+            self.refresh(index);
         }
     }
 
@@ -503,22 +566,22 @@ impl Responder {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.refresh_touched();
         let mut due = Vec::new();
-        while let Some(&Reverse((t, key))) = self.timers.peek() {
+        while let Some(&Reverse((t, index))) = self.timers.peek() {
             if t > now {
                 break;
             }
             self.timers.pop();
-            if let Some(slot) = self.sas.get_mut(&key)
+            if let Some(slot) = self.sas.get_mut(index)
                 && slot.deadline == Some(t)
             {
                 slot.deadline = None;
-                due.push(key);
+                due.push(index);
             }
         }
-        for key in due {
-            if let Some(slot) = self.sas.get_mut(&key) {
+        for index in due {
+            if let Some(slot) = self.sas.get_mut(index) {
                 slot.sa.handle_timeout(now);
-                self.refresh(key);
+                self.refresh(index);
             }
         }
     }
@@ -526,7 +589,7 @@ impl Responder {
     /// When [`Responder::handle_timeout`] must next be called. May be early (a timer that
     /// moved later since), never late.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let touched = self.touched.iter().filter_map(|k| self.sas.get(k)?.sa.poll_timeout());
+        let touched = self.touched.iter().filter_map(|i| self.sas.get(*i)?.sa.poll_timeout());
         self.timers.peek().map(|Reverse((t, _))| *t).into_iter().chain(touched).min()
     }
 
@@ -545,8 +608,8 @@ impl Responder {
             }
             return Some(Ok(t));
         }
-        while let Some(&key) = self.transmit_queue.front() {
-            let Some(slot) = self.sas.get_mut(&key) else {
+        while let Some(&index) = self.transmit_queue.front() {
+            let Some(slot) = self.sas.get_mut(index) else {
                 self.transmit_queue.pop_front();
                 continue;
             };
@@ -554,7 +617,7 @@ impl Responder {
             if !matches!(sent, Some(Err(_))) && !slot.sa.has_transmit() {
                 slot.in_transmit_queue = false;
                 self.transmit_queue.pop_front();
-                self.refresh(key);
+                self.refresh(index);
             }
             if sent.is_some() {
                 return sent;
@@ -567,19 +630,20 @@ impl Responder {
     /// everything they had to say was taken.
     pub fn poll_event(&mut self) -> Option<EngineEvent> {
         self.refresh_touched();
-        while let Some(&key) = self.event_queue.front() {
-            let Some(slot) = self.sas.get_mut(&key) else {
+        while let Some(&index) = self.event_queue.front() {
+            let Some(slot) = self.sas.get_mut(index) else {
                 self.event_queue.pop_front();
                 continue;
             };
             let event = slot.sa.pop_event();
+            let sa = SaId::from_spi(slot.spi);
             if !slot.sa.has_event() {
                 slot.in_event_queue = false;
                 self.event_queue.pop_front();
-                self.refresh(key);
+                self.refresh(index);
             }
             if let Some(event) = event {
-                return Some(EngineEvent { sa: SaId::from_spi(key), event });
+                return Some(EngineEvent { sa, event });
             }
         }
         None

@@ -50,6 +50,11 @@ pub(crate) struct WorkerId {
 impl WorkerId {
     pub(crate) const ALONE: Self = Self { index: None };
 
+    /// Worker `index` of several.
+    pub(crate) const fn of(index: u8) -> Self {
+        Self { index: Some(index) }
+    }
+
     /// A random IKE SPI (or owner name) with this worker's index in its top byte.
     pub(crate) fn stamp_ike(self, v: u64) -> u64 {
         match self.index {
@@ -106,11 +111,8 @@ impl Workers {
         seed: [u8; 32],
     ) -> Responder {
         let index = u8::try_from(index.min(self.count - 1)).unwrap_or(u8::MAX);
-        let registry = Registry::new(
-            WorkerId { index: Some(index) },
-            self.pool.clone(),
-            Arc::clone(&self.claims),
-        );
+        let registry =
+            Registry::new(WorkerId::of(index), self.pool.clone(), Arc::clone(&self.claims));
         Responder::with_registry(config, kex, registry, seed)
     }
 }

@@ -189,12 +189,13 @@ pub struct IkeSa {
     side: Side,
     config: Arc<Config>,
     kex_provider: Arc<dyn KeyExchangeProvider>,
-    /// Shared with the other SAs of a responder: leases, SPIs in use, remote selectors.
+    /// Shared with the other SAs of a responder: leases, slots, SPIs in use, remote selectors.
     registry: Option<Arc<Mutex<Registry>>>,
-    /// This SA's name in the registry.
+    /// This SA's name in the registry, and its slot (`crate::registry::slot_of`).
     owner: Owner,
-    /// What this SA holds in the registry, released on close or drop at the latest.
+    /// Our IKE SPIs in use (current, the old SA's, one for a rekey under way), kept apart.
     reserved_ike_spis: Vec<u64>,
+    /// What this SA holds in the registry, released on close or drop at the latest.
     reserved_child_spis: Vec<u32>,
     /// Every random choice of this SA, from the seed it was made with (48 bytes, not 320).
     rng: SaRng,
@@ -656,13 +657,18 @@ impl IkeSa {
 
     // ----- randomness -----
 
-    /// A new IKE SPI of ours, unique among every SA of a responder (the SPI it files us
-    /// under) and reserved until released.
+    /// A new IKE SPI of ours. A responder's SA draws it with its slot in the low bits (the
+    /// responder finds the SA by it, `crate::registry::SLOT_BITS`), so it differs from every
+    /// other SA's; it is kept apart from this SA's own SPIs still in use here.
     fn random_spi64(&mut self) -> u64 {
+        let owner = self.owner;
         loop {
             let v = self.rng.next_u64();
-            let v = self.with_registry(|r| r.worker().stamp_ike(v)).unwrap_or(v);
-            if v != 0 && self.reserve_ike_spi(v) {
+            let v = self.with_registry(|r| r.ike_spi(owner, v)).unwrap_or(v);
+            if v != 0 && !self.reserved_ike_spis.contains(&v) {
+                if self.registry.is_some() {
+                    self.reserved_ike_spis.push(v);
+                }
                 return v;
             }
         }
@@ -688,17 +694,6 @@ impl IkeSa {
         Some(f(&mut guard))
     }
 
-    fn reserve_ike_spi(&mut self, spi: u64) -> bool {
-        match self.with_registry(|r| r.reserve_ike_spi(spi)) {
-            Some(true) => {
-                self.reserved_ike_spis.push(spi);
-                true
-            }
-            Some(false) => false,
-            None => true,
-        }
-    }
-
     fn reserve_child_spi(&mut self, spi: u32) -> bool {
         match self.with_registry(|r| r.reserve_child_spi(spi)) {
             Some(true) => {
@@ -713,7 +708,6 @@ impl IkeSa {
     fn release_ike_spi(&mut self, spi: u64) {
         if let Some(i) = self.reserved_ike_spis.iter().position(|s| *s == spi) {
             self.reserved_ike_spis.swap_remove(i);
-            self.with_registry(|r| r.release_ike_spi(spi));
         }
     }
 
@@ -726,15 +720,13 @@ impl IkeSa {
         }
     }
 
-    /// Gives back everything this SA holds in the registry: SPIs, selectors, leases.
+    /// Gives back everything this SA holds in the registry but its slot (the responder still
+    /// files the SA under it until it drops the SA): child SPIs, selectors, leases.
     fn release_all(&mut self) {
-        let ike = std::mem::take(&mut self.reserved_ike_spis);
+        self.reserved_ike_spis = Vec::new();
         let children = std::mem::take(&mut self.reserved_child_spis);
         let leases = std::mem::take(&mut self.leases);
         self.with_registry(|r| {
-            for spi in ike {
-                r.release_ike_spi(spi);
-            }
             for spi in children {
                 r.release_child_spi(spi);
             }
@@ -1050,9 +1042,11 @@ impl OldSa {
 
 impl Drop for IkeSa {
     /// An SA the responder drops without closing (a failed IKE_SA_INIT) still gives back
-    /// what it reserved.
+    /// what it reserved; every SA gives back its slot here, once nothing files it under it.
     fn drop(&mut self) {
         self.release_all();
+        let owner = self.owner;
+        self.with_registry(|r| r.free_slot(owner));
     }
 }
 
