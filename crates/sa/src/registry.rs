@@ -47,12 +47,20 @@ const FREE: Owner = u64::MAX;
 
 /// Which slots are taken, and by whom. Freed slots are reused last-freed first: the slot of
 /// the SA just removed was touched by its last message and is still in cache.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Slots {
     /// The owner holding each slot handed out so far ([`FREE`] when none), so that only the
     /// SA holding a slot can give it back.
     owners: Vec<Owner>,
     free: Vec<u32>,
+    /// How many slots may be handed out: `MAX_SLOTS - 1` (tests lower it).
+    limit: usize,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Self { owners: Vec::new(), free: Vec::new(), limit: MAX_SLOTS - 1 }
+    }
 }
 
 /// An address as a number with its family, so both families sort in one map.
@@ -139,7 +147,7 @@ impl Registry {
         self.next_owner += 1;
         let slot = match self.slots.free.pop() {
             Some(i) => i as usize,
-            None if self.slots.owners.len() < MAX_SLOTS - 1 => {
+            None if self.slots.owners.len() < self.slots.limit => {
                 self.slots.owners.push(FREE);
                 self.slots.owners.len() - 1
             }
@@ -152,7 +160,13 @@ impl Registry {
 
     /// Whether every slot is taken, so that a new SA could not be filed.
     pub(crate) fn slots_full(&self) -> bool {
-        self.slots.free.is_empty() && self.slots.owners.len() >= MAX_SLOTS - 1
+        self.slots.free.is_empty() && self.slots.owners.len() >= self.slots.limit
+    }
+
+    /// Hands out at most `limit` slots (below `MAX_SLOTS - 1`), to reach the limit in a test.
+    #[cfg(test)]
+    pub(crate) fn limit_slots(&mut self, limit: usize) {
+        self.slots.limit = limit.min(MAX_SLOTS - 1);
     }
 
     /// Gives back `owner`'s slot, if it holds one.

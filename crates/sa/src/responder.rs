@@ -49,7 +49,8 @@ pub struct EndpointStats {
     pub stateless_replies: u64,
     /// IKE_SA_INIT requests answered with REDIRECT (RFC 5685 §4), keeping nothing.
     pub redirected_at_init: u64,
-    /// IKE_SA_INIT requests dropped because every slot was taken (`MAX_SLOTS`, 2^24 SAs).
+    /// IKE_SA_INIT requests dropped, before any key exchange, because every slot was taken
+    /// (2^24 - 1 IKE SAs held by this responder or worker).
     pub dropped_slots_full: u64,
 }
 
@@ -366,7 +367,7 @@ impl Responder {
             self.stats.dropped_half_open_limit += 1;
             return;
         }
-        if self.sas.len >= MAX_SLOTS - 1 || self.registry().slots_full() {
+        if self.registry().slots_full() {
             self.stats.dropped_slots_full += 1;
             return;
         }
@@ -647,6 +648,72 @@ impl Responder {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+    use crate::provider::InsecureKexForFuzzing;
+
+    fn config(name: &str) -> Config {
+        Config::new(
+            ikeway_codec::IdRepr::from_value(ikeway_codec::IdValue::Fqdn(name)),
+            ikeway_crypto::SecretBytes::from_slice(b"a pre-shared key"),
+        )
+    }
+
+    /// With every slot taken, an IKE_SA_INIT is dropped before any key exchange, counted, and
+    /// leaves nothing; a slot given back takes the next one.
+    #[test]
+    fn with_every_slot_taken_ike_sa_init_is_dropped_and_counted() {
+        let kex = Arc::new(InsecureKexForFuzzing);
+        let mut r = Responder::new(Arc::new(config("vpn.example")), kex.clone(), None, [7; 32]);
+        r.registry().limit_slots(2);
+        let now = Instant::now();
+        let server: SocketAddr = "10.0.0.2:500".parse().unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut answered = |r: &mut Responder, n: u16| {
+            let client = SocketAddr::new([10, 0, 1, 1].into(), 1000 + n);
+            let seed = [n as u8; 32];
+            let mut i = IkeSa::initiate(
+                Arc::new(config("c.example")),
+                kex.clone(),
+                seed,
+                now,
+                client,
+                server,
+            )
+            .unwrap();
+            let t = i.poll_transmit(&mut buf).unwrap().unwrap();
+            let request = buf[..t.len].to_vec();
+            r.handle_datagram(now, client, server, &request);
+            let mut sent = 0;
+            while let Some(t) = r.poll_transmit(&mut buf) {
+                t.unwrap();
+                sent += 1;
+            }
+            sent
+        };
+        assert_eq!(answered(&mut r, 1), 1);
+        assert_eq!(answered(&mut r, 2), 1);
+        let before = r.stats();
+        assert_eq!(answered(&mut r, 3), 0, "no answer");
+        assert_eq!(
+            r.stats(),
+            EndpointStats {
+                received: before.received + 1,
+                dropped_slots_full: before.dropped_slots_full + 1,
+                ..before
+            }
+        );
+        assert_eq!((r.len(), r.half_open(), r.held().ike_slots), (2, 2, 2));
+        // The half-open SAs expire and give their slots back.
+        let deadline = r.poll_timeout().unwrap();
+        r.handle_timeout(deadline);
+        while r.poll_event().is_some() {}
+        assert_eq!((r.len(), r.held().ike_slots), (0, 0));
+        assert_eq!(answered(&mut r, 4), 1);
     }
 }
 
