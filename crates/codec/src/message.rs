@@ -76,21 +76,26 @@ impl MessageRepr {
     /// Encode into the front of `buf`, filling in the header's Next Payload
     /// and Length; returns the bytes written.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, EmitError> {
-        let len = self.buffer_len();
+        self.emit_sized(buf, self.buffer_len())
+    }
+
+    /// [`MessageRepr::emit`] with `len`, our [`MessageRepr::buffer_len`], already computed.
+    fn emit_sized(&self, buf: &mut [u8], len: usize) -> Result<usize, EmitError> {
         check_room(buf, len)?;
         let length =
             u32::try_from(len).map_err(|_| EmitError::TooLong { field: "message length", len })?;
         let header =
             HeaderRepr { next_payload: payload::first_type(&self.payloads), length, ..self.header };
         header.emit(buf)?;
-        let n = payload::emit_chain(&self.payloads, &mut buf[HEADER_LEN..len])?;
+        let n = payload::emit_chain_exact(&self.payloads, &mut buf[HEADER_LEN..len])?;
         Ok(HEADER_LEN + n)
     }
 
     /// Encode into a new vector.
     pub fn to_vec(&self) -> Result<Vec<u8>, EmitError> {
-        let mut buf = vec![0u8; self.buffer_len()];
-        let n = self.emit(&mut buf)?;
+        let len = self.buffer_len();
+        let mut buf = vec![0u8; len];
+        let n = self.emit_sized(&mut buf, len)?;
         buf.truncate(n);
         Ok(buf)
     }

@@ -22,7 +22,7 @@ use crate::error::{DecodeError, DecodeErrorKind, EmitError};
 use crate::header::{HEADER_LEN, HeaderRepr, Packet};
 use crate::payload::{
     EncryptedFragmentRepr, EncryptedRepr, GENERIC_HEADER_LEN, Payload, PayloadRepr, chain_len,
-    chain_to_vec, emit_chain, first_type, parse_chain,
+    chain_to_vec, emit_chain_exact, first_type, parse_chain,
 };
 use crate::registry::PayloadType;
 
@@ -299,7 +299,7 @@ pub fn seal_content(
         .map_err(|_| EmitError::TooLong { field: "IKE message length", len: total_len })?;
     let mut message = vec![0u8; total_len];
     header.emit(&mut message)?;
-    emit_chain(&chain, &mut message[HEADER_LEN..])?;
+    emit_chain_exact(&chain, &mut message[HEADER_LEN..])?;
 
     let body_start = total_len - body_len;
     let (aad, body) = message.split_at_mut(body_start);

@@ -343,7 +343,14 @@ pub fn first_type(payloads: &[Payload]) -> PayloadType {
 pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> Result<usize, EmitError> {
     let needed = chain_len(payloads);
     check_room(buf, needed)?;
-    let mut w = Writer::new(&mut buf[..needed]);
+    emit_chain_exact(payloads, &mut buf[..needed])
+}
+
+/// [`emit_chain`] into a `buf` of exactly [`chain_len`] bytes, which the caller has computed
+/// already: each length is a walk over every payload, proposal and transform, and a message
+/// needs its chain's length to size and head itself.
+pub(crate) fn emit_chain_exact(payloads: &[Payload], buf: &mut [u8]) -> Result<usize, EmitError> {
+    let mut w = Writer::new(buf);
     for (i, p) in payloads.iter().enumerate() {
         let is_last = i + 1 == payloads.len();
         let next = match p.body.first_inner() {
@@ -371,7 +378,7 @@ pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> Result<usize, EmitErr
 /// Encode a chain into a new vector.
 pub fn chain_to_vec(payloads: &[Payload]) -> Result<Vec<u8>, EmitError> {
     let mut buf = vec![0u8; chain_len(payloads)];
-    let n = emit_chain(payloads, &mut buf)?;
+    let n = emit_chain_exact(payloads, &mut buf)?;
     buf.truncate(n);
     Ok(buf)
 }
