@@ -28,7 +28,8 @@
 # IKW_BENCH_LEVELS_SW (comma-separated numbers of established SAs), IKW_BENCH_WINDOWS (timed
 # windows per level), IKW_BENCH_WINDOW_MS (their length), IKW_BENCH_WARMUP_MS (churn before
 # them), IKW_BENCH_KEY_POOL (the clients' pool of X25519 key pairs, default 4096; 0: a new
-# key pair per handshake), IKW_BENCH_PERF_DIR (record each responder with perf over each
+# key pair per handshake), IKW_BENCH_CONCURRENCY (handshakes in flight, default 48: under the cookie threshold of 64 half-open SAs, and enough to keep both sides busy),
+# IKW_BENCH_PERF_DIR (record each responder with perf over each
 # level's windows, NAME-K.data in that directory).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -79,7 +80,8 @@ generate() {
         --sources "$SOURCES" --psk-file "$IKW_WORKDIR/psk" --windows "$WINDOWS" \
         --window-ms "$WINDOW_MS" --warmup-ms "$WARMUP_MS" \
         --probes "$PROBES" --probe-seconds "$PROBE_S" --flood "$FLOOD" --flood-net "$FLOOD_NET" \
-        --key-pool "${IKW_BENCH_KEY_POOL:-4096}" ${IKW_BENCH_PERF_DIR:+--perf "$IKW_BENCH_PERF_DIR"} \
+        --key-pool "${IKW_BENCH_KEY_POOL:-4096}" --concurrency "${IKW_BENCH_CONCURRENCY:-48}" \
+        ${IKW_BENCH_PERF_DIR:+--perf "$IKW_BENCH_PERF_DIR"} \
         >"$OUT/$1.out" 2>"$OUT/$1.err" || rc=$?
     cat "$OUT/$1.out" >>"$OUT/results.txt"
     cat "$OUT/$1.out"
