@@ -28,9 +28,10 @@
 # IKW_BENCH_LEVELS_SW (comma-separated numbers of established SAs), IKW_BENCH_WINDOWS (timed
 # windows per level), IKW_BENCH_WINDOW_MS (their length), IKW_BENCH_WARMUP_MS (churn before
 # them), IKW_BENCH_KEY_POOL (the clients' pool of X25519 key pairs, default 4096; 0: a new
-# key pair per handshake), IKW_BENCH_CONCURRENCY (handshakes in flight, default 48: under the cookie threshold of 64 half-open SAs, and enough to keep both sides busy),
-# IKW_BENCH_PERF_DIR (record each responder with perf over each
-# level's windows, NAME-K.data in that directory).
+# key pair per handshake), IKW_BENCH_CONCURRENCY (handshakes in flight, default 48: under
+# the cookie threshold of 64 half-open SAs, and enough to keep both sides busy),
+# IKW_BENCH_PERF_DIR (record each responder with perf over each level's windows, NAME-K.data
+# in that directory).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/netns.sh"

@@ -119,6 +119,21 @@ impl CryptoRng for SaRng {}
 mod tests {
     use super::*;
 
+    /// One draw of `kind` (0: a u32, 1: a u64, else `len` bytes) from both generators, which
+    /// must agree.
+    fn same_draw(ours: &mut SaRng, reference: &mut ChaCha20Rng, round: u32, kind: u32, len: usize) {
+        match kind {
+            0 => assert_eq!(ours.next_u32(), reference.next_u32(), "round {round}"),
+            1 => assert_eq!(ours.next_u64(), reference.next_u64(), "round {round}"),
+            _ => {
+                let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
+                ours.fill_bytes(&mut a);
+                reference.fill_bytes(&mut b);
+                assert_eq!(a, b, "round {round}, {len} bytes");
+            }
+        }
+    }
+
     /// Draws of every kind and length, across block boundaries, give the bytes one
     /// `ChaCha20Rng` gives for the same calls: seeded tests keep their exact messages.
     #[test]
@@ -127,17 +142,7 @@ mod tests {
         let mut ours = SaRng::from_seed(seed);
         let mut reference = ChaCha20Rng::from_seed(seed);
         for round in 0..200u32 {
-            match round % 4 {
-                0 => assert_eq!(ours.next_u32(), reference.next_u32(), "round {round}"),
-                1 => assert_eq!(ours.next_u64(), reference.next_u64(), "round {round}"),
-                _ => {
-                    let len = (round as usize * 7) % 97;
-                    let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
-                    ours.fill_bytes(&mut a);
-                    reference.fill_bytes(&mut b);
-                    assert_eq!(a, b, "round {round}, {len} bytes");
-                }
-            }
+            same_draw(&mut ours, &mut reference, round, round % 4, (round as usize * 7) % 97);
         }
         assert!(std::mem::size_of::<SaRng>() <= 48, "{}", std::mem::size_of::<SaRng>());
     }
@@ -156,17 +161,7 @@ mod tests {
                 assert!(ours.hot.is_none());
                 ours.settle();
             }
-            match round % 3 {
-                0 => assert_eq!(ours.next_u32(), reference.next_u32(), "round {round}"),
-                1 => assert_eq!(ours.next_u64(), reference.next_u64(), "round {round}"),
-                _ => {
-                    let len = (round as usize * 11) % 71;
-                    let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
-                    ours.fill_bytes(&mut a);
-                    reference.fill_bytes(&mut b);
-                    assert_eq!(a, b, "round {round}, {len} bytes");
-                }
-            }
+            same_draw(&mut ours, &mut reference, round, round % 3, (round as usize * 11) % 71);
         }
     }
 }
