@@ -219,11 +219,13 @@ pub struct SessionStats {
     pub held: Option<String>,
     /// Failures that did not end the session.
     pub faults: FaultCounts,
-    /// Datagrams dropped because the engine's queue was full.
+    /// Datagrams dropped because the loop fell behind: its sockets' full kernel receive
+    /// queues (`SO_RXQ_OVFL`, as counted up to the last datagram read) and the pump's IKE queue.
     pub dropped_queue_full: u64,
     /// Events dropped because nobody read the event stream.
     pub events_dropped: u64,
-    /// Times the loop woke up (a datagram, a command or a timer); of every worker together.
+    /// Times the loop slept and woke up (a datagram, a command or a timer); of every worker
+    /// together.
     pub wakeups: u64,
     /// The worker these counters are of (a responder on several; each reports its own).
     #[serde(skip_serializing_if = "Option::is_none")]
