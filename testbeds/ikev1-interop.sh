@@ -51,6 +51,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/strongswan.sh"
 . "$HERE/lib/pki.sh"
 . "$HERE/lib/ikev1bed.sh"
+. "$HERE/lib/profile.sh"
 . "$HERE/lib/ourclient.sh"
 
 OUT="$1"
@@ -135,35 +136,11 @@ ikw_exec cli "${CLIENV[@]}" "$IKEWAY" config add hybrid --type ipsec \
 ikw_client_case hybrid "$SRV" aggr-hybrid
 
 # The Apple profile an administrator of a Cisco-style gateway hands out.
-cat >"$IKW_WORKDIR/cisco.mobileconfig" <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.ipsec</string>
-<key>PayloadUUID</key><string>3F0A9C1E-7B2D-4E5F-8A6B-9C0D1E2F3A4B</string>
-<key>PayloadDisplayName</key><string>IKEv1 testbed</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.ipsec.vpn</string>
-  <key>PayloadUUID</key><string>4A1B0D2F-8C3E-4F60-9B7C-0D1E2F3A4B5C</string>
-  <key>UserDefinedName</key><string>profile</string>
-  <key>VPNType</key><string>IPSec</string>
-  <key>IPSec</key><dict>
-    <key>RemoteAddress</key><string>$(ikw_v1_case_addr aggr-psk)</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>LocalIdentifier</key><string>$IKW_V1_GROUP</string>
-    <key>LocalIdentifierType</key><string>KeyID</string>
-    <key>SharedSecret</key><data>$(printf '%s' "$IKW_V1_PSK" | base64 -w0)</data>
-    <key>XAuthEnabled</key><integer>1</integer>
-    <key>XAuthName</key><string>$IKW_V1_USER</string>
+ikw_profile_ipsec_group test.ikeway.ipsec profile 3F0A9C1E-7B2D-4E5F-8A6B-9C0D1E2F3A4B \
+    4A1B0D2F-8C3E-4F60-9B7C-0D1E2F3A4B5C "$(ikw_v1_case_addr aggr-psk)" "IKEv1 testbed" \
+    >"$IKW_WORKDIR/cisco.mobileconfig" <<KEYS
     <key>XAuthPassword</key><string>$IKW_V1_PASSWORD</string>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+KEYS
 ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/cisco.mobileconfig" --yes \
     >"$OUT/profile.import.out" 2>&1 || true
 ikw_client_case profile "$SRV" aggr-psk

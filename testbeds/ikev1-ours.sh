@@ -50,6 +50,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib/strongswan.sh"
 . "$HERE/lib/pki.sh"
 . "$HERE/lib/ikev1bed.sh"
+. "$HERE/lib/profile.sh"
 . "$HERE/lib/ourclient.sh"
 
 OUT="$1"
@@ -87,6 +88,13 @@ charon_lines() { wc -l <"$SRV/charon.log"; }
 charon_since() { tail -n +"$(($1 + 1))" "$SRV/charon.log"; }
 sw_sas() { ikw_sw_list_sas "$SRV" --ike aggr-psk --raw 2>&1 || true; }
 first_value() { grep -o "$1=[0-9a-f]*" | sed -n '1s/^[^=]*=//p'; }
+# OLD_SPI: strongSwan holds exactly one ESP SA of ours again, and its inbound SPI is not OLD_SPI.
+sw_one_new_sa() {
+    local s cur
+    s="$(sw_sas)"
+    cur="$(first_value spi-in <<<"$s")"
+    [ "$(grep -o 'spi-in=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] && [ "$cur" != "$1" ]
+}
 # Two pings to the protected host: OUT/NAME.out, and OUT/NAME.rc 0 when answered, else 1.
 ping_twice() { # NAME
     ikw_exec cli ping -c 2 -i 0.2 -W 2 "$IKW_PROT_ADDR" >"$OUT/$1.out" 2>&1 &&
@@ -223,13 +231,7 @@ bytes_case() {
     # before the rekey (the rekey is asked for at the 1349th).
     ikw_exec cli ping -q -c 1500 -i 0.002 -s 1372 -W 1 "$IKW_PROT_ADDR" \
         >"$OUT/bytes.ping1.out" 2>&1 || true
-    bytes_rekeyed() {
-        local s cur
-        s="$(sw_sas)"
-        cur="$(first_value spi-in <<<"$s")"
-        [ "$(grep -o 'spi-in=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] && [ "$cur" != "$spi1" ]
-    }
-    ikw_wait_for 10 bytes_rekeyed || true
+    ikw_wait_for 10 sw_one_new_sa "$spi1" || true
     sw_sas >"$OUT/bytes.sas2"
     ping_twice bytes.ping2
     status_json >"$OUT/bytes.status2.json" || true
@@ -253,13 +255,7 @@ childdel_case() {
     mark="$(charon_lines)"
     ikw_swanctl "$SRV" --terminate --child aggr-psk --timeout 5 \
         >"$OUT/childdel.terminate.out" 2>&1 || true
-    sw_remade() {
-        local s cur
-        s="$(sw_sas)"
-        cur="$(first_value spi-in <<<"$s")"
-        [ "$(grep -o 'spi-in=' <<<"$s" | wc -l)" = 1 ] && [ -n "$cur" ] && [ "$cur" != "$spi1" ]
-    }
-    ikw_wait_for 10 sw_remade || true
+    ikw_wait_for 10 sw_one_new_sa "$spi1" || true
     sw_sas >"$OUT/childdel.sas2"
     ours_remade() {
         local s
@@ -301,35 +297,11 @@ want dead && dead_case
 # ---- prompt: an "ask every time" profile -------------------------------------------------
 prompt_case() {
     local rc=0
-    cat >"$IKW_WORKDIR/prompt.mobileconfig" <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.ipsec.prompt</string>
-<key>PayloadUUID</key><string>5B2C1E30-9D4F-4071-AC8D-1E2F3A4B5C6D</string>
-<key>PayloadDisplayName</key><string>IKEv1 prompt</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.ipsec.prompt.vpn</string>
-  <key>PayloadUUID</key><string>6C3D2F41-AE50-4182-BD9E-2F3A4B5C6D7E</string>
-  <key>UserDefinedName</key><string>prompt</string>
-  <key>VPNType</key><string>IPSec</string>
-  <key>IPSec</key><dict>
-    <key>RemoteAddress</key><string>$SERVER</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>LocalIdentifier</key><string>$IKW_V1_GROUP</string>
-    <key>LocalIdentifierType</key><string>KeyID</string>
-    <key>SharedSecret</key><data>$(printf '%s' "$IKW_V1_PSK" | base64 -w0)</data>
-    <key>XAuthEnabled</key><integer>1</integer>
-    <key>XAuthName</key><string>$IKW_V1_USER</string>
+    ikw_profile_ipsec_group test.ikeway.ipsec.prompt prompt 5B2C1E30-9D4F-4071-AC8D-1E2F3A4B5C6D \
+        6C3D2F41-AE50-4182-BD9E-2F3A4B5C6D7E "$SERVER" "IKEv1 prompt" \
+        >"$IKW_WORKDIR/prompt.mobileconfig" <<KEYS
     <key>XAuthPasswordEncryption</key><string>Prompt</string>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+KEYS
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" profile import "$IKW_WORKDIR/prompt.mobileconfig" \
         --yes >"$OUT/prompt.import.out" 2>&1 || true
     ikw_exec cli "${CLIENV[@]}" "$IKEWAY" connect prompt --wait 15 </dev/null \

@@ -123,37 +123,12 @@ KEYS
 # set in the stored configuration (preferences.json), which is where an app's
 # NEVPNProtocolIPSec.includeAllNetworks lands.
 write_profile_ipsec() {
-    cat >"$IKW_WORKDIR/All.mobileconfig" <<PROFILE
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>PayloadIdentifier</key><string>test.ikeway.leak.ipsec</string>
-<key>PayloadUUID</key><string>0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0011</string>
-<key>PayloadDisplayName</key><string>All</string>
-<key>PayloadContent</key><array><dict>
-  <key>PayloadType</key><string>com.apple.vpn.managed</string>
-  <key>PayloadVersion</key><integer>1</integer>
-  <key>PayloadIdentifier</key><string>test.ikeway.leak.ipsec.vpn</string>
-  <key>PayloadUUID</key><string>0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0012</string>
-  <key>UserDefinedName</key><string>All</string>
-  <key>VPNType</key><string>IPSec</string>
-  <key>IPSec</key><dict>
-    <key>RemoteAddress</key><string>$SERVER</string>
-    <key>AuthenticationMethod</key><string>SharedSecret</string>
-    <key>LocalIdentifier</key><string>$IKW_V1_GROUP</string>
-    <key>LocalIdentifierType</key><string>KeyID</string>
-    <key>SharedSecret</key><data>$(printf '%s' "$IKW_V1_PSK" | base64 -w0)</data>
-    <key>XAuthEnabled</key><integer>1</integer>
-    <key>XAuthName</key><string>$IKW_V1_USER</string>
+    ikw_profile_ipsec_group test.ikeway.leak.ipsec All 0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0011 \
+        0C6F6A52-1B11-4E0E-9F62-3C1B0A6A0012 "$SERVER" >"$IKW_WORKDIR/All.mobileconfig" <<KEYS
     <key>XAuthPassword</key><string>$IKW_V1_PASSWORD</string>
     <key>OnDemandEnabled</key><integer>1</integer>
     <key>OnDemandRules</key><array><dict><key>Action</key><string>Connect</string></dict></array>
-  </dict>
-</dict></array>
-</dict></plist>
-PROFILE
+KEYS
     ikw profile import "$IKW_WORKDIR/All.mobileconfig" --yes >"$OUT/import.All.out" 2>&1
     python3 - "$IKW_WORKDIR/xdg/ikeway/preferences.json" <<'PY' >"$OUT/include-all.out" 2>&1
 import json, sys
