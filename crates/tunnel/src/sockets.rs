@@ -6,6 +6,7 @@
 //! pump's: its IKE datagrams come through the pump's channel, queued (`queue.rs`) and rung.
 //! Sends go out on the socket of the datagram's local port, or through the pump.
 
+use std::cell::Cell;
 use std::io::IoSliceMut;
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
@@ -40,8 +41,9 @@ struct Bound {
     dropped: u32,
     /// Worth a read: `poll` said so, and no read since found the queue empty. A socket whose
     /// queue ran dry is not read again until `poll` says so, so an empty look costs one
-    /// `poll` for all sockets rather than a failed read on each.
-    ready: bool,
+    /// `poll` for all sockets rather than a failed read on each. (A `Cell`: `wait` sets it
+    /// while its poll descriptors still borrow the socket.)
+    ready: Cell<bool>,
 }
 
 /// A datagram [`Sockets::receive`] put in the caller's buffer.
@@ -128,7 +130,7 @@ impl Sockets {
             setsockopt(&socket, sockopt::RxqOvfl, &1).map_err(spawn)?;
             let rcvbuf = depth.saturating_mul(RCVBUF_PER_DATAGRAM).min(i32::MAX as usize);
             setsockopt(&socket, sockopt::RcvBuf, &rcvbuf).map_err(spawn)?;
-            bound.push(Bound { socket, local, dropped: 0, ready: true });
+            bound.push(Bound { socket, local, dropped: 0, ready: Cell::new(true) });
         }
         Ok(Self {
             sockets: bound,
@@ -160,7 +162,7 @@ impl Sockets {
         for k in 0..n {
             let i = (self.next + k) % n;
             let bound = &mut self.sockets[i];
-            if !bound.ready {
+            if !bound.ready.get() {
                 continue;
             }
             match receive_one(bound, &mut self.control, buf) {
@@ -168,7 +170,7 @@ impl Sockets {
                     self.next = (i + 1) % n;
                     return Some(r);
                 }
-                None => bound.ready = false,
+                None => bound.ready.set(false),
             }
         }
         let d = self.from_pump.as_ref()?.try_recv()?;
@@ -181,7 +183,7 @@ impl Sockets {
     /// and notes which sockets have something to read; a ring is answered here, before the
     /// loop looks at what rang (whatever rings after that wakes the next sleep). A signal ends
     /// it early; the loop just looks again.
-    pub(crate) fn wait(&mut self, deadline: Option<Instant>) {
+    pub(crate) fn wait(&self, deadline: Option<Instant>) {
         let mut fds: Vec<PollFd<'_>> = self
             .sockets
             .iter()
@@ -195,21 +197,14 @@ impl Sockets {
                 tv_nsec: i64::from(left.subsec_nanos()),
             }
         });
-        if poll(&mut fds, timeout.as_ref()).is_err() {
+        let polled = poll(&mut fds, timeout.as_ref()).is_ok();
+        for (bound, fd) in self.sockets.iter().zip(&fds) {
             // Interrupted: look at every socket again rather than trust stale flags.
-            self.sockets.iter_mut().for_each(|b| b.ready = true);
-            return;
+            if !polled || !fd.revents().is_empty() {
+                bound.ready.set(true);
+            }
         }
-        let rang = fds.last().is_some_and(|f| !f.revents().is_empty());
-        // One bit per socket (a socket past the 64th is simply looked at again).
-        let readable = fds.iter().enumerate().fold(0u64, |bits, (i, f)| {
-            bits | u64::from(i >= 64 || !f.revents().is_empty()) << i.min(63)
-        });
-        drop(fds);
-        for (i, bound) in self.sockets.iter_mut().enumerate() {
-            bound.ready |= readable >> i.min(63) & 1 == 1;
-        }
-        if rang {
+        if polled && fds.last().is_some_and(|f| !f.revents().is_empty()) {
             self.bell.answer();
         }
     }
