@@ -184,6 +184,15 @@ pub struct SaTable {
     inner: Arc<TableInner>,
 }
 
+/// [`SaTable::set_rekey_waker`]'s callback.
+struct RekeyWaker(Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for RekeyWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RekeyWaker")
+    }
+}
+
 #[derive(Debug, Default)]
 struct TableInner {
     current: ArcSwap<Snapshot>,
@@ -192,9 +201,9 @@ struct TableInner {
     /// first, for the control plane to take with [`SaTable::poll_rekey`]. Each SA raises it
     /// once, so this holds at most one entry per SA.
     rekeys: Mutex<VecDeque<u32>>,
-    /// Told when a rekey is queued, so a control plane that sleeps until its next input wakes
+    /// Called when a rekey is queued, so a control plane that sleeps until its next input wakes
     /// for it instead of polling (see [`SaTable::set_rekey_waker`]).
-    rekey_waker: Mutex<Option<crossbeam_channel::Sender<()>>>,
+    rekey_waker: Mutex<Option<RekeyWaker>>,
     /// Whether authenticated ESP from a new source moves the peer's address (RFC 7296
     /// §2.23, RFC 3948): `false` by default and once MOBIKE is negotiated, where addresses move
     /// only by UPDATE_SA_ADDRESSES (RFC 4555).
@@ -334,18 +343,17 @@ impl SaTable {
         if !rekeys.contains(&spi_in) {
             rekeys.push_back(spi_in);
             drop(rekeys);
-            // A full channel already holds a wake-up the control plane has not taken yet.
             if let Some(waker) = lock(&self.inner.rekey_waker).as_ref() {
-                let _ = waker.try_send(());
+                (waker.0)();
             }
         }
     }
 
-    /// Sends `()` on `waker` whenever a rekey is queued for [`Self::poll_rekey`]: a control
-    /// plane that waits on its sockets and commands adds this channel to what it waits on
-    /// (a bounded channel of one is enough). Replaces an earlier waker.
-    pub fn set_rekey_waker(&self, waker: crossbeam_channel::Sender<()>) {
-        *lock(&self.inner.rekey_waker) = Some(waker);
+    /// Calls `wake` whenever a rekey is queued for [`Self::poll_rekey`] (on the datapath's
+    /// thread, so it must not block: a control plane rings whatever it sleeps on). Replaces an
+    /// earlier waker.
+    pub fn set_rekey_waker(&self, wake: impl Fn() + Send + Sync + 'static) {
+        *lock(&self.inner.rekey_waker) = Some(RekeyWaker(Box::new(wake)));
     }
 
     /// The next child SA (by inbound SPI) that the datapath wants rekeyed: one of its

@@ -146,7 +146,6 @@ impl Crew {
                 keylog: keylog.as_ref().map(|k| k()),
                 wakeups: Arc::clone(&wakeups),
                 deadline: None,
-                rekey_wake: None,
                 path_wake: None,
                 redirects: None,
                 mobility: None,

@@ -2,9 +2,9 @@
 //! events into session events (installing child SAs in the datapath on the way), takes the
 //! datapath's rekey requests, then waits for the next datagram, command or timer, whichever
 //! comes first. It reads its UDP sockets itself and sleeps in `poll(2)` on them and its
-//! doorbell (`crate::doorbell`), with the next timer as the deadline: commands, the
-//! datapath's rekey requests and path changes come through channels whose senders ring the
-//! bell, so each wakes the loop at once, and nothing wakes it otherwise.
+//! doorbell (`crate::doorbell`), with the next timer as the deadline: commands and path changes
+//! come through channels whose senders ring the bell, the datapath rings it for a rekey, so each
+//! wakes the loop at once, and nothing wakes it otherwise.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,8 +54,6 @@ pub(crate) struct Driver<E> {
     trace: Option<DatagramTrace>,
     commands: Receiver<Command>,
     commands_open: bool,
-    /// The datapath queued a child SA rekey (`SaTable::set_rekey_waker`).
-    rekey_wake: Option<Receiver<()>>,
     /// The host's addresses or routes changed (a MOBIKE initiator's `Mobility` watch).
     path_wake: Option<Receiver<()>>,
     events: Sender<SessionEvent>,
@@ -94,7 +92,6 @@ impl<E: Role> Driver<E> {
             trace: parts.trace,
             commands: parts.commands,
             commands_open: true,
-            rekey_wake: parts.rekey_wake,
             path_wake: parts.path_wake,
             events: parts.events,
             events_dropped: 0,
@@ -238,12 +235,6 @@ impl<E: Role> Driver<E> {
                 self.path_wake = None;
                 self.path_changed(false);
             }
-            Some(Err(TryRecvError::Empty)) | None => {}
-        }
-        // The rekey itself starts in the next turn (`datapath_rekeys`).
-        match self.rekey_wake.as_ref().map(Receiver::try_recv) {
-            Some(Ok(())) => any = true,
-            Some(Err(TryRecvError::Disconnected)) => self.rekey_wake = None,
             Some(Err(TryRecvError::Empty)) | None => {}
         }
         any

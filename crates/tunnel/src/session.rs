@@ -354,20 +354,14 @@ impl Session {
             tx: vec![Mailbox::new(tx, Arc::clone(&bell))],
             pump: pump.as_ref().map_or_else(Weak::new, Arc::downgrade),
         };
-        // One pending wake-up is enough: the loop takes every queued rekey when it runs.
         let table = pump.as_ref().map(|p| p.table()).or(netstack.as_ref().map(|n| n.table()));
         if let Some(t) = table {
             // RFC 7296 §2.23 until MOBIKE is known to be negotiated (RFC 4555 then rules).
             t.set_follow_peer(!config.mobike);
+            // A ring is enough: the loop takes every queued rekey each time it runs.
+            let bell = Arc::clone(&bell);
+            t.set_rekey_waker(move || bell.ring());
         }
-        let rekey_wake = table
-            .map(|t| {
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                t.set_rekey_waker(tx);
-                forward_wakes(rx, Arc::clone(&bell))
-            })
-            .transpose()
-            .map_err(SessionError::Spawn)?;
         let path_wake = mobility
             .as_ref()
             .and_then(crate::mobility::Mobility::wake)
@@ -384,7 +378,6 @@ impl Session {
             keylog,
             wakeups: Arc::clone(&wakeups),
             deadline: connect_timeout.map(|t| now + t),
-            rekey_wake,
             path_wake,
             redirects: None,
             mobility,
@@ -476,7 +469,6 @@ pub(crate) struct Parts {
     pub(crate) keylog: Option<crate::options::KeyLogger>,
     pub(crate) wakeups: Arc<AtomicU64>,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) rekey_wake: Option<Receiver<()>>,
     /// Rung through the doorbell when the host's paths change.
     pub(crate) path_wake: Option<Receiver<()>>,
     /// An initiator follows redirects (RFC 5685) with it.

@@ -140,7 +140,7 @@ impl Tunnel {
         let c = End::new(addr(CLIENT, 4500), lc, inbound_limits);
         let s = End::new(addr(SERVER, 4500), ls, inbound_limits);
         let (waker, client_wakes) = crossbeam_channel::unbounded();
-        c.table.set_rekey_waker(waker);
+        c.table.set_rekey_waker(move || waker.send(()).expect("the test holds the receiver"));
         let mut t = Self { now, client_requests: 0, client_wakes, client, server, c, s };
         t.ike();
         assert!(!t.c.installed.is_empty() && !t.s.installed.is_empty(), "the first child is up");

@@ -89,7 +89,6 @@ fn a_failing_send_to_one_peer_does_not_stop_the_loop() {
         keylog: None,
         wakeups: Arc::clone(&wakeups),
         deadline: None,
-        rekey_wake: None,
         path_wake: None,
         redirects: None,
         mobility: None,
