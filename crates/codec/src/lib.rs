@@ -56,15 +56,19 @@ pub mod registry;
 pub mod sk;
 pub mod wire;
 
+/// The inline vector behind [`Spi`], [`Transforms`] and [`TransformAttributes`], for
+/// building them (`smallvec!`, `SmallVec::from_slice`).
+pub use smallvec;
+
 pub use error::{DecodeError, DecodeErrorKind, EmitError, Ikev2};
 pub use header::{Flags, HEADER_LEN, HeaderRepr};
 pub use message::MessageRepr;
 pub use payload::{
     AddrRange, AuthRepr, CA_HASH_LEN, CertRepr, ConfigAttribute, ConfigRepr, DeleteRepr, EapCode,
     EapRepr, EncryptedFragmentRepr, EncryptedRepr, Gateway, IdRepr, IdValue, KeRepr, NonceRepr,
-    NotifyRepr, Payload, PayloadRepr, ProposalRepr, RedirectRepr, SaRepr, TrafficSelector,
-    TransformAttribute, TransformRepr, TsRepr, VendorIdRepr, chain_len, chain_to_vec, emit_chain,
-    first_type, parse_chain, parse_chain_at,
+    NotifyRepr, Payload, PayloadRepr, ProposalRepr, RedirectRepr, SaRepr, Spi, TrafficSelector,
+    TransformAttribute, TransformAttributes, TransformRepr, Transforms, TsRepr, VendorIdRepr,
+    chain_len, chain_to_vec, emit_chain, first_type, parse_chain, parse_chain_at,
 };
 pub use registry::{
     AttributeType, AuthMethod, CertEncoding, ConfigAttributeType, ConfigType, DhGroup, EncrAlg,

@@ -212,7 +212,7 @@ fn ike_auth_inner_payloads_decode() {
     let PayloadRepr::Sa(sa) = body(PayloadType::SA) else { panic!() };
     let p = &sa.proposals[0];
     assert_eq!(p.protocol, ProtocolId::ESP);
-    assert_eq!(p.spi, [0xc1, 0x4b, 0x46, 0xec]);
+    assert_eq!(p.spi[..], [0xc1, 0x4b, 0x46, 0xec]);
     let t = &p.transforms;
     assert_eq!(t[0].encr_id(), Some(EncrAlg::ENCR_AES_CBC));
     assert_eq!(t[0].key_length(), Some(256));

@@ -1,6 +1,7 @@
 //! Malformed input: each case must fail with the exact error kind, offset
 //! and payload, and map to the right Notify (RFC 7296 §2.21.1).
 
+use ikeway_codec::smallvec::smallvec;
 use ikeway_codec::{
     DecodeError, DecodeErrorKind as K, EmitError, EncryptedRepr, HeaderRepr, MessageRepr,
     NonceRepr, NotifyRepr, NotifyType, Payload, PayloadRepr, PayloadType, emit_chain, parse_chain,
@@ -405,7 +406,8 @@ fn emit_reports_short_buffer_and_overlong_fields() {
     let msg =
         MessageRepr { header: HeaderRepr::parse(&message(0, &[])).unwrap(), payloads: vec![huge] };
     assert!(matches!(msg.to_vec(), Err(EmitError::TooLong { field: "payload length", .. })));
-    let spi = NotifyRepr { spi: vec![0; 300], ..NotifyRepr::new(NotifyType::REKEY_SA, vec![]) };
+    let spi =
+        NotifyRepr { spi: smallvec![0; 300], ..NotifyRepr::new(NotifyType::REKEY_SA, vec![]) };
     let mut buf = vec![0u8; spi.buffer_len()];
     assert!(matches!(spi.emit(&mut buf), Err(EmitError::TooLong { .. })));
 }

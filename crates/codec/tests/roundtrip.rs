@@ -28,8 +28,9 @@ fn attribute() -> impl Strategy<Value = TransformAttribute> {
 }
 
 fn transform() -> impl Strategy<Value = TransformRepr> {
-    (any::<u8>(), any::<u16>(), vec(attribute(), 0..3))
-        .prop_map(|(k, id, attributes)| TransformRepr { kind: TransformType(k), id, attributes })
+    (any::<u8>(), any::<u16>(), vec(attribute(), 0..3)).prop_map(|(k, id, attributes)| {
+        TransformRepr { kind: TransformType(k), id, attributes: attributes.into() }
+    })
 }
 
 fn proposal() -> impl Strategy<Value = ProposalRepr> {
@@ -38,15 +39,16 @@ fn proposal() -> impl Strategy<Value = ProposalRepr> {
         Just((ProtocolId::IKE, 8)),
         Just((ProtocolId::ESP, 4)),
         Just((ProtocolId::AH, 4)),
-        (4u8..=255, 0usize..6).prop_map(|(p, n)| (ProtocolId(p), n)),
+        // Past the 8 octets an SPI holds inline, to cover the spill.
+        (4u8..=255, 0usize..12).prop_map(|(p, n)| (ProtocolId(p), n)),
     ];
     (any::<u8>(), proto_spi, vec(transform(), 0..6)).prop_flat_map(
         |(number, (protocol, spi_len), transforms)| {
             vec(any::<u8>(), spi_len).prop_map(move |spi| ProposalRepr {
                 number,
                 protocol,
-                spi,
-                transforms: transforms.clone(),
+                spi: spi.into(),
+                transforms: transforms.clone().into(),
             })
         },
     )
@@ -102,9 +104,9 @@ fn ts() -> impl Strategy<Value = TsRepr> {
 }
 
 fn notify() -> impl Strategy<Value = NotifyRepr> {
-    (any::<u8>(), bytes(9), any::<u16>(), bytes(40)).prop_map(|(p, spi, k, data)| NotifyRepr {
+    (any::<u8>(), bytes(12), any::<u16>(), bytes(40)).prop_map(|(p, spi, k, data)| NotifyRepr {
         protocol: ProtocolId(p),
-        spi,
+        spi: spi.into(),
         kind: NotifyType(k),
         data,
     })

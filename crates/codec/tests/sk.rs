@@ -1,6 +1,7 @@
 //! The Encrypted payload against messages other stacks encrypted (Wireshark's test captures,
 //! decrypted by tshark), and our own seal / fragment / reassemble round trips.
 
+use ikeway_codec::smallvec::smallvec;
 use std::time::{Duration, Instant};
 
 use ikeway_codec::sk::{
@@ -114,7 +115,7 @@ fn inner_payloads(vendor_len: usize) -> Vec<Payload> {
     vec![
         Payload::new(PayloadRepr::Notify(NotifyRepr {
             protocol: ProtocolId::NONE,
-            spi: vec![],
+            spi: smallvec![],
             kind: NotifyType::INITIAL_CONTACT,
             data: vec![],
         })),

@@ -2,6 +2,7 @@
 //! tshark (Wireshark's IKEv2 dissector) with our keys. No malformed-packet or expert warnings,
 //! the encrypted payload's ICV checks out, and every field tshark shows is what we built.
 
+use ikeway_codec::smallvec::smallvec;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -30,8 +31,8 @@ fn ike_sa_init() -> Vec<u8> {
     let proposal = ProposalRepr {
         number: 1,
         protocol: ProtocolId::IKE,
-        spi: vec![],
-        transforms: vec![
+        spi: smallvec![],
+        transforms: smallvec![
             TransformRepr::encr(EncrAlg::ENCR_AES_GCM_16, Some(256)),
             TransformRepr::prf(PrfAlg::PRF_HMAC_SHA2_256),
             TransformRepr::dh(DhGroup::ECP_256),
@@ -69,8 +70,8 @@ fn ike_auth() -> Vec<u8> {
     let esp = ProposalRepr {
         number: 1,
         protocol: ProtocolId::ESP,
-        spi: vec![0xc0, 0xff, 0xee, 0x01],
-        transforms: vec![
+        spi: smallvec![0xc0, 0xff, 0xee, 0x01],
+        transforms: smallvec![
             TransformRepr::encr(EncrAlg::ENCR_AES_GCM_16, Some(128)),
             TransformRepr::esn(EsnMode::NO_ESN),
         ],

@@ -2,8 +2,8 @@
 //! a peer's choice (initiator), RFC 7296 §2.7 and §3.3.
 
 use ikeway_codec::{
-    DhGroup, EncrAlg, EsnMode, IntegAlg, PrfAlg, ProposalRepr, ProtocolId, SaRepr, TransformRepr,
-    TransformType,
+    DhGroup, EncrAlg, EsnMode, IntegAlg, PrfAlg, ProposalRepr, ProtocolId, SaRepr, Spi,
+    TransformRepr, TransformType, Transforms,
 };
 use ikeway_crypto::{Encryption, Integrity, Prf, Suite};
 
@@ -78,7 +78,7 @@ pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: &[u8]) -> SaRepr {
         .map(|(i, p)| {
             let addke: usize = p.additional_kes.iter().take(MAX_ADDITIONAL_KES).map(Vec::len).sum();
             let count = 2 + usize::from(p.integrity.is_some()) + p.groups.len() + addke;
-            let mut transforms = Vec::with_capacity(count);
+            let mut transforms = Transforms::with_capacity(count);
             transforms.push(encr_transform(p.encryption));
             transforms.push(TransformRepr::prf(PrfAlg(p.prf.iana_id())));
             if let Some(i) = p.integrity {
@@ -89,7 +89,7 @@ pub(crate) fn ike_offer(proposals: &[IkeProposal], spi: &[u8]) -> SaRepr {
             ProposalRepr {
                 number: proposal_number(i),
                 protocol: ProtocolId::IKE,
-                spi: spi.to_vec(),
+                spi: Spi::from_slice(spi),
                 transforms,
             }
         })
@@ -134,7 +134,7 @@ pub(crate) fn esp_offer(
                 0
             };
             let count = 1 + usize::from(p.integrity.is_some()) + pfs + esn.len();
-            let mut transforms = Vec::with_capacity(count);
+            let mut transforms = Transforms::with_capacity(count);
             transforms.push(encr_transform(p.encryption));
             if let Some(i) = p.integrity {
                 transforms.push(integ_transform(i));
@@ -147,7 +147,7 @@ pub(crate) fn esp_offer(
             ProposalRepr {
                 number: proposal_number(i),
                 protocol: ProtocolId::ESP,
-                spi: spi.to_be_bytes().to_vec(),
+                spi: Spi::from_slice(&spi.to_be_bytes()),
                 transforms,
             }
         })
@@ -365,7 +365,7 @@ pub(crate) fn choose_ike_within(
         let chosen = match_ike(p, ours, limits)?;
         let addke =
             (0..MAX_ADDITIONAL_KES).filter(|s| offered(p, addke_type(*s)).next().is_some()).count();
-        let mut transforms = Vec::with_capacity(4 + addke);
+        let mut transforms = Transforms::with_capacity(4 + addke);
         transforms.push(encr_transform(chosen.suite.encryption()));
         transforms.push(TransformRepr::prf(PrfAlg(chosen.prf.iana_id())));
         if let Some(i) = chosen.suite.integrity() {
@@ -376,7 +376,7 @@ pub(crate) fn choose_ike_within(
         let reply = ProposalRepr {
             number: p.number,
             protocol: ProtocolId::IKE,
-            spi: our_spi.to_vec(),
+            spi: Spi::from_slice(our_spi),
             transforms,
         };
         Some((chosen, SaRepr { proposals: vec![reply] }))
@@ -406,7 +406,8 @@ pub(crate) fn choose_esp(
         if peer_spi < MIN_ESP_SPI {
             return None;
         }
-        let mut transforms = vec![encr_transform(chosen.suite.encryption())];
+        let mut transforms = Transforms::new();
+        transforms.push(encr_transform(chosen.suite.encryption()));
         if let Some(i) = chosen.suite.integrity() {
             transforms.push(integ_transform(i));
         }
@@ -419,7 +420,7 @@ pub(crate) fn choose_esp(
         let reply = ProposalRepr {
             number: p.number,
             protocol: ProtocolId::ESP,
-            spi: our_spi.to_be_bytes().to_vec(),
+            spi: Spi::from_slice(&our_spi.to_be_bytes()),
             transforms,
         };
         Some((chosen, peer_spi, SaRepr { proposals: vec![reply] }))
@@ -441,7 +442,7 @@ fn single_choice(reply: &SaRepr) -> Option<&ProposalRepr> {
 }
 
 /// Initiator: checks the responder's IKE choice against what we offered.
-pub(crate) fn accept_ike(reply: &SaRepr, ours: &[IkeProposal]) -> Option<(IkeSuite, Vec<u8>)> {
+pub(crate) fn accept_ike(reply: &SaRepr, ours: &[IkeProposal]) -> Option<(IkeSuite, Spi)> {
     let p = single_choice(reply)?;
     match_ike(p, ours, &IkeLimits::ANY).map(|s| (s, p.spi.clone()))
 }

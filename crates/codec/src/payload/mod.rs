@@ -36,7 +36,9 @@ pub use ke::KeRepr;
 pub use nonce::NonceRepr;
 pub use notify::NotifyRepr;
 pub use redirect::{Gateway, RedirectRepr, gw_ident_type};
-pub use sa::{ProposalRepr, SaRepr, TransformAttribute, TransformRepr};
+pub use sa::{
+    ProposalRepr, SaRepr, Spi, TransformAttribute, TransformAttributes, TransformRepr, Transforms,
+};
 pub use ts::{AddrRange, TrafficSelector, TsRepr};
 pub use vendor::VendorIdRepr;
 

@@ -6,7 +6,7 @@
 //! ~                       Notification Data                       ~
 //! ```
 
-use super::{Body, body_api};
+use super::{Body, Spi, body_api};
 use crate::error::{DecodeError, EmitError, len_u8};
 use crate::reader::{Reader, Writer};
 use crate::registry::{HashAlgorithm, NotifyType, ProtocolId};
@@ -19,7 +19,7 @@ pub struct NotifyRepr {
     /// zero and MUST be ignored on receipt").
     pub protocol: ProtocolId,
     /// The SPI, usually empty or 4 octets (ESP/AH).
-    pub spi: Vec<u8>,
+    pub spi: Spi,
     /// Notify message type.
     pub kind: NotifyType,
     /// Notification data.
@@ -29,7 +29,7 @@ pub struct NotifyRepr {
 impl NotifyRepr {
     /// A notification with no SPI and the given data.
     pub fn new(kind: NotifyType, data: Vec<u8>) -> Self {
-        Self { protocol: ProtocolId::NONE, spi: Vec::new(), kind, data }
+        Self { protocol: ProtocolId::NONE, spi: Spi::new(), kind, data }
     }
 
     /// SIGNATURE_HASH_ALGORITHMS listing `hashes` in order (RFC 7427 §4).
@@ -59,7 +59,7 @@ impl Body<crate::Ikev2> for NotifyRepr {
         let kind = NotifyType(r.u16()?);
         // An SPI size pointing past the body is reported as Truncated at
         // the SPI's offset.
-        let spi = r.take(usize::from(spi_size))?.to_vec();
+        let spi = Spi::from_slice(r.take(usize::from(spi_size))?);
         Ok(Self { protocol, spi, kind, data: r.rest().to_vec() })
     }
 

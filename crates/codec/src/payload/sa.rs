@@ -19,6 +19,8 @@
 //! ~                    AF=0  Attribute Value                      ~
 //! ```
 
+use smallvec::SmallVec;
+
 use super::{Body, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError, len_u8, len_u16};
 use crate::reader::{Reader, Writer};
@@ -35,6 +37,20 @@ const LAST: u8 = 0;
 
 /// The Attribute Format bit: set for TV (2-octet value inline).
 const AF_TV: u16 = 0x8000;
+
+/// An SPI as a proposal or a notification carries it: empty, 4 octets (AH, ESP) or 8 (IKE)
+/// in practice, held inline up to 8; a longer one (any protocol, up to the 255 its size
+/// field allows) spills to the heap.
+pub type Spi = SmallVec<[u8; 8]>;
+
+/// A proposal's transforms, inline up to 4 (an AEAD proposal with one key exchange, or an
+/// ESP proposal with its ESN choices): parsing or building one costs no allocation of its
+/// own. Longer lists spill to the heap, so any count the message holds is accepted.
+pub type Transforms = SmallVec<[TransformRepr; 4]>;
+
+/// A transform's attributes, inline up to one: Key Length is the only one RFC 7296 defines
+/// (§3.3.5). More spill to the heap.
+pub type TransformAttributes = SmallVec<[TransformAttribute; 1]>;
 
 /// An SA payload body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -53,9 +69,9 @@ pub struct ProposalRepr {
     pub protocol: ProtocolId,
     /// The sender's SPI: empty in an initial IKE SA negotiation, 8 octets
     /// for an IKE rekey, 4 for AH and ESP.
-    pub spi: Vec<u8>,
+    pub spi: Spi,
     /// The transforms.
-    pub transforms: Vec<TransformRepr>,
+    pub transforms: Transforms,
 }
 
 /// One transform (§3.3.2).
@@ -66,7 +82,7 @@ pub struct TransformRepr {
     /// Transform ID, interpreted by `kind` (see the `*_id` accessors).
     pub id: u16,
     /// Attributes (in practice only Key Length).
-    pub attributes: Vec<TransformAttribute>,
+    pub attributes: TransformAttributes,
 }
 
 /// A transform attribute (§3.3.5).
@@ -140,7 +156,7 @@ impl TransformAttribute {
 impl TransformRepr {
     /// A transform without attributes.
     pub fn new(kind: TransformType, id: u16) -> Self {
-        Self { kind, id, attributes: Vec::new() }
+        Self { kind, id, attributes: TransformAttributes::new() }
     }
 
     /// An encryption transform, with a Key Length for variable-key ciphers.
@@ -258,7 +274,7 @@ fn parse_transform(r: &mut Reader<'_>) -> Result<TransformRepr, DecodeError> {
     let kind = TransformType(r.u8()?);
     r.skip(1)?;
     let id = r.u16()?;
-    let mut attributes = Vec::new();
+    let mut attributes = TransformAttributes::new();
     while !r.is_empty() {
         attributes.push(TransformAttribute::parse(r)?);
     }
@@ -282,10 +298,10 @@ fn parse_proposal(r: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
     if !size_ok {
         return Err(DecodeError::new(DecodeErrorKind::SpiSize, spi_size_at));
     }
-    let spi = r.take(usize::from(spi_size))?.to_vec();
+    let spi = Spi::from_slice(r.take(usize::from(spi_size))?);
     // The announced count, bounded by what the bytes can hold (a transform is at least 8
     // octets), so that a forged count reserves no more than the message's size.
-    let mut transforms = Vec::with_capacity(count.min(r.remaining() / 8));
+    let mut transforms = Transforms::with_capacity(count.min(r.remaining() / 8));
     while !r.is_empty() {
         let mut t = r.substructure(8, MORE_TRANSFORMS, DecodeErrorKind::BadLastMarker)?;
         transforms.push(parse_transform(&mut t)?);
@@ -330,8 +346,8 @@ mod tests {
             proposals: vec![ProposalRepr {
                 number: 1,
                 protocol: ProtocolId::IKE,
-                spi: vec![],
-                transforms: vec![
+                spi: Spi::new(),
+                transforms: smallvec::smallvec![
                     TransformRepr::encr(EncrAlg::ENCR_AES_GCM_16, Some(256)),
                     TransformRepr::prf(PrfAlg::PRF_HMAC_SHA2_256),
                     TransformRepr::dh(DhGroup::ECP_256),

@@ -330,7 +330,7 @@ impl IkeSa {
         if let Some(old) = rekey_of {
             inner.push(Payload::new(PayloadRepr::Notify(NotifyRepr {
                 protocol: ProtocolId::ESP,
-                spi: old.to_be_bytes().to_vec(),
+                spi: ikeway_codec::Spi::from_slice(&old.to_be_bytes()),
                 kind: NotifyType::REKEY_SA,
                 data: Vec::new(),
             })));

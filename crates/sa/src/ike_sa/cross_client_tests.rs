@@ -333,7 +333,7 @@ fn a_rekey_answer_naming_another_clients_spi_takes_nothing() {
         .expect("parses");
     for p in &mut payloads {
         if let PayloadRepr::Sa(sa) = &mut p.body {
-            sa.proposals[0].spi = a_key.spi().to_be_bytes().to_vec();
+            sa.proposals[0].spi = a_key.spi().to_be_bytes().as_slice().into();
         }
     }
     let mut header = message.header;
@@ -424,7 +424,7 @@ fn a_reserved_child_spi_is_refused_with_no_proposal_chosen() {
     for p in &mut payloads {
         if let PayloadRepr::Sa(sa) = &mut p.body {
             for proposal in &mut sa.proposals {
-                proposal.spi = 255u32.to_be_bytes().to_vec();
+                proposal.spi = 255u32.to_be_bytes().as_slice().into();
             }
         }
     }
