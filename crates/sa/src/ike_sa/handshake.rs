@@ -193,10 +193,8 @@ impl IkeSa {
             sa.spi_i,
             sa.spi_r,
         )?);
-        sa.ni = nonce.data.clone();
-        sa.nr = nr.clone();
         sa.recv_mid = 1;
-        sa.expect_intermediate();
+        sa.expect_intermediate(&nonce.data, &nr);
         sa.transmit_all(std::slice::from_ref(&response));
         sa.response_cache = Some((0, vec![response.clone()]));
         sa.timers.set(Timer::HalfOpen, now + HALF_OPEN_TIMEOUT);
@@ -331,8 +329,6 @@ impl IkeSa {
         self.peer_multiple_auth =
             find_notify(payloads, NotifyType::MULTIPLE_AUTH_SUPPORTED).is_some();
         self.note_use_ppk_response(payloads);
-        self.ni = ni.clone();
-        self.nr = nr.clone();
         if let Some((ni, nr, request)) = self.start_intermediate(now, payloads, ni, nr, request)? {
             self.send_auth(now, ni, nr, request)?;
         }
@@ -647,10 +643,6 @@ impl IkeSa {
         let suite = self.crypto.as_ref().map(|c| c.suite).expect("keyed before established");
         self.settle_mobike();
         self.events.push_back(Event::IkeSaUp { spi_i: self.spi_i, spi_r: self.spi_r, suite });
-        // The IKE_SA_INIT nonces key IKE_INTERMEDIATE exchanges only; the keys that needed
-        // them are derived by now, so an established SA does not carry them.
-        self.ni = Vec::new();
-        self.nr = Vec::new();
         let (rekey, expire) = self.jittered(now, self.config.lifetimes.ike);
         self.timers.set(Timer::IkeRekey, rekey);
         self.timers.set(Timer::IkeExpire, expire);

@@ -66,6 +66,10 @@ pub(super) struct Intermediate {
     /// retransmission of it is still authenticated (and answered from the cache) after the
     /// keys moved on.
     previous: Option<IkeCrypto>,
+    /// The IKE_SA_INIT nonces, which every SKEYSEED(n) takes (RFC 9370 §2.2.2): kept here, so
+    /// that only an SA with additional key exchanges holds a second copy of them.
+    ni: Vec<u8>,
+    nr: Vec<u8>,
 }
 
 impl Intermediate {
@@ -139,10 +143,12 @@ impl IkeSa {
         init_request: Vec<u8>,
     ) -> Result<Option<AuthInputs>, crate::Error> {
         let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
-        let intermediate = Intermediate::new(&crypto.suite);
+        let mut intermediate = Intermediate::new(&crypto.suite);
         if intermediate.is_done() {
             return Ok(Some((ni, nr, init_request)));
         }
+        intermediate.ni.clone_from(&ni);
+        intermediate.nr.clone_from(&nr);
         if find_notify(payloads, NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED).is_none() {
             self.close(CloseReason::AdditionalKeyExchange(AddKeFailure::IntermediateUnsupported));
             return Ok(None);
@@ -195,22 +201,20 @@ impl IkeSa {
     /// SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr) and the seven keys from it (RFC 9370
     /// §2.2.2); the keys before stay with the responder for a retransmitted request.
     fn update_keys(&mut self, shared: &SecretBytes) -> Result<(), crate::Error> {
+        let Some(i) = self.intermediate.as_mut() else { return Err(crate::Error::NotKeyed) };
         let old = self.crypto.take().ok_or(crate::Error::NotKeyed)?;
         let seed = keys::intermediate_skeyseed(
             old.suite.prf,
             old.keys.sk_d.expose(),
             shared.expose(),
-            &self.ni,
-            &self.nr,
+            &i.ni,
+            &i.nr,
         );
-        let new = IkeCrypto::derive(
-            self.side, old.suite, &seed, &self.ni, &self.nr, self.spi_i, self.spi_r,
-        )?;
+        let new =
+            IkeCrypto::derive(self.side, old.suite, &seed, &i.ni, &i.nr, self.spi_i, self.spi_r)?;
         self.crypto = Some(new);
-        if let Some(i) = self.intermediate.as_mut() {
-            i.pending.pop_front();
-            i.previous = (self.side == Side::Responder).then_some(old);
-        }
+        i.pending.pop_front();
+        i.previous = (self.side == Side::Responder).then_some(old);
         Ok(())
     }
 
@@ -267,10 +271,14 @@ impl IkeSa {
     }
 
     /// Responder, IKE_SA_INIT chosen: the additional key exchanges to expect, if any.
-    pub(super) fn expect_intermediate(&mut self) {
+    /// Responder, after IKE_SA_INIT: when additional key exchanges were negotiated, keeps the
+    /// nonces they are keyed with and waits for them.
+    pub(super) fn expect_intermediate(&mut self, ni: &[u8], nr: &[u8]) {
         if let Some(c) = self.crypto.as_ref() {
-            let i = Intermediate::new(&c.suite);
+            let mut i = Intermediate::new(&c.suite);
             if !i.is_done() {
+                i.ni = ni.to_vec();
+                i.nr = nr.to_vec();
                 self.intermediate = Some(Box::new(i));
             }
         }

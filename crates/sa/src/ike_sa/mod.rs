@@ -212,10 +212,6 @@ pub struct IkeSa {
     peer_fragmentation: bool,
     state: State,
     crypto: Option<IkeCrypto>,
-    /// The IKE_SA_INIT nonces while the handshake may run IKE_INTERMEDIATE; empty once
-    /// established.
-    ni: Vec<u8>,
-    nr: Vec<u8>,
     send_mid: u32,
     recv_mid: u32,
     outstanding: Option<Outstanding>,
@@ -359,8 +355,6 @@ impl IkeSa {
             peer_fragmentation: false,
             state: State::Closed,
             crypto: None,
-            ni: Vec::new(),
-            nr: Vec::new(),
             send_mid: 0,
             recv_mid: 0,
             outstanding: None,
