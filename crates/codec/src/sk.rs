@@ -21,9 +21,10 @@ use ikeway_crypto::{CryptoError, Protector};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError};
 use crate::header::{HEADER_LEN, HeaderRepr, Packet};
 use crate::payload::{
-    EncryptedFragmentRepr, EncryptedRepr, GENERIC_HEADER_LEN, Payload, PayloadRepr, chain_len,
-    chain_to_vec, emit_chain_exact, first_type, parse_chain,
+    GENERIC_HEADER_LEN, Payload, chain_len, chain_to_vec, emit_chain_before, emit_chain_exact,
+    first_type, parse_chain,
 };
+use crate::reader::Writer;
 use crate::registry::PayloadType;
 
 /// SKF carries Fragment Number and Total Fragments after its generic header (RFC 7383 §2.5).
@@ -253,8 +254,9 @@ pub fn seal(
     protector: &Protector,
     iv: &[u8],
 ) -> Result<Vec<u8>, SkError> {
-    let plaintext = chain_to_vec(inner)?;
-    seal_content(header, cleartext, first_type(inner), None, &plaintext, protector, iv)
+    let envelope = Envelope { header, cleartext, first_inner: first_type(inner), fragment: None };
+    envelope
+        .seal(chain_len(inner), protector, iv, |content| emit_chain_exact(inner, content).map(drop))
 }
 
 /// Seals `content` (already encoded inner payloads, or a slice of them for a fragment) into one
@@ -269,49 +271,79 @@ pub fn seal_content(
     protector: &Protector,
     iv: &[u8],
 ) -> Result<Vec<u8>, SkError> {
-    if iv.len() != protector.iv_len() {
-        return Err(SkError::Crypto(CryptoError::IvLength {
-            expected: protector.iv_len(),
-            got: iv.len(),
-        }));
-    }
-    let ct_len = ciphertext_len(content.len(), protector.block_len());
-    let body_len = iv.len() + ct_len + protector.icv_len();
-    // Emit the chain with a zero-filled body of the right size, then fill it in place: the
-    // lengths in the headers are part of what is authenticated.
-    let encrypted = match fragment {
-        None => PayloadRepr::Encrypted(EncryptedRepr { first_inner, body: vec![0; body_len] }),
-        Some(FragmentInfo { number, total }) => {
-            PayloadRepr::EncryptedFragment(EncryptedFragmentRepr {
-                first_inner,
-                number,
-                total,
-                body: vec![0; body_len],
-            })
-        }
-    };
-    let mut chain: Vec<Payload> = cleartext.to_vec();
-    chain.push(Payload::new(encrypted));
-    let total_len = HEADER_LEN + chain_len(&chain);
-    let mut header = *header;
-    header.next_payload = first_type(&chain);
-    header.length = u32::try_from(total_len)
-        .map_err(|_| EmitError::TooLong { field: "IKE message length", len: total_len })?;
-    let mut message = vec![0u8; total_len];
-    header.emit(&mut message)?;
-    emit_chain_exact(&chain, &mut message[HEADER_LEN..])?;
+    let envelope = Envelope { header, cleartext, first_inner, fragment };
+    envelope.seal(content.len(), protector, iv, |out| {
+        out.copy_from_slice(content);
+        Ok(())
+    })
+}
 
-    let body_start = total_len - body_len;
-    let (aad, body) = message.split_at_mut(body_start);
-    let (iv_out, rest) = body.split_at_mut(iv.len());
-    iv_out.copy_from_slice(iv);
-    let (ciphertext, icv) = rest.split_at_mut(ct_len);
-    ciphertext[..content.len()].copy_from_slice(content);
-    // Padding bytes may hold any value (§3.14); zeros keep the output deterministic.
-    let pad_length = ct_len - content.len() - 1;
-    ciphertext[ct_len - 1] = u8::try_from(pad_length).expect("padding is shorter than one block");
-    protector.seal(aad, iv, ciphertext, icv)?;
-    Ok(message)
+/// What surrounds the sealed content of one message.
+struct Envelope<'a> {
+    header: &'a HeaderRepr,
+    cleartext: &'a [Payload],
+    first_inner: PayloadType,
+    /// Set for an SKF payload.
+    fragment: Option<FragmentInfo>,
+}
+
+impl Envelope<'_> {
+    /// Builds the message in one buffer: the header, the cleartext payloads, the SK or SKF
+    /// header and the IV, then `write_content` fills the `content_len` bytes of plaintext
+    /// where they will be encrypted, and the padding and ICV follow, all in place: no
+    /// intermediate copy of the inner payloads or of the cleartext chain.
+    fn seal(
+        &self,
+        content_len: usize,
+        protector: &Protector,
+        iv: &[u8],
+        write_content: impl FnOnce(&mut [u8]) -> Result<(), EmitError>,
+    ) -> Result<Vec<u8>, SkError> {
+        if iv.len() != protector.iv_len() {
+            return Err(SkError::Crypto(CryptoError::IvLength {
+                expected: protector.iv_len(),
+                got: iv.len(),
+            }));
+        }
+        let ct_len = ciphertext_len(content_len, protector.block_len());
+        let body_len = iv.len() + ct_len + protector.icv_len();
+        let (kind, fields_len) = match self.fragment {
+            None => (PayloadType::SK, 0),
+            Some(_) => (PayloadType::SKF, FRAGMENT_FIELDS_LEN),
+        };
+        let sk_len = GENERIC_HEADER_LEN + fields_len + body_len;
+        let total_len = HEADER_LEN + chain_len(self.cleartext) + sk_len;
+        let mut header = *self.header;
+        header.next_payload = self.cleartext.first().map_or(kind, Payload::kind);
+        header.length = u32::try_from(total_len)
+            .map_err(|_| EmitError::TooLong { field: "IKE message length", len: total_len })?;
+        let mut message = vec![0u8; total_len];
+        header.emit(&mut message)?;
+        let sk_start = total_len - sk_len;
+        emit_chain_before(self.cleartext, kind, &mut message[HEADER_LEN..sk_start])?;
+        // The generic header and fragment fields as EncryptedRepr / EncryptedFragmentRepr
+        // emit them; the lengths in the headers are part of what is authenticated.
+        let mut w = Writer::new(&mut message[sk_start..]);
+        w.generic_header(self.first_inner.0, 0, "payload length", sk_len)?;
+        if let Some(FragmentInfo { number, total }) = self.fragment {
+            w.u16(number)?;
+            w.u16(total)?;
+        }
+
+        let body_start = total_len - body_len;
+        let (aad, body) = message.split_at_mut(body_start);
+        let (iv_out, rest) = body.split_at_mut(iv.len());
+        iv_out.copy_from_slice(iv);
+        let (ciphertext, icv) = rest.split_at_mut(ct_len);
+        write_content(&mut ciphertext[..content_len])?;
+        // Padding bytes may hold any value (§3.14); zeros (the buffer's) keep the output
+        // deterministic.
+        let pad_length = ct_len - content_len - 1;
+        ciphertext[ct_len - 1] =
+            u8::try_from(pad_length).expect("padding is shorter than one block");
+        protector.seal(aad, iv, ciphertext, icv)?;
+        Ok(message)
+    }
 }
 
 /// Splits `inner` into SKF fragments so that no message exceeds `max_message_len` bytes

@@ -162,6 +162,58 @@ fn seal_then_open_round_trips_for_each_suite() {
     }
 }
 
+/// The message is built in one buffer: the cleartext payloads chain into the SK payload
+/// (their last Next Payload names SK), and SKF carries its fragment fields, exactly as the
+/// parsed message re-emits.
+#[test]
+fn sealed_cleartext_and_fragment_fields_read_back() {
+    let cleartext = vec![
+        Payload::new(PayloadRepr::Notify(NotifyRepr::new(NotifyType::COOKIE, vec![9; 12]))),
+        Payload::new(PayloadRepr::VendorId(VendorIdRepr { data: vec![1, 2, 3] })),
+    ];
+    for suite in suites() {
+        let p = keyed(&suite);
+        let inner = inner_payloads(5);
+        let iv = vec![4; p.iv_len()];
+        let message = sk::seal(&header(), &cleartext, &inner, &p, &iv).unwrap();
+        let parsed = ikeway_codec::MessageRepr::parse(&message).unwrap();
+        assert_eq!(parsed.payloads[..2], cleartext[..], "{suite:?}");
+        assert_eq!(parsed.encrypted().unwrap().first_inner, PayloadType::NOTIFY);
+        assert_eq!(parsed.to_vec().unwrap(), message);
+        assert_eq!(sk::open(&message, &p).unwrap().payloads().unwrap(), inner);
+
+        let fragment = Some(FragmentInfo { number: 2, total: 3 });
+        let content = [0xab; 21];
+        let message =
+            sk::seal_content(&header(), &[], PayloadType::NONE, fragment, &content, &p, &iv)
+                .unwrap();
+        let parsed = ikeway_codec::MessageRepr::parse(&message).unwrap();
+        let skf = parsed.encrypted_fragment().unwrap();
+        assert_eq!((skf.number, skf.total), (2, 3));
+        assert_eq!(parsed.header.next_payload, PayloadType::SKF);
+        assert_eq!(parsed.to_vec().unwrap(), message);
+        let opened = sk::open(&message, &p).unwrap();
+        assert_eq!((opened.plaintext.as_slice(), opened.fragment), (&content[..], fragment));
+    }
+}
+
+/// An SK payload among the cleartext ones would not be last: refused, as the chain emitter
+/// refuses it.
+#[test]
+fn seal_refuses_an_encrypted_payload_in_the_cleartext() {
+    let p = keyed(&suites()[0]);
+    let sk = PayloadRepr::Encrypted(ikeway_codec::EncryptedRepr {
+        first_inner: PayloadType::NONE,
+        body: vec![0; 30],
+    });
+    assert_eq!(
+        sk::seal(&header(), &[Payload::new(sk)], &inner_payloads(1), &p, &[0; 8]).unwrap_err(),
+        SkError::Emit(ikeway_codec::EmitError::Inconsistent(
+            "an SK or SKF payload must be the last payload"
+        ))
+    );
+}
+
 #[test]
 fn rejects_bad_padding_length() {
     // Seal a message whose last plaintext byte claims more padding than there is.

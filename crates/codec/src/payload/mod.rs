@@ -352,9 +352,22 @@ pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> Result<usize, EmitErr
 /// already: each length is a walk over every payload, proposal and transform, and a message
 /// needs its chain's length to size and head itself.
 pub(crate) fn emit_chain_exact(payloads: &[Payload], buf: &mut [u8]) -> Result<usize, EmitError> {
+    emit_chain_before(payloads, PayloadType::NONE, buf)
+}
+
+/// [`emit_chain_exact`] for a chain that a payload of type `then` follows in the same message
+/// (NONE: nothing does): the last payload's Next Payload names `then`. A message's cleartext
+/// payloads are emitted so, with the SK or SKF payload after them written in place
+/// ([`crate::sk::seal`]); an SK or SKF payload among `payloads` is then refused, as it would
+/// not be last.
+pub(crate) fn emit_chain_before(
+    payloads: &[Payload],
+    then: PayloadType,
+    buf: &mut [u8],
+) -> Result<usize, EmitError> {
     let mut w = Writer::new(buf);
     for (i, p) in payloads.iter().enumerate() {
-        let is_last = i + 1 == payloads.len();
+        let is_last = i + 1 == payloads.len() && then == PayloadType::NONE;
         let next = match p.body.first_inner() {
             Some(_) if !is_last => {
                 return Err(EmitError::Inconsistent(
@@ -362,7 +375,7 @@ pub(crate) fn emit_chain_exact(payloads: &[Payload], buf: &mut [u8]) -> Result<u
                 ));
             }
             Some(inner) => inner,
-            None => payloads.get(i + 1).map_or(PayloadType::NONE, Payload::kind),
+            None => payloads.get(i + 1).map_or(then, Payload::kind),
         };
         w.generic_header(
             next.0,
