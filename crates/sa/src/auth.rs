@@ -115,20 +115,59 @@ impl PeerRefused {
 /// N(SIGNATURE_HASH_ALGORITHMS) with every hash we verify (RFC 7427 §4), sent by both sides
 /// in IKE_SA_INIT whatever they authenticate with: it only says what we can check.
 pub(crate) fn signature_hashes_notify() -> Payload {
-    let hashes: Vec<HashAlgorithm> =
-        SUPPORTED_SIGNATURE_HASHES.iter().map(|h| HashAlgorithm(h.to_u16())).collect();
+    let hashes = SUPPORTED_SIGNATURE_HASHES.map(|h| HashAlgorithm(h.to_u16()));
     Payload::new(PayloadRepr::Notify(NotifyRepr::signature_hash_algorithms(&hashes)))
+}
+
+/// The hashes a peer announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4) that a signature of
+/// ours could use, as a set: choosing a scheme asks only whether a hash was announced, and a
+/// value we cannot sign with never matters, so an SA keeps a byte however long the list was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AnnouncedHashes(u8);
+
+impl AnnouncedHashes {
+    /// The hashes a set can hold, one bit each.
+    const KNOWN: [SignatureHash; 5] = [
+        SignatureHash::Sha1,
+        SignatureHash::Sha256,
+        SignatureHash::Sha384,
+        SignatureHash::Sha512,
+        SignatureHash::Identity,
+    ];
+
+    fn insert(&mut self, hash: SignatureHash) {
+        if let Some(bit) = Self::KNOWN.iter().position(|k| *k == hash) {
+            self.0 |= 1 << bit;
+        }
+    }
+
+    /// The set as the list [`ikeway_pki::Identity::sign_auth`] takes: the slice `..n` of the
+    /// array returned with `n`.
+    pub(crate) fn to_list(self) -> ([SignatureHash; 5], usize) {
+        let mut list = Self::KNOWN;
+        let mut n = 0;
+        for (bit, hash) in Self::KNOWN.into_iter().enumerate() {
+            if self.0 & (1 << bit) != 0 {
+                list[n] = hash;
+                n += 1;
+            }
+        }
+        (list, n)
+    }
 }
 
 /// The hashes the peer announced in IKE_SA_INIT, `None` when it announced none: then we sign
 /// with our key's classic method. A malformed list (odd length) counts as none.
-pub(crate) fn peer_signature_hashes(payloads: &[Payload]) -> Option<Vec<SignatureHash>> {
+pub(crate) fn peer_signature_hashes(payloads: &[Payload]) -> Option<AnnouncedHashes> {
     let notify = payloads.iter().find_map(|p| match &p.body {
         PayloadRepr::Notify(n) if n.kind == NotifyType::SIGNATURE_HASH_ALGORITHMS => Some(n),
         _ => None,
     })?;
-    let hashes = notify.hash_algorithms().ok()?;
-    Some(hashes.into_iter().map(|h| SignatureHash::from_u16(h.0)).collect())
+    let mut set = AnnouncedHashes::default();
+    for hash in notify.hash_algorithms().ok()? {
+        set.insert(SignatureHash::from_u16(hash.0));
+    }
+    Some(set)
 }
 
 /// Our CERTREQ (encoding 4, the SHA-1 hashes of the anchors' keys, RFC 7296 §3.7) when we
@@ -401,17 +440,39 @@ mod tests {
         let PayloadRepr::Notify(n) = &n.body else { panic!("a notify") };
         assert_eq!(n.data, [0, 2, 0, 3, 0, 4, 0, 5]);
         let payloads = [Payload::new(PayloadRepr::Notify(n.clone()))];
+        let (list, len) = peer_signature_hashes(&payloads).expect("announced").to_list();
         assert_eq!(
-            peer_signature_hashes(&payloads),
-            Some(vec![
+            list[..len],
+            [
                 SignatureHash::Sha256,
                 SignatureHash::Sha384,
                 SignatureHash::Sha512,
                 SignatureHash::Identity
-            ])
+            ]
         );
         let odd = NotifyRepr::new(NotifyType::SIGNATURE_HASH_ALGORITHMS, vec![0, 2, 0]);
         assert_eq!(peer_signature_hashes(&[Payload::new(PayloadRepr::Notify(odd))]), None);
         assert_eq!(peer_signature_hashes(&[]), None);
+    }
+
+    /// The set keeps what a scheme can be chosen from, whatever the peer's order, repeats and
+    /// unknown values; a list of nothing we know is an announcement all the same (`Some`,
+    /// empty), which is not the classic method's `None`.
+    #[test]
+    fn announced_hashes_keep_known_values_once_in_registry_order() {
+        let notify = |data: Vec<u8>| {
+            let n = NotifyRepr::new(NotifyType::SIGNATURE_HASH_ALGORITHMS, data);
+            [Payload::new(PayloadRepr::Notify(n))]
+        };
+        let set = peer_signature_hashes(&notify(vec![0, 5, 0x12, 0x34, 0, 1, 0, 5, 0, 4]))
+            .expect("announced");
+        let (list, len) = set.to_list();
+        assert_eq!(
+            list[..len],
+            [SignatureHash::Sha1, SignatureHash::Sha512, SignatureHash::Identity]
+        );
+        let unknown = peer_signature_hashes(&notify(vec![0x12, 0x34, 0, 0])).expect("announced");
+        assert_eq!(unknown.to_list().1, 0);
+        assert_eq!(peer_signature_hashes(&notify(Vec::new())).map(|s| s.to_list().1), Some(0));
     }
 }

@@ -406,7 +406,8 @@ impl IkeSa {
         let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
         let octets =
             crypto.signed_octets(signer, real_message, peer_nonce, &self.config.local_id)?;
-        let hashes = self.peer_hashes.as_deref();
+        let hashes = self.peer_hashes.map(auth::AnnouncedHashes::to_list);
+        let hashes = hashes.as_ref().map(|(list, n)| &list[..*n]);
         Ok(auth::own_auth(&self.config.local_auth, crypto, &octets, hashes))
     }
 

@@ -230,7 +230,7 @@ pub struct IkeSa {
     init_response: Option<Vec<u8>>,
     /// The hashes the peer announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4); `None` if
     /// it sent none, and we sign with our key's classic method.
-    peer_hashes: Option<Vec<ikeway_pki::SignatureHash>>,
+    peer_hashes: Option<crate::auth::AnnouncedHashes>,
     /// The responder announced MULTIPLE_AUTH_SUPPORTED (RFC 4739).
     peer_multiple_auth: bool,
     /// Child rekeys that collided with ours: (old inbound SPI, the peer's new inbound SPI).
