@@ -37,6 +37,10 @@ pub(crate) struct UnmixedKeys {
 
 impl IkeCrypto {
     /// Derives the seven keys from SKEYSEED and keys both directions for `side`.
+    ///
+    /// Boxed: the seven keys are held inline (`SecretBytes`, 72 bytes each), and an IKE SA
+    /// keeps this behind a pointer so that the SA itself stays small; a responder's slab holds
+    /// 64 SAs inline per chunk, and past 128 KiB a chunk is an `mmap` of its own.
     pub(crate) fn derive(
         side: Side,
         suite: IkeSuite,
@@ -45,14 +49,14 @@ impl IkeCrypto {
         nr: &[u8],
         spi_i: u64,
         spi_r: u64,
-    ) -> Result<Self, CryptoError> {
+    ) -> Result<Box<Self>, CryptoError> {
         let lengths = IkeKeyLengths {
             integrity: suite.suite.integrity_key_len(),
             encryption: suite.suite.encryption_key_len(),
         };
         let keys =
             keys::derive_ike_keys(suite.prf, skeyseed.expose(), ni, nr, spi_i, spi_r, lengths)?;
-        let crypto = Self { suite, keys, side, int_auth: Vec::new() };
+        let crypto = Box::new(Self { suite, keys, side, int_auth: Vec::new() });
         // Keyed once here so that a key the suite refuses fails the derivation, not a message.
         // Once is enough: both directions' keys have the lengths of the same suite.
         crypto.protector(Side::Initiator)?;

@@ -65,7 +65,7 @@ pub(super) struct Intermediate {
     /// Responder: the keys that protected the last IKE_INTERMEDIATE request, kept so that a
     /// retransmission of it is still authenticated (and answered from the cache) after the
     /// keys moved on.
-    previous: Option<IkeCrypto>,
+    previous: Option<Box<IkeCrypto>>,
     /// The IKE_SA_INIT nonces, which every SKEYSEED(n) takes (RFC 9370 §2.2.2): kept here, so
     /// that only an SA with additional key exchanges holds a second copy of them.
     ni: Vec<u8>,
@@ -84,7 +84,7 @@ impl Intermediate {
     /// The keys to authenticate a retransmitted request with, when the last request answered
     /// was an IKE_INTERMEDIATE.
     pub(super) fn previous_keys(&self) -> Option<&IkeCrypto> {
-        self.previous.as_ref()
+        self.previous.as_deref()
     }
 
     /// `IntAuth_iN | IntAuth_rN | IKE_AUTH_MID`, what both AUTH payloads cover after the

@@ -176,7 +176,7 @@ struct OldSa {
     spi_r: u64,
     /// Our role on the old SA, for the flags of its DELETE.
     side: Side,
-    crypto: IkeCrypto,
+    crypto: Box<IkeCrypto>,
     recv_mid: u32,
     /// Our answer to the old SA's last request, which made the new SA: a retransmission of
     /// that request (its answer lost) is answered from here, or its sender would give up.
@@ -211,7 +211,8 @@ pub struct IkeSa {
     mobility: mobike::Mobility,
     peer_fragmentation: bool,
     state: State,
-    crypto: Option<IkeCrypto>,
+    /// Boxed (see `IkeCrypto::derive`).
+    crypto: Option<Box<IkeCrypto>>,
     send_mid: u32,
     recv_mid: u32,
     outstanding: Option<Outstanding>,
