@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use ikeway_codec::{AddrRange, TrafficSelector};
+use ikeway_codec::TrafficSelector;
 
 use crate::pool::AddressAllocator;
 use crate::proposal::MIN_ESP_SPI;
@@ -288,24 +288,23 @@ impl Claims {
         selectors: &[TrafficSelector],
         keys: &mut Vec<Key>,
     ) -> bool {
-        let ranges: Vec<&AddrRange> = selectors
-            .iter()
-            .filter_map(|s| match s {
+        let ranges = || {
+            selectors.iter().filter_map(|s| match s {
                 TrafficSelector::Range(r) => Some(r),
                 TrafficSelector::Other { .. } => None,
             })
-            .collect();
-        if ranges.iter().any(|r| self.taken_by_other(owner, addr(r.start), addr(r.end).1)) {
+        };
+        if ranges().any(|r| self.taken_by_other(owner, addr(r.start), addr(r.end).1)) {
             return false;
         }
-        for (i, r) in ranges.iter().enumerate() {
+        // Held for the child's life: a child has one or two ranges, and a first push would
+        // reserve four keys of 48 bytes.
+        keys.reserve_exact(ranges().count());
+        for (i, r) in ranges().enumerate() {
             let key = (addr(r.start), spi_in, u16::try_from(i).unwrap_or(u16::MAX));
             self.remote.insert(key, Claim { end: addr(r.end).1, owner });
             keys.push(key);
         }
-        // Held for the child's life: a child has one or two ranges, and the first push reserves
-        // four keys of 48 bytes.
-        keys.shrink_to_fit();
         true
     }
 
@@ -319,6 +318,7 @@ impl Claims {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ikeway_codec::AddrRange;
 
     fn range(a: &str, b: &str) -> TrafficSelector {
         TrafficSelector::Range(AddrRange::any(a.parse().unwrap(), b.parse().unwrap()))
