@@ -20,6 +20,7 @@ use nix::sys::socket::{
     ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
 };
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use smallvec::SmallVec;
 
 use crate::SessionError;
 use crate::doorbell::Doorbell;
@@ -184,7 +185,9 @@ impl Sockets {
     /// loop looks at what rang (whatever rings after that wakes the next sleep). A signal ends
     /// it early; the loop just looks again.
     pub(crate) fn wait(&self, deadline: Option<Instant>) {
-        let mut fds: Vec<PollFd<'_>> = self
+        // On the stack for the usual ports 500 and 4500 and the bell: a busy responder sleeps
+        // after every burst of datagrams, and a heap list was an allocation per sleep.
+        let mut fds: SmallVec<[PollFd<'_>; 4]> = self
             .sockets
             .iter()
             .map(|b| PollFd::new(&b.socket, PollFlags::IN))
