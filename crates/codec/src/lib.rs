@@ -56,7 +56,8 @@ pub mod registry;
 pub mod sk;
 pub mod wire;
 
-/// The inline vector behind [`Spi`], [`Transforms`] and [`TransformAttributes`], for
+/// The inline vector behind [`Spi`], [`Transforms`], [`TransformAttributes`] and
+/// [`NotifyData`], for
 /// building them (`smallvec!`, `SmallVec::from_slice`).
 pub use smallvec;
 
@@ -66,9 +67,9 @@ pub use message::MessageRepr;
 pub use payload::{
     AddrRange, AuthRepr, CA_HASH_LEN, CertRepr, ConfigAttribute, ConfigRepr, DeleteRepr, EapCode,
     EapRepr, EncryptedFragmentRepr, EncryptedRepr, Gateway, IdRepr, IdValue, KeRepr, NonceRepr,
-    NotifyRepr, Payload, PayloadRepr, ProposalRepr, RedirectRepr, SaRepr, Spi, TrafficSelector,
-    TransformAttribute, TransformAttributes, TransformRepr, Transforms, TsRepr, VendorIdRepr,
-    chain_len, chain_to_vec, emit_chain, first_type, parse_chain, parse_chain_at,
+    NotifyData, NotifyRepr, Payload, PayloadRepr, ProposalRepr, RedirectRepr, SaRepr, Spi,
+    TrafficSelector, TransformAttribute, TransformAttributes, TransformRepr, Transforms, TsRepr,
+    VendorIdRepr, chain_len, chain_to_vec, emit_chain, first_type, parse_chain, parse_chain_at,
 };
 pub use registry::{
     AttributeType, AuthMethod, CertEncoding, ConfigAttributeType, ConfigType, DhGroup, EncrAlg,

@@ -170,7 +170,7 @@ fn ike_sa_init_response_certreq_and_notifies() {
     assert_eq!(cr.encoding, CertEncoding::X509_CERT_SIG);
     assert!(cr.data.is_empty());
     let sha = msg.find_notify(NotifyType::SIGNATURE_HASH_ALGORITHMS).unwrap();
-    assert_eq!(sha.data, [0, 1, 0, 2, 0, 3, 0, 4]);
+    assert_eq!(sha.data[..], [0, 1, 0, 2, 0, 3, 0, 4]);
     assert!(msg.find_notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some());
     assert!(msg.find_notify(NotifyType::MULTIPLE_AUTH_SUPPORTED).is_some());
     assert_eq!(msg.notifies().filter(|n| n.kind.is_error()).count(), 0);

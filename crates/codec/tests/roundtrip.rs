@@ -108,7 +108,8 @@ fn notify() -> impl Strategy<Value = NotifyRepr> {
         protocol: ProtocolId(p),
         spi: spi.into(),
         kind: NotifyType(k),
-        data,
+        // Past the 24 octets held inline, to cover the spill.
+        data: data.into(),
     })
 }
 

@@ -117,7 +117,7 @@ fn inner_payloads(vendor_len: usize) -> Vec<Payload> {
             protocol: ProtocolId::NONE,
             spi: smallvec![],
             kind: NotifyType::INITIAL_CONTACT,
-            data: vec![],
+            data: smallvec![],
         })),
         Payload::new(PayloadRepr::VendorId(VendorIdRepr {
             data: (0..vendor_len).map(|i| i as u8).collect(),

@@ -438,7 +438,7 @@ mod tests {
     fn signature_hashes_notify_lists_what_pki_verifies() {
         let n = signature_hashes_notify();
         let PayloadRepr::Notify(n) = &n.body else { panic!("a notify") };
-        assert_eq!(n.data, [0, 2, 0, 3, 0, 4, 0, 5]);
+        assert_eq!(n.data[..], [0, 2, 0, 3, 0, 4, 0, 5]);
         let payloads = [Payload::new(PayloadRepr::Notify(n.clone()))];
         let (list, len) = peer_signature_hashes(&payloads).expect("announced").to_list();
         assert_eq!(

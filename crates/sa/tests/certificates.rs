@@ -224,7 +224,7 @@ fn responder_that_verifies_clients_sends_certreq_in_ike_sa_init() {
     let t = run.initiator.poll_transmit(&mut buf).unwrap().unwrap();
     let request = MessageRepr::parse(&buf[..t.len]).unwrap();
     let announced = request.find_notify(NotifyType::SIGNATURE_HASH_ALGORITHMS).unwrap();
-    assert_eq!(announced.data, [0, 2, 0, 3, 0, 4, 0, 5]);
+    assert_eq!(announced.data[..], [0, 2, 0, 3, 0, 4, 0, 5]);
     run.responder.handle_datagram(run.now, t.local, t.remote, &buf[..t.len]);
     let t = run.responder.poll_transmit(&mut buf).unwrap().unwrap();
     let response = MessageRepr::parse(&buf[..t.len]).unwrap();
@@ -235,7 +235,7 @@ fn responder_that_verifies_clients_sends_certreq_in_ike_sa_init() {
     });
     assert_eq!(certreq, Some(CertRepr::x509_request(&[root_hash])));
     let announced = response.find_notify(NotifyType::SIGNATURE_HASH_ALGORITHMS).unwrap();
-    assert_eq!(announced.data, [0, 2, 0, 3, 0, 4, 0, 5]);
+    assert_eq!(announced.data[..], [0, 2, 0, 3, 0, 4, 0, 5]);
 }
 
 #[test]

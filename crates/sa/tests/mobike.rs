@@ -94,7 +94,7 @@ fn notifies(payloads: &[Payload]) -> Vec<(NotifyType, Vec<u8>)> {
     payloads
         .iter()
         .map(|p| match &p.body {
-            PayloadRepr::Notify(n) => (n.kind, n.data.clone()),
+            PayloadRepr::Notify(n) => (n.kind, n.data.to_vec()),
             other => panic!("unexpected payload {other:?}"),
         })
         .collect()

@@ -82,7 +82,7 @@ fn notifies(payloads: &[Payload]) -> Vec<Notify> {
     payloads
         .iter()
         .filter_map(|p| match &p.body {
-            PayloadRepr::Notify(n) => Some((n.kind, n.data.clone())),
+            PayloadRepr::Notify(n) => Some((n.kind, n.data.to_vec())),
             _ => None,
         })
         .collect()

@@ -88,7 +88,7 @@ fn init_redirect_echoes_ni_the_client_follows_and_the_responder_keeps_nothing() 
     assert!(reply.header.flags.response);
     assert_eq!(reply.payload_types(), [PayloadType::NOTIFY]);
     let redirect = reply.find_notify(NotifyType::REDIRECT).unwrap();
-    assert_eq!(redirect.data, redirect_data(Some(&nonce_of(&request))));
+    assert_eq!(redirect.data[..], redirect_data(Some(&nonce_of(&request)))[..]);
 
     assert_eq!(redirect_events(&run.initiator_events), [next_gateway()]);
     assert_eq!(run.initiator_closed(), Some(CloseReason::Redirected));
@@ -121,7 +121,7 @@ fn redirected_from_replaces_redirect_supported_and_still_follows() {
     let request = MessageRepr::parse(&run.sent_by_initiator[0]).unwrap();
     assert!(request.find_notify(NotifyType::REDIRECT_SUPPORTED).is_none());
     let from = request.find_notify(NotifyType::REDIRECTED_FROM).expect("REDIRECTED_FROM");
-    assert_eq!(from.data, [1, 4, 198, 51, 100, 1]);
+    assert_eq!(from.data[..], [1, 4, 198, 51, 100, 1]);
     assert_eq!(run.initiator_closed(), Some(CloseReason::Redirected));
 }
 
@@ -209,7 +209,10 @@ fn auth_redirect_after_both_authenticated_replaces_the_child_and_the_client_dele
     let response = run.sent_by_responder.iter().find_map(|d| open_auth(&run.initiator, d)).unwrap();
     let types: Vec<_> = response.iter().map(|p| p.kind()).collect();
     assert_eq!(types, [PayloadType::IDR, PayloadType::AUTH, PayloadType::NOTIFY]);
-    assert_eq!(notify_of(&response, NotifyType::REDIRECT).unwrap().data, redirect_data(None));
+    assert_eq!(
+        notify_of(&response, NotifyType::REDIRECT).unwrap().data[..],
+        redirect_data(None)[..]
+    );
 
     assert!(matches!(
         run.initiator_events.as_slice(),

@@ -114,12 +114,12 @@ mod tests {
         let v4: IpAddr = "192.0.2.7".parse().unwrap();
         let n = additional_address_notify(v4);
         assert_eq!(n.kind, NotifyType::ADDITIONAL_IP4_ADDRESS);
-        assert_eq!(n.data, [192, 0, 2, 7]);
+        assert_eq!(n.data[..], [192, 0, 2, 7]);
         assert_eq!(additional_address(&n), Ok(Some(v4)));
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
         let n = additional_address_notify(v6);
         assert_eq!(n.kind, NotifyType::ADDITIONAL_IP6_ADDRESS);
-        assert_eq!(n.data, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(n.data[..], [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(additional_address(&n), Ok(Some(v6)));
     }
 

@@ -34,7 +34,7 @@ pub use generic::{GENERIC_HEADER_LEN, Packet};
 pub use id::{IdRepr, IdValue};
 pub use ke::KeRepr;
 pub use nonce::NonceRepr;
-pub use notify::NotifyRepr;
+pub use notify::{NotifyData, NotifyRepr};
 pub use redirect::{Gateway, RedirectRepr, gw_ident_type};
 pub use sa::{
     ProposalRepr, SaRepr, Spi, TransformAttribute, TransformAttributes, TransformRepr, Transforms,

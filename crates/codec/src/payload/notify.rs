@@ -6,10 +6,18 @@
 //! ~                       Notification Data                       ~
 //! ```
 
+use smallvec::SmallVec;
+
 use super::{Body, Spi, body_api};
 use crate::error::{DecodeError, EmitError, len_u8};
 use crate::reader::{Reader, Writer};
 use crate::registry::{HashAlgorithm, NotifyType, ProtocolId};
+
+/// Notification data, inline up to 24 octets: what a handshake carries fits (NAT detection
+/// hashes are 20, SIGNATURE_HASH_ALGORITHMS a few 16-bit values, the status notifies none), so
+/// parsing or building them allocates nothing. Longer data (a COOKIE, a REDIRECT) spills to the
+/// heap, up to the payload's length as before.
+pub type NotifyData = SmallVec<[u8; 24]>;
 
 /// A Notify payload body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,18 +31,18 @@ pub struct NotifyRepr {
     /// Notify message type.
     pub kind: NotifyType,
     /// Notification data.
-    pub data: Vec<u8>,
+    pub data: NotifyData,
 }
 
 impl NotifyRepr {
-    /// A notification with no SPI and the given data.
-    pub fn new(kind: NotifyType, data: Vec<u8>) -> Self {
-        Self { protocol: ProtocolId::NONE, spi: Spi::new(), kind, data }
+    /// A notification with no SPI and the given data (a `Vec<u8>`, a slice, ...).
+    pub fn new(kind: NotifyType, data: impl Into<NotifyData>) -> Self {
+        Self { protocol: ProtocolId::NONE, spi: Spi::new(), kind, data: data.into() }
     }
 
     /// SIGNATURE_HASH_ALGORITHMS listing `hashes` in order (RFC 7427 §4).
     pub fn signature_hash_algorithms(hashes: &[HashAlgorithm]) -> Self {
-        let data = hashes.iter().flat_map(|h| h.0.to_be_bytes()).collect();
+        let data: NotifyData = hashes.iter().flat_map(|h| h.0.to_be_bytes()).collect();
         Self::new(NotifyType::SIGNATURE_HASH_ALGORITHMS, data)
     }
 
@@ -60,7 +68,7 @@ impl Body<crate::Ikev2> for NotifyRepr {
         // An SPI size pointing past the body is reported as Truncated at
         // the SPI's offset.
         let spi = Spi::from_slice(r.take(usize::from(spi_size))?);
-        Ok(Self { protocol, spi, kind, data: r.rest().to_vec() })
+        Ok(Self { protocol, spi, kind, data: NotifyData::from_slice(r.rest()) })
     }
 
     fn body_len(&self) -> usize {

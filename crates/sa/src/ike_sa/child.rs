@@ -332,7 +332,7 @@ impl IkeSa {
                 protocol: ProtocolId::ESP,
                 spi: ikeway_codec::Spi::from_slice(&old.to_be_bytes()),
                 kind: NotifyType::REKEY_SA,
-                data: Vec::new(),
+                data: ikeway_codec::NotifyData::new(),
             })));
         }
         let additional = if kex.is_some() { self.child_additional() } else { Vec::new() };

@@ -86,7 +86,7 @@ enum Abort {
 /// The link of an N(ADDITIONAL_KEY_EXCHANGE) in `payloads`, if it carries a usable one.
 pub(super) fn link(payloads: &[Payload]) -> Option<Vec<u8>> {
     find_notify(payloads, NotifyType::ADDITIONAL_KEY_EXCHANGE)
-        .map(|n| n.data.clone())
+        .map(|n| n.data.to_vec())
         .filter(|l| (1..=MAX_LINK_LEN).contains(&l.len()))
 }
 

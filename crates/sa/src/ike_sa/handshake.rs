@@ -17,19 +17,19 @@ pub(super) struct OwnProof {
 impl IkeSa {
     pub(super) fn nat_payloads(&self, spi_r: u64) -> [Payload; 2] {
         [
-            notify(NotifyType::NAT_DETECTION_SOURCE_IP, self.source_hash(spi_r, self.local)),
+            notify(NotifyType::NAT_DETECTION_SOURCE_IP, &self.source_hash(spi_r, self.local)[..]),
             notify(
                 NotifyType::NAT_DETECTION_DESTINATION_IP,
-                nat::hash(self.spi_i, spi_r, self.remote).to_vec(),
+                &nat::hash(self.spi_i, spi_r, self.remote)[..],
             ),
         ]
     }
 
     /// Our NAT_DETECTION_SOURCE_IP for `local`. When encapsulation is forced, the hash of port
     /// 0, which no datagram comes from: the peer sees a NAT in front of us (RFC 7296 §2.23).
-    pub(super) fn source_hash(&self, spi_r: u64, local: SocketAddr) -> Vec<u8> {
+    pub(super) fn source_hash(&self, spi_r: u64, local: SocketAddr) -> [u8; 20] {
         let port = if self.config.force_udp_encapsulation { 0 } else { local.port() };
-        nat::hash(self.spi_i, spi_r, SocketAddr::new(local.ip(), port)).to_vec()
+        nat::hash(self.spi_i, spi_r, SocketAddr::new(local.ip(), port))
     }
 
     /// Sends (or re-sends) IKE_SA_INIT. A COOKIE retry must repeat the request unchanged
@@ -219,9 +219,9 @@ impl IkeSa {
         let destination = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
         let (Some(source), Some(destination)) = (source, destination) else { return };
         let remote_behind_nat =
-            source.data != nat::hash(self.spi_i, spi_r_in_message, self.remote).as_slice();
+            source.data[..] != nat::hash(self.spi_i, spi_r_in_message, self.remote);
         let local_behind_nat =
-            destination.data != nat::hash(self.spi_i, spi_r_in_message, self.local).as_slice();
+            destination.data[..] != nat::hash(self.spi_i, spi_r_in_message, self.local);
         if remote_behind_nat || local_behind_nat {
             self.local_behind_nat = local_behind_nat;
             self.remote_behind_nat = remote_behind_nat;
@@ -257,7 +257,7 @@ impl IkeSa {
             if cookie.as_deref() != Some(c.data.as_slice()) {
                 self.take_outstanding();
                 let group = kex.group();
-                return self.send_init(now, group, Some(c.data.clone()), Some((kex, ni)));
+                return self.send_init(now, group, Some(c.data.to_vec()), Some((kex, ni)));
             }
         }
         if let Some(n) = find_notify(payloads, NotifyType::INVALID_KE_PAYLOAD) {

@@ -196,10 +196,10 @@ impl IkeSa {
     fn nat_detection(&self, path: Path) -> [Payload; 2] {
         let (local, remote) = path;
         [
-            notify(NotifyType::NAT_DETECTION_SOURCE_IP, self.source_hash(self.spi_r, local)),
+            notify(NotifyType::NAT_DETECTION_SOURCE_IP, &self.source_hash(self.spi_r, local)[..]),
             notify(
                 NotifyType::NAT_DETECTION_DESTINATION_IP,
-                nat::hash(self.spi_i, self.spi_r, remote).to_vec(),
+                &nat::hash(self.spi_i, self.spi_r, remote)[..],
             ),
         ]
     }
@@ -211,8 +211,8 @@ impl IkeSa {
         let destination = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP)?;
         let (local, remote) = path;
         Some((
-            destination.data != nat::hash(self.spi_i, self.spi_r, local),
-            source.data != nat::hash(self.spi_i, self.spi_r, remote),
+            destination.data[..] != nat::hash(self.spi_i, self.spi_r, local),
+            source.data[..] != nat::hash(self.spi_i, self.spi_r, remote),
         ))
     }
 
@@ -255,7 +255,7 @@ impl IkeSa {
             }
             _ => return true,
         };
-        let ok = find_notify(payloads, NotifyType::COOKIE2).is_some_and(|n| n.data == *sent);
+        let ok = find_notify(payloads, NotifyType::COOKIE2).is_some_and(|n| n.data[..] == sent[..]);
         if !ok {
             self.stats.cookie2_mismatches += 1;
         }

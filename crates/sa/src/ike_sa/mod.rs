@@ -272,7 +272,7 @@ pub(crate) enum InitReply {
     Stateless(Vec<u8>),
 }
 
-fn notify(kind: NotifyType, data: Vec<u8>) -> Payload {
+fn notify(kind: NotifyType, data: impl Into<ikeway_codec::NotifyData>) -> Payload {
     Payload::new(PayloadRepr::Notify(NotifyRepr::new(kind, data)))
 }
 

@@ -24,7 +24,7 @@ pub(crate) fn auth_data(payloads: &[Payload]) -> Vec<u8> {
 /// The data of the first notify of `kind`, if any.
 pub(crate) fn notify_data(payloads: &[Payload], kind: NotifyType) -> Option<Vec<u8>> {
     payloads.iter().find_map(|p| match &p.body {
-        PayloadRepr::Notify(n) if n.kind == kind => Some(n.data.clone()),
+        PayloadRepr::Notify(n) if n.kind == kind => Some(n.data.to_vec()),
         _ => None,
     })
 }
