@@ -50,6 +50,6 @@ pub use error::CryptoError;
 pub use integrity::{Integrity, IntegrityKey};
 pub use kem::{KemAlgorithm, KemDecapsulator, KemEncapsulation};
 pub use kex::{KexBackend, KexGroup, KeyExchange};
-pub use prf::{Prf, PrfOutput};
+pub use prf::{KeyedPrf, Prf, PrfOutput};
 pub use protector::{Encryption, Protector, Suite};
 pub use secret::SecretBytes;

@@ -100,23 +100,23 @@ impl Prf {
     /// `min(out.len(), output_len)` bytes; the count is returned), without a heap allocation:
     /// for values computed per datagram from untrusted input, such as responder cookies.
     pub fn compute_into(self, key: &[u8], parts: &[&[u8]], out: &mut [u8]) -> usize {
-        fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]], out: &mut [u8]) -> usize {
-            // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
-            let mut mac = <M as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
-            for part in parts {
-                mac.update(part);
-            }
-            let tag = mac.finalize().into_bytes();
-            let n = tag.len().min(out.len());
-            out[..n].copy_from_slice(&tag[..n]);
-            n
-        }
         match self {
-            Self::HmacSha1 => run::<Hmac<sha1::Sha1>>(key, parts, out),
-            Self::HmacSha256 => run::<Hmac<sha2::Sha256>>(key, parts, out),
-            Self::HmacSha384 => run::<Hmac<sha2::Sha384>>(key, parts, out),
-            Self::HmacSha512 => run::<Hmac<sha2::Sha512>>(key, parts, out),
+            Self::HmacSha1 => finish(keyed::<Hmac<sha1::Sha1>>(key), parts, out),
+            Self::HmacSha256 => finish(keyed::<Hmac<sha2::Sha256>>(key), parts, out),
+            Self::HmacSha384 => finish(keyed::<Hmac<sha2::Sha384>>(key), parts, out),
+            Self::HmacSha512 => finish(keyed::<Hmac<sha2::Sha512>>(key), parts, out),
         }
+    }
+
+    /// This PRF with `key` set up once, for several computations under the same key
+    /// ([`KeyedPrf`]).
+    pub fn keyed(self, key: &[u8]) -> KeyedPrf {
+        KeyedPrf(match self {
+            Self::HmacSha1 => KeyedHmac::Sha1(keyed(key)),
+            Self::HmacSha256 => KeyedHmac::Sha256(keyed(key)),
+            Self::HmacSha384 => KeyedHmac::Sha384(keyed(key)),
+            Self::HmacSha512 => KeyedHmac::Sha512(keyed(key)),
+        })
     }
 
     /// The most prf+ can produce: 255 iterations of the PRF (RFC 7296 §2.13).
@@ -148,12 +148,93 @@ impl Prf {
     }
 }
 
+/// HMAC keyed with `key`: the inner and outer pad blocks hashed (RFC 2104 §2).
+fn keyed<M: Mac + KeyInit>(key: &[u8]) -> M {
+    // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
+    <M as KeyInit>::new_from_slice(key).expect("HMAC takes any key length")
+}
+
+/// Feeds `parts` to a keyed HMAC and writes as much of the tag as `out` takes.
+fn finish<M: Mac>(mut mac: M, parts: &[&[u8]], out: &mut [u8]) -> usize {
+    for part in parts {
+        mac.update(part);
+    }
+    let mut tag = mac.finalize().into_bytes();
+    let n = tag.len().min(out.len());
+    out[..n].copy_from_slice(&tag[..n]);
+    tag.as_mut_slice().zeroize();
+    n
+}
+
+/// A PRF with its key set up once: for HMAC, the hash states after the key's inner and outer
+/// pad blocks (RFC 2104 §2), so that each computation under this key skips those two blocks
+/// (and, for a key longer than the hash's block, hashing the key). For a key used many times,
+/// such as the `prf(PSK, "Key Pad for IKEv2")` every PSK AUTH is keyed with (RFC 7296 §2.15).
+///
+/// The states are as secret as the key: they are wiped on drop (`sha1` and `sha2` built with
+/// their `zeroize` feature, which this crate turns on), and `Debug` shows only the PRF.
+#[derive(Clone)]
+pub struct KeyedPrf(KeyedHmac);
+
+#[derive(Clone)]
+enum KeyedHmac {
+    Sha1(Hmac<sha1::Sha1>),
+    Sha256(Hmac<sha2::Sha256>),
+    Sha384(Hmac<sha2::Sha384>),
+    Sha512(Hmac<sha2::Sha512>),
+}
+
+impl KeyedPrf {
+    pub fn prf(&self) -> Prf {
+        match self.0 {
+            KeyedHmac::Sha1(_) => Prf::HmacSha1,
+            KeyedHmac::Sha256(_) => Prf::HmacSha256,
+            KeyedHmac::Sha384(_) => Prf::HmacSha384,
+            KeyedHmac::Sha512(_) => Prf::HmacSha512,
+        }
+    }
+
+    /// `prf(key, parts[0] | parts[1] | ...)`, the same bytes as [`Prf::compute_inline`].
+    pub fn compute_inline(&self, parts: &[&[u8]]) -> PrfOutput {
+        let mut out = PrfOutput { bytes: Zeroizing::new([0; MAX_OUTPUT_LEN]), len: 0 };
+        out.len = self.compute_into(parts, &mut out.bytes[..]);
+        out
+    }
+
+    /// `prf(key, parts[0] | parts[1] | ...)` truncated to `out`, as [`Prf::compute_into`].
+    pub fn compute_into(&self, parts: &[&[u8]], out: &mut [u8]) -> usize {
+        match &self.0 {
+            KeyedHmac::Sha1(mac) => finish(mac.clone(), parts, out),
+            KeyedHmac::Sha256(mac) => finish(mac.clone(), parts, out),
+            KeyedHmac::Sha384(mac) => finish(mac.clone(), parts, out),
+            KeyedHmac::Sha512(mac) => finish(mac.clone(), parts, out),
+        }
+    }
+}
+
+impl core::fmt::Debug for KeyedPrf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "KeyedPrf({}, redacted)", self.prf())
+    }
+}
+
+// The keyed states are key material: the hash cores must wipe themselves on drop (`sha1` and
+// `sha2` with their `zeroize` feature). This fails to build if that feature goes away.
+const _: () = {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    #[allow(dead_code)] // a compile-time check, never called
+    fn hash_cores_wipe_themselves() {
+        wiped_on_drop::<sha1::block_api::Sha1Core>();
+        wiped_on_drop::<sha2::block_api::Sha256VarCore>();
+        wiped_on_drop::<sha2::block_api::Sha512VarCore>();
+    }
+};
+
 /// prf+ into `out` (at most 255 blocks, checked by the caller). The key is set up once (an
 /// HMAC key costs two hash blocks) and each block starts from a copy of that keyed state; every
 /// block but the last is written straight into `out`, so `Tn-1` is read back from there.
 fn expand<M: Mac + KeyInit + Clone>(key: &[u8], seed: &[&[u8]], out: &mut [u8]) {
-    // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
-    let keyed = <M as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let keyed = keyed::<M>(key);
     let block_len = <M as OutputSizeUser>::output_size();
     let mut filled = 0;
     let mut counter: u8 = 1;
@@ -207,6 +288,26 @@ mod tests {
         }
         let shown = format!("{:?}", Prf::HmacSha256.compute_inline(b"k", &[]));
         assert_eq!(shown, "PrfOutput(32 bytes, redacted)");
+    }
+
+    #[test]
+    fn keyed_prf_gives_the_same_bytes_as_compute_every_time() {
+        for prf in Prf::ALL {
+            // A key longer than SHA-512's block too, which HMAC hashes first.
+            for key in [&b"key"[..], &[0x5a; 200]] {
+                let keyed = prf.keyed(key);
+                assert_eq!(keyed.prf(), prf);
+                for parts in [&[&b"par"[..], b"ts"][..], &[b"other parts"], &[]] {
+                    let once = prf.compute(key, parts);
+                    assert_eq!(keyed.compute_inline(parts).expose(), once.expose(), "{prf}");
+                    let mut short = [0u8; 16];
+                    assert_eq!(keyed.compute_into(parts, &mut short), 16);
+                    assert_eq!(&short, &once.expose()[..16]);
+                }
+            }
+        }
+        let shown = format!("{:?}", Prf::HmacSha384.keyed(b"k"));
+        assert_eq!(shown, "KeyedPrf(PRF-HMAC-SHA2-384, redacted)");
     }
 
     #[test]

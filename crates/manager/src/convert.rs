@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, IdValue};
 use ikeway_crypto::{AeadAlgorithm, BlockCipher, Encryption, Integrity, Prf, SecretBytes};
 use ikeway_pki::{CertFailure, Certificate, PeerVerifier, PkiError, Purpose, Revocation, UnixTime};
-use ikeway_sa::{Config, EsnPolicy, EspProposal, IkeProposal, LocalAuth, PeerAuth};
+use ikeway_sa::{Config, EsnPolicy, EspProposal, IkeProposal, LocalAuth, PeerAuth, PresharedKey};
 use ikeway_tunnel::verifier::{RuntimeVerifier, TrustSettings};
 
 use crate::certs::{CertError, IdentityError};
@@ -210,7 +210,12 @@ impl Ikev2Protocol {
         }
         let psk = match self.shared_secret_reference.as_ref() {
             Some(reference) if self.authentication_method == AuthenticationMethod::SharedSecret => {
-                Some(stored_secret(secrets, "shared_secret_reference", reference)?)
+                // One key for both roles, so its keyed PRFs are made once.
+                Some(PresharedKey::new(stored_secret(
+                    secrets,
+                    "shared_secret_reference",
+                    reference,
+                )?))
             }
             _ => None,
         };

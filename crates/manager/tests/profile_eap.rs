@@ -264,7 +264,7 @@ mod connect {
             Wants::MsChapV2 => (vec![ikeway_eap::Method::MsChapV2], None),
             Wants::PskThenMsChapV2(psk) => {
                 config.peer_auth =
-                    ikeway_sa::PeerAuth::Psk(ikeway_crypto::SecretBytes::from_slice(psk));
+                    ikeway_sa::PeerAuth::Psk(ikeway_crypto::SecretBytes::from_slice(psk).into());
                 (vec![ikeway_eap::Method::MsChapV2], None)
             }
             Wants::Tls(client_ca) => {

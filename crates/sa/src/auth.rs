@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 
 use crate::event::CloseReason;
 use crate::keys::IkeCrypto;
+use crate::psk::PresharedKey;
 
 /// CERT payloads we take from one peer: an end entity and a few intermediates. RFC 7296 sets
 /// no limit; real chains have two or three certificates.
@@ -31,7 +32,7 @@ pub(crate) const MAX_PEER_CERT_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub enum LocalAuth {
     /// A pre-shared key MAC (method 2, RFC 7296 §2.15). Wiped on drop.
-    Psk(SecretBytes),
+    Psk(PresharedKey),
     /// A signature by our certificate's key, the chain sent in CERT payloads (encoding 4, end
     /// entity first): RFC 7427 Digital Signature when the peer announced its hashes, else the
     /// key's classic method.
@@ -46,7 +47,7 @@ pub enum LocalAuth {
 #[derive(Debug, Clone)]
 pub enum PeerAuth {
     /// Only a PSK MAC (method 2) with this key.
-    Psk(SecretBytes),
+    Psk(PresharedKey),
     /// Only a signature (methods 1, 9, 10, 11, 14) by the key of a certificate chain that
     /// `PeerVerifier` accepts for the peer's identity. Its CA key hashes go in our CERTREQ.
     Certificate(Arc<dyn PeerVerifier>),
@@ -59,7 +60,7 @@ pub enum PeerAuth {
 
 impl LocalAuth {
     /// The pre-shared key, when we authenticate with one.
-    pub fn psk(&self) -> Option<&SecretBytes> {
+    pub fn psk(&self) -> Option<&PresharedKey> {
         match self {
             Self::Psk(k) => Some(k),
             Self::Certificate(_) | Self::Eap(_) => None,
@@ -69,7 +70,7 @@ impl LocalAuth {
 
 impl PeerAuth {
     /// The pre-shared key, when the peer must authenticate with one.
-    pub fn psk(&self) -> Option<&SecretBytes> {
+    pub fn psk(&self) -> Option<&PresharedKey> {
         match self {
             Self::Psk(k) => Some(k),
             Self::Certificate(_) | Self::Eap(_) => None,
@@ -228,7 +229,7 @@ pub(crate) fn eap_auth(
     octets: &[u8],
 ) -> Payload {
     let key = msk.unwrap_or_else(|| crypto.sk_p(signer));
-    let mac = crypto.psk_auth(key, octets);
+    let mac = crypto.shared_key_mic(key, octets);
     let data = mac.expose().to_vec();
     Payload::new(PayloadRepr::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MIC, data }))
 }
@@ -242,7 +243,7 @@ pub(crate) fn check_eap_auth(
     auth: &AuthRepr,
 ) -> bool {
     let key = msk.unwrap_or_else(|| crypto.sk_p(signer));
-    let expected = crypto.psk_auth(key, octets);
+    let expected = crypto.shared_key_mic(key, octets);
     auth.method == AuthMethod::SHARED_KEY_MIC && bool::from(expected.expose().ct_eq(&auth.data))
 }
 

@@ -9,6 +9,7 @@ use ikeway_codec::{ConfigAttributeType, DhGroup, IdRepr, TrafficSelector};
 use ikeway_crypto::{Encryption, Integrity, Prf, SecretBytes};
 
 use crate::auth::{LocalAuth, PeerAuth};
+use crate::psk::PresharedKey;
 
 /// One IKE SA proposal: an encryption transform, integrity unless it is an AEAD, a PRF, and
 /// the key-exchange groups acceptable with them (the first is used for the initial KE).
@@ -210,6 +211,8 @@ impl Config {
         let groups =
             vec![DhGroup::CURVE25519, DhGroup::ECP_256, DhGroup::ECP_384, DhGroup::MODP_2048];
         let aead = |a| Encryption::Aead(a);
+        // One key shared by both roles: its keyed PRFs (`PresharedKey::padded`) are made once.
+        let psk = PresharedKey::new(psk);
         Self {
             local_id,
             remote_id: None,

@@ -3,13 +3,11 @@
 
 use ikeway_codec::{EmitError, IdRepr};
 use ikeway_crypto::keys::{self, IkeKeyLengths, IkeSaKeys};
-use ikeway_crypto::{AeadBackend, CryptoError, Prf, PrfOutput, Protector, SecretBytes};
+use ikeway_crypto::{AeadBackend, CryptoError, PrfOutput, Protector, SecretBytes};
 
 use crate::Side;
 use crate::proposal::IkeSuite;
-
-/// RFC 7296 §2.15: the PSK is first keyed with this pad so that it is never used directly.
-const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
+use crate::psk::PresharedKey;
 
 /// The keyed state of an IKE SA: the seven keys, from which each direction's protector is
 /// keyed per message ([`IkeCrypto::outbound`], [`IkeCrypto::inbound`]). Keeping expanded
@@ -150,18 +148,22 @@ impl IkeCrypto {
     }
 
     /// The PSK AUTH value over `octets` from [`IkeCrypto::signed_octets`] (RFC 7296 §2.15):
-    /// `prf(prf(PSK, "Key Pad for IKEv2"), octets)`.
-    pub(crate) fn psk_auth(&self, psk: &SecretBytes, octets: &[u8]) -> PrfOutput {
-        let prf: Prf = self.suite.prf;
-        let padded_key = prf.compute_inline(psk.expose(), &[KEY_PAD]);
-        prf.compute_inline(padded_key.expose(), &[octets])
+    /// `prf(prf(PSK, "Key Pad for IKEv2"), octets)`, the inner PRF kept with the PSK.
+    pub(crate) fn psk_auth(&self, psk: &PresharedKey, octets: &[u8]) -> PrfOutput {
+        psk.padded(self.suite.prf).compute_inline(&[octets])
+    }
+
+    /// The same MIC keyed by a key used once or twice (EAP's MSK, or SK_p when the method made
+    /// none: RFC 7296 §2.16), so computed from the key each time.
+    pub(crate) fn shared_key_mic(&self, key: &SecretBytes, octets: &[u8]) -> PrfOutput {
+        crate::psk::padded(self.suite.prf, key.expose()).compute_inline(&[octets])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use ikeway_codec::DhGroup;
-    use ikeway_crypto::{AeadAlgorithm, Encryption, Suite};
+    use ikeway_crypto::{AeadAlgorithm, Encryption, Prf, Suite};
 
     use super::*;
 

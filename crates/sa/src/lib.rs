@@ -67,6 +67,7 @@ mod nat;
 mod pool;
 mod proposal;
 mod provider;
+mod psk;
 mod registry;
 mod responder;
 mod sa_rng;
@@ -89,6 +90,7 @@ pub use proposal::{EspSuite, IkeSuite};
 #[cfg(feature = "fuzzing")]
 pub use provider::InsecureKexForFuzzing;
 pub use provider::{ActiveKeyExchange, DefaultKex, KexError, KeyExchangeProvider, Random};
+pub use psk::PresharedKey;
 pub use registry::Held;
 pub use responder::{EndpointStats, Responder};
 pub use worker::{

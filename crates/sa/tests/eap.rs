@@ -591,7 +591,7 @@ fn server_requiring_a_second_round_refuses_a_client_without_one() {
 fn client_psk_is_refused_by_a_server_requiring_eap() {
     let ca = TestCa::new("Test Root");
     let (mut client, server) = eap_configs(&ca, USER, PASSWORD, &[Method::Md5]);
-    client.local_auth = LocalAuth::Psk(common::psk());
+    client.local_auth = LocalAuth::Psk(common::psk().into());
     let run = Run::new(client, server).run();
     assert_eq!(run.initiator_closed(), Some(CloseReason::AuthenticationFailed));
     assert_eq!(run.responder_closed(), Some(CloseReason::AuthenticationFailed));

@@ -91,7 +91,8 @@ fn config_reply_gives_addresses_dns_and_domain() {
 #[test]
 fn wrong_psk_fails_authentication_and_leaves_no_state() {
     let mut server = server_config();
-    let other = ikeway_crypto::SecretBytes::from_slice(b"a different key");
+    let other =
+        ikeway_sa::PresharedKey::from(ikeway_crypto::SecretBytes::from_slice(b"a different key"));
     server.local_auth = ikeway_sa::LocalAuth::Psk(other.clone());
     server.peer_auth = ikeway_sa::PeerAuth::Psk(other);
     let mut pair = Pair::new(client_config(), server, Arc::new(InsecureKexForFuzzing), 3);

@@ -255,7 +255,7 @@ fn local_auth(c: &Common, eap: Option<&Arc<PeerConfig>>) -> Result<LocalAuth> {
         return Ok(LocalAuth::Certificate(Arc::new(our_identity(cert, key)?)));
     }
     if let Some(path) = &c.psk_file {
-        return Ok(LocalAuth::Psk(ikeway_manager::read_secret_file(path)?));
+        return Ok(LocalAuth::Psk(ikeway_manager::read_secret_file(path)?.into()));
     }
     match eap {
         Some(eap) => Ok(LocalAuth::Eap(Arc::clone(eap))),
@@ -279,7 +279,7 @@ fn peer_auth(c: &Common, purpose: Purpose, certificate: bool) -> Result<PeerAuth
             "--psk-file is required: the peer authenticates with the pre-shared key unless it \
              must show a certificate (--ca)",
         )?;
-        return Ok(PeerAuth::Psk(psk));
+        return Ok(PeerAuth::Psk(psk.into()));
     }
     Ok(PeerAuth::Certificate(Arc::new(ca_verifier(c, purpose)?)))
 }
