@@ -100,7 +100,7 @@ fn selector() -> impl Strategy<Value = TrafficSelector> {
 }
 
 fn ts() -> impl Strategy<Value = TsRepr> {
-    vec(selector(), 0..5).prop_map(|selectors| TsRepr { selectors })
+    vec(selector(), 0..5).prop_map(|selectors| TsRepr { selectors: selectors.into() })
 }
 
 fn notify() -> impl Strategy<Value = NotifyRepr> {
@@ -123,10 +123,13 @@ fn delete() -> impl Strategy<Value = DeleteRepr> {
 }
 
 fn config() -> impl Strategy<Value = ConfigRepr> {
-    let attr = (0u16..0x8000, bytes(20))
+    // Values past the 20 octets and lists past the 2 attributes held inline: the spill.
+    let attr = (0u16..0x8000, bytes(30))
         .prop_map(|(k, value)| ConfigAttribute::new(ConfigAttributeType(k), value));
-    (1u8..=4, vec(attr, 0..5))
-        .prop_map(|(k, attributes)| ConfigRepr { kind: ConfigType(k), attributes })
+    (1u8..=4, vec(attr, 0..5)).prop_map(|(k, attributes)| ConfigRepr {
+        kind: ConfigType(k),
+        attributes: attributes.into(),
+    })
 }
 
 fn eap() -> impl Strategy<Value = EapRepr> {

@@ -77,7 +77,7 @@ fn ike_auth() -> Vec<u8> {
         ],
     };
     let ts = |a: [u8; 4], b: [u8; 4]| TsRepr {
-        selectors: vec![TrafficSelector::Range(AddrRange::any(
+        selectors: smallvec![TrafficSelector::Range(AddrRange::any(
             Ipv4Addr::from(a).into(),
             Ipv4Addr::from(b).into(),
         ))],
@@ -89,7 +89,7 @@ fn ike_auth() -> Vec<u8> {
         p(PayloadRepr::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MIC, data: vec![0x5a; 32] })),
         p(PayloadRepr::Config(ConfigRepr {
             kind: ConfigType::CFG_REQUEST,
-            attributes: vec![
+            attributes: smallvec![
                 ConfigAttribute::request(ConfigAttributeType::INTERNAL_IP4_ADDRESS),
                 ConfigAttribute::request(ConfigAttributeType::INTERNAL_IP4_DNS),
                 ConfigAttribute::request(ConfigAttributeType::INTERNAL_IP6_ADDRESS),

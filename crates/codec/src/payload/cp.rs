@@ -11,10 +11,21 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use smallvec::SmallVec;
+
 use super::{Body, body_api};
 use crate::error::{DecodeError, EmitError, len_u16};
 use crate::reader::{Reader, Writer};
 use crate::registry::{ConfigAttributeType, ConfigType};
+
+/// A CP payload's attributes, inline up to 2 (an address and a DNS server, requested and
+/// replied): parsing or building them allocates nothing. More spill to the heap.
+pub type ConfigAttributes = SmallVec<[ConfigAttribute; 2]>;
+
+/// A configuration attribute's value, inline up to 20 octets: an address (4 or 16), a subnet
+/// (8), an IPv6 address with its prefix length (17). Longer values (a domain, a version
+/// string) spill to the heap.
+pub type ConfigValue = SmallVec<[u8; 20]>;
 
 /// A CP payload body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -22,7 +33,7 @@ pub struct ConfigRepr {
     /// CFG_REQUEST, CFG_REPLY, CFG_SET or CFG_ACK.
     pub kind: ConfigType,
     /// The attributes, in order.
-    pub attributes: Vec<ConfigAttribute>,
+    pub attributes: ConfigAttributes,
 }
 
 /// One configuration attribute. Values are raw; the `as_*` helpers decode
@@ -32,33 +43,33 @@ pub struct ConfigAttribute {
     /// Attribute type (15 bits; the R bit is reserved, §3.15.1).
     pub kind: ConfigAttributeType,
     /// Value; empty in a CFG_REQUEST asking for any value.
-    pub value: Vec<u8>,
+    pub value: ConfigValue,
 }
 
 impl ConfigAttribute {
-    /// An attribute with a raw value.
-    pub fn new(kind: ConfigAttributeType, value: Vec<u8>) -> Self {
-        Self { kind, value }
+    /// An attribute with a raw value (a `Vec<u8>`, a slice, ...).
+    pub fn new(kind: ConfigAttributeType, value: impl Into<ConfigValue>) -> Self {
+        Self { kind, value: value.into() }
     }
 
     /// An empty attribute, as used in CFG_REQUEST to ask for a value.
     pub fn request(kind: ConfigAttributeType) -> Self {
-        Self::new(kind, Vec::new())
+        Self::new(kind, ConfigValue::new())
     }
 
     /// A 4-octet IPv4 value (INTERNAL_IP4_ADDRESS, _NETMASK, _DNS, ...).
     pub fn ipv4(kind: ConfigAttributeType, addr: Ipv4Addr) -> Self {
-        Self::new(kind, addr.octets().to_vec())
+        Self::new(kind, &addr.octets()[..])
     }
 
     /// A 16-octet IPv6 value (INTERNAL_IP6_DNS, INTERNAL_IP6_DHCP, ...).
     pub fn ipv6(kind: ConfigAttributeType, addr: Ipv6Addr) -> Self {
-        Self::new(kind, addr.octets().to_vec())
+        Self::new(kind, &addr.octets()[..])
     }
 
     /// An INTERNAL_IP4_SUBNET value: address then netmask.
     pub fn ipv4_subnet(addr: Ipv4Addr, mask: Ipv4Addr) -> Self {
-        let mut v = addr.octets().to_vec();
+        let mut v = ConfigValue::from_slice(&addr.octets());
         v.extend_from_slice(&mask.octets());
         Self::new(ConfigAttributeType::INTERNAL_IP4_SUBNET, v)
     }
@@ -66,14 +77,14 @@ impl ConfigAttribute {
     /// A 17-octet address-plus-prefix-length value
     /// (INTERNAL_IP6_ADDRESS, INTERNAL_IP6_SUBNET).
     pub fn ipv6_prefix(kind: ConfigAttributeType, addr: Ipv6Addr, prefix_len: u8) -> Self {
-        let mut v = addr.octets().to_vec();
+        let mut v = ConfigValue::from_slice(&addr.octets());
         v.push(prefix_len);
         Self::new(kind, v)
     }
 
     /// An INTERNAL_DNS_DOMAIN value (RFC 8598).
     pub fn dns_domain(domain: &str) -> Self {
-        Self::new(ConfigAttributeType::INTERNAL_DNS_DOMAIN, domain.as_bytes().to_vec())
+        Self::new(ConfigAttributeType::INTERNAL_DNS_DOMAIN, domain.as_bytes())
     }
 
     /// Whether the value is empty (a request for any value).
@@ -116,12 +127,12 @@ impl Body<crate::Ikev2> for ConfigRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let kind = ConfigType(r.u8()?);
         r.skip(3)?;
-        let mut attributes = Vec::new();
+        let mut attributes = ConfigAttributes::new();
         while !r.is_empty() {
             // The R bit is reserved: ignored on receipt (§3.15.1).
             let ty = ConfigAttributeType(r.u16()? & 0x7fff);
             let len = usize::from(r.u16()?);
-            let value = r.take(len)?.to_vec();
+            let value = ConfigValue::from_slice(r.take(len)?);
             attributes.push(ConfigAttribute { kind: ty, value });
         }
         Ok(Self { kind, attributes })
@@ -158,7 +169,7 @@ mod tests {
     fn typed_helpers() {
         let cp = ConfigRepr {
             kind: ConfigType::CFG_REPLY,
-            attributes: vec![
+            attributes: smallvec::smallvec![
                 ConfigAttribute::ipv4(
                     ConfigAttributeType::INTERNAL_IP4_ADDRESS,
                     Ipv4Addr::new(10, 0, 0, 7),

@@ -26,7 +26,7 @@ mod vendor;
 
 pub use auth::AuthRepr;
 pub use cert::{CA_HASH_LEN, CertRepr};
-pub use cp::{ConfigAttribute, ConfigRepr};
+pub use cp::{ConfigAttribute, ConfigAttributes, ConfigRepr, ConfigValue};
 pub use delete::DeleteRepr;
 pub use eap::{EapCode, EapRepr};
 pub use encrypted::{EncryptedFragmentRepr, EncryptedRepr};
@@ -39,7 +39,7 @@ pub use redirect::{Gateway, RedirectRepr, gw_ident_type};
 pub use sa::{
     ProposalRepr, SaRepr, Spi, TransformAttribute, TransformAttributes, TransformRepr, Transforms,
 };
-pub use ts::{AddrRange, TrafficSelector, TsRepr};
+pub use ts::{AddrRange, Selectors, TrafficSelector, TsRepr};
 pub use vendor::VendorIdRepr;
 
 use crate::error::{DecodeError, DecodeErrorKind, EmitError, check_room};

@@ -13,16 +13,23 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use smallvec::SmallVec;
+
 use super::{Body, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError, len_u8, len_u16};
 use crate::reader::{Reader, Writer};
 use crate::registry::TsType;
 
+/// A payload's traffic selectors, inline up to 2 (one range per address family, what a
+/// tunnel proposes and is narrowed to): parsing or building them allocates nothing. More spill
+/// to the heap.
+pub type Selectors = SmallVec<[TrafficSelector; 2]>;
+
 /// A TSi or TSr payload body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TsRepr {
     /// The selectors, in order.
-    pub selectors: Vec<TrafficSelector>,
+    pub selectors: Selectors,
 }
 
 /// One traffic selector.
@@ -168,7 +175,7 @@ impl Body<crate::Ikev2> for TsRepr {
         r.skip(3)?;
         // Read what is there (each selector is at least 4 octets, bounding
         // the vector by the input), then compare with the count.
-        let mut selectors = Vec::new();
+        let mut selectors = Selectors::new();
         while !r.is_empty() {
             selectors.push(TrafficSelector::parse(r)?);
         }

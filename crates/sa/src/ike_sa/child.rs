@@ -85,8 +85,12 @@ impl IkeSa {
             secrets.push(secret);
             reply.push(Payload::new(PayloadRepr::Ke(KeRepr { group: ke.group, data: public })));
         }
-        reply.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: remote_ts.clone() })));
-        reply.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: local_ts.clone() })));
+        reply.push(Payload::new(PayloadRepr::TsI(TsRepr {
+            selectors: Selectors::from(&remote_ts[..]),
+        })));
+        reply.push(Payload::new(PayloadRepr::TsR(TsRepr {
+            selectors: Selectors::from(&local_ts[..]),
+        })));
         let child = NewChild {
             suite,
             spi_in,
@@ -350,8 +354,8 @@ impl IkeSa {
             })));
         }
         let (local_ts, remote_ts) = self.proposed_ts(rekey_of);
-        inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: local_ts })));
-        inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: remote_ts })));
+        inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: local_ts.into() })));
+        inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: remote_ts.into() })));
         let kind = Request::CreateChild { spi_in, ni, kex, rekey_of };
         self.send_encrypted_request(now, ExchangeType::CREATE_CHILD_SA, &inner, kind)
     }

@@ -389,8 +389,12 @@ impl IkeSa {
             false,
             &[],
         ))));
-        inner.push(Payload::new(PayloadRepr::TsI(TsRepr { selectors: config.local_ts.clone() })));
-        inner.push(Payload::new(PayloadRepr::TsR(TsRepr { selectors: config.remote_ts.clone() })));
+        inner.push(Payload::new(PayloadRepr::TsI(TsRepr {
+            selectors: Selectors::from(&config.local_ts[..]),
+        })));
+        inner.push(Payload::new(PayloadRepr::TsR(TsRepr {
+            selectors: Selectors::from(&config.remote_ts[..]),
+        })));
         inner
     }
 
@@ -658,7 +662,7 @@ impl IkeSa {
         let registry = self.registry.clone()?;
         let registry = registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let pool = registry.pool()?;
-        let mut attributes = Vec::new();
+        let mut attributes = ikeway_codec::ConfigAttributes::new();
         let mut asked_address = false;
         let mut answered = Vec::new();
         for a in &request.attributes {

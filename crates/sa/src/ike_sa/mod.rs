@@ -13,7 +13,8 @@ use ikeway_codec::sk::{self, Reassembler, Reassembly, ReassemblyLimits};
 use ikeway_codec::{
     ConfigAttribute, ConfigAttributeType, ConfigRepr, ConfigType, DeleteRepr, DhGroup,
     ExchangeType, Flags, HeaderRepr, IdRepr, KeRepr, MessageRepr, NonceRepr, NotifyRepr,
-    NotifyType, Payload, PayloadRepr, PayloadType, ProtocolId, TsRepr, chain_to_vec, first_type,
+    NotifyType, Payload, PayloadRepr, PayloadType, ProtocolId, Selectors, TsRepr, chain_to_vec,
+    first_type,
 };
 use ikeway_crypto::SecretBytes;
 use ikeway_crypto::keys::{self, ChildKeys};
