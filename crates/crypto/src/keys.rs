@@ -14,6 +14,8 @@
 //! `crates/crypto/tests/data/rfc9370_worked_example.py` computes all of these independently;
 //! `crates/crypto/tests/rfc9370_worked_example.rs` checks these functions give its bytes.
 
+use zeroize::Zeroizing;
+
 use crate::{CryptoError, Prf, SecretBytes};
 
 /// How long each IKE SA key is, decided by the negotiated transforms.
@@ -40,11 +42,12 @@ pub struct IkeSaKeys {
 
 /// `SKEYSEED = prf(Ni | Nr, g^ir)` for a new IKE SA (RFC 7296 §2.14).
 pub fn skeyseed(prf: Prf, ni: &[u8], nr: &[u8], shared_secret: &[u8]) -> SecretBytes {
-    let mut key = Vec::with_capacity(ni.len() + nr.len());
-    key.extend_from_slice(ni);
-    key.extend_from_slice(nr);
-    // The concatenated nonces are the key; wrap them so they are wiped too.
-    let key = SecretBytes::new(key);
+    // The concatenated nonces are the key; held as a secret so they are wiped too (inline for
+    // nonces of up to 32 bytes each).
+    let mut key = SecretBytes::zeroed(ni.len() + nr.len());
+    let (i, r) = key.expose_mut().split_at_mut(ni.len());
+    i.copy_from_slice(ni);
+    r.copy_from_slice(nr);
     prf.compute(key.expose(), &[shared_secret])
 }
 
@@ -111,17 +114,70 @@ pub fn derive_ike_keys(
 ) -> Result<IkeSaKeys, CryptoError> {
     let prf_len = prf.output_len();
     let total = 3 * prf_len + 2 * lengths.integrity + 2 * lengths.encryption;
-    let mut material =
-        prf.prf_plus(skeyseed, &[ni, nr, &spi_i.to_be_bytes(), &spi_r.to_be_bytes()], total)?;
+    let seed: [&[u8]; 4] = [ni, nr, &spi_i.to_be_bytes(), &spi_r.to_be_bytes()];
+    let material = Keymat::expand(prf, skeyseed, &[&seed], total)?;
+    let mut keys = material.cut();
     Ok(IkeSaKeys {
-        sk_d: material.split_off_front(prf_len),
-        sk_ai: material.split_off_front(lengths.integrity),
-        sk_ar: material.split_off_front(lengths.integrity),
-        sk_ei: material.split_off_front(lengths.encryption),
-        sk_er: material.split_off_front(lengths.encryption),
-        sk_pi: material.split_off_front(prf_len),
-        sk_pr: material.split_off_front(prf_len),
+        sk_d: keys.next_key(prf_len),
+        sk_ai: keys.next_key(lengths.integrity),
+        sk_ar: keys.next_key(lengths.integrity),
+        sk_ei: keys.next_key(lengths.encryption),
+        sk_er: keys.next_key(lengths.encryption),
+        sk_pi: keys.next_key(prf_len),
+        sk_pr: keys.next_key(prf_len),
     })
+}
+
+/// Key material that is cut into keys as soon as it is made: on the stack when it fits
+/// (every suite we negotiate: the IKE SA keys of the longest take 3 x 64 + 2 x 64 + 2 x 36 =
+/// 392 bytes, a child SA's at most 2 x (36 + 64)), else on the heap; wiped on drop either
+/// way. Each key is then copied into its own (inline) `SecretBytes`, so deriving a set of keys
+/// allocates nothing.
+struct Keymat {
+    stack: Zeroizing<[u8; KEYMAT_ON_STACK]>,
+    heap: Option<SecretBytes>,
+    len: usize,
+}
+
+const KEYMAT_ON_STACK: usize = 512;
+
+impl Keymat {
+    fn expand(prf: Prf, key: &[u8], seed: &[&[&[u8]]], len: usize) -> Result<Self, CryptoError> {
+        let mut keymat = Self {
+            stack: Zeroizing::new([0; KEYMAT_ON_STACK]),
+            heap: (len > KEYMAT_ON_STACK).then(|| SecretBytes::zeroed(len)),
+            len,
+        };
+        let out = match keymat.heap.as_mut() {
+            Some(heap) => heap.expose_mut(),
+            None => &mut keymat.stack[..len],
+        };
+        prf.prf_plus_into(key, seed, out)?;
+        Ok(keymat)
+    }
+
+    fn cut(&self) -> KeyCutter<'_> {
+        let rest = match &self.heap {
+            Some(heap) => heap.expose(),
+            None => &self.stack[..self.len],
+        };
+        KeyCutter { rest }
+    }
+}
+
+/// Takes keys off the front of [`Keymat`] in order.
+struct KeyCutter<'a> {
+    rest: &'a [u8],
+}
+
+impl KeyCutter<'_> {
+    /// # Panics
+    /// If fewer than `len` bytes are left; the callers expand exactly what they cut.
+    fn next_key(&mut self, len: usize) -> SecretBytes {
+        let (key, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        SecretBytes::from_slice(key)
+    }
 }
 
 /// RFC 8784 §3: one of SK_d, SK_pi, SK_pr mixed with a post-quantum preshared key:
@@ -163,11 +219,9 @@ pub fn child_keymat_with_secrets(
     nr: &[u8],
     len: usize,
 ) -> Result<SecretBytes, CryptoError> {
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(shared_secrets.len() + 2);
-    parts.extend_from_slice(shared_secrets);
-    parts.push(ni);
-    parts.push(nr);
-    prf.prf_plus(sk_d, &parts, len)
+    let mut keymat = SecretBytes::zeroed(len);
+    prf.prf_plus_into(sk_d, &[shared_secrets, &[ni, nr]], keymat.expose_mut())?;
+    Ok(keymat)
 }
 
 /// One direction's keys of a child SA.
@@ -189,6 +243,30 @@ impl ChildKeys {
     /// KEYMAT length needed for the given per-direction key lengths.
     pub fn keymat_len(encryption: usize, integrity: usize) -> usize {
         2 * (encryption + integrity)
+    }
+
+    /// [`child_keymat_with_secrets`] cut into keys ([`ChildKeys::split`]) without a buffer
+    /// of its own on the heap: the child SA keys of a handshake or CREATE_CHILD_SA.
+    #[allow(clippy::too_many_arguments)] // the PRF inputs of RFC 7296 §2.17, then the layout
+    pub fn derive(
+        prf: Prf,
+        sk_d: &[u8],
+        shared_secrets: &[&[u8]],
+        ni: &[u8],
+        nr: &[u8],
+        encryption: usize,
+        integrity: usize,
+    ) -> Result<Self, CryptoError> {
+        let len = Self::keymat_len(encryption, integrity);
+        let keymat = Keymat::expand(prf, sk_d, &[shared_secrets, &[ni, nr]], len)?;
+        let mut keys = keymat.cut();
+        let mut direction = || DirectionKeys {
+            encryption: keys.next_key(encryption),
+            integrity: keys.next_key(integrity),
+        };
+        let initiator_to_responder = direction();
+        let responder_to_initiator = direction();
+        Ok(Self { initiator_to_responder, responder_to_initiator })
     }
 
     /// Cuts KEYMAT into keys.
@@ -263,6 +341,31 @@ mod tests {
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// Derived straight into keys, the same bytes as KEYMAT then split, with and without
+    /// PFS secrets, and past the stack buffer (HMAC-SHA1's 20 bytes a block, 255 blocks).
+    #[test]
+    fn child_keys_derive_is_keymat_then_split() {
+        for (prf, secrets, e, i) in [
+            (Prf::HmacSha256, &[][..], 36, 0),
+            (Prf::HmacSha384, &[&b"g^ir"[..], b"SK(1)"][..], 32, 24),
+            (Prf::HmacSha1, &[&b"g^ir"[..]][..], 1200, 1300),
+        ] {
+            let len = ChildKeys::keymat_len(e, i);
+            let keymat = child_keymat_with_secrets(prf, b"SK_d", secrets, b"Ni", b"Nr", len);
+            let split = ChildKeys::split(keymat.unwrap(), e, i);
+            let derived = ChildKeys::derive(prf, b"SK_d", secrets, b"Ni", b"Nr", e, i).unwrap();
+            for (a, b) in [
+                (&split.initiator_to_responder, &derived.initiator_to_responder),
+                (&split.responder_to_initiator, &derived.responder_to_initiator),
+            ] {
+                assert_eq!(a.encryption, b.encryption, "{prf}");
+                assert_eq!(a.integrity, b.integrity, "{prf}");
+            }
+        }
+        let too_long = ChildKeys::derive(Prf::HmacSha1, b"k", &[], b"", b"", 3000, 0).unwrap_err();
+        assert_eq!(too_long, CryptoError::PrfPlusTooLong { requested: 6000, max: 5100 });
     }
 
     #[test]

@@ -137,14 +137,30 @@ impl Prf {
             return Err(CryptoError::PrfPlusTooLong { requested: len, max });
         }
         let mut out = SecretBytes::zeroed(len);
-        let buf = out.expose_mut();
-        match self {
-            Self::HmacSha1 => expand::<Hmac<sha1::Sha1>>(key, seed, buf),
-            Self::HmacSha256 => expand::<Hmac<sha2::Sha256>>(key, seed, buf),
-            Self::HmacSha384 => expand::<Hmac<sha2::Sha384>>(key, seed, buf),
-            Self::HmacSha512 => expand::<Hmac<sha2::Sha512>>(key, seed, buf),
-        }
+        self.prf_plus_into(key, &[seed], out.expose_mut())?;
         Ok(out)
+    }
+
+    /// `prf+(key, seed)` into `out`, as long as `out` (for key material cut into keys
+    /// straight away, which then needs no buffer of its own). The seed is the concatenation
+    /// of `seed`'s groups of parts: `&[shared_secrets, &[ni, nr]]` needs no list of its own.
+    pub fn prf_plus_into(
+        self,
+        key: &[u8],
+        seed: &[&[&[u8]]],
+        out: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        let max = self.prf_plus_max();
+        if out.len() > max {
+            return Err(CryptoError::PrfPlusTooLong { requested: out.len(), max });
+        }
+        match self {
+            Self::HmacSha1 => expand::<Hmac<sha1::Sha1>>(key, seed, out),
+            Self::HmacSha256 => expand::<Hmac<sha2::Sha256>>(key, seed, out),
+            Self::HmacSha384 => expand::<Hmac<sha2::Sha384>>(key, seed, out),
+            Self::HmacSha512 => expand::<Hmac<sha2::Sha512>>(key, seed, out),
+        }
+        Ok(())
     }
 }
 
@@ -233,7 +249,7 @@ const _: () = {
 /// prf+ into `out` (at most 255 blocks, checked by the caller). The key is set up once (an
 /// HMAC key costs two hash blocks) and each block starts from a copy of that keyed state; every
 /// block but the last is written straight into `out`, so `Tn-1` is read back from there.
-fn expand<M: Mac + KeyInit + Clone>(key: &[u8], seed: &[&[u8]], out: &mut [u8]) {
+fn expand<M: Mac + KeyInit + Clone>(key: &[u8], seed: &[&[&[u8]]], out: &mut [u8]) {
     let keyed = keyed::<M>(key);
     let block_len = <M as OutputSizeUser>::output_size();
     let mut filled = 0;
@@ -243,7 +259,7 @@ fn expand<M: Mac + KeyInit + Clone>(key: &[u8], seed: &[&[u8]], out: &mut [u8]) 
         if filled > 0 {
             mac.update(&out[filled - block_len..filled]);
         }
-        for part in seed {
+        for part in seed.iter().flat_map(|group| group.iter()) {
             mac.update(part);
         }
         mac.update(&[counter]);
@@ -276,6 +292,13 @@ mod tests {
         let out = Prf::HmacSha256.prf_plus(key, &[b"se", b"ed"], 40).unwrap();
         assert_eq!(&out.expose()[..32], t1.expose());
         assert_eq!(&out.expose()[32..], &t2.expose()[..8]);
+        // Groups of parts are one seed, whichever way it is cut.
+        let mut into = [0u8; 40];
+        Prf::HmacSha256.prf_plus_into(key, &[&[b"s"], &[], &[b"e", b"ed"]], &mut into).unwrap();
+        assert_eq!(&into, out.expose());
+        let mut too_long = vec![0u8; 255 * 32 + 1];
+        let err = Prf::HmacSha256.prf_plus_into(key, &[], &mut too_long).unwrap_err();
+        assert_eq!(err, CryptoError::PrfPlusTooLong { requested: 8161, max: 8160 });
     }
 
     #[test]

@@ -50,7 +50,6 @@ mod rustcrypto;
 use core::fmt;
 
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
 use self::aws::AwsKey;
 use self::modp::{MODP_1024, MODP_2048, MODP_3072, MODP_4096, ModpGroup, ModpKey};
@@ -236,10 +235,11 @@ impl KeyExchange {
         backend: KexBackend,
         rng: &mut dyn FnMut(&mut [u8]),
     ) -> Result<Self, CryptoError> {
-        let mut random = Zeroizing::new(vec![0u8; group.private_len()]);
+        // Inline up to 64 bytes (every curve's scalar), wiped on drop.
+        let mut random = SecretBytes::zeroed(group.private_len());
         for _ in 0..GENERATE_ATTEMPTS {
-            rng(&mut random);
-            match Self::from_private_bytes(group, backend, &random) {
+            rng(random.expose_mut());
+            match Self::from_private_bytes(group, backend, random.expose()) {
                 Err(CryptoError::InvalidPrivateKey) => continue,
                 result => return result,
             }

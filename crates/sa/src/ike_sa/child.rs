@@ -248,15 +248,15 @@ impl IkeSa {
         let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
         let (e, i) = (suite.suite.encryption_key_len(), suite.suite.integrity_key_len());
         let secrets: Vec<&[u8]> = secrets.iter().map(SecretBytes::expose).collect();
-        let keymat = keys::child_keymat_with_secrets(
+        let keys = ChildKeys::derive(
             crypto.suite.prf,
             crypto.keys.sk_d.expose(),
             &secrets,
             &ni,
             &nr,
-            ChildKeys::keymat_len(e, i),
+            e,
+            i,
         )?;
-        let keys = ChildKeys::split(keymat, e, i);
         // §2.17: the keys of the exchange's initiator -> responder direction come first, and
         // that is whoever sent the request that created this child (a CREATE_CHILD_SA from
         // the original responder included), as Ni | Nr are that exchange's nonces.
