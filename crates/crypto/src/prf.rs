@@ -2,7 +2,7 @@
 
 use hmac::digest::OutputSizeUser;
 use hmac::{Hmac, KeyInit, Mac};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use crate::{CryptoError, SecretBytes};
 
@@ -11,8 +11,15 @@ pub(crate) const MAX_OUTPUT_LEN: usize = 64;
 
 /// One PRF output, inline and wiped on drop; `Debug` shows only its length.
 pub struct PrfOutput {
-    bytes: Zeroizing<[u8; MAX_OUTPUT_LEN]>,
+    /// Only `bytes[..len]` is ever written, and that is what the drop wipes.
+    bytes: [u8; MAX_OUTPUT_LEN],
     len: usize,
+}
+
+impl Drop for PrfOutput {
+    fn drop(&mut self) {
+        self.bytes[..self.len].zeroize();
+    }
 }
 
 impl PrfOutput {
@@ -84,7 +91,7 @@ impl Prf {
     /// (an AUTH, `prf(SK_p, ID)`): the handshake computes several per side, and a heap
     /// allocation for each was a measurable share of its allocations.
     pub fn compute_inline(self, key: &[u8], parts: &[&[u8]]) -> PrfOutput {
-        let mut out = PrfOutput { bytes: Zeroizing::new([0; MAX_OUTPUT_LEN]), len: 0 };
+        let mut out = PrfOutput { bytes: [0; MAX_OUTPUT_LEN], len: 0 };
         out.len = self.compute_into(key, parts, &mut out.bytes[..]);
         out
     }
@@ -212,7 +219,7 @@ impl KeyedPrf {
 
     /// `prf(key, parts[0] | parts[1] | ...)`, the same bytes as [`Prf::compute_inline`].
     pub fn compute_inline(&self, parts: &[&[u8]]) -> PrfOutput {
-        let mut out = PrfOutput { bytes: Zeroizing::new([0; MAX_OUTPUT_LEN]), len: 0 };
+        let mut out = PrfOutput { bytes: [0; MAX_OUTPUT_LEN], len: 0 };
         out.len = self.compute_into(parts, &mut out.bytes[..]);
         out
     }
