@@ -127,6 +127,20 @@ pub enum AeadBackend {
 }
 
 impl AeadBackend {
+    /// Whether [`AeadBackend::new_aead`] keys `algorithm` given a key of its length, found
+    /// without keying it (a key schedule and an allocation).
+    pub fn supports(self, algorithm: AeadAlgorithm) -> bool {
+        match (self, algorithm) {
+            (_, AeadAlgorithm::ChaCha20Poly1305) => true,
+            (Self::RustCrypto, AeadAlgorithm::AesGcm { key_bits, icv_len }) => {
+                matches!(key_bits, 128 | 192 | 256) && matches!(icv_len, 8 | 12 | 16)
+            }
+            (Self::Ring, AeadAlgorithm::AesGcm { key_bits, icv_len }) => {
+                matches!(key_bits, 128 | 256) && icv_len == 16
+            }
+        }
+    }
+
     /// Creates a keyed AEAD (`key` without the salt).
     pub fn new_aead(
         self,
@@ -451,6 +465,24 @@ mod tests {
         for alg in [short, aes192] {
             let err = AeadBackend::Ring.new_aead(alg, &vec![0; alg.key_len()]).unwrap_err();
             assert_eq!(err, CryptoError::Unsupported, "{alg:?}");
+        }
+    }
+
+    /// `supports` says what `new_aead` does, for every backend, over valid and invalid
+    /// parameters alike.
+    #[test]
+    fn supports_agrees_with_keying() {
+        let mut algs = vec![AeadAlgorithm::ChaCha20Poly1305];
+        for key_bits in [0, 64, 100, 128, 129, 192, 256, 257] {
+            for icv_len in [0, 4, 8, 12, 16, 32] {
+                algs.push(AeadAlgorithm::AesGcm { key_bits, icv_len });
+            }
+        }
+        for backend in [AeadBackend::RustCrypto, AeadBackend::Ring] {
+            for &alg in &algs {
+                let keyed = backend.new_aead(alg, &vec![7; alg.key_len()]).is_ok();
+                assert_eq!(backend.supports(alg), keyed, "{backend:?} {alg:?}");
+            }
         }
     }
 

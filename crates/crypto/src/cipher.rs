@@ -87,6 +87,14 @@ impl BlockCipher {
         }
     }
 
+    /// Whether [`BlockCipher::key`] keys this cipher given key material of its length, found
+    /// without keying it.
+    pub fn is_supported(self) -> bool {
+        let nonce = if matches!(self, Self::AesCtr { .. }) { 4 } else { 0 };
+        self == Self::TripleDesCbc
+            || matches!(self.keymat_len().checked_sub(nonce), Some(16 | 24 | 32))
+    }
+
     /// Expands the key for repeated use.
     pub fn key(self, keymat: &[u8]) -> Result<CipherKey, CryptoError> {
         let expected = self.keymat_len();
@@ -236,6 +244,20 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `is_supported` says what `key` does, over valid and invalid key sizes alike.
+    #[test]
+    fn is_supported_agrees_with_keying() {
+        let mut ciphers = vec![BlockCipher::TripleDesCbc];
+        for key_bits in [0, 64, 100, 128, 129, 192, 256, 257, 512] {
+            ciphers.push(BlockCipher::AesCbc { key_bits });
+            ciphers.push(BlockCipher::AesCtr { key_bits });
+        }
+        for c in ciphers {
+            let keyed = c.key(&vec![7; c.keymat_len()]).is_ok();
+            assert_eq!(c.is_supported(), keyed, "{c:?}");
+        }
+    }
 
     #[test]
     fn rejects_unaligned_cbc_input() {

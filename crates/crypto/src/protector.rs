@@ -130,6 +130,18 @@ impl Suite {
         self.encryption.block_len()
     }
 
+    /// Whether `backend` keys this suite given keys of its lengths
+    /// ([`Suite::encryption_key_len`], [`Suite::integrity_key_len`]): what [`Suite::key`] would
+    /// refuse, found without keying anything. [`CryptoError::Unsupported`] if not.
+    pub fn check(&self, backend: AeadBackend) -> Result<(), CryptoError> {
+        let keys = match self.encryption {
+            Encryption::Aead(a) => backend.supports(a),
+            // Integrity keys of the right length always key.
+            Encryption::Cipher(c) => c.is_supported(),
+        };
+        if keys { Ok(()) } else { Err(CryptoError::Unsupported) }
+    }
+
     /// Keys the suite for one direction.
     pub fn key(
         &self,
@@ -230,6 +242,30 @@ mod tests {
         let cbc = Encryption::Cipher(BlockCipher::AesCbc { key_bits: 128 });
         assert_eq!(Suite::new(gcm, Some(Integrity::HmacSha256_128)), Err(CryptoError::Unsupported));
         assert_eq!(Suite::new(cbc, None), Err(CryptoError::Unsupported));
+    }
+
+    #[test]
+    fn check_agrees_with_keying() {
+        let encryptions = [
+            Encryption::Aead(AeadAlgorithm::AES256_GCM16),
+            Encryption::Aead(AeadAlgorithm::AesGcm { key_bits: 192, icv_len: 8 }),
+            Encryption::Aead(AeadAlgorithm::AesGcm { key_bits: 100, icv_len: 16 }),
+            Encryption::Cipher(BlockCipher::AesCbc { key_bits: 256 }),
+            Encryption::Cipher(BlockCipher::AesCtr { key_bits: 100 }),
+            Encryption::Cipher(BlockCipher::TripleDesCbc),
+        ];
+        for backend in [AeadBackend::RustCrypto, AeadBackend::Ring] {
+            for e in encryptions {
+                let integrity = (!e.is_aead()).then_some(Integrity::HmacSha256_128);
+                let suite = Suite::new(e, integrity).unwrap();
+                let keyed = suite.key(
+                    backend,
+                    &vec![7; suite.encryption_key_len()],
+                    &vec![7; suite.integrity_key_len()],
+                );
+                assert_eq!(suite.check(backend), keyed.map(|_| ()), "{backend:?} {e:?}");
+            }
+        }
     }
 
     #[test]

@@ -52,12 +52,13 @@ impl IkeCrypto {
             integrity: suite.suite.integrity_key_len(),
             encryption: suite.suite.encryption_key_len(),
         };
+        // Checked here so that a suite the backend cannot key fails the derivation, not a
+        // message; without keying it (an AES key schedule and an allocation per side and
+        // handshake). The keys below have the suite's lengths, so nothing else can refuse them.
+        suite.suite.check(AeadBackend::default())?;
         let keys =
             keys::derive_ike_keys(suite.prf, skeyseed.expose(), ni, nr, spi_i, spi_r, lengths)?;
         let crypto = Box::new(Self { suite, keys, side, int_auth: Vec::new() });
-        // Keyed once here so that a key the suite refuses fails the derivation, not a message.
-        // Once is enough: both directions' keys have the lengths of the same suite.
-        crypto.protector(Side::Initiator)?;
         Ok(crypto)
     }
 
