@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         match &p.body {
             PayloadRepr::Notify(n) => {
                 if let Ok(hashes) = n.hash_algorithms() {
+                    let hashes: Vec<_> = hashes.collect();
                     let rebuilt = NotifyRepr::signature_hash_algorithms(&hashes);
                     assert_eq!(rebuilt.data, n.data, "hash list does not rebuild");
                 }
