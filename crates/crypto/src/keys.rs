@@ -14,7 +14,7 @@
 //! `crates/crypto/tests/data/rfc9370_worked_example.py` computes all of these independently;
 //! `crates/crypto/tests/rfc9370_worked_example.rs` checks these functions give its bytes.
 
-use zeroize::Zeroizing;
+use zeroize::Zeroize;
 
 use crate::{CryptoError, Prf, SecretBytes};
 
@@ -115,9 +115,7 @@ pub fn derive_ike_keys(
     let prf_len = prf.output_len();
     let total = 3 * prf_len + 2 * lengths.integrity + 2 * lengths.encryption;
     let seed: [&[u8]; 4] = [ni, nr, &spi_i.to_be_bytes(), &spi_r.to_be_bytes()];
-    let material = Keymat::expand(prf, skeyseed, &[&seed], total)?;
-    let mut keys = material.cut();
-    Ok(IkeSaKeys {
+    with_keymat(prf, skeyseed, &[&seed], total, |keys| IkeSaKeys {
         sk_d: keys.next_key(prf_len),
         sk_ai: keys.next_key(lengths.integrity),
         sk_ar: keys.next_key(lengths.integrity),
@@ -128,44 +126,44 @@ pub fn derive_ike_keys(
     })
 }
 
-/// Key material that is cut into keys as soon as it is made: on the stack when it fits
-/// (every suite we negotiate: the IKE SA keys of the longest take 3 x 64 + 2 x 64 + 2 x 36 =
-/// 392 bytes, a child SA's at most 2 x (36 + 64)), else on the heap; wiped on drop either
-/// way. Each key is then copied into its own (inline) `SecretBytes`, so deriving a set of keys
-/// allocates nothing.
-struct Keymat {
-    stack: Zeroizing<[u8; KEYMAT_ON_STACK]>,
-    heap: Option<SecretBytes>,
+/// Key material cut into keys as soon as it is made: prf+ (`prf`, `key`, `seed`) expands `len`
+/// bytes on the stack when they fit (every suite we negotiate: the IKE SA keys of the longest
+/// take 3 x 64 + 2 x 64 + 2 x 36 = 392 bytes, a child SA's at most 2 x (36 + 64)), else on
+/// the heap, and `cut` copies each key into its own (inline) `SecretBytes`, so deriving a set
+/// of keys allocates nothing. The buffer stays in this frame (a value holding it, returned,
+/// was copied whole: measured) and its `len` bytes are wiped when `cut` returns or unwinds.
+fn with_keymat<R>(
+    prf: Prf,
+    key: &[u8],
+    seed: &[&[&[u8]]],
     len: usize,
+    cut: impl FnOnce(&mut KeyCutter<'_>) -> R,
+) -> Result<R, CryptoError> {
+    let mut stack = [0u8; KEYMAT_ON_STACK];
+    let mut heap;
+    let out = if len <= KEYMAT_ON_STACK {
+        &mut stack[..len]
+    } else {
+        heap = SecretBytes::zeroed(len);
+        heap.expose_mut()
+    };
+    let material = WipedOnDrop(out);
+    prf.prf_plus_into(key, seed, material.0)?;
+    Ok(cut(&mut KeyCutter { rest: material.0 }))
 }
 
 const KEYMAT_ON_STACK: usize = 512;
 
-impl Keymat {
-    fn expand(prf: Prf, key: &[u8], seed: &[&[&[u8]]], len: usize) -> Result<Self, CryptoError> {
-        let mut keymat = Self {
-            stack: Zeroizing::new([0; KEYMAT_ON_STACK]),
-            heap: (len > KEYMAT_ON_STACK).then(|| SecretBytes::zeroed(len)),
-            len,
-        };
-        let out = match keymat.heap.as_mut() {
-            Some(heap) => heap.expose_mut(),
-            None => &mut keymat.stack[..len],
-        };
-        prf.prf_plus_into(key, seed, out)?;
-        Ok(keymat)
-    }
+/// Wipes the bytes it borrows when dropped, unwinding included.
+struct WipedOnDrop<'a>(&'a mut [u8]);
 
-    fn cut(&self) -> KeyCutter<'_> {
-        let rest = match &self.heap {
-            Some(heap) => heap.expose(),
-            None => &self.stack[..self.len],
-        };
-        KeyCutter { rest }
+impl Drop for WipedOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
-/// Takes keys off the front of [`Keymat`] in order.
+/// Takes keys off the front of the key material of [`with_keymat`] in order.
 struct KeyCutter<'a> {
     rest: &'a [u8],
 }
@@ -258,15 +256,15 @@ impl ChildKeys {
         integrity: usize,
     ) -> Result<Self, CryptoError> {
         let len = Self::keymat_len(encryption, integrity);
-        let keymat = Keymat::expand(prf, sk_d, &[shared_secrets, &[ni, nr]], len)?;
-        let mut keys = keymat.cut();
-        let mut direction = || DirectionKeys {
-            encryption: keys.next_key(encryption),
-            integrity: keys.next_key(integrity),
-        };
-        let initiator_to_responder = direction();
-        let responder_to_initiator = direction();
-        Ok(Self { initiator_to_responder, responder_to_initiator })
+        with_keymat(prf, sk_d, &[shared_secrets, &[ni, nr]], len, |keys| {
+            let mut direction = || DirectionKeys {
+                encryption: keys.next_key(encryption),
+                integrity: keys.next_key(integrity),
+            };
+            let initiator_to_responder = direction();
+            let responder_to_initiator = direction();
+            Self { initiator_to_responder, responder_to_initiator }
+        })
     }
 
     /// Cuts KEYMAT into keys.
