@@ -22,10 +22,12 @@ pub(crate) fn padded(prf: Prf, key: &[u8]) -> KeyedPrf {
 ///
 /// The first AUTH under each PRF computes `prf(PSK, "Key Pad for IKEv2")` and keeps the PRF
 /// keyed with it (HMAC's inner and outer states, wiped on drop like the key: see
-/// [`KeyedPrf`]); later AUTHs start from a copy of those states, two hash blocks in, instead
-/// of from the PSK, six blocks before. Clones share the key and what was computed from it, so
-/// the configuration of every SA of a responder keys each PRF once. Reading takes no lock:
-/// a `OnceLock` per PRF, which blocks only callers racing for its first computation.
+/// [`KeyedPrf`]); later AUTHs start from a copy of those states instead of making them again
+/// from the PSK: six hash blocks fewer per AUTH with an HMAC-SHA2 PRF and a PSK no longer
+/// than its block (keying with the PSK, two; the pad's MAC, two more; keying with that, two).
+/// Clones share the key and what was computed from it, so the configuration of every SA of a
+/// responder keys each PRF once. Reading takes no lock: a `OnceLock` per PRF, which blocks
+/// only callers racing for its first computation.
 #[derive(Clone)]
 pub struct PresharedKey(Arc<Inner>);
 
