@@ -187,16 +187,19 @@ impl<'a, P: Protocol> Reader<'a, P> {
     }
 
     /// Absolute offset of the next unread byte.
+    #[inline]
     pub fn offset(&self) -> usize {
         self.base + self.pos
     }
 
     /// Number of unread bytes.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
     /// Whether every byte has been read.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
@@ -207,6 +210,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     }
 
     /// The next `n` bytes.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError<P>> {
         if n > self.remaining() {
             return Err(self.error(P::TRUNCATED));
@@ -217,6 +221,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     }
 
     /// A reader over the next `n` bytes, keeping absolute offsets.
+    #[inline]
     pub fn sub(&mut self, n: usize) -> Result<Self, DecodeError<P>> {
         let base = self.offset();
         let buf = self.take(n)?;
@@ -224,6 +229,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     }
 
     /// All unread bytes.
+    #[inline]
     pub fn rest(&mut self) -> &'a [u8] {
         let out = &self.buf[self.pos..];
         self.pos = self.buf.len();
@@ -236,6 +242,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     }
 
     /// Skip `n` bytes (reserved fields).
+    #[inline]
     pub fn skip(&mut self, n: usize) -> Result<(), DecodeError<P>> {
         self.take(n).map(|_| ())
     }
@@ -248,11 +255,13 @@ impl<'a, P: Protocol> Reader<'a, P> {
     }
 
     /// One byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, DecodeError<P>> {
         Ok(self.array::<1>()?[0])
     }
 
     /// A big-endian `u16`.
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, DecodeError<P>> {
         Ok(u16::from_be_bytes(self.array()?))
     }
@@ -276,6 +285,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     /// body by the Payload Length. Every failure is attributed to `kind`:
     /// "truncated" where fewer than four octets are left, "length too small"
     /// or "past the end" at the length field.
+    #[inline]
     pub fn payload_header(
         &mut self,
         kind: P::PayloadType,
@@ -304,6 +314,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     /// length, header included; `more` the marker that announces a sibling
     /// (0 announces none). A marker of neither value, or one that disagrees
     /// with whether a sibling follows, is `bad_marker` at the marker.
+    #[inline]
     pub fn substructure(
         &mut self,
         min_len: usize,
@@ -466,6 +477,29 @@ impl<'a> Writer<'a> {
         self.u16(len_u16(field, len)?)
     }
 
+    /// Append a structure headed like [`generic_header`](Self::generic_header) whose length
+    /// is what `body` writes after the header, filled in once it is written (it must fit 16
+    /// bits, else [`EmitError::TooLong`] naming `field`): emitting a chain then walks each
+    /// payload, proposal and transform once, not once more per enclosing length.
+    #[inline]
+    pub fn headed(
+        &mut self,
+        next: u8,
+        flags: u8,
+        field: &'static str,
+        body: impl FnOnce(&mut Self) -> Result<(), EmitError>,
+    ) -> Result<(), EmitError> {
+        let start = self.pos;
+        self.u8(next)?;
+        self.u8(flags)?;
+        self.u16(0)?;
+        body(self)?;
+        let len = len_u16(field, self.pos - start)?;
+        // The four header octets at `start` were written above.
+        self.buf[start + 2..start + 4].copy_from_slice(&len.to_be_bytes());
+        Ok(())
+    }
+
     /// The unwritten tail, for nested emitters; call [`advance`](Self::advance)
     /// with what they wrote.
     pub fn tail(&mut self) -> &mut [u8] {
@@ -525,6 +559,23 @@ mod tests {
         assert_eq!(w.position(), 6);
         assert_eq!(w.u16(7), Err(EmitError::BufferTooShort { needed: 8, available: 7 }));
         assert_eq!(buf, [0, 0, 0, 0, 0, 0, 0xff]);
+    }
+
+    /// The length is filled in from what the body wrote, header included; one that does not
+    /// fit 16 bits is refused with the whole length, as `generic_header` refuses it.
+    #[test]
+    fn headed_fills_in_the_length_it_wrote() {
+        let mut buf = [0u8; 9];
+        let mut w = Writer::new(&mut buf);
+        w.headed(3, 0x80, "payload length", |w| w.put(&[1, 2, 3, 4, 5])).unwrap();
+        assert_eq!(w.position(), 9);
+        assert_eq!(buf, [3, 0x80, 0, 9, 1, 2, 3, 4, 5]);
+        let mut big = vec![0u8; 70_004];
+        let mut w = Writer::new(&mut big);
+        assert_eq!(
+            w.headed(0, 0, "payload length", |w| w.zeros(70_000)),
+            Err(EmitError::TooLong { field: "payload length", len: 70_004 })
+        );
     }
 
     #[test]

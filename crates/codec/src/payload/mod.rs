@@ -377,15 +377,8 @@ pub(crate) fn emit_chain_before(
             Some(inner) => inner,
             None => payloads.get(i + 1).map_or(then, Payload::kind),
         };
-        w.generic_header(
-            next.0,
-            if p.critical { 0x80 } else { 0 },
-            "payload length",
-            p.buffer_len(),
-        )?;
-        let before = w.position();
-        p.body.emit_body(&mut w)?;
-        debug_assert_eq!(w.position() - before, p.body.body_len());
+        let flags = if p.critical { 0x80 } else { 0 };
+        w.headed(next.0, flags, "payload length", |w| p.body.emit_body(w))?;
     }
     Ok(w.position())
 }

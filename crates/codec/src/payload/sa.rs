@@ -224,19 +224,13 @@ impl TransformRepr {
     }
 
     fn emit(&self, w: &mut Writer<'_>, last: bool) -> Result<(), EmitError> {
-        w.generic_header(
-            if last { LAST } else { MORE_TRANSFORMS },
-            0,
-            "transform length",
-            self.encoded_len(),
-        )?;
-        w.u8(self.kind.0)?;
-        w.u8(0)?;
-        w.u16(self.id)?;
-        for a in &self.attributes {
-            a.emit(w)?;
-        }
-        Ok(())
+        let marker = if last { LAST } else { MORE_TRANSFORMS };
+        w.headed(marker, 0, "transform length", |w| {
+            w.u8(self.kind.0)?;
+            w.u8(0)?;
+            w.u16(self.id)?;
+            self.attributes.iter().try_for_each(|a| a.emit(w))
+        })
     }
 }
 
@@ -251,22 +245,16 @@ impl ProposalRepr {
     }
 
     fn emit(&self, w: &mut Writer<'_>, last: bool) -> Result<(), EmitError> {
-        w.generic_header(
-            if last { LAST } else { MORE_PROPOSALS },
-            0,
-            "proposal length",
-            self.encoded_len(),
-        )?;
-        w.u8(self.number)?;
-        w.u8(self.protocol.0)?;
-        w.u8(len_u8("proposal SPI", self.spi.len())?)?;
-        w.u8(len_u8("number of transforms", self.transforms.len())?)?;
-        w.put(&self.spi)?;
-        let n = self.transforms.len();
-        for (i, t) in self.transforms.iter().enumerate() {
-            t.emit(w, i + 1 == n)?;
-        }
-        Ok(())
+        let marker = if last { LAST } else { MORE_PROPOSALS };
+        w.headed(marker, 0, "proposal length", |w| {
+            w.u8(self.number)?;
+            w.u8(self.protocol.0)?;
+            w.u8(len_u8("proposal SPI", self.spi.len())?)?;
+            w.u8(len_u8("number of transforms", self.transforms.len())?)?;
+            w.put(&self.spi)?;
+            let n = self.transforms.len();
+            self.transforms.iter().enumerate().try_for_each(|(i, t)| t.emit(w, i + 1 == n))
+        })
     }
 }
 
@@ -281,7 +269,13 @@ fn parse_transform(r: &mut Reader<'_>) -> Result<TransformRepr, DecodeError> {
     Ok(TransformRepr { kind, id, attributes })
 }
 
-fn parse_proposal(r: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
+/// Parses one proposal onto the end of `proposals`, its transforms read straight into it: a
+/// proposal with its inline transforms is some 230 bytes, which returning it by value would
+/// copy once more.
+fn parse_proposal(
+    r: &mut Reader<'_>,
+    proposals: &mut Vec<ProposalRepr>,
+) -> Result<(), DecodeError> {
     let number = r.u8()?;
     let protocol = ProtocolId(r.u8()?);
     let spi_size_at = r.offset();
@@ -301,7 +295,11 @@ fn parse_proposal(r: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
     let spi = Spi::from_slice(r.take(usize::from(spi_size))?);
     // The announced count, bounded by what the bytes can hold (a transform is at least 8
     // octets), so that a forged count reserves no more than the message's size.
-    let mut transforms = Transforms::with_capacity(count.min(r.remaining() / 8));
+    let transforms = Transforms::with_capacity(count.min(r.remaining() / 8));
+    proposals.push(ProposalRepr { number, protocol, spi, transforms });
+    // Just pushed: the index is in bounds.
+    let last = proposals.len() - 1;
+    let transforms = &mut proposals[last].transforms;
     while !r.is_empty() {
         let mut t = r.substructure(8, MORE_TRANSFORMS, DecodeErrorKind::BadLastMarker)?;
         transforms.push(parse_transform(&mut t)?);
@@ -309,7 +307,7 @@ fn parse_proposal(r: &mut Reader<'_>) -> Result<ProposalRepr, DecodeError> {
     if transforms.len() != count {
         return Err(DecodeError::new(DecodeErrorKind::CountMismatch, count_at));
     }
-    Ok(ProposalRepr { number, protocol, spi, transforms })
+    Ok(())
 }
 
 impl Body<crate::Ikev2> for SaRepr {
@@ -317,7 +315,7 @@ impl Body<crate::Ikev2> for SaRepr {
         let mut proposals = Vec::new();
         while !r.is_empty() {
             let mut p = r.substructure(8, MORE_PROPOSALS, DecodeErrorKind::BadLastMarker)?;
-            proposals.push(parse_proposal(&mut p)?);
+            parse_proposal(&mut p, &mut proposals)?;
         }
         Ok(Self { proposals })
     }
