@@ -80,13 +80,11 @@ fn run(pair: u8, server_extra: &[&str], client_extra: &[&str]) -> (Output, Strin
     let dir = tempfile::tempdir().unwrap();
     files(dir.path());
     let (server_addr, client_addr) = (format!("127.0.{pair}.2"), format!("127.0.{pair}.1"));
-    let mut server = serve(dir.path(), &server_addr, server_extra);
+    let server = serve(dir.path(), &server_addr, server_extra);
     // A head start for the server; a first IKE_SA_INIT it misses is retransmitted.
     std::thread::sleep(Duration::from_millis(500));
     let out = initiate(dir.path(), &client_addr, &server_addr, client_extra);
-    let _ = server.kill();
-    let server_out = server.wait_with_output().unwrap();
-    (out, String::from_utf8_lossy(&server_out.stdout).into_owned())
+    (out, stop(server))
 }
 
 fn root_or_skip(test: &str) -> bool {
@@ -261,11 +259,30 @@ fn eap_tls_in(
     (ended, connection.last_disconnect_error(), connection.last_disconnect_reason(), server)
 }
 
-/// Stops `serve` and returns what it printed (its events).
+/// Stops `serve` as an operator would, with SIGTERM, and returns what it printed (its
+/// events): it ends its session, writes out every event and exits 0. SIGKILL only if it has
+/// not exited within 20 s, which then fails the test.
 fn stop(mut server: Child) -> String {
-    let _ = server.kill();
+    let pid = server.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = server.kill();
+            panic!("serve did not exit within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let out = server.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let events = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Its last event says it ended: the signal shut the session down and the loop wrote out
+    // everything before exiting.
+    assert!(
+        events.trim_end().ends_with(r#"{"event":"status","status":"disconnected"}"#),
+        "{events}"
+    );
+    assert!(out.status.success(), "serve after SIGTERM: {:?}", out.status);
+    events
 }
 
 /// EAP-TLS as the client's only proof: `serve --ca` without --require-client-cert anchors the

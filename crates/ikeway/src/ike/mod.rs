@@ -28,7 +28,8 @@ use ikeway_pki::{Crl, Identity, Purpose, Revocation, certificates_from_pem_or_de
 use ikeway_sa::{AddressPool, CloseReason, Config, KeyExport, LocalAuth, PeerAuth, Ppk, PpkConfig};
 use ikeway_tunnel::verifier::{RuntimeVerifier, TrustSettings};
 use ikeway_tunnel::{
-    Action, EventKind, Session, SessionEvent, SessionOptions, Spi64, Status, TunOptions,
+    Action, EventKind, Session, SessionEvent, SessionHandle, SessionOptions, Spi64, Status,
+    TunOptions,
 };
 use zeroize::Zeroizing;
 
@@ -542,6 +543,19 @@ fn print(out: &mut EventOut, e: &SessionEvent) -> std::io::Result<()> {
     writeln!(out, "{}", e.to_json())
 }
 
+/// SIGTERM and SIGINT end the session as its own end does (`shutdown`): the event loop then
+/// sees it disconnected and writes out every event it printed before the process exits.
+/// Without a handler their default action would end the process at once, and the events of
+/// the last burst, still in [`EventOut`]'s buffer, would never reach stdout.
+fn shutdown_on_signal(handle: &SessionHandle) -> Result<()> {
+    let handle = handle.clone();
+    ctrlc::set_handler(move || {
+        // Gone: the session ended by itself, and the loop is leaving anyway.
+        let _ = handle.shutdown();
+    })
+    .context("installing the SIGTERM/SIGINT handler")
+}
+
 /// The session's next event: one already queued, else, once what was printed is written
 /// out, the next before `wake`. A burst is taken one event at a time, each handled as if
 /// it had been waited for, in the order sent.
@@ -642,6 +656,7 @@ pub(crate) fn initiate(args: InitiateArgs) -> Result<()> {
     let session =
         Session::start(options(c, SessionOptions::initiator(c.local, args.remote, config))?)?;
     let handle = session.handle();
+    shutdown_on_signal(&handle)?;
     let deadline = Instant::now() + Duration::from_secs(c.timeout);
     let linger = Duration::from_secs(args.linger);
     let mut child_up_at: Option<Instant> = None;
@@ -783,6 +798,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<()> {
     options.workers = workers(args.workers, options.datapath.is_some())?;
     let session = Session::start(options)?;
     let handle = session.handle();
+    shutdown_on_signal(&handle)?;
     let end = Instant::now() + Duration::from_secs(args.duration);
     let mut first: Option<(Spi64, Instant)> = None;
     let mut ending = false;
