@@ -2,9 +2,8 @@
 
 use core::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
-
 use crate::CryptoError;
+use crate::keyed_hmac::{HmacHash, KeyedHmac};
 
 /// An integrity transform (IANA "Transform Type 3").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,27 +69,14 @@ impl Integrity {
         if key.len() != self.key_len() {
             return Err(CryptoError::KeyLength { expected: self.key_len(), got: key.len() });
         }
-        let state = match self {
-            Self::HmacSha1_96 | Self::HmacSha1_160 => HmacState::Sha1(new_hmac(key)),
-            Self::HmacSha256_128 => HmacState::Sha256(new_hmac(key)),
-            Self::HmacSha384_192 => HmacState::Sha384(new_hmac(key)),
-            Self::HmacSha512_256 => HmacState::Sha512(new_hmac(key)),
+        let hash = match self {
+            Self::HmacSha1_96 | Self::HmacSha1_160 => HmacHash::Sha1,
+            Self::HmacSha256_128 => HmacHash::Sha256,
+            Self::HmacSha384_192 => HmacHash::Sha384,
+            Self::HmacSha512_256 => HmacHash::Sha512,
         };
-        Ok(IntegrityKey { algorithm: self, state })
+        Ok(IntegrityKey { algorithm: self, state: KeyedHmac::new(hash, key) })
     }
-}
-
-fn new_hmac<M: KeyInit>(key: &[u8]) -> M {
-    // HMAC accepts keys of any length (RFC 2104 §2).
-    M::new_from_slice(key).expect("HMAC takes any key length")
-}
-
-#[derive(Clone)]
-enum HmacState {
-    Sha1(Hmac<sha1::Sha1>),
-    Sha256(Hmac<sha2::Sha256>),
-    Sha384(Hmac<sha2::Sha384>),
-    Sha512(Hmac<sha2::Sha512>),
 }
 
 /// A keyed integrity transform. The key schedule lives inside the HMAC states, which wipe
@@ -98,7 +84,7 @@ enum HmacState {
 #[derive(Clone)]
 pub struct IntegrityKey {
     algorithm: Integrity,
-    state: HmacState,
+    state: KeyedHmac,
 }
 
 impl fmt::Debug for IntegrityKey {
@@ -122,20 +108,8 @@ impl IntegrityKey {
         if icv.len() != n {
             return Err(CryptoError::IcvLength { expected: n, got: icv.len() });
         }
-        fn run<M: Mac + Clone>(m: &M, parts: &[&[u8]], out: &mut [u8]) {
-            let mut m = m.clone();
-            for p in parts {
-                m.update(p);
-            }
-            let full = m.finalize().into_bytes();
-            out.copy_from_slice(&full[..out.len()]);
-        }
-        match &self.state {
-            HmacState::Sha1(m) => run(m, parts, icv),
-            HmacState::Sha256(m) => run(m, parts, icv),
-            HmacState::Sha384(m) => run(m, parts, icv),
-            HmacState::Sha512(m) => run(m, parts, icv),
-        }
+        // No ICV is longer than its hash's output, so all of `icv` is written.
+        self.state.mac_into(parts, icv);
         Ok(())
     }
 
@@ -144,18 +118,10 @@ impl IntegrityKey {
         if icv.len() != self.icv_len() {
             return Err(CryptoError::IcvLength { expected: self.icv_len(), got: icv.len() });
         }
-        fn run<M: Mac + Clone>(m: &M, parts: &[&[u8]], icv: &[u8]) -> Result<(), CryptoError> {
-            let mut m = m.clone();
-            for p in parts {
-                m.update(p);
-            }
-            m.verify_truncated_left(icv).map_err(|_| CryptoError::Authentication)
-        }
-        match &self.state {
-            HmacState::Sha1(m) => run(m, parts, icv),
-            HmacState::Sha256(m) => run(m, parts, icv),
-            HmacState::Sha384(m) => run(m, parts, icv),
-            HmacState::Sha512(m) => run(m, parts, icv),
+        if self.state.verify_truncated(parts, icv) {
+            Ok(())
+        } else {
+            Err(CryptoError::Authentication)
         }
     }
 }

@@ -39,6 +39,7 @@ mod error;
 mod integrity;
 pub mod kem;
 pub mod kex;
+mod keyed_hmac;
 pub mod keys;
 mod prf;
 mod protector;

@@ -4,6 +4,7 @@ use hmac::digest::OutputSizeUser;
 use hmac::{Hmac, KeyInit, Mac};
 use zeroize::Zeroize;
 
+use crate::keyed_hmac::{HmacHash, KeyedHmac, finish, keyed};
 use crate::{CryptoError, SecretBytes};
 
 /// The longest PRF output: HMAC-SHA2-512's.
@@ -118,12 +119,16 @@ impl Prf {
     /// This PRF with `key` set up once, for several computations under the same key
     /// ([`KeyedPrf`]).
     pub fn keyed(self, key: &[u8]) -> KeyedPrf {
-        KeyedPrf(match self {
-            Self::HmacSha1 => KeyedHmac::Sha1(keyed(key)),
-            Self::HmacSha256 => KeyedHmac::Sha256(keyed(key)),
-            Self::HmacSha384 => KeyedHmac::Sha384(keyed(key)),
-            Self::HmacSha512 => KeyedHmac::Sha512(keyed(key)),
-        })
+        KeyedPrf(KeyedHmac::new(self.hash(), key))
+    }
+
+    fn hash(self) -> HmacHash {
+        match self {
+            Self::HmacSha1 => HmacHash::Sha1,
+            Self::HmacSha256 => HmacHash::Sha256,
+            Self::HmacSha384 => HmacHash::Sha384,
+            Self::HmacSha512 => HmacHash::Sha512,
+        }
     }
 
     /// The most prf+ can produce: 255 iterations of the PRF (RFC 7296 §2.13).
@@ -171,24 +176,6 @@ impl Prf {
     }
 }
 
-/// HMAC keyed with `key`: the inner and outer pad blocks hashed (RFC 2104 §2).
-fn keyed<M: Mac + KeyInit>(key: &[u8]) -> M {
-    // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
-    <M as KeyInit>::new_from_slice(key).expect("HMAC takes any key length")
-}
-
-/// Feeds `parts` to a keyed HMAC and writes as much of the tag as `out` takes.
-fn finish<M: Mac>(mut mac: M, parts: &[&[u8]], out: &mut [u8]) -> usize {
-    for part in parts {
-        mac.update(part);
-    }
-    let mut tag = mac.finalize().into_bytes();
-    let n = tag.len().min(out.len());
-    out[..n].copy_from_slice(&tag[..n]);
-    tag.as_mut_slice().zeroize();
-    n
-}
-
 /// A PRF with its key set up once: for HMAC, the hash states after the key's inner and outer
 /// pad blocks (RFC 2104 §2), so that each computation under this key skips those two blocks
 /// (and, for a key longer than the hash's block, hashing the key). For a key used many times,
@@ -199,21 +186,13 @@ fn finish<M: Mac>(mut mac: M, parts: &[&[u8]], out: &mut [u8]) -> usize {
 #[derive(Clone)]
 pub struct KeyedPrf(KeyedHmac);
 
-#[derive(Clone)]
-enum KeyedHmac {
-    Sha1(Hmac<sha1::Sha1>),
-    Sha256(Hmac<sha2::Sha256>),
-    Sha384(Hmac<sha2::Sha384>),
-    Sha512(Hmac<sha2::Sha512>),
-}
-
 impl KeyedPrf {
     pub fn prf(&self) -> Prf {
-        match self.0 {
-            KeyedHmac::Sha1(_) => Prf::HmacSha1,
-            KeyedHmac::Sha256(_) => Prf::HmacSha256,
-            KeyedHmac::Sha384(_) => Prf::HmacSha384,
-            KeyedHmac::Sha512(_) => Prf::HmacSha512,
+        match self.0.hash() {
+            HmacHash::Sha1 => Prf::HmacSha1,
+            HmacHash::Sha256 => Prf::HmacSha256,
+            HmacHash::Sha384 => Prf::HmacSha384,
+            HmacHash::Sha512 => Prf::HmacSha512,
         }
     }
 
@@ -226,12 +205,7 @@ impl KeyedPrf {
 
     /// `prf(key, parts[0] | parts[1] | ...)` truncated to `out`, as [`Prf::compute_into`].
     pub fn compute_into(&self, parts: &[&[u8]], out: &mut [u8]) -> usize {
-        match &self.0 {
-            KeyedHmac::Sha1(mac) => finish(mac.clone(), parts, out),
-            KeyedHmac::Sha256(mac) => finish(mac.clone(), parts, out),
-            KeyedHmac::Sha384(mac) => finish(mac.clone(), parts, out),
-            KeyedHmac::Sha512(mac) => finish(mac.clone(), parts, out),
-        }
+        self.0.mac_into(parts, out)
     }
 }
 
