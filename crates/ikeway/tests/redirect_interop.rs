@@ -87,6 +87,13 @@ fn serve_events(dir: &Path, name: &str) -> Vec<Value> {
     events(dir, &format!("{name}.jsonl"))
 }
 
+/// The value of `name` in a `stats` event's endpoint counters (`EndpointStats { received: 2,
+/// ... }`, as the event prints them).
+fn counter(endpoint: &str, name: &str) -> Option<u64> {
+    let (_, rest) = endpoint.split_once(&format!("{name}: "))?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
 /// (b) strongSwan's initiator follows our IKE_SA_INIT redirect (with REDIRECTED_FROM) and
 /// comes up at B; A reported nothing and kept nothing.
 #[test]
@@ -107,10 +114,17 @@ fn our_responder_redirects_strongswans_initiator_in_ike_sa_init() {
     ] {
         assert!(log.contains(&said), "strongSwan did not log {said:?}");
     }
-    // A redirects statelessly: it reported no SA at all (its only event is its status).
+    // A redirects statelessly: it reported no SA at all, only its status (connected, then
+    // disconnected when stopped) and, at the end, each worker's counters, which count the
+    // redirects.
     let a = serve_events(dir, "serve-a");
-    assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(a[0]["event"], "status");
+    assert!(a.iter().all(|e| e["event"] == "status" || e["event"] == "stats"), "{a:?}");
+    assert_eq!(a[0]["status"], "connected", "{a:?}");
+    let redirected: u64 = find(&a, "stats")
+        .iter()
+        .filter_map(|e| counter(e["endpoint"].as_str()?, "redirected_at_init"))
+        .sum();
+    assert!(redirected >= 1, "{a:?}");
     let b = serve_events(dir, "serve-b");
     assert!(find(&b, "ike_sa_up").len() >= 2, "strongSwan (b) and our client (c) at B: {b:?}");
 }
