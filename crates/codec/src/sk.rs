@@ -22,7 +22,7 @@ use crate::error::{DecodeError, DecodeErrorKind, EmitError};
 use crate::header::{HEADER_LEN, HeaderRepr, Packet};
 use crate::payload::{
     GENERIC_HEADER_LEN, Payload, chain_len, chain_to_vec, emit_chain_before, emit_chain_exact,
-    first_type, parse_chain,
+    emit_fragment_fields, first_type, parse_chain,
 };
 use crate::reader::Writer;
 use crate::registry::PayloadType;
@@ -326,8 +326,7 @@ impl Envelope<'_> {
         let mut w = Writer::new(&mut message[sk_start..]);
         w.generic_header(self.first_inner.0, 0, "payload length", sk_len)?;
         if let Some(FragmentInfo { number, total }) = self.fragment {
-            w.u16(number)?;
-            w.u16(total)?;
+            emit_fragment_fields(&mut w, number, total)?;
         }
 
         let body_start = total_len - body_len;

@@ -214,6 +214,29 @@ fn seal_refuses_an_encrypted_payload_in_the_cleartext() {
     );
 }
 
+/// A fragment numbered outside `1..=total` is refused when sealed, as `sk::open` refuses it
+/// (RFC 7383 §2.5): what we seal, we can open (the `sk_reassembly` fuzz target found the sealer
+/// writing any numbers after f49f768).
+#[test]
+fn seal_refuses_a_fragment_numbered_outside_one_to_total() {
+    let p = keyed(&suites()[0]);
+    let iv = vec![4; p.iv_len()];
+    for (number, total) in [(0, 3), (4, 3), (1, 0), (0, 0)] {
+        let fragment = Some(FragmentInfo { number, total });
+        let sealed = sk::seal_content(&header(), &[], PayloadType::NONE, fragment, &[1], &p, &iv);
+        assert_eq!(
+            sealed.unwrap_err(),
+            SkError::Emit(ikeway_codec::EmitError::Inconsistent(
+                "fragment number must be in 1..=total"
+            )),
+            "{number}/{total}"
+        );
+    }
+    let fragment = Some(FragmentInfo { number: 3, total: 3 });
+    let sealed = sk::seal_content(&header(), &[], PayloadType::NONE, fragment, &[1], &p, &iv);
+    assert_eq!(sk::open(&sealed.unwrap(), &p).unwrap().fragment, fragment);
+}
+
 #[test]
 fn rejects_bad_padding_length() {
     // Seal a message whose last plaintext byte claims more padding than there is.

@@ -127,11 +127,21 @@ impl Body<crate::Ikev2> for EncryptedFragmentRepr {
     }
 
     fn emit_body(&self, w: &mut Writer<'_>) -> Result<(), EmitError> {
-        if self.number == 0 || self.number > self.total {
-            return Err(EmitError::Inconsistent("fragment number must be in 1..=total"));
-        }
-        w.u16(self.number)?;
-        w.u16(self.total)?;
+        emit_fragment_fields(w, self.number, self.total)?;
         w.put(&self.body)
     }
+}
+
+/// Fragment Number and Total Fragments as SKF carries them, refused unless the number is in
+/// `1..=total` (RFC 7383 §2.5), which is what a receiver checks: what we emit, we could open.
+pub(crate) fn emit_fragment_fields(
+    w: &mut Writer<'_>,
+    number: u16,
+    total: u16,
+) -> Result<(), EmitError> {
+    if number == 0 || number > total {
+        return Err(EmitError::Inconsistent("fragment number must be in 1..=total"));
+    }
+    w.u16(number)?;
+    w.u16(total)
 }

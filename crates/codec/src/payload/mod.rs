@@ -29,6 +29,7 @@ pub use cert::{CA_HASH_LEN, CertRepr};
 pub use cp::{ConfigAttribute, ConfigAttributes, ConfigRepr, ConfigValue};
 pub use delete::DeleteRepr;
 pub use eap::{EapCode, EapRepr};
+pub(crate) use encrypted::emit_fragment_fields;
 pub use encrypted::{EncryptedFragmentRepr, EncryptedRepr};
 pub use generic::{GENERIC_HEADER_LEN, Packet};
 pub use id::{IdRepr, IdValue};
