@@ -33,8 +33,8 @@ pub struct PresharedKey(Arc<Inner>);
 
 struct Inner {
     secret: SecretBytes,
-    /// Per PRF, in [`Prf::ALL`] order (`padded` names the slots). Boxed: a keyed HMAC-SHA2-512 is about 300 bytes and a
-    /// configuration uses one PRF or two of the four.
+    /// Per PRF, in [`Prf::ALL`] order. Boxed: a keyed HMAC-SHA2-512 is about 300 bytes and
+    /// a configuration uses one PRF or two of the four.
     padded: [OnceLock<Box<KeyedPrf>>; Prf::ALL.len()],
 }
 
@@ -55,12 +55,7 @@ impl PresharedKey {
 
     /// `prf` keyed with `prf(PSK, "Key Pad for IKEv2")`, computed the first time it is asked.
     pub(crate) fn padded(&self, prf: Prf) -> &KeyedPrf {
-        let slot = match prf {
-            Prf::HmacSha1 => 0,
-            Prf::HmacSha256 => 1,
-            Prf::HmacSha384 => 2,
-            Prf::HmacSha512 => 3,
-        };
+        let slot = Prf::ALL.iter().position(|p| *p == prf).expect("Prf::ALL lists every PRF");
         self.0.padded[slot].get_or_init(|| Box::new(padded(prf, self.expose())))
     }
 }
