@@ -105,7 +105,13 @@ fn run(cmd: &mut Command) -> Result<()> {
 }
 
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // CI builds once from a clean checkout: incremental state would only take disk (several
+    // GB for the test build) and time to write.
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        cargo.env("CARGO_INCREMENTAL", "0");
+    }
+    cargo
 }
 
 fn have(program: &str) -> bool {
@@ -116,6 +122,14 @@ fn have(program: &str) -> bool {
 }
 
 fn test(root: &Path) -> Result<()> {
+    // Stop 26's CI run died of a full disk mid-build; the free space heads the log so such a
+    // failure explains itself.
+    if let Ok(df) = Command::new("df").args(["-h", "--output=avail,target", "."]).output() {
+        say(&format!(
+            "disk free for the build:\n{}",
+            String::from_utf8_lossy(&df.stdout).trim_end()
+        ));
+    }
     shipped_builds_without_fuzzing()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["fmt", "--all", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
