@@ -18,13 +18,13 @@ impl IkeSa {
             self.stats.dropped_unexpected += 1;
             return;
         };
-        let Ok(message) = MessageRepr::parse(bytes) else {
+        let Ok(message) = Received::parse(bytes) else {
             self.stats.dropped_malformed += 1;
             return;
         };
-        let h = message.header;
+        let h = *message.header();
         if self.old_sa.as_ref().is_some_and(|o| o.spi_r == h.spi_r && o.spi_i == h.spi_i) {
-            self.handle_old_sa(bytes, &message);
+            self.handle_old_sa(bytes, &h);
             return;
         }
         if self.is_closed() || h.spi_i != self.spi_i {
@@ -48,7 +48,7 @@ impl IkeSa {
         let result = if h.flags.response {
             self.handle_response(now, bytes, &message)
         } else {
-            self.handle_request(now, remote, local, bytes, &message)
+            self.handle_request(now, remote, local, bytes, &h)
         };
         if result.is_err() {
             self.stats.dropped_malformed += 1;
@@ -70,7 +70,7 @@ impl IkeSa {
         &mut self,
         now: Instant,
         bytes: &[u8],
-        message: &MessageRepr,
+        header: &HeaderRepr,
     ) -> Result<Option<(Vec<Payload>, sk::Opened)>, ()> {
         let Some(crypto) = self.crypto.as_ref() else {
             self.stats.dropped_unexpected += 1;
@@ -91,8 +91,8 @@ impl IkeSa {
                 return Err(());
             }
         };
-        let direction = sk::Direction::of_response_flag(message.header.flags.response);
-        let whole = match self.reassembler.push(now, direction, message.header.message_id, opened) {
+        let direction = sk::Direction::of_response_flag(header.flags.response);
+        let whole = match self.reassembler.push(now, direction, header.message_id, opened) {
             Ok(Reassembly::Complete(o)) => o,
             Ok(Reassembly::Pending | Reassembly::Ignored) => return Ok(None),
             Err(sk::SkError::ReassembledTooLong { .. } | sk::SkError::TooManyFragments { .. }) => {
@@ -117,24 +117,31 @@ impl IkeSa {
         &mut self,
         now: Instant,
         bytes: &[u8],
-        message: &MessageRepr,
+        message: &Received,
     ) -> Result<(), crate::Error> {
+        let header = message.header();
         let Some(out) = &self.outstanding else {
             self.stats.dropped_unexpected += 1;
             return Ok(());
         };
-        if out.message_id != message.header.message_id
-            || out_exchange(&out.kind) != message.header.exchange
-        {
+        if out.message_id != header.message_id || out_exchange(&out.kind) != header.exchange {
             self.stats.dropped_unexpected += 1;
             return Ok(());
         }
         if matches!(out.kind, Request::Init) {
             self.init_response = Some(bytes.to_vec());
             self.last_heard = now;
-            return self.handle_init_response(now, message);
+            return match message {
+                Received::Clear(message) => self.handle_init_response(now, message),
+                // Framed as the decoder wants, so this parse succeeds; the SA payload the
+                // response needs is missing all the same.
+                Received::Sealed(_) => {
+                    let message = MessageRepr::parse(bytes).map_err(sk::SkError::from)?;
+                    self.handle_init_response(now, &message)
+                }
+            };
         }
-        let Ok(Some((payloads, opened))) = self.open(now, bytes, message) else { return Ok(()) };
+        let Ok(Some((payloads, opened))) = self.open(now, bytes, header) else { return Ok(()) };
         self.last_heard = now;
         if let Some(out) = self.outstanding.take() {
             let echoed = self.cookie2_echoed(&out.kind, &payloads);
@@ -151,7 +158,7 @@ impl IkeSa {
             Request::Init => unreachable!("handled above"),
             Request::Auth => self.handle_auth_response(now, &payloads)?,
             Request::Intermediate { kex } => {
-                self.handle_intermediate_response(now, &message.header, &opened, &payloads, kex)?
+                self.handle_intermediate_response(now, header, &opened, &payloads, kex)?
             }
             Request::CreateChild { spi_in, ni, kex, rekey_of } => {
                 self.finish_create_child(now, &payloads, spi_in, &ni, kex, rekey_of);
@@ -182,10 +189,10 @@ impl IkeSa {
         remote: SocketAddr,
         local: SocketAddr,
         bytes: &[u8],
-        message: &MessageRepr,
+        header: &HeaderRepr,
     ) -> Result<(), crate::Error> {
-        let mid = message.header.message_id;
-        if message.header.exchange == ExchangeType::IKE_SA_INIT {
+        let mid = header.message_id;
+        if header.exchange == ExchangeType::IKE_SA_INIT {
             // A retransmitted IKE_SA_INIT: answer again from the cache (§2.1).
             if let (0, Some((0, cached))) = (mid, &self.response_cache) {
                 let cached = cached.clone();
@@ -206,7 +213,7 @@ impl IkeSa {
             let crypto = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?;
             // After an IKE_INTERMEDIATE the keys moved on; its request came under the old ones.
             let keys = match &self.intermediate {
-                Some(i) if message.header.exchange == ExchangeType::IKE_INTERMEDIATE => {
+                Some(i) if header.exchange == ExchangeType::IKE_INTERMEDIATE => {
                     i.previous_keys().unwrap_or(crypto)
                 }
                 _ => crypto,
@@ -227,17 +234,17 @@ impl IkeSa {
             self.stats.dropped_unexpected += 1;
             return Ok(());
         }
-        let Ok(Some((payloads, opened))) = self.open(now, bytes, message) else { return Ok(()) };
+        let Ok(Some((payloads, opened))) = self.open(now, bytes, header) else { return Ok(()) };
         self.last_heard = now;
         // Floated to 4500 in IKE_AUTH, or rebound by a NAT: answer where it came from.
         self.follow_peer(now, remote, local);
-        if message.header.exchange == ExchangeType::IKE_AUTH {
+        if header.exchange == ExchangeType::IKE_AUTH {
             self.note_peer_mobike(&payloads);
         }
         self.recv_mid = self.recv_mid.wrapping_add(1);
-        match (message.header.exchange, &self.state) {
+        match (header.exchange, &self.state) {
             (ExchangeType::IKE_INTERMEDIATE, State::InitReplied { .. }) => {
-                self.handle_intermediate_request(mid, &message.header, &opened, &payloads)
+                self.handle_intermediate_request(mid, header, &opened, &payloads)
             }
             (ExchangeType::IKE_AUTH, State::InitReplied { .. }) if self.intermediate_pending() => {
                 self.refuse_intermediate(mid, AddKeFailure::Incomplete)
@@ -319,5 +326,131 @@ impl IkeSa {
             self.close(CloseReason::DeletedByPeer);
         }
         Ok(())
+    }
+}
+
+/// A received message as far as routing it needs.
+#[derive(Debug)]
+pub(super) enum Received {
+    /// An SK payload is the message's only payload (every unfragmented message after
+    /// IKE_SA_INIT): its header, the framing checked as [`MessageRepr::parse`] checks it.
+    /// [`sk::open`] finds the payload again and decrypts from the datagram, so the ciphertext
+    /// is not copied out first.
+    Sealed(HeaderRepr),
+    /// Anything else (IKE_SA_INIT, SKF fragments, clear payloads before SK), decoded whole.
+    Clear(MessageRepr),
+}
+
+impl Received {
+    /// Refuses exactly what [`MessageRepr::parse`] refuses: the short path takes only a
+    /// message the decoder accepts, and everything else goes to the decoder.
+    pub(super) fn parse(bytes: &[u8]) -> Result<Self, ikeway_codec::DecodeError> {
+        match sealed_header(bytes) {
+            Some(header) => Ok(Self::Sealed(header)),
+            None => MessageRepr::parse(bytes).map(Self::Clear),
+        }
+    }
+
+    pub(super) fn header(&self) -> &HeaderRepr {
+        match self {
+            Self::Sealed(header) => header,
+            Self::Clear(message) => &message.header,
+        }
+    }
+}
+
+/// The header of `bytes` when its payload chain is one SK payload that runs to the end of the
+/// message, the message as long as its header says: what [`MessageRepr::parse`] accepts of
+/// such a message (an SK body is any octets), checked with the decoder's own framing
+/// (`check_message_length`, `Reader::payload_header`). `None` for anything else.
+fn sealed_header(bytes: &[u8]) -> Option<HeaderRepr> {
+    use ikeway_codec::wire::Reader;
+    use ikeway_codec::{HEADER_LEN, Ikev2};
+    let header = HeaderRepr::parse(bytes).ok()?;
+    if header.next_payload != PayloadType::SK {
+        return None;
+    }
+    ikeway_codec::header::Packet::new_unchecked(bytes).check_message_length().ok()?;
+    let mut chain = Reader::<Ikev2>::with_base(bytes.get(HEADER_LEN..)?, HEADER_LEN);
+    chain.payload_header(PayloadType::SK).ok()?;
+    chain.is_empty().then_some(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use ikeway_codec::EncryptedRepr;
+
+    use super::*;
+
+    fn sealed_message() -> Vec<u8> {
+        let header = HeaderRepr {
+            spi_i: 1,
+            spi_r: 2,
+            next_payload: PayloadType::NONE,
+            version: 0x20,
+            exchange: ExchangeType::IKE_AUTH,
+            flags: Flags { initiator: true, ..Flags::default() },
+            message_id: 1,
+            length: 0,
+        };
+        let sk = EncryptedRepr { first_inner: PayloadType::IDI, body: vec![0xa5; 40] };
+        MessageRepr { header, payloads: vec![Payload::new(PayloadRepr::Encrypted(sk))] }
+            .to_vec()
+            .unwrap()
+    }
+
+    /// The short path takes a message the decoder takes, with the same header; every framing
+    /// fault near the SK payload is still refused (by the decoder the message falls back to).
+    #[test]
+    fn received_refuses_what_the_decoder_refuses() {
+        let good = sealed_message();
+        let parsed = MessageRepr::parse(&good).unwrap();
+        match Received::parse(&good).unwrap() {
+            Received::Sealed(header) => assert_eq!(header, parsed.header),
+            Received::Clear(_) => panic!("one SK payload takes the short path"),
+        }
+        let set_u16 = |bytes: &mut Vec<u8>, at: usize, v: u16| {
+            bytes[at..at + 2].copy_from_slice(&v.to_be_bytes());
+        };
+        let sk_len_at = ikeway_codec::HEADER_LEN + 2;
+        let mut faults: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut m = good.clone();
+        m.push(0);
+        faults.push(("a byte past the header's length", m));
+        let mut m = good.clone();
+        m.truncate(m.len() - 1);
+        faults.push(("a byte short of the header's length", m));
+        let (mut longer, mut shorter, mut tiny) = (good.clone(), good.clone(), good.clone());
+        let sk_len = u16::try_from(good.len() - ikeway_codec::HEADER_LEN).unwrap();
+        set_u16(&mut longer, sk_len_at, sk_len + 1);
+        faults.push(("SK longer than the message", longer));
+        set_u16(&mut shorter, sk_len_at, sk_len - 4);
+        faults.push(("octets after the SK payload", shorter));
+        set_u16(&mut tiny, sk_len_at, 3);
+        faults.push(("SK shorter than its own header", tiny));
+        let mut m = good[..ikeway_codec::HEADER_LEN + 2].to_vec();
+        let len = u32::try_from(m.len()).unwrap();
+        m[24..28].copy_from_slice(&len.to_be_bytes());
+        faults.push(("SK header cut short", m));
+        let mut m = good.clone();
+        m[17] = 0x10;
+        faults.push(("IKEv1's major version", m));
+        for (name, bytes) in faults {
+            assert!(MessageRepr::parse(&bytes).is_err(), "{name}: the decoder refuses it");
+            assert!(Received::parse(&bytes).is_err(), "{name}: refused here too");
+        }
+    }
+
+    /// A chain that is not one SK payload (here SKF, a fragment) is decoded whole.
+    #[test]
+    fn received_decodes_other_chains_whole() {
+        let mut m = sealed_message();
+        m[16] = PayloadType::SKF.0;
+        // SKF's Fragment Number 1 of Total 1 where the SK body began.
+        m[32..36].copy_from_slice(&[0, 1, 0, 1]);
+        match Received::parse(&m).unwrap() {
+            Received::Clear(message) => assert_eq!(message, MessageRepr::parse(&m).unwrap()),
+            Received::Sealed(_) => panic!("SKF is decoded whole"),
+        }
     }
 }

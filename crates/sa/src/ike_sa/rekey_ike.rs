@@ -154,11 +154,11 @@ impl IkeSa {
         Ok(())
     }
 
-    pub(super) fn handle_old_sa(&mut self, bytes: &[u8], message: &MessageRepr) {
+    pub(super) fn handle_old_sa(&mut self, bytes: &[u8], heard: &HeaderRepr) {
         let Some(old) = &self.old_sa else { return };
-        if message.header.flags.response {
+        if heard.flags.response {
             // The answer to the DELETE we sent on the old SA: it is gone on both sides.
-            if message.header.message_id == self.old_send_mid
+            if heard.message_id == self.old_send_mid
                 && old.crypto.inbound().is_ok_and(|k| sk::open(bytes, &k).is_ok())
             {
                 self.forget_old_sa();
@@ -168,7 +168,7 @@ impl IkeSa {
             return;
         }
         if let Some((mid, cached)) = &old.last_response
-            && message.header.message_id == *mid
+            && heard.message_id == *mid
         {
             // The request that made the new SA, again: its answer was lost (§2.1).
             if old.crypto.inbound().is_ok_and(|k| {
@@ -182,7 +182,7 @@ impl IkeSa {
             }
             return;
         }
-        if message.header.message_id != old.recv_mid {
+        if heard.message_id != old.recv_mid {
             self.stats.dropped_unexpected += 1;
             return;
         }
@@ -199,11 +199,11 @@ impl IkeSa {
         if !deletes_ike {
             return;
         }
-        let mut header = self.header(ExchangeType::INFORMATIONAL, true, message.header.message_id);
+        let mut header = self.header(ExchangeType::INFORMATIONAL, true, heard.message_id);
         header.spi_i = old.spi_i;
         header.spi_r = old.spi_r;
         // Flags describe the old SA's roles, which `side` may no longer match.
-        header.flags.initiator = !message.header.flags.initiator;
+        header.flags.initiator = !heard.flags.initiator;
         let Ok(outbound) = old.crypto.outbound() else { return };
         let mut iv = vec![0u8; outbound.iv_len()];
         self.rng.fill_bytes(&mut iv);
