@@ -17,7 +17,7 @@ use ikeway_pki::{
 use subtle::ConstantTimeEq;
 
 use crate::event::CloseReason;
-use crate::keys::IkeCrypto;
+use crate::keys::{IkeCrypto, SignedOctets};
 use crate::psk::PresharedKey;
 
 /// CERT payloads we take from one peer: an end entity and a few intermediates. RFC 7296 sets
@@ -197,7 +197,7 @@ pub(crate) struct OwnAuth {
 pub(crate) fn own_auth(
     local: &LocalAuth,
     crypto: &IkeCrypto,
-    octets: &[u8],
+    octets: &SignedOctets<'_>,
     peer_hashes: Option<&[SignatureHash]>,
 ) -> Option<OwnAuth> {
     let (certs, method, data) = match local {
@@ -206,7 +206,7 @@ pub(crate) fn own_auth(
             (Vec::new(), AuthMethod::SHARED_KEY_MIC, mac.expose().to_vec())
         }
         LocalAuth::Certificate(identity) => {
-            let (method, data) = identity.sign_auth(octets, peer_hashes).ok()?;
+            let (method, data) = identity.sign_auth(&octets.to_vec(), peer_hashes).ok()?;
             let certs = identity
                 .chain()
                 .iter()
@@ -226,7 +226,7 @@ pub(crate) fn eap_auth(
     crypto: &IkeCrypto,
     msk: Option<&SecretBytes>,
     signer: crate::Side,
-    octets: &[u8],
+    octets: &SignedOctets<'_>,
 ) -> Payload {
     let key = msk.unwrap_or_else(|| crypto.sk_p(signer));
     let mac = crypto.shared_key_mic(key, octets);
@@ -239,7 +239,7 @@ pub(crate) fn check_eap_auth(
     crypto: &IkeCrypto,
     msk: Option<&SecretBytes>,
     signer: crate::Side,
-    octets: &[u8],
+    octets: &SignedOctets<'_>,
     auth: &AuthRepr,
 ) -> bool {
     let key = msk.unwrap_or_else(|| crypto.sk_p(signer));
@@ -256,7 +256,7 @@ pub(crate) fn check_peer(
     payloads: &[Payload],
     auth: &AuthRepr,
     id: &IdRepr,
-    octets: &[u8],
+    octets: &SignedOctets<'_>,
 ) -> Result<(), PeerRefused> {
     match (peer, auth.method) {
         (PeerAuth::Psk(psk), AuthMethod::SHARED_KEY_MIC) => {
@@ -271,7 +271,7 @@ pub(crate) fn check_peer(
         (PeerAuth::Certificate(verifier), m) if is_signature(m) => {
             let chain = peer_chain(payloads)?;
             let key = verifier.verify(&chain, id).map_err(PeerRefused::Certificate)?;
-            key.verify_auth(auth.method, &auth.data, octets)
+            key.verify_auth(auth.method, &auth.data, &octets.to_vec())
                 .map_err(|_| PeerRefused::Certificate(CertFailure::BadSignature))
         }
         _ => Err(PeerRefused::Failed),
@@ -337,10 +337,13 @@ mod tests {
         let crypto =
             IkeCrypto::derive(crate::Side::Initiator, suite, &seed, &[1; 32], &[2; 32], 3, 4)
                 .unwrap();
-        let octets = b"real message | nonce | prf(SK_p, ID)";
+        let id = IdRepr::from_value(ikeway_codec::IdValue::Fqdn("client.example"));
+        let octets = crypto.signed_octets(crate::Side::Initiator, b"real message", b"nonce", &id);
+        let octets = octets.unwrap();
+        // The MACs read the parts; here they are MACed in one piece.
         let mac = |key: &SecretBytes| {
             let padded = Prf::HmacSha256.compute(key.expose(), &[b"Key Pad for IKEv2"]);
-            Prf::HmacSha256.compute(padded.expose(), &[octets]).expose().to_vec()
+            Prf::HmacSha256.compute(padded.expose(), &[&octets.to_vec()]).expose().to_vec()
         };
         let data = |p: Payload| match p.body {
             PayloadRepr::Auth(a) => {
@@ -349,23 +352,23 @@ mod tests {
             }
             _ => panic!("an AUTH payload"),
         };
-        let by_i = data(eap_auth(&crypto, None, crate::Side::Initiator, octets));
-        let by_r = data(eap_auth(&crypto, None, crate::Side::Responder, octets));
+        let by_i = data(eap_auth(&crypto, None, crate::Side::Initiator, &octets));
+        let by_r = data(eap_auth(&crypto, None, crate::Side::Responder, &octets));
         assert_eq!(by_i, mac(&crypto.keys.sk_pi));
         assert_eq!(by_r, mac(&crypto.keys.sk_pr));
         assert_ne!(by_i, by_r);
         let msk = SecretBytes::from_slice(&[5; 64]);
-        let with_msk = data(eap_auth(&crypto, Some(&msk), crate::Side::Initiator, octets));
+        let with_msk = data(eap_auth(&crypto, Some(&msk), crate::Side::Initiator, &octets));
         assert_eq!(with_msk, mac(&msk));
         let auth = AuthRepr { method: AuthMethod::SHARED_KEY_MIC, data: with_msk };
-        assert!(check_eap_auth(&crypto, Some(&msk), crate::Side::Initiator, octets, &auth));
-        assert!(!check_eap_auth(&crypto, None, crate::Side::Initiator, octets, &auth));
+        assert!(check_eap_auth(&crypto, Some(&msk), crate::Side::Initiator, &octets, &auth));
+        assert!(!check_eap_auth(&crypto, None, crate::Side::Initiator, &octets, &auth));
         let wrong_method = AuthRepr { method: AuthMethod::RSA_SIG, ..auth };
         assert!(!check_eap_auth(
             &crypto,
             Some(&msk),
             crate::Side::Initiator,
-            octets,
+            &octets,
             &wrong_method
         ));
     }

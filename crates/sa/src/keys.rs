@@ -1,6 +1,7 @@
 //! Keys of an established IKE SA, the octets AUTH covers and the PSK AUTH computation
 //! (RFC 7296 §2.14, §2.15).
 
+use ikeway_codec::smallvec::SmallVec;
 use ikeway_codec::{EmitError, IdRepr};
 use ikeway_crypto::keys::{self, IkeKeyLengths, IkeSaKeys};
 use ikeway_crypto::{AeadBackend, CryptoError, PrfOutput, Protector, SecretBytes};
@@ -123,41 +124,55 @@ impl IkeCrypto {
     /// exchanges `| IntAuth_iN | IntAuth_rN | IKE_AUTH_MID` (RFC 9242 §3.3.2). A PSK MACs these
     /// octets, a signature signs them, EAP's final AUTHs MAC them: every way of authenticating
     /// starts here.
-    pub(crate) fn signed_octets(
-        &self,
+    pub(crate) fn signed_octets<'a>(
+        &'a self,
         signer: Side,
-        real_message: &[u8],
-        peer_nonce: &[u8],
+        real_message: &'a [u8],
+        peer_nonce: &'a [u8],
         id: &IdRepr,
-    ) -> Result<Vec<u8>, EmitError> {
-        // One buffer: the ID body is emitted where prf(SK_p, ID) then goes.
-        let id_len = id.buffer_len();
-        let maced_len = self.suite.prf.output_len();
-        let mut octets = Vec::with_capacity(
-            real_message.len() + peer_nonce.len() + id_len.max(maced_len) + self.int_auth.len(),
-        );
-        octets.extend_from_slice(real_message);
-        octets.extend_from_slice(peer_nonce);
-        let at = octets.len();
-        octets.resize(at + id_len, 0);
-        id.emit(&mut octets[at..])?;
-        let maced_id = self.suite.prf.compute_inline(self.sk_p(signer).expose(), &[&octets[at..]]);
-        octets.truncate(at);
-        octets.extend_from_slice(maced_id.expose());
-        octets.extend_from_slice(&self.int_auth);
-        Ok(octets)
+    ) -> Result<SignedOctets<'a>, EmitError> {
+        // An ID body of up to 128 octets (a name, an address, a key ID) is emitted on the stack.
+        let mut id_body = SmallVec::<[u8; 128]>::from_elem(0, id.buffer_len());
+        id.emit(&mut id_body)?;
+        let maced_id = self.suite.prf.compute_inline(self.sk_p(signer).expose(), &[&id_body]);
+        Ok(SignedOctets { real_message, peer_nonce, maced_id, int_auth: &self.int_auth })
     }
 
-    /// The PSK AUTH value over `octets` from [`IkeCrypto::signed_octets`] (RFC 7296 §2.15):
+    /// The PSK AUTH value over `octets` (RFC 7296 §2.15):
     /// `prf(prf(PSK, "Key Pad for IKEv2"), octets)`, the inner PRF kept with the PSK.
-    pub(crate) fn psk_auth(&self, psk: &PresharedKey, octets: &[u8]) -> PrfOutput {
-        psk.padded(self.suite.prf).compute_inline(&[octets])
+    pub(crate) fn psk_auth(&self, psk: &PresharedKey, octets: &SignedOctets<'_>) -> PrfOutput {
+        psk.padded(self.suite.prf).compute_inline(&octets.parts())
     }
 
     /// The same MIC keyed by a key used once or twice (EAP's MSK, or SK_p when the method made
     /// none: RFC 7296 §2.16), so computed from the key each time.
-    pub(crate) fn shared_key_mic(&self, key: &SecretBytes, octets: &[u8]) -> PrfOutput {
-        crate::psk::padded(self.suite.prf, key.expose()).compute_inline(&[octets])
+    pub(crate) fn shared_key_mic(&self, key: &SecretBytes, octets: &SignedOctets<'_>) -> PrfOutput {
+        crate::psk::padded(self.suite.prf, key.expose()).compute_inline(&octets.parts())
+    }
+}
+
+/// The octets an AUTH payload covers ([`IkeCrypto::signed_octets`]), kept as their parts:
+/// the MACs (PSK, EAP's final AUTH) read them where they are, and only a signature, which
+/// wants them in one piece, has them copied ([`SignedOctets::to_vec`]). The IKE_SA_INIT message
+/// among them is hundreds of octets, and a handshake computes four of these.
+#[derive(Debug)]
+pub(crate) struct SignedOctets<'a> {
+    real_message: &'a [u8],
+    peer_nonce: &'a [u8],
+    /// prf(SK_p, ID body).
+    maced_id: PrfOutput,
+    int_auth: &'a [u8],
+}
+
+impl SignedOctets<'_> {
+    /// The parts in order; their concatenation is what is signed or MACed.
+    pub(crate) fn parts(&self) -> [&[u8]; 4] {
+        [self.real_message, self.peer_nonce, self.maced_id.expose(), self.int_auth]
+    }
+
+    /// The octets in one piece, for a signature.
+    pub(crate) fn to_vec(&self) -> Vec<u8> {
+        self.parts().concat()
     }
 }
 
@@ -167,6 +182,38 @@ mod tests {
     use ikeway_crypto::{AeadAlgorithm, Encryption, Prf, Suite};
 
     use super::*;
+
+    /// RFC 7296 §2.15: `RealMessage | Nonce | prf(SK_p, ID body)`, then RFC 9242's IntAuth
+    /// octets; the ID body (type, three reserved octets, data) emitted the codec's way, short or
+    /// longer than the 128 octets kept on the stack.
+    #[test]
+    fn signed_octets_are_message_nonce_maced_id_and_int_auth() {
+        use ikeway_codec::IdValue;
+        let suite = IkeSuite {
+            suite: Suite::new(Encryption::Aead(AeadAlgorithm::AES256_GCM16), None).unwrap(),
+            prf: Prf::HmacSha256,
+            group: DhGroup::CURVE25519,
+            additional_kes: [DhGroup::NONE; 7],
+        };
+        let seed = SecretBytes::from_slice(&[3; 32]);
+        let mut crypto =
+            IkeCrypto::derive(Side::Responder, suite, &seed, b"ni", b"nr", 5, 6).unwrap();
+        crypto.int_auth = b"IntAuth_i | IntAuth_r | MID".to_vec();
+        let long_dn = [0x30; 300];
+        for (id, body) in [
+            (IdRepr::from_value(IdValue::Fqdn("vpn.example")), [&[2, 0, 0, 0][..], b"vpn.example"]),
+            (IdRepr::from_value(IdValue::DerAsn1Dn(&long_dn)), [&[9, 0, 0, 0][..], &long_dn[..]]),
+        ] {
+            for signer in [Side::Initiator, Side::Responder] {
+                let octets = crypto.signed_octets(signer, b"IKE_SA_INIT", b"nonce", &id).unwrap();
+                let maced = Prf::HmacSha256.compute(crypto.sk_p(signer).expose(), &body);
+                let expected =
+                    [&b"IKE_SA_INIT"[..], b"nonce", maced.expose(), &crypto.int_auth].concat();
+                assert_eq!(octets.to_vec(), expected);
+                assert_eq!(octets.parts().concat(), expected);
+            }
+        }
+    }
 
     /// RFC 8784 §3 inside an IKE SA: SK_d, SK_pi, SK_pr become `prf+(PPK, SK)`, the other keys
     /// stay, and unmixing gives the keys back as they were.
