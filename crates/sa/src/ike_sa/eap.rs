@@ -27,6 +27,7 @@ use ikeway_eap::{
 };
 
 use super::handshake::OwnProof;
+use super::intermediate::AuthInputs;
 use super::*;
 use crate::auth::{self, LocalAuth, PeerAuth, PeerRefused};
 
@@ -162,15 +163,15 @@ impl IkeSa {
     // ----- initiator -----
 
     /// The first IKE_AUTH request of an initiator that authenticates with EAP in this round
-    /// (`LocalAuth::Eap`) or in a second one (`local_auth2`). Returns false when it is not
-    /// ours to send (a plain PSK or certificate handshake).
+    /// (`LocalAuth::Eap`) or in a second one (`local_auth2`). Gives `inputs` (Ni, Nr, our
+    /// IKE_SA_INIT request) back when it is not ours to send (a plain PSK or certificate
+    /// handshake), so that they are not copied for a path that keeps them.
     pub(super) fn send_first_auth_with_eap(
         &mut self,
         now: Instant,
-        ni: Vec<u8>,
-        nr: Vec<u8>,
-        init_request: Vec<u8>,
-    ) -> Result<bool, crate::Error> {
+        inputs: AuthInputs,
+    ) -> Result<Option<AuthInputs>, crate::Error> {
+        let (ni, nr, init_request) = inputs;
         let config = Arc::clone(&self.config);
         let (proof, peer, asked_eap_only, step) = match (&config.local_auth, &config.local_auth2) {
             (LocalAuth::Eap(peer), _) => {
@@ -184,11 +185,11 @@ impl IkeSa {
             (_, Some(_)) => {
                 if !self.peer_multiple_auth {
                     self.close(CloseReason::MultipleAuthUnsupported);
-                    return Ok(true);
+                    return Ok(None);
                 }
                 let Some(own) = self.own_auth(Side::Initiator, &init_request, &nr)? else {
                     self.close(CloseReason::OwnCertificateUnusable);
-                    return Ok(true);
+                    return Ok(None);
                 };
                 let notifies = vec![
                     notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, Vec::new()),
@@ -197,7 +198,7 @@ impl IkeSa {
                 let proof = OwnProof { certs: own.certs, auth: Some(own.auth), notifies };
                 (proof, None, false, ClientStep::FirstRound)
             }
-            _ => return Ok(false),
+            _ => return Ok(Some((ni, nr, init_request))),
         };
         let child_spi = self.random_spi32();
         let inner = self.first_auth_payloads(proof, child_spi);
@@ -214,7 +215,7 @@ impl IkeSa {
             step,
         }));
         self.send_encrypted_request(now, ExchangeType::IKE_AUTH, &inner, Request::Auth)?;
-        Ok(true)
+        Ok(None)
     }
 
     /// An IKE_AUTH response while EAP runs on our side.

@@ -52,7 +52,8 @@ impl IkeSa {
                 (kex, self.random_bytes(NONCE_LEN))
             }
         };
-        let mut payloads = Vec::new();
+        // At most COOKIE, SA, KE, Ni, two NAT notifies and six more notifies: one allocation.
+        let mut payloads = Vec::with_capacity(12);
         if let Some(c) = &cookie {
             // §2.6: the COOKIE notify comes first.
             payloads.push(notify(NotifyType::COOKIE, c.clone()));
@@ -162,11 +163,13 @@ impl IkeSa {
         sa.detect_nat(payloads, message.header.spi_r);
         sa.peer_hashes = auth::peer_signature_hashes(payloads);
 
-        let mut reply = vec![
+        // SA, KE, Nr, CERTREQ, two NAT notifies and at most five more: one allocation.
+        let mut reply = Vec::with_capacity(11);
+        reply.extend([
             Payload::new(PayloadRepr::Sa(sa_reply)),
             Payload::new(PayloadRepr::Ke(KeRepr { group, data: our_public })),
             Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
-        ];
+        ]);
         // §1.2: HDR, SAr1, KEr, Nr, [CERTREQ]: which CAs we trust, when we verify the client.
         reply.extend(auth::cert_request(&sa.config.peer_auth));
         reply.extend(sa.nat_payloads(sa.spi_r));
@@ -347,9 +350,11 @@ impl IkeSa {
     ) -> Result<(), crate::Error> {
         // RFC 8784: the keys are final here (after any IKE_INTERMEDIATE); mixed from now on.
         let Some(ppk_notifies) = self.ppk_offer(&init_request, &nr)? else { return Ok(()) };
-        if self.send_first_auth_with_eap(now, ni.clone(), nr.clone(), init_request.clone())? {
+        let Some((ni, nr, init_request)) =
+            self.send_first_auth_with_eap(now, (ni, nr, init_request))?
+        else {
             return Ok(());
-        }
+        };
         let Some(own) = self.own_auth(Side::Initiator, &init_request, &nr)? else {
             self.close(CloseReason::OwnCertificateUnusable);
             return Ok(());
@@ -365,7 +370,9 @@ impl IkeSa {
     /// AUTH, [CP,] SAi2, TSi, TSr}, the AUTH left out when EAP follows (§2.16).
     pub(super) fn first_auth_payloads(&self, proof: OwnProof, child_spi: u32) -> Vec<Payload> {
         let config = &self.config;
-        let mut inner = vec![Payload::new(PayloadRepr::IdI(config.local_id.clone()))];
+        // The payloads below with a CERTREQ, a few notifies and CP; CERTs come on top.
+        let mut inner = Vec::with_capacity(12 + proof.certs.len() + proof.notifies.len());
+        inner.push(Payload::new(PayloadRepr::IdI(config.local_id.clone())));
         inner.extend(proof.certs);
         inner.extend(auth::cert_request(&config.peer_auth));
         inner.push(notify(NotifyType::INITIAL_CONTACT, Vec::new()));
@@ -499,7 +506,9 @@ impl IkeSa {
         };
         let Some(own) = self.responder_own_auth(message_id, &init)? else { return Ok(()) };
         // §1.2: HDR, SK {IDr, [CERT,] AUTH, SAr2, TSi, TSr}.
-        let mut reply = vec![Payload::new(PayloadRepr::IdR(self.config.local_id.clone()))];
+        // IDr, CERTs, AUTH, then what finish_responder_auth adds: notifies, CP, SA, TSi, TSr.
+        let mut reply = Vec::with_capacity(12 + own.certs.len());
+        reply.push(Payload::new(PayloadRepr::IdR(self.config.local_id.clone())));
         reply.extend(own.certs);
         reply.push(own.auth);
         reply.extend(self.ppk_confirmation());

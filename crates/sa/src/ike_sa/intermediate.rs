@@ -16,7 +16,7 @@ use ikeway_crypto::Prf;
 use super::*;
 
 /// Ni, Nr and our IKE_SA_INIT request: what the initiator's IKE_AUTH is built from.
-type AuthInputs = (Vec<u8>, Vec<u8>, Vec<u8>);
+pub(super) type AuthInputs = (Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// Why an additional key exchange failed; carried by [`CloseReason::AdditionalKeyExchange`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
