@@ -74,7 +74,9 @@ impl IkeSa {
             proposal::choose_esp(offer, &config.esp_proposals, spi_in, want_pfs, &additional)
                 .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         self.claim_remote_ts(spi_in, &remote_ts)?;
-        let mut reply = vec![Payload::new(PayloadRepr::Sa(sa_reply))];
+        // SA, KE, TSi, TSr: one allocation.
+        let mut reply = Vec::with_capacity(4);
+        reply.push(Payload::new(PayloadRepr::Sa(sa_reply)));
         let mut secrets = Vec::new();
         if let Some(ke) = peer_ke {
             // `respond`, not start-then-complete: for a KEM the answer is a ciphertext.

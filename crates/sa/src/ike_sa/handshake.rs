@@ -673,7 +673,8 @@ impl IkeSa {
         let pool = registry.pool()?;
         let mut attributes = ikeway_codec::ConfigAttributes::new();
         let mut asked_address = false;
-        let mut answered = Vec::new();
+        // Inline for the few kinds a client asks for; a longer list spills to the heap.
+        let mut answered = ikeway_codec::smallvec::SmallVec::<[ConfigAttributeType; 8]>::new();
         for a in &request.attributes {
             // Each kind is answered once: one address per family per IKE SA however many
             // times it is asked for (issue 9 finding 8), and no reply that grows with repeats.

@@ -786,8 +786,7 @@ impl IkeSa {
         inner: &[Payload],
     ) -> Result<Vec<Vec<u8>>, crate::Error> {
         let outbound = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?.outbound()?;
-        let mut iv = vec![0u8; outbound.iv_len()];
-        self.rng.fill_bytes(&mut iv);
+        let iv = random_iv(&mut self.rng, outbound.iv_len());
         let whole = sk::seal(header, &[], inner, &outbound, &iv)?;
         let limit = self.config.max_message_len;
         let messages = if whole.len() > limit && self.peer_fragmentation {
@@ -1057,6 +1056,13 @@ fn release_if_empty<T>(queue: &mut VecDeque<T>) {
 /// An IKE message as it goes on `local` -> `remote`: after the non-ESP marker on port 4500
 /// (RFC 3948 §2.2). Framed when sent rather than when sealed, since a request in flight may
 /// be resent on another path (RFC 4555 §3.5), from port 500 then 4500.
+/// A fresh IV of `len` octets, on the stack: the ciphers' IVs are 8 or 16 octets (AES-CBC).
+fn random_iv(rng: &mut SaRng, len: usize) -> ikeway_codec::smallvec::SmallVec<[u8; 16]> {
+    let mut iv = ikeway_codec::smallvec::SmallVec::from_elem(0, len);
+    rng.fill_bytes(&mut iv);
+    iv
+}
+
 fn frame(local: SocketAddr, remote: SocketAddr, message: &[u8]) -> Vec<u8> {
     if on_nat_t_port(local, remote) {
         let mut framed = NON_ESP_MARKER.to_vec();

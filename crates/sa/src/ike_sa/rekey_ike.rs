@@ -93,8 +93,7 @@ impl IkeSa {
             header.spi_r = old.spi_r;
             header.flags.initiator = old.side == Side::Initiator;
             let outbound = old.crypto.outbound()?;
-            let mut iv = vec![0u8; outbound.iv_len()];
-            self.rng.fill_bytes(&mut iv);
+            let iv = random_iv(&mut self.rng, outbound.iv_len());
             let inner = [Payload::new(PayloadRepr::Delete(DeleteRepr::ike()))];
             let message = sk::seal(&header, &[], &inner, &outbound, &iv)?;
             self.transmit_all(&[message]);
@@ -205,8 +204,7 @@ impl IkeSa {
         // Flags describe the old SA's roles, which `side` may no longer match.
         header.flags.initiator = !heard.flags.initiator;
         let Ok(outbound) = old.crypto.outbound() else { return };
-        let mut iv = vec![0u8; outbound.iv_len()];
-        self.rng.fill_bytes(&mut iv);
+        let iv = random_iv(&mut self.rng, outbound.iv_len());
         if let Ok(reply) = sk::seal(&header, &[], &[], &outbound, &iv) {
             self.transmit_all(&[reply]);
         }
