@@ -202,7 +202,7 @@ impl IkeSa {
         };
         let child_spi = self.random_spi32();
         let inner = self.first_auth_payloads(proof, child_spi);
-        let response = self.init_response.take().unwrap_or_default();
+        let response = Arc::new(self.init_response.take().unwrap_or_default());
         self.state = State::EapClient(Box::new(Client {
             init: InitPair { ni, nr, request: init_request, response },
             child_spi,
@@ -584,7 +584,8 @@ pub(super) struct InitPair {
     pub(super) ni: Vec<u8>,
     pub(super) nr: Vec<u8>,
     pub(super) request: Vec<u8>,
-    pub(super) response: Vec<u8>,
+    /// Shared with the responder's response cache while that holds it.
+    pub(super) response: Datagram,
 }
 
 /// Whether the responder requires EAP in the first round.

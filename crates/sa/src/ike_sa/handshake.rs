@@ -81,10 +81,10 @@ impl IkeSa {
         }
         payloads.extend(self.redirect_announcement());
         let header = self.header(ExchangeType::IKE_SA_INIT, false, 0);
-        let request = MessageRepr { header, payloads }.to_vec()?;
+        let request = Arc::new(MessageRepr { header, payloads }.to_vec()?);
         self.send_mid = 0;
-        self.state = State::InitSent { kex, ni, cookie, request: request.clone() };
-        self.send_request(now, Request::Init, vec![request]);
+        self.state = State::InitSent { kex, ni, cookie, request: Arc::clone(&request) };
+        self.send_request(now, Request::Init, Datagrams::from_buf([request]));
         Ok(())
     }
 
@@ -184,7 +184,7 @@ impl IkeSa {
             reply.push(notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED, Vec::new()));
         }
         let header = sa.header(ExchangeType::IKE_SA_INIT, true, 0);
-        let response = MessageRepr { header, payloads: reply }.to_vec()?;
+        let response = Arc::new(MessageRepr { header, payloads: reply }.to_vec()?);
 
         let seed_key = keys::skeyseed(suite.prf, &nonce.data, &nr, shared.expose());
         sa.crypto = Some(IkeCrypto::derive(
@@ -199,7 +199,7 @@ impl IkeSa {
         sa.recv_mid = 1;
         sa.expect_intermediate(&nonce.data, &nr);
         sa.transmit_all(std::slice::from_ref(&response));
-        sa.response_cache = Some((0, vec![response.clone()]));
+        sa.response_cache = Some((0, Datagrams::from_buf([Arc::clone(&response)])));
         sa.timers.set(Timer::HalfOpen, now + HALF_OPEN_TIMEOUT);
         // Until IKE_AUTH verifies, fragments share the half-open SA's byte budget.
         let stored = sa.held_bytes() + request.len() + response.len();
@@ -313,6 +313,8 @@ impl IkeSa {
             return Ok(());
         };
         self.take_outstanding();
+        // The outstanding request shared it; it is ours alone now, unless still queued.
+        let request = Arc::try_unwrap(request).unwrap_or_else(|queued| queued.to_vec());
         self.spi_r = message.header.spi_r;
         let nr = nonce.data.clone();
         let seed_key = keys::skeyseed(suite.prf, &ni, &nr, shared.expose());

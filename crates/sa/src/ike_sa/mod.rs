@@ -59,7 +59,8 @@ enum State {
         kex: Box<dyn ActiveKeyExchange>,
         ni: Vec<u8>,
         cookie: Option<Vec<u8>>,
-        request: Vec<u8>,
+        /// Shared with the outstanding request: given back whole once that is answered.
+        request: Datagram,
     },
     /// Initiator: IKE_AUTH sent.
     AuthSent {
@@ -72,7 +73,8 @@ enum State {
         ni: Vec<u8>,
         nr: Vec<u8>,
         init_request: Vec<u8>,
-        init_response: Vec<u8>,
+        /// Shared with the response cache, which answers a retransmitted request with it.
+        init_response: Datagram,
     },
     /// Initiator: EAP (RFC 7296 §2.16) or a first of two rounds (RFC 4739) under way.
     EapClient(Box<eap::Client>),
@@ -92,7 +94,7 @@ enum State {
 #[derive(Debug)]
 struct Outstanding {
     message_id: u32,
-    datagrams: Vec<Vec<u8>>,
+    datagrams: Datagrams,
     attempts: u32,
     kind: Request,
 }
@@ -181,7 +183,7 @@ struct OldSa {
     recv_mid: u32,
     /// Our answer to the old SA's last request, which made the new SA: a retransmission of
     /// that request (its answer lost) is answered from here, or its sender would give up.
-    last_response: Option<(u32, Vec<Vec<u8>>)>,
+    last_response: Option<(u32, Datagrams)>,
 }
 
 /// One IKE SA, initiator or responder. See the module documentation for the driving loop.
@@ -217,10 +219,10 @@ pub struct IkeSa {
     send_mid: u32,
     recv_mid: u32,
     outstanding: Option<Outstanding>,
-    response_cache: Option<(u32, Vec<Vec<u8>>)>,
+    response_cache: Option<(u32, Datagrams)>,
     queued: VecDeque<Command>,
     children: Vec<Child>,
-    transmits: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    transmits: VecDeque<Queued>,
     events: VecDeque<Event>,
     reassembler: Reassembler,
     last_heard: Instant,
@@ -510,7 +512,8 @@ impl IkeSa {
             State::EapServer(s) => s.held_bytes(),
             _ => 0,
         };
-        let cache = self.response_cache.as_ref().map_or(0, |(_, d)| d.iter().map(Vec::len).sum());
+        let cache =
+            self.response_cache.as_ref().map_or(0, |(_, d)| d.iter().map(|d| d.len()).sum());
         init + cache + self.reassembler.held_bytes()
     }
 
@@ -546,12 +549,15 @@ impl IkeSa {
     /// addresses. `buf` should hold 64 KiB; a shorter one that cannot take the datagram gets
     /// `Err` with the size needed, and the datagram stays queued.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<crate::Transmit, usize>> {
-        let (local, remote, bytes) = self.transmits.front()?;
-        if bytes.len() > buf.len() {
-            return Some(Err(bytes.len()));
+        let queued = self.transmits.front()?;
+        let marker: &[u8] = if queued.marker { &NON_ESP_MARKER } else { &[] };
+        let len = marker.len() + queued.bytes.len();
+        if len > buf.len() {
+            return Some(Err(len));
         }
-        let t = crate::Transmit { local: *local, remote: *remote, len: bytes.len() };
-        buf[..bytes.len()].copy_from_slice(bytes);
+        let t = crate::Transmit { local: queued.local, remote: queued.remote, len };
+        buf[..marker.len()].copy_from_slice(marker);
+        buf[marker.len()..len].copy_from_slice(&queued.bytes);
         self.transmits.pop_front();
         release_if_empty(&mut self.transmits);
         self.stats.sent += 1;
@@ -780,32 +786,30 @@ impl IkeSa {
 
     /// Seals `inner` into one message, or into fragments when it is too large and the peer
     /// supports RFC 7383. Returns the messages, framed for their path when sent.
-    fn seal(
-        &mut self,
-        header: &HeaderRepr,
-        inner: &[Payload],
-    ) -> Result<Vec<Vec<u8>>, crate::Error> {
+    fn seal(&mut self, header: &HeaderRepr, inner: &[Payload]) -> Result<Datagrams, crate::Error> {
         let outbound = self.crypto.as_ref().ok_or(crate::Error::NotKeyed)?.outbound()?;
         let iv = random_iv(&mut self.rng, outbound.iv_len());
         let whole = sk::seal(header, &[], inner, &outbound, &iv)?;
         let limit = self.config.max_message_len;
         let messages = if whole.len() > limit && self.peer_fragmentation {
             let rng = &mut self.rng;
-            sk::seal_fragments(header, inner, &outbound, limit, &mut |iv| rng.fill_bytes(iv))?
+            let fragments =
+                sk::seal_fragments(header, inner, &outbound, limit, &mut |iv| rng.fill_bytes(iv))?;
+            fragments.into_iter().map(Arc::new).collect()
         } else {
-            vec![whole]
+            Datagrams::from_buf([Arc::new(whole)])
         };
         Ok(messages)
     }
 
-    fn transmit_all(&mut self, datagrams: &[Vec<u8>]) {
+    fn transmit_all(&mut self, datagrams: &[Datagram]) {
         let (local, remote) = self.send_path();
         for d in datagrams {
-            self.transmits.push_back((local, remote, frame(local, remote, d)));
+            self.transmits.push_back(Queued::message(local, remote, d));
         }
     }
 
-    fn send_request(&mut self, now: Instant, kind: Request, datagrams: Vec<Vec<u8>>) {
+    fn send_request(&mut self, now: Instant, kind: Request, datagrams: Datagrams) {
         let message_id = self.send_mid;
         self.send_mid = self.send_mid.wrapping_add(1);
         self.transmit_all(&datagrams);
@@ -854,7 +858,7 @@ impl IkeSa {
         match to {
             Some((local, remote)) => {
                 for d in &datagrams {
-                    self.transmits.push_back((local, remote, frame(local, remote, d)));
+                    self.transmits.push_back(Queued::message(local, remote, d));
                 }
             }
             None => self.transmit_all(&datagrams),
@@ -968,7 +972,8 @@ impl IkeSa {
                 Timer::Keepalive => {
                     // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
                     let (local, remote) = self.send_path();
-                    self.transmits.push_back((local, remote, vec![0xff]));
+                    let keepalive = Queued { local, remote, marker: false, bytes: keepalive() };
+                    self.transmits.push_back(keepalive);
                     self.timers.set(Timer::Keepalive, now + self.config.nat_keepalive);
                 }
                 // Not before the SA is up; the timer stays due until it is.
@@ -1053,9 +1058,6 @@ fn release_if_empty<T>(queue: &mut VecDeque<T>) {
     }
 }
 
-/// An IKE message as it goes on `local` -> `remote`: after the non-ESP marker on port 4500
-/// (RFC 3948 §2.2). Framed when sent rather than when sealed, since a request in flight may
-/// be resent on another path (RFC 4555 §3.5), from port 500 then 4500.
 /// A fresh IV of `len` octets, on the stack: the ciphers' IVs are 8 or 16 octets (AES-CBC).
 fn random_iv(rng: &mut SaRng, len: usize) -> ikeway_codec::smallvec::SmallVec<[u8; 16]> {
     let mut iv = ikeway_codec::smallvec::SmallVec::from_elem(0, len);
@@ -1063,14 +1065,36 @@ fn random_iv(rng: &mut SaRng, len: usize) -> ikeway_codec::smallvec::SmallVec<[u
     iv
 }
 
-fn frame(local: SocketAddr, remote: SocketAddr, message: &[u8]) -> Vec<u8> {
-    if on_nat_t_port(local, remote) {
-        let mut framed = NON_ESP_MARKER.to_vec();
-        framed.extend_from_slice(message);
-        framed
-    } else {
-        message.to_vec()
+/// One IKE message as sealed (or emitted, for IKE_SA_INIT), shared by the transmit queue and
+/// what keeps it for a retransmission (the outstanding request, the response cache, the
+/// IKE_SA_INIT state): queuing it copies nothing.
+type Datagram = Arc<Vec<u8>>;
+
+/// A message's datagrams: the message, or its fragments (RFC 7383).
+type Datagrams = ikeway_codec::smallvec::SmallVec<[Datagram; 1]>;
+
+/// A datagram waiting in `poll_transmit`'s queue.
+#[derive(Debug)]
+struct Queued {
+    local: SocketAddr,
+    remote: SocketAddr,
+    /// The non-ESP marker goes first (RFC 3948 §2.2).
+    marker: bool,
+    bytes: Datagram,
+}
+
+impl Queued {
+    /// An IKE message as it goes on `local` -> `remote`: after the non-ESP marker on port
+    /// 4500. Framed when sent rather than when sealed, since a request in flight may be resent
+    /// on another path (RFC 4555 §3.5), from port 500 then 4500.
+    fn message(local: SocketAddr, remote: SocketAddr, bytes: &Datagram) -> Self {
+        Self { local, remote, marker: on_nat_t_port(local, remote), bytes: Arc::clone(bytes) }
     }
+}
+
+/// RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open. One per SA and interval.
+fn keepalive() -> Datagram {
+    Arc::new(vec![0xff])
 }
 
 fn on_nat_t_port(local: SocketAddr, remote: SocketAddr) -> bool {

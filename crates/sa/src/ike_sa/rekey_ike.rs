@@ -96,7 +96,7 @@ impl IkeSa {
             let iv = random_iv(&mut self.rng, outbound.iv_len());
             let inner = [Payload::new(PayloadRepr::Delete(DeleteRepr::ike()))];
             let message = sk::seal(&header, &[], &inner, &outbound, &iv)?;
-            self.transmit_all(&[message]);
+            self.transmit_all(&[Arc::new(message)]);
         }
         Ok(())
     }
@@ -206,7 +206,7 @@ impl IkeSa {
         let Ok(outbound) = old.crypto.outbound() else { return };
         let iv = random_iv(&mut self.rng, outbound.iv_len());
         if let Ok(reply) = sk::seal(&header, &[], &[], &outbound, &iv) {
-            self.transmit_all(&[reply]);
+            self.transmit_all(&[Arc::new(reply)]);
         }
         self.forget_old_sa();
     }
