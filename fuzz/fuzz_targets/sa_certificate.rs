@@ -79,7 +79,7 @@ fn rewrite(input: &mut Input<'_>, payloads: Vec<Payload>) -> Vec<Payload> {
                     edit(input, &mut auth.data);
                 } else {
                     auth =
-                        AuthRepr { method: AuthMethod(input.byte()), data: input.bytes().to_vec() };
+                        AuthRepr { method: AuthMethod(input.byte()), data: input.bytes().into() };
                 }
                 out.push(Payload::new(PayloadRepr::Auth(auth)));
             }

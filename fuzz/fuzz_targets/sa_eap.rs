@@ -81,7 +81,7 @@ fn rewrite(input: &mut Input<'_>, mut payloads: Vec<Payload>) -> Vec<Payload> {
             }
         }
         3 => {
-            let auth = AuthRepr { method: AuthMethod(input.byte()), data: input.bytes().to_vec() };
+            let auth = AuthRepr { method: AuthMethod(input.byte()), data: input.bytes().into() };
             let auth = Payload::new(PayloadRepr::Auth(auth));
             match payloads.iter().position(|p| matches!(p.body, PayloadRepr::Auth(_))) {
                 Some(i) => payloads[i] = auth,

@@ -62,8 +62,8 @@ fn chains() -> [Vec<Payload>; 2] {
     let hashes = [HashAlgorithm::SHA2_256, HashAlgorithm::SHA2_384, HashAlgorithm::SHA2_512];
     let init = vec![
         p(PayloadRepr::Sa(ike_offer())),
-        p(PayloadRepr::Ke(KeRepr { group: DhGroup::CURVE25519, data: vec![7; 32] })),
-        p(PayloadRepr::Nonce(NonceRepr { data: vec![9; 32] })),
+        p(PayloadRepr::Ke(KeRepr { group: DhGroup::CURVE25519, data: vec![7; 32].into() })),
+        p(PayloadRepr::Nonce(NonceRepr { data: vec![9; 32].into() })),
         notify(NotifyType::NAT_DETECTION_SOURCE_IP, &[1; 20]),
         notify(NotifyType::NAT_DETECTION_DESTINATION_IP, &[2; 20]),
         notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, &[]),
@@ -80,7 +80,10 @@ fn chains() -> [Vec<Payload>; 2] {
     let request = |kind| ConfigAttribute::request(kind);
     let auth = vec![
         p(PayloadRepr::IdI(IdRepr::from_value(IdValue::Fqdn("client.example")))),
-        p(PayloadRepr::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MIC, data: vec![3; 32] })),
+        p(PayloadRepr::Auth(AuthRepr {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: vec![3; 32].into(),
+        })),
         p(PayloadRepr::Config(ConfigRepr {
             kind: ConfigType::CFG_REQUEST,
             attributes: [

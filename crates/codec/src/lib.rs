@@ -57,7 +57,8 @@ pub mod sk;
 pub mod wire;
 
 /// The inline vector behind [`Spi`], [`Transforms`], [`TransformAttributes`],
-/// [`NotifyData`], [`Selectors`], [`ConfigAttributes`] and [`ConfigValue`], for
+/// [`NotifyData`], [`NonceData`], [`KeData`], [`AuthData`], [`IdData`], [`Selectors`],
+/// [`ConfigAttributes`] and [`ConfigValue`], for
 /// building them (`smallvec!`, `SmallVec::from_slice`).
 pub use smallvec;
 
@@ -65,12 +66,12 @@ pub use error::{DecodeError, DecodeErrorKind, EmitError, Ikev2};
 pub use header::{Flags, HEADER_LEN, HeaderRepr};
 pub use message::MessageRepr;
 pub use payload::{
-    AddrRange, AuthRepr, CA_HASH_LEN, CertRepr, ConfigAttribute, ConfigAttributes, ConfigRepr,
-    ConfigValue, DeleteRepr, EapCode, EapRepr, EncryptedFragmentRepr, EncryptedRepr, Gateway,
-    IdRepr, IdValue, KeRepr, NonceRepr, NotifyData, NotifyRepr, Payload, PayloadRepr, ProposalRepr,
-    RedirectRepr, SaRepr, Selectors, Spi, TrafficSelector, TransformAttribute, TransformAttributes,
-    TransformRepr, Transforms, TsRepr, VendorIdRepr, chain_len, chain_to_vec, emit_chain,
-    first_type, parse_chain, parse_chain_at,
+    AddrRange, AuthData, AuthRepr, CA_HASH_LEN, CertRepr, ConfigAttribute, ConfigAttributes,
+    ConfigRepr, ConfigValue, DeleteRepr, EapCode, EapRepr, EncryptedFragmentRepr, EncryptedRepr,
+    Gateway, IdData, IdRepr, IdValue, KeData, KeRepr, NonceData, NonceRepr, NotifyData, NotifyRepr,
+    Payload, PayloadRepr, ProposalRepr, RedirectRepr, SaRepr, Selectors, Spi, TrafficSelector,
+    TransformAttribute, TransformAttributes, TransformRepr, Transforms, TsRepr, VendorIdRepr,
+    chain_len, chain_to_vec, emit_chain, first_type, parse_chain, parse_chain_at,
 };
 pub use registry::{
     AttributeType, AuthMethod, CertEncoding, ConfigAttributeType, ConfigType, DhGroup, EncrAlg,

@@ -312,7 +312,7 @@ fn rejects_sk_not_last() {
             first_inner: PayloadType::IDI,
             body: vec![0; 8],
         })),
-        Payload::new(PayloadRepr::Nonce(NonceRepr { data: vec![1; 16] })),
+        Payload::new(PayloadRepr::Nonce(NonceRepr { data: vec![1; 16].into() })),
     ];
     let mut buf = [0u8; 64];
     assert!(matches!(emit_chain(&chain, &mut buf), Err(EmitError::Inconsistent(_))));

@@ -60,11 +60,13 @@ fn sa() -> impl Strategy<Value = SaRepr> {
 
 fn id() -> impl Strategy<Value = IdRepr> {
     prop_oneof![
-        any::<[u8; 4]>().prop_map(|a| IdRepr { id_type: IdType::ID_IPV4_ADDR, data: a.to_vec() }),
-        any::<[u8; 16]>().prop_map(|a| IdRepr { id_type: IdType::ID_IPV6_ADDR, data: a.to_vec() }),
-        (any::<u8>(), bytes(40))
+        any::<[u8; 4]>().prop_map(|a| IdRepr { id_type: IdType::ID_IPV4_ADDR, data: a[..].into() }),
+        any::<[u8; 16]>()
+            .prop_map(|a| IdRepr { id_type: IdType::ID_IPV6_ADDR, data: a[..].into() }),
+        // Past the 32 octets IdData holds inline, to cover the spill.
+        (any::<u8>(), bytes(48))
             .prop_filter("address types have fixed lengths", |(t, _)| *t != 1 && *t != 5)
-            .prop_map(|(t, data)| IdRepr { id_type: IdType(t), data }),
+            .prop_map(|(t, data)| IdRepr { id_type: IdType(t), data: data.into() }),
     ]
 }
 
@@ -143,8 +145,9 @@ fn eap() -> impl Strategy<Value = EapRepr> {
 fn plain_payload() -> impl Strategy<Value = PayloadRepr> {
     prop_oneof![
         sa().prop_map(PayloadRepr::Sa),
-        (any::<u16>(), bytes(64))
-            .prop_map(|(g, data)| PayloadRepr::Ke(KeRepr { group: DhGroup(g), data })),
+        // KE, AUTH and Nonce data past what they hold inline (64, 64, 32), to cover the spill.
+        (any::<u16>(), bytes(100))
+            .prop_map(|(g, data)| PayloadRepr::Ke(KeRepr { group: DhGroup(g), data: data.into() })),
         id().prop_map(PayloadRepr::IdI),
         id().prop_map(PayloadRepr::IdR),
         (any::<u8>(), bytes(40))
@@ -153,9 +156,11 @@ fn plain_payload() -> impl Strategy<Value = PayloadRepr> {
             encoding: CertEncoding(e),
             data
         })),
-        (any::<u8>(), bytes(40))
-            .prop_map(|(m, data)| PayloadRepr::Auth(AuthRepr { method: AuthMethod(m), data })),
-        bytes(64).prop_map(|data| PayloadRepr::Nonce(NonceRepr { data })),
+        (any::<u8>(), bytes(100)).prop_map(|(m, data)| PayloadRepr::Auth(AuthRepr {
+            method: AuthMethod(m),
+            data: data.into()
+        })),
+        bytes(64).prop_map(|data| PayloadRepr::Nonce(NonceRepr { data: data.into() })),
         notify().prop_map(PayloadRepr::Notify),
         delete().prop_map(PayloadRepr::Delete),
         bytes(32).prop_map(|data| PayloadRepr::VendorId(VendorIdRepr { data })),
@@ -246,7 +251,8 @@ body_round_trip!(config_round_trips, config(), ConfigRepr);
 body_round_trip!(eap_round_trips, eap(), EapRepr);
 body_round_trip!(
     ke_round_trips,
-    (any::<u16>(), bytes(300)).prop_map(|(g, data)| KeRepr { group: DhGroup(g), data }),
+    (any::<u16>(), bytes(300))
+        .prop_map(|(g, data)| KeRepr { group: DhGroup(g), data: data.into() }),
     KeRepr
 );
 body_round_trip!(
@@ -256,10 +262,15 @@ body_round_trip!(
 );
 body_round_trip!(
     auth_round_trips,
-    (any::<u8>(), bytes(100)).prop_map(|(m, data)| AuthRepr { method: AuthMethod(m), data }),
+    (any::<u8>(), bytes(100))
+        .prop_map(|(m, data)| AuthRepr { method: AuthMethod(m), data: data.into() }),
     AuthRepr
 );
-body_round_trip!(nonce_round_trips, bytes(300).prop_map(|data| NonceRepr { data }), NonceRepr);
+body_round_trip!(
+    nonce_round_trips,
+    bytes(300).prop_map(|data| NonceRepr { data: data.into() }),
+    NonceRepr
+);
 body_round_trip!(
     vendor_round_trips,
     bytes(64).prop_map(|data| VendorIdRepr { data }),

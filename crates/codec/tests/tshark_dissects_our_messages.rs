@@ -42,8 +42,8 @@ fn ike_sa_init() -> Vec<u8> {
         header: header(ExchangeType::IKE_SA_INIT, 0, 0),
         payloads: vec![
             p(PayloadRepr::Sa(SaRepr { proposals: vec![proposal] })),
-            p(PayloadRepr::Ke(KeRepr { group: DhGroup::ECP_256, data: vec![0x42; 64] })),
-            p(PayloadRepr::Nonce(NonceRepr { data: vec![0x17; 32] })),
+            p(PayloadRepr::Ke(KeRepr { group: DhGroup::ECP_256, data: vec![0x42; 64].into() })),
+            p(PayloadRepr::Nonce(NonceRepr { data: vec![0x17; 32].into() })),
             notify(NotifyType::NAT_DETECTION_SOURCE_IP, vec![1; 20]),
             notify(NotifyType::NAT_DETECTION_DESTINATION_IP, vec![2; 20]),
             notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![]),
@@ -86,7 +86,10 @@ fn ike_auth() -> Vec<u8> {
         p(PayloadRepr::IdI(IdRepr::from_value(IdValue::Fqdn("client.example.org")))),
         notify(NotifyType::INITIAL_CONTACT, vec![]),
         p(PayloadRepr::IdR(IdRepr::from_value(IdValue::Ipv4(Ipv4Addr::new(192, 0, 2, 1))))),
-        p(PayloadRepr::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MIC, data: vec![0x5a; 32] })),
+        p(PayloadRepr::Auth(AuthRepr {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: vec![0x5a; 32].into(),
+        })),
         p(PayloadRepr::Config(ConfigRepr {
             kind: ConfigType::CFG_REQUEST,
             attributes: smallvec![

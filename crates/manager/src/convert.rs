@@ -1025,7 +1025,7 @@ mod tests {
             assert_eq!(verifier.ca_key_hashes(), [anchor.spki_sha1()], "our CERTREQ names the CA");
             // No local identifier: the certificate's subject DN.
             assert_eq!(c.local_id.id_type, ikeway_codec::IdType::ID_DER_ASN1_DN);
-            assert_eq!(c.local_id.data, identity.chain()[0].subject_der());
+            assert_eq!(*c.local_id.data, *identity.chain()[0].subject_der());
             let fields: Vec<_> = unsupported.iter().map(|u| u.field).collect();
             assert!(fields.is_empty(), "certificates are supported: {fields:?}");
         }

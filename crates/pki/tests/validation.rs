@@ -353,7 +353,7 @@ fn identity_in_subject_alternative_names() {
         // An FQDN is not looked up among IP or e-mail SANs, nor an address among DNS names.
         (fqdn("192.0.2.1"), bad),
         (IdRepr::from_value(IdValue::KeyId(b"vpn.example.com")), bad),
-        (IdRepr { id_type: IdType::ID_IPV4_ADDR, data: vec![192, 0, 2] }, bad),
+        (IdRepr { id_type: IdType::ID_IPV4_ADDR, data: [192, 0, 2][..].into() }, bad),
     ];
     for (id, expected) in cases {
         assert_eq!(verify(&v, &chain, &id, NOW), expected, "{id:?}");
@@ -371,14 +371,14 @@ fn identity_as_subject_dn() {
         dn.push(DnType::OrganizationName, "Other VPN");
         p.distinguished_name = dn;
     });
-    let dn = IdRepr { id_type: IdType::ID_DER_ASN1_DN, data: leaf.subject_der().to_vec() };
+    let dn = IdRepr { id_type: IdType::ID_DER_ASN1_DN, data: leaf.subject_der().into() };
     assert_eq!(verify(&v, std::slice::from_ref(&leaf), &dn, NOW), Ok(KeyKind::EcdsaP256));
-    let other_dn = IdRepr { id_type: IdType::ID_DER_ASN1_DN, data: other.subject_der().to_vec() };
+    let other_dn = IdRepr { id_type: IdType::ID_DER_ASN1_DN, data: other.subject_der().into() };
     assert_eq!(
         verify(&v, std::slice::from_ref(&leaf), &other_dn, NOW),
         Err(CertFailure::IdentityMismatch)
     );
-    let empty = IdRepr { id_type: IdType::ID_DER_ASN1_DN, data: Vec::new() };
+    let empty = IdRepr { id_type: IdType::ID_DER_ASN1_DN, data: Default::default() };
     assert_eq!(verify(&v, &[leaf], &empty, NOW), Err(CertFailure::IdentityMismatch));
 }
 

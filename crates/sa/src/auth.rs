@@ -216,7 +216,10 @@ pub(crate) fn own_auth(
         }
         LocalAuth::Eap(_) => return None,
     };
-    Some(OwnAuth { certs, auth: Payload::new(PayloadRepr::Auth(AuthRepr { method, data })) })
+    Some(OwnAuth {
+        certs,
+        auth: Payload::new(PayloadRepr::Auth(AuthRepr { method, data: data.into() })),
+    })
 }
 
 /// The AUTH payload that ends an EAP round (RFC 7296 §2.16): a shared key MIC keyed by the
@@ -230,7 +233,7 @@ pub(crate) fn eap_auth(
 ) -> Payload {
     let key = msk.unwrap_or_else(|| crypto.sk_p(signer));
     let mac = crypto.shared_key_mic(key, octets);
-    let data = mac.expose().to_vec();
+    let data = mac.expose().into();
     Payload::new(PayloadRepr::Auth(AuthRepr { method: AuthMethod::SHARED_KEY_MIC, data }))
 }
 
@@ -341,9 +344,9 @@ mod tests {
         let octets = crypto.signed_octets(crate::Side::Initiator, b"real message", b"nonce", &id);
         let octets = octets.unwrap();
         // The MACs read the parts; here they are MACed in one piece.
-        let mac = |key: &SecretBytes| {
+        let mac = |key: &SecretBytes| -> ikeway_codec::AuthData {
             let padded = Prf::HmacSha256.compute(key.expose(), &[b"Key Pad for IKEv2"]);
-            Prf::HmacSha256.compute(padded.expose(), &[&octets.to_vec()]).expose().to_vec()
+            Prf::HmacSha256.compute(padded.expose(), &[&octets.to_vec()]).expose().into()
         };
         let data = |p: Payload| match p.body {
             PayloadRepr::Auth(a) => {

@@ -206,7 +206,7 @@ mod tests {
     }
 
     fn nonce(data: &[u8]) -> Payload {
-        Payload::new(PayloadRepr::Nonce(NonceRepr { data: data.to_vec() }))
+        Payload::new(PayloadRepr::Nonce(NonceRepr { data: data.into() }))
     }
 
     /// The walk over generic headers finds what decoding the whole message finds: the COOKIE

@@ -234,7 +234,7 @@ fn link_notify(link: Vec<u8>) -> Payload {
 }
 
 fn ke_payload(group: DhGroup, len: usize) -> Payload {
-    Payload::new(PayloadRepr::Ke(KeRepr { group, data: vec![7; len] }))
+    Payload::new(PayloadRepr::Ke(KeRepr { group, data: vec![7; len].into() }))
 }
 
 fn installed(events: &[Event]) -> Vec<&ikeway_sa::ChildSaInfo> {

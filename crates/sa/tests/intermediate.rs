@@ -196,7 +196,7 @@ fn nonce(m: &Message) -> Vec<u8> {
     msg.payloads
         .iter()
         .find_map(|p| match &p.body {
-            PayloadRepr::Nonce(n) => Some(n.data.clone()),
+            PayloadRepr::Nonce(n) => Some(n.data.to_vec()),
             _ => None,
         })
         .expect("IKE_SA_INIT carries a nonce")
@@ -550,7 +550,7 @@ fn responder_refuses(
 }
 
 fn ke_payload(group: DhGroup, len: usize) -> Vec<Payload> {
-    vec![Payload::new(PayloadRepr::Ke(KeRepr { group, data: vec![7; len] }))]
+    vec![Payload::new(PayloadRepr::Ke(KeRepr { group, data: vec![7; len].into() }))]
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn create_child_with_nonce(len: usize) -> (Vec<NotifyType>, usize) {
             _ => None,
         })
         .expect("the request carries a nonce");
-    nonce.data = vec![0x5a; len];
+    nonce.data = vec![0x5a; len].into();
     // A fresh IV: the initiator's own request used another one under the same key.
     let iv = vec![0xa5; to_responder.iv_len()];
     let forged = sk::seal(&header, &[], &inner, &to_responder, &iv).expect("seal");

@@ -48,7 +48,7 @@ fn nonce_of(message: &MessageRepr) -> Vec<u8> {
         .payloads
         .iter()
         .find_map(|p| match &p.body {
-            PayloadRepr::Nonce(n) => Some(n.data.clone()),
+            PayloadRepr::Nonce(n) => Some(n.data.to_vec()),
             _ => None,
         })
         .expect("IKE_SA_INIT request carries Ni")

@@ -7,10 +7,17 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use smallvec::SmallVec;
+
 use super::{Body, body_api};
 use crate::error::{DecodeError, DecodeErrorKind, EmitError};
 use crate::reader::{Reader, Writer};
 use crate::registry::IdType;
+
+/// Identification data, inline up to 32 octets: addresses and the names administrators
+/// usually give (an FQDN or e-mail address) are parsed, built and cloned (an SA keeps its own
+/// and its peer's) without an allocation. Longer names and DER names spill to the heap.
+pub type IdData = SmallVec<[u8; 32]>;
 
 /// An IDi or IDr payload body.
 ///
@@ -21,7 +28,7 @@ pub struct IdRepr {
     /// ID type.
     pub id_type: IdType,
     /// Identification data.
-    pub data: Vec<u8>,
+    pub data: IdData,
 }
 
 /// A typed view of identification data.
@@ -51,17 +58,17 @@ impl IdRepr {
     /// Build from a typed value.
     pub fn from_value(value: IdValue<'_>) -> Self {
         let (id_type, data) = match value {
-            IdValue::Ipv4(a) => (IdType::ID_IPV4_ADDR, a.octets().to_vec()),
-            IdValue::Ipv6(a) => (IdType::ID_IPV6_ADDR, a.octets().to_vec()),
-            IdValue::Fqdn(s) => (IdType::ID_FQDN, s.as_bytes().to_vec()),
-            IdValue::Rfc822(s) => (IdType::ID_RFC822_ADDR, s.as_bytes().to_vec()),
-            IdValue::DerAsn1Dn(b) => (IdType::ID_DER_ASN1_DN, b.to_vec()),
-            IdValue::DerAsn1Gn(b) => (IdType::ID_DER_ASN1_GN, b.to_vec()),
-            IdValue::KeyId(b) => (IdType::ID_KEY_ID, b.to_vec()),
-            IdValue::Null => (IdType::ID_NULL, Vec::new()),
-            IdValue::Other(t, b) => (t, b.to_vec()),
+            IdValue::Ipv4(a) => (IdType::ID_IPV4_ADDR, &a.octets()[..]),
+            IdValue::Ipv6(a) => (IdType::ID_IPV6_ADDR, &a.octets()[..]),
+            IdValue::Fqdn(s) => (IdType::ID_FQDN, s.as_bytes()),
+            IdValue::Rfc822(s) => (IdType::ID_RFC822_ADDR, s.as_bytes()),
+            IdValue::DerAsn1Dn(b) => (IdType::ID_DER_ASN1_DN, b),
+            IdValue::DerAsn1Gn(b) => (IdType::ID_DER_ASN1_GN, b),
+            IdValue::KeyId(b) => (IdType::ID_KEY_ID, b),
+            IdValue::Null => (IdType::ID_NULL, &[][..]),
+            IdValue::Other(t, b) => (t, b),
         };
-        Self { id_type, data }
+        Self { id_type, data: IdData::from_slice(data) }
     }
 
     /// The typed view of the data. Address lengths were checked on parse;
@@ -110,7 +117,7 @@ impl Body<crate::Ikev2> for IdRepr {
         if want.is_some_and(|n| n != data.len()) {
             return Err(DecodeError::new(DecodeErrorKind::IdLength, at));
         }
-        Ok(Self { id_type, data: data.to_vec() })
+        Ok(Self { id_type, data: IdData::from_slice(data) })
     }
 
     fn body_len(&self) -> usize {

@@ -24,7 +24,7 @@ mod sa;
 mod ts;
 mod vendor;
 
-pub use auth::AuthRepr;
+pub use auth::{AuthData, AuthRepr};
 pub use cert::{CA_HASH_LEN, CertRepr};
 pub use cp::{ConfigAttribute, ConfigAttributes, ConfigRepr, ConfigValue};
 pub use delete::DeleteRepr;
@@ -32,9 +32,9 @@ pub use eap::{EapCode, EapRepr};
 pub(crate) use encrypted::emit_fragment_fields;
 pub use encrypted::{EncryptedFragmentRepr, EncryptedRepr};
 pub use generic::{GENERIC_HEADER_LEN, Packet};
-pub use id::{IdRepr, IdValue};
-pub use ke::KeRepr;
-pub use nonce::NonceRepr;
+pub use id::{IdData, IdRepr, IdValue};
+pub use ke::{KeData, KeRepr};
+pub use nonce::{NonceData, NonceRepr};
 pub use notify::{NotifyData, NotifyRepr};
 pub use redirect::{Gateway, RedirectRepr, gw_ident_type};
 pub use sa::{

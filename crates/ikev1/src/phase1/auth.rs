@@ -51,7 +51,7 @@ pub(crate) fn ikev2_id(id: &IdRepr) -> Option<ikeway_codec::IdRepr> {
         | IdType::DER_ASN1_DN
         | IdType::KEY_ID => Some(ikeway_codec::IdRepr {
             id_type: ikeway_codec::IdType(id.id_type.0),
-            data: id.data.clone(),
+            data: id.data.as_slice().into(),
         }),
         _ => None,
     }

@@ -85,7 +85,10 @@ impl IkeSa {
                 .respond(ke.group, &ke.data, &mut self.rng)
                 .map_err(|_| NotifyType::INVALID_SYNTAX)?;
             secrets.push(secret);
-            reply.push(Payload::new(PayloadRepr::Ke(KeRepr { group: ke.group, data: public })));
+            reply.push(Payload::new(PayloadRepr::Ke(KeRepr {
+                group: ke.group,
+                data: public.into(),
+            })));
         }
         reply.push(Payload::new(PayloadRepr::TsI(TsRepr {
             selectors: Selectors::from(&remote_ts[..]),
@@ -348,11 +351,11 @@ impl IkeSa {
             kex.is_some(),
             &additional,
         ))));
-        inner.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })));
+        inner.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.as_slice().into() })));
         if let Some(k) = &kex {
             inner.push(Payload::new(PayloadRepr::Ke(KeRepr {
                 group: k.group(),
-                data: k.public_value().to_vec(),
+                data: k.public_value().into(),
             })));
         }
         let (local_ts, remote_ts) = self.proposed_ts(rekey_of);
@@ -386,7 +389,7 @@ impl IkeSa {
         }
         let Some(nr) = find_payload!(payloads, Nonce)
             .filter(|n| NONCE_RANGE.contains(&n.data.len()))
-            .map(|n| n.data.clone())
+            .map(|n| n.data.to_vec())
         else {
             self.release_child_spi(spi_in);
             self.events.push_back(Event::ChildSaRefused { notify: NotifyType::INVALID_SYNTAX });
@@ -454,7 +457,7 @@ impl IkeSa {
         self.drop_followup();
         let Some(ni) = find_payload!(payloads, Nonce)
             .filter(|n| NONCE_RANGE.contains(&n.data.len()))
-            .map(|n| n.data.clone())
+            .map(|n| n.data.to_vec())
         else {
             return self.send_response(
                 mid,
@@ -502,7 +505,7 @@ impl IkeSa {
         match self.respond_child(now, payloads, &ni, &nr, rekey_of) {
             Ok((child, chain)) => {
                 reply.extend(child.iter().take(1).cloned());
-                reply.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr })));
+                reply.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.into() })));
                 reply.extend(child.into_iter().skip(1));
                 match chain {
                     Some(chain) => reply.push(self.await_followup(now, chain)),

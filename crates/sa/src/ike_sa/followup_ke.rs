@@ -154,7 +154,7 @@ impl IkeSa {
             }
         };
         let inner = [
-            Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().to_vec() })),
+            Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().into() })),
             notify(NotifyType::ADDITIONAL_KEY_EXCHANGE, link),
         ];
         let kind = Request::FollowupKe { chain: Box::new(chain), kex };
@@ -328,7 +328,7 @@ impl IkeSa {
         };
         awaiting.chain.secrets.push(shared);
         awaiting.chain.pending.pop_front();
-        let mut reply = vec![Payload::new(PayloadRepr::Ke(KeRepr { group, data: ours }))];
+        let mut reply = vec![Payload::new(PayloadRepr::Ke(KeRepr { group, data: ours.into() }))];
         if !awaiting.chain.pending.is_empty() {
             let link = self.random_bytes(LINK_LEN);
             reply.push(notify(NotifyType::ADDITIONAL_KEY_EXCHANGE, link.clone()));

@@ -62,11 +62,9 @@ impl IkeSa {
             &self.config.ike_proposals,
             &[],
         ))));
-        payloads.push(Payload::new(PayloadRepr::Ke(KeRepr {
-            group,
-            data: kex.public_value().to_vec(),
-        })));
-        payloads.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })));
+        payloads
+            .push(Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().into() })));
+        payloads.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.as_slice().into() })));
         payloads.extend(self.nat_payloads(0));
         payloads.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()));
         payloads.push(auth::signature_hashes_notify());
@@ -167,8 +165,8 @@ impl IkeSa {
         let mut reply = Vec::with_capacity(11);
         reply.extend([
             Payload::new(PayloadRepr::Sa(sa_reply)),
-            Payload::new(PayloadRepr::Ke(KeRepr { group, data: our_public })),
-            Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
+            Payload::new(PayloadRepr::Ke(KeRepr { group, data: our_public.into() })),
+            Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.as_slice().into() })),
         ]);
         // §1.2: HDR, SAr1, KEr, Nr, [CERTREQ]: which CAs we trust, when we verify the client.
         reply.extend(auth::cert_request(&sa.config.peer_auth));
@@ -208,7 +206,7 @@ impl IkeSa {
             ..ReassemblyLimits::default()
         });
         sa.state = State::InitReplied {
-            ni: nonce.data.clone(),
+            ni: nonce.data.to_vec(),
             nr,
             init_request: request.to_vec(),
             init_response: response,
@@ -316,7 +314,7 @@ impl IkeSa {
         // The outstanding request shared it; it is ours alone now, unless still queued.
         let request = Arc::try_unwrap(request).unwrap_or_else(|queued| queued.to_vec());
         self.spi_r = message.header.spi_r;
-        let nr = nonce.data.clone();
+        let nr = nonce.data.to_vec();
         let seed_key = keys::skeyseed(suite.prf, &ni, &nr, shared.expose());
         self.crypto = Some(IkeCrypto::derive(
             Side::Initiator,

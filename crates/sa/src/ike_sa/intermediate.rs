@@ -168,7 +168,7 @@ impl IkeSa {
             .ok_or(crate::Error::NotKeyed)?;
         let kex = self.kex_provider.start(group, &mut self.rng).map_err(crate::Error::Kex)?;
         let inner =
-            [Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().to_vec() }))];
+            [Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().into() }))];
         let header = self.header(ExchangeType::IKE_INTERMEDIATE, false, self.send_mid);
         self.chain_int_auth(Side::Initiator, &header, first_type(&inner), &chain_to_vec(&inner)?)?;
         self.send_encrypted_request(
@@ -312,7 +312,7 @@ impl IkeSa {
             }
         };
         self.chain_int_auth(Side::Initiator, header, opened.first_inner, &opened.plaintext)?;
-        let reply = [Payload::new(PayloadRepr::Ke(KeRepr { group, data: ours }))];
+        let reply = [Payload::new(PayloadRepr::Ke(KeRepr { group, data: ours.into() }))];
         let response_header = self.header(ExchangeType::IKE_INTERMEDIATE, true, message_id);
         self.chain_int_auth(
             Side::Responder,

@@ -154,7 +154,7 @@ impl IkeSa {
             };
             // strongSwan's reading of §3, which it also expects: the Authentication Data
             // alone, the method being the AUTH payload's.
-            notifies.push(notify(NotifyType::NO_PPK_AUTH, auth.data));
+            notifies.push(notify(NotifyType::NO_PPK_AUTH, auth.data.as_slice()));
         }
         let crypto = self.crypto.as_mut().ok_or(crate::Error::NotKeyed)?;
         let unmixed = crypto.mix_ppk(&ppk.key)?;
@@ -261,7 +261,7 @@ fn with_auth_data(request: &[Payload], data: &[u8]) -> Vec<Payload> {
         .iter()
         .map(|p| match &p.body {
             PayloadRepr::Auth(a) => {
-                Payload::new(PayloadRepr::Auth(AuthRepr { method: a.method, data: data.to_vec() }))
+                Payload::new(PayloadRepr::Auth(AuthRepr { method: a.method, data: data.into() }))
             }
             _ => p.clone(),
         })

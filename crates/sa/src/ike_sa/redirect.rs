@@ -95,7 +95,7 @@ pub(crate) fn decide(
         RedirectPhase::Init => {
             // A request without a usable nonce gets its INVALID_SYNTAX from `respond_init`.
             let Some(ni) = find_payload!(message.payloads, Nonce)
-                .map(|n| n.data.clone())
+                .map(|n| n.data.to_vec())
                 .filter(|n| NONCE_RANGE.contains(&n.len()))
             else {
                 return decision;

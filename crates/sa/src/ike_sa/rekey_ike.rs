@@ -14,8 +14,8 @@ impl IkeSa {
                 &self.rekey_proposals(),
                 &spi.to_be_bytes(),
             ))),
-            Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.clone() })),
-            Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().to_vec() })),
+            Payload::new(PayloadRepr::Nonce(NonceRepr { data: ni.as_slice().into() })),
+            Payload::new(PayloadRepr::Ke(KeRepr { group, data: kex.public_value().into() })),
         ];
         self.send_encrypted_request(
             now,
@@ -60,7 +60,7 @@ impl IkeSa {
             self.release_ike_spi(new_spi_i);
             return Ok(());
         };
-        let nr = nonce.data.clone();
+        let nr = nonce.data.to_vec();
         if suite.additional_methods().next().is_some() {
             // The new SA is made by the IKE_FOLLOWUP_KE exchanges that follow (RFC 9370 §2.2.4).
             let target =
@@ -269,8 +269,8 @@ impl IkeSa {
             };
         let mut reply = vec![
             Payload::new(PayloadRepr::Sa(sa_reply)),
-            Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.clone() })),
-            Payload::new(PayloadRepr::Ke(KeRepr { group: ke.group, data: our_public })),
+            Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.as_slice().into() })),
+            Payload::new(PayloadRepr::Ke(KeRepr { group: ke.group, data: our_public.into() })),
         ];
         if suite.additional_methods().next().is_some() {
             // The new SA waits for the IKE_FOLLOWUP_KE exchanges (RFC 9370 §2.2.4).

@@ -18,7 +18,7 @@ pub(crate) fn auth_method(payloads: &[Payload]) -> Option<AuthMethod> {
 
 /// The Authentication Data of the message's AUTH payload, which it must have.
 pub(crate) fn auth_data(payloads: &[Payload]) -> Vec<u8> {
-    auth(payloads).expect("an AUTH payload").data.clone()
+    auth(payloads).expect("an AUTH payload").data.to_vec()
 }
 
 /// The data of the first notify of `kind`, if any.
