@@ -1,23 +1,43 @@
 //! Child SAs: choosing, checking and installing them, and CREATE_CHILD_SA for new and
 //! rekeyed children (RFC 7296 §1.3, §2.8, §2.9, §2.17).
 
+use std::borrow::Cow;
+
 use super::*;
 
 /// A child SA agreed on and not installed yet.
 #[derive(Debug)]
-pub(super) struct NewChild {
+pub(super) struct NewChild<'n> {
     pub(super) suite: EspSuite,
     pub(super) spi_in: u32,
     pub(super) spi_out: u32,
-    /// The nonces of the exchange that made it.
-    pub(super) ni: Vec<u8>,
-    pub(super) nr: Vec<u8>,
+    /// The nonces of the exchange that made it: borrowed when the child is installed at once,
+    /// owned when a follow-up chain keeps it ([`NewChild::into_owned`]).
+    pub(super) ni: Cow<'n, [u8]>,
+    pub(super) nr: Cow<'n, [u8]>,
     pub(super) local_ts: Vec<ikeway_codec::TrafficSelector>,
     pub(super) remote_ts: Vec<ikeway_codec::TrafficSelector>,
     /// The inbound SPI of the child it replaces (a rekey).
     pub(super) rekey_of: Option<u32>,
     /// We sent the request that made it (§2.17: its key order).
     pub(super) created_by_us: bool,
+}
+
+impl NewChild<'_> {
+    /// The same child with nonces of its own, for a follow-up chain to keep.
+    pub(super) fn into_owned(self) -> NewChild<'static> {
+        NewChild {
+            suite: self.suite,
+            spi_in: self.spi_in,
+            spi_out: self.spi_out,
+            ni: Cow::Owned(self.ni.into_owned()),
+            nr: Cow::Owned(self.nr.into_owned()),
+            local_ts: self.local_ts,
+            remote_ts: self.remote_ts,
+            rekey_of: self.rekey_of,
+            created_by_us: self.created_by_us,
+        }
+    }
 }
 
 impl IkeSa {
@@ -100,15 +120,16 @@ impl IkeSa {
             suite,
             spi_in,
             spi_out,
-            ni: ni.to_vec(),
-            nr: nr.to_vec(),
+            ni: Cow::Borrowed(ni),
+            nr: Cow::Borrowed(nr),
             local_ts,
             remote_ts,
             rekey_of,
             created_by_us: false,
         };
         if suite.additional_methods().next().is_some() {
-            let chain = followup_ke::Chain::new(followup_ke::Target::Child(child), secrets);
+            let target = followup_ke::Target::Child(child.into_owned());
+            let chain = followup_ke::Chain::new(target, secrets);
             return Ok((reply, Some(chain)));
         }
         self.install_child(now, child, &secrets).map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)?;
@@ -141,7 +162,10 @@ impl IkeSa {
         narrowed.filter(|n| n.len() <= ts::MAX_SELECTORS).ok_or(NotifyType::TS_UNACCEPTABLE)
     }
 
-    fn lease_selectors(&self) -> Vec<ikeway_codec::TrafficSelector> {
+    /// One selector per leased address: inline for the usual one or two (IPv4, IPv6).
+    fn lease_selectors(
+        &self,
+    ) -> ikeway_codec::smallvec::SmallVec<[ikeway_codec::TrafficSelector; 2]> {
         self.leases
             .iter()
             .map(|a| ikeway_codec::TrafficSelector::Range(ikeway_codec::AddrRange::any(*a, *a)))
@@ -172,7 +196,7 @@ impl IkeSa {
             return (c.local_ts.clone(), c.remote_ts.clone());
         }
         let remote = if self.registry.is_some() && !self.leases.is_empty() {
-            self.lease_selectors()
+            self.lease_selectors().into_vec()
         } else {
             self.config.remote_ts.clone()
         };
@@ -217,15 +241,16 @@ impl IkeSa {
             suite,
             spi_in,
             spi_out,
-            ni: ni.to_vec(),
-            nr: nr.to_vec(),
+            ni: Cow::Borrowed(ni),
+            nr: Cow::Borrowed(nr),
             local_ts,
             remote_ts,
             rekey_of,
             created_by_us: true,
         };
         if suite.additional_methods().next().is_some() {
-            return Ok(Some(followup_ke::Chain::new(followup_ke::Target::Child(child), secrets)));
+            let target = followup_ke::Target::Child(child.into_owned());
+            return Ok(Some(followup_ke::Chain::new(target, secrets)));
         }
         self.install_child(now, child, &secrets).map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)?;
         Ok(None)
@@ -236,7 +261,7 @@ impl IkeSa {
     pub(super) fn install_child(
         &mut self,
         now: Instant,
-        child: NewChild,
+        child: NewChild<'_>,
         secrets: &[SecretBytes],
     ) -> Result<(), crate::Error> {
         let NewChild {
@@ -272,7 +297,8 @@ impl IkeSa {
         };
         let lifetime = self.config.lifetimes.child;
         let (rekey_at, expire_at) = self.jittered(now, lifetime);
-        let lowest_nonce = if ni <= nr { ni } else { nr };
+        // Kept for simultaneous rekeys (§2.8.1): the one copy of a nonce a child makes.
+        let lowest_nonce = if ni <= nr { ni } else { nr }.into_owned();
         // Grown one at a time: most SAs hold one child for life, and a first push would
         // reserve four 120-byte slots.
         self.children.reserve_exact(1);

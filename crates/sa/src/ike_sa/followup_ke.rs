@@ -36,7 +36,7 @@ const FOLLOWUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// What a chain makes once its last key exchange is done.
 #[derive(Debug)]
 pub(super) enum Target {
-    Child(NewChild),
+    Child(NewChild<'static>),
     /// The rekeyed IKE SA: its suite, the CREATE_CHILD_SA nonces and its SPIs.
     Ike {
         suite: IkeSuite,
