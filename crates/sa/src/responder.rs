@@ -411,7 +411,7 @@ impl Responder {
                 let spi = sa.local_spi();
                 let index = slot_of(spi);
                 let slot = Slot {
-                    sa: *sa,
+                    sa,
                     spi,
                     alias: None,
                     initiator_key: Some((spi_i, remote)),

@@ -211,7 +211,7 @@ impl IkeSa {
             init_request: request.to_vec(),
             init_response: response,
         };
-        Ok(InitReply::Accepted(Box::new(sa)))
+        Ok(InitReply::Accepted(sa))
     }
 
     /// Compares the peer's NAT_DETECTION hashes with what we see (§2.23).
