@@ -293,13 +293,16 @@ fn parse_proposal(
         return Err(DecodeError::new(DecodeErrorKind::SpiSize, spi_size_at));
     }
     let spi = Spi::from_slice(r.take(usize::from(spi_size))?);
-    // The announced count, bounded by what the bytes can hold (a transform is at least 8
-    // octets), so that a forged count reserves no more than the message's size.
-    let transforms = Transforms::with_capacity(count.min(r.remaining() / 8));
-    proposals.push(ProposalRepr { number, protocol, spi, transforms });
+    // Empty and inline: reserved once in place below, as a `with_capacity` made on the stack
+    // would be one more copy of the transforms' 200 inline bytes into the `Vec`.
+    proposals.push(ProposalRepr { number, protocol, spi, transforms: Transforms::new() });
     // Just pushed: the index is in bounds.
     let last = proposals.len() - 1;
     let transforms = &mut proposals[last].transforms;
+    // The announced count, bounded by what the bytes can hold (a transform is at least 8
+    // octets), so that a forged count reserves no more than the message's size; up to the
+    // inline four this reserves nothing.
+    transforms.reserve_exact(count.min(r.remaining() / 8));
     while !r.is_empty() {
         let mut t = r.substructure(8, MORE_TRANSFORMS, DecodeErrorKind::BadLastMarker)?;
         transforms.push(parse_transform(&mut t)?);
@@ -310,9 +313,30 @@ fn parse_proposal(
     Ok(())
 }
 
+/// How many proposals `body` (an SA payload's) holds, counted along their headers as far as
+/// they are well formed (the parse reports what is not): the capacity the parse reserves, so
+/// that an SA payload's one proposal (some 230 bytes with its inline transforms) costs an
+/// allocation of its size rather than the four a first push reserves. Each counted proposal
+/// takes at least a header of `body`, so the count is bounded by its length.
+fn count_proposals(body: &[u8]) -> usize {
+    let (mut count, mut at) = (0, 0);
+    while let Some(&[marker, _, hi, lo]) = body.get(at..at + 4) {
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        if len < 8 || len > body.len() - at {
+            break;
+        }
+        count += 1;
+        at += len;
+        if marker != MORE_PROPOSALS {
+            break;
+        }
+    }
+    count
+}
+
 impl Body<crate::Ikev2> for SaRepr {
     fn parse_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut proposals = Vec::new();
+        let mut proposals = Vec::with_capacity(count_proposals(r.peek_rest()));
         while !r.is_empty() {
             let mut p = r.substructure(8, MORE_PROPOSALS, DecodeErrorKind::BadLastMarker)?;
             parse_proposal(&mut p, &mut proposals)?;
@@ -352,6 +376,35 @@ mod tests {
                 ],
             }],
         }
+    }
+
+    /// The parse reserves one slot per proposal; the count stops where the headers stop
+    /// making sense, never reads past the body, and the parse still reports the fault.
+    #[test]
+    fn proposals_are_counted_ahead() {
+        let mut sa = ike_proposal();
+        let one = sa.proposals[0].clone();
+        for number in 2..=3 {
+            sa.proposals.push(ProposalRepr { number, ..one.clone() });
+        }
+        let mut body = vec![0u8; sa.buffer_len()];
+        sa.emit(&mut body).unwrap();
+        assert_eq!(count_proposals(&body), 3);
+        let parsed = SaRepr::parse(&body).unwrap();
+        assert_eq!(parsed, sa);
+        assert_eq!(parsed.proposals.capacity(), 3);
+        let single = ike_proposal().to_vec().unwrap();
+        assert_eq!(SaRepr::parse(&single).unwrap().proposals.capacity(), 1);
+        assert_eq!(count_proposals(&body[..body.len() - 1]), 2, "last one truncated");
+        assert_eq!(count_proposals(&body[..3]), 0, "header cut short");
+        assert_eq!(count_proposals(&[]), 0);
+        let second = sa.proposals[0].encoded_len();
+        body[second + 2..second + 4].copy_from_slice(&7u16.to_be_bytes());
+        assert_eq!(count_proposals(&body), 1, "length below a proposal header");
+        assert!(SaRepr::parse(&body).is_err());
+        body[second + 2..second + 4].copy_from_slice(&u16::MAX.to_be_bytes());
+        assert_eq!(count_proposals(&body), 1, "length past the end");
+        assert!(SaRepr::parse(&body).is_err());
     }
 
     #[test]
