@@ -1,7 +1,7 @@
 //! Pseudorandom functions and prf+ (RFC 7296 §2.13, RFC 4868 §2.1.2).
 
-use hmac::digest::OutputSizeUser;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::digest::{FixedOutputReset, OutputSizeUser};
+use hmac::{Hmac, HmacReset, KeyInit, Mac};
 use zeroize::Zeroize;
 
 use crate::keyed_hmac::{HmacHash, KeyedHmac, finish, keyed};
@@ -167,10 +167,10 @@ impl Prf {
             return Err(CryptoError::PrfPlusTooLong { requested: out.len(), max });
         }
         match self {
-            Self::HmacSha1 => expand::<Hmac<sha1::Sha1>>(key, seed, out),
-            Self::HmacSha256 => expand::<Hmac<sha2::Sha256>>(key, seed, out),
-            Self::HmacSha384 => expand::<Hmac<sha2::Sha384>>(key, seed, out),
-            Self::HmacSha512 => expand::<Hmac<sha2::Sha512>>(key, seed, out),
+            Self::HmacSha1 => expand::<sha1::Sha1>(key, seed, out),
+            Self::HmacSha256 => expand::<sha2::Sha256>(key, seed, out),
+            Self::HmacSha384 => expand::<sha2::Sha384>(key, seed, out),
+            Self::HmacSha512 => expand::<sha2::Sha512>(key, seed, out),
         }
         Ok(())
     }
@@ -228,30 +228,36 @@ const _: () = {
 };
 
 /// prf+ into `out` (at most 255 blocks, checked by the caller). The key is set up once (an
-/// HMAC key costs two hash blocks) and each block starts from a copy of that keyed state; every
-/// block but the last is written straight into `out`, so `Tn-1` is read back from there.
-fn expand<M: Mac + KeyInit + Clone>(key: &[u8], seed: &[&[&[u8]]], out: &mut [u8]) {
-    let keyed = keyed::<M>(key);
-    let block_len = <M as OutputSizeUser>::output_size();
+/// HMAC key costs two hash blocks) and each block finishes into a stack buffer and resets to
+/// that keyed state in place (`HmacReset`: a copy of the inner state, not of the whole HMAC
+/// with its block buffer, and no move of it into `finalize`); every block but the last is
+/// written straight into `out`, so `Tn-1` is read back from there.
+fn expand<D>(key: &[u8], seed: &[&[&[u8]]], out: &mut [u8])
+where
+    D: hmac::EagerHash,
+    HmacReset<D>: Mac + KeyInit + FixedOutputReset,
+{
+    let mut mac = keyed::<HmacReset<D>>(key);
+    let block_len = <HmacReset<D> as OutputSizeUser>::output_size();
+    let mut block = hmac::digest::Output::<HmacReset<D>>::default();
     let mut filled = 0;
     let mut counter: u8 = 1;
     while filled < out.len() {
-        let mut mac = keyed.clone();
         if filled > 0 {
-            mac.update(&out[filled - block_len..filled]);
+            Mac::update(&mut mac, &out[filled - block_len..filled]);
         }
         for part in seed.iter().flat_map(|group| group.iter()) {
-            mac.update(part);
+            Mac::update(&mut mac, part);
         }
-        mac.update(&[counter]);
-        let mut block = mac.finalize().into_bytes();
+        Mac::update(&mut mac, &[counter]);
+        FixedOutputReset::finalize_into_reset(&mut mac, &mut block);
         let take = block_len.min(out.len() - filled);
         out[filled..filled + take].copy_from_slice(&block[..take]);
-        block.as_mut_slice().zeroize();
         filled += take;
         // At most 255 iterations run (checked by the caller), so the counter never wraps.
         counter = counter.wrapping_add(1);
     }
+    block.as_mut_slice().zeroize();
 }
 
 #[cfg(test)]
@@ -263,6 +269,28 @@ mod tests {
         let err = Prf::HmacSha256.prf_plus(b"k", &[b"s"], 255 * 32 + 1).unwrap_err();
         assert_eq!(err, CryptoError::PrfPlusTooLong { requested: 8161, max: 8160 });
         assert_eq!(Prf::HmacSha256.prf_plus(b"k", &[b"s"], 8160).unwrap().len(), 8160);
+    }
+
+    /// prf+ for every PRF against RFC 7296 §2.13 written out with `compute`: T1 = prf(K, S |
+    /// 0x01), Tn = prf(K, Tn-1 | S | n), over several blocks and a partial last one, with the
+    /// seed given as groups of parts (the reset between blocks must leave nothing behind).
+    #[test]
+    fn prf_plus_is_the_rfc_7296_chain_for_every_prf() {
+        let (key, ni, nr, spis) = (b"a key".as_slice(), [1u8; 32], [2u8; 20], [3u8; 16]);
+        let seed: Vec<u8> = [&ni[..], &nr, &spis].concat();
+        for prf in Prf::ALL {
+            let len = prf.output_len() * 3 + 5;
+            let mut want = Vec::new();
+            let mut previous = Vec::new();
+            for n in 1..=4u8 {
+                previous = prf.compute(key, &[&previous, &seed, &[n]]).expose().to_vec();
+                want.extend_from_slice(&previous);
+            }
+            want.truncate(len);
+            let mut got = vec![0u8; len];
+            prf.prf_plus_into(key, &[&[&ni], &[&nr, &spis]], &mut got).unwrap();
+            assert_eq!(got, want, "{prf:?}");
+        }
     }
 
     #[test]
