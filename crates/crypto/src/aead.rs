@@ -225,6 +225,10 @@ impl Aead for RingAead {
     }
 }
 
+/// AES-GCM over the encryption-only AES types (`aes::Aes*Enc`): GCM never runs the block
+/// cipher backwards, so keying skips the decryption round keys and the context is some 240
+/// bytes smaller (an IKE SA keys one per message). The box is allocated first and the keyed
+/// context written into it, which saves a copy of the context from the stack.
 fn rust_crypto(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, CryptoError> {
     use aes_gcm::AesGcm;
     use consts::{U8, U12, U16};
@@ -233,23 +237,25 @@ fn rust_crypto(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, Cr
     where
         A: AeadInOut<NonceSize = U12> + KeyInit + Send + Sync + 'static,
     {
+        let slot = Box::<RustCryptoAead<A>>::new_uninit();
         let inner = A::new_from_slice(key).map_err(|_| CryptoError::KeyLength {
             expected: algorithm.key_len(),
             got: key.len(),
         })?;
-        Ok(Box::new(RustCryptoAead { algorithm, inner }))
+        let keyed: Box<RustCryptoAead<A>> = Box::write(slot, RustCryptoAead { algorithm, inner });
+        Ok(keyed)
     }
     match algorithm {
         AeadAlgorithm::AesGcm { key_bits, icv_len } => match (key_bits, icv_len) {
-            (128, 8) => boxed::<Gcm<aes::Aes128, U8>>(algorithm, key),
-            (128, 12) => boxed::<Gcm<aes::Aes128, U12>>(algorithm, key),
-            (128, 16) => boxed::<Gcm<aes::Aes128, U16>>(algorithm, key),
-            (192, 8) => boxed::<Gcm<aes::Aes192, U8>>(algorithm, key),
-            (192, 12) => boxed::<Gcm<aes::Aes192, U12>>(algorithm, key),
-            (192, 16) => boxed::<Gcm<aes::Aes192, U16>>(algorithm, key),
-            (256, 8) => boxed::<Gcm<aes::Aes256, U8>>(algorithm, key),
-            (256, 12) => boxed::<Gcm<aes::Aes256, U12>>(algorithm, key),
-            (256, 16) => boxed::<Gcm<aes::Aes256, U16>>(algorithm, key),
+            (128, 8) => boxed::<Gcm<aes::Aes128Enc, U8>>(algorithm, key),
+            (128, 12) => boxed::<Gcm<aes::Aes128Enc, U12>>(algorithm, key),
+            (128, 16) => boxed::<Gcm<aes::Aes128Enc, U16>>(algorithm, key),
+            (192, 8) => boxed::<Gcm<aes::Aes192Enc, U8>>(algorithm, key),
+            (192, 12) => boxed::<Gcm<aes::Aes192Enc, U12>>(algorithm, key),
+            (192, 16) => boxed::<Gcm<aes::Aes192Enc, U16>>(algorithm, key),
+            (256, 8) => boxed::<Gcm<aes::Aes256Enc, U8>>(algorithm, key),
+            (256, 12) => boxed::<Gcm<aes::Aes256Enc, U12>>(algorithm, key),
+            (256, 16) => boxed::<Gcm<aes::Aes256Enc, U16>>(algorithm, key),
             _ => Err(CryptoError::Unsupported),
         },
         AeadAlgorithm::ChaCha20Poly1305 => {
@@ -257,6 +263,18 @@ fn rust_crypto(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, Cr
         }
     }
 }
+
+// The AES key schedules are key material: they must wipe themselves on drop (`aes` with its
+// `zeroize` feature). This fails to build if that feature goes away.
+const _: () = {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    #[allow(dead_code)] // a compile-time check, never called
+    fn aes_key_schedules_wipe_themselves() {
+        wiped_on_drop::<aes::Aes128Enc>();
+        wiped_on_drop::<aes::Aes192Enc>();
+        wiped_on_drop::<aes::Aes256Enc>();
+    }
+};
 
 struct RustCryptoAead<A> {
     algorithm: AeadAlgorithm,
