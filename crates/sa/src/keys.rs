@@ -183,18 +183,23 @@ mod tests {
 
     use super::*;
 
+    /// AES-256-GCM-16 under `prf`, X25519: what the tests below key an SA with.
+    fn aes256_gcm_suite(prf: Prf) -> IkeSuite {
+        IkeSuite {
+            suite: Suite::new(Encryption::Aead(AeadAlgorithm::AES256_GCM16), None).unwrap(),
+            prf,
+            group: DhGroup::CURVE25519,
+            additional_kes: [DhGroup::NONE; 7],
+        }
+    }
+
     /// RFC 7296 §2.15: `RealMessage | Nonce | prf(SK_p, ID body)`, then RFC 9242's IntAuth
     /// octets; the ID body (type, three reserved octets, data) emitted the codec's way, short or
     /// longer than the 128 octets kept on the stack.
     #[test]
     fn signed_octets_are_message_nonce_maced_id_and_int_auth() {
         use ikeway_codec::IdValue;
-        let suite = IkeSuite {
-            suite: Suite::new(Encryption::Aead(AeadAlgorithm::AES256_GCM16), None).unwrap(),
-            prf: Prf::HmacSha256,
-            group: DhGroup::CURVE25519,
-            additional_kes: [DhGroup::NONE; 7],
-        };
+        let suite = aes256_gcm_suite(Prf::HmacSha256);
         let seed = SecretBytes::from_slice(&[3; 32]);
         let mut crypto =
             IkeCrypto::derive(Side::Responder, suite, &seed, b"ni", b"nr", 5, 6).unwrap();
@@ -219,12 +224,7 @@ mod tests {
     /// stay, and unmixing gives the keys back as they were.
     #[test]
     fn mix_ppk_replaces_sk_d_sk_pi_sk_pr_and_unmix_restores_them() {
-        let suite = IkeSuite {
-            suite: Suite::new(Encryption::Aead(AeadAlgorithm::AES256_GCM16), None).unwrap(),
-            prf: Prf::HmacSha384,
-            group: DhGroup::CURVE25519,
-            additional_kes: [DhGroup::NONE; 7],
-        };
+        let suite = aes256_gcm_suite(Prf::HmacSha384);
         let seed = SecretBytes::from_slice(&[7; 48]);
         let mut crypto =
             IkeCrypto::derive(Side::Initiator, suite, &seed, b"ni", b"nr", 1, 2).unwrap();
