@@ -975,8 +975,8 @@ impl IkeSa {
                 Timer::Keepalive => {
                     // RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open.
                     let (local, remote) = self.send_path();
-                    let keepalive = Queued { local, remote, marker: false, bytes: keepalive() };
-                    self.transmits.push_back(keepalive);
+                    let bytes = Arc::new(vec![0xff]);
+                    self.transmits.push_back(Queued { local, remote, marker: false, bytes });
                     self.timers.set(Timer::Keepalive, now + self.config.nat_keepalive);
                 }
                 // Not before the SA is up; the timer stays due until it is.
@@ -1093,11 +1093,6 @@ impl Queued {
     fn message(local: SocketAddr, remote: SocketAddr, bytes: &Datagram) -> Self {
         Self { local, remote, marker: on_nat_t_port(local, remote), bytes: Arc::clone(bytes) }
     }
-}
-
-/// RFC 3948 §2.3: a single 0xFF byte keeps the NAT mapping open. One per SA and interval.
-fn keepalive() -> Datagram {
-    Arc::new(vec![0xff])
 }
 
 fn on_nat_t_port(local: SocketAddr, remote: SocketAddr) -> bool {
