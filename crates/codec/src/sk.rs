@@ -198,6 +198,26 @@ fn parse_chain_error(message: &[u8], first: PayloadType) -> SkError {
     }
 }
 
+/// The header of `message` when its payload chain is one SK payload that runs to the end of
+/// the message, the message as long as its header says: what [`MessageRepr::parse`] accepts
+/// of such a message (an SK body is any octets), checked by the decoder's own framing. Every
+/// message after IKE_SA_INIT that is not fragmented has this shape; a receiver can route it on
+/// the header and [`open`] it from the datagram without decoding the SK body into a copy.
+/// `None` for any other message, which [`MessageRepr::parse`] then decodes whole.
+///
+/// [`MessageRepr::parse`]: crate::MessageRepr::parse
+pub fn sealed_header(message: &[u8]) -> Option<HeaderRepr> {
+    let header = HeaderRepr::parse(message).ok()?;
+    if header.next_payload != PayloadType::SK {
+        return None;
+    }
+    Packet::new_unchecked(message).check_message_length().ok()?;
+    let mut chain =
+        crate::wire::Reader::<crate::Ikev2>::with_base(message.get(HEADER_LEN..)?, HEADER_LEN);
+    chain.payload_header(PayloadType::SK).ok()?;
+    chain.is_empty().then_some(header)
+}
+
 /// Verifies and decrypts the SK or SKF payload of `message` (a whole IKE message, no non-ESP
 /// marker). Nothing is decrypted unless the ICV verifies.
 pub fn open(message: &[u8], protector: &Protector) -> Result<Opened, SkError> {

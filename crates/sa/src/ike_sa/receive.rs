@@ -345,7 +345,7 @@ impl Received {
     /// Refuses exactly what [`MessageRepr::parse`] refuses: the short path takes only a
     /// message the decoder accepts, and everything else goes to the decoder.
     pub(super) fn parse(bytes: &[u8]) -> Result<Self, ikeway_codec::DecodeError> {
-        match sealed_header(bytes) {
+        match sk::sealed_header(bytes) {
             Some(header) => Ok(Self::Sealed(header)),
             None => MessageRepr::parse(bytes).map(Self::Clear),
         }
@@ -357,23 +357,6 @@ impl Received {
             Self::Clear(message) => &message.header,
         }
     }
-}
-
-/// The header of `bytes` when its payload chain is one SK payload that runs to the end of the
-/// message, the message as long as its header says: what [`MessageRepr::parse`] accepts of
-/// such a message (an SK body is any octets), checked with the decoder's own framing
-/// (`check_message_length`, `Reader::payload_header`). `None` for anything else.
-fn sealed_header(bytes: &[u8]) -> Option<HeaderRepr> {
-    use ikeway_codec::wire::Reader;
-    use ikeway_codec::{HEADER_LEN, Ikev2};
-    let header = HeaderRepr::parse(bytes).ok()?;
-    if header.next_payload != PayloadType::SK {
-        return None;
-    }
-    ikeway_codec::header::Packet::new_unchecked(bytes).check_message_length().ok()?;
-    let mut chain = Reader::<Ikev2>::with_base(bytes.get(HEADER_LEN..)?, HEADER_LEN);
-    chain.payload_header(PayloadType::SK).ok()?;
-    chain.is_empty().then_some(header)
 }
 
 #[cfg(test)]
