@@ -264,18 +264,6 @@ fn rust_crypto(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, Cr
     }
 }
 
-// The AES key schedules are key material: they must wipe themselves on drop (`aes` with its
-// `zeroize` feature). This fails to build if that feature goes away.
-const _: () = {
-    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
-    #[allow(dead_code)] // a compile-time check, never called
-    fn aes_key_schedules_wipe_themselves() {
-        wiped_on_drop::<aes::Aes128Enc>();
-        wiped_on_drop::<aes::Aes192Enc>();
-        wiped_on_drop::<aes::Aes256Enc>();
-    }
-};
-
 struct RustCryptoAead<A> {
     algorithm: AeadAlgorithm,
     inner: A,

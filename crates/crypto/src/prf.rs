@@ -215,18 +215,6 @@ impl core::fmt::Debug for KeyedPrf {
     }
 }
 
-// The keyed states are key material: the hash cores must wipe themselves on drop (`sha1` and
-// `sha2` with their `zeroize` feature). This fails to build if that feature goes away.
-const _: () = {
-    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
-    #[allow(dead_code)] // a compile-time check, never called
-    fn hash_cores_wipe_themselves() {
-        wiped_on_drop::<sha1::block_api::Sha1Core>();
-        wiped_on_drop::<sha2::block_api::Sha256VarCore>();
-        wiped_on_drop::<sha2::block_api::Sha512VarCore>();
-    }
-};
-
 /// prf+ into `out` (at most 255 blocks, checked by the caller). The key is set up once (an
 /// HMAC key costs two hash blocks) and each block finishes into a stack buffer and resets to
 /// that keyed state in place (`HmacReset`: a copy of the inner state, not of the whole HMAC

@@ -188,6 +188,27 @@ impl Drop for SecretBytes {
 
 impl ZeroizeOnDrop for SecretBytes {}
 
+// Key material also lives inside our dependencies' types: keyed HMAC states in the hash cores
+// (`sha1`, `sha2`), key schedules in the block ciphers (`aes`, also under AES-GCM, and `des`).
+// Each must wipe itself on drop, which their `zeroize` features provide; this fails to build
+// if one of those features goes away.
+const _: () = {
+    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+    #[allow(dead_code)] // a compile-time check, never called
+    fn dependencies_wipe_their_key_material() {
+        wiped_on_drop::<sha1::block_api::Sha1Core>();
+        wiped_on_drop::<sha2::block_api::Sha256VarCore>();
+        wiped_on_drop::<sha2::block_api::Sha512VarCore>();
+        wiped_on_drop::<aes::Aes128Enc>();
+        wiped_on_drop::<aes::Aes192Enc>();
+        wiped_on_drop::<aes::Aes256Enc>();
+        wiped_on_drop::<aes::Aes128>();
+        wiped_on_drop::<aes::Aes192>();
+        wiped_on_drop::<aes::Aes256>();
+        wiped_on_drop::<des::TdesEde3>();
+    }
+};
+
 impl fmt::Debug for SecretBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretBytes({} bytes, redacted)", self.len())
