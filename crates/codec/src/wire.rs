@@ -512,6 +512,33 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// How many structures `bytes` holds that start with a generic header's shape (a continuation
+/// octet, one reserved, a two-octet length of at least `min_len`): payloads, proposals,
+/// transforms. Walked along their lengths while `more` (at first) and then `continues(octet)`
+/// of the structure just counted say another follows, and stopped where a header is cut
+/// short or its length is too small or runs past `bytes` (the parse reports those). Each
+/// counted structure takes at least `min_len` octets of `bytes`, so the count, which parsers
+/// reserve as capacity, is bounded by the input.
+pub(crate) fn count_headed(
+    bytes: &[u8],
+    min_len: usize,
+    mut more: bool,
+    continues: impl Fn(u8) -> bool,
+) -> usize {
+    let (mut count, mut at) = (0, 0);
+    while more {
+        let Some(&[octet, _, hi, lo]) = bytes.get(at..at + GENERIC_HEADER_LEN) else { break };
+        let length = usize::from(u16::from_be_bytes([hi, lo]));
+        if length < min_len || length > bytes.len() - at {
+            break;
+        }
+        count += 1;
+        at += length;
+        more = continues(octet);
+    }
+    count
+}
+
 /// Check that `buf` can hold `needed` bytes.
 pub fn check_room(buf: &[u8], needed: usize) -> Result<(), EmitError> {
     if buf.len() < needed {

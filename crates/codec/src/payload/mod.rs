@@ -310,19 +310,9 @@ pub fn parse_chain_at(
 /// its payloads as the `Vec` grows (a handshake parses six chains of up to ten). Each counted
 /// payload takes at least a generic header of `bytes`, so the count is bounded by them.
 fn count_chain(first: PayloadType, bytes: &[u8]) -> usize {
-    let (mut count, mut at, mut kind) = (0, 0, first);
-    while kind != PayloadType::NONE {
-        let Some(&[next, _, hi, lo]) = bytes.get(at..at + GENERIC_HEADER_LEN) else { break };
-        let length = usize::from(u16::from_be_bytes([hi, lo]));
-        if length < GENERIC_HEADER_LEN || length > bytes.len() - at {
-            break;
-        }
-        count += 1;
-        // An SK or SKF payload runs to the end, so the walk ends with it.
-        at += length;
-        kind = PayloadType(next);
-    }
-    count
+    // An SK or SKF payload runs to the end, so the walk ends with it.
+    let more = |next: u8| PayloadType(next) != PayloadType::NONE;
+    crate::wire::count_headed(bytes, GENERIC_HEADER_LEN, first != PayloadType::NONE, more)
 }
 
 /// Encoded length of a chain, generic headers included.

@@ -319,19 +319,7 @@ fn parse_proposal(
 /// allocation of its size rather than the four a first push reserves. Each counted proposal
 /// takes at least a header of `body`, so the count is bounded by its length.
 fn count_proposals(body: &[u8]) -> usize {
-    let (mut count, mut at) = (0, 0);
-    while let Some(&[marker, _, hi, lo]) = body.get(at..at + 4) {
-        let len = usize::from(u16::from_be_bytes([hi, lo]));
-        if len < 8 || len > body.len() - at {
-            break;
-        }
-        count += 1;
-        at += len;
-        if marker != MORE_PROPOSALS {
-            break;
-        }
-    }
-    count
+    crate::wire::count_headed(body, 8, true, |marker| marker == MORE_PROPOSALS)
 }
 
 impl Body<crate::Ikev2> for SaRepr {
