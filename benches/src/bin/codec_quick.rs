@@ -1,6 +1,7 @@
 //! `cargo run --release -p ikeway-benches --bin codec-quick`: CPU time of the codec alone on
-//! the payload chains of an X25519 PSK handshake like `handshake-quick`'s (three IKE and three
-//! ESP proposals, NAT detection, CP, TS): parsing the IKE_SA_INIT request's chain and the
+//! the payload chains of an X25519 PSK handshake like `handshake-quick`'s (the default offer of
+//! `ikeway_sa::Config::new`: three IKE proposals of four key exchange methods each, three ESP
+//! proposals with both ESN choices; NAT detection, CP, TS): parsing the IKE_SA_INIT request's chain and the
 //! IKE_AUTH request's inner chain, emitting both, and building both offers. Thread CPU time,
 //! median of seven 200 ms batches (`cpu_time::per_op`), so that other processes do not inflate
 //! it (a batch of calls per clock reading); a codec change shows here apart from the key
@@ -19,13 +20,17 @@ use ikeway_codec::{
     parse_chain,
 };
 
+/// The key exchange methods `Config::new` offers in each IKE proposal.
+const GROUPS: [DhGroup; 4] =
+    [DhGroup::CURVE25519, DhGroup::ECP_256, DhGroup::ECP_384, DhGroup::MODP_2048];
+
 fn ike_offer() -> SaRepr {
     let proposal = |number: u8, encr: TransformRepr, integ: Option<TransformRepr>| {
         let mut transforms = Transforms::new();
         transforms.push(encr);
         transforms.push(TransformRepr::prf(PrfAlg::PRF_HMAC_SHA2_256));
         transforms.extend(integ);
-        transforms.push(TransformRepr::dh(DhGroup::CURVE25519));
+        transforms.extend(GROUPS.map(TransformRepr::dh));
         ProposalRepr { number, protocol: ProtocolId::IKE, spi: Spi::new(), transforms }
     };
     let cbc = TransformRepr::encr(EncrAlg::ENCR_AES_CBC, Some(256));
