@@ -258,15 +258,21 @@ impl ProposalRepr {
     }
 }
 
-fn parse_transform(r: &mut Reader<'_>) -> Result<TransformRepr, DecodeError> {
+/// Parses one transform onto the end of `transforms`, its attributes read straight into it:
+/// built on the stack and pushed, its 48 bytes were stored piecewise and read back whole, a
+/// store-forwarding stall per transform that was most of an SA payload's parse.
+fn parse_transform(r: &mut Reader<'_>, transforms: &mut Transforms) -> Result<(), DecodeError> {
     let kind = TransformType(r.u8()?);
     r.skip(1)?;
     let id = r.u16()?;
-    let mut attributes = TransformAttributes::new();
+    transforms.push(TransformRepr::new(kind, id));
+    // Just pushed: the index is in bounds.
+    let last = transforms.len() - 1;
+    let attributes = &mut transforms[last].attributes;
     while !r.is_empty() {
         attributes.push(TransformAttribute::parse(r)?);
     }
-    Ok(TransformRepr { kind, id, attributes })
+    Ok(())
 }
 
 /// Parses one proposal onto the end of `proposals`, its transforms read straight into it: a
@@ -305,7 +311,7 @@ fn parse_proposal(
     transforms.reserve_exact(count.min(r.remaining() / 8));
     while !r.is_empty() {
         let mut t = r.substructure(8, MORE_TRANSFORMS, DecodeErrorKind::BadLastMarker)?;
-        transforms.push(parse_transform(&mut t)?);
+        parse_transform(&mut t, transforms)?;
     }
     if transforms.len() != count {
         return Err(DecodeError::new(DecodeErrorKind::CountMismatch, count_at));
