@@ -43,14 +43,11 @@ const AF_TV: u16 = 0x8000;
 /// field allows) spills to the heap.
 pub type Spi = SmallVec<[u8; 8]>;
 
-/// A proposal's transforms, inline up to 4 (an AEAD proposal with one key exchange, or an
-/// ESP proposal with its ESN choices): parsing or building one costs no allocation of its
-/// own. Longer lists spill to the heap, so any count the message holds is accepted.
-pub type Transforms = SmallVec<[TransformRepr; 4]>;
-
-/// A transform's attributes, inline up to one: Key Length is the only one RFC 7296 defines
-/// (§3.3.5). More spill to the heap.
-pub type TransformAttributes = SmallVec<[TransformAttribute; 1]>;
+/// A proposal's transforms, inline up to 8: an IKE proposal with four key exchange methods
+/// (`ikeway_sa::Config::new`'s six or seven transforms), an AEAD proposal with one, or an ESP
+/// proposal with its ESN choices: parsing or building one costs no allocation of its own.
+/// Longer lists spill to the heap, so any count the message holds is accepted.
+pub type Transforms = SmallVec<[TransformRepr; 8]>;
 
 /// An SA payload body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -104,6 +101,145 @@ pub enum TransformAttribute {
     },
 }
 
+/// A transform's attributes, in order. Key Length, the only one RFC 7296 defines (§3.3.5),
+/// is a TV attribute that a transform carries alone; such a list is held inline, so that a
+/// transform is 24 bytes and a proposal's transforms stay inline. Any other list (more than
+/// one attribute, or a TLV one) is held on the heap.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct TransformAttributes(Attributes);
+
+/// The forms of [`TransformAttributes`], one for each list: the derived equality and hash
+/// are the lists'.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+enum Attributes {
+    /// No attribute.
+    #[default]
+    None,
+    /// Exactly one attribute, in TV format.
+    Tv(AttributeType, u16),
+    /// Any other list: two or more attributes, or one TLV attribute.
+    #[allow(
+        clippy::box_collection,
+        reason = "a thin pointer keeps a transform 24 bytes; lists RFC 7296 does not define pay \
+                  the second allocation"
+    )]
+    List(Box<Vec<TransformAttribute>>),
+}
+
+impl TransformAttributes {
+    /// No attributes.
+    pub const fn new() -> Self {
+        Self(Attributes::None)
+    }
+
+    /// Appends `attribute`.
+    pub fn push(&mut self, attribute: TransformAttribute) {
+        self.0 = match (core::mem::take(&mut self.0), attribute) {
+            (Attributes::None, TransformAttribute::Tv { kind, value }) => {
+                Attributes::Tv(kind, value)
+            }
+            (Attributes::None, tlv) => Attributes::List(Box::new(vec![tlv])),
+            (Attributes::Tv(kind, value), next) => {
+                Attributes::List(Box::new(vec![TransformAttribute::Tv { kind, value }, next]))
+            }
+            (Attributes::List(mut list), next) => {
+                list.push(next);
+                Attributes::List(list)
+            }
+        };
+    }
+
+    /// The number of attributes.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Attributes::None => 0,
+            Attributes::Tv(..) => 1,
+            Attributes::List(list) => list.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        matches!(self.0, Attributes::None)
+    }
+
+    /// The attributes, in order, by value (the inline one is not stored as a
+    /// [`TransformAttribute`]; a TLV attribute's value is copied).
+    pub fn iter(&self) -> impl Iterator<Item = TransformAttribute> + '_ {
+        let (one, list): (Option<TransformAttribute>, &[TransformAttribute]) = match &self.0 {
+            Attributes::None => (None, &[]),
+            Attributes::Tv(kind, value) => {
+                (Some(TransformAttribute::Tv { kind: *kind, value: *value }), &[])
+            }
+            Attributes::List(list) => (None, list),
+        };
+        one.into_iter().chain(list.iter().cloned())
+    }
+
+    /// The value of the first TV attribute of type `kind`.
+    pub fn tv(&self, kind: AttributeType) -> Option<u16> {
+        match &self.0 {
+            Attributes::None => None,
+            Attributes::Tv(k, value) => (*k == kind).then_some(*value),
+            Attributes::List(list) => list.iter().find_map(|a| match a {
+                TransformAttribute::Tv { kind: k, value } if *k == kind => Some(*value),
+                _ => None,
+            }),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        match &self.0 {
+            Attributes::None => 0,
+            Attributes::Tv(..) => 4,
+            Attributes::List(list) => list.iter().map(TransformAttribute::encoded_len).sum(),
+        }
+    }
+
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EmitError> {
+        match &self.0 {
+            Attributes::None => Ok(()),
+            Attributes::Tv(kind, value) => emit_tv(w, *kind, *value),
+            Attributes::List(list) => list.iter().try_for_each(|a| a.emit(w)),
+        }
+    }
+}
+
+impl core::fmt::Debug for TransformAttributes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Extend<TransformAttribute> for TransformAttributes {
+    fn extend<I: IntoIterator<Item = TransformAttribute>>(&mut self, attributes: I) {
+        attributes.into_iter().for_each(|a| self.push(a));
+    }
+}
+
+impl FromIterator<TransformAttribute> for TransformAttributes {
+    fn from_iter<I: IntoIterator<Item = TransformAttribute>>(attributes: I) -> Self {
+        let mut out = Self::new();
+        out.extend(attributes);
+        out
+    }
+}
+
+impl From<Vec<TransformAttribute>> for TransformAttributes {
+    fn from(attributes: Vec<TransformAttribute>) -> Self {
+        attributes.into_iter().collect()
+    }
+}
+
+/// Writes a TV attribute, whose type must fit 15 bits.
+fn emit_tv(w: &mut Writer<'_>, kind: AttributeType, value: u16) -> Result<(), EmitError> {
+    if kind.0 & AF_TV != 0 {
+        return Err(EmitError::Inconsistent("attribute type exceeds 15 bits"));
+    }
+    w.u16(kind.0 | AF_TV)?;
+    w.u16(value)
+}
+
 impl TransformAttribute {
     /// A Key Length attribute (always TV, §3.3.5).
     pub fn key_length(bits: u16) -> Self {
@@ -136,15 +272,12 @@ impl TransformAttribute {
     }
 
     fn emit(&self, w: &mut Writer<'_>) -> Result<(), EmitError> {
-        if self.kind().0 & AF_TV != 0 {
-            return Err(EmitError::Inconsistent("attribute type exceeds 15 bits"));
-        }
         match self {
-            Self::Tv { kind, value } => {
-                w.u16(kind.0 | AF_TV)?;
-                w.u16(*value)
-            }
+            Self::Tv { kind, value } => emit_tv(w, *kind, *value),
             Self::Tlv { kind, value } => {
+                if kind.0 & AF_TV != 0 {
+                    return Err(EmitError::Inconsistent("attribute type exceeds 15 bits"));
+                }
                 w.u16(kind.0)?;
                 w.u16(len_u16("transform attribute", value.len())?)?;
                 w.put(value)
@@ -188,10 +321,7 @@ impl TransformRepr {
 
     /// The Key Length attribute in bits, if present.
     pub fn key_length(&self) -> Option<u16> {
-        self.attributes.iter().find_map(|a| match a {
-            TransformAttribute::Tv { kind: AttributeType::KEY_LENGTH, value } => Some(*value),
-            _ => None,
-        })
+        self.attributes.tv(AttributeType::KEY_LENGTH)
     }
 
     /// The ID as an encryption algorithm, if this is an ENCR transform.
@@ -220,7 +350,7 @@ impl TransformRepr {
     }
 
     fn encoded_len(&self) -> usize {
-        8 + self.attributes.iter().map(TransformAttribute::encoded_len).sum::<usize>()
+        8 + self.attributes.encoded_len()
     }
 
     fn emit(&self, w: &mut Writer<'_>, last: bool) -> Result<(), EmitError> {
@@ -229,7 +359,7 @@ impl TransformRepr {
             w.u8(self.kind.0)?;
             w.u8(0)?;
             w.u16(self.id)?;
-            self.attributes.iter().try_for_each(|a| a.emit(w))
+            self.attributes.emit(w)
         })
     }
 }
@@ -259,7 +389,7 @@ impl ProposalRepr {
 }
 
 /// Parses one transform onto the end of `transforms`, its attributes read straight into it:
-/// built on the stack and pushed, its 48 bytes were stored piecewise and read back whole, a
+/// built on the stack and pushed, it was stored piecewise and read back whole, a
 /// store-forwarding stall per transform that was most of an SA payload's parse.
 fn parse_transform(r: &mut Reader<'_>, transforms: &mut Transforms) -> Result<(), DecodeError> {
     let kind = TransformType(r.u8()?);
@@ -417,6 +547,57 @@ mod tests {
         assert_eq!(back, sa);
         assert_eq!(back.proposals[0].transforms[0].key_length(), Some(256));
         assert_eq!(back.proposals[0].transforms[0].encr_id(), Some(EncrAlg::ENCR_AES_GCM_16));
+    }
+
+    /// However a list of attributes was made, it is the same list: equal, hashed alike, read
+    /// back in order; Key Length alone is held inline and a transform stays 24 bytes.
+    #[test]
+    fn attributes_are_the_list_whatever_made_them() {
+        let key = TransformAttribute::key_length(256);
+        let tlv = TransformAttribute::Tlv { kind: AttributeType(99), value: vec![1, 2, 3] };
+        let other = TransformAttribute::Tv { kind: AttributeType(7), value: 9 };
+        let lists: [&[TransformAttribute]; 6] = [
+            &[],
+            core::slice::from_ref(&key),
+            core::slice::from_ref(&tlv),
+            &[key.clone(), tlv.clone()],
+            &[tlv.clone(), key.clone()],
+            &[other.clone(), key.clone(), other.clone()],
+        ];
+        for list in lists {
+            let mut pushed = TransformAttributes::new();
+            list.iter().cloned().for_each(|a| pushed.push(a));
+            let from_vec = TransformAttributes::from(list.to_vec());
+            let collected: TransformAttributes = list.iter().cloned().collect();
+            assert_eq!(pushed, from_vec);
+            assert_eq!(pushed, collected);
+            let hash = |a: &TransformAttributes| {
+                use core::hash::{BuildHasher, BuildHasherDefault};
+                BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(a)
+            };
+            assert_eq!(hash(&pushed), hash(&from_vec));
+            assert_eq!(pushed.iter().collect::<Vec<_>>(), list);
+            assert_eq!((pushed.len(), pushed.is_empty()), (list.len(), list.is_empty()));
+            assert_eq!(format!("{pushed:?}"), format!("{list:?}"));
+            let mut t = TransformRepr::new(TransformType::ENCR, 12);
+            t.attributes = pushed;
+            let want_key = list.contains(&key).then_some(256);
+            assert_eq!(t.key_length(), want_key, "{list:?}");
+            let mut body = [0u8; 64];
+            let mut w = Writer::new(&mut body);
+            t.emit(&mut w, true).unwrap();
+            let n = w.position();
+            assert_eq!(n, t.encoded_len());
+            let mut parsed = Transforms::new();
+            parse_transform(&mut Reader::new(&body[4..n]), &mut parsed).unwrap();
+            assert_eq!(parsed.as_slice(), [t]);
+        }
+        assert_ne!(TransformAttributes::from(vec![key.clone()]), vec![other].into());
+        assert_ne!(
+            TransformAttributes::from(vec![key.clone(), tlv.clone()]),
+            vec![tlv, key].into()
+        );
+        assert_eq!(core::mem::size_of::<TransformRepr>(), 24);
     }
 
     #[test]
