@@ -122,8 +122,19 @@ pub enum AeadBackend {
     /// ring 0.17 (BoringSSL-derived assembly: stitched AES-GCM with VAES/AVX2 where the CPU has
     /// it). Only 16-byte tags and 128/256-bit AES keys: anything else is
     /// [`CryptoError::Unsupported`]. Measured faster for AES-GCM and ChaCha20-Poly1305 on
-    /// x86-64; see `docs/PERFORMANCE.md`.
+    /// x86-64 ([`AeadBackend::fastest`]). ring does not wipe its keys; ours are overwritten
+    /// when dropped (`RingAead`'s `Drop`).
     Ring,
+}
+
+/// How long a keyed AEAD serves, which decides the faster backend ([`AeadBackend::fastest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AeadKeying {
+    /// Keyed once for every packet of an SA (ESP): sealing speed is what counts.
+    PerSa,
+    /// Keyed for one message of a few hundred bytes and dropped (an IKE SA keeps its keys,
+    /// not keyed contexts): keying counts as much as sealing.
+    PerMessage,
 }
 
 impl AeadBackend {
@@ -135,10 +146,32 @@ impl AeadBackend {
             (Self::RustCrypto, AeadAlgorithm::AesGcm { key_bits, icv_len }) => {
                 matches!(key_bits, 128 | 192 | 256) && matches!(icv_len, 8 | 12 | 16)
             }
-            (Self::Ring, AeadAlgorithm::AesGcm { key_bits, icv_len }) => {
-                matches!(key_bits, 128 | 256) && icv_len == 16
-            }
+            (Self::Ring, algorithm) => ring_algorithm(algorithm).is_some(),
         }
+    }
+
+    /// The backend that does `algorithm`'s work faster when keyed as `keying`, among those
+    /// that key it. Measured on x86-64 with AES-NI, VAES and AVX-512 (docs/PERFORMANCE.md,
+    /// "Backend choice"; `cargo run --release -p ikeway-benches --bin ike-keying`):
+    ///
+    /// - keyed once for a stream of packets ([`AeadKeying::PerSa`], ESP): ring wherever it
+    ///   implements the algorithm, 2-3x faster for AES-GCM and 3x for ChaCha20-Poly1305 at
+    ///   1400 bytes;
+    /// - keyed for each message ([`AeadKeying::PerMessage`], an IKE SA's Encrypted payload):
+    ///   ring for ChaCha20-Poly1305, 4-7x faster from 1 to 1200 bytes; RustCrypto for AES-GCM,
+    ///   whose keying costs half of ring's (ring expands GHASH key powers, and its key is
+    ///   overwritten on drop): at the sizes of a handshake's IKE_AUTH messages (200-350 bytes)
+    ///   that cancels ring's faster sealing, and for a DPD's empty message ring is behind.
+    ///
+    /// RustCrypto for what ring does not implement (AES-192, truncated GCM tags).
+    pub fn fastest(algorithm: AeadAlgorithm, keying: AeadKeying) -> Self {
+        let ring = match (keying, algorithm) {
+            (AeadKeying::PerSa, _) | (AeadKeying::PerMessage, AeadAlgorithm::ChaCha20Poly1305) => {
+                Self::Ring.supports(algorithm)
+            }
+            (AeadKeying::PerMessage, AeadAlgorithm::AesGcm { .. }) => false,
+        };
+        if ring { Self::Ring } else { Self::RustCrypto }
     }
 
     /// Creates a keyed AEAD (`key` without the salt).
@@ -158,24 +191,77 @@ impl AeadBackend {
 }
 
 fn ring_aead(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, CryptoError> {
-    use ring::aead::{AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305};
-    let ring_alg = match algorithm {
-        // ring computes only full 16-byte tags (no truncation API), and has no AES-192.
-        AeadAlgorithm::AesGcm { key_bits: 128, icv_len: 16 } => &AES_128_GCM,
-        AeadAlgorithm::AesGcm { key_bits: 256, icv_len: 16 } => &AES_256_GCM,
-        AeadAlgorithm::ChaCha20Poly1305 => &CHACHA20_POLY1305,
-        AeadAlgorithm::AesGcm { .. } => return Err(CryptoError::Unsupported),
-    };
+    let ring_alg = ring_algorithm(algorithm).ok_or(CryptoError::Unsupported)?;
     let unbound = ring::aead::UnboundKey::new(ring_alg, key)
         .map_err(|_| CryptoError::KeyLength { expected: algorithm.key_len(), got: key.len() })?;
     Ok(Box::new(RingAead { algorithm, key: ring::aead::LessSafeKey::new(unbound) }))
 }
 
-/// ring's key schedule lives inside `LessSafeKey`; ring does not wipe it on drop (it has no
-/// zeroize support), which is the one difference from the RustCrypto backend.
+/// ring's key schedule lives inside `LessSafeKey`, which ring does not wipe on drop (it has
+/// no zeroize support); our `Drop` writes over it.
 struct RingAead {
     algorithm: AeadAlgorithm,
     key: ring::aead::LessSafeKey,
+}
+
+/// Overwrites the key schedule before the memory is freed, as RustCrypto's AEADs do for
+/// theirs: ring's `LessSafeKey` has no `Zeroize`, and code without `unsafe` cannot write
+/// zeros into it, so it is overwritten by a clone of the same algorithm keyed with zeros
+/// (`zero_key`). That is a copy, not a second key schedule: keyed per message for IKE, a
+/// schedule would have cost as much as the keying itself. The clone writes every field of
+/// the same variant ring chose for this CPU (the AES round keys and the GHASH key powers, or
+/// the ChaCha20 key), so nothing of the real key is left in them; stack copies ring made
+/// while keying are not reached (nor are the RustCrypto backend's).
+impl Drop for RingAead {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl RingAead {
+    /// Writes the zero key of our algorithm over ours (see `Drop`).
+    fn wipe(&mut self) {
+        if let Some(zero) = zero_key(self.algorithm) {
+            self.key.clone_from(zero);
+        }
+        // Keeps the overwrite from being dropped as a dead store before the memory is freed.
+        std::hint::black_box(&mut self.key);
+    }
+}
+
+/// ring's algorithm for `algorithm`, if ring implements it: full 16-byte tags only (ring has
+/// no truncation API), and no AES-192.
+fn ring_algorithm(algorithm: AeadAlgorithm) -> Option<&'static ring::aead::Algorithm> {
+    use ring::aead::{AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305};
+    match algorithm {
+        AeadAlgorithm::AesGcm { key_bits: 128, icv_len: 16 } => Some(&AES_128_GCM),
+        AeadAlgorithm::AesGcm { key_bits: 256, icv_len: 16 } => Some(&AES_256_GCM),
+        AeadAlgorithm::ChaCha20Poly1305 => Some(&CHACHA20_POLY1305),
+        AeadAlgorithm::AesGcm { .. } => None,
+    }
+}
+
+/// A ring key of `algorithm` keyed with zeros, made once per process, which a dropped
+/// [`RingAead`] of that algorithm is overwritten with; `None` where ring has no such
+/// algorithm (nor a key to wipe).
+fn zero_key(algorithm: AeadAlgorithm) -> Option<&'static ring::aead::LessSafeKey> {
+    use std::sync::OnceLock;
+    static AES_128_GCM: OnceLock<Option<ring::aead::LessSafeKey>> = OnceLock::new();
+    static AES_256_GCM: OnceLock<Option<ring::aead::LessSafeKey>> = OnceLock::new();
+    static CHACHA20_POLY1305: OnceLock<Option<ring::aead::LessSafeKey>> = OnceLock::new();
+    let cell = match algorithm {
+        AeadAlgorithm::AesGcm { key_bits: 128, icv_len: 16 } => &AES_128_GCM,
+        AeadAlgorithm::AesGcm { key_bits: 256, icv_len: 16 } => &AES_256_GCM,
+        AeadAlgorithm::ChaCha20Poly1305 => &CHACHA20_POLY1305,
+        AeadAlgorithm::AesGcm { .. } => return None,
+    };
+    cell.get_or_init(|| {
+        let ring_alg = ring_algorithm(algorithm)?;
+        let zeros = [0u8; 32];
+        let unbound = ring::aead::UnboundKey::new(ring_alg, &zeros[..ring_alg.key_len()]).ok()?;
+        Some(ring::aead::LessSafeKey::new(unbound))
+    })
+    .as_ref()
 }
 
 impl fmt::Debug for RingAead {
@@ -461,6 +547,90 @@ mod tests {
                 ours.open(&[9; 8], b"spi|seq", &mut a, &ta).unwrap();
                 assert_eq!(a, plain);
             }
+        }
+    }
+
+    /// Every key ring makes can be overwritten when dropped: there is a zero key for each
+    /// algorithm ring keys, of that algorithm (a clone of another algorithm's key would not
+    /// cover the same fields), and none for what ring does not key.
+    #[test]
+    fn ring_keys_have_a_zero_key_to_be_wiped_with() {
+        let mut algs = vec![AeadAlgorithm::ChaCha20Poly1305];
+        for key_bits in [128, 192, 256] {
+            for icv_len in [8, 12, 16] {
+                algs.push(AeadAlgorithm::AesGcm { key_bits, icv_len });
+            }
+        }
+        for alg in algs {
+            let zero = zero_key(alg);
+            assert_eq!(zero.is_some(), AeadBackend::Ring.supports(alg), "{alg:?}");
+            if let Some(zero) = zero {
+                assert_eq!(Some(zero.algorithm()), ring_algorithm(alg), "{alg:?}");
+                // The zero key is a working key of that algorithm: what it seals, a
+                // RustCrypto AEAD under the same all-zero key opens.
+                let mut data = *b"overwritten";
+                let tag = zero
+                    .seal_in_place_separate_tag(
+                        ring::aead::Nonce::assume_unique_for_key([1; 12]),
+                        ring::aead::Aad::from(b"aad"),
+                        &mut data,
+                    )
+                    .unwrap();
+                let reference =
+                    AeadBackend::RustCrypto.new_aead(alg, &vec![0; alg.key_len()]).unwrap();
+                reference.open(&[1; 12], b"aad", &mut data, tag.as_ref()).unwrap();
+                assert_eq!(&data, b"overwritten", "{alg:?}");
+            }
+        }
+    }
+
+    /// A dropped ring key is overwritten, not left keyed: the same `RingAead`, after what its
+    /// `Drop` runs (`wipe`), seals as the all-zero key does.
+    #[test]
+    fn dropping_a_ring_key_overwrites_it_with_the_zero_key() {
+        for alg in [
+            AeadAlgorithm::AES128_GCM16,
+            AeadAlgorithm::AES256_GCM16,
+            AeadAlgorithm::ChaCha20Poly1305,
+        ] {
+            let key: Vec<u8> = (1..=alg.key_len() as u8).collect();
+            let unbound = ring::aead::UnboundKey::new(ring_algorithm(alg).unwrap(), &key).unwrap();
+            let mut ours = RingAead { algorithm: alg, key: ring::aead::LessSafeKey::new(unbound) };
+            let seal = |aead: &RingAead| {
+                let mut data = *b"sixteen octets!!";
+                let mut tag = [0u8; 16];
+                aead.seal(&[4; 12], b"", &mut data, &mut tag).unwrap();
+                (data, tag)
+            };
+            let before = seal(&ours);
+            ours.wipe();
+            let zero = AeadBackend::RustCrypto.new_aead(alg, &vec![0; alg.key_len()]).unwrap();
+            let mut data = *b"sixteen octets!!";
+            let mut tag = [0u8; 16];
+            zero.seal(&[4; 12], b"", &mut data, &mut tag).unwrap();
+            assert_ne!(before, (data, tag), "{alg:?}");
+            assert_eq!(seal(&ours), (data, tag), "{alg:?}: the key schedule was not overwritten");
+        }
+    }
+
+    /// `fastest` names a backend that keys the algorithm: per SA ring wherever it can, per
+    /// message ring for ChaCha20-Poly1305 only.
+    #[test]
+    fn fastest_is_a_backend_that_keys_the_algorithm() {
+        let mut algs = vec![AeadAlgorithm::ChaCha20Poly1305];
+        for key_bits in [128, 192, 256] {
+            for icv_len in [8, 12, 16] {
+                algs.push(AeadAlgorithm::AesGcm { key_bits, icv_len });
+            }
+        }
+        for alg in algs {
+            let ring_keys = AeadBackend::Ring.supports(alg);
+            let per_sa = AeadBackend::fastest(alg, AeadKeying::PerSa);
+            let per_message = AeadBackend::fastest(alg, AeadKeying::PerMessage);
+            assert!(per_sa.supports(alg) && per_message.supports(alg), "{alg:?}");
+            assert_eq!(per_sa == AeadBackend::Ring, ring_keys, "{alg:?}");
+            let chacha = alg == AeadAlgorithm::ChaCha20Poly1305;
+            assert_eq!(per_message == AeadBackend::Ring, chacha, "{alg:?}");
         }
     }
 

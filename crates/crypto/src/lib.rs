@@ -6,7 +6,8 @@
 //!   per message;
 //! - [`Suite`] / [`Protector`]: "encrypt and authenticate" as one call, whether the suite is an
 //!   AEAD or a cipher plus a MAC. Both the IKE Encrypted payload and ESP use it;
-//! - [`AeadBackend`]: the seam that chooses which library implements the AEADs;
+//! - [`AeadBackend`]: the seam that chooses which library implements the AEADs, and
+//!   [`AeadBackend::fastest`] the one measured faster for a use ([`AeadKeying`]);
 //! - [`KeyExchange`] / [`KexGroup`] / [`KexBackend`]: the IKEv2 Diffie-Hellman groups (KE
 //!   payload), keyed from caller-supplied random bytes;
 //! - [`kem`]: ML-KEM-768/1024 (FIPS 203), the post-quantum key exchange methods of RFC 9370
@@ -45,7 +46,7 @@ mod prf;
 mod protector;
 mod secret;
 
-pub use aead::{Aead, AeadAlgorithm, AeadBackend, SaltedAead};
+pub use aead::{Aead, AeadAlgorithm, AeadBackend, AeadKeying, SaltedAead};
 pub use cipher::{BlockCipher, CipherKey};
 pub use error::CryptoError;
 pub use integrity::{Integrity, IntegrityKey};

@@ -2,8 +2,8 @@
 //! an integrity check over the ciphertext (encrypt-then-MAC, RFC 7296 §3.14, RFC 4303 §3.3.2).
 
 use crate::{
-    AeadAlgorithm, AeadBackend, BlockCipher, CipherKey, CryptoError, Integrity, IntegrityKey,
-    SaltedAead,
+    AeadAlgorithm, AeadBackend, AeadKeying, BlockCipher, CipherKey, CryptoError, Integrity,
+    IntegrityKey, SaltedAead,
 };
 
 /// An encryption transform as negotiated in an SA payload.
@@ -142,6 +142,16 @@ impl Suite {
         if keys { Ok(()) } else { Err(CryptoError::Unsupported) }
     }
 
+    /// The AEAD backend that does this suite's work faster keyed as `keying`
+    /// ([`AeadBackend::fastest`]), which [`Suite::check`] accepts; a plain cipher and MAC use
+    /// no AEAD backend, and get the default.
+    pub fn fastest_backend(&self, keying: AeadKeying) -> AeadBackend {
+        match self.encryption {
+            Encryption::Aead(a) => AeadBackend::fastest(a, keying),
+            Encryption::Cipher(_) => AeadBackend::default(),
+        }
+    }
+
     /// Keys the suite for one direction.
     pub fn key(
         &self,
@@ -264,6 +274,62 @@ mod tests {
                     &vec![7; suite.integrity_key_len()],
                 );
                 assert_eq!(suite.check(backend), keyed.map(|_| ()), "{backend:?} {e:?}");
+            }
+        }
+    }
+
+    /// An AEAD suite's protector works on every backend that keys it, and they interoperate
+    /// (an IKE peer or an ESP SA may use either): what one seals the other opens, with the
+    /// same ciphertext and ICV, and a forged ICV is refused. `fastest_backend` is one that
+    /// keys the suite.
+    #[test]
+    fn protectors_on_either_backend_interoperate() {
+        let encryptions = [
+            Encryption::Aead(AeadAlgorithm::AES128_GCM16),
+            Encryption::Aead(AeadAlgorithm::AES256_GCM16),
+            Encryption::Aead(AeadAlgorithm::ChaCha20Poly1305),
+            Encryption::Aead(AeadAlgorithm::AesGcm { key_bits: 256, icv_len: 8 }),
+            Encryption::Cipher(BlockCipher::AesCbc { key_bits: 256 }),
+        ];
+        for e in encryptions {
+            let integrity = (!e.is_aead()).then_some(Integrity::HmacSha256_128);
+            let suite = Suite::new(e, integrity).unwrap();
+            for keying in [AeadKeying::PerSa, AeadKeying::PerMessage] {
+                assert_eq!(suite.check(suite.fastest_backend(keying)), Ok(()), "{e:?}");
+            }
+            let ek: Vec<u8> = (0..suite.encryption_key_len() as u8).collect();
+            let ak = vec![9u8; suite.integrity_key_len()];
+            let keyed: Vec<(AeadBackend, Protector)> = [AeadBackend::RustCrypto, AeadBackend::Ring]
+                .into_iter()
+                .filter_map(|b| suite.key(b, &ek, &ak).ok().map(|p| (b, p)))
+                .collect();
+            assert!(!keyed.is_empty(), "{e:?}");
+            let iv = vec![6u8; suite.iv_len()];
+            let plain: Vec<u8> = (0..336).map(|i| i as u8).collect();
+            let sealed: Vec<(Vec<u8>, Vec<u8>)> = keyed
+                .iter()
+                .map(|(_, p)| {
+                    let mut data = plain.clone();
+                    let mut icv = vec![0u8; suite.icv_len()];
+                    p.seal(b"IKE header", &iv, &mut data, &mut icv).unwrap();
+                    (data, icv)
+                })
+                .collect();
+            for (backend, opener) in &keyed {
+                for (data, icv) in &sealed {
+                    assert_eq!((data, icv), (&sealed[0].0, &sealed[0].1), "{backend:?} {e:?}");
+                    let mut opened = data.clone();
+                    opener.open(b"IKE header", &iv, &mut opened, icv).unwrap();
+                    assert_eq!(opened, plain, "{backend:?} {e:?}");
+                    let mut forged = icv.clone();
+                    forged[0] ^= 1;
+                    let mut opened = data.clone();
+                    assert_eq!(
+                        opener.open(b"IKE header", &iv, &mut opened, &forged),
+                        Err(CryptoError::Authentication),
+                        "{backend:?} {e:?}"
+                    );
+                }
             }
         }
     }

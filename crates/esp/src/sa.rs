@@ -13,7 +13,7 @@
 //! runtime that wants to read counters from another thread copies them out.
 
 use ikeway_crypto::{
-    AeadBackend, CipherKey, Encryption, IntegrityKey, SaltedAead, SecretBytes, Suite,
+    AeadBackend, AeadKeying, CipherKey, Encryption, IntegrityKey, SaltedAead, SecretBytes, Suite,
 };
 
 use crate::replay::{ReplayError, ReplayWindow};
@@ -161,14 +161,12 @@ impl SaConfig {
     }
 }
 
-/// The AEAD backend ESP uses unless told otherwise: ring where it implements the algorithm
-/// (AES-GCM-16 with 128/256-bit keys, ChaCha20-Poly1305), measured 2-4x faster than the
-/// pure-Rust alternative on x86-64 (docs/PERFORMANCE.md); RustCrypto for the rest.
+/// The AEAD backend ESP uses unless told otherwise: the one measured faster for the suite
+/// keyed once per SA ([`Suite::fastest_backend`]: ring where it implements the algorithm,
+/// AES-GCM-16 with 128/256-bit keys and ChaCha20-Poly1305, 2-4x faster than the pure-Rust
+/// alternative on x86-64; RustCrypto for the rest).
 pub fn default_backend(suite: Suite) -> AeadBackend {
-    match suite.encryption() {
-        Encryption::Aead(alg) if alg.icv_len() == 16 && alg.key_len() != 24 => AeadBackend::Ring,
-        _ => AeadBackend::RustCrypto,
-    }
+    suite.fastest_backend(AeadKeying::PerSa)
 }
 
 /// Per-SA statistics. Plain integers: the SA is used through `&mut self` by one worker.

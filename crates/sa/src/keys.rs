@@ -4,7 +4,7 @@
 use ikeway_codec::smallvec::SmallVec;
 use ikeway_codec::{EmitError, IdRepr};
 use ikeway_crypto::keys::{self, IkeKeyLengths, IkeSaKeys};
-use ikeway_crypto::{AeadBackend, CryptoError, PrfOutput, Protector, SecretBytes};
+use ikeway_crypto::{AeadKeying, CryptoError, PrfOutput, Protector, SecretBytes};
 
 use crate::Side;
 use crate::proposal::IkeSuite;
@@ -56,7 +56,7 @@ impl IkeCrypto {
         // Checked here so that a suite the backend cannot key fails the derivation, not a
         // message; without keying it (an AES key schedule and an allocation per side and
         // handshake). The keys below have the suite's lengths, so nothing else can refuse them.
-        suite.suite.check(AeadBackend::default())?;
+        suite.suite.check(suite.suite.fastest_backend(AeadKeying::PerMessage))?;
         let keys =
             keys::derive_ike_keys(suite.prf, skeyseed.expose(), ni, nr, spi_i, spi_r, lengths)?;
         let crypto = Box::new(Self { suite, keys, side, int_auth: Vec::new() });
@@ -76,14 +76,20 @@ impl IkeCrypto {
         })
     }
 
-    /// The protector of `sender`'s messages: its SK_e and SK_a. The context is dropped (and
-    /// wiped) with the message it served.
+    /// The protector of `sender`'s messages: its SK_e and SK_a, on the AEAD backend measured
+    /// faster keyed per message (`Suite::fastest_backend`). The context is
+    /// dropped (and wiped) with the message it served.
     fn protector(&self, sender: Side) -> Result<Protector, CryptoError> {
         let (encryption, integrity) = match sender {
             Side::Initiator => (&self.keys.sk_ei, &self.keys.sk_ai),
             Side::Responder => (&self.keys.sk_er, &self.keys.sk_ar),
         };
-        self.suite.suite.key(AeadBackend::default(), encryption.expose(), integrity.expose())
+        let suite = &self.suite.suite;
+        suite.key(
+            suite.fastest_backend(AeadKeying::PerMessage),
+            encryption.expose(),
+            integrity.expose(),
+        )
     }
 
     /// RFC 8784 §3: replaces SK_d, SK_pi and SK_pr by their mix with `ppk`
