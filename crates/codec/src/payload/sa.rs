@@ -133,20 +133,25 @@ impl TransformAttributes {
     }
 
     /// Appends `attribute`.
+    #[inline]
     pub fn push(&mut self, attribute: TransformAttribute) {
-        self.0 = match (core::mem::take(&mut self.0), attribute) {
+        match (&mut self.0, attribute) {
             (Attributes::None, TransformAttribute::Tv { kind, value }) => {
-                Attributes::Tv(kind, value)
+                self.0 = Attributes::Tv(kind, value);
             }
-            (Attributes::None, tlv) => Attributes::List(Box::new(vec![tlv])),
-            (Attributes::Tv(kind, value), next) => {
-                Attributes::List(Box::new(vec![TransformAttribute::Tv { kind, value }, next]))
-            }
-            (Attributes::List(mut list), next) => {
-                list.push(next);
-                Attributes::List(list)
-            }
-        };
+            (Attributes::List(list), next) => list.push(next),
+            (_, next) => self.push_to_list(next),
+        }
+    }
+
+    /// [`push`](Self::push) where the list moves to the heap: a TLV attribute, or a second
+    /// attribute.
+    #[cold]
+    fn push_to_list(&mut self, next: TransformAttribute) {
+        let mut list = Vec::with_capacity(self.len() + 1);
+        list.extend(self.iter());
+        list.push(next);
+        self.0 = Attributes::List(Box::new(list));
     }
 
     /// The number of attributes.
