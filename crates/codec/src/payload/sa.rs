@@ -360,6 +360,15 @@ impl TransformRepr {
 
     fn emit(&self, w: &mut Writer<'_>, last: bool) -> Result<(), EmitError> {
         let marker = if last { LAST } else { MORE_TRANSFORMS };
+        if let Ok(len) = u16::try_from(self.encoded_len()) {
+            // Header and fixed part in one write: byte by byte, each of the eight stored the
+            // writer's position anew, most of an SA payload's emit.
+            let ([l0, l1], [i0, i1]) = (len.to_be_bytes(), self.id.to_be_bytes());
+            w.put(&[marker, 0, l0, l1, self.kind.0, 0, i0, i1])?;
+            return self.attributes.emit(w);
+        }
+        // Too long for its length field: written as before, to fail on the first field that
+        // does not fit.
         w.headed(marker, 0, "transform length", |w| {
             w.u8(self.kind.0)?;
             w.u8(0)?;
@@ -603,6 +612,24 @@ mod tests {
             vec![tlv, key].into()
         );
         assert_eq!(core::mem::size_of::<TransformRepr>(), 24);
+    }
+
+    /// A transform too long for its length field fails on the first field that does not fit,
+    /// as it did when every transform's length was filled in after its attributes.
+    #[test]
+    fn a_transform_too_long_names_the_field() {
+        let tlv = |n| TransformAttribute::Tlv { kind: AttributeType(99), value: vec![0; n] };
+        let emit = |attributes: Vec<TransformAttribute>| {
+            let mut t = TransformRepr::new(TransformType::ENCR, 12);
+            t.attributes = attributes.into();
+            let mut buf = vec![0u8; t.encoded_len()];
+            t.emit(&mut Writer::new(&mut buf), true)
+        };
+        let too_long = |field, len| Err(EmitError::TooLong { field, len });
+        assert_eq!(emit(vec![tlv(70_000)]), too_long("transform attribute", 70_000));
+        assert_eq!(emit(vec![tlv(40_000), tlv(40_000)]), too_long("transform length", 80_016));
+        assert_eq!(emit(vec![tlv(65_523)]), Ok(()), "65,535 octets in all");
+        assert_eq!(emit(vec![tlv(65_524)]), too_long("transform length", 65_536));
     }
 
     #[test]
