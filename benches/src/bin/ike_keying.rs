@@ -46,10 +46,11 @@ fn main() {
         let suite = suite.expect("a valid suite");
         let ek = vec![3u8; suite.encryption_key_len()];
         let ak = vec![5u8; suite.integrity_key_len()];
-        let backends: Vec<AeadBackend> = [AeadBackend::RustCrypto, AeadBackend::Ring]
-            .into_iter()
-            .filter(|&b| suite.check(b).is_ok())
-            .collect();
+        let backends: Vec<AeadBackend> =
+            [AeadBackend::RustCrypto, AeadBackend::Ring, AeadBackend::AwsLc]
+                .into_iter()
+                .filter(|&b| suite.check(b).is_ok())
+                .collect();
         // A plain cipher does not use the AEAD backend: one backend is enough.
         let backends = if suite.encryption().is_aead() { backends } else { backends[..1].to_vec() };
         for round in 0..ROUNDS {

@@ -264,7 +264,7 @@ mod tests {
             Encryption::Cipher(BlockCipher::AesCtr { key_bits: 100 }),
             Encryption::Cipher(BlockCipher::TripleDesCbc),
         ];
-        for backend in [AeadBackend::RustCrypto, AeadBackend::Ring] {
+        for backend in [AeadBackend::RustCrypto, AeadBackend::Ring, AeadBackend::AwsLc] {
             for e in encryptions {
                 let integrity = (!e.is_aead()).then_some(Integrity::HmacSha256_128);
                 let suite = Suite::new(e, integrity).unwrap();
@@ -299,10 +299,11 @@ mod tests {
             }
             let ek: Vec<u8> = (0..suite.encryption_key_len() as u8).collect();
             let ak = vec![9u8; suite.integrity_key_len()];
-            let keyed: Vec<(AeadBackend, Protector)> = [AeadBackend::RustCrypto, AeadBackend::Ring]
-                .into_iter()
-                .filter_map(|b| suite.key(b, &ek, &ak).ok().map(|p| (b, p)))
-                .collect();
+            let keyed: Vec<(AeadBackend, Protector)> =
+                [AeadBackend::RustCrypto, AeadBackend::Ring, AeadBackend::AwsLc]
+                    .into_iter()
+                    .filter_map(|b| suite.key(b, &ek, &ak).ok().map(|p| (b, p)))
+                    .collect();
             assert!(!keyed.is_empty(), "{e:?}");
             let iv = vec![6u8; suite.iv_len()];
             let plain: Vec<u8> = (0..336).map(|i| i as u8).collect();
