@@ -210,7 +210,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     }
 
     /// The next `n` bytes.
-    #[inline]
+    #[inline(always)]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError<P>> {
         if n > self.remaining() {
             return Err(self.error(P::TRUNCATED));
@@ -221,7 +221,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     }
 
     /// A reader over the next `n` bytes, keeping absolute offsets.
-    #[inline]
+    #[inline(always)]
     pub fn sub(&mut self, n: usize) -> Result<Self, DecodeError<P>> {
         let base = self.offset();
         let buf = self.take(n)?;
