@@ -174,6 +174,10 @@ pub struct GenericHeader<'a, P: Protocol> {
     pub body: Reader<'a, P>,
 }
 
+/// A generic payload header's offset, Next Payload, flags octet and body, as
+/// [`Reader::payload_header_fields`] reads them.
+pub(crate) type HeaderFields<'a, P> = (usize, <P as Protocol>::PayloadType, u8, &'a [u8]);
+
 impl<'a, P: Protocol> Reader<'a, P> {
     /// A reader whose offsets count from the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
@@ -290,6 +294,20 @@ impl<'a, P: Protocol> Reader<'a, P> {
         &mut self,
         kind: P::PayloadType,
     ) -> Result<GenericHeader<'a, P>, DecodeError<P>> {
+        let (start, next, flags, body) = self.payload_header_fields(kind)?;
+        let body = Self::with_base(body, start + GENERIC_HEADER_LEN);
+        Ok(GenericHeader { start, next, flags, body })
+    }
+
+    /// [`payload_header`](Self::payload_header)'s fields, the body as its octets (at offset
+    /// `start + GENERIC_HEADER_LEN`): a caller that makes its body reader itself keeps the
+    /// reader out of a `Result`, whose move LLVM made with wide loads over narrow stores (a
+    /// store-forwarding stall per payload).
+    #[inline(always)]
+    pub(crate) fn payload_header_fields(
+        &mut self,
+        kind: P::PayloadType,
+    ) -> Result<HeaderFields<'a, P>, DecodeError<P>> {
         let start = self.offset();
         let inside = |e: DecodeError<P>| e.in_payload(kind);
         if self.remaining() < GENERIC_HEADER_LEN {
@@ -305,8 +323,8 @@ impl<'a, P: Protocol> Reader<'a, P> {
         if length - GENERIC_HEADER_LEN > self.remaining() {
             return Err(inside(DecodeError::new(P::LENGTH_PAST_END, length_at)));
         }
-        let body = self.sub(length - GENERIC_HEADER_LEN)?;
-        Ok(GenericHeader { start, next, flags, body })
+        let body = self.take(length - GENERIC_HEADER_LEN)?;
+        Ok((start, next, flags, body))
     }
 
     /// Read one proposal or transform header (marker, RESERVED, length)

@@ -280,10 +280,10 @@ pub fn parse_chain_at(
     let mut kind = first;
     while kind != PayloadType::NONE {
         let at = |e: DecodeError| e.in_payload(kind);
-        let header = r.payload_header(kind)?;
-        let (start, next, mut body_reader) = (header.start, header.next, header.body);
+        let (start, next, flags, body) = r.payload_header_fields(kind)?;
+        let mut body_reader = Reader::with_base(body, start + GENERIC_HEADER_LEN);
         // §3.2: the seven reserved bits are ignored on receipt.
-        let critical = header.flags & 0x80 != 0;
+        let critical = flags & 0x80 != 0;
         if critical && !PayloadRepr::is_supported(kind) {
             return Err(at(DecodeError::new(DecodeErrorKind::UnsupportedCriticalPayload, start)));
         }
