@@ -180,38 +180,38 @@ impl PayloadRepr {
         }
     }
 
-    /// Decode a body of type `kind`. `next` is the Next Payload field of
-    /// this payload's header, which SK and SKF keep as their first inner
-    /// type.
-    fn parse_typed(
+    /// Decode a body of type `kind` into `slot`. `next` is the Next Payload
+    /// field of this payload's header, which SK and SKF keep as their first
+    /// inner type.
+    fn parse_into(
         kind: PayloadType,
         next: PayloadType,
         r: &mut Reader<'_>,
-    ) -> Result<Self, DecodeError> {
-        let body = match kind {
-            PayloadType::SA => Self::Sa(SaRepr::parse_body(r)?),
-            PayloadType::KE => Self::Ke(KeRepr::parse_body(r)?),
-            PayloadType::IDI => Self::IdI(IdRepr::parse_body(r)?),
-            PayloadType::IDR => Self::IdR(IdRepr::parse_body(r)?),
-            PayloadType::CERT => Self::Cert(CertRepr::parse_body(r)?),
-            PayloadType::CERTREQ => Self::CertReq(CertRepr::parse_body(r)?),
-            PayloadType::AUTH => Self::Auth(AuthRepr::parse_body(r)?),
-            PayloadType::NONCE => Self::Nonce(NonceRepr::parse_body(r)?),
-            PayloadType::NOTIFY => Self::Notify(NotifyRepr::parse_body(r)?),
-            PayloadType::DELETE => Self::Delete(DeleteRepr::parse_body(r)?),
-            PayloadType::VENDOR_ID => Self::VendorId(VendorIdRepr::parse_body(r)?),
-            PayloadType::TSI => Self::TsI(TsRepr::parse_body(r)?),
-            PayloadType::TSR => Self::TsR(TsRepr::parse_body(r)?),
-            PayloadType::SK => Self::Encrypted(EncryptedRepr::parse_with_next(next, r)?),
-            PayloadType::CP => Self::Config(ConfigRepr::parse_body(r)?),
-            PayloadType::EAP => Self::Eap(EapRepr::parse_body(r)?),
+        slot: &mut Self,
+    ) -> Result<(), DecodeError> {
+        match kind {
+            PayloadType::SA => *slot = Self::Sa(SaRepr::parse_body(r)?),
+            PayloadType::KE => *slot = Self::Ke(KeRepr::parse_body(r)?),
+            PayloadType::IDI => *slot = Self::IdI(IdRepr::parse_body(r)?),
+            PayloadType::IDR => *slot = Self::IdR(IdRepr::parse_body(r)?),
+            PayloadType::CERT => *slot = Self::Cert(CertRepr::parse_body(r)?),
+            PayloadType::CERTREQ => *slot = Self::CertReq(CertRepr::parse_body(r)?),
+            PayloadType::AUTH => *slot = Self::Auth(AuthRepr::parse_body(r)?),
+            PayloadType::NONCE => *slot = Self::Nonce(NonceRepr::parse_body(r)?),
+            PayloadType::NOTIFY => *slot = Self::Notify(NotifyRepr::parse_body(r)?),
+            PayloadType::DELETE => *slot = Self::Delete(DeleteRepr::parse_body(r)?),
+            PayloadType::VENDOR_ID => *slot = Self::VendorId(VendorIdRepr::parse_body(r)?),
+            PayloadType::TSI => *slot = Self::TsI(TsRepr::parse_body(r)?),
+            PayloadType::TSR => *slot = Self::TsR(TsRepr::parse_body(r)?),
+            PayloadType::SK => *slot = Self::Encrypted(EncryptedRepr::parse_with_next(next, r)?),
+            PayloadType::CP => *slot = Self::Config(ConfigRepr::parse_body(r)?),
+            PayloadType::EAP => *slot = Self::Eap(EapRepr::parse_body(r)?),
             PayloadType::SKF => {
-                Self::EncryptedFragment(EncryptedFragmentRepr::parse_with_next(next, r)?)
+                *slot = Self::EncryptedFragment(EncryptedFragmentRepr::parse_with_next(next, r)?)
             }
-            _ => Self::Unknown { kind, data: r.rest().to_vec() },
+            _ => *slot = Self::Unknown { kind, data: r.rest().to_vec() },
         };
-        r.expect_empty()?;
-        Ok(body)
+        r.expect_empty()
     }
 
     fn body_len(&self) -> usize {
@@ -287,9 +287,15 @@ pub fn parse_chain_at(
         if critical && !PayloadRepr::is_supported(kind) {
             return Err(at(DecodeError::new(DecodeErrorKind::UnsupportedCriticalPayload, start)));
         }
-        let body = PayloadRepr::parse_typed(kind, next, &mut body_reader).map_err(at)?;
+        // Pushed first and its body parsed into place: parsed into a `Result` on the stack, a
+        // payload was moved into the `Vec` twice, the second with wide loads over the narrow
+        // stores that made it (a store-forwarding stall).
+        out.push(Payload { critical, body: PayloadRepr::Unknown { kind, data: Vec::new() } });
+        // Just pushed: the index is in bounds.
+        let last = out.len() - 1;
+        let body = &mut out[last].body;
+        PayloadRepr::parse_into(kind, next, &mut body_reader, body).map_err(at)?;
         let encrypted = body.first_inner().is_some();
-        out.push(Payload { critical, body });
         if encrypted {
             // What follows an SK/SKF payload's header is the type of the
             // first *inner* payload; nothing may follow it in the clear.
