@@ -3,15 +3,18 @@
 //! A `ChaCha20Rng` is 320 bytes, most of it a buffer of four blocks; an SA draws randomness
 //! a few times per exchange (nonces, SPIs, IVs, private keys), exchanges that come minutes
 //! apart once it is established. So the SA keeps 48 bytes and rebuilds the generator at its
-//! position for each draw: the bytes are exactly those `ChaCha20Rng::from_seed(seed)` gives,
+//! position when it draws: the bytes are exactly those `ChaCha20Rng::from_seed(seed)` gives,
 //! so a seeded SA still produces the same messages.
 //!
-//! Rebuilding costs a ChaCha20 refill of four blocks per draw, however few bytes it takes,
-//! and a handshake draws a dozen times in a burst (SPIs, nonces, private keys, IVs, timer
+//! Rebuilding costs a ChaCha20 refill of four blocks, however few bytes a draw takes, and a
+//! handshake draws a dozen times in a burst (SPIs, nonces, private keys, IVs, timer
 //! jitter): about 2 us of an X25519 handshake's 92 on both sides (issue 16). So an SA being
 //! negotiated keeps the whole generator, boxed ([`SaRng::hot`]), and gives it up after the
 //! datagram that established it ([`SaRng::settle`]), when draws become rare and the SA's size
-//! counts.
+//! counts. An established SA's exchanges draw in bursts too (a CREATE_CHILD_SA request: a
+//! nonce, an SPI, an IV), so a draw from a settled generator rebuilds it hot, and the SA
+//! settles it again when the call that drew returns (`IkeSa::settle_rng`): one refill per
+//! burst instead of one per draw.
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
@@ -24,7 +27,8 @@ pub(crate) struct SaRng {
     /// Words drawn so far while settled. 64 bits: an SA draws a few hundred bytes per
     /// exchange, so it never reaches 2^64 words (the generator's own position is 2^68).
     word_pos: u64,
-    /// The generator itself while the SA is being negotiated: draws come in bursts then.
+    /// The generator itself while the SA is being negotiated, or until the call whose draws
+    /// rebuilt it settles it: draws come in bursts.
     hot: Option<Box<ChaCha20Rng>>,
 }
 
@@ -66,17 +70,21 @@ impl SaRng {
         self.hot.is_some()
     }
 
-    /// Runs `draw` on the generator at our position and moves the position past what it took.
+    /// Words drawn so far, hot or settled.
+    #[cfg(test)]
+    pub(crate) fn position(&self) -> u64 {
+        self.hot.as_deref().map_or(self.word_pos, word_pos)
+    }
+
+    /// Runs `draw` on the generator at our position, rebuilding it hot there if settled (the
+    /// caller settles it when its burst of draws is over).
     fn draw<T>(&mut self, draw: impl FnOnce(&mut ChaCha20Rng) -> T) -> T {
-        if let Some(hot) = &mut self.hot {
-            return draw(hot);
-        }
-        let mut rng = ChaCha20Rng::from_seed(*self.seed);
-        rng.set_word_pos(u128::from(self.word_pos));
-        let out = draw(&mut rng);
-        self.word_pos = word_pos(&rng);
-        wipe(&mut rng);
-        out
+        let hot = self.hot.get_or_insert_with(|| {
+            let mut rng = Box::new(ChaCha20Rng::from_seed(*self.seed));
+            rng.set_word_pos(u128::from(self.word_pos));
+            rng
+        });
+        draw(hot)
     }
 }
 
@@ -143,8 +151,25 @@ mod tests {
         let mut reference = ChaCha20Rng::from_seed(seed);
         for round in 0..200u32 {
             same_draw(&mut ours, &mut reference, round, round % 4, (round as usize * 7) % 97);
+            ours.settle();
         }
         assert!(std::mem::size_of::<SaRng>() <= 48, "{}", std::mem::size_of::<SaRng>());
+    }
+
+    /// A settled generator that draws is hot again until settled, at the same place in the
+    /// stream: bursts of draws after the handshake refill once, and give the same bytes.
+    #[test]
+    fn a_settled_draw_warms_until_settled_on_the_same_stream() {
+        let seed = [0x77; 32];
+        let mut ours = SaRng::from_seed(seed);
+        let mut reference = ChaCha20Rng::from_seed(seed);
+        for round in 0..60u32 {
+            assert!(!ours.is_hot(), "round {round}");
+            same_draw(&mut ours, &mut reference, round, round % 3, (round as usize * 5) % 41);
+            assert!(ours.is_hot(), "round {round}: the draw rebuilt the generator");
+            same_draw(&mut ours, &mut reference, round, 1, 8);
+            ours.settle();
+        }
     }
 
     /// A hot generator, settled part way, continues the same stream: an SA that settles
@@ -162,6 +187,9 @@ mod tests {
                 ours.settle();
             }
             same_draw(&mut ours, &mut reference, round, round % 3, (round as usize * 11) % 71);
+            if round > 37 {
+                ours.settle();
+            }
         }
     }
 }

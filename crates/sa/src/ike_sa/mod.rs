@@ -652,6 +652,15 @@ impl IkeSa {
         if self.start_next(now).is_err() {
             self.stats.dropped_malformed += 1;
         }
+        self.settle_rng();
+    }
+
+    /// Ends a burst of draws: an SA that is not negotiating gives up the generator its draws
+    /// rebuilt (see `SaRng`). Called where a datagram, a command or a timer has been handled.
+    fn settle_rng(&mut self) {
+        if !self.negotiating() {
+            self.rng.settle();
+        }
     }
 
     fn queue(&mut self, command: Command) {
@@ -928,6 +937,11 @@ impl IkeSa {
 
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.run_timers(now);
+        self.settle_rng();
+    }
+
+    fn run_timers(&mut self, now: Instant) {
         if self.is_closed() {
             return;
         }

@@ -59,9 +59,7 @@ impl IkeSa {
         // The handshake's draws are over once the datagram that ended it is answered (the
         // child's SPI and timers, the reply's IV come after `established`): from here on
         // draws are rare and the SA's size counts (see `SaRng`).
-        if !self.negotiating() {
-            self.rng.settle();
-        }
+        self.settle_rng();
     }
 
     /// Decrypts an SK/SKF message; fragments are held until complete (`Ok(None)`). Gives the

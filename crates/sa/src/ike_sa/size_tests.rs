@@ -73,4 +73,29 @@ fn rng_is_hot_while_negotiating_and_settled_once_established() {
         assert_eq!(initiator.rng.is_hot(), !initiator.is_established(), "round {round}");
     }
     assert!(initiator.is_established());
+    // An established SA's exchanges draw too (a command's IV; the answer's IV): the draws
+    // rebuild the generator, and every call that drew settles it.
+    let before = initiator.rng.position();
+    initiator.dpd(now);
+    assert!(initiator.rng.position() > before, "the DPD request drew its IV");
+    assert!(!initiator.rng.is_hot(), "settled when the command returned");
+    let id = SaId::from_spi(responder.sas().next().expect("held").local_spi());
+    let responder_before = responder.sa_mut(id).expect("held").rng.position();
+    while let Some(t) = initiator.poll_transmit(&mut buf) {
+        let t = t.expect("64 KiB is enough");
+        responder.handle_datagram(now, t.local, t.remote, &buf[..t.len]);
+    }
+    let sa = responder.sa_mut(id).expect("held");
+    assert!(sa.rng.position() > responder_before, "the DPD answer drew its IV");
+    assert!(!sa.rng.is_hot(), "settled when the datagram was handled");
+    while let Some(t) = responder.poll_transmit(&mut buf) {
+        let t = t.expect("64 KiB is enough");
+        initiator.handle_datagram(now, t.local, t.remote, &buf[..t.len]);
+    }
+    assert!(!initiator.rng.is_hot(), "settled when the answer was handled");
+    // A timer's draws likewise (a DPD or a rekey that falls due).
+    let before = initiator.rng.position();
+    initiator.handle_timeout(now + Duration::from_secs(3600));
+    assert!(initiator.rng.position() > before, "a timer's exchange drew");
+    assert!(!initiator.rng.is_hot(), "settled when the timers returned");
 }
