@@ -1,7 +1,8 @@
 //! `cargo run --release -p ikeway-benches --bin codec-quick`: CPU time of the codec alone on
-//! the payload chains of an X25519 PSK handshake like `handshake-quick`'s (the default offer of
-//! `ikeway_sa::Config::new`: three IKE proposals of four key exchange methods each, three ESP
-//! proposals with both ESN choices; NAT detection, CP, TS): parsing the IKE_SA_INIT request's chain and the
+//! the payload chains of an X25519 PSK handshake like `handshake-quick`'s, with the default
+//! offer of `ikeway_sa::Config::new` (three IKE proposals of four key exchange methods each,
+//! three ESP proposals with both ESN choices; `handshake-quick` cuts each IKE proposal to the
+//! one group of its row) and NAT detection, CP, TS: parsing the IKE_SA_INIT request's chain and the
 //! IKE_AUTH request's inner chain, emitting both, and building both offers. Thread CPU time,
 //! median of seven 200 ms batches (`cpu_time::per_op`), so that other processes do not inflate
 //! it (a batch of calls per clock reading); a codec change shows here apart from the key
