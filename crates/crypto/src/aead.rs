@@ -186,9 +186,7 @@ impl AeadBackend {
         algorithm: AeadAlgorithm,
         key: &[u8],
     ) -> Result<Box<dyn Aead>, CryptoError> {
-        if key.len() != algorithm.key_len() {
-            return Err(CryptoError::KeyLength { expected: algorithm.key_len(), got: key.len() });
-        }
+        check_key_len(algorithm, key)?;
         match self {
             Self::RustCrypto => rust_crypto(algorithm, key),
             Self::Ring => ring_aead(algorithm, key),
@@ -331,11 +329,23 @@ fn aws_lc_algorithm(algorithm: AeadAlgorithm) -> Option<&'static aws_lc_rs::aead
     }
 }
 
+fn check_key_len(algorithm: AeadAlgorithm, key: &[u8]) -> Result<(), CryptoError> {
+    if key.len() == algorithm.key_len() {
+        Ok(())
+    } else {
+        Err(CryptoError::KeyLength { expected: algorithm.key_len(), got: key.len() })
+    }
+}
+
 fn aws_lc_aead(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, CryptoError> {
+    Ok(Box::new(aws_lc_keyed(algorithm, key)?))
+}
+
+fn aws_lc_keyed(algorithm: AeadAlgorithm, key: &[u8]) -> Result<AwsLcAead, CryptoError> {
     let aws_alg = aws_lc_algorithm(algorithm).ok_or(CryptoError::Unsupported)?;
     let unbound = aws_lc_rs::aead::UnboundKey::new(aws_alg, key)
         .map_err(|_| CryptoError::KeyLength { expected: algorithm.key_len(), got: key.len() })?;
-    Ok(Box::new(AwsLcAead { algorithm, key: aws_lc_rs::aead::LessSafeKey::new(unbound) }))
+    Ok(AwsLcAead { algorithm, key: aws_lc_rs::aead::LessSafeKey::new(unbound) })
 }
 
 /// An AWS-LC AEAD context (`EVP_AEAD_CTX`, which holds the key schedule inline): allocated
@@ -493,10 +503,42 @@ where
 /// An AEAD with its 4-byte salt: the form IKE and ESP use, where the nonce is
 /// `salt | IV` and the 8-byte IV travels in each packet.
 pub struct SaltedAead {
-    aead: Box<dyn Aead>,
+    aead: Keyed,
     /// Inline: an IKE SA keys one of these per message it seals or opens, and a heap copy of
     /// four bytes was one allocation of each (wiped on drop all the same).
     salt: Zeroizing<[u8; SALT_LEN]>,
+}
+
+/// A keyed AEAD as [`SaltedAead`] holds it. aws-lc-rs's key is a pointer to the context
+/// AWS-LC allocated, so it is held inline: boxing it as well was a second allocation per
+/// keying, and an IKE SA keys per message ([`AeadKeying::PerMessage`]). The other backends'
+/// contexts are several hundred bytes, which a move would copy: they stay boxed.
+enum Keyed {
+    Boxed(Box<dyn Aead>),
+    AwsLc(AwsLcAead),
+}
+
+impl Keyed {
+    fn new(
+        backend: AeadBackend,
+        algorithm: AeadAlgorithm,
+        key: &[u8],
+    ) -> Result<Self, CryptoError> {
+        match backend {
+            AeadBackend::AwsLc => {
+                check_key_len(algorithm, key)?;
+                aws_lc_keyed(algorithm, key).map(Self::AwsLc)
+            }
+            _ => backend.new_aead(algorithm, key).map(Self::Boxed),
+        }
+    }
+
+    fn get(&self) -> &dyn Aead {
+        match self {
+            Self::Boxed(aead) => aead.as_ref(),
+            Self::AwsLc(aead) => aead,
+        }
+    }
 }
 
 /// The salt's length: every AEAD IPsec uses takes 4 bytes of salt from the key schedule
@@ -505,7 +547,7 @@ const SALT_LEN: usize = 4;
 
 impl fmt::Debug for SaltedAead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SaltedAead").field("aead", &self.aead).finish_non_exhaustive()
+        f.debug_struct("SaltedAead").field("aead", self.aead.get()).finish_non_exhaustive()
     }
 }
 
@@ -526,11 +568,11 @@ impl SaltedAead {
         let salt = Zeroizing::new(<[u8; SALT_LEN]>::try_from(salt).map_err(|_| {
             CryptoError::KeyLength { expected: algorithm.key_len() + SALT_LEN, got: keymat.len() }
         })?);
-        Ok(Self { aead: backend.new_aead(algorithm, key)?, salt })
+        Ok(Self { aead: Keyed::new(backend, algorithm, key)?, salt })
     }
 
     pub fn algorithm(&self) -> AeadAlgorithm {
-        self.aead.algorithm()
+        self.aead.get().algorithm()
     }
 
     fn nonce(&self, iv: &[u8]) -> Result<[u8; 12], CryptoError> {
@@ -551,7 +593,7 @@ impl SaltedAead {
         tag: &mut [u8],
     ) -> Result<(), CryptoError> {
         let nonce = self.nonce(iv)?;
-        self.aead.seal(&nonce, aad, data, tag)
+        self.aead.get().seal(&nonce, aad, data, tag)
     }
 
     pub fn open(
@@ -562,7 +604,7 @@ impl SaltedAead {
         tag: &[u8],
     ) -> Result<(), CryptoError> {
         let nonce = self.nonce(iv)?;
-        self.aead.open(&nonce, aad, data, tag)
+        self.aead.get().open(&nonce, aad, data, tag)
     }
 }
 
@@ -752,6 +794,35 @@ mod tests {
         assert_eq!(per_message(AeadAlgorithm::ChaCha20Poly1305), AeadBackend::AwsLc);
         let short = AeadAlgorithm::AesGcm { key_bits: 256, icv_len: 8 };
         assert_eq!(per_message(short), AeadBackend::RustCrypto);
+    }
+
+    /// `SaltedAead` keys aws-lc-rs inline, not through `new_aead`: the same checks, the
+    /// same errors, and a key that seals as `new_aead`'s does.
+    #[test]
+    fn salted_aws_lc_keys_as_new_aead_does() {
+        let short_tag = AeadAlgorithm::AesGcm { key_bits: 256, icv_len: 8 };
+        let key_len_error = |expected, got| Err(CryptoError::KeyLength { expected, got });
+        let salted = |alg, len| {
+            SaltedAead::new(AeadBackend::AwsLc, alg, &vec![5; len]).map(|a| a.algorithm())
+        };
+        assert_eq!(salted(AeadAlgorithm::AES256_GCM16, 35), key_len_error(36, 35));
+        assert_eq!(salted(AeadAlgorithm::ChaCha20Poly1305, 37), key_len_error(36, 37));
+        assert_eq!(salted(short_tag, 36), Err(CryptoError::Unsupported));
+        assert_eq!(
+            AeadBackend::AwsLc.new_aead(short_tag, &[5; 32]).map(|a| a.algorithm()),
+            Err(CryptoError::Unsupported)
+        );
+        for alg in [AeadAlgorithm::AES256_GCM16, AeadAlgorithm::ChaCha20Poly1305] {
+            let inline = SaltedAead::new(AeadBackend::AwsLc, alg, &[5; 36]).unwrap();
+            let boxed = AeadBackend::AwsLc.new_aead(alg, &[5; 32]).unwrap();
+            let (mut a, mut b) = (*b"same bytes", *b"same bytes");
+            let (mut ta, mut tb) = ([0u8; 16], [0u8; 16]);
+            inline.seal(&[3; 8], b"aad", &mut a, &mut ta).unwrap();
+            let mut nonce = [5u8; 12];
+            nonce[4..].copy_from_slice(&[3; 8]);
+            boxed.seal(&nonce, b"aad", &mut b, &mut tb).unwrap();
+            assert_eq!((a, ta), (b, tb), "{alg:?}");
+        }
     }
 
     #[test]
