@@ -332,7 +332,7 @@ impl<'a, P: Protocol> Reader<'a, P> {
     /// length, header included; `more` the marker that announces a sibling
     /// (0 announces none). A marker of neither value, or one that disagrees
     /// with whether a sibling follows, is `bad_marker` at the marker.
-    #[inline]
+    #[inline(always)]
     pub fn substructure(
         &mut self,
         min_len: usize,
