@@ -70,7 +70,7 @@ impl Body<crate::Ikev2> for NotifyRepr {
         let kind = NotifyType(r.u16()?);
         // An SPI size pointing past the body is reported as Truncated at
         // the SPI's offset.
-        let spi = Spi::from_slice(r.take(usize::from(spi_size))?);
+        let spi = super::sa::spi_from(r.take(usize::from(spi_size))?);
         Ok(Self { protocol, spi, kind, data: NotifyData::from_slice(r.rest()) })
     }
 

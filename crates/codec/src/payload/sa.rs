@@ -43,6 +43,18 @@ const AF_TV: u16 = 0x8000;
 /// field allows) spills to the heap.
 pub type Spi = SmallVec<[u8; 8]>;
 
+/// `octets` as an [`Spi`], the sizes RFC 7296 uses (0, 4, 8) made in registers: through
+/// `from_slice` each took a call to `memcpy` and came back through memory, its 16-byte move
+/// stalling on the narrower stores that made it.
+pub(crate) fn spi_from(octets: &[u8]) -> Spi {
+    match *octets {
+        [] => Spi::new(),
+        [a, b, c, d] => Spi::from_buf_and_len([a, b, c, d, 0, 0, 0, 0], 4),
+        [a, b, c, d, e, f, g, h] => Spi::from_buf([a, b, c, d, e, f, g, h]),
+        _ => Spi::from_slice(octets),
+    }
+}
+
 /// A proposal's transforms, inline up to 8: an IKE proposal with four key exchange methods
 /// (`ikeway_sa::Config::new`'s six or seven transforms), an AEAD proposal with one, or an ESP
 /// proposal with its ESN choices: parsing or building one costs no allocation of its own.
@@ -442,7 +454,7 @@ fn parse_proposal(
     if !size_ok {
         return Err(DecodeError::new(DecodeErrorKind::SpiSize, spi_size_at));
     }
-    let spi = Spi::from_slice(r.take(usize::from(spi_size))?);
+    let spi = spi_from(r.take(usize::from(spi_size))?);
     // Empty and inline: reserved once in place below, as a `with_capacity` made on the stack
     // would be one more copy of the transforms' 200 inline bytes into the `Vec`.
     proposals.push(ProposalRepr { number, protocol, spi, transforms: Transforms::new() });
@@ -612,6 +624,17 @@ mod tests {
             vec![tlv, key].into()
         );
         assert_eq!(core::mem::size_of::<TransformRepr>(), 24);
+    }
+
+    /// Every SPI size gives what `from_slice` gives, the inline sizes and the spilled ones.
+    #[test]
+    fn spi_from_is_from_slice() {
+        let octets: Vec<u8> = (1..=12).collect();
+        for n in 0..=octets.len() {
+            let spi = spi_from(&octets[..n]);
+            assert_eq!(spi, Spi::from_slice(&octets[..n]));
+            assert_eq!((spi.as_slice(), spi.spilled()), (&octets[..n], n > 8));
+        }
     }
 
     /// A transform too long for its length field fails on the first field that does not fit,
