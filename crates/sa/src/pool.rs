@@ -1,29 +1,41 @@
 //! Internal addresses a responder leases to clients (RFC 7296 §3.15.1), shared by the
 //! workers of a multi-core responder without a lock.
 //!
-//! Each family's range is a bitmap of atomic words, one bit per address. A lease is a
-//! compare-and-swap on one word (workers that race for the same word retry on the next free
-//! bit); a release clears its bit. Every lease takes the lowest free address when no other
-//! worker leases at the same time, as one lowest-first allocator would: clients of a small pool
-//! get the addresses an operator expects whichever worker answers them. A hint (the first word
-//! that may hold a free bit) keeps a lease O(1) amortised as the pool fills; it is only a
-//! starting point, so a stale one costs time, never an address: before saying "exhausted" a
-//! lease has looked at every word.
+//! Each family's range is a bitmap of atomic words, one bit per address, kept in blocks of 64
+//! words that are allocated the first time a lease reaches them: a pool sized for a million
+//! clients costs a pointer per 4,096 addresses until they come, and a responder starts without
+//! zeroing its whole bitmap. A lease is a compare-and-swap on one word (workers that race for
+//! the same word retry on the next free bit); a release clears its bit. Every lease takes the
+//! lowest free address when no other worker leases at the same time, as one lowest-first
+//! allocator would: clients of a small pool get the addresses an operator expects whichever
+//! worker answers them. A hint (the first word that may hold a free bit) keeps a lease O(1)
+//! amortised as the pool fills; it is only a starting point, so a stale one costs time, never
+//! an address: before saying "exhausted" a lease has looked at every word.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::config::AddressPool;
 
-/// The most addresses one family's pool may hold: its bitmap is then 2 MiB. A larger count is
-/// cut to this many (an operator's typo of a /8 as a count must not take 512 MiB).
+/// The most addresses one family's pool may hold: its bitmap is then 2 MiB once every address
+/// has been leased (and 64 KiB of block pointers before). A larger count is cut to this many
+/// (an operator's typo of a /8 as a count must not take 512 MiB).
 pub const MAX_POOL_ADDRESSES: u32 = 1 << 24;
+
+/// Words per block of a range's bitmap: 4,096 addresses, 512 bytes.
+const BLOCK_WORDS: usize = 64;
+
+/// A block of the bitmap, made when a lease first reaches it.
+type Block = Box<[AtomicU64; BLOCK_WORDS]>;
 
 /// One family's range.
 #[derive(Debug)]
 struct Range {
     count: u32,
-    words: Box<[AtomicU64]>,
+    /// Words in use: `count` bits rounded up to a word.
+    nwords: usize,
+    blocks: Box<[OnceLock<Block>]>,
     /// The index of the first word that may hold a free bit.
     hint: AtomicUsize,
     leased: AtomicUsize,
@@ -33,25 +45,47 @@ impl Range {
     fn new(count: u32) -> Self {
         let count = count.min(MAX_POOL_ADDRESSES);
         let nwords = (count as usize).div_ceil(64);
-        let mut words: Vec<AtomicU64> = (0..nwords).map(|_| AtomicU64::new(0)).collect();
-        // The bits past `count` in the last word are marked taken, so no lease returns them.
-        if !count.is_multiple_of(64)
-            && let Some(last) = words.last_mut()
-        {
-            *last.get_mut() = u64::MAX << (count % 64);
-        }
-        Self { count, words: words.into(), hint: AtomicUsize::new(0), leased: AtomicUsize::new(0) }
+        let blocks = (0..nwords.div_ceil(BLOCK_WORDS)).map(|_| OnceLock::new()).collect();
+        Self { count, nwords, blocks, hint: AtomicUsize::new(0), leased: AtomicUsize::new(0) }
+    }
+
+    /// Word `w` (below `nwords`), its block made if no lease reached it before. Workers that
+    /// reach a new block together make it once (`OnceLock`): the others wait for that one.
+    fn word(&self, w: usize) -> &AtomicU64 {
+        let block = self.blocks[w / BLOCK_WORDS].get_or_init(|| self.new_block(w / BLOCK_WORDS));
+        &block[w % BLOCK_WORDS]
+    }
+
+    /// Word `w` if its block exists: a word in a block never made has no address leased.
+    fn word_if_made(&self, w: usize) -> Option<&AtomicU64> {
+        Some(&self.blocks.get(w / BLOCK_WORDS)?.get()?[w % BLOCK_WORDS])
+    }
+
+    /// Block `b` with every address free, and the bits past `count` (in the last word, and the
+    /// words past `nwords` in the last block) marked taken, so no lease returns them.
+    fn new_block(&self, b: usize) -> Block {
+        Box::new(std::array::from_fn(|i| {
+            let w = b * BLOCK_WORDS + i;
+            let tail = self.count % 64;
+            if w >= self.nwords {
+                AtomicU64::new(u64::MAX)
+            } else if w + 1 == self.nwords && tail != 0 {
+                AtomicU64::new(u64::MAX << tail)
+            } else {
+                AtomicU64::new(0)
+            }
+        }))
     }
 
     fn lease(&self) -> Option<u32> {
         if self.leased.load(Ordering::Relaxed) >= self.count as usize {
             return None;
         }
-        let n = self.words.len();
+        let n = self.nwords;
         let hint = self.hint.load(Ordering::Relaxed).min(n);
         // From the hint to the end, then the words before it (a stale hint).
         for w in (hint..n).chain(0..hint) {
-            let word = &self.words[w];
+            let word = self.word(w);
             let mut bits = word.load(Ordering::Relaxed);
             while bits != u64::MAX {
                 let bit = (!bits).trailing_zeros();
@@ -80,8 +114,9 @@ impl Range {
         }
         let w = offset as usize / 64;
         let mask = 1u64 << (offset % 64);
+        let Some(word) = self.word_if_made(w) else { return };
         // Only a bit that was set counts: releasing twice gives back one address.
-        if self.words[w].fetch_and(!mask, Ordering::AcqRel) & mask != 0 {
+        if word.fetch_and(!mask, Ordering::AcqRel) & mask != 0 {
             self.leased.fetch_sub(1, Ordering::Relaxed);
             self.hint.fetch_min(w, Ordering::Relaxed);
         }
@@ -268,6 +303,39 @@ mod tests {
     fn a_huge_count_is_cut_to_the_maximum() {
         let a = AddressAllocator::new(v4_pool(Ipv4Addr::new(10, 0, 0, 0), u32::MAX));
         assert_eq!(a.v4.count, MAX_POOL_ADDRESSES);
-        assert_eq!(a.v4.words.len(), (MAX_POOL_ADDRESSES / 64) as usize);
+        assert_eq!(a.v4.nwords, (MAX_POOL_ADDRESSES / 64) as usize);
+        assert_eq!(a.v4.blocks.len(), (MAX_POOL_ADDRESSES / 64) as usize / BLOCK_WORDS);
+    }
+
+    /// A block of the bitmap is made when a lease first reaches it, not before: a pool for
+    /// 2^24 clients holds none until the first lease, one for the first 4,096 leases, and a
+    /// release of an address in a block never made changes nothing.
+    #[test]
+    fn blocks_are_made_as_leases_reach_them() {
+        let made = |a: &AddressAllocator| a.v4.blocks.iter().filter(|b| b.get().is_some()).count();
+        let a = AddressAllocator::new(v4_pool(Ipv4Addr::new(10, 0, 0, 0), MAX_POOL_ADDRESSES));
+        assert_eq!(made(&a), 0);
+        a.release(Ipv4Addr::new(10, 0, 0, 5).into());
+        assert_eq!((made(&a), a.leased()), (0, 0), "a release makes no block");
+        assert_eq!(a.lease_v4(), Some(Ipv4Addr::new(10, 0, 0, 0)));
+        assert_eq!(made(&a), 1);
+        for _ in 1..(64 * BLOCK_WORDS) {
+            a.lease_v4().expect("room left");
+        }
+        assert_eq!(made(&a), 1, "4,096 leases fill the first block");
+        assert_eq!(a.lease_v4(), Some(Ipv4Addr::new(10, 0, 16, 0)), "the next starts the second");
+        assert_eq!(made(&a), 2);
+        a.release(Ipv4Addr::new(10, 0, 0, 7).into());
+        assert_eq!(a.lease_v4(), Some(Ipv4Addr::new(10, 0, 0, 7)), "lowest free first");
+    }
+
+    /// A count that ends inside a block's first word: the rest of that block is never leased.
+    #[test]
+    fn a_count_inside_a_block_ends_exactly() {
+        let count = (64 * BLOCK_WORDS + 70) as u32;
+        let a = AddressAllocator::new(v4_pool(Ipv4Addr::new(10, 0, 0, 0), count));
+        assert_eq!(std::iter::from_fn(|| a.lease_v4()).count(), count as usize);
+        assert_eq!(a.leased(), count as usize);
+        assert_eq!(a.v4.blocks.len(), 2);
     }
 }
