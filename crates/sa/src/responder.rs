@@ -80,25 +80,30 @@ struct Slot {
 /// How many sent stateless replies' buffers a responder keeps for the next ones.
 const SPARE_REPLY_BUFFERS: usize = 8;
 
-/// Slots per chunk of the slab: the slab grows by a chunk (about 110 KB) and never moves a
-/// slot, so a million SAs never cost a copy of the table.
+/// Slots per chunk of the slab: the slab grows by a chunk (about 110 KB when full) and never
+/// moves a slot to another chunk, so a million SAs never cost a copy of the table.
 const CHUNK: usize = 64;
 
 /// The IKE SAs of a responder by slot, the slot their SPIs carry. The registry hands out the
 /// slots (`Registry::new_owner`), densely and last-freed first, so the chunks stay full.
+///
+/// A chunk's vector grows as its slots are first used (its capacity doubling up to `CHUNK`):
+/// a responder with a few SAs holds a few slots, not a whole chunk, and never frees a chunk
+/// large enough to make the allocator consolidate its free lists. Each slot is moved at most
+/// once on average by that growth.
 #[derive(Debug, Default)]
 struct Slab {
-    chunks: Vec<Box<[Option<Slot>]>>,
+    chunks: Vec<Vec<Option<Slot>>>,
     len: usize,
 }
 
 impl Slab {
     fn get(&self, index: usize) -> Option<&Slot> {
-        self.chunks.get(index / CHUNK)?[index % CHUNK].as_ref()
+        self.chunks.get(index / CHUNK)?.get(index % CHUNK)?.as_ref()
     }
 
     fn get_mut(&mut self, index: usize) -> Option<&mut Slot> {
-        self.chunks.get_mut(index / CHUNK)?[index % CHUNK].as_mut()
+        self.chunks.get_mut(index / CHUNK)?.get_mut(index % CHUNK)?.as_mut()
     }
 
     /// The slot our SPI `spi` names, if the SA there has it as its SPI now or as its old SA's.
@@ -117,9 +122,13 @@ impl Slab {
             return Err(Box::new(slot));
         }
         while self.chunks.len() <= index / CHUNK {
-            self.chunks.push(std::iter::repeat_with(|| None).take(CHUNK).collect());
+            self.chunks.push(Vec::new());
         }
-        let place = &mut self.chunks[index / CHUNK][index % CHUNK];
+        let chunk = &mut self.chunks[index / CHUNK];
+        if chunk.len() <= index % CHUNK {
+            chunk.resize_with(index % CHUNK + 1, || None);
+        }
+        let place = &mut chunk[index % CHUNK];
         if place.is_some() {
             return Err(Box::new(slot));
         }
@@ -129,17 +138,15 @@ impl Slab {
     }
 
     fn take(&mut self, index: usize) -> Option<Slot> {
-        let slot = self.chunks.get_mut(index / CHUNK)?[index % CHUNK].take()?;
+        let slot = self.chunks.get_mut(index / CHUNK)?.get_mut(index % CHUNK)?.take()?;
         self.len -= 1;
         Some(slot)
     }
 
     fn iter(&self) -> impl Iterator<Item = (usize, &Slot)> {
-        self.chunks
-            .iter()
-            .flat_map(|c| c.iter())
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
+            chunk.iter().enumerate().filter_map(move |(i, s)| Some((c * CHUNK + i, s.as_ref()?)))
+        })
     }
 }
 
@@ -741,5 +748,79 @@ mod secret_tests {
         for needle in [decimal_inner, &hex_lower, &hex_lower.to_uppercase()] {
             assert!(!shown.contains(needle), "Debug shows the secret as {needle}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::InsecureKexForFuzzing;
+    use ikeway_codec::{IdRepr, IdValue};
+    use ikeway_crypto::SecretBytes;
+
+    /// A slot holding a fresh initiator's SA, told apart by `spi`.
+    fn slot(spi: u64) -> Slot {
+        let config = Config::new(
+            IdRepr::from_value(IdValue::Fqdn("client.example.org")),
+            SecretBytes::from_slice(b"a pre-shared key"),
+        );
+        let (a, b): (SocketAddr, SocketAddr) =
+            ("10.0.0.1:500".parse().unwrap(), "10.0.0.2:500".parse().unwrap());
+        let sa = IkeSa::initiate(
+            Arc::new(config),
+            Arc::new(InsecureKexForFuzzing),
+            [spi as u8; 32],
+            Instant::now(),
+            a,
+            b,
+        )
+        .expect("initiate");
+        Slot {
+            sa,
+            spi,
+            alias: None,
+            initiator_key: None,
+            deadline: None,
+            half_open_from: None,
+            held: 0,
+            in_transmit_queue: false,
+            in_event_queue: false,
+        }
+    }
+
+    /// Chunks grow as their slots are first used, and every slot keeps its index: across a
+    /// chunk's growth, across chunks, past the last slot used, and through `iter`.
+    #[test]
+    fn slots_keep_their_index_as_chunks_grow() {
+        let mut slab = Slab::default();
+        let indices = [0, 1, 2, 5, 63, 64, 65, 130, 3];
+        for &i in &indices {
+            assert!(slab.insert(i, slot(1000 + i as u64)).is_ok());
+        }
+        assert_eq!(slab.len, indices.len());
+        assert_eq!(slab.chunks[0].len(), 64, "grown to its highest slot used");
+        assert_eq!(slab.chunks[1].len(), 2);
+        assert_eq!(slab.chunks[2].len(), 3, "slot 130 is the third of the third chunk");
+        for &i in &indices {
+            assert_eq!(slab.get(i).map(|s| s.spi), Some(1000 + i as u64));
+        }
+        for free in [4, 6, 62, 66, 129, 131, 191, 192, 10_000] {
+            assert!(slab.get(free).is_none(), "slot {free} is free");
+        }
+        let mut listed: Vec<(usize, u64)> = slab.iter().map(|(i, s)| (i, s.spi)).collect();
+        listed.sort_unstable();
+        let mut expected: Vec<(usize, u64)> =
+            indices.iter().map(|&i| (i, 1000 + i as u64)).collect();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
+
+        assert_eq!(slab.insert(5, slot(7)).map_err(|s| s.spi), Err(7), "slot 5 is taken");
+        assert_eq!(slab.insert(MAX_SLOTS - 1, slot(8)).map_err(|s| s.spi), Err(8));
+        assert_eq!(slab.take(64).map(|s| s.spi), Some(1064));
+        assert!(slab.take(64).is_none());
+        assert!(slab.take(4).is_none() && slab.take(10_000).is_none());
+        assert_eq!(slab.len, indices.len() - 1);
+        assert!(slab.insert(64, slot(9)).is_ok(), "a freed slot is filed again");
+        assert_eq!(slab.get(64).map(|s| s.spi), Some(9));
     }
 }
