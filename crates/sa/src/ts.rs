@@ -3,7 +3,12 @@
 
 use std::net::IpAddr;
 
+use ikeway_codec::smallvec::SmallVec;
 use ikeway_codec::{AddrRange, TrafficSelector};
+
+/// Selectors as a child holds them: inline for the usual one per family (IPv4, IPv6), so
+/// narrowing and storing them allocates nothing; more spill to the heap.
+pub(crate) type Narrowed = SmallVec<[TrafficSelector; 2]>;
 
 fn max_ip(a: IpAddr, b: IpAddr) -> IpAddr {
     if a >= b { a } else { b }
@@ -50,8 +55,8 @@ pub(crate) fn is_single_address(selector: &TrafficSelector) -> bool {
 pub(crate) fn narrow(
     proposed: &[TrafficSelector],
     allowed: &[TrafficSelector],
-) -> Option<Vec<TrafficSelector>> {
-    let mut out = Vec::new();
+) -> Option<Narrowed> {
+    let mut out = Narrowed::new();
     for p in proposed {
         let TrafficSelector::Range(p) = p else { continue };
         for a in allowed {
@@ -82,7 +87,7 @@ mod tests {
             &[range([0, 0, 0, 0], [255, 255, 255, 255])],
             &[range([10, 1, 0, 0], [10, 1, 255, 255])],
         );
-        assert_eq!(got, Some(vec![range([10, 1, 0, 0], [10, 1, 255, 255])]));
+        assert_eq!(got.as_deref(), Some(&[range([10, 1, 0, 0], [10, 1, 255, 255])][..]));
     }
 
     #[test]

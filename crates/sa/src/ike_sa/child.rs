@@ -15,8 +15,8 @@ pub(super) struct NewChild<'n> {
     /// owned when a follow-up chain keeps it ([`NewChild::into_owned`]).
     pub(super) ni: Cow<'n, [u8]>,
     pub(super) nr: Cow<'n, [u8]>,
-    pub(super) local_ts: Vec<ikeway_codec::TrafficSelector>,
-    pub(super) remote_ts: Vec<ikeway_codec::TrafficSelector>,
+    pub(super) local_ts: ts::Narrowed,
+    pub(super) remote_ts: ts::Narrowed,
     /// The inbound SPI of the child it replaces (a rekey).
     pub(super) rekey_of: Option<u32>,
     /// We sent the request that made it (§2.17: its key order).
@@ -82,8 +82,8 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
         rekey_of: Option<u32>,
-        local_ts: Vec<ikeway_codec::TrafficSelector>,
-        remote_ts: Vec<ikeway_codec::TrafficSelector>,
+        local_ts: ts::Narrowed,
+        remote_ts: ts::Narrowed,
     ) -> Result<(Vec<Payload>, Option<followup_ke::Chain>), NotifyType> {
         let config = Arc::clone(&self.config);
         // A KE payload asks for PFS (§1.3.1); we answer it as the side that speaks second.
@@ -145,7 +145,7 @@ impl IkeSa {
     pub(super) fn allowed_remote_ts(
         &self,
         proposed: &[ikeway_codec::TrafficSelector],
-    ) -> Result<Vec<ikeway_codec::TrafficSelector>, NotifyType> {
+    ) -> Result<ts::Narrowed, NotifyType> {
         let narrowed =
             ts::narrow(proposed, &self.config.remote_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
         if self.registry.is_none() {
@@ -156,7 +156,7 @@ impl IkeSa {
         } else if self.config.wide_remote_ts {
             Some(narrowed)
         } else {
-            let single: Vec<_> = narrowed.into_iter().filter(ts::is_single_address).collect();
+            let single: ts::Narrowed = narrowed.into_iter().filter(ts::is_single_address).collect();
             (!single.is_empty()).then_some(single)
         };
         narrowed.filter(|n| n.len() <= ts::MAX_SELECTORS).ok_or(NotifyType::TS_UNACCEPTABLE)
@@ -193,7 +193,7 @@ impl IkeSa {
         rekey_of: Option<u32>,
     ) -> (Vec<ikeway_codec::TrafficSelector>, Vec<ikeway_codec::TrafficSelector>) {
         if let Some(c) = rekey_of.and_then(|s| self.children.iter().find(|c| c.spi_in == s)) {
-            return (c.local_ts.clone(), c.remote_ts.clone());
+            return (c.local_ts.to_vec(), c.remote_ts.to_vec());
         }
         let remote = if self.registry.is_some() && !self.leases.is_empty() {
             self.lease_selectors().into_vec()
@@ -310,6 +310,8 @@ impl IkeSa {
             rekeying: false,
             lowest_nonce,
             created_by_us,
+            // Inline copies (no allocation for one selector per family); the event below
+            // takes the one heap copy each side needs.
             local_ts: local_ts.clone(),
             remote_ts: remote_ts.clone(),
         });
@@ -319,8 +321,8 @@ impl IkeSa {
             suite,
             inbound,
             outbound,
-            local_ts,
-            remote_ts,
+            local_ts: local_ts.into_vec(),
+            remote_ts: remote_ts.into_vec(),
             lifetime,
             lifetime_bytes: None,
             replaces: rekey_of,

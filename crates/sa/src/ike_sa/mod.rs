@@ -168,8 +168,8 @@ struct Child {
     lowest_nonce: Vec<u8>,
     created_by_us: bool,
     /// Its selectors, proposed again when we rekey it (§2.8: the new SA carries the same).
-    local_ts: Vec<ikeway_codec::TrafficSelector>,
-    remote_ts: Vec<ikeway_codec::TrafficSelector>,
+    local_ts: crate::ts::Narrowed,
+    remote_ts: crate::ts::Narrowed,
 }
 
 /// The keys of the IKE SA before the last IKE rekey, kept briefly to answer its DELETE.
