@@ -298,7 +298,7 @@ impl IkeSa {
         let lifetime = self.config.lifetimes.child;
         let (rekey_at, expire_at) = self.jittered(now, lifetime);
         // Kept for simultaneous rekeys (§2.8.1): the one copy of a nonce a child makes.
-        let lowest_nonce = if ni <= nr { ni } else { nr }.into_owned();
+        let lowest_nonce = SmallVec::from_slice(if ni <= nr { &ni[..] } else { &nr[..] });
         // Grown one at a time: most SAs hold one child for life, and a first push would
         // reserve four 120-byte slots.
         self.children.reserve_exact(1);
@@ -446,7 +446,7 @@ impl IkeSa {
     /// same time, the new SA made with the lowest of the four nonces is redundant, and its
     /// creator deletes it.
     pub(super) fn settle_own_rekey(&mut self, old: u32, new_in: u32, ni: &[u8], nr: &[u8]) {
-        let ours_lowest = if ni <= nr { ni.to_vec() } else { nr.to_vec() };
+        let ours_lowest = if ni <= nr { ni } else { nr };
         let theirs = self
             .children
             .iter()
@@ -457,7 +457,7 @@ impl IkeSa {
             })
             .map(|c| (c.spi_in, c.lowest_nonce.clone()));
         match theirs {
-            Some((_, their_lowest)) if ours_lowest < their_lowest => {
+            Some((_, their_lowest)) if ours_lowest < &their_lowest[..] => {
                 // Our new SA is redundant: delete it; the peer deletes the old one.
                 self.queue(Command::DeleteChild(new_in));
             }

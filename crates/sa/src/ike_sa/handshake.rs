@@ -688,7 +688,6 @@ impl IkeSa {
                 ConfigAttributeType::INTERNAL_IP4_ADDRESS => {
                     asked_address = true;
                     if let Some(addr) = pool.lease_v4() {
-                        self.leases.reserve_exact(1);
                         self.leases.push(addr.into());
                         attributes.push(ConfigAttribute::ipv4(a.kind, addr));
                     }
@@ -696,7 +695,6 @@ impl IkeSa {
                 ConfigAttributeType::INTERNAL_IP6_ADDRESS => {
                     asked_address = true;
                     if let Some(addr) = pool.lease_v6() {
-                        self.leases.reserve_exact(1);
                         self.leases.push(addr.into());
                         attributes.push(ConfigAttribute::ipv6_prefix(a.kind, addr, 128));
                     }

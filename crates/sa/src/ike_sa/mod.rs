@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ikeway_codec::sk::{self, Reassembler, Reassembly, ReassemblyLimits};
+use ikeway_codec::smallvec::SmallVec;
 use ikeway_codec::{
     ConfigAttribute, ConfigAttributeType, ConfigRepr, ConfigType, DeleteRepr, DhGroup,
     ExchangeType, Flags, HeaderRepr, IdRepr, KeRepr, MessageRepr, NonceRepr, NotifyRepr,
@@ -164,8 +165,9 @@ struct Child {
     expire_at: Instant,
     /// Set once a rekey of this child started, so it is not started twice.
     rekeying: bool,
-    /// The nonces of the exchange that created it, for the collision rule (§2.8.1).
-    lowest_nonce: Vec<u8>,
+    /// The nonces of the exchange that created it, for the collision rule (§2.8.1): inline
+    /// for ours and any nonce up to 32 bytes.
+    lowest_nonce: SmallVec<[u8; 32]>,
     created_by_us: bool,
     /// Its selectors, proposed again when we rekey it (§2.8: the new SA carries the same).
     local_ts: crate::ts::Narrowed,
@@ -197,9 +199,11 @@ pub struct IkeSa {
     /// This SA's name in the registry, and its slot (`crate::registry::slot_of`).
     owner: Owner,
     /// Our IKE SPIs in use (current, the old SA's, one for a rekey under way), kept apart.
-    reserved_ike_spis: Vec<u64>,
+    /// These three are inline (as small as a Vec) for what an SA holds at once: no
+    /// allocation for them in a handshake.
+    reserved_ike_spis: SmallVec<[u64; 2]>,
     /// What this SA holds in the registry, released on close or drop at the latest.
-    reserved_child_spis: Vec<u32>,
+    reserved_child_spis: SmallVec<[u32; 4]>,
     /// Every random choice of this SA, from the seed it was made with (48 bytes, not 320).
     rng: SaRng,
     spi_i: u64,
@@ -229,7 +233,8 @@ pub struct IkeSa {
     timers: TimerTable,
     /// Boxed: present only for a moment after an IKE rekey, and 360 bytes.
     old_sa: Option<Box<OldSa>>,
-    leases: Vec<std::net::IpAddr>,
+    /// One per address family at most (`config_reply`).
+    leases: SmallVec<[std::net::IpAddr; 2]>,
     /// The responder's IKE_SA_INIT response, which the responder's AUTH signs.
     init_response: Option<Vec<u8>>,
     /// The hashes the peer announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4); `None` if
@@ -347,8 +352,8 @@ impl IkeSa {
             kex_provider,
             registry: None,
             owner: 0,
-            reserved_ike_spis: Vec::new(),
-            reserved_child_spis: Vec::new(),
+            reserved_ike_spis: SmallVec::new(),
+            reserved_child_spis: SmallVec::new(),
             // Hot until established: the handshake draws a dozen times (see `SaRng`).
             rng: SaRng::hot(seed),
             spi_i: 0,
@@ -374,7 +379,7 @@ impl IkeSa {
             last_heard: now,
             timers: TimerTable::default(),
             old_sa: None,
-            leases: Vec::new(),
+            leases: SmallVec::new(),
             init_response: None,
             peer_hashes: None,
             peer_multiple_auth: false,
@@ -737,7 +742,7 @@ impl IkeSa {
     /// Gives back everything this SA holds in the registry but its slot (the responder still
     /// files the SA under it until it drops the SA): child SPIs, selectors, leases.
     fn release_all(&mut self) {
-        self.reserved_ike_spis = Vec::new();
+        self.reserved_ike_spis = SmallVec::new();
         let children = std::mem::take(&mut self.reserved_child_spis);
         let leases = std::mem::take(&mut self.leases);
         self.with_registry(|r| {
