@@ -153,10 +153,18 @@ impl KeyExchangeProvider for DefaultKex {
         peer_public: &[u8],
         rng: &mut dyn Random,
     ) -> Result<(Vec<u8>, SecretBytes), KexError> {
-        let Some(alg) = ikeway_crypto::KemAlgorithm::from_iana_id(group.0) else {
-            return start_then_complete(self, group, peer_public, rng);
-        };
         let mut fill = |buf: &mut [u8]| rng.fill(buf);
+        let Some(alg) = ikeway_crypto::KemAlgorithm::from_iana_id(group.0) else {
+            // `start` then `complete` as `start_then_complete` does, with the same errors, but
+            // on the stack: the boxed exchange `start` makes for the state would be dropped here.
+            let g = ikeway_crypto::KexGroup::from_iana_id(group.0)
+                .ok_or(KexError::UnsupportedGroup(group))?;
+            let kex = ikeway_crypto::KeyExchange::generate(g, self.backend, &mut fill)
+                .map_err(|_| KexError::UnsupportedGroup(group))?;
+            let shared =
+                kex.shared_secret(peer_public).map_err(|_| KexError::InvalidPublicValue)?;
+            return Ok((kex.public_value().to_vec(), shared));
+        };
         let answer = ikeway_crypto::kem::encapsulate(alg, self.backend, peer_public, &mut fill)
             .map_err(|_| KexError::InvalidPublicValue)?;
         Ok((answer.ciphertext, answer.shared_secret))
@@ -422,6 +430,32 @@ mod tests {
                 kex.respond(DhGroup(31), ours.public_value(), &mut rng).unwrap();
             assert_eq!(theirs_public.len(), 32);
             assert_eq!(ours.complete(&theirs_public).unwrap().expose(), theirs.expose());
+        }
+    }
+
+    /// `respond` for a DH group runs on the stack, not through `start`'s box: the same
+    /// errors as start-then-complete, and the same agreement for an ECP group too.
+    #[test]
+    fn diffie_hellman_respond_keeps_its_errors_and_agrees() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        for kex in providers() {
+            for group in [DhGroup(31), DhGroup(19)] {
+                let ours = kex.start(group, &mut rng).unwrap();
+                let (public, secret) = kex.respond(group, ours.public_value(), &mut rng).unwrap();
+                assert_eq!(public.len(), ours.public_value().len(), "group {}", group.0);
+                assert_eq!(ours.complete(&public).unwrap().expose(), secret.expose());
+                let short = &ours.public_value()[1..];
+                assert_eq!(
+                    kex.respond(group, short, &mut rng).map(|_| ()),
+                    Err(KexError::InvalidPublicValue),
+                    "group {}",
+                    group.0
+                );
+            }
+            assert_eq!(
+                kex.respond(DhGroup(999), &[0; 32], &mut rng).map(|_| ()),
+                Err(KexError::UnsupportedGroup(DhGroup(999)))
+            );
         }
     }
 
