@@ -198,3 +198,32 @@ fn simultaneous_ike_rekeys_converge_on_one_new_ike_sa() {
         assert!(pair.run_until(Duration::from_secs(5), |p| p.initiator.stats().received > before));
     }
 }
+
+/// The responder's CREATE_CHILD_SA response for a new child without PFS is SA, Nonce, TSi,
+/// TSr in that order (RFC 7296 §1.3.1: the nonce right after the SA; the child's payloads are
+/// appended to the response being built, the nonce put in behind the SA).
+#[test]
+fn create_child_response_has_the_nonce_after_the_sa() {
+    use ikeway_codec::{ExchangeType, HeaderRepr, PayloadType, sk};
+    let mut pair = Pair::new(client_config(), server_config(), Arc::new(InsecureKexForFuzzing), 53);
+    pair.establish();
+    let start = pair.transcript.len();
+    pair.initiator.create_child(pair.now);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.children_up(To::Initiator) == 2
+        && p.children_up(To::Responder) == 2));
+    let responses: Vec<Vec<PayloadType>> = pair.transcript[start..]
+        .iter()
+        .filter(|m| {
+            HeaderRepr::parse(m)
+                .is_ok_and(|h| h.exchange == ExchangeType::CREATE_CHILD_SA && h.flags.response)
+        })
+        .map(|m| {
+            let opened = sk::open(m, &common::run::protector(&pair.initiator, false)).unwrap();
+            opened.payloads().unwrap().iter().map(|p| p.kind()).collect()
+        })
+        .collect();
+    assert_eq!(
+        responses,
+        [vec![PayloadType::SA, PayloadType::NONCE, PayloadType::TSI, PayloadType::TSR]]
+    );
+}

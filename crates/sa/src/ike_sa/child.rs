@@ -43,7 +43,8 @@ impl NewChild<'_> {
 impl IkeSa {
     /// Responder: chooses a child proposal and selectors and installs the child, or, when
     /// additional key exchanges were chosen (RFC 9370 §2.2.4), hands back the follow-up chain
-    /// that installs it later. Returns the payloads for the response, or the notify that
+    /// that installs it later. Appends the payloads for the response (SA, [KE,] TSi, TSr) to
+    /// `reply`, the response being built, or leaves it as it was and gives the notify that
     /// refuses the child.
     pub(super) fn respond_child(
         &mut self,
@@ -52,7 +53,8 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
         rekey_of: Option<u32>,
-    ) -> Result<(Vec<Payload>, Option<followup_ke::Chain>), NotifyType> {
+        reply: &mut Vec<Payload>,
+    ) -> Result<Option<followup_ke::Chain>, NotifyType> {
         let config = Arc::clone(&self.config);
         let offer = find_payload!(payloads, Sa).ok_or(NotifyType::INVALID_SYNTAX)?;
         let tsi = find_payload!(payloads, TsI).ok_or(NotifyType::INVALID_SYNTAX)?;
@@ -63,10 +65,12 @@ impl IkeSa {
         let local_ts =
             ts::narrow(&tsr.selectors, &config.local_ts).ok_or(NotifyType::TS_UNACCEPTABLE)?;
         let spi_in = self.random_spi32();
+        let kept = reply.len();
         let result = self.respond_child_with_spi(
-            now, payloads, offer, spi_in, ni, nr, rekey_of, local_ts, remote_ts,
+            now, payloads, offer, spi_in, ni, nr, rekey_of, local_ts, remote_ts, reply,
         );
         if result.is_err() {
+            reply.truncate(kept);
             self.release_child_spi(spi_in);
         }
         result
@@ -84,7 +88,8 @@ impl IkeSa {
         rekey_of: Option<u32>,
         local_ts: ts::Narrowed,
         remote_ts: ts::Narrowed,
-    ) -> Result<(Vec<Payload>, Option<followup_ke::Chain>), NotifyType> {
+        reply: &mut Vec<Payload>,
+    ) -> Result<Option<followup_ke::Chain>, NotifyType> {
         let config = Arc::clone(&self.config);
         // A KE payload asks for PFS (§1.3.1); we answer it as the side that speaks second.
         let peer_ke = find_payload!(payloads, Ke);
@@ -94,8 +99,7 @@ impl IkeSa {
             proposal::choose_esp(offer, &config.esp_proposals, spi_in, want_pfs, &additional)
                 .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         self.claim_remote_ts(spi_in, &remote_ts)?;
-        // SA, KE, TSi, TSr: one allocation.
-        let mut reply = Vec::with_capacity(4);
+        // SA, KE, TSi, TSr, into the response itself (no Vec of their own, no move after).
         reply.push(Payload::new(PayloadRepr::Sa(sa_reply)));
         let mut secrets = Vec::new();
         if let Some(ke) = peer_ke {
@@ -130,10 +134,10 @@ impl IkeSa {
         if suite.additional_methods().next().is_some() {
             let target = followup_ke::Target::Child(child.into_owned());
             let chain = followup_ke::Chain::new(target, secrets);
-            return Ok((reply, Some(chain)));
+            return Ok(Some(chain));
         }
         self.install_child(now, child, &secrets).map_err(|_| NotifyType::NO_PROPOSAL_CHOSEN)?;
-        Ok((reply, None))
+        Ok(None)
     }
 
     /// The peer's selectors we accept, narrowed from what it proposed or answered (RFC 7296
@@ -529,12 +533,12 @@ impl IkeSa {
                 &[notify(NotifyType::NO_ADDITIONAL_SAS, Vec::new())],
             );
         }
-        let mut reply = vec![];
-        match self.respond_child(now, payloads, &ni, &nr, rekey_of) {
-            Ok((child, chain)) => {
-                reply.extend(child.iter().take(1).cloned());
-                reply.push(Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.into() })));
-                reply.extend(child.into_iter().skip(1));
+        // SA, Nonce, [KE,] TSi, TSr and a follow-up notify at most.
+        let mut reply = Vec::with_capacity(6);
+        match self.respond_child(now, payloads, &ni, &nr, rekey_of, &mut reply) {
+            Ok(chain) => {
+                // §1.3.1 / §1.3.2: the nonce comes right after the SA.
+                reply.insert(1, Payload::new(PayloadRepr::Nonce(NonceRepr { data: nr.into() })));
                 match chain {
                     Some(chain) => reply.push(self.await_followup(now, chain)),
                     None => {

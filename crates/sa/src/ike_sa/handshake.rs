@@ -562,11 +562,9 @@ impl IkeSa {
                 }
             }
         }
-        let child = self.respond_child(now, request, ni, nr, None);
-        match child {
-            // Without a KE payload no additional key exchange is chosen: never a chain here.
-            Ok((child_payloads, _)) => reply.extend(child_payloads),
-            Err(n) => reply.push(notify(n, Vec::new())),
+        // Without a KE payload no additional key exchange is chosen: never a chain here.
+        if let Err(n) = self.respond_child(now, request, ni, nr, None, &mut reply) {
+            reply.push(notify(n, Vec::new()));
         }
         self.send_response(message_id, ExchangeType::IKE_AUTH, &reply)
     }
