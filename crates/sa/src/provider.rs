@@ -140,10 +140,7 @@ impl KeyExchangeProvider for DefaultKex {
                 .map_err(|_| KexError::UnsupportedGroup(group))?;
             return Ok(Box::new(DefaultKemActive { group, kem }));
         }
-        let g = ikeway_crypto::KexGroup::from_iana_id(group.0)
-            .ok_or(KexError::UnsupportedGroup(group))?;
-        let kex = ikeway_crypto::KeyExchange::generate(g, self.backend, &mut fill)
-            .map_err(|_| KexError::UnsupportedGroup(group))?;
+        let kex = self.generate_dh(group, &mut fill)?;
         Ok(Box::new(DefaultActive { group, kex }))
     }
 
@@ -155,20 +152,37 @@ impl KeyExchangeProvider for DefaultKex {
     ) -> Result<(Vec<u8>, SecretBytes), KexError> {
         let mut fill = |buf: &mut [u8]| rng.fill(buf);
         let Some(alg) = ikeway_crypto::KemAlgorithm::from_iana_id(group.0) else {
-            // `start` then `complete` as `start_then_complete` does, with the same errors, but
-            // on the stack: the boxed exchange `start` makes for the state would be dropped here.
-            let g = ikeway_crypto::KexGroup::from_iana_id(group.0)
-                .ok_or(KexError::UnsupportedGroup(group))?;
-            let kex = ikeway_crypto::KeyExchange::generate(g, self.backend, &mut fill)
-                .map_err(|_| KexError::UnsupportedGroup(group))?;
-            let shared =
-                kex.shared_secret(peer_public).map_err(|_| KexError::InvalidPublicValue)?;
+            // `start` then `complete`, with their errors, but on the stack: the boxed exchange
+            // `start` makes for the state would be dropped here.
+            let kex = self.generate_dh(group, &mut fill)?;
+            let shared = agree(&kex, peer_public)?;
             return Ok((kex.public_value().to_vec(), shared));
         };
         let answer = ikeway_crypto::kem::encapsulate(alg, self.backend, peer_public, &mut fill)
             .map_err(|_| KexError::InvalidPublicValue)?;
         Ok((answer.ciphertext, answer.shared_secret))
     }
+}
+
+impl DefaultKex {
+    /// A Diffie-Hellman key pair of `group` (what `start` keeps and `respond` answers with);
+    /// `UnsupportedGroup` for a group we do not have.
+    fn generate_dh(
+        &self,
+        group: DhGroup,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<ikeway_crypto::KeyExchange, KexError> {
+        let g = ikeway_crypto::KexGroup::from_iana_id(group.0)
+            .ok_or(KexError::UnsupportedGroup(group))?;
+        ikeway_crypto::KeyExchange::generate(g, self.backend, fill)
+            .map_err(|_| KexError::UnsupportedGroup(group))
+    }
+}
+
+/// The shared secret of `kex` with the peer's public value; `InvalidPublicValue` if the
+/// value is not one of the group's.
+fn agree(kex: &ikeway_crypto::KeyExchange, peer_public: &[u8]) -> Result<SecretBytes, KexError> {
+    kex.shared_secret(peer_public).map_err(|_| KexError::InvalidPublicValue)
 }
 
 impl ActiveKeyExchange for DefaultActive {
@@ -181,7 +195,7 @@ impl ActiveKeyExchange for DefaultActive {
     }
 
     fn complete(&self, peer_public: &[u8]) -> Result<SecretBytes, KexError> {
-        self.kex.shared_secret(peer_public).map_err(|_| KexError::InvalidPublicValue)
+        agree(&self.kex, peer_public)
     }
 }
 
