@@ -195,6 +195,38 @@ impl AeadBackend {
     }
 }
 
+/// `Aead::seal` over a `LessSafeKey` of ring or aws-lc-rs (`$lib`), whose AEAD APIs are the
+/// same: both compute only full 16-byte tags.
+macro_rules! seal_in_place_separate_tag {
+    ($lib:ident) => {
+        fn seal(
+            &self,
+            nonce: &[u8; 12],
+            aad: &[u8],
+            data: &mut [u8],
+            tag: &mut [u8],
+        ) -> Result<(), CryptoError> {
+            full_tag(tag)?;
+            let nonce = $lib::aead::Nonce::assume_unique_for_key(*nonce);
+            let computed = self
+                .key
+                .seal_in_place_separate_tag(nonce, $lib::aead::Aad::from(aad), data)
+                .map_err(|_| CryptoError::Unsupported)?;
+            tag.copy_from_slice(computed.as_ref());
+            Ok(())
+        }
+    };
+}
+
+/// The ICV length ring and aws-lc-rs compute and check: 16 bytes, no truncation.
+fn full_tag(tag: &[u8]) -> Result<(), CryptoError> {
+    if tag.len() == 16 {
+        Ok(())
+    } else {
+        Err(CryptoError::IcvLength { expected: 16, got: tag.len() })
+    }
+}
+
 fn ring_aead(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, CryptoError> {
     let ring_alg = ring_algorithm(algorithm).ok_or(CryptoError::Unsupported)?;
     let unbound = ring::aead::UnboundKey::new(ring_alg, key)
@@ -280,24 +312,7 @@ impl Aead for RingAead {
         self.algorithm
     }
 
-    fn seal(
-        &self,
-        nonce: &[u8; 12],
-        aad: &[u8],
-        data: &mut [u8],
-        tag: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        if tag.len() != 16 {
-            return Err(CryptoError::IcvLength { expected: 16, got: tag.len() });
-        }
-        let nonce = ring::aead::Nonce::assume_unique_for_key(*nonce);
-        let computed = self
-            .key
-            .seal_in_place_separate_tag(nonce, ring::aead::Aad::from(aad), data)
-            .map_err(|_| CryptoError::Unsupported)?;
-        tag.copy_from_slice(computed.as_ref());
-        Ok(())
-    }
+    seal_in_place_separate_tag!(ring);
 
     fn open(
         &self,
@@ -367,24 +382,7 @@ impl Aead for AwsLcAead {
         self.algorithm
     }
 
-    fn seal(
-        &self,
-        nonce: &[u8; 12],
-        aad: &[u8],
-        data: &mut [u8],
-        tag: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        if tag.len() != 16 {
-            return Err(CryptoError::IcvLength { expected: 16, got: tag.len() });
-        }
-        let nonce = aws_lc_rs::aead::Nonce::assume_unique_for_key(*nonce);
-        let computed = self
-            .key
-            .seal_in_place_separate_tag(nonce, aws_lc_rs::aead::Aad::from(aad), data)
-            .map_err(|_| CryptoError::Unsupported)?;
-        tag.copy_from_slice(computed.as_ref());
-        Ok(())
-    }
+    seal_in_place_separate_tag!(aws_lc_rs);
 
     fn open(
         &self,
@@ -393,9 +391,7 @@ impl Aead for AwsLcAead {
         data: &mut [u8],
         tag: &[u8],
     ) -> Result<(), CryptoError> {
-        if tag.len() != 16 {
-            return Err(CryptoError::IcvLength { expected: 16, got: tag.len() });
-        }
+        full_tag(tag)?;
         let nonce = aws_lc_rs::aead::Nonce::assume_unique_for_key(*nonce);
         self.key
             .open_in_place_separate_tag(nonce, aws_lc_rs::aead::Aad::from(aad), tag, data)
